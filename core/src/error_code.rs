@@ -1,0 +1,34 @@
+//! Kafka's numeric error codes (the `ErrorCode` field of every response), for the errors core
+//! can produce. Each module's error enum maps onto these with a `kafka_error_code()` method, so
+//! the node answers clients with the code a Kafka broker would send.
+
+/// Success.
+pub const NONE: i16 = 0;
+/// The requested offset is below the log start offset or above the log end offset.
+pub const OFFSET_OUT_OF_RANGE: i16 = 1;
+/// A record batch failed its CRC or its framing is broken.
+pub const CORRUPT_MESSAGE: i16 = 2;
+/// The topic or partition does not exist on this broker.
+pub const UNKNOWN_TOPIC_OR_PARTITION: i16 = 3;
+/// A record batch is larger than `max.message.bytes`.
+pub const MESSAGE_TOO_LARGE: i16 = 10;
+/// The committed offset's metadata string is longer than `offset.metadata.max.bytes`.
+pub const OFFSET_METADATA_TOO_LARGE: i16 = 12;
+/// The request names an invalid topic (empty, too long, bad characters, internal).
+pub const INVALID_TOPIC_EXCEPTION: i16 = 17;
+/// A write cannot be accepted: fewer in-sync replicas than `min.insync.replicas`.
+pub const NOT_ENOUGH_REPLICAS: i16 = 19;
+/// The idempotent producer's sequence number is not the next one expected.
+pub const OUT_OF_ORDER_SEQUENCE_NUMBER: i16 = 45;
+/// The message format version of the batch is not supported (magic other than 2).
+pub const UNSUPPORTED_FOR_MESSAGE_FORMAT: i16 = 43;
+/// A record batch uses a compression codec this broker cannot handle.
+pub const UNSUPPORTED_COMPRESSION_TYPE: i16 = 76;
+/// A record inside a batch is malformed.
+pub const INVALID_RECORD: i16 = 87;
+/// The broker could not complete the request for a reason it could not classify.
+pub const UNKNOWN_SERVER_ERROR: i16 = -1;
+/// The offset, partition or request value is invalid (for example a negative offset).
+pub const INVALID_REQUEST: i16 = 42;
+/// The storage under the log failed.
+pub const KAFKA_STORAGE_ERROR: i16 = 56;

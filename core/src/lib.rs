@@ -1,0 +1,39 @@
+//! runnel-core: the deterministic brain of the runnel broker.
+//!
+//! Every decision runnel makes about records lives here: how a record batch is laid out and
+//! validated, which offset a record gets, what a read returns, which segments retention deletes,
+//! what compaction keeps, which partition a key lands in, which offsets a group has committed.
+//! The crate performs **no I/O and reads no clock**: time comes in as `now_ms` arguments,
+//! randomness from a seed, and storage through the [`log::SegmentStore`] trait. It is
+//! `#![no_std]` with `alloc`, so the same code runs in the native broker (`runnel-node`), in the
+//! browser playground (`runnel-web`) and in the simulator; it builds for `wasm32v1-none`.
+//!
+//! # Layout
+//! - [`batch`]: Kafka's record batch v2 (magic 2): parse, validate (CRC-32C), build, iterate
+//!   records, assign offsets; the [`batch::Codec`] trait for compression.
+//! - [`log`]: a partition log over a [`log::SegmentStore`]: append, read, offset and time
+//!   indexes, truncation, segment rolling; [`log::MemorySegmentStore`] keeps it all in memory.
+//! - [`retention`]: deleting whole segments by `retention.ms` and `retention.bytes`.
+//! - [`compaction`]: `cleanup.policy=compact`: the latest record per key, tombstones, offsets kept.
+//! - [`partitioner`]: the Java client's murmur2, librdkafka's `consistent_random`, round robin.
+//! - [`offsets`]: committed offsets per (group, topic, partition) and their on-log encoding.
+//! - [`error_code`]: the Kafka error codes every module's errors map onto.
+//! - [`rng`]: the seeded pseudo-random generator behind every random choice.
+//! - [`checksum`], [`varint`]: the CRCs and the zigzag varints of the wire format.
+
+#![no_std]
+#![forbid(unsafe_code)]
+#![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
+
+extern crate alloc;
+
+pub mod batch;
+pub mod checksum;
+pub mod compaction;
+pub mod error_code;
+pub mod log;
+pub mod offsets;
+pub mod partitioner;
+pub mod retention;
+pub mod rng;
+pub mod varint;

@@ -1,0 +1,1203 @@
+//! A partition log: an append-only sequence of record batches with dense, rising offsets,
+//! split into segments and stored through the [`SegmentStore`] trait.
+//!
+//! The layout is Kafka's, so the node can write files Kafka's own tools read:
+//! - each segment is named by its base offset (`00000000000000000042.log`);
+//! - `.log` holds the batches back to back, exactly as produced (with offsets assigned);
+//! - `.index` holds 8-byte entries `relative offset (u32), position (u32)`, big-endian, one per
+//!   `index.interval.bytes` of log, keyed by the last offset of the batch at that position;
+//! - `.timeindex` holds 12-byte entries `timestamp (i64), relative offset (u32)`: the largest
+//!   timestamp seen so far and the offset of the batch that carried it.
+//!
+//! The log keeps its segment list and both indexes in memory, and writes every change through
+//! the store, so a store that persists (the node's files) can be reopened with [`Log::open`].
+//!
+//! Offsets and timestamps are `i64`, as on the wire. The log start offset is the first offset a
+//! reader may ask for; the log end offset (LEO) is the offset the next record will get.
+
+use alloc::collections::BTreeMap;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt;
+
+use crate::batch::{self, BatchError, BatchHeader, BatchRef, Codec, HEADER_LEN};
+use crate::error_code;
+
+/// Bytes in one `.index` entry.
+pub const OFFSET_INDEX_ENTRY_LEN: usize = 8;
+/// Bytes in one `.timeindex` entry.
+pub const TIME_INDEX_ENTRY_LEN: usize = 12;
+
+/// The three files of a segment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum SegmentFile {
+    /// `.log`: the batches.
+    Log,
+    /// `.index`: relative offset → byte position.
+    OffsetIndex,
+    /// `.timeindex`: timestamp → relative offset.
+    TimeIndex,
+}
+
+impl SegmentFile {
+    /// All three, in the order a store creates them.
+    pub const ALL: [SegmentFile; 3] = [Self::Log, Self::OffsetIndex, Self::TimeIndex];
+
+    /// The file name suffix Kafka uses.
+    pub fn suffix(self) -> &'static str {
+        match self {
+            Self::Log => ".log",
+            Self::OffsetIndex => ".index",
+            Self::TimeIndex => ".timeindex",
+        }
+    }
+}
+
+/// Kafka's file name for a segment file: the base offset as 20 zero-padded digits + suffix.
+pub fn segment_file_name(base_offset: i64, file: SegmentFile) -> String {
+    alloc::format!("{base_offset:020}{}", file.suffix())
+}
+
+/// Where a partition's segments live. Core calls it; the node implements it over files, and
+/// [`MemorySegmentStore`] keeps everything in memory for tests, the simulator and the browser.
+///
+/// An `Err` from any method means the operation did not happen (or, for a store that cannot
+/// promise that, that the log must be reopened with [`Log::open`] before it is used again).
+pub trait SegmentStore {
+    /// The store's own failure.
+    type Error: fmt::Debug + fmt::Display;
+
+    /// Base offsets of the segments present, ascending.
+    fn segments(&self) -> Result<Vec<i64>, Self::Error>;
+    /// Creates the three empty files of a new segment.
+    fn create(&mut self, base_offset: i64) -> Result<(), Self::Error>;
+    /// Appends `bytes` to one file of a segment.
+    fn append(
+        &mut self,
+        base_offset: i64,
+        file: SegmentFile,
+        bytes: &[u8],
+    ) -> Result<(), Self::Error>;
+    /// Appends up to `len` bytes from `position` of a file to `out` (fewer at the file's end).
+    fn read(
+        &self,
+        base_offset: i64,
+        file: SegmentFile,
+        position: u64,
+        len: usize,
+        out: &mut Vec<u8>,
+    ) -> Result<(), Self::Error>;
+    /// The length of a file in bytes.
+    fn len(&self, base_offset: i64, file: SegmentFile) -> Result<u64, Self::Error>;
+    /// Cuts a file down to `len` bytes.
+    fn truncate(
+        &mut self,
+        base_offset: i64,
+        file: SegmentFile,
+        len: u64,
+    ) -> Result<(), Self::Error>;
+    /// Removes a segment's three files.
+    fn delete(&mut self, base_offset: i64) -> Result<(), Self::Error>;
+    /// Replaces a segment's three files at once with new contents (compaction's swap). A
+    /// persistent store must leave either the old or the new segment after a crash.
+    fn replace(
+        &mut self,
+        base_offset: i64,
+        log: &[u8],
+        offset_index: &[u8],
+        time_index: &[u8],
+    ) -> Result<(), Self::Error>;
+}
+
+/// Why the in-memory store refused an operation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum MemoryStoreError {
+    /// No segment has this base offset.
+    #[error("no segment with base offset {0}")]
+    NoSuchSegment(i64),
+    /// A segment with this base offset already exists.
+    #[error("segment with base offset {0} already exists")]
+    SegmentExists(i64),
+}
+
+/// A [`SegmentStore`] that keeps every file in a `Vec<u8>`.
+#[derive(Clone, Debug, Default)]
+pub struct MemorySegmentStore {
+    segments: BTreeMap<i64, [Vec<u8>; 3]>,
+}
+
+impl MemorySegmentStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The bytes of one file, for tests and views that want to look inside.
+    pub fn file(&self, base_offset: i64, file: SegmentFile) -> Option<&[u8]> {
+        self.segments
+            .get(&base_offset)
+            .map(|files| files[file as usize].as_slice())
+    }
+
+    /// Mutable bytes of one file, for tests that damage a segment on purpose.
+    pub fn file_mut(&mut self, base_offset: i64, file: SegmentFile) -> Option<&mut Vec<u8>> {
+        self.segments
+            .get_mut(&base_offset)
+            .map(|files| &mut files[file as usize])
+    }
+
+    fn files(&self, base_offset: i64) -> Result<&[Vec<u8>; 3], MemoryStoreError> {
+        self.segments
+            .get(&base_offset)
+            .ok_or(MemoryStoreError::NoSuchSegment(base_offset))
+    }
+
+    fn files_mut(&mut self, base_offset: i64) -> Result<&mut [Vec<u8>; 3], MemoryStoreError> {
+        self.segments
+            .get_mut(&base_offset)
+            .ok_or(MemoryStoreError::NoSuchSegment(base_offset))
+    }
+}
+
+impl SegmentStore for MemorySegmentStore {
+    type Error = MemoryStoreError;
+
+    fn segments(&self) -> Result<Vec<i64>, Self::Error> {
+        Ok(self.segments.keys().copied().collect())
+    }
+
+    fn create(&mut self, base_offset: i64) -> Result<(), Self::Error> {
+        if self.segments.contains_key(&base_offset) {
+            return Err(MemoryStoreError::SegmentExists(base_offset));
+        }
+        self.segments.insert(base_offset, Default::default());
+        Ok(())
+    }
+
+    fn append(&mut self, base: i64, file: SegmentFile, bytes: &[u8]) -> Result<(), Self::Error> {
+        self.files_mut(base)?[file as usize].extend_from_slice(bytes);
+        Ok(())
+    }
+
+    fn read(
+        &self,
+        base: i64,
+        file: SegmentFile,
+        position: u64,
+        len: usize,
+        out: &mut Vec<u8>,
+    ) -> Result<(), Self::Error> {
+        let data = &self.files(base)?[file as usize];
+        let start = (position as usize).min(data.len());
+        let end = start.saturating_add(len).min(data.len());
+        out.extend_from_slice(&data[start..end]);
+        Ok(())
+    }
+
+    fn len(&self, base: i64, file: SegmentFile) -> Result<u64, Self::Error> {
+        Ok(self.files(base)?[file as usize].len() as u64)
+    }
+
+    fn truncate(&mut self, base: i64, file: SegmentFile, len: u64) -> Result<(), Self::Error> {
+        self.files_mut(base)?[file as usize].truncate(len as usize);
+        Ok(())
+    }
+
+    fn delete(&mut self, base: i64) -> Result<(), Self::Error> {
+        self.segments
+            .remove(&base)
+            .map(drop)
+            .ok_or(MemoryStoreError::NoSuchSegment(base))
+    }
+
+    fn replace(
+        &mut self,
+        base: i64,
+        log: &[u8],
+        offset_index: &[u8],
+        time_index: &[u8],
+    ) -> Result<(), Self::Error> {
+        let files = self.files_mut(base)?;
+        *files = [log.to_vec(), offset_index.to_vec(), time_index.to_vec()];
+        Ok(())
+    }
+}
+
+/// `cleanup.policy`: what happens to old data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CleanupPolicy {
+    /// `delete`: retention removes whole segments by time and size.
+    pub delete: bool,
+    /// `compact`: compaction keeps the latest record per key.
+    pub compact: bool,
+}
+
+impl CleanupPolicy {
+    /// `cleanup.policy=delete`, Kafka's default.
+    pub const DELETE: Self = Self {
+        delete: true,
+        compact: false,
+    };
+    /// `cleanup.policy=compact`.
+    pub const COMPACT: Self = Self {
+        delete: false,
+        compact: true,
+    };
+    /// `cleanup.policy=compact,delete`.
+    pub const COMPACT_DELETE: Self = Self {
+        delete: true,
+        compact: true,
+    };
+}
+
+/// A partition's log configuration, with Kafka's topic config names and defaults.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LogConfig {
+    /// `segment.bytes`: roll a new segment when the active one would grow past this (1 GiB).
+    pub segment_bytes: u64,
+    /// `segment.ms`: roll a new segment when the active one is this old (7 days).
+    pub segment_ms: u64,
+    /// `index.interval.bytes`: bytes of log between two index entries (4096).
+    pub index_interval_bytes: u64,
+    /// `retention.ms`: delete segments whose newest record is older; `None` keeps forever (7 d).
+    pub retention_ms: Option<u64>,
+    /// `retention.bytes`: delete old segments while the log is larger; `None` is unlimited.
+    pub retention_bytes: Option<u64>,
+    /// `cleanup.policy`.
+    pub cleanup_policy: CleanupPolicy,
+    /// `delete.retention.ms`: how long a tombstone stays after compaction first sees it (1 d).
+    pub delete_retention_ms: u64,
+    /// `min.cleanable.dirty.ratio`: compact only when this share of the log is dirty (0.5).
+    pub min_cleanable_dirty_ratio: f64,
+    /// `max.message.bytes`: the largest batch accepted (1 MiB + 12 bytes, as Kafka).
+    pub max_message_bytes: u64,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        const DAY_MS: u64 = 24 * 60 * 60 * 1000;
+        Self {
+            segment_bytes: 1 << 30,
+            segment_ms: 7 * DAY_MS,
+            index_interval_bytes: 4096,
+            retention_ms: Some(7 * DAY_MS),
+            retention_bytes: None,
+            cleanup_policy: CleanupPolicy::DELETE,
+            delete_retention_ms: DAY_MS,
+            min_cleanable_dirty_ratio: 0.5,
+            max_message_bytes: 1_048_588,
+        }
+    }
+}
+
+/// Why a log operation failed. When one is returned, the log is unchanged (unless the store
+/// itself failed midway: see [`SegmentStore`]).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LogError<E: fmt::Debug + fmt::Display> {
+    /// The store failed.
+    #[error("segment store: {0}")]
+    Store(E),
+    /// An appended batch is invalid.
+    #[error(transparent)]
+    Batch(#[from] BatchError),
+    /// A read asked for an offset outside `log_start..=log_end`.
+    #[error("offset {offset} is out of range {log_start}..={log_end}")]
+    OffsetOutOfRange {
+        /// The offset asked for.
+        offset: i64,
+        /// The log start offset.
+        log_start: i64,
+        /// The log end offset.
+        log_end: i64,
+    },
+    /// A batch is larger than `max.message.bytes`.
+    #[error("batch of {size} bytes exceeds max.message.bytes {max}")]
+    MessageTooLarge {
+        /// The batch's size.
+        size: usize,
+        /// The limit.
+        max: u64,
+    },
+    /// A replicated batch does not start at the log end offset (a follower must truncate first).
+    #[error("replicated batch starts at {base_offset}, log ends at {log_end}")]
+    NonContiguousAppend {
+        /// The batch's base offset.
+        base_offset: i64,
+        /// The log end offset.
+        log_end: i64,
+    },
+    /// The request's bytes hold no batch.
+    #[error("no record batch in the appended bytes")]
+    Empty,
+    /// The stored data is not what the log wrote (a damaged segment found while reading).
+    #[error("segment {base_offset} is damaged at position {position}")]
+    Corrupt {
+        /// The segment.
+        base_offset: i64,
+        /// Where the damage starts.
+        position: u64,
+    },
+}
+
+impl<E: fmt::Debug + fmt::Display> LogError<E> {
+    /// The Kafka error code a broker answers this with.
+    pub fn kafka_error_code(&self) -> i16 {
+        match self {
+            Self::Store(_) | Self::Corrupt { .. } => error_code::KAFKA_STORAGE_ERROR,
+            Self::Batch(e) => e.kafka_error_code(),
+            Self::OffsetOutOfRange { .. } => error_code::OFFSET_OUT_OF_RANGE,
+            Self::MessageTooLarge { .. } => error_code::MESSAGE_TOO_LARGE,
+            Self::NonContiguousAppend { .. } => error_code::OFFSET_OUT_OF_RANGE,
+            Self::Empty => error_code::INVALID_RECORD,
+        }
+    }
+}
+
+/// What an append did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AppendInfo {
+    /// Offset of the first appended record.
+    pub base_offset: i64,
+    /// Offset of the last appended record.
+    pub last_offset: i64,
+    /// Largest timestamp among the appended batches.
+    pub max_timestamp: i64,
+    /// Batches appended.
+    pub batch_count: usize,
+}
+
+/// One entry of the offset index, with the offset already made absolute.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OffsetIndexEntry {
+    /// An offset (the last offset of the batch at `position`).
+    pub offset: i64,
+    /// Byte position of that batch in the `.log` file.
+    pub position: u64,
+}
+
+/// One entry of the time index, with the offset already made absolute.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TimeIndexEntry {
+    /// The largest timestamp seen in the segment up to `offset`.
+    pub timestamp: i64,
+    /// The offset of the batch that carried it (its last offset).
+    pub offset: i64,
+}
+
+/// What the log knows about one segment without reading it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Segment {
+    /// Offset the segment starts at (its file name).
+    pub base_offset: i64,
+    /// Bytes in `.log`.
+    pub size_bytes: u64,
+    /// Offset after the segment's last batch (= `base_offset` when empty).
+    pub next_offset: i64,
+    /// Largest record timestamp in the segment (-1 when empty).
+    pub max_timestamp: i64,
+    /// When the segment was created (by the clock of the body that created or opened it).
+    pub created_ms: u64,
+    pub(crate) offset_index: Vec<OffsetIndexEntry>,
+    pub(crate) time_index: Vec<TimeIndexEntry>,
+    pub(crate) bytes_since_index: u64,
+}
+
+impl Segment {
+    pub(crate) fn empty(base_offset: i64, now_ms: u64) -> Self {
+        Self {
+            base_offset,
+            size_bytes: 0,
+            next_offset: base_offset,
+            max_timestamp: -1,
+            created_ms: now_ms,
+            offset_index: Vec::new(),
+            time_index: Vec::new(),
+            bytes_since_index: 0,
+        }
+    }
+
+    /// The offset index entries.
+    pub fn offset_index(&self) -> &[OffsetIndexEntry] {
+        &self.offset_index
+    }
+
+    /// The time index entries.
+    pub fn time_index(&self) -> &[TimeIndexEntry] {
+        &self.time_index
+    }
+
+    /// Whether the segment holds no batch.
+    pub fn is_empty(&self) -> bool {
+        self.size_bytes == 0
+    }
+
+    /// Records a batch appended at `position`, adding index entries every
+    /// `index_interval_bytes`. Returns the encoded index entries to write, if any.
+    pub(crate) fn note_batch(
+        &mut self,
+        header: &BatchHeader,
+        position: u64,
+        index_interval_bytes: u64,
+    ) -> Option<(
+        [u8; OFFSET_INDEX_ENTRY_LEN],
+        Option<[u8; TIME_INDEX_ENTRY_LEN]>,
+    )> {
+        let size = header.size() as u64;
+        self.size_bytes = position + size;
+        self.next_offset = header.next_offset();
+        let new_max = header.max_timestamp > self.max_timestamp;
+        if new_max {
+            self.max_timestamp = header.max_timestamp;
+        }
+        let due = self.bytes_since_index >= index_interval_bytes || self.offset_index.is_empty();
+        self.bytes_since_index += size;
+        if !due {
+            return None;
+        }
+        self.bytes_since_index = size;
+        let entry = OffsetIndexEntry {
+            offset: header.last_offset(),
+            position,
+        };
+        self.offset_index.push(entry);
+        let time_entry = (self
+            .time_index
+            .last()
+            .is_none_or(|t| self.max_timestamp > t.timestamp)
+            && self.max_timestamp >= 0)
+            .then(|| {
+                let t = TimeIndexEntry {
+                    timestamp: self.max_timestamp,
+                    offset: header.last_offset(),
+                };
+                self.time_index.push(t);
+                encode_time_entry(self.base_offset, t)
+            });
+        Some((encode_offset_entry(self.base_offset, entry), time_entry))
+    }
+
+    /// The largest index position at or before the batch that holds `offset`.
+    fn position_for(&self, offset: i64) -> u64 {
+        // Entries are keyed by the last offset of the batch at their position: a batch whose
+        // last offset is below `offset` starts before the batch holding `offset`.
+        let i = self.offset_index.partition_point(|e| e.offset < offset);
+        if i == 0 {
+            0
+        } else {
+            self.offset_index[i - 1].position
+        }
+    }
+}
+
+fn encode_offset_entry(base: i64, e: OffsetIndexEntry) -> [u8; OFFSET_INDEX_ENTRY_LEN] {
+    let mut b = [0u8; OFFSET_INDEX_ENTRY_LEN];
+    b[..4].copy_from_slice(&((e.offset - base) as u32).to_be_bytes());
+    b[4..].copy_from_slice(&(e.position as u32).to_be_bytes());
+    b
+}
+
+fn encode_time_entry(base: i64, e: TimeIndexEntry) -> [u8; TIME_INDEX_ENTRY_LEN] {
+    let mut b = [0u8; TIME_INDEX_ENTRY_LEN];
+    b[..8].copy_from_slice(&e.timestamp.to_be_bytes());
+    b[8..].copy_from_slice(&((e.offset - base) as u32).to_be_bytes());
+    b
+}
+
+/// Encodes a segment's offset index as Kafka's `.index` file.
+pub fn encode_offset_index(segment: &Segment) -> Vec<u8> {
+    segment
+        .offset_index
+        .iter()
+        .flat_map(|e| encode_offset_entry(segment.base_offset, *e))
+        .collect()
+}
+
+/// Encodes a segment's time index as Kafka's `.timeindex` file.
+pub fn encode_time_index(segment: &Segment) -> Vec<u8> {
+    segment
+        .time_index
+        .iter()
+        .flat_map(|e| encode_time_entry(segment.base_offset, *e))
+        .collect()
+}
+
+/// A partition log. See the module documentation for the layout.
+///
+/// Calls a body makes: [`Log::new`] or [`Log::open`]; then [`Log::append`] (leader) or
+/// [`Log::append_replicated`] (follower), [`Log::read`], [`Log::offset_for_timestamp`],
+/// [`Log::truncate_to`], [`Log::delete_records_before`]; periodically
+/// [`Log::apply_retention`](crate::retention) and [`Log::compact`](crate::compaction).
+#[derive(Debug)]
+pub struct Log<S: SegmentStore> {
+    pub(crate) store: S,
+    pub(crate) config: LogConfig,
+    /// Ascending by base offset; the last is the active segment; never empty.
+    pub(crate) segments: Vec<Segment>,
+    pub(crate) log_start_offset: i64,
+    /// Compaction's checkpoint: everything below has been cleaned at least once.
+    pub(crate) first_dirty_offset: i64,
+    /// The earliest delete horizon compaction stamped on a kept tombstone batch, if any: once
+    /// `now` passes it, compaction runs again whatever the dirty ratio, to drop the tombstones.
+    pub(crate) earliest_delete_horizon_ms: Option<i64>,
+}
+
+type LogResult<T, S> = Result<T, LogError<<S as SegmentStore>::Error>>;
+
+impl<S: SegmentStore> Log<S> {
+    /// A new, empty log starting at offset 0 in an empty store.
+    pub fn new(mut store: S, config: LogConfig, now_ms: u64) -> LogResult<Self, S> {
+        store.create(0).map_err(LogError::Store)?;
+        Ok(Self {
+            store,
+            config,
+            segments: alloc::vec![Segment::empty(0, now_ms)],
+            log_start_offset: 0,
+            first_dirty_offset: 0,
+            earliest_delete_horizon_ms: None,
+        })
+    }
+
+    /// Reopens a log from a store that already holds segments (an empty store gives a new log).
+    ///
+    /// Older segments are trusted: their end is found from the last index entry by reading
+    /// batch headers only. The newest segment is read in full and every batch's CRC checked;
+    /// the log is cut at the first invalid byte (a torn write), and its indexes rebuilt.
+    /// Returns the log and how many bytes were cut.
+    pub fn open(mut store: S, config: LogConfig, now_ms: u64) -> LogResult<(Self, u64), S> {
+        let bases = store.segments().map_err(LogError::Store)?;
+        if bases.is_empty() {
+            return Self::new(store, config, now_ms).map(|log| (log, 0));
+        }
+        let mut segments = Vec::with_capacity(bases.len());
+        let mut truncated = 0;
+        for (i, &base) in bases.iter().enumerate() {
+            let newest = i + 1 == bases.len();
+            let (segment, cut) = recover_segment(&mut store, base, newest, &config, now_ms)?;
+            truncated += cut;
+            segments.push(segment);
+        }
+        let log_start_offset = segments[0].base_offset;
+        Ok((
+            Self {
+                store,
+                config,
+                segments,
+                log_start_offset,
+                first_dirty_offset: log_start_offset,
+                earliest_delete_horizon_ms: None,
+            },
+            truncated,
+        ))
+    }
+
+    /// The first offset a reader may ask for.
+    pub fn log_start_offset(&self) -> i64 {
+        self.log_start_offset
+    }
+
+    /// The offset the next appended record gets (LEO).
+    pub fn log_end_offset(&self) -> i64 {
+        self.active().next_offset
+    }
+
+    /// The segments, oldest first; the last is the active one.
+    pub fn segments(&self) -> &[Segment] {
+        &self.segments
+    }
+
+    /// Total bytes of all segments.
+    pub fn size_bytes(&self) -> u64 {
+        self.segments.iter().map(|s| s.size_bytes).sum()
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &LogConfig {
+        &self.config
+    }
+
+    /// Changes the configuration (a topic config change); takes effect on the next operation.
+    pub fn set_config(&mut self, config: LogConfig) {
+        self.config = config;
+    }
+
+    /// The store underneath, for bodies that need to flush or inspect it.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// The store underneath, mutable (for tests that damage it).
+    pub fn store_mut(&mut self) -> &mut S {
+        &mut self.store
+    }
+
+    pub(crate) fn active(&self) -> &Segment {
+        // The constructor and every mutation keep at least one segment.
+        &self.segments[self.segments.len() - 1]
+    }
+
+    /// Appends the batches in `records` as the leader: each batch gets the next offsets and
+    /// `leader_epoch`, written into `records` in place. All batches are validated (CRC, framing,
+    /// size, records) before anything is written, so an error changes nothing.
+    pub fn append(
+        &mut self,
+        records: &mut [u8],
+        leader_epoch: i32,
+        codec: &dyn Codec,
+        now_ms: u64,
+    ) -> LogResult<AppendInfo, S> {
+        let sizes = self.validate(records, codec)?;
+        let mut next = self.log_end_offset();
+        let mut position = 0;
+        for &size in &sizes {
+            let batch = &mut records[position..position + size];
+            let header = BatchHeader::decode(batch)?;
+            batch::assign_offsets(batch, next, leader_epoch)?;
+            next += i64::from(header.last_offset_delta) + 1;
+            position += size;
+        }
+        self.write_batches(records, &sizes, now_ms)
+    }
+
+    /// Appends batches as a follower copies them from its leader: offsets and epochs are kept
+    /// as they are, and the first batch must start at or after the log end offset.
+    pub fn append_replicated(
+        &mut self,
+        records: &[u8],
+        codec: &dyn Codec,
+        now_ms: u64,
+    ) -> LogResult<AppendInfo, S> {
+        let sizes = self.validate(records, codec)?;
+        let mut expected = self.log_end_offset();
+        let mut position = 0;
+        for &size in &sizes {
+            let header = BatchHeader::decode(&records[position..])?;
+            if header.base_offset < expected {
+                return Err(LogError::NonContiguousAppend {
+                    base_offset: header.base_offset,
+                    log_end: self.log_end_offset(),
+                });
+            }
+            expected = header.next_offset();
+            position += size;
+        }
+        self.write_batches(records, &sizes, now_ms)
+    }
+
+    /// Checks every batch in `records`; returns their sizes.
+    fn validate(&self, records: &[u8], codec: &dyn Codec) -> LogResult<Vec<usize>, S> {
+        let mut sizes = Vec::new();
+        for batch in batch::batches(records) {
+            let batch = batch?;
+            let size = batch.as_bytes().len();
+            if size as u64 > self.config.max_message_bytes {
+                return Err(LogError::MessageTooLarge {
+                    size,
+                    max: self.config.max_message_bytes,
+                });
+            }
+            batch.validate_records(codec)?;
+            sizes.push(size);
+        }
+        if sizes.is_empty() {
+            return Err(LogError::Empty);
+        }
+        Ok(sizes)
+    }
+
+    fn write_batches(
+        &mut self,
+        records: &[u8],
+        sizes: &[usize],
+        now_ms: u64,
+    ) -> LogResult<AppendInfo, S> {
+        let mut info = AppendInfo {
+            base_offset: -1,
+            last_offset: -1,
+            max_timestamp: -1,
+            batch_count: sizes.len(),
+        };
+        let mut position = 0;
+        for &size in sizes {
+            let bytes = &records[position..position + size];
+            position += size;
+            let header = BatchHeader::decode(bytes)?;
+            if info.base_offset < 0 {
+                info.base_offset = header.base_offset;
+            }
+            info.last_offset = header.last_offset();
+            info.max_timestamp = info.max_timestamp.max(header.max_timestamp);
+            self.maybe_roll(header.base_offset, size as u64, now_ms)?;
+            self.append_batch(bytes, &header)?;
+        }
+        Ok(info)
+    }
+
+    /// Writes one batch to the active segment and its index entries.
+    fn append_batch(&mut self, bytes: &[u8], header: &BatchHeader) -> LogResult<(), S> {
+        let interval = self.config.index_interval_bytes;
+        let last = self.segments.len() - 1;
+        let active = &mut self.segments[last];
+        let base = active.base_offset;
+        let position = active.size_bytes;
+        self.store
+            .append(base, SegmentFile::Log, bytes)
+            .map_err(LogError::Store)?;
+        if let Some((offset_entry, time_entry)) = active.note_batch(header, position, interval) {
+            self.store
+                .append(base, SegmentFile::OffsetIndex, &offset_entry)
+                .map_err(LogError::Store)?;
+            if let Some(t) = time_entry {
+                self.store
+                    .append(base, SegmentFile::TimeIndex, &t)
+                    .map_err(LogError::Store)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Rolls to a new segment if the next batch would overflow `segment.bytes`, the active
+    /// segment is older than `segment.ms`, or the offsets would not fit a relative u32.
+    fn maybe_roll(
+        &mut self,
+        next_base_offset: i64,
+        batch_size: u64,
+        now_ms: u64,
+    ) -> LogResult<(), S> {
+        let active = self.active();
+        if active.is_empty() {
+            return Ok(());
+        }
+        let too_big = active.size_bytes + batch_size > self.config.segment_bytes;
+        let too_old = now_ms.saturating_sub(active.created_ms) >= self.config.segment_ms;
+        let offsets_overflow = next_base_offset - active.base_offset > i64::from(i32::MAX);
+        if too_big || too_old || offsets_overflow {
+            self.roll_at(next_base_offset, now_ms)?;
+        }
+        Ok(())
+    }
+
+    /// Starts a new, empty active segment at `base_offset` (≥ the log end offset).
+    pub(crate) fn roll_at(&mut self, base_offset: i64, now_ms: u64) -> LogResult<(), S> {
+        self.store.create(base_offset).map_err(LogError::Store)?;
+        self.segments.push(Segment::empty(base_offset, now_ms));
+        Ok(())
+    }
+
+    /// Starts a new active segment at the log end offset unless the active one is empty.
+    pub fn roll(&mut self, now_ms: u64) -> LogResult<(), S> {
+        if !self.active().is_empty() {
+            self.roll_at(self.log_end_offset(), now_ms)?;
+        }
+        Ok(())
+    }
+
+    /// Reads whole batches starting with the one that holds `offset`, stopping before any batch
+    /// that reaches `upper_bound` (the high watermark for consumers, the LEO for followers) and
+    /// once `max_bytes` would be exceeded — but the first batch is returned whole even if it is
+    /// larger, so a consumer always makes progress (KIP-74). A read that starts inside a batch
+    /// returns the whole batch; the client skips the offsets before the one it asked for.
+    ///
+    /// `offset` must lie in `log_start..=log_end`; at the log end the result is empty.
+    pub fn read(&self, offset: i64, max_bytes: usize, upper_bound: i64) -> LogResult<Vec<u8>, S> {
+        self.check_range(offset)?;
+        let mut out = Vec::new();
+        let first = self.segment_index_for(offset);
+        for segment in &self.segments[first..] {
+            let mut position = segment.position_for(offset);
+            let mut start = None;
+            let mut end = position;
+            while position < segment.size_bytes {
+                let header = self.header_at(segment, position)?;
+                let size = header.size() as u64;
+                if header.last_offset() < offset {
+                    position += size;
+                    end = position;
+                    continue;
+                }
+                if header.last_offset() >= upper_bound {
+                    break;
+                }
+                let taken = out.len() as u64 + (end - start.unwrap_or(end));
+                if taken > 0 && taken + size > max_bytes as u64 {
+                    break;
+                }
+                start.get_or_insert(position);
+                position += size;
+                end = position;
+            }
+            if let Some(start) = start {
+                self.store
+                    .read(
+                        segment.base_offset,
+                        SegmentFile::Log,
+                        start,
+                        (end - start) as usize,
+                        &mut out,
+                    )
+                    .map_err(LogError::Store)?;
+            }
+            if position < segment.size_bytes {
+                break; // stopped by the bound or the byte limit, not by the segment's end
+            }
+        }
+        Ok(out)
+    }
+
+    /// The first offset whose record timestamp is at or after `timestamp`, with that record's
+    /// timestamp (ListOffsets by time). `None` when every record is older.
+    pub fn offset_for_timestamp(
+        &self,
+        timestamp: i64,
+        codec: &dyn Codec,
+    ) -> LogResult<Option<(i64, i64)>, S> {
+        let mut bytes = Vec::new();
+        let mut scratch = Vec::new();
+        let candidates = self
+            .segments
+            .iter()
+            .filter(|s| s.max_timestamp >= timestamp && s.next_offset > self.log_start_offset);
+        for segment in candidates {
+            // Entries with a smaller timestamp prove every record up to their offset is older.
+            let i = segment
+                .time_index
+                .partition_point(|t| t.timestamp < timestamp);
+            let from = if i == 0 {
+                segment.base_offset
+            } else {
+                segment.time_index[i - 1].offset + 1
+            };
+            let mut position = segment.position_for(from.max(self.log_start_offset));
+            while position < segment.size_bytes {
+                let header = self.header_at(segment, position)?;
+                let size = header.size() as u64;
+                if header.max_timestamp >= timestamp && header.next_offset() > self.log_start_offset
+                {
+                    bytes.clear();
+                    self.store
+                        .read(
+                            segment.base_offset,
+                            SegmentFile::Log,
+                            position,
+                            size as usize,
+                            &mut bytes,
+                        )
+                        .map_err(LogError::Store)?;
+                    let batch = BatchRef::parse(&bytes)?;
+                    for record in batch.records(codec, &mut scratch)? {
+                        let record = record?;
+                        if record.timestamp >= timestamp && record.offset >= self.log_start_offset {
+                            return Ok(Some((record.offset, record.timestamp)));
+                        }
+                    }
+                }
+                position += size;
+            }
+        }
+        Ok(None)
+    }
+
+    /// Removes every batch at or after `offset`, as a follower does when its log diverged from
+    /// the new leader's. The cut falls on a batch boundary: a batch that holds `offset` goes
+    /// whole, so the new log end offset is the base offset of that batch (≤ `offset`).
+    /// Truncating below the log start offset empties the log and restarts it at `offset`.
+    pub fn truncate_to(&mut self, offset: i64, now_ms: u64) -> LogResult<(), S> {
+        if offset >= self.log_end_offset() {
+            return Ok(());
+        }
+        if offset <= self.log_start_offset {
+            return self.truncate_fully_and_start_at(offset, now_ms);
+        }
+        while self.segments.len() > 1 && self.active().base_offset >= offset {
+            let base = self.active().base_offset;
+            self.store.delete(base).map_err(LogError::Store)?;
+            self.segments.pop();
+        }
+        let last = self.segments.len() - 1;
+        let segment = &self.segments[last];
+        let mut position = segment.position_for(offset);
+        let mut new_next = segment.base_offset;
+        // Time index entries below `offset` cover every batch before `position` (an entry is
+        // written at each offset index point whenever the maximum grows); the scan covers the rest.
+        let mut max_timestamp = segment
+            .time_index
+            .iter()
+            .filter(|t| t.offset < offset)
+            .map(|t| t.timestamp)
+            .max()
+            .unwrap_or(-1);
+        while position < segment.size_bytes {
+            let header = self.header_at(segment, position)?;
+            if header.last_offset() >= offset {
+                break;
+            }
+            max_timestamp = max_timestamp.max(header.max_timestamp);
+            new_next = header.next_offset();
+            position += header.size() as u64;
+        }
+        let base = segment.base_offset;
+        let segment = &mut self.segments[last];
+        segment.size_bytes = position;
+        segment.next_offset = new_next;
+        segment.max_timestamp = max_timestamp;
+        segment.offset_index.retain(|e| e.position < position);
+        segment.time_index.retain(|t| t.offset < new_next);
+        segment.bytes_since_index = segment
+            .offset_index
+            .last()
+            .map_or(0, |e| position - e.position);
+        let index_len = (segment.offset_index.len() * OFFSET_INDEX_ENTRY_LEN) as u64;
+        let time_len = (segment.time_index.len() * TIME_INDEX_ENTRY_LEN) as u64;
+        self.store
+            .truncate(base, SegmentFile::Log, position)
+            .map_err(LogError::Store)?;
+        self.store
+            .truncate(base, SegmentFile::OffsetIndex, index_len)
+            .map_err(LogError::Store)?;
+        self.store
+            .truncate(base, SegmentFile::TimeIndex, time_len)
+            .map_err(LogError::Store)?;
+        self.first_dirty_offset = self.first_dirty_offset.min(new_next);
+        Ok(())
+    }
+
+    /// Drops every segment and starts an empty log at `offset` (a follower far behind a
+    /// leader whose log start has moved past it).
+    pub fn truncate_fully_and_start_at(&mut self, offset: i64, now_ms: u64) -> LogResult<(), S> {
+        let offset = offset.max(0);
+        for segment in core::mem::take(&mut self.segments) {
+            self.store
+                .delete(segment.base_offset)
+                .map_err(LogError::Store)?;
+        }
+        self.store.create(offset).map_err(LogError::Store)?;
+        self.segments.push(Segment::empty(offset, now_ms));
+        self.log_start_offset = offset;
+        self.first_dirty_offset = offset;
+        Ok(())
+    }
+
+    /// Moves the log start offset up to `offset` (DeleteRecords): reads below it fail, and the
+    /// segments entirely below it are deleted. The caller checks `offset` against the high
+    /// watermark; here it must not pass the log end offset. Returns the new log start offset.
+    pub fn delete_records_before(&mut self, offset: i64, now_ms: u64) -> LogResult<i64, S> {
+        if offset > self.log_end_offset() || offset < 0 {
+            return Err(LogError::OffsetOutOfRange {
+                offset,
+                log_start: self.log_start_offset,
+                log_end: self.log_end_offset(),
+            });
+        }
+        if offset > self.log_start_offset {
+            self.log_start_offset = offset;
+            self.first_dirty_offset = self.first_dirty_offset.max(offset);
+            self.delete_segments_below_log_start(now_ms)?;
+        }
+        Ok(self.log_start_offset)
+    }
+
+    /// Deletes segments that end at or below the log start offset; rolls first when the active
+    /// segment is one of them, so a log always has an active segment.
+    pub(crate) fn delete_segments_below_log_start(&mut self, now_ms: u64) -> LogResult<(), S> {
+        if !self.active().is_empty() && self.active().next_offset <= self.log_start_offset {
+            self.roll(now_ms)?;
+        }
+        while self.segments.len() > 1 && self.segments[0].next_offset <= self.log_start_offset {
+            self.delete_oldest_segment()?;
+        }
+        Ok(())
+    }
+
+    /// Deletes the oldest segment (never the active one) and moves the log start offset past it.
+    pub(crate) fn delete_oldest_segment(&mut self) -> LogResult<u64, S> {
+        assert!(
+            self.segments.len() > 1,
+            "the active segment is never deleted"
+        );
+        let oldest = self.segments.remove(0);
+        self.store
+            .delete(oldest.base_offset)
+            .map_err(LogError::Store)?;
+        self.log_start_offset = self.log_start_offset.max(self.segments[0].base_offset);
+        self.first_dirty_offset = self.first_dirty_offset.max(self.log_start_offset);
+        Ok(oldest.size_bytes)
+    }
+
+    fn check_range(&self, offset: i64) -> LogResult<(), S> {
+        if offset < self.log_start_offset || offset > self.log_end_offset() {
+            return Err(LogError::OffsetOutOfRange {
+                offset,
+                log_start: self.log_start_offset,
+                log_end: self.log_end_offset(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Index of the segment that holds `offset` (the last whose base is at or below it).
+    fn segment_index_for(&self, offset: i64) -> usize {
+        self.segments
+            .partition_point(|s| s.base_offset <= offset)
+            .saturating_sub(1)
+    }
+
+    /// Reads and decodes the batch header at `position` of `segment`.
+    pub(crate) fn header_at(&self, segment: &Segment, position: u64) -> LogResult<BatchHeader, S> {
+        let mut buf = Vec::with_capacity(HEADER_LEN);
+        self.store
+            .read(
+                segment.base_offset,
+                SegmentFile::Log,
+                position,
+                HEADER_LEN,
+                &mut buf,
+            )
+            .map_err(LogError::Store)?;
+        let header = BatchHeader::decode(&buf).map_err(|_| LogError::Corrupt {
+            base_offset: segment.base_offset,
+            position,
+        })?;
+        if header.size() < HEADER_LEN || position + header.size() as u64 > segment.size_bytes {
+            return Err(LogError::Corrupt {
+                base_offset: segment.base_offset,
+                position,
+            });
+        }
+        Ok(header)
+    }
+
+    /// Reads a whole segment's `.log` bytes (compaction and views).
+    pub(crate) fn segment_bytes(&self, segment: &Segment) -> LogResult<Vec<u8>, S> {
+        let mut out = Vec::with_capacity(segment.size_bytes as usize);
+        self.store
+            .read(
+                segment.base_offset,
+                SegmentFile::Log,
+                0,
+                segment.size_bytes as usize,
+                &mut out,
+            )
+            .map_err(LogError::Store)?;
+        Ok(out)
+    }
+}
+
+/// Rebuilds one segment's metadata from the store (see [`Log::open`]); returns it and the
+/// bytes cut from its end.
+fn recover_segment<S: SegmentStore>(
+    store: &mut S,
+    base: i64,
+    newest: bool,
+    config: &LogConfig,
+    now_ms: u64,
+) -> LogResult<(Segment, u64), S> {
+    let size = store.len(base, SegmentFile::Log).map_err(LogError::Store)?;
+    let mut segment = Segment::empty(base, now_ms);
+    let mut position = 0;
+    if !newest {
+        // Trust the index: start from its last entry and read only headers from there.
+        let index_len = store
+            .len(base, SegmentFile::OffsetIndex)
+            .map_err(LogError::Store)?;
+        let mut index = Vec::new();
+        store
+            .read(
+                base,
+                SegmentFile::OffsetIndex,
+                0,
+                index_len as usize,
+                &mut index,
+            )
+            .map_err(LogError::Store)?;
+        let mut time = Vec::new();
+        let time_len = store
+            .len(base, SegmentFile::TimeIndex)
+            .map_err(LogError::Store)?;
+        store
+            .read(
+                base,
+                SegmentFile::TimeIndex,
+                0,
+                time_len as usize,
+                &mut time,
+            )
+            .map_err(LogError::Store)?;
+        segment.offset_index = decode_offset_index(base, &index);
+        segment.time_index = decode_time_index(base, &time);
+        segment.max_timestamp = segment.time_index.last().map_or(-1, |t| t.timestamp);
+        if let Some(last) = segment.offset_index.last() {
+            position = last.position.min(size);
+        }
+        let mut header_buf = Vec::with_capacity(HEADER_LEN);
+        while position < size {
+            header_buf.clear();
+            store
+                .read(
+                    base,
+                    SegmentFile::Log,
+                    position,
+                    HEADER_LEN,
+                    &mut header_buf,
+                )
+                .map_err(LogError::Store)?;
+            let header = BatchHeader::decode(&header_buf).map_err(|_| LogError::Corrupt {
+                base_offset: base,
+                position,
+            })?;
+            if header.size() < HEADER_LEN {
+                return Err(LogError::Corrupt {
+                    base_offset: base,
+                    position,
+                });
+            }
+            segment.next_offset = header.next_offset();
+            segment.max_timestamp = segment.max_timestamp.max(header.max_timestamp);
+            position += header.size() as u64;
+        }
+        segment.size_bytes = size;
+        return Ok((segment, 0));
+    }
+    // The newest segment: validate every batch, cut at the first bad one, rebuild the indexes.
+    let mut bytes = Vec::with_capacity(size as usize);
+    store
+        .read(base, SegmentFile::Log, 0, size as usize, &mut bytes)
+        .map_err(LogError::Store)?;
+    let mut valid = 0usize;
+    for batch in batch::batches(&bytes) {
+        let Ok(batch) = batch else { break };
+        segment.note_batch(batch.header(), valid as u64, config.index_interval_bytes);
+        valid += batch.as_bytes().len();
+    }
+    let cut = size - valid as u64;
+    let index = encode_offset_index(&segment);
+    let time = encode_time_index(&segment);
+    store
+        .replace(base, &bytes[..valid], &index, &time)
+        .map_err(LogError::Store)?;
+    Ok((segment, cut))
+}
+
+fn decode_offset_index(base: i64, bytes: &[u8]) -> Vec<OffsetIndexEntry> {
+    bytes
+        .chunks_exact(OFFSET_INDEX_ENTRY_LEN)
+        .map(|c| OffsetIndexEntry {
+            offset: base + i64::from(u32::from_be_bytes([c[0], c[1], c[2], c[3]])),
+            position: u64::from(u32::from_be_bytes([c[4], c[5], c[6], c[7]])),
+        })
+        .collect()
+}
+
+fn decode_time_index(base: i64, bytes: &[u8]) -> Vec<TimeIndexEntry> {
+    bytes
+        .chunks_exact(TIME_INDEX_ENTRY_LEN)
+        .map(|c| {
+            let mut ts = [0u8; 8];
+            ts.copy_from_slice(&c[..8]);
+            TimeIndexEntry {
+                timestamp: i64::from_be_bytes(ts),
+                offset: base + i64::from(u32::from_be_bytes([c[8], c[9], c[10], c[11]])),
+            }
+        })
+        .collect()
+}

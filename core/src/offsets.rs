@@ -1,0 +1,366 @@
+//! Committed offsets: where each consumer group is in each partition.
+//!
+//! A consumer commits "I have processed everything before offset N" with OffsetCommit; a
+//! consumer that joins later (or restarts) asks with OffsetFetch and resumes there, or rewinds
+//! by committing an earlier offset. [`OffsetStore`] keeps the latest commit per
+//! (group, topic, partition) with its metadata string.
+//!
+//! Commits are also records: [`encode_commit`] writes one as the key and value Kafka puts in
+//! its internal compacted topic `__consumer_offsets` (key version 1, value version 3), so
+//! commits survive restarts and replicate like any data, and compaction keeps only the latest
+//! per partition. [`decode_commit`] reads them back; a null value is a deleted commit.
+
+use alloc::collections::BTreeMap;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use crate::error_code;
+
+/// `offset.metadata.max.bytes`: the longest metadata string a commit may carry (Kafka: 4096).
+pub const METADATA_MAX_BYTES: usize = 4096;
+
+/// One committed offset.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CommittedOffset {
+    /// The next offset the group will read.
+    pub offset: i64,
+    /// The leader epoch of the last record read, or -1.
+    pub leader_epoch: i32,
+    /// Free text the client attached.
+    pub metadata: String,
+    /// When the commit arrived (the coordinator's clock).
+    pub commit_timestamp_ms: i64,
+}
+
+/// Why a commit was refused; the store is unchanged.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum OffsetError {
+    /// The metadata string is longer than [`METADATA_MAX_BYTES`].
+    #[error("offset metadata of {0} bytes exceeds {METADATA_MAX_BYTES}")]
+    MetadataTooLarge(usize),
+    /// An offset below -1 (Kafka uses -1 for "no offset").
+    #[error("invalid offset {0}")]
+    InvalidOffset(i64),
+    /// Bytes from the offsets topic are not a commit record.
+    #[error("malformed offset commit record: {0}")]
+    Malformed(&'static str),
+}
+
+impl OffsetError {
+    /// The Kafka error code a broker answers this with.
+    pub fn kafka_error_code(&self) -> i16 {
+        match self {
+            Self::MetadataTooLarge(_) => error_code::OFFSET_METADATA_TOO_LARGE,
+            Self::InvalidOffset(_) => error_code::INVALID_REQUEST,
+            Self::Malformed(_) => error_code::CORRUPT_MESSAGE,
+        }
+    }
+}
+
+/// The key of one commit: which group, topic and partition.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct OffsetKey {
+    /// The consumer group id.
+    pub group: String,
+    /// The topic.
+    pub topic: String,
+    /// The partition index.
+    pub partition: i32,
+}
+
+/// The latest committed offset per (group, topic, partition).
+#[derive(Clone, Debug, Default)]
+pub struct OffsetStore {
+    groups: BTreeMap<String, BTreeMap<(String, i32), CommittedOffset>>,
+}
+
+impl OffsetStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Records a commit, replacing any earlier one for the same partition.
+    pub fn commit(&mut self, key: &OffsetKey, value: CommittedOffset) -> Result<(), OffsetError> {
+        validate(&value)?;
+        self.groups
+            .entry(key.group.clone())
+            .or_default()
+            .insert((key.topic.clone(), key.partition), value);
+        Ok(())
+    }
+
+    /// The group's committed offset for a partition, if any.
+    pub fn fetch(&self, group: &str, topic: &str, partition: i32) -> Option<&CommittedOffset> {
+        self.groups
+            .get(group)?
+            .get(&(String::from(topic), partition))
+    }
+
+    /// Every commit of a group: ((topic, partition), offset), ordered by topic then partition.
+    pub fn group(&self, group: &str) -> impl Iterator<Item = (&(String, i32), &CommittedOffset)> {
+        self.groups.get(group).into_iter().flat_map(|m| m.iter())
+    }
+
+    /// The groups that have commits.
+    pub fn groups(&self) -> impl Iterator<Item = &str> {
+        self.groups.keys().map(String::as_str)
+    }
+
+    /// Removes one commit; returns whether there was one.
+    pub fn remove(&mut self, group: &str, topic: &str, partition: i32) -> bool {
+        let Some(offsets) = self.groups.get_mut(group) else {
+            return false;
+        };
+        let removed = offsets.remove(&(String::from(topic), partition)).is_some();
+        if offsets.is_empty() {
+            self.groups.remove(group);
+        }
+        removed
+    }
+
+    /// Removes every commit of a group (DeleteGroups); returns how many there were.
+    pub fn delete_group(&mut self, group: &str) -> usize {
+        self.groups.remove(group).map_or(0, |m| m.len())
+    }
+
+    /// Removes every group's commits for a deleted topic; returns how many there were.
+    pub fn delete_topic(&mut self, topic: &str) -> usize {
+        let mut removed = 0;
+        for offsets in self.groups.values_mut() {
+            let before = offsets.len();
+            offsets.retain(|(t, _), _| t != topic);
+            removed += before - offsets.len();
+        }
+        self.groups.retain(|_, offsets| !offsets.is_empty());
+        removed
+    }
+
+    /// Applies one record read back from the offsets topic: a commit, or a deletion when the
+    /// value is null. Used to rebuild the store at start.
+    pub fn apply_record(&mut self, key: &[u8], value: Option<&[u8]>) -> Result<(), OffsetError> {
+        let (key, value) = decode_commit(key, value)?;
+        match value {
+            Some(value) => self.commit(&key, value),
+            None => {
+                self.remove(&key.group, &key.topic, key.partition);
+                Ok(())
+            }
+        }
+    }
+}
+
+fn validate(value: &CommittedOffset) -> Result<(), OffsetError> {
+    if value.metadata.len() > METADATA_MAX_BYTES {
+        return Err(OffsetError::MetadataTooLarge(value.metadata.len()));
+    }
+    if value.offset < -1 {
+        return Err(OffsetError::InvalidOffset(value.offset));
+    }
+    Ok(())
+}
+
+const KEY_VERSION: i16 = 1;
+const VALUE_VERSION: i16 = 3;
+
+/// Encodes a commit as the record key and value Kafka writes to `__consumer_offsets`.
+pub fn encode_commit(key: &OffsetKey, value: &CommittedOffset) -> (Vec<u8>, Vec<u8>) {
+    (encode_key(key), encode_value(value))
+}
+
+/// Encodes the record key of a commit (`OffsetCommitKey` version 1).
+pub fn encode_key(key: &OffsetKey) -> Vec<u8> {
+    let mut out = Vec::with_capacity(10 + key.group.len() + key.topic.len());
+    out.extend_from_slice(&KEY_VERSION.to_be_bytes());
+    put_string(&mut out, &key.group);
+    put_string(&mut out, &key.topic);
+    out.extend_from_slice(&key.partition.to_be_bytes());
+    out
+}
+
+/// Encodes the record value of a commit (`OffsetCommitValue` version 3).
+pub fn encode_value(value: &CommittedOffset) -> Vec<u8> {
+    let mut out = Vec::with_capacity(24 + value.metadata.len());
+    out.extend_from_slice(&VALUE_VERSION.to_be_bytes());
+    out.extend_from_slice(&value.offset.to_be_bytes());
+    out.extend_from_slice(&value.leader_epoch.to_be_bytes());
+    put_string(&mut out, &value.metadata);
+    out.extend_from_slice(&value.commit_timestamp_ms.to_be_bytes());
+    out
+}
+
+/// Decodes a record of the offsets topic; `None` value means the commit was deleted.
+pub fn decode_commit(
+    key: &[u8],
+    value: Option<&[u8]>,
+) -> Result<(OffsetKey, Option<CommittedOffset>), OffsetError> {
+    let mut k = Reader { data: key };
+    let version = k.i16()?;
+    if !(0..=1).contains(&version) {
+        return Err(OffsetError::Malformed("not an offset commit key"));
+    }
+    let offset_key = OffsetKey {
+        group: k.string()?,
+        topic: k.string()?,
+        partition: k.i32()?,
+    };
+    k.finish()?;
+    let Some(value) = value else {
+        return Ok((offset_key, None));
+    };
+    let mut v = Reader { data: value };
+    let version = v.i16()?;
+    let offset = v.i64()?;
+    let leader_epoch = if version >= 3 { v.i32()? } else { -1 };
+    let metadata = v.string()?;
+    let commit_timestamp_ms = v.i64()?;
+    if version == 1 {
+        v.i64()?; // expire timestamp, dropped by Kafka 2.1+
+    }
+    if !(0..=3).contains(&version) {
+        return Err(OffsetError::Malformed(
+            "unknown offset commit value version",
+        ));
+    }
+    v.finish()?;
+    let committed = CommittedOffset {
+        offset,
+        leader_epoch,
+        metadata,
+        commit_timestamp_ms,
+    };
+    validate(&committed)?;
+    Ok((offset_key, Some(committed)))
+}
+
+fn put_string(out: &mut Vec<u8>, s: &str) {
+    // Group ids, topic names and metadata are bounded well below i16::MAX by validation.
+    out.extend_from_slice(&(s.len() as i16).to_be_bytes());
+    out.extend_from_slice(s.as_bytes());
+}
+
+struct Reader<'a> {
+    data: &'a [u8],
+}
+
+impl Reader<'_> {
+    fn take<const N: usize>(&mut self) -> Result<[u8; N], OffsetError> {
+        if self.data.len() < N {
+            return Err(OffsetError::Malformed("record ends early"));
+        }
+        let mut out = [0u8; N];
+        out.copy_from_slice(&self.data[..N]);
+        self.data = &self.data[N..];
+        Ok(out)
+    }
+
+    fn i16(&mut self) -> Result<i16, OffsetError> {
+        self.take::<2>().map(i16::from_be_bytes)
+    }
+
+    fn i32(&mut self) -> Result<i32, OffsetError> {
+        self.take::<4>().map(i32::from_be_bytes)
+    }
+
+    fn i64(&mut self) -> Result<i64, OffsetError> {
+        self.take::<8>().map(i64::from_be_bytes)
+    }
+
+    fn string(&mut self) -> Result<String, OffsetError> {
+        let len = self.i16()?;
+        if len < 0 || self.data.len() < len as usize {
+            return Err(OffsetError::Malformed("bad string length"));
+        }
+        let (s, rest) = self.data.split_at(len as usize);
+        self.data = rest;
+        core::str::from_utf8(s)
+            .map(String::from)
+            .map_err(|_| OffsetError::Malformed("string is not UTF-8"))
+    }
+
+    fn finish(&self) -> Result<(), OffsetError> {
+        if self.data.is_empty() {
+            Ok(())
+        } else {
+            Err(OffsetError::Malformed("trailing bytes"))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(group: &str, topic: &str, partition: i32) -> OffsetKey {
+        OffsetKey {
+            group: group.into(),
+            topic: topic.into(),
+            partition,
+        }
+    }
+
+    fn at(offset: i64, metadata: &str) -> CommittedOffset {
+        CommittedOffset {
+            offset,
+            leader_epoch: 3,
+            metadata: metadata.into(),
+            commit_timestamp_ms: 1_700_000_000_000,
+        }
+    }
+
+    #[test]
+    fn latest_commit_wins_and_rewind_is_a_commit() {
+        let mut store = OffsetStore::new();
+        store.commit(&key("g", "t", 0), at(10, "")).unwrap();
+        store
+            .commit(&key("g", "t", 0), at(25, "after batch 3"))
+            .unwrap();
+        store.commit(&key("g", "t", 1), at(7, "")).unwrap();
+        store.commit(&key("other", "t", 0), at(99, "")).unwrap();
+        assert_eq!(store.fetch("g", "t", 0), Some(&at(25, "after batch 3")));
+        store.commit(&key("g", "t", 0), at(0, "rewind")).unwrap();
+        assert_eq!(store.fetch("g", "t", 0).map(|c| c.offset), Some(0));
+        let partitions: Vec<_> = store.group("g").map(|((_, p), c)| (*p, c.offset)).collect();
+        assert_eq!(partitions, [(0, 0), (1, 7)]);
+        assert_eq!(store.fetch("g", "t", 2), None);
+        assert_eq!(store.delete_group("g"), 2);
+        assert_eq!(store.fetch("g", "t", 1), None);
+        assert_eq!(store.fetch("other", "t", 0).map(|c| c.offset), Some(99));
+    }
+
+    #[test]
+    fn refuses_bad_commits_and_changes_nothing() {
+        let mut store = OffsetStore::new();
+        store.commit(&key("g", "t", 0), at(5, "")).unwrap();
+        let big = "x".repeat(METADATA_MAX_BYTES + 1);
+        let err = store.commit(&key("g", "t", 0), at(6, &big)).unwrap_err();
+        assert_eq!(
+            err.kafka_error_code(),
+            error_code::OFFSET_METADATA_TOO_LARGE
+        );
+        assert!(store.commit(&key("g", "t", 0), at(-2, "")).is_err());
+        assert_eq!(store.fetch("g", "t", 0).map(|c| c.offset), Some(5));
+    }
+
+    #[test]
+    fn commits_round_trip_through_offsets_topic_records() {
+        let k = key("payments", "orders", 4);
+        let v = at(1234, "meta");
+        let (kb, vb) = encode_commit(&k, &v);
+        // Key v1: version, group, topic, partition (Kafka's OffsetCommitKey).
+        assert_eq!(&kb[..2], &[0, 1]);
+        assert_eq!(kb.len(), 2 + 2 + 8 + 2 + 6 + 4);
+        assert_eq!(
+            decode_commit(&kb, Some(&vb)),
+            Ok((k.clone(), Some(v.clone())))
+        );
+        let mut store = OffsetStore::new();
+        store.apply_record(&kb, Some(&vb)).unwrap();
+        assert_eq!(store.fetch("payments", "orders", 4), Some(&v));
+        store.apply_record(&kb, None).unwrap();
+        assert_eq!(store.fetch("payments", "orders", 4), None);
+        assert!(decode_commit(&kb[..5], Some(&vb)).is_err());
+        assert!(decode_commit(&kb, Some(&vb[..vb.len() - 1])).is_err());
+    }
+}
