@@ -877,14 +877,15 @@ mod tests {
         hex(KAFKA_PYTHON_ONE)
     }
 
-    fn build_like_kafka_python(
-        records: &[(
-            i64,
-            Option<&'static [u8]>,
-            Option<&'static [u8]>,
-            Vec<Header<'static>>,
-        )],
-    ) -> Vec<u8> {
+    /// (timestamp, key, value, headers) of one record to build.
+    type TestRecord = (
+        i64,
+        Option<&'static [u8]>,
+        Option<&'static [u8]>,
+        Vec<Header<'static>>,
+    );
+
+    fn build_like_kafka_python(records: &[TestRecord]) -> Vec<u8> {
         let mut b = BatchBuilder::new(0);
         for (ts, key, value, headers) in records {
             b.push(*ts, *key, *value, headers.clone());
@@ -904,7 +905,7 @@ mod tests {
             vec![h(b"h", Some(&b"x"[..]))],
         );
         assert_eq!(
-            build_like_kafka_python(&[one.clone()]),
+            build_like_kafka_python(core::slice::from_ref(&one)),
             hex(KAFKA_PYTHON_ONE)
         );
         let three = [

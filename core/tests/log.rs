@@ -1,0 +1,522 @@
+//! The partition log's contract, one behaviour per test: offsets, reads, indexes, truncation,
+//! segment rolling, DeleteRecords, retention, compaction and recovery.
+
+mod common;
+
+use common::{NewRec, Rec, batch, decode, new_log, read_all, value};
+use runnel_core::batch::{BatchRef, NoCodec};
+use runnel_core::error_code;
+use runnel_core::log::{
+    CleanupPolicy, Log, LogConfig, LogError, MemorySegmentStore, SegmentFile, segment_file_name,
+};
+
+fn keyed(key: &str, val: Option<&str>, ts: i64) -> NewRec {
+    (
+        Some(key.as_bytes().to_vec()),
+        val.map(|v| v.as_bytes().to_vec()),
+        ts,
+    )
+}
+
+fn small_segments() -> LogConfig {
+    LogConfig {
+        segment_bytes: 300,
+        index_interval_bytes: 100,
+        ..LogConfig::default()
+    }
+}
+
+/// Appends one batch of `n` records with values "v{i}" and timestamp `ts`.
+fn append_n(log: &mut Log<MemorySegmentStore>, n: usize, ts: i64) -> (i64, i64) {
+    let records: Vec<NewRec> = (0..n)
+        .map(|i| (None, Some(format!("v{i}").into_bytes()), ts))
+        .collect();
+    let info = log
+        .append(&mut batch(&records), 5, &NoCodec, ts as u64)
+        .expect("append");
+    (info.base_offset, info.last_offset)
+}
+
+#[test]
+fn offsets_are_dense_and_the_epoch_is_stamped() {
+    let mut log = new_log(LogConfig::default());
+    assert_eq!(append_n(&mut log, 3, 10), (0, 2));
+    assert_eq!(append_n(&mut log, 1, 11), (3, 3));
+    assert_eq!(append_n(&mut log, 2, 12), (4, 5));
+    assert_eq!(log.log_end_offset(), 6);
+    let bytes = log.read(0, usize::MAX, 6).unwrap();
+    let offsets: Vec<i64> = decode(&bytes).iter().map(|r| r.offset).collect();
+    assert_eq!(offsets, [0, 1, 2, 3, 4, 5]);
+    let first = BatchRef::parse(&bytes).unwrap();
+    assert_eq!(first.header().partition_leader_epoch, 5);
+}
+
+#[test]
+fn a_read_inside_a_batch_returns_the_whole_batch() {
+    let mut log = new_log(LogConfig::default());
+    append_n(&mut log, 5, 1); // offsets 0..=4
+    append_n(&mut log, 5, 1); // offsets 5..=9
+    let got = decode(&log.read(7, usize::MAX, 10).unwrap());
+    assert_eq!(got.first().map(|r| r.offset), Some(5));
+    assert_eq!(got.len(), 5);
+}
+
+#[test]
+fn reads_stop_below_the_high_watermark_and_at_the_byte_limit() {
+    let mut log = new_log(LogConfig::default());
+    for _ in 0..4 {
+        append_n(&mut log, 2, 1); // batches at 0, 2, 4, 6
+    }
+    // HW at 4: batches 0 and 2 only; a batch that reaches the HW is never returned.
+    let got = decode(&log.read(0, usize::MAX, 4).unwrap());
+    assert_eq!(
+        got.iter().map(|r| r.offset).collect::<Vec<_>>(),
+        [0, 1, 2, 3]
+    );
+    assert!(log.read(4, usize::MAX, 4).unwrap().is_empty());
+    // A limit of one byte still returns the first batch whole (KIP-74) and only it.
+    let got = decode(&log.read(2, 1, 8).unwrap());
+    assert_eq!(got.iter().map(|r| r.offset).collect::<Vec<_>>(), [2, 3]);
+}
+
+#[test]
+fn out_of_range_reads_are_refused() {
+    let mut log = new_log(LogConfig::default());
+    append_n(&mut log, 3, 1);
+    assert!(
+        log.read(3, 100, 3).unwrap().is_empty(),
+        "the log end reads empty"
+    );
+    let err = log.read(4, 100, 3).unwrap_err();
+    assert!(matches!(
+        err,
+        LogError::OffsetOutOfRange {
+            offset: 4,
+            log_start: 0,
+            log_end: 3
+        }
+    ));
+    assert_eq!(err.kafka_error_code(), error_code::OFFSET_OUT_OF_RANGE);
+    assert!(log.read(-1, 100, 3).is_err());
+}
+
+#[test]
+fn segments_roll_by_size_and_by_age_and_reads_cross_them() {
+    let mut log = new_log(small_segments());
+    for i in 0..20 {
+        append_n(&mut log, 1, i);
+    }
+    assert!(
+        log.segments().len() > 3,
+        "{} segments",
+        log.segments().len()
+    );
+    assert!(log.segments().iter().all(|s| s.size_bytes <= 300));
+    let bases: Vec<i64> = log.segments().iter().map(|s| s.base_offset).collect();
+    for pair in log.segments().windows(2) {
+        assert_eq!(pair[0].next_offset, pair[1].base_offset, "segments abut");
+    }
+    assert_eq!(read_all(&log).len(), 20);
+    assert_eq!(
+        segment_file_name(bases[1], SegmentFile::Log),
+        format!("{:020}.log", bases[1])
+    );
+
+    let mut log = new_log(LogConfig {
+        segment_ms: 1000,
+        ..LogConfig::default()
+    });
+    log.append(&mut batch(&[keyed("a", Some("1"), 0)]), 0, &NoCodec, 0)
+        .unwrap();
+    log.append(&mut batch(&[keyed("a", Some("2"), 999)]), 0, &NoCodec, 999)
+        .unwrap();
+    assert_eq!(log.segments().len(), 1);
+    log.append(
+        &mut batch(&[keyed("a", Some("3"), 1000)]),
+        0,
+        &NoCodec,
+        1000,
+    )
+    .unwrap();
+    assert_eq!(log.segments().len(), 2);
+    assert_eq!(log.segments()[1].base_offset, 2);
+}
+
+#[test]
+fn index_files_use_kafkas_layout() {
+    let mut log = new_log(LogConfig {
+        index_interval_bytes: 1,
+        ..LogConfig::default()
+    });
+    append_n(&mut log, 3, 100); // offsets 0..=2 at position 0
+    append_n(&mut log, 2, 50); // offsets 3..=4: older timestamp, no time index entry
+    append_n(&mut log, 1, 200); // offset 5
+    let store = log.store();
+    let index = store.file(0, SegmentFile::OffsetIndex).unwrap();
+    let second_position = log.read(0, 1, 6).unwrap().len() as u32;
+    let mut expected = Vec::new();
+    for (relative_offset, position) in [(2u32, 0u32), (4, second_position)] {
+        expected.extend_from_slice(&relative_offset.to_be_bytes());
+        expected.extend_from_slice(&position.to_be_bytes());
+    }
+    assert_eq!(&index[..16], &expected[..]);
+    assert_eq!(index.len(), 24);
+    let time = store.file(0, SegmentFile::TimeIndex).unwrap();
+    assert_eq!(time.len(), 24, "two entries: ts 100 @2, ts 200 @5");
+    assert_eq!(&time[..8], &100i64.to_be_bytes());
+    assert_eq!(&time[8..12], &2u32.to_be_bytes());
+    assert_eq!(&time[12..20], &200i64.to_be_bytes());
+    assert_eq!(&time[20..24], &5u32.to_be_bytes());
+}
+
+#[test]
+fn offset_for_timestamp_finds_the_first_record_at_or_after() {
+    let mut log = new_log(small_segments());
+    // Timestamps rise 0, 10, 20 ... with one late record in the middle.
+    for i in 0..30i64 {
+        let ts = if i == 15 { 5 } else { i * 10 };
+        log.append(
+            &mut batch(&[(None, Some(value(i as u64, 8)), ts)]),
+            0,
+            &NoCodec,
+            0,
+        )
+        .unwrap();
+    }
+    assert_eq!(log.offset_for_timestamp(0, &NoCodec).unwrap(), Some((0, 0)));
+    assert_eq!(
+        log.offset_for_timestamp(95, &NoCodec).unwrap(),
+        Some((10, 100))
+    );
+    assert_eq!(
+        log.offset_for_timestamp(100, &NoCodec).unwrap(),
+        Some((10, 100))
+    );
+    assert_eq!(
+        log.offset_for_timestamp(290, &NoCodec).unwrap(),
+        Some((29, 290))
+    );
+    assert_eq!(log.offset_for_timestamp(291, &NoCodec).unwrap(), None);
+}
+
+#[test]
+fn truncation_cuts_on_a_batch_boundary_and_appends_continue_from_there() {
+    let mut log = new_log(small_segments());
+    for _ in 0..10 {
+        append_n(&mut log, 3, 1); // batches at 0, 3, 6, ... 27
+    }
+    log.truncate_to(13, 2).unwrap(); // inside the batch 12..=14
+    assert_eq!(log.log_end_offset(), 12);
+    assert_eq!(read_all(&log).last().map(|r| r.offset), Some(11));
+    assert_eq!(append_n(&mut log, 1, 3), (12, 12));
+    log.truncate_to(100, 4).unwrap();
+    assert_eq!(
+        log.log_end_offset(),
+        13,
+        "truncating past the end changes nothing"
+    );
+    log.truncate_to(0, 5).unwrap();
+    assert_eq!(log.log_end_offset(), 0);
+    assert!(read_all(&log).is_empty());
+}
+
+#[test]
+fn delete_records_moves_the_log_start_and_drops_whole_segments() {
+    let mut log = new_log(small_segments());
+    for _ in 0..20 {
+        append_n(&mut log, 2, 1);
+    }
+    let segments_before = log.segments().len();
+    assert_eq!(log.delete_records_before(15, 0).unwrap(), 15);
+    assert_eq!(log.log_start_offset(), 15);
+    assert!(log.segments().len() < segments_before);
+    assert!(log.segments()[0].base_offset <= 15);
+    assert!(matches!(
+        log.read(14, 100, 40),
+        Err(LogError::OffsetOutOfRange { .. })
+    ));
+    let records = read_all(&log);
+    assert_eq!(records.first().map(|r| r.offset), Some(15));
+    assert_eq!(records.len(), 25);
+    assert!(
+        log.delete_records_before(41, 0).is_err(),
+        "past the log end"
+    );
+    assert_eq!(
+        log.delete_records_before(10, 0).unwrap(),
+        15,
+        "never moves back"
+    );
+    // Deleting everything leaves an empty active segment at the log end.
+    assert_eq!(log.delete_records_before(40, 0).unwrap(), 40);
+    assert_eq!(log.segments().len(), 1);
+    assert_eq!(log.log_end_offset(), 40);
+    assert_eq!(append_n(&mut log, 1, 1), (40, 40));
+}
+
+#[test]
+fn a_bad_append_changes_nothing() {
+    let mut log = new_log(LogConfig {
+        max_message_bytes: 200,
+        ..LogConfig::default()
+    });
+    append_n(&mut log, 1, 1);
+    let store_before = log.store().clone();
+    let good = batch(&[keyed("k", Some("v"), 1)]);
+    let mut corrupt = good.clone();
+    let last = corrupt.len() - 1;
+    corrupt[last] ^= 0xff;
+    let mut two = good.clone();
+    two.extend_from_slice(&corrupt);
+    let mut too_big = batch(&[(None, Some(value(0, 300)), 1)]);
+    let mut torn = good[..good.len() - 2].to_vec();
+    for (bytes, code) in [
+        (&mut corrupt, error_code::CORRUPT_MESSAGE),
+        (&mut two, error_code::CORRUPT_MESSAGE),
+        (&mut too_big, error_code::MESSAGE_TOO_LARGE),
+        (&mut torn, error_code::CORRUPT_MESSAGE),
+        (&mut Vec::new(), error_code::INVALID_RECORD),
+    ] {
+        let err = log.append(bytes, 0, &NoCodec, 2).unwrap_err();
+        assert_eq!(err.kafka_error_code(), code, "{err}");
+    }
+    assert_eq!(log.log_end_offset(), 1);
+    for file in SegmentFile::ALL {
+        assert_eq!(log.store().file(0, file), store_before.file(0, file));
+    }
+}
+
+#[test]
+fn followers_append_batches_with_the_leaders_offsets() {
+    let mut leader = new_log(LogConfig::default());
+    append_n(&mut leader, 3, 1);
+    append_n(&mut leader, 2, 1);
+    let fetched = leader.read(0, usize::MAX, 5).unwrap();
+    let mut follower = new_log(LogConfig::default());
+    let info = follower.append_replicated(&fetched, &NoCodec, 0).unwrap();
+    assert_eq!(
+        (info.base_offset, info.last_offset, info.batch_count),
+        (0, 4, 2)
+    );
+    assert_eq!(read_all(&follower), read_all(&leader));
+    let err = follower
+        .append_replicated(&fetched, &NoCodec, 0)
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        LogError::NonContiguousAppend {
+            base_offset: 0,
+            log_end: 5
+        }
+    ));
+}
+
+#[test]
+fn retention_deletes_old_segments_by_time_and_by_size_below_the_high_watermark() {
+    let day = 86_400_000u64;
+    let mut log = new_log(LogConfig {
+        retention_ms: Some(day),
+        ..small_segments()
+    });
+    for i in 0..12 {
+        append_n(&mut log, 2, i * 1000); // timestamps 0..=11_000
+    }
+    let segments = log.segments().len();
+    // Nothing is older than a day yet.
+    let report = log.apply_retention(12_000, log.log_end_offset()).unwrap();
+    assert_eq!(report.segments_deleted, 0);
+    // A day later, everything before the high watermark may go, but not past it.
+    let hw = log.segments()[2].next_offset;
+    let report = log.apply_retention(day + 20_000, hw).unwrap();
+    assert_eq!(report.segments_deleted, 3);
+    assert_eq!(log.log_start_offset(), hw);
+    assert_eq!(log.segments().len(), segments - 3);
+    // With the high watermark at the end, all goes, and the log rolls a fresh active segment.
+    let leo = log.log_end_offset();
+    log.apply_retention(day + 20_000, leo).unwrap();
+    assert_eq!(log.segments().len(), 1);
+    assert_eq!((log.log_start_offset(), log.log_end_offset()), (leo, leo));
+
+    let mut log = new_log(LogConfig {
+        retention_ms: None,
+        retention_bytes: Some(600),
+        ..small_segments()
+    });
+    for i in 0..30 {
+        append_n(&mut log, 2, i);
+    }
+    let before = log.size_bytes();
+    let report = log.apply_retention(0, log.log_end_offset()).unwrap();
+    assert_eq!(report.bytes_deleted, before - log.size_bytes());
+    assert!(log.size_bytes() >= 600);
+    assert!(log.size_bytes() - log.segments()[0].size_bytes < 600);
+    assert_eq!(
+        read_all(&log).first().map(|r| r.offset),
+        Some(log.log_start_offset())
+    );
+
+    let mut compact_only = new_log(LogConfig {
+        retention_ms: Some(1),
+        cleanup_policy: CleanupPolicy::COMPACT,
+        ..small_segments()
+    });
+    for i in 0..10 {
+        append_n(&mut compact_only, 2, i);
+    }
+    let leo = compact_only.log_end_offset();
+    let report = compact_only.apply_retention(day, leo).unwrap();
+    assert_eq!(
+        report.segments_deleted, 0,
+        "cleanup.policy=compact deletes nothing"
+    );
+}
+
+#[test]
+fn compaction_keeps_the_latest_value_per_key_and_its_offset() {
+    let mut log = new_log(LogConfig {
+        cleanup_policy: CleanupPolicy::COMPACT,
+        delete_retention_ms: 1000,
+        ..small_segments()
+    });
+    let writes = [
+        keyed("a", Some("a1"), 1),
+        keyed("b", Some("b1"), 2),
+        keyed("a", Some("a2"), 3),
+        keyed("c", Some("c1"), 4),
+        keyed("b", None, 5), // tombstone for b
+        keyed("a", Some("a3"), 6),
+        keyed("d", Some("d1"), 7),
+    ];
+    for w in &writes {
+        log.append(&mut batch(std::slice::from_ref(w)), 0, &NoCodec, 0)
+            .unwrap();
+    }
+    log.roll(0).unwrap(); // make everything cleanable
+    let leo = log.log_end_offset();
+    let report = log.compact(&NoCodec, 10, leo).unwrap();
+    assert!(report.ran);
+    assert_eq!(report.records_removed, 3, "a1, a2, b1");
+    let kept: Vec<(i64, String, Option<String>)> = read_all(&log)
+        .into_iter()
+        .map(|r: Rec| {
+            let key = String::from_utf8(r.key.unwrap()).unwrap();
+            (
+                r.offset,
+                key,
+                r.value.map(|v| String::from_utf8(v).unwrap()),
+            )
+        })
+        .collect();
+    let expect = |o, k: &str, v: Option<&str>| (o, k.to_string(), v.map(String::from));
+    assert_eq!(
+        kept,
+        [
+            expect(3, "c", Some("c1")),
+            expect(4, "b", None),
+            expect(5, "a", Some("a3")),
+            expect(6, "d", Some("d1")),
+        ]
+    );
+    assert_eq!(
+        log.log_end_offset(),
+        leo,
+        "compaction never moves the log end"
+    );
+    // Before the delete horizon (now 10 + 1000) the tombstone stays; after it, it goes.
+    let report = log.compact(&NoCodec, 500, leo).unwrap();
+    assert_eq!(report.tombstones_removed, 0);
+    let report = log.compact(&NoCodec, 1010, leo).unwrap();
+    assert!(
+        report.ran,
+        "a passed horizon triggers cleaning whatever the dirty ratio"
+    );
+    assert_eq!(report.tombstones_removed, 1);
+    let offsets: Vec<i64> = read_all(&log).iter().map(|r| r.offset).collect();
+    assert_eq!(offsets, [3, 5, 6]);
+}
+
+#[test]
+fn compaction_waits_for_the_dirty_ratio() {
+    let mut log = new_log(LogConfig {
+        cleanup_policy: CleanupPolicy::COMPACT,
+        min_cleanable_dirty_ratio: 0.5,
+        ..small_segments()
+    });
+    let append = |log: &mut Log<MemorySegmentStore>, key: String| {
+        log.append(&mut batch(&[keyed(&key, Some("v"), 0)]), 0, &NoCodec, 0)
+            .unwrap();
+    };
+    // 20 distinct keys: the first pass cleans everything and removes nothing.
+    for i in 0..20 {
+        append(&mut log, format!("key-{i:02}"));
+    }
+    log.roll(0).unwrap();
+    let leo = log.log_end_offset();
+    assert_eq!(log.dirty_ratio(leo), 1.0);
+    let report = log.compact(&NoCodec, 0, leo).unwrap();
+    assert!(report.ran);
+    assert_eq!(report.records_removed, 0);
+    assert_eq!(log.dirty_ratio(leo), 0.0);
+    // 4 overwrites are a fifth of the cleanable bytes: below 0.5, no pass.
+    for i in 0..4 {
+        append(&mut log, format!("key-{i:02}"));
+    }
+    log.roll(0).unwrap();
+    let leo = log.log_end_offset();
+    let ratio = log.dirty_ratio(leo);
+    assert!(ratio > 0.1 && ratio < 0.25, "ratio {ratio}");
+    assert!(!log.compact(&NoCodec, 0, leo).unwrap().ran);
+    assert_eq!(read_all(&log).len(), 24);
+    // 20 more overwrites: now more than half is dirty, and the pass removes 24 old values.
+    for i in 0..20 {
+        append(&mut log, format!("key-{i:02}"));
+    }
+    log.roll(0).unwrap();
+    let leo = log.log_end_offset();
+    assert!(log.dirty_ratio(leo) >= 0.5);
+    let report = log.compact(&NoCodec, 0, leo).unwrap();
+    assert_eq!(report.records_removed, 24);
+    assert_eq!(read_all(&log).len(), 20);
+}
+
+#[test]
+fn reopening_recovers_and_cuts_a_torn_tail() {
+    let mut log = new_log(small_segments());
+    for i in 0..15 {
+        append_n(&mut log, 2, i);
+    }
+    let records = read_all(&log);
+    let leo = log.log_end_offset();
+    let (reopened, cut) = Log::open(log.store().clone(), small_segments(), 0).unwrap();
+    assert_eq!(cut, 0);
+    assert_eq!(reopened.log_end_offset(), leo);
+    assert_eq!(read_all(&reopened), records);
+    let shape = |log: &Log<MemorySegmentStore>| -> Vec<_> {
+        log.segments()
+            .iter()
+            .map(|s| {
+                let indexes = (s.offset_index().to_vec(), s.time_index().to_vec());
+                (
+                    s.base_offset,
+                    s.size_bytes,
+                    s.next_offset,
+                    s.max_timestamp,
+                    indexes,
+                )
+            })
+            .collect()
+    };
+    assert_eq!(shape(&reopened), shape(&log));
+
+    // Damage the last batch of the newest segment (a torn write): everything before survives.
+    let mut store: MemorySegmentStore = log.store().clone();
+    let active = log.segments().last().unwrap().base_offset;
+    let file = store.file_mut(active, SegmentFile::Log).unwrap();
+    let len = file.len();
+    file.truncate(len - 5);
+    let (mut reopened, cut) = Log::open(store, small_segments(), 0).unwrap();
+    assert!(cut > 0);
+    assert_eq!(reopened.log_end_offset(), leo - 2);
+    assert_eq!(read_all(&reopened), records[..records.len() - 2]);
+    assert_eq!(append_n(&mut reopened, 1, 99), (leo - 2, leo - 2));
+}
