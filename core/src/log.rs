@@ -648,6 +648,17 @@ impl<S: SegmentStore> Log<S> {
         now_ms: u64,
     ) -> LogResult<AppendInfo, S> {
         let sizes = self.validate(records, codec)?;
+        let mut position = 0;
+        for &size in &sizes {
+            // A producer's batch numbers its records 0..n-1: offsets stay dense.
+            let header = BatchHeader::decode(&records[position..])?;
+            if i64::from(header.last_offset_delta) + 1 != i64::from(header.record_count) {
+                return Err(LogError::Batch(BatchError::InconsistentHeader(
+                    "lastOffsetDelta is not the record count minus one",
+                )));
+            }
+            position += size;
+        }
         let mut next = self.log_end_offset();
         let mut position = 0;
         for &size in &sizes {
@@ -769,7 +780,9 @@ impl<S: SegmentStore> Log<S> {
         if active.is_empty() {
             return Ok(());
         }
-        let too_big = active.size_bytes + batch_size > self.config.segment_bytes;
+        // Index positions are u32 and Kafka caps segment.bytes at i32::MAX: so do we.
+        let segment_bytes = self.config.segment_bytes.min(i32::MAX as u64);
+        let too_big = active.size_bytes + batch_size > segment_bytes;
         let too_old = now_ms.saturating_sub(active.created_ms) >= self.config.segment_ms;
         let offsets_overflow = next_base_offset - active.base_offset > i64::from(i32::MAX);
         if too_big || too_old || offsets_overflow {

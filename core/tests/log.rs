@@ -4,7 +4,7 @@
 mod common;
 
 use common::{NewRec, Rec, batch, decode, new_log, read_all, value};
-use runnel_core::batch::{BatchRef, NoCodec};
+use runnel_core::batch::{BatchBuilder, BatchRef, NoCodec, Record};
 use runnel_core::error_code;
 use runnel_core::log::{
     CleanupPolicy, Log, LogConfig, LogError, MemorySegmentStore, SegmentFile, segment_file_name,
@@ -270,11 +270,24 @@ fn a_bad_append_changes_nothing() {
     two.extend_from_slice(&corrupt);
     let mut too_big = batch(&[(None, Some(value(0, 300)), 1)]);
     let mut torn = good[..good.len() - 2].to_vec();
+    // A producer batch whose one record claims offset delta 5: offsets would not be dense.
+    let mut gappy = {
+        let mut b = BatchBuilder::new(0);
+        b.push_record(Record {
+            offset: 5,
+            timestamp: 1,
+            key: None,
+            value: Some(b"v"),
+            headers: Vec::new(),
+        });
+        b.build(&NoCodec).unwrap()
+    };
     for (bytes, code) in [
         (&mut corrupt, error_code::CORRUPT_MESSAGE),
         (&mut two, error_code::CORRUPT_MESSAGE),
         (&mut too_big, error_code::MESSAGE_TOO_LARGE),
         (&mut torn, error_code::CORRUPT_MESSAGE),
+        (&mut gappy, error_code::INVALID_RECORD),
         (&mut Vec::new(), error_code::INVALID_RECORD),
     ] {
         let err = log.append(bytes, 0, &NoCodec, 2).unwrap_err();
