@@ -32,3 +32,19 @@ pub const UNKNOWN_SERVER_ERROR: i16 = -1;
 pub const INVALID_REQUEST: i16 = 42;
 /// The storage under the log failed.
 pub const KAFKA_STORAGE_ERROR: i16 = 56;
+/// The generation in the request is not the group's current one.
+pub const ILLEGAL_GENERATION: i16 = 22;
+/// The member's protocol type or protocols do not match the group's.
+pub const INCONSISTENT_GROUP_PROTOCOL: i16 = 23;
+/// The group id is empty or otherwise invalid.
+pub const INVALID_GROUP_ID: i16 = 24;
+/// The member id is not in the group.
+pub const UNKNOWN_MEMBER_ID: i16 = 25;
+/// The session timeout is outside the broker's bounds.
+pub const INVALID_SESSION_TIMEOUT: i16 = 26;
+/// The group is rebalancing; the member must rejoin.
+pub const REBALANCE_IN_PROGRESS: i16 = 27;
+/// DeleteGroups on a group that still has members.
+pub const NON_EMPTY_GROUP: i16 = 68;
+/// The group does not exist.
+pub const GROUP_ID_NOT_FOUND: i16 = 69;

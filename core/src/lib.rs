@@ -16,6 +16,7 @@
 //! - [`retention`]: deleting whole segments by `retention.ms` and `retention.bytes`.
 //! - [`compaction`]: `cleanup.policy=compact`: the latest record per key, tombstones, offsets kept.
 //! - [`partitioner`]: the Java client's murmur2, librdkafka's `consistent_random`, round robin.
+//! - [`group`]: the consumer-group coordinator (JoinGroup, SyncGroup, Heartbeat, LeaveGroup).
 //! - [`offsets`]: committed offsets per (group, topic, partition) and their on-log encoding.
 //! - [`error_code`]: the Kafka error codes every module's errors map onto.
 //! - [`rng`]: the seeded pseudo-random generator behind every random choice.
@@ -31,6 +32,7 @@ pub mod batch;
 pub mod checksum;
 pub mod compaction;
 pub mod error_code;
+pub mod group;
 pub mod log;
 pub mod offsets;
 pub mod partitioner;

@@ -1,0 +1,1006 @@
+//! The consumer-group coordinator: Kafka's classic group membership protocol as a sans-IO
+//! state machine.
+//!
+//! A group moves through Kafka's states:
+//!
+//! ```text
+//!   Empty ──join──▶ PreparingRebalance ──all joined / rebalance timeout──▶ CompletingRebalance
+//!     ▲                 ▲        │                                              │ leader syncs
+//!     └── last leaves ──┘        └──────────── member joins, leaves, expires ◀── Stable
+//! ```
+//!
+//! - **JoinGroup**: a member announces itself and the assignment protocols it speaks. A join
+//!   that changes the group (new member, new metadata) starts a rebalance; the coordinator holds
+//!   every join reply until all known members have rejoined or the rebalance timeout passes
+//!   (members that did not rejoin are dropped). Then the generation goes up, a leader is chosen,
+//!   and every held join is answered; the leader's reply lists all members and their metadata.
+//! - **SyncGroup**: the leader sends the assignment it computed; every member's sync is answered
+//!   with its own part, and the group is Stable.
+//! - **Heartbeat**: keeps a member's session alive and tells it when a rebalance has started.
+//! - **LeaveGroup** and session expiry remove members and start a rebalance.
+//!
+//! The driver calls `handle_*` with the current time and an opaque [`ReplyToken`] for replies
+//! that may be held, carries out the [`GroupOutput`]s returned (answering the held requests),
+//! and calls [`GroupCoordinator::handle_timeout`] when [`GroupCoordinator::poll_timeout`] says.
+
+use alloc::collections::BTreeMap;
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use crate::error_code;
+
+/// An opaque handle the driver gives with a request whose reply may be held; the coordinator
+/// hands it back in the [`GroupOutput`] that answers it.
+pub type ReplyToken = u64;
+
+/// Why a group request was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum GroupError {
+    /// The member id is not a member of the group (evicted, or never joined).
+    #[error("unknown member id")]
+    UnknownMemberId,
+    /// The request carries another generation than the group's.
+    #[error("illegal generation")]
+    IllegalGeneration,
+    /// A rebalance is under way: rejoin.
+    #[error("rebalance in progress")]
+    RebalanceInProgress,
+    /// The member's protocols share none with the group's.
+    #[error("inconsistent group protocol")]
+    InconsistentGroupProtocol,
+    /// The session timeout is outside the broker's bounds.
+    #[error("invalid session timeout")]
+    InvalidSessionTimeout,
+    /// The group id is empty.
+    #[error("invalid group id")]
+    InvalidGroupId,
+    /// The group does not exist.
+    #[error("group id not found")]
+    GroupIdNotFound,
+    /// The group still has members (DeleteGroups).
+    #[error("group is not empty")]
+    NonEmptyGroup,
+}
+
+impl GroupError {
+    /// The Kafka error code a broker answers this with.
+    pub fn kafka_error_code(self) -> i16 {
+        match self {
+            Self::UnknownMemberId => error_code::UNKNOWN_MEMBER_ID,
+            Self::IllegalGeneration => error_code::ILLEGAL_GENERATION,
+            Self::RebalanceInProgress => error_code::REBALANCE_IN_PROGRESS,
+            Self::InconsistentGroupProtocol => error_code::INCONSISTENT_GROUP_PROTOCOL,
+            Self::InvalidSessionTimeout => error_code::INVALID_SESSION_TIMEOUT,
+            Self::InvalidGroupId => error_code::INVALID_GROUP_ID,
+            Self::GroupIdNotFound => error_code::GROUP_ID_NOT_FOUND,
+            Self::NonEmptyGroup => error_code::NON_EMPTY_GROUP,
+        }
+    }
+}
+
+/// Coordinator settings, with Kafka's broker config names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GroupConfig {
+    /// `group.min.session.timeout.ms` (6 s).
+    pub min_session_timeout_ms: u64,
+    /// `group.max.session.timeout.ms` (30 min).
+    pub max_session_timeout_ms: u64,
+    /// `group.initial.rebalance.delay.ms`: how long an empty group waits for more members
+    /// before its first generation (Kafka: 3 s; runnel defaults to 0 for quick local use).
+    pub initial_rebalance_delay_ms: u64,
+}
+
+impl Default for GroupConfig {
+    fn default() -> Self {
+        Self {
+            min_session_timeout_ms: 6_000,
+            max_session_timeout_ms: 1_800_000,
+            initial_rebalance_delay_ms: 0,
+        }
+    }
+}
+
+/// Where a group is in the protocol.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GroupState {
+    /// No members (commits may still exist).
+    Empty,
+    /// Waiting for members to (re)join.
+    PreparingRebalance,
+    /// Joined; waiting for the leader's assignment.
+    CompletingRebalance,
+    /// Everyone has an assignment.
+    Stable,
+}
+
+impl GroupState {
+    /// Kafka's name for the state, as DescribeGroups and ListGroups report it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Empty => "Empty",
+            Self::PreparingRebalance => "PreparingRebalance",
+            Self::CompletingRebalance => "CompletingRebalance",
+            Self::Stable => "Stable",
+        }
+    }
+}
+
+/// A JoinGroup request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JoinRequest {
+    /// The group.
+    pub group_id: String,
+    /// The member id; empty for a member joining for the first time.
+    pub member_id: String,
+    /// The member's session timeout.
+    pub session_timeout_ms: u64,
+    /// How long the coordinator waits for members to rejoin during a rebalance.
+    pub rebalance_timeout_ms: u64,
+    /// The client id, reported by DescribeGroups.
+    pub client_id: String,
+    /// The client host, reported by DescribeGroups.
+    pub client_host: String,
+    /// The protocol type (`consumer` for consumers).
+    pub protocol_type: String,
+    /// (name, metadata) of each assignment protocol, most preferred first.
+    pub protocols: Vec<(String, Vec<u8>)>,
+}
+
+/// The answer to a JoinGroup.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JoinResponse {
+    /// The refusal, if refused.
+    pub error: Option<GroupError>,
+    /// The new generation.
+    pub generation_id: i32,
+    /// The protocol type.
+    pub protocol_type: String,
+    /// The chosen assignment protocol.
+    pub protocol_name: String,
+    /// The leader's member id.
+    pub leader: String,
+    /// The member's id (assigned on first join).
+    pub member_id: String,
+    /// For the leader: every member and its metadata for the chosen protocol. Empty otherwise.
+    pub members: Vec<(String, Vec<u8>)>,
+}
+
+impl JoinResponse {
+    fn refused(error: GroupError, member_id: &str) -> Self {
+        Self {
+            error: Some(error),
+            generation_id: -1,
+            protocol_type: String::new(),
+            protocol_name: String::new(),
+            leader: String::new(),
+            member_id: String::from(member_id),
+            members: Vec::new(),
+        }
+    }
+}
+
+/// A SyncGroup request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SyncRequest {
+    /// The group.
+    pub group_id: String,
+    /// The generation the member joined.
+    pub generation_id: i32,
+    /// The member.
+    pub member_id: String,
+    /// From the leader: (member id, assignment) for every member. Empty from followers.
+    pub assignments: Vec<(String, Vec<u8>)>,
+}
+
+/// The answer to a SyncGroup: the member's assignment, or a refusal.
+pub type SyncResponse = Result<Vec<u8>, GroupError>;
+
+/// A reply that was held and is now due.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum GroupOutput {
+    /// Answer a held JoinGroup.
+    Join(ReplyToken, JoinResponse),
+    /// Answer a held SyncGroup.
+    Sync(ReplyToken, SyncResponse),
+}
+
+/// A member as DescribeGroups reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MemberDescription {
+    /// Member id.
+    pub member_id: String,
+    /// Client id.
+    pub client_id: String,
+    /// Client host.
+    pub client_host: String,
+    /// Metadata for the chosen protocol.
+    pub metadata: Vec<u8>,
+    /// The member's current assignment.
+    pub assignment: Vec<u8>,
+}
+
+/// A group as DescribeGroups reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GroupDescription {
+    /// Group id.
+    pub group_id: String,
+    /// State.
+    pub state: GroupState,
+    /// Protocol type.
+    pub protocol_type: String,
+    /// Chosen protocol (empty unless stable or completing).
+    pub protocol_name: String,
+    /// Generation.
+    pub generation_id: i32,
+    /// Leader member id.
+    pub leader: String,
+    /// Members.
+    pub members: Vec<MemberDescription>,
+}
+
+#[derive(Clone, Debug)]
+struct Member {
+    client_id: String,
+    client_host: String,
+    session_timeout_ms: u64,
+    rebalance_timeout_ms: u64,
+    protocols: Vec<(String, Vec<u8>)>,
+    assignment: Vec<u8>,
+    session_deadline_ms: u64,
+    /// The held JoinGroup reply, while the group prepares a rebalance.
+    pending_join: Option<ReplyToken>,
+    /// The held SyncGroup reply, while the leader has not synced.
+    pending_sync: Option<ReplyToken>,
+}
+
+#[derive(Clone, Debug)]
+struct Group {
+    state: GroupState,
+    generation_id: i32,
+    protocol_type: String,
+    protocol_name: String,
+    leader: String,
+    /// Members in join order (the first is the default leader).
+    members: BTreeMap<String, Member>,
+    join_order: Vec<String>,
+    /// When a rebalance gives up waiting for members to rejoin.
+    rebalance_deadline_ms: u64,
+    /// The first generation is held until then (`group.initial.rebalance.delay.ms`).
+    hold_until_ms: u64,
+}
+
+impl Group {
+    fn new() -> Self {
+        Self {
+            state: GroupState::Empty,
+            generation_id: 0,
+            protocol_type: String::new(),
+            protocol_name: String::new(),
+            leader: String::new(),
+            members: BTreeMap::new(),
+            join_order: Vec::new(),
+            rebalance_deadline_ms: 0,
+            hold_until_ms: 0,
+        }
+    }
+
+    /// Whether a pending rebalance may complete now without waiting for its deadline.
+    fn ready(&self, now_ms: u64) -> bool {
+        now_ms >= self.hold_until_ms && self.all_joined()
+    }
+
+    fn all_joined(&self) -> bool {
+        self.members.values().all(|m| m.pending_join.is_some())
+    }
+
+    /// The protocol every member speaks that is most preferred overall (Kafka's vote).
+    fn select_protocol(&self) -> Option<String> {
+        let first = self.members.values().next()?;
+        let candidates: Vec<&String> = first
+            .protocols
+            .iter()
+            .map(|(name, _)| name)
+            .filter(|name| {
+                self.members
+                    .values()
+                    .all(|m| m.protocols.iter().any(|(n, _)| n == *name))
+            })
+            .collect();
+        // Each member votes for its most preferred candidate; most votes wins, ties go to the
+        // earlier candidate in the first member's list.
+        let mut best: Option<(&String, usize)> = None;
+        for candidate in &candidates {
+            let votes = self
+                .members
+                .values()
+                .filter(|m| {
+                    m.protocols
+                        .iter()
+                        .find(|(n, _)| candidates.contains(&n))
+                        .is_some_and(|(n, _)| n == *candidate)
+                })
+                .count();
+            if best.is_none_or(|(_, v)| votes > v) {
+                best = Some((candidate, votes));
+            }
+        }
+        best.map(|(name, _)| name.clone())
+    }
+
+    fn remove_member(&mut self, member_id: &str) -> Option<Member> {
+        self.join_order.retain(|m| m != member_id);
+        self.members.remove(member_id)
+    }
+}
+
+/// The coordinator for every group this broker coordinates.
+#[derive(Clone, Debug, Default)]
+pub struct GroupCoordinator {
+    config: GroupConfig,
+    groups: BTreeMap<String, Group>,
+    next_member: u64,
+}
+
+impl GroupCoordinator {
+    /// A coordinator with no groups.
+    pub fn new(config: GroupConfig) -> Self {
+        Self {
+            config,
+            groups: BTreeMap::new(),
+            next_member: 0,
+        }
+    }
+
+    /// The state of a group, if it exists.
+    pub fn state(&self, group_id: &str) -> Option<GroupState> {
+        self.groups.get(group_id).map(|g| g.state)
+    }
+
+    /// (group id, protocol type, state) of every group.
+    pub fn list(&self) -> Vec<(String, String, GroupState)> {
+        self.groups
+            .iter()
+            .map(|(id, g)| (id.clone(), g.protocol_type.clone(), g.state))
+            .collect()
+    }
+
+    /// DescribeGroups for one group; `None` if it does not exist.
+    pub fn describe(&self, group_id: &str) -> Option<GroupDescription> {
+        let g = self.groups.get(group_id)?;
+        let members = g
+            .join_order
+            .iter()
+            .filter_map(|id| g.members.get(id).map(|m| (id, m)))
+            .map(|(id, m)| MemberDescription {
+                member_id: id.clone(),
+                client_id: m.client_id.clone(),
+                client_host: m.client_host.clone(),
+                metadata: m
+                    .protocols
+                    .iter()
+                    .find(|(n, _)| *n == g.protocol_name)
+                    .map(|(_, meta)| meta.clone())
+                    .unwrap_or_default(),
+                assignment: m.assignment.clone(),
+            })
+            .collect();
+        Some(GroupDescription {
+            group_id: String::from(group_id),
+            state: g.state,
+            protocol_type: g.protocol_type.clone(),
+            protocol_name: g.protocol_name.clone(),
+            generation_id: g.generation_id,
+            leader: g.leader.clone(),
+            members,
+        })
+    }
+
+    /// Removes an empty group (DeleteGroups). Its committed offsets are the caller's to drop.
+    pub fn delete(&mut self, group_id: &str) -> Result<(), GroupError> {
+        match self.groups.get(group_id) {
+            None => Err(GroupError::GroupIdNotFound),
+            Some(g) if g.state != GroupState::Empty => Err(GroupError::NonEmptyGroup),
+            Some(_) => {
+                self.groups.remove(group_id);
+                Ok(())
+            }
+        }
+    }
+
+    /// Handles a JoinGroup. The reply is usually held until the rebalance completes, and
+    /// comes back as a [`GroupOutput::Join`] carrying `token` (maybe from this very call).
+    pub fn handle_join(
+        &mut self,
+        now_ms: u64,
+        request: JoinRequest,
+        token: ReplyToken,
+    ) -> Vec<GroupOutput> {
+        let refuse = |e| {
+            alloc::vec![GroupOutput::Join(
+                token,
+                JoinResponse::refused(e, &request.member_id)
+            )]
+        };
+        if request.group_id.is_empty() {
+            return refuse(GroupError::InvalidGroupId);
+        }
+        if request.session_timeout_ms < self.config.min_session_timeout_ms
+            || request.session_timeout_ms > self.config.max_session_timeout_ms
+        {
+            return refuse(GroupError::InvalidSessionTimeout);
+        }
+        let group = self
+            .groups
+            .entry(request.group_id.clone())
+            .or_insert_with(Group::new);
+        if request.protocols.is_empty()
+            || (!group.members.is_empty() && group.protocol_type != request.protocol_type)
+            || (!group.members.is_empty()
+                && !request.protocols.iter().any(|(name, _)| {
+                    group
+                        .members
+                        .values()
+                        .all(|m| m.protocols.iter().any(|(n, _)| n == name))
+                }))
+        {
+            return refuse(GroupError::InconsistentGroupProtocol);
+        }
+        let member_id = if request.member_id.is_empty() {
+            self.next_member += 1;
+            format!("{}-{}", request.client_id, self.next_member)
+        } else if group.members.contains_key(&request.member_id) {
+            request.member_id.clone()
+        } else {
+            return refuse(GroupError::UnknownMemberId);
+        };
+        let mut outputs = Vec::new();
+        // A join while completing a rebalance or stable: answer any held sync with the news.
+        if group.state == GroupState::CompletingRebalance {
+            for m in group.members.values_mut() {
+                if let Some(t) = m.pending_sync.take() {
+                    outputs.push(GroupOutput::Sync(t, Err(GroupError::RebalanceInProgress)));
+                }
+            }
+        }
+        if let Some(previous) = group
+            .members
+            .get_mut(&member_id)
+            .and_then(|m| m.pending_join.take())
+        {
+            // The same member joined twice while a rebalance was pending: the old call loses.
+            outputs.push(GroupOutput::Join(
+                previous,
+                JoinResponse::refused(GroupError::RebalanceInProgress, &member_id),
+            ));
+        }
+        let changed = match group.members.get(&member_id) {
+            None => true,
+            Some(m) => m.protocols != request.protocols,
+        };
+        let stable_and_unchanged = group.state == GroupState::Stable && !changed;
+        if !group.members.contains_key(&member_id) {
+            group.join_order.push(member_id.clone());
+        }
+        let member = group.members.entry(member_id.clone()).or_insert(Member {
+            client_id: request.client_id.clone(),
+            client_host: request.client_host.clone(),
+            session_timeout_ms: request.session_timeout_ms,
+            rebalance_timeout_ms: request.rebalance_timeout_ms,
+            protocols: Vec::new(),
+            assignment: Vec::new(),
+            session_deadline_ms: 0,
+            pending_join: None,
+            pending_sync: None,
+        });
+        member.protocols = request.protocols;
+        member.session_timeout_ms = request.session_timeout_ms;
+        member.rebalance_timeout_ms = request.rebalance_timeout_ms;
+        member.session_deadline_ms = now_ms + request.session_timeout_ms;
+        member.pending_join = Some(token);
+        group.protocol_type = request.protocol_type;
+
+        if stable_and_unchanged && group.leader != member_id {
+            // A follower rejoining with nothing new gets the current generation back at once.
+            let response = join_response(group, &member_id);
+            if let Some(m) = group.members.get_mut(&member_id) {
+                m.pending_join = None;
+            }
+            outputs.push(GroupOutput::Join(token, response));
+            return outputs;
+        }
+        if group.state != GroupState::PreparingRebalance {
+            let delay = if group.state == GroupState::Empty {
+                self.config.initial_rebalance_delay_ms
+            } else {
+                0
+            };
+            prepare_rebalance(group, now_ms, delay);
+        }
+        if group.ready(now_ms) {
+            outputs.extend(complete_join(group, now_ms, &self.config));
+        }
+        outputs
+    }
+
+    /// Handles a SyncGroup. A follower's reply is held until the leader's sync arrives.
+    pub fn handle_sync(
+        &mut self,
+        now_ms: u64,
+        request: SyncRequest,
+        token: ReplyToken,
+    ) -> Vec<GroupOutput> {
+        let reply = |r| alloc::vec![GroupOutput::Sync(token, r)];
+        let Some(group) = self.groups.get_mut(&request.group_id) else {
+            return reply(Err(GroupError::UnknownMemberId));
+        };
+        let Some(member) = group.members.get_mut(&request.member_id) else {
+            return reply(Err(GroupError::UnknownMemberId));
+        };
+        if request.generation_id != group.generation_id {
+            return reply(Err(GroupError::IllegalGeneration));
+        }
+        member.session_deadline_ms = now_ms + member.session_timeout_ms;
+        match group.state {
+            GroupState::Empty | GroupState::PreparingRebalance => {
+                reply(Err(GroupError::RebalanceInProgress))
+            }
+            GroupState::Stable => reply(Ok(member.assignment.clone())),
+            GroupState::CompletingRebalance => {
+                member.pending_sync = Some(token);
+                if request.member_id != group.leader {
+                    return Vec::new();
+                }
+                let assignments: BTreeMap<String, Vec<u8>> =
+                    request.assignments.into_iter().collect();
+                let mut outputs = Vec::new();
+                for (id, m) in group.members.iter_mut() {
+                    m.assignment = assignments.get(id).cloned().unwrap_or_default();
+                    if let Some(t) = m.pending_sync.take() {
+                        outputs.push(GroupOutput::Sync(t, Ok(m.assignment.clone())));
+                    }
+                }
+                group.state = GroupState::Stable;
+                outputs
+            }
+        }
+    }
+
+    /// Handles a Heartbeat: keeps the session alive and reports a rebalance.
+    pub fn handle_heartbeat(
+        &mut self,
+        now_ms: u64,
+        group_id: &str,
+        generation_id: i32,
+        member_id: &str,
+    ) -> Result<(), GroupError> {
+        let group = self
+            .groups
+            .get_mut(group_id)
+            .ok_or(GroupError::UnknownMemberId)?;
+        let member = group
+            .members
+            .get_mut(member_id)
+            .ok_or(GroupError::UnknownMemberId)?;
+        member.session_deadline_ms = now_ms + member.session_timeout_ms;
+        if generation_id != group.generation_id {
+            return Err(GroupError::IllegalGeneration);
+        }
+        match group.state {
+            GroupState::PreparingRebalance => Err(GroupError::RebalanceInProgress),
+            _ => Ok(()),
+        }
+    }
+
+    /// Handles a LeaveGroup for one member: it leaves, and the others rebalance.
+    pub fn handle_leave(
+        &mut self,
+        now_ms: u64,
+        group_id: &str,
+        member_id: &str,
+    ) -> (Result<(), GroupError>, Vec<GroupOutput>) {
+        let Some(group) = self.groups.get_mut(group_id) else {
+            return (Err(GroupError::UnknownMemberId), Vec::new());
+        };
+        let Some(member) = group.remove_member(member_id) else {
+            return (Err(GroupError::UnknownMemberId), Vec::new());
+        };
+        let mut outputs = Vec::new();
+        answer_removed(member_id, member, &mut outputs);
+        outputs.extend(member_gone(group, now_ms, &self.config));
+        (Ok(()), outputs)
+    }
+
+    /// Whether a commit from this member and generation may be accepted now. A commit with
+    /// generation -1 and no member id comes from outside any group (a standalone consumer or an
+    /// offset reset) and is allowed only while the group has no members.
+    pub fn validate_commit(
+        &self,
+        group_id: &str,
+        generation_id: i32,
+        member_id: &str,
+    ) -> Result<(), GroupError> {
+        let Some(group) = self.groups.get(group_id) else {
+            return if generation_id < 0 {
+                Ok(())
+            } else {
+                Err(GroupError::IllegalGeneration)
+            };
+        };
+        if generation_id < 0 && member_id.is_empty() {
+            return if group.members.is_empty() {
+                Ok(())
+            } else {
+                Err(GroupError::UnknownMemberId)
+            };
+        }
+        if !group.members.contains_key(member_id) {
+            return Err(GroupError::UnknownMemberId);
+        }
+        if generation_id != group.generation_id {
+            return Err(GroupError::IllegalGeneration);
+        }
+        if group.state == GroupState::PreparingRebalance {
+            return Err(GroupError::RebalanceInProgress);
+        }
+        Ok(())
+    }
+
+    /// Expires sessions and rebalance deadlines that have passed at `now_ms`.
+    pub fn handle_timeout(&mut self, now_ms: u64) -> Vec<GroupOutput> {
+        let mut outputs = Vec::new();
+        for group in self.groups.values_mut() {
+            let expired: Vec<String> = group
+                .members
+                .iter()
+                .filter(|(_, m)| m.pending_join.is_none() && m.session_deadline_ms <= now_ms)
+                .map(|(id, _)| id.clone())
+                .collect();
+            let mut gone = false;
+            for id in expired {
+                if let Some(member) = group.remove_member(&id) {
+                    answer_removed(&id, member, &mut outputs);
+                    gone = true;
+                }
+            }
+            if gone {
+                outputs.extend(member_gone(group, now_ms, &self.config));
+            }
+            if group.state == GroupState::PreparingRebalance
+                && (group.rebalance_deadline_ms <= now_ms || group.ready(now_ms))
+            {
+                // Members that did not rejoin in time are dropped.
+                let late: Vec<String> = group
+                    .members
+                    .iter()
+                    .filter(|(_, m)| m.pending_join.is_none())
+                    .map(|(id, _)| id.clone())
+                    .collect();
+                for id in late {
+                    if let Some(member) = group.remove_member(&id) {
+                        answer_removed(&id, member, &mut outputs);
+                    }
+                }
+                outputs.extend(complete_join(group, now_ms, &self.config));
+            }
+        }
+        outputs
+    }
+
+    /// The next time [`GroupCoordinator::handle_timeout`] has something to do.
+    pub fn poll_timeout(&self) -> Option<u64> {
+        self.groups
+            .values()
+            .flat_map(|g| {
+                let rebalance =
+                    (g.state == GroupState::PreparingRebalance).then_some(if g.all_joined() {
+                        g.hold_until_ms
+                    } else {
+                        g.rebalance_deadline_ms
+                    });
+                g.members
+                    .values()
+                    .filter(|m| m.pending_join.is_none())
+                    .map(|m| m.session_deadline_ms)
+                    .chain(rebalance)
+            })
+            .min()
+    }
+}
+
+fn prepare_rebalance(group: &mut Group, now_ms: u64, delay_ms: u64) {
+    let timeout = group
+        .members
+        .values()
+        .map(|m| m.rebalance_timeout_ms)
+        .max()
+        .unwrap_or(0);
+    group.state = GroupState::PreparingRebalance;
+    // The group waits at most the largest rebalance timeout for everyone to rejoin; a first
+    // generation is also held back `delay_ms` for more members to arrive.
+    group.hold_until_ms = now_ms + delay_ms;
+    group.rebalance_deadline_ms = now_ms + timeout.max(delay_ms);
+}
+
+/// Answers the held requests of a member that left or expired.
+fn answer_removed(member_id: &str, member: Member, outputs: &mut Vec<GroupOutput>) {
+    if let Some(t) = member.pending_join {
+        outputs.push(GroupOutput::Join(
+            t,
+            JoinResponse::refused(GroupError::UnknownMemberId, member_id),
+        ));
+    }
+    if let Some(t) = member.pending_sync {
+        outputs.push(GroupOutput::Sync(t, Err(GroupError::UnknownMemberId)));
+    }
+}
+
+/// After a member left: the group rebalances, or becomes empty.
+fn member_gone(group: &mut Group, now_ms: u64, config: &GroupConfig) -> Vec<GroupOutput> {
+    let mut outputs = Vec::new();
+    if group.state == GroupState::CompletingRebalance {
+        for m in group.members.values_mut() {
+            if let Some(t) = m.pending_sync.take() {
+                outputs.push(GroupOutput::Sync(t, Err(GroupError::RebalanceInProgress)));
+            }
+        }
+    }
+    if group.members.is_empty() {
+        group.generation_id += 1;
+        group.state = GroupState::Empty;
+        group.leader.clear();
+        group.protocol_name.clear();
+        return outputs;
+    }
+    if group.state != GroupState::PreparingRebalance {
+        prepare_rebalance(group, now_ms, 0);
+    }
+    if group.ready(now_ms) {
+        outputs.extend(complete_join(group, now_ms, config));
+    }
+    outputs
+}
+
+/// Every member has rejoined (or the deadline passed): a new generation starts.
+fn complete_join(group: &mut Group, now_ms: u64, _config: &GroupConfig) -> Vec<GroupOutput> {
+    if group.members.is_empty() {
+        group.generation_id += 1;
+        group.state = GroupState::Empty;
+        group.leader.clear();
+        group.protocol_name.clear();
+        return Vec::new();
+    }
+    group.generation_id += 1;
+    group.protocol_name = group.select_protocol().unwrap_or_default();
+    if !group.members.contains_key(&group.leader) {
+        group.leader = group.join_order.first().cloned().unwrap_or_default();
+    }
+    group.state = GroupState::CompletingRebalance;
+    let ids: Vec<String> = group.members.keys().cloned().collect();
+    let mut outputs = Vec::new();
+    for id in ids {
+        let response = join_response(group, &id);
+        if let Some(m) = group.members.get_mut(&id) {
+            m.assignment.clear();
+            m.session_deadline_ms = now_ms + m.session_timeout_ms;
+            if let Some(t) = m.pending_join.take() {
+                outputs.push(GroupOutput::Join(t, response));
+            }
+        }
+    }
+    outputs
+}
+
+fn join_response(group: &Group, member_id: &str) -> JoinResponse {
+    let members = if member_id == group.leader {
+        group
+            .join_order
+            .iter()
+            .filter_map(|id| {
+                let m = group.members.get(id)?;
+                let meta = m
+                    .protocols
+                    .iter()
+                    .find(|(n, _)| *n == group.protocol_name)?;
+                Some((id.clone(), meta.1.clone()))
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    JoinResponse {
+        error: None,
+        generation_id: group.generation_id,
+        protocol_type: group.protocol_type.clone(),
+        protocol_name: group.protocol_name.clone(),
+        leader: group.leader.clone(),
+        member_id: String::from(member_id),
+        members,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::vec;
+
+    fn join(member: &str, protocols: &[&str]) -> JoinRequest {
+        JoinRequest {
+            group_id: "g".into(),
+            member_id: member.into(),
+            session_timeout_ms: 10_000,
+            rebalance_timeout_ms: 5_000,
+            client_id: "client".into(),
+            client_host: "/127.0.0.1".into(),
+            protocol_type: "consumer".into(),
+            protocols: protocols
+                .iter()
+                .map(|p| (String::from(*p), p.as_bytes().to_vec()))
+                .collect(),
+        }
+    }
+
+    fn joined(outputs: &[GroupOutput], token: ReplyToken) -> JoinResponse {
+        outputs
+            .iter()
+            .find_map(|o| match o {
+                GroupOutput::Join(t, r) if *t == token => Some(r.clone()),
+                _ => None,
+            })
+            .expect("join answered")
+    }
+
+    fn synced(outputs: &[GroupOutput], token: ReplyToken) -> SyncResponse {
+        outputs
+            .iter()
+            .find_map(|o| match o {
+                GroupOutput::Sync(t, r) if *t == token => Some(r.clone()),
+                _ => None,
+            })
+            .expect("sync answered")
+    }
+
+    #[test]
+    fn two_members_join_sync_and_one_leaves() {
+        let mut c = GroupCoordinator::new(GroupConfig::default());
+        // First member: generation 1 at once (no initial delay), it leads.
+        let out = c.handle_join(0, join("", &["range"]), 1);
+        let a = joined(&out, 1);
+        assert_eq!((a.error, a.generation_id), (None, 1));
+        assert_eq!(a.leader, a.member_id);
+        assert_eq!(a.members.len(), 1);
+        let out = c.handle_sync(
+            1,
+            sync(&a, vec![(a.member_id.clone(), b"p0-5".to_vec())]),
+            2,
+        );
+        assert_eq!(synced(&out, 2), Ok(b"p0-5".to_vec()));
+        assert_eq!(c.state("g"), Some(GroupState::Stable));
+
+        // Second member: a rebalance starts; the first learns it from its heartbeat.
+        let out = c.handle_join(10, join("", &["range"]), 3);
+        assert!(out.is_empty(), "held until the first member rejoins");
+        assert_eq!(
+            c.handle_heartbeat(11, "g", 1, &a.member_id),
+            Err(GroupError::RebalanceInProgress)
+        );
+        let out = c.handle_join(12, join(&a.member_id, &["range"]), 4);
+        let a2 = joined(&out, 4);
+        let b = joined(&out, 3);
+        assert_eq!((a2.generation_id, b.generation_id), (2, 2));
+        assert_eq!(a2.leader, a.member_id, "the leader stays");
+        assert_eq!(a2.members.len(), 2);
+        assert!(b.members.is_empty());
+        // The follower's sync waits for the leader's.
+        assert!(c.handle_sync(13, sync(&b, vec![]), 5).is_empty());
+        let plan = vec![
+            (a.member_id.clone(), b"p0-2".to_vec()),
+            (b.member_id.clone(), b"p3-5".to_vec()),
+        ];
+        let out = c.handle_sync(14, sync(&a2, plan), 6);
+        assert_eq!(synced(&out, 5), Ok(b"p3-5".to_vec()));
+        assert_eq!(synced(&out, 6), Ok(b"p0-2".to_vec()));
+
+        // The leader leaves: the follower rejoins alone, leads generation 3.
+        let (result, out) = c.handle_leave(20, "g", &a.member_id);
+        assert_eq!(result, Ok(()));
+        assert!(out.is_empty());
+        assert_eq!(
+            c.validate_commit("g", 2, &b.member_id),
+            Err(GroupError::RebalanceInProgress)
+        );
+        let out = c.handle_join(21, join(&b.member_id, &["range"]), 7);
+        let b3 = joined(&out, 7);
+        assert_eq!(
+            (b3.generation_id, b3.leader.as_str()),
+            (3, b.member_id.as_str())
+        );
+        assert_eq!(
+            c.validate_commit("g", 2, &b.member_id),
+            Err(GroupError::IllegalGeneration)
+        );
+    }
+
+    fn sync(j: &JoinResponse, assignments: Vec<(String, Vec<u8>)>) -> SyncRequest {
+        SyncRequest {
+            group_id: "g".into(),
+            generation_id: j.generation_id,
+            member_id: j.member_id.clone(),
+            assignments,
+        }
+    }
+
+    #[test]
+    fn silent_members_expire_and_the_rest_rebalance() {
+        let mut c = GroupCoordinator::new(GroupConfig::default());
+        let a = joined(&c.handle_join(0, join("", &["range"]), 1), 1);
+        c.handle_sync(0, sync(&a, vec![]), 2);
+        let out = c.handle_join(100, join("", &["range"]), 3);
+        let out2 = c.handle_join(200, join(&a.member_id, &["range"]), 4);
+        let b = joined(&out2, 3);
+        assert!(out.is_empty());
+        c.handle_sync(201, sync(&joined(&out2, 4), vec![]), 5);
+        c.handle_sync(202, sync(&b, vec![]), 6);
+        // Only b heartbeats; a's session (10 s) runs out.
+        for t in (1_000..12_000).step_by(1_000) {
+            let _ = c.handle_heartbeat(t, "g", 2, &b.member_id);
+            c.handle_timeout(t);
+        }
+        let d = c.describe("g").unwrap();
+        assert_eq!(d.members.len(), 1);
+        assert_eq!(d.members[0].member_id, b.member_id);
+        assert_eq!(d.state, GroupState::PreparingRebalance);
+        assert_eq!(
+            c.handle_heartbeat(12_000, "g", 2, &b.member_id),
+            Err(GroupError::RebalanceInProgress)
+        );
+        let b3 = joined(&c.handle_join(12_001, join(&b.member_id, &["range"]), 7), 7);
+        assert_eq!(b3.generation_id, 3);
+    }
+
+    #[test]
+    fn a_member_that_does_not_rejoin_is_dropped_at_the_rebalance_deadline() {
+        let mut c = GroupCoordinator::new(GroupConfig::default());
+        let a = joined(&c.handle_join(0, join("", &["range"]), 1), 1);
+        c.handle_sync(0, sync(&a, vec![]), 2);
+        // b joins; a never rejoins: after the rebalance timeout (5 s) b gets generation 2 alone.
+        assert!(c.handle_join(10, join("", &["range"]), 3).is_empty());
+        let deadline = c.poll_timeout().unwrap();
+        assert_eq!(deadline, 5_010);
+        let out = c.handle_timeout(deadline);
+        let b = joined(&out, 3);
+        assert_eq!(
+            (b.generation_id, b.leader.clone()),
+            (2, b.member_id.clone())
+        );
+        assert_eq!(c.describe("g").unwrap().members.len(), 1);
+    }
+
+    #[test]
+    fn refusals() {
+        let mut c = GroupCoordinator::new(GroupConfig::default());
+        let mut bad = join("", &["range"]);
+        bad.session_timeout_ms = 10;
+        assert_eq!(
+            joined(&c.handle_join(0, bad, 1), 1).error,
+            Some(GroupError::InvalidSessionTimeout)
+        );
+        assert_eq!(
+            joined(&c.handle_join(0, join("nobody", &["range"]), 2), 2).error,
+            Some(GroupError::UnknownMemberId)
+        );
+        let a = joined(&c.handle_join(0, join("", &["range"]), 3), 3);
+        assert_eq!(
+            joined(&c.handle_join(0, join("", &["roundrobin"]), 4), 4).error,
+            Some(GroupError::InconsistentGroupProtocol)
+        );
+        assert_eq!(c.delete("g"), Err(GroupError::NonEmptyGroup));
+        assert_eq!(c.handle_leave(1, "g", &a.member_id).0, Ok(()));
+        assert_eq!(c.state("g"), Some(GroupState::Empty));
+        assert_eq!(c.validate_commit("g", -1, ""), Ok(()));
+        assert_eq!(c.delete("g"), Ok(()));
+        assert_eq!(c.delete("g"), Err(GroupError::GroupIdNotFound));
+        assert_eq!(GroupError::RebalanceInProgress.kafka_error_code(), 27);
+    }
+}
