@@ -48,3 +48,5 @@ pub const REBALANCE_IN_PROGRESS: i16 = 27;
 pub const NON_EMPTY_GROUP: i16 = 68;
 /// The group does not exist.
 pub const GROUP_ID_NOT_FOUND: i16 = 69;
+/// The producer's epoch is older than the one the broker has seen.
+pub const INVALID_PRODUCER_EPOCH: i16 = 47;

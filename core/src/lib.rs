@@ -13,6 +13,7 @@
 //!   records, assign offsets; the [`batch::Codec`] trait for compression.
 //! - [`log`]: a partition log over a [`log::SegmentStore`]: append, read, offset and time
 //!   indexes, truncation, segment rolling; [`log::MemorySegmentStore`] keeps it all in memory.
+//! - [`producer`]: idempotent-producer sequence checks (duplicates answered, gaps refused).
 //! - [`retention`]: deleting whole segments by `retention.ms` and `retention.bytes`.
 //! - [`compaction`]: `cleanup.policy=compact`: the latest record per key, tombstones, offsets kept.
 //! - [`partitioner`]: the Java client's murmur2, librdkafka's `consistent_random`, round robin.
@@ -36,6 +37,7 @@ pub mod group;
 pub mod log;
 pub mod offsets;
 pub mod partitioner;
+pub mod producer;
 pub mod retention;
 pub mod rng;
 pub mod varint;

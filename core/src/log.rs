@@ -272,6 +272,11 @@ pub struct LogConfig {
     pub min_cleanable_dirty_ratio: f64,
     /// `max.message.bytes`: the largest batch accepted (1 MiB + 12 bytes, as Kafka).
     pub max_message_bytes: u64,
+    /// `flush.messages`: the body fsyncs after this many messages; `None` leaves it to the OS.
+    /// Core does no I/O: this is carried for the body that does.
+    pub flush_messages: Option<u64>,
+    /// `flush.ms`: the body fsyncs at least this often; `None` leaves it to the OS.
+    pub flush_ms: Option<u64>,
 }
 
 impl Default for LogConfig {
@@ -287,6 +292,8 @@ impl Default for LogConfig {
             delete_retention_ms: DAY_MS,
             min_cleanable_dirty_ratio: 0.5,
             max_message_bytes: 1_048_588,
+            flush_messages: None,
+            flush_ms: None,
         }
     }
 }
@@ -590,6 +597,14 @@ impl<S: SegmentStore> Log<S> {
             },
             truncated,
         ))
+    }
+
+    /// Restores a log start offset saved by the body (DeleteRecords survives restarts that
+    /// way); clamped to the log's first segment and its end.
+    pub fn restore_log_start_offset(&mut self, offset: i64) {
+        let offset = offset.clamp(self.segments[0].base_offset, self.log_end_offset());
+        self.log_start_offset = self.log_start_offset.max(offset);
+        self.first_dirty_offset = self.first_dirty_offset.max(self.log_start_offset);
     }
 
     /// The first offset a reader may ask for.

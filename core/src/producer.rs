@@ -1,0 +1,236 @@
+//! Idempotent producers: per-partition sequence tracking, so a retried batch is written once.
+//!
+//! An idempotent producer (`enable.idempotence=true`) gets a producer id and epoch from
+//! InitProducerId and numbers its batches per partition: each batch's `baseSequence` follows the
+//! previous batch's last sequence. When a produce response is lost and the client retries, the
+//! broker sees a sequence it has already written and answers with the original offsets instead
+//! of appending again. A gap in the sequence means something was lost in between, which the
+//! broker refuses (OUT_OF_ORDER_SEQUENCE_NUMBER).
+//!
+//! As Kafka does, the table remembers the last [`BATCHES_REMEMBERED`] batches of each producer
+//! (a client has at most five requests in flight per connection with idempotence on).
+
+use alloc::collections::{BTreeMap, VecDeque};
+
+use crate::batch::BatchHeader;
+use crate::error_code;
+
+/// Batches remembered per producer and partition (Kafka: 5, the most in flight with idempotence).
+pub const BATCHES_REMEMBERED: usize = 5;
+
+/// Why an idempotent batch was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProducerError {
+    /// The sequence does not follow the last one written.
+    #[error("out of order sequence: expected {expected}, got {got}")]
+    OutOfOrderSequence {
+        /// The sequence the broker expected.
+        expected: i32,
+        /// The batch's base sequence.
+        got: i32,
+    },
+    /// The epoch is older than one already seen: a newer instance of this producer exists.
+    #[error("producer epoch {got} is older than {current}")]
+    ProducerFenced {
+        /// The epoch seen last.
+        current: i16,
+        /// The batch's epoch.
+        got: i16,
+    },
+}
+
+impl ProducerError {
+    /// The Kafka error code a broker answers this with.
+    pub fn kafka_error_code(self) -> i16 {
+        match self {
+            Self::OutOfOrderSequence { .. } => error_code::OUT_OF_ORDER_SEQUENCE_NUMBER,
+            Self::ProducerFenced { .. } => error_code::INVALID_PRODUCER_EPOCH,
+        }
+    }
+}
+
+/// What to do with a batch, by its producer fields.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SequenceCheck {
+    /// Not idempotent, or the next batch in sequence: append it.
+    Append,
+    /// A retry of a batch already written at these offsets: answer with them, append nothing.
+    Duplicate {
+        /// Base offset the batch was written at.
+        base_offset: i64,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Written {
+    first_sequence: i32,
+    last_sequence: i32,
+    base_offset: i64,
+}
+
+#[derive(Clone, Debug, Default)]
+struct ProducerEntry {
+    epoch: i16,
+    batches: VecDeque<Written>,
+}
+
+/// The sequence state of every idempotent producer writing to one partition.
+#[derive(Clone, Debug, Default)]
+pub struct ProducerStateTable {
+    producers: BTreeMap<i64, ProducerEntry>,
+}
+
+impl ProducerStateTable {
+    /// An empty table.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Decides whether the batch with `header` is new, a duplicate, or refused. Changes nothing.
+    ///
+    /// A producer the table does not know (new, or forgotten across a broker restart) is
+    /// accepted at any sequence, as Kafka does for producers whose state has expired.
+    pub fn check(&self, header: &BatchHeader) -> Result<SequenceCheck, ProducerError> {
+        if header.producer_id < 0 || header.base_sequence < 0 {
+            return Ok(SequenceCheck::Append);
+        }
+        let Some(entry) = self.producers.get(&header.producer_id) else {
+            return Ok(SequenceCheck::Append);
+        };
+        if header.producer_epoch < entry.epoch {
+            return Err(ProducerError::ProducerFenced {
+                current: entry.epoch,
+                got: header.producer_epoch,
+            });
+        }
+        if header.producer_epoch > entry.epoch {
+            // A new epoch restarts the sequence at 0.
+            return if header.base_sequence == 0 {
+                Ok(SequenceCheck::Append)
+            } else {
+                Err(ProducerError::OutOfOrderSequence {
+                    expected: 0,
+                    got: header.base_sequence,
+                })
+            };
+        }
+        let last_sequence = header.base_sequence.wrapping_add(header.last_offset_delta);
+        if let Some(w) = entry
+            .batches
+            .iter()
+            .find(|w| w.first_sequence == header.base_sequence && w.last_sequence == last_sequence)
+        {
+            return Ok(SequenceCheck::Duplicate {
+                base_offset: w.base_offset,
+            });
+        }
+        let expected = entry
+            .batches
+            .back()
+            .map_or(0, |w| next_sequence(w.last_sequence));
+        if header.base_sequence == expected {
+            Ok(SequenceCheck::Append)
+        } else {
+            Err(ProducerError::OutOfOrderSequence {
+                expected,
+                got: header.base_sequence,
+            })
+        }
+    }
+
+    /// Records that the batch with `header` was appended at `base_offset`.
+    pub fn record(&mut self, header: &BatchHeader, base_offset: i64) {
+        if header.producer_id < 0 || header.base_sequence < 0 {
+            return;
+        }
+        let entry = self.producers.entry(header.producer_id).or_default();
+        if header.producer_epoch != entry.epoch {
+            entry.epoch = header.producer_epoch;
+            entry.batches.clear();
+        }
+        entry.batches.push_back(Written {
+            first_sequence: header.base_sequence,
+            last_sequence: header.base_sequence.wrapping_add(header.last_offset_delta),
+            base_offset,
+        });
+        while entry.batches.len() > BATCHES_REMEMBERED {
+            entry.batches.pop_front();
+        }
+    }
+
+    /// Producers tracked.
+    pub fn len(&self) -> usize {
+        self.producers.len()
+    }
+
+    /// Whether no producer is tracked.
+    pub fn is_empty(&self) -> bool {
+        self.producers.is_empty()
+    }
+}
+
+/// Sequences wrap from i32::MAX to 0.
+fn next_sequence(sequence: i32) -> i32 {
+    if sequence == i32::MAX {
+        0
+    } else {
+        sequence + 1
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::batch::{BatchBuilder, BatchRef, NoCodec};
+    use alloc::vec::Vec;
+
+    fn header(producer_id: i64, epoch: i16, sequence: i32, records: usize) -> BatchHeader {
+        let mut b = BatchBuilder::new(0).producer(producer_id, epoch, sequence);
+        for _ in 0..records {
+            b.push(0, None, Some(b"v"), Vec::new());
+        }
+        let bytes = b.build(&NoCodec).unwrap();
+        *BatchRef::parse(&bytes).unwrap().header()
+    }
+
+    #[test]
+    fn retries_are_duplicates_and_gaps_are_refused() {
+        let mut table = ProducerStateTable::new();
+        let first = header(7, 0, 0, 3); // sequences 0..=2
+        assert_eq!(table.check(&first), Ok(SequenceCheck::Append));
+        table.record(&first, 100);
+        let second = header(7, 0, 3, 2); // 3..=4
+        assert_eq!(table.check(&second), Ok(SequenceCheck::Append));
+        table.record(&second, 103);
+        // The client retries the first batch: same offsets back, nothing appended.
+        assert_eq!(
+            table.check(&first),
+            Ok(SequenceCheck::Duplicate { base_offset: 100 })
+        );
+        assert_eq!(
+            table.check(&second),
+            Ok(SequenceCheck::Duplicate { base_offset: 103 })
+        );
+        let gap = header(7, 0, 9, 1);
+        assert_eq!(
+            table.check(&gap),
+            Err(ProducerError::OutOfOrderSequence {
+                expected: 5,
+                got: 9
+            })
+        );
+        // A new epoch restarts at 0; an old epoch is fenced.
+        table.record(&header(7, 1, 0, 1), 105);
+        assert!(matches!(
+            table.check(&header(7, 0, 5, 1)),
+            Err(ProducerError::ProducerFenced { .. })
+        ));
+        // Plain producers are never tracked.
+        assert_eq!(
+            table.check(&header(-1, -1, -1, 1)),
+            Ok(SequenceCheck::Append)
+        );
+        assert_eq!(table.len(), 1);
+    }
+}

@@ -1,0 +1,214 @@
+//! DescribeConfigs, AlterConfigs and IncrementalAlterConfigs for topics (Kafka's config names:
+//! `retention.ms`, `cleanup.policy`, `segment.bytes`, ...). Broker resources are described
+//! with the broker's own settings and cannot be altered at run time.
+
+use std::sync::Arc;
+
+use kafka_protocol::messages::alter_configs_response::AlterConfigsResourceResponse;
+use kafka_protocol::messages::describe_configs_response::{
+    DescribeConfigsResourceResult, DescribeConfigsResult,
+};
+use kafka_protocol::messages::incremental_alter_configs_response::AlterConfigsResourceResponse as IncrementalResult;
+use kafka_protocol::messages::{
+    AlterConfigsRequest, AlterConfigsResponse, DescribeConfigsRequest, DescribeConfigsResponse,
+    IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse,
+};
+
+use super::s;
+use crate::broker::{ApiError, Broker, code};
+
+/// ConfigResource type of a topic.
+const TOPIC: i8 = 2;
+/// ConfigResource type of a broker.
+const BROKER: i8 = 4;
+/// ConfigSource: set on the topic.
+const DYNAMIC_TOPIC_CONFIG: i8 = 1;
+/// ConfigSource: the broker's static configuration.
+const STATIC_BROKER_CONFIG: i8 = 4;
+/// ConfigSource: the default.
+const DEFAULT_CONFIG: i8 = 5;
+
+/// DescribeConfigs.
+pub(super) fn describe_configs(
+    broker: &Arc<Broker>,
+    request: DescribeConfigsRequest,
+) -> DescribeConfigsResponse {
+    let results = request
+        .resources
+        .into_iter()
+        .map(|resource| {
+            let name = resource.resource_name.to_string();
+            let wanted = |key: &str| {
+                resource
+                    .configuration_keys
+                    .as_ref()
+                    .is_none_or(|keys| keys.iter().any(|k| k.as_str() == key))
+            };
+            let entries: Result<Vec<(String, String, i8)>, ApiError> = match resource.resource_type
+            {
+                TOPIC => broker.describe_topic_config(&name).map(|configs| {
+                    configs
+                        .into_iter()
+                        .map(|(k, v, default)| {
+                            (
+                                k,
+                                v,
+                                if default {
+                                    DEFAULT_CONFIG
+                                } else {
+                                    DYNAMIC_TOPIC_CONFIG
+                                },
+                            )
+                        })
+                        .collect()
+                }),
+                BROKER => Ok(broker_configs(broker)),
+                other => Err(ApiError::new(
+                    code::INVALID_REQUEST,
+                    format!("resource type {other} is not supported"),
+                )),
+            };
+            let result = DescribeConfigsResult::default()
+                .with_resource_type(resource.resource_type)
+                .with_resource_name(resource.resource_name.clone());
+            match entries {
+                Ok(entries) => result.with_configs(
+                    entries
+                        .into_iter()
+                        .filter(|(k, _, _)| wanted(k))
+                        .map(|(k, v, source)| {
+                            DescribeConfigsResourceResult::default()
+                                .with_name(s(k))
+                                .with_value(Some(s(v)))
+                                .with_config_source(source)
+                                .with_read_only(resource.resource_type == BROKER)
+                        })
+                        .collect(),
+                ),
+                Err(e) => result
+                    .with_error_code(e.code)
+                    .with_error_message(Some(s(e.message))),
+            }
+        })
+        .collect();
+    DescribeConfigsResponse::default().with_results(results)
+}
+
+fn broker_configs(broker: &Broker) -> Vec<(String, String, i8)> {
+    let c = &broker.config;
+    [
+        ("node.id", c.node_id.to_string()),
+        ("num.partitions", c.num_partitions.to_string()),
+        (
+            "auto.create.topics.enable",
+            c.auto_create_topics.to_string(),
+        ),
+        ("log.retention.ms", c.retention_ms.to_string()),
+        ("log.retention.bytes", c.retention_bytes.to_string()),
+        ("log.segment.bytes", c.segment_bytes.to_string()),
+        ("log.cleanup.policy", c.cleanup_policy.clone()),
+        ("socket.request.max.bytes", c.request_max_bytes.to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v, STATIC_BROKER_CONFIG))
+    .collect()
+}
+
+/// AlterConfigs: replaces a topic's whole set of overrides.
+pub(super) fn alter_configs(
+    broker: &Arc<Broker>,
+    request: AlterConfigsRequest,
+) -> AlterConfigsResponse {
+    let responses = request
+        .resources
+        .into_iter()
+        .map(|resource| {
+            let changes: Vec<(String, Option<String>)> = resource
+                .configs
+                .iter()
+                .map(|c| (c.name.to_string(), c.value.as_ref().map(|v| v.to_string())))
+                .collect();
+            let result = alter(
+                broker,
+                resource.resource_type,
+                &resource.resource_name,
+                &changes,
+                true,
+                request.validate_only,
+            );
+            let response = AlterConfigsResourceResponse::default()
+                .with_resource_type(resource.resource_type)
+                .with_resource_name(resource.resource_name);
+            match result {
+                Ok(()) => response,
+                Err(e) => response
+                    .with_error_code(e.code)
+                    .with_error_message(Some(s(e.message))),
+            }
+        })
+        .collect();
+    AlterConfigsResponse::default().with_responses(responses)
+}
+
+/// IncrementalAlterConfigs: SET (0) and DELETE (1) of single topic configs; APPEND and
+/// SUBTRACT (list configs) are refused.
+pub(super) fn incremental_alter_configs(
+    broker: &Arc<Broker>,
+    request: IncrementalAlterConfigsRequest,
+) -> IncrementalAlterConfigsResponse {
+    let responses = request
+        .resources
+        .into_iter()
+        .map(|resource| {
+            let changes: Result<Vec<(String, Option<String>)>, ApiError> = resource
+                .configs
+                .iter()
+                .map(|c| match c.config_operation {
+                    0 => Ok((c.name.to_string(), c.value.as_ref().map(|v| v.to_string()))),
+                    1 => Ok((c.name.to_string(), None)),
+                    op => Err(ApiError::new(
+                        code::INVALID_CONFIG,
+                        format!("config operation {op} is not supported for {}", c.name),
+                    )),
+                })
+                .collect();
+            let result = changes.and_then(|changes| {
+                alter(
+                    broker,
+                    resource.resource_type,
+                    &resource.resource_name,
+                    &changes,
+                    false,
+                    request.validate_only,
+                )
+            });
+            let response = IncrementalResult::default()
+                .with_resource_type(resource.resource_type)
+                .with_resource_name(resource.resource_name);
+            match result {
+                Ok(()) => response,
+                Err(e) => response
+                    .with_error_code(e.code)
+                    .with_error_message(Some(s(e.message))),
+            }
+        })
+        .collect();
+    IncrementalAlterConfigsResponse::default().with_responses(responses)
+}
+
+fn alter(
+    broker: &Broker,
+    resource_type: i8,
+    name: &str,
+    changes: &[(String, Option<String>)],
+    replace_all: bool,
+    validate_only: bool,
+) -> Result<(), ApiError> {
+    if resource_type != TOPIC {
+        return Err(ApiError::new(
+            code::INVALID_REQUEST,
+            "only topic configs can be altered",
+        ));
+    }
+    broker.alter_topic_config(name, changes, replace_all, validate_only)
+}

@@ -1,0 +1,135 @@
+//! Fetch: reading records, with long polling (`max_wait_ms`, `min_bytes`).
+//!
+//! One node is its own only replica, so the high watermark is the log end offset. Every
+//! partition is read in request order; the response stops growing at the request's
+//! `max_bytes`, but the first non-empty partition always returns at least one whole batch, so
+//! a consumer makes progress past a batch larger than its limits (KIP-74). When fewer than
+//! `min_bytes` are ready, the request waits for appends until `max_wait_ms` has passed.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
+use kafka_protocol::messages::{BrokerId, FetchRequest, FetchResponse};
+use runnel_core::error_code;
+
+use crate::broker::Broker;
+
+/// The longest a fetch waits, whatever it asks (Kafka's clients ask for 500 ms or less).
+const MAX_WAIT_CAP_MS: u64 = 30_000;
+
+/// Fetch, waiting up to `max_wait_ms` for `min_bytes`.
+pub(super) async fn fetch(
+    broker: &Arc<Broker>,
+    version: i16,
+    request: FetchRequest,
+) -> FetchResponse {
+    let wait = Duration::from_millis(
+        u64::try_from(request.max_wait_ms)
+            .unwrap_or(0)
+            .min(MAX_WAIT_CAP_MS),
+    );
+    let deadline = tokio::time::Instant::now() + wait;
+    let min_bytes = usize::try_from(request.min_bytes).unwrap_or(0);
+    loop {
+        // Registered before reading, so an append between the read and the wait still wakes us.
+        let appended = broker.appended.notified();
+        tokio::pin!(appended);
+        appended.as_mut().enable();
+        let (response, bytes, errors) = read_once(broker, version, &request);
+        let now = tokio::time::Instant::now();
+        if bytes >= min_bytes.max(1) || errors || now >= deadline {
+            broker
+                .metrics
+                .bytes_out
+                .fetch_add(bytes as u64, std::sync::atomic::Ordering::Relaxed);
+            return response;
+        }
+        // Woken by an append or by the deadline; either way read again.
+        let _ = tokio::time::timeout_at(deadline, appended).await;
+    }
+}
+
+/// One pass over the requested partitions: the response, its record bytes, and whether any
+/// partition answered with an error (which ends the wait, as in Kafka).
+fn read_once(
+    broker: &Broker,
+    version: i16,
+    request: &FetchRequest,
+) -> (FetchResponse, usize, bool) {
+    let mut remaining = usize::try_from(request.max_bytes).unwrap_or(0);
+    let mut total = 0usize;
+    let mut errors = false;
+    let mut topics = Vec::with_capacity(request.topics.len());
+    for fetch_topic in &request.topics {
+        let name = if fetch_topic.topic.0.is_empty() {
+            broker
+                .topic_by_id(fetch_topic.topic_id)
+                .map(|t| t.name.clone())
+                .unwrap_or_default()
+        } else {
+            fetch_topic.topic.0.to_string()
+        };
+        let mut partitions = Vec::with_capacity(fetch_topic.partitions.len());
+        for p in &fetch_topic.partitions {
+            let data = PartitionData::default()
+                .with_partition_index(p.partition)
+                .with_preferred_read_replica(BrokerId(-1))
+                .with_aborted_transactions(Some(Vec::new()));
+            let partition = match broker.partition(&name, p.partition) {
+                Ok(partition) => partition,
+                Err(e) => {
+                    errors = true;
+                    partitions.push(data.with_error_code(e.code).with_high_watermark(-1));
+                    continue;
+                }
+            };
+            let state = partition.lock();
+            let leo = state.log.log_end_offset();
+            let data = data
+                .with_high_watermark(leo)
+                .with_last_stable_offset(leo)
+                .with_log_start_offset(if version >= 5 {
+                    state.log.log_start_offset()
+                } else {
+                    -1
+                });
+            // Once the response is full, later partitions answer empty; the first non-empty
+            // one always gets a whole batch.
+            let limit = usize::try_from(p.partition_max_bytes)
+                .unwrap_or(0)
+                .min(remaining);
+            if total > 0 && limit == 0 {
+                partitions.push(data.with_records(Some(Bytes::new())));
+                continue;
+            }
+            match state.log.read(p.fetch_offset, limit.max(1), leo) {
+                Ok(bytes) => {
+                    total += bytes.len();
+                    remaining = remaining.saturating_sub(bytes.len());
+                    partitions.push(data.with_records(Some(Bytes::from(bytes))));
+                }
+                Err(e) => {
+                    errors = true;
+                    let code = e.kafka_error_code();
+                    if code != error_code::OFFSET_OUT_OF_RANGE {
+                        tracing::warn!("fetch {name}-{} at {}: {e}", p.partition, p.fetch_offset);
+                    }
+                    partitions.push(data.with_error_code(code).with_records(Some(Bytes::new())));
+                }
+            }
+        }
+        topics.push(
+            FetchableTopicResponse::default()
+                .with_topic(fetch_topic.topic.clone())
+                .with_topic_id(fetch_topic.topic_id)
+                .with_partitions(partitions),
+        );
+    }
+    (
+        FetchResponse::default().with_responses(topics),
+        total,
+        errors,
+    )
+}

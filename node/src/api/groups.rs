@@ -1,0 +1,320 @@
+//! Consumer-group membership: FindCoordinator, JoinGroup, SyncGroup, Heartbeat, LeaveGroup,
+//! ListGroups, DescribeGroups, DeleteGroups. The decisions are `runnel_core::group`'s; held
+//! JoinGroup and SyncGroup replies wait here on a channel until the coordinator releases them.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use kafka_protocol::messages::delete_groups_response::DeletableGroupResult;
+use kafka_protocol::messages::describe_groups_response::{DescribedGroup, DescribedGroupMember};
+use kafka_protocol::messages::find_coordinator_response::Coordinator;
+use kafka_protocol::messages::join_group_response::JoinGroupResponseMember;
+use kafka_protocol::messages::leave_group_response::MemberResponse;
+use kafka_protocol::messages::list_groups_response::ListedGroup;
+use kafka_protocol::messages::{
+    BrokerId, DeleteGroupsRequest, DeleteGroupsResponse, DescribeGroupsRequest,
+    DescribeGroupsResponse, FindCoordinatorRequest, FindCoordinatorResponse, GroupId,
+    HeartbeatRequest, HeartbeatResponse, JoinGroupRequest, JoinGroupResponse, LeaveGroupRequest,
+    LeaveGroupResponse, ListGroupsRequest, ListGroupsResponse, SyncGroupRequest, SyncGroupResponse,
+};
+use runnel_core::error_code;
+use runnel_core::group::{GroupError, GroupOutput, JoinRequest, SyncRequest};
+
+use super::{Context, s};
+use crate::broker::{Broker, code, now_ms};
+
+/// How long past its rebalance timeout a held JoinGroup may wait before it is answered with
+/// REBALANCE_IN_PROGRESS (the coordinator's own deadline should always answer first).
+const HELD_REPLY_SLACK: Duration = Duration::from_secs(5);
+
+/// FindCoordinator: this broker coordinates every group. Transactions are not supported.
+pub(super) fn find_coordinator(
+    broker: &Arc<Broker>,
+    version: i16,
+    request: FindCoordinatorRequest,
+) -> FindCoordinatorResponse {
+    let node = BrokerId(broker.config.node_id);
+    let host = s(broker.config.advertised_host.clone());
+    let port = i32::from(broker.config.listener.port());
+    let error = if request.key_type == 0 {
+        0
+    } else {
+        code::COORDINATOR_NOT_AVAILABLE
+    };
+    if version >= 4 {
+        let coordinators = request
+            .coordinator_keys
+            .into_iter()
+            .map(|key| {
+                Coordinator::default()
+                    .with_key(key)
+                    .with_node_id(node)
+                    .with_host(host.clone())
+                    .with_port(port)
+                    .with_error_code(error)
+            })
+            .collect();
+        return FindCoordinatorResponse::default().with_coordinators(coordinators);
+    }
+    FindCoordinatorResponse::default()
+        .with_error_code(error)
+        .with_node_id(node)
+        .with_host(host)
+        .with_port(port)
+}
+
+/// JoinGroup: held until the group's rebalance completes.
+pub(super) async fn join_group(
+    broker: &Arc<Broker>,
+    ctx: &Context,
+    request: JoinGroupRequest,
+) -> JoinGroupResponse {
+    let rebalance_timeout_ms = if request.rebalance_timeout_ms > 0 {
+        request.rebalance_timeout_ms as u64
+    } else {
+        request.session_timeout_ms.max(0) as u64 // v0 has no rebalance timeout
+    };
+    let join = JoinRequest {
+        group_id: request.group_id.0.to_string(),
+        member_id: request.member_id.to_string(),
+        session_timeout_ms: request.session_timeout_ms.max(0) as u64,
+        rebalance_timeout_ms,
+        client_id: ctx
+            .header
+            .client_id
+            .as_ref()
+            .map(|c| c.to_string())
+            .unwrap_or_default(),
+        client_host: ctx.client_host.clone(),
+        protocol_type: request.protocol_type.to_string(),
+        protocols: request
+            .protocols
+            .iter()
+            .map(|p| (p.name.to_string(), p.metadata.to_vec()))
+            .collect(),
+    };
+    let (token, reply) = broker.reply_slot();
+    let outputs = broker
+        .lock_groups()
+        .coordinator
+        .handle_join(now_ms(), join, token);
+    broker.deliver(outputs);
+    let wait = Duration::from_millis(rebalance_timeout_ms) + HELD_REPLY_SLACK;
+    match tokio::time::timeout(wait, reply).await {
+        Ok(Ok(GroupOutput::Join(_, r))) => {
+            let members = r
+                .members
+                .into_iter()
+                .map(|(id, metadata)| {
+                    JoinGroupResponseMember::default()
+                        .with_member_id(s(id))
+                        .with_metadata(Bytes::from(metadata))
+                })
+                .collect();
+            JoinGroupResponse::default()
+                .with_error_code(r.error.map_or(0, GroupError::kafka_error_code))
+                .with_generation_id(r.generation_id)
+                .with_protocol_type(
+                    (ctx.header.request_api_version >= 7).then(|| s(r.protocol_type)),
+                )
+                .with_protocol_name(Some(s(r.protocol_name)))
+                .with_leader(s(r.leader))
+                .with_member_id(s(r.member_id))
+                .with_members(members)
+        }
+        _ => JoinGroupResponse::default()
+            .with_error_code(error_code::REBALANCE_IN_PROGRESS)
+            .with_generation_id(-1)
+            .with_member_id(request.member_id),
+    }
+}
+
+/// SyncGroup: a follower's reply is held until the leader sends the assignment.
+pub(super) async fn sync_group(
+    broker: &Arc<Broker>,
+    version: i16,
+    request: SyncGroupRequest,
+) -> SyncGroupResponse {
+    let sync = SyncRequest {
+        group_id: request.group_id.0.to_string(),
+        generation_id: request.generation_id,
+        member_id: request.member_id.to_string(),
+        assignments: request
+            .assignments
+            .iter()
+            .map(|a| (a.member_id.to_string(), a.assignment.to_vec()))
+            .collect(),
+    };
+    let (token, reply) = broker.reply_slot();
+    let (outputs, protocol) = {
+        let mut groups = broker.lock_groups();
+        let outputs = groups.coordinator.handle_sync(now_ms(), sync, token);
+        let protocol = groups
+            .coordinator
+            .describe(request.group_id.0.as_str())
+            .map(|d| (d.protocol_type, d.protocol_name))
+            .unwrap_or_default();
+        (outputs, protocol)
+    };
+    broker.deliver(outputs);
+    let response = if version >= 5 {
+        SyncGroupResponse::default()
+            .with_protocol_type(Some(s(protocol.0)))
+            .with_protocol_name(Some(s(protocol.1)))
+    } else {
+        SyncGroupResponse::default()
+    };
+    // The leader's session timeout bounds the wait: if it never syncs it is expelled, and the
+    // coordinator answers this reply then.
+    match tokio::time::timeout(Duration::from_secs(1800), reply).await {
+        Ok(Ok(GroupOutput::Sync(_, Ok(assignment)))) => {
+            response.with_assignment(Bytes::from(assignment))
+        }
+        Ok(Ok(GroupOutput::Sync(_, Err(e)))) => response.with_error_code(e.kafka_error_code()),
+        _ => response.with_error_code(error_code::REBALANCE_IN_PROGRESS),
+    }
+}
+
+/// Heartbeat.
+pub(super) fn heartbeat(broker: &Arc<Broker>, request: HeartbeatRequest) -> HeartbeatResponse {
+    let result = broker.lock_groups().coordinator.handle_heartbeat(
+        now_ms(),
+        request.group_id.0.as_str(),
+        request.generation_id,
+        request.member_id.as_str(),
+    );
+    HeartbeatResponse::default()
+        .with_error_code(result.err().map_or(0, GroupError::kafka_error_code))
+}
+
+/// LeaveGroup: one member (v0–2) or a list (v3+).
+pub(super) fn leave_group(
+    broker: &Arc<Broker>,
+    version: i16,
+    request: LeaveGroupRequest,
+) -> LeaveGroupResponse {
+    let group = request.group_id.0.to_string();
+    let ids: Vec<String> = if version >= 3 {
+        request
+            .members
+            .iter()
+            .map(|m| m.member_id.to_string())
+            .collect()
+    } else {
+        vec![request.member_id.to_string()]
+    };
+    let mut members = Vec::new();
+    let mut first_error = 0;
+    for id in ids {
+        let (result, outputs) =
+            broker
+                .lock_groups()
+                .coordinator
+                .handle_leave(now_ms(), &group, &id);
+        broker.deliver(outputs);
+        let code = result.err().map_or(0, GroupError::kafka_error_code);
+        if first_error == 0 {
+            first_error = code;
+        }
+        members.push(
+            MemberResponse::default()
+                .with_member_id(s(id))
+                .with_error_code(code),
+        );
+    }
+    if version >= 3 {
+        LeaveGroupResponse::default().with_members(members)
+    } else {
+        LeaveGroupResponse::default().with_error_code(first_error)
+    }
+}
+
+/// ListGroups, optionally filtered by state (v4+).
+pub(super) fn list_groups(broker: &Arc<Broker>, request: ListGroupsRequest) -> ListGroupsResponse {
+    let groups = broker
+        .lock_groups()
+        .coordinator
+        .list()
+        .into_iter()
+        .filter(|(_, _, state)| {
+            request.states_filter.is_empty()
+                || request
+                    .states_filter
+                    .iter()
+                    .any(|f| f.as_str().eq_ignore_ascii_case(state.name()))
+        })
+        .map(|(id, protocol_type, state)| {
+            ListedGroup::default()
+                .with_group_id(GroupId(s(id)))
+                .with_protocol_type(s(protocol_type))
+                .with_group_state(s(state.name()))
+        })
+        .collect();
+    ListGroupsResponse::default().with_groups(groups)
+}
+
+/// DescribeGroups. A group nobody has joined is described as Dead, as Kafka does.
+pub(super) fn describe_groups(
+    broker: &Arc<Broker>,
+    request: DescribeGroupsRequest,
+) -> DescribeGroupsResponse {
+    let groups = broker.lock_groups();
+    let described = request
+        .groups
+        .into_iter()
+        .map(|id| match groups.coordinator.describe(id.0.as_str()) {
+            Some(d) => DescribedGroup::default()
+                .with_group_id(id)
+                .with_group_state(s(d.state.name()))
+                .with_protocol_type(s(d.protocol_type))
+                .with_protocol_data(s(d.protocol_name))
+                .with_members(
+                    d.members
+                        .into_iter()
+                        .map(|m| {
+                            DescribedGroupMember::default()
+                                .with_member_id(s(m.member_id))
+                                .with_client_id(s(m.client_id))
+                                .with_client_host(s(m.client_host))
+                                .with_member_metadata(Bytes::from(m.metadata))
+                                .with_member_assignment(Bytes::from(m.assignment))
+                        })
+                        .collect(),
+                ),
+            None => DescribedGroup::default()
+                .with_group_id(id)
+                .with_group_state(s("Dead")),
+        })
+        .collect();
+    DescribeGroupsResponse::default().with_groups(described)
+}
+
+/// DeleteGroups: removes empty groups and their committed offsets.
+pub(super) fn delete_groups(
+    broker: &Arc<Broker>,
+    request: DeleteGroupsRequest,
+) -> DeleteGroupsResponse {
+    let mut groups = broker.lock_groups();
+    let results = request
+        .groups_names
+        .into_iter()
+        .map(|id| {
+            let name = id.0.to_string();
+            let has_offsets = groups.offsets.group(&name).next().is_some();
+            let code = match groups.coordinator.delete(&name) {
+                Ok(()) => 0,
+                // A group known only by its commits can be deleted too.
+                Err(GroupError::GroupIdNotFound) if has_offsets => 0,
+                Err(e) => e.kafka_error_code(),
+            };
+            if code == 0 {
+                groups.offsets.delete_group(&name);
+            }
+            DeletableGroupResult::default()
+                .with_group_id(id)
+                .with_error_code(code)
+        })
+        .collect();
+    DeleteGroupsResponse::default().with_results(results)
+}

@@ -1,0 +1,178 @@
+//! The Kafka APIs: one module per group of requests, each with the same shape — read the
+//! decoded request, ask the broker (and so core), build the response.
+//!
+//! [`SUPPORTED`] is what ApiVersions advertises. The ranges are chosen for the clients people
+//! use (see `shared/kafka-client-notes.md`): minimums low enough that librdkafka before 2.11.1
+//! turns on record format v2, consumer groups and idempotence, which it decides by checking
+//! that a range *includes* an old version; maximums at the last version before topic ids
+//! replace topic names, which keeps every request keyed by name.
+
+mod configs;
+mod fetch;
+mod groups;
+mod metadata;
+mod offsets;
+mod produce;
+mod topics;
+
+use std::sync::Arc;
+
+use kafka_protocol::messages::{ApiKey, RequestHeader, RequestKind, ResponseKind};
+use kafka_protocol::protocol::StrBytes;
+
+use crate::broker::Broker;
+
+pub use metadata::{api_versions_error_body, api_versions_response};
+
+/// (API, lowest advertised version, highest advertised version, lowest version decoded).
+/// A request below the decoded minimum (advertised only for librdkafka's feature checks; no
+/// client in use sends it) is refused by closing the connection, as Kafka does for versions it
+/// does not know.
+pub const SUPPORTED: &[(ApiKey, i16, i16, i16)] = &[
+    (ApiKey::Produce, 3, 9, 3),
+    (ApiKey::Fetch, 4, 12, 4),
+    (ApiKey::ListOffsets, 1, 7, 1),
+    (ApiKey::Metadata, 0, 12, 0),
+    (ApiKey::OffsetCommit, 1, 8, 2),
+    (ApiKey::OffsetFetch, 1, 7, 1),
+    (ApiKey::FindCoordinator, 0, 4, 0),
+    (ApiKey::JoinGroup, 0, 7, 0),
+    (ApiKey::Heartbeat, 0, 4, 0),
+    (ApiKey::LeaveGroup, 0, 4, 0),
+    (ApiKey::SyncGroup, 0, 5, 0),
+    (ApiKey::DescribeGroups, 0, 5, 0),
+    (ApiKey::ListGroups, 0, 4, 0),
+    (ApiKey::ApiVersions, 0, 4, 0),
+    (ApiKey::CreateTopics, 2, 7, 2),
+    (ApiKey::DeleteTopics, 1, 5, 1),
+    (ApiKey::DeleteRecords, 0, 2, 0),
+    (ApiKey::InitProducerId, 0, 4, 0),
+    (ApiKey::DescribeConfigs, 1, 4, 1),
+    (ApiKey::AlterConfigs, 0, 2, 0),
+    (ApiKey::CreatePartitions, 0, 3, 0),
+    (ApiKey::DeleteGroups, 0, 2, 0),
+    (ApiKey::IncrementalAlterConfigs, 0, 1, 0),
+];
+
+/// Whether `version` of `key` can be decoded and answered.
+pub fn decodable(key: ApiKey, version: i16) -> bool {
+    SUPPORTED
+        .iter()
+        .any(|(k, _, max, min_decoded)| *k == key && (*min_decoded..=*max).contains(&version))
+}
+
+/// Kafka's name for an API, for logs and metrics.
+pub fn api_name(key: ApiKey) -> &'static str {
+    match key {
+        ApiKey::Produce => "Produce",
+        ApiKey::Fetch => "Fetch",
+        ApiKey::ListOffsets => "ListOffsets",
+        ApiKey::Metadata => "Metadata",
+        ApiKey::OffsetCommit => "OffsetCommit",
+        ApiKey::OffsetFetch => "OffsetFetch",
+        ApiKey::FindCoordinator => "FindCoordinator",
+        ApiKey::JoinGroup => "JoinGroup",
+        ApiKey::Heartbeat => "Heartbeat",
+        ApiKey::LeaveGroup => "LeaveGroup",
+        ApiKey::SyncGroup => "SyncGroup",
+        ApiKey::DescribeGroups => "DescribeGroups",
+        ApiKey::ListGroups => "ListGroups",
+        ApiKey::ApiVersions => "ApiVersions",
+        ApiKey::CreateTopics => "CreateTopics",
+        ApiKey::DeleteTopics => "DeleteTopics",
+        ApiKey::DeleteRecords => "DeleteRecords",
+        ApiKey::InitProducerId => "InitProducerId",
+        ApiKey::DescribeConfigs => "DescribeConfigs",
+        ApiKey::AlterConfigs => "AlterConfigs",
+        ApiKey::CreatePartitions => "CreatePartitions",
+        ApiKey::DeleteGroups => "DeleteGroups",
+        ApiKey::IncrementalAlterConfigs => "IncrementalAlterConfigs",
+        _ => "Other",
+    }
+}
+
+/// Who sent a request: what handlers need besides the request itself.
+#[derive(Clone, Debug)]
+pub struct Context {
+    /// The request header (version, client id).
+    pub header: RequestHeader,
+    /// The client's address, for DescribeGroups.
+    pub client_host: String,
+}
+
+/// Handles one decoded request. `None` means no response at all (Produce with acks=0).
+pub async fn handle(
+    broker: &Arc<Broker>,
+    ctx: &Context,
+    request: RequestKind,
+) -> Option<ResponseKind> {
+    let version = ctx.header.request_api_version;
+    Some(match request {
+        RequestKind::ApiVersions(_) => ResponseKind::ApiVersions(api_versions_response()),
+        RequestKind::Metadata(r) => ResponseKind::Metadata(metadata::metadata(broker, version, r)),
+        RequestKind::Produce(r) => {
+            return produce::produce(broker, version, r).map(ResponseKind::Produce);
+        }
+        RequestKind::Fetch(r) => ResponseKind::Fetch(fetch::fetch(broker, version, r).await),
+        RequestKind::ListOffsets(r) => ResponseKind::ListOffsets(topics::list_offsets(broker, r)),
+        RequestKind::CreateTopics(r) => {
+            ResponseKind::CreateTopics(topics::create_topics(broker, version, r))
+        }
+        RequestKind::DeleteTopics(r) => {
+            ResponseKind::DeleteTopics(topics::delete_topics(broker, version, r))
+        }
+        RequestKind::CreatePartitions(r) => {
+            ResponseKind::CreatePartitions(topics::create_partitions(broker, r))
+        }
+        RequestKind::DeleteRecords(r) => {
+            ResponseKind::DeleteRecords(topics::delete_records(broker, r))
+        }
+        RequestKind::InitProducerId(r) => {
+            ResponseKind::InitProducerId(produce::init_producer_id(broker, r))
+        }
+        RequestKind::DescribeConfigs(r) => {
+            ResponseKind::DescribeConfigs(configs::describe_configs(broker, r))
+        }
+        RequestKind::AlterConfigs(r) => {
+            ResponseKind::AlterConfigs(configs::alter_configs(broker, r))
+        }
+        RequestKind::IncrementalAlterConfigs(r) => {
+            ResponseKind::IncrementalAlterConfigs(configs::incremental_alter_configs(broker, r))
+        }
+        RequestKind::FindCoordinator(r) => {
+            ResponseKind::FindCoordinator(groups::find_coordinator(broker, version, r))
+        }
+        RequestKind::JoinGroup(r) => {
+            ResponseKind::JoinGroup(groups::join_group(broker, ctx, r).await)
+        }
+        RequestKind::SyncGroup(r) => {
+            ResponseKind::SyncGroup(groups::sync_group(broker, version, r).await)
+        }
+        RequestKind::Heartbeat(r) => ResponseKind::Heartbeat(groups::heartbeat(broker, r)),
+        RequestKind::LeaveGroup(r) => {
+            ResponseKind::LeaveGroup(groups::leave_group(broker, version, r))
+        }
+        RequestKind::ListGroups(r) => ResponseKind::ListGroups(groups::list_groups(broker, r)),
+        RequestKind::DescribeGroups(r) => {
+            ResponseKind::DescribeGroups(groups::describe_groups(broker, r))
+        }
+        RequestKind::DeleteGroups(r) => {
+            ResponseKind::DeleteGroups(groups::delete_groups(broker, r))
+        }
+        RequestKind::OffsetCommit(r) => {
+            ResponseKind::OffsetCommit(offsets::offset_commit(broker, r))
+        }
+        RequestKind::OffsetFetch(r) => {
+            ResponseKind::OffsetFetch(offsets::offset_fetch(broker, version, r))
+        }
+        other => {
+            tracing::warn!("no handler for {other:?}");
+            return None;
+        }
+    })
+}
+
+/// A protocol string from a Rust one.
+pub(crate) fn s(value: impl Into<String>) -> StrBytes {
+    StrBytes::from_string(value.into())
+}

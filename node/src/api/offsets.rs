@@ -1,0 +1,122 @@
+//! OffsetCommit and OffsetFetch: where a group is in each partition.
+
+use std::sync::Arc;
+
+use kafka_protocol::messages::offset_commit_response::{
+    OffsetCommitResponsePartition, OffsetCommitResponseTopic,
+};
+use kafka_protocol::messages::offset_fetch_response::{
+    OffsetFetchResponsePartition, OffsetFetchResponseTopic,
+};
+use kafka_protocol::messages::{
+    OffsetCommitRequest, OffsetCommitResponse, OffsetFetchRequest, OffsetFetchResponse, TopicName,
+};
+
+use super::s;
+use crate::broker::Broker;
+
+/// OffsetCommit: every partition of the request gets its own code; a refusal of the member
+/// (unknown, wrong generation, rebalancing) applies to all of them.
+pub(super) fn offset_commit(
+    broker: &Arc<Broker>,
+    request: OffsetCommitRequest,
+) -> OffsetCommitResponse {
+    let group = request.group_id.0.to_string();
+    let mut entries = Vec::new();
+    for topic in &request.topics {
+        for p in &topic.partitions {
+            entries.push((
+                topic.name.0.to_string(),
+                p.partition_index,
+                p.committed_offset,
+                p.committed_leader_epoch,
+                p.committed_metadata
+                    .as_ref()
+                    .map(|m| m.to_string())
+                    .unwrap_or_default(),
+            ));
+        }
+    }
+    let codes = match broker.commit_offsets(
+        &group,
+        request.generation_id_or_member_epoch,
+        request.member_id.as_str(),
+        entries.clone(),
+    ) {
+        Ok(codes) => codes,
+        Err(e) => vec![e.code; entries.len()],
+    };
+    let mut codes = codes.into_iter();
+    let topics = request
+        .topics
+        .into_iter()
+        .map(|topic| {
+            let partitions = topic
+                .partitions
+                .iter()
+                .map(|p| {
+                    OffsetCommitResponsePartition::default()
+                        .with_partition_index(p.partition_index)
+                        .with_error_code(codes.next().unwrap_or(0))
+                })
+                .collect();
+            OffsetCommitResponseTopic::default()
+                .with_name(topic.name)
+                .with_partitions(partitions)
+        })
+        .collect();
+    OffsetCommitResponse::default().with_topics(topics)
+}
+
+/// OffsetFetch (v0–7: one group): the committed offset of each asked partition, or of every
+/// partition the group has committed when no topics are named. No commit is offset -1.
+pub(super) fn offset_fetch(
+    broker: &Arc<Broker>,
+    version: i16,
+    request: OffsetFetchRequest,
+) -> OffsetFetchResponse {
+    let group = request.group_id.0.to_string();
+    let groups = broker.lock_groups();
+    let asked: Vec<(String, Vec<i32>)> = match &request.topics {
+        Some(topics) => topics
+            .iter()
+            .map(|t| (t.name.0.to_string(), t.partition_indexes.clone()))
+            .collect(),
+        None => {
+            let mut all: Vec<(String, Vec<i32>)> = Vec::new();
+            for ((topic, partition), _) in groups.offsets.group(&group) {
+                match all.last_mut() {
+                    Some((t, ps)) if t == topic => ps.push(*partition),
+                    _ => all.push((topic.clone(), vec![*partition])),
+                }
+            }
+            all
+        }
+    };
+    let topics = asked
+        .into_iter()
+        .map(|(topic, partitions)| {
+            let partitions = partitions
+                .into_iter()
+                .map(|p| {
+                    let committed = groups.offsets.fetch(&group, &topic, p);
+                    OffsetFetchResponsePartition::default()
+                        .with_partition_index(p)
+                        .with_committed_offset(committed.map_or(-1, |c| c.offset))
+                        .with_committed_leader_epoch(if version >= 5 {
+                            committed.map_or(-1, |c| c.leader_epoch)
+                        } else {
+                            -1
+                        })
+                        .with_metadata(Some(s(committed
+                            .map(|c| c.metadata.clone())
+                            .unwrap_or_default())))
+                })
+                .collect();
+            OffsetFetchResponseTopic::default()
+                .with_name(TopicName(s(topic)))
+                .with_partitions(partitions)
+        })
+        .collect();
+    OffsetFetchResponse::default().with_topics(topics)
+}

@@ -1,0 +1,276 @@
+//! Topic administration and offsets by time: CreateTopics, DeleteTopics, CreatePartitions,
+//! DeleteRecords, ListOffsets.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use kafka_protocol::messages::create_partitions_response::CreatePartitionsTopicResult;
+use kafka_protocol::messages::create_topics_response::CreatableTopicResult;
+use kafka_protocol::messages::delete_records_response::{
+    DeleteRecordsPartitionResult, DeleteRecordsTopicResult,
+};
+use kafka_protocol::messages::delete_topics_response::DeletableTopicResult;
+use kafka_protocol::messages::list_offsets_response::{
+    ListOffsetsPartitionResponse, ListOffsetsTopicResponse,
+};
+use kafka_protocol::messages::{
+    CreatePartitionsRequest, CreatePartitionsResponse, CreateTopicsRequest, CreateTopicsResponse,
+    DeleteRecordsRequest, DeleteRecordsResponse, DeleteTopicsRequest, DeleteTopicsResponse,
+    ListOffsetsRequest, ListOffsetsResponse, TopicName,
+};
+
+use super::s;
+use crate::broker::{ApiError, Broker, code};
+
+/// ListOffsets timestamp meaning "the log start offset".
+const EARLIEST: i64 = -2;
+/// ListOffsets timestamp meaning "the log end offset".
+const LATEST: i64 = -1;
+/// ListOffsets timestamp meaning "the record with the largest timestamp" (KIP-734).
+const MAX_TIMESTAMP: i64 = -3;
+
+/// ListOffsets: earliest, latest, or the first offset at or after a timestamp.
+pub(super) fn list_offsets(
+    broker: &Arc<Broker>,
+    request: ListOffsetsRequest,
+) -> ListOffsetsResponse {
+    let topics = request
+        .topics
+        .into_iter()
+        .map(|topic| {
+            let name = topic.name.0.to_string();
+            let partitions = topic
+                .partitions
+                .into_iter()
+                .map(|p| {
+                    let response = ListOffsetsPartitionResponse::default()
+                        .with_partition_index(p.partition_index)
+                        .with_timestamp(-1)
+                        .with_offset(-1);
+                    match offset_for(broker, &name, p.partition_index, p.timestamp) {
+                        Ok((offset, timestamp)) => {
+                            response.with_offset(offset).with_timestamp(timestamp)
+                        }
+                        Err(e) => response.with_error_code(e.code),
+                    }
+                })
+                .collect();
+            ListOffsetsTopicResponse::default()
+                .with_name(topic.name)
+                .with_partitions(partitions)
+        })
+        .collect();
+    ListOffsetsResponse::default().with_topics(topics)
+}
+
+fn offset_for(
+    broker: &Broker,
+    topic: &str,
+    index: i32,
+    timestamp: i64,
+) -> Result<(i64, i64), ApiError> {
+    let partition = broker.partition(topic, index)?;
+    let state = partition.lock();
+    match timestamp {
+        EARLIEST => Ok((state.log.log_start_offset(), -1)),
+        LATEST => Ok((state.log.log_end_offset(), -1)),
+        MAX_TIMESTAMP => Err(ApiError::new(
+            code::INVALID_REQUEST,
+            "max timestamp lookups are not supported",
+        )),
+        ts if ts >= 0 => Ok(state
+            .log
+            .offset_for_timestamp(ts, &broker.codec)?
+            .unwrap_or((-1, -1))),
+        _ => Err(ApiError::new(
+            code::INVALID_REQUEST,
+            format!("invalid timestamp {timestamp}"),
+        )),
+    }
+}
+
+/// CreateTopics. One node holds one replica: a replication factor above 1 is refused.
+pub(super) fn create_topics(
+    broker: &Arc<Broker>,
+    version: i16,
+    request: CreateTopicsRequest,
+) -> CreateTopicsResponse {
+    let topics = request
+        .topics
+        .into_iter()
+        .map(|topic| {
+            let name = topic.name.0.to_string();
+            let partitions = if !topic.assignments.is_empty() {
+                topic.assignments.len() as i32
+            } else if topic.num_partitions == -1 {
+                broker.config.num_partitions
+            } else {
+                topic.num_partitions
+            };
+            let configs: BTreeMap<String, String> = topic
+                .configs
+                .iter()
+                .filter_map(|c| Some((c.name.to_string(), c.value.as_ref()?.to_string())))
+                .collect();
+            let result = if !matches!(topic.replication_factor, -1 | 1) {
+                Err(ApiError::new(
+                    code::INVALID_REPLICATION_FACTOR,
+                    format!(
+                        "replication factor {} is larger than the 1 available broker",
+                        topic.replication_factor
+                    ),
+                ))
+            } else if request.validate_only {
+                if broker.topic(&name).is_some() {
+                    Err(ApiError::new(
+                        code::TOPIC_ALREADY_EXISTS,
+                        format!("topic {name} already exists"),
+                    ))
+                } else {
+                    Ok(())
+                }
+            } else {
+                broker.create_topic(&name, partitions, configs).map(drop)
+            };
+            // Fields by version: error_message v1+, counts and configs v5+, topic id v7+.
+            let mut response = CreatableTopicResult::default().with_name(topic.name);
+            if version >= 5 {
+                response = response.with_configs(Some(Vec::new()));
+            }
+            match result {
+                Ok(()) => {
+                    if version >= 5 {
+                        response = response
+                            .with_num_partitions(partitions)
+                            .with_replication_factor(1);
+                    }
+                    if version >= 7 {
+                        response = response
+                            .with_topic_id(broker.topic(&name).map(|t| t.id).unwrap_or_default());
+                    }
+                    response
+                }
+                Err(e) => response
+                    .with_error_code(e.code)
+                    .with_error_message(Some(s(e.message))),
+            }
+        })
+        .collect();
+    CreateTopicsResponse::default().with_topics(topics)
+}
+
+/// DeleteTopics, by name (v0–5) or by name or id (v6+).
+pub(super) fn delete_topics(
+    broker: &Arc<Broker>,
+    version: i16,
+    request: DeleteTopicsRequest,
+) -> DeleteTopicsResponse {
+    let mut names: Vec<(Option<String>, uuid::Uuid)> = request
+        .topic_names
+        .iter()
+        .map(|n| (Some(n.0.to_string()), uuid::Uuid::nil()))
+        .collect();
+    names.extend(
+        request
+            .topics
+            .iter()
+            .map(|t| (t.name.as_ref().map(|n| n.0.to_string()), t.topic_id)),
+    );
+    let responses = names
+        .into_iter()
+        .map(|(name, id)| {
+            let name = name.or_else(|| broker.topic_by_id(id).map(|t| t.name.clone()));
+            let response = DeletableTopicResult::default()
+                .with_name(name.clone().map(|n| TopicName(s(n))))
+                .with_topic_id(id);
+            let result = match &name {
+                Some(name) => broker.delete_topic(name),
+                None => Err(ApiError::new(
+                    runnel_core::error_code::UNKNOWN_TOPIC_OR_PARTITION,
+                    "unknown topic id",
+                )),
+            };
+            match result {
+                Ok(()) => response,
+                Err(e) => response
+                    .with_error_code(e.code)
+                    .with_error_message((version >= 5).then(|| s(e.message))),
+            }
+        })
+        .collect();
+    DeleteTopicsResponse::default().with_responses(responses)
+}
+
+/// CreatePartitions: grows topics.
+pub(super) fn create_partitions(
+    broker: &Arc<Broker>,
+    request: CreatePartitionsRequest,
+) -> CreatePartitionsResponse {
+    let results = request
+        .topics
+        .into_iter()
+        .map(|topic| {
+            let name = topic.name.0.to_string();
+            let result = if request.validate_only {
+                match broker.topic(&name) {
+                    Some(t) if (t.partitions().len() as i32) < topic.count => Ok(()),
+                    Some(_) => Err(ApiError::new(
+                        code::INVALID_PARTITIONS,
+                        "the new count must be larger",
+                    )),
+                    None => Err(ApiError::new(
+                        runnel_core::error_code::UNKNOWN_TOPIC_OR_PARTITION,
+                        format!("unknown topic {name}"),
+                    )),
+                }
+            } else {
+                broker.create_partitions(&name, topic.count)
+            };
+            let response = CreatePartitionsTopicResult::default().with_name(topic.name);
+            match result {
+                Ok(()) => response,
+                Err(e) => response
+                    .with_error_code(e.code)
+                    .with_error_message(Some(s(e.message))),
+            }
+        })
+        .collect();
+    CreatePartitionsResponse::default().with_results(results)
+}
+
+/// DeleteRecords: moves each partition's log start offset (-1: to the high watermark).
+pub(super) fn delete_records(
+    broker: &Arc<Broker>,
+    request: DeleteRecordsRequest,
+) -> DeleteRecordsResponse {
+    let topics = request
+        .topics
+        .into_iter()
+        .map(|topic| {
+            let name = topic.name.0.to_string();
+            let partitions = topic
+                .partitions
+                .into_iter()
+                .map(|p| {
+                    let response = DeleteRecordsPartitionResult::default()
+                        .with_partition_index(p.partition_index)
+                        .with_low_watermark(-1);
+                    let result = broker
+                        .partition(&name, p.partition_index)
+                        .and_then(|partition| {
+                            let dir = broker.partition_dir(&name, p.partition_index);
+                            broker.delete_records(&partition, &dir, p.offset)
+                        });
+                    match result {
+                        Ok(start) => response.with_low_watermark(start),
+                        Err(e) => response.with_error_code(e.code),
+                    }
+                })
+                .collect();
+            DeleteRecordsTopicResult::default()
+                .with_name(topic.name)
+                .with_partitions(partitions)
+        })
+        .collect();
+    DeleteRecordsResponse::default().with_topics(topics)
+}

@@ -1,0 +1,959 @@
+//! The broker's state: topics, partitions and their logs, the group coordinator and the
+//! committed offsets, with the operations the Kafka API handlers call.
+//!
+//! Locking: the topic map is behind a `RwLock`; each partition's log and producer state behind
+//! its own `Mutex`; the group coordinator and offsets behind one `Mutex`. All are std locks,
+//! because nothing awaits while holding one. Decisions are core's: this module only finds the
+//! right log, carries out what core returns (fsyncs, files) and persists topic metadata.
+//!
+//! Topic metadata lives in `<log.dirs>/__topics/<name>.toml` (id, partition count, config
+//! overrides); partition `p` of topic `t` in `<log.dirs>/t-p/`, as in Kafka. A partition's log
+//! start offset (moved by DeleteRecords) is saved in `log-start-offset` beside its segments.
+//! Committed offsets are records in the internal compacted topic `__consumer_offsets`, read
+//! back at start.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use runnel_core::batch::{self, BatchBuilder, BatchHeader};
+use runnel_core::error_code;
+use runnel_core::group::{GroupConfig, GroupCoordinator, GroupOutput, ReplyToken};
+use runnel_core::log::{Log, LogConfig, LogError};
+use runnel_core::offsets::{CommittedOffset, OffsetKey, OffsetStore, encode_commit};
+use runnel_core::producer::{ProducerStateTable, SequenceCheck};
+use serde::{Deserialize, Serialize};
+use tokio::sync::{Notify, oneshot};
+
+use crate::codec::NodeCodec;
+use crate::config::{BrokerConfig, cleanup_policy_name, parse_cleanup_policy};
+use crate::metrics::Metrics;
+use crate::storage::FileSegmentStore;
+
+/// The internal topic that holds committed offsets.
+pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
+/// Topic names longer than this are refused (Kafka's limit).
+const TOPIC_NAME_MAX_LEN: usize = 249;
+/// The most partitions one topic may have here: each holds three open files.
+const PARTITIONS_MAX: i32 = 10_000;
+
+/// Milliseconds since the Unix epoch: the clock handed to core.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// A Kafka error code with a message for the client and the log.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApiError {
+    /// The Kafka error code.
+    pub code: i16,
+    /// What went wrong, in words.
+    pub message: String,
+}
+
+impl ApiError {
+    /// An error with `code` and `message`.
+    pub fn new(code: i16, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+
+    fn unknown_topic(topic: &str) -> Self {
+        Self::new(
+            error_code::UNKNOWN_TOPIC_OR_PARTITION,
+            format!("unknown topic or partition {topic}"),
+        )
+    }
+}
+
+impl<E: std::fmt::Debug + std::fmt::Display> From<LogError<E>> for ApiError {
+    fn from(e: LogError<E>) -> Self {
+        if matches!(e, LogError::Store(_) | LogError::Corrupt { .. }) {
+            tracing::error!("storage: {e}");
+        }
+        Self::new(e.kafka_error_code(), e.to_string())
+    }
+}
+
+/// Kafka error codes the broker itself produces (core's are in `runnel_core::error_code`).
+pub mod code {
+    /// The topic already exists.
+    pub const TOPIC_ALREADY_EXISTS: i16 = 36;
+    /// The partition count is invalid.
+    pub const INVALID_PARTITIONS: i16 = 37;
+    /// The replication factor is invalid.
+    pub const INVALID_REPLICATION_FACTOR: i16 = 38;
+    /// A config name or value is invalid.
+    pub const INVALID_CONFIG: i16 = 40;
+    /// The requested API version is not supported.
+    pub const UNSUPPORTED_VERSION: i16 = 35;
+    /// acks is not -1, 0 or 1.
+    pub const INVALID_REQUIRED_ACKS: i16 = 21;
+    /// The requested timestamp or offset is invalid.
+    pub const INVALID_REQUEST: i16 = 42;
+    /// The operation is not allowed on an internal topic.
+    pub const TOPIC_AUTHORIZATION_FAILED: i16 = 29;
+    /// The coordinator type is not supported.
+    pub const COORDINATOR_NOT_AVAILABLE: i16 = 15;
+}
+
+/// Topic-level config names this broker understands, with how each maps onto the log.
+pub const TOPIC_CONFIGS: &[&str] = &[
+    "cleanup.policy",
+    "retention.ms",
+    "retention.bytes",
+    "segment.bytes",
+    "segment.ms",
+    "delete.retention.ms",
+    "min.cleanable.dirty.ratio",
+    "max.message.bytes",
+    "min.insync.replicas",
+    "flush.messages",
+    "flush.ms",
+    "index.interval.bytes",
+];
+
+/// What is saved for a topic.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+struct TopicMeta {
+    id: String,
+    partitions: i32,
+    #[serde(default)]
+    config: BTreeMap<String, String>,
+}
+
+/// A partition: its log and the producers writing to it.
+#[derive(Debug)]
+pub struct Partition {
+    /// The partition index.
+    pub index: i32,
+    state: Mutex<PartitionState>,
+}
+
+/// What a partition's lock guards.
+#[derive(Debug)]
+pub struct PartitionState {
+    /// The log.
+    pub log: Log<FileSegmentStore>,
+    producers: ProducerStateTable,
+    unflushed_messages: u64,
+    last_flush_ms: u64,
+}
+
+impl Partition {
+    /// Locks the partition. A poisoned lock (a panic while held) is taken over: the log's own
+    /// invariants are re-checked by every operation.
+    pub fn lock(&self) -> MutexGuard<'_, PartitionState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// A topic: its partitions and config overrides.
+#[derive(Debug)]
+pub struct Topic {
+    /// The name.
+    pub name: String,
+    /// The topic id (Metadata v10+).
+    pub id: uuid::Uuid,
+    partitions: RwLock<Vec<Arc<Partition>>>,
+    overrides: Mutex<BTreeMap<String, String>>,
+}
+
+impl Topic {
+    /// The partitions, in index order.
+    pub fn partitions(&self) -> Vec<Arc<Partition>> {
+        self.partitions
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// One partition.
+    pub fn partition(&self, index: i32) -> Option<Arc<Partition>> {
+        let partitions = self.partitions.read().unwrap_or_else(|p| p.into_inner());
+        usize::try_from(index)
+            .ok()
+            .and_then(|i| partitions.get(i).cloned())
+    }
+
+    /// The topic's config overrides.
+    pub fn overrides(&self) -> BTreeMap<String, String> {
+        self.overrides
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Whether this is an internal topic.
+    pub fn is_internal(&self) -> bool {
+        self.name == OFFSETS_TOPIC
+    }
+}
+
+/// The group coordinator with the committed offsets it serves.
+#[derive(Debug)]
+pub struct Groups {
+    /// Membership state machine.
+    pub coordinator: GroupCoordinator,
+    /// Latest commit per (group, topic, partition).
+    pub offsets: OffsetStore,
+}
+
+/// The whole broker.
+#[derive(Debug)]
+pub struct Broker {
+    /// The configuration in force.
+    pub config: BrokerConfig,
+    /// Compression for batches.
+    pub codec: NodeCodec,
+    /// Counters for `/metrics`.
+    pub metrics: Metrics,
+    /// Woken after every append, for long-polling fetches.
+    pub appended: Notify,
+    topics: RwLock<BTreeMap<String, Arc<Topic>>>,
+    groups: Mutex<Groups>,
+    replies: Mutex<HashMap<ReplyToken, oneshot::Sender<GroupOutput>>>,
+    next_token: AtomicU64,
+    next_producer_id: AtomicI64,
+}
+
+impl Broker {
+    /// Opens the broker's data directory: every topic and its partitions, recovering each
+    /// log's tail, and the committed offsets.
+    pub fn open(config: BrokerConfig) -> Result<Arc<Self>, String> {
+        fs::create_dir_all(meta_dir(&config.data_dir))
+            .map_err(|e| format!("cannot create {}: {e}", config.data_dir.display()))?;
+        let group_config = GroupConfig {
+            min_session_timeout_ms: config.group_min_session_timeout_ms,
+            max_session_timeout_ms: config.group_max_session_timeout_ms,
+            initial_rebalance_delay_ms: config.group_initial_rebalance_delay_ms,
+        };
+        let broker = Arc::new(Self {
+            codec: NodeCodec,
+            metrics: Metrics::default(),
+            appended: Notify::new(),
+            topics: RwLock::new(BTreeMap::new()),
+            groups: Mutex::new(Groups {
+                coordinator: GroupCoordinator::new(group_config),
+                offsets: OffsetStore::new(),
+            }),
+            replies: Mutex::new(HashMap::new()),
+            next_token: AtomicU64::new(1),
+            // Producer ids from the start time, so ids stay unique across restarts.
+            next_producer_id: AtomicI64::new((now_ms() as i64) << 10),
+            config,
+        });
+        let mut names = Vec::new();
+        for entry in fs::read_dir(meta_dir(&broker.config.data_dir))
+            .map_err(|e| format!("cannot read topic metadata: {e}"))?
+        {
+            let path = entry.map_err(|e| e.to_string())?.path();
+            if let Some(name) = path.file_stem().and_then(|n| n.to_str())
+                && path.extension().is_some_and(|e| e == "toml")
+            {
+                names.push(name.to_string());
+            }
+        }
+        for name in names {
+            let path = meta_path(&broker.config.data_dir, &name);
+            let text = fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+            let meta: TopicMeta =
+                toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+            broker.load_topic(&name, meta)?;
+        }
+        if broker.topic(OFFSETS_TOPIC).is_none() {
+            let mut config = BTreeMap::new();
+            config.insert("cleanup.policy".to_string(), "compact".to_string());
+            broker
+                .create_topic(OFFSETS_TOPIC, 1, config)
+                .map_err(|e| e.message)?;
+        }
+        broker.load_offsets()?;
+        Ok(broker)
+    }
+
+    fn load_topic(&self, name: &str, meta: TopicMeta) -> Result<Arc<Topic>, String> {
+        let topic = Arc::new(Topic {
+            name: name.to_string(),
+            id: uuid::Uuid::parse_str(&meta.id).unwrap_or_else(|_| uuid::Uuid::nil()),
+            partitions: RwLock::new(Vec::new()),
+            overrides: Mutex::new(meta.config.clone()),
+        });
+        let log_config = self.log_config(&meta.config);
+        for index in 0..meta.partitions {
+            let partition = self.open_partition(name, index, log_config.clone())?;
+            topic
+                .partitions
+                .write()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(Arc::new(partition));
+        }
+        self.topics
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(name.to_string(), topic.clone());
+        Ok(topic)
+    }
+
+    fn open_partition(
+        &self,
+        topic: &str,
+        index: i32,
+        config: LogConfig,
+    ) -> Result<Partition, String> {
+        let dir = partition_dir(&self.config.data_dir, topic, index);
+        let store = FileSegmentStore::open(&dir).map_err(|e| e.to_string())?;
+        let (mut log, cut) =
+            Log::open(store, config, now_ms()).map_err(|e| format!("{}: {e}", dir.display()))?;
+        if cut > 0 {
+            tracing::warn!(
+                "{}: truncated {cut} bytes of damaged or torn data at the log end; log end offset is now {}",
+                dir.display(),
+                log.log_end_offset()
+            );
+        }
+        if let Ok(text) = fs::read_to_string(dir.join("log-start-offset"))
+            && let Ok(offset) = text.trim().parse::<i64>()
+        {
+            log.restore_log_start_offset(offset);
+        }
+        Ok(Partition {
+            index,
+            state: Mutex::new(PartitionState {
+                log,
+                producers: ProducerStateTable::new(),
+                unflushed_messages: 0,
+                last_flush_ms: now_ms(),
+            }),
+        })
+    }
+
+    /// The log configuration for a topic with `overrides` over the broker's defaults.
+    pub fn log_config(&self, overrides: &BTreeMap<String, String>) -> LogConfig {
+        let mut config = self.config.default_log_config();
+        for (key, value) in overrides {
+            // Values were validated when set; an unparsable one keeps the default.
+            let _ = apply_config(&mut config, key, value);
+        }
+        config
+    }
+
+    /// A topic by name.
+    pub fn topic(&self, name: &str) -> Option<Arc<Topic>> {
+        self.topics
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(name)
+            .cloned()
+    }
+
+    /// A topic by id.
+    pub fn topic_by_id(&self, id: uuid::Uuid) -> Option<Arc<Topic>> {
+        self.topics
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .find(|t| t.id == id)
+            .cloned()
+    }
+
+    /// Every topic, by name.
+    pub fn topics(&self) -> Vec<Arc<Topic>> {
+        self.topics
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .cloned()
+            .collect()
+    }
+
+    /// One partition of one topic.
+    pub fn partition(&self, topic: &str, index: i32) -> Result<Arc<Partition>, ApiError> {
+        self.topic(topic)
+            .and_then(|t| t.partition(index))
+            .ok_or_else(|| ApiError::unknown_topic(&format!("{topic}-{index}")))
+    }
+
+    /// Creates a topic (CreateTopics, auto-creation).
+    pub fn create_topic(
+        &self,
+        name: &str,
+        partitions: i32,
+        config: BTreeMap<String, String>,
+    ) -> Result<Arc<Topic>, ApiError> {
+        validate_topic_name(name)?;
+        if !(1..=PARTITIONS_MAX).contains(&partitions) {
+            return Err(ApiError::new(
+                code::INVALID_PARTITIONS,
+                format!("number of partitions must be between 1 and {PARTITIONS_MAX}"),
+            ));
+        }
+        let mut probe = self.config.default_log_config();
+        for (key, value) in &config {
+            apply_config(&mut probe, key, value)?;
+        }
+        // Held across creation so two racing creates cannot both succeed.
+        let topics = self.topics.write().unwrap_or_else(|p| p.into_inner());
+        if topics.contains_key(name) {
+            return Err(ApiError::new(
+                code::TOPIC_ALREADY_EXISTS,
+                format!("topic {name} already exists"),
+            ));
+        }
+        drop(topics);
+        let meta = TopicMeta {
+            id: uuid::Uuid::from_u64_pair(
+                now_ms(),
+                self.next_token.fetch_add(1, Ordering::Relaxed),
+            )
+            .to_string(),
+            partitions,
+            config,
+        };
+        self.save_meta(name, &meta)?;
+        let topic = self
+            .load_topic(name, meta)
+            .map_err(|e| ApiError::new(error_code::KAFKA_STORAGE_ERROR, e))?;
+        tracing::info!("created topic {name} with {partitions} partitions");
+        Ok(topic)
+    }
+
+    /// Creates a topic on first use if `auto.create.topics.enable`, with `num.partitions`.
+    pub fn topic_or_create(&self, name: &str, allow_create: bool) -> Result<Arc<Topic>, ApiError> {
+        if let Some(topic) = self.topic(name) {
+            return Ok(topic);
+        }
+        if !(allow_create && self.config.auto_create_topics) {
+            return Err(ApiError::unknown_topic(name));
+        }
+        match self.create_topic(name, self.config.num_partitions, BTreeMap::new()) {
+            Err(e) if e.code == code::TOPIC_ALREADY_EXISTS => self
+                .topic(name)
+                .ok_or_else(|| ApiError::unknown_topic(name)),
+            other => other,
+        }
+    }
+
+    fn save_meta(&self, name: &str, meta: &TopicMeta) -> Result<(), ApiError> {
+        let path = meta_path(&self.config.data_dir, name);
+        let text = toml::to_string(meta)
+            .map_err(|e| ApiError::new(error_code::KAFKA_STORAGE_ERROR, e.to_string()))?;
+        let tmp = path.with_extension("toml.tmp");
+        fs::write(&tmp, text)
+            .and_then(|()| fs::rename(&tmp, &path))
+            .map_err(|e| {
+                ApiError::new(
+                    error_code::KAFKA_STORAGE_ERROR,
+                    format!("{}: {e}", path.display()),
+                )
+            })
+    }
+
+    fn topic_meta(&self, topic: &Topic) -> TopicMeta {
+        TopicMeta {
+            id: topic.id.to_string(),
+            partitions: topic.partitions().len() as i32,
+            config: topic.overrides(),
+        }
+    }
+
+    /// Deletes a topic, its files and every group's commits for it.
+    pub fn delete_topic(&self, name: &str) -> Result<(), ApiError> {
+        if name == OFFSETS_TOPIC {
+            return Err(ApiError::new(
+                code::TOPIC_AUTHORIZATION_FAILED,
+                "internal topics cannot be deleted",
+            ));
+        }
+        let topic = self
+            .topics
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(name)
+            .ok_or_else(|| ApiError::unknown_topic(name))?;
+        let _ = fs::remove_file(meta_path(&self.config.data_dir, name));
+        for partition in topic.partitions() {
+            let _ = fs::remove_dir_all(partition_dir(&self.config.data_dir, name, partition.index));
+        }
+        self.lock_groups().offsets.delete_topic(name);
+        tracing::info!("deleted topic {name}");
+        Ok(())
+    }
+
+    /// Grows a topic to `count` partitions (CreatePartitions).
+    pub fn create_partitions(&self, name: &str, count: i32) -> Result<(), ApiError> {
+        let topic = self
+            .topic(name)
+            .ok_or_else(|| ApiError::unknown_topic(name))?;
+        let current = topic.partitions().len() as i32;
+        if count <= current || count > PARTITIONS_MAX {
+            return Err(ApiError::new(
+                code::INVALID_PARTITIONS,
+                format!("topic {name} has {current} partitions; the new count must be larger"),
+            ));
+        }
+        let log_config = self.log_config(&topic.overrides());
+        for index in current..count {
+            let partition = self
+                .open_partition(name, index, log_config.clone())
+                .map_err(|e| ApiError::new(error_code::KAFKA_STORAGE_ERROR, e))?;
+            topic
+                .partitions
+                .write()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(Arc::new(partition));
+        }
+        self.save_meta(name, &self.topic_meta(&topic))
+    }
+
+    /// Sets (`Some`) or removes (`None`) topic config overrides, all or nothing.
+    pub fn alter_topic_config(
+        &self,
+        name: &str,
+        changes: &[(String, Option<String>)],
+        replace_all: bool,
+        validate_only: bool,
+    ) -> Result<(), ApiError> {
+        let topic = self
+            .topic(name)
+            .ok_or_else(|| ApiError::unknown_topic(name))?;
+        let mut overrides = if replace_all {
+            BTreeMap::new()
+        } else {
+            topic.overrides()
+        };
+        for (key, value) in changes {
+            match value {
+                Some(v) => {
+                    overrides.insert(key.clone(), v.clone());
+                }
+                None => {
+                    overrides.remove(key);
+                }
+            }
+        }
+        let mut probe = self.config.default_log_config();
+        for (key, value) in &overrides {
+            apply_config(&mut probe, key, value)?;
+        }
+        if validate_only {
+            return Ok(());
+        }
+        *topic.overrides.lock().unwrap_or_else(|p| p.into_inner()) = overrides;
+        self.save_meta(name, &self.topic_meta(&topic))?;
+        for partition in topic.partitions() {
+            partition.lock().log.set_config(probe.clone());
+        }
+        Ok(())
+    }
+
+    /// Every config of a topic: (name, value, is it the default).
+    pub fn describe_topic_config(
+        &self,
+        name: &str,
+    ) -> Result<Vec<(String, String, bool)>, ApiError> {
+        let topic = self
+            .topic(name)
+            .ok_or_else(|| ApiError::unknown_topic(name))?;
+        let overrides = topic.overrides();
+        let config = self.log_config(&overrides);
+        Ok(TOPIC_CONFIGS
+            .iter()
+            .map(|key| {
+                let value = overrides
+                    .get(*key)
+                    .cloned()
+                    .unwrap_or_else(|| config_value(&config, key));
+                (key.to_string(), value, !overrides.contains_key(*key))
+            })
+            .collect())
+    }
+
+    /// Appends a produce request's records to one partition. Returns the base offset the
+    /// records got (or had, for an idempotent retry) and the log start offset.
+    pub fn produce(&self, partition: &Partition, records: &[u8]) -> Result<(i64, i64), ApiError> {
+        let now = now_ms();
+        let mut state = partition.lock();
+        let state = &mut *state;
+        // Idempotence: a retried batch is answered with its first offsets, not written again.
+        let first = batch::BatchRef::parse(records)
+            .map_err(|e| ApiError::new(e.kafka_error_code(), e.to_string()))?;
+        let header: BatchHeader = *first.header();
+        match state
+            .producers
+            .check(&header)
+            .map_err(|e| ApiError::new(e.kafka_error_code(), e.to_string()))?
+        {
+            SequenceCheck::Duplicate { base_offset } => {
+                return Ok((base_offset, state.log.log_start_offset()));
+            }
+            SequenceCheck::Append => {}
+        }
+        let mut owned = records.to_vec();
+        let info = state.log.append(&mut owned, 0, &self.codec, now)?;
+        state.producers.record(&header, info.base_offset);
+        let count = (info.last_offset - info.base_offset + 1) as u64;
+        state.unflushed_messages += count;
+        let flush_messages = state.log.config().flush_messages;
+        if self.config.flush_before_ack
+            || flush_messages.is_some_and(|n| state.unflushed_messages >= n)
+        {
+            flush(state, now)?;
+        }
+        self.metrics.record_produce(count, records.len() as u64);
+        self.appended.notify_waiters();
+        Ok((info.base_offset, state.log.log_start_offset()))
+    }
+
+    /// Commits offsets for a group: appends them to `__consumer_offsets`, then updates the
+    /// store. Each entry gets its own result.
+    pub fn commit_offsets(
+        &self,
+        group: &str,
+        generation_id: i32,
+        member_id: &str,
+        commits: Vec<(String, i32, i64, i32, String)>,
+    ) -> Result<Vec<i16>, ApiError> {
+        let mut groups = self.lock_groups();
+        if let Err(e) = groups
+            .coordinator
+            .validate_commit(group, generation_id, member_id)
+        {
+            return Err(ApiError::new(e.kafka_error_code(), e.to_string()));
+        }
+        let now = now_ms() as i64;
+        let mut results = Vec::with_capacity(commits.len());
+        let mut records = Vec::new();
+        let mut accepted = Vec::new();
+        for (topic, partition, offset, leader_epoch, metadata) in commits {
+            if self
+                .topic(&topic)
+                .and_then(|t| t.partition(partition))
+                .is_none()
+            {
+                results.push(error_code::UNKNOWN_TOPIC_OR_PARTITION);
+                continue;
+            }
+            let key = OffsetKey {
+                group: group.to_string(),
+                topic,
+                partition,
+            };
+            let value = CommittedOffset {
+                offset,
+                leader_epoch,
+                metadata,
+                commit_timestamp_ms: now,
+            };
+            if value.metadata.len() > runnel_core::offsets::METADATA_MAX_BYTES || offset < -1 {
+                results.push(error_code::OFFSET_METADATA_TOO_LARGE);
+                continue;
+            }
+            records.push(encode_commit(&key, &value));
+            accepted.push((key, value));
+            results.push(error_code::NONE);
+        }
+        if !records.is_empty() {
+            let mut builder = BatchBuilder::new(0);
+            for (k, v) in &records {
+                builder.push(now, Some(k), Some(v), Vec::new());
+            }
+            let batch = builder
+                .build(&self.codec)
+                .map_err(|e| ApiError::new(e.kafka_error_code(), e.to_string()))?;
+            let partition = self.partition(OFFSETS_TOPIC, 0)?;
+            self.produce(&partition, &batch)?;
+            for (key, value) in accepted {
+                // Validated above, so the store accepts it.
+                let _ = groups.offsets.commit(&key, value);
+            }
+        }
+        Ok(results)
+    }
+
+    /// Reads `__consumer_offsets` into the offset store.
+    fn load_offsets(&self) -> Result<(), String> {
+        let partition = self.partition(OFFSETS_TOPIC, 0).map_err(|e| e.message)?;
+        let state = partition.lock();
+        let mut offset = state.log.log_start_offset();
+        let end = state.log.log_end_offset();
+        let mut groups = self.lock_groups();
+        let mut scratch = Vec::new();
+        while offset < end {
+            let bytes = state
+                .log
+                .read(offset, 1 << 20, end)
+                .map_err(|e| format!("{OFFSETS_TOPIC}: {e}"))?;
+            if bytes.is_empty() {
+                break;
+            }
+            for batch in batch::batches(&bytes) {
+                let batch = batch.map_err(|e| format!("{OFFSETS_TOPIC}: {e}"))?;
+                offset = batch.header().next_offset();
+                for record in batch
+                    .records(&self.codec, &mut scratch)
+                    .map_err(|e| e.to_string())?
+                {
+                    let record = record.map_err(|e| e.to_string())?;
+                    if let Some(key) = record.key
+                        && let Err(e) = groups.offsets.apply_record(key, record.value)
+                    {
+                        tracing::warn!("{OFFSETS_TOPIC}: skipping record {}: {e}", record.offset);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The group coordinator and offsets, locked.
+    pub fn lock_groups(&self) -> MutexGuard<'_, Groups> {
+        self.groups.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A fresh token and the receiver its group reply will arrive on.
+    pub fn reply_slot(&self) -> (ReplyToken, oneshot::Receiver<GroupOutput>) {
+        let token = self.next_token.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = oneshot::channel();
+        self.replies
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(token, tx);
+        (token, rx)
+    }
+
+    /// Delivers the replies the coordinator released.
+    pub fn deliver(&self, outputs: Vec<GroupOutput>) {
+        let mut replies = self.replies.lock().unwrap_or_else(|p| p.into_inner());
+        for output in outputs {
+            let token = match &output {
+                GroupOutput::Join(t, _) | GroupOutput::Sync(t, _) => *t,
+            };
+            if let Some(tx) = replies.remove(&token) {
+                // The connection may be gone; then nobody is waiting.
+                let _ = tx.send(output);
+            }
+        }
+    }
+
+    /// A new producer id (InitProducerId).
+    pub fn allocate_producer_id(&self) -> i64 {
+        self.next_producer_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Periodic work: retention, compaction, `flush.ms`. Called by a background task.
+    pub fn maintain(&self, run_retention: bool, run_cleaner: bool) {
+        let now = now_ms();
+        for topic in self.topics() {
+            for partition in topic.partitions() {
+                let mut state = partition.lock();
+                let state = &mut *state;
+                let leo = state.log.log_end_offset();
+                if let Some(flush_ms) = state.log.config().flush_ms
+                    && state.unflushed_messages > 0
+                    && now.saturating_sub(state.last_flush_ms) >= flush_ms
+                    && let Err(e) = flush(state, now)
+                {
+                    tracing::error!(
+                        "{}-{}: flush failed: {}",
+                        topic.name,
+                        partition.index,
+                        e.message
+                    );
+                }
+                if run_retention {
+                    match state.log.apply_retention(now, leo) {
+                        Ok(r) if r.segments_deleted > 0 => tracing::info!(
+                            "{}-{}: retention deleted {} segments ({} bytes); log start offset {}",
+                            topic.name,
+                            partition.index,
+                            r.segments_deleted,
+                            r.bytes_deleted,
+                            state.log.log_start_offset()
+                        ),
+                        Ok(_) => {}
+                        Err(e) => {
+                            tracing::error!("{}-{}: retention: {e}", topic.name, partition.index)
+                        }
+                    }
+                }
+                if run_cleaner {
+                    match state.log.compact(&self.codec, now, leo) {
+                        Ok(r) if r.ran => tracing::info!(
+                            "{}-{}: compaction removed {} records and {} tombstones ({} → {} bytes)",
+                            topic.name,
+                            partition.index,
+                            r.records_removed,
+                            r.tombstones_removed,
+                            r.bytes_before,
+                            r.bytes_after
+                        ),
+                        Ok(_) => {}
+                        Err(e) => {
+                            tracing::error!("{}-{}: compaction: {e}", topic.name, partition.index)
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// DeleteRecords on one partition: moves its log start offset and saves it.
+    pub fn delete_records(
+        &self,
+        partition: &Partition,
+        dir: &Path,
+        offset: i64,
+    ) -> Result<i64, ApiError> {
+        let mut state = partition.lock();
+        let leo = state.log.log_end_offset();
+        let target = if offset == -1 { leo } else { offset };
+        if target > leo || target < 0 {
+            return Err(ApiError::new(
+                error_code::OFFSET_OUT_OF_RANGE,
+                format!("offset {offset} is above the high watermark {leo}"),
+            ));
+        }
+        let start = state.log.delete_records_before(target, now_ms())?;
+        fs::write(dir.join("log-start-offset"), start.to_string())
+            .map_err(|e| ApiError::new(error_code::KAFKA_STORAGE_ERROR, e.to_string()))?;
+        Ok(start)
+    }
+
+    /// The directory of a partition.
+    pub fn partition_dir(&self, topic: &str, index: i32) -> PathBuf {
+        partition_dir(&self.config.data_dir, topic, index)
+    }
+
+    /// Flushes every partition (shutdown).
+    pub fn flush_all(&self) {
+        let now = now_ms();
+        for topic in self.topics() {
+            for partition in topic.partitions() {
+                let mut state = partition.lock();
+                if let Err(e) = flush(&mut state, now) {
+                    tracing::error!(
+                        "{}-{}: flush failed: {}",
+                        topic.name,
+                        partition.index,
+                        e.message
+                    );
+                }
+            }
+        }
+    }
+}
+
+fn flush(state: &mut PartitionState, now: u64) -> Result<(), ApiError> {
+    state
+        .log
+        .store()
+        .sync()
+        .map_err(|e| ApiError::new(error_code::KAFKA_STORAGE_ERROR, e.to_string()))?;
+    state.unflushed_messages = 0;
+    state.last_flush_ms = now;
+    Ok(())
+}
+
+fn meta_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join("__topics")
+}
+
+fn meta_path(data_dir: &Path, topic: &str) -> PathBuf {
+    meta_dir(data_dir).join(format!("{topic}.toml"))
+}
+
+fn partition_dir(data_dir: &Path, topic: &str, index: i32) -> PathBuf {
+    data_dir.join(format!("{topic}-{index}"))
+}
+
+/// Kafka's rule: 1–249 characters from `[a-zA-Z0-9._-]`, not `.` or `..`.
+fn validate_topic_name(name: &str) -> Result<(), ApiError> {
+    let valid = !name.is_empty()
+        && name.len() <= TOPIC_NAME_MAX_LEN
+        && name != "."
+        && name != ".."
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-');
+    if valid {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            error_code::INVALID_TOPIC_EXCEPTION,
+            format!("invalid topic name {name:?}: use 1-249 characters from [a-zA-Z0-9._-]"),
+        ))
+    }
+}
+
+fn invalid_config(key: &str, value: &str) -> ApiError {
+    ApiError::new(
+        code::INVALID_CONFIG,
+        format!("invalid value {value:?} for {key}"),
+    )
+}
+
+/// Applies one topic config to a log configuration.
+fn apply_config(config: &mut LogConfig, key: &str, value: &str) -> Result<(), ApiError> {
+    let bad = || invalid_config(key, value);
+    let int = || value.trim().parse::<i64>().map_err(|_| bad());
+    let positive = || int().and_then(|v| u64::try_from(v).ok().filter(|v| *v > 0).ok_or_else(bad));
+    let optional = || int().map(|v| u64::try_from(v).ok());
+    match key {
+        "cleanup.policy" => config.cleanup_policy = parse_cleanup_policy(value).ok_or_else(bad)?,
+        "retention.ms" => config.retention_ms = optional()?,
+        "retention.bytes" => config.retention_bytes = optional()?,
+        "segment.bytes" => config.segment_bytes = positive()?,
+        "segment.ms" => config.segment_ms = positive()?,
+        "delete.retention.ms" => config.delete_retention_ms = int()?.max(0) as u64,
+        "min.cleanable.dirty.ratio" => {
+            let ratio: f64 = value.trim().parse().map_err(|_| bad())?;
+            if !(0.0..=1.0).contains(&ratio) {
+                return Err(bad());
+            }
+            config.min_cleanable_dirty_ratio = ratio;
+        }
+        "max.message.bytes" => config.max_message_bytes = positive()?,
+        "index.interval.bytes" => config.index_interval_bytes = positive()?,
+        "flush.messages" => config.flush_messages = optional()?.filter(|v| *v < i64::MAX as u64),
+        "flush.ms" => config.flush_ms = optional()?.filter(|v| *v < i64::MAX as u64),
+        // Kept for clients and for replication to come; one node has one replica.
+        "min.insync.replicas" => {
+            positive()?;
+        }
+        _ => {
+            return Err(ApiError::new(
+                code::INVALID_CONFIG,
+                format!("unknown topic config {key}"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The value of one config as DescribeConfigs shows it.
+fn config_value(config: &LogConfig, key: &str) -> String {
+    let opt = |v: Option<u64>| v.map_or("-1".to_string(), |v| v.to_string());
+    match key {
+        "cleanup.policy" => cleanup_policy_name(config.cleanup_policy).to_string(),
+        "retention.ms" => opt(config.retention_ms),
+        "retention.bytes" => opt(config.retention_bytes),
+        "segment.bytes" => config.segment_bytes.to_string(),
+        "segment.ms" => config.segment_ms.to_string(),
+        "delete.retention.ms" => config.delete_retention_ms.to_string(),
+        "min.cleanable.dirty.ratio" => config.min_cleanable_dirty_ratio.to_string(),
+        "max.message.bytes" => config.max_message_bytes.to_string(),
+        "index.interval.bytes" => config.index_interval_bytes.to_string(),
+        "flush.messages" => opt(config.flush_messages),
+        "flush.ms" => opt(config.flush_ms),
+        "min.insync.replicas" => "1".to_string(),
+        _ => String::new(),
+    }
+}

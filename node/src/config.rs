@@ -1,0 +1,250 @@
+//! Broker configuration: embedded defaults, a TOML file with Kafka's config names, and flags.
+//!
+//! Precedence: flags over the file over the defaults. A file looks like
+//!
+//! ```toml
+//! "listeners" = "127.0.0.1:9092"
+//! "log.dirs" = "./runnel-data"
+//! "num.partitions" = 3
+//! "log.retention.ms" = 604800000
+//! ```
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use runnel_core::log::{CleanupPolicy, LogConfig};
+use serde::Deserialize;
+
+/// Everything the broker reads at start.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct BrokerConfig {
+    /// `node.id`: this broker's id.
+    #[serde(rename = "node.id")]
+    pub node_id: i32,
+    /// `listeners`: where the Kafka protocol is served.
+    #[serde(rename = "listeners")]
+    pub listener: SocketAddr,
+    /// `advertised.host`: the host clients are told to connect to (an IPv4 address by
+    /// default: librdkafka may resolve `localhost` to ::1).
+    #[serde(rename = "advertised.host")]
+    pub advertised_host: String,
+    /// `admin.listener`: `/metrics`, `/healthz` (and later the playground).
+    #[serde(rename = "admin.listener")]
+    pub admin_listener: SocketAddr,
+    /// `log.dirs`: where partitions live.
+    #[serde(rename = "log.dirs")]
+    pub data_dir: PathBuf,
+    /// `num.partitions`: partitions of an auto-created topic.
+    #[serde(rename = "num.partitions")]
+    pub num_partitions: i32,
+    /// `auto.create.topics.enable`.
+    #[serde(rename = "auto.create.topics.enable")]
+    pub auto_create_topics: bool,
+    /// `socket.request.max.bytes`: larger requests close the connection.
+    #[serde(rename = "socket.request.max.bytes")]
+    pub request_max_bytes: usize,
+    /// `log.segment.bytes`.
+    #[serde(rename = "log.segment.bytes")]
+    pub segment_bytes: u64,
+    /// `log.roll.ms`.
+    #[serde(rename = "log.roll.ms")]
+    pub segment_ms: u64,
+    /// `log.retention.ms` (-1: forever).
+    #[serde(rename = "log.retention.ms")]
+    pub retention_ms: i64,
+    /// `log.retention.bytes` (-1: unlimited).
+    #[serde(rename = "log.retention.bytes")]
+    pub retention_bytes: i64,
+    /// `log.cleanup.policy`: `delete`, `compact` or `compact,delete`.
+    #[serde(rename = "log.cleanup.policy")]
+    pub cleanup_policy: String,
+    /// `log.retention.check.interval.ms`: how often retention runs.
+    #[serde(rename = "log.retention.check.interval.ms")]
+    pub retention_check_interval_ms: u64,
+    /// `log.cleaner.backoff.ms`: how often compaction looks for dirty logs.
+    #[serde(rename = "log.cleaner.backoff.ms")]
+    pub cleaner_backoff_ms: u64,
+    /// `log.flush.interval.messages`: fsync after this many messages (-1: leave it to the OS).
+    #[serde(rename = "log.flush.interval.messages")]
+    pub flush_messages: i64,
+    /// `log.flush.interval.ms`: fsync at least this often (-1: leave it to the OS).
+    #[serde(rename = "log.flush.interval.ms")]
+    pub flush_ms: i64,
+    /// `log.flush.before.ack` (runnel's own): fsync every write before acknowledging it.
+    #[serde(rename = "log.flush.before.ack")]
+    pub flush_before_ack: bool,
+    /// `group.min.session.timeout.ms`.
+    #[serde(rename = "group.min.session.timeout.ms")]
+    pub group_min_session_timeout_ms: u64,
+    /// `group.max.session.timeout.ms`.
+    #[serde(rename = "group.max.session.timeout.ms")]
+    pub group_max_session_timeout_ms: u64,
+    /// `group.initial.rebalance.delay.ms`.
+    #[serde(rename = "group.initial.rebalance.delay.ms")]
+    pub group_initial_rebalance_delay_ms: u64,
+}
+
+impl Default for BrokerConfig {
+    fn default() -> Self {
+        let log = LogConfig::default();
+        Self {
+            node_id: 0,
+            listener: SocketAddr::from(([127, 0, 0, 1], 9092)),
+            advertised_host: String::new(),
+            admin_listener: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("./runnel-data"),
+            num_partitions: 1,
+            auto_create_topics: true,
+            request_max_bytes: 100 * 1024 * 1024,
+            segment_bytes: log.segment_bytes,
+            segment_ms: log.segment_ms,
+            retention_ms: log.retention_ms.map_or(-1, |ms| ms as i64),
+            retention_bytes: -1,
+            cleanup_policy: "delete".into(),
+            retention_check_interval_ms: 300_000,
+            cleaner_backoff_ms: 15_000,
+            flush_messages: -1,
+            flush_ms: -1,
+            flush_before_ack: false,
+            group_min_session_timeout_ms: 6_000,
+            group_max_session_timeout_ms: 1_800_000,
+            group_initial_rebalance_delay_ms: 0,
+        }
+    }
+}
+
+/// Why a configuration could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML or names an unknown key.
+    #[error("{path}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The parser's words.
+        message: String,
+    },
+    /// A value is out of range.
+    #[error("invalid config {key} = {value}: {reason}")]
+    Invalid {
+        /// The key.
+        key: &'static str,
+        /// The value.
+        value: String,
+        /// Why.
+        reason: &'static str,
+    },
+}
+
+impl BrokerConfig {
+    /// Reads a TOML file over the defaults.
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })
+    }
+
+    /// Checks values and fills in derived ones (the advertised host).
+    pub fn validate(mut self) -> Result<Self, ConfigError> {
+        if self.num_partitions < 1 {
+            return Err(ConfigError::Invalid {
+                key: "num.partitions",
+                value: self.num_partitions.to_string(),
+                reason: "must be at least 1",
+            });
+        }
+        parse_cleanup_policy(&self.cleanup_policy).ok_or(ConfigError::Invalid {
+            key: "log.cleanup.policy",
+            value: self.cleanup_policy.clone(),
+            reason: "must be delete, compact or compact,delete",
+        })?;
+        if self.advertised_host.is_empty() {
+            let ip = self.listener.ip();
+            self.advertised_host = if ip.is_unspecified() {
+                "127.0.0.1".into()
+            } else {
+                ip.to_string()
+            };
+        }
+        Ok(self)
+    }
+
+    /// The log configuration a new topic gets before its own overrides.
+    pub fn default_log_config(&self) -> LogConfig {
+        LogConfig {
+            segment_bytes: self.segment_bytes,
+            segment_ms: self.segment_ms,
+            retention_ms: u64::try_from(self.retention_ms).ok(),
+            retention_bytes: u64::try_from(self.retention_bytes).ok(),
+            cleanup_policy: parse_cleanup_policy(&self.cleanup_policy)
+                .unwrap_or(CleanupPolicy::DELETE),
+            flush_messages: u64::try_from(self.flush_messages).ok(),
+            flush_ms: u64::try_from(self.flush_ms).ok(),
+            ..LogConfig::default()
+        }
+    }
+}
+
+/// Parses Kafka's `cleanup.policy` value.
+pub fn parse_cleanup_policy(value: &str) -> Option<CleanupPolicy> {
+    let mut delete = false;
+    let mut compact = false;
+    for part in value.split(',').map(str::trim) {
+        match part {
+            "delete" => delete = true,
+            "compact" => compact = true,
+            _ => return None,
+        }
+    }
+    (delete || compact).then_some(CleanupPolicy { delete, compact })
+}
+
+/// Kafka's text for a cleanup policy.
+pub fn cleanup_policy_name(policy: CleanupPolicy) -> &'static str {
+    match (policy.compact, policy.delete) {
+        (true, true) => "compact,delete",
+        (true, false) => "compact",
+        _ => "delete",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_uses_kafka_names_and_rejects_unknown_keys() {
+        let config: BrokerConfig = toml::from_str(
+            r#"
+            "listeners" = "127.0.0.1:19092"
+            "num.partitions" = 6
+            "log.cleanup.policy" = "compact,delete"
+            "#,
+        )
+        .unwrap();
+        let config = config.validate().unwrap();
+        assert_eq!(config.listener.port(), 19092);
+        assert_eq!(config.num_partitions, 6);
+        assert_eq!(config.advertised_host, "127.0.0.1");
+        assert_eq!(
+            config.default_log_config().cleanup_policy,
+            CleanupPolicy::COMPACT_DELETE
+        );
+        assert!(toml::from_str::<BrokerConfig>(r#""no.such.key" = 1"#).is_err());
+        assert!(parse_cleanup_policy("delete,nope").is_none());
+    }
+}

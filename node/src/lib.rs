@@ -1,0 +1,25 @@
+//! runnel-node: the native broker behind the binary `runnel`.
+//!
+//! A thin tokio driver around `runnel-core`: it speaks the Kafka wire protocol on TCP (the
+//! `kafka-protocol` crate decodes and encodes every request; record batches stay bytes and go
+//! to core), keeps partitions on disk in Kafka's segment layout, and serves `/metrics` and
+//! `/healthz` on the admin port. Decisions — offsets, reads, retention, compaction, group
+//! membership, idempotence — are core's.
+//!
+//! # Layout
+//! - `config`: defaults, the TOML file (Kafka's config names) and flags.
+//! - `broker`: topics, partitions, groups; the operations handlers call.
+//! - `server`: the Kafka listener (framing, dispatch, ordering).
+//! - `api`: one module per group of Kafka APIs.
+//! - `storage`: core's `SegmentStore` over files.
+//! - `codec`: gzip, snappy, lz4, zstd.
+//! - `admin`, `metrics`: the admin HTTP listener.
+
+pub mod admin;
+pub mod api;
+pub mod broker;
+pub mod codec;
+pub mod config;
+pub mod metrics;
+pub mod server;
+pub mod storage;

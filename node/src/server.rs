@@ -1,0 +1,181 @@
+//! The Kafka listener: framing, decoding, dispatch, responses in request order.
+//!
+//! Each connection is served by one task that reads a request, handles it, writes its
+//! response, and only then reads the next — so responses leave in request order, as clients
+//! require (Kafka itself mutes a connection while a request is in flight). A frame larger than
+//! `socket.request.max.bytes`, an unknown API, an unsupported version or a body that does not
+//! decode closes that connection with a log line; nothing else is affected.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use kafka_protocol::messages::{ApiKey, RequestKind, ResponseHeader};
+use kafka_protocol::protocol::{Encodable, decode_request_header_from_buffer};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader, BufWriter};
+use tokio::net::{TcpListener, TcpStream};
+
+use crate::api::{self, Context};
+use crate::broker::Broker;
+
+/// Bytes of the smallest request header (api key, version, correlation id, client id length).
+const HEADER_MIN_BYTES: usize = 10;
+
+/// Accepts connections until the task is dropped.
+pub async fn serve(broker: Arc<Broker>, listener: TcpListener) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, peer)) => {
+                broker.metrics.connections.fetch_add(1, Ordering::Relaxed);
+                let broker = broker.clone();
+                tokio::spawn(async move {
+                    if let Err(reason) = connection(broker, stream, peer).await {
+                        tracing::debug!("{peer}: connection closed: {reason}");
+                    }
+                });
+            }
+            Err(e) => {
+                tracing::warn!("accept failed: {e}");
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
+async fn connection(
+    broker: Arc<Broker>,
+    stream: TcpStream,
+    peer: SocketAddr,
+) -> Result<(), String> {
+    let _ = stream.set_nodelay(true);
+    let (read, write) = stream.into_split();
+    let mut read = BufReader::new(read);
+    let mut write = BufWriter::new(write);
+    let client_host = format!("/{}", peer.ip());
+    loop {
+        let size = match read.read_i32().await {
+            Ok(size) => size,
+            Err(_) => return Ok(()), // the client hung up
+        };
+        let size = usize::try_from(size).unwrap_or(usize::MAX);
+        if size < HEADER_MIN_BYTES || size > broker.config.request_max_bytes {
+            broker.metrics.bad_requests.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(
+                "{peer}: request of {size} bytes refused (socket.request.max.bytes is {}); closing",
+                broker.config.request_max_bytes
+            );
+            return Err("bad frame size".into());
+        }
+        let mut frame = BytesMut::zeroed(size);
+        read.read_exact(&mut frame)
+            .await
+            .map_err(|e| e.to_string())?;
+        let Some(response) = respond(&broker, frame.freeze(), &client_host, peer).await? else {
+            continue;
+        };
+        write
+            .write_all(&response)
+            .await
+            .map_err(|e| e.to_string())?;
+        write.flush().await.map_err(|e| e.to_string())?;
+    }
+}
+
+/// Decodes and handles one request; returns the framed response (`None` for acks=0 produce),
+/// or an error that closes the connection.
+async fn respond(
+    broker: &Arc<Broker>,
+    mut frame: Bytes,
+    client_host: &str,
+    peer: SocketAddr,
+) -> Result<Option<BytesMut>, String> {
+    let key_raw = (&frame[0..2]).get_i16();
+    let version = (&frame[2..4]).get_i16();
+    let correlation_id = (&frame[4..8]).get_i32();
+    let refuse = |why: String| {
+        broker.metrics.bad_requests.fetch_add(1, Ordering::Relaxed);
+        tracing::warn!("{peer}: {why}; closing the connection");
+        Err(why)
+    };
+    let Ok(key) = ApiKey::try_from(key_raw) else {
+        return refuse(format!("unknown API key {key_raw}"));
+    };
+    if key == ApiKey::ApiVersions && !api::decodable(key, version) {
+        // KIP-511: a version we do not know gets a v0-format error listing what we do.
+        return Ok(Some(frame_response(
+            correlation_id,
+            &api::api_versions_error_body(),
+        )));
+    }
+    if !api::decodable(key, version) {
+        return refuse(format!(
+            "{} v{version} is not supported",
+            api::api_name(key)
+        ));
+    }
+    let header = match decode_request_header_from_buffer(&mut frame) {
+        Ok(h) => h,
+        Err(e) => return refuse(format!("malformed request header: {e}")),
+    };
+    let request = match RequestKind::decode(key, &mut frame, version) {
+        Ok(r) => r,
+        Err(e) => {
+            return refuse(format!(
+                "malformed {} v{version} request: {e}",
+                api::api_name(key)
+            ));
+        }
+    };
+    if frame.has_remaining() {
+        return refuse(format!(
+            "{} v{version} request has {} trailing bytes",
+            api::api_name(key),
+            frame.remaining()
+        ));
+    }
+    let started = Instant::now();
+    let ctx = Context {
+        header,
+        client_host: client_host.to_string(),
+    };
+    let response = api::handle(broker, &ctx, request).await;
+    broker
+        .metrics
+        .observe(api::api_name(key), started.elapsed());
+    let Some(response) = response else {
+        return Ok(None);
+    };
+    let mut body = BytesMut::new();
+    // ApiVersions responses always use header v0 (KIP-511), even when flexible.
+    let header_version = if key == ApiKey::ApiVersions {
+        0
+    } else {
+        key.response_header_version(version)
+    };
+    ResponseHeader::default()
+        .with_correlation_id(correlation_id)
+        .encode(&mut body, header_version)
+        .map_err(|e| e.to_string())?;
+    if let Err(e) = response.encode(&mut body, version) {
+        tracing::error!(
+            "{peer}: cannot encode {} v{version} response: {e}",
+            api::api_name(key)
+        );
+        return Err(e.to_string());
+    }
+    let mut out = BytesMut::with_capacity(body.len() + 4);
+    out.put_i32(body.len() as i32);
+    out.extend_from_slice(&body);
+    Ok(Some(out))
+}
+
+/// Frames a hand-built body behind a v0 response header.
+fn frame_response(correlation_id: i32, body: &[u8]) -> BytesMut {
+    let mut out = BytesMut::with_capacity(body.len() + 8);
+    out.put_i32(body.len() as i32 + 4);
+    out.put_i32(correlation_id);
+    out.extend_from_slice(body);
+    out
+}
