@@ -577,7 +577,8 @@ impl Broker {
     }
 
     /// Appends a produce request's records to one partition. Returns the base offset the
-    /// records got (or had, for an idempotent retry) and the log start offset.
+    /// records got (or had, for an idempotent retry) and the log start offset. Idempotence is
+    /// checked on the request's first batch: clients send one batch per partition per request.
     pub fn produce(&self, partition: &Partition, records: &[u8]) -> Result<(i64, i64), ApiError> {
         let now = now_ms();
         let mut state = partition.lock();
@@ -676,6 +677,39 @@ impl Broker {
             }
         }
         Ok(results)
+    }
+
+    /// Deletes every commit of `group`: tombstones go to `__consumer_offsets` first, so the
+    /// deletion survives a restart, then the store forgets them.
+    pub fn delete_group_offsets(
+        &self,
+        groups: &mut Groups,
+        group: &str,
+    ) -> Result<usize, ApiError> {
+        let keys: Vec<Vec<u8>> = groups
+            .offsets
+            .group(group)
+            .map(|((topic, partition), _)| {
+                runnel_core::offsets::encode_key(&OffsetKey {
+                    group: group.to_string(),
+                    topic: topic.clone(),
+                    partition: *partition,
+                })
+            })
+            .collect();
+        if !keys.is_empty() {
+            let now = now_ms() as i64;
+            let mut builder = BatchBuilder::new(0);
+            for key in &keys {
+                builder.push(now, Some(key), None, Vec::new());
+            }
+            let batch = builder
+                .build(&self.codec)
+                .map_err(|e| ApiError::new(e.kafka_error_code(), e.to_string()))?;
+            let partition = self.partition(OFFSETS_TOPIC, 0)?;
+            self.produce(&partition, &batch)?;
+        }
+        Ok(groups.offsets.delete_group(group))
     }
 
     /// Reads `__consumer_offsets` into the offset store.

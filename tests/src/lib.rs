@@ -1,6 +1,260 @@
 //! runnel-tests: tests that cross crate and process boundaries.
 //!
 //! This is where real Kafka clients (kcat, confluent-kafka, kafka-python, kafkajs) meet a real
-//! `runnel` process, a real browser meets the playground, and the simulator drives the core
-//! through thousands of seeded fault schedules; the benchmark harness lives here too. Each later
-//! issue adds its suites under `tests/`.
+//! `runnel` process. [`Runnel`] starts the broker binary on free loopback ports with its own
+//! data directory, and stops it with SIGTERM or SIGKILL; [`run_client`] runs a client script
+//! with a time bound. Later issues add the browser and simulator suites here.
+//!
+//! The broker binary is `target/<profile>/runnel` (the test command builds it first), or the
+//! path in `RUNNEL_BIN`.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// How long a broker may take to start answering.
+const START_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// The workspace root.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+/// The `runnel` binary to test.
+pub fn runnel_binary() -> PathBuf {
+    if let Some(path) = std::env::var_os("RUNNEL_BIN") {
+        return PathBuf::from(path);
+    }
+    let profile = if cfg!(debug_assertions) {
+        "debug"
+    } else {
+        "release"
+    };
+    let path = workspace_root().join("target").join(profile).join("runnel");
+    assert!(
+        path.exists(),
+        "{} is missing: build it with `cargo build -p runnel-node --bin runnel` (the test command does)",
+        path.display()
+    );
+    path
+}
+
+/// A loopback port that was free a moment ago.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+/// A fresh, empty directory under the system temp dir, unique to this test.
+pub fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "runnel-test-{name}-{}-{}",
+        std::process::id(),
+        Instant::now().elapsed().as_nanos()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create temp dir");
+    dir
+}
+
+/// A running `runnel` process.
+pub struct Runnel {
+    child: Option<Child>,
+    /// The Kafka listener port.
+    pub port: u16,
+    /// The admin HTTP port.
+    pub admin_port: u16,
+    /// The data directory.
+    pub data_dir: PathBuf,
+    settings: Vec<String>,
+    log: Arc<Mutex<String>>,
+}
+
+impl Runnel {
+    /// Starts a broker with a new data directory and `settings` (`key=value`, Kafka names).
+    pub fn start(name: &str, settings: &[&str]) -> Self {
+        let mut runnel = Self {
+            child: None,
+            port: free_port(),
+            admin_port: free_port(),
+            data_dir: temp_dir(name),
+            settings: settings.iter().map(|s| s.to_string()).collect(),
+            log: Arc::new(Mutex::new(String::new())),
+        };
+        runnel.spawn();
+        runnel
+    }
+
+    /// `127.0.0.1:<port>`, for clients' bootstrap servers.
+    pub fn bootstrap(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    fn spawn(&mut self) {
+        let mut command = Command::new(runnel_binary());
+        command
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{}", self.port))
+            .arg("--admin")
+            .arg(format!("127.0.0.1:{}", self.admin_port))
+            .arg("--data-dir")
+            .arg(&self.data_dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        for setting in &self.settings {
+            command.arg("--set").arg(setting);
+        }
+        let mut child = command.spawn().expect("start runnel");
+        let stderr = child.stderr.take().expect("piped stderr");
+        let log = self.log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let mut log = log.lock().unwrap_or_else(|p| p.into_inner());
+                log.push_str(&line);
+                log.push('\n');
+            }
+        });
+        self.child = Some(child);
+        let deadline = Instant::now() + START_TIMEOUT;
+        let addr = SocketAddr::from(([127, 0, 0, 1], self.port));
+        while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
+            if let Some(status) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
+                panic!("runnel exited with {status} at start:\n{}", self.log());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "runnel did not start:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Everything the broker has logged so far.
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Stops with SIGTERM and waits; returns whether it exited with status 0.
+    pub fn terminate(&mut self) -> bool {
+        let Some(mut child) = self.child.take() else {
+            return false;
+        };
+        send_signal(child.id() as libc::pid_t, libc::SIGTERM);
+        wait_bounded(&mut child, Duration::from_secs(20)).is_some_and(|s| s.success())
+    }
+
+    /// Kills with SIGKILL (no chance to flush) and waits.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts the broker again on the same ports and data directory.
+    pub fn restart(&mut self) {
+        assert!(self.child.is_none(), "stop the broker before restarting it");
+        self.spawn();
+    }
+
+    /// `GET path` on the admin port; returns the body.
+    pub fn admin_get(&self, path: &str) -> String {
+        let mut stream = TcpStream::connect(("127.0.0.1", self.admin_port)).expect("admin port");
+        write!(stream, "GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n").expect("write");
+        let mut response = String::new();
+        stream.read_to_string(&mut response).expect("read");
+        response
+            .split_once("\r\n\r\n")
+            .map(|(_, body)| body.to_string())
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for Runnel {
+    fn drop(&mut self) {
+        self.kill();
+        let _ = std::fs::remove_dir_all(&self.data_dir);
+    }
+}
+
+fn send_signal(pid: libc::pid_t, signal: libc::c_int) {
+    // Sending a signal to our own child is safe: the pid is ours until we reap it.
+    #[allow(unsafe_code)]
+    // SAFETY: kill(2) has no memory-safety preconditions.
+    unsafe {
+        libc::kill(pid, signal);
+    }
+}
+
+fn wait_bounded(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Some(status);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            return child.wait().ok();
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Runs `program args` with `stdin` fed in, bounded by `limit`; panics with its output if it
+/// does not exit 0.
+pub fn run_client(program: &str, args: &[&str], stdin: &[u8], limit: Duration) -> Output {
+    let mut child = Command::new(program)
+        .args(args)
+        .current_dir(workspace_root())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {program}: {e} (the test command installs it)"));
+    let mut input = child.stdin.take().expect("piped stdin");
+    let data = stdin.to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = input.write_all(&data);
+    });
+    let mut stdout = child.stdout.take().expect("piped stdout");
+    let mut stderr = child.stderr.take().expect("piped stderr");
+    let out = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = stdout.read_to_end(&mut buf);
+        buf
+    });
+    let err = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = stderr.read_to_end(&mut buf);
+        buf
+    });
+    let status = wait_bounded(&mut child, limit).expect("client status");
+    let _ = writer.join();
+    let output = Output {
+        status,
+        stdout: out.join().unwrap_or_default(),
+        stderr: err.join().unwrap_or_default(),
+    };
+    assert!(
+        output.status.success(),
+        "{program} {args:?} failed ({}):\nstdout:\n{}\nstderr:\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}

@@ -295,7 +295,8 @@ pub(super) fn delete_groups(
     broker: &Arc<Broker>,
     request: DeleteGroupsRequest,
 ) -> DeleteGroupsResponse {
-    let mut groups = broker.lock_groups();
+    let mut guard = broker.lock_groups();
+    let groups = &mut *guard;
     let results = request
         .groups_names
         .into_iter()
@@ -308,9 +309,12 @@ pub(super) fn delete_groups(
                 Err(GroupError::GroupIdNotFound) if has_offsets => 0,
                 Err(e) => e.kafka_error_code(),
             };
-            if code == 0 {
-                groups.offsets.delete_group(&name);
-            }
+            let code = match code {
+                0 => broker
+                    .delete_group_offsets(groups, &name)
+                    .map_or_else(|e| e.code, |_| 0),
+                other => other,
+            };
             DeletableGroupResult::default()
                 .with_group_id(id)
                 .with_error_code(code)
