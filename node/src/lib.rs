@@ -14,8 +14,10 @@
 //! - `storage`: core's `SegmentStore` over files.
 //! - `codec`: gzip, snappy, lz4, zstd.
 //! - `admin`, `metrics`: the admin HTTP listener.
+//! - `alloc`: the global allocator that survives decoders' speculative huge reservations.
 
 pub mod admin;
+pub mod alloc;
 pub mod api;
 pub mod broker;
 pub mod codec;

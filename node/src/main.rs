@@ -9,9 +9,13 @@ use std::time::Duration;
 
 use clap::Parser;
 
+use runnel_node::alloc::LazyHugeAllocator;
 use runnel_node::broker::{Broker, now_ms};
 use runnel_node::config::BrokerConfig;
 use runnel_node::{admin, server};
+
+#[global_allocator]
+static ALLOCATOR: LazyHugeAllocator = LazyHugeAllocator;
 
 /// How often the coordinator's timers (sessions, rebalances) and flush.ms are checked.
 const TICK: Duration = Duration::from_millis(100);

@@ -1,0 +1,355 @@
+//! Bad input and bad luck against a real `runnel`: random and mutated requests, an oversized
+//! frame, an unknown ApiVersions version (KIP-511), a damaged segment tail at restart, and the
+//! admin endpoints.
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use bytes::{BufMut, BytesMut};
+use kafka_protocol::messages::{
+    ApiKey, ApiVersionsRequest, FetchRequest, JoinGroupRequest, MetadataRequest, ProduceRequest,
+    RequestHeader, TopicName,
+};
+use kafka_protocol::protocol::{Encodable, StrBytes};
+use runnel_core::batch::{BatchBuilder, NoCodec, batches};
+use runnel_core::rng::Rng;
+use runnel_tests::{Runnel, run_client};
+
+const LIMIT: Duration = Duration::from_secs(60);
+/// Requests sent by the malformed-request test (bounded, seeded).
+const MUTATIONS: usize = 400;
+
+fn connect(broker: &Runnel) -> TcpStream {
+    let stream = TcpStream::connect(("127.0.0.1", broker.port))
+        .unwrap_or_else(|e| panic!("connect: {e}; broker log:\n{}", broker.log()));
+    stream
+        .set_read_timeout(Some(Duration::from_secs(1)))
+        .expect("timeout");
+    stream
+}
+
+fn frame<R: Encodable>(key: ApiKey, version: i16, correlation_id: i32, request: &R) -> Vec<u8> {
+    let mut body = BytesMut::new();
+    let header = RequestHeader::default()
+        .with_request_api_key(key as i16)
+        .with_request_api_version(version)
+        .with_correlation_id(correlation_id)
+        .with_client_id(Some(StrBytes::from_static_str("robustness")));
+    header
+        .encode(&mut body, key.request_header_version(version))
+        .expect("header");
+    request.encode(&mut body, version).expect("body");
+    let mut out = Vec::with_capacity(body.len() + 4);
+    out.put_i32(body.len() as i32);
+    out.extend_from_slice(&body);
+    out
+}
+
+/// What became of one request.
+#[derive(Debug, PartialEq, Eq)]
+enum Outcome {
+    /// A response frame (its body).
+    Answered(Vec<u8>),
+    /// The broker closed the connection.
+    Closed,
+    /// Nothing within the read timeout: legitimate for a mutated request that became valid
+    /// and asks for no answer (acks=0) or a long wait (a fetch's max_wait, a held join).
+    Silent,
+}
+
+/// Sends raw bytes and reads one response frame.
+fn send(stream: &mut TcpStream, bytes: &[u8]) -> Outcome {
+    if stream.write_all(bytes).is_err() {
+        return Outcome::Closed;
+    }
+    let mut size = [0u8; 4];
+    match stream.read_exact(&mut size) {
+        Ok(()) => {}
+        Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+            return Outcome::Silent;
+        }
+        Err(_) => return Outcome::Closed,
+    }
+    let mut body = vec![0u8; i32::from_be_bytes(size) as usize];
+    match stream.read_exact(&mut body) {
+        Ok(()) => Outcome::Answered(body),
+        Err(_) => Outcome::Closed,
+    }
+}
+
+/// Sends raw bytes and reads one response frame; `None` when the broker closed the connection.
+fn exchange(stream: &mut TcpStream, bytes: &[u8]) -> Option<Vec<u8>> {
+    match send(stream, bytes) {
+        Outcome::Answered(body) => Some(body),
+        Outcome::Closed => None,
+        Outcome::Silent => panic!("no response and no close"),
+    }
+}
+
+fn produce_request(topic: &str, value: &[u8]) -> ProduceRequest {
+    use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+    let mut b = BatchBuilder::new(0);
+    b.push(1_700_000_000_000, Some(b"k"), Some(value), Vec::new());
+    let records = b.build(&NoCodec).expect("batch");
+    ProduceRequest::default()
+        .with_acks(1)
+        .with_timeout_ms(1000)
+        .with_topic_data(vec![
+            TopicProduceData::default()
+                .with_name(TopicName(StrBytes::from_string(topic.to_string())))
+                .with_partition_data(vec![
+                    PartitionProduceData::default()
+                        .with_index(0)
+                        .with_records(Some(records.into())),
+                ]),
+        ])
+}
+
+fn consume_all(broker: &Runnel, topic: &str) -> Vec<String> {
+    let out = run_client(
+        "kcat",
+        &[
+            "-b",
+            &broker.bootstrap(),
+            "-t",
+            topic,
+            "-C",
+            "-e",
+            "-q",
+            "-f",
+            "%s\n",
+        ],
+        b"",
+        LIMIT,
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(String::from)
+        .collect()
+}
+
+#[test]
+fn malformed_requests_get_an_error_or_a_closed_connection_and_nothing_else_changes() {
+    let broker = Runnel::start("malformed", &[]);
+    let mut stream = connect(&broker);
+    for i in 0..5 {
+        let reply = exchange(
+            &mut stream,
+            &frame(
+                ApiKey::Produce,
+                7,
+                i,
+                &produce_request("safe", format!("v{i}").as_bytes()),
+            ),
+        );
+        assert!(reply.is_some(), "a valid produce is answered");
+    }
+    let valid: Vec<Vec<u8>> = vec![
+        frame(ApiKey::ApiVersions, 3, 1, &ApiVersionsRequest::default()),
+        frame(ApiKey::Metadata, 4, 2, &MetadataRequest::default()),
+        frame(ApiKey::Produce, 7, 3, &produce_request("safe", b"mutant")),
+        frame(
+            ApiKey::Fetch,
+            11,
+            4,
+            &FetchRequest::default().with_max_wait_ms(0),
+        ),
+        frame(
+            ApiKey::JoinGroup,
+            5,
+            5,
+            &JoinGroupRequest::default().with_session_timeout_ms(1),
+        ),
+    ];
+    let mut rng = Rng::new(0x5eed);
+    let (mut answered, mut closed, mut silent) = (0, 0, 0);
+    for n in 0..MUTATIONS {
+        let mut bytes = valid[n % valid.len()].clone();
+        match rng.below(4) {
+            // Flip some bytes after the length prefix.
+            0 | 1 => {
+                for _ in 0..=rng.below(4) {
+                    let at = 4 + rng.below(bytes.len() as u64 - 4) as usize;
+                    bytes[at] = rng.next_u64() as u8;
+                }
+            }
+            // Cut the body short, keeping the length prefix honest.
+            2 => {
+                let keep = 4 + rng.below(bytes.len() as u64 - 4) as usize;
+                bytes.truncate(keep);
+                let len = (keep - 4) as i32;
+                bytes[..4].copy_from_slice(&len.to_be_bytes());
+            }
+            // Pure noise of a plausible size.
+            _ => {
+                let len = 10 + rng.below(200) as usize;
+                bytes = (len as i32).to_be_bytes().to_vec();
+                bytes.extend((0..len).map(|_| rng.next_u64() as u8));
+            }
+        }
+        match send(&mut stream, &bytes) {
+            Outcome::Answered(_) => answered += 1,
+            outcome => {
+                if outcome == Outcome::Silent {
+                    silent += 1;
+                } else {
+                    closed += 1;
+                }
+                stream = connect(&broker);
+            }
+        }
+    }
+    assert!(
+        answered > 0 && closed > 0,
+        "answered {answered}, closed {closed}"
+    );
+    assert!(
+        silent * 20 < MUTATIONS,
+        "{silent} of {MUTATIONS} requests got neither answer nor close"
+    );
+    // The broker still serves everyone, and the records written before are intact.
+    let records = consume_all(&broker, "safe");
+    assert_eq!(&records[..5], &["v0", "v1", "v2", "v3", "v4"]);
+    assert!(
+        records[5..].iter().all(|r| r == "mutant"),
+        "only whole valid produces were appended: {records:?}"
+    );
+    assert!(broker.log().contains("closing the connection"));
+}
+
+#[test]
+fn an_oversized_frame_closes_only_that_connection() {
+    let broker = Runnel::start("oversized", &[]);
+    let mut stream = connect(&broker);
+    let mut bytes = (200i32 << 20).to_be_bytes().to_vec();
+    bytes.extend_from_slice(&[0; 64]);
+    assert!(
+        exchange(&mut stream, &bytes).is_none(),
+        "a 200 MiB frame is refused"
+    );
+    let mut other = connect(&broker);
+    let reply = exchange(
+        &mut other,
+        &frame(ApiKey::ApiVersions, 3, 9, &ApiVersionsRequest::default()),
+    );
+    assert!(reply.is_some_and(|r| r[..4] == 9i32.to_be_bytes()));
+}
+
+#[test]
+fn an_unknown_api_versions_version_gets_the_v0_error_with_the_api_list() {
+    let broker = Runnel::start("kip511", &[]);
+    let mut stream = connect(&broker);
+    let mut body = BytesMut::new();
+    body.put_i16(ApiKey::ApiVersions as i16);
+    body.put_i16(99);
+    body.put_i32(77);
+    body.put_i16(-1); // null client id
+    let mut bytes = (body.len() as i32).to_be_bytes().to_vec();
+    bytes.extend_from_slice(&body);
+    let reply = exchange(&mut stream, &bytes).expect("an answer, not a close");
+    assert_eq!(&reply[..4], &77i32.to_be_bytes(), "correlation id");
+    assert_eq!(&reply[4..6], &35i16.to_be_bytes(), "UNSUPPORTED_VERSION");
+    let count = i32::from_be_bytes([reply[6], reply[7], reply[8], reply[9]]) as usize;
+    assert!(count >= 20);
+    assert_eq!(
+        reply.len(),
+        10 + count * 6,
+        "v0 format: key, min, max per API"
+    );
+    let apis: Vec<i16> = reply[10..]
+        .chunks(6)
+        .map(|c| i16::from_be_bytes([c[0], c[1]]))
+        .collect();
+    assert!(
+        apis.contains(&(ApiKey::ApiVersions as i16)) && apis.contains(&(ApiKey::Produce as i16))
+    );
+}
+
+#[test]
+fn a_damaged_segment_tail_is_cut_at_restart_and_everything_before_is_served() {
+    let mut broker = Runnel::start("damaged", &[]);
+    let input: String = (0..300).map(|i| format!("record-{i}\n")).collect();
+    // Small batches, so the damage takes only the last few records.
+    run_client(
+        "kcat",
+        &[
+            "-b",
+            &broker.bootstrap(),
+            "-t",
+            "fragile",
+            "-P",
+            "-X",
+            "batch.num.messages=10",
+        ],
+        input.as_bytes(),
+        LIMIT,
+    );
+    assert!(broker.terminate());
+    let segment = broker
+        .data_dir
+        .join("fragile-0")
+        .join("00000000000000000000.log");
+    let bytes = std::fs::read(&segment).expect("segment file");
+    let parsed: Vec<_> = batches(&bytes)
+        .map(|b| b.expect("valid before the damage"))
+        .collect();
+    let last = parsed.last().expect("batches").header().record_count as usize;
+    let total: usize = parsed
+        .iter()
+        .map(|b| b.header().record_count as usize)
+        .sum();
+    assert_eq!(total, 300);
+    // Tear the last batch: drop its final 7 bytes and flip one byte inside it.
+    let mut damaged = bytes[..bytes.len() - 7].to_vec();
+    let n = damaged.len();
+    damaged[n - 20] ^= 0xff;
+    std::fs::write(&segment, &damaged).expect("write damage");
+
+    broker.restart();
+    let records = consume_all(&broker, "fragile");
+    let expected: Vec<String> = (0..300 - last).map(|i| format!("record-{i}")).collect();
+    assert_eq!(
+        records, expected,
+        "every record before the damaged batch, in order"
+    );
+    assert!(
+        broker.log().contains("truncated"),
+        "the truncation is logged:\n{}",
+        broker.log()
+    );
+    // And the log continues from there.
+    run_client(
+        "kcat",
+        &["-b", &broker.bootstrap(), "-t", "fragile", "-P"],
+        b"after\n",
+        LIMIT,
+    );
+    assert_eq!(
+        consume_all(&broker, "fragile").last().map(String::as_str),
+        Some("after")
+    );
+}
+
+#[test]
+fn admin_endpoints_report_health_and_metrics() {
+    let broker = Runnel::start("admin", &[]);
+    assert_eq!(broker.admin_get("/healthz"), "ok\n");
+    let input: String = (0..25).map(|i| format!("m{i}\n")).collect();
+    run_client(
+        "kcat",
+        &["-b", &broker.bootstrap(), "-t", "metered", "-P"],
+        input.as_bytes(),
+        LIMIT,
+    );
+    let metrics = broker.admin_get("/metrics");
+    assert!(
+        metrics.lines().any(|l| l == "runnel_records_in_total 25"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("runnel_request_duration_seconds_count{api=\"Produce\"}"));
+    assert!(
+        metrics.contains("runnel_partitions 2"),
+        "metered-0 and __consumer_offsets-0: {metrics}"
+    );
+}
