@@ -18,7 +18,8 @@ topic = NewTopic(TOPIC, num_partitions=1, replication_factor=1, config={
 for future in admin.create_topics([topic]).values():
     future.result(10)
 
-producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 0})
+# lz4: compaction must decompress, clean and recompress the batches.
+producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 0, "compression.type": "lz4"})
 offsets = {}
 
 

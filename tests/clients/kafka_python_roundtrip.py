@@ -40,4 +40,24 @@ for n, headers, partition, offset in sent:
     assert record.value == f"v{n}".encode(), record
     assert record.timestamp == BASE_TS + n, record
     assert [(k, v) for k, v in record.headers] == headers, record.headers
+# ListOffsets: earliest, latest, and by timestamp (the first record at or after it).
+from kafka import TopicPartition  # noqa: E402
+
+consumer = KafkaConsumer(bootstrap_servers=bootstrap)
+partitions = [TopicPartition(TOPIC, p) for p in sorted(consumer.partitions_for_topic(TOPIC))]
+begin = consumer.beginning_offsets(partitions)
+end = consumer.end_offsets(partitions)
+target = BASE_TS + 70
+found = consumer.offsets_for_times({tp: target for tp in partitions})
+for tp in partitions:
+    in_partition = sorted((offset, n) for n, _, p, offset in sent if p == tp.partition)
+    assert begin[tp] == 0, begin
+    assert end[tp] == len(in_partition), (end, len(in_partition))
+    later = [(offset, n) for offset, n in in_partition if BASE_TS + n >= target]
+    if later:
+        assert found[tp].offset == later[0][0], (tp, found[tp], later[0])
+        assert found[tp].timestamp == BASE_TS + later[0][1]
+    else:
+        assert found[tp] is None, found[tp]
+consumer.close()
 print("ok", len(sent))

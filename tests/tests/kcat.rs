@@ -150,3 +150,45 @@ fn a_kcat_group_commits_and_a_second_run_resumes() {
         "the second run resumes from the committed offsets"
     );
 }
+
+#[test]
+fn every_compression_codec_is_stored_and_served() {
+    let broker = Runnel::start("codecs", &[]);
+    let bootstrap = broker.bootstrap();
+    for codec in ["none", "gzip", "snappy", "lz4", "zstd"] {
+        let topic = format!("codec-{codec}");
+        // Repetitive values, so every codec really compresses.
+        let input: String = (0..500)
+            .map(|i| format!("{codec}-{i}-{}\n", "x".repeat(100)))
+            .collect();
+        run_client(
+            "kcat",
+            &[
+                "-b",
+                &bootstrap,
+                "-t",
+                &topic,
+                "-P",
+                "-z",
+                codec,
+                "-X",
+                "linger.ms=20",
+            ],
+            input.as_bytes(),
+            LIMIT,
+        );
+        let out = run_client(
+            "kcat",
+            &[
+                "-b", &bootstrap, "-t", &topic, "-C", "-e", "-q", "-f", "%s\n",
+            ],
+            b"",
+            LIMIT,
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            input,
+            "{codec} round trip"
+        );
+    }
+}

@@ -167,3 +167,20 @@ fn a_compacted_topic_keeps_the_latest_value_per_key() {
     }
     assert!(records.windows(2).all(|w| w[0].0 < w[1].0));
 }
+
+#[test]
+fn confluent_kafka_admin_client_manages_topics_configs_records_and_groups() {
+    let broker = Runnel::start("admin-client", &[]);
+    let out = run_client(
+        "python3",
+        &["tests/clients/admin.py", &broker.bootstrap()],
+        b"",
+        LIMIT,
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "ok",
+        "{}",
+        broker.log()
+    );
+}

@@ -88,8 +88,11 @@ fn exchange(stream: &mut TcpStream, bytes: &[u8]) -> Option<Vec<u8>> {
 }
 
 fn produce_request(topic: &str, value: &[u8]) -> ProduceRequest {
+    produce_batch(topic, BatchBuilder::new(0), value)
+}
+
+fn produce_batch<'a>(topic: &str, mut b: BatchBuilder<'a>, value: &'a [u8]) -> ProduceRequest {
     use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
-    let mut b = BatchBuilder::new(0);
     b.push(1_700_000_000_000, Some(b"k"), Some(value), Vec::new());
     let records = b.build(&NoCodec).expect("batch");
     ProduceRequest::default()
@@ -352,4 +355,55 @@ fn admin_endpoints_report_health_and_metrics() {
         metrics.contains("runnel_partitions 2"),
         "metered-0 and __consumer_offsets-0: {metrics}"
     );
+}
+
+/// The (error code, base offset) of the single partition in a Produce v7 response body.
+fn produce_result(body: &[u8]) -> (i16, i64) {
+    use kafka_protocol::messages::ProduceResponse;
+    use kafka_protocol::protocol::Decodable;
+    let mut bytes = bytes::Bytes::copy_from_slice(&body[4..]); // after the correlation id
+    let response = ProduceResponse::decode(&mut bytes, 7).expect("produce response");
+    let p = &response.responses[0].partition_responses[0];
+    (p.error_code, p.base_offset)
+}
+
+#[test]
+fn idempotent_retries_are_written_once_and_gaps_are_refused() {
+    let broker = Runnel::start("idempotence", &[]);
+    let mut stream = connect(&broker);
+    let send = |stream: &mut TcpStream, correlation: i32, sequence: i32, value: &[u8]| {
+        let batch = BatchBuilder::new(0).producer(4242, 0, sequence);
+        let request = produce_batch("dedup", batch, value);
+        produce_result(
+            &exchange(stream, &frame(ApiKey::Produce, 7, correlation, &request)).expect("answer"),
+        )
+    };
+    assert_eq!(send(&mut stream, 1, 0, b"first"), (0, 0));
+    assert_eq!(send(&mut stream, 2, 1, b"second"), (0, 1));
+    // The client did not hear back and retries sequence 1: same offset, nothing appended.
+    assert_eq!(send(&mut stream, 3, 1, b"second"), (0, 1));
+    // A gap (sequence 5 after 1): OUT_OF_ORDER_SEQUENCE_NUMBER.
+    assert_eq!(send(&mut stream, 4, 5, b"lost"), (45, -1));
+    assert_eq!(consume_all(&broker, "dedup"), ["first", "second"]);
+}
+
+#[test]
+fn acks_zero_gets_no_response_and_the_next_answer_keeps_request_order() {
+    let broker = Runnel::start("acks0", &[]);
+    let mut stream = connect(&broker);
+    let fire_and_forget = produce_request("quiet", b"unanswered").with_acks(0);
+    stream
+        .write_all(&frame(ApiKey::Produce, 7, 100, &fire_and_forget))
+        .expect("write");
+    let reply = exchange(
+        &mut stream,
+        &frame(ApiKey::Metadata, 4, 101, &MetadataRequest::default()),
+    )
+    .expect("metadata answer");
+    assert_eq!(
+        &reply[..4],
+        &101i32.to_be_bytes(),
+        "the next response is the metadata one"
+    );
+    assert_eq!(consume_all(&broker, "quiet"), ["unanswered"]);
 }

@@ -19,7 +19,7 @@ use kafka_protocol::messages::{
     LeaveGroupResponse, ListGroupsRequest, ListGroupsResponse, SyncGroupRequest, SyncGroupResponse,
 };
 use runnel_core::error_code;
-use runnel_core::group::{GroupError, GroupOutput, JoinRequest, SyncRequest};
+use runnel_core::group::{GroupError, GroupOutput, GroupState, JoinRequest, SyncRequest};
 
 use super::{Context, s};
 use crate::broker::{Broker, code, now_ms};
@@ -232,29 +232,41 @@ pub(super) fn leave_group(
 
 /// ListGroups, optionally filtered by state (v4+).
 pub(super) fn list_groups(broker: &Arc<Broker>, request: ListGroupsRequest) -> ListGroupsResponse {
-    let groups = broker
-        .lock_groups()
+    let guard = broker.lock_groups();
+    let mut listed: Vec<(String, String, &'static str)> = guard
         .coordinator
         .list()
+        .into_iter()
+        .map(|(id, protocol_type, state)| (id, protocol_type, state.name()))
+        .collect();
+    // As in Kafka, a group that only committed offsets (a consumer using assign) exists too,
+    // as an Empty group.
+    for id in guard.offsets.groups() {
+        if !listed.iter().any(|(listed_id, _, _)| listed_id == id) {
+            listed.push((id.to_string(), String::new(), GroupState::Empty.name()));
+        }
+    }
+    drop(guard);
+    let groups = listed
         .into_iter()
         .filter(|(_, _, state)| {
             request.states_filter.is_empty()
                 || request
                     .states_filter
                     .iter()
-                    .any(|f| f.as_str().eq_ignore_ascii_case(state.name()))
+                    .any(|f| f.as_str().eq_ignore_ascii_case(state))
         })
         .map(|(id, protocol_type, state)| {
             ListedGroup::default()
                 .with_group_id(GroupId(s(id)))
                 .with_protocol_type(s(protocol_type))
-                .with_group_state(s(state.name()))
+                .with_group_state(s(state))
         })
         .collect();
     ListGroupsResponse::default().with_groups(groups)
 }
 
-/// DescribeGroups. A group nobody has joined is described as Dead, as Kafka does.
+/// DescribeGroups. A group with only commits is Empty; an unknown one is Dead, as in Kafka.
 pub(super) fn describe_groups(
     broker: &Arc<Broker>,
     request: DescribeGroupsRequest,
@@ -282,6 +294,11 @@ pub(super) fn describe_groups(
                         })
                         .collect(),
                 ),
+            None if groups.offsets.group(id.0.as_str()).next().is_some() => {
+                DescribedGroup::default()
+                    .with_group_id(id)
+                    .with_group_state(s(GroupState::Empty.name()))
+            }
             None => DescribedGroup::default()
                 .with_group_id(id)
                 .with_group_state(s("Dead")),
