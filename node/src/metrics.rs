@@ -27,6 +27,8 @@ pub struct Metrics {
     pub bytes_in: AtomicU64,
     /// Bytes returned by fetches.
     pub bytes_out: AtomicU64,
+    /// Records in the batches returned by fetches.
+    pub records_out: AtomicU64,
     /// Connections accepted.
     pub connections: AtomicU64,
     /// Requests that could not be decoded or were refused at the frame level.
@@ -80,6 +82,11 @@ impl Metrics {
                 "runnel_bytes_out_total",
                 "Record batch bytes returned by fetch requests.",
                 &self.bytes_out,
+            ),
+            (
+                "runnel_records_out_total",
+                "Records in the batches returned by fetch requests.",
+                &self.records_out,
             ),
             (
                 "runnel_connections_total",

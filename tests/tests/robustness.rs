@@ -351,6 +351,17 @@ fn admin_endpoints_report_health_and_metrics() {
         "{metrics}"
     );
     assert!(metrics.contains("runnel_request_duration_seconds_count{api=\"Produce\"}"));
+    let _ = run_client(
+        "kcat",
+        &["-b", &broker.bootstrap(), "-t", "metered", "-C", "-e", "-q"],
+        b"",
+        LIMIT,
+    );
+    let metrics = broker.admin_get("/metrics");
+    assert!(
+        metrics.lines().any(|l| l == "runnel_records_out_total 25"),
+        "{metrics}"
+    );
     assert!(
         metrics.contains("runnel_partitions 2"),
         "metered-0 and __consumer_offsets-0: {metrics}"

@@ -12,6 +12,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
 use kafka_protocol::messages::{BrokerId, FetchRequest, FetchResponse};
+use runnel_core::batch::BatchHeader;
 use runnel_core::error_code;
 
 use crate::broker::Broker;
@@ -37,13 +38,17 @@ pub(super) async fn fetch(
         let appended = broker.appended.notified();
         tokio::pin!(appended);
         appended.as_mut().enable();
-        let (response, bytes, errors) = read_once(broker, version, &request);
+        let (response, bytes, records, errors) = read_once(broker, version, &request);
         let now = tokio::time::Instant::now();
         if bytes >= min_bytes.max(1) || errors || now >= deadline {
             broker
                 .metrics
                 .bytes_out
                 .fetch_add(bytes as u64, std::sync::atomic::Ordering::Relaxed);
+            broker
+                .metrics
+                .records_out
+                .fetch_add(records, std::sync::atomic::Ordering::Relaxed);
             return response;
         }
         // Woken by an append or by the deadline; either way read again.
@@ -51,15 +56,16 @@ pub(super) async fn fetch(
     }
 }
 
-/// One pass over the requested partitions: the response, its record bytes, and whether any
-/// partition answered with an error (which ends the wait, as in Kafka).
+/// One pass over the requested partitions: the response, its record bytes, the records in its
+/// batches, and whether any partition answered with an error (which ends the wait, as Kafka).
 fn read_once(
     broker: &Broker,
     version: i16,
     request: &FetchRequest,
-) -> (FetchResponse, usize, bool) {
+) -> (FetchResponse, usize, u64, bool) {
     let mut remaining = usize::try_from(request.max_bytes).unwrap_or(0);
     let mut total = 0usize;
+    let mut records = 0u64;
     let mut errors = false;
     let mut topics = Vec::with_capacity(request.topics.len());
     for fetch_topic in &request.topics {
@@ -107,6 +113,7 @@ fn read_once(
             match state.log.read(p.fetch_offset, limit.max(1), leo) {
                 Ok(bytes) => {
                     total += bytes.len();
+                    records += record_count(&bytes);
                     remaining = remaining.saturating_sub(bytes.len());
                     partitions.push(data.with_records(Some(Bytes::from(bytes))));
                 }
@@ -130,6 +137,17 @@ fn read_once(
     (
         FetchResponse::default().with_responses(topics),
         total,
+        records,
         errors,
     )
+}
+
+/// Records in a run of batches, from their headers alone.
+fn record_count(mut bytes: &[u8]) -> u64 {
+    let mut count = 0;
+    while let Ok(header) = BatchHeader::decode(bytes) {
+        count += header.record_count.max(0) as u64;
+        bytes = bytes.get(header.size()..).unwrap_or_default();
+    }
+    count
 }
