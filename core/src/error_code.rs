@@ -50,3 +50,7 @@ pub const NON_EMPTY_GROUP: i16 = 68;
 pub const GROUP_ID_NOT_FOUND: i16 = 69;
 /// The producer's epoch is older than the one the broker has seen.
 pub const INVALID_PRODUCER_EPOCH: i16 = 47;
+/// This broker is not the leader of the partition (or the epoch is stale).
+pub const NOT_LEADER_OR_FOLLOWER: i16 = 6;
+/// The request did not complete in time (an acks=all write waiting for the ISR).
+pub const REQUEST_TIMED_OUT: i16 = 7;

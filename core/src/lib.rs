@@ -18,6 +18,9 @@
 //! - [`compaction`]: `cleanup.policy=compact`: the latest record per key, tombstones, offsets kept.
 //! - [`partitioner`]: the Java client's murmur2, librdkafka's `consistent_random`, round robin.
 //! - [`group`]: the consumer-group coordinator (JoinGroup, SyncGroup, Heartbeat, LeaveGroup).
+//! - [`replica`]: one replica of a partition: leader (ISR, HW, acks) and follower (fetch,
+//!   truncation by leader epoch, KIP-101).
+//! - [`controller`]: cluster metadata: brokers, sessions, elections, ISR changes.
 //! - [`offsets`]: committed offsets per (group, topic, partition) and their on-log encoding.
 //! - [`error_code`]: the Kafka error codes every module's errors map onto.
 //! - [`rng`]: the seeded pseudo-random generator behind every random choice.
@@ -32,12 +35,14 @@ extern crate alloc;
 pub mod batch;
 pub mod checksum;
 pub mod compaction;
+pub mod controller;
 pub mod error_code;
 pub mod group;
 pub mod log;
 pub mod offsets;
 pub mod partitioner;
 pub mod producer;
+pub mod replica;
 pub mod retention;
 pub mod rng;
 pub mod varint;

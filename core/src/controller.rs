@@ -1,0 +1,449 @@
+//! The controller: the cluster's metadata as a state machine over commands.
+//!
+//! It knows every broker (registered, heartbeating, or fenced once its session expired) and
+//! every partition (its replicas, leader, leader epoch and ISR). Its decisions are Kafka's:
+//! - a new topic's replicas are spread evenly: partition `p`'s replicas start at broker
+//!   `p mod n`, so preferred leaders (the first replica) are spread too;
+//! - when a broker is fenced, it leaves every ISR it was in (unless it is the last member), and
+//!   each partition it led elects a new leader: the first replica, in assignment order, that is
+//!   in the ISR and not fenced (clean election); if none and
+//!   `unclean.leader.election.enable`, the first live replica even outside the ISR (unclean:
+//!   records only the old ISR had are lost); otherwise the partition stays offline;
+//! - a leader's ISR change (AlterPartition) is accepted only from the current leader at the
+//!   current partition epoch, and only adds unfenced brokers;
+//! - preferred-replica election moves leadership back to the first replica when it is in the
+//!   ISR (`auto.leader.rebalance.enable` runs it on every tick).
+//!
+//! Every accepted change bumps the partition epoch (and the leader epoch when the leader
+//! changes), and is queued for [`Controller::poll_changes`], which the driver pushes to brokers.
+//! In the simulator this state machine is the metadata quorum (KRaft's controller); in a
+//! cluster of nodes its commands will be the entries of a Raft log.
+
+use alloc::collections::BTreeMap;
+use alloc::vec::Vec;
+
+use crate::replica::BrokerId;
+
+/// A partition index (the simulator has one topic).
+pub type PartitionId = u32;
+
+/// Controller settings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ControllerConfig {
+    /// `broker.session.timeout.ms`: a broker silent this long is fenced.
+    pub session_timeout_ms: u64,
+    /// `unclean.leader.election.enable`.
+    pub unclean_leader_election: bool,
+    /// `auto.leader.rebalance.enable`.
+    pub auto_leader_rebalance: bool,
+}
+
+impl Default for ControllerConfig {
+    fn default() -> Self {
+        Self {
+            session_timeout_ms: 3_000,
+            unclean_leader_election: false,
+            auto_leader_rebalance: false,
+        }
+    }
+}
+
+/// What the controller records for one partition.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PartitionState {
+    /// Assigned replicas; the first is the preferred leader.
+    pub replicas: Vec<BrokerId>,
+    /// The leader, or `None` when offline.
+    pub leader: Option<BrokerId>,
+    /// Bumped on every leader change.
+    pub leader_epoch: i32,
+    /// The in-sync replicas.
+    pub isr: Vec<BrokerId>,
+    /// Bumped on every change; fences stale ISR proposals.
+    pub partition_epoch: i32,
+}
+
+/// Why a command was refused.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize,
+)]
+#[non_exhaustive]
+pub enum ControllerError {
+    /// No such partition.
+    #[error("unknown partition")]
+    UnknownPartition,
+    /// The proposer is not the leader, or its epochs are stale.
+    #[error("stale leader or partition epoch")]
+    FencedLeaderEpoch,
+    /// The proposed ISR names a fenced or unassigned broker.
+    #[error("invalid ISR")]
+    InvalidIsr,
+    /// Not enough live brokers for the replication factor.
+    #[error("not enough brokers")]
+    NotEnoughBrokers,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Session {
+    deadline_ms: u64,
+    fenced: bool,
+}
+
+/// The metadata state machine. See the module documentation.
+#[derive(Clone, Debug, Default)]
+pub struct Controller {
+    config: ControllerConfig,
+    brokers: BTreeMap<BrokerId, Session>,
+    partitions: BTreeMap<PartitionId, PartitionState>,
+    changed: Vec<PartitionId>,
+}
+
+impl Controller {
+    /// A controller with no brokers and no partitions.
+    pub fn new(config: ControllerConfig) -> Self {
+        Self {
+            config,
+            ..Self::default()
+        }
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &ControllerConfig {
+        &self.config
+    }
+
+    /// Changes settings (`unclean.leader.election.enable`, rebalancing) at run time.
+    pub fn set_config(&mut self, config: ControllerConfig) {
+        self.config = config;
+    }
+
+    /// One partition's state.
+    pub fn partition(&self, partition: PartitionId) -> Option<&PartitionState> {
+        self.partitions.get(&partition)
+    }
+
+    /// Every partition.
+    pub fn partitions(&self) -> impl Iterator<Item = (&PartitionId, &PartitionState)> {
+        self.partitions.iter()
+    }
+
+    /// Whether a broker is registered and not fenced.
+    pub fn is_live(&self, broker: BrokerId) -> bool {
+        self.brokers.get(&broker).is_some_and(|s| !s.fenced)
+    }
+
+    /// A broker (re)registers: it is unfenced, and offline partitions it can lead elect it.
+    pub fn handle_register(&mut self, now_ms: u64, broker: BrokerId) {
+        self.brokers.insert(
+            broker,
+            Session {
+                deadline_ms: now_ms + self.config.session_timeout_ms,
+                fenced: false,
+            },
+        );
+        let offline: Vec<PartitionId> = self
+            .partitions
+            .iter()
+            .filter(|(_, p)| p.leader.is_none() && p.replicas.contains(&broker))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in offline {
+            self.elect(id);
+        }
+    }
+
+    /// A broker's heartbeat: its session goes on. Returns false if it is fenced (it must
+    /// register again).
+    pub fn handle_heartbeat(&mut self, now_ms: u64, broker: BrokerId) -> bool {
+        match self.brokers.get_mut(&broker) {
+            Some(s) if !s.fenced => {
+                s.deadline_ms = now_ms + self.config.session_timeout_ms;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Creates the partitions `0..count` with `replication_factor` replicas over the live
+    /// brokers, spread evenly; all replicas start in the ISR, the first leads.
+    pub fn create_partitions(
+        &mut self,
+        count: u32,
+        replication_factor: usize,
+    ) -> Result<(), ControllerError> {
+        let live: Vec<BrokerId> = self
+            .brokers
+            .iter()
+            .filter(|(_, s)| !s.fenced)
+            .map(|(b, _)| *b)
+            .collect();
+        if live.len() < replication_factor || replication_factor == 0 {
+            return Err(ControllerError::NotEnoughBrokers);
+        }
+        for p in 0..count {
+            let replicas: Vec<BrokerId> = (0..replication_factor)
+                .map(|i| live[(p as usize + i) % live.len()])
+                .collect();
+            self.partitions.insert(
+                p,
+                PartitionState {
+                    leader: Some(replicas[0]),
+                    isr: replicas.clone(),
+                    replicas,
+                    leader_epoch: 0,
+                    partition_epoch: 0,
+                },
+            );
+            self.changed.push(p);
+        }
+        Ok(())
+    }
+
+    /// A leader proposes a new ISR (AlterPartition). Returns the state in force afterwards.
+    pub fn handle_alter_isr(
+        &mut self,
+        partition: PartitionId,
+        leader: BrokerId,
+        leader_epoch: i32,
+        isr: Vec<BrokerId>,
+    ) -> Result<PartitionState, ControllerError> {
+        let live: Vec<BrokerId> = self
+            .brokers
+            .iter()
+            .filter(|(_, s)| !s.fenced)
+            .map(|(b, _)| *b)
+            .collect();
+        let state = self
+            .partitions
+            .get_mut(&partition)
+            .ok_or(ControllerError::UnknownPartition)?;
+        if state.leader != Some(leader) || state.leader_epoch != leader_epoch {
+            return Err(ControllerError::FencedLeaderEpoch);
+        }
+        if !isr.contains(&leader) || isr.iter().any(|b| !state.replicas.contains(b)) {
+            return Err(ControllerError::InvalidIsr);
+        }
+        // Only live brokers may join; members already in the ISR may stay while fenced.
+        if isr
+            .iter()
+            .any(|b| !state.isr.contains(b) && !live.contains(b))
+        {
+            return Err(ControllerError::InvalidIsr);
+        }
+        state.isr = isr;
+        state.partition_epoch += 1;
+        self.changed.push(partition);
+        Ok(state.clone())
+    }
+
+    /// Expires sessions at `now_ms`, then (with `auto.leader.rebalance.enable`) moves leaders
+    /// back to their preferred replicas.
+    pub fn handle_tick(&mut self, now_ms: u64) {
+        let expired: Vec<BrokerId> = self
+            .brokers
+            .iter()
+            .filter(|(_, s)| !s.fenced && s.deadline_ms <= now_ms)
+            .map(|(b, _)| *b)
+            .collect();
+        for broker in expired {
+            self.fence(broker);
+        }
+        if self.config.auto_leader_rebalance {
+            self.elect_preferred_leaders();
+        }
+    }
+
+    /// A broker is fenced now (session expired, or a controlled shutdown).
+    pub fn fence(&mut self, broker: BrokerId) {
+        if let Some(s) = self.brokers.get_mut(&broker) {
+            s.fenced = true;
+        }
+        let ids: Vec<PartitionId> = self.partitions.keys().copied().collect();
+        for id in ids {
+            let Some(state) = self.partitions.get_mut(&id) else {
+                continue;
+            };
+            let mut changed = false;
+            if state.isr.contains(&broker) && state.isr.len() > 1 {
+                state.isr.retain(|b| *b != broker);
+                changed = true;
+            }
+            if state.leader == Some(broker) {
+                self.elect(id);
+            } else if changed {
+                state.partition_epoch += 1;
+                self.changed.push(id);
+            }
+        }
+    }
+
+    /// Preferred-replica election: each partition whose first replica is live, in the ISR and
+    /// not leading gets it back as leader. Returns how many moved.
+    pub fn elect_preferred_leaders(&mut self) -> usize {
+        let mut moved = 0;
+        let ids: Vec<PartitionId> = self.partitions.keys().copied().collect();
+        for id in ids {
+            let Some(state) = self.partitions.get(&id) else {
+                continue;
+            };
+            let preferred = state.replicas[0];
+            if state.leader != Some(preferred)
+                && state.isr.contains(&preferred)
+                && self.is_live(preferred)
+            {
+                if let Some(state) = self.partitions.get_mut(&id) {
+                    state.leader = Some(preferred);
+                    state.leader_epoch += 1;
+                    state.partition_epoch += 1;
+                }
+                self.changed.push(id);
+                moved += 1;
+            }
+        }
+        moved
+    }
+
+    /// Elects a leader for `id` among its live replicas (see the module documentation).
+    fn elect(&mut self, id: PartitionId) {
+        let live: Vec<BrokerId> = self
+            .brokers
+            .iter()
+            .filter(|(_, s)| !s.fenced)
+            .map(|(b, _)| *b)
+            .collect();
+        let unclean = self.config.unclean_leader_election;
+        let Some(state) = self.partitions.get_mut(&id) else {
+            return;
+        };
+        let clean = state
+            .replicas
+            .iter()
+            .copied()
+            .find(|r| state.isr.contains(r) && live.contains(r));
+        let (leader, isr) = match clean {
+            Some(l) => (
+                Some(l),
+                state
+                    .isr
+                    .iter()
+                    .copied()
+                    .filter(|r| live.contains(r))
+                    .collect(),
+            ),
+            None if unclean => match state.replicas.iter().copied().find(|r| live.contains(r)) {
+                Some(l) => (Some(l), alloc::vec![l]),
+                None => (None, state.isr.clone()),
+            },
+            None => (None, state.isr.clone()),
+        };
+        if leader != state.leader {
+            state.leader_epoch += 1;
+        }
+        state.leader = leader;
+        state.isr = isr;
+        state.partition_epoch += 1;
+        self.changed.push(id);
+    }
+
+    /// Partitions changed since the last call, with their new state, for the driver to push.
+    #[must_use]
+    pub fn poll_changes(&mut self) -> Vec<(PartitionId, PartitionState)> {
+        let mut ids = core::mem::take(&mut self.changed);
+        ids.sort_unstable();
+        ids.dedup();
+        ids.into_iter()
+            .filter_map(|id| self.partitions.get(&id).map(|s| (id, s.clone())))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::vec;
+
+    fn cluster(unclean: bool) -> Controller {
+        let mut c = Controller::new(ControllerConfig {
+            unclean_leader_election: unclean,
+            ..ControllerConfig::default()
+        });
+        for b in 0..3 {
+            c.handle_register(0, b);
+        }
+        c.create_partitions(3, 3).unwrap();
+        let _ = c.poll_changes();
+        c
+    }
+
+    #[test]
+    fn replicas_and_preferred_leaders_are_spread() {
+        let c = cluster(false);
+        let leaders: Vec<_> = c.partitions().map(|(_, p)| p.leader).collect();
+        assert_eq!(leaders, [Some(0), Some(1), Some(2)]);
+        assert_eq!(c.partition(1).unwrap().replicas, [1, 2, 0]);
+    }
+
+    #[test]
+    fn a_silent_broker_is_fenced_and_its_partitions_elect_from_the_isr() {
+        let mut c = cluster(false);
+        for t in (500..4000).step_by(500) {
+            c.handle_heartbeat(t, 1);
+            c.handle_heartbeat(t, 2);
+            c.handle_tick(t);
+        }
+        let p0 = c.partition(0).unwrap();
+        assert_eq!(
+            (p0.leader, p0.leader_epoch, p0.isr.clone()),
+            (Some(1), 1, vec![1, 2])
+        );
+        assert!(!c.is_live(0));
+        assert!(
+            !c.handle_heartbeat(4000, 0),
+            "a fenced broker must register again"
+        );
+        let changes = c.poll_changes();
+        assert_eq!(
+            changes.len(),
+            3,
+            "every partition lost broker 0 from its ISR"
+        );
+        // Back again: it registers; the partitions it prefers move back only by rebalancing.
+        c.handle_register(4000, 0);
+        assert_eq!(c.partition(0).unwrap().leader, Some(1));
+        // Its ISR proposal to re-add 0 is accepted from the current leader only.
+        assert_eq!(
+            c.handle_alter_isr(0, 2, 1, vec![0, 1, 2]),
+            Err(ControllerError::FencedLeaderEpoch)
+        );
+        assert!(c.handle_alter_isr(0, 1, 1, vec![0, 1, 2]).is_ok());
+        assert_eq!(c.elect_preferred_leaders(), 1);
+        assert_eq!(c.partition(0).unwrap().leader, Some(0));
+        assert_eq!(c.partition(0).unwrap().leader_epoch, 2);
+    }
+
+    #[test]
+    fn without_an_isr_member_unclean_election_decides() {
+        for unclean in [false, true] {
+            let mut c = cluster(unclean);
+            // Partition 0's ISR shrinks to its leader 0, then 0 dies.
+            c.handle_alter_isr(0, 0, 0, vec![0]).unwrap();
+            c.fence(0);
+            let p0 = c.partition(0).unwrap();
+            if unclean {
+                assert_eq!((p0.leader, p0.isr.clone()), (Some(1), vec![1]));
+            } else {
+                assert_eq!(
+                    (p0.leader, p0.isr.clone()),
+                    (None, vec![0]),
+                    "offline, last ISR kept"
+                );
+                c.handle_register(10, 0);
+                assert_eq!(
+                    c.partition(0).unwrap().leader,
+                    Some(0),
+                    "the last ISR member returns"
+                );
+            }
+        }
+    }
+}

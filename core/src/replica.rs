@@ -1,0 +1,667 @@
+//! One broker's replica of one partition: the leader and follower halves of Kafka's
+//! replication protocol, sans-IO.
+//!
+//! - The **leader** appends produced batches, answers followers' fetches, and from the offsets
+//!   followers fetch at learns their log end offsets (LEO). The high watermark (HW) is the
+//!   smallest LEO in the in-sync replica set (ISR); records below it are committed, and only
+//!   they are shown to consumers. A follower leaves the ISR when it has not caught up with the
+//!   leader's LEO for `replica.lag.time.max.ms`, and may rejoin once it reaches the HW; the
+//!   leader proposes each change to the controller ([`Replica::poll_isr_change`]) and applies it
+//!   only when the controller accepts. `acks=all` writes wait until the HW passes them; with
+//!   fewer than `min.insync.replicas` in the ISR a write is refused (NOT_ENOUGH_REPLICAS).
+//! - A **follower** fetches from its leader's LEO and copies batches byte for byte
+//!   (offsets and leader epochs included), and learns the HW from fetch responses.
+//! - On a leader change (KIP-101) a follower first asks the new leader where the follower's last
+//!   leader epoch ends (OffsetsForLeaderEpoch) and truncates there: it keeps every record the
+//!   new leader has. The legacy rule, selected by [`TruncationMode::HighWatermark`], truncates
+//!   to the follower's own HW instead, which can throw away committed records the new leader
+//!   also lacks — the loss KIP-101 fixed, kept so the playground can show it.
+//!
+//! The log underneath is core's [`Log`] over a [`MemorySegmentStore`]: the same code the node
+//! runs, so the simulator exercises it.
+
+use alloc::collections::BTreeMap;
+use alloc::vec::Vec;
+
+use crate::batch::{self, BatchHeader, NoCodec};
+use crate::error_code;
+use crate::log::{Log, LogConfig, MemorySegmentStore};
+
+/// A broker id.
+pub type BrokerId = u32;
+
+/// How a follower truncates after a leader change.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum TruncationMode {
+    /// KIP-101: truncate to the end offset of the follower's last epoch on the new leader.
+    LeaderEpoch,
+    /// Before KIP-101: truncate to the follower's own high watermark.
+    HighWatermark,
+}
+
+/// Replication settings, with Kafka's names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ReplicaConfig {
+    /// `replica.lag.time.max.ms`: how long a follower may go without catching up.
+    pub lag_time_max_ms: u64,
+    /// `min.insync.replicas`: the smallest ISR that accepts `acks=all` writes.
+    pub min_insync_replicas: usize,
+    /// How followers truncate on a leader change.
+    pub truncation: TruncationMode,
+    /// How long a leader waits for the controller to answer an ISR change before it stops
+    /// accepting writes.
+    pub isr_update_timeout_ms: u64,
+}
+
+impl Default for ReplicaConfig {
+    fn default() -> Self {
+        Self {
+            lag_time_max_ms: 10_000,
+            min_insync_replicas: 1,
+            truncation: TruncationMode::LeaderEpoch,
+            isr_update_timeout_ms: 3_000,
+        }
+    }
+}
+
+/// `acks` of a produce request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Acks {
+    /// No acknowledgement at all.
+    None,
+    /// Acknowledged once the leader has appended.
+    Leader,
+    /// Acknowledged once every ISR member has the records (HW past them).
+    All,
+}
+
+/// Why a replica refused a request.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize,
+)]
+#[non_exhaustive]
+pub enum ReplicaError {
+    /// This replica is not the leader (or not of that epoch).
+    #[error("not leader or follower")]
+    NotLeaderOrFollower,
+    /// Fewer in-sync replicas than `min.insync.replicas`.
+    #[error("not enough replicas")]
+    NotEnoughReplicas,
+    /// An `acks=all` write waited longer than the request timeout.
+    #[error("request timed out")]
+    RequestTimedOut,
+    /// The records are not valid batches.
+    #[error("invalid record")]
+    InvalidRecord,
+    /// The fetch offset is outside the log.
+    #[error("offset out of range")]
+    OffsetOutOfRange,
+}
+
+impl ReplicaError {
+    /// The Kafka error code.
+    pub fn kafka_error_code(self) -> i16 {
+        match self {
+            Self::NotLeaderOrFollower => error_code::NOT_LEADER_OR_FOLLOWER,
+            Self::NotEnoughReplicas => error_code::NOT_ENOUGH_REPLICAS,
+            Self::RequestTimedOut => error_code::REQUEST_TIMED_OUT,
+            Self::InvalidRecord => error_code::INVALID_RECORD,
+            Self::OffsetOutOfRange => error_code::OFFSET_OUT_OF_RANGE,
+        }
+    }
+}
+
+/// A write waiting for the HW (acks=all), identified by the driver's request id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct PendingWrite {
+    request: u64,
+    base_offset: i64,
+    next_offset: i64,
+    deadline_ms: u64,
+}
+
+/// What the leader knows about one follower.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+struct FollowerProgress {
+    leo: i64,
+    last_caught_up_ms: u64,
+}
+
+/// What the leader half keeps.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct LeaderState {
+    isr: Vec<BrokerId>,
+    followers: BTreeMap<BrokerId, FollowerProgress>,
+    /// An ISR change sent to the controller and not yet answered, and since when.
+    proposed_isr: Option<Vec<BrokerId>>,
+    proposed_at_ms: Option<u64>,
+    pending: Vec<PendingWrite>,
+}
+
+/// The role a replica plays now.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Role {
+    Leader(LeaderState),
+    Follower {
+        leader: BrokerId,
+        awaiting_epoch_end: bool,
+    },
+    Offline,
+}
+
+/// Where a follower should go next after learning of a new leader.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FollowerStart {
+    /// Fetch from this offset.
+    Fetch(i64),
+    /// Ask the leader where this epoch ends (OffsetsForLeaderEpoch), then truncate.
+    AskEpochEnd(i32),
+}
+
+/// A completed produce, for the driver to answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ProduceDone {
+    /// The driver's request id.
+    pub request: u64,
+    /// Base offset on success, or why it failed.
+    pub result: Result<i64, ReplicaError>,
+}
+
+/// The answer to a follower's fetch.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FetchAnswer {
+    /// Whole batches from the fetch offset.
+    pub records: Vec<u8>,
+    /// The leader's HW after this fetch was counted.
+    pub high_watermark: i64,
+    /// The leader's epoch.
+    pub leader_epoch: i32,
+}
+
+/// One broker's replica of one partition. See the module documentation.
+///
+/// Driver calls: [`Replica::become_leader`] / [`Replica::become_follower`] on metadata changes;
+/// as leader [`Replica::handle_produce`], [`Replica::handle_fetch`],
+/// [`Replica::handle_epoch_end_request`], [`Replica::handle_isr_change_result`], then
+/// [`Replica::poll_isr_change`] and [`Replica::poll_completed`] after every input and
+/// [`Replica::handle_tick`]; as follower [`Replica::fetch_offset`],
+/// [`Replica::handle_fetch_answer`], [`Replica::handle_epoch_end`].
+#[derive(Debug)]
+pub struct Replica {
+    broker: BrokerId,
+    config: ReplicaConfig,
+    log: Log<MemorySegmentStore>,
+    high_watermark: i64,
+    leader_epoch: i32,
+    /// (epoch, start offset) of every epoch this log has records or leadership in (KIP-101).
+    epoch_starts: Vec<(i32, i64)>,
+    role: Role,
+    completed: Vec<ProduceDone>,
+}
+
+impl Replica {
+    /// An empty, offline replica on `broker`.
+    pub fn new(broker: BrokerId, config: ReplicaConfig) -> Self {
+        let log = match Log::new(MemorySegmentStore::new(), LogConfig::default(), 0) {
+            Ok(log) => log,
+            // A fresh in-memory store always accepts its first segment.
+            Err(_) => unreachable!("an empty memory store creates segment 0"),
+        };
+        Self {
+            broker,
+            config,
+            log,
+            high_watermark: 0,
+            leader_epoch: -1,
+            epoch_starts: Vec::new(),
+            role: Role::Offline,
+            completed: Vec::new(),
+        }
+    }
+
+    /// The log end offset.
+    pub fn log_end_offset(&self) -> i64 {
+        self.log.log_end_offset()
+    }
+
+    /// The high watermark as this replica knows it.
+    pub fn high_watermark(&self) -> i64 {
+        self.high_watermark
+    }
+
+    /// The latest leader epoch this replica knows.
+    pub fn leader_epoch(&self) -> i32 {
+        self.leader_epoch
+    }
+
+    /// Whether this replica leads.
+    pub fn is_leader(&self) -> bool {
+        matches!(self.role, Role::Leader(_))
+    }
+
+    /// The ISR, if leader.
+    pub fn isr(&self) -> Option<&[BrokerId]> {
+        match &self.role {
+            Role::Leader(l) => Some(&l.isr),
+            _ => None,
+        }
+    }
+
+    /// The leader this follower follows.
+    pub fn leader(&self) -> Option<BrokerId> {
+        match self.role {
+            Role::Follower { leader, .. } => Some(leader),
+            Role::Leader(_) => Some(self.broker),
+            Role::Offline => None,
+        }
+    }
+
+    /// The replica's settings.
+    pub fn config(&self) -> &ReplicaConfig {
+        &self.config
+    }
+
+    /// Changes settings (`min.insync.replicas`, truncation mode) at run time.
+    pub fn set_config(&mut self, config: ReplicaConfig) {
+        self.config = config;
+    }
+
+    /// Every batch from offset 0 up to `upper_bound` (views and checks).
+    pub fn read_all(&self, upper_bound: i64) -> Vec<u8> {
+        self.log
+            .read(self.log.log_start_offset(), usize::MAX, upper_bound)
+            .unwrap_or_default()
+    }
+
+    /// A crash of an unflushed machine: everything from `offset` on is gone. The replica goes
+    /// offline until the controller tells it its role again.
+    pub fn crash(&mut self, flushed_offset: i64, now_ms: u64) {
+        let _ = self.log.truncate_to(flushed_offset, now_ms);
+        let leo = self.log.log_end_offset();
+        self.high_watermark = self.high_watermark.min(leo);
+        self.trim_epochs();
+        self.role = Role::Offline;
+        self.completed.clear();
+    }
+
+    /// Makes this replica the leader of `epoch` with `isr` and the other `replicas`.
+    pub fn become_leader(
+        &mut self,
+        epoch: i32,
+        isr: Vec<BrokerId>,
+        replicas: &[BrokerId],
+        now_ms: u64,
+    ) {
+        self.leader_epoch = epoch;
+        let leo = self.log_end_offset();
+        self.record_epoch_start(epoch, leo);
+        let followers = replicas
+            .iter()
+            .filter(|r| **r != self.broker)
+            // Until a follower fetches, assume it is where the HW is and was caught up now:
+            // the controller put it in the ISR.
+            .map(|r| {
+                (
+                    *r,
+                    FollowerProgress {
+                        leo: self.high_watermark,
+                        last_caught_up_ms: now_ms,
+                    },
+                )
+            })
+            .collect();
+        self.role = Role::Leader(LeaderState {
+            isr,
+            followers,
+            proposed_isr: None,
+            proposed_at_ms: None,
+            pending: Vec::new(),
+        });
+        self.advance_high_watermark();
+    }
+
+    /// Makes this replica a follower of `leader` in `epoch`. Returns where it starts.
+    pub fn become_follower(&mut self, leader: BrokerId, epoch: i32) -> FollowerStart {
+        if let Role::Leader(state) = &mut self.role {
+            for w in state.pending.drain(..) {
+                self.completed.push(ProduceDone {
+                    request: w.request,
+                    result: Err(ReplicaError::NotLeaderOrFollower),
+                });
+            }
+        }
+        let last_epoch = self.epoch_starts.last().map(|(e, _)| *e);
+        self.leader_epoch = epoch;
+        match (self.config.truncation, last_epoch) {
+            (TruncationMode::LeaderEpoch, Some(last)) => {
+                self.role = Role::Follower {
+                    leader,
+                    awaiting_epoch_end: true,
+                };
+                FollowerStart::AskEpochEnd(last)
+            }
+            (TruncationMode::HighWatermark, _) => {
+                // The legacy rule: drop everything above the HW this replica knows.
+                let _ = self.log.truncate_to(self.high_watermark, 0);
+                self.trim_epochs();
+                self.role = Role::Follower {
+                    leader,
+                    awaiting_epoch_end: false,
+                };
+                FollowerStart::Fetch(self.log_end_offset())
+            }
+            (TruncationMode::LeaderEpoch, None) => {
+                self.role = Role::Follower {
+                    leader,
+                    awaiting_epoch_end: false,
+                };
+                FollowerStart::Fetch(self.log_end_offset())
+            }
+        }
+    }
+
+    /// The replica stops serving (its broker was fenced or the partition went offline).
+    pub fn go_offline(&mut self) {
+        if let Role::Leader(state) = &mut self.role {
+            for w in state.pending.drain(..) {
+                self.completed.push(ProduceDone {
+                    request: w.request,
+                    result: Err(ReplicaError::NotLeaderOrFollower),
+                });
+            }
+        }
+        self.role = Role::Offline;
+    }
+
+    // ---- leader ----
+
+    /// Appends a produced batch as leader. `Ok(Some(offset))`: acknowledged now (acks 0/1, or
+    /// all with the HW already past it); `Ok(None)`: waiting for the ISR (answer comes from
+    /// [`Replica::poll_completed`] with `request`).
+    pub fn handle_produce(
+        &mut self,
+        now_ms: u64,
+        records: &mut [u8],
+        acks: Acks,
+        request: u64,
+        timeout_ms: u64,
+    ) -> Result<Option<i64>, ReplicaError> {
+        if self.is_stuck(now_ms) {
+            return Err(ReplicaError::NotLeaderOrFollower);
+        }
+        let Role::Leader(state) = &self.role else {
+            return Err(ReplicaError::NotLeaderOrFollower);
+        };
+        if acks == Acks::All && state.isr.len() < self.config.min_insync_replicas {
+            return Err(ReplicaError::NotEnoughReplicas);
+        }
+        let info = self
+            .log
+            .append(records, self.leader_epoch, &NoCodec, now_ms)
+            .map_err(|_| ReplicaError::InvalidRecord)?;
+        self.advance_high_watermark();
+        if acks != Acks::All || self.high_watermark > info.last_offset {
+            return Ok(Some(info.base_offset));
+        }
+        if let Role::Leader(state) = &mut self.role {
+            state.pending.push(PendingWrite {
+                request,
+                base_offset: info.base_offset,
+                next_offset: info.last_offset + 1,
+                deadline_ms: now_ms + timeout_ms,
+            });
+        }
+        Ok(None)
+    }
+
+    /// Answers a follower's fetch from `fetch_offset` (its LEO), counting it toward the HW and
+    /// the follower's ISR membership.
+    pub fn handle_fetch(
+        &mut self,
+        now_ms: u64,
+        follower: BrokerId,
+        fetch_offset: i64,
+        max_bytes: usize,
+    ) -> Result<FetchAnswer, ReplicaError> {
+        let leo = self.log_end_offset();
+        let Role::Leader(state) = &mut self.role else {
+            return Err(ReplicaError::NotLeaderOrFollower);
+        };
+        if fetch_offset > leo || fetch_offset < self.log.log_start_offset() {
+            return Err(ReplicaError::OffsetOutOfRange);
+        }
+        let progress = state.followers.entry(follower).or_default();
+        progress.leo = fetch_offset;
+        if fetch_offset >= leo {
+            progress.last_caught_up_ms = now_ms;
+        }
+        self.advance_high_watermark();
+        let records = self
+            .log
+            .read(fetch_offset, max_bytes, leo)
+            .map_err(|_| ReplicaError::OffsetOutOfRange)?;
+        Ok(FetchAnswer {
+            records,
+            high_watermark: self.high_watermark,
+            leader_epoch: self.leader_epoch,
+        })
+    }
+
+    /// OffsetsForLeaderEpoch on the leader: where `epoch` ends in this log — the start of the
+    /// next larger epoch, or the LEO if `epoch` is the latest. `None` if unknown.
+    pub fn handle_epoch_end_request(&self, epoch: i32) -> Option<i64> {
+        if !self.is_leader() {
+            return None;
+        }
+        let next = self.epoch_starts.iter().find(|(e, _)| *e > epoch);
+        Some(next.map_or(self.log_end_offset(), |(_, start)| *start))
+    }
+
+    /// The ISR change this leader wants the controller to make, if any (call after inputs
+    /// and ticks). Shrinks drop followers that have not caught up for `lag_time_max_ms`;
+    /// expands add followers that reached the HW.
+    pub fn poll_isr_change(&mut self, now_ms: u64) -> Option<Vec<BrokerId>> {
+        let high_watermark = self.high_watermark;
+        let lag = self.config.lag_time_max_ms;
+        let broker = self.broker;
+        let Role::Leader(state) = &mut self.role else {
+            return None;
+        };
+        if state.proposed_isr.is_some() {
+            return None;
+        }
+        let mut isr: Vec<BrokerId> = state
+            .isr
+            .iter()
+            .copied()
+            .filter(|r| {
+                *r == broker
+                    || state
+                        .followers
+                        .get(r)
+                        .is_some_and(|f| now_ms.saturating_sub(f.last_caught_up_ms) <= lag)
+            })
+            .collect();
+        for (id, f) in &state.followers {
+            if !isr.contains(id)
+                && f.leo >= high_watermark
+                && now_ms.saturating_sub(f.last_caught_up_ms) <= lag
+            {
+                isr.push(*id);
+            }
+        }
+        isr.sort_unstable();
+        let mut current = state.isr.clone();
+        current.sort_unstable();
+        if isr == current {
+            return None;
+        }
+        state.proposed_isr = Some(isr.clone());
+        state.proposed_at_ms = Some(now_ms);
+        Some(isr)
+    }
+
+    /// The controller's answer to a proposed ISR: the ISR now in force (accepted or not).
+    /// `None` means refused: the old ISR stays, and the next tick may propose again.
+    pub fn handle_isr_change_result(&mut self, isr: Option<Vec<BrokerId>>) {
+        if let Role::Leader(state) = &mut self.role {
+            state.proposed_isr = None;
+            state.proposed_at_ms = None;
+            if let Some(isr) = isr {
+                state.isr = isr;
+            }
+        }
+        self.advance_high_watermark();
+    }
+
+    /// Forgets a proposal the controller never answered (the driver's timeout), so the next
+    /// [`Replica::poll_isr_change`] may propose again.
+    pub fn abandon_isr_change(&mut self) {
+        if let Role::Leader(state) = &mut self.role {
+            state.proposed_isr = None;
+        }
+    }
+
+    /// Whether this leader has waited longer than `isr_update_timeout_ms` for the controller
+    /// to answer an ISR change. Such a leader refuses writes: it can no longer tell whether it
+    /// still leads (the articles' scenarios 4 and 6).
+    pub fn is_stuck(&self, now_ms: u64) -> bool {
+        match &self.role {
+            Role::Leader(state) => state
+                .proposed_at_ms
+                .is_some_and(|at| now_ms.saturating_sub(at) >= self.config.isr_update_timeout_ms),
+            _ => false,
+        }
+    }
+
+    /// Time passes: acks=all writes past their deadline fail with REQUEST_TIMED_OUT.
+    pub fn handle_tick(&mut self, now_ms: u64) {
+        if let Role::Leader(state) = &mut self.role {
+            let (expired, waiting): (Vec<_>, Vec<_>) = state
+                .pending
+                .drain(..)
+                .partition(|w| w.deadline_ms <= now_ms);
+            state.pending = waiting;
+            for w in expired {
+                self.completed.push(ProduceDone {
+                    request: w.request,
+                    result: Err(ReplicaError::RequestTimedOut),
+                });
+            }
+        }
+    }
+
+    /// Produce requests answered since the last call.
+    #[must_use]
+    pub fn poll_completed(&mut self) -> Vec<ProduceDone> {
+        core::mem::take(&mut self.completed)
+    }
+
+    fn advance_high_watermark(&mut self) {
+        let leo = self.log_end_offset();
+        let Role::Leader(state) = &mut self.role else {
+            return;
+        };
+        let min_isr_leo = state
+            .isr
+            .iter()
+            .map(|r| {
+                if *r == self.broker {
+                    leo
+                } else {
+                    state.followers.get(r).map_or(0, |f| f.leo)
+                }
+            })
+            .min()
+            .unwrap_or(leo);
+        // The HW never moves back on the leader (a shrunk ISR can only raise the minimum).
+        if min_isr_leo > self.high_watermark {
+            self.high_watermark = min_isr_leo;
+        }
+        let hw = self.high_watermark;
+        let (done, waiting): (Vec<_>, Vec<_>) =
+            state.pending.drain(..).partition(|w| hw >= w.next_offset);
+        state.pending = waiting;
+        for w in done {
+            self.completed.push(ProduceDone {
+                request: w.request,
+                result: Ok(w.base_offset),
+            });
+        }
+    }
+
+    fn record_epoch_start(&mut self, epoch: i32, start: i64) {
+        if self.epoch_starts.last().is_none_or(|(e, _)| *e < epoch) {
+            self.epoch_starts.push((epoch, start));
+        }
+    }
+
+    /// Drops epoch entries that start at or beyond the LEO after a truncation.
+    fn trim_epochs(&mut self) {
+        let leo = self.log_end_offset();
+        while self.epoch_starts.len() > 1
+            && self.epoch_starts.last().is_some_and(|(_, s)| *s >= leo)
+        {
+            self.epoch_starts.pop();
+        }
+        if leo == 0 {
+            self.epoch_starts.clear();
+        }
+    }
+
+    // ---- follower ----
+
+    /// Where the next fetch starts, or `None` while waiting for the epoch end (or not a
+    /// follower).
+    pub fn fetch_offset(&self) -> Option<(BrokerId, i64)> {
+        match self.role {
+            Role::Follower {
+                leader,
+                awaiting_epoch_end: false,
+            } => Some((leader, self.log_end_offset())),
+            _ => None,
+        }
+    }
+
+    /// The leader's answer to [`FollowerStart::AskEpochEnd`]: truncate to where the
+    /// follower's last epoch ends on the leader (KIP-101); everything below is shared.
+    pub fn handle_epoch_end(&mut self, end_offset: i64) {
+        if let Role::Follower {
+            awaiting_epoch_end, ..
+        } = &mut self.role
+        {
+            *awaiting_epoch_end = false;
+            let target = end_offset.min(self.log.log_end_offset());
+            let _ = self.log.truncate_to(target, 0);
+            self.high_watermark = self.high_watermark.min(self.log_end_offset());
+            self.trim_epochs();
+        }
+    }
+
+    /// Copies a fetch answer into the follower's log and learns the HW.
+    pub fn handle_fetch_answer(&mut self, answer: &FetchAnswer) -> Result<(), ReplicaError> {
+        if !matches!(
+            self.role,
+            Role::Follower {
+                awaiting_epoch_end: false,
+                ..
+            }
+        ) {
+            return Err(ReplicaError::NotLeaderOrFollower);
+        }
+        if !answer.records.is_empty() {
+            // Learn epoch boundaries from the batches copied (KIP-101 needs them here too).
+            for b in batch::batches(&answer.records).flatten() {
+                let h: &BatchHeader = b.header();
+                if h.base_offset >= self.log_end_offset() {
+                    self.record_epoch_start(h.partition_leader_epoch, h.base_offset);
+                }
+            }
+            self.log
+                .append_replicated(&answer.records, &NoCodec, 0)
+                .map_err(|_| ReplicaError::InvalidRecord)?;
+        }
+        self.high_watermark = answer.high_watermark.min(self.log_end_offset());
+        Ok(())
+    }
+}
