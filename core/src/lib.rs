@@ -21,6 +21,7 @@
 //! - [`replica`]: one replica of a partition: leader (ISR, HW, acks) and follower (fetch,
 //!   truncation by leader epoch, KIP-101).
 //! - [`controller`]: cluster metadata: brokers, sessions, elections, ISR changes.
+//! - [`sim`]: a deterministic cluster simulator (virtual time, seeded faults, trace).
 //! - [`offsets`]: committed offsets per (group, topic, partition) and their on-log encoding.
 //! - [`error_code`]: the Kafka error codes every module's errors map onto.
 //! - [`rng`]: the seeded pseudo-random generator behind every random choice.
@@ -45,4 +46,5 @@ pub mod producer;
 pub mod replica;
 pub mod retention;
 pub mod rng;
+pub mod sim;
 pub mod varint;

@@ -497,7 +497,9 @@ impl Replica {
             return None;
         }
         state.proposed_isr = Some(isr.clone());
-        state.proposed_at_ms = Some(now_ms);
+        // A re-sent proposal keeps the time of the first: that is how long the leader has not
+        // heard from the controller.
+        state.proposed_at_ms.get_or_insert(now_ms);
         Some(isr)
     }
 
@@ -515,7 +517,7 @@ impl Replica {
     }
 
     /// Forgets a proposal the controller never answered (the driver's timeout), so the next
-    /// [`Replica::poll_isr_change`] may propose again.
+    /// [`Replica::poll_isr_change`] proposes again; how long it has waited is kept.
     pub fn abandon_isr_change(&mut self) {
         if let Role::Leader(state) = &mut self.role {
             state.proposed_isr = None;

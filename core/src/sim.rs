@@ -1,0 +1,1613 @@
+//! A deterministic discrete-event simulator of a runnel cluster.
+//!
+//! Parties: the metadata quorum (running [`Controller`]), brokers (each with a [`Replica`] per
+//! partition), one producer and one consumer. They exchange messages over a simulated network
+//! with per-link latency, random loss, cut links and slow brokers; brokers crash (losing what
+//! their fsync policy had not flushed) and restart. Time is virtual and every random choice
+//! comes from one seed, so a run replays exactly: the same seed and schedule give the same
+//! events, the same trace and the same counts.
+//!
+//! The protocol is Kafka's (KRaft flavour): brokers heartbeat to the quorum and are fenced when
+//! their session expires; the controller elects leaders and pushes partition states, which
+//! brokers also receive with every heartbeat answer; followers fetch from leaders; leaders
+//! propose ISR changes to the controller and stop taking writes when it does not answer.
+//! The producer refreshes metadata from any broker it can reach and on NOT_LEADER_OR_FOLLOWER.
+//!
+//! Use: [`Sim::new`], schedule faults with [`Sim::schedule`], then [`Sim::step`] or
+//! [`Sim::run_until`], and [`Sim::report`] for counts and invariant violations. The
+//! [`Sim::trace`] (serde; [`Sim::trace_postcard`] for a compact encoding) is what the
+//! playground renders.
+
+use alloc::collections::{BTreeMap, BTreeSet, BinaryHeap};
+use alloc::vec::Vec;
+use core::cmp::{Ordering, Reverse};
+
+use serde::{Deserialize, Serialize};
+
+use crate::batch::{BatchBuilder, NoCodec, batches};
+use crate::controller::{Controller, ControllerConfig, PartitionId, PartitionState};
+use crate::error_code;
+use crate::replica::{
+    Acks, BrokerId, FetchAnswer, FollowerStart, Replica, ReplicaConfig, ReplicaError,
+};
+use crate::rng::Rng;
+
+/// How often brokers and the controller run their periodic checks.
+const TICK_MS: u64 = 100;
+/// Bytes a follower fetches at most per request.
+const FETCH_MAX_BYTES: usize = 64 * 1024;
+/// How long a producer waits before resending after a retriable error.
+const RETRY_BACKOFF_MS: u64 = 100;
+/// How often a leader re-sends an unanswered ISR proposal.
+const ISR_RESEND_MS: u64 = 1_000;
+
+/// A party on the simulated network.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Party {
+    /// The metadata quorum (the controller).
+    Quorum,
+    /// A broker.
+    Broker(BrokerId),
+    /// The producer.
+    Producer,
+    /// The consumer.
+    Consumer,
+}
+
+/// When a broker's writes reach disk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FlushPolicy {
+    /// fsync before acknowledging: a crash loses nothing acknowledged locally.
+    EveryWrite,
+    /// fsync every so many milliseconds (`flush.ms`): a crash loses what came since.
+    IntervalMs(u64),
+}
+
+/// The producer's settings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProducerConfig {
+    /// `acks`.
+    pub acks: Acks,
+    /// One record every this many milliseconds, partitions in turn.
+    pub interval_ms: u64,
+    /// `retries` for retriable errors (not leader, timeouts, not enough replicas).
+    pub retries: u32,
+    /// `request.timeout.ms`.
+    pub request_timeout_ms: u64,
+    /// `metadata.max.age.ms`.
+    pub metadata_max_age_ms: u64,
+    /// When it starts and stops sending.
+    pub start_ms: u64,
+    /// When it stops sending (no new records after this).
+    pub stop_ms: u64,
+}
+
+impl Default for ProducerConfig {
+    fn default() -> Self {
+        Self {
+            acks: Acks::All,
+            interval_ms: 10,
+            retries: 0,
+            request_timeout_ms: 2_000,
+            metadata_max_age_ms: 5_000,
+            start_ms: 1_000,
+            stop_ms: u64::MAX,
+        }
+    }
+}
+
+/// Everything a simulation is made of.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SimConfig {
+    /// The seed of every random choice.
+    pub seed: u64,
+    /// Brokers, with ids `0..brokers`.
+    pub brokers: u32,
+    /// Partitions of the one topic.
+    pub partitions: u32,
+    /// Replicas per partition.
+    pub replication_factor: usize,
+    /// Replication settings of every replica.
+    pub replica: ReplicaConfig,
+    /// The controller's settings.
+    pub controller: ControllerConfig,
+    /// The producer.
+    pub producer: ProducerConfig,
+    /// How brokers flush.
+    pub flush: FlushPolicy,
+    /// Broker heartbeat interval.
+    pub heartbeat_interval_ms: u64,
+    /// A follower waits this long after an empty fetch (long-poll stand-in).
+    pub fetch_backoff_ms: u64,
+    /// One-way latency of every link.
+    pub latency_ms: u64,
+    /// Up to this much extra latency per message, from the seed.
+    pub jitter_ms: u64,
+    /// Messages lost at random, per million.
+    pub loss_per_million: u32,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        Self {
+            seed: 0,
+            brokers: 3,
+            partitions: 1,
+            replication_factor: 3,
+            replica: ReplicaConfig::default(),
+            controller: ControllerConfig::default(),
+            producer: ProducerConfig::default(),
+            flush: FlushPolicy::EveryWrite,
+            heartbeat_interval_ms: 500,
+            fetch_backoff_ms: 50,
+            latency_ms: 1,
+            jitter_ms: 0,
+            loss_per_million: 0,
+        }
+    }
+}
+
+/// Something done to the cluster at a point in time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Fault {
+    /// The broker's machine dies: unflushed data is lost.
+    Crash(BrokerId),
+    /// The broker starts again and registers.
+    Restart(BrokerId),
+    /// The link between two parties is cut both ways.
+    Cut(Party, Party),
+    /// The link between two parties works again.
+    Heal(Party, Party),
+    /// Every cut link works again, and every slow broker is fast again.
+    HealAll,
+    /// Every message to and from the broker takes this much longer (a slow follower).
+    Slow(BrokerId, u64),
+    /// The active controller fails over: the quorum answers nothing for this long.
+    ControllerFailover(u64),
+    /// An operator runs preferred-replica election.
+    PreferredElection,
+}
+
+/// What the trace records.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TraceKind {
+    /// A scheduled fault happened.
+    Fault(Fault),
+    /// The controller changed a partition.
+    Partition {
+        /// Which.
+        partition: PartitionId,
+        /// Leader, if any.
+        leader: Option<BrokerId>,
+        /// Leader epoch.
+        leader_epoch: i32,
+        /// ISR.
+        isr: Vec<BrokerId>,
+    },
+    /// The producer got an acknowledgement.
+    Acked {
+        /// Record id.
+        id: u64,
+        /// Partition.
+        partition: PartitionId,
+        /// Offset.
+        offset: i64,
+    },
+    /// The producer gave up on a record.
+    Refused {
+        /// Record id.
+        id: u64,
+        /// The Kafka error code of the last attempt.
+        error: i16,
+    },
+    /// A replica truncated its log.
+    Truncated {
+        /// Broker.
+        broker: BrokerId,
+        /// Partition.
+        partition: PartitionId,
+        /// The new log end offset.
+        log_end_offset: i64,
+    },
+}
+
+/// One trace entry.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TraceEvent {
+    /// Virtual time.
+    pub time_ms: u64,
+    /// What happened.
+    pub kind: TraceKind,
+}
+
+/// A broken invariant (see `shared/design.md`), with when and where.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Violation {
+    /// 1: an acknowledged record is not in the committed log (reported by the checker only
+    /// for configurations that promise durability).
+    AcknowledgedRecordLost {
+        /// Record id.
+        id: u64,
+    },
+    /// 2: two replicas hold different bytes below a high watermark.
+    ReplicasDiverge {
+        /// Partition.
+        partition: PartitionId,
+        /// The follower whose committed prefix differs from the leader's.
+        broker: BrokerId,
+    },
+    /// 3: a consumer saw offsets go backwards without a reset.
+    OffsetsWentBack {
+        /// Partition.
+        partition: PartitionId,
+    },
+    /// 4: a consumer received a record at or above the high watermark.
+    ReadAboveHighWatermark {
+        /// Partition.
+        partition: PartitionId,
+        /// The offset.
+        offset: i64,
+    },
+}
+
+/// The counts of a run.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Report {
+    /// Records the producer sent at least once.
+    pub sent: u64,
+    /// Records acknowledged (acks 1 or all).
+    pub acknowledged: u64,
+    /// Records refused with NOT_ENOUGH_REPLICAS after the last retry.
+    pub refused: u64,
+    /// Records that failed otherwise (timeouts, no leader) after the last retry.
+    pub failed: u64,
+    /// Acknowledged records missing from the committed log of their partition's leader.
+    pub lost: u64,
+    /// Records the consumer read.
+    pub consumed: u64,
+    /// Invariant violations seen.
+    pub violations: Vec<Violation>,
+    /// Events processed.
+    pub events: u64,
+    /// Virtual time reached.
+    pub time_ms: u64,
+}
+
+#[derive(Clone, Debug)]
+enum Msg {
+    Register,
+    Heartbeat,
+    HeartbeatAck {
+        fenced: bool,
+        partitions: Vec<(PartitionId, PartitionState)>,
+    },
+    Partitions(Vec<(PartitionId, PartitionState)>),
+    AlterIsr {
+        partition: PartitionId,
+        leader_epoch: i32,
+        isr: Vec<BrokerId>,
+    },
+    AlterIsrResult {
+        partition: PartitionId,
+        isr: Option<Vec<BrokerId>>,
+    },
+    Fetch {
+        partition: PartitionId,
+        offset: i64,
+        seq: u64,
+    },
+    FetchAnswer {
+        partition: PartitionId,
+        seq: u64,
+        answer: Result<FetchAnswer, ReplicaError>,
+    },
+    EpochEndRequest {
+        partition: PartitionId,
+        epoch: i32,
+    },
+    EpochEnd {
+        partition: PartitionId,
+        end_offset: Option<i64>,
+    },
+    Produce {
+        request: u64,
+        partition: PartitionId,
+        id: u64,
+        acks: Acks,
+    },
+    ProduceResult {
+        request: u64,
+        result: Result<i64, ReplicaError>,
+    },
+    Metadata,
+    MetadataAnswer {
+        leaders: Vec<Option<BrokerId>>,
+    },
+    ConsumerFetch {
+        partition: PartitionId,
+        offset: i64,
+    },
+    ConsumerAnswer {
+        partition: PartitionId,
+        offset: i64,
+        high_watermark: i64,
+        records: Result<Vec<u8>, ReplicaError>,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Timer {
+    Heartbeat,
+    BrokerTick,
+    Fetch(PartitionId, u64),
+    FetchTimeout(PartitionId, u64),
+    ControllerTick,
+    ProducerSend,
+    ProducerTimeout(u64),
+    ProducerMetadata,
+    ProducerRetry(u64),
+    ConsumerPoll,
+    QuorumResume,
+}
+
+#[derive(Clone, Debug)]
+enum Event {
+    Deliver {
+        from: Party,
+        to: Party,
+        msg: Msg,
+    },
+    Timer {
+        party: Party,
+        incarnation: u64,
+        timer: Timer,
+    },
+    Fault(Fault),
+}
+
+struct Scheduled {
+    time_ms: u64,
+    seq: u64,
+    event: Event,
+}
+
+impl PartialEq for Scheduled {
+    fn eq(&self, other: &Self) -> bool {
+        (self.time_ms, self.seq) == (other.time_ms, other.seq)
+    }
+}
+impl Eq for Scheduled {}
+impl PartialOrd for Scheduled {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Scheduled {
+    fn cmp(&self, other: &Self) -> Ordering {
+        (self.time_ms, self.seq).cmp(&(other.time_ms, other.seq))
+    }
+}
+
+struct FetchState {
+    seq: u64,
+    inflight: bool,
+}
+
+struct SimBroker {
+    alive: bool,
+    incarnation: u64,
+    replicas: BTreeMap<PartitionId, Replica>,
+    /// The partition states this broker has applied.
+    metadata: BTreeMap<PartitionId, PartitionState>,
+    /// Offsets known to be on disk, per partition.
+    flushed: BTreeMap<PartitionId, i64>,
+    last_flush_ms: u64,
+    fetches: BTreeMap<PartitionId, FetchState>,
+    /// When each partition's unanswered ISR proposal was sent.
+    isr_sent_ms: BTreeMap<PartitionId, u64>,
+}
+
+struct InFlight {
+    id: u64,
+    partition: PartitionId,
+    attempts: u32,
+}
+
+struct SimProducer {
+    next_id: u64,
+    next_request: u64,
+    leaders: Vec<Option<BrokerId>>,
+    bootstrap_next: BrokerId,
+    inflight: BTreeMap<u64, InFlight>,
+    acked: BTreeMap<u64, (PartitionId, i64)>,
+    sent: BTreeSet<u64>,
+    refused: BTreeSet<u64>,
+    failed: BTreeSet<u64>,
+}
+
+struct SimConsumer {
+    offsets: Vec<i64>,
+    consumed: u64,
+}
+
+/// The simulator. See the module documentation.
+pub struct Sim {
+    config: SimConfig,
+    now_ms: u64,
+    seq: u64,
+    queue: BinaryHeap<Reverse<Scheduled>>,
+    rng: Rng,
+    controller: Controller,
+    quorum_paused_until: u64,
+    brokers: Vec<SimBroker>,
+    producer: SimProducer,
+    consumer: SimConsumer,
+    cut: BTreeSet<(Party, Party)>,
+    slow: BTreeMap<BrokerId, u64>,
+    trace: Option<Vec<TraceEvent>>,
+    violations: Vec<Violation>,
+    events: u64,
+}
+
+impl Sim {
+    /// A cluster per `config`: brokers registered, the topic created, periodic work scheduled.
+    pub fn new(config: SimConfig) -> Self {
+        let mut controller = Controller::new(config.controller);
+        for b in 0..config.brokers {
+            controller.handle_register(0, b);
+        }
+        // The config is ours; a replication factor above the broker count is a test bug.
+        controller
+            .create_partitions(config.partitions, config.replication_factor)
+            .unwrap_or_else(|e| panic!("Sim::new: cannot create partitions: {e}"));
+        let brokers = (0..config.brokers)
+            .map(|_| SimBroker {
+                alive: true,
+                incarnation: 0,
+                replicas: BTreeMap::new(),
+                metadata: BTreeMap::new(),
+                flushed: BTreeMap::new(),
+                last_flush_ms: 0,
+                fetches: BTreeMap::new(),
+                isr_sent_ms: BTreeMap::new(),
+            })
+            .collect();
+        let mut sim = Self {
+            now_ms: 0,
+            seq: 0,
+            queue: BinaryHeap::new(),
+            rng: Rng::new(config.seed),
+            controller,
+            quorum_paused_until: 0,
+            brokers,
+            producer: SimProducer {
+                next_id: 0,
+                next_request: 0,
+                leaders: alloc::vec![None; config.partitions as usize],
+                bootstrap_next: 0,
+                inflight: BTreeMap::new(),
+                acked: BTreeMap::new(),
+                sent: BTreeSet::new(),
+                refused: BTreeSet::new(),
+                failed: BTreeSet::new(),
+            },
+            consumer: SimConsumer {
+                offsets: alloc::vec![0; config.partitions as usize],
+                consumed: 0,
+            },
+            cut: BTreeSet::new(),
+            slow: BTreeMap::new(),
+            trace: None,
+            violations: Vec::new(),
+            events: 0,
+            config,
+        };
+        // The initial metadata reaches every broker at once.
+        let changes = sim.controller.poll_changes();
+        sim.record_partitions(&changes);
+        for b in 0..config.brokers {
+            sim.apply_partitions(b, &changes);
+            sim.timer(
+                Party::Broker(b),
+                config.heartbeat_interval_ms,
+                Timer::Heartbeat,
+            );
+            sim.timer(Party::Broker(b), TICK_MS, Timer::BrokerTick);
+        }
+        sim.timer(Party::Quorum, TICK_MS, Timer::ControllerTick);
+        sim.timer(
+            Party::Producer,
+            config.producer.start_ms,
+            Timer::ProducerMetadata,
+        );
+        sim.timer(
+            Party::Producer,
+            config.producer.start_ms,
+            Timer::ProducerSend,
+        );
+        sim.timer(
+            Party::Consumer,
+            config.producer.start_ms,
+            Timer::ConsumerPoll,
+        );
+        sim
+    }
+
+    /// Records a trace of faults, partition changes, acknowledgements and truncations.
+    pub fn with_trace(mut self) -> Self {
+        self.trace = Some(Vec::new());
+        self
+    }
+
+    /// The trace so far (empty unless [`Sim::with_trace`]).
+    pub fn trace(&self) -> &[TraceEvent] {
+        self.trace.as_deref().unwrap_or(&[])
+    }
+
+    /// The trace, postcard-encoded.
+    pub fn trace_postcard(&self) -> Vec<u8> {
+        postcard::to_allocvec(self.trace()).unwrap_or_default()
+    }
+
+    /// Virtual time now.
+    pub fn now_ms(&self) -> u64 {
+        self.now_ms
+    }
+
+    /// The controller's view of the cluster.
+    pub fn controller(&self) -> &Controller {
+        &self.controller
+    }
+
+    /// One broker's replica of a partition, if it has one.
+    pub fn replica(&self, broker: BrokerId, partition: PartitionId) -> Option<&Replica> {
+        self.brokers.get(broker as usize)?.replicas.get(&partition)
+    }
+
+    /// Schedules a fault at `at_ms`.
+    pub fn schedule(&mut self, at_ms: u64, fault: Fault) {
+        self.push(at_ms, Event::Fault(fault));
+    }
+
+    /// Processes the next event; false when nothing is left.
+    pub fn step(&mut self) -> bool {
+        let Some(Reverse(next)) = self.queue.pop() else {
+            return false;
+        };
+        self.now_ms = next.time_ms;
+        self.events += 1;
+        match next.event {
+            Event::Deliver { from, to, msg } => {
+                if !self.is_cut(from, to) {
+                    self.deliver(from, to, msg);
+                }
+            }
+            Event::Timer {
+                party,
+                incarnation,
+                timer,
+            } => self.fire(party, incarnation, timer),
+            Event::Fault(fault) => self.apply_fault(fault),
+        }
+        true
+    }
+
+    /// Runs every event up to and including `until_ms`.
+    pub fn run_until(&mut self, until_ms: u64) {
+        while self
+            .queue
+            .peek()
+            .is_some_and(|Reverse(s)| s.time_ms <= until_ms)
+        {
+            self.step();
+        }
+        self.now_ms = self.now_ms.max(until_ms);
+    }
+
+    /// Counts, losses and violations as of now. Loss is judged against each partition's
+    /// current leader (by the controller) and its high watermark.
+    pub fn report(&mut self) -> Report {
+        self.check_replicas();
+        let mut committed: BTreeSet<u64> = BTreeSet::new();
+        for p in 0..self.config.partitions {
+            let Some(leader) = self.controller.partition(p).and_then(|s| s.leader) else {
+                continue;
+            };
+            if let Some(replica) = self.replica(leader, p) {
+                committed.extend(record_ids(&replica.read_all(replica.high_watermark())));
+            }
+        }
+        let lost = self
+            .producer
+            .acked
+            .keys()
+            .filter(|id| !committed.contains(id))
+            .count() as u64;
+        Report {
+            sent: self.producer.sent.len() as u64,
+            acknowledged: self.producer.acked.len() as u64,
+            refused: self.producer.refused.len() as u64,
+            failed: self.producer.failed.len() as u64,
+            lost,
+            consumed: self.consumer.consumed,
+            violations: self.violations.clone(),
+            events: self.events,
+            time_ms: self.now_ms,
+        }
+    }
+
+    /// Whether every partition has a leader whose replicas all hold its whole log, with the
+    /// HW at the log end: the cluster has converged.
+    pub fn converged(&self) -> bool {
+        (0..self.config.partitions).all(|p| {
+            let Some(state) = self.controller.partition(p) else {
+                return false;
+            };
+            let Some(leader) = state.leader.and_then(|l| self.replica(l, p)) else {
+                return false;
+            };
+            let leo = leader.log_end_offset();
+            leader.high_watermark() == leo
+                && state.isr.len() == state.replicas.len()
+                && state.replicas.iter().all(|r| {
+                    self.replica(*r, p).is_some_and(|x| {
+                        x.log_end_offset() == leo && x.read_all(leo) == leader.read_all(leo)
+                    })
+                })
+        })
+    }
+
+    // ---- plumbing ----
+
+    fn push(&mut self, time_ms: u64, event: Event) {
+        self.seq += 1;
+        self.queue.push(Reverse(Scheduled {
+            time_ms,
+            seq: self.seq,
+            event,
+        }));
+    }
+
+    fn timer(&mut self, party: Party, after_ms: u64, timer: Timer) {
+        let incarnation = match party {
+            Party::Broker(b) => self.brokers[b as usize].incarnation,
+            _ => 0,
+        };
+        self.push(
+            self.now_ms + after_ms,
+            Event::Timer {
+                party,
+                incarnation,
+                timer,
+            },
+        );
+    }
+
+    fn key(a: Party, b: Party) -> (Party, Party) {
+        if a <= b { (a, b) } else { (b, a) }
+    }
+
+    fn is_cut(&self, a: Party, b: Party) -> bool {
+        self.cut.contains(&Self::key(a, b))
+    }
+
+    fn send(&mut self, from: Party, to: Party, msg: Msg) {
+        if self.is_cut(from, to) {
+            return;
+        }
+        if self.config.loss_per_million > 0
+            && self.rng.below(1_000_000) < u64::from(self.config.loss_per_million)
+        {
+            return;
+        }
+        let mut latency = self.config.latency_ms;
+        if self.config.jitter_ms > 0 {
+            latency += self.rng.below(self.config.jitter_ms + 1);
+        }
+        for party in [from, to] {
+            if let Party::Broker(b) = party {
+                latency += self.slow.get(&b).copied().unwrap_or(0);
+            }
+        }
+        self.push(self.now_ms + latency, Event::Deliver { from, to, msg });
+    }
+
+    fn record(&mut self, kind: TraceKind) {
+        if let Some(trace) = &mut self.trace {
+            trace.push(TraceEvent {
+                time_ms: self.now_ms,
+                kind,
+            });
+        }
+    }
+
+    fn record_partitions(&mut self, changes: &[(PartitionId, PartitionState)]) {
+        for (p, s) in changes {
+            self.record(TraceKind::Partition {
+                partition: *p,
+                leader: s.leader,
+                leader_epoch: s.leader_epoch,
+                isr: s.isr.clone(),
+            });
+        }
+    }
+
+    // ---- faults ----
+
+    fn apply_fault(&mut self, fault: Fault) {
+        self.record(TraceKind::Fault(fault));
+        match fault {
+            Fault::Crash(b) => self.crash(b),
+            Fault::Restart(b) => self.restart(b),
+            Fault::Cut(a, b) => {
+                self.cut.insert(Self::key(a, b));
+            }
+            Fault::Heal(a, b) => {
+                self.cut.remove(&Self::key(a, b));
+            }
+            Fault::HealAll => {
+                self.cut.clear();
+                self.slow.clear();
+            }
+            Fault::Slow(b, ms) => {
+                self.slow.insert(b, ms);
+            }
+            Fault::ControllerFailover(ms) => {
+                self.quorum_paused_until = self.now_ms + ms;
+                self.timer(Party::Quorum, ms, Timer::QuorumResume);
+            }
+            Fault::PreferredElection => {
+                self.controller.elect_preferred_leaders();
+                self.push_changes();
+            }
+        }
+    }
+
+    fn crash(&mut self, b: BrokerId) {
+        let now = self.now_ms;
+        let broker = &mut self.brokers[b as usize];
+        if !broker.alive {
+            return;
+        }
+        broker.alive = false;
+        broker.incarnation += 1;
+        for (p, replica) in broker.replicas.iter_mut() {
+            let flushed = broker.flushed.get(p).copied().unwrap_or(0);
+            replica.crash(flushed, now);
+        }
+        broker.metadata.clear();
+        broker.fetches.clear();
+        broker.isr_sent_ms.clear();
+    }
+
+    fn restart(&mut self, b: BrokerId) {
+        let broker = &mut self.brokers[b as usize];
+        if broker.alive {
+            return;
+        }
+        broker.alive = true;
+        broker.incarnation += 1;
+        self.send(Party::Broker(b), Party::Quorum, Msg::Register);
+        self.timer(
+            Party::Broker(b),
+            self.config.heartbeat_interval_ms,
+            Timer::Heartbeat,
+        );
+        self.timer(Party::Broker(b), TICK_MS, Timer::BrokerTick);
+    }
+
+    // ---- dispatch ----
+
+    fn deliver(&mut self, from: Party, to: Party, msg: Msg) {
+        match to {
+            Party::Quorum => {
+                if self.now_ms >= self.quorum_paused_until {
+                    self.quorum_receive(from, msg);
+                }
+            }
+            Party::Broker(b) => {
+                if self.brokers[b as usize].alive {
+                    self.broker_receive(b, from, msg);
+                }
+            }
+            Party::Producer => self.producer_receive(from, msg),
+            Party::Consumer => self.consumer_receive(msg),
+        }
+    }
+
+    fn fire(&mut self, party: Party, incarnation: u64, timer: Timer) {
+        if let Party::Broker(b) = party {
+            let broker = &self.brokers[b as usize];
+            if !broker.alive || broker.incarnation != incarnation {
+                return;
+            }
+        }
+        match (party, timer) {
+            (Party::Broker(b), Timer::Heartbeat) => {
+                self.send(Party::Broker(b), Party::Quorum, Msg::Heartbeat);
+                self.timer(party, self.config.heartbeat_interval_ms, Timer::Heartbeat);
+            }
+            (Party::Broker(b), Timer::BrokerTick) => {
+                self.broker_tick(b);
+                self.timer(party, TICK_MS, Timer::BrokerTick);
+            }
+            (Party::Broker(b), Timer::Fetch(p, seq)) => self.follower_fetch(b, p, seq),
+            (Party::Broker(b), Timer::FetchTimeout(p, seq)) => {
+                let state = self.brokers[b as usize].fetches.get(&p);
+                if state.is_some_and(|f| f.seq == seq && f.inflight) {
+                    self.follower_fetch(b, p, seq + 1);
+                }
+            }
+            (Party::Quorum, Timer::ControllerTick) => {
+                if self.now_ms >= self.quorum_paused_until {
+                    self.controller.handle_tick(self.now_ms);
+                    self.push_changes();
+                }
+                self.timer(party, TICK_MS, Timer::ControllerTick);
+            }
+            (Party::Quorum, Timer::QuorumResume) => {
+                // A new active controller: every broker gets a fresh session, as in KRaft.
+                for b in 0..self.config.brokers {
+                    self.controller.handle_heartbeat(self.now_ms, b);
+                }
+            }
+            (Party::Producer, Timer::ProducerSend) => self.producer_send(),
+            (Party::Producer, Timer::ProducerMetadata) => {
+                self.producer_refresh_metadata();
+                self.timer(
+                    party,
+                    self.config.producer.metadata_max_age_ms,
+                    Timer::ProducerMetadata,
+                );
+            }
+            (Party::Producer, Timer::ProducerTimeout(request)) => {
+                if self.producer.inflight.contains_key(&request) {
+                    self.producer_failed(request, error_code::REQUEST_TIMED_OUT, true);
+                }
+            }
+            (Party::Producer, Timer::ProducerRetry(request)) => self.producer_resend(request),
+            (Party::Consumer, Timer::ConsumerPoll) => {
+                self.consumer_poll();
+                self.timer(party, TICK_MS, Timer::ConsumerPoll);
+            }
+            _ => {}
+        }
+    }
+
+    // ---- quorum ----
+
+    fn quorum_receive(&mut self, from: Party, msg: Msg) {
+        let Party::Broker(b) = from else { return };
+        match msg {
+            Msg::Register => {
+                self.controller.handle_register(self.now_ms, b);
+                self.push_changes();
+                self.heartbeat_ack(b, false);
+            }
+            Msg::Heartbeat => {
+                let live = self.controller.handle_heartbeat(self.now_ms, b);
+                self.heartbeat_ack(b, !live);
+            }
+            Msg::AlterIsr {
+                partition,
+                leader_epoch,
+                isr,
+            } => {
+                let result = self
+                    .controller
+                    .handle_alter_isr(partition, b, leader_epoch, isr)
+                    .ok();
+                self.send(
+                    Party::Quorum,
+                    from,
+                    Msg::AlterIsrResult {
+                        partition,
+                        isr: result.map(|s| s.isr),
+                    },
+                );
+                self.push_changes();
+            }
+            _ => {}
+        }
+    }
+
+    fn heartbeat_ack(&mut self, b: BrokerId, fenced: bool) {
+        let partitions = self
+            .controller
+            .partitions()
+            .map(|(p, s)| (*p, s.clone()))
+            .collect();
+        self.send(
+            Party::Quorum,
+            Party::Broker(b),
+            Msg::HeartbeatAck { fenced, partitions },
+        );
+    }
+
+    fn push_changes(&mut self) {
+        let changes = self.controller.poll_changes();
+        if changes.is_empty() {
+            return;
+        }
+        self.record_partitions(&changes);
+        for b in 0..self.config.brokers {
+            self.send(
+                Party::Quorum,
+                Party::Broker(b),
+                Msg::Partitions(changes.clone()),
+            );
+        }
+    }
+
+    // ---- brokers ----
+
+    fn broker_receive(&mut self, b: BrokerId, from: Party, msg: Msg) {
+        let now = self.now_ms;
+        match msg {
+            Msg::HeartbeatAck { fenced, partitions } => {
+                if fenced {
+                    // Fenced by the controller: stop serving, register again.
+                    for replica in self.brokers[b as usize].replicas.values_mut() {
+                        replica.go_offline();
+                    }
+                    self.brokers[b as usize].metadata.clear();
+                    self.send(Party::Broker(b), Party::Quorum, Msg::Register);
+                } else {
+                    self.apply_partitions(b, &partitions);
+                }
+            }
+            Msg::Partitions(changes) => self.apply_partitions(b, &changes),
+            Msg::AlterIsrResult { partition, isr } => {
+                if let Some(replica) = self.brokers[b as usize].replicas.get_mut(&partition) {
+                    replica.handle_isr_change_result(isr);
+                }
+                self.brokers[b as usize].isr_sent_ms.remove(&partition);
+                self.drain_completed(b, partition);
+            }
+            Msg::Fetch {
+                partition,
+                offset,
+                seq,
+            } => {
+                let Party::Broker(follower) = from else {
+                    return;
+                };
+                let answer = match self.brokers[b as usize].replicas.get_mut(&partition) {
+                    Some(r) => r.handle_fetch(now, follower, offset, FETCH_MAX_BYTES),
+                    None => Err(ReplicaError::NotLeaderOrFollower),
+                };
+                self.send(
+                    Party::Broker(b),
+                    from,
+                    Msg::FetchAnswer {
+                        partition,
+                        seq,
+                        answer,
+                    },
+                );
+                self.after_leader_input(b, partition);
+            }
+            Msg::FetchAnswer {
+                partition,
+                seq,
+                answer,
+            } => self.follower_answer(b, partition, seq, answer),
+            Msg::EpochEndRequest { partition, epoch } => {
+                let end_offset = self.brokers[b as usize]
+                    .replicas
+                    .get(&partition)
+                    .and_then(|r| r.handle_epoch_end_request(epoch));
+                self.send(
+                    Party::Broker(b),
+                    from,
+                    Msg::EpochEnd {
+                        partition,
+                        end_offset,
+                    },
+                );
+            }
+            Msg::EpochEnd {
+                partition,
+                end_offset,
+            } => {
+                let broker = &mut self.brokers[b as usize];
+                let Some(replica) = broker.replicas.get_mut(&partition) else {
+                    return;
+                };
+                match end_offset {
+                    Some(end) => {
+                        let before = replica.log_end_offset();
+                        replica.handle_epoch_end(end);
+                        let after = replica.log_end_offset();
+                        let flushed = broker.flushed.entry(partition).or_insert(0);
+                        *flushed = (*flushed).min(after);
+                        if after < before {
+                            self.record(TraceKind::Truncated {
+                                broker: b,
+                                partition,
+                                log_end_offset: after,
+                            });
+                        }
+                        self.start_fetching(b, partition);
+                    }
+                    // The leader changed again: wait for the next metadata.
+                    None => {}
+                }
+            }
+            Msg::Produce {
+                request,
+                partition,
+                id,
+                acks,
+            } => {
+                let mut batch = record_batch(id);
+                let timeout = self.config.producer.request_timeout_ms;
+                let result = match self.brokers[b as usize].replicas.get_mut(&partition) {
+                    Some(r) => r.handle_produce(now, &mut batch, acks, request, timeout),
+                    None => Err(ReplicaError::NotLeaderOrFollower),
+                };
+                self.after_append(b, partition);
+                match result {
+                    Ok(Some(offset)) if acks != Acks::None => {
+                        self.send(
+                            Party::Broker(b),
+                            from,
+                            Msg::ProduceResult {
+                                request,
+                                result: Ok(offset),
+                            },
+                        );
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        if acks != Acks::None {
+                            self.send(
+                                Party::Broker(b),
+                                from,
+                                Msg::ProduceResult {
+                                    request,
+                                    result: Err(e),
+                                },
+                            );
+                        }
+                    }
+                }
+                self.after_leader_input(b, partition);
+            }
+            Msg::Metadata => {
+                let leaders = (0..self.config.partitions)
+                    .map(|p| {
+                        self.brokers[b as usize]
+                            .metadata
+                            .get(&p)
+                            .and_then(|s| s.leader)
+                    })
+                    .collect();
+                self.send(Party::Broker(b), from, Msg::MetadataAnswer { leaders });
+            }
+            Msg::ConsumerFetch { partition, offset } => {
+                let answer = match self.brokers[b as usize].replicas.get(&partition) {
+                    Some(r) if r.is_leader() => {
+                        let hw = r.high_watermark();
+                        let records = if offset > r.log_end_offset() {
+                            Err(ReplicaError::OffsetOutOfRange)
+                        } else {
+                            Ok(r.read_all(hw))
+                        };
+                        (hw, records)
+                    }
+                    _ => (-1, Err(ReplicaError::NotLeaderOrFollower)),
+                };
+                self.send(
+                    Party::Broker(b),
+                    from,
+                    Msg::ConsumerAnswer {
+                        partition,
+                        offset,
+                        high_watermark: answer.0,
+                        records: answer.1,
+                    },
+                );
+            }
+            _ => {}
+        }
+    }
+
+    /// Applies newer partition states: become leader, follower, or go offline.
+    fn apply_partitions(&mut self, b: BrokerId, changes: &[(PartitionId, PartitionState)]) {
+        let now = self.now_ms;
+        let config = self.config.replica;
+        for (p, state) in changes {
+            let broker = &mut self.brokers[b as usize];
+            let known = broker.metadata.get(p);
+            if known.is_some_and(|k| {
+                k.partition_epoch >= state.partition_epoch && k.leader_epoch >= state.leader_epoch
+            }) {
+                continue;
+            }
+            let leader_changed = known
+                .is_none_or(|k| k.leader_epoch != state.leader_epoch || k.leader != state.leader);
+            broker.metadata.insert(*p, state.clone());
+            if !state.replicas.contains(&b) {
+                continue;
+            }
+            let replica = broker
+                .replicas
+                .entry(*p)
+                .or_insert_with(|| Replica::new(b, config));
+            match state.leader {
+                Some(l) if l == b => {
+                    if leader_changed || !replica.is_leader() {
+                        replica.become_leader(
+                            state.leader_epoch,
+                            state.isr.clone(),
+                            &state.replicas,
+                            now,
+                        );
+                    } else {
+                        replica.handle_isr_change_result(Some(state.isr.clone()));
+                    }
+                }
+                Some(l) => {
+                    if leader_changed || replica.leader() != Some(l) {
+                        let before = replica.log_end_offset();
+                        match replica.become_follower(l, state.leader_epoch) {
+                            FollowerStart::AskEpochEnd(epoch) => {
+                                self.send(
+                                    Party::Broker(b),
+                                    Party::Broker(l),
+                                    Msg::EpochEndRequest {
+                                        partition: *p,
+                                        epoch,
+                                    },
+                                );
+                            }
+                            FollowerStart::Fetch(_) => {
+                                let after = self.brokers[b as usize]
+                                    .replicas
+                                    .get(p)
+                                    .map_or(before, Replica::log_end_offset);
+                                if after < before {
+                                    self.record(TraceKind::Truncated {
+                                        broker: b,
+                                        partition: *p,
+                                        log_end_offset: after,
+                                    });
+                                }
+                                self.start_fetching(b, *p);
+                            }
+                        }
+                    }
+                }
+                None => replica.go_offline(),
+            }
+            self.drain_completed(b, *p);
+        }
+    }
+
+    fn start_fetching(&mut self, b: BrokerId, p: PartitionId) {
+        let seq = self.brokers[b as usize]
+            .fetches
+            .get(&p)
+            .map_or(0, |f| f.seq)
+            + 1;
+        self.follower_fetch(b, p, seq);
+    }
+
+    fn follower_fetch(&mut self, b: BrokerId, p: PartitionId, seq: u64) {
+        let broker = &mut self.brokers[b as usize];
+        let Some((leader, offset)) = broker.replicas.get(&p).and_then(Replica::fetch_offset) else {
+            return;
+        };
+        let current = broker.fetches.entry(p).or_insert(FetchState {
+            seq: 0,
+            inflight: false,
+        });
+        if seq <= current.seq && current.inflight {
+            return;
+        }
+        current.seq = seq;
+        current.inflight = true;
+        self.send(
+            Party::Broker(b),
+            Party::Broker(leader),
+            Msg::Fetch {
+                partition: p,
+                offset,
+                seq,
+            },
+        );
+        self.timer(
+            Party::Broker(b),
+            self.config.producer.request_timeout_ms,
+            Timer::FetchTimeout(p, seq),
+        );
+    }
+
+    fn follower_answer(
+        &mut self,
+        b: BrokerId,
+        p: PartitionId,
+        seq: u64,
+        answer: Result<FetchAnswer, ReplicaError>,
+    ) {
+        let broker = &mut self.brokers[b as usize];
+        match broker.fetches.get_mut(&p) {
+            Some(f) if f.seq == seq => f.inflight = false,
+            _ => return,
+        }
+        let Some(replica) = broker.replicas.get_mut(&p) else {
+            return;
+        };
+        let next_in = match answer {
+            Ok(answer) => {
+                let had_records = !answer.records.is_empty();
+                if replica.handle_fetch_answer(&answer).is_err() {
+                    return;
+                }
+                if had_records {
+                    0
+                } else {
+                    self.config.fetch_backoff_ms
+                }
+            }
+            Err(_) => self.config.fetch_backoff_ms * 4,
+        };
+        self.after_append(b, p);
+        self.timer(Party::Broker(b), next_in, Timer::Fetch(p, seq + 1));
+    }
+
+    /// Flush bookkeeping after records were appended.
+    fn after_append(&mut self, b: BrokerId, p: PartitionId) {
+        let broker = &mut self.brokers[b as usize];
+        if let (FlushPolicy::EveryWrite, Some(r)) = (self.config.flush, broker.replicas.get(&p)) {
+            broker.flushed.insert(p, r.log_end_offset());
+        }
+    }
+
+    /// After a leader saw input: send any ISR proposal, answer completed writes.
+    fn after_leader_input(&mut self, b: BrokerId, p: PartitionId) {
+        let now = self.now_ms;
+        let broker = &mut self.brokers[b as usize];
+        let Some(replica) = broker.replicas.get_mut(&p) else {
+            return;
+        };
+        if let Some(isr) = replica.poll_isr_change(now) {
+            let leader_epoch = replica.leader_epoch();
+            broker.isr_sent_ms.insert(p, now);
+            self.send(
+                Party::Broker(b),
+                Party::Quorum,
+                Msg::AlterIsr {
+                    partition: p,
+                    leader_epoch,
+                    isr,
+                },
+            );
+        }
+        self.drain_completed(b, p);
+    }
+
+    fn drain_completed(&mut self, b: BrokerId, p: PartitionId) {
+        let Some(replica) = self.brokers[b as usize].replicas.get_mut(&p) else {
+            return;
+        };
+        for done in replica.poll_completed() {
+            self.send(
+                Party::Broker(b),
+                Party::Producer,
+                Msg::ProduceResult {
+                    request: done.request,
+                    result: done.result,
+                },
+            );
+        }
+    }
+
+    fn broker_tick(&mut self, b: BrokerId) {
+        let now = self.now_ms;
+        if let FlushPolicy::IntervalMs(interval) = self.config.flush {
+            let broker = &mut self.brokers[b as usize];
+            if now.saturating_sub(broker.last_flush_ms) >= interval {
+                broker.last_flush_ms = now;
+                for (p, r) in &broker.replicas {
+                    broker.flushed.insert(*p, r.log_end_offset());
+                }
+            }
+        }
+        let partitions: Vec<PartitionId> =
+            self.brokers[b as usize].replicas.keys().copied().collect();
+        for p in partitions {
+            let broker = &mut self.brokers[b as usize];
+            let Some(replica) = broker.replicas.get_mut(&p) else {
+                continue;
+            };
+            replica.handle_tick(now);
+            // An unanswered ISR proposal is sent again (the controller may have been cut off).
+            if broker
+                .isr_sent_ms
+                .get(&p)
+                .is_some_and(|at| now.saturating_sub(*at) >= ISR_RESEND_MS)
+            {
+                broker.isr_sent_ms.remove(&p);
+                // The replica keeps the time of its first proposal, so it still counts as stuck.
+                replica.abandon_isr_change();
+            }
+            self.after_leader_input(b, p);
+        }
+    }
+
+    // ---- producer ----
+
+    fn producer_send(&mut self) {
+        let config = self.config.producer;
+        if self.now_ms >= config.stop_ms {
+            return;
+        }
+        let id = self.producer.next_id;
+        self.producer.next_id += 1;
+        let partition = (id % u64::from(self.config.partitions)) as PartitionId;
+        self.producer.sent.insert(id);
+        self.producer.next_request += 1;
+        let request = self.producer.next_request;
+        self.producer.inflight.insert(
+            request,
+            InFlight {
+                id,
+                partition,
+                attempts: 0,
+            },
+        );
+        self.producer_resend(request);
+        self.timer(Party::Producer, config.interval_ms, Timer::ProducerSend);
+    }
+
+    fn producer_resend(&mut self, request: u64) {
+        let Some(inflight) = self.producer.inflight.get(&request) else {
+            return;
+        };
+        let (id, partition) = (inflight.id, inflight.partition);
+        let acks = self.config.producer.acks;
+        match self.producer.leaders[partition as usize] {
+            Some(leader) => {
+                self.send(
+                    Party::Producer,
+                    Party::Broker(leader),
+                    Msg::Produce {
+                        request,
+                        partition,
+                        id,
+                        acks,
+                    },
+                );
+                if acks == Acks::None {
+                    self.producer.inflight.remove(&request);
+                } else {
+                    self.timer(
+                        Party::Producer,
+                        self.config.producer.request_timeout_ms,
+                        Timer::ProducerTimeout(request),
+                    );
+                }
+            }
+            None => {
+                self.producer_refresh_metadata();
+                self.producer_failed(request, error_code::NOT_LEADER_OR_FOLLOWER, true);
+            }
+        }
+    }
+
+    fn producer_refresh_metadata(&mut self) {
+        let b = self.producer.bootstrap_next % self.config.brokers;
+        self.producer.bootstrap_next = self.producer.bootstrap_next.wrapping_add(1);
+        self.send(Party::Producer, Party::Broker(b), Msg::Metadata);
+    }
+
+    /// A request failed with `error`: retry if allowed, else give the record up.
+    fn producer_failed(&mut self, request: u64, error: i16, retriable: bool) {
+        let Some(inflight) = self.producer.inflight.get_mut(&request) else {
+            return;
+        };
+        if retriable && inflight.attempts < self.config.producer.retries {
+            inflight.attempts += 1;
+            self.timer(
+                Party::Producer,
+                RETRY_BACKOFF_MS,
+                Timer::ProducerRetry(request),
+            );
+            return;
+        }
+        let id = inflight.id;
+        self.producer.inflight.remove(&request);
+        if self.producer.acked.contains_key(&id) {
+            return;
+        }
+        if error == error_code::NOT_ENOUGH_REPLICAS {
+            self.producer.refused.insert(id);
+        } else {
+            self.producer.failed.insert(id);
+        }
+        self.record(TraceKind::Refused { id, error });
+    }
+
+    fn producer_receive(&mut self, _from: Party, msg: Msg) {
+        match msg {
+            Msg::MetadataAnswer { leaders } => {
+                for (p, leader) in leaders.into_iter().enumerate() {
+                    if leader.is_some() {
+                        self.producer.leaders[p] = leader;
+                    }
+                }
+            }
+            Msg::ProduceResult { request, result } => {
+                let Some(inflight) = self.producer.inflight.get(&request) else {
+                    return;
+                };
+                let (id, partition) = (inflight.id, inflight.partition);
+                match result {
+                    Ok(offset) => {
+                        self.producer.inflight.remove(&request);
+                        self.producer.refused.remove(&id);
+                        self.producer.failed.remove(&id);
+                        self.producer.acked.insert(id, (partition, offset));
+                        self.record(TraceKind::Acked {
+                            id,
+                            partition,
+                            offset,
+                        });
+                    }
+                    Err(e) => {
+                        if e == ReplicaError::NotLeaderOrFollower {
+                            self.producer.leaders[partition as usize] = None;
+                            self.producer_refresh_metadata();
+                        }
+                        self.producer_failed(request, e.kafka_error_code(), true);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    // ---- consumer ----
+
+    fn consumer_poll(&mut self) {
+        for p in 0..self.config.partitions {
+            // The consumer reads from the leader the producer last learned, else the
+            // controller's (it is a checker, not a client under test).
+            let known = self.producer.leaders[p as usize];
+            if let Some(leader) =
+                known.or_else(|| self.controller.partition(p).and_then(|s| s.leader))
+            {
+                let offset = self.consumer.offsets[p as usize];
+                self.send(
+                    Party::Consumer,
+                    Party::Broker(leader),
+                    Msg::ConsumerFetch {
+                        partition: p,
+                        offset,
+                    },
+                );
+            }
+        }
+    }
+
+    fn consumer_receive(&mut self, msg: Msg) {
+        let Msg::ConsumerAnswer {
+            partition,
+            offset,
+            high_watermark,
+            records,
+        } = msg
+        else {
+            return;
+        };
+        if self.consumer.offsets[partition as usize] != offset {
+            return; // a stale answer
+        }
+        match records {
+            Ok(bytes) => {
+                let mut next = offset;
+                for batch in batches(&bytes).flatten() {
+                    let mut scratch = Vec::new();
+                    let Ok(records) = batch.records(&NoCodec, &mut scratch) else {
+                        continue;
+                    };
+                    for record in records.flatten() {
+                        if record.offset < next {
+                            continue;
+                        }
+                        if record.offset >= high_watermark {
+                            self.violations.push(Violation::ReadAboveHighWatermark {
+                                partition,
+                                offset: record.offset,
+                            });
+                        }
+                        next = record.offset + 1;
+                        self.consumer.consumed += 1;
+                    }
+                }
+                self.consumer.offsets[partition as usize] = next;
+            }
+            // After an unclean election the log may be shorter than our position: reset to
+            // the high watermark, as auto.offset.reset=latest would.
+            Err(ReplicaError::OffsetOutOfRange) => {
+                self.consumer.offsets[partition as usize] = high_watermark.max(0);
+            }
+            Err(_) => {}
+        }
+    }
+
+    // ---- checks ----
+
+    /// Invariant 2: every live replica following the current leader holds the leader's bytes
+    /// below its own high watermark.
+    fn check_replicas(&mut self) {
+        for p in 0..self.config.partitions {
+            let Some(state) = self.controller.partition(p).cloned() else {
+                continue;
+            };
+            let Some(leader_id) = state.leader else {
+                continue;
+            };
+            let Some(leader) = self.replica(leader_id, p) else {
+                continue;
+            };
+            if !leader.is_leader() {
+                continue;
+            }
+            let mut diverged = Vec::new();
+            for r in &state.replicas {
+                if *r == leader_id || !self.brokers[*r as usize].alive {
+                    continue;
+                }
+                let Some(follower) = self.replica(*r, p) else {
+                    continue;
+                };
+                if follower.leader() != Some(leader_id)
+                    || follower.leader_epoch() != leader.leader_epoch()
+                {
+                    continue;
+                }
+                let hw = follower.high_watermark().min(leader.log_end_offset());
+                if follower.read_all(hw) != leader.read_all(hw) {
+                    diverged.push(*r);
+                }
+            }
+            for broker in diverged {
+                let v = Violation::ReplicasDiverge {
+                    partition: p,
+                    broker,
+                };
+                if !self.violations.contains(&v) {
+                    self.violations.push(v);
+                }
+            }
+        }
+    }
+}
+
+/// A one-record batch whose value is the record id (big-endian).
+fn record_batch(id: u64) -> Vec<u8> {
+    let value = id.to_be_bytes();
+    let mut b = BatchBuilder::new(0);
+    b.push(id as i64, None, Some(&value), Vec::new());
+    // An uncompressed batch always builds.
+    b.build(&NoCodec).unwrap_or_default()
+}
+
+/// The record ids in a run of batches.
+fn record_ids(bytes: &[u8]) -> Vec<u64> {
+    let mut ids = Vec::new();
+    let mut scratch = Vec::new();
+    for batch in batches(bytes).flatten() {
+        if let Ok(records) = batch.records(&NoCodec, &mut scratch) {
+            for record in records.flatten() {
+                if let Some(v) = record.value.and_then(|v| <[u8; 8]>::try_from(v).ok()) {
+                    ids.push(u64::from_be_bytes(v));
+                }
+            }
+        }
+    }
+    ids
+}
