@@ -54,3 +54,5 @@ pub const INVALID_PRODUCER_EPOCH: i16 = 47;
 pub const NOT_LEADER_OR_FOLLOWER: i16 = 6;
 /// The request did not complete in time (an acks=all write waiting for the ISR).
 pub const REQUEST_TIMED_OUT: i16 = 7;
+/// The write was appended but the ISR shrank below `min.insync.replicas` before it completed.
+pub const NOT_ENOUGH_REPLICAS_AFTER_APPEND: i16 = 20;

@@ -21,6 +21,7 @@
 //! - [`replica`]: one replica of a partition: leader (ISR, HW, acks) and follower (fetch,
 //!   truncation by leader epoch, KIP-101).
 //! - [`controller`]: cluster metadata: brokers, sessions, elections, ISR changes.
+//! - [`scenario`]: the articles' failover cases as named simulations.
 //! - [`sim`]: a deterministic cluster simulator (virtual time, seeded faults, trace).
 //! - [`offsets`]: committed offsets per (group, topic, partition) and their on-log encoding.
 //! - [`error_code`]: the Kafka error codes every module's errors map onto.
@@ -46,5 +47,6 @@ pub mod producer;
 pub mod replica;
 pub mod retention;
 pub mod rng;
+pub mod scenario;
 pub mod sim;
 pub mod varint;

@@ -4,8 +4,9 @@
 //! - The **leader** appends produced batches, answers followers' fetches, and from the offsets
 //!   followers fetch at learns their log end offsets (LEO). The high watermark (HW) is the
 //!   smallest LEO in the in-sync replica set (ISR); records below it are committed, and only
-//!   they are shown to consumers. A follower leaves the ISR when it has not caught up with the
-//!   leader's LEO for `replica.lag.time.max.ms`, and may rejoin once it reaches the HW; the
+//!   they are shown to consumers. A follower is caught up when a fetch reaches the leader's
+//!   LEO as of its previous fetch; it leaves the ISR when it has not been caught up for
+//!   `replica.lag.time.max.ms`, and may rejoin once it reaches the HW; the
 //!   leader proposes each change to the controller ([`Replica::poll_isr_change`]) and applies it
 //!   only when the controller accepts. `acks=all` writes wait until the HW passes them; with
 //!   fewer than `min.insync.replicas` in the ISR a write is refused (NOT_ENOUGH_REPLICAS).
@@ -87,6 +88,9 @@ pub enum ReplicaError {
     /// Fewer in-sync replicas than `min.insync.replicas`.
     #[error("not enough replicas")]
     NotEnoughReplicas,
+    /// Appended, but the ISR shrank below `min.insync.replicas` before the HW reached it.
+    #[error("not enough replicas after append")]
+    NotEnoughReplicasAfterAppend,
     /// An `acks=all` write waited longer than the request timeout.
     #[error("request timed out")]
     RequestTimedOut,
@@ -104,6 +108,7 @@ impl ReplicaError {
         match self {
             Self::NotLeaderOrFollower => error_code::NOT_LEADER_OR_FOLLOWER,
             Self::NotEnoughReplicas => error_code::NOT_ENOUGH_REPLICAS,
+            Self::NotEnoughReplicasAfterAppend => error_code::NOT_ENOUGH_REPLICAS_AFTER_APPEND,
             Self::RequestTimedOut => error_code::REQUEST_TIMED_OUT,
             Self::InvalidRecord => error_code::INVALID_RECORD,
             Self::OffsetOutOfRange => error_code::OFFSET_OUT_OF_RANGE,
@@ -125,6 +130,8 @@ struct PendingWrite {
 struct FollowerProgress {
     leo: i64,
     last_caught_up_ms: u64,
+    /// The leader's LEO when this follower last fetched: reaching it counts as caught up.
+    leader_leo_at_last_fetch: i64,
 }
 
 /// What the leader half keeps.
@@ -306,6 +313,7 @@ impl Replica {
                     FollowerProgress {
                         leo: self.high_watermark,
                         last_caught_up_ms: now_ms,
+                        leader_leo_at_last_fetch: self.high_watermark,
                     },
                 )
             })
@@ -432,9 +440,13 @@ impl Replica {
         }
         let progress = state.followers.entry(follower).or_default();
         progress.leo = fetch_offset;
-        if fetch_offset >= leo {
+        // Kafka's rule: a follower that fetched everything the leader had at its previous
+        // fetch is caught up. (Requiring the current LEO would eject a follower that is merely
+        // one round trip behind a busy leader.)
+        if fetch_offset >= progress.leader_leo_at_last_fetch || fetch_offset >= leo {
             progress.last_caught_up_ms = now_ms;
         }
+        progress.leader_leo_at_last_fetch = leo;
         self.advance_high_watermark();
         let records = self
             .log
@@ -581,13 +593,21 @@ impl Replica {
             self.high_watermark = min_isr_leo;
         }
         let hw = self.high_watermark;
+        // Kafka checks min.insync.replicas again when a write completes: the HW may have
+        // passed it only because the ISR shrank.
+        let enough = state.isr.len() >= self.config.min_insync_replicas;
         let (done, waiting): (Vec<_>, Vec<_>) =
             state.pending.drain(..).partition(|w| hw >= w.next_offset);
         state.pending = waiting;
         for w in done {
+            let result = if enough {
+                Ok(w.base_offset)
+            } else {
+                Err(ReplicaError::NotEnoughReplicasAfterAppend)
+            };
             self.completed.push(ProduceDone {
                 request: w.request,
-                result: Ok(w.base_offset),
+                result,
             });
         }
     }
@@ -635,6 +655,16 @@ impl Replica {
             *awaiting_epoch_end = false;
             let target = end_offset.min(self.log.log_end_offset());
             let _ = self.log.truncate_to(target, 0);
+            self.high_watermark = self.high_watermark.min(self.log_end_offset());
+            self.trim_epochs();
+        }
+    }
+
+    /// The leader answered OFFSET_OUT_OF_RANGE: this follower's log is longer than the
+    /// leader's (it lost a truncation race). Truncate to the leader's log end and fetch again.
+    pub fn handle_out_of_range(&mut self, leader_log_end_offset: i64) {
+        if self.log_end_offset() > leader_log_end_offset {
+            let _ = self.log.truncate_to(leader_log_end_offset, 0);
             self.high_watermark = self.high_watermark.min(self.log_end_offset());
             self.trim_epochs();
         }

@@ -125,6 +125,8 @@ pub struct SimConfig {
     pub jitter_ms: u64,
     /// Messages lost at random, per million.
     pub loss_per_million: u32,
+    /// Check invariant 2 (replicas agree below the HW) this often; 0 checks only in reports.
+    pub check_interval_ms: u64,
 }
 
 impl Default for SimConfig {
@@ -143,6 +145,7 @@ impl Default for SimConfig {
             latency_ms: 1,
             jitter_ms: 0,
             loss_per_million: 0,
+            check_interval_ms: 0,
         }
     }
 }
@@ -257,7 +260,7 @@ pub struct Report {
     pub sent: u64,
     /// Records acknowledged (acks 1 or all).
     pub acknowledged: u64,
-    /// Records refused with NOT_ENOUGH_REPLICAS after the last retry.
+    /// Records refused with NOT_ENOUGH_REPLICAS (or its after-append form) after the last retry.
     pub refused: u64,
     /// Records that failed otherwise (timeouts, no leader) after the last retry.
     pub failed: u64,
@@ -300,6 +303,7 @@ enum Msg {
         partition: PartitionId,
         seq: u64,
         answer: Result<FetchAnswer, ReplicaError>,
+        leader_log_end_offset: i64,
     },
     EpochEndRequest {
         partition: PartitionId,
@@ -348,6 +352,7 @@ enum Timer {
     ProducerRetry(u64),
     ConsumerPoll,
     QuorumResume,
+    Check,
 }
 
 #[derive(Clone, Debug)]
@@ -530,6 +535,9 @@ impl Sim {
             config.producer.start_ms,
             Timer::ConsumerPoll,
         );
+        if config.check_interval_ms > 0 {
+            sim.timer(Party::Consumer, config.check_interval_ms, Timer::Check);
+        }
         sim
     }
 
@@ -861,11 +869,19 @@ impl Sim {
                 );
             }
             (Party::Producer, Timer::ProducerTimeout(request)) => {
-                if self.producer.inflight.contains_key(&request) {
+                if let Some(inflight) = self.producer.inflight.get(&request) {
+                    // No answer: the leader may be gone. Like Kafka clients, forget it and ask
+                    // for metadata before retrying.
+                    self.producer.leaders[inflight.partition as usize] = None;
+                    self.producer_refresh_metadata();
                     self.producer_failed(request, error_code::REQUEST_TIMED_OUT, true);
                 }
             }
             (Party::Producer, Timer::ProducerRetry(request)) => self.producer_resend(request),
+            (Party::Consumer, Timer::Check) => {
+                self.check_replicas();
+                self.timer(party, self.config.check_interval_ms, Timer::Check);
+            }
             (Party::Consumer, Timer::ConsumerPoll) => {
                 self.consumer_poll();
                 self.timer(party, TICK_MS, Timer::ConsumerPoll);
@@ -972,10 +988,14 @@ impl Sim {
                 let Party::Broker(follower) = from else {
                     return;
                 };
-                let answer = match self.brokers[b as usize].replicas.get_mut(&partition) {
-                    Some(r) => r.handle_fetch(now, follower, offset, FETCH_MAX_BYTES),
-                    None => Err(ReplicaError::NotLeaderOrFollower),
-                };
+                let (answer, leader_log_end_offset) =
+                    match self.brokers[b as usize].replicas.get_mut(&partition) {
+                        Some(r) => (
+                            r.handle_fetch(now, follower, offset, FETCH_MAX_BYTES),
+                            r.log_end_offset(),
+                        ),
+                        None => (Err(ReplicaError::NotLeaderOrFollower), -1),
+                    };
                 self.send(
                     Party::Broker(b),
                     from,
@@ -983,6 +1003,7 @@ impl Sim {
                         partition,
                         seq,
                         answer,
+                        leader_log_end_offset,
                     },
                 );
                 self.after_leader_input(b, partition);
@@ -991,7 +1012,24 @@ impl Sim {
                 partition,
                 seq,
                 answer,
-            } => self.follower_answer(b, partition, seq, answer),
+                leader_log_end_offset,
+            } => {
+                if answer == Err(ReplicaError::OffsetOutOfRange)
+                    && let Some(r) = self.brokers[b as usize].replicas.get_mut(&partition)
+                {
+                    let before = r.log_end_offset();
+                    r.handle_out_of_range(leader_log_end_offset);
+                    let after = r.log_end_offset();
+                    if after < before {
+                        self.record(TraceKind::Truncated {
+                            broker: b,
+                            partition,
+                            log_end_offset: after,
+                        });
+                    }
+                }
+                self.follower_answer(b, partition, seq, answer);
+            }
             Msg::EpochEndRequest { partition, epoch } => {
                 let end_offset = self.brokers[b as usize]
                     .replicas
@@ -1422,7 +1460,9 @@ impl Sim {
         if self.producer.acked.contains_key(&id) {
             return;
         }
-        if error == error_code::NOT_ENOUGH_REPLICAS {
+        if error == error_code::NOT_ENOUGH_REPLICAS
+            || error == error_code::NOT_ENOUGH_REPLICAS_AFTER_APPEND
+        {
             self.producer.refused.insert(id);
         } else {
             self.producer.failed.insert(id);

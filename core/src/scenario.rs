@@ -1,0 +1,363 @@
+//! The scenario library: each failover case of the articles as a named, replayable simulation.
+//!
+//! A [`Scenario`] is a [`SimConfig`] plus a fault schedule and a run length. Its `lesson` says
+//! what the article predicts; `core/tests/scenarios.rs` asserts the exact counts each one
+//! produces, and the playground runs the same definitions step by step.
+//!
+//! Conventions shared by all: three brokers (0, 1, 2), one partition with replicas [0, 1, 2]
+//! (broker 0 leads first), a producer sending one record every 10 ms from t = 1 s to the
+//! scenario's `produce_until_ms`, fsync on every write (so losses come from replication, not
+//! disks), `replica.lag.time.max.ms` = 1 s and a broker session timeout of 3 s, so each story
+//! plays out in seconds.
+
+use alloc::vec::Vec;
+
+use crate::controller::ControllerConfig;
+use crate::replica::{Acks, ReplicaConfig, TruncationMode};
+use crate::sim::{Fault, Party, ProducerConfig, Report, Sim, SimConfig};
+
+/// A named failover story.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Scenario {
+    /// Short identifier (URL-safe).
+    pub name: &'static str,
+    /// What happens, in one line.
+    pub title: &'static str,
+    /// What the article predicts and why.
+    pub lesson: &'static str,
+    /// The cluster.
+    pub config: SimConfig,
+    /// Faults at their times.
+    pub faults: Vec<(u64, Fault)>,
+    /// How long to run.
+    pub run_until_ms: u64,
+}
+
+impl Scenario {
+    /// A simulator with the faults scheduled, at time 0.
+    pub fn sim(&self) -> Sim {
+        let mut sim = Sim::new(self.config);
+        for (at, fault) in &self.faults {
+            sim.schedule(*at, *fault);
+        }
+        sim
+    }
+
+    /// Runs to the end; returns the report and the simulator for inspection.
+    pub fn run(&self) -> (Report, Sim) {
+        let mut sim = self.sim();
+        sim.run_until(self.run_until_ms);
+        (sim.report(), sim)
+    }
+}
+
+const B0: Party = Party::Broker(0);
+const B1: Party = Party::Broker(1);
+const B2: Party = Party::Broker(2);
+const Q: Party = Party::Quorum;
+
+fn base(acks: Acks, min_insync_replicas: usize, unclean: bool, produce_until_ms: u64) -> SimConfig {
+    SimConfig {
+        replica: ReplicaConfig {
+            lag_time_max_ms: 1_000,
+            min_insync_replicas,
+            ..ReplicaConfig::default()
+        },
+        controller: ControllerConfig {
+            unclean_leader_election: unclean,
+            ..ControllerConfig::default()
+        },
+        producer: ProducerConfig {
+            acks,
+            retries: 5,
+            stop_ms: produce_until_ms,
+            ..ProducerConfig::default()
+        },
+        ..SimConfig::default()
+    }
+}
+
+fn cut_all(a: Party, others: &[Party], at: u64) -> Vec<(u64, Fault)> {
+    others.iter().map(|o| (at, Fault::Cut(a, *o))).collect()
+}
+
+/// Every scenario, in teaching order.
+pub fn library() -> Vec<Scenario> {
+    let mut all = Vec::new();
+
+    all.push(Scenario {
+        name: "acks1-failover",
+        title: "acks=1: the leader dies with records its followers never fetched",
+        lesson: "With acks=1 the leader acknowledges as soon as it has appended. Slow followers \
+                 are still in the ISR but behind; when the leader dies, the new leader lacks the \
+                 tail the old one acknowledged, and those records are lost.",
+        config: base(Acks::Leader, 1, false, 8_000),
+        faults: alloc::vec![
+            (2_000, Fault::Slow(1, 300)),
+            (2_000, Fault::Slow(2, 300)),
+            (4_000, Fault::Crash(0)),
+            (12_000, Fault::HealAll),
+            (12_000, Fault::Restart(0)),
+        ],
+        run_until_ms: 25_000,
+    });
+
+    let unclean_story = || {
+        alloc::vec![
+            // Broker 2 cannot fetch any more: it falls behind and leaves the ISR (it still
+            // reaches the controller, so it stays a live, electable broker).
+            (2_000, Fault::Cut(B2, B0)),
+            (2_000, Fault::Cut(B2, B1)),
+            // The leader dies: broker 1, in the ISR, takes over cleanly.
+            (5_000, Fault::Crash(0)),
+            // Broker 1 dies too: only broker 2, out of the ISR, is left.
+            (10_000, Fault::Crash(1)),
+            (16_000, Fault::HealAll),
+            (16_000, Fault::Restart(0)),
+            (16_000, Fault::Restart(1)),
+        ]
+    };
+    all.push(Scenario {
+        name: "acks-all-unclean",
+        title: "acks=all with unclean election: an out-of-sync follower becomes leader",
+        lesson: "acks=all waits for the ISR, but the ISR can shrink to one replica. When that \
+                 replica dies too and unclean.leader.election.enable=true, a follower outside the \
+                 ISR takes over and every record it never fetched is lost.",
+        config: base(Acks::All, 1, true, 14_000),
+        faults: unclean_story(),
+        run_until_ms: 30_000,
+    });
+    all.push(Scenario {
+        name: "acks-all-min-insync-2",
+        title: "acks=all, min.insync.replicas=2: writes are refused instead of lost",
+        lesson: "The same failures with min.insync.replicas=2 and unclean election off: once the \
+                 ISR is down to one replica the leader refuses writes with NOT_ENOUGH_REPLICAS, \
+                 and when it dies the partition waits offline. Nothing acknowledged is lost.",
+        config: base(Acks::All, 2, false, 14_000),
+        faults: unclean_story(),
+        run_until_ms: 30_000,
+    });
+
+    all.push(Scenario {
+        name: "np1-follower-cut-from-leader",
+        title: "Network partition 1: a follower cannot reach the leader",
+        lesson: "The follower stops fetching, leaves the ISR after replica.lag.time.max.ms, and \
+                 rejoins once the partition heals and it has caught up. Reduced redundancy, no \
+                 loss, no split brain.",
+        config: base(Acks::All, 2, false, 10_000),
+        faults: alloc::vec![(3_000, Fault::Cut(B2, B0)), (7_000, Fault::Heal(B2, B0))],
+        run_until_ms: 15_000,
+    });
+    all.push(Scenario {
+        name: "np2-leader-cut-from-followers",
+        title: "Network partition 2: the leader cannot reach its followers",
+        lesson: "Both followers leave the ISR, which shrinks to the leader alone: with \
+                 min.insync.replicas=1 acks=all writes continue without redundancy. No split \
+                 brain, no loss; the followers catch up after the heal.",
+        config: base(Acks::All, 1, false, 10_000),
+        faults: cut_all(B0, &[B1, B2], 3_000)
+            .into_iter()
+            .chain([(7_000, Fault::HealAll)])
+            .collect(),
+        run_until_ms: 15_000,
+    });
+    all.push(Scenario {
+        name: "np3-follower-cut-from-quorum",
+        title: "Network partition 3: a follower cannot reach the controller quorum",
+        lesson: "Its session expires and the controller fences it and removes it from the ISR \
+                 (KRaft; under ZooKeeper it stayed in the ISR). It keeps fetching but cannot \
+                 rejoin until it reaches the quorum again. No loss.",
+        config: base(Acks::All, 2, false, 10_000),
+        faults: alloc::vec![(3_000, Fault::Cut(B2, Q)), (7_000, Fault::Heal(B2, Q))],
+        run_until_ms: 15_000,
+    });
+    for (name, acks, title, lesson) in [
+        (
+            "np4-leader-cut-from-quorum",
+            Acks::Leader,
+            "Network partition 4: the leader cannot reach the quorum (acks=1)",
+            "The controller fences the old leader and elects broker 1, but the old leader does \
+             not know and keeps acknowledging acks=1 writes until its followers leave and it \
+             cannot shrink its ISR. When it rejoins it truncates: those writes are lost.",
+        ),
+        (
+            "np4-leader-cut-from-quorum-acks-all",
+            Acks::All,
+            "Network partition 4 with acks=all",
+            "The same split brain with acks=all: the followers moved to the new leader, so the \
+             old one never gets its writes replicated and never acknowledges them. Nothing \
+             acknowledged is lost; the stranded writes time out and are retried.",
+        ),
+    ] {
+        all.push(Scenario {
+            name,
+            title,
+            lesson,
+            config: base(acks, 1, false, 12_000),
+            faults: alloc::vec![(3_000, Fault::Cut(B0, Q)), (10_000, Fault::Heal(B0, Q))],
+            run_until_ms: 20_000,
+        });
+    }
+    all.push(Scenario {
+        name: "np5-follower-isolated",
+        title: "Network partition 5: a follower is cut from everything",
+        lesson: "It leaves the ISR and catches up after the heal. No loss.",
+        config: base(Acks::All, 2, false, 10_000),
+        faults: cut_all(B2, &[B0, B1, Q], 3_000)
+            .into_iter()
+            .chain([(7_000, Fault::HealAll)])
+            .collect(),
+        run_until_ms: 15_000,
+    });
+    all.push(Scenario {
+        name: "np6-leader-isolated",
+        title: "Network partition 6: the leader is cut from everything but the producer (acks=1)",
+        lesson: "A new leader is elected; the old one acknowledges acks=1 writes for a while \
+                 (split brain) until it gives up on shrinking its ISR. Those writes are lost \
+                 when it rejoins and truncates.",
+        config: base(Acks::Leader, 1, false, 12_000),
+        faults: cut_all(B0, &[B1, B2, Q], 3_000)
+            .into_iter()
+            .chain([(10_000, Fault::HealAll)])
+            .collect(),
+        run_until_ms: 20_000,
+    });
+    for (name, min_insync, title, lesson) in [
+        (
+            "np6-shrunk-isr-min-insync-1",
+            1,
+            "Network partition 6, variant: the ISR had already shrunk to the leader",
+            "Slow followers left the ISR, then the leader is isolated and (unclean election on) \
+             a follower takes over. The old leader's ISR is itself alone, so with \
+             min.insync.replicas=1 it still acknowledges acks=all writes — all lost.",
+        ),
+        (
+            "np6-shrunk-isr-min-insync-2",
+            2,
+            "The same variant with min.insync.replicas=2",
+            "With min.insync.replicas=2 the lonely leader refuses acks=all writes with \
+             NOT_ENOUGH_REPLICAS: nothing acknowledged is lost.",
+        ),
+    ] {
+        // First the followers lose the leader (the ISR shrinks to it), then the leader loses
+        // the quorum too: fully isolated but for the producer.
+        let mut faults = cut_all(B0, &[B1, B2], 2_000);
+        faults.push((5_000, Fault::Cut(B0, Q)));
+        faults.push((12_000, Fault::HealAll));
+        all.push(Scenario {
+            name,
+            title,
+            lesson,
+            config: base(Acks::All, min_insync, true, 10_000),
+            faults,
+            run_until_ms: 22_000,
+        });
+    }
+    all.push(Scenario {
+        name: "np7-controller-cut-from-broker",
+        title: "Network partition 7: the controller cannot reach a broker",
+        lesson: "Broker 1 is fenced: it leaves the ISR and is no longer a candidate. When the \
+                 leader then dies, broker 2 takes over although broker 1 comes first in the \
+                 assignment. No loss.",
+        config: base(Acks::All, 2, false, 12_000),
+        faults: alloc::vec![
+            (3_000, Fault::Cut(B1, Q)),
+            (7_000, Fault::Crash(0)),
+            (14_000, Fault::HealAll),
+            (14_000, Fault::Restart(0)),
+        ],
+        run_until_ms: 22_000,
+    });
+    all.push(Scenario {
+        name: "np8-controller-failover",
+        title: "Network partition 8: the active controller loses the quorum",
+        lesson: "Another controller takes over within the session timeout and gives every broker \
+                 a fresh session: brokers keep leading and following, nothing changes, nothing is \
+                 lost.",
+        config: base(Acks::All, 2, false, 10_000),
+        faults: alloc::vec![(3_000, Fault::ControllerFailover(2_000))],
+        run_until_ms: 15_000,
+    });
+
+    let mut rebalance = base(Acks::All, 1, false, 1_000);
+    rebalance.partitions = 3;
+    all.push(Scenario {
+        name: "preferred-leader-rebalance",
+        title: "Leaders pile up on one broker after failures; preferred election spreads them",
+        lesson: "Broker 2 fails, then broker 0: every partition ends up led by broker 1, and \
+                 stays there when both come back. Preferred-replica election moves each \
+                 partition back to its first replica.",
+        config: rebalance,
+        faults: alloc::vec![
+            (2_000, Fault::Crash(2)),
+            (8_000, Fault::Crash(0)),
+            (14_000, Fault::Restart(2)),
+            (16_000, Fault::Restart(0)),
+            (24_000, Fault::PreferredElection),
+        ],
+        run_until_ms: 30_000,
+    });
+
+    all.push(Scenario {
+        name: "rejoin-truncate",
+        title: "A returning leader truncates to the new leader's epoch and catches up",
+        lesson: "The old leader comes back with records nobody else has (acks=1). It asks the \
+                 new leader where its last epoch ended, truncates there, and fetches while the \
+                 new leader keeps accepting writes.",
+        config: base(Acks::Leader, 1, false, 12_000),
+        faults: alloc::vec![
+            (2_000, Fault::Slow(1, 200)),
+            (2_000, Fault::Slow(2, 200)),
+            (4_000, Fault::Crash(0)),
+            (4_000, Fault::HealAll),
+            (8_000, Fault::Restart(0)),
+            // A slow link back, so catching up takes a few fetches while writes go on.
+            (8_000, Fault::Slow(0, 300)),
+        ],
+        run_until_ms: 20_000,
+    });
+
+    for (name, truncation, title, lesson) in [
+        (
+            "kip101-truncate-to-hw",
+            TruncationMode::HighWatermark,
+            "KIP-101, before: a restarted follower truncates to its high watermark",
+            "A follower's HW trails the leader's by one fetch. It restarts and truncates to its \
+             HW, dropping records the leader already committed; then the leader dies and the \
+             follower leads without them: committed, acknowledged records are lost.",
+        ),
+        (
+            "kip101-leader-epoch",
+            TruncationMode::LeaderEpoch,
+            "KIP-101, after: truncation by leader epoch",
+            "The same story with leader epochs: the restarted follower asks the leader where its \
+             epoch ends before truncating anything; the leader dies first, so it keeps every \
+             record and leads with all of them. Nothing is lost.",
+        ),
+    ] {
+        let mut config = base(Acks::All, 1, false, 3_000);
+        config.replication_factor = 2;
+        config.replica.truncation = truncation;
+        all.push(Scenario {
+            name,
+            title,
+            lesson,
+            config,
+            faults: alloc::vec![
+                (1_000, Fault::Slow(1, 100)),
+                (2_000, Fault::Crash(1)),
+                (2_001, Fault::Restart(1)),
+                (2_002, Fault::Crash(0)),
+                (12_000, Fault::HealAll),
+                (12_000, Fault::Restart(0)),
+            ],
+            run_until_ms: 20_000,
+        });
+    }
+    all
+}
+
+/// A scenario by name.
+pub fn by_name(name: &str) -> Option<Scenario> {
+    library().into_iter().find(|s| s.name == name)
+}
