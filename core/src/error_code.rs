@@ -56,3 +56,5 @@ pub const NOT_LEADER_OR_FOLLOWER: i16 = 6;
 pub const REQUEST_TIMED_OUT: i16 = 7;
 /// The write was appended but the ISR shrank below `min.insync.replicas` before it completed.
 pub const NOT_ENOUGH_REPLICAS_AFTER_APPEND: i16 = 20;
+/// A follower's or client's leader epoch is older than the leader's (KIP-320).
+pub const FENCED_LEADER_EPOCH: i16 = 74;

@@ -23,6 +23,7 @@
 //! - [`controller`]: cluster metadata: brokers, sessions, elections, ISR changes.
 //! - [`scenario`]: the articles' failover cases as named simulations.
 //! - [`sim`]: a deterministic cluster simulator (virtual time, seeded faults, trace).
+//! - [`sweep`]: the seeded fault sweep (safety phase, then liveness) over the simulator.
 //! - [`offsets`]: committed offsets per (group, topic, partition) and their on-log encoding.
 //! - [`error_code`]: the Kafka error codes every module's errors map onto.
 //! - [`rng`]: the seeded pseudo-random generator behind every random choice.
@@ -49,4 +50,5 @@ pub mod retention;
 pub mod rng;
 pub mod scenario;
 pub mod sim;
+pub mod sweep;
 pub mod varint;

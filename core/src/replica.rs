@@ -100,6 +100,10 @@ pub enum ReplicaError {
     /// The fetch offset is outside the log.
     #[error("offset out of range")]
     OffsetOutOfRange,
+    /// A follower fetched with another leader epoch than the leader's (KIP-320): it must
+    /// learn the current epoch (and truncate) first.
+    #[error("fenced leader epoch")]
+    FencedLeaderEpoch,
 }
 
 impl ReplicaError {
@@ -112,6 +116,7 @@ impl ReplicaError {
             Self::RequestTimedOut => error_code::REQUEST_TIMED_OUT,
             Self::InvalidRecord => error_code::INVALID_RECORD,
             Self::OffsetOutOfRange => error_code::OFFSET_OUT_OF_RANGE,
+            Self::FencedLeaderEpoch => error_code::FENCED_LEADER_EPOCH,
         }
     }
 }
@@ -254,6 +259,14 @@ impl Replica {
         }
     }
 
+    /// The ISR change proposed to the controller and not yet answered, if leader.
+    pub fn pending_isr_change(&self) -> Option<&[BrokerId]> {
+        match &self.role {
+            Role::Leader(l) => l.proposed_isr.as_deref(),
+            _ => None,
+        }
+    }
+
     /// The leader this follower follows.
     pub fn leader(&self) -> Option<BrokerId> {
         match self.role {
@@ -305,15 +318,16 @@ impl Replica {
         let followers = replicas
             .iter()
             .filter(|r| **r != self.broker)
-            // Until a follower fetches, assume it is where the HW is and was caught up now:
-            // the controller put it in the ISR.
             .map(|r| {
                 (
                     *r,
+                    // Unknown until it fetches (Kafka's rule): an ISR member counts as caught
+                    // up now, so it is not dropped at once, but its LEO holds the HW back until
+                    // it reports one; a replica outside the ISR must fetch to join.
                     FollowerProgress {
-                        leo: self.high_watermark,
-                        last_caught_up_ms: now_ms,
-                        leader_leo_at_last_fetch: self.high_watermark,
+                        leo: -1,
+                        last_caught_up_ms: if isr.contains(r) { now_ms } else { 0 },
+                        leader_leo_at_last_fetch: i64::MAX,
                     },
                 )
             })
@@ -423,18 +437,24 @@ impl Replica {
     }
 
     /// Answers a follower's fetch from `fetch_offset` (its LEO), counting it toward the HW and
-    /// the follower's ISR membership.
+    /// the follower's ISR membership. A follower of another leader epoch is refused (KIP-320):
+    /// one that missed a leader change must first truncate, or it would keep records the
+    /// current leader does not have beneath ones it does.
     pub fn handle_fetch(
         &mut self,
         now_ms: u64,
         follower: BrokerId,
         fetch_offset: i64,
+        follower_epoch: i32,
         max_bytes: usize,
     ) -> Result<FetchAnswer, ReplicaError> {
         let leo = self.log_end_offset();
         let Role::Leader(state) = &mut self.role else {
             return Err(ReplicaError::NotLeaderOrFollower);
         };
+        if follower_epoch != self.leader_epoch {
+            return Err(ReplicaError::FencedLeaderEpoch);
+        }
         if fetch_offset > leo || fetch_offset < self.log.log_start_offset() {
             return Err(ReplicaError::OffsetOutOfRange);
         }
@@ -459,14 +479,14 @@ impl Replica {
         })
     }
 
-    /// OffsetsForLeaderEpoch on the leader: where `epoch` ends in this log — the start of the
-    /// next larger epoch, or the LEO if `epoch` is the latest. `None` if unknown.
-    pub fn handle_epoch_end_request(&self, epoch: i32) -> Option<i64> {
+    /// OffsetsForLeaderEpoch on the leader: the largest epoch at or below `epoch` in this log
+    /// and where it ends — the start of the next epoch, or the LEO (KIP-101, KIP-279). An epoch
+    /// older than all of them answers (-1, the first epoch's start). `None` if not leader.
+    pub fn handle_epoch_end_request(&self, epoch: i32) -> Option<(i32, i64)> {
         if !self.is_leader() {
             return None;
         }
-        let next = self.epoch_starts.iter().find(|(e, _)| *e > epoch);
-        Some(next.map_or(self.log_end_offset(), |(_, start)| *start))
+        Some(epoch_end(&self.epoch_starts, epoch, self.log_end_offset()))
     }
 
     /// The ISR change this leader wants the controller to make, if any (call after inputs
@@ -633,6 +653,17 @@ impl Replica {
 
     // ---- follower ----
 
+    /// While a follower waits for its epoch's end offset: the leader to ask and the epoch.
+    pub fn pending_epoch_request(&self) -> Option<(BrokerId, i32)> {
+        match self.role {
+            Role::Follower {
+                leader,
+                awaiting_epoch_end: true,
+            } => self.epoch_starts.last().map(|(e, _)| (leader, *e)),
+            _ => None,
+        }
+    }
+
     /// Where the next fetch starts, or `None` while waiting for the epoch end (or not a
     /// follower).
     pub fn fetch_offset(&self) -> Option<(BrokerId, i64)> {
@@ -647,13 +678,21 @@ impl Replica {
 
     /// The leader's answer to [`FollowerStart::AskEpochEnd`]: truncate to where the
     /// follower's last epoch ends on the leader (KIP-101); everything below is shared.
-    pub fn handle_epoch_end(&mut self, end_offset: i64) {
+    ///
+    /// `epoch` is the leader's largest epoch at or below the one asked about: when it is older
+    /// than the follower's, the follower's own records of the epochs in between are not the
+    /// leader's, so the cut is at the follower's own end of `epoch` if that comes first
+    /// (KIP-279).
+    pub fn handle_epoch_end(&mut self, epoch: i32, end_offset: i64) {
+        let own_end = epoch_end(&self.epoch_starts, epoch, self.log_end_offset()).1;
+        // A duplicate answer (the request was re-sent) finds the truncation done: ignore it.
         if let Role::Follower {
-            awaiting_epoch_end, ..
+            awaiting_epoch_end: awaiting_epoch_end @ true,
+            ..
         } = &mut self.role
         {
             *awaiting_epoch_end = false;
-            let target = end_offset.min(self.log.log_end_offset());
+            let target = end_offset.min(own_end).min(self.log.log_end_offset());
             let _ = self.log.truncate_to(target, 0);
             self.high_watermark = self.high_watermark.min(self.log_end_offset());
             self.trim_epochs();
@@ -695,5 +734,17 @@ impl Replica {
         }
         self.high_watermark = answer.high_watermark.min(self.log_end_offset());
         Ok(())
+    }
+}
+
+/// The largest epoch at or below `epoch` in `starts`, and its end: the next epoch's start, or
+/// `log_end_offset` for the latest. (-1, first start) when every epoch is larger.
+fn epoch_end(starts: &[(i32, i64)], epoch: i32, log_end_offset: i64) -> (i32, i64) {
+    match starts.iter().rposition(|(e, _)| *e <= epoch) {
+        None => (-1, starts.first().map_or(log_end_offset, |(_, s)| *s)),
+        Some(i) => (
+            starts[i].0,
+            starts.get(i + 1).map_or(log_end_offset, |(_, s)| *s),
+        ),
     }
 }

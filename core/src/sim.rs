@@ -38,6 +38,11 @@ const TICK_MS: u64 = 100;
 const FETCH_MAX_BYTES: usize = 64 * 1024;
 /// How long a producer waits before resending after a retriable error.
 const RETRY_BACKOFF_MS: u64 = 100;
+/// How long a follower waits for a fetch answer before asking again (Kafka's
+/// `replica.socket.timeout.ms` is 30 s; short here so lost messages cost little virtual time,
+/// long enough for the slowest links the scenarios use). A lost fetch can cost a follower its
+/// ISR seat when `replica.lag.time.max.ms` is shorter, as in Kafka.
+const FOLLOWER_FETCH_TIMEOUT_MS: u64 = 2_000;
 /// How often a leader re-sends an unanswered ISR proposal.
 const ISR_RESEND_MS: u64 = 1_000;
 
@@ -123,7 +128,7 @@ pub struct SimConfig {
     pub latency_ms: u64,
     /// Up to this much extra latency per message, from the seed.
     pub jitter_ms: u64,
-    /// Messages lost at random, per million.
+    /// Messages lost at random, per million, until a [`Fault::HealAll`] (or [`Fault::Loss`]).
     pub loss_per_million: u32,
     /// Check invariant 2 (replicas agree below the HW) this often; 0 checks only in reports.
     pub check_interval_ms: u64,
@@ -161,8 +166,10 @@ pub enum Fault {
     Cut(Party, Party),
     /// The link between two parties works again.
     Heal(Party, Party),
-    /// Every cut link works again, and every slow broker is fast again.
+    /// Every cut link works again, every slow broker is fast again, no message is lost.
     HealAll,
+    /// From now on this many messages per million are lost at random.
+    Loss(u32),
     /// Every message to and from the broker takes this much longer (a slow follower).
     Slow(BrokerId, u64),
     /// The active controller fails over: the quorum answers nothing for this long.
@@ -297,6 +304,7 @@ enum Msg {
     Fetch {
         partition: PartitionId,
         offset: i64,
+        epoch: i32,
         seq: u64,
     },
     FetchAnswer {
@@ -311,7 +319,8 @@ enum Msg {
     },
     EpochEnd {
         partition: PartitionId,
-        end_offset: Option<i64>,
+        /// The leader's largest epoch at or below the one asked about, and its end.
+        end_offset: Option<(i32, i64)>,
     },
     Produce {
         request: u64,
@@ -449,6 +458,7 @@ pub struct Sim {
     consumer: SimConsumer,
     cut: BTreeSet<(Party, Party)>,
     slow: BTreeMap<BrokerId, u64>,
+    loss_per_million: u32,
     trace: Option<Vec<TraceEvent>>,
     violations: Vec<Violation>,
     events: u64,
@@ -502,6 +512,7 @@ impl Sim {
             },
             cut: BTreeSet::new(),
             slow: BTreeMap::new(),
+            loss_per_million: config.loss_per_million,
             trace: None,
             violations: Vec::new(),
             events: 0,
@@ -703,8 +714,7 @@ impl Sim {
         if self.is_cut(from, to) {
             return;
         }
-        if self.config.loss_per_million > 0
-            && self.rng.below(1_000_000) < u64::from(self.config.loss_per_million)
+        if self.loss_per_million > 0 && self.rng.below(1_000_000) < u64::from(self.loss_per_million)
         {
             return;
         }
@@ -756,7 +766,9 @@ impl Sim {
             Fault::HealAll => {
                 self.cut.clear();
                 self.slow.clear();
+                self.loss_per_million = 0;
             }
+            Fault::Loss(per_million) => self.loss_per_million = per_million,
             Fault::Slow(b, ms) => {
                 self.slow.insert(b, ms);
             }
@@ -983,6 +995,7 @@ impl Sim {
             Msg::Fetch {
                 partition,
                 offset,
+                epoch,
                 seq,
             } => {
                 let Party::Broker(follower) = from else {
@@ -991,7 +1004,7 @@ impl Sim {
                 let (answer, leader_log_end_offset) =
                     match self.brokers[b as usize].replicas.get_mut(&partition) {
                         Some(r) => (
-                            r.handle_fetch(now, follower, offset, FETCH_MAX_BYTES),
+                            r.handle_fetch(now, follower, offset, epoch, FETCH_MAX_BYTES),
                             r.log_end_offset(),
                         ),
                         None => (Err(ReplicaError::NotLeaderOrFollower), -1),
@@ -1053,9 +1066,9 @@ impl Sim {
                     return;
                 };
                 match end_offset {
-                    Some(end) => {
+                    Some((epoch, end)) => {
                         let before = replica.log_end_offset();
-                        replica.handle_epoch_end(end);
+                        replica.handle_epoch_end(epoch, end);
                         let after = replica.log_end_offset();
                         let flushed = broker.flushed.entry(partition).or_insert(0);
                         *flushed = (*flushed).min(after);
@@ -1065,6 +1078,9 @@ impl Sim {
                                 partition,
                                 log_end_offset: after,
                             });
+                        }
+                        if let Some(f) = self.brokers[b as usize].fetches.get_mut(&partition) {
+                            f.inflight = false;
                         }
                         self.start_fetching(b, partition);
                     }
@@ -1190,16 +1206,7 @@ impl Sim {
                     if leader_changed || replica.leader() != Some(l) {
                         let before = replica.log_end_offset();
                         match replica.become_follower(l, state.leader_epoch) {
-                            FollowerStart::AskEpochEnd(epoch) => {
-                                self.send(
-                                    Party::Broker(b),
-                                    Party::Broker(l),
-                                    Msg::EpochEndRequest {
-                                        partition: *p,
-                                        epoch,
-                                    },
-                                );
-                            }
+                            FollowerStart::AskEpochEnd(_) => self.start_fetching(b, *p),
                             FollowerStart::Fetch(_) => {
                                 let after = self.brokers[b as usize]
                                     .replicas
@@ -1232,9 +1239,33 @@ impl Sim {
         self.follower_fetch(b, p, seq);
     }
 
+    /// One round of a follower's loop: ask for the epoch end if truncation is pending, else
+    /// fetch; either way a timeout re-sends if no answer comes (messages can be lost).
     fn follower_fetch(&mut self, b: BrokerId, p: PartitionId, seq: u64) {
         let broker = &mut self.brokers[b as usize];
-        let Some((leader, offset)) = broker.replicas.get(&p).and_then(Replica::fetch_offset) else {
+        let Some(replica) = broker.replicas.get(&p) else {
+            return;
+        };
+        let (leader, msg) = if let Some((leader, epoch)) = replica.pending_epoch_request() {
+            (
+                leader,
+                Msg::EpochEndRequest {
+                    partition: p,
+                    epoch,
+                },
+            )
+        } else if let Some((leader, offset)) = replica.fetch_offset() {
+            let epoch = replica.leader_epoch();
+            (
+                leader,
+                Msg::Fetch {
+                    partition: p,
+                    offset,
+                    epoch,
+                    seq,
+                },
+            )
+        } else {
             return;
         };
         let current = broker.fetches.entry(p).or_insert(FetchState {
@@ -1246,18 +1277,10 @@ impl Sim {
         }
         current.seq = seq;
         current.inflight = true;
-        self.send(
-            Party::Broker(b),
-            Party::Broker(leader),
-            Msg::Fetch {
-                partition: p,
-                offset,
-                seq,
-            },
-        );
+        self.send(Party::Broker(b), Party::Broker(leader), msg);
         self.timer(
             Party::Broker(b),
-            self.config.producer.request_timeout_ms,
+            FOLLOWER_FETCH_TIMEOUT_MS,
             Timer::FetchTimeout(p, seq),
         );
     }
@@ -1281,6 +1304,13 @@ impl Sim {
             Ok(answer) => {
                 let had_records = !answer.records.is_empty();
                 if replica.handle_fetch_answer(&answer).is_err() {
+                    // Not following any more (metadata moved on) or a batch that does not fit:
+                    // try again from the log end after a pause.
+                    self.timer(
+                        Party::Broker(b),
+                        self.config.fetch_backoff_ms * 4,
+                        Timer::Fetch(p, seq + 1),
+                    );
                     return;
                 }
                 if had_records {

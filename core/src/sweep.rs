@@ -1,0 +1,150 @@
+//! A randomized fault sweep in the style of TigerBeetle's VOPR.
+//!
+//! The seed picks everything: cluster shape (partitions, latency, jitter, loss, flush policy)
+//! and a fault mix (crashes and restarts, cut links including to the quorum and the producer,
+//! slow brokers, controller failovers) scheduled over a **safety phase** of 20 s while the
+//! producer writes. Then a **liveness phase**: every fault heals, every broker restarts, the
+//! producer stops, and after 20 s more the cluster must have converged — every partition led,
+//! every replica byte-identical to its leader, the HW at the log end.
+//!
+//! In a *durable* case (acks=all, min.insync.replicas=2, unclean election off, fsync on every
+//! write) no acknowledged record may be lost and no invariant may break. A *fast* case
+//! (acks=1, min.insync.replicas=1, flush on an interval) is allowed to lose records: sweeping
+//! fast cases must report losses, which shows the checker can see them.
+
+use alloc::vec::Vec;
+
+use crate::controller::ControllerConfig;
+use crate::replica::{Acks, BrokerId, ReplicaConfig};
+use crate::rng::Rng;
+use crate::sim::{Fault, FlushPolicy, Party, ProducerConfig, Report, Sim, SimConfig};
+
+/// Virtual time when the faults stop and the producer stops.
+pub const SAFETY_PHASE_MS: u64 = 20_000;
+/// Virtual time the run ends: the liveness phase is the rest.
+pub const RUN_MS: u64 = 40_000;
+const BROKERS: u32 = 3;
+
+/// The outcome of one seed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CaseResult {
+    /// The seed.
+    pub seed: u64,
+    /// Whether the case promised durability.
+    pub durable: bool,
+    /// Counts and violations.
+    pub report: Report,
+    /// Whether the cluster converged in the liveness phase.
+    pub converged: bool,
+    /// How many faults the seed scheduled.
+    pub faults: usize,
+}
+
+impl CaseResult {
+    /// Whether the case kept every promise it made.
+    pub fn passed(&self) -> bool {
+        self.converged
+            && self.report.violations.is_empty()
+            && (!self.durable || self.report.lost == 0)
+    }
+}
+
+/// The configuration and fault schedule the seed picks.
+pub fn case(seed: u64, durable: bool) -> (SimConfig, Vec<(u64, Fault)>) {
+    let mut rng = Rng::new(seed ^ 0x5745_4550);
+    let config = SimConfig {
+        seed,
+        brokers: BROKERS,
+        partitions: 1 + rng.below(3) as u32,
+        replication_factor: 3,
+        replica: ReplicaConfig {
+            lag_time_max_ms: 500 + rng.below(2_000),
+            min_insync_replicas: if durable { 2 } else { 1 },
+            ..ReplicaConfig::default()
+        },
+        controller: ControllerConfig {
+            unclean_leader_election: !durable && rng.below(2) == 0,
+            auto_leader_rebalance: rng.below(4) == 0,
+            ..ControllerConfig::default()
+        },
+        producer: ProducerConfig {
+            acks: if durable { Acks::All } else { Acks::Leader },
+            interval_ms: 5 + rng.below(20),
+            retries: rng.below(4) as u32,
+            stop_ms: SAFETY_PHASE_MS,
+            ..ProducerConfig::default()
+        },
+        flush: if durable {
+            FlushPolicy::EveryWrite
+        } else {
+            FlushPolicy::IntervalMs(100 + rng.below(1_000))
+        },
+        latency_ms: 1 + rng.below(5),
+        jitter_ms: rng.below(6),
+        loss_per_million: if rng.below(3) == 0 {
+            rng.below(20_000) as u32
+        } else {
+            0
+        },
+        check_interval_ms: 500,
+        ..SimConfig::default()
+    };
+    let parties = |rng: &mut Rng| -> Party {
+        match rng.below(BROKERS as u64 + 2) {
+            0 => Party::Quorum,
+            1 => Party::Producer,
+            n => Party::Broker((n - 2) as BrokerId),
+        }
+    };
+    let mut faults = Vec::new();
+    for _ in 0..2 + rng.below(8) {
+        let at = 1_000 + rng.below(SAFETY_PHASE_MS - 3_000);
+        let lasts = 500 + rng.below(5_000);
+        let until = (at + lasts).min(SAFETY_PHASE_MS);
+        let broker = rng.below(BROKERS as u64) as BrokerId;
+        match rng.below(5) {
+            0 => {
+                faults.push((at, Fault::Crash(broker)));
+                faults.push((until, Fault::Restart(broker)));
+            }
+            1 | 2 => {
+                let a = Party::Broker(broker);
+                let mut b = parties(&mut rng);
+                if b == a {
+                    b = Party::Quorum;
+                }
+                faults.push((at, Fault::Cut(a, b)));
+                faults.push((until, Fault::Heal(a, b)));
+            }
+            3 => {
+                faults.push((at, Fault::Slow(broker, rng.below(800))));
+                faults.push((until, Fault::Slow(broker, 0)));
+            }
+            _ => faults.push((at, Fault::ControllerFailover(500 + rng.below(2_000)))),
+        }
+    }
+    faults.push((SAFETY_PHASE_MS, Fault::HealAll));
+    for b in 0..BROKERS {
+        faults.push((SAFETY_PHASE_MS, Fault::Restart(b)));
+    }
+    (config, faults)
+}
+
+/// Runs one seed through both phases.
+pub fn run_case(seed: u64, durable: bool) -> CaseResult {
+    let (config, faults) = case(seed, durable);
+    let count = faults.len() - 1 - BROKERS as usize;
+    let mut sim = Sim::new(config);
+    for (at, fault) in faults {
+        sim.schedule(at, fault);
+    }
+    sim.run_until(RUN_MS);
+    let report = sim.report();
+    CaseResult {
+        seed,
+        durable,
+        converged: sim.converged(),
+        report,
+        faults: count,
+    }
+}

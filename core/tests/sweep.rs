@@ -1,0 +1,156 @@
+//! The VOPR-style sweep: 1,000 seeds of random faults against durable settings must lose
+//! nothing, break no invariant, and converge; the same sweep with acks=1 must lose records.
+//!
+//! A failing seed prints the command that replays it:
+//! `SWEEP_SEED=<seed> cargo test -p runnel-core --release --test sweep replay -- --nocapture`.
+
+use runnel_core::sweep::run_case;
+
+/// Seeds swept in the normal test command.
+const SEEDS: u64 = 1_000;
+
+#[test]
+fn durable_settings_lose_nothing_under_random_faults() {
+    let mut failures = Vec::new();
+    let mut events = 0;
+    for seed in 0..SEEDS {
+        let result = run_case(seed, true);
+        events += result.report.events;
+        if !result.passed() {
+            failures.push(result);
+        }
+    }
+    for f in failures.iter().take(5) {
+        eprintln!(
+            "seed {} failed: converged={} lost={} violations={:?}\n  replay: SWEEP_SEED={} cargo test -p runnel-core --release --test sweep replay -- --nocapture",
+            f.seed, f.converged, f.report.lost, f.report.violations, f.seed
+        );
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {SEEDS} seeds failed ({events} events)",
+        failures.len()
+    );
+}
+
+#[test]
+fn acks_1_loses_records_so_the_checker_can_fail() {
+    let (mut lost, mut cases_with_loss) = (0, 0);
+    for seed in 0..SEEDS / 5 {
+        let result = run_case(seed, false);
+        assert!(
+            result.converged,
+            "seed {seed}: even a fast cluster converges once healed"
+        );
+        lost += result.report.lost;
+        cases_with_loss += u64::from(result.report.lost > 0);
+    }
+    assert!(
+        lost > 0 && cases_with_loss > 0,
+        "acks=1 under faults must lose some acknowledged records"
+    );
+}
+
+/// Replays one seed with its trace summary: `SWEEP_SEED=n`.
+#[test]
+fn replay() {
+    let Some(seed) = std::env::var("SWEEP_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+    else {
+        return;
+    };
+    let durable = std::env::var("SWEEP_FAST").is_err();
+    let (config, faults) = runnel_core::sweep::case(seed, durable);
+    println!("{config:?}");
+    for f in &faults {
+        println!("{f:?}");
+    }
+    let result = run_case(seed, durable);
+    println!("{result:?}");
+    let mut sim = runnel_core::sim::Sim::new(config);
+    for (at, f) in faults {
+        sim.schedule(at, f);
+    }
+    sim.run_until(runnel_core::sweep::RUN_MS);
+    for b in 0..3 {
+        println!(
+            "broker {b} live at controller: {}",
+            sim.controller().is_live(b)
+        );
+    }
+    for (p, state) in sim.controller().partitions() {
+        println!("partition {p}: {state:?}");
+        for b in &state.replicas {
+            if let Some(r) = sim.replica(*b, *p) {
+                println!(
+                    "  broker {b}: leo={} hw={} leader={:?} epoch={} is_leader={} isr={:?} pending={:?}",
+                    r.log_end_offset(),
+                    r.high_watermark(),
+                    r.leader(),
+                    r.leader_epoch(),
+                    r.is_leader(),
+                    r.isr(),
+                    r.pending_isr_change()
+                );
+            }
+        }
+    }
+}
+
+/// Replays a seed and prints where two replicas of a partition first differ: `SWEEP_SEED=n
+/// SWEEP_PARTITION=p`.
+#[test]
+fn replay_divergence() {
+    let Some(seed) = std::env::var("SWEEP_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+    else {
+        return;
+    };
+    let p: u32 = std::env::var("SWEEP_PARTITION")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let (config, faults) = runnel_core::sweep::case(seed, true);
+    let mut sim = runnel_core::sim::Sim::new(config).with_trace();
+    for (at, f) in faults {
+        sim.schedule(at, f);
+    }
+    sim.run_until(runnel_core::sweep::RUN_MS);
+    let batches_of = |b: u32| -> Vec<(i64, i32, Vec<u8>)> {
+        let r = sim.replica(b, p).expect("replica");
+        let bytes = r.read_all(r.log_end_offset());
+        runnel_core::batch::batches(&bytes)
+            .flatten()
+            .map(|x| {
+                (
+                    x.header().base_offset,
+                    x.header().partition_leader_epoch,
+                    x.records_section().to_vec(),
+                )
+            })
+            .collect()
+    };
+    let all: Vec<_> = (0..3).map(batches_of).collect();
+    for i in 0..all[0].len().max(all[1].len()).max(all[2].len()) {
+        let row: Vec<_> = all
+            .iter()
+            .map(|v| {
+                v.get(i)
+                    .map(|(o, e, r)| (*o, *e, r[r.len().saturating_sub(8)..].to_vec()))
+            })
+            .collect();
+        if row.windows(2).any(|w| w[0] != w[1]) {
+            println!("first difference at batch {i}: {row:?}");
+            break;
+        }
+    }
+    for e in sim.trace() {
+        match &e.kind {
+            runnel_core::sim::TraceKind::Acked { .. }
+            | runnel_core::sim::TraceKind::Refused { .. } => {}
+            k => println!("{:6} {:?}", e.time_ms, k),
+        }
+    }
+}
