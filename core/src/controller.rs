@@ -36,6 +36,10 @@ pub struct ControllerConfig {
     pub unclean_leader_election: bool,
     /// `auto.leader.rebalance.enable`.
     pub auto_leader_rebalance: bool,
+    /// Whether a broker that registers while still live (a restart within its session) is
+    /// fenced first, as KRaft does for a new incarnation. The ZooKeeper-era controller did not:
+    /// the KIP-101 scenarios turn this off to replay that era.
+    pub fence_on_restart: bool,
 }
 
 impl Default for ControllerConfig {
@@ -44,6 +48,7 @@ impl Default for ControllerConfig {
             session_timeout_ms: 3_000,
             unclean_leader_election: false,
             auto_leader_rebalance: false,
+            fence_on_restart: true,
         }
     }
 }
@@ -133,7 +138,13 @@ impl Controller {
     }
 
     /// A broker (re)registers: it is unfenced, and offline partitions it can lead elect it.
+    /// A registration from a broker that was still live is a restart (a new incarnation,
+    /// KIP-631): its old incarnation is fenced first, so partitions it led move to replicas
+    /// that did not just lose their unflushed data.
     pub fn handle_register(&mut self, now_ms: u64, broker: BrokerId) {
+        if self.config.fence_on_restart && self.is_live(broker) {
+            self.fence(broker);
+        }
         self.brokers.insert(
             broker,
             Session {
