@@ -596,8 +596,16 @@ impl Replica {
         let Role::Leader(state) = &mut self.role else {
             return;
         };
-        let min_isr_leo = state
+        // Kafka's "maximal ISR" (KIP-497): replicas being added count at once, and replicas
+        // being removed count until the controller agrees. Otherwise the HW could pass a
+        // replica the controller already considers in sync — and may elect.
+        let maximal = state
             .isr
+            .iter()
+            .chain(state.proposed_isr.iter().flatten())
+            .copied()
+            .collect::<Vec<_>>();
+        let min_isr_leo = maximal
             .iter()
             .map(|r| {
                 if *r == self.broker {

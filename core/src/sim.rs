@@ -32,6 +32,8 @@ use crate::replica::{
 };
 use crate::rng::Rng;
 
+/// How many lost record ids a [`Report`] lists.
+pub const LOST_IDS_MAX: usize = 100;
 /// How often brokers and the controller run their periodic checks.
 const TICK_MS: u64 = 100;
 /// Bytes a follower fetches at most per request.
@@ -273,6 +275,8 @@ pub struct Report {
     pub failed: u64,
     /// Acknowledged records missing from the committed log of their partition's leader.
     pub lost: u64,
+    /// The ids of the first [`LOST_IDS_MAX`] of them, for views and debugging.
+    pub lost_ids: Vec<u64>,
     /// Records the consumer read.
     pub consumed: u64,
     /// Invariant violations seen.
@@ -297,9 +301,10 @@ enum Msg {
         leader_epoch: i32,
         isr: Vec<BrokerId>,
     },
+    /// The partition state after an ISR proposal (`None`: refused).
     AlterIsrResult {
         partition: PartitionId,
-        isr: Option<Vec<BrokerId>>,
+        state: Option<PartitionState>,
     },
     Fetch {
         partition: PartitionId,
@@ -636,18 +641,20 @@ impl Sim {
                 committed.extend(record_ids(&replica.read_all(replica.high_watermark())));
             }
         }
-        let lost = self
+        let lost_ids: Vec<u64> = self
             .producer
             .acked
             .keys()
             .filter(|id| !committed.contains(id))
-            .count() as u64;
+            .copied()
+            .collect();
         Report {
             sent: self.producer.sent.len() as u64,
             acknowledged: self.producer.acked.len() as u64,
             refused: self.producer.refused.len() as u64,
             failed: self.producer.failed.len() as u64,
-            lost,
+            lost: lost_ids.len() as u64,
+            lost_ids: lost_ids.into_iter().take(LOST_IDS_MAX).collect(),
             consumed: self.consumer.consumed,
             violations: self.violations.clone(),
             events: self.events,
@@ -930,7 +937,7 @@ impl Sim {
                     from,
                     Msg::AlterIsrResult {
                         partition,
-                        isr: result.map(|s| s.isr),
+                        state: result,
                     },
                 );
                 self.push_changes();
@@ -985,11 +992,17 @@ impl Sim {
                 }
             }
             Msg::Partitions(changes) => self.apply_partitions(b, &changes),
-            Msg::AlterIsrResult { partition, isr } => {
+            Msg::AlterIsrResult { partition, state } => {
+                // The proposal is answered either way; the ISR itself comes from the state,
+                // applied like any metadata so that an answer overtaken by a newer change
+                // (messages can arrive out of order) cannot roll it back.
                 if let Some(replica) = self.brokers[b as usize].replicas.get_mut(&partition) {
-                    replica.handle_isr_change_result(isr);
+                    replica.handle_isr_change_result(None);
                 }
                 self.brokers[b as usize].isr_sent_ms.remove(&partition);
+                if let Some(state) = state {
+                    self.apply_partitions(b, &[(partition, state)]);
+                }
                 self.drain_completed(b, partition);
             }
             Msg::Fetch {
