@@ -289,8 +289,14 @@ pub struct Report {
 
 #[derive(Clone, Debug)]
 enum Msg {
-    Register,
-    Heartbeat,
+    /// A broker incarnation announces itself (KIP-631).
+    Register {
+        incarnation: u64,
+    },
+    /// A broker incarnation keeps its session.
+    Heartbeat {
+        incarnation: u64,
+    },
     HeartbeatAck {
         fenced: bool,
         partitions: Vec<(PartitionId, PartitionState)>,
@@ -458,6 +464,8 @@ pub struct Sim {
     rng: Rng,
     controller: Controller,
     quorum_paused_until: u64,
+    /// The incarnation each broker last registered with, as the quorum knows it.
+    registered: BTreeMap<BrokerId, u64>,
     brokers: Vec<SimBroker>,
     producer: SimProducer,
     consumer: SimConsumer,
@@ -499,6 +507,7 @@ impl Sim {
             rng: Rng::new(config.seed),
             controller,
             quorum_paused_until: 0,
+            registered: (0..config.brokers).map(|b| (b, 0)).collect(),
             brokers,
             producer: SimProducer {
                 next_id: 0,
@@ -814,7 +823,12 @@ impl Sim {
         }
         broker.alive = true;
         broker.incarnation += 1;
-        self.send(Party::Broker(b), Party::Quorum, Msg::Register);
+        let incarnation = self.brokers[b as usize].incarnation;
+        self.send(
+            Party::Broker(b),
+            Party::Quorum,
+            Msg::Register { incarnation },
+        );
         self.timer(
             Party::Broker(b),
             self.config.heartbeat_interval_ms,
@@ -851,7 +865,12 @@ impl Sim {
         }
         match (party, timer) {
             (Party::Broker(b), Timer::Heartbeat) => {
-                self.send(Party::Broker(b), Party::Quorum, Msg::Heartbeat);
+                let incarnation = self.brokers[b as usize].incarnation;
+                self.send(
+                    Party::Broker(b),
+                    Party::Quorum,
+                    Msg::Heartbeat { incarnation },
+                );
                 self.timer(party, self.config.heartbeat_interval_ms, Timer::Heartbeat);
             }
             (Party::Broker(b), Timer::BrokerTick) => {
@@ -914,13 +933,18 @@ impl Sim {
     fn quorum_receive(&mut self, from: Party, msg: Msg) {
         let Party::Broker(b) = from else { return };
         match msg {
-            Msg::Register => {
+            Msg::Register { incarnation } => {
+                self.registered.insert(b, incarnation);
                 self.controller.handle_register(self.now_ms, b);
                 self.push_changes();
                 self.heartbeat_ack(b, false);
             }
-            Msg::Heartbeat => {
-                let live = self.controller.handle_heartbeat(self.now_ms, b);
+            Msg::Heartbeat { incarnation } => {
+                // A heartbeat from an incarnation that never registered (its Register was
+                // lost) is told it is fenced, so it registers: a restarted broker must not
+                // serve on its previous incarnation's session.
+                let current = self.registered.get(&b) == Some(&incarnation);
+                let live = current && self.controller.handle_heartbeat(self.now_ms, b);
                 self.heartbeat_ack(b, !live);
             }
             Msg::AlterIsr {
@@ -986,7 +1010,12 @@ impl Sim {
                         replica.go_offline();
                     }
                     self.brokers[b as usize].metadata.clear();
-                    self.send(Party::Broker(b), Party::Quorum, Msg::Register);
+                    let incarnation = self.brokers[b as usize].incarnation;
+                    self.send(
+                        Party::Broker(b),
+                        Party::Quorum,
+                        Msg::Register { incarnation },
+                    );
                 } else {
                     self.apply_partitions(b, &partitions);
                 }

@@ -112,7 +112,7 @@ fn replay_divergence() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
-    let (config, faults) = runnel_core::sweep::case(seed, true);
+    let (config, faults) = runnel_core::sweep::case(seed, std::env::var("SWEEP_FAST").is_err());
     let mut sim = runnel_core::sim::Sim::new(config).with_trace();
     for (at, f) in faults {
         sim.schedule(at, f);
