@@ -214,7 +214,13 @@ pub struct Replica {
 impl Replica {
     /// An empty, offline replica on `broker`.
     pub fn new(broker: BrokerId, config: ReplicaConfig) -> Self {
-        let log = match Log::new(MemorySegmentStore::new(), LogConfig::default(), 0) {
+        // A dense offset index: replicas read from arbitrary offsets on every fetch, and the
+        // simulator's batches are small.
+        let log_config = LogConfig {
+            index_interval_bytes: 256,
+            ..LogConfig::default()
+        };
+        let log = match Log::new(MemorySegmentStore::new(), log_config, 0) {
             Ok(log) => log,
             // A fresh in-memory store always accepts its first segment.
             Err(_) => unreachable!("an empty memory store creates segment 0"),
@@ -284,6 +290,14 @@ impl Replica {
     /// Changes settings (`min.insync.replicas`, truncation mode) at run time.
     pub fn set_config(&mut self, config: ReplicaConfig) {
         self.config = config;
+    }
+
+    /// Whole batches from `offset` up to `upper_bound`, at most about `max_bytes` (a consumer's
+    /// fetch); empty when `offset` is outside the log.
+    pub fn read_from(&self, offset: i64, max_bytes: usize, upper_bound: i64) -> Vec<u8> {
+        self.log
+            .read(offset, max_bytes, upper_bound)
+            .unwrap_or_default()
     }
 
     /// Every batch from offset 0 up to `upper_bound` (views and checks).

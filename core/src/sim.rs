@@ -1188,7 +1188,7 @@ impl Sim {
                         let records = if offset > r.log_end_offset() {
                             Err(ReplicaError::OffsetOutOfRange)
                         } else {
-                            Ok(r.read_all(hw))
+                            Ok(r.read_from(offset, FETCH_MAX_BYTES, hw))
                         };
                         (hw, records)
                     }
