@@ -80,6 +80,9 @@ pub enum ControllerError {
     /// The proposer is not the leader, or its epochs are stale.
     #[error("stale leader or partition epoch")]
     FencedLeaderEpoch,
+    /// The proposal was made against an older partition state.
+    #[error("stale partition epoch")]
+    StalePartitionEpoch,
     /// The proposed ISR names a fenced or unassigned broker.
     #[error("invalid ISR")]
     InvalidIsr,
@@ -210,12 +213,14 @@ impl Controller {
         Ok(())
     }
 
-    /// A leader proposes a new ISR (AlterPartition). Returns the state in force afterwards.
+    /// A leader proposes a new ISR (AlterPartition), made against `partition_epoch`. Returns
+    /// the state in force afterwards.
     pub fn handle_alter_isr(
         &mut self,
         partition: PartitionId,
         leader: BrokerId,
         leader_epoch: i32,
+        partition_epoch: i32,
         isr: Vec<BrokerId>,
     ) -> Result<PartitionState, ControllerError> {
         let live: Vec<BrokerId> = self
@@ -230,6 +235,12 @@ impl Controller {
             .ok_or(ControllerError::UnknownPartition)?;
         if state.leader != Some(leader) || state.leader_epoch != leader_epoch {
             return Err(ControllerError::FencedLeaderEpoch);
+        }
+        // A proposal made against an older state (it waited in the network while the
+        // controller changed the partition) would undo that change: refused, as Kafka's
+        // AlterPartition refuses a stale partition epoch (INVALID_UPDATE_VERSION).
+        if state.partition_epoch != partition_epoch {
+            return Err(ControllerError::StalePartitionEpoch);
         }
         if !isr.contains(&leader) || isr.iter().any(|b| !state.replicas.contains(b)) {
             return Err(ControllerError::InvalidIsr);
@@ -422,11 +433,16 @@ mod tests {
         c.handle_register(4000, 0);
         assert_eq!(c.partition(0).unwrap().leader, Some(1));
         // Its ISR proposal to re-add 0 is accepted from the current leader only.
+        let epoch = c.partition(0).unwrap().partition_epoch;
         assert_eq!(
-            c.handle_alter_isr(0, 2, 1, vec![0, 1, 2]),
+            c.handle_alter_isr(0, 2, 1, epoch, vec![0, 1, 2]),
             Err(ControllerError::FencedLeaderEpoch)
         );
-        assert!(c.handle_alter_isr(0, 1, 1, vec![0, 1, 2]).is_ok());
+        assert_eq!(
+            c.handle_alter_isr(0, 1, 1, epoch - 1, vec![0, 1, 2]),
+            Err(ControllerError::StalePartitionEpoch)
+        );
+        assert!(c.handle_alter_isr(0, 1, 1, epoch, vec![0, 1, 2]).is_ok());
         assert_eq!(c.elect_preferred_leaders(), 1);
         assert_eq!(c.partition(0).unwrap().leader, Some(0));
         assert_eq!(c.partition(0).unwrap().leader_epoch, 2);
@@ -437,7 +453,7 @@ mod tests {
         for unclean in [false, true] {
             let mut c = cluster(unclean);
             // Partition 0's ISR shrinks to its leader 0, then 0 dies.
-            c.handle_alter_isr(0, 0, 0, vec![0]).unwrap();
+            c.handle_alter_isr(0, 0, 0, 0, vec![0]).unwrap();
             c.fence(0);
             let p0 = c.partition(0).unwrap();
             if unclean {

@@ -305,6 +305,7 @@ enum Msg {
     AlterIsr {
         partition: PartitionId,
         leader_epoch: i32,
+        partition_epoch: i32,
         isr: Vec<BrokerId>,
     },
     /// The partition state after an ISR proposal (`None`: refused).
@@ -950,11 +951,12 @@ impl Sim {
             Msg::AlterIsr {
                 partition,
                 leader_epoch,
+                partition_epoch,
                 isr,
             } => {
                 let result = self
                     .controller
-                    .handle_alter_isr(partition, b, leader_epoch, isr)
+                    .handle_alter_isr(partition, b, leader_epoch, partition_epoch, isr)
                     .ok();
                 self.send(
                     Party::Quorum,
@@ -1022,15 +1024,25 @@ impl Sim {
             }
             Msg::Partitions(changes) => self.apply_partitions(b, &changes),
             Msg::AlterIsrResult { partition, state } => {
-                // The proposal is answered either way; the ISR itself comes from the state,
-                // applied like any metadata so that an answer overtaken by a newer change
-                // (messages can arrive out of order) cannot roll it back.
-                if let Some(replica) = self.brokers[b as usize].replicas.get_mut(&partition) {
-                    replica.handle_isr_change_result(None);
-                }
+                // An accepted change is applied like any metadata (so an answer overtaken by a
+                // newer change cannot roll it back), which also ends the proposal. Only a
+                // refused or stale answer just ends it: clearing the proposal first would let
+                // the HW pass a replica the controller has just put in the ISR.
+                let newer = state.as_ref().is_some_and(|s| {
+                    self.brokers[b as usize]
+                        .metadata
+                        .get(&partition)
+                        .is_none_or(|k| k.partition_epoch < s.partition_epoch)
+                });
                 self.brokers[b as usize].isr_sent_ms.remove(&partition);
-                if let Some(state) = state {
-                    self.apply_partitions(b, &[(partition, state)]);
+                match state {
+                    Some(state) if newer => self.apply_partitions(b, &[(partition, state)]),
+                    _ => {
+                        if let Some(replica) = self.brokers[b as usize].replicas.get_mut(&partition)
+                        {
+                            replica.handle_isr_change_result(None);
+                        }
+                    }
                 }
                 self.drain_completed(b, partition);
             }
@@ -1384,6 +1396,7 @@ impl Sim {
         };
         if let Some(isr) = replica.poll_isr_change(now) {
             let leader_epoch = replica.leader_epoch();
+            let partition_epoch = broker.metadata.get(&p).map_or(-1, |s| s.partition_epoch);
             broker.isr_sent_ms.insert(p, now);
             self.send(
                 Party::Broker(b),
@@ -1391,6 +1404,7 @@ impl Sim {
                 Msg::AlterIsr {
                     partition: p,
                     leader_epoch,
+                    partition_epoch,
                     isr,
                 },
             );

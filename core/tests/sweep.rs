@@ -146,8 +146,13 @@ fn replay_divergence() {
             break;
         }
     }
+    let report = sim.report();
+    println!("lost ids: {:?}", report.lost_ids);
     for e in sim.trace() {
         match &e.kind {
+            runnel_core::sim::TraceKind::Acked { id, .. } if report.lost_ids.contains(id) => {
+                println!("{:6} {:?}  <-- lost", e.time_ms, e.kind)
+            }
             runnel_core::sim::TraceKind::Acked { .. }
             | runnel_core::sim::TraceKind::Refused { .. } => {}
             k => println!("{:6} {:?}", e.time_ms, k),
