@@ -1119,27 +1119,24 @@ impl Sim {
                 let Some(replica) = broker.replicas.get_mut(&partition) else {
                     return;
                 };
-                match end_offset {
-                    Some((epoch, end)) => {
-                        let before = replica.log_end_offset();
-                        replica.handle_epoch_end(epoch, end);
-                        let after = replica.log_end_offset();
-                        let flushed = broker.flushed.entry(partition).or_insert(0);
-                        *flushed = (*flushed).min(after);
-                        if after < before {
-                            self.record(TraceKind::Truncated {
-                                broker: b,
-                                partition,
-                                log_end_offset: after,
-                            });
-                        }
-                        if let Some(f) = self.brokers[b as usize].fetches.get_mut(&partition) {
-                            f.inflight = false;
-                        }
-                        self.start_fetching(b, partition);
+                // `None`: the leader changed again; the next metadata restarts the exchange.
+                if let Some((epoch, end)) = end_offset {
+                    let before = replica.log_end_offset();
+                    replica.handle_epoch_end(epoch, end);
+                    let after = replica.log_end_offset();
+                    let flushed = broker.flushed.entry(partition).or_insert(0);
+                    *flushed = (*flushed).min(after);
+                    if after < before {
+                        self.record(TraceKind::Truncated {
+                            broker: b,
+                            partition,
+                            log_end_offset: after,
+                        });
                     }
-                    // The leader changed again: wait for the next metadata.
-                    None => {}
+                    if let Some(f) = self.brokers[b as usize].fetches.get_mut(&partition) {
+                        f.inflight = false;
+                    }
+                    self.start_fetching(b, partition);
                 }
             }
             Msg::Produce {
