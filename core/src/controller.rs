@@ -135,6 +135,15 @@ impl Controller {
         self.partitions.iter()
     }
 
+    /// The registered, unfenced brokers, ascending.
+    pub fn live_brokers(&self) -> Vec<BrokerId> {
+        self.brokers
+            .iter()
+            .filter(|(_, s)| !s.fenced)
+            .map(|(b, _)| *b)
+            .collect()
+    }
+
     /// Whether a broker is registered and not fenced.
     pub fn is_live(&self, broker: BrokerId) -> bool {
         self.brokers.get(&broker).is_some_and(|s| !s.fenced)
@@ -185,12 +194,7 @@ impl Controller {
         count: u32,
         replication_factor: usize,
     ) -> Result<(), ControllerError> {
-        let live: Vec<BrokerId> = self
-            .brokers
-            .iter()
-            .filter(|(_, s)| !s.fenced)
-            .map(|(b, _)| *b)
-            .collect();
+        let live = self.live_brokers();
         if live.len() < replication_factor || replication_factor == 0 {
             return Err(ControllerError::NotEnoughBrokers);
         }
@@ -223,12 +227,7 @@ impl Controller {
         partition_epoch: i32,
         isr: Vec<BrokerId>,
     ) -> Result<PartitionState, ControllerError> {
-        let live: Vec<BrokerId> = self
-            .brokers
-            .iter()
-            .filter(|(_, s)| !s.fenced)
-            .map(|(b, _)| *b)
-            .collect();
+        let live = self.live_brokers();
         let state = self
             .partitions
             .get_mut(&partition)
@@ -327,12 +326,7 @@ impl Controller {
 
     /// Elects a leader for `id` among its live replicas (see the module documentation).
     fn elect(&mut self, id: PartitionId) {
-        let live: Vec<BrokerId> = self
-            .brokers
-            .iter()
-            .filter(|(_, s)| !s.fenced)
-            .map(|(b, _)| *b)
-            .collect();
+        let live = self.live_brokers();
         let unclean = self.config.unclean_leader_election;
         let Some(state) = self.partitions.get_mut(&id) else {
             return;
