@@ -19,6 +19,7 @@
 //! playground renders.
 
 use alloc::collections::{BTreeMap, BTreeSet, BinaryHeap};
+use alloc::string::String;
 use alloc::vec::Vec;
 use core::cmp::{Ordering, Reverse};
 
@@ -27,6 +28,10 @@ use serde::{Deserialize, Serialize};
 use crate::batch::{BatchBuilder, NoCodec, batches};
 use crate::controller::{Controller, ControllerConfig, PartitionId, PartitionState};
 use crate::error_code;
+use crate::group::{
+    GroupConfig, GroupCoordinator, GroupError, GroupOutput, JoinRequest, JoinResponse, ReplyToken,
+    SyncRequest, SyncResponse,
+};
 use crate::replica::{
     Acks, BrokerId, FetchAnswer, FollowerStart, Replica, ReplicaConfig, ReplicaError,
 };
@@ -57,8 +62,10 @@ pub enum Party {
     Broker(BrokerId),
     /// The producer.
     Producer,
-    /// The consumer.
+    /// The consumer that checks what is readable (it reads every partition, no group).
     Consumer,
+    /// A consumer-group member.
+    Member(u32),
 }
 
 /// When a broker's writes reach disk.
@@ -134,6 +141,9 @@ pub struct SimConfig {
     pub loss_per_million: u32,
     /// Check invariant 2 (replicas agree below the HW) this often; 0 checks only in reports.
     pub check_interval_ms: u64,
+    /// Members of the consumer group "sim", joining when the producer starts. Broker 0 is
+    /// their coordinator.
+    pub group_members: u32,
 }
 
 impl Default for SimConfig {
@@ -153,6 +163,7 @@ impl Default for SimConfig {
             jitter_ms: 0,
             loss_per_million: 0,
             check_interval_ms: 0,
+            group_members: 0,
         }
     }
 }
@@ -178,6 +189,12 @@ pub enum Fault {
     ControllerFailover(u64),
     /// An operator runs preferred-replica election.
     PreferredElection,
+    /// A group member starts and joins (again, with a new member id).
+    MemberJoin(u32),
+    /// A group member leaves cleanly (LeaveGroup).
+    MemberLeave(u32),
+    /// A group member dies silently: its session must expire.
+    MemberCrash(u32),
 }
 
 /// What the trace records.
@@ -252,6 +269,13 @@ pub enum Violation {
     OffsetsWentBack {
         /// Partition.
         partition: PartitionId,
+    },
+    /// 5: two members own the same partition in the same group generation.
+    TwoOwners {
+        /// Partition.
+        partition: PartitionId,
+        /// Generation.
+        generation: i32,
     },
     /// 4: a consumer received a record at or above the high watermark.
     ReadAboveHighWatermark {
@@ -348,6 +372,29 @@ enum Msg {
     MetadataAnswer {
         leaders: Vec<Option<BrokerId>>,
     },
+    JoinGroup {
+        member_id: String,
+    },
+    JoinResult(JoinResponse),
+    SyncGroup {
+        generation: i32,
+        member_id: String,
+        assignments: Vec<(String, Vec<u8>)>,
+    },
+    SyncResult {
+        /// The coordinator's incarnation: a restarted coordinator starts generations anew.
+        coordinator: u64,
+        generation: i32,
+        result: SyncResponse,
+    },
+    GroupHeartbeat {
+        generation: i32,
+        member_id: String,
+    },
+    GroupHeartbeatResult(Result<(), GroupError>),
+    LeaveGroup {
+        member_id: String,
+    },
     ConsumerFetch {
         partition: PartitionId,
         offset: i64,
@@ -374,6 +421,8 @@ enum Timer {
     ConsumerPoll,
     QuorumResume,
     Check,
+    MemberHeartbeat,
+    MemberRetry(u64),
 }
 
 #[derive(Clone, Debug)]
@@ -429,6 +478,10 @@ struct SimBroker {
     flushed: BTreeMap<PartitionId, i64>,
     last_flush_ms: u64,
     fetches: BTreeMap<PartitionId, FetchState>,
+    /// The group coordinator (broker 0 only); lost with a crash, as its in-memory state is.
+    coordinator: GroupCoordinator,
+    /// Held group replies: token → member.
+    group_replies: BTreeMap<ReplyToken, u32>,
     /// When each partition's unanswered ISR proposal was sent.
     isr_sent_ms: BTreeMap<PartitionId, u64>,
 }
@@ -474,6 +527,12 @@ pub struct Sim {
     slow: BTreeMap<BrokerId, u64>,
     loss_per_million: u32,
     trace: Option<Vec<TraceEvent>>,
+    members: Vec<SimMember>,
+    /// Who owns each partition in each generation of each coordinator incarnation
+    /// (invariant 5). The simulated coordinator keeps group state in memory only, so a
+    /// restarted one counts generations from the start again (Kafka's reloads them).
+    owners: BTreeMap<(u64, i32, PartitionId), u32>,
+    next_group_token: u64,
     violations: Vec<Violation>,
     events: u64,
 }
@@ -491,6 +550,8 @@ impl Sim {
             .unwrap_or_else(|e| panic!("Sim::new: cannot create partitions: {e}"));
         let brokers = (0..config.brokers)
             .map(|_| SimBroker {
+                coordinator: GroupCoordinator::new(GroupConfig::default()),
+                group_replies: BTreeMap::new(),
                 alive: true,
                 incarnation: 0,
                 replicas: BTreeMap::new(),
@@ -529,6 +590,11 @@ impl Sim {
             slow: BTreeMap::new(),
             loss_per_million: config.loss_per_million,
             trace: None,
+            members: (0..config.group_members)
+                .map(|_| SimMember::default())
+                .collect(),
+            owners: BTreeMap::new(),
+            next_group_token: 0,
             violations: Vec::new(),
             events: 0,
             config,
@@ -561,6 +627,9 @@ impl Sim {
             config.producer.start_ms,
             Timer::ConsumerPoll,
         );
+        for m in 0..config.group_members {
+            sim.push(config.producer.start_ms, Event::Fault(Fault::MemberJoin(m)));
+        }
         if config.check_interval_ms > 0 {
             sim.timer(Party::Consumer, config.check_interval_ms, Timer::Check);
         }
@@ -707,6 +776,7 @@ impl Sim {
     fn timer(&mut self, party: Party, after_ms: u64, timer: Timer) {
         let incarnation = match party {
             Party::Broker(b) => self.brokers[b as usize].incarnation,
+            Party::Member(m) => self.members[m as usize].incarnation,
             _ => 0,
         };
         self.push(
@@ -797,6 +867,34 @@ impl Sim {
                 self.controller.elect_preferred_leaders();
                 self.push_changes();
             }
+            Fault::MemberJoin(m) => {
+                if let Some(member) = self.members.get_mut(m as usize) {
+                    member.active = true;
+                    member.incarnation += 1;
+                    member.member_id.clear();
+                    member.owned.clear();
+                    self.member_join(m);
+                }
+            }
+            Fault::MemberLeave(m) => {
+                if let Some(member) = self.members.get_mut(m as usize).filter(|x| x.active) {
+                    let member_id = core::mem::take(&mut member.member_id);
+                    member.active = false;
+                    member.owned.clear();
+                    self.send(
+                        Party::Member(m),
+                        Party::Broker(COORDINATOR),
+                        Msg::LeaveGroup { member_id },
+                    );
+                }
+            }
+            Fault::MemberCrash(m) => {
+                if let Some(member) = self.members.get_mut(m as usize) {
+                    member.active = false;
+                    member.incarnation += 1;
+                    member.owned.clear();
+                }
+            }
         }
     }
 
@@ -815,6 +913,8 @@ impl Sim {
         broker.metadata.clear();
         broker.fetches.clear();
         broker.isr_sent_ms.clear();
+        broker.coordinator = GroupCoordinator::new(GroupConfig::default());
+        broker.group_replies.clear();
     }
 
     fn restart(&mut self, b: BrokerId) {
@@ -854,10 +954,21 @@ impl Sim {
             }
             Party::Producer => self.producer_receive(from, msg),
             Party::Consumer => self.consumer_receive(msg),
+            Party::Member(m) => {
+                if self.members.get(m as usize).is_some_and(|x| x.active) {
+                    self.member_receive(m, msg);
+                }
+            }
         }
     }
 
     fn fire(&mut self, party: Party, incarnation: u64, timer: Timer) {
+        if let Party::Member(m) = party {
+            let member = &self.members[m as usize];
+            if !member.active || member.incarnation != incarnation {
+                return;
+            }
+        }
         if let Party::Broker(b) = party {
             let broker = &self.brokers[b as usize];
             if !broker.alive || broker.incarnation != incarnation {
@@ -917,6 +1028,13 @@ impl Sim {
                 }
             }
             (Party::Producer, Timer::ProducerRetry(request)) => self.producer_resend(request),
+            (Party::Member(m), Timer::MemberHeartbeat) => self.member_heartbeat(m),
+            (Party::Member(m), Timer::MemberRetry(attempt)) => {
+                let member = &self.members[m as usize];
+                if member.attempt == attempt && member.state != MemberState::Stable {
+                    self.member_join(m);
+                }
+            }
             (Party::Consumer, Timer::Check) => {
                 self.check_replicas();
                 self.timer(party, self.config.check_interval_ms, Timer::Check);
@@ -1190,6 +1308,57 @@ impl Sim {
                     .collect();
                 self.send(Party::Broker(b), from, Msg::MetadataAnswer { leaders });
             }
+            Msg::JoinGroup { member_id } => {
+                let Party::Member(m) = from else { return };
+                let token = self.group_token(b, m);
+                let request = JoinRequest {
+                    group_id: String::from("sim"),
+                    member_id,
+                    session_timeout_ms: MEMBER_SESSION_MS,
+                    rebalance_timeout_ms: MEMBER_REBALANCE_MS,
+                    client_id: alloc::format!("member-{m}"),
+                    client_host: String::new(),
+                    protocol_type: String::from("consumer"),
+                    protocols: alloc::vec![(String::from("range"), Vec::new())],
+                };
+                let outputs = self.brokers[b as usize]
+                    .coordinator
+                    .handle_join(now, request, token);
+                self.send_group_outputs(b, outputs);
+            }
+            Msg::SyncGroup {
+                generation,
+                member_id,
+                assignments,
+            } => {
+                let Party::Member(m) = from else { return };
+                let token = self.group_token(b, m);
+                let request = SyncRequest {
+                    group_id: String::from("sim"),
+                    generation_id: generation,
+                    member_id,
+                    assignments,
+                };
+                let outputs = self.brokers[b as usize]
+                    .coordinator
+                    .handle_sync(now, request, token);
+                self.send_group_outputs(b, outputs);
+            }
+            Msg::GroupHeartbeat {
+                generation,
+                member_id,
+            } => {
+                let result = self.brokers[b as usize]
+                    .coordinator
+                    .handle_heartbeat(now, "sim", generation, &member_id);
+                self.send(Party::Broker(b), from, Msg::GroupHeartbeatResult(result));
+            }
+            Msg::LeaveGroup { member_id } => {
+                let (_, outputs) = self.brokers[b as usize]
+                    .coordinator
+                    .handle_leave(now, "sim", &member_id);
+                self.send_group_outputs(b, outputs);
+            }
             Msg::ConsumerFetch { partition, offset } => {
                 let answer = match self.brokers[b as usize].replicas.get(&partition) {
                     Some(r) if r.is_leader() => {
@@ -1427,6 +1596,8 @@ impl Sim {
 
     fn broker_tick(&mut self, b: BrokerId) {
         let now = self.now_ms;
+        let outputs = self.brokers[b as usize].coordinator.handle_timeout(now);
+        self.send_group_outputs(b, outputs);
         if let FlushPolicy::IntervalMs(interval) = self.config.flush {
             let broker = &mut self.brokers[b as usize];
             if now.saturating_sub(broker.last_flush_ms) >= interval {
@@ -1707,6 +1878,237 @@ impl Sim {
                 }
             }
         }
+    }
+}
+
+/// The broker that coordinates the simulated group.
+const COORDINATOR: BrokerId = 0;
+/// Group members' session timeout (the coordinator's minimum is 6 s, as Kafka's).
+const MEMBER_SESSION_MS: u64 = 6_000;
+/// How long the coordinator waits for members to rejoin.
+const MEMBER_REBALANCE_MS: u64 = 3_000;
+/// Group members' heartbeat interval.
+const MEMBER_HEARTBEAT_MS: u64 = 500;
+
+/// Where a group member is in the protocol.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum MemberState {
+    #[default]
+    Joining,
+    Syncing,
+    Stable,
+}
+
+/// A consumer-group member: joins, syncs, heartbeats, and owns partitions.
+#[derive(Clone, Debug, Default)]
+struct SimMember {
+    active: bool,
+    incarnation: u64,
+    member_id: String,
+    generation: i32,
+    state: MemberState,
+    owned: Vec<PartitionId>,
+    /// Counts join attempts, so a retry timer for an old attempt does nothing.
+    attempt: u64,
+}
+
+impl Sim {
+    fn group_token(&mut self, b: BrokerId, m: u32) -> ReplyToken {
+        self.next_group_token += 1;
+        let token = self.next_group_token;
+        self.brokers[b as usize].group_replies.insert(token, m);
+        token
+    }
+
+    fn send_group_outputs(&mut self, b: BrokerId, outputs: Vec<GroupOutput>) {
+        for output in outputs {
+            let (token, msg) = match output {
+                GroupOutput::Join(t, r) => (t, Msg::JoinResult(r)),
+                GroupOutput::Sync(t, r) => {
+                    let broker = &self.brokers[b as usize];
+                    let generation = broker
+                        .coordinator
+                        .describe("sim")
+                        .map_or(-1, |d| d.generation_id);
+                    let coordinator = broker.incarnation;
+                    (
+                        t,
+                        Msg::SyncResult {
+                            coordinator,
+                            generation,
+                            result: r,
+                        },
+                    )
+                }
+            };
+            if let Some(m) = self.brokers[b as usize].group_replies.remove(&token) {
+                self.send(Party::Broker(b), Party::Member(m), msg);
+            }
+        }
+    }
+
+    fn member_join(&mut self, m: u32) {
+        let member = &mut self.members[m as usize];
+        member.state = MemberState::Joining;
+        member.attempt += 1;
+        let attempt = member.attempt;
+        let member_id = member.member_id.clone();
+        self.send(
+            Party::Member(m),
+            Party::Broker(COORDINATOR),
+            Msg::JoinGroup { member_id },
+        );
+        // A join is held for up to the rebalance timeout; past that, try again.
+        self.timer(
+            Party::Member(m),
+            MEMBER_REBALANCE_MS + self.config.producer.request_timeout_ms,
+            Timer::MemberRetry(attempt),
+        );
+    }
+
+    fn member_heartbeat(&mut self, m: u32) {
+        let member = &self.members[m as usize];
+        if member.state != MemberState::Stable {
+            return;
+        }
+        let msg = Msg::GroupHeartbeat {
+            generation: member.generation,
+            member_id: member.member_id.clone(),
+        };
+        self.send(Party::Member(m), Party::Broker(COORDINATOR), msg);
+        self.timer(
+            Party::Member(m),
+            MEMBER_HEARTBEAT_MS,
+            Timer::MemberHeartbeat,
+        );
+    }
+
+    fn member_receive(&mut self, m: u32, msg: Msg) {
+        let partitions = self.config.partitions;
+        match msg {
+            Msg::JoinResult(r) => {
+                let member = &mut self.members[m as usize];
+                if member.state != MemberState::Joining {
+                    return;
+                }
+                if let Some(error) = r.error {
+                    if error == GroupError::UnknownMemberId {
+                        member.member_id.clear();
+                    }
+                    return; // the retry timer joins again
+                }
+                member.member_id = r.member_id.clone();
+                member.generation = r.generation_id;
+                member.state = MemberState::Syncing;
+                // The leader assigns partitions by range over the members in id order.
+                let assignments = if r.leader == r.member_id {
+                    let mut ids: Vec<String> = r.members.iter().map(|(id, _)| id.clone()).collect();
+                    ids.sort();
+                    let n = ids.len().max(1) as u32;
+                    ids.iter()
+                        .enumerate()
+                        .map(|(i, id)| {
+                            let mine: Vec<u8> = (0..partitions)
+                                .filter(|p| p % n == i as u32)
+                                .flat_map(u32::to_be_bytes)
+                                .collect();
+                            (id.clone(), mine)
+                        })
+                        .collect()
+                } else {
+                    Vec::new()
+                };
+                let msg = Msg::SyncGroup {
+                    generation: r.generation_id,
+                    member_id: r.member_id,
+                    assignments,
+                };
+                self.send(Party::Member(m), Party::Broker(COORDINATOR), msg);
+            }
+            Msg::SyncResult {
+                coordinator,
+                generation,
+                result,
+            } => {
+                let member = &mut self.members[m as usize];
+                if member.state != MemberState::Syncing {
+                    return;
+                }
+                match result {
+                    Ok(bytes) => {
+                        member.owned = bytes
+                            .chunks_exact(4)
+                            .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]))
+                            .collect();
+                        member.state = MemberState::Stable;
+                        let owned = member.owned.clone();
+                        let generation = member.generation.max(generation);
+                        for p in owned {
+                            match self.owners.get(&(coordinator, generation, p)) {
+                                Some(other) if *other != m => {
+                                    self.violations.push(Violation::TwoOwners {
+                                        partition: p,
+                                        generation,
+                                    });
+                                }
+                                _ => {
+                                    self.owners.insert((coordinator, generation, p), m);
+                                }
+                            }
+                        }
+                        self.timer(
+                            Party::Member(m),
+                            MEMBER_HEARTBEAT_MS,
+                            Timer::MemberHeartbeat,
+                        );
+                    }
+                    Err(error) => {
+                        if error == GroupError::UnknownMemberId {
+                            member.member_id.clear();
+                        }
+                        self.member_join(m);
+                    }
+                }
+            }
+            Msg::GroupHeartbeatResult(Err(error)) => {
+                let member = &mut self.members[m as usize];
+                if member.state != MemberState::Stable {
+                    return;
+                }
+                // Eager rebalancing: give up every partition, then rejoin.
+                member.owned.clear();
+                if error == GroupError::UnknownMemberId {
+                    member.member_id.clear();
+                }
+                self.member_join(m);
+            }
+            _ => {}
+        }
+    }
+
+    /// Whether every group member is stable in one generation and together they own every
+    /// partition exactly once (trivially true without members).
+    pub fn group_converged(&self) -> bool {
+        if self.members.is_empty() {
+            return true;
+        }
+        let assignment = self.group_assignment();
+        let mut owned: Vec<PartitionId> =
+            assignment.iter().flat_map(|(_, _, p)| p.clone()).collect();
+        owned.sort_unstable();
+        assignment.len() == self.members.len()
+            && assignment.windows(2).all(|w| w[0].1 == w[1].1)
+            && owned == (0..self.config.partitions).collect::<Vec<_>>()
+    }
+
+    /// Each active member's partitions in its current generation (views and tests).
+    pub fn group_assignment(&self) -> Vec<(u32, i32, Vec<PartitionId>)> {
+        self.members
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| m.active && m.state == MemberState::Stable)
+            .map(|(i, m)| (i as u32, m.generation, m.owned.clone()))
+            .collect()
     }
 }
 

@@ -2,10 +2,12 @@
 //!
 //! The seed picks everything: cluster shape (partitions, latency, jitter, loss, flush policy)
 //! and a fault mix (crashes and restarts, cut links including to the quorum and the producer,
-//! slow brokers, controller failovers) scheduled over a **safety phase** of 20 s while the
+//! slow brokers, controller failovers, group members dying or leaving and coming back)
+//! scheduled over a **safety phase** of 20 s while the
 //! producer writes. Then a **liveness phase**: every fault heals, every broker restarts, the
 //! producer stops, and after 20 s more the cluster must have converged — every partition led,
-//! every replica byte-identical to its leader, the HW at the log end.
+//! every replica byte-identical to its leader, the HW at the log end, and the two group
+//! members stable in one generation owning every partition once.
 //!
 //! In a *durable* case (acks=all, min.insync.replicas=2, unclean election off, fsync on every
 //! write) no acknowledged record may be lost and no invariant may break. A *fast* case
@@ -87,6 +89,7 @@ pub fn case(seed: u64, durable: bool) -> (SimConfig, Vec<(u64, Fault)>) {
             0
         },
         check_interval_ms: 500,
+        group_members: 2,
         ..SimConfig::default()
     };
     let parties = |rng: &mut Rng| -> Party {
@@ -102,7 +105,17 @@ pub fn case(seed: u64, durable: bool) -> (SimConfig, Vec<(u64, Fault)>) {
         let lasts = 500 + rng.below(5_000);
         let until = (at + lasts).min(SAFETY_PHASE_MS);
         let broker = rng.below(BROKERS as u64) as BrokerId;
-        match rng.below(5) {
+        match rng.below(6) {
+            5 => {
+                let member = rng.below(2) as u32;
+                let fault = if rng.below(2) == 0 {
+                    Fault::MemberCrash(member)
+                } else {
+                    Fault::MemberLeave(member)
+                };
+                faults.push((at, fault));
+                faults.push((until, Fault::MemberJoin(member)));
+            }
             0 => {
                 faults.push((at, Fault::Crash(broker)));
                 faults.push((until, Fault::Restart(broker)));
@@ -124,6 +137,10 @@ pub fn case(seed: u64, durable: bool) -> (SimConfig, Vec<(u64, Fault)>) {
         }
     }
     faults.push((SAFETY_PHASE_MS, Fault::HealAll));
+    // Every member starts afresh too; the ids they had expire within the liveness phase.
+    for m in 0..2 {
+        faults.push((SAFETY_PHASE_MS, Fault::MemberJoin(m)));
+    }
     for b in 0..BROKERS {
         faults.push((SAFETY_PHASE_MS, Fault::Restart(b)));
     }
@@ -133,7 +150,7 @@ pub fn case(seed: u64, durable: bool) -> (SimConfig, Vec<(u64, Fault)>) {
 /// Runs one seed through both phases.
 pub fn run_case(seed: u64, durable: bool) -> CaseResult {
     let (config, faults) = case(seed, durable);
-    let count = faults.len() - 1 - BROKERS as usize;
+    let count = faults.len() - 3 - BROKERS as usize;
     let mut sim = Sim::new(config);
     for (at, fault) in faults {
         sim.schedule(at, fault);
@@ -143,7 +160,7 @@ pub fn run_case(seed: u64, durable: bool) -> CaseResult {
     CaseResult {
         seed,
         durable,
-        converged: sim.converged(),
+        converged: sim.converged() && sim.group_converged(),
         report,
         faults: count,
     }

@@ -233,3 +233,50 @@ fn a_run_replays_exactly_from_its_seed() {
         postcard::from_bytes(&bytes).expect("postcard trace");
     assert_eq!(decoded, sim_a.trace());
 }
+
+#[test]
+fn a_consumer_group_shares_partitions_and_rebalances_through_failures() {
+    use runnel_core::sim::{Fault, SimConfig};
+    let mut sim = Sim::new(SimConfig {
+        partitions: 3,
+        group_members: 3,
+        ..SimConfig::default()
+    });
+    // A member dies silently; later the coordinator's broker dies and comes back.
+    sim.schedule(8_000, Fault::MemberCrash(2));
+    sim.schedule(25_000, Fault::Crash(0));
+    sim.schedule(27_000, Fault::Restart(0));
+    let owned = |sim: &Sim| -> (Vec<u32>, Vec<u32>, Vec<i32>) {
+        let a = sim.group_assignment();
+        let mut partitions: Vec<u32> = a.iter().flat_map(|(_, _, p)| p.clone()).collect();
+        partitions.sort_unstable();
+        let members = a.iter().map(|(m, _, _)| *m).collect();
+        let generations = a.iter().map(|(_, g, _)| *g).collect();
+        (members, partitions, generations)
+    };
+    sim.run_until(6_000);
+    let (members, partitions, generations) = owned(&sim);
+    assert_eq!(
+        (members, partitions),
+        (vec![0, 1, 2], vec![0, 1, 2]),
+        "one partition each"
+    );
+    assert!(generations.windows(2).all(|w| w[0] == w[1]));
+    sim.run_until(20_000);
+    let (members, partitions, _) = owned(&sim);
+    assert_eq!(
+        (members, partitions),
+        (vec![0, 1], vec![0, 1, 2]),
+        "member 2's session expired; the others took its partition"
+    );
+    sim.run_until(45_000);
+    let (members, partitions, generations) = owned(&sim);
+    assert_eq!(
+        (members, partitions),
+        (vec![0, 1], vec![0, 1, 2]),
+        "regrouped after the coordinator restarted"
+    );
+    assert!(generations.windows(2).all(|w| w[0] == w[1]));
+    let report = sim.report();
+    assert!(report.violations.is_empty(), "{:?}", report.violations);
+}
