@@ -179,12 +179,15 @@ pub enum Fault {
     Cut(Party, Party),
     /// The link between two parties works again.
     Heal(Party, Party),
-    /// Every cut link works again, every slow broker is fast again, no message is lost.
+    /// Every cut link works again, every slow broker and link is fast again, no message is
+    /// lost.
     HealAll,
     /// From now on this many messages per million are lost at random.
     Loss(u32),
     /// Every message to and from the broker takes this much longer (a slow follower).
     Slow(BrokerId, u64),
+    /// Messages between these two parties take this much longer, both ways (one slow link).
+    Delay(Party, Party, u64),
     /// The active controller fails over: the quorum answers nothing for this long.
     ControllerFailover(u64),
     /// An operator runs preferred-replica election.
@@ -525,6 +528,8 @@ pub struct Sim {
     consumer: SimConsumer,
     cut: BTreeSet<(Party, Party)>,
     slow: BTreeMap<BrokerId, u64>,
+    /// Extra latency per link.
+    delays: BTreeMap<(Party, Party), u64>,
     loss_per_million: u32,
     trace: Option<Vec<TraceEvent>>,
     members: Vec<SimMember>,
@@ -588,6 +593,7 @@ impl Sim {
             },
             cut: BTreeSet::new(),
             slow: BTreeMap::new(),
+            delays: BTreeMap::new(),
             loss_per_million: config.loss_per_million,
             trace: None,
             members: (0..config.group_members)
@@ -814,6 +820,7 @@ impl Sim {
                 latency += self.slow.get(&b).copied().unwrap_or(0);
             }
         }
+        latency += self.delays.get(&Self::key(from, to)).copied().unwrap_or(0);
         self.push(self.now_ms + latency, Event::Deliver { from, to, msg });
     }
 
@@ -853,11 +860,15 @@ impl Sim {
             Fault::HealAll => {
                 self.cut.clear();
                 self.slow.clear();
+                self.delays.clear();
                 self.loss_per_million = 0;
             }
             Fault::Loss(per_million) => self.loss_per_million = per_million,
             Fault::Slow(b, ms) => {
                 self.slow.insert(b, ms);
+            }
+            Fault::Delay(a, b, ms) => {
+                self.delays.insert(Self::key(a, b), ms);
             }
             Fault::ControllerFailover(ms) => {
                 self.quorum_paused_until = self.now_ms + ms;

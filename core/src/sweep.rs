@@ -130,8 +130,15 @@ pub fn case(seed: u64, durable: bool) -> (SimConfig, Vec<(u64, Fault)>) {
                 faults.push((until, Fault::Heal(a, b)));
             }
             3 => {
-                faults.push((at, Fault::Slow(broker, rng.below(800))));
-                faults.push((until, Fault::Slow(broker, 0)));
+                if rng.below(2) == 0 {
+                    faults.push((at, Fault::Slow(broker, rng.below(800))));
+                    faults.push((until, Fault::Slow(broker, 0)));
+                } else {
+                    let a = Party::Broker(broker);
+                    let b = Party::Broker((broker + 1) % BROKERS);
+                    faults.push((at, Fault::Delay(a, b, rng.below(800))));
+                    faults.push((until, Fault::Delay(a, b, 0)));
+                }
             }
             _ => faults.push((at, Fault::ControllerFailover(500 + rng.below(2_000)))),
         }
