@@ -14,12 +14,14 @@
 //! - `storage`: core's `SegmentStore` over files.
 //! - `codec`: gzip, snappy, lz4, zstd.
 //! - `admin`, `metrics`: the admin HTTP listener.
+//! - `cli`: the `topic`, `produce` and `consume` subcommands, as a Kafka client.
 //! - `alloc`: the global allocator that survives decoders' speculative huge reservations.
 
 pub mod admin;
 pub mod alloc;
 pub mod api;
 pub mod broker;
+pub mod cli;
 pub mod codec;
 pub mod config;
 pub mod metrics;

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
 
 use runnel_node::alloc::LazyHugeAllocator;
 use runnel_node::broker::{Broker, now_ms};
@@ -43,6 +43,148 @@ struct Cli {
     /// Any setting as key=value, e.g. `--set num.partitions=3` (repeatable; wins over the file).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     settings: Vec<String>,
+    /// Without a subcommand, `runnel` runs the broker.
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+/// Client subcommands, against runnel or any Kafka-compatible broker.
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Create, list, describe and delete topics.
+    Topic {
+        /// The broker to talk to.
+        #[arg(long, short = 'b', default_value = "127.0.0.1:9092", global = true)]
+        bootstrap: String,
+        #[command(subcommand)]
+        action: TopicAction,
+    },
+    /// Produce one record per line of standard input.
+    Produce {
+        /// The topic.
+        topic: String,
+        /// The broker to talk to.
+        #[arg(long, short = 'b', default_value = "127.0.0.1:9092")]
+        bootstrap: String,
+        /// Split each line at the first SEP into key and value.
+        #[arg(long, short = 'K', value_name = "SEP")]
+        key_separator: Option<String>,
+    },
+    /// Print the records of a topic, then exit.
+    Consume {
+        /// The topic.
+        topic: String,
+        /// The broker to talk to.
+        #[arg(long, short = 'b', default_value = "127.0.0.1:9092")]
+        bootstrap: String,
+        /// earliest, latest, or an offset.
+        #[arg(long, default_value = "earliest")]
+        from: String,
+        /// Stop after this many records.
+        #[arg(long, short = 'n')]
+        count: Option<usize>,
+        /// Output format: %t topic, %p partition, %o offset, %T timestamp, %k key, %s value.
+        #[arg(long, short = 'f', default_value = "%s\\n")]
+        format: String,
+    },
+}
+
+/// What `runnel topic` does.
+#[derive(Debug, Subcommand)]
+enum TopicAction {
+    /// List topics and their partition counts.
+    List {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show partitions, leaders, replicas and ISR.
+    Describe {
+        /// The topic.
+        name: String,
+    },
+    /// Create a topic.
+    Create {
+        /// The topic.
+        name: String,
+        /// Partitions.
+        #[arg(long, short = 'p', default_value_t = 1)]
+        partitions: i32,
+        /// A topic config as KEY=VALUE (repeatable), e.g. cleanup.policy=compact.
+        #[arg(long = "config", short = 'c')]
+        configs: Vec<String>,
+    },
+    /// Delete a topic.
+    Delete {
+        /// The topic.
+        name: String,
+    },
+}
+
+/// Runs a client subcommand; prints its output or one error line.
+fn run_command(command: Command) -> ExitCode {
+    use runnel_node::cli;
+    let result = (|| -> Result<String, cli::CliError> {
+        match command {
+            Command::Topic { bootstrap, action } => {
+                let mut client = cli::Client::connect(&bootstrap)?;
+                match action {
+                    TopicAction::List { json } => cli::topic_list(&mut client, json),
+                    TopicAction::Describe { name } => cli::topic_describe(&mut client, &name),
+                    TopicAction::Create {
+                        name,
+                        partitions,
+                        configs,
+                    } => cli::topic_create(&mut client, &name, partitions, &configs),
+                    TopicAction::Delete { name } => cli::topic_delete(&mut client, &name),
+                }
+            }
+            Command::Produce {
+                topic,
+                bootstrap,
+                key_separator,
+            } => {
+                let mut client = cli::Client::connect(&bootstrap)?;
+                let stdin = std::io::stdin();
+                let summary =
+                    cli::produce(&mut client, &topic, stdin.lock(), key_separator.as_deref())?;
+                eprint!("{summary}");
+                Ok(String::new())
+            }
+            Command::Consume {
+                topic,
+                bootstrap,
+                from,
+                count,
+                format,
+            } => {
+                let start = match from.as_str() {
+                    "earliest" => cli::Start::Earliest,
+                    "latest" => cli::Start::Latest,
+                    other => cli::Start::Offset(other.parse().map_err(|_| {
+                        cli::CliError::Usage(format!(
+                            "--from {other}: expected earliest, latest or an offset"
+                        ))
+                    })?),
+                };
+                let mut client = cli::Client::connect(&bootstrap)?;
+                let stdout = std::io::stdout();
+                let mut out = stdout.lock();
+                cli::consume(&mut client, &topic, start, count, &format, &mut out)?;
+                Ok(String::new())
+            }
+        }
+    })();
+    match result {
+        Ok(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("runnel: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -51,6 +193,9 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
+    if let Some(command) = cli.command {
+        return run_command(command);
+    }
     let config = match load_config(&cli) {
         Ok(config) => config,
         Err(e) => {

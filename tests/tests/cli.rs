@@ -1,0 +1,158 @@
+//! The `runnel` client subcommands against a live `runnel`: each asserts its output and its
+//! effect on the broker, and failures exit non-zero with one readable line.
+
+use std::process::Command;
+use std::time::Duration;
+
+use runnel_core::partitioner::murmur2_partition;
+use runnel_tests::{Runnel, run_client, runnel_binary};
+
+const LIMIT: Duration = Duration::from_secs(60);
+
+fn runnel(args: &[&str], stdin: &[u8]) -> String {
+    let binary = runnel_binary();
+    let out = run_client(binary.to_str().expect("utf-8 path"), args, stdin, LIMIT);
+    String::from_utf8(out.stdout).expect("utf-8 output")
+}
+
+#[test]
+fn topics_are_created_listed_described_and_deleted() {
+    let broker = Runnel::start("cli-topics", &[]);
+    let b = broker.bootstrap();
+    let created = runnel(
+        &[
+            "topic",
+            "create",
+            "orders",
+            "-p",
+            "3",
+            "-c",
+            "cleanup.policy=compact",
+            "-b",
+            &b,
+        ],
+        b"",
+    );
+    assert_eq!(created, "created topic orders with 3 partitions\n");
+    let list = runnel(&["topic", "list", "-b", &b], b"");
+    let rows: Vec<Vec<&str>> = list
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(rows[0], ["TOPIC", "PARTITIONS"]);
+    assert_eq!(rows[1], ["orders", "3"], "user topics first: {list}");
+    assert_eq!(rows[2], ["__consumer_offsets", "1"]);
+    let json = runnel(&["topic", "list", "--json", "-b", &b], b"");
+    assert!(
+        json.starts_with("[{\"topic\":\"orders\",\"partitions\":3,\"internal\":false}"),
+        "{json}"
+    );
+    let describe = runnel(&["topic", "describe", "orders", "-b", &b], b"");
+    assert!(
+        describe.starts_with("topic orders: 3 partitions\n"),
+        "{describe}"
+    );
+    assert_eq!(describe.lines().count(), 2 + 3);
+    assert!(
+        broker
+            .log()
+            .contains("created topic orders with 3 partitions")
+    );
+    assert_eq!(
+        runnel(&["topic", "delete", "orders", "-b", &b], b""),
+        "deleted topic orders\n"
+    );
+    assert!(!runnel(&["topic", "list", "-b", &b], b"").contains("orders"));
+}
+
+#[test]
+fn produce_and_consume_round_trip_with_keys_where_the_java_client_puts_them() {
+    let broker = Runnel::start("cli-records", &[]);
+    let b = broker.bootstrap();
+    runnel(&["topic", "create", "events", "-p", "4", "-b", &b], b"");
+    let input: String = (0..200)
+        .map(|i| format!("user-{}:event-{i}\n", i % 13))
+        .collect();
+    runnel(
+        &["produce", "events", "-K", ":", "-b", &b],
+        input.as_bytes(),
+    );
+    let out = runnel(
+        &["consume", "events", "-f", "%p %o %k %s\\n", "-b", &b],
+        b"",
+    );
+    let mut seen = Vec::new();
+    let mut last_offset = std::collections::BTreeMap::new();
+    for line in out.lines() {
+        let f: Vec<&str> = line.split(' ').collect();
+        let (p, o, key, value): (u32, i64, &str, &str) =
+            (f[0].parse().unwrap(), f[1].parse().unwrap(), f[2], f[3]);
+        assert_eq!(
+            murmur2_partition(key.as_bytes(), 4),
+            p,
+            "{key} is on the partition murmur2 picks"
+        );
+        let n: usize = value.trim_start_matches("event-").parse().unwrap();
+        assert_eq!(key, format!("user-{}", n % 13));
+        assert!(
+            last_offset.insert(p, o).is_none_or(|prev| prev < o),
+            "offsets rise in partition {p}"
+        );
+        seen.push(n);
+    }
+    seen.sort_unstable();
+    assert_eq!(
+        seen,
+        (0..200).collect::<Vec<_>>(),
+        "each record exactly once"
+    );
+    let first = runnel(&["consume", "events", "-n", "5", "-b", &b], b"");
+    assert_eq!(first.lines().count(), 5, "--count stops early");
+    assert_eq!(
+        runnel(&["consume", "events", "--from", "latest", "-b", &b], b""),
+        ""
+    );
+}
+
+#[test]
+fn failures_exit_non_zero_with_one_line() {
+    let broker = Runnel::start("cli-errors", &[]);
+    let cases: [(&[&str], &str); 4] = [
+        (&["consume", "missing"], "unknown topic or partition"),
+        (
+            &["topic", "create", "bad", "-p", "0"],
+            "invalid number of partitions",
+        ),
+        (
+            &["topic", "describe", "missing"],
+            "unknown topic or partition",
+        ),
+        (
+            &["consume", "missing", "--from", "soon"],
+            "expected earliest, latest or an offset",
+        ),
+    ];
+    for (args, message) in cases {
+        let out = Command::new(runnel_binary())
+            .args(args)
+            .args(["-b", &broker.bootstrap()])
+            .output()
+            .expect("run runnel");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?} must fail");
+        assert!(
+            stderr.contains(message) && stderr.lines().count() == 1,
+            "{args:?}: {stderr}"
+        );
+    }
+    assert!(
+        !runnel(&["topic", "list", "-b", &broker.bootstrap()], b"").contains("missing"),
+        "nothing was auto-created"
+    );
+    let out = Command::new(runnel_binary())
+        .args(["topic", "list", "-b", "127.0.0.1:1"])
+        .output()
+        .expect("run runnel");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).starts_with("runnel: broker 127.0.0.1:1:"));
+}
