@@ -262,6 +262,82 @@ pub fn topic_create(
     ))
 }
 
+/// `runnel topic alter-config NAME --set k=v --delete k`: IncrementalAlterConfigs, all or
+/// nothing.
+pub fn topic_alter_config(
+    client: &mut Client,
+    name: &str,
+    set: &[String],
+    delete: &[String],
+) -> Result<String, CliError> {
+    use kafka_protocol::messages::IncrementalAlterConfigsRequest;
+    use kafka_protocol::messages::IncrementalAlterConfigsResponse;
+    use kafka_protocol::messages::incremental_alter_configs_request::{
+        AlterConfigsResource, AlterableConfig,
+    };
+    let mut configs = Vec::new();
+    for s in set {
+        let (k, v) = s
+            .split_once('=')
+            .ok_or_else(|| CliError::Usage(format!("--set {s}: expected KEY=VALUE")))?;
+        configs.push(
+            AlterableConfig::default()
+                .with_name(StrBytes::from_string(k.to_string()))
+                .with_config_operation(0)
+                .with_value(Some(StrBytes::from_string(v.to_string()))),
+        );
+    }
+    for k in delete {
+        configs.push(
+            AlterableConfig::default()
+                .with_name(StrBytes::from_string(k.clone()))
+                .with_config_operation(1),
+        );
+    }
+    if configs.is_empty() {
+        return Err(CliError::Usage(
+            "nothing to change: give --set KEY=VALUE or --delete KEY".into(),
+        ));
+    }
+    let request = IncrementalAlterConfigsRequest::default().with_resources(vec![
+        AlterConfigsResource::default()
+            .with_resource_type(2)
+            .with_resource_name(StrBytes::from_string(name.to_string()))
+            .with_configs(configs),
+    ]);
+    let response: IncrementalAlterConfigsResponse =
+        client.call(ApiKey::IncrementalAlterConfigs, 0, &request)?;
+    for r in &response.responses {
+        check(&format!("alter config of {name}"), r.error_code)?;
+    }
+    Ok(format!(
+        "altered {} config(s) of topic {name}\n",
+        set.len() + delete.len()
+    ))
+}
+
+/// `runnel topic add-partitions NAME --to N`: CreatePartitions.
+pub fn topic_add_partitions(
+    client: &mut Client,
+    name: &str,
+    total: i32,
+) -> Result<String, CliError> {
+    use kafka_protocol::messages::create_partitions_request::CreatePartitionsTopic;
+    use kafka_protocol::messages::{CreatePartitionsRequest, CreatePartitionsResponse};
+    let request = CreatePartitionsRequest::default()
+        .with_timeout_ms(10_000)
+        .with_topics(vec![
+            CreatePartitionsTopic::default()
+                .with_name(TopicName(StrBytes::from_string(name.to_string())))
+                .with_count(total),
+        ]);
+    let response: CreatePartitionsResponse = client.call(ApiKey::CreatePartitions, 0, &request)?;
+    for r in &response.results {
+        check(&format!("add partitions to {name}"), r.error_code)?;
+    }
+    Ok(format!("topic {name} now has {total} partitions\n"))
+}
+
 /// `runnel topic delete NAME`.
 pub fn topic_delete(client: &mut Client, name: &str) -> Result<String, CliError> {
     let request = DeleteTopicsRequest::default()

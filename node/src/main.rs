@@ -119,6 +119,25 @@ enum TopicAction {
         /// The topic.
         name: String,
     },
+    /// Set or remove topic configs (e.g. retention.ms, cleanup.policy).
+    AlterConfig {
+        /// The topic.
+        name: String,
+        /// KEY=VALUE to set (repeatable).
+        #[arg(long = "set")]
+        set: Vec<String>,
+        /// KEY to return to its default (repeatable).
+        #[arg(long = "delete")]
+        delete: Vec<String>,
+    },
+    /// Grow a topic to this many partitions.
+    AddPartitions {
+        /// The topic.
+        name: String,
+        /// The new total.
+        #[arg(long)]
+        to: i32,
+    },
 }
 
 /// Runs a client subcommand; prints its output or one error line.
@@ -137,6 +156,12 @@ fn run_command(command: Command) -> ExitCode {
                         configs,
                     } => cli::topic_create(&mut client, &name, partitions, &configs),
                     TopicAction::Delete { name } => cli::topic_delete(&mut client, &name),
+                    TopicAction::AlterConfig { name, set, delete } => {
+                        cli::topic_alter_config(&mut client, &name, &set, &delete)
+                    }
+                    TopicAction::AddPartitions { name, to } => {
+                        cli::topic_add_partitions(&mut client, &name, to)
+                    }
                 }
             }
             Command::Produce {

@@ -59,6 +59,38 @@ fn topics_are_created_listed_described_and_deleted() {
             .contains("created topic orders with 3 partitions")
     );
     assert_eq!(
+        runnel(
+            &[
+                "topic",
+                "alter-config",
+                "orders",
+                "--set",
+                "retention.ms=60000",
+                "-b",
+                &b
+            ],
+            b""
+        ),
+        "altered 1 config(s) of topic orders\n"
+    );
+    let data = broker.data_dir.join("__topics").join("orders.toml");
+    let meta = std::fs::read_to_string(&data).expect("topic metadata");
+    assert!(
+        meta.contains("retention.ms") && meta.contains("60000"),
+        "{meta}"
+    );
+    assert_eq!(
+        runnel(
+            &["topic", "add-partitions", "orders", "--to", "5", "-b", &b],
+            b""
+        ),
+        "topic orders now has 5 partitions\n"
+    );
+    assert!(
+        runnel(&["topic", "describe", "orders", "-b", &b], b"")
+            .starts_with("topic orders: 5 partitions")
+    );
+    assert_eq!(
         runnel(&["topic", "delete", "orders", "-b", &b], b""),
         "deleted topic orders\n"
     );
