@@ -437,6 +437,254 @@ fn send_batches(
 /// Records waiting to be sent, per partition: (key, value).
 type Pending = BTreeMap<u32, Vec<(Option<Vec<u8>>, Vec<u8>)>>;
 
+/// The coordinator of `group`, connected (FindCoordinator v0); the same client when it is the
+/// bootstrap broker.
+fn coordinator(client: Client, group: &str) -> Result<Client, CliError> {
+    use kafka_protocol::messages::{FindCoordinatorRequest, FindCoordinatorResponse};
+    let mut client = client;
+    let request =
+        FindCoordinatorRequest::default().with_key(StrBytes::from_string(group.to_string()));
+    let response: FindCoordinatorResponse = client.call(ApiKey::FindCoordinator, 0, &request)?;
+    check(&format!("find coordinator of {group}"), response.error_code)?;
+    let address = format!("{}:{}", response.host, response.port);
+    if address == client.address {
+        Ok(client)
+    } else {
+        Client::connect(&address)
+    }
+}
+
+/// Committed offsets of `group` for every partition it has committed: (topic, partition, offset).
+fn committed(client: &mut Client, group: &str) -> Result<Vec<(String, i32, i64)>, CliError> {
+    use kafka_protocol::messages::{GroupId, OffsetFetchRequest, OffsetFetchResponse};
+    let request = OffsetFetchRequest::default()
+        .with_group_id(GroupId(StrBytes::from_string(group.to_string())))
+        .with_topics(None);
+    let response: OffsetFetchResponse = client.call(ApiKey::OffsetFetch, 2, &request)?;
+    check(&format!("offsets of {group}"), response.error_code)?;
+    let mut out = Vec::new();
+    for t in &response.topics {
+        for p in &t.partitions {
+            check(
+                &format!("offsets of {group} on {}-{}", t.name.0, p.partition_index),
+                p.error_code,
+            )?;
+            if p.committed_offset >= 0 {
+                out.push((t.name.0.to_string(), p.partition_index, p.committed_offset));
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Earliest (-2) or latest (-1) offsets of a topic's partitions, or the first at a timestamp.
+fn list_offsets(
+    client: &mut Client,
+    topic: &str,
+    partitions: u32,
+    timestamp: i64,
+) -> Result<Vec<i64>, CliError> {
+    let request = ListOffsetsRequest::default()
+        .with_replica_id(BrokerId(-1))
+        .with_topics(vec![
+            ListOffsetsTopic::default()
+                .with_name(TopicName(StrBytes::from_string(topic.to_string())))
+                .with_partitions(
+                    (0..partitions as i32)
+                        .map(|p| {
+                            ListOffsetsPartition::default()
+                                .with_partition_index(p)
+                                .with_timestamp(timestamp)
+                        })
+                        .collect(),
+                ),
+        ]);
+    let response: ListOffsetsResponse = client.call(ApiKey::ListOffsets, 1, &request)?;
+    let mut result = vec![0; partitions as usize];
+    for t in &response.topics {
+        for p in &t.partitions {
+            check(
+                &format!("list offsets {topic}-{}", p.partition_index),
+                p.error_code,
+            )?;
+            if let Some(slot) = result.get_mut(p.partition_index as usize) {
+                *slot = p.offset;
+            }
+        }
+    }
+    Ok(result)
+}
+
+/// `runnel group list`.
+pub fn group_list(client: &mut Client) -> Result<String, CliError> {
+    use kafka_protocol::messages::{ListGroupsRequest, ListGroupsResponse};
+    let response: ListGroupsResponse =
+        client.call(ApiKey::ListGroups, 0, &ListGroupsRequest::default())?;
+    check("list groups", response.error_code)?;
+    let mut names: Vec<String> = response
+        .groups
+        .iter()
+        .map(|g| g.group_id.0.to_string())
+        .collect();
+    names.sort();
+    let mut out = String::from("GROUP\n");
+    for n in names {
+        out.push_str(&n);
+        out.push('\n');
+    }
+    Ok(out)
+}
+
+/// `runnel group describe GROUP`: state, members, and per partition committed offset, log end
+/// offset and lag.
+pub fn group_describe(client: Client, group: &str) -> Result<String, CliError> {
+    use kafka_protocol::messages::{DescribeGroupsRequest, DescribeGroupsResponse, GroupId};
+    let mut client = coordinator(client, group)?;
+    let request = DescribeGroupsRequest::default()
+        .with_groups(vec![GroupId(StrBytes::from_string(group.to_string()))]);
+    let response: DescribeGroupsResponse = client.call(ApiKey::DescribeGroups, 0, &request)?;
+    let described = response
+        .groups
+        .first()
+        .ok_or_else(|| CliError::Protocol("no group in answer".into()))?;
+    check(&format!("group {group}"), described.error_code)?;
+    let mut out = format!(
+        "group {group}: {}, {} members\n",
+        described.group_state,
+        described.members.len()
+    );
+    let offsets = committed(&mut client, group)?;
+    let mut ends: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+    let mut rows = vec![vec![
+        "TOPIC".into(),
+        "PARTITION".into(),
+        "COMMITTED".into(),
+        "END".into(),
+        "LAG".into(),
+    ]];
+    for (topic, partition, offset) in offsets {
+        if !ends.contains_key(&topic) {
+            let n = partition_count(&mut client, &topic)?;
+            let latest = list_offsets(&mut client, &topic, n, -1)?;
+            ends.insert(topic.clone(), latest);
+        }
+        let end = ends
+            .get(&topic)
+            .and_then(|e| e.get(partition as usize))
+            .copied()
+            .unwrap_or(offset);
+        let lag = (end - offset).max(0);
+        rows.push(vec![
+            topic,
+            partition.to_string(),
+            offset.to_string(),
+            end.to_string(),
+            lag.to_string(),
+        ]);
+    }
+    out.push_str(&table(&rows));
+    Ok(out)
+}
+
+/// Where `group reset-offsets` moves a group.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reset {
+    /// The log start offset.
+    Earliest,
+    /// The log end offset.
+    Latest,
+    /// This offset (clamped to the log).
+    Offset(i64),
+    /// The current commit plus this many (may be negative; clamped to the log).
+    Shift(i64),
+}
+
+/// `runnel group reset-offsets GROUP --topic T --to-…`: prints the plan (TOPIC PARTITION
+/// CURRENT NEW) and, with `execute`, commits it. Kafka refuses the commit while the group has
+/// members.
+pub fn group_reset_offsets(
+    client: Client,
+    group: &str,
+    topic: &str,
+    reset: Reset,
+    execute: bool,
+) -> Result<String, CliError> {
+    use kafka_protocol::messages::offset_commit_request::{
+        OffsetCommitRequestPartition, OffsetCommitRequestTopic,
+    };
+    use kafka_protocol::messages::{GroupId, OffsetCommitRequest, OffsetCommitResponse};
+    let mut client = coordinator(client, group)?;
+    let partitions = partition_count(&mut client, topic)?;
+    let earliest = list_offsets(&mut client, topic, partitions, -2)?;
+    let latest = list_offsets(&mut client, topic, partitions, -1)?;
+    let current: BTreeMap<i32, i64> = committed(&mut client, group)?
+        .into_iter()
+        .filter(|(t, _, _)| t == topic)
+        .map(|(_, p, o)| (p, o))
+        .collect();
+    let mut plan = Vec::new();
+    for p in 0..partitions as usize {
+        let now = current.get(&(p as i32)).copied();
+        let target = match reset {
+            Reset::Earliest => earliest[p],
+            Reset::Latest => latest[p],
+            Reset::Offset(o) => o,
+            Reset::Shift(n) => now.unwrap_or(earliest[p]) + n,
+        }
+        .clamp(earliest[p], latest[p]);
+        plan.push((p as i32, now, target));
+    }
+    let mut rows = vec![vec![
+        "TOPIC".into(),
+        "PARTITION".into(),
+        "CURRENT".into(),
+        "NEW".into(),
+    ]];
+    for (p, now, target) in &plan {
+        let now = now.map_or("-".to_string(), |o| o.to_string());
+        rows.push(vec![
+            topic.to_string(),
+            p.to_string(),
+            now,
+            target.to_string(),
+        ]);
+    }
+    let mut out = table(&rows);
+    if !execute {
+        out.push_str("(dry run: add --execute to commit)\n");
+        return Ok(out);
+    }
+    let request = OffsetCommitRequest::default()
+        .with_group_id(GroupId(StrBytes::from_string(group.to_string())))
+        .with_generation_id_or_member_epoch(-1)
+        .with_retention_time_ms(-1)
+        .with_topics(vec![
+            OffsetCommitRequestTopic::default()
+                .with_name(TopicName(StrBytes::from_string(topic.to_string())))
+                .with_partitions(
+                    plan.iter()
+                        .map(|(p, _, target)| {
+                            OffsetCommitRequestPartition::default()
+                                .with_partition_index(*p)
+                                .with_committed_offset(*target)
+                        })
+                        .collect(),
+                ),
+        ]);
+    let response: OffsetCommitResponse = client.call(ApiKey::OffsetCommit, 2, &request)?;
+    for t in &response.topics {
+        for p in &t.partitions {
+            check(
+                &format!("commit {group} on {topic}-{}", p.partition_index),
+                p.error_code,
+            )?;
+        }
+    }
+    out.push_str("committed\n");
+    Ok(out)
+}
+
 /// Where `consume` starts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Start {
@@ -600,6 +848,37 @@ fn render(
     out
 }
 
+/// Rows as a left-aligned table, columns two spaces apart.
+fn table(rows: &[Vec<String>]) -> String {
+    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..columns)
+        .map(|c| {
+            rows.iter()
+                .filter_map(|r| r.get(c))
+                .map(|s| s.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = String::new();
+    for row in rows {
+        let cells: Vec<String> = row
+            .iter()
+            .enumerate()
+            .map(|(c, s)| {
+                if c + 1 == row.len() {
+                    s.clone()
+                } else {
+                    format!("{s:w$}", w = widths[c])
+                }
+            })
+            .collect();
+        out.push_str(&cells.join("  "));
+        out.push('\n');
+    }
+    out
+}
+
 fn json_string(s: &str) -> String {
     let mut out = String::from("\"");
     for c in s.chars() {
@@ -621,6 +900,11 @@ mod tests {
     #[test]
     fn formats_like_kcat() {
         let line = render("%t/%p@%o %k=%s\\n", "t", 2, 7, 0, Some(b"k"), Some(b"v"));
+        let t = table(&[
+            vec!["A".into(), "LONG".into()],
+            vec!["wider".into(), "x".into()],
+        ]);
+        assert_eq!(t, "A      LONG\nwider  x\n");
         assert_eq!(line, "t/2@7 k=v\n");
         assert_eq!(json_string("a\"b"), "\"a\\\"b\"");
     }

@@ -59,6 +59,14 @@ enum Command {
         #[command(subcommand)]
         action: TopicAction,
     },
+    /// List, describe and reset consumer groups.
+    Group {
+        /// The broker to talk to.
+        #[arg(long, short = 'b', default_value = "127.0.0.1:9092", global = true)]
+        bootstrap: String,
+        #[command(subcommand)]
+        action: GroupAction,
+    },
     /// Produce one record per line of standard input.
     Produce {
         /// The topic.
@@ -86,6 +94,41 @@ enum Command {
         /// Output format: %t topic, %p partition, %o offset, %T timestamp, %k key, %s value.
         #[arg(long, short = 'f', default_value = "%s\\n")]
         format: String,
+    },
+}
+
+/// What `runnel group` does.
+#[derive(Debug, Subcommand)]
+enum GroupAction {
+    /// List groups.
+    List,
+    /// Show a group's state, members and lag per partition.
+    Describe {
+        /// The group.
+        group: String,
+    },
+    /// Move a group's committed offsets on one topic (a dry run unless --execute).
+    ResetOffsets {
+        /// The group.
+        group: String,
+        /// The topic.
+        #[arg(long)]
+        topic: String,
+        /// To each partition's log start.
+        #[arg(long, conflicts_with_all = ["to_latest", "to_offset", "shift_by"])]
+        to_earliest: bool,
+        /// To each partition's log end.
+        #[arg(long, conflicts_with_all = ["to_offset", "shift_by"])]
+        to_latest: bool,
+        /// To this offset in every partition.
+        #[arg(long, conflicts_with = "shift_by")]
+        to_offset: Option<i64>,
+        /// By this many from the current commit (negative rewinds).
+        #[arg(long, allow_hyphen_values = true)]
+        shift_by: Option<i64>,
+        /// Commit the plan (otherwise only print it).
+        #[arg(long)]
+        execute: bool,
     },
 }
 
@@ -161,6 +204,39 @@ fn run_command(command: Command) -> ExitCode {
                     }
                     TopicAction::AddPartitions { name, to } => {
                         cli::topic_add_partitions(&mut client, &name, to)
+                    }
+                }
+            }
+            Command::Group { bootstrap, action } => {
+                let client = cli::Client::connect(&bootstrap)?;
+                match action {
+                    GroupAction::List => {
+                        let mut client = client;
+                        cli::group_list(&mut client)
+                    }
+                    GroupAction::Describe { group } => cli::group_describe(client, &group),
+                    GroupAction::ResetOffsets {
+                        group,
+                        topic,
+                        to_earliest,
+                        to_latest,
+                        to_offset,
+                        shift_by,
+                        execute,
+                    } => {
+                        let reset = match (to_earliest, to_latest, to_offset, shift_by) {
+                            (true, _, _, _) => cli::Reset::Earliest,
+                            (_, true, _, _) => cli::Reset::Latest,
+                            (_, _, Some(o), _) => cli::Reset::Offset(o),
+                            (_, _, _, Some(n)) => cli::Reset::Shift(n),
+                            _ => {
+                                return Err(cli::CliError::Usage(
+                                    "give one of --to-earliest, --to-latest, --to-offset N, --shift-by N"
+                                        .into(),
+                                ));
+                            }
+                        };
+                        cli::group_reset_offsets(client, &group, &topic, reset, execute)
                     }
                 }
             }

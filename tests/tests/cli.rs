@@ -188,3 +188,103 @@ fn failures_exit_non_zero_with_one_line() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).starts_with("runnel: broker 127.0.0.1:1:"));
 }
+
+#[test]
+fn groups_are_listed_described_and_reset_with_a_dry_run_first() {
+    let broker = Runnel::start("cli-groups", &[]);
+    let b = broker.bootstrap();
+    runnel(&["topic", "create", "ev", "-p", "2", "-b", &b], b"");
+    let input: String = (0..10).map(|i| format!("k{i}:v{i}\n")).collect();
+    runnel(&["produce", "ev", "-K", ":", "-b", &b], input.as_bytes());
+    // A real group commits where it got to: everything.
+    run_client(
+        "kcat",
+        &[
+            "-b",
+            &b,
+            "-G",
+            "readers",
+            "ev",
+            "-e",
+            "-q",
+            "-X",
+            "auto.offset.reset=earliest",
+        ],
+        b"",
+        LIMIT,
+    );
+    assert_eq!(
+        runnel(&["group", "list", "-b", &b], b""),
+        "GROUP\nreaders\n"
+    );
+    let lag = |text: &str| -> Vec<(String, i64, i64)> {
+        text.lines()
+            .skip(2)
+            .map(|l| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                (
+                    f[1].to_string(),
+                    f[2].parse().unwrap(),
+                    f[4].parse().unwrap(),
+                )
+            })
+            .collect()
+    };
+    let before = runnel(&["group", "describe", "readers", "-b", &b], b"");
+    assert!(
+        before.starts_with("group readers: Empty, 0 members\n"),
+        "{before}"
+    );
+    let rows = lag(&before);
+    assert_eq!(
+        rows.iter().map(|r| r.1).sum::<i64>(),
+        10,
+        "committed to the end: {before}"
+    );
+    assert!(rows.iter().all(|r| r.2 == 0), "no lag: {before}");
+    let plan = runnel(
+        &[
+            "group",
+            "reset-offsets",
+            "readers",
+            "--topic",
+            "ev",
+            "--shift-by",
+            "-1",
+            "-b",
+            &b,
+        ],
+        b"",
+    );
+    assert!(
+        plan.ends_with("(dry run: add --execute to commit)\n"),
+        "{plan}"
+    );
+    assert_eq!(
+        runnel(&["group", "describe", "readers", "-b", &b], b""),
+        before,
+        "a dry run changes nothing"
+    );
+    let done = runnel(
+        &[
+            "group",
+            "reset-offsets",
+            "readers",
+            "--topic",
+            "ev",
+            "--to-earliest",
+            "--execute",
+            "-b",
+            &b,
+        ],
+        b"",
+    );
+    assert!(done.ends_with("committed\n"), "{done}");
+    let after = lag(&runnel(&["group", "describe", "readers", "-b", &b], b""));
+    assert!(after.iter().all(|r| r.1 == 0), "rewound: {after:?}");
+    assert_eq!(
+        after.iter().map(|r| r.2).sum::<i64>(),
+        10,
+        "all 10 to read again"
+    );
+}
