@@ -685,6 +685,85 @@ pub fn group_reset_offsets(
     Ok(out)
 }
 
+/// `runnel cluster info`: brokers, the controller, topic and partition counts.
+pub fn cluster_info(client: &mut Client) -> Result<String, CliError> {
+    let metadata = client.metadata(None)?;
+    let mut rows = vec![vec![
+        "BROKER".to_string(),
+        "HOST".to_string(),
+        "PORT".to_string(),
+        "ROLE".to_string(),
+    ]];
+    let mut brokers: Vec<_> = metadata.brokers.iter().collect();
+    brokers.sort_by_key(|b| b.node_id.0);
+    for b in brokers {
+        let role = if b.node_id == metadata.controller_id {
+            "controller"
+        } else {
+            ""
+        };
+        rows.push(vec![
+            b.node_id.0.to_string(),
+            b.host.to_string(),
+            b.port.to_string(),
+            role.to_string(),
+        ]);
+    }
+    let partitions: usize = metadata.topics.iter().map(|t| t.partitions.len()).sum();
+    Ok(format!(
+        "{}{} topics, {partitions} partitions\n",
+        table(&rows),
+        metadata.topics.len()
+    ))
+}
+
+/// `runnel records delete TOPIC --before OFFSET`: DeleteRecords on every partition (an offset
+/// of -1 means each partition's high watermark). Prints each new log start offset.
+pub fn records_delete(client: &mut Client, topic: &str, before: i64) -> Result<String, CliError> {
+    use kafka_protocol::messages::delete_records_request::{
+        DeleteRecordsPartition, DeleteRecordsTopic,
+    };
+    use kafka_protocol::messages::{DeleteRecordsRequest, DeleteRecordsResponse};
+    let partitions = partition_count(client, topic)?;
+    let request = DeleteRecordsRequest::default()
+        .with_timeout_ms(10_000)
+        .with_topics(vec![
+            DeleteRecordsTopic::default()
+                .with_name(TopicName(StrBytes::from_string(topic.to_string())))
+                .with_partitions(
+                    (0..partitions as i32)
+                        .map(|p| {
+                            DeleteRecordsPartition::default()
+                                .with_partition_index(p)
+                                .with_offset(before)
+                        })
+                        .collect(),
+                ),
+        ]);
+    let response: DeleteRecordsResponse = client.call(ApiKey::DeleteRecords, 0, &request)?;
+    let mut rows = vec![vec![
+        "TOPIC".to_string(),
+        "PARTITION".to_string(),
+        "LOG START".to_string(),
+    ]];
+    for t in &response.topics {
+        let mut parts: Vec<_> = t.partitions.iter().collect();
+        parts.sort_by_key(|p| p.partition_index);
+        for p in parts {
+            check(
+                &format!("delete records of {topic}-{}", p.partition_index),
+                p.error_code,
+            )?;
+            rows.push(vec![
+                topic.to_string(),
+                p.partition_index.to_string(),
+                p.low_watermark.to_string(),
+            ]);
+        }
+    }
+    Ok(table(&rows))
+}
+
 /// Where `consume` starts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Start {

@@ -67,6 +67,22 @@ enum Command {
         #[command(subcommand)]
         action: GroupAction,
     },
+    /// Brokers and the controller.
+    Cluster {
+        /// The broker to talk to.
+        #[arg(long, short = 'b', default_value = "127.0.0.1:9092", global = true)]
+        bootstrap: String,
+        #[command(subcommand)]
+        action: ClusterAction,
+    },
+    /// Delete records.
+    Records {
+        /// The broker to talk to.
+        #[arg(long, short = 'b', default_value = "127.0.0.1:9092", global = true)]
+        bootstrap: String,
+        #[command(subcommand)]
+        action: RecordsAction,
+    },
     /// Produce one record per line of standard input.
     Produce {
         /// The topic.
@@ -94,6 +110,26 @@ enum Command {
         /// Output format: %t topic, %p partition, %o offset, %T timestamp, %k key, %s value.
         #[arg(long, short = 'f', default_value = "%s\\n")]
         format: String,
+    },
+}
+
+/// What `runnel cluster` does.
+#[derive(Debug, Subcommand)]
+enum ClusterAction {
+    /// Brokers, the controller, topic and partition counts.
+    Info,
+}
+
+/// What `runnel records` does.
+#[derive(Debug, Subcommand)]
+enum RecordsAction {
+    /// Delete every record below an offset in each partition (DeleteRecords).
+    Delete {
+        /// The topic.
+        topic: String,
+        /// The new log start offset (-1: up to the high watermark).
+        #[arg(long, allow_hyphen_values = true)]
+        before: i64,
     },
 }
 
@@ -207,6 +243,14 @@ fn run_command(command: Command) -> ExitCode {
                     }
                 }
             }
+            Command::Cluster {
+                bootstrap,
+                action: ClusterAction::Info,
+            } => cli::cluster_info(&mut cli::Client::connect(&bootstrap)?),
+            Command::Records {
+                bootstrap,
+                action: RecordsAction::Delete { topic, before },
+            } => cli::records_delete(&mut cli::Client::connect(&bootstrap)?, &topic, before),
             Command::Group { bootstrap, action } => {
                 let client = cli::Client::connect(&bootstrap)?;
                 match action {

@@ -288,3 +288,37 @@ fn groups_are_listed_described_and_reset_with_a_dry_run_first() {
         "all 10 to read again"
     );
 }
+
+#[test]
+fn cluster_info_and_records_delete() {
+    let broker = Runnel::start("cli-cluster", &[]);
+    let b = broker.bootstrap();
+    let info = runnel(&["cluster", "info", "-b", &b], b"");
+    let port = broker.port.to_string();
+    assert!(
+        info.lines().nth(1).is_some_and(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            f == ["0", "127.0.0.1", port.as_str(), "controller"]
+        }),
+        "{info}"
+    );
+    runnel(&["topic", "create", "old", "-p", "1", "-b", &b], b"");
+    let input: String = (0..10).map(|i| format!("r{i}\n")).collect();
+    runnel(&["produce", "old", "-b", &b], input.as_bytes());
+    let deleted = runnel(
+        &["records", "delete", "old", "--before", "7", "-b", &b],
+        b"",
+    );
+    assert!(
+        deleted
+            .lines()
+            .nth(1)
+            .is_some_and(|l| l.split_whitespace().collect::<Vec<_>>() == ["old", "0", "7"]),
+        "{deleted}"
+    );
+    assert_eq!(
+        runnel(&["consume", "old", "-b", &b], b""),
+        "r7\nr8\nr9\n",
+        "only what is left"
+    );
+}
