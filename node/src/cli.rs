@@ -186,12 +186,12 @@ pub fn topic_list(client: &mut Client, json: bool) -> Result<String, CliError> {
             .collect();
         return Ok(format!("[{}]\n", items.join(",")));
     }
-    let width = rows.iter().map(|r| r.0.len()).max().unwrap_or(5).max(5);
-    let mut out = format!("{:width$}  PARTITIONS\n", "TOPIC");
-    for (name, partitions, _) in rows {
-        out.push_str(&format!("{name:width$}  {partitions}\n"));
-    }
-    Ok(out)
+    let mut table_rows = vec![vec!["TOPIC".to_string(), "PARTITIONS".to_string()]];
+    table_rows.extend(
+        rows.into_iter()
+            .map(|(name, partitions, _)| vec![name, partitions.to_string()]),
+    );
+    Ok(table(&table_rows))
 }
 
 /// `runnel topic describe NAME`: every partition's leader, replicas and ISR.
@@ -387,9 +387,11 @@ pub fn produce(
         if pending.values().map(Vec::len).sum::<usize>() >= PRODUCE_BATCH_RECORDS {
             send_batches(client, topic, &mut pending, now)?;
             partitioner.on_new_batch(partitions);
+            progress(count);
         }
     }
     send_batches(client, topic, &mut pending, now)?;
+    progress_done();
     Ok(format!("produced {count} records to {topic}\n"))
 }
 
@@ -927,8 +929,41 @@ fn render(
     out
 }
 
-/// Rows as a left-aligned table, columns two spaces apart.
+/// On a terminal, a one-line progress counter on stderr (rewritten in place).
+fn progress(records: usize) {
+    use std::io::IsTerminal;
+    let stderr = std::io::stderr();
+    if stderr.is_terminal() {
+        let mut e = stderr.lock();
+        let _ = write!(e, "\r\x1b[2Kproduced {records} records…");
+        let _ = e.flush();
+    }
+}
+
+/// Clears the progress line.
+fn progress_done() {
+    use std::io::IsTerminal;
+    let stderr = std::io::stderr();
+    if stderr.is_terminal() {
+        let _ = write!(stderr.lock(), "\r\x1b[2K");
+    }
+}
+
+/// Rows as a left-aligned table, columns two spaces apart; the header row in bold on a terminal.
 fn table(rows: &[Vec<String>]) -> String {
+    use std::io::IsTerminal;
+    let text = plain_table(rows);
+    if !std::io::stdout().is_terminal() {
+        return text;
+    }
+    match text.split_once('\n') {
+        Some((header, rest)) => format!("\x1b[1m{header}\x1b[0m\n{rest}"),
+        None => text,
+    }
+}
+
+/// Rows as a left-aligned table, columns two spaces apart.
+fn plain_table(rows: &[Vec<String>]) -> String {
     let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
     let widths: Vec<usize> = (0..columns)
         .map(|c| {
@@ -979,7 +1014,7 @@ mod tests {
     #[test]
     fn formats_like_kcat() {
         let line = render("%t/%p@%o %k=%s\\n", "t", 2, 7, 0, Some(b"k"), Some(b"v"));
-        let t = table(&[
+        let t = plain_table(&[
             vec!["A".into(), "LONG".into()],
             vec!["wider".into(), "x".into()],
         ]);

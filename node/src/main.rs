@@ -83,6 +83,11 @@ enum Command {
         #[command(subcommand)]
         action: RecordsAction,
     },
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
     /// Produce one record per line of standard input.
     Produce {
         /// The topic.
@@ -242,6 +247,12 @@ fn run_command(command: Command) -> ExitCode {
                         cli::topic_add_partitions(&mut client, &name, to)
                     }
                 }
+            }
+            Command::Completions { shell } => {
+                let mut command = <Cli as clap::CommandFactory>::command();
+                let mut out = Vec::new();
+                clap_complete::generate(shell, &mut command, "runnel", &mut out);
+                Ok(String::from_utf8_lossy(&out).into_owned())
             }
             Command::Cluster {
                 bootstrap,

@@ -322,3 +322,51 @@ fn cluster_info_and_records_delete() {
         "only what is left"
     );
 }
+
+#[test]
+fn completions_are_printed_for_each_shell() {
+    for shell in ["bash", "zsh", "fish"] {
+        let script = runnel(&["completions", shell], b"");
+        assert!(
+            script.contains("runnel") && script.contains("reset-offsets"),
+            "{shell}"
+        );
+    }
+}
+
+/// Runs a shell command line in a pseudo-terminal (util-linux `script`) and returns all it wrote.
+fn in_terminal(command: &str) -> String {
+    let out = run_client("script", &["-qefc", command, "/dev/null"], b"", LIMIT);
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn on_a_terminal_tables_have_bold_headers_and_produce_shows_progress() {
+    let broker = Runnel::start("cli-tty", &[]);
+    let b = broker.bootstrap();
+    let bin = runnel_binary();
+    let bin = bin.to_str().expect("utf-8 path");
+    runnel(&["topic", "create", "tty", "-p", "2", "-b", &b], b"");
+    let list = in_terminal(&format!("{bin} topic list -b {b}"));
+    assert!(
+        list.contains("\x1b[1mTOPIC               PARTITIONS\x1b[0m"),
+        "{list:?}"
+    );
+    assert!(
+        list.contains("tty                 2"),
+        "aligned under the header: {list:?}"
+    );
+    let produced = in_terminal(&format!("seq 1 2000 | {bin} produce tty -b {b}"));
+    for n in [500, 1000, 1500, 2000] {
+        assert!(
+            produced.contains(&format!("\r\x1b[2Kproduced {n} records…")),
+            "progress at {n}: {produced:?}"
+        );
+    }
+    assert!(
+        produced.contains("\r\x1b[2Kproduced 2000 records to tty"),
+        "the progress line is cleared: {produced:?}"
+    );
+    // Piped, the same commands print plain text only.
+    assert!(!runnel(&["topic", "list", "-b", &b], b"").contains('\x1b'));
+}
