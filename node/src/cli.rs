@@ -789,40 +789,9 @@ pub fn consume(
     out: &mut impl Write,
 ) -> Result<usize, CliError> {
     let partitions = partition_count(client, topic)?;
-    let offsets = |client: &mut Client, timestamp: i64| -> Result<Vec<i64>, CliError> {
-        let request = ListOffsetsRequest::default()
-            .with_replica_id(BrokerId(-1))
-            .with_topics(vec![
-                ListOffsetsTopic::default()
-                    .with_name(TopicName(StrBytes::from_string(topic.to_string())))
-                    .with_partitions(
-                        (0..partitions as i32)
-                            .map(|p| {
-                                ListOffsetsPartition::default()
-                                    .with_partition_index(p)
-                                    .with_timestamp(timestamp)
-                            })
-                            .collect(),
-                    ),
-            ]);
-        let response: ListOffsetsResponse = client.call(ApiKey::ListOffsets, 1, &request)?;
-        let mut result = vec![0; partitions as usize];
-        for t in &response.topics {
-            for p in &t.partitions {
-                check(
-                    &format!("list offsets {topic}-{}", p.partition_index),
-                    p.error_code,
-                )?;
-                if let Some(slot) = result.get_mut(p.partition_index as usize) {
-                    *slot = p.offset;
-                }
-            }
-        }
-        Ok(result)
-    };
-    let ends = offsets(client, -1)?;
+    let ends = list_offsets(client, topic, partitions, -1)?;
     let mut positions = match start {
-        Start::Earliest => offsets(client, -2)?,
+        Start::Earliest => list_offsets(client, topic, partitions, -2)?,
         Start::Latest => ends.clone(),
         Start::Offset(o) => vec![o; partitions as usize],
     };
