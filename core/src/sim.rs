@@ -1215,14 +1215,7 @@ impl Sim {
                 {
                     let before = r.log_end_offset();
                     r.handle_out_of_range(leader_log_end_offset);
-                    let after = r.log_end_offset();
-                    if after < before {
-                        self.record(TraceKind::Truncated {
-                            broker: b,
-                            partition,
-                            log_end_offset: after,
-                        });
-                    }
+                    self.after_truncation(b, partition, before);
                 }
                 self.follower_answer(b, partition, seq, answer);
             }
@@ -1252,16 +1245,7 @@ impl Sim {
                 if let Some((epoch, end)) = end_offset {
                     let before = replica.log_end_offset();
                     replica.handle_epoch_end(epoch, end);
-                    let after = replica.log_end_offset();
-                    let flushed = broker.flushed.entry(partition).or_insert(0);
-                    *flushed = (*flushed).min(after);
-                    if after < before {
-                        self.record(TraceKind::Truncated {
-                            broker: b,
-                            partition,
-                            log_end_offset: after,
-                        });
-                    }
+                    self.after_truncation(b, partition, before);
                     if let Some(f) = self.brokers[b as usize].fetches.get_mut(&partition) {
                         f.inflight = false;
                     }
@@ -1439,17 +1423,7 @@ impl Sim {
                         match replica.become_follower(l, state.leader_epoch) {
                             FollowerStart::AskEpochEnd(_) => self.start_fetching(b, *p),
                             FollowerStart::Fetch(_) => {
-                                let after = self.brokers[b as usize]
-                                    .replicas
-                                    .get(p)
-                                    .map_or(before, Replica::log_end_offset);
-                                if after < before {
-                                    self.record(TraceKind::Truncated {
-                                        broker: b,
-                                        partition: *p,
-                                        log_end_offset: after,
-                                    });
-                                }
+                                self.after_truncation(b, *p, before);
                                 self.start_fetching(b, *p);
                             }
                         }
@@ -1554,6 +1528,26 @@ impl Sim {
         };
         self.after_append(b, p);
         self.timer(Party::Broker(b), next_in, Timer::Fetch(p, seq + 1));
+    }
+
+    /// Bookkeeping after a replica may have cut its log (from `before`): what was "flushed"
+    /// beyond the new end is gone, so a later crash cannot count refetched records as on disk;
+    /// and the cut goes into the trace.
+    fn after_truncation(&mut self, b: BrokerId, p: PartitionId, before: i64) {
+        let broker = &mut self.brokers[b as usize];
+        let Some(after) = broker.replicas.get(&p).map(Replica::log_end_offset) else {
+            return;
+        };
+        if after < before {
+            if let Some(flushed) = broker.flushed.get_mut(&p) {
+                *flushed = (*flushed).min(after);
+            }
+            self.record(TraceKind::Truncated {
+                broker: b,
+                partition: p,
+                log_end_offset: after,
+            });
+        }
     }
 
     /// Flush bookkeeping after records were appended.
