@@ -151,7 +151,9 @@ impl OffsetStore {
     }
 }
 
-fn validate(value: &CommittedOffset) -> Result<(), OffsetError> {
+/// Checks a commit before it is written anywhere: metadata within [`METADATA_MAX_BYTES`], an
+/// offset of -1 or more.
+pub fn validate(value: &CommittedOffset) -> Result<(), OffsetError> {
     if value.metadata.len() > METADATA_MAX_BYTES {
         return Err(OffsetError::MetadataTooLarge(value.metadata.len()));
     }

@@ -653,8 +653,9 @@ impl Broker {
                 metadata,
                 commit_timestamp_ms: now,
             };
-            if value.metadata.len() > runnel_core::offsets::METADATA_MAX_BYTES || offset < -1 {
-                results.push(error_code::OFFSET_METADATA_TOO_LARGE);
+            // The store's own check, before the record is written to the log.
+            if let Err(e) = runnel_core::offsets::validate(&value) {
+                results.push(e.kafka_error_code());
                 continue;
             }
             records.push(encode_commit(&key, &value));
