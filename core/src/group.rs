@@ -641,7 +641,10 @@ impl GroupCoordinator {
         if generation_id != group.generation_id {
             return Err(GroupError::IllegalGeneration);
         }
-        if group.state == GroupState::PreparingRebalance {
+        // As in Kafka: a member of the current generation may commit while the group prepares a
+        // rebalance (what it processed before rejoining), but not between join and sync, when
+        // its assignment is about to change.
+        if group.state == GroupState::CompletingRebalance {
             return Err(GroupError::RebalanceInProgress);
         }
         Ok(())
@@ -908,7 +911,8 @@ mod tests {
         assert!(out.is_empty());
         assert_eq!(
             c.validate_commit("g", 2, &b.member_id),
-            Err(GroupError::RebalanceInProgress)
+            Ok(()),
+            "a member may commit its progress before it rejoins"
         );
         let out = c.handle_join(21, join(&b.member_id, &["range"]), 7);
         let b3 = joined(&out, 7);
@@ -919,6 +923,11 @@ mod tests {
         assert_eq!(
             c.validate_commit("g", 2, &b.member_id),
             Err(GroupError::IllegalGeneration)
+        );
+        assert_eq!(
+            c.validate_commit("g", 3, &b.member_id),
+            Err(GroupError::RebalanceInProgress),
+            "between join and sync the assignment is about to change"
         );
     }
 

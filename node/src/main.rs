@@ -56,6 +56,9 @@ enum Command {
         /// The broker to talk to.
         #[arg(long, short = 'b', default_value = "127.0.0.1:9092", global = true)]
         bootstrap: String,
+        /// table for people, json for scripts.
+        #[arg(long, short = 'o', value_enum, default_value = "table", global = true)]
+        output: OutputArg,
         #[command(subcommand)]
         action: TopicAction,
     },
@@ -64,6 +67,9 @@ enum Command {
         /// The broker to talk to.
         #[arg(long, short = 'b', default_value = "127.0.0.1:9092", global = true)]
         bootstrap: String,
+        /// table for people, json for scripts.
+        #[arg(long, short = 'o', value_enum, default_value = "table", global = true)]
+        output: OutputArg,
         #[command(subcommand)]
         action: GroupAction,
     },
@@ -72,6 +78,9 @@ enum Command {
         /// The broker to talk to.
         #[arg(long, short = 'b', default_value = "127.0.0.1:9092", global = true)]
         bootstrap: String,
+        /// table for people, json for scripts.
+        #[arg(long, short = 'o', value_enum, default_value = "table", global = true)]
+        output: OutputArg,
         #[command(subcommand)]
         action: ClusterAction,
     },
@@ -80,6 +89,9 @@ enum Command {
         /// The broker to talk to.
         #[arg(long, short = 'b', default_value = "127.0.0.1:9092", global = true)]
         bootstrap: String,
+        /// table for people, json for scripts.
+        #[arg(long, short = 'o', value_enum, default_value = "table", global = true)]
+        output: OutputArg,
         #[command(subcommand)]
         action: RecordsAction,
     },
@@ -99,23 +111,47 @@ enum Command {
         #[arg(long, short = 'K', value_name = "SEP")]
         key_separator: Option<String>,
     },
-    /// Print the records of a topic, then exit.
+    /// Print the records of a topic up to its current end, then exit.
     Consume {
         /// The topic.
         topic: String,
         /// The broker to talk to.
         #[arg(long, short = 'b', default_value = "127.0.0.1:9092")]
         bootstrap: String,
-        /// earliest, latest, or an offset.
-        #[arg(long, default_value = "earliest")]
+        /// earliest, latest, an offset, -N (N before the end), @MILLIS or a date-time like
+        /// 2026-11-23T10:00:00Z. With --group, only where the group has no commit.
+        #[arg(long, default_value = "earliest", allow_hyphen_values = true)]
         from: String,
+        /// Consume as a member of this consumer group: its share of the partitions, from its
+        /// commits; commits what it printed and leaves the group at the end.
+        #[arg(long, short = 'G')]
+        group: Option<String>,
         /// Stop after this many records.
         #[arg(long, short = 'n')]
         count: Option<usize>,
-        /// Output format: %t topic, %p partition, %o offset, %T timestamp, %k key, %s value.
+        /// Output format: %t topic, %p partition, %o offset, %T timestamp, %k key, %s value,
+        /// %h headers (k=v,...), \t, \n.
         #[arg(long, short = 'f', default_value = "%s\\n")]
         format: String,
     },
+}
+
+/// `--output`: how reports are printed.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum OutputArg {
+    /// Aligned columns.
+    Table,
+    /// One JSON document.
+    Json,
+}
+
+impl From<OutputArg> for runnel_node::cli::Output {
+    fn from(o: OutputArg) -> Self {
+        match o {
+            OutputArg::Table => Self::Table,
+            OutputArg::Json => Self::Json,
+        }
+    }
 }
 
 /// What `runnel cluster` does.
@@ -156,17 +192,21 @@ enum GroupAction {
         #[arg(long)]
         topic: String,
         /// To each partition's log start.
-        #[arg(long, conflicts_with_all = ["to_latest", "to_offset", "shift_by"])]
+        #[arg(long, conflicts_with_all = ["to_latest", "to_offset", "shift_by", "to_datetime"])]
         to_earliest: bool,
         /// To each partition's log end.
-        #[arg(long, conflicts_with_all = ["to_offset", "shift_by"])]
+        #[arg(long, conflicts_with_all = ["to_offset", "shift_by", "to_datetime"])]
         to_latest: bool,
         /// To this offset in every partition.
-        #[arg(long, conflicts_with = "shift_by")]
+        #[arg(long, conflicts_with_all = ["shift_by", "to_datetime"])]
         to_offset: Option<i64>,
         /// By this many from the current commit (negative rewinds).
-        #[arg(long, allow_hyphen_values = true)]
+        #[arg(long, allow_hyphen_values = true, conflicts_with = "to_datetime")]
         shift_by: Option<i64>,
+        /// To the first record at or after this time: 2026-11-23T10:00:00Z, a date, or
+        /// milliseconds since the epoch (UTC unless an offset is given).
+        #[arg(long)]
+        to_datetime: Option<String>,
         /// Commit the plan (otherwise only print it).
         #[arg(long)]
         execute: bool,
@@ -177,11 +217,7 @@ enum GroupAction {
 #[derive(Debug, Subcommand)]
 enum TopicAction {
     /// List topics and their partition counts.
-    List {
-        /// Print JSON instead of a table.
-        #[arg(long)]
-        json: bool,
-    },
+    List,
     /// Show partitions, leaders, replicas and ISR.
     Describe {
         /// The topic.
@@ -229,10 +265,14 @@ fn run_command(command: Command) -> ExitCode {
     use runnel_node::cli;
     let result = (|| -> Result<String, cli::CliError> {
         match command {
-            Command::Topic { bootstrap, action } => {
+            Command::Topic {
+                bootstrap,
+                output,
+                action,
+            } => {
                 let mut client = cli::Client::connect(&bootstrap)?;
-                match action {
-                    TopicAction::List { json } => cli::topic_list(&mut client, json),
+                let report = match action {
+                    TopicAction::List => cli::topic_list(&mut client),
                     TopicAction::Describe { name } => cli::topic_describe(&mut client, &name),
                     TopicAction::Create {
                         name,
@@ -246,7 +286,8 @@ fn run_command(command: Command) -> ExitCode {
                     TopicAction::AddPartitions { name, to } => {
                         cli::topic_add_partitions(&mut client, &name, to)
                     }
-                }
+                }?;
+                Ok(report.render(output.into()))
             }
             Command::Completions { shell } => {
                 let mut command = <Cli as clap::CommandFactory>::command();
@@ -256,15 +297,26 @@ fn run_command(command: Command) -> ExitCode {
             }
             Command::Cluster {
                 bootstrap,
+                output,
                 action: ClusterAction::Info,
-            } => cli::cluster_info(&mut cli::Client::connect(&bootstrap)?),
+            } => Ok(
+                cli::cluster_info(&mut cli::Client::connect(&bootstrap)?)?.render(output.into())
+            ),
             Command::Records {
                 bootstrap,
+                output,
                 action: RecordsAction::Delete { topic, before },
-            } => cli::records_delete(&mut cli::Client::connect(&bootstrap)?, &topic, before),
-            Command::Group { bootstrap, action } => {
+            } => Ok(
+                cli::records_delete(&mut cli::Client::connect(&bootstrap)?, &topic, before)?
+                    .render(output.into()),
+            ),
+            Command::Group {
+                bootstrap,
+                output,
+                action,
+            } => {
                 let client = cli::Client::connect(&bootstrap)?;
-                match action {
+                let report = match action {
                     GroupAction::List => {
                         let mut client = client;
                         cli::group_list(&mut client)
@@ -277,23 +329,27 @@ fn run_command(command: Command) -> ExitCode {
                         to_latest,
                         to_offset,
                         shift_by,
+                        to_datetime,
                         execute,
                     } => {
-                        let reset = match (to_earliest, to_latest, to_offset, shift_by) {
-                            (true, _, _, _) => cli::Reset::Earliest,
-                            (_, true, _, _) => cli::Reset::Latest,
-                            (_, _, Some(o), _) => cli::Reset::Offset(o),
-                            (_, _, _, Some(n)) => cli::Reset::Shift(n),
+                        let reset = match (to_earliest, to_latest, to_offset, shift_by, to_datetime)
+                        {
+                            (true, ..) => cli::Reset::Earliest,
+                            (_, true, ..) => cli::Reset::Latest,
+                            (_, _, Some(o), ..) => cli::Reset::Offset(o),
+                            (_, _, _, Some(n), _) => cli::Reset::Shift(n),
+                            (.., Some(t)) => cli::Reset::Timestamp(cli::parse_time(&t)?),
                             _ => {
                                 return Err(cli::CliError::Usage(
-                                    "give one of --to-earliest, --to-latest, --to-offset N, --shift-by N"
+                                    "give one of --to-earliest, --to-latest, --to-offset N, --shift-by N, --to-datetime T"
                                         .into(),
                                 ));
                             }
                         };
                         cli::group_reset_offsets(client, &group, &topic, reset, execute)
                     }
-                }
+                }?;
+                Ok(report.render(output.into()))
             }
             Command::Produce {
                 topic,
@@ -304,29 +360,27 @@ fn run_command(command: Command) -> ExitCode {
                 let stdin = std::io::stdin();
                 let summary =
                     cli::produce(&mut client, &topic, stdin.lock(), key_separator.as_deref())?;
-                eprint!("{summary}");
+                eprint!("{}", summary.render(cli::Output::Table));
                 Ok(String::new())
             }
             Command::Consume {
                 topic,
                 bootstrap,
                 from,
+                group,
                 count,
                 format,
             } => {
-                let start = match from.as_str() {
-                    "earliest" => cli::Start::Earliest,
-                    "latest" => cli::Start::Latest,
-                    other => cli::Start::Offset(other.parse().map_err(|_| {
-                        cli::CliError::Usage(format!(
-                            "--from {other}: expected earliest, latest or an offset"
-                        ))
-                    })?),
+                let options = cli::ConsumeOptions {
+                    start: cli::Start::parse(&from)?,
+                    group: group.as_deref(),
+                    limit: count,
+                    format: &format,
                 };
-                let mut client = cli::Client::connect(&bootstrap)?;
+                let client = cli::Client::connect(&bootstrap)?;
                 let stdout = std::io::stdout();
                 let mut out = stdout.lock();
-                cli::consume(&mut client, &topic, start, count, &format, &mut out)?;
+                cli::consume(client, &topic, &options, &mut out)?;
                 Ok(String::new())
             }
         }

@@ -39,20 +39,31 @@ fn topics_are_created_listed_described_and_deleted() {
         .lines()
         .map(|l| l.split_whitespace().collect())
         .collect();
-    assert_eq!(rows[0], ["TOPIC", "PARTITIONS"]);
-    assert_eq!(rows[1], ["orders", "3"], "user topics first: {list}");
-    assert_eq!(rows[2], ["__consumer_offsets", "1"]);
-    let json = runnel(&["topic", "list", "--json", "-b", &b], b"");
-    assert!(
-        json.starts_with("[{\"topic\":\"orders\",\"partitions\":3,\"internal\":false}"),
-        "{json}"
+    assert_eq!(rows[0], ["TOPIC", "PARTITIONS", "INTERNAL"]);
+    assert_eq!(rows[1], ["orders", "3", "no"], "user topics first: {list}");
+    assert_eq!(rows[2], ["__consumer_offsets", "1", "yes"]);
+    let json = runnel(&["topic", "list", "--output", "json", "-b", &b], b"");
+    assert_eq!(
+        json,
+        "[{\"topic\":\"orders\",\"partitions\":3,\"internal\":false},\
+         {\"topic\":\"__consumer_offsets\",\"partitions\":1,\"internal\":true}]\n"
     );
     let describe = runnel(&["topic", "describe", "orders", "-b", &b], b"");
     assert!(
-        describe.starts_with("topic orders: 3 partitions\n"),
+        describe.starts_with("topic orders: 3 partitions\nPARTITION  LEADER  REPLICAS  ISR\n"),
         "{describe}"
     );
     assert_eq!(describe.lines().count(), 2 + 3);
+    assert_eq!(
+        runnel(
+            &["topic", "describe", "orders", "-o", "json", "-b", &b],
+            b""
+        ),
+        "{\"topic\":\"orders\",\"partitions\":3,\"partition_list\":[\
+         {\"partition\":0,\"leader\":0,\"replicas\":[0],\"isr\":[0]},\
+         {\"partition\":1,\"leader\":0,\"replicas\":[0],\"isr\":[0]},\
+         {\"partition\":2,\"leader\":0,\"replicas\":[0],\"isr\":[0]}]}\n"
+    );
     assert!(
         broker
             .log()
@@ -144,12 +155,208 @@ fn produce_and_consume_round_trip_with_keys_where_the_java_client_puts_them() {
         runnel(&["consume", "events", "--from", "latest", "-b", &b], b""),
         ""
     );
+    // -N: the last N of each partition.
+    let tail = runnel(
+        &[
+            "consume", "events", "--from", "-2", "-f", "%p %o\\n", "-b", &b,
+        ],
+        b"",
+    );
+    let mut expected: Vec<String> = last_offset
+        .iter()
+        .flat_map(|(p, o)| [format!("{p} {}", o - 1), format!("{p} {o}")])
+        .collect();
+    let mut got: Vec<String> = tail.lines().map(str::to_string).collect();
+    expected.sort();
+    got.sort();
+    assert_eq!(got, expected);
+}
+
+#[test]
+fn consume_from_a_time_and_reset_a_group_to_a_datetime() {
+    let broker = Runnel::start("cli-time", &[]);
+    let b = broker.bootstrap();
+    runnel(&["topic", "create", "t", "-p", "2", "-b", &b], b"");
+    runnel(&["produce", "t", "-b", &b], b"early-1\nearly-2\nearly-3\n");
+    std::thread::sleep(Duration::from_millis(50));
+    let between = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_millis() as i64;
+    std::thread::sleep(Duration::from_millis(50));
+    runnel(&["produce", "t", "-b", &b], b"late-1\nlate-2\n");
+    let late = runnel(
+        &["consume", "t", "--from", &format!("@{between}"), "-b", &b],
+        b"",
+    );
+    let mut late: Vec<&str> = late.lines().collect();
+    late.sort_unstable();
+    assert_eq!(late, ["late-1", "late-2"]);
+    // The same instant as an ISO 8601 date-time, in UTC and with an offset.
+    let iso = iso8601(between);
+    let again = runnel(&["consume", "t", "--from", &iso, "-b", &b], b"");
+    assert_eq!(again.lines().count(), 2, "{iso}: {again}");
+    // A group at the end, reset to the instant: the plan points at the late records.
+    runnel(&["consume", "t", "-G", "audit", "-b", &b], b"");
+    let described = runnel(&["group", "describe", "audit", "-o", "json", "-b", &b], b"");
+    assert!(
+        described.starts_with("{\"group\":\"audit\",\"state\":\"Empty\",\"members\":0,"),
+        "{described}"
+    );
+    let plan = runnel(
+        &[
+            "group",
+            "reset-offsets",
+            "audit",
+            "--topic",
+            "t",
+            "--to-datetime",
+            &iso,
+            "--execute",
+            "-o",
+            "json",
+            "-b",
+            &b,
+        ],
+        b"",
+    );
+    assert!(plan.contains("\"executed\":true"), "{plan}");
+    let reread = runnel(&["consume", "t", "-G", "audit", "-b", &b], b"");
+    let mut reread: Vec<&str> = reread.lines().collect();
+    reread.sort_unstable();
+    assert_eq!(reread, ["late-1", "late-2"], "rewound to the instant");
+    // A time after every record: the log end, nothing to read.
+    runnel(
+        &[
+            "group",
+            "reset-offsets",
+            "audit",
+            "--topic",
+            "t",
+            "--to-datetime",
+            "2999-01-01",
+            "--execute",
+            "-b",
+            &b,
+        ],
+        b"",
+    );
+    assert_eq!(runnel(&["consume", "t", "-G", "audit", "-b", &b], b""), "");
+}
+
+/// `ms` since the epoch as 2026-11-23T10:15:30.123Z (civil-from-days, Howard Hinnant).
+fn iso8601(ms: i64) -> String {
+    let (days, rem) = (ms.div_euclid(86_400_000), ms.rem_euclid(86_400_000));
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3_600_000,
+        rem / 60_000 % 60,
+        rem / 1000 % 60,
+        rem % 1000
+    )
+}
+
+#[test]
+fn consume_as_a_group_member_resumes_and_shares_partitions() {
+    let broker = Runnel::start("cli-member", &[]);
+    let b = broker.bootstrap();
+    runnel(&["topic", "create", "jobs", "-p", "4", "-b", &b], b"");
+    let input: String = (0..100).map(|i| format!("k{i}:job-{i}\n")).collect();
+    runnel(&["produce", "jobs", "-K", ":", "-b", &b], input.as_bytes());
+    let mut seen = Vec::new();
+    // Three sittings of 40, 40 and the rest: each resumes at the last commit.
+    for expected in [40, 40, 20] {
+        let out = runnel(
+            &["consume", "jobs", "-G", "workers", "-n", "40", "-b", &b],
+            b"",
+        );
+        assert_eq!(out.lines().count(), expected, "{out}");
+        seen.extend(out.lines().map(str::to_string));
+    }
+    seen.sort();
+    let mut all: Vec<String> = (0..100).map(|i| format!("job-{i}")).collect();
+    all.sort();
+    assert_eq!(seen, all, "each record once across the sittings");
+    let describe = runnel(&["group", "describe", "workers", "-b", &b], b"");
+    assert!(
+        describe.starts_with("group workers: Empty, 0 members\n"),
+        "{describe}"
+    );
+    for line in describe.lines().skip(2) {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        assert_eq!(f[2], f[3], "committed to the end: {describe}");
+        assert_eq!(f[4], "0");
+    }
+    assert_eq!(
+        runnel(&["group", "list", "-b", &b], b""),
+        "GROUP    TYPE\nworkers  consumer\n"
+    );
+    // A kcat member (which never stores, so never commits, an offset) holds the group while a
+    // runnel member joins: kcat, the leader, assigns each two partitions by range, and the
+    // runnel member reads its two from the reset commits.
+    runnel(
+        &[
+            "group",
+            "reset-offsets",
+            "workers",
+            "--topic",
+            "jobs",
+            "--to-earliest",
+            "--execute",
+            "-b",
+            &b,
+        ],
+        b"",
+    );
+    let mut kcat = std::process::Command::new("kcat")
+        .args([
+            "-b",
+            &b,
+            "-G",
+            "workers",
+            "-q",
+            "-X",
+            "client.id=kcat-member",
+            "-X",
+            "enable.auto.offset.store=false",
+            "jobs",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start kcat");
+    let deadline = std::time::Instant::now() + LIMIT;
+    while !runnel(&["group", "describe", "workers", "-b", &b], b"").contains("Stable, 1 members") {
+        assert!(std::time::Instant::now() < deadline, "kcat never joined");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let mine = runnel(
+        &["consume", "jobs", "-G", "workers", "-f", "%p\\n", "-b", &b],
+        b"",
+    );
+    let _ = kcat.kill();
+    let _ = kcat.wait();
+    let mut partitions: Vec<&str> = mine.lines().collect();
+    partitions.dedup();
+    partitions.sort_unstable();
+    partitions.dedup();
+    assert_eq!(partitions.len(), 2, "half of the 4 partitions: {mine}");
+    assert!(mine.lines().count() < 100 && !mine.is_empty(), "{mine}");
 }
 
 #[test]
 fn failures_exit_non_zero_with_one_line() {
     let broker = Runnel::start("cli-errors", &[]);
-    let cases: [(&[&str], &str); 4] = [
+    let cases: [(&[&str], &str); 5] = [
         (&["consume", "missing"], "unknown topic or partition"),
         (
             &["topic", "create", "bad", "-p", "0"],
@@ -161,7 +368,19 @@ fn failures_exit_non_zero_with_one_line() {
         ),
         (
             &["consume", "missing", "--from", "soon"],
-            "expected earliest, latest or an offset",
+            "expected earliest, latest, an offset, -N, @MILLIS or a date-time",
+        ),
+        (
+            &[
+                "group",
+                "reset-offsets",
+                "g",
+                "--topic",
+                "t",
+                "--to-datetime",
+                "noon",
+            ],
+            "expected milliseconds since the epoch or a date-time",
         ),
     ];
     for (args, message) in cases {
@@ -215,7 +434,7 @@ fn groups_are_listed_described_and_reset_with_a_dry_run_first() {
     );
     assert_eq!(
         runnel(&["group", "list", "-b", &b], b""),
-        "GROUP\nreaders\n"
+        "GROUP    TYPE\nreaders  consumer\n"
     );
     let lag = |text: &str| -> Vec<(String, i64, i64)> {
         text.lines()
@@ -294,6 +513,14 @@ fn cluster_info_and_records_delete() {
     let broker = Runnel::start("cli-cluster", &[]);
     let b = broker.bootstrap();
     let info = runnel(&["cluster", "info", "-b", &b], b"");
+    assert_eq!(
+        runnel(&["cluster", "info", "-o", "json", "-b", &b], b""),
+        format!(
+            "{{\"controller\":0,\"topics\":1,\"partitions\":1,\"brokers\":[\
+             {{\"broker\":0,\"host\":\"127.0.0.1\",\"port\":{},\"role\":\"controller\"}}]}}\n",
+            broker.port
+        )
+    );
     let port = broker.port.to_string();
     assert!(
         info.lines().nth(1).is_some_and(|l| {
@@ -349,11 +576,11 @@ fn on_a_terminal_tables_have_bold_headers_and_produce_shows_progress() {
     runnel(&["topic", "create", "tty", "-p", "2", "-b", &b], b"");
     let list = in_terminal(&format!("{bin} topic list -b {b}"));
     assert!(
-        list.contains("\x1b[1mTOPIC               PARTITIONS\x1b[0m"),
+        list.contains("\x1b[1mTOPIC               PARTITIONS  INTERNAL\x1b[0m"),
         "{list:?}"
     );
     assert!(
-        list.contains("tty                 2"),
+        list.contains("tty                 2           no"),
         "aligned under the header: {list:?}"
     );
     let produced = in_terminal(&format!("seq 1 2000 | {bin} produce tty -b {b}"));
