@@ -3,7 +3,8 @@
 //! This is where real Kafka clients (kcat, confluent-kafka, kafka-python, kafkajs) meet a real
 //! `runnel` process. [`Runnel`] starts the broker binary on free loopback ports with its own
 //! data directory, and stops it with SIGTERM or SIGKILL; [`run_client`] runs a client script
-//! with a time bound. Later issues add the browser and simulator suites here.
+//! with a time bound; [`Peer`] starts another Kafka-compatible broker (tansu) that the CLI is
+//! also run against. Later issues add the browser and simulator suites here.
 //!
 //! The broker binary is `target/<profile>/runnel` (the test command builds it first), or the
 //! path in `RUNNEL_BIN`.
@@ -257,4 +258,70 @@ pub fn run_client(program: &str, args: &[&str], stdin: &[u8], limit: Duration) -
         String::from_utf8_lossy(&output.stderr)
     );
     output
+}
+
+/// Where the test command installs tansu, the Kafka-compatible Rust broker the CLI is also run
+/// against (`TANSU_BIN` overrides it).
+pub fn tansu_binary() -> PathBuf {
+    let path = std::env::var_os("TANSU_BIN")
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .map(|h| PathBuf::from(h).join(".cache/runnel/peers/tansu-0.6.0/bin/tansu"))
+        })
+        .expect("TANSU_BIN or HOME is set");
+    assert!(
+        path.exists(),
+        "{} is missing: ./scripts/test installs it (cargo install tansu@0.6.0 --locked --features dynostore --root ~/.cache/runnel/peers/tansu-0.6.0)",
+        path.display()
+    );
+    path
+}
+
+/// Another broker's process on a loopback port, killed when dropped.
+pub struct Peer {
+    child: Child,
+    /// Its Kafka listener port.
+    pub port: u16,
+}
+
+impl Peer {
+    /// Starts tansu with in-memory storage on a free port; returns once the port accepts.
+    pub fn tansu() -> Self {
+        let port = free_port();
+        let url = format!("tcp://127.0.0.1:{port}");
+        let child = Command::new(tansu_binary())
+            .args([
+                "broker",
+                "--listener-url",
+                &url,
+                "--advertised-listener-url",
+                &url,
+                "--storage-engine",
+                "memory://tansu/",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start tansu");
+        let peer = Self { child, port };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "tansu did not listen on {port}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        peer
+    }
+
+    /// `127.0.0.1:<port>`.
+    pub fn bootstrap(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

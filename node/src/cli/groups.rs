@@ -36,12 +36,24 @@ pub(crate) fn coordinator(client: Client, group: &str) -> Result<Client, CliErro
     }
 }
 
-/// Committed offsets of `group` for every partition it has committed: (topic, partition, offset).
-fn committed(client: &mut Client, group: &str) -> Result<Vec<(String, i32, i64)>, CliError> {
+/// Committed offsets of `group` (topic, partition, offset): of every partition it has committed,
+/// or only of the first `n` partitions of one topic when `only` is `Some((topic, n))`.
+fn committed(
+    client: &mut Client,
+    group: &str,
+    only: Option<(&str, u32)>,
+) -> Result<Vec<(String, i32, i64)>, CliError> {
+    use kafka_protocol::messages::offset_fetch_request::OffsetFetchRequestTopic;
     use kafka_protocol::messages::{OffsetFetchRequest, OffsetFetchResponse};
     let request = OffsetFetchRequest::default()
         .with_group_id(GroupId(StrBytes::from_string(group.to_string())))
-        .with_topics(None);
+        .with_topics(only.map(|(topic, n)| {
+            vec![
+                OffsetFetchRequestTopic::default()
+                    .with_name(TopicName(StrBytes::from_string(topic.to_string())))
+                    .with_partition_indexes((0..n as i32).collect()),
+            ]
+        }));
     let response: OffsetFetchResponse = client.call(ApiKey::OffsetFetch, 2, &request)?;
     check(&format!("offsets of {group}"), response.error_code)?;
     let mut out = Vec::new();
@@ -89,7 +101,7 @@ pub fn group_describe(client: Client, group: &str) -> Result<Report, CliError> {
     let mut client = coordinator(client, group)?;
     let request = DescribeGroupsRequest::default()
         .with_groups(vec![GroupId(StrBytes::from_string(group.to_string()))]);
-    let response: DescribeGroupsResponse = client.call(ApiKey::DescribeGroups, 0, &request)?;
+    let response: DescribeGroupsResponse = client.call(ApiKey::DescribeGroups, 1, &request)?;
     let described = response
         .groups
         .first()
@@ -107,7 +119,7 @@ pub fn group_describe(client: Client, group: &str) -> Result<Report, CliError> {
             }
         }
     }
-    for (topic, partition, offset) in committed(&mut client, group)? {
+    for (topic, partition, offset) in committed(&mut client, group, None)? {
         partitions.entry((topic, partition)).or_default().0 = Some(offset);
     }
     let mut ends: BTreeMap<String, Vec<i64>> = BTreeMap::new();
@@ -187,7 +199,7 @@ pub fn group_reset_offsets(
         Reset::Timestamp(ms) => list_offsets(&mut client, topic, partitions, ms)?,
         _ => Vec::new(),
     };
-    let current: BTreeMap<i32, i64> = committed(&mut client, group)?
+    let current: BTreeMap<i32, i64> = committed(&mut client, group, Some((topic, partitions)))?
         .into_iter()
         .filter(|(t, _, _)| t == topic)
         .map(|(_, p, o)| (p, o))
@@ -333,6 +345,11 @@ impl Member {
                 self.member_id.clear();
                 continue;
             }
+            if joined.error_code == 79 {
+                // MEMBER_ID_REQUIRED (KIP-394): join again with the id the broker gave.
+                self.member_id = joined.member_id.to_string();
+                continue;
+            }
             check(&format!("join group {}", self.group), joined.error_code)?;
             self.member_id = joined.member_id.to_string();
             self.generation = joined.generation_id;
@@ -380,13 +397,14 @@ impl Member {
             .map(|(_, p)| *p)
     }
 
-    /// The group's committed offsets on `topic`, by partition.
+    /// The group's committed offsets on the first `partitions` partitions of `topic`.
     pub(crate) fn committed(
         &self,
         client: &mut Client,
         topic: &str,
+        partitions: u32,
     ) -> Result<BTreeMap<i32, i64>, CliError> {
-        Ok(committed(client, &self.group)?
+        Ok(committed(client, &self.group, Some((topic, partitions)))?
             .into_iter()
             .filter(|(t, _, _)| t == topic)
             .map(|(_, p, o)| (p, o))

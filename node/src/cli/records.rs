@@ -241,8 +241,8 @@ pub struct ConsumeOptions<'a> {
     pub format: &'a str,
 }
 
-/// `runnel consume TOPIC`: reads from `options.start` (or a group's commits) to the end
-/// offsets found when it starts, or at most `limit` records, printing each with the format.
+/// `runnel consume TOPIC`: reads from `options.start` (or a group's commits) until caught up
+/// with the end of every partition, or at most `limit` records, printing each with the format.
 /// Returns how many records were printed.
 pub fn consume(
     client: Client,
@@ -255,17 +255,12 @@ pub fn consume(
         let count = partition_count(&mut client, topic)?;
         let ends = list_offsets(&mut client, topic, count, -1)?;
         let starts = options.start.positions(&mut client, topic, count, &ends)?;
-        let mut positions: BTreeMap<i32, (i64, i64)> = (0..count as usize)
-            .map(|p| (p as i32, (starts[p], ends[p])))
+        let mut cursors: BTreeMap<i32, Cursor> = (0..count as usize)
+            .map(|p| (p as i32, Cursor::new(starts[p], ends[p])))
             .collect();
-        let (printed, _) = read(
-            &mut client,
-            topic,
-            &mut positions,
-            options,
-            out,
-            &mut |_| Ok(false),
-        )?;
+        let (printed, _) = read(&mut client, topic, &mut cursors, options, out, &mut |_| {
+            Ok(false)
+        })?;
         return Ok(printed);
     };
     let (mut client, mut member) = Member::join(client, group, topic)?;
@@ -274,13 +269,13 @@ pub fn consume(
         let count = partition_count(&mut client, topic)?;
         let ends = list_offsets(&mut client, topic, count, -1)?;
         let starts = options.start.positions(&mut client, topic, count, &ends)?;
-        let committed = member.committed(&mut client, topic)?;
-        let mut positions: BTreeMap<i32, (i64, i64)> = member
+        let committed = member.committed(&mut client, topic, count)?;
+        let mut cursors: BTreeMap<i32, Cursor> = member
             .assigned(topic)
             .filter(|p| (*p as u32) < count)
             .map(|p| {
                 let from = committed.get(&p).copied().unwrap_or(starts[p as usize]);
-                (p, (from, ends[p as usize]))
+                (p, Cursor::new(from, ends[p as usize]))
             })
             .collect();
         let options = ConsumeOptions {
@@ -295,9 +290,9 @@ pub fn consume(
             last = Instant::now();
             member.heartbeat(c)
         };
-        let (n, rebalancing) = read(&mut client, topic, &mut positions, &options, out, &mut beat)?;
+        let (n, rebalancing) = read(&mut client, topic, &mut cursors, &options, out, &mut beat)?;
         printed += n;
-        let done: BTreeMap<i32, i64> = positions.iter().map(|(p, (o, _))| (*p, *o)).collect();
+        let done: BTreeMap<i32, i64> = cursors.iter().map(|(p, c)| (*p, c.next)).collect();
         member.commit(&mut client, topic, &done)?;
         if !rebalancing {
             break;
@@ -308,36 +303,60 @@ pub fn consume(
     Ok(printed)
 }
 
-/// Fetches `positions` (partition → (next offset, end)) until every partition reaches its end
-/// or `limit` records are printed; calls `between` after each fetch, which returns true to stop
-/// early (a rebalance). Returns the records printed and whether `between` stopped it.
+/// Where `consume` is in one partition.
+#[derive(Clone, Copy, Debug)]
+struct Cursor {
+    /// The next offset to print.
+    next: i64,
+    /// The partition's end when the read started.
+    end: i64,
+    /// Caught up: at or past the end, and a fetch there brought nothing new.
+    drained: bool,
+}
+
+impl Cursor {
+    fn new(next: i64, end: i64) -> Self {
+        Self {
+            next,
+            end,
+            drained: false,
+        }
+    }
+}
+
+/// Fetches the partitions in `cursors` until each is caught up (at or past the end it had when
+/// the read started, and a fetch there brings nothing new; like kcat's `-e`) or `limit`
+/// records are printed; calls `between` after each fetch, which returns true to stop early (a
+/// rebalance). Returns the records printed and whether `between` stopped it.
 fn read(
     client: &mut Client,
     topic: &str,
-    positions: &mut BTreeMap<i32, (i64, i64)>,
+    cursors: &mut BTreeMap<i32, Cursor>,
     options: &ConsumeOptions<'_>,
     out: &mut impl Write,
     between: &mut dyn FnMut(&mut Client) -> Result<bool, CliError>,
 ) -> Result<(usize, bool), CliError> {
     let mut printed = 0;
     let limit = options.limit;
-    while positions.values().any(|(o, e)| o < e) && limit.is_none_or(|l| printed < l) {
+    while cursors.values().any(|c| !c.drained) && limit.is_none_or(|l| printed < l) {
+        // Only confirming the end: do not wait for new records.
+        let behind = cursors.values().any(|c| !c.drained && c.next < c.end);
         let fetch = FetchRequest::default()
             .with_replica_id(BrokerId(-1))
-            .with_max_wait_ms(100)
+            .with_max_wait_ms(if behind { 100 } else { 0 })
             .with_min_bytes(1)
             .with_max_bytes(8 << 20)
             .with_topics(vec![
                 FetchTopic::default()
                     .with_topic(TopicName(StrBytes::from_string(topic.to_string())))
                     .with_partitions(
-                        positions
+                        cursors
                             .iter()
-                            .filter(|(_, (o, e))| o < e)
-                            .map(|(p, (o, _))| {
+                            .filter(|(_, c)| !c.drained)
+                            .map(|(p, c)| {
                                 FetchPartition::default()
                                     .with_partition(*p)
-                                    .with_fetch_offset(*o)
+                                    .with_fetch_offset(c.next)
                                     .with_partition_max_bytes(1 << 20)
                             })
                             .collect(),
@@ -350,9 +369,10 @@ fn read(
                     &format!("fetch {topic}-{}", p.partition_index),
                     p.error_code,
                 )?;
-                let Some((position, end)) = positions.get_mut(&p.partition_index) else {
+                let Some(cursor) = cursors.get_mut(&p.partition_index) else {
                     continue;
                 };
+                let before = cursor.next;
                 let bytes = p.records.clone().unwrap_or_default();
                 let mut scratch = Vec::new();
                 for batch in batches(&bytes) {
@@ -362,18 +382,24 @@ fn read(
                         .map_err(|e| CliError::Protocol(e.to_string()))?
                     {
                         let record = record.map_err(|e| CliError::Protocol(e.to_string()))?;
-                        if record.offset < *position
-                            || record.offset >= *end
-                            || limit.is_some_and(|l| printed >= l)
-                        {
+                        if record.offset < cursor.next || limit.is_some_and(|l| printed >= l) {
                             continue;
                         }
-                        *position = record.offset + 1;
+                        cursor.next = record.offset + 1;
                         let line = render(options.format, topic, p.partition_index, &record);
                         out.write_all(line.as_bytes())
                             .map_err(|e| CliError::Usage(format!("writing output: {e}")))?;
                         printed += 1;
                     }
+                    // Past a batch whose last records were compacted away.
+                    if limit.is_none_or(|l| printed < l) {
+                        cursor.next = cursor.next.max(batch.header().next_offset());
+                    }
+                }
+                if cursor.next == before
+                    && (cursor.next >= cursor.end || cursor.next >= p.high_watermark)
+                {
+                    cursor.drained = true;
                 }
             }
         }
