@@ -1,0 +1,180 @@
+//! The same workload on NATS JetStream (file storage) with the `async-nats` client: JetStream
+//! publishes with up to [`WINDOW`] acknowledgements outstanding, and a pull consumer with no
+//! acks reading it back. One stream is one "partition"; JetStream acknowledges every publish
+//! once stored, so "acks" does not apply.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use async_nats::jetstream::{self, consumer, stream};
+use bytes::Bytes;
+use futures_util::StreamExt;
+
+use crate::stats::{Latencies, Row, Schedule, per_second, since, stamp_of, stamped};
+
+/// Publishes awaiting their acknowledgement at most.
+const WINDOW: usize = 4096;
+
+fn err(what: &str) -> impl Fn(&dyn std::fmt::Display) -> String + '_ {
+    move |e| format!("{what}: {e}")
+}
+
+async fn setup(url: &str, name: &str) -> Result<(jetstream::Context, stream::Stream), String> {
+    let client = async_nats::connect(url)
+        .await
+        .map_err(|e| err("connect")(&e))?;
+    let js = jetstream::new(client);
+    let s = js
+        .create_stream(stream::Config {
+            name: name.to_string(),
+            subjects: vec![format!("{name}.>")],
+            storage: stream::StorageType::File,
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| err("create stream")(&e))?;
+    Ok((js, s))
+}
+
+async fn reader(s: &stream::Stream) -> Result<consumer::pull::Stream, String> {
+    let c: consumer::PullConsumer = s
+        .create_consumer(consumer::pull::Config {
+            ack_policy: consumer::AckPolicy::None,
+            deliver_policy: consumer::DeliverPolicy::All,
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| err("create consumer")(&e))?;
+    c.stream()
+        .max_messages_per_batch(1000)
+        .messages()
+        .await
+        .map_err(|e| err("messages")(&e))
+}
+
+/// Produce, consume and latency on JetStream at `url`, offering `rate` in the latency run.
+pub fn run(url: &str, record_bytes: usize, seconds: f64, rate: f64) -> Result<Row, String> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| err("runtime")(&e))?;
+    runtime.block_on(run_async(url, record_bytes, seconds, rate))
+}
+
+async fn run_async(url: &str, record_bytes: usize, seconds: f64, rate: f64) -> Result<Row, String> {
+    let name = format!("bench{record_bytes}");
+    let (js, s) = setup(url, &name).await?;
+    let subject = format!("{name}.x");
+    let payload = Bytes::from(vec![b'x'; record_bytes]);
+    let mut window = VecDeque::with_capacity(WINDOW);
+    let start = Instant::now();
+    let mut produced = 0u64;
+    while start.elapsed() < Duration::from_secs_f64(seconds) {
+        for _ in 0..100 {
+            let ack = js
+                .publish(subject.clone(), payload.clone())
+                .await
+                .map_err(|e| err("publish")(&e))?;
+            window.push_back(ack);
+            if window.len() >= WINDOW
+                && let Some(oldest) = window.pop_front()
+            {
+                oldest.await.map_err(|e| err("publish ack")(&e))?;
+                produced += 1;
+            }
+        }
+    }
+    for ack in window {
+        ack.await.map_err(|e| err("publish ack")(&e))?;
+        produced += 1;
+    }
+    let produce_time = start.elapsed();
+
+    let mut messages = reader(&s).await?;
+    let start = Instant::now();
+    let mut consumed = 0u64;
+    while consumed < produced {
+        match tokio::time::timeout(Duration::from_secs(10), messages.next()).await {
+            Ok(Some(Ok(_))) => consumed += 1,
+            Ok(Some(Err(e))) => return Err(err("consume")(&e)),
+            Ok(None) | Err(_) => break,
+        }
+    }
+    let consume_time = start.elapsed();
+
+    let (sent, lat) = latency(url, &format!("{name}lat"), record_bytes, seconds, rate).await?;
+    let produce_rate = per_second(produced, produce_time);
+    Ok(Row {
+        system: "nats-jetstream".into(),
+        record_bytes,
+        acks: "n/a".into(),
+        partitions: 1,
+        produce_records_per_s: produce_rate,
+        produce_mb_per_s: produce_rate * record_bytes as f64 / 1e6,
+        produced,
+        consume_records_per_s: per_second(consumed, consume_time),
+        consumed,
+        latency_rate_per_s: rate,
+        p50_ms: lat.quantile_ms(0.5),
+        p99_ms: lat.quantile_ms(0.99),
+        p999_ms: lat.quantile_ms(0.999),
+        latency_received: lat.len() as u64,
+        latency_sent: sent,
+    })
+}
+
+/// Offers `rate` publishes per second while a pull consumer reads them, both on this task's
+/// runtime; latencies from due time to arrival.
+async fn latency(
+    url: &str,
+    name: &str,
+    record_bytes: usize,
+    seconds: f64,
+    rate: f64,
+) -> Result<(u64, Latencies), String> {
+    let (js, s) = setup(url, name).await?;
+    let mut messages = reader(&s).await?;
+    let total = (rate * seconds) as u64;
+    let schedule = Schedule::new(Instant::now(), rate);
+    let epoch = schedule.start();
+    let subject = format!("{name}.x");
+    let read = tokio::spawn(async move {
+        let mut samples = Vec::with_capacity(total as usize);
+        while (samples.len() as u64) < total {
+            match tokio::time::timeout(Duration::from_secs(10), messages.next()).await {
+                Ok(Some(Ok(m))) => {
+                    if let Some(due) = stamp_of(&m.payload) {
+                        samples.push(since(epoch).saturating_sub(due) / 1000);
+                    }
+                }
+                _ => break,
+            }
+        }
+        samples
+    });
+    let mut window = VecDeque::new();
+    let mut sent = 0u64;
+    while sent < total {
+        let due = schedule.due_by_now().min(total);
+        while sent < due {
+            let payload = Bytes::from(stamped(record_bytes, schedule.due_ns(sent)));
+            window.push_back(
+                js.publish(subject.clone(), payload)
+                    .await
+                    .map_err(|e| err("publish")(&e))?,
+            );
+            sent += 1;
+            if window.len() >= WINDOW
+                && let Some(oldest) = window.pop_front()
+            {
+                oldest.await.map_err(|e| err("publish ack")(&e))?;
+            }
+        }
+        tokio::time::sleep(Duration::from_micros(100)).await;
+    }
+    for ack in window {
+        ack.await.map_err(|e| err("publish ack")(&e))?;
+    }
+    let samples = read.await.map_err(|e| err("reader")(&e))?;
+    Ok((sent, Latencies::new(samples)))
+}

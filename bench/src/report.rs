@@ -1,0 +1,248 @@
+//! What a run prints and saves: a Markdown table with ratios to the peers and to the ceilings,
+//! the rows as JSON, and an SVG bar chart of produce throughput.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use crate::ceilings::Ceilings;
+use crate::stats::Row;
+
+/// Everything one run measured.
+#[derive(Clone, Debug, Serialize)]
+pub struct Run {
+    /// The git commit measured.
+    pub commit: String,
+    /// UTC date of the run.
+    pub date: String,
+    /// Seconds each throughput and latency phase offered records.
+    pub seconds: f64,
+    /// The machine's ceilings, if measured.
+    pub ceilings: Option<Ceilings>,
+    /// One row per system and workload.
+    pub rows: Vec<Row>,
+}
+
+fn ms(v: Option<f64>) -> String {
+    v.map_or("-".into(), |v| format!("{v:.2}"))
+}
+
+fn thousands(v: f64) -> String {
+    if v >= 1e6 {
+        format!("{:.2} M", v / 1e6)
+    } else if v >= 1e3 {
+        format!("{:.0} k", v / 1e3)
+    } else {
+        format!("{v:.0}")
+    }
+}
+
+impl Run {
+    /// The row of `system` for this workload, if it ran.
+    pub fn find(&self, system: &str, bytes: usize, acks: &str, partitions: u32) -> Option<&Row> {
+        self.rows.iter().find(|r| {
+            r.system == system
+                && r.record_bytes == bytes
+                && r.acks == acks
+                && r.partitions == partitions
+        })
+    }
+
+    /// The results table and the ratio table, in Markdown.
+    pub fn markdown(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "commit `{}`, {}, {} s per phase, 2 cores shared by broker and load generator\n",
+            self.commit, self.date, self.seconds
+        );
+        if let Some(c) = &self.ceilings {
+            let _ = writeln!(
+                out,
+                "Ceilings: loopback TCP {:.0} MB/s; sequential disk write {:.0} MB/s (page cache), {:.0} MB/s with fsync.\n",
+                c.loopback_mb_per_s, c.disk_write_mb_per_s, c.disk_write_fsync_mb_per_s
+            );
+        }
+        out.push_str("| system | record | acks | partitions | produce rec/s | produce MB/s | consume rec/s | offered rate | p50 ms | p99 ms | p99.9 ms | arrived |\n");
+        out.push_str("|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+        for r in &self.rows {
+            let _ = writeln!(
+                out,
+                "| {} | {} B | {} | {} | {} | {:.1} | {} | {}/s | {} | {} | {} | {}/{} |",
+                r.system,
+                r.record_bytes,
+                r.acks,
+                r.partitions,
+                thousands(r.produce_records_per_s),
+                r.produce_mb_per_s,
+                thousands(r.consume_records_per_s),
+                thousands(r.latency_rate_per_s),
+                ms(r.p50_ms),
+                ms(r.p99_ms),
+                ms(r.p999_ms),
+                r.latency_received,
+                r.latency_sent
+            );
+        }
+        out.push_str("\nrunnel's produce throughput as a ratio to each peer on the same workload (streams: acks=1, 1 partition), and its produce MB/s as a share of the ceilings:\n\n");
+        out.push_str("| record | acks | partitions | ÷ tansu | ÷ Redis Streams | ÷ NATS JetStream | of disk (fsync) | of disk (cache) | of loopback |\n");
+        out.push_str("|---|---|---|---|---|---|---|---|---|\n");
+        for r in self.rows.iter().filter(|r| r.system == "runnel") {
+            let ratio = |peer: Option<&Row>| {
+                peer.map_or("-".into(), |p| {
+                    format!("{:.2}", r.produce_records_per_s / p.produce_records_per_s)
+                })
+            };
+            let stream_peer = |system: &str| {
+                if r.acks == "1" && r.partitions == 1 {
+                    self.find(system, r.record_bytes, "n/a", 1)
+                } else {
+                    None
+                }
+            };
+            let share = |ceiling: Option<f64>| {
+                ceiling.map_or("-".into(), |c| {
+                    format!("{:.0} %", 100.0 * r.produce_mb_per_s / c)
+                })
+            };
+            let c = self.ceilings;
+            let _ = writeln!(
+                out,
+                "| {} B | {} | {} | {} | {} | {} | {} | {} | {} |",
+                r.record_bytes,
+                r.acks,
+                r.partitions,
+                ratio(self.find("tansu", r.record_bytes, &r.acks, r.partitions)),
+                ratio(stream_peer("redis-streams")),
+                ratio(stream_peer("nats-jetstream")),
+                share(c.map(|c| c.disk_write_fsync_mb_per_s)),
+                share(c.map(|c| c.disk_write_mb_per_s)),
+                share(c.map(|c| c.loopback_mb_per_s)),
+            );
+        }
+        out
+    }
+
+    /// A horizontal bar chart of produce records/s per workload, one bar per system.
+    pub fn svg(&self) -> String {
+        let systems = ["runnel", "tansu", "redis-streams", "nats-jetstream"];
+        let colours = ["#1f6feb", "#d29922", "#cf222e", "#2da44e"];
+        let mut workloads: Vec<(usize, String, u32)> = Vec::new();
+        for r in &self.rows {
+            let key = (r.record_bytes, r.acks.clone(), r.partitions);
+            if r.system != "redis-streams"
+                && r.system != "nats-jetstream"
+                && !workloads.contains(&key)
+            {
+                workloads.push(key);
+            }
+        }
+        let bar = 14.0;
+        let group = bar * systems.len() as f64 + 16.0;
+        let left = 170.0;
+        let width = 860.0;
+        let plot = width - left - 150.0;
+        let height = 60.0 + group * workloads.len() as f64 + 40.0;
+        let max = self
+            .rows
+            .iter()
+            .map(|r| r.produce_records_per_s)
+            .fold(1.0, f64::max);
+        let mut s = format!(
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" font-family=\"sans-serif\" font-size=\"12\">\n\
+             <rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n\
+             <text x=\"10\" y=\"20\" font-size=\"15\" font-weight=\"bold\">Produce throughput, records/s (commit {}, {})</text>\n",
+            self.commit, self.date
+        );
+        for (i, (name, colour)) in systems.iter().zip(colours).enumerate() {
+            let x = 10.0 + i as f64 * 170.0;
+            let _ = writeln!(
+                s,
+                "<rect x=\"{x}\" y=\"32\" width=\"12\" height=\"12\" fill=\"{colour}\"/><text x=\"{}\" y=\"43\">{name}</text>",
+                x + 16.0
+            );
+        }
+        for (w, (bytes, acks, partitions)) in workloads.iter().enumerate() {
+            let y0 = 60.0 + w as f64 * group;
+            let _ = writeln!(
+                s,
+                "<text x=\"10\" y=\"{}\">{bytes} B, acks={acks}, {partitions} p</text>",
+                y0 + group / 2.0
+            );
+            for (i, (system, colour)) in systems.iter().zip(colours).enumerate() {
+                let row = if i < 2 {
+                    self.find(system, *bytes, acks, *partitions)
+                } else if acks == "1" && *partitions == 1 {
+                    self.find(system, *bytes, "n/a", 1)
+                } else {
+                    None
+                };
+                let Some(row) = row else { continue };
+                let y = y0 + i as f64 * bar;
+                let w = plot * row.produce_records_per_s / max;
+                let _ = writeln!(
+                    s,
+                    "<rect x=\"{left}\" y=\"{y}\" width=\"{w:.1}\" height=\"{}\" fill=\"{colour}\"><title>{system}: {:.0} records/s</title></rect><text x=\"{:.1}\" y=\"{:.1}\">{}</text>",
+                    bar - 2.0,
+                    row.produce_records_per_s,
+                    left + w + 4.0,
+                    y + bar - 4.0,
+                    thousands(row.produce_records_per_s)
+                );
+            }
+        }
+        s.push_str("</svg>\n");
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(system: &str, acks: &str, rate: f64) -> Row {
+        Row {
+            system: system.into(),
+            record_bytes: 100,
+            acks: acks.into(),
+            partitions: 1,
+            produce_records_per_s: rate,
+            produce_mb_per_s: rate * 100.0 / 1e6,
+            produced: 10,
+            consume_records_per_s: rate,
+            consumed: 10,
+            latency_rate_per_s: rate / 2.0,
+            p50_ms: Some(1.0),
+            p99_ms: Some(2.0),
+            p999_ms: None,
+            latency_received: 5,
+            latency_sent: 5,
+        }
+    }
+
+    #[test]
+    fn ratios_compare_the_same_workload() {
+        let run = Run {
+            commit: "abc".into(),
+            date: "2026-11-23".into(),
+            seconds: 1.0,
+            ceilings: Some(Ceilings {
+                loopback_mb_per_s: 1000.0,
+                disk_write_mb_per_s: 200.0,
+                disk_write_fsync_mb_per_s: 100.0,
+            }),
+            rows: vec![
+                row("runnel", "1", 400_000.0),
+                row("tansu", "1", 100_000.0),
+                row("redis-streams", "n/a", 200_000.0),
+            ],
+        };
+        let md = run.markdown();
+        assert!(
+            md.contains("| 100 B | 1 | 1 | 4.00 | 2.00 | - | 40 % | 20 % | 4 % |"),
+            "{md}"
+        );
+        let svg = run.svg();
+        assert_eq!(svg.matches("<rect x=\"170\"").count(), 3, "{svg}");
+    }
+}

@@ -1,0 +1,157 @@
+//! Numbers a run produces: latency percentiles, the fixed-rate schedule latencies are measured
+//! against, and the result rows saved as JSON.
+
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+/// Sorted latency samples in microseconds.
+#[derive(Clone, Debug, Default)]
+pub struct Latencies {
+    sorted: Vec<u64>,
+}
+
+impl Latencies {
+    /// Sorts `samples` (microseconds).
+    pub fn new(mut samples: Vec<u64>) -> Self {
+        samples.sort_unstable();
+        Self { sorted: samples }
+    }
+
+    /// How many samples.
+    pub fn len(&self) -> usize {
+        self.sorted.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.sorted.is_empty()
+    }
+
+    /// The `q` quantile (0..=1) in milliseconds, nearest-rank; `None` without samples.
+    pub fn quantile_ms(&self, q: f64) -> Option<f64> {
+        if self.sorted.is_empty() {
+            return None;
+        }
+        let rank = ((q * self.sorted.len() as f64).ceil() as usize).clamp(1, self.sorted.len());
+        Some(self.sorted[rank - 1] as f64 / 1000.0)
+    }
+}
+
+/// A fixed offered rate: record `i` is due at `start + i / rate`. Latency is measured from
+/// the due time, not the send time, so a stalled sender still counts the wait of every record
+/// behind it (no coordinated omission).
+#[derive(Clone, Copy, Debug)]
+pub struct Schedule {
+    start: Instant,
+    interval_ns: f64,
+}
+
+impl Schedule {
+    /// `rate` records per second from `start`.
+    pub fn new(start: Instant, rate: f64) -> Self {
+        Self {
+            start,
+            interval_ns: 1e9 / rate.max(1.0),
+        }
+    }
+
+    /// When record `i` is due, as nanoseconds after the epoch `start`.
+    pub fn due_ns(&self, i: u64) -> u64 {
+        (i as f64 * self.interval_ns) as u64
+    }
+
+    /// How many records are due by now.
+    pub fn due_by_now(&self) -> u64 {
+        (self.start.elapsed().as_nanos() as f64 / self.interval_ns) as u64 + 1
+    }
+
+    /// The epoch the due times count from.
+    pub fn start(&self) -> Instant {
+        self.start
+    }
+}
+
+/// Nanoseconds since `epoch`.
+pub fn since(epoch: Instant) -> u64 {
+    epoch.elapsed().as_nanos() as u64
+}
+
+/// A payload of `size` bytes (at least 8) that carries `due_ns` in its first 8 bytes.
+pub fn stamped(size: usize, due_ns: u64) -> Vec<u8> {
+    let mut payload = vec![b'x'; size.max(8)];
+    payload[..8].copy_from_slice(&due_ns.to_le_bytes());
+    payload
+}
+
+/// The due time a payload from [`stamped`] carries, if it is long enough.
+pub fn stamp_of(payload: &[u8]) -> Option<u64> {
+    Some(u64::from_le_bytes(payload.get(..8)?.try_into().ok()?))
+}
+
+/// One workload on one system.
+#[derive(Clone, Debug, Serialize)]
+pub struct Row {
+    /// runnel, tansu, redis-streams, nats-jetstream.
+    pub system: String,
+    /// Record (value) size in bytes.
+    pub record_bytes: usize,
+    /// "1", "all", or "n/a" where the system has no such setting.
+    pub acks: String,
+    /// Partitions (streams have one).
+    pub partitions: u32,
+    /// Records per second acknowledged by the producer, all sent as fast as possible.
+    pub produce_records_per_s: f64,
+    /// Payload megabytes per second of the same.
+    pub produce_mb_per_s: f64,
+    /// Records acknowledged in the throughput run.
+    pub produced: u64,
+    /// Records per second read back by one consumer.
+    pub consume_records_per_s: f64,
+    /// Records the consumer read back (all of `produced` unless something was lost).
+    pub consumed: u64,
+    /// The offered rate of the latency run.
+    pub latency_rate_per_s: f64,
+    /// End-to-end latency percentiles (ms) from each record's due time to its arrival.
+    pub p50_ms: Option<f64>,
+    /// 99th percentile.
+    pub p99_ms: Option<f64>,
+    /// 99.9th percentile.
+    pub p999_ms: Option<f64>,
+    /// Records that arrived in the latency run, of those sent.
+    pub latency_received: u64,
+    /// Records sent in the latency run.
+    pub latency_sent: u64,
+}
+
+/// Throughput measured between the first send and the last acknowledgement.
+pub fn per_second(count: u64, elapsed: Duration) -> f64 {
+    count as f64 / elapsed.as_secs_f64().max(1e-9)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantiles_are_nearest_rank() {
+        let l = Latencies::new((1..=1000).rev().map(|i| i * 1000).collect());
+        assert_eq!(l.quantile_ms(0.5), Some(500.0));
+        assert_eq!(l.quantile_ms(0.99), Some(990.0));
+        assert_eq!(l.quantile_ms(0.999), Some(999.0));
+        assert_eq!(l.quantile_ms(1.0), Some(1000.0));
+        assert_eq!(Latencies::new(vec![]).quantile_ms(0.5), None);
+    }
+
+    #[test]
+    fn the_schedule_counts_from_due_times() {
+        let s = Schedule::new(Instant::now(), 1000.0);
+        assert_eq!(s.due_ns(0), 0);
+        assert_eq!(s.due_ns(250), 250_000_000);
+        assert!(s.due_by_now() >= 1);
+        let p = stamped(100, 123_456);
+        assert_eq!(p.len(), 100);
+        assert_eq!(stamp_of(&p), Some(123_456));
+        assert_eq!(stamp_of(&[1, 2]), None);
+    }
+}
