@@ -101,6 +101,7 @@ fn run(o: &Options) -> Result<Run, String> {
         result.ceilings = Some(ceilings::measure(&root, o.seconds)?);
     }
     let has = |s: &str| o.systems.iter().any(|x| x == s);
+    let mut warmed = false;
     for system in ["runnel", "tansu"] {
         if !has(system) {
             continue;
@@ -115,6 +116,20 @@ fn run(o: &Options) -> Result<Run, String> {
                         systems::tansu(&o.tansu)?
                     };
                     let bootstrap = format!("127.0.0.1:{}", server.port);
+                    if !warmed {
+                        // The first run in a process is ~40 % slower (librdkafka, page cache
+                        // and CPU warming up); one discarded second evens it out.
+                        warmed = true;
+                        systems::create_topic(&o.runnel, &bootstrap, "warm-up", partitions)?;
+                        kafka::produce(&kafka::Workload {
+                            bootstrap: bootstrap.clone(),
+                            topic: "warm-up".into(),
+                            partitions,
+                            record_bytes: bytes,
+                            acks: acks.clone(),
+                            seconds: 1.0,
+                        })?;
+                    }
                     let topic = format!("bench-{bytes}-{acks}-{partitions}");
                     for t in [topic.clone(), format!("{topic}-latency")] {
                         systems::create_topic(&o.runnel, &bootstrap, &t, partitions)?;

@@ -12,7 +12,11 @@ fn every_system_reads_back_what_it_was_sent() {
     let out_dir = temp_dir("bench-smoke");
     let bench = workspace_root()
         .join("target")
-        .join(if cfg!(debug_assertions) { "debug" } else { "release" })
+        .join(if cfg!(debug_assertions) {
+            "debug"
+        } else {
+            "release"
+        })
         .join("runnel-bench");
     assert!(
         bench.exists(),
