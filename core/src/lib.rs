@@ -17,6 +17,7 @@
 //! - [`retention`]: deleting whole segments by `retention.ms` and `retention.bytes`.
 //! - [`compaction`]: `cleanup.policy=compact`: the latest record per key, tombstones, offsets kept.
 //! - [`partitioner`]: the Java client's murmur2, librdkafka's `consistent_random`, round robin.
+//! - [`plugin`]: the plugin ABI: the postcard-encoded records and responses host and plugin share.
 //! - [`group`]: the consumer-group coordinator (JoinGroup, SyncGroup, Heartbeat, LeaveGroup).
 //! - [`replica`]: one replica of a partition: leader (ISR, HW, acks) and follower (fetch,
 //!   truncation by leader epoch, KIP-101).
@@ -44,6 +45,7 @@ pub mod group;
 pub mod log;
 pub mod offsets;
 pub mod partitioner;
+pub mod plugin;
 pub mod producer;
 pub mod replica;
 pub mod retention;
