@@ -50,6 +50,43 @@ impl PluginRecord {
     }
 }
 
+/// A record borrowed from the request bytes: the same encoding as [`PluginRecord`], decoded
+/// without copying, which is what a partitioner needs (it only looks).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct RecordRef<'a> {
+    /// The key; `None` is a null key.
+    #[serde(borrow)]
+    pub key: Option<&'a [u8]>,
+    /// The value; `None` is a tombstone.
+    #[serde(borrow)]
+    pub value: Option<&'a [u8]>,
+    /// Headers in order, values `None` when null.
+    #[serde(borrow)]
+    pub headers: Vec<(&'a str, Option<&'a [u8]>)>,
+    /// The record's timestamp (ms since the epoch).
+    pub timestamp: i64,
+}
+
+impl RecordRef<'_> {
+    /// The first header named `name`, if it has a value.
+    pub fn header(&self, name: &str) -> Option<&[u8]> {
+        self.headers
+            .iter()
+            .find(|(k, _)| *k == name)
+            .and_then(|(_, v)| *v)
+    }
+}
+
+/// [`PartitionRequest`] decoded without copying the records.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartitionRequestRef<'a> {
+    /// The output topic's partition count.
+    pub partitions: u32,
+    /// The records, in order.
+    #[serde(borrow)]
+    pub records: Vec<RecordRef<'a>>,
+}
+
 /// `runnel_partition`'s input: a batch bound for a topic with `partitions` partitions.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PartitionRequest {

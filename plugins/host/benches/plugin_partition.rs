@@ -41,6 +41,12 @@ fn batch(n: usize) -> PartitionRequest {
 fn partition(c: &mut Criterion) {
     let host = PluginHost::new(Limits::default(), None).expect("host");
     let mut plugin = host.load("region", &wasm()).expect("load");
+    let wat = std::fs::read(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../examples/round-robin-wat/round_robin.wat"),
+    )
+    .expect("wat");
+    let mut round_robin = host.load("round-robin", &wat).expect("load");
     let mut group = c.benchmark_group("partition");
     for n in [1usize, 1000] {
         let request = batch(n);
@@ -61,6 +67,12 @@ fn partition(c: &mut Criterion) {
             BenchmarkId::new("wasm region plugin", n),
             &request,
             |b, r| b.iter(|| black_box(plugin.partition(r).expect("call"))),
+        );
+        // Reads no record: what the host's side of a call costs.
+        group.bench_with_input(
+            BenchmarkId::new("wasm round robin (WAT)", n),
+            &request,
+            |b, r| b.iter(|| black_box(round_robin.partition(r).expect("call"))),
         );
     }
     group.finish();

@@ -8,7 +8,7 @@
 use alloc::vec::Vec;
 use core::cell::UnsafeCell;
 
-use runnel_core::plugin::{PartitionRequest, PluginRecord, decode_request, encode};
+use runnel_core::plugin::{PartitionRequestRef, PluginRecord, RecordRef, decode_request, encode};
 
 /// The last response, kept until the next call.
 struct Slot(UnsafeCell<Vec<u8>>);
@@ -50,10 +50,10 @@ fn respond(response: Vec<u8>) -> i64 {
 /// `runnel_partition`: decodes the batch, asks `f` per record, answers the partitions (the
 /// host rejects one out of range). A request that does not decode answers an empty list,
 /// which the host rejects as a count mismatch.
-pub fn partition(ptr: i32, len: i32, f: fn(&PluginRecord, u32) -> u32) -> i64 {
+pub fn partition(ptr: i32, len: i32, f: fn(&RecordRef<'_>, u32) -> u32) -> i64 {
     // SAFETY: the host calls this with the buffer it got from `runnel_alloc`.
     let bytes = unsafe { take(ptr, len) };
-    let chosen: Vec<u32> = match decode_request::<PartitionRequest>(&bytes) {
+    let chosen: Vec<u32> = match decode_request::<PartitionRequestRef<'_>>(&bytes) {
         Ok(request) => request
             .records
             .iter()

@@ -1,7 +1,9 @@
 //! runnel-plugin-sdk: what a plugin author depends on.
 //!
 //! A plugin is a `cdylib` crate built for `wasm32-unknown-unknown`. It writes plain functions
-//! over [`PluginRecord`] and names them in one [`plugin!`] line; the macro emits the raw ABI
+//! — a partitioner over [`RecordRef`] (borrowed from the request, no copies), a transform
+//! over [`PluginRecord`] (owned, since it makes new records) — and names them in one
+//! [`plugin!`] line; the macro emits the raw ABI
 //! (see `runnel_core::plugin`): `runnel_abi_version`, `runnel_alloc`, and `runnel_partition`
 //! and/or `runnel_transform`, each decoding a whole batch, calling the function per record and
 //! encoding the answer. Off wasm the exports are not emitted, so the same functions are
@@ -10,10 +12,10 @@
 //! A partitioner that routes by a `region` header, with a test:
 //!
 //! ```
-//! use runnel_plugin_sdk::{PluginRecord, plugin};
+//! use runnel_plugin_sdk::{PluginRecord, RecordRef, plugin};
 //!
 //! /// eu → 0, us → 1, anything else → the last partition.
-//! fn by_region(record: &PluginRecord, partitions: u32) -> u32 {
+//! fn by_region(record: &RecordRef<'_>, partitions: u32) -> u32 {
 //!     match record.header("region") {
 //!         Some(b"eu") => 0,
 //!         Some(b"us") => 1 % partitions,
@@ -32,9 +34,9 @@
 //!
 //! plugin!(partition = by_region, transform = shout);
 //!
-//! let eu = PluginRecord { headers: vec![("region".into(), Some(b"eu".to_vec()))], ..Default::default() };
+//! let eu = RecordRef { headers: vec![("region", Some(&b"eu"[..]))], ..Default::default() };
 //! assert_eq!(by_region(&eu, 4), 0);
-//! assert_eq!(by_region(&PluginRecord::default(), 4), 3);
+//! assert_eq!(by_region(&RecordRef::default(), 4), 3);
 //! let out = shout(PluginRecord { value: Some(b"hi".to_vec()), ..Default::default() });
 //! assert_eq!(out[0].value.as_deref(), Some(&b"HI"[..]));
 //! ```
@@ -48,10 +50,10 @@ extern crate alloc;
 #[doc(hidden)]
 pub mod abi;
 
-pub use runnel_core::plugin::{ABI_VERSION, PartitionRequest, PluginRecord};
+pub use runnel_core::plugin::{ABI_VERSION, PartitionRequest, PluginRecord, RecordRef};
 
 /// Emits the plugin's ABI exports (on wasm only) for a partitioner
-/// `fn(&PluginRecord, partitions: u32) -> u32`, a transform `fn(PluginRecord) ->
+/// `fn(&RecordRef<'_>, partitions: u32) -> u32`, a transform `fn(PluginRecord) ->
 /// Vec<PluginRecord>` (none drops the record, several split it), or both:
 /// `plugin!(partition = f)`, `plugin!(transform = g)`, `plugin!(partition = f, transform = g)`.
 #[macro_export]

@@ -2,13 +2,13 @@
 //! of a JSON value. `eu` goes to partition 0, `us` to 1, `ap` to 2 (each modulo the partition
 //! count); records with no known region go to the last partition.
 
-use runnel_plugin_sdk::{PluginRecord, plugin};
+use runnel_plugin_sdk::{RecordRef, plugin};
 
 /// The region's partition, or the last one.
-pub fn by_region(record: &PluginRecord, partitions: u32) -> u32 {
+pub fn by_region(record: &RecordRef<'_>, partitions: u32) -> u32 {
     let region = record
         .header("region")
-        .or_else(|| record.value.as_deref().and_then(json_field_region));
+        .or_else(|| record.value.and_then(json_field_region));
     match region {
         Some(b"eu") => 0,
         Some(b"us") => 1 % partitions,
@@ -34,11 +34,11 @@ plugin!(partition = by_region);
 mod tests {
     use super::*;
 
-    fn record(header: Option<&str>, value: &str) -> PluginRecord {
-        PluginRecord {
-            value: Some(value.as_bytes().to_vec()),
+    fn record<'a>(header: Option<&'a str>, value: &'a str) -> RecordRef<'a> {
+        RecordRef {
+            value: Some(value.as_bytes()),
             headers: header
-                .map(|h| vec![("region".to_string(), Some(h.as_bytes().to_vec()))])
+                .map(|h| vec![("region", Some(h.as_bytes()))])
                 .unwrap_or_default(),
             ..Default::default()
         }
