@@ -25,5 +25,6 @@ pub mod cli;
 pub mod codec;
 pub mod config;
 pub mod metrics;
+pub mod plugins;
 pub mod server;
 pub mod storage;

@@ -12,6 +12,7 @@ use clap::{Parser, Subcommand};
 use runnel_node::alloc::LazyHugeAllocator;
 use runnel_node::broker::{Broker, now_ms};
 use runnel_node::config::BrokerConfig;
+use runnel_node::plugins::Pipelines;
 use runnel_node::{admin, server};
 
 #[global_allocator]
@@ -95,6 +96,19 @@ enum Command {
         #[command(subcommand)]
         action: RecordsAction,
     },
+    /// Deploy, list and remove WASM plugins on a running runnel (through its admin port).
+    Plugin {
+        /// The broker's admin address.
+        #[arg(
+            long = "admin",
+            id = "plugin_admin",
+            default_value = "127.0.0.1:8080",
+            global = true
+        )]
+        admin: String,
+        #[command(subcommand)]
+        action: PluginAction,
+    },
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions {
         /// The shell.
@@ -152,6 +166,35 @@ impl From<OutputArg> for runnel_node::cli::Output {
             OutputArg::Json => Self::Json,
         }
     }
+}
+
+/// What `runnel plugin` does.
+#[derive(Debug, Subcommand)]
+enum PluginAction {
+    /// Run FILE (.wasm, or .wat text) on every record of --input, writing --output; replaces a
+    /// plugin of the same name at a batch boundary.
+    Deploy {
+        /// The plugin's name.
+        name: String,
+        /// The module.
+        file: PathBuf,
+        /// The topic read.
+        #[arg(long)]
+        input: String,
+        /// The topic written.
+        #[arg(long)]
+        output: String,
+        /// transform (runnel_transform) or partition (runnel_partition).
+        #[arg(long, default_value = "transform")]
+        kind: String,
+    },
+    /// List deployed plugins.
+    List,
+    /// Stop and remove a plugin.
+    Remove {
+        /// The plugin's name.
+        name: String,
+    },
 }
 
 /// What `runnel cluster` does.
@@ -289,6 +332,28 @@ fn run_command(command: Command) -> ExitCode {
                 }?;
                 Ok(report.render(output.into()))
             }
+            Command::Plugin { admin, action } => match action {
+                PluginAction::Deploy {
+                    name,
+                    file,
+                    input,
+                    output,
+                    kind,
+                } => {
+                    let wasm = std::fs::read(&file)
+                        .map_err(|e| cli::CliError::Usage(format!("{}: {e}", file.display())))?;
+                    cli::admin_request(
+                        &admin,
+                        "POST",
+                        &format!("/plugins/{name}?kind={kind}&input={input}&output={output}"),
+                        &wasm,
+                    )
+                }
+                PluginAction::List => cli::admin_request(&admin, "GET", "/plugins", b""),
+                PluginAction::Remove { name } => {
+                    cli::admin_request(&admin, "DELETE", &format!("/plugins/{name}"), b"")
+                }
+            },
             Command::Completions { shell } => {
                 let mut command = <Cli as clap::CommandFactory>::command();
                 let mut out = Vec::new();
@@ -492,8 +557,19 @@ async fn run(config: BrokerConfig) -> Result<(), String> {
         broker.config.admin_listener,
         broker.config.data_dir.display()
     );
+    let pipelines = {
+        let broker = broker.clone();
+        tokio::task::spawn_blocking(move || Pipelines::open(broker))
+            .await
+            .map_err(|e| e.to_string())??
+    };
+    let runner = pipelines.clone();
+    std::thread::Builder::new()
+        .name("plugin-pipelines".into())
+        .spawn(move || runner.run())
+        .map_err(|e| format!("cannot start the plugin thread: {e}"))?;
     let server = tokio::spawn(server::serve(broker.clone(), kafka));
-    let admin = tokio::spawn(admin::serve(broker.clone(), admin));
+    let admin = tokio::spawn(admin::serve(broker.clone(), pipelines, admin));
     let timers = tokio::spawn(timers(broker.clone()));
     let maintenance = tokio::spawn(maintenance(broker.clone()));
     shutdown_signal().await;

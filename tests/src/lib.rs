@@ -215,10 +215,20 @@ fn wait_bounded(child: &mut Child, limit: Duration) -> Option<std::process::Exit
     }
 }
 
+/// A command for an outside client (kcat, python3, node). `cargo test` puts the build's
+/// library directories on `LD_LIBRARY_PATH`, and the bench crate's build holds its own
+/// librdkafka.so.1 (2.12, no zlib): without this, Debian's kcat would load that one instead
+/// of the system's librdkafka 2.0.2.
+pub fn client_command(program: impl AsRef<std::ffi::OsStr>) -> Command {
+    let mut command = Command::new(program);
+    command.env_remove("LD_LIBRARY_PATH");
+    command
+}
+
 /// Runs `program args` with `stdin` fed in, bounded by `limit`; panics with its output if it
 /// does not exit 0.
 pub fn run_client(program: &str, args: &[&str], stdin: &[u8], limit: Duration) -> Output {
-    let mut child = Command::new(program)
+    let mut child = client_command(program)
         .args(args)
         .current_dir(workspace_root())
         .stdin(Stdio::piped())

@@ -317,7 +317,7 @@ fn consume_as_a_group_member_resumes_and_shares_partitions() {
         ],
         b"",
     );
-    let mut kcat = std::process::Command::new("kcat")
+    let mut kcat = runnel_tests::client_command("kcat")
         .args([
             "-b",
             &b,

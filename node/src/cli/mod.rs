@@ -138,6 +138,46 @@ impl Client {
     }
 }
 
+/// One request to a broker's admin HTTP port (`runnel plugin ...`); the body of a 2xx answer,
+/// or the answer's text as the error.
+pub fn admin_request(
+    address: &str,
+    method: &str,
+    path: &str,
+    body: &[u8],
+) -> Result<String, CliError> {
+    let failed =
+        |e: &dyn std::fmt::Display| CliError::Connection(address.to_string(), e.to_string());
+    let addr = address
+        .to_socket_addrs()
+        .map_err(|e| failed(&e))?
+        .next()
+        .ok_or_else(|| failed(&"no address"))?;
+    let mut stream = TcpStream::connect_timeout(&addr, IO_TIMEOUT).map_err(|e| failed(&e))?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .map_err(|e| failed(&e))?;
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {address}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).map_err(|e| failed(&e))?;
+    stream.write_all(body).map_err(|e| failed(&e))?;
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).map_err(|e| failed(&e))?;
+    let text = String::from_utf8_lossy(&answer);
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let ok = head
+        .split_whitespace()
+        .nth(1)
+        .is_some_and(|code| code.starts_with('2'));
+    if ok {
+        Ok(body.to_string())
+    } else {
+        Err(CliError::Usage(format!("{path}: {}", body.trim())))
+    }
+}
+
 /// Words for the error codes people meet most.
 fn error_name(code: i16) -> &'static str {
     match code {
