@@ -1,7 +1,8 @@
 //! WASM plugin pipelines in a running `runnel`, deployed with `runnel plugin deploy`, fed and
-//! read by kcat: a redaction transform, a region partitioner, a filter, the WAT round robin, a
-//! plugin that never returns (its batch goes to the dead-letter topic while the broker keeps
-//! serving), and a redeploy mid-stream plus a restart that lose and duplicate nothing.
+//! read by kcat: a redaction transform, a region partitioner, a filter, the WAT round robin,
+//! plugins that never return or grow memory without end (their batches go to the dead-letter
+//! topic while the broker keeps serving), and a redeploy mid-stream plus a restart that lose
+//! and duplicate nothing.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -236,12 +237,22 @@ fn transforms_and_partitioners_run_between_topics() {
 }
 
 #[test]
-fn a_plugin_that_never_returns_sends_its_batch_to_the_dead_letter_topic() {
+fn plugins_that_never_return_or_hog_memory_send_their_batch_to_the_dead_letter_topic() {
     let broker = Runnel::start("plugins-dlq", &[]);
     let b = broker.bootstrap();
-    for topic in ["in", "out", "other"] {
+    for topic in ["in", "out", "other", "hog-in", "hog-out"] {
         runnel(&["topic", "create", topic, "-b", &b], b"");
     }
+    let hog = workspace_root().join("plugins/host/tests/wat/memory_hog.wat");
+    deploy(
+        &broker,
+        "hog",
+        &hog.display().to_string(),
+        "hog-in",
+        "hog-out",
+        "transform",
+    );
+    produce(&broker, "hog-in", "big\n", false);
     let spin = workspace_root().join("plugins/host/tests/wat/infinite_loop.wat");
     deploy(
         &broker,
@@ -270,6 +281,13 @@ fn a_plugin_that_never_returns_sends_its_batch_to_the_dead_letter_topic() {
     assert!(
         read_topic(&broker, "out", "%s\\n").is_empty(),
         "nothing reached the output"
+    );
+    let hogged = wait_for(&broker, "hog-dlq", "%s %h\\n", 1);
+    assert!(
+        hogged[0].starts_with("big ")
+            && hogged[0]
+                .contains("runnel.error=plugin hog: memory limit of 16777216 bytes reached"),
+        "{hogged:?}"
     );
     // The broker kept serving meanwhile.
     produce(&broker, "other", "still\nhere\n", false);
