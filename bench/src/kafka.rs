@@ -13,7 +13,7 @@ use rdkafka::message::Message;
 use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 
-use crate::stats::{Latencies, Schedule, per_second, since, stamp_of, stamped};
+use crate::stats::{Latencies, Phases, Row, Schedule, per_second, since, stamp_of, stamped};
 
 /// What one Kafka run does.
 #[derive(Clone, Debug)]
@@ -197,27 +197,24 @@ pub fn latency(w: &Workload, topic: &str, rate: f64) -> Result<(u64, Latencies),
 
 /// Produce, consume and latency for `w`; the latency run offers `rate` (or half of this
 /// run's own produce rate when `None`).
-pub fn run(w: &Workload, rate: Option<f64>) -> Result<crate::stats::Row, String> {
+pub fn run(w: &Workload, rate: Option<f64>) -> Result<Row, String> {
     let (produced, elapsed) = produce(w)?;
     let (consumed, read_time) = consume(w, produced)?;
-    let produce_rate = per_second(produced, elapsed);
-    let rate = rate.unwrap_or(produce_rate / 2.0);
+    let rate = rate.unwrap_or(per_second(produced, elapsed) / 2.0);
     let (sent, lat) = latency(w, &format!("{}-latency", w.topic), rate)?;
-    Ok(crate::stats::Row {
-        system: String::new(),
-        record_bytes: w.record_bytes,
-        acks: w.acks.clone(),
-        partitions: w.partitions,
-        produce_records_per_s: produce_rate,
-        produce_mb_per_s: produce_rate * w.record_bytes as f64 / 1e6,
-        produced,
-        consume_records_per_s: per_second(consumed, read_time),
-        consumed,
-        latency_rate_per_s: rate,
-        p50_ms: lat.quantile_ms(0.5),
-        p99_ms: lat.quantile_ms(0.99),
-        p999_ms: lat.quantile_ms(0.999),
-        latency_received: lat.len() as u64,
-        latency_sent: sent,
-    })
+    Ok(Row::new(
+        "",
+        w.record_bytes,
+        &w.acks,
+        w.partitions,
+        &Phases {
+            produced,
+            produce_time: elapsed,
+            consumed,
+            consume_time: read_time,
+            rate,
+            latency_sent: sent,
+            latencies: lat,
+        },
+    ))
 }

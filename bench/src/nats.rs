@@ -10,7 +10,7 @@ use async_nats::jetstream::{self, consumer, stream};
 use bytes::Bytes;
 use futures_util::StreamExt;
 
-use crate::stats::{Latencies, Row, Schedule, per_second, since, stamp_of, stamped};
+use crate::stats::{Latencies, Phases, Row, Schedule, since, stamp_of, stamped};
 
 /// Publishes awaiting their acknowledgement at most.
 const WINDOW: usize = 4096;
@@ -103,24 +103,21 @@ async fn run_async(url: &str, record_bytes: usize, seconds: f64, rate: f64) -> R
     let consume_time = start.elapsed();
 
     let (sent, lat) = latency(url, &format!("{name}lat"), record_bytes, seconds, rate).await?;
-    let produce_rate = per_second(produced, produce_time);
-    Ok(Row {
-        system: "nats-jetstream".into(),
+    Ok(Row::new(
+        "nats-jetstream",
         record_bytes,
-        acks: "n/a".into(),
-        partitions: 1,
-        produce_records_per_s: produce_rate,
-        produce_mb_per_s: produce_rate * record_bytes as f64 / 1e6,
-        produced,
-        consume_records_per_s: per_second(consumed, consume_time),
-        consumed,
-        latency_rate_per_s: rate,
-        p50_ms: lat.quantile_ms(0.5),
-        p99_ms: lat.quantile_ms(0.99),
-        p999_ms: lat.quantile_ms(0.999),
-        latency_received: lat.len() as u64,
-        latency_sent: sent,
-    })
+        "n/a",
+        1,
+        &Phases {
+            produced,
+            produce_time,
+            consumed,
+            consume_time,
+            rate,
+            latency_sent: sent,
+            latencies: lat,
+        },
+    ))
 }
 
 /// Offers `rate` publishes per second while a pull consumer reads them, both on this task's

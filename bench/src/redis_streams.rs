@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use redis::{Connection, Value};
 
-use crate::stats::{Latencies, Row, Schedule, per_second, since, stamp_of, stamped};
+use crate::stats::{Latencies, Phases, Row, Schedule, since, stamp_of, stamped};
 
 /// Entries per pipeline in the throughput run.
 const PIPELINE: usize = 500;
@@ -112,24 +112,21 @@ pub fn run(url: &str, record_bytes: usize, seconds: f64, rate: f64) -> Result<Ro
         seconds,
         rate,
     )?;
-    let produce_rate = per_second(produced, produce_time);
-    Ok(Row {
-        system: "redis-streams".into(),
+    Ok(Row::new(
+        "redis-streams",
         record_bytes,
-        acks: "n/a".into(),
-        partitions: 1,
-        produce_records_per_s: produce_rate,
-        produce_mb_per_s: produce_rate * record_bytes as f64 / 1e6,
-        produced,
-        consume_records_per_s: per_second(consumed, consume_time),
-        consumed,
-        latency_rate_per_s: rate,
-        p50_ms: lat.quantile_ms(0.5),
-        p99_ms: lat.quantile_ms(0.99),
-        p999_ms: lat.quantile_ms(0.999),
-        latency_received: lat.len() as u64,
-        latency_sent: sent,
-    })
+        "n/a",
+        1,
+        &Phases {
+            produced,
+            produce_time,
+            consumed,
+            consume_time,
+            rate,
+            latency_sent: sent,
+            latencies: lat,
+        },
+    ))
 }
 
 /// Offers `rate` entries per second (each tick's due entries in one pipeline) while a

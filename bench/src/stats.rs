@@ -124,6 +124,49 @@ pub struct Row {
     pub latency_sent: u64,
 }
 
+/// What the three phases of one workload measured, before they become a [`Row`].
+#[derive(Clone, Debug)]
+pub struct Phases {
+    /// Records acknowledged in the throughput run.
+    pub produced: u64,
+    /// From the first send to the last acknowledgement.
+    pub produce_time: Duration,
+    /// Records read back.
+    pub consumed: u64,
+    /// From the first record read to the last.
+    pub consume_time: Duration,
+    /// The offered rate of the latency run.
+    pub rate: f64,
+    /// Records sent in the latency run.
+    pub latency_sent: u64,
+    /// Their latencies.
+    pub latencies: Latencies,
+}
+
+impl Row {
+    /// The row of `system` for a workload, from its phases.
+    pub fn new(system: &str, record_bytes: usize, acks: &str, partitions: u32, p: &Phases) -> Self {
+        let produce_rate = per_second(p.produced, p.produce_time);
+        Self {
+            system: system.to_string(),
+            record_bytes,
+            acks: acks.to_string(),
+            partitions,
+            produce_records_per_s: produce_rate,
+            produce_mb_per_s: produce_rate * record_bytes as f64 / 1e6,
+            produced: p.produced,
+            consume_records_per_s: per_second(p.consumed, p.consume_time),
+            consumed: p.consumed,
+            latency_rate_per_s: p.rate,
+            p50_ms: p.latencies.quantile_ms(0.5),
+            p99_ms: p.latencies.quantile_ms(0.99),
+            p999_ms: p.latencies.quantile_ms(0.999),
+            latency_received: p.latencies.len() as u64,
+            latency_sent: p.latency_sent,
+        }
+    }
+}
+
 /// Throughput measured between the first send and the last acknowledgement.
 pub fn per_second(count: u64, elapsed: Duration) -> f64 {
     count as f64 / elapsed.as_secs_f64().max(1e-9)

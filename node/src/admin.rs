@@ -1,4 +1,5 @@
-//! The admin HTTP listener: `GET /healthz`, `GET /metrics` (Prometheus text), and the plugin
+//! The admin HTTP listener: the playground at `/` (embedded at build time), `GET /healthz`,
+//! `GET /metrics` (Prometheus text), and the plugin
 //! deployments: `GET /plugins` (JSON), `POST /plugins/NAME?kind=transform|partition&input=T&
 //! output=U` with the module as the body, `DELETE /plugins/NAME`.
 //!
@@ -82,6 +83,10 @@ async fn handle(
     let plugin = path.strip_prefix("/plugins/").filter(|n| !n.is_empty());
     let (status, content_type, body) = match (method, path, plugin) {
         ("GET", "/healthz", _) => ("200 OK", "text/plain", "ok\n".to_string()),
+        ("GET", _, _) if playground_file(path).is_some() => {
+            let (content_type, bytes) = playground_file(path).unwrap_or_default();
+            return respond_bytes(&mut stream, "200 OK", content_type, bytes).await;
+        }
         ("GET", "/metrics", _) => ("200 OK", "text/plain; version=0.0.4", metrics(&broker)),
         ("GET", "/plugins", _) => {
             let items: Vec<String> = pipelines.list().iter().map(deployment_json).collect();
@@ -144,12 +149,44 @@ async fn respond(
     content_type: &str,
     body: &str,
 ) -> std::io::Result<()> {
-    let response = format!(
-        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+    respond_bytes(stream, status, content_type, body.as_bytes()).await
+}
+
+async fn respond_bytes(
+    stream: &mut TcpStream,
+    status: &str,
+    content_type: &str,
+    body: &[u8],
+) -> std::io::Result<()> {
+    let head = format!(
+        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
     );
-    stream.write_all(response.as_bytes()).await?;
+    stream.write_all(head.as_bytes()).await?;
+    stream.write_all(body).await?;
     stream.shutdown().await
+}
+
+/// The playground page (built by node/build.rs from web/), embedded in the binary.
+mod playground {
+    include!(concat!(env!("OUT_DIR"), "/playground.rs"));
+}
+
+/// The playground file at `path` (`/` is index.html) with its content type.
+fn playground_file(path: &str) -> Option<(&'static str, &'static [u8])> {
+    let name = match path.trim_start_matches('/') {
+        "" => "index.html",
+        other => other,
+    };
+    let (_, bytes) = playground::FILES.iter().find(|(n, _)| *n == name)?;
+    let content_type = match name.rsplit('.').next() {
+        Some("html") => "text/html; charset=utf-8",
+        Some("js") => "text/javascript",
+        Some("wasm") => "application/wasm",
+        Some("css") => "text/css",
+        _ => "application/octet-stream",
+    };
+    Some((content_type, bytes))
 }
 
 /// One deployment as a JSON object.

@@ -364,14 +364,7 @@ impl Pipelines {
             .collect();
         let mut builder = BatchBuilder::new(0);
         for ((_, r), src) in records.iter().zip(&sources) {
-            let mut headers: Vec<Header<'_>> = r
-                .headers
-                .iter()
-                .map(|(k, v)| Header {
-                    key: k.as_bytes(),
-                    value: v.as_deref(),
-                })
-                .collect();
+            let mut headers = batch_headers(r);
             for (k, v) in [
                 ("runnel.error", error),
                 ("runnel.plugin", plugin),
@@ -493,20 +486,25 @@ fn process(
         }
         let mut builder = BatchBuilder::new(0);
         for r in &records {
-            let headers = r
-                .headers
-                .iter()
-                .map(|(k, v)| Header {
-                    key: k.as_bytes(),
-                    value: v.as_deref(),
-                })
-                .collect();
+            let headers = batch_headers(r);
             let timestamp = if r.timestamp > 0 { r.timestamp } else { now };
             builder.push(timestamp, r.key.as_deref(), r.value.as_deref(), headers);
         }
         out.push((p, builder.build(&NodeCodec).map_err(|e| e.to_string())?));
     }
     Ok(out)
+}
+
+/// A plugin record's headers as a batch builder takes them.
+fn batch_headers(record: &PluginRecord) -> Vec<Header<'_>> {
+    record
+        .headers
+        .iter()
+        .map(|(k, v)| Header {
+            key: k.as_bytes(),
+            value: v.as_deref(),
+        })
+        .collect()
 }
 
 /// Writes `bytes` to `path` via a temporary file and a rename.

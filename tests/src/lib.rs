@@ -215,6 +215,19 @@ fn wait_bounded(child: &mut Child, limit: Duration) -> Option<std::process::Exit
     }
 }
 
+/// Runs the `runnel` binary as a client (`topic`, `produce`, `plugin`, ...) with `stdin`,
+/// bounded by a minute; panics unless it exits 0; returns its standard output.
+pub fn runnel_cli(args: &[&str], stdin: &[u8]) -> String {
+    let binary = runnel_binary();
+    let out = run_client(
+        binary.to_str().expect("utf-8 path"),
+        args,
+        stdin,
+        Duration::from_secs(60),
+    );
+    String::from_utf8(out.stdout).expect("utf-8 output")
+}
+
 /// A command for an outside client (kcat, python3, node). `cargo test` puts the build's
 /// library directories on `LD_LIBRARY_PATH`, and the bench crate's build holds its own
 /// librdkafka.so.1 (2.12, no zlib): without this, Debian's kcat would load that one instead

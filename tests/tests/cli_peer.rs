@@ -9,17 +9,9 @@
 //! from the next batch on, so a group that commits mid-batch loses the rest of that batch when
 //! it resumes. The group sittings here therefore commit at batch ends.
 
-use std::time::Duration;
+use runnel_tests::Peer;
 
-use runnel_tests::{Peer, run_client, runnel_binary};
-
-const LIMIT: Duration = Duration::from_secs(60);
-
-fn runnel(args: &[&str], stdin: &[u8]) -> String {
-    let binary = runnel_binary();
-    let out = run_client(binary.to_str().expect("utf-8 path"), args, stdin, LIMIT);
-    String::from_utf8(out.stdout).expect("utf-8 output")
-}
+use runnel_tests::runnel_cli as runnel;
 
 #[test]
 fn topic_list_produce_and_consume_against_tansu() {

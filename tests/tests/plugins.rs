@@ -11,11 +11,7 @@ use runnel_tests::{Runnel, run_client, runnel_binary, workspace_root};
 
 const LIMIT: Duration = Duration::from_secs(60);
 
-fn runnel(args: &[&str], stdin: &[u8]) -> String {
-    let binary = runnel_binary();
-    let out = run_client(binary.to_str().expect("utf-8 path"), args, stdin, LIMIT);
-    String::from_utf8(out.stdout).expect("utf-8 output")
-}
+use runnel_tests::runnel_cli as runnel;
 
 fn example(name: &str) -> String {
     let path: PathBuf = workspace_root()

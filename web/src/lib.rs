@@ -1,7 +1,23 @@
 //! runnel-web: the interactive browser playground.
 //!
-//! It will run `runnel_core::sim` (a whole simulated cluster) inside the page with Yew and
-//! wasm-bindgen, and let people kill brokers, cut links, produce with keys, add consumers and
-//! compact logs while watching offsets, ISR, high watermarks and leader epochs move. Today the
-//! crate only ties the playground to the core it will run; the browser playground issue fills
-//! it.
+//! It runs `runnel_core::sim` — a whole simulated cluster, the same replication, controller
+//! and group code the broker runs — inside the page, with Yew and wasm-bindgen. The user picks
+//! a lesson from the core's scenario library, plays, pauses, steps, rewinds and forks time,
+//! kills and restarts brokers, and watches leaders, ISR, log end offsets, high watermarks and
+//! leader epochs move, with the lesson's numbers (records sent, acknowledged, lost) live.
+//!
+//! - `model`: the state and its reducer, browser-free and tested natively.
+//! - `app`: the Yew components and the effect hooks (animation clock, keyboard).
+//!
+//! `runnel` builds it (node/build.rs, with the wasm-bindgen library) and serves it on its
+//! admin port at `/`.
+
+pub mod app;
+pub mod model;
+
+/// Mounts the playground on the page's body (the wasm module's start function).
+#[cfg(target_arch = "wasm32")]
+#[wasm_bindgen::prelude::wasm_bindgen(start)]
+pub fn start() {
+    yew::Renderer::<app::App>::new().render();
+}

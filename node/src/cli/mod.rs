@@ -65,17 +65,7 @@ pub struct Client {
 impl Client {
     /// Connects to `address` (host:port).
     pub fn connect(address: &str) -> Result<Self, CliError> {
-        let failed =
-            |e: &dyn std::fmt::Display| CliError::Connection(address.to_string(), e.to_string());
-        let addr = address
-            .to_socket_addrs()
-            .map_err(|e| failed(&e))?
-            .next()
-            .ok_or_else(|| failed(&"no address"))?;
-        let stream = TcpStream::connect_timeout(&addr, IO_TIMEOUT).map_err(|e| failed(&e))?;
-        stream
-            .set_read_timeout(Some(IO_TIMEOUT))
-            .map_err(|e| failed(&e))?;
+        let stream = dial(address, IO_TIMEOUT)?;
         Ok(Self {
             address: address.to_string(),
             stream,
@@ -138,6 +128,22 @@ impl Client {
     }
 }
 
+/// A TCP connection to `address` (host:port) whose reads time out after `read_timeout`.
+fn dial(address: &str, read_timeout: Duration) -> Result<TcpStream, CliError> {
+    let failed =
+        |e: &dyn std::fmt::Display| CliError::Connection(address.to_string(), e.to_string());
+    let addr = address
+        .to_socket_addrs()
+        .map_err(|e| failed(&e))?
+        .next()
+        .ok_or_else(|| failed(&"no address"))?;
+    let stream = TcpStream::connect_timeout(&addr, IO_TIMEOUT).map_err(|e| failed(&e))?;
+    stream
+        .set_read_timeout(Some(read_timeout))
+        .map_err(|e| failed(&e))?;
+    Ok(stream)
+}
+
 /// One request to a broker's admin HTTP port (`runnel plugin ...`); the body of a 2xx answer,
 /// or the answer's text as the error.
 pub fn admin_request(
@@ -148,15 +154,8 @@ pub fn admin_request(
 ) -> Result<String, CliError> {
     let failed =
         |e: &dyn std::fmt::Display| CliError::Connection(address.to_string(), e.to_string());
-    let addr = address
-        .to_socket_addrs()
-        .map_err(|e| failed(&e))?
-        .next()
-        .ok_or_else(|| failed(&"no address"))?;
-    let mut stream = TcpStream::connect_timeout(&addr, IO_TIMEOUT).map_err(|e| failed(&e))?;
-    stream
-        .set_read_timeout(Some(Duration::from_secs(60)))
-        .map_err(|e| failed(&e))?;
+    // Deploying compiles the module on the broker: allow it a minute.
+    let mut stream = dial(address, Duration::from_secs(60))?;
     let head = format!(
         "{method} {path} HTTP/1.1\r\nHost: {address}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()

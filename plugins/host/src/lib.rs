@@ -210,6 +210,17 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     std::fs::rename(tmp, path)
 }
 
+/// A wasmtime error as the plugin error a user reads.
+fn classify(name: &str, limits: Limits, error: wasmtime::Error) -> PluginError {
+    if error.downcast_ref::<MemoryCapReached>().is_some() {
+        return PluginError::Memory(name.to_string(), limits.max_memory);
+    }
+    match error.downcast_ref::<Trap>() {
+        Some(Trap::Interrupt) => PluginError::Timeout(name.to_string(), limits.max_call),
+        _ => PluginError::Trap(name.to_string(), format!("{error:#}")),
+    }
+}
+
 /// What a store carries: the memory limiter and the plugin's log lines.
 struct State {
     limits: MemoryCap,
@@ -337,7 +348,7 @@ impl Plugin {
         let instance: Instance = self
             .linker
             .instantiate(&mut store, &self.module)
-            .map_err(|e| self.classify(e))?;
+            .map_err(|e| classify(&self.name, self.limits, e))?;
         let memory = instance
             .get_memory(&mut store, "memory")
             .ok_or_else(|| invalid(&"exports no memory"))?;
@@ -345,7 +356,9 @@ impl Plugin {
             .get_typed_func::<(), i32>(&mut store, "runnel_abi_version")
             .map_err(|e| invalid(&format!("runnel_abi_version: {e}")))?;
         store.set_epoch_deadline(self.deadline_ticks());
-        let got = version.call(&mut store, ()).map_err(|e| self.classify(e))?;
+        let got = version
+            .call(&mut store, ())
+            .map_err(|e| classify(&self.name, self.limits, e))?;
         if got != ABI_VERSION {
             return Err(invalid(&format!(
                 "speaks ABI version {got}; this host speaks {ABI_VERSION}"
@@ -378,17 +391,6 @@ impl Plugin {
         (self.limits.max_call.as_nanos().div_ceil(TICK.as_nanos()) as u64).max(1)
     }
 
-    /// A wasmtime error as the plugin error a user reads.
-    fn classify(&self, error: wasmtime::Error) -> PluginError {
-        if error.downcast_ref::<MemoryCapReached>().is_some() {
-            return PluginError::Memory(self.name.clone(), self.limits.max_memory);
-        }
-        match error.downcast_ref::<Trap>() {
-            Some(Trap::Interrupt) => PluginError::Timeout(self.name.clone(), self.limits.max_call),
-            _ => PluginError::Trap(self.name.clone(), format!("{error:#}")),
-        }
-    }
-
     /// Sends `request` to the entry point `which` and returns the response bytes; on any
     /// failure the instance is dropped so the next call starts fresh.
     fn call(&mut self, which: &'static str, request: &[u8]) -> Result<Vec<u8>, PluginError> {
@@ -411,45 +413,30 @@ impl Plugin {
 
     fn call_live(&mut self, which: &'static str, request: &[u8]) -> Result<Vec<u8>, PluginError> {
         let deadline = self.deadline_ticks();
-        let name = self.name.clone();
-        let Some(live) = self.live.as_mut() else {
-            return Err(PluginError::Missing(name, which));
-        };
+        let (name, limits) = (self.name.as_str(), self.limits);
+        let live = self
+            .live
+            .as_mut()
+            .ok_or_else(|| PluginError::Missing(name.to_string(), which))?;
         let func = match which {
             "runnel_partition" => live.partition.clone(),
             _ => live.transform.clone(),
         }
-        .ok_or_else(|| PluginError::Missing(name.clone(), which))?;
-        let len = i32::try_from(request.len())
-            .map_err(|_| PluginError::Trap(name.clone(), "batch over 2 GiB".into()))?;
+        .ok_or_else(|| PluginError::Missing(name.to_string(), which))?;
+        let trap = |what: &str| PluginError::Trap(name.to_string(), what.to_string());
+        let len = i32::try_from(request.len()).map_err(|_| trap("batch over 2 GiB"))?;
         live.store.set_epoch_deadline(deadline);
-        let alloc = live.alloc.clone();
-        let ptr = alloc.call(&mut live.store, len);
-        let ptr = match ptr {
-            Ok(p) => p,
-            Err(e) => return Err(self.classify(e)),
-        };
-        let live = self
-            .live
-            .as_mut()
-            .ok_or_else(|| PluginError::Missing(name.clone(), which))?;
+        let ptr = live
+            .alloc
+            .call(&mut live.store, len)
+            .map_err(|e| classify(name, limits, e))?;
         live.memory
             .write(&mut live.store, ptr as u32 as usize, request)
-            .map_err(|_| {
-                PluginError::Trap(
-                    name.clone(),
-                    "runnel_alloc returned memory out of bounds".into(),
-                )
-            })?;
+            .map_err(|_| trap("runnel_alloc returned memory out of bounds"))?;
         live.store.set_epoch_deadline(deadline);
-        let packed = match func.call(&mut live.store, (ptr, len)) {
-            Ok(p) => p,
-            Err(e) => return Err(self.classify(e)),
-        };
-        let live = self
-            .live
-            .as_mut()
-            .ok_or_else(|| PluginError::Missing(name.clone(), which))?;
+        let packed = func
+            .call(&mut live.store, (ptr, len))
+            .map_err(|e| classify(name, limits, e))?;
         let (out_ptr, out_len) = (
             (packed as u64 >> 32) as usize,
             (packed as u64 & 0xffff_ffff) as usize,
@@ -459,7 +446,7 @@ impl Plugin {
             .map(<[u8]>::to_vec)
             .ok_or_else(|| {
                 PluginError::Response(
-                    name,
+                    name.to_string(),
                     ResponseError::Malformed(format!(
                         "{out_len} bytes at {out_ptr} lie outside its {} bytes of memory",
                         data.len()

@@ -1,0 +1,82 @@
+// Drives the playground in Debian's Chromium (playwright-core, never a downloaded browser):
+// plays the acks=1 failover lesson to its end and prints the lost count the page shows; kills
+// the partition leader with a click and reports where leadership went; rewinds and reports
+// whether the earlier state came back; saves a screenshot of every lesson.
+// Usage: node playground.mjs URL SCREENSHOT_DIR   (prints one JSON line)
+import { chromium } from "playwright-core";
+
+const [url, shots] = process.argv.slice(2);
+const browser = await chromium.launch({
+  executablePath: "/usr/bin/chromium",
+  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+});
+const result = {};
+try {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 720 } });
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(String(e)));
+  await page.goto(url);
+  await page.waitForSelector("[data-testid=scenario]", { timeout: 20000 });
+  const lessons = await page.$$eval("[data-testid=scenario] option", (os) => os.map((o) => o.value));
+  const text = async (id) => (await page.textContent(`[data-testid=${id}]`)).trim();
+  const leaderOf = async () => {
+    for (const b of [0, 1, 2]) {
+      const t = await page.textContent(`[data-testid=replica-${b}-0]`).catch(() => null);
+      if (t && t.startsWith("p0 leader")) return b;
+    }
+    return null;
+  };
+
+  // 1. The acks=1 lesson (the first) to its end: the lost count.
+  await page.selectOption("[data-testid=scenario]", "0");
+  await page.click("[data-testid=end]");
+  result.lesson = await page.$eval("[data-testid=scenario]", (s) => s.options[s.selectedIndex].text);
+  result.lost = Number(await text("lost"));
+  result.sent = Number(await text("sent"));
+
+  // 2. Same lesson from the start: 1.4 s in, note the view; one more step, kill the leader.
+  await page.selectOption("[data-testid=scenario]", "1");
+  await page.selectOption("[data-testid=scenario]", "0");
+  for (let i = 0; i < 14; i++) await page.click("[data-testid=step]");
+  const before = await page.textContent("section.cluster");
+  result.time_before = await text("time");
+  await page.click("[data-testid=step]");
+  result.leader_before = await leaderOf();
+  await page.click(`[data-testid=kill-${result.leader_before}]`);
+  result.killed_shows_down = (await text(`broker-${result.leader_before}`)).includes("down");
+  for (let i = 0; i < 40; i++) await page.click("[data-testid=step]");
+  result.leader_after = await leaderOf();
+
+  // 3. Rewind to 1.4 s with the time slider: the view from before the kill.
+  await page.$eval("[data-testid=scrub]", (el) => {
+    el.value = "1400";
+    el.dispatchEvent(new Event("change", { bubbles: true }));
+  });
+  result.time_rewound = await text("time");
+  result.rewound_equal = (await page.textContent("section.cluster")) === before;
+
+  // 4. Keyboard: space plays, space pauses; time moves in between.
+  const t0 = await text("time");
+  await page.keyboard.press(" ");
+  await page.waitForTimeout(500);
+  await page.keyboard.press(" ");
+  result.keyboard_played = (await text("time")) !== t0;
+
+  // 5. A screenshot of every lesson at its end.
+  result.screenshots = 0;
+  for (const value of lessons) {
+    await page.selectOption("[data-testid=scenario]", value);
+    await page.click("[data-testid=end]");
+    await page.screenshot({ path: `${shots}/lesson-${value.padStart(2, "0")}.png` });
+    result.screenshots++;
+  }
+  // 6. Phone width: nothing overflows sideways.
+  await page.setViewportSize({ width: 390, height: 844 });
+  result.phone_overflow = await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth);
+  await page.screenshot({ path: `${shots}/phone.png` });
+  result.errors = errors;
+} finally {
+  await browser.close();
+}
+console.log(JSON.stringify(result));

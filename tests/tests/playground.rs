@@ -1,0 +1,67 @@
+//! The playground in a real headless Chromium (Debian's, driven by playwright-core), served by
+//! a running `runnel` on its admin port: the acks=1 lesson shows exactly the core scenario's
+//! lost count, a click on the leader's Kill moves leadership, rewinding brings back the earlier
+//! view, the keyboard plays and pauses, and every lesson leaves a screenshot in
+//! `target/playground-screenshots/`.
+
+use std::time::Duration;
+
+use runnel_tests::{Runnel, run_client, workspace_root};
+
+#[test]
+fn the_playground_teaches_the_acks1_failover_and_rewinds() {
+    let broker = Runnel::start("playground", &[]);
+    let page = broker.admin_get("/");
+    assert!(page.contains("runnel_web.js"), "the page is served: {page}");
+    let shots = workspace_root().join("target/playground-screenshots");
+    std::fs::create_dir_all(&shots).expect("screenshot dir");
+    let url = format!("http://127.0.0.1:{}/", broker.admin_port);
+    let out = run_client(
+        "node",
+        &[
+            "tests/clients/playground.mjs",
+            &url,
+            shots.to_str().expect("utf-8 path"),
+        ],
+        b"",
+        Duration::from_secs(240),
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let result: serde_json::Value = serde_json::from_str(stdout.trim()).expect("one JSON line");
+
+    let (expected, _) = runnel_core::scenario::by_name("acks1-failover")
+        .expect("scenario")
+        .run();
+    assert!(
+        result["lesson"]
+            .as_str()
+            .is_some_and(|l| l.starts_with("acks1-failover")),
+        "{result}"
+    );
+    assert_eq!(result["lost"].as_u64(), Some(expected.lost), "{result}");
+    assert_eq!(result["sent"].as_u64(), Some(expected.sent), "{result}");
+    assert!(expected.lost > 0);
+
+    let before = result["leader_before"].as_u64().expect("a leader before");
+    let after = result["leader_after"].as_u64().expect("a leader after");
+    assert_ne!(before, after, "leadership moved after the kill: {result}");
+    assert_eq!(result["killed_shows_down"], true, "{result}");
+    assert_eq!(result["time_before"], result["time_rewound"], "{result}");
+    assert_eq!(
+        result["rewound_equal"], true,
+        "the earlier state came back: {result}"
+    );
+    assert_eq!(result["keyboard_played"], true, "{result}");
+    assert_eq!(result["phone_overflow"], false, "{result}");
+    let lessons = runnel_core::scenario::library().len();
+    assert_eq!(result["screenshots"].as_u64(), Some(lessons as u64));
+    for i in 0..lessons {
+        let shot = shots.join(format!("lesson-{i:02}.png"));
+        assert!(
+            std::fs::metadata(&shot).is_ok_and(|m| m.len() > 1000),
+            "{}",
+            shot.display()
+        );
+    }
+    assert_eq!(result["errors"], serde_json::json!([]), "no page errors");
+}

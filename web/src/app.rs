@@ -1,0 +1,238 @@
+//! The Yew components: the lesson text with live numbers, the time controls, and an SVG of
+//! the brokers with their replicas (leader, ISR, LEO, HW, leader epoch). State lives in one
+//! reducer over [`Model`]; the animation clock and the keyboard are effect hooks.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use gloo_events::EventListener;
+use gloo_render::{AnimationFrame, request_animation_frame};
+use wasm_bindgen::JsCast;
+use yew::prelude::*;
+
+use crate::model::{Action, BrokerView, Model};
+
+/// The reducer's state: the model, moved into a new `Rc` on every action so Yew re-renders.
+pub struct State {
+    model: RefCell<Option<Model>>,
+}
+
+impl Default for State {
+    fn default() -> Self {
+        Self {
+            model: RefCell::new(Some(Model::default())),
+        }
+    }
+}
+
+impl Reducible for State {
+    type Action = Action;
+
+    fn reduce(self: Rc<Self>, action: Action) -> Rc<Self> {
+        let mut model = self.model.borrow_mut().take().unwrap_or_default();
+        model.apply(action);
+        Rc::new(Self {
+            model: RefCell::new(Some(model)),
+        })
+    }
+}
+
+impl State {
+    fn with<R>(&self, f: impl FnOnce(&mut Model) -> R) -> R {
+        let mut slot = self.model.borrow_mut();
+        let model = slot.get_or_insert_with(Model::default);
+        f(model)
+    }
+}
+
+/// The whole page.
+#[function_component(App)]
+pub fn app() -> Html {
+    let state = use_reducer(State::default);
+    let playing = state.with(|m| m.playing);
+
+    // The animation clock: one Tick per frame while playing.
+    {
+        let dispatcher = state.dispatcher();
+        use_effect_with(playing, move |playing| {
+            let frame: Rc<RefCell<Option<AnimationFrame>>> = Rc::new(RefCell::new(None));
+            if *playing {
+                fn schedule(
+                    slot: Rc<RefCell<Option<AnimationFrame>>>,
+                    dispatcher: UseReducerDispatcher<State>,
+                    last: f64,
+                ) {
+                    let next = slot.clone();
+                    let handle = request_animation_frame(move |t| {
+                        if last > 0.0 {
+                            dispatcher.dispatch(Action::Tick(t - last));
+                        }
+                        schedule(next, dispatcher, t);
+                    });
+                    *slot.borrow_mut() = Some(handle);
+                }
+                schedule(frame.clone(), dispatcher, 0.0);
+            }
+            move || drop(frame.borrow_mut().take())
+        });
+    }
+
+    // Keyboard: space plays or pauses, → steps 100 ms, ← rewinds 1 s, End runs to the end.
+    {
+        let dispatcher = state.dispatcher();
+        use_effect_with(playing, move |playing| {
+            let playing = *playing;
+            let listener = gloo_utils::document().body().map(|body| {
+                EventListener::new(&body, "keydown", move |event| {
+                    let Some(key) = event.dyn_ref::<web_sys::KeyboardEvent>() else {
+                        return;
+                    };
+                    match key.key().as_str() {
+                        " " => {
+                            dispatcher.dispatch(if playing { Action::Pause } else { Action::Play })
+                        }
+                        "ArrowRight" => dispatcher.dispatch(Action::Step(100)),
+                        "ArrowLeft" => dispatcher.dispatch(Action::Rewind(1_000)),
+                        "End" => dispatcher.dispatch(Action::RunToEnd),
+                        _ => {}
+                    }
+                })
+            });
+            move || drop(listener)
+        });
+    }
+
+    let (scenarios, selected, title, lesson, now, end, speed) = state.with(|m| {
+        (
+            m.scenarios()
+                .iter()
+                .map(|s| (s.name, s.title))
+                .collect::<Vec<_>>(),
+            m.selected(),
+            m.scenario().title,
+            m.scenario().lesson,
+            m.now_ms(),
+            m.scenario().run_until_ms,
+            m.speed,
+        )
+    });
+    let report = state.with(|m| m.report());
+    let brokers = state.with(|m| m.brokers());
+    let cb = |action: Action| {
+        let dispatcher = state.dispatcher();
+        Callback::from(move |_: MouseEvent| dispatcher.dispatch(action.clone()))
+    };
+    let on_select = {
+        let dispatcher = state.dispatcher();
+        Callback::from(move |e: Event| {
+            if let Some(select) = e.target_dyn_into::<web_sys::HtmlSelectElement>() {
+                if let Ok(index) = select.value().parse() {
+                    dispatcher.dispatch(Action::Select(index));
+                }
+            }
+        })
+    };
+    let on_seek = {
+        let dispatcher = state.dispatcher();
+        Callback::from(move |e: Event| {
+            if let Some(input) = e.target_dyn_into::<web_sys::HtmlInputElement>() {
+                if let Ok(ms) = input.value().parse() {
+                    dispatcher.dispatch(Action::Seek(ms));
+                }
+            }
+        })
+    };
+    let on_speed = {
+        let dispatcher = state.dispatcher();
+        Callback::from(move |e: Event| {
+            if let Some(input) = e.target_dyn_into::<web_sys::HtmlInputElement>() {
+                if let Ok(speed) = input.value().parse() {
+                    dispatcher.dispatch(Action::SetSpeed(speed));
+                }
+            }
+        })
+    };
+
+    html! {
+        <main>
+            <header>
+                <h1>{ "runnel playground" }</h1>
+                <label>{ "Lesson " }
+                    <select data-testid="scenario" onchange={on_select}>
+                        { for scenarios.iter().enumerate().map(|(i, (name, title))| html! {
+                            <option value={i.to_string()} selected={i == selected}>{ format!("{name}: {title}") }</option>
+                        }) }
+                    </select>
+                </label>
+            </header>
+            <section class="lesson">
+                <h2>{ title }</h2>
+                <p>{ lesson }</p>
+                <p class="numbers" aria-live="polite">
+                    { "So far: " }
+                    <strong data-testid="sent">{ report.sent }</strong>{ " records sent, " }
+                    <strong data-testid="acknowledged">{ report.acknowledged }</strong>{ " acknowledged, " }
+                    <strong data-testid="lost">{ report.lost }</strong>{ " acknowledged records lost." }
+                </p>
+            </section>
+            <section class="controls">
+                if playing {
+                    <button data-testid="pause" onclick={cb(Action::Pause)}>{ "⏸ Pause (space)" }</button>
+                } else {
+                    <button data-testid="play" onclick={cb(Action::Play)}>{ "▶ Play (space)" }</button>
+                }
+                <button data-testid="step" onclick={cb(Action::Step(100))}>{ "Step 100 ms (→)" }</button>
+                <button data-testid="rewind" onclick={cb(Action::Rewind(1_000))}>{ "Back 1 s (←)" }</button>
+                <button data-testid="fork" onclick={cb(Action::Fork(now))}>{ "Fork here" }</button>
+                <button data-testid="end" onclick={cb(Action::RunToEnd)}>{ "Run to end (End)" }</button>
+                <label>{ "Speed " }
+                    <input type="range" min="0.5" max="50" step="0.5" value={speed.to_string()} onchange={on_speed} aria-label="speed"/>
+                </label>
+                <label>{ "Time " }
+                    <input data-testid="scrub" type="range" min="0" max={end.to_string()} step="100" value={now.to_string()} onchange={on_seek} aria-label="time"/>
+                </label>
+                <span data-testid="time">{ format!("{:.1} s of {:.0} s", now as f64 / 1000.0, end as f64 / 1000.0) }</span>
+            </section>
+            <section class="cluster">
+                { for brokers.iter().map(|b| broker_view(b, &cb)) }
+            </section>
+        </main>
+    }
+}
+
+/// One broker: its state in words, its replicas, kill and restart.
+fn broker_view(b: &BrokerView, cb: &dyn Fn(Action) -> Callback<MouseEvent>) -> Html {
+    let status = if b.down {
+        "down"
+    } else if b.live {
+        "up"
+    } else {
+        "fenced"
+    };
+    let height = 40 + 22 * b.replicas.len();
+    html! {
+        <article class={classes!("broker", status)} data-testid={format!("broker-{}", b.id)}>
+            <svg viewBox={format!("0 0 320 {height}")} width="320" height={height.to_string()} role="img" aria-label={format!("broker {} {status}", b.id)}>
+                <rect x="1" y="1" width="318" height={(height - 2).to_string()} rx="8" class="box"/>
+                <text x="10" y="22" class="title">{ format!("broker {} — {status}", b.id) }</text>
+                { for b.replicas.iter().enumerate().map(|(i, r)| {
+                    let y = 44 + 22 * i;
+                    let role = if r.leader { "leader" } else if r.in_sync { "in ISR" } else { "out of ISR" };
+                    html! {
+                        <text x="10" y={y.to_string()} class={classes!("replica", r.leader.then_some("leader"))}
+                              data-testid={format!("replica-{}-{}", b.id, r.partition)}>
+                            { format!("p{} {role} · LEO {} · HW {} · epoch {}", r.partition, r.leo, r.hw, r.epoch) }
+                        </text>
+                    }
+                }) }
+            </svg>
+            <div>
+                if b.down {
+                    <button data-testid={format!("restart-{}", b.id)} onclick={cb(Action::Restart(b.id))}>{ "Restart" }</button>
+                } else {
+                    <button data-testid={format!("kill-{}", b.id)} onclick={cb(Action::Kill(b.id))}>{ "Kill" }</button>
+                }
+            </div>
+        </article>
+    }
+}
