@@ -63,7 +63,52 @@ try {
   await page.keyboard.press(" ");
   result.keyboard_played = (await text("time")) !== t0;
 
-  // 5. A screenshot of every lesson at its end.
+  // 5. Settings replay the lesson: acks=all with min.insync.replicas=2 loses nothing.
+  await page.selectOption("[data-testid=scenario]", "0");
+  await page.selectOption("[data-testid=acks]", "all");
+  await page.fill("[data-testid=min-insync]", "2");
+  await page.$eval("[data-testid=min-insync]", (el) => el.dispatchEvent(new Event("change", { bubbles: true })));
+  await page.click("[data-testid=end]");
+  result.lost_acks_all = Number(await text("lost"));
+  result.acked_acks_all = Number(await text("acknowledged"));
+
+  // 6. The sandbox (5 brokers × 20 partitions): cut a link, see it in the events; then play
+  //    at full speed and count animation frames for 2 s.
+  const sandbox = lessons[lessons.length - 1];
+  await page.selectOption("[data-testid=scenario]", sandbox);
+  for (let i = 0; i < 20; i++) await page.click("[data-testid=step]");
+  await page.click("[data-testid=link-B0-B1]");
+  result.link_cut = (await text("timeline")).includes("link B0 ↔ B1 cut");
+  await page.$eval("input[aria-label=speed]", (el) => {
+    el.value = "50";
+    el.dispatchEvent(new Event("change", { bubbles: true }));
+  });
+  await page.keyboard.press(" ");
+  result.fps = await page.evaluate(() => new Promise((done) => {
+    let frames = 0;
+    const start = performance.now();
+    const tick = (t) => {
+      frames++;
+      if (t - start < 2000) requestAnimationFrame(tick);
+      else done(frames / ((t - start) / 1000));
+    };
+    requestAnimationFrame(tick);
+  }));
+  await page.keyboard.press(" ");
+  result.sandbox_time = await text("time");
+
+  // 7. The link holds the session: a new page opened on it shows the same time and counts.
+  const link = page.url();
+  result.link_has_session = link.includes("#");
+  const again = await browser.newPage({ viewport: { width: 1280, height: 720 } });
+  await again.goto(link);
+  await again.waitForSelector("[data-testid=scenario]");
+  await again.waitForFunction((t) => document.querySelector("[data-testid=time]").textContent.trim() === t, result.sandbox_time, { timeout: 20000 }).catch(() => {});
+  result.shared_time = (await again.textContent("[data-testid=time]")).trim();
+  result.shared_sent_equal = (await again.textContent("[data-testid=sent]")) === (await page.textContent("[data-testid=sent]"));
+  await again.close();
+
+  // 8. A screenshot of every lesson at its end.
   result.screenshots = 0;
   for (const value of lessons) {
     await page.selectOption("[data-testid=scenario]", value);
@@ -71,7 +116,7 @@ try {
     await page.screenshot({ path: `${shots}/lesson-${value.padStart(2, "0")}.png` });
     result.screenshots++;
   }
-  // 6. Phone width: nothing overflows sideways.
+  // 9. Phone width: nothing overflows sideways.
   await page.setViewportSize({ width: 390, height: 844 });
   result.phone_overflow = await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth);
   await page.screenshot({ path: `${shots}/phone.png` });

@@ -1,7 +1,9 @@
 //! The playground in a real headless Chromium (Debian's, driven by playwright-core), served by
 //! a running `runnel` on its admin port: the acks=1 lesson shows exactly the core scenario's
 //! lost count, a click on the leader's Kill moves leadership, rewinding brings back the earlier
-//! view, the keyboard plays and pauses, and every lesson leaves a screenshot in
+//! view, the keyboard plays and pauses, acks=all with min.insync.replicas=2 loses nothing, a
+//! cut link shows in the events, the 5 × 20 sandbox holds ≥ 50 frames per second at full
+//! speed, the page's link reopens the same session, and every lesson leaves a screenshot in
 //! `target/playground-screenshots/`.
 
 use std::time::Duration;
@@ -52,8 +54,23 @@ fn the_playground_teaches_the_acks1_failover_and_rewinds() {
         "the earlier state came back: {result}"
     );
     assert_eq!(result["keyboard_played"], true, "{result}");
+    assert_eq!(result["lost_acks_all"].as_u64(), Some(0), "{result}");
+    assert!(
+        result["acked_acks_all"].as_u64().is_some_and(|n| n > 0),
+        "{result}"
+    );
+    assert_eq!(result["link_cut"], true, "{result}");
+    let fps = result["fps"].as_f64().expect("fps");
+    assert!(
+        fps >= 50.0,
+        "5 brokers × 20 partitions at full speed: {fps:.1} fps"
+    );
+    assert_eq!(result["link_has_session"], true, "{result}");
+    assert_eq!(result["shared_time"], result["sandbox_time"], "{result}");
+    assert_eq!(result["shared_sent_equal"], true, "{result}");
     assert_eq!(result["phone_overflow"], false, "{result}");
-    let lessons = runnel_core::scenario::library().len();
+    // The core's lessons and the sandbox.
+    let lessons = runnel_core::scenario::library().len() + 1;
     assert_eq!(result["screenshots"].as_u64(), Some(lessons as u64));
     for i in 0..lessons {
         let shot = shots.join(format!("lesson-{i:02}.png"));

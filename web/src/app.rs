@@ -10,7 +10,14 @@ use gloo_render::{AnimationFrame, request_animation_frame};
 use wasm_bindgen::JsCast;
 use yew::prelude::*;
 
-use crate::model::{Action, BrokerView, Model};
+use gloo_storage::Storage;
+use runnel_core::replica::Acks;
+use runnel_core::sim::Party;
+
+use crate::model::{Action, BrokerView, Model, Settings, Share, party_name};
+
+/// Where a session survives a reload.
+const STORAGE_KEY: &str = "runnel-playground";
 
 /// The reducer's state: the model, moved into a new `Rc` on every action so Yew re-renders.
 pub struct State {
@@ -102,6 +109,44 @@ pub fn app() -> Html {
         });
     }
 
+    // On first render: a session from the link, else from the last visit.
+    {
+        let dispatcher = state.dispatcher();
+        use_effect_with((), move |_| {
+            let from_hash = gloo_utils::window()
+                .location()
+                .hash()
+                .ok()
+                .and_then(|h| Share::decode(h.trim_start_matches('#')));
+            let from_storage = || {
+                gloo_storage::LocalStorage::get::<String>(STORAGE_KEY)
+                    .ok()
+                    .and_then(|t| Share::decode(&t))
+            };
+            if let Some(share) = from_hash.or_else(from_storage) {
+                dispatcher.dispatch(Action::Load(share));
+            }
+        });
+    }
+
+    // While paused: the session goes into the link and into storage.
+    let share = state.with(|m| m.share());
+    {
+        let text = share.encode();
+        use_effect_with((playing, text), move |(playing, text)| {
+            if !*playing {
+                let _ = gloo_storage::LocalStorage::set(STORAGE_KEY, text.clone());
+                if let Ok(history) = gloo_utils::window().history() {
+                    let _ = history.replace_state_with_url(
+                        &wasm_bindgen::JsValue::NULL,
+                        "",
+                        Some(&format!("#{text}")),
+                    );
+                }
+            }
+        });
+    }
+
     let (scenarios, selected, title, lesson, now, end, speed) = state.with(|m| {
         (
             m.scenarios()
@@ -118,6 +163,12 @@ pub fn app() -> Html {
     });
     let report = state.with(|m| m.report());
     let brokers = state.with(|m| m.brokers());
+    let settings = state.with(|m| m.settings());
+    let parties = state.with(|m| m.parties());
+    let cut = state.with(|m| m.cut_links());
+    let slow = state.with(|m| m.slow_brokers());
+    let group = state.with(|m| m.group());
+    let timeline = state.with(|m| m.timeline());
     let cb = |action: Action| {
         let dispatcher = state.dispatcher();
         Callback::from(move |_: MouseEvent| dispatcher.dispatch(action.clone()))
@@ -142,6 +193,38 @@ pub fn app() -> Html {
             }
         })
     };
+    let configure = |change: fn(Settings, String) -> Settings| {
+        let dispatcher = state.dispatcher();
+        Callback::from(move |e: Event| {
+            let value = e
+                .target_dyn_into::<web_sys::HtmlInputElement>()
+                .map(|i| {
+                    if i.type_() == "checkbox" {
+                        i.checked().to_string()
+                    } else {
+                        i.value()
+                    }
+                })
+                .or_else(|| {
+                    e.target_dyn_into::<web_sys::HtmlSelectElement>()
+                        .map(|s| s.value())
+                })
+                .unwrap_or_default();
+            dispatcher.dispatch(Action::Configure(change(settings, value)));
+        })
+    };
+    let on_acks = configure(|s, v| Settings {
+        acks: if v == "all" { Acks::All } else { Acks::Leader },
+        ..s
+    });
+    let on_min_insync = configure(|s, v| Settings {
+        min_insync_replicas: v.parse().unwrap_or(s.min_insync_replicas),
+        ..s
+    });
+    let on_unclean = configure(|s, v| Settings {
+        unclean_leader_election: v == "true",
+        ..s
+    });
     let on_speed = {
         let dispatcher = state.dispatcher();
         Callback::from(move |e: Event| {
@@ -194,14 +277,94 @@ pub fn app() -> Html {
                 <span data-testid="time">{ format!("{:.1} s of {:.0} s", now as f64 / 1000.0, end as f64 / 1000.0) }</span>
             </section>
             <section class="cluster">
-                { for brokers.iter().map(|b| broker_view(b, &cb)) }
+                { for brokers.iter().map(|b| broker_view(b, &cb, slow.iter().find(|(x, _)| *x == b.id).map(|(_, ms)| *ms))) }
+            </section>
+            <section class="panels">
+                <fieldset class="settings">
+                    <legend>{ "Settings (replay from 0 s)" }</legend>
+                    <label>{ "acks " }
+                        <select data-testid="acks" onchange={on_acks}>
+                            <option value="1" selected={settings.acks != Acks::All}>{ "1 (leader)" }</option>
+                            <option value="all" selected={settings.acks == Acks::All}>{ "all (ISR)" }</option>
+                        </select>
+                    </label>
+                    <label>{ " min.insync.replicas " }
+                        <input data-testid="min-insync" type="number" min="1" max="5" value={settings.min_insync_replicas.to_string()} onchange={on_min_insync}/>
+                    </label>
+                    <label>
+                        <input data-testid="unclean" type="checkbox" checked={settings.unclean_leader_election} onchange={on_unclean}/>
+                        { " unclean.leader.election.enable" }
+                    </label>
+                </fieldset>
+                <fieldset class="links">
+                    <legend>{ "Network links" }</legend>
+                    <ul>
+                        { for pairs(&parties).into_iter().map(|(a, b)| {
+                            let is_cut = cut.contains(&(a, b));
+                            let id = format!("link-{}-{}", party_name(a), party_name(b));
+                            html! {
+                                <li>
+                                    <span>{ format!("{} ↔ {}: {}", party_name(a), party_name(b), if is_cut { "cut" } else { "up" }) }</span>
+                                    if is_cut {
+                                        <button data-testid={id} onclick={cb(Action::Heal(a, b))}>{ "Heal" }</button>
+                                    } else {
+                                        <button data-testid={id} onclick={cb(Action::Cut(a, b))}>{ "Cut" }</button>
+                                    }
+                                </li>
+                            }
+                        }) }
+                    </ul>
+                    <button data-testid="heal-all" onclick={cb(Action::HealAll)}>{ "Heal everything" }</button>
+                </fieldset>
+                if !group.is_empty() {
+                    <fieldset class="group">
+                        <legend>{ "Consumer group \"sim\"" }</legend>
+                        <ul>
+                            { for group.iter().map(|(m, owned)| html! {
+                                <li data-testid={format!("member-{m}")}>
+                                    { match owned {
+                                        Some((generation, parts)) => format!("M{m}: generation {generation}, partitions {parts:?} "),
+                                        None => format!("M{m}: not in the group "),
+                                    } }
+                                    if owned.is_some() {
+                                        <button onclick={cb(Action::MemberLeave(*m))}>{ "Leave" }</button>
+                                        <button onclick={cb(Action::MemberCrash(*m))}>{ "Crash" }</button>
+                                    } else {
+                                        <button onclick={cb(Action::MemberJoin(*m))}>{ "Join" }</button>
+                                    }
+                                </li>
+                            }) }
+                        </ul>
+                    </fieldset>
+                }
+                <fieldset class="timeline">
+                    <legend>{ "Events" }</legend>
+                    <ol data-testid="timeline">
+                        { for timeline.iter().map(|line| html! { <li><code>{ line }</code></li> }) }
+                    </ol>
+                </fieldset>
             </section>
         </main>
     }
 }
 
-/// One broker: its state in words, its replicas, kill and restart.
-fn broker_view(b: &BrokerView, cb: &dyn Fn(Action) -> Callback<MouseEvent>) -> Html {
+/// Every unordered pair of parties, smaller first.
+fn pairs(parties: &[Party]) -> Vec<(Party, Party)> {
+    let mut out = Vec::new();
+    for (i, a) in parties.iter().enumerate() {
+        for b in &parties[i + 1..] {
+            out.push(((*a).min(*b), (*a).max(*b)));
+        }
+    }
+    out
+}
+
+/// One broker: its state in words, its replicas, kill, restart and slow.
+fn broker_view(
+    b: &BrokerView,
+    cb: &dyn Fn(Action) -> Callback<MouseEvent>,
+    slow: Option<u64>,
+) -> Html {
     let status = if b.down {
         "down"
     } else if b.live {
@@ -231,6 +394,11 @@ fn broker_view(b: &BrokerView, cb: &dyn Fn(Action) -> Callback<MouseEvent>) -> H
                     <button data-testid={format!("restart-{}", b.id)} onclick={cb(Action::Restart(b.id))}>{ "Restart" }</button>
                 } else {
                     <button data-testid={format!("kill-{}", b.id)} onclick={cb(Action::Kill(b.id))}>{ "Kill" }</button>
+                }
+                if let Some(ms) = slow {
+                    <button data-testid={format!("fast-{}", b.id)} onclick={cb(Action::Slow(b.id, 0))}>{ format!("Slowed {ms} ms: speed up") }</button>
+                } else {
+                    <button data-testid={format!("slow-{}", b.id)} onclick={cb(Action::Slow(b.id, 300))}>{ "Slow by 300 ms" }</button>
                 }
             </div>
         </article>

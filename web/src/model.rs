@@ -6,9 +6,13 @@
 //! faults from the start to the chosen time (the simulator is deterministic), so the earlier
 //! state is exactly what was shown before; forking also forgets the user's later faults.
 
-use runnel_core::replica::BrokerId;
+use runnel_core::replica::{Acks, BrokerId};
 use runnel_core::scenario::{Scenario, library};
-use runnel_core::sim::{Fault, Report, Sim};
+use runnel_core::sim::{Fault, Party, Report, Sim, SimConfig, TraceEvent, TraceKind};
+use serde::{Deserialize, Serialize};
+
+/// Trace lines the timeline shows.
+pub const TIMELINE_LINES: usize = 12;
 
 /// Something the user (or the animation clock) does.
 #[derive(Clone, Debug, PartialEq)]
@@ -37,6 +41,114 @@ pub enum Action {
     Fork(u64),
     /// Run to the scenario's end.
     RunToEnd,
+    /// Cut the link between two parties now.
+    Cut(Party, Party),
+    /// Heal the link between two parties now.
+    Heal(Party, Party),
+    /// Make a broker slow (every message to and from it takes this much longer) now.
+    Slow(BrokerId, u64),
+    /// Heal every link, speed every broker up, now.
+    HealAll,
+    /// A group member leaves (LeaveGroup) now.
+    MemberLeave(u32),
+    /// A group member dies silently now.
+    MemberCrash(u32),
+    /// A group member (re)joins now.
+    MemberJoin(u32),
+    /// New producer and topic settings: the lesson replays from time 0 with them to now.
+    Configure(Settings),
+    /// Load a shared session (from a link or storage).
+    Load(Share),
+}
+
+/// The settings a user may change: they apply from time 0 (the lesson replays).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Settings {
+    /// The producer's acks.
+    pub acks: Acks,
+    /// `min.insync.replicas`.
+    pub min_insync_replicas: usize,
+    /// `unclean.leader.election.enable`.
+    pub unclean_leader_election: bool,
+}
+
+impl Settings {
+    /// The settings of a simulation config.
+    pub fn of(config: &SimConfig) -> Self {
+        Self {
+            acks: config.producer.acks,
+            min_insync_replicas: config.replica.min_insync_replicas,
+            unclean_leader_election: config.controller.unclean_leader_election,
+        }
+    }
+
+    fn apply(self, config: &mut SimConfig) {
+        config.producer.acks = self.acks;
+        config.replica.min_insync_replicas = self.min_insync_replicas;
+        config.controller.unclean_leader_election = self.unclean_leader_election;
+    }
+}
+
+/// A session as a link or storage holds it: the lesson, the settings, the user's faults and
+/// the time. Encoded with postcard and URL-safe base64.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Share {
+    /// The lesson's name.
+    pub scenario: String,
+    /// Changed settings, if any.
+    pub settings: Option<Settings>,
+    /// The user's faults at their times.
+    pub faults: Vec<(u64, Fault)>,
+    /// Virtual time.
+    pub time_ms: u64,
+}
+
+impl Share {
+    /// The URL-safe text form.
+    pub fn encode(&self) -> String {
+        base64url(&postcard::to_allocvec(self).unwrap_or_default())
+    }
+
+    /// Parses [`Share::encode`]'s text; `None` for anything else.
+    pub fn decode(text: &str) -> Option<Self> {
+        postcard::from_bytes(&unbase64url(text)?).ok()
+    }
+}
+
+const BASE64URL: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/// URL-safe base64 without padding.
+pub fn base64url(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
+        for i in 0..=chunk.len() {
+            out.push(char::from(BASE64URL[(n >> (18 - 6 * i) & 63) as usize]));
+        }
+    }
+    out
+}
+
+/// The bytes of [`base64url`]'s text; `None` for other characters or a bad length.
+pub fn unbase64url(text: &str) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(text.len() * 3 / 4);
+    for chunk in text.as_bytes().chunks(4) {
+        if chunk.len() == 1 {
+            return None;
+        }
+        let mut n = 0u32;
+        for (i, c) in chunk.iter().enumerate() {
+            let v = BASE64URL.iter().position(|x| x == c)? as u32;
+            n |= v << (18 - 6 * i);
+        }
+        for i in 0..chunk.len() - 1 {
+            out.push((n >> (16 - 8 * i)) as u8);
+        }
+    }
+    Some(out)
 }
 
 /// One replica as the views draw it.
@@ -58,6 +170,9 @@ pub struct ReplicaView {
     pub epoch: i32,
 }
 
+/// A group member's generation and partitions.
+pub type Membership = (i32, Vec<u32>);
+
 /// One broker as the views draw it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BrokerView {
@@ -75,6 +190,7 @@ pub struct BrokerView {
 pub struct Model {
     scenarios: Vec<Scenario>,
     selected: usize,
+    settings: Settings,
     user_faults: Vec<(u64, Fault)>,
     sim: Sim,
     /// Whether the clock advances the simulation.
@@ -90,19 +206,56 @@ impl Default for Model {
 }
 
 impl Model {
-    /// The scenario at `index` of the library (the first if out of range), at time 0.
+    /// The lesson at `index` (the core's library, then the sandbox; the first if out of
+    /// range), at time 0.
     pub fn new(index: usize) -> Self {
-        let scenarios = library();
-        let selected = index.min(scenarios.len().saturating_sub(1));
-        let sim = scenarios[selected].sim();
-        Self {
+        let mut scenarios = library();
+        scenarios.push(sandbox());
+        let selected = if index < scenarios.len() { index } else { 0 };
+        let settings = Settings::of(&scenarios[selected].config);
+        let mut model = Self {
             scenarios,
             selected,
+            settings,
             user_faults: Vec::new(),
-            sim,
+            sim: Sim::new(SimConfig::default()),
             playing: false,
             speed: 2.0,
+        };
+        model.replay(0);
+        model
+    }
+
+    /// A session from a link or storage; `None` names no lesson.
+    pub fn from_share(share: &Share) -> Option<Self> {
+        let mut model = Self::new(0);
+        let index = model
+            .scenarios
+            .iter()
+            .position(|s| s.name == share.scenario)?;
+        model = Self::new(index);
+        if let Some(settings) = share.settings {
+            model.settings = settings;
         }
+        model.user_faults = share.faults.clone();
+        model.replay(share.time_ms);
+        Some(model)
+    }
+
+    /// This session, for a link or storage.
+    pub fn share(&self) -> Share {
+        Share {
+            scenario: self.scenario().name.to_string(),
+            settings: (self.settings != Settings::of(&self.scenario().config))
+                .then_some(self.settings),
+            faults: self.user_faults.clone(),
+            time_ms: self.now_ms(),
+        }
+    }
+
+    /// The settings in force.
+    pub fn settings(&self) -> Settings {
+        self.settings
     }
 
     /// Every scenario, for the picker.
@@ -169,6 +322,22 @@ impl Model {
                 self.advance(end.saturating_sub(self.now_ms()));
                 self.playing = false;
             }
+            Action::Cut(a, b) => self.add_fault(Fault::Cut(a, b)),
+            Action::Heal(a, b) => self.add_fault(Fault::Heal(a, b)),
+            Action::Slow(broker, ms) => self.add_fault(Fault::Slow(broker, ms)),
+            Action::HealAll => self.add_fault(Fault::HealAll),
+            Action::MemberLeave(m) => self.add_fault(Fault::MemberLeave(m)),
+            Action::MemberCrash(m) => self.add_fault(Fault::MemberCrash(m)),
+            Action::MemberJoin(m) => self.add_fault(Fault::MemberJoin(m)),
+            Action::Configure(settings) => {
+                self.settings = settings;
+                self.replay(self.now_ms());
+            }
+            Action::Load(share) => {
+                if let Some(model) = Self::from_share(&share) {
+                    *self = model;
+                }
+            }
         }
     }
 
@@ -188,7 +357,9 @@ impl Model {
 
     /// A fresh simulator with the scenario's and the user's faults, run to `ms`.
     fn replay(&mut self, ms: u64) {
-        let mut sim = self.scenario().sim();
+        let mut scenario = self.scenario().clone();
+        self.settings.apply(&mut scenario.config);
+        let mut sim = scenario.sim().with_trace();
         for (at, fault) in &self.user_faults {
             sim.schedule(*at, *fault);
         }
@@ -252,6 +423,177 @@ impl Model {
     pub fn leader(&self, partition: u32) -> Option<BrokerId> {
         self.sim.controller().partition(partition)?.leader
     }
+
+    /// Every fault so far (the lesson's and the user's), in time order.
+    fn faults_so_far(&self) -> Vec<(u64, Fault)> {
+        let now = self.now_ms();
+        let mut faults: Vec<(u64, Fault)> = self
+            .scenario()
+            .faults
+            .iter()
+            .chain(&self.user_faults)
+            .filter(|(at, _)| *at <= now)
+            .copied()
+            .collect();
+        faults.sort_by_key(|(at, _)| *at);
+        faults
+    }
+
+    /// The parties whose links the user can cut: the quorum, the brokers, the producer.
+    pub fn parties(&self) -> Vec<Party> {
+        let brokers = self.scenario().config.brokers;
+        let mut parties = vec![Party::Quorum];
+        parties.extend((0..brokers).map(Party::Broker));
+        parties.push(Party::Producer);
+        parties
+    }
+
+    /// Links cut now, each pair once (smaller party first).
+    pub fn cut_links(&self) -> Vec<(Party, Party)> {
+        let mut cut: Vec<(Party, Party)> = Vec::new();
+        for (_, fault) in self.faults_so_far() {
+            match fault {
+                Fault::Cut(a, b) => {
+                    let pair = (a.min(b), a.max(b));
+                    if !cut.contains(&pair) {
+                        cut.push(pair);
+                    }
+                }
+                Fault::Heal(a, b) => cut.retain(|p| *p != (a.min(b), a.max(b))),
+                Fault::HealAll => cut.clear(),
+                _ => {}
+            }
+        }
+        cut
+    }
+
+    /// Brokers slowed now, with their extra latency.
+    pub fn slow_brokers(&self) -> Vec<(BrokerId, u64)> {
+        let mut slow: Vec<(BrokerId, u64)> = Vec::new();
+        for (_, fault) in self.faults_so_far() {
+            match fault {
+                Fault::Slow(b, ms) => {
+                    slow.retain(|(x, _)| *x != b);
+                    if ms > 0 {
+                        slow.push((b, ms));
+                    }
+                }
+                Fault::HealAll => slow.clear(),
+                _ => {}
+            }
+        }
+        slow
+    }
+
+    /// Group members (0..group_members) and, for the active ones, their generation and
+    /// partitions.
+    pub fn group(&self) -> Vec<(u32, Option<Membership>)> {
+        let assignment = self.sim.group_assignment();
+        (0..self.scenario().config.group_members)
+            .map(|m| {
+                let owned = assignment
+                    .iter()
+                    .find(|(id, _, _)| *id == m)
+                    .map(|(_, generation, parts)| (*generation, parts.clone()));
+                (m, owned)
+            })
+            .collect()
+    }
+
+    /// The last [`TIMELINE_LINES`] events worth reading (faults, leadership and ISR changes,
+    /// truncations, refusals), newest last.
+    pub fn timeline(&self) -> Vec<String> {
+        let events: Vec<&TraceEvent> = self
+            .sim
+            .trace()
+            .iter()
+            .filter(|e| !matches!(e.kind, TraceKind::Acked { .. }))
+            .collect();
+        events[events.len().saturating_sub(TIMELINE_LINES)..]
+            .iter()
+            .map(|e| describe(e))
+            .collect()
+    }
+}
+
+/// A party's short name: Q, B0, P, C, M0.
+pub fn party_name(p: Party) -> String {
+    match p {
+        Party::Quorum => "quorum".into(),
+        Party::Broker(b) => format!("B{b}"),
+        Party::Producer => "producer".into(),
+        Party::Consumer => "consumer".into(),
+        Party::Member(m) => format!("M{m}"),
+    }
+}
+
+/// One trace event in words.
+pub fn describe(e: &TraceEvent) -> String {
+    let t = format!("{:>6.1} s", e.time_ms as f64 / 1000.0);
+    let what = match &e.kind {
+        TraceKind::Fault(f) => match f {
+            Fault::Crash(b) => format!("broker {b} crashed"),
+            Fault::Restart(b) => format!("broker {b} restarted"),
+            Fault::Cut(a, b) => format!("link {} ↔ {} cut", party_name(*a), party_name(*b)),
+            Fault::Heal(a, b) => format!("link {} ↔ {} healed", party_name(*a), party_name(*b)),
+            Fault::HealAll => "every link healed".into(),
+            Fault::Loss(n) => format!("{n} messages per million lost"),
+            Fault::Slow(b, ms) => format!("broker {b} slowed by {ms} ms"),
+            Fault::Delay(a, b, ms) => {
+                format!(
+                    "link {} ↔ {} slowed by {ms} ms",
+                    party_name(*a),
+                    party_name(*b)
+                )
+            }
+            Fault::ControllerFailover(ms) => format!("controller fails over ({ms} ms silent)"),
+            Fault::PreferredElection => "preferred-leader election".into(),
+            Fault::MemberJoin(m) => format!("member M{m} joins"),
+            Fault::MemberLeave(m) => format!("member M{m} leaves"),
+            Fault::MemberCrash(m) => format!("member M{m} crashed"),
+        },
+        TraceKind::Partition {
+            partition,
+            leader,
+            leader_epoch,
+            isr,
+        } => format!(
+            "p{partition}: leader {}, epoch {leader_epoch}, ISR {:?}",
+            leader.map_or("none".to_string(), |l| format!("B{l}")),
+            isr
+        ),
+        TraceKind::Refused { id, error } => format!("record {id} refused (Kafka error {error})"),
+        TraceKind::Truncated {
+            broker,
+            partition,
+            log_end_offset,
+        } => format!("B{broker} truncated p{partition} to {log_end_offset}"),
+        TraceKind::Acked { id, offset, .. } => format!("record {id} acknowledged at {offset}"),
+    };
+    format!("{t}  {what}")
+}
+
+/// A lesson without a script, big enough to measure the page: 5 brokers, 20 partitions,
+/// replication factor 3, acks=all, three consumer-group members.
+pub fn sandbox() -> Scenario {
+    let mut config = SimConfig {
+        brokers: 5,
+        partitions: 20,
+        replication_factor: 3,
+        group_members: 3,
+        ..SimConfig::default()
+    };
+    config.replica.min_insync_replicas = 2;
+    config.producer.acks = Acks::All;
+    Scenario {
+        name: "sandbox-5x20",
+        title: "Sandbox: 5 brokers, 20 partitions, 3 consumers",
+        lesson: "No script: kill brokers, cut links, slow followers, change acks and \
+                 min.insync.replicas, and watch leaders, ISR and the group's assignment move.",
+        config,
+        faults: Vec::new(),
+        run_until_ms: 300_000,
+    }
 }
 
 #[cfg(test)]
@@ -304,6 +646,80 @@ mod tests {
         assert!(model.user_faults().is_empty());
         model.apply(Action::Step(6_500));
         assert_eq!(model.leader(0), Some(leader));
+    }
+
+    #[test]
+    fn links_settings_and_members_are_actions_and_sessions_round_trip() {
+        let mut model = Model::new(index("acks1-failover"));
+        model.apply(Action::Step(1_000));
+        model.apply(Action::Cut(Party::Broker(1), Party::Broker(0)));
+        model.apply(Action::Slow(2, 200));
+        assert_eq!(
+            model.cut_links(),
+            vec![(Party::Broker(0), Party::Broker(1))]
+        );
+        assert_eq!(model.slow_brokers(), vec![(2, 200)]);
+        assert!(
+            model
+                .timeline()
+                .iter()
+                .any(|l| l.contains("link B1 ↔ B0 cut"))
+        );
+        model.apply(Action::Heal(Party::Broker(0), Party::Broker(1)));
+        assert!(model.cut_links().is_empty());
+        let settings = Settings {
+            acks: Acks::All,
+            min_insync_replicas: 2,
+            unclean_leader_election: false,
+        };
+        model.apply(Action::Configure(settings));
+        assert_eq!(model.now_ms(), 1_000, "replayed to the same time");
+        model.apply(Action::RunToEnd);
+        let with_all = model.report();
+        assert_eq!(with_all.lost, 0, "acks=all with min.insync=2 loses nothing");
+        // A link holds the whole session; loading it gives the same state.
+        let share = model.share();
+        let text = share.encode();
+        assert!(
+            text.bytes()
+                .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
+        );
+        let decoded = Share::decode(&text).expect("decodes");
+        assert_eq!(decoded, share);
+        let mut again = Model::from_share(&decoded).expect("a lesson");
+        assert_eq!(again.now_ms(), model.now_ms());
+        assert_eq!(again.report(), model.report());
+        assert_eq!(again.brokers(), model.brokers());
+        assert!(Share::decode("not a share!").is_none());
+        assert_eq!(
+            unbase64url(&base64url(b"runnel")).as_deref(),
+            Some(&b"runnel"[..])
+        );
+        for n in 0..8 {
+            let bytes: Vec<u8> = (0..n).map(|i| i * 37).collect();
+            assert_eq!(unbase64url(&base64url(&bytes)), Some(bytes));
+        }
+        // The sandbox has a group: members leave and join.
+        let mut sandbox = Model::new(model.scenarios().len() - 1);
+        assert_eq!(sandbox.scenario().name, "sandbox-5x20");
+        sandbox.apply(Action::Step(8_000));
+        let owned: usize = sandbox
+            .group()
+            .iter()
+            .filter_map(|(_, o)| o.as_ref())
+            .map(|(_, p)| p.len())
+            .sum();
+        assert_eq!(owned, 20, "every partition owned: {:?}", sandbox.group());
+        sandbox.apply(Action::MemberLeave(0));
+        sandbox.apply(Action::Step(8_000));
+        let group = sandbox.group();
+        assert!(group[0].1.is_none(), "{group:?}");
+        let owned: usize = group
+            .iter()
+            .filter_map(|(_, o)| o.as_ref())
+            .map(|(_, p)| p.len())
+            .sum();
+        assert_eq!(owned, 20, "the others took over: {group:?}");
     }
 
     #[test]
