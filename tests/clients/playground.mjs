@@ -2,10 +2,11 @@
 // plays the acks=1 failover lesson to its end and prints the lost count the page shows; kills
 // the partition leader with a click and reports where leadership went; rewinds and reports
 // whether the earlier state came back; saves a screenshot of every lesson.
-// Usage: node playground.mjs URL SCREENSHOT_DIR   (prints one JSON line)
+// Runs a partitioner plugin's .wasm in the page (the browser's WebAssembly engine).
+// Usage: node playground.mjs URL SCREENSHOT_DIR PLUGIN_WASM   (prints one JSON line)
 import { chromium } from "playwright-core";
 
-const [url, shots] = process.argv.slice(2);
+const [url, shots, pluginWasm] = process.argv.slice(2);
 const browser = await chromium.launch({
   executablePath: "/usr/bin/chromium",
   args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -108,7 +109,13 @@ try {
   result.shared_sent_equal = (await again.textContent("[data-testid=sent]")) === (await page.textContent("[data-testid=sent]"));
   await again.close();
 
-  // 8. A screenshot of every lesson at its end.
+  // 8. The region partitioner plugin, the same .wasm the broker runs, in this browser.
+  await page.setInputFiles("[data-testid=plugin-file]", pluginWasm);
+  await page.waitForSelector("[data-testid=plugin-result] li, [data-testid=plugin-error]", { timeout: 20000 });
+  result.plugin = await page.$$eval("[data-testid=plugin-result] li", (lis) => lis.map((li) => li.textContent));
+  result.plugin_error = await page.textContent("[data-testid=plugin-error]").catch(() => null);
+
+  // 9. A screenshot of every lesson at its end.
   result.screenshots = 0;
   for (const value of lessons) {
     await page.selectOption("[data-testid=scenario]", value);
@@ -116,7 +123,7 @@ try {
     await page.screenshot({ path: `${shots}/lesson-${value.padStart(2, "0")}.png` });
     result.screenshots++;
   }
-  // 9. Phone width: nothing overflows sideways.
+  // 10. Phone width: nothing overflows sideways.
   await page.setViewportSize({ width: 390, height: 844 });
   result.phone_overflow = await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth);
   await page.screenshot({ path: `${shots}/phone.png` });

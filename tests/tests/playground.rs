@@ -3,7 +3,8 @@
 //! lost count, a click on the leader's Kill moves leadership, rewinding brings back the earlier
 //! view, the keyboard plays and pauses, acks=all with min.insync.replicas=2 loses nothing, a
 //! cut link shows in the events, the 5 × 20 sandbox holds ≥ 50 frames per second at full
-//! speed, the page's link reopens the same session, and every lesson leaves a screenshot in
+//! speed, the page's link reopens the same session, the broker's region partitioner plugin runs
+//! in the browser's WebAssembly engine, and every lesson leaves a screenshot in
 //! `target/playground-screenshots/`.
 
 use std::time::Duration;
@@ -18,12 +19,20 @@ fn the_playground_teaches_the_acks1_failover_and_rewinds() {
     let shots = workspace_root().join("target/playground-screenshots");
     std::fs::create_dir_all(&shots).expect("screenshot dir");
     let url = format!("http://127.0.0.1:{}/", broker.admin_port);
+    let plugin = workspace_root()
+        .join("target/wasm32-unknown-unknown/release/runnel_example_region_partitioner.wasm");
+    assert!(
+        plugin.exists(),
+        "{}: the test command builds it",
+        plugin.display()
+    );
     let out = run_client(
         "node",
         &[
             "tests/clients/playground.mjs",
             &url,
             shots.to_str().expect("utf-8 path"),
+            plugin.to_str().expect("utf-8 path"),
         ],
         b"",
         Duration::from_secs(240),
@@ -68,6 +77,17 @@ fn the_playground_teaches_the_acks1_failover_and_rewinds() {
     assert_eq!(result["link_has_session"], true, "{result}");
     assert_eq!(result["shared_time"], result["sandbox_time"], "{result}");
     assert_eq!(result["shared_sent_equal"], true, "{result}");
+    // The broker's region partitioner, run by the browser's engine on the page's samples.
+    assert_eq!(
+        result["plugin"],
+        serde_json::json!([
+            "order-1,{\"region\":\"eu\"} → partition 0",
+            "order-2,{\"region\":\"us\"} → partition 1",
+            "order-3,{},ap → partition 2",
+            "order-4,{} → partition 2"
+        ]),
+        "{result}"
+    );
     assert_eq!(result["phone_overflow"], false, "{result}");
     // The core's lessons and the sandbox.
     let lessons = runnel_core::scenario::library().len() + 1;

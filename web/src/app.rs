@@ -11,6 +11,7 @@ use wasm_bindgen::JsCast;
 use yew::prelude::*;
 
 use gloo_storage::Storage;
+use runnel_core::plugin::{PartitionRequest, PluginRecord};
 use runnel_core::replica::Acks;
 use runnel_core::sim::Party;
 
@@ -169,6 +170,53 @@ pub fn app() -> Html {
     let slow = state.with(|m| m.slow_brokers());
     let group = state.with(|m| m.group());
     let timeline = state.with(|m| m.timeline());
+    let plugin_result = use_state(|| None::<Result<Vec<(String, u32)>, String>>);
+    let samples = use_state(|| String::from(SAMPLES));
+    let on_samples = {
+        let samples = samples.clone();
+        Callback::from(move |e: Event| {
+            if let Some(area) = e.target_dyn_into::<web_sys::HtmlTextAreaElement>() {
+                samples.set(area.value());
+            }
+        })
+    };
+    let on_plugin = {
+        let result = plugin_result.clone();
+        let samples = samples.clone();
+        Callback::from(move |e: Event| {
+            let Some(file) = e
+                .target_dyn_into::<web_sys::HtmlInputElement>()
+                .and_then(|i| i.files())
+                .and_then(|f| f.get(0))
+            else {
+                return;
+            };
+            let result = result.clone();
+            let records = sample_records(&samples);
+            wasm_bindgen_futures::spawn_local(async move {
+                let blob = gloo_file::Blob::from(file);
+                let outcome = match gloo_file::futures::read_as_bytes(&blob).await {
+                    Ok(wasm) => {
+                        let request = PartitionRequest {
+                            partitions: 3,
+                            records: records.iter().map(|(_, r)| r.clone()).collect(),
+                        };
+                        crate::plugin::partition(&wasm, &request)
+                            .await
+                            .map(|chosen| {
+                                records
+                                    .iter()
+                                    .map(|(line, _)| line.clone())
+                                    .zip(chosen)
+                                    .collect()
+                            })
+                    }
+                    Err(e) => Err(e.to_string()),
+                };
+                result.set(Some(outcome));
+            });
+        })
+    };
     let cb = |action: Action| {
         let dispatcher = state.dispatcher();
         Callback::from(move |_: MouseEvent| dispatcher.dispatch(action.clone()))
@@ -337,6 +385,24 @@ pub fn app() -> Html {
                         </ul>
                     </fieldset>
                 }
+                <fieldset class="plugin">
+                    <legend>{ "Try a partitioner plugin (.wasm) on 3 partitions" }</legend>
+                    <label>{ "Sample records, one per line: key,value[,region]" }
+                        <textarea data-testid="plugin-samples" rows="4" onchange={on_samples} value={(*samples).clone()}/>
+                    </label>
+                    <label>{ "Plugin " }
+                        <input data-testid="plugin-file" type="file" accept=".wasm" onchange={on_plugin}/>
+                    </label>
+                    { match &*plugin_result {
+                        None => html! {},
+                        Some(Err(e)) => html! { <p data-testid="plugin-error">{ format!("refused: {e}") }</p> },
+                        Some(Ok(rows)) => html! {
+                            <ol data-testid="plugin-result">
+                                { for rows.iter().map(|(line, p)| html! { <li>{ format!("{line} → partition {p}") }</li> }) }
+                            </ol>
+                        },
+                    } }
+                </fieldset>
                 <fieldset class="timeline">
                     <legend>{ "Events" }</legend>
                     <ol data-testid="timeline">
@@ -346,6 +412,35 @@ pub fn app() -> Html {
             </section>
         </main>
     }
+}
+
+/// The plugin panel's sample records.
+const SAMPLES: &str =
+    "order-1,{\"region\":\"eu\"}\norder-2,{\"region\":\"us\"}\norder-3,{},ap\norder-4,{}";
+
+/// Sample lines as records: `key,value[,region header]`.
+fn sample_records(text: &str) -> Vec<(String, PluginRecord)> {
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|line| {
+            let mut fields = line.splitn(2, ',');
+            let key = fields.next().unwrap_or_default();
+            let rest = fields.next().unwrap_or_default();
+            let (value, region) = match rest.rsplit_once(',') {
+                Some((v, r)) if !r.contains(['{', '}', '"']) => (v, Some(r)),
+                _ => (rest, None),
+            };
+            let record = PluginRecord {
+                key: Some(key.as_bytes().to_vec()),
+                value: Some(value.as_bytes().to_vec()),
+                headers: region
+                    .map(|r| vec![("region".to_string(), Some(r.trim().as_bytes().to_vec()))])
+                    .unwrap_or_default(),
+                timestamp: 0,
+            };
+            (line.to_string(), record)
+        })
+        .collect()
 }
 
 /// Every unordered pair of parties, smaller first.
@@ -402,5 +497,24 @@ fn broker_view(
                 }
             </div>
         </article>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sample_lines_become_records() {
+        let records = sample_records(SAMPLES);
+        assert_eq!(records.len(), 4);
+        assert_eq!(
+            records[0].1.value.as_deref(),
+            Some(&br#"{"region":"eu"}"#[..])
+        );
+        assert_eq!(records[0].1.header("region"), None);
+        assert_eq!(records[2].1.value.as_deref(), Some(&b"{}"[..]));
+        assert_eq!(records[2].1.header("region"), Some(&b"ap"[..]));
+        assert_eq!(records[3].1.key.as_deref(), Some(&b"order-4"[..]));
     }
 }

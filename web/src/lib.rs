@@ -7,13 +7,16 @@
 //! leader epochs move, with the lesson's numbers (records sent, acknowledged, lost) live.
 //!
 //! - `model`: the state and its reducer, browser-free and tested natively.
-//! - `app`: the Yew components and the effect hooks (animation clock, keyboard).
+//! - `app`: the Yew components and the effect hooks (animation clock, keyboard, session).
+//! - `plugin`: runs a partitioner plugin's `.wasm` in the browser's WebAssembly engine with the
+//!   broker's plugin ABI.
 //!
 //! `runnel` builds it (node/build.rs, with the wasm-bindgen library) and serves it on its
 //! admin port at `/`.
 
 pub mod app;
 pub mod model;
+pub mod plugin;
 
 /// Mounts the playground on the page's body (the wasm module's start function).
 #[cfg(target_arch = "wasm32")]
