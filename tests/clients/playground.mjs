@@ -109,13 +109,35 @@ try {
   result.shared_sent_equal = (await again.textContent("[data-testid=sent]")) === (await page.textContent("[data-testid=sent]"));
   await again.close();
 
-  // 8. The region partitioner plugin, the same .wasm the broker runs, in this browser.
+  // 8. Chapters: forward twice to the crash, back once to before it.
+  await page.selectOption("[data-testid=scenario]", "0");
+  await page.click("[data-testid=chapter-next]");
+  await page.click("[data-testid=chapter-next]");
+  result.chapter = await text("chapter");
+  result.chapter_crash_down = (await text("broker-0")).includes("down");
+  await page.click("[data-testid=chapter-prev]");
+  result.chapter_back_up = (await text("broker-0")).includes("up");
+  result.chapter_back_time = await text("time");
+
+  // 9. Export the session to a file, switch lessons, import it: the same place again.
+  for (let i = 0; i < 3; i++) await page.click("[data-testid=step]");
+  const exportedTime = await text("time");
+  const [download] = await Promise.all([page.waitForEvent("download"), page.click("[data-testid=export]")]);
+  const saved = `${shots}/session.txt`;
+  await download.saveAs(saved);
+  await page.selectOption("[data-testid=scenario]", "1");
+  await page.setInputFiles("[data-testid=import]", saved);
+  await page.waitForFunction((t) => document.querySelector("[data-testid=time]").textContent.trim() === t, exportedTime, { timeout: 10000 }).catch(() => {});
+  result.imported_time_equal = (await text("time")) === exportedTime;
+  result.imported_lesson = await page.$eval("[data-testid=scenario]", (s) => s.value);
+
+  // 10. The region partitioner plugin, the same .wasm the broker runs, in this browser.
   await page.setInputFiles("[data-testid=plugin-file]", pluginWasm);
   await page.waitForSelector("[data-testid=plugin-result] li, [data-testid=plugin-error]", { timeout: 20000 });
   result.plugin = await page.$$eval("[data-testid=plugin-result] li", (lis) => lis.map((li) => li.textContent));
   result.plugin_error = await page.textContent("[data-testid=plugin-error]").catch(() => null);
 
-  // 9. A screenshot of every lesson at its end.
+  // 11. A screenshot of every lesson at its end.
   result.screenshots = 0;
   for (const value of lessons) {
     await page.selectOption("[data-testid=scenario]", value);
@@ -123,7 +145,7 @@ try {
     await page.screenshot({ path: `${shots}/lesson-${value.padStart(2, "0")}.png` });
     result.screenshots++;
   }
-  // 10. Phone width: nothing overflows sideways.
+  // 12. Phone width: nothing overflows sideways.
   await page.setViewportSize({ width: 390, height: 844 });
   result.phone_overflow = await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth);
   await page.screenshot({ path: `${shots}/phone.png` });

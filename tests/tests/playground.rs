@@ -3,7 +3,8 @@
 //! lost count, a click on the leader's Kill moves leadership, rewinding brings back the earlier
 //! view, the keyboard plays and pauses, acks=all with min.insync.replicas=2 loses nothing, a
 //! cut link shows in the events, the 5 × 20 sandbox holds ≥ 50 frames per second at full
-//! speed, the page's link reopens the same session, the broker's region partitioner plugin runs
+//! speed, the page's link reopens the same session, chapters step forward and back, a session
+//! exported to a file imports again, the broker's region partitioner plugin runs
 //! in the browser's WebAssembly engine, and every lesson leaves a screenshot in
 //! `target/playground-screenshots/`.
 
@@ -77,6 +78,24 @@ fn the_playground_teaches_the_acks1_failover_and_rewinds() {
     assert_eq!(result["link_has_session"], true, "{result}");
     assert_eq!(result["shared_time"], result["sandbox_time"], "{result}");
     assert_eq!(result["shared_sent_equal"], true, "{result}");
+    assert_eq!(
+        result["chapter"]
+            .as_str()
+            .map(|c| c.split(" of ").next().unwrap_or_default()),
+        Some("Chapter 3"),
+        "{result}"
+    );
+    assert!(
+        result["chapter"]
+            .as_str()
+            .is_some_and(|c| c.ends_with("at 4.0 s: broker 0 crashed")),
+        "{result}"
+    );
+    assert_eq!(result["chapter_crash_down"], true, "{result}");
+    assert_eq!(result["chapter_back_up"], true, "back a step: {result}");
+    assert_eq!(result["chapter_back_time"], "2.0 s of 25 s", "{result}");
+    assert_eq!(result["imported_time_equal"], true, "{result}");
+    assert_eq!(result["imported_lesson"], "0", "{result}");
     // The broker's region partitioner, run by the browser's engine on the page's samples.
     assert_eq!(
         result["plugin"],

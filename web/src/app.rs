@@ -170,6 +170,41 @@ pub fn app() -> Html {
     let slow = state.with(|m| m.slow_brokers());
     let group = state.with(|m| m.group());
     let timeline = state.with(|m| m.timeline());
+    let chapters = state.with(|m| m.chapters());
+    let chapter = state.with(|m| m.chapter());
+    let on_export = {
+        let text = share.encode();
+        Callback::from(move |_: MouseEvent| download("runnel-session.txt", &text))
+    };
+    let import_error = use_state(|| None::<String>);
+    let on_import = {
+        let dispatcher = state.dispatcher();
+        let import_error = import_error.clone();
+        Callback::from(move |e: Event| {
+            let Some(file) = e
+                .target_dyn_into::<web_sys::HtmlInputElement>()
+                .and_then(|i| i.files())
+                .and_then(|f| f.get(0))
+            else {
+                return;
+            };
+            let dispatcher = dispatcher.clone();
+            let import_error = import_error.clone();
+            wasm_bindgen_futures::spawn_local(async move {
+                let blob = gloo_file::Blob::from(file);
+                match gloo_file::futures::read_as_text(&blob).await {
+                    Ok(text) => match Share::decode(text.trim()) {
+                        Some(share) => {
+                            import_error.set(None);
+                            dispatcher.dispatch(Action::Load(share));
+                        }
+                        None => import_error.set(Some("not a runnel session file".into())),
+                    },
+                    Err(e) => import_error.set(Some(e.to_string())),
+                }
+            });
+        })
+    };
     let plugin_result = use_state(|| None::<Result<Vec<(String, u32)>, String>>);
     let samples = use_state(|| String::from(SAMPLES));
     let on_samples = {
@@ -221,6 +256,16 @@ pub fn app() -> Html {
         let dispatcher = state.dispatcher();
         Callback::from(move |_: MouseEvent| dispatcher.dispatch(action.clone()))
     };
+    // Keep the picker showing the lesson in force (a load or an import changes it too).
+    let picker = use_node_ref();
+    {
+        let picker = picker.clone();
+        use_effect_with(selected, move |selected| {
+            if let Some(select) = picker.cast::<web_sys::HtmlSelectElement>() {
+                select.set_value(&selected.to_string());
+            }
+        });
+    }
     let on_select = {
         let dispatcher = state.dispatcher();
         Callback::from(move |e: Event| {
@@ -289,7 +334,7 @@ pub fn app() -> Html {
             <header>
                 <h1>{ "runnel playground" }</h1>
                 <label>{ "Lesson " }
-                    <select data-testid="scenario" onchange={on_select}>
+                    <select data-testid="scenario" ref={picker} onchange={on_select}>
                         { for scenarios.iter().enumerate().map(|(i, (name, title))| html! {
                             <option value={i.to_string()} selected={i == selected}>{ format!("{name}: {title}") }</option>
                         }) }
@@ -299,6 +344,18 @@ pub fn app() -> Html {
             <section class="lesson">
                 <h2>{ title }</h2>
                 <p>{ lesson }</p>
+                <p class="chapter" data-testid="chapter">
+                    { format!("Chapter {} of {} — at {:.1} s: {}", chapter + 1, chapters.len(),
+                        chapters[chapter].0 as f64 / 1000.0, chapters[chapter].1) }
+                </p>
+                <p>
+                    <button data-testid="chapter-prev" disabled={chapter == 0} onclick={cb(Action::Chapter(chapter.saturating_sub(1)))}>{ "◀ Previous chapter" }</button>
+                    { " " }
+                    <button data-testid="chapter-next" disabled={chapter + 1 >= chapters.len()} onclick={cb(Action::Chapter(chapter + 1))}>{ "Next chapter ▶" }</button>
+                    if chapter + 1 < chapters.len() {
+                        <span>{ format!(" next, at {:.1} s: {}", chapters[chapter + 1].0 as f64 / 1000.0, chapters[chapter + 1].1) }</span>
+                    }
+                </p>
                 <p class="numbers" aria-live="polite">
                     { "So far: " }
                     <strong data-testid="sent">{ report.sent }</strong>{ " records sent, " }
@@ -322,6 +379,13 @@ pub fn app() -> Html {
                 <label>{ "Time " }
                     <input data-testid="scrub" type="range" min="0" max={end.to_string()} step="100" value={now.to_string()} onchange={on_seek} aria-label="time"/>
                 </label>
+                <button data-testid="export" onclick={on_export}>{ "Export session" }</button>
+                <label>{ "Import " }
+                    <input data-testid="import" type="file" accept=".txt" onchange={on_import}/>
+                </label>
+                if let Some(e) = &*import_error {
+                    <span data-testid="import-error">{ e.clone() }</span>
+                }
                 <span data-testid="time">{ format!("{:.1} s of {:.0} s", now as f64 / 1000.0, end as f64 / 1000.0) }</span>
             </section>
             <section class="cluster">
@@ -411,6 +475,19 @@ pub fn app() -> Html {
                 </fieldset>
             </section>
         </main>
+    }
+}
+
+/// Offers `text` as a file download named `name`.
+fn download(name: &str, text: &str) {
+    let url = gloo_file::ObjectUrl::from(gloo_file::Blob::new(text));
+    let Ok(element) = gloo_utils::document().create_element("a") else {
+        return;
+    };
+    let _ = element.set_attribute("href", &url);
+    let _ = element.set_attribute("download", name);
+    if let Some(anchor) = element.dyn_ref::<web_sys::HtmlElement>() {
+        anchor.click();
     }
 }
 

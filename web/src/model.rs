@@ -59,6 +59,8 @@ pub enum Action {
     Configure(Settings),
     /// Load a shared session (from a link or storage).
     Load(Share),
+    /// Go to the start of chapter `n` of the lesson (where its script next acts), replaying.
+    Chapter(usize),
 }
 
 /// The settings a user may change: they apply from time 0 (the lesson replays).
@@ -333,6 +335,13 @@ impl Model {
                 self.settings = settings;
                 self.replay(self.now_ms());
             }
+            Action::Chapter(n) => {
+                let chapters = self.chapters();
+                if let Some((at, _)) = chapters.get(n.min(chapters.len() - 1)) {
+                    self.playing = false;
+                    self.replay(*at);
+                }
+            }
             Action::Load(share) => {
                 if let Some(model) = Self::from_share(&share) {
                     *self = model;
@@ -422,6 +431,34 @@ impl Model {
     /// The leader of `partition` now, as the controller says.
     pub fn leader(&self, partition: u32) -> Option<BrokerId> {
         self.sim.controller().partition(partition)?.leader
+    }
+
+    /// The lesson's chapters: each distinct time the script does something, with what it
+    /// does in words; chapter 0 is the start.
+    pub fn chapters(&self) -> Vec<(u64, String)> {
+        let mut chapters: Vec<(u64, String)> = vec![(0, "the cluster starts".to_string())];
+        let mut faults = self.scenario().faults.clone();
+        faults.sort_by_key(|(at, _)| *at);
+        for (at, fault) in faults {
+            let words = what_happened(&TraceKind::Fault(fault));
+            match chapters.last_mut() {
+                Some((t, text)) if *t == at => {
+                    text.push_str("; ");
+                    text.push_str(&words);
+                }
+                _ => chapters.push((at, words)),
+            }
+        }
+        chapters
+    }
+
+    /// The chapter the time is in (the last one started).
+    pub fn chapter(&self) -> usize {
+        let now = self.now_ms();
+        self.chapters()
+            .iter()
+            .rposition(|(at, _)| *at <= now)
+            .unwrap_or(0)
     }
 
     /// Every fault so far (the lesson's and the user's), in time order.
@@ -527,10 +564,18 @@ pub fn party_name(p: Party) -> String {
     }
 }
 
-/// One trace event in words.
+/// One trace event in words, after its time.
 pub fn describe(e: &TraceEvent) -> String {
-    let t = format!("{:>6.1} s", e.time_ms as f64 / 1000.0);
-    let what = match &e.kind {
+    format!(
+        "{:>6.1} s  {}",
+        e.time_ms as f64 / 1000.0,
+        what_happened(&e.kind)
+    )
+}
+
+/// What a trace event says, in words.
+pub fn what_happened(kind: &TraceKind) -> String {
+    match kind {
         TraceKind::Fault(f) => match f {
             Fault::Crash(b) => format!("broker {b} crashed"),
             Fault::Restart(b) => format!("broker {b} restarted"),
@@ -569,8 +614,7 @@ pub fn describe(e: &TraceEvent) -> String {
             log_end_offset,
         } => format!("B{broker} truncated p{partition} to {log_end_offset}"),
         TraceKind::Acked { id, offset, .. } => format!("record {id} acknowledged at {offset}"),
-    };
-    format!("{t}  {what}")
+    }
 }
 
 /// A lesson without a script, big enough to measure the page: 5 brokers, 20 partitions,
@@ -720,6 +764,32 @@ mod tests {
             .map(|(_, p)| p.len())
             .sum();
         assert_eq!(owned, 20, "the others took over: {group:?}");
+    }
+
+    #[test]
+    fn chapters_follow_the_script_and_go_back() {
+        let mut model = Model::new(index("acks1-failover"));
+        let chapters = model.chapters();
+        assert_eq!(chapters[0].0, 0);
+        assert_eq!(
+            chapters[1],
+            (
+                2_000,
+                "broker 1 slowed by 300 ms; broker 2 slowed by 300 ms".to_string()
+            )
+        );
+        assert_eq!(chapters[2], (4_000, "broker 0 crashed".to_string()));
+        model.apply(Action::Chapter(2));
+        assert_eq!((model.now_ms(), model.chapter()), (4_000, 2));
+        assert!(model.brokers()[0].down);
+        model.apply(Action::Chapter(1));
+        assert_eq!((model.now_ms(), model.chapter()), (2_000, 1));
+        assert!(
+            !model.brokers()[0].down,
+            "back a step: broker 0 is up again"
+        );
+        model.apply(Action::Chapter(99));
+        assert_eq!(model.chapter(), chapters.len() - 1);
     }
 
     #[test]
