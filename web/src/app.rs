@@ -181,11 +181,7 @@ pub fn app() -> Html {
         let dispatcher = state.dispatcher();
         let import_error = import_error.clone();
         Callback::from(move |e: Event| {
-            let Some(file) = e
-                .target_dyn_into::<web_sys::HtmlInputElement>()
-                .and_then(|i| i.files())
-                .and_then(|f| f.get(0))
-            else {
+            let Some(file) = chosen_file(&e) else {
                 return;
             };
             let dispatcher = dispatcher.clone();
@@ -219,11 +215,7 @@ pub fn app() -> Html {
         let result = plugin_result.clone();
         let samples = samples.clone();
         Callback::from(move |e: Event| {
-            let Some(file) = e
-                .target_dyn_into::<web_sys::HtmlInputElement>()
-                .and_then(|i| i.files())
-                .and_then(|f| f.get(0))
-            else {
+            let Some(file) = chosen_file(&e) else {
                 return;
             };
             let result = result.clone();
@@ -476,6 +468,13 @@ pub fn app() -> Html {
             </section>
         </main>
     }
+}
+
+/// The file chosen in the file input that sent `e`.
+fn chosen_file(e: &Event) -> Option<web_sys::File> {
+    e.target_dyn_into::<web_sys::HtmlInputElement>()
+        .and_then(|i| i.files())
+        .and_then(|f| f.get(0))
 }
 
 /// Offers `text` as a file download named `name`.

@@ -379,21 +379,12 @@ impl Model {
     /// Brokers and their replicas now.
     pub fn brokers(&self) -> Vec<BrokerView> {
         let config = self.scenario().config;
-        let now = self.now_ms();
+        let faults = self.faults_so_far();
         let controller = self.sim.controller();
         (0..config.brokers)
             .map(|id| {
                 let mut down = false;
-                let mut faults: Vec<(u64, Fault)> = self
-                    .scenario()
-                    .faults
-                    .iter()
-                    .chain(&self.user_faults)
-                    .filter(|(at, _)| *at <= now)
-                    .copied()
-                    .collect();
-                faults.sort_by_key(|(at, _)| *at);
-                for (_, f) in faults {
+                for &(_, f) in &faults {
                     match f {
                         Fault::Crash(b) if b == id => down = true,
                         Fault::Restart(b) if b == id => down = false,
