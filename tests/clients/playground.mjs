@@ -118,6 +118,7 @@ try {
   await page.click("[data-testid=chapter-prev]");
   result.chapter_back_up = (await text("broker-0")).includes("up");
   result.chapter_back_time = await text("time");
+  result.log_cells = await page.$$eval("[data-testid=log-0] .cell", (cs) => cs.length);
 
   // 9. Export the session to a file, switch lessons, import it: the same place again.
   for (let i = 0; i < 3; i++) await page.click("[data-testid=step]");

@@ -94,6 +94,7 @@ fn the_playground_teaches_the_acks1_failover_and_rewinds() {
     assert_eq!(result["chapter_crash_down"], true, "{result}");
     assert_eq!(result["chapter_back_up"], true, "back a step: {result}");
     assert_eq!(result["chapter_back_time"], "2.0 s of 25 s", "{result}");
+    assert_eq!(result["log_cells"].as_u64(), Some(12), "B0's log strip: {result}");
     assert_eq!(result["imported_time_equal"], true, "{result}");
     assert_eq!(result["imported_lesson"], "0", "{result}");
     // The broker's region partitioner, run by the browser's engine on the page's samples.

@@ -170,6 +170,17 @@ pub fn app() -> Html {
     let slow = state.with(|m| m.slow_brokers());
     let group = state.with(|m| m.group());
     let timeline = state.with(|m| m.timeline());
+    let strip_partition = use_state(|| 0u32);
+    let partitions = state.with(|m| m.scenario().config.partitions);
+    let strips = state.with(|m| m.log_strips((*strip_partition).min(partitions - 1), 12));
+    let on_strip_partition = {
+        let strip_partition = strip_partition.clone();
+        Callback::from(move |e: Event| {
+            if let Some(select) = e.target_dyn_into::<web_sys::HtmlSelectElement>() {
+                strip_partition.set(select.value().parse().unwrap_or(0));
+            }
+        })
+    };
     let chapters = state.with(|m| m.chapters());
     let chapter = state.with(|m| m.chapter());
     let on_export = {
@@ -382,6 +393,28 @@ pub fn app() -> Html {
             </section>
             <section class="cluster">
                 { for brokers.iter().map(|b| broker_view(b, &cb, slow.iter().find(|(x, _)| *x == b.id).map(|(_, ms)| *ms))) }
+            </section>
+            <section class="logs">
+                <h3>
+                    { "Log of partition " }
+                    <select data-testid="log-partition" aria-label="partition" onchange={on_strip_partition}>
+                        { for (0..partitions).map(|p| html! {
+                            <option value={p.to_string()} selected={p == *strip_partition}>{ format!("p{p}") }</option>
+                        }) }
+                    </select>
+                    { " — the last 12 records on each replica: offset, record id; ✱ marks records at or above that replica's high watermark (not committed)" }
+                </h3>
+                { for strips.iter().map(|(broker, cells)| html! {
+                    <div class="strip" data-testid={format!("log-{broker}")}>
+                        <span class="who">{ format!("B{broker}") }</span>
+                        { for cells.iter().map(|c| html! {
+                            <span class={classes!("cell", (!c.committed).then_some("uncommitted"))}
+                                  title={format!("offset {}, record {}", c.offset, c.id)}>
+                                { format!("{}:{}{}", c.offset, c.id, if c.committed { "" } else { "✱" }) }
+                            </span>
+                        }) }
+                    </div>
+                }) }
             </section>
             <section class="panels">
                 <fieldset class="settings">

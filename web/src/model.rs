@@ -172,6 +172,17 @@ pub struct ReplicaView {
     pub epoch: i32,
 }
 
+/// One record in a log strip.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LogCell {
+    /// Its offset.
+    pub offset: i64,
+    /// The simulated producer's record id (the value).
+    pub id: u64,
+    /// Below the replica's high watermark.
+    pub committed: bool,
+}
+
 /// A group member's generation and partitions.
 pub type Membership = (i32, Vec<u32>);
 
@@ -415,6 +426,43 @@ impl Model {
                     live: controller.is_live(id),
                     replicas,
                 }
+            })
+            .collect()
+    }
+
+    /// The last `n` records of `partition` on each of its replicas: (broker, records).
+    pub fn log_strips(&self, partition: u32, n: usize) -> Vec<(BrokerId, Vec<LogCell>)> {
+        use runnel_core::batch::{NoCodec, batches};
+        let Some(state) = self.sim.controller().partition(partition) else {
+            return Vec::new();
+        };
+        state
+            .replicas
+            .iter()
+            .filter_map(|&broker| {
+                let replica = self.sim.replica(broker, partition)?;
+                let (leo, hw) = (replica.log_end_offset(), replica.high_watermark());
+                let bytes = replica.read_all(leo);
+                let mut cells = Vec::new();
+                let mut scratch = Vec::new();
+                for batch in batches(&bytes).flatten() {
+                    let Ok(records) = batch.records(&NoCodec, &mut scratch) else {
+                        continue;
+                    };
+                    for record in records.flatten() {
+                        let id = record
+                            .value
+                            .and_then(|v| <[u8; 8]>::try_from(v).ok())
+                            .map_or(0, u64::from_be_bytes);
+                        cells.push(LogCell {
+                            offset: record.offset,
+                            id,
+                            committed: record.offset < hw,
+                        });
+                    }
+                }
+                let skip = cells.len().saturating_sub(n);
+                Some((broker, cells.split_off(skip)))
             })
             .collect()
     }
@@ -781,6 +829,36 @@ mod tests {
         );
         model.apply(Action::Chapter(99));
         assert_eq!(model.chapter(), chapters.len() - 1);
+    }
+
+    #[test]
+    fn log_strips_show_the_leaders_uncommitted_tail() {
+        let mut model = Model::new(index("acks1-failover"));
+        model.apply(Action::Step(3_900));
+        let strips = model.log_strips(0, 12);
+        assert_eq!(strips.len(), 3);
+        let leader = model.leader(0).expect("leader");
+        let (_, leader_cells) = strips
+            .iter()
+            .find(|(b, _)| *b == leader)
+            .expect("leader strip");
+        assert_eq!(leader_cells.len(), 12);
+        let last = leader_cells.last().expect("a record");
+        assert!(
+            !last.committed,
+            "slow followers: the leader's tail is above the HW"
+        );
+        assert!(
+            leader_cells
+                .windows(2)
+                .all(|w| w[0].offset + 1 == w[1].offset)
+        );
+        for (b, cells) in &strips {
+            if *b != leader {
+                let follower_last = cells.last().map_or(-1, |c| c.offset);
+                assert!(follower_last < last.offset, "B{b} is behind the leader");
+            }
+        }
     }
 
     #[test]
