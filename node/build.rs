@@ -120,7 +120,7 @@ fn build(workspace: &Path) -> Vec<(String, Vec<u8>)> {
     gz.write_all(wasm_bytes).expect("gzip");
     let gzipped = gz.finish().expect("gzip").len();
     println!(
-        "cargo:warning=playground: runnel_web_bg.wasm {} KiB, {} KiB gzipped (goal 1024 KiB), in {}",
+        "cargo:warning=playground: runnel_web_bg.wasm {} KiB, {} KiB gzipped (goal: ≤ 1024 KiB gzipped), in {}",
         wasm_bytes.len() / 1024,
         gzipped / 1024,
         dist.display()

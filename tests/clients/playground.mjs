@@ -132,13 +132,21 @@ try {
   result.imported_time_equal = (await text("time")) === exportedTime;
   result.imported_lesson = await page.$eval("[data-testid=scenario]", (s) => s.value);
 
-  // 10. The region partitioner plugin, the same .wasm the broker runs, in this browser.
+  // 10. Keys and compaction: equal keys share a partition; compaction keeps the latest per
+  //     key at its offset; past the delete horizon the tombstone goes too.
+  result.keys_partitions = await page.$$eval("[data-testid=keys-partitions] li", (lis) => lis.map((li) => li.textContent));
+  const cells = () => page.$$eval("[data-testid=compacted] .cell", (cs) => cs.map((c) => c.textContent));
+  result.compacted = await cells();
+  await page.check("[data-testid=past-horizon]");
+  result.compacted_past_horizon = await cells();
+
+  // 11. The region partitioner plugin, the same .wasm the broker runs, in this browser.
   await page.setInputFiles("[data-testid=plugin-file]", pluginWasm);
   await page.waitForSelector("[data-testid=plugin-result] li, [data-testid=plugin-error]", { timeout: 20000 });
   result.plugin = await page.$$eval("[data-testid=plugin-result] li", (lis) => lis.map((li) => li.textContent));
   result.plugin_error = await page.textContent("[data-testid=plugin-error]").catch(() => null);
 
-  // 11. A screenshot of every lesson at its end.
+  // 12. A screenshot of every lesson at its end.
   result.screenshots = 0;
   for (const value of lessons) {
     await page.selectOption("[data-testid=scenario]", value);
@@ -146,7 +154,7 @@ try {
     await page.screenshot({ path: `${shots}/lesson-${value.padStart(2, "0")}.png` });
     result.screenshots++;
   }
-  // 12. Phone width: nothing overflows sideways.
+  // 13. Phone width: nothing overflows sideways.
   await page.setViewportSize({ width: 390, height: 844 });
   result.phone_overflow = await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth);
   await page.screenshot({ path: `${shots}/phone.png` });

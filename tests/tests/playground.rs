@@ -4,7 +4,8 @@
 //! view, the keyboard plays and pauses, acks=all with min.insync.replicas=2 loses nothing, a
 //! cut link shows in the events, the 5 × 20 sandbox holds ≥ 50 frames per second at full
 //! speed, the page's link reopens the same session, chapters step forward and back, a session
-//! exported to a file imports again, the broker's region partitioner plugin runs
+//! exported to a file imports again, the keys lesson shows murmur2 partitions and the core's
+//! compaction, the broker's region partitioner plugin runs
 //! in the browser's WebAssembly engine, and every lesson leaves a screenshot in
 //! `target/playground-screenshots/`.
 
@@ -94,9 +95,37 @@ fn the_playground_teaches_the_acks1_failover_and_rewinds() {
     assert_eq!(result["chapter_crash_down"], true, "{result}");
     assert_eq!(result["chapter_back_up"], true, "back a step: {result}");
     assert_eq!(result["chapter_back_time"], "2.0 s of 25 s", "{result}");
-    assert_eq!(result["log_cells"].as_u64(), Some(12), "B0's log strip: {result}");
+    assert_eq!(
+        result["log_cells"].as_u64(),
+        Some(12),
+        "B0's log strip: {result}"
+    );
     assert_eq!(result["imported_time_equal"], true, "{result}");
     assert_eq!(result["imported_lesson"], "0", "{result}");
+    // Keys: the page's partitions are murmur2's, as the Java client computes them.
+    let partition = |k: &str| runnel_core::partitioner::murmur2_partition(k.as_bytes(), 3);
+    assert_eq!(
+        result["keys_partitions"],
+        serde_json::json!([
+            format!("a=a1 → partition {} of 3", partition("a")),
+            format!("b=b1 → partition {} of 3", partition("b")),
+            format!("a=a2 → partition {} of 3", partition("a")),
+            format!("c=c1 → partition {} of 3", partition("c")),
+            format!("b=(tombstone) → partition {} of 3", partition("b")),
+            format!("a=a3 → partition {} of 3", partition("a")),
+        ]),
+        "{result}"
+    );
+    assert_eq!(
+        result["compacted"],
+        serde_json::json!(["3:c=c1", "4:b=✝", "5:a=a3"]),
+        "latest per key at its offset, the tombstone kept: {result}"
+    );
+    assert_eq!(
+        result["compacted_past_horizon"],
+        serde_json::json!(["3:c=c1", "5:a=a3"]),
+        "{result}"
+    );
     // The broker's region partitioner, run by the browser's engine on the page's samples.
     assert_eq!(
         result["plugin"],

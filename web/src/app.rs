@@ -181,6 +181,27 @@ pub fn app() -> Html {
             }
         })
     };
+    let keys_text = use_state(|| String::from(KEY_SAMPLES));
+    let past_horizon = use_state(|| false);
+    let on_keys = {
+        let keys_text = keys_text.clone();
+        Callback::from(move |e: Event| {
+            if let Some(area) = e.target_dyn_into::<web_sys::HtmlTextAreaElement>() {
+                keys_text.set(area.value());
+            }
+        })
+    };
+    let on_horizon = {
+        let past_horizon = past_horizon.clone();
+        Callback::from(move |e: Event| {
+            if let Some(input) = e.target_dyn_into::<web_sys::HtmlInputElement>() {
+                past_horizon.set(input.checked());
+            }
+        })
+    };
+    let keyed = crate::keys::parse(&keys_text);
+    let keyed_partitions = crate::keys::partitions(&keyed, 3);
+    let compacted = crate::keys::compact(&keyed, *past_horizon);
     let chapters = state.with(|m| m.chapters());
     let chapter = state.with(|m| m.chapter());
     let on_export = {
@@ -474,6 +495,34 @@ pub fn app() -> Html {
                         </ul>
                     </fieldset>
                 }
+                <fieldset class="keys">
+                    <legend>{ "Keys, partitions and compaction" }</legend>
+                    <label>{ "Records, one per line: key=value (key= is a tombstone)" }
+                        <textarea data-testid="keys-input" rows="6" onchange={on_keys} value={(*keys_text).clone()}/>
+                    </label>
+                    <ol data-testid="keys-partitions" start="0">
+                        { for keyed.iter().zip(&keyed_partitions).map(|((k, v), p)| html! {
+                            <li>{ format!("{k}={} → partition {p} of 3", v.as_deref().unwrap_or("(tombstone)")) }</li>
+                        }) }
+                    </ol>
+                    <label>
+                        <input data-testid="past-horizon" type="checkbox" checked={*past_horizon} onchange={on_horizon}/>
+                        { format!(" the delete horizon has passed (delete.retention.ms = {} ms)", crate::keys::DELETE_RETENTION_MS) }
+                    </label>
+                    { match &compacted {
+                        Ok((before, after)) => html! {
+                            <>
+                                <p>{ "The log, one batch per record: " }
+                                    { for before.iter().map(|s| html! { <span class="cell">{ shown(s) }</span> }) }
+                                </p>
+                                <p data-testid="compacted">{ "After compaction: " }
+                                    { for after.iter().map(|s| html! { <span class="cell">{ shown(s) }</span> }) }
+                                </p>
+                            </>
+                        },
+                        Err(e) => html! { <p>{ format!("compaction failed: {e}") }</p> },
+                    } }
+                </fieldset>
                 <fieldset class="plugin">
                     <legend>{ "Try a partitioner plugin (.wasm) on 3 partitions" }</legend>
                     <label>{ "Sample records, one per line: key,value[,region]" }
@@ -521,6 +570,19 @@ fn download(name: &str, text: &str) {
     if let Some(anchor) = element.dyn_ref::<web_sys::HtmlElement>() {
         anchor.click();
     }
+}
+
+/// The keys lesson's sample records.
+const KEY_SAMPLES: &str = "a=a1\nb=b1\na=a2\nc=c1\nb=\na=a3";
+
+/// A record of the keys lesson as `offset:key=value` (✝ for a tombstone).
+fn shown(s: &crate::keys::Shown) -> String {
+    format!(
+        "{}:{}={}",
+        s.offset,
+        s.key,
+        s.value.as_deref().unwrap_or("✝")
+    )
 }
 
 /// The plugin panel's sample records.

@@ -8,6 +8,7 @@
 //!
 //! - `model`: the state and its reducer, browser-free and tested natively.
 //! - `app`: the Yew components and the effect hooks (animation clock, keyboard, session).
+//! - `keys`: the keys-and-compaction lesson over the core's partitioner and compaction.
 //! - `plugin`: runs a partitioner plugin's `.wasm` in the browser's WebAssembly engine with the
 //!   broker's plugin ABI.
 //!
@@ -15,6 +16,7 @@
 //! admin port at `/`.
 
 pub mod app;
+pub mod keys;
 pub mod model;
 pub mod plugin;
 
