@@ -25,8 +25,10 @@ use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 
 use crate::batch::{self, BatchHeader, NoCodec};
+use crate::compaction::CompactionReport;
 use crate::error_code;
 use crate::log::{Log, LogConfig, MemorySegmentStore};
+use crate::retention::RetentionReport;
 
 /// A broker id.
 pub type BrokerId = u32;
@@ -209,16 +211,33 @@ pub struct Replica {
     epoch_starts: Vec<(i32, i64)>,
     role: Role,
     completed: Vec<ProduceDone>,
+    /// Below this offset the cleaner (retention or compaction) may have removed records.
+    cleaned_below: i64,
+}
+
+/// What one cleaner pass over a replica did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CleanReport {
+    /// Retention: segments deleted by time or size.
+    pub retention: RetentionReport,
+    /// Compaction: records and tombstones removed.
+    pub compaction: CompactionReport,
 }
 
 impl Replica {
-    /// An empty, offline replica on `broker`.
+    /// An empty, offline replica on `broker` with Kafka's default topic settings.
     pub fn new(broker: BrokerId, config: ReplicaConfig) -> Self {
+        Self::with_log_config(broker, config, LogConfig::default())
+    }
+
+    /// An empty, offline replica on `broker` whose log has `log_config` (`cleanup.policy`,
+    /// `retention.ms`, `segment.ms`, ...).
+    pub fn with_log_config(broker: BrokerId, config: ReplicaConfig, log_config: LogConfig) -> Self {
         // A dense offset index: replicas read from arbitrary offsets on every fetch, and the
         // simulator's batches are small.
         let log_config = LogConfig {
             index_interval_bytes: 256,
-            ..LogConfig::default()
+            ..log_config
         };
         let log = match Log::new(MemorySegmentStore::new(), log_config, 0) {
             Ok(log) => log,
@@ -234,7 +253,56 @@ impl Replica {
             epoch_starts: Vec::new(),
             role: Role::Offline,
             completed: Vec::new(),
+            cleaned_below: 0,
         }
+    }
+
+    /// The first offset still in the log (retention and DeleteRecords move it up).
+    pub fn log_start_offset(&self) -> i64 {
+        self.log.log_start_offset()
+    }
+
+    /// Below this offset the cleaner may have removed records (by retention or compaction);
+    /// at and above it the log holds every record it was given.
+    pub fn cleaned_below(&self) -> i64 {
+        self.cleaned_below
+    }
+
+    /// The log's topic settings.
+    pub fn log_config(&self) -> &LogConfig {
+        self.log.config()
+    }
+
+    /// One pass of the log cleaner below the high watermark: retention by `retention.ms` /
+    /// `retention.bytes` when `cleanup.policy` has `delete`, compaction when it has `compact`.
+    /// `force` compacts even when less than `min.cleanable.dirty.ratio` of the log is dirty
+    /// (an operator asking for it now). The active segment is never touched, as in Kafka.
+    pub fn clean(&mut self, now_ms: u64, force: bool) -> CleanReport {
+        let hw = self.high_watermark;
+        let mut report = CleanReport::default();
+        if let Ok(r) = self.log.apply_retention(now_ms, hw) {
+            report.retention = r;
+        }
+        let config = self.log.config().clone();
+        if force {
+            self.log.set_config(LogConfig {
+                min_cleanable_dirty_ratio: 0.0,
+                ..config.clone()
+            });
+        }
+        if let Ok(r) = self.log.compact(&NoCodec, now_ms, hw) {
+            report.compaction = r;
+        }
+        if force {
+            self.log.set_config(config);
+        }
+        if report.retention.segments_deleted > 0 {
+            self.cleaned_below = self.cleaned_below.max(self.log.log_start_offset());
+        }
+        if report.compaction.ran {
+            self.cleaned_below = self.cleaned_below.max(self.log.first_dirty_offset);
+        }
+        report
     }
 
     /// The log end offset.
@@ -722,17 +790,35 @@ impl Replica {
     }
 
     /// The leader answered OFFSET_OUT_OF_RANGE: this follower's log is longer than the
-    /// leader's (it lost a truncation race). Truncate to the leader's log end and fetch again.
-    pub fn handle_out_of_range(&mut self, leader_log_end_offset: i64) {
-        if self.log_end_offset() > leader_log_end_offset {
+    /// leader's (it lost a truncation race): truncate to the leader's log end; or it ends
+    /// before the leader's log starts (retention deleted what it missed): start over empty
+    /// at the leader's log start, as Kafka's follower does. Then fetch again.
+    pub fn handle_out_of_range(
+        &mut self,
+        leader_log_start_offset: i64,
+        leader_log_end_offset: i64,
+    ) {
+        if self.log_end_offset() < leader_log_start_offset {
+            let _ = self
+                .log
+                .truncate_fully_and_start_at(leader_log_start_offset, 0);
+            self.high_watermark = self.high_watermark.max(leader_log_start_offset);
+            self.cleaned_below = self.cleaned_below.max(leader_log_start_offset);
+            self.trim_epochs();
+        } else if self.log_end_offset() > leader_log_end_offset {
             let _ = self.log.truncate_to(leader_log_end_offset, 0);
             self.high_watermark = self.high_watermark.min(self.log_end_offset());
             self.trim_epochs();
         }
     }
 
-    /// Copies a fetch answer into the follower's log and learns the HW.
-    pub fn handle_fetch_answer(&mut self, answer: &FetchAnswer) -> Result<(), ReplicaError> {
+    /// Copies a fetch answer into the follower's log at `now_ms` (segments roll by time) and
+    /// learns the HW.
+    pub fn handle_fetch_answer(
+        &mut self,
+        answer: &FetchAnswer,
+        now_ms: u64,
+    ) -> Result<(), ReplicaError> {
         if !matches!(
             self.role,
             Role::Follower {
@@ -751,7 +837,7 @@ impl Replica {
                 }
             }
             self.log
-                .append_replicated(&answer.records, &NoCodec, 0)
+                .append_replicated(&answer.records, &NoCodec, now_ms)
                 .map_err(|_| ReplicaError::InvalidRecord)?;
         }
         self.high_watermark = answer.high_watermark.min(self.log_end_offset());

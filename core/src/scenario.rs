@@ -14,7 +14,7 @@ use alloc::vec::Vec;
 
 use crate::controller::ControllerConfig;
 use crate::replica::{Acks, ReplicaConfig, TruncationMode};
-use crate::sim::{Fault, Party, ProducerConfig, Report, Sim, SimConfig};
+use crate::sim::{Fault, Party, ProducerConfig, Report, Sim, SimConfig, TopicConfig};
 
 /// A named failover story.
 #[derive(Clone, Debug, PartialEq)]
@@ -38,7 +38,7 @@ impl Scenario {
     pub fn sim(&self) -> Sim {
         let mut sim = Sim::new(self.config);
         for (at, fault) in &self.faults {
-            sim.schedule(*at, *fault);
+            sim.schedule(*at, fault.clone());
         }
         sim
     }
@@ -81,9 +81,153 @@ fn cut_all(a: Party, others: &[Party], at: u64) -> Vec<(u64, Fault)> {
     others.iter().map(|o| (at, Fault::Cut(a, *o))).collect()
 }
 
+/// The first lessons: a healthy cluster, several partitions, keys and a consumer group.
+fn basics() -> Vec<Scenario> {
+    let mut all = Vec::new();
+
+    let mut ordering = base(Acks::All, 1, false, 6_000);
+    ordering.partitions = 3;
+    ordering.producer.keys = 4;
+    ordering.producer.interval_ms = 50;
+    all.push(Scenario {
+        name: "partitions-ordering",
+        title: "Partitions and ordering: keys pick partitions, order holds within one",
+        lesson: "The producer sends records with keys k0..k3; Kafka's default partitioner puts \
+                 each key on partition murmur2(key) mod 3, so every record of a key lands on \
+                 one partition in the order sent, with offsets 0, 1, 2... there. Across \
+                 partitions there is no order: each is its own log. At 4 s and 5 s the \
+                 producer sends keys alice and bob once each; type your own key below.",
+        config: ordering,
+        faults: alloc::vec![
+            (
+                4_000,
+                Fault::Produce {
+                    key: "alice".into(),
+                    tombstone: false
+                }
+            ),
+            (
+                5_000,
+                Fault::Produce {
+                    key: "bob".into(),
+                    tombstone: false
+                }
+            ),
+        ],
+        run_until_ms: 8_000,
+    });
+
+    let mut group = base(Acks::All, 1, false, 24_000);
+    group.partitions = 6;
+    group.group_members = 2;
+    group.producer.interval_ms = 20;
+    all.push(Scenario {
+        name: "consumer-group-rebalance",
+        title: "Consumer groups: members share partitions and rebalance when one comes or goes",
+        lesson: "Two members of group sim own three of the six partitions each. A third joins \
+                 at 4 s: everyone rejoins and the range assignor gives two each (a new \
+                 generation). Member 0 dies silently at 10 s: nothing moves until its 6 s \
+                 session expires, then its partitions go to the others, who start at its last \
+                 commit, so what it read after that commit is read again (at-least-once). \
+                 Member 1 leaves cleanly at 20 s: the rebalance starts at once.",
+        config: group,
+        faults: alloc::vec![
+            (4_000, Fault::MemberJoin(2)),
+            (10_000, Fault::MemberCrash(0)),
+            (20_000, Fault::MemberLeave(1)),
+        ],
+        run_until_ms: 26_000,
+    });
+
+    let mut rewind = base(Acks::All, 1, false, 6_000);
+    rewind.partitions = 3;
+    rewind.group_members = 2;
+    rewind.producer.interval_ms = 20;
+    all.push(Scenario {
+        name: "offsets-rewind",
+        title: "Offsets and rewind: committed offsets let a group resume or read again",
+        lesson: "Two members read the three partitions and commit their positions every \
+                 second. A reset at 5 s is refused: Kafka only resets the offsets of a group \
+                 without members. Both leave at 8 s (committing first); the reset to earliest \
+                 at 9 s succeeds, and when they rejoin at 10 s they start from offset 0 and \
+                 read every record a second time. Without the reset they would have resumed \
+                 at their commits and read nothing twice.",
+        config: rewind,
+        faults: alloc::vec![
+            (5_000, Fault::ResetOffsets { earliest: true }),
+            (8_000, Fault::MemberLeave(0)),
+            (8_000, Fault::MemberLeave(1)),
+            (9_000, Fault::ResetOffsets { earliest: true }),
+            (10_000, Fault::MemberJoin(0)),
+            (10_000, Fault::MemberJoin(1)),
+        ],
+        run_until_ms: 16_000,
+    });
+    all
+}
+
+/// The last lessons: what happens to old data.
+fn cleanup() -> Vec<Scenario> {
+    let mut all = Vec::new();
+
+    let mut retention = base(Acks::All, 1, false, 14_000);
+    retention.topic = TopicConfig {
+        retention_ms: Some(4_000),
+        segment_ms: 1_000,
+        ..TopicConfig::default()
+    };
+    all.push(Scenario {
+        name: "retention",
+        title: "Retention: old segments are deleted, offsets never change",
+        lesson: "retention.ms is 4 s and segment.ms 1 s: the log rolls a new segment every \
+                 second, and the cleaner deletes each closed segment once its newest record is \
+                 4 s old. The log start offset climbs while every remaining record keeps its \
+                 offset; a consumer whose position was deleted starts again at the log start. \
+                 Nothing acknowledged is lost: deleted by retention is not lost.",
+        config: retention,
+        faults: alloc::vec![],
+        run_until_ms: 16_000,
+    });
+
+    let mut compaction = base(Acks::All, 1, false, 4_000);
+    compaction.producer.keys = 5;
+    compaction.producer.interval_ms = 20;
+    compaction.topic = TopicConfig {
+        delete: false,
+        compact: true,
+        segment_ms: 1_000,
+        delete_retention_ms: 3_000,
+        ..TopicConfig::default()
+    };
+    let record = |key: &str, tombstone| Fault::Produce {
+        key: key.into(),
+        tombstone,
+    };
+    all.push(Scenario {
+        name: "compaction",
+        title: "Log compaction: the latest value per key survives, tombstones delete keys",
+        lesson: "cleanup.policy=compact, five keys k0..k4, a new segment every second. Once \
+                 half of the closed segments is dirty the cleaner keeps only the latest record \
+                 of each key; offsets never change, so the log gets gaps, and the active \
+                 segment is never cleaned. At 5 s the producer sends a tombstone (null value) \
+                 for k1; a record for k0 at 6.5 s rolls the segment that holds it, and at 7 s \
+                 an operator runs the cleaner: k1's older records go, the tombstone stays for \
+                 delete.retention.ms (3 s) so consumers can see the delete; the cleaner's \
+                 first pass after that (10 s) removes the tombstone too: k1 is gone.",
+        config: compaction,
+        faults: alloc::vec![
+            (5_000, record("k1", true)),
+            (6_500, record("k0", false)),
+            (7_000, Fault::Compact),
+        ],
+        run_until_ms: 12_000,
+    });
+    all
+}
+
 /// Every scenario, in teaching order.
 pub fn library() -> Vec<Scenario> {
-    let mut all = Vec::new();
+    let mut all = basics();
 
     all.push(Scenario {
         name: "acks1-failover",
@@ -356,6 +500,7 @@ pub fn library() -> Vec<Scenario> {
             run_until_ms: 20_000,
         });
     }
+    all.extend(cleanup());
     all
 }
 

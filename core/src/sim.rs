@@ -32,6 +32,8 @@ use crate::group::{
     GroupConfig, GroupCoordinator, GroupError, GroupOutput, JoinRequest, JoinResponse, ReplyToken,
     SyncRequest, SyncResponse,
 };
+use crate::log::{CleanupPolicy, LogConfig};
+use crate::partitioner::murmur2_partition;
 use crate::replica::{
     Acks, BrokerId, FetchAnswer, FollowerStart, Replica, ReplicaConfig, ReplicaError,
 };
@@ -94,6 +96,9 @@ pub struct ProducerConfig {
     pub start_ms: u64,
     /// When it stops sending (no new records after this).
     pub stop_ms: u64,
+    /// Distinct keys it cycles through (`k0`, `k1`, ...), placed by murmur2 as Kafka's
+    /// default partitioner does; 0 sends records without keys, partitions in turn.
+    pub keys: u32,
 }
 
 impl Default for ProducerConfig {
@@ -106,6 +111,55 @@ impl Default for ProducerConfig {
             metadata_max_age_ms: 5_000,
             start_ms: 1_000,
             stop_ms: u64::MAX,
+            keys: 0,
+        }
+    }
+}
+
+/// The topic's log settings, with Kafka's config names.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TopicConfig {
+    /// `cleanup.policy` has `delete`: retention removes old segments.
+    pub delete: bool,
+    /// `cleanup.policy` has `compact`: the cleaner keeps the latest record per key.
+    pub compact: bool,
+    /// `retention.ms`; `None` keeps forever.
+    pub retention_ms: Option<u64>,
+    /// `segment.ms`: the active segment rolls when this old (only closed segments are cleaned).
+    pub segment_ms: u64,
+    /// `delete.retention.ms`: how long compaction keeps a tombstone.
+    pub delete_retention_ms: u64,
+    /// `min.cleanable.dirty.ratio`.
+    pub min_cleanable_dirty_ratio: f64,
+}
+
+impl Default for TopicConfig {
+    fn default() -> Self {
+        let log = LogConfig::default();
+        Self {
+            delete: log.cleanup_policy.delete,
+            compact: log.cleanup_policy.compact,
+            retention_ms: log.retention_ms,
+            segment_ms: log.segment_ms,
+            delete_retention_ms: log.delete_retention_ms,
+            min_cleanable_dirty_ratio: log.min_cleanable_dirty_ratio,
+        }
+    }
+}
+
+impl TopicConfig {
+    /// The log configuration every replica of the topic gets.
+    pub fn log_config(&self) -> LogConfig {
+        LogConfig {
+            cleanup_policy: CleanupPolicy {
+                delete: self.delete,
+                compact: self.compact,
+            },
+            retention_ms: self.retention_ms,
+            segment_ms: self.segment_ms,
+            delete_retention_ms: self.delete_retention_ms,
+            min_cleanable_dirty_ratio: self.min_cleanable_dirty_ratio,
+            ..LogConfig::default()
         }
     }
 }
@@ -144,6 +198,8 @@ pub struct SimConfig {
     /// Members of the consumer group "sim", joining when the producer starts. Broker 0 is
     /// their coordinator.
     pub group_members: u32,
+    /// The topic's log settings (retention, compaction).
+    pub topic: TopicConfig,
 }
 
 impl Default for SimConfig {
@@ -164,12 +220,13 @@ impl Default for SimConfig {
             loss_per_million: 0,
             check_interval_ms: 0,
             group_members: 0,
+            topic: TopicConfig::default(),
         }
     }
 }
 
-/// Something done to the cluster at a point in time.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// Something done to the cluster at a point in time: a fault, or what a user or operator does.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Fault {
     /// The broker's machine dies: unflushed data is lost.
     Crash(BrokerId),
@@ -198,6 +255,22 @@ pub enum Fault {
     MemberLeave(u32),
     /// A group member dies silently: its session must expire.
     MemberCrash(u32),
+    /// The producer sends one record with this key now (`tombstone`: a null value, which
+    /// compaction reads as "delete this key").
+    Produce {
+        /// The record key.
+        key: String,
+        /// Whether the value is null.
+        tombstone: bool,
+    },
+    /// An operator asks every live broker's log cleaner to run now, whatever the dirty ratio.
+    Compact,
+    /// An operator resets the group's committed offsets to each partition's log start
+    /// (`earliest`) or high watermark; refused, as by Kafka, while the group has members.
+    ResetOffsets {
+        /// To the earliest offset (else to the latest).
+        earliest: bool,
+    },
 }
 
 /// What the trace records.
@@ -240,6 +313,24 @@ pub enum TraceKind {
         partition: PartitionId,
         /// The new log end offset.
         log_end_offset: i64,
+    },
+    /// A replica's log cleaner removed something.
+    Cleaned {
+        /// Broker.
+        broker: BrokerId,
+        /// Partition.
+        partition: PartitionId,
+        /// Segments retention deleted.
+        segments_deleted: usize,
+        /// Records (tombstones included) compaction removed.
+        records_removed: u64,
+        /// The log start offset after.
+        log_start_offset: i64,
+    },
+    /// The group's offsets were reset ([`Fault::ResetOffsets`]), or the reset was refused.
+    OffsetsReset {
+        /// Whether the group was empty, so the reset happened.
+        applied: bool,
     },
 }
 
@@ -350,6 +441,7 @@ enum Msg {
         partition: PartitionId,
         seq: u64,
         answer: Result<FetchAnswer, ReplicaError>,
+        leader_log_start_offset: i64,
         leader_log_end_offset: i64,
     },
     EpochEndRequest {
@@ -366,6 +458,8 @@ enum Msg {
         partition: PartitionId,
         id: u64,
         acks: Acks,
+        key: Option<String>,
+        tombstone: bool,
     },
     ProduceResult {
         request: u64,
@@ -406,8 +500,106 @@ enum Msg {
         partition: PartitionId,
         offset: i64,
         high_watermark: i64,
+        log_start_offset: i64,
         records: Result<Vec<u8>, ReplicaError>,
     },
+    /// A member asks for the group's committed offsets.
+    OffsetFetch,
+    OffsetFetchResult(Vec<(PartitionId, i64)>),
+    /// A member commits its positions.
+    OffsetCommit {
+        generation: i32,
+        member_id: String,
+        offsets: Vec<(PartitionId, i64)>,
+    },
+}
+
+impl Msg {
+    /// What the message is, in Kafka's request names (the playground labels wires with it).
+    fn name(&self) -> &'static str {
+        match self {
+            Msg::Register { .. } => "BrokerRegistration",
+            Msg::Heartbeat { .. } | Msg::HeartbeatAck { .. } => "BrokerHeartbeat",
+            Msg::Partitions(_) => "metadata update",
+            Msg::AlterIsr { .. } | Msg::AlterIsrResult { .. } => "AlterPartition",
+            Msg::Fetch { .. } | Msg::FetchAnswer { .. } => "Fetch (replica)",
+            Msg::EpochEndRequest { .. } | Msg::EpochEnd { .. } => "OffsetsForLeaderEpoch",
+            Msg::Produce { .. } => "Produce",
+            Msg::ProduceResult { .. } => "Produce response",
+            Msg::Metadata | Msg::MetadataAnswer { .. } => "Metadata",
+            Msg::JoinGroup { .. } | Msg::JoinResult(_) => "JoinGroup",
+            Msg::SyncGroup { .. } | Msg::SyncResult { .. } => "SyncGroup",
+            Msg::GroupHeartbeat { .. } | Msg::GroupHeartbeatResult(_) => "Heartbeat",
+            Msg::LeaveGroup { .. } => "LeaveGroup",
+            Msg::ConsumerFetch { .. } | Msg::ConsumerAnswer { .. } => "Fetch",
+            Msg::OffsetFetch | Msg::OffsetFetchResult(_) => "OffsetFetch",
+            Msg::OffsetCommit { .. } => "OffsetCommit",
+        }
+    }
+}
+
+/// A message on the wire now (the playground draws these).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Wire {
+    /// Sender.
+    pub from: Party,
+    /// Receiver.
+    pub to: Party,
+    /// When it was sent.
+    pub sent_ms: u64,
+    /// When it arrives (if its link is still up then).
+    pub arrive_ms: u64,
+    /// Kafka's name for the request or response.
+    pub what: &'static str,
+}
+
+/// A produce request the producer is waiting on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PendingRecord {
+    /// Record id.
+    pub id: u64,
+    /// The partition it goes to.
+    pub partition: PartitionId,
+    /// Its key, if any.
+    pub key: Option<String>,
+    /// Sends so far beyond the first.
+    pub attempts: u32,
+}
+
+/// A group member as the playground shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MemberView {
+    /// Index of the member (`Party::Member(index)`).
+    pub index: u32,
+    /// Whether it runs.
+    pub active: bool,
+    /// Its member id from the coordinator ("" before its first join).
+    pub member_id: String,
+    /// The generation it last synced.
+    pub generation: i32,
+    /// Joining, syncing or stable, in words.
+    pub state: &'static str,
+    /// Partitions it owns with its position (next offset to read) in each.
+    pub positions: Vec<(PartitionId, Option<i64>)>,
+    /// Records it has read.
+    pub consumed: u64,
+}
+
+/// The consumer group "sim" as the playground shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GroupView {
+    /// The coordinator's group state (Empty, PreparingRebalance, CompletingRebalance, Stable).
+    pub state: String,
+    /// The coordinator's generation (-1 without a group).
+    pub generation: i32,
+    /// Every member that was ever started.
+    pub members: Vec<MemberView>,
+    /// Per partition: committed offset (if any) and lag (the leader's HW minus it).
+    pub committed: Vec<(PartitionId, Option<i64>, i64)>,
+    /// Records members read, counting rereads.
+    pub reads: u64,
+    /// Records members read more than once (at-least-once delivery after a failure).
+    pub rereads: u64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -426,6 +618,8 @@ enum Timer {
     Check,
     MemberHeartbeat,
     MemberRetry(u64),
+    MemberPoll,
+    MemberCommit,
 }
 
 #[derive(Clone, Debug)]
@@ -433,6 +627,7 @@ enum Event {
     Deliver {
         from: Party,
         to: Party,
+        sent_ms: u64,
         msg: Msg,
     },
     Timer {
@@ -487,12 +682,16 @@ struct SimBroker {
     group_replies: BTreeMap<ReplyToken, u32>,
     /// When each partition's unanswered ISR proposal was sent.
     isr_sent_ms: BTreeMap<PartitionId, u64>,
+    /// When the log cleaner last ran.
+    last_clean_ms: u64,
 }
 
 struct InFlight {
     id: u64,
     partition: PartitionId,
     attempts: u32,
+    key: Option<String>,
+    tombstone: bool,
 }
 
 struct SimProducer {
@@ -538,6 +737,13 @@ pub struct Sim {
     /// restarted one counts generations from the start again (Kafka's reloads them).
     owners: BTreeMap<(u64, i32, PartitionId), u32>,
     next_group_token: u64,
+    /// The group's committed offsets: the `__consumer_offsets` log, which in Kafka is
+    /// replicated like any topic, so a coordinator crash does not lose it.
+    committed: BTreeMap<PartitionId, i64>,
+    /// Records members read, counting rereads.
+    group_reads: u64,
+    /// Every (partition, offset) a member read.
+    group_seen: BTreeSet<(PartitionId, i64)>,
     violations: Vec<Violation>,
     events: u64,
 }
@@ -565,6 +771,7 @@ impl Sim {
                 last_flush_ms: 0,
                 fetches: BTreeMap::new(),
                 isr_sent_ms: BTreeMap::new(),
+                last_clean_ms: 0,
             })
             .collect();
         let mut sim = Self {
@@ -601,6 +808,9 @@ impl Sim {
                 .collect(),
             owners: BTreeMap::new(),
             next_group_token: 0,
+            committed: BTreeMap::new(),
+            group_reads: 0,
+            group_seen: BTreeSet::new(),
             violations: Vec::new(),
             events: 0,
             config,
@@ -686,7 +896,7 @@ impl Sim {
         self.now_ms = next.time_ms;
         self.events += 1;
         match next.event {
-            Event::Deliver { from, to, msg } => {
+            Event::Deliver { from, to, msg, .. } => {
                 if !self.is_cut(from, to) {
                     self.deliver(from, to, msg);
                 }
@@ -718,20 +928,26 @@ impl Sim {
     pub fn report(&mut self) -> Report {
         self.check_replicas();
         let mut committed: BTreeSet<u64> = BTreeSet::new();
+        // Below this offset the leader's cleaner removed records on purpose (retention,
+        // compaction): an acknowledged record missing there is cleaned, not lost.
+        let mut cleaned_below = alloc::vec![0; self.config.partitions as usize];
         for p in 0..self.config.partitions {
             let Some(leader) = self.controller.partition(p).and_then(|s| s.leader) else {
                 continue;
             };
             if let Some(replica) = self.replica(leader, p) {
                 committed.extend(record_ids(&replica.read_all(replica.high_watermark())));
+                cleaned_below[p as usize] = replica.cleaned_below();
             }
         }
         let lost_ids: Vec<u64> = self
             .producer
             .acked
-            .keys()
-            .filter(|id| !committed.contains(id))
-            .copied()
+            .iter()
+            .filter(|(id, (p, offset))| {
+                !committed.contains(id) && *offset >= cleaned_below[*p as usize]
+            })
+            .map(|(id, _)| *id)
             .collect();
         Report {
             sent: self.producer.sent.len() as u64,
@@ -821,7 +1037,16 @@ impl Sim {
             }
         }
         latency += self.delays.get(&Self::key(from, to)).copied().unwrap_or(0);
-        self.push(self.now_ms + latency, Event::Deliver { from, to, msg });
+        let sent_ms = self.now_ms;
+        self.push(
+            sent_ms + latency,
+            Event::Deliver {
+                from,
+                to,
+                sent_ms,
+                msg,
+            },
+        );
     }
 
     fn record(&mut self, kind: TraceKind) {
@@ -847,7 +1072,7 @@ impl Sim {
     // ---- faults ----
 
     fn apply_fault(&mut self, fault: Fault) {
-        self.record(TraceKind::Fault(fault));
+        self.record(TraceKind::Fault(fault.clone()));
         match fault {
             Fault::Crash(b) => self.crash(b),
             Fault::Restart(b) => self.restart(b),
@@ -879,19 +1104,30 @@ impl Sim {
                 self.push_changes();
             }
             Fault::MemberJoin(m) => {
+                // A member beyond the configured ones is a consumer started now.
+                if m as usize >= self.members.len() && m < MEMBERS_MAX {
+                    self.members.resize_with(m as usize + 1, SimMember::default);
+                }
                 if let Some(member) = self.members.get_mut(m as usize) {
                     member.active = true;
                     member.incarnation += 1;
                     member.member_id.clear();
                     member.owned.clear();
+                    member.positions.clear();
                     self.member_join(m);
+                    self.timer(Party::Member(m), TICK_MS, Timer::MemberPoll);
+                    self.timer(Party::Member(m), MEMBER_COMMIT_MS, Timer::MemberCommit);
                 }
             }
             Fault::MemberLeave(m) => {
-                if let Some(member) = self.members.get_mut(m as usize).filter(|x| x.active) {
+                if self.members.get(m as usize).is_some_and(|x| x.active) {
+                    // A consumer closing commits what it read, then leaves.
+                    self.member_commit(m);
+                    let member = &mut self.members[m as usize];
                     let member_id = core::mem::take(&mut member.member_id);
                     member.active = false;
                     member.owned.clear();
+                    member.positions.clear();
                     self.send(
                         Party::Member(m),
                         Party::Broker(COORDINATOR),
@@ -904,8 +1140,64 @@ impl Sim {
                     member.active = false;
                     member.incarnation += 1;
                     member.owned.clear();
+                    member.positions.clear();
                 }
             }
+            Fault::Produce { key, tombstone } => self.producer_enqueue(Some(key), tombstone),
+            Fault::Compact => {
+                for b in 0..self.config.brokers {
+                    if self.brokers[b as usize].alive {
+                        self.clean(b, true);
+                    }
+                }
+            }
+            Fault::ResetOffsets { earliest } => {
+                let coordinator = &self.brokers[COORDINATOR as usize];
+                let applied = coordinator.alive
+                    && coordinator
+                        .coordinator
+                        .validate_commit("sim", -1, "")
+                        .is_ok();
+                if applied {
+                    for p in 0..self.config.partitions {
+                        let leader = self.controller.partition(p).and_then(|s| s.leader);
+                        if let Some(r) = leader.and_then(|l| self.replica(l, p)) {
+                            let to = if earliest {
+                                r.log_start_offset()
+                            } else {
+                                r.high_watermark()
+                            };
+                            self.committed.insert(p, to);
+                        }
+                    }
+                }
+                self.record(TraceKind::OffsetsReset { applied });
+            }
+        }
+    }
+
+    /// Runs a broker's log cleaner over each of its replicas, tracing what it removed.
+    fn clean(&mut self, b: BrokerId, force: bool) {
+        let now = self.now_ms;
+        let broker = &mut self.brokers[b as usize];
+        broker.last_clean_ms = now;
+        let mut cleaned = Vec::new();
+        for (p, replica) in broker.replicas.iter_mut() {
+            let report = replica.clean(now, force);
+            let records_removed =
+                report.compaction.records_removed + report.compaction.tombstones_removed;
+            if report.retention.segments_deleted > 0 || records_removed > 0 {
+                cleaned.push(TraceKind::Cleaned {
+                    broker: b,
+                    partition: *p,
+                    segments_deleted: report.retention.segments_deleted,
+                    records_removed,
+                    log_start_offset: replica.log_start_offset(),
+                });
+            }
+        }
+        for kind in cleaned {
+            self.record(kind);
         }
     }
 
@@ -1040,6 +1332,14 @@ impl Sim {
             }
             (Party::Producer, Timer::ProducerRetry(request)) => self.producer_resend(request),
             (Party::Member(m), Timer::MemberHeartbeat) => self.member_heartbeat(m),
+            (Party::Member(m), Timer::MemberPoll) => {
+                self.member_poll(m);
+                self.timer(party, TICK_MS, Timer::MemberPoll);
+            }
+            (Party::Member(m), Timer::MemberCommit) => {
+                self.member_commit(m);
+                self.timer(party, MEMBER_COMMIT_MS, Timer::MemberCommit);
+            }
             (Party::Member(m), Timer::MemberRetry(attempt)) => {
                 let member = &self.members[m as usize];
                 if member.attempt == attempt && member.state != MemberState::Stable {
@@ -1184,13 +1484,14 @@ impl Sim {
                 let Party::Broker(follower) = from else {
                     return;
                 };
-                let (answer, leader_log_end_offset) =
+                let (answer, leader_log_start_offset, leader_log_end_offset) =
                     match self.brokers[b as usize].replicas.get_mut(&partition) {
                         Some(r) => (
                             r.handle_fetch(now, follower, offset, epoch, FETCH_MAX_BYTES),
+                            r.log_start_offset(),
                             r.log_end_offset(),
                         ),
-                        None => (Err(ReplicaError::NotLeaderOrFollower), -1),
+                        None => (Err(ReplicaError::NotLeaderOrFollower), -1, -1),
                     };
                 self.send(
                     Party::Broker(b),
@@ -1199,6 +1500,7 @@ impl Sim {
                         partition,
                         seq,
                         answer,
+                        leader_log_start_offset,
                         leader_log_end_offset,
                     },
                 );
@@ -1208,13 +1510,14 @@ impl Sim {
                 partition,
                 seq,
                 answer,
+                leader_log_start_offset,
                 leader_log_end_offset,
             } => {
                 if answer == Err(ReplicaError::OffsetOutOfRange)
                     && let Some(r) = self.brokers[b as usize].replicas.get_mut(&partition)
                 {
                     let before = r.log_end_offset();
-                    r.handle_out_of_range(leader_log_end_offset);
+                    r.handle_out_of_range(leader_log_start_offset, leader_log_end_offset);
                     self.after_truncation(b, partition, before);
                 }
                 self.follower_answer(b, partition, seq, answer);
@@ -1257,8 +1560,10 @@ impl Sim {
                 partition,
                 id,
                 acks,
+                key,
+                tombstone,
             } => {
-                let mut batch = record_batch(id);
+                let mut batch = record_batch(id, key.as_deref(), tombstone, now);
                 let timeout = self.config.producer.request_timeout_ms;
                 let result = match self.brokers[b as usize].replicas.get_mut(&partition) {
                     Some(r) => r.handle_produce(now, &mut batch, acks, request, timeout),
@@ -1358,14 +1663,15 @@ impl Sim {
                 let answer = match self.brokers[b as usize].replicas.get(&partition) {
                     Some(r) if r.is_leader() => {
                         let hw = r.high_watermark();
-                        let records = if offset > r.log_end_offset() {
+                        let start = r.log_start_offset();
+                        let records = if offset > r.log_end_offset() || offset < start {
                             Err(ReplicaError::OffsetOutOfRange)
                         } else {
                             Ok(r.read_from(offset, FETCH_MAX_BYTES, hw))
                         };
-                        (hw, records)
+                        (hw, start, records)
                     }
-                    _ => (-1, Err(ReplicaError::NotLeaderOrFollower)),
+                    _ => (-1, -1, Err(ReplicaError::NotLeaderOrFollower)),
                 };
                 self.send(
                     Party::Broker(b),
@@ -1374,9 +1680,26 @@ impl Sim {
                         partition,
                         offset,
                         high_watermark: answer.0,
-                        records: answer.1,
+                        log_start_offset: answer.1,
+                        records: answer.2,
                     },
                 );
+            }
+            Msg::OffsetFetch => {
+                let offsets = self.committed.iter().map(|(p, o)| (*p, *o)).collect();
+                self.send(Party::Broker(b), from, Msg::OffsetFetchResult(offsets));
+            }
+            Msg::OffsetCommit {
+                generation,
+                member_id,
+                offsets,
+            } => {
+                let valid = self.brokers[b as usize]
+                    .coordinator
+                    .validate_commit("sim", generation, &member_id);
+                if valid.is_ok() {
+                    self.committed.extend(offsets);
+                }
             }
             _ => {}
         }
@@ -1386,6 +1709,7 @@ impl Sim {
     fn apply_partitions(&mut self, b: BrokerId, changes: &[(PartitionId, PartitionState)]) {
         let now = self.now_ms;
         let config = self.config.replica;
+        let log_config = self.config.topic.log_config();
         for (p, state) in changes {
             let broker = &mut self.brokers[b as usize];
             let known = broker.metadata.get(p);
@@ -1403,7 +1727,7 @@ impl Sim {
             let replica = broker
                 .replicas
                 .entry(*p)
-                .or_insert_with(|| Replica::new(b, config));
+                .or_insert_with(|| Replica::with_log_config(b, config, log_config.clone()));
             match state.leader {
                 Some(l) if l == b => {
                     if leader_changed || !replica.is_leader() {
@@ -1508,7 +1832,7 @@ impl Sim {
         let next_in = match answer {
             Ok(answer) => {
                 let had_records = !answer.records.is_empty();
-                if replica.handle_fetch_answer(&answer).is_err() {
+                if replica.handle_fetch_answer(&answer, self.now_ms).is_err() {
                     // Not following any more (metadata moved on) or a batch that does not fit:
                     // try again from the log end after a pause.
                     self.timer(
@@ -1601,6 +1925,9 @@ impl Sim {
 
     fn broker_tick(&mut self, b: BrokerId) {
         let now = self.now_ms;
+        if now.saturating_sub(self.brokers[b as usize].last_clean_ms) >= CLEAN_INTERVAL_MS {
+            self.clean(b, false);
+        }
         let outputs = self.brokers[b as usize].coordinator.handle_timeout(now);
         self.send_group_outputs(b, outputs);
         if let FlushPolicy::IntervalMs(interval) = self.config.flush {
@@ -1641,9 +1968,21 @@ impl Sim {
         if self.now_ms >= config.stop_ms {
             return;
         }
+        let key = (config.keys > 0)
+            .then(|| alloc::format!("k{}", self.producer.next_id % u64::from(config.keys)));
+        self.producer_enqueue(key, false);
+        self.timer(Party::Producer, config.interval_ms, Timer::ProducerSend);
+    }
+
+    /// Sends one new record: by murmur2 of its key (Kafka's default partitioner), or to the
+    /// partitions in turn without a key.
+    fn producer_enqueue(&mut self, key: Option<String>, tombstone: bool) {
         let id = self.producer.next_id;
         self.producer.next_id += 1;
-        let partition = (id % u64::from(self.config.partitions)) as PartitionId;
+        let partition = match &key {
+            Some(k) => murmur2_partition(k.as_bytes(), self.config.partitions),
+            None => (id % u64::from(self.config.partitions)) as PartitionId,
+        };
         self.producer.sent.insert(id);
         self.producer.next_request += 1;
         let request = self.producer.next_request;
@@ -1653,10 +1992,11 @@ impl Sim {
                 id,
                 partition,
                 attempts: 0,
+                key,
+                tombstone,
             },
         );
         self.producer_resend(request);
-        self.timer(Party::Producer, config.interval_ms, Timer::ProducerSend);
     }
 
     fn producer_resend(&mut self, request: u64) {
@@ -1664,6 +2004,7 @@ impl Sim {
             return;
         };
         let (id, partition) = (inflight.id, inflight.partition);
+        let (key, tombstone) = (inflight.key.clone(), inflight.tombstone);
         let acks = self.config.producer.acks;
         match self.producer.leaders[partition as usize] {
             Some(leader) => {
@@ -1675,6 +2016,8 @@ impl Sim {
                         partition,
                         id,
                         acks,
+                        key,
+                        tombstone,
                     },
                 );
                 if acks == Acks::None {
@@ -1796,6 +2139,7 @@ impl Sim {
             partition,
             offset,
             high_watermark,
+            log_start_offset,
             records,
         } = msg
         else {
@@ -1806,35 +2150,57 @@ impl Sim {
         }
         match records {
             Ok(bytes) => {
-                let mut next = offset;
-                for batch in batches(&bytes).flatten() {
-                    let mut scratch = Vec::new();
-                    let Ok(records) = batch.records(&NoCodec, &mut scratch) else {
-                        continue;
-                    };
-                    for record in records.flatten() {
-                        if record.offset < next {
-                            continue;
-                        }
-                        if record.offset >= high_watermark {
-                            self.violations.push(Violation::ReadAboveHighWatermark {
-                                partition,
-                                offset: record.offset,
-                            });
-                        }
-                        next = record.offset + 1;
-                        self.consumer.consumed += 1;
-                    }
-                }
+                let (next, read) = self.read_records(partition, &bytes, offset, high_watermark);
+                self.consumer.consumed += read.len() as u64;
                 self.consumer.offsets[partition as usize] = next;
             }
-            // After an unclean election the log may be shorter than our position: reset to
-            // the high watermark, as auto.offset.reset=latest would.
+            // Retention deleted our position: start at the log start. After an unclean
+            // election the log may be shorter than our position: reset to the high watermark,
+            // as auto.offset.reset=latest would.
             Err(ReplicaError::OffsetOutOfRange) => {
-                self.consumer.offsets[partition as usize] = high_watermark.max(0);
+                self.consumer.offsets[partition as usize] = if offset < log_start_offset {
+                    log_start_offset
+                } else {
+                    high_watermark.max(0)
+                };
             }
             Err(_) => {}
         }
+    }
+
+    /// The offsets of the records in `bytes` at or after `from`, and the next offset to read;
+    /// a record at or above `high_watermark` breaks invariant 4.
+    fn read_records(
+        &mut self,
+        partition: PartitionId,
+        bytes: &[u8],
+        from: i64,
+        high_watermark: i64,
+    ) -> (i64, Vec<i64>) {
+        let mut next = from;
+        let mut read = Vec::new();
+        let mut scratch = Vec::new();
+        for batch in batches(bytes).flatten() {
+            let Ok(records) = batch.records(&NoCodec, &mut scratch) else {
+                continue;
+            };
+            for record in records.flatten() {
+                if record.offset < next {
+                    continue;
+                }
+                if record.offset >= high_watermark {
+                    self.violations.push(Violation::ReadAboveHighWatermark {
+                        partition,
+                        offset: record.offset,
+                    });
+                }
+                next = record.offset + 1;
+                read.push(record.offset);
+            }
+            // A batch whose tail compaction removed still moves the position past it.
+            next = next.max(batch.header().next_offset());
+        }
+        (next, read)
     }
 
     // ---- checks ----
@@ -1869,7 +2235,15 @@ impl Sim {
                     continue;
                 }
                 let hw = follower.high_watermark().min(leader.log_end_offset());
-                if follower.read_all(hw) != leader.read_all(hw) {
+                let cleaned = leader.cleaned_below().max(follower.cleaned_below());
+                let differ = if cleaned == 0 {
+                    follower.read_all(hw) != leader.read_all(hw)
+                } else {
+                    // Each replica's cleaner works on its own copy: compare what neither
+                    // could have cleaned yet.
+                    records_between(follower, cleaned, hw) != records_between(leader, cleaned, hw)
+                };
+                if differ {
                     diverged.push(*r);
                 }
             }
@@ -1894,6 +2268,14 @@ const MEMBER_SESSION_MS: u64 = 6_000;
 const MEMBER_REBALANCE_MS: u64 = 3_000;
 /// Group members' heartbeat interval.
 const MEMBER_HEARTBEAT_MS: u64 = 500;
+/// Members commit their positions this often (`auto.commit.interval.ms`; Kafka's is 5 s).
+const MEMBER_COMMIT_MS: u64 = 1_000;
+/// A member re-sends a fetch unanswered for this long.
+const MEMBER_FETCH_TIMEOUT_MS: u64 = 1_000;
+/// The most group members a simulation runs (the playground adds them one by one).
+const MEMBERS_MAX: u32 = 32;
+/// How often each broker's log cleaner looks for work.
+const CLEAN_INTERVAL_MS: u64 = 1_000;
 
 /// Where a group member is in the protocol.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -1915,6 +2297,12 @@ struct SimMember {
     owned: Vec<PartitionId>,
     /// Counts join attempts, so a retry timer for an old attempt does nothing.
     attempt: u64,
+    /// The next offset to read in each owned partition, once the committed offsets came.
+    positions: BTreeMap<PartitionId, i64>,
+    /// When the unanswered fetch of each partition was sent.
+    fetch_sent_ms: BTreeMap<PartitionId, u64>,
+    /// Records read.
+    consumed: u64,
 }
 
 impl Sim {
@@ -2066,6 +2454,11 @@ impl Sim {
                             MEMBER_HEARTBEAT_MS,
                             Timer::MemberHeartbeat,
                         );
+                        self.send(
+                            Party::Member(m),
+                            Party::Broker(COORDINATOR),
+                            Msg::OffsetFetch,
+                        );
                     }
                     Err(error) => {
                         if error == GroupError::UnknownMemberId {
@@ -2080,15 +2473,113 @@ impl Sim {
                 if member.state != MemberState::Stable {
                     return;
                 }
-                // Eager rebalancing: give up every partition, then rejoin.
+                // Eager rebalancing: commit what was read, give up every partition, rejoin.
+                let unknown = error == GroupError::UnknownMemberId;
+                if !unknown {
+                    self.member_commit(m);
+                }
+                let member = &mut self.members[m as usize];
                 member.owned.clear();
-                if error == GroupError::UnknownMemberId {
+                member.positions.clear();
+                if unknown {
                     member.member_id.clear();
                 }
                 self.member_join(m);
             }
+            Msg::OffsetFetchResult(committed) => {
+                let member = &mut self.members[m as usize];
+                if member.state != MemberState::Stable {
+                    return;
+                }
+                // No commit yet: auto.offset.reset=earliest (the fetch answer moves it to the
+                // log start if retention removed offset 0).
+                for p in member.owned.clone() {
+                    let at = committed
+                        .iter()
+                        .find(|(q, _)| *q == p)
+                        .map_or(0, |(_, o)| *o);
+                    member.positions.entry(p).or_insert(at);
+                }
+            }
+            Msg::ConsumerAnswer {
+                partition,
+                offset,
+                high_watermark,
+                log_start_offset,
+                records,
+            } => {
+                let member = &mut self.members[m as usize];
+                member.fetch_sent_ms.remove(&partition);
+                if member.positions.get(&partition) != Some(&offset) {
+                    return; // a stale answer, or the partition moved away
+                }
+                let next = match records {
+                    Ok(bytes) => {
+                        let (next, read) =
+                            self.read_records(partition, &bytes, offset, high_watermark);
+                        self.group_reads += read.len() as u64;
+                        self.members[m as usize].consumed += read.len() as u64;
+                        self.group_seen
+                            .extend(read.into_iter().map(|o| (partition, o)));
+                        next
+                    }
+                    Err(ReplicaError::OffsetOutOfRange) if offset < log_start_offset => {
+                        log_start_offset
+                    }
+                    Err(ReplicaError::OffsetOutOfRange) => high_watermark.max(0),
+                    Err(_) => offset,
+                };
+                self.members[m as usize].positions.insert(partition, next);
+            }
             _ => {}
         }
+    }
+
+    /// A stable member fetches each owned partition it has a position in from its leader.
+    fn member_poll(&mut self, m: u32) {
+        let now = self.now_ms;
+        let member = &self.members[m as usize];
+        if member.state != MemberState::Stable {
+            return;
+        }
+        let due: Vec<(PartitionId, i64)> = member
+            .positions
+            .iter()
+            .filter(|(p, _)| {
+                member
+                    .fetch_sent_ms
+                    .get(p)
+                    .is_none_or(|at| now.saturating_sub(*at) >= MEMBER_FETCH_TIMEOUT_MS)
+            })
+            .map(|(p, o)| (*p, *o))
+            .collect();
+        for (partition, offset) in due {
+            let Some(leader) = self.controller.partition(partition).and_then(|s| s.leader) else {
+                continue;
+            };
+            self.members[m as usize]
+                .fetch_sent_ms
+                .insert(partition, now);
+            self.send(
+                Party::Member(m),
+                Party::Broker(leader),
+                Msg::ConsumerFetch { partition, offset },
+            );
+        }
+    }
+
+    /// A stable member commits its positions to the coordinator.
+    fn member_commit(&mut self, m: u32) {
+        let member = &self.members[m as usize];
+        if member.state != MemberState::Stable || member.positions.is_empty() {
+            return;
+        }
+        let msg = Msg::OffsetCommit {
+            generation: member.generation,
+            member_id: member.member_id.clone(),
+            offsets: member.positions.iter().map(|(p, o)| (*p, *o)).collect(),
+        };
+        self.send(Party::Member(m), Party::Broker(COORDINATOR), msg);
     }
 
     /// Whether every group member is stable in one generation and together they own every
@@ -2106,6 +2597,110 @@ impl Sim {
             && owned == (0..self.config.partitions).collect::<Vec<_>>()
     }
 
+    /// Messages on the wire now, oldest first (at most `max`).
+    pub fn in_flight(&self, max: usize) -> Vec<Wire> {
+        let mut wires: Vec<(u64, Wire)> = self
+            .queue
+            .iter()
+            .filter_map(|Reverse(s)| match &s.event {
+                Event::Deliver {
+                    from,
+                    to,
+                    sent_ms,
+                    msg,
+                } => Some((
+                    s.seq,
+                    Wire {
+                        from: *from,
+                        to: *to,
+                        sent_ms: *sent_ms,
+                        arrive_ms: s.time_ms,
+                        what: msg.name(),
+                    },
+                )),
+                _ => None,
+            })
+            .collect();
+        wires.sort_by_key(|(seq, w)| (w.sent_ms, *seq));
+        wires.truncate(max);
+        wires.into_iter().map(|(_, w)| w).collect()
+    }
+
+    /// The records the producer has sent and waits to hear about, oldest first.
+    pub fn producer_pending(&self) -> Vec<PendingRecord> {
+        self.producer
+            .inflight
+            .values()
+            .map(|f| PendingRecord {
+                id: f.id,
+                partition: f.partition,
+                key: f.key.clone(),
+                attempts: f.attempts,
+            })
+            .collect()
+    }
+
+    /// The settings the simulation runs with.
+    pub fn config(&self) -> &SimConfig {
+        &self.config
+    }
+
+    /// The consumer group: coordinator state, members with positions, committed offsets and
+    /// lag, reads and rereads.
+    pub fn group_view(&self) -> GroupView {
+        let description = self.brokers[COORDINATOR as usize]
+            .coordinator
+            .describe("sim");
+        let (state, generation) = match (&description, self.brokers[COORDINATOR as usize].alive) {
+            (_, false) => (String::from("coordinator down"), -1),
+            (Some(d), true) => (String::from(d.state.name()), d.generation_id),
+            (None, true) => (String::from("Empty"), -1),
+        };
+        let members = self
+            .members
+            .iter()
+            .enumerate()
+            .map(|(i, m)| MemberView {
+                index: i as u32,
+                active: m.active,
+                member_id: m.member_id.clone(),
+                generation: m.generation,
+                state: match (m.active, m.state) {
+                    (false, _) => "stopped",
+                    (true, MemberState::Joining) => "joining",
+                    (true, MemberState::Syncing) => "syncing",
+                    (true, MemberState::Stable) => "stable",
+                },
+                positions: m
+                    .owned
+                    .iter()
+                    .map(|p| (*p, m.positions.get(p).copied()))
+                    .collect(),
+                consumed: m.consumed,
+            })
+            .collect();
+        let committed = (0..self.config.partitions)
+            .map(|p| {
+                let at = self.committed.get(&p).copied();
+                let hw = self
+                    .controller
+                    .partition(p)
+                    .and_then(|s| s.leader)
+                    .and_then(|l| self.replica(l, p))
+                    .map_or(0, Replica::high_watermark);
+                (p, at, (hw - at.unwrap_or(0)).max(0))
+            })
+            .collect();
+        GroupView {
+            state,
+            generation,
+            members,
+            committed,
+            reads: self.group_reads,
+            rereads: self.group_reads - self.group_seen.len() as u64,
+        }
+    }
+
     /// Each active member's partitions in its current generation (views and tests).
     pub fn group_assignment(&self) -> Vec<(u32, i32, Vec<PartitionId>)> {
         self.members
@@ -2117,13 +2712,58 @@ impl Sim {
     }
 }
 
-/// A one-record batch whose value is the record id (big-endian).
-fn record_batch(id: u64) -> Vec<u8> {
+/// A one-record batch produced at `now_ms`: its value is the record id (big-endian); a
+/// tombstone has a null value and carries the id in an `id` header.
+fn record_batch(id: u64, key: Option<&str>, tombstone: bool, now_ms: u64) -> Vec<u8> {
     let value = id.to_be_bytes();
     let mut b = BatchBuilder::new(0);
-    b.push(id as i64, None, Some(&value), Vec::new());
+    let (value, headers) = if tombstone {
+        let header = crate::batch::Header {
+            key: ID_HEADER.as_bytes(),
+            value: Some(&value[..]),
+        };
+        (None, alloc::vec![header])
+    } else {
+        (Some(&value[..]), Vec::new())
+    };
+    b.push(now_ms as i64, key.map(str::as_bytes), value, headers);
     // An uncompressed batch always builds.
     b.build(&NoCodec).unwrap_or_default()
+}
+
+/// (offset, key, value) of each record of a replica from `from` up to `upper_bound`.
+type RecordContent = (i64, Option<Vec<u8>>, Option<Vec<u8>>);
+
+fn records_between(replica: &Replica, from: i64, upper_bound: i64) -> Vec<RecordContent> {
+    let mut out = Vec::new();
+    let mut scratch = Vec::new();
+    for batch in batches(&replica.read_all(upper_bound)).flatten() {
+        if let Ok(records) = batch.records(&NoCodec, &mut scratch) {
+            out.extend(records.flatten().filter(|r| r.offset >= from).map(|r| {
+                (
+                    r.offset,
+                    r.key.map(<[u8]>::to_vec),
+                    r.value.map(<[u8]>::to_vec),
+                )
+            }));
+        }
+    }
+    out
+}
+
+/// The header that carries a tombstone's record id.
+const ID_HEADER: &str = "id";
+
+/// A record's id: its value, or a tombstone's `id` header.
+pub fn record_id(record: &crate::batch::Record<'_>) -> Option<u64> {
+    let bytes = record.value.or_else(|| {
+        record
+            .headers
+            .iter()
+            .find(|h| h.key == ID_HEADER.as_bytes())
+            .and_then(|h| h.value)
+    })?;
+    <[u8; 8]>::try_from(bytes).ok().map(u64::from_be_bytes)
 }
 
 /// The record ids in a run of batches.
@@ -2133,9 +2773,7 @@ fn record_ids(bytes: &[u8]) -> Vec<u64> {
     for batch in batches(bytes).flatten() {
         if let Ok(records) = batch.records(&NoCodec, &mut scratch) {
             for record in records.flatten() {
-                if let Some(v) = record.value.and_then(|v| <[u8; 8]>::try_from(v).ok()) {
-                    ids.push(u64::from_be_bytes(v));
-                }
+                ids.extend(record_id(&record));
             }
         }
     }

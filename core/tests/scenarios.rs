@@ -47,7 +47,7 @@ fn expect(name: &str, expected: Counts) -> Sim {
 #[test]
 fn every_scenario_is_listed_once_with_a_lesson() {
     let all = library();
-    assert_eq!(all.len(), 18);
+    assert_eq!(all.len(), 23);
     let mut names: Vec<&str> = all.iter().map(|s| s.name).collect();
     names.sort_unstable();
     names.dedup();
@@ -279,4 +279,174 @@ fn a_consumer_group_shares_partitions_and_rebalances_through_failures() {
     assert!(generations.windows(2).all(|w| w[0] == w[1]));
     let report = sim.report();
     assert!(report.violations.is_empty(), "{:?}", report.violations);
+}
+
+/// (offset, key, record id, tombstone) of every record of `partition` on its leader, below
+/// the HW.
+fn leader_records(sim: &Sim, partition: u32) -> Vec<(i64, String, u64, bool)> {
+    use runnel_core::batch::{NoCodec, batches};
+    let leader = sim
+        .controller()
+        .partition(partition)
+        .and_then(|s| s.leader)
+        .expect("a leader");
+    let replica = sim
+        .replica(leader, partition)
+        .expect("the leader's replica");
+    let mut out = Vec::new();
+    let mut scratch = Vec::new();
+    for batch in batches(&replica.read_all(replica.high_watermark())) {
+        let batch = batch.expect("a valid batch");
+        for record in batch.records(&NoCodec, &mut scratch).expect("records") {
+            let record = record.expect("a record");
+            out.push((
+                record.offset,
+                String::from_utf8_lossy(record.key.unwrap_or_default()).into_owned(),
+                runnel_core::sim::record_id(&record).expect("an id"),
+                record.value.is_none(),
+            ));
+        }
+    }
+    out
+}
+
+#[test]
+fn keys_stay_on_their_murmur2_partition_in_the_order_sent() {
+    use runnel_core::partitioner::murmur2_partition;
+    let (_, report, sim) = run("partitions-ordering");
+    assert_eq!(
+        (report.sent, report.acknowledged, report.lost),
+        (102, 102, 0)
+    );
+    let mut seen = 0;
+    for p in 0..3 {
+        let records = leader_records(&sim, p);
+        assert_eq!(
+            records.iter().map(|r| r.0).collect::<Vec<_>>(),
+            (0..records.len() as i64).collect::<Vec<_>>(),
+            "offsets 0, 1, 2... without gaps"
+        );
+        for key in ["k0", "k1", "k2", "k3", "alice", "bob"] {
+            let ids: Vec<u64> = records.iter().filter(|r| r.1 == key).map(|r| r.2).collect();
+            if murmur2_partition(key.as_bytes(), 3) == p {
+                assert!(!ids.is_empty(), "{key} is on partition {p}");
+                assert!(ids.windows(2).all(|w| w[0] < w[1]), "{key} in send order");
+            } else {
+                assert!(ids.is_empty(), "{key} only on its own partition");
+            }
+        }
+        seen += records.len();
+    }
+    assert_eq!(seen, 102, "every record on exactly one partition");
+}
+
+#[test]
+fn a_group_rebalances_on_join_crash_and_leave_and_rereads_after_a_crash() {
+    let (_, report, sim) = run("consumer-group-rebalance");
+    assert!(report.violations.is_empty(), "{:?}", report.violations);
+    let group = sim.group_view();
+    assert_eq!(group.state, "Stable");
+    let active: Vec<_> = group.members.iter().filter(|m| m.active).collect();
+    assert_eq!(active.len(), 1, "only member 2 is left");
+    assert_eq!(active[0].index, 2);
+    assert_eq!(active[0].positions.len(), 6, "and owns all six partitions");
+    assert_eq!(
+        group.reads - group.rereads,
+        report.acknowledged,
+        "every record was read"
+    );
+    assert_eq!(
+        (group.reads, group.rereads),
+        (1166, 16),
+        "what member 0 read after its last commit was read again"
+    );
+    assert!(
+        group
+            .committed
+            .iter()
+            .all(|(_, at, lag)| at.is_some() && *lag == 0),
+        "committed up to the end: {:?}",
+        group.committed
+    );
+}
+
+#[test]
+fn a_reset_is_refused_while_members_run_and_rewinds_an_empty_group() {
+    let (_, report, sim) = run("offsets-rewind");
+    let resets: Vec<(u64, bool)> = sim
+        .trace()
+        .iter()
+        .filter_map(|e| match e.kind {
+            TraceKind::OffsetsReset { applied } => Some((e.time_ms, applied)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(resets, vec![(5_000, false), (9_000, true)]);
+    let group = sim.group_view();
+    assert_eq!(report.acknowledged, 250);
+    assert_eq!(
+        (group.reads, group.rereads),
+        (500, 250),
+        "after the rewind every record was read a second time, none a third"
+    );
+}
+
+#[test]
+fn retention_deletes_old_segments_without_renumbering_or_losing_anything() {
+    let (_, report, sim) = run("retention");
+    assert_eq!((report.acknowledged, report.lost), (1300, 0));
+    assert!(report.violations.is_empty(), "{:?}", report.violations);
+    for b in 0..3 {
+        let replica = sim.replica(b, 0).expect("replica");
+        assert!(
+            replica.log_start_offset() > 800 && replica.log_start_offset() < 1100,
+            "broker {b} deleted all but the last 4-5 s: log start {}",
+            replica.log_start_offset()
+        );
+    }
+    let records = leader_records(&sim, 0);
+    let start = records[0].0;
+    for (i, r) in records.iter().enumerate() {
+        assert_eq!(r.0, start + i as i64, "no gaps after the log start");
+        assert_eq!(r.2, r.0 as u64, "record ids keep their offsets");
+    }
+    assert_eq!(records.last().map(|r| r.0), Some(1299));
+}
+
+#[test]
+fn compaction_keeps_the_latest_record_per_key_and_then_drops_the_tombstone() {
+    let (_, report, sim) = run("compaction");
+    assert_eq!((report.acknowledged, report.lost), (152, 0));
+    assert!(report.violations.is_empty(), "{:?}", report.violations);
+    let records = leader_records(&sim, 0);
+    let shown: Vec<String> = records
+        .iter()
+        .map(|(o, k, _, t)| format!("{o}:{k}{}", if *t { "✝" } else { "" }))
+        .collect();
+    // k0's record at 151 is in the active segment, which the cleaner never touches.
+    assert_eq!(shown, ["145:k0", "147:k2", "148:k3", "149:k4", "151:k0"]);
+    let tombstone_gone = sim.trace().iter().any(|e| {
+        e.time_ms == 10_000
+            && matches!(
+                e.kind,
+                TraceKind::Cleaned {
+                    broker: 0,
+                    records_removed: 1,
+                    ..
+                }
+            )
+    });
+    assert!(
+        tombstone_gone,
+        "the tombstone went after delete.retention.ms"
+    );
+    // Before the horizon the tombstone was there, k1's older records were not.
+    let mut before = by_name("compaction").expect("scenario").sim();
+    before.run_until(8_000);
+    let k1: Vec<(i64, bool)> = leader_records(&before, 0)
+        .iter()
+        .filter(|r| r.1 == "k1")
+        .map(|r| (r.0, r.3))
+        .collect();
+    assert_eq!(k1, [(150, true)], "only k1's tombstone at 8 s");
 }
