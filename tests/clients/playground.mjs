@@ -29,16 +29,17 @@ try {
     return null;
   };
 
-  // 1. The acks=1 lesson (the first) to its end: the lost count.
-  await page.selectOption("[data-testid=scenario]", "0");
+  // 1. The acks=1 lesson to its end: the lost count.
+  const ACKS1 = "acks1-failover";
+  await page.selectOption("[data-testid=scenario]", ACKS1);
   await page.click("[data-testid=end]");
   result.lesson = await page.$eval("[data-testid=scenario]", (s) => s.options[s.selectedIndex].text);
   result.lost = Number(await text("lost"));
   result.sent = Number(await text("sent"));
 
   // 2. Same lesson from the start: 1.4 s in, note the view; one more step, kill the leader.
-  await page.selectOption("[data-testid=scenario]", "1");
-  await page.selectOption("[data-testid=scenario]", "0");
+  await page.selectOption("[data-testid=scenario]", "acks-all-unclean");
+  await page.selectOption("[data-testid=scenario]", ACKS1);
   for (let i = 0; i < 14; i++) await page.click("[data-testid=step]");
   const before = await page.textContent("section.cluster");
   result.time_before = await text("time");
@@ -65,7 +66,7 @@ try {
   result.keyboard_played = (await text("time")) !== t0;
 
   // 5. Settings replay the lesson: acks=all with min.insync.replicas=2 loses nothing.
-  await page.selectOption("[data-testid=scenario]", "0");
+  await page.selectOption("[data-testid=scenario]", ACKS1);
   await page.selectOption("[data-testid=acks]", "all");
   await page.fill("[data-testid=min-insync]", "2");
   await page.$eval("[data-testid=min-insync]", (el) => el.dispatchEvent(new Event("change", { bubbles: true })));
@@ -97,6 +98,8 @@ try {
   }));
   await page.keyboard.press(" ");
   result.sandbox_time = await text("time");
+  result.sandbox_wires = await page.$$eval("[data-testid=network] circle.wire", (cs) => cs.length);
+  result.sandbox_in_flight = await text("in-flight");
 
   // 7. The link holds the session: a new page opened on it shows the same time and counts.
   const link = page.url();
@@ -110,7 +113,7 @@ try {
   await again.close();
 
   // 8. Chapters: forward twice to the crash, back once to before it.
-  await page.selectOption("[data-testid=scenario]", "0");
+  await page.selectOption("[data-testid=scenario]", ACKS1);
   await page.click("[data-testid=chapter-next]");
   await page.click("[data-testid=chapter-next]");
   result.chapter = await text("chapter");
@@ -126,7 +129,7 @@ try {
   const [download] = await Promise.all([page.waitForEvent("download"), page.click("[data-testid=export]")]);
   const saved = `${shots}/session.txt`;
   await download.saveAs(saved);
-  await page.selectOption("[data-testid=scenario]", "1");
+  await page.selectOption("[data-testid=scenario]", "acks-all-unclean");
   await page.setInputFiles("[data-testid=import]", saved);
   await page.waitForFunction((t) => document.querySelector("[data-testid=time]").textContent.trim() === t, exportedTime, { timeout: 10000 }).catch(() => {});
   result.imported_time_equal = (await text("time")) === exportedTime;
@@ -146,15 +149,50 @@ try {
   result.plugin = await page.$$eval("[data-testid=plugin-result] li", (lis) => lis.map((li) => li.textContent));
   result.plugin_error = await page.textContent("[data-testid=plugin-error]").catch(() => null);
 
-  // 12. A screenshot of every lesson at its end.
+  // 12. Keys in the simulated cluster: a typed key lands on one partition; the compaction and
+  //     retention lessons show gaps and a climbing log start; requests on the wire are drawn.
+  await page.selectOption("[data-testid=scenario]", "partitions-ordering");
+  for (let i = 0; i < 20; i++) await page.click("[data-testid=step]");
+  await page.fill("[data-testid=produce-key]", "zed");
+  await page.$eval("[data-testid=produce-key]", (el) => el.dispatchEvent(new Event("change", { bubbles: true })));
+  await page.click("[data-testid=produce]");
+  await page.click("[data-testid=step]");
+  result.zed_partitions = [];
+  for (const p of [0, 1, 2]) {
+    await page.selectOption("[data-testid=log-partition]", String(p));
+    const strips = await page.$$eval(".strip", (ss) => ss.map((s) => s.textContent));
+    if (strips.length === 3 && strips.every((t) => t.includes(":zed="))) result.zed_partitions.push(p);
+  }
+  await page.selectOption("[data-testid=scenario]", "compaction");
+  await page.click("[data-testid=end]");
+  await page.selectOption("[data-testid=log-partition]", "0");
+  result.compaction_cells = await page.$$eval("[data-testid=log-0] .cell", (cs) => cs.map((c) => c.textContent));
+  await page.selectOption("[data-testid=scenario]", "retention");
+  await page.click("[data-testid=end]");
+  result.retention_start = await text("log-start-0");
+  await page.selectOption("[data-testid=scenario]", ACKS1);
+  for (let i = 0; i < 30; i++) await page.click("[data-testid=step]");
+  result.acks1_in_flight = await text("in-flight");
+
+  // 13. Consumers: add one, it gets a share; a reset is refused while members run.
+  await page.selectOption("[data-testid=scenario]", "offsets-rewind");
+  for (let i = 0; i < 20; i++) await page.click("[data-testid=step]");
+  await page.click("[data-testid=add-member]");
+  for (let i = 0; i < 40; i++) await page.click("[data-testid=step]");
+  result.added_member = await text("member-2");
+  result.group_state = await text("group-state");
+  await page.click("[data-testid=reset-earliest]");
+  result.reset_refused = (await text("timeline")).includes("offset reset refused");
+
+  // 14. A screenshot of every lesson at its end.
   result.screenshots = 0;
-  for (const value of lessons) {
+  for (const [i, value] of lessons.entries()) {
     await page.selectOption("[data-testid=scenario]", value);
     await page.click("[data-testid=end]");
-    await page.screenshot({ path: `${shots}/lesson-${value.padStart(2, "0")}.png` });
+    await page.screenshot({ path: `${shots}/lesson-${String(i).padStart(2, "0")}-${value}.png` });
     result.screenshots++;
   }
-  // 13. Phone width: nothing overflows sideways.
+  // 15. Phone width: nothing overflows sideways.
   await page.setViewportSize({ width: 390, height: 844 });
   result.phone_overflow = await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth);
   await page.screenshot({ path: `${shots}/phone.png` });

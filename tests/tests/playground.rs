@@ -101,7 +101,7 @@ fn the_playground_teaches_the_acks1_failover_and_rewinds() {
         "B0's log strip: {result}"
     );
     assert_eq!(result["imported_time_equal"], true, "{result}");
-    assert_eq!(result["imported_lesson"], "0", "{result}");
+    assert_eq!(result["imported_lesson"], "acks1-failover", "{result}");
     // Keys: the page's partitions are murmur2's, as the Java client computes them.
     let partition = |k: &str| runnel_core::partitioner::murmur2_partition(k.as_bytes(), 3);
     assert_eq!(
@@ -138,11 +138,64 @@ fn the_playground_teaches_the_acks1_failover_and_rewinds() {
         "{result}"
     );
     assert_eq!(result["phone_overflow"], false, "{result}");
+    // Keys inside the simulated cluster: the typed key is on murmur2's partition, on every
+    // replica, and nowhere else.
+    assert_eq!(
+        result["zed_partitions"],
+        serde_json::json!([runnel_core::partitioner::murmur2_partition(b"zed", 3)]),
+        "{result}"
+    );
+    // The compaction lesson's end as the core test pins it: latest per key, gaps in offsets.
+    assert_eq!(
+        result["compaction_cells"],
+        serde_json::json!([
+            "145:k0=145",
+            "147:k2=147",
+            "148:k3=148",
+            "149:k4=149",
+            "151:k0=151"
+        ]),
+        "{result}"
+    );
+    let start: i64 = result["retention_start"]
+        .as_str()
+        .and_then(|t| t.split("log start ").nth(1))
+        .and_then(|t| t.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .expect("a log start");
+    assert!(start > 800, "retention moved the log start: {result}");
+    assert!(
+        result["acks1_in_flight"]
+            .as_str()
+            .is_some_and(|t| t.contains("Fetch (replica)")),
+        "slowed followers' fetches on the wire: {result}"
+    );
+    assert!(
+        result["sandbox_wires"].as_u64().is_some_and(|n| n > 0),
+        "{result}"
+    );
+    assert!(
+        result["added_member"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("M2: stable")),
+        "{result}"
+    );
+    assert!(
+        result["group_state"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("Stable")),
+        "{result}"
+    );
+    assert_eq!(result["reset_refused"], true, "{result}");
     // The core's lessons and the sandbox.
-    let lessons = runnel_core::scenario::library().len() + 1;
-    assert_eq!(result["screenshots"].as_u64(), Some(lessons as u64));
-    for i in 0..lessons {
-        let shot = shots.join(format!("lesson-{i:02}.png"));
+    let mut names: Vec<&str> = runnel_core::scenario::library()
+        .iter()
+        .map(|s| s.name)
+        .collect();
+    names.push("sandbox-5x20");
+    assert_eq!(result["screenshots"].as_u64(), Some(names.len() as u64));
+    for (i, name) in names.iter().enumerate() {
+        let shot = shots.join(format!("lesson-{i:02}-{name}.png"));
         assert!(
             std::fs::metadata(&shot).is_ok_and(|m| m.len() > 1000),
             "{}",

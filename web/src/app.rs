@@ -173,6 +173,27 @@ pub fn app() -> Html {
     let strip_partition = use_state(|| 0u32);
     let partitions = state.with(|m| m.scenario().config.partitions);
     let strips = state.with(|m| m.log_strips((*strip_partition).min(partitions - 1), 12));
+    let wires = state.with(|m| m.in_flight(WIRES_MAX));
+    let pending = state.with(|m| m.producer_pending());
+    let config = state.with(|m| *m.config());
+    let produce_key = use_state(|| String::from("alice"));
+    let produce_tombstone = use_state(|| false);
+    let on_produce_key = {
+        let produce_key = produce_key.clone();
+        Callback::from(move |e: Event| {
+            if let Some(input) = e.target_dyn_into::<web_sys::HtmlInputElement>() {
+                produce_key.set(input.value());
+            }
+        })
+    };
+    let on_produce_tombstone = {
+        let produce_tombstone = produce_tombstone.clone();
+        Callback::from(move |e: Event| {
+            if let Some(input) = e.target_dyn_into::<web_sys::HtmlInputElement>() {
+                produce_tombstone.set(input.checked());
+            }
+        })
+    };
     let on_strip_partition = {
         let strip_partition = strip_partition.clone();
         Callback::from(move |e: Event| {
@@ -284,17 +305,19 @@ pub fn app() -> Html {
     let picker = use_node_ref();
     {
         let picker = picker.clone();
-        use_effect_with(selected, move |selected| {
+        let name = scenarios[selected].0;
+        use_effect_with(name, move |name| {
             if let Some(select) = picker.cast::<web_sys::HtmlSelectElement>() {
-                select.set_value(&selected.to_string());
+                select.set_value(name);
             }
         });
     }
     let on_select = {
         let dispatcher = state.dispatcher();
+        let names: Vec<&'static str> = scenarios.iter().map(|(name, _)| *name).collect();
         Callback::from(move |e: Event| {
             if let Some(select) = e.target_dyn_into::<web_sys::HtmlSelectElement>() {
-                if let Ok(index) = select.value().parse() {
+                if let Some(index) = names.iter().position(|n| *n == select.value()) {
                     dispatcher.dispatch(Action::Select(index));
                 }
             }
@@ -342,6 +365,20 @@ pub fn app() -> Html {
         unclean_leader_election: v == "true",
         ..s
     });
+    let on_cleanup = configure(|s, v| Settings {
+        compact: v.contains("compact"),
+        delete: v.contains("delete"),
+        ..s
+    });
+    let on_retention = configure(|s, v| Settings {
+        retention_ms: v.parse().ok(),
+        ..s
+    });
+    let cleanup_value = match (settings.compact, settings.delete) {
+        (true, true) => "compact,delete",
+        (true, false) => "compact",
+        _ => "delete",
+    };
     let on_speed = {
         let dispatcher = state.dispatcher();
         Callback::from(move |e: Event| {
@@ -360,7 +397,7 @@ pub fn app() -> Html {
                 <label>{ "Lesson " }
                     <select data-testid="scenario" ref={picker} onchange={on_select}>
                         { for scenarios.iter().enumerate().map(|(i, (name, title))| html! {
-                            <option value={i.to_string()} selected={i == selected}>{ format!("{name}: {title}") }</option>
+                            <option value={*name} selected={i == selected}>{ format!("{name}: {title}") }</option>
                         }) }
                     </select>
                 </label>
@@ -412,6 +449,7 @@ pub fn app() -> Html {
                 }
                 <span data-testid="time">{ format!("{:.1} s of {:.0} s", now as f64 / 1000.0, end as f64 / 1000.0) }</span>
             </section>
+            { network_view(&parties, &cut, &wires, now, group.members.iter().filter(|m| m.active).map(|m| m.index).collect()) }
             <section class="cluster">
                 { for brokers.iter().map(|b| broker_view(b, &cb, slow.iter().find(|(x, _)| *x == b.id).map(|(_, ms)| *ms))) }
             </section>
@@ -423,15 +461,17 @@ pub fn app() -> Html {
                             <option value={p.to_string()} selected={p == *strip_partition}>{ format!("p{p}") }</option>
                         }) }
                     </select>
-                    { " — the last 12 records on each replica: offset, record id; ✱ marks records at or above that replica's high watermark (not committed)" }
+                    { " — the last 12 records on each replica: offset:key=record id (✝ a tombstone); ✱ marks records at or above that replica's high watermark (not committed)" }
                 </h3>
-                { for strips.iter().map(|(broker, cells)| html! {
-                    <div class="strip" data-testid={format!("log-{broker}")}>
-                        <span class="who">{ format!("B{broker}") }</span>
-                        { for cells.iter().map(|c| html! {
-                            <span class={classes!("cell", (!c.committed).then_some("uncommitted"))}
+                { for strips.iter().map(|strip| html! {
+                    <div class="strip" data-testid={format!("log-{}", strip.broker)}>
+                        <span class="who" data-testid={format!("log-start-{}", strip.broker)}>
+                            { format!("B{} · log start {} · {} records", strip.broker, strip.log_start, strip.records) }
+                        </span>
+                        { for strip.cells.iter().map(|c| html! {
+                            <span class={classes!("cell", (!c.committed).then_some("uncommitted"), c.tombstone.then_some("tombstone"))}
                                   title={format!("offset {}, record {}", c.offset, c.id)}>
-                                { format!("{}:{}{}", c.offset, c.id, if c.committed { "" } else { "✱" }) }
+                                { cell_text(c) }
                             </span>
                         }) }
                     </div>
@@ -453,6 +493,45 @@ pub fn app() -> Html {
                         <input data-testid="unclean" type="checkbox" checked={settings.unclean_leader_election} onchange={on_unclean}/>
                         { " unclean.leader.election.enable" }
                     </label>
+                    <label>{ " cleanup.policy " }
+                        <select data-testid="cleanup-policy" onchange={on_cleanup}>
+                            { for ["delete", "compact", "compact,delete"].into_iter().map(|v| html! {
+                                <option value={v} selected={v == cleanup_value}>{ v }</option>
+                            }) }
+                        </select>
+                    </label>
+                    <label>{ " retention.ms " }
+                        <select data-testid="retention" onchange={on_retention}>
+                            { for [("forever", None), ("5000", Some(5_000u64)), ("30000", Some(30_000)), ("604800000 (7 d)", Some(604_800_000))].into_iter().map(|(label, v)| html! {
+                                <option value={v.map_or(String::from("-1"), |v| v.to_string())} selected={v == settings.retention_ms}>{ label }</option>
+                            }) }
+                        </select>
+                    </label>
+                </fieldset>
+                <fieldset class="producer" data-testid="producer">
+                    <legend>{ "Producer" }</legend>
+                    <p>
+                        { format!("acks={} · partitioner: {} · ", acks_name(config.producer.acks),
+                            if config.producer.keys > 0 { "murmur2(key) mod partitions" } else { "no key: partitions in turn" }) }
+                        { if config.producer.keys > 0 { format!("keys k0..k{} · ", config.producer.keys - 1) } else { String::new() } }
+                        <span data-testid="pending">{ format!("{} waiting for an answer", pending.len()) }</span>
+                    </p>
+                    <ul class="pending">
+                        { for pending.iter().take(6).map(|r| html! {
+                            <li>{ format!("record {} → p{}{}{}", r.id, r.partition,
+                                r.key.as_deref().map(|k| format!(" key {k}")).unwrap_or_default(),
+                                if r.attempts > 0 { format!(", retry {}", r.attempts) } else { String::new() }) }</li>
+                        }) }
+                    </ul>
+                    <label>{ "Key " }
+                        <input data-testid="produce-key" type="text" maxlength="24" value={(*produce_key).clone()} onchange={on_produce_key}/>
+                    </label>
+                    <label>
+                        <input data-testid="produce-tombstone" type="checkbox" checked={*produce_tombstone} onchange={on_produce_tombstone}/>
+                        { " tombstone (null value)" }
+                    </label>
+                    <button data-testid="produce" onclick={cb(Action::Produce((*produce_key).clone(), *produce_tombstone))}>{ "Send" }</button>
+                    <button data-testid="compact" onclick={cb(Action::Compact)}>{ "Run the log cleaner now" }</button>
                 </fieldset>
                 <fieldset class="links">
                     <legend>{ "Network links" }</legend>
@@ -474,27 +553,41 @@ pub fn app() -> Html {
                     </ul>
                     <button data-testid="heal-all" onclick={cb(Action::HealAll)}>{ "Heal everything" }</button>
                 </fieldset>
-                if !group.is_empty() {
-                    <fieldset class="group">
-                        <legend>{ "Consumer group \"sim\"" }</legend>
-                        <ul>
-                            { for group.iter().map(|(m, owned)| html! {
-                                <li data-testid={format!("member-{m}")}>
-                                    { match owned {
-                                        Some((generation, parts)) => format!("M{m}: generation {generation}, partitions {parts:?} "),
-                                        None => format!("M{m}: not in the group "),
-                                    } }
-                                    if owned.is_some() {
-                                        <button onclick={cb(Action::MemberLeave(*m))}>{ "Leave" }</button>
-                                        <button onclick={cb(Action::MemberCrash(*m))}>{ "Crash" }</button>
+                <fieldset class="group" data-testid="group">
+                    <legend>{ "Consumer group \"sim\"" }</legend>
+                    <p data-testid="group-state">
+                        { format!("{} · generation {} · {} records read, {} of them again", group.state, group.generation, group.reads, group.rereads) }
+                    </p>
+                    <ul>
+                        { for group.members.iter().map(|m| {
+                            let i = m.index;
+                            html! {
+                                <li data-testid={format!("member-{i}")}>
+                                    { format!("M{i}: {}", m.state) }
+                                    if m.active {
+                                        { format!(", generation {}, read {} · ", m.generation, m.consumed) }
+                                        { for m.positions.iter().map(|(p, at)| html! {
+                                            <span class="cell">{ format!("p{p}@{}", at.map_or(String::from("?"), |o| o.to_string())) }</span>
+                                        }) }
+                                        <button onclick={cb(Action::MemberLeave(i))}>{ "Leave" }</button>
+                                        <button onclick={cb(Action::MemberCrash(i))}>{ "Crash" }</button>
                                     } else {
-                                        <button onclick={cb(Action::MemberJoin(*m))}>{ "Join" }</button>
+                                        <button onclick={cb(Action::MemberJoin(i))}>{ "Join" }</button>
                                     }
                                 </li>
-                            }) }
-                        </ul>
-                    </fieldset>
-                }
+                            }
+                        }) }
+                    </ul>
+                    <button data-testid="add-member" onclick={cb(Action::AddMember)}>{ "Add a consumer" }</button>
+                    <table class="committed" data-testid="committed">
+                        <tr><th>{ "partition" }</th><th>{ "committed" }</th><th>{ "lag" }</th></tr>
+                        { for group.committed.iter().map(|(p, at, lag)| html! {
+                            <tr><td>{ format!("p{p}") }</td><td>{ at.map_or(String::from("none"), |o| o.to_string()) }</td><td>{ lag }</td></tr>
+                        }) }
+                    </table>
+                    <button data-testid="reset-earliest" onclick={cb(Action::ResetOffsets(true))}>{ "Reset offsets to earliest" }</button>
+                    <button data-testid="reset-latest" onclick={cb(Action::ResetOffsets(false))}>{ "to latest" }</button>
+                </fieldset>
                 <fieldset class="keys">
                     <legend>{ "Keys, partitions and compaction" }</legend>
                     <label>{ "Records, one per line: key=value (key= is a tombstone)" }
@@ -612,6 +705,137 @@ fn sample_records(text: &str) -> Vec<(String, PluginRecord)> {
             (line.to_string(), record)
         })
         .collect()
+}
+
+/// Wires the network view draws at most.
+const WIRES_MAX: usize = 300;
+
+/// A log strip cell: `offset:key=id`, ✝ for a tombstone, ✱ above the HW.
+fn cell_text(c: &crate::model::LogCell) -> String {
+    let key = c
+        .key
+        .as_deref()
+        .map(|k| format!("{k}="))
+        .unwrap_or_default();
+    let value = if c.tombstone {
+        String::from("✝")
+    } else {
+        c.id.to_string()
+    };
+    format!(
+        "{}:{key}{value}{}",
+        c.offset,
+        if c.committed { "" } else { "✱" }
+    )
+}
+
+/// `acks` as Kafka writes it.
+fn acks_name(acks: Acks) -> &'static str {
+    match acks {
+        Acks::None => "0",
+        Acks::Leader => "1",
+        Acks::All => "all",
+    }
+}
+
+/// Where a party sits in the network view (640 × 240).
+fn position(party: Party, brokers: usize, members: &[u32]) -> (f64, f64) {
+    match party {
+        Party::Quorum => (320.0, 30.0),
+        Party::Broker(b) => (640.0 * (f64::from(b) + 1.0) / (brokers as f64 + 1.0), 120.0),
+        Party::Producer => (60.0, 210.0),
+        Party::Consumer => (320.0, 210.0),
+        Party::Member(m) => {
+            let i = members.iter().position(|x| *x == m).unwrap_or(0);
+            (420.0 + 60.0 * i as f64, 210.0)
+        }
+    }
+}
+
+/// The cluster's parties and the messages on the wire between them, each a dot moving from
+/// sender to receiver, with Kafka's request name as its label; cut links dashed and marked.
+fn network_view(
+    parties: &[Party],
+    cut: &[(Party, Party)],
+    wires: &[runnel_core::sim::Wire],
+    now: u64,
+    members: Vec<u32>,
+) -> Html {
+    let brokers = parties
+        .iter()
+        .filter(|p| matches!(p, Party::Broker(_)))
+        .count();
+    let at = |p: Party| position(p, brokers, &members);
+    let mut counts: Vec<(&str, usize)> = Vec::new();
+    for w in wires {
+        match counts.iter_mut().find(|(what, _)| *what == w.what) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((w.what, 1)),
+        }
+    }
+    let shown: Vec<Party> = parties
+        .iter()
+        .copied()
+        .chain(std::iter::once(Party::Consumer))
+        .chain(members.iter().map(|m| Party::Member(*m)))
+        .collect();
+    html! {
+        <section class="network">
+            <svg viewBox="0 0 640 240" width="640" height="240" role="img" data-testid="network"
+                 aria-label={format!("{} messages in flight", wires.len())}>
+                { for shown.iter().filter(|p| matches!(p, Party::Broker(_))).map(|b| {
+                    let (x1, y1) = at(Party::Quorum);
+                    let (x2, y2) = at(*b);
+                    html! { <line class="link" x1={x1.to_string()} y1={y1.to_string()} x2={x2.to_string()} y2={y2.to_string()}/> }
+                }) }
+                { for cut.iter().map(|(a, b)| {
+                    let ((x1, y1), (x2, y2)) = (at(*a), at(*b));
+                    html! {
+                        <g class="cut">
+                            <line x1={x1.to_string()} y1={y1.to_string()} x2={x2.to_string()} y2={y2.to_string()}/>
+                            <text x={((x1 + x2) / 2.0).to_string()} y={((y1 + y2) / 2.0).to_string()}>{ "✂ cut" }</text>
+                        </g>
+                    }
+                }) }
+                { for wires.iter().map(|w| {
+                    let ((x1, y1), (x2, y2)) = (at(w.from), at(w.to));
+                    let span = w.arrive_ms.saturating_sub(w.sent_ms).max(1) as f64;
+                    let t = (now.saturating_sub(w.sent_ms) as f64 / span).clamp(0.0, 1.0);
+                    let kind = w.what.split(' ').next().unwrap_or("msg").to_lowercase();
+                    html! {
+                        <circle class={classes!("wire", kind)} r="4"
+                                cx={(x1 + (x2 - x1) * t).to_string()} cy={(y1 + (y2 - y1) * t).to_string()}>
+                            <title>{ format!("{} {} → {}", w.what, party_name(w.from), party_name(w.to)) }</title>
+                        </circle>
+                    }
+                }) }
+                { for shown.iter().map(|p| {
+                    let (x, y) = at(*p);
+                    html! {
+                        <g class="party">
+                            <circle cx={x.to_string()} cy={y.to_string()} r="16"/>
+                            <text x={x.to_string()} y={(y + 4.0).to_string()}>{ short_name(*p) }</text>
+                        </g>
+                    }
+                }) }
+            </svg>
+            <p data-testid="in-flight">
+                { format!("In flight now: {}", if counts.is_empty() { String::from("nothing") } else {
+                    counts.iter().map(|(what, n)| format!("{n} {what}")).collect::<Vec<_>>().join(", ")
+                }) }
+            </p>
+        </section>
+    }
+}
+
+/// A party's label inside its circle.
+fn short_name(p: Party) -> String {
+    match p {
+        Party::Quorum => "Q".into(),
+        Party::Producer => "P".into(),
+        Party::Consumer => "C".into(),
+        other => party_name(other),
+    }
 }
 
 /// Every unordered pair of parties, smaller first.

@@ -8,11 +8,15 @@
 
 use runnel_core::replica::{Acks, BrokerId};
 use runnel_core::scenario::{Scenario, library};
-use runnel_core::sim::{Fault, Party, Report, Sim, SimConfig, TraceEvent, TraceKind};
+use runnel_core::sim::{
+    Fault, GroupView, Party, PendingRecord, Report, Sim, SimConfig, TraceEvent, TraceKind, Wire,
+};
 use serde::{Deserialize, Serialize};
 
 /// Trace lines the timeline shows.
 pub const TIMELINE_LINES: usize = 12;
+/// The longest key the produce form sends.
+pub const KEY_MAX_CHARS: usize = 24;
 
 /// Something the user (or the animation clock) does.
 #[derive(Clone, Debug, PartialEq)]
@@ -55,6 +59,14 @@ pub enum Action {
     MemberCrash(u32),
     /// A group member (re)joins now.
     MemberJoin(u32),
+    /// Start one more consumer in the group now.
+    AddMember,
+    /// The producer sends a record with this key now (`tombstone`: null value).
+    Produce(String, bool),
+    /// Run every broker's log cleaner now.
+    Compact,
+    /// Reset the group's committed offsets (to earliest, else latest) now.
+    ResetOffsets(bool),
     /// New producer and topic settings: the lesson replays from time 0 with them to now.
     Configure(Settings),
     /// Load a shared session (from a link or storage).
@@ -72,6 +84,12 @@ pub struct Settings {
     pub min_insync_replicas: usize,
     /// `unclean.leader.election.enable`.
     pub unclean_leader_election: bool,
+    /// `cleanup.policy` has `compact`.
+    pub compact: bool,
+    /// `cleanup.policy` has `delete`.
+    pub delete: bool,
+    /// `retention.ms` (`None`: forever).
+    pub retention_ms: Option<u64>,
 }
 
 impl Settings {
@@ -81,6 +99,9 @@ impl Settings {
             acks: config.producer.acks,
             min_insync_replicas: config.replica.min_insync_replicas,
             unclean_leader_election: config.controller.unclean_leader_election,
+            compact: config.topic.compact,
+            delete: config.topic.delete,
+            retention_ms: config.topic.retention_ms,
         }
     }
 
@@ -88,6 +109,13 @@ impl Settings {
         config.producer.acks = self.acks;
         config.replica.min_insync_replicas = self.min_insync_replicas;
         config.controller.unclean_leader_election = self.unclean_leader_election;
+        config.topic.compact = self.compact;
+        config.topic.delete = self.delete;
+        config.topic.retention_ms = self.retention_ms;
+        // Cleaning only ever touches closed segments: roll every second when cleaning is on.
+        if self.compact || self.retention_ms.is_some_and(|ms| ms < 60_000) {
+            config.topic.segment_ms = config.topic.segment_ms.min(1_000);
+        }
     }
 }
 
@@ -173,18 +201,32 @@ pub struct ReplicaView {
 }
 
 /// One record in a log strip.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LogCell {
     /// Its offset.
     pub offset: i64,
     /// The simulated producer's record id (the value).
     pub id: u64,
+    /// Its key, if any.
+    pub key: Option<String>,
+    /// A null value (a delete marker in a compacted topic).
+    pub tombstone: bool,
     /// Below the replica's high watermark.
     pub committed: bool,
 }
 
-/// A group member's generation and partitions.
-pub type Membership = (i32, Vec<u32>);
+/// One replica's log strip.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Strip {
+    /// The replica's broker.
+    pub broker: BrokerId,
+    /// The first offset still in its log.
+    pub log_start: i64,
+    /// Records in its log (at or above the log start, some removed by compaction).
+    pub records: usize,
+    /// The last records.
+    pub cells: Vec<LogCell>,
+}
 
 /// One broker as the views draw it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -342,6 +384,18 @@ impl Model {
             Action::MemberLeave(m) => self.add_fault(Fault::MemberLeave(m)),
             Action::MemberCrash(m) => self.add_fault(Fault::MemberCrash(m)),
             Action::MemberJoin(m) => self.add_fault(Fault::MemberJoin(m)),
+            Action::AddMember => {
+                let next = self.sim.group_view().members.len() as u32;
+                self.add_fault(Fault::MemberJoin(next));
+            }
+            Action::Produce(key, tombstone) => {
+                let key: String = key.trim().chars().take(KEY_MAX_CHARS).collect();
+                if !key.is_empty() {
+                    self.add_fault(Fault::Produce { key, tombstone });
+                }
+            }
+            Action::Compact => self.add_fault(Fault::Compact),
+            Action::ResetOffsets(earliest) => self.add_fault(Fault::ResetOffsets { earliest }),
             Action::Configure(settings) => {
                 self.settings = settings;
                 self.replay(self.now_ms());
@@ -369,7 +423,7 @@ impl Model {
 
     fn add_fault(&mut self, fault: Fault) {
         let at = self.now_ms();
-        self.user_faults.push((at, fault));
+        self.user_faults.push((at, fault.clone()));
         self.sim.schedule(at, fault);
         // Let the fault happen now, not at the next frame.
         self.sim.run_until(at);
@@ -381,7 +435,7 @@ impl Model {
         self.settings.apply(&mut scenario.config);
         let mut sim = scenario.sim().with_trace();
         for (at, fault) in &self.user_faults {
-            sim.schedule(*at, *fault);
+            sim.schedule(*at, fault.clone());
         }
         sim.run_until(ms.min(self.scenario().run_until_ms));
         self.sim = sim;
@@ -395,8 +449,8 @@ impl Model {
         (0..config.brokers)
             .map(|id| {
                 let mut down = false;
-                for &(_, f) in &faults {
-                    match f {
+                for (_, f) in &faults {
+                    match *f {
                         Fault::Crash(b) if b == id => down = true,
                         Fault::Restart(b) if b == id => down = false,
                         _ => {}
@@ -431,7 +485,7 @@ impl Model {
     }
 
     /// The last `n` records of `partition` on each of its replicas: (broker, records).
-    pub fn log_strips(&self, partition: u32, n: usize) -> Vec<(BrokerId, Vec<LogCell>)> {
+    pub fn log_strips(&self, partition: u32, n: usize) -> Vec<Strip> {
         use runnel_core::batch::{NoCodec, batches};
         let Some(state) = self.sim.controller().partition(partition) else {
             return Vec::new();
@@ -450,19 +504,22 @@ impl Model {
                         continue;
                     };
                     for record in records.flatten() {
-                        let id = record
-                            .value
-                            .and_then(|v| <[u8; 8]>::try_from(v).ok())
-                            .map_or(0, u64::from_be_bytes);
                         cells.push(LogCell {
                             offset: record.offset,
-                            id,
+                            id: runnel_core::sim::record_id(&record).unwrap_or(0),
+                            key: record.key.map(|k| String::from_utf8_lossy(k).into_owned()),
+                            tombstone: record.value.is_none(),
                             committed: record.offset < hw,
                         });
                     }
                 }
                 let skip = cells.len().saturating_sub(n);
-                Some((broker, cells.split_off(skip)))
+                Some(Strip {
+                    broker,
+                    log_start: replica.log_start_offset(),
+                    records: cells.len(),
+                    cells: cells.split_off(skip),
+                })
             })
             .collect()
     }
@@ -509,7 +566,7 @@ impl Model {
             .iter()
             .chain(&self.user_faults)
             .filter(|(at, _)| *at <= now)
-            .copied()
+            .cloned()
             .collect();
         faults.sort_by_key(|(at, _)| *at);
         faults
@@ -561,19 +618,24 @@ impl Model {
         slow
     }
 
-    /// Group members (0..group_members) and, for the active ones, their generation and
-    /// partitions.
-    pub fn group(&self) -> Vec<(u32, Option<Membership>)> {
-        let assignment = self.sim.group_assignment();
-        (0..self.scenario().config.group_members)
-            .map(|m| {
-                let owned = assignment
-                    .iter()
-                    .find(|(id, _, _)| *id == m)
-                    .map(|(_, generation, parts)| (*generation, parts.clone()));
-                (m, owned)
-            })
-            .collect()
+    /// The consumer group: state, generation, members with positions, commits and lag.
+    pub fn group(&self) -> GroupView {
+        self.sim.group_view()
+    }
+
+    /// Messages on the wire now (at most `max`, oldest first).
+    pub fn in_flight(&self, max: usize) -> Vec<Wire> {
+        self.sim.in_flight(max)
+    }
+
+    /// Records the producer waits to hear about.
+    pub fn producer_pending(&self) -> Vec<PendingRecord> {
+        self.sim.producer_pending()
+    }
+
+    /// The configuration the simulation runs with (the lesson's plus the settings).
+    pub fn config(&self) -> &SimConfig {
+        self.sim.config()
     }
 
     /// The last [`TIMELINE_LINES`] events worth reading (faults, leadership and ISR changes,
@@ -635,7 +697,42 @@ pub fn what_happened(kind: &TraceKind) -> String {
             Fault::MemberJoin(m) => format!("member M{m} joins"),
             Fault::MemberLeave(m) => format!("member M{m} leaves"),
             Fault::MemberCrash(m) => format!("member M{m} crashed"),
+            Fault::Produce { key, tombstone } => {
+                if *tombstone {
+                    format!("tombstone for key {key} sent")
+                } else {
+                    format!("record with key {key} sent")
+                }
+            }
+            Fault::Compact => "an operator runs the log cleaner".into(),
+            Fault::ResetOffsets { earliest } => format!(
+                "an operator resets the group to {}",
+                if *earliest { "earliest" } else { "latest" }
+            ),
         },
+        TraceKind::Cleaned {
+            broker,
+            partition,
+            segments_deleted,
+            records_removed,
+            log_start_offset,
+        } => {
+            let mut what = Vec::new();
+            if *segments_deleted > 0 {
+                what.push(format!("deleted {segments_deleted} segment(s)"));
+            }
+            if *records_removed > 0 {
+                what.push(format!("compacted away {records_removed} record(s)"));
+            }
+            format!(
+                "B{broker} p{partition} cleaner {}; log start {log_start_offset}",
+                what.join(", ")
+            )
+        }
+        TraceKind::OffsetsReset { applied: true } => "group offsets reset".into(),
+        TraceKind::OffsetsReset { applied: false } => {
+            "offset reset refused: the group has members".into()
+        }
         TraceKind::Partition {
             partition,
             leader,
@@ -664,6 +761,9 @@ pub fn sandbox() -> Scenario {
         partitions: 20,
         replication_factor: 3,
         group_members: 3,
+        // Slow enough links that requests in flight show in the network view.
+        latency_ms: 10,
+        jitter_ms: 5,
         ..SimConfig::default()
     };
     config.replica.min_insync_replicas = 2;
@@ -753,7 +853,7 @@ mod tests {
         let settings = Settings {
             acks: Acks::All,
             min_insync_replicas: 2,
-            unclean_leader_election: false,
+            ..model.settings()
         };
         model.apply(Action::Configure(settings));
         assert_eq!(model.now_ms(), 1_000, "replayed to the same time");
@@ -786,23 +886,136 @@ mod tests {
         let mut sandbox = Model::new(model.scenarios().len() - 1);
         assert_eq!(sandbox.scenario().name, "sandbox-5x20");
         sandbox.apply(Action::Step(8_000));
-        let owned: usize = sandbox
-            .group()
-            .iter()
-            .filter_map(|(_, o)| o.as_ref())
-            .map(|(_, p)| p.len())
-            .sum();
-        assert_eq!(owned, 20, "every partition owned: {:?}", sandbox.group());
+        let owned = |group: &GroupView| -> usize {
+            group
+                .members
+                .iter()
+                .filter(|m| m.state == "stable")
+                .map(|m| m.positions.len())
+                .sum()
+        };
+        assert_eq!(owned(&sandbox.group()), 20, "{:?}", sandbox.group());
         sandbox.apply(Action::MemberLeave(0));
         sandbox.apply(Action::Step(8_000));
         let group = sandbox.group();
-        assert!(group[0].1.is_none(), "{group:?}");
-        let owned: usize = group
+        assert_eq!(group.members[0].state, "stopped", "{group:?}");
+        assert_eq!(owned(&group), 20, "the others took over: {group:?}");
+        // One more consumer: with M0 gone, M1, M2 and the new M3 share the 20 partitions.
+        sandbox.apply(Action::AddMember);
+        sandbox.apply(Action::Step(8_000));
+        let group = sandbox.group();
+        assert_eq!(group.members.len(), 4);
+        let shares: Vec<usize> = group
+            .members
             .iter()
-            .filter_map(|(_, o)| o.as_ref())
-            .map(|(_, p)| p.len())
-            .sum();
-        assert_eq!(owned, 20, "the others took over: {group:?}");
+            .filter(|m| m.active)
+            .map(|m| m.positions.len())
+            .collect();
+        assert_eq!(shares, vec![7, 7, 6], "{group:?}");
+    }
+
+    #[test]
+    fn keyed_records_and_the_cleaner_show_in_the_log_strips() {
+        let mut model = Model::new(index("compaction"));
+        model.apply(Action::Seek(4_500));
+        // A key typed by the user lands where murmur2 puts it, with its key in the strip.
+        model.apply(Action::Produce("  zed  ".into(), false));
+        model.apply(Action::Produce(String::new(), false));
+        model.apply(Action::Step(100));
+        let strips = model.log_strips(0, 3);
+        assert_eq!(strips.len(), 3, "one strip per replica");
+        let last = strips[0].cells.last().expect("a record");
+        assert_eq!(
+            last.key.as_deref(),
+            Some("zed"),
+            "trimmed; the empty key was ignored"
+        );
+        assert!(!last.tombstone && last.committed);
+        let before = strips[0].records;
+        // A tombstone, then the cleaner run by hand once its segment closed.
+        model.apply(Action::Produce("zed".into(), true));
+        model.apply(Action::Step(1_500));
+        model.apply(Action::Produce("k0".into(), false));
+        model.apply(Action::Step(100));
+        model.apply(Action::Compact);
+        let strips = model.log_strips(0, 12);
+        let zed: Vec<bool> = strips[0]
+            .cells
+            .iter()
+            .filter(|c| c.key.as_deref() == Some("zed"))
+            .map(|c| c.tombstone)
+            .collect();
+        assert_eq!(zed, vec![true], "only the tombstone of zed is left");
+        assert!(
+            strips[0].records < before + 3,
+            "the cleaner removed records"
+        );
+        assert!(
+            model
+                .timeline()
+                .iter()
+                .any(|l| l.contains("compacted away")),
+            "{:?}",
+            model.timeline()
+        );
+        // The cleanup policy is a setting: with delete only nothing is compacted.
+        let settings = Settings {
+            compact: false,
+            delete: true,
+            ..model.settings()
+        };
+        model.apply(Action::Configure(settings));
+        assert!(
+            model
+                .log_strips(0, 1000)
+                .iter()
+                .all(|s| s.records as i64 == s.cells.last().map_or(0, |c| c.offset + 1)),
+            "no gaps without compaction"
+        );
+    }
+
+    #[test]
+    fn wires_pending_records_and_offset_resets_are_visible() {
+        // Slowed followers: their fetches are on the wire for 300 ms.
+        let mut model = Model::new(index("acks1-failover"));
+        model.apply(Action::Seek(3_000));
+        let wires = model.in_flight(1_000);
+        assert!(
+            wires.iter().any(|w| w.what == "Fetch (replica) response"
+                && w.from == Party::Broker(0)
+                && w.arrive_ms - w.sent_ms >= 300),
+            "{wires:?}"
+        );
+        assert!(
+            wires
+                .iter()
+                .all(|w| w.sent_ms <= 3_000 && w.arrive_ms >= 3_000)
+        );
+        // The sandbox's links take 10-15 ms: produce requests are in flight.
+        let mut sandbox = Model::new(model.scenarios().len() - 1);
+        sandbox.apply(Action::Seek(3_005));
+        let wires = sandbox.in_flight(1_000);
+        assert!(
+            wires
+                .iter()
+                .any(|w| w.what == "Produce" && w.from == Party::Producer),
+            "{wires:?}"
+        );
+        let pending = sandbox.producer_pending();
+        assert!(!pending.is_empty() && pending.iter().all(|r| r.partition < 20));
+        let mut model = Model::new(index("offsets-rewind"));
+        model.apply(Action::Seek(3_000));
+        // Members run, so a reset is refused; the table shows commits and lag.
+        model.apply(Action::ResetOffsets(true));
+        assert!(
+            model
+                .timeline()
+                .last()
+                .is_some_and(|l| l.contains("refused"))
+        );
+        let group = model.group();
+        assert_eq!(group.state, "Stable");
+        assert!(group.committed.iter().all(|(_, at, _)| at.is_some()));
     }
 
     #[test]
@@ -838,10 +1051,11 @@ mod tests {
         let strips = model.log_strips(0, 12);
         assert_eq!(strips.len(), 3);
         let leader = model.leader(0).expect("leader");
-        let (_, leader_cells) = strips
+        let leader_cells = &strips
             .iter()
-            .find(|(b, _)| *b == leader)
-            .expect("leader strip");
+            .find(|s| s.broker == leader)
+            .expect("leader strip")
+            .cells;
         assert_eq!(leader_cells.len(), 12);
         let last = leader_cells.last().expect("a record");
         assert!(
@@ -853,9 +1067,10 @@ mod tests {
                 .windows(2)
                 .all(|w| w[0].offset + 1 == w[1].offset)
         );
-        for (b, cells) in &strips {
-            if *b != leader {
-                let follower_last = cells.last().map_or(-1, |c| c.offset);
+        for strip in &strips {
+            if strip.broker != leader {
+                let follower_last = strip.cells.last().map_or(-1, |c| c.offset);
+                let b = strip.broker;
                 assert!(follower_last < last.offset, "B{b} is behind the leader");
             }
         }
