@@ -16,8 +16,10 @@
 //!
 //! Every accepted change bumps the partition epoch (and the leader epoch when the leader
 //! changes), and is queued for [`Controller::poll_changes`], which the driver pushes to brokers.
-//! In the simulator this state machine is the metadata quorum (KRaft's controller); in a
-//! cluster of nodes its commands will be the entries of a Raft log.
+//! In the simulator this state machine is the metadata quorum (KRaft's controller). In a
+//! cluster of nodes each change is a [`Command`] in a Raft log, applied with
+//! [`Controller::apply`] by every node in log order, so every node holds the same metadata;
+//! only the active controller (the Raft leader) watches the clock and proposes fencing.
 
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
@@ -89,6 +91,56 @@ pub enum ControllerError {
     /// Not enough live brokers for the replication factor.
     #[error("not enough brokers")]
     NotEnoughBrokers,
+}
+
+/// One change to the metadata, as a replicated log carries it. Applying the same commands in
+/// the same order gives the same state on every node: nothing here reads a clock (the time a
+/// registration starts its session is in the command).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Command {
+    /// A broker registers (or re-registers after a restart or being fenced).
+    Register {
+        /// Which.
+        broker: BrokerId,
+        /// The active controller's clock when it accepted the registration.
+        at_ms: u64,
+    },
+    /// A broker is fenced: its session expired, or it shut down.
+    Fence {
+        /// Which.
+        broker: BrokerId,
+    },
+    /// Partitions `first..first + count` are created over the live brokers.
+    CreatePartitions {
+        /// The first partition id.
+        first: PartitionId,
+        /// How many.
+        count: u32,
+        /// Replicas per partition.
+        replication_factor: usize,
+    },
+    /// Partitions `first..first + count` are deleted.
+    DeletePartitions {
+        /// The first partition id.
+        first: PartitionId,
+        /// How many.
+        count: u32,
+    },
+    /// A leader's ISR change (AlterPartition).
+    AlterIsr {
+        /// Which partition.
+        partition: PartitionId,
+        /// The proposing leader.
+        leader: BrokerId,
+        /// Its leader epoch.
+        leader_epoch: i32,
+        /// The partition epoch it proposed against.
+        partition_epoch: i32,
+        /// The proposed ISR.
+        isr: Vec<BrokerId>,
+    },
+    /// Preferred-replica election over every partition.
+    PreferredElection,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -194,11 +246,21 @@ impl Controller {
         count: u32,
         replication_factor: usize,
     ) -> Result<(), ControllerError> {
+        self.create_partitions_at(0, count, replication_factor)
+    }
+
+    /// Creates the partitions `first..first + count` like [`Controller::create_partitions`].
+    pub fn create_partitions_at(
+        &mut self,
+        first: PartitionId,
+        count: u32,
+        replication_factor: usize,
+    ) -> Result<(), ControllerError> {
         let live = self.live_brokers();
         if live.len() < replication_factor || replication_factor == 0 {
             return Err(ControllerError::NotEnoughBrokers);
         }
-        for p in 0..count {
+        for p in first..first + count {
             let replicas: Vec<BrokerId> = (0..replication_factor)
                 .map(|i| live[(p as usize + i) % live.len()])
                 .collect();
@@ -255,6 +317,43 @@ impl Controller {
         state.partition_epoch += 1;
         self.changed.push(partition);
         Ok(state.clone())
+    }
+
+    /// Applies one command of the replicated log; a refused command changes nothing.
+    pub fn apply(&mut self, command: &Command) -> Result<(), ControllerError> {
+        match command {
+            Command::Register { broker, at_ms } => self.handle_register(*at_ms, *broker),
+            Command::Fence { broker } => self.fence(*broker),
+            Command::CreatePartitions {
+                first,
+                count,
+                replication_factor,
+            } => self.create_partitions_at(*first, *count, *replication_factor)?,
+            Command::DeletePartitions { first, count } => {
+                for p in *first..first + count {
+                    self.partitions.remove(&p);
+                }
+            }
+            Command::AlterIsr {
+                partition,
+                leader,
+                leader_epoch,
+                partition_epoch,
+                isr,
+            } => {
+                self.handle_alter_isr(
+                    *partition,
+                    *leader,
+                    *leader_epoch,
+                    *partition_epoch,
+                    isr.clone(),
+                )?;
+            }
+            Command::PreferredElection => {
+                self.elect_preferred_leaders();
+            }
+        }
+        Ok(())
     }
 
     /// Expires sessions at `now_ms`, then (with `auto.leader.rebalance.enable`) moves leaders
@@ -389,6 +488,70 @@ mod tests {
         c.create_partitions(3, 3).unwrap();
         let _ = c.poll_changes();
         c
+    }
+
+    #[test]
+    fn two_controllers_fed_the_same_commands_agree() {
+        let log = [
+            Command::Register { broker: 0, at_ms: 0 },
+            Command::Register { broker: 1, at_ms: 0 },
+            Command::Register { broker: 2, at_ms: 5 },
+            Command::CreatePartitions {
+                first: 0,
+                count: 3,
+                replication_factor: 3,
+            },
+            Command::CreatePartitions {
+                first: 3,
+                count: 2,
+                replication_factor: 2,
+            },
+            Command::Fence { broker: 0 },
+            Command::AlterIsr {
+                partition: 1,
+                leader: 1,
+                leader_epoch: 0,
+                // The fence took broker 0 out of its ISR: epoch 1.
+                partition_epoch: 1,
+                isr: alloc::vec![1],
+            },
+            Command::DeletePartitions { first: 3, count: 1 },
+            Command::Register { broker: 0, at_ms: 9 },
+            Command::PreferredElection,
+        ];
+        let mut a = Controller::new(ControllerConfig::default());
+        let mut b = Controller::new(ControllerConfig::default());
+        for c in &log {
+            a.apply(c).unwrap();
+        }
+        for c in &log {
+            b.apply(c).unwrap();
+        }
+        let state = |c: &Controller| -> Vec<(PartitionId, PartitionState)> {
+            c.partitions().map(|(p, s)| (*p, s.clone())).collect()
+        };
+        assert_eq!(state(&a), state(&b));
+        let ids: Vec<PartitionId> = a.partitions().map(|(p, _)| *p).collect();
+        assert_eq!(ids, [0, 1, 2, 4], "partition 3 deleted");
+        // Partition 4 (global id) is placed like any other: replicas from broker 4 mod 3.
+        assert_eq!(a.partition(4).unwrap().replicas, [1, 2]);
+        // Partition 0 lost its leader to the fence; broker 0 registered again, but it is not
+        // back in the ISR (its leader must add it once caught up), so preferred election
+        // leaves partition 0 where it is.
+        assert_eq!(a.partition(0).unwrap().leader, Some(1));
+        assert!(!a.partition(0).unwrap().isr.contains(&0));
+        assert_eq!(a.partition(1).unwrap().isr, [1], "the ISR change applied");
+        // A refused command changes nothing.
+        let before = state(&a);
+        let stale = Command::AlterIsr {
+            partition: 2,
+            leader: 0,
+            leader_epoch: 7,
+            partition_epoch: 0,
+            isr: alloc::vec![0],
+        };
+        assert_eq!(a.apply(&stale), Err(ControllerError::FencedLeaderEpoch));
+        assert_eq!(state(&a), before);
     }
 
     #[test]
