@@ -493,9 +493,18 @@ mod tests {
     #[test]
     fn two_controllers_fed_the_same_commands_agree() {
         let log = [
-            Command::Register { broker: 0, at_ms: 0 },
-            Command::Register { broker: 1, at_ms: 0 },
-            Command::Register { broker: 2, at_ms: 5 },
+            Command::Register {
+                broker: 0,
+                at_ms: 0,
+            },
+            Command::Register {
+                broker: 1,
+                at_ms: 0,
+            },
+            Command::Register {
+                broker: 2,
+                at_ms: 5,
+            },
             Command::CreatePartitions {
                 first: 0,
                 count: 3,
@@ -516,7 +525,10 @@ mod tests {
                 isr: alloc::vec![1],
             },
             Command::DeletePartitions { first: 3, count: 1 },
-            Command::Register { broker: 0, at_ms: 9 },
+            Command::Register {
+                broker: 0,
+                at_ms: 9,
+            },
             Command::PreferredElection,
         ];
         let mut a = Controller::new(ControllerConfig::default());

@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use runnel_core::batch::{self, BatchBuilder, BatchHeader};
@@ -28,6 +28,7 @@ use runnel_core::producer::{ProducerStateTable, SequenceCheck};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{Notify, oneshot};
 
+use crate::cluster::{Cluster, Entry};
 use crate::codec::NodeCodec;
 use crate::config::{BrokerConfig, cleanup_policy_name, parse_cleanup_policy};
 use crate::metrics::Metrics;
@@ -102,6 +103,8 @@ pub mod code {
     pub const TOPIC_AUTHORIZATION_FAILED: i16 = 29;
     /// The coordinator type is not supported.
     pub const COORDINATOR_NOT_AVAILABLE: i16 = 15;
+    /// The partition has no leader right now (an election is pending).
+    pub const LEADER_NOT_AVAILABLE: i16 = 5;
 }
 
 /// Topic-level config names this broker understands, with how each maps onto the log.
@@ -222,6 +225,19 @@ pub struct Broker {
     replies: Mutex<HashMap<ReplyToken, oneshot::Sender<GroupOutput>>>,
     next_token: AtomicU64,
     next_producer_id: AtomicI64,
+    /// Cluster mode: the metadata quorum (unset on a single node).
+    cluster: OnceLock<Arc<Cluster>>,
+    /// Held while local topics are made to match the metadata.
+    reconciling: Mutex<()>,
+}
+
+/// Where a partition is led, as the cluster's metadata says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Leadership {
+    /// This node leads it (or there is no cluster: the only node leads everything).
+    Here,
+    /// Another node leads it, or nobody does right now.
+    Elsewhere,
 }
 
 impl Broker {
@@ -248,6 +264,8 @@ impl Broker {
             next_token: AtomicU64::new(1),
             // Producer ids from the start time, so ids stay unique across restarts.
             next_producer_id: AtomicI64::new((now_ms() as i64) << 10),
+            cluster: OnceLock::new(),
+            reconciling: Mutex::new(()),
             config,
         });
         let mut names = Vec::new();
@@ -381,13 +399,13 @@ impl Broker {
             .ok_or_else(|| ApiError::unknown_topic(&format!("{topic}-{index}")))
     }
 
-    /// Creates a topic (CreateTopics, auto-creation).
-    pub fn create_topic(
+    /// Checks a new topic's name, partition count and config overrides.
+    fn validate_new_topic(
         &self,
         name: &str,
         partitions: i32,
-        config: BTreeMap<String, String>,
-    ) -> Result<Arc<Topic>, ApiError> {
+        config: &BTreeMap<String, String>,
+    ) -> Result<(), ApiError> {
         validate_topic_name(name)?;
         if !(1..=PARTITIONS_MAX).contains(&partitions) {
             return Err(ApiError::new(
@@ -396,9 +414,172 @@ impl Broker {
             ));
         }
         let mut probe = self.config.default_log_config();
-        for (key, value) in &config {
+        for (key, value) in config {
             apply_config(&mut probe, key, value)?;
         }
+        Ok(())
+    }
+
+    /// Creates a topic (CreateTopics, auto-creation): through the metadata quorum in cluster
+    /// mode (`replication_factor` -1: `default.replication.factor`), else here (where only 1
+    /// or -1 is possible).
+    pub async fn create_topic_anywhere(
+        &self,
+        name: &str,
+        partitions: i32,
+        replication_factor: i16,
+        config: BTreeMap<String, String>,
+    ) -> Result<(), ApiError> {
+        let Some(cluster) = self.cluster() else {
+            if !matches!(replication_factor, -1 | 1) {
+                return Err(ApiError::new(
+                    code::INVALID_REPLICATION_FACTOR,
+                    format!(
+                        "replication factor {replication_factor} is larger than the 1 available broker"
+                    ),
+                ));
+            }
+            return self.create_topic(name, partitions, config).map(drop);
+        };
+        self.validate_new_topic(name, partitions, &config)?;
+        let replication_factor = if replication_factor == -1 {
+            self.config.default_replication_factor
+        } else {
+            replication_factor
+        };
+        if replication_factor < 1 {
+            return Err(ApiError::new(
+                code::INVALID_REPLICATION_FACTOR,
+                "the replication factor must be at least 1",
+            ));
+        }
+        let id = uuid::Uuid::from_u64_pair(
+            now_ms(),
+            self.next_token.fetch_add(1, Ordering::Relaxed) ^ (u64::from(cluster.node_id) << 56),
+        );
+        let entry = Entry::CreateTopic {
+            name: name.to_string(),
+            id: *id.as_bytes(),
+            partitions: partitions as u32,
+            replication_factor: replication_factor as u16,
+            config,
+        };
+        match cluster.propose(entry).await {
+            Ok(()) => {
+                self.reconcile();
+                Ok(())
+            }
+            Err(e) if e.contains("already exists") => {
+                Err(ApiError::new(code::TOPIC_ALREADY_EXISTS, e))
+            }
+            Err(e) if e.contains("cannot place") => {
+                Err(ApiError::new(code::INVALID_REPLICATION_FACTOR, e))
+            }
+            Err(e) => Err(ApiError::new(error_code::REQUEST_TIMED_OUT, e)),
+        }
+    }
+
+    /// Deletes a topic: through the metadata quorum in cluster mode, else here.
+    pub async fn delete_topic_anywhere(&self, name: &str) -> Result<(), ApiError> {
+        let Some(cluster) = self.cluster() else {
+            return self.delete_topic(name);
+        };
+        if name == OFFSETS_TOPIC {
+            return self.delete_topic(name);
+        }
+        match cluster
+            .propose(Entry::DeleteTopic {
+                name: name.to_string(),
+            })
+            .await
+        {
+            Ok(()) => {
+                self.reconcile();
+                Ok(())
+            }
+            Err(e) if e.starts_with("unknown topic") => Err(ApiError::unknown_topic(name)),
+            Err(e) => Err(ApiError::new(error_code::REQUEST_TIMED_OUT, e)),
+        }
+    }
+
+    /// Joins a cluster: from now on topics come from its metadata.
+    pub fn set_cluster(&self, cluster: Arc<Cluster>) {
+        let _ = self.cluster.set(cluster);
+        self.reconcile();
+    }
+
+    /// The cluster, in cluster mode.
+    pub fn cluster(&self) -> Option<&Arc<Cluster>> {
+        self.cluster.get()
+    }
+
+    /// Whether this node leads a partition now (always, on a single node).
+    pub fn leadership(&self, topic: &str, index: i32) -> Leadership {
+        let Some(cluster) = self.cluster() else {
+            return Leadership::Here;
+        };
+        if topic == OFFSETS_TOPIC {
+            return Leadership::Here;
+        }
+        let image = cluster.image();
+        match image.partition(topic, index).and_then(|p| p.leader) {
+            Some(leader) if leader == cluster.node_id => Leadership::Here,
+            _ => Leadership::Elsewhere,
+        }
+    }
+
+    /// Cluster mode: makes the topics on this node match the metadata (creating the logs of
+    /// new topics, deleting those of deleted ones).
+    pub fn reconcile(&self) {
+        let Some(cluster) = self.cluster() else {
+            return;
+        };
+        if !cluster.caught_up() {
+            return; // replaying the metadata log after a restart: nothing is known yet
+        }
+        let _guard = self.reconciling.lock().unwrap_or_else(|p| p.into_inner());
+        let wanted: Vec<(String, crate::cluster::TopicImage)> = cluster
+            .image()
+            .topics
+            .iter()
+            .map(|(n, t)| (n.clone(), t.clone()))
+            .collect();
+        for local in self.topics() {
+            let keep = local.is_internal()
+                || wanted
+                    .iter()
+                    .any(|(n, t)| *n == local.name && t.id == local.id);
+            if !keep {
+                let _ = self.delete_topic(&local.name);
+            }
+        }
+        for (name, t) in wanted {
+            if self.topic(&name).is_none() {
+                let meta = TopicMeta {
+                    id: t.id.to_string(),
+                    partitions: t.count as i32,
+                    config: t.config.clone(),
+                };
+                let created = self
+                    .save_meta(&name, &meta)
+                    .map_err(|e| e.message)
+                    .and_then(|()| self.load_topic(&name, meta));
+                match created {
+                    Ok(_) => tracing::info!("topic {name} from the metadata log"),
+                    Err(e) => tracing::error!("cannot create topic {name} here: {e}"),
+                }
+            }
+        }
+    }
+
+    /// Creates a topic here (a single node's CreateTopics and auto-creation).
+    pub fn create_topic(
+        &self,
+        name: &str,
+        partitions: i32,
+        config: BTreeMap<String, String>,
+    ) -> Result<Arc<Topic>, ApiError> {
+        self.validate_new_topic(name, partitions, &config)?;
         // Held across creation so two racing creates cannot both succeed.
         let topics = self.topics.write().unwrap_or_else(|p| p.into_inner());
         if topics.contains_key(name) {
@@ -425,12 +606,26 @@ impl Broker {
         Ok(topic)
     }
 
+    /// A partition this node leads: NOT_LEADER_OR_FOLLOWER if another node leads it (cluster
+    /// mode), so the client refreshes its metadata and goes there.
+    pub fn led_partition(&self, topic: &str, index: i32) -> Result<Arc<Partition>, ApiError> {
+        let partition = self.partition(topic, index)?;
+        match self.leadership(topic, index) {
+            Leadership::Here => Ok(partition),
+            Leadership::Elsewhere => Err(ApiError::new(
+                error_code::NOT_LEADER_OR_FOLLOWER,
+                format!("this node does not lead {topic}-{index}"),
+            )),
+        }
+    }
+
     /// Creates a topic on first use if `auto.create.topics.enable`, with `num.partitions`.
     pub fn topic_or_create(&self, name: &str, allow_create: bool) -> Result<Arc<Topic>, ApiError> {
         if let Some(topic) = self.topic(name) {
             return Ok(topic);
         }
-        if !(allow_create && self.config.auto_create_topics) {
+        // In a cluster a topic is created through the quorum (Metadata does that).
+        if !(allow_create && self.config.auto_create_topics) || self.cluster().is_some() {
             return Err(ApiError::unknown_topic(name));
         }
         match self.create_topic(name, self.config.num_partitions, BTreeMap::new()) {

@@ -83,6 +83,19 @@ pub struct BrokerConfig {
     /// `group.initial.rebalance.delay.ms`.
     #[serde(rename = "group.initial.rebalance.delay.ms")]
     pub group_initial_rebalance_delay_ms: u64,
+    /// `controller.quorum.voters`: `id@host:port,...`, the nodes of the metadata quorum and
+    /// the address each serves Raft on. Empty: a single node, no cluster.
+    #[serde(rename = "controller.quorum.voters")]
+    pub quorum_voters: String,
+    /// `broker.session.timeout.ms`: a broker silent this long is fenced by the controller.
+    #[serde(rename = "broker.session.timeout.ms")]
+    pub broker_session_timeout_ms: u64,
+    /// `broker.heartbeat.interval.ms`.
+    #[serde(rename = "broker.heartbeat.interval.ms")]
+    pub broker_heartbeat_interval_ms: u64,
+    /// `default.replication.factor` of topics created without one (cluster mode).
+    #[serde(rename = "default.replication.factor")]
+    pub default_replication_factor: i16,
 }
 
 impl Default for BrokerConfig {
@@ -90,6 +103,10 @@ impl Default for BrokerConfig {
         let log = LogConfig::default();
         Self {
             node_id: 0,
+            quorum_voters: String::new(),
+            broker_session_timeout_ms: 3_000,
+            broker_heartbeat_interval_ms: 500,
+            default_replication_factor: 1,
             listener: SocketAddr::from(([127, 0, 0, 1], 9092)),
             advertised_host: String::new(),
             admin_listener: SocketAddr::from(([127, 0, 0, 1], 8080)),
@@ -172,6 +189,22 @@ impl BrokerConfig {
             value: self.cleanup_policy.clone(),
             reason: "must be delete, compact or compact,delete",
         })?;
+        if !self.quorum_voters.is_empty() {
+            let voters = crate::cluster::parse_voters(&self.quorum_voters).map_err(|reason| {
+                ConfigError::Invalid {
+                    key: "controller.quorum.voters",
+                    value: self.quorum_voters.clone(),
+                    reason,
+                }
+            })?;
+            if !voters.iter().any(|v| v.id == self.node_id) {
+                return Err(ConfigError::Invalid {
+                    key: "node.id",
+                    value: self.node_id.to_string(),
+                    reason: "must be one of controller.quorum.voters",
+                });
+            }
+        }
         if self.advertised_host.is_empty() {
             let ip = self.listener.ip();
             self.advertised_host = if ip.is_unspecified() {

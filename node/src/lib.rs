@@ -16,12 +16,14 @@
 //! - `admin`, `metrics`: the admin HTTP listener.
 //! - `cli`: the `topic`, `produce` and `consume` subcommands, as a Kafka client.
 //! - `alloc`: the global allocator that survives decoders' speculative huge reservations.
+//! - `cluster`: cluster mode: the Raft metadata quorum and the image every node applies.
 
 pub mod admin;
 pub mod alloc;
 pub mod api;
 pub mod broker;
 pub mod cli;
+pub mod cluster;
 pub mod codec;
 pub mod config;
 pub mod metrics;

@@ -202,6 +202,23 @@ enum PluginAction {
 enum ClusterAction {
     /// Brokers, the controller, topic and partition counts.
     Info,
+    /// Starts a local cluster on loopback: node i serves Kafka on BASE_PORT + 2i, Raft on
+    /// BASE_PORT + 2i + 1 and admin HTTP on ADMIN_PORT + i, with data in DIR/node-i; runs until
+    /// Ctrl-C, then stops every node.
+    Up {
+        /// How many nodes (all of them metadata voters).
+        #[arg(long, default_value_t = 3)]
+        nodes: u32,
+        /// Node 0's Kafka port.
+        #[arg(long, default_value_t = 9092)]
+        base_port: u16,
+        /// Node 0's admin port.
+        #[arg(long, default_value_t = 8080)]
+        admin_port: u16,
+        /// Where the nodes keep their data.
+        #[arg(long, default_value = "./runnel-cluster")]
+        dir: PathBuf,
+    },
 }
 
 /// What `runnel records` does.
@@ -273,6 +290,9 @@ enum TopicAction {
         /// Partitions.
         #[arg(long, short = 'p', default_value_t = 1)]
         partitions: i32,
+        /// Replicas per partition (-1: the broker's default.replication.factor).
+        #[arg(long, short = 'r', default_value_t = -1, allow_negative_numbers = true)]
+        replication_factor: i16,
         /// A topic config as KEY=VALUE (repeatable), e.g. cleanup.policy=compact.
         #[arg(long = "config", short = 'c')]
         configs: Vec<String>,
@@ -320,8 +340,15 @@ fn run_command(command: Command) -> ExitCode {
                     TopicAction::Create {
                         name,
                         partitions,
+                        replication_factor,
                         configs,
-                    } => cli::topic_create(&mut client, &name, partitions, &configs),
+                    } => cli::topic_create(
+                        &mut client,
+                        &name,
+                        partitions,
+                        replication_factor,
+                        &configs,
+                    ),
                     TopicAction::Delete { name } => cli::topic_delete(&mut client, &name),
                     TopicAction::AlterConfig { name, set, delete } => {
                         cli::topic_alter_config(&mut client, &name, &set, &delete)
@@ -367,6 +394,18 @@ fn run_command(command: Command) -> ExitCode {
             } => Ok(
                 cli::cluster_info(&mut cli::Client::connect(&bootstrap)?)?.render(output.into())
             ),
+            Command::Cluster {
+                action:
+                    ClusterAction::Up {
+                        nodes,
+                        base_port,
+                        admin_port,
+                        dir,
+                    },
+                ..
+            } => cluster_up(nodes, base_port, admin_port, &dir)
+                .map(|()| String::new())
+                .map_err(cli::CliError::Usage),
             Command::Records {
                 bootstrap,
                 output,
@@ -458,6 +497,78 @@ fn run_command(command: Command) -> ExitCode {
         Err(e) => {
             eprintln!("runnel: {e}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+/// `runnel cluster up`: this binary once per node, each a voter, until Ctrl-C.
+fn cluster_up(
+    nodes: u32,
+    base_port: u16,
+    admin_port: u16,
+    dir: &std::path::Path,
+) -> Result<(), String> {
+    if !(1..=9).contains(&nodes) {
+        return Err("--nodes must be between 1 and 9".into());
+    }
+    let port = |i: u32, offset: u32| -> Result<u16, String> {
+        u16::try_from(u32::from(base_port) + 2 * i + offset)
+            .map_err(|_| "--base-port is too high for that many nodes".to_string())
+    };
+    let mut voters = Vec::new();
+    for i in 0..nodes {
+        voters.push(format!("{i}@127.0.0.1:{}", port(i, 1)?));
+    }
+    let voters = voters.join(",");
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find this program: {e}"))?;
+    let mut children = Vec::new();
+    for i in 0..nodes {
+        let kafka = port(i, 0)?;
+        let admin = u16::try_from(u32::from(admin_port) + i)
+            .map_err(|_| "--admin-port is too high".to_string())?;
+        let child = std::process::Command::new(&exe)
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{kafka}"))
+            .arg("--admin")
+            .arg(format!("127.0.0.1:{admin}"))
+            .arg("--data-dir")
+            .arg(dir.join(format!("node-{i}")))
+            .arg("--set")
+            .arg(format!("node.id={i}"))
+            .arg("--set")
+            .arg(format!("controller.quorum.voters={voters}"))
+            .arg("--set")
+            .arg(format!("default.replication.factor={}", nodes.min(3)))
+            .spawn()
+            .map_err(|e| format!("cannot start node {i}: {e}"))?;
+        eprintln!(
+            "node {i}: Kafka 127.0.0.1:{kafka}, admin http://127.0.0.1:{admin}/ (pid {})",
+            child.id()
+        );
+        children.push(child);
+    }
+    eprintln!("controller.quorum.voters={voters}; Ctrl-C stops the cluster");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    runtime.block_on(shutdown_signal());
+    for child in &children {
+        // SIGTERM: each node flushes and stops cleanly.
+        terminate(child.id());
+    }
+    for mut child in children {
+        let _ = child.wait();
+    }
+    Ok(())
+}
+
+/// Sends SIGTERM to a child process.
+fn terminate(pid: u32) {
+    if let Ok(pid) = libc::pid_t::try_from(pid) {
+        // SAFETY: kill(2) only sends a signal to our own child; no memory is touched.
+        unsafe {
+            libc::kill(pid, libc::SIGTERM);
         }
     }
 }
@@ -557,6 +668,9 @@ async fn run(config: BrokerConfig) -> Result<(), String> {
         broker.config.admin_listener,
         broker.config.data_dir.display()
     );
+    if !broker.config.quorum_voters.is_empty() {
+        join_cluster(&broker).await?;
+    }
     let pipelines = {
         let broker = broker.clone();
         tokio::task::spawn_blocking(move || Pipelines::open(broker))
@@ -583,6 +697,49 @@ async fn run(config: BrokerConfig) -> Result<(), String> {
         .await
         .map_err(|e| e.to_string())?;
     tracing::info!("stopped");
+    Ok(())
+}
+
+/// Cluster mode: starts this node's Raft peer, heartbeats to the active controller, and keeps
+/// the local topics in step with the metadata log.
+async fn join_cluster(broker: &Arc<Broker>) -> Result<(), String> {
+    let voters = runnel_node::cluster::parse_voters(&broker.config.quorum_voters)
+        .map_err(|e| format!("controller.quorum.voters: {e}"))?;
+    let cluster = runnel_node::cluster::Cluster::start(
+        broker.config.node_id as u32,
+        voters,
+        &broker.config.data_dir,
+        broker.config.broker_session_timeout_ms,
+    )
+    .await?;
+    broker.set_cluster(cluster.clone());
+    tracing::info!(
+        "node {} joined the metadata quorum ({})",
+        broker.config.node_id,
+        broker.config.quorum_voters
+    );
+    let incarnation = now_ms();
+    let host = broker.config.advertised_host.clone();
+    let port = broker.config.listener.port();
+    let interval = Duration::from_millis(broker.config.broker_heartbeat_interval_ms.max(10));
+    {
+        let cluster = cluster.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(interval);
+            loop {
+                tick.tick().await;
+                cluster.heartbeat(incarnation, host.clone(), port);
+            }
+        });
+    }
+    let broker = broker.clone();
+    tokio::spawn(async move {
+        let mut applied = cluster.subscribe();
+        while applied.changed().await.is_ok() {
+            let broker = broker.clone();
+            let _ = tokio::task::spawn_blocking(move || broker.reconcile()).await;
+        }
+    });
     Ok(())
 }
 

@@ -83,7 +83,7 @@ fn read_once(
                 .with_partition_index(p.partition)
                 .with_preferred_read_replica(BrokerId(-1))
                 .with_aborted_transactions(Some(Vec::new()));
-            let partition = match broker.partition(&name, p.partition) {
+            let partition = match broker.led_partition(&name, p.partition) {
                 Ok(partition) => partition,
                 Err(e) => {
                     errors = true;

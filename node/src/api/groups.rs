@@ -34,9 +34,19 @@ pub(super) fn find_coordinator(
     version: i16,
     request: FindCoordinatorRequest,
 ) -> FindCoordinatorResponse {
-    let node = BrokerId(broker.config.node_id);
-    let host = s(broker.config.advertised_host.clone());
-    let port = i32::from(broker.config.listener.port());
+    // In a cluster every group is coordinated by the lowest live broker (group state and
+    // commits are not replicated yet); on one node, by the node.
+    let (node, host, port) = match broker
+        .cluster()
+        .and_then(|c| c.image().live_brokers().into_iter().next())
+    {
+        Some((id, host, port)) => (BrokerId(id as i32), s(host), i32::from(port)),
+        None => (
+            BrokerId(broker.config.node_id),
+            s(broker.config.advertised_host.clone()),
+            i32::from(broker.config.listener.port()),
+        ),
+    };
     let error = if request.key_type == 0 {
         0
     } else {

@@ -44,12 +44,16 @@ pub fn api_versions_error_body() -> BytesMut {
 }
 
 /// Metadata: the one broker, and the requested topics (all when none are named), creating
-/// unknown ones when auto-creation is on and the client allows it.
-pub(super) fn metadata(
+/// unknown ones when auto-creation is on and the client allows it. In a cluster: every live
+/// broker and each partition's leader, replicas, ISR and leader epoch from the metadata log.
+pub(super) async fn metadata(
     broker: &Arc<Broker>,
     version: i16,
     request: MetadataRequest,
 ) -> MetadataResponse {
+    if let Some(cluster) = broker.cluster() {
+        return cluster_metadata(broker, cluster, version, request).await;
+    }
     let node = BrokerId(broker.config.node_id);
     let all_topics = match &request.topics {
         None => true,
@@ -99,6 +103,117 @@ pub(super) fn metadata(
         ])
         .with_cluster_id((version >= 2).then(|| s("runnel")))
         .with_controller_id(if version >= 1 { node } else { BrokerId(-1) })
+        .with_topics(topics)
+}
+
+/// Metadata in cluster mode, from the replicated image.
+async fn cluster_metadata(
+    broker: &Arc<Broker>,
+    cluster: &Arc<crate::cluster::Cluster>,
+    version: i16,
+    request: MetadataRequest,
+) -> MetadataResponse {
+    let allow_create = version < 4 || request.allow_auto_topic_creation;
+    let requested: Option<Vec<String>> = match &request.topics {
+        None => None,
+        Some(topics) if version == 0 && topics.is_empty() => None,
+        Some(topics) => Some(
+            topics
+                .iter()
+                .filter_map(|t| match (&t.name, t.topic_id.is_nil()) {
+                    (Some(name), _) => Some(name.0.to_string()),
+                    (None, false) => broker.topic_by_id(t.topic_id).map(|t| t.name.clone()),
+                    (None, true) => None,
+                })
+                .collect(),
+        ),
+    };
+    let mut errors: Vec<(String, i16)> = Vec::new();
+    if let Some(names) = &requested {
+        for name in names {
+            let known = cluster.image().topics.contains_key(name);
+            if known {
+                continue;
+            }
+            if !(allow_create && broker.config.auto_create_topics) {
+                errors.push((
+                    name.clone(),
+                    runnel_core::error_code::UNKNOWN_TOPIC_OR_PARTITION,
+                ));
+                continue;
+            }
+            let created = broker
+                .create_topic_anywhere(name, broker.config.num_partitions, -1, Default::default())
+                .await;
+            match created {
+                Ok(()) => {}
+                Err(e) if e.code == code::TOPIC_ALREADY_EXISTS => {}
+                Err(e) => errors.push((name.clone(), e.code)),
+            }
+        }
+    }
+    let image = cluster.image();
+    let brokers = image
+        .live_brokers()
+        .into_iter()
+        .map(|(id, host, port)| {
+            MetadataResponseBroker::default()
+                .with_node_id(BrokerId(id as i32))
+                .with_host(s(host))
+                .with_port(i32::from(port))
+        })
+        .collect();
+    let names: Vec<String> = match requested {
+        None => image.topics.keys().cloned().collect(),
+        Some(names) => names,
+    };
+    let ids = |v: &[u32]| v.iter().map(|b| BrokerId(*b as i32)).collect::<Vec<_>>();
+    let topics = names
+        .into_iter()
+        .map(|name| {
+            if let Some((_, code)) = errors.iter().find(|(n, _)| *n == name) {
+                return MetadataResponseTopic::default()
+                    .with_error_code(*code)
+                    .with_name(Some(TopicName(s(name))));
+            }
+            let Some(topic) = image.topics.get(&name) else {
+                return MetadataResponseTopic::default()
+                    .with_error_code(runnel_core::error_code::UNKNOWN_TOPIC_OR_PARTITION)
+                    .with_name(Some(TopicName(s(name))));
+            };
+            let partitions = (0..topic.count)
+                .filter_map(|i| {
+                    let state = image.controller.partition(topic.first + i)?;
+                    let (leader, error) = match state.leader {
+                        Some(l) => (l as i32, 0),
+                        None => (-1, code::LEADER_NOT_AVAILABLE),
+                    };
+                    Some(
+                        MetadataResponsePartition::default()
+                            .with_error_code(error)
+                            .with_partition_index(i as i32)
+                            .with_leader_id(BrokerId(leader))
+                            .with_leader_epoch(if version >= 7 { state.leader_epoch } else { -1 })
+                            .with_replica_nodes(ids(&state.replicas))
+                            .with_isr_nodes(ids(&state.isr)),
+                    )
+                })
+                .collect();
+            MetadataResponseTopic::default()
+                .with_name(Some(TopicName(s(name))))
+                .with_topic_id(if version >= 10 {
+                    topic.id
+                } else {
+                    uuid::Uuid::nil()
+                })
+                .with_partitions(partitions)
+        })
+        .collect();
+    let controller = cluster.controller_id().map_or(-1, |c| c as i32);
+    MetadataResponse::default()
+        .with_brokers(brokers)
+        .with_cluster_id((version >= 2).then(|| s("runnel")))
+        .with_controller_id(BrokerId(if version >= 1 { controller } else { -1 }))
         .with_topics(topics)
 }
 

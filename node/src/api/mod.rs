@@ -109,17 +109,19 @@ pub async fn handle(
     let version = ctx.header.request_api_version;
     Some(match request {
         RequestKind::ApiVersions(_) => ResponseKind::ApiVersions(api_versions_response()),
-        RequestKind::Metadata(r) => ResponseKind::Metadata(metadata::metadata(broker, version, r)),
+        RequestKind::Metadata(r) => {
+            ResponseKind::Metadata(metadata::metadata(broker, version, r).await)
+        }
         RequestKind::Produce(r) => {
             return produce::produce(broker, version, r).map(ResponseKind::Produce);
         }
         RequestKind::Fetch(r) => ResponseKind::Fetch(fetch::fetch(broker, version, r).await),
         RequestKind::ListOffsets(r) => ResponseKind::ListOffsets(topics::list_offsets(broker, r)),
         RequestKind::CreateTopics(r) => {
-            ResponseKind::CreateTopics(topics::create_topics(broker, version, r))
+            ResponseKind::CreateTopics(topics::create_topics(broker, version, r).await)
         }
         RequestKind::DeleteTopics(r) => {
-            ResponseKind::DeleteTopics(topics::delete_topics(broker, version, r))
+            ResponseKind::DeleteTopics(topics::delete_topics(broker, version, r).await)
         }
         RequestKind::CreatePartitions(r) => {
             ResponseKind::CreatePartitions(topics::create_partitions(broker, r))

@@ -36,14 +36,7 @@ pub(super) fn produce(
                 let result = topic
                     .as_ref()
                     .map_err(Clone::clone)
-                    .and_then(|t| {
-                        t.partition(data.index).ok_or_else(|| {
-                            crate::broker::ApiError::new(
-                                runnel_core::error_code::UNKNOWN_TOPIC_OR_PARTITION,
-                                format!("{name} has no partition {}", data.index),
-                            )
-                        })
-                    })
+                    .and_then(|_| broker.led_partition(&name, data.index))
                     .and_then(|partition| {
                         let records = data.records.unwrap_or_default();
                         broker.produce(&partition, &records)

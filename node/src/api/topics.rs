@@ -69,7 +69,7 @@ fn offset_for(
     index: i32,
     timestamp: i64,
 ) -> Result<(i64, i64), ApiError> {
-    let partition = broker.partition(topic, index)?;
+    let partition = broker.led_partition(topic, index)?;
     let state = partition.lock();
     match timestamp {
         EARLIEST => Ok((state.log.log_start_offset(), -1)),
@@ -89,78 +89,75 @@ fn offset_for(
     }
 }
 
-/// CreateTopics. One node holds one replica: a replication factor above 1 is refused.
-pub(super) fn create_topics(
+/// CreateTopics: here on a single node (where a replication factor above 1 is refused),
+/// through the metadata quorum in a cluster.
+pub(super) async fn create_topics(
     broker: &Arc<Broker>,
     version: i16,
     request: CreateTopicsRequest,
 ) -> CreateTopicsResponse {
-    let topics = request
-        .topics
-        .into_iter()
-        .map(|topic| {
-            let name = topic.name.0.to_string();
-            let partitions = if !topic.assignments.is_empty() {
-                topic.assignments.len() as i32
-            } else if topic.num_partitions == -1 {
-                broker.config.num_partitions
-            } else {
-                topic.num_partitions
-            };
-            let configs: BTreeMap<String, String> = topic
-                .configs
-                .iter()
-                .filter_map(|c| Some((c.name.to_string(), c.value.as_ref()?.to_string())))
-                .collect();
-            let result = if !matches!(topic.replication_factor, -1 | 1) {
+    let mut results = Vec::with_capacity(request.topics.len());
+    for topic in request.topics {
+        let name = topic.name.0.to_string();
+        let partitions = if !topic.assignments.is_empty() {
+            topic.assignments.len() as i32
+        } else if topic.num_partitions == -1 {
+            broker.config.num_partitions
+        } else {
+            topic.num_partitions
+        };
+        let replication_factor = match (topic.replication_factor, broker.cluster()) {
+            (-1, Some(_)) => broker.config.default_replication_factor,
+            (-1, None) => 1,
+            (rf, _) => rf,
+        };
+        let configs: BTreeMap<String, String> = topic
+            .configs
+            .iter()
+            .filter_map(|c| Some((c.name.to_string(), c.value.as_ref()?.to_string())))
+            .collect();
+        let result = if request.validate_only {
+            if broker.topic(&name).is_some() {
                 Err(ApiError::new(
-                    code::INVALID_REPLICATION_FACTOR,
-                    format!(
-                        "replication factor {} is larger than the 1 available broker",
-                        topic.replication_factor
-                    ),
+                    code::TOPIC_ALREADY_EXISTS,
+                    format!("topic {name} already exists"),
                 ))
-            } else if request.validate_only {
-                if broker.topic(&name).is_some() {
-                    Err(ApiError::new(
-                        code::TOPIC_ALREADY_EXISTS,
-                        format!("topic {name} already exists"),
-                    ))
-                } else {
-                    Ok(())
-                }
             } else {
-                broker.create_topic(&name, partitions, configs).map(drop)
-            };
-            // Fields by version: error_message v1+, counts and configs v5+, topic id v7+.
-            let mut response = CreatableTopicResult::default().with_name(topic.name);
-            if version >= 5 {
-                response = response.with_configs(Some(Vec::new()));
+                Ok(())
             }
-            match result {
-                Ok(()) => {
-                    if version >= 5 {
-                        response = response
-                            .with_num_partitions(partitions)
-                            .with_replication_factor(1);
-                    }
-                    if version >= 7 {
-                        response = response
-                            .with_topic_id(broker.topic(&name).map(|t| t.id).unwrap_or_default());
-                    }
-                    response
+        } else {
+            broker
+                .create_topic_anywhere(&name, partitions, replication_factor, configs)
+                .await
+        };
+        // Fields by version: error_message v1+, counts and configs v5+, topic id v7+.
+        let mut response = CreatableTopicResult::default().with_name(topic.name);
+        if version >= 5 {
+            response = response.with_configs(Some(Vec::new()));
+        }
+        results.push(match result {
+            Ok(()) => {
+                if version >= 5 {
+                    response = response
+                        .with_num_partitions(partitions)
+                        .with_replication_factor(replication_factor);
                 }
-                Err(e) => response
-                    .with_error_code(e.code)
-                    .with_error_message(Some(s(e.message))),
+                if version >= 7 {
+                    response = response
+                        .with_topic_id(broker.topic(&name).map(|t| t.id).unwrap_or_default());
+                }
+                response
             }
-        })
-        .collect();
-    CreateTopicsResponse::default().with_topics(topics)
+            Err(e) => response
+                .with_error_code(e.code)
+                .with_error_message(Some(s(e.message))),
+        });
+    }
+    CreateTopicsResponse::default().with_topics(results)
 }
 
 /// DeleteTopics, by name (v0–5) or by name or id (v6+).
-pub(super) fn delete_topics(
+pub(super) async fn delete_topics(
     broker: &Arc<Broker>,
     version: i16,
     request: DeleteTopicsRequest,
@@ -176,28 +173,26 @@ pub(super) fn delete_topics(
             .iter()
             .map(|t| (t.name.as_ref().map(|n| n.0.to_string()), t.topic_id)),
     );
-    let responses = names
-        .into_iter()
-        .map(|(name, id)| {
-            let name = name.or_else(|| broker.topic_by_id(id).map(|t| t.name.clone()));
-            let response = DeletableTopicResult::default()
-                .with_name(name.clone().map(|n| TopicName(s(n))))
-                .with_topic_id(id);
-            let result = match &name {
-                Some(name) => broker.delete_topic(name),
-                None => Err(ApiError::new(
-                    runnel_core::error_code::UNKNOWN_TOPIC_OR_PARTITION,
-                    "unknown topic id",
-                )),
-            };
-            match result {
-                Ok(()) => response,
-                Err(e) => response
-                    .with_error_code(e.code)
-                    .with_error_message((version >= 5).then(|| s(e.message))),
-            }
-        })
-        .collect();
+    let mut responses = Vec::with_capacity(names.len());
+    for (name, id) in names {
+        let name = name.or_else(|| broker.topic_by_id(id).map(|t| t.name.clone()));
+        let response = DeletableTopicResult::default()
+            .with_name(name.clone().map(|n| TopicName(s(n))))
+            .with_topic_id(id);
+        let result = match &name {
+            Some(name) => broker.delete_topic_anywhere(name).await,
+            None => Err(ApiError::new(
+                runnel_core::error_code::UNKNOWN_TOPIC_OR_PARTITION,
+                "unknown topic id",
+            )),
+        };
+        responses.push(match result {
+            Ok(()) => response,
+            Err(e) => response
+                .with_error_code(e.code)
+                .with_error_message((version >= 5).then(|| s(e.message))),
+        });
+    }
     DeleteTopicsResponse::default().with_responses(responses)
 }
 

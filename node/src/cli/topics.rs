@@ -80,6 +80,7 @@ pub fn topic_create(
     client: &mut Client,
     name: &str,
     partitions: i32,
+    replication_factor: i16,
     configs: &[String],
 ) -> Result<Report, CliError> {
     let mut config_entries = Vec::new();
@@ -99,7 +100,7 @@ pub fn topic_create(
             CreatableTopic::default()
                 .with_name(TopicName(StrBytes::from_string(name.to_string())))
                 .with_num_partitions(partitions)
-                .with_replication_factor(-1)
+                .with_replication_factor(replication_factor)
                 .with_configs(config_entries),
         ]);
     let response: CreateTopicsResponse = client.call(ApiKey::CreateTopics, 2, &request)?;

@@ -1,0 +1,305 @@
+//! Cluster mode: the metadata quorum and what every node knows from it.
+//!
+//! Every node named in `controller.quorum.voters` runs a Raft peer (tikv's `raft` crate, its
+//! sans-IO `RawNode`; [`quorum`]). The Raft log's entries are metadata [`Entry`]s — broker
+//! registrations and fencing, topic creation and deletion — whose partition part is the core's
+//! controller [`Command`]s, applied in log order to a [`MetadataImage`] on every node, so every
+//! node holds the same leaders, ISRs and epochs. The Raft leader is the active controller: it
+//! receives the brokers' heartbeats and appends a fence when a session expires. Brokers ask
+//! the image who leads what; clients learn it through Metadata.
+//!
+//! Not yet here: replication of partition data between nodes (each partition's records live
+//! on its leader only), so a failover keeps the metadata but not the records.
+
+pub mod quorum;
+mod transport;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+
+use runnel_core::controller::{Command, Controller, ControllerConfig, PartitionState};
+use serde::{Deserialize, Serialize};
+
+pub use quorum::Cluster;
+
+/// One member of the metadata quorum.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Voter {
+    /// Its node id.
+    pub id: i32,
+    /// Where it serves Raft.
+    pub addr: SocketAddr,
+}
+
+/// Parses `controller.quorum.voters`: `id@host:port` separated by commas.
+pub fn parse_voters(text: &str) -> Result<Vec<Voter>, &'static str> {
+    let mut voters: Vec<Voter> = Vec::new();
+    for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (id, addr) = part.split_once('@').ok_or("each voter is id@host:port")?;
+        let id: i32 = id
+            .trim()
+            .parse()
+            .map_err(|_| "a voter id is not a number")?;
+        if id < 0 {
+            return Err("voter ids are 0 or more");
+        }
+        let addr: SocketAddr = addr
+            .trim()
+            .parse()
+            .map_err(|_| "a voter address is not ip:port")?;
+        if voters.iter().any(|v| v.id == id) {
+            return Err("a voter id appears twice");
+        }
+        voters.push(Voter { id, addr });
+    }
+    if voters.is_empty() {
+        return Err("no voters");
+    }
+    Ok(voters)
+}
+
+/// One entry of the metadata log.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Entry {
+    /// A broker registers (first start, restart, or after being fenced).
+    RegisterBroker {
+        /// Its node id.
+        broker: u32,
+        /// Where clients reach it.
+        host: String,
+        /// Its Kafka port.
+        port: u16,
+        /// The active controller's clock when it accepted.
+        at_ms: u64,
+    },
+    /// A broker is fenced: its session expired, or it shut down cleanly.
+    FenceBroker {
+        /// Its node id.
+        broker: u32,
+    },
+    /// A topic is created; its partitions get the next global partition ids.
+    CreateTopic {
+        /// The name.
+        name: String,
+        /// The topic id.
+        id: [u8; 16],
+        /// Partitions.
+        partitions: u32,
+        /// Replicas per partition.
+        replication_factor: u16,
+        /// Config overrides.
+        config: BTreeMap<String, String>,
+    },
+    /// A topic is deleted.
+    DeleteTopic {
+        /// The name.
+        name: String,
+    },
+}
+
+/// An entry with the id its proposer waits on.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Envelope {
+    /// Unique per proposal (the proposing node's id in the high bits).
+    pub id: u64,
+    /// The entry.
+    pub entry: Entry,
+}
+
+/// A topic as the metadata log describes it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TopicImage {
+    /// The topic id.
+    pub id: uuid::Uuid,
+    /// The controller's id of partition 0; partition `i` is `first + i`.
+    pub first: u32,
+    /// Partitions.
+    pub count: u32,
+    /// Config overrides.
+    pub config: BTreeMap<String, String>,
+}
+
+/// Everything the metadata log has said so far.
+#[derive(Clone, Debug)]
+pub struct MetadataImage {
+    /// Brokers and partitions: the core's controller, fed the log's commands.
+    pub controller: Controller,
+    /// Topics by name.
+    pub topics: BTreeMap<String, TopicImage>,
+    /// Each registered broker's Kafka endpoint.
+    pub endpoints: BTreeMap<u32, (String, u16)>,
+    /// The next unused global partition id.
+    next_partition: u32,
+    /// The Raft index of the last entry applied.
+    pub applied: u64,
+}
+
+impl MetadataImage {
+    /// An empty image: no brokers, no topics.
+    pub fn new(session_timeout_ms: u64) -> Self {
+        Self {
+            controller: Controller::new(ControllerConfig {
+                session_timeout_ms,
+                ..ControllerConfig::default()
+            }),
+            topics: BTreeMap::new(),
+            endpoints: BTreeMap::new(),
+            next_partition: 0,
+            applied: 0,
+        }
+    }
+
+    /// Applies one entry; an entry the controller refuses changes nothing and says why.
+    pub fn apply(&mut self, entry: &Entry) -> Result<(), String> {
+        match entry {
+            Entry::RegisterBroker {
+                broker,
+                host,
+                port,
+                at_ms,
+            } => {
+                self.endpoints.insert(*broker, (host.clone(), *port));
+                self.controller
+                    .apply(&Command::Register {
+                        broker: *broker,
+                        at_ms: *at_ms,
+                    })
+                    .map_err(|e| e.to_string())
+            }
+            Entry::FenceBroker { broker } => self
+                .controller
+                .apply(&Command::Fence { broker: *broker })
+                .map_err(|e| e.to_string()),
+            Entry::CreateTopic {
+                name,
+                id,
+                partitions,
+                replication_factor,
+                config,
+            } => {
+                if self.topics.contains_key(name) {
+                    return Err(format!("topic {name} already exists"));
+                }
+                let first = self.next_partition;
+                self.controller
+                    .apply(&Command::CreatePartitions {
+                        first,
+                        count: *partitions,
+                        replication_factor: usize::from(*replication_factor),
+                    })
+                    .map_err(|e| format!("cannot place {name}: {e}"))?;
+                self.next_partition += partitions;
+                self.topics.insert(
+                    name.clone(),
+                    TopicImage {
+                        id: uuid::Uuid::from_bytes(*id),
+                        first,
+                        count: *partitions,
+                        config: config.clone(),
+                    },
+                );
+                Ok(())
+            }
+            Entry::DeleteTopic { name } => {
+                let topic = self
+                    .topics
+                    .remove(name)
+                    .ok_or_else(|| format!("unknown topic {name}"))?;
+                self.controller.apply(&Command::DeletePartitions {
+                    first: topic.first,
+                    count: topic.count,
+                })
+            }
+            .map_err(|e| e.to_string()),
+        }
+    }
+
+    /// One partition's leader, replicas, ISR and epochs.
+    pub fn partition(&self, topic: &str, index: i32) -> Option<&PartitionState> {
+        let t = self.topics.get(topic)?;
+        let index = u32::try_from(index).ok().filter(|i| *i < t.count)?;
+        self.controller.partition(t.first + index)
+    }
+
+    /// The live brokers with their endpoints, by id.
+    pub fn live_brokers(&self) -> Vec<(u32, String, u16)> {
+        self.controller
+            .live_brokers()
+            .into_iter()
+            .filter_map(|b| {
+                let (host, port) = self.endpoints.get(&b)?;
+                Some((b, host.clone(), *port))
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn register(broker: u32) -> Entry {
+        Entry::RegisterBroker {
+            broker,
+            host: "127.0.0.1".into(),
+            port: 9092 + broker as u16,
+            at_ms: 0,
+        }
+    }
+
+    #[test]
+    fn voters_parse_and_bad_ones_are_refused() {
+        let voters = parse_voters("0@127.0.0.1:9093, 1@127.0.0.1:9095").expect("voters");
+        assert_eq!(voters.len(), 2);
+        assert_eq!(voters[1].id, 1);
+        assert_eq!(voters[1].addr.port(), 9095);
+        for bad in [
+            "",
+            "0@",
+            "x@127.0.0.1:1",
+            "0@localhost",
+            "0@1.2.3.4:1,0@1.2.3.4:2",
+        ] {
+            assert!(parse_voters(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn topics_get_global_partition_ids_and_fencing_moves_leaders() {
+        let mut image = MetadataImage::new(3_000);
+        for b in 0..3 {
+            image.apply(&register(b)).expect("register");
+        }
+        let create = |name: &str, partitions| Entry::CreateTopic {
+            name: name.into(),
+            id: [7; 16],
+            partitions,
+            replication_factor: 3,
+            config: BTreeMap::new(),
+        };
+        image.apply(&create("a", 2)).expect("a");
+        image.apply(&create("b", 3)).expect("b");
+        assert_eq!(
+            image.apply(&create("a", 1)),
+            Err("topic a already exists".into())
+        );
+        assert_eq!(image.topics["b"].first, 2);
+        let leaders: Vec<Option<u32>> = (0..3)
+            .map(|i| image.partition("b", i).and_then(|p| p.leader))
+            .collect();
+        assert_eq!(leaders, [Some(2), Some(0), Some(1)], "spread by global id");
+        assert!(image.partition("b", 3).is_none());
+        image
+            .apply(&Entry::FenceBroker { broker: 0 })
+            .expect("fence");
+        assert_eq!(image.partition("b", 1).and_then(|p| p.leader), Some(1));
+        assert_eq!(image.live_brokers().len(), 2);
+        image
+            .apply(&Entry::DeleteTopic { name: "a".into() })
+            .expect("delete");
+        assert!(image.partition("a", 0).is_none());
+        // Too few live brokers for the replication factor: refused, nothing changes.
+        assert!(image.apply(&create("c", 1)).is_err());
+        assert!(!image.topics.contains_key("c"));
+    }
+}

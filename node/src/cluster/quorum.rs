@@ -1,0 +1,605 @@
+//! The Raft loop of one node, and the handle the broker uses ([`Cluster`]).
+//!
+//! raft-rs's `RawNode` does no I/O: this task ticks it every [`TICK_MS`], steps it with
+//! messages from peers, proposes entries, and on every `Ready` persists new entries and the
+//! hard state (in `<log.dirs>/__cluster/raft.log`, fsynced before messages that depend on them
+//! go out), sends messages, and applies committed entries to the [`MetadataImage`].
+//!
+//! As Raft leader the node is also the active controller: it keeps every broker's session
+//! (heartbeats are not logged, as in KRaft), appends `RegisterBroker` when a broker is new,
+//! restarted or fenced, and `FenceBroker` when a session expires. A new leader gives every
+//! broker a fresh session.
+//!
+//! Raft ids are node ids + 1 (raft-rs reserves 0).
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
+use std::time::{Duration, Instant};
+
+use protobuf::Message as _;
+use raft::prelude::{ConfState, Entry as RaftEntry, EntryType, HardState, Message};
+use raft::storage::MemStorage;
+use raft::{Config, RawNode, StateRole};
+use tokio::sync::{mpsc, oneshot, watch};
+
+use super::transport::{Peers, Wire, receive};
+use super::{Entry, Envelope, MetadataImage, Voter};
+use crate::broker::now_ms;
+
+/// How often the Raft clock ticks.
+pub const TICK_MS: u64 = 100;
+/// Ticks without a leader's heartbeat before a follower stands for election (1 s).
+const ELECTION_TICKS: usize = 10;
+/// Ticks between the leader's heartbeats.
+const HEARTBEAT_TICKS: usize = 2;
+/// How long a proposer waits for its entry to be committed.
+const PROPOSE_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long the active controller waits before proposing the same registration or fence again.
+const REPROPOSE_AFTER: Duration = Duration::from_secs(1);
+
+/// Where the cluster's state lives and what the broker asks of it.
+pub struct Cluster {
+    /// This node's id.
+    pub node_id: u32,
+    /// The voters.
+    pub voters: Vec<Voter>,
+    image: RwLock<MetadataImage>,
+    /// Bumped (to the applied index) after every applied entry.
+    applied: watch::Sender<u64>,
+    /// The Raft leader's node id + 1 (0: none known).
+    leader: AtomicU64,
+    inbox: mpsc::UnboundedSender<Input>,
+    pending: Mutex<HashMap<u64, oneshot::Sender<Result<(), String>>>>,
+    next_proposal: AtomicU64,
+    /// The commit index this node had persisted when it started: until it has applied that
+    /// far, its image is older than what it knew before.
+    startup_commit: u64,
+}
+
+impl std::fmt::Debug for Cluster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cluster")
+            .field("node_id", &self.node_id)
+            .field("controller", &self.controller_id())
+            .field("applied", &*self.applied.borrow())
+            .finish()
+    }
+}
+
+/// What the Raft loop reacts to.
+enum Input {
+    Wire(Wire),
+    Propose(Envelope),
+}
+
+impl Cluster {
+    /// Opens the Raft log in `data_dir`, binds this node's voter address and starts the loop.
+    pub async fn start(
+        node_id: u32,
+        voters: Vec<Voter>,
+        data_dir: &Path,
+        session_timeout_ms: u64,
+    ) -> Result<Arc<Self>, String> {
+        let me = voters
+            .iter()
+            .find(|v| v.id as u32 == node_id)
+            .ok_or("node.id is not a voter")?
+            .clone();
+        let listener = tokio::net::TcpListener::bind(me.addr)
+            .await
+            .map_err(|e| format!("cannot listen on {} (controller): {e}", me.addr))?;
+        let dir = data_dir.join("__cluster");
+        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let ids: Vec<u64> = voters.iter().map(|v| v.id as u64 + 1).collect();
+        let (storage, log) = RaftLog::open(&dir.join("raft.log"), ids)?;
+        let startup_commit = storage.rl().hard_state().commit;
+        let config = Config {
+            id: u64::from(node_id) + 1,
+            election_tick: ELECTION_TICKS,
+            heartbeat_tick: HEARTBEAT_TICKS,
+            // A leader that lost touch with a majority steps down (no split-brain controller).
+            check_quorum: true,
+            pre_vote: true,
+            applied: 0,
+            ..Config::default()
+        };
+        config.validate().map_err(|e| format!("raft config: {e}"))?;
+        let logger = slog::Logger::root(slog::Discard, slog::o!());
+        let raw = RawNode::new(&config, storage, &logger).map_err(|e| format!("raft: {e}"))?;
+        let (inbox, rx) = mpsc::unbounded_channel();
+        let (wire_tx, mut wire_rx) = mpsc::unbounded_channel();
+        tokio::spawn(receive(listener, wire_tx));
+        {
+            let inbox = inbox.clone();
+            tokio::spawn(async move {
+                while let Some(message) = wire_rx.recv().await {
+                    if inbox.send(Input::Wire(message)).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+        let cluster = Arc::new(Self {
+            node_id,
+            voters: voters.clone(),
+            image: RwLock::new(MetadataImage::new(session_timeout_ms)),
+            applied: watch::channel(0).0,
+            leader: AtomicU64::new(0),
+            inbox,
+            pending: Mutex::new(HashMap::new()),
+            next_proposal: AtomicU64::new(
+                u64::from(node_id) << 48 | (now_ms() & 0xffff_ffff) << 16,
+            ),
+            startup_commit,
+        });
+        let peers: BTreeMap<u32, std::net::SocketAddr> = voters
+            .iter()
+            .filter(|v| v.id as u32 != node_id)
+            .map(|v| (v.id as u32, v.addr))
+            .collect();
+        let driver = Driver {
+            cluster: cluster.clone(),
+            raw,
+            log,
+            peers: Peers::start(&peers),
+            sessions: HashMap::new(),
+            proposed: HashMap::new(),
+            session_timeout: Duration::from_millis(session_timeout_ms),
+            was_leader: false,
+        };
+        tokio::spawn(driver.run(rx));
+        Ok(cluster)
+    }
+
+    /// The metadata as applied so far.
+    pub fn image(&self) -> RwLockReadGuard<'_, MetadataImage> {
+        self.image.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Notified after every applied entry (with the applied index).
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.applied.subscribe()
+    }
+
+    /// Whether this node has applied at least what it had committed before it (re)started:
+    /// only then does its image say what exists (and what was deleted).
+    pub fn caught_up(&self) -> bool {
+        self.image().applied >= self.startup_commit
+    }
+
+    /// The active controller's node id, if one is known.
+    pub fn controller_id(&self) -> Option<u32> {
+        match self.leader.load(Ordering::Relaxed) {
+            0 => None,
+            id => Some(id as u32 - 1),
+        }
+    }
+
+    /// Appends `entry` to the metadata log through the active controller and waits until this
+    /// node has applied it; the error says why the controller refused it or why it timed out.
+    pub async fn propose(&self, entry: Entry) -> Result<(), String> {
+        let id = self.next_proposal.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = oneshot::channel();
+        self.lock_pending().insert(id, tx);
+        let _ = self.inbox.send(Input::Propose(Envelope { id, entry }));
+        let outcome = tokio::time::timeout(PROPOSE_TIMEOUT, rx).await;
+        self.lock_pending().remove(&id);
+        match outcome {
+            Ok(Ok(result)) => result,
+            Ok(Err(_)) => Err("the metadata quorum stopped".into()),
+            Err(_) => {
+                Err("no answer from the metadata quorum (is a majority of voters up?)".into())
+            }
+        }
+    }
+
+    /// This broker's heartbeat, sent to the active controller.
+    pub fn heartbeat(&self, incarnation: u64, host: String, port: u16) {
+        let _ = self.inbox.send(Input::Wire(Wire::Heartbeat {
+            broker: self.node_id,
+            incarnation,
+            host,
+            port,
+        }));
+    }
+
+    fn lock_pending(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<u64, oneshot::Sender<Result<(), String>>>> {
+        self.pending.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// A broker's session as the active controller keeps it.
+struct Session {
+    last_heartbeat: Instant,
+    incarnation: u64,
+}
+
+/// The Raft loop's state.
+struct Driver {
+    cluster: Arc<Cluster>,
+    raw: RawNode<MemStorage>,
+    log: RaftLog,
+    peers: Peers,
+    sessions: HashMap<u32, Session>,
+    /// What the active controller proposed for a broker, and when (not to repeat it at once).
+    proposed: HashMap<u32, (bool, Instant)>,
+    session_timeout: Duration,
+    was_leader: bool,
+}
+
+impl Driver {
+    async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Input>) {
+        let mut ticker = tokio::time::interval(Duration::from_millis(TICK_MS));
+        loop {
+            tokio::select! {
+                _ = ticker.tick() => {
+                    self.raw.tick();
+                    self.controller_duties();
+                }
+                input = rx.recv() => match input {
+                    Some(input) => self.handle(input),
+                    None => return,
+                },
+            }
+            if let Err(e) = self.on_ready() {
+                tracing::error!("metadata quorum: {e}; stopping this node's Raft peer");
+                return;
+            }
+        }
+    }
+
+    fn is_leader(&self) -> bool {
+        self.raw.raft.state == StateRole::Leader
+    }
+
+    fn leader(&self) -> Option<u32> {
+        match self.raw.raft.leader_id {
+            0 => None,
+            id => Some(id as u32 - 1),
+        }
+    }
+
+    fn handle(&mut self, input: Input) {
+        match input {
+            Input::Wire(Wire::Raft(bytes)) => match Message::parse_from_bytes(&bytes) {
+                Ok(message) => {
+                    let _ = self.raw.step(message);
+                }
+                Err(e) => tracing::warn!("undecodable Raft message: {e}"),
+            },
+            Input::Wire(Wire::Propose(envelope)) | Input::Propose(envelope) => {
+                self.propose(envelope);
+            }
+            Input::Wire(Wire::Heartbeat {
+                broker,
+                incarnation,
+                host,
+                port,
+            }) => self.heartbeat(broker, incarnation, (host, port)),
+        }
+    }
+
+    /// Appends as leader, forwards to the leader otherwise.
+    fn propose(&mut self, envelope: Envelope) {
+        if self.is_leader() {
+            match postcard::to_allocvec(&envelope) {
+                Ok(data) => {
+                    if let Err(e) = self.raw.propose(Vec::new(), data) {
+                        self.answer(envelope.id, Err(format!("not appended: {e}")));
+                    }
+                }
+                Err(e) => self.answer(envelope.id, Err(e.to_string())),
+            }
+        } else if let Some(leader) = self.leader() {
+            self.peers.send(leader, Wire::Propose(envelope));
+        } else {
+            self.answer(envelope.id, Err("no active controller yet".into()));
+        }
+    }
+
+    fn answer(&self, id: u64, result: Result<(), String>) {
+        if let Some(tx) = self.cluster.lock_pending().remove(&id) {
+            let _ = tx.send(result);
+        }
+    }
+
+    /// A broker's heartbeat: forwarded to the leader; as leader, its session goes on, and a
+    /// broker the metadata does not have live (new, restarted, fenced) is registered.
+    fn heartbeat(&mut self, broker: u32, incarnation: u64, endpoint: (String, u16)) {
+        if !self.is_leader() {
+            if let Some(leader) = self.leader().filter(|l| *l != self.cluster.node_id) {
+                self.peers.send(
+                    leader,
+                    Wire::Heartbeat {
+                        broker,
+                        incarnation,
+                        host: endpoint.0,
+                        port: endpoint.1,
+                    },
+                );
+            }
+            return;
+        }
+        let restarted = self
+            .sessions
+            .get(&broker)
+            .is_some_and(|s| s.incarnation != 0 && s.incarnation != incarnation);
+        self.sessions.insert(
+            broker,
+            Session {
+                last_heartbeat: Instant::now(),
+                incarnation,
+            },
+        );
+        let (live, known_endpoint) = {
+            let image = self.cluster.image();
+            (
+                image.controller.is_live(broker),
+                image.endpoints.get(&broker).cloned(),
+            )
+        };
+        if !live || restarted || known_endpoint.as_ref() != Some(&endpoint) {
+            self.propose_for(
+                broker,
+                true,
+                Entry::RegisterBroker {
+                    broker,
+                    host: endpoint.0,
+                    port: endpoint.1,
+                    at_ms: now_ms(),
+                },
+            );
+        }
+    }
+
+    /// Proposes a registration (`register`) or a fence for `broker`, unless the same was
+    /// proposed within [`REPROPOSE_AFTER`].
+    fn propose_for(&mut self, broker: u32, register: bool, entry: Entry) {
+        if self
+            .proposed
+            .get(&broker)
+            .is_some_and(|(r, at)| *r == register && at.elapsed() < REPROPOSE_AFTER)
+        {
+            return;
+        }
+        self.proposed.insert(broker, (register, Instant::now()));
+        let id = self.cluster.next_proposal.fetch_add(1, Ordering::Relaxed);
+        self.propose(Envelope { id, entry });
+    }
+
+    /// As leader: fence every live broker whose session expired.
+    fn controller_duties(&mut self) {
+        let leader = self.is_leader();
+        if leader && !self.was_leader {
+            // A new active controller: every broker starts a fresh session, as in KRaft.
+            tracing::info!("node {} is the active controller", self.cluster.node_id);
+            let now = Instant::now();
+            for s in self.sessions.values_mut() {
+                s.last_heartbeat = now;
+            }
+            let live = self.cluster.image().controller.live_brokers();
+            for b in live {
+                self.sessions.entry(b).or_insert(Session {
+                    last_heartbeat: now,
+                    incarnation: 0,
+                });
+            }
+        }
+        self.was_leader = leader;
+        let known = self.raw.raft.leader_id;
+        self.cluster.leader.store(known, Ordering::Relaxed);
+        if !leader {
+            return;
+        }
+        let live = self.cluster.image().controller.live_brokers();
+        for broker in live {
+            let expired = self
+                .sessions
+                .get(&broker)
+                .is_none_or(|s| s.last_heartbeat.elapsed() >= self.session_timeout);
+            if expired {
+                tracing::info!("broker {broker}'s session expired: fencing it");
+                self.propose_for(broker, false, Entry::FenceBroker { broker });
+            }
+        }
+    }
+
+    /// Carries out what Raft asks: persist, send, apply.
+    fn on_ready(&mut self) -> Result<(), String> {
+        if !self.raw.has_ready() {
+            return Ok(());
+        }
+        let mut ready = self.raw.ready();
+        self.send(ready.take_messages());
+        if !ready.snapshot().is_empty() {
+            return Err("snapshots are not used by the metadata log".into());
+        }
+        self.apply(ready.take_committed_entries());
+        if !ready.entries().is_empty() {
+            self.log.append(ready.entries())?;
+            self.raw
+                .raft
+                .raft_log
+                .store
+                .wl()
+                .append(ready.entries())
+                .map_err(|e| e.to_string())?;
+        }
+        if let Some(hs) = ready.hs() {
+            self.log.set_hard_state(hs)?;
+            self.raw.raft.raft_log.store.wl().set_hardstate(hs.clone());
+        }
+        self.log.sync()?;
+        self.send(ready.take_persisted_messages());
+        let mut light = self.raw.advance(ready);
+        if let Some(commit) = light.commit_index() {
+            self.raw
+                .raft
+                .raft_log
+                .store
+                .wl()
+                .mut_hard_state()
+                .set_commit(commit);
+        }
+        self.send(light.take_messages());
+        self.apply(light.take_committed_entries());
+        self.raw.advance_apply();
+        Ok(())
+    }
+
+    fn send(&self, messages: Vec<Message>) {
+        for message in messages {
+            let to = message.to as u32 - 1;
+            match message.write_to_bytes() {
+                Ok(bytes) => self.peers.send(to, Wire::Raft(bytes)),
+                Err(e) => tracing::warn!("cannot encode a Raft message: {e}"),
+            }
+        }
+    }
+
+    fn apply(&mut self, entries: Vec<RaftEntry>) {
+        for entry in entries {
+            if entry.data.is_empty() || entry.entry_type != EntryType::EntryNormal {
+                // A new leader's empty entry.
+                self.cluster
+                    .image
+                    .write()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .applied = entry.index;
+                self.cluster.applied.send_replace(entry.index);
+                continue;
+            }
+            let result = match postcard::from_bytes::<Envelope>(&entry.data) {
+                Ok(envelope) => {
+                    let result = {
+                        let mut image = self
+                            .cluster
+                            .image
+                            .write()
+                            .unwrap_or_else(|p| p.into_inner());
+                        let result = image.apply(&envelope.entry);
+                        image.applied = entry.index;
+                        result
+                    };
+                    if let Err(e) = &result {
+                        tracing::debug!("metadata entry {} refused: {e}", entry.index);
+                    }
+                    Some((envelope.id, result))
+                }
+                Err(e) => {
+                    tracing::error!("metadata entry {} undecodable: {e}", entry.index);
+                    None
+                }
+            };
+            if let Some((id, result)) = result {
+                self.answer(id, result);
+            }
+            self.cluster.applied.send_replace(entry.index);
+        }
+    }
+}
+
+/// The Raft log on disk: an append-only file of frames (kind byte, length, protobuf), replayed
+/// at start into raft-rs's `MemStorage`. Entries rewritten after a leader change are appended
+/// again; replaying them in order truncates the older ones, as `MemStorage::append` does.
+struct RaftLog {
+    file: File,
+    path: PathBuf,
+}
+
+const FRAME_ENTRY: u8 = 1;
+const FRAME_HARD_STATE: u8 = 2;
+
+impl RaftLog {
+    /// Opens (or creates) the file and rebuilds the storage from it; a torn last frame is cut.
+    fn open(path: &Path, voters: Vec<u64>) -> Result<(MemStorage, Self), String> {
+        let storage = MemStorage::new_with_conf_state(ConfState::from((voters, Vec::new())));
+        let mut bytes = Vec::new();
+        if path.exists() {
+            File::open(path)
+                .and_then(|mut f| f.read_to_end(&mut bytes))
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+        }
+        let mut position = 0;
+        while position + 5 <= bytes.len() {
+            let kind = bytes[position];
+            let len = u32::from_be_bytes([
+                bytes[position + 1],
+                bytes[position + 2],
+                bytes[position + 3],
+                bytes[position + 4],
+            ]) as usize;
+            let Some(body) = bytes.get(position + 5..position + 5 + len) else {
+                break;
+            };
+            match kind {
+                FRAME_ENTRY => {
+                    let entry = RaftEntry::parse_from_bytes(body)
+                        .map_err(|e| format!("{}: {e}", path.display()))?;
+                    storage
+                        .wl()
+                        .append(&[entry])
+                        .map_err(|e| format!("{}: {e}", path.display()))?;
+                }
+                FRAME_HARD_STATE => {
+                    let hs = HardState::parse_from_bytes(body)
+                        .map_err(|e| format!("{}: {e}", path.display()))?;
+                    storage.wl().set_hardstate(hs);
+                }
+                _ => return Err(format!("{}: unknown frame kind {kind}", path.display())),
+            }
+            position += 5 + len;
+        }
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        if position < bytes.len() {
+            file.set_len(position as u64)
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+        }
+        Ok((
+            storage,
+            Self {
+                file,
+                path: path.to_path_buf(),
+            },
+        ))
+    }
+
+    fn frame(&mut self, kind: u8, body: &[u8]) -> Result<(), String> {
+        let mut frame = Vec::with_capacity(body.len() + 5);
+        frame.push(kind);
+        frame.extend_from_slice(&(body.len() as u32).to_be_bytes());
+        frame.extend_from_slice(body);
+        self.file
+            .write_all(&frame)
+            .map_err(|e| format!("{}: {e}", self.path.display()))
+    }
+
+    fn append(&mut self, entries: &[RaftEntry]) -> Result<(), String> {
+        for entry in entries {
+            let body = entry.write_to_bytes().map_err(|e| e.to_string())?;
+            self.frame(FRAME_ENTRY, &body)?;
+        }
+        Ok(())
+    }
+
+    fn set_hard_state(&mut self, hs: &HardState) -> Result<(), String> {
+        let body = hs.write_to_bytes().map_err(|e| e.to_string())?;
+        self.frame(FRAME_HARD_STATE, &body)
+    }
+
+    fn sync(&mut self) -> Result<(), String> {
+        self.file
+            .sync_data()
+            .map_err(|e| format!("{}: {e}", self.path.display()))
+    }
+}
