@@ -18,16 +18,17 @@
 //!   to the follower's own HW instead, which can throw away committed records the new leader
 //!   also lacks — the loss KIP-101 fixed, kept so the playground can show it.
 //!
-//! The log underneath is core's [`Log`] over a [`MemorySegmentStore`]: the same code the node
+//! The log underneath is core's [`Log`] over any [`SegmentStore`] (memory in the simulator and
+//! the playground, files in the node): the same code the node
 //! runs, so the simulator exercises it.
 
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 
-use crate::batch::{self, BatchHeader, NoCodec};
+use crate::batch::{self, BatchHeader, Codec};
 use crate::compaction::CompactionReport;
 use crate::error_code;
-use crate::log::{Log, LogConfig, MemorySegmentStore};
+use crate::log::{Log, LogConfig, MemorySegmentStore, SegmentStore};
 use crate::retention::RetentionReport;
 
 /// A broker id.
@@ -201,10 +202,10 @@ pub struct FetchAnswer {
 /// [`Replica::handle_tick`]; as follower [`Replica::fetch_offset`],
 /// [`Replica::handle_fetch_answer`], [`Replica::handle_epoch_end`].
 #[derive(Debug)]
-pub struct Replica {
+pub struct Replica<S: SegmentStore = MemorySegmentStore> {
     broker: BrokerId,
     config: ReplicaConfig,
-    log: Log<MemorySegmentStore>,
+    log: Log<S>,
     high_watermark: i64,
     leader_epoch: i32,
     /// (epoch, start offset) of every epoch this log has records or leadership in (KIP-101).
@@ -224,7 +225,7 @@ pub struct CleanReport {
     pub compaction: CompactionReport,
 }
 
-impl Replica {
+impl Replica<MemorySegmentStore> {
     /// An empty, offline replica on `broker` with Kafka's default topic settings.
     pub fn new(broker: BrokerId, config: ReplicaConfig) -> Self {
         Self::with_log_config(broker, config, LogConfig::default())
@@ -244,17 +245,58 @@ impl Replica {
             // A fresh in-memory store always accepts its first segment.
             Err(_) => unreachable!("an empty memory store creates segment 0"),
         };
-        Self {
+        Replica::with_log(broker, config, log)
+    }
+}
+
+impl<S: SegmentStore> Replica<S> {
+    /// An offline replica over an existing log (a node's recovered partition). The leader
+    /// epochs are read back from the batches' headers, as Kafka's leader-epoch checkpoint
+    /// would give them; the high watermark starts at the log start until a leader says more.
+    pub fn with_log(broker: BrokerId, config: ReplicaConfig, log: Log<S>) -> Self {
+        let mut replica = Self {
             broker,
             config,
+            high_watermark: log.log_start_offset(),
             log,
-            high_watermark: 0,
             leader_epoch: -1,
             epoch_starts: Vec::new(),
             role: Role::Offline,
             completed: Vec::new(),
             cleaned_below: 0,
+        };
+        let end = replica.log.log_end_offset();
+        let mut offset = replica.log.log_start_offset();
+        while offset < end {
+            let Ok(bytes) = replica.log.read(offset, 1 << 20, end) else {
+                break;
+            };
+            let mut next = offset;
+            for batch in batch::batches(&bytes).flatten() {
+                let h = batch.header();
+                if h.partition_leader_epoch >= 0 {
+                    replica.record_epoch_start(h.partition_leader_epoch, h.base_offset);
+                }
+                next = h.next_offset();
+            }
+            if next <= offset {
+                break;
+            }
+            offset = next;
         }
+        replica.leader_epoch = replica.epoch_starts.last().map_or(-1, |(e, _)| *e);
+        replica
+    }
+
+    /// The log (reads, retention, flushes by the driver).
+    pub fn log(&self) -> &Log<S> {
+        &self.log
+    }
+
+    /// The log, to change (a single node's appends and config changes, which bypass
+    /// replication).
+    pub fn log_mut(&mut self) -> &mut Log<S> {
+        &mut self.log
     }
 
     /// The first offset still in the log (retention and DeleteRecords move it up).
@@ -277,7 +319,7 @@ impl Replica {
     /// `retention.bytes` when `cleanup.policy` has `delete`, compaction when it has `compact`.
     /// `force` compacts even when less than `min.cleanable.dirty.ratio` of the log is dirty
     /// (an operator asking for it now). The active segment is never touched, as in Kafka.
-    pub fn clean(&mut self, now_ms: u64, force: bool) -> CleanReport {
+    pub fn clean(&mut self, codec: &dyn Codec, now_ms: u64, force: bool) -> CleanReport {
         let hw = self.high_watermark;
         let mut report = CleanReport::default();
         if let Ok(r) = self.log.apply_retention(now_ms, hw) {
@@ -290,7 +332,7 @@ impl Replica {
                 ..config.clone()
             });
         }
-        if let Ok(r) = self.log.compact(&NoCodec, now_ms, hw) {
+        if let Ok(r) = self.log.compact(codec, now_ms, hw) {
             report.compaction = r;
         }
         if force {
@@ -489,6 +531,7 @@ impl Replica {
         acks: Acks,
         request: u64,
         timeout_ms: u64,
+        codec: &dyn Codec,
     ) -> Result<Option<i64>, ReplicaError> {
         if self.is_stuck(now_ms) {
             return Err(ReplicaError::NotLeaderOrFollower);
@@ -501,7 +544,7 @@ impl Replica {
         }
         let info = self
             .log
-            .append(records, self.leader_epoch, &NoCodec, now_ms)
+            .append(records, self.leader_epoch, codec, now_ms)
             .map_err(|_| ReplicaError::InvalidRecord)?;
         self.advance_high_watermark();
         if acks != Acks::All || self.high_watermark > info.last_offset {
@@ -569,6 +612,12 @@ impl Replica {
             return None;
         }
         Some(epoch_end(&self.epoch_starts, epoch, self.log_end_offset()))
+    }
+
+    /// Where `epoch` ends in this replica's log, leader or not: (the largest epoch at or below
+    /// it, its end offset), as [`Replica::handle_epoch_end_request`] answers.
+    pub fn epoch_end_offset(&self, epoch: i32) -> (i32, i64) {
+        epoch_end(&self.epoch_starts, epoch, self.log_end_offset())
     }
 
     /// The ISR change this leader wants the controller to make, if any (call after inputs
@@ -817,6 +866,7 @@ impl Replica {
     pub fn handle_fetch_answer(
         &mut self,
         answer: &FetchAnswer,
+        codec: &dyn Codec,
         now_ms: u64,
     ) -> Result<(), ReplicaError> {
         if !matches!(
@@ -837,7 +887,7 @@ impl Replica {
                 }
             }
             self.log
-                .append_replicated(&answer.records, &NoCodec, now_ms)
+                .append_replicated(&answer.records, codec, now_ms)
                 .map_err(|_| ReplicaError::InvalidRecord)?;
         }
         self.high_watermark = answer.high_watermark.min(self.log_end_offset());

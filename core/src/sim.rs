@@ -1193,7 +1193,7 @@ impl Sim {
         broker.last_clean_ms = now;
         let mut cleaned = Vec::new();
         for (p, replica) in broker.replicas.iter_mut() {
-            let report = replica.clean(now, force);
+            let report = replica.clean(&NoCodec, now, force);
             let records_removed =
                 report.compaction.records_removed + report.compaction.tombstones_removed;
             if report.retention.segments_deleted > 0 || records_removed > 0 {
@@ -1576,7 +1576,7 @@ impl Sim {
                 let mut batch = record_batch(id, key.as_deref(), tombstone, now);
                 let timeout = self.config.producer.request_timeout_ms;
                 let result = match self.brokers[b as usize].replicas.get_mut(&partition) {
-                    Some(r) => r.handle_produce(now, &mut batch, acks, request, timeout),
+                    Some(r) => r.handle_produce(now, &mut batch, acks, request, timeout, &NoCodec),
                     None => Err(ReplicaError::NotLeaderOrFollower),
                 };
                 self.after_append(b, partition);
@@ -1842,7 +1842,10 @@ impl Sim {
         let next_in = match answer {
             Ok(answer) => {
                 let had_records = !answer.records.is_empty();
-                if replica.handle_fetch_answer(&answer, self.now_ms).is_err() {
+                if replica
+                    .handle_fetch_answer(&answer, &NoCodec, self.now_ms)
+                    .is_err()
+                {
                     // Not following any more (metadata moved on) or a batch that does not fit:
                     // try again from the log end after a pause.
                     self.timer(

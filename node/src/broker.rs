@@ -25,6 +25,7 @@ use runnel_core::group::{GroupConfig, GroupCoordinator, GroupOutput, ReplyToken}
 use runnel_core::log::{Log, LogConfig, LogError};
 use runnel_core::offsets::{CommittedOffset, OffsetKey, OffsetStore, encode_commit};
 use runnel_core::producer::{ProducerStateTable, SequenceCheck};
+use runnel_core::replica::{Acks, Replica, ReplicaConfig, ReplicaError};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{Notify, oneshot};
 
@@ -143,11 +144,52 @@ pub struct Partition {
 /// What a partition's lock guards.
 #[derive(Debug)]
 pub struct PartitionState {
-    /// The log.
-    pub log: Log<FileSegmentStore>,
+    /// This node's replica of the partition: the log, and (in a cluster) the core's leader or
+    /// follower state over it.
+    pub replica: Replica<FileSegmentStore>,
     producers: ProducerStateTable,
     unflushed_messages: u64,
     last_flush_ms: u64,
+    /// acks=all produce requests waiting for the ISR, by request id.
+    waiters: HashMap<u64, oneshot::Sender<Result<i64, ReplicaError>>>,
+    next_request: u64,
+}
+
+impl PartitionState {
+    /// What consumers may read up to: the high watermark where this node leads in a cluster,
+    /// the log end on a single node.
+    pub fn high_watermark(&self) -> i64 {
+        if self.replica.is_leader() {
+            self.replica.high_watermark()
+        } else {
+            self.log().log_end_offset()
+        }
+    }
+
+    /// Notes a batch a follower copied, so a retry of it is a duplicate here too once this
+    /// replica leads.
+    pub fn record_replicated(&mut self, header: &BatchHeader) {
+        self.producers.record(header, header.base_offset);
+    }
+
+    /// Answers acks=all produce requests the replica completed (or failed).
+    fn complete_waiters(&mut self) {
+        for done in self.replica.poll_completed() {
+            if let Some(tx) = self.waiters.remove(&done.request) {
+                let _ = tx.send(done.result);
+            }
+        }
+    }
+
+    /// The log.
+    pub fn log(&self) -> &Log<FileSegmentStore> {
+        self.replica.log()
+    }
+
+    /// The log, to change.
+    pub fn log_mut(&mut self) -> &mut Log<FileSegmentStore> {
+        self.replica.log_mut()
+    }
 }
 
 impl Partition {
@@ -229,6 +271,17 @@ pub struct Broker {
     cluster: OnceLock<Arc<Cluster>>,
     /// Held while local topics are made to match the metadata.
     reconciling: Mutex<()>,
+    /// The partitions whose follower fetcher runs.
+    fetchers: Mutex<std::collections::HashSet<(String, i32)>>,
+}
+
+/// What a produce to one partition came to.
+#[derive(Debug)]
+pub enum Produced {
+    /// Appended (and acknowledged as acks asked): the base offset and the log start offset.
+    Done(i64, i64),
+    /// Appended, waiting for the ISR (acks=all); then the base offset or why it failed.
+    Waiting(oneshot::Receiver<Result<i64, ReplicaError>>, i64),
 }
 
 /// Where a partition is led, as the cluster's metadata says.
@@ -266,6 +319,7 @@ impl Broker {
             next_producer_id: AtomicI64::new((now_ms() as i64) << 10),
             cluster: OnceLock::new(),
             reconciling: Mutex::new(()),
+            fetchers: Mutex::new(std::collections::HashSet::new()),
             config,
         });
         let mut names = Vec::new();
@@ -342,15 +396,29 @@ impl Broker {
         {
             log.restore_log_start_offset(offset);
         }
+        let mut producers = ProducerStateTable::new();
+        restore_producers(&log, &mut producers);
+        let replica = Replica::with_log(self.config.node_id as u32, self.replica_config(), log);
         Ok(Partition {
             index,
             state: Mutex::new(PartitionState {
-                log,
-                producers: ProducerStateTable::new(),
+                replica,
+                producers,
                 unflushed_messages: 0,
                 last_flush_ms: now_ms(),
+                waiters: HashMap::new(),
+                next_request: 0,
             }),
         })
+    }
+
+    /// Replication settings from the broker's config.
+    pub fn replica_config(&self) -> ReplicaConfig {
+        ReplicaConfig {
+            lag_time_max_ms: self.config.replica_lag_time_max_ms,
+            min_insync_replicas: self.config.min_insync_replicas.max(1) as usize,
+            ..ReplicaConfig::default()
+        }
     }
 
     /// The log configuration for a topic with `overrides` over the broker's defaults.
@@ -424,7 +492,7 @@ impl Broker {
     /// mode (`replication_factor` -1: `default.replication.factor`), else here (where only 1
     /// or -1 is possible).
     pub async fn create_topic_anywhere(
-        &self,
+        self: &Arc<Self>,
         name: &str,
         partitions: i32,
         replication_factor: i16,
@@ -480,7 +548,7 @@ impl Broker {
     }
 
     /// Deletes a topic: through the metadata quorum in cluster mode, else here.
-    pub async fn delete_topic_anywhere(&self, name: &str) -> Result<(), ApiError> {
+    pub async fn delete_topic_anywhere(self: &Arc<Self>, name: &str) -> Result<(), ApiError> {
         let Some(cluster) = self.cluster() else {
             return self.delete_topic(name);
         };
@@ -503,7 +571,7 @@ impl Broker {
     }
 
     /// Joins a cluster: from now on topics come from its metadata.
-    pub fn set_cluster(&self, cluster: Arc<Cluster>) {
+    pub fn set_cluster(self: &Arc<Self>, cluster: Arc<Cluster>) {
         let _ = self.cluster.set(cluster);
         self.reconcile();
     }
@@ -530,7 +598,7 @@ impl Broker {
 
     /// Cluster mode: makes the topics on this node match the metadata (creating the logs of
     /// new topics, deleting those of deleted ones).
-    pub fn reconcile(&self) {
+    pub fn reconcile(self: &Arc<Self>) {
         let Some(cluster) = self.cluster() else {
             return;
         };
@@ -570,6 +638,7 @@ impl Broker {
                 }
             }
         }
+        self.apply_roles(cluster);
     }
 
     /// Creates a topic here (a single node's CreateTopics and auto-creation).
@@ -744,7 +813,7 @@ impl Broker {
         *topic.overrides.lock().unwrap_or_else(|p| p.into_inner()) = overrides;
         self.save_meta(name, &self.topic_meta(&topic))?;
         for partition in topic.partitions() {
-            partition.lock().log.set_config(probe.clone());
+            partition.lock().log_mut().set_config(probe.clone());
         }
         Ok(())
     }
@@ -788,16 +857,16 @@ impl Broker {
             .map_err(|e| ApiError::new(e.kafka_error_code(), e.to_string()))?
         {
             SequenceCheck::Duplicate { base_offset } => {
-                return Ok((base_offset, state.log.log_start_offset()));
+                return Ok((base_offset, state.log().log_start_offset()));
             }
             SequenceCheck::Append => {}
         }
         let mut owned = records.to_vec();
-        let info = state.log.append(&mut owned, 0, &self.codec, now)?;
+        let info = state.log_mut().append(&mut owned, 0, &self.codec, now)?;
         state.producers.record(&header, info.base_offset);
         let count = (info.last_offset - info.base_offset + 1) as u64;
         state.unflushed_messages += count;
-        let flush_messages = state.log.config().flush_messages;
+        let flush_messages = state.log().config().flush_messages;
         if self.config.flush_before_ack
             || flush_messages.is_some_and(|n| state.unflushed_messages >= n)
         {
@@ -805,7 +874,208 @@ impl Broker {
         }
         self.metrics.record_produce(count, records.len() as u64);
         self.appended.notify_waiters();
-        Ok((info.base_offset, state.log.log_start_offset()))
+        Ok((info.base_offset, state.log().log_start_offset()))
+    }
+
+    /// Produce as a client asks it (`acks` 0, 1 or -1): in a cluster, where this node leads,
+    /// through the core's replica, so acks=all waits for the ISR and `min.insync.replicas`
+    /// holds; elsewhere a plain append.
+    pub fn produce_acks(
+        &self,
+        partition: &Partition,
+        records: &[u8],
+        acks: i16,
+        timeout_ms: u64,
+    ) -> Result<Produced, ApiError> {
+        if self.cluster().is_none() || !partition.lock().replica.is_leader() {
+            return self
+                .produce(partition, records)
+                .map(|(base, start)| Produced::Done(base, start));
+        }
+        let now = now_ms();
+        let mut state = partition.lock();
+        let state = &mut *state;
+        let first = batch::BatchRef::parse(records)
+            .map_err(|e| ApiError::new(e.kafka_error_code(), e.to_string()))?;
+        let header: BatchHeader = *first.header();
+        match state
+            .producers
+            .check(&header)
+            .map_err(|e| ApiError::new(e.kafka_error_code(), e.to_string()))?
+        {
+            SequenceCheck::Duplicate { base_offset } => {
+                return Ok(Produced::Done(base_offset, state.log().log_start_offset()));
+            }
+            SequenceCheck::Append => {}
+        }
+        let acks = match acks {
+            0 => Acks::None,
+            1 => Acks::Leader,
+            _ => Acks::All,
+        };
+        state.next_request += 1;
+        let request = state.next_request;
+        let mut owned = records.to_vec();
+        let appended = state
+            .replica
+            .handle_produce(now, &mut owned, acks, request, timeout_ms, &self.codec)
+            .map_err(|e| ApiError::new(e.kafka_error_code(), e.to_string()))?;
+        let info_base = match appended {
+            Some(base) => base,
+            None => state.log().log_end_offset() - i64::from(header.last_offset_delta) - 1,
+        };
+        state.producers.record(&header, info_base);
+        let count = u64::try_from(header.record_count).unwrap_or(0);
+        state.unflushed_messages += count;
+        let flush_messages = state.log().config().flush_messages;
+        if self.config.flush_before_ack
+            || flush_messages.is_some_and(|n| state.unflushed_messages >= n)
+        {
+            flush(state, now)?;
+        }
+        self.metrics.record_produce(count, records.len() as u64);
+        self.appended.notify_waiters();
+        let start = state.log().log_start_offset();
+        Ok(match appended {
+            Some(base) => Produced::Done(base, start),
+            None => {
+                let (tx, rx) = oneshot::channel();
+                state.waiters.insert(request, tx);
+                Produced::Waiting(rx, start)
+            }
+        })
+    }
+
+    /// After a leader's input (a follower's fetch, a tick): answers completed acks=all writes,
+    /// and proposes the ISR change the replica wants to the metadata quorum.
+    pub fn after_leader_input(&self, topic: &str, index: i32, state: &mut PartitionState) {
+        state.complete_waiters();
+        let Some(cluster) = self.cluster() else {
+            return;
+        };
+        let Some(isr) = state.replica.poll_isr_change(now_ms()) else {
+            return;
+        };
+        let partition_epoch = cluster
+            .image()
+            .partition(topic, index)
+            .map_or(-1, |p| p.partition_epoch);
+        let entry = Entry::AlterIsr {
+            topic: topic.to_string(),
+            partition: index,
+            leader: cluster.node_id,
+            leader_epoch: state.replica.leader_epoch(),
+            partition_epoch,
+            isr,
+        };
+        tracing::info!("{topic}-{index}: proposing {entry:?}");
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let cluster = cluster.clone();
+        let partition = self.partition(topic, index).ok();
+        runtime.spawn(async move {
+            if let Err(e) = cluster.propose(entry).await {
+                tracing::info!("ISR change refused: {e}");
+                if let Some(partition) = partition {
+                    partition.lock().replica.handle_isr_change_result(None);
+                }
+            }
+        });
+    }
+
+    /// Cluster mode, every tick: each partition this node leads expires acks=all writes past
+    /// their timeout and proposes ISR shrinks for followers that fell behind.
+    pub fn replication_tick(&self) {
+        if self.cluster().is_none() {
+            return;
+        }
+        let now = now_ms();
+        for topic in self.topics() {
+            for partition in topic.partitions() {
+                let mut state = partition.lock();
+                if !state.replica.is_leader() {
+                    continue;
+                }
+                state.replica.handle_tick(now);
+                self.after_leader_input(&topic.name, partition.index, &mut state);
+            }
+        }
+    }
+
+    /// Cluster mode: gives each local replica the role the metadata says (leader, follower,
+    /// offline), and starts a follower's fetcher.
+    fn apply_roles(self: &Arc<Self>, cluster: &Cluster) {
+        let me = cluster.node_id;
+        let now = now_ms();
+        let mut to_follow = Vec::new();
+        for topic in self.topics() {
+            if topic.is_internal() {
+                continue;
+            }
+            for partition in topic.partitions() {
+                let wanted = cluster
+                    .image()
+                    .partition(&topic.name, partition.index)
+                    .cloned();
+                let mut state = partition.lock();
+                let replica = &mut state.replica;
+                match wanted {
+                    Some(p) if p.replicas.contains(&me) && p.leader == Some(me) => {
+                        if !replica.is_leader() || replica.leader_epoch() != p.leader_epoch {
+                            tracing::info!(
+                                "{}-{}: leader in epoch {}",
+                                topic.name,
+                                partition.index,
+                                p.leader_epoch
+                            );
+                            replica.become_leader(p.leader_epoch, p.isr.clone(), &p.replicas, now);
+                        } else if replica.isr() != Some(&p.isr[..]) {
+                            replica.handle_isr_change_result(Some(p.isr.clone()));
+                        }
+                    }
+                    Some(p) if p.replicas.contains(&me) && p.leader.is_some() => {
+                        let leader = p.leader.unwrap_or_default();
+                        if replica.leader() != Some(leader)
+                            || replica.leader_epoch() != p.leader_epoch
+                            || replica.is_leader()
+                        {
+                            tracing::info!(
+                                "{}-{}: following {leader} in epoch {}",
+                                topic.name,
+                                partition.index,
+                                p.leader_epoch
+                            );
+                            let _ = replica.become_follower(leader, p.leader_epoch);
+                        }
+                        to_follow.push((topic.name.clone(), partition.index));
+                    }
+                    _ => replica.go_offline(),
+                }
+                state.complete_waiters();
+            }
+        }
+        for (topic, index) in to_follow {
+            let key = (topic.clone(), index);
+            let mut running = self.fetchers.lock().unwrap_or_else(|p| p.into_inner());
+            if running.insert(key) {
+                let broker = self.clone();
+                let spawned = std::thread::Builder::new()
+                    .name(format!("follow-{topic}-{index}"))
+                    .spawn(move || crate::cluster::follower::follow(broker, topic, index));
+                if let Err(e) = spawned {
+                    tracing::error!("cannot start a fetcher thread: {e}");
+                }
+            }
+        }
+    }
+
+    /// A follower's fetcher stopped (its replica is no longer a follower).
+    pub fn fetcher_stopped(&self, topic: &str, index: i32) {
+        self.fetchers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&(topic.to_string(), index));
     }
 
     /// Commits offsets for a group: appends them to `__consumer_offsets`, then updates the
@@ -912,13 +1182,13 @@ impl Broker {
     fn load_offsets(&self) -> Result<(), String> {
         let partition = self.partition(OFFSETS_TOPIC, 0).map_err(|e| e.message)?;
         let state = partition.lock();
-        let mut offset = state.log.log_start_offset();
-        let end = state.log.log_end_offset();
+        let mut offset = state.log().log_start_offset();
+        let end = state.log().log_end_offset();
         let mut groups = self.lock_groups();
         let mut scratch = Vec::new();
         while offset < end {
             let bytes = state
-                .log
+                .log()
                 .read(offset, 1 << 20, end)
                 .map_err(|e| format!("{OFFSETS_TOPIC}: {e}"))?;
             if bytes.is_empty() {
@@ -985,8 +1255,8 @@ impl Broker {
             for partition in topic.partitions() {
                 let mut state = partition.lock();
                 let state = &mut *state;
-                let leo = state.log.log_end_offset();
-                if let Some(flush_ms) = state.log.config().flush_ms
+                let leo = state.log().log_end_offset();
+                if let Some(flush_ms) = state.log().config().flush_ms
                     && state.unflushed_messages > 0
                     && now.saturating_sub(state.last_flush_ms) >= flush_ms
                     && let Err(e) = flush(state, now)
@@ -999,14 +1269,14 @@ impl Broker {
                     );
                 }
                 if run_retention {
-                    match state.log.apply_retention(now, leo) {
+                    match state.log_mut().apply_retention(now, leo) {
                         Ok(r) if r.segments_deleted > 0 => tracing::info!(
                             "{}-{}: retention deleted {} segments ({} bytes); log start offset {}",
                             topic.name,
                             partition.index,
                             r.segments_deleted,
                             r.bytes_deleted,
-                            state.log.log_start_offset()
+                            state.log().log_start_offset()
                         ),
                         Ok(_) => {}
                         Err(e) => {
@@ -1015,7 +1285,7 @@ impl Broker {
                     }
                 }
                 if run_cleaner {
-                    match state.log.compact(&self.codec, now, leo) {
+                    match state.log_mut().compact(&self.codec, now, leo) {
                         Ok(r) if r.ran => tracing::info!(
                             "{}-{}: compaction removed {} records and {} tombstones ({} → {} bytes)",
                             topic.name,
@@ -1043,7 +1313,7 @@ impl Broker {
         offset: i64,
     ) -> Result<i64, ApiError> {
         let mut state = partition.lock();
-        let leo = state.log.log_end_offset();
+        let leo = state.log().log_end_offset();
         let target = if offset == -1 { leo } else { offset };
         if target > leo || target < 0 {
             return Err(ApiError::new(
@@ -1051,7 +1321,7 @@ impl Broker {
                 format!("offset {offset} is above the high watermark {leo}"),
             ));
         }
-        let start = state.log.delete_records_before(target, now_ms())?;
+        let start = state.log_mut().delete_records_before(target, now_ms())?;
         fs::write(dir.join("log-start-offset"), start.to_string())
             .map_err(|e| ApiError::new(error_code::KAFKA_STORAGE_ERROR, e.to_string()))?;
         Ok(start)
@@ -1083,13 +1353,36 @@ impl Broker {
 
 fn flush(state: &mut PartitionState, now: u64) -> Result<(), ApiError> {
     state
-        .log
+        .log()
         .store()
         .sync()
         .map_err(|e| ApiError::new(error_code::KAFKA_STORAGE_ERROR, e.to_string()))?;
     state.unflushed_messages = 0;
     state.last_flush_ms = now;
     Ok(())
+}
+
+/// Rebuilds the idempotent producers' state from a recovered log (Kafka rebuilds it from its
+/// producer snapshots and the log), so a retry after a restart or failover is still a
+/// duplicate.
+fn restore_producers(log: &Log<FileSegmentStore>, producers: &mut ProducerStateTable) {
+    let end = log.log_end_offset();
+    let mut offset = log.log_start_offset();
+    while offset < end {
+        let Ok(bytes) = log.read(offset, 1 << 20, end) else {
+            return;
+        };
+        let mut next = offset;
+        for batch in batch::batches(&bytes).flatten() {
+            let header = *batch.header();
+            producers.record(&header, header.base_offset);
+            next = header.next_offset();
+        }
+        if next <= offset {
+            return;
+        }
+        offset = next;
+    }
 }
 
 fn meta_dir(data_dir: &Path) -> PathBuf {

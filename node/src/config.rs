@@ -96,6 +96,15 @@ pub struct BrokerConfig {
     /// `default.replication.factor` of topics created without one (cluster mode).
     #[serde(rename = "default.replication.factor")]
     pub default_replication_factor: i16,
+    /// `replica.lag.time.max.ms`: a follower not caught up for this long leaves the ISR.
+    #[serde(rename = "replica.lag.time.max.ms")]
+    pub replica_lag_time_max_ms: u64,
+    /// `min.insync.replicas`: the smallest ISR that accepts acks=all writes.
+    #[serde(rename = "min.insync.replicas")]
+    pub min_insync_replicas: i32,
+    /// `unclean.leader.election.enable`.
+    #[serde(rename = "unclean.leader.election.enable")]
+    pub unclean_leader_election: bool,
 }
 
 impl Default for BrokerConfig {
@@ -107,6 +116,9 @@ impl Default for BrokerConfig {
             broker_session_timeout_ms: 3_000,
             broker_heartbeat_interval_ms: 500,
             default_replication_factor: 1,
+            replica_lag_time_max_ms: 10_000,
+            min_insync_replicas: 1,
+            unclean_leader_election: false,
             listener: SocketAddr::from(([127, 0, 0, 1], 9092)),
             advertised_host: String::new(),
             admin_listener: SocketAddr::from(([127, 0, 0, 1], 8080)),

@@ -709,7 +709,11 @@ async fn join_cluster(broker: &Arc<Broker>) -> Result<(), String> {
         broker.config.node_id as u32,
         voters,
         &broker.config.data_dir,
-        broker.config.broker_session_timeout_ms,
+        runnel_core::controller::ControllerConfig {
+            session_timeout_ms: broker.config.broker_session_timeout_ms,
+            unclean_leader_election: broker.config.unclean_leader_election,
+            ..runnel_core::controller::ControllerConfig::default()
+        },
     )
     .await?;
     broker.set_cluster(cluster.clone());
@@ -750,6 +754,7 @@ async fn timers(broker: Arc<Broker>) {
         tick.tick().await;
         let outputs = broker.lock_groups().coordinator.handle_timeout(now_ms());
         broker.deliver(outputs);
+        broker.replication_tick();
     }
 }
 

@@ -394,13 +394,13 @@ fn read_batch(
 ) -> Result<(Vec<(i64, PluginRecord)>, i64), String> {
     let bytes = {
         let state = partition.lock();
-        let end = state.log.log_end_offset();
+        let end = state.log().log_end_offset();
         if start >= end {
             return Ok((Vec::new(), start));
         }
         state
-            .log
-            .read(start.max(state.log.log_start_offset()), 1 << 20, end)
+            .log()
+            .read(start.max(state.log().log_start_offset()), 1 << 20, end)
             .map_err(|e| e.to_string())?
     };
     let mut records = Vec::new();

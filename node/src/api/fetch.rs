@@ -11,7 +11,13 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
-use kafka_protocol::messages::{BrokerId, FetchRequest, FetchResponse};
+use kafka_protocol::messages::offset_for_leader_epoch_response::{
+    EpochEndOffset, OffsetForLeaderTopicResult,
+};
+use kafka_protocol::messages::{
+    BrokerId, FetchRequest, FetchResponse, OffsetForLeaderEpochRequest,
+    OffsetForLeaderEpochResponse,
+};
 use runnel_core::batch::BatchHeader;
 use runnel_core::error_code;
 
@@ -68,6 +74,7 @@ fn read_once(
     let mut records = 0u64;
     let mut errors = false;
     let mut topics = Vec::with_capacity(request.topics.len());
+    let replica_fetch = request.replica_id.0 >= 0 && broker.cluster().is_some();
     for fetch_topic in &request.topics {
         let name = if fetch_topic.topic.0.is_empty() {
             broker
@@ -91,13 +98,45 @@ fn read_once(
                     continue;
                 }
             };
-            let state = partition.lock();
-            let leo = state.log.log_end_offset();
+            let mut state = partition.lock();
+            let leo = state.log().log_end_offset();
+            if replica_fetch {
+                // A follower's fetch (cluster mode): the core's leader counts its offset toward
+                // the HW and its ISR membership. last_stable_offset carries the leader's LEO.
+                let answer = state.replica.handle_fetch(
+                    crate::broker::now_ms(),
+                    request.replica_id.0 as u32,
+                    p.fetch_offset,
+                    p.current_leader_epoch,
+                    usize::try_from(p.partition_max_bytes).unwrap_or(0).max(1),
+                );
+                let start = state.log().log_start_offset();
+                broker.after_leader_input(&name, p.partition, &mut state);
+                let data = data
+                    .with_log_start_offset(start)
+                    .with_last_stable_offset(leo);
+                partitions.push(match answer {
+                    Ok(a) => {
+                        total += a.records.len();
+                        data.with_high_watermark(a.high_watermark)
+                            .with_records(Some(Bytes::from(a.records)))
+                    }
+                    Err(e) => {
+                        errors = true;
+                        data.with_error_code(e.kafka_error_code())
+                            .with_high_watermark(-1)
+                            .with_records(Some(Bytes::new()))
+                    }
+                });
+                continue;
+            }
+            // Consumers read up to the high watermark (on a single node, the log end).
+            let leo = state.high_watermark();
             let data = data
                 .with_high_watermark(leo)
                 .with_last_stable_offset(leo)
                 .with_log_start_offset(if version >= 5 {
-                    state.log.log_start_offset()
+                    state.log().log_start_offset()
                 } else {
                     -1
                 });
@@ -110,7 +149,7 @@ fn read_once(
                 partitions.push(data.with_records(Some(Bytes::new())));
                 continue;
             }
-            match state.log.read(p.fetch_offset, limit.max(1), leo) {
+            match state.log().read(p.fetch_offset, limit.max(1), leo) {
                 Ok(bytes) => {
                     total += bytes.len();
                     records += record_count(&bytes);
@@ -140,6 +179,49 @@ fn read_once(
         records,
         errors,
     )
+}
+
+/// OffsetsForLeaderEpoch: where each asked epoch ends in this node's log (KIP-101, KIP-279).
+/// In a cluster only the leader answers (a follower's truncation point must be the leader's).
+pub(super) fn offset_for_leader_epoch(
+    broker: &Arc<Broker>,
+    request: OffsetForLeaderEpochRequest,
+) -> OffsetForLeaderEpochResponse {
+    let topics = request
+        .topics
+        .into_iter()
+        .map(|topic| {
+            let name = topic.topic.0.to_string();
+            let partitions = topic
+                .partitions
+                .into_iter()
+                .map(|p| {
+                    let answer = EpochEndOffset::default()
+                        .with_partition(p.partition)
+                        .with_leader_epoch(-1)
+                        .with_end_offset(-1);
+                    match broker.led_partition(&name, p.partition) {
+                        Ok(partition) => {
+                            let state = partition.lock();
+                            if broker.cluster().is_some()
+                                && p.current_leader_epoch >= 0
+                                && p.current_leader_epoch != state.replica.leader_epoch()
+                            {
+                                return answer.with_error_code(error_code::FENCED_LEADER_EPOCH);
+                            }
+                            let (epoch, end) = state.replica.epoch_end_offset(p.leader_epoch);
+                            answer.with_leader_epoch(epoch).with_end_offset(end)
+                        }
+                        Err(e) => answer.with_error_code(e.code),
+                    }
+                })
+                .collect();
+            OffsetForLeaderTopicResult::default()
+                .with_topic(topic.topic)
+                .with_partitions(partitions)
+        })
+        .collect();
+    OffsetForLeaderEpochResponse::default().with_topics(topics)
 }
 
 /// Records in a run of batches, from their headers alone.

@@ -52,6 +52,7 @@ pub const SUPPORTED: &[(ApiKey, i16, i16, i16)] = &[
     (ApiKey::CreatePartitions, 0, 3, 0),
     (ApiKey::DeleteGroups, 0, 2, 0),
     (ApiKey::IncrementalAlterConfigs, 0, 1, 0),
+    (ApiKey::OffsetForLeaderEpoch, 2, 4, 2),
 ];
 
 /// Whether `version` of `key` can be decoded and answered.
@@ -87,6 +88,7 @@ pub fn api_name(key: ApiKey) -> &'static str {
         ApiKey::CreatePartitions => "CreatePartitions",
         ApiKey::DeleteGroups => "DeleteGroups",
         ApiKey::IncrementalAlterConfigs => "IncrementalAlterConfigs",
+        ApiKey::OffsetForLeaderEpoch => "OffsetForLeaderEpoch",
         _ => "Other",
     }
 }
@@ -113,10 +115,15 @@ pub async fn handle(
             ResponseKind::Metadata(metadata::metadata(broker, version, r).await)
         }
         RequestKind::Produce(r) => {
-            return produce::produce(broker, version, r).map(ResponseKind::Produce);
+            return produce::produce(broker, version, r)
+                .await
+                .map(ResponseKind::Produce);
         }
         RequestKind::Fetch(r) => ResponseKind::Fetch(fetch::fetch(broker, version, r).await),
         RequestKind::ListOffsets(r) => ResponseKind::ListOffsets(topics::list_offsets(broker, r)),
+        RequestKind::OffsetForLeaderEpoch(r) => {
+            ResponseKind::OffsetForLeaderEpoch(fetch::offset_for_leader_epoch(broker, r))
+        }
         RequestKind::CreateTopics(r) => {
             ResponseKind::CreateTopics(topics::create_topics(broker, version, r).await)
         }

@@ -7,52 +7,69 @@ use kafka_protocol::messages::{
     InitProducerIdRequest, InitProducerIdResponse, ProduceRequest, ProduceResponse, ProducerId,
 };
 
-use super::s;
-use crate::broker::{Broker, code};
+use std::time::Duration;
 
-/// Produce. acks=0 gets no response at all; acks=1 and acks=-1 are the same on one node (the
-/// only replica is the leader), answered after the append (and the fsync, if configured).
-pub(super) fn produce(
+use super::s;
+use crate::broker::{ApiError, Broker, Produced, code};
+
+/// Produce. acks=0 gets no response at all. On a single node acks=1 and acks=-1 are the same
+/// (the only replica is the leader), answered after the append (and the fsync, if
+/// configured); in a cluster acks=-1 waits until the ISR has the records (or the request's
+/// timeout passes), and is refused with NOT_ENOUGH_REPLICAS below `min.insync.replicas`.
+pub(super) async fn produce(
     broker: &Arc<Broker>,
     version: i16,
     request: ProduceRequest,
 ) -> Option<ProduceResponse> {
     let acks = request.acks;
+    let timeout_ms = u64::try_from(request.timeout_ms).unwrap_or(0).max(1);
     let mut responses = Vec::with_capacity(request.topic_data.len());
     for topic_data in request.topic_data {
         let name = topic_data.name.0.to_string();
         let topic = broker.topic_or_create(&name, true);
-        let partitions = topic_data
-            .partition_data
-            .into_iter()
-            .map(|data| {
-                let response = PartitionProduceResponse::default()
-                    .with_index(data.index)
-                    .with_base_offset(-1)
-                    .with_log_append_time_ms(-1);
-                if !matches!(acks, -1..=1) {
-                    return response.with_error_code(code::INVALID_REQUIRED_ACKS);
-                }
-                let result = topic
-                    .as_ref()
-                    .map_err(Clone::clone)
-                    .and_then(|_| broker.led_partition(&name, data.index))
-                    .and_then(|partition| {
-                        let records = data.records.unwrap_or_default();
-                        broker.produce(&partition, &records)
-                    });
-                match result {
-                    Ok((base_offset, log_start)) => response
-                        .with_base_offset(base_offset)
-                        .with_log_start_offset(if version >= 5 { log_start } else { -1 }),
-                    Err(e) => {
-                        tracing::debug!("produce to {name}-{} refused: {}", data.index, e.message);
-                        let message = (version >= 8).then(|| s(e.message));
-                        response.with_error_code(e.code).with_error_message(message)
+        let mut partitions = Vec::with_capacity(topic_data.partition_data.len());
+        for data in topic_data.partition_data {
+            let response = PartitionProduceResponse::default()
+                .with_index(data.index)
+                .with_base_offset(-1)
+                .with_log_append_time_ms(-1);
+            if !matches!(acks, -1..=1) {
+                partitions.push(response.with_error_code(code::INVALID_REQUIRED_ACKS));
+                continue;
+            }
+            let produced = topic
+                .as_ref()
+                .map_err(Clone::clone)
+                .and_then(|_| broker.led_partition(&name, data.index))
+                .and_then(|partition| {
+                    let records = data.records.unwrap_or_default();
+                    broker.produce_acks(&partition, &records, acks, timeout_ms)
+                });
+            let result = match produced {
+                Ok(Produced::Done(base, start)) => Ok((base, start)),
+                Ok(Produced::Waiting(rx, start)) => {
+                    match tokio::time::timeout(Duration::from_millis(timeout_ms), rx).await {
+                        Ok(Ok(Ok(base))) => Ok((base, start)),
+                        Ok(Ok(Err(e))) => Err(ApiError::new(e.kafka_error_code(), e.to_string())),
+                        _ => Err(ApiError::new(
+                            runnel_core::error_code::REQUEST_TIMED_OUT,
+                            "the in-sync replicas did not confirm in time",
+                        )),
                     }
                 }
-            })
-            .collect();
+                Err(e) => Err(e),
+            };
+            partitions.push(match result {
+                Ok((base_offset, log_start)) => response
+                    .with_base_offset(base_offset)
+                    .with_log_start_offset(if version >= 5 { log_start } else { -1 }),
+                Err(e) => {
+                    tracing::debug!("produce to {name}-{} refused: {}", data.index, e.message);
+                    let message = (version >= 8).then(|| s(e.message));
+                    response.with_error_code(e.code).with_error_message(message)
+                }
+            });
+        }
         responses.push(
             TopicProduceResponse::default()
                 .with_name(topic_data.name)

@@ -72,14 +72,14 @@ fn offset_for(
     let partition = broker.led_partition(topic, index)?;
     let state = partition.lock();
     match timestamp {
-        EARLIEST => Ok((state.log.log_start_offset(), -1)),
-        LATEST => Ok((state.log.log_end_offset(), -1)),
+        EARLIEST => Ok((state.log().log_start_offset(), -1)),
+        LATEST => Ok((state.log().log_end_offset(), -1)),
         MAX_TIMESTAMP => Err(ApiError::new(
             code::INVALID_REQUEST,
             "max timestamp lookups are not supported",
         )),
         ts if ts >= 0 => Ok(state
-            .log
+            .log()
             .offset_for_timestamp(ts, &broker.codec)?
             .unwrap_or((-1, -1))),
         _ => Err(ApiError::new(

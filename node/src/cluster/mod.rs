@@ -11,6 +11,7 @@
 //! Not yet here: replication of partition data between nodes (each partition's records live
 //! on its leader only), so a failover keeps the metadata but not the records.
 
+pub mod follower;
 pub mod quorum;
 mod transport;
 
@@ -95,6 +96,21 @@ pub enum Entry {
         /// The name.
         name: String,
     },
+    /// A partition leader's ISR change (AlterPartition).
+    AlterIsr {
+        /// The topic.
+        topic: String,
+        /// The partition index.
+        partition: i32,
+        /// The proposing leader.
+        leader: u32,
+        /// Its leader epoch.
+        leader_epoch: i32,
+        /// The partition epoch the proposal was made against.
+        partition_epoch: i32,
+        /// The proposed ISR.
+        isr: Vec<u32>,
+    },
 }
 
 /// An entry with the id its proposer waits on.
@@ -135,13 +151,11 @@ pub struct MetadataImage {
 }
 
 impl MetadataImage {
-    /// An empty image: no brokers, no topics.
-    pub fn new(session_timeout_ms: u64) -> Self {
+    /// An empty image: no brokers, no topics; elections follow `config` (every node of a
+    /// cluster must have the same).
+    pub fn new(config: ControllerConfig) -> Self {
         Self {
-            controller: Controller::new(ControllerConfig {
-                session_timeout_ms,
-                ..ControllerConfig::default()
-            }),
+            controller: Controller::new(config),
             topics: BTreeMap::new(),
             endpoints: BTreeMap::new(),
             next_partition: 0,
@@ -199,6 +213,32 @@ impl MetadataImage {
                     },
                 );
                 Ok(())
+            }
+            Entry::AlterIsr {
+                topic,
+                partition,
+                leader,
+                leader_epoch,
+                partition_epoch,
+                isr,
+            } => {
+                let t = self
+                    .topics
+                    .get(topic)
+                    .ok_or_else(|| format!("unknown topic {topic}"))?;
+                let index = u32::try_from(*partition)
+                    .ok()
+                    .filter(|i| *i < t.count)
+                    .ok_or_else(|| format!("unknown partition {topic}-{partition}"))?;
+                self.controller
+                    .apply(&Command::AlterIsr {
+                        partition: t.first + index,
+                        leader: *leader,
+                        leader_epoch: *leader_epoch,
+                        partition_epoch: *partition_epoch,
+                        isr: isr.clone(),
+                    })
+                    .map_err(|e| e.to_string())
             }
             Entry::DeleteTopic { name } => {
                 let topic = self
@@ -266,7 +306,7 @@ mod tests {
 
     #[test]
     fn topics_get_global_partition_ids_and_fencing_moves_leaders() {
-        let mut image = MetadataImage::new(3_000);
+        let mut image = MetadataImage::new(ControllerConfig::default());
         for b in 0..3 {
             image.apply(&register(b)).expect("register");
         }

@@ -26,6 +26,8 @@ use raft::storage::MemStorage;
 use raft::{Config, RawNode, StateRole};
 use tokio::sync::{mpsc, oneshot, watch};
 
+use runnel_core::controller::ControllerConfig;
+
 use super::transport::{Peers, Wire, receive};
 use super::{Entry, Envelope, MetadataImage, Voter};
 use crate::broker::now_ms;
@@ -82,7 +84,7 @@ impl Cluster {
         node_id: u32,
         voters: Vec<Voter>,
         data_dir: &Path,
-        session_timeout_ms: u64,
+        controller: ControllerConfig,
     ) -> Result<Arc<Self>, String> {
         let me = voters
             .iter()
@@ -126,7 +128,7 @@ impl Cluster {
         let cluster = Arc::new(Self {
             node_id,
             voters: voters.clone(),
-            image: RwLock::new(MetadataImage::new(session_timeout_ms)),
+            image: RwLock::new(MetadataImage::new(controller)),
             applied: watch::channel(0).0,
             leader: AtomicU64::new(0),
             inbox,
@@ -148,7 +150,7 @@ impl Cluster {
             peers: Peers::start(&peers),
             sessions: HashMap::new(),
             proposed: HashMap::new(),
-            session_timeout: Duration::from_millis(session_timeout_ms),
+            session_timeout: Duration::from_millis(controller.session_timeout_ms),
             was_leader: false,
         };
         tokio::spawn(driver.run(rx));
