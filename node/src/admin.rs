@@ -211,6 +211,7 @@ fn metrics(broker: &Broker) -> String {
     let partitions: usize = topics.iter().map(|t| t.partitions().len()).sum();
     let groups = broker.lock_groups().coordinator.list().len();
     let _ = broker.metrics.connections.load(Ordering::Relaxed);
+    let (led, under) = broker.leadership_counts();
     broker.metrics.render(&[
         (
             "runnel_topics",
@@ -226,6 +227,25 @@ fn metrics(broker: &Broker) -> String {
             "runnel_groups",
             "Consumer groups known to the coordinator.",
             groups as u64,
+        ),
+        (
+            "runnel_leader_partitions",
+            "Cluster mode: partitions this node leads.",
+            led,
+        ),
+        (
+            "runnel_under_replicated_partitions",
+            "Cluster mode: partitions this node leads whose ISR lacks a replica.",
+            under,
+        ),
+        (
+            "runnel_active_controller",
+            "Cluster mode: 1 on the node that is the active controller.",
+            u64::from(
+                broker
+                    .cluster()
+                    .is_some_and(|c| c.controller_id() == Some(c.node_id)),
+            ),
         ),
     ])
 }

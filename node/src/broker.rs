@@ -1030,7 +1030,24 @@ impl Broker {
                                 p.leader_epoch
                             );
                             replica.become_leader(p.leader_epoch, p.isr.clone(), &p.replicas, now);
-                        } else if replica.isr() != Some(&p.isr[..]) {
+                            self.metrics.leader_changes.fetch_add(1, Ordering::Relaxed);
+                        } else if let Some(before) = replica
+                            .isr()
+                            .map(<[u32]>::len)
+                            .filter(|_| replica.isr() != Some(&p.isr[..]))
+                        {
+                            tracing::info!(
+                                "{}-{}: ISR now {:?}",
+                                topic.name,
+                                partition.index,
+                                p.isr
+                            );
+                            let counter = if p.isr.len() < before {
+                                &self.metrics.isr_shrinks
+                            } else {
+                                &self.metrics.isr_expands
+                            };
+                            counter.fetch_add(1, Ordering::Relaxed);
                             replica.handle_isr_change_result(Some(p.isr.clone()));
                         }
                     }
@@ -1068,6 +1085,25 @@ impl Broker {
                 }
             }
         }
+    }
+
+    /// Cluster mode: (partitions this node leads, those of them whose ISR lacks a replica).
+    pub fn leadership_counts(&self) -> (u64, u64) {
+        let Some(cluster) = self.cluster() else {
+            return (0, 0);
+        };
+        let image = cluster.image();
+        let mut led = 0;
+        let mut under = 0;
+        for (_, p) in image.controller.partitions() {
+            if p.leader == Some(cluster.node_id) {
+                led += 1;
+                if p.isr.len() < p.replicas.len() {
+                    under += 1;
+                }
+            }
+        }
+        (led, under)
     }
 
     /// A follower's fetcher stopped (its replica is no longer a follower).

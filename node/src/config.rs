@@ -105,6 +105,12 @@ pub struct BrokerConfig {
     /// `unclean.leader.election.enable`.
     #[serde(rename = "unclean.leader.election.enable")]
     pub unclean_leader_election: bool,
+    /// `auto.leader.rebalance.enable`: the controller moves leaders back to preferred replicas.
+    #[serde(rename = "auto.leader.rebalance.enable")]
+    pub auto_leader_rebalance: bool,
+    /// `leader.imbalance.check.interval.seconds`.
+    #[serde(rename = "leader.imbalance.check.interval.seconds")]
+    pub leader_imbalance_check_interval_seconds: u64,
 }
 
 impl Default for BrokerConfig {
@@ -119,6 +125,8 @@ impl Default for BrokerConfig {
             replica_lag_time_max_ms: 10_000,
             min_insync_replicas: 1,
             unclean_leader_election: false,
+            auto_leader_rebalance: true,
+            leader_imbalance_check_interval_seconds: 300,
             listener: SocketAddr::from(([127, 0, 0, 1], 9092)),
             advertised_host: String::new(),
             admin_listener: SocketAddr::from(([127, 0, 0, 1], 8080)),

@@ -668,9 +668,11 @@ async fn run(config: BrokerConfig) -> Result<(), String> {
         broker.config.admin_listener,
         broker.config.data_dir.display()
     );
-    if !broker.config.quorum_voters.is_empty() {
-        join_cluster(&broker).await?;
-    }
+    let heartbeats = if broker.config.quorum_voters.is_empty() {
+        None
+    } else {
+        Some(join_cluster(&broker).await?)
+    };
     let pipelines = {
         let broker = broker.clone();
         tokio::task::spawn_blocking(move || Pipelines::open(broker))
@@ -687,6 +689,9 @@ async fn run(config: BrokerConfig) -> Result<(), String> {
     let timers = tokio::spawn(timers(broker.clone()));
     let maintenance = tokio::spawn(maintenance(broker.clone()));
     shutdown_signal().await;
+    if let (Some(heartbeats), Some(cluster)) = (heartbeats, broker.cluster()) {
+        controlled_shutdown(&broker, cluster, heartbeats).await;
+    }
     tracing::info!("shutting down: flushing segments");
     server.abort();
     admin.abort();
@@ -700,9 +705,34 @@ async fn run(config: BrokerConfig) -> Result<(), String> {
     Ok(())
 }
 
+/// Controlled shutdown (cluster mode): stop heartbeating, have the controller fence this node
+/// so every partition it leads elects another leader (clients get NOT_LEADER_OR_FOLLOWER and
+/// retry there), and leave once that is applied here.
+async fn controlled_shutdown(
+    broker: &Arc<Broker>,
+    cluster: &Arc<runnel_node::cluster::Cluster>,
+    heartbeats: tokio::task::JoinHandle<()>,
+) {
+    heartbeats.abort();
+    let me = cluster.node_id;
+    tracing::info!("controlled shutdown: moving leaderships away from node {me}");
+    match cluster
+        .propose(runnel_node::cluster::Entry::FenceBroker { broker: me })
+        .await
+    {
+        Ok(()) => {
+            let broker = broker.clone();
+            let _ = tokio::task::spawn_blocking(move || broker.reconcile()).await;
+            // Let requests already answered with NOT_LEADER_OR_FOLLOWER go out.
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        Err(e) => tracing::warn!("controlled shutdown: {e}; stopping anyway"),
+    }
+}
+
 /// Cluster mode: starts this node's Raft peer, heartbeats to the active controller, and keeps
-/// the local topics in step with the metadata log.
-async fn join_cluster(broker: &Arc<Broker>) -> Result<(), String> {
+/// the local topics in step with the metadata log. Returns the heartbeat task.
+async fn join_cluster(broker: &Arc<Broker>) -> Result<tokio::task::JoinHandle<()>, String> {
     let voters = runnel_node::cluster::parse_voters(&broker.config.quorum_voters)
         .map_err(|e| format!("controller.quorum.voters: {e}"))?;
     let cluster = runnel_node::cluster::Cluster::start(
@@ -714,6 +744,9 @@ async fn join_cluster(broker: &Arc<Broker>) -> Result<(), String> {
             unclean_leader_election: broker.config.unclean_leader_election,
             ..runnel_core::controller::ControllerConfig::default()
         },
+        broker.config.auto_leader_rebalance.then(|| {
+            Duration::from_secs(broker.config.leader_imbalance_check_interval_seconds.max(1))
+        }),
     )
     .await?;
     broker.set_cluster(cluster.clone());
@@ -726,7 +759,7 @@ async fn join_cluster(broker: &Arc<Broker>) -> Result<(), String> {
     let host = broker.config.advertised_host.clone();
     let port = broker.config.listener.port();
     let interval = Duration::from_millis(broker.config.broker_heartbeat_interval_ms.max(10));
-    {
+    let heartbeats = {
         let cluster = cluster.clone();
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(interval);
@@ -734,8 +767,8 @@ async fn join_cluster(broker: &Arc<Broker>) -> Result<(), String> {
                 tick.tick().await;
                 cluster.heartbeat(incarnation, host.clone(), port);
             }
-        });
-    }
+        })
+    };
     let broker = broker.clone();
     tokio::spawn(async move {
         let mut applied = cluster.subscribe();
@@ -744,7 +777,7 @@ async fn join_cluster(broker: &Arc<Broker>) -> Result<(), String> {
             let _ = tokio::task::spawn_blocking(move || broker.reconcile()).await;
         }
     });
-    Ok(())
+    Ok(heartbeats)
 }
 
 /// The group coordinator's clock: expires sessions and rebalance deadlines.

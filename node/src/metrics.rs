@@ -33,6 +33,12 @@ pub struct Metrics {
     pub connections: AtomicU64,
     /// Requests that could not be decoded or were refused at the frame level.
     pub bad_requests: AtomicU64,
+    /// Cluster mode: ISR changes applied to partitions this node leads that removed a replica.
+    pub isr_shrinks: AtomicU64,
+    /// Cluster mode: ISR changes applied to partitions this node leads that added a replica.
+    pub isr_expands: AtomicU64,
+    /// Cluster mode: times this node became the leader of a partition.
+    pub leader_changes: AtomicU64,
     latency: Mutex<Vec<(&'static str, Histogram)>>,
 }
 
@@ -97,6 +103,21 @@ impl Metrics {
                 "runnel_bad_requests_total",
                 "Requests refused as malformed or too large.",
                 &self.bad_requests,
+            ),
+            (
+                "runnel_isr_shrinks_total",
+                "ISR shrinks applied to partitions this node leads.",
+                &self.isr_shrinks,
+            ),
+            (
+                "runnel_isr_expands_total",
+                "ISR expansions applied to partitions this node leads.",
+                &self.isr_expands,
+            ),
+            (
+                "runnel_leader_changes_total",
+                "Times this node became a partition's leader.",
+                &self.leader_changes,
             ),
         ];
         for (name, help, value) in counters {

@@ -96,6 +96,9 @@ pub enum Entry {
         /// The name.
         name: String,
     },
+    /// Preferred-replica election: each partition whose first replica is live and in the
+    /// ISR moves its leadership back there.
+    PreferredElection,
     /// A partition leader's ISR change (AlterPartition).
     AlterIsr {
         /// The topic.
@@ -240,6 +243,10 @@ impl MetadataImage {
                     })
                     .map_err(|e| e.to_string())
             }
+            Entry::PreferredElection => self
+                .controller
+                .apply(&Command::PreferredElection)
+                .map_err(|e| e.to_string()),
             Entry::DeleteTopic { name } => {
                 let topic = self
                     .topics
@@ -259,6 +266,18 @@ impl MetadataImage {
         let t = self.topics.get(topic)?;
         let index = u32::try_from(index).ok().filter(|i| *i < t.count)?;
         self.controller.partition(t.first + index)
+    }
+
+    /// Whether some partition is not led by its preferred replica although that replica is
+    /// live and in the ISR (what preferred-replica election would fix).
+    pub fn leaders_imbalanced(&self) -> bool {
+        self.controller.partitions().any(|(_, p)| {
+            p.replicas.first().is_some_and(|preferred| {
+                p.leader != Some(*preferred)
+                    && p.isr.contains(preferred)
+                    && self.controller.is_live(*preferred)
+            })
+        })
     }
 
     /// The live brokers with their endpoints, by id.

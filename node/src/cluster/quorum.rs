@@ -85,6 +85,7 @@ impl Cluster {
         voters: Vec<Voter>,
         data_dir: &Path,
         controller: ControllerConfig,
+        imbalance_check: Option<Duration>,
     ) -> Result<Arc<Self>, String> {
         let me = voters
             .iter()
@@ -152,6 +153,8 @@ impl Cluster {
             proposed: HashMap::new(),
             session_timeout: Duration::from_millis(controller.session_timeout_ms),
             was_leader: false,
+            imbalance_check,
+            last_imbalance_check: Instant::now(),
         };
         tokio::spawn(driver.run(rx));
         Ok(cluster)
@@ -233,6 +236,9 @@ struct Driver {
     proposed: HashMap<u32, (bool, Instant)>,
     session_timeout: Duration,
     was_leader: bool,
+    /// `auto.leader.rebalance.enable` with `leader.imbalance.check.interval.seconds`.
+    imbalance_check: Option<Duration>,
+    last_imbalance_check: Instant,
 }
 
 impl Driver {
@@ -398,6 +404,19 @@ impl Driver {
         self.cluster.leader.store(known, Ordering::Relaxed);
         if !leader {
             return;
+        }
+        if let Some(every) = self.imbalance_check
+            && self.last_imbalance_check.elapsed() >= every
+        {
+            self.last_imbalance_check = Instant::now();
+            if self.cluster.image().leaders_imbalanced() {
+                tracing::info!("leaders are off their preferred replicas: preferred election");
+                let id = self.cluster.next_proposal.fetch_add(1, Ordering::Relaxed);
+                self.propose(Envelope {
+                    id,
+                    entry: Entry::PreferredElection,
+                });
+            }
         }
         let live = self.cluster.image().controller.live_brokers();
         for broker in live {
