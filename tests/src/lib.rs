@@ -94,6 +94,20 @@ impl Runnel {
         runnel
     }
 
+    /// Starts a broker on the given ports (a cluster's nodes know each other's in advance).
+    pub fn start_on(name: &str, port: u16, admin_port: u16, settings: &[String]) -> Self {
+        let mut runnel = Self {
+            child: None,
+            port,
+            admin_port,
+            data_dir: temp_dir(name),
+            settings: settings.to_vec(),
+            log: Arc::new(Mutex::new(String::new())),
+        };
+        runnel.spawn();
+        runnel
+    }
+
     /// `127.0.0.1:<port>`, for clients' bootstrap servers.
     pub fn bootstrap(&self) -> String {
         format!("127.0.0.1:{}", self.port)
@@ -347,4 +361,110 @@ impl Drop for Peer {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A local cluster of `runnel` nodes, every one a metadata voter.
+pub struct Cluster {
+    /// The nodes, by node id.
+    pub nodes: Vec<Runnel>,
+}
+
+impl Cluster {
+    /// Starts `n` nodes with `settings` (Kafka names) besides the cluster's own.
+    pub fn start(name: &str, n: usize, settings: &[&str]) -> Self {
+        let raft: Vec<u16> = (0..n).map(|_| free_port()).collect();
+        let voters = raft
+            .iter()
+            .enumerate()
+            .map(|(i, p)| format!("{i}@127.0.0.1:{p}"))
+            .collect::<Vec<_>>()
+            .join(",");
+        let nodes = (0..n)
+            .map(|i| {
+                let mut all: Vec<String> = settings.iter().map(|s| s.to_string()).collect();
+                all.push(format!("node.id={i}"));
+                all.push(format!("controller.quorum.voters={voters}"));
+                Runnel::start_on(&format!("{name}-{i}"), free_port(), free_port(), &all)
+            })
+            .collect();
+        let cluster = Self { nodes };
+        cluster.wait_for(Duration::from_secs(20), "every node registered", |c| {
+            c.describe_brokers() == n
+        });
+        cluster
+    }
+
+    /// Every node's address, for clients' bootstrap servers.
+    pub fn bootstrap(&self) -> String {
+        self.nodes
+            .iter()
+            .map(Runnel::bootstrap)
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// A live node's address.
+    fn any_live(&self) -> Option<String> {
+        self.nodes
+            .iter()
+            .filter(|n| n.child.is_some())
+            .map(Runnel::bootstrap)
+            .next()
+    }
+
+    /// How many brokers Metadata lists (0 when no node answers).
+    pub fn describe_brokers(&self) -> usize {
+        let Some(address) = self.any_live() else {
+            return 0;
+        };
+        let out = cli_output(&["cluster", "info", "-o", "json", "-b", &address]);
+        serde_json::from_str::<serde_json::Value>(&out)
+            .ok()
+            .and_then(|v| v["brokers"].as_array().map(Vec::len))
+            .unwrap_or(0)
+    }
+
+    /// Each partition's (leader, replicas, ISR) as Metadata says (`None` leader: offline).
+    pub fn partitions(&self, topic: &str) -> Vec<(Option<u64>, Vec<u64>, Vec<u64>)> {
+        let Some(address) = self.any_live() else {
+            return Vec::new();
+        };
+        let out = cli_output(&["topic", "describe", topic, "-o", "json", "-b", &address]);
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(&out) else {
+            return Vec::new();
+        };
+        let ids = |x: &serde_json::Value| -> Vec<u64> {
+            x.as_array()
+                .map(|a| a.iter().filter_map(serde_json::Value::as_u64).collect())
+                .unwrap_or_default()
+        };
+        v["partition_list"]
+            .as_array()
+            .map(|ps| {
+                ps.iter()
+                    .map(|p| (p["leader"].as_u64(), ids(&p["replicas"]), ids(&p["isr"])))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Polls `check` until it holds, or panics after `limit` saying what was awaited.
+    pub fn wait_for(&self, limit: Duration, what: &str, check: impl Fn(&Self) -> bool) {
+        let deadline = Instant::now() + limit;
+        while !check(self) {
+            assert!(Instant::now() < deadline, "timed out waiting for: {what}");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+/// The runnel CLI's stdout, or "" when it fails (for polling).
+fn cli_output(args: &[&str]) -> String {
+    client_command(runnel_binary())
+        .args(args)
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default()
 }

@@ -1,0 +1,82 @@
+"""confluent-kafka against a runnel cluster, in two roles.
+
+produce BOOTSTRAP TOPIC ACKS SECONDS: sends the numbers 0, 1, 2, ... as values to partition 0,
+one every 2 ms for SECONDS (idempotent when ACKS is "all"), waits for every delivery report,
+and prints {"sent", "acked": [values acknowledged, in report order], "errors": [first few],
+"error_count"} as JSON.
+
+consume BOOTSTRAP TOPIC: reads partition 0 from the beginning to its end and prints
+{"values": [...], "offsets": [...]} as JSON.
+"""
+import json
+import sys
+import time
+
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, TopicPartition
+
+
+def produce(bootstrap, topic, acks, seconds):
+    config = {
+        "bootstrap.servers": bootstrap,
+        "acks": acks,
+        "linger.ms": 5,
+        "message.timeout.ms": 60000,
+        "request.timeout.ms": 5000,
+        "retry.backoff.ms": 100,
+        "topic.metadata.refresh.interval.ms": 1000,
+    }
+    if acks == "all":
+        config["enable.idempotence"] = True
+    producer = Producer(config)
+    acked = []
+    errors = []
+
+    def on_delivery(err, msg):
+        if err is not None:
+            errors.append(str(err))
+        else:
+            acked.append(int(msg.value()))
+
+    sent = 0
+    end = time.time() + seconds
+    while time.time() < end:
+        producer.produce(topic, value=str(sent).encode(), partition=0, on_delivery=on_delivery)
+        sent += 1
+        producer.poll(0)
+        time.sleep(0.002)
+    remaining = producer.flush(90)
+    print(json.dumps({"sent": sent, "acked": acked, "errors": errors[:10],
+                      "error_count": len(errors), "undelivered": remaining}))
+
+
+def consume(bootstrap, topic):
+    consumer = Consumer({
+        "bootstrap.servers": bootstrap,
+        "group.id": "cluster-failover-check",
+        "enable.auto.commit": False,
+        "enable.partition.eof": True,
+        "auto.offset.reset": "earliest",
+    })
+    consumer.assign([TopicPartition(topic, 0, OFFSET_BEGINNING)])
+    values = []
+    offsets = []
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        msg = consumer.poll(1.0)
+        if msg is None:
+            continue
+        if msg.error():
+            if msg.error().code() == KafkaError._PARTITION_EOF:
+                break
+            continue
+        values.append(int(msg.value()))
+        offsets.append(msg.offset())
+    consumer.close()
+    print(json.dumps({"values": values, "offsets": offsets}))
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "produce":
+        produce(sys.argv[2], sys.argv[3], sys.argv[4], float(sys.argv[5]))
+    else:
+        consume(sys.argv[2], sys.argv[3])
