@@ -561,6 +561,36 @@ impl<S: SegmentStore> Replica<S> {
         Ok(None)
     }
 
+    /// An acks=all retry of a batch already in the log at `base_offset..next_offset` (an
+    /// idempotent producer's duplicate): answered like the original, once the HW passes it.
+    /// `Ok(Some(base))` now, `Ok(None)` later through [`Replica::poll_completed`] with `request`.
+    pub fn await_committed(
+        &mut self,
+        now_ms: u64,
+        request: u64,
+        base_offset: i64,
+        next_offset: i64,
+        timeout_ms: u64,
+    ) -> Result<Option<i64>, ReplicaError> {
+        if self.is_stuck(now_ms) {
+            return Err(ReplicaError::NotLeaderOrFollower);
+        }
+        let hw = self.high_watermark;
+        let Role::Leader(state) = &mut self.role else {
+            return Err(ReplicaError::NotLeaderOrFollower);
+        };
+        if hw >= next_offset {
+            return Ok(Some(base_offset));
+        }
+        state.pending.push(PendingWrite {
+            request,
+            base_offset,
+            next_offset,
+            deadline_ms: now_ms + timeout_ms,
+        });
+        Ok(None)
+    }
+
     /// Answers a follower's fetch from `fetch_offset` (its LEO), counting it toward the HW and
     /// the follower's ISR membership. A follower of another leader epoch is refused (KIP-320):
     /// one that missed a leader change must first truncate, or it would keep records the

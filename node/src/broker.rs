@@ -887,7 +887,7 @@ impl Broker {
         acks: i16,
         timeout_ms: u64,
     ) -> Result<Produced, ApiError> {
-        if self.cluster().is_none() || !partition.lock().replica.is_leader() {
+        if self.cluster().is_none() {
             return self
                 .produce(partition, records)
                 .map(|(base, start)| Produced::Done(base, start));
@@ -898,16 +898,6 @@ impl Broker {
         let first = batch::BatchRef::parse(records)
             .map_err(|e| ApiError::new(e.kafka_error_code(), e.to_string()))?;
         let header: BatchHeader = *first.header();
-        match state
-            .producers
-            .check(&header)
-            .map_err(|e| ApiError::new(e.kafka_error_code(), e.to_string()))?
-        {
-            SequenceCheck::Duplicate { base_offset } => {
-                return Ok(Produced::Done(base_offset, state.log().log_start_offset()));
-            }
-            SequenceCheck::Append => {}
-        }
         let acks = match acks {
             0 => Acks::None,
             1 => Acks::Leader,
@@ -915,6 +905,34 @@ impl Broker {
         };
         state.next_request += 1;
         let request = state.next_request;
+        match state
+            .producers
+            .check(&header)
+            .map_err(|e| ApiError::new(e.kafka_error_code(), e.to_string()))?
+        {
+            SequenceCheck::Duplicate { base_offset } => {
+                let start = state.log().log_start_offset();
+                if acks != Acks::All {
+                    return Ok(Produced::Done(base_offset, start));
+                }
+                // A retry of a batch that is in the log but maybe not yet on the ISR: answered
+                // like the original, only once the high watermark passes it (as Kafka does).
+                let next = base_offset + i64::from(header.last_offset_delta) + 1;
+                let waiting = state
+                    .replica
+                    .await_committed(now, request, base_offset, next, timeout_ms)
+                    .map_err(|e| ApiError::new(e.kafka_error_code(), e.to_string()))?;
+                return Ok(match waiting {
+                    Some(base) => Produced::Done(base, start),
+                    None => {
+                        let (tx, rx) = oneshot::channel();
+                        state.waiters.insert(request, tx);
+                        Produced::Waiting(rx, start)
+                    }
+                });
+            }
+            SequenceCheck::Append => {}
+        }
         let mut owned = records.to_vec();
         let appended = state
             .replica
@@ -976,9 +994,12 @@ impl Broker {
         let partition = self.partition(topic, index).ok();
         runtime.spawn(async move {
             if let Err(e) = cluster.propose(entry).await {
-                tracing::info!("ISR change refused: {e}");
+                // Not answered (no controller reachable) or refused: propose again later; the
+                // time of the first proposal is kept, so a leader cut off from the controller
+                // stops taking writes after isr_update_timeout.
+                tracing::info!("ISR change not applied: {e}");
                 if let Some(partition) = partition {
-                    partition.lock().replica.handle_isr_change_result(None);
+                    partition.lock().replica.abandon_isr_change();
                 }
             }
         });

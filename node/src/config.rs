@@ -87,6 +87,11 @@ pub struct BrokerConfig {
     /// the address each serves Raft on. Empty: a single node, no cluster.
     #[serde(rename = "controller.quorum.voters")]
     pub quorum_voters: String,
+    /// `inter.broker.endpoints` (runnel's own): `id@host:port,...`, where this node connects to
+    /// reach another node's Kafka listener for replication, when not the address that node
+    /// registered (a proxy in between, as the network-fault tests put there).
+    #[serde(rename = "inter.broker.endpoints")]
+    pub inter_broker_endpoints: String,
     /// `broker.session.timeout.ms`: a broker silent this long is fenced by the controller.
     #[serde(rename = "broker.session.timeout.ms")]
     pub broker_session_timeout_ms: u64,
@@ -119,6 +124,7 @@ impl Default for BrokerConfig {
         Self {
             node_id: 0,
             quorum_voters: String::new(),
+            inter_broker_endpoints: String::new(),
             broker_session_timeout_ms: 3_000,
             broker_heartbeat_interval_ms: 500,
             default_replication_factor: 1,
@@ -217,6 +223,19 @@ impl BrokerConfig {
                     reason,
                 }
             })?;
+            crate::cluster::parse_voters(&self.inter_broker_endpoints)
+                .or_else(|e| {
+                    if self.inter_broker_endpoints.trim().is_empty() {
+                        Ok(Vec::new())
+                    } else {
+                        Err(e)
+                    }
+                })
+                .map_err(|reason| ConfigError::Invalid {
+                    key: "inter.broker.endpoints",
+                    value: self.inter_broker_endpoints.clone(),
+                    reason,
+                })?;
             if !voters.iter().any(|v| v.id == self.node_id) {
                 return Err(ConfigError::Invalid {
                     key: "node.id",

@@ -1,8 +1,9 @@
 """confluent-kafka against a runnel cluster, in two roles.
 
-produce BOOTSTRAP TOPIC ACKS SECONDS: sends the numbers 0, 1, 2, ... as values to partition 0,
-one every 2 ms for SECONDS (idempotent when ACKS is "all"), waits for every delivery report,
-and prints {"sent", "acked": [values acknowledged, in report order], "errors": [first few],
+produce BOOTSTRAP TOPIC ACKS SECONDS [BASE [TIMEOUT_MS]]: sends the numbers BASE, BASE + 1,
+... as values to partition 0, one every 2 ms for SECONDS (idempotent when ACKS is "all"), each
+given TIMEOUT_MS (default 60 s) to be delivered, waits for every delivery report, and prints
+{"sent", "acked": [values acknowledged, in report order], "errors": [first few],
 "error_count"} as JSON.
 
 consume BOOTSTRAP TOPIC: reads partition 0 from the beginning to its end and prints
@@ -15,12 +16,12 @@ import time
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, TopicPartition
 
 
-def produce(bootstrap, topic, acks, seconds):
+def produce(bootstrap, topic, acks, seconds, base=0, timeout_ms=60000):
     config = {
         "bootstrap.servers": bootstrap,
         "acks": acks,
         "linger.ms": 5,
-        "message.timeout.ms": 60000,
+        "message.timeout.ms": timeout_ms,
         "request.timeout.ms": 5000,
         "retry.backoff.ms": 100,
         "topic.metadata.refresh.interval.ms": 1000,
@@ -40,7 +41,8 @@ def produce(bootstrap, topic, acks, seconds):
     sent = 0
     end = time.time() + seconds
     while time.time() < end:
-        producer.produce(topic, value=str(sent).encode(), partition=0, on_delivery=on_delivery)
+        producer.produce(topic, value=str(base + sent).encode(), partition=0,
+                         on_delivery=on_delivery)
         sent += 1
         producer.poll(0)
         time.sleep(0.002)
@@ -77,6 +79,7 @@ def consume(bootstrap, topic):
 
 if __name__ == "__main__":
     if sys.argv[1] == "produce":
-        produce(sys.argv[2], sys.argv[3], sys.argv[4], float(sys.argv[5]))
+        extra = [int(a) for a in sys.argv[6:8]]
+        produce(sys.argv[2], sys.argv[3], sys.argv[4], float(sys.argv[5]), *extra)
     else:
         consume(sys.argv[2], sys.argv[3])

@@ -13,6 +13,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -363,35 +364,174 @@ impl Drop for Peer {
     }
 }
 
+/// A TCP proxy on loopback the test can cut: while cut, it closes its connections and
+/// drops new ones at once. Stops when dropped.
+pub struct Proxy {
+    /// Where it listens.
+    pub port: u16,
+    cut: Arc<AtomicBool>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Proxy {
+    /// Forwards `127.0.0.1:<port>` to `127.0.0.1:<target>`.
+    pub fn start(target: u16) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("proxy port");
+        let port = listener.local_addr().expect("proxy address").port();
+        listener.set_nonblocking(true).expect("non-blocking accept");
+        let cut = Arc::new(AtomicBool::new(false));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (c, st) = (cut.clone(), stop.clone());
+        std::thread::spawn(move || {
+            while !st.load(Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((inbound, _)) => {
+                        if c.load(Ordering::Relaxed) {
+                            continue; // dropped: the link is cut
+                        }
+                        let Ok(outbound) = TcpStream::connect(("127.0.0.1", target)) else {
+                            continue;
+                        };
+                        for (from, to) in [
+                            (inbound.try_clone(), outbound.try_clone()),
+                            (Ok(outbound), Ok(inbound)),
+                        ] {
+                            if let (Ok(from), Ok(to)) = (from, to) {
+                                let (c, st) = (c.clone(), st.clone());
+                                std::thread::spawn(move || pipe(from, to, &c, &st));
+                            }
+                        }
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(10)),
+                }
+            }
+        });
+        Self { port, cut, stop }
+    }
+
+    /// Cuts (`true`) or heals the link.
+    pub fn set_cut(&self, cut: bool) {
+        self.cut.store(cut, Ordering::Relaxed);
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Copies bytes one way until either side closes, the link is cut or the proxy stops.
+fn pipe(mut from: TcpStream, mut to: TcpStream, cut: &AtomicBool, stop: &AtomicBool) {
+    let _ = from.set_read_timeout(Some(Duration::from_millis(50)));
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        if cut.load(Ordering::Relaxed) || stop.load(Ordering::Relaxed) {
+            break;
+        }
+        match from.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                if to.write_all(&buf[..n]).is_err() {
+                    break;
+                }
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(_) => break,
+        }
+    }
+    let _ = from.shutdown(std::net::Shutdown::Both);
+    let _ = to.shutdown(std::net::Shutdown::Both);
+}
+
 /// A local cluster of `runnel` nodes, every one a metadata voter.
 pub struct Cluster {
     /// The nodes, by node id.
     pub nodes: Vec<Runnel>,
+    /// With [`Cluster::start_with_proxies`]: the proxy each (from, to) pair of nodes talks
+    /// through, Raft and replication alike.
+    links: Vec<(usize, usize, Proxy, Proxy)>,
 }
 
 impl Cluster {
     /// Starts `n` nodes with `settings` (Kafka names) besides the cluster's own.
     pub fn start(name: &str, n: usize, settings: &[&str]) -> Self {
+        Self::start_inner(name, n, settings, false)
+    }
+
+    /// Like [`Cluster::start`], but every node reaches every other through its own pair of
+    /// proxies (Raft, replication), so [`Cluster::isolate`] can cut a node off from the others
+    /// while clients still reach it.
+    pub fn start_with_proxies(name: &str, n: usize, settings: &[&str]) -> Self {
+        Self::start_inner(name, n, settings, true)
+    }
+
+    fn start_inner(name: &str, n: usize, settings: &[&str], proxies: bool) -> Self {
         let raft: Vec<u16> = (0..n).map(|_| free_port()).collect();
-        let voters = raft
-            .iter()
-            .enumerate()
-            .map(|(i, p)| format!("{i}@127.0.0.1:{p}"))
-            .collect::<Vec<_>>()
-            .join(",");
+        let kafka: Vec<u16> = (0..n).map(|_| free_port()).collect();
+        let mut links = Vec::new();
+        if proxies {
+            for from in 0..n {
+                for to in (0..n).filter(|t| *t != from) {
+                    links.push((from, to, Proxy::start(raft[to]), Proxy::start(kafka[to])));
+                }
+            }
+        }
         let nodes = (0..n)
             .map(|i| {
+                let route =
+                    |to: usize, real: u16, pick: fn(&(usize, usize, Proxy, Proxy)) -> u16| {
+                        links
+                            .iter()
+                            .find(|l| l.0 == i && l.1 == to)
+                            .map_or(real, pick)
+                    };
+                let voters = (0..n)
+                    .map(|to| format!("{to}@127.0.0.1:{}", route(to, raft[to], |l| l.2.port)))
+                    .collect::<Vec<_>>()
+                    .join(",");
                 let mut all: Vec<String> = settings.iter().map(|s| s.to_string()).collect();
                 all.push(format!("node.id={i}"));
                 all.push(format!("controller.quorum.voters={voters}"));
-                Runnel::start_on(&format!("{name}-{i}"), free_port(), free_port(), &all)
+                if proxies {
+                    let endpoints = (0..n)
+                        .filter(|to| *to != i)
+                        .map(|to| format!("{to}@127.0.0.1:{}", route(to, kafka[to], |l| l.3.port)))
+                        .collect::<Vec<_>>()
+                        .join(",");
+                    all.push(format!("inter.broker.endpoints={endpoints}"));
+                }
+                Runnel::start_on(&format!("{name}-{i}"), kafka[i], free_port(), &all)
             })
             .collect();
-        let cluster = Self { nodes };
+        let cluster = Self { nodes, links };
         cluster.wait_for(Duration::from_secs(20), "every node registered", |c| {
             c.describe_brokers() == n
         });
         cluster
+    }
+
+    /// Cuts (`true`) or heals every link between node `i` and the others, both ways.
+    pub fn isolate(&self, i: usize, cut: bool) {
+        for (from, to, raft, replication) in &self.links {
+            if *from == i || *to == i {
+                raft.set_cut(cut);
+                replication.set_cut(cut);
+            }
+        }
+    }
+
+    /// Metadata as node `i` sees it: each partition's (leader, replicas, ISR).
+    pub fn partitions_seen_by(
+        &self,
+        i: usize,
+        topic: &str,
+    ) -> Vec<(Option<u64>, Vec<u64>, Vec<u64>)> {
+        partitions_at(&self.nodes[i].bootstrap(), topic)
     }
 
     /// Every node's address, for clients' bootstrap servers.
@@ -426,26 +566,10 @@ impl Cluster {
 
     /// Each partition's (leader, replicas, ISR) as Metadata says (`None` leader: offline).
     pub fn partitions(&self, topic: &str) -> Vec<(Option<u64>, Vec<u64>, Vec<u64>)> {
-        let Some(address) = self.any_live() else {
-            return Vec::new();
-        };
-        let out = cli_output(&["topic", "describe", topic, "-o", "json", "-b", &address]);
-        let Ok(v) = serde_json::from_str::<serde_json::Value>(&out) else {
-            return Vec::new();
-        };
-        let ids = |x: &serde_json::Value| -> Vec<u64> {
-            x.as_array()
-                .map(|a| a.iter().filter_map(serde_json::Value::as_u64).collect())
-                .unwrap_or_default()
-        };
-        v["partition_list"]
-            .as_array()
-            .map(|ps| {
-                ps.iter()
-                    .map(|p| (p["leader"].as_u64(), ids(&p["replicas"]), ids(&p["isr"])))
-                    .collect()
-            })
-            .unwrap_or_default()
+        match self.any_live() {
+            Some(address) => partitions_at(&address, topic),
+            None => Vec::new(),
+        }
     }
 
     /// Polls `check` until it holds, or panics after `limit` saying what was awaited.
@@ -456,6 +580,27 @@ impl Cluster {
             std::thread::sleep(Duration::from_millis(200));
         }
     }
+}
+
+/// Each partition's (leader, replicas, ISR) as the node at `address` says.
+fn partitions_at(address: &str, topic: &str) -> Vec<(Option<u64>, Vec<u64>, Vec<u64>)> {
+    let out = cli_output(&["topic", "describe", topic, "-o", "json", "-b", address]);
+    let Ok(v) = serde_json::from_str::<serde_json::Value>(&out) else {
+        return Vec::new();
+    };
+    let ids = |x: &serde_json::Value| -> Vec<u64> {
+        x.as_array()
+            .map(|a| a.iter().filter_map(serde_json::Value::as_u64).collect())
+            .unwrap_or_default()
+    };
+    v["partition_list"]
+        .as_array()
+        .map(|ps| {
+            ps.iter()
+                .map(|p| (p["leader"].as_u64(), ids(&p["replicas"]), ids(&p["isr"])))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// The runnel CLI's stdout, or "" when it fails (for polling).

@@ -240,3 +240,85 @@ fn a_clean_stop_moves_leadership_first_so_an_idempotent_producer_sees_no_error()
         "the restarted preferred replica leads again: {metrics}"
     );
 }
+
+/// Runs the producer script in the foreground (a direct producer to one node).
+fn produce_now(bootstrap: &str, topic: &str, acks: &str, seconds: &str, base: u64) -> Vec<u64> {
+    let out = run_client(
+        "python3",
+        &[
+            SCRIPT,
+            "produce",
+            bootstrap,
+            topic,
+            acks,
+            seconds,
+            &base.to_string(),
+            "6000",
+        ],
+        b"",
+        Duration::from_secs(90),
+    );
+    let report: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("producer prints JSON");
+    acked(&report)
+}
+
+#[test]
+fn an_isolated_leader_stops_acknowledging_and_truncates_when_it_rejoins() {
+    // The leader stops taking writes 3 s after an ISR change it proposed went unanswered
+    // (the core's isr_update_timeout).
+    let cluster = Cluster::start_with_proxies("isolated", 3, SETTINGS);
+    let topic = "isolated";
+    let leader = create_topic(&cluster, topic);
+    let others: Vec<usize> = (0..3).filter(|n| *n != leader).collect();
+    let producer = start_producer(&cluster.bootstrap(), topic, "all");
+    std::thread::sleep(Duration::from_secs(2));
+    // The leader is cut off from the other nodes (Raft and replication); clients still reach
+    // it, and it still believes it leads.
+    cluster.isolate(leader, true);
+    let isolated = cluster.nodes[leader].bootstrap();
+    // acks=1 straight to it: it acknowledges what nobody else will ever have...
+    let acks1 = produce_now(&isolated, topic, "1", "1", 1_000_000);
+    // ...and acks=all straight to it: nothing is acknowledged (its ISR cannot shrink).
+    let acks_all = produce_now(&isolated, topic, "all", "1", 2_000_000);
+    cluster.wait_for(Duration::from_secs(20), "a new leader elsewhere", |c| {
+        c.partitions_seen_by(others[0], topic)
+            .first()
+            .is_some_and(|p| p.0.is_some_and(|l| l as usize != leader))
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    cluster.isolate(leader, false);
+    let report = producer
+        .recv_timeout(Duration::from_secs(150))
+        .expect("the producer finishes");
+    let sent = report["sent"].as_u64().expect("sent");
+    wait_preferred(&cluster, topic, leader as u64);
+    let values = consume(&cluster.bootstrap(), topic);
+    let read: std::collections::BTreeSet<u64> = values.iter().copied().collect();
+    let lost_acks1 = acks1.iter().filter(|v| !read.contains(v)).count();
+    eprintln!(
+        "isolated leader: acknowledged {} acks=1 records alone, {lost_acks1} of them lost after \
+         it rejoined and truncated; acknowledged {} acks=all records alone",
+        acks1.len(),
+        acks_all.len()
+    );
+    assert!(!acks1.is_empty(), "the isolated leader took acks=1 writes");
+    assert_eq!(
+        lost_acks1,
+        acks1.len(),
+        "every one of them was truncated away when it rejoined"
+    );
+    assert!(
+        acks_all.is_empty(),
+        "no acks=all write was acknowledged alone"
+    );
+    // The main producer's records: all acknowledged, each exactly once, in order.
+    let main: Vec<u64> = values.iter().copied().filter(|v| *v < 1_000_000).collect();
+    assert_eq!(acked(&report).len() as u64, sent, "{report}");
+    assert_eq!(main, (0..sent).collect::<Vec<_>>());
+    assert!(
+        cluster.nodes[leader].log().contains("truncated from"),
+        "the old leader truncated:\n{}",
+        cluster.nodes[leader].log()
+    );
+}

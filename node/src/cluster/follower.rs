@@ -42,6 +42,7 @@ enum Job {
 /// Runs until the partition's replica stops following.
 pub fn follow(broker: Arc<Broker>, topic: String, index: i32) {
     let mut connection: Option<(u32, Client)> = None;
+    let overrides = super::parse_voters(&broker.config.inter_broker_endpoints).unwrap_or_default();
     loop {
         let Ok(partition) = broker.partition(&topic, index) else {
             break;
@@ -58,14 +59,21 @@ pub fn follow(broker: Arc<Broker>, topic: String, index: i32) {
         };
         if connection.as_ref().is_none_or(|(l, _)| *l != leader) {
             connection = None;
-            let endpoint = broker
-                .cluster()
-                .and_then(|c| c.image().endpoints.get(&leader).cloned());
-            let Some((host, port)) = endpoint else {
+            let endpoint = overrides
+                .iter()
+                .find(|v| v.id as u32 == leader)
+                .map(|v| v.addr.to_string())
+                .or_else(|| {
+                    broker
+                        .cluster()
+                        .and_then(|c| c.image().endpoints.get(&leader).cloned())
+                        .map(|(host, port)| format!("{host}:{port}"))
+                });
+            let Some(endpoint) = endpoint else {
                 std::thread::sleep(BACKOFF);
                 continue;
             };
-            match Client::connect(&format!("{host}:{port}")) {
+            match Client::connect(&endpoint) {
                 Ok(client) => connection = Some((leader, client)),
                 Err(_) => {
                     std::thread::sleep(BACKOFF);
