@@ -936,3 +936,72 @@ fn epoch_end(starts: &[(i32, i64)], epoch: i32, log_end_offset: i64) -> (i32, i6
         ),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::batch::{BatchBuilder, NoCodec};
+
+    fn batch(records: usize) -> Vec<u8> {
+        let mut b = BatchBuilder::new(0);
+        for i in 0..records {
+            b.push(i as i64, None, Some(b"v"), Vec::new());
+        }
+        b.build(&NoCodec).expect("a batch")
+    }
+
+    #[test]
+    fn a_recovered_log_gives_back_its_leader_epochs() {
+        let mut log = Log::new(MemorySegmentStore::new(), LogConfig::default(), 0).expect("log");
+        for (records, epoch) in [(2, 0), (1, 0), (3, 2), (1, 5)] {
+            log.append(&mut batch(records), epoch, &NoCodec, 0)
+                .expect("append");
+        }
+        let replica = Replica::with_log(1, ReplicaConfig::default(), log);
+        assert_eq!(replica.leader_epoch(), 5);
+        assert_eq!(replica.log_end_offset(), 7);
+        assert_eq!(
+            replica.epoch_end_offset(0),
+            (0, 3),
+            "epoch 0 ends where 2 starts"
+        );
+        assert_eq!(
+            replica.epoch_end_offset(1),
+            (0, 3),
+            "no epoch 1: epoch 0's end"
+        );
+        assert_eq!(replica.epoch_end_offset(2), (2, 6));
+        assert_eq!(
+            replica.epoch_end_offset(9),
+            (5, 7),
+            "the last epoch ends at the LEO"
+        );
+        assert!(
+            !replica.is_leader() && replica.leader().is_none(),
+            "offline until told"
+        );
+    }
+
+    #[test]
+    fn an_acks_all_retry_waits_for_the_high_watermark_like_the_original() {
+        let mut leader = Replica::new(0, ReplicaConfig::default());
+        leader.become_leader(1, alloc::vec![0, 1], &[0, 1], 0);
+        let mut records = batch(2);
+        assert_eq!(
+            leader.handle_produce(0, &mut records, Acks::All, 1, 1_000, &NoCodec),
+            Ok(None),
+            "waits for the follower"
+        );
+        // The producer's retry of the same batch: not acknowledged before the HW passes it.
+        assert_eq!(leader.await_committed(10, 2, 0, 2, 1_000), Ok(None));
+        assert!(leader.poll_completed().is_empty());
+        // The follower fetches past it: both the original and the retry complete.
+        let _ = leader.handle_fetch(20, 1, 0, 1, 1 << 20);
+        let _ = leader.handle_fetch(30, 1, 2, 1, 1 << 20);
+        let mut done: Vec<u64> = leader.poll_completed().iter().map(|d| d.request).collect();
+        done.sort_unstable();
+        assert_eq!(done, [1, 2]);
+        // Once committed, a retry is answered at once.
+        assert_eq!(leader.await_committed(40, 3, 0, 2, 1_000), Ok(Some(0)));
+    }
+}
