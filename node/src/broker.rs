@@ -37,6 +37,8 @@ use crate::storage::FileSegmentStore;
 
 /// The internal topic that holds committed offsets.
 pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
+/// How long a commit waits for the offsets topic's ISR (Kafka's offsets.commit.timeout.ms).
+pub const OFFSETS_COMMIT_TIMEOUT_MS: u64 = 5_000;
 /// Topic names longer than this are refused (Kafka's limit).
 const TOPIC_NAME_MAX_LEN: usize = 249;
 /// The most partitions one topic may have here: each holds three open files.
@@ -106,6 +108,8 @@ pub mod code {
     pub const COORDINATOR_NOT_AVAILABLE: i16 = 15;
     /// The partition has no leader right now (an election is pending).
     pub const LEADER_NOT_AVAILABLE: i16 = 5;
+    /// This node does not coordinate the group (find the coordinator again).
+    pub const NOT_COORDINATOR: i16 = 16;
 }
 
 /// Topic-level config names this broker understands, with how each maps onto the log.
@@ -275,13 +279,16 @@ pub struct Broker {
     fetchers: Mutex<std::collections::HashSet<(String, i32)>>,
 }
 
+/// Resolves when an acks=all write is on the ISR: its base offset, or why it failed.
+pub type Replicated = oneshot::Receiver<Result<i64, ReplicaError>>;
+
 /// What a produce to one partition came to.
 #[derive(Debug)]
 pub enum Produced {
     /// Appended (and acknowledged as acks asked): the base offset and the log start offset.
     Done(i64, i64),
     /// Appended, waiting for the ISR (acks=all); then the base offset or why it failed.
-    Waiting(oneshot::Receiver<Result<i64, ReplicaError>>, i64),
+    Waiting(Replicated, i64),
 }
 
 /// Where a partition is led, as the cluster's metadata says.
@@ -299,11 +306,7 @@ impl Broker {
     pub fn open(config: BrokerConfig) -> Result<Arc<Self>, String> {
         fs::create_dir_all(meta_dir(&config.data_dir))
             .map_err(|e| format!("cannot create {}: {e}", config.data_dir.display()))?;
-        let group_config = GroupConfig {
-            min_session_timeout_ms: config.group_min_session_timeout_ms,
-            max_session_timeout_ms: config.group_max_session_timeout_ms,
-            initial_rebalance_delay_ms: config.group_initial_rebalance_delay_ms,
-        };
+        let group_config = group_config(&config);
         let broker = Arc::new(Self {
             codec: NodeCodec,
             metrics: Metrics::default(),
@@ -340,7 +343,8 @@ impl Broker {
                 toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
             broker.load_topic(&name, meta)?;
         }
-        if broker.topic(OFFSETS_TOPIC).is_none() {
+        // In a cluster the offsets topic is created through the metadata quorum.
+        if broker.topic(OFFSETS_TOPIC).is_none() && broker.config.quorum_voters.is_empty() {
             let mut config = BTreeMap::new();
             config.insert("cleanup.policy".to_string(), "compact".to_string());
             broker
@@ -586,9 +590,6 @@ impl Broker {
         let Some(cluster) = self.cluster() else {
             return Leadership::Here;
         };
-        if topic == OFFSETS_TOPIC {
-            return Leadership::Here;
-        }
         let image = cluster.image();
         match image.partition(topic, index).and_then(|p| p.leader) {
             Some(leader) if leader == cluster.node_id => Leadership::Here,
@@ -613,12 +614,12 @@ impl Broker {
             .map(|(n, t)| (n.clone(), t.clone()))
             .collect();
         for local in self.topics() {
-            let keep = local.is_internal()
-                || wanted
-                    .iter()
-                    .any(|(n, t)| *n == local.name && t.id == local.id);
+            let keep = wanted
+                .iter()
+                .any(|(n, t)| *n == local.name && t.id == local.id)
+                || (local.is_internal() && !wanted.iter().any(|(n, _)| *n == local.name));
             if !keep {
-                let _ = self.delete_topic(&local.name);
+                self.drop_topic(&local.name);
             }
         }
         for (name, t) in wanted {
@@ -736,19 +737,29 @@ impl Broker {
                 "internal topics cannot be deleted",
             ));
         }
-        let topic = self
+        if self.topic(name).is_none() {
+            return Err(ApiError::unknown_topic(name));
+        }
+        self.drop_topic(name);
+        Ok(())
+    }
+
+    /// Removes a topic here: its partitions' files, its metadata file and its commits.
+    fn drop_topic(&self, name: &str) {
+        let Some(topic) = self
             .topics
             .write()
             .unwrap_or_else(|p| p.into_inner())
             .remove(name)
-            .ok_or_else(|| ApiError::unknown_topic(name))?;
+        else {
+            return;
+        };
         let _ = fs::remove_file(meta_path(&self.config.data_dir, name));
         for partition in topic.partitions() {
             let _ = fs::remove_dir_all(partition_dir(&self.config.data_dir, name, partition.index));
         }
         self.lock_groups().offsets.delete_topic(name);
         tracing::info!("deleted topic {name}");
-        Ok(())
     }
 
     /// Grows a topic to `count` partitions (CreatePartitions).
@@ -986,7 +997,7 @@ impl Broker {
             partition_epoch,
             isr,
         };
-        tracing::info!("{topic}-{index}: proposing {entry:?}");
+        tracing::debug!("{topic}-{index}: proposing {entry:?}");
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return;
         };
@@ -997,7 +1008,7 @@ impl Broker {
                 // Not answered (no controller reachable) or refused: propose again later; the
                 // time of the first proposal is kept, so a leader cut off from the controller
                 // stops taking writes after isr_update_timeout.
-                tracing::info!("ISR change not applied: {e}");
+                tracing::debug!("ISR change not applied: {e}");
                 if let Some(partition) = partition {
                     partition.lock().replica.abandon_isr_change();
                 }
@@ -1030,10 +1041,8 @@ impl Broker {
         let me = cluster.node_id;
         let now = now_ms();
         let mut to_follow = Vec::new();
+        let mut coordinating = false;
         for topic in self.topics() {
-            if topic.is_internal() {
-                continue;
-            }
             for partition in topic.partitions() {
                 let wanted = cluster
                     .image()
@@ -1052,6 +1061,7 @@ impl Broker {
                             );
                             replica.become_leader(p.leader_epoch, p.isr.clone(), &p.replicas, now);
                             self.metrics.leader_changes.fetch_add(1, Ordering::Relaxed);
+                            coordinating |= topic.is_internal();
                         } else if let Some(before) = replica
                             .isr()
                             .map(<[u32]>::len)
@@ -1093,6 +1103,19 @@ impl Broker {
                 state.complete_waiters();
             }
         }
+        if coordinating {
+            // This node now leads __consumer_offsets: it coordinates every group, from the
+            // commits replicated to it; members rejoin (their generations were elsewhere).
+            tracing::info!("this node is now the group coordinator");
+            {
+                let mut groups = self.lock_groups();
+                groups.coordinator = GroupCoordinator::new(group_config(&self.config));
+                groups.offsets = OffsetStore::new();
+            }
+            if let Err(e) = self.load_offsets() {
+                tracing::error!("cannot load the committed offsets: {e}");
+            }
+        }
         for (topic, index) in to_follow {
             let key = (topic.clone(), index);
             let mut running = self.fetchers.lock().unwrap_or_else(|p| p.into_inner());
@@ -1127,6 +1150,28 @@ impl Broker {
         (led, under)
     }
 
+    /// Whether this node coordinates consumer groups: always on a single node; in a cluster,
+    /// the node that leads `__consumer_offsets` (its only partition).
+    pub fn is_coordinator(&self) -> bool {
+        self.cluster().is_none() || self.leadership(OFFSETS_TOPIC, 0) == Leadership::Here
+    }
+
+    /// The group coordinator's Kafka endpoint: this node's on a single node; in a cluster the
+    /// leader of `__consumer_offsets`, if it has one.
+    pub fn coordinator_endpoint(&self) -> Option<(i32, String, u16)> {
+        let Some(cluster) = self.cluster() else {
+            return Some((
+                self.config.node_id,
+                self.config.advertised_host.clone(),
+                self.config.listener.port(),
+            ));
+        };
+        let image = cluster.image();
+        let leader = image.partition(OFFSETS_TOPIC, 0)?.leader?;
+        let (host, port) = image.endpoints.get(&leader)?.clone();
+        Some((leader as i32, host, port))
+    }
+
     /// A follower's fetcher stopped (its replica is no longer a follower).
     pub fn fetcher_stopped(&self, topic: &str, index: i32) {
         self.fetchers
@@ -1143,8 +1188,9 @@ impl Broker {
         generation_id: i32,
         member_id: &str,
         commits: Vec<(String, i32, i64, i32, String)>,
-    ) -> Result<Vec<i16>, ApiError> {
+    ) -> Result<(Vec<i16>, Option<Replicated>), ApiError> {
         let mut groups = self.lock_groups();
+        let mut replicated = None;
         if let Err(e) = groups
             .coordinator
             .validate_commit(group, generation_id, member_id)
@@ -1193,13 +1239,39 @@ impl Broker {
                 .build(&self.codec)
                 .map_err(|e| ApiError::new(e.kafka_error_code(), e.to_string()))?;
             let partition = self.partition(OFFSETS_TOPIC, 0)?;
-            self.produce(&partition, &batch)?;
+            replicated = self.append_offsets(&partition, &batch)?;
             for (key, value) in accepted {
                 // Validated above, so the store accepts it.
                 let _ = groups.offsets.commit(&key, value);
             }
         }
-        Ok(results)
+        Ok((results, replicated))
+    }
+
+    /// Appends to `__consumer_offsets`: here on a single node; in a cluster as an acks=all
+    /// write (the returned receiver says when the ISR has it).
+    fn append_offsets(
+        &self,
+        partition: &Partition,
+        batch: &[u8],
+    ) -> Result<Option<Replicated>, ApiError> {
+        let not_coordinator = |e: ApiError| {
+            if e.code == error_code::NOT_LEADER_OR_FOLLOWER {
+                ApiError::new(
+                    code::NOT_COORDINATOR,
+                    "this node is not the group coordinator",
+                )
+            } else {
+                e
+            }
+        };
+        match self
+            .produce_acks(partition, batch, -1, OFFSETS_COMMIT_TIMEOUT_MS)
+            .map_err(not_coordinator)?
+        {
+            Produced::Done(..) => Ok(None),
+            Produced::Waiting(rx, _) => Ok(Some(rx)),
+        }
     }
 
     /// Deletes every commit of `group`: tombstones go to `__consumer_offsets` first, so the
@@ -1230,41 +1302,56 @@ impl Broker {
                 .build(&self.codec)
                 .map_err(|e| ApiError::new(e.kafka_error_code(), e.to_string()))?;
             let partition = self.partition(OFFSETS_TOPIC, 0)?;
-            self.produce(&partition, &batch)?;
+            // Not awaited: a deletion the ISR never confirms is redone by the next one.
+            let _ = self.append_offsets(&partition, &batch)?;
         }
         Ok(groups.offsets.delete_group(group))
     }
 
     /// Reads `__consumer_offsets` into the offset store.
     fn load_offsets(&self) -> Result<(), String> {
-        let partition = self.partition(OFFSETS_TOPIC, 0).map_err(|e| e.message)?;
-        let state = partition.lock();
-        let mut offset = state.log().log_start_offset();
-        let end = state.log().log_end_offset();
-        let mut groups = self.lock_groups();
-        let mut scratch = Vec::new();
-        while offset < end {
-            let bytes = state
-                .log()
-                .read(offset, 1 << 20, end)
-                .map_err(|e| format!("{OFFSETS_TOPIC}: {e}"))?;
-            if bytes.is_empty() {
-                break;
-            }
-            for batch in batch::batches(&bytes) {
-                let batch = batch.map_err(|e| format!("{OFFSETS_TOPIC}: {e}"))?;
-                offset = batch.header().next_offset();
-                for record in batch
-                    .records(&self.codec, &mut scratch)
-                    .map_err(|e| e.to_string())?
-                {
-                    let record = record.map_err(|e| e.to_string())?;
-                    if let Some(key) = record.key
-                        && let Err(e) = groups.offsets.apply_record(key, record.value)
+        let Ok(partition) = self.partition(OFFSETS_TOPIC, 0) else {
+            return Ok(()); // a cluster node before the offsets topic exists
+        };
+        // Read under the partition's lock, apply under the groups' (never both: commits take
+        // them in the other order).
+        let mut entries: Vec<(i64, Vec<u8>, Option<Vec<u8>>)> = Vec::new();
+        {
+            let state = partition.lock();
+            let mut offset = state.log().log_start_offset();
+            let end = state.log().log_end_offset();
+            let mut scratch = Vec::new();
+            while offset < end {
+                let bytes = state
+                    .log()
+                    .read(offset, 1 << 20, end)
+                    .map_err(|e| format!("{OFFSETS_TOPIC}: {e}"))?;
+                if bytes.is_empty() {
+                    break;
+                }
+                for batch in batch::batches(&bytes) {
+                    let batch = batch.map_err(|e| format!("{OFFSETS_TOPIC}: {e}"))?;
+                    offset = batch.header().next_offset();
+                    for record in batch
+                        .records(&self.codec, &mut scratch)
+                        .map_err(|e| e.to_string())?
                     {
-                        tracing::warn!("{OFFSETS_TOPIC}: skipping record {}: {e}", record.offset);
+                        let record = record.map_err(|e| e.to_string())?;
+                        if let Some(key) = record.key {
+                            entries.push((
+                                record.offset,
+                                key.to_vec(),
+                                record.value.map(<[u8]>::to_vec),
+                            ));
+                        }
                     }
                 }
+            }
+        }
+        let mut groups = self.lock_groups();
+        for (offset, key, value) in entries {
+            if let Err(e) = groups.offsets.apply_record(&key, value.as_deref()) {
+                tracing::warn!("{OFFSETS_TOPIC}: skipping record {offset}: {e}");
             }
         }
         Ok(())
@@ -1439,6 +1526,15 @@ fn restore_producers(log: &Log<FileSegmentStore>, producers: &mut ProducerStateT
             return;
         }
         offset = next;
+    }
+}
+
+/// The group coordinator's settings from the broker's.
+fn group_config(config: &BrokerConfig) -> GroupConfig {
+    GroupConfig {
+        min_session_timeout_ms: config.group_min_session_timeout_ms,
+        max_session_timeout_ms: config.group_max_session_timeout_ms,
+        initial_rebalance_delay_ms: config.group_initial_rebalance_delay_ms,
     }
 }
 

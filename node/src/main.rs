@@ -769,6 +769,33 @@ async fn join_cluster(broker: &Arc<Broker>) -> Result<tokio::task::JoinHandle<()
             }
         })
     };
+    {
+        // The offsets topic is created through the quorum once enough brokers registered
+        // (replication factor: 3, or every voter when fewer), as Kafka creates it.
+        let broker = broker.clone();
+        let cluster = cluster.clone();
+        let replication = cluster.voters.len().min(3) as i16;
+        tokio::spawn(async move {
+            let offsets = runnel_node::broker::OFFSETS_TOPIC;
+            loop {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                let exists = cluster.image().topics.contains_key(offsets);
+                if exists {
+                    return;
+                }
+                if !cluster.caught_up()
+                    || cluster.controller_id().is_none()
+                    || cluster.image().live_brokers().len() < replication as usize
+                {
+                    continue;
+                }
+                let config = [("cleanup.policy".to_string(), "compact".to_string())].into();
+                let _ = broker
+                    .create_topic_anywhere(offsets, 1, replication, config)
+                    .await;
+            }
+        });
+    }
     let broker = broker.clone();
     tokio::spawn(async move {
         let mut applied = cluster.subscribe();

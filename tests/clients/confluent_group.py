@@ -1,8 +1,9 @@
 """confluent-kafka (PyPI, current librdkafka) against runnel: an idempotent acks=all producer,
 a consumer group of two members sharing six partitions with commits, one member leaving.
 
-  phase1 BOOTSTRAP   create the topic, produce 600 records, consume about 450 in the group
-                     (committing each), print a JSON summary
+  phase1 BOOTSTRAP [RF]  create the topic (replication factor RF, default 1), produce 600
+                     records, consume about 450 in the group (committing each), print a JSON
+                     summary
   phase2 BOOTSTRAP N a new member of the same group reads until N records arrive, printing the
                      committed offsets it found and the records it read as JSON
 
@@ -54,9 +55,10 @@ def process(c, msg, processed):
     processed.append([msg.partition(), msg.offset(), msg.value().decode()])
 
 
-def phase1(bootstrap):
+def phase1(bootstrap, replication_factor=1):
     admin = AdminClient({"bootstrap.servers": bootstrap})
-    for future in admin.create_topics([NewTopic(TOPIC, num_partitions=PARTITIONS, replication_factor=1)]).values():
+    topic = NewTopic(TOPIC, num_partitions=PARTITIONS, replication_factor=replication_factor)
+    for future in admin.create_topics([topic]).values():
         future.result(10)
 
     producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "acks": "all", "linger.ms": 5})
@@ -127,6 +129,6 @@ def phase2(bootstrap, expected):
 
 if __name__ == "__main__":
     if sys.argv[1] == "phase1":
-        phase1(sys.argv[2])
+        phase1(sys.argv[2], *[int(a) for a in sys.argv[3:4]])
     else:
         phase2(sys.argv[2], int(sys.argv[3]))

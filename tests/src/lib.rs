@@ -613,3 +613,97 @@ fn cli_output(args: &[&str]) -> String {
         .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
         .unwrap_or_default()
 }
+
+/// Runs a Python client and parses the last line it prints as JSON.
+pub fn python_json(args: &[&str], limit: Duration) -> serde_json::Value {
+    let out = run_client("python3", args, b"", limit);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text.lines().last().unwrap_or_default();
+    serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {text}"))
+}
+
+/// (partition, offset, value) triples from a JSON array.
+fn triples(value: &serde_json::Value) -> Vec<(i64, i64, String)> {
+    value
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|t| {
+            (
+                t[0].as_i64().expect("partition"),
+                t[1].as_i64().expect("offset"),
+                t[2].as_str().expect("value").to_string(),
+            )
+        })
+        .collect()
+}
+
+/// The consumer-group story of `tests/clients/confluent_group.py`: phase 1 (a topic with
+/// `replication_factor`, 600 records, two members reading and committing about 450) against
+/// `bootstrap`, then `between` (stop and restart a broker, kill a coordinator...), then phase 2
+/// (a new member) against `after`: every commit is still there, nothing committed is read
+/// again, and every acknowledged record is read exactly once across both phases.
+pub fn group_survives(
+    bootstrap: &str,
+    replication_factor: u32,
+    after: &str,
+    between: impl FnOnce(),
+) {
+    use std::collections::{BTreeMap, BTreeSet};
+    let limit = Duration::from_secs(120);
+    let rf = replication_factor.to_string();
+    let first = python_json(
+        &["tests/clients/confluent_group.py", "phase1", bootstrap, &rf],
+        limit,
+    );
+    let acked = triples(&first["acked"]);
+    let processed = triples(&first["processed"]);
+    assert_eq!(acked.len(), 600);
+    let acked_values: BTreeSet<&String> = acked.iter().map(|t| &t.2).collect();
+    assert_eq!(acked_values.len(), 600, "each record acknowledged once");
+    // What phase 1 committed: one past the last processed offset of each partition.
+    let mut committed: BTreeMap<i64, i64> = BTreeMap::new();
+    for (p, o, _) in &processed {
+        let c = committed.entry(*p).or_insert(0);
+        *c = (*c).max(o + 1);
+    }
+    let processed_values: BTreeSet<&String> = processed.iter().map(|t| &t.2).collect();
+    assert_eq!(
+        processed_values.len(),
+        processed.len(),
+        "no record processed twice in phase 1"
+    );
+    between();
+    let remaining = 600 - processed.len();
+    let second = python_json(
+        &[
+            "tests/clients/confluent_group.py",
+            "phase2",
+            after,
+            &remaining.to_string(),
+        ],
+        limit,
+    );
+    for (p, offset) in &committed {
+        assert_eq!(
+            second["committed"][p.to_string()].as_i64(),
+            Some(*offset),
+            "partition {p}: the commit survived"
+        );
+    }
+    let records = triples(&second["records"]);
+    for (p, o, v) in &records {
+        assert!(
+            *o >= committed.get(p).copied().unwrap_or(0),
+            "{v} at {p}/{o} was committed already and is read again"
+        );
+    }
+    let mut all: Vec<&String> = processed.iter().chain(&records).map(|t| &t.2).collect();
+    all.sort();
+    let mut expected: Vec<&String> = acked_values.into_iter().collect();
+    expected.sort();
+    assert_eq!(
+        all, expected,
+        "every acknowledged record is read exactly once across both phases"
+    );
+}

@@ -21,36 +21,61 @@ use kafka_protocol::messages::{
 use runnel_core::error_code;
 use runnel_core::group::{GroupError, GroupOutput, GroupState, JoinRequest, SyncRequest};
 
+use kafka_protocol::messages::{RequestKind, ResponseKind};
+
 use super::{Context, s};
 use crate::broker::{Broker, code, now_ms};
+
+/// In a cluster, a group request to a node that does not coordinate groups: NOT_COORDINATOR,
+/// so the client finds the coordinator again. `None` for other requests.
+pub(super) fn not_coordinator(request: &RequestKind, version: i16) -> Option<ResponseKind> {
+    let error = code::NOT_COORDINATOR;
+    Some(match request {
+        RequestKind::JoinGroup(_) => ResponseKind::JoinGroup(
+            JoinGroupResponse::default()
+                .with_error_code(error)
+                .with_generation_id(-1),
+        ),
+        RequestKind::SyncGroup(_) => {
+            ResponseKind::SyncGroup(SyncGroupResponse::default().with_error_code(error))
+        }
+        RequestKind::Heartbeat(_) => {
+            ResponseKind::Heartbeat(HeartbeatResponse::default().with_error_code(error))
+        }
+        RequestKind::LeaveGroup(_) => {
+            ResponseKind::LeaveGroup(LeaveGroupResponse::default().with_error_code(error))
+        }
+        RequestKind::OffsetCommit(r) => {
+            ResponseKind::OffsetCommit(super::offsets::all_partitions_failed(r, error))
+        }
+        RequestKind::OffsetFetch(r) => {
+            ResponseKind::OffsetFetch(super::offsets::fetch_failed(r, version, error))
+        }
+        _ => return None,
+    })
+}
 
 /// How long past its rebalance timeout a held JoinGroup may wait before it is answered with
 /// REBALANCE_IN_PROGRESS (the coordinator's own deadline should always answer first).
 const HELD_REPLY_SLACK: Duration = Duration::from_secs(5);
 
-/// FindCoordinator: this broker coordinates every group. Transactions are not supported.
+/// FindCoordinator: one node coordinates every group — the node itself, or in a cluster the
+/// leader of `__consumer_offsets`, whose commits are replicated like any partition's.
+/// Transactions are not supported.
 pub(super) fn find_coordinator(
     broker: &Arc<Broker>,
     version: i16,
     request: FindCoordinatorRequest,
 ) -> FindCoordinatorResponse {
-    // In a cluster every group is coordinated by the lowest live broker (group state and
-    // commits are not replicated yet); on one node, by the node.
-    let (node, host, port) = match broker
-        .cluster()
-        .and_then(|c| c.image().live_brokers().into_iter().next())
-    {
-        Some((id, host, port)) => (BrokerId(id as i32), s(host), i32::from(port)),
-        None => (
-            BrokerId(broker.config.node_id),
-            s(broker.config.advertised_host.clone()),
-            i32::from(broker.config.listener.port()),
-        ),
+    let coordinator = broker.coordinator_endpoint();
+    let (node, host, port) = match &coordinator {
+        Some((id, host, port)) => (BrokerId(*id), s(host.clone()), i32::from(*port)),
+        None => (BrokerId(-1), s(String::new()), -1),
     };
-    let error = if request.key_type == 0 {
-        0
-    } else {
+    let error = if request.key_type != 0 || coordinator.is_none() {
         code::COORDINATOR_NOT_AVAILABLE
+    } else {
+        0
     };
     if version >= 4 {
         let coordinators = request

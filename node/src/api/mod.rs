@@ -109,6 +109,11 @@ pub async fn handle(
     request: RequestKind,
 ) -> Option<ResponseKind> {
     let version = ctx.header.request_api_version;
+    if !broker.is_coordinator()
+        && let Some(refusal) = groups::not_coordinator(&request, version)
+    {
+        return Some(refusal);
+    }
     Some(match request {
         RequestKind::ApiVersions(_) => ResponseKind::ApiVersions(api_versions_response()),
         RequestKind::Metadata(r) => {
@@ -169,7 +174,7 @@ pub async fn handle(
             ResponseKind::DeleteGroups(groups::delete_groups(broker, r))
         }
         RequestKind::OffsetCommit(r) => {
-            ResponseKind::OffsetCommit(offsets::offset_commit(broker, r))
+            ResponseKind::OffsetCommit(offsets::offset_commit(broker, r).await)
         }
         RequestKind::OffsetFetch(r) => {
             ResponseKind::OffsetFetch(offsets::offset_fetch(broker, version, r))

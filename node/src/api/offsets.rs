@@ -1,6 +1,7 @@
 //! OffsetCommit and OffsetFetch: where a group is in each partition.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use kafka_protocol::messages::offset_commit_response::{
     OffsetCommitResponsePartition, OffsetCommitResponseTopic,
@@ -15,9 +16,68 @@ use kafka_protocol::messages::{
 use super::s;
 use crate::broker::Broker;
 
+/// An OffsetCommit answer with `error` for every partition asked about.
+pub(super) fn all_partitions_failed(
+    request: &OffsetCommitRequest,
+    error: i16,
+) -> OffsetCommitResponse {
+    let topics = request
+        .topics
+        .iter()
+        .map(|topic| {
+            OffsetCommitResponseTopic::default()
+                .with_name(topic.name.clone())
+                .with_partitions(
+                    topic
+                        .partitions
+                        .iter()
+                        .map(|p| {
+                            OffsetCommitResponsePartition::default()
+                                .with_partition_index(p.partition_index)
+                                .with_error_code(error)
+                        })
+                        .collect(),
+                )
+        })
+        .collect();
+    OffsetCommitResponse::default().with_topics(topics)
+}
+
+/// An OffsetFetch answer with `error`: at the top (v2+), or on every partition asked (v1).
+pub(super) fn fetch_failed(
+    request: &OffsetFetchRequest,
+    version: i16,
+    error: i16,
+) -> OffsetFetchResponse {
+    if version >= 2 {
+        return OffsetFetchResponse::default().with_error_code(error);
+    }
+    let topics = request
+        .topics
+        .iter()
+        .flatten()
+        .map(|t| {
+            OffsetFetchResponseTopic::default()
+                .with_name(t.name.clone())
+                .with_partitions(
+                    t.partition_indexes
+                        .iter()
+                        .map(|p| {
+                            OffsetFetchResponsePartition::default()
+                                .with_partition_index(*p)
+                                .with_committed_offset(-1)
+                                .with_error_code(error)
+                        })
+                        .collect(),
+                )
+        })
+        .collect();
+    OffsetFetchResponse::default().with_topics(topics)
+}
+
 /// OffsetCommit: every partition of the request gets its own code; a refusal of the member
 /// (unknown, wrong generation, rebalancing) applies to all of them.
-pub(super) fn offset_commit(
+pub(super) async fn offset_commit(
     broker: &Arc<Broker>,
     request: OffsetCommitRequest,
 ) -> OffsetCommitResponse {
@@ -43,7 +103,16 @@ pub(super) fn offset_commit(
         request.member_id.as_str(),
         entries.clone(),
     ) {
-        Ok(codes) => codes,
+        Ok((codes, None)) => codes,
+        // In a cluster the commit is answered once the offsets topic's ISR has it.
+        Ok((codes, Some(replicated))) => {
+            let wait = Duration::from_millis(crate::broker::OFFSETS_COMMIT_TIMEOUT_MS);
+            match tokio::time::timeout(wait, replicated).await {
+                Ok(Ok(Ok(_))) => codes,
+                Ok(Ok(Err(e))) => vec![e.kafka_error_code(); entries.len()],
+                _ => vec![runnel_core::error_code::REQUEST_TIMED_OUT; entries.len()],
+            }
+        }
         Err(e) => vec![e.code; entries.len()],
     };
     let mut codes = codes.into_iter();

@@ -73,7 +73,8 @@ fn offset_for(
     let state = partition.lock();
     match timestamp {
         EARLIEST => Ok((state.log().log_start_offset(), -1)),
-        LATEST => Ok((state.log().log_end_offset(), -1)),
+        // The end a consumer can read to: the high watermark (the log end on one node).
+        LATEST => Ok((state.high_watermark(), -1)),
         MAX_TIMESTAMP => Err(ApiError::new(
             code::INVALID_REQUEST,
             "max timestamp lookups are not supported",
