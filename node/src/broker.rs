@@ -874,8 +874,23 @@ impl Broker {
         }
         let mut owned = records.to_vec();
         let info = state.log_mut().append(&mut owned, 0, &self.codec, now)?;
-        state.producers.record(&header, info.base_offset);
         let count = (info.last_offset - info.base_offset + 1) as u64;
+        self.after_append(state, &header, info.base_offset, count, records.len(), now)?;
+        Ok((info.base_offset, state.log().log_start_offset()))
+    }
+
+    /// After an append: the producer's sequence, the flush policy, metrics, and the fetches
+    /// waiting for records.
+    fn after_append(
+        &self,
+        state: &mut PartitionState,
+        header: &BatchHeader,
+        base_offset: i64,
+        count: u64,
+        bytes: usize,
+        now: u64,
+    ) -> Result<(), ApiError> {
+        state.producers.record(header, base_offset);
         state.unflushed_messages += count;
         let flush_messages = state.log().config().flush_messages;
         if self.config.flush_before_ack
@@ -883,9 +898,9 @@ impl Broker {
         {
             flush(state, now)?;
         }
-        self.metrics.record_produce(count, records.len() as u64);
+        self.metrics.record_produce(count, bytes as u64);
         self.appended.notify_waiters();
-        Ok((info.base_offset, state.log().log_start_offset()))
+        Ok(())
     }
 
     /// Produce as a client asks it (`acks` 0, 1 or -1): in a cluster, where this node leads,
@@ -953,17 +968,8 @@ impl Broker {
             Some(base) => base,
             None => state.log().log_end_offset() - i64::from(header.last_offset_delta) - 1,
         };
-        state.producers.record(&header, info_base);
         let count = u64::try_from(header.record_count).unwrap_or(0);
-        state.unflushed_messages += count;
-        let flush_messages = state.log().config().flush_messages;
-        if self.config.flush_before_ack
-            || flush_messages.is_some_and(|n| state.unflushed_messages >= n)
-        {
-            flush(state, now)?;
-        }
-        self.metrics.record_produce(count, records.len() as u64);
-        self.appended.notify_waiters();
+        self.after_append(state, &header, info_base, count, records.len(), now)?;
         let start = state.log().log_start_offset();
         Ok(match appended {
             Some(base) => Produced::Done(base, start),
