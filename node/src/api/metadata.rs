@@ -200,6 +200,7 @@ async fn cluster_metadata(
                 })
                 .collect();
             MetadataResponseTopic::default()
+                .with_is_internal(version >= 1 && name == crate::broker::OFFSETS_TOPIC)
                 .with_name(Some(TopicName(s(name))))
                 .with_topic_id(if version >= 10 {
                     topic.id
