@@ -22,7 +22,7 @@ struct Options {
     ceilings: bool,
 }
 
-const USAGE: &str = "usage: runnel-bench [--seconds S] [--systems runnel,tansu,redis,nats] \
+const USAGE: &str = "usage: runnel-bench [--seconds S] [--systems runnel,runnel-3,tansu,redis,nats] \
 [--sizes 100,1024] [--acks 1,all] [--partitions 1,8] [--runnel PATH] [--tansu PATH] \
 [--out DIR] [--readme README.md] [--no-ceilings]";
 
@@ -38,7 +38,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
         .unwrap_or_default();
     let mut o = Options {
         seconds: 3.0,
-        systems: list("runnel,tansu,redis,nats")?,
+        systems: list("runnel,runnel-3,tansu,redis,nats")?,
         sizes: vec![100, 1024],
         acks: list("1,all")?,
         partitions: vec![1, 8],
@@ -98,7 +98,7 @@ fn run(o: &Options) -> Result<Run, String> {
     };
     let has = |s: &str| o.systems.iter().any(|x| x == s);
     let mut warmed = false;
-    for system in ["runnel", "tansu"] {
+    for system in ["runnel", "runnel-3", "tansu"] {
         if !has(system) {
             continue;
         }
@@ -106,12 +106,21 @@ fn run(o: &Options) -> Result<Run, String> {
             for acks in &o.acks {
                 for &partitions in &o.partitions {
                     eprintln!("{system}: {bytes} B, acks={acks}, {partitions} partitions");
-                    let server = if system == "runnel" {
-                        systems::runnel(&o.runnel, &data_dir(&root, "runnel")?)?
-                    } else {
-                        systems::tansu(&o.tansu)?
+                    let (_servers, bootstrap) = match system {
+                        "runnel" => {
+                            let s = systems::runnel(&o.runnel, &data_dir(&root, "runnel")?)?;
+                            let bootstrap = format!("127.0.0.1:{}", s.port);
+                            (vec![s], bootstrap)
+                        }
+                        "runnel-3" => {
+                            systems::runnel_cluster(&o.runnel, &data_dir(&root, system)?, 3)?
+                        }
+                        _ => {
+                            let s = systems::tansu(&o.tansu)?;
+                            let bootstrap = format!("127.0.0.1:{}", s.port);
+                            (vec![s], bootstrap)
+                        }
                     };
-                    let bootstrap = format!("127.0.0.1:{}", server.port);
                     if !warmed {
                         // The first run in a process is ~40 % slower (librdkafka, page cache
                         // and CPU warming up); one discarded second evens it out.

@@ -85,8 +85,8 @@ impl Run {
             );
         }
         out.push_str("\nrunnel's produce throughput as a ratio to each peer on the same workload (streams: acks=1, 1 partition), and its produce MB/s as a share of the ceilings:\n\n");
-        out.push_str("| record | acks | partitions | ÷ tansu | ÷ Redis Streams | ÷ NATS JetStream | of disk (fsync) | of disk (cache) | of loopback |\n");
-        out.push_str("|---|---|---|---|---|---|---|---|---|\n");
+        out.push_str("| record | acks | partitions | ÷ tansu | ÷ Redis Streams | ÷ NATS JetStream | 3 nodes, RF 3 ÷ 1 node | of disk (fsync) | of disk (cache) | of loopback |\n");
+        out.push_str("|---|---|---|---|---|---|---|---|---|---|\n");
         for r in self.rows.iter().filter(|r| r.system == "runnel") {
             let ratio = |peer: Option<&Row>| {
                 peer.map_or("-".into(), |p| {
@@ -108,13 +108,17 @@ impl Run {
             let c = self.ceilings;
             let _ = writeln!(
                 out,
-                "| {} B | {} | {} | {} | {} | {} | {} | {} | {} |",
+                "| {} B | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
                 r.record_bytes,
                 r.acks,
                 r.partitions,
                 ratio(self.find("tansu", r.record_bytes, &r.acks, r.partitions)),
                 ratio(stream_peer("redis-streams")),
                 ratio(stream_peer("nats-jetstream")),
+                self.find("runnel-3", r.record_bytes, &r.acks, r.partitions)
+                    .map_or("-".into(), |c| {
+                        format!("{:.2}", c.produce_records_per_s / r.produce_records_per_s)
+                    }),
                 share(c.map(|c| c.disk_write_fsync_mb_per_s)),
                 share(c.map(|c| c.disk_write_mb_per_s)),
                 share(c.map(|c| c.loopback_mb_per_s)),
@@ -125,8 +129,14 @@ impl Run {
 
     /// A horizontal bar chart of produce records/s per workload, one bar per system.
     pub fn svg(&self) -> String {
-        let systems = ["runnel", "tansu", "redis-streams", "nats-jetstream"];
-        let colours = ["#1f6feb", "#d29922", "#cf222e", "#2da44e"];
+        let systems = [
+            "runnel",
+            "runnel-3",
+            "tansu",
+            "redis-streams",
+            "nats-jetstream",
+        ];
+        let colours = ["#1f6feb", "#8250df", "#d29922", "#cf222e", "#2da44e"];
         let mut workloads: Vec<(usize, String, u32)> = Vec::new();
         for r in &self.rows {
             let key = (r.record_bytes, r.acks.clone(), r.partitions);
@@ -155,7 +165,7 @@ impl Run {
             self.commit, self.date
         );
         for (i, (name, colour)) in systems.iter().zip(colours).enumerate() {
-            let x = 10.0 + i as f64 * 170.0;
+            let x = 10.0 + i as f64 * 150.0;
             let _ = writeln!(
                 s,
                 "<rect x=\"{x}\" y=\"32\" width=\"12\" height=\"12\" fill=\"{colour}\"/><text x=\"{}\" y=\"43\">{name}</text>",
@@ -170,7 +180,7 @@ impl Run {
                 y0 + group / 2.0
             );
             for (i, (system, colour)) in systems.iter().zip(colours).enumerate() {
-                let row = if i < 2 {
+                let row = if i < 3 {
                     self.find(system, *bytes, acks, *partitions)
                 } else if acks == "1" && *partitions == 1 {
                     self.find(system, *bytes, "n/a", 1)
@@ -233,16 +243,17 @@ mod tests {
             }),
             rows: vec![
                 row("runnel", "1", 400_000.0),
+                row("runnel-3", "1", 100_000.0),
                 row("tansu", "1", 100_000.0),
                 row("redis-streams", "n/a", 200_000.0),
             ],
         };
         let md = run.markdown();
         assert!(
-            md.contains("| 100 B | 1 | 1 | 4.00 | 2.00 | - | 40 % | 20 % | 4 % |"),
+            md.contains("| 100 B | 1 | 1 | 4.00 | 2.00 | - | 0.25 | 40 % | 20 % | 4 % |"),
             "{md}"
         );
         let svg = run.svg();
-        assert_eq!(svg.matches("<rect x=\"170\"").count(), 3, "{svg}");
+        assert_eq!(svg.matches("<rect x=\"170\"").count(), 4, "{svg}");
     }
 }

@@ -1,6 +1,7 @@
 //! Starting and stopping the systems under test, each on its own free loopback port with its
-//! own data directory: runnel (release build), tansu (in-memory storage), redis-server (AOF,
-//! appendfsync no), nats-server (JetStream, file storage).
+//! own data directory: runnel (release build), a three-node runnel cluster (replication factor
+//! 3, min.insync.replicas 2), tansu (in-memory storage), redis-server (AOF, appendfsync no),
+//! nats-server (JetStream, file storage).
 
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -69,6 +70,53 @@ pub fn runnel(binary: &Path, dir: &Path) -> Result<Server, String> {
     )
 }
 
+/// A runnel cluster of `nodes` on loopback, every node a voter, topics replicated to all of
+/// them (up to 3) with `min.insync.replicas=2`. Returns the nodes and the bootstrap list.
+pub fn runnel_cluster(
+    binary: &Path,
+    dir: &Path,
+    nodes: usize,
+) -> Result<(Vec<Server>, String), String> {
+    let raft: Vec<u16> = (0..nodes).map(|_| free_port()).collect::<Result<_, _>>()?;
+    let voters = raft
+        .iter()
+        .enumerate()
+        .map(|(i, p)| format!("{i}@127.0.0.1:{p}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    let mut servers = Vec::new();
+    for i in 0..nodes {
+        let port = free_port()?;
+        let admin = free_port()?;
+        servers.push(start(
+            binary,
+            &[
+                "--listen".into(),
+                format!("127.0.0.1:{port}"),
+                "--admin".into(),
+                format!("127.0.0.1:{admin}"),
+                "--data-dir".into(),
+                dir.join(format!("node-{i}")).display().to_string(),
+                "--set".into(),
+                format!("node.id={i}"),
+                "--set".into(),
+                format!("controller.quorum.voters={voters}"),
+                "--set".into(),
+                format!("default.replication.factor={}", nodes.min(3)),
+                "--set".into(),
+                "min.insync.replicas=2".into(),
+            ],
+            port,
+        )?);
+    }
+    let bootstrap = servers
+        .iter()
+        .map(|s| format!("127.0.0.1:{}", s.port))
+        .collect::<Vec<_>>()
+        .join(",");
+    Ok((servers, bootstrap))
+}
+
 /// tansu with in-memory storage.
 pub fn tansu(binary: &Path) -> Result<Server, String> {
     let port = free_port()?;
@@ -131,24 +179,31 @@ pub fn nats(dir: &Path) -> Result<Server, String> {
 }
 
 /// Creates `topic` with `partitions` through `runnel topic create` (a Kafka client that works
-/// against any Kafka-compatible broker).
+/// against any Kafka-compatible broker), with the broker's default replication factor; tries
+/// again for a while (a cluster's nodes may still be registering).
 pub fn create_topic(
     runnel: &Path,
     bootstrap: &str,
     topic: &str,
     partitions: u32,
 ) -> Result<(), String> {
-    let out = Command::new(runnel)
-        .args(["topic", "create", topic, "-p", &partitions.to_string()])
-        .args(["-b", bootstrap])
-        .output()
-        .map_err(|e| e.to_string())?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "create topic {topic}: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        ))
+    let first = bootstrap.split(',').next().unwrap_or(bootstrap);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let out = Command::new(runnel)
+            .args(["topic", "create", topic, "-p", &partitions.to_string()])
+            .args(["-b", first])
+            .output()
+            .map_err(|e| e.to_string())?;
+        if out.status.success() {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(format!(
+                "create topic {topic}: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(250));
     }
 }
