@@ -54,7 +54,13 @@ fn every_system_reads_back_what_it_was_sent() {
     let systems: Vec<&str> = rows.iter().filter_map(|r| r["system"].as_str()).collect();
     assert_eq!(
         systems,
-        ["runnel", "runnel-3", "tansu", "redis-streams", "nats-jetstream"]
+        [
+            "runnel",
+            "runnel-3",
+            "tansu",
+            "redis-streams",
+            "nats-jetstream"
+        ]
     );
     for r in rows {
         let produced = r["produced"].as_u64().expect("produced");
