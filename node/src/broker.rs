@@ -859,9 +859,7 @@ impl Broker {
         let mut state = partition.lock();
         let state = &mut *state;
         // Idempotence: a retried batch is answered with its first offsets, not written again.
-        let first = batch::BatchRef::parse(records)
-            .map_err(|e| ApiError::new(e.kafka_error_code(), e.to_string()))?;
-        let header: BatchHeader = *first.header();
+        let header = first_header(records)?;
         match state
             .producers
             .check(&header)
@@ -921,9 +919,7 @@ impl Broker {
         let now = now_ms();
         let mut state = partition.lock();
         let state = &mut *state;
-        let first = batch::BatchRef::parse(records)
-            .map_err(|e| ApiError::new(e.kafka_error_code(), e.to_string()))?;
-        let header: BatchHeader = *first.header();
+        let header = first_header(records)?;
         let acks = match acks {
             0 => Acks::None,
             1 => Acks::Leader,
@@ -1510,6 +1506,14 @@ fn flush(state: &mut PartitionState, now: u64) -> Result<(), ApiError> {
     state.unflushed_messages = 0;
     state.last_flush_ms = now;
     Ok(())
+}
+
+/// The header of a produce request's first batch (idempotence is checked on it: clients send
+/// one batch per partition per request).
+fn first_header(records: &[u8]) -> Result<BatchHeader, ApiError> {
+    let first = batch::BatchRef::parse(records)
+        .map_err(|e| ApiError::new(e.kafka_error_code(), e.to_string()))?;
+    Ok(*first.header())
 }
 
 /// Rebuilds the idempotent producers' state from a recovered log (Kafka rebuilds it from its
