@@ -178,48 +178,20 @@ pub fn app() -> Html {
     let config = state.with(|m| *m.config());
     let produce_key = use_state(|| String::from("alice"));
     let produce_tombstone = use_state(|| false);
-    let on_produce_key = {
-        let produce_key = produce_key.clone();
-        Callback::from(move |e: Event| {
-            if let Some(input) = e.target_dyn_into::<web_sys::HtmlInputElement>() {
-                produce_key.set(input.value());
-            }
-        })
-    };
-    let on_produce_tombstone = {
-        let produce_tombstone = produce_tombstone.clone();
-        Callback::from(move |e: Event| {
-            if let Some(input) = e.target_dyn_into::<web_sys::HtmlInputElement>() {
-                produce_tombstone.set(input.checked());
-            }
-        })
-    };
+    let on_produce_key = store_value(&produce_key);
+    let on_produce_tombstone = store_checked(&produce_tombstone);
     let on_strip_partition = {
         let strip_partition = strip_partition.clone();
         Callback::from(move |e: Event| {
-            if let Some(select) = e.target_dyn_into::<web_sys::HtmlSelectElement>() {
-                strip_partition.set(select.value().parse().unwrap_or(0));
+            if let Some(value) = event_value(&e) {
+                strip_partition.set(value.parse().unwrap_or(0));
             }
         })
     };
     let keys_text = use_state(|| String::from(KEY_SAMPLES));
     let past_horizon = use_state(|| false);
-    let on_keys = {
-        let keys_text = keys_text.clone();
-        Callback::from(move |e: Event| {
-            if let Some(area) = e.target_dyn_into::<web_sys::HtmlTextAreaElement>() {
-                keys_text.set(area.value());
-            }
-        })
-    };
-    let on_horizon = {
-        let past_horizon = past_horizon.clone();
-        Callback::from(move |e: Event| {
-            if let Some(input) = e.target_dyn_into::<web_sys::HtmlInputElement>() {
-                past_horizon.set(input.checked());
-            }
-        })
-    };
+    let on_keys = store_value(&keys_text);
+    let on_horizon = store_checked(&past_horizon);
     let keyed = crate::keys::parse(&keys_text);
     let keyed_partitions = crate::keys::partitions(&keyed, 3);
     let compacted = crate::keys::compact(&keyed, *past_horizon);
@@ -256,14 +228,7 @@ pub fn app() -> Html {
     };
     let plugin_result = use_state(|| None::<Result<Vec<(String, u32)>, String>>);
     let samples = use_state(|| String::from(SAMPLES));
-    let on_samples = {
-        let samples = samples.clone();
-        Callback::from(move |e: Event| {
-            if let Some(area) = e.target_dyn_into::<web_sys::HtmlTextAreaElement>() {
-                samples.set(area.value());
-            }
-        })
-    };
+    let on_samples = store_value(&samples);
     let on_plugin = {
         let result = plugin_result.clone();
         let samples = samples.clone();
@@ -336,19 +301,9 @@ pub fn app() -> Html {
     let configure = |change: fn(Settings, String) -> Settings| {
         let dispatcher = state.dispatcher();
         Callback::from(move |e: Event| {
-            let value = e
-                .target_dyn_into::<web_sys::HtmlInputElement>()
-                .map(|i| {
-                    if i.type_() == "checkbox" {
-                        i.checked().to_string()
-                    } else {
-                        i.value()
-                    }
-                })
-                .or_else(|| {
-                    e.target_dyn_into::<web_sys::HtmlSelectElement>()
-                        .map(|s| s.value())
-                })
+            let value = event_checked(&e)
+                .map(|c| c.to_string())
+                .or_else(|| event_value(&e))
                 .unwrap_or_default();
             dispatcher.dispatch(Action::Configure(change(settings, value)));
         })
@@ -643,6 +598,47 @@ pub fn app() -> Html {
             </section>
         </main>
     }
+}
+
+/// The value of the text input, textarea or select that sent `e`.
+fn event_value(e: &Event) -> Option<String> {
+    e.target_dyn_into::<web_sys::HtmlInputElement>()
+        .map(|i| i.value())
+        .or_else(|| {
+            e.target_dyn_into::<web_sys::HtmlTextAreaElement>()
+                .map(|a| a.value())
+        })
+        .or_else(|| {
+            e.target_dyn_into::<web_sys::HtmlSelectElement>()
+                .map(|s| s.value())
+        })
+}
+
+/// Whether the checkbox that sent `e` is checked (`None` if it is not a checkbox).
+fn event_checked(e: &Event) -> Option<bool> {
+    e.target_dyn_into::<web_sys::HtmlInputElement>()
+        .filter(|i| i.type_() == "checkbox")
+        .map(|i| i.checked())
+}
+
+/// A callback that keeps `state` equal to the sender's text.
+fn store_value(state: &UseStateHandle<String>) -> Callback<Event> {
+    let state = state.clone();
+    Callback::from(move |e: Event| {
+        if let Some(value) = event_value(&e) {
+            state.set(value);
+        }
+    })
+}
+
+/// A callback that keeps `state` equal to the sending checkbox.
+fn store_checked(state: &UseStateHandle<bool>) -> Callback<Event> {
+    let state = state.clone();
+    Callback::from(move |e: Event| {
+        if let Some(checked) = event_checked(&e) {
+            state.set(checked);
+        }
+    })
 }
 
 /// The file chosen in the file input that sent `e`.
