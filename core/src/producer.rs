@@ -159,6 +159,28 @@ impl ProducerStateTable {
         }
     }
 
+    /// Forgets every batch written at or above `offset`: the log was truncated there (a
+    /// follower's KIP-101 truncation, a crash losing its unflushed tail). Kafka reloads its
+    /// producer state to the truncation point for the same reason (`truncateAndReload`):
+    /// otherwise a retry of a batch that is no longer in the log would be answered as a
+    /// duplicate at an offset that now holds someone else's record, acknowledged and lost.
+    ///
+    /// A producer whose remembered batches were all cut is forgotten, so its next batch is
+    /// accepted at any sequence (as for a producer whose state expired): the table never
+    /// claims to have a batch the log does not hold.
+    pub fn truncate_to(&mut self, offset: i64) {
+        self.producers.retain(|_, entry| {
+            while entry
+                .batches
+                .back()
+                .is_some_and(|w| w.base_offset >= offset)
+            {
+                entry.batches.pop_back();
+            }
+            !entry.batches.is_empty()
+        });
+    }
+
     /// Producers tracked.
     pub fn len(&self) -> usize {
         self.producers.len()
@@ -232,5 +254,35 @@ mod tests {
             Ok(SequenceCheck::Append)
         );
         assert_eq!(table.len(), 1);
+    }
+
+    #[test]
+    fn a_truncated_batch_is_no_longer_a_duplicate() {
+        // The paused-leader case (issue 14): the old leader wrote producer 7's batch at 100,
+        // then truncated it away on rejoining as a follower; when it leads again, the
+        // producer's retry must be appended, not answered with offset 100 (which now holds
+        // another producer's record).
+        let mut table = ProducerStateTable::new();
+        table.record(&header(7, 0, 0, 2), 98);
+        table.record(&header(7, 0, 2, 1), 100);
+        table.record(&header(8, 0, 0, 1), 99);
+        table.truncate_to(100);
+        assert_eq!(
+            table.check(&header(7, 0, 2, 1)),
+            Ok(SequenceCheck::Append),
+            "the cut batch is written again"
+        );
+        assert_eq!(
+            table.check(&header(7, 0, 0, 2)),
+            Ok(SequenceCheck::Duplicate { base_offset: 98 }),
+            "batches below the cut are still duplicates"
+        );
+        table.truncate_to(0);
+        assert!(table.is_empty(), "nothing remembered that the log lost");
+        assert_eq!(
+            table.check(&header(7, 0, 2, 1)),
+            Ok(SequenceCheck::Append),
+            "a forgotten producer starts anywhere"
+        );
     }
 }

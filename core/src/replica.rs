@@ -27,8 +27,10 @@ use alloc::vec::Vec;
 
 use crate::batch::{self, BatchHeader, Codec};
 use crate::compaction::CompactionReport;
+use crate::controller::PartitionState;
 use crate::error_code;
 use crate::log::{Log, LogConfig, MemorySegmentStore, SegmentStore};
+use crate::producer::{ProducerError, ProducerStateTable, SequenceCheck};
 use crate::retention::RetentionReport;
 
 /// A broker id.
@@ -107,6 +109,22 @@ pub enum ReplicaError {
     /// learn the current epoch (and truncate) first.
     #[error("fenced leader epoch")]
     FencedLeaderEpoch,
+    /// An idempotent producer's batch does not follow its last sequence in this partition.
+    #[error("out of order sequence number")]
+    OutOfOrderSequence,
+    /// An idempotent producer's epoch is older than one already written: a newer instance of
+    /// the producer exists.
+    #[error("invalid producer epoch")]
+    InvalidProducerEpoch,
+}
+
+impl From<ProducerError> for ReplicaError {
+    fn from(e: ProducerError) -> Self {
+        match e {
+            ProducerError::OutOfOrderSequence { .. } => Self::OutOfOrderSequence,
+            ProducerError::ProducerFenced { .. } => Self::InvalidProducerEpoch,
+        }
+    }
 }
 
 impl ReplicaError {
@@ -120,6 +138,8 @@ impl ReplicaError {
             Self::InvalidRecord => error_code::INVALID_RECORD,
             Self::OffsetOutOfRange => error_code::OFFSET_OUT_OF_RANGE,
             Self::FencedLeaderEpoch => error_code::FENCED_LEADER_EPOCH,
+            Self::OutOfOrderSequence => error_code::OUT_OF_ORDER_SEQUENCE_NUMBER,
+            Self::InvalidProducerEpoch => error_code::INVALID_PRODUCER_EPOCH,
         }
     }
 }
@@ -173,6 +193,38 @@ pub enum FollowerStart {
     AskEpochEnd(i32),
 }
 
+/// What [`Replica::apply_metadata`] did with a partition's state from the controller.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RoleChange {
+    /// Not newer than the state already applied (metadata can arrive late or twice): ignored.
+    Stale,
+    /// Newer, but this replica's role and ISR stay as they were.
+    Unchanged,
+    /// This replica now leads, in the state's leader epoch.
+    Leader,
+    /// Still the leader; the controller's ISR replaced this leader's (an accepted or a newer
+    /// change).
+    IsrChanged {
+        /// The ISR before.
+        before: Vec<BrokerId>,
+        /// The ISR now.
+        after: Vec<BrokerId>,
+    },
+    /// This replica now follows the state's leader, starting as given.
+    Follower(FollowerStart),
+    /// This replica serves nothing: the partition has no leader, or this broker is no longer
+    /// among its replicas.
+    Offline,
+}
+
+/// The epochs of the partition state a replica applied last.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Applied {
+    leader: Option<BrokerId>,
+    leader_epoch: i32,
+    partition_epoch: i32,
+}
+
 /// A completed produce, for the driver to answer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ProduceDone {
@@ -214,6 +266,10 @@ pub struct Replica<S: SegmentStore = MemorySegmentStore> {
     completed: Vec<ProduceDone>,
     /// Below this offset the cleaner (retention or compaction) may have removed records.
     cleaned_below: i64,
+    /// Idempotent producers' last batches in this log (rebuilt at open, cut with the log).
+    producers: ProducerStateTable,
+    /// The partition state applied last, to ignore older ones.
+    applied: Option<Applied>,
 }
 
 /// What one cleaner pass over a replica did.
@@ -252,7 +308,8 @@ impl Replica<MemorySegmentStore> {
 impl<S: SegmentStore> Replica<S> {
     /// An offline replica over an existing log (a node's recovered partition). The leader
     /// epochs are read back from the batches' headers, as Kafka's leader-epoch checkpoint
-    /// would give them; the high watermark starts at the log start until a leader says more.
+    /// would give them, and the idempotent producers' state from their producer fields; the
+    /// high watermark starts at the log start until a leader says more.
     pub fn with_log(broker: BrokerId, config: ReplicaConfig, log: Log<S>) -> Self {
         let mut replica = Self {
             broker,
@@ -264,6 +321,8 @@ impl<S: SegmentStore> Replica<S> {
             role: Role::Offline,
             completed: Vec::new(),
             cleaned_below: 0,
+            producers: ProducerStateTable::new(),
+            applied: None,
         };
         let end = replica.log.log_end_offset();
         let mut offset = replica.log.log_start_offset();
@@ -277,6 +336,8 @@ impl<S: SegmentStore> Replica<S> {
                 if h.partition_leader_epoch >= 0 {
                     replica.record_epoch_start(h.partition_leader_epoch, h.base_offset);
                 }
+                // Kafka rebuilds the same state from its producer snapshots and the log.
+                replica.producers.record(h, h.base_offset);
                 next = h.next_offset();
             }
             if next <= offset {
@@ -423,8 +484,9 @@ impl<S: SegmentStore> Replica<S> {
         let _ = self.log.truncate_to(flushed_offset, now_ms);
         let leo = self.log.log_end_offset();
         self.high_watermark = self.high_watermark.min(leo);
-        self.trim_epochs();
+        self.after_truncation();
         self.role = Role::Offline;
+        self.applied = None;
         self.completed.clear();
     }
 
@@ -489,7 +551,7 @@ impl<S: SegmentStore> Replica<S> {
             (TruncationMode::HighWatermark, _) => {
                 // The legacy rule: drop everything above the HW this replica knows.
                 let _ = self.log.truncate_to(self.high_watermark, 0);
-                self.trim_epochs();
+                self.after_truncation();
                 self.role = Role::Follower {
                     leader,
                     awaiting_epoch_end: false,
@@ -506,6 +568,76 @@ impl<S: SegmentStore> Replica<S> {
         }
     }
 
+    /// Applies the controller's state of this partition to this replica (the one rule both
+    /// the node and the simulator use): a state not newer than the one applied last — by
+    /// partition epoch and leader epoch — is ignored; a broker not among the replicas, or a
+    /// partition without a leader, serves nothing; the named leader leads in the state's
+    /// leader epoch with its ISR; anyone else follows the named leader, truncating first as
+    /// [`Replica::become_follower`] says. A newer state for a leader that keeps leading
+    /// replaces its ISR (which also ends any ISR proposal the state answers or overtook).
+    pub fn apply_metadata(&mut self, state: &PartitionState, now_ms: u64) -> RoleChange {
+        if self.applied.is_some_and(|a| {
+            a.partition_epoch >= state.partition_epoch && a.leader_epoch >= state.leader_epoch
+        }) {
+            return RoleChange::Stale;
+        }
+        let leader_changed = self
+            .applied
+            .is_none_or(|a| a.leader_epoch != state.leader_epoch || a.leader != state.leader);
+        let applied = Applied {
+            leader: state.leader,
+            leader_epoch: state.leader_epoch,
+            partition_epoch: state.partition_epoch,
+        };
+        let me = self.broker;
+        let change = match state.leader {
+            _ if !state.replicas.contains(&me) => {
+                self.go_offline();
+                RoleChange::Offline
+            }
+            None => {
+                self.go_offline();
+                RoleChange::Offline
+            }
+            Some(leader) if leader == me => {
+                if leader_changed || !self.is_leader() {
+                    self.become_leader(
+                        state.leader_epoch,
+                        state.isr.clone(),
+                        &state.replicas,
+                        now_ms,
+                    );
+                    RoleChange::Leader
+                } else {
+                    let before = self.isr().map(<[BrokerId]>::to_vec).unwrap_or_default();
+                    self.handle_isr_change_result(Some(state.isr.clone()));
+                    if before == state.isr {
+                        RoleChange::Unchanged
+                    } else {
+                        RoleChange::IsrChanged {
+                            before,
+                            after: state.isr.clone(),
+                        }
+                    }
+                }
+            }
+            Some(leader) => {
+                if leader_changed || self.leader() != Some(leader) || self.is_leader() {
+                    RoleChange::Follower(self.become_follower(leader, state.leader_epoch))
+                } else {
+                    RoleChange::Unchanged
+                }
+            }
+        };
+        // Set last: going offline forgets what was applied.
+        self.applied = Some(applied);
+        debug_assert!(
+            self.high_watermark <= self.log_end_offset(),
+            "HW above the LEO"
+        );
+        change
+    }
+
     /// The replica stops serving (its broker was fenced or the partition went offline).
     pub fn go_offline(&mut self) {
         if let Role::Leader(state) = &mut self.role {
@@ -517,13 +649,23 @@ impl<S: SegmentStore> Replica<S> {
             }
         }
         self.role = Role::Offline;
+        self.applied = None;
     }
 
     // ---- leader ----
 
-    /// Appends a produced batch as leader. `Ok(Some(offset))`: acknowledged now (acks 0/1, or
-    /// all with the HW already past it); `Ok(None)`: waiting for the ISR (answer comes from
+    /// Appends a produced request's records (whole batches, one per partition as clients send
+    /// them) as leader. `Ok(Some(offset))`: acknowledged now (acks 0/1, or all with the HW
+    /// already past it); `Ok(None)`: waiting for the ISR (answer comes from
     /// [`Replica::poll_completed`] with `request`).
+    ///
+    /// Idempotence (KIP-98) is checked on the first batch's producer id, epoch and sequence:
+    /// a retry of a batch in this log is answered with its original base offset and appends
+    /// nothing — with acks=all only once the HW passes it, as Kafka does, since the original
+    /// may not be on the ISR yet. Errors: NOT_LEADER_OR_FOLLOWER (not leading, or cut off from
+    /// the controller), NOT_ENOUGH_REPLICAS (acks=all with an ISR below
+    /// `min.insync.replicas`), OUT_OF_ORDER_SEQUENCE_NUMBER, INVALID_PRODUCER_EPOCH,
+    /// INVALID_RECORD.
     pub fn handle_produce(
         &mut self,
         now_ms: u64,
@@ -542,10 +684,21 @@ impl<S: SegmentStore> Replica<S> {
         if acks == Acks::All && state.isr.len() < self.config.min_insync_replicas {
             return Err(ReplicaError::NotEnoughReplicas);
         }
+        let header = *batch::BatchRef::parse(records)
+            .map_err(|_| ReplicaError::InvalidRecord)?
+            .header();
+        if let SequenceCheck::Duplicate { base_offset } = self.producers.check(&header)? {
+            if acks != Acks::All {
+                return Ok(Some(base_offset));
+            }
+            let next_offset = base_offset + i64::from(header.last_offset_delta) + 1;
+            return self.await_committed(now_ms, request, base_offset, next_offset, timeout_ms);
+        }
         let info = self
             .log
             .append(records, self.leader_epoch, codec, now_ms)
             .map_err(|_| ReplicaError::InvalidRecord)?;
+        self.producers.record(&header, info.base_offset);
         self.advance_high_watermark();
         if acks != Acks::All || self.high_watermark > info.last_offset {
             return Ok(Some(info.base_offset));
@@ -807,9 +960,11 @@ impl<S: SegmentStore> Replica<S> {
         }
     }
 
-    /// Drops epoch entries that start at or beyond the LEO after a truncation.
-    fn trim_epochs(&mut self) {
+    /// After the log was cut at its new LEO: drops the epoch entries that start at or beyond
+    /// it, and the idempotent producers' batches that were cut.
+    fn after_truncation(&mut self) {
         let leo = self.log_end_offset();
+        self.producers.truncate_to(leo);
         while self.epoch_starts.len() > 1
             && self.epoch_starts.last().is_some_and(|(_, s)| *s >= leo)
         {
@@ -864,7 +1019,7 @@ impl<S: SegmentStore> Replica<S> {
             let target = end_offset.min(own_end).min(self.log.log_end_offset());
             let _ = self.log.truncate_to(target, 0);
             self.high_watermark = self.high_watermark.min(self.log_end_offset());
-            self.trim_epochs();
+            self.after_truncation();
         }
     }
 
@@ -883,11 +1038,11 @@ impl<S: SegmentStore> Replica<S> {
                 .truncate_fully_and_start_at(leader_log_start_offset, 0);
             self.high_watermark = self.high_watermark.max(leader_log_start_offset);
             self.cleaned_below = self.cleaned_below.max(leader_log_start_offset);
-            self.trim_epochs();
+            self.after_truncation();
         } else if self.log_end_offset() > leader_log_end_offset {
             let _ = self.log.truncate_to(leader_log_end_offset, 0);
             self.high_watermark = self.high_watermark.min(self.log_end_offset());
-            self.trim_epochs();
+            self.after_truncation();
         }
     }
 
@@ -919,6 +1074,10 @@ impl<S: SegmentStore> Replica<S> {
             self.log
                 .append_replicated(&answer.records, codec, now_ms)
                 .map_err(|_| ReplicaError::InvalidRecord)?;
+            // So that a retry reaching this replica once it leads is still a duplicate.
+            for b in batch::batches(&answer.records).flatten() {
+                self.producers.record(b.header(), b.header().base_offset);
+            }
         }
         self.high_watermark = answer.high_watermark.min(self.log_end_offset());
         Ok(())
@@ -979,6 +1138,146 @@ mod tests {
         assert!(
             !replica.is_leader() && replica.leader().is_none(),
             "offline until told"
+        );
+    }
+
+    fn state(leader: Option<BrokerId>, leader_epoch: i32, partition_epoch: i32) -> PartitionState {
+        PartitionState {
+            replicas: alloc::vec![0, 1, 2],
+            leader,
+            leader_epoch,
+            isr: alloc::vec![0, 1, 2],
+            partition_epoch,
+        }
+    }
+
+    fn idempotent_batch(producer_id: i64, sequence: i32) -> Vec<u8> {
+        let mut b = BatchBuilder::new(0).producer(producer_id, 0, sequence);
+        b.push(0, None, Some(b"v"), Vec::new());
+        b.build(&NoCodec).expect("a batch")
+    }
+
+    #[test]
+    fn a_retry_of_a_batch_truncated_away_is_written_again() {
+        // Issue 14's paused leader: broker 0 leads epoch 1 and appends producer 7's batch at
+        // offset 0; it pauses, broker 1 leads epoch 2 without it and takes producer 8's batch
+        // at offset 0; broker 0 resumes as a follower and truncates (KIP-101), copies offset
+        // 0, and later leads again. Producer 7's retry must be appended, not answered with
+        // offset 0, which holds producer 8's record.
+        let mut replica = Replica::new(0, ReplicaConfig::default());
+        assert_eq!(
+            replica.apply_metadata(&state(Some(0), 1, 1), 0),
+            RoleChange::Leader
+        );
+        let first = replica.handle_produce(
+            0,
+            &mut idempotent_batch(7, 0),
+            Acks::Leader,
+            1,
+            1_000,
+            &NoCodec,
+        );
+        assert_eq!(first, Ok(Some(0)));
+        assert_eq!(
+            replica.apply_metadata(&state(Some(1), 2, 2), 10),
+            RoleChange::Follower(FollowerStart::AskEpochEnd(1))
+        );
+        replica.handle_epoch_end(-1, 0); // the new leader has nothing of epoch 1
+        assert_eq!(replica.log_end_offset(), 0, "truncated");
+        let mut other = idempotent_batch(8, 0);
+        let mut leader_log = Replica::new(1, ReplicaConfig::default());
+        leader_log.become_leader(2, alloc::vec![1], &[1], 0);
+        let _ = leader_log.handle_produce(0, &mut other, Acks::Leader, 1, 1_000, &NoCodec);
+        let answer = FetchAnswer {
+            records: leader_log.read_all(1),
+            high_watermark: 1,
+            leader_epoch: 2,
+        };
+        replica
+            .handle_fetch_answer(&answer, &NoCodec, 20)
+            .expect("copied");
+        assert_eq!(
+            replica.apply_metadata(&state(Some(0), 3, 3), 30),
+            RoleChange::Leader
+        );
+        let retry = replica.handle_produce(
+            30,
+            &mut idempotent_batch(7, 0),
+            Acks::Leader,
+            2,
+            1_000,
+            &NoCodec,
+        );
+        assert_eq!(retry, Ok(Some(1)), "appended after producer 8's record");
+        // And producer 8's retry, copied from the leader, is still a duplicate here.
+        let again = replica.handle_produce(
+            30,
+            &mut idempotent_batch(8, 0),
+            Acks::Leader,
+            3,
+            1_000,
+            &NoCodec,
+        );
+        assert_eq!(again, Ok(Some(0)));
+    }
+
+    #[test]
+    fn older_or_repeated_metadata_is_ignored() {
+        let mut replica = Replica::new(0, ReplicaConfig::default());
+        assert_eq!(
+            replica.apply_metadata(&state(Some(0), 2, 5), 0),
+            RoleChange::Leader
+        );
+        assert_eq!(
+            replica.apply_metadata(&state(Some(0), 2, 5), 1),
+            RoleChange::Stale
+        );
+        assert_eq!(
+            replica.apply_metadata(&state(Some(1), 1, 4), 1),
+            RoleChange::Stale
+        );
+        assert!(
+            replica.is_leader(),
+            "a late message does not demote the leader"
+        );
+        let mut shrunk = state(Some(0), 2, 6);
+        shrunk.isr = alloc::vec![0, 1];
+        assert_eq!(
+            replica.apply_metadata(&shrunk, 2),
+            RoleChange::IsrChanged {
+                before: alloc::vec![0, 1, 2],
+                after: alloc::vec![0, 1]
+            }
+        );
+        let mut moved = state(Some(1), 3, 7);
+        moved.replicas = alloc::vec![1, 2, 3];
+        assert_eq!(
+            replica.apply_metadata(&moved, 3),
+            RoleChange::Offline,
+            "no longer a replica"
+        );
+    }
+
+    #[test]
+    fn a_topic_min_insync_above_the_isr_refuses_acks_all() {
+        // Kafka: acks=all with fewer in-sync replicas than the topic's min.insync.replicas is
+        // refused with NOT_ENOUGH_REPLICAS and appends nothing; acks=1 is not gated.
+        let config = ReplicaConfig {
+            min_insync_replicas: 3,
+            ..ReplicaConfig::default()
+        };
+        let mut replica = Replica::new(0, config);
+        let mut two = state(Some(0), 1, 1);
+        two.isr = alloc::vec![0, 1];
+        let _ = replica.apply_metadata(&two, 0);
+        assert_eq!(
+            replica.handle_produce(0, &mut batch(1), Acks::All, 1, 1_000, &NoCodec),
+            Err(ReplicaError::NotEnoughReplicas)
+        );
+        assert_eq!(replica.log_end_offset(), 0, "nothing appended");
+        assert_eq!(
+            replica.handle_produce(0, &mut batch(1), Acks::Leader, 2, 1_000, &NoCodec),
+            Ok(Some(0))
         );
     }
 

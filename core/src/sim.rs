@@ -35,7 +35,7 @@ use crate::group::{
 use crate::log::{CleanupPolicy, LogConfig};
 use crate::partitioner::murmur2_partition;
 use crate::replica::{
-    Acks, BrokerId, FetchAnswer, FollowerStart, Replica, ReplicaConfig, ReplicaError,
+    Acks, BrokerId, FetchAnswer, FollowerStart, Replica, ReplicaConfig, ReplicaError, RoleChange,
 };
 use crate::rng::Rng;
 
@@ -99,6 +99,12 @@ pub struct ProducerConfig {
     /// Distinct keys it cycles through (`k0`, `k1`, ...), placed by murmur2 as Kafka's
     /// default partitioner does; 0 sends records without keys, partitions in turn.
     pub keys: u32,
+    /// `enable.idempotence`: every record goes in a batch with a producer id, epoch and
+    /// sequence, and a retry resends the same batch, so the broker writes it once. The
+    /// simulated producer sends each record on its own, so each record is its own idempotent
+    /// producer (id = record id, sequence 0): what the broker must get right — a retry after
+    /// a timeout, a leader change, a truncation — is the same as for a long sequence.
+    pub idempotent: bool,
 }
 
 impl Default for ProducerConfig {
@@ -112,6 +118,7 @@ impl Default for ProducerConfig {
             start_ms: 1_000,
             stop_ms: u64::MAX,
             keys: 0,
+            idempotent: false,
         }
     }
 }
@@ -131,6 +138,9 @@ pub struct TopicConfig {
     pub delete_retention_ms: u64,
     /// `min.cleanable.dirty.ratio`.
     pub min_cleanable_dirty_ratio: f64,
+    /// The topic's own `min.insync.replicas`, over the brokers' default
+    /// ([`SimConfig::replica`]) when set.
+    pub min_insync_replicas: Option<usize>,
 }
 
 impl Default for TopicConfig {
@@ -143,6 +153,7 @@ impl Default for TopicConfig {
             segment_ms: log.segment_ms,
             delete_retention_ms: log.delete_retention_ms,
             min_cleanable_dirty_ratio: log.min_cleanable_dirty_ratio,
+            min_insync_replicas: None,
         }
     }
 }
@@ -160,6 +171,17 @@ impl TopicConfig {
             delete_retention_ms: self.delete_retention_ms,
             min_cleanable_dirty_ratio: self.min_cleanable_dirty_ratio,
             ..LogConfig::default()
+        }
+    }
+
+    /// The replication settings every replica of the topic gets: the brokers' `default` with
+    /// the topic's own overrides (Kafka: a topic config wins over the broker's).
+    pub fn replica_config(&self, default: ReplicaConfig) -> ReplicaConfig {
+        ReplicaConfig {
+            min_insync_replicas: self
+                .min_insync_replicas
+                .unwrap_or(default.min_insync_replicas),
+            ..default
         }
     }
 }
@@ -265,6 +287,12 @@ pub enum Fault {
     },
     /// An operator asks every live broker's log cleaner to run now, whatever the dirty ratio.
     Compact,
+    /// The broker's process stops (SIGSTOP, a long GC pause, a stalled VM): it handles
+    /// nothing, and its timers do not fire, until [`Fault::Resume`]. Then it carries on with
+    /// the state it had, behind on everything the cluster did meanwhile.
+    Pause(BrokerId),
+    /// A paused broker runs again: what reached it while paused is handled now, in order.
+    Resume(BrokerId),
     /// An operator resets the group's committed offsets to each partition's log start
     /// (`earliest`) or high watermark; refused, as by Kafka, while the group has members.
     ResetOffsets {
@@ -371,6 +399,13 @@ pub enum Violation {
         /// Generation.
         generation: i32,
     },
+    /// 6: an idempotent producer's record is in the committed log more than once.
+    DuplicatedRecord {
+        /// Partition.
+        partition: PartitionId,
+        /// Record id.
+        id: u64,
+    },
     /// 4: a consumer received a record at or above the high watermark.
     ReadAboveHighWatermark {
         /// Partition.
@@ -395,6 +430,9 @@ pub struct Report {
     pub lost: u64,
     /// The ids of the first [`LOST_IDS_MAX`] of them, for views and debugging.
     pub lost_ids: Vec<u64>,
+    /// Records of an idempotent producer found more than once in a committed log (each such
+    /// record is also a [`Violation::DuplicatedRecord`]).
+    pub duplicated: u64,
     /// Records the consumer read.
     pub consumed: u64,
     /// Invariant violations seen.
@@ -694,6 +732,9 @@ struct SimBroker {
     isr_sent_ms: BTreeMap<PartitionId, u64>,
     /// When the log cleaner last ran.
     last_clean_ms: u64,
+    /// Paused ([`Fault::Pause`]): deliveries and timers wait in `held` until resumed.
+    paused: bool,
+    held: Vec<Event>,
 }
 
 struct InFlight {
@@ -782,6 +823,8 @@ impl Sim {
                 fetches: BTreeMap::new(),
                 isr_sent_ms: BTreeMap::new(),
                 last_clean_ms: 0,
+                paused: false,
+                held: Vec::new(),
             })
             .collect();
         let mut sim = Self {
@@ -905,6 +948,25 @@ impl Sim {
         };
         self.now_ms = next.time_ms;
         self.events += 1;
+        // A paused broker's process runs nothing: what reaches it waits for the resume.
+        let paused_target = match &next.event {
+            Event::Deliver {
+                to: Party::Broker(b),
+                from,
+                ..
+            } if !self.is_cut(*from, Party::Broker(*b)) => Some(*b),
+            Event::Timer {
+                party: Party::Broker(b),
+                ..
+            } => Some(*b),
+            _ => None,
+        };
+        if let Some(b) = paused_target
+            && self.brokers[b as usize].paused
+        {
+            self.brokers[b as usize].held.push(next.event);
+            return true;
+        }
         match next.event {
             Event::Deliver { from, to, msg, .. } => {
                 if !self.is_cut(from, to) {
@@ -938,6 +1000,9 @@ impl Sim {
     pub fn report(&mut self) -> Report {
         self.check_replicas();
         let mut committed: BTreeSet<u64> = BTreeSet::new();
+        let mut duplicated = Vec::new();
+        // (partition, offset) → record id, in each leader's committed log.
+        let mut at: BTreeMap<(PartitionId, i64), u64> = BTreeMap::new();
         // Below this offset the leader's cleaner removed records on purpose (retention,
         // compaction): an acknowledged record missing there is cleaned, not lost.
         let mut cleaned_below = alloc::vec![0; self.config.partitions as usize];
@@ -946,8 +1011,23 @@ impl Sim {
                 continue;
             };
             if let Some(replica) = self.replica(leader, p) {
-                committed.extend(record_ids(&replica.read_all(replica.high_watermark())));
+                let ids = record_offsets(&replica.read_all(replica.high_watermark()));
+                for (offset, id) in ids {
+                    at.insert((p, offset), id);
+                    // Invariant 6: an idempotent producer's record is written once, however
+                    // often it was retried. (Without idempotence a retry may write it twice:
+                    // at-least-once, as Kafka promises.)
+                    if !committed.insert(id) && self.config.producer.idempotent {
+                        duplicated.push(Violation::DuplicatedRecord { partition: p, id });
+                    }
+                }
                 cleaned_below[p as usize] = replica.cleaned_below();
+            }
+        }
+        let duplicated_count = duplicated.len() as u64;
+        for v in duplicated {
+            if !self.violations.contains(&v) {
+                self.violations.push(v);
             }
         }
         let lost_ids: Vec<u64> = self
@@ -955,7 +1035,15 @@ impl Sim {
             .acked
             .iter()
             .filter(|(id, (p, offset))| {
-                !committed.contains(id) && *offset >= cleaned_below[*p as usize]
+                if *offset < cleaned_below[*p as usize] {
+                    return false;
+                }
+                // An idempotent producer is told where its record is: an answer naming an
+                // offset that holds another record (a stale duplicate answer after a
+                // truncation) loses the record as surely as a missing one.
+                let misplaced = self.config.producer.idempotent
+                    && at.get(&(*p, *offset)).is_some_and(|other| other != *id);
+                !committed.contains(id) || misplaced
             })
             .map(|(id, _)| *id)
             .collect();
@@ -966,6 +1054,7 @@ impl Sim {
             failed: self.producer.failed.len() as u64,
             lost: lost_ids.len() as u64,
             lost_ids: lost_ids.into_iter().take(LOST_IDS_MAX).collect(),
+            duplicated: duplicated_count,
             consumed: self.consumer.consumed,
             violations: self.violations.clone(),
             events: self.events,
@@ -1086,6 +1175,20 @@ impl Sim {
         match fault {
             Fault::Crash(b) => self.crash(b),
             Fault::Restart(b) => self.restart(b),
+            Fault::Pause(b) => {
+                if let Some(broker) = self.brokers.get_mut(b as usize) {
+                    broker.paused = true;
+                }
+            }
+            Fault::Resume(b) => {
+                if let Some(broker) = self.brokers.get_mut(b as usize) {
+                    broker.paused = false;
+                    let now = self.now_ms;
+                    for event in core::mem::take(&mut broker.held) {
+                        self.push(now, event);
+                    }
+                }
+            }
             Fault::Cut(a, b) => {
                 self.cut.insert(Self::key(a, b));
             }
@@ -1573,7 +1676,8 @@ impl Sim {
                 key,
                 tombstone,
             } => {
-                let mut batch = record_batch(id, key.as_deref(), tombstone, now);
+                let idempotent = self.config.producer.idempotent;
+                let mut batch = record_batch(id, key.as_deref(), tombstone, idempotent, now);
                 let timeout = self.config.producer.request_timeout_ms;
                 let result = match self.brokers[b as usize].replicas.get_mut(&partition) {
                     Some(r) => r.handle_produce(now, &mut batch, acks, request, timeout, &NoCodec),
@@ -1715,55 +1819,34 @@ impl Sim {
         }
     }
 
-    /// Applies newer partition states: become leader, follower, or go offline.
+    /// Applies newer partition states through the core's one rule
+    /// ([`Replica::apply_metadata`]): become leader, follower, or go offline.
     fn apply_partitions(&mut self, b: BrokerId, changes: &[(PartitionId, PartitionState)]) {
         let now = self.now_ms;
-        let config = self.config.replica;
+        let config = self.config.topic.replica_config(self.config.replica);
         let log_config = self.config.topic.log_config();
         for (p, state) in changes {
             let broker = &mut self.brokers[b as usize];
-            let known = broker.metadata.get(p);
-            if known.is_some_and(|k| {
-                k.partition_epoch >= state.partition_epoch && k.leader_epoch >= state.leader_epoch
+            if broker.metadata.get(p).is_none_or(|k| {
+                k.partition_epoch < state.partition_epoch || k.leader_epoch < state.leader_epoch
             }) {
-                continue;
+                broker.metadata.insert(*p, state.clone());
             }
-            let leader_changed = known
-                .is_none_or(|k| k.leader_epoch != state.leader_epoch || k.leader != state.leader);
-            broker.metadata.insert(*p, state.clone());
-            if !state.replicas.contains(&b) {
+            if !state.replicas.contains(&b) && !broker.replicas.contains_key(p) {
                 continue;
             }
             let replica = broker
                 .replicas
                 .entry(*p)
                 .or_insert_with(|| Replica::with_log_config(b, config, log_config.clone()));
-            match state.leader {
-                Some(l) if l == b => {
-                    if leader_changed || !replica.is_leader() {
-                        replica.become_leader(
-                            state.leader_epoch,
-                            state.isr.clone(),
-                            &state.replicas,
-                            now,
-                        );
-                    } else {
-                        replica.handle_isr_change_result(Some(state.isr.clone()));
-                    }
+            let before = replica.log_end_offset();
+            match replica.apply_metadata(state, now) {
+                RoleChange::Follower(FollowerStart::AskEpochEnd(_)) => self.start_fetching(b, *p),
+                RoleChange::Follower(FollowerStart::Fetch(_)) => {
+                    self.after_truncation(b, *p, before);
+                    self.start_fetching(b, *p);
                 }
-                Some(l) => {
-                    if leader_changed || replica.leader() != Some(l) {
-                        let before = replica.log_end_offset();
-                        match replica.become_follower(l, state.leader_epoch) {
-                            FollowerStart::AskEpochEnd(_) => self.start_fetching(b, *p),
-                            FollowerStart::Fetch(_) => {
-                                self.after_truncation(b, *p, before);
-                                self.start_fetching(b, *p);
-                            }
-                        }
-                    }
-                }
-                None => replica.go_offline(),
+                _ => {}
             }
             self.drain_completed(b, *p);
         }
@@ -2727,9 +2810,20 @@ impl Sim {
 
 /// A one-record batch produced at `now_ms`: its value is the record id (big-endian); a
 /// tombstone has a null value and carries the id in an `id` header.
-fn record_batch(id: u64, key: Option<&str>, tombstone: bool, now_ms: u64) -> Vec<u8> {
+/// Record `id` as a one-record batch; an idempotent producer's carries producer id `id`,
+/// epoch 0, sequence 0 (see [`ProducerConfig::idempotent`]).
+fn record_batch(
+    id: u64,
+    key: Option<&str>,
+    tombstone: bool,
+    idempotent: bool,
+    now_ms: u64,
+) -> Vec<u8> {
     let value = id.to_be_bytes();
     let mut b = BatchBuilder::new(0);
+    if idempotent {
+        b = b.producer(id as i64, 0, 0);
+    }
     let (value, headers) = if tombstone {
         let header = crate::batch::Header {
             key: ID_HEADER.as_bytes(),
@@ -2779,14 +2873,14 @@ pub fn record_id(record: &crate::batch::Record<'_>) -> Option<u64> {
     <[u8; 8]>::try_from(bytes).ok().map(u64::from_be_bytes)
 }
 
-/// The record ids in a run of batches.
-fn record_ids(bytes: &[u8]) -> Vec<u64> {
+/// (offset, record id) of each record in `bytes`.
+fn record_offsets(bytes: &[u8]) -> Vec<(i64, u64)> {
     let mut ids = Vec::new();
     let mut scratch = Vec::new();
     for batch in batches(bytes).flatten() {
         if let Ok(records) = batch.records(&NoCodec, &mut scratch) {
             for record in records.flatten() {
-                ids.extend(record_id(&record));
+                ids.extend(record_id(&record).map(|id| (record.offset, id)));
             }
         }
     }
