@@ -58,3 +58,11 @@ pub const REQUEST_TIMED_OUT: i16 = 7;
 pub const NOT_ENOUGH_REPLICAS_AFTER_APPEND: i16 = 20;
 /// A follower's or client's leader epoch is older than the leader's (KIP-320).
 pub const FENCED_LEADER_EPOCH: i16 = 74;
+/// The coordinator cannot serve the request now (it will, or another will): retry.
+pub const COORDINATOR_NOT_AVAILABLE: i16 = 15;
+/// This broker does not coordinate the group: find the coordinator again.
+pub const NOT_COORDINATOR: i16 = 16;
+/// A request's record list is larger than the broker accepts.
+pub const RECORD_LIST_TOO_LARGE: i16 = 18;
+/// The commit's offsets do not fit in one record batch of the offsets topic.
+pub const INVALID_COMMIT_OFFSET_SIZE: i16 = 28;

@@ -151,6 +151,31 @@ impl OffsetStore {
     }
 }
 
+/// The error an OffsetCommit answers when writing the commit to `__consumer_offsets` failed
+/// with `append_error`. Clients act on coordinator errors, not on produce errors: they retry
+/// on COORDINATOR_NOT_AVAILABLE and look for the coordinator again on NOT_COORDINATOR.
+/// Kafka's mapping (`GroupMetadataManager.storeOffsets`, and the KIP-848 coordinator's
+/// `GroupCoordinatorService.normalizeException`, which also maps REQUEST_TIMED_OUT):
+/// UNKNOWN_TOPIC_OR_PARTITION, NOT_ENOUGH_REPLICAS(_AFTER_APPEND), REQUEST_TIMED_OUT →
+/// COORDINATOR_NOT_AVAILABLE; NOT_LEADER_OR_FOLLOWER, KAFKA_STORAGE_ERROR → NOT_COORDINATOR;
+/// MESSAGE_TOO_LARGE, RECORD_LIST_TOO_LARGE → INVALID_COMMIT_OFFSET_SIZE; anything else
+/// stays as it is.
+pub fn commit_error_code(append_error: i16) -> i16 {
+    match append_error {
+        error_code::UNKNOWN_TOPIC_OR_PARTITION
+        | error_code::NOT_ENOUGH_REPLICAS
+        | error_code::NOT_ENOUGH_REPLICAS_AFTER_APPEND
+        | error_code::REQUEST_TIMED_OUT => error_code::COORDINATOR_NOT_AVAILABLE,
+        error_code::NOT_LEADER_OR_FOLLOWER | error_code::KAFKA_STORAGE_ERROR => {
+            error_code::NOT_COORDINATOR
+        }
+        error_code::MESSAGE_TOO_LARGE | error_code::RECORD_LIST_TOO_LARGE => {
+            error_code::INVALID_COMMIT_OFFSET_SIZE
+        }
+        other => other,
+    }
+}
+
 /// Checks a commit before it is written anywhere: metadata within [`METADATA_MAX_BYTES`], an
 /// offset of -1 or more.
 pub fn validate(value: &CommittedOffset) -> Result<(), OffsetError> {
@@ -293,6 +318,45 @@ impl Reader<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_failed_commit_write_answers_with_coordinator_errors() {
+        // Kafka's GroupMetadataManager error mapping (its testStoreGroupErrorMapping table).
+        for (append, answer) in [
+            (error_code::NONE, error_code::NONE),
+            (
+                error_code::UNKNOWN_TOPIC_OR_PARTITION,
+                error_code::COORDINATOR_NOT_AVAILABLE,
+            ),
+            (
+                error_code::NOT_ENOUGH_REPLICAS,
+                error_code::COORDINATOR_NOT_AVAILABLE,
+            ),
+            (
+                error_code::NOT_ENOUGH_REPLICAS_AFTER_APPEND,
+                error_code::COORDINATOR_NOT_AVAILABLE,
+            ),
+            (
+                error_code::REQUEST_TIMED_OUT,
+                error_code::COORDINATOR_NOT_AVAILABLE,
+            ),
+            (
+                error_code::NOT_LEADER_OR_FOLLOWER,
+                error_code::NOT_COORDINATOR,
+            ),
+            (error_code::KAFKA_STORAGE_ERROR, error_code::NOT_COORDINATOR),
+            (
+                error_code::MESSAGE_TOO_LARGE,
+                error_code::INVALID_COMMIT_OFFSET_SIZE,
+            ),
+            (
+                error_code::RECORD_LIST_TOO_LARGE,
+                error_code::INVALID_COMMIT_OFFSET_SIZE,
+            ),
+        ] {
+            assert_eq!(commit_error_code(append), answer, "append error {append}");
+        }
+    }
 
     fn key(group: &str, topic: &str, partition: i32) -> OffsetKey {
         OffsetKey {

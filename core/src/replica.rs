@@ -116,6 +116,11 @@ pub enum ReplicaError {
     /// the producer exists.
     #[error("invalid producer epoch")]
     InvalidProducerEpoch,
+    /// The log refused the batch; the Kafka error code says why (CORRUPT_MESSAGE,
+    /// MESSAGE_TOO_LARGE, INVALID_RECORD, UNSUPPORTED_COMPRESSION_TYPE, KAFKA_STORAGE_ERROR
+    /// when the store failed).
+    #[error("the log refused the batch (Kafka error {0})")]
+    AppendRefused(i16),
 }
 
 impl From<ProducerError> for ReplicaError {
@@ -140,6 +145,7 @@ impl ReplicaError {
             Self::FencedLeaderEpoch => error_code::FENCED_LEADER_EPOCH,
             Self::OutOfOrderSequence => error_code::OUT_OF_ORDER_SEQUENCE_NUMBER,
             Self::InvalidProducerEpoch => error_code::INVALID_PRODUCER_EPOCH,
+            Self::AppendRefused(code) => code,
         }
     }
 }
@@ -685,7 +691,7 @@ impl<S: SegmentStore> Replica<S> {
             return Err(ReplicaError::NotEnoughReplicas);
         }
         let header = *batch::BatchRef::parse(records)
-            .map_err(|_| ReplicaError::InvalidRecord)?
+            .map_err(|e| ReplicaError::AppendRefused(e.kafka_error_code()))?
             .header();
         if let SequenceCheck::Duplicate { base_offset } = self.producers.check(&header)? {
             if acks != Acks::All {
@@ -697,7 +703,7 @@ impl<S: SegmentStore> Replica<S> {
         let info = self
             .log
             .append(records, self.leader_epoch, codec, now_ms)
-            .map_err(|_| ReplicaError::InvalidRecord)?;
+            .map_err(|e| ReplicaError::AppendRefused(e.kafka_error_code()))?;
         self.producers.record(&header, info.base_offset);
         self.advance_high_watermark();
         if acks != Acks::All || self.high_watermark > info.last_offset {

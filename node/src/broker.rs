@@ -24,8 +24,8 @@ use runnel_core::error_code;
 use runnel_core::group::{GroupConfig, GroupCoordinator, GroupOutput, ReplyToken};
 use runnel_core::log::{Log, LogConfig, LogError};
 use runnel_core::offsets::{CommittedOffset, OffsetKey, OffsetStore, encode_commit};
-use runnel_core::producer::{ProducerStateTable, SequenceCheck};
-use runnel_core::replica::{Acks, Replica, ReplicaConfig, ReplicaError};
+use runnel_core::controller::PartitionState as PartitionMetadata;
+use runnel_core::replica::{Acks, Replica, ReplicaConfig, ReplicaError, RoleChange};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{Notify, oneshot};
 
@@ -137,7 +137,7 @@ struct TopicMeta {
     config: BTreeMap<String, String>,
 }
 
-/// A partition: its log and the producers writing to it.
+/// A partition: its replica (the log, the producers writing to it, its role).
 #[derive(Debug)]
 pub struct Partition {
     /// The partition index.
@@ -151,7 +151,6 @@ pub struct PartitionState {
     /// This node's replica of the partition: the log, and (in a cluster) the core's leader or
     /// follower state over it.
     pub replica: Replica<FileSegmentStore>,
-    producers: ProducerStateTable,
     unflushed_messages: u64,
     last_flush_ms: u64,
     /// acks=all produce requests waiting for the ISR, by request id.
@@ -160,20 +159,14 @@ pub struct PartitionState {
 }
 
 impl PartitionState {
-    /// What consumers may read up to: the high watermark where this node leads in a cluster,
-    /// the log end on a single node.
+    /// What consumers may read up to: the high watermark where this node leads (a single
+    /// node leads every partition), else the log end.
     pub fn high_watermark(&self) -> i64 {
         if self.replica.is_leader() {
             self.replica.high_watermark()
         } else {
             self.log().log_end_offset()
         }
-    }
-
-    /// Notes a batch a follower copied, so a retry of it is a duplicate here too once this
-    /// replica leads.
-    pub fn record_replicated(&mut self, header: &BatchHeader) {
-        self.producers.record(header, header.base_offset);
     }
 
     /// Answers acks=all produce requests the replica completed (or failed).
@@ -253,6 +246,23 @@ pub struct Groups {
     pub coordinator: GroupCoordinator,
     /// Latest commit per (group, topic, partition).
     pub offsets: OffsetStore,
+    /// Where in `__consumer_offsets` each commit in `offsets` was written: a commit is
+    /// applied only over an older one, as replication confirms writes in log order but their
+    /// waiting requests may resume in any order.
+    written_at: HashMap<OffsetKey, i64>,
+}
+
+/// An OffsetCommit written to `__consumer_offsets`: each entry's code and, while the ISR has
+/// not confirmed the write, what to wait for before the commits may be shown
+/// ([`Broker::apply_commits`]).
+#[derive(Debug)]
+pub struct Commit {
+    /// One code per entry, in request order.
+    pub codes: Vec<i16>,
+    /// Resolves with the write's base offset once the ISR has it (`None`: already applied).
+    pub replicated: Option<Replicated>,
+    /// The commits to apply once replicated.
+    pub accepted: Vec<(OffsetKey, CommittedOffset)>,
 }
 
 /// The whole broker.
@@ -315,6 +325,7 @@ impl Broker {
             groups: Mutex::new(Groups {
                 coordinator: GroupCoordinator::new(group_config),
                 offsets: OffsetStore::new(),
+                written_at: HashMap::new(),
             }),
             replies: Mutex::new(HashMap::new()),
             next_token: AtomicU64::new(1),
@@ -363,8 +374,9 @@ impl Broker {
             overrides: Mutex::new(meta.config.clone()),
         });
         let log_config = self.log_config(&meta.config);
+        let replica_config = self.replica_config(&meta.config);
         for index in 0..meta.partitions {
-            let partition = self.open_partition(name, index, log_config.clone())?;
+            let partition = self.open_partition(name, index, log_config.clone(), replica_config)?;
             topic
                 .partitions
                 .write()
@@ -383,6 +395,7 @@ impl Broker {
         topic: &str,
         index: i32,
         config: LogConfig,
+        replica_config: ReplicaConfig,
     ) -> Result<Partition, String> {
         let dir = partition_dir(&self.config.data_dir, topic, index);
         let store = FileSegmentStore::open(&dir).map_err(|e| e.to_string())?;
@@ -400,14 +413,24 @@ impl Broker {
         {
             log.restore_log_start_offset(offset);
         }
-        let mut producers = ProducerStateTable::new();
-        restore_producers(&log, &mut producers);
-        let replica = Replica::with_log(self.config.node_id as u32, self.replica_config(), log);
+        let mut replica = Replica::with_log(self.config.node_id as u32, replica_config, log);
+        if self.cluster().is_none() && self.config.quorum_voters.is_empty() {
+            // A single node is a one-replica cluster: it leads every partition, in leader
+            // epoch 0, with itself as the ISR.
+            let me = self.config.node_id as u32;
+            let sole = PartitionMetadata {
+                replicas: vec![me],
+                leader: Some(me),
+                leader_epoch: 0,
+                isr: vec![me],
+                partition_epoch: 0,
+            };
+            let _ = replica.apply_metadata(&sole, now_ms());
+        }
         Ok(Partition {
             index,
             state: Mutex::new(PartitionState {
                 replica,
-                producers,
                 unflushed_messages: 0,
                 last_flush_ms: now_ms(),
                 waiters: HashMap::new(),
@@ -416,11 +439,16 @@ impl Broker {
         })
     }
 
-    /// Replication settings from the broker's config.
-    pub fn replica_config(&self) -> ReplicaConfig {
+    /// Replication settings of a topic with `overrides`: the broker's, with the topic's own
+    /// `min.insync.replicas` when it has one (Kafka: the topic config wins).
+    pub fn replica_config(&self, overrides: &BTreeMap<String, String>) -> ReplicaConfig {
+        let min_insync_replicas = overrides
+            .get("min.insync.replicas")
+            .and_then(|v| v.trim().parse::<usize>().ok())
+            .unwrap_or(self.config.min_insync_replicas.max(1) as usize);
         ReplicaConfig {
             lag_time_max_ms: self.config.replica_lag_time_max_ms,
-            min_insync_replicas: self.config.min_insync_replicas.max(1) as usize,
+            min_insync_replicas,
             ..ReplicaConfig::default()
         }
     }
@@ -775,9 +803,10 @@ impl Broker {
             ));
         }
         let log_config = self.log_config(&topic.overrides());
+        let replica_config = self.replica_config(&topic.overrides());
         for index in current..count {
             let partition = self
-                .open_partition(name, index, log_config.clone())
+                .open_partition(name, index, log_config.clone(), replica_config)
                 .map_err(|e| ApiError::new(error_code::KAFKA_STORAGE_ERROR, e))?;
             topic
                 .partitions
@@ -821,10 +850,13 @@ impl Broker {
         if validate_only {
             return Ok(());
         }
+        let replica_config = self.replica_config(&overrides);
         *topic.overrides.lock().unwrap_or_else(|p| p.into_inner()) = overrides;
         self.save_meta(name, &self.topic_meta(&topic))?;
         for partition in topic.partitions() {
-            partition.lock().log_mut().set_config(probe.clone());
+            let mut state = partition.lock();
+            state.log_mut().set_config(probe.clone());
+            state.replica.set_config(replica_config);
         }
         Ok(())
     }
@@ -842,53 +874,81 @@ impl Broker {
         Ok(TOPIC_CONFIGS
             .iter()
             .map(|key| {
-                let value = overrides
-                    .get(*key)
-                    .cloned()
-                    .unwrap_or_else(|| config_value(&config, key));
+                let value = match overrides.get(*key) {
+                    Some(v) => v.clone(),
+                    None if *key == "min.insync.replicas" => {
+                        self.config.min_insync_replicas.max(1).to_string()
+                    }
+                    None => config_value(&config, key),
+                };
                 (key.to_string(), value, !overrides.contains_key(*key))
             })
             .collect())
     }
 
-    /// Appends a produce request's records to one partition. Returns the base offset the
-    /// records got (or had, for an idempotent retry) and the log start offset. Idempotence is
-    /// checked on the request's first batch: clients send one batch per partition per request.
+    /// Appends records to one partition as an acks=1 producer would (plugin pipelines): the
+    /// base offset the records got (or had, for an idempotent retry) and the log start offset.
     pub fn produce(&self, partition: &Partition, records: &[u8]) -> Result<(i64, i64), ApiError> {
+        match self.produce_acks(partition, records, 1, 0)? {
+            Produced::Done(base, start) => Ok((base, start)),
+            // acks=1 never waits for the ISR.
+            Produced::Waiting(..) => Err(ApiError::new(
+                error_code::REQUEST_TIMED_OUT,
+                "an acks=1 write waited for the ISR",
+            )),
+        }
+    }
+
+    /// Produce as a client asks it (`acks` 0, 1 or -1), through the core's replica: where
+    /// this node leads, the replica checks idempotence, `min.insync.replicas` (the topic's,
+    /// else the broker's) and, for acks=all, answers once the ISR has the records; elsewhere
+    /// it refuses with NOT_LEADER_OR_FOLLOWER.
+    pub fn produce_acks(
+        &self,
+        partition: &Partition,
+        records: &[u8],
+        acks: i16,
+        timeout_ms: u64,
+    ) -> Result<Produced, ApiError> {
         let now = now_ms();
         let mut state = partition.lock();
         let state = &mut *state;
-        // Idempotence: a retried batch is answered with its first offsets, not written again.
-        let header = first_header(records)?;
-        match state
-            .producers
-            .check(&header)
-            .map_err(|e| ApiError::new(e.kafka_error_code(), e.to_string()))?
-        {
-            SequenceCheck::Duplicate { base_offset } => {
-                return Ok((base_offset, state.log().log_start_offset()));
-            }
-            SequenceCheck::Append => {}
-        }
+        let acks = match acks {
+            0 => Acks::None,
+            1 => Acks::Leader,
+            _ => Acks::All,
+        };
+        state.next_request += 1;
+        let request = state.next_request;
+        let before = state.log().log_end_offset();
         let mut owned = records.to_vec();
-        let info = state.log_mut().append(&mut owned, 0, &self.codec, now)?;
-        let count = (info.last_offset - info.base_offset + 1) as u64;
-        self.after_append(state, &header, info.base_offset, count, records.len(), now)?;
-        Ok((info.base_offset, state.log().log_start_offset()))
+        let appended = state
+            .replica
+            .handle_produce(now, &mut owned, acks, request, timeout_ms, &self.codec)
+            .map_err(|e| ApiError::new(e.kafka_error_code(), e.to_string()))?;
+        let count = state.log().log_end_offset() - before;
+        if count > 0 {
+            self.after_append(state, count as u64, records.len(), now)?;
+        }
+        let start = state.log().log_start_offset();
+        Ok(match appended {
+            Some(base) => Produced::Done(base, start),
+            None => {
+                let (tx, rx) = oneshot::channel();
+                state.waiters.insert(request, tx);
+                Produced::Waiting(rx, start)
+            }
+        })
     }
 
-    /// After an append: the producer's sequence, the flush policy, metrics, and the fetches
-    /// waiting for records.
+    /// After an append: the flush policy, metrics, and the fetches waiting for records.
     fn after_append(
         &self,
         state: &mut PartitionState,
-        header: &BatchHeader,
-        base_offset: i64,
         count: u64,
         bytes: usize,
         now: u64,
     ) -> Result<(), ApiError> {
-        state.producers.record(header, base_offset);
         state.unflushed_messages += count;
         let flush_messages = state.log().config().flush_messages;
         if self.config.flush_before_ack
@@ -899,82 +959,6 @@ impl Broker {
         self.metrics.record_produce(count, bytes as u64);
         self.appended.notify_waiters();
         Ok(())
-    }
-
-    /// Produce as a client asks it (`acks` 0, 1 or -1): in a cluster, where this node leads,
-    /// through the core's replica, so acks=all waits for the ISR and `min.insync.replicas`
-    /// holds; elsewhere a plain append.
-    pub fn produce_acks(
-        &self,
-        partition: &Partition,
-        records: &[u8],
-        acks: i16,
-        timeout_ms: u64,
-    ) -> Result<Produced, ApiError> {
-        if self.cluster().is_none() {
-            return self
-                .produce(partition, records)
-                .map(|(base, start)| Produced::Done(base, start));
-        }
-        let now = now_ms();
-        let mut state = partition.lock();
-        let state = &mut *state;
-        let header = first_header(records)?;
-        let acks = match acks {
-            0 => Acks::None,
-            1 => Acks::Leader,
-            _ => Acks::All,
-        };
-        state.next_request += 1;
-        let request = state.next_request;
-        match state
-            .producers
-            .check(&header)
-            .map_err(|e| ApiError::new(e.kafka_error_code(), e.to_string()))?
-        {
-            SequenceCheck::Duplicate { base_offset } => {
-                let start = state.log().log_start_offset();
-                if acks != Acks::All {
-                    return Ok(Produced::Done(base_offset, start));
-                }
-                // A retry of a batch that is in the log but maybe not yet on the ISR: answered
-                // like the original, only once the high watermark passes it (as Kafka does).
-                let next = base_offset + i64::from(header.last_offset_delta) + 1;
-                let waiting = state
-                    .replica
-                    .await_committed(now, request, base_offset, next, timeout_ms)
-                    .map_err(|e| ApiError::new(e.kafka_error_code(), e.to_string()))?;
-                return Ok(match waiting {
-                    Some(base) => Produced::Done(base, start),
-                    None => {
-                        let (tx, rx) = oneshot::channel();
-                        state.waiters.insert(request, tx);
-                        Produced::Waiting(rx, start)
-                    }
-                });
-            }
-            SequenceCheck::Append => {}
-        }
-        let mut owned = records.to_vec();
-        let appended = state
-            .replica
-            .handle_produce(now, &mut owned, acks, request, timeout_ms, &self.codec)
-            .map_err(|e| ApiError::new(e.kafka_error_code(), e.to_string()))?;
-        let info_base = match appended {
-            Some(base) => base,
-            None => state.log().log_end_offset() - i64::from(header.last_offset_delta) - 1,
-        };
-        let count = u64::try_from(header.record_count).unwrap_or(0);
-        self.after_append(state, &header, info_base, count, records.len(), now)?;
-        let start = state.log().log_start_offset();
-        Ok(match appended {
-            Some(base) => Produced::Done(base, start),
-            None => {
-                let (tx, rx) = oneshot::channel();
-                state.waiters.insert(request, tx);
-                Produced::Waiting(rx, start)
-            }
-        })
     }
 
     /// After a leader's input (a follower's fetch, a tick): answers completed acks=all writes,
@@ -1051,56 +1035,40 @@ impl Broker {
                     .partition(&topic.name, partition.index)
                     .cloned();
                 let mut state = partition.lock();
-                let replica = &mut state.replica;
-                match wanted {
-                    Some(p) if p.replicas.contains(&me) && p.leader == Some(me) => {
-                        if !replica.is_leader() || replica.leader_epoch() != p.leader_epoch {
-                            tracing::info!(
-                                "{}-{}: leader in epoch {}",
-                                topic.name,
-                                partition.index,
-                                p.leader_epoch
-                            );
-                            replica.become_leader(p.leader_epoch, p.isr.clone(), &p.replicas, now);
-                            self.metrics.leader_changes.fetch_add(1, Ordering::Relaxed);
-                            coordinating |= topic.is_internal();
-                        } else if let Some(before) = replica
-                            .isr()
-                            .map(<[u32]>::len)
-                            .filter(|_| replica.isr() != Some(&p.isr[..]))
-                        {
-                            tracing::info!(
-                                "{}-{}: ISR now {:?}",
-                                topic.name,
-                                partition.index,
-                                p.isr
-                            );
-                            let counter = if p.isr.len() < before {
-                                &self.metrics.isr_shrinks
-                            } else {
-                                &self.metrics.isr_expands
-                            };
-                            counter.fetch_add(1, Ordering::Relaxed);
-                            replica.handle_isr_change_result(Some(p.isr.clone()));
-                        }
+                let name = format!("{}-{}", topic.name, partition.index);
+                // The rule is core's (`Replica::apply_metadata`, which the simulator runs too);
+                // here only its effects: logs, metrics, fetchers, the group coordinator.
+                let change = match &wanted {
+                    Some(p) => state.replica.apply_metadata(p, now),
+                    None => {
+                        state.replica.go_offline();
+                        RoleChange::Offline
                     }
-                    Some(p) if p.replicas.contains(&me) && p.leader.is_some() => {
-                        let leader = p.leader.unwrap_or_default();
-                        if replica.leader() != Some(leader)
-                            || replica.leader_epoch() != p.leader_epoch
-                            || replica.is_leader()
-                        {
-                            tracing::info!(
-                                "{}-{}: following {leader} in epoch {}",
-                                topic.name,
-                                partition.index,
-                                p.leader_epoch
-                            );
-                            let _ = replica.become_follower(leader, p.leader_epoch);
-                        }
-                        to_follow.push((topic.name.clone(), partition.index));
+                };
+                let epoch = state.replica.leader_epoch();
+                match change {
+                    RoleChange::Leader => {
+                        tracing::info!("{name}: leader in epoch {epoch}");
+                        self.metrics.leader_changes.fetch_add(1, Ordering::Relaxed);
+                        coordinating |= topic.is_internal();
                     }
-                    _ => replica.go_offline(),
+                    RoleChange::IsrChanged { before, after } => {
+                        tracing::info!("{name}: ISR now {after:?}");
+                        let counter = if after.len() < before.len() {
+                            &self.metrics.isr_shrinks
+                        } else {
+                            &self.metrics.isr_expands
+                        };
+                        counter.fetch_add(1, Ordering::Relaxed);
+                    }
+                    RoleChange::Follower(_) => {
+                        let leader = state.replica.leader().unwrap_or_default();
+                        tracing::info!("{name}: following {leader} in epoch {epoch}");
+                    }
+                    RoleChange::Offline | RoleChange::Stale | RoleChange::Unchanged => {}
+                }
+                if state.replica.leader().is_some() && !state.replica.is_leader() {
+                    to_follow.push((topic.name.clone(), partition.index));
                 }
                 state.complete_waiters();
             }
@@ -1113,6 +1081,7 @@ impl Broker {
                 let mut groups = self.lock_groups();
                 groups.coordinator = GroupCoordinator::new(group_config(&self.config));
                 groups.offsets = OffsetStore::new();
+                groups.written_at.clear();
             }
             if let Err(e) = self.load_offsets() {
                 tracing::error!("cannot load the committed offsets: {e}");
@@ -1182,15 +1151,19 @@ impl Broker {
             .remove(&(topic.to_string(), index));
     }
 
-    /// Commits offsets for a group: appends them to `__consumer_offsets`, then updates the
-    /// store. Each entry gets its own result.
+    /// Commits offsets for a group: appends them to `__consumer_offsets`; the store (what
+    /// OffsetFetch answers) shows them only once the write is durable — at once on a single
+    /// node, once the ISR has it in a cluster (the caller awaits [`Commit::replicated`] and
+    /// calls [`Broker::apply_commits`]), as Kafka exposes a commit only when its append
+    /// completes. Each entry gets its own result; a failed write answers Kafka's coordinator
+    /// codes ([`runnel_core::offsets::commit_error_code`]).
     pub fn commit_offsets(
         &self,
         group: &str,
         generation_id: i32,
         member_id: &str,
         commits: Vec<(String, i32, i64, i32, String)>,
-    ) -> Result<(Vec<i16>, Option<Replicated>), ApiError> {
+    ) -> Result<Commit, ApiError> {
         let mut groups = self.lock_groups();
         let mut replicated = None;
         if let Err(e) = groups
@@ -1241,39 +1214,33 @@ impl Broker {
                 .build(&self.codec)
                 .map_err(|e| ApiError::new(e.kafka_error_code(), e.to_string()))?;
             let partition = self.partition(OFFSETS_TOPIC, 0)?;
-            replicated = self.append_offsets(&partition, &batch)?;
-            for (key, value) in accepted {
-                // Validated above, so the store accepts it.
-                let _ = groups.offsets.commit(&key, value);
+            match self.append_offsets(&partition, &batch)? {
+                Produced::Done(base, _) => {
+                    apply_commits(&mut groups, std::mem::take(&mut accepted), base);
+                }
+                Produced::Waiting(rx, _) => replicated = Some(rx),
             }
         }
-        Ok((results, replicated))
+        Ok(Commit {
+            codes: results,
+            replicated,
+            accepted,
+        })
     }
 
-    /// Appends to `__consumer_offsets`: here on a single node; in a cluster as an acks=all
-    /// write (the returned receiver says when the ISR has it).
-    fn append_offsets(
-        &self,
-        partition: &Partition,
-        batch: &[u8],
-    ) -> Result<Option<Replicated>, ApiError> {
-        let not_coordinator = |e: ApiError| {
-            if e.code == error_code::NOT_LEADER_OR_FOLLOWER {
-                ApiError::new(
-                    code::NOT_COORDINATOR,
-                    "this node is not the group coordinator",
-                )
-            } else {
-                e
-            }
-        };
-        match self
-            .produce_acks(partition, batch, -1, OFFSETS_COMMIT_TIMEOUT_MS)
-            .map_err(not_coordinator)?
-        {
-            Produced::Done(..) => Ok(None),
-            Produced::Waiting(rx, _) => Ok(Some(rx)),
-        }
+    /// Shows commits whose write to `__consumer_offsets` at `written_at` the ISR confirmed.
+    pub fn apply_commits(&self, accepted: Vec<(OffsetKey, CommittedOffset)>, written_at: i64) {
+        apply_commits(&mut self.lock_groups(), accepted, written_at);
+    }
+
+    /// Appends to `__consumer_offsets` as an acks=all write (on a single node the ISR is
+    /// this node, so it is done at once). A refused write answers Kafka's coordinator codes.
+    fn append_offsets(&self, partition: &Partition, batch: &[u8]) -> Result<Produced, ApiError> {
+        self.produce_acks(partition, batch, -1, OFFSETS_COMMIT_TIMEOUT_MS)
+            .map_err(|e| {
+                let code = runnel_core::offsets::commit_error_code(e.code);
+                ApiError::new(code, format!("the commit could not be written: {}", e.message))
+            })
     }
 
     /// Deletes every commit of `group`: tombstones go to `__consumer_offsets` first, so the
@@ -1401,7 +1368,10 @@ impl Broker {
             for partition in topic.partitions() {
                 let mut state = partition.lock();
                 let state = &mut *state;
-                let leo = state.log().log_end_offset();
+                // The cleaner never touches what consumers cannot read yet (Kafka cleans below
+                // the HW): a record above it may still be truncated away, and it is what
+                // followers are still copying.
+                let hw = state.replica.high_watermark();
                 if let Some(flush_ms) = state.log().config().flush_ms
                     && state.unflushed_messages > 0
                     && now.saturating_sub(state.last_flush_ms) >= flush_ms
@@ -1415,7 +1385,7 @@ impl Broker {
                     );
                 }
                 if run_retention {
-                    match state.log_mut().apply_retention(now, leo) {
+                    match state.log_mut().apply_retention(now, hw) {
                         Ok(r) if r.segments_deleted > 0 => tracing::info!(
                             "{}-{}: retention deleted {} segments ({} bytes); log start offset {}",
                             topic.name,
@@ -1431,7 +1401,7 @@ impl Broker {
                     }
                 }
                 if run_cleaner {
-                    match state.log_mut().compact(&self.codec, now, leo) {
+                    match state.log_mut().compact(&self.codec, now, hw) {
                         Ok(r) if r.ran => tracing::info!(
                             "{}-{}: compaction removed {} records and {} tombstones ({} → {} bytes)",
                             topic.name,
@@ -1459,12 +1429,14 @@ impl Broker {
         offset: i64,
     ) -> Result<i64, ApiError> {
         let mut state = partition.lock();
-        let leo = state.log().log_end_offset();
-        let target = if offset == -1 { leo } else { offset };
-        if target > leo || target < 0 {
+        // Kafka: DeleteRecords may move the log start up to the high watermark, not past it
+        // (-1 means the HW), else OFFSET_OUT_OF_RANGE.
+        let hw = state.high_watermark();
+        let target = if offset == -1 { hw } else { offset };
+        if target > hw || target < 0 {
             return Err(ApiError::new(
                 error_code::OFFSET_OUT_OF_RANGE,
-                format!("offset {offset} is above the high watermark {leo}"),
+                format!("offset {offset} is above the high watermark {hw}"),
             ));
         }
         let start = state.log_mut().delete_records_before(target, now_ms())?;
@@ -1516,26 +1488,23 @@ fn first_header(records: &[u8]) -> Result<BatchHeader, ApiError> {
     Ok(*first.header())
 }
 
-/// Rebuilds the idempotent producers' state from a recovered log (Kafka rebuilds it from its
-/// producer snapshots and the log), so a retry after a restart or failover is still a
-/// duplicate.
-fn restore_producers(log: &Log<FileSegmentStore>, producers: &mut ProducerStateTable) {
-    let end = log.log_end_offset();
-    let mut offset = log.log_start_offset();
-    while offset < end {
-        let Ok(bytes) = log.read(offset, 1 << 20, end) else {
-            return;
-        };
-        let mut next = offset;
-        for batch in batch::batches(&bytes).flatten() {
-            let header = *batch.header();
-            producers.record(&header, header.base_offset);
-            next = header.next_offset();
+/// Applies commits written at `written_at` in `__consumer_offsets`, each over an older one only.
+fn apply_commits(
+    groups: &mut Groups,
+    accepted: Vec<(OffsetKey, CommittedOffset)>,
+    written_at: i64,
+) {
+    for (key, value) in accepted {
+        if groups
+            .written_at
+            .get(&key)
+            .is_some_and(|at| *at > written_at)
+        {
+            continue; // a later commit of the same partition is already shown
         }
-        if next <= offset {
-            return;
-        }
-        offset = next;
+        groups.written_at.insert(key.clone(), written_at);
+        // Validated before it was written, so the store accepts it.
+        let _ = groups.offsets.commit(&key, value);
     }
 }
 

@@ -394,7 +394,9 @@ fn read_batch(
 ) -> Result<(Vec<(i64, PluginRecord)>, i64), String> {
     let bytes = {
         let state = partition.lock();
-        let end = state.log().log_end_offset();
+        // Pipelines read committed records only, as consumers do: above the HW a record may
+        // still be truncated away after a leader change.
+        let end = state.high_watermark();
         if start >= end {
             return Ok((Vec::new(), start));
         }

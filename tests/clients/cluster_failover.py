@@ -6,6 +6,9 @@ given TIMEOUT_MS (default 60 s) to be delivered, waits for every delivery report
 {"sent", "acked": [values acknowledged, in report order], "errors": [first few],
 "error_count"} as JSON.
 
+once BOOTSTRAP TOPIC ACKS VALUE: sends one record to partition 0 without retries and prints
+{"error": Kafka error code or null, "error_name", "offset"} as JSON.
+
 consume BOOTSTRAP TOPIC: reads partition 0 from the beginning to its end and prints
 {"values": [...], "offsets": [...]} as JSON.
 """
@@ -51,6 +54,27 @@ def produce(bootstrap, topic, acks, seconds, base=0, timeout_ms=60000):
                       "error_count": len(errors), "undelivered": remaining}))
 
 
+def once(bootstrap, topic, acks, value):
+    producer = Producer({
+        "bootstrap.servers": bootstrap,
+        "acks": acks,
+        "retries": 0,
+        "message.timeout.ms": 10000,
+        "request.timeout.ms": 5000,
+    })
+    result = {}
+
+    def on_delivery(err, msg):
+        if err is not None:
+            result.update(error=err.code(), error_name=err.name(), offset=None)
+        else:
+            result.update(error=None, error_name=None, offset=msg.offset())
+
+    producer.produce(topic, value=value.encode(), partition=0, on_delivery=on_delivery)
+    producer.flush(30)
+    print(json.dumps(result))
+
+
 def consume(bootstrap, topic):
     consumer = Consumer({
         "bootstrap.servers": bootstrap,
@@ -81,5 +105,7 @@ if __name__ == "__main__":
     if sys.argv[1] == "produce":
         extra = [int(a) for a in sys.argv[6:8]]
         produce(sys.argv[2], sys.argv[3], sys.argv[4], float(sys.argv[5]), *extra)
+    elif sys.argv[1] == "once":
+        once(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5])
     else:
         consume(sys.argv[2], sys.argv[3])

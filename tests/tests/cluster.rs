@@ -365,3 +365,83 @@ fn a_consumer_group_resumes_at_its_commits_after_the_coordinator_is_killed() {
         });
     });
 }
+
+/// One record to partition 0 without retries: (Kafka error code, offset).
+fn produce_once(bootstrap: &str, topic: &str, acks: &str, value: &str) -> (Option<i64>, Option<i64>) {
+    let out = run_client(
+        "python3",
+        &[SCRIPT, "once", bootstrap, topic, acks, value],
+        b"",
+        Duration::from_secs(60),
+    );
+    let report: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("the producer prints JSON");
+    (report["error"].as_i64(), report["offset"].as_i64())
+}
+
+#[test]
+fn a_topic_min_insync_replicas_above_the_brokers_default_is_enforced() {
+    // Kafka: a topic config overrides the broker's; acks=all with fewer in-sync replicas than
+    // the topic's min.insync.replicas is refused with NOT_ENOUGH_REPLICAS (19) and appends
+    // nothing (Kafka docs, "min.insync.replicas"). Issue 14's input: broker default 1, topic 3.
+    let _serial = one_at_a_time();
+    let settings: Vec<&str> = SETTINGS
+        .iter()
+        .map(|s| {
+            if s.starts_with("min.insync.replicas=") {
+                "min.insync.replicas=1"
+            } else {
+                s
+            }
+        })
+        .collect();
+    let mut cluster = Cluster::start("topic-min-insync", 3, &settings);
+    let topic = "strict";
+    runnel_cli(
+        &[
+            "topic", "create", topic, "-p", "1", "-r", "3", "-c", "min.insync.replicas=3", "-b",
+            &cluster.nodes[0].bootstrap(),
+        ],
+        b"",
+    );
+    cluster.wait_for(Duration::from_secs(20), "a full ISR", |c| {
+        c.partitions(topic)
+            .first()
+            .is_some_and(|p| p.0.is_some() && p.2.len() == 3)
+    });
+    let leader = cluster.partitions(topic)[0].0.expect("a leader") as usize;
+    let bootstrap = cluster.bootstrap();
+    assert_eq!(
+        produce_once(&bootstrap, topic, "all", "first"),
+        (None, Some(0)),
+        "three in sync: accepted"
+    );
+    let follower = (0..3).find(|n| *n != leader).expect("a follower");
+    cluster.nodes[follower].kill();
+    cluster.wait_for(Duration::from_secs(20), "the ISR without the killed follower", |c| {
+        c.partitions(topic)
+            .first()
+            .is_some_and(|p| p.2.len() == 2)
+    });
+    assert_eq!(
+        produce_once(&bootstrap, topic, "all", "refused"),
+        (Some(19), None),
+        "acks=all below the topic's min.insync.replicas: NOT_ENOUGH_REPLICAS"
+    );
+    assert_eq!(
+        produce_once(&bootstrap, topic, "1", "acks-1"),
+        (None, Some(1)),
+        "acks=1 is not gated by min.insync.replicas, and the refused record took no offset"
+    );
+    cluster.nodes[follower].restart();
+    cluster.wait_for(Duration::from_secs(30), "the follower back in the ISR", |c| {
+        c.partitions(topic)
+            .first()
+            .is_some_and(|p| p.2.len() == 3)
+    });
+    assert_eq!(
+        produce_once(&bootstrap, topic, "all", "again"),
+        (None, Some(2)),
+        "accepted once the ISR is full again"
+    );
+}

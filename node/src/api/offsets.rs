@@ -15,6 +15,7 @@ use kafka_protocol::messages::{
 
 use super::s;
 use crate::broker::Broker;
+use runnel_core::offsets::commit_error_code;
 
 /// An OffsetCommit answer with `error` for every partition asked about.
 pub(super) fn all_partitions_failed(
@@ -103,16 +104,23 @@ pub(super) async fn offset_commit(
         request.member_id.as_str(),
         entries.clone(),
     ) {
-        Ok((codes, None)) => codes,
-        // In a cluster the commit is answered once the offsets topic's ISR has it.
-        Ok((codes, Some(replicated))) => {
-            let wait = Duration::from_millis(crate::broker::OFFSETS_COMMIT_TIMEOUT_MS);
-            match tokio::time::timeout(wait, replicated).await {
-                Ok(Ok(Ok(_))) => codes,
-                Ok(Ok(Err(e))) => vec![e.kafka_error_code(); entries.len()],
-                _ => vec![runnel_core::error_code::REQUEST_TIMED_OUT; entries.len()],
+        Ok(commit) => match commit.replicated {
+            None => commit.codes,
+            // In a cluster the commit is answered, and shown to OffsetFetch, once the offsets
+            // topic's ISR has it; a write that fails answers Kafka's coordinator codes.
+            Some(replicated) => {
+                let wait = Duration::from_millis(crate::broker::OFFSETS_COMMIT_TIMEOUT_MS);
+                let failed = |code: i16| vec![commit_error_code(code); entries.len()];
+                match tokio::time::timeout(wait, replicated).await {
+                    Ok(Ok(Ok(written_at))) => {
+                        broker.apply_commits(commit.accepted, written_at);
+                        commit.codes
+                    }
+                    Ok(Ok(Err(e))) => failed(e.kafka_error_code()),
+                    _ => failed(runnel_core::error_code::REQUEST_TIMED_OUT),
+                }
             }
-        }
+        },
         Err(e) => vec![e.code; entries.len()],
     };
     let mut codes = codes.into_iter();

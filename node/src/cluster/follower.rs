@@ -209,10 +209,6 @@ fn fetch(
             {
                 return Ok(false);
             }
-            for b in batch::batches(&answer.records).flatten() {
-                let header = *b.header();
-                state.record_replicated(&header);
-            }
             Ok(!answer.records.is_empty())
         }
         error_code::OFFSET_OUT_OF_RANGE => {
