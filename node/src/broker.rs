@@ -19,12 +19,12 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use runnel_core::batch::{self, BatchBuilder, BatchHeader};
+use runnel_core::batch::{self, BatchBuilder};
+use runnel_core::controller::PartitionState as PartitionMetadata;
 use runnel_core::error_code;
 use runnel_core::group::{GroupConfig, GroupCoordinator, GroupOutput, ReplyToken};
 use runnel_core::log::{Log, LogConfig, LogError};
 use runnel_core::offsets::{CommittedOffset, OffsetKey, OffsetStore, encode_commit};
-use runnel_core::controller::PartitionState as PartitionMetadata;
 use runnel_core::replica::{Acks, Replica, ReplicaConfig, ReplicaError, RoleChange};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{Notify, oneshot};
@@ -1024,7 +1024,6 @@ impl Broker {
     /// Cluster mode: gives each local replica the role the metadata says (leader, follower,
     /// offline), and starts a follower's fetcher.
     fn apply_roles(self: &Arc<Self>, cluster: &Cluster) {
-        let me = cluster.node_id;
         let now = now_ms();
         let mut to_follow = Vec::new();
         let mut coordinating = false;
@@ -1239,7 +1238,10 @@ impl Broker {
         self.produce_acks(partition, batch, -1, OFFSETS_COMMIT_TIMEOUT_MS)
             .map_err(|e| {
                 let code = runnel_core::offsets::commit_error_code(e.code);
-                ApiError::new(code, format!("the commit could not be written: {}", e.message))
+                ApiError::new(
+                    code,
+                    format!("the commit could not be written: {}", e.message),
+                )
             })
     }
 
@@ -1478,14 +1480,6 @@ fn flush(state: &mut PartitionState, now: u64) -> Result<(), ApiError> {
     state.unflushed_messages = 0;
     state.last_flush_ms = now;
     Ok(())
-}
-
-/// The header of a produce request's first batch (idempotence is checked on it: clients send
-/// one batch per partition per request).
-fn first_header(records: &[u8]) -> Result<BatchHeader, ApiError> {
-    let first = batch::BatchRef::parse(records)
-        .map_err(|e| ApiError::new(e.kafka_error_code(), e.to_string()))?;
-    Ok(*first.header())
 }
 
 /// Applies commits written at `written_at` in `__consumer_offsets`, each over an older one only.

@@ -367,7 +367,12 @@ fn a_consumer_group_resumes_at_its_commits_after_the_coordinator_is_killed() {
 }
 
 /// One record to partition 0 without retries: (Kafka error code, offset).
-fn produce_once(bootstrap: &str, topic: &str, acks: &str, value: &str) -> (Option<i64>, Option<i64>) {
+fn produce_once(
+    bootstrap: &str,
+    topic: &str,
+    acks: &str,
+    value: &str,
+) -> (Option<i64>, Option<i64>) {
     let out = run_client(
         "python3",
         &[SCRIPT, "once", bootstrap, topic, acks, value],
@@ -399,7 +404,16 @@ fn a_topic_min_insync_replicas_above_the_brokers_default_is_enforced() {
     let topic = "strict";
     runnel_cli(
         &[
-            "topic", "create", topic, "-p", "1", "-r", "3", "-c", "min.insync.replicas=3", "-b",
+            "topic",
+            "create",
+            topic,
+            "-p",
+            "1",
+            "-r",
+            "3",
+            "-c",
+            "min.insync.replicas=3",
+            "-b",
             &cluster.nodes[0].bootstrap(),
         ],
         b"",
@@ -418,11 +432,11 @@ fn a_topic_min_insync_replicas_above_the_brokers_default_is_enforced() {
     );
     let follower = (0..3).find(|n| *n != leader).expect("a follower");
     cluster.nodes[follower].kill();
-    cluster.wait_for(Duration::from_secs(20), "the ISR without the killed follower", |c| {
-        c.partitions(topic)
-            .first()
-            .is_some_and(|p| p.2.len() == 2)
-    });
+    cluster.wait_for(
+        Duration::from_secs(20),
+        "the ISR without the killed follower",
+        |c| c.partitions(topic).first().is_some_and(|p| p.2.len() == 2),
+    );
     assert_eq!(
         produce_once(&bootstrap, topic, "all", "refused"),
         (Some(19), None),
@@ -434,11 +448,11 @@ fn a_topic_min_insync_replicas_above_the_brokers_default_is_enforced() {
         "acks=1 is not gated by min.insync.replicas, and the refused record took no offset"
     );
     cluster.nodes[follower].restart();
-    cluster.wait_for(Duration::from_secs(30), "the follower back in the ISR", |c| {
-        c.partitions(topic)
-            .first()
-            .is_some_and(|p| p.2.len() == 3)
-    });
+    cluster.wait_for(
+        Duration::from_secs(30),
+        "the follower back in the ISR",
+        |c| c.partitions(topic).first().is_some_and(|p| p.2.len() == 3),
+    );
     assert_eq!(
         produce_once(&bootstrap, topic, "all", "again"),
         (None, Some(2)),

@@ -680,6 +680,8 @@ pub fn what_happened(kind: &TraceKind) -> String {
         TraceKind::Fault(f) => match f {
             Fault::Crash(b) => format!("broker {b} crashed"),
             Fault::Restart(b) => format!("broker {b} restarted"),
+            Fault::Pause(b) => format!("broker {b} paused (its process stopped)"),
+            Fault::Resume(b) => format!("broker {b} resumed"),
             Fault::Cut(a, b) => format!("link {} ↔ {} cut", party_name(*a), party_name(*b)),
             Fault::Heal(a, b) => format!("link {} ↔ {} healed", party_name(*a), party_name(*b)),
             Fault::HealAll => "every link healed".into(),

@@ -15,7 +15,6 @@ use kafka_protocol::messages::{
     OffsetForLeaderEpochResponse, TopicName,
 };
 use kafka_protocol::protocol::StrBytes;
-use runnel_core::batch;
 use runnel_core::error_code;
 use runnel_core::replica::FetchAnswer;
 
