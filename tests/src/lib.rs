@@ -181,6 +181,16 @@ impl Runnel {
         }
     }
 
+    /// Stops (`pause`: SIGSTOP) or resumes (SIGCONT) the broker's process: it keeps its
+    /// memory, sockets and files, and carries on where it was, as after a long GC pause or a
+    /// stalled VM.
+    pub fn pause(&self, pause: bool) {
+        if let Some(child) = &self.child {
+            let signal = if pause { libc::SIGSTOP } else { libc::SIGCONT };
+            send_signal(child.id() as libc::pid_t, signal);
+        }
+    }
+
     /// Starts the broker again on the same ports and data directory.
     pub fn restart(&mut self) {
         assert!(self.child.is_none(), "stop the broker before restarting it");
