@@ -504,6 +504,10 @@ impl<S: SegmentStore> Replica<S> {
         replicas: &[BrokerId],
         now_ms: u64,
     ) {
+        // Writes waiting in an earlier epoch of this leadership fail: the new epoch's leader
+        // state counts followers afresh, and the client retries (an idempotent retry is then
+        // a duplicate, answered once the HW passes it).
+        self.fail_pending();
         self.leader_epoch = epoch;
         let leo = self.log_end_offset();
         self.record_epoch_start(epoch, leo);
@@ -536,14 +540,7 @@ impl<S: SegmentStore> Replica<S> {
 
     /// Makes this replica a follower of `leader` in `epoch`. Returns where it starts.
     pub fn become_follower(&mut self, leader: BrokerId, epoch: i32) -> FollowerStart {
-        if let Role::Leader(state) = &mut self.role {
-            for w in state.pending.drain(..) {
-                self.completed.push(ProduceDone {
-                    request: w.request,
-                    result: Err(ReplicaError::NotLeaderOrFollower),
-                });
-            }
-        }
+        self.fail_pending();
         let last_epoch = self.epoch_starts.last().map(|(e, _)| *e);
         self.leader_epoch = epoch;
         match (self.config.truncation, last_epoch) {
@@ -646,6 +643,13 @@ impl<S: SegmentStore> Replica<S> {
 
     /// The replica stops serving (its broker was fenced or the partition went offline).
     pub fn go_offline(&mut self) {
+        self.fail_pending();
+        self.role = Role::Offline;
+        self.applied = None;
+    }
+
+    /// Fails every acks=all write this leader has waiting (NOT_LEADER_OR_FOLLOWER).
+    fn fail_pending(&mut self) {
         if let Role::Leader(state) = &mut self.role {
             for w in state.pending.drain(..) {
                 self.completed.push(ProduceDone {
@@ -654,8 +658,6 @@ impl<S: SegmentStore> Replica<S> {
                 });
             }
         }
-        self.role = Role::Offline;
-        self.applied = None;
     }
 
     // ---- leader ----

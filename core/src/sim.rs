@@ -1322,6 +1322,9 @@ impl Sim {
         }
         broker.alive = false;
         broker.incarnation += 1;
+        // A paused process that is killed never resumes: what waited for it is gone.
+        broker.paused = false;
+        broker.held.clear();
         for (p, replica) in broker.replicas.iter_mut() {
             let flushed = broker.flushed.get(p).copied().unwrap_or(0);
             replica.crash(flushed, now);

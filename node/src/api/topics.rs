@@ -251,12 +251,14 @@ pub(super) fn delete_records(
                     let response = DeleteRecordsPartitionResult::default()
                         .with_partition_index(p.partition_index)
                         .with_low_watermark(-1);
-                    let result = broker
-                        .partition(&name, p.partition_index)
-                        .and_then(|partition| {
-                            let dir = broker.partition_dir(&name, p.partition_index);
-                            broker.delete_records(&partition, &dir, p.offset)
-                        });
+                    // Only the leader moves the log start (followers follow it), as Kafka.
+                    let result =
+                        broker
+                            .led_partition(&name, p.partition_index)
+                            .and_then(|partition| {
+                                let dir = broker.partition_dir(&name, p.partition_index);
+                                broker.delete_records(&partition, &dir, p.offset)
+                            });
                     match result {
                         Ok(start) => response.with_low_watermark(start),
                         Err(e) => response.with_error_code(e.code),
