@@ -19,7 +19,9 @@
 //! - [`partitioner`]: the Java client's murmur2, librdkafka's `consistent_random`, round robin.
 //! - [`plugin`]: the plugin ABI: the postcard-encoded records and responses host and plugin share.
 //! - [`group`]: the consumer-group coordinator (JoinGroup, SyncGroup, Heartbeat, LeaveGroup).
-//! - [`replica`]: one replica of a partition: leader (ISR, HW, acks) and follower (fetch,
+//! - [`replica`]: one replica of a partition on one node: its role from the controller's
+//!   metadata (`apply_metadata`, the rule the node and the simulator share), leader (ISR, HW,
+//!   acks, `min.insync.replicas`, idempotent producers' sequences) and follower (fetch,
 //!   truncation by leader epoch, KIP-101).
 //! - [`controller`]: cluster metadata: brokers, sessions, elections, ISR changes.
 //! - [`scenario`]: the articles' failover cases as named simulations.

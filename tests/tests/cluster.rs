@@ -86,20 +86,19 @@ fn consume(bootstrap: &str, topic: &str) -> Vec<u64> {
 
 /// A topic with one partition replicated three times, its ISR full; returns its leader.
 fn create_topic(cluster: &Cluster, topic: &str) -> usize {
-    runnel_cli(
-        &[
-            "topic",
-            "create",
-            topic,
-            "-p",
-            "1",
-            "-r",
-            "3",
-            "-b",
-            &cluster.nodes[0].bootstrap(),
-        ],
-        b"",
-    );
+    create_topic_with(cluster, topic, &[])
+}
+
+/// [`create_topic`] with topic configs (`KEY=VALUE`).
+fn create_topic_with(cluster: &Cluster, topic: &str, configs: &[&str]) -> usize {
+    let bootstrap = cluster.nodes[0].bootstrap();
+    let mut args = vec![
+        "topic", "create", topic, "-p", "1", "-r", "3", "-b", &bootstrap,
+    ];
+    for config in configs {
+        args.extend(["-c", config]);
+    }
+    runnel_cli(&args, b"");
     cluster.wait_for(Duration::from_secs(20), "a full ISR", |c| {
         c.partitions(topic)
             .first()
@@ -402,28 +401,7 @@ fn a_topic_min_insync_replicas_above_the_brokers_default_is_enforced() {
         .collect();
     let mut cluster = Cluster::start("topic-min-insync", 3, &settings);
     let topic = "strict";
-    runnel_cli(
-        &[
-            "topic",
-            "create",
-            topic,
-            "-p",
-            "1",
-            "-r",
-            "3",
-            "-c",
-            "min.insync.replicas=3",
-            "-b",
-            &cluster.nodes[0].bootstrap(),
-        ],
-        b"",
-    );
-    cluster.wait_for(Duration::from_secs(20), "a full ISR", |c| {
-        c.partitions(topic)
-            .first()
-            .is_some_and(|p| p.0.is_some() && p.2.len() == 3)
-    });
-    let leader = cluster.partitions(topic)[0].0.expect("a leader") as usize;
+    let leader = create_topic_with(&cluster, topic, &["min.insync.replicas=3"]);
     let bootstrap = cluster.bootstrap();
     assert_eq!(
         produce_once(&bootstrap, topic, "all", "first"),
