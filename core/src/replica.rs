@@ -1035,11 +1035,27 @@ impl<S: SegmentStore> Replica<S> {
     /// leader's (it lost a truncation race): truncate to the leader's log end; or it ends
     /// before the leader's log starts (retention deleted what it missed): start over empty
     /// at the leader's log start, as Kafka's follower does. Then fetch again.
+    ///
+    /// Only a fetching follower acts on it: an answer that arrives after this replica became
+    /// leader (or started following someone else) is about a log it no longer copies, and a
+    /// leader that truncated to its old leader's end would throw away records it has since
+    /// acknowledged. (Found by the long sweep, seed 1031557: a late answer from a slow old
+    /// leader cut 14 acknowledged records from the new one.) The driver must also drop answers
+    /// to fetches of an earlier follower role.
     pub fn handle_out_of_range(
         &mut self,
         leader_log_start_offset: i64,
         leader_log_end_offset: i64,
     ) {
+        if !matches!(
+            self.role,
+            Role::Follower {
+                awaiting_epoch_end: false,
+                ..
+            }
+        ) {
+            return;
+        }
         if self.log_end_offset() < leader_log_start_offset {
             let _ = self
                 .log

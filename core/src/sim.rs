@@ -1629,7 +1629,15 @@ impl Sim {
                 leader_log_start_offset,
                 leader_log_end_offset,
             } => {
+                // Only the answer to the fetch in flight counts: a late answer to an earlier
+                // one (another leader, another role) is dropped, as Kafka's fetcher drops
+                // responses for a partition whose fetch state changed.
+                let current = self.brokers[b as usize]
+                    .fetches
+                    .get(&partition)
+                    .is_some_and(|f| f.seq == seq && f.inflight);
                 if answer == Err(ReplicaError::OffsetOutOfRange)
+                    && current
                     && let Some(r) = self.brokers[b as usize].replicas.get_mut(&partition)
                 {
                     let before = r.log_end_offset();

@@ -9,6 +9,11 @@ given TIMEOUT_MS (default 60 s) to be delivered, waits for every delivery report
 once BOOTSTRAP TOPIC ACKS VALUE: sends one record to partition 0 without retries and prints
 {"error": Kafka error code or null, "error_name", "offset"} as JSON.
 
+first_ack BOOTSTRAP TOPIC SECONDS: sends acks=all records (9000001, 9000002, ...) to partition 0
+one at a time, without
+retries, until one is acknowledged or SECONDS pass; prints {"seconds": time to that first
+acknowledgement or null, "attempts", "errors": [names of the refusals]} as JSON.
+
 consume BOOTSTRAP TOPIC: reads partition 0 from the beginning to its end and prints
 {"values": [...], "offsets": [...]} as JSON.
 """
@@ -75,6 +80,33 @@ def once(bootstrap, topic, acks, value):
     print(json.dumps(result))
 
 
+def first_ack(bootstrap, topic, seconds):
+    producer = Producer({
+        "bootstrap.servers": bootstrap,
+        "acks": "all",
+        "retries": 0,
+        "message.timeout.ms": 2000,
+        "request.timeout.ms": 1000,
+        "topic.metadata.refresh.interval.ms": 200,
+    })
+    started = time.time()
+    errors = []
+    attempts = 0
+    while time.time() - started < seconds:
+        attempts += 1
+        result = {}
+        producer.produce(topic, value=str(9000000 + attempts).encode(), partition=0,
+                         on_delivery=lambda err, msg: result.update(err=err))
+        producer.flush(5)
+        if result.get("err") is None and "err" in result:
+            print(json.dumps({"seconds": time.time() - started, "attempts": attempts,
+                              "errors": errors[-5:]}))
+            return
+        errors.append(result["err"].name() if result.get("err") else "no report")
+        time.sleep(0.05)
+    print(json.dumps({"seconds": None, "attempts": attempts, "errors": errors[-5:]}))
+
+
 def consume(bootstrap, topic):
     consumer = Consumer({
         "bootstrap.servers": bootstrap,
@@ -105,6 +137,8 @@ if __name__ == "__main__":
     if sys.argv[1] == "produce":
         extra = [int(a) for a in sys.argv[6:8]]
         produce(sys.argv[2], sys.argv[3], sys.argv[4], float(sys.argv[5]), *extra)
+    elif sys.argv[1] == "first_ack":
+        first_ack(sys.argv[2], sys.argv[3], float(sys.argv[4]))
     elif sys.argv[1] == "once":
         once(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5])
     else:

@@ -65,7 +65,15 @@ pub struct Client {
 impl Client {
     /// Connects to `address` (host:port).
     pub fn connect(address: &str) -> Result<Self, CliError> {
-        let stream = dial(address, IO_TIMEOUT)?;
+        Self::connect_with_read_timeout(address, IO_TIMEOUT)
+    }
+
+    /// Connects to `address` (host:port); an answer slower than `read_timeout` fails the call.
+    pub fn connect_with_read_timeout(
+        address: &str,
+        read_timeout: Duration,
+    ) -> Result<Self, CliError> {
+        let stream = dial(address, read_timeout)?;
         Ok(Self {
             address: address.to_string(),
             stream,

@@ -29,6 +29,12 @@ const EPOCH_VERSION: i16 = 3;
 const MAX_WAIT_MS: i32 = 200;
 /// Pause after an error (leader unknown, connection refused, stale epoch).
 const BACKOFF: Duration = Duration::from_millis(100);
+/// How long a fetch or epoch request may go unanswered before the fetcher gives up on the
+/// connection and looks at the metadata again (Kafka's `replica.socket.timeout.ms`, 30 s
+/// there). A leader's answer takes at most `MAX_WAIT_MS` plus a round trip; anything longer
+/// means the leader is stopped or cut off, and the fetcher must not sit on it past a leader
+/// change, or the new leader's ISR stays short (acks=all refused) for the whole wait.
+const SOCKET_TIMEOUT: Duration = Duration::from_millis(MAX_WAIT_MS as u64 + 800);
 
 /// What the replica needs next.
 enum Job {
@@ -72,7 +78,7 @@ pub fn follow(broker: Arc<Broker>, topic: String, index: i32) {
                 std::thread::sleep(BACKOFF);
                 continue;
             };
-            match Client::connect(&endpoint) {
+            match Client::connect_with_read_timeout(&endpoint, SOCKET_TIMEOUT) {
                 Ok(client) => connection = Some((leader, client)),
                 Err(_) => {
                     std::thread::sleep(BACKOFF);
