@@ -7,7 +7,8 @@
 //! - when a broker is fenced, it leaves every ISR it was in (unless it is the last member), and
 //!   each partition it led elects a new leader: the first replica, in assignment order, that is
 //!   in the ISR and not fenced (clean election); if none and
-//!   `unclean.leader.election.enable`, the first live replica even outside the ISR (unclean:
+//!   `unclean.leader.election.enable` (the topic's own, [`Command::SetUncleanLeaderElection`],
+//!   else the controller's), the first live replica even outside the ISR (unclean:
 //!   records only the old ISR had are lost); otherwise the partition stays offline;
 //! - a leader's ISR change (AlterPartition) is accepted only from the current leader at the
 //!   current partition epoch, and only adds unfenced brokers;
@@ -141,6 +142,17 @@ pub enum Command {
     },
     /// Preferred-replica election over every partition.
     PreferredElection,
+    /// A topic's own `unclean.leader.election.enable` for partitions `first..first + count`
+    /// (`None`: back to the controller's default). Turning it on elects a leader at once for
+    /// those partitions that have none, as Kafka's controller does when the config changes.
+    SetUncleanLeaderElection {
+        /// The first partition id.
+        first: PartitionId,
+        /// How many.
+        count: u32,
+        /// The topic's setting, if it has one.
+        enabled: Option<bool>,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -156,6 +168,8 @@ pub struct Controller {
     brokers: BTreeMap<BrokerId, Session>,
     partitions: BTreeMap<PartitionId, PartitionState>,
     changed: Vec<PartitionId>,
+    /// Topics' own `unclean.leader.election.enable`, per partition, over the default.
+    unclean: BTreeMap<PartitionId, bool>,
 }
 
 impl Controller {
@@ -332,6 +346,24 @@ impl Controller {
             Command::DeletePartitions { first, count } => {
                 for p in *first..first + count {
                     self.partitions.remove(&p);
+                    self.unclean.remove(&p);
+                }
+            }
+            Command::SetUncleanLeaderElection {
+                first,
+                count,
+                enabled,
+            } => {
+                for p in *first..first + count {
+                    match enabled {
+                        Some(on) => self.unclean.insert(p, *on),
+                        None => self.unclean.remove(&p),
+                    };
+                    if self.unclean_for(p)
+                        && self.partitions.get(&p).is_some_and(|s| s.leader.is_none())
+                    {
+                        self.elect(p);
+                    }
                 }
             }
             Command::AlterIsr {
@@ -423,10 +455,19 @@ impl Controller {
         moved
     }
 
+    /// Whether partition `id` may elect a replica outside its ISR: its topic's
+    /// `unclean.leader.election.enable` when set, else the controller's.
+    pub fn unclean_for(&self, id: PartitionId) -> bool {
+        self.unclean
+            .get(&id)
+            .copied()
+            .unwrap_or(self.config.unclean_leader_election)
+    }
+
     /// Elects a leader for `id` among its live replicas (see the module documentation).
     fn elect(&mut self, id: PartitionId) {
         let live = self.live_brokers();
-        let unclean = self.config.unclean_leader_election;
+        let unclean = self.unclean_for(id);
         let Some(state) = self.partitions.get_mut(&id) else {
             return;
         };
@@ -615,6 +656,44 @@ mod tests {
         assert_eq!(c.elect_preferred_leaders(), 1);
         assert_eq!(c.partition(0).unwrap().leader, Some(0));
         assert_eq!(c.partition(0).unwrap().leader_epoch, 2);
+    }
+
+    #[test]
+    fn a_topics_own_unclean_setting_wins_over_the_default() {
+        // Kafka: unclean.leader.election.enable is a topic config over the broker's; turning
+        // it on for a leaderless partition elects a replica outside the ISR at once.
+        for (default, topic, expect_leader) in [
+            (false, Some(true), Some(1)),
+            (true, Some(false), None),
+            (false, None, None),
+        ] {
+            let mut c = cluster(default);
+            c.apply(&Command::SetUncleanLeaderElection {
+                first: 0,
+                count: 1,
+                enabled: topic,
+            })
+            .unwrap();
+            c.handle_alter_isr(0, 0, 0, 0, vec![0]).unwrap();
+            c.fence(0);
+            assert_eq!(
+                c.partition(0).unwrap().leader,
+                expect_leader,
+                "default {default}, topic {topic:?}"
+            );
+        }
+        // Switched on later: the offline partition elects now.
+        let mut c = cluster(false);
+        c.handle_alter_isr(0, 0, 0, 0, vec![0]).unwrap();
+        c.fence(0);
+        assert_eq!(c.partition(0).unwrap().leader, None);
+        c.apply(&Command::SetUncleanLeaderElection {
+            first: 0,
+            count: 1,
+            enabled: Some(true),
+        })
+        .unwrap();
+        assert_eq!(c.partition(0).unwrap().leader, Some(1));
     }
 
     #[test]

@@ -26,7 +26,7 @@ use core::cmp::{Ordering, Reverse};
 use serde::{Deserialize, Serialize};
 
 use crate::batch::{BatchBuilder, NoCodec, batches};
-use crate::controller::{Controller, ControllerConfig, PartitionId, PartitionState};
+use crate::controller::{Command, Controller, ControllerConfig, PartitionId, PartitionState};
 use crate::error_code;
 use crate::group::{
     GroupConfig, GroupCoordinator, GroupError, GroupOutput, JoinRequest, JoinResponse, ReplyToken,
@@ -141,6 +141,9 @@ pub struct TopicConfig {
     /// The topic's own `min.insync.replicas`, over the brokers' default
     /// ([`SimConfig::replica`]) when set.
     pub min_insync_replicas: Option<usize>,
+    /// The topic's own `unclean.leader.election.enable`, over the controller's
+    /// ([`SimConfig::controller`]) when set.
+    pub unclean_leader_election_enable: Option<bool>,
 }
 
 impl Default for TopicConfig {
@@ -154,6 +157,7 @@ impl Default for TopicConfig {
             delete_retention_ms: log.delete_retention_ms,
             min_cleanable_dirty_ratio: log.min_cleanable_dirty_ratio,
             min_insync_replicas: None,
+            unclean_leader_election_enable: None,
         }
     }
 }
@@ -810,6 +814,14 @@ impl Sim {
         controller
             .create_partitions(config.partitions, config.replication_factor)
             .unwrap_or_else(|e| panic!("Sim::new: cannot create partitions: {e}"));
+        if let Some(enabled) = config.topic.unclean_leader_election_enable {
+            // Applying a command to partitions just created cannot fail.
+            let _ = controller.apply(&Command::SetUncleanLeaderElection {
+                first: 0,
+                count: config.partitions,
+                enabled: Some(enabled),
+            });
+        }
         let brokers = (0..config.brokers)
             .map(|_| SimBroker {
                 coordinator: GroupCoordinator::new(GroupConfig::default()),

@@ -9,8 +9,8 @@
 //! every replica byte-identical to its leader, the HW at the log end, and the two group
 //! members stable in one generation owning every partition once.
 //!
-//! In a *durable* case (acks=all, min.insync.replicas=2, unclean election off, fsync on every
-//! write) no acknowledged record may be lost and no invariant may break. A *fast* case
+//! In a *durable* case (acks=all, idempotent, the topic's min.insync.replicas=2 and unclean
+//! election off — over broker defaults of 1 and on — fsync on every write) no acknowledged record may be lost and no invariant may break. A *fast* case
 //! (acks=1, min.insync.replicas=1, flush on an interval) is allowed to lose records: sweeping
 //! fast cases must report losses, which shows the checker can see them.
 
@@ -54,20 +54,26 @@ impl CaseResult {
 /// The configuration and fault schedule the seed picks.
 pub fn case(seed: u64, durable: bool) -> (SimConfig, Vec<(u64, Fault)>) {
     let mut rng = Rng::new(seed ^ 0x5745_4550);
+    let partitions = 1 + rng.below(3) as u32;
+    let lag_time_max_ms = 500 + rng.below(2_000);
+    // Fast cases may elect unclean leaders. Durable ones run with the brokers' default
+    // switched on and the topic's own setting off: the topic's must win (Kafka's rule), or an
+    // unclean election would lose acknowledged records.
+    let unclean = !durable && rng.below(2) == 0;
     let config = SimConfig {
         seed,
         brokers: BROKERS,
-        partitions: 1 + rng.below(3) as u32,
+        partitions,
         replication_factor: 3,
         replica: ReplicaConfig {
-            lag_time_max_ms: 500 + rng.below(2_000),
+            lag_time_max_ms,
             // The brokers' default; a durable case's topic asks for 2 itself (Kafka: the
             // topic's config wins), so the topic-level setting is what is checked.
             min_insync_replicas: 1,
             ..ReplicaConfig::default()
         },
         controller: ControllerConfig {
-            unclean_leader_election: !durable && rng.below(2) == 0,
+            unclean_leader_election: durable,
             auto_leader_rebalance: rng.below(4) == 0,
             ..ControllerConfig::default()
         },
@@ -82,6 +88,7 @@ pub fn case(seed: u64, durable: bool) -> (SimConfig, Vec<(u64, Fault)>) {
         },
         topic: TopicConfig {
             min_insync_replicas: Some(if durable { 2 } else { 1 }),
+            unclean_leader_election_enable: Some(unclean),
             ..TopicConfig::default()
         },
         flush: if durable {
