@@ -123,6 +123,7 @@ pub const TOPIC_CONFIGS: &[&str] = &[
     "min.cleanable.dirty.ratio",
     "max.message.bytes",
     "min.insync.replicas",
+    "unclean.leader.election.enable",
     "flush.messages",
     "flush.ms",
     "index.interval.bytes",
@@ -651,7 +652,16 @@ impl Broker {
             }
         }
         for (name, t) in wanted {
-            if self.topic(&name).is_none() {
+            if let Some(local) = self.topic(&name) {
+                if local.id == t.id && local.overrides() != t.config {
+                    match self.set_topic_overrides(&local, t.config.clone()) {
+                        Ok(()) => tracing::info!("topic {name}: configs {:?}", t.config),
+                        Err(e) => {
+                            tracing::error!("topic {name}: configs not applied: {}", e.message)
+                        }
+                    }
+                }
+            } else {
                 let meta = TopicMeta {
                     id: t.id.to_string(),
                     partitions: t.count as i32,
@@ -817,9 +827,12 @@ impl Broker {
         self.save_meta(name, &self.topic_meta(&topic))
     }
 
-    /// Sets (`Some`) or removes (`None`) topic config overrides, all or nothing.
-    pub fn alter_topic_config(
-        &self,
+    /// Sets (`Some`) or removes (`None`) topic config overrides, all or nothing. In a
+    /// cluster the new overrides go through the metadata log, so every node — the leaders
+    /// above all, which enforce `min.insync.replicas` — and the controller (which reads
+    /// `unclean.leader.election.enable`) apply the same ones.
+    pub async fn alter_topic_config(
+        self: &Arc<Self>,
         name: &str,
         changes: &[(String, Option<String>)],
         replace_all: bool,
@@ -850,12 +863,37 @@ impl Broker {
         if validate_only {
             return Ok(());
         }
+        let Some(cluster) = self.cluster() else {
+            return self.set_topic_overrides(&topic, overrides);
+        };
+        let entry = Entry::AlterTopicConfig {
+            name: name.to_string(),
+            config: overrides,
+        };
+        match cluster.propose(entry).await {
+            Ok(()) => {
+                self.reconcile();
+                Ok(())
+            }
+            Err(e) if e.starts_with("unknown topic") => Err(ApiError::unknown_topic(name)),
+            Err(e) => Err(ApiError::new(error_code::REQUEST_TIMED_OUT, e)),
+        }
+    }
+
+    /// Puts a topic's validated overrides in force here: saved, and in every partition's log
+    /// and replica settings.
+    fn set_topic_overrides(
+        &self,
+        topic: &Topic,
+        overrides: BTreeMap<String, String>,
+    ) -> Result<(), ApiError> {
+        let log_config = self.log_config(&overrides);
         let replica_config = self.replica_config(&overrides);
         *topic.overrides.lock().unwrap_or_else(|p| p.into_inner()) = overrides;
-        self.save_meta(name, &self.topic_meta(&topic))?;
+        self.save_meta(&topic.name, &self.topic_meta(topic))?;
         for partition in topic.partitions() {
             let mut state = partition.lock();
-            state.log_mut().set_config(probe.clone());
+            state.log_mut().set_config(log_config.clone());
             state.replica.set_config(replica_config);
         }
         Ok(())
@@ -878,6 +916,9 @@ impl Broker {
                     Some(v) => v.clone(),
                     None if *key == "min.insync.replicas" => {
                         self.config.min_insync_replicas.max(1).to_string()
+                    }
+                    None if *key == "unclean.leader.election.enable" => {
+                        self.config.unclean_leader_election.to_string()
                     }
                     None => config_value(&config, key),
                 };
@@ -1573,9 +1614,12 @@ fn apply_config(config: &mut LogConfig, key: &str, value: &str) -> Result<(), Ap
         "index.interval.bytes" => config.index_interval_bytes = positive()?,
         "flush.messages" => config.flush_messages = optional()?.filter(|v| *v < i64::MAX as u64),
         "flush.ms" => config.flush_ms = optional()?.filter(|v| *v < i64::MAX as u64),
-        // Kept for clients and for replication to come; one node has one replica.
+        // Replication settings: read by `Broker::replica_config` and the controller.
         "min.insync.replicas" => {
             positive()?;
+        }
+        "unclean.leader.election.enable" => {
+            parse_bool(value).ok_or_else(bad)?;
         }
         _ => {
             return Err(ApiError::new(
@@ -1585,6 +1629,18 @@ fn apply_config(config: &mut LogConfig, key: &str, value: &str) -> Result<(), Ap
         }
     }
     Ok(())
+}
+
+/// A boolean config value as Kafka parses one: `true` or `false`, any case, spaces trimmed.
+pub fn parse_bool(value: &str) -> Option<bool> {
+    let value = value.trim();
+    if value.eq_ignore_ascii_case("true") {
+        Some(true)
+    } else if value.eq_ignore_ascii_case("false") {
+        Some(false)
+    } else {
+        None
+    }
 }
 
 /// The value of one config as DescribeConfigs shows it.

@@ -535,6 +535,17 @@ impl Cluster {
         }
     }
 
+    /// Cuts (`true`) or heals the replication links into and out of node `i` only: it stays
+    /// a live metadata voter and broker, but fetches nothing and serves no follower, so
+    /// leaders drop it from their ISRs after `replica.lag.time.max.ms`.
+    pub fn cut_replication(&self, i: usize, cut: bool) {
+        for (from, to, _, replication) in &self.links {
+            if *from == i || *to == i {
+                replication.set_cut(cut);
+            }
+        }
+    }
+
     /// Metadata as node `i` sees it: each partition's (leader, replicas, ISR).
     pub fn partitions_seen_by(
         &self,

@@ -518,3 +518,84 @@ fn a_paused_leader_under_idempotent_acks_all_loses_and_duplicates_nothing() {
         "every acknowledged record exactly once, in order"
     );
 }
+
+/// The unclean-election sequence on a topic: both followers' replication is cut (they stay
+/// live metadata voters), so the leader shrinks the ISR to itself; then the leader dies.
+/// Returns the cluster and one surviving follower, which is out of the ISR.
+fn leader_lost_with_only_out_of_sync_followers_left(
+    name: &str,
+    configs: &[&str],
+) -> (Cluster, usize) {
+    let mut cluster = Cluster::start_with_proxies(name, 3, SETTINGS);
+    let topic = "unclean";
+    let leader = create_topic_with(&cluster, topic, configs);
+    let followers: Vec<usize> = (0..3).filter(|n| *n != leader).collect();
+    for f in &followers {
+        cluster.cut_replication(*f, true);
+    }
+    cluster.wait_for(Duration::from_secs(20), "an ISR of the leader alone", |c| {
+        c.partitions_seen_by(leader, topic)
+            .first()
+            .is_some_and(|p| p.2 == [leader as u64])
+    });
+    cluster.nodes[leader].kill();
+    for f in &followers {
+        cluster.cut_replication(*f, false);
+    }
+    (cluster, followers[0])
+}
+
+#[test]
+fn a_topic_unclean_leader_election_enable_overrides_the_brokers_default() {
+    // Kafka: unclean.leader.election.enable is a topic config over the broker's (default
+    // false). With only an out-of-sync replica left alive, a topic that allows it elects that
+    // replica (losing what only the old ISR had); a topic that does not stays offline, until
+    // the config is switched on, which elects at once.
+    let _serial = one_at_a_time();
+    let topic = "unclean";
+    let (cluster, survivor) = leader_lost_with_only_out_of_sync_followers_left(
+        "unclean-on",
+        &["unclean.leader.election.enable=true"],
+    );
+    cluster.wait_for(
+        Duration::from_secs(20),
+        "an out-of-sync replica leads",
+        |c| {
+            c.partitions_seen_by(survivor, topic)
+                .first()
+                .is_some_and(|p| p.0.is_some())
+        },
+    );
+    drop(cluster);
+
+    let (cluster, survivor) = leader_lost_with_only_out_of_sync_followers_left("unclean-off", &[]);
+    // The dead leader is fenced after its 3 s session; the partition must stay leaderless.
+    std::thread::sleep(Duration::from_secs(6));
+    let seen = cluster.partitions_seen_by(survivor, topic);
+    assert_eq!(
+        seen.first().map(|p| p.0),
+        Some(None),
+        "no unclean election with the brokers' default: {seen:?}"
+    );
+    runnel_cli(
+        &[
+            "topic",
+            "alter-config",
+            topic,
+            "--set",
+            "unclean.leader.election.enable=true",
+            "-b",
+            &cluster.nodes[survivor].bootstrap(),
+        ],
+        b"",
+    );
+    cluster.wait_for(
+        Duration::from_secs(20),
+        "an election once it is allowed",
+        |c| {
+            c.partitions_seen_by(survivor, topic)
+                .first()
+                .is_some_and(|p| p.0.is_some())
+        },
+    );
+}

@@ -115,64 +115,61 @@ fn broker_configs(broker: &Broker) -> Vec<(String, String, i8)> {
 }
 
 /// AlterConfigs: replaces a topic's whole set of overrides.
-pub(super) fn alter_configs(
+pub(super) async fn alter_configs(
     broker: &Arc<Broker>,
     request: AlterConfigsRequest,
 ) -> AlterConfigsResponse {
-    let responses = request
-        .resources
-        .into_iter()
-        .map(|resource| {
-            let changes: Vec<(String, Option<String>)> = resource
-                .configs
-                .iter()
-                .map(|c| (c.name.to_string(), c.value.as_ref().map(|v| v.to_string())))
-                .collect();
-            let result = alter(
-                broker,
-                resource.resource_type,
-                &resource.resource_name,
-                &changes,
-                true,
-                request.validate_only,
-            );
-            let response = AlterConfigsResourceResponse::default()
-                .with_resource_type(resource.resource_type)
-                .with_resource_name(resource.resource_name);
-            match result {
-                Ok(()) => response,
-                Err(e) => response
-                    .with_error_code(e.code)
-                    .with_error_message(Some(s(e.message))),
-            }
-        })
-        .collect();
+    let mut responses = Vec::with_capacity(request.resources.len());
+    for resource in request.resources {
+        let changes: Vec<(String, Option<String>)> = resource
+            .configs
+            .iter()
+            .map(|c| (c.name.to_string(), c.value.as_ref().map(|v| v.to_string())))
+            .collect();
+        let result = alter(
+            broker,
+            resource.resource_type,
+            &resource.resource_name,
+            &changes,
+            true,
+            request.validate_only,
+        )
+        .await;
+        let response = AlterConfigsResourceResponse::default()
+            .with_resource_type(resource.resource_type)
+            .with_resource_name(resource.resource_name);
+        responses.push(match result {
+            Ok(()) => response,
+            Err(e) => response
+                .with_error_code(e.code)
+                .with_error_message(Some(s(e.message))),
+        });
+    }
     AlterConfigsResponse::default().with_responses(responses)
 }
 
 /// IncrementalAlterConfigs: SET (0) and DELETE (1) of single topic configs; APPEND and
 /// SUBTRACT (list configs) are refused.
-pub(super) fn incremental_alter_configs(
+pub(super) async fn incremental_alter_configs(
     broker: &Arc<Broker>,
     request: IncrementalAlterConfigsRequest,
 ) -> IncrementalAlterConfigsResponse {
-    let responses = request
-        .resources
-        .into_iter()
-        .map(|resource| {
-            let changes: Result<Vec<(String, Option<String>)>, ApiError> = resource
-                .configs
-                .iter()
-                .map(|c| match c.config_operation {
-                    0 => Ok((c.name.to_string(), c.value.as_ref().map(|v| v.to_string()))),
-                    1 => Ok((c.name.to_string(), None)),
-                    op => Err(ApiError::new(
-                        code::INVALID_CONFIG,
-                        format!("config operation {op} is not supported for {}", c.name),
-                    )),
-                })
-                .collect();
-            let result = changes.and_then(|changes| {
+    let mut responses = Vec::with_capacity(request.resources.len());
+    for resource in request.resources {
+        let changes: Result<Vec<(String, Option<String>)>, ApiError> = resource
+            .configs
+            .iter()
+            .map(|c| match c.config_operation {
+                0 => Ok((c.name.to_string(), c.value.as_ref().map(|v| v.to_string()))),
+                1 => Ok((c.name.to_string(), None)),
+                op => Err(ApiError::new(
+                    code::INVALID_CONFIG,
+                    format!("config operation {op} is not supported for {}", c.name),
+                )),
+            })
+            .collect();
+        let result = match changes {
+            Ok(changes) => {
                 alter(
                     broker,
                     resource.resource_type,
@@ -181,23 +178,25 @@ pub(super) fn incremental_alter_configs(
                     false,
                     request.validate_only,
                 )
-            });
-            let response = IncrementalResult::default()
-                .with_resource_type(resource.resource_type)
-                .with_resource_name(resource.resource_name);
-            match result {
-                Ok(()) => response,
-                Err(e) => response
-                    .with_error_code(e.code)
-                    .with_error_message(Some(s(e.message))),
+                .await
             }
-        })
-        .collect();
+            Err(e) => Err(e),
+        };
+        let response = IncrementalResult::default()
+            .with_resource_type(resource.resource_type)
+            .with_resource_name(resource.resource_name);
+        responses.push(match result {
+            Ok(()) => response,
+            Err(e) => response
+                .with_error_code(e.code)
+                .with_error_message(Some(s(e.message))),
+        });
+    }
     IncrementalAlterConfigsResponse::default().with_responses(responses)
 }
 
-fn alter(
-    broker: &Broker,
+async fn alter(
+    broker: &Arc<Broker>,
     resource_type: i8,
     name: &str,
     changes: &[(String, Option<String>)],
@@ -210,5 +209,7 @@ fn alter(
             "only topic configs can be altered",
         ));
     }
-    broker.alter_topic_config(name, changes, replace_all, validate_only)
+    broker
+        .alter_topic_config(name, changes, replace_all, validate_only)
+        .await
 }

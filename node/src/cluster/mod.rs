@@ -114,6 +114,14 @@ pub enum Entry {
         /// The proposed ISR.
         isr: Vec<u32>,
     },
+    /// A topic's config overrides are replaced (AlterConfigs, IncrementalAlterConfigs): every
+    /// node applies them to its replicas, the controller its `unclean.leader.election.enable`.
+    AlterTopicConfig {
+        /// The topic.
+        name: String,
+        /// The whole new set of overrides.
+        config: BTreeMap<String, String>,
+    },
 }
 
 /// An entry with the id its proposer waits on.
@@ -206,6 +214,7 @@ impl MetadataImage {
                     })
                     .map_err(|e| format!("cannot place {name}: {e}"))?;
                 self.next_partition += partitions;
+                self.apply_unclean_override(first, *partitions, config)?;
                 self.topics.insert(
                     name.clone(),
                     TopicImage {
@@ -243,6 +252,15 @@ impl MetadataImage {
                     })
                     .map_err(|e| e.to_string())
             }
+            Entry::AlterTopicConfig { name, config } => {
+                let topic = self
+                    .topics
+                    .get_mut(name)
+                    .ok_or_else(|| format!("unknown topic {name}"))?;
+                topic.config = config.clone();
+                let (first, count) = (topic.first, topic.count);
+                self.apply_unclean_override(first, count, config)
+            }
             Entry::PreferredElection => self
                 .controller
                 .apply(&Command::PreferredElection)
@@ -259,6 +277,26 @@ impl MetadataImage {
             }
             .map_err(|e| e.to_string()),
         }
+    }
+
+    /// Gives the controller a topic's own `unclean.leader.election.enable` (none: its
+    /// default), for the topic's partitions `first..first + count`.
+    fn apply_unclean_override(
+        &mut self,
+        first: u32,
+        count: u32,
+        config: &BTreeMap<String, String>,
+    ) -> Result<(), String> {
+        let enabled = config
+            .get("unclean.leader.election.enable")
+            .and_then(|v| crate::broker::parse_bool(v));
+        self.controller
+            .apply(&Command::SetUncleanLeaderElection {
+                first,
+                count,
+                enabled,
+            })
+            .map_err(|e| e.to_string())
     }
 
     /// One partition's leader, replicas, ISR and epochs.
