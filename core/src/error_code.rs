@@ -66,3 +66,5 @@ pub const NOT_COORDINATOR: i16 = 16;
 pub const RECORD_LIST_TOO_LARGE: i16 = 18;
 /// The commit's offsets do not fit in one record batch of the offsets topic.
 pub const INVALID_COMMIT_OFFSET_SIZE: i16 = 28;
+/// The requester's leader epoch is newer than this broker's (KIP-320): retry.
+pub const UNKNOWN_LEADER_EPOCH: i16 = 75;

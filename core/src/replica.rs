@@ -109,6 +109,10 @@ pub enum ReplicaError {
     /// learn the current epoch (and truncate) first.
     #[error("fenced leader epoch")]
     FencedLeaderEpoch,
+    /// The asker knows a newer leader epoch than this replica (KIP-320): it has not applied
+    /// the metadata yet; ask again.
+    #[error("unknown leader epoch")]
+    UnknownLeaderEpoch,
     /// An idempotent producer's batch does not follow its last sequence in this partition.
     #[error("out of order sequence number")]
     OutOfOrderSequence,
@@ -143,6 +147,7 @@ impl ReplicaError {
             Self::InvalidRecord => error_code::INVALID_RECORD,
             Self::OffsetOutOfRange => error_code::OFFSET_OUT_OF_RANGE,
             Self::FencedLeaderEpoch => error_code::FENCED_LEADER_EPOCH,
+            Self::UnknownLeaderEpoch => error_code::UNKNOWN_LEADER_EPOCH,
             Self::OutOfOrderSequence => error_code::OUT_OF_ORDER_SEQUENCE_NUMBER,
             Self::InvalidProducerEpoch => error_code::INVALID_PRODUCER_EPOCH,
             Self::AppendRefused(code) => code,
@@ -797,12 +802,29 @@ impl<S: SegmentStore> Replica<S> {
 
     /// OffsetsForLeaderEpoch on the leader: the largest epoch at or below `epoch` in this log
     /// and where it ends — the start of the next epoch, or the LEO (KIP-101, KIP-279). An epoch
-    /// older than all of them answers (-1, the first epoch's start). `None` if not leader.
-    pub fn handle_epoch_end_request(&self, epoch: i32) -> Option<(i32, i64)> {
+    /// older than all of them answers (-1, the first epoch's start).
+    ///
+    /// `current_leader_epoch` is the asker's idea of the current leader epoch (-1: unknown,
+    /// no check). KIP-320: a leader of another epoch must not answer — a deposed leader that
+    /// resumes after a pause would tell a follower of the new leader where *its* epoch ends,
+    /// and the follower would keep records the new leader does not have. Errors:
+    /// NOT_LEADER_OR_FOLLOWER, FENCED_LEADER_EPOCH (the asker's epoch is older),
+    /// UNKNOWN_LEADER_EPOCH (newer: this leader has not heard of it yet).
+    pub fn handle_epoch_end_request(
+        &self,
+        epoch: i32,
+        current_leader_epoch: i32,
+    ) -> Result<(i32, i64), ReplicaError> {
         if !self.is_leader() {
-            return None;
+            return Err(ReplicaError::NotLeaderOrFollower);
         }
-        Some(epoch_end(&self.epoch_starts, epoch, self.log_end_offset()))
+        if current_leader_epoch >= 0 && current_leader_epoch < self.leader_epoch {
+            return Err(ReplicaError::FencedLeaderEpoch);
+        }
+        if current_leader_epoch > self.leader_epoch {
+            return Err(ReplicaError::UnknownLeaderEpoch);
+        }
+        Ok(epoch_end(&self.epoch_starts, epoch, self.log_end_offset()))
     }
 
     /// Where `epoch` ends in this replica's log, leader or not: (the largest epoch at or below
@@ -1015,7 +1037,13 @@ impl<S: SegmentStore> Replica<S> {
     /// than the follower's, the follower's own records of the epochs in between are not the
     /// leader's, so the cut is at the follower's own end of `epoch` if that comes first
     /// (KIP-279).
-    pub fn handle_epoch_end(&mut self, epoch: i32, end_offset: i64) {
+    ///
+    /// `leader_epoch` is the leader epoch the request was sent in: an answer to a request of
+    /// another epoch (a late one, from a leader this follower no longer follows) is ignored.
+    pub fn handle_epoch_end(&mut self, leader_epoch: i32, epoch: i32, end_offset: i64) {
+        if leader_epoch != self.leader_epoch {
+            return;
+        }
         let own_end = epoch_end(&self.epoch_starts, epoch, self.log_end_offset()).1;
         // A duplicate answer (the request was re-sent) finds the truncation done: ignore it.
         if let Role::Follower {
@@ -1086,6 +1114,11 @@ impl<S: SegmentStore> Replica<S> {
             }
         ) {
             return Err(ReplicaError::NotLeaderOrFollower);
+        }
+        if answer.leader_epoch != self.leader_epoch {
+            // An answer from a leader of another epoch (a late one from a deposed leader)
+            // describes a log this follower no longer copies (KIP-320's rule, on this side).
+            return Err(ReplicaError::FencedLeaderEpoch);
         }
         if !answer.records.is_empty() {
             // Learn epoch boundaries from the batches copied (KIP-101 needs them here too).
@@ -1206,7 +1239,7 @@ mod tests {
             replica.apply_metadata(&state(Some(1), 2, 2), 10),
             RoleChange::Follower(FollowerStart::AskEpochEnd(1))
         );
-        replica.handle_epoch_end(-1, 0); // the new leader has nothing of epoch 1
+        replica.handle_epoch_end(2, -1, 0); // the new leader has nothing of epoch 1
         assert_eq!(replica.log_end_offset(), 0, "truncated");
         let mut other = idempotent_batch(8, 0);
         let mut leader_log = Replica::new(1, ReplicaConfig::default());

@@ -489,9 +489,13 @@ enum Msg {
     EpochEndRequest {
         partition: PartitionId,
         epoch: i32,
+        /// The follower's current leader epoch (KIP-320).
+        current_leader_epoch: i32,
     },
     EpochEnd {
         partition: PartitionId,
+        /// The request's `current_leader_epoch`, echoed.
+        leader_epoch: i32,
         /// The leader's largest epoch at or below the one asked about, and its end.
         end_offset: Option<(i32, i64)>,
     },
@@ -1658,32 +1662,42 @@ impl Sim {
                 }
                 self.follower_answer(b, partition, seq, answer);
             }
-            Msg::EpochEndRequest { partition, epoch } => {
+            Msg::EpochEndRequest {
+                partition,
+                epoch,
+                current_leader_epoch,
+            } => {
                 let end_offset = self.brokers[b as usize]
                     .replicas
                     .get(&partition)
-                    .and_then(|r| r.handle_epoch_end_request(epoch));
+                    .and_then(|r| r.handle_epoch_end_request(epoch, current_leader_epoch).ok());
                 self.send(
                     Party::Broker(b),
                     from,
                     Msg::EpochEnd {
                         partition,
+                        leader_epoch: current_leader_epoch,
                         end_offset,
                     },
                 );
             }
             Msg::EpochEnd {
                 partition,
+                leader_epoch,
                 end_offset,
             } => {
                 let broker = &mut self.brokers[b as usize];
                 let Some(replica) = broker.replicas.get_mut(&partition) else {
                     return;
                 };
-                // `None`: the leader changed again; the next metadata restarts the exchange.
-                if let Some((epoch, end)) = end_offset {
+                // `None`: refused (not the leader, or another epoch); the fetch timeout asks
+                // again. An answer to a request of an earlier epoch is dropped.
+                if let Some((epoch, end)) = end_offset
+                    && leader_epoch == replica.leader_epoch()
+                    && replica.pending_epoch_request().is_some()
+                {
                     let before = replica.log_end_offset();
-                    replica.handle_epoch_end(epoch, end);
+                    replica.handle_epoch_end(leader_epoch, epoch, end);
                     self.after_truncation(b, partition, before);
                     if let Some(f) = self.brokers[b as usize].fetches.get_mut(&partition) {
                         f.inflight = false;
@@ -1897,6 +1911,7 @@ impl Sim {
                 Msg::EpochEndRequest {
                     partition: p,
                     epoch,
+                    current_leader_epoch: replica.leader_epoch(),
                 },
             )
         } else if let Some((leader, offset)) = replica.fetch_offset() {

@@ -203,14 +203,15 @@ pub(super) fn offset_for_leader_epoch(
                     match broker.led_partition(&name, p.partition) {
                         Ok(partition) => {
                             let state = partition.lock();
-                            if broker.cluster().is_some()
-                                && p.current_leader_epoch >= 0
-                                && p.current_leader_epoch != state.replica.leader_epoch()
+                            match state
+                                .replica
+                                .handle_epoch_end_request(p.leader_epoch, p.current_leader_epoch)
                             {
-                                return answer.with_error_code(error_code::FENCED_LEADER_EPOCH);
+                                Ok((epoch, end)) => {
+                                    answer.with_leader_epoch(epoch).with_end_offset(end)
+                                }
+                                Err(e) => answer.with_error_code(e.kafka_error_code()),
                             }
-                            let (epoch, end) = state.replica.epoch_end_offset(p.leader_epoch);
-                            answer.with_leader_epoch(epoch).with_end_offset(end)
                         }
                         Err(e) => answer.with_error_code(e.code),
                     }

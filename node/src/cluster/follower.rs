@@ -144,7 +144,7 @@ fn ask_epoch_end(
     let before = state.log().log_end_offset();
     state
         .replica
-        .handle_epoch_end(answer.leader_epoch, answer.end_offset);
+        .handle_epoch_end(current, answer.leader_epoch, answer.end_offset);
     let after = state.log().log_end_offset();
     if after < before {
         tracing::info!(
