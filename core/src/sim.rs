@@ -2558,7 +2558,13 @@ impl Sim {
                 result,
             } => {
                 let member = &mut self.members[m as usize];
-                if member.state != MemberState::Syncing {
+                // Only the answer to this member's SyncGroup of its current generation counts
+                // (a Kafka client matches answers by correlation id on one connection); a late
+                // one from a coordinator that was paused belongs to an earlier round.
+                // (An error still sends the member back to join, whatever its round.)
+                if member.state != MemberState::Syncing
+                    || (result.is_ok() && generation != member.generation)
+                {
                     return;
                 }
                 match result {
@@ -2569,7 +2575,6 @@ impl Sim {
                             .collect();
                         member.state = MemberState::Stable;
                         let owned = member.owned.clone();
-                        let generation = member.generation.max(generation);
                         for p in owned {
                             match self.owners.get(&(coordinator, generation, p)) {
                                 Some(other) if *other != m => {
