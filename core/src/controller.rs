@@ -243,6 +243,10 @@ impl Controller {
 
     /// A broker's heartbeat: its session goes on. Returns false if it is fenced (it must
     /// register again).
+    ///
+    /// Heartbeats are not in the metadata log (as in KRaft): only the active controller calls
+    /// this, on its own copy, and only the session deadline changes — the deadlines are
+    /// that controller's, every other part of the state stays the log's.
     pub fn handle_heartbeat(&mut self, now_ms: u64, broker: BrokerId) -> bool {
         match self.brokers.get_mut(&broker) {
             Some(s) if !s.fenced => {
@@ -388,16 +392,30 @@ impl Controller {
         Ok(())
     }
 
-    /// Expires sessions at `now_ms`, then (with `auto.leader.rebalance.enable`) moves leaders
-    /// back to their preferred replicas.
-    pub fn handle_tick(&mut self, now_ms: u64) {
-        let expired: Vec<BrokerId> = self
-            .brokers
+    /// A new active controller: every live broker starts a fresh session at `now_ms`, as in
+    /// KRaft (the previous controller's heartbeat times are not known here).
+    pub fn refresh_sessions(&mut self, now_ms: u64) {
+        let timeout = self.config.session_timeout_ms;
+        for s in self.brokers.values_mut().filter(|s| !s.fenced) {
+            s.deadline_ms = now_ms + timeout;
+        }
+    }
+
+    /// The live brokers whose session has expired at `now_ms`
+    /// (`broker.session.timeout.ms` without a heartbeat): the ones to fence. In a replicated
+    /// controller the active one proposes a fence for each.
+    pub fn expired_sessions(&self, now_ms: u64) -> Vec<BrokerId> {
+        self.brokers
             .iter()
             .filter(|(_, s)| !s.fenced && s.deadline_ms <= now_ms)
             .map(|(b, _)| *b)
-            .collect();
-        for broker in expired {
+            .collect()
+    }
+
+    /// Expires sessions at `now_ms`, then (with `auto.leader.rebalance.enable`) moves leaders
+    /// back to their preferred replicas.
+    pub fn handle_tick(&mut self, now_ms: u64) {
+        for broker in self.expired_sessions(now_ms) {
             self.fence(broker);
         }
         if self.config.auto_leader_rebalance {
@@ -429,30 +447,36 @@ impl Controller {
         }
     }
 
+    /// The partitions whose first (preferred) replica is live and in the ISR but not leading:
+    /// what preferred-replica election would move (Kafka's leader imbalance). The active
+    /// controller asks this every `leader.imbalance.check.interval.seconds`.
+    pub fn imbalanced_partitions(&self) -> Vec<PartitionId> {
+        self.partitions
+            .iter()
+            .filter(|(_, state)| {
+                state.replicas.first().is_some_and(|preferred| {
+                    state.leader != Some(*preferred)
+                        && state.isr.contains(preferred)
+                        && self.is_live(*preferred)
+                })
+            })
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
     /// Preferred-replica election: each partition whose first replica is live, in the ISR and
     /// not leading gets it back as leader. Returns how many moved.
     pub fn elect_preferred_leaders(&mut self) -> usize {
-        let mut moved = 0;
-        let ids: Vec<PartitionId> = self.partitions.keys().copied().collect();
-        for id in ids {
-            let Some(state) = self.partitions.get(&id) else {
-                continue;
-            };
-            let preferred = state.replicas[0];
-            if state.leader != Some(preferred)
-                && state.isr.contains(&preferred)
-                && self.is_live(preferred)
-            {
-                if let Some(state) = self.partitions.get_mut(&id) {
-                    state.leader = Some(preferred);
-                    state.leader_epoch += 1;
-                    state.partition_epoch += 1;
-                }
-                self.changed.push(id);
-                moved += 1;
+        let ids = self.imbalanced_partitions();
+        for id in &ids {
+            if let Some(state) = self.partitions.get_mut(id) {
+                state.leader = state.replicas.first().copied();
+                state.leader_epoch += 1;
+                state.partition_epoch += 1;
             }
+            self.changed.push(*id);
         }
-        moved
+        ids.len()
     }
 
     /// Whether partition `id` may elect a replica outside its ISR: its topic's

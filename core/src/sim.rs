@@ -1440,9 +1440,7 @@ impl Sim {
             }
             (Party::Quorum, Timer::QuorumResume) => {
                 // A new active controller: every broker gets a fresh session, as in KRaft.
-                for b in 0..self.config.brokers {
-                    self.controller.handle_heartbeat(self.now_ms, b);
-                }
+                self.controller.refresh_sessions(self.now_ms);
             }
             (Party::Producer, Timer::ProducerSend) => self.producer_send(),
             (Party::Producer, Timer::ProducerMetadata) => {

@@ -307,15 +307,9 @@ impl MetadataImage {
     }
 
     /// Whether some partition is not led by its preferred replica although that replica is
-    /// live and in the ISR (what preferred-replica election would fix).
+    /// live and in the ISR (the core's rule, [`Controller::imbalanced_partitions`]).
     pub fn leaders_imbalanced(&self) -> bool {
-        self.controller.partitions().any(|(_, p)| {
-            p.replicas.first().is_some_and(|preferred| {
-                p.leader != Some(*preferred)
-                    && p.isr.contains(preferred)
-                    && self.controller.is_live(*preferred)
-            })
-        })
+        !self.controller.imbalanced_partitions().is_empty()
     }
 
     /// The live brokers with their endpoints, by id.

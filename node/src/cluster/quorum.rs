@@ -149,9 +149,8 @@ impl Cluster {
             raw,
             log,
             peers: Peers::start(&peers),
-            sessions: HashMap::new(),
+            incarnations: HashMap::new(),
             proposed: HashMap::new(),
-            session_timeout: Duration::from_millis(controller.session_timeout_ms),
             was_leader: false,
             imbalance_check,
             last_imbalance_check: Instant::now(),
@@ -219,22 +218,18 @@ impl Cluster {
     }
 }
 
-/// A broker's session as the active controller keeps it.
-struct Session {
-    last_heartbeat: Instant,
-    incarnation: u64,
-}
-
 /// The Raft loop's state.
 struct Driver {
     cluster: Arc<Cluster>,
     raw: RawNode<MemStorage>,
     log: RaftLog,
     peers: Peers,
-    sessions: HashMap<u32, Session>,
+    /// Each broker's incarnation as its last heartbeat to this (active) controller gave it: a
+    /// new one is a restart, which registers again (KIP-631). Session deadlines are the core
+    /// controller's (`Controller::handle_heartbeat`, `expired_sessions`).
+    incarnations: HashMap<u32, u64>,
     /// What the active controller proposed for a broker, and when (not to repeat it at once).
     proposed: HashMap<u32, (bool, Instant)>,
-    session_timeout: Duration,
     was_leader: bool,
     /// `auto.leader.rebalance.enable` with `leader.imbalance.check.interval.seconds`.
     imbalance_check: Option<Duration>,
@@ -335,22 +330,19 @@ impl Driver {
             return;
         }
         let restarted = self
-            .sessions
-            .get(&broker)
-            .is_some_and(|s| s.incarnation != 0 && s.incarnation != incarnation);
-        self.sessions.insert(
-            broker,
-            Session {
-                last_heartbeat: Instant::now(),
-                incarnation,
-            },
-        );
+            .incarnations
+            .insert(broker, incarnation)
+            .is_some_and(|before| before != incarnation);
+        // The session goes on: only its deadline, on this controller's copy (heartbeats are
+        // not in the metadata log, as in KRaft).
         let (live, known_endpoint) = {
-            let image = self.cluster.image();
-            (
-                image.controller.is_live(broker),
-                image.endpoints.get(&broker).cloned(),
-            )
+            let mut image = self
+                .cluster
+                .image
+                .write()
+                .unwrap_or_else(|p| p.into_inner());
+            let live = image.controller.handle_heartbeat(now_ms(), broker);
+            (live, image.endpoints.get(&broker).cloned())
         };
         if !live || restarted || known_endpoint.as_ref() != Some(&endpoint) {
             self.propose_for(
@@ -387,17 +379,15 @@ impl Driver {
         if leader && !self.was_leader {
             // A new active controller: every broker starts a fresh session, as in KRaft.
             tracing::info!("node {} is the active controller", self.cluster.node_id);
-            let now = Instant::now();
-            for s in self.sessions.values_mut() {
-                s.last_heartbeat = now;
-            }
-            let live = self.cluster.image().controller.live_brokers();
-            for b in live {
-                self.sessions.entry(b).or_insert(Session {
-                    last_heartbeat: now,
-                    incarnation: 0,
-                });
-            }
+            // Incarnations seen in an earlier term may be stale: unknown until each broker's
+            // next heartbeat, which then is not taken for a restart.
+            self.incarnations.clear();
+            self.cluster
+                .image
+                .write()
+                .unwrap_or_else(|p| p.into_inner())
+                .controller
+                .refresh_sessions(now_ms());
         }
         self.was_leader = leader;
         let known = self.raw.raft.leader_id;
@@ -418,16 +408,10 @@ impl Driver {
                 });
             }
         }
-        let live = self.cluster.image().controller.live_brokers();
-        for broker in live {
-            let expired = self
-                .sessions
-                .get(&broker)
-                .is_none_or(|s| s.last_heartbeat.elapsed() >= self.session_timeout);
-            if expired {
-                tracing::info!("broker {broker}'s session expired: fencing it");
-                self.propose_for(broker, false, Entry::FenceBroker { broker });
-            }
+        let expired = self.cluster.image().controller.expired_sessions(now_ms());
+        for broker in expired {
+            tracing::info!("broker {broker}'s session expired: fencing it");
+            self.propose_for(broker, false, Entry::FenceBroker { broker });
         }
     }
 
