@@ -171,6 +171,12 @@ struct FollowerProgress {
     last_caught_up_ms: u64,
     /// The leader's LEO when this follower last fetched: reaching it counts as caught up.
     leader_leo_at_last_fetch: i64,
+    /// The controller refused adding it to the ISR: not proposed again until it fetches
+    /// again. A follower that died idle still looks caught up (its LEO is
+    /// the HW); the controller refuses it because it is fenced, and without this the leader
+    /// would propose it again and again, waiting on the controller until it stopped taking
+    /// writes. (KRaft's leader does not propose fenced brokers, KIP-841.)
+    expansion_refused: bool,
 }
 
 /// What the leader half keeps.
@@ -181,6 +187,8 @@ struct LeaderState {
     /// An ISR change sent to the controller and not yet answered, and since when.
     proposed_isr: Option<Vec<BrokerId>>,
     proposed_at_ms: Option<u64>,
+    /// The unanswered proposal is to be sent again as it is ([`Replica::abandon_isr_change`]).
+    resend_isr: bool,
     pending: Vec<PendingWrite>,
 }
 
@@ -529,6 +537,7 @@ impl<S: SegmentStore> Replica<S> {
                         leo: -1,
                         last_caught_up_ms: if isr.contains(r) { now_ms } else { 0 },
                         leader_leo_at_last_fetch: i64::MAX,
+                        expansion_refused: false,
                     },
                 )
             })
@@ -538,6 +547,7 @@ impl<S: SegmentStore> Replica<S> {
             followers,
             proposed_isr: None,
             proposed_at_ms: None,
+            resend_isr: false,
             pending: Vec::new(),
         });
         self.advance_high_watermark();
@@ -787,6 +797,7 @@ impl<S: SegmentStore> Replica<S> {
         if fetch_offset >= progress.leader_leo_at_last_fetch || fetch_offset >= leo {
             progress.last_caught_up_ms = now_ms;
         }
+        progress.expansion_refused = false;
         progress.leader_leo_at_last_fetch = leo;
         self.advance_high_watermark();
         let records = self
@@ -843,7 +854,13 @@ impl<S: SegmentStore> Replica<S> {
         let Role::Leader(state) = &mut self.role else {
             return None;
         };
-        if state.proposed_isr.is_some() {
+        if let Some(proposed) = &state.proposed_isr {
+            // One proposal at a time; an unanswered one goes again unchanged (Kafka's
+            // AlterPartition retries the same request): its additions may already be in the
+            // controller's ISR, so they keep counting toward the HW until it answers.
+            if core::mem::take(&mut state.resend_isr) {
+                return Some(proposed.clone());
+            }
             return None;
         }
         let mut isr: Vec<BrokerId> = state
@@ -860,6 +877,7 @@ impl<S: SegmentStore> Replica<S> {
             .collect();
         for (id, f) in &state.followers {
             if !isr.contains(id)
+                && !f.expansion_refused
                 && f.leo >= high_watermark
                 && now_ms.saturating_sub(f.last_caught_up_ms) <= lag
             {
@@ -870,6 +888,9 @@ impl<S: SegmentStore> Replica<S> {
         let mut current = state.isr.clone();
         current.sort_unstable();
         if isr == current {
+            // Nothing wanted any more (an unanswered proposal's reason went away): nothing
+            // to wait on the controller for, so the leader is not stuck.
+            state.proposed_at_ms = None;
             return None;
         }
         state.proposed_isr = Some(isr.clone());
@@ -883,7 +904,11 @@ impl<S: SegmentStore> Replica<S> {
     /// `None` means refused: the old ISR stays, and the next tick may propose again.
     pub fn handle_isr_change_result(&mut self, isr: Option<Vec<BrokerId>>) {
         if let Role::Leader(state) = &mut self.role {
+            if isr.is_none() {
+                refuse_expansion(state);
+            }
             state.proposed_isr = None;
+            state.resend_isr = false;
             state.proposed_at_ms = None;
             if let Some(isr) = isr {
                 state.isr = isr;
@@ -892,11 +917,20 @@ impl<S: SegmentStore> Replica<S> {
         self.advance_high_watermark();
     }
 
-    /// Forgets a proposal the controller never answered (the driver's timeout), so the next
-    /// [`Replica::poll_isr_change`] proposes again; how long it has waited is kept.
+    /// A proposal the controller has not answered in time (the driver's timeout): the next
+    /// [`Replica::poll_isr_change`] sends the same one again; how long it has waited is kept.
+    ///
+    /// It is never forgotten nor replaced before an answer: the controller may have accepted
+    /// it, and a leader that dropped a pending expansion would stop counting the added
+    /// follower toward the HW while the controller counts it in the ISR — and may elect it
+    /// without the records acknowledged meanwhile. (Found by the long sweep, seed 1040113: a
+    /// leader cut off from the controller replaced its unanswered expansion by a shrink and
+    /// acknowledged 4 records the next leader, in the controller's ISR, never had.)
     pub fn abandon_isr_change(&mut self) {
-        if let Role::Leader(state) = &mut self.role {
-            state.proposed_isr = None;
+        if let Role::Leader(state) = &mut self.role
+            && state.proposed_isr.is_some()
+        {
+            state.resend_isr = true;
         }
     }
 
@@ -1141,6 +1175,18 @@ impl<S: SegmentStore> Replica<S> {
     }
 }
 
+/// Marks the followers a refused ISR proposal tried to add: not proposed again until they
+/// fetch again.
+fn refuse_expansion(state: &mut LeaderState) {
+    for id in state.proposed_isr.iter().flatten() {
+        if !state.isr.contains(id)
+            && let Some(f) = state.followers.get_mut(id)
+        {
+            f.expansion_refused = true;
+        }
+    }
+}
+
 /// The largest epoch at or below `epoch` in `starts`, and its end: the next epoch's start, or
 /// `log_end_offset` for the latest. (-1, first start) when every epoch is larger.
 fn epoch_end(starts: &[(i32, i64)], epoch: i32, log_end_offset: i64) -> (i32, i64) {
@@ -1313,6 +1359,60 @@ mod tests {
             RoleChange::Offline,
             "no longer a replica"
         );
+    }
+
+    #[test]
+    fn a_refused_isr_expansion_does_not_stop_the_leader() {
+        // Found trying a cluster by hand: follower 2 dies while the partition is idle, so its
+        // LEO is still the HW and it looks caught up. Once the controller fences it (ISR
+        // [0, 1]), the leader proposed adding it back; the controller refused (fenced), and
+        // the leader, counting the refusals as time without an answer, stopped taking writes
+        // 3 s later, for good.
+        let mut leader = Replica::new(0, ReplicaConfig::default());
+        let _ = leader.apply_metadata(&state(Some(0), 1, 1), 0);
+        let _ = leader.handle_produce(0, &mut batch(1), Acks::Leader, 1, 1_000, &NoCodec);
+        for follower in [1, 2] {
+            let _ = leader.handle_fetch(10, follower, 1, 1, 1 << 20);
+        }
+        let mut fenced = state(Some(0), 1, 2);
+        fenced.isr = alloc::vec![0, 1];
+        let _ = leader.apply_metadata(&fenced, 20);
+        assert_eq!(
+            leader.poll_isr_change(30),
+            Some(alloc::vec![0, 1, 2]),
+            "2 looks caught up"
+        );
+        leader.handle_isr_change_result(None); // refused: 2 is fenced
+        assert_eq!(
+            leader.poll_isr_change(130),
+            None,
+            "not proposed again until it fetches"
+        );
+        assert!(!leader.is_stuck(10_000), "a refusal is an answer");
+        assert_eq!(
+            leader.handle_produce(10_000, &mut batch(1), Acks::Leader, 2, 1_000, &NoCodec),
+            Ok(Some(1))
+        );
+        // An unanswered proposal is sent again unchanged, and its addition keeps counting
+        // toward the HW (KIP-497's maximal ISR) until the controller answers.
+        for follower in [1, 2] {
+            let _ = leader.handle_fetch(10_010, follower, 2, 1, 1 << 20);
+        }
+        assert_eq!(
+            leader.poll_isr_change(10_020),
+            Some(alloc::vec![0, 1, 2]),
+            "back: propose"
+        );
+        leader.abandon_isr_change();
+        assert_eq!(
+            leader.poll_isr_change(10_030),
+            Some(alloc::vec![0, 1, 2]),
+            "the same again"
+        );
+        assert_eq!(leader.poll_isr_change(10_040), None, "one at a time");
+        assert!(leader.is_stuck(13_100), "no answer for 3 s: writes stop");
+        leader.handle_isr_change_result(Some(alloc::vec![0, 1, 2]));
+        assert!(!leader.is_stuck(13_200));
     }
 
     #[test]

@@ -29,7 +29,7 @@ use runnel_core::replica::{Acks, Replica, ReplicaConfig, ReplicaError, RoleChang
 use serde::{Deserialize, Serialize};
 use tokio::sync::{Notify, oneshot};
 
-use crate::cluster::{Cluster, Entry};
+use crate::cluster::{Cluster, Entry, ProposeError};
 use crate::codec::NodeCodec;
 use crate::config::{BrokerConfig, cleanup_policy_name, parse_cleanup_policy};
 use crate::metrics::Metrics;
@@ -1031,12 +1031,23 @@ impl Broker {
         let cluster = cluster.clone();
         let partition = self.partition(topic, index).ok();
         runtime.spawn(async move {
-            if let Err(e) = cluster.propose(entry).await {
-                // Not answered (no controller reachable) or refused: propose again later; the
-                // time of the first proposal is kept, so a leader cut off from the controller
-                // stops taking writes after isr_update_timeout.
-                tracing::debug!("ISR change not applied: {e}");
-                if let Some(partition) = partition {
+            let outcome = cluster.propose_outcome(entry).await;
+            let Some(partition) = partition else {
+                return;
+            };
+            match outcome {
+                // Accepted: the new ISR arrives with the metadata (apply_roles).
+                Ok(()) => {}
+                // Refused (a stale epoch, a fenced broker): the old ISR stays.
+                Err(ProposeError::Refused(e)) => {
+                    tracing::debug!("ISR change refused: {e}");
+                    partition.lock().replica.handle_isr_change_result(None);
+                }
+                // Not answered (no controller reachable): the same proposal goes again, and
+                // a leader cut off from the controller stops taking writes after
+                // isr_update_timeout.
+                Err(ProposeError::Unanswered(e)) => {
+                    tracing::debug!("ISR change not answered: {e}");
                     partition.lock().replica.abandon_isr_change();
                 }
             }

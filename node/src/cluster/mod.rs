@@ -21,7 +21,7 @@ use std::net::SocketAddr;
 use runnel_core::controller::{Command, Controller, ControllerConfig, PartitionState};
 use serde::{Deserialize, Serialize};
 
-pub use quorum::Cluster;
+pub use quorum::{Cluster, ProposeError};
 
 /// One member of the metadata quorum.
 #[derive(Clone, Debug, PartialEq, Eq)]

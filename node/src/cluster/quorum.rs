@@ -55,7 +55,7 @@ pub struct Cluster {
     /// The Raft leader's node id + 1 (0: none known).
     leader: AtomicU64,
     inbox: mpsc::UnboundedSender<Input>,
-    pending: Mutex<HashMap<u64, oneshot::Sender<Result<(), String>>>>,
+    pending: Mutex<HashMap<u64, oneshot::Sender<Result<(), ProposeError>>>>,
     next_proposal: AtomicU64,
     /// The commit index this node had persisted when it started: until it has applied that
     /// far, its image is older than what it knew before.
@@ -186,6 +186,12 @@ impl Cluster {
     /// Appends `entry` to the metadata log through the active controller and waits until this
     /// node has applied it; the error says why the controller refused it or why it timed out.
     pub async fn propose(&self, entry: Entry) -> Result<(), String> {
+        self.propose_outcome(entry).await.map_err(|e| e.to_string())
+    }
+
+    /// Like [`Cluster::propose`], telling a refusal (the log has the entry, the controller
+    /// said no) from no answer (not known to be committed).
+    pub async fn propose_outcome(&self, entry: Entry) -> Result<(), ProposeError> {
         let id = self.next_proposal.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = oneshot::channel();
         self.lock_pending().insert(id, tx);
@@ -194,10 +200,12 @@ impl Cluster {
         self.lock_pending().remove(&id);
         match outcome {
             Ok(Ok(result)) => result,
-            Ok(Err(_)) => Err("the metadata quorum stopped".into()),
-            Err(_) => {
-                Err("no answer from the metadata quorum (is a majority of voters up?)".into())
-            }
+            Ok(Err(_)) => Err(ProposeError::Unanswered(
+                "the metadata quorum stopped".into(),
+            )),
+            Err(_) => Err(ProposeError::Unanswered(
+                "no answer from the metadata quorum (is a majority of voters up?)".into(),
+            )),
         }
     }
 
@@ -213,8 +221,25 @@ impl Cluster {
 
     fn lock_pending(
         &self,
-    ) -> std::sync::MutexGuard<'_, HashMap<u64, oneshot::Sender<Result<(), String>>>> {
+    ) -> std::sync::MutexGuard<'_, HashMap<u64, oneshot::Sender<Result<(), ProposeError>>>> {
         self.pending.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Why a proposal did not take effect.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ProposeError {
+    /// The metadata log has the entry and the controller refused it (the reason).
+    Refused(String),
+    /// Not known to be committed: no active controller, no quorum, no answer in time.
+    Unanswered(String),
+}
+
+impl std::fmt::Display for ProposeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Refused(why) | Self::Unanswered(why) => f.write_str(why),
+        }
     }
 }
 
@@ -294,19 +319,21 @@ impl Driver {
             match postcard::to_allocvec(&envelope) {
                 Ok(data) => {
                     if let Err(e) = self.raw.propose(Vec::new(), data) {
-                        self.answer(envelope.id, Err(format!("not appended: {e}")));
+                        let why = format!("not appended: {e}");
+                        self.answer(envelope.id, Err(ProposeError::Unanswered(why)));
                     }
                 }
-                Err(e) => self.answer(envelope.id, Err(e.to_string())),
+                Err(e) => self.answer(envelope.id, Err(ProposeError::Unanswered(e.to_string()))),
             }
         } else if let Some(leader) = self.leader() {
             self.peers.send(leader, Wire::Propose(envelope));
         } else {
-            self.answer(envelope.id, Err("no active controller yet".into()));
+            let why = "no active controller yet".to_string();
+            self.answer(envelope.id, Err(ProposeError::Unanswered(why)));
         }
     }
 
-    fn answer(&self, id: u64, result: Result<(), String>) {
+    fn answer(&self, id: u64, result: Result<(), ProposeError>) {
         if let Some(tx) = self.cluster.lock_pending().remove(&id) {
             let _ = tx.send(result);
         }
@@ -495,7 +522,7 @@ impl Driver {
                     if let Err(e) = &result {
                         tracing::debug!("metadata entry {} refused: {e}", entry.index);
                     }
-                    Some((envelope.id, result))
+                    Some((envelope.id, result.map_err(ProposeError::Refused)))
                 }
                 Err(e) => {
                     tracing::error!("metadata entry {} undecodable: {e}", entry.index);
