@@ -286,8 +286,9 @@ pub struct Broker {
     cluster: OnceLock<Arc<Cluster>>,
     /// Held while local topics are made to match the metadata.
     reconciling: Mutex<()>,
-    /// The partitions whose follower fetcher runs.
-    fetchers: Mutex<std::collections::HashSet<(String, i32)>>,
+    /// The leader brokers a fetcher thread runs for (one per leader, Kafka's replica fetcher
+    /// with `num.replica.fetchers` = 1).
+    fetchers: Mutex<std::collections::HashSet<u32>>,
 }
 
 /// Resolves when an acks=all write is on the ISR: its base offset, or why it failed.
@@ -1118,8 +1119,12 @@ impl Broker {
                     }
                     RoleChange::Offline | RoleChange::Stale | RoleChange::Unchanged => {}
                 }
-                if state.replica.leader().is_some() && !state.replica.is_leader() {
-                    to_follow.push((topic.name.clone(), partition.index));
+                if let Some(leader) = state
+                    .replica
+                    .leader()
+                    .filter(|_| !state.replica.is_leader())
+                {
+                    to_follow.push(leader);
                 }
                 state.complete_waiters();
             }
@@ -1138,15 +1143,15 @@ impl Broker {
                 tracing::error!("cannot load the committed offsets: {e}");
             }
         }
-        for (topic, index) in to_follow {
-            let key = (topic.clone(), index);
-            let mut running = self.fetchers.lock().unwrap_or_else(|p| p.into_inner());
-            if running.insert(key) {
+        let mut running = self.fetchers.lock().unwrap_or_else(|p| p.into_inner());
+        for leader in to_follow {
+            if running.insert(leader) {
                 let broker = self.clone();
                 let spawned = std::thread::Builder::new()
-                    .name(format!("follow-{topic}-{index}"))
-                    .spawn(move || crate::cluster::follower::follow(broker, topic, index));
+                    .name(format!("fetch-from-{leader}"))
+                    .spawn(move || crate::cluster::follower::follow(broker, leader));
                 if let Err(e) = spawned {
+                    running.remove(&leader);
                     tracing::error!("cannot start a fetcher thread: {e}");
                 }
             }
@@ -1194,12 +1199,52 @@ impl Broker {
         Some((leader as i32, host, port))
     }
 
-    /// A follower's fetcher stopped (its replica is no longer a follower).
-    pub fn fetcher_stopped(&self, topic: &str, index: i32) {
+    /// What the fetcher for `leader` has to do next: for each partition this node follows
+    /// from it, ask where an epoch ends or fetch from an offset. `None` when there is none
+    /// left: the fetcher is then deregistered (under the same lock `apply_roles` starts
+    /// fetchers with, so a partition that starts following `leader` meanwhile gets a new one).
+    pub fn fetch_jobs(&self, leader: u32) -> Option<Vec<crate::cluster::follower::Job>> {
+        use crate::cluster::follower::Job;
+        let mut running = self.fetchers.lock().unwrap_or_else(|p| p.into_inner());
+        let mut jobs = Vec::new();
+        for topic in self.topics() {
+            for partition in topic.partitions() {
+                let state = partition.lock();
+                let replica = &state.replica;
+                if let Some((l, epoch)) = replica.pending_epoch_request() {
+                    if l == leader {
+                        jobs.push(Job::EpochEnd {
+                            topic: topic.name.clone(),
+                            index: partition.index,
+                            epoch,
+                            current_leader_epoch: replica.leader_epoch(),
+                        });
+                    }
+                } else if let Some((l, offset)) = replica.fetch_offset()
+                    && l == leader
+                {
+                    jobs.push(Job::Fetch {
+                        topic: topic.name.clone(),
+                        index: partition.index,
+                        offset,
+                        leader_epoch: replica.leader_epoch(),
+                    });
+                }
+            }
+        }
+        if jobs.is_empty() {
+            running.remove(&leader);
+            return None;
+        }
+        Some(jobs)
+    }
+
+    /// How many fetcher threads run (one per leader broker followed).
+    pub fn fetcher_count(&self) -> usize {
         self.fetchers
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .remove(&(topic.to_string(), index));
+            .len()
     }
 
     /// Commits offsets for a group: appends them to `__consumer_offsets`; the store (what

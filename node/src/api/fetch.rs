@@ -103,13 +103,25 @@ fn read_once(
             if replica_fetch {
                 // A follower's fetch (cluster mode): the core's leader counts its offset toward
                 // the HW and its ISR membership. last_stable_offset carries the leader's LEO.
-                let answer = state.replica.handle_fetch(
+                let limit = usize::try_from(p.partition_max_bytes)
+                    .unwrap_or(0)
+                    .min(remaining);
+                let mut answer = state.replica.handle_fetch(
                     crate::broker::now_ms(),
                     request.replica_id.0 as u32,
                     p.fetch_offset,
                     p.current_leader_epoch,
-                    usize::try_from(p.partition_max_bytes).unwrap_or(0).max(1),
+                    limit.max(1),
                 );
+                // One fetcher asks for every partition it follows here: once the response is
+                // full (`max_bytes`), later partitions still count the follower's offset toward
+                // the HW and the ISR, but bring no records (it asks again from there).
+                if let Ok(a) = &mut answer {
+                    if total > 0 && limit == 0 {
+                        a.records.clear();
+                    }
+                    remaining = remaining.saturating_sub(a.records.len());
+                }
                 let start = state.log().log_start_offset();
                 broker.after_leader_input(&name, p.partition, &mut state);
                 let data = data

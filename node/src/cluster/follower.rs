@@ -1,8 +1,15 @@
-//! A follower's fetcher: one thread per followed partition, talking the Kafka protocol to the
-//! leader like any Kafka follower — OffsetsForLeaderEpoch to find where to truncate after a
-//! leader change (KIP-101), then Fetch with its replica id, handing every answer to the core's
-//! replica. It stops when the replica is no longer a follower.
+//! A follower's fetchers, as Kafka's replica fetcher threads (`num.replica.fetchers` = 1): one
+//! thread per leader broker this node follows partitions of, not one per partition. Each round
+//! it asks the broker which partitions it follows from that leader need what
+//! ([`Broker::fetch_jobs`]): one OffsetsForLeaderEpoch request for those that must first learn
+//! where to truncate after a leader change (KIP-101), then one Fetch with its replica id for
+//! all the others, each answer handed to that partition's core replica. It stops when this node
+//! follows nothing from that leader any more.
+//!
+//! It talks the Kafka protocol over the same blocking client the CLI uses, with a short socket
+//! timeout ([`SOCKET_TIMEOUT`]) so a stopped leader does not hold it past a leader change.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -27,6 +34,11 @@ const FETCH_VERSION: i16 = 11;
 const EPOCH_VERSION: i16 = 3;
 /// How long the leader holds an empty fetch.
 const MAX_WAIT_MS: i32 = 200;
+/// Bytes one fetch brings at most, over all its partitions (Kafka's
+/// `replica.fetch.response.max.bytes` is 10 MiB), and per partition
+/// (`replica.fetch.max.bytes`, 1 MiB).
+const FETCH_MAX_BYTES: i32 = 8 << 20;
+const PARTITION_MAX_BYTES: i32 = 1 << 20;
 /// Pause after an error (leader unknown, connection refused, stale epoch).
 const BACKOFF: Duration = Duration::from_millis(100);
 /// How long a fetch or epoch request may go unanswered before the fetcher gives up on the
@@ -36,34 +48,40 @@ const BACKOFF: Duration = Duration::from_millis(100);
 /// change, or the new leader's ISR stays short (acks=all refused) for the whole wait.
 const SOCKET_TIMEOUT: Duration = Duration::from_millis(MAX_WAIT_MS as u64 + 800);
 
-/// What the replica needs next.
-enum Job {
-    /// Where does this epoch end on the leader?
-    EpochEnd(i32),
-    /// Records from this offset, as a follower of this epoch.
-    Fetch(i64, i32),
+/// What one followed partition needs from its leader next.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Job {
+    /// Where does `epoch` end on the leader (OffsetsForLeaderEpoch)?
+    EpochEnd {
+        /// The topic.
+        topic: String,
+        /// The partition index.
+        index: i32,
+        /// The follower's last leader epoch.
+        epoch: i32,
+        /// The leader epoch it follows in (KIP-320).
+        current_leader_epoch: i32,
+    },
+    /// Records from `offset`, as a follower in `leader_epoch`.
+    Fetch {
+        /// The topic.
+        topic: String,
+        /// The partition index.
+        index: i32,
+        /// The follower's LEO.
+        offset: i64,
+        /// The leader epoch it follows in.
+        leader_epoch: i32,
+    },
 }
 
-/// Runs until the partition's replica stops following.
-pub fn follow(broker: Arc<Broker>, topic: String, index: i32) {
-    let mut connection: Option<(u32, Client)> = None;
+/// Runs until this node follows no partition from `leader`.
+pub fn follow(broker: Arc<Broker>, leader: u32) {
+    let mut client: Option<Client> = None;
     let overrides = super::parse_voters(&broker.config.inter_broker_endpoints).unwrap_or_default();
-    loop {
-        let Ok(partition) = broker.partition(&topic, index) else {
-            break;
-        };
-        let (leader, job) = {
-            let state = partition.lock();
-            if let Some((leader, epoch)) = state.replica.pending_epoch_request() {
-                (leader, Job::EpochEnd(epoch))
-            } else if let Some((leader, offset)) = state.replica.fetch_offset() {
-                (leader, Job::Fetch(offset, state.replica.leader_epoch()))
-            } else {
-                break;
-            }
-        };
-        if connection.as_ref().is_none_or(|(l, _)| *l != leader) {
-            connection = None;
+    let me = broker.config.node_id;
+    while let Some(jobs) = broker.fetch_jobs(leader) {
+        if client.is_none() {
             let endpoint = overrides
                 .iter()
                 .find(|v| v.id as u32 == leader)
@@ -74,155 +92,196 @@ pub fn follow(broker: Arc<Broker>, topic: String, index: i32) {
                         .and_then(|c| c.image().endpoints.get(&leader).cloned())
                         .map(|(host, port)| format!("{host}:{port}"))
                 });
-            let Some(endpoint) = endpoint else {
+            client =
+                endpoint.and_then(|e| Client::connect_with_read_timeout(&e, SOCKET_TIMEOUT).ok());
+            if client.is_none() {
                 std::thread::sleep(BACKOFF);
                 continue;
-            };
-            match Client::connect_with_read_timeout(&endpoint, SOCKET_TIMEOUT) {
-                Ok(client) => connection = Some((leader, client)),
-                Err(_) => {
-                    std::thread::sleep(BACKOFF);
-                    continue;
-                }
             }
         }
-        let Some((_, client)) = connection.as_mut() else {
+        let Some(connection) = client.as_mut() else {
             continue;
         };
-        let me = broker.config.node_id;
-        let ok = match job {
-            Job::EpochEnd(epoch) => ask_epoch_end(&broker, client, me, &topic, index, epoch),
-            Job::Fetch(offset, epoch) => fetch(&broker, client, me, &topic, index, offset, epoch),
-        };
-        match ok {
+        let (epochs, fetches): (Vec<Job>, Vec<Job>) = jobs
+            .into_iter()
+            .partition(|j| matches!(j, Job::EpochEnd { .. }));
+        let outcome = ask_epoch_ends(&broker, connection, me, &epochs)
+            .and_then(|()| fetch(&broker, connection, me, leader, &fetches));
+        match outcome {
             Ok(true) => {}
+            // Nothing moved (errors on every partition): let the metadata catch up.
             Ok(false) => std::thread::sleep(BACKOFF),
             Err(()) => {
-                connection = None;
+                client = None;
                 std::thread::sleep(BACKOFF);
             }
         }
     }
-    broker.fetcher_stopped(&topic, index);
 }
 
-/// OffsetsForLeaderEpoch; true when the replica truncated and may fetch.
-fn ask_epoch_end(
-    broker: &Broker,
-    client: &mut Client,
-    me: i32,
-    topic: &str,
-    index: i32,
-    epoch: i32,
-) -> Result<bool, ()> {
-    let Ok(partition) = broker.partition(topic, index) else {
-        return Ok(false);
-    };
-    let current = partition.lock().replica.leader_epoch();
+/// One OffsetsForLeaderEpoch for every partition waiting to truncate; each answer goes to its
+/// replica (which ignores one of another epoch).
+fn ask_epoch_ends(broker: &Broker, client: &mut Client, me: i32, jobs: &[Job]) -> Result<(), ()> {
+    if jobs.is_empty() {
+        return Ok(());
+    }
+    let mut topics: BTreeMap<&str, Vec<OffsetForLeaderPartition>> = BTreeMap::new();
+    let mut asked: BTreeMap<(&str, i32), i32> = BTreeMap::new();
+    for job in jobs {
+        if let Job::EpochEnd {
+            topic,
+            index,
+            epoch,
+            current_leader_epoch,
+        } = job
+        {
+            topics.entry(topic).or_default().push(
+                OffsetForLeaderPartition::default()
+                    .with_partition(*index)
+                    .with_current_leader_epoch(*current_leader_epoch)
+                    .with_leader_epoch(*epoch),
+            );
+            asked.insert((topic, *index), *current_leader_epoch);
+        }
+    }
     let request = OffsetForLeaderEpochRequest::default()
         .with_replica_id(BrokerId(me))
-        .with_topics(vec![
-            OffsetForLeaderTopic::default()
-                .with_topic(TopicName(StrBytes::from_string(topic.to_string())))
-                .with_partitions(vec![
-                    OffsetForLeaderPartition::default()
-                        .with_partition(index)
-                        .with_current_leader_epoch(current)
-                        .with_leader_epoch(epoch),
-                ]),
-        ]);
+        .with_topics(
+            topics
+                .into_iter()
+                .map(|(topic, partitions)| {
+                    OffsetForLeaderTopic::default()
+                        .with_topic(TopicName(StrBytes::from_string(topic.to_string())))
+                        .with_partitions(partitions)
+                })
+                .collect(),
+        );
     let response: OffsetForLeaderEpochResponse = client
         .call(ApiKey::OffsetForLeaderEpoch, EPOCH_VERSION, &request)
         .map_err(drop)?;
-    let Some(answer) = response.topics.first().and_then(|t| t.partitions.first()) else {
-        return Ok(false);
-    };
-    if answer.error_code != 0 {
-        return Ok(false);
+    for topic in &response.topics {
+        let name = topic.topic.0.as_str();
+        for answer in &topic.partitions {
+            let Some(current) = asked.get(&(name, answer.partition)) else {
+                continue;
+            };
+            if answer.error_code != 0 {
+                continue;
+            }
+            let Ok(partition) = broker.partition(name, answer.partition) else {
+                continue;
+            };
+            let mut state = partition.lock();
+            let before = state.log().log_end_offset();
+            state
+                .replica
+                .handle_epoch_end(*current, answer.leader_epoch, answer.end_offset);
+            let after = state.log().log_end_offset();
+            if after < before {
+                tracing::info!(
+                    "{name}-{}: truncated from {before} to {after} (leader epoch ends at {})",
+                    answer.partition,
+                    answer.end_offset
+                );
+            }
+        }
     }
-    let mut state = partition.lock();
-    let before = state.log().log_end_offset();
-    state
-        .replica
-        .handle_epoch_end(current, answer.leader_epoch, answer.end_offset);
-    let after = state.log().log_end_offset();
-    if after < before {
-        tracing::info!(
-            "{topic}-{index}: truncated from {before} to {after} (leader epoch {epoch} ends at {})",
-            answer.end_offset
-        );
-    }
-    Ok(true)
+    Ok(())
 }
 
-/// One Fetch as a follower; true when it brought records or advanced anything.
+/// One Fetch for every partition followed from `leader`; true when any partition got records
+/// or moved on.
 fn fetch(
     broker: &Broker,
     client: &mut Client,
     me: i32,
-    topic: &str,
-    index: i32,
-    offset: i64,
-    epoch: i32,
+    leader: u32,
+    jobs: &[Job],
 ) -> Result<bool, ()> {
+    if jobs.is_empty() {
+        return Ok(true);
+    }
+    let mut topics: BTreeMap<&str, Vec<FetchPartition>> = BTreeMap::new();
+    let mut asked: BTreeMap<(&str, i32), (i64, i32)> = BTreeMap::new();
+    for job in jobs {
+        if let Job::Fetch {
+            topic,
+            index,
+            offset,
+            leader_epoch,
+        } = job
+        {
+            topics.entry(topic).or_default().push(
+                FetchPartition::default()
+                    .with_partition(*index)
+                    .with_current_leader_epoch(*leader_epoch)
+                    .with_fetch_offset(*offset)
+                    .with_log_start_offset(-1)
+                    .with_partition_max_bytes(PARTITION_MAX_BYTES),
+            );
+            asked.insert((topic, *index), (*offset, *leader_epoch));
+        }
+    }
     let request = FetchRequest::default()
         .with_replica_id(BrokerId(me))
         .with_max_wait_ms(MAX_WAIT_MS)
         .with_min_bytes(1)
-        .with_max_bytes(8 << 20)
-        .with_topics(vec![
-            FetchTopic::default()
-                .with_topic(TopicName(StrBytes::from_string(topic.to_string())))
-                .with_partitions(vec![
-                    FetchPartition::default()
-                        .with_partition(index)
-                        .with_current_leader_epoch(epoch)
-                        .with_fetch_offset(offset)
-                        .with_log_start_offset(-1)
-                        .with_partition_max_bytes(1 << 20),
-                ]),
-        ]);
+        .with_max_bytes(FETCH_MAX_BYTES)
+        .with_topics(
+            topics
+                .into_iter()
+                .map(|(topic, partitions)| {
+                    FetchTopic::default()
+                        .with_topic(TopicName(StrBytes::from_string(topic.to_string())))
+                        .with_partitions(partitions)
+                })
+                .collect(),
+        );
     let response: FetchResponse = client
         .call(ApiKey::Fetch, FETCH_VERSION, &request)
         .map_err(drop)?;
-    let Some(data) = response
-        .responses
-        .first()
-        .and_then(|t| t.partitions.first())
-    else {
-        return Ok(false);
-    };
-    let Ok(partition) = broker.partition(topic, index) else {
-        return Ok(false);
-    };
-    let mut state = partition.lock();
-    if state.replica.fetch_offset() != Some((state.replica.leader().unwrap_or(u32::MAX), offset)) {
-        return Ok(true); // the role or position changed while the fetch was out
-    }
-    match data.error_code {
-        0 => {
-            let records = data.records.clone().unwrap_or_default().to_vec();
-            let answer = FetchAnswer {
-                records,
-                high_watermark: data.high_watermark,
-                leader_epoch: epoch,
+    let mut progressed = false;
+    for topic in &response.responses {
+        let name = topic.topic.0.as_str();
+        for data in &topic.partitions {
+            let Some((offset, epoch)) = asked.get(&(name, data.partition_index)).copied() else {
+                continue;
             };
-            if state
-                .replica
-                .handle_fetch_answer(&answer, &broker.codec, now_ms())
-                .is_err()
+            let Ok(partition) = broker.partition(name, data.partition_index) else {
+                continue;
+            };
+            let mut state = partition.lock();
+            if state.replica.fetch_offset() != Some((leader, offset))
+                || state.replica.leader_epoch() != epoch
             {
-                return Ok(false);
+                progressed = true; // the role or position changed while the fetch was out
+                continue;
             }
-            Ok(!answer.records.is_empty())
+            match data.error_code {
+                0 => {
+                    let answer = FetchAnswer {
+                        records: data.records.clone().unwrap_or_default().to_vec(),
+                        high_watermark: data.high_watermark,
+                        leader_epoch: epoch,
+                    };
+                    if state
+                        .replica
+                        .handle_fetch_answer(&answer, &broker.codec, now_ms())
+                        .is_ok()
+                    {
+                        progressed = true;
+                    }
+                }
+                error_code::OFFSET_OUT_OF_RANGE => {
+                    // last_stable_offset carries the leader's log end between runnel nodes.
+                    state
+                        .replica
+                        .handle_out_of_range(data.log_start_offset, data.last_stable_offset);
+                    progressed = true;
+                }
+                _ => {}
+            }
         }
-        error_code::OFFSET_OUT_OF_RANGE => {
-            // last_stable_offset carries the leader's log end between runnel nodes.
-            state
-                .replica
-                .handle_out_of_range(data.log_start_offset, data.last_stable_offset);
-            Ok(true)
-        }
-        _ => Ok(false),
     }
+    Ok(progressed)
 }
