@@ -181,6 +181,16 @@ impl Runnel {
         }
     }
 
+    /// The broker process's threads, from `/proc` (`None` when it is not running).
+    pub fn threads(&self) -> Option<u64> {
+        let pid = self.child.as_ref()?.id();
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("Threads:"))
+            .and_then(|n| n.trim().parse().ok())
+    }
+
     /// Stops (`pause`: SIGSTOP) or resumes (SIGCONT) the broker's process: it keeps its
     /// memory, sockets and files, and carries on where it was, as after a long GC pause or a
     /// stalled VM.

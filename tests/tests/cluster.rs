@@ -602,3 +602,38 @@ fn a_topic_unclean_leader_election_enable_overrides_the_brokers_default() {
         },
     );
 }
+
+#[test]
+fn six_hundred_partitions_replicated_three_times_need_few_threads() {
+    // Issue 14: one fetcher thread per followed partition gave 409 threads per node for
+    // 600 partitions x RF 3 on three nodes. Kafka runs num.replica.fetchers (default 1)
+    // threads per leader broker; so does runnel now.
+    let _serial = one_at_a_time();
+    let cluster = Cluster::start("many", 3, SETTINGS);
+    let bootstrap = cluster.nodes[0].bootstrap();
+    let topics: Vec<String> = (0..6).map(|t| format!("many{t}")).collect();
+    for topic in &topics {
+        runnel_cli(
+            &[
+                "topic", "create", topic, "-p", "100", "-r", "3", "-b", &bootstrap,
+            ],
+            b"",
+        );
+    }
+    cluster.wait_for(
+        Duration::from_secs(90),
+        "every partition led with a full ISR",
+        |c| {
+            topics.iter().all(|t| {
+                let partitions = c.partitions(t);
+                partitions.len() == 100
+                    && partitions.iter().all(|p| p.0.is_some() && p.2.len() == 3)
+            })
+        },
+    );
+    for (i, node) in cluster.nodes.iter().enumerate() {
+        let threads = node.threads().expect("the node runs");
+        eprintln!("600 partitions x RF 3: node {i} runs {threads} threads");
+        assert!(threads <= 32, "node {i} runs {threads} threads");
+    }
+}
