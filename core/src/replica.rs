@@ -172,12 +172,20 @@ struct FollowerProgress {
     /// The leader's LEO when this follower last fetched: reaching it counts as caught up.
     leader_leo_at_last_fetch: i64,
     /// The controller refused adding it to the ISR: not proposed again until it fetches
-    /// again. A follower that died idle still looks caught up (its LEO is
+    /// again, at least [`EXPANSION_REFUSED_BACKOFF_MS`] after the refused proposal. A follower that died idle still looks caught up (its LEO is
     /// the HW); the controller refuses it because it is fenced, and without this the leader
     /// would propose it again and again, waiting on the controller until it stopped taking
     /// writes. (KRaft's leader does not propose fenced brokers, KIP-841.)
     expansion_refused: bool,
+    /// When the refused proposal was made.
+    expansion_refused_at_ms: u64,
 }
+
+/// How long a follower whose addition to the ISR the controller refused waits before it is
+/// proposed again. Each proposal is an entry in the metadata log: a broker that keeps fetching
+/// while fenced (its heartbeats lost) must not add one per fetch. (KIP-841 has the leader skip
+/// fenced brokers; this leader does not know who is fenced, so it bounds the rate.)
+pub const EXPANSION_REFUSED_BACKOFF_MS: u64 = 1_000;
 
 /// What the leader half keeps.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -538,6 +546,7 @@ impl<S: SegmentStore> Replica<S> {
                         last_caught_up_ms: if isr.contains(r) { now_ms } else { 0 },
                         leader_leo_at_last_fetch: i64::MAX,
                         expansion_refused: false,
+                        expansion_refused_at_ms: 0,
                     },
                 )
             })
@@ -654,6 +663,12 @@ impl<S: SegmentStore> Replica<S> {
             "HW above the LEO"
         );
         change
+    }
+
+    /// The partition epoch of the metadata this replica applied last (-1: none): what an ISR
+    /// proposal is made against, so the controller refuses it if its view has moved on.
+    pub fn applied_partition_epoch(&self) -> i32 {
+        self.applied.map_or(-1, |a| a.partition_epoch)
     }
 
     /// The replica stops serving (its broker was fenced or the partition went offline).
@@ -783,6 +798,10 @@ impl<S: SegmentStore> Replica<S> {
         let Role::Leader(state) = &mut self.role else {
             return Err(ReplicaError::NotLeaderOrFollower);
         };
+        // KIP-320: an older epoch is fenced, a newer one not known here yet.
+        if follower_epoch > self.leader_epoch {
+            return Err(ReplicaError::UnknownLeaderEpoch);
+        }
         if follower_epoch != self.leader_epoch {
             return Err(ReplicaError::FencedLeaderEpoch);
         }
@@ -797,7 +816,9 @@ impl<S: SegmentStore> Replica<S> {
         if fetch_offset >= progress.leader_leo_at_last_fetch || fetch_offset >= leo {
             progress.last_caught_up_ms = now_ms;
         }
-        progress.expansion_refused = false;
+        if now_ms.saturating_sub(progress.expansion_refused_at_ms) >= EXPANSION_REFUSED_BACKOFF_MS {
+            progress.expansion_refused = false;
+        }
         progress.leader_leo_at_last_fetch = leo;
         self.advance_high_watermark();
         let records = self
@@ -1178,11 +1199,13 @@ impl<S: SegmentStore> Replica<S> {
 /// Marks the followers a refused ISR proposal tried to add: not proposed again until they
 /// fetch again.
 fn refuse_expansion(state: &mut LeaderState) {
+    let at = state.proposed_at_ms.unwrap_or(0);
     for id in state.proposed_isr.iter().flatten() {
         if !state.isr.contains(id)
             && let Some(f) = state.followers.get_mut(id)
         {
             f.expansion_refused = true;
+            f.expansion_refused_at_ms = at;
         }
     }
 }

@@ -471,6 +471,8 @@ enum Msg {
     /// The partition state after an ISR proposal (`None`: refused).
     AlterIsrResult {
         partition: PartitionId,
+        /// The ISR that was proposed (which proposal this answers).
+        proposed: Vec<BrokerId>,
         state: Option<PartitionState>,
     },
     Fetch {
@@ -1515,13 +1517,14 @@ impl Sim {
             } => {
                 let result = self
                     .controller
-                    .handle_alter_isr(partition, b, leader_epoch, partition_epoch, isr)
+                    .handle_alter_isr(partition, b, leader_epoch, partition_epoch, isr.clone())
                     .ok();
                 self.send(
                     Party::Quorum,
                     from,
                     Msg::AlterIsrResult {
                         partition,
+                        proposed: isr,
                         state: result,
                     },
                 );
@@ -1582,7 +1585,11 @@ impl Sim {
                 }
             }
             Msg::Partitions(changes) => self.apply_partitions(b, &changes),
-            Msg::AlterIsrResult { partition, state } => {
+            Msg::AlterIsrResult {
+                partition,
+                proposed,
+                state,
+            } => {
                 // An accepted change is applied like any metadata (so an answer overtaken by a
                 // newer change cannot roll it back), which also ends the proposal. Only a
                 // refused or stale answer just ends it: clearing the proposal first would let
@@ -1593,15 +1600,30 @@ impl Sim {
                         .get(&partition)
                         .is_none_or(|k| k.partition_epoch < s.partition_epoch)
                 });
-                self.brokers[b as usize].isr_sent_ms.remove(&partition);
+                let broker = &mut self.brokers[b as usize];
+                let known_isr = broker.metadata.get(&partition).map(|k| k.isr.clone());
+                let answers_pending = broker
+                    .replicas
+                    .get(&partition)
+                    .is_some_and(|r| r.pending_isr_change() == Some(&proposed[..]));
                 match state {
-                    Some(state) if newer => self.apply_partitions(b, &[(partition, state)]),
-                    _ => {
-                        if let Some(replica) = self.brokers[b as usize].replicas.get_mut(&partition)
-                        {
-                            replica.handle_isr_change_result(None);
+                    Some(state) if newer => {
+                        broker.isr_sent_ms.remove(&partition);
+                        self.apply_partitions(b, &[(partition, state)]);
+                    }
+                    // A late answer to an earlier proposal must not end a newer one (nor mark
+                    // its additions refused while the controller may still accept them).
+                    answer if answers_pending => {
+                        broker.isr_sent_ms.remove(&partition);
+                        if let Some(replica) = broker.replicas.get_mut(&partition) {
+                            match answer {
+                                None => replica.handle_isr_change_result(None),
+                                // Accepted, and already overtaken by what this broker applied.
+                                Some(_) => replica.handle_isr_change_result(known_isr),
+                            }
                         }
                     }
+                    _ => {}
                 }
                 self.drain_completed(b, partition);
             }

@@ -1013,17 +1013,16 @@ impl Broker {
         let Some(isr) = state.replica.poll_isr_change(now_ms()) else {
             return;
         };
-        let partition_epoch = cluster
-            .image()
-            .partition(topic, index)
-            .map_or(-1, |p| p.partition_epoch);
+        // Against the state this replica applied (not the image, which may be ahead of it):
+        // the controller refuses a proposal made from an older view.
+        let partition_epoch = state.replica.applied_partition_epoch();
         let entry = Entry::AlterIsr {
             topic: topic.to_string(),
             partition: index,
             leader: cluster.node_id,
             leader_epoch: state.replica.leader_epoch(),
             partition_epoch,
-            isr,
+            isr: isr.clone(),
         };
         tracing::debug!("{topic}-{index}: proposing {entry:?}");
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
@@ -1036,20 +1035,25 @@ impl Broker {
             let Some(partition) = partition else {
                 return;
             };
+            let mut state = partition.lock();
+            // A late answer to an earlier proposal must not end a newer one.
+            if state.replica.pending_isr_change() != Some(&isr[..]) {
+                return;
+            }
             match outcome {
                 // Accepted: the new ISR arrives with the metadata (apply_roles).
                 Ok(()) => {}
                 // Refused (a stale epoch, a fenced broker): the old ISR stays.
                 Err(ProposeError::Refused(e)) => {
                     tracing::debug!("ISR change refused: {e}");
-                    partition.lock().replica.handle_isr_change_result(None);
+                    state.replica.handle_isr_change_result(None);
                 }
                 // Not answered (no controller reachable): the same proposal goes again, and
                 // a leader cut off from the controller stops taking writes after
                 // isr_update_timeout.
                 Err(ProposeError::Unanswered(e)) => {
                     tracing::debug!("ISR change not answered: {e}");
-                    partition.lock().replica.abandon_isr_change();
+                    state.replica.abandon_isr_change();
                 }
             }
         });
@@ -1237,6 +1241,14 @@ impl Broker {
             return None;
         }
         Some(jobs)
+    }
+
+    /// A fetcher thread for `leader` ended without deregistering itself (it panicked).
+    pub fn fetcher_gone(&self, leader: u32) {
+        self.fetchers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&leader);
     }
 
     /// How many fetcher threads run (one per leader broker followed).

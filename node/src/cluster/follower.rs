@@ -75,12 +75,43 @@ pub enum Job {
     },
 }
 
+/// Deregisters the fetcher for a leader if its thread ends any other way than by finding
+/// nothing to do (a panic), so `apply_roles` starts a new one.
+struct Registered<'a> {
+    broker: &'a Broker,
+    leader: u32,
+    done: bool,
+}
+
+impl Drop for Registered<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            self.broker.fetcher_gone(self.leader);
+        }
+    }
+}
+
 /// Runs until this node follows no partition from `leader`.
 pub fn follow(broker: Arc<Broker>, leader: u32) {
+    let mut registered = Registered {
+        broker: &broker,
+        leader,
+        done: false,
+    };
     let mut client: Option<Client> = None;
     let overrides = super::parse_voters(&broker.config.inter_broker_endpoints).unwrap_or_default();
     let me = broker.config.node_id;
-    while let Some(jobs) = broker.fetch_jobs(leader) {
+    let mut round: usize = 0;
+    loop {
+        let Some(mut jobs) = broker.fetch_jobs(leader) else {
+            registered.done = true; // fetch_jobs deregistered it
+            break;
+        };
+        // A different partition first each round: a full response (max_bytes) must not starve
+        // the partitions at the end of the list.
+        round = round.wrapping_add(1);
+        let len = jobs.len();
+        jobs.rotate_left(round % len.max(1));
         if client.is_none() {
             let endpoint = overrides
                 .iter()
@@ -105,12 +136,15 @@ pub fn follow(broker: Arc<Broker>, leader: u32) {
         let (epochs, fetches): (Vec<Job>, Vec<Job>) = jobs
             .into_iter()
             .partition(|j| matches!(j, Job::EpochEnd { .. }));
-        let outcome = ask_epoch_ends(&broker, connection, me, &epochs)
-            .and_then(|()| fetch(&broker, connection, me, leader, &fetches));
+        let outcome = ask_epoch_ends(&broker, connection, me, &epochs).and_then(|truncated| {
+            fetch(&broker, connection, me, leader, &fetches).map(|f| (truncated, f))
+        });
         match outcome {
-            Ok(true) => {}
-            // Nothing moved (errors on every partition): let the metadata catch up.
-            Ok(false) => std::thread::sleep(BACKOFF),
+            // Something moved, or the leader held the fetch until its deadline: go on.
+            Ok((truncated, fetched)) if truncated || fetched.moved || fetched.waited => {}
+            // Only refusals (a stale epoch, metadata behind on one side): let it catch up
+            // rather than ask again at once.
+            Ok(_) => std::thread::sleep(BACKOFF),
             Err(()) => {
                 client = None;
                 std::thread::sleep(BACKOFF);
@@ -120,11 +154,12 @@ pub fn follow(broker: Arc<Broker>, leader: u32) {
 }
 
 /// One OffsetsForLeaderEpoch for every partition waiting to truncate; each answer goes to its
-/// replica (which ignores one of another epoch).
-fn ask_epoch_ends(broker: &Broker, client: &mut Client, me: i32, jobs: &[Job]) -> Result<(), ()> {
+/// replica (which ignores one of another epoch). True when any partition's answer was used.
+fn ask_epoch_ends(broker: &Broker, client: &mut Client, me: i32, jobs: &[Job]) -> Result<bool, ()> {
     if jobs.is_empty() {
-        return Ok(());
+        return Ok(false);
     }
+    let mut used = false;
     let mut topics: BTreeMap<&str, Vec<OffsetForLeaderPartition>> = BTreeMap::new();
     let mut asked: BTreeMap<(&str, i32), i32> = BTreeMap::new();
     for job in jobs {
@@ -173,9 +208,11 @@ fn ask_epoch_ends(broker: &Broker, client: &mut Client, me: i32, jobs: &[Job]) -
             };
             let mut state = partition.lock();
             let before = state.log().log_end_offset();
+            let waiting = state.replica.pending_epoch_request().is_some();
             state
                 .replica
                 .handle_epoch_end(*current, answer.leader_epoch, answer.end_offset);
+            used |= waiting && state.replica.pending_epoch_request().is_none();
             let after = state.log().log_end_offset();
             if after < before {
                 tracing::info!(
@@ -186,22 +223,33 @@ fn ask_epoch_ends(broker: &Broker, client: &mut Client, me: i32, jobs: &[Job]) -
             }
         }
     }
-    Ok(())
+    Ok(used)
 }
 
-/// One Fetch for every partition followed from `leader`; true when any partition got records
-/// or moved on.
+/// What one Fetch round came to.
+#[derive(Clone, Copy, Debug, Default)]
+struct Fetched {
+    /// Some partition got records, truncated, or changed role or position meanwhile.
+    moved: bool,
+    /// Every partition answered without error: the leader held the fetch until it had
+    /// something or its `max_wait` passed, so asking again at once is no busy loop.
+    waited: bool,
+}
+
+/// One Fetch for every partition followed from `leader`, in `jobs`' order.
 fn fetch(
     broker: &Broker,
     client: &mut Client,
     me: i32,
     leader: u32,
     jobs: &[Job],
-) -> Result<bool, ()> {
+) -> Result<Fetched, ()> {
     if jobs.is_empty() {
-        return Ok(true);
+        return Ok(Fetched::default());
     }
-    let mut topics: BTreeMap<&str, Vec<FetchPartition>> = BTreeMap::new();
+    // Topics in the order of their first partition in `jobs` (the leader reads in request
+    // order), partitions in `jobs`' order.
+    let mut topics: Vec<(&str, Vec<FetchPartition>)> = Vec::new();
     let mut asked: BTreeMap<(&str, i32), (i64, i32)> = BTreeMap::new();
     for job in jobs {
         if let Job::Fetch {
@@ -211,7 +259,14 @@ fn fetch(
             leader_epoch,
         } = job
         {
-            topics.entry(topic).or_default().push(
+            let at = match topics.iter().position(|(t, _)| *t == topic.as_str()) {
+                Some(at) => at,
+                None => {
+                    topics.push((topic, Vec::new()));
+                    topics.len() - 1
+                }
+            };
+            topics[at].1.push(
                 FetchPartition::default()
                     .with_partition(*index)
                     .with_current_leader_epoch(*leader_epoch)
@@ -240,7 +295,10 @@ fn fetch(
     let response: FetchResponse = client
         .call(ApiKey::Fetch, FETCH_VERSION, &request)
         .map_err(drop)?;
-    let mut progressed = false;
+    let mut fetched = Fetched {
+        moved: false,
+        waited: true,
+    };
     for topic in &response.responses {
         let name = topic.topic.0.as_str();
         for data in &topic.partitions {
@@ -254,7 +312,7 @@ fn fetch(
             if state.replica.fetch_offset() != Some((leader, offset))
                 || state.replica.leader_epoch() != epoch
             {
-                progressed = true; // the role or position changed while the fetch was out
+                fetched.moved = true; // the role or position changed while the fetch was out
                 continue;
             }
             match data.error_code {
@@ -264,12 +322,13 @@ fn fetch(
                         high_watermark: data.high_watermark,
                         leader_epoch: epoch,
                     };
+                    let records = !answer.records.is_empty();
                     if state
                         .replica
                         .handle_fetch_answer(&answer, &broker.codec, now_ms())
                         .is_ok()
                     {
-                        progressed = true;
+                        fetched.moved |= records;
                     }
                 }
                 error_code::OFFSET_OUT_OF_RANGE => {
@@ -277,11 +336,11 @@ fn fetch(
                     state
                         .replica
                         .handle_out_of_range(data.log_start_offset, data.last_stable_offset);
-                    progressed = true;
+                    fetched.moved = true;
                 }
-                _ => {}
+                _ => fetched.waited = false,
             }
         }
     }
-    Ok(progressed)
+    Ok(fetched)
 }
