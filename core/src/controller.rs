@@ -223,10 +223,19 @@ impl Controller {
         if self.config.fence_on_restart && self.is_live(broker) {
             self.fence(broker);
         }
+        // Never earlier than a deadline already set: a controller that replays an old
+        // registration after starting every session afresh (a new active controller catching
+        // up on its log) must not expire a live broker at once.
+        let deadline_ms = (now_ms + self.config.session_timeout_ms).max(
+            self.brokers
+                .get(&broker)
+                .filter(|s| !s.fenced)
+                .map_or(0, |s| s.deadline_ms),
+        );
         self.brokers.insert(
             broker,
             Session {
-                deadline_ms: now_ms + self.config.session_timeout_ms,
+                deadline_ms,
                 fenced: false,
             },
         );
