@@ -1019,6 +1019,7 @@ impl Sim {
         self.check_replicas();
         let mut committed: BTreeSet<u64> = BTreeSet::new();
         let mut duplicated = Vec::new();
+        let idempotent = self.config.producer.idempotent;
         // (partition, offset) → record id, in each leader's committed log.
         let mut at: BTreeMap<(PartitionId, i64), u64> = BTreeMap::new();
         // Below this offset the leader's cleaner removed records on purpose (retention,
@@ -1031,11 +1032,15 @@ impl Sim {
             if let Some(replica) = self.replica(leader, p) {
                 let ids = record_offsets(&replica.read_all(replica.high_watermark()));
                 for (offset, id) in ids {
-                    at.insert((p, offset), id);
+                    // (Only an idempotent producer's answers are checked for their offset: the
+                    // playground calls this every frame, and without it the map is not built.)
+                    if idempotent {
+                        at.insert((p, offset), id);
+                    }
                     // Invariant 6: an idempotent producer's record is written once, however
                     // often it was retried. (Without idempotence a retry may write it twice:
                     // at-least-once, as Kafka promises.)
-                    if !committed.insert(id) && self.config.producer.idempotent {
+                    if !committed.insert(id) && idempotent {
                         duplicated.push(Violation::DuplicatedRecord { partition: p, id });
                     }
                 }
@@ -1059,8 +1064,8 @@ impl Sim {
                 // An idempotent producer is told where its record is: an answer naming an
                 // offset that holds another record (a stale duplicate answer after a
                 // truncation) loses the record as surely as a missing one.
-                let misplaced = self.config.producer.idempotent
-                    && at.get(&(*p, *offset)).is_some_and(|other| other != *id);
+                let misplaced =
+                    idempotent && at.get(&(*p, *offset)).is_some_and(|other| other != *id);
                 !committed.contains(id) || misplaced
             })
             .map(|(id, _)| *id)
