@@ -172,10 +172,11 @@ struct FollowerProgress {
     /// The leader's LEO when this follower last fetched: reaching it counts as caught up.
     leader_leo_at_last_fetch: i64,
     /// The controller refused adding it to the ISR: not proposed again until it fetches
-    /// again, at least [`EXPANSION_REFUSED_BACKOFF_MS`] after the refused proposal. A follower that died idle still looks caught up (its LEO is
-    /// the HW); the controller refuses it because it is fenced, and without this the leader
-    /// would propose it again and again, waiting on the controller until it stopped taking
-    /// writes. (KRaft's leader does not propose fenced brokers, KIP-841.)
+    /// again, at least [`EXPANSION_REFUSED_BACKOFF_MS`] after the refused proposal. A follower
+    /// that died idle still looks caught up (its LEO is the HW); the controller refuses it
+    /// because it is fenced, and without this the leader would propose it again and again,
+    /// waiting on the controller until it stopped taking writes. (KRaft's leader does not
+    /// propose fenced brokers, KIP-841.)
     expansion_refused: bool,
     /// When the refused proposal was made.
     expansion_refused_at_ms: u64,
@@ -617,11 +618,7 @@ impl<S: SegmentStore> Replica<S> {
             partition_epoch: state.partition_epoch,
         };
         let me = self.broker;
-        let change = match state.leader {
-            _ if !state.replicas.contains(&me) => {
-                self.go_offline();
-                RoleChange::Offline
-            }
+        let change = match state.leader.filter(|_| state.replicas.contains(&me)) {
             None => {
                 self.go_offline();
                 RoleChange::Offline
@@ -1176,9 +1173,14 @@ impl<S: SegmentStore> Replica<S> {
             return Err(ReplicaError::FencedLeaderEpoch);
         }
         if !answer.records.is_empty() {
-            // Learn epoch boundaries from the batches copied (KIP-101 needs them here too).
-            for b in batch::batches(&answer.records).flatten() {
-                let h: &BatchHeader = b.header();
+            // One validating pass over the batches copied: their leader epochs (KIP-101 needs
+            // the boundaries here too) and, once appended, their producers (so that a retry
+            // reaching this replica once it leads is still a duplicate).
+            let headers: Vec<BatchHeader> = batch::batches(&answer.records)
+                .flatten()
+                .map(|b| *b.header())
+                .collect();
+            for h in &headers {
                 if h.base_offset >= self.log_end_offset() {
                     self.record_epoch_start(h.partition_leader_epoch, h.base_offset);
                 }
@@ -1186,9 +1188,8 @@ impl<S: SegmentStore> Replica<S> {
             self.log
                 .append_replicated(&answer.records, codec, now_ms)
                 .map_err(|_| ReplicaError::InvalidRecord)?;
-            // So that a retry reaching this replica once it leads is still a duplicate.
-            for b in batch::batches(&answer.records).flatten() {
-                self.producers.record(b.header(), b.header().base_offset);
+            for h in &headers {
+                self.producers.record(h, h.base_offset);
             }
         }
         self.high_watermark = answer.high_watermark.min(self.log_end_offset());
