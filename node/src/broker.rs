@@ -104,12 +104,8 @@ pub mod code {
     pub const INVALID_REQUEST: i16 = 42;
     /// The operation is not allowed on an internal topic.
     pub const TOPIC_AUTHORIZATION_FAILED: i16 = 29;
-    /// The coordinator type is not supported.
-    pub const COORDINATOR_NOT_AVAILABLE: i16 = 15;
     /// The partition has no leader right now (an election is pending).
     pub const LEADER_NOT_AVAILABLE: i16 = 5;
-    /// This node does not coordinate the group (find the coordinator again).
-    pub const NOT_COORDINATOR: i16 = 16;
 }
 
 /// Topic-level config names this broker understands, with how each maps onto the log.
@@ -1249,14 +1245,6 @@ impl Broker {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(&leader);
-    }
-
-    /// How many fetcher threads run (one per leader broker followed).
-    pub fn fetcher_count(&self) -> usize {
-        self.fetchers
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .len()
     }
 
     /// Commits offsets for a group: appends them to `__consumer_offsets`; the store (what

@@ -135,15 +135,14 @@ pub(super) async fn alter_configs(
             request.validate_only,
         )
         .await;
-        let response = AlterConfigsResourceResponse::default()
-            .with_resource_type(resource.resource_type)
-            .with_resource_name(resource.resource_name);
-        responses.push(match result {
-            Ok(()) => response,
-            Err(e) => response
-                .with_error_code(e.code)
-                .with_error_message(Some(s(e.message))),
-        });
+        let (error, message) = outcome(result);
+        responses.push(
+            AlterConfigsResourceResponse::default()
+                .with_resource_type(resource.resource_type)
+                .with_resource_name(resource.resource_name)
+                .with_error_code(error)
+                .with_error_message(message),
+        );
     }
     AlterConfigsResponse::default().with_responses(responses)
 }
@@ -182,17 +181,25 @@ pub(super) async fn incremental_alter_configs(
             }
             Err(e) => Err(e),
         };
-        let response = IncrementalResult::default()
-            .with_resource_type(resource.resource_type)
-            .with_resource_name(resource.resource_name);
-        responses.push(match result {
-            Ok(()) => response,
-            Err(e) => response
-                .with_error_code(e.code)
-                .with_error_message(Some(s(e.message))),
-        });
+        let (error, message) = outcome(result);
+        responses.push(
+            IncrementalResult::default()
+                .with_resource_type(resource.resource_type)
+                .with_resource_name(resource.resource_name)
+                .with_error_code(error)
+                .with_error_message(message),
+        );
     }
     IncrementalAlterConfigsResponse::default().with_responses(responses)
+}
+
+/// A resource's error code and message in an (Incremental)AlterConfigs response: 0 and none
+/// on success.
+fn outcome(result: Result<(), ApiError>) -> (i16, Option<kafka_protocol::protocol::StrBytes>) {
+    match result {
+        Ok(()) => (0, None),
+        Err(e) => (e.code, Some(s(e.message))),
+    }
 }
 
 async fn alter(

@@ -24,12 +24,12 @@ use runnel_core::group::{GroupError, GroupOutput, GroupState, JoinRequest, SyncR
 use kafka_protocol::messages::{RequestKind, ResponseKind};
 
 use super::{Context, s};
-use crate::broker::{Broker, code, now_ms};
+use crate::broker::{Broker, now_ms};
 
 /// In a cluster, a group request to a node that does not coordinate groups: NOT_COORDINATOR,
 /// so the client finds the coordinator again. `None` for other requests.
 pub(super) fn not_coordinator(request: &RequestKind, version: i16) -> Option<ResponseKind> {
-    let error = code::NOT_COORDINATOR;
+    let error = error_code::NOT_COORDINATOR;
     Some(match request {
         RequestKind::JoinGroup(_) => ResponseKind::JoinGroup(
             JoinGroupResponse::default()
@@ -73,7 +73,7 @@ pub(super) fn find_coordinator(
         None => (BrokerId(-1), s(String::new()), -1),
     };
     let error = if request.key_type != 0 || coordinator.is_none() {
-        code::COORDINATOR_NOT_AVAILABLE
+        error_code::COORDINATOR_NOT_AVAILABLE
     } else {
         0
     };

@@ -9,13 +9,16 @@ use kafka_protocol::messages::{
 
 use std::time::Duration;
 
+use runnel_core::error_code;
+
 use super::s;
 use crate::broker::{ApiError, Broker, Produced, code};
 
-/// Produce. acks=0 gets no response at all. On a single node acks=1 and acks=-1 are the same
-/// (the only replica is the leader), answered after the append (and the fsync, if
-/// configured); in a cluster acks=-1 waits until the ISR has the records (or the request's
-/// timeout passes), and is refused with NOT_ENOUGH_REPLICAS below `min.insync.replicas`.
+/// Produce. acks=0 gets no response at all. acks=-1 waits until the ISR has the records (or
+/// the request's timeout passes) and is refused with NOT_ENOUGH_REPLICAS below
+/// `min.insync.replicas`; on a single node the ISR is this node alone, so acks=-1 is answered
+/// after the append (and the fsync, if configured) like acks=1, unless the topic asks for 2
+/// or more in-sync replicas.
 pub(super) async fn produce(
     broker: &Arc<Broker>,
     version: i16,
@@ -52,7 +55,7 @@ pub(super) async fn produce(
                         Ok(Ok(Ok(base))) => Ok((base, start)),
                         Ok(Ok(Err(e))) => Err(ApiError::new(e.kafka_error_code(), e.to_string())),
                         _ => Err(ApiError::new(
-                            runnel_core::error_code::REQUEST_TIMED_OUT,
+                            error_code::REQUEST_TIMED_OUT,
                             "the in-sync replicas did not confirm in time",
                         )),
                     }
@@ -87,7 +90,7 @@ pub(super) fn init_producer_id(
 ) -> InitProducerIdResponse {
     if request.transactional_id.is_some() {
         return InitProducerIdResponse::default()
-            .with_error_code(code::COORDINATOR_NOT_AVAILABLE)
+            .with_error_code(error_code::COORDINATOR_NOT_AVAILABLE)
             .with_producer_id(ProducerId(-1))
             .with_producer_epoch(-1);
     }

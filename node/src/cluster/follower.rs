@@ -160,37 +160,34 @@ fn ask_epoch_ends(broker: &Broker, client: &mut Client, me: i32, jobs: &[Job]) -
         return Ok(false);
     }
     let mut used = false;
-    let mut topics: BTreeMap<&str, Vec<OffsetForLeaderPartition>> = BTreeMap::new();
     let mut asked: BTreeMap<(&str, i32), i32> = BTreeMap::new();
-    for job in jobs {
-        if let Job::EpochEnd {
+    let partitions = jobs.iter().filter_map(|job| match job {
+        Job::EpochEnd {
             topic,
             index,
             epoch,
             current_leader_epoch,
-        } = job
-        {
-            topics.entry(topic).or_default().push(
-                OffsetForLeaderPartition::default()
-                    .with_partition(*index)
-                    .with_current_leader_epoch(*current_leader_epoch)
-                    .with_leader_epoch(*epoch),
-            );
+        } => {
             asked.insert((topic, *index), *current_leader_epoch);
+            let partition = OffsetForLeaderPartition::default()
+                .with_partition(*index)
+                .with_current_leader_epoch(*current_leader_epoch)
+                .with_leader_epoch(*epoch);
+            Some((topic.as_str(), partition))
         }
-    }
+        Job::Fetch { .. } => None,
+    });
+    let topics = by_topic(partitions)
+        .into_iter()
+        .map(|(topic, partitions)| {
+            OffsetForLeaderTopic::default()
+                .with_topic(topic_name(topic))
+                .with_partitions(partitions)
+        })
+        .collect();
     let request = OffsetForLeaderEpochRequest::default()
         .with_replica_id(BrokerId(me))
-        .with_topics(
-            topics
-                .into_iter()
-                .map(|(topic, partitions)| {
-                    OffsetForLeaderTopic::default()
-                        .with_topic(TopicName(StrBytes::from_string(topic.to_string())))
-                        .with_partitions(partitions)
-                })
-                .collect(),
-        );
+        .with_topics(topics);
     let response: OffsetForLeaderEpochResponse = client
         .call(ApiKey::OffsetForLeaderEpoch, EPOCH_VERSION, &request)
         .map_err(drop)?;
@@ -247,51 +244,39 @@ fn fetch(
     if jobs.is_empty() {
         return Ok(Fetched::default());
     }
-    // Topics in the order of their first partition in `jobs` (the leader reads in request
-    // order), partitions in `jobs`' order.
-    let mut topics: Vec<(&str, Vec<FetchPartition>)> = Vec::new();
     let mut asked: BTreeMap<(&str, i32), (i64, i32)> = BTreeMap::new();
-    for job in jobs {
-        if let Job::Fetch {
+    let partitions = jobs.iter().filter_map(|job| match job {
+        Job::Fetch {
             topic,
             index,
             offset,
             leader_epoch,
-        } = job
-        {
-            let at = match topics.iter().position(|(t, _)| *t == topic.as_str()) {
-                Some(at) => at,
-                None => {
-                    topics.push((topic, Vec::new()));
-                    topics.len() - 1
-                }
-            };
-            topics[at].1.push(
-                FetchPartition::default()
-                    .with_partition(*index)
-                    .with_current_leader_epoch(*leader_epoch)
-                    .with_fetch_offset(*offset)
-                    .with_log_start_offset(-1)
-                    .with_partition_max_bytes(PARTITION_MAX_BYTES),
-            );
+        } => {
             asked.insert((topic, *index), (*offset, *leader_epoch));
+            let partition = FetchPartition::default()
+                .with_partition(*index)
+                .with_current_leader_epoch(*leader_epoch)
+                .with_fetch_offset(*offset)
+                .with_log_start_offset(-1)
+                .with_partition_max_bytes(PARTITION_MAX_BYTES);
+            Some((topic.as_str(), partition))
         }
-    }
+        Job::EpochEnd { .. } => None,
+    });
+    let topics = by_topic(partitions)
+        .into_iter()
+        .map(|(topic, partitions)| {
+            FetchTopic::default()
+                .with_topic(topic_name(topic))
+                .with_partitions(partitions)
+        })
+        .collect();
     let request = FetchRequest::default()
         .with_replica_id(BrokerId(me))
         .with_max_wait_ms(MAX_WAIT_MS)
         .with_min_bytes(1)
         .with_max_bytes(FETCH_MAX_BYTES)
-        .with_topics(
-            topics
-                .into_iter()
-                .map(|(topic, partitions)| {
-                    FetchTopic::default()
-                        .with_topic(TopicName(StrBytes::from_string(topic.to_string())))
-                        .with_partitions(partitions)
-                })
-                .collect(),
-        );
+        .with_topics(topics);
     let response: FetchResponse = client
         .call(ApiKey::Fetch, FETCH_VERSION, &request)
         .map_err(drop)?;
@@ -343,4 +328,23 @@ fn fetch(
         }
     }
     Ok(fetched)
+}
+
+/// Groups `(topic, partition)` request entries by topic: topics in the order their first
+/// partition comes (the leader reads in request order, and the fetcher rotates that order so
+/// no partition starves past `max_bytes`), partitions in the order given.
+fn by_topic<'a, T>(entries: impl Iterator<Item = (&'a str, T)>) -> Vec<(&'a str, Vec<T>)> {
+    let mut topics: Vec<(&str, Vec<T>)> = Vec::new();
+    for (topic, entry) in entries {
+        match topics.iter_mut().find(|(t, _)| *t == topic) {
+            Some((_, partitions)) => partitions.push(entry),
+            None => topics.push((topic, vec![entry])),
+        }
+    }
+    topics
+}
+
+/// A topic name as the protocol carries it.
+fn topic_name(topic: &str) -> TopicName {
+    TopicName(StrBytes::from_string(topic.to_string()))
 }
