@@ -230,7 +230,7 @@ fn metrics(broker: &Broker) -> String {
         ),
         (
             "runnel_leader_partitions",
-            "Cluster mode: partitions this node leads.",
+            "Partitions this node leads (on a single node, all of them).",
             led,
         ),
         (
@@ -240,11 +240,11 @@ fn metrics(broker: &Broker) -> String {
         ),
         (
             "runnel_active_controller",
-            "Cluster mode: 1 on the node that is the active controller.",
+            "1 on the node that is the active controller (a single node is its own, as Metadata says).",
             u64::from(
                 broker
                     .cluster()
-                    .is_some_and(|c| c.controller_id() == Some(c.node_id)),
+                    .is_none_or(|c| c.controller_id() == Some(c.node_id)),
             ),
         ),
     ])

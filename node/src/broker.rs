@@ -1158,10 +1158,14 @@ impl Broker {
         }
     }
 
-    /// Cluster mode: (partitions this node leads, those of them whose ISR lacks a replica).
+    /// (partitions this node leads, those of them whose ISR lacks a replica); a single node
+    /// leads them all.
     pub fn leadership_counts(&self) -> (u64, u64) {
         let Some(cluster) = self.cluster() else {
-            return (0, 0);
+            // A single node leads every partition, each with its one replica in sync.
+            let topics = self.topics();
+            let partitions = topics.iter().map(|t| t.partitions().len() as u64);
+            return (partitions.sum(), 0);
         };
         let image = cluster.image();
         let mut led = 0;

@@ -3,11 +3,15 @@
 //! Precedence: flags over the file over the defaults. A file looks like
 //!
 //! ```toml
-//! "listeners" = "127.0.0.1:9092"
-//! "log.dirs" = "./runnel-data"
-//! "num.partitions" = 3
+//! listeners = "127.0.0.1:9092"
+//! log.dirs = "./runnel-data"
+//! num.partitions = 3
 //! "log.retention.ms" = 604800000
 //! ```
+//!
+//! Kafka's dotted names work bare (TOML reads `num.partitions = 3` as a table `num` with a key
+//! `partitions`; [`BrokerConfig::from_table`] joins such tables back into dotted names) or
+//! quoted.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -189,16 +193,44 @@ pub enum ConfigError {
 }
 
 impl BrokerConfig {
-    /// Reads a TOML file over the defaults.
+    /// Reads a TOML file over the defaults (see [`BrokerConfig::from_table`]).
     pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.to_path_buf(),
             source,
         })?;
-        toml::from_str(&text).map_err(|e| ConfigError::Parse {
+        let parse = |message: String| ConfigError::Parse {
             path: path.to_path_buf(),
-            message: e.to_string(),
-        })
+            message,
+        };
+        let table = text
+            .parse::<toml::Table>()
+            .map_err(|e| parse(e.to_string()))?;
+        Self::from_table(table).map_err(parse)
+    }
+
+    /// The settings of `table` over the defaults. Nested tables are Kafka's dotted names
+    /// written bare (`num.partitions = 3`) and are joined back (`"num.partitions"`).
+    ///
+    /// # Errors
+    /// One line naming the key: an unknown name, or a value of the wrong type
+    /// (`num.partitions = "abc": invalid type: string "abc", expected i32`).
+    pub fn from_table(table: toml::Table) -> Result<Self, String> {
+        let mut flat = toml::Table::new();
+        flatten("", table, &mut flat);
+        match Self::deserialize(toml::Value::Table(flat.clone())) {
+            Ok(config) => Ok(config),
+            Err(e) => {
+                // Name the key: the first one that fails on its own over the defaults.
+                for (key, value) in flat {
+                    let alone = toml::Table::from_iter([(key.clone(), value.clone())]);
+                    if let Err(e) = Self::deserialize(toml::Value::Table(alone)) {
+                        return Err(format!("{key} = {value}: {}", e.message().trim()));
+                    }
+                }
+                Err(e.message().trim().to_string())
+            }
+        }
     }
 
     /// Checks values and fills in derived ones (the advertised host).
@@ -271,6 +303,23 @@ impl BrokerConfig {
     }
 }
 
+/// Moves every value of `table` into `out` under its dotted path (`prefix` + key).
+fn flatten(prefix: &str, table: toml::Table, out: &mut toml::Table) {
+    for (key, value) in table {
+        let name = if prefix.is_empty() {
+            key
+        } else {
+            format!("{prefix}.{key}")
+        };
+        match value {
+            toml::Value::Table(inner) => flatten(&name, inner, out),
+            other => {
+                out.insert(name, other);
+            }
+        }
+    }
+}
+
 /// Parses Kafka's `cleanup.policy` value.
 pub fn parse_cleanup_policy(value: &str) -> Option<CleanupPolicy> {
     let mut delete = false;
@@ -318,5 +367,25 @@ mod tests {
         );
         assert!(toml::from_str::<BrokerConfig>(r#""no.such.key" = 1"#).is_err());
         assert!(parse_cleanup_policy("delete,nope").is_none());
+    }
+
+    #[test]
+    fn bare_dotted_names_work_and_errors_name_the_key() {
+        let table: toml::Table =
+            "num.partitions = 3\nlog.retention.ms = 5\n\"log.dirs\" = \"/x\"\n"
+                .parse()
+                .unwrap();
+        let config = BrokerConfig::from_table(table).unwrap();
+        assert_eq!(config.num_partitions, 3);
+        assert_eq!(config.retention_ms, 5);
+        assert_eq!(config.data_dir, PathBuf::from("/x"));
+        let bad: toml::Table = "num.partitions = \"abc\"\nlisteners = \"127.0.0.1:1\"\n"
+            .parse()
+            .unwrap();
+        let e = BrokerConfig::from_table(bad).unwrap_err();
+        assert!(e.starts_with("num.partitions = \"abc\": "), "{e}");
+        let unknown: toml::Table = "no.such.key = 1\n".parse().unwrap();
+        let e = BrokerConfig::from_table(unknown).unwrap_err();
+        assert!(e.starts_with("no.such.key = 1: unknown field"), "{e}");
     }
 }

@@ -22,7 +22,8 @@ static ALLOCATOR: LazyHugeAllocator = LazyHugeAllocator;
 const TICK: Duration = Duration::from_millis(100);
 
 /// runnel: a Kafka-compatible broker. With no options it listens on 127.0.0.1:9092, keeps
-/// data in ./runnel-data and serves /metrics on 127.0.0.1:8080.
+/// data in ./runnel-data and serves the playground and /metrics on http://127.0.0.1:8080/.
+/// With a subcommand, it is a Kafka client for runnel or any Kafka-compatible broker.
 #[derive(Debug, Parser)]
 #[command(name = "runnel", version)]
 struct Cli {
@@ -44,6 +45,17 @@ struct Cli {
     /// Any setting as key=value, e.g. `--set num.partitions=3` (repeatable; wins over the file).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     settings: Vec<String>,
+    /// Subcommands: the brokers to talk to, host[:port][,host[:port]...] (port 9092 when
+    /// omitted). Also RUNNEL_BROKERS, or `brokers` in the profile file; default 127.0.0.1:9092.
+    #[arg(
+        long = "brokers",
+        short = 'b',
+        visible_alias = "bootstrap",
+        global = true,
+        env = "RUNNEL_BROKERS",
+        value_name = "HOST:PORT,..."
+    )]
+    brokers: Option<String>,
     /// Without a subcommand, `runnel` runs the broker.
     #[command(subcommand)]
     command: Option<Command>,
@@ -52,33 +64,24 @@ struct Cli {
 /// Client subcommands, against runnel or any Kafka-compatible broker.
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Create, list, describe and delete topics.
+    /// Create, list, describe, change and delete topics.
     Topic {
-        /// The broker to talk to.
-        #[arg(long, short = 'b', default_value = "127.0.0.1:9092", global = true)]
-        bootstrap: String,
         /// table for people, json for scripts.
         #[arg(long, short = 'o', value_enum, default_value = "table", global = true)]
         output: OutputArg,
         #[command(subcommand)]
         action: TopicAction,
     },
-    /// List, describe and reset consumer groups.
+    /// List, describe, delete and reset consumer groups.
     Group {
-        /// The broker to talk to.
-        #[arg(long, short = 'b', default_value = "127.0.0.1:9092", global = true)]
-        bootstrap: String,
         /// table for people, json for scripts.
         #[arg(long, short = 'o', value_enum, default_value = "table", global = true)]
         output: OutputArg,
         #[command(subcommand)]
         action: GroupAction,
     },
-    /// Brokers and the controller.
+    /// The cluster id, brokers and the controller; or start a local cluster.
     Cluster {
-        /// The broker to talk to.
-        #[arg(long, short = 'b', default_value = "127.0.0.1:9092", global = true)]
-        bootstrap: String,
         /// table for people, json for scripts.
         #[arg(long, short = 'o', value_enum, default_value = "table", global = true)]
         output: OutputArg,
@@ -87,9 +90,6 @@ enum Command {
     },
     /// Delete records.
     Records {
-        /// The broker to talk to.
-        #[arg(long, short = 'b', default_value = "127.0.0.1:9092", global = true)]
-        bootstrap: String,
         /// table for people, json for scripts.
         #[arg(long, short = 'o', value_enum, default_value = "table", global = true)]
         output: OutputArg,
@@ -98,14 +98,9 @@ enum Command {
     },
     /// Deploy, list and remove WASM plugins on a running runnel (through its admin port).
     Plugin {
-        /// The broker's admin address.
-        #[arg(
-            long = "admin",
-            id = "plugin_admin",
-            default_value = "127.0.0.1:8080",
-            global = true
-        )]
-        admin: String,
+        /// The broker's admin address (also `admin` in the profile file).
+        #[arg(long = "admin", id = "plugin_admin", global = true)]
+        admin: Option<String>,
         #[command(subcommand)]
         action: PluginAction,
     },
@@ -114,39 +109,76 @@ enum Command {
         /// The shell.
         shell: clap_complete::Shell,
     },
-    /// Produce one record per line of standard input.
+    /// Produce one record per input line, each sent as it is read (Ctrl-C sends what was read).
     Produce {
         /// The topic.
         topic: String,
-        /// The broker to talk to.
-        #[arg(long, short = 'b', default_value = "127.0.0.1:9092")]
-        bootstrap: String,
+        /// Read lines from this file instead of standard input.
+        file: Option<PathBuf>,
         /// Split each line at the first SEP into key and value.
         #[arg(long, short = 'K', value_name = "SEP")]
         key_separator: Option<String>,
+        /// A header for every record, KEY=VALUE (repeatable).
+        #[arg(long = "header", short = 'H', value_name = "KEY=VALUE")]
+        headers: Vec<String>,
+        /// Send every record to this partition (default: by key, like the Java client).
+        #[arg(long, short = 'p')]
+        partition: Option<i32>,
+        /// An empty value is a tombstone (null), like kcat -Z.
+        #[arg(long, short = 'Z')]
+        tombstones: bool,
+        /// all, 1 or 0 (Kafka's acks).
+        #[arg(long, default_value = "all")]
+        acks: String,
+        /// none, gzip, snappy, lz4 or zstd.
+        #[arg(long, short = 'z', default_value = "none")]
+        compression: String,
+        /// Turn off the idempotent producer (on by default with acks=all, as in Kafka 3+).
+        #[arg(long)]
+        no_idempotence: bool,
+        /// Every record's timestamp: milliseconds or a date-time (default: when read).
+        #[arg(long)]
+        timestamp: Option<String>,
+        /// How long a line waits for more before it is sent (linger.ms).
+        #[arg(long, default_value_t = 5)]
+        linger_ms: u64,
     },
-    /// Print the records of a topic up to its current end, then exit.
+    /// Print the records of topics up to their current end, then exit (--follow: keep waiting).
     Consume {
-        /// The topic.
-        topic: String,
-        /// The broker to talk to.
-        #[arg(long, short = 'b', default_value = "127.0.0.1:9092")]
-        bootstrap: String,
-        /// earliest, latest, an offset, -N (N before the end), @MILLIS or a date-time like
-        /// 2026-11-23T10:00:00Z. With --group, only where the group has no commit.
+        /// The topics.
+        #[arg(required = true)]
+        topics: Vec<String>,
+        /// earliest, latest, an offset, -N (N before the end; -0 is the end), @MILLIS or a
+        /// date-time like 2026-11-23T10:00:00Z. With --group, only where the group has no
+        /// usable commit.
         #[arg(long, default_value = "earliest", allow_hyphen_values = true)]
         from: String,
+        /// Only these partitions, each optionally from its own offset: 0,2 or 0:15,2.
+        #[arg(long, short = 'p', value_name = "P[:OFFSET],...")]
+        partition: Option<String>,
         /// Consume as a member of this consumer group: its share of the partitions, from its
-        /// commits; commits what it printed and leaves the group at the end.
+        /// commits; commits what it printed and leaves the group at the end, on Ctrl-C, on a
+        /// closed pipe and on an error.
         #[arg(long, short = 'G')]
         group: Option<String>,
         /// Stop after this many records.
         #[arg(long, short = 'n')]
         count: Option<usize>,
-        /// Output format: %t topic, %p partition, %o offset, %T timestamp, %k key, %s value,
-        /// %h headers (k=v,...), \t, \n.
+        /// Keep waiting for new records until Ctrl-C (the default of kcat without -e and rpk).
+        #[arg(long)]
+        follow: bool,
+        /// Output format: %t topic, %p partition, %o offset, %T timestamp (ms), %d timestamp
+        /// (ISO 8601), %k key, %K key length (-1: null), %s value, %S value length (-1: null),
+        /// %h headers (k=v,...), %%, \t, \n.
         #[arg(long, short = 'f', default_value = "%s\\n")]
         format: String,
+        /// table prints with --format; json prints one JSON object per record.
+        #[arg(long, short = 'o', value_enum, default_value = "table")]
+        output: OutputArg,
+        /// How keys, values and header values are written: text (the bytes as they are),
+        /// base64 or hex.
+        #[arg(long, short = 'e', value_enum, default_value = "text")]
+        encoding: EncodingArg,
     },
 }
 
@@ -164,6 +196,27 @@ impl From<OutputArg> for runnel_node::cli::Output {
         match o {
             OutputArg::Table => Self::Table,
             OutputArg::Json => Self::Json,
+        }
+    }
+}
+
+/// `consume --encoding`.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum EncodingArg {
+    /// The bytes as they are.
+    Text,
+    /// Base64 (RFC 4648).
+    Base64,
+    /// Hexadecimal.
+    Hex,
+}
+
+impl From<EncodingArg> for runnel_node::cli::Encoding {
+    fn from(e: EncodingArg) -> Self {
+        match e {
+            EncodingArg::Text => Self::Text,
+            EncodingArg::Base64 => Self::Base64,
+            EncodingArg::Hex => Self::Hex,
         }
     }
 }
@@ -189,7 +242,11 @@ enum PluginAction {
         kind: String,
     },
     /// List deployed plugins.
-    List,
+    List {
+        /// table for people, json for scripts.
+        #[arg(long, short = 'o', value_enum, default_value = "table")]
+        output: OutputArg,
+    },
     /// Stop and remove a plugin.
     Remove {
         /// The plugin's name.
@@ -200,7 +257,7 @@ enum PluginAction {
 /// What `runnel cluster` does.
 #[derive(Debug, Subcommand)]
 enum ClusterAction {
-    /// Brokers, the controller, topic and partition counts.
+    /// The cluster id, brokers, the controller, topic and partition counts.
     Info,
     /// Starts a local cluster on loopback: node i serves Kafka on BASE_PORT + 2i, Raft on
     /// BASE_PORT + 2i + 1 and admin HTTP on ADMIN_PORT + i, with data in DIR/node-i; runs until
@@ -224,7 +281,8 @@ enum ClusterAction {
 /// What `runnel records` does.
 #[derive(Debug, Subcommand)]
 enum RecordsAction {
-    /// Delete every record below an offset in each partition (DeleteRecords).
+    /// Delete every record below an offset in each partition (DeleteRecords). Every partition
+    /// is checked first: when one ends below the offset, nothing is deleted.
     Delete {
         /// The topic.
         topic: String,
@@ -237,20 +295,29 @@ enum RecordsAction {
 /// What `runnel group` does.
 #[derive(Debug, Subcommand)]
 enum GroupAction {
-    /// List groups.
+    /// List groups (of every broker).
     List,
-    /// Show a group's state, members and lag per partition.
+    /// Show a group's coordinator, state, members and lag per partition.
     Describe {
         /// The group.
         group: String,
     },
-    /// Move a group's committed offsets on one topic (a dry run unless --execute).
+    /// Delete a group without members, and its commits.
+    Delete {
+        /// The group.
+        group: String,
+    },
+    /// Move a group's committed offsets (a dry run unless --execute); only while the group
+    /// has no members, as kafka-consumer-groups.sh.
     ResetOffsets {
         /// The group.
         group: String,
-        /// The topic.
-        #[arg(long)]
-        topic: String,
+        /// A topic to reset (repeatable).
+        #[arg(long = "topic", required_unless_present = "all_topics")]
+        topics: Vec<String>,
+        /// Every topic the group has commits on.
+        #[arg(long, conflicts_with = "topics")]
+        all_topics: bool,
         /// To each partition's log start.
         #[arg(long, conflicts_with_all = ["to_latest", "to_offset", "shift_by", "to_datetime"])]
         to_earliest: bool,
@@ -264,7 +331,7 @@ enum GroupAction {
         #[arg(long, allow_hyphen_values = true, conflicts_with = "to_datetime")]
         shift_by: Option<i64>,
         /// To the first record at or after this time: 2026-11-23T10:00:00Z, a date, or
-        /// milliseconds since the epoch (UTC unless an offset is given).
+        /// (@)milliseconds since the epoch (UTC unless an offset is given).
         #[arg(long)]
         to_datetime: Option<String>,
         /// Commit the plan (otherwise only print it).
@@ -278,7 +345,7 @@ enum GroupAction {
 enum TopicAction {
     /// List topics and their partition counts.
     List,
-    /// Show partitions, leaders, replicas and ISR.
+    /// Show configs, and per partition the leader, replicas, ISR, log start and high watermark.
     Describe {
         /// The topic.
         name: String,
@@ -287,8 +354,8 @@ enum TopicAction {
     Create {
         /// The topic.
         name: String,
-        /// Partitions.
-        #[arg(long, short = 'p', default_value_t = 1)]
+        /// Partitions (-1: the broker's num.partitions).
+        #[arg(long, short = 'p', default_value_t = 1, allow_negative_numbers = true)]
         partitions: i32,
         /// Replicas per partition (-1: the broker's default.replication.factor).
         #[arg(long, short = 'r', default_value_t = -1, allow_negative_numbers = true)]
@@ -318,69 +385,113 @@ enum TopicAction {
         /// The topic.
         name: String,
         /// The new total.
-        #[arg(long)]
+        #[arg(long, allow_negative_numbers = true)]
         to: i32,
     },
 }
 
+/// Client settings from the profile file: `$RUNNEL_PROFILE`, else
+/// `$XDG_CONFIG_HOME/runnel/profile.toml`, else `~/.config/runnel/profile.toml`, with
+/// `brokers = "host:port,..."` and `admin = "host:port"`; flags and RUNNEL_BROKERS win.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Profile {
+    brokers: Option<String>,
+    admin: Option<String>,
+}
+
+impl Profile {
+    /// The profile, or the defaults when there is no file.
+    fn load() -> Result<Self, String> {
+        let path = match std::env::var_os("RUNNEL_PROFILE") {
+            Some(p) => PathBuf::from(p),
+            None => match std::env::var_os("XDG_CONFIG_HOME") {
+                Some(dir) => PathBuf::from(dir).join("runnel/profile.toml"),
+                None => match std::env::var_os("HOME") {
+                    Some(home) => PathBuf::from(home).join(".config/runnel/profile.toml"),
+                    None => return Ok(Self::default()),
+                },
+            },
+        };
+        match std::fs::read_to_string(&path) {
+            Ok(text) => toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
+            Err(e) => Err(format!("{}: {e}", path.display())),
+        }
+    }
+}
+
 /// Runs a client subcommand; prints its output or one error line.
-fn run_command(command: Command) -> ExitCode {
+fn run_command(command: Command, brokers: Option<String>) -> ExitCode {
     use runnel_node::cli;
     let result = (|| -> Result<String, cli::CliError> {
+        let profile = Profile::load().map_err(cli::CliError::Usage)?;
+        let bootstrap = brokers
+            .or(profile.brokers)
+            .unwrap_or_else(|| "127.0.0.1:9092".to_string());
+        let connect = || cli::Brokers::connect(&bootstrap);
         match command {
-            Command::Topic {
-                bootstrap,
-                output,
-                action,
-            } => {
-                let mut client = cli::Client::connect(&bootstrap)?;
+            Command::Topic { output, action } => {
+                let mut brokers = connect()?;
+                let b = &mut brokers;
                 let report = match action {
-                    TopicAction::List => cli::topic_list(&mut client),
-                    TopicAction::Describe { name } => cli::topic_describe(&mut client, &name),
+                    TopicAction::List => cli::topic_list(b),
+                    TopicAction::Describe { name } => cli::topic_describe(b, &name),
                     TopicAction::Create {
                         name,
                         partitions,
                         replication_factor,
                         configs,
-                    } => cli::topic_create(
-                        &mut client,
-                        &name,
-                        partitions,
-                        replication_factor,
-                        &configs,
-                    ),
-                    TopicAction::Delete { name } => cli::topic_delete(&mut client, &name),
+                    } => cli::topic_create(b, &name, partitions, replication_factor, &configs),
+                    TopicAction::Delete { name } => cli::topic_delete(b, &name),
                     TopicAction::AlterConfig { name, set, delete } => {
-                        cli::topic_alter_config(&mut client, &name, &set, &delete)
+                        cli::topic_alter_config(b, &name, &set, &delete)
                     }
                     TopicAction::AddPartitions { name, to } => {
-                        cli::topic_add_partitions(&mut client, &name, to)
+                        cli::topic_add_partitions(b, &name, to)
                     }
                 }?;
                 Ok(report.render(output.into()))
             }
-            Command::Plugin { admin, action } => match action {
-                PluginAction::Deploy {
-                    name,
-                    file,
-                    input,
-                    output,
-                    kind,
-                } => {
-                    let wasm = std::fs::read(&file)
-                        .map_err(|e| cli::CliError::Usage(format!("{}: {e}", file.display())))?;
-                    cli::admin_request(
-                        &admin,
-                        "POST",
-                        &format!("/plugins/{name}?kind={kind}&input={input}&output={output}"),
-                        &wasm,
-                    )
+            Command::Plugin { admin, action } => {
+                let admin = admin
+                    .or(profile.admin)
+                    .unwrap_or_else(|| "127.0.0.1:8080".to_string());
+                match action {
+                    PluginAction::Deploy {
+                        name,
+                        file,
+                        input,
+                        output,
+                        kind,
+                    } => {
+                        let wasm = std::fs::read(&file).map_err(|e| {
+                            cli::CliError::Usage(format!("{}: {e}", file.display()))
+                        })?;
+                        cli::admin_request(
+                            &admin,
+                            "POST",
+                            &format!("/plugins/{name}?kind={kind}&input={input}&output={output}"),
+                            &wasm,
+                        )
+                        .map_err(|e| match e {
+                            cli::CliError::Usage(why) => {
+                                cli::CliError::Usage(format!("{}: {why}", file.display()))
+                            }
+                            other => other,
+                        })?;
+                        Ok(format!("deployed plugin {name}: {input} → {output}\n"))
+                    }
+                    PluginAction::List { output } => {
+                        let json = cli::admin_request(&admin, "GET", "/plugins", b"")?;
+                        Ok(cli::plugin_list(&json)?.render(output.into()))
+                    }
+                    PluginAction::Remove { name } => {
+                        cli::admin_request(&admin, "DELETE", &format!("/plugins/{name}"), b"")?;
+                        Ok(format!("removed plugin {name}\n"))
+                    }
                 }
-                PluginAction::List => cli::admin_request(&admin, "GET", "/plugins", b""),
-                PluginAction::Remove { name } => {
-                    cli::admin_request(&admin, "DELETE", &format!("/plugins/{name}"), b"")
-                }
-            },
+            }
             Command::Completions { shell } => {
                 let mut command = <Cli as clap::CommandFactory>::command();
                 let mut out = Vec::new();
@@ -388,12 +499,9 @@ fn run_command(command: Command) -> ExitCode {
                 Ok(String::from_utf8_lossy(&out).into_owned())
             }
             Command::Cluster {
-                bootstrap,
                 output,
                 action: ClusterAction::Info,
-            } => Ok(
-                cli::cluster_info(&mut cli::Client::connect(&bootstrap)?)?.render(output.into())
-            ),
+            } => Ok(cli::cluster_info(&mut connect()?)?.render(output.into())),
             Command::Cluster {
                 action:
                     ClusterAction::Up {
@@ -407,28 +515,20 @@ fn run_command(command: Command) -> ExitCode {
                 .map(|()| String::new())
                 .map_err(cli::CliError::Usage),
             Command::Records {
-                bootstrap,
                 output,
                 action: RecordsAction::Delete { topic, before },
-            } => Ok(
-                cli::records_delete(&mut cli::Client::connect(&bootstrap)?, &topic, before)?
-                    .render(output.into()),
-            ),
-            Command::Group {
-                bootstrap,
-                output,
-                action,
-            } => {
-                let client = cli::Client::connect(&bootstrap)?;
+            } => Ok(cli::records_delete(&mut connect()?, &topic, before)?.render(output.into())),
+            Command::Group { output, action } => {
+                let mut brokers = connect()?;
+                let b = &mut brokers;
                 let report = match action {
-                    GroupAction::List => {
-                        let mut client = client;
-                        cli::group_list(&mut client)
-                    }
-                    GroupAction::Describe { group } => cli::group_describe(client, &group),
+                    GroupAction::List => cli::group_list(b),
+                    GroupAction::Describe { group } => cli::group_describe(b, &group),
+                    GroupAction::Delete { group } => cli::group_delete(b, &group),
                     GroupAction::ResetOffsets {
                         group,
-                        topic,
+                        topics,
+                        all_topics,
                         to_earliest,
                         to_latest,
                         to_offset,
@@ -450,48 +550,131 @@ fn run_command(command: Command) -> ExitCode {
                                 ));
                             }
                         };
-                        cli::group_reset_offsets(client, &group, &topic, reset, execute)
+                        let topics = (!all_topics).then_some(topics.as_slice());
+                        cli::group_reset_offsets(b, &group, topics, reset, execute)
                     }
                 }?;
                 Ok(report.render(output.into()))
             }
             Command::Produce {
                 topic,
-                bootstrap,
+                file,
                 key_separator,
+                headers,
+                partition,
+                tombstones,
+                acks,
+                compression,
+                no_idempotence,
+                timestamp,
+                linger_ms,
             } => {
-                let mut client = cli::Client::connect(&bootstrap)?;
-                let stdin = std::io::stdin();
-                let summary =
-                    cli::produce(&mut client, &topic, stdin.lock(), key_separator.as_deref())?;
+                let usage = |s: String| cli::CliError::Usage(s);
+                let acks = match acks.as_str() {
+                    "all" | "-1" => -1,
+                    "1" => 1,
+                    "0" => 0,
+                    other => return Err(usage(format!("--acks {other}: give all, 1 or 0"))),
+                };
+                let compression = match compression.as_str() {
+                    "none" => runnel_core::batch::Compression::None,
+                    "gzip" => runnel_core::batch::Compression::Gzip,
+                    "snappy" => runnel_core::batch::Compression::Snappy,
+                    "lz4" => runnel_core::batch::Compression::Lz4,
+                    "zstd" => runnel_core::batch::Compression::Zstd,
+                    other => {
+                        return Err(usage(format!(
+                            "--compression {other}: give none, gzip, snappy, lz4 or zstd"
+                        )));
+                    }
+                };
+                let headers = headers
+                    .iter()
+                    .map(|h| {
+                        h.split_once('=')
+                            .map(|(k, v)| (k.as_bytes().to_vec(), v.as_bytes().to_vec()))
+                            .ok_or_else(|| usage(format!("--header {h}: expected KEY=VALUE")))
+                    })
+                    .collect::<Result<_, _>>()?;
+                let options = cli::ProduceOptions {
+                    key_separator: key_separator.map(String::into_bytes),
+                    headers,
+                    partition,
+                    tombstones,
+                    acks,
+                    compression,
+                    // As the Java client: idempotence needs acks=all; with other acks it is off.
+                    idempotent: !no_idempotence && acks == -1,
+                    timestamp_ms: timestamp.as_deref().map(cli::parse_time).transpose()?,
+                    linger: Duration::from_millis(linger_ms),
+                };
+                let input: Box<dyn std::io::BufRead + Send> = match &file {
+                    Some(path) => Box::new(std::io::BufReader::new(
+                        std::fs::File::open(path)
+                            .map_err(|e| usage(format!("{}: {e}", path.display())))?,
+                    )),
+                    None => Box::new(std::io::BufReader::new(std::io::stdin())),
+                };
+                let mut brokers = connect()?;
+                cli::signals::install();
+                let summary = cli::produce(&mut brokers, &topic, input, &options)?;
                 eprint!("{}", summary.render(cli::Output::Table));
                 Ok(String::new())
             }
             Command::Consume {
-                topic,
-                bootstrap,
+                topics,
                 from,
+                partition,
                 group,
                 count,
+                follow,
                 format,
+                output,
+                encoding,
             } => {
+                let partitions = match &partition {
+                    Some(list) => parse_partitions(list)?,
+                    None => Vec::new(),
+                };
                 let options = cli::ConsumeOptions {
                     start: cli::Start::parse(&from)?,
+                    partitions,
                     group: group.as_deref(),
                     limit: count,
-                    format: &format,
+                    format: cli::Format::parse(&format)?,
+                    json: matches!(output, OutputArg::Json),
+                    encoding: encoding.into(),
+                    follow,
                 };
-                let client = cli::Client::connect(&bootstrap)?;
+                let mut brokers = connect()?;
+                cli::signals::install();
                 let stdout = std::io::stdout();
-                let mut out = stdout.lock();
-                cli::consume(client, &topic, &options, &mut out)?;
+                let mut out = std::io::BufWriter::new(stdout.lock());
+                match cli::consume(&mut brokers, &topics, &options, &mut out)? {
+                    cli::Consumed::Done(_) | cli::Consumed::ClosedPipe(_) => {}
+                    cli::Consumed::Interrupted(n) => {
+                        let _ = std::io::Write::flush(&mut out);
+                        eprintln!(
+                            "runnel: interrupted after {}{}",
+                            cli::plural(n, "record"),
+                            if group.is_some() {
+                                "; committed them and left the group"
+                            } else {
+                                ""
+                            }
+                        );
+                    }
+                }
                 Ok(String::new())
             }
         }
     })();
     match result {
         Ok(text) => {
-            print!("{text}");
+            // A closed pipe (`| head`) is the reader's choice, not an error.
+            let mut stdout = std::io::stdout().lock();
+            let _ = std::io::Write::write_all(&mut stdout, text.as_bytes());
+            let _ = std::io::Write::flush(&mut stdout);
             ExitCode::SUCCESS
         }
         Err(e) => {
@@ -499,6 +682,28 @@ fn run_command(command: Command) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `consume -p 0:15,2`: partitions, each with an optional start offset.
+fn parse_partitions(list: &str) -> Result<Vec<(i32, Option<i64>)>, runnel_node::cli::CliError> {
+    let bad = || {
+        runnel_node::cli::CliError::Usage(format!(
+            "--partition {list}: expected P[:OFFSET],... like 0,2 or 0:15,2"
+        ))
+    };
+    list.split(',')
+        .map(|item| {
+            let (p, offset) = match item.split_once(':') {
+                Some((p, o)) => (p, Some(o.trim().parse::<i64>().map_err(|_| bad())?)),
+                None => (item, None),
+            };
+            let p = p.trim().parse::<i32>().map_err(|_| bad())?;
+            if p < 0 || offset.is_some_and(|o| o < 0) {
+                return Err(bad());
+            }
+            Ok((p, offset))
+        })
+        .collect()
 }
 
 /// `runnel cluster up`: this binary once per node, each a voter, until Ctrl-C.
@@ -574,13 +779,17 @@ fn terminate(pid: u32) {
 }
 
 fn main() -> ExitCode {
+    // Colour only on a terminal, and never with NO_COLOR set (https://no-color.org).
+    let colour = std::io::IsTerminal::is_terminal(&std::io::stderr())
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     tracing_subscriber::fmt()
         .with_target(false)
+        .with_ansi(colour)
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
     if let Some(command) = cli.command {
-        return run_command(command);
+        return run_command(command, cli.brokers);
     }
     let config = match load_config(&cli) {
         Ok(config) => config,
@@ -631,9 +840,7 @@ fn load_config(cli: &Cli) -> Result<BrokerConfig, String> {
             .unwrap_or_else(|| toml::Value::String(value.to_string()));
         table.insert(key.trim().to_string(), parsed);
     }
-    let mut config: BrokerConfig = table
-        .try_into()
-        .map_err(|e: toml::de::Error| format!("configuration: {}", e.message()))?;
+    let mut config = BrokerConfig::from_table(table).map_err(|e| format!("configuration: {e}"))?;
     if let Some(listen) = cli.listen {
         config.listener = listen;
     }
@@ -660,7 +867,7 @@ async fn run(config: BrokerConfig) -> Result<(), String> {
         .await
         .map_err(|e| e.to_string())??;
     tracing::info!(
-        "runnel {} listening on {} (advertised as {}:{}), admin on {}, data in {}",
+        "runnel {} listening on {} (advertised as {}:{}), playground and /metrics on http://{}/, data in {}",
         env!("CARGO_PKG_VERSION"),
         broker.config.listener,
         broker.config.advertised_host,

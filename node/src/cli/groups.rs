@@ -1,6 +1,7 @@
-//! Consumer-group commands (list, describe, reset-offsets) and [`Member`], the classic-protocol
-//! group member `consume --group` runs as: JoinGroup, the leader's range assignment in the
-//! standard `consumer` protocol encoding, SyncGroup, heartbeats, OffsetCommit and LeaveGroup.
+//! Consumer-group commands (list, describe, delete, reset-offsets) and [`Member`], the
+//! classic-protocol group member `consume --group` runs as: JoinGroup, the leader's range
+//! assignment in the standard `consumer` protocol encoding, SyncGroup, heartbeats,
+//! OffsetCommit and LeaveGroup, all sent to the group's coordinator.
 
 use std::collections::BTreeMap;
 
@@ -10,7 +11,9 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
 
-use super::{Cell, CliError, Client, Report, check, list_offsets, partition_count};
+use super::{
+    Brokers, ByPartition, Cell, CliError, Client, Report, check, check_with, list_offsets, plural,
+};
 
 /// A group member's session timeout.
 const SESSION_TIMEOUT_MS: i32 = 10_000;
@@ -19,40 +22,26 @@ const REBALANCE_TIMEOUT_MS: i32 = 8_000;
 /// Kafka's REBALANCE_IN_PROGRESS error code.
 const REBALANCE_IN_PROGRESS: i16 = 27;
 
-/// The coordinator of `group`, connected (FindCoordinator v0); the same client when it is the
-/// bootstrap broker.
-pub(crate) fn coordinator(client: Client, group: &str) -> Result<Client, CliError> {
-    use kafka_protocol::messages::{FindCoordinatorRequest, FindCoordinatorResponse};
-    let mut client = client;
-    let request =
-        FindCoordinatorRequest::default().with_key(StrBytes::from_string(group.to_string()));
-    let response: FindCoordinatorResponse = client.call(ApiKey::FindCoordinator, 0, &request)?;
-    check(&format!("find coordinator of {group}"), response.error_code)?;
-    let address = format!("{}:{}", response.host, response.port);
-    if address == client.address {
-        Ok(client)
-    } else {
-        Client::connect(&address)
-    }
-}
-
-/// Committed offsets of `group` (topic, partition, offset): of every partition it has committed,
-/// or only of the first `n` partitions of one topic when `only` is `Some((topic, n))`.
+/// Committed offsets of `group` (topic, partition, offset): of every partition it has
+/// committed, or only of the first partitions of the topics in `only` (topic → count).
 fn committed(
     client: &mut Client,
     group: &str,
-    only: Option<(&str, u32)>,
+    only: Option<&BTreeMap<String, u32>>,
 ) -> Result<Vec<(String, i32, i64)>, CliError> {
     use kafka_protocol::messages::offset_fetch_request::OffsetFetchRequestTopic;
     use kafka_protocol::messages::{OffsetFetchRequest, OffsetFetchResponse};
     let request = OffsetFetchRequest::default()
         .with_group_id(GroupId(StrBytes::from_string(group.to_string())))
-        .with_topics(only.map(|(topic, n)| {
-            vec![
-                OffsetFetchRequestTopic::default()
-                    .with_name(TopicName(StrBytes::from_string(topic.to_string())))
-                    .with_partition_indexes((0..n as i32).collect()),
-            ]
+        .with_topics(only.map(|topics| {
+            topics
+                .iter()
+                .map(|(topic, n)| {
+                    OffsetFetchRequestTopic::default()
+                        .with_name(TopicName(StrBytes::from_string(topic.clone())))
+                        .with_partition_indexes((0..*n as i32).collect())
+                })
+                .collect()
         }));
     let response: OffsetFetchResponse = client.call(ApiKey::OffsetFetch, 2, &request)?;
     check(&format!("offsets of {group}"), response.error_code)?;
@@ -72,33 +61,69 @@ fn committed(
     Ok(out)
 }
 
-/// `runnel group list`: every group and its protocol type.
-pub fn group_list(client: &mut Client) -> Result<Report, CliError> {
+/// `runnel group list`: every group of every broker (each coordinator lists its own, so the
+/// command asks them all, as kafka-consumer-groups.sh does) and its protocol type and state.
+pub fn group_list(brokers: &mut Brokers) -> Result<Report, CliError> {
     use kafka_protocol::messages::{ListGroupsRequest, ListGroupsResponse};
-    let response: ListGroupsResponse =
-        client.call(ApiKey::ListGroups, 0, &ListGroupsRequest::default())?;
-    check("list groups", response.error_code)?;
-    let mut groups: Vec<(String, String)> = response
-        .groups
-        .iter()
-        .map(|g| (g.group_id.0.to_string(), g.protocol_type.to_string()))
-        .collect();
-    groups.sort();
+    brokers.metadata(Some(&[]))?;
+    let mut groups: BTreeMap<String, (String, String)> = BTreeMap::new();
+    for id in brokers.broker_ids() {
+        let response: ListGroupsResponse =
+            brokers
+                .broker(id)?
+                .call(ApiKey::ListGroups, 0, &ListGroupsRequest::default())?;
+        check("list groups", response.error_code)?;
+        for g in &response.groups {
+            groups.insert(
+                g.group_id.0.to_string(),
+                (g.protocol_type.to_string(), String::new()),
+            );
+        }
+    }
     Ok(Report {
         columns: vec!["GROUP", "TYPE"],
         rows: groups
             .into_iter()
-            .map(|(g, t)| vec![g.into(), t.into()])
+            .map(|(g, (t, _))| vec![g.into(), t.into()])
             .collect(),
         ..Report::default()
     })
 }
 
-/// `runnel group describe GROUP`: state, members, and per partition (committed or assigned)
-/// the committed offset, log end offset, lag and the member that owns it.
-pub fn group_describe(client: Client, group: &str) -> Result<Report, CliError> {
+/// One member as DescribeGroups tells it: (member id, client id, host, assigned (topic,
+/// partition)s).
+type DescribedMember = (String, String, String, Vec<(String, i32)>);
+
+/// A group as DescribeGroups tells it.
+struct Described {
+    state: String,
+    protocol_type: String,
+    members: Vec<DescribedMember>,
+}
+
+impl Described {
+    /// "Stable with 2 members (a@/10.0.0.1, b@/10.0.0.2)".
+    fn summary(&self) -> String {
+        let mut text = format!(
+            "{} with {}",
+            self.state,
+            plural(self.members.len(), "member")
+        );
+        if !self.members.is_empty() {
+            let who: Vec<String> = self
+                .members
+                .iter()
+                .map(|(_, client, host, _)| format!("{client}@{host}"))
+                .collect();
+            text.push_str(&format!(" ({})", who.join(", ")));
+        }
+        text
+    }
+}
+
+/// DescribeGroups v1 of one group, asked of its coordinator.
+fn describe(client: &mut Client, group: &str) -> Result<Described, CliError> {
     use kafka_protocol::messages::{DescribeGroupsRequest, DescribeGroupsResponse};
-    let mut client = coordinator(client, group)?;
     let request = DescribeGroupsRequest::default()
         .with_groups(vec![GroupId(StrBytes::from_string(group.to_string()))]);
     let response: DescribeGroupsResponse = client.call(ApiKey::DescribeGroups, 1, &request)?;
@@ -107,27 +132,69 @@ pub fn group_describe(client: Client, group: &str) -> Result<Report, CliError> {
         .first()
         .ok_or_else(|| CliError::Protocol("no group in answer".into()))?;
     check(&format!("group {group}"), described.error_code)?;
+    let consumer = described.protocol_type.as_str() == "consumer";
+    Ok(Described {
+        state: described.group_state.to_string(),
+        protocol_type: described.protocol_type.to_string(),
+        members: described
+            .members
+            .iter()
+            .map(|m| {
+                let assigned = if consumer {
+                    decode_assignment(&m.member_assignment).unwrap_or_default()
+                } else {
+                    Vec::new()
+                };
+                (
+                    m.member_id.to_string(),
+                    m.client_id.to_string(),
+                    m.client_host.to_string(),
+                    assigned,
+                )
+            })
+            .collect(),
+    })
+}
+
+/// The error for a group the coordinator does not know (Kafka's kafka-consumer-groups.sh:
+/// "Consumer group 'g' does not exist.").
+fn no_such_group(group: &str) -> CliError {
+    CliError::Usage(format!("group {group} does not exist"))
+}
+
+/// `runnel group describe GROUP`: its coordinator, state and members (id, client id, host,
+/// partitions), and per partition (committed or assigned) the committed offset, log end
+/// offset, lag and owner; the total lag.
+///
+/// # Errors
+/// "group G does not exist" when the coordinator knows nothing of it (Dead, no commits).
+pub fn group_describe(brokers: &mut Brokers, group: &str) -> Result<Report, CliError> {
+    let (coordinator, client) = brokers.coordinator_with_id(group)?;
+    let described = describe(client, group)?;
+    let commits = committed(client, group, None)?;
+    if described.state == "Dead" && commits.is_empty() {
+        return Err(no_such_group(group));
+    }
     // (topic, partition) → (committed, owner's client id).
-    let mut partitions: BTreeMap<(String, i32), (Option<i64>, Option<String>)> = BTreeMap::new();
-    if described.protocol_type.as_str() == "consumer" {
-        for m in &described.members {
-            let Ok(assignment) = decode_assignment(&m.member_assignment) else {
-                continue;
-            };
-            for (topic, partition) in assignment {
-                partitions.entry((topic, partition)).or_default().1 = Some(m.client_id.to_string());
-            }
+    let mut partitions: ByPartition<(Option<i64>, Option<String>)> = BTreeMap::new();
+    for (_, client_id, _, assigned) in &described.members {
+        for (topic, partition) in assigned {
+            partitions.entry((topic.clone(), *partition)).or_default().1 = Some(client_id.clone());
         }
     }
-    for (topic, partition, offset) in committed(&mut client, group, None)? {
+    for (topic, partition, offset) in commits {
         partitions.entry((topic, partition)).or_default().0 = Some(offset);
     }
     let mut ends: BTreeMap<String, Vec<i64>> = BTreeMap::new();
     let mut rows = Vec::new();
+    let mut total_lag = 0i64;
     for ((topic, partition), (offset, owner)) in partitions {
         if !ends.contains_key(&topic) {
-            let n = partition_count(&mut client, &topic)?;
-            let latest = list_offsets(&mut client, &topic, n, -1)?;
+            // A deleted topic has no end.
+            let latest = match brokers.partition_count(&topic) {
+                Ok(n) => list_offsets(brokers, &topic, n, -1)?,
+                Err(_) => Vec::new(),
+            };
             ends.insert(topic.clone(), latest);
         }
         let end = ends
@@ -138,6 +205,7 @@ pub fn group_describe(client: Client, group: &str) -> Result<Report, CliError> {
             (Some(e), Some(o)) => Some((e - o).max(0)),
             _ => None,
         };
+        total_lag += lag.unwrap_or(0);
         rows.push(vec![
             topic.into(),
             partition.into(),
@@ -147,22 +215,66 @@ pub fn group_describe(client: Client, group: &str) -> Result<Report, CliError> {
             owner.map_or(Cell::None, Cell::Text),
         ]);
     }
+    let members = Report {
+        columns: vec!["MEMBER ID", "CLIENT ID", "HOST", "PARTITIONS"],
+        rows: described
+            .members
+            .iter()
+            .map(|(id, client, host, assigned)| {
+                vec![
+                    id.as_str().into(),
+                    client.as_str().into(),
+                    host.as_str().into(),
+                    Cell::Int(assigned.len() as i64),
+                ]
+            })
+            .collect(),
+        rows_key: "member_list",
+        ..Report::default()
+    };
     Ok(Report {
         title: Some(format!(
-            "group {group}: {}, {} members",
-            described.group_state,
-            described.members.len()
+            "group {group}: {}, coordinator {coordinator}, total lag {total_lag}",
+            described.summary()
         )),
         fields: vec![
             ("group", group.into()),
-            ("state", described.group_state.to_string().into()),
+            ("state", described.state.clone().into()),
+            ("protocol_type", described.protocol_type.clone().into()),
+            ("coordinator", coordinator.into()),
             ("members", Cell::Int(described.members.len() as i64)),
+            ("total_lag", total_lag.into()),
         ],
         columns: vec!["TOPIC", "PARTITION", "COMMITTED", "END", "LAG", "MEMBER"],
         rows,
         rows_key: "partitions",
+        sections: if described.members.is_empty() {
+            Vec::new()
+        } else {
+            vec![members]
+        },
         ..Report::default()
     })
+}
+
+/// `runnel group delete GROUP`: DeleteGroups, which Kafka allows only for a group without
+/// members (NON_EMPTY_GROUP otherwise); its commits go with it.
+pub fn group_delete(brokers: &mut Brokers, group: &str) -> Result<Report, CliError> {
+    use kafka_protocol::messages::{DeleteGroupsRequest, DeleteGroupsResponse};
+    let client = brokers.coordinator(group)?;
+    let request = DeleteGroupsRequest::default()
+        .with_groups_names(vec![GroupId(StrBytes::from_string(group.to_string()))]);
+    let response: DeleteGroupsResponse = client.call(ApiKey::DeleteGroups, 0, &request)?;
+    for r in &response.results {
+        match r.error_code {
+            69 => return Err(no_such_group(group)),
+            code => check(&format!("delete group {group}"), code)?,
+        }
+    }
+    Ok(Report::message(
+        format!("deleted group {group}"),
+        vec![("deleted", group.into())],
+    ))
 }
 
 /// Where `group reset-offsets` moves a group.
@@ -174,63 +286,111 @@ pub enum Reset {
     Latest,
     /// This offset (clamped to the log).
     Offset(i64),
-    /// The current commit plus this many (may be negative; clamped to the log).
+    /// The current commit plus this many (may be negative; clamped to the log). Kafka's tool
+    /// refuses partitions without a commit.
     Shift(i64),
     /// The first offset at or after this time (milliseconds since the epoch); the log end
     /// when every record is older.
     Timestamp(i64),
 }
 
-/// `runnel group reset-offsets GROUP --topic T --to-…`: prints the plan (TOPIC PARTITION
-/// CURRENT NEW) and, with `execute`, commits it. Kafka refuses the commit while the group has
-/// members.
+/// `runnel group reset-offsets GROUP --topic T... | --all-topics --to-…`: prints the plan
+/// (TOPIC PARTITION CURRENT NEW) and, with `execute`, commits it. As kafka-consumer-groups.sh
+/// does, it refuses (dry run included) unless the group is inactive (Empty or Dead), and
+/// refuses `--shift-by` on partitions without a commit.
+///
+/// `topics`: the topics to reset; `None` means every topic the group has commits on.
+///
+/// # Errors
+/// [`CliError::Usage`] for an active group (naming its state and members), a shift without a
+/// commit, or no topic to reset.
 pub fn group_reset_offsets(
-    client: Client,
+    brokers: &mut Brokers,
     group: &str,
-    topic: &str,
+    topics: Option<&[String]>,
     reset: Reset,
     execute: bool,
 ) -> Result<Report, CliError> {
-    let mut client = coordinator(client, group)?;
-    let partitions = partition_count(&mut client, topic)?;
-    let earliest = list_offsets(&mut client, topic, partitions, -2)?;
-    let latest = list_offsets(&mut client, topic, partitions, -1)?;
-    let at_time = match reset {
-        Reset::Timestamp(ms) => list_offsets(&mut client, topic, partitions, ms)?,
-        _ => Vec::new(),
+    let client = brokers.coordinator(group)?;
+    let described = describe(client, group)?;
+    if !matches!(described.state.as_str(), "Empty" | "Dead") {
+        return Err(CliError::Usage(format!(
+            "group {group} is {}: offsets can be reset only while the group is inactive (stop its consumers first)",
+            described.summary()
+        )));
+    }
+    let topics: Vec<String> = match topics {
+        Some(t) => t.to_vec(),
+        None => {
+            let mut all: Vec<String> = committed(client, group, None)?
+                .into_iter()
+                .map(|(t, _, _)| t)
+                .collect();
+            all.dedup();
+            if all.is_empty() {
+                return Err(CliError::Usage(format!(
+                    "group {group} has no commits: name the topics with --topic"
+                )));
+            }
+            all
+        }
     };
-    let current: BTreeMap<i32, i64> = committed(&mut client, group, Some((topic, partitions)))?
+    let mut counts = BTreeMap::new();
+    for topic in &topics {
+        counts.insert(topic.clone(), brokers.partition_count(topic)?);
+    }
+    let current: ByPartition<i64> = committed(brokers.coordinator(group)?, group, Some(&counts))?
         .into_iter()
-        .filter(|(t, _, _)| t == topic)
-        .map(|(_, p, o)| (p, o))
+        .map(|(t, p, o)| ((t, p), o))
         .collect();
     let mut plan = Vec::new();
-    for p in 0..partitions as usize {
-        let now = current.get(&(p as i32)).copied();
-        let target = match reset {
-            Reset::Earliest => earliest[p],
-            Reset::Latest => latest[p],
-            Reset::Offset(o) => o,
-            Reset::Shift(n) => now.unwrap_or(earliest[p]) + n,
-            Reset::Timestamp(_) => match at_time[p] {
-                -1 => latest[p],
-                o => o,
-            },
+    for (topic, partitions) in &counts {
+        let earliest = list_offsets(brokers, topic, *partitions, -2)?;
+        let latest = list_offsets(brokers, topic, *partitions, -1)?;
+        let at_time = match reset {
+            Reset::Timestamp(ms) => list_offsets(brokers, topic, *partitions, ms)?,
+            _ => Vec::new(),
+        };
+        for p in 0..*partitions as usize {
+            let now = current.get(&(topic.clone(), p as i32)).copied();
+            let target = match reset {
+                Reset::Earliest => earliest[p],
+                Reset::Latest => latest[p],
+                Reset::Offset(o) => o,
+                Reset::Shift(n) => match now {
+                    Some(now) => now + n,
+                    None => {
+                        return Err(CliError::Usage(format!(
+                            "cannot shift {topic}-{p}: group {group} has no committed offset there (use --to-earliest, --to-latest or --to-offset)"
+                        )));
+                    }
+                },
+                Reset::Timestamp(_) => match at_time[p] {
+                    -1 => latest[p],
+                    o => o,
+                },
+            }
+            .clamp(earliest[p], latest[p]);
+            plan.push((topic.clone(), p as i32, now, target));
         }
-        .clamp(earliest[p], latest[p]);
-        plan.push((p as i32, now, target));
     }
     let mut report = Report {
+        title: Some(format!("group {group}: {}", described.summary())),
         fields: vec![
             ("group", group.into()),
-            ("topic", topic.into()),
+            ("state", described.state.clone().into()),
             ("executed", Cell::Bool(execute)),
         ],
         columns: vec!["TOPIC", "PARTITION", "CURRENT", "NEW"],
         rows: plan
             .iter()
-            .map(|(p, now, target)| {
-                vec![topic.into(), (*p).into(), (*now).into(), (*target).into()]
+            .map(|(topic, p, now, target)| {
+                vec![
+                    topic.as_str().into(),
+                    (*p).into(),
+                    (*now).into(),
+                    (*target).into(),
+                ]
             })
             .collect(),
         rows_key: "plan",
@@ -240,49 +400,55 @@ pub fn group_reset_offsets(
         report.footer = Some("(dry run: add --execute to commit)".into());
         return Ok(report);
     }
-    let offsets: Vec<(i32, i64)> = plan.iter().map(|(p, _, target)| (*p, *target)).collect();
-    commit_offsets(&mut client, group, (-1, ""), topic, &offsets)?;
+    let offsets: ByPartition<i64> = plan
+        .iter()
+        .map(|(t, p, _, target)| ((t.clone(), *p), *target))
+        .collect();
+    commit_offsets(brokers.coordinator(group)?, group, (-1, ""), &offsets)?;
     report.footer = Some("committed".into());
     Ok(report)
 }
 
-/// Commits `offsets` (partition, next offset) of `topic` for `group` as `(generation, member)`
+/// Commits `offsets` ((topic, partition) → next offset) for `group` as `(generation, member)`
 /// ((-1, "") from outside the group, which Kafka allows only while it has no members).
 fn commit_offsets(
     client: &mut Client,
     group: &str,
     (generation, member): (i32, &str),
-    topic: &str,
-    offsets: &[(i32, i64)],
+    offsets: &ByPartition<i64>,
 ) -> Result<(), CliError> {
     use kafka_protocol::messages::offset_commit_request::{
         OffsetCommitRequestPartition, OffsetCommitRequestTopic,
     };
     use kafka_protocol::messages::{OffsetCommitRequest, OffsetCommitResponse};
+    let mut by_topic: BTreeMap<&str, Vec<OffsetCommitRequestPartition>> = BTreeMap::new();
+    for ((topic, p), offset) in offsets {
+        by_topic.entry(topic).or_default().push(
+            OffsetCommitRequestPartition::default()
+                .with_partition_index(*p)
+                .with_committed_offset(*offset),
+        );
+    }
     let request = OffsetCommitRequest::default()
         .with_group_id(GroupId(StrBytes::from_string(group.to_string())))
         .with_generation_id_or_member_epoch(generation)
         .with_member_id(StrBytes::from_string(member.to_string()))
         .with_retention_time_ms(-1)
-        .with_topics(vec![
-            OffsetCommitRequestTopic::default()
-                .with_name(TopicName(StrBytes::from_string(topic.to_string())))
-                .with_partitions(
-                    offsets
-                        .iter()
-                        .map(|(p, offset)| {
-                            OffsetCommitRequestPartition::default()
-                                .with_partition_index(*p)
-                                .with_committed_offset(*offset)
-                        })
-                        .collect(),
-                ),
-        ]);
+        .with_topics(
+            by_topic
+                .into_iter()
+                .map(|(topic, partitions)| {
+                    OffsetCommitRequestTopic::default()
+                        .with_name(TopicName(StrBytes::from_string(topic.to_string())))
+                        .with_partitions(partitions)
+                })
+                .collect(),
+        );
     let response: OffsetCommitResponse = client.call(ApiKey::OffsetCommit, 2, &request)?;
     for t in &response.topics {
         for p in &t.partitions {
             check(
-                &format!("commit {group} on {topic}-{}", p.partition_index),
+                &format!("commit {group} on {}-{}", t.name.0, p.partition_index),
                 p.error_code,
             )?;
         }
@@ -290,38 +456,39 @@ fn commit_offsets(
     Ok(())
 }
 
-/// A member of a consumer group (classic protocol), subscribed to one topic. The caller owns
-/// the connection to the coordinator and passes it to every call.
+/// A member of a consumer group (classic protocol), subscribed to some topics; every request
+/// goes to the group's coordinator.
 pub(crate) struct Member {
     group: String,
-    topic: String,
+    topics: Vec<String>,
+    coordinator: i32,
     member_id: String,
     generation: i32,
     assignment: Vec<(String, i32)>,
 }
 
 impl Member {
-    /// Finds the group's coordinator and joins the group; returns the coordinator's connection
-    /// and the member with its assignment.
+    /// Finds the group's coordinator and joins the group.
     pub(crate) fn join(
-        client: Client,
+        brokers: &mut Brokers,
         group: &str,
-        topic: &str,
-    ) -> Result<(Client, Self), CliError> {
-        let mut client = coordinator(client, group)?;
+        topics: &[String],
+    ) -> Result<Self, CliError> {
+        let (coordinator, _) = brokers.coordinator_with_id(group)?;
         let mut member = Self {
             group: group.to_string(),
-            topic: topic.to_string(),
+            topics: topics.to_vec(),
+            coordinator,
             member_id: String::new(),
             generation: -1,
             assignment: Vec::new(),
         };
-        member.rejoin(&mut client)?;
-        Ok((client, member))
+        member.rejoin(brokers)?;
+        Ok(member)
     }
 
     /// Joins (again, after a rebalance) and syncs; the leader assigns partitions by range.
-    pub(crate) fn rejoin(&mut self, client: &mut Client) -> Result<(), CliError> {
+    pub(crate) fn rejoin(&mut self, brokers: &mut Brokers) -> Result<(), CliError> {
         use kafka_protocol::messages::join_group_request::JoinGroupRequestProtocol;
         use kafka_protocol::messages::sync_group_request::SyncGroupRequestAssignment;
         use kafka_protocol::messages::{
@@ -337,9 +504,12 @@ impl Member {
                 .with_protocols(vec![
                     JoinGroupRequestProtocol::default()
                         .with_name(StrBytes::from_static_str("range"))
-                        .with_metadata(encode_subscription(&self.topic)?),
+                        .with_metadata(encode_subscription(&self.topics)?),
                 ]);
-            let joined: JoinGroupResponse = client.call(ApiKey::JoinGroup, 2, &request)?;
+            let joined: JoinGroupResponse =
+                brokers
+                    .broker(self.coordinator)?
+                    .call(ApiKey::JoinGroup, 2, &request)?;
             if joined.error_code == 25 && !self.member_id.is_empty() {
                 // UNKNOWN_MEMBER_ID: our session ended; join as a new member.
                 self.member_id.clear();
@@ -359,7 +529,7 @@ impl Member {
                     subscriptions
                         .push((m.member_id.to_string(), decode_subscription(&m.metadata)?));
                 }
-                range_assign(&subscriptions, |t| partition_count(client, t))?
+                range_assign(&subscriptions, |t| brokers.partition_count(t))?
                     .into_iter()
                     .map(|(member, partitions)| {
                         Ok(SyncGroupRequestAssignment::default()
@@ -375,7 +545,10 @@ impl Member {
                 .with_generation_id(self.generation)
                 .with_member_id(joined.member_id.clone())
                 .with_assignments(assignments);
-            let synced: SyncGroupResponse = client.call(ApiKey::SyncGroup, 1, &request)?;
+            let synced: SyncGroupResponse =
+                brokers
+                    .broker(self.coordinator)?
+                    .call(ApiKey::SyncGroup, 1, &request)?;
             if synced.error_code == REBALANCE_IN_PROGRESS {
                 continue;
             }
@@ -397,28 +570,31 @@ impl Member {
             .map(|(_, p)| *p)
     }
 
-    /// The group's committed offsets on the first `partitions` partitions of `topic`.
+    /// The group's committed offsets on the topics of `counts` (topic → partition count).
     pub(crate) fn committed(
         &self,
-        client: &mut Client,
-        topic: &str,
-        partitions: u32,
-    ) -> Result<BTreeMap<i32, i64>, CliError> {
-        Ok(committed(client, &self.group, Some((topic, partitions)))?
-            .into_iter()
-            .filter(|(t, _, _)| t == topic)
-            .map(|(_, p, o)| (p, o))
-            .collect())
+        brokers: &mut Brokers,
+        counts: &BTreeMap<String, u32>,
+    ) -> Result<ByPartition<i64>, CliError> {
+        Ok(
+            committed(brokers.broker(self.coordinator)?, &self.group, Some(counts))?
+                .into_iter()
+                .map(|(t, p, o)| ((t, p), o))
+                .collect(),
+        )
     }
 
     /// Heartbeats; true when the group is rebalancing and this member must rejoin.
-    pub(crate) fn heartbeat(&self, client: &mut Client) -> Result<bool, CliError> {
+    pub(crate) fn heartbeat(&self, brokers: &mut Brokers) -> Result<bool, CliError> {
         use kafka_protocol::messages::{HeartbeatRequest, HeartbeatResponse};
         let request = HeartbeatRequest::default()
             .with_group_id(GroupId(StrBytes::from_string(self.group.clone())))
             .with_generation_id(self.generation)
             .with_member_id(StrBytes::from_string(self.member_id.clone()));
-        let response: HeartbeatResponse = client.call(ApiKey::Heartbeat, 1, &request)?;
+        let response: HeartbeatResponse =
+            brokers
+                .broker(self.coordinator)?
+                .call(ApiKey::Heartbeat, 1, &request)?;
         if response.error_code == REBALANCE_IN_PROGRESS {
             return Ok(true);
         }
@@ -429,34 +605,38 @@ impl Member {
         Ok(false)
     }
 
-    /// Commits `offsets` (partition → next offset) of `topic` as this member.
+    /// Commits `offsets` ((topic, partition) → next offset) as this member.
     pub(crate) fn commit(
         &self,
-        client: &mut Client,
-        topic: &str,
-        offsets: &BTreeMap<i32, i64>,
+        brokers: &mut Brokers,
+        offsets: &ByPartition<i64>,
     ) -> Result<(), CliError> {
         if offsets.is_empty() {
             return Ok(());
         }
-        let offsets: Vec<(i32, i64)> = offsets.iter().map(|(p, o)| (*p, *o)).collect();
         commit_offsets(
-            client,
+            brokers.broker(self.coordinator)?,
             &self.group,
             (self.generation, &self.member_id),
-            topic,
-            &offsets,
+            offsets,
         )
     }
 
     /// Leaves the group, so the others take over its partitions at once.
-    pub(crate) fn leave(self, client: &mut Client) -> Result<(), CliError> {
+    pub(crate) fn leave(&self, brokers: &mut Brokers) -> Result<(), CliError> {
         use kafka_protocol::messages::{LeaveGroupRequest, LeaveGroupResponse};
         let request = LeaveGroupRequest::default()
             .with_group_id(GroupId(StrBytes::from_string(self.group.clone())))
             .with_member_id(StrBytes::from_string(self.member_id.clone()));
-        let response: LeaveGroupResponse = client.call(ApiKey::LeaveGroup, 1, &request)?;
-        check(&format!("leave group {}", self.group), response.error_code)
+        let response: LeaveGroupResponse =
+            brokers
+                .broker(self.coordinator)?
+                .call(ApiKey::LeaveGroup, 1, &request)?;
+        check_with(
+            &format!("leave group {}", self.group),
+            response.error_code,
+            None,
+        )
     }
 }
 
@@ -492,10 +672,14 @@ fn range_assign(
     Ok(result)
 }
 
-/// A `consumer` protocol subscription (version 0) to one topic.
-fn encode_subscription(topic: &str) -> Result<Bytes, CliError> {
-    let subscription = ConsumerProtocolSubscription::default()
-        .with_topics(vec![StrBytes::from_string(topic.to_string())]);
+/// A `consumer` protocol subscription (version 0) to `topics`.
+fn encode_subscription(topics: &[String]) -> Result<Bytes, CliError> {
+    let subscription = ConsumerProtocolSubscription::default().with_topics(
+        topics
+            .iter()
+            .map(|t| StrBytes::from_string(t.clone()))
+            .collect(),
+    );
     versioned(&subscription)
 }
 
@@ -590,7 +774,7 @@ mod tests {
 
     #[test]
     fn consumer_protocol_round_trips() {
-        let sub = encode_subscription("orders").unwrap();
+        let sub = encode_subscription(&["orders".to_string()]).unwrap();
         assert_eq!(&sub[..2], &[0, 0], "version 0 prefix");
         assert_eq!(
             decode_subscription(&sub).unwrap(),

@@ -1,262 +1,131 @@
 //! `runnel topic|group|cluster|records|produce|consume`: the command line as a Kafka client.
 //!
-//! A small blocking client over one TCP connection; requests and responses are encoded with the
-//! `kafka-protocol` crate at versions every Kafka ≥ 2.x and runnel accept (Metadata 4,
-//! CreateTopics 2, DeleteTopics 1, Produce 3, Fetch 4, ListOffsets 1, JoinGroup 2, ...), so the
-//! commands work against any Kafka-compatible broker that still speaks them. Each command
-//! returns a [`Report`] that prints as an aligned table or as JSON (`--output json`). Every
-//! failure is one line on stderr and a non-zero exit status.
+//! A small blocking client ([`client`]): a bootstrap list, one connection per broker, each
+//! partition's requests sent to its leader and a group's to its coordinator. Requests and
+//! responses are encoded with the `kafka-protocol` crate at versions every Kafka ≥ 2.x and
+//! runnel accept (Metadata 4, CreateTopics 2, DeleteTopics 1, Produce 3, Fetch 4, ListOffsets 1,
+//! JoinGroup 2, ...), so the commands work against any Kafka-compatible broker that still
+//! speaks them. Each command returns a [`Report`] that prints as an aligned table or as JSON
+//! (`--output json`). Every failure is one line on stderr (with the broker's own message and
+//! the error code's Kafka name) and a non-zero exit status.
 //!
+//! - `client`: connections, bootstrap lists, leaders and coordinators, error text.
 //! - `topics`: topic list/create/describe/alter-config/add-partitions/delete, cluster info.
-//! - `groups`: group list/describe/reset-offsets and the consumer-group member `consume` uses.
+//! - `groups`: group list/describe/delete/reset-offsets and the consumer-group member
+//!   `consume` uses.
 //! - `records`: produce, consume, records delete.
+//! - `signals`: Ctrl-C and SIGTERM as a request to finish cleanly.
 
+mod client;
 mod groups;
 mod records;
+pub mod signals;
 mod topics;
 
-pub use groups::{Reset, group_describe, group_list, group_reset_offsets};
-pub use records::{ConsumeOptions, Start, consume, produce, records_delete};
+pub use client::{
+    Brokers, CliError, Client, DEFAULT_PORT, admin_request, bootstrap_addresses, error_name,
+};
+pub use groups::{Reset, group_delete, group_describe, group_list, group_reset_offsets};
+pub use records::{
+    ConsumeOptions, Consumed, Encoding, Format, ProduceOptions, Start, consume, produce,
+    records_delete,
+};
 pub use topics::{
-    cluster_info, topic_add_partitions, topic_alter_config, topic_create, topic_delete,
-    topic_describe, topic_list,
+    cluster_info, plugin_list, topic_add_partitions, topic_alter_config, topic_create,
+    topic_delete, topic_describe, topic_list,
 };
 
-use std::io::{Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
-use std::time::Duration;
+use std::collections::BTreeMap;
 
-use bytes::{Bytes, BytesMut};
 use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
-use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
 use kafka_protocol::messages::{
-    ApiKey, BrokerId, ListOffsetsRequest, ListOffsetsResponse, MetadataRequest, MetadataResponse,
-    RequestHeader, ResponseHeader, TopicName,
+    ApiKey, BrokerId, ListOffsetsRequest, ListOffsetsResponse, TopicName,
 };
-use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
+use kafka_protocol::protocol::StrBytes;
 
-/// How long a connection or a response may take.
-const IO_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) use client::{check, check_with};
 
-/// A failure the user sees as one line.
-#[derive(Debug, thiserror::Error)]
-pub enum CliError {
-    /// The broker could not be reached or the connection broke.
-    #[error("broker {0}: {1}")]
-    Connection(String, String),
-    /// The broker answered with a Kafka error code.
-    #[error("{0}: {words} (Kafka error {1})", words = error_name(*.1))]
-    Kafka(String, i16),
-    /// The broker's answer could not be decoded.
-    #[error("malformed response: {0}")]
-    Protocol(String),
-    /// A bad argument.
-    #[error("{0}")]
-    Usage(String),
-}
+/// Kafka's NOT_LEADER_OR_FOLLOWER: the metadata was stale; refresh and ask the new leader.
+const NOT_LEADER_OR_FOLLOWER: i16 = 6;
 
-/// One connection to a broker.
-pub struct Client {
-    pub(crate) address: String,
-    stream: TcpStream,
-    correlation: i32,
-}
-
-impl Client {
-    /// Connects to `address` (host:port).
-    pub fn connect(address: &str) -> Result<Self, CliError> {
-        Self::connect_with_read_timeout(address, IO_TIMEOUT)
-    }
-
-    /// Connects to `address` (host:port); an answer slower than `read_timeout` fails the call.
-    pub fn connect_with_read_timeout(
-        address: &str,
-        read_timeout: Duration,
-    ) -> Result<Self, CliError> {
-        let stream = dial(address, read_timeout)?;
-        Ok(Self {
-            address: address.to_string(),
-            stream,
-            correlation: 0,
-        })
-    }
-
-    pub(crate) fn call<Req: Encodable, Resp: Decodable>(
-        &mut self,
-        key: ApiKey,
-        version: i16,
-        request: &Req,
-    ) -> Result<Resp, CliError> {
-        self.correlation += 1;
-        let mut body = BytesMut::new();
-        let header = RequestHeader::default()
-            .with_request_api_key(key as i16)
-            .with_request_api_version(version)
-            .with_correlation_id(self.correlation)
-            .with_client_id(Some(StrBytes::from_static_str("runnel-cli")));
-        header
-            .encode(&mut body, key.request_header_version(version))
-            .map_err(|e| CliError::Protocol(e.to_string()))?;
-        request
-            .encode(&mut body, version)
-            .map_err(|e| CliError::Protocol(e.to_string()))?;
-        let conn = |e: std::io::Error| CliError::Connection(self.address.clone(), e.to_string());
-        let mut frame = (body.len() as i32).to_be_bytes().to_vec();
-        frame.extend_from_slice(&body);
-        self.stream.write_all(&frame).map_err(conn)?;
-        let mut size = [0u8; 4];
-        self.stream
-            .read_exact(&mut size)
-            .map_err(|e| CliError::Connection(self.address.clone(), e.to_string()))?;
-        let len = usize::try_from(i32::from_be_bytes(size))
-            .map_err(|_| CliError::Protocol("negative frame".into()))?;
-        let mut buf = vec![0u8; len];
-        self.stream
-            .read_exact(&mut buf)
-            .map_err(|e| CliError::Connection(self.address.clone(), e.to_string()))?;
-        let mut bytes = Bytes::from(buf);
-        ResponseHeader::decode(&mut bytes, key.response_header_version(version))
-            .map_err(|e| CliError::Protocol(e.to_string()))?;
-        Resp::decode(&mut bytes, version).map_err(|e| CliError::Protocol(e.to_string()))
-    }
-
-    /// Metadata for `topics` (all when `None`); never creates a topic.
-    pub fn metadata(&mut self, topics: Option<&[String]>) -> Result<MetadataResponse, CliError> {
-        let request = MetadataRequest::default()
-            .with_allow_auto_topic_creation(false)
-            .with_topics(topics.map(|t| {
-                t.iter()
-                    .map(|name| {
-                        MetadataRequestTopic::default()
-                            .with_name(Some(TopicName(StrBytes::from_string(name.clone()))))
-                    })
-                    .collect()
-            }));
-        self.call(ApiKey::Metadata, 4, &request)
-    }
-}
-
-/// A TCP connection to `address` (host:port) whose reads time out after `read_timeout`.
-fn dial(address: &str, read_timeout: Duration) -> Result<TcpStream, CliError> {
-    let failed =
-        |e: &dyn std::fmt::Display| CliError::Connection(address.to_string(), e.to_string());
-    let addr = address
-        .to_socket_addrs()
-        .map_err(|e| failed(&e))?
-        .next()
-        .ok_or_else(|| failed(&"no address"))?;
-    let stream = TcpStream::connect_timeout(&addr, IO_TIMEOUT).map_err(|e| failed(&e))?;
-    stream
-        .set_read_timeout(Some(read_timeout))
-        .map_err(|e| failed(&e))?;
-    Ok(stream)
-}
-
-/// One request to a broker's admin HTTP port (`runnel plugin ...`); the body of a 2xx answer,
-/// or the answer's text as the error.
-pub fn admin_request(
-    address: &str,
-    method: &str,
-    path: &str,
-    body: &[u8],
-) -> Result<String, CliError> {
-    let failed =
-        |e: &dyn std::fmt::Display| CliError::Connection(address.to_string(), e.to_string());
-    // Deploying compiles the module on the broker: allow it a minute.
-    let mut stream = dial(address, Duration::from_secs(60))?;
-    let head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {address}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    );
-    stream.write_all(head.as_bytes()).map_err(|e| failed(&e))?;
-    stream.write_all(body).map_err(|e| failed(&e))?;
-    let mut answer = Vec::new();
-    stream.read_to_end(&mut answer).map_err(|e| failed(&e))?;
-    let text = String::from_utf8_lossy(&answer);
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let ok = head
-        .split_whitespace()
-        .nth(1)
-        .is_some_and(|code| code.starts_with('2'));
-    if ok {
-        Ok(body.to_string())
-    } else {
-        Err(CliError::Usage(format!("{path}: {}", body.trim())))
-    }
-}
-
-/// Words for the error codes people meet most.
-fn error_name(code: i16) -> &'static str {
-    match code {
-        1 => "offset out of range",
-        3 => "unknown topic or partition",
-        10 => "message too large",
-        17 => "invalid topic name",
-        19 => "not enough replicas",
-        29 => "not allowed on this topic",
-        36 => "topic already exists",
-        37 => "invalid number of partitions",
-        38 => "invalid replication factor",
-        40 => "invalid config",
-        _ => "refused",
-    }
-}
-
-pub(crate) fn check(what: &str, code: i16) -> Result<(), CliError> {
-    if code == 0 {
-        Ok(())
-    } else {
-        Err(CliError::Kafka(what.to_string(), code))
-    }
-}
-
-pub(crate) fn partition_count(client: &mut Client, topic: &str) -> Result<u32, CliError> {
-    let metadata = client.metadata(Some(&[topic.to_string()]))?;
-    let t = metadata
-        .topics
-        .first()
-        .ok_or_else(|| CliError::Protocol("no topic in answer".into()))?;
-    check(&format!("topic {topic}"), t.error_code)?;
-    Ok(t.partitions.len() as u32)
-}
-
-/// Earliest (-2) or latest (-1) offsets of a topic's partitions, or the first at a timestamp.
+/// Per partition of `topic` (0..`partitions`), the earliest (-2) or latest (-1) offset, or the
+/// first offset at or after a timestamp (-1 when none), each asked of the partition's leader.
+///
+/// # Errors
+/// [`CliError::Kafka`] for a partition its leader refuses (after one metadata refresh).
 pub(crate) fn list_offsets(
-    client: &mut Client,
+    brokers: &mut Brokers,
     topic: &str,
     partitions: u32,
     timestamp: i64,
 ) -> Result<Vec<i64>, CliError> {
-    let request = ListOffsetsRequest::default()
-        .with_replica_id(BrokerId(-1))
-        .with_topics(vec![
-            ListOffsetsTopic::default()
-                .with_name(TopicName(StrBytes::from_string(topic.to_string())))
-                .with_partitions(
-                    (0..partitions as i32)
-                        .map(|p| {
-                            ListOffsetsPartition::default()
-                                .with_partition_index(p)
-                                .with_timestamp(timestamp)
-                        })
-                        .collect(),
-                ),
-        ]);
-    let response: ListOffsetsResponse = client.call(ApiKey::ListOffsets, 1, &request)?;
     let mut result = vec![0; partitions as usize];
-    for t in &response.topics {
-        for p in &t.partitions {
-            check(
-                &format!("list offsets {topic}-{}", p.partition_index),
-                p.error_code,
-            )?;
-            if let Some(slot) = result.get_mut(p.partition_index as usize) {
-                *slot = p.offset;
+    let mut retried = false;
+    'again: loop {
+        for (leader, wanted) in brokers.by_leader(topic, 0..partitions as i32)? {
+            let request = ListOffsetsRequest::default()
+                .with_replica_id(BrokerId(-1))
+                .with_topics(vec![
+                    ListOffsetsTopic::default()
+                        .with_name(TopicName(StrBytes::from_string(topic.to_string())))
+                        .with_partitions(
+                            wanted
+                                .iter()
+                                .map(|p| {
+                                    ListOffsetsPartition::default()
+                                        .with_partition_index(*p)
+                                        .with_timestamp(timestamp)
+                                })
+                                .collect(),
+                        ),
+                ]);
+            let response: ListOffsetsResponse =
+                brokers
+                    .broker(leader)?
+                    .call(ApiKey::ListOffsets, 1, &request)?;
+            for t in &response.topics {
+                for p in &t.partitions {
+                    if p.error_code == NOT_LEADER_OR_FOLLOWER && !retried {
+                        retried = true;
+                        brokers.metadata(Some(&[topic.to_string()]))?;
+                        continue 'again;
+                    }
+                    check(
+                        &format!("list offsets of {topic}-{}", p.partition_index),
+                        p.error_code,
+                    )?;
+                    if let Some(slot) = result.get_mut(p.partition_index as usize) {
+                        *slot = p.offset;
+                    }
+                }
             }
         }
+        return Ok(result);
     }
-    Ok(result)
 }
+
+/// Log start offset and high watermark of each partition of `topic`: (start, end) by index.
+pub(crate) fn log_bounds(
+    brokers: &mut Brokers,
+    topic: &str,
+    partitions: u32,
+) -> Result<Vec<(i64, i64)>, CliError> {
+    let starts = list_offsets(brokers, topic, partitions, -2)?;
+    let ends = list_offsets(brokers, topic, partitions, -1)?;
+    Ok(starts.into_iter().zip(ends).collect())
+}
+
+/// "1 record", "2 records": a count and its noun, singular or plural.
+pub fn plural(count: usize, noun: &str) -> String {
+    if count == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{count} {noun}s")
+    }
+}
+
+/// Map helper: (topic, partition) keys sorted.
+pub(crate) type ByPartition<T> = BTreeMap<(String, i32), T>;
 
 /// How a [`Report`] is printed (`--output`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -355,6 +224,9 @@ pub struct Report {
     pub rows_key: &'static str,
     /// The last line of the table form.
     pub footer: Option<String>,
+    /// More tables after this one (a group's members after its partitions): in the table form
+    /// printed below, a blank line apart; in JSON, each one's rows under its `rows_key`.
+    pub sections: Vec<Report>,
 }
 
 impl Report {
@@ -401,11 +273,15 @@ impl Report {
             out.push_str(footer);
             out.push('\n');
         }
+        for section in &self.sections {
+            out.push('\n');
+            out.push_str(&section.to_table(bold));
+        }
         out
     }
 
-    /// The JSON form, one line.
-    pub fn to_json(&self) -> String {
+    /// The rows as a JSON array of objects keyed by column.
+    fn rows_json(&self) -> String {
         let keys: Vec<String> = self
             .columns
             .iter()
@@ -423,8 +299,13 @@ impl Report {
                 format!("{{{}}}", pairs.join(","))
             })
             .collect();
-        let array = format!("[{}]", rows.join(","));
-        if self.fields.is_empty() {
+        format!("[{}]", rows.join(","))
+    }
+
+    /// The JSON form, one line.
+    pub fn to_json(&self) -> String {
+        let array = self.rows_json();
+        if self.fields.is_empty() && self.sections.is_empty() {
             return format!("{array}\n");
         }
         let mut pairs: Vec<String> = self
@@ -435,14 +316,23 @@ impl Report {
         if !self.columns.is_empty() {
             pairs.push(format!("{}:{array}", json_string(self.rows_key)));
         }
+        for section in &self.sections {
+            pairs.push(format!(
+                "{}:{}",
+                json_string(section.rows_key),
+                section.rows_json()
+            ));
+        }
         format!("{{{}}}\n", pairs.join(","))
     }
 }
 
 /// A point in time as milliseconds since the epoch: an integer (already milliseconds) or an
 /// ISO 8601 date or date-time, `2026-11-23`, `2026-11-23T10:15:30`, with optional fractional
-/// seconds and a `Z` or `±HH:MM` offset (UTC when none is given).
+/// seconds and a `Z` or `±HH:MM` offset (UTC when none is given). A leading `@` is allowed
+/// (`@1700000000000`), as `consume --from` writes times.
 pub fn parse_time(text: &str) -> Result<i64, CliError> {
+    let text = text.strip_prefix('@').unwrap_or(text);
     let bad = || {
         CliError::Usage(format!(
             "{text}: expected milliseconds since the epoch or a date-time like 2026-11-23T10:15:30Z"
@@ -516,6 +406,28 @@ fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
+/// A time (milliseconds since the epoch) as ISO 8601 in UTC: `2026-11-29T17:05:00.123Z`.
+pub fn format_time(ms: i64) -> String {
+    let (days, day_ms) = (ms.div_euclid(86_400_000), ms.rem_euclid(86_400_000));
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        day_ms / 3_600_000,
+        day_ms / 60_000 % 60,
+        day_ms / 1000 % 60,
+        day_ms % 1000
+    )
+}
+
 /// Rows as a left-aligned table, columns two spaces apart.
 fn plain_table(rows: &[Vec<String>]) -> String {
     let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
@@ -580,6 +492,7 @@ mod tests {
             rows: vec![vec!["t".into(), Cell::None, Cell::Ints(vec![1, 2])]],
             rows_key: "partitions",
             footer: Some("done".into()),
+            sections: Vec::new(),
         };
         assert_eq!(
             report.to_table(false),
@@ -608,6 +521,11 @@ mod tests {
             1_700_000_000_000
         );
         assert_eq!(parse_time("2000-03-01T00:00").unwrap(), 951_868_800_000);
+        assert_eq!(parse_time("@1700000000000").unwrap(), 1_700_000_000_000);
+        for ms in [0, 951_868_800_000, 1_700_000_000_123, -1] {
+            assert_eq!(parse_time(&format_time(ms)).unwrap(), ms, "{ms}");
+        }
+        assert_eq!(format_time(1_700_000_000_000), "2023-11-14T22:13:20.000Z");
         for bad in [
             "yesterday",
             "2023-13-01",

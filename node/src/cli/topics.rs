@@ -1,5 +1,5 @@
-//! Topic commands (list, describe, create, alter-config, add-partitions, delete) and
-//! `cluster info`, each one request and one [`Report`].
+//! Topic commands (list, describe, create, alter-config, add-partitions, delete), `cluster
+//! info` and `plugin list`, each one [`Report`]. Refusals carry the broker's own message.
 
 use kafka_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
 use kafka_protocol::messages::{
@@ -8,11 +8,11 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::StrBytes;
 
-use super::{Cell, CliError, Client, Report, check};
+use super::{Brokers, Cell, CliError, Report, check, check_with, log_bounds};
 
 /// `runnel topic list`: names, partition counts and whether internal; internal topics last.
-pub fn topic_list(client: &mut Client) -> Result<Report, CliError> {
-    let metadata = client.metadata(None)?;
+pub fn topic_list(brokers: &mut Brokers) -> Result<Report, CliError> {
+    let metadata = brokers.metadata(None)?;
     let mut rows: Vec<(String, usize, bool)> = metadata
         .topics
         .iter()
@@ -41,9 +41,12 @@ pub fn topic_list(client: &mut Client) -> Result<Report, CliError> {
     })
 }
 
-/// `runnel topic describe NAME`: every partition's leader, replicas and ISR.
-pub fn topic_describe(client: &mut Client, name: &str) -> Result<Report, CliError> {
-    let metadata = client.metadata(Some(&[name.to_string()]))?;
+/// `runnel topic describe NAME`: the topic's configs that differ from the default (with their
+/// source, from DescribeConfigs) and every partition's leader, replicas, ISR, log start offset
+/// and high watermark (from ListOffsets at the leader), like kafka-topics.sh --describe plus
+/// kafka-get-offsets.sh.
+pub fn topic_describe(brokers: &mut Brokers, name: &str) -> Result<Report, CliError> {
+    let metadata = brokers.metadata(Some(&[name.to_string()]))?;
     let topic = metadata
         .topics
         .first()
@@ -52,32 +55,118 @@ pub fn topic_describe(client: &mut Client, name: &str) -> Result<Report, CliErro
     let ids = |v: &[BrokerId]| Cell::Ints(v.iter().map(|b| i64::from(b.0)).collect());
     let mut partitions: Vec<_> = topic.partitions.iter().collect();
     partitions.sort_by_key(|p| p.partition_index);
+    let bounds = log_bounds(brokers, name, partitions.len() as u32)?;
+    let configs = topic_configs(brokers, name)?;
+    let overrides: Vec<String> = configs
+        .iter()
+        .filter(|(_, _, source)| source != "DEFAULT_CONFIG")
+        .map(|(k, v, source)| format!("{k}={v} ({source})"))
+        .collect();
+    let config_report = Report {
+        columns: vec!["CONFIG", "VALUE", "SOURCE"],
+        rows: configs
+            .iter()
+            .map(|(k, v, source)| {
+                vec![k.as_str().into(), v.as_str().into(), source.as_str().into()]
+            })
+            .collect(),
+        rows_key: "configs",
+        ..Report::default()
+    };
     Ok(Report {
-        title: Some(format!("topic {name}: {} partitions", partitions.len())),
+        title: Some(format!(
+            "topic {name}: {} partitions, configs: {}",
+            partitions.len(),
+            if overrides.is_empty() {
+                "all defaults".to_string()
+            } else {
+                overrides.join(", ")
+            }
+        )),
         fields: vec![
             ("topic", name.into()),
             ("partitions", Cell::Int(partitions.len() as i64)),
         ],
-        columns: vec!["PARTITION", "LEADER", "REPLICAS", "ISR"],
+        columns: vec![
+            "PARTITION",
+            "LEADER",
+            "REPLICAS",
+            "ISR",
+            "LOG START",
+            "HIGH WATERMARK",
+        ],
         rows: partitions
             .iter()
             .map(|p| {
+                let (start, end) = bounds
+                    .get(p.partition_index as usize)
+                    .copied()
+                    .unwrap_or((-1, -1));
                 vec![
                     p.partition_index.into(),
                     p.leader_id.0.into(),
                     ids(&p.replica_nodes),
                     ids(&p.isr_nodes),
+                    start.into(),
+                    end.into(),
                 ]
             })
             .collect(),
         rows_key: "partition_list",
+        sections: vec![config_report],
         ..Report::default()
     })
 }
 
+/// A topic's configs (name, value, Kafka's source name) from DescribeConfigs v1, sorted.
+fn topic_configs(
+    brokers: &mut Brokers,
+    name: &str,
+) -> Result<Vec<(String, String, String)>, CliError> {
+    use kafka_protocol::messages::describe_configs_request::DescribeConfigsResource;
+    use kafka_protocol::messages::{DescribeConfigsRequest, DescribeConfigsResponse};
+    let request = DescribeConfigsRequest::default().with_resources(vec![
+        DescribeConfigsResource::default()
+            .with_resource_type(2)
+            .with_resource_name(StrBytes::from_string(name.to_string()))
+            .with_configuration_keys(None),
+    ]);
+    let response: DescribeConfigsResponse =
+        brokers.any().call(ApiKey::DescribeConfigs, 1, &request)?;
+    let mut out = Vec::new();
+    for r in &response.results {
+        check_with(
+            &format!("configs of {name}"),
+            r.error_code,
+            r.error_message.as_ref(),
+        )?;
+        for c in &r.configs {
+            let source = match c.config_source {
+                1 => "DYNAMIC_TOPIC_CONFIG",
+                2 => "DYNAMIC_BROKER_CONFIG",
+                3 => "DYNAMIC_DEFAULT_BROKER_CONFIG",
+                4 => "STATIC_BROKER_CONFIG",
+                5 => "DEFAULT_CONFIG",
+                6 => "DYNAMIC_BROKER_LOGGER_CONFIG",
+                _ => "UNKNOWN",
+            };
+            let value = if c.is_sensitive {
+                "(sensitive)".to_string()
+            } else {
+                c.value
+                    .as_ref()
+                    .map_or_else(|| "-".to_string(), |v| v.to_string())
+            };
+            out.push((c.name.to_string(), value, source.to_string()));
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
 /// `runnel topic create NAME`.
 pub fn topic_create(
-    client: &mut Client,
+    brokers: &mut Brokers,
     name: &str,
     partitions: i32,
     replication_factor: i16,
@@ -103,9 +192,13 @@ pub fn topic_create(
                 .with_replication_factor(replication_factor)
                 .with_configs(config_entries),
         ]);
-    let response: CreateTopicsResponse = client.call(ApiKey::CreateTopics, 2, &request)?;
+    let response: CreateTopicsResponse = brokers.any().call(ApiKey::CreateTopics, 2, &request)?;
     for t in &response.topics {
-        check(&format!("create topic {name}"), t.error_code)?;
+        check_with(
+            &format!("create topic {name}"),
+            t.error_code,
+            t.error_message.as_ref(),
+        )?;
     }
     Ok(Report::message(
         format!("created topic {name} with {partitions} partitions"),
@@ -116,7 +209,7 @@ pub fn topic_create(
 /// `runnel topic alter-config NAME --set k=v --delete k`: IncrementalAlterConfigs, all or
 /// nothing.
 pub fn topic_alter_config(
-    client: &mut Client,
+    brokers: &mut Brokers,
     name: &str,
     set: &[String],
     delete: &[String],
@@ -157,9 +250,15 @@ pub fn topic_alter_config(
             .with_configs(configs),
     ]);
     let response: IncrementalAlterConfigsResponse =
-        client.call(ApiKey::IncrementalAlterConfigs, 0, &request)?;
+        brokers
+            .any()
+            .call(ApiKey::IncrementalAlterConfigs, 0, &request)?;
     for r in &response.responses {
-        check(&format!("alter config of {name}"), r.error_code)?;
+        check_with(
+            &format!("alter config of {name}"),
+            r.error_code,
+            r.error_message.as_ref(),
+        )?;
     }
     Ok(Report::message(
         format!(
@@ -175,7 +274,7 @@ pub fn topic_alter_config(
 
 /// `runnel topic add-partitions NAME --to N`: CreatePartitions.
 pub fn topic_add_partitions(
-    client: &mut Client,
+    brokers: &mut Brokers,
     name: &str,
     total: i32,
 ) -> Result<Report, CliError> {
@@ -188,9 +287,14 @@ pub fn topic_add_partitions(
                 .with_name(TopicName(StrBytes::from_string(name.to_string())))
                 .with_count(total),
         ]);
-    let response: CreatePartitionsResponse = client.call(ApiKey::CreatePartitions, 0, &request)?;
+    let response: CreatePartitionsResponse =
+        brokers.any().call(ApiKey::CreatePartitions, 0, &request)?;
     for r in &response.results {
-        check(&format!("add partitions to {name}"), r.error_code)?;
+        check_with(
+            &format!("add partitions to {name}"),
+            r.error_code,
+            r.error_message.as_ref(),
+        )?;
     }
     Ok(Report::message(
         format!("topic {name} now has {total} partitions"),
@@ -199,11 +303,11 @@ pub fn topic_add_partitions(
 }
 
 /// `runnel topic delete NAME`.
-pub fn topic_delete(client: &mut Client, name: &str) -> Result<Report, CliError> {
+pub fn topic_delete(brokers: &mut Brokers, name: &str) -> Result<Report, CliError> {
     let request = DeleteTopicsRequest::default()
         .with_timeout_ms(10_000)
         .with_topic_names(vec![TopicName(StrBytes::from_string(name.to_string()))]);
-    let response: DeleteTopicsResponse = client.call(ApiKey::DeleteTopics, 1, &request)?;
+    let response: DeleteTopicsResponse = brokers.any().call(ApiKey::DeleteTopics, 1, &request)?;
     for t in &response.responses {
         check(&format!("delete topic {name}"), t.error_code)?;
     }
@@ -213,14 +317,25 @@ pub fn topic_delete(client: &mut Client, name: &str) -> Result<Report, CliError>
     ))
 }
 
-/// `runnel cluster info`: brokers, the controller, topic and partition counts.
-pub fn cluster_info(client: &mut Client) -> Result<Report, CliError> {
-    let metadata = client.metadata(None)?;
+/// `runnel cluster info`: the cluster id, brokers, the controller, topic and partition counts.
+/// (Kafka's protocol carries no broker software version, so none is shown.)
+pub fn cluster_info(brokers: &mut Brokers) -> Result<Report, CliError> {
+    let metadata = brokers.metadata(None)?;
+    let cluster_id = metadata.cluster_id.as_ref().map(|c| c.to_string());
     let mut brokers: Vec<_> = metadata.brokers.iter().collect();
     brokers.sort_by_key(|b| b.node_id.0);
     let partitions: usize = metadata.topics.iter().map(|t| t.partitions.len()).sum();
     Ok(Report {
+        title: Some(format!(
+            "cluster {}, controller {}",
+            cluster_id.as_deref().unwrap_or("-"),
+            metadata.controller_id.0
+        )),
         fields: vec![
+            (
+                "cluster_id",
+                cluster_id.clone().map_or(Cell::None, Cell::Text),
+            ),
             ("controller", metadata.controller_id.0.into()),
             ("topics", Cell::Int(metadata.topics.len() as i64)),
             ("partitions", Cell::Int(partitions as i64)),
@@ -247,6 +362,53 @@ pub fn cluster_info(client: &mut Client) -> Result<Report, CliError> {
             "{} topics, {partitions} partitions",
             metadata.topics.len()
         )),
+        ..Report::default()
+    })
+}
+
+/// One deployed plugin as `GET /plugins` on the admin port lists it.
+#[derive(Debug, serde::Deserialize)]
+struct Deployed {
+    name: String,
+    kind: String,
+    input: String,
+    output: String,
+    version: u64,
+    processed: u64,
+    failed: u64,
+}
+
+/// `runnel plugin list`: the deployed plugins (from the admin port's JSON), as a table.
+///
+/// # Errors
+/// [`CliError::Protocol`] when the answer is not the admin port's plugin list.
+pub fn plugin_list(admin_json: &str) -> Result<Report, CliError> {
+    let deployed: Vec<Deployed> = serde_json::from_str(admin_json)
+        .map_err(|e| CliError::Protocol(format!("plugin list: {e}")))?;
+    Ok(Report {
+        columns: vec![
+            "NAME",
+            "KIND",
+            "INPUT",
+            "OUTPUT",
+            "VERSION",
+            "PROCESSED",
+            "FAILED",
+        ],
+        rows: deployed
+            .into_iter()
+            .map(|d| {
+                vec![
+                    d.name.into(),
+                    d.kind.into(),
+                    d.input.into(),
+                    d.output.into(),
+                    Cell::Int(d.version as i64),
+                    Cell::Int(d.processed as i64),
+                    Cell::Int(d.failed as i64),
+                ]
+            })
+            .collect(),
         ..Report::default()
     })
 }

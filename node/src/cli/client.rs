@@ -1,0 +1,616 @@
+//! The command line's Kafka client: one blocking connection per broker ([`Client`]), and
+//! [`Brokers`], which starts from a bootstrap list, learns the cluster from Metadata and sends
+//! each partition's requests to its leader (and a group's to its coordinator), as every Kafka
+//! client does.
+//!
+//! A connection starts with ApiVersions, so a port that is not a Kafka broker (an HTTP server,
+//! a closed port, a peer that hangs up) is named as such at once instead of surfacing later as
+//! a raw socket error. Errors the broker answers with carry its own message (when the API has
+//! one) and the code's Kafka name, e.g. `alter config of t: unknown topic config bogus.key
+//! (INVALID_CONFIG, Kafka error 40)`.
+
+use std::collections::BTreeMap;
+use std::io::{ErrorKind, Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
+use kafka_protocol::messages::{
+    ApiKey, ApiVersionsRequest, ApiVersionsResponse, MetadataRequest, MetadataResponse,
+    RequestHeader, ResponseHeader, TopicName,
+};
+use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
+
+/// How long a connection or a response may take.
+const IO_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a new connection's ApiVersions may take before the peer is called "not a Kafka
+/// broker".
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
+/// The largest response frame accepted (a fetch asks for at most 8 MiB).
+const MAX_FRAME_BYTES: usize = 64 << 20;
+/// The port a bootstrap address without one uses (Kafka's default listener port).
+pub const DEFAULT_PORT: u16 = 9092;
+
+/// A failure the user sees as one line.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// The broker could not be reached, did not speak Kafka, or the connection broke.
+    #[error("broker {0}: {1}")]
+    Connection(String, String),
+    /// The broker answered with a Kafka error code, and maybe its own message.
+    #[error("{what}: {text} ({name}, Kafka error {code})",
+        text = message.as_deref().filter(|m| !m.is_empty()).unwrap_or(error_words(*code)),
+        name = error_name(*code))]
+    Kafka {
+        /// What was being done ("alter config of t").
+        what: String,
+        /// The Kafka error code.
+        code: i16,
+        /// The broker's error message, when the response carries one.
+        message: Option<String>,
+    },
+    /// The broker's answer could not be decoded.
+    #[error("malformed response: {0}")]
+    Protocol(String),
+    /// A bad argument, or a refusal decided here (with what to do instead).
+    #[error("{0}")]
+    Usage(String),
+}
+
+impl CliError {
+    /// The Kafka error code, when the broker refused.
+    pub fn kafka_code(&self) -> Option<i16> {
+        match self {
+            CliError::Kafka { code, .. } => Some(*code),
+            _ => None,
+        }
+    }
+}
+
+/// Kafka's name of an error code (`INVALID_CONFIG`), from `Errors.java` as the
+/// `kafka-protocol` crate lists it; `UNKNOWN_ERROR_CODE` for codes it does not know.
+pub fn error_name(code: i16) -> String {
+    match kafka_protocol::ResponseError::try_from_code(code) {
+        None => "NONE".to_string(),
+        Some(kafka_protocol::ResponseError::Unknown(_)) => "UNKNOWN_ERROR_CODE".to_string(),
+        Some(e) => {
+            // The crate names them in CamelCase: InvalidConfig → INVALID_CONFIG.
+            let mut out = String::new();
+            for (i, c) in e.to_string().chars().enumerate() {
+                if c.is_ascii_uppercase() && i > 0 {
+                    out.push('_');
+                }
+                out.push(c.to_ascii_uppercase());
+            }
+            out
+        }
+    }
+}
+
+/// Words for the error codes people meet most, used when the broker sent no message.
+fn error_words(code: i16) -> &'static str {
+    match code {
+        1 => "offset out of range",
+        3 => "unknown topic or partition",
+        5 => "no leader for this partition yet",
+        6 => "not the leader of this partition",
+        10 => "message too large",
+        15 => "no group coordinator available yet",
+        17 => "invalid topic name",
+        19 => "not enough in-sync replicas",
+        25 => "unknown member",
+        27 => "the group is rebalancing",
+        29 => "not allowed on this topic",
+        36 => "topic already exists",
+        37 => "invalid number of partitions",
+        38 => "invalid replication factor",
+        40 => "invalid config",
+        68 => "the group is not empty",
+        69 => "no such group",
+        _ => "refused",
+    }
+}
+
+/// `Ok` for error code 0, else [`CliError::Kafka`] about `what` with the broker's `message`.
+pub(crate) fn check_with(
+    what: &str,
+    code: i16,
+    message: Option<&StrBytes>,
+) -> Result<(), CliError> {
+    if code == 0 {
+        Ok(())
+    } else {
+        Err(CliError::Kafka {
+            what: what.to_string(),
+            code,
+            message: message.map(|m| m.to_string()),
+        })
+    }
+}
+
+/// `Ok` for error code 0, else [`CliError::Kafka`] about `what` (for APIs without a message).
+pub(crate) fn check(what: &str, code: i16) -> Result<(), CliError> {
+    check_with(what, code, None)
+}
+
+/// Splits a bootstrap list (`host:port,host:port`; `-b` or `RUNNEL_BROKERS`) into addresses,
+/// adding port 9092 where none is given (`localhost`, `[::1]`).
+///
+/// # Errors
+/// [`CliError::Usage`] for an empty list or a port that is not a number.
+pub fn bootstrap_addresses(list: &str) -> Result<Vec<String>, CliError> {
+    let mut out = Vec::new();
+    for item in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let has_port = match item.rsplit_once(':') {
+            // A bare IPv6 address has colons but no port; bracketed ones end with "]".
+            Some((host, port)) if !host.contains(':') || host.ends_with(']') => {
+                port.parse::<u16>().map_err(|_| {
+                    CliError::Usage(format!("broker {item}: the port must be a number"))
+                })?;
+                true
+            }
+            _ => false,
+        };
+        out.push(if has_port {
+            item.to_string()
+        } else if item.contains(':') && !item.starts_with('[') {
+            format!("[{item}]:{DEFAULT_PORT}")
+        } else {
+            format!("{item}:{DEFAULT_PORT}")
+        });
+    }
+    if out.is_empty() {
+        return Err(CliError::Usage(
+            "no broker given: use -b host:port[,host:port...] or RUNNEL_BROKERS".into(),
+        ));
+    }
+    Ok(out)
+}
+
+/// One connection to a broker.
+pub struct Client {
+    pub(crate) address: String,
+    stream: TcpStream,
+    correlation: i32,
+}
+
+impl Client {
+    /// Connects to `address` (host:port) and checks it answers ApiVersions like a Kafka broker.
+    ///
+    /// # Errors
+    /// [`CliError::Connection`] naming what went wrong: no address, refused, no answer, an
+    /// answer that is not Kafka (e.g. HTTP).
+    pub fn connect(address: &str) -> Result<Self, CliError> {
+        Self::connect_with_read_timeout(address, IO_TIMEOUT)
+    }
+
+    /// Like [`Client::connect`]; afterwards, an answer slower than `read_timeout` fails the call.
+    pub fn connect_with_read_timeout(
+        address: &str,
+        read_timeout: Duration,
+    ) -> Result<Self, CliError> {
+        let stream = dial(address, HANDSHAKE_TIMEOUT)?;
+        let mut client = Self {
+            address: address.to_string(),
+            stream,
+            correlation: 0,
+        };
+        let versions: Result<ApiVersionsResponse, CliError> =
+            client.call(ApiKey::ApiVersions, 0, &ApiVersionsRequest::default());
+        match versions {
+            Ok(v) if v.error_code == 0 && !v.api_keys.is_empty() => {}
+            Ok(_) | Err(CliError::Protocol(_)) => {
+                return Err(not_kafka(
+                    address,
+                    "its answer to ApiVersions is not Kafka's",
+                ));
+            }
+            Err(CliError::Connection(_, why)) => return Err(not_kafka(address, &why)),
+            Err(e) => return Err(e),
+        }
+        client
+            .stream
+            .set_read_timeout(Some(read_timeout))
+            .map_err(|e| CliError::Connection(address.to_string(), e.to_string()))?;
+        Ok(client)
+    }
+
+    /// Sends `request` as `key` at `version` and decodes the answer.
+    ///
+    /// # Errors
+    /// [`CliError::Connection`] when the connection breaks or the answer is late,
+    /// [`CliError::Protocol`] when it does not decode.
+    pub(crate) fn call<Req: Encodable, Resp: Decodable>(
+        &mut self,
+        key: ApiKey,
+        version: i16,
+        request: &Req,
+    ) -> Result<Resp, CliError> {
+        self.send(key, version, request)?;
+        let mut bytes = self.receive()?;
+        ResponseHeader::decode(&mut bytes, key.response_header_version(version))
+            .map_err(|e| CliError::Protocol(e.to_string()))?;
+        Resp::decode(&mut bytes, version).map_err(|e| CliError::Protocol(e.to_string()))
+    }
+
+    /// Sends a request that gets no answer (Produce with acks=0).
+    pub(crate) fn send<Req: Encodable>(
+        &mut self,
+        key: ApiKey,
+        version: i16,
+        request: &Req,
+    ) -> Result<(), CliError> {
+        self.correlation += 1;
+        let mut body = BytesMut::new();
+        let header = RequestHeader::default()
+            .with_request_api_key(key as i16)
+            .with_request_api_version(version)
+            .with_correlation_id(self.correlation)
+            .with_client_id(Some(StrBytes::from_static_str("runnel-cli")));
+        header
+            .encode(&mut body, key.request_header_version(version))
+            .map_err(|e| CliError::Protocol(e.to_string()))?;
+        request
+            .encode(&mut body, version)
+            .map_err(|e| CliError::Protocol(e.to_string()))?;
+        let mut frame = (body.len() as i32).to_be_bytes().to_vec();
+        frame.extend_from_slice(&body);
+        self.stream
+            .write_all(&frame)
+            .map_err(|e| self.broken(&e, "sending"))
+    }
+
+    /// Reads one response frame.
+    fn receive(&mut self) -> Result<Bytes, CliError> {
+        let mut size = [0u8; 4];
+        self.stream
+            .read_exact(&mut size)
+            .map_err(|e| self.broken(&e, "waiting for an answer"))?;
+        if &size == b"HTTP" {
+            return Err(CliError::Connection(
+                self.address.clone(),
+                "answered in HTTP: this is not a Kafka port (an admin or web port?)".into(),
+            ));
+        }
+        let len = usize::try_from(i32::from_be_bytes(size))
+            .ok()
+            .filter(|len| *len <= MAX_FRAME_BYTES)
+            .ok_or_else(|| {
+                CliError::Protocol(format!(
+                    "{}: a frame of {} bytes is not a Kafka answer",
+                    self.address,
+                    i32::from_be_bytes(size)
+                ))
+            })?;
+        let mut buf = vec![0u8; len];
+        self.stream
+            .read_exact(&mut buf)
+            .map_err(|e| self.broken(&e, "reading an answer"))?;
+        Ok(Bytes::from(buf))
+    }
+
+    /// What a failed read or write means, in words.
+    fn broken(&self, e: &std::io::Error, doing: &str) -> CliError {
+        let what = match e.kind() {
+            ErrorKind::UnexpectedEof => "closed the connection".to_string(),
+            ErrorKind::WouldBlock | ErrorKind::TimedOut => "no answer in time".to_string(),
+            ErrorKind::ConnectionReset | ErrorKind::BrokenPipe => {
+                "reset the connection".to_string()
+            }
+            _ => e.to_string(),
+        };
+        let why = format!("{what} while {doing}");
+        CliError::Connection(self.address.clone(), why)
+    }
+
+    /// Metadata (v4) for `topics` (all when `None`); never creates a topic.
+    pub fn metadata(&mut self, topics: Option<&[String]>) -> Result<MetadataResponse, CliError> {
+        let request = MetadataRequest::default()
+            .with_allow_auto_topic_creation(false)
+            .with_topics(topics.map(|t| {
+                t.iter()
+                    .map(|name| {
+                        MetadataRequestTopic::default()
+                            .with_name(Some(TopicName(StrBytes::from_string(name.clone()))))
+                    })
+                    .collect()
+            }));
+        self.call(ApiKey::Metadata, 4, &request)
+    }
+}
+
+/// A connection error saying the peer at `address` is not a Kafka broker, and why.
+fn not_kafka(address: &str, why: &str) -> CliError {
+    CliError::Connection(
+        address.to_string(),
+        format!("did not answer as a Kafka broker: {why}"),
+    )
+}
+
+/// A TCP connection to `address` (host:port) whose reads time out after `read_timeout`.
+pub(crate) fn dial(address: &str, read_timeout: Duration) -> Result<TcpStream, CliError> {
+    let failed =
+        |e: &dyn std::fmt::Display| CliError::Connection(address.to_string(), e.to_string());
+    let addr = address
+        .to_socket_addrs()
+        .map_err(|e| failed(&format!("cannot resolve the name: {e}")))?
+        .next()
+        .ok_or_else(|| failed(&"the name has no address"))?;
+    let stream = TcpStream::connect_timeout(&addr, IO_TIMEOUT).map_err(|e| match e.kind() {
+        ErrorKind::ConnectionRefused => failed(&"connection refused: is a broker running there?"),
+        ErrorKind::TimedOut | ErrorKind::WouldBlock => failed(&"no answer to connect"),
+        _ => failed(&e),
+    })?;
+    stream
+        .set_read_timeout(Some(read_timeout))
+        .map_err(|e| failed(&e))?;
+    Ok(stream)
+}
+
+/// The cluster as the command line sees it: one connection per broker, opened on first use,
+/// and the partition leaders from the last Metadata.
+pub struct Brokers {
+    /// The bootstrap broker that answered first.
+    bootstrap: Client,
+    /// Broker id → host:port, from Metadata.
+    addresses: BTreeMap<i32, String>,
+    /// Open connections by broker id (the bootstrap one is not among them).
+    connections: BTreeMap<i32, Client>,
+    /// (topic, partition) → its leader's broker id (-1: none), from Metadata.
+    leaders: BTreeMap<(String, i32), i32>,
+    /// The cluster id from the last Metadata.
+    pub(crate) cluster_id: Option<String>,
+    /// The controller id from the last Metadata.
+    pub(crate) controller_id: i32,
+}
+
+impl Brokers {
+    /// Connects to the first broker of `bootstrap` (a `-b` list) that answers as Kafka.
+    ///
+    /// # Errors
+    /// [`CliError::Usage`] for a bad list; [`CliError::Connection`] listing why each failed.
+    pub fn connect(bootstrap: &str) -> Result<Self, CliError> {
+        let mut failures = Vec::new();
+        let addresses = bootstrap_addresses(bootstrap)?;
+        let only = addresses.len() == 1;
+        for address in addresses {
+            match Client::connect(&address) {
+                Ok(client) => {
+                    return Ok(Self {
+                        bootstrap: client,
+                        addresses: BTreeMap::new(),
+                        connections: BTreeMap::new(),
+                        leaders: BTreeMap::new(),
+                        cluster_id: None,
+                        controller_id: -1,
+                    });
+                }
+                Err(e @ CliError::Connection(..)) if only => return Err(e),
+                Err(CliError::Connection(a, why)) => failures.push(format!("{a}: {why}")),
+                Err(e) => return Err(e),
+            }
+        }
+        Err(CliError::Connection(
+            bootstrap.to_string(),
+            format!("no broker answered: {}", failures.join("; ")),
+        ))
+    }
+
+    /// The bootstrap broker's connection (admin requests any broker forwards or answers).
+    pub fn any(&mut self) -> &mut Client {
+        &mut self.bootstrap
+    }
+
+    /// Metadata for `topics` (all when `None`), remembered for routing.
+    pub fn metadata(&mut self, topics: Option<&[String]>) -> Result<MetadataResponse, CliError> {
+        let metadata = self.bootstrap.metadata(topics)?;
+        for b in &metadata.brokers {
+            let address = if b.host.contains(':') {
+                format!("[{}]:{}", b.host, b.port)
+            } else {
+                format!("{}:{}", b.host, b.port)
+            };
+            self.addresses.insert(b.node_id.0, address);
+        }
+        self.cluster_id = metadata.cluster_id.as_ref().map(|c| c.to_string());
+        self.controller_id = metadata.controller_id.0;
+        for t in &metadata.topics {
+            let Some(name) = &t.name else { continue };
+            for p in &t.partitions {
+                self.leaders
+                    .insert((name.0.to_string(), p.partition_index), p.leader_id.0);
+            }
+        }
+        Ok(metadata)
+    }
+
+    /// How many partitions `topic` has (asks the cluster, refreshing routes).
+    ///
+    /// # Errors
+    /// [`CliError::Kafka`] with UNKNOWN_TOPIC_OR_PARTITION for a topic that does not exist.
+    pub fn partition_count(&mut self, topic: &str) -> Result<u32, CliError> {
+        let metadata = self.metadata(Some(&[topic.to_string()]))?;
+        let t = metadata
+            .topics
+            .first()
+            .ok_or_else(|| CliError::Protocol("no topic in answer".into()))?;
+        check(&format!("topic {topic}"), t.error_code)?;
+        Ok(t.partitions.len() as u32)
+    }
+
+    /// The leader of `topic`'s `partition` as last learned (-1: none or unknown).
+    fn leader(&self, topic: &str, partition: i32) -> i32 {
+        self.leaders
+            .get(&(topic.to_string(), partition))
+            .copied()
+            .unwrap_or(-1)
+    }
+
+    /// The connection to broker `id`, opened on first use.
+    ///
+    /// # Errors
+    /// [`CliError::Connection`] when the broker is unknown or does not answer.
+    pub fn broker(&mut self, id: i32) -> Result<&mut Client, CliError> {
+        let address =
+            self.addresses.get(&id).cloned().ok_or_else(|| {
+                CliError::Connection(format!("node {id}"), "not in metadata".into())
+            })?;
+        if address == self.bootstrap.address {
+            return Ok(&mut self.bootstrap);
+        }
+        match self.connections.entry(id) {
+            std::collections::btree_map::Entry::Occupied(open) => Ok(open.into_mut()),
+            std::collections::btree_map::Entry::Vacant(slot) => {
+                Ok(slot.insert(Client::connect(&address)?))
+            }
+        }
+    }
+
+    /// Drops the connection to broker `id` (it broke); the next use reconnects.
+    pub(crate) fn forget(&mut self, id: i32) {
+        self.connections.remove(&id);
+    }
+
+    /// Every broker id the last Metadata named.
+    pub(crate) fn broker_ids(&self) -> Vec<i32> {
+        self.addresses.keys().copied().collect()
+    }
+
+    /// Groups `partitions` of `topic` by their leader's broker id (refreshing metadata when a
+    /// partition is unknown).
+    ///
+    /// # Errors
+    /// [`CliError::Kafka`] LEADER_NOT_AVAILABLE for a partition without a leader.
+    pub(crate) fn by_leader(
+        &mut self,
+        topic: &str,
+        partitions: impl IntoIterator<Item = i32>,
+    ) -> Result<BTreeMap<i32, Vec<i32>>, CliError> {
+        let partitions: Vec<i32> = partitions.into_iter().collect();
+        if partitions.iter().any(|p| self.leader(topic, *p) < 0) {
+            self.metadata(Some(&[topic.to_string()]))?;
+        }
+        let mut out: BTreeMap<i32, Vec<i32>> = BTreeMap::new();
+        for p in partitions {
+            let leader = self.leader(topic, p);
+            if leader < 0 {
+                return Err(CliError::Kafka {
+                    what: format!("{topic}-{p}"),
+                    code: 5,
+                    message: None,
+                });
+            }
+            out.entry(leader).or_default().push(p);
+        }
+        Ok(out)
+    }
+
+    /// The coordinator of `group` (FindCoordinator v0), connected.
+    ///
+    /// # Errors
+    /// [`CliError::Kafka`] when no coordinator is available.
+    pub fn coordinator(&mut self, group: &str) -> Result<&mut Client, CliError> {
+        Ok(self.coordinator_with_id(group)?.1)
+    }
+
+    /// Like [`Brokers::coordinator`], with the coordinator's broker id.
+    pub(crate) fn coordinator_with_id(
+        &mut self,
+        group: &str,
+    ) -> Result<(i32, &mut Client), CliError> {
+        use kafka_protocol::messages::{FindCoordinatorRequest, FindCoordinatorResponse};
+        let request =
+            FindCoordinatorRequest::default().with_key(StrBytes::from_string(group.to_string()));
+        let response: FindCoordinatorResponse =
+            self.bootstrap.call(ApiKey::FindCoordinator, 0, &request)?;
+        check(
+            &format!("find the coordinator of {group}"),
+            response.error_code,
+        )?;
+        let id = response.node_id.0;
+        let address = format!("{}:{}", response.host, response.port);
+        self.addresses.entry(id).or_insert(address);
+        Ok((id, self.broker(id)?))
+    }
+}
+
+/// One request to a broker's admin HTTP port (`runnel plugin ...`); the body of a 2xx answer,
+/// or the answer's text as the error.
+pub fn admin_request(
+    address: &str,
+    method: &str,
+    path: &str,
+    body: &[u8],
+) -> Result<String, CliError> {
+    let failed =
+        |e: &dyn std::fmt::Display| CliError::Connection(address.to_string(), e.to_string());
+    // Deploying compiles the module on the broker: allow it a minute.
+    let mut stream = dial(address, Duration::from_secs(60))?;
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {address}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).map_err(|e| failed(&e))?;
+    stream.write_all(body).map_err(|e| failed(&e))?;
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).map_err(|e| failed(&e))?;
+    let text = String::from_utf8_lossy(&answer);
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    if !head.starts_with("HTTP/") {
+        return Err(failed(&"did not answer as runnel's admin HTTP port"));
+    }
+    let ok = head
+        .split_whitespace()
+        .nth(1)
+        .is_some_and(|code| code.starts_with('2'));
+    if ok {
+        Ok(body.to_string())
+    } else {
+        Err(CliError::Usage(body.trim().to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bootstrap_lists_get_kafkas_default_port() {
+        assert_eq!(
+            bootstrap_addresses("a:1, b:2,c").unwrap(),
+            ["a:1", "b:2", "c:9092"]
+        );
+        assert_eq!(
+            bootstrap_addresses("127.0.0.1").unwrap(),
+            ["127.0.0.1:9092"]
+        );
+        assert_eq!(bootstrap_addresses("[::1]").unwrap(), ["[::1]:9092"]);
+        assert_eq!(bootstrap_addresses("::1").unwrap(), ["[::1]:9092"]);
+        assert_eq!(bootstrap_addresses("[::1]:19092").unwrap(), ["[::1]:19092"]);
+        assert!(bootstrap_addresses("a:port").is_err());
+        assert!(bootstrap_addresses(" , ").is_err());
+    }
+
+    #[test]
+    fn errors_carry_the_brokers_message_and_kafkas_name() {
+        assert_eq!(error_name(40), "INVALID_CONFIG");
+        assert_eq!(error_name(1), "OFFSET_OUT_OF_RANGE");
+        assert_eq!(error_name(6), "NOT_LEADER_OR_FOLLOWER");
+        assert_eq!(error_name(-9), "UNKNOWN_ERROR_CODE");
+        let with = check_with(
+            "alter config of t",
+            40,
+            Some(&StrBytes::from_static_str("unknown topic config bogus.key")),
+        )
+        .unwrap_err();
+        assert_eq!(
+            with.to_string(),
+            "alter config of t: unknown topic config bogus.key (INVALID_CONFIG, Kafka error 40)"
+        );
+        assert_eq!(
+            check("create topic t", 36).unwrap_err().to_string(),
+            "create topic t: topic already exists (TOPIC_ALREADY_EXISTS, Kafka error 36)"
+        );
+    }
+}
