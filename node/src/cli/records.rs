@@ -1188,7 +1188,7 @@ mod tests {
         let f = Format::parse("%K %S|%k|%s").unwrap();
         assert_eq!(
             f.render(Encoding::Text, "t", 0, &record(None, Some(b""))),
-            b"-1 0|||"
+            b"-1 0||"
         );
         assert_eq!(
             Format::parse("%d")
