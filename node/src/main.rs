@@ -468,7 +468,7 @@ fn run_command(command: Command, brokers: Option<String>) -> ExitCode {
                         let wasm = std::fs::read(&file).map_err(|e| {
                             cli::CliError::Usage(format!("{}: {e}", file.display()))
                         })?;
-                        cli::admin_request(
+                        let answer = cli::admin_request(
                             &admin,
                             "POST",
                             &format!("/plugins/{name}?kind={kind}&input={input}&output={output}"),
@@ -480,7 +480,7 @@ fn run_command(command: Command, brokers: Option<String>) -> ExitCode {
                             }
                             other => other,
                         })?;
-                        Ok(format!("deployed plugin {name}: {input} → {output}\n"))
+                        Ok(cli::plugin_deployed(&answer)?.render(cli::Output::Table))
                     }
                     PluginAction::List { output } => {
                         let json = cli::admin_request(&admin, "GET", "/plugins", b"")?;

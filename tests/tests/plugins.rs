@@ -34,7 +34,10 @@ fn deploy(broker: &Runnel, name: &str, file: &str, input: &str, output: &str, ki
         ],
         b"",
     );
-    assert!(out.contains(&format!("\"name\":\"{name}\"")), "{out}");
+    assert!(
+        out.starts_with(&format!("deployed plugin {name} version ")),
+        "{out}"
+    );
 }
 
 /// kcat's view of a topic, one line per record with `format`, read to the end.
@@ -205,6 +208,8 @@ fn transforms_and_partitioners_run_between_topics() {
             &[
                 "plugin",
                 "list",
+                "-o",
+                "json",
                 "--admin",
                 &format!("127.0.0.1:{}", broker.admin_port),
             ],
@@ -308,7 +313,11 @@ fn plugins_that_never_return_or_hog_memory_send_their_batch_to_the_dead_letter_t
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(
-        stderr.starts_with("runnel: /plugins/bad") && stderr.contains("plugin bad"),
+        stderr
+            == format!(
+                "runnel: {}: plugin bad: not a WebAssembly module: expected binary .wasm (starting with \\0asm) or WebAssembly text (.wat)\n",
+                bad.display()
+            ),
         "{stderr}"
     );
     assert!(
@@ -316,6 +325,8 @@ fn plugins_that_never_return_or_hog_memory_send_their_batch_to_the_dead_letter_t
             &[
                 "plugin",
                 "list",
+                "-o",
+                "json",
                 "--admin",
                 &format!("127.0.0.1:{}", broker.admin_port)
             ],
@@ -364,7 +375,7 @@ fn a_redeploy_mid_stream_and_a_restart_lose_and_duplicate_nothing() {
     assert!(broker.terminate(), "clean stop");
     broker.restart();
     let admin = format!("127.0.0.1:{}", broker.admin_port);
-    let list = runnel(&["plugin", "list", "--admin", &admin], b"");
+    let list = runnel(&["plugin", "list", "-o", "json", "--admin", &admin], b"");
     assert!(list.contains("\"name\":\"pipe\",\"kind\":\"transform\",\"input\":\"src\",\"output\":\"dst\",\"version\":2,\"processed\":2000"), "{list}");
     let more: String = (2000..2100).map(|i| format!("n-{i}\n")).collect();
     runnel(&["produce", "src", "-b", &b], more.as_bytes());
@@ -375,5 +386,12 @@ fn a_redeploy_mid_stream_and_a_restart_lose_and_duplicate_nothing() {
         "resumed at its position: nothing again, nothing missed"
     );
     runnel(&["plugin", "remove", "pipe", "--admin", &admin], b"");
-    assert_eq!(runnel(&["plugin", "list", "--admin", &admin], b""), "[]\n");
+    assert_eq!(
+        runnel(&["plugin", "list", "-o", "json", "--admin", &admin], b""),
+        "[]\n"
+    );
+    assert_eq!(
+        runnel(&["plugin", "list", "--admin", &admin], b""),
+        "NAME  KIND  INPUT  OUTPUT  VERSION  PROCESSED  FAILED\n"
+    );
 }

@@ -31,8 +31,8 @@ pub use records::{
     records_delete,
 };
 pub use topics::{
-    cluster_info, plugin_list, topic_add_partitions, topic_alter_config, topic_create,
-    topic_delete, topic_describe, topic_list,
+    cluster_info, plugin_deployed, plugin_list, topic_add_partitions, topic_alter_config,
+    topic_create, topic_delete, topic_describe, topic_list,
 };
 
 use std::collections::BTreeMap;

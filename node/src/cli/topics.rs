@@ -412,3 +412,22 @@ pub fn plugin_list(admin_json: &str) -> Result<Report, CliError> {
         ..Report::default()
     })
 }
+
+/// `runnel plugin deploy`: the deployment the admin port answered with, as one line.
+///
+/// # Errors
+/// [`CliError::Protocol`] when the answer is not a deployment.
+pub fn plugin_deployed(admin_json: &str) -> Result<Report, CliError> {
+    let d: Deployed = serde_json::from_str(admin_json)
+        .map_err(|e| CliError::Protocol(format!("plugin deploy: {e}")))?;
+    Ok(Report::message(
+        format!(
+            "deployed plugin {} version {}: {} → {} ({})",
+            d.name, d.version, d.input, d.output, d.kind
+        ),
+        vec![
+            ("name", d.name.into()),
+            ("version", Cell::Int(d.version as i64)),
+        ],
+    ))
+}

@@ -28,6 +28,28 @@ use wasmtime::{
     StoreLimits, StoreLimitsBuilder, Trap, TypedFunc,
 };
 
+/// Whether `bytes` may be a module: binary wasm (its magic number), or text that starts like
+/// WAT (after white space and comments, a `(`). Anything else is refused with one plain line
+/// rather than a WAT parser's excerpt of, say, a JPEG.
+fn looks_like_a_module(bytes: &[u8]) -> bool {
+    if bytes.starts_with(b"\0asm") {
+        return true;
+    }
+    let Ok(text) = std::str::from_utf8(bytes) else {
+        return false;
+    };
+    let mut rest = text.trim_start();
+    loop {
+        if let Some(after) = rest.strip_prefix(";;") {
+            rest = after.split_once('\n').map_or("", |(_, r)| r).trim_start();
+        } else if let Some(after) = rest.strip_prefix("(;") {
+            rest = after.split_once(";)").map_or("", |(_, r)| r).trim_start();
+        } else {
+            return rest.starts_with('(');
+        }
+    }
+}
+
 /// How often the epoch advances: the resolution of [`Limits::max_call`].
 const TICK: Duration = Duration::from_millis(1);
 /// Log lines kept per plugin until taken.
@@ -115,6 +137,11 @@ impl PluginHost {
     /// using the cache when it holds this exact module for this engine.
     pub fn load(&self, name: &str, wasm: &[u8]) -> Result<Plugin, PluginError> {
         let invalid = |e: &dyn std::fmt::Display| PluginError::Invalid(name.into(), e.to_string());
+        if !looks_like_a_module(wasm) {
+            return Err(invalid(
+                &"not a WebAssembly module: expected binary .wasm (starting with \\0asm) or WebAssembly text (.wat)",
+            ));
+        }
         let module = match self.cached_path(wasm) {
             Some(path) => match self.cached_module(&path) {
                 Some(module) => module,

@@ -244,6 +244,23 @@ fn garbage_and_wrong_modules_are_rejected_with_a_clear_error() {
         .err()
         .expect("refused");
     assert!(matches!(junk, PluginError::Invalid(..)), "{junk}");
+    // Neither binary nor text wasm: one plain line, no WAT parser excerpt.
+    for not_wasm in [&b"hello"[..], b"\xff\xd8\xff\xe0JFIF", b"{\"json\": 1}"] {
+        let e = host.load("bad", not_wasm).err().expect("refused");
+        assert_eq!(
+            e.to_string(),
+            "plugin bad: not a WebAssembly module: expected binary .wasm (starting with \\0asm) or WebAssembly text (.wat)"
+        );
+    }
+    // Text that starts like WAT (after comments) still gets the parser's words.
+    let typo = host
+        .load("typo", b";; a comment\n(modul)")
+        .err()
+        .expect("refused");
+    assert!(
+        !typo.to_string().contains("not a WebAssembly module"),
+        "{typo}"
+    );
     let transform_only = host.load("filter", &example("drop_filter")).expect("load");
     let mut transform_only = transform_only;
     assert!(matches!(
