@@ -147,7 +147,9 @@ pub fn produce(
     let mut oldest: Option<Instant> = None;
     let mut ended = false;
     while !ended {
-        let wait = oldest.map_or(POLL, |t| options.linger.saturating_sub(t.elapsed()));
+        let wait = oldest
+            .map_or(POLL, |t| options.linger.saturating_sub(t.elapsed()))
+            .min(POLL);
         match lines.recv_timeout(wait) {
             Ok(Ok(raw)) => {
                 let (key, value) = match options
