@@ -637,3 +637,79 @@ fn six_hundred_partitions_replicated_three_times_need_few_threads() {
         assert!(threads <= 32, "node {i} runs {threads} threads");
     }
 }
+
+#[test]
+fn the_command_line_reaches_every_partitions_leader_and_the_groups_coordinator() {
+    // Kafka clients send each partition's Produce, Fetch, ListOffsets and DeleteRecords to its
+    // leader and a group's requests to its coordinator (Kafka protocol guide, "Partitioning
+    // and bootstrapping"). Given one node of three, the CLI must do the same: before, it sent
+    // everything to the bootstrap node and failed with NOT_LEADER_OR_FOLLOWER elsewhere.
+    let _serial = one_at_a_time();
+    let cluster = Cluster::start("cli-routing", 3, SETTINGS);
+    let topic = "spread";
+    let bootstrap = cluster.nodes[0].bootstrap();
+    runnel_cli(
+        &[
+            "topic", "create", topic, "-p", "6", "-r", "3", "-b", &bootstrap,
+        ],
+        b"",
+    );
+    cluster.wait_for(Duration::from_secs(30), "six full ISRs", |c| {
+        let p = c.partitions(topic);
+        p.len() == 6 && p.iter().all(|p| p.0.is_some() && p.2.len() == 3)
+    });
+    let leaders: std::collections::BTreeSet<u64> = cluster
+        .partitions(topic)
+        .iter()
+        .filter_map(|p| p.0)
+        .collect();
+    assert!(leaders.len() > 1, "leaders spread over nodes: {leaders:?}");
+    let input: String = (0..600).map(|i| format!("k{i}:v{i}\n")).collect();
+    runnel_cli(
+        &["produce", topic, "-K", ":", "-b", &bootstrap],
+        input.as_bytes(),
+    );
+    let mut seen: Vec<String> = runnel_cli(&["consume", topic, "-b", &bootstrap], b"")
+        .lines()
+        .map(str::to_string)
+        .collect();
+    seen.sort();
+    let mut expected: Vec<String> = (0..600).map(|i| format!("v{i}")).collect();
+    expected.sort();
+    assert_eq!(seen, expected, "every record once, from every leader");
+    // The group's coordinator may be any node: join, read, commit and leave through it.
+    let half = runnel_cli(
+        &[
+            "consume",
+            topic,
+            "-G",
+            "spread-readers",
+            "-n",
+            "300",
+            "-b",
+            &bootstrap,
+        ],
+        b"",
+    );
+    assert_eq!(half.lines().count(), 300);
+    let rest = runnel_cli(
+        &["consume", topic, "-G", "spread-readers", "-b", &bootstrap],
+        b"",
+    );
+    assert_eq!(rest.lines().count(), 300, "resumed at the commits");
+    let groups = runnel_cli(&["group", "list", "-b", &bootstrap], b"");
+    assert!(groups.contains("spread-readers  consumer"), "{groups}");
+    // DeleteRecords at each leader; the new log starts show in describe.
+    runnel_cli(
+        &[
+            "records", "delete", topic, "--before", "-1", "-b", &bootstrap,
+        ],
+        b"",
+    );
+    let describe = runnel_cli(&["topic", "describe", topic, "-b", &bootstrap], b"");
+    for row in describe.lines().skip(2).take(6) {
+        let f: Vec<&str> = row.split_whitespace().collect();
+        assert_eq!(f[4], f[5], "log start at the high watermark: {describe}");
+    }
+    assert_eq!(runnel_cli(&["consume", topic, "-b", &bootstrap], b""), "");
+}

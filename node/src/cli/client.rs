@@ -29,6 +29,9 @@ const IO_TIMEOUT: Duration = Duration::from_secs(10);
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 /// The largest response frame accepted (a fetch asks for at most 8 MiB).
 const MAX_FRAME_BYTES: usize = 64 << 20;
+/// How long a group's coordinator may be unavailable (a cluster still forming) before the
+/// command gives up.
+const COORDINATOR_WAIT: Duration = Duration::from_secs(15);
 /// The port a bootstrap address without one uses (Kafka's default listener port).
 pub const DEFAULT_PORT: u16 = 9092;
 
@@ -522,8 +525,18 @@ impl Brokers {
         use kafka_protocol::messages::{FindCoordinatorRequest, FindCoordinatorResponse};
         let request =
             FindCoordinatorRequest::default().with_key(StrBytes::from_string(group.to_string()));
-        let response: FindCoordinatorResponse =
-            self.bootstrap.call(ApiKey::FindCoordinator, 0, &request)?;
+        // A new cluster creates its offsets topic a moment after it forms: like Kafka's
+        // clients, retry COORDINATOR_NOT_AVAILABLE and COORDINATOR_LOAD_IN_PROGRESS a while.
+        let deadline = std::time::Instant::now() + COORDINATOR_WAIT;
+        let response = loop {
+            let response: FindCoordinatorResponse =
+                self.bootstrap.call(ApiKey::FindCoordinator, 0, &request)?;
+            if matches!(response.error_code, 14 | 15) && std::time::Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(200));
+                continue;
+            }
+            break response;
+        };
         check(
             &format!("find the coordinator of {group}"),
             response.error_code,
