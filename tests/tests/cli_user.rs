@@ -693,3 +693,66 @@ fn what_rpk_and_kcat_users_reach_for() {
         )
     );
 }
+
+/// Defect 1 on a real terminal (util-linux `script` gives `produce` a pseudo-terminal): each
+/// typed line is readable within a second of Enter, and Ctrl-C typed into the terminal (the
+/// line discipline's SIGINT) sends what was read and ends the producer cleanly.
+#[test]
+fn typing_into_produce_on_a_terminal() {
+    let broker = Runnel::start("cli-user-tty", &[]);
+    let b = broker.bootstrap();
+    runnel(&["topic", "create", "typed", "-b", &b], b"");
+    for (linger, lines) in [("5", &["one", "two"][..]), ("600000", &["three"][..])] {
+        let command = format!(
+            "{} produce typed --linger-ms {linger} -b {b}",
+            runnel_binary().display()
+        );
+        let mut terminal = Command::new("script")
+            .args(["-qefc", &command, "/dev/null"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("script (util-linux)");
+        let mut keyboard = terminal.stdin.take().expect("stdin");
+        // Let the producer start and read its terminal.
+        std::thread::sleep(Duration::from_millis(500));
+        for line in lines {
+            keyboard
+                .write_all(format!("{line}\r").as_bytes())
+                .expect("type");
+            keyboard.flush().expect("flush");
+            if linger == "5" {
+                let typed = Instant::now();
+                while runnel(&["consume", "typed", "-b", &b], b"").lines().last() != Some(line) {
+                    assert!(
+                        typed.elapsed() < Duration::from_secs(1),
+                        "{line} not readable a second after Enter"
+                    );
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+            }
+        }
+        std::thread::sleep(Duration::from_millis(300));
+        keyboard.write_all(b"\x03").expect("Ctrl-C");
+        keyboard.flush().expect("flush");
+        let out = terminal.wait_with_output().expect("script output");
+        let screen = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{screen:?}");
+        assert!(
+            screen.contains(&format!(
+                "interrupted: produced {} to typed",
+                match lines.len() {
+                    1 => "1 record".to_string(),
+                    n => format!("{n} records"),
+                }
+            )),
+            "{screen:?}"
+        );
+    }
+    assert_eq!(
+        runnel(&["consume", "typed", "-b", &b], b""),
+        "one\ntwo\nthree\n",
+        "what was typed before Ctrl-C was sent, with the long linger too"
+    );
+}

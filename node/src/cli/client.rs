@@ -443,7 +443,7 @@ impl Brokers {
     }
 
     /// The leader of `topic`'s `partition` as last learned (-1: none or unknown).
-    fn leader(&self, topic: &str, partition: i32) -> i32 {
+    pub(crate) fn leader(&self, topic: &str, partition: i32) -> i32 {
         self.leaders
             .get(&(topic.to_string(), partition))
             .copied()

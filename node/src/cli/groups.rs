@@ -185,22 +185,22 @@ pub fn group_describe(brokers: &mut Brokers, group: &str) -> Result<Report, CliE
     for (topic, partition, offset) in commits {
         partitions.entry((topic, partition)).or_default().0 = Some(offset);
     }
-    let mut ends: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+    let mut ends: BTreeMap<String, BTreeMap<i32, i64>> = BTreeMap::new();
     let mut rows = Vec::new();
     let mut total_lag = 0i64;
     for ((topic, partition), (offset, owner)) in partitions {
         if !ends.contains_key(&topic) {
-            // A deleted topic has no end.
+            // A deleted topic, an offline partition or an unreachable leader has no end.
             let latest = match brokers.partition_count(&topic) {
-                Ok(n) => list_offsets(brokers, &topic, n, -1)?,
-                Err(_) => Vec::new(),
+                Ok(n) => super::log_bounds_where_led(brokers, &topic, n)
+                    .into_iter()
+                    .map(|(p, (_, end))| (p, end))
+                    .collect(),
+                Err(_) => BTreeMap::new(),
             };
             ends.insert(topic.clone(), latest);
         }
-        let end = ends
-            .get(&topic)
-            .and_then(|e| e.get(partition as usize))
-            .copied();
+        let end = ends.get(&topic).and_then(|e| e.get(&partition)).copied();
         let lag = match (end, offset) {
             (Some(e), Some(o)) => Some((e - o).max(0)),
             _ => None,

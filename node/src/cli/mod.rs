@@ -104,6 +104,68 @@ pub(crate) fn list_offsets(
     }
 }
 
+/// For `topic`'s partitions that have a leader which answers, (log start, high watermark) by
+/// partition; a partition without a leader, or whose leader cannot be reached or refuses, is
+/// left out (`topic describe` must work exactly when a partition is offline).
+pub(crate) fn log_bounds_where_led(
+    brokers: &mut Brokers,
+    topic: &str,
+    partitions: u32,
+) -> BTreeMap<i32, (i64, i64)> {
+    let mut leaders: BTreeMap<i32, Vec<i32>> = BTreeMap::new();
+    for p in 0..partitions as i32 {
+        let leader = brokers.leader(topic, p);
+        if leader >= 0 {
+            leaders.entry(leader).or_default().push(p);
+        }
+    }
+    let mut out = BTreeMap::new();
+    for (leader, wanted) in leaders {
+        let mut asked = |timestamp: i64| -> Option<Vec<(i32, i64)>> {
+            let request = ListOffsetsRequest::default()
+                .with_replica_id(BrokerId(-1))
+                .with_topics(vec![
+                    ListOffsetsTopic::default()
+                        .with_name(TopicName(StrBytes::from_string(topic.to_string())))
+                        .with_partitions(
+                            wanted
+                                .iter()
+                                .map(|p| {
+                                    ListOffsetsPartition::default()
+                                        .with_partition_index(*p)
+                                        .with_timestamp(timestamp)
+                                })
+                                .collect(),
+                        ),
+                ]);
+            let response: ListOffsetsResponse = brokers
+                .broker(leader)
+                .ok()?
+                .call(ApiKey::ListOffsets, 1, &request)
+                .ok()?;
+            Some(
+                response
+                    .topics
+                    .iter()
+                    .flat_map(|t| &t.partitions)
+                    .filter(|p| p.error_code == 0)
+                    .map(|p| (p.partition_index, p.offset))
+                    .collect(),
+            )
+        };
+        let (Some(starts), Some(ends)) = (asked(-2), asked(-1)) else {
+            continue;
+        };
+        let ends: BTreeMap<i32, i64> = ends.into_iter().collect();
+        for (p, start) in starts {
+            if let Some(end) = ends.get(&p) {
+                out.insert(p, (start, *end));
+            }
+        }
+    }
+    out
+}
+
 /// Log start offset and high watermark of each partition of `topic`: (start, end) by index.
 pub(crate) fn log_bounds(
     brokers: &mut Brokers,

@@ -8,7 +8,7 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::StrBytes;
 
-use super::{Brokers, Cell, CliError, Report, check, check_with, log_bounds};
+use super::{Brokers, Cell, CliError, Report, check, check_with, log_bounds_where_led};
 
 /// `runnel topic list`: names, partition counts and whether internal; internal topics last.
 pub fn topic_list(brokers: &mut Brokers) -> Result<Report, CliError> {
@@ -55,7 +55,7 @@ pub fn topic_describe(brokers: &mut Brokers, name: &str) -> Result<Report, CliEr
     let ids = |v: &[BrokerId]| Cell::Ints(v.iter().map(|b| i64::from(b.0)).collect());
     let mut partitions: Vec<_> = topic.partitions.iter().collect();
     partitions.sort_by_key(|p| p.partition_index);
-    let bounds = log_bounds(brokers, name, partitions.len() as u32)?;
+    let bounds = log_bounds_where_led(brokers, name, partitions.len() as u32);
     let configs = topic_configs(brokers, name)?;
     let overrides: Vec<String> = configs
         .iter()
@@ -98,17 +98,15 @@ pub fn topic_describe(brokers: &mut Brokers, name: &str) -> Result<Report, CliEr
         rows: partitions
             .iter()
             .map(|p| {
-                let (start, end) = bounds
-                    .get(p.partition_index as usize)
-                    .copied()
-                    .unwrap_or((-1, -1));
+                // Offline, or its leader did not answer: no offsets to show.
+                let bounds = bounds.get(&p.partition_index);
                 vec![
                     p.partition_index.into(),
                     p.leader_id.0.into(),
                     ids(&p.replica_nodes),
                     ids(&p.isr_nodes),
-                    start.into(),
-                    end.into(),
+                    bounds.map(|b| b.0).into(),
+                    bounds.map(|b| b.1).into(),
                 ]
             })
             .collect(),
