@@ -756,3 +756,55 @@ fn typing_into_produce_on_a_terminal() {
         "what was typed before Ctrl-C was sent, with the long linger too"
     );
 }
+
+/// Ctrl-C typed into a terminal running `consume -G --follow`: the member commits what it
+/// printed and leaves, so the group is Empty at once with its commits at the end.
+#[test]
+fn ctrl_c_on_a_terminal_leaves_the_group_with_its_commits() {
+    let broker = Runnel::start("cli-user-tty-group", &[]);
+    let b = broker.bootstrap();
+    runnel(&["topic", "create", "seen", "-p", "2", "-b", &b], b"");
+    let input: String = (0..50).map(|i| format!("k{i}:v{i}\n")).collect();
+    runnel(&["produce", "seen", "-K", ":", "-b", &b], input.as_bytes());
+    let command = format!(
+        "{} consume seen -G watchers --follow -b {b}",
+        runnel_binary().display()
+    );
+    let mut terminal = Command::new("script")
+        .args(["-qefc", &command, "/dev/null"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("script (util-linux)");
+    let mut keyboard = terminal.stdin.take().expect("stdin");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !stdout(&run(&["group", "describe", "watchers", "-b", &b], b"", &[]))
+        .contains("Stable with 1 member")
+    {
+        assert!(Instant::now() < deadline, "the member never joined");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Following: it has printed all 50 and waits for more.
+    std::thread::sleep(Duration::from_secs(2));
+    keyboard.write_all(b"\x03").expect("Ctrl-C");
+    keyboard.flush().expect("flush");
+    let out = terminal.wait_with_output().expect("script output");
+    let screen = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{screen:?}");
+    assert!(
+        screen.contains("interrupted after 50 records; committed them and left the group"),
+        "{screen:?}"
+    );
+    let described = runnel(&["group", "describe", "watchers", "-b", &b], b"");
+    assert!(
+        described.starts_with("group watchers: Empty with 0 members"),
+        "{described}"
+    );
+    let rows = commits(&b, "watchers");
+    assert_eq!(rows.len(), 2, "{described}");
+    assert!(
+        rows.iter().all(|(_, committed, end)| committed == end),
+        "{described}"
+    );
+}
