@@ -55,6 +55,20 @@ fn commits(b: &str, group: &str) -> Vec<(String, i64, i64)> {
         .collect()
 }
 
+/// `command` in a pseudo-terminal (util-linux `script`): the child, and its keyboard (what is
+/// written there is typed into the terminal; `\x03` is Ctrl-C). The screen is its stdout.
+fn terminal(command: &str) -> (std::process::Child, std::process::ChildStdin) {
+    let mut child = Command::new("script")
+        .args(["-qefc", command, "/dev/null"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("script (util-linux)");
+    let keyboard = child.stdin.take().expect("stdin");
+    (child, keyboard)
+}
+
 /// Sends SIGINT (what Ctrl-C sends) to a child.
 fn interrupt(child: &std::process::Child) {
     // SAFETY: kill(2) on our own child's pid; no memory is involved.
@@ -707,14 +721,7 @@ fn typing_into_produce_on_a_terminal() {
             "{} produce typed --linger-ms {linger} -b {b}",
             runnel_binary().display()
         );
-        let mut terminal = Command::new("script")
-            .args(["-qefc", &command, "/dev/null"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("script (util-linux)");
-        let mut keyboard = terminal.stdin.take().expect("stdin");
+        let (terminal, mut keyboard) = terminal(&command);
         // Let the producer start and read its terminal.
         std::thread::sleep(Duration::from_millis(500));
         for line in lines {
@@ -770,14 +777,7 @@ fn ctrl_c_on_a_terminal_leaves_the_group_with_its_commits() {
         "{} consume seen -G watchers --follow -b {b}",
         runnel_binary().display()
     );
-    let mut terminal = Command::new("script")
-        .args(["-qefc", &command, "/dev/null"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("script (util-linux)");
-    let mut keyboard = terminal.stdin.take().expect("stdin");
+    let (terminal, mut keyboard) = terminal(&command);
     let deadline = Instant::now() + Duration::from_secs(30);
     while !stdout(&run(&["group", "describe", "watchers", "-b", &b], b"", &[]))
         .contains("Stable with 1 member")

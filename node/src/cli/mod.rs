@@ -48,6 +48,27 @@ pub(crate) use client::{check, check_with};
 /// Kafka's NOT_LEADER_OR_FOLLOWER: the metadata was stale; refresh and ask the new leader.
 const NOT_LEADER_OR_FOLLOWER: i16 = 6;
 
+/// ListOffsets (v1, as a consumer: replica -1) of `partitions` of `topic` at `timestamp` (-2
+/// earliest, -1 latest, or a time in ms).
+fn list_offsets_request(topic: &str, partitions: &[i32], timestamp: i64) -> ListOffsetsRequest {
+    ListOffsetsRequest::default()
+        .with_replica_id(BrokerId(-1))
+        .with_topics(vec![
+            ListOffsetsTopic::default()
+                .with_name(TopicName(StrBytes::from_string(topic.to_string())))
+                .with_partitions(
+                    partitions
+                        .iter()
+                        .map(|p| {
+                            ListOffsetsPartition::default()
+                                .with_partition_index(*p)
+                                .with_timestamp(timestamp)
+                        })
+                        .collect(),
+                ),
+        ])
+}
+
 /// Per partition of `topic` (0..`partitions`), the earliest (-2) or latest (-1) offset, or the
 /// first offset at or after a timestamp (-1 when none), each asked of the partition's leader.
 ///
@@ -63,22 +84,7 @@ pub(crate) fn list_offsets(
     let mut retried = false;
     'again: loop {
         for (leader, wanted) in brokers.by_leader(topic, 0..partitions as i32)? {
-            let request = ListOffsetsRequest::default()
-                .with_replica_id(BrokerId(-1))
-                .with_topics(vec![
-                    ListOffsetsTopic::default()
-                        .with_name(TopicName(StrBytes::from_string(topic.to_string())))
-                        .with_partitions(
-                            wanted
-                                .iter()
-                                .map(|p| {
-                                    ListOffsetsPartition::default()
-                                        .with_partition_index(*p)
-                                        .with_timestamp(timestamp)
-                                })
-                                .collect(),
-                        ),
-                ]);
+            let request = list_offsets_request(topic, &wanted, timestamp);
             let response: ListOffsetsResponse =
                 brokers
                     .broker(leader)?
@@ -122,22 +128,7 @@ pub(crate) fn log_bounds_where_led(
     let mut out = BTreeMap::new();
     for (leader, wanted) in leaders {
         let mut asked = |timestamp: i64| -> Option<Vec<(i32, i64)>> {
-            let request = ListOffsetsRequest::default()
-                .with_replica_id(BrokerId(-1))
-                .with_topics(vec![
-                    ListOffsetsTopic::default()
-                        .with_name(TopicName(StrBytes::from_string(topic.to_string())))
-                        .with_partitions(
-                            wanted
-                                .iter()
-                                .map(|p| {
-                                    ListOffsetsPartition::default()
-                                        .with_partition_index(*p)
-                                        .with_timestamp(timestamp)
-                                })
-                                .collect(),
-                        ),
-                ]);
+            let request = list_offsets_request(topic, &wanted, timestamp);
             let response: ListOffsetsResponse = brokers
                 .broker(leader)
                 .ok()?
