@@ -707,7 +707,12 @@ impl Broker {
         let topic = self
             .load_topic(name, meta)
             .map_err(|e| ApiError::new(error_code::KAFKA_STORAGE_ERROR, e))?;
-        tracing::info!("created topic {name} with {partitions} partitions");
+        let noun = if partitions == 1 {
+            "partition"
+        } else {
+            "partitions"
+        };
+        tracing::info!("created topic {name} with {partitions} {noun}");
         Ok(topic)
     }
 
@@ -806,7 +811,10 @@ impl Broker {
         if count <= current || count > PARTITIONS_MAX {
             return Err(ApiError::new(
                 code::INVALID_PARTITIONS,
-                format!("topic {name} has {current} partitions; the new count must be larger"),
+                format!(
+                    "topic {name} has {current} partition{}; the new count must be larger",
+                    if current == 1 { "" } else { "s" }
+                ),
             ));
         }
         let log_config = self.log_config(&topic.overrides());

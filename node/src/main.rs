@@ -122,7 +122,7 @@ enum Command {
         #[arg(long = "header", short = 'H', value_name = "KEY=VALUE")]
         headers: Vec<String>,
         /// Send every record to this partition (default: by key, like the Java client).
-        #[arg(long, short = 'p')]
+        #[arg(long, short = 'p', allow_negative_numbers = true)]
         partition: Option<i32>,
         /// An empty value is a tombstone (null), like kcat -Z.
         #[arg(long, short = 'Z')]
@@ -154,7 +154,12 @@ enum Command {
         #[arg(long, default_value = "earliest", allow_hyphen_values = true)]
         from: String,
         /// Only these partitions, each optionally from its own offset: 0,2 or 0:15,2.
-        #[arg(long, short = 'p', value_name = "P[:OFFSET],...")]
+        #[arg(
+            long,
+            short = 'p',
+            value_name = "P[:OFFSET],...",
+            allow_hyphen_values = true
+        )]
         partition: Option<String>,
         /// Consume as a member of this consumer group: its share of the partitions, from its
         /// commits; commits what it printed and leaves the group at the end, on Ctrl-C, on a
@@ -169,11 +174,17 @@ enum Command {
         follow: bool,
         /// Output format: %t topic, %p partition, %o offset, %T timestamp (ms), %d timestamp
         /// (ISO 8601), %k key, %K key length (-1: null), %s value, %S value length (-1: null),
-        /// %h headers (k=v,...), %%, \t, \n.
+        /// %h headers (k=v,...), %%, \t, \n, \r, \\.
         #[arg(long, short = 'f', default_value = "%s\\n")]
         format: String,
-        /// table prints with --format; json prints one JSON object per record.
-        #[arg(long, short = 'o', value_enum, default_value = "table")]
+        /// How records are printed: `table` with --format, `json` as one JSON object per line.
+        #[arg(
+            long,
+            short = 'o',
+            value_enum,
+            default_value = "table",
+            hide_possible_values = true
+        )]
         output: OutputArg,
         /// How keys, values and header values are written: text (the bytes as they are),
         /// base64 or hex.
@@ -403,6 +414,7 @@ struct Profile {
 impl Profile {
     /// The profile, or the defaults when there is no file.
     fn load() -> Result<Self, String> {
+        let explicit = std::env::var_os("RUNNEL_PROFILE").is_some();
         let path = match std::env::var_os("RUNNEL_PROFILE") {
             Some(p) => PathBuf::from(p),
             None => match std::env::var_os("XDG_CONFIG_HOME") {
@@ -414,9 +426,13 @@ impl Profile {
             },
         };
         match std::fs::read_to_string(&path) {
-            Ok(text) => toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display())),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
-            Err(e) => Err(format!("{}: {e}", path.display())),
+            Ok(text) => toml::from_str(&text).map_err(|e: toml::de::Error| {
+                format!("{}: {}", path.display(), e.message().trim())
+            }),
+            // Only the default places may be absent; a RUNNEL_PROFILE that is not there is a
+            // mistake to report, not to paper over with 127.0.0.1:9092.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => Ok(Self::default()),
+            Err(e) => Err(format!("RUNNEL_PROFILE {}: {e}", path.display())),
         }
     }
 }
@@ -787,7 +803,30 @@ fn main() -> ExitCode {
         .with_ansi(colour)
         .with_writer(std::io::stderr)
         .init();
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if e.use_stderr() => {
+            // One line, like every other failure here, instead of clap's usage block (whose
+            // "use '-- -3'" tip would make -3 a topic name).
+            let text = e.to_string();
+            let words: Vec<&str> = text
+                .lines()
+                .take_while(|l| {
+                    !l.starts_with("Usage:")
+                        && !l.starts_with("For more information")
+                        && !l.trim_start().starts_with("tip:")
+                })
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .collect();
+            eprintln!(
+                "runnel: {} (see --help)",
+                words.join(" ").trim_start_matches("error: ")
+            );
+            return ExitCode::from(2);
+        }
+        Err(e) => e.exit(),
+    };
     if let Some(command) = cli.command {
         return run_command(command, cli.brokers);
     }

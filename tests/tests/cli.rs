@@ -619,6 +619,12 @@ fn on_a_terminal_tables_have_bold_headers_and_produce_shows_progress() {
         produced.contains("\r\x1b[2Kproduced 2000 records to tty"),
         "the progress line is cleared: {produced:?}"
     );
+    // NO_COLOR (https://no-color.org) turns the bold off on a terminal too.
+    let plain = in_terminal(&format!("NO_COLOR=1 {bin} topic list -b {b}"));
+    assert!(
+        plain.contains("TOPIC") && !plain.contains('\x1b'),
+        "{plain:?}"
+    );
     // Piped, the same commands print plain text only.
     assert!(!runnel(&["topic", "list", "-b", &b], b"").contains('\x1b'));
 }

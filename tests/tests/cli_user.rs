@@ -540,6 +540,56 @@ fn the_small_things() {
     );
     let unknown = run(&["consume", "p3", "-f", "%x", "-b", &b], b"", &[]);
     assert!(stderr(&unknown).starts_with("runnel: --format: unknown %x (known: %t"));
+    // Usage errors are one line too (clap's block and its "use '-- -3'" tip are gone).
+    for args in [
+        &["consume", "p3", "-p", "-3"][..],
+        &["produce", "p3", "-p", "-3"],
+        &[
+            "group",
+            "reset-offsets",
+            "g",
+            "--topic",
+            "p3",
+            "--to-latest",
+            "--to-earliest",
+        ],
+        &["consume"],
+    ] {
+        let out = run(&[args, &["-b", &b]].concat(), b"", &[]);
+        let err = stderr(&out);
+        assert!(!out.status.success(), "{args:?}");
+        assert!(
+            err.starts_with("runnel: ") && err.lines().count() == 1 && !err.contains("-- -3"),
+            "{args:?}: {err}"
+        );
+    }
+    // A batch the broker refuses: how many were written and how many not.
+    let mut big = b"before\n".to_vec();
+    big.extend(std::iter::repeat_n(b'x', 2 << 20));
+    big.extend(b"\nafter\n");
+    let refused = run(&["produce", "p3", "-p", "2", "-b", &b], &big, &[]);
+    assert!(!refused.status.success());
+    assert!(
+        stderr(&refused).contains("(MESSAGE_TOO_LARGE, Kafka error 10); produced ")
+            && stderr(&refused).contains(" not written, the rest of the input not read"),
+        "{refused:?}"
+    );
+    // A topic deleted under a following reader ends it with one line.
+    runnel(&["topic", "create", "brief", "-b", &b], b"");
+    let follower = Command::new(runnel_binary())
+        .args(["consume", "brief", "--follow", "-b", &b])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start consume");
+    std::thread::sleep(Duration::from_millis(500));
+    runnel(&["topic", "delete", "brief", "-b", &b], b"");
+    let out = follower.wait_with_output().expect("consume output");
+    assert!(!out.status.success());
+    assert_eq!(
+        stderr(&out),
+        "runnel: topic brief was deleted while it was read\n"
+    );
     // A negative count reaches the broker, whose words come back.
     let negative = run(&["topic", "create", "n", "-p", "-3", "-b", &b], b"", &[]);
     assert_eq!(
@@ -620,10 +670,12 @@ fn the_brokers_own_output() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-    let _ = run(&["topic", "create", "x", "-p", "-1", "-b", &b], b"", &[]);
+    // -p -1 asks for the broker's num.partitions (KIP-464); the report says what was made.
+    let created = run(&["topic", "create", "x", "-p", "-1", "-b", &b], b"", &[]);
     let described = run(&["topic", "describe", "x", "-b", &b], b"", &[]);
     interrupt(&child);
     let _ = child.wait();
+    assert_eq!(stdout(&created), "created topic x with 3 partitions\n");
     assert!(
         stdout(&described).starts_with("topic x: 3 partitions"),
         "{described:?}"
@@ -785,8 +837,13 @@ fn ctrl_c_on_a_terminal_leaves_the_group_with_its_commits() {
         assert!(Instant::now() < deadline, "the member never joined");
         std::thread::sleep(Duration::from_millis(100));
     }
-    // Following: it has printed all 50 and waits for more.
-    std::thread::sleep(Duration::from_secs(2));
+    // Following, it commits what it printed every 5 s (Kafka's auto.commit.interval.ms), so
+    // a member that is killed loses little.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while commits(&b, "watchers").iter().map(|r| r.1).sum::<i64>() != 50 {
+        assert!(Instant::now() < deadline, "no commit while following");
+        std::thread::sleep(Duration::from_millis(200));
+    }
     keyboard.write_all(b"\x03").expect("Ctrl-C");
     keyboard.flush().expect("flush");
     let out = terminal.wait_with_output().expect("script output");

@@ -53,6 +53,9 @@ pub enum CliError {
         /// The broker's error message, when the response carries one.
         message: Option<String>,
     },
+    /// The broker's admin HTTP port could not be reached or did not answer as one.
+    #[error("admin port {0}: {1}")]
+    Admin(String, String),
     /// The broker's answer could not be decoded.
     #[error("malformed response: {0}")]
     Protocol(String),
@@ -556,10 +559,12 @@ pub fn admin_request(
     path: &str,
     body: &[u8],
 ) -> Result<String, CliError> {
-    let failed =
-        |e: &dyn std::fmt::Display| CliError::Connection(address.to_string(), e.to_string());
+    let failed = |e: &dyn std::fmt::Display| CliError::Admin(address.to_string(), e.to_string());
     // Deploying compiles the module on the broker: allow it a minute.
-    let mut stream = dial(address, Duration::from_secs(60))?;
+    let mut stream = dial(address, Duration::from_secs(60)).map_err(|e| match e {
+        CliError::Connection(_, why) => failed(&why),
+        other => other,
+    })?;
     let head = format!(
         "{method} {path} HTTP/1.1\r\nHost: {address}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()

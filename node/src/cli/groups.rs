@@ -369,9 +369,18 @@ pub fn group_reset_offsets(
                     -1 => latest[p],
                     o => o,
                 },
+            };
+            // kafka-consumer-groups.sh warns when it moves a target into the log.
+            let clamped = target.clamp(earliest[p], latest[p]);
+            if clamped != target {
+                let (side, bound) = if target < earliest[p] {
+                    ("below the log start", earliest[p])
+                } else {
+                    ("past the log end", latest[p])
+                };
+                eprintln!("runnel: {topic}-{p}: offset {target} is {side}; using {bound}");
             }
-            .clamp(earliest[p], latest[p]);
-            plan.push((topic.clone(), p as i32, now, target));
+            plan.push((topic.clone(), p as i32, now, clamped));
         }
     }
     let mut report = Report {

@@ -295,7 +295,11 @@ impl Report {
     /// The report printed as `output`.
     pub fn render(&self, output: Output) -> String {
         match output {
-            Output::Table => self.to_table(std::io::IsTerminal::is_terminal(&std::io::stdout())),
+            // Bold only on a terminal, never with NO_COLOR set (https://no-color.org).
+            Output::Table => self.to_table(
+                std::io::IsTerminal::is_terminal(&std::io::stdout())
+                    && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+            ),
             Output::Json => self.to_json(),
         }
     }

@@ -35,6 +35,9 @@ use crate::codec::NodeCodec;
 const PRODUCE_BATCH_RECORDS: usize = 500;
 /// How often a group member heartbeats while it reads.
 const HEARTBEAT_EVERY: Duration = Duration::from_secs(2);
+/// How often a group member commits what it printed while it reads (Kafka's
+/// `auto.commit.interval.ms` default).
+const AUTO_COMMIT_EVERY: Duration = Duration::from_secs(5);
 /// How often `produce` looks at Ctrl-C while no input arrives.
 const POLL: Duration = Duration::from_millis(100);
 /// Attempts per produce request when the answer is retriable.
@@ -183,7 +186,17 @@ pub fn produce(
         }
         let due = oldest.is_some_and(|t| t.elapsed() >= options.linger);
         if waiting > 0 && (ended || due || waiting >= PRODUCE_BATCH_RECORDS) {
-            send(brokers, topic, &mut pending, producer.as_mut(), options)?;
+            if let Err((e, unwritten)) =
+                send(brokers, topic, &mut pending, producer.as_mut(), options)
+            {
+                progress_done();
+                let produced = count + waiting - unwritten;
+                return Err(CliError::Usage(format!(
+                    "{e}; produced {} to {topic}, {} not written, the rest of the input not read",
+                    plural(produced, "record"),
+                    plural(unwritten, "record")
+                )));
+            }
             count += waiting;
             waiting = 0;
             oldest = None;
@@ -245,16 +258,15 @@ fn split_once<'a>(haystack: &'a [u8], separator: &[u8]) -> Option<(&'a [u8], &'a
     Some((&haystack[..at], &haystack[at + separator.len()..]))
 }
 
-/// Sends every pending record, one batch per partition, one request per leader; retries what
-/// the broker calls retriable (with fresh metadata), when a retry cannot duplicate: always for
-/// an idempotent producer, else only for errors that mean nothing was written.
+/// Sends every pending record, one batch per partition (see [`send_batches`]). On failure,
+/// the error and how many of these records were not written (or not known to be).
 fn send(
     brokers: &mut Brokers,
     topic: &str,
     pending: &mut BTreeMap<i32, Vec<Line>>,
     mut producer: Option<&mut Producer>,
     options: &ProduceOptions,
-) -> Result<(), CliError> {
+) -> Result<(), (CliError, usize)> {
     let headers: Vec<Header<'_>> = options
         .headers
         .iter()
@@ -264,6 +276,8 @@ fn send(
         })
         .collect();
     let mut batches: BTreeMap<i32, Bytes> = BTreeMap::new();
+    let counts: BTreeMap<i32, usize> = pending.iter().map(|(p, r)| (*p, r.len())).collect();
+    let all = counts.values().sum();
     for (p, records) in std::mem::take(pending) {
         let mut builder = BatchBuilder::new(0).compression(options.compression);
         if let Some(producer) = producer.as_deref_mut() {
@@ -281,10 +295,25 @@ fn send(
         }
         let batch = builder
             .build(&NodeCodec)
-            .map_err(|e| CliError::Protocol(e.to_string()))?;
+            .map_err(|e| (CliError::Protocol(e.to_string()), all))?;
         batches.insert(p, Bytes::from(batch));
     }
     let idempotent = producer.is_some();
+    send_batches(brokers, topic, &mut batches, idempotent, options)
+        .map_err(|e| (e, batches.keys().filter_map(|p| counts.get(p)).sum()))
+}
+
+/// Sends `batches` (partition → batch), one request per leader, removing each once written;
+/// retries what the broker calls retriable (with fresh metadata), when a retry cannot
+/// duplicate: always for an idempotent producer, else only for errors that mean nothing was
+/// written.
+fn send_batches(
+    brokers: &mut Brokers,
+    topic: &str,
+    batches: &mut BTreeMap<i32, Bytes>,
+    idempotent: bool,
+    options: &ProduceOptions,
+) -> Result<(), CliError> {
     let mut attempt = 0;
     while !batches.is_empty() {
         attempt += 1;
@@ -746,6 +775,10 @@ struct Cursor {
     drained: bool,
 }
 
+/// What [`read`] calls after each round with the cursors: heartbeats and periodic commits of
+/// a group member; true stops the read for a rebalance.
+type Between<'a> = dyn FnMut(&mut Brokers, &ByPartition<Cursor>) -> Result<bool, CliError> + 'a;
+
 /// Why [`read`] returned.
 enum Stopped {
     /// Every cursor is drained or the limit is reached.
@@ -806,7 +839,7 @@ pub fn consume(
             options,
             &mut printed,
             out,
-            &mut |_| Ok(false),
+            &mut |_, _| Ok(false),
         )?;
         return Ok(ended(stopped, printed));
     };
@@ -873,13 +906,20 @@ fn member_loop(
                 cursors.insert((topic.clone(), p), Cursor::new(next, bounds.1));
             }
         }
-        let mut last = Instant::now();
+        let (mut beat, mut committed_at) = (Instant::now(), Instant::now());
         let member_ref = &*member;
-        let stopped = read(brokers, cursors, options, printed, out, &mut |b| {
-            if last.elapsed() < HEARTBEAT_EVERY {
+        let stopped = read(brokers, cursors, options, printed, out, &mut |b, at| {
+            // Kafka's consumer commits every auto.commit.interval.ms (5 s) while it reads, so
+            // a member that is killed loses little; this one commits what it printed.
+            if committed_at.elapsed() >= AUTO_COMMIT_EVERY {
+                committed_at = Instant::now();
+                let done: ByPartition<i64> = at.iter().map(|(k, c)| (k.clone(), c.next)).collect();
+                member_ref.commit(b, &done)?;
+            }
+            if beat.elapsed() < HEARTBEAT_EVERY {
                 return Ok(false);
             }
-            last = Instant::now();
+            beat = Instant::now();
             member_ref.heartbeat(b)
         })?;
         match stopped {
@@ -972,7 +1012,7 @@ fn read(
     options: &ConsumeOptions<'_>,
     printed: &mut usize,
     out: &mut impl Write,
-    between: &mut dyn FnMut(&mut Brokers) -> Result<bool, CliError>,
+    between: &mut Between<'_>,
 ) -> Result<Stopped, CliError> {
     let limit = options.limit;
     let mut scratch = Vec::new();
@@ -1133,9 +1173,19 @@ fn read(
         }
         if stale {
             std::thread::sleep(Duration::from_millis(200));
-            brokers.metadata(Some(&topics))?;
+            let metadata = brokers.metadata(Some(&topics))?;
+            // A topic deleted while it is read ends the read, rather than a silent wait.
+            if let Some(gone) = metadata.topics.iter().find(|t| t.error_code == 3) {
+                let name = gone
+                    .name
+                    .as_ref()
+                    .map_or(String::new(), |n| n.0.to_string());
+                return Err(CliError::Usage(format!(
+                    "topic {name} was deleted while it was read"
+                )));
+            }
         }
-        if between(brokers)? {
+        if between(brokers, cursors)? {
             return Ok(Stopped::Rebalance);
         }
     }

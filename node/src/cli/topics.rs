@@ -8,7 +8,7 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::StrBytes;
 
-use super::{Brokers, Cell, CliError, Report, check, check_with, log_bounds_where_led};
+use super::{Brokers, Cell, CliError, Report, check, check_with, log_bounds_where_led, plural};
 
 /// `runnel topic list`: names, partition counts and whether internal; internal topics last.
 pub fn topic_list(brokers: &mut Brokers) -> Result<Report, CliError> {
@@ -75,8 +75,8 @@ pub fn topic_describe(brokers: &mut Brokers, name: &str) -> Result<Report, CliEr
     };
     Ok(Report {
         title: Some(format!(
-            "topic {name}: {} partitions, configs: {}",
-            partitions.len(),
+            "topic {name}: {}, configs: {}",
+            plural(partitions.len(), "partition"),
             if overrides.is_empty() {
                 "all defaults".to_string()
             } else {
@@ -198,9 +198,20 @@ pub fn topic_create(
             t.error_message.as_ref(),
         )?;
     }
+    // -1 asks for the broker's num.partitions: report what it made.
+    let made = if partitions > 0 {
+        partitions
+    } else {
+        brokers
+            .partition_count(name)
+            .map_or(partitions, |n| n as i32)
+    };
     Ok(Report::message(
-        format!("created topic {name} with {partitions} partitions"),
-        vec![("created", name.into()), ("partitions", partitions.into())],
+        format!(
+            "created topic {name} with {}",
+            plural(made as usize, "partition")
+        ),
+        vec![("created", name.into()), ("partitions", made.into())],
     ))
 }
 
@@ -295,7 +306,10 @@ pub fn topic_add_partitions(
         )?;
     }
     Ok(Report::message(
-        format!("topic {name} now has {total} partitions"),
+        format!(
+            "topic {name} now has {}",
+            plural(total.max(0) as usize, "partition")
+        ),
         vec![("topic", name.into()), ("partitions", total.into())],
     ))
 }
@@ -357,8 +371,9 @@ pub fn cluster_info(brokers: &mut Brokers) -> Result<Report, CliError> {
             .collect(),
         rows_key: "brokers",
         footer: Some(format!(
-            "{} topics, {partitions} partitions",
-            metadata.topics.len()
+            "{}, {}",
+            plural(metadata.topics.len(), "topic"),
+            plural(partitions, "partition")
         )),
         ..Report::default()
     })
