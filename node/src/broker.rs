@@ -267,6 +267,8 @@ pub struct Commit {
 pub struct Broker {
     /// The configuration in force.
     pub config: BrokerConfig,
+    /// The claimed data directory (its lock is held while the broker lives) and cluster id.
+    pub data_dir: crate::data_dir::DataDir,
     /// Compression for batches.
     pub codec: NodeCodec,
     /// Counters for `/metrics`.
@@ -312,6 +314,12 @@ impl Broker {
     /// Opens the broker's data directory: every topic and its partitions, recovering each
     /// log's tail, and the committed offsets.
     pub fn open(config: BrokerConfig) -> Result<Arc<Self>, String> {
+        // Before anything is read or written: the directory must be ours alone.
+        let cluster_id = (!config.quorum_voters.is_empty())
+            .then(|| crate::data_dir::cluster_id_from_voters(&config.quorum_voters));
+        let data_dir =
+            crate::data_dir::DataDir::claim(&config.data_dir, config.node_id, cluster_id)
+                .map_err(|e| e.to_string())?;
         fs::create_dir_all(meta_dir(&config.data_dir))
             .map_err(|e| format!("cannot create {}: {e}", config.data_dir.display()))?;
         let group_config = group_config(&config);
@@ -333,6 +341,7 @@ impl Broker {
             reconciling: Mutex::new(()),
             fetchers: Mutex::new(std::collections::HashSet::new()),
             config,
+            data_dir,
         });
         let mut names = Vec::new();
         for entry in fs::read_dir(meta_dir(&broker.config.data_dir))

@@ -12,6 +12,7 @@
 //! - `server`: the Kafka listener (framing, dispatch, ordering).
 //! - `api`: one module per group of Kafka APIs.
 //! - `storage`: core's `SegmentStore` over files.
+//! - `data_dir`: one process and one node per data directory (`.lock`, `meta.properties`).
 //! - `codec`: gzip, snappy, lz4, zstd.
 //! - `admin`, `metrics`: the admin HTTP listener.
 //! - `cli`: the `topic`, `produce` and `consume` subcommands, as a Kafka client.
@@ -26,6 +27,7 @@ pub mod cli;
 pub mod cluster;
 pub mod codec;
 pub mod config;
+pub mod data_dir;
 pub mod metrics;
 pub mod plugins;
 pub mod server;

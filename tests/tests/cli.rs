@@ -531,17 +531,34 @@ fn groups_are_listed_described_and_reset_with_a_dry_run_first() {
 fn cluster_info_and_records_delete() {
     let broker = Runnel::start("cli-cluster", &[]);
     let b = broker.bootstrap();
+    // The cluster id is the one the data directory's meta.properties holds (Kafka's file).
+    let properties =
+        std::fs::read_to_string(broker.data_dir.join("meta.properties")).expect("meta.properties");
+    let cluster_id = properties
+        .lines()
+        .find_map(|l| l.strip_prefix("cluster.id="))
+        .expect("cluster.id")
+        .to_string();
+    assert_eq!(
+        cluster_id.len(),
+        22,
+        "a UUID in URL-safe base64: {properties}"
+    );
+    assert!(properties.contains("\nnode.id=0\n"), "{properties}");
     let info = runnel(&["cluster", "info", "-b", &b], b"");
     assert_eq!(
         runnel(&["cluster", "info", "-o", "json", "-b", &b], b""),
         format!(
-            "{{\"cluster_id\":\"runnel\",\"controller\":0,\"topics\":1,\"partitions\":1,\"brokers\":[\
+            "{{\"cluster_id\":\"{cluster_id}\",\"controller\":0,\"topics\":1,\"partitions\":1,\"brokers\":[\
              {{\"broker\":0,\"host\":\"127.0.0.1\",\"port\":{},\"role\":\"controller\"}}]}}\n",
             broker.port
         )
     );
     let port = broker.port.to_string();
-    assert!(info.starts_with("cluster runnel, controller 0\n"), "{info}");
+    assert!(
+        info.starts_with(&format!("cluster {cluster_id}, controller 0\n")),
+        "{info}"
+    );
     assert!(
         info.lines().nth(2).is_some_and(|l| {
             let f: Vec<&str> = l.split_whitespace().collect();

@@ -101,7 +101,7 @@ pub(super) async fn metadata(
                 .with_host(s(broker.config.advertised_host.clone()))
                 .with_port(i32::from(broker.config.listener.port())),
         ])
-        .with_cluster_id((version >= 2).then(|| s("runnel")))
+        .with_cluster_id((version >= 2).then(|| s(broker.data_dir.cluster_id.clone())))
         .with_controller_id(if version >= 1 { node } else { BrokerId(-1) })
         .with_topics(topics)
 }
@@ -213,7 +213,7 @@ async fn cluster_metadata(
     let controller = cluster.controller_id().map_or(-1, |c| c as i32);
     MetadataResponse::default()
         .with_brokers(brokers)
-        .with_cluster_id((version >= 2).then(|| s("runnel")))
+        .with_cluster_id((version >= 2).then(|| s(broker.data_dir.cluster_id.clone())))
         .with_controller_id(BrokerId(if version >= 1 { controller } else { -1 }))
         .with_topics(topics)
 }

@@ -1,0 +1,78 @@
+//! Kafka compatibility from the field: inputs that real users and tools sent, which runnel
+//! once answered differently from Apache Kafka. Each test cites the Kafka source of the right
+//! answer.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use runnel_tests::{Runnel, free_port, runnel_binary, runnel_cli as runnel};
+
+/// Kafka locks each log directory (`<dir>/.lock`, `LogManager.lockLogDirs`) and refuses to
+/// start when another process holds it, and refuses a `meta.properties` whose `node.id` is not
+/// its own. Before: two runnel processes on one directory both took writes at the same
+/// offsets.
+#[test]
+fn a_data_directory_belongs_to_one_process_and_one_node() {
+    let mut broker = Runnel::start("compat-lock", &[]);
+    let b = broker.bootstrap();
+    let data_dir = broker.data_dir.clone();
+    runnel(&["topic", "create", "shared", "-b", &b], b"");
+    runnel(&["produce", "shared", "-b", &b], b"first\n");
+    let second = |settings: &[&str]| {
+        let mut command = Command::new(runnel_binary());
+        command
+            .args(["--listen", &format!("127.0.0.1:{}", free_port())])
+            .args(["--admin", &format!("127.0.0.1:{}", free_port())])
+            .arg("--data-dir")
+            .arg(&data_dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        for s in settings {
+            command.args(["--set", s]);
+        }
+        let mut child = command.spawn().expect("start a second broker");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = child.try_wait().expect("wait") {
+                let out = child.wait_with_output().expect("output");
+                return (status, String::from_utf8_lossy(&out.stderr).into_owned());
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("a second broker on the same data directory kept running");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    let (status, stderr) = second(&[]);
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.ends_with(&format!(
+            "runnel: {} is in use by another runnel process (it holds {}/.lock): a data directory belongs to one broker\n",
+            broker.data_dir.display(),
+            broker.data_dir.display()
+        )),
+        "{stderr}"
+    );
+    // The first broker is untouched and goes on.
+    runnel(&["produce", "shared", "-b", &b], b"second\n");
+    assert_eq!(
+        runnel(&["consume", "shared", "-f", "%o %s\\n", "-b", &b], b""),
+        "0 first\n1 second\n"
+    );
+    // Stopped, its directory refuses to serve as another node.
+    assert!(broker.terminate(), "a clean stop");
+    let (status, stderr) = second(&["node.id=7"]);
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("/meta.properties belongs to node.id=0, but this broker is node.id=7"),
+        "{stderr}"
+    );
+    broker.restart();
+    assert_eq!(
+        runnel(&["consume", "shared", "-b", &broker.bootstrap()], b""),
+        "first\nsecond\n",
+        "its own node starts on it again"
+    );
+}
