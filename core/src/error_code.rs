@@ -68,3 +68,5 @@ pub const RECORD_LIST_TOO_LARGE: i16 = 18;
 pub const INVALID_COMMIT_OFFSET_SIZE: i16 = 28;
 /// The requester's leader epoch is newer than this broker's (KIP-320): retry.
 pub const UNKNOWN_LEADER_EPOCH: i16 = 75;
+/// A config name or value is not valid (unknown name, wrong type, out of range, unsupported).
+pub const INVALID_CONFIG: i16 = 40;

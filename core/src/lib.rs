@@ -27,6 +27,7 @@
 //! - [`scenario`]: the articles' failover cases as named simulations.
 //! - [`sim`]: a deterministic cluster simulator (virtual time, seeded faults, trace).
 //! - [`sweep`]: the seeded fault sweep (safety phase, then liveness) over the simulator.
+//! - [`topic_config`]: every Kafka topic config: type, default, validation, what runnel does.
 //! - [`offsets`]: committed offsets per (group, topic, partition) and their on-log encoding.
 //! - [`error_code`]: the Kafka error codes every module's errors map onto.
 //! - [`rng`]: the seeded pseudo-random generator behind every random choice.
@@ -55,4 +56,5 @@ pub mod rng;
 pub mod scenario;
 pub mod sim;
 pub mod sweep;
+pub mod topic_config;
 pub mod varint;

@@ -26,6 +26,7 @@ use runnel_core::group::{GroupConfig, GroupCoordinator, GroupOutput, ReplyToken}
 use runnel_core::log::{Log, LogConfig, LogError};
 use runnel_core::offsets::{CommittedOffset, OffsetKey, OffsetStore, encode_commit};
 use runnel_core::replica::{Acks, Replica, ReplicaConfig, ReplicaError, RoleChange};
+use runnel_core::topic_config;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{Notify, oneshot};
 
@@ -94,8 +95,7 @@ pub mod code {
     pub const INVALID_PARTITIONS: i16 = 37;
     /// The replication factor is invalid.
     pub const INVALID_REPLICATION_FACTOR: i16 = 38;
-    /// A config name or value is invalid.
-    pub const INVALID_CONFIG: i16 = 40;
+    pub use runnel_core::error_code::INVALID_CONFIG;
     /// The requested API version is not supported.
     pub const UNSUPPORTED_VERSION: i16 = 35;
     /// acks is not -1, 0 or 1.
@@ -107,23 +107,6 @@ pub mod code {
     /// The partition has no leader right now (an election is pending).
     pub const LEADER_NOT_AVAILABLE: i16 = 5;
 }
-
-/// Topic-level config names this broker understands, with how each maps onto the log.
-pub const TOPIC_CONFIGS: &[&str] = &[
-    "cleanup.policy",
-    "retention.ms",
-    "retention.bytes",
-    "segment.bytes",
-    "segment.ms",
-    "delete.retention.ms",
-    "min.cleanable.dirty.ratio",
-    "max.message.bytes",
-    "min.insync.replicas",
-    "unclean.leader.election.enable",
-    "flush.messages",
-    "flush.ms",
-    "index.interval.bytes",
-];
 
 /// What is saved for a topic.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -913,30 +896,42 @@ impl Broker {
         Ok(())
     }
 
-    /// Every config of a topic: (name, value, is it the default).
+    /// Every config Kafka defines for a topic (core's [`topic_config::TOPIC_CONFIGS`]):
+    /// (name, value, source). The source is the topic's own override, else the broker's
+    /// setting when it differs from Kafka's default (STATIC_BROKER_CONFIG), else Kafka's
+    /// default.
     pub fn describe_topic_config(
         &self,
         name: &str,
-    ) -> Result<Vec<(String, String, bool)>, ApiError> {
+    ) -> Result<Vec<(String, String, ConfigSource)>, ApiError> {
         let topic = self
             .topic(name)
             .ok_or_else(|| ApiError::unknown_topic(name))?;
         let overrides = topic.overrides();
-        let config = self.log_config(&overrides);
-        Ok(TOPIC_CONFIGS
+        let broker_defaults = self.log_config(&BTreeMap::new());
+        Ok(topic_config::TOPIC_CONFIGS
             .iter()
-            .map(|key| {
-                let value = match overrides.get(*key) {
-                    Some(v) => v.clone(),
-                    None if *key == "min.insync.replicas" => {
-                        self.config.min_insync_replicas.max(1).to_string()
+            .map(|def| {
+                let key = def.name;
+                let (value, source) = match overrides.get(key) {
+                    Some(v) => (v.clone(), ConfigSource::Topic),
+                    None => {
+                        let broker = match key {
+                            "min.insync.replicas" => {
+                                Some(self.config.min_insync_replicas.max(1).to_string())
+                            }
+                            "unclean.leader.election.enable" => {
+                                Some(self.config.unclean_leader_election.to_string())
+                            }
+                            _ => config_value(&broker_defaults, key),
+                        };
+                        match broker {
+                            Some(v) if v != def.default => (v, ConfigSource::Broker),
+                            _ => (def.default.to_string(), ConfigSource::Default),
+                        }
                     }
-                    None if *key == "unclean.leader.election.enable" => {
-                        self.config.unclean_leader_election.to_string()
-                    }
-                    None => config_value(&config, key),
                 };
-                (key.to_string(), value, !overrides.contains_key(*key))
+                (key.to_string(), value, source)
             })
             .collect())
     }
@@ -1667,8 +1662,23 @@ fn invalid_config(key: &str, value: &str) -> ApiError {
     )
 }
 
-/// Applies one topic config to a log configuration.
+/// Where a config's value comes from, as DescribeConfigs says it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConfigSource {
+    /// Set on the topic (DYNAMIC_TOPIC_CONFIG).
+    Topic,
+    /// The broker's own setting, which differs from Kafka's default (STATIC_BROKER_CONFIG).
+    Broker,
+    /// Kafka's default (DEFAULT_CONFIG).
+    Default,
+}
+
+/// Checks one topic config as Kafka does (core's [`topic_config::validate`]) and applies it
+/// to a log configuration when the log enforces it; configs the replica or the controller
+/// enforce, and those accepted without effect, are kept in the overrides only.
 fn apply_config(config: &mut LogConfig, key: &str, value: &str) -> Result<(), ApiError> {
+    topic_config::validate(key, value)
+        .map_err(|e| ApiError::new(e.kafka_error_code(), e.to_string()))?;
     let bad = || invalid_config(key, value);
     let int = || value.trim().parse::<i64>().map_err(|_| bad());
     let positive = || int().and_then(|v| u64::try_from(v).ok().filter(|v| *v > 0).ok_or_else(bad));
@@ -1691,19 +1701,9 @@ fn apply_config(config: &mut LogConfig, key: &str, value: &str) -> Result<(), Ap
         "index.interval.bytes" => config.index_interval_bytes = positive()?,
         "flush.messages" => config.flush_messages = optional()?.filter(|v| *v < i64::MAX as u64),
         "flush.ms" => config.flush_ms = optional()?.filter(|v| *v < i64::MAX as u64),
-        // Replication settings: read by `Broker::replica_config` and the controller.
-        "min.insync.replicas" => {
-            positive()?;
-        }
-        "unclean.leader.election.enable" => {
-            parse_bool(value).ok_or_else(bad)?;
-        }
-        _ => {
-            return Err(ApiError::new(
-                code::INVALID_CONFIG,
-                format!("unknown topic config {key}"),
-            ));
-        }
+        // Replication settings (read by `Broker::replica_config` and the controller) and the
+        // configs accepted without effect: validated above, kept in the overrides.
+        _ => {}
     }
     Ok(())
 }
@@ -1720,10 +1720,12 @@ pub fn parse_bool(value: &str) -> Option<bool> {
     }
 }
 
-/// The value of one config as DescribeConfigs shows it.
-fn config_value(config: &LogConfig, key: &str) -> String {
+/// The value of one log-enforced config as DescribeConfigs shows it (`None` for the others).
+fn config_value(config: &LogConfig, key: &str) -> Option<String> {
     let opt = |v: Option<u64>| v.map_or("-1".to_string(), |v| v.to_string());
-    match key {
+    // Kafka shows "no limit" as Long.MAX_VALUE.
+    let unbounded = |v: Option<u64>| v.map_or(i64::MAX.to_string(), |v| v.to_string());
+    Some(match key {
         "cleanup.policy" => cleanup_policy_name(config.cleanup_policy).to_string(),
         "retention.ms" => opt(config.retention_ms),
         "retention.bytes" => opt(config.retention_bytes),
@@ -1733,9 +1735,8 @@ fn config_value(config: &LogConfig, key: &str) -> String {
         "min.cleanable.dirty.ratio" => config.min_cleanable_dirty_ratio.to_string(),
         "max.message.bytes" => config.max_message_bytes.to_string(),
         "index.interval.bytes" => config.index_interval_bytes.to_string(),
-        "flush.messages" => opt(config.flush_messages),
-        "flush.ms" => opt(config.flush_ms),
-        "min.insync.replicas" => "1".to_string(),
-        _ => String::new(),
-    }
+        "flush.messages" => unbounded(config.flush_messages),
+        "flush.ms" => unbounded(config.flush_ms),
+        _ => return None,
+    })
 }

@@ -76,3 +76,72 @@ fn a_data_directory_belongs_to_one_process_and_one_node() {
         "its own node starts on it again"
     );
 }
+
+/// Issue 15, item 1 (Kafka's `LogConfig` definition; DescribeConfigs sources from KIP-226):
+/// a topic created with Kafka's standard configs, as provisioning tools send them, is accepted;
+/// DescribeConfigs lists every topic config Kafka defines, each with its source: the topic's
+/// own (DYNAMIC_TOPIC_CONFIG), the broker's setting (STATIC_BROKER_CONFIG) or Kafka's default
+/// (DEFAULT_CONFIG); invalid values and unknown names are refused with INVALID_CONFIG.
+#[test]
+fn standard_topic_configs_are_accepted_and_described_with_their_source() {
+    let broker = Runnel::start("compat-configs", &["log.retention.ms=1000"]);
+    let r = runnel_tests::python_json(
+        &["tests/clients/topic_configs.py", &broker.bootstrap()],
+        Duration::from_secs(60),
+    );
+    assert!(r["created"].is_null(), "{}", r["created"]);
+    let source = |topic: &str, key: &str| -> (String, String) {
+        let entry = &r[topic][key];
+        (
+            entry[0].as_str().unwrap_or("<none>").to_string(),
+            entry[1].as_str().unwrap_or("<none>").to_string(),
+        )
+    };
+    for (key, value) in [
+        ("unclean.leader.election.enable", "false"),
+        ("message.timestamp.type", "CreateTime"),
+        ("retention.ms", "86400000"),
+        ("segment.bytes", "104857600"),
+        ("message.format.version", "3.0-IV1"),
+    ] {
+        assert_eq!(
+            source("provisioned", key),
+            (value.to_string(), "DYNAMIC_TOPIC_CONFIG".to_string()),
+            "{key}"
+        );
+    }
+    assert_eq!(
+        source("plain", "retention.ms"),
+        ("1000".to_string(), "STATIC_BROKER_CONFIG".to_string()),
+        "the broker's log.retention.ms"
+    );
+    assert_eq!(
+        source("plain", "segment.ms"),
+        ("604800000".to_string(), "DEFAULT_CONFIG".to_string())
+    );
+    assert_eq!(
+        source("plain", "flush.messages"),
+        (
+            "9223372036854775807".to_string(),
+            "DEFAULT_CONFIG".to_string()
+        ),
+        "Kafka shows no limit as Long.MAX_VALUE"
+    );
+    let names = r["plain"].as_object().map_or(0, |o| o.len());
+    assert!(names >= 36, "every topic config Kafka defines: {names}");
+    for (key, words) in [
+        (
+            "message.timestamp.type",
+            "must be one of CreateTime, LogAppendTime",
+        ),
+        ("retention.ms", "must be at least -1"),
+        ("segment.bytes", "expected a 32-bit integer"),
+        ("no.such.config", "unknown topic config no.such.config"),
+    ] {
+        let error = r["invalid"][key].as_str().unwrap_or("accepted");
+        assert!(
+            error.contains("INVALID_CONFIG") && error.contains(words),
+            "{key}: {error}"
+        );
+    }
+}

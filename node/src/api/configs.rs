@@ -15,7 +15,7 @@ use kafka_protocol::messages::{
 };
 
 use super::s;
-use crate::broker::{ApiError, Broker, code};
+use crate::broker::{ApiError, Broker, ConfigSource, code};
 
 /// ConfigResource type of a topic.
 const TOPIC: i8 = 2;
@@ -49,16 +49,13 @@ pub(super) fn describe_configs(
                 TOPIC => broker.describe_topic_config(&name).map(|configs| {
                     configs
                         .into_iter()
-                        .map(|(k, v, default)| {
-                            (
-                                k,
-                                v,
-                                if default {
-                                    DEFAULT_CONFIG
-                                } else {
-                                    DYNAMIC_TOPIC_CONFIG
-                                },
-                            )
+                        .map(|(k, v, source)| {
+                            let source = match source {
+                                ConfigSource::Topic => DYNAMIC_TOPIC_CONFIG,
+                                ConfigSource::Broker => STATIC_BROKER_CONFIG,
+                                ConfigSource::Default => DEFAULT_CONFIG,
+                            };
+                            (k, v, source)
                         })
                         .collect()
                 }),

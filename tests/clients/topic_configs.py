@@ -1,0 +1,56 @@
+"""confluent-kafka's AdminClient creating topics as provisioning tools do (Terraform providers,
+Strimzi, ksqlDB send Kafka's standard topic configs), then DescribeConfigs.
+
+BOOTSTRAP: creates "provisioned" with Kafka's standard configs, "plain" with none, and tries
+a few invalid ones; prints JSON: {"created": error or null, "invalid": {config: error text},
+"provisioned": {name: [value, source]}, "plain": {name: [value, source]}}."""
+import json
+import sys
+
+from confluent_kafka.admin import AdminClient, ConfigResource, ConfigSource, NewTopic
+
+bootstrap = sys.argv[1]
+admin = AdminClient({"bootstrap.servers": bootstrap})
+
+
+def create(name, config):
+    futures = admin.create_topics([NewTopic(name, num_partitions=1, replication_factor=1,
+                                            config=config)])
+    try:
+        futures[name].result(10)
+        return None
+    except Exception as e:  # KafkaException: the broker's error
+        return str(e)
+
+
+def describe(name):
+    resource = ConfigResource(ConfigResource.Type.TOPIC, name)
+    entries = admin.describe_configs([resource])[resource].result(10)
+    return {k: [v.value, ConfigSource(v.source).name] for k, v in entries.items()}
+
+
+standard = {
+    # The issue's input (a Terraform provider's defaults) ...
+    "unclean.leader.election.enable": "false",
+    "message.timestamp.type": "CreateTime",
+    "compression.type": "producer",
+    "retention.ms": "86400000",
+    "segment.bytes": "104857600",
+    # ... and more of the class: accepted as Kafka accepts them.
+    "preallocate": "false",
+    "message.format.version": "3.0-IV1",
+    "segment.jitter.ms": "0",
+    "max.compaction.lag.ms": "9223372036854775807",
+    "min.compaction.lag.ms": "0",
+    "local.retention.ms": "-2",
+    "leader.replication.throttled.replicas": "",
+    "message.timestamp.before.max.ms": "9223372036854775807",
+}
+result = {"created": create("provisioned", standard), "invalid": {}}
+create("plain", {})
+for key, value in [("message.timestamp.type", "Sometime"), ("retention.ms", "-7"),
+                   ("segment.bytes", "huge"), ("no.such.config", "1")]:
+    result["invalid"][key] = create(f"bad-{key.replace('.', '-')}", {key: value})
+result["provisioned"] = describe("provisioned")
+result["plain"] = describe("plain")
+print(json.dumps(result))
