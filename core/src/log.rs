@@ -926,6 +926,59 @@ impl<S: SegmentStore> Log<S> {
         Ok(None)
     }
 
+    /// The offset and timestamp of the first record carrying the log's largest timestamp
+    /// (ListOffsets with MAX_TIMESTAMP, -3, KIP-734), looking inside compressed batches
+    /// (KAFKA-16310: the record's own offset, not its batch's last). `None` for an empty log.
+    pub fn offset_of_max_timestamp(&self, codec: &dyn Codec) -> LogResult<Option<(i64, i64)>, S> {
+        let live = |s: &&Segment| s.next_offset > self.log_start_offset && s.max_timestamp >= 0;
+        // The first segment holding the largest timestamp (Kafka: maxBy over the segments).
+        let Some(best) = self
+            .segments
+            .iter()
+            .filter(live)
+            .map(|s| s.max_timestamp)
+            .max()
+        else {
+            return Ok(None);
+        };
+        let Some(segment) = self
+            .segments
+            .iter()
+            .filter(live)
+            .find(|s| s.max_timestamp == best)
+        else {
+            return Ok(None);
+        };
+        let mut bytes = Vec::new();
+        let mut scratch = Vec::new();
+        let mut position = segment.position_for(self.log_start_offset.max(segment.base_offset));
+        while position < segment.size_bytes {
+            let header = self.header_at(segment, position)?;
+            let size = header.size() as u64;
+            if header.max_timestamp == best && header.next_offset() > self.log_start_offset {
+                bytes.clear();
+                self.store
+                    .read(
+                        segment.base_offset,
+                        SegmentFile::Log,
+                        position,
+                        size as usize,
+                        &mut bytes,
+                    )
+                    .map_err(LogError::Store)?;
+                let batch = BatchRef::parse(&bytes)?;
+                for record in batch.records(codec, &mut scratch)? {
+                    let record = record?;
+                    if record.timestamp == best && record.offset >= self.log_start_offset {
+                        return Ok(Some((record.offset, record.timestamp)));
+                    }
+                }
+            }
+            position += size;
+        }
+        Ok(None)
+    }
+
     /// Removes every batch at or after `offset`, as a follower does when its log diverged from
     /// the new leader's. The cut falls on a batch boundary: a batch that holds `offset` goes
     /// whole, so the new log end offset is the base offset of that batch (≤ `offset`).

@@ -200,6 +200,47 @@ fn offset_for_timestamp_finds_the_first_record_at_or_after() {
 }
 
 #[test]
+fn max_timestamp_is_the_first_record_carrying_the_largest_timestamp() {
+    // KIP-734 (ListOffsets MAX_TIMESTAMP, -3): the offset of the record with the largest
+    // timestamp, the record's own offset inside a multi-record batch (KAFKA-16310), the first
+    // one when several carry it; nothing on an empty log.
+    let mut log = new_log(small_segments());
+    assert_eq!(log.offset_of_max_timestamp(&NoCodec).unwrap(), None);
+    for (i, ts) in [10, 70, 30, 70, 20].into_iter().enumerate() {
+        log.append(
+            &mut batch(&[(None, Some(value(i as u64, 8)), ts)]),
+            0,
+            &NoCodec,
+            0,
+        )
+        .unwrap();
+    }
+    // One batch of three records whose middle one is later than everything so far.
+    log.append(
+        &mut batch(&[
+            (None, Some(value(5, 8)), 40),
+            (None, Some(value(6, 8)), 90),
+            (None, Some(value(7, 8)), 50),
+        ]),
+        0,
+        &NoCodec,
+        0,
+    )
+    .unwrap();
+    assert_eq!(
+        log.offset_of_max_timestamp(&NoCodec).unwrap(),
+        Some((6, 90))
+    );
+    // A later record with the same timestamp does not move it.
+    log.append(&mut batch(&[(None, Some(value(8, 8)), 90)]), 0, &NoCodec, 0)
+        .unwrap();
+    assert_eq!(
+        log.offset_of_max_timestamp(&NoCodec).unwrap(),
+        Some((6, 90))
+    );
+}
+
+#[test]
 fn truncation_cuts_on_a_batch_boundary_and_appends_continue_from_there() {
     let mut log = new_log(small_segments());
     for _ in 0..10 {

@@ -145,3 +145,39 @@ fn standard_topic_configs_are_accepted_and_described_with_their_source() {
         );
     }
 }
+
+/// Issue 15, item 3 (KIP-734): ListOffsets with MAX_TIMESTAMP (-3) answers the first record
+/// carrying the largest timestamp, inside a compressed batch too (KAFKA-16310), and -1/-1 on
+/// an empty partition; the other specs as before. Asked through confluent-kafka's
+/// AdminClient.list_offsets (OffsetSpec.max_timestamp()).
+#[test]
+fn list_offsets_answers_kafkas_max_timestamp() {
+    let broker = Runnel::start("compat-max-timestamp", &[]);
+    let r = runnel_tests::python_json(
+        &[
+            "tests/clients/list_offsets.py",
+            &broker.bootstrap(),
+            "stamped",
+            "10,40,20,90,30,90,50",
+        ],
+        Duration::from_secs(60),
+    );
+    let pairs = |key: &str| -> Vec<(i64, i64)> {
+        r[key]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|p| (p[0].as_i64().unwrap_or(-9), p[1].as_i64().unwrap_or(-9)))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    assert_eq!(pairs("max_timestamp"), [(3, 90), (-1, -1)], "{r}");
+    assert_eq!(pairs("earliest")[0].0, 0);
+    assert_eq!(pairs("latest")[0].0, 7);
+    assert_eq!(
+        pairs("at_25")[0],
+        (1, 40),
+        "the first record at or after 25"
+    );
+}

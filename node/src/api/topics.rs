@@ -28,6 +28,12 @@ const EARLIEST: i64 = -2;
 const LATEST: i64 = -1;
 /// ListOffsets timestamp meaning "the record with the largest timestamp" (KIP-734).
 const MAX_TIMESTAMP: i64 = -3;
+/// ListOffsets timestamp meaning "the first offset on local storage" (KIP-405): the log start
+/// without tiered storage.
+const EARLIEST_LOCAL: i64 = -4;
+/// ListOffsets timestamp meaning "the last offset in tiered storage" (KIP-1005): none here,
+/// so -1, as Kafka answers when remote storage is off.
+const LATEST_TIERED: i64 = -5;
 
 /// ListOffsets: earliest, latest, or the first offset at or after a timestamp.
 pub(super) fn list_offsets(
@@ -72,13 +78,14 @@ fn offset_for(
     let partition = broker.led_partition(topic, index)?;
     let state = partition.lock();
     match timestamp {
-        EARLIEST => Ok((state.log().log_start_offset(), -1)),
+        EARLIEST | EARLIEST_LOCAL => Ok((state.log().log_start_offset(), -1)),
+        LATEST_TIERED => Ok((-1, -1)),
         // The end a consumer can read to: the high watermark (the log end on one node).
         LATEST => Ok((state.high_watermark(), -1)),
-        MAX_TIMESTAMP => Err(ApiError::new(
-            code::INVALID_REQUEST,
-            "max timestamp lookups are not supported",
-        )),
+        MAX_TIMESTAMP => Ok(state
+            .log()
+            .offset_of_max_timestamp(&broker.codec)?
+            .unwrap_or((-1, -1))),
         ts if ts >= 0 => Ok(state
             .log()
             .offset_for_timestamp(ts, &broker.codec)?
