@@ -27,6 +27,7 @@
 //! - [`scenario`]: the articles' failover cases as named simulations.
 //! - [`sim`]: a deterministic cluster simulator (virtual time, seeded faults, trace).
 //! - [`sweep`]: the seeded fault sweep (safety phase, then liveness) over the simulator.
+//! - [`topic_name`]: Kafka's legal topic names and the `.`/`_` collision rule.
 //! - [`topic_config`]: every Kafka topic config: type, default, validation, what runnel does.
 //! - [`offsets`]: committed offsets per (group, topic, partition) and their on-log encoding.
 //! - [`error_code`]: the Kafka error codes every module's errors map onto.
@@ -57,4 +58,5 @@ pub mod scenario;
 pub mod sim;
 pub mod sweep;
 pub mod topic_config;
+pub mod topic_name;
 pub mod varint;

@@ -26,7 +26,7 @@ use runnel_core::group::{GroupConfig, GroupCoordinator, GroupOutput, ReplyToken}
 use runnel_core::log::{Log, LogConfig, LogError};
 use runnel_core::offsets::{CommittedOffset, OffsetKey, OffsetStore, encode_commit};
 use runnel_core::replica::{Acks, Replica, ReplicaConfig, ReplicaError, RoleChange};
-use runnel_core::topic_config;
+use runnel_core::{topic_config, topic_name};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{Notify, oneshot};
 
@@ -41,7 +41,6 @@ pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
 /// How long a commit waits for the offsets topic's ISR (Kafka's offsets.commit.timeout.ms).
 pub const OFFSETS_COMMIT_TIMEOUT_MS: u64 = 5_000;
 /// Topic names longer than this are refused (Kafka's limit).
-const TOPIC_NAME_MAX_LEN: usize = 249;
 /// The most partitions one topic may have here: each holds three open files.
 const PARTITIONS_MAX: i32 = 10_000;
 
@@ -472,6 +471,16 @@ impl Broker {
             .cloned()
     }
 
+    /// The name of every topic here.
+    pub fn topic_names(&self) -> Vec<String> {
+        self.topics
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .keys()
+            .cloned()
+            .collect()
+    }
+
     /// Every topic, by name.
     pub fn topics(&self) -> Vec<Arc<Topic>> {
         self.topics
@@ -496,7 +505,10 @@ impl Broker {
         partitions: i32,
         config: &BTreeMap<String, String>,
     ) -> Result<(), ApiError> {
-        validate_topic_name(name)?;
+        // Kafka's name rule, and no collision with a topic that differs only by '.' and '_'.
+        let existing = self.topic_names();
+        topic_name::validate_new(name, existing.iter().map(String::as_str))
+            .map_err(|e| ApiError::new(e.kafka_error_code(), e.to_string()))?;
         if !(1..=PARTITIONS_MAX).contains(&partitions) {
             return Err(ApiError::new(
                 code::INVALID_PARTITIONS,
@@ -742,7 +754,8 @@ impl Broker {
         let path = meta_path(&self.config.data_dir, name);
         let text = toml::to_string(meta)
             .map_err(|e| ApiError::new(error_code::KAFKA_STORAGE_ERROR, e.to_string()))?;
-        let tmp = path.with_extension("toml.tmp");
+        // A short temporary name: `<249-character name>.toml.tmp` would pass 255 bytes.
+        let tmp = meta_dir(&self.config.data_dir).join(format!(".{}.tmp", meta.id));
         fs::write(&tmp, text)
             .and_then(|()| fs::rename(&tmp, &path))
             .map_err(|e| {
@@ -1634,25 +1647,6 @@ fn meta_path(data_dir: &Path, topic: &str) -> PathBuf {
 
 fn partition_dir(data_dir: &Path, topic: &str, index: i32) -> PathBuf {
     data_dir.join(format!("{topic}-{index}"))
-}
-
-/// Kafka's rule: 1–249 characters from `[a-zA-Z0-9._-]`, not `.` or `..`.
-fn validate_topic_name(name: &str) -> Result<(), ApiError> {
-    let valid = !name.is_empty()
-        && name.len() <= TOPIC_NAME_MAX_LEN
-        && name != "."
-        && name != ".."
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-');
-    if valid {
-        Ok(())
-    } else {
-        Err(ApiError::new(
-            error_code::INVALID_TOPIC_EXCEPTION,
-            format!("invalid topic name {name:?}: use 1-249 characters from [a-zA-Z0-9._-]"),
-        ))
-    }
 }
 
 fn invalid_config(key: &str, value: &str) -> ApiError {

@@ -181,3 +181,59 @@ fn list_offsets_answers_kafkas_max_timestamp() {
         "the first record at or after 25"
     );
 }
+
+/// Issue 15, item 5 (Kafka's `Topic.validate` and `Topic.hasCollision`): every name Kafka
+/// accepts works end to end, the longest (249 characters) included, through creation, kcat's
+/// produce and consume, deletion and recreation; and a name that differs from an existing one
+/// only by '.' against '_' is refused with INVALID_TOPIC_EXCEPTION, as Kafka refuses it.
+#[test]
+fn every_legal_topic_name_works_and_colliding_names_are_refused() {
+    let broker = Runnel::start("compat-names", &[]);
+    let b = broker.bootstrap();
+    let longest = "n".repeat(248) + "9";
+    for name in [longest.as_str(), "a.b", "...", "-_-"] {
+        for round in 0..2 {
+            // `--`: "-_-" is a name, not a flag.
+            runnel(&["topic", "create", "-p", "12", "-b", &b, "--", name], b"");
+            runnel_tests::run_client(
+                "kcat",
+                &["-b", &b, "-P", "-t", name, "-p", "11"],
+                format!("{name}-{round}\n").as_bytes(),
+                Duration::from_secs(30),
+            );
+            let out = runnel_tests::run_client(
+                "kcat",
+                &[
+                    "-b", &b, "-C", "-t", name, "-p", "11", "-e", "-q", "-f", "%s\\n",
+                ],
+                b"",
+                Duration::from_secs(30),
+            );
+            assert_eq!(
+                String::from_utf8_lossy(&out.stdout),
+                format!("{name}-{round}\n"),
+                "round {round}: a recreated topic starts empty"
+            );
+            runnel(&["topic", "delete", "-b", &b, "--", name], b"");
+        }
+    }
+    runnel(&["topic", "create", "metrics.cpu", "-b", &b], b"");
+    let refused = Command::new(runnel_binary())
+        .args(["topic", "create", "metrics_cpu", "-b", &b])
+        .output()
+        .expect("run");
+    assert_eq!(
+        String::from_utf8_lossy(&refused.stderr),
+        "runnel: create topic metrics_cpu: topic metrics_cpu collides with existing topic metrics.cpu ('.' and '_' collide) (INVALID_TOPIC_EXCEPTION, Kafka error 17)\n"
+    );
+    let too_long = "n".repeat(250);
+    let refused = Command::new(runnel_binary())
+        .args(["topic", "create", &too_long, "-b", &b])
+        .output()
+        .expect("run");
+    assert!(
+        String::from_utf8_lossy(&refused.stderr)
+            .contains("(INVALID_TOPIC_EXCEPTION, Kafka error 17)"),
+        "{refused:?}"
+    );
+}
