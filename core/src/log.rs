@@ -664,6 +664,7 @@ impl<S: SegmentStore> Log<S> {
     ) -> LogResult<AppendInfo, S> {
         let sizes = self.validate(records, codec)?;
         let mut position = 0;
+        let mut scratch = Vec::new();
         for &size in &sizes {
             // A producer's batch numbers its records 0..n-1: offsets stay dense.
             let header = BatchHeader::decode(&records[position..])?;
@@ -671,6 +672,18 @@ impl<S: SegmentStore> Log<S> {
                 return Err(LogError::Batch(BatchError::InconsistentHeader(
                     "lastOffsetDelta is not the record count minus one",
                 )));
+            }
+            // Kafka's LogValidator: a compacted topic refuses a record without a key
+            // (INVALID_RECORD, "Compacted topic cannot accept message without key").
+            if self.config.cleanup_policy.compact && !header.is_control() {
+                let batch = BatchRef::parse(&records[position..position + size])?;
+                for record in batch.records(codec, &mut scratch)? {
+                    if record?.key.is_none() {
+                        return Err(LogError::Batch(BatchError::InvalidRecord(
+                            "a compacted topic cannot accept a record without a key",
+                        )));
+                    }
+                }
             }
             position += size;
         }

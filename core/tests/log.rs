@@ -200,6 +200,44 @@ fn offset_for_timestamp_finds_the_first_record_at_or_after() {
 }
 
 #[test]
+fn a_compacted_log_refuses_a_record_without_a_key() {
+    // Kafka's LogValidator: "Compacted topic cannot accept message without key"
+    // (INVALID_RECORD, 87); the whole batch is refused and nothing is written.
+    let mut log = new_log(LogConfig {
+        cleanup_policy: CleanupPolicy::COMPACT,
+        ..LogConfig::default()
+    });
+    let e = log
+        .append(
+            &mut batch(&[keyed("k", Some("v"), 1), (None, Some(b"x".to_vec()), 1)]),
+            0,
+            &NoCodec,
+            0,
+        )
+        .unwrap_err();
+    assert_eq!(e.kafka_error_code(), error_code::INVALID_RECORD, "{e}");
+    assert_eq!(log.log_end_offset(), 0, "nothing written");
+    // A tombstone has a key: accepted.
+    log.append(&mut batch(&[keyed("k", None, 2)]), 0, &NoCodec, 0)
+        .expect("a tombstone");
+    // compact,delete refuses too; delete alone takes anything.
+    let mut both = new_log(LogConfig {
+        cleanup_policy: CleanupPolicy::COMPACT_DELETE,
+        ..LogConfig::default()
+    });
+    assert!(
+        both.append(&mut batch(&[(None, None, 1)]), 0, &NoCodec, 0)
+            .is_err()
+    );
+    let mut delete = new_log(LogConfig::default());
+    assert!(
+        delete
+            .append(&mut batch(&[(None, None, 1)]), 0, &NoCodec, 0)
+            .is_ok()
+    );
+}
+
+#[test]
 fn max_timestamp_is_the_first_record_carrying_the_largest_timestamp() {
     // KIP-734 (ListOffsets MAX_TIMESTAMP, -3): the offset of the record with the largest
     // timestamp, the record's own offset inside a multi-record batch (KAFKA-16310), the first
@@ -415,7 +453,15 @@ fn retention_deletes_old_segments_by_time_and_by_size_below_the_high_watermark()
         ..small_segments()
     });
     for i in 0..10 {
-        append_n(&mut compact_only, 2, i);
+        // Keyed: a compacted topic refuses records without a key, as Kafka's does.
+        compact_only
+            .append(
+                &mut batch(&[keyed("k", Some("v"), i), keyed("j", Some("w"), i)]),
+                5,
+                &NoCodec,
+                i as u64,
+            )
+            .expect("append");
     }
     let leo = compact_only.log_end_offset();
     let report = compact_only.apply_retention(day, leo).unwrap();

@@ -192,16 +192,20 @@ proptest! {
         now in 0u64..100,
         compressed_policy in any::<bool>(),
     ) {
-        let mut log = new_log(LogConfig {
+        let compacted = LogConfig {
             cleanup_policy: if compressed_policy { CleanupPolicy::COMPACT_DELETE } else { CleanupPolicy::COMPACT },
             retention_ms: None,
             min_cleanable_dirty_ratio: 0.0,
             delete_retention_ms,
             ..config(250, 64)
-        });
+        };
+        // Written while the topic was cleanup.policy=delete (a compacted log refuses records
+        // without a key, as Kafka's does), then switched to compaction: keyless history too.
+        let mut log = new_log(LogConfig { cleanup_policy: CleanupPolicy::DELETE, ..compacted.clone() });
         for records in &appends {
             log.append(&mut batch(records), 0, &NoCodec, 0).expect("append");
         }
+        log.set_config(compacted);
         let before = read_all(&log);
         let active_base = log.segments().last().map(|s| s.base_offset).unwrap_or(0);
         let leo = log.log_end_offset();

@@ -237,3 +237,46 @@ fn every_legal_topic_name_works_and_colliding_names_are_refused() {
         "{refused:?}"
     );
 }
+
+/// Issue 15, item 11 (Kafka's LogValidator, "Compacted topic cannot accept message without
+/// key"): a record without a key sent to a compacted topic is refused with INVALID_RECORD
+/// (87) and nothing is written; keyed records and tombstones are taken.
+#[test]
+fn a_compacted_topic_refuses_records_without_a_key() {
+    let broker = Runnel::start("compat-keyless", &[]);
+    let b = broker.bootstrap();
+    runnel(
+        &[
+            "topic",
+            "create",
+            "state",
+            "-c",
+            "cleanup.policy=compact",
+            "-b",
+            &b,
+        ],
+        b"",
+    );
+    let once = runnel_tests::python_json(
+        &[
+            "tests/clients/cluster_failover.py",
+            "once",
+            &b,
+            "state",
+            "1",
+            "no-key",
+        ],
+        Duration::from_secs(60),
+    );
+    assert_eq!(once["error_name"], "INVALID_RECORD", "{once}");
+    assert_eq!(once["error"], 87, "{once}");
+    runnel(
+        &["produce", "state", "-K", ":", "-Z", "-b", &b],
+        b"k1:v1\nk1:\n",
+    );
+    assert_eq!(
+        runnel(&["consume", "state", "-f", "%o %k %S\\n", "-b", &b], b""),
+        "0 k1 2\n1 k1 -1\n",
+        "the keyed record and the tombstone, nothing of the refused one"
+    );
+}
