@@ -546,6 +546,64 @@ pub fn validate(name: &str, value: &str) -> Result<&'static TopicConfigDef, Topi
     Ok(def)
 }
 
+/// An IncrementalAlterConfigs operation on a list config (KIP-339).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ListOp {
+    /// APPEND (2): add the items not there yet, in order.
+    Append,
+    /// SUBTRACT (3): remove the items given.
+    Subtract,
+}
+
+/// The new value of list config `name` after `op` with `items` (comma-separated) over its
+/// `current` value, as Kafka's `ConfigAdminManager.prepareIncrementalConfigs` computes it.
+///
+/// # Errors
+/// [`TopicConfigError::Unknown`] for an unknown name; [`TopicConfigError::Invalid`] when the
+/// config is not a list ("append/subtract is not allowed", as Kafka); the result is then
+/// checked with [`validate`] by the caller's SET.
+pub fn apply_list_op(
+    name: &str,
+    current: &str,
+    op: ListOp,
+    items: &str,
+) -> Result<String, TopicConfigError> {
+    let def = find(name).ok_or_else(|| TopicConfigError::Unknown(name.into()))?;
+    if def.kind != Kind::List {
+        return Err(TopicConfigError::Invalid {
+            name: name.into(),
+            value: items.into(),
+            reason: format!(
+                "{} is not allowed: {name} is not a list",
+                match op {
+                    ListOp::Append => "append",
+                    ListOp::Subtract => "subtract",
+                }
+            ),
+        });
+    }
+    let split = |s: &str| -> alloc::vec::Vec<String> {
+        s.split(',')
+            .map(str::trim)
+            .filter(|i| !i.is_empty())
+            .map(String::from)
+            .collect()
+    };
+    let mut list = split(current);
+    let given = split(items);
+    match op {
+        ListOp::Append => {
+            for item in given {
+                if !list.contains(&item) {
+                    list.push(item);
+                }
+            }
+        }
+        ListOp::Subtract => list.retain(|i| !given.contains(i)),
+    }
+    Ok(list.join(","))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -628,6 +686,39 @@ mod tests {
         assert_eq!(
             validate("x", "1").map_err(|e| e.kafka_error_code()),
             Err(error_code::INVALID_CONFIG)
+        );
+    }
+
+    #[test]
+    fn append_and_subtract_work_on_lists_only() {
+        assert_eq!(
+            apply_list_op("cleanup.policy", "delete", ListOp::Append, "compact").as_deref(),
+            Ok("delete,compact")
+        );
+        assert_eq!(
+            apply_list_op(
+                "cleanup.policy",
+                "delete,compact",
+                ListOp::Append,
+                "compact"
+            )
+            .as_deref(),
+            Ok("delete,compact")
+        );
+        assert_eq!(
+            apply_list_op(
+                "cleanup.policy",
+                "compact,delete",
+                ListOp::Subtract,
+                "delete"
+            )
+            .as_deref(),
+            Ok("compact")
+        );
+        let e = apply_list_op("retention.ms", "1", ListOp::Append, "2").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "invalid value \"2\" for retention.ms: append is not allowed: retention.ms is not a list"
         );
     }
 }

@@ -2,12 +2,15 @@
 Strimzi, ksqlDB send Kafka's standard topic configs), then DescribeConfigs.
 
 BOOTSTRAP: creates "provisioned" with Kafka's standard configs, "plain" with none, and tries
-a few invalid ones; prints JSON: {"created": error or null, "invalid": {config: error text},
-"provisioned": {name: [value, source]}, "plain": {name: [value, source]}}."""
+a few invalid ones, then APPENDs and SUBTRACTs on "plain" (KIP-339); prints JSON: {"created":
+error or null, "invalid": {config: error text}, "provisioned": {name: [value, source]}, "plain":
+{name: [value, source]}, "appended", "subtracted": cleanup.policy after each, "append_to_long":
+error text}."""
 import json
 import sys
 
-from confluent_kafka.admin import AdminClient, ConfigResource, ConfigSource, NewTopic
+from confluent_kafka.admin import (AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource,
+                                   ConfigSource, NewTopic)
 
 bootstrap = sys.argv[1]
 admin = AdminClient({"bootstrap.servers": bootstrap})
@@ -53,4 +56,21 @@ for key, value in [("message.timestamp.type", "Sometime"), ("retention.ms", "-7"
     result["invalid"][key] = create(f"bad-{key.replace('.', '-')}", {key: value})
 result["provisioned"] = describe("provisioned")
 result["plain"] = describe("plain")
+
+
+def incremental(op, key, value):
+    resource = ConfigResource(ConfigResource.Type.TOPIC, "plain", incremental_configs=[
+        ConfigEntry(key, value, incremental_operation=op)])
+    try:
+        admin.incremental_alter_configs([resource])[resource].result(10)
+        return None
+    except Exception as e:
+        return str(e)
+
+
+incremental(AlterConfigOpType.APPEND, "cleanup.policy", "compact")
+result["appended"] = describe("plain")["cleanup.policy"]
+incremental(AlterConfigOpType.SUBTRACT, "cleanup.policy", "delete")
+result["subtracted"] = describe("plain")["cleanup.policy"]
+result["append_to_long"] = incremental(AlterConfigOpType.APPEND, "retention.ms", "5")
 print(json.dumps(result))

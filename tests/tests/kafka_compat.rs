@@ -127,6 +127,15 @@ fn standard_topic_configs_are_accepted_and_described_with_their_source() {
         ),
         "Kafka shows no limit as Long.MAX_VALUE"
     );
+    // Issue 15, item 12 (KIP-339): APPEND and SUBTRACT on a list config, refused on others.
+    assert_eq!(r["appended"][0], "delete,compact", "{r}");
+    assert_eq!(r["appended"][1], "DYNAMIC_TOPIC_CONFIG", "{r}");
+    assert_eq!(r["subtracted"][0], "compact", "{r}");
+    let refused = r["append_to_long"].as_str().unwrap_or("accepted");
+    assert!(
+        refused.contains("INVALID_CONFIG") && refused.contains("append is not allowed"),
+        "{refused}"
+    );
     let names = r["plain"].as_object().map_or(0, |o| o.len());
     assert!(names >= 36, "every topic config Kafka defines: {names}");
     for (key, words) in [

@@ -15,6 +15,8 @@ use kafka_protocol::messages::{
 };
 
 use super::s;
+use runnel_core::topic_config::{self, ListOp};
+
 use crate::broker::{ApiError, Broker, ConfigSource, code};
 
 /// ConfigResource type of a topic.
@@ -144,24 +146,50 @@ pub(super) async fn alter_configs(
     AlterConfigsResponse::default().with_responses(responses)
 }
 
-/// IncrementalAlterConfigs: SET (0) and DELETE (1) of single topic configs; APPEND and
-/// SUBTRACT (list configs) are refused.
+/// IncrementalAlterConfigs: SET (0), DELETE (1), and APPEND (2) / SUBTRACT (3) on list
+/// configs (KIP-339: over the current value, the topic's own or else the default; core's
+/// `topic_config::apply_list_op`).
 pub(super) async fn incremental_alter_configs(
     broker: &Arc<Broker>,
     request: IncrementalAlterConfigsRequest,
 ) -> IncrementalAlterConfigsResponse {
     let mut responses = Vec::with_capacity(request.resources.len());
     for resource in request.resources {
+        let current = || {
+            if resource.resource_type == TOPIC {
+                broker
+                    .describe_topic_config(&resource.resource_name)
+                    .unwrap_or_default()
+            } else {
+                Vec::new()
+            }
+        };
         let changes: Result<Vec<(String, Option<String>)>, ApiError> = resource
             .configs
             .iter()
-            .map(|c| match c.config_operation {
-                0 => Ok((c.name.to_string(), c.value.as_ref().map(|v| v.to_string()))),
-                1 => Ok((c.name.to_string(), None)),
-                op => Err(ApiError::new(
-                    code::INVALID_CONFIG,
-                    format!("config operation {op} is not supported for {}", c.name),
-                )),
+            .map(|c| {
+                let name = c.name.to_string();
+                let op = match c.config_operation {
+                    0 => return Ok((name, c.value.as_ref().map(|v| v.to_string()))),
+                    1 => return Ok((name, None)),
+                    2 => ListOp::Append,
+                    3 => ListOp::Subtract,
+                    op => {
+                        return Err(ApiError::new(
+                            code::INVALID_REQUEST,
+                            format!("unknown config operation {op} for {name}"),
+                        ));
+                    }
+                };
+                let now = current()
+                    .into_iter()
+                    .find(|(k, _, _)| *k == name)
+                    .map(|(_, v, _)| v)
+                    .unwrap_or_default();
+                let items = c.value.as_ref().map_or(String::new(), |v| v.to_string());
+                topic_config::apply_list_op(&name, &now, op, &items)
+                    .map(|value| (name, Some(value)))
+                    .map_err(|e| ApiError::new(e.kafka_error_code(), e.to_string()))
             })
             .collect();
         let result = match changes {
