@@ -60,8 +60,9 @@ wait(admin.create_partitions([NewPartitions(TOPIC, 4)]))
 assert len(admin.list_topics(timeout=10).topics[TOPIC].partitions) == 4
 
 producer = Producer({"bootstrap.servers": bootstrap})
+# The topic is compact,delete by now: records need keys (Kafka refuses keyless ones there).
 for i in range(20):
-    producer.produce(TOPIC, value=f"r{i}", partition=0)
+    producer.produce(TOPIC, key=f"k{i}", value=f"r{i}", partition=0)
 producer.flush(10)
 result = wait(admin.delete_records([TopicPartition(TOPIC, 0, 15)]))
 low = list(result.values())[0]

@@ -289,3 +289,22 @@ fn a_compacted_topic_refuses_records_without_a_key() {
         "the keyed record and the tombstone, nothing of the refused one"
     );
 }
+
+/// Issue 15, item 10 (KIP-74, found by librdkafka's own test suite): a Fetch response stays
+/// within the request's max_bytes except for the first batch of its first non-empty
+/// partition. Before, two 900 KiB batches of two partitions came back together (1.8 MB for
+/// fetch.max.bytes=1000000) and librdkafka refused the response.
+#[test]
+fn a_fetch_response_stays_within_fetch_max_bytes() {
+    let broker = Runnel::start("compat-fetch-max", &[]);
+    let r = runnel_tests::python_json(
+        &["tests/clients/fetch_limits.py", &broker.bootstrap(), "wide"],
+        Duration::from_secs(90),
+    );
+    assert_eq!(r["errors"], serde_json::json!([]), "{r}");
+    assert_eq!(
+        r["received"],
+        serde_json::json!([[0, 921_600], [1, 921_600]]),
+        "{r}"
+    );
+}

@@ -117,7 +117,9 @@ fn read_once(
                 // full (`max_bytes`), later partitions still count the follower's offset toward
                 // the HW and the ISR, but bring no records (it asks again from there).
                 if let Ok(a) = &mut answer {
-                    if total > 0 && limit == 0 {
+                    // Only the response's first non-empty partition may exceed the limit
+                    // with its first batch (KIP-74).
+                    if total > 0 && (limit == 0 || a.records.len() > limit) {
                         a.records.clear();
                     }
                     remaining = remaining.saturating_sub(a.records.len());
@@ -162,6 +164,12 @@ fn read_once(
                 continue;
             }
             match state.log().read(p.fetch_offset, limit.max(1), leo) {
+                // The log returns a first batch whole even past the limit; only the response's
+                // first non-empty partition may (KIP-74): a later one answers empty and its
+                // batch comes in the next fetch.
+                Ok(bytes) if total > 0 && bytes.len() > limit => {
+                    partitions.push(data.with_records(Some(Bytes::new())));
+                }
                 Ok(bytes) => {
                     total += bytes.len();
                     records += record_count(&bytes);
