@@ -949,6 +949,68 @@ impl Broker {
             .collect())
     }
 
+    /// The broker's configs for DescribeConfigs on a BROKER resource named `resource_name`
+    /// (this node's id, or "" for the cluster-wide defaults): runnel's own settings, then the
+    /// broker-level synonym of every Kafka topic config (`log.retention.ms`,
+    /// `message.max.bytes`, ...) at the value this broker gives new topics. Source: the
+    /// broker's setting when it differs from the default (STATIC_BROKER_CONFIG), else
+    /// DEFAULT_CONFIG.
+    ///
+    /// # Errors
+    /// INVALID_REQUEST for another node's id or a name that is not an id (Kafka answers a
+    /// broker resource only on that broker).
+    pub fn describe_broker_config(
+        &self,
+        resource_name: &str,
+    ) -> Result<Vec<(String, String, ConfigSource)>, ApiError> {
+        if !resource_name.is_empty() && resource_name != self.config.node_id.to_string() {
+            return Err(ApiError::new(
+                error_code::INVALID_REQUEST,
+                format!(
+                    "broker {resource_name}: this is node {}; ask that broker for its configs",
+                    self.config.node_id
+                ),
+            ));
+        }
+        let defaults: BTreeMap<String, String> =
+            BrokerConfig::default().settings().into_iter().collect();
+        let mut out: BTreeMap<String, (String, ConfigSource)> = self
+            .config
+            .settings()
+            .into_iter()
+            .map(|(k, v)| {
+                let source = if defaults.get(&k) == Some(&v) {
+                    ConfigSource::Default
+                } else {
+                    ConfigSource::Broker
+                };
+                (k, (v, source))
+            })
+            .collect();
+        let log = self.log_config(&BTreeMap::new());
+        for def in topic_config::TOPIC_CONFIGS {
+            let Some(synonym) = def.broker_synonym else {
+                continue;
+            };
+            if out.contains_key(synonym) {
+                continue;
+            }
+            let value = match def.name {
+                "min.insync.replicas" => Some(self.config.min_insync_replicas.max(1).to_string()),
+                "unclean.leader.election.enable" => {
+                    Some(self.config.unclean_leader_election.to_string())
+                }
+                other => config_value(&log, other),
+            };
+            let entry = match value {
+                Some(v) if v != def.default => (v, ConfigSource::Broker),
+                _ => (def.default.to_string(), ConfigSource::Default),
+            };
+            out.insert(synonym.to_string(), entry);
+        }
+        Ok(out.into_iter().map(|(k, (v, s))| (k, v, s)).collect())
+    }
+
     /// Appends records to one partition as an acks=1 producer would (plugin pipelines): the
     /// base offset the records got (or had, for an idempotent retry) and the log start offset.
     pub fn produce(&self, partition: &Partition, records: &[u8]) -> Result<(i64, i64), ApiError> {

@@ -17,10 +17,10 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use runnel_core::log::{CleanupPolicy, LogConfig};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// Everything the broker reads at start.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct BrokerConfig {
     /// `node.id`: this broker's id.
@@ -285,6 +285,23 @@ impl BrokerConfig {
             };
         }
         Ok(self)
+    }
+
+    /// Every setting by its Kafka name, with its value as text (DescribeConfigs on the broker).
+    pub fn settings(&self) -> Vec<(String, String)> {
+        let Ok(table) = toml::Table::try_from(self) else {
+            return Vec::new();
+        };
+        table
+            .into_iter()
+            .map(|(k, v)| {
+                let text = match v {
+                    toml::Value::String(s) => s,
+                    other => other.to_string(),
+                };
+                (k, text)
+            })
+            .collect()
     }
 
     /// The log configuration a new topic gets before its own overrides.

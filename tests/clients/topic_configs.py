@@ -5,7 +5,7 @@ BOOTSTRAP: creates "provisioned" with Kafka's standard configs, "plain" with non
 a few invalid ones, then APPENDs and SUBTRACTs on "plain" (KIP-339); prints JSON: {"created":
 error or null, "invalid": {config: error text}, "provisioned": {name: [value, source]}, "plain":
 {name: [value, source]}, "appended", "subtracted": cleanup.policy after each, "append_to_long":
-error text}."""
+error text, "broker": {name: [value, source, read_only]} of broker 0}."""
 import json
 import sys
 
@@ -73,4 +73,9 @@ result["appended"] = describe("plain")["cleanup.policy"]
 incremental(AlterConfigOpType.SUBTRACT, "cleanup.policy", "delete")
 result["subtracted"] = describe("plain")["cleanup.policy"]
 result["append_to_long"] = incremental(AlterConfigOpType.APPEND, "retention.ms", "5")
+
+broker = ConfigResource(ConfigResource.Type.BROKER, "0")
+entries = admin.describe_configs([broker])[broker].result(10)
+result["broker"] = {k: [v.value, ConfigSource(v.source).name, v.is_read_only]
+                    for k, v in entries.items()}
 print(json.dumps(result))

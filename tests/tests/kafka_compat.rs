@@ -136,6 +136,21 @@ fn standard_topic_configs_are_accepted_and_described_with_their_source() {
         refused.contains("INVALID_CONFIG") && refused.contains("append is not allowed"),
         "{refused}"
     );
+    // Issue 15, item 4: a BROKER resource lists the broker's configs (kafka-ui, Kafdrop and
+    // ksqlDB read them at start), read-only here, with their source; another node's id is
+    // INVALID_REQUEST, as Kafka answers a broker resource only on that broker.
+    let broker_entry = |key: &str| r["broker"][key].clone();
+    assert_eq!(
+        broker_entry("log.retention.ms"),
+        serde_json::json!(["1000", "STATIC_BROKER_CONFIG", true]),
+        "{r}"
+    );
+    assert_eq!(
+        broker_entry("message.max.bytes"),
+        serde_json::json!(["1048588", "DEFAULT_CONFIG", true])
+    );
+    assert_eq!(broker_entry("node.id")[0], "0");
+    assert_eq!(broker_entry("num.partitions")[0], "1");
     let names = r["plain"].as_object().map_or(0, |o| o.len());
     assert!(names >= 36, "every topic config Kafka defines: {names}");
     for (key, words) in [

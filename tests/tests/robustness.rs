@@ -379,6 +379,60 @@ fn produce_result(body: &[u8]) -> (i16, i64) {
 }
 
 #[test]
+fn describe_configs_on_a_broker_answers_by_name_and_only_for_this_node() {
+    // Issue 15, item 4: DescribeConfigs for a BROKER resource asking `message.max.bytes` by
+    // name returned no entry, and another node's id answered NONE; Kafka answers the entry,
+    // and INVALID_REQUEST for a broker resource that is not the receiving broker.
+    use kafka_protocol::messages::describe_configs_request::DescribeConfigsResource;
+    use kafka_protocol::messages::{DescribeConfigsRequest, DescribeConfigsResponse};
+    use kafka_protocol::protocol::Decodable;
+    let broker = Runnel::start("robust-broker-configs", &[]);
+    let mut stream = connect(&broker);
+    let ask = |name: &str| {
+        DescribeConfigsRequest::default().with_resources(vec![
+            DescribeConfigsResource::default()
+                .with_resource_type(4)
+                .with_resource_name(StrBytes::from_string(name.to_string()))
+                .with_configuration_keys(Some(vec![StrBytes::from_static_str(
+                    "message.max.bytes",
+                )])),
+        ])
+    };
+    let mut answer = |name: &str| {
+        let body = exchange(
+            &mut stream,
+            &frame(ApiKey::DescribeConfigs, 1, 1, &ask(name)),
+        )
+        .expect("an answer");
+        let mut bytes = bytes::Bytes::copy_from_slice(&body[4..]);
+        DescribeConfigsResponse::decode(&mut bytes, 1).expect("describe configs response")
+    };
+    let mine = answer("0");
+    let result = &mine.results[0];
+    assert_eq!(result.error_code, 0);
+    let entries: Vec<(String, Option<String>, bool)> = result
+        .configs
+        .iter()
+        .map(|c| {
+            (
+                c.name.to_string(),
+                c.value.as_ref().map(|v| v.to_string()),
+                c.read_only,
+            )
+        })
+        .collect();
+    assert_eq!(
+        entries,
+        [(
+            "message.max.bytes".to_string(),
+            Some("1048588".to_string()),
+            true
+        )]
+    );
+    assert_eq!(answer("7").results[0].error_code, 42, "INVALID_REQUEST");
+}
+
+#[test]
 fn idempotent_retries_are_written_once_and_gaps_are_refused() {
     let broker = Runnel::start("idempotence", &[]);
     let mut stream = connect(&broker);

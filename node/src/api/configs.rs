@@ -51,17 +51,15 @@ pub(super) fn describe_configs(
                 TOPIC => broker.describe_topic_config(&name).map(|configs| {
                     configs
                         .into_iter()
-                        .map(|(k, v, source)| {
-                            let source = match source {
-                                ConfigSource::Topic => DYNAMIC_TOPIC_CONFIG,
-                                ConfigSource::Broker => STATIC_BROKER_CONFIG,
-                                ConfigSource::Default => DEFAULT_CONFIG,
-                            };
-                            (k, v, source)
-                        })
+                        .map(|(k, v, source)| (k, v, source_code(source)))
                         .collect()
                 }),
-                BROKER => Ok(broker_configs(broker)),
+                BROKER => broker.describe_broker_config(&name).map(|configs| {
+                    configs
+                        .into_iter()
+                        .map(|(k, v, source)| (k, v, source_code(source)))
+                        .collect()
+                }),
                 other => Err(ApiError::new(
                     code::INVALID_REQUEST,
                     format!("resource type {other} is not supported"),
@@ -93,24 +91,13 @@ pub(super) fn describe_configs(
     DescribeConfigsResponse::default().with_results(results)
 }
 
-fn broker_configs(broker: &Broker) -> Vec<(String, String, i8)> {
-    let c = &broker.config;
-    [
-        ("node.id", c.node_id.to_string()),
-        ("num.partitions", c.num_partitions.to_string()),
-        (
-            "auto.create.topics.enable",
-            c.auto_create_topics.to_string(),
-        ),
-        ("log.retention.ms", c.retention_ms.to_string()),
-        ("log.retention.bytes", c.retention_bytes.to_string()),
-        ("log.segment.bytes", c.segment_bytes.to_string()),
-        ("log.cleanup.policy", c.cleanup_policy.clone()),
-        ("socket.request.max.bytes", c.request_max_bytes.to_string()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v, STATIC_BROKER_CONFIG))
-    .collect()
+/// Kafka's ConfigSource code of a config's source.
+fn source_code(source: ConfigSource) -> i8 {
+    match source {
+        ConfigSource::Topic => DYNAMIC_TOPIC_CONFIG,
+        ConfigSource::Broker => STATIC_BROKER_CONFIG,
+        ConfigSource::Default => DEFAULT_CONFIG,
+    }
 }
 
 /// AlterConfigs: replaces a topic's whole set of overrides.
