@@ -70,3 +70,8 @@ pub const INVALID_COMMIT_OFFSET_SIZE: i16 = 28;
 pub const UNKNOWN_LEADER_EPOCH: i16 = 75;
 /// A config name or value is not valid (unknown name, wrong type, out of range, unsupported).
 pub const INVALID_CONFIG: i16 = 40;
+/// The principal may not use this transactional id. runnel answers it to every transactional
+/// request until it has transactions: clients treat it as fatal at once (librdkafka's
+/// `init_transactions` fails in milliseconds), where COORDINATOR_NOT_AVAILABLE made them retry
+/// until their timeout.
+pub const TRANSACTIONAL_ID_AUTHORIZATION_FAILED: i16 = 53;

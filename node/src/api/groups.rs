@@ -59,9 +59,15 @@ pub(super) fn not_coordinator(request: &RequestKind, version: i16) -> Option<Res
 /// REBALANCE_IN_PROGRESS (the coordinator's own deadline should always answer first).
 const HELD_REPLY_SLACK: Duration = Duration::from_secs(5);
 
+/// Why a transactional request is refused.
+pub(super) const NO_TRANSACTIONS: &str =
+    "transactions are not supported by runnel yet (no transaction coordinator)";
+
 /// FindCoordinator: one node coordinates every group — the node itself, or in a cluster the
 /// leader of `__consumer_offsets`, whose commits are replicated like any partition's.
-/// Transactions are not supported.
+/// Transactions are not supported yet: a transaction coordinator (key type 1) is refused at
+/// once with TRANSACTIONAL_ID_AUTHORIZATION_FAILED and says why, so a client fails fast
+/// instead of retrying COORDINATOR_NOT_AVAILABLE until its timeout.
 pub(super) fn find_coordinator(
     broker: &Arc<Broker>,
     version: i16,
@@ -72,10 +78,23 @@ pub(super) fn find_coordinator(
         Some((id, host, port)) => (BrokerId(*id), s(host.clone()), i32::from(*port)),
         None => (BrokerId(-1), s(String::new()), -1),
     };
-    let error = if request.key_type != 0 || coordinator.is_none() {
-        error_code::COORDINATOR_NOT_AVAILABLE
+    let (error, message) = if request.key_type == 1 {
+        (
+            error_code::TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
+            Some(s(NO_TRANSACTIONS)),
+        )
+    } else if request.key_type != 0 {
+        (
+            error_code::INVALID_REQUEST,
+            Some(s(format!(
+                "unknown coordinator key type {}",
+                request.key_type
+            ))),
+        )
+    } else if coordinator.is_none() {
+        (error_code::COORDINATOR_NOT_AVAILABLE, None)
     } else {
-        0
+        (0, None)
     };
     if version >= 4 {
         let coordinators = request
@@ -88,12 +107,15 @@ pub(super) fn find_coordinator(
                     .with_host(host.clone())
                     .with_port(port)
                     .with_error_code(error)
+                    .with_error_message(message.clone())
             })
             .collect();
         return FindCoordinatorResponse::default().with_coordinators(coordinators);
     }
     FindCoordinatorResponse::default()
         .with_error_code(error)
+        // FindCoordinator v0 has no error message.
+        .with_error_message(if version >= 1 { message } else { None })
         .with_node_id(node)
         .with_host(host)
         .with_port(port)

@@ -83,14 +83,15 @@ pub(super) async fn produce(
 }
 
 /// InitProducerId: a fresh producer id at epoch 0, or the same id at the next epoch when the
-/// client asks to bump its own (KIP-360). Transactions are not supported.
+/// client asks to bump its own (KIP-360). Transactions are not supported yet: a transactional
+/// id is refused at once with TRANSACTIONAL_ID_AUTHORIZATION_FAILED.
 pub(super) fn init_producer_id(
     broker: &Arc<Broker>,
     request: InitProducerIdRequest,
 ) -> InitProducerIdResponse {
     if request.transactional_id.is_some() {
         return InitProducerIdResponse::default()
-            .with_error_code(error_code::COORDINATOR_NOT_AVAILABLE)
+            .with_error_code(error_code::TRANSACTIONAL_ID_AUTHORIZATION_FAILED)
             .with_producer_id(ProducerId(-1))
             .with_producer_epoch(-1);
     }
