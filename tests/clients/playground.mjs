@@ -155,7 +155,17 @@ try {
   for (let i = 0; i < 20; i++) await page.click("[data-testid=step]");
   await page.fill("[data-testid=produce-key]", "zed");
   await page.$eval("[data-testid=produce-key]", (el) => el.dispatchEvent(new Event("change", { bubbles: true })));
+  // Typing in the key field: the arrows and End move the caret, not time.
+  const typingTime = await text("time");
+  await page.focus("[data-testid=produce-key]");
+  for (const k of ["ArrowLeft", "ArrowLeft", "End", "ArrowRight"]) await page.keyboard.press(k);
+  result.typing_kept_time = (await text("time")) === typingTime;
   await page.click("[data-testid=produce]");
+  // Space on the focused produce button presses it; it does not start playback.
+  await page.focus("[data-testid=produce]");
+  await page.keyboard.press(" ");
+  await page.waitForTimeout(400);
+  result.space_on_button_kept_time = (await text("time")) === typingTime;
   await page.click("[data-testid=step]");
   result.zed_partitions = [];
   for (const p of [0, 1, 2]) {

@@ -65,6 +65,10 @@ fn the_playground_teaches_the_acks1_failover_and_rewinds() {
         "the earlier state came back: {result}"
     );
     assert_eq!(result["keyboard_played"], true, "{result}");
+    // Issue 17, item 2: shortcuts do not fire while typing in a field, and Space on a focused
+    // button presses the button without starting playback.
+    assert_eq!(result["typing_kept_time"], true, "{result}");
+    assert_eq!(result["space_on_button_kept_time"], true, "{result}");
     assert_eq!(result["lost_acks_all"].as_u64(), Some(0), "{result}");
     assert!(
         result["acked_acks_all"].as_u64().is_some_and(|n| n > 0),

@@ -85,7 +85,10 @@ pub fn app() -> Html {
         });
     }
 
-    // Keyboard: space plays or pauses, → steps 100 ms, ← rewinds 1 s, End runs to the end.
+    // Keyboard: space plays or pauses, → steps 100 ms, ← rewinds 1 s, End runs to the end —
+    // but never while the learner types in a field (the arrows move the caret there), never
+    // for Space or Enter on a focused button or link (that key presses it), and never with a
+    // modifier held (the browser's own shortcuts).
     {
         let dispatcher = state.dispatcher();
         use_effect_with(playing, move |playing| {
@@ -95,6 +98,30 @@ pub fn app() -> Html {
                     let Some(key) = event.dyn_ref::<web_sys::KeyboardEvent>() else {
                         return;
                     };
+                    if key.ctrl_key() || key.alt_key() || key.meta_key() {
+                        return;
+                    }
+                    if let Some(target) = event
+                        .target()
+                        .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+                    {
+                        let tag = target.tag_name().to_ascii_uppercase();
+                        let editable = matches!(tag.as_str(), "INPUT" | "TEXTAREA" | "SELECT")
+                            || target
+                                .dyn_ref::<web_sys::HtmlElement>()
+                                .is_some_and(|e| e.is_content_editable());
+                        let pressable = matches!(tag.as_str(), "BUTTON" | "A" | "SUMMARY")
+                            && matches!(key.key().as_str(), " " | "Enter");
+                        if editable || pressable {
+                            return;
+                        }
+                    }
+                    let handled =
+                        matches!(key.key().as_str(), " " | "ArrowRight" | "ArrowLeft" | "End");
+                    if handled {
+                        // Space and the arrows would also scroll the page.
+                        event.prevent_default();
+                    }
                     match key.key().as_str() {
                         " " => {
                             dispatcher.dispatch(if playing { Action::Pause } else { Action::Play })
