@@ -17,6 +17,8 @@ try {
   const page = await browser.newPage({ viewport: { width: 1280, height: 720 } });
   const errors = [];
   page.on("pageerror", (e) => errors.push(String(e)));
+  const missing = [];
+  page.on("response", (r) => { if (r.status() >= 400) missing.push(`${r.status()} ${r.url()}`); });
   await page.goto(url);
   await page.waitForSelector("[data-testid=scenario]", { timeout: 20000 });
   const lessons = await page.$$eval("[data-testid=scenario] option", (os) => os.map((o) => o.value));
@@ -202,7 +204,17 @@ try {
     await page.screenshot({ path: `${shots}/lesson-${String(i).padStart(2, "0")}-${value}.png` });
     result.screenshots++;
   }
-  // 15. Phone width: nothing overflows sideways.
+  // 15. Accessible names: every control says what it acts on, once.
+  await page.selectOption("[data-testid=scenario]", ACKS1);
+  const named = async (name) => page.getByRole("button", { name, exact: true }).count();
+  result.names = {
+    kill0: await named("Kill broker 0"),
+    kill2: await named("Kill broker 2"),
+    cut: await named("Cut link B0–B1"),
+  };
+  result.missing = missing;
+
+  // 16. Phone width: nothing overflows sideways.
   await page.setViewportSize({ width: 390, height: 844 });
   result.phone_overflow = await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth);
   await page.screenshot({ path: `${shots}/phone.png` });

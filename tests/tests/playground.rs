@@ -68,6 +68,13 @@ fn the_playground_teaches_the_acks1_failover_and_rewinds() {
     // Issue 17, item 2: shortcuts do not fire while typing in a field, and Space on a focused
     // button presses the button without starting playback.
     assert_eq!(result["typing_kept_time"], true, "{result}");
+    // Issue 17, item 7: unique accessible names, and no request answered 404 (the favicon).
+    assert_eq!(
+        result["names"],
+        serde_json::json!({"kill0": 1, "kill2": 1, "cut": 1}),
+        "{result}"
+    );
+    assert_eq!(result["missing"], serde_json::json!([]), "{result}");
     assert_eq!(result["space_on_button_kept_time"], true, "{result}");
     assert_eq!(result["lost_acks_all"].as_u64(), Some(0), "{result}");
     assert!(

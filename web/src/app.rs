@@ -339,8 +339,12 @@ pub fn app() -> Html {
         acks: if v == "all" { Acks::All } else { Acks::Leader },
         ..s
     });
+    // The broker's own rule (core's topic_config: min.insync.replicas ≥ 1): 0 is refused.
     let on_min_insync = configure(|s, v| Settings {
-        min_insync_replicas: v.parse().unwrap_or(s.min_insync_replicas),
+        min_insync_replicas: runnel_core::topic_config::validate("min.insync.replicas", &v)
+            .ok()
+            .and_then(|_| v.trim().parse().ok())
+            .unwrap_or(s.min_insync_replicas),
         ..s
     });
     let on_unclean = configure(|s, v| Settings {
@@ -525,9 +529,9 @@ pub fn app() -> Html {
                                 <li>
                                     <span>{ format!("{} ↔ {}: {}", party_name(a), party_name(b), if is_cut { "cut" } else { "up" }) }</span>
                                     if is_cut {
-                                        <button data-testid={id} onclick={cb(Action::Heal(a, b))}>{ "Heal" }</button>
+                                        <button data-testid={id} aria-label={format!("Heal link {}–{}", party_name(a), party_name(b))} onclick={cb(Action::Heal(a, b))}>{ "Heal" }</button>
                                     } else {
-                                        <button data-testid={id} onclick={cb(Action::Cut(a, b))}>{ "Cut" }</button>
+                                        <button data-testid={id} aria-label={format!("Cut link {}–{}", party_name(a), party_name(b))} onclick={cb(Action::Cut(a, b))}>{ "Cut" }</button>
                                     }
                                 </li>
                             }
@@ -551,10 +555,10 @@ pub fn app() -> Html {
                                         { for m.positions.iter().map(|(p, at)| html! {
                                             <span class="cell">{ format!("p{p}@{}", at.map_or(String::from("?"), |o| o.to_string())) }</span>
                                         }) }
-                                        <button onclick={cb(Action::MemberLeave(i))}>{ "Leave" }</button>
-                                        <button onclick={cb(Action::MemberCrash(i))}>{ "Crash" }</button>
+                                        <button aria-label={format!("Consumer M{i} leaves the group")} onclick={cb(Action::MemberLeave(i))}>{ "Leave" }</button>
+                                        <button aria-label={format!("Crash consumer M{i}")} onclick={cb(Action::MemberCrash(i))}>{ "Crash" }</button>
                                     } else {
-                                        <button onclick={cb(Action::MemberJoin(i))}>{ "Join" }</button>
+                                        <button aria-label={format!("Consumer M{i} joins the group")} onclick={cb(Action::MemberJoin(i))}>{ "Join" }</button>
                                     }
                                 </li>
                             }
@@ -904,14 +908,14 @@ fn broker_view(
             </svg>
             <div>
                 if b.down {
-                    <button data-testid={format!("restart-{}", b.id)} onclick={cb(Action::Restart(b.id))}>{ "Restart" }</button>
+                    <button data-testid={format!("restart-{}", b.id)} aria-label={format!("Restart broker {}", b.id)} onclick={cb(Action::Restart(b.id))}>{ "Restart" }</button>
                 } else {
-                    <button data-testid={format!("kill-{}", b.id)} onclick={cb(Action::Kill(b.id))}>{ "Kill" }</button>
+                    <button data-testid={format!("kill-{}", b.id)} aria-label={format!("Kill broker {}", b.id)} onclick={cb(Action::Kill(b.id))}>{ "Kill" }</button>
                 }
                 if let Some(ms) = slow {
-                    <button data-testid={format!("fast-{}", b.id)} onclick={cb(Action::Slow(b.id, 0))}>{ format!("Slowed {ms} ms: speed up") }</button>
+                    <button data-testid={format!("fast-{}", b.id)} aria-label={format!("Broker {} slowed {ms} ms: speed it up", b.id)} onclick={cb(Action::Slow(b.id, 0))}>{ format!("Slowed {ms} ms: speed up") }</button>
                 } else {
-                    <button data-testid={format!("slow-{}", b.id)} onclick={cb(Action::Slow(b.id, 300))}>{ "Slow by 300 ms" }</button>
+                    <button data-testid={format!("slow-{}", b.id)} aria-label={format!("Slow broker {} by 300 ms", b.id)} onclick={cb(Action::Slow(b.id, 300))}>{ "Slow by 300 ms" }</button>
                 }
             </div>
         </article>
