@@ -75,3 +75,6 @@ pub const INVALID_CONFIG: i16 = 40;
 /// `init_transactions` fails in milliseconds), where COORDINATOR_NOT_AVAILABLE made them retry
 /// until their timeout.
 pub const TRANSACTIONAL_ID_AUTHORIZATION_FAILED: i16 = 53;
+/// A static member's old incarnation: another member now holds its `group.instance.id`
+/// (KIP-345).
+pub const FENCED_INSTANCE_ID: i16 = 82;

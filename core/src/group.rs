@@ -62,6 +62,9 @@ pub enum GroupError {
     /// The group still has members (DeleteGroups).
     #[error("group is not empty")]
     NonEmptyGroup,
+    /// Another member took over this member's `group.instance.id` (KIP-345).
+    #[error("fenced instance id")]
+    FencedInstanceId,
 }
 
 impl GroupError {
@@ -76,6 +79,7 @@ impl GroupError {
             Self::InvalidGroupId => error_code::INVALID_GROUP_ID,
             Self::GroupIdNotFound => error_code::GROUP_ID_NOT_FOUND,
             Self::NonEmptyGroup => error_code::NON_EMPTY_GROUP,
+            Self::FencedInstanceId => error_code::FENCED_INSTANCE_ID,
         }
     }
 }
@@ -134,6 +138,8 @@ pub struct JoinRequest {
     pub group_id: String,
     /// The member id; empty for a member joining for the first time.
     pub member_id: String,
+    /// `group.instance.id` of a static member (KIP-345), `None` for a dynamic one.
+    pub group_instance_id: Option<String>,
     /// The member's session timeout.
     pub session_timeout_ms: u64,
     /// How long the coordinator waits for members to rejoin during a rebalance.
@@ -211,6 +217,8 @@ pub enum GroupOutput {
 pub struct MemberDescription {
     /// Member id.
     pub member_id: String,
+    /// `group.instance.id` of a static member.
+    pub group_instance_id: Option<String>,
     /// Client id.
     pub client_id: String,
     /// Client host.
@@ -242,6 +250,7 @@ pub struct GroupDescription {
 
 #[derive(Clone, Debug)]
 struct Member {
+    group_instance_id: Option<String>,
     client_id: String,
     client_host: String,
     session_timeout_ms: u64,
@@ -264,6 +273,8 @@ struct Group {
     leader: String,
     /// Members in join order (the first is the default leader).
     members: BTreeMap<String, Member>,
+    /// Static members: `group.instance.id` → the member id that holds it now (KIP-345).
+    static_members: BTreeMap<String, String>,
     join_order: Vec<String>,
     /// When a rebalance gives up waiting for members to rejoin.
     rebalance_deadline_ms: u64,
@@ -280,6 +291,7 @@ impl Group {
             protocol_name: String::new(),
             leader: String::new(),
             members: BTreeMap::new(),
+            static_members: BTreeMap::new(),
             join_order: Vec::new(),
             rebalance_deadline_ms: 0,
             hold_until_ms: 0,
@@ -331,7 +343,40 @@ impl Group {
 
     fn remove_member(&mut self, member_id: &str) -> Option<Member> {
         self.join_order.retain(|m| m != member_id);
+        self.static_members.retain(|_, id| id != member_id);
         self.members.remove(member_id)
+    }
+
+    /// A static member rejoining without its member id takes over its old identity (KIP-345):
+    /// the new id replaces the old one everywhere, keeping the member's assignment; replies
+    /// the old incarnation was waiting for are answered FENCED_INSTANCE_ID.
+    fn replace_member(&mut self, old: &str, new: &str, outputs: &mut Vec<GroupOutput>) {
+        let Some(mut member) = self.members.remove(old) else {
+            return;
+        };
+        if let Some(t) = member.pending_join.take() {
+            outputs.push(GroupOutput::Join(
+                t,
+                JoinResponse::refused(GroupError::FencedInstanceId, old),
+            ));
+        }
+        if let Some(t) = member.pending_sync.take() {
+            outputs.push(GroupOutput::Sync(t, Err(GroupError::FencedInstanceId)));
+        }
+        self.members.insert(String::from(new), member);
+        for id in &mut self.join_order {
+            if id == old {
+                *id = String::from(new);
+            }
+        }
+        if self.leader == old {
+            self.leader = String::from(new);
+        }
+        for id in self.static_members.values_mut() {
+            if id == old {
+                *id = String::from(new);
+            }
+        }
     }
 }
 
@@ -375,6 +420,7 @@ impl GroupCoordinator {
             .filter_map(|id| g.members.get(id).map(|m| (id, m)))
             .map(|(id, m)| MemberDescription {
                 member_id: id.clone(),
+                group_instance_id: m.group_instance_id.clone(),
                 client_id: m.client_id.clone(),
                 client_host: m.client_host.clone(),
                 metadata: m
@@ -447,15 +493,37 @@ impl GroupCoordinator {
         {
             return refuse(GroupError::InconsistentGroupProtocol);
         }
-        let member_id = if request.member_id.is_empty() {
-            self.next_member += 1;
-            format!("{}-{}", request.client_id, self.next_member)
-        } else if group.members.contains_key(&request.member_id) {
-            request.member_id.clone()
-        } else {
-            return refuse(GroupError::UnknownMemberId);
-        };
         let mut outputs = Vec::new();
+        let mut replaced = false;
+        let member_id = match (&request.group_instance_id, request.member_id.is_empty()) {
+            // A static member with no id: a new one, taking over the old incarnation's place
+            // (KIP-345): no rebalance when nothing else changed (the stable-follower answer
+            // below), and the old id is fenced from now on.
+            (Some(instance), true) => {
+                self.next_member += 1;
+                let id = format!("{instance}-{}", self.next_member);
+                if let Some(old) = group.static_members.get(instance).cloned() {
+                    group.replace_member(&old, &id, &mut outputs);
+                    replaced = true;
+                }
+                group.static_members.insert(instance.clone(), id.clone());
+                id
+            }
+            // A static member with an id: it must be the one holding the instance id now.
+            (Some(instance), false) => match group.static_members.get(instance) {
+                Some(holder) if *holder == request.member_id => request.member_id.clone(),
+                Some(_) => return refuse(GroupError::FencedInstanceId),
+                None => return refuse(GroupError::UnknownMemberId),
+            },
+            (None, true) => {
+                self.next_member += 1;
+                format!("{}-{}", request.client_id, self.next_member)
+            }
+            (None, false) if group.members.contains_key(&request.member_id) => {
+                request.member_id.clone()
+            }
+            (None, false) => return refuse(GroupError::UnknownMemberId),
+        };
         // A join while completing a rebalance or stable: answer any held sync with the news.
         if group.state == GroupState::CompletingRebalance {
             for m in group.members.values_mut() {
@@ -484,6 +552,7 @@ impl GroupCoordinator {
             group.join_order.push(member_id.clone());
         }
         let member = group.members.entry(member_id.clone()).or_insert(Member {
+            group_instance_id: request.group_instance_id.clone(),
             client_id: request.client_id.clone(),
             client_host: request.client_host.clone(),
             session_timeout_ms: request.session_timeout_ms,
@@ -501,6 +570,20 @@ impl GroupCoordinator {
         member.pending_join = Some(token);
         group.protocol_type = request.protocol_type;
 
+        // KIP-345 (Kafka's updateStaticMemberAndRebalance): a static member that took its old
+        // place in a Stable group gets the current generation back at once, the leader too,
+        // unless its protocols change the group's choice of protocol.
+        if replaced
+            && group.state == GroupState::Stable
+            && group.select_protocol().as_deref() == Some(group.protocol_name.as_str())
+        {
+            let response = join_response(group, &member_id);
+            if let Some(m) = group.members.get_mut(&member_id) {
+                m.pending_join = None;
+            }
+            outputs.push(GroupOutput::Join(token, response));
+            return outputs;
+        }
         if stable_and_unchanged && group.leader != member_id {
             // A follower rejoining with nothing new gets the current generation back at once.
             let response = join_response(group, &member_id);
@@ -522,6 +605,36 @@ impl GroupCoordinator {
             outputs.extend(complete_join(group, now_ms, &self.config));
         }
         outputs
+    }
+
+    /// KIP-345's check for a request that carries `group.instance.id` (SyncGroup v3+,
+    /// Heartbeat v3+, OffsetCommit v7+, LeaveGroup v3+): FENCED_INSTANCE_ID when another
+    /// member id holds that instance id now, UNKNOWN_MEMBER_ID when no one does.
+    pub fn check_static_member(
+        &self,
+        group_id: &str,
+        group_instance_id: &str,
+        member_id: &str,
+    ) -> Result<(), GroupError> {
+        let holder = self
+            .groups
+            .get(group_id)
+            .and_then(|g| g.static_members.get(group_instance_id));
+        match holder {
+            Some(id) if id == member_id => Ok(()),
+            Some(_) => Err(GroupError::FencedInstanceId),
+            None => Err(GroupError::UnknownMemberId),
+        }
+    }
+
+    /// The member id that holds `group_instance_id` in the group now (LeaveGroup by
+    /// instance id, KIP-345).
+    pub fn static_member(&self, group_id: &str, group_instance_id: &str) -> Option<String> {
+        self.groups
+            .get(group_id)?
+            .static_members
+            .get(group_instance_id)
+            .cloned()
     }
 
     /// Handles a SyncGroup. A follower's reply is held until the leader's sync arrives.
@@ -830,6 +943,7 @@ mod tests {
 
     fn join(member: &str, protocols: &[&str]) -> JoinRequest {
         JoinRequest {
+            group_instance_id: None,
             group_id: "g".into(),
             member_id: member.into(),
             session_timeout_ms: 10_000,
@@ -862,6 +976,86 @@ mod tests {
                 _ => None,
             })
             .expect("sync answered")
+    }
+
+    #[test]
+    fn a_static_member_rejoining_keeps_generation_and_assignment_and_fences_its_old_id() {
+        // KIP-345: a member rejoining with the same group.instance.id and no member id gets a
+        // new member id, the group keeps its generation and assignment (no rebalance), and the
+        // old member id is answered FENCED_INSTANCE_ID (82).
+        let static_join = |instance: &str, member: &str| JoinRequest {
+            group_instance_id: Some(instance.into()),
+            ..join(member, &["range"])
+        };
+        let mut c = GroupCoordinator::new(GroupConfig::default());
+        let out = c.handle_join(0, static_join("leader-host", ""), 1);
+        let a = joined(&out, 1);
+        c.handle_sync(1, sync(&a, vec![(a.member_id.clone(), b"a".to_vec())]), 2);
+        let out = c.handle_join(10, static_join("worker-host", ""), 3);
+        assert!(out.is_empty());
+        let out = c.handle_join(11, join(&a.member_id, &["range"]), 4);
+        let (a2, b) = (joined(&out, 4), joined(&out, 3));
+        assert_eq!(b.generation_id, 2);
+        let plan = vec![
+            (a.member_id.clone(), b"p0".to_vec()),
+            (b.member_id.clone(), b"p1".to_vec()),
+        ];
+        c.handle_sync(12, sync(&b, vec![]), 5);
+        c.handle_sync(13, sync(&a2, plan), 6);
+        assert_eq!(c.state("g"), Some(GroupState::Stable));
+
+        // The worker restarts (a new process, same instance id): answered at once, same
+        // generation, its old assignment, a new member id; the group stays Stable.
+        let out = c.handle_join(20, static_join("worker-host", ""), 7);
+        let b2 = joined(&out, 7);
+        assert_eq!((b2.error, b2.generation_id), (None, 2));
+        assert_ne!(b2.member_id, b.member_id);
+        assert_eq!(c.state("g"), Some(GroupState::Stable));
+        assert_eq!(
+            synced(&c.handle_sync(21, sync(&b2, vec![]), 8), 8),
+            Ok(b"p1".to_vec())
+        );
+        assert_eq!(
+            c.handle_heartbeat(22, "g", 2, &a.member_id),
+            Ok(()),
+            "no rebalance"
+        );
+        // The old incarnation is fenced wherever it shows up with its instance id.
+        assert_eq!(
+            c.check_static_member("g", "worker-host", &b.member_id),
+            Err(GroupError::FencedInstanceId)
+        );
+        assert_eq!(GroupError::FencedInstanceId.kafka_error_code(), 82);
+        let out = c.handle_join(23, static_join("worker-host", &b.member_id), 9);
+        assert_eq!(joined(&out, 9).error, Some(GroupError::FencedInstanceId));
+        assert_eq!(
+            c.check_static_member("g", "worker-host", &b2.member_id),
+            Ok(())
+        );
+        assert_eq!(
+            c.check_static_member("g", "nobody", "x"),
+            Err(GroupError::UnknownMemberId)
+        );
+        let described = c.describe("g").expect("group");
+        let instances: Vec<Option<String>> = described
+            .members
+            .iter()
+            .map(|m| m.group_instance_id.clone())
+            .collect();
+        assert_eq!(
+            instances,
+            [
+                Some(String::from("leader-host")),
+                Some(String::from("worker-host"))
+            ]
+        );
+        // Leaving by instance id frees it.
+        assert_eq!(
+            c.static_member("g", "worker-host"),
+            Some(b2.member_id.clone())
+        );
+        assert_eq!(c.handle_leave(30, "g", &b2.member_id).0, Ok(()));
+        assert_eq!(c.static_member("g", "worker-host"), None);
     }
 
     #[test]

@@ -1788,6 +1788,7 @@ impl Sim {
                 let Party::Member(m) = from else { return };
                 let token = self.group_token(b, m);
                 let request = JoinRequest {
+                    group_instance_id: None,
                     group_id: String::from("sim"),
                     member_id,
                     session_timeout_ms: MEMBER_SESSION_MS,

@@ -349,3 +349,32 @@ fn transactions_are_refused_at_once_until_runnel_has_them() {
         "refused at once, not after the 30 s timeout: {r}"
     );
 }
+
+/// Issue 15, item 6 (KIP-345, static membership): a member rejoining with the same
+/// `group.instance.id` takes over its partitions without a rebalance (the other member sees no
+/// revoke or assign), and the old process is fenced with FENCED_INSTANCE_ID. Before, the
+/// rejoin bumped the generation and rebalanced everyone.
+#[test]
+fn a_static_member_takes_its_place_back_without_a_rebalance() {
+    let broker = Runnel::start("compat-static", &[]);
+    let r = runnel_tests::python_json(
+        &["tests/clients/static_members.py", &broker.bootstrap(), "st"],
+        Duration::from_secs(120),
+    );
+    assert_eq!(
+        r["a_events_before"], r["a_events_after"],
+        "no rebalance: {r}"
+    );
+    assert!(
+        r["b"].as_array().is_some_and(|p| !p.is_empty()),
+        "b had partitions: {r}"
+    );
+    assert_eq!(r["b2"], r["b"], "the new process has b's partitions: {r}");
+    // librdkafka's words for FENCED_INSTANCE_ID (82), raised as a fatal error.
+    assert!(
+        r["b_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("fenced by other consumer with same group.instance.id")),
+        "{r}"
+    );
+}

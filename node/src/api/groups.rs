@@ -135,6 +135,7 @@ pub(super) async fn join_group(
     let join = JoinRequest {
         group_id: request.group_id.0.to_string(),
         member_id: request.member_id.to_string(),
+        group_instance_id: request.group_instance_id.as_ref().map(|i| i.to_string()),
         session_timeout_ms: request.session_timeout_ms.max(0) as u64,
         rebalance_timeout_ms,
         client_id: ctx
@@ -193,6 +194,16 @@ pub(super) async fn sync_group(
     version: i16,
     request: SyncGroupRequest,
 ) -> SyncGroupResponse {
+    // KIP-345: a static member's old incarnation is fenced.
+    if let Some(instance) = &request.group_instance_id
+        && let Err(e) = broker.lock_groups().coordinator.check_static_member(
+            request.group_id.0.as_str(),
+            instance.as_str(),
+            request.member_id.as_str(),
+        )
+    {
+        return SyncGroupResponse::default().with_error_code(e.kafka_error_code());
+    }
     let sync = SyncRequest {
         group_id: request.group_id.0.to_string(),
         generation_id: request.generation_id,
@@ -235,12 +246,21 @@ pub(super) async fn sync_group(
 
 /// Heartbeat.
 pub(super) fn heartbeat(broker: &Arc<Broker>, request: HeartbeatRequest) -> HeartbeatResponse {
-    let result = broker.lock_groups().coordinator.handle_heartbeat(
-        now_ms(),
-        request.group_id.0.as_str(),
-        request.generation_id,
-        request.member_id.as_str(),
-    );
+    let mut groups = broker.lock_groups();
+    let group = request.group_id.0.as_str();
+    let member = request.member_id.as_str();
+    // KIP-345: a static member's old incarnation is fenced.
+    let result = match &request.group_instance_id {
+        Some(instance) => groups
+            .coordinator
+            .check_static_member(group, instance.as_str(), member),
+        None => Ok(()),
+    }
+    .and_then(|()| {
+        groups
+            .coordinator
+            .handle_heartbeat(now_ms(), group, request.generation_id, member)
+    });
     HeartbeatResponse::default()
         .with_error_code(result.err().map_or(0, GroupError::kafka_error_code))
 }
@@ -252,23 +272,42 @@ pub(super) fn leave_group(
     request: LeaveGroupRequest,
 ) -> LeaveGroupResponse {
     let group = request.group_id.0.to_string();
-    let ids: Vec<String> = if version >= 3 {
+    // (member id, group.instance.id): v3+ names members by either (KIP-345).
+    let ids: Vec<(String, Option<String>)> = if version >= 3 {
         request
             .members
             .iter()
-            .map(|m| m.member_id.to_string())
+            .map(|m| {
+                (
+                    m.member_id.to_string(),
+                    m.group_instance_id.as_ref().map(|i| i.to_string()),
+                )
+            })
             .collect()
     } else {
-        vec![request.member_id.to_string()]
+        vec![(request.member_id.to_string(), None)]
     };
     let mut members = Vec::new();
     let mut first_error = 0;
-    for id in ids {
-        let (result, outputs) =
-            broker
-                .lock_groups()
+    for (id, instance) in ids {
+        let mut groups = broker.lock_groups();
+        let resolved = match &instance {
+            // By instance id alone: whoever holds it now.
+            Some(i) if id.is_empty() => groups
                 .coordinator
-                .handle_leave(now_ms(), &group, &id);
+                .static_member(&group, i)
+                .ok_or(GroupError::UnknownMemberId),
+            Some(i) => groups
+                .coordinator
+                .check_static_member(&group, i, &id)
+                .map(|()| id.clone()),
+            None => Ok(id.clone()),
+        };
+        let (result, outputs) = match resolved {
+            Ok(member) => groups.coordinator.handle_leave(now_ms(), &group, &member),
+            Err(e) => (Err(e), Vec::new()),
+        };
+        drop(groups);
         broker.deliver(outputs);
         let code = result.err().map_or(0, GroupError::kafka_error_code);
         if first_error == 0 {
@@ -277,6 +316,7 @@ pub(super) fn leave_group(
         members.push(
             MemberResponse::default()
                 .with_member_id(s(id))
+                .with_group_instance_id(instance.map(s))
                 .with_error_code(code),
         );
     }
@@ -326,6 +366,7 @@ pub(super) fn list_groups(broker: &Arc<Broker>, request: ListGroupsRequest) -> L
 /// DescribeGroups. A group with only commits is Empty; an unknown one is Dead, as in Kafka.
 pub(super) fn describe_groups(
     broker: &Arc<Broker>,
+    version: i16,
     request: DescribeGroupsRequest,
 ) -> DescribeGroupsResponse {
     let groups = broker.lock_groups();
@@ -344,6 +385,12 @@ pub(super) fn describe_groups(
                         .map(|m| {
                             DescribedGroupMember::default()
                                 .with_member_id(s(m.member_id))
+                                // v4+ (KIP-345): a static member's instance id.
+                                .with_group_instance_id(if version >= 4 {
+                                    m.group_instance_id.map(s)
+                                } else {
+                                    None
+                                })
                                 .with_client_id(s(m.client_id))
                                 .with_client_host(s(m.client_host))
                                 .with_member_metadata(Bytes::from(m.metadata))

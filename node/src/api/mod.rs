@@ -168,7 +168,7 @@ pub async fn handle(
         }
         RequestKind::ListGroups(r) => ResponseKind::ListGroups(groups::list_groups(broker, r)),
         RequestKind::DescribeGroups(r) => {
-            ResponseKind::DescribeGroups(groups::describe_groups(broker, r))
+            ResponseKind::DescribeGroups(groups::describe_groups(broker, version, r))
         }
         RequestKind::DeleteGroups(r) => {
             ResponseKind::DeleteGroups(groups::delete_groups(broker, r))

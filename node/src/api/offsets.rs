@@ -98,11 +98,29 @@ pub(super) async fn offset_commit(
             ));
         }
     }
-    let codes = match broker.commit_offsets(
-        &group,
-        request.generation_id_or_member_epoch,
-        request.member_id.as_str(),
-        entries.clone(),
+    // KIP-345: a static member's old incarnation may not commit.
+    let fenced = request.group_instance_id.as_ref().and_then(|instance| {
+        broker
+            .lock_groups()
+            .coordinator
+            .check_static_member(&group, instance.as_str(), request.member_id.as_str())
+            .err()
+    });
+    let codes = match fenced.map_or_else(
+        || {
+            broker.commit_offsets(
+                &group,
+                request.generation_id_or_member_epoch,
+                request.member_id.as_str(),
+                entries.clone(),
+            )
+        },
+        |e| {
+            Err(crate::broker::ApiError::new(
+                e.kafka_error_code(),
+                e.to_string(),
+            ))
+        },
     ) {
         Ok(commit) => match commit.replicated {
             None => commit.codes,
