@@ -893,8 +893,6 @@ impl<S: SegmentStore> Log<S> {
         timestamp: i64,
         codec: &dyn Codec,
     ) -> LogResult<Option<(i64, i64)>, S> {
-        let mut bytes = Vec::new();
-        let mut scratch = Vec::new();
         let candidates = self
             .segments
             .iter()
@@ -909,32 +907,57 @@ impl<S: SegmentStore> Log<S> {
             } else {
                 segment.time_index[i - 1].offset + 1
             };
-            let mut position = segment.position_for(from.max(self.log_start_offset));
-            while position < segment.size_bytes {
-                let header = self.header_at(segment, position)?;
-                let size = header.size() as u64;
-                if header.max_timestamp >= timestamp && header.next_offset() > self.log_start_offset
-                {
-                    bytes.clear();
-                    self.store
-                        .read(
-                            segment.base_offset,
-                            SegmentFile::Log,
-                            position,
-                            size as usize,
-                            &mut bytes,
-                        )
-                        .map_err(LogError::Store)?;
-                    let batch = BatchRef::parse(&bytes)?;
-                    for record in batch.records(codec, &mut scratch)? {
-                        let record = record?;
-                        if record.timestamp >= timestamp && record.offset >= self.log_start_offset {
-                            return Ok(Some((record.offset, record.timestamp)));
-                        }
+            let found = self.first_record_in(
+                segment,
+                from,
+                codec,
+                |header| header.max_timestamp >= timestamp,
+                |ts| ts >= timestamp,
+            )?;
+            if found.is_some() {
+                return Ok(found);
+            }
+        }
+        Ok(None)
+    }
+
+    /// The first live record (at or after the log start) in `segment` from offset `from`,
+    /// looking only into batches `batch_may_hold` accepts, whose timestamp `wanted` accepts:
+    /// its (offset, timestamp). Batches are decompressed as needed.
+    fn first_record_in(
+        &self,
+        segment: &Segment,
+        from: i64,
+        codec: &dyn Codec,
+        batch_may_hold: impl Fn(&BatchHeader) -> bool,
+        wanted: impl Fn(i64) -> bool,
+    ) -> LogResult<Option<(i64, i64)>, S> {
+        let mut bytes = Vec::new();
+        let mut scratch = Vec::new();
+        let mut position = segment.position_for(from.max(self.log_start_offset));
+        while position < segment.size_bytes {
+            let header = self.header_at(segment, position)?;
+            let size = header.size() as u64;
+            if batch_may_hold(&header) && header.next_offset() > self.log_start_offset {
+                bytes.clear();
+                self.store
+                    .read(
+                        segment.base_offset,
+                        SegmentFile::Log,
+                        position,
+                        size as usize,
+                        &mut bytes,
+                    )
+                    .map_err(LogError::Store)?;
+                let batch = BatchRef::parse(&bytes)?;
+                for record in batch.records(codec, &mut scratch)? {
+                    let record = record?;
+                    if wanted(record.timestamp) && record.offset >= self.log_start_offset {
+                        return Ok(Some((record.offset, record.timestamp)));
                     }
                 }
-                position += size;
             }
+            position += size;
         }
         Ok(None)
     }
@@ -962,34 +985,13 @@ impl<S: SegmentStore> Log<S> {
         else {
             return Ok(None);
         };
-        let mut bytes = Vec::new();
-        let mut scratch = Vec::new();
-        let mut position = segment.position_for(self.log_start_offset.max(segment.base_offset));
-        while position < segment.size_bytes {
-            let header = self.header_at(segment, position)?;
-            let size = header.size() as u64;
-            if header.max_timestamp == best && header.next_offset() > self.log_start_offset {
-                bytes.clear();
-                self.store
-                    .read(
-                        segment.base_offset,
-                        SegmentFile::Log,
-                        position,
-                        size as usize,
-                        &mut bytes,
-                    )
-                    .map_err(LogError::Store)?;
-                let batch = BatchRef::parse(&bytes)?;
-                for record in batch.records(codec, &mut scratch)? {
-                    let record = record?;
-                    if record.timestamp == best && record.offset >= self.log_start_offset {
-                        return Ok(Some((record.offset, record.timestamp)));
-                    }
-                }
-            }
-            position += size;
-        }
-        Ok(None)
+        self.first_record_in(
+            segment,
+            segment.base_offset,
+            codec,
+            |header| header.max_timestamp == best,
+            |ts| ts == best,
+        )
     }
 
     /// Removes every batch at or after `offset`, as a follower does when its log diverged from
