@@ -378,3 +378,36 @@ fn a_static_member_takes_its_place_back_without_a_rebalance() {
         "{r}"
     );
 }
+
+/// Issue 15, item 14 (KIP-848, ListGroups v5): clients for Kafka 3.9 filter groups by type;
+/// every group here is "classic", listed with that type, and a filter for "consumer" groups
+/// lists none. Asked through confluent-kafka's AdminClient.list_consumer_groups(types=...).
+#[test]
+fn list_groups_filters_by_group_type() {
+    let broker = Runnel::start("compat-group-types", &[]);
+    let b = broker.bootstrap();
+    runnel(&["topic", "create", "typed", "-b", &b], b"");
+    runnel(&["produce", "typed", "-b", &b], b"x\n");
+    runnel(
+        &["consume", "typed", "-G", "classic-readers", "-b", &b],
+        b"",
+    );
+    let script = format!(
+        "import json\n\
+         from confluent_kafka import ConsumerGroupType\n\
+         from confluent_kafka.admin import AdminClient\n\
+         a = AdminClient({{'bootstrap.servers': '{b}'}})\n\
+         def ls(types):\n    r = a.list_consumer_groups(types=types).result(10)\n    \
+         return sorted([g.group_id, g.type.name] for g in r.valid)\n\
+         print(json.dumps({{'classic': ls({{ConsumerGroupType.CLASSIC}}), \
+         'consumer': ls({{ConsumerGroupType.CONSUMER}}), 'all': ls(set())}}))\n"
+    );
+    let r = runnel_tests::python_json(&["-c", &script], Duration::from_secs(60));
+    assert_eq!(
+        r["classic"],
+        serde_json::json!([["classic-readers", "CLASSIC"]]),
+        "{r}"
+    );
+    assert_eq!(r["consumer"], serde_json::json!([]), "{r}");
+    assert_eq!(r["all"], r["classic"], "{r}");
+}

@@ -327,8 +327,24 @@ pub(super) fn leave_group(
     }
 }
 
-/// ListGroups, optionally filtered by state (v4+).
-pub(super) fn list_groups(broker: &Arc<Broker>, request: ListGroupsRequest) -> ListGroupsResponse {
+/// Every group here is of KIP-848's type "classic" (the JoinGroup/SyncGroup protocol).
+const CLASSIC: &str = "classic";
+
+/// ListGroups, optionally filtered by state (v4+) and by group type (v5+, KIP-848: every group
+/// here is "classic", so a filter without it lists none).
+pub(super) fn list_groups(
+    broker: &Arc<Broker>,
+    version: i16,
+    request: ListGroupsRequest,
+) -> ListGroupsResponse {
+    let type_wanted = request.types_filter.is_empty()
+        || request
+            .types_filter
+            .iter()
+            .any(|t| t.as_str().eq_ignore_ascii_case(CLASSIC));
+    if !type_wanted {
+        return ListGroupsResponse::default();
+    }
     let guard = broker.lock_groups();
     let mut listed: Vec<(String, String, &'static str)> = guard
         .coordinator
@@ -358,6 +374,7 @@ pub(super) fn list_groups(broker: &Arc<Broker>, request: ListGroupsRequest) -> L
                 .with_group_id(GroupId(s(id)))
                 .with_protocol_type(s(protocol_type))
                 .with_group_state(s(state))
+                .with_group_type(s(if version >= 5 { CLASSIC } else { "" }))
         })
         .collect();
     ListGroupsResponse::default().with_groups(groups)

@@ -41,7 +41,7 @@ pub const SUPPORTED: &[(ApiKey, i16, i16, i16)] = &[
     (ApiKey::LeaveGroup, 0, 4, 0),
     (ApiKey::SyncGroup, 0, 5, 0),
     (ApiKey::DescribeGroups, 0, 5, 0),
-    (ApiKey::ListGroups, 0, 4, 0),
+    (ApiKey::ListGroups, 0, 5, 0),
     (ApiKey::ApiVersions, 0, 4, 0),
     (ApiKey::CreateTopics, 2, 7, 2),
     (ApiKey::DeleteTopics, 1, 5, 1),
@@ -166,7 +166,9 @@ pub async fn handle(
         RequestKind::LeaveGroup(r) => {
             ResponseKind::LeaveGroup(groups::leave_group(broker, version, r))
         }
-        RequestKind::ListGroups(r) => ResponseKind::ListGroups(groups::list_groups(broker, r)),
+        RequestKind::ListGroups(r) => {
+            ResponseKind::ListGroups(groups::list_groups(broker, version, r))
+        }
         RequestKind::DescribeGroups(r) => {
             ResponseKind::DescribeGroups(groups::describe_groups(broker, version, r))
         }
