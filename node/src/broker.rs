@@ -928,25 +928,32 @@ impl Broker {
                 let key = def.name;
                 let (value, source) = match overrides.get(key) {
                     Some(v) => (v.clone(), ConfigSource::Topic),
-                    None => {
-                        let broker = match key {
-                            "min.insync.replicas" => {
-                                Some(self.config.min_insync_replicas.max(1).to_string())
-                            }
-                            "unclean.leader.election.enable" => {
-                                Some(self.config.unclean_leader_election.to_string())
-                            }
-                            _ => config_value(&broker_defaults, key),
-                        };
-                        match broker {
-                            Some(v) if v != def.default => (v, ConfigSource::Broker),
-                            _ => (def.default.to_string(), ConfigSource::Default),
-                        }
-                    }
+                    None => self.broker_default(def, &broker_defaults),
                 };
                 (key.to_string(), value, source)
             })
             .collect())
+    }
+
+    /// What this broker gives a topic that does not set `def`: its own setting (from `log`, the
+    /// log config new topics get) when that differs from Kafka's default (STATIC_BROKER_CONFIG),
+    /// else Kafka's default.
+    fn broker_default(
+        &self,
+        def: &topic_config::TopicConfigDef,
+        log: &LogConfig,
+    ) -> (String, ConfigSource) {
+        let value = match def.name {
+            "min.insync.replicas" => Some(self.config.min_insync_replicas.max(1).to_string()),
+            "unclean.leader.election.enable" => {
+                Some(self.config.unclean_leader_election.to_string())
+            }
+            other => config_value(log, other),
+        };
+        match value {
+            Some(v) if v != def.default => (v, ConfigSource::Broker),
+            _ => (def.default.to_string(), ConfigSource::Default),
+        }
     }
 
     /// The broker's configs for DescribeConfigs on a BROKER resource named `resource_name`
@@ -995,18 +1002,7 @@ impl Broker {
             if out.contains_key(synonym) {
                 continue;
             }
-            let value = match def.name {
-                "min.insync.replicas" => Some(self.config.min_insync_replicas.max(1).to_string()),
-                "unclean.leader.election.enable" => {
-                    Some(self.config.unclean_leader_election.to_string())
-                }
-                other => config_value(&log, other),
-            };
-            let entry = match value {
-                Some(v) if v != def.default => (v, ConfigSource::Broker),
-                _ => (def.default.to_string(), ConfigSource::Default),
-            };
-            out.insert(synonym.to_string(), entry);
+            out.insert(synonym.to_string(), self.broker_default(def, &log));
         }
         Ok(out.into_iter().map(|(k, (v, s))| (k, v, s)).collect())
     }

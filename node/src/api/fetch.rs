@@ -117,9 +117,7 @@ fn read_once(
                 // full (`max_bytes`), later partitions still count the follower's offset toward
                 // the HW and the ISR, but bring no records (it asks again from there).
                 if let Ok(a) = &mut answer {
-                    // Only the response's first non-empty partition may exceed the limit
-                    // with its first batch (KIP-74).
-                    if total > 0 && (limit == 0 || a.records.len() > limit) {
+                    if past_limit(total, limit, a.records.len()) {
                         a.records.clear();
                     }
                     remaining = remaining.saturating_sub(a.records.len());
@@ -164,10 +162,9 @@ fn read_once(
                 continue;
             }
             match state.log().read(p.fetch_offset, limit.max(1), leo) {
-                // The log returns a first batch whole even past the limit; only the response's
-                // first non-empty partition may (KIP-74): a later one answers empty and its
-                // batch comes in the next fetch.
-                Ok(bytes) if total > 0 && bytes.len() > limit => {
+                // The log returns a first batch whole even past the limit; a later partition
+                // that does not fit answers empty and its batch comes in the next fetch.
+                Ok(bytes) if past_limit(total, limit, bytes.len()) => {
                     partitions.push(data.with_records(Some(Bytes::new())));
                 }
                 Ok(bytes) => {
@@ -199,6 +196,13 @@ fn read_once(
         records,
         errors,
     )
+}
+
+/// KIP-74: only the response's first non-empty partition may exceed the byte limit (with its
+/// first batch). A later partition's read of `len` bytes, with `total` bytes already in the
+/// response and `limit` left for it, is dropped when it does not fit.
+fn past_limit(total: usize, limit: usize, len: usize) -> bool {
+    total > 0 && len > limit
 }
 
 /// OffsetsForLeaderEpoch: where each asked epoch ends in this node's log (KIP-101, KIP-279).

@@ -66,7 +66,8 @@ fn committed(
 pub fn group_list(brokers: &mut Brokers) -> Result<Report, CliError> {
     use kafka_protocol::messages::{ListGroupsRequest, ListGroupsResponse};
     brokers.metadata(Some(&[]))?;
-    let mut groups: BTreeMap<String, (String, String)> = BTreeMap::new();
+    // Group id → protocol type.
+    let mut groups: BTreeMap<String, String> = BTreeMap::new();
     for id in brokers.broker_ids() {
         let response: ListGroupsResponse =
             brokers
@@ -74,17 +75,14 @@ pub fn group_list(brokers: &mut Brokers) -> Result<Report, CliError> {
                 .call(ApiKey::ListGroups, 0, &ListGroupsRequest::default())?;
         check("list groups", response.error_code)?;
         for g in &response.groups {
-            groups.insert(
-                g.group_id.0.to_string(),
-                (g.protocol_type.to_string(), String::new()),
-            );
+            groups.insert(g.group_id.0.to_string(), g.protocol_type.to_string());
         }
     }
     Ok(Report {
         columns: vec!["GROUP", "TYPE"],
         rows: groups
             .into_iter()
-            .map(|(g, (t, _))| vec![g.into(), t.into()])
+            .map(|(g, t)| vec![g.into(), t.into()])
             .collect(),
         ..Report::default()
     })
