@@ -57,9 +57,14 @@ fn commits(b: &str, group: &str) -> Vec<(String, i64, i64)> {
 
 /// `command` in a pseudo-terminal (util-linux `script`): the child, and its keyboard (what is
 /// written there is typed into the terminal; `\x03` is Ctrl-C). The screen is its stdout.
+///
+/// `script` runs the command through `$SHELL -c`, or `/bin/sh` (dash) when `SHELL` is unset as
+/// under CI. dash does not exec a lone command, so Ctrl-C would also kill the waiting shell and
+/// `script` would report 130 whatever the command did; `exec` makes the command the terminal's
+/// only process, so the exit status is the command's own.
 fn terminal(command: &str) -> (std::process::Child, std::process::ChildStdin) {
     let mut child = Command::new("script")
-        .args(["-qefc", command, "/dev/null"])
+        .args(["-qefc", &format!("exec {command}"), "/dev/null"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
