@@ -405,6 +405,10 @@ impl<'a> BatchRef<'a> {
             remaining: self.header.record_count as usize,
             base_offset: self.header.base_offset,
             base_timestamp: self.header.base_timestamp,
+            log_append_time: self
+                .header
+                .is_log_append_time()
+                .then_some(self.header.max_timestamp),
             failed: false,
         })
     }
@@ -490,6 +494,26 @@ pub fn assign_offsets(
     Ok(())
 }
 
+/// Stamps the batch at the front of `bytes` with the broker's clock, as a topic with
+/// `message.timestamp.type=LogAppendTime` has it (Kafka's `LogValidator`): the timestamp-type
+/// attribute bit is set and the max timestamp becomes `append_time_ms`, which readers then give
+/// every record of the batch; the CRC, which covers both, is recomputed. Record bytes are not
+/// touched.
+pub fn set_log_append_time(bytes: &mut [u8], append_time_ms: i64) -> Result<(), BatchError> {
+    if bytes.len() < HEADER_LEN {
+        return Err(BatchError::Truncated {
+            needed: HEADER_LEN,
+            available: bytes.len(),
+        });
+    }
+    let attributes = read_i16(bytes, ATTRIBUTES_AT) | TIMESTAMP_TYPE_BIT;
+    bytes[ATTRIBUTES_AT..ATTRIBUTES_AT + 2].copy_from_slice(&attributes.to_be_bytes());
+    bytes[MAX_TIMESTAMP_AT..MAX_TIMESTAMP_AT + 8].copy_from_slice(&append_time_ms.to_be_bytes());
+    let crc = crc32c(&bytes[ATTRIBUTES_AT..]);
+    bytes[CRC_AT..CRC_AT + 4].copy_from_slice(&crc.to_be_bytes());
+    Ok(())
+}
+
 /// One header of a record: a string key (not validated as UTF-8) and a nullable value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Header<'a> {
@@ -521,6 +545,9 @@ pub struct Records<'a> {
     remaining: usize,
     base_offset: i64,
     base_timestamp: i64,
+    /// A LogAppendTime batch's max timestamp: every record's timestamp (Kafka's
+    /// `DefaultRecord.readFrom` with `logAppendTime`).
+    log_append_time: Option<i64>,
     failed: bool,
 }
 
@@ -541,9 +568,12 @@ impl<'a> Iterator for Records<'a> {
             )));
         }
         match decode_record(self.data, self.base_offset, self.base_timestamp) {
-            Ok((record, used)) => {
+            Ok((mut record, used)) => {
                 self.data = &self.data[used..];
                 self.remaining -= 1;
+                if let Some(append_time) = self.log_append_time {
+                    record.timestamp = append_time;
+                }
                 Some(Ok(record))
             }
             Err(e) => {

@@ -78,3 +78,7 @@ pub const TRANSACTIONAL_ID_AUTHORIZATION_FAILED: i16 = 53;
 /// A static member's old incarnation: another member now holds its `group.instance.id`
 /// (KIP-345).
 pub const FENCED_INSTANCE_ID: i16 = 82;
+/// OffsetDelete: the group is subscribed to the topic, so its offsets stay (KIP-496).
+pub const GROUP_SUBSCRIBED_TO_TOPIC: i16 = 86;
+/// A record's timestamp is outside the topic's bounds (KIP-937) or invalid.
+pub const INVALID_TIMESTAMP: i16 = 32;

@@ -23,7 +23,7 @@
 //! that may be held, carries out the [`GroupOutput`]s returned (answering the held requests),
 //! and calls [`GroupCoordinator::handle_timeout`] when [`GroupCoordinator::poll_timeout`] says.
 
-use alloc::collections::BTreeMap;
+use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -82,6 +82,23 @@ impl GroupError {
             Self::FencedInstanceId => error_code::FENCED_INSTANCE_ID,
         }
     }
+}
+
+/// The topics of a consumer-protocol subscription (`ConsumerProtocolSubscription`, every
+/// version: an `i16` version, then an `i32` count of `i16`-length topic names); `None` when the
+/// bytes are not one.
+pub fn subscribed_topics(metadata: &[u8]) -> Option<Vec<String>> {
+    let count = i32::from_be_bytes(metadata.get(2..6)?.try_into().ok()?);
+    let mut at = 6;
+    let mut topics = Vec::new();
+    for _ in 0..count.max(0) {
+        let len = i16::from_be_bytes(metadata.get(at..at + 2)?.try_into().ok()?);
+        let len = usize::try_from(len).ok()?;
+        let name = metadata.get(at + 2..at + 2 + len)?;
+        topics.push(String::from(core::str::from_utf8(name).ok()?));
+        at += 2 + len;
+    }
+    Some(topics)
 }
 
 /// Coordinator settings, with Kafka's broker config names.
@@ -441,6 +458,44 @@ impl GroupCoordinator {
             leader: g.leader.clone(),
             members,
         })
+    }
+
+    /// OffsetDelete (KIP-496): the topics whose committed offsets must stay because the group
+    /// is subscribed to them (`None`: every topic, when a member's subscription cannot be
+    /// read, as Kafka's `isSubscribedToTopic` without known subscriptions). The caller deletes
+    /// the requested partitions of every other topic and answers GROUP_SUBSCRIBED_TO_TOPIC for
+    /// these.
+    ///
+    /// As Kafka's classic coordinator: an Empty group (or one known only by its commits,
+    /// `has_offsets`) keeps nothing; a live group of the `consumer` protocol type keeps the
+    /// topics its members subscribe to (their consumer-protocol subscriptions); a live group of
+    /// any other type refuses the whole request with NON_EMPTY_GROUP; a group with neither
+    /// members nor commits is GROUP_ID_NOT_FOUND.
+    pub fn offset_delete_protected(
+        &self,
+        group_id: &str,
+        has_offsets: bool,
+    ) -> Result<Option<BTreeSet<String>>, GroupError> {
+        let Some(g) = self.groups.get(group_id) else {
+            return if has_offsets {
+                Ok(Some(BTreeSet::new()))
+            } else {
+                Err(GroupError::GroupIdNotFound)
+            };
+        };
+        match g.state {
+            GroupState::Empty => Ok(Some(BTreeSet::new())),
+            _ if g.protocol_type != "consumer" => Err(GroupError::NonEmptyGroup),
+            _ => Ok(g
+                .members
+                .values()
+                .map(|m| {
+                    let (_, metadata) = m.protocols.iter().find(|(n, _)| *n == g.protocol_name)?;
+                    subscribed_topics(metadata)
+                })
+                .collect::<Option<Vec<Vec<String>>>>()
+                .map(|topics| topics.into_iter().flatten().collect())),
+        }
     }
 
     /// Removes an empty group (DeleteGroups). Its committed offsets are the caller's to drop.
@@ -976,6 +1031,69 @@ mod tests {
                 _ => None,
             })
             .expect("sync answered")
+    }
+
+    /// A consumer-protocol subscription v0 to `topics`.
+    fn subscription(topics: &[&str]) -> Vec<u8> {
+        let mut out = vec![0, 0];
+        out.extend_from_slice(&(topics.len() as i32).to_be_bytes());
+        for t in topics {
+            out.extend_from_slice(&(t.len() as i16).to_be_bytes());
+            out.extend_from_slice(t.as_bytes());
+        }
+        out.extend_from_slice(&(-1i32).to_be_bytes()); // user data: null
+        out
+    }
+
+    #[test]
+    fn offset_delete_keeps_the_topics_a_live_group_subscribes_to() {
+        // KIP-496 (Kafka's GroupCoordinator.handleDeleteOffsets): unknown group →
+        // GROUP_ID_NOT_FOUND (69); an Empty group, or one known only by its commits, keeps
+        // nothing; a live consumer group keeps its subscribed topics
+        // (GROUP_SUBSCRIBED_TO_TOPIC, 86); a live group of another protocol type →
+        // NON_EMPTY_GROUP (68).
+        let mut c = GroupCoordinator::new(GroupConfig::default());
+        assert_eq!(
+            c.offset_delete_protected("g", false),
+            Err(GroupError::GroupIdNotFound)
+        );
+        assert_eq!(
+            c.offset_delete_protected("g", true),
+            Ok(Some(BTreeSet::new()))
+        );
+        let mut request = join("", &["range"]);
+        request.protocols[0].1 = subscription(&["orders", "payments"]);
+        let a = joined(&c.handle_join(0, request, 1), 1);
+        let protected = c.offset_delete_protected("g", true).expect("live group");
+        let names: Vec<&str> = protected
+            .as_ref()
+            .expect("readable subscriptions")
+            .iter()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(names, ["orders", "payments"]);
+        assert_eq!(error_code::GROUP_SUBSCRIBED_TO_TOPIC, 86);
+        assert_eq!(c.handle_leave(1, "g", &a.member_id).0, Ok(()));
+        assert_eq!(c.state("g"), Some(GroupState::Empty));
+        assert_eq!(
+            c.offset_delete_protected("g", true),
+            Ok(Some(BTreeSet::new()))
+        );
+
+        // Another protocol type (e.g. Kafka Connect's "connect") with members: refused whole.
+        let mut other = join("", &["range"]);
+        other.group_id = "workers".into();
+        other.protocol_type = "connect".into();
+        c.handle_join(2, other, 2);
+        assert_eq!(
+            c.offset_delete_protected("workers", true),
+            Err(GroupError::NonEmptyGroup)
+        );
+        // An unreadable subscription protects every topic.
+        let mut odd = join("", &["range"]);
+        odd.group_id = "odd".into();
+        c.handle_join(3, odd, 3);
+        assert_eq!(c.offset_delete_protected("odd", true), Ok(None));
     }
 
     #[test]

@@ -30,6 +30,7 @@
 //! - [`topic_name`]: Kafka's legal topic names and the `.`/`_` collision rule.
 //! - [`topic_config`]: every Kafka topic config: type, default, validation, what runnel does.
 //! - [`offsets`]: committed offsets per (group, topic, partition) and their on-log encoding.
+//! - [`acl`]: Kafka's ACL resource types and operations; authorized operations (KIP-430).
 //! - [`error_code`]: the Kafka error codes every module's errors map onto.
 //! - [`rng`]: the seeded pseudo-random generator behind every random choice.
 //! - [`checksum`], [`varint`]: the CRCs and the zigzag varints of the wire format.
@@ -40,6 +41,7 @@
 
 extern crate alloc;
 
+pub mod acl;
 pub mod batch;
 pub mod checksum;
 pub mod compaction;

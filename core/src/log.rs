@@ -277,6 +277,18 @@ pub struct LogConfig {
     pub flush_messages: Option<u64>,
     /// `flush.ms`: the body fsyncs at least this often; `None` leaves it to the OS.
     pub flush_ms: Option<u64>,
+    /// `message.timestamp.type=LogAppendTime`: each appended batch is stamped with the
+    /// broker's clock ([`batch::set_log_append_time`]); `false` is CreateTime (the default).
+    pub log_append_time: bool,
+    /// `message.timestamp.before.max.ms` (KIP-937): a CreateTime record may be at most this
+    /// much older than the broker's clock, in ms (`i64::MAX`: no bound, Kafka's default).
+    pub message_timestamp_before_max_ms: i64,
+    /// `message.timestamp.after.max.ms` (KIP-937): a CreateTime record may be at most this
+    /// much ahead of the broker's clock, in ms (`i64::MAX`: no bound).
+    pub message_timestamp_after_max_ms: i64,
+    /// `compression.type`: the codec batches are stored with, recompressed on append when the
+    /// producer's differs; `None` keeps the producer's (`producer`, the default).
+    pub compression_type: Option<batch::Compression>,
 }
 
 impl Default for LogConfig {
@@ -294,6 +306,58 @@ impl Default for LogConfig {
             max_message_bytes: 1_048_588,
             flush_messages: None,
             flush_ms: None,
+            log_append_time: false,
+            message_timestamp_before_max_ms: i64::MAX,
+            message_timestamp_after_max_ms: i64::MAX,
+            compression_type: None,
+        }
+    }
+}
+
+/// Why the broker refused one record of a batch (KIP-467: the Produce response names the
+/// record by its index in the batch, with Kafka's message).
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize,
+)]
+#[non_exhaustive]
+pub enum RecordRefusal {
+    /// A compacted topic's record without a key (INVALID_RECORD; Kafka's `LogValidator`).
+    #[error("Compacted topic cannot accept message without key")]
+    KeylessInCompactedTopic {
+        /// The record's index in its batch.
+        batch_index: u32,
+    },
+    /// A CreateTime record outside `message.timestamp.before.max.ms` /
+    /// `message.timestamp.after.max.ms` of the broker's clock (INVALID_TIMESTAMP, KIP-937).
+    #[error(
+        "Timestamp {timestamp} of message with offset {batch_index} is out of range. The timestamp should be within [{min}, {max}]"
+    )]
+    TimestampOutOfRange {
+        /// The record's index in its batch.
+        batch_index: u32,
+        /// Its timestamp, ms.
+        timestamp: i64,
+        /// The earliest timestamp accepted, ms.
+        min: i64,
+        /// The latest timestamp accepted, ms.
+        max: i64,
+    },
+}
+
+impl RecordRefusal {
+    /// The Kafka error code of the partition's answer.
+    pub fn kafka_error_code(&self) -> i16 {
+        match self {
+            Self::KeylessInCompactedTopic { .. } => error_code::INVALID_RECORD,
+            Self::TimestampOutOfRange { .. } => error_code::INVALID_TIMESTAMP,
+        }
+    }
+
+    /// The refused record's index in its batch.
+    pub fn batch_index(&self) -> u32 {
+        match self {
+            Self::KeylessInCompactedTopic { batch_index }
+            | Self::TimestampOutOfRange { batch_index, .. } => *batch_index,
         }
     }
 }
@@ -338,6 +402,9 @@ pub enum LogError<E: fmt::Debug + fmt::Display> {
     /// The request's bytes hold no batch.
     #[error("no record batch in the appended bytes")]
     Empty,
+    /// One record broke a topic rule (KIP-467 names it in the Produce response).
+    #[error(transparent)]
+    RecordRefused(RecordRefusal),
     /// The stored data is not what the log wrote (a damaged segment found while reading).
     #[error("segment {base_offset} is damaged at position {position}")]
     Corrupt {
@@ -358,6 +425,7 @@ impl<E: fmt::Debug + fmt::Display> LogError<E> {
             Self::MessageTooLarge { .. } => error_code::MESSAGE_TOO_LARGE,
             Self::NonContiguousAppend { .. } => error_code::OFFSET_OUT_OF_RANGE,
             Self::Empty => error_code::INVALID_RECORD,
+            Self::RecordRefused(r) => r.kafka_error_code(),
         }
     }
 }
@@ -655,6 +723,12 @@ impl<S: SegmentStore> Log<S> {
     /// Appends the batches in `records` as the leader: each batch gets the next offsets and
     /// `leader_epoch`, written into `records` in place. All batches are validated (CRC, framing,
     /// size, records) before anything is written, so an error changes nothing.
+    ///
+    /// The topic's rules, as Kafka's `LogValidator` applies them: a compacted topic refuses a
+    /// record without a key; a CreateTime record outside the KIP-937 bounds of `now_ms` is
+    /// refused; a `compression.type` other than `producer` recompresses batches written with
+    /// another codec (offsets, producer fields and record contents kept); LogAppendTime stamps
+    /// each batch with `now_ms`.
     pub fn append(
         &mut self,
         records: &mut [u8],
@@ -664,7 +738,7 @@ impl<S: SegmentStore> Log<S> {
     ) -> LogResult<AppendInfo, S> {
         let sizes = self.validate(records, codec)?;
         let mut position = 0;
-        let mut scratch = Vec::new();
+        let mut recompress = false;
         for &size in &sizes {
             // A producer's batch numbers its records 0..n-1: offsets stay dense.
             let header = BatchHeader::decode(&records[position..])?;
@@ -673,30 +747,123 @@ impl<S: SegmentStore> Log<S> {
                     "lastOffsetDelta is not the record count minus one",
                 )));
             }
-            // Kafka's LogValidator: a compacted topic refuses a record without a key
-            // (INVALID_RECORD, "Compacted topic cannot accept message without key").
-            if self.config.cleanup_policy.compact && !header.is_control() {
-                let batch = BatchRef::parse(&records[position..position + size])?;
+            if !header.is_control() {
+                self.check_records(&records[position..position + size], codec, now_ms)?;
+            }
+            recompress |= self
+                .config
+                .compression_type
+                .is_some_and(|target| header.compression().ok() != Some(target));
+            position += size;
+        }
+        if recompress {
+            let mut rebuilt = self.recompressed(records, &sizes, codec)?;
+            let sizes = self.validate(&rebuilt, codec)?;
+            return self.assign_and_write(&mut rebuilt, &sizes, leader_epoch, now_ms);
+        }
+        self.assign_and_write(records, &sizes, leader_epoch, now_ms)
+    }
+
+    /// The per-record topic rules of [`Log::append`]: keys on a compacted topic, and the
+    /// KIP-937 timestamp bounds on a CreateTime topic.
+    fn check_records(&self, batch: &[u8], codec: &dyn Codec, now_ms: u64) -> LogResult<(), S> {
+        let compacted = self.config.cleanup_policy.compact;
+        let now = i64::try_from(now_ms).unwrap_or(i64::MAX);
+        let min = now.saturating_sub(self.config.message_timestamp_before_max_ms);
+        let max = now.saturating_add(self.config.message_timestamp_after_max_ms);
+        let bounded = !self.config.log_append_time && (min > i64::MIN || max < i64::MAX);
+        if !compacted && !bounded {
+            return Ok(());
+        }
+        let batch = BatchRef::parse(batch)?;
+        let mut scratch = Vec::new();
+        for (index, record) in batch.records(codec, &mut scratch)?.enumerate() {
+            let record = record?;
+            let batch_index = u32::try_from(index).unwrap_or(u32::MAX);
+            if compacted && record.key.is_none() {
+                return Err(LogError::RecordRefused(
+                    RecordRefusal::KeylessInCompactedTopic { batch_index },
+                ));
+            }
+            // -1 is "no timestamp" and passes, as in Kafka.
+            let timestamp = record.timestamp;
+            if bounded && timestamp != -1 && !(min..=max).contains(&timestamp) {
+                return Err(LogError::RecordRefused(
+                    RecordRefusal::TimestampOutOfRange {
+                        batch_index,
+                        timestamp,
+                        min,
+                        max,
+                    },
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The batches of `records` rebuilt with the topic's `compression.type` (Kafka's
+    /// `LogValidator` recompression): same records, producer fields and flags.
+    fn recompressed(
+        &self,
+        records: &[u8],
+        sizes: &[usize],
+        codec: &dyn Codec,
+    ) -> LogResult<Vec<u8>, S> {
+        let target = self
+            .config
+            .compression_type
+            .unwrap_or(batch::Compression::None);
+        let mut out = Vec::with_capacity(records.len());
+        let mut position = 0;
+        let mut scratch = Vec::new();
+        for &size in sizes {
+            let batch = BatchRef::parse(&records[position..position + size])?;
+            if batch.header().compression().ok() == Some(target) {
+                out.extend_from_slice(batch.as_bytes());
+            } else {
+                let mut builder = batch::BatchBuilder::like(batch.header())?.compression(target);
                 for record in batch.records(codec, &mut scratch)? {
-                    if record?.key.is_none() {
-                        return Err(LogError::Batch(BatchError::InvalidRecord(
-                            "a compacted topic cannot accept a record without a key",
-                        )));
-                    }
+                    builder.push_record(record?);
                 }
+                out.extend_from_slice(&builder.build(codec)?);
             }
             position += size;
         }
+        Ok(out)
+    }
+
+    /// Gives each validated batch its offsets and leader epoch (and, on a LogAppendTime topic,
+    /// the broker's clock), then writes them.
+    fn assign_and_write(
+        &mut self,
+        records: &mut [u8],
+        sizes: &[usize],
+        leader_epoch: i32,
+        now_ms: u64,
+    ) -> LogResult<AppendInfo, S> {
         let mut next = self.log_end_offset();
         let mut position = 0;
-        for &size in &sizes {
+        for &size in sizes {
             let batch = &mut records[position..position + size];
             let header = BatchHeader::decode(batch)?;
             batch::assign_offsets(batch, next, leader_epoch)?;
+            if self.config.log_append_time {
+                batch::set_log_append_time(batch, i64::try_from(now_ms).unwrap_or(i64::MAX))?;
+            }
             next += i64::from(header.last_offset_delta) + 1;
             position += size;
         }
-        self.write_batches(records, &sizes, now_ms)
+        self.write_batches(records, sizes, now_ms)
+    }
+
+    /// The Produce response's `log_append_time_ms` for a batch appended at `now_ms`: the
+    /// broker's clock on a LogAppendTime topic, else -1 (Kafka's `NO_TIMESTAMP`).
+    pub fn log_append_time_ms(&self, now_ms: u64) -> i64 {
+        if self.config.log_append_time {
+            i64::try_from(now_ms).unwrap_or(i64::MAX)
+        } else {
+            -1
+        }
     }
 
     /// Appends batches as a follower copies them from its leader: offsets and epochs are kept

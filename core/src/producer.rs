@@ -73,6 +73,20 @@ struct Written {
 struct ProducerEntry {
     epoch: i16,
     batches: VecDeque<Written>,
+    last_timestamp_ms: i64,
+}
+
+/// One producer writing to a partition, as DescribeProducers (KIP-664) shows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ActiveProducer {
+    /// The producer id.
+    pub producer_id: i64,
+    /// Its epoch.
+    pub producer_epoch: i16,
+    /// The sequence of its last record written here.
+    pub last_sequence: i32,
+    /// The max timestamp of its last batch written here, in ms.
+    pub last_timestamp_ms: i64,
 }
 
 /// The sequence state of every idempotent producer writing to one partition.
@@ -149,6 +163,7 @@ impl ProducerStateTable {
             entry.epoch = header.producer_epoch;
             entry.batches.clear();
         }
+        entry.last_timestamp_ms = header.max_timestamp;
         entry.batches.push_back(Written {
             first_sequence: header.base_sequence,
             last_sequence: header.base_sequence.wrapping_add(header.last_offset_delta),
@@ -179,6 +194,19 @@ impl ProducerStateTable {
             }
             !entry.batches.is_empty()
         });
+    }
+
+    /// The producers tracked, by producer id: the state DescribeProducers (KIP-664) reports.
+    pub fn active(&self) -> impl Iterator<Item = ActiveProducer> + '_ {
+        self.producers.iter().filter_map(|(id, entry)| {
+            let last = entry.batches.back()?;
+            Some(ActiveProducer {
+                producer_id: *id,
+                producer_epoch: entry.epoch,
+                last_sequence: last.last_sequence,
+                last_timestamp_ms: entry.last_timestamp_ms,
+            })
+        })
     }
 
     /// Producers tracked.

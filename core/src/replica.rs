@@ -29,7 +29,7 @@ use crate::batch::{self, BatchHeader, Codec};
 use crate::compaction::CompactionReport;
 use crate::controller::PartitionState;
 use crate::error_code;
-use crate::log::{Log, LogConfig, MemorySegmentStore, SegmentStore};
+use crate::log::{Log, LogConfig, LogError, MemorySegmentStore, RecordRefusal, SegmentStore};
 use crate::producer::{ProducerError, ProducerStateTable, SequenceCheck};
 use crate::retention::RetentionReport;
 
@@ -125,6 +125,9 @@ pub enum ReplicaError {
     /// when the store failed).
     #[error("the log refused the batch (Kafka error {0})")]
     AppendRefused(i16),
+    /// The log refused one record of the batch (KIP-467: the answer names it).
+    #[error(transparent)]
+    RecordRefused(RecordRefusal),
 }
 
 impl From<ProducerError> for ReplicaError {
@@ -151,6 +154,7 @@ impl ReplicaError {
             Self::OutOfOrderSequence => error_code::OUT_OF_ORDER_SEQUENCE_NUMBER,
             Self::InvalidProducerEpoch => error_code::INVALID_PRODUCER_EPOCH,
             Self::AppendRefused(code) => code,
+            Self::RecordRefused(r) => r.kafka_error_code(),
         }
     }
 }
@@ -380,6 +384,11 @@ impl<S: SegmentStore> Replica<S> {
     /// The log (reads, retention, flushes by the driver).
     pub fn log(&self) -> &Log<S> {
         &self.log
+    }
+
+    /// The idempotent producers writing to this replica's log (DescribeProducers, KIP-664).
+    pub fn producers(&self) -> &ProducerStateTable {
+        &self.producers
     }
 
     /// The log, to change (a single node's appends and config changes, which bypass
@@ -732,7 +741,10 @@ impl<S: SegmentStore> Replica<S> {
         let info = self
             .log
             .append(records, self.leader_epoch, codec, now_ms)
-            .map_err(|e| ReplicaError::AppendRefused(e.kafka_error_code()))?;
+            .map_err(|e| match e {
+                LogError::RecordRefused(r) => ReplicaError::RecordRefused(r),
+                other => ReplicaError::AppendRefused(other.kafka_error_code()),
+            })?;
         self.producers.record(&header, info.base_offset);
         self.advance_high_watermark();
         if acks != Acks::All || self.high_watermark > info.last_offset {

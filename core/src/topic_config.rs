@@ -15,7 +15,9 @@
 use alloc::format;
 use alloc::string::String;
 
+use crate::batch::Compression;
 use crate::error_code;
+use crate::log::{CleanupPolicy, LogConfig};
 
 /// A config value's type, as Kafka's `ConfigDef.Type`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -129,9 +131,7 @@ pub const TOPIC_CONFIGS: &[TopicConfigDef] = &[
         "-1",
         GzipLevel,
         Some("compression.gzip.level"),
-        AcceptedWithoutEffect(
-            "runnel keeps the producer's batches as they come (compression.type=producer)",
-        ),
+        AcceptedWithoutEffect("runnel's codecs compress at their libraries' default levels"),
     ),
     def(
         "compression.lz4.level",
@@ -139,9 +139,7 @@ pub const TOPIC_CONFIGS: &[TopicConfigDef] = &[
         "9",
         Check::Between(1.0, 17.0),
         Some("compression.lz4.level"),
-        AcceptedWithoutEffect(
-            "runnel keeps the producer's batches as they come (compression.type=producer)",
-        ),
+        AcceptedWithoutEffect("runnel's codecs compress at their libraries' default levels"),
     ),
     def(
         "compression.type",
@@ -149,10 +147,7 @@ pub const TOPIC_CONFIGS: &[TopicConfigDef] = &[
         "producer",
         OneOf(&["uncompressed", "zstd", "lz4", "snappy", "gzip", "producer"]),
         Some("compression.type"),
-        OnlyValues(
-            &["producer"],
-            "runnel keeps the producer's compression; recompressing on the broker is not implemented yet",
-        ),
+        Enforced,
     ),
     def(
         "compression.zstd.level",
@@ -160,9 +155,7 @@ pub const TOPIC_CONFIGS: &[TopicConfigDef] = &[
         "3",
         Check::Between(-131_072.0, 22.0),
         Some("compression.zstd.level"),
-        AcceptedWithoutEffect(
-            "runnel keeps the producer's batches as they come (compression.type=producer)",
-        ),
+        AcceptedWithoutEffect("runnel's codecs compress at their libraries' default levels"),
     ),
     def(
         "delete.retention.ms",
@@ -278,7 +271,7 @@ pub const TOPIC_CONFIGS: &[TopicConfigDef] = &[
         LONG_MAX,
         AtLeast(0),
         Some("log.message.timestamp.after.max.ms"),
-        AcceptedWithoutEffect("timestamp bounds (KIP-937) are not enforced yet"),
+        Enforced,
     ),
     def(
         "message.timestamp.before.max.ms",
@@ -286,7 +279,7 @@ pub const TOPIC_CONFIGS: &[TopicConfigDef] = &[
         LONG_MAX,
         AtLeast(0),
         Some("log.message.timestamp.before.max.ms"),
-        AcceptedWithoutEffect("timestamp bounds (KIP-937) are not enforced yet"),
+        Enforced,
     ),
     def(
         "message.timestamp.difference.max.ms",
@@ -294,9 +287,7 @@ pub const TOPIC_CONFIGS: &[TopicConfigDef] = &[
         LONG_MAX,
         AtLeast(0),
         Some("log.message.timestamp.difference.max.ms"),
-        AcceptedWithoutEffect(
-            "deprecated in Kafka 3.6, removed in 4.0; timestamp bounds are not enforced yet",
-        ),
+        Enforced,
     ),
     def(
         "message.timestamp.type",
@@ -304,7 +295,7 @@ pub const TOPIC_CONFIGS: &[TopicConfigDef] = &[
         "CreateTime",
         OneOf(&["CreateTime", "LogAppendTime"]),
         Some("log.message.timestamp.type"),
-        OnlyValues(&["CreateTime"], "LogAppendTime is not implemented yet"),
+        Enforced,
     ),
     def(
         "min.cleanable.dirty.ratio",
@@ -460,6 +451,101 @@ impl TopicConfigError {
     pub fn kafka_error_code(&self) -> i16 {
         error_code::INVALID_CONFIG
     }
+}
+
+/// Checks topic config `name` ([`validate`]) and sets it on `config` when the log enforces it
+/// (retention, segments, cleanup, sizes, flushes, timestamps, compression); configs the replica
+/// or the controller enforce, and those accepted without effect, change nothing here.
+///
+/// `message.timestamp.difference.max.ms` (deprecated by KIP-937) bounds both directions where
+/// `message.timestamp.before.max.ms` / `after.max.ms` are left at their default, as Kafka's
+/// `LogConfig` reads it. runnel's floors are stricter than Kafka's for a few sizes and times
+/// (`segment.bytes`, `segment.ms`, `max.message.bytes`, `index.interval.bytes` must be
+/// positive).
+///
+/// # Errors
+/// As [`validate`]; [`TopicConfigError::Invalid`] for a value below runnel's floor.
+pub fn apply_to_log(
+    config: &mut LogConfig,
+    name: &str,
+    value: &str,
+) -> Result<(), TopicConfigError> {
+    validate(name, value)?;
+    let bad = |reason: &str| TopicConfigError::Invalid {
+        name: name.into(),
+        value: value.into(),
+        reason: reason.into(),
+    };
+    let int = || value.trim().parse::<i64>().map_err(|_| bad("not a number"));
+    let positive = || {
+        int().and_then(|v| {
+            u64::try_from(v)
+                .ok()
+                .filter(|v| *v > 0)
+                .ok_or_else(|| bad("must be positive"))
+        })
+    };
+    let optional = || int().map(|v| u64::try_from(v).ok());
+    let unbounded = || optional().map(|v| v.filter(|v| *v < i64::MAX as u64));
+    match name {
+        "cleanup.policy" => {
+            config.cleanup_policy =
+                parse_cleanup_policy(value).ok_or_else(|| bad("not a cleanup policy"))?;
+        }
+        "retention.ms" => config.retention_ms = optional()?,
+        "retention.bytes" => config.retention_bytes = optional()?,
+        "segment.bytes" => config.segment_bytes = positive()?,
+        "segment.ms" => config.segment_ms = positive()?,
+        "delete.retention.ms" => config.delete_retention_ms = int()?.max(0) as u64,
+        "min.cleanable.dirty.ratio" => {
+            config.min_cleanable_dirty_ratio =
+                value.trim().parse().map_err(|_| bad("not a number"))?;
+        }
+        "max.message.bytes" => config.max_message_bytes = positive()?,
+        "index.interval.bytes" => config.index_interval_bytes = positive()?,
+        "flush.messages" => config.flush_messages = unbounded()?,
+        "flush.ms" => config.flush_ms = unbounded()?,
+        "message.timestamp.type" => config.log_append_time = value.trim() == "LogAppendTime",
+        "message.timestamp.before.max.ms" => config.message_timestamp_before_max_ms = int()?,
+        "message.timestamp.after.max.ms" => config.message_timestamp_after_max_ms = int()?,
+        "message.timestamp.difference.max.ms" => {
+            let difference = int()?;
+            if config.message_timestamp_before_max_ms == i64::MAX {
+                config.message_timestamp_before_max_ms = difference;
+            }
+            if config.message_timestamp_after_max_ms == i64::MAX {
+                config.message_timestamp_after_max_ms = difference;
+            }
+        }
+        "compression.type" => {
+            config.compression_type = match value.trim() {
+                "producer" => None,
+                "uncompressed" => Some(Compression::None),
+                "gzip" => Some(Compression::Gzip),
+                "snappy" => Some(Compression::Snappy),
+                "lz4" => Some(Compression::Lz4),
+                "zstd" => Some(Compression::Zstd),
+                _ => return Err(bad("not a compression type")),
+            };
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// A `cleanup.policy` value (`delete`, `compact`, or both comma-separated) as a policy;
+/// `None` when it names anything else.
+pub fn parse_cleanup_policy(value: &str) -> Option<CleanupPolicy> {
+    let mut delete = false;
+    let mut compact = false;
+    for part in value.split(',').map(str::trim) {
+        match part {
+            "delete" => delete = true,
+            "compact" => compact = true,
+            _ => return None,
+        }
+    }
+    (delete || compact).then_some(CleanupPolicy { delete, compact })
 }
 
 /// Checks `value` for topic config `name` as Kafka's `LogConfig.validate` would, then against
@@ -676,12 +762,7 @@ mod tests {
             refused("unclean.leader.election.enable", "yes"),
             "invalid value \"yes\" for unclean.leader.election.enable: expected true or false"
         );
-        // Valid in Kafka, not honoured by runnel yet: refused, never silently ignored.
-        assert_eq!(
-            refused("message.timestamp.type", "LogAppendTime"),
-            "message.timestamp.type=LogAppendTime is not supported: LogAppendTime is not implemented yet"
-        );
-        assert!(refused("compression.type", "zstd").contains("not supported"));
+        // Valid in Kafka, not honoured by runnel: refused, never silently ignored.
         assert!(refused("remote.storage.enable", "true").contains("no tiered storage"));
         assert_eq!(
             validate("x", "1").map_err(|e| e.kafka_error_code()),

@@ -620,3 +620,93 @@ fn reopening_recovers_and_cuts_a_torn_tail() {
     assert_eq!(read_all(&reopened), records[..records.len() - 2]);
     assert_eq!(append_n(&mut reopened, 1, 99), (leo - 2, leo - 2));
 }
+
+/// `message.timestamp.type=LogAppendTime` (Kafka's `LogValidator`, KIP-32): each appended batch
+/// carries the broker's clock as its max timestamp with the timestamp-type bit set, and every
+/// record reads back with that time; lookups by time use it.
+#[test]
+fn log_append_time_gives_every_record_the_brokers_clock() {
+    let mut log = new_log(LogConfig {
+        log_append_time: true,
+        ..LogConfig::default()
+    });
+    log.append(
+        &mut batch(&[keyed("a", Some("1"), 5), keyed("b", Some("2"), 7)]),
+        0,
+        &NoCodec,
+        1_000,
+    )
+    .expect("append");
+    log.append(&mut batch(&[keyed("c", Some("3"), 1)]), 0, &NoCodec, 2_000)
+        .expect("append");
+    let stamps: Vec<(i64, i64)> = read_all(&log)
+        .iter()
+        .map(|r| (r.offset, r.timestamp))
+        .collect();
+    assert_eq!(stamps, [(0, 1_000), (1, 1_000), (2, 2_000)]);
+    let bytes = log.read(0, usize::MAX, 3).expect("read");
+    let first = BatchRef::parse(&bytes).expect("batch");
+    assert!(first.header().is_log_append_time());
+    assert_eq!(first.header().max_timestamp, 1_000);
+    assert_eq!(log.log_append_time_ms(2_500), 2_500);
+    assert_eq!(
+        log.offset_for_timestamp(1_500, &NoCodec).expect("lookup"),
+        Some((2, 2_000))
+    );
+    // A CreateTime log answers -1 (Kafka's NO_TIMESTAMP) in the Produce response.
+    assert_eq!(new_log(LogConfig::default()).log_append_time_ms(2_500), -1);
+}
+
+/// KIP-937: on a CreateTime topic a record more than `message.timestamp.before.max.ms` behind
+/// or `message.timestamp.after.max.ms` ahead of the broker's clock is refused with
+/// INVALID_TIMESTAMP (32), naming the record's index in its batch (KIP-467); nothing of the
+/// batch is written. -1 (no timestamp) passes, as in Kafka.
+#[test]
+fn create_time_outside_the_kip_937_bounds_is_refused_and_changes_nothing() {
+    use runnel_core::log::RecordRefusal;
+    let mut log = new_log(LogConfig {
+        message_timestamp_before_max_ms: 100,
+        message_timestamp_after_max_ms: 10,
+        ..LogConfig::default()
+    });
+    let now = 10_000u64;
+    let mut ok = batch(&[keyed("a", Some("1"), 9_900), keyed("b", Some("2"), 10_010)]);
+    log.append(&mut ok, 0, &NoCodec, now)
+        .expect("inside the bounds");
+    for (late, index) in [(9_899, 1), (10_011, 1)] {
+        let mut refused = batch(&[keyed("a", Some("1"), 10_000), keyed("b", Some("2"), late)]);
+        let e = log
+            .append(&mut refused, 0, &NoCodec, now)
+            .expect_err("outside the bounds");
+        assert_eq!(e.kafka_error_code(), error_code::INVALID_TIMESTAMP);
+        let LogError::RecordRefused(refusal) = e else {
+            panic!("a record refusal: {e}");
+        };
+        assert_eq!(refusal.batch_index(), index);
+        assert_eq!(
+            refusal,
+            RecordRefusal::TimestampOutOfRange {
+                batch_index: 1,
+                timestamp: late,
+                min: 9_900,
+                max: 10_010
+            }
+        );
+    }
+    assert_eq!(
+        log.log_end_offset(),
+        2,
+        "nothing of a refused batch is written"
+    );
+    log.append(&mut batch(&[keyed("c", Some("3"), -1)]), 0, &NoCodec, now)
+        .expect("no timestamp passes");
+    // LogAppendTime ignores the producer's timestamps, so the bounds do not apply.
+    let mut stamped = new_log(LogConfig {
+        log_append_time: true,
+        message_timestamp_before_max_ms: 0,
+        ..LogConfig::default()
+    });
+    stamped
+        .append(&mut batch(&[keyed("a", Some("1"), 1)]), 0, &NoCodec, now)
+        .expect("LogAppendTime");
+}

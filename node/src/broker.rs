@@ -23,7 +23,7 @@ use runnel_core::batch::{self, BatchBuilder};
 use runnel_core::controller::PartitionState as PartitionMetadata;
 use runnel_core::error_code;
 use runnel_core::group::{GroupConfig, GroupCoordinator, GroupOutput, ReplyToken};
-use runnel_core::log::{Log, LogConfig, LogError};
+use runnel_core::log::{Log, LogConfig, LogError, RecordRefusal};
 use runnel_core::offsets::{CommittedOffset, OffsetKey, OffsetStore, encode_commit};
 use runnel_core::replica::{Acks, Replica, ReplicaConfig, ReplicaError, RoleChange};
 use runnel_core::{topic_config, topic_name};
@@ -32,7 +32,7 @@ use tokio::sync::{Notify, oneshot};
 
 use crate::cluster::{Cluster, Entry, ProposeError};
 use crate::codec::NodeCodec;
-use crate::config::{BrokerConfig, cleanup_policy_name, parse_cleanup_policy};
+use crate::config::{BrokerConfig, cleanup_policy_name};
 use crate::metrics::Metrics;
 use crate::storage::FileSegmentStore;
 
@@ -58,6 +58,8 @@ pub struct ApiError {
     pub code: i16,
     /// What went wrong, in words.
     pub message: String,
+    /// The records refused, as (index in the batch, why): KIP-467's `record_errors`.
+    pub record_errors: Vec<(i32, String)>,
 }
 
 impl ApiError {
@@ -66,6 +68,26 @@ impl ApiError {
         Self {
             code,
             message: message.into(),
+            record_errors: Vec::new(),
+        }
+    }
+
+    /// A batch refused for one of its records (KIP-467): the partition's message is Kafka's
+    /// summary, the record error names the record and says why.
+    pub fn record_refused(refusal: RecordRefusal) -> Self {
+        let summary = match refusal {
+            RecordRefusal::TimestampOutOfRange { .. } => {
+                "One or more records have been rejected due to invalid timestamp"
+            }
+            _ => "One or more records have been rejected",
+        };
+        Self {
+            code: refusal.kafka_error_code(),
+            message: summary.to_string(),
+            record_errors: vec![(
+                i32::try_from(refusal.batch_index()).unwrap_or(i32::MAX),
+                refusal.to_string(),
+            )],
         }
     }
 
@@ -277,10 +299,12 @@ pub type Replicated = oneshot::Receiver<Result<i64, ReplicaError>>;
 /// What a produce to one partition came to.
 #[derive(Debug)]
 pub enum Produced {
-    /// Appended (and acknowledged as acks asked): the base offset and the log start offset.
-    Done(i64, i64),
-    /// Appended, waiting for the ISR (acks=all); then the base offset or why it failed.
-    Waiting(Replicated, i64),
+    /// Appended (and acknowledged as acks asked): the base offset, the log start offset and
+    /// the LogAppendTime stamp (-1 on a CreateTime topic).
+    Done(i64, i64, i64),
+    /// Appended, waiting for the ISR (acks=all); then the base offset or why it failed. The
+    /// log start offset and LogAppendTime stamp as in `Done`.
+    Waiting(Replicated, i64, i64),
 }
 
 /// Where a partition is led, as the cluster's metadata says.
@@ -1011,7 +1035,7 @@ impl Broker {
     /// base offset the records got (or had, for an idempotent retry) and the log start offset.
     pub fn produce(&self, partition: &Partition, records: &[u8]) -> Result<(i64, i64), ApiError> {
         match self.produce_acks(partition, records, 1, 0)? {
-            Produced::Done(base, start) => Ok((base, start)),
+            Produced::Done(base, start, _) => Ok((base, start)),
             // acks=1 never waits for the ISR.
             Produced::Waiting(..) => Err(ApiError::new(
                 error_code::REQUEST_TIMED_OUT,
@@ -1046,18 +1070,22 @@ impl Broker {
         let appended = state
             .replica
             .handle_produce(now, &mut owned, acks, request, timeout_ms, &self.codec)
-            .map_err(|e| ApiError::new(e.kafka_error_code(), e.to_string()))?;
+            .map_err(|e| match e {
+                ReplicaError::RecordRefused(r) => ApiError::record_refused(r),
+                other => ApiError::new(other.kafka_error_code(), other.to_string()),
+            })?;
+        let append_time = state.log().log_append_time_ms(now);
         let count = state.log().log_end_offset() - before;
         if count > 0 {
             self.after_append(state, count as u64, records.len(), now)?;
         }
         let start = state.log().log_start_offset();
         Ok(match appended {
-            Some(base) => Produced::Done(base, start),
+            Some(base) => Produced::Done(base, start, append_time),
             None => {
                 let (tx, rx) = oneshot::channel();
                 state.waiters.insert(request, tx);
-                Produced::Waiting(rx, start)
+                Produced::Waiting(rx, start, append_time)
             }
         })
     }
@@ -1398,10 +1426,10 @@ impl Broker {
                 .map_err(|e| ApiError::new(e.kafka_error_code(), e.to_string()))?;
             let partition = self.partition(OFFSETS_TOPIC, 0)?;
             match self.append_offsets(&partition, &batch)? {
-                Produced::Done(base, _) => {
+                Produced::Done(base, _, _) => {
                     apply_commits(&mut groups, std::mem::take(&mut accepted), base);
                 }
-                Produced::Waiting(rx, _) => replicated = Some(rx),
+                Produced::Waiting(rx, _, _) => replicated = Some(rx),
             }
         }
         Ok(Commit {
@@ -1429,17 +1457,33 @@ impl Broker {
             })
     }
 
-    /// Deletes every commit of `group`: tombstones go to `__consumer_offsets` first, so the
-    /// deletion survives a restart, then the store forgets them.
+    /// Deletes every commit of `group` (DeleteGroups).
     pub fn delete_group_offsets(
         &self,
         groups: &mut Groups,
         group: &str,
     ) -> Result<usize, ApiError> {
-        let keys: Vec<Vec<u8>> = groups
+        let partitions: Vec<(String, i32)> = groups
             .offsets
             .group(group)
-            .map(|((topic, partition), _)| {
+            .map(|((topic, partition), _)| (topic.clone(), *partition))
+            .collect();
+        self.delete_offsets(groups, group, &partitions)
+    }
+
+    /// Deletes `group`'s commits of `partitions` (DeleteGroups, OffsetDelete): tombstones go
+    /// to `__consumer_offsets` first, so the deletion survives a restart, then the store
+    /// forgets them. Returns how many commits there were.
+    pub fn delete_offsets(
+        &self,
+        groups: &mut Groups,
+        group: &str,
+        partitions: &[(String, i32)],
+    ) -> Result<usize, ApiError> {
+        let keys: Vec<Vec<u8>> = partitions
+            .iter()
+            .filter(|(topic, partition)| groups.offsets.fetch(group, topic, *partition).is_some())
+            .map(|(topic, partition)| {
                 runnel_core::offsets::encode_key(&OffsetKey {
                     group: group.to_string(),
                     topic: topic.clone(),
@@ -1460,7 +1504,10 @@ impl Broker {
             // Not awaited: a deletion the ISR never confirms is redone by the next one.
             let _ = self.append_offsets(&partition, &batch)?;
         }
-        Ok(groups.offsets.delete_group(group))
+        Ok(partitions
+            .iter()
+            .filter(|(topic, partition)| groups.offsets.remove(group, topic, *partition))
+            .count())
     }
 
     /// Reads `__consumer_offsets` into the offset store.
@@ -1707,13 +1754,6 @@ fn partition_dir(data_dir: &Path, topic: &str, index: i32) -> PathBuf {
     data_dir.join(format!("{topic}-{index}"))
 }
 
-fn invalid_config(key: &str, value: &str) -> ApiError {
-    ApiError::new(
-        code::INVALID_CONFIG,
-        format!("invalid value {value:?} for {key}"),
-    )
-}
-
 /// Where a config's value comes from, as DescribeConfigs says it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ConfigSource {
@@ -1725,39 +1765,11 @@ pub enum ConfigSource {
     Default,
 }
 
-/// Checks one topic config as Kafka does (core's [`topic_config::validate`]) and applies it
-/// to a log configuration when the log enforces it; configs the replica or the controller
-/// enforce, and those accepted without effect, are kept in the overrides only.
+/// Checks one topic config and applies it to a log configuration when the log enforces it
+/// (core's [`topic_config::apply_to_log`]).
 fn apply_config(config: &mut LogConfig, key: &str, value: &str) -> Result<(), ApiError> {
-    topic_config::validate(key, value)
-        .map_err(|e| ApiError::new(e.kafka_error_code(), e.to_string()))?;
-    let bad = || invalid_config(key, value);
-    let int = || value.trim().parse::<i64>().map_err(|_| bad());
-    let positive = || int().and_then(|v| u64::try_from(v).ok().filter(|v| *v > 0).ok_or_else(bad));
-    let optional = || int().map(|v| u64::try_from(v).ok());
-    match key {
-        "cleanup.policy" => config.cleanup_policy = parse_cleanup_policy(value).ok_or_else(bad)?,
-        "retention.ms" => config.retention_ms = optional()?,
-        "retention.bytes" => config.retention_bytes = optional()?,
-        "segment.bytes" => config.segment_bytes = positive()?,
-        "segment.ms" => config.segment_ms = positive()?,
-        "delete.retention.ms" => config.delete_retention_ms = int()?.max(0) as u64,
-        "min.cleanable.dirty.ratio" => {
-            let ratio: f64 = value.trim().parse().map_err(|_| bad())?;
-            if !(0.0..=1.0).contains(&ratio) {
-                return Err(bad());
-            }
-            config.min_cleanable_dirty_ratio = ratio;
-        }
-        "max.message.bytes" => config.max_message_bytes = positive()?,
-        "index.interval.bytes" => config.index_interval_bytes = positive()?,
-        "flush.messages" => config.flush_messages = optional()?.filter(|v| *v < i64::MAX as u64),
-        "flush.ms" => config.flush_ms = optional()?.filter(|v| *v < i64::MAX as u64),
-        // Replication settings (read by `Broker::replica_config` and the controller) and the
-        // configs accepted without effect: validated above, kept in the overrides.
-        _ => {}
-    }
-    Ok(())
+    topic_config::apply_to_log(config, key, value)
+        .map_err(|e| ApiError::new(e.kafka_error_code(), e.to_string()))
 }
 
 /// A boolean config value as Kafka parses one: `true` or `false`, any case, spaces trimmed.

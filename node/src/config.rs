@@ -337,19 +337,7 @@ fn flatten(prefix: &str, table: toml::Table, out: &mut toml::Table) {
     }
 }
 
-/// Parses Kafka's `cleanup.policy` value.
-pub fn parse_cleanup_policy(value: &str) -> Option<CleanupPolicy> {
-    let mut delete = false;
-    let mut compact = false;
-    for part in value.split(',').map(str::trim) {
-        match part {
-            "delete" => delete = true,
-            "compact" => compact = true,
-            _ => return None,
-        }
-    }
-    (delete || compact).then_some(CleanupPolicy { delete, compact })
-}
+pub use runnel_core::topic_config::parse_cleanup_policy;
 
 /// Kafka's text for a cleanup policy.
 pub fn cleanup_policy_name(policy: CleanupPolicy) -> &'static str {

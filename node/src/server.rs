@@ -120,6 +120,15 @@ async fn respond(
         Ok(h) => h,
         Err(e) => return refuse(format!("malformed request header: {e}")),
     };
+    if let Some(body) = api::legacy_response(broker, key, version, &frame).await {
+        return match body {
+            Ok(body) => Ok(Some(frame_response(correlation_id, &body))),
+            Err(e) => refuse(format!(
+                "malformed {} v{version} request: {e}",
+                api::api_name(key)
+            )),
+        };
+    }
     let request = match RequestKind::decode(key, &mut frame, version) {
         Ok(r) => r,
         Err(e) => {

@@ -411,3 +411,330 @@ fn list_groups_filters_by_group_type() {
     assert_eq!(r["consumer"], serde_json::json!([]), "{r}");
     assert_eq!(r["all"], r["classic"], "{r}");
 }
+
+/// Issue 15, item 7: an independent client from Debian, Go's sarama 1.22, set for Kafka 2.0
+/// (`Version = V2_0_0_0`), so it sends what Kafka 2.0 clients send: Metadata v0 for every
+/// topic, DescribeConfigs v0 (served by Kafka until 4.0 removed it, KIP-896), OffsetCommit
+/// v2, OffsetFetch v1. Before, runnel closed the connection on DescribeConfigs v0, so
+/// `ListTopics` failed with EOF. Cluster admin (create, list with configs, describe a config,
+/// delete), a sync producer with snappy, a consumer group that reads everything and commits,
+/// and `ListConsumerGroupOffsets` reading the commits back.
+#[test]
+fn go_sarama_for_kafka_2_0_administers_produces_and_consumes_in_a_group() {
+    let root = runnel_tests::workspace_root();
+    let binary = root.join("target").join("sarama-compat");
+    let built = Command::new("go")
+        .args(["build", "-o"])
+        .arg(&binary)
+        .arg(".")
+        .current_dir(root.join("tests/clients/sarama"))
+        .env("GO111MODULE", "off")
+        .env("GOPATH", "/usr/share/gocode")
+        .env("GOFLAGS", "")
+        .output()
+        .expect("go (golang-go; the test command installs it)");
+    assert!(
+        built.status.success(),
+        "go build: {}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    let broker = Runnel::start("compat-sarama", &[]);
+    let out = runnel_tests::run_client(
+        binary.to_str().expect("path"),
+        &[&broker.bootstrap(), "sarama-t", "sarama-g"],
+        b"",
+        Duration::from_secs(120),
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let r: serde_json::Value = serde_json::from_str(text.lines().last().unwrap_or_default())
+        .unwrap_or_else(|e| panic!("{e}: {text}"));
+    assert_eq!(r["brokers"], 1, "{r}");
+    assert_eq!(r["listed_partitions"], 3, "{r}");
+    assert_eq!(r["listed_replication_factor"], 1, "{r}");
+    // ListTopics keeps the configs DescribeConfigs v0 marks as not default: exactly the two
+    // set at creation (v0's is_default is "the source is DEFAULT_CONFIG", KIP-226).
+    assert_eq!(
+        r["listed_configs"],
+        serde_json::json!({"retention.ms": "86400000", "cleanup.policy": "delete"}),
+        "{r}"
+    );
+    assert_eq!(
+        r["described"],
+        serde_json::json!({
+            "retention.ms": {"value": "86400000", "default": false},
+            "segment.bytes": {"value": "1073741824", "default": true},
+        }),
+        "{r}"
+    );
+    let produced = r["produced"].as_object().expect("produced");
+    let total: i64 = produced.values().filter_map(|v| v.as_i64()).sum();
+    assert_eq!(total, 100, "{r}");
+    assert_eq!(
+        (&r["consumed"], &r["consumed_wrong"]),
+        (&100.into(), &0.into()),
+        "{r}"
+    );
+    // Every partition's commit is its end offset (unwritten partitions read back -1, as
+    // Kafka's OffsetFetch answers for no commit).
+    for partition in ["0", "1", "2"] {
+        let end = produced
+            .get(partition)
+            .and_then(|v| v.as_i64())
+            .unwrap_or(-1);
+        assert_eq!(r["committed"][partition].as_i64(), Some(end), "{r}");
+    }
+    assert_eq!(r["group_protocol_type"], "consumer", "{r}");
+    let remaining = r["topics_after_delete"].as_array().expect("topics");
+    assert!(
+        !remaining.iter().any(|t| t == "sarama-t"),
+        "the deleted topic is gone: {r}"
+    );
+}
+
+/// Issue 15, items 7, 13 and 14: an admin tool's start-up and look-around, as kafka-ui does it
+/// (DescribeCluster, the broker's configs, topics with configs, groups with offsets, end
+/// offsets), then what Kafka's own tools send (DescribeLogDirs, DescribeProducers,
+/// ListPartitionReassignments, ElectLeaders, OffsetDelete). Every call answers, with Kafka's
+/// values: authorized operations without an authorizer are every operation the resource
+/// supports (KIP-430, Kafka's `AclEntry.supportedOperations`); a preferred election on a
+/// partition led by its only replica is ELECTION_NOT_NEEDED (KIP-460); OffsetDelete refuses a
+/// topic the live group subscribes to with GROUP_SUBSCRIBED_TO_TOPIC and deletes it once the
+/// group is empty (KIP-496).
+#[test]
+fn an_admin_tools_start_up_sequence_answers_as_kafka_does() {
+    let broker = Runnel::start("compat-admin-startup", &[]);
+    let r = runnel_tests::python_json(
+        &[
+            "tests/clients/admin_startup.py",
+            &broker.bootstrap(),
+            "ui-t",
+            "ui-g",
+        ],
+        Duration::from_secs(120),
+    );
+    assert_eq!(
+        r["cluster"]["nodes"].as_array().map(Vec::len),
+        Some(1),
+        "{r}"
+    );
+    assert_eq!(
+        r["cluster"]["authorized_operations"],
+        serde_json::json!([
+            "ALTER",
+            "ALTER_CONFIGS",
+            "CLUSTER_ACTION",
+            "CREATE",
+            "DESCRIBE",
+            "DESCRIBE_CONFIGS",
+            "IDEMPOTENT_WRITE"
+        ]),
+        "{r}"
+    );
+    assert!(r["broker_config_count"].as_u64().unwrap_or(0) > 10, "{r}");
+    assert_eq!(r["topic"]["partitions"], 3, "{r}");
+    assert_eq!(
+        r["topic"]["authorized_operations"],
+        serde_json::json!([
+            "ALTER",
+            "ALTER_CONFIGS",
+            "CREATE",
+            "DELETE",
+            "DESCRIBE",
+            "DESCRIBE_CONFIGS",
+            "READ",
+            "WRITE"
+        ]),
+        "{r}"
+    );
+    assert_eq!(r["topic_cleanup_policy"], "delete", "{r}");
+    assert_eq!(
+        r["end_offsets"],
+        serde_json::json!([[0, 10], [1, 10], [2, 10]]),
+        "{r}"
+    );
+    assert!(
+        r["groups"]
+            .as_array()
+            .is_some_and(|g| g.iter().any(|g| g == "ui-g")),
+        "{r}"
+    );
+    assert_eq!(r["group"]["state"], "STABLE", "{r}");
+    assert_eq!(
+        r["group"]["authorized_operations"],
+        serde_json::json!(["DELETE", "DESCRIBE", "READ"]),
+        "{r}"
+    );
+    assert_eq!(
+        r["committed"],
+        serde_json::json!([[0, 10], [1, 10], [2, 10]]),
+        "{r}"
+    );
+    assert_eq!(
+        r["election"],
+        serde_json::json!({"ui-t-0": "ELECTION_NOT_NEEDED"}),
+        "{r}"
+    );
+    assert_eq!(r["broker_log_cleanup_policy"], "delete", "{r}");
+    // DescribeLogDirs: the data directory, and each partition's size is its segment file's.
+    let dirs = r["log_dirs"].as_array().expect("log dirs");
+    assert_eq!(dirs.len(), 1, "{r}");
+    assert_eq!(
+        dirs[0]["partitions"].as_array().map(Vec::len),
+        Some(3),
+        "{r}"
+    );
+    assert_eq!(dirs[0]["error_code"], 0, "{r}");
+    assert_eq!(dirs[0]["log_dir"].as_str(), broker.data_dir.to_str(), "{r}");
+    for (partition, row) in dirs[0]["partitions"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .enumerate()
+    {
+        let file = broker
+            .data_dir
+            .join(format!("ui-t-{partition}"))
+            .join("00000000000000000000.log");
+        let size = std::fs::metadata(&file).expect("segment").len();
+        assert_eq!(row, &serde_json::json!(["ui-t", partition, size]), "{r}");
+    }
+    let (total, usable) = (
+        dirs[0]["total_bytes"].as_i64().unwrap_or(-1),
+        dirs[0]["usable_bytes"].as_i64().unwrap_or(-1),
+    );
+    assert!(total > 0 && (0..=total).contains(&usable), "{r}");
+    // DescribeProducers (KIP-664): the one idempotent producer, epoch 0, 10 records (sequences
+    // 0–9) in each partition.
+    let producers = r["producers"].as_array().expect("producers");
+    assert_eq!(producers.len(), 3, "{r}");
+    for (partition, row) in producers.iter().enumerate() {
+        assert_eq!(row[0], partition, "{r}");
+        assert!(row[1].as_i64().is_some_and(|id| id >= 0), "{r}");
+        assert_eq!((&row[2], &row[3]), (&0.into(), &9.into()), "{r}");
+    }
+    assert_eq!(r["reassignments"], 0, "{r}");
+    // OffsetDelete (KIP-496): refused while the member subscribes, done once it left; an
+    // unknown group is GROUP_ID_NOT_FOUND (69).
+    assert_eq!(
+        r["delete_offsets_live"],
+        serde_json::json!({"ui-t-0": "GroupSubscribedToTopicError"}),
+        "{r}"
+    );
+    assert_eq!(
+        r["delete_offsets_empty"],
+        serde_json::json!({"ui-t-0": "NoError"}),
+        "{r}"
+    );
+    assert_eq!(
+        r["delete_offsets_unknown_group"], "GroupIdNotFoundError",
+        "{r}"
+    );
+    assert_eq!(
+        r["committed_after_delete"],
+        serde_json::json!([[1, 10], [2, 10]]),
+        "{r}"
+    );
+}
+
+/// Issue 15, item 2: the broker's own rules on timestamps and compression, as Kafka's
+/// `LogValidator` applies them.
+/// - `message.timestamp.type=LogAppendTime`: the broker's clock replaces the producer's
+///   timestamp; the Produce response carries it (`log_append_time_ms`), and consumers see it
+///   with timestamp type LogAppendTime (Kafka doc, topic config `message.timestamp.type`).
+/// - KIP-937 (`message.timestamp.before.max.ms` / `after.max.ms`): a record outside the bounds
+///   is refused with INVALID_TIMESTAMP (32) and "One or more records have been rejected due to
+///   invalid timestamp"; nothing of it is stored.
+/// - `compression.type=gzip` on the topic: a snappy batch is stored recompressed with gzip
+///   (attributes bits 0–2 = 1) and reads back unchanged.
+///
+/// Before, each of these configs was refused at topic creation.
+#[test]
+fn the_broker_applies_log_append_time_timestamp_bounds_and_compression_type() {
+    let broker = Runnel::start("compat-timestamps", &[]);
+    let b = broker.bootstrap();
+    let r = runnel_tests::python_json(
+        &["tests/clients/timestamps.py", &b],
+        Duration::from_secs(60),
+    );
+    let (before, after) = (
+        r["window"][0].as_i64().expect("window"),
+        r["window"][1].as_i64().expect("window"),
+    );
+    let log_append_time = &r["log_append_time_type"];
+    let report = &r["reports"]["appended"][0];
+    assert_eq!(report["error"], serde_json::Value::Null, "{r}");
+    assert_eq!(&report["timestamp_type"], log_append_time, "{r}");
+    let stamped = report["timestamp"].as_i64().expect("timestamp");
+    assert!(
+        (before..=after).contains(&stamped),
+        "the broker's clock, not the producer's 1000: {r}"
+    );
+    let read = &r["appended"][0];
+    assert_eq!(&read["timestamp_type"], log_append_time, "{r}");
+    assert_eq!(read["timestamp"].as_i64(), Some(stamped), "{r}");
+
+    let bounded = r["reports"]["bounded"].as_array().expect("reports");
+    let errors: Vec<&serde_json::Value> = bounded.iter().map(|x| &x["error"]).collect();
+    assert_eq!(
+        errors,
+        [
+            &serde_json::Value::Null,
+            &serde_json::json!("INVALID_TIMESTAMP"),
+            &serde_json::json!("INVALID_TIMESTAMP")
+        ],
+        "{r}"
+    );
+    assert_eq!(r["bounded"].as_array().map(Vec::len), Some(1), "{r}");
+    assert_eq!(r["bounded"][0]["value"], "now", "{r}");
+    // The CLI prints the broker's own words for the refusal.
+    let mut cli = Command::new(runnel_binary())
+        .args([
+            "produce",
+            "bounded",
+            "--timestamp",
+            "1970-01-01T00:00:01Z",
+            "-b",
+            &b,
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("runnel produce");
+    use std::io::Write as _;
+    cli.stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"old\n")
+        .expect("write");
+    let refused = cli.wait_with_output().expect("produce output");
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success(), "{said}");
+    assert!(
+        said.contains("One or more records have been rejected due to invalid timestamp")
+            && said.contains("INVALID_TIMESTAMP"),
+        "{said}"
+    );
+    let squeezed = r["squeezed"].as_array().expect("records");
+    assert_eq!(squeezed.len(), 20, "{r}");
+    for (i, record) in squeezed.iter().enumerate() {
+        assert_eq!(record["value"], format!("value {i} ").repeat(20), "{r}");
+    }
+    // The stored batches: every one gzip (codec id 1 in the attributes' low bits).
+    let segment = broker
+        .data_dir
+        .join("squeezed-0")
+        .join("00000000000000000000.log");
+    let bytes = std::fs::read(&segment).expect("segment file");
+    let mut at = 0;
+    let mut codecs = Vec::new();
+    while at + 61 <= bytes.len() {
+        let length = i32::from_be_bytes(bytes[at + 8..at + 12].try_into().expect("4 bytes"));
+        codecs.push(i16::from_be_bytes(bytes[at + 21..at + 23].try_into().expect("2 bytes")) & 7);
+        at += 12 + length as usize;
+    }
+    assert!(
+        !codecs.is_empty() && codecs.iter().all(|c| *c == 1),
+        "{codecs:?}"
+    );
+}

@@ -28,7 +28,7 @@ const DYNAMIC_TOPIC_CONFIG: i8 = 1;
 /// ConfigSource: the broker's static configuration.
 const STATIC_BROKER_CONFIG: i8 = 4;
 /// ConfigSource: the default.
-const DEFAULT_CONFIG: i8 = 5;
+pub(super) const DEFAULT_CONFIG: i8 = 5;
 
 /// DescribeConfigs.
 pub(super) fn describe_configs(

@@ -16,7 +16,8 @@ use kafka_protocol::messages::{
     BrokerId, DeleteGroupsRequest, DeleteGroupsResponse, DescribeGroupsRequest,
     DescribeGroupsResponse, FindCoordinatorRequest, FindCoordinatorResponse, GroupId,
     HeartbeatRequest, HeartbeatResponse, JoinGroupRequest, JoinGroupResponse, LeaveGroupRequest,
-    LeaveGroupResponse, ListGroupsRequest, ListGroupsResponse, SyncGroupRequest, SyncGroupResponse,
+    LeaveGroupResponse, ListGroupsRequest, ListGroupsResponse, OffsetDeleteResponse,
+    SyncGroupRequest, SyncGroupResponse,
 };
 use runnel_core::error_code;
 use runnel_core::group::{GroupError, GroupOutput, GroupState, JoinRequest, SyncRequest};
@@ -50,6 +51,9 @@ pub(super) fn not_coordinator(request: &RequestKind, version: i16) -> Option<Res
         }
         RequestKind::OffsetFetch(r) => {
             ResponseKind::OffsetFetch(super::offsets::fetch_failed(r, version, error))
+        }
+        RequestKind::OffsetDelete(_) => {
+            ResponseKind::OffsetDelete(OffsetDeleteResponse::default().with_error_code(error))
         }
         _ => return None,
     })
@@ -381,11 +385,18 @@ pub(super) fn list_groups(
 }
 
 /// DescribeGroups. A group with only commits is Empty; an unknown one is Dead, as in Kafka.
+/// v3+ with `include_authorized_operations` (KIP-430): every operation a group supports, as
+/// Kafka answers without an authorizer.
 pub(super) fn describe_groups(
     broker: &Arc<Broker>,
     version: i16,
     request: DescribeGroupsRequest,
 ) -> DescribeGroupsResponse {
+    let operations = if version >= 3 && request.include_authorized_operations {
+        runnel_core::acl::authorized_operations(runnel_core::acl::ResourceType::Group)
+    } else {
+        runnel_core::acl::AUTHORIZED_OPERATIONS_OMITTED
+    };
     let groups = broker.lock_groups();
     let described = request
         .groups
@@ -424,6 +435,7 @@ pub(super) fn describe_groups(
                 .with_group_id(id)
                 .with_group_state(s("Dead")),
         })
+        .map(|group| group.with_authorized_operations(operations))
         .collect();
     DescribeGroupsResponse::default().with_groups(described)
 }

@@ -11,6 +11,8 @@ use kafka_protocol::messages::{
     ApiVersionsResponse, BrokerId, MetadataRequest, MetadataResponse, TopicName,
 };
 
+use runnel_core::acl::{self, ResourceType};
+
 use super::{SUPPORTED, s};
 use crate::broker::{ApiError, Broker, Topic, code};
 
@@ -19,7 +21,7 @@ pub fn api_versions_response() -> ApiVersionsResponse {
     ApiVersionsResponse::default().with_api_keys(
         SUPPORTED
             .iter()
-            .map(|(key, min, max, _)| {
+            .map(|(key, min, max)| {
                 ApiVersion::default()
                     .with_api_key(*key as i16)
                     .with_min_version(*min)
@@ -35,7 +37,7 @@ pub fn api_versions_error_body() -> BytesMut {
     let mut body = BytesMut::new();
     body.put_i16(code::UNSUPPORTED_VERSION);
     body.put_i32(SUPPORTED.len() as i32);
-    for (key, min, max, _) in SUPPORTED {
+    for (key, min, max) in SUPPORTED {
         body.put_i16(*key as i16);
         body.put_i16(*min);
         body.put_i16(*max);
@@ -46,14 +48,34 @@ pub fn api_versions_error_body() -> BytesMut {
 /// Metadata: the one broker, and the requested topics (all when none are named), creating
 /// unknown ones when auto-creation is on and the client allows it. In a cluster: every live
 /// broker and each partition's leader, replicas, ISR and leader epoch from the metadata log.
+///
+/// Authorized operations (KIP-430), when asked for: every operation a topic supports (v8+) and
+/// the cluster supports (v8–v10), as Kafka answers without an authorizer.
 pub(super) async fn metadata(
     broker: &Arc<Broker>,
     version: i16,
     request: MetadataRequest,
 ) -> MetadataResponse {
-    if let Some(cluster) = broker.cluster() {
-        return cluster_metadata(broker, cluster, version, request).await;
+    let topic_operations = version >= 8 && request.include_topic_authorized_operations;
+    let cluster_operations =
+        (8..=10).contains(&version) && request.include_cluster_authorized_operations;
+    let mut response = match broker.cluster() {
+        Some(cluster) => cluster_metadata(broker, cluster, version, request).await,
+        None => node_metadata(broker, version, request),
+    };
+    if topic_operations {
+        for topic in response.topics.iter_mut().filter(|t| t.error_code == 0) {
+            topic.topic_authorized_operations = acl::authorized_operations(ResourceType::Topic);
+        }
     }
+    if cluster_operations {
+        response.cluster_authorized_operations = acl::authorized_operations(ResourceType::Cluster);
+    }
+    response
+}
+
+/// Metadata on a single node.
+fn node_metadata(broker: &Arc<Broker>, version: i16, request: MetadataRequest) -> MetadataResponse {
     let node = BrokerId(broker.config.node_id);
     let all_topics = match &request.topics {
         None => true,

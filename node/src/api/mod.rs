@@ -7,9 +7,11 @@
 //! that a range *includes* an old version; maximums at the last version before topic ids
 //! replace topic names, which keeps every request keyed by name.
 
+mod cluster_admin;
 mod configs;
 mod fetch;
 mod groups;
+mod legacy;
 mod metadata;
 mod offsets;
 mod produce;
@@ -22,44 +24,51 @@ use kafka_protocol::protocol::StrBytes;
 
 use crate::broker::Broker;
 
+pub use legacy::response as legacy_response;
 pub use metadata::{api_versions_error_body, api_versions_response};
 
-/// (API, lowest advertised version, highest advertised version, lowest version decoded).
-/// A request below the decoded minimum (advertised only for librdkafka's feature checks; no
-/// client in use sends it) is refused by closing the connection, as Kafka does for versions it
-/// does not know.
-pub const SUPPORTED: &[(ApiKey, i16, i16, i16)] = &[
-    (ApiKey::Produce, 3, 9, 3),
-    (ApiKey::Fetch, 4, 12, 4),
-    (ApiKey::ListOffsets, 1, 7, 1),
-    (ApiKey::Metadata, 0, 12, 0),
-    (ApiKey::OffsetCommit, 1, 8, 2),
-    (ApiKey::OffsetFetch, 1, 7, 1),
-    (ApiKey::FindCoordinator, 0, 4, 0),
-    (ApiKey::JoinGroup, 0, 7, 0),
-    (ApiKey::Heartbeat, 0, 4, 0),
-    (ApiKey::LeaveGroup, 0, 4, 0),
-    (ApiKey::SyncGroup, 0, 5, 0),
-    (ApiKey::DescribeGroups, 0, 5, 0),
-    (ApiKey::ListGroups, 0, 5, 0),
-    (ApiKey::ApiVersions, 0, 4, 0),
-    (ApiKey::CreateTopics, 2, 7, 2),
-    (ApiKey::DeleteTopics, 1, 5, 1),
-    (ApiKey::DeleteRecords, 0, 2, 0),
-    (ApiKey::InitProducerId, 0, 4, 0),
-    (ApiKey::DescribeConfigs, 1, 4, 1),
-    (ApiKey::AlterConfigs, 0, 2, 0),
-    (ApiKey::CreatePartitions, 0, 3, 0),
-    (ApiKey::DeleteGroups, 0, 2, 0),
-    (ApiKey::IncrementalAlterConfigs, 0, 1, 0),
-    (ApiKey::OffsetForLeaderEpoch, 2, 4, 2),
+/// (API, lowest version, highest version): what ApiVersions advertises and what is decoded
+/// (by `kafka-protocol`, or by hand in `legacy.rs` for the old versions it dropped). Any other
+/// version closes the connection, as Kafka does for versions it does not know.
+pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
+    (ApiKey::Produce, 3, 9),
+    (ApiKey::Fetch, 4, 12),
+    (ApiKey::ListOffsets, 1, 7),
+    (ApiKey::Metadata, 0, 12),
+    (ApiKey::OffsetCommit, 0, 8),
+    (ApiKey::OffsetFetch, 1, 7),
+    (ApiKey::FindCoordinator, 0, 4),
+    (ApiKey::JoinGroup, 0, 7),
+    (ApiKey::Heartbeat, 0, 4),
+    (ApiKey::LeaveGroup, 0, 4),
+    (ApiKey::SyncGroup, 0, 5),
+    (ApiKey::DescribeGroups, 0, 5),
+    (ApiKey::ListGroups, 0, 5),
+    (ApiKey::ApiVersions, 0, 4),
+    (ApiKey::CreateTopics, 2, 7),
+    (ApiKey::DeleteTopics, 1, 5),
+    (ApiKey::DeleteRecords, 0, 2),
+    (ApiKey::InitProducerId, 0, 4),
+    (ApiKey::DescribeConfigs, 0, 4),
+    (ApiKey::AlterConfigs, 0, 2),
+    (ApiKey::CreatePartitions, 0, 3),
+    (ApiKey::DeleteGroups, 0, 2),
+    (ApiKey::IncrementalAlterConfigs, 0, 1),
+    (ApiKey::OffsetForLeaderEpoch, 2, 4),
+    (ApiKey::DescribeLogDirs, 0, 4),
+    (ApiKey::ElectLeaders, 0, 2),
+    (ApiKey::ListPartitionReassignments, 0, 0),
+    (ApiKey::OffsetDelete, 0, 0),
+    (ApiKey::DescribeClientQuotas, 0, 1),
+    (ApiKey::DescribeCluster, 0, 1),
+    (ApiKey::DescribeProducers, 0, 0),
 ];
 
 /// Whether `version` of `key` can be decoded and answered.
 pub fn decodable(key: ApiKey, version: i16) -> bool {
     SUPPORTED
         .iter()
-        .any(|(k, _, max, min_decoded)| *k == key && (*min_decoded..=*max).contains(&version))
+        .any(|(k, min, max)| *k == key && (*min..=*max).contains(&version))
 }
 
 /// Kafka's name for an API, for logs and metrics.
@@ -89,6 +98,13 @@ pub fn api_name(key: ApiKey) -> &'static str {
         ApiKey::DeleteGroups => "DeleteGroups",
         ApiKey::IncrementalAlterConfigs => "IncrementalAlterConfigs",
         ApiKey::OffsetForLeaderEpoch => "OffsetForLeaderEpoch",
+        ApiKey::DescribeLogDirs => "DescribeLogDirs",
+        ApiKey::ElectLeaders => "ElectLeaders",
+        ApiKey::ListPartitionReassignments => "ListPartitionReassignments",
+        ApiKey::OffsetDelete => "OffsetDelete",
+        ApiKey::DescribeClientQuotas => "DescribeClientQuotas",
+        ApiKey::DescribeCluster => "DescribeCluster",
+        ApiKey::DescribeProducers => "DescribeProducers",
         _ => "Other",
     }
 }
@@ -180,6 +196,27 @@ pub async fn handle(
         }
         RequestKind::OffsetFetch(r) => {
             ResponseKind::OffsetFetch(offsets::offset_fetch(broker, version, r))
+        }
+        RequestKind::OffsetDelete(r) => {
+            ResponseKind::OffsetDelete(offsets::offset_delete(broker, r))
+        }
+        RequestKind::DescribeCluster(r) => {
+            ResponseKind::DescribeCluster(cluster_admin::describe_cluster(broker, r).await)
+        }
+        RequestKind::DescribeLogDirs(r) => {
+            ResponseKind::DescribeLogDirs(cluster_admin::describe_log_dirs(broker, r))
+        }
+        RequestKind::DescribeProducers(r) => {
+            ResponseKind::DescribeProducers(cluster_admin::describe_producers(broker, r))
+        }
+        RequestKind::DescribeClientQuotas(r) => {
+            ResponseKind::DescribeClientQuotas(cluster_admin::describe_client_quotas(r))
+        }
+        RequestKind::ListPartitionReassignments(r) => {
+            ResponseKind::ListPartitionReassignments(cluster_admin::list_partition_reassignments(r))
+        }
+        RequestKind::ElectLeaders(r) => {
+            ResponseKind::ElectLeaders(cluster_admin::elect_leaders(broker, version, r).await)
         }
         other => {
             tracing::warn!("no handler for {other:?}");

@@ -1,4 +1,4 @@
-//! OffsetCommit and OffsetFetch: where a group is in each partition.
+//! OffsetCommit, OffsetFetch and OffsetDelete: where a group is in each partition.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -6,15 +6,20 @@ use std::time::Duration;
 use kafka_protocol::messages::offset_commit_response::{
     OffsetCommitResponsePartition, OffsetCommitResponseTopic,
 };
+use kafka_protocol::messages::offset_delete_response::{
+    OffsetDeleteResponsePartition, OffsetDeleteResponseTopic,
+};
 use kafka_protocol::messages::offset_fetch_response::{
     OffsetFetchResponsePartition, OffsetFetchResponseTopic,
 };
 use kafka_protocol::messages::{
-    OffsetCommitRequest, OffsetCommitResponse, OffsetFetchRequest, OffsetFetchResponse, TopicName,
+    OffsetCommitRequest, OffsetCommitResponse, OffsetDeleteRequest, OffsetDeleteResponse,
+    OffsetFetchRequest, OffsetFetchResponse, TopicName,
 };
 
 use super::s;
 use crate::broker::Broker;
+use runnel_core::error_code;
 use runnel_core::offsets::commit_error_code;
 
 /// An OffsetCommit answer with `error` for every partition asked about.
@@ -214,4 +219,75 @@ pub(super) fn offset_fetch(
         })
         .collect();
     OffsetFetchResponse::default().with_topics(topics)
+}
+
+/// OffsetDelete (KIP-496): deletes a group's commits for some partitions. The group-level
+/// rule is core's (`GroupCoordinator::offset_delete_protected`): an unknown group is
+/// GROUP_ID_NOT_FOUND, a live non-consumer group NON_EMPTY_GROUP; partitions of topics a live
+/// consumer group subscribes to answer GROUP_SUBSCRIBED_TO_TOPIC, unknown ones
+/// UNKNOWN_TOPIC_OR_PARTITION, and the rest are deleted (NONE whether or not a commit existed).
+pub(super) fn offset_delete(
+    broker: &Arc<Broker>,
+    request: OffsetDeleteRequest,
+) -> OffsetDeleteResponse {
+    let group = request.group_id.0.to_string();
+    let mut guard = broker.lock_groups();
+    let groups = &mut *guard;
+    let has_offsets = groups.offsets.group(&group).next().is_some();
+    let protected = match groups
+        .coordinator
+        .offset_delete_protected(&group, has_offsets)
+    {
+        Ok(protected) => protected,
+        Err(e) => return OffsetDeleteResponse::default().with_error_code(e.kafka_error_code()),
+    };
+    let mut deletable = Vec::new();
+    let mut topics = Vec::with_capacity(request.topics.len());
+    for topic in &request.topics {
+        let name = topic.name.0.to_string();
+        let subscribed = protected.as_ref().is_none_or(|p| p.contains(&name));
+        let partitions = topic
+            .partitions
+            .iter()
+            .map(|p| {
+                let index = p.partition_index;
+                let error = if broker
+                    .topic(&name)
+                    .and_then(|t| t.partition(index))
+                    .is_none()
+                {
+                    error_code::UNKNOWN_TOPIC_OR_PARTITION
+                } else if subscribed {
+                    error_code::GROUP_SUBSCRIBED_TO_TOPIC
+                } else {
+                    deletable.push((name.clone(), index));
+                    error_code::NONE
+                };
+                (index, error)
+            })
+            .collect::<Vec<_>>();
+        topics.push((topic.name.clone(), partitions));
+    }
+    if let Err(e) = broker.delete_offsets(groups, &group, &deletable) {
+        return OffsetDeleteResponse::default().with_error_code(e.code);
+    }
+    OffsetDeleteResponse::default().with_topics(
+        topics
+            .into_iter()
+            .map(|(name, partitions)| {
+                OffsetDeleteResponseTopic::default()
+                    .with_name(name)
+                    .with_partitions(
+                        partitions
+                            .into_iter()
+                            .map(|(index, error)| {
+                                OffsetDeleteResponsePartition::default()
+                                    .with_partition_index(index)
+                                    .with_error_code(error)
+                            })
+                            .collect(),
+                    )
+            })
+            .collect(),
+    )
 }

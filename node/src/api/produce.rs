@@ -2,7 +2,9 @@
 
 use std::sync::Arc;
 
-use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
+use kafka_protocol::messages::produce_response::{
+    BatchIndexAndErrorMessage, PartitionProduceResponse, TopicProduceResponse,
+};
 use kafka_protocol::messages::{
     InitProducerIdRequest, InitProducerIdResponse, ProduceRequest, ProduceResponse, ProducerId,
 };
@@ -49,10 +51,10 @@ pub(super) async fn produce(
                     broker.produce_acks(&partition, &records, acks, timeout_ms)
                 });
             let result = match produced {
-                Ok(Produced::Done(base, start)) => Ok((base, start)),
-                Ok(Produced::Waiting(rx, start)) => {
+                Ok(Produced::Done(base, start, append_time)) => Ok((base, start, append_time)),
+                Ok(Produced::Waiting(rx, start, append_time)) => {
                     match tokio::time::timeout(Duration::from_millis(timeout_ms), rx).await {
-                        Ok(Ok(Ok(base))) => Ok((base, start)),
+                        Ok(Ok(Ok(base))) => Ok((base, start, append_time)),
                         Ok(Ok(Err(e))) => Err(ApiError::new(e.kafka_error_code(), e.to_string())),
                         _ => Err(ApiError::new(
                             error_code::REQUEST_TIMED_OUT,
@@ -63,13 +65,30 @@ pub(super) async fn produce(
                 Err(e) => Err(e),
             };
             partitions.push(match result {
-                Ok((base_offset, log_start)) => response
+                Ok((base_offset, log_start, append_time)) => response
                     .with_base_offset(base_offset)
+                    .with_log_append_time_ms(append_time)
                     .with_log_start_offset(if version >= 5 { log_start } else { -1 }),
                 Err(e) => {
                     tracing::debug!("produce to {name}-{} refused: {}", data.index, e.message);
+                    // v8+ (KIP-467): the partition's message and each refused record.
+                    let record_errors = if version >= 8 {
+                        e.record_errors
+                            .iter()
+                            .map(|(index, why)| {
+                                BatchIndexAndErrorMessage::default()
+                                    .with_batch_index(*index)
+                                    .with_batch_index_error_message(Some(s(why.clone())))
+                            })
+                            .collect()
+                    } else {
+                        Vec::new()
+                    };
                     let message = (version >= 8).then(|| s(e.message));
-                    response.with_error_code(e.code).with_error_message(message)
+                    response
+                        .with_error_code(e.code)
+                        .with_error_message(message)
+                        .with_record_errors(record_errors)
                 }
             });
         }

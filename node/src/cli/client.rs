@@ -179,6 +179,8 @@ pub struct Client {
     pub(crate) address: String,
     stream: TcpStream,
     correlation: i32,
+    /// (API key, lowest, highest version) from the broker's ApiVersions answer.
+    versions: Vec<(i16, i16, i16)>,
 }
 
 impl Client {
@@ -201,11 +203,18 @@ impl Client {
             address: address.to_string(),
             stream,
             correlation: 0,
+            versions: Vec::new(),
         };
         let versions: Result<ApiVersionsResponse, CliError> =
             client.call(ApiKey::ApiVersions, 0, &ApiVersionsRequest::default());
         match versions {
-            Ok(v) if v.error_code == 0 && !v.api_keys.is_empty() => {}
+            Ok(v) if v.error_code == 0 && !v.api_keys.is_empty() => {
+                client.versions = v
+                    .api_keys
+                    .iter()
+                    .map(|k| (k.api_key, k.min_version, k.max_version))
+                    .collect();
+            }
             Ok(_) | Err(CliError::Protocol(_)) => {
                 return Err(not_kafka(
                     address,
@@ -220,6 +229,15 @@ impl Client {
             .set_read_timeout(Some(read_timeout))
             .map_err(|e| CliError::Connection(address.to_string(), e.to_string()))?;
         Ok(client)
+    }
+
+    /// The version to send `key` at: `wanted`, or the broker's highest when that is lower (the
+    /// broker's lowest when it is higher), as Kafka clients pick from ApiVersions.
+    pub(crate) fn version(&self, key: ApiKey, wanted: i16) -> i16 {
+        self.versions
+            .iter()
+            .find(|(k, _, _)| *k == key as i16)
+            .map_or(wanted, |(_, min, max)| wanted.min(*max).max(*min))
     }
 
     /// Sends `request` as `key` at `version` and decodes the answer.

@@ -337,14 +337,16 @@ fn send_batches(
                         ),
                 ]);
             let client = brokers.broker(leader)?;
+            // v8 carries the broker's message and the refused records (KIP-467).
+            let version = client.version(ApiKey::Produce, 8);
             if options.acks == 0 {
-                client.send(ApiKey::Produce, 3, &request)?;
+                client.send(ApiKey::Produce, version, &request)?;
                 for p in &partitions {
                     batches.remove(p);
                 }
                 continue;
             }
-            let response: ProduceResponse = match client.call(ApiKey::Produce, 3, &request) {
+            let response: ProduceResponse = match client.call(ApiKey::Produce, version, &request) {
                 Ok(r) => r,
                 Err(e @ CliError::Connection(..)) if idempotent => {
                     brokers.forget(leader);
@@ -361,10 +363,17 @@ fn send_batches(
                         continue;
                     }
                     let what = format!("produce to {topic}-{}", p.index);
+                    // The broker's words, then each refused record's (KIP-467).
+                    let mut words: Vec<String> =
+                        p.error_message.iter().map(|m| m.to_string()).collect();
+                    words.extend(p.record_errors.iter().map(|r| {
+                        let why = r.batch_index_error_message.as_deref().unwrap_or("refused");
+                        format!("record {}: {why}", r.batch_index)
+                    }));
                     let error = CliError::Kafka {
                         what,
                         code,
-                        message: None,
+                        message: (!words.is_empty()).then(|| words.join("; ")),
                     };
                     let unwritten = matches!(code, 3 | 5 | 6);
                     let retriable = kafka_protocol::ResponseError::try_from_code(code)
