@@ -933,14 +933,12 @@ impl Broker {
         Ok(())
     }
 
-    /// Every config Kafka defines for a topic (core's [`topic_config::TOPIC_CONFIGS`]):
-    /// (name, value, source). The source is the topic's own override, else the broker's
-    /// setting when it differs from Kafka's default (STATIC_BROKER_CONFIG), else Kafka's
-    /// default.
-    pub fn describe_topic_config(
-        &self,
-        name: &str,
-    ) -> Result<Vec<(String, String, ConfigSource)>, ApiError> {
+    /// Every Kafka topic config of topic `name` as DescribeConfigs shows it. The source is the
+    /// topic's own override, else the broker's setting when it differs from Kafka's default
+    /// (STATIC_BROKER_CONFIG), else Kafka's default; the synonyms list every level that sets
+    /// it, the one in effect first (KIP-226): the topic's override, then the broker's setting
+    /// under its broker name (`log.retention.ms`), or Kafka's default under that name.
+    pub fn describe_topic_config(&self, name: &str) -> Result<Vec<DescribedConfig>, ApiError> {
         let topic = self
             .topic(name)
             .ok_or_else(|| ApiError::unknown_topic(name))?;
@@ -950,11 +948,30 @@ impl Broker {
             .iter()
             .map(|def| {
                 let key = def.name;
+                let broker_name = def.broker_synonym.unwrap_or(key);
+                let (broker_value, broker_source) = self.broker_default(def, &broker_defaults);
+                let mut synonyms = Vec::new();
+                if let Some(v) = overrides.get(key) {
+                    synonyms.push((key.to_string(), v.clone(), ConfigSource::Topic));
+                }
+                // One synonym per name, as Kafka lists them: the broker's setting hides the
+                // default of the same name.
+                let broker_level = if broker_source == ConfigSource::Broker {
+                    broker_value.clone()
+                } else {
+                    def.default.to_string()
+                };
+                synonyms.push((broker_name.to_string(), broker_level, broker_source));
                 let (value, source) = match overrides.get(key) {
                     Some(v) => (v.clone(), ConfigSource::Topic),
-                    None => self.broker_default(def, &broker_defaults),
+                    None => (broker_value, broker_source),
                 };
-                (key.to_string(), value, source)
+                DescribedConfig {
+                    name: key.to_string(),
+                    value,
+                    source,
+                    synonyms,
+                }
             })
             .collect())
     }
@@ -993,7 +1010,7 @@ impl Broker {
     pub fn describe_broker_config(
         &self,
         resource_name: &str,
-    ) -> Result<Vec<(String, String, ConfigSource)>, ApiError> {
+    ) -> Result<Vec<DescribedConfig>, ApiError> {
         if !resource_name.is_empty() && resource_name != self.config.node_id.to_string() {
             return Err(ApiError::new(
                 error_code::INVALID_REQUEST,
@@ -1028,7 +1045,19 @@ impl Broker {
             }
             out.insert(synonym.to_string(), self.broker_default(def, &log));
         }
-        Ok(out.into_iter().map(|(k, (v, s))| (k, v, s)).collect())
+        Ok(out
+            .into_iter()
+            .map(|(name, (value, source))| {
+                // A broker config's one level is its own (static) setting or the default.
+                let synonyms = vec![(name.clone(), value.clone(), source)];
+                DescribedConfig {
+                    name,
+                    value,
+                    source,
+                    synonyms,
+                }
+            })
+            .collect())
     }
 
     /// Appends records to one partition as an acks=1 producer would (plugin pipelines): the
@@ -1752,6 +1781,19 @@ fn meta_path(data_dir: &Path, topic: &str) -> PathBuf {
 
 fn partition_dir(data_dir: &Path, topic: &str, index: i32) -> PathBuf {
     data_dir.join(format!("{topic}-{index}"))
+}
+
+/// One config as DescribeConfigs shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DescribedConfig {
+    /// Kafka's name.
+    pub name: String,
+    /// The value in effect.
+    pub value: String,
+    /// Where that value comes from.
+    pub source: ConfigSource,
+    /// (name, value, source) of every level that sets it, the one in effect first (KIP-226).
+    pub synonyms: Vec<(String, String, ConfigSource)>,
 }
 
 /// Where a config's value comes from, as DescribeConfigs says it.

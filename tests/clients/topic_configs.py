@@ -5,7 +5,8 @@ BOOTSTRAP: creates "provisioned" with Kafka's standard configs, "plain" with non
 a few invalid ones, then APPENDs and SUBTRACTs on "plain" (KIP-339); prints JSON: {"created":
 error or null, "invalid": {config: error text}, "provisioned": {name: [value, source]}, "plain":
 {name: [value, source]}, "appended", "subtracted": cleanup.policy after each, "append_to_long":
-error text, "broker": {name: [value, source, read_only]} of broker 0}."""
+error text, "broker": {name: [value, source, read_only]} of broker 0, "synonyms": {"topic
+name": [[name, value, source]]} with include_synonyms}."""
 import json
 import sys
 
@@ -78,4 +79,22 @@ broker = ConfigResource(ConfigResource.Type.BROKER, "0")
 entries = admin.describe_configs([broker])[broker].result(10)
 result["broker"] = {k: [v.value, ConfigSource(v.source).name, v.is_read_only]
                     for k, v in entries.items()}
+
+# Synonyms (KIP-226), which librdkafka always asks for, as kafka-configs.sh --describe --all
+# shows them.
+resource = ConfigResource(ConfigResource.Type.TOPIC, "provisioned")
+entries = admin.describe_configs([resource])[resource].result(10)
+plain = ConfigResource(ConfigResource.Type.TOPIC, "plain")
+plain_entries = admin.describe_configs([plain])[plain].result(10)
+
+
+def synonyms(entry):
+    return [[s.name, s.value, ConfigSource(s.source).name] for s in entry.synonyms.values()]
+
+
+result["synonyms"] = {
+    "provisioned retention.ms": synonyms(entries["retention.ms"]),
+    "plain retention.ms": synonyms(plain_entries["retention.ms"]),
+    "plain segment.ms": synonyms(plain_entries["segment.ms"]),
+}
 print(json.dumps(result))

@@ -81,7 +81,8 @@ fn a_data_directory_belongs_to_one_process_and_one_node() {
 /// a topic created with Kafka's standard configs, as provisioning tools send them, is accepted;
 /// DescribeConfigs lists every topic config Kafka defines, each with its source: the topic's
 /// own (DYNAMIC_TOPIC_CONFIG), the broker's setting (STATIC_BROKER_CONFIG) or Kafka's default
-/// (DEFAULT_CONFIG); invalid values and unknown names are refused with INVALID_CONFIG.
+/// (DEFAULT_CONFIG), with synonyms; invalid values and unknown names are refused with
+/// INVALID_CONFIG.
 #[test]
 fn standard_topic_configs_are_accepted_and_described_with_their_source() {
     let broker = Runnel::start("compat-configs", &["log.retention.ms=1000"]);
@@ -153,6 +154,21 @@ fn standard_topic_configs_are_accepted_and_described_with_their_source() {
     assert_eq!(broker_entry("num.partitions")[0], "1");
     let names = r["plain"].as_object().map_or(0, |o| o.len());
     assert!(names >= 36, "every topic config Kafka defines: {names}");
+    // Synonyms (KIP-226; Kafka's ConfigHelper lists every level that sets a config, the one in
+    // effect first, one per name): the topic's override, then the broker's own setting under
+    // its broker name, or Kafka's default under that name.
+    assert_eq!(
+        r["synonyms"],
+        serde_json::json!({
+            "provisioned retention.ms": [
+                ["retention.ms", "86400000", "DYNAMIC_TOPIC_CONFIG"],
+                ["log.retention.ms", "1000", "STATIC_BROKER_CONFIG"]
+            ],
+            "plain retention.ms": [["log.retention.ms", "1000", "STATIC_BROKER_CONFIG"]],
+            "plain segment.ms": [["log.roll.ms", "604800000", "DEFAULT_CONFIG"]]
+        }),
+        "{r}"
+    );
     for (key, words) in [
         (
             "message.timestamp.type",

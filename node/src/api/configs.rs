@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use kafka_protocol::messages::alter_configs_response::AlterConfigsResourceResponse;
 use kafka_protocol::messages::describe_configs_response::{
-    DescribeConfigsResourceResult, DescribeConfigsResult,
+    DescribeConfigsResourceResult, DescribeConfigsResult, DescribeConfigsSynonym,
 };
 use kafka_protocol::messages::incremental_alter_configs_response::AlterConfigsResourceResponse as IncrementalResult;
 use kafka_protocol::messages::{
@@ -17,7 +17,7 @@ use kafka_protocol::messages::{
 use super::s;
 use runnel_core::topic_config::{self, ListOp};
 
-use crate::broker::{ApiError, Broker, ConfigSource, code};
+use crate::broker::{ApiError, Broker, ConfigSource, DescribedConfig, code};
 
 /// ConfigResource type of a topic.
 const TOPIC: i8 = 2;
@@ -46,20 +46,9 @@ pub(super) fn describe_configs(
                     .as_ref()
                     .is_none_or(|keys| keys.iter().any(|k| k.as_str() == key))
             };
-            let entries: Result<Vec<(String, String, i8)>, ApiError> = match resource.resource_type
-            {
-                TOPIC => broker.describe_topic_config(&name).map(|configs| {
-                    configs
-                        .into_iter()
-                        .map(|(k, v, source)| (k, v, source_code(source)))
-                        .collect()
-                }),
-                BROKER => broker.describe_broker_config(&name).map(|configs| {
-                    configs
-                        .into_iter()
-                        .map(|(k, v, source)| (k, v, source_code(source)))
-                        .collect()
-                }),
+            let entries: Result<Vec<DescribedConfig>, ApiError> = match resource.resource_type {
+                TOPIC => broker.describe_topic_config(&name),
+                BROKER => broker.describe_broker_config(&name),
                 other => Err(ApiError::new(
                     code::INVALID_REQUEST,
                     format!("resource type {other} is not supported"),
@@ -72,13 +61,28 @@ pub(super) fn describe_configs(
                 Ok(entries) => result.with_configs(
                     entries
                         .into_iter()
-                        .filter(|(k, _, _)| wanted(k))
-                        .map(|(k, v, source)| {
+                        .filter(|c| wanted(&c.name))
+                        .map(|c| {
+                            // v1+ with include_synonyms (KIP-226): every level, in effect first.
+                            let synonyms = if request.include_synonyms {
+                                c.synonyms
+                                    .into_iter()
+                                    .map(|(name, value, source)| {
+                                        DescribeConfigsSynonym::default()
+                                            .with_name(s(name))
+                                            .with_value(Some(s(value)))
+                                            .with_source(source_code(source))
+                                    })
+                                    .collect()
+                            } else {
+                                Vec::new()
+                            };
                             DescribeConfigsResourceResult::default()
-                                .with_name(s(k))
-                                .with_value(Some(s(v)))
-                                .with_config_source(source)
+                                .with_name(s(c.name))
+                                .with_value(Some(s(c.value)))
+                                .with_config_source(source_code(c.source))
                                 .with_read_only(resource.resource_type == BROKER)
+                                .with_synonyms(synonyms)
                         })
                         .collect(),
                 ),
@@ -170,8 +174,8 @@ pub(super) async fn incremental_alter_configs(
                 };
                 let now = current()
                     .into_iter()
-                    .find(|(k, _, _)| *k == name)
-                    .map(|(_, v, _)| v)
+                    .find(|c| c.name == name)
+                    .map(|c| c.value)
                     .unwrap_or_default();
                 let items = c.value.as_ref().map_or(String::new(), |v| v.to_string());
                 topic_config::apply_list_op(&name, &now, op, &items)
