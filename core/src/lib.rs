@@ -28,6 +28,7 @@
 //! - [`sim`]: a deterministic cluster simulator (virtual time, seeded faults, trace).
 //! - [`sweep`]: the seeded fault sweep (safety phase, then liveness) over the simulator.
 //! - [`topic_name`]: Kafka's legal topic names and the `.`/`_` collision rule.
+//! - [`dynamic_config`]: dynamic broker configs (KIP-226): run-time broker-level topic defaults.
 //! - [`topic_config`]: every Kafka topic config: type, default, validation, what runnel does.
 //! - [`offsets`]: committed offsets per (group, topic, partition) and their on-log encoding.
 //! - [`acl`]: Kafka's ACL resource types and operations; authorized operations (KIP-430).
@@ -46,6 +47,7 @@ pub mod batch;
 pub mod checksum;
 pub mod compaction;
 pub mod controller;
+pub mod dynamic_config;
 pub mod error_code;
 pub mod group;
 pub mod log;

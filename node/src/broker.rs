@@ -21,6 +21,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use runnel_core::batch::{self, BatchBuilder};
 use runnel_core::controller::PartitionState as PartitionMetadata;
+use runnel_core::dynamic_config::{self, DynamicBrokerConfigs, Level as DynamicLevel};
 use runnel_core::error_code;
 use runnel_core::group::{GroupConfig, GroupCoordinator, GroupOutput, ReplyToken};
 use runnel_core::log::{Log, LogConfig, LogError, RecordRefusal};
@@ -291,6 +292,9 @@ pub struct Broker {
     /// The leader brokers a fetcher thread runs for (one per leader, Kafka's replica fetcher
     /// with `num.replica.fetchers` = 1).
     fetchers: Mutex<std::collections::HashSet<u32>>,
+    /// Dynamic broker configs in force (KIP-226): saved in the data directory on a single
+    /// node, from the metadata log in a cluster.
+    dynamic: RwLock<DynamicBrokerConfigs>,
 }
 
 /// Resolves when an acks=all write is on the ISR: its base offset, or why it failed.
@@ -346,6 +350,7 @@ impl Broker {
             cluster: OnceLock::new(),
             reconciling: Mutex::new(()),
             fetchers: Mutex::new(std::collections::HashSet::new()),
+            dynamic: RwLock::new(load_dynamic_configs(&config.data_dir)?),
             config,
             data_dir,
         });
@@ -455,8 +460,13 @@ impl Broker {
     /// Replication settings of a topic with `overrides`: the broker's, with the topic's own
     /// `min.insync.replicas` when it has one (Kafka: the topic config wins).
     pub fn replica_config(&self, overrides: &BTreeMap<String, String>) -> ReplicaConfig {
+        let dynamic = self
+            .dynamic_configs()
+            .value_for(self.config.node_id, "min.insync.replicas")
+            .map(|(v, _)| v.to_string());
         let min_insync_replicas = overrides
             .get("min.insync.replicas")
+            .or(dynamic.as_ref())
             .and_then(|v| v.trim().parse::<usize>().ok())
             .unwrap_or(self.config.min_insync_replicas.max(1) as usize);
         ReplicaConfig {
@@ -466,9 +476,14 @@ impl Broker {
         }
     }
 
-    /// The log configuration for a topic with `overrides` over the broker's defaults.
+    /// The log configuration for a topic with `overrides` over the broker's defaults: the
+    /// static configuration, then the dynamic broker configs (KIP-226), then the topic's own.
     pub fn log_config(&self, overrides: &BTreeMap<String, String>) -> LogConfig {
         let mut config = self.config.default_log_config();
+        for (key, value) in self.dynamic_configs().topic_defaults(self.config.node_id) {
+            // Validated when set.
+            let _ = apply_config(&mut config, key, &value);
+        }
         for (key, value) in overrides {
             // Values were validated when set; an unparsable one keeps the default.
             let _ = apply_config(&mut config, key, value);
@@ -661,6 +676,10 @@ impl Broker {
             return; // replaying the metadata log after a restart: nothing is known yet
         }
         let _guard = self.reconciling.lock().unwrap_or_else(|p| p.into_inner());
+        let dynamic = cluster.image().dynamic.clone();
+        if dynamic != *self.dynamic_configs() {
+            self.set_dynamic_configs(dynamic);
+        }
         let wanted: Vec<(String, crate::cluster::TopicImage)> = cluster
             .image()
             .topics
@@ -914,6 +933,96 @@ impl Broker {
         }
     }
 
+    /// The dynamic broker configs in force.
+    pub fn dynamic_configs(&self) -> std::sync::RwLockReadGuard<'_, DynamicBrokerConfigs> {
+        self.dynamic.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Sets (`Some`) or removes (`None`) dynamic broker configs (KIP-226) on the BROKER
+    /// resource `resource_name`: "" for the cluster-wide default, a broker id for that
+    /// broker's own; all or nothing (core's `dynamic_config`). `replace_all` (AlterConfigs)
+    /// replaces the level's whole set. Every topic's logs take the new defaults at once; in a
+    /// cluster the change goes through the metadata log, so every node applies it.
+    ///
+    /// # Errors
+    /// INVALID_REQUEST for a name that is not "" or a broker id (on a single node: this
+    /// node's); INVALID_CONFIG for a config that is not dynamic or a bad value;
+    /// REQUEST_TIMED_OUT when the quorum does not answer.
+    pub async fn alter_broker_config(
+        self: &Arc<Self>,
+        resource_name: &str,
+        changes: &[(String, Option<String>)],
+        replace_all: bool,
+        validate_only: bool,
+    ) -> Result<(), ApiError> {
+        let level = match resource_name.trim() {
+            "" => DynamicLevel::ClusterDefault,
+            id => match id.parse::<i32>() {
+                Ok(id) if id == self.config.node_id || (self.cluster().is_some() && id >= 0) => {
+                    DynamicLevel::Broker(id)
+                }
+                _ => {
+                    return Err(ApiError::new(
+                        error_code::INVALID_REQUEST,
+                        format!("broker {id}: not a broker of this cluster"),
+                    ));
+                }
+            },
+        };
+        let mut dynamic = self.dynamic_configs().clone();
+        let mut configs = if replace_all {
+            BTreeMap::new()
+        } else {
+            dynamic.at(level)
+        };
+        for (key, value) in changes {
+            match value {
+                Some(v) => configs.insert(key.clone(), v.clone()),
+                None => configs.remove(key),
+            };
+        }
+        dynamic
+            .set(level, configs.clone())
+            .map_err(|e| ApiError::new(e.kafka_error_code(), e.to_string()))?;
+        if validate_only {
+            return Ok(());
+        }
+        let Some(cluster) = self.cluster() else {
+            save_dynamic_configs(&self.config.data_dir, &dynamic)?;
+            self.set_dynamic_configs(dynamic);
+            return Ok(());
+        };
+        match cluster
+            .propose(Entry::AlterBrokerConfigs {
+                level,
+                config: configs,
+            })
+            .await
+        {
+            Ok(()) => {
+                self.reconcile();
+                Ok(())
+            }
+            Err(e) => Err(ApiError::new(error_code::REQUEST_TIMED_OUT, e)),
+        }
+    }
+
+    /// Puts new dynamic broker configs in force: every topic's logs and replicas take the
+    /// defaults they now give.
+    fn set_dynamic_configs(&self, dynamic: DynamicBrokerConfigs) {
+        *self.dynamic.write().unwrap_or_else(|p| p.into_inner()) = dynamic;
+        for topic in self.topics() {
+            if let Err(e) = self.set_topic_overrides(&topic, topic.overrides()) {
+                tracing::error!(
+                    "topic {}: new broker defaults not applied: {}",
+                    topic.name,
+                    e.message
+                );
+            }
+        }
+        tracing::info!("dynamic broker configs: {:?}", self.dynamic_configs());
+    }
+
     /// Puts a topic's validated overrides in force here: saved, and in every partition's log
     /// and replica settings.
     fn set_topic_overrides(
@@ -956,7 +1065,7 @@ impl Broker {
                 }
                 // One synonym per name, as Kafka lists them: the broker's setting hides the
                 // default of the same name.
-                let broker_level = if broker_source == ConfigSource::Broker {
+                let broker_level = if broker_source != ConfigSource::Default {
                     broker_value.clone()
                 } else {
                     def.default.to_string()
@@ -971,6 +1080,7 @@ impl Broker {
                     value,
                     source,
                     synonyms,
+                    read_only: false,
                 }
             })
             .collect())
@@ -984,6 +1094,17 @@ impl Broker {
         def: &topic_config::TopicConfigDef,
         log: &LogConfig,
     ) -> (String, ConfigSource) {
+        if let Some((value, level)) = def.broker_synonym.and_then(|name| {
+            self.dynamic_configs()
+                .value_for(self.config.node_id, name)
+                .map(|(v, l)| (v.to_string(), l))
+        }) {
+            let source = match level {
+                DynamicLevel::ClusterDefault => ConfigSource::DynamicDefault,
+                DynamicLevel::Broker(_) => ConfigSource::DynamicBroker,
+            };
+            return (value, source);
+        }
         let value = match def.name {
             "min.insync.replicas" => Some(self.config.min_insync_replicas.max(1).to_string()),
             "unclean.leader.election.enable" => {
@@ -1040,9 +1161,7 @@ impl Broker {
             let Some(synonym) = def.broker_synonym else {
                 continue;
             };
-            if out.contains_key(synonym) {
-                continue;
-            }
+            // The value a topic gets, with its level: dynamic, static or Kafka's default.
             out.insert(synonym.to_string(), self.broker_default(def, &log));
         }
         Ok(out
@@ -1050,11 +1169,13 @@ impl Broker {
             .map(|(name, (value, source))| {
                 // A broker config's one level is its own (static) setting or the default.
                 let synonyms = vec![(name.clone(), value.clone(), source)];
+                let read_only = dynamic_config::validate(&name, &value).is_err();
                 DescribedConfig {
                     name,
                     value,
                     source,
                     synonyms,
+                    read_only,
                 }
             })
             .collect())
@@ -1771,6 +1892,39 @@ fn group_config(config: &BrokerConfig) -> GroupConfig {
     }
 }
 
+/// Where a single node keeps its dynamic broker configs.
+fn dynamic_configs_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("dynamic-broker-configs.json")
+}
+
+/// A single node's saved dynamic broker configs (none when the file does not exist).
+fn load_dynamic_configs(data_dir: &Path) -> Result<DynamicBrokerConfigs, String> {
+    let path = dynamic_configs_path(data_dir);
+    match fs::read(&path) {
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map_err(|e| format!("{}: not dynamic broker configs: {e}", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(DynamicBrokerConfigs::default()),
+        Err(e) => Err(format!("cannot read {}: {e}", path.display())),
+    }
+}
+
+/// Saves a single node's dynamic broker configs (write to a temporary file, then rename, so a
+/// crash leaves the old or the new set).
+fn save_dynamic_configs(data_dir: &Path, configs: &DynamicBrokerConfigs) -> Result<(), ApiError> {
+    let storage = |e: std::io::Error| {
+        ApiError::new(
+            error_code::KAFKA_STORAGE_ERROR,
+            format!("cannot save dynamic broker configs: {e}"),
+        )
+    };
+    let path = dynamic_configs_path(data_dir);
+    let tmp = path.with_extension("json.tmp");
+    let bytes = serde_json::to_vec_pretty(configs)
+        .map_err(|e| ApiError::new(error_code::UNKNOWN_SERVER_ERROR, e.to_string()))?;
+    fs::write(&tmp, bytes).map_err(storage)?;
+    fs::rename(&tmp, &path).map_err(storage)
+}
+
 fn meta_dir(data_dir: &Path) -> PathBuf {
     data_dir.join("__topics")
 }
@@ -1794,6 +1948,8 @@ pub struct DescribedConfig {
     pub source: ConfigSource,
     /// (name, value, source) of every level that sets it, the one in effect first (KIP-226).
     pub synonyms: Vec<(String, String, ConfigSource)>,
+    /// Whether it cannot be changed here (a broker's static settings).
+    pub read_only: bool,
 }
 
 /// Where a config's value comes from, as DescribeConfigs says it.
@@ -1801,6 +1957,10 @@ pub struct DescribedConfig {
 pub enum ConfigSource {
     /// Set on the topic (DYNAMIC_TOPIC_CONFIG).
     Topic,
+    /// Set at run time for this broker (DYNAMIC_BROKER_CONFIG, KIP-226).
+    DynamicBroker,
+    /// Set at run time as the cluster-wide default (DYNAMIC_DEFAULT_BROKER_CONFIG, KIP-226).
+    DynamicDefault,
     /// The broker's own setting, which differs from Kafka's default (STATIC_BROKER_CONFIG).
     Broker,
     /// Kafka's default (DEFAULT_CONFIG).

@@ -713,3 +713,102 @@ fn the_command_line_reaches_every_partitions_leader_and_the_groups_coordinator()
     }
     assert_eq!(runnel_cli(&["consume", topic, "-b", &bootstrap], b""), "");
 }
+
+/// Issue 15, items 4 and 7 in a cluster, through the metadata quorum:
+/// - ElectLeaders (KIP-460, `kafka-leader-election.sh --election-type preferred`): with the
+///   controller's own periodic election off, a partition whose preferred replica came back
+///   stays led elsewhere until asked; the request answers NONE and moves leadership back;
+///   asked again it is ELECTION_NOT_NEEDED (84).
+/// - A cluster-wide dynamic broker config (KIP-226), sent to one node, is applied by the
+///   partition's leader on another: `log.cleanup.policy=compact` makes a keyless record
+///   INVALID_RECORD there, and deleting it restores the static default.
+#[test]
+fn elect_leaders_and_cluster_wide_configs_go_through_the_metadata_quorum() {
+    let _serial = one_at_a_time();
+    let settings: Vec<&str> = SETTINGS
+        .iter()
+        .map(|s| {
+            if s.starts_with("leader.imbalance.check.interval.seconds=") {
+                "leader.imbalance.check.interval.seconds=3600"
+            } else {
+                s
+            }
+        })
+        .collect();
+    let mut cluster = Cluster::start("elect-dynamic", 3, &settings);
+    let topic = "elect";
+    create_topic(&cluster, topic);
+    let preferred = cluster.partitions(topic)[0].1[0];
+    let preferred_node = preferred as usize;
+    // Read from a node that stays up: a restarted node replays the metadata log first.
+    let other = (0..3).find(|n| *n != preferred_node).expect("another node");
+    cluster.nodes[preferred_node].kill();
+    cluster.wait_for(Duration::from_secs(20), "another leader", |c| {
+        c.partitions_seen_by(other, topic)
+            .first()
+            .is_some_and(|p| p.0.is_some() && p.0 != Some(preferred))
+    });
+    cluster.nodes[preferred_node].restart();
+    cluster.wait_for(
+        Duration::from_secs(30),
+        "the preferred replica back in the ISR",
+        |c| {
+            c.partitions_seen_by(other, topic)
+                .first()
+                .is_some_and(|p| p.2.len() == 3)
+        },
+    );
+    assert_ne!(
+        cluster.partitions_seen_by(other, topic)[0].0,
+        Some(preferred),
+        "no election without the request"
+    );
+    let bootstrap = cluster.bootstrap();
+    let elect = format!(
+        "import json\n\
+         from confluent_kafka import ElectionType, TopicPartition\n\
+         from confluent_kafka.admin import AdminClient\n\
+         a = AdminClient({{'bootstrap.servers': '{bootstrap}'}})\n\
+         r = a.elect_leaders(ElectionType.PREFERRED, [TopicPartition('{topic}', 0)]).result(30)\n\
+         print(json.dumps([e.name() if e else None for e in r.values()]))\n"
+    );
+    let answer = runnel_tests::python_json(&["-c", &elect], Duration::from_secs(60));
+    assert_eq!(answer, serde_json::json!([null]), "elected");
+    wait_preferred(&cluster, topic, preferred);
+    let answer = runnel_tests::python_json(&["-c", &elect], Duration::from_secs(60));
+    assert_eq!(answer, serde_json::json!(["ELECTION_NOT_NEEDED"]));
+
+    // The cluster-wide default, sent to a node that does not lead the partition.
+    let alter = |value: &str| {
+        runnel_tests::python_json(
+            &[
+                "tests/clients/dynamic_configs.py",
+                &cluster.nodes[other].bootstrap(),
+                "alter",
+                "",
+                "log.cleanup.policy",
+                value,
+            ],
+            Duration::from_secs(30),
+        )
+    };
+    assert_eq!(alter("compact"), serde_json::json!([0, null]));
+    let keyless = |expected: &str| {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let (error, _) = produce_once(&bootstrap, topic, "all", "keyless");
+            let name = match error {
+                Some(87) => "INVALID_RECORD",
+                None => "accepted",
+                Some(_) => "other",
+            };
+            if name == expected || std::time::Instant::now() > deadline {
+                return name;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    };
+    assert_eq!(keyless("INVALID_RECORD"), "INVALID_RECORD");
+    assert_eq!(alter("-"), serde_json::json!([0, null]));
+    assert_eq!(keyless("accepted"), "accepted");
+}

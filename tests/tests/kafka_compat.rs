@@ -138,18 +138,20 @@ fn standard_topic_configs_are_accepted_and_described_with_their_source() {
         "{refused}"
     );
     // Issue 15, item 4: a BROKER resource lists the broker's configs (kafka-ui, Kafdrop and
-    // ksqlDB read them at start), read-only here, with their source; another node's id is
-    // INVALID_REQUEST, as Kafka answers a broker resource only on that broker.
+    // ksqlDB read them at start) with their source; the broker-level defaults of topic configs
+    // are writable (dynamic broker configs, KIP-226), the rest read-only, as in Kafka; another
+    // node's id is INVALID_REQUEST, as Kafka answers a broker resource only on that broker.
     let broker_entry = |key: &str| r["broker"][key].clone();
     assert_eq!(
         broker_entry("log.retention.ms"),
-        serde_json::json!(["1000", "STATIC_BROKER_CONFIG", true]),
+        serde_json::json!(["1000", "STATIC_BROKER_CONFIG", false]),
         "{r}"
     );
     assert_eq!(
         broker_entry("message.max.bytes"),
-        serde_json::json!(["1048588", "DEFAULT_CONFIG", true])
+        serde_json::json!(["1048588", "DEFAULT_CONFIG", false])
     );
+    assert_eq!(broker_entry("node.id")[2], true, "{r}");
     assert_eq!(broker_entry("node.id")[0], "0");
     assert_eq!(broker_entry("num.partitions")[0], "1");
     let names = r["plain"].as_object().map_or(0, |o| o.len());

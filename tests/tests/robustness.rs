@@ -421,15 +421,136 @@ fn describe_configs_on_a_broker_answers_by_name_and_only_for_this_node() {
             )
         })
         .collect();
+    // Writable: message.max.bytes is a dynamic broker config in Kafka (cluster-wide, KIP-226).
     assert_eq!(
         entries,
         [(
             "message.max.bytes".to_string(),
             Some("1048588".to_string()),
-            true
+            false
         )]
     );
     assert_eq!(answer("7").results[0].error_code, 42, "INVALID_REQUEST");
+}
+
+/// Issue 15, item 4: dynamic broker configs (KIP-226), as `kafka-configs.sh --alter
+/// --entity-type brokers [--entity-default]` sends them: IncrementalAlterConfigs on the BROKER
+/// resource "" (the cluster-wide default, DYNAMIC_DEFAULT_BROKER_CONFIG) or on a broker id (that
+/// broker's own, DYNAMIC_BROKER_CONFIG, winning over the default). Topics without their own
+/// value take it at once (a cluster-wide `log.cleanup.policy=compact` makes a keyless record
+/// INVALID_RECORD), it survives a restart, and DELETE restores the static value. A config Kafka
+/// cannot change at run time is INVALID_CONFIG ("Cannot update these configs dynamically"),
+/// a bad value INVALID_CONFIG, an unknown broker INVALID_REQUEST; none changes anything.
+#[test]
+fn dynamic_broker_configs_change_the_defaults_of_every_topic() {
+    use kafka_protocol::messages::incremental_alter_configs_request::{
+        AlterConfigsResource, AlterableConfig,
+    };
+    use kafka_protocol::messages::{
+        IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse,
+    };
+    use kafka_protocol::protocol::Decodable;
+    let mut broker = Runnel::start("robust-dynamic-configs", &[]);
+    let alter = |broker: &Runnel, name: &str, key: &str, value: Option<&str>| -> (i16, String) {
+        let request = IncrementalAlterConfigsRequest::default().with_resources(vec![
+            AlterConfigsResource::default()
+                .with_resource_type(4)
+                .with_resource_name(StrBytes::from_string(name.to_string()))
+                .with_configs(vec![
+                    AlterableConfig::default()
+                        .with_name(StrBytes::from_string(key.to_string()))
+                        .with_config_operation(if value.is_some() { 0 } else { 1 })
+                        .with_value(value.map(|v| StrBytes::from_string(v.to_string()))),
+                ]),
+        ]);
+        let mut stream = connect(broker);
+        let body = exchange(
+            &mut stream,
+            &frame(ApiKey::IncrementalAlterConfigs, 1, 1, &request),
+        )
+        .expect("an answer");
+        // Response header v1 (flexible): correlation id and an empty tag buffer.
+        let mut bytes = bytes::Bytes::copy_from_slice(&body[5..]);
+        let response = IncrementalAlterConfigsResponse::decode(&mut bytes, 1).expect("response");
+        let r = &response.responses[0];
+        (
+            r.error_code,
+            r.error_message
+                .as_ref()
+                .map(|m| m.to_string())
+                .unwrap_or_default(),
+        )
+    };
+    let seen = |broker: &Runnel| {
+        runnel_tests::python_json(
+            &[
+                "tests/clients/dynamic_configs.py",
+                &broker.bootstrap(),
+                "dyn",
+            ],
+            LIMIT,
+        )
+    };
+    let r = seen(&broker);
+    assert_eq!(
+        r["retention.ms"],
+        serde_json::json!(["604800000", "DEFAULT_CONFIG", false])
+    );
+    assert_eq!(r["keyless"], serde_json::Value::Null, "{r}");
+    assert_eq!(r["broker node.id"][2], true, "node.id is read-only: {r}");
+
+    assert_eq!(alter(&broker, "", "log.retention.ms", Some("3600000")).0, 0);
+    assert_eq!(
+        alter(&broker, "", "log.cleanup.policy", Some("compact")).0,
+        0
+    );
+    let r = seen(&broker);
+    assert_eq!(
+        r["retention.ms"],
+        serde_json::json!(["3600000", "DYNAMIC_DEFAULT_BROKER_CONFIG", false]),
+        "{r}"
+    );
+    assert_eq!(
+        r["broker log.retention.ms"],
+        serde_json::json!(["3600000", "DYNAMIC_DEFAULT_BROKER_CONFIG", false]),
+        "{r}"
+    );
+    assert_eq!(
+        r["keyless"], "INVALID_RECORD",
+        "the topic is compacted now: {r}"
+    );
+
+    assert_eq!(
+        alter(&broker, "0", "log.retention.ms", Some("7200000")).0,
+        0
+    );
+    assert_eq!(alter(&broker, "", "log.cleanup.policy", None).0, 0);
+    assert!(broker.terminate(), "a clean stop");
+    broker.restart();
+    let r = seen(&broker);
+    assert_eq!(
+        r["retention.ms"],
+        serde_json::json!(["7200000", "DYNAMIC_BROKER_CONFIG", false]),
+        "the broker's own wins, and survives a restart: {r}"
+    );
+    assert_eq!(r["cleanup.policy"][0], "delete", "{r}");
+    assert_eq!(r["keyless"], serde_json::Value::Null, "{r}");
+
+    let (code, message) = alter(&broker, "", "node.id", Some("7"));
+    assert_eq!(
+        (code, message.as_str()),
+        (40, "Cannot update these configs dynamically: node.id")
+    );
+    let (code, message) = alter(&broker, "", "log.retention.ms", Some("-7"));
+    assert_eq!(code, 40, "{message}");
+    assert!(message.contains("must be at least -1"), "{message}");
+    assert_eq!(alter(&broker, "5", "log.retention.ms", Some("1")).0, 42);
+    let r = seen(&broker);
+    assert_eq!(
+        r["retention.ms"],
+        serde_json::json!(["7200000", "DYNAMIC_BROKER_CONFIG", false]),
+        "refusals change nothing: {r}"
+    );
 }
 
 #[test]

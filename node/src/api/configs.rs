@@ -1,6 +1,7 @@
 //! DescribeConfigs, AlterConfigs and IncrementalAlterConfigs for topics (Kafka's config names:
-//! `retention.ms`, `cleanup.policy`, `segment.bytes`, ...). Broker resources are described
-//! with the broker's own settings and cannot be altered at run time.
+//! `retention.ms`, `cleanup.policy`, `segment.bytes`, ...) and brokers: a broker resource is
+//! described with the broker's own settings, and the broker-level defaults of topic configs
+//! (`log.retention.ms`, ...) can be changed at run time (dynamic broker configs, KIP-226).
 
 use std::sync::Arc;
 
@@ -25,6 +26,10 @@ const TOPIC: i8 = 2;
 const BROKER: i8 = 4;
 /// ConfigSource: set on the topic.
 const DYNAMIC_TOPIC_CONFIG: i8 = 1;
+/// ConfigSource: set at run time for one broker (KIP-226).
+const DYNAMIC_BROKER_CONFIG: i8 = 2;
+/// ConfigSource: set at run time as the cluster-wide default (KIP-226).
+const DYNAMIC_DEFAULT_BROKER_CONFIG: i8 = 3;
 /// ConfigSource: the broker's static configuration.
 const STATIC_BROKER_CONFIG: i8 = 4;
 /// ConfigSource: the default.
@@ -81,7 +86,7 @@ pub(super) fn describe_configs(
                                 .with_name(s(c.name))
                                 .with_value(Some(s(c.value)))
                                 .with_config_source(source_code(c.source))
-                                .with_read_only(resource.resource_type == BROKER)
+                                .with_read_only(c.read_only)
                                 .with_synonyms(synonyms)
                         })
                         .collect(),
@@ -99,6 +104,8 @@ pub(super) fn describe_configs(
 fn source_code(source: ConfigSource) -> i8 {
     match source {
         ConfigSource::Topic => DYNAMIC_TOPIC_CONFIG,
+        ConfigSource::DynamicBroker => DYNAMIC_BROKER_CONFIG,
+        ConfigSource::DynamicDefault => DYNAMIC_DEFAULT_BROKER_CONFIG,
         ConfigSource::Broker => STATIC_BROKER_CONFIG,
         ConfigSource::Default => DEFAULT_CONFIG,
     }
@@ -146,14 +153,14 @@ pub(super) async fn incremental_alter_configs(
 ) -> IncrementalAlterConfigsResponse {
     let mut responses = Vec::with_capacity(request.resources.len());
     for resource in request.resources {
-        let current = || {
-            if resource.resource_type == TOPIC {
-                broker
-                    .describe_topic_config(&resource.resource_name)
-                    .unwrap_or_default()
-            } else {
-                Vec::new()
-            }
+        let current = || match resource.resource_type {
+            TOPIC => broker
+                .describe_topic_config(&resource.resource_name)
+                .unwrap_or_default(),
+            BROKER => broker
+                .describe_broker_config(&resource.resource_name)
+                .unwrap_or_default(),
+            _ => Vec::new(),
         };
         let changes: Result<Vec<(String, Option<String>)>, ApiError> = resource
             .configs
@@ -226,13 +233,20 @@ async fn alter(
     replace_all: bool,
     validate_only: bool,
 ) -> Result<(), ApiError> {
-    if resource_type != TOPIC {
-        return Err(ApiError::new(
+    match resource_type {
+        TOPIC => {
+            broker
+                .alter_topic_config(name, changes, replace_all, validate_only)
+                .await
+        }
+        BROKER => {
+            broker
+                .alter_broker_config(name, changes, replace_all, validate_only)
+                .await
+        }
+        other => Err(ApiError::new(
             code::INVALID_REQUEST,
-            "only topic configs can be altered",
-        ));
+            format!("resource type {other}: only topic and broker configs can be altered"),
+        )),
     }
-    broker
-        .alter_topic_config(name, changes, replace_all, validate_only)
-        .await
 }

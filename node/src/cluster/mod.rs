@@ -99,6 +99,13 @@ pub enum Entry {
     /// Preferred-replica election: each partition whose first replica is live and in the
     /// ISR moves its leadership back there.
     PreferredElection,
+    /// Dynamic broker configs (KIP-226) at one level are replaced.
+    AlterBrokerConfigs {
+        /// The cluster-wide default, or one broker's own.
+        level: runnel_core::dynamic_config::Level,
+        /// The level's whole new set, by broker config name.
+        config: BTreeMap<String, String>,
+    },
     /// A partition leader's ISR change (AlterPartition).
     AlterIsr {
         /// The topic.
@@ -155,6 +162,8 @@ pub struct MetadataImage {
     pub topics: BTreeMap<String, TopicImage>,
     /// Each registered broker's Kafka endpoint.
     pub endpoints: BTreeMap<u32, (String, u16)>,
+    /// Dynamic broker configs (KIP-226).
+    pub dynamic: runnel_core::dynamic_config::DynamicBrokerConfigs,
     /// The next unused global partition id.
     next_partition: u32,
     /// The Raft index of the last entry applied.
@@ -169,6 +178,7 @@ impl MetadataImage {
             controller: Controller::new(config),
             topics: BTreeMap::new(),
             endpoints: BTreeMap::new(),
+            dynamic: Default::default(),
             next_partition: 0,
             applied: 0,
         }
@@ -264,6 +274,10 @@ impl MetadataImage {
             Entry::PreferredElection => self
                 .controller
                 .apply(&Command::PreferredElection)
+                .map_err(|e| e.to_string()),
+            Entry::AlterBrokerConfigs { level, config } => self
+                .dynamic
+                .set(*level, config.clone())
                 .map_err(|e| e.to_string()),
             Entry::DeleteTopic { name } => {
                 let topic = self
