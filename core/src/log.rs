@@ -344,6 +344,29 @@ pub enum RecordRefusal {
     },
 }
 
+/// Every refused record of a batch, in batch order (Kafka's `LogValidator` collects them all, so
+/// a client can fail exactly those records and retry the others, librdkafka's
+/// `_INVALID_DIFFERENT_RECORD`).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
+#[error("{} record(s) refused; the first: {}", .0.len(), .0.first().map(alloc::string::ToString::to_string).unwrap_or_default())]
+pub struct RecordsRefused(pub Vec<RecordRefusal>);
+
+impl RecordsRefused {
+    /// The partition's code: INVALID_TIMESTAMP when a timestamp is among the reasons, else
+    /// INVALID_RECORD (Kafka's `LogValidator.processRecordErrors`).
+    pub fn kafka_error_code(&self) -> i16 {
+        if self
+            .0
+            .iter()
+            .any(|r| matches!(r, RecordRefusal::TimestampOutOfRange { .. }))
+        {
+            error_code::INVALID_TIMESTAMP
+        } else {
+            error_code::INVALID_RECORD
+        }
+    }
+}
+
 impl RecordRefusal {
     /// The Kafka error code of the partition's answer.
     pub fn kafka_error_code(&self) -> i16 {
@@ -402,9 +425,9 @@ pub enum LogError<E: fmt::Debug + fmt::Display> {
     /// The request's bytes hold no batch.
     #[error("no record batch in the appended bytes")]
     Empty,
-    /// One record broke a topic rule (KIP-467 names it in the Produce response).
+    /// Records broke a topic rule (KIP-467 names each in the Produce response).
     #[error(transparent)]
-    RecordRefused(RecordRefusal),
+    RecordsRefused(RecordsRefused),
     /// The stored data is not what the log wrote (a damaged segment found while reading).
     #[error("segment {base_offset} is damaged at position {position}")]
     Corrupt {
@@ -425,7 +448,7 @@ impl<E: fmt::Debug + fmt::Display> LogError<E> {
             Self::MessageTooLarge { .. } => error_code::MESSAGE_TOO_LARGE,
             Self::NonContiguousAppend { .. } => error_code::OFFSET_OUT_OF_RANGE,
             Self::Empty => error_code::INVALID_RECORD,
-            Self::RecordRefused(r) => r.kafka_error_code(),
+            Self::RecordsRefused(r) => r.kafka_error_code(),
         }
     }
 }
@@ -777,28 +800,30 @@ impl<S: SegmentStore> Log<S> {
         }
         let batch = BatchRef::parse(batch)?;
         let mut scratch = Vec::new();
+        let mut refused = Vec::new();
         for (index, record) in batch.records(codec, &mut scratch)?.enumerate() {
             let record = record?;
             let batch_index = u32::try_from(index).unwrap_or(u32::MAX);
             if compacted && record.key.is_none() {
-                return Err(LogError::RecordRefused(
-                    RecordRefusal::KeylessInCompactedTopic { batch_index },
-                ));
+                refused.push(RecordRefusal::KeylessInCompactedTopic { batch_index });
+                continue;
             }
             // -1 is "no timestamp" and passes, as in Kafka.
             let timestamp = record.timestamp;
             if bounded && timestamp != -1 && !(min..=max).contains(&timestamp) {
-                return Err(LogError::RecordRefused(
-                    RecordRefusal::TimestampOutOfRange {
-                        batch_index,
-                        timestamp,
-                        min,
-                        max,
-                    },
-                ));
+                refused.push(RecordRefusal::TimestampOutOfRange {
+                    batch_index,
+                    timestamp,
+                    min,
+                    max,
+                });
             }
         }
-        Ok(())
+        if refused.is_empty() {
+            Ok(())
+        } else {
+            Err(LogError::RecordsRefused(RecordsRefused(refused)))
+        }
     }
 
     /// The batches of `records` rebuilt with the topic's `compression.type` (Kafka's

@@ -29,7 +29,7 @@ use crate::batch::{self, BatchHeader, Codec};
 use crate::compaction::CompactionReport;
 use crate::controller::PartitionState;
 use crate::error_code;
-use crate::log::{Log, LogConfig, LogError, MemorySegmentStore, RecordRefusal, SegmentStore};
+use crate::log::{Log, LogConfig, LogError, MemorySegmentStore, RecordsRefused, SegmentStore};
 use crate::producer::{ProducerError, ProducerStateTable, SequenceCheck};
 use crate::retention::RetentionReport;
 
@@ -82,9 +82,7 @@ pub enum Acks {
 }
 
 /// Why a replica refused a request.
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize,
-)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub enum ReplicaError {
     /// This replica is not the leader (or not of that epoch).
@@ -125,9 +123,9 @@ pub enum ReplicaError {
     /// when the store failed).
     #[error("the log refused the batch (Kafka error {0})")]
     AppendRefused(i16),
-    /// The log refused one record of the batch (KIP-467: the answer names it).
+    /// The log refused records of the batch (KIP-467: the answer names each).
     #[error(transparent)]
-    RecordRefused(RecordRefusal),
+    RecordsRefused(RecordsRefused),
 }
 
 impl From<ProducerError> for ReplicaError {
@@ -141,7 +139,7 @@ impl From<ProducerError> for ReplicaError {
 
 impl ReplicaError {
     /// The Kafka error code.
-    pub fn kafka_error_code(self) -> i16 {
+    pub fn kafka_error_code(&self) -> i16 {
         match self {
             Self::NotLeaderOrFollower => error_code::NOT_LEADER_OR_FOLLOWER,
             Self::NotEnoughReplicas => error_code::NOT_ENOUGH_REPLICAS,
@@ -153,8 +151,8 @@ impl ReplicaError {
             Self::UnknownLeaderEpoch => error_code::UNKNOWN_LEADER_EPOCH,
             Self::OutOfOrderSequence => error_code::OUT_OF_ORDER_SEQUENCE_NUMBER,
             Self::InvalidProducerEpoch => error_code::INVALID_PRODUCER_EPOCH,
-            Self::AppendRefused(code) => code,
-            Self::RecordRefused(r) => r.kafka_error_code(),
+            Self::AppendRefused(code) => *code,
+            Self::RecordsRefused(r) => r.kafka_error_code(),
         }
     }
 }
@@ -258,7 +256,7 @@ struct Applied {
 }
 
 /// A completed produce, for the driver to answer.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProduceDone {
     /// The driver's request id.
     pub request: u64,
@@ -742,7 +740,7 @@ impl<S: SegmentStore> Replica<S> {
             .log
             .append(records, self.leader_epoch, codec, now_ms)
             .map_err(|e| match e {
-                LogError::RecordRefused(r) => ReplicaError::RecordRefused(r),
+                LogError::RecordsRefused(r) => ReplicaError::RecordsRefused(r),
                 other => ReplicaError::AppendRefused(other.kafka_error_code()),
             })?;
         self.producers.record(&header, info.base_offset);

@@ -679,12 +679,13 @@ fn create_time_outside_the_kip_937_bounds_is_refused_and_changes_nothing() {
             .append(&mut refused, 0, &NoCodec, now)
             .expect_err("outside the bounds");
         assert_eq!(e.kafka_error_code(), error_code::INVALID_TIMESTAMP);
-        let LogError::RecordRefused(refusal) = e else {
+        let LogError::RecordsRefused(refused) = e else {
             panic!("a record refusal: {e}");
         };
-        assert_eq!(refusal.batch_index(), index);
+        assert_eq!(refused.0.len(), 1);
+        assert_eq!(refused.0[0].batch_index(), index);
         assert_eq!(
-            refusal,
+            refused.0[0],
             RecordRefusal::TimestampOutOfRange {
                 batch_index: 1,
                 timestamp: late,
@@ -693,6 +694,20 @@ fn create_time_outside_the_kip_937_bounds_is_refused_and_changes_nothing() {
             }
         );
     }
+    // Every refused record of a batch is named (Kafka's LogValidator collects them all).
+    let mut two_bad = batch(&[
+        keyed("a", Some("1"), 1),
+        keyed("b", Some("2"), 10_000),
+        keyed("c", Some("3"), 99_999),
+    ]);
+    let e = log
+        .append(&mut two_bad, 0, &NoCodec, now)
+        .expect_err("outside the bounds");
+    let LogError::RecordsRefused(refused) = e else {
+        panic!("a record refusal: {e}");
+    };
+    let indexes: Vec<u32> = refused.0.iter().map(RecordRefusal::batch_index).collect();
+    assert_eq!(indexes, [0, 2]);
     assert_eq!(
         log.log_end_offset(),
         2,

@@ -24,7 +24,7 @@ use runnel_core::controller::PartitionState as PartitionMetadata;
 use runnel_core::dynamic_config::{self, DynamicBrokerConfigs, Level as DynamicLevel};
 use runnel_core::error_code;
 use runnel_core::group::{GroupConfig, GroupCoordinator, GroupOutput, ReplyToken};
-use runnel_core::log::{Log, LogConfig, LogError, RecordRefusal};
+use runnel_core::log::{Log, LogConfig, LogError, RecordsRefused};
 use runnel_core::offsets::{CommittedOffset, OffsetKey, OffsetStore, encode_commit};
 use runnel_core::replica::{Acks, Replica, ReplicaConfig, ReplicaError, RoleChange};
 use runnel_core::{topic_config, topic_name};
@@ -73,22 +73,28 @@ impl ApiError {
         }
     }
 
-    /// A batch refused for one of its records (KIP-467): the partition's message is Kafka's
-    /// summary, the record error names the record and says why.
-    pub fn record_refused(refusal: RecordRefusal) -> Self {
-        let summary = match refusal {
-            RecordRefusal::TimestampOutOfRange { .. } => {
-                "One or more records have been rejected due to invalid timestamp"
-            }
-            _ => "One or more records have been rejected",
+    /// A batch refused for some of its records (KIP-467): the partition's message is Kafka's
+    /// summary, each record error names a record and says why.
+    pub fn records_refused(refused: &RecordsRefused) -> Self {
+        let code = refused.kafka_error_code();
+        let summary = if code == error_code::INVALID_TIMESTAMP {
+            "One or more records have been rejected due to invalid timestamp"
+        } else {
+            "One or more records have been rejected"
         };
         Self {
-            code: refusal.kafka_error_code(),
+            code,
             message: summary.to_string(),
-            record_errors: vec![(
-                i32::try_from(refusal.batch_index()).unwrap_or(i32::MAX),
-                refusal.to_string(),
-            )],
+            record_errors: refused
+                .0
+                .iter()
+                .map(|r| {
+                    (
+                        i32::try_from(r.batch_index()).unwrap_or(i32::MAX),
+                        r.to_string(),
+                    )
+                })
+                .collect(),
         }
     }
 
@@ -1221,7 +1227,7 @@ impl Broker {
             .replica
             .handle_produce(now, &mut owned, acks, request, timeout_ms, &self.codec)
             .map_err(|e| match e {
-                ReplicaError::RecordRefused(r) => ApiError::record_refused(r),
+                ReplicaError::RecordsRefused(r) => ApiError::records_refused(&r),
                 other => ApiError::new(other.kafka_error_code(), other.to_string()),
             })?;
         let append_time = state.log().log_append_time_ms(now);
