@@ -11,6 +11,7 @@
 //! # Layout
 //! - [`batch`]: Kafka's record batch v2 (magic 2): parse, validate (CRC-32C), build, iterate
 //!   records, assign offsets; the [`batch::Codec`] trait for compression.
+//! - [`message_set`]: magic 0/1 message sets (Produce v0–v2) up-converted to record batch v2.
 //! - [`log`]: a partition log over a [`log::SegmentStore`]: append, read, offset and time
 //!   indexes, truncation, segment rolling; [`log::MemorySegmentStore`] keeps it all in memory.
 //! - [`producer`]: idempotent-producer sequence checks (duplicates answered, gaps refused).
@@ -51,6 +52,7 @@ pub mod dynamic_config;
 pub mod error_code;
 pub mod group;
 pub mod log;
+pub mod message_set;
 pub mod offsets;
 pub mod partitioner;
 pub mod plugin;

@@ -122,7 +122,8 @@ async fn respond(
     };
     if let Some(body) = api::legacy_response(broker, key, version, &frame).await {
         return match body {
-            Ok(body) => Ok(Some(frame_response(correlation_id, &body))),
+            Ok(Some(body)) => Ok(Some(frame_response(correlation_id, &body))),
+            Ok(None) => Ok(None),
             Err(e) => refuse(format!(
                 "malformed {} v{version} request: {e}",
                 api::api_name(key)

@@ -593,3 +593,87 @@ fn acks_zero_gets_no_response_and_the_next_answer_keeps_request_order() {
     );
     assert_eq!(consume_all(&broker, "quiet"), ["unanswered"]);
 }
+
+/// Produce v0–v2 with magic 0/1 message sets, what clients set for Kafka 0.9/0.10 send
+/// (librdkafka with `broker.version.fallback=0.9.0.0`, Go's sarama before V0_11): Kafka 3.9
+/// serves them and stores record batch v2 (its `LogValidator` up-converts), so a consumer of
+/// today reads them. v2's answer carries the partition, error, base offset and LogAppendTime
+/// (-1 on a CreateTime topic), then the throttle time; a damaged message set is
+/// CORRUPT_MESSAGE (2) and nothing of it is written.
+#[test]
+fn produce_v2_with_a_magic_1_message_set_is_stored_as_record_batch_v2() {
+    use bytes::Buf;
+    /// One magic 1 message (CRC-32 over magic..end) as an entry of a message set.
+    fn message(timestamp: i64, value: &[u8]) -> Vec<u8> {
+        let mut body = vec![1u8, 0];
+        body.extend_from_slice(&timestamp.to_be_bytes());
+        body.extend_from_slice(&(-1i32).to_be_bytes()); // null key
+        body.extend_from_slice(&(value.len() as i32).to_be_bytes());
+        body.extend_from_slice(value);
+        let mut entry = 0i64.to_be_bytes().to_vec();
+        entry.extend_from_slice(&((body.len() + 4) as i32).to_be_bytes());
+        entry.extend_from_slice(&runnel_core::checksum::crc32(&body).to_be_bytes());
+        entry.extend_from_slice(&body);
+        entry
+    }
+    /// A Produce v2 body (acks=1) with one partition's message set.
+    fn produce_v2(topic: &str, set: &[u8]) -> Vec<u8> {
+        let mut header = BytesMut::new();
+        header.put_i16(ApiKey::Produce as i16);
+        header.put_i16(2);
+        header.put_i32(7);
+        header.put_i16(6);
+        header.extend_from_slice(b"legacy");
+        header.put_i16(1); // acks
+        header.put_i32(5000);
+        header.put_i32(1);
+        header.put_i16(topic.len() as i16);
+        header.extend_from_slice(topic.as_bytes());
+        header.put_i32(1);
+        header.put_i32(0); // partition
+        header.put_i32(set.len() as i32);
+        header.extend_from_slice(set);
+        let mut out = Vec::new();
+        out.put_i32(header.len() as i32);
+        out.extend_from_slice(&header);
+        out
+    }
+    let broker = Runnel::start("robust-legacy-produce", &[]);
+    runnel_tests::runnel_cli(&["topic", "create", "old", "-b", &broker.bootstrap()], b"");
+    let mut stream = connect(&broker);
+    let mut set = message(1_000, b"first");
+    set.extend(message(2_000, b"second"));
+    let answer = exchange(&mut stream, &produce_v2("old", &set)).expect("an answer");
+    // correlation id; one topic "old" with one partition: index, error, base offset,
+    // LogAppendTime; the throttle time.
+    let mut body = &answer[..];
+    assert_eq!(body.get_i32(), 7);
+    assert_eq!(body.get_i32(), 1);
+    let name_len = body.get_i16() as usize;
+    assert_eq!(&body[..name_len], b"old");
+    body.advance(name_len);
+    assert_eq!(body.get_i32(), 1);
+    assert_eq!(
+        (
+            body.get_i32(),
+            body.get_i16(),
+            body.get_i64(),
+            body.get_i64()
+        ),
+        (0, 0, 0, -1)
+    );
+    assert_eq!(body.get_i32(), 0, "throttle time");
+    assert!(body.is_empty());
+
+    let mut damaged = message(3_000, b"third");
+    let last = damaged.len() - 1;
+    damaged[last] ^= 0x20;
+    let answer = exchange(&mut stream, &produce_v2("old", &damaged)).expect("an answer");
+    let error_at = 4 + 4 + 2 + 3 + 4 + 4;
+    assert_eq!(
+        i16::from_be_bytes([answer[error_at], answer[error_at + 1]]),
+        2,
+        "CORRUPT_MESSAGE"
+    );
+    assert_eq!(consume_all(&broker, "old"), ["first", "second"]);
+}

@@ -10,28 +10,135 @@ use bytes::{Buf, BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::offset_commit_request::{
     OffsetCommitRequestPartition, OffsetCommitRequestTopic,
 };
+use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::messages::{
-    ApiKey, DescribeConfigsRequest, DescribeLogDirsRequest, GroupId, OffsetCommitRequest, TopicName,
+    ApiKey, DescribeConfigsRequest, DescribeLogDirsRequest, GroupId, OffsetCommitRequest,
+    ProduceRequest, TopicName,
 };
 use kafka_protocol::protocol::{Decodable, Encodable};
 
-use super::{cluster_admin, configs, offsets, s};
+use super::{cluster_admin, configs, offsets, produce, s};
 use crate::broker::Broker;
 
 /// The response body (after the response header) for a request version kafka-protocol does
-/// not encode; `None` when the crate handles this version. Errors: a malformed body.
+/// not encode (`Ok(None)`: no response, Produce with acks=0); `None` when the crate handles
+/// this version. Errors: a malformed body.
 pub async fn response(
     broker: &Arc<Broker>,
     key: ApiKey,
     version: i16,
     body: &[u8],
-) -> Option<Result<Vec<u8>, String>> {
+) -> Option<Result<Option<Vec<u8>>, String>> {
     Some(match (key, version) {
-        (ApiKey::DescribeConfigs, 0) => describe_configs_v0(broker, body),
-        (ApiKey::DescribeLogDirs, 0) => describe_log_dirs_v0(broker, body),
-        (ApiKey::OffsetCommit, 0 | 1) => offset_commit_v0_v1(broker, version, body).await,
+        (ApiKey::Produce, 0..=2) => produce_v0_v2(broker, version, body).await,
+        (ApiKey::DescribeConfigs, 0) => describe_configs_v0(broker, body).map(Some),
+        (ApiKey::DescribeLogDirs, 0) => describe_log_dirs_v0(broker, body).map(Some),
+        (ApiKey::OffsetCommit, 0 | 1) => offset_commit_v0_v1(broker, version, body).await.map(Some),
         _ => return None,
     })
+}
+
+/// Produce v0–v2, the versions of clients set for Kafka 0.9 and 0.10 (KIP-896 removed them in
+/// 4.0): the same layout as v3 without the transactional id, carrying magic 0/1 message sets,
+/// which core's `message_set` up-converts to record batch v2 as Kafka 3.x does; then the same
+/// handler as every version. A message set that does not read is CORRUPT_MESSAGE (2) for its
+/// partition. The response is v0's (partition, error, base offset), plus the throttle time
+/// (v1) and each partition's LogAppendTime (v2).
+async fn produce_v0_v2(
+    broker: &Arc<Broker>,
+    version: i16,
+    body: &[u8],
+) -> Result<Option<Vec<u8>>, String> {
+    let mut buf = body;
+    need(buf, 2)?;
+    let acks = buf.get_i16();
+    let timeout_ms = get_i32(&mut buf)?;
+    // (topic, partition, converted batch or the error it got).
+    let mut asked: Vec<(String, Vec<(i32, Result<Option<Bytes>, i16>)>)> = Vec::new();
+    for _ in 0..get_count(&mut buf)? {
+        let topic = get_string(&mut buf)?;
+        let mut partitions = Vec::new();
+        for _ in 0..get_count(&mut buf)? {
+            let index = get_i32(&mut buf)?;
+            let size = get_i32(&mut buf)?;
+            let set = match usize::try_from(size) {
+                Ok(n) => {
+                    need(buf, n)?;
+                    let set = &buf[..n];
+                    buf.advance(n);
+                    set
+                }
+                Err(_) => &[][..],
+            };
+            let converted = runnel_core::message_set::to_batch(set, &broker.codec)
+                .map(|b| b.map(Bytes::from))
+                .map_err(|e| {
+                    tracing::debug!("produce v{version} to {topic}-{index}: {e}");
+                    runnel_core::error_code::CORRUPT_MESSAGE
+                });
+            partitions.push((index, converted));
+        }
+        asked.push((topic, partitions));
+    }
+    let request = ProduceRequest::default()
+        .with_acks(acks)
+        .with_timeout_ms(timeout_ms)
+        .with_topic_data(
+            asked
+                .iter()
+                .map(|(topic, partitions)| {
+                    TopicProduceData::default()
+                        .with_name(TopicName(s(topic.clone())))
+                        .with_partition_data(
+                            partitions
+                                .iter()
+                                .filter_map(|(index, converted)| {
+                                    let batch = converted.as_ref().ok()?.clone();
+                                    Some(
+                                        PartitionProduceData::default()
+                                            .with_index(*index)
+                                            .with_records(batch),
+                                    )
+                                })
+                                .collect(),
+                        )
+                })
+                .collect(),
+        );
+    let Some(response) = produce::produce(broker, 3, request).await else {
+        return Ok(None); // acks=0
+    };
+    let answer = |topic: &str, index: i32| {
+        response
+            .responses
+            .iter()
+            .filter(|t| t.name.0.as_str() == topic)
+            .flat_map(|t| t.partition_responses.iter())
+            .find(|p| p.index == index)
+    };
+    let mut out = BytesMut::new();
+    out.put_i32(len(asked.len()));
+    for (topic, partitions) in &asked {
+        put_string(&mut out, Some(topic));
+        out.put_i32(len(partitions.len()));
+        for (index, converted) in partitions {
+            let (error, base_offset, append_time) = match (converted, answer(topic, *index)) {
+                (Err(code), _) => (*code, -1, -1),
+                (Ok(_), Some(p)) => (p.error_code, p.base_offset, p.log_append_time_ms),
+                (Ok(_), None) => (runnel_core::error_code::UNKNOWN_SERVER_ERROR, -1, -1),
+            };
+            out.put_i32(*index);
+            out.put_i16(error);
+            out.put_i64(base_offset);
+            if version >= 2 {
+                out.put_i64(append_time);
+            }
+        }
+    }
+    if version >= 1 {
+        out.put_i32(response.throttle_time_ms);
+    }
+    Ok(Some(out.to_vec()))
 }
 
 /// DescribeConfigs v0. Its request is v1's without the trailing `include_synonyms`; its

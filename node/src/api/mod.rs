@@ -31,7 +31,7 @@ pub use metadata::{api_versions_error_body, api_versions_response};
 /// (by `kafka-protocol`, or by hand in `legacy.rs` for the old versions it dropped). Any other
 /// version closes the connection, as Kafka does for versions it does not know.
 pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
-    (ApiKey::Produce, 3, 9),
+    (ApiKey::Produce, 0, 9),
     (ApiKey::Fetch, 4, 12),
     (ApiKey::ListOffsets, 1, 7),
     (ApiKey::Metadata, 0, 12),
