@@ -211,7 +211,8 @@ mod tests {
         let batch = to_batch(&set, &NoCodec).expect("valid").expect("not empty");
         let batch = BatchRef::parse(&batch).expect("a v2 batch");
         let mut scratch = Vec::new();
-        let records: Vec<(i64, i64, Option<&[u8]>, Option<&[u8]>)> = batch
+        type Row<'a> = (i64, i64, Option<&'a [u8]>, Option<&'a [u8]>);
+        let records: Vec<Row<'_>> = batch
             .records(&NoCodec, &mut scratch)
             .expect("records")
             .map(|r| r.expect("record"))
