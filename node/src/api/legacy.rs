@@ -53,8 +53,9 @@ async fn produce_v0_v2(
     need(buf, 2)?;
     let acks = buf.get_i16();
     let timeout_ms = get_i32(&mut buf)?;
-    // (topic, partition, converted batch or the error it got).
-    let mut asked: Vec<(String, Vec<(i32, Result<Option<Bytes>, i16>)>)> = Vec::new();
+    // Each topic's partitions: the converted batch, or the error it got.
+    type Converted = Result<Option<Bytes>, i16>;
+    let mut asked: Vec<(String, Vec<(i32, Converted)>)> = Vec::new();
     for _ in 0..get_count(&mut buf)? {
         let topic = get_string(&mut buf)?;
         let mut partitions = Vec::new();
