@@ -569,14 +569,23 @@ impl Broker {
 
     /// Creates a topic (CreateTopics, auto-creation): through the metadata quorum in cluster
     /// mode (`replication_factor` -1: `default.replication.factor`), else here (where only 1
-    /// or -1 is possible).
+    /// or -1 is possible). `validate_only` (CreateTopics' flag) checks everything a creation
+    /// would — name, partitions, replication factor, configs, an existing topic — and creates
+    /// nothing.
     pub async fn create_topic_anywhere(
         self: &Arc<Self>,
         name: &str,
         partitions: i32,
         replication_factor: i16,
         config: BTreeMap<String, String>,
+        validate_only: bool,
     ) -> Result<(), ApiError> {
+        let exists = || {
+            ApiError::new(
+                code::TOPIC_ALREADY_EXISTS,
+                format!("topic {name} already exists"),
+            )
+        };
         let Some(cluster) = self.cluster() else {
             if !matches!(replication_factor, -1 | 1) {
                 return Err(ApiError::new(
@@ -585,6 +594,12 @@ impl Broker {
                         "replication factor {replication_factor} is larger than the 1 available broker"
                     ),
                 ));
+            }
+            if validate_only {
+                if self.topic(name).is_some() {
+                    return Err(exists());
+                }
+                return self.validate_new_topic(name, partitions, &config);
             }
             return self.create_topic(name, partitions, config).map(drop);
         };
@@ -599,6 +614,22 @@ impl Broker {
                 code::INVALID_REPLICATION_FACTOR,
                 "the replication factor must be at least 1",
             ));
+        }
+        if validate_only {
+            let image = cluster.image();
+            if image.topics.contains_key(name) {
+                return Err(exists());
+            }
+            let live = image.controller.live_brokers().len();
+            if usize::from(replication_factor as u16) > live {
+                return Err(ApiError::new(
+                    code::INVALID_REPLICATION_FACTOR,
+                    format!(
+                        "replication factor {replication_factor} is larger than the {live} live brokers"
+                    ),
+                ));
+            }
+            return Ok(());
         }
         let id = uuid::Uuid::from_u64_pair(
             now_ms(),

@@ -1037,7 +1037,7 @@ async fn join_cluster(broker: &Arc<Broker>) -> Result<tokio::task::JoinHandle<()
                 }
                 let config = [("cleanup.policy".to_string(), "compact".to_string())].into();
                 let _ = broker
-                    .create_topic_anywhere(offsets, 1, replication, config)
+                    .create_topic_anywhere(offsets, 1, replication, config, false)
                     .await;
             }
         });

@@ -165,7 +165,13 @@ async fn cluster_metadata(
                 continue;
             }
             let created = broker
-                .create_topic_anywhere(name, broker.config.num_partitions, -1, Default::default())
+                .create_topic_anywhere(
+                    name,
+                    broker.config.num_partitions,
+                    -1,
+                    Default::default(),
+                    false,
+                )
                 .await;
             match created {
                 Ok(()) => {}

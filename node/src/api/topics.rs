@@ -124,20 +124,15 @@ pub(super) async fn create_topics(
             .iter()
             .filter_map(|c| Some((c.name.to_string(), c.value.as_ref()?.to_string())))
             .collect();
-        let result = if request.validate_only {
-            if broker.topic(&name).is_some() {
-                Err(ApiError::new(
-                    code::TOPIC_ALREADY_EXISTS,
-                    format!("topic {name} already exists"),
-                ))
-            } else {
-                Ok(())
-            }
-        } else {
-            broker
-                .create_topic_anywhere(&name, partitions, replication_factor, configs)
-                .await
-        };
+        let result = broker
+            .create_topic_anywhere(
+                &name,
+                partitions,
+                replication_factor,
+                configs,
+                request.validate_only,
+            )
+            .await;
         // Fields by version: error_message v1+, counts and configs v5+, topic id v7+.
         let mut response = CreatableTopicResult::default().with_name(topic.name);
         if version >= 5 {
