@@ -756,3 +756,39 @@ fn the_broker_applies_log_append_time_timestamp_bounds_and_compression_type() {
         "{codecs:?}"
     );
 }
+
+/// CreateTopics with `validate_only` (KIP-108) checks everything a creation would and creates
+/// nothing: an unknown config is INVALID_CONFIG, a replication factor above the brokers
+/// INVALID_REPLICATION_FACTOR, an existing topic TOPIC_ALREADY_EXISTS, a valid one NONE.
+/// Before, only the existing topic was checked (found by librdkafka's suite, 0081).
+#[test]
+fn create_topics_validate_only_checks_everything_and_creates_nothing() {
+    let broker = Runnel::start("compat-validate-only", &[]);
+    let b = broker.bootstrap();
+    runnel(&["topic", "create", "there", "-b", &b], b"");
+    let script = format!(
+        "import json\n\
+         from confluent_kafka.admin import AdminClient, NewTopic\n\
+         a = AdminClient({{'bootstrap.servers': '{b}'}})\n\
+         topics = [NewTopic('bad-config', 1, 1, config={{'dummy.doesntexist': '1'}}),\n\
+                   NewTopic('too-many-replicas', 1, 3), NewTopic('there', 1, 1),\n\
+                   NewTopic('fine', 2, 1, config={{'cleanup.policy': 'compact'}})]\n\
+         out = {{}}\n\
+         for name, f in a.create_topics(topics, validate_only=True).items():\n    \
+         try:\n        f.result(10); out[name] = None\n    \
+         except Exception as e:\n        out[name] = e.args[0].name()\n\
+         out['listed'] = sorted(t for t in a.list_topics(timeout=10).topics if not t.startswith('__'))\n\
+         print(json.dumps(out))\n"
+    );
+    let r = runnel_tests::python_json(&["-c", &script], Duration::from_secs(60));
+    assert_eq!(
+        r,
+        serde_json::json!({
+            "bad-config": "INVALID_CONFIG",
+            "too-many-replicas": "INVALID_REPLICATION_FACTOR",
+            "there": "TOPIC_ALREADY_EXISTS",
+            "fine": null,
+            "listed": ["there"],
+        })
+    );
+}
