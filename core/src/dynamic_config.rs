@@ -99,6 +99,15 @@ pub fn validate(name: &str, value: &str) -> Result<&'static TopicConfigDef, Dyna
     })
 }
 
+/// The topic config whose broker-level default `broker_name` is (`cleanup.policy` for
+/// `log.cleanup.policy`).
+pub fn topic_config_name(broker_name: &str) -> Option<&'static str> {
+    topic_config::TOPIC_CONFIGS
+        .iter()
+        .find(|d| d.broker_synonym == Some(broker_name))
+        .map(|d| d.name)
+}
+
 impl DynamicBrokerConfigs {
     /// The configs set at `level`.
     pub fn at(&self, level: Level) -> BTreeMap<String, String> {

@@ -84,6 +84,25 @@ impl GroupError {
     }
 }
 
+/// A member id never handed out before, by this coordinator or (with another
+/// `member_id_seed`) any other: `prefix` (the client id, or a static member's instance id)
+/// and a UUID-shaped suffix, as Kafka's `clientId-UUID`.
+fn new_member_id(config: &GroupConfig, next_member: &mut u64, prefix: &str) -> String {
+    *next_member += 1;
+    let mut rng = crate::rng::Rng::new(
+        config.member_id_seed ^ next_member.wrapping_mul(0x9e37_79b9_7f4a_7c15),
+    );
+    let (a, b) = (rng.next_u64(), rng.next_u64());
+    format!(
+        "{prefix}-{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
+        a >> 32,
+        (a >> 16) & 0xffff,
+        a & 0xffff,
+        b >> 48,
+        b & 0xffff_ffff_ffff
+    )
+}
+
 /// The topics of a consumer-protocol subscription (`ConsumerProtocolSubscription`, every
 /// version: an `i16` version, then an `i32` count of `i16`-length topic names); `None` when the
 /// bytes are not one.
@@ -111,6 +130,10 @@ pub struct GroupConfig {
     /// `group.initial.rebalance.delay.ms`: how long an empty group waits for more members
     /// before its first generation (Kafka: 3 s; runnel defaults to 0 for quick local use).
     pub initial_rebalance_delay_ms: u64,
+    /// Seeds the member ids this coordinator hands out. A broker gives each incarnation a
+    /// different seed, so an id from before a restart (or from another coordinator) is never
+    /// handed out again: Kafka's ids are `client.id` and a random UUID for the same reason.
+    pub member_id_seed: u64,
 }
 
 impl Default for GroupConfig {
@@ -119,6 +142,7 @@ impl Default for GroupConfig {
             min_session_timeout_ms: 6_000,
             max_session_timeout_ms: 1_800_000,
             initial_rebalance_delay_ms: 0,
+            member_id_seed: 0,
         }
     }
 }
@@ -187,7 +211,7 @@ pub struct JoinResponse {
     /// The member's id (assigned on first join).
     pub member_id: String,
     /// For the leader: every member and its metadata for the chosen protocol. Empty otherwise.
-    pub members: Vec<(String, Vec<u8>)>,
+    pub members: Vec<(String, Option<String>, Vec<u8>)>,
 }
 
 impl JoinResponse {
@@ -555,8 +579,7 @@ impl GroupCoordinator {
             // (KIP-345): no rebalance when nothing else changed (the stable-follower answer
             // below), and the old id is fenced from now on.
             (Some(instance), true) => {
-                self.next_member += 1;
-                let id = format!("{instance}-{}", self.next_member);
+                let id = new_member_id(&self.config, &mut self.next_member, instance);
                 if let Some(old) = group.static_members.get(instance).cloned() {
                     group.replace_member(&old, &id, &mut outputs);
                     replaced = true;
@@ -570,10 +593,7 @@ impl GroupCoordinator {
                 Some(_) => return refuse(GroupError::FencedInstanceId),
                 None => return refuse(GroupError::UnknownMemberId),
             },
-            (None, true) => {
-                self.next_member += 1;
-                format!("{}-{}", request.client_id, self.next_member)
-            }
+            (None, true) => new_member_id(&self.config, &mut self.next_member, &request.client_id),
             (None, false) if group.members.contains_key(&request.member_id) => {
                 request.member_id.clone()
             }
@@ -974,7 +994,7 @@ fn join_response(group: &Group, member_id: &str) -> JoinResponse {
                     .protocols
                     .iter()
                     .find(|(n, _)| *n == group.protocol_name)?;
-                Some((id.clone(), meta.1.clone()))
+                Some((id.clone(), m.group_instance_id.clone(), meta.1.clone()))
             })
             .collect()
     } else {
@@ -1046,6 +1066,32 @@ mod tests {
     }
 
     #[test]
+    fn member_ids_are_never_handed_out_twice_across_incarnations() {
+        // Kafka's member ids are `clientId-UUID`: a consumer that outlived a broker restart
+        // must not find its id given to a newcomer (it would then share the newcomer's
+        // assignment). Each incarnation seeds its ids differently.
+        let ids = |seed: u64| {
+            let mut c = GroupCoordinator::new(GroupConfig {
+                member_id_seed: seed,
+                ..GroupConfig::default()
+            });
+            let a = joined(&c.handle_join(0, join("", &["range"]), 1), 1).member_id;
+            let mut other = join("", &["range"]);
+            other.group_id = "h".into();
+            let b = joined(&c.handle_join(0, other, 2), 2).member_id;
+            (a, b)
+        };
+        let (a, b) = ids(1);
+        assert_ne!(a, b);
+        assert!(
+            a.starts_with("client-") && a.len() == "client-".len() + 36,
+            "{a}"
+        );
+        let (a2, _) = ids(2);
+        assert_ne!(a, a2, "another incarnation");
+    }
+
+    #[test]
     fn offset_delete_keeps_the_topics_a_live_group_subscribes_to() {
         // KIP-496 (Kafka's GroupCoordinator.handleDeleteOffsets): unknown group →
         // GROUP_ID_NOT_FOUND (69); an Empty group, or one known only by its commits, keeps
@@ -1114,6 +1160,14 @@ mod tests {
         let out = c.handle_join(11, join(&a.member_id, &["range"]), 4);
         let (a2, b) = (joined(&out, 4), joined(&out, 3));
         assert_eq!(b.generation_id, 2);
+        // JoinGroup v5+: the leader sees each member's group.instance.id.
+        let mut instances: Vec<Option<String>> =
+            a2.members.iter().map(|(_, i, _)| i.clone()).collect();
+        instances.sort();
+        assert_eq!(
+            instances,
+            [Some("leader-host".into()), Some("worker-host".into())]
+        );
         let plan = vec![
             (a.member_id.clone(), b"p0".to_vec()),
             (b.member_id.clone(), b"p1".to_vec()),

@@ -2555,7 +2555,8 @@ impl Sim {
                 member.state = MemberState::Syncing;
                 // The leader assigns partitions by range over the members in id order.
                 let assignments = if r.leader == r.member_id {
-                    let mut ids: Vec<String> = r.members.iter().map(|(id, _)| id.clone()).collect();
+                    let mut ids: Vec<String> =
+                        r.members.iter().map(|(id, _, _)| id.clone()).collect();
                     ids.sort();
                     let n = ids.len().max(1) as u32;
                     ids.iter()

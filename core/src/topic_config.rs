@@ -36,6 +36,21 @@ pub enum Kind {
     List,
 }
 
+impl Kind {
+    /// Kafka's `ConfigType` code for DescribeConfigs v3+ (KIP-569): BOOLEAN 1, STRING 2, INT 3,
+    /// LONG 5, DOUBLE 6, LIST 7.
+    pub fn kafka_config_type(self) -> i8 {
+        match self {
+            Kind::Boolean => 1,
+            Kind::String => 2,
+            Kind::Int => 3,
+            Kind::Long => 5,
+            Kind::Double => 6,
+            Kind::List => 7,
+        }
+    }
+}
+
 /// How a value is checked beyond its type (Kafka's validators).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Check {
@@ -53,6 +68,9 @@ pub enum Check {
     GzipLevel,
     /// Kafka's throttled-replica list: empty, `*`, or `partition:broker` pairs.
     ThrottledReplicas,
+    /// A Kafka release or inter-broker protocol version (`MetadataVersionValidator`): `0.10.2`,
+    /// `2.8`, `3.0-IV1`, up to 3.x.
+    KafkaVersion,
 }
 
 /// What runnel does with a config.
@@ -259,7 +277,7 @@ pub const TOPIC_CONFIGS: &[TopicConfigDef] = &[
         "message.format.version",
         Kind::String,
         "3.0-IV1",
-        Check::Any,
+        Check::KafkaVersion,
         Some("log.message.format.version"),
         AcceptedWithoutEffect(
             "deprecated in Kafka 3.0, removed in 4.0; runnel writes record batch v2 only",
@@ -605,6 +623,11 @@ pub fn validate(name: &str, value: &str) -> Result<&'static TopicConfigDef, Topi
                 return Err(invalid(format!("must be a list of {}", allowed.join(", "))));
             }
         }
+        (Check::KafkaVersion, _) if !is_kafka_version(v) => {
+            return Err(invalid(
+                "expected a Kafka version such as 2.8 or 3.0-IV1".into(),
+            ));
+        }
         (Check::ThrottledReplicas, _) => {
             let ok = v.is_empty()
                 || v == "*"
@@ -630,6 +653,59 @@ pub fn validate(name: &str, value: &str) -> Result<&'static TopicConfigDef, Topi
         });
     }
     Ok(def)
+}
+
+/// Whether `v` names a Kafka version a 3.x broker accepts for `message.format.version`:
+/// `MAJOR.MINOR[.PATCH][-IVn]`, major 0 to 3 (0.x needs its patch: `0.10.2`).
+fn is_kafka_version(v: &str) -> bool {
+    let (release, iv) = match v.split_once("-IV") {
+        Some((release, iv)) => (release, Some(iv)),
+        None => (v, None),
+    };
+    if iv.is_some_and(|n| n.is_empty() || !n.bytes().all(|b| b.is_ascii_digit())) {
+        return false;
+    }
+    let parts: alloc::vec::Vec<&str> = release.split('.').collect();
+    let numeric = parts
+        .iter()
+        .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+    numeric
+        && match parts.first().and_then(|m| m.parse::<u32>().ok()) {
+            Some(0) => parts.len() == 3,
+            Some(1..=3) => (2..=3).contains(&parts.len()),
+            _ => false,
+        }
+}
+
+/// Checks a topic's whole set of configs for the rules that span two of them, as Kafka's
+/// `LogConfig.validateValues` does: `min.compaction.lag.ms` may not exceed
+/// `max.compaction.lag.ms`. Each value must already pass [`validate`].
+///
+/// # Errors
+/// [`TopicConfigError::Invalid`] naming the first config of the conflict, with Kafka's words.
+pub fn validate_together<'a>(
+    configs: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> Result<(), TopicConfigError> {
+    let mut min_lag: Option<(&str, i64)> = None;
+    let mut max_lag: i64 = i64::MAX;
+    for (name, value) in configs {
+        let parsed = value.trim().parse::<i64>();
+        match (name, parsed) {
+            ("min.compaction.lag.ms", Ok(v)) => min_lag = Some((value, v)),
+            ("max.compaction.lag.ms", Ok(v)) => max_lag = v,
+            _ => {}
+        }
+    }
+    if let Some((value, min)) = min_lag.filter(|(_, min)| *min > max_lag) {
+        return Err(TopicConfigError::Invalid {
+            name: "min.compaction.lag.ms".into(),
+            value: value.into(),
+            reason: format!(
+                "conflict topic config setting min.compaction.lag.ms ({min}) > max.compaction.lag.ms ({max_lag})"
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// An IncrementalAlterConfigs operation on a list config (KIP-339).
@@ -726,6 +802,8 @@ mod tests {
             ("segment.bytes", "1073741824"),
             ("preallocate", "TRUE"),
             ("message.format.version", "2.8-IV1"),
+            ("message.format.version", "0.10.2"),
+            ("message.format.version", "3.0"),
             ("cleanup.policy", "compact,delete"),
             ("leader.replication.throttled.replicas", "0:1,1:2"),
             ("compression.gzip.level", "-1"),
@@ -734,6 +812,30 @@ mod tests {
         }
         let refused = |k: &str, v: &str| validate(k, v).expect_err("refused").to_string();
         assert_eq!(refused("bogus.key", "1"), "unknown topic config bogus.key");
+        // Kafka's MetadataVersionValidator.
+        for bad in ["banana", "0.10", "4.0", "3.0-IV", "3..0"] {
+            assert!(
+                refused("message.format.version", bad).contains("a Kafka version"),
+                "{bad}"
+            );
+        }
+        // Kafka's LogConfig.validateValues: the compaction lags must not cross.
+        assert_eq!(
+            validate_together([
+                ("min.compaction.lag.ms", "100"),
+                ("max.compaction.lag.ms", "50")
+            ])
+            .expect_err("conflict")
+            .to_string(),
+            "invalid value \"100\" for min.compaction.lag.ms: conflict topic config setting min.compaction.lag.ms (100) > max.compaction.lag.ms (50)"
+        );
+        assert!(
+            validate_together([
+                ("min.compaction.lag.ms", "50"),
+                ("max.compaction.lag.ms", "50")
+            ])
+            .is_ok()
+        );
         assert_eq!(
             refused("retention.ms", "-2"),
             "invalid value \"-2\" for retention.ms: must be at least -1"

@@ -564,7 +564,7 @@ impl Broker {
         for (key, value) in config {
             apply_config(&mut probe, key, value)?;
         }
-        Ok(())
+        validate_together(config)
     }
 
     /// Creates a topic (CreateTopics, auto-creation): through the metadata quorum in cluster
@@ -950,6 +950,7 @@ impl Broker {
         for (key, value) in &overrides {
             apply_config(&mut probe, key, value)?;
         }
+        validate_together(&overrides)?;
         if validate_only {
             return Ok(());
         }
@@ -1118,6 +1119,7 @@ impl Broker {
                     source,
                     synonyms,
                     read_only: false,
+                    config_type: def.kind.kafka_config_type(),
                 }
             })
             .collect())
@@ -1155,12 +1157,12 @@ impl Broker {
         }
     }
 
-    /// The broker's configs for DescribeConfigs on a BROKER resource named `resource_name`
-    /// (this node's id, or "" for the cluster-wide defaults): runnel's own settings, then the
-    /// broker-level synonym of every Kafka topic config (`log.retention.ms`,
-    /// `message.max.bytes`, ...) at the value this broker gives new topics. Source: the
-    /// broker's setting when it differs from the default (STATIC_BROKER_CONFIG), else
-    /// DEFAULT_CONFIG.
+    /// The broker's configs for DescribeConfigs on a BROKER resource named `resource_name`.
+    /// This node's id: runnel's own settings, then the broker-level synonym of every Kafka
+    /// topic config (`log.retention.ms`, `message.max.bytes`, ...) at the value this broker
+    /// gives new topics, with its source (dynamic, STATIC_BROKER_CONFIG when the file differs
+    /// from the default, else DEFAULT_CONFIG). "": the cluster-wide dynamic defaults set so
+    /// far, as Kafka lists that resource.
     ///
     /// # Errors
     /// INVALID_REQUEST for another node's id or a name that is not an id (Kafka answers a
@@ -1177,6 +1179,22 @@ impl Broker {
                     self.config.node_id
                 ),
             ));
+        }
+        if resource_name.is_empty() {
+            // The cluster-wide default resource holds only what was set on it, as in Kafka.
+            return Ok(self
+                .dynamic_configs()
+                .cluster_default
+                .iter()
+                .map(|(name, value)| DescribedConfig {
+                    name: name.clone(),
+                    value: value.clone(),
+                    source: ConfigSource::DynamicDefault,
+                    synonyms: vec![(name.clone(), value.clone(), ConfigSource::DynamicDefault)],
+                    read_only: false,
+                    config_type: broker_config_type(name),
+                })
+                .collect());
         }
         let defaults: BTreeMap<String, String> =
             BrokerConfig::default().settings().into_iter().collect();
@@ -1207,12 +1225,14 @@ impl Broker {
                 // A broker config's one level is its own (static) setting or the default.
                 let synonyms = vec![(name.clone(), value.clone(), source)];
                 let read_only = dynamic_config::validate(&name, &value).is_err();
+                let config_type = broker_config_type(&name);
                 DescribedConfig {
                     name,
                     value,
                     source,
                     synonyms,
                     read_only,
+                    config_type,
                 }
             })
             .collect())
@@ -1926,6 +1946,12 @@ fn group_config(config: &BrokerConfig) -> GroupConfig {
         min_session_timeout_ms: config.group_min_session_timeout_ms,
         max_session_timeout_ms: config.group_max_session_timeout_ms,
         initial_rebalance_delay_ms: config.group_initial_rebalance_delay_ms,
+        // Different in every incarnation (and every coordinator move), so a member id from
+        // before is never handed out again.
+        member_id_seed: SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64)
+            ^ (u64::from(std::process::id()) << 32),
     }
 }
 
@@ -1987,6 +2013,8 @@ pub struct DescribedConfig {
     pub synonyms: Vec<(String, String, ConfigSource)>,
     /// Whether it cannot be changed here (a broker's static settings).
     pub read_only: bool,
+    /// Kafka's `ConfigType` code (KIP-569; 0 when unknown).
+    pub config_type: i8,
 }
 
 /// Where a config's value comes from, as DescribeConfigs says it.
@@ -2008,6 +2036,20 @@ pub enum ConfigSource {
 /// (core's [`topic_config::apply_to_log`]).
 fn apply_config(config: &mut LogConfig, key: &str, value: &str) -> Result<(), ApiError> {
     topic_config::apply_to_log(config, key, value)
+        .map_err(|e| ApiError::new(e.kafka_error_code(), e.to_string()))
+}
+
+/// Kafka's `ConfigType` of a broker config: its topic config's type for a broker-level topic
+/// default, else 0 (UNKNOWN: runnel's own settings carry no type).
+fn broker_config_type(name: &str) -> i8 {
+    dynamic_config::topic_config_name(name)
+        .and_then(topic_config::find)
+        .map_or(0, |def| def.kind.kafka_config_type())
+}
+
+/// Kafka's rules across a topic's configs (core's [`topic_config::validate_together`]).
+fn validate_together(configs: &BTreeMap<String, String>) -> Result<(), ApiError> {
+    topic_config::validate_together(configs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .map_err(|e| ApiError::new(e.kafka_error_code(), e.to_string()))
 }
 

@@ -112,7 +112,7 @@ async fn respond(
     }
     if !api::decodable(key, version) {
         return refuse(format!(
-            "{} v{version} is not supported",
+            "{} (API key {key_raw}) v{version} is not supported",
             api::api_name(key)
         ));
     }

@@ -53,8 +53,11 @@ standard = {
 result = {"created": create("provisioned", standard), "invalid": {}}
 create("plain", {})
 for key, value in [("message.timestamp.type", "Sometime"), ("retention.ms", "-7"),
-                   ("segment.bytes", "huge"), ("no.such.config", "1")]:
+                   ("segment.bytes", "huge"), ("no.such.config", "1"),
+                   ("message.format.version", "banana")]:
     result["invalid"][key] = create(f"bad-{key.replace('.', '-')}", {key: value})
+result["lag_conflict"] = create("bad-lags", {"min.compaction.lag.ms": "100",
+                                             "max.compaction.lag.ms": "50"})
 result["provisioned"] = describe("provisioned")
 result["plain"] = describe("plain")
 

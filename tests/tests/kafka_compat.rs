@@ -154,6 +154,13 @@ fn standard_topic_configs_are_accepted_and_described_with_their_source() {
     assert_eq!(broker_entry("node.id")[2], true, "{r}");
     assert_eq!(broker_entry("node.id")[0], "0");
     assert_eq!(broker_entry("num.partitions")[0], "1");
+    // Kafka's LogConfig.validateValues: the compaction lags may not cross.
+    let conflict = r["lag_conflict"].as_str().unwrap_or("accepted");
+    assert!(
+        conflict.contains("INVALID_CONFIG")
+            && conflict.contains("min.compaction.lag.ms (100) > max.compaction.lag.ms (50)"),
+        "{conflict}"
+    );
     let names = r["plain"].as_object().map_or(0, |o| o.len());
     assert!(names >= 36, "every topic config Kafka defines: {names}");
     // Synonyms (KIP-226; Kafka's ConfigHelper lists every level that sets a config, the one in
@@ -179,6 +186,8 @@ fn standard_topic_configs_are_accepted_and_described_with_their_source() {
         ("retention.ms", "must be at least -1"),
         ("segment.bytes", "expected a 32-bit integer"),
         ("no.such.config", "unknown topic config no.such.config"),
+        // Kafka's MetadataVersionValidator.
+        ("message.format.version", "expected a Kafka version"),
     ] {
         let error = r["invalid"][key].as_str().unwrap_or("accepted");
         assert!(
@@ -789,6 +798,42 @@ fn create_topics_validate_only_checks_everything_and_creates_nothing() {
             "there": "TOPIC_ALREADY_EXISTS",
             "fine": null,
             "listed": ["there"],
+        })
+    );
+}
+
+/// Issue 15, item 7, older members of the class: kafka-python set for Kafka 0.10.1 and 0.10.2
+/// sends CreateTopics v0 and v1 and DeleteTopics v0, which Kafka 3.9 still serves (KIP-896
+/// removed them in 4.0); before, runnel closed the connection. Topics are created and deleted
+/// as asked.
+#[test]
+fn kafka_0_10_admin_clients_create_and_delete_topics() {
+    let broker = Runnel::start("compat-old-admin", &[]);
+    let b = broker.bootstrap();
+    let script = format!(
+        "import json\n\
+         from kafka import KafkaAdminClient\n\
+         from kafka.admin import NewTopic\n\
+         out = {{}}\n\
+         for v in [(0, 10, 1), (0, 10, 2)]:\n    \
+         a = KafkaAdminClient(bootstrap_servers='{b}', api_version=v)\n    \
+         name = 'old-%d-%d-%d' % v\n    \
+         created = a.create_topics([NewTopic(name, 3, 1)])\n    \
+         out[name] = [t['error_code'] for t in created['topics']]\n    \
+         out[name + ' partitions'] = len(a.describe_topics([name])[0]['partitions'])\n    \
+         deleted = a.delete_topics([name])\n    \
+         out[name + ' deleted'] = [t['error_code'] for t in deleted['topics']]\n    \
+         out[name + ' left'] = name in a.list_topics()\n\
+         print(json.dumps(out))\n"
+    );
+    let r = runnel_tests::python_json(&["-c", &script], Duration::from_secs(60));
+    assert_eq!(
+        r,
+        serde_json::json!({
+            "old-0-10-1": [0], "old-0-10-1 partitions": 3, "old-0-10-1 deleted": [0],
+            "old-0-10-1 left": false,
+            "old-0-10-2": [0], "old-0-10-2 partitions": 3, "old-0-10-2 deleted": [0],
+            "old-0-10-2 left": false,
         })
     );
 }

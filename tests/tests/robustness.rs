@@ -431,6 +431,17 @@ fn describe_configs_on_a_broker_answers_by_name_and_only_for_this_node() {
         )]
     );
     assert_eq!(answer("7").results[0].error_code, 42, "INVALID_REQUEST");
+    // v3+ (KIP-569): each config's type, Kafka's ConfigType (INT 3 for message.max.bytes).
+    let mut v3 = |name: &str| {
+        let body = exchange(
+            &mut stream,
+            &frame(ApiKey::DescribeConfigs, 3, 2, &ask(name)),
+        )
+        .expect("an answer");
+        let mut bytes = bytes::Bytes::copy_from_slice(&body[4..]);
+        DescribeConfigsResponse::decode(&mut bytes, 3).expect("describe configs response")
+    };
+    assert_eq!(v3("0").results[0].configs[0].config_type, 3);
 }
 
 /// Issue 15, item 4: dynamic broker configs (KIP-226), as `kafka-configs.sh --alter
@@ -451,17 +462,22 @@ fn dynamic_broker_configs_change_the_defaults_of_every_topic() {
     };
     use kafka_protocol::protocol::Decodable;
     let mut broker = Runnel::start("robust-dynamic-configs", &[]);
-    let alter = |broker: &Runnel, name: &str, key: &str, value: Option<&str>| -> (i16, String) {
+    // (broker resource, [(config, operation, value)]) → (error code, message).
+    let alter_all = |broker: &Runnel, name: &str, ops: &[(&str, i8, Option<&str>)]| {
         let request = IncrementalAlterConfigsRequest::default().with_resources(vec![
             AlterConfigsResource::default()
                 .with_resource_type(4)
                 .with_resource_name(StrBytes::from_string(name.to_string()))
-                .with_configs(vec![
-                    AlterableConfig::default()
-                        .with_name(StrBytes::from_string(key.to_string()))
-                        .with_config_operation(if value.is_some() { 0 } else { 1 })
-                        .with_value(value.map(|v| StrBytes::from_string(v.to_string()))),
-                ]),
+                .with_configs(
+                    ops.iter()
+                        .map(|(key, op, value)| {
+                            AlterableConfig::default()
+                                .with_name(StrBytes::from_string(key.to_string()))
+                                .with_config_operation(*op)
+                                .with_value(value.map(|v| StrBytes::from_string(v.to_string())))
+                        })
+                        .collect(),
+                ),
         ]);
         let mut stream = connect(broker);
         let body = exchange(
@@ -479,6 +495,13 @@ fn dynamic_broker_configs_change_the_defaults_of_every_topic() {
                 .as_ref()
                 .map(|m| m.to_string())
                 .unwrap_or_default(),
+        )
+    };
+    let alter = |broker: &Runnel, name: &str, key: &str, value: Option<&str>| {
+        alter_all(
+            broker,
+            name,
+            &[(key, if value.is_some() { 0 } else { 1 }, value)],
         )
     };
     let seen = |broker: &Runnel| {
@@ -545,6 +568,30 @@ fn dynamic_broker_configs_change_the_defaults_of_every_topic() {
     assert_eq!(code, 40, "{message}");
     assert!(message.contains("must be at least -1"), "{message}");
     assert_eq!(alter(&broker, "5", "log.retention.ms", Some("1")).0, 42);
+    // Kafka's ConfigAdminManager: one operation per config in a resource.
+    assert_eq!(
+        alter_all(
+            &broker,
+            "",
+            &[
+                ("log.retention.ms", 0, Some("1")),
+                ("log.retention.ms", 0, Some("2"))
+            ]
+        ),
+        (42, "Error due to duplicate config keys".to_string())
+    );
+    // APPEND (KIP-339) on a broker list config: over this broker's value in effect.
+    assert_eq!(
+        alter_all(&broker, "0", &[("log.cleanup.policy", 2, Some("compact"))]).0,
+        0
+    );
+    let r = seen(&broker);
+    assert_eq!(
+        r["cleanup.policy"],
+        serde_json::json!(["delete,compact", "DYNAMIC_BROKER_CONFIG", false]),
+        "{r}"
+    );
+    assert_eq!(alter(&broker, "0", "log.cleanup.policy", None).0, 0);
     let r = seen(&broker);
     assert_eq!(
         r["retention.ms"],

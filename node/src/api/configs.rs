@@ -16,6 +16,7 @@ use kafka_protocol::messages::{
 };
 
 use super::s;
+use runnel_core::dynamic_config;
 use runnel_core::topic_config::{self, ListOp};
 
 use crate::broker::{ApiError, Broker, ConfigSource, DescribedConfig, code};
@@ -36,8 +37,10 @@ const STATIC_BROKER_CONFIG: i8 = 4;
 pub(super) const DEFAULT_CONFIG: i8 = 5;
 
 /// DescribeConfigs.
+/// v3+ carries each config's type (KIP-569); documentation is not kept, so it stays null.
 pub(super) fn describe_configs(
     broker: &Arc<Broker>,
+    version: i16,
     request: DescribeConfigsRequest,
 ) -> DescribeConfigsResponse {
     let results = request
@@ -87,6 +90,7 @@ pub(super) fn describe_configs(
                                 .with_value(Some(s(c.value)))
                                 .with_config_source(source_code(c.source))
                                 .with_read_only(c.read_only)
+                                .with_config_type(if version >= 3 { c.config_type } else { 0 })
                                 .with_synonyms(synonyms)
                         })
                         .collect(),
@@ -153,15 +157,29 @@ pub(super) async fn incremental_alter_configs(
 ) -> IncrementalAlterConfigsResponse {
     let mut responses = Vec::with_capacity(request.resources.len());
     for resource in request.resources {
+        // The value a list operation starts from: the topic's, or this broker's in effect.
         let current = || match resource.resource_type {
             TOPIC => broker
                 .describe_topic_config(&resource.resource_name)
                 .unwrap_or_default(),
             BROKER => broker
-                .describe_broker_config(&resource.resource_name)
+                .describe_broker_config(&broker.config.node_id.to_string())
                 .unwrap_or_default(),
             _ => Vec::new(),
         };
+        let mut names: Vec<&str> = resource.configs.iter().map(|c| c.name.as_str()).collect();
+        names.sort_unstable();
+        if names.windows(2).any(|w| w[0] == w[1]) {
+            // Kafka's ConfigAdminManager: one operation per config and resource.
+            responses.push(
+                IncrementalResult::default()
+                    .with_resource_type(resource.resource_type)
+                    .with_resource_name(resource.resource_name)
+                    .with_error_code(code::INVALID_REQUEST)
+                    .with_error_message(Some(s("Error due to duplicate config keys"))),
+            );
+            continue;
+        }
         let changes: Result<Vec<(String, Option<String>)>, ApiError> = resource
             .configs
             .iter()
@@ -185,8 +203,13 @@ pub(super) async fn incremental_alter_configs(
                     .map(|c| c.value)
                     .unwrap_or_default();
                 let items = c.value.as_ref().map_or(String::new(), |v| v.to_string());
-                topic_config::apply_list_op(&name, &now, op, &items)
-                    .map(|value| (name, Some(value)))
+                // A broker list config is a topic config's default: its list rule.
+                let list_name = match resource.resource_type {
+                    BROKER => dynamic_config::topic_config_name(&name).unwrap_or(&name),
+                    _ => &name,
+                };
+                topic_config::apply_list_op(list_name, &now, op, &items)
+                    .map(|value| (name.clone(), Some(value)))
                     .map_err(|e| ApiError::new(e.kafka_error_code(), e.to_string()))
             })
             .collect();

@@ -168,9 +168,15 @@ pub(super) async fn join_group(
             let members = r
                 .members
                 .into_iter()
-                .map(|(id, metadata)| {
+                .map(|(id, instance, metadata)| {
                     JoinGroupResponseMember::default()
                         .with_member_id(s(id))
+                        // v5+ (KIP-345): the leader sees which members are static.
+                        .with_group_instance_id(if ctx.header.request_api_version >= 5 {
+                            instance.map(s)
+                        } else {
+                            None
+                        })
                         .with_metadata(Bytes::from(metadata))
                 })
                 .collect();

@@ -12,12 +12,13 @@ use kafka_protocol::messages::offset_commit_request::{
 };
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::messages::{
-    ApiKey, DescribeConfigsRequest, DescribeLogDirsRequest, GroupId, OffsetCommitRequest,
-    ProduceRequest, TopicName,
+    ApiKey, CreateTopicsRequest, DeleteTopicsRequest, DescribeConfigsRequest,
+    DescribeLogDirsRequest, GroupId, OffsetCommitRequest, OffsetFetchRequest, ProduceRequest,
+    TopicName,
 };
 use kafka_protocol::protocol::{Decodable, Encodable};
 
-use super::{cluster_admin, configs, offsets, produce, s};
+use super::{cluster_admin, configs, offsets, produce, s, topics};
 use crate::broker::Broker;
 
 /// The response body (after the response header) for a request version kafka-protocol does
@@ -34,6 +35,9 @@ pub async fn response(
         (ApiKey::DescribeConfigs, 0) => describe_configs_v0(broker, body).map(Some),
         (ApiKey::DescribeLogDirs, 0) => describe_log_dirs_v0(broker, body).map(Some),
         (ApiKey::OffsetCommit, 0 | 1) => offset_commit_v0_v1(broker, version, body).await.map(Some),
+        (ApiKey::OffsetFetch, 0) => offset_fetch_v0(broker, body).map(Some),
+        (ApiKey::CreateTopics, 0 | 1) => create_topics_v0_v1(broker, version, body).await.map(Some),
+        (ApiKey::DeleteTopics, 0) => delete_topics_v0(broker, body).await.map(Some),
         _ => return None,
     })
 }
@@ -150,7 +154,7 @@ fn describe_configs_v0(broker: &Arc<Broker>, body: &[u8]) -> Result<Vec<u8>, Str
     v1.extend_from_slice(body);
     v1.put_u8(0); // include_synonyms = false
     let request = DescribeConfigsRequest::decode(&mut v1.freeze(), 1).map_err(|e| e.to_string())?;
-    let response = configs::describe_configs(broker, request);
+    let response = configs::describe_configs(broker, 0, request);
     let mut out = BytesMut::new();
     out.put_i32(response.throttle_time_ms);
     out.put_i32(len(response.results.len()));
@@ -234,6 +238,57 @@ async fn offset_commit_v0_v1(
         .await
         .encode(&mut out, 2)
         .map_err(|e| e.to_string())?;
+    Ok(out.to_vec())
+}
+
+/// OffsetFetch v0: the same bytes as v1 both ways (v0 read ZooKeeper's commits, v1 Kafka's).
+fn offset_fetch_v0(broker: &Arc<Broker>, body: &[u8]) -> Result<Vec<u8>, String> {
+    let request = OffsetFetchRequest::decode(&mut Bytes::copy_from_slice(body), 1)
+        .map_err(|e| e.to_string())?;
+    let mut out = BytesMut::new();
+    offsets::offset_fetch(broker, 1, request)
+        .encode(&mut out, 1)
+        .map_err(|e| e.to_string())?;
+    Ok(out.to_vec())
+}
+
+/// CreateTopics v0 and v1: v1's request is v2's, v0's lacks the trailing `validate_only`;
+/// the answer is each topic's name and error code, plus its message from v1 (v2 adds the
+/// throttle time in front).
+async fn create_topics_v0_v1(
+    broker: &Arc<Broker>,
+    version: i16,
+    body: &[u8],
+) -> Result<Vec<u8>, String> {
+    let mut v2 = BytesMut::from(body);
+    if version == 0 {
+        v2.put_u8(0); // validate_only = false
+    }
+    let request = CreateTopicsRequest::decode(&mut v2.freeze(), 2).map_err(|e| e.to_string())?;
+    let response = topics::create_topics(broker, 2, request).await;
+    let mut out = BytesMut::new();
+    out.put_i32(len(response.topics.len()));
+    for topic in &response.topics {
+        put_string(&mut out, Some(&topic.name));
+        out.put_i16(topic.error_code);
+        if version >= 1 {
+            put_string(&mut out, topic.error_message.as_deref());
+        }
+    }
+    Ok(out.to_vec())
+}
+
+/// DeleteTopics v0: v1's request; the answer is v1's without the throttle time in front.
+async fn delete_topics_v0(broker: &Arc<Broker>, body: &[u8]) -> Result<Vec<u8>, String> {
+    let request = DeleteTopicsRequest::decode(&mut Bytes::copy_from_slice(body), 1)
+        .map_err(|e| e.to_string())?;
+    let response = topics::delete_topics(broker, 1, request).await;
+    let mut out = BytesMut::new();
+    out.put_i32(len(response.responses.len()));
+    for topic in &response.responses {
+        put_string(&mut out, topic.name.as_ref().map(|n| n.as_str()));
+        out.put_i16(topic.error_code);
+    }
     Ok(out.to_vec())
 }
 
