@@ -866,6 +866,17 @@ impl<S: SegmentStore> Replica<S> {
         Ok(epoch_end(&self.epoch_starts, epoch, self.log_end_offset()))
     }
 
+    /// The leader epoch the record at `offset` was written in (the last epoch starting at or
+    /// before it), or the latest epoch for the log end; -1 when no epoch is known. ListOffsets
+    /// answers it with each offset (KIP-320), as Kafka's `LeaderEpochFileCache.epochForOffset`.
+    pub fn epoch_for_offset(&self, offset: i64) -> i32 {
+        self.epoch_starts
+            .iter()
+            .take_while(|(_, start)| *start <= offset)
+            .last()
+            .map_or(-1, |(epoch, _)| *epoch)
+    }
+
     /// Where `epoch` ends in this replica's log, leader or not: (the largest epoch at or below
     /// it, its end offset), as [`Replica::handle_epoch_end_request`] answers.
     pub fn epoch_end_offset(&self, epoch: i32) -> (i32, i64) {

@@ -3,7 +3,8 @@ among them) on a topic of two partitions: partition 0 gets records with the time
 partition 1 stays empty.
 
 BOOTSTRAP TOPIC TS,TS,...: prints JSON {"earliest": [[offset, timestamp] per partition],
-"latest": [...], "max_timestamp": [...], "at_25": [...]}."""
+"latest": [...], "max_timestamp": [...], "at_25": [...], "epochs": partition 0's leader epoch
+for earliest, latest and max timestamp}."""
 import json
 import sys
 
@@ -31,4 +32,8 @@ print(json.dumps({
     "latest": ask(OffsetSpec.latest()),
     "max_timestamp": ask(OffsetSpec.max_timestamp()),
     "at_25": ask(OffsetSpec.for_timestamp(25)),
+    "epochs": [admin.list_offsets({TopicPartition(topic, 0): spec})[TopicPartition(topic, 0)]
+               .result(10).leader_epoch
+               for spec in (OffsetSpec.earliest(), OffsetSpec.latest(),
+                            OffsetSpec.max_timestamp())],
 }))

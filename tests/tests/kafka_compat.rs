@@ -231,6 +231,8 @@ fn list_offsets_answers_kafkas_max_timestamp() {
         (1, 40),
         "the first record at or after 25"
     );
+    // v4+ (KIP-320): the leader epoch each offset was written in; a single node leads in 0.
+    assert_eq!(r["epochs"], serde_json::json!([0, 0, 0]), "{r}");
 }
 
 /// Issue 15, item 5 (Kafka's `Topic.validate` and `Topic.hasCollision`): every name Kafka

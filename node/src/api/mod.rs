@@ -141,7 +141,9 @@ pub async fn handle(
                 .map(ResponseKind::Produce);
         }
         RequestKind::Fetch(r) => ResponseKind::Fetch(fetch::fetch(broker, version, r).await),
-        RequestKind::ListOffsets(r) => ResponseKind::ListOffsets(topics::list_offsets(broker, r)),
+        RequestKind::ListOffsets(r) => {
+            ResponseKind::ListOffsets(topics::list_offsets(broker, version, r))
+        }
         RequestKind::OffsetForLeaderEpoch(r) => {
             ResponseKind::OffsetForLeaderEpoch(fetch::offset_for_leader_epoch(broker, r))
         }

@@ -38,6 +38,7 @@ const LATEST_TIERED: i64 = -5;
 /// ListOffsets: earliest, latest, or the first offset at or after a timestamp.
 pub(super) fn list_offsets(
     broker: &Arc<Broker>,
+    version: i16,
     request: ListOffsetsRequest,
 ) -> ListOffsetsResponse {
     let topics = request
@@ -54,9 +55,11 @@ pub(super) fn list_offsets(
                         .with_timestamp(-1)
                         .with_offset(-1);
                     match offset_for(broker, &name, p.partition_index, p.timestamp) {
-                        Ok((offset, timestamp)) => {
-                            response.with_offset(offset).with_timestamp(timestamp)
-                        }
+                        Ok((offset, timestamp, epoch)) => response
+                            .with_offset(offset)
+                            .with_timestamp(timestamp)
+                            // v4+ (KIP-320): the epoch the offset was written in.
+                            .with_leader_epoch(if version >= 4 { epoch } else { -1 }),
                         Err(e) => response.with_error_code(e.code),
                     }
                 })
@@ -69,14 +72,28 @@ pub(super) fn list_offsets(
     ListOffsetsResponse::default().with_topics(topics)
 }
 
+/// (offset, timestamp, leader epoch) for a ListOffsets timestamp or special value.
 fn offset_for(
     broker: &Broker,
     topic: &str,
     index: i32,
     timestamp: i64,
-) -> Result<(i64, i64), ApiError> {
+) -> Result<(i64, i64, i32), ApiError> {
     let partition = broker.led_partition(topic, index)?;
     let state = partition.lock();
+    let (offset, found_timestamp) = offset_and_timestamp(broker, &state, timestamp)?;
+    let epoch = match offset {
+        -1 => -1,
+        o => state.replica.epoch_for_offset(o),
+    };
+    Ok((offset, found_timestamp, epoch))
+}
+
+fn offset_and_timestamp(
+    broker: &Broker,
+    state: &crate::broker::PartitionState,
+    timestamp: i64,
+) -> Result<(i64, i64), ApiError> {
     match timestamp {
         EARLIEST | EARLIEST_LOCAL => Ok((state.log().log_start_offset(), -1)),
         LATEST_TIERED => Ok((-1, -1)),
