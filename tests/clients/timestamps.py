@@ -45,7 +45,10 @@ before = int(time.time() * 1000)
 producer.produce("appended", value=b"a", timestamp=1000, on_delivery=on_delivery)
 producer.produce("bounded", value=b"now", on_delivery=on_delivery)
 producer.flush(10)
+# One batch each: librdkafka names a batch's one refused record by the partition's code
+# (INVALID_TIMESTAMP), several by INVALID_RECORD (KIP-467 handling in rdkafka_request.c).
 producer.produce("bounded", value=b"1970", timestamp=1000, on_delivery=on_delivery)
+producer.flush(10)
 producer.produce("bounded", value=b"future", timestamp=before + 7_200_000,
                  on_delivery=on_delivery)
 for i in range(20):
