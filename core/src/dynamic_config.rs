@@ -11,7 +11,6 @@
 //! are.
 
 use alloc::collections::BTreeMap;
-use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
@@ -164,14 +163,6 @@ impl DynamicBrokerConfigs {
                 Some((def.name, value.to_string()))
             })
             .collect()
-    }
-}
-
-/// A readable name for a level, for messages.
-pub fn level_name(level: Level) -> String {
-    match level {
-        Level::ClusterDefault => "the cluster-wide default".to_string(),
-        Level::Broker(id) => format!("broker {id}"),
     }
 }
 
