@@ -67,6 +67,8 @@ struct Written {
     first_sequence: i32,
     last_sequence: i32,
     base_offset: i64,
+    /// The batch's max timestamp as stored (the broker's clock on a LogAppendTime topic).
+    max_timestamp: i64,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -153,6 +155,38 @@ impl ProducerStateTable {
         }
     }
 
+    /// Records that the batch with `header` was appended at `base_offset`, with the max
+    /// timestamp it was stored with (`stored_max_timestamp`: the header's own, or the broker's
+    /// clock on a LogAppendTime topic).
+    pub fn record_stored(
+        &mut self,
+        header: &BatchHeader,
+        base_offset: i64,
+        stored_max_timestamp: i64,
+    ) {
+        self.record(header, base_offset);
+        if let Some(w) = self
+            .producers
+            .get_mut(&header.producer_id)
+            .and_then(|e| e.batches.back_mut())
+        {
+            w.max_timestamp = stored_max_timestamp;
+        }
+    }
+
+    /// The max timestamp the batch with `header`'s producer and sequences was stored with, if
+    /// this table remembers it: what Kafka answers a duplicate with (`duplicate.timestamp`).
+    pub fn stored_max_timestamp(&self, header: &BatchHeader) -> Option<i64> {
+        let last_sequence = header.base_sequence.wrapping_add(header.last_offset_delta);
+        self.producers
+            .get(&header.producer_id)
+            .filter(|e| e.epoch == header.producer_epoch)?
+            .batches
+            .iter()
+            .find(|w| w.first_sequence == header.base_sequence && w.last_sequence == last_sequence)
+            .map(|w| w.max_timestamp)
+    }
+
     /// Records that the batch with `header` was appended at `base_offset`.
     pub fn record(&mut self, header: &BatchHeader, base_offset: i64) {
         if header.producer_id < 0 || header.base_sequence < 0 {
@@ -168,6 +202,7 @@ impl ProducerStateTable {
             first_sequence: header.base_sequence,
             last_sequence: header.base_sequence.wrapping_add(header.last_offset_delta),
             base_offset,
+            max_timestamp: header.max_timestamp,
         });
         while entry.batches.len() > BATCHES_REMEMBERED {
             entry.batches.pop_front();

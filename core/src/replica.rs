@@ -384,6 +384,19 @@ impl<S: SegmentStore> Replica<S> {
         &self.log
     }
 
+    /// The Produce response's `log_append_time_ms` for the batch with `header` just handled at
+    /// `now_ms`: -1 on a CreateTime topic; on a LogAppendTime topic the time the batch was
+    /// stored with — for an idempotent producer's retry of a stored batch, the original's, as
+    /// Kafka answers a duplicate — else `now_ms`.
+    pub fn log_append_time_ms(&self, header: &batch::BatchHeader, now_ms: u64) -> i64 {
+        if self.log.log_append_time_ms(now_ms) == -1 {
+            return -1;
+        }
+        self.producers
+            .stored_max_timestamp(header)
+            .unwrap_or_else(|| self.log.log_append_time_ms(now_ms))
+    }
+
     /// The idempotent producers writing to this replica's log (DescribeProducers, KIP-664).
     pub fn producers(&self) -> &ProducerStateTable {
         &self.producers
@@ -743,7 +756,8 @@ impl<S: SegmentStore> Replica<S> {
                 LogError::RecordsRefused(r) => ReplicaError::RecordsRefused(r),
                 other => ReplicaError::AppendRefused(other.kafka_error_code()),
             })?;
-        self.producers.record(&header, info.base_offset);
+        self.producers
+            .record_stored(&header, info.base_offset, info.max_timestamp);
         self.advance_high_watermark();
         if acks != Acks::All || self.high_watermark > info.last_offset {
             return Ok(Some(info.base_offset));

@@ -1281,7 +1281,9 @@ impl Broker {
                 ReplicaError::RecordsRefused(r) => ApiError::records_refused(&r),
                 other => ApiError::new(other.kafka_error_code(), other.to_string()),
             })?;
-        let append_time = state.log().log_append_time_ms(now);
+        // The stored batch's time (a retry's original one), on a LogAppendTime topic.
+        let append_time = batch::BatchHeader::decode(records)
+            .map_or(-1, |header| state.replica.log_append_time_ms(&header, now));
         let count = state.log().log_end_offset() - before;
         if count > 0 {
             self.after_append(state, count as u64, records.len(), now)?;

@@ -724,3 +724,45 @@ fn produce_v2_with_a_magic_1_message_set_is_stored_as_record_batch_v2() {
     );
     assert_eq!(consume_all(&broker, "old"), ["first", "second"]);
 }
+
+/// On a LogAppendTime topic, an idempotent producer's retry of a stored batch is answered with
+/// the original batch's offset and append time, not the retry's clock (Kafka's
+/// `LogAppendInfo` for a duplicate carries the stored batch's timestamp).
+#[test]
+fn a_retried_batch_gets_its_original_log_append_time() {
+    use kafka_protocol::messages::ProduceResponse;
+    use kafka_protocol::protocol::Decodable;
+    let broker = Runnel::start("dup-append-time", &[]);
+    runnel_tests::runnel_cli(
+        &[
+            "topic",
+            "create",
+            "stamped",
+            "-c",
+            "message.timestamp.type=LogAppendTime",
+            "-b",
+            &broker.bootstrap(),
+        ],
+        b"",
+    );
+    let mut stream = connect(&broker);
+    let mut send = |correlation: i32| {
+        let batch = BatchBuilder::new(0).producer(77, 0, 0);
+        let request = produce_batch("stamped", batch, b"once");
+        let body = exchange(
+            &mut stream,
+            &frame(ApiKey::Produce, 7, correlation, &request),
+        )
+        .expect("answer");
+        let mut bytes = bytes::Bytes::copy_from_slice(&body[4..]);
+        let response = ProduceResponse::decode(&mut bytes, 7).expect("produce response");
+        let p = &response.responses[0].partition_responses[0];
+        (p.error_code, p.base_offset, p.log_append_time_ms)
+    };
+    let first = send(1);
+    assert_eq!((first.0, first.1), (0, 0));
+    assert!(first.2 > 0, "stamped with the broker's clock: {first:?}");
+    std::thread::sleep(Duration::from_millis(50));
+    assert_eq!(send(2), first, "the retry: same offset, same append time");
+    assert_eq!(consume_all(&broker, "stamped"), ["once"]);
+}
