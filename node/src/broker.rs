@@ -98,6 +98,13 @@ impl ApiError {
         }
     }
 
+    fn topic_exists(topic: &str) -> Self {
+        Self::new(
+            code::TOPIC_ALREADY_EXISTS,
+            format!("topic {topic} already exists"),
+        )
+    }
+
     fn unknown_topic(topic: &str) -> Self {
         Self::new(
             error_code::UNKNOWN_TOPIC_OR_PARTITION,
@@ -580,12 +587,6 @@ impl Broker {
         config: BTreeMap<String, String>,
         validate_only: bool,
     ) -> Result<(), ApiError> {
-        let exists = || {
-            ApiError::new(
-                code::TOPIC_ALREADY_EXISTS,
-                format!("topic {name} already exists"),
-            )
-        };
         let Some(cluster) = self.cluster() else {
             if !matches!(replication_factor, -1 | 1) {
                 return Err(ApiError::new(
@@ -597,7 +598,7 @@ impl Broker {
             }
             if validate_only {
                 if self.topic(name).is_some() {
-                    return Err(exists());
+                    return Err(ApiError::topic_exists(name));
                 }
                 return self.validate_new_topic(name, partitions, &config);
             }
@@ -618,7 +619,7 @@ impl Broker {
         if validate_only {
             let image = cluster.image();
             if image.topics.contains_key(name) {
-                return Err(exists());
+                return Err(ApiError::topic_exists(name));
             }
             let live = image.controller.live_brokers().len();
             if usize::from(replication_factor as u16) > live {
@@ -772,10 +773,7 @@ impl Broker {
         // Held across creation so two racing creates cannot both succeed.
         let topics = self.topics.write().unwrap_or_else(|p| p.into_inner());
         if topics.contains_key(name) {
-            return Err(ApiError::new(
-                code::TOPIC_ALREADY_EXISTS,
-                format!("topic {name} already exists"),
-            ));
+            return Err(ApiError::topic_exists(name));
         }
         drop(topics);
         let meta = TopicMeta {
@@ -1050,13 +1048,8 @@ impl Broker {
     fn set_dynamic_configs(&self, dynamic: DynamicBrokerConfigs) {
         *self.dynamic.write().unwrap_or_else(|p| p.into_inner()) = dynamic;
         for topic in self.topics() {
-            if let Err(e) = self.set_topic_overrides(&topic, topic.overrides()) {
-                tracing::error!(
-                    "topic {}: new broker defaults not applied: {}",
-                    topic.name,
-                    e.message
-                );
-            }
+            // The topics' own overrides are unchanged: nothing to save.
+            self.apply_topic_configs(&topic);
         }
         tracing::info!("dynamic broker configs: {:?}", self.dynamic_configs());
     }
@@ -1068,16 +1061,23 @@ impl Broker {
         topic: &Topic,
         overrides: BTreeMap<String, String>,
     ) -> Result<(), ApiError> {
-        let log_config = self.log_config(&overrides);
-        let replica_config = self.replica_config(&overrides);
         *topic.overrides.lock().unwrap_or_else(|p| p.into_inner()) = overrides;
         self.save_meta(&topic.name, &self.topic_meta(topic))?;
+        self.apply_topic_configs(topic);
+        Ok(())
+    }
+
+    /// Puts the configs a topic gets (its overrides over the broker's defaults) in force in
+    /// every partition's log and replica.
+    fn apply_topic_configs(&self, topic: &Topic) {
+        let overrides = topic.overrides();
+        let log_config = self.log_config(&overrides);
+        let replica_config = self.replica_config(&overrides);
         for partition in topic.partitions() {
             let mut state = partition.lock();
             state.log_mut().set_config(log_config.clone());
             state.replica.set_config(replica_config);
         }
-        Ok(())
     }
 
     /// Every Kafka topic config of topic `name` as DescribeConfigs shows it. The source is the
@@ -1101,14 +1101,9 @@ impl Broker {
                 if let Some(v) = overrides.get(key) {
                     synonyms.push((key.to_string(), v.clone(), ConfigSource::Topic));
                 }
-                // One synonym per name, as Kafka lists them: the broker's setting hides the
-                // default of the same name.
-                let broker_level = if broker_source != ConfigSource::Default {
-                    broker_value.clone()
-                } else {
-                    def.default.to_string()
-                };
-                synonyms.push((broker_name.to_string(), broker_level, broker_source));
+                // One synonym per name, as Kafka lists them: the broker's setting (or, when it
+                // has none, Kafka's default) under the broker name.
+                synonyms.push((broker_name.to_string(), broker_value.clone(), broker_source));
                 let (value, source) = match overrides.get(key) {
                     Some(v) => (v.clone(), ConfigSource::Topic),
                     None => (broker_value, broker_source),
