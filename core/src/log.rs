@@ -937,7 +937,56 @@ impl<S: SegmentStore> Log<S> {
         Ok(sizes)
     }
 
+    /// Writes validated batches, all or none: when the store fails part way (a full disk), the
+    /// batches already written and any torn bytes of the failing one are cut off again, so the
+    /// log, its files and its indexes are exactly as before and a later append (once there is
+    /// space) lands where this one would have.
     fn write_batches(
+        &mut self,
+        records: &[u8],
+        sizes: &[usize],
+        now_ms: u64,
+    ) -> LogResult<AppendInfo, S> {
+        let log_end_before = self.log_end_offset();
+        let result = self.write_batches_in_order(records, sizes, now_ms);
+        if result.is_err() {
+            // Shrinking a file needs no space, so this works on a full disk; if it fails too,
+            // the store's own error is the one worth reporting.
+            let _ = self.undo_write(log_end_before, now_ms);
+        }
+        result
+    }
+
+    /// Puts the log back to `log_end` after a failed write (see [`Log::write_batches`]).
+    fn undo_write(&mut self, log_end: i64, now_ms: u64) -> LogResult<(), S> {
+        if self.log_end_offset() > log_end {
+            self.truncate_to(log_end, now_ms)?;
+        }
+        // Bytes of a batch the store took only in part are beyond what the segment records.
+        let active = self.active();
+        let base = active.base_offset;
+        let lengths = [
+            (SegmentFile::Log, active.size_bytes),
+            (
+                SegmentFile::OffsetIndex,
+                (active.offset_index.len() * OFFSET_INDEX_ENTRY_LEN) as u64,
+            ),
+            (
+                SegmentFile::TimeIndex,
+                (active.time_index.len() * TIME_INDEX_ENTRY_LEN) as u64,
+            ),
+        ];
+        for (file, len) in lengths {
+            if self.store.len(base, file).map_err(LogError::Store)? > len {
+                self.store
+                    .truncate(base, file, len)
+                    .map_err(LogError::Store)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn write_batches_in_order(
         &mut self,
         records: &[u8],
         sizes: &[usize],

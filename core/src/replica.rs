@@ -126,6 +126,21 @@ pub enum ReplicaError {
     /// The log refused records of the batch (KIP-467: the answer names each).
     #[error(transparent)]
     RecordsRefused(RecordsRefused),
+    /// The store failed (a full disk, an I/O error): KAFKA_STORAGE_ERROR. Nothing was
+    /// appended; the text is the store's own.
+    #[error("storage: {0}")]
+    Storage(alloc::string::String),
+}
+
+impl ReplicaError {
+    /// A log error as the replica reports it: a store failure keeps its words.
+    fn from_log<E: core::fmt::Debug + core::fmt::Display>(e: LogError<E>) -> Self {
+        match e {
+            LogError::RecordsRefused(r) => Self::RecordsRefused(r),
+            LogError::Store(e) => Self::Storage(alloc::format!("{e}")),
+            other => Self::AppendRefused(other.kafka_error_code()),
+        }
+    }
 }
 
 impl From<ProducerError> for ReplicaError {
@@ -153,6 +168,7 @@ impl ReplicaError {
             Self::InvalidProducerEpoch => error_code::INVALID_PRODUCER_EPOCH,
             Self::AppendRefused(code) => *code,
             Self::RecordsRefused(r) => r.kafka_error_code(),
+            Self::Storage(_) => error_code::KAFKA_STORAGE_ERROR,
         }
     }
 }
@@ -752,10 +768,7 @@ impl<S: SegmentStore> Replica<S> {
         let info = self
             .log
             .append(records, self.leader_epoch, codec, now_ms)
-            .map_err(|e| match e {
-                LogError::RecordsRefused(r) => ReplicaError::RecordsRefused(r),
-                other => ReplicaError::AppendRefused(other.kafka_error_code()),
-            })?;
+            .map_err(ReplicaError::from_log)?;
         self.producers
             .record_stored(&header, info.base_offset, info.max_timestamp);
         self.advance_high_watermark();
@@ -1215,15 +1228,19 @@ impl<S: SegmentStore> Replica<S> {
                 .flatten()
                 .map(|b| *b.header())
                 .collect();
-            for h in &headers {
-                if h.base_offset >= self.log_end_offset() {
-                    self.record_epoch_start(h.partition_leader_epoch, h.base_offset);
-                }
-            }
+            let log_end_before = self.log_end_offset();
+            // A full disk refuses the whole copy and changes nothing (KAFKA_STORAGE_ERROR);
+            // anything else the leader sent is not a log this follower can take.
             self.log
                 .append_replicated(&answer.records, codec, now_ms)
-                .map_err(|_| ReplicaError::InvalidRecord)?;
+                .map_err(|e| match e {
+                    LogError::Store(_) => ReplicaError::from_log(e),
+                    _ => ReplicaError::InvalidRecord,
+                })?;
             for h in &headers {
+                if h.base_offset >= log_end_before {
+                    self.record_epoch_start(h.partition_leader_epoch, h.base_offset);
+                }
                 self.producers.record(h, h.base_offset);
             }
         }

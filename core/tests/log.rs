@@ -725,3 +725,158 @@ fn create_time_outside_the_kip_937_bounds_is_refused_and_changes_nothing() {
         .append(&mut batch(&[keyed("a", Some("1"), 1)]), 0, &NoCodec, now)
         .expect("LogAppendTime");
 }
+
+/// A store with a byte budget, like a small volume: an append past it writes what fits and
+/// fails (ENOSPC after a short write), as a file system does.
+struct SmallVolume {
+    inner: MemorySegmentStore,
+    free_bytes: usize,
+}
+
+impl runnel_core::log::SegmentStore for SmallVolume {
+    type Error = String;
+    fn segments(&self) -> Result<Vec<i64>, String> {
+        self.inner.segments().map_err(|e| e.to_string())
+    }
+    fn create(&mut self, base: i64) -> Result<(), String> {
+        self.inner.create(base).map_err(|e| e.to_string())
+    }
+    fn append(&mut self, base: i64, file: SegmentFile, bytes: &[u8]) -> Result<(), String> {
+        let fits = bytes.len().min(self.free_bytes);
+        self.free_bytes -= fits;
+        self.inner
+            .append(base, file, &bytes[..fits])
+            .map_err(|e| e.to_string())?;
+        if fits < bytes.len() {
+            return Err("No space left on device (os error 28)".into());
+        }
+        Ok(())
+    }
+    fn read(
+        &self,
+        base: i64,
+        file: SegmentFile,
+        position: u64,
+        len: usize,
+        out: &mut Vec<u8>,
+    ) -> Result<(), String> {
+        self.inner
+            .read(base, file, position, len, out)
+            .map_err(|e| e.to_string())
+    }
+    fn len(&self, base: i64, file: SegmentFile) -> Result<u64, String> {
+        self.inner.len(base, file).map_err(|e| e.to_string())
+    }
+    fn truncate(&mut self, base: i64, file: SegmentFile, len: u64) -> Result<(), String> {
+        let before = self.inner.len(base, file).map_err(|e| e.to_string())?;
+        self.free_bytes += before.saturating_sub(len) as usize;
+        self.inner
+            .truncate(base, file, len)
+            .map_err(|e| e.to_string())
+    }
+    fn delete(&mut self, base: i64) -> Result<(), String> {
+        self.inner.delete(base).map_err(|e| e.to_string())
+    }
+    fn replace(&mut self, base: i64, log: &[u8], index: &[u8], time: &[u8]) -> Result<(), String> {
+        self.inner
+            .replace(base, log, index, time)
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// Every file's length, segment by segment.
+fn file_lengths(log: &Log<SmallVolume>) -> Vec<(i64, u64, u64, u64)> {
+    use runnel_core::log::SegmentStore;
+    let store = log.store();
+    store
+        .segments()
+        .unwrap()
+        .into_iter()
+        .map(|b| {
+            let len = |f| store.len(b, f).unwrap();
+            (
+                b,
+                len(SegmentFile::Log),
+                len(SegmentFile::OffsetIndex),
+                len(SegmentFile::TimeIndex),
+            )
+        })
+        .collect()
+}
+
+/// A full disk refuses a whole append (KAFKA_STORAGE_ERROR) and leaves the log, its files and
+/// its indexes as they were: no batch of a multi-batch append stays, no torn bytes, and once
+/// there is space the next append gets the offsets the refused one would have had. Kafka's
+/// rule: an IOException on append fails the request and writes nothing a reader can see.
+#[test]
+fn a_full_disk_refuses_the_whole_append_and_changes_nothing() {
+    let config = LogConfig {
+        segment_bytes: 400,
+        index_interval_bytes: 1,
+        ..LogConfig::default()
+    };
+    let volume = SmallVolume {
+        inner: MemorySegmentStore::new(),
+        free_bytes: usize::MAX / 2,
+    };
+    let mut log = Log::new(volume, config.clone(), 0).unwrap();
+    let three = |t: i64| -> Vec<NewRec> {
+        (0..3)
+            .map(|i| (None, Some(format!("r{t}-{i}").into_bytes()), t))
+            .collect()
+    };
+    for t in 0..3 {
+        log.append(&mut batch(&three(t)), 1, &NoCodec, 0).unwrap();
+    }
+    let before_records = log.read(0, usize::MAX, log.log_end_offset()).unwrap();
+    let before_files = file_lengths(&log);
+    let before_end = log.log_end_offset();
+    // Two batches in one append (a Produce request with two batches, or a follower's copy);
+    // the budget grows a byte at a time, so the failure happens at every byte: inside either
+    // batch, between them, in an index entry, at the segment roll. The first budget that
+    // suffices appends.
+    let mut two = batch(&three(10));
+    two.extend(batch(&three(11)));
+    let mut budget = 0;
+    let info = loop {
+        log.store_mut().free_bytes = budget;
+        let err = match log.append(&mut two.clone(), 1, &NoCodec, 0) {
+            Ok(info) => break info,
+            Err(e) => e,
+        };
+        assert_eq!(
+            err.kafka_error_code(),
+            error_code::KAFKA_STORAGE_ERROR,
+            "{budget}"
+        );
+        assert_eq!(log.log_end_offset(), before_end, "budget {budget}");
+        assert_eq!(
+            log.read(0, usize::MAX, i64::MAX).unwrap(),
+            before_records,
+            "budget {budget}"
+        );
+        let after: Vec<_> = file_lengths(&log).into_iter().filter(|f| f.1 > 0).collect();
+        assert_eq!(after, before_files, "budget {budget}: every file as before");
+        budget += 1;
+    };
+    assert!(
+        budget > two.len(),
+        "the batches and their index entries took {budget} bytes"
+    );
+    assert_eq!(
+        (info.base_offset, info.last_offset),
+        (before_end, before_end + 5)
+    );
+    // What is on the volume reads back the same after a restart.
+    let expected = log.read(0, usize::MAX, i64::MAX).unwrap();
+    let store = std::mem::replace(
+        log.store_mut(),
+        SmallVolume {
+            inner: MemorySegmentStore::new(),
+            free_bytes: 0,
+        },
+    );
+    let (reopened, _) = Log::open(store, config, 0).unwrap();
+    assert_eq!(reopened.log_end_offset(), before_end + 6);
+    assert_eq!(reopened.read(0, usize::MAX, i64::MAX).unwrap(), expected);
+}

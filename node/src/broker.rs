@@ -308,6 +308,9 @@ pub struct Broker {
     /// Dynamic broker configs in force (KIP-226): saved in the data directory on a single
     /// node, from the metadata log in a cluster.
     dynamic: RwLock<DynamicBrokerConfigs>,
+    /// Whether the last write to `log.dirs` failed (a full disk): said once in the log when
+    /// it starts and once when writes succeed again, not per request.
+    storage_failing: std::sync::atomic::AtomicBool,
 }
 
 /// Resolves when an acks=all write is on the ISR: its base offset, or why it failed.
@@ -364,6 +367,7 @@ impl Broker {
             reconciling: Mutex::new(()),
             fetchers: Mutex::new(std::collections::HashSet::new()),
             dynamic: RwLock::new(load_dynamic_configs(&config.data_dir)?),
+            storage_failing: std::sync::atomic::AtomicBool::new(false),
             config,
             data_dir,
         });
@@ -1246,6 +1250,27 @@ impl Broker {
         }
     }
 
+    /// A write to `log.dirs` failed (`what`: whose; `why`: the store's words). The first
+    /// failure is logged; later ones are not until [`Broker::storage_ok`] saw a write succeed.
+    pub fn storage_failed(&self, what: &str, why: &str) {
+        if !self.storage_failing.swap(true, Ordering::Relaxed) {
+            tracing::error!(
+                "{what}: {why}; writes to this node answer KAFKA_STORAGE_ERROR until {} has \
+                 space again (reads go on)",
+                self.config.data_dir.display()
+            );
+        }
+    }
+
+    /// A write to `log.dirs` succeeded: logs the recovery after [`Broker::storage_failed`].
+    pub fn storage_ok(&self) {
+        if self.storage_failing.load(Ordering::Relaxed)
+            && self.storage_failing.swap(false, Ordering::Relaxed)
+        {
+            tracing::info!("{}: writes succeed again", self.config.data_dir.display());
+        }
+    }
+
     /// Produce as a client asks it (`acks` 0, 1 or -1), through the core's replica: where
     /// this node leads, the replica checks idempotence, `min.insync.replicas` (the topic's,
     /// else the broker's) and, for acks=all, answers once the ISR has the records; elsewhere
@@ -1274,6 +1299,10 @@ impl Broker {
             .handle_produce(now, &mut owned, acks, request, timeout_ms, &self.codec)
             .map_err(|e| match e {
                 ReplicaError::RecordsRefused(r) => ApiError::records_refused(&r),
+                ReplicaError::Storage(why) => {
+                    self.storage_failed(&format!("produce to partition {}", partition.index), &why);
+                    ApiError::new(error_code::KAFKA_STORAGE_ERROR, why)
+                }
                 other => ApiError::new(other.kafka_error_code(), other.to_string()),
             })?;
         // The stored batch's time (a retry's original one), on a LogAppendTime topic.
@@ -1281,6 +1310,7 @@ impl Broker {
             .map_or(-1, |header| state.replica.log_append_time_ms(&header, now));
         let count = state.log().log_end_offset() - before;
         if count > 0 {
+            self.storage_ok();
             self.after_append(state, count as u64, records.len(), now)?;
         }
         let start = state.log().log_start_offset();

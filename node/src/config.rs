@@ -39,6 +39,11 @@ pub struct BrokerConfig {
     /// `log.dirs`: where partitions live.
     #[serde(rename = "log.dirs")]
     pub data_dir: PathBuf,
+    /// `metadata.log.dir`: where a cluster node keeps its metadata log (`__cluster/raft.log`);
+    /// unset, `log.dirs` (Kafka's rule). A separate volume keeps the metadata quorum going when
+    /// the partitions' volume is full.
+    #[serde(rename = "metadata.log.dir")]
+    pub metadata_log_dir: Option<PathBuf>,
     /// `num.partitions`: partitions of an auto-created topic.
     #[serde(rename = "num.partitions")]
     pub num_partitions: i32,
@@ -141,6 +146,7 @@ impl Default for BrokerConfig {
             advertised_host: String::new(),
             admin_listener: SocketAddr::from(([127, 0, 0, 1], 8080)),
             data_dir: PathBuf::from("./runnel-data"),
+            metadata_log_dir: None,
             num_partitions: 1,
             auto_create_topics: true,
             request_max_bytes: 100 * 1024 * 1024,

@@ -984,7 +984,11 @@ async fn join_cluster(broker: &Arc<Broker>) -> Result<tokio::task::JoinHandle<()
     let cluster = runnel_node::cluster::Cluster::start(
         broker.config.node_id as u32,
         voters,
-        &broker.config.data_dir,
+        broker
+            .config
+            .metadata_log_dir
+            .as_ref()
+            .unwrap_or(&broker.config.data_dir),
         runnel_core::controller::ControllerConfig {
             session_timeout_ms: broker.config.broker_session_timeout_ms,
             unclean_leader_election: broker.config.unclean_leader_election,

@@ -23,7 +23,7 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::StrBytes;
 use runnel_core::error_code;
-use runnel_core::replica::FetchAnswer;
+use runnel_core::replica::{FetchAnswer, ReplicaError};
 
 use crate::broker::{Broker, now_ms};
 use crate::cli::Client;
@@ -308,12 +308,24 @@ fn fetch(
                         leader_epoch: epoch,
                     };
                     let records = !answer.records.is_empty();
-                    if state
+                    match state
                         .replica
                         .handle_fetch_answer(&answer, &broker.codec, now_ms())
-                        .is_ok()
                     {
-                        fetched.moved |= records;
+                        Ok(()) if records => {
+                            broker.storage_ok();
+                            fetched.moved = true;
+                        }
+                        Ok(()) => {}
+                        // A full disk: copied again after a pause, not in a busy loop.
+                        Err(ReplicaError::Storage(why)) => {
+                            broker.storage_failed(
+                                &format!("copying {name}-{}", data.partition_index),
+                                &why,
+                            );
+                            fetched.waited = false;
+                        }
+                        Err(_) => {}
                     }
                 }
                 error_code::OFFSET_OUT_OF_RANGE => {

@@ -2,7 +2,7 @@
 //!
 //! raft-rs's `RawNode` does no I/O: this task ticks it every [`TICK_MS`], steps it with
 //! messages from peers, proposes entries, and on every `Ready` persists new entries and the
-//! hard state (in `<log.dirs>/__cluster/raft.log`, fsynced before messages that depend on them
+//! hard state (in `<metadata.log.dir>/__cluster/raft.log`, `log.dirs` by default, fsynced before messages that depend on them
 //! go out), sends messages, and applies committed entries to the [`MetadataImage`].
 //!
 //! As Raft leader the node is also the active controller: it keeps every broker's session
