@@ -9,6 +9,8 @@
 //! The broker binary is `target/<profile>/runnel` (the test command builds it first), or the
 //! path in `RUNNEL_BIN`.
 
+pub mod nemesis;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -99,6 +101,10 @@ pub struct Runnel {
     pub admin_port: u16,
     /// The data directory.
     pub data_dir: PathBuf,
+    /// The address it listens on (loopback, or its own address in a network namespace).
+    pub host: std::net::Ipv4Addr,
+    /// The network namespace it runs in (`None`: this process's own).
+    netns: Option<String>,
     settings: Vec<String>,
     log: Arc<Mutex<String>>,
 }
@@ -111,6 +117,8 @@ impl Runnel {
             port: free_port(),
             admin_port: free_port(),
             data_dir: temp_dir(name),
+            host: std::net::Ipv4Addr::LOCALHOST,
+            netns: None,
             settings: settings.iter().map(|s| s.to_string()).collect(),
             log: Arc::new(Mutex::new(String::new())),
         };
@@ -120,11 +128,35 @@ impl Runnel {
 
     /// Starts a broker on the given ports (a cluster's nodes know each other's in advance).
     pub fn start_on(name: &str, port: u16, admin_port: u16, settings: &[String]) -> Self {
+        let data_dir = temp_dir(name);
+        Self::start_in(
+            None,
+            std::net::Ipv4Addr::LOCALHOST,
+            data_dir,
+            port,
+            admin_port,
+            settings,
+        )
+    }
+
+    /// Starts a broker inside the network namespace `netns` (`ip netns exec`), listening on
+    /// `host`, its address there; the process is still this one's child (ip execs runnel), so
+    /// signals reach the broker itself.
+    pub fn start_in(
+        netns: Option<&str>,
+        host: std::net::Ipv4Addr,
+        data_dir: PathBuf,
+        port: u16,
+        admin_port: u16,
+        settings: &[String],
+    ) -> Self {
         let mut runnel = Self {
             child: None,
             port,
             admin_port,
-            data_dir: temp_dir(name),
+            data_dir,
+            host,
+            netns: netns.map(str::to_string),
             settings: settings.to_vec(),
             log: Arc::new(Mutex::new(String::new())),
         };
@@ -132,18 +164,35 @@ impl Runnel {
         runnel
     }
 
-    /// `127.0.0.1:<port>`, for clients' bootstrap servers.
+    /// `<host>:<port>`, for clients' bootstrap servers.
     pub fn bootstrap(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
+        format!("{}:{}", self.host, self.port)
+    }
+
+    /// Whether the process is running (started and not killed or stopped by this handle).
+    pub fn is_running(&self) -> bool {
+        self.child.is_some()
+    }
+
+    /// The process id while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
     }
 
     fn spawn(&mut self) {
-        let mut command = Command::new(runnel_binary());
+        let mut command = match &self.netns {
+            Some(netns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", netns]).arg(runnel_binary());
+                c
+            }
+            None => Command::new(runnel_binary()),
+        };
         command
             .arg("--listen")
-            .arg(format!("127.0.0.1:{}", self.port))
+            .arg(format!("{}:{}", self.host, self.port))
             .arg("--admin")
-            .arg(format!("127.0.0.1:{}", self.admin_port))
+            .arg(format!("{}:{}", self.host, self.admin_port))
             .arg("--data-dir")
             .arg(&self.data_dir)
             .stdin(Stdio::null())
@@ -164,7 +213,7 @@ impl Runnel {
         });
         self.child = Some(child);
         let deadline = Instant::now() + START_TIMEOUT;
-        let addr = SocketAddr::from(([127, 0, 0, 1], self.port));
+        let addr = SocketAddr::from((self.host, self.port));
         while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
             if let Some(status) = self
                 .child
@@ -232,7 +281,7 @@ impl Runnel {
 
     /// `GET path` on the admin port; returns the body.
     pub fn admin_get(&self, path: &str) -> String {
-        let mut stream = TcpStream::connect(("127.0.0.1", self.admin_port)).expect("admin port");
+        let mut stream = TcpStream::connect((self.host, self.admin_port)).expect("admin port");
         write!(stream, "GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n").expect("write");
         let mut response = String::new();
         stream.read_to_string(&mut response).expect("read");
@@ -501,6 +550,14 @@ pub struct Cluster {
 }
 
 impl Cluster {
+    /// A cluster of nodes started elsewhere (in network namespaces, by [`nemesis::Net`]).
+    pub fn from_nodes(nodes: Vec<Runnel>) -> Self {
+        Self {
+            nodes,
+            links: Vec::new(),
+        }
+    }
+
     /// Starts `n` nodes with `settings` (Kafka names) besides the cluster's own.
     pub fn start(name: &str, n: usize, settings: &[&str]) -> Self {
         Self::start_inner(name, n, settings, false)

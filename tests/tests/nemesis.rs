@@ -1,0 +1,573 @@
+//! Faults against real processes (`runnel_tests::nemesis`): three `runnel` nodes in their own
+//! network namespaces while confluent-kafka producers and a consumer group run, and a checker
+//! over everything they saw.
+//!
+//! - `nemesis_run`: a seeded schedule of every fault kind (SIGKILL, SIGSTOP past the session,
+//!   SIGTERM, a node cut off, a bridge, a one-way partition, a node cut from the quorum only, a
+//!   full disk). The acks=all idempotent topic (`min.insync.replicas=2`) must lose, move,
+//!   duplicate and reorder nothing; the acks=1 topic's losses are counted. The seed and the
+//!   command that replays it are printed; `NEMESIS_SEED`, `NEMESIS_SECONDS` (default 150) and
+//!   `NEMESIS_CHECKED_ACKS` (`1` shows the checker failing) change the run. Histories are kept
+//!   in `target/nemesis/<seed>/` when it fails.
+//! - `five_leader_bounces`: Kafka's ducktape shape: the leader SIGKILLed five times in a row
+//!   while producing, the ISR refilled each time.
+//! - `a_full_disk_refuses_writes_and_recovers`: ENOSPC under the leader's `log.dirs`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use runnel_tests::nemesis::{self, FaultKind, Net, Verdict};
+use runnel_tests::{Cluster, client_command, run_client, runnel_cli, workspace_root};
+
+const SCRIPT: &str = "tests/clients/nemesis.py";
+/// The broker session: a paused node is fenced after this.
+const SESSION_MS: u64 = 3_000;
+/// Partitions of each topic.
+const PARTITIONS: usize = 3;
+
+/// Settings that make failovers play out in seconds (the broker default min.insync.replicas
+/// stays 1: the checked topic sets its own 2).
+const SETTINGS: &[&str] = &[
+    "default.replication.factor=3",
+    "replica.lag.time.max.ms=2000",
+    "broker.session.timeout.ms=3000",
+    "leader.imbalance.check.interval.seconds=2",
+    "group.initial.rebalance.delay.ms=0",
+];
+
+/// One at a time: each test fills the machine, and they share addresses.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn require_root_tools() {
+    if let Err(why) = nemesis::available() {
+        panic!("the nemesis tests need root, ip and nft: {why}");
+    }
+}
+
+/// Creates `topic` with `PARTITIONS` partitions, replication factor 3 and `configs`, and waits
+/// until every partition has a leader and a full ISR.
+fn create_topic(cluster: &Cluster, topic: &str, configs: &[&str]) {
+    let bootstrap = cluster.nodes[0].bootstrap();
+    let partitions = PARTITIONS.to_string();
+    let mut args = vec![
+        "topic",
+        "create",
+        topic,
+        "-p",
+        &partitions,
+        "-r",
+        "3",
+        "-b",
+        &bootstrap,
+    ];
+    for config in configs {
+        args.extend(["-c", config]);
+    }
+    runnel_cli(&args, b"");
+    wait_full_isr(cluster, topic, PARTITIONS, Duration::from_secs(30));
+}
+
+fn full_isr(cluster: &Cluster, topic: &str, partitions: usize) -> bool {
+    let seen = cluster.partitions(topic);
+    seen.len() == partitions && seen.iter().all(|p| p.0.is_some() && p.2.len() == 3)
+}
+
+fn wait_full_isr(cluster: &Cluster, topic: &str, partitions: usize, limit: Duration) {
+    cluster.wait_for(limit, &format!("{topic}: a leader and a full ISR"), |c| {
+        full_isr(c, topic, partitions)
+    });
+}
+
+/// A client process started in the background.
+struct Client {
+    name: String,
+    child: Child,
+}
+
+impl Client {
+    fn start(name: &str, args: &[&str]) -> Self {
+        let child = client_command("python3")
+            .arg(SCRIPT)
+            .args(args)
+            .current_dir(workspace_root())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("python3 (the test command installs it)");
+        Self {
+            name: name.to_string(),
+            child,
+        }
+    }
+
+    /// Waits at most `limit` for the client to finish; returns its JSON summary.
+    fn finish(mut self, limit: Duration) -> serde_json::Value {
+        let deadline = Instant::now() + limit;
+        while self.child.try_wait().ok().flatten().is_none() {
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let out = self.child.wait_with_output().expect("client output");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        serde_json::from_str(stdout.trim()).unwrap_or_else(|_| {
+            panic!(
+                "{} printed no summary: {stdout}\n{}",
+                self.name,
+                String::from_utf8_lossy(&out.stderr)
+            )
+        })
+    }
+}
+
+/// Reads every partition of `topic` into `out` (and `group`'s committed offsets).
+fn read_all(cluster: &Cluster, topic: &str, group: &str, out: &Path) {
+    let bootstrap = cluster.bootstrap();
+    let out_s = out.to_string_lossy();
+    let partitions = PARTITIONS.to_string();
+    let result = run_client(
+        "python3",
+        &[
+            SCRIPT,
+            "readall",
+            &bootstrap,
+            topic,
+            &partitions,
+            group,
+            &out_s,
+        ],
+        b"",
+        Duration::from_secs(180),
+    );
+    assert!(
+        result.status.success(),
+        "readall {topic}: {}",
+        String::from_utf8_lossy(&result.stderr)
+    );
+}
+
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn history_dir(seed: u64) -> PathBuf {
+    let dir = workspace_root()
+        .join("target")
+        .join("nemesis")
+        .join(seed.to_string());
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("history dir");
+    dir
+}
+
+fn summary(name: &str, v: &Verdict) -> String {
+    format!(
+        "{name}: {} acknowledged, {} failed (fate unknown), {} in the log, {} read by the group, {} commits; {} lost, {} violations",
+        v.acknowledged,
+        v.failed,
+        v.in_log,
+        v.read,
+        v.commits,
+        v.lost(),
+        v.violations.len()
+    )
+}
+
+#[test]
+fn nemesis_run() {
+    require_root_tools();
+    let _serial = one_at_a_time();
+    let seed = env_or(
+        "NEMESIS_SEED",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(1, |d| d.as_secs() % 1_000_000),
+    );
+    let seconds: u64 = env_or("NEMESIS_SECONDS", 150);
+    let checked_acks: String = env_or("NEMESIS_CHECKED_ACKS", "all".to_string());
+    let faults = nemesis::schedule(seed, seconds, 3, SESSION_MS);
+    eprintln!(
+        "nemesis seed {seed}, {} faults over {seconds} s; replay: NEMESIS_SEED={seed} NEMESIS_SECONDS={seconds} cargo test -p runnel-tests --test nemesis -- --nocapture nemesis_run",
+        faults.len()
+    );
+    let dir = history_dir(seed);
+    let net = Net::new(3);
+    let mut cluster = net.start_cluster(SETTINGS);
+    create_topic(&cluster, "checked", &["min.insync.replicas=2"]);
+    create_topic(&cluster, "lossy", &[]);
+    let bootstrap = cluster.bootstrap();
+    let stop = dir.join("stop");
+    let path = |name: &str| dir.join(name).to_string_lossy().into_owned();
+    let stop_s = stop.to_string_lossy().into_owned();
+    let partitions = PARTITIONS.to_string();
+    let limit = (seconds + 120).to_string();
+    let producers = [
+        Client::start(
+            "checked producer",
+            &[
+                "produce",
+                &bootstrap,
+                "checked",
+                &checked_acks,
+                &limit,
+                &partitions,
+                "a",
+                &path("producer-checked.jsonl"),
+                &stop_s,
+            ],
+        ),
+        Client::start(
+            "lossy producer",
+            &[
+                "produce",
+                &bootstrap,
+                "lossy",
+                "1",
+                &limit,
+                &partitions,
+                "b",
+                &path("producer-lossy.jsonl"),
+                &stop_s,
+            ],
+        ),
+    ];
+    let members: Vec<Client> = ["m1", "m2"]
+        .iter()
+        .map(|m| {
+            Client::start(
+                m,
+                &[
+                    "consume",
+                    &bootstrap,
+                    "checked",
+                    "nemesis",
+                    &limit,
+                    m,
+                    &path(&format!("{m}.jsonl")),
+                    &stop_s,
+                ],
+            )
+        })
+        .collect();
+    std::thread::sleep(Duration::from_secs(3));
+    let started = Instant::now();
+    let mut counts: BTreeMap<FaultKind, usize> = BTreeMap::new();
+    let mut log = String::new();
+    for fault in &faults {
+        let line = format!("{:>6.1} s {fault:?}", started.elapsed().as_secs_f64());
+        eprintln!("{line}");
+        log.push_str(&line);
+        log.push('\n');
+        nemesis::inject(fault, &net, &mut cluster);
+        *counts.entry(fault.kind).or_default() += 1;
+        std::thread::sleep(Duration::from_millis(fault.rest_ms));
+    }
+    std::fs::write(dir.join("faults.txt"), &log).expect("faults log");
+    // Healed: every partition back to a full ISR, then the clients stop.
+    for topic in ["checked", "lossy", "__consumer_offsets"] {
+        let partitions = cluster.partitions(topic).len().max(1);
+        wait_full_isr(&cluster, topic, partitions, Duration::from_secs(60));
+    }
+    std::fs::write(&stop, b"").expect("stop file");
+    let reports: Vec<String> = producers
+        .into_iter()
+        .chain(members)
+        .map(|c| {
+            let name = c.name.clone();
+            format!("{name}: {}", c.finish(Duration::from_secs(120)))
+        })
+        .collect();
+    read_all(
+        &cluster,
+        "checked",
+        "nemesis",
+        &dir.join("final-checked.json"),
+    );
+    read_all(
+        &cluster,
+        "lossy",
+        "nemesis-lossy",
+        &dir.join("final-lossy.json"),
+    );
+    let checked = nemesis::check(
+        &[dir.join("producer-checked.jsonl")],
+        &[dir.join("m1.jsonl"), dir.join("m2.jsonl")],
+        &dir.join("final-checked.json"),
+    );
+    let lossy = nemesis::check(
+        &[dir.join("producer-lossy.jsonl")],
+        &[],
+        &dir.join("final-lossy.json"),
+    );
+    let mut report = format!(
+        "seed {seed}: {} faults in {:.0} s: {counts:?}\n{}\n{}\n{}",
+        faults.len(),
+        started.elapsed().as_secs_f64(),
+        reports.join("\n"),
+        summary(&format!("checked topic (acks={checked_acks})"), &checked),
+        summary("acks=1 topic", &lossy),
+    );
+    std::fs::write(dir.join("report.txt"), &report).expect("report");
+    eprintln!("{report}");
+    for kind in FaultKind::ALL {
+        assert!(counts.contains_key(&kind), "no {kind:?} fault ran");
+    }
+    assert!(
+        checked.acknowledged > 1_000,
+        "too little was acknowledged:\n{report}"
+    );
+    if !checked.violations.is_empty() {
+        for v in checked.violations.iter().take(30) {
+            report.push_str(&format!("\n  {v}"));
+        }
+        panic!(
+            "the checked topic broke its guarantees (histories kept in {}):\n{report}",
+            dir.display()
+        );
+    }
+    // Faults past; nothing of interest is left on failure-free runs.
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The leader of each partition, as Metadata says (`None` when there is none).
+fn leader(cluster: &Cluster, topic: &str) -> Option<usize> {
+    cluster
+        .partitions(topic)
+        .first()
+        .and_then(|p| p.0)
+        .map(|l| l as usize)
+}
+
+#[test]
+fn five_leader_bounces() {
+    require_root_tools();
+    let _serial = one_at_a_time();
+    let net = Net::new(3);
+    let mut cluster = net.start_cluster(SETTINGS);
+    let bootstrap = cluster.bootstrap();
+    runnel_cli(
+        &[
+            "topic",
+            "create",
+            "bounce",
+            "-p",
+            "1",
+            "-r",
+            "3",
+            "-c",
+            "min.insync.replicas=2",
+            "-b",
+            &bootstrap,
+        ],
+        b"",
+    );
+    wait_full_isr(&cluster, "bounce", 1, Duration::from_secs(30));
+    let dir = history_dir(0);
+    let stop = dir.join("stop");
+    let producer_out = dir.join("producer.jsonl");
+    let producer = Client::start(
+        "producer",
+        &[
+            "produce",
+            &bootstrap,
+            "bounce",
+            "all",
+            "300",
+            "1",
+            "a",
+            &producer_out.to_string_lossy(),
+            &stop.to_string_lossy(),
+        ],
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    let mut failovers = Vec::new();
+    for bounce in 1..=5 {
+        let old = leader(&cluster, "bounce").expect("a leader");
+        let killed = Instant::now();
+        cluster.nodes[old].kill();
+        cluster.wait_for(Duration::from_secs(30), "a new leader", |c| {
+            leader(c, "bounce").is_some_and(|l| l != old)
+        });
+        let failover = killed.elapsed();
+        cluster.nodes[old].restart();
+        wait_full_isr(&cluster, "bounce", 1, Duration::from_secs(60));
+        eprintln!(
+            "bounce {bounce}: node {old} killed; new leader after {:.1} s; ISR full again after {:.1} s",
+            failover.as_secs_f64(),
+            killed.elapsed().as_secs_f64()
+        );
+        failovers.push(failover);
+    }
+    std::fs::write(&stop, b"").expect("stop");
+    let produced = producer.finish(Duration::from_secs(120));
+    let final_read = dir.join("final.json");
+    read_all_partitions(&cluster, "bounce", 1, &final_read);
+    let verdict = nemesis::check(&[producer_out], &[], &final_read);
+    let _ = std::fs::remove_dir_all(&dir);
+    eprintln!(
+        "{produced}\n{}\nfailovers: {failovers:?}",
+        summary("bounce", &verdict)
+    );
+    assert!(verdict.acknowledged > 500, "{produced}");
+    assert_eq!(
+        verdict.violations,
+        Vec::new(),
+        "every acknowledged record once, in order"
+    );
+    assert!(
+        failovers.iter().all(|f| *f < Duration::from_secs(15)),
+        "a failover took too long: {failovers:?}"
+    );
+}
+
+/// [`read_all`] for a topic with `partitions` partitions.
+fn read_all_partitions(cluster: &Cluster, topic: &str, partitions: usize, out: &Path) {
+    let result = run_client(
+        "python3",
+        &[
+            SCRIPT,
+            "readall",
+            &cluster.bootstrap(),
+            topic,
+            &partitions.to_string(),
+            "readall",
+            &out.to_string_lossy(),
+        ],
+        b"",
+        Duration::from_secs(180),
+    );
+    assert!(
+        result.status.success(),
+        "readall: {}",
+        String::from_utf8_lossy(&result.stderr)
+    );
+}
+
+/// One record with acks=all and no retries: its offset, or the error's name.
+fn produce_once(cluster: &Cluster, topic: &str, value: &str) -> Result<i64, String> {
+    let out = run_client(
+        "python3",
+        &[SCRIPT, "produce_once", &cluster.bootstrap(), topic, value],
+        b"",
+        Duration::from_secs(60),
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| {
+        panic!(
+            "produce_once printed no JSON: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    v["offset"]
+        .as_i64()
+        .ok_or_else(|| v["error"].as_str().unwrap_or("?").to_string())
+}
+
+/// ENOSPC under the leader's `log.dirs`: produce is refused with KAFKA_STORAGE_ERROR (Kafka's
+/// code for a write the log directory could not take), reads go on, nothing acknowledged is
+/// lost, and writes are taken again once there is space, without a restart; the node says so
+/// once, not per request.
+#[test]
+fn a_full_disk_refuses_writes_and_recovers() {
+    require_root_tools();
+    let _serial = one_at_a_time();
+    let net = Net::new(3);
+    let cluster = net.start_cluster(SETTINGS);
+    let bootstrap = cluster.bootstrap();
+    runnel_cli(
+        &[
+            "topic",
+            "create",
+            "full",
+            "-p",
+            "1",
+            "-r",
+            "3",
+            "-c",
+            "min.insync.replicas=2",
+            "-b",
+            &bootstrap,
+        ],
+        b"",
+    );
+    wait_full_isr(&cluster, "full", 1, Duration::from_secs(30));
+    let node = leader(&cluster, "full").expect("a leader");
+    for i in 0..5 {
+        assert_eq!(produce_once(&cluster, "full", &format!("a-{i}")), Ok(i));
+    }
+    net.fill_disk(node);
+    // Records larger than a page: a small one may still fit the segment's last page.
+    let padding = "x".repeat(16 << 10);
+    for i in 5..10 {
+        assert_eq!(
+            produce_once(&cluster, "full", &format!("big-{i}-{padding}")),
+            Err("KAFKA_STORAGE_ERROR".to_string()),
+            "a write to the full leader"
+        );
+    }
+    // Reads go on, from the full node itself.
+    let consumed = runnel_cli(
+        &[
+            "consume",
+            "full",
+            "-b",
+            &cluster.nodes[node].bootstrap(),
+            "--from",
+            "earliest",
+            "-n",
+            "5",
+        ],
+        b"",
+    );
+    assert_eq!(
+        consumed.lines().collect::<Vec<_>>(),
+        ["a-0", "a-1", "a-2", "a-3", "a-4"]
+    );
+    std::thread::sleep(Duration::from_secs(1));
+    net.free_disk(node);
+    // Taken again without a restart, at the next offset (nothing of the refused ones stayed).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let offset = loop {
+        match produce_once(&cluster, "full", "a-5") {
+            Ok(offset) => break offset,
+            Err(e) => assert!(Instant::now() < deadline, "still refused: {e}"),
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    assert_eq!(offset, 5);
+    wait_full_isr(&cluster, "full", 1, Duration::from_secs(30));
+    let dir = history_dir(1);
+    let final_read = dir.join("final.json");
+    read_all_partitions(&cluster, "full", 1, &final_read);
+    let text = std::fs::read_to_string(&final_read).expect("final read");
+    let _ = std::fs::remove_dir_all(&dir);
+    let v: serde_json::Value = serde_json::from_str(&text).expect("json");
+    let values: Vec<&str> = v["records"]["0"]
+        .as_array()
+        .expect("records")
+        .iter()
+        .filter_map(|r| r[1].as_str())
+        .collect();
+    assert_eq!(values, ["a-0", "a-1", "a-2", "a-3", "a-4", "a-5"]);
+    let log = cluster.nodes[node].log();
+    let full_lines = log.lines().filter(|l| l.contains("No space left")).count();
+    assert_eq!(full_lines, 1, "said once, not per request:\n{log}");
+    assert_eq!(
+        log.lines()
+            .filter(|l| l.contains("writes succeed again"))
+            .count(),
+        1,
+        "{log}"
+    );
+}
