@@ -26,8 +26,9 @@ pub struct BrokerConfig {
     /// `node.id`: this broker's id.
     #[serde(rename = "node.id")]
     pub node_id: i32,
-    /// `listeners`: where the Kafka protocol is served.
-    #[serde(rename = "listeners")]
+    /// `listeners`: where the Kafka protocol is served, `host:port` or Kafka's
+    /// `PLAINTEXT://host:port` (an empty host: every interface). One plaintext listener.
+    #[serde(rename = "listeners", deserialize_with = "listener")]
     pub listener: SocketAddr,
     /// `advertised.host`: the host clients are told to connect to (an IPv4 address by
     /// default: librdkafka may resolve `localhost` to ::1).
@@ -327,6 +328,41 @@ impl BrokerConfig {
 }
 
 /// Moves every value of `table` into `out` under its dotted path (`prefix` + key).
+/// Reads `listeners`: `host:port`, or one Kafka listener `PLAINTEXT://host:port` (Kafka's
+/// `listeners` syntax; an empty host means every interface, as in Kafka). Other protocols
+/// (SSL, SASL_*) and several listeners are refused by name.
+fn listener<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<SocketAddr, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    parse_listener(&text).map_err(serde::de::Error::custom)
+}
+
+/// See [`listener`].
+pub fn parse_listener(text: &str) -> Result<SocketAddr, String> {
+    let text = text.trim();
+    if text.contains(',') {
+        return Err(format!(
+            "{text}: one listener only (runnel serves one plaintext listener)"
+        ));
+    }
+    let address = match text.split_once("://") {
+        None => text,
+        Some((protocol, address)) if protocol.eq_ignore_ascii_case("PLAINTEXT") => address,
+        Some((protocol, _)) => {
+            return Err(format!(
+                "{text}: runnel serves PLAINTEXT only, not {protocol} (TLS and SASL are not built yet)"
+            ));
+        }
+    };
+    let address = if address.starts_with(':') {
+        format!("0.0.0.0{address}")
+    } else {
+        address.to_string()
+    };
+    address
+        .parse()
+        .map_err(|_| format!("{text}: expected host:port or PLAINTEXT://host:port (an IP address)"))
+}
+
 fn flatten(prefix: &str, table: toml::Table, out: &mut toml::Table) {
     for (key, value) in table {
         let name = if prefix.is_empty() {
@@ -378,6 +414,29 @@ mod tests {
         );
         assert!(toml::from_str::<BrokerConfig>(r#""no.such.key" = 1"#).is_err());
         assert!(parse_cleanup_policy("delete,nope").is_none());
+    }
+
+    /// Kafka's `listeners` syntax (`PROTOCOL://host:port`, an empty host for every
+    /// interface) works for the one plaintext listener; what runnel cannot serve is named.
+    #[test]
+    fn listeners_take_kafkas_syntax() {
+        let table = |v: &str| {
+            BrokerConfig::from_table(toml::Table::from_iter([(
+                "listeners".to_string(),
+                toml::Value::String(v.to_string()),
+            )]))
+        };
+        let plain = table("PLAINTEXT://127.0.0.1:39192").unwrap();
+        assert_eq!(plain.listener, "127.0.0.1:39192".parse().unwrap());
+        assert_eq!(table("127.0.0.1:9093").unwrap().listener.port(), 9093);
+        assert_eq!(
+            table("PLAINTEXT://:9092").unwrap().listener,
+            "0.0.0.0:9092".parse().unwrap()
+        );
+        let ssl = table("SSL://127.0.0.1:9093").unwrap_err();
+        assert!(ssl.contains("PLAINTEXT only, not SSL"), "{ssl}");
+        let two = table("PLAINTEXT://127.0.0.1:1,PLAINTEXT://127.0.0.1:2").unwrap_err();
+        assert!(two.contains("one listener only"), "{two}");
     }
 
     #[test]

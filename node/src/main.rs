@@ -50,7 +50,7 @@ struct Cli {
     #[arg(
         long = "brokers",
         short = 'b',
-        visible_alias = "bootstrap",
+        visible_aliases = ["bootstrap", "bootstrap-server"],
         global = true,
         env = "RUNNEL_BROKERS",
         value_name = "HOST:PORT,..."

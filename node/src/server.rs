@@ -13,7 +13,7 @@ use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
-use kafka_protocol::messages::{ApiKey, RequestKind, ResponseHeader};
+use kafka_protocol::messages::{ApiKey, RequestHeader, RequestKind, ResponseHeader};
 use kafka_protocol::protocol::{Encodable, decode_request_header_from_buffer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader, BufWriter};
 use tokio::net::{TcpListener, TcpStream};
@@ -22,7 +22,7 @@ use crate::api::{self, Context};
 use crate::broker::Broker;
 
 /// Bytes of the smallest request header (api key, version, correlation id, client id length).
-const HEADER_MIN_BYTES: usize = 10;
+pub const HEADER_MIN_BYTES: usize = 10;
 
 /// Accepts connections until the task is dropped.
 pub async fn serve(broker: Arc<Broker>, listener: TcpListener) {
@@ -84,70 +84,144 @@ async fn connection(
     }
 }
 
+/// A request frame, decoded as far as the listener decodes before a handler sees it.
+#[derive(Debug)]
+pub enum Decoded {
+    /// ApiVersions at a version this broker does not know: answered with the v0 error body
+    /// listing what it does know (KIP-511).
+    UnknownApiVersions {
+        /// The request's correlation id.
+        correlation_id: i32,
+    },
+    /// A version `kafka-protocol` does not decode; `api::legacy` reads `body`.
+    Legacy {
+        /// The API.
+        key: ApiKey,
+        /// Its version.
+        version: i16,
+        /// The request header.
+        header: RequestHeader,
+        /// The body after the header.
+        body: Bytes,
+    },
+    /// A request `kafka-protocol` decoded.
+    Request {
+        /// The API.
+        key: ApiKey,
+        /// Its version.
+        version: i16,
+        /// The request header.
+        header: RequestHeader,
+        /// The request (boxed: some requests are large).
+        request: Box<RequestKind>,
+        /// Bytes after the body: Kafka ignores them, and librdkafka relies on it (its Metadata
+        /// v12 request for all topics carries 3 stray bytes). So does runnel.
+        trailing_bytes: usize,
+    },
+}
+
+/// Decodes one request frame (the bytes after its 4-byte size, at least [`HEADER_MIN_BYTES`]
+/// long): the header, then the body for its API and version. Errors: why the frame is not a
+/// request this broker answers (an unknown API, an unsupported version, a malformed header or
+/// body), in words; the connection is then closed, as Kafka closes it.
+pub fn decode_request(mut frame: Bytes) -> Result<Decoded, String> {
+    if frame.len() < 8 {
+        return Err(format!("a request frame of {} bytes", frame.len()));
+    }
+    let key_raw = (&frame[0..2]).get_i16();
+    let version = (&frame[2..4]).get_i16();
+    let correlation_id = (&frame[4..8]).get_i32();
+    let Ok(key) = ApiKey::try_from(key_raw) else {
+        return Err(format!("unknown API key {key_raw}"));
+    };
+    if key == ApiKey::ApiVersions && !api::decodable(key, version) {
+        return Ok(Decoded::UnknownApiVersions { correlation_id });
+    }
+    if !api::decodable(key, version) {
+        return Err(format!(
+            "{} (API key {key_raw}) v{version} is not supported",
+            api::api_name(key)
+        ));
+    }
+    let header = decode_request_header_from_buffer(&mut frame)
+        .map_err(|e| format!("malformed request header: {e}"))?;
+    if api::is_legacy(key, version) {
+        return Ok(Decoded::Legacy {
+            key,
+            version,
+            header,
+            body: frame,
+        });
+    }
+    let request = RequestKind::decode(key, &mut frame, version)
+        .map_err(|e| format!("malformed {} v{version} request: {e}", api::api_name(key)))?;
+    Ok(Decoded::Request {
+        key,
+        version,
+        header,
+        request: Box::new(request),
+        trailing_bytes: frame.remaining(),
+    })
+}
+
 /// Decodes and handles one request; returns the framed response (`None` for acks=0 produce),
 /// or an error that closes the connection.
 async fn respond(
     broker: &Arc<Broker>,
-    mut frame: Bytes,
+    frame: Bytes,
     client_host: &str,
     peer: SocketAddr,
 ) -> Result<Option<BytesMut>, String> {
-    let key_raw = (&frame[0..2]).get_i16();
-    let version = (&frame[2..4]).get_i16();
-    let correlation_id = (&frame[4..8]).get_i32();
     let refuse = |why: String| {
         broker.metrics.bad_requests.fetch_add(1, Ordering::Relaxed);
         tracing::warn!("{peer}: {why}; closing the connection");
         Err(why)
     };
-    let Ok(key) = ApiKey::try_from(key_raw) else {
-        return refuse(format!("unknown API key {key_raw}"));
-    };
-    if key == ApiKey::ApiVersions && !api::decodable(key, version) {
-        // KIP-511: a version we do not know gets a v0-format error listing what we do.
-        return Ok(Some(frame_response(
-            correlation_id,
-            &api::api_versions_error_body(),
-        )));
-    }
-    if !api::decodable(key, version) {
-        return refuse(format!(
-            "{} (API key {key_raw}) v{version} is not supported",
-            api::api_name(key)
-        ));
-    }
-    let header = match decode_request_header_from_buffer(&mut frame) {
-        Ok(h) => h,
-        Err(e) => return refuse(format!("malformed request header: {e}")),
-    };
-    if let Some(body) = api::legacy_response(broker, key, version, &frame).await {
-        return match body {
-            Ok(Some(body)) => Ok(Some(frame_response(correlation_id, &body))),
-            Ok(None) => Ok(None),
-            Err(e) => refuse(format!(
-                "malformed {} v{version} request: {e}",
-                api::api_name(key)
-            )),
-        };
-    }
-    let request = match RequestKind::decode(key, &mut frame, version) {
-        Ok(r) => r,
-        Err(e) => {
-            return refuse(format!(
-                "malformed {} v{version} request: {e}",
-                api::api_name(key)
-            ));
+    let (key, version, header, request) = match decode_request(frame) {
+        Err(why) => return refuse(why),
+        Ok(Decoded::UnknownApiVersions { correlation_id }) => {
+            return Ok(Some(frame_response(
+                correlation_id,
+                &api::api_versions_error_body(),
+            )));
+        }
+        Ok(Decoded::Legacy {
+            key,
+            version,
+            header,
+            body,
+        }) => {
+            let correlation_id = header.correlation_id;
+            return match api::legacy_response(broker, key, version, &body).await {
+                Some(Ok(Some(body))) => Ok(Some(frame_response(correlation_id, &body))),
+                Some(Ok(None)) => Ok(None),
+                Some(Err(e)) => refuse(format!(
+                    "malformed {} v{version} request: {e}",
+                    api::api_name(key)
+                )),
+                None => refuse(format!(
+                    "{} v{version} is not supported",
+                    api::api_name(key)
+                )),
+            };
+        }
+        Ok(Decoded::Request {
+            key,
+            version,
+            header,
+            request,
+            trailing_bytes,
+        }) => {
+            if trailing_bytes > 0 {
+                tracing::debug!(
+                    "{peer}: {} v{version} request has {trailing_bytes} trailing bytes; ignored",
+                    api::api_name(key)
+                );
+            }
+            (key, version, header, *request)
         }
     };
-    if frame.has_remaining() {
-        // Kafka ignores bytes after a request body, and librdkafka relies on it: its Metadata
-        // v12 request for all topics carries 3 stray bytes. So do we; a debug line records it.
-        tracing::debug!(
-            "{peer}: {} v{version} request has {} trailing bytes; ignored",
-            api::api_name(key),
-            frame.remaining()
-        );
-    }
+    let correlation_id = header.correlation_id;
     let started = Instant::now();
     let ctx = Context {
         header,

@@ -4,7 +4,8 @@
       Sends NAME-0, NAME-1, ... (partition = sequence mod PARTITIONS) every 10 ms for SECONDS
       or until the file STOP exists, idempotent when ACKS is all, then waits for every
       delivery report. One line per record:
-      {"v", "p", "o"} when acknowledged, {"v", "p", "e"} when it failed (its fate unknown).
+      {"v", "p", "o", "t"} when acknowledged, {"v", "p", "e", "t"} when it failed (its fate
+      unknown); "t" is the wall clock in milliseconds when the report came.
   consume BOOTSTRAP TOPIC GROUP SECONDS NAME OUT STOP
       A consumer-group member that commits after every poll (synchronously), until SECONDS
       passed or STOP exists. Lines:
@@ -44,10 +45,11 @@ def produce(bootstrap, topic, acks, seconds, partitions, name, out, stop):
 
     def report(err, msg):
         value = msg.value().decode()
+        now_ms = int(time.time() * 1000)
         if err is None:
-            lines.append({"v": value, "p": msg.partition(), "o": msg.offset()})
+            lines.append({"v": value, "p": msg.partition(), "o": msg.offset(), "t": now_ms})
         else:
-            lines.append({"v": value, "p": msg.partition(), "e": err.name()})
+            lines.append({"v": value, "p": msg.partition(), "e": err.name(), "t": now_ms})
 
     deadline = time.monotonic() + seconds
     seq = 0

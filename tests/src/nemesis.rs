@@ -573,6 +573,8 @@ pub struct Verdict {
     pub read: usize,
     /// Acknowledged commits.
     pub commits: usize,
+    /// When each lost record was acknowledged (wall clock, ms since the Unix epoch).
+    pub lost_at_ms: Vec<u64>,
     /// Everything wrong.
     pub violations: Vec<Violation>,
 }
@@ -656,11 +658,14 @@ pub fn check(producers: &[PathBuf], consumers: &[PathBuf], final_read: &Path) ->
                 Some(offset) => {
                     verdict.acknowledged += 1;
                     match places.get(value).map(Vec::as_slice) {
-                        None | Some([]) => verdict.violations.push(Violation::Lost {
-                            value: value.to_string(),
-                            partition,
-                            offset,
-                        }),
+                        None | Some([]) => {
+                            verdict.lost_at_ms.push(line["t"].as_u64().unwrap_or(0));
+                            verdict.violations.push(Violation::Lost {
+                                value: value.to_string(),
+                                partition,
+                                offset,
+                            })
+                        }
                         Some(found) if !found.contains(&(partition, offset)) => {
                             verdict.violations.push(Violation::Moved {
                                 value: value.to_string(),

@@ -870,3 +870,44 @@ fn ctrl_c_on_a_terminal_leaves_the_group_with_its_commits() {
         "{described}"
     );
 }
+
+/// What the new-user review after the fixes still met: `produce` to a topic that does not
+/// exist creates it where the broker allows (Kafka's console producer asks Metadata with
+/// `allow.auto.create.topics`, default true, and kcat does the same), and is refused by name
+/// where `auto.create.topics.enable=false`; `--bootstrap-server` is kafka-*.sh's name for `-b`.
+#[test]
+fn produce_creates_a_missing_topic_where_the_broker_allows_it() {
+    let broker = Runnel::start("cli-user-autocreate", &["num.partitions=2"]);
+    let b = broker.bootstrap();
+    let out = run(
+        &["produce", "fresh", "--bootstrap-server", &b],
+        b"one\ntwo\n",
+        &[],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let described = runnel(&["topic", "describe", "fresh", "-o", "json", "-b", &b], b"");
+    let v: serde_json::Value = serde_json::from_str(&described).expect("json");
+    assert_eq!(
+        v["partition_list"].as_array().map(Vec::len),
+        Some(2),
+        "{described}"
+    );
+    let mut read: Vec<String> = runnel(&["consume", "fresh", "-b", &b], b"")
+        .lines()
+        .map(str::to_string)
+        .collect();
+    read.sort();
+    assert_eq!(read, ["one", "two"]);
+
+    let strict = Runnel::start(
+        "cli-user-no-autocreate",
+        &["auto.create.topics.enable=false"],
+    );
+    let sb = strict.bootstrap();
+    let refused = run(&["produce", "fresh", "-b", &sb], b"one\n", &[]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert_eq!(
+        stderr(&refused),
+        "runnel: topic fresh: unknown topic or partition (UNKNOWN_TOPIC_OR_PARTITION, Kafka error 3)\n"
+    );
+}

@@ -21,6 +21,20 @@ use kafka_protocol::protocol::{Decodable, Encodable};
 use super::{cluster_admin, configs, offsets, produce, s, topics};
 use crate::broker::Broker;
 
+/// Whether `version` of `key` is read and written here rather than by `kafka-protocol`.
+pub fn is_legacy(key: ApiKey, version: i16) -> bool {
+    matches!(
+        (key, version),
+        (ApiKey::Produce, 0..=2)
+            | (ApiKey::DescribeConfigs, 0)
+            | (ApiKey::DescribeLogDirs, 0)
+            | (ApiKey::OffsetCommit, 0 | 1)
+            | (ApiKey::OffsetFetch, 0)
+            | (ApiKey::CreateTopics, 0 | 1)
+            | (ApiKey::DeleteTopics, 0)
+    )
+}
+
 /// The response body (after the response header) for a request version kafka-protocol does
 /// not encode (`Ok(None)`: no response, Produce with acks=0); `None` when the crate handles
 /// this version. Errors: a malformed body.

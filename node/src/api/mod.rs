@@ -24,7 +24,7 @@ use kafka_protocol::protocol::StrBytes;
 
 use crate::broker::Broker;
 
-pub use legacy::response as legacy_response;
+pub use legacy::{is_legacy, response as legacy_response};
 pub use metadata::{api_versions_error_body, api_versions_response};
 
 /// (API, lowest version, highest version): what ApiVersions advertises and what is decoded

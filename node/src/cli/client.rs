@@ -330,8 +330,19 @@ impl Client {
 
     /// Metadata (v4) for `topics` (all when `None`); never creates a topic.
     pub fn metadata(&mut self, topics: Option<&[String]>) -> Result<MetadataResponse, CliError> {
+        self.metadata_creating(topics, false)
+    }
+
+    /// Metadata (v4) for `topics`; with `allow_auto_topic_creation`, a broker with
+    /// `auto.create.topics.enable` creates the missing ones, as it does for a Kafka producer's
+    /// Metadata request (the Java producer's `allow.auto.create.topics`, default true).
+    pub fn metadata_creating(
+        &mut self,
+        topics: Option<&[String]>,
+        allow_auto_topic_creation: bool,
+    ) -> Result<MetadataResponse, CliError> {
         let request = MetadataRequest::default()
-            .with_allow_auto_topic_creation(false)
+            .with_allow_auto_topic_creation(allow_auto_topic_creation)
             .with_topics(topics.map(|t| {
                 t.iter()
                     .map(|name| {
@@ -428,7 +439,19 @@ impl Brokers {
 
     /// Metadata for `topics` (all when `None`), remembered for routing.
     pub fn metadata(&mut self, topics: Option<&[String]>) -> Result<MetadataResponse, CliError> {
-        let metadata = self.bootstrap.metadata(topics)?;
+        self.metadata_creating(topics, false)
+    }
+
+    /// [`Brokers::metadata`], asking the broker to create missing topics when
+    /// `allow_auto_topic_creation` (what a producer asks).
+    pub fn metadata_creating(
+        &mut self,
+        topics: Option<&[String]>,
+        allow_auto_topic_creation: bool,
+    ) -> Result<MetadataResponse, CliError> {
+        let metadata = self
+            .bootstrap
+            .metadata_creating(topics, allow_auto_topic_creation)?;
         for b in &metadata.brokers {
             let address = if b.host.contains(':') {
                 format!("[{}]:{}", b.host, b.port)
@@ -454,13 +477,38 @@ impl Brokers {
     /// # Errors
     /// [`CliError::Kafka`] with UNKNOWN_TOPIC_OR_PARTITION for a topic that does not exist.
     pub fn partition_count(&mut self, topic: &str) -> Result<u32, CliError> {
-        let metadata = self.metadata(Some(&[topic.to_string()]))?;
-        let t = metadata
-            .topics
-            .first()
-            .ok_or_else(|| CliError::Protocol("no topic in answer".into()))?;
-        check(&format!("topic {topic}"), t.error_code)?;
-        Ok(t.partitions.len() as u32)
+        self.partition_count_creating(topic, false)
+    }
+
+    /// [`Brokers::partition_count`] for a producer: with `allow_auto_topic_creation` a broker
+    /// with `auto.create.topics.enable` creates a missing topic, as Kafka's console producer
+    /// and kcat have it do; its partitions may have no leader for a moment
+    /// (LEADER_NOT_AVAILABLE), so the answer is awaited a few times.
+    pub fn partition_count_creating(
+        &mut self,
+        topic: &str,
+        allow_auto_topic_creation: bool,
+    ) -> Result<u32, CliError> {
+        let mut attempt = 0;
+        loop {
+            let metadata =
+                self.metadata_creating(Some(&[topic.to_string()]), allow_auto_topic_creation)?;
+            let t = metadata
+                .topics
+                .first()
+                .ok_or_else(|| CliError::Protocol("no topic in answer".into()))?;
+            let waiting = t.error_code == crate::broker::code::LEADER_NOT_AVAILABLE
+                || (allow_auto_topic_creation
+                    && t.error_code == 0
+                    && t.partitions.iter().any(|p| p.leader_id.0 < 0));
+            if waiting && attempt < 20 {
+                attempt += 1;
+                std::thread::sleep(Duration::from_millis(100));
+                continue;
+            }
+            check(&format!("topic {topic}"), t.error_code)?;
+            return Ok(t.partitions.len() as u32);
+        }
     }
 
     /// The leader of `topic`'s `partition` as last learned (-1: none or unknown).

@@ -114,7 +114,7 @@ pub fn produce(
     input: Box<dyn BufRead + Send>,
     options: &ProduceOptions,
 ) -> Result<Report, CliError> {
-    let partitions = brokers.partition_count(topic)?;
+    let partitions = brokers.partition_count_creating(topic, true)?;
     if let Some(p) = options.partition
         && !(0..partitions as i32).contains(&p)
     {
