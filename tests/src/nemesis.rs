@@ -12,10 +12,12 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::net::Ipv4Addr;
+use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::Mutex;
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use runnel_core::rng::Rng;
 
@@ -91,6 +93,9 @@ struct Rules {
     inbound: BTreeSet<usize>,
     /// Peers with which only metadata quorum traffic is dropped.
     raft: BTreeSet<usize>,
+    /// Peers this node's new connections reach through a [`DelayProxy`] (DNAT); its older
+    /// direct connections to them are dropped, so they reconnect through it.
+    slow: BTreeSet<usize>,
 }
 
 /// A bridge with one network namespace per node, and the nodes' volumes.
@@ -103,6 +108,9 @@ pub struct Net {
     pub data_dirs: Vec<PathBuf>,
     /// Each node's `metadata.log.dir` (on the ordinary disk).
     meta_dirs: Vec<PathBuf>,
+    /// A delaying proxy per (from, to, port) on this namespace's bridge address; idle until a
+    /// [`FaultKind::Slow`] routes a link through it.
+    proxies: BTreeMap<(usize, usize, u16), DelayProxy>,
 }
 
 impl Net {
@@ -120,7 +128,9 @@ impl Net {
             meta_dirs: (0..n)
                 .map(|i| temp_dir(&format!("nemesis-meta-{i}")))
                 .collect(),
+            proxies: BTreeMap::new(),
         };
+        let mut net = net;
         net.teardown();
         let bridge = net.bridge();
         run("ip", &["link", "add", &bridge, "type", "bridge"]);
@@ -145,6 +155,15 @@ impl Net {
             let dir = net.data_dirs[i].to_string_lossy().into_owned();
             run("mount", &["-t", "tmpfs", "-o", &size, "tmpfs", &dir]);
             net.apply_rules(i, &Rules::default());
+        }
+        for from in 0..n {
+            for to in (0..n).filter(|&to| to != from) {
+                for port in [KAFKA_PORT, RAFT_PORT] {
+                    let target = std::net::SocketAddr::from((net.host(to), port));
+                    let proxy = DelayProxy::start(net.gateway(), target);
+                    net.proxies.insert((from, to, port), proxy);
+                }
+            }
         }
         net
     }
@@ -220,8 +239,26 @@ impl Net {
                 output.push_str(&format!("    ip daddr {ip} tcp {port} {RAFT_PORT} drop\n"));
             }
         }
+        let mut nat = String::new();
+        for &peer in &rules.slow {
+            let ip = self.host(peer);
+            for port in [KAFKA_PORT, RAFT_PORT] {
+                if let Some(proxy) = self.proxies.get(&(i, peer, port)) {
+                    nat.push_str(&format!(
+                        "    ip daddr {ip} tcp dport {port} dnat to {}:{}\n",
+                        self.gateway(),
+                        proxy.port
+                    ));
+                }
+            }
+            // Connections opened before the rule go straight to the peer: they are cut, and
+            // their reconnection takes the proxy.
+            output.push_str(&format!(
+                "    ip daddr {ip} tcp dport {{ {KAFKA_PORT}, {RAFT_PORT} }} ct status != dnat drop\n"
+            ));
+        }
         let text = format!(
-            "table inet nemesis\ndelete table inet nemesis\ntable inet nemesis {{\n  chain input {{\n    type filter hook input priority 0; policy accept;\n{input}  }}\n  chain output {{\n    type filter hook output priority 0; policy accept;\n{output}  }}\n}}\n"
+            "table inet nemesis\ndelete table inet nemesis\ntable ip nemesis_nat\ndelete table ip nemesis_nat\ntable inet nemesis {{\n  chain input {{\n    type filter hook input priority 0; policy accept;\n{input}  }}\n  chain output {{\n    type filter hook output priority 0; policy accept;\n{output}  }}\n}}\ntable ip nemesis_nat {{\n  chain output {{\n    type nat hook output priority -100; policy accept;\n{nat}  }}\n}}\n"
         );
         let mut child = Command::new("ip")
             .args(["netns", "exec", &self.netns(i), "nft", "-f", "-"])
@@ -282,10 +319,32 @@ impl Net {
         }
     }
 
-    /// Removes every rule.
+    /// Delays the traffic between nodes `a` and `b` by `delay_ms` plus up to `jitter_ms` each
+    /// way (in order, as TCP delivers): their connections are re-made through the proxies.
+    /// This kernel has no netem, so the delay is the test's own.
+    pub fn slow(&self, a: usize, b: usize, delay_ms: u64, jitter_ms: u64) {
+        for (&(from, to, _), proxy) in &self.proxies {
+            if (from, to) == (a, b) || (from, to) == (b, a) {
+                proxy.set_delay(delay_ms, jitter_ms);
+            }
+        }
+        self.change(a, |r| {
+            r.slow.insert(b);
+        });
+        self.change(b, |r| {
+            r.slow.insert(a);
+        });
+    }
+
+    /// Removes every rule, and closes every proxied connection (nodes reconnect directly, so a
+    /// later partition's rules, which match node addresses, cut them).
     pub fn heal(&self) {
         for i in 0..self.n {
             self.change(i, |r| *r = Rules::default());
+        }
+        for proxy in self.proxies.values() {
+            proxy.set_delay(0, 0);
+            proxy.close_all();
         }
     }
 
@@ -324,11 +383,132 @@ impl Net {
 
 impl Drop for Net {
     fn drop(&mut self) {
+        for proxy in self.proxies.values() {
+            proxy.stop();
+        }
         self.teardown();
         for dir in self.data_dirs.iter().chain(&self.meta_dirs) {
             let _ = std::fs::remove_dir_all(dir);
         }
     }
+}
+
+/// A TCP proxy that delays what it forwards: each chunk leaves `delay` plus a random part of
+/// `jitter` after it arrived, never before the chunk ahead of it (TCP's order). Listens on an
+/// ephemeral port of `bind`; forwards to `target`.
+struct DelayProxy {
+    port: u16,
+    delay: Arc<(AtomicU64, AtomicU64)>,
+    connections: Arc<Mutex<Vec<TcpStream>>>,
+    stopped: Arc<AtomicBool>,
+}
+
+impl DelayProxy {
+    fn start(bind: Ipv4Addr, target: std::net::SocketAddr) -> Self {
+        let listener = TcpListener::bind((bind, 0)).expect("a proxy port on the bridge");
+        listener.set_nonblocking(true).expect("nonblocking");
+        let port = listener.local_addr().expect("proxy address").port();
+        let proxy = Self {
+            port,
+            delay: Arc::new((AtomicU64::new(0), AtomicU64::new(0))),
+            connections: Arc::new(Mutex::new(Vec::new())),
+            stopped: Arc::new(AtomicBool::new(false)),
+        };
+        let (delay, connections, stopped) = (
+            proxy.delay.clone(),
+            proxy.connections.clone(),
+            proxy.stopped.clone(),
+        );
+        std::thread::spawn(move || {
+            let mut seed = u64::from(port);
+            while !stopped.load(Ordering::Relaxed) {
+                let Ok((inbound, _)) = listener.accept() else {
+                    std::thread::sleep(Duration::from_millis(20));
+                    continue;
+                };
+                let _ = inbound.set_nonblocking(false);
+                let Ok(outbound) = TcpStream::connect_timeout(&target, Duration::from_secs(2))
+                else {
+                    continue;
+                };
+                let _ = inbound.set_nodelay(true);
+                let _ = outbound.set_nodelay(true);
+                let mut held = connections.lock().unwrap_or_else(|p| p.into_inner());
+                for s in [&inbound, &outbound] {
+                    if let Ok(clone) = s.try_clone() {
+                        held.push(clone);
+                    }
+                }
+                drop(held);
+                for (from, to) in [(&inbound, &outbound), (&outbound, &inbound)] {
+                    if let (Ok(from), Ok(to)) = (from.try_clone(), to.try_clone()) {
+                        seed = seed.wrapping_add(1);
+                        pipe_delayed(from, to, delay.clone(), seed);
+                    }
+                }
+            }
+        });
+        proxy
+    }
+
+    fn set_delay(&self, delay_ms: u64, jitter_ms: u64) {
+        self.delay.0.store(delay_ms, Ordering::Relaxed);
+        self.delay.1.store(jitter_ms, Ordering::Relaxed);
+    }
+
+    /// Closes every connection it carries.
+    fn close_all(&self) {
+        let mut held = self.connections.lock().unwrap_or_else(|p| p.into_inner());
+        for s in held.drain(..) {
+            let _ = s.shutdown(std::net::Shutdown::Both);
+        }
+    }
+
+    fn stop(&self) {
+        self.stopped.store(true, Ordering::Relaxed);
+        self.close_all();
+    }
+}
+
+/// Copies `from` to `to`, each chunk held back by the proxy's delay and jitter.
+fn pipe_delayed(
+    mut from: TcpStream,
+    mut to: TcpStream,
+    delay: Arc<(AtomicU64, AtomicU64)>,
+    seed: u64,
+) {
+    use std::io::{Read, Write};
+    let (tx, rx) = std::sync::mpsc::channel::<(Instant, Vec<u8>)>();
+    std::thread::spawn(move || {
+        let mut rng = Rng::new(seed);
+        let mut last = Instant::now();
+        let mut buf = vec![0u8; 64 << 10];
+        loop {
+            let n = match from.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => n,
+            };
+            let jitter = delay.1.load(Ordering::Relaxed);
+            let wait = delay.0.load(Ordering::Relaxed) + rng.below(jitter + 1);
+            last = last.max(Instant::now() + Duration::from_millis(wait));
+            if tx.send((last, buf[..n].to_vec())).is_err() {
+                break;
+            }
+        }
+        let _ = from.shutdown(std::net::Shutdown::Both);
+    });
+    std::thread::spawn(move || {
+        for (at, bytes) in rx {
+            let now = Instant::now();
+            if at > now {
+                std::thread::sleep(at - now);
+            }
+            if to.write_all(&bytes).is_err() {
+                break;
+            }
+        }
+        let _ = to.shutdown(std::net::Shutdown::Both);
+    });
 }
 
 /// One kind of fault.
@@ -350,11 +530,13 @@ pub enum FaultKind {
     QuorumOnly,
     /// One node's `log.dirs` full.
     DiskFull,
+    /// The link between two nodes delayed, with jitter (through the test's proxies).
+    Slow,
 }
 
 impl FaultKind {
     /// Every kind, in a fixed order.
-    pub const ALL: [FaultKind; 8] = [
+    pub const ALL: [FaultKind; 9] = [
         FaultKind::Kill,
         FaultKind::Pause,
         FaultKind::Terminate,
@@ -363,6 +545,7 @@ impl FaultKind {
         FaultKind::OneWay,
         FaultKind::QuorumOnly,
         FaultKind::DiskFull,
+        FaultKind::Slow,
     ];
 }
 
@@ -379,6 +562,8 @@ pub struct Fault {
     pub hold_ms: u64,
     /// How long the cluster runs healed afterwards, in milliseconds.
     pub rest_ms: u64,
+    /// `Slow`: the added delay each way, in milliseconds (and up to as much again of jitter).
+    pub delay_ms: u64,
 }
 
 /// The faults a seed chooses for `seconds` of running against `n` nodes: rounds in which every
@@ -401,6 +586,11 @@ pub fn schedule(seed: u64, seconds: u64, n: usize, session_timeout_ms: u64) -> V
                 _ => 1_500 + rng.below(3_500),
             };
             let rest_ms = 1_500 + rng.below(2_500);
+            let delay_ms = if kind == FaultKind::Slow {
+                50 + rng.below(450)
+            } else {
+                0
+            };
             total_ms += hold_ms + rest_ms;
             if total_ms > seconds * 1_000 {
                 break 'rounds;
@@ -411,6 +601,7 @@ pub fn schedule(seed: u64, seconds: u64, n: usize, session_timeout_ms: u64) -> V
                 other,
                 hold_ms,
                 rest_ms,
+                delay_ms,
             });
         }
     }
@@ -462,6 +653,11 @@ pub fn inject(fault: &Fault, net: &Net, cluster: &mut Cluster) {
             net.fill_disk(node);
             std::thread::sleep(hold);
             net.free_disk(node);
+        }
+        FaultKind::Slow => {
+            net.slow(node, fault.other, fault.delay_ms, fault.delay_ms);
+            std::thread::sleep(hold);
+            net.heal();
         }
     }
 }
@@ -880,6 +1076,39 @@ mod tests {
             (verdict.acknowledged, verdict.failed, verdict.in_log),
             (2, 1, 3)
         );
+    }
+
+    /// The delaying proxy holds every chunk back at least the delay, each way, and keeps the
+    /// bytes in order under jitter.
+    #[test]
+    fn the_delay_proxy_delays_in_order() {
+        use std::io::{Read, Write};
+        let echo = TcpListener::bind("127.0.0.1:0").expect("echo");
+        let target = echo.local_addr().expect("addr");
+        std::thread::spawn(move || {
+            if let Ok((mut s, _)) = echo.accept() {
+                let mut buf = [0u8; 64];
+                while let Ok(n) = s.read(&mut buf) {
+                    if n == 0 || s.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                }
+            }
+        });
+        let proxy = DelayProxy::start(Ipv4Addr::LOCALHOST, target);
+        proxy.set_delay(150, 100);
+        let mut client = TcpStream::connect((Ipv4Addr::LOCALHOST, proxy.port)).expect("proxy");
+        let started = Instant::now();
+        let sent: Vec<u8> = (0..40u8).collect();
+        for b in &sent {
+            client.write_all(&[*b]).expect("write");
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        let mut got = vec![0u8; sent.len()];
+        client.read_exact(&mut got).expect("read");
+        assert_eq!(got, sent, "in order");
+        assert!(started.elapsed() >= Duration::from_millis(300), "delayed both ways");
+        proxy.stop();
     }
 
     /// The schedule is the seed's: the same seed, the same faults; every kind in each round.
