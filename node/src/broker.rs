@@ -122,6 +122,9 @@ impl<E: std::fmt::Debug + std::fmt::Display> From<LogError<E>> for ApiError {
     }
 }
 
+/// How long writes must succeed without a failure before a full disk is logged as over.
+pub const STORAGE_QUIET_MS: u64 = 2_000;
+
 /// Kafka error codes the broker itself produces (core's are in `runnel_core::error_code`).
 pub mod code {
     /// The topic already exists.
@@ -308,9 +311,11 @@ pub struct Broker {
     /// Dynamic broker configs in force (KIP-226): saved in the data directory on a single
     /// node, from the metadata log in a cluster.
     dynamic: RwLock<DynamicBrokerConfigs>,
-    /// Whether the last write to `log.dirs` failed (a full disk): said once in the log when
-    /// it starts and once when writes succeed again, not per request.
-    storage_failing: std::sync::atomic::AtomicBool,
+    /// When a write to `log.dirs` last failed (ms; 0: none since the last recovery). A full
+    /// disk is said once in the log when it starts and once when writes have succeeded for
+    /// [`STORAGE_QUIET_MS`] without a failure, not per request, nor at each flip of a disk
+    /// where small writes still fit and larger ones do not.
+    storage_failed_at_ms: AtomicU64,
 }
 
 /// Resolves when an acks=all write is on the ISR: its base offset, or why it failed.
@@ -367,7 +372,7 @@ impl Broker {
             reconciling: Mutex::new(()),
             fetchers: Mutex::new(std::collections::HashSet::new()),
             dynamic: RwLock::new(load_dynamic_configs(&config.data_dir)?),
-            storage_failing: std::sync::atomic::AtomicBool::new(false),
+            storage_failed_at_ms: AtomicU64::new(0),
             config,
             data_dir,
         });
@@ -1251,9 +1256,10 @@ impl Broker {
     }
 
     /// A write to `log.dirs` failed (`what`: whose; `why`: the store's words). The first
-    /// failure is logged; later ones are not until [`Broker::storage_ok`] saw a write succeed.
+    /// failure is logged; later ones are not until [`Broker::storage_ok`] announced recovery.
     pub fn storage_failed(&self, what: &str, why: &str) {
-        if !self.storage_failing.swap(true, Ordering::Relaxed) {
+        let now = now_ms().max(1);
+        if self.storage_failed_at_ms.swap(now, Ordering::Relaxed) == 0 {
             tracing::error!(
                 "{what}: {why}; writes to this node answer KAFKA_STORAGE_ERROR until {} has \
                  space again (reads go on)",
@@ -1262,10 +1268,16 @@ impl Broker {
         }
     }
 
-    /// A write to `log.dirs` succeeded: logs the recovery after [`Broker::storage_failed`].
+    /// A write to `log.dirs` succeeded: once none has failed for [`STORAGE_QUIET_MS`] after
+    /// [`Broker::storage_failed`], the recovery is logged.
     pub fn storage_ok(&self) {
-        if self.storage_failing.load(Ordering::Relaxed)
-            && self.storage_failing.swap(false, Ordering::Relaxed)
+        let failed_at = self.storage_failed_at_ms.load(Ordering::Relaxed);
+        if failed_at != 0
+            && now_ms().saturating_sub(failed_at) >= STORAGE_QUIET_MS
+            && self
+                .storage_failed_at_ms
+                .compare_exchange(failed_at, 0, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
         {
             tracing::info!("{}: writes succeed again", self.config.data_dir.display());
         }
@@ -1337,7 +1349,7 @@ impl Broker {
         if self.config.flush_before_ack
             || flush_messages.is_some_and(|n| state.unflushed_messages >= n)
         {
-            flush(state, now)?;
+            flush(state, now).inspect_err(|e| self.storage_failed("flush", &e.message))?;
         }
         self.metrics.record_produce(count, bytes as u64);
         self.appended.notify_waiters();
@@ -1844,12 +1856,8 @@ impl Broker {
                     && now.saturating_sub(state.last_flush_ms) >= flush_ms
                     && let Err(e) = flush(state, now)
                 {
-                    tracing::error!(
-                        "{}-{}: flush failed: {}",
-                        topic.name,
-                        partition.index,
-                        e.message
-                    );
+                    let what = format!("{}-{}: flush", topic.name, partition.index);
+                    self.storage_failed(&what, &e.message);
                 }
                 if run_retention {
                     match state.log_mut().apply_retention(now, hw) {

@@ -141,10 +141,24 @@ impl SegmentStore for FileSegmentStore {
     fn create(&mut self, base_offset: i64) -> Result<(), StoreError> {
         // The segment that stops being active is synced now, so only the newest one ever has
         // unsynced data; then the new files and their directory entries are made durable.
+        // All or nothing: a failure part way (a full disk, no inodes) removes the files made,
+        // so the store and its directory agree and a restart does not meet half a segment.
         self.sync()?;
-        let files = self.open_files(base_offset, true)?;
-        self.segments.insert(base_offset, files);
-        self.sync_dir()
+        let made = self
+            .open_files(base_offset, true)
+            .and_then(|files| self.sync_dir().map(|()| files));
+        match made {
+            Ok(files) => {
+                self.segments.insert(base_offset, files);
+                Ok(())
+            }
+            Err(e) => {
+                for file in SegmentFile::ALL {
+                    let _ = fs::remove_file(self.path(base_offset, file));
+                }
+                Err(e)
+            }
+        }
     }
 
     fn append(&mut self, base: i64, file: SegmentFile, bytes: &[u8]) -> Result<(), StoreError> {

@@ -9,8 +9,9 @@
   consume BOOTSTRAP TOPIC GROUP SECONDS NAME OUT STOP
       A consumer-group member that commits after every poll (synchronously), until SECONDS
       passed or STOP exists. Lines:
-      {"assign": [p...], "epoch": n}, {"revoke": [p...]}, {"read": [p, o, v], "epoch": n},
-      {"commit": {p: offset}, "epoch": n} (acknowledged), {"commit_error": "..."},
+      {"assign": [p...], "epoch": n, "t": ms}, {"revoke": [p...]},
+      {"read": [p, o, v], "epoch": n}, {"commit": {p: offset}, "epoch": n, "t": ms} (the
+      partitions the coordinator acknowledged), {"commit_error": "..."},
       {"hw": [p, high]} (the high watermark the last fetch answered).
   readall BOOTSTRAP TOPIC PARTITIONS GROUP OUT
       Reads every partition from its start to its high watermark, and the group's committed
@@ -24,7 +25,7 @@ import os
 import sys
 import time
 
-from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 
 
 def produce(bootstrap, topic, acks, seconds, partitions, name, out, stop):
@@ -41,18 +42,23 @@ def produce(bootstrap, topic, acks, seconds, partitions, name, out, stop):
             "retry.backoff.ms": 100,
         }
     )
-    lines = []
+    # Lines are written as reports come, so a producer that dies still leaves its history.
+    f = open(out, "w")
+    reported = [0]
 
     def report(err, msg):
         value = msg.value().decode()
         now_ms = int(time.time() * 1000)
         if err is None:
-            lines.append({"v": value, "p": msg.partition(), "o": msg.offset(), "t": now_ms})
+            line = {"v": value, "p": msg.partition(), "o": msg.offset(), "t": now_ms}
         else:
-            lines.append({"v": value, "p": msg.partition(), "e": err.name(), "t": now_ms})
+            line = {"v": value, "p": msg.partition(), "e": err.name(), "t": now_ms}
+        f.write(json.dumps(line) + "\n")
+        reported[0] += 1
 
     deadline = time.monotonic() + seconds
     seq = 0
+    fatal = None
     while time.monotonic() < deadline and not os.path.exists(stop):
         try:
             producer.produce(
@@ -61,12 +67,13 @@ def produce(bootstrap, topic, acks, seconds, partitions, name, out, stop):
             seq += 1
         except BufferError:
             pass
+        except KafkaException as e:  # a fatal idempotence error: stop sending, keep the history
+            fatal = str(e)
+            break
         producer.poll(0.01)
     left = producer.flush(90)
-    with open(out, "w") as f:
-        for line in lines:
-            f.write(json.dumps(line) + "\n")
-    print(json.dumps({"sent": seq, "reported": len(lines), "unreported": left}))
+    f.close()
+    print(json.dumps({"sent": seq, "reported": reported[0], "unreported": left, "fatal": fatal}))
 
 
 def consume(bootstrap, topic, group, seconds, name, out, stop):
@@ -79,7 +86,13 @@ def consume(bootstrap, topic, group, seconds, name, out, stop):
 
     def on_assign(consumer, partitions):
         epoch[0] += 1
-        write({"assign": [p.partition for p in partitions], "epoch": epoch[0]})
+        write(
+            {
+                "assign": [p.partition for p in partitions],
+                "epoch": epoch[0],
+                "t": int(time.time() * 1000),
+            }
+        )
 
     def on_revoke(consumer, partitions):
         write({"revoke": [p.partition for p in partitions], "epoch": epoch[0]})
@@ -118,16 +131,32 @@ def consume(bootstrap, topic, group, seconds, name, out, stop):
                 pass
         if offsets:
             try:
-                consumer.commit(
+                answered = consumer.commit(
                     offsets=[TopicPartition(topic, p, o) for p, o in offsets.items()],
                     asynchronous=False,
                 )
-                write({"commit": {str(p): o for p, o in offsets.items()}, "epoch": epoch[0]})
+                done = {str(tp.partition): tp.offset for tp in answered if tp.error is None}
+                refused = [str(tp.error) for tp in answered if tp.error is not None]
+                if done:
+                    write({"commit": done, "epoch": epoch[0], "t": int(time.time() * 1000)})
+                if refused:
+                    write({"commit_error": "; ".join(refused)})
             except Exception as e:  # refused or unanswered: its fate is unknown
                 write({"commit_error": str(e)})
     consumer.close()
     f.close()
     print(json.dumps({"read": reads}))
+
+
+def watermark(consumer, tp, deadline):
+    """The partition's high watermark, asked again while its leadership moves."""
+    while True:
+        try:
+            return consumer.get_watermark_offsets(tp, timeout=10)[1]
+        except KafkaException:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
 
 
 def readall(bootstrap, topic, partitions, group, out):
@@ -140,26 +169,34 @@ def readall(bootstrap, topic, partitions, group, out):
         }
     )
     tps = [TopicPartition(topic, p) for p in range(partitions)]
-    high = {}
-    for tp in tps:
-        _, high[tp.partition] = consumer.get_watermark_offsets(tp, timeout=30)
     committed = {}
     for tp in consumer.committed(tps, timeout=30):
         if tp.offset >= 0:
             committed[str(tp.partition)] = tp.offset
     consumer.assign([TopicPartition(topic, p, 0) for p in range(partitions)])
     records = {str(p): [] for p in range(partitions)}
-    done = {p for p in range(partitions) if high[p] == 0}
+    position = {p: 0 for p in range(partitions)}
+    high = {}
+    # A leader elected just before may answer a high watermark that is still rising: read to
+    # it, ask again, and stop once two answers in a row agree and everything below is read.
     deadline = time.monotonic() + 120
-    while len(done) < partitions and time.monotonic() < deadline:
-        for m in consumer.consume(num_messages=1000, timeout=0.5):
-            if m.error():
-                if m.error().code() != KafkaError._PARTITION_EOF:
-                    print(f"read error: {m.error()}", file=sys.stderr)
-                continue
-            records[str(m.partition())].append([m.offset(), m.value().decode()])
-            if m.offset() + 1 >= high[m.partition()]:
-                done.add(m.partition())
+    stable = 0
+    while stable < 2 and time.monotonic() < deadline:
+        before = dict(high)
+        for tp in tps:
+            high[tp.partition] = watermark(consumer, tp, deadline)
+        while any(position[p] < high[p] for p in high) and time.monotonic() < deadline:
+            for m in consumer.consume(num_messages=1000, timeout=0.5):
+                if m.error():
+                    if m.error().code() != KafkaError._PARTITION_EOF:
+                        print(f"read error: {m.error()}", file=sys.stderr)
+                    continue
+                records[str(m.partition())].append([m.offset(), m.value().decode()])
+                position[m.partition()] = m.offset() + 1
+        stable = stable + 1 if high == before else 0
+        if stable < 2:
+            time.sleep(0.5)
+    done = {p for p in high if position[p] >= high[p]}
     consumer.close()
     with open(out, "w") as f:
         json.dump({"records": records, "high": {str(p): h for p, h in high.items()}, "committed": committed}, f)

@@ -184,6 +184,7 @@ impl Runnel {
             Some(netns) => {
                 let mut c = Command::new("ip");
                 c.args(["netns", "exec", netns]).arg(runnel_binary());
+                die_with_parent(&mut c);
                 c
             }
             None => Command::new(runnel_binary()),
@@ -296,6 +297,22 @@ impl Drop for Runnel {
     fn drop(&mut self) {
         self.kill();
         let _ = std::fs::remove_dir_all(&self.data_dir);
+    }
+}
+
+/// Has the child started by `command` killed (SIGKILL) when the thread that starts it ends,
+/// so processes of a test that is itself killed do not live on (`prctl(PR_SET_PDEATHSIG)`;
+/// it survives the exec of `ip netns exec`).
+pub fn die_with_parent(command: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    #[allow(unsafe_code)]
+    // SAFETY: the closure runs in the forked child before exec and only calls prctl(2), which
+    // is async-signal-safe.
+    unsafe {
+        command.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            Ok(())
+        });
     }
 }
 

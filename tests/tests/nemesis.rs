@@ -19,7 +19,9 @@ use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use runnel_tests::nemesis::{self, FaultKind, Net, Verdict};
-use runnel_tests::{Cluster, client_command, run_client, runnel_cli, workspace_root};
+use runnel_tests::{
+    Cluster, client_command, die_with_parent, run_client, runnel_cli, workspace_root,
+};
 
 const SCRIPT: &str = "tests/clients/nemesis.py";
 /// The broker session: a paused node is fenced after this.
@@ -84,40 +86,44 @@ fn wait_full_isr(cluster: &Cluster, topic: &str, partitions: usize, limit: Durat
     });
 }
 
-/// A client process started in the background.
+/// A client process started in the background; killed if the test ends without finishing it.
 struct Client {
     name: String,
-    child: Child,
+    child: Option<Child>,
 }
 
 impl Client {
     fn start(name: &str, args: &[&str]) -> Self {
-        let child = client_command("python3")
+        let mut command = client_command("python3");
+        command
             .arg(SCRIPT)
             .args(args)
             .current_dir(workspace_root())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
+            .stderr(Stdio::piped());
+        die_with_parent(&mut command);
+        let child = command
             .spawn()
             .expect("python3 (the test command installs it)");
         Self {
             name: name.to_string(),
-            child,
+            child: Some(child),
         }
     }
 
     /// Waits at most `limit` for the client to finish; returns its JSON summary.
     fn finish(mut self, limit: Duration) -> serde_json::Value {
+        let mut child = self.child.take().expect("a running client");
         let deadline = Instant::now() + limit;
-        while self.child.try_wait().ok().flatten().is_none() {
+        while child.try_wait().ok().flatten().is_none() {
             if Instant::now() > deadline {
-                let _ = self.child.kill();
+                let _ = child.kill();
                 break;
             }
             std::thread::sleep(Duration::from_millis(100));
         }
-        let out = self.child.wait_with_output().expect("client output");
+        let out = child.wait_with_output().expect("client output");
         let stdout = String::from_utf8_lossy(&out.stdout);
         serde_json::from_str(stdout.trim()).unwrap_or_else(|_| {
             panic!(
@@ -126,6 +132,15 @@ impl Client {
                 String::from_utf8_lossy(&out.stderr)
             )
         })
+    }
+}
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
 
@@ -169,11 +184,8 @@ fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
         .unwrap_or(default)
 }
 
-fn history_dir(seed: u64) -> PathBuf {
-    let dir = workspace_root()
-        .join("target")
-        .join("nemesis")
-        .join(seed.to_string());
+fn history_dir(name: &str) -> PathBuf {
+    let dir = workspace_root().join("target").join("nemesis").join(name);
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("history dir");
     dir
@@ -209,8 +221,9 @@ fn nemesis_run() {
         "nemesis seed {seed}, {} faults over {seconds} s; replay: NEMESIS_SEED={seed} NEMESIS_SECONDS={seconds} cargo test -p runnel-tests --test nemesis -- --nocapture nemesis_run",
         faults.len()
     );
-    let dir = history_dir(seed);
-    let net = Net::new(3);
+    let dir = history_dir(&seed.to_string());
+    // The volumes hold the whole run: about 20 KiB a second per node reach them.
+    let net = Net::new(3, nemesis::DISK_BYTES + seconds * (64 << 10));
     let mut cluster = net.start_cluster(SETTINGS);
     create_topic(&cluster, "checked", &["min.insync.replicas=2"]);
     create_topic(&cluster, "lossy", &[]);
@@ -273,13 +286,17 @@ fn nemesis_run() {
     let mut counts: BTreeMap<FaultKind, usize> = BTreeMap::new();
     let mut log = String::new();
     let mut began_ms: Vec<(u64, FaultKind)> = Vec::new();
+    let mut problems: Vec<String> = Vec::new();
     for fault in &faults {
         began_ms.push((wall_clock_ms(), fault.kind));
         let line = format!("{:>6.1} s {fault:?}", started.elapsed().as_secs_f64());
         eprintln!("{line}");
         log.push_str(&line);
         log.push('\n');
-        nemesis::inject(fault, &net, &mut cluster);
+        if let Some(problem) = nemesis::inject(fault, &net, &mut cluster) {
+            eprintln!("         {problem}");
+            problems.push(problem);
+        }
         *counts.entry(fault.kind).or_default() += 1;
         std::thread::sleep(Duration::from_millis(fault.rest_ms));
     }
@@ -334,7 +351,7 @@ fn nemesis_run() {
         *lost_by_kind.entry(kind).or_default() += 1;
     }
     let mut report = format!(
-        "seed {seed}: {} faults in {:.0} s: {counts:?}\n{}\n{}\n{}\nacks=1 losses by the fault in force when acknowledged: {lost_by_kind:?}",
+        "seed {seed}: {} faults in {:.0} s: {counts:?}; unclean stops: {problems:?}\n{}\n{}\n{}\nacks=1 losses by the fault in force when acknowledged: {lost_by_kind:?}",
         faults.len(),
         started.elapsed().as_secs_f64(),
         reports.join("\n"),
@@ -363,20 +380,27 @@ fn nemesis_run() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// The leader of each partition, as Metadata says (`None` when there is none).
+/// The leader of the topic's first partition once every running node names the same one (a
+/// node just restarted may still answer from the metadata it had); `None` while they differ or
+/// there is none.
 fn leader(cluster: &Cluster, topic: &str) -> Option<usize> {
-    cluster
-        .partitions(topic)
-        .first()
-        .and_then(|p| p.0)
-        .map(|l| l as usize)
+    let mut seen = (0..cluster.nodes.len())
+        .filter(|&i| cluster.nodes[i].is_running())
+        .map(|i| {
+            cluster
+                .partitions_seen_by(i, topic)
+                .first()
+                .and_then(|p| p.0)
+        });
+    let first = seen.next()??;
+    seen.all(|l| l == Some(first)).then_some(first as usize)
 }
 
 #[test]
 fn five_leader_bounces() {
     require_root_tools();
     let _serial = one_at_a_time();
-    let net = Net::new(3);
+    let net = Net::new(3, nemesis::DISK_BYTES);
     let mut cluster = net.start_cluster(SETTINGS);
     let bootstrap = cluster.bootstrap();
     runnel_cli(
@@ -396,7 +420,7 @@ fn five_leader_bounces() {
         b"",
     );
     wait_full_isr(&cluster, "bounce", 1, Duration::from_secs(30));
-    let dir = history_dir(0);
+    let dir = history_dir("bounce");
     let stop = dir.join("stop");
     let producer_out = dir.join("producer.jsonl");
     let producer = Client::start(
@@ -416,6 +440,11 @@ fn five_leader_bounces() {
     std::thread::sleep(Duration::from_secs(2));
     let mut failovers = Vec::new();
     for bounce in 1..=5 {
+        cluster.wait_for(
+            Duration::from_secs(30),
+            "the nodes agree on a leader",
+            |c| leader(c, "bounce").is_some(),
+        );
         let old = leader(&cluster, "bounce").expect("a leader");
         let killed = Instant::now();
         cluster.nodes[old].kill();
@@ -437,7 +466,6 @@ fn five_leader_bounces() {
     let final_read = dir.join("final.json");
     read_all_partitions(&cluster, "bounce", 1, &final_read);
     let verdict = nemesis::check(&[producer_out], &[], &final_read);
-    let _ = std::fs::remove_dir_all(&dir);
     eprintln!(
         "{produced}\n{}\nfailovers: {failovers:?}",
         summary("bounce", &verdict)
@@ -452,6 +480,7 @@ fn five_leader_bounces() {
         failovers.iter().all(|f| *f < Duration::from_secs(15)),
         "a failover took too long: {failovers:?}"
     );
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// [`read_all`] for a topic with `partitions` partitions.
@@ -504,7 +533,7 @@ fn produce_once(cluster: &Cluster, topic: &str, value: &str) -> Result<i64, Stri
 fn a_full_disk_refuses_writes_and_recovers() {
     require_root_tools();
     let _serial = one_at_a_time();
-    let net = Net::new(3);
+    let net = Net::new(3, nemesis::DISK_BYTES);
     let cluster = net.start_cluster(SETTINGS);
     let bootstrap = cluster.bootstrap();
     runnel_cli(
@@ -524,6 +553,11 @@ fn a_full_disk_refuses_writes_and_recovers() {
         b"",
     );
     wait_full_isr(&cluster, "full", 1, Duration::from_secs(30));
+    cluster.wait_for(
+        Duration::from_secs(30),
+        "the nodes agree on a leader",
+        |c| leader(c, "full").is_some(),
+    );
     let node = leader(&cluster, "full").expect("a leader");
     for i in 0..5 {
         assert_eq!(produce_once(&cluster, "full", &format!("a-{i}")), Ok(i));
@@ -568,8 +602,11 @@ fn a_full_disk_refuses_writes_and_recovers() {
         std::thread::sleep(Duration::from_millis(300));
     };
     assert_eq!(offset, 5);
+    // The recovery is logged once writes have gone on for 2 s without a failure.
+    std::thread::sleep(Duration::from_millis(2_500));
+    assert_eq!(produce_once(&cluster, "full", "a-6"), Ok(6));
     wait_full_isr(&cluster, "full", 1, Duration::from_secs(30));
-    let dir = history_dir(1);
+    let dir = history_dir("disk-full");
     let final_read = dir.join("final.json");
     read_all_partitions(&cluster, "full", 1, &final_read);
     let text = std::fs::read_to_string(&final_read).expect("final read");
@@ -581,7 +618,7 @@ fn a_full_disk_refuses_writes_and_recovers() {
         .iter()
         .filter_map(|r| r[1].as_str())
         .collect();
-    assert_eq!(values, ["a-0", "a-1", "a-2", "a-3", "a-4", "a-5"]);
+    assert_eq!(values, ["a-0", "a-1", "a-2", "a-3", "a-4", "a-5", "a-6"]);
     let log = cluster.nodes[node].log();
     let full_lines = log.lines().filter(|l| l.contains("No space left")).count();
     assert_eq!(full_lines, 1, "said once, not per request:\n{log}");
