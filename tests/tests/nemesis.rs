@@ -52,27 +52,19 @@ fn require_root_tools() {
     }
 }
 
-/// Creates `topic` with `PARTITIONS` partitions, replication factor 3 and `configs`, and waits
+/// Creates `topic` with `partitions` partitions, replication factor 3 and `configs`, and waits
 /// until every partition has a leader and a full ISR.
-fn create_topic(cluster: &Cluster, topic: &str, configs: &[&str]) {
+fn create_topic(cluster: &Cluster, topic: &str, partitions: usize, configs: &[&str]) {
     let bootstrap = cluster.nodes[0].bootstrap();
-    let partitions = PARTITIONS.to_string();
+    let count = partitions.to_string();
     let mut args = vec![
-        "topic",
-        "create",
-        topic,
-        "-p",
-        &partitions,
-        "-r",
-        "3",
-        "-b",
-        &bootstrap,
+        "topic", "create", topic, "-p", &count, "-r", "3", "-b", &bootstrap,
     ];
     for config in configs {
         args.extend(["-c", config]);
     }
     runnel_cli(&args, b"");
-    wait_full_isr(cluster, topic, PARTITIONS, Duration::from_secs(30));
+    wait_full_isr(cluster, topic, partitions, Duration::from_secs(30));
 }
 
 fn full_isr(cluster: &Cluster, topic: &str, partitions: usize) -> bool {
@@ -225,8 +217,8 @@ fn nemesis_run() {
     // The volumes hold the whole run: about 20 KiB a second per node reach them.
     let net = Net::new(3, nemesis::DISK_BYTES + seconds * (64 << 10));
     let mut cluster = net.start_cluster(SETTINGS);
-    create_topic(&cluster, "checked", &["min.insync.replicas=2"]);
-    create_topic(&cluster, "lossy", &[]);
+    create_topic(&cluster, "checked", PARTITIONS, &["min.insync.replicas=2"]);
+    create_topic(&cluster, "lossy", PARTITIONS, &[]);
     let bootstrap = cluster.bootstrap();
     let stop = dir.join("stop");
     let path = |name: &str| dir.join(name).to_string_lossy().into_owned();
@@ -403,23 +395,7 @@ fn five_leader_bounces() {
     let net = Net::new(3, nemesis::DISK_BYTES);
     let mut cluster = net.start_cluster(SETTINGS);
     let bootstrap = cluster.bootstrap();
-    runnel_cli(
-        &[
-            "topic",
-            "create",
-            "bounce",
-            "-p",
-            "1",
-            "-r",
-            "3",
-            "-c",
-            "min.insync.replicas=2",
-            "-b",
-            &bootstrap,
-        ],
-        b"",
-    );
-    wait_full_isr(&cluster, "bounce", 1, Duration::from_secs(30));
+    create_topic(&cluster, "bounce", 1, &["min.insync.replicas=2"]);
     let dir = history_dir("bounce");
     let stop = dir.join("stop");
     let producer_out = dir.join("producer.jsonl");
@@ -535,24 +511,7 @@ fn a_full_disk_refuses_writes_and_recovers() {
     let _serial = one_at_a_time();
     let net = Net::new(3, nemesis::DISK_BYTES);
     let cluster = net.start_cluster(SETTINGS);
-    let bootstrap = cluster.bootstrap();
-    runnel_cli(
-        &[
-            "topic",
-            "create",
-            "full",
-            "-p",
-            "1",
-            "-r",
-            "3",
-            "-c",
-            "min.insync.replicas=2",
-            "-b",
-            &bootstrap,
-        ],
-        b"",
-    );
-    wait_full_isr(&cluster, "full", 1, Duration::from_secs(30));
+    create_topic(&cluster, "full", 1, &["min.insync.replicas=2"]);
     cluster.wait_for(
         Duration::from_secs(30),
         "the nodes agree on a leader",
