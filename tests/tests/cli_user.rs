@@ -911,3 +911,46 @@ fn produce_creates_a_missing_topic_where_the_broker_allows_it() {
         "runnel: topic fresh: unknown topic or partition (UNKNOWN_TOPIC_OR_PARTITION, Kafka error 3)\n"
     );
 }
+
+/// `consume --follow` through a broker restart: the read waits for the broker, says so once,
+/// and goes on where it was (kcat and rpk reconnect too), instead of ending with "closed the
+/// connection". Ctrl-C still ends it cleanly.
+#[test]
+fn following_survives_a_broker_restart() {
+    use std::io::BufRead;
+    let mut broker = Runnel::start("cli-user-follow-restart", &[]);
+    let b = broker.bootstrap();
+    runnel(&["topic", "create", "tail", "-b", &b], b"");
+    runnel(&["produce", "tail", "-b", &b], b"before\n");
+    let mut child = Command::new(runnel_binary())
+        .args(["consume", "tail", "--follow", "-b", &b])
+        .env_remove("RUNNEL_BROKERS")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("consume");
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stdout = child.stdout.take().expect("stdout");
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let next = |rx: &std::sync::mpsc::Receiver<String>| {
+        rx.recv_timeout(Duration::from_secs(20))
+            .expect("a line within 20 s")
+    };
+    assert_eq!(next(&rx), "before");
+    assert!(broker.terminate(), "the broker stops cleanly");
+    std::thread::sleep(Duration::from_secs(2));
+    broker.restart();
+    runnel(&["produce", "tail", "-b", &b], b"after\n");
+    assert_eq!(next(&rx), "after");
+    interrupt(&child);
+    let out = child.wait_with_output().expect("consume ends");
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert_eq!(err.matches("reconnecting (Ctrl-C stops)").count(), 1, "{err}");
+    assert!(err.contains("runnel: reconnected\n"), "{err}");
+}

@@ -386,6 +386,8 @@ pub(crate) fn dial(address: &str, read_timeout: Duration) -> Result<TcpStream, C
 /// The cluster as the command line sees it: one connection per broker, opened on first use,
 /// and the partition leaders from the last Metadata.
 pub struct Brokers {
+    /// The `-b` list, for [`Brokers::reconnect`].
+    bootstrap_list: String,
     /// The bootstrap broker that answered first.
     bootstrap: Client,
     /// Broker id → host:port, from Metadata.
@@ -413,6 +415,7 @@ impl Brokers {
             match Client::connect(&address) {
                 Ok(client) => {
                     return Ok(Self {
+                        bootstrap_list: bootstrap.to_string(),
                         bootstrap: client,
                         addresses: BTreeMap::new(),
                         connections: BTreeMap::new(),
@@ -430,6 +433,16 @@ impl Brokers {
             bootstrap.to_string(),
             format!("no broker answered: {}", failures.join("; ")),
         ))
+    }
+
+    /// Starts over from the `-b` list after a connection broke (a broker restarted): the first
+    /// broker that answers becomes the bootstrap one; routes are learned again.
+    ///
+    /// # Errors
+    /// As [`Brokers::connect`].
+    pub fn reconnect(&mut self) -> Result<(), CliError> {
+        *self = Self::connect(&self.bootstrap_list)?;
+        Ok(())
     }
 
     /// The bootstrap broker's connection (admin requests any broker forwards or answers).

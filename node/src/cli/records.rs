@@ -1011,6 +1011,22 @@ impl Cursor {
     }
 }
 
+/// Says once on stderr that the cluster is out of reach (`why`), then dials the `-b` list again
+/// every second until a broker answers (true) or Ctrl-C (false).
+fn wait_for_brokers(brokers: &mut Brokers, why: &str) -> bool {
+    eprintln!("runnel: {why}; reconnecting (Ctrl-C stops)");
+    loop {
+        if interrupted() {
+            return false;
+        }
+        std::thread::sleep(Duration::from_secs(1));
+        if brokers.reconnect().is_ok() {
+            eprintln!("runnel: reconnected");
+            return true;
+        }
+    }
+}
+
 /// Fetches the partitions in `cursors` from their leaders until each is caught up (at or past
 /// the end it had when the read started, and a fetch there brings nothing new; like kcat's
 /// `-e`), forever with `follow`, or until `limit` records are printed, Ctrl-C, or the output
@@ -1025,7 +1041,9 @@ fn read(
 ) -> Result<Stopped, CliError> {
     let limit = options.limit;
     let mut scratch = Vec::new();
-    loop {
+    // Following without a group, brokers that go away (restart) are waited for.
+    let reconnects = options.follow && options.group.is_none();
+    'round: loop {
         if limit.is_some_and(|l| *printed >= l)
             || (!options.follow && cursors.values().all(|c| c.drained))
         {
@@ -1051,7 +1069,22 @@ fn read(
                 .iter()
                 .filter(|((t, _), c)| t == topic && !c.drained)
                 .map(|((_, p), _)| *p);
-            for (leader, ps) in brokers.by_leader(topic, wanted)? {
+            let by_leader = match brokers.by_leader(topic, wanted) {
+                Ok(by_leader) => by_leader,
+                Err(CliError::Connection(broker, why)) if reconnects => {
+                    if !wait_for_brokers(brokers, &format!("broker {broker}: {why}")) {
+                        return Ok(Stopped::Interrupted);
+                    }
+                    continue 'round;
+                }
+                // A restarted broker has no leader for a moment (LEADER_NOT_AVAILABLE).
+                Err(CliError::Kafka { code: 5, .. }) if reconnects => {
+                    std::thread::sleep(Duration::from_millis(500));
+                    continue 'round;
+                }
+                Err(e) => return Err(e),
+            };
+            for (leader, ps) in by_leader {
                 routes
                     .entry(leader)
                     .or_default()
@@ -1085,7 +1118,22 @@ fn read(
                         })
                         .collect(),
                 );
-            let response: FetchResponse = brokers.broker(leader)?.call(ApiKey::Fetch, 4, &fetch)?;
+            let answer = brokers
+                .broker(leader)
+                .and_then(|c| c.call::<_, FetchResponse>(ApiKey::Fetch, 4, &fetch));
+            let response = match answer {
+                Ok(response) => response,
+                // A broker that goes away (a restart) is waited for, as kcat and rpk do; a
+                // group member's session is gone with it, so it ends as before.
+                Err(CliError::Connection(broker, why)) if reconnects => {
+                    if !wait_for_brokers(brokers, &format!("broker {broker}: {why}")) {
+                        return Ok(Stopped::Interrupted);
+                    }
+                    stale = true;
+                    break;
+                }
+                Err(e) => return Err(e),
+            };
             for t in &response.responses {
                 let topic = t.topic.0.to_string();
                 for p in &t.partitions {
@@ -1182,7 +1230,16 @@ fn read(
         }
         if stale {
             std::thread::sleep(Duration::from_millis(200));
-            let metadata = brokers.metadata(Some(&topics))?;
+            let metadata = match brokers.metadata(Some(&topics)) {
+                Ok(metadata) => metadata,
+                Err(CliError::Connection(broker, why)) if reconnects => {
+                    if !wait_for_brokers(brokers, &format!("broker {broker}: {why}")) {
+                        return Ok(Stopped::Interrupted);
+                    }
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             // A topic deleted while it is read ends the read, rather than a silent wait.
             if let Some(gone) = metadata.topics.iter().find(|t| t.error_code == 3) {
                 let name = gone
