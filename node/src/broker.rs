@@ -1544,15 +1544,24 @@ impl Broker {
         self.cluster().is_none() || self.leadership(OFFSETS_TOPIC, 0) == Leadership::Here
     }
 
-    /// The group coordinator's Kafka endpoint: this node's on a single node; in a cluster the
-    /// leader of `__consumer_offsets`, if it has one.
-    pub fn coordinator_endpoint(&self) -> Option<(i32, String, u16)> {
+    /// Where clients that came through listener number `listener` reach this node: the
+    /// advertised host and that listener's port (Kafka answers each listener's clients with
+    /// that listener's address).
+    pub fn advertised_endpoint(&self, listener: usize) -> (String, u16) {
+        let port = self
+            .config
+            .listeners
+            .get(listener)
+            .map_or(self.config.listener().port(), |l| l.address.port());
+        (self.config.advertised_host.clone(), port)
+    }
+
+    /// The group coordinator's Kafka endpoint for a client of listener number `listener`: this
+    /// node's on a single node; in a cluster the leader of `__consumer_offsets`, if it has one.
+    pub fn coordinator_endpoint(&self, listener: usize) -> Option<(i32, String, u16)> {
         let Some(cluster) = self.cluster() else {
-            return Some((
-                self.config.node_id,
-                self.config.advertised_host.clone(),
-                self.config.listener.port(),
-            ));
+            let (host, port) = self.advertised_endpoint(listener);
+            return Some((self.config.node_id, host, port));
         };
         let image = cluster.image();
         let leader = image.partition(OFFSETS_TOPIC, 0)?.leader?;

@@ -26,10 +26,29 @@ pub struct BrokerConfig {
     /// `node.id`: this broker's id.
     #[serde(rename = "node.id")]
     pub node_id: i32,
-    /// `listeners`: where the Kafka protocol is served, `host:port` or Kafka's
-    /// `PLAINTEXT://host:port` (an empty host: every interface). One plaintext listener.
-    #[serde(rename = "listeners", deserialize_with = "listener")]
-    pub listener: SocketAddr,
+    /// `listeners`: where the Kafka protocol is served: Kafka's `NAME://host:port,...` (an
+    /// empty host: every interface; a bare `host:port` is one PLAINTEXT listener). Each name's
+    /// protocol comes from `listener.security.protocol.map`: PLAINTEXT or SSL.
+    #[serde(rename = "listeners", with = "listeners_text")]
+    pub listeners: Vec<Listener>,
+    /// `listener.security.protocol.map`: `NAME:PROTOCOL,...` (Kafka's default maps each
+    /// protocol's own name to itself).
+    #[serde(rename = "listener.security.protocol.map")]
+    pub listener_security_protocol_map: String,
+    /// `ssl.keystore.location`: a PEM file with this broker's private key and certificate
+    /// chain (Kafka's `ssl.keystore.type=PEM`), for SSL listeners.
+    #[serde(rename = "ssl.keystore.location")]
+    pub ssl_keystore_location: Option<PathBuf>,
+    /// `ssl.keystore.type`: PEM (the only one read; JKS and PKCS12 are refused by name).
+    #[serde(rename = "ssl.keystore.type")]
+    pub ssl_keystore_type: String,
+    /// `ssl.truststore.location`: PEM certificates of the authorities client certificates are
+    /// checked against (`ssl.client.auth` requested or required).
+    #[serde(rename = "ssl.truststore.location")]
+    pub ssl_truststore_location: Option<PathBuf>,
+    /// `ssl.client.auth`: `none`, `requested` or `required` (Kafka's values).
+    #[serde(rename = "ssl.client.auth")]
+    pub ssl_client_auth: String,
     /// `advertised.host`: the host clients are told to connect to (an IPv4 address by
     /// default: librdkafka may resolve `localhost` to ::1).
     #[serde(rename = "advertised.host")]
@@ -143,7 +162,17 @@ impl Default for BrokerConfig {
             unclean_leader_election: false,
             auto_leader_rebalance: true,
             leader_imbalance_check_interval_seconds: 300,
-            listener: SocketAddr::from(([127, 0, 0, 1], 9092)),
+            listeners: vec![Listener {
+                name: "PLAINTEXT".into(),
+                address: SocketAddr::from(([127, 0, 0, 1], 9092)),
+                protocol: SecurityProtocol::Plaintext,
+            }],
+            listener_security_protocol_map:
+                "PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL".into(),
+            ssl_keystore_location: None,
+            ssl_keystore_type: "PEM".into(),
+            ssl_truststore_location: None,
+            ssl_client_auth: "none".into(),
             advertised_host: String::new(),
             admin_listener: SocketAddr::from(([127, 0, 0, 1], 8080)),
             data_dir: PathBuf::from("./runnel-data"),
@@ -187,6 +216,9 @@ pub enum ConfigError {
         /// The parser's words.
         message: String,
     },
+    /// `listeners` and the SSL settings do not fit together.
+    #[error("{0}")]
+    Listeners(String),
     /// A value is out of range.
     #[error("invalid config {key} = {value}: {reason}")]
     Invalid {
@@ -283,8 +315,9 @@ impl BrokerConfig {
                 });
             }
         }
+        self.resolve_listeners().map_err(ConfigError::Listeners)?;
         if self.advertised_host.is_empty() {
-            let ip = self.listener.ip();
+            let ip = self.listener().ip();
             self.advertised_host = if ip.is_unspecified() {
                 "127.0.0.1".into()
             } else {
@@ -292,6 +325,97 @@ impl BrokerConfig {
             };
         }
         Ok(self)
+    }
+
+    /// The first listener's address: the one a cluster node registers and replicates through.
+    pub fn listener(&self) -> SocketAddr {
+        self.listeners
+            .first()
+            .map_or(SocketAddr::from(([127, 0, 0, 1], 9092)), |l| l.address)
+    }
+
+    /// Gives each listener its protocol from `listener.security.protocol.map` and checks what
+    /// runnel can serve: PLAINTEXT and SSL (SASL not yet), names and ports used once, a PEM
+    /// keystore for SSL, and in a cluster one PLAINTEXT listener (inter-broker TLS is not built
+    /// yet).
+    fn resolve_listeners(&mut self) -> Result<(), String> {
+        let mut map = std::collections::BTreeMap::new();
+        for pair in self
+            .listener_security_protocol_map
+            .split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+        {
+            let (name, protocol) = pair.split_once(':').ok_or_else(|| {
+                format!("listener.security.protocol.map: {pair}: expected NAME:PROTOCOL")
+            })?;
+            map.insert(
+                name.trim().to_ascii_uppercase(),
+                protocol.trim().to_ascii_uppercase(),
+            );
+        }
+        if self.listeners.is_empty() {
+            return Err("listeners: none given".into());
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        let mut ports = std::collections::BTreeSet::new();
+        for listener in &mut self.listeners {
+            let name = listener.name.to_ascii_uppercase();
+            let protocol = map.get(&name).ok_or_else(|| {
+                format!(
+                    "listeners: {name} is not in listener.security.protocol.map ({})",
+                    self.listener_security_protocol_map
+                )
+            })?;
+            listener.protocol = match protocol.as_str() {
+                "PLAINTEXT" => SecurityProtocol::Plaintext,
+                "SSL" => SecurityProtocol::Ssl,
+                "SASL_PLAINTEXT" | "SASL_SSL" => {
+                    return Err(format!(
+                        "listeners: {name} is {protocol}: runnel serves PLAINTEXT and SSL (SASL is not built yet)"
+                    ));
+                }
+                other => return Err(format!("listeners: {name}: unknown protocol {other}")),
+            };
+            if !seen.insert(name.clone()) || !ports.insert(listener.address.port()) {
+                return Err(format!(
+                    "listeners: {name} ({}): each listener needs its own name and port",
+                    listener.address
+                ));
+            }
+        }
+        let ssl = self
+            .listeners
+            .iter()
+            .any(|l| l.protocol == SecurityProtocol::Ssl);
+        if !self.ssl_keystore_type.eq_ignore_ascii_case("PEM") {
+            return Err(format!(
+                "ssl.keystore.type = {}: runnel reads PEM keystores (ssl.keystore.type=PEM: the key and certificate chain in one file)",
+                self.ssl_keystore_type
+            ));
+        }
+        if ssl && self.ssl_keystore_location.is_none() {
+            return Err("an SSL listener needs ssl.keystore.location (a PEM file with the private key and certificate chain)".into());
+        }
+        if !["none", "requested", "required"].contains(&self.ssl_client_auth.as_str()) {
+            return Err(format!(
+                "ssl.client.auth = {}: one of none, requested, required",
+                self.ssl_client_auth
+            ));
+        }
+        if self.ssl_client_auth != "none" && self.ssl_truststore_location.is_none() {
+            return Err(format!(
+                "ssl.client.auth = {} needs ssl.truststore.location (PEM certificates of the authorities clients' certificates are checked against)",
+                self.ssl_client_auth
+            ));
+        }
+        if !self.quorum_voters.is_empty()
+            && (self.listeners.len() > 1
+                || self.listeners[0].protocol != SecurityProtocol::Plaintext)
+        {
+            return Err("listeners: a cluster node serves one PLAINTEXT listener for now (inter-broker TLS and per-listener endpoints are not built yet)".into());
+        }
+        Ok(())
     }
 
     /// Every setting by its Kafka name, with its value as text (DescribeConfigs on the broker).
@@ -328,39 +452,87 @@ impl BrokerConfig {
 }
 
 /// Moves every value of `table` into `out` under its dotted path (`prefix` + key).
-/// Reads `listeners`: `host:port`, or one Kafka listener `PLAINTEXT://host:port` (Kafka's
-/// `listeners` syntax; an empty host means every interface, as in Kafka). Other protocols
-/// (SSL, SASL_*) and several listeners are refused by name.
-fn listener<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<SocketAddr, D::Error> {
-    let text = String::deserialize(deserializer)?;
-    parse_listener(&text).map_err(serde::de::Error::custom)
+/// A security protocol of a listener (Kafka's `SecurityProtocol`; SASL ones are refused).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum SecurityProtocol {
+    /// TCP as it is.
+    #[default]
+    Plaintext,
+    /// TLS (rustls).
+    Ssl,
 }
 
-/// See [`listener`].
-pub fn parse_listener(text: &str) -> Result<SocketAddr, String> {
-    let text = text.trim();
-    if text.contains(',') {
-        return Err(format!(
-            "{text}: one listener only (runnel serves one plaintext listener)"
-        ));
+/// One listener: its name (Kafka's, e.g. `PLAINTEXT`, `SSL`, `EXTERNAL`), address and protocol.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Listener {
+    /// The listener name, upper case.
+    pub name: String,
+    /// Where it listens.
+    pub address: SocketAddr,
+    /// Its protocol (from `listener.security.protocol.map`, set by `validate`).
+    pub protocol: SecurityProtocol,
+}
+
+/// `listeners` as Kafka writes it: `NAME://host:port,...`.
+mod listeners_text {
+    use super::{Listener, SecurityProtocol};
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(
+        listeners: &[Listener],
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        let text = listeners
+            .iter()
+            .map(|l| format!("{}://{}", l.name, l.address))
+            .collect::<Vec<_>>()
+            .join(",");
+        serializer.serialize_str(&text)
     }
-    let address = match text.split_once("://") {
-        None => text,
-        Some((protocol, address)) if protocol.eq_ignore_ascii_case("PLAINTEXT") => address,
-        Some((protocol, _)) => {
-            return Err(format!(
-                "{text}: runnel serves PLAINTEXT only, not {protocol} (TLS and SASL are not built yet)"
-            ));
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Vec<Listener>, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        super::parse_listeners(&text).map_err(serde::de::Error::custom)
+    }
+
+    /// The protocol is decided later, from the map; the name's own protocol until then.
+    pub(super) fn guess(name: &str) -> SecurityProtocol {
+        if name == "SSL" {
+            SecurityProtocol::Ssl
+        } else {
+            SecurityProtocol::Plaintext
         }
-    };
-    let address = if address.starts_with(':') {
-        format!("0.0.0.0{address}")
-    } else {
-        address.to_string()
-    };
-    address
-        .parse()
-        .map_err(|_| format!("{text}: expected host:port or PLAINTEXT://host:port (an IP address)"))
+    }
+}
+
+/// Parses `listeners`: `NAME://host:port,...` (Kafka's syntax; an empty host means every
+/// interface) or a bare `host:port` (one PLAINTEXT listener).
+pub fn parse_listeners(text: &str) -> Result<Vec<Listener>, String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|part| {
+            let (name, address) = match part.split_once("://") {
+                None => ("PLAINTEXT".to_string(), part),
+                Some((name, address)) => (name.to_ascii_uppercase(), address),
+            };
+            let address = if address.starts_with(':') {
+                format!("0.0.0.0{address}")
+            } else {
+                address.to_string()
+            };
+            let address = address.parse().map_err(|_| {
+                format!("{part}: expected NAME://host:port or host:port (an IP address)")
+            })?;
+            Ok(Listener {
+                protocol: listeners_text::guess(&name),
+                name,
+                address,
+            })
+        })
+        .collect()
 }
 
 fn flatten(prefix: &str, table: toml::Table, out: &mut toml::Table) {
@@ -405,7 +577,7 @@ mod tests {
         )
         .unwrap();
         let config = config.validate().unwrap();
-        assert_eq!(config.listener.port(), 19092);
+        assert_eq!(config.listener().port(), 19092);
         assert_eq!(config.num_partitions, 6);
         assert_eq!(config.advertised_host, "127.0.0.1");
         assert_eq!(
@@ -416,27 +588,63 @@ mod tests {
         assert!(parse_cleanup_policy("delete,nope").is_none());
     }
 
-    /// Kafka's `listeners` syntax (`PROTOCOL://host:port`, an empty host for every
-    /// interface) works for the one plaintext listener; what runnel cannot serve is named.
+    /// Kafka's `listeners` syntax (`NAME://host:port,...`, an empty host for every interface,
+    /// names mapped to protocols by `listener.security.protocol.map`); what runnel cannot
+    /// serve is named.
     #[test]
     fn listeners_take_kafkas_syntax() {
-        let table = |v: &str| {
-            BrokerConfig::from_table(toml::Table::from_iter([(
-                "listeners".to_string(),
-                toml::Value::String(v.to_string()),
-            )]))
+        let config = |pairs: &[(&str, &str)]| {
+            BrokerConfig::from_table(toml::Table::from_iter(
+                pairs
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), toml::Value::String(v.to_string()))),
+            ))
+            .map_err(|e| e.to_string())
+            .and_then(|c| c.validate().map_err(|e| e.to_string()))
         };
-        let plain = table("PLAINTEXT://127.0.0.1:39192").unwrap();
-        assert_eq!(plain.listener, "127.0.0.1:39192".parse().unwrap());
-        assert_eq!(table("127.0.0.1:9093").unwrap().listener.port(), 9093);
+        let plain = config(&[("listeners", "PLAINTEXT://127.0.0.1:39192")]).unwrap();
+        assert_eq!(plain.listener(), "127.0.0.1:39192".parse().unwrap());
+        let bare = config(&[("listeners", "127.0.0.1:9093")]).unwrap();
+        assert_eq!(bare.listeners[0].name, "PLAINTEXT");
+        let any = config(&[("listeners", "PLAINTEXT://:9092")]).unwrap();
+        assert_eq!(any.listener(), "0.0.0.0:9092".parse().unwrap());
+        let two = config(&[
+            ("listeners", "INTERNAL://127.0.0.1:1,EXTERNAL://127.0.0.1:2"),
+            (
+                "listener.security.protocol.map",
+                "INTERNAL:PLAINTEXT,EXTERNAL:SSL",
+            ),
+            ("ssl.keystore.location", "/etc/runnel/broker.pem"),
+        ])
+        .unwrap();
+        let protocols: Vec<_> = two.listeners.iter().map(|l| l.protocol).collect();
         assert_eq!(
-            table("PLAINTEXT://:9092").unwrap().listener,
-            "0.0.0.0:9092".parse().unwrap()
+            protocols,
+            [SecurityProtocol::Plaintext, SecurityProtocol::Ssl]
         );
-        let ssl = table("SSL://127.0.0.1:9093").unwrap_err();
-        assert!(ssl.contains("PLAINTEXT only, not SSL"), "{ssl}");
-        let two = table("PLAINTEXT://127.0.0.1:1,PLAINTEXT://127.0.0.1:2").unwrap_err();
-        assert!(two.contains("one listener only"), "{two}");
+        let no_keystore = config(&[("listeners", "SSL://127.0.0.1:9093")]).unwrap_err();
+        assert!(
+            no_keystore.contains("needs ssl.keystore.location"),
+            "{no_keystore}"
+        );
+        let sasl = config(&[("listeners", "SASL_SSL://127.0.0.1:9093")]).unwrap_err();
+        assert!(sasl.contains("SASL is not built yet"), "{sasl}");
+        let same_port = config(&[("listeners", "PLAINTEXT://127.0.0.1:1,SSL://127.0.0.1:1")]);
+        assert!(same_port.unwrap_err().contains("its own name and port"));
+        let unmapped = config(&[("listeners", "EXTERNAL://127.0.0.1:1")]).unwrap_err();
+        assert!(
+            unmapped.contains("not in listener.security.protocol.map"),
+            "{unmapped}"
+        );
+        let cluster_ssl = config(&[
+            ("listeners", "SSL://127.0.0.1:9092"),
+            ("ssl.keystore.location", "/etc/runnel/broker.pem"),
+            ("controller.quorum.voters", "0@127.0.0.1:9093"),
+        ])
+        .unwrap_err();
+        assert!(cluster_ssl.contains("one PLAINTEXT listener"), "{cluster_ssl}");
+        let jks = config(&[("ssl.keystore.type", "JKS")]).unwrap_err();
+        assert!(jks.contains("runnel reads PEM keystores"), "{jks}");
     }
 
     #[test]

@@ -9,7 +9,8 @@
 //! # Layout
 //! - `config`: defaults, the TOML file (Kafka's config names) and flags.
 //! - `broker`: topics, partitions, groups; the operations handlers call.
-//! - `server`: the Kafka listener (framing, dispatch, ordering).
+//! - `server`: the Kafka listeners (framing, dispatch, ordering).
+//! - `tls`: TLS for SSL listeners (rustls).
 //! - `api`: one module per group of Kafka APIs.
 //! - `storage`: core's `SegmentStore` over files.
 //! - `data_dir`: one process and one node per data directory (`.lock`, `meta.properties`).
@@ -32,3 +33,4 @@ pub mod metrics;
 pub mod plugins;
 pub mod server;
 pub mod storage;
+pub mod tls;

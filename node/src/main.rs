@@ -881,7 +881,11 @@ fn load_config(cli: &Cli) -> Result<BrokerConfig, String> {
     }
     let mut config = BrokerConfig::from_table(table).map_err(|e| format!("configuration: {e}"))?;
     if let Some(listen) = cli.listen {
-        config.listener = listen;
+        config.listeners = vec![runnel_node::config::Listener {
+            name: "PLAINTEXT".into(),
+            address: listen,
+            protocol: runnel_node::config::SecurityProtocol::Plaintext,
+        }];
     }
     if let Some(host) = &cli.advertised_host {
         config.advertised_host = host.clone();
@@ -896,9 +900,24 @@ fn load_config(cli: &Cli) -> Result<BrokerConfig, String> {
 }
 
 async fn run(config: BrokerConfig) -> Result<(), String> {
-    let kafka = tokio::net::TcpListener::bind(config.listener)
-        .await
-        .map_err(|e| format!("cannot listen on {}: {e}", config.listener))?;
+    let mut kafka = Vec::new();
+    for listener in &config.listeners {
+        let socket = tokio::net::TcpListener::bind(listener.address)
+            .await
+            .map_err(|e| {
+                format!(
+                    "cannot listen on {} ({}): {e}",
+                    listener.address, listener.name
+                )
+            })?;
+        let tls = match listener.protocol {
+            runnel_node::config::SecurityProtocol::Plaintext => None,
+            runnel_node::config::SecurityProtocol::Ssl => {
+                Some(runnel_node::tls::acceptor(&config)?)
+            }
+        };
+        kafka.push((socket, tls));
+    }
     let admin = tokio::net::TcpListener::bind(config.admin_listener)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.admin_listener))?;
@@ -906,11 +925,16 @@ async fn run(config: BrokerConfig) -> Result<(), String> {
         .await
         .map_err(|e| e.to_string())??;
     tracing::info!(
-        "runnel {} listening on {} (advertised as {}:{}), playground and /metrics on http://{}/, data in {}",
+        "runnel {} listening on {} (advertised as {}), playground and /metrics on http://{}/, data in {}",
         env!("CARGO_PKG_VERSION"),
-        broker.config.listener,
+        broker
+            .config
+            .listeners
+            .iter()
+            .map(|l| format!("{}://{}", l.name, l.address))
+            .collect::<Vec<_>>()
+            .join(", "),
         broker.config.advertised_host,
-        broker.config.listener.port(),
         broker.config.admin_listener,
         broker.config.data_dir.display()
     );
@@ -930,7 +954,13 @@ async fn run(config: BrokerConfig) -> Result<(), String> {
         .name("plugin-pipelines".into())
         .spawn(move || runner.run())
         .map_err(|e| format!("cannot start the plugin thread: {e}"))?;
-    let server = tokio::spawn(server::serve(broker.clone(), kafka));
+    let servers: Vec<_> = kafka
+        .into_iter()
+        .enumerate()
+        .map(|(index, (socket, tls))| {
+            tokio::spawn(server::serve(broker.clone(), socket, index, tls))
+        })
+        .collect();
     let admin = tokio::spawn(admin::serve(broker.clone(), pipelines, admin));
     let timers = tokio::spawn(timers(broker.clone()));
     let maintenance = tokio::spawn(maintenance(broker.clone()));
@@ -939,7 +969,9 @@ async fn run(config: BrokerConfig) -> Result<(), String> {
         controlled_shutdown(&broker, cluster, heartbeats).await;
     }
     tracing::info!("shutting down: flushing segments");
-    server.abort();
+    for server in &servers {
+        server.abort();
+    }
     admin.abort();
     timers.abort();
     maintenance.abort();
@@ -1007,7 +1039,7 @@ async fn join_cluster(broker: &Arc<Broker>) -> Result<tokio::task::JoinHandle<()
     );
     let incarnation = now_ms();
     let host = broker.config.advertised_host.clone();
-    let port = broker.config.listener.port();
+    let port = broker.config.listener().port();
     let interval = Duration::from_millis(broker.config.broker_heartbeat_interval_ms.max(10));
     let heartbeats = {
         let cluster = cluster.clone();

@@ -15,8 +15,8 @@ use std::time::Instant;
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::{ApiKey, RequestHeader, RequestKind, ResponseHeader};
 use kafka_protocol::protocol::{Encodable, decode_request_header_from_buffer};
-use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader, BufWriter};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader, BufWriter};
+use tokio::net::TcpListener;
 
 use crate::api::{self, Context};
 use crate::broker::Broker;
@@ -24,15 +24,41 @@ use crate::broker::Broker;
 /// Bytes of the smallest request header (api key, version, correlation id, client id length).
 pub const HEADER_MIN_BYTES: usize = 10;
 
-/// Accepts connections until the task is dropped.
-pub async fn serve(broker: Arc<Broker>, listener: TcpListener) {
+/// How long a client may take to finish its TLS handshake.
+const TLS_HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Accepts connections on listener number `index` of `listeners` until the task is dropped;
+/// with `tls`, each connection starts with a TLS handshake (an SSL listener).
+pub async fn serve(
+    broker: Arc<Broker>,
+    listener: TcpListener,
+    index: usize,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+) {
     loop {
         match listener.accept().await {
             Ok((stream, peer)) => {
                 broker.metrics.connections.fetch_add(1, Ordering::Relaxed);
                 let broker = broker.clone();
+                let tls = tls.clone();
                 tokio::spawn(async move {
-                    if let Err(reason) = connection(broker, stream, peer).await {
+                    let _ = stream.set_nodelay(true);
+                    let result = match tls {
+                        None => connection(broker, stream, peer, index).await,
+                        Some(acceptor) => {
+                            match tokio::time::timeout(
+                                TLS_HANDSHAKE_TIMEOUT,
+                                acceptor.accept(stream),
+                            )
+                            .await
+                            {
+                                Ok(Ok(stream)) => connection(broker, stream, peer, index).await,
+                                Ok(Err(e)) => Err(format!("TLS handshake failed: {e}")),
+                                Err(_) => Err("no TLS handshake in time".into()),
+                            }
+                        }
+                    };
+                    if let Err(reason) = result {
                         tracing::debug!("{peer}: connection closed: {reason}");
                     }
                 });
@@ -45,13 +71,13 @@ pub async fn serve(broker: Arc<Broker>, listener: TcpListener) {
     }
 }
 
-async fn connection(
+async fn connection<S: AsyncRead + AsyncWrite + Unpin>(
     broker: Arc<Broker>,
-    stream: TcpStream,
+    stream: S,
     peer: SocketAddr,
+    listener: usize,
 ) -> Result<(), String> {
-    let _ = stream.set_nodelay(true);
-    let (read, write) = stream.into_split();
+    let (read, write) = tokio::io::split(stream);
     let mut read = BufReader::new(read);
     let mut write = BufWriter::new(write);
     let client_host = format!("/{}", peer.ip());
@@ -73,7 +99,8 @@ async fn connection(
         read.read_exact(&mut frame)
             .await
             .map_err(|e| e.to_string())?;
-        let Some(response) = respond(&broker, frame.freeze(), &client_host, peer).await? else {
+        let Some(response) = respond(&broker, frame.freeze(), &client_host, peer, listener).await?
+        else {
             continue;
         };
         write
@@ -171,6 +198,7 @@ async fn respond(
     frame: Bytes,
     client_host: &str,
     peer: SocketAddr,
+    listener: usize,
 ) -> Result<Option<BytesMut>, String> {
     let refuse = |why: String| {
         broker.metrics.bad_requests.fetch_add(1, Ordering::Relaxed);
@@ -226,6 +254,7 @@ async fn respond(
     let ctx = Context {
         header,
         client_host: client_host.to_string(),
+        listener,
     };
     let response = api::handle(broker, &ctx, request).await;
     broker

@@ -189,9 +189,14 @@ impl Runnel {
             }
             None => Command::new(runnel_binary()),
         };
+        // `listeners` among the settings (several listeners, SSL) wins over `--listen`; the
+        // first listener's port is then `port`.
+        if !self.settings.iter().any(|s| s.starts_with("listeners=")) {
+            command
+                .arg("--listen")
+                .arg(format!("{}:{}", self.host, self.port));
+        }
         command
-            .arg("--listen")
-            .arg(format!("{}:{}", self.host, self.port))
             .arg("--admin")
             .arg(format!("{}:{}", self.host, self.admin_port))
             .arg("--data-dir")

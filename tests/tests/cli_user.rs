@@ -933,7 +933,10 @@ fn following_survives_a_broker_restart() {
     let (tx, rx) = std::sync::mpsc::channel();
     let stdout = child.stdout.take().expect("stdout");
     std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
             let _ = tx.send(line);
         }
     });
@@ -951,6 +954,10 @@ fn following_survives_a_broker_restart() {
     let out = child.wait_with_output().expect("consume ends");
     let err = stderr(&out);
     assert!(out.status.success(), "{err}");
-    assert_eq!(err.matches("reconnecting (Ctrl-C stops)").count(), 1, "{err}");
+    assert_eq!(
+        err.matches("reconnecting (Ctrl-C stops)").count(),
+        1,
+        "{err}"
+    );
     assert!(err.contains("runnel: reconnected\n"), "{err}");
 }

@@ -47,6 +47,7 @@ const UNKNOWN_VOLUME_BYTES: i64 = -1;
 pub(super) async fn describe_cluster(
     broker: &Arc<Broker>,
     request: DescribeClusterRequest,
+    listener: usize,
 ) -> DescribeClusterResponse {
     if request.endpoint_type != BROKER_ENDPOINTS {
         return DescribeClusterResponse::default()
@@ -59,6 +60,7 @@ pub(super) async fn describe_cluster(
         broker,
         12,
         MetadataRequest::default().with_topics(Some(vec![])),
+        listener,
     )
     .await;
     DescribeClusterResponse::default()

@@ -76,8 +76,9 @@ pub(super) fn find_coordinator(
     broker: &Arc<Broker>,
     version: i16,
     request: FindCoordinatorRequest,
+    listener: usize,
 ) -> FindCoordinatorResponse {
-    let coordinator = broker.coordinator_endpoint();
+    let coordinator = broker.coordinator_endpoint(listener);
     let (node, host, port) = match &coordinator {
         Some((id, host, port)) => (BrokerId(*id), s(host.clone()), i32::from(*port)),
         None => (BrokerId(-1), s(String::new()), -1),

@@ -55,13 +55,14 @@ pub(super) async fn metadata(
     broker: &Arc<Broker>,
     version: i16,
     request: MetadataRequest,
+    listener: usize,
 ) -> MetadataResponse {
     let topic_operations = version >= 8 && request.include_topic_authorized_operations;
     let cluster_operations =
         (8..=10).contains(&version) && request.include_cluster_authorized_operations;
     let mut response = match broker.cluster() {
         Some(cluster) => cluster_metadata(broker, cluster, version, request).await,
-        None => node_metadata(broker, version, request),
+        None => node_metadata(broker, version, request, listener),
     };
     if topic_operations {
         for topic in response.topics.iter_mut().filter(|t| t.error_code == 0) {
@@ -75,7 +76,12 @@ pub(super) async fn metadata(
 }
 
 /// Metadata on a single node.
-fn node_metadata(broker: &Arc<Broker>, version: i16, request: MetadataRequest) -> MetadataResponse {
+fn node_metadata(
+    broker: &Arc<Broker>,
+    version: i16,
+    request: MetadataRequest,
+    listener: usize,
+) -> MetadataResponse {
     let node = BrokerId(broker.config.node_id);
     let all_topics = match &request.topics {
         None => true,
@@ -116,12 +122,13 @@ fn node_metadata(broker: &Arc<Broker>, version: i16, request: MetadataRequest) -
             })
             .collect()
     };
+    let (host, port) = broker.advertised_endpoint(listener);
     MetadataResponse::default()
         .with_brokers(vec![
             MetadataResponseBroker::default()
                 .with_node_id(node)
-                .with_host(s(broker.config.advertised_host.clone()))
-                .with_port(i32::from(broker.config.listener.port())),
+                .with_host(s(host))
+                .with_port(i32::from(port)),
         ])
         .with_cluster_id((version >= 2).then(|| s(broker.data_dir.cluster_id.clone())))
         .with_controller_id(if version >= 1 { node } else { BrokerId(-1) })

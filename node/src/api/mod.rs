@@ -116,6 +116,9 @@ pub struct Context {
     pub header: RequestHeader,
     /// The client's address, for DescribeGroups.
     pub client_host: String,
+    /// Which of `listeners` the request came through: Metadata and FindCoordinator answer
+    /// with that listener's address, as Kafka does.
+    pub listener: usize,
 }
 
 /// Handles one decoded request. `None` means no response at all (Produce with acks=0).
@@ -133,7 +136,7 @@ pub async fn handle(
     Some(match request {
         RequestKind::ApiVersions(_) => ResponseKind::ApiVersions(api_versions_response()),
         RequestKind::Metadata(r) => {
-            ResponseKind::Metadata(metadata::metadata(broker, version, r).await)
+            ResponseKind::Metadata(metadata::metadata(broker, version, r, ctx.listener).await)
         }
         RequestKind::Produce(r) => {
             return produce::produce(broker, version, r)
@@ -171,9 +174,12 @@ pub async fn handle(
         RequestKind::IncrementalAlterConfigs(r) => ResponseKind::IncrementalAlterConfigs(
             configs::incremental_alter_configs(broker, r).await,
         ),
-        RequestKind::FindCoordinator(r) => {
-            ResponseKind::FindCoordinator(groups::find_coordinator(broker, version, r))
-        }
+        RequestKind::FindCoordinator(r) => ResponseKind::FindCoordinator(groups::find_coordinator(
+            broker,
+            version,
+            r,
+            ctx.listener,
+        )),
         RequestKind::JoinGroup(r) => {
             ResponseKind::JoinGroup(groups::join_group(broker, ctx, r).await)
         }
@@ -202,9 +208,9 @@ pub async fn handle(
         RequestKind::OffsetDelete(r) => {
             ResponseKind::OffsetDelete(offsets::offset_delete(broker, r))
         }
-        RequestKind::DescribeCluster(r) => {
-            ResponseKind::DescribeCluster(cluster_admin::describe_cluster(broker, r).await)
-        }
+        RequestKind::DescribeCluster(r) => ResponseKind::DescribeCluster(
+            cluster_admin::describe_cluster(broker, r, ctx.listener).await,
+        ),
         RequestKind::DescribeLogDirs(r) => {
             ResponseKind::DescribeLogDirs(cluster_admin::describe_log_dirs(broker, r))
         }

@@ -1,0 +1,84 @@
+//! TLS for SSL listeners, with rustls (ring as the crypto provider; no OpenSSL).
+//!
+//! Kafka's PEM keystore (`ssl.keystore.type=PEM`): `ssl.keystore.location` is one PEM file
+//! holding the broker's private key and its certificate chain. With `ssl.client.auth`
+//! `requested` or `required`, client certificates are checked against the authorities in
+//! `ssl.truststore.location` (PEM). The acceptor is built once at start; a bad file stops the
+//! start with a line that names it.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::server::WebPkiClientVerifier;
+use tokio_rustls::TlsAcceptor;
+
+use crate::config::BrokerConfig;
+
+/// The TLS acceptor for this broker's SSL listeners.
+///
+/// # Errors
+/// A missing or unreadable keystore or truststore, no key or no certificate in it, or a key
+/// that does not match the certificate: the message names the file and setting.
+pub fn acceptor(config: &BrokerConfig) -> Result<TlsAcceptor, String> {
+    let keystore = config
+        .ssl_keystore_location
+        .as_deref()
+        .ok_or("an SSL listener needs ssl.keystore.location")?;
+    let certs = certificates(keystore, "ssl.keystore.location")?;
+    let key = PrivateKeyDer::from_pem_file(keystore).map_err(|e| {
+        format!(
+            "ssl.keystore.location {}: no private key: {e}",
+            keystore.display()
+        )
+    })?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS: {e}"))?;
+    let builder = match config.ssl_client_auth.as_str() {
+        "requested" | "required" => {
+            let truststore = config
+                .ssl_truststore_location
+                .as_deref()
+                .ok_or("ssl.client.auth needs ssl.truststore.location")?;
+            let mut roots = rustls::RootCertStore::empty();
+            for cert in certificates(truststore, "ssl.truststore.location")? {
+                roots.add(cert).map_err(|e| {
+                    format!("ssl.truststore.location {}: {e}", truststore.display())
+                })?;
+            }
+            let verifier =
+                WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone());
+            let verifier = if config.ssl_client_auth == "requested" {
+                verifier.allow_unauthenticated()
+            } else {
+                verifier
+            };
+            builder.with_client_cert_verifier(verifier.build().map_err(|e| format!("TLS: {e}"))?)
+        }
+        _ => builder.with_no_client_auth(),
+    };
+    let server = builder.with_single_cert(certs, key).map_err(|e| {
+        format!(
+            "ssl.keystore.location {}: the key and certificate do not go together: {e}",
+            keystore.display()
+        )
+    })?;
+    Ok(TlsAcceptor::from(Arc::new(server)))
+}
+
+/// Every certificate in a PEM file (at least one).
+fn certificates(path: &Path, setting: &str) -> Result<Vec<CertificateDer<'static>>, String> {
+    let certs = CertificateDer::pem_file_iter(path)
+        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| format!("{setting} {}: {e}", path.display()))?;
+    if certs.is_empty() {
+        return Err(format!(
+            "{setting} {}: no certificate in the file",
+            path.display()
+        ));
+    }
+    Ok(certs)
+}
