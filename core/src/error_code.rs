@@ -82,3 +82,10 @@ pub const FENCED_INSTANCE_ID: i16 = 82;
 pub const GROUP_SUBSCRIBED_TO_TOPIC: i16 = 86;
 /// A record's timestamp is outside the topic's bounds (KIP-937) or invalid.
 pub const INVALID_TIMESTAMP: i16 = 32;
+/// SaslHandshake named a mechanism the broker does not enable (KIP-43).
+pub const UNSUPPORTED_SASL_MECHANISM: i16 = 33;
+/// A SASL request out of turn: a handshake on a listener without SASL, a second handshake,
+/// or SaslAuthenticate before a handshake (KIP-43, KIP-152).
+pub const ILLEGAL_SASL_STATE: i16 = 34;
+/// SASL authentication failed: unknown user or wrong password (KIP-152).
+pub const SASL_AUTHENTICATION_FAILED: i16 = 58;

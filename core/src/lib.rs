@@ -33,6 +33,7 @@
 //! - [`topic_config`]: every Kafka topic config: type, default, validation, what runnel does.
 //! - [`offsets`]: committed offsets per (group, topic, partition) and their on-log encoding.
 //! - [`acl`]: Kafka's ACL resource types and operations; authorized operations (KIP-430).
+//! - [`sasl`]: SASL authentication of a connection (KIP-43, KIP-152): PLAIN (RFC 4616).
 //! - [`error_code`]: the Kafka error codes every module's errors map onto.
 //! - [`rng`]: the seeded pseudo-random generator behind every random choice.
 //! - [`checksum`], [`varint`]: the CRCs and the zigzag varints of the wire format.
@@ -60,6 +61,7 @@ pub mod producer;
 pub mod replica;
 pub mod retention;
 pub mod rng;
+pub mod sasl;
 pub mod scenario;
 pub mod sim;
 pub mod sweep;

@@ -49,6 +49,16 @@ pub struct BrokerConfig {
     /// `ssl.client.auth`: `none`, `requested` or `required` (Kafka's values).
     #[serde(rename = "ssl.client.auth")]
     pub ssl_client_auth: String,
+    /// `sasl.enabled.mechanisms`: the SASL mechanisms SASL listeners offer; runnel serves
+    /// PLAIN (Kafka's default, GSSAPI, is not served).
+    #[serde(rename = "sasl.enabled.mechanisms")]
+    pub sasl_enabled_mechanisms: String,
+    /// `sasl.jaas.config`: the PLAIN users, in Kafka's broker JAAS form
+    /// (`org.apache.kafka.common.security.plain.PlainLoginModule required user_alice="..." ;`),
+    /// for every SASL listener (Kafka sets it per listener as
+    /// `listener.name.<name>.plain.sasl.jaas.config`; runnel takes one for all).
+    #[serde(rename = "sasl.jaas.config")]
+    pub sasl_jaas_config: Option<String>,
     /// `advertised.host`: the host clients are told to connect to (an IPv4 address by
     /// default: librdkafka may resolve `localhost` to ::1).
     #[serde(rename = "advertised.host")]
@@ -173,6 +183,8 @@ impl Default for BrokerConfig {
             ssl_keystore_type: "PEM".into(),
             ssl_truststore_location: None,
             ssl_client_auth: "none".into(),
+            sasl_enabled_mechanisms: "PLAIN".into(),
+            sasl_jaas_config: None,
             advertised_host: String::new(),
             admin_listener: SocketAddr::from(([127, 0, 0, 1], 8080)),
             data_dir: PathBuf::from("./runnel-data"),
@@ -370,11 +382,8 @@ impl BrokerConfig {
             listener.protocol = match protocol.as_str() {
                 "PLAINTEXT" => SecurityProtocol::Plaintext,
                 "SSL" => SecurityProtocol::Ssl,
-                "SASL_PLAINTEXT" | "SASL_SSL" => {
-                    return Err(format!(
-                        "listeners: {name} is {protocol}: runnel serves PLAINTEXT and SSL (SASL is not built yet)"
-                    ));
-                }
+                "SASL_PLAINTEXT" => SecurityProtocol::SaslPlaintext,
+                "SASL_SSL" => SecurityProtocol::SaslSsl,
                 other => return Err(format!("listeners: {name}: unknown protocol {other}")),
             };
             if !seen.insert(name.clone()) || !ports.insert(listener.address.port()) {
@@ -384,10 +393,20 @@ impl BrokerConfig {
                 ));
             }
         }
-        let ssl = self
-            .listeners
-            .iter()
-            .any(|l| l.protocol == SecurityProtocol::Ssl);
+        let ssl = self.listeners.iter().any(|l| l.protocol.tls());
+        if self.listeners.iter().any(|l| l.protocol.sasl()) {
+            for mechanism in self.sasl_enabled_mechanisms.split(',').map(str::trim) {
+                if runnel_core::sasl::Mechanism::from_name(mechanism).is_none() {
+                    return Err(format!(
+                        "sasl.enabled.mechanisms: {mechanism} is not served (runnel serves PLAIN; SCRAM is not built yet)"
+                    ));
+                }
+            }
+            let jaas = self.sasl_jaas_config.as_deref().ok_or(
+                "a SASL listener needs sasl.jaas.config with its users (org.apache.kafka.common.security.plain.PlainLoginModule required user_NAME=\"PASSWORD\" ...;)",
+            )?;
+            runnel_core::sasl::PlainUsers::from_jaas(jaas)?;
+        }
         if !self.ssl_keystore_type.eq_ignore_ascii_case("PEM") {
             return Err(format!(
                 "ssl.keystore.type = {}: runnel reads PEM keystores (ssl.keystore.type=PEM: the key and certificate chain in one file)",
@@ -395,7 +414,7 @@ impl BrokerConfig {
             ));
         }
         if ssl && self.ssl_keystore_location.is_none() {
-            return Err("an SSL listener needs ssl.keystore.location (a PEM file with the private key and certificate chain)".into());
+            return Err("an SSL or SASL_SSL listener needs ssl.keystore.location (a PEM file with the private key and certificate chain)".into());
         }
         if !["none", "requested", "required"].contains(&self.ssl_client_auth.as_str()) {
             return Err(format!(
@@ -452,7 +471,7 @@ impl BrokerConfig {
 }
 
 /// Moves every value of `table` into `out` under its dotted path (`prefix` + key).
-/// A security protocol of a listener (Kafka's `SecurityProtocol`; SASL ones are refused).
+/// A security protocol of a listener (Kafka's `SecurityProtocol`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum SecurityProtocol {
     /// TCP as it is.
@@ -460,6 +479,22 @@ pub enum SecurityProtocol {
     Plaintext,
     /// TLS (rustls).
     Ssl,
+    /// SASL authentication over TCP.
+    SaslPlaintext,
+    /// SASL authentication over TLS.
+    SaslSsl,
+}
+
+impl SecurityProtocol {
+    /// Whether connections start with a TLS handshake.
+    pub fn tls(self) -> bool {
+        matches!(self, Self::Ssl | Self::SaslSsl)
+    }
+
+    /// Whether clients must authenticate with SASL first.
+    pub fn sasl(self) -> bool {
+        matches!(self, Self::SaslPlaintext | Self::SaslSsl)
+    }
 }
 
 /// One listener: its name (Kafka's, e.g. `PLAINTEXT`, `SSL`, `EXTERNAL`), address and protocol.
@@ -499,10 +534,11 @@ mod listeners_text {
 
     /// The protocol is decided later, from the map; the name's own protocol until then.
     pub(super) fn guess(name: &str) -> SecurityProtocol {
-        if name == "SSL" {
-            SecurityProtocol::Ssl
-        } else {
-            SecurityProtocol::Plaintext
+        match name {
+            "SSL" => SecurityProtocol::Ssl,
+            "SASL_PLAINTEXT" => SecurityProtocol::SaslPlaintext,
+            "SASL_SSL" => SecurityProtocol::SaslSsl,
+            _ => SecurityProtocol::Plaintext,
         }
     }
 }
@@ -627,8 +663,23 @@ mod tests {
             no_keystore.contains("needs ssl.keystore.location"),
             "{no_keystore}"
         );
-        let sasl = config(&[("listeners", "SASL_SSL://127.0.0.1:9093")]).unwrap_err();
-        assert!(sasl.contains("SASL is not built yet"), "{sasl}");
+        let sasl = config(&[("listeners", "SASL_PLAINTEXT://127.0.0.1:9093")]).unwrap_err();
+        assert!(sasl.contains("needs sasl.jaas.config"), "{sasl}");
+        let jaas =
+            r#"org.apache.kafka.common.security.plain.PlainLoginModule required user_a="b";"#;
+        let plain = config(&[
+            ("listeners", "SASL_PLAINTEXT://127.0.0.1:9093"),
+            ("sasl.jaas.config", jaas),
+        ])
+        .unwrap();
+        assert_eq!(plain.listeners[0].protocol, SecurityProtocol::SaslPlaintext);
+        let scram = config(&[
+            ("listeners", "SASL_PLAINTEXT://127.0.0.1:9093"),
+            ("sasl.jaas.config", jaas),
+            ("sasl.enabled.mechanisms", "SCRAM-SHA-256"),
+        ])
+        .unwrap_err();
+        assert!(scram.contains("SCRAM is not built yet"), "{scram}");
         let same_port = config(&[("listeners", "PLAINTEXT://127.0.0.1:1,SSL://127.0.0.1:1")]);
         assert!(same_port.unwrap_err().contains("its own name and port"));
         let unmapped = config(&[("listeners", "EXTERNAL://127.0.0.1:1")]).unwrap_err();
@@ -642,7 +693,10 @@ mod tests {
             ("controller.quorum.voters", "0@127.0.0.1:9093"),
         ])
         .unwrap_err();
-        assert!(cluster_ssl.contains("one PLAINTEXT listener"), "{cluster_ssl}");
+        assert!(
+            cluster_ssl.contains("one PLAINTEXT listener"),
+            "{cluster_ssl}"
+        );
         let jks = config(&[("ssl.keystore.type", "JKS")]).unwrap_err();
         assert!(jks.contains("runnel reads PEM keystores"), "{jks}");
     }

@@ -910,13 +910,17 @@ async fn run(config: BrokerConfig) -> Result<(), String> {
                     listener.address, listener.name
                 )
             })?;
-        let tls = match listener.protocol {
-            runnel_node::config::SecurityProtocol::Plaintext => None,
-            runnel_node::config::SecurityProtocol::Ssl => {
-                Some(runnel_node::tls::acceptor(&config)?)
-            }
+        let tls = match listener.protocol.tls() {
+            false => None,
+            true => Some(runnel_node::tls::acceptor(&config)?),
         };
-        kafka.push((socket, tls));
+        let sasl = match (listener.protocol.sasl(), &config.sasl_jaas_config) {
+            (true, Some(jaas)) => Some(std::sync::Arc::new(
+                runnel_core::sasl::PlainUsers::from_jaas(jaas)?,
+            )),
+            _ => None,
+        };
+        kafka.push((socket, server::Security { tls, sasl }));
     }
     let admin = tokio::net::TcpListener::bind(config.admin_listener)
         .await
@@ -957,8 +961,8 @@ async fn run(config: BrokerConfig) -> Result<(), String> {
     let servers: Vec<_> = kafka
         .into_iter()
         .enumerate()
-        .map(|(index, (socket, tls))| {
-            tokio::spawn(server::serve(broker.clone(), socket, index, tls))
+        .map(|(index, (socket, security))| {
+            tokio::spawn(server::serve(broker.clone(), socket, index, security))
         })
         .collect();
     let admin = tokio::spawn(admin::serve(broker.clone(), pipelines, admin));

@@ -13,8 +13,13 @@ use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
-use kafka_protocol::messages::{ApiKey, RequestHeader, RequestKind, ResponseHeader};
+use kafka_protocol::messages::{
+    ApiKey, RequestHeader, RequestKind, ResponseHeader, ResponseKind, SaslAuthenticateRequest,
+    SaslAuthenticateResponse, SaslHandshakeRequest, SaslHandshakeResponse,
+};
+use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::protocol::{Encodable, decode_request_header_from_buffer};
+use runnel_core::sasl::{Mechanism, PlainUsers, SaslSession};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader, BufWriter};
 use tokio::net::TcpListener;
 
@@ -24,27 +29,35 @@ use crate::broker::Broker;
 /// Bytes of the smallest request header (api key, version, correlation id, client id length).
 pub const HEADER_MIN_BYTES: usize = 10;
 
+/// The largest request an unauthenticated client may send on a SASL listener (Kafka's
+/// `sasl.server.max.receive.size` default).
+const SASL_MAX_RECEIVE_BYTES: usize = 512 * 1024;
+
+/// What a listener asks of a connection besides framing: TLS, and SASL with its users.
+#[derive(Clone, Default)]
+pub struct Security {
+    /// The TLS acceptor (SSL and SASL_SSL listeners).
+    pub tls: Option<tokio_rustls::TlsAcceptor>,
+    /// The PLAIN users (SASL_PLAINTEXT and SASL_SSL listeners).
+    pub sasl: Option<Arc<PlainUsers>>,
+}
+
 /// How long a client may take to finish its TLS handshake.
 const TLS_HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Accepts connections on listener number `index` of `listeners` until the task is dropped;
 /// with `tls`, each connection starts with a TLS handshake (an SSL listener).
-pub async fn serve(
-    broker: Arc<Broker>,
-    listener: TcpListener,
-    index: usize,
-    tls: Option<tokio_rustls::TlsAcceptor>,
-) {
+pub async fn serve(broker: Arc<Broker>, listener: TcpListener, index: usize, security: Security) {
     loop {
         match listener.accept().await {
             Ok((stream, peer)) => {
                 broker.metrics.connections.fetch_add(1, Ordering::Relaxed);
                 let broker = broker.clone();
-                let tls = tls.clone();
+                let Security { tls, sasl } = security.clone();
                 tokio::spawn(async move {
                     let _ = stream.set_nodelay(true);
                     let result = match tls {
-                        None => connection(broker, stream, peer, index).await,
+                        None => connection(broker, stream, peer, index, sasl).await,
                         Some(acceptor) => {
                             match tokio::time::timeout(
                                 TLS_HANDSHAKE_TIMEOUT,
@@ -52,7 +65,9 @@ pub async fn serve(
                             )
                             .await
                             {
-                                Ok(Ok(stream)) => connection(broker, stream, peer, index).await,
+                                Ok(Ok(stream)) => {
+                                    connection(broker, stream, peer, index, sasl).await
+                                }
                                 Ok(Err(e)) => Err(format!("TLS handshake failed: {e}")),
                                 Err(_) => Err("no TLS handshake in time".into()),
                             }
@@ -76,7 +91,10 @@ async fn connection<S: AsyncRead + AsyncWrite + Unpin>(
     stream: S,
     peer: SocketAddr,
     listener: usize,
+    sasl: Option<Arc<PlainUsers>>,
 ) -> Result<(), String> {
+    // On a SASL listener: where this connection is in authentication (core's rule).
+    let mut session = sasl.as_ref().map(|_| SaslSession::new());
     let (read, write) = tokio::io::split(stream);
     let mut read = BufReader::new(read);
     let mut write = BufWriter::new(write);
@@ -95,19 +113,45 @@ async fn connection<S: AsyncRead + AsyncWrite + Unpin>(
             );
             return Err("bad frame size".into());
         }
+        let authenticated = session.as_ref().is_none_or(|s| s.principal().is_some());
+        if !authenticated && size > SASL_MAX_RECEIVE_BYTES {
+            tracing::warn!("{peer}: a {size}-byte request before SASL authentication; closing");
+            return Err("unauthenticated request too large".into());
+        }
         let mut frame = BytesMut::zeroed(size);
         read.read_exact(&mut frame)
             .await
             .map_err(|e| e.to_string())?;
-        let Some(response) = respond(&broker, frame.freeze(), &client_host, peer, listener).await?
-        else {
-            continue;
-        };
-        write
-            .write_all(&response)
-            .await
-            .map_err(|e| e.to_string())?;
-        write.flush().await.map_err(|e| e.to_string())?;
+        let key = i16::from_be_bytes([frame[0], frame[1]]);
+        if let Some(s) = &session
+            && !s.permits(key)
+        {
+            broker.metrics.bad_requests.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!("{peer}: API key {key} before SASL authentication; closing");
+            return Err("request before authentication".into());
+        }
+        let mut close = false;
+        let sasl_state = session.as_mut().zip(sasl.as_deref());
+        let response = respond(
+            &broker,
+            frame.freeze(),
+            &client_host,
+            peer,
+            listener,
+            sasl_state,
+            &mut close,
+        )
+        .await?;
+        if let Some(response) = response {
+            write
+                .write_all(&response)
+                .await
+                .map_err(|e| e.to_string())?;
+            write.flush().await.map_err(|e| e.to_string())?;
+        }
+        if close {
+            return Err("authentication failed".into());
+        }
     }
 }
 
@@ -199,6 +243,8 @@ async fn respond(
     client_host: &str,
     peer: SocketAddr,
     listener: usize,
+    sasl: Option<(&mut SaslSession, &PlainUsers)>,
+    close: &mut bool,
 ) -> Result<Option<BytesMut>, String> {
     let refuse = |why: String| {
         broker.metrics.bad_requests.fetch_add(1, Ordering::Relaxed);
@@ -256,7 +302,24 @@ async fn respond(
         client_host: client_host.to_string(),
         listener,
     };
-    let response = api::handle(broker, &ctx, request).await;
+    let response = match request {
+        RequestKind::SaslHandshake(r) => Some(ResponseKind::SaslHandshake(sasl_handshake(sasl, r))),
+        RequestKind::SaslAuthenticate(r) => {
+            let (answer, failed) = sasl_authenticate(sasl, r);
+            if failed {
+                tracing::info!(
+                    "{peer}: {}",
+                    answer
+                        .error_message
+                        .as_ref()
+                        .map_or(String::new(), |m| m.to_string())
+                );
+                *close = true;
+            }
+            Some(ResponseKind::SaslAuthenticate(answer))
+        }
+        request => api::handle(broker, &ctx, request).await,
+    };
     broker
         .metrics
         .observe(api::api_name(key), started.elapsed());
@@ -285,6 +348,52 @@ async fn respond(
     out.put_i32(body.len() as i32);
     out.extend_from_slice(&body);
     Ok(Some(out))
+}
+
+/// SaslHandshake (KIP-43): the mechanism chosen by core's session, or why not; the enabled
+/// mechanisms either way. A listener without SASL answers ILLEGAL_SASL_STATE, as Kafka does.
+fn sasl_handshake(
+    sasl: Option<(&mut SaslSession, &PlainUsers)>,
+    request: SaslHandshakeRequest,
+) -> SaslHandshakeResponse {
+    const ENABLED: [Mechanism; 1] = [Mechanism::Plain];
+    let mechanisms = ENABLED
+        .iter()
+        .map(|m| StrBytes::from_static_str(m.name()))
+        .collect();
+    let code = match sasl {
+        None => runnel_core::error_code::ILLEGAL_SASL_STATE,
+        Some((session, _)) => session
+            .handshake(request.mechanism.as_str(), &ENABLED)
+            .map_or_else(|e| e.code, |()| 0),
+    };
+    SaslHandshakeResponse::default()
+        .with_error_code(code)
+        .with_mechanisms(mechanisms)
+}
+
+/// SaslAuthenticate (KIP-152): core's session checks the PLAIN message against the users.
+/// Returns the answer and whether authentication failed (the connection then closes).
+fn sasl_authenticate(
+    sasl: Option<(&mut SaslSession, &PlainUsers)>,
+    request: SaslAuthenticateRequest,
+) -> (SaslAuthenticateResponse, bool) {
+    let result = match sasl {
+        None => Err(runnel_core::sasl::SaslError {
+            code: runnel_core::error_code::ILLEGAL_SASL_STATE,
+            message: "SASL is not enabled on this listener".into(),
+        }),
+        Some((session, users)) => session.authenticate(&request.auth_bytes, users).map(|_| ()),
+    };
+    match result {
+        Ok(()) => (SaslAuthenticateResponse::default(), false),
+        Err(e) => (
+            SaslAuthenticateResponse::default()
+                .with_error_code(e.code)
+                .with_error_message(Some(StrBytes::from_string(e.message))),
+            true,
+        ),
+    }
 }
 
 /// Frames a hand-built body behind a v0 response header.

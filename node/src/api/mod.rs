@@ -62,6 +62,11 @@ pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::DescribeClientQuotas, 0, 1),
     (ApiKey::DescribeCluster, 0, 1),
     (ApiKey::DescribeProducers, 0, 0),
+    // Handled by the listener with core's SASL session (`server.rs`). SaslHandshake v0 is
+    // advertised because librdkafka before 2.1 requires it for SASL; clients pick v1 and
+    // SaslAuthenticate (KIP-152). v0's raw tokens (clients before Kafka 1.0) are not read.
+    (ApiKey::SaslHandshake, 0, 1),
+    (ApiKey::SaslAuthenticate, 0, 2),
 ];
 
 /// Whether `version` of `key` can be decoded and answered.
@@ -105,6 +110,8 @@ pub fn api_name(key: ApiKey) -> &'static str {
         ApiKey::DescribeClientQuotas => "DescribeClientQuotas",
         ApiKey::DescribeCluster => "DescribeCluster",
         ApiKey::DescribeProducers => "DescribeProducers",
+        ApiKey::SaslHandshake => "SaslHandshake",
+        ApiKey::SaslAuthenticate => "SaslAuthenticate",
         _ => "Other",
     }
 }

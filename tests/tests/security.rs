@@ -1,9 +1,10 @@
-//! SSL listeners (rustls) against librdkafka's OpenSSL, through confluent-kafka and kcat: a
-//! broker with a PLAINTEXT and an SSL listener answers each listener's clients with that
-//! listener's address (Kafka's rule), carries records and a consumer group over TLS, refuses a
-//! client that does not speak TLS on the SSL port, and with `ssl.client.auth=required` takes
-//! only clients whose certificate its truststore signed. Certificates are made by the openssl
-//! command for each test.
+//! SSL and SASL listeners against librdkafka (OpenSSL, Cyrus SASL), through confluent-kafka and
+//! kcat. A broker with a PLAINTEXT and an SSL listener answers each listener's clients with
+//! that listener's address (Kafka's rule), carries records and a consumer group over TLS,
+//! refuses a client that does not speak TLS on the SSL port, and with `ssl.client.auth=required`
+//! takes only clients whose certificate its truststore signed. SASL/PLAIN (KIP-43, KIP-152)
+//! lets in the users of `sasl.jaas.config` and nobody else, on SASL_PLAINTEXT and SASL_SSL.
+//! Certificates are made by the openssl command for each test.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -115,16 +116,36 @@ fn broker_with_ssl(name: &str, certs: &Certificates, extra: &[&str]) -> (Runnel,
     (Runnel::start_on(name, plain, free_port(), &settings), ssl)
 }
 
-fn roundtrip(bootstrap: &str, topic: &str, args: &[&str]) -> serde_json::Value {
-    let mut all = vec!["tests/clients/tls.py", "roundtrip", bootstrap, topic];
-    all.extend(args);
+/// Produces and consumes three records with the client `settings` (librdkafka names).
+fn roundtrip(bootstrap: &str, topic: &str, settings: serde_json::Value) -> serde_json::Value {
+    let settings = settings.to_string();
+    let all = [
+        "tests/clients/security.py",
+        "roundtrip",
+        bootstrap,
+        topic,
+        &settings,
+    ];
     let out = run_client("python3", &all, b"", Duration::from_secs(90));
     serde_json::from_slice(&out.stdout).unwrap_or_else(|_| {
         panic!(
-            "tls.py printed no JSON: {}",
+            "security.py printed no JSON: {}",
             String::from_utf8_lossy(&out.stderr)
         )
     })
+}
+
+/// Client settings for TLS with the test CA (and a client certificate).
+fn ssl_settings(certs: &Certificates, client_certificate: bool) -> serde_json::Value {
+    let mut v = serde_json::json!({
+        "security.protocol": "SSL",
+        "ssl.ca.location": certs.path("ca.pem"),
+    });
+    if client_certificate {
+        v["ssl.certificate.location"] = certs.path("client.crt").into();
+        v["ssl.key.location"] = certs.path("client.key").into();
+    }
+    v
 }
 
 fn kcat_brokers(args: &[&str]) -> (bool, String) {
@@ -147,7 +168,7 @@ fn ssl_listener_carries_records_and_groups_and_advertises_itself() {
     let certs = Certificates::make("tls-certs");
     let (broker, ssl) = broker_with_ssl("tls-basic", &certs, &[]);
     let ssl_bootstrap = format!("127.0.0.1:{ssl}");
-    let got = roundtrip(&ssl_bootstrap, "secure", &[&certs.path("ca.pem")]);
+    let got = roundtrip(&ssl_bootstrap, "secure", ssl_settings(&certs, false));
     assert_eq!(
         got["values"],
         serde_json::json!(["one", "two", "three"]),
@@ -181,7 +202,7 @@ fn ssl_listener_carries_records_and_groups_and_advertises_itself() {
     // A plaintext client on the SSL port gets no answer it can read; the broker goes on.
     let (ok, _) = kcat_brokers(&["-b", &ssl_bootstrap]);
     assert!(!ok, "plaintext Kafka on the SSL port must fail");
-    let again = roundtrip(&ssl_bootstrap, "secure2", &[&certs.path("ca.pem")]);
+    let again = roundtrip(&ssl_bootstrap, "secure2", ssl_settings(&certs, false));
     assert_eq!(again["values"], serde_json::json!(["one", "two", "three"]));
     drop(broker);
 }
@@ -196,20 +217,12 @@ fn required_client_auth_takes_only_signed_clients() {
         &["ssl.client.auth=required", &truststore],
     );
     let bootstrap = format!("127.0.0.1:{ssl}");
-    let without = roundtrip(&bootstrap, "m", &[&certs.path("ca.pem")]);
+    let without = roundtrip(&bootstrap, "m", ssl_settings(&certs, false));
     assert!(
         without["error"].is_string(),
         "no client certificate: {without}"
     );
-    let with = roundtrip(
-        &bootstrap,
-        "m",
-        &[
-            &certs.path("ca.pem"),
-            &certs.path("client.crt"),
-            &certs.path("client.key"),
-        ],
-    );
+    let with = roundtrip(&bootstrap, "m", ssl_settings(&certs, true));
     assert_eq!(
         with["values"],
         serde_json::json!(["one", "two", "three"]),
@@ -243,4 +256,113 @@ fn bad_tls_settings_stop_the_start_with_a_line() {
         err.contains("ssl.keystore.location /nonexistent/broker.pem"),
         "{err}"
     );
+}
+
+const JAAS: &str = r#"sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="admin" password="admin-secret" user_admin="admin-secret" user_alice="alice-secret";"#;
+
+fn plain(protocol: &str, user: &str, password: &str) -> serde_json::Value {
+    serde_json::json!({
+        "security.protocol": protocol,
+        "sasl.mechanism": "PLAIN",
+        "sasl.username": user,
+        "sasl.password": password,
+    })
+}
+
+/// SASL/PLAIN on SASL_PLAINTEXT (KIP-43, KIP-152): a user of `sasl.jaas.config` produces and
+/// consumes; a wrong password or an unknown user is refused with Kafka's "Authentication
+/// failed: Invalid username or password"; a client that skips SASL is cut off at its first
+/// request; the PLAINTEXT listener beside it is open as before.
+#[test]
+fn sasl_plain_lets_in_only_known_users() {
+    let plain_port = free_port();
+    let sasl_port = free_port();
+    let broker = Runnel::start_on(
+        "sasl-plain",
+        plain_port,
+        free_port(),
+        &[
+            format!(
+                "listeners=PLAINTEXT://127.0.0.1:{plain_port},SASL_PLAINTEXT://127.0.0.1:{sasl_port}"
+            ),
+            JAAS.to_string(),
+        ],
+    );
+    let bootstrap = format!("127.0.0.1:{sasl_port}");
+    let alice = roundtrip(
+        &bootstrap,
+        "s",
+        plain("SASL_PLAINTEXT", "alice", "alice-secret"),
+    );
+    assert_eq!(
+        alice["values"],
+        serde_json::json!(["one", "two", "three"]),
+        "{alice}"
+    );
+    assert_eq!(
+        alice["brokers"],
+        serde_json::json!([[0, "127.0.0.1", sasl_port]])
+    );
+    for (user, password) in [
+        ("alice", "wrong"),
+        ("mallory", "alice-secret"),
+        ("username", "admin"),
+    ] {
+        let refused = roundtrip(&bootstrap, "s", plain("SASL_PLAINTEXT", user, password));
+        assert!(refused["error"].is_string(), "{user}/{password}: {refused}");
+    }
+    assert!(
+        broker
+            .log()
+            .contains("Authentication failed: Invalid username or password"),
+        "{}",
+        broker.log()
+    );
+    let (ok, _) = kcat_brokers(&["-b", &bootstrap]);
+    assert!(!ok, "a client without SASL must not get Metadata");
+    assert!(broker.log().contains("before SASL authentication; closing"));
+    let (ok, json) = kcat_brokers(&[
+        "-b",
+        &bootstrap,
+        "-X",
+        "security.protocol=sasl_plaintext",
+        "-X",
+        "sasl.mechanism=PLAIN",
+        "-X",
+        "sasl.username=admin",
+        "-X",
+        "sasl.password=admin-secret",
+    ]);
+    assert!(ok, "{json}");
+    let (ok, _) = kcat_brokers(&["-b", &broker.bootstrap()]);
+    assert!(ok, "the PLAINTEXT listener needs no SASL");
+}
+
+/// SASL_SSL: PLAIN inside TLS, the way PLAIN is meant to be used.
+#[test]
+fn sasl_ssl_combines_tls_and_plain() {
+    let certs = Certificates::make("sasl-ssl-certs");
+    let plain_port = free_port();
+    let port = free_port();
+    let _broker = Runnel::start_on(
+        "sasl-ssl",
+        plain_port,
+        free_port(),
+        &[
+            format!("listeners=PLAINTEXT://127.0.0.1:{plain_port},SASL_SSL://127.0.0.1:{port}"),
+            format!("ssl.keystore.location={}", certs.path("broker.pem")),
+            JAAS.to_string(),
+        ],
+    );
+    let mut settings = plain("SASL_SSL", "alice", "alice-secret");
+    settings["ssl.ca.location"] = certs.path("ca.pem").into();
+    let got = roundtrip(&format!("127.0.0.1:{port}"), "ss", settings.clone());
+    assert_eq!(
+        got["values"],
+        serde_json::json!(["one", "two", "three"]),
+        "{got}"
+    );
+    settings["sasl.password"] = "wrong".into();
+    let refused = roundtrip(&format!("127.0.0.1:{port}"), "ss", settings);
+    assert!(refused["error"].is_string(), "{refused}");
 }

@@ -1,9 +1,10 @@
-"""confluent-kafka (librdkafka with OpenSSL) through runnel's SSL listener (tests/tests/tls.rs).
+"""confluent-kafka (librdkafka with OpenSSL and Cyrus SASL) through runnel's SSL and SASL
+listeners (tests/tests/security.rs).
 
-  roundtrip BOOTSTRAP TOPIC CA [CERT KEY]
-      Produces three records with security.protocol=SSL (ssl.ca.location=CA, and a client
-      certificate when CERT and KEY are given), reads them back as a consumer-group member,
-      and prints {"brokers": [[id, host, port]], "values": [...]} or {"error": "..."}.
+  roundtrip BOOTSTRAP TOPIC SETTINGS_JSON
+      With the client settings in SETTINGS_JSON (security.protocol, ssl.*, sasl.*): produces
+      three records, reads them back as a consumer-group member, and prints
+      {"brokers": [[id, host, port]], "values": [...]} or {"error": "..."}.
 """
 
 import json
@@ -14,16 +15,8 @@ from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient
 
 
-def roundtrip(bootstrap, topic, ca, cert=None, key=None):
-    common = {
-        "bootstrap.servers": bootstrap,
-        "security.protocol": "SSL",
-        "ssl.ca.location": ca,
-        "socket.timeout.ms": 5000,
-    }
-    if cert:
-        common["ssl.certificate.location"] = cert
-        common["ssl.key.location"] = key
+def roundtrip(bootstrap, topic, settings):
+    common = {"bootstrap.servers": bootstrap, "socket.timeout.ms": 5000, **json.loads(settings)}
     try:
         metadata = AdminClient(common).list_topics(timeout=10)
     except Exception as e:  # the handshake or the connection failed
