@@ -56,6 +56,12 @@ struct Cli {
         value_name = "HOST:PORT,..."
     )]
     brokers: Option<String>,
+    /// Subcommands: a client property as kcat takes it, librdkafka's names (repeatable):
+    /// security.protocol=plaintext|ssl|sasl_plaintext|sasl_ssl, ssl.ca.location,
+    /// ssl.certificate.location, ssl.key.location, sasl.mechanism=PLAIN, sasl.username,
+    /// sasl.password. Also `properties` in the profile file; -X wins.
+    #[arg(short = 'X', global = true, value_name = "KEY=VALUE")]
+    properties: Vec<String>,
     /// Without a subcommand, `runnel` runs the broker.
     #[command(subcommand)]
     command: Option<Command>,
@@ -409,6 +415,8 @@ enum TopicAction {
 struct Profile {
     brokers: Option<String>,
     admin: Option<String>,
+    /// Client properties (librdkafka's names), as `-X` gives them.
+    properties: Option<std::collections::BTreeMap<String, String>>,
 }
 
 impl Profile {
@@ -438,10 +446,18 @@ impl Profile {
 }
 
 /// Runs a client subcommand; prints its output or one error line.
-fn run_command(command: Command, brokers: Option<String>) -> ExitCode {
+fn run_command(command: Command, brokers: Option<String>, properties: &[String]) -> ExitCode {
     use runnel_node::cli;
     let result = (|| -> Result<String, cli::CliError> {
         let profile = Profile::load().map_err(cli::CliError::Usage)?;
+        let mut client_properties = profile.properties.clone().unwrap_or_default();
+        for property in properties {
+            let (key, value) = property.split_once('=').ok_or_else(|| {
+                cli::CliError::Usage(format!("-X {property}: expected KEY=VALUE"))
+            })?;
+            client_properties.insert(key.trim().to_string(), value.trim().to_string());
+        }
+        cli::configure_security(&client_properties)?;
         let bootstrap = brokers
             .or(profile.brokers)
             .unwrap_or_else(|| "127.0.0.1:9092".to_string());
@@ -828,7 +844,7 @@ fn main() -> ExitCode {
         Err(e) => e.exit(),
     };
     if let Some(command) = cli.command {
-        return run_command(command, cli.brokers);
+        return run_command(command, cli.brokers, &cli.properties);
     }
     let config = match load_config(&cli) {
         Ok(config) => config,

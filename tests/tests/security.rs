@@ -365,4 +365,52 @@ fn sasl_ssl_combines_tls_and_plain() {
     settings["sasl.password"] = "wrong".into();
     let refused = roundtrip(&format!("127.0.0.1:{port}"), "ss", settings);
     assert!(refused["error"].is_string(), "{refused}");
+
+    // The command line, with kcat's -X properties.
+    let bootstrap = format!("127.0.0.1:{port}");
+    let ca = format!("ssl.ca.location={}", certs.path("ca.pem"));
+    let cli = |password: &str, ca: &str, args: &[&str], stdin: &[u8]| {
+        let password = format!("sasl.password={password}");
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend([
+            "-b",
+            &bootstrap,
+            "-X",
+            "security.protocol=sasl_ssl",
+            "-X",
+            ca,
+            "-X",
+            "sasl.username=alice",
+            "-X",
+            &password,
+        ]);
+        let mut child = Command::new(runnel_tests::runnel_binary())
+            .args(&all)
+            .env_remove("RUNNEL_BROKERS")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("runnel");
+        use std::io::Write;
+        let _ = child.stdin.take().expect("stdin").write_all(stdin);
+        child.wait_with_output().expect("runnel output")
+    };
+    let created = cli("alice-secret", &ca, &["topic", "create", "c"], b"");
+    assert!(created.status.success(), "{created:?}");
+    let produced = cli("alice-secret", &ca, &["produce", "c"], b"over tls\n");
+    assert!(produced.status.success(), "{produced:?}");
+    let consumed = cli("alice-secret", &ca, &["consume", "c"], b"");
+    assert_eq!(String::from_utf8_lossy(&consumed.stdout), "over tls\n");
+    let wrong = cli("nope", &ca, &["topic", "list"], b"");
+    assert_eq!(
+        String::from_utf8_lossy(&wrong.stderr),
+        format!(
+            "runnel: broker {bootstrap}: SASL authentication failed: Authentication failed: Invalid username or password\n"
+        )
+    );
+    let other_ca = format!("ssl.ca.location={}", certs.path("client.crt"));
+    let untrusted = cli("alice-secret", &other_ca, &["topic", "list"], b"");
+    let err = String::from_utf8_lossy(&untrusted.stderr);
+    assert!(err.contains("TLS: invalid peer certificate"), "{err}");
 }

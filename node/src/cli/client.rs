@@ -18,7 +18,8 @@ use bytes::{Bytes, BytesMut};
 use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
 use kafka_protocol::messages::{
     ApiKey, ApiVersionsRequest, ApiVersionsResponse, MetadataRequest, MetadataResponse,
-    RequestHeader, ResponseHeader, TopicName,
+    RequestHeader, ResponseHeader, SaslAuthenticateRequest, SaslAuthenticateResponse,
+    SaslHandshakeRequest, SaslHandshakeResponse, TopicName,
 };
 use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
 
@@ -174,10 +175,50 @@ pub fn bootstrap_addresses(list: &str) -> Result<Vec<String>, CliError> {
     Ok(out)
 }
 
+/// A connection's bytes: TCP as it is, or TLS over it (rustls).
+enum Transport {
+    Plain(TcpStream),
+    Tls(Box<rustls::StreamOwned<rustls::ClientConnection, TcpStream>>),
+}
+
+impl Transport {
+    fn tcp(&self) -> &TcpStream {
+        match self {
+            Self::Plain(s) => s,
+            Self::Tls(s) => s.get_ref(),
+        }
+    }
+}
+
+impl Read for Transport {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Self::Plain(s) => s.read(buf),
+            Self::Tls(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Transport {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Self::Plain(s) => s.write(buf),
+            Self::Tls(s) => s.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Self::Plain(s) => s.flush(),
+            Self::Tls(s) => s.flush(),
+        }
+    }
+}
+
 /// One connection to a broker.
 pub struct Client {
     pub(crate) address: String,
-    stream: TcpStream,
+    stream: Transport,
     correlation: i32,
     /// (API key, lowest, highest version) from the broker's ApiVersions answer.
     versions: Vec<(i16, i16, i16)>,
@@ -198,7 +239,23 @@ impl Client {
         address: &str,
         read_timeout: Duration,
     ) -> Result<Self, CliError> {
-        let stream = dial(address, HANDSHAKE_TIMEOUT)?;
+        let tcp = dial(address, HANDSHAKE_TIMEOUT)?;
+        let security = super::security::current();
+        let stream = match security.and_then(|s| s.tls.clone()) {
+            None => Transport::Plain(tcp),
+            Some(config) => {
+                let host = address
+                    .rsplit_once(':')
+                    .map_or(address, |(host, _)| host)
+                    .trim_matches(['[', ']']);
+                let name = rustls::pki_types::ServerName::try_from(host.to_string())
+                    .map_err(|e| CliError::Connection(address.to_string(), format!("TLS: {e}")))?;
+                let connection = rustls::ClientConnection::new(config, name)
+                    .map_err(|e| CliError::Connection(address.to_string(), format!("TLS: {e}")))?;
+                Transport::Tls(Box::new(rustls::StreamOwned::new(connection, tcp)))
+            }
+        };
+        let tls = matches!(stream, Transport::Tls(_));
         let mut client = Self {
             address: address.to_string(),
             stream,
@@ -221,14 +278,61 @@ impl Client {
                     "its answer to ApiVersions is not Kafka's",
                 ));
             }
+            // Over TLS the first answer is where a certificate problem shows.
+            Err(CliError::Connection(_, why)) if tls => {
+                return Err(CliError::Connection(
+                    address.to_string(),
+                    format!("TLS: {why}"),
+                ));
+            }
             Err(CliError::Connection(_, why)) => return Err(not_kafka(address, &why)),
             Err(e) => return Err(e),
         }
+        if let Some((user, password)) = security.and_then(|s| s.plain.as_ref()) {
+            client.authenticate_plain(user, password)?;
+        }
         client
             .stream
+            .tcp()
             .set_read_timeout(Some(read_timeout))
             .map_err(|e| CliError::Connection(address.to_string(), e.to_string()))?;
         Ok(client)
+    }
+
+    /// SASL/PLAIN (KIP-43, KIP-152): SaslHandshake v1, then SaslAuthenticate with
+    /// `NUL user NUL password` (RFC 4616).
+    fn authenticate_plain(&mut self, user: &str, password: &str) -> Result<(), CliError> {
+        let address = self.address.clone();
+        let refused = |why: String| CliError::Connection(address.clone(), why);
+        let handshake: SaslHandshakeResponse = self.call(
+            ApiKey::SaslHandshake,
+            1,
+            &SaslHandshakeRequest::default().with_mechanism(StrBytes::from_static_str("PLAIN")),
+        )?;
+        if handshake.error_code != 0 {
+            let offered: Vec<String> = handshake.mechanisms.iter().map(|m| m.to_string()).collect();
+            return Err(refused(format!(
+                "SASL PLAIN refused ({}); the broker offers: {}",
+                error_name(handshake.error_code),
+                offered.join(", ")
+            )));
+        }
+        let answer: SaslAuthenticateResponse = self.call(
+            ApiKey::SaslAuthenticate,
+            1,
+            &SaslAuthenticateRequest::default()
+                .with_auth_bytes(Bytes::from(format!("\0{user}\0{password}"))),
+        )?;
+        if answer.error_code != 0 {
+            return Err(refused(format!(
+                "SASL authentication failed: {}",
+                answer.error_message.as_ref().map_or_else(
+                    || error_name(answer.error_code).to_string(),
+                    |m| m.to_string()
+                )
+            )));
+        }
+        Ok(())
     }
 
     /// The version to send `key` at: `wanted`, or the broker's highest when that is lower (the

@@ -14,11 +14,13 @@
 //! - `groups`: group list/describe/delete/reset-offsets and the consumer-group member
 //!   `consume` uses.
 //! - `records`: produce, consume, records delete.
+//! - `security`: TLS and SASL/PLAIN for the command's connections (`-X`, kcat's way).
 //! - `signals`: Ctrl-C and SIGTERM as a request to finish cleanly.
 
 mod client;
 mod groups;
 mod records;
+mod security;
 pub mod signals;
 mod topics;
 
@@ -30,6 +32,7 @@ pub use records::{
     ConsumeOptions, Consumed, Encoding, Format, ProduceOptions, Start, consume, produce,
     records_delete,
 };
+pub use security::configure as configure_security;
 pub use topics::{
     cluster_info, plugin_deployed, plugin_list, topic_add_partitions, topic_alter_config,
     topic_create, topic_delete, topic_describe, topic_list,
