@@ -1,12 +1,11 @@
 //! SASL authentication on SASL_PLAINTEXT and SASL_SSL listeners (KIP-43, KIP-152): the state of
 //! one connection and the PLAIN mechanism (RFC 4616).
 //!
-//! A connection starts unauthenticated. Until a SaslHandshake names an enabled mechanism and
-//! a SaslAuthenticate proves the client, the only requests it may send are ApiVersions,
-//! SaslHandshake and SaslAuthenticate; anything else closes it, as Kafka's
-//! `SaslServerAuthenticator` does. A failed authentication is answered with
-//! SASL_AUTHENTICATION_FAILED and ends the connection. The result is the principal
-//! `User:<name>` that ACLs will check.
+//! A connection starts unauthenticated, in the order Kafka's `SaslServerAuthenticator` keeps:
+//! ApiVersions or SaslHandshake first; after the handshake only SaslAuthenticate; anything else
+//! closes the connection. A refused handshake or a failed authentication is answered and ends
+//! the connection ([`SaslError::closes`]). The result is the principal `User:<name>` that ACLs
+//! will check.
 
 use alloc::collections::BTreeMap;
 use alloc::string::{String, ToString};
@@ -14,9 +13,15 @@ use alloc::vec::Vec;
 
 use crate::error_code;
 
-/// API keys a client may send before it is authenticated: ApiVersions (18), SaslHandshake
-/// (17), SaslAuthenticate (36).
-pub const BEFORE_AUTHENTICATION: [i16; 3] = [18, 17, 36];
+/// ApiVersions' API key.
+const API_VERSIONS: i16 = 18;
+/// SaslHandshake's API key.
+const SASL_HANDSHAKE: i16 = 17;
+/// SaslAuthenticate's API key.
+const SASL_AUTHENTICATE: i16 = 36;
+/// Kafka's words for a SASL/PLAIN message that does not read (its `SaslException`s become
+/// this generic text in the answer).
+const INVALID_PLAIN: &str = "Authentication failed during authentication due to invalid credentials with SASL mechanism PLAIN";
 
 /// The SASL mechanisms runnel serves.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -49,6 +54,9 @@ pub struct SaslError {
     pub code: i16,
     /// The message for the response's `error_message`.
     pub message: String,
+    /// Whether the connection ends after the answer: every refusal before authentication
+    /// (Kafka fails the connection), none after it.
+    pub closes: bool,
 }
 
 impl SaslError {
@@ -56,6 +64,7 @@ impl SaslError {
         Self {
             code,
             message: message.into(),
+            closes: true,
         }
     }
 }
@@ -89,16 +98,37 @@ impl PlainUsers {
             let key = key.trim();
             let after = after.trim_start();
             let (value, next) = match after.strip_prefix('"') {
+                // A quoted value: `\"` and `\\` are a quote and a backslash (JAAS's escapes).
                 Some(quoted) => {
-                    let end = quoted
-                        .find('"')
+                    let mut value = String::new();
+                    let mut chars = quoted.char_indices();
+                    let mut end = None;
+                    while let Some((i, c)) = chars.next() {
+                        match c {
+                            '\\' => {
+                                if let Some((_, escaped)) = chars.next() {
+                                    value.push(escaped);
+                                }
+                            }
+                            '"' => {
+                                end = Some(i);
+                                break;
+                            }
+                            c => value.push(c),
+                        }
+                    }
+                    let end = end
                         .ok_or_else(|| alloc::format!("sasl.jaas.config: {key}: unclosed quote"))?;
-                    (&quoted[..end], &quoted[end + 1..])
+                    (value, &quoted[end + 1..])
                 }
-                None => after.split_at(after.find(char::is_whitespace).unwrap_or(after.len())),
+                None => {
+                    let (value, next) =
+                        after.split_at(after.find(char::is_whitespace).unwrap_or(after.len()));
+                    (value.to_string(), next)
+                }
             };
             if let Some(user) = key.strip_prefix("user_") {
-                users.insert(user.to_string(), value.to_string());
+                users.insert(user.to_string(), value);
             }
             rest = next;
         }
@@ -140,9 +170,15 @@ impl SaslSession {
         Self::AwaitingHandshake
     }
 
-    /// Whether a request with `api_key` may be handled now.
+    /// Whether a request with `api_key` may be handled now: ApiVersions or SaslHandshake
+    /// first, then only SaslAuthenticate, then anything (Kafka's order). A request that may
+    /// not closes the connection.
     pub fn permits(&self, api_key: i16) -> bool {
-        matches!(self, Self::Authenticated(_)) || BEFORE_AUTHENTICATION.contains(&api_key)
+        match self {
+            Self::AwaitingHandshake => [API_VERSIONS, SASL_HANDSHAKE].contains(&api_key),
+            Self::AwaitingAuthenticate(_) => api_key == SASL_AUTHENTICATE,
+            Self::Authenticated(_) => true,
+        }
     }
 
     /// The authenticated principal.
@@ -153,8 +189,9 @@ impl SaslSession {
         }
     }
 
-    /// SaslHandshake with `mechanism`, among the `enabled` ones. Errors: a second handshake
-    /// (ILLEGAL_SASL_STATE), a mechanism not enabled (UNSUPPORTED_SASL_MECHANISM).
+    /// SaslHandshake with `mechanism`, among the `enabled` ones. Errors (each ends the
+    /// connection): a second handshake (ILLEGAL_SASL_STATE), a mechanism not enabled
+    /// (UNSUPPORTED_SASL_MECHANISM).
     pub fn handshake(&mut self, mechanism: &str, enabled: &[Mechanism]) -> Result<(), SaslError> {
         if *self != Self::AwaitingHandshake {
             return Err(SaslError::new(
@@ -184,23 +221,36 @@ impl SaslSession {
         auth_bytes: &[u8],
         users: &PlainUsers,
     ) -> Result<&str, SaslError> {
-        let Self::AwaitingAuthenticate(Mechanism::Plain) = self else {
-            return Err(SaslError::new(
-                error_code::ILLEGAL_SASL_STATE,
-                "Unexpected Kafka request of type SASL_AUTHENTICATE during SASL handshake",
-            ));
-        };
+        match self {
+            Self::AwaitingAuthenticate(Mechanism::Plain) => {}
+            // Kafka answers and keeps an authenticated connection (no re-authentication here).
+            Self::Authenticated(_) => {
+                return Err(SaslError {
+                    closes: false,
+                    ..SaslError::new(
+                        error_code::ILLEGAL_SASL_STATE,
+                        "SaslAuthenticate request received after successful authentication",
+                    )
+                });
+            }
+            Self::AwaitingHandshake => {
+                return Err(SaslError::new(
+                    error_code::ILLEGAL_SASL_STATE,
+                    "Unexpected Kafka request of type SASL_AUTHENTICATE during SASL handshake",
+                ));
+            }
+        }
         let failed = |why: &str| SaslError::new(error_code::SASL_AUTHENTICATION_FAILED, why);
-        let text = core::str::from_utf8(auth_bytes)
-            .map_err(|_| failed("Authentication failed: invalid SASL/PLAIN response"))?;
+        let text = core::str::from_utf8(auth_bytes).map_err(|_| failed(INVALID_PLAIN))?;
         let parts: Vec<&str> = text.split('\0').collect();
         let [authzid, user, password] = parts[..] else {
-            return Err(failed(
-                "Authentication failed: Invalid SASL/PLAIN response: expected 3 tokens",
-            ));
+            return Err(failed(INVALID_PLAIN));
         };
         if user.is_empty() {
             return Err(failed("Authentication failed: username not specified"));
+        }
+        if password.is_empty() {
+            return Err(failed("Authentication failed: password not specified"));
         }
         if !authzid.is_empty() && authzid != user {
             return Err(failed(
@@ -234,31 +284,38 @@ mod tests {
         PlainUsers::from_jaas(
             r#"org.apache.kafka.common.security.plain.PlainLoginModule required
                username="admin" password="admin-secret"
-               user_admin="admin-secret" user_alice="alice secret";"#,
+               user_admin="admin-secret" user_alice="alice secret" user_empty=""
+               user_q="a\"b\\c";"#,
         )
         .expect("jaas")
     }
 
-    /// Kafka's sequence: handshake, authenticate, then anything; before, only the SASL APIs
-    /// and ApiVersions.
+    /// Kafka's order: ApiVersions or the handshake, then only SaslAuthenticate, then
+    /// anything; a second SaslAuthenticate is answered and the connection kept.
     #[test]
     fn a_client_is_authenticated_by_handshake_then_plain() {
         let mut session = SaslSession::new();
-        assert!(session.permits(18) && session.permits(17) && session.permits(36));
+        assert!(session.permits(18) && session.permits(17) && !session.permits(36));
         assert!(!session.permits(3), "Metadata before authentication");
         session
             .handshake("PLAIN", &[Mechanism::Plain])
             .expect("handshake");
+        assert!(session.permits(36) && !session.permits(18) && !session.permits(17));
         let principal = session
             .authenticate(b"\0alice\0alice secret", &users())
             .expect("alice");
         assert_eq!(principal, "User:alice");
         assert!(session.permits(3));
         assert_eq!(session.principal(), Some("User:alice"));
+        let again = session
+            .authenticate(b"\0alice\0alice secret", &users())
+            .expect_err("no re-authentication");
+        assert_eq!(again.code, error_code::ILLEGAL_SASL_STATE);
+        assert!(!again.closes, "an authenticated connection stays");
     }
 
-    /// Wrong password, unknown user, another authorization id, a malformed message: all
-    /// SASL_AUTHENTICATION_FAILED, and the session stays unauthenticated.
+    /// Wrong password, unknown user, another authorization id, a malformed message, an empty
+    /// password: all SASL_AUTHENTICATION_FAILED, the connection ends, nothing is authenticated.
     #[test]
     fn wrong_credentials_fail_with_kafkas_code() {
         for bytes in [
@@ -267,6 +324,8 @@ mod tests {
             b"admin\0alice\0alice secret",
             b"alice alice secret",
             b"\0\0",
+            b"\0alice\0",
+            b"\0empty\0",
         ] {
             let mut session = SaslSession::new();
             session
@@ -279,21 +338,22 @@ mod tests {
                 "{bytes:?}"
             );
             assert!(err.message.starts_with("Authentication failed"));
+            assert!(err.closes);
             assert!(!session.permits(3));
         }
     }
 
-    /// Out-of-turn requests and unknown mechanisms get Kafka's codes.
+    /// Out-of-turn requests and unknown mechanisms get Kafka's codes and end the connection.
     #[test]
     fn requests_out_of_turn_are_refused() {
         let mut session = SaslSession::new();
         let early = session.authenticate(b"\0alice\0alice secret", &users());
         assert_eq!(early.unwrap_err().code, error_code::ILLEGAL_SASL_STATE);
-        let gssapi = session.handshake("GSSAPI", &[Mechanism::Plain]);
-        assert_eq!(
-            gssapi.unwrap_err().code,
-            error_code::UNSUPPORTED_SASL_MECHANISM
-        );
+        let gssapi = session
+            .handshake("GSSAPI", &[Mechanism::Plain])
+            .unwrap_err();
+        assert_eq!(gssapi.code, error_code::UNSUPPORTED_SASL_MECHANISM);
+        assert!(gssapi.closes);
         session
             .handshake("PLAIN", &[Mechanism::Plain])
             .expect("handshake");
@@ -301,12 +361,14 @@ mod tests {
         assert_eq!(again.unwrap_err().code, error_code::ILLEGAL_SASL_STATE);
     }
 
-    /// Kafka's JAAS syntax: only `user_*` options are users; other modules are refused.
+    /// Kafka's JAAS syntax: only `user_*` options are users, quoted values take `\"` and
+    /// `\\`; other modules are refused.
     #[test]
     fn jaas_users_are_read_as_kafka_reads_them() {
         let u = users();
         assert!(u.check("admin", "admin-secret") && u.check("alice", "alice secret"));
         assert!(!u.check("username", "admin") && !u.check("alice", "alice"));
+        assert!(u.check("q", "a\"b\\c"), "JAAS escapes");
         let other = PlainUsers::from_jaas(
             "org.apache.kafka.common.security.scram.ScramLoginModule required;",
         );

@@ -1548,12 +1548,17 @@ impl Broker {
     /// advertised host and that listener's port (Kafka answers each listener's clients with
     /// that listener's address).
     pub fn advertised_endpoint(&self, listener: usize) -> (String, u16) {
-        let port = self
+        let address = self
             .config
             .listeners
             .get(listener)
-            .map_or(self.config.listener().port(), |l| l.address.port());
-        (self.config.advertised_host.clone(), port)
+            .map_or(self.config.listener(), |l| l.address);
+        let host = if self.config.advertised_host_given || address.ip().is_unspecified() {
+            self.config.advertised_host.clone()
+        } else {
+            address.ip().to_string()
+        };
+        (host, address.port())
     }
 
     /// The group coordinator's Kafka endpoint for a client of listener number `listener`: this

@@ -60,9 +60,13 @@ pub struct BrokerConfig {
     #[serde(rename = "sasl.jaas.config")]
     pub sasl_jaas_config: Option<String>,
     /// `advertised.host`: the host clients are told to connect to (an IPv4 address by
-    /// default: librdkafka may resolve `localhost` to ::1).
+    /// default: librdkafka may resolve `localhost` to ::1). Unset, each listener advertises
+    /// its own address (127.0.0.1 for one on every interface).
     #[serde(rename = "advertised.host")]
     pub advertised_host: String,
+    /// Whether `advertised.host` was given (else each listener advertises its own address).
+    #[serde(skip)]
+    pub advertised_host_given: bool,
     /// `admin.listener`: `/metrics`, `/healthz` (and later the playground).
     #[serde(rename = "admin.listener")]
     pub admin_listener: SocketAddr,
@@ -186,6 +190,7 @@ impl Default for BrokerConfig {
             sasl_enabled_mechanisms: "PLAIN".into(),
             sasl_jaas_config: None,
             advertised_host: String::new(),
+            advertised_host_given: false,
             admin_listener: SocketAddr::from(([127, 0, 0, 1], 8080)),
             data_dir: PathBuf::from("./runnel-data"),
             metadata_log_dir: None,
@@ -328,6 +333,7 @@ impl BrokerConfig {
             }
         }
         self.resolve_listeners().map_err(ConfigError::Listeners)?;
+        self.advertised_host_given = !self.advertised_host.is_empty();
         if self.advertised_host.is_empty() {
             let ip = self.listener().ip();
             self.advertised_host = if ip.is_unspecified() {
@@ -351,6 +357,18 @@ impl BrokerConfig {
     /// keystore for SSL, and in a cluster one PLAINTEXT listener (inter-broker TLS is not built
     /// yet).
     fn resolve_listeners(&mut self) -> Result<(), String> {
+        self.ssl_client_auth = self.ssl_client_auth.to_ascii_lowercase();
+        // Settings are checked whether or not a listener uses them yet.
+        for mechanism in self.sasl_enabled_mechanisms.split(',').map(str::trim) {
+            if runnel_core::sasl::Mechanism::from_name(&mechanism.to_ascii_uppercase()).is_none() {
+                return Err(format!(
+                    "sasl.enabled.mechanisms: {mechanism} is not served (runnel serves PLAIN; SCRAM is not built yet)"
+                ));
+            }
+        }
+        if let Some(jaas) = &self.sasl_jaas_config {
+            runnel_core::sasl::PlainUsers::from_jaas(jaas)?;
+        }
         let mut map = std::collections::BTreeMap::new();
         for pair in self
             .listener_security_protocol_map
@@ -361,10 +379,13 @@ impl BrokerConfig {
             let (name, protocol) = pair.split_once(':').ok_or_else(|| {
                 format!("listener.security.protocol.map: {pair}: expected NAME:PROTOCOL")
             })?;
-            map.insert(
-                name.trim().to_ascii_uppercase(),
-                protocol.trim().to_ascii_uppercase(),
-            );
+            let protocol = protocol.trim().to_ascii_uppercase();
+            if !["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"].contains(&protocol.as_str()) {
+                return Err(format!(
+                    "listener.security.protocol.map: {pair}: the protocol is one of PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL"
+                ));
+            }
+            map.insert(name.trim().to_ascii_uppercase(), protocol);
         }
         if self.listeners.is_empty() {
             return Err("listeners: none given".into());
@@ -394,18 +415,8 @@ impl BrokerConfig {
             }
         }
         let ssl = self.listeners.iter().any(|l| l.protocol.tls());
-        if self.listeners.iter().any(|l| l.protocol.sasl()) {
-            for mechanism in self.sasl_enabled_mechanisms.split(',').map(str::trim) {
-                if runnel_core::sasl::Mechanism::from_name(mechanism).is_none() {
-                    return Err(format!(
-                        "sasl.enabled.mechanisms: {mechanism} is not served (runnel serves PLAIN; SCRAM is not built yet)"
-                    ));
-                }
-            }
-            let jaas = self.sasl_jaas_config.as_deref().ok_or(
-                "a SASL listener needs sasl.jaas.config with its users (org.apache.kafka.common.security.plain.PlainLoginModule required user_NAME=\"PASSWORD\" ...;)",
-            )?;
-            runnel_core::sasl::PlainUsers::from_jaas(jaas)?;
+        if self.listeners.iter().any(|l| l.protocol.sasl()) && self.sasl_jaas_config.is_none() {
+            return Err("a SASL listener needs sasl.jaas.config with its users (org.apache.kafka.common.security.plain.PlainLoginModule required user_NAME=\"PASSWORD\" ...;)".into());
         }
         if !self.ssl_keystore_type.eq_ignore_ascii_case("PEM") {
             return Err(format!(

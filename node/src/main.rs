@@ -896,12 +896,16 @@ fn load_config(cli: &Cli) -> Result<BrokerConfig, String> {
         table.insert(key.trim().to_string(), parsed);
     }
     let mut config = BrokerConfig::from_table(table).map_err(|e| format!("configuration: {e}"))?;
+    // --listen moves the first listener and keeps its name, so its protocol (SSL, SASL) too.
     if let Some(listen) = cli.listen {
-        config.listeners = vec![runnel_node::config::Listener {
-            name: "PLAINTEXT".into(),
-            address: listen,
-            protocol: runnel_node::config::SecurityProtocol::Plaintext,
-        }];
+        match config.listeners.first_mut() {
+            Some(first) => first.address = listen,
+            None => config.listeners.push(runnel_node::config::Listener {
+                name: "PLAINTEXT".into(),
+                address: listen,
+                protocol: runnel_node::config::SecurityProtocol::Plaintext,
+            }),
+        }
     }
     if let Some(host) = &cli.advertised_host {
         config.advertised_host = host.clone();
@@ -928,7 +932,10 @@ async fn run(config: BrokerConfig) -> Result<(), String> {
             })?;
         let tls = match listener.protocol.tls() {
             false => None,
-            true => Some(runnel_node::tls::acceptor(&config)?),
+            true => Some(runnel_node::tls::acceptor(
+                &config,
+                listener.protocol == runnel_node::config::SecurityProtocol::Ssl,
+            )?),
         };
         let sasl = match (listener.protocol.sasl(), &config.sasl_jaas_config) {
             (true, Some(jaas)) => Some(std::sync::Arc::new(

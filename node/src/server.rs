@@ -33,6 +33,12 @@ pub const HEADER_MIN_BYTES: usize = 10;
 /// `sasl.server.max.receive.size` default).
 const SASL_MAX_RECEIVE_BYTES: usize = 512 * 1024;
 
+/// How long a connection that has not authenticated may wait between requests.
+const AUTHENTICATION_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+/// How long a refused SASL login waits before its connection closes (Kafka's
+/// `connection.failed.authentication.delay.ms` default).
+const FAILED_AUTHENTICATION_DELAY: std::time::Duration = std::time::Duration::from_millis(100);
+
 /// What a listener asks of a connection besides framing: TLS, and SASL with its users.
 #[derive(Clone, Default)]
 pub struct Security {
@@ -100,7 +106,18 @@ async fn connection<S: AsyncRead + AsyncWrite + Unpin>(
     let mut write = BufWriter::new(write);
     let client_host = format!("/{}", peer.ip());
     loop {
-        let size = match read.read_i32().await {
+        // Before authentication a client must keep going: an idle half-open login is closed.
+        let authenticated = session.as_ref().is_none_or(|s| s.principal().is_some());
+        let next = read.read_i32();
+        let size = if authenticated {
+            next.await
+        } else {
+            match tokio::time::timeout(AUTHENTICATION_IDLE_TIMEOUT, next).await {
+                Ok(size) => size,
+                Err(_) => return Err("no SASL authentication in time".into()),
+            }
+        };
+        let size = match size {
             Ok(size) => size,
             Err(_) => return Ok(()), // the client hung up
         };
@@ -113,7 +130,6 @@ async fn connection<S: AsyncRead + AsyncWrite + Unpin>(
             );
             return Err("bad frame size".into());
         }
-        let authenticated = session.as_ref().is_none_or(|s| s.principal().is_some());
         if !authenticated && size > SASL_MAX_RECEIVE_BYTES {
             tracing::warn!("{peer}: a {size}-byte request before SASL authentication; closing");
             return Err("unauthenticated request too large".into());
@@ -150,7 +166,9 @@ async fn connection<S: AsyncRead + AsyncWrite + Unpin>(
             write.flush().await.map_err(|e| e.to_string())?;
         }
         if close {
-            return Err("authentication failed".into());
+            // Kafka's connection.failed.authentication.delay.ms: no guessing at full speed.
+            tokio::time::sleep(FAILED_AUTHENTICATION_DELAY).await;
+            return Err("SASL refused".into());
         }
     }
 }
@@ -303,10 +321,14 @@ async fn respond(
         listener,
     };
     let response = match request {
-        RequestKind::SaslHandshake(r) => Some(ResponseKind::SaslHandshake(sasl_handshake(sasl, r))),
+        RequestKind::SaslHandshake(r) => {
+            let (answer, closes) = sasl_handshake(sasl, r);
+            *close = closes;
+            Some(ResponseKind::SaslHandshake(answer))
+        }
         RequestKind::SaslAuthenticate(r) => {
-            let (answer, failed) = sasl_authenticate(sasl, r);
-            if failed {
+            let (answer, closes) = sasl_authenticate(sasl, r);
+            if closes {
                 tracing::info!(
                     "{peer}: {}",
                     answer
@@ -350,30 +372,36 @@ async fn respond(
     Ok(Some(out))
 }
 
-/// SaslHandshake (KIP-43): the mechanism chosen by core's session, or why not; the enabled
-/// mechanisms either way. A listener without SASL answers ILLEGAL_SASL_STATE, as Kafka does.
+/// SaslHandshake (KIP-43): the mechanism chosen by core's session, or why not, with the
+/// enabled mechanisms. Returns the answer and whether the connection ends after it (every
+/// refusal on a SASL listener, as Kafka fails the connection). A listener without SASL
+/// answers ILLEGAL_SASL_STATE with no mechanisms and goes on, as Kafka does.
 fn sasl_handshake(
     sasl: Option<(&mut SaslSession, &PlainUsers)>,
     request: SaslHandshakeRequest,
-) -> SaslHandshakeResponse {
+) -> (SaslHandshakeResponse, bool) {
     const ENABLED: [Mechanism; 1] = [Mechanism::Plain];
+    let Some((session, _)) = sasl else {
+        let answer = SaslHandshakeResponse::default()
+            .with_error_code(runnel_core::error_code::ILLEGAL_SASL_STATE);
+        return (answer, false);
+    };
+    let (code, closes) = match session.handshake(request.mechanism.as_str(), &ENABLED) {
+        Ok(()) => (0, false),
+        Err(e) => (e.code, e.closes),
+    };
     let mechanisms = ENABLED
         .iter()
         .map(|m| StrBytes::from_static_str(m.name()))
         .collect();
-    let code = match sasl {
-        None => runnel_core::error_code::ILLEGAL_SASL_STATE,
-        Some((session, _)) => session
-            .handshake(request.mechanism.as_str(), &ENABLED)
-            .map_or_else(|e| e.code, |()| 0),
-    };
-    SaslHandshakeResponse::default()
+    let answer = SaslHandshakeResponse::default()
         .with_error_code(code)
-        .with_mechanisms(mechanisms)
+        .with_mechanisms(mechanisms);
+    (answer, closes)
 }
 
 /// SaslAuthenticate (KIP-152): core's session checks the PLAIN message against the users.
-/// Returns the answer and whether authentication failed (the connection then closes).
+/// Returns the answer and whether the connection ends after it (a failed authentication).
 fn sasl_authenticate(
     sasl: Option<(&mut SaslSession, &PlainUsers)>,
     request: SaslAuthenticateRequest,
@@ -382,6 +410,7 @@ fn sasl_authenticate(
         None => Err(runnel_core::sasl::SaslError {
             code: runnel_core::error_code::ILLEGAL_SASL_STATE,
             message: "SASL is not enabled on this listener".into(),
+            closes: false,
         }),
         Some((session, users)) => session.authenticate(&request.auth_bytes, users).map(|_| ()),
     };
@@ -391,7 +420,7 @@ fn sasl_authenticate(
             SaslAuthenticateResponse::default()
                 .with_error_code(e.code)
                 .with_error_message(Some(StrBytes::from_string(e.message))),
-            true,
+            e.closes,
         ),
     }
 }

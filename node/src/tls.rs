@@ -16,12 +16,14 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::config::BrokerConfig;
 
-/// The TLS acceptor for this broker's SSL listeners.
+/// The TLS acceptor for this broker's SSL listeners (`client_auth`: `ssl.client.auth` applies)
+/// or SASL_SSL ones (it does not: Kafka applies a broker-wide `ssl.client.auth` to SSL
+/// listeners only; SASL authenticates those clients).
 ///
 /// # Errors
 /// A missing or unreadable keystore or truststore, no key or no certificate in it, or a key
 /// that does not match the certificate: the message names the file and setting.
-pub fn acceptor(config: &BrokerConfig) -> Result<TlsAcceptor, String> {
+pub fn acceptor(config: &BrokerConfig, client_auth: bool) -> Result<TlsAcceptor, String> {
     let keystore = config
         .ssl_keystore_location
         .as_deref()
@@ -37,7 +39,12 @@ pub fn acceptor(config: &BrokerConfig) -> Result<TlsAcceptor, String> {
     let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .map_err(|e| format!("TLS: {e}"))?;
-    let builder = match config.ssl_client_auth.as_str() {
+    let auth = if client_auth {
+        config.ssl_client_auth.as_str()
+    } else {
+        "none"
+    };
+    let builder = match auth {
         "requested" | "required" => {
             let truststore = config
                 .ssl_truststore_location
@@ -51,7 +58,7 @@ pub fn acceptor(config: &BrokerConfig) -> Result<TlsAcceptor, String> {
             }
             let verifier =
                 WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone());
-            let verifier = if config.ssl_client_auth == "requested" {
+            let verifier = if auth == "requested" {
                 verifier.allow_unauthenticated()
             } else {
                 verifier

@@ -414,3 +414,63 @@ fn sasl_ssl_combines_tls_and_plain() {
     let err = String::from_utf8_lossy(&untrusted.stderr);
     assert!(err.contains("TLS: invalid peer certificate"), "{err}");
 }
+
+/// Each listener advertises its own address unless `advertised.host` is set (a second
+/// listener on another IP was told the first one's), and `--listen` moves the first listener
+/// without dropping its protocol (it used to turn a SASL listener into an open one).
+#[test]
+fn listeners_advertise_their_own_address_and_listen_keeps_the_protocol() {
+    let first = free_port();
+    let second = free_port();
+    let broker = Runnel::start_on(
+        "listeners-own-address",
+        first,
+        free_port(),
+        &[
+            format!("listeners=PLAINTEXT://127.0.0.1:{first},OTHER://127.0.0.2:{second}"),
+            "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,OTHER:PLAINTEXT".to_string(),
+        ],
+    );
+    let (ok, json) = kcat_brokers(&["-b", &format!("127.0.0.2:{second}")]);
+    assert!(ok, "{json}");
+    let v: serde_json::Value = serde_json::from_str(&json).expect("kcat JSON");
+    assert_eq!(v["brokers"][0]["name"], format!("127.0.0.2:{second}"));
+    drop(broker);
+
+    let moved = free_port();
+    let dir = temp_dir("listen-keeps-sasl");
+    let mut child = Command::new(runnel_tests::runnel_binary())
+        .args([
+            "--data-dir",
+            &dir.to_string_lossy(),
+            "--admin",
+            &format!("127.0.0.1:{}", free_port()),
+            "--listen",
+            &format!("127.0.0.1:{moved}"),
+            "--set",
+            &format!("listeners=SASL_PLAINTEXT://127.0.0.1:{}", free_port()),
+            "--set",
+            JAAS,
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("runnel");
+    std::thread::sleep(Duration::from_millis(1500));
+    let (open, _) = kcat_brokers(&["-b", &format!("127.0.0.1:{moved}")]);
+    let alice = roundtrip(
+        &format!("127.0.0.1:{moved}"),
+        "l",
+        plain("SASL_PLAINTEXT", "alice", "alice-secret"),
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(!open, "the moved listener still asks for SASL");
+    assert_eq!(
+        alice["values"],
+        serde_json::json!(["one", "two", "three"]),
+        "{alice}"
+    );
+}
