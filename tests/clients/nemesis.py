@@ -143,9 +143,11 @@ def consume(bootstrap, topic, group, seconds, name, out, stop):
                     write({"commit_error": "; ".join(refused)})
             except Exception as e:  # refused or unanswered: its fate is unknown
                 write({"commit_error": str(e)})
-    consumer.close()
+    # The history and the summary first: closing (LeaveGroup) may wait on a coordinator that
+    # is still coming back, and the test bounds how long it waits for this process.
     f.close()
-    print(json.dumps({"read": reads}))
+    print(json.dumps({"read": reads}), flush=True)
+    consumer.close()
 
 
 def watermark(consumer, tp, deadline):

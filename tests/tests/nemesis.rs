@@ -82,6 +82,8 @@ fn wait_full_isr(cluster: &Cluster, topic: &str, partitions: usize, limit: Durat
 struct Client {
     name: String,
     child: Option<Child>,
+    /// Where its stderr (librdkafka's log) is kept when it finishes.
+    stderr_path: Option<PathBuf>,
 }
 
 impl Client {
@@ -101,7 +103,14 @@ impl Client {
         Self {
             name: name.to_string(),
             child: Some(child),
+            stderr_path: None,
         }
+    }
+
+    /// Keeps the client's stderr in `path` when it finishes (beside the histories).
+    fn keep_stderr(mut self, path: PathBuf) -> Self {
+        self.stderr_path = Some(path);
+        self
     }
 
     /// Waits at most `limit` for the client to finish; returns its JSON summary.
@@ -116,6 +125,9 @@ impl Client {
             std::thread::sleep(Duration::from_millis(100));
         }
         let out = child.wait_with_output().expect("client output");
+        if let Some(path) = &self.stderr_path {
+            let _ = std::fs::write(path, &out.stderr);
+        }
         let stdout = String::from_utf8_lossy(&out.stdout);
         serde_json::from_str(stdout.trim()).unwrap_or_else(|_| {
             panic!(
@@ -224,7 +236,9 @@ fn nemesis_run() {
     let path = |name: &str| dir.join(name).to_string_lossy().into_owned();
     let stop_s = stop.to_string_lossy().into_owned();
     let partitions = PARTITIONS.to_string();
-    let limit = (seconds + 120).to_string();
+    // The stop file ends the clients; this bound only keeps a lost test from leaving them
+    // running (faults overrun their schedule: restarts and clean stops take time).
+    let limit = (seconds * 2 + 600).to_string();
     let producers = [
         Client::start(
             "checked producer",
@@ -239,7 +253,8 @@ fn nemesis_run() {
                 &path("producer-checked.jsonl"),
                 &stop_s,
             ],
-        ),
+        )
+        .keep_stderr(dir.join("producer-checked.stderr")),
         Client::start(
             "lossy producer",
             &[
@@ -253,7 +268,8 @@ fn nemesis_run() {
                 &path("producer-lossy.jsonl"),
                 &stop_s,
             ],
-        ),
+        )
+        .keep_stderr(dir.join("producer-lossy.stderr")),
     ];
     let members: Vec<Client> = ["m1", "m2"]
         .iter()
@@ -271,6 +287,7 @@ fn nemesis_run() {
                     &stop_s,
                 ],
             )
+            .keep_stderr(dir.join(format!("{m}.stderr")))
         })
         .collect();
     std::thread::sleep(Duration::from_secs(3));
