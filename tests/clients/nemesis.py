@@ -37,7 +37,10 @@ def produce(bootstrap, topic, acks, seconds, partitions, name, out, stop):
             "enable.idempotence": idempotent,
             "linger.ms": 5,
             "message.timeout.ms": 60000,
-            "socket.timeout.ms": 5000,
+            # librdkafka's own default (60 s) unless NEMESIS_SOCKET_TIMEOUT_MS says otherwise:
+            # 5000 makes produce requests time out in flight during faults, which reproduces
+            # the open duplicate of docs/nemesis.md.
+            "socket.timeout.ms": int(os.environ.get("NEMESIS_SOCKET_TIMEOUT_MS", "60000")),
             "topic.metadata.refresh.interval.ms": 1000,
             "retry.backoff.ms": 100,
         }
