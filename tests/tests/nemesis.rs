@@ -433,12 +433,19 @@ fn five_leader_bounces() {
     std::thread::sleep(Duration::from_secs(2));
     let mut failovers = Vec::new();
     for bounce in 1..=5 {
-        cluster.wait_for(
-            Duration::from_secs(30),
-            "the nodes agree on a leader",
-            |c| leader(c, "bounce").is_some(),
-        );
-        let old = leader(&cluster, "bounce").expect("a leader");
+        // One poll both waits and answers: leadership may move between two polls (the
+        // preferred replica taking it back), which once left a second poll with none.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let old = loop {
+            if let Some(l) = leader(&cluster, "bounce") {
+                break l;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the nodes never agreed on a leader"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        };
         let killed = Instant::now();
         cluster.nodes[old].kill();
         cluster.wait_for(Duration::from_secs(30), "a new leader", |c| {
