@@ -231,6 +231,12 @@ impl ProducerStateTable {
         });
     }
 
+    /// Whether this table holds state for `producer_id` (a producer it does not know is
+    /// accepted at any sequence, see [`ProducerStateTable::check`]).
+    pub fn knows(&self, producer_id: i64) -> bool {
+        self.producers.contains_key(&producer_id)
+    }
+
     /// The producers tracked, by producer id: the state DescribeProducers (KIP-664) reports.
     pub fn active(&self) -> impl Iterator<Item = ActiveProducer> + '_ {
         self.producers.iter().filter_map(|(id, entry)| {

@@ -1279,6 +1279,7 @@ fn epoch_end(starts: &[(i32, i64)], epoch: i32, log_end_offset: i64) -> (i32, i6
 mod tests {
     use super::*;
     use crate::batch::{BatchBuilder, NoCodec};
+    use crate::log::SegmentFile;
 
     fn batch(records: usize) -> Vec<u8> {
         let mut b = BatchBuilder::new(0);
@@ -1535,5 +1536,149 @@ mod tests {
         assert_eq!(done, [1, 2]);
         // Once committed, a retry is answered at once.
         assert_eq!(leader.await_committed(40, 3, 0, 2, 1_000), Ok(Some(0)));
+    }
+
+    /// A store that takes only `budget` more bytes, then fails part way through a write, as
+    /// a full disk does (ENOSPC after a short write).
+    struct FullDisk {
+        inner: MemorySegmentStore,
+        budget: usize,
+    }
+
+    impl SegmentStore for FullDisk {
+        type Error = &'static str;
+
+        fn segments(&self) -> Result<Vec<i64>, Self::Error> {
+            self.inner.segments().map_err(|_| "segments")
+        }
+        fn create(&mut self, base_offset: i64) -> Result<(), Self::Error> {
+            self.inner.create(base_offset).map_err(|_| "create")
+        }
+        fn append(
+            &mut self,
+            base: i64,
+            file: SegmentFile,
+            bytes: &[u8],
+        ) -> Result<(), Self::Error> {
+            let taken = bytes.len().min(self.budget);
+            self.budget -= taken;
+            self.inner
+                .append(base, file, &bytes[..taken])
+                .map_err(|_| "append")?;
+            if taken < bytes.len() {
+                return Err("no space left on device");
+            }
+            Ok(())
+        }
+        fn read(
+            &self,
+            base: i64,
+            file: SegmentFile,
+            position: u64,
+            len: usize,
+            out: &mut Vec<u8>,
+        ) -> Result<(), Self::Error> {
+            self.inner
+                .read(base, file, position, len, out)
+                .map_err(|_| "read")
+        }
+        fn len(&self, base: i64, file: SegmentFile) -> Result<u64, Self::Error> {
+            self.inner.len(base, file).map_err(|_| "len")
+        }
+        fn truncate(&mut self, base: i64, file: SegmentFile, len: u64) -> Result<(), Self::Error> {
+            self.inner.truncate(base, file, len).map_err(|_| "truncate")
+        }
+        fn delete(&mut self, base: i64) -> Result<(), Self::Error> {
+            self.inner.delete(base).map_err(|_| "delete")
+        }
+        fn replace(
+            &mut self,
+            base: i64,
+            log: &[u8],
+            offset_index: &[u8],
+            time_index: &[u8],
+        ) -> Result<(), Self::Error> {
+            self.inner
+                .replace(base, log, offset_index, time_index)
+                .map_err(|_| "replace")
+        }
+    }
+
+    /// (producer sequence, offset) of every record in `replica`'s log, in offset order.
+    fn sequences<S: SegmentStore>(replica: &Replica<S>) -> Vec<(i32, i64)> {
+        let end = replica.log_end_offset();
+        let bytes = replica.log().read(0, usize::MAX, end).expect("read");
+        batch::batches(&bytes)
+            .flatten()
+            .map(|b| (b.header().base_sequence, b.header().base_offset))
+            .collect()
+    }
+
+    #[test]
+    fn an_idempotent_producer_retrying_through_a_full_disk_is_written_once() {
+        // Issue 18's disk-full fault with idempotent acks=all producers: a write the disk
+        // refuses part way (in the log file or in an index) answers KAFKA_STORAGE_ERROR and
+        // must leave nothing behind, neither bytes nor producer state, so the client's retry
+        // of the same sequence is written once, at the next offset. Small segments make
+        // rolls fail too.
+        for seed in 0..200 {
+            let mut rng = crate::rng::Rng::new(seed);
+            let config = LogConfig {
+                segment_bytes: 400,
+                index_interval_bytes: 64,
+                ..LogConfig::default()
+            };
+            let store = FullDisk {
+                inner: MemorySegmentStore::new(),
+                budget: usize::MAX,
+            };
+            let log = Log::new(store, config, 0).expect("log");
+            let mut leader = Replica::with_log(0, ReplicaConfig::default(), log);
+            assert_eq!(
+                leader.apply_metadata(&state(Some(0), 1, 1), 0),
+                RoleChange::Leader
+            );
+            let mut sequence = 0;
+            let mut refused = 0;
+            while sequence < 40 {
+                leader.log_mut().store_mut().budget = if rng.below(3) == 0 {
+                    rng.below(120) as usize
+                } else {
+                    usize::MAX
+                };
+                let answer = leader.handle_produce(
+                    0,
+                    &mut idempotent_batch(7, sequence),
+                    Acks::Leader,
+                    u64::from(sequence as u32),
+                    1_000,
+                    &NoCodec,
+                );
+                match answer {
+                    Ok(Some(_)) => sequence += 1,
+                    Err(ReplicaError::Storage(_)) => refused += 1,
+                    other => panic!("seed {seed}: sequence {sequence}: {other:?}"),
+                }
+                // Sometimes the answer is lost and the client retries a written batch too.
+                if sequence > 0 && rng.below(4) == 0 {
+                    leader.log_mut().store_mut().budget = usize::MAX;
+                    let retry = leader.handle_produce(
+                        0,
+                        &mut idempotent_batch(7, sequence - 1),
+                        Acks::Leader,
+                        0,
+                        1_000,
+                        &NoCodec,
+                    );
+                    assert!(matches!(retry, Ok(Some(_))), "seed {seed}: {retry:?}");
+                }
+            }
+            let expected: Vec<(i32, i64)> = (0..40).map(|s| (s, i64::from(s))).collect();
+            assert_eq!(
+                sequences(&leader),
+                expected,
+                "seed {seed}: every sequence once, at dense offsets ({refused} writes refused)"
+            );
+        }
     }
 }

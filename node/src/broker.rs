@@ -1305,6 +1305,22 @@ impl Broker {
         state.next_request += 1;
         let request = state.next_request;
         let before = state.log().log_end_offset();
+        let header = batch::BatchHeader::decode(records).ok();
+        // Rare and worth an operator's eye: an idempotent producer this partition has no state
+        // for, at a sequence other than 0 (Kafka accepts it, as after its state expired).
+        if let Some(h) = header.filter(|h| {
+            h.producer_id >= 0
+                && h.base_sequence > 0
+                && !state.replica.producers().knows(h.producer_id)
+        }) {
+            tracing::info!(
+                "partition {}: producer {} (epoch {}) starts at sequence {} with no state here",
+                partition.index,
+                h.producer_id,
+                h.producer_epoch,
+                h.base_sequence
+            );
+        }
         let mut owned = records.to_vec();
         let appended = state
             .replica
@@ -1315,11 +1331,26 @@ impl Broker {
                     self.storage_failed(&format!("produce to partition {}", partition.index), &why);
                     ApiError::new(error_code::KAFKA_STORAGE_ERROR, why)
                 }
+                e @ (ReplicaError::OutOfOrderSequence | ReplicaError::InvalidProducerEpoch) => {
+                    // Refused sequences and fenced epochs are rare; each is logged, with why.
+                    if let Some(h) = &header {
+                        let why = match state.replica.producers().check(h) {
+                            Err(p) => p.to_string(),
+                            Ok(_) => e.to_string(),
+                        };
+                        tracing::info!(
+                            "partition {}: produce of producer {} (epoch {}) refused: {why}",
+                            partition.index,
+                            h.producer_id,
+                            h.producer_epoch
+                        );
+                    }
+                    ApiError::new(e.kafka_error_code(), e.to_string())
+                }
                 other => ApiError::new(other.kafka_error_code(), other.to_string()),
             })?;
         // The stored batch's time (a retry's original one), on a LogAppendTime topic.
-        let append_time = batch::BatchHeader::decode(records)
-            .map_or(-1, |header| state.replica.log_append_time_ms(&header, now));
+        let append_time = header.map_or(-1, |h| state.replica.log_append_time_ms(&h, now));
         let count = state.log().log_end_offset() - before;
         if count > 0 {
             self.storage_ok();

@@ -43,6 +43,9 @@ def produce(bootstrap, topic, acks, seconds, partitions, name, out, stop):
             "socket.timeout.ms": int(os.environ.get("NEMESIS_SOCKET_TIMEOUT_MS", "60000")),
             "topic.metadata.refresh.interval.ms": 1000,
             "retry.backoff.ms": 100,
+            # librdkafka's own account of idempotence (epoch bumps, drains, refused
+            # sequences) in the kept stderr: what a duplicate is traced back with.
+            **({"debug": "eos"} if idempotent else {}),
         }
     )
     # Lines are written as reports come, so a producer that dies still leaves its history.

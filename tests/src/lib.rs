@@ -840,3 +840,49 @@ pub fn group_survives(
         "every acknowledged record is read exactly once across both phases"
     );
 }
+
+/// Kafka requests by hand, for tests that need one exact request (a client library would
+/// split, retry or time it its own way).
+pub mod wire {
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
+
+    use bytes::{BufMut, BytesMut};
+    use kafka_protocol::messages::{ApiKey, RequestHeader};
+    use kafka_protocol::protocol::{Encodable, StrBytes};
+
+    /// `request` framed as Kafka's wire carries it: size, header (client id `runnel-tests`),
+    /// body.
+    pub fn frame<R: Encodable>(
+        key: ApiKey,
+        version: i16,
+        correlation_id: i32,
+        request: &R,
+    ) -> Vec<u8> {
+        let mut body = BytesMut::new();
+        let header = RequestHeader::default()
+            .with_request_api_key(key as i16)
+            .with_request_api_version(version)
+            .with_correlation_id(correlation_id)
+            .with_client_id(Some(StrBytes::from_static_str("runnel-tests")));
+        header
+            .encode(&mut body, key.request_header_version(version))
+            .expect("header");
+        request.encode(&mut body, version).expect("body");
+        let mut out = Vec::with_capacity(body.len() + 4);
+        out.put_i32(body.len() as i32);
+        out.extend_from_slice(&body);
+        out
+    }
+
+    /// Writes `bytes` and reads one response frame (its body, from the correlation id on);
+    /// `None` when the connection closed or the stream's read timeout passed.
+    pub fn round_trip(stream: &mut TcpStream, bytes: &[u8]) -> Option<Vec<u8>> {
+        stream.write_all(bytes).ok()?;
+        let mut size = [0u8; 4];
+        stream.read_exact(&mut size).ok()?;
+        let mut body = vec![0u8; usize::try_from(i32::from_be_bytes(size)).ok()?];
+        stream.read_exact(&mut body).ok()?;
+        Some(body)
+    }
+}

@@ -812,3 +812,136 @@ fn elect_leaders_and_cluster_wide_configs_go_through_the_metadata_quorum() {
     assert_eq!(alter("-"), serde_json::json!([0, null]));
     assert_eq!(keyless("accepted"), "accepted");
 }
+
+#[test]
+fn one_produce_request_waits_once_for_all_its_partitions() {
+    // Kafka appends every partition of a Produce request, then waits once for all of them
+    // (ReplicaManager.appendRecords, one DelayedProduce): the request's timeout_ms bounds the
+    // whole request ("the timeout to await a response", Kafka's protocol doc). Two partitions
+    // led by one node whose followers cannot fetch: both answer REQUEST_TIMED_OUT after one
+    // timeout, not one after the other, and both batches are in the log, committed once the
+    // followers fetch again.
+    use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+    use kafka_protocol::messages::{ApiKey, ProduceRequest, ProduceResponse, TopicName};
+    use kafka_protocol::protocol::{Decodable, StrBytes};
+    use runnel_core::batch::{BatchBuilder, NoCodec};
+    use runnel_tests::wire;
+
+    let _serial = one_at_a_time();
+    // Followers that stop fetching stay in the ISR for 30 s: long past the request.
+    let settings: Vec<&str> = SETTINGS
+        .iter()
+        .map(|s| {
+            if s.starts_with("replica.lag.time.max.ms=") {
+                "replica.lag.time.max.ms=30000"
+            } else {
+                s
+            }
+        })
+        .collect();
+    let cluster = Cluster::start_with_proxies("one-wait", 3, &settings);
+    let topic = "pair";
+    let bootstrap = cluster.nodes[0].bootstrap();
+    runnel_cli(
+        &[
+            "topic", "create", topic, "-p", "4", "-r", "3", "-b", &bootstrap,
+        ],
+        b"",
+    );
+    cluster.wait_for(
+        Duration::from_secs(20),
+        "four led partitions, ISR full",
+        |c| {
+            let p = c.partitions(topic);
+            p.len() == 4 && p.iter().all(|p| p.0.is_some() && p.2.len() == 3)
+        },
+    );
+    let partitions = cluster.partitions(topic);
+    let (a, b, leader) = (0..4)
+        .flat_map(|a| (a + 1..4).map(move |b| (a, b)))
+        .find_map(|(a, b)| {
+            (partitions[a].0 == partitions[b].0).then(|| (a, b, partitions[a].0.unwrap_or(0)))
+        })
+        .expect("four partitions on three nodes: two share a leader");
+    let leader = leader as usize;
+    for follower in (0..3).filter(|n| *n != leader) {
+        cluster.cut_replication(follower, true);
+    }
+    let batch = |value: &[u8]| {
+        let mut builder = BatchBuilder::new(0);
+        builder.push(1_700_000_000_000, None, Some(value), Vec::new());
+        builder.build(&NoCodec).expect("batch")
+    };
+    let data = |index: usize, value: &[u8]| {
+        PartitionProduceData::default()
+            .with_index(index as i32)
+            .with_records(Some(batch(value).into()))
+    };
+    let request = ProduceRequest::default()
+        .with_acks(-1)
+        .with_timeout_ms(1_500)
+        .with_topic_data(vec![
+            TopicProduceData::default()
+                .with_name(TopicName(StrBytes::from_static_str("pair")))
+                .with_partition_data(vec![data(a, b"first"), data(b, b"second")]),
+        ]);
+    let mut stream =
+        std::net::TcpStream::connect(("127.0.0.1", cluster.nodes[leader].port)).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("read timeout");
+    let sent = std::time::Instant::now();
+    let body = wire::round_trip(&mut stream, &wire::frame(ApiKey::Produce, 7, 1, &request))
+        .expect("a produce response");
+    let waited = sent.elapsed();
+    let mut bytes = bytes::Bytes::copy_from_slice(&body[4..]);
+    let response = ProduceResponse::decode(&mut bytes, 7).expect("produce response");
+    let codes: Vec<(i32, i16)> = response.responses[0]
+        .partition_responses
+        .iter()
+        .map(|p| (p.index, p.error_code))
+        .collect();
+    assert_eq!(
+        codes,
+        vec![(a as i32, 7), (b as i32, 7)],
+        "both partitions wait for followers that cannot fetch: REQUEST_TIMED_OUT (7)"
+    );
+    assert!(
+        waited < Duration::from_millis(2_700),
+        "one 1.5 s wait for the whole request, not one per partition: {waited:?}"
+    );
+    for follower in (0..3).filter(|n| *n != leader) {
+        cluster.cut_replication(follower, false);
+    }
+    // Both batches were appended before the wait: once the followers fetch, both are read.
+    let read = |index: usize| {
+        let out = run_client(
+            "kcat",
+            &[
+                "-b",
+                &bootstrap,
+                "-t",
+                topic,
+                "-p",
+                &index.to_string(),
+                "-C",
+                "-e",
+                "-q",
+                "-f",
+                "%s\n",
+            ],
+            b"",
+            Duration::from_secs(30),
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    for (index, value) in [(a, "first"), (b, "second")] {
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        let mut seen = read(index);
+        while seen.is_empty() && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(300));
+            seen = read(index);
+        }
+        assert_eq!(seen, value, "partition {index} holds its batch once");
+    }
+}

@@ -82,12 +82,15 @@ fn wait_full_isr(cluster: &Cluster, topic: &str, partitions: usize, limit: Durat
 struct Client {
     name: String,
     child: Option<Child>,
-    /// Where its stderr (librdkafka's log) is kept when it finishes.
-    stderr_path: Option<PathBuf>,
+    /// Where its stderr (librdkafka's log) goes as it is written: a file, never a pipe read
+    /// only at the end, which would fill and stall a client that logs much.
+    stderr_path: PathBuf,
 }
 
 impl Client {
-    fn start(name: &str, args: &[&str]) -> Self {
+    /// Starts the nemesis client script with `args`; its stderr goes to `stderr_path`.
+    fn start(name: &str, args: &[&str], stderr_path: PathBuf) -> Self {
+        let stderr = std::fs::File::create(&stderr_path).expect("client stderr file");
         let mut command = client_command("python3");
         command
             .arg(SCRIPT)
@@ -95,7 +98,7 @@ impl Client {
             .current_dir(workspace_root())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+            .stderr(Stdio::from(stderr));
         die_with_parent(&mut command);
         let child = command
             .spawn()
@@ -103,14 +106,8 @@ impl Client {
         Self {
             name: name.to_string(),
             child: Some(child),
-            stderr_path: None,
+            stderr_path,
         }
-    }
-
-    /// Keeps the client's stderr in `path` when it finishes (beside the histories).
-    fn keep_stderr(mut self, path: PathBuf) -> Self {
-        self.stderr_path = Some(path);
-        self
     }
 
     /// Waits at most `limit` for the client to finish; returns its JSON summary.
@@ -125,16 +122,11 @@ impl Client {
             std::thread::sleep(Duration::from_millis(100));
         }
         let out = child.wait_with_output().expect("client output");
-        if let Some(path) = &self.stderr_path {
-            let _ = std::fs::write(path, &out.stderr);
-        }
         let stdout = String::from_utf8_lossy(&out.stdout);
         serde_json::from_str(stdout.trim()).unwrap_or_else(|_| {
-            panic!(
-                "{} printed no summary: {stdout}\n{}",
-                self.name,
-                String::from_utf8_lossy(&out.stderr)
-            )
+            let stderr = std::fs::read(&self.stderr_path).unwrap_or_default();
+            let tail = String::from_utf8_lossy(&stderr[stderr.len().saturating_sub(4_000)..]);
+            panic!("{} printed no summary: {stdout}\n{tail}", self.name)
         })
     }
 }
@@ -195,6 +187,14 @@ fn history_dir(name: &str) -> PathBuf {
     dir
 }
 
+/// Writes each node's log (all its lives: restarts append) beside the histories, which a
+/// failed run keeps.
+fn keep_node_logs(cluster: &Cluster, dir: &std::path::Path) {
+    for (i, node) in cluster.nodes.iter().enumerate() {
+        let _ = std::fs::write(dir.join(format!("node{i}.log")), node.log());
+    }
+}
+
 fn summary(name: &str, v: &Verdict) -> String {
     format!(
         "{name}: {} acknowledged, {} failed (fate unknown), {} in the log, {} read by the group, {} commits; {} lost, {} violations",
@@ -253,8 +253,8 @@ fn nemesis_run() {
                 &path("producer-checked.jsonl"),
                 &stop_s,
             ],
-        )
-        .keep_stderr(dir.join("producer-checked.stderr")),
+            dir.join("producer-checked.stderr"),
+        ),
         Client::start(
             "lossy producer",
             &[
@@ -268,8 +268,8 @@ fn nemesis_run() {
                 &path("producer-lossy.jsonl"),
                 &stop_s,
             ],
-        )
-        .keep_stderr(dir.join("producer-lossy.stderr")),
+            dir.join("producer-lossy.stderr"),
+        ),
     ];
     let members: Vec<Client> = ["m1", "m2"]
         .iter()
@@ -286,8 +286,8 @@ fn nemesis_run() {
                     &path(&format!("{m}.jsonl")),
                     &stop_s,
                 ],
+                dir.join(format!("{m}.stderr")),
             )
-            .keep_stderr(dir.join(format!("{m}.stderr")))
         })
         .collect();
     std::thread::sleep(Duration::from_secs(3));
@@ -368,6 +368,7 @@ fn nemesis_run() {
         summary("acks=1 topic", &lossy),
     );
     std::fs::write(dir.join("report.txt"), &report).expect("report");
+    keep_node_logs(&cluster, &dir);
     eprintln!("{report}");
     for kind in FaultKind::ALL {
         assert!(counts.contains_key(&kind), "no {kind:?} fault ran");
@@ -429,6 +430,7 @@ fn five_leader_bounces() {
             &producer_out.to_string_lossy(),
             &stop.to_string_lossy(),
         ],
+        dir.join("producer.stderr"),
     );
     std::thread::sleep(Duration::from_secs(2));
     let mut failovers = Vec::new();
@@ -466,6 +468,7 @@ fn five_leader_bounces() {
     let final_read = dir.join("final.json");
     read_all_partitions(&cluster, "bounce", 1, &final_read);
     let verdict = nemesis::check(&[producer_out], &[], &final_read);
+    keep_node_logs(&cluster, &dir);
     eprintln!(
         "{produced}\n{}\nfailovers: {failovers:?}",
         summary("bounce", &verdict)

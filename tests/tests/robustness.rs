@@ -9,11 +9,12 @@ use std::time::Duration;
 use bytes::{BufMut, BytesMut};
 use kafka_protocol::messages::{
     ApiKey, ApiVersionsRequest, FetchRequest, JoinGroupRequest, MetadataRequest, ProduceRequest,
-    RequestHeader, TopicName,
+    TopicName,
 };
-use kafka_protocol::protocol::{Encodable, StrBytes};
+use kafka_protocol::protocol::StrBytes;
 use runnel_core::batch::{BatchBuilder, NoCodec, batches};
 use runnel_core::rng::Rng;
+use runnel_tests::wire::frame;
 use runnel_tests::{Runnel, run_client};
 
 const LIMIT: Duration = Duration::from_secs(60);
@@ -27,23 +28,6 @@ fn connect(broker: &Runnel) -> TcpStream {
         .set_read_timeout(Some(Duration::from_secs(1)))
         .expect("timeout");
     stream
-}
-
-fn frame<R: Encodable>(key: ApiKey, version: i16, correlation_id: i32, request: &R) -> Vec<u8> {
-    let mut body = BytesMut::new();
-    let header = RequestHeader::default()
-        .with_request_api_key(key as i16)
-        .with_request_api_version(version)
-        .with_correlation_id(correlation_id)
-        .with_client_id(Some(StrBytes::from_static_str("robustness")));
-    header
-        .encode(&mut body, key.request_header_version(version))
-        .expect("header");
-    request.encode(&mut body, version).expect("body");
-    let mut out = Vec::with_capacity(body.len() + 4);
-    out.put_i32(body.len() as i32);
-    out.extend_from_slice(&body);
-    out
 }
 
 /// What became of one request.

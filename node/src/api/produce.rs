@@ -21,6 +21,12 @@ use crate::broker::{ApiError, Broker, Produced, code};
 /// `min.insync.replicas`; on a single node the ISR is this node alone, so acks=-1 is answered
 /// after the append (and the fsync, if configured) like acks=1, unless the topic asks for 2
 /// or more in-sync replicas.
+///
+/// As Kafka's `ReplicaManager.appendRecords` does, every partition of the request is appended
+/// first, and only then does the request wait, once, for all of them (one `DelayedProduce`
+/// whose deadline is the request's `timeout_ms`, Kafka's protocol doc: "the timeout to await
+/// a response"). Waiting partition by partition would hold later partitions' batches back by
+/// earlier partitions' waits and append them after the client may have given up.
 pub(super) async fn produce(
     broker: &Arc<Broker>,
     version: i16,
@@ -28,18 +34,17 @@ pub(super) async fn produce(
 ) -> Option<ProduceResponse> {
     let acks = request.acks;
     let timeout_ms = u64::try_from(request.timeout_ms).unwrap_or(0).max(1);
-    let mut responses = Vec::with_capacity(request.topic_data.len());
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(timeout_ms);
+    // First every append, in request order.
+    let mut appended = Vec::with_capacity(request.topic_data.len());
     for topic_data in request.topic_data {
         let name = topic_data.name.0.to_string();
         let topic = broker.topic_or_create(&name, true);
         let mut partitions = Vec::with_capacity(topic_data.partition_data.len());
         for data in topic_data.partition_data {
-            let response = PartitionProduceResponse::default()
-                .with_index(data.index)
-                .with_base_offset(-1)
-                .with_log_append_time_ms(-1);
             if !matches!(acks, -1..=1) {
-                partitions.push(response.with_error_code(code::INVALID_REQUIRED_ACKS));
+                let refused = ApiError::new(code::INVALID_REQUIRED_ACKS, "acks must be -1, 0 or 1");
+                partitions.push((data.index, Err(refused)));
                 continue;
             }
             let produced = topic
@@ -50,10 +55,19 @@ pub(super) async fn produce(
                     let records = data.records.unwrap_or_default();
                     broker.produce_acks(&partition, &records, acks, timeout_ms)
                 });
+            partitions.push((data.index, produced));
+        }
+        appended.push((topic_data.name, partitions));
+    }
+    // Then the waits for the in-sync replicas, all under the one deadline.
+    let mut responses = Vec::with_capacity(appended.len());
+    for (topic_name, partitions) in appended {
+        let mut answers = Vec::with_capacity(partitions.len());
+        for (index, produced) in partitions {
             let result = match produced {
                 Ok(Produced::Done(base, start, append_time)) => Ok((base, start, append_time)),
                 Ok(Produced::Waiting(rx, start, append_time)) => {
-                    match tokio::time::timeout(Duration::from_millis(timeout_ms), rx).await {
+                    match tokio::time::timeout_at(deadline, rx).await {
                         Ok(Ok(Ok(base))) => Ok((base, start, append_time)),
                         Ok(Ok(Err(e))) => Err(ApiError::new(e.kafka_error_code(), e.to_string())),
                         _ => Err(ApiError::new(
@@ -64,41 +78,55 @@ pub(super) async fn produce(
                 }
                 Err(e) => Err(e),
             };
-            partitions.push(match result {
-                Ok((base_offset, log_start, append_time)) => response
-                    .with_base_offset(base_offset)
-                    .with_log_append_time_ms(append_time)
-                    .with_log_start_offset(if version >= 5 { log_start } else { -1 }),
-                Err(e) => {
-                    tracing::debug!("produce to {name}-{} refused: {}", data.index, e.message);
-                    // v8+ (KIP-467): the partition's message and each refused record.
-                    let record_errors = if version >= 8 {
-                        e.record_errors
-                            .iter()
-                            .map(|(index, why)| {
-                                BatchIndexAndErrorMessage::default()
-                                    .with_batch_index(*index)
-                                    .with_batch_index_error_message(Some(s(why.clone())))
-                            })
-                            .collect()
-                    } else {
-                        Vec::new()
-                    };
-                    let message = (version >= 8).then(|| s(e.message));
-                    response
-                        .with_error_code(e.code)
-                        .with_error_message(message)
-                        .with_record_errors(record_errors)
-                }
-            });
+            answers.push(partition_response(version, &topic_name.0, index, result));
         }
         responses.push(
             TopicProduceResponse::default()
-                .with_name(topic_data.name)
-                .with_partition_responses(partitions),
+                .with_name(topic_name)
+                .with_partition_responses(answers),
         );
     }
     (acks != 0).then(|| ProduceResponse::default().with_responses(responses))
+}
+
+/// One partition's answer: its base offset, LogAppendTime and log start offset, or its error
+/// with, from v8 on (KIP-467), the message and each refused record.
+fn partition_response(
+    version: i16,
+    topic: &str,
+    index: i32,
+    result: Result<(i64, i64, i64), ApiError>,
+) -> PartitionProduceResponse {
+    let response = PartitionProduceResponse::default()
+        .with_index(index)
+        .with_base_offset(-1)
+        .with_log_append_time_ms(-1);
+    match result {
+        Ok((base_offset, log_start, append_time)) => response
+            .with_base_offset(base_offset)
+            .with_log_append_time_ms(append_time)
+            .with_log_start_offset(if version >= 5 { log_start } else { -1 }),
+        Err(e) => {
+            tracing::debug!("produce to {topic}-{index} refused: {}", e.message);
+            let record_errors = if version >= 8 {
+                e.record_errors
+                    .iter()
+                    .map(|(index, why)| {
+                        BatchIndexAndErrorMessage::default()
+                            .with_batch_index(*index)
+                            .with_batch_index_error_message(Some(s(why.clone())))
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            let message = (version >= 8).then(|| s(e.message));
+            response
+                .with_error_code(e.code)
+                .with_error_message(message)
+                .with_record_errors(record_errors)
+        }
+    }
 }
 
 /// InitProducerId: a fresh producer id at epoch 0, or the same id at the next epoch when the
