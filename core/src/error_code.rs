@@ -89,3 +89,9 @@ pub const UNSUPPORTED_SASL_MECHANISM: i16 = 33;
 pub const ILLEGAL_SASL_STATE: i16 = 34;
 /// SASL authentication failed: unknown user or wrong password (KIP-152).
 pub const SASL_AUTHENTICATION_FAILED: i16 = 58;
+/// RESOURCE_NOT_FOUND: e.g. deleting a SCRAM credential that does not exist (KIP-554).
+pub const RESOURCE_NOT_FOUND: i16 = 91;
+/// DUPLICATE_RESOURCE: e.g. one user altered twice in one AlterUserScramCredentials.
+pub const DUPLICATE_RESOURCE: i16 = 92;
+/// UNACCEPTABLE_CREDENTIAL: a SCRAM credential Kafka's rules refuse (KIP-554).
+pub const UNACCEPTABLE_CREDENTIAL: i16 = 93;

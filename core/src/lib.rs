@@ -63,6 +63,7 @@ pub mod retention;
 pub mod rng;
 pub mod sasl;
 pub mod scenario;
+pub mod scram;
 pub mod sim;
 pub mod sweep;
 pub mod topic_config;

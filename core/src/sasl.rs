@@ -1,5 +1,6 @@
 //! SASL authentication on SASL_PLAINTEXT and SASL_SSL listeners (KIP-43, KIP-152): the state of
-//! one connection and the PLAIN mechanism (RFC 4616).
+//! one connection, the PLAIN mechanism (RFC 4616) and SCRAM-SHA-256/512 (RFC 5802, RFC 7677,
+//! in [`crate::scram`]).
 //!
 //! A connection starts unauthenticated, in the order Kafka's `SaslServerAuthenticator` keeps:
 //! ApiVersions or SaslHandshake first; after the handshake only SaslAuthenticate; anything else
@@ -12,6 +13,7 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
 use crate::error_code;
+use crate::scram::{ScramCredentials, ScramExchange, ScramMechanism};
 
 /// ApiVersions' API key.
 const API_VERSIONS: i16 = 18;
@@ -28,6 +30,9 @@ const INVALID_PLAIN: &str = "Authentication failed during authentication due to 
 pub enum Mechanism {
     /// PLAIN (RFC 4616): a user name and password in the clear, for use under TLS.
     Plain,
+    /// SCRAM-SHA-256 or SCRAM-SHA-512: a challenge and response; the broker keeps salted
+    /// keys, never the password.
+    Scram(ScramMechanism),
 }
 
 impl Mechanism {
@@ -35,7 +40,7 @@ impl Mechanism {
     pub fn from_name(name: &str) -> Option<Self> {
         match name {
             "PLAIN" => Some(Self::Plain),
-            _ => None,
+            _ => ScramMechanism::from_name(name).map(Self::Scram),
         }
     }
 
@@ -43,8 +48,19 @@ impl Mechanism {
     pub fn name(self) -> &'static str {
         match self {
             Self::Plain => "PLAIN",
+            Self::Scram(m) => m.name(),
         }
     }
+}
+
+/// What a connection's authentication checks against: the PLAIN users and the SCRAM
+/// credentials.
+#[derive(Clone, Copy, Debug)]
+pub struct Credentials<'a> {
+    /// PLAIN's users (from `sasl.jaas.config`).
+    pub plain: &'a PlainUsers,
+    /// SCRAM's credentials (AlterUserScramCredentials, KIP-554).
+    pub scram: &'a ScramCredentials,
 }
 
 /// Why a SASL request was refused: a Kafka error code and the words Kafka uses.
@@ -160,6 +176,8 @@ pub enum SaslSession {
     AwaitingHandshake,
     /// The handshake chose `Mechanism`; SaslAuthenticate next.
     AwaitingAuthenticate(Mechanism),
+    /// SCRAM's server-first was sent; the client-final message next.
+    ScramFinal(alloc::boxed::Box<ScramExchange>),
     /// Authenticated as the principal (`User:<name>`).
     Authenticated(String),
 }
@@ -176,7 +194,7 @@ impl SaslSession {
     pub fn permits(&self, api_key: i16) -> bool {
         match self {
             Self::AwaitingHandshake => [API_VERSIONS, SASL_HANDSHAKE].contains(&api_key),
-            Self::AwaitingAuthenticate(_) => api_key == SASL_AUTHENTICATE,
+            Self::AwaitingAuthenticate(_) | Self::ScramFinal(_) => api_key == SASL_AUTHENTICATE,
             Self::Authenticated(_) => true,
         }
     }
@@ -211,63 +229,83 @@ impl SaslSession {
         }
     }
 
-    /// SaslAuthenticate with the client's `auth_bytes`; on success the connection is
-    /// authenticated and the principal returned. PLAIN's message is `[authzid] NUL authcid
-    /// NUL passwd` (RFC 4616); an authorization id other than the user is refused, as Kafka's
-    /// `PlainSaslServer` refuses it. Errors: no handshake yet (ILLEGAL_SASL_STATE), a bad
-    /// message or wrong credentials (SASL_AUTHENTICATION_FAILED, with Kafka's words).
+    /// SaslAuthenticate with the client's `auth_bytes`; returns the bytes to answer with
+    /// (empty for PLAIN; SCRAM's server-first, then server-final). The connection is
+    /// authenticated once [`SaslSession::principal`] says so: after PLAIN's one message, after
+    /// SCRAM's second. `server_nonce` is the driver's fresh random printable text for SCRAM.
+    ///
+    /// PLAIN's message is `[authzid] NUL authcid NUL passwd` (RFC 4616); an authorization id
+    /// other than the user is refused, as Kafka's `PlainSaslServer` refuses it. Errors: no
+    /// handshake yet (ILLEGAL_SASL_STATE), a bad message or wrong credentials
+    /// (SASL_AUTHENTICATION_FAILED, with Kafka's words).
     pub fn authenticate(
         &mut self,
         auth_bytes: &[u8],
-        users: &PlainUsers,
-    ) -> Result<&str, SaslError> {
-        match self {
-            Self::AwaitingAuthenticate(Mechanism::Plain) => {}
+        credentials: Credentials<'_>,
+        server_nonce: &str,
+    ) -> Result<Vec<u8>, SaslError> {
+        let failed = |why: &str| SaslError::new(error_code::SASL_AUTHENTICATION_FAILED, why);
+        match core::mem::replace(self, Self::AwaitingHandshake) {
+            Self::AwaitingAuthenticate(Mechanism::Plain) => {
+                let user = plain(auth_bytes, credentials.plain).map_err(failed)?;
+                *self = Self::Authenticated(alloc::format!("User:{user}"));
+                Ok(Vec::new())
+            }
+            Self::AwaitingAuthenticate(Mechanism::Scram(mechanism)) => {
+                let (exchange, server_first) =
+                    ScramExchange::start(mechanism, auth_bytes, credentials.scram, server_nonce)
+                        .map_err(|e| failed(&e.client_message))?;
+                *self = Self::ScramFinal(alloc::boxed::Box::new(exchange));
+                Ok(server_first)
+            }
+            Self::ScramFinal(exchange) => {
+                let (user, server_final) = exchange
+                    .finish(auth_bytes)
+                    .map_err(|e| failed(&e.client_message))?;
+                *self = Self::Authenticated(alloc::format!("User:{user}"));
+                Ok(server_final)
+            }
             // Kafka answers and keeps an authenticated connection (no re-authentication here).
-            Self::Authenticated(_) => {
-                return Err(SaslError {
+            Self::Authenticated(principal) => {
+                *self = Self::Authenticated(principal);
+                Err(SaslError {
                     closes: false,
                     ..SaslError::new(
                         error_code::ILLEGAL_SASL_STATE,
                         "SaslAuthenticate request received after successful authentication",
                     )
-                });
+                })
             }
-            Self::AwaitingHandshake => {
-                return Err(SaslError::new(
-                    error_code::ILLEGAL_SASL_STATE,
-                    "Unexpected Kafka request of type SASL_AUTHENTICATE during SASL handshake",
-                ));
-            }
-        }
-        let failed = |why: &str| SaslError::new(error_code::SASL_AUTHENTICATION_FAILED, why);
-        let text = core::str::from_utf8(auth_bytes).map_err(|_| failed(INVALID_PLAIN))?;
-        let parts: Vec<&str> = text.split('\0').collect();
-        let [authzid, user, password] = parts[..] else {
-            return Err(failed(INVALID_PLAIN));
-        };
-        if user.is_empty() {
-            return Err(failed("Authentication failed: username not specified"));
-        }
-        if password.is_empty() {
-            return Err(failed("Authentication failed: password not specified"));
-        }
-        if !authzid.is_empty() && authzid != user {
-            return Err(failed(
-                "Authentication failed: Client requested an authorization id that is different from username",
-            ));
-        }
-        if !users.check(user, password) {
-            return Err(failed(
-                "Authentication failed: Invalid username or password",
-            ));
-        }
-        *self = Self::Authenticated(alloc::format!("User:{user}"));
-        match self {
-            Self::Authenticated(p) => Ok(p),
-            _ => Err(failed("Authentication failed")),
+            Self::AwaitingHandshake => Err(SaslError::new(
+                error_code::ILLEGAL_SASL_STATE,
+                "Unexpected Kafka request of type SASL_AUTHENTICATE during SASL handshake",
+            )),
         }
     }
+}
+
+/// PLAIN's one message checked against `users`: the user, or Kafka's words for why not.
+fn plain<'a>(auth_bytes: &'a [u8], users: &PlainUsers) -> Result<&'a str, &'static str> {
+    let text = core::str::from_utf8(auth_bytes).map_err(|_| INVALID_PLAIN)?;
+    let parts: Vec<&str> = text.split('\0').collect();
+    let [authzid, user, password] = parts[..] else {
+        return Err(INVALID_PLAIN);
+    };
+    if user.is_empty() {
+        return Err("Authentication failed: username not specified");
+    }
+    if password.is_empty() {
+        return Err("Authentication failed: password not specified");
+    }
+    if !authzid.is_empty() && authzid != user {
+        return Err(
+            "Authentication failed: Client requested an authorization id that is different from username",
+        );
+    }
+    if !users.check(user, password) {
+        return Err("Authentication failed: Invalid username or password");
+    }
+    Ok(user)
 }
 
 impl Default for SaslSession {
@@ -279,6 +317,14 @@ impl Default for SaslSession {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn with<T>(f: impl FnOnce(Credentials<'_>) -> T) -> T {
+        let scram = ScramCredentials::new();
+        f(Credentials {
+            plain: &users(),
+            scram: &scram,
+        })
+    }
 
     fn users() -> PlainUsers {
         PlainUsers::from_jaas(
@@ -301,14 +347,10 @@ mod tests {
             .handshake("PLAIN", &[Mechanism::Plain])
             .expect("handshake");
         assert!(session.permits(36) && !session.permits(18) && !session.permits(17));
-        let principal = session
-            .authenticate(b"\0alice\0alice secret", &users())
-            .expect("alice");
-        assert_eq!(principal, "User:alice");
+        with(|c| session.authenticate(b"\0alice\0alice secret", c, "nonce")).expect("alice");
         assert!(session.permits(3));
         assert_eq!(session.principal(), Some("User:alice"));
-        let again = session
-            .authenticate(b"\0alice\0alice secret", &users())
+        let again = with(|c| session.authenticate(b"\0alice\0alice secret", c, "nonce"))
             .expect_err("no re-authentication");
         assert_eq!(again.code, error_code::ILLEGAL_SASL_STATE);
         assert!(!again.closes, "an authenticated connection stays");
@@ -331,7 +373,7 @@ mod tests {
             session
                 .handshake("PLAIN", &[Mechanism::Plain])
                 .expect("handshake");
-            let err = session.authenticate(bytes, &users()).expect_err("refused");
+            let err = with(|c| session.authenticate(bytes, c, "nonce")).expect_err("refused");
             assert_eq!(
                 err.code,
                 error_code::SASL_AUTHENTICATION_FAILED,
@@ -347,7 +389,7 @@ mod tests {
     #[test]
     fn requests_out_of_turn_are_refused() {
         let mut session = SaslSession::new();
-        let early = session.authenticate(b"\0alice\0alice secret", &users());
+        let early = with(|c| session.authenticate(b"\0alice\0alice secret", c, "nonce"));
         assert_eq!(early.unwrap_err().code, error_code::ILLEGAL_SASL_STATE);
         let gssapi = session
             .handshake("GSSAPI", &[Mechanism::Plain])
@@ -377,5 +419,58 @@ mod tests {
             "org.apache.kafka.common.security.plain.PlainLoginModule required;",
         );
         assert!(none.unwrap_err().contains("no user_NAME"));
+    }
+
+    /// SCRAM through the session: two SaslAuthenticate rounds (RFC 7677's example), then
+    /// authenticated; a wrong proof ends the connection unauthenticated.
+    #[test]
+    fn a_client_is_authenticated_by_two_scram_rounds() {
+        use crate::scram::{ScramCredential, ScramMechanism};
+        let salt = [
+            0x5b, 0x6d, 0x99, 0x68, 0x9d, 0x12, 0x35, 0x8e, 0xec, 0xa0, 0x4b, 0x14, 0x12, 0x36,
+            0xfa, 0x81,
+        ];
+        let mut scram = ScramCredentials::new();
+        scram.set(
+            "user",
+            ScramMechanism::Sha256,
+            ScramCredential::from_password(ScramMechanism::Sha256, "pencil", &salt, 4096),
+        );
+        let plain = users();
+        let credentials = Credentials {
+            plain: &plain,
+            scram: &scram,
+        };
+        let enabled = [Mechanism::Plain, Mechanism::Scram(ScramMechanism::Sha256)];
+        let nonce = "%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0";
+        for (proof, accepted) in [
+            ("dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=", true),
+            ("AAzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=", false),
+        ] {
+            let mut session = SaslSession::new();
+            session
+                .handshake("SCRAM-SHA-256", &enabled)
+                .expect("handshake");
+            let first = session
+                .authenticate(b"n,,n=user,r=rOprNGfwEbeRWgbNEkqO", credentials, nonce)
+                .expect("server-first");
+            assert!(first.starts_with(b"r=rOprNGfwEbeRWgbNEkqO%hvY"));
+            assert!(session.permits(36) && session.principal().is_none());
+            let last = alloc::format!(
+                "c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p={proof}"
+            );
+            let answer = session.authenticate(last.as_bytes(), credentials, nonce);
+            if accepted {
+                assert_eq!(
+                    answer.expect("server-final"),
+                    b"v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4="
+                );
+                assert_eq!(session.principal(), Some("User:user"));
+            } else {
+                let err = answer.expect_err("wrong proof");
+                assert_eq!(err.code, error_code::SASL_AUTHENTICATION_FAILED);
+                assert!(err.closes && session.principal().is_none());
+            }
+        }
     }
 }

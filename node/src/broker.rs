@@ -27,6 +27,7 @@ use runnel_core::group::{GroupConfig, GroupCoordinator, GroupOutput, ReplyToken}
 use runnel_core::log::{Log, LogConfig, LogError, RecordsRefused};
 use runnel_core::offsets::{CommittedOffset, OffsetKey, OffsetStore, encode_commit};
 use runnel_core::replica::{Acks, Replica, ReplicaConfig, ReplicaError, RoleChange};
+use runnel_core::scram::{CredentialChange, CredentialError, ScramChange, ScramCredentials};
 use runnel_core::{topic_config, topic_name};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{Notify, oneshot};
@@ -311,6 +312,9 @@ pub struct Broker {
     /// Dynamic broker configs in force (KIP-226): saved in the data directory on a single
     /// node, from the metadata log in a cluster.
     dynamic: RwLock<DynamicBrokerConfigs>,
+    /// SCRAM credentials (KIP-554): a single node's saved ones, a cluster's from its
+    /// metadata log.
+    scram: RwLock<ScramCredentials>,
     /// When a write to `log.dirs` last failed (ms; 0: none since the last recovery). A full
     /// disk is said once in the log when it starts and once when writes have succeeded for
     /// [`STORAGE_QUIET_MS`] without a failure, not per request, nor at each flip of a disk
@@ -372,6 +376,10 @@ impl Broker {
             reconciling: Mutex::new(()),
             fetchers: Mutex::new(std::collections::HashSet::new()),
             dynamic: RwLock::new(load_dynamic_configs(&config.data_dir)?),
+            scram: RwLock::new(load_json(
+                &scram_path(&config.data_dir),
+                "SCRAM credentials",
+            )?),
             storage_failed_at_ms: AtomicU64::new(0),
             config,
             data_dir,
@@ -727,6 +735,10 @@ impl Broker {
         if dynamic != *self.dynamic_configs() {
             self.set_dynamic_configs(dynamic);
         }
+        let scram = cluster.image().scram.clone();
+        if scram != *self.scram_credentials() {
+            *self.scram.write().unwrap_or_else(|p| p.into_inner()) = scram;
+        }
         let wanted: Vec<(String, crate::cluster::TopicImage)> = cluster
             .image()
             .topics
@@ -976,6 +988,65 @@ impl Broker {
             Err(e) if e.starts_with("unknown topic") => Err(ApiError::unknown_topic(name)),
             Err(e) => Err(ApiError::new(error_code::REQUEST_TIMED_OUT, e)),
         }
+    }
+
+    /// The SCRAM credentials in force.
+    pub fn scram_credentials(&self) -> std::sync::RwLockReadGuard<'_, ScramCredentials> {
+        self.scram.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// AlterUserScramCredentials (KIP-554): core checks every change as Kafka's controller
+    /// does; the accepted ones are saved (a single node) or go through the metadata log (a
+    /// cluster, so every node authenticates with them). Returns each named user with its
+    /// outcome, in request order. Errors: the metadata quorum did not take the change
+    /// (REQUEST_TIMED_OUT), or the file could not be written (KAFKA_STORAGE_ERROR); then
+    /// nothing changed.
+    pub async fn alter_scram_credentials(
+        self: &Arc<Self>,
+        changes: &[CredentialChange],
+    ) -> Result<Vec<(String, Result<(), CredentialError>)>, ApiError> {
+        let outcome = self.scram_credentials().validate(changes);
+        let accepted: Vec<ScramChange> = outcome
+            .iter()
+            .filter_map(|(_, r)| r.as_ref().ok().cloned())
+            .collect();
+        if !accepted.is_empty() {
+            match self.cluster() {
+                None => {
+                    let mut scram = self.scram_credentials().clone();
+                    for change in &accepted {
+                        scram.apply(change);
+                    }
+                    save_json(&scram_path(&self.config.data_dir), &scram)?;
+                    *self.scram.write().unwrap_or_else(|p| p.into_inner()) = scram;
+                }
+                Some(cluster) => {
+                    cluster
+                        .propose(Entry::AlterScramCredentials {
+                            changes: accepted.clone(),
+                        })
+                        .await
+                        .map_err(|e| ApiError::new(error_code::REQUEST_TIMED_OUT, e))?;
+                    self.reconcile();
+                }
+            }
+            for change in &accepted {
+                let what = if change.credential.is_some() {
+                    "set"
+                } else {
+                    "removed"
+                };
+                tracing::info!(
+                    "SCRAM credential {what}: user {} ({})",
+                    change.user,
+                    change.mechanism.name()
+                );
+            }
+        }
+        Ok(outcome
+            .into_iter()
+            .map(|(user, r)| (user, r.map(|_| ())))
+            .collect())
     }
 
     /// The dynamic broker configs in force.
@@ -2042,30 +2113,47 @@ fn dynamic_configs_path(data_dir: &Path) -> PathBuf {
 
 /// A single node's saved dynamic broker configs (none when the file does not exist).
 fn load_dynamic_configs(data_dir: &Path) -> Result<DynamicBrokerConfigs, String> {
-    let path = dynamic_configs_path(data_dir);
-    match fs::read(&path) {
+    load_json(&dynamic_configs_path(data_dir), "dynamic broker configs")
+}
+
+/// Saves a single node's dynamic broker configs (a crash leaves the old or the new set).
+fn save_dynamic_configs(data_dir: &Path, configs: &DynamicBrokerConfigs) -> Result<(), ApiError> {
+    save_json(&dynamic_configs_path(data_dir), configs)
+}
+
+/// Where a single node keeps its SCRAM credentials (salted keys, never passwords).
+fn scram_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("scram-credentials.json")
+}
+
+/// A JSON file of the data directory read as `T` (its default when the file does not exist);
+/// `what` names it in errors.
+fn load_json<T: serde::de::DeserializeOwned + Default>(
+    path: &Path,
+    what: &str,
+) -> Result<T, String> {
+    match fs::read(path) {
         Ok(bytes) => serde_json::from_slice(&bytes)
-            .map_err(|e| format!("{}: not dynamic broker configs: {e}", path.display())),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(DynamicBrokerConfigs::default()),
+            .map_err(|e| format!("{}: not {what}: {e}", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(T::default()),
         Err(e) => Err(format!("cannot read {}: {e}", path.display())),
     }
 }
 
-/// Saves a single node's dynamic broker configs (write to a temporary file, then rename, so a
-/// crash leaves the old or the new set).
-fn save_dynamic_configs(data_dir: &Path, configs: &DynamicBrokerConfigs) -> Result<(), ApiError> {
+/// Saves `value` as JSON at `path` (a temporary file, then a rename, so a crash leaves the
+/// old or the new contents).
+fn save_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<(), ApiError> {
     let storage = |e: std::io::Error| {
         ApiError::new(
             error_code::KAFKA_STORAGE_ERROR,
-            format!("cannot save dynamic broker configs: {e}"),
+            format!("cannot save {}: {e}", path.display()),
         )
     };
-    let path = dynamic_configs_path(data_dir);
     let tmp = path.with_extension("json.tmp");
-    let bytes = serde_json::to_vec_pretty(configs)
+    let bytes = serde_json::to_vec_pretty(value)
         .map_err(|e| ApiError::new(error_code::UNKNOWN_SERVER_ERROR, e.to_string()))?;
     fs::write(&tmp, bytes).map_err(storage)?;
-    fs::rename(&tmp, &path).map_err(storage)
+    fs::rename(&tmp, path).map_err(storage)
 }
 
 fn meta_dir(data_dir: &Path) -> PathBuf {

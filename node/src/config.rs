@@ -50,13 +50,15 @@ pub struct BrokerConfig {
     #[serde(rename = "ssl.client.auth")]
     pub ssl_client_auth: String,
     /// `sasl.enabled.mechanisms`: the SASL mechanisms SASL listeners offer; runnel serves
-    /// PLAIN (Kafka's default, GSSAPI, is not served).
+    /// PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512 (Kafka's default, GSSAPI, is not served).
     #[serde(rename = "sasl.enabled.mechanisms")]
     pub sasl_enabled_mechanisms: String,
     /// `sasl.jaas.config`: the PLAIN users, in Kafka's broker JAAS form
     /// (`org.apache.kafka.common.security.plain.PlainLoginModule required user_alice="..." ;`),
     /// for every SASL listener (Kafka sets it per listener as
-    /// `listener.name.<name>.plain.sasl.jaas.config`; runnel takes one for all).
+    /// `listener.name.<name>.plain.sasl.jaas.config`; runnel takes one for all). Needed when
+    /// PLAIN is enabled; SCRAM's users are made with AlterUserScramCredentials (KIP-554,
+    /// `runnel user create`), and a `ScramLoginModule` text here is accepted and unused.
     #[serde(rename = "sasl.jaas.config")]
     pub sasl_jaas_config: Option<String>,
     /// `advertised.host`: the host clients are told to connect to (an IPv4 address by
@@ -352,6 +354,25 @@ impl BrokerConfig {
             .map_or(SocketAddr::from(([127, 0, 0, 1], 9092)), |l| l.address)
     }
 
+    /// `sasl.enabled.mechanisms` read: each name once, in the order given. Errors: a mechanism
+    /// runnel does not serve, or none.
+    pub fn enabled_mechanisms(&self) -> Result<Vec<runnel_core::sasl::Mechanism>, String> {
+        let mut out = Vec::new();
+        for name in self.sasl_enabled_mechanisms.split(',').map(str::trim) {
+            let Some(mechanism) =
+                runnel_core::sasl::Mechanism::from_name(&name.to_ascii_uppercase())
+            else {
+                return Err(format!(
+                    "sasl.enabled.mechanisms: {name} is not served (runnel serves PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512)"
+                ));
+            };
+            if !out.contains(&mechanism) {
+                out.push(mechanism);
+            }
+        }
+        Ok(out)
+    }
+
     /// Gives each listener its protocol from `listener.security.protocol.map` and checks what
     /// runnel can serve: PLAINTEXT and SSL (SASL not yet), names and ports used once, a PEM
     /// keystore for SSL, and in a cluster one PLAINTEXT listener (inter-broker TLS is not built
@@ -359,14 +380,11 @@ impl BrokerConfig {
     fn resolve_listeners(&mut self) -> Result<(), String> {
         self.ssl_client_auth = self.ssl_client_auth.to_ascii_lowercase();
         // Settings are checked whether or not a listener uses them yet.
-        for mechanism in self.sasl_enabled_mechanisms.split(',').map(str::trim) {
-            if runnel_core::sasl::Mechanism::from_name(&mechanism.to_ascii_uppercase()).is_none() {
-                return Err(format!(
-                    "sasl.enabled.mechanisms: {mechanism} is not served (runnel serves PLAIN; SCRAM is not built yet)"
-                ));
-            }
-        }
-        if let Some(jaas) = &self.sasl_jaas_config {
+        let mechanisms = self.enabled_mechanisms()?;
+        let plain = mechanisms.contains(&runnel_core::sasl::Mechanism::Plain);
+        if let Some(jaas) = &self.sasl_jaas_config
+            && plain
+        {
             runnel_core::sasl::PlainUsers::from_jaas(jaas)?;
         }
         let mut map = std::collections::BTreeMap::new();
@@ -415,8 +433,11 @@ impl BrokerConfig {
             }
         }
         let ssl = self.listeners.iter().any(|l| l.protocol.tls());
-        if self.listeners.iter().any(|l| l.protocol.sasl()) && self.sasl_jaas_config.is_none() {
-            return Err("a SASL listener needs sasl.jaas.config with its users (org.apache.kafka.common.security.plain.PlainLoginModule required user_NAME=\"PASSWORD\" ...;)".into());
+        if self.listeners.iter().any(|l| l.protocol.sasl())
+            && plain
+            && self.sasl_jaas_config.is_none()
+        {
+            return Err("a SASL listener with PLAIN enabled needs sasl.jaas.config with its users (org.apache.kafka.common.security.plain.PlainLoginModule required user_NAME=\"PASSWORD\" ...;)".into());
         }
         if !self.ssl_keystore_type.eq_ignore_ascii_case("PEM") {
             return Err(format!(
@@ -684,13 +705,19 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(plain.listeners[0].protocol, SecurityProtocol::SaslPlaintext);
+        // SCRAM alone needs no JAAS users: its credentials come from KIP-554.
         let scram = config(&[
             ("listeners", "SASL_PLAINTEXT://127.0.0.1:9093"),
-            ("sasl.jaas.config", jaas),
-            ("sasl.enabled.mechanisms", "SCRAM-SHA-256"),
+            ("sasl.enabled.mechanisms", "SCRAM-SHA-256,SCRAM-SHA-512"),
+        ])
+        .unwrap();
+        assert_eq!(scram.enabled_mechanisms().unwrap().len(), 2);
+        let gssapi = config(&[
+            ("listeners", "SASL_PLAINTEXT://127.0.0.1:9093"),
+            ("sasl.enabled.mechanisms", "GSSAPI"),
         ])
         .unwrap_err();
-        assert!(scram.contains("SCRAM is not built yet"), "{scram}");
+        assert!(gssapi.contains("GSSAPI is not served"), "{gssapi}");
         let same_port = config(&[("listeners", "PLAINTEXT://127.0.0.1:1,SSL://127.0.0.1:1")]);
         assert!(same_port.unwrap_err().contains("its own name and port"));
         let unmapped = config(&[("listeners", "EXTERNAL://127.0.0.1:1")]).unwrap_err();

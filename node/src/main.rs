@@ -102,6 +102,14 @@ enum Command {
         #[command(subcommand)]
         action: RecordsAction,
     },
+    /// Create, list and delete SCRAM users (SASL/SCRAM-SHA-256 and -512, KIP-554).
+    User {
+        /// table for people, json for scripts.
+        #[arg(long, short = 'o', value_enum, default_value = "table", global = true)]
+        output: OutputArg,
+        #[command(subcommand)]
+        action: UserAction,
+    },
     /// Deploy, list and remove WASM plugins on a running runnel (through its admin port).
     Plugin {
         /// The broker's admin address (also `admin` in the profile file).
@@ -306,6 +314,35 @@ enum RecordsAction {
         /// The new log start offset (-1: up to the high watermark).
         #[arg(long, allow_hyphen_values = true)]
         before: i64,
+    },
+}
+
+/// What `runnel user` does.
+#[derive(Debug, Subcommand)]
+enum UserAction {
+    /// Set a user's SCRAM credential (a new user, or a new password).
+    Create {
+        /// The user name.
+        user: String,
+        /// The password (salted and hashed here; the broker never sees it).
+        #[arg(long)]
+        password: String,
+        /// SCRAM-SHA-256 or SCRAM-SHA-512.
+        #[arg(long, default_value = "SCRAM-SHA-512")]
+        mechanism: String,
+        /// PBKDF2 iterations (Kafka's bounds: 4096 to 16384).
+        #[arg(long, default_value_t = runnel_node::cli::DEFAULT_ITERATIONS)]
+        iterations: u32,
+    },
+    /// List SCRAM users, each mechanism with its iterations (never a key).
+    List,
+    /// Remove a user's SCRAM credentials (one mechanism, or all).
+    Delete {
+        /// The user name.
+        user: String,
+        /// Only this mechanism's credential.
+        #[arg(long)]
+        mechanism: Option<String>,
     },
 }
 
@@ -546,6 +583,28 @@ fn run_command(command: Command, brokers: Option<String>, properties: &[String])
             } => cluster_up(nodes, base_port, admin_port, &dir)
                 .map(|()| String::new())
                 .map_err(cli::CliError::Usage),
+            Command::User { output, action } => {
+                let mut brokers = connect()?;
+                let b = &mut brokers;
+                let report = match action {
+                    UserAction::Create {
+                        user,
+                        password,
+                        mechanism,
+                        iterations,
+                    } => {
+                        let mechanism = cli::scram_mechanism(&mechanism)?;
+                        cli::user_create(b, &user, &password, mechanism, iterations)
+                    }
+                    UserAction::List => cli::user_list(b),
+                    UserAction::Delete { user, mechanism } => {
+                        let mechanism =
+                            mechanism.as_deref().map(cli::scram_mechanism).transpose()?;
+                        cli::user_delete(b, &user, mechanism)
+                    }
+                }?;
+                Ok(report.render(output.into()))
+            }
             Command::Records {
                 output,
                 action: RecordsAction::Delete { topic, before },
@@ -937,11 +996,21 @@ async fn run(config: BrokerConfig) -> Result<(), String> {
                 listener.protocol == runnel_node::config::SecurityProtocol::Ssl,
             )?),
         };
-        let sasl = match (listener.protocol.sasl(), &config.sasl_jaas_config) {
-            (true, Some(jaas)) => Some(std::sync::Arc::new(
-                runnel_core::sasl::PlainUsers::from_jaas(jaas)?,
-            )),
-            _ => None,
+        let sasl = match listener.protocol.sasl() {
+            false => None,
+            true => {
+                let mechanisms = config.enabled_mechanisms()?;
+                let plain = match &config.sasl_jaas_config {
+                    Some(jaas) if mechanisms.contains(&runnel_core::sasl::Mechanism::Plain) => {
+                        runnel_core::sasl::PlainUsers::from_jaas(jaas)?
+                    }
+                    _ => runnel_core::sasl::PlainUsers::default(),
+                };
+                Some(std::sync::Arc::new(server::SaslListener {
+                    mechanisms,
+                    plain,
+                }))
+            }
         };
         kafka.push((socket, server::Security { tls, sasl }));
     }

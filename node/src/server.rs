@@ -19,7 +19,7 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::protocol::{Encodable, decode_request_header_from_buffer};
-use runnel_core::sasl::{Mechanism, PlainUsers, SaslSession};
+use runnel_core::sasl::{Credentials, Mechanism, PlainUsers, SaslSession};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader, BufWriter};
 use tokio::net::TcpListener;
 
@@ -44,8 +44,28 @@ const FAILED_AUTHENTICATION_DELAY: std::time::Duration = std::time::Duration::fr
 pub struct Security {
     /// The TLS acceptor (SSL and SASL_SSL listeners).
     pub tls: Option<tokio_rustls::TlsAcceptor>,
-    /// The PLAIN users (SASL_PLAINTEXT and SASL_SSL listeners).
-    pub sasl: Option<Arc<PlainUsers>>,
+    /// SASL's mechanisms and PLAIN users (SASL_PLAINTEXT and SASL_SSL listeners).
+    pub sasl: Option<Arc<SaslListener>>,
+}
+
+/// What a SASL listener offers: `sasl.enabled.mechanisms` and, for PLAIN, the users of
+/// `sasl.jaas.config`. SCRAM's credentials are the broker's (they change at run time).
+#[derive(Debug, Default)]
+pub struct SaslListener {
+    /// The mechanisms offered, in `sasl.enabled.mechanisms` order.
+    pub mechanisms: Vec<Mechanism>,
+    /// PLAIN's users (none when PLAIN is not enabled).
+    pub plain: PlainUsers,
+}
+
+/// A fresh SCRAM server nonce: 24 random bytes from the TLS library's generator, as hex.
+fn server_nonce() -> Result<String, String> {
+    let mut bytes = [0u8; 24];
+    rustls::crypto::ring::default_provider()
+        .secure_random
+        .fill(&mut bytes)
+        .map_err(|_| "no randomness for a SCRAM nonce".to_string())?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 /// How long a client may take to finish its TLS handshake.
@@ -97,7 +117,7 @@ async fn connection<S: AsyncRead + AsyncWrite + Unpin>(
     stream: S,
     peer: SocketAddr,
     listener: usize,
-    sasl: Option<Arc<PlainUsers>>,
+    sasl: Option<Arc<SaslListener>>,
 ) -> Result<(), String> {
     // On a SASL listener: where this connection is in authentication (core's rule).
     let mut session = sasl.as_ref().map(|_| SaslSession::new());
@@ -261,7 +281,7 @@ async fn respond(
     client_host: &str,
     peer: SocketAddr,
     listener: usize,
-    sasl: Option<(&mut SaslSession, &PlainUsers)>,
+    sasl: Option<(&mut SaslSession, &SaslListener)>,
     close: &mut bool,
 ) -> Result<Option<BytesMut>, String> {
     let refuse = |why: String| {
@@ -327,7 +347,7 @@ async fn respond(
             Some(ResponseKind::SaslHandshake(answer))
         }
         RequestKind::SaslAuthenticate(r) => {
-            let (answer, closes) = sasl_authenticate(sasl, r);
+            let (answer, closes) = sasl_authenticate(broker, sasl, r);
             if closes {
                 tracing::info!(
                     "{peer}: {}",
@@ -377,20 +397,20 @@ async fn respond(
 /// refusal on a SASL listener, as Kafka fails the connection). A listener without SASL
 /// answers ILLEGAL_SASL_STATE with no mechanisms and goes on, as Kafka does.
 fn sasl_handshake(
-    sasl: Option<(&mut SaslSession, &PlainUsers)>,
+    sasl: Option<(&mut SaslSession, &SaslListener)>,
     request: SaslHandshakeRequest,
 ) -> (SaslHandshakeResponse, bool) {
-    const ENABLED: [Mechanism; 1] = [Mechanism::Plain];
-    let Some((session, _)) = sasl else {
+    let Some((session, listener)) = sasl else {
         let answer = SaslHandshakeResponse::default()
             .with_error_code(runnel_core::error_code::ILLEGAL_SASL_STATE);
         return (answer, false);
     };
-    let (code, closes) = match session.handshake(request.mechanism.as_str(), &ENABLED) {
+    let (code, closes) = match session.handshake(request.mechanism.as_str(), &listener.mechanisms) {
         Ok(()) => (0, false),
         Err(e) => (e.code, e.closes),
     };
-    let mechanisms = ENABLED
+    let mechanisms = listener
+        .mechanisms
         .iter()
         .map(|m| StrBytes::from_static_str(m.name()))
         .collect();
@@ -400,22 +420,47 @@ fn sasl_handshake(
     (answer, closes)
 }
 
-/// SaslAuthenticate (KIP-152): core's session checks the PLAIN message against the users.
-/// Returns the answer and whether the connection ends after it (a failed authentication).
+/// SaslAuthenticate (KIP-152): core's session checks PLAIN's message against the users, or
+/// takes one SCRAM round against the broker's credentials. Returns the answer (SCRAM's server
+/// message in `auth_bytes`) and whether the connection ends after it (a failed
+/// authentication).
 fn sasl_authenticate(
-    sasl: Option<(&mut SaslSession, &PlainUsers)>,
+    broker: &Broker,
+    sasl: Option<(&mut SaslSession, &SaslListener)>,
     request: SaslAuthenticateRequest,
 ) -> (SaslAuthenticateResponse, bool) {
+    let refused = |code, message: String, closes| runnel_core::sasl::SaslError {
+        code,
+        message,
+        closes,
+    };
     let result = match sasl {
-        None => Err(runnel_core::sasl::SaslError {
-            code: runnel_core::error_code::ILLEGAL_SASL_STATE,
-            message: "SASL is not enabled on this listener".into(),
-            closes: false,
-        }),
-        Some((session, users)) => session.authenticate(&request.auth_bytes, users).map(|_| ()),
+        None => Err(refused(
+            runnel_core::error_code::ILLEGAL_SASL_STATE,
+            "SASL is not enabled on this listener".into(),
+            false,
+        )),
+        Some((session, listener)) => match server_nonce() {
+            Err(e) => Err(refused(
+                runnel_core::error_code::SASL_AUTHENTICATION_FAILED,
+                e,
+                true,
+            )),
+            Ok(nonce) => {
+                let scram = broker.scram_credentials();
+                let credentials = Credentials {
+                    plain: &listener.plain,
+                    scram: &scram,
+                };
+                session.authenticate(&request.auth_bytes, credentials, &nonce)
+            }
+        },
     };
     match result {
-        Ok(()) => (SaslAuthenticateResponse::default(), false),
+        Ok(bytes) => (
+            SaslAuthenticateResponse::default().with_auth_bytes(bytes.into()),
+            false,
+        ),
         Err(e) => (
             SaslAuthenticateResponse::default()
                 .with_error_code(e.code)

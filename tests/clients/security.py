@@ -5,6 +5,12 @@ listeners (tests/tests/security.rs).
       With the client settings in SETTINGS_JSON (security.protocol, ssl.*, sasl.*): produces
       three records, reads them back as a consumer-group member, and prints
       {"brokers": [[id, host, port]], "values": [...]} or {"error": "..."}.
+
+  scram-admin BOOTSTRAP USER PASSWORD
+      KIP-554 from confluent-kafka's admin client: sets USER's SCRAM-SHA-256 credential
+      (8192 iterations), tries three credentials Kafka refuses, describes USER and a user
+      that does not exist, and prints {"set": error or null, "refused": {...: error name},
+      "described": {user: [[mechanism, iterations]] or error name}}.
 """
 
 import json
@@ -44,9 +50,57 @@ def roundtrip(bootstrap, topic, settings):
     print(json.dumps({"brokers": brokers, "values": values}))
 
 
+def scram_admin(bootstrap, user, password):
+    from confluent_kafka.admin import (
+        ScramCredentialInfo,
+        ScramMechanism,
+        UserScramCredentialDeletion,
+        UserScramCredentialUpsertion,
+    )
+
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+
+    def outcome(future):
+        try:
+            future.result()
+            return None
+        except Exception as e:
+            return e.args[0].name() if e.args and hasattr(e.args[0], "name") else str(e)
+
+    upsert = UserScramCredentialUpsertion(
+        user, ScramCredentialInfo(ScramMechanism.SCRAM_SHA_256, 8192), password.encode()
+    )
+    done = admin.alter_user_scram_credentials([upsert])
+    result = {"set": outcome(done[user])}
+    refused = {}
+    for name, alteration in [
+        ("too-few", UserScramCredentialUpsertion(
+            "few", ScramCredentialInfo(ScramMechanism.SCRAM_SHA_256, 1000), b"pw")),
+        ("too-many", UserScramCredentialUpsertion(
+            "many", ScramCredentialInfo(ScramMechanism.SCRAM_SHA_512, 20000), b"pw")),
+        ("not-there", UserScramCredentialDeletion("nobody", ScramMechanism.SCRAM_SHA_512)),
+    ]:
+        futures = admin.alter_user_scram_credentials([alteration])
+        refused[name] = [outcome(f) for f in futures.values()][0]
+    result["refused"] = refused
+    described = {}
+    for name in [user, "nobody"]:
+        try:
+            d = admin.describe_user_scram_credentials([name])[name].result()
+            described[name] = [
+                [info.mechanism.name, info.iterations] for info in d.scram_credential_infos
+            ]
+        except Exception as e:
+            described[name] = e.args[0].name() if e.args and hasattr(e.args[0], "name") else str(e)
+    result["described"] = described
+    print(json.dumps(result))
+
+
 if __name__ == "__main__":
     args = sys.argv[2:]
     if sys.argv[1] == "roundtrip":
         roundtrip(*args)
+    elif sys.argv[1] == "scram-admin":
+        scram_admin(*args)
     else:
         sys.exit(f"unknown command {sys.argv[1]}")

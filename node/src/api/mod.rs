@@ -15,6 +15,7 @@ mod legacy;
 mod metadata;
 mod offsets;
 mod produce;
+mod scram;
 mod topics;
 
 use std::sync::Arc;
@@ -62,6 +63,8 @@ pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::DescribeClientQuotas, 0, 1),
     (ApiKey::DescribeCluster, 0, 1),
     (ApiKey::DescribeProducers, 0, 0),
+    (ApiKey::DescribeUserScramCredentials, 0, 0),
+    (ApiKey::AlterUserScramCredentials, 0, 0),
     // Handled by the listener with core's SASL session (`server.rs`). SaslHandshake v0 is
     // advertised because librdkafka before 2.1 requires it for SASL; clients pick v1 and
     // SaslAuthenticate (KIP-152). v0's raw tokens (clients before Kafka 1.0) are not read.
@@ -110,6 +113,8 @@ pub fn api_name(key: ApiKey) -> &'static str {
         ApiKey::DescribeClientQuotas => "DescribeClientQuotas",
         ApiKey::DescribeCluster => "DescribeCluster",
         ApiKey::DescribeProducers => "DescribeProducers",
+        ApiKey::DescribeUserScramCredentials => "DescribeUserScramCredentials",
+        ApiKey::AlterUserScramCredentials => "AlterUserScramCredentials",
         ApiKey::SaslHandshake => "SaslHandshake",
         ApiKey::SaslAuthenticate => "SaslAuthenticate",
         _ => "Other",
@@ -230,6 +235,12 @@ pub async fn handle(
         RequestKind::ListPartitionReassignments(r) => {
             ResponseKind::ListPartitionReassignments(cluster_admin::list_partition_reassignments(r))
         }
+        RequestKind::DescribeUserScramCredentials(r) => ResponseKind::DescribeUserScramCredentials(
+            scram::describe_user_scram_credentials(broker, r),
+        ),
+        RequestKind::AlterUserScramCredentials(r) => ResponseKind::AlterUserScramCredentials(
+            scram::alter_user_scram_credentials(broker, r).await,
+        ),
         RequestKind::ElectLeaders(r) => {
             ResponseKind::ElectLeaders(cluster_admin::elect_leaders(broker, version, r).await)
         }

@@ -23,6 +23,7 @@ mod records;
 mod security;
 pub mod signals;
 mod topics;
+mod users;
 
 pub use client::{
     Brokers, CliError, Client, DEFAULT_PORT, admin_request, bootstrap_addresses, error_name,
@@ -37,6 +38,7 @@ pub use topics::{
     cluster_info, plugin_deployed, plugin_list, topic_add_partitions, topic_alter_config,
     topic_create, topic_delete, topic_describe, topic_list,
 };
+pub use users::{DEFAULT_ITERATIONS, scram_mechanism, user_create, user_delete, user_list};
 
 use std::collections::BTreeMap;
 

@@ -129,6 +129,12 @@ pub enum Entry {
         /// The whole new set of overrides.
         config: BTreeMap<String, String>,
     },
+    /// SCRAM credentials set or removed (AlterUserScramCredentials, KIP-554; Kafka's
+    /// `UserScramCredentialRecord`): salted keys, never passwords.
+    AlterScramCredentials {
+        /// The validated changes, in order.
+        changes: Vec<runnel_core::scram::ScramChange>,
+    },
 }
 
 /// An entry with the id its proposer waits on.
@@ -164,6 +170,8 @@ pub struct MetadataImage {
     pub endpoints: BTreeMap<u32, (String, u16)>,
     /// Dynamic broker configs (KIP-226).
     pub dynamic: runnel_core::dynamic_config::DynamicBrokerConfigs,
+    /// SCRAM credentials (KIP-554).
+    pub scram: runnel_core::scram::ScramCredentials,
     /// The next unused global partition id.
     next_partition: u32,
     /// The Raft index of the last entry applied.
@@ -179,6 +187,7 @@ impl MetadataImage {
             topics: BTreeMap::new(),
             endpoints: BTreeMap::new(),
             dynamic: Default::default(),
+            scram: Default::default(),
             next_partition: 0,
             applied: 0,
         }
@@ -279,6 +288,12 @@ impl MetadataImage {
                 .dynamic
                 .set(*level, config.clone())
                 .map_err(|e| e.to_string()),
+            Entry::AlterScramCredentials { changes } => {
+                for change in changes {
+                    self.scram.apply(change);
+                }
+                Ok(())
+            }
             Entry::DeleteTopic { name } => {
                 let topic = self
                     .topics
