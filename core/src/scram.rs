@@ -586,6 +586,98 @@ impl ScramExchange {
     }
 }
 
+/// The client's side of one SCRAM exchange (the command line's): client-first, then the
+/// client-final message from the server's first, then the server's signature checked.
+#[derive(Clone, Debug)]
+pub struct ScramClient {
+    mechanism: ScramMechanism,
+    password: String,
+    client_nonce: String,
+    client_first_bare: String,
+    server_signature: Option<Vec<u8>>,
+}
+
+impl ScramClient {
+    /// Starts an exchange for `user` with `password`; `client_nonce` is fresh random printable
+    /// text (no `,`). Returns the client and its client-first message (`n,,n=user,r=nonce`,
+    /// the name escaped as RFC 5802 §5.1 says).
+    pub fn start(
+        mechanism: ScramMechanism,
+        user: &str,
+        password: &str,
+        client_nonce: &str,
+    ) -> (Self, Vec<u8>) {
+        let name = user.replace('=', "=3D").replace(',', "=2C");
+        let client_first_bare = alloc::format!("n={name},r={client_nonce}");
+        let first = alloc::format!("n,,{client_first_bare}");
+        let client = Self {
+            mechanism,
+            password: password.to_string(),
+            client_nonce: client_nonce.to_string(),
+            client_first_bare,
+            server_signature: None,
+        };
+        (client, first.into_bytes())
+    }
+
+    /// The client-final message answering `server_first`. Errors: a message that does not
+    /// read, a nonce that does not start with the client's, fewer than 4096 iterations.
+    pub fn finish(&mut self, server_first: &[u8]) -> Result<Vec<u8>, String> {
+        let text = core::str::from_utf8(server_first)
+            .map_err(|_| "the server's SCRAM message is not UTF-8".to_string())?;
+        let mut nonce = None;
+        let mut salt = None;
+        let mut iterations = None;
+        for field in text.split(',') {
+            match field.split_once('=') {
+                Some(("r", v)) => nonce = Some(v),
+                Some(("s", v)) => salt = BASE64.decode(v).ok(),
+                Some(("i", v)) => iterations = v.parse::<u32>().ok(),
+                _ => {}
+            }
+        }
+        let (Some(nonce), Some(salt), Some(iterations)) = (nonce, salt, iterations) else {
+            return Err(alloc::format!(
+                "the server's SCRAM message does not read: {text}"
+            ));
+        };
+        if !nonce.starts_with(&self.client_nonce) || nonce.len() == self.client_nonce.len() {
+            return Err("the server's SCRAM nonce does not extend the client's".into());
+        }
+        if iterations < MIN_ITERATIONS {
+            return Err(alloc::format!(
+                "the server asks for {iterations} SCRAM iterations, fewer than 4096"
+            ));
+        }
+        let m = self.mechanism;
+        let salted = m.salted_password(self.password.as_bytes(), &salt, iterations);
+        let without_proof = alloc::format!("c=biws,r={nonce}");
+        let auth = alloc::format!("{},{text},{without_proof}", self.client_first_bare);
+        let client_key = m.hmac(&salted, b"Client Key");
+        let signature = m.hmac(&m.hash(&client_key), auth.as_bytes());
+        let proof: Vec<u8> = client_key
+            .iter()
+            .zip(&signature)
+            .map(|(k, s)| k ^ s)
+            .collect();
+        self.server_signature = Some(m.hmac(&m.hmac(&salted, b"Server Key"), auth.as_bytes()));
+        Ok(alloc::format!("{without_proof},p={}", BASE64.encode(proof)).into_bytes())
+    }
+
+    /// Checks the server-final message (`v=signature`): the server knew the credential.
+    /// Errors: another signature, or a server error (`e=...`).
+    pub fn verify(&self, server_final: &[u8]) -> Result<(), String> {
+        let text = core::str::from_utf8(server_final).unwrap_or_default();
+        let signature = text.strip_prefix("v=").and_then(|v| BASE64.decode(v).ok());
+        match (&self.server_signature, signature) {
+            (Some(expected), Some(got)) if *expected == got => Ok(()),
+            _ => Err(alloc::format!(
+                "the server's SCRAM signature does not match: {text}"
+            )),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -778,5 +870,35 @@ mod tests {
             0,
             "alice had one credential"
         );
+    }
+
+    /// The client and the server agree with each other (both ways of the signature).
+    #[test]
+    fn the_client_side_authenticates_to_the_server_side() {
+        for mechanism in ScramMechanism::ALL {
+            let mut credentials = ScramCredentials::new();
+            credentials.set(
+                "a,b=c",
+                mechanism,
+                ScramCredential::from_password(mechanism, "pw", b"NaCl", 4096),
+            );
+            for (password, accepted) in [("pw", true), ("wrong", false)] {
+                let (mut client, first) = ScramClient::start(mechanism, "a,b=c", password, "cn");
+                let (exchange, server_first) =
+                    ScramExchange::start(mechanism, &first, &credentials, "sn").expect("first");
+                let last = client.finish(&server_first).expect("client-final");
+                match exchange.finish(&last) {
+                    Ok((user, server_final)) => {
+                        assert!(accepted);
+                        assert_eq!(user, "a,b=c");
+                        client
+                            .verify(&server_final)
+                            .expect("the server's signature");
+                        assert!(client.verify(b"v=AAAA").is_err());
+                    }
+                    Err(_) => assert!(!accepted),
+                }
+            }
+        }
     }
 }

@@ -58,7 +58,7 @@ struct Cli {
     brokers: Option<String>,
     /// Subcommands: a client property as kcat takes it, librdkafka's names (repeatable):
     /// security.protocol=plaintext|ssl|sasl_plaintext|sasl_ssl, ssl.ca.location,
-    /// ssl.certificate.location, ssl.key.location, sasl.mechanism=PLAIN, sasl.username,
+    /// ssl.certificate.location, ssl.key.location, sasl.mechanism=PLAIN|SCRAM-SHA-256|SCRAM-SHA-512, sasl.username,
     /// sasl.password. Also `properties` in the profile file; -X wins.
     #[arg(short = 'X', global = true, value_name = "KEY=VALUE")]
     properties: Vec<String>,

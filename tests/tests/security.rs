@@ -449,6 +449,45 @@ fn sasl_ssl_scram_lets_in_only_users_made_with_kip_554() {
         "kcat over SASL_SSL with SCRAM-SHA-512"
     );
     assert!(!kcat("wrong"), "kcat with a wrong password");
+    // The command line as a SCRAM client (kcat's -X names).
+    let cli = |password: &str, args: &[&str]| {
+        let password = format!("sasl.password={password}");
+        let ca = format!("ssl.ca.location={}", certs.path("ca.pem"));
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend([
+            "-b",
+            &bootstrap,
+            "-X",
+            "security.protocol=sasl_ssl",
+            "-X",
+            "sasl.mechanism=SCRAM-SHA-512",
+            "-X",
+            "sasl.username=alice",
+            "-X",
+            &password,
+            "-X",
+            &ca,
+        ]);
+        Command::new(runnel_tests::runnel_binary())
+            .args(&all)
+            .env_remove("RUNNEL_BROKERS")
+            .stdin(Stdio::null())
+            .output()
+            .expect("runnel")
+    };
+    let consumed = cli("alice-secret", &["consume", "sc"]);
+    assert_eq!(
+        String::from_utf8_lossy(&consumed.stdout),
+        "one\ntwo\nthree\n",
+        "{consumed:?}"
+    );
+    let wrong = cli("wrong", &["topic", "list"]);
+    assert_eq!(
+        String::from_utf8_lossy(&wrong.stderr),
+        format!(
+            "runnel: broker {bootstrap}: SASL authentication failed: Authentication failed during authentication due to invalid credentials with SASL mechanism SCRAM-SHA-512\n"
+        )
+    );
 
     // KIP-554 from a stock admin client.
     let out = run_client(

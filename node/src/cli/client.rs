@@ -288,8 +288,8 @@ impl Client {
             Err(CliError::Connection(_, why)) => return Err(not_kafka(address, &why)),
             Err(e) => return Err(e),
         }
-        if let Some((user, password)) = security.and_then(|s| s.plain.as_ref()) {
-            client.authenticate_plain(user, password)?;
+        if let Some((mechanism, user, password)) = security.and_then(|s| s.sasl.as_ref()) {
+            client.authenticate(*mechanism, user, password)?;
         }
         client
             .stream
@@ -299,40 +299,75 @@ impl Client {
         Ok(client)
     }
 
-    /// SASL/PLAIN (KIP-43, KIP-152): SaslHandshake v1, then SaslAuthenticate with
-    /// `NUL user NUL password` (RFC 4616).
-    fn authenticate_plain(&mut self, user: &str, password: &str) -> Result<(), CliError> {
+    /// SASL (KIP-43, KIP-152): SaslHandshake v1 with `mechanism`, then SaslAuthenticate: once
+    /// with `NUL user NUL password` for PLAIN (RFC 4616), twice for SCRAM (RFC 5802, core's
+    /// client side), whose server signature is checked too.
+    fn authenticate(
+        &mut self,
+        mechanism: runnel_core::sasl::Mechanism,
+        user: &str,
+        password: &str,
+    ) -> Result<(), CliError> {
+        use runnel_core::sasl::Mechanism;
         let address = self.address.clone();
         let refused = |why: String| CliError::Connection(address.clone(), why);
         let handshake: SaslHandshakeResponse = self.call(
             ApiKey::SaslHandshake,
             1,
-            &SaslHandshakeRequest::default().with_mechanism(StrBytes::from_static_str("PLAIN")),
+            &SaslHandshakeRequest::default()
+                .with_mechanism(StrBytes::from_static_str(mechanism.name())),
         )?;
         if handshake.error_code != 0 {
             let offered: Vec<String> = handshake.mechanisms.iter().map(|m| m.to_string()).collect();
             return Err(refused(format!(
-                "SASL PLAIN refused ({}); the broker offers: {}",
+                "SASL {} refused ({}); the broker offers: {}",
+                mechanism.name(),
                 error_name(handshake.error_code),
                 offered.join(", ")
             )));
         }
+        match mechanism {
+            Mechanism::Plain => {
+                self.sasl_round(format!("\0{user}\0{password}").into_bytes())?;
+            }
+            Mechanism::Scram(m) => {
+                let mut nonce = [0u8; 24];
+                rustls::crypto::ring::default_provider()
+                    .secure_random
+                    .fill(&mut nonce)
+                    .map_err(|_| refused("no randomness for a SCRAM nonce".into()))?;
+                let nonce: String = nonce.iter().map(|b| format!("{b:02x}")).collect();
+                let (mut scram, first) =
+                    runnel_core::scram::ScramClient::start(m, user, password, &nonce);
+                let server_first = self.sasl_round(first)?;
+                let last = scram.finish(&server_first).map_err(refused)?;
+                let server_final = self.sasl_round(last)?;
+                scram.verify(&server_final).map_err(refused)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// One SaslAuthenticate: sends `auth_bytes`, returns the broker's.
+    fn sasl_round(&mut self, auth_bytes: Vec<u8>) -> Result<Vec<u8>, CliError> {
         let answer: SaslAuthenticateResponse = self.call(
             ApiKey::SaslAuthenticate,
             1,
-            &SaslAuthenticateRequest::default()
-                .with_auth_bytes(Bytes::from(format!("\0{user}\0{password}"))),
+            &SaslAuthenticateRequest::default().with_auth_bytes(Bytes::from(auth_bytes)),
         )?;
         if answer.error_code != 0 {
-            return Err(refused(format!(
-                "SASL authentication failed: {}",
-                answer.error_message.as_ref().map_or_else(
-                    || error_name(answer.error_code).to_string(),
-                    |m| m.to_string()
-                )
-            )));
+            return Err(CliError::Connection(
+                self.address.clone(),
+                format!(
+                    "SASL authentication failed: {}",
+                    answer.error_message.as_ref().map_or_else(
+                        || error_name(answer.error_code).to_string(),
+                        |m| m.to_string()
+                    )
+                ),
+            ));
         }
-        Ok(())
+        Ok(answer.auth_bytes.to_vec())
     }
 
     /// The version to send `key` at: `wanted`, or the broker's highest when that is lower (the

@@ -4,8 +4,9 @@
 //!
 //! TLS is rustls (ring) with the authorities of `ssl.ca.location` (PEM) and, for mutual TLS,
 //! `ssl.certificate.location` and `ssl.key.location`; the broker's certificate must name the
-//! host or IP address the CLI dialled. SASL is PLAIN (`sasl.username`, `sasl.password`),
-//! through SaslHandshake v1 and SaslAuthenticate (KIP-152).
+//! host or IP address the CLI dialled. SASL is PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512
+//! (`sasl.mechanism`, `sasl.username`, `sasl.password`), through SaslHandshake v1 and
+//! SaslAuthenticate (KIP-152); SCRAM is core's client side of RFC 5802.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
@@ -20,8 +21,9 @@ use super::client::CliError;
 pub(crate) struct ClientSecurity {
     /// TLS settings (security.protocol `ssl` or `sasl_ssl`).
     pub(crate) tls: Option<Arc<rustls::ClientConfig>>,
-    /// SASL/PLAIN user name and password (security.protocol `sasl_plaintext` or `sasl_ssl`).
-    pub(crate) plain: Option<(String, String)>,
+    /// SASL mechanism, user name and password (security.protocol `sasl_plaintext` or
+    /// `sasl_ssl`).
+    pub(crate) sasl: Option<(runnel_core::sasl::Mechanism, String, String)>,
 }
 
 static SECURITY: OnceLock<ClientSecurity> = OnceLock::new();
@@ -33,8 +35,8 @@ pub(crate) fn current() -> Option<&'static ClientSecurity> {
 
 /// Reads the properties (librdkafka's names) and sets them for every connection this process
 /// makes. Known: `security.protocol` (plaintext, ssl, sasl_plaintext, sasl_ssl),
-/// `ssl.ca.location`, `ssl.certificate.location`, `ssl.key.location`, `sasl.mechanism` (PLAIN),
-/// `sasl.username`, `sasl.password`.
+/// `ssl.ca.location`, `ssl.certificate.location`, `ssl.key.location`, `sasl.mechanism` (PLAIN,
+/// SCRAM-SHA-256, SCRAM-SHA-512), `sasl.username`, `sasl.password`.
 ///
 /// # Errors
 /// [`CliError::Usage`] naming an unknown property, a bad value, a missing companion setting or
@@ -83,25 +85,26 @@ pub fn configure(properties: &BTreeMap<String, String>) -> Result<(), CliError> 
     } else {
         None
     };
-    let plain = if sasl {
-        let mechanism = get("sasl.mechanism")
+    let sasl = if sasl {
+        let name = get("sasl.mechanism")
             .or(get("sasl.mechanisms"))
             .unwrap_or("PLAIN");
-        if !mechanism.eq_ignore_ascii_case("PLAIN") {
+        let Some(mechanism) = runnel_core::sasl::Mechanism::from_name(&name.to_ascii_uppercase())
+        else {
             return Err(usage(format!(
-                "-X sasl.mechanism={mechanism}: the command line speaks PLAIN"
+                "-X sasl.mechanism={name}: the command line speaks PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512"
             )));
-        }
+        };
         let user = get("sasl.username").ok_or_else(|| {
             usage("SASL needs -X sasl.username=... and -X sasl.password=...".into())
         })?;
         let password =
             get("sasl.password").ok_or_else(|| usage("SASL needs -X sasl.password=...".into()))?;
-        Some((user.to_string(), password.to_string()))
+        Some((mechanism, user.to_string(), password.to_string()))
     } else {
         None
     };
-    let _ = SECURITY.set(ClientSecurity { tls, plain });
+    let _ = SECURITY.set(ClientSecurity { tls, sasl });
     Ok(())
 }
 
