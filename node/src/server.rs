@@ -9,7 +9,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
@@ -112,7 +112,91 @@ pub async fn serve(broker: Arc<Broker>, listener: TcpListener, index: usize, sec
     }
 }
 
-async fn connection<S: AsyncRead + AsyncWrite + Unpin>(
+/// What a connection's reader and its request loop share.
+#[derive(Debug, Default)]
+struct ConnectionState {
+    /// SASL is done (or not asked for): the 512 KiB and 30 s limits no longer apply.
+    authenticated: AtomicBool,
+    /// The client closed its side: what is still queued was sent before it hung up.
+    peer_closed: AtomicBool,
+}
+
+/// How many request frames the reader takes ahead of the request loop. Reading ahead lets it
+/// see a client hang up while an earlier request still waits (an acks=all produce), so the
+/// produce requests queued behind are not appended after the client gave them up; clients keep
+/// at most 5 requests in flight on a connection.
+const READ_AHEAD_FRAMES: usize = 16;
+
+/// Stops the reader task when the request loop ends, so the socket closes with it.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Reads request frames into `frames` until the client hangs up (then marks `peer_closed`)
+/// or a frame is refused (then sends why, which closes the connection).
+async fn read_frames<R: AsyncRead + Unpin>(
+    broker: Arc<Broker>,
+    read: R,
+    peer: SocketAddr,
+    state: Arc<ConnectionState>,
+    frames: tokio::sync::mpsc::Sender<Result<BytesMut, String>>,
+) {
+    let mut read = BufReader::new(read);
+    loop {
+        // Before authentication a client must keep going: an idle half-open login is closed.
+        let authenticated = state.authenticated.load(Ordering::Acquire);
+        let next = read.read_i32();
+        let size = if authenticated {
+            next.await
+        } else {
+            match tokio::time::timeout(AUTHENTICATION_IDLE_TIMEOUT, next).await {
+                Ok(size) => size,
+                Err(_) => {
+                    let _ = frames
+                        .send(Err("no SASL authentication in time".into()))
+                        .await;
+                    return;
+                }
+            }
+        };
+        let Ok(size) = size else {
+            state.peer_closed.store(true, Ordering::Release);
+            return; // the client hung up
+        };
+        let size = usize::try_from(size).unwrap_or(usize::MAX);
+        let refused = if size < HEADER_MIN_BYTES || size > broker.config.request_max_bytes {
+            broker.metrics.bad_requests.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(
+                "{peer}: request of {size} bytes refused (socket.request.max.bytes is {}); closing",
+                broker.config.request_max_bytes
+            );
+            Some("bad frame size")
+        } else if !authenticated && size > SASL_MAX_RECEIVE_BYTES {
+            tracing::warn!("{peer}: a {size}-byte request before SASL authentication; closing");
+            Some("unauthenticated request too large")
+        } else {
+            None
+        };
+        if let Some(why) = refused {
+            let _ = frames.send(Err(why.into())).await;
+            return;
+        }
+        let mut frame = BytesMut::zeroed(size);
+        if read.read_exact(&mut frame).await.is_err() {
+            state.peer_closed.store(true, Ordering::Release);
+            return;
+        }
+        if frames.send(Ok(frame)).await.is_err() {
+            return; // the request loop ended
+        }
+    }
+}
+
+async fn connection<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(
     broker: Arc<Broker>,
     stream: S,
     peer: SocketAddr,
@@ -121,43 +205,23 @@ async fn connection<S: AsyncRead + AsyncWrite + Unpin>(
 ) -> Result<(), String> {
     // On a SASL listener: where this connection is in authentication (core's rule).
     let mut session = sasl.as_ref().map(|_| SaslSession::new());
+    let state = Arc::new(ConnectionState {
+        authenticated: AtomicBool::new(session.is_none()),
+        peer_closed: AtomicBool::new(false),
+    });
     let (read, write) = tokio::io::split(stream);
-    let mut read = BufReader::new(read);
+    let (tx, mut frames) = tokio::sync::mpsc::channel(READ_AHEAD_FRAMES);
+    let _reader = AbortOnDrop(tokio::spawn(read_frames(
+        broker.clone(),
+        read,
+        peer,
+        state.clone(),
+        tx,
+    )));
     let mut write = BufWriter::new(write);
     let client_host = format!("/{}", peer.ip());
-    loop {
-        // Before authentication a client must keep going: an idle half-open login is closed.
-        let authenticated = session.as_ref().is_none_or(|s| s.principal().is_some());
-        let next = read.read_i32();
-        let size = if authenticated {
-            next.await
-        } else {
-            match tokio::time::timeout(AUTHENTICATION_IDLE_TIMEOUT, next).await {
-                Ok(size) => size,
-                Err(_) => return Err("no SASL authentication in time".into()),
-            }
-        };
-        let size = match size {
-            Ok(size) => size,
-            Err(_) => return Ok(()), // the client hung up
-        };
-        let size = usize::try_from(size).unwrap_or(usize::MAX);
-        if size < HEADER_MIN_BYTES || size > broker.config.request_max_bytes {
-            broker.metrics.bad_requests.fetch_add(1, Ordering::Relaxed);
-            tracing::warn!(
-                "{peer}: request of {size} bytes refused (socket.request.max.bytes is {}); closing",
-                broker.config.request_max_bytes
-            );
-            return Err("bad frame size".into());
-        }
-        if !authenticated && size > SASL_MAX_RECEIVE_BYTES {
-            tracing::warn!("{peer}: a {size}-byte request before SASL authentication; closing");
-            return Err("unauthenticated request too large".into());
-        }
-        let mut frame = BytesMut::zeroed(size);
-        read.read_exact(&mut frame)
-            .await
-            .map_err(|e| e.to_string())?;
+    while let Some(frame) = frames.recv().await {
+        let frame = frame?;
         let key = i16::from_be_bytes([frame[0], frame[1]]);
         if let Some(s) = &session
             && !s.permits(key)
@@ -168,16 +232,16 @@ async fn connection<S: AsyncRead + AsyncWrite + Unpin>(
         }
         let mut close = false;
         let sasl_state = session.as_mut().zip(sasl.as_deref());
-        let response = respond(
-            &broker,
-            frame.freeze(),
-            &client_host,
+        let sender = Sender {
             peer,
+            client_host: &client_host,
             listener,
-            sasl_state,
-            &mut close,
-        )
-        .await?;
+            peer_closed: state.peer_closed.load(Ordering::Acquire),
+        };
+        let response = respond(&broker, frame.freeze(), sender, sasl_state, &mut close).await?;
+        if session.as_ref().is_some_and(|s| s.principal().is_some()) {
+            state.authenticated.store(true, Ordering::Release);
+        }
         if let Some(response) = response {
             write
                 .write_all(&response)
@@ -191,6 +255,7 @@ async fn connection<S: AsyncRead + AsyncWrite + Unpin>(
             return Err("SASL refused".into());
         }
     }
+    Ok(())
 }
 
 /// A request frame, decoded as far as the listener decodes before a handler sees it.
@@ -273,17 +338,34 @@ pub fn decode_request(mut frame: Bytes) -> Result<Decoded, String> {
     })
 }
 
+/// Who sent a request, as the connection knows it.
+#[derive(Clone, Copy, Debug)]
+struct Sender<'a> {
+    /// The client's address.
+    peer: SocketAddr,
+    /// `/ip`, as Kafka shows a client's host.
+    client_host: &'a str,
+    /// The listener's index in `listeners`.
+    listener: usize,
+    /// The client had hung up when this request was taken (see [`ConnectionState`]).
+    peer_closed: bool,
+}
+
 /// Decodes and handles one request; returns the framed response (`None` for acks=0 produce),
 /// or an error that closes the connection.
 async fn respond(
     broker: &Arc<Broker>,
     frame: Bytes,
-    client_host: &str,
-    peer: SocketAddr,
-    listener: usize,
+    sender: Sender<'_>,
     sasl: Option<(&mut SaslSession, &SaslListener)>,
     close: &mut bool,
 ) -> Result<Option<BytesMut>, String> {
+    let Sender {
+        peer,
+        client_host,
+        listener,
+        peer_closed,
+    } = sender;
     let refuse = |why: String| {
         broker.metrics.bad_requests.fetch_add(1, Ordering::Relaxed);
         tracing::warn!("{peer}: {why}; closing the connection");
@@ -341,6 +423,13 @@ async fn respond(
         listener,
     };
     let response = match request {
+        // The client hung up after sending it: it counts this produce as failed and will
+        // retry it (perhaps renumbered under a new producer epoch), so appending it now would
+        // write what it sends again a second time. acks=0 asks for no answer and is appended.
+        RequestKind::Produce(r) if peer_closed && r.acks != 0 => {
+            tracing::debug!("{peer}: produce request sent before the client hung up; dropped");
+            return Ok(None);
+        }
         RequestKind::SaslHandshake(r) => {
             let (answer, closes) = sasl_handshake(sasl, r);
             *close = closes;

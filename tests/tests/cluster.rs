@@ -814,7 +814,8 @@ fn elect_leaders_and_cluster_wide_configs_go_through_the_metadata_quorum() {
 }
 
 #[test]
-fn one_produce_request_waits_once_for_all_its_partitions() {
+fn one_produce_request_waits_once_for_all_its_partitions_and_a_client_that_hangs_up_is_not_written_for()
+ {
     // Kafka appends every partition of a Produce request, then waits once for all of them
     // (ReplicaManager.appendRecords, one DelayedProduce): the request's timeout_ms bounds the
     // whole request ("the timeout to await a response", Kafka's protocol doc). Two partitions
@@ -910,6 +911,40 @@ fn one_produce_request_waits_once_for_all_its_partitions() {
         waited < Duration::from_millis(2_700),
         "one 1.5 s wait for the whole request, not one per partition: {waited:?}"
     );
+    // A client that gives up: it pipelines a second request behind one that waits, then
+    // hangs up (as librdkafka does when socket.timeout.ms passes). What it sent before hanging
+    // up and the broker had not taken yet is not appended afterwards: the client counts it as
+    // failed and may send it again under a new producer epoch (librdkafka's epoch bump), which
+    // would store it twice (issue 18's duplicates).
+    let single = |index: usize, value: &[u8]| {
+        ProduceRequest::default()
+            .with_acks(-1)
+            .with_timeout_ms(1_500)
+            .with_topic_data(vec![
+                TopicProduceData::default()
+                    .with_name(TopicName(StrBytes::from_static_str("pair")))
+                    .with_partition_data(vec![data(index, value)]),
+            ])
+    };
+    {
+        use std::io::Write;
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", cluster.nodes[leader].port))
+            .expect("connect");
+        stream
+            .write_all(&wire::frame(ApiKey::Produce, 7, 1, &single(a, b"taken")))
+            .expect("write");
+        std::thread::sleep(Duration::from_millis(300)); // taken, appended, waiting
+        stream
+            .write_all(&wire::frame(
+                ApiKey::Produce,
+                7,
+                2,
+                &single(a, b"abandoned"),
+            ))
+            .expect("write");
+        let _ = stream.shutdown(std::net::Shutdown::Both);
+    }
+    std::thread::sleep(Duration::from_millis(2_500)); // the first request's wait is over
     for follower in (0..3).filter(|n| *n != leader) {
         cluster.cut_replication(follower, false);
     }
@@ -935,13 +970,16 @@ fn one_produce_request_waits_once_for_all_its_partitions() {
         );
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     };
-    for (index, value) in [(a, "first"), (b, "second")] {
+    for (index, value) in [(a, "first\ntaken"), (b, "second")] {
         let deadline = std::time::Instant::now() + Duration::from_secs(20);
         let mut seen = read(index);
-        while seen.is_empty() && std::time::Instant::now() < deadline {
+        while seen != value && std::time::Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(300));
             seen = read(index);
         }
-        assert_eq!(seen, value, "partition {index} holds its batch once");
+        assert_eq!(
+            seen, value,
+            "partition {index} holds its batches once, and not the one sent after a wait by a client that hung up"
+        );
     }
 }
