@@ -1037,7 +1037,9 @@ async fn run(config: BrokerConfig) -> Result<(), String> {
     let heartbeats = if broker.config.quorum_voters.is_empty() {
         None
     } else {
-        Some(join_cluster(&broker).await?)
+        let heartbeats = join_cluster(&broker).await?;
+        catch_up(&broker).await;
+        Some(heartbeats)
     };
     let pipelines = {
         let broker = broker.clone();
@@ -1106,6 +1108,27 @@ async fn controlled_shutdown(
 
 /// Cluster mode: starts this node's Raft peer, heartbeats to the active controller, and keeps
 /// the local topics in step with the metadata log. Returns the heartbeat task.
+/// Waits until this node has replayed the metadata log it had committed before it started, and
+/// its partitions match it, before any client is served: Kafka's broker likewise enables its
+/// listeners only after its initial metadata catch-up. A node answering before that told
+/// clients of a stale cluster (a restarted node once answered Metadata with no partitions).
+async fn catch_up(broker: &Arc<Broker>) {
+    let Some(cluster) = broker.cluster().cloned() else {
+        return;
+    };
+    let started = std::time::Instant::now();
+    let mut said = false;
+    while !cluster.caught_up() {
+        if !said && started.elapsed() > Duration::from_secs(2) {
+            tracing::info!("replaying the metadata log before serving clients");
+            said = true;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let broker = broker.clone();
+    let _ = tokio::task::spawn_blocking(move || broker.reconcile()).await;
+}
+
 async fn join_cluster(broker: &Arc<Broker>) -> Result<tokio::task::JoinHandle<()>, String> {
     let voters = runnel_node::cluster::parse_voters(&broker.config.quorum_voters)
         .map_err(|e| format!("controller.quorum.voters: {e}"))?;
