@@ -848,7 +848,15 @@ fn cluster_up(
         .enable_all()
         .build()
         .map_err(|e| e.to_string())?;
-    runtime.block_on(shutdown_signal());
+    runtime.block_on(async {
+        match StopSignals::register() {
+            Ok(mut stop) => stop.wait().await,
+            Err(e) => {
+                eprintln!("{e}; Ctrl-C alone stops the cluster");
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    });
     for child in &children {
         // SIGTERM: each node flushes and stops cleanly.
         terminate(child.id());
@@ -979,6 +987,7 @@ fn load_config(cli: &Cli) -> Result<BrokerConfig, String> {
 }
 
 async fn run(config: BrokerConfig) -> Result<(), String> {
+    let mut stop = StopSignals::register()?;
     let mut kafka = Vec::new();
     for listener in &config.listeners {
         let socket = tokio::net::TcpListener::bind(listener.address)
@@ -1062,9 +1071,20 @@ async fn run(config: BrokerConfig) -> Result<(), String> {
     let admin = tokio::spawn(admin::serve(broker.clone(), pipelines, admin));
     let timers = tokio::spawn(timers(broker.clone()));
     let maintenance = tokio::spawn(maintenance(broker.clone()));
-    shutdown_signal().await;
+    stop.wait().await;
     if let (Some(heartbeats), Some(cluster)) = (heartbeats, broker.cluster()) {
-        controlled_shutdown(&broker, cluster, heartbeats).await;
+        // Bounded: a node cut off from the quorum (or just restarted, before the quorum has a
+        // leader) still stops in time, unfenced; the controller fences it when its session ends.
+        let moved = controlled_shutdown(&broker, cluster, heartbeats);
+        if tokio::time::timeout(CONTROLLED_SHUTDOWN_TIMEOUT, moved)
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                "controlled shutdown: no answer from the metadata quorum in {} s; stopping anyway",
+                CONTROLLED_SHUTDOWN_TIMEOUT.as_secs()
+            );
+        }
     }
     tracing::info!("shutting down: flushing segments");
     for server in &servers {
@@ -1080,6 +1100,9 @@ async fn run(config: BrokerConfig) -> Result<(), String> {
     tracing::info!("stopped");
     Ok(())
 }
+
+/// How long a stopping node waits for the metadata quorum to move its leaderships away.
+const CONTROLLED_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Controlled shutdown (cluster mode): stop heartbeating, have the controller fence this node
 /// so every partition it leads elects another leader (clients get NOT_LEADER_OR_FOLLOWER and
@@ -1241,25 +1264,28 @@ async fn maintenance(broker: Arc<Broker>) {
     }
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
+/// SIGINT and SIGTERM, listened for from the start of `run`: one that comes while the node is
+/// still starting is kept and stops it cleanly once started, instead of killing it unflushed
+/// (the default action before a handler exists).
+struct StopSignals {
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    fn register() -> Result<Self, String> {
         use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = ctrl_c => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = ctrl_c.await;
-            }
-        }
+        let listen = |kind| signal(kind).map_err(|e| format!("cannot listen for signals: {e}"));
+        Ok(Self {
+            interrupt: listen(SignalKind::interrupt())?,
+            terminate: listen(SignalKind::terminate())?,
+        })
     }
-    #[cfg(not(unix))]
-    {
-        let _ = ctrl_c.await;
+
+    async fn wait(&mut self) {
+        tokio::select! {
+            _ = self.interrupt.recv() => {}
+            _ = self.terminate.recv() => {}
+        }
     }
 }

@@ -8,7 +8,9 @@ use std::process::Stdio;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use runnel_tests::{Cluster, client_command, run_client, runnel_cli, workspace_root};
+use runnel_tests::{
+    Cluster, Runnel, client_command, free_port, run_client, runnel_cli, workspace_root,
+};
 
 const SCRIPT: &str = "tests/clients/cluster_failover.py";
 /// How long the producer runs in each test.
@@ -982,4 +984,60 @@ fn one_produce_request_waits_once_for_all_its_partitions_and_a_client_that_hangs
             "partition {index} holds its batches once, and not the one sent after a wait by a client that hung up"
         );
     }
+}
+
+#[test]
+fn sigterm_while_a_node_starts_or_has_no_quorum_stops_it_cleanly() {
+    // The nemesis saw SIGTERM soon after a restart end without a clean exit: a signal that
+    // came while the node was still opening its logs killed it (the default action, nothing
+    // flushed), and a controlled shutdown may wait on the quorum. Kafka's shutdown hook is in
+    // place from the start and its controlled shutdown is bounded
+    // (controlled.shutdown.max.retries): the node stops, flushed, with status 0.
+    let _serial = one_at_a_time();
+    // A node with 2,000 partitions to open: SIGTERM comes as soon as its port is bound.
+    let mut node = Runnel::start_on("sigterm-early", free_port(), free_port(), &[]);
+    runnel_cli(
+        &[
+            "topic",
+            "create",
+            "many",
+            "-p",
+            "2000",
+            "-b",
+            &node.bootstrap(),
+        ],
+        b"",
+    );
+    assert!(node.terminate(), "{}", node.log());
+    node.restart();
+    assert!(
+        node.terminate(),
+        "a clean exit while starting:\n{}",
+        node.log()
+    );
+    assert_eq!(node.log().matches("stopped").count(), 2, "{}", node.log());
+    // A cluster node whose two other voters never come.
+    let (me, a, b) = (free_port(), free_port(), free_port());
+    let voters = format!("0@127.0.0.1:{me},1@127.0.0.1:{a},2@127.0.0.1:{b}");
+    let mut alone = Runnel::start_on(
+        "sigterm-no-quorum",
+        free_port(),
+        free_port(),
+        &[
+            "node.id=0".to_string(),
+            format!("controller.quorum.voters={voters}"),
+        ],
+    );
+    std::thread::sleep(Duration::from_secs(1));
+    let asked = std::time::Instant::now();
+    assert!(
+        alone.terminate(),
+        "a clean exit without a quorum:\n{}",
+        alone.log()
+    );
+    assert!(
+        asked.elapsed() < Duration::from_secs(10),
+        "stopped in {:?}",
+        asked.elapsed()
+    );
 }
