@@ -448,6 +448,19 @@ fn unescape_name(name: &str) -> Option<String> {
     Some(out)
 }
 
+/// The values of a SCRAM message's first two attributes, which must be `first` and `second`
+/// (`n=`/`r=`, `c=`/`r=`), and the attributes after them.
+fn leading_fields<'a>(
+    text: &'a str,
+    first: &str,
+    second: &str,
+) -> Option<(&'a str, &'a str, core::str::Split<'a, char>)> {
+    let mut fields = text.split(',');
+    let a = fields.next()?.strip_prefix(first)?;
+    let b = fields.next()?.strip_prefix(second)?;
+    Some((a, b, fields))
+}
+
 /// The printable characters a nonce may hold (RFC 5802: any printable but `,`).
 fn valid_nonce(nonce: &str) -> bool {
     !nonce.is_empty()
@@ -484,18 +497,11 @@ impl ScramExchange {
             None if authzid_field.is_empty() => String::new(),
             None => return Err(generic()),
         };
-        let mut fields = bare.split(',');
-        let name = fields
-            .next()
-            .and_then(|f| f.strip_prefix("n="))
-            .ok_or_else(generic)?;
-        let client_nonce = fields
-            .next()
-            .and_then(|f| f.strip_prefix("r="))
-            .ok_or_else(generic)?;
+        let (name, client_nonce, mut extensions) =
+            leading_fields(bare, "n=", "r=").ok_or_else(generic)?;
         // Extensions (Kafka's tokenauth, ...) follow; runnel has no delegation tokens, and an
         // extension it does not know is ignored, as Kafka ignores it.
-        if fields.any(|f| f.starts_with("tokenauth=true")) {
+        if extensions.any(|f| f.starts_with("tokenauth=true")) {
             return Err(generic());
         }
         let user = unescape_name(name).ok_or_else(generic)?;
@@ -537,15 +543,7 @@ impl ScramExchange {
         let generic = || ScramError::generic(self.mechanism);
         let text = core::str::from_utf8(client_final).map_err(|_| generic())?;
         let (without_proof, proof) = text.rsplit_once(",p=").ok_or_else(generic)?;
-        let mut fields = without_proof.split(',');
-        let binding = fields
-            .next()
-            .and_then(|f| f.strip_prefix("c="))
-            .ok_or_else(generic)?;
-        let nonce = fields
-            .next()
-            .and_then(|f| f.strip_prefix("r="))
-            .ok_or_else(generic)?;
+        let (binding, nonce, _) = leading_fields(without_proof, "c=", "r=").ok_or_else(generic)?;
         // Kafka 3.8.1+ checks that the nonce *ends with* the exchange's (apache/kafka
         // 0a004562): librdkafka before 2.6.1 sends the client's part twice (librdkafka #4895),
         // and its proof is computed over what it sent, so the signature check still binds it.

@@ -880,3 +880,81 @@ fn a_full_disk_refuses_the_whole_append_and_changes_nothing() {
     assert_eq!(reopened.log_end_offset(), before_end + 6);
     assert_eq!(reopened.read(0, usize::MAX, i64::MAX).unwrap(), expected);
 }
+
+#[test]
+fn an_idempotent_producer_retrying_through_a_full_disk_is_written_once() {
+    // Issue 18's disk-full fault under idempotent producers: a write the disk refuses part way
+    // (in the log file or an index) answers KAFKA_STORAGE_ERROR and leaves nothing behind,
+    // neither bytes nor producer state, so the client's retry of the same sequence is written
+    // once, at the next offset; a retry of a batch already written is answered, not written.
+    // Small segments make rolls fail too.
+    use runnel_core::controller::PartitionState;
+    use runnel_core::replica::{Acks, Replica, ReplicaConfig, ReplicaError, RoleChange};
+    use runnel_core::rng::Rng;
+    let idempotent = |sequence: i32| {
+        let mut b = BatchBuilder::new(0).producer(7, 0, sequence);
+        b.push(0, None, Some(b"v"), Vec::new());
+        b.build(&NoCodec).expect("a batch")
+    };
+    for seed in 0..200 {
+        let mut rng = Rng::new(seed);
+        let store = SmallVolume {
+            inner: MemorySegmentStore::new(),
+            free_bytes: usize::MAX,
+        };
+        let log = Log::new(store, small_segments(), 0).expect("log");
+        let mut leader = Replica::with_log(0, ReplicaConfig::default(), log);
+        let state = PartitionState {
+            replicas: vec![0, 1, 2],
+            leader: Some(0),
+            leader_epoch: 1,
+            isr: vec![0, 1, 2],
+            partition_epoch: 1,
+        };
+        assert_eq!(leader.apply_metadata(&state, 0), RoleChange::Leader);
+        let mut sequence = 0;
+        while sequence < 40 {
+            leader.log_mut().store_mut().free_bytes = if rng.below(3) == 0 {
+                rng.below(120) as usize
+            } else {
+                usize::MAX
+            };
+            let answer = leader.handle_produce(
+                0,
+                &mut idempotent(sequence),
+                Acks::Leader,
+                1,
+                1_000,
+                &NoCodec,
+            );
+            match answer {
+                Ok(Some(_)) => sequence += 1,
+                Err(ReplicaError::Storage(_)) => {}
+                other => panic!("seed {seed}: sequence {sequence}: {other:?}"),
+            }
+            if sequence > 0 && rng.below(4) == 0 {
+                leader.log_mut().store_mut().free_bytes = usize::MAX;
+                let retry = leader.handle_produce(
+                    0,
+                    &mut idempotent(sequence - 1),
+                    Acks::Leader,
+                    2,
+                    1_000,
+                    &NoCodec,
+                );
+                assert!(matches!(retry, Ok(Some(_))), "seed {seed}: {retry:?}");
+            }
+        }
+        let end = leader.log_end_offset();
+        let bytes = leader.log().read(0, usize::MAX, end).expect("read");
+        let sequences: Vec<(i32, i64)> = runnel_core::batch::batches(&bytes)
+            .flatten()
+            .map(|b| (b.header().base_sequence, b.header().base_offset))
+            .collect();
+        let expected: Vec<(i32, i64)> = (0..40).map(|s| (s, i64::from(s))).collect();
+        assert_eq!(
+            sequences, expected,
+            "seed {seed}: every sequence once, at dense offsets"
+        );
+    }
+}
