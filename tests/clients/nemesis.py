@@ -46,10 +46,21 @@ def produce(bootstrap, topic, acks, seconds, partitions, name, out, stop):
             # librdkafka's own account of idempotence (epoch bumps, drains, refused
             # sequences) in the kept stderr: what a duplicate is traced back with.
             **({"debug": "eos"} if idempotent else {}),
+            # One request in flight per connection for the checked producer. With more,
+            # librdkafka answers a partition's skipped sequence (a request behind one that
+            # failed) by bumping the producer epoch, which renumbers every partition's
+            # unacknowledged messages, also ones the broker may already hold (a timeout or a
+            # leader change just before): they are stored twice, against Kafka too
+            # (librdkafka issue #4953, PR #4972). NEMESIS_MAX_IN_FLIGHT=5 shows it.
+            **(
+                {"max.in.flight.requests.per.connection": int(os.environ.get("NEMESIS_MAX_IN_FLIGHT", "1"))}
+                if idempotent
+                else {}
+            ),
         }
     )
     # Lines are written as reports come, so a producer that dies still leaves its history.
-    f = open(out, "w")
+    f = open(out, "w", buffering=1)  # line-buffered: a killed producer keeps its reports
     reported = [0]
 
     def report(err, msg):
@@ -83,7 +94,7 @@ def produce(bootstrap, topic, acks, seconds, partitions, name, out, stop):
 
 
 def consume(bootstrap, topic, group, seconds, name, out, stop):
-    f = open(out, "w")
+    f = open(out, "w", buffering=1)
 
     def write(line):
         f.write(json.dumps(line) + "\n")

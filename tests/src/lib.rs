@@ -107,6 +107,8 @@ pub struct Runnel {
     netns: Option<String>,
     settings: Vec<String>,
     log: Arc<Mutex<String>>,
+    /// Where the log is also written as it comes ([`Runnel::tee_log`]).
+    tee: Arc<Mutex<Option<std::fs::File>>>,
 }
 
 impl Runnel {
@@ -121,6 +123,7 @@ impl Runnel {
             netns: None,
             settings: settings.iter().map(|s| s.to_string()).collect(),
             log: Arc::new(Mutex::new(String::new())),
+            tee: Arc::new(Mutex::new(None)),
         };
         runnel.spawn();
         runnel
@@ -159,6 +162,7 @@ impl Runnel {
             netns: netns.map(str::to_string),
             settings: settings.to_vec(),
             log: Arc::new(Mutex::new(String::new())),
+            tee: Arc::new(Mutex::new(None)),
         };
         runnel.spawn();
         runnel
@@ -210,8 +214,12 @@ impl Runnel {
         let mut child = command.spawn().expect("start runnel");
         let stderr = child.stderr.take().expect("piped stderr");
         let log = self.log.clone();
+        let tee = self.tee.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(file) = tee.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
+                    let _ = writeln!(file, "{line}");
+                }
                 let mut log = log.lock().unwrap_or_else(|p| p.into_inner());
                 log.push_str(&line);
                 log.push('\n');
@@ -234,6 +242,15 @@ impl Runnel {
                 self.log()
             );
             std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Also writes the broker's log to `path` as it comes (what it logged so far first, then
+    /// every line, across restarts), so a test that fails part way still leaves it.
+    pub fn tee_log(&self, path: &Path) {
+        if let Ok(mut file) = std::fs::File::create(path) {
+            let _ = file.write_all(self.log().as_bytes());
+            *self.tee.lock().unwrap_or_else(|p| p.into_inner()) = Some(file);
         }
     }
 

@@ -397,11 +397,13 @@ impl Net {
 /// Removes namespaces, links and mounts left by runs whose process is gone (killed before
 /// their `Drop` ran): their names carry the pid (`rn<pid>...`).
 fn sweep_stale() {
-    let alive = |tag: &str| {
+    // Only names that are ours (`rn` then a pid) and whose process is gone; anything else
+    // that happens to start with `rn` (a host's `rndis0`) is left alone.
+    let stale = |tag: &str| {
         tag.strip_prefix("rn")
             .and_then(|t| t.split(|c: char| !c.is_ascii_digit()).next())
             .and_then(|pid| pid.parse::<u32>().ok())
-            .is_some_and(|pid| Path::new(&format!("/proc/{pid}")).exists())
+            .is_some_and(|pid| !Path::new(&format!("/proc/{pid}")).exists())
     };
     let listed = |args: &[&str]| -> Vec<String> {
         Command::new("ip")
@@ -419,12 +421,12 @@ fn sweep_stale() {
             .unwrap_or_default()
     };
     for ns in listed(&["netns", "list"]) {
-        if ns.starts_with("rn") && !alive(&ns) {
+        if stale(&ns) {
             run_quiet("ip", &["netns", "del", &ns]);
         }
     }
     for link in listed(&["-br", "link", "show"]) {
-        if link.starts_with("rn") && !alive(&link) {
+        if stale(&link) {
             run_quiet("ip", &["link", "del", &link]);
         }
     }

@@ -180,18 +180,23 @@ fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
         .unwrap_or(default)
 }
 
+/// A fresh directory for a run's histories; one a failed run kept under the same name is
+/// moved aside (`<name>.<unix seconds>`), not deleted, so replaying a seed keeps the evidence.
 fn history_dir(name: &str) -> PathBuf {
     let dir = workspace_root().join("target").join("nemesis").join(name);
-    let _ = std::fs::remove_dir_all(&dir);
+    if dir.exists() {
+        let aside = dir.with_extension(wall_clock_ms().div_euclid(1000).to_string());
+        let _ = std::fs::rename(&dir, aside);
+    }
     std::fs::create_dir_all(&dir).expect("history dir");
     dir
 }
 
-/// Writes each node's log (all its lives: restarts append) beside the histories, which a
-/// failed run keeps.
+/// Writes each node's log (all its lives: restarts append) beside the histories as it comes,
+/// so a run that fails anywhere keeps them.
 fn keep_node_logs(cluster: &Cluster, dir: &std::path::Path) {
     for (i, node) in cluster.nodes.iter().enumerate() {
-        let _ = std::fs::write(dir.join(format!("node{i}.log")), node.log());
+        node.tee_log(&dir.join(format!("node{i}.log")));
     }
 }
 
@@ -229,6 +234,7 @@ fn nemesis_run() {
     // The volumes hold the whole run: about 20 KiB a second per node reach them.
     let net = Net::new(3, nemesis::DISK_BYTES + seconds * (64 << 10));
     let mut cluster = net.start_cluster(SETTINGS);
+    keep_node_logs(&cluster, &dir);
     create_topic(&cluster, "checked", PARTITIONS, &["min.insync.replicas=2"]);
     create_topic(&cluster, "lossy", PARTITIONS, &[]);
     let bootstrap = cluster.bootstrap();
@@ -316,13 +322,17 @@ fn nemesis_run() {
         wait_full_isr(&cluster, topic, partitions, Duration::from_secs(60));
     }
     std::fs::write(&stop, b"").expect("stop file");
-    let reports: Vec<String> = producers
+    let summaries: Vec<(String, serde_json::Value)> = producers
         .into_iter()
-        .chain(members)
-        .map(|c| {
+        .map(|c| (c.name.clone(), c.finish(Duration::from_secs(120))))
+        .collect();
+    let reports: Vec<String> = summaries
+        .iter()
+        .map(|(name, summary)| format!("{name}: {summary}"))
+        .chain(members.into_iter().map(|c| {
             let name = c.name.clone();
             format!("{name}: {}", c.finish(Duration::from_secs(120)))
-        })
+        }))
         .collect();
     read_all(
         &cluster,
@@ -368,11 +378,25 @@ fn nemesis_run() {
         summary("acks=1 topic", &lossy),
     );
     std::fs::write(dir.join("report.txt"), &report).expect("report");
-    keep_node_logs(&cluster, &dir);
     eprintln!("{report}");
     for kind in FaultKind::ALL {
         assert!(counts.contains_key(&kind), "no {kind:?} fault ran");
     }
+    assert!(
+        faults.len() >= 20,
+        "{} faults: at least 20 asked",
+        faults.len()
+    );
+    // The clients kept working: no fatal idempotence error, every record reported, and the
+    // group read and committed (so its checks had something to check).
+    for (name, summary) in &summaries {
+        assert!(summary["fatal"].is_null(), "{name}: {summary}\n{report}");
+        assert_eq!(summary["unreported"], 0, "{name}: {summary}\n{report}");
+    }
+    assert!(
+        checked.read > 0 && checked.commits > 0,
+        "the group read nothing:\n{report}"
+    );
     assert!(
         checked.acknowledged > 1_000,
         "too little was acknowledged:\n{report}"
@@ -415,6 +439,7 @@ fn five_leader_bounces() {
     let bootstrap = cluster.bootstrap();
     create_topic(&cluster, "bounce", 1, &["min.insync.replicas=2"]);
     let dir = history_dir("bounce");
+    keep_node_logs(&cluster, &dir);
     let stop = dir.join("stop");
     let producer_out = dir.join("producer.jsonl");
     let producer = Client::start(
@@ -468,7 +493,6 @@ fn five_leader_bounces() {
     let final_read = dir.join("final.json");
     read_all_partitions(&cluster, "bounce", 1, &final_read);
     let verdict = nemesis::check(&[producer_out], &[], &final_read);
-    keep_node_logs(&cluster, &dir);
     eprintln!(
         "{produced}\n{}\nfailovers: {failovers:?}",
         summary("bounce", &verdict)
