@@ -358,6 +358,12 @@ impl BrokerConfig {
     /// runnel does not serve, or none.
     pub fn enabled_mechanisms(&self) -> Result<Vec<runnel_core::sasl::Mechanism>, String> {
         let mut out = Vec::new();
+        if self.sasl_enabled_mechanisms.trim().is_empty() {
+            return Err(
+                "sasl.enabled.mechanisms is empty: name PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512"
+                    .into(),
+            );
+        }
         for name in self.sasl_enabled_mechanisms.split(',').map(str::trim) {
             let Some(mechanism) =
                 runnel_core::sasl::Mechanism::from_name(&name.to_ascii_uppercase())

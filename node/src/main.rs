@@ -324,14 +324,16 @@ enum UserAction {
     Create {
         /// The user name.
         user: String,
-        /// The password (salted and hashed here; the broker never sees it).
-        #[arg(long)]
+        /// The password (salted and hashed here; the broker never sees it); `-` reads it from
+        /// the first line of standard input, out of `ps` and shell history.
+        #[arg(long, value_parser = clap::builder::NonEmptyStringValueParser::new())]
         password: String,
         /// SCRAM-SHA-256 or SCRAM-SHA-512.
-        #[arg(long, default_value = "SCRAM-SHA-512")]
+        #[arg(long, default_value = "SCRAM-SHA-512", value_parser = ["SCRAM-SHA-256", "SCRAM-SHA-512"])]
         mechanism: String,
         /// PBKDF2 iterations (Kafka's bounds: 4096 to 16384).
-        #[arg(long, default_value_t = runnel_node::cli::DEFAULT_ITERATIONS)]
+        #[arg(long, default_value_t = runnel_node::cli::DEFAULT_ITERATIONS,
+              value_parser = clap::value_parser!(u32).range(4096..=16384))]
         iterations: u32,
     },
     /// List SCRAM users, each mechanism with its iterations (never a key).
@@ -340,8 +342,8 @@ enum UserAction {
     Delete {
         /// The user name.
         user: String,
-        /// Only this mechanism's credential.
-        #[arg(long)]
+        /// Only this mechanism's credential (SCRAM-SHA-256 or SCRAM-SHA-512).
+        #[arg(long, value_parser = ["SCRAM-SHA-256", "SCRAM-SHA-512"])]
         mechanism: Option<String>,
     },
 }
@@ -594,6 +596,15 @@ fn run_command(command: Command, brokers: Option<String>, properties: &[String])
                         iterations,
                     } => {
                         let mechanism = cli::scram_mechanism(&mechanism)?;
+                        let password = if password == "-" {
+                            let mut line = String::new();
+                            std::io::stdin()
+                                .read_line(&mut line)
+                                .map_err(|e| cli::CliError::Usage(format!("--password -: {e}")))?;
+                            line.trim_end_matches(['\r', '\n']).to_string()
+                        } else {
+                            password
+                        };
                         cli::user_create(b, &user, &password, mechanism, iterations)
                     }
                     UserAction::List => cli::user_list(b),

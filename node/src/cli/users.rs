@@ -117,7 +117,10 @@ pub fn user_delete(
     let names: Vec<&str> = mechanisms.iter().map(|m| m.name()).collect();
     Ok(Report::message(
         format!("user {user}: {} removed", names.join(", ")),
-        vec![("user", Cell::Text(user.to_string()))],
+        vec![
+            ("user", Cell::Text(user.to_string())),
+            ("mechanisms", Cell::Text(names.join(","))),
+        ],
     ))
 }
 
