@@ -67,9 +67,16 @@ fn create_topic(cluster: &Cluster, topic: &str, partitions: usize, configs: &[&s
     wait_full_isr(cluster, topic, partitions, Duration::from_secs(30));
 }
 
+/// Every running node reports `partitions` partitions of `topic`, each with a leader and all
+/// three replicas in the ISR: asking one node could ask the one just restarted, whose view
+/// may be behind the cluster's.
 fn full_isr(cluster: &Cluster, topic: &str, partitions: usize) -> bool {
-    let seen = cluster.partitions(topic);
-    seen.len() == partitions && seen.iter().all(|p| p.0.is_some() && p.2.len() == 3)
+    (0..cluster.nodes.len())
+        .filter(|&i| cluster.nodes[i].is_running())
+        .all(|i| {
+            let seen = cluster.partitions_seen_by(i, topic);
+            seen.len() == partitions && seen.iter().all(|p| p.0.is_some() && p.2.len() == 3)
+        })
 }
 
 fn wait_full_isr(cluster: &Cluster, topic: &str, partitions: usize, limit: Duration) {
