@@ -28,7 +28,10 @@ pub fn acceptor(config: &BrokerConfig, client_auth: bool) -> Result<TlsAcceptor,
         .ssl_keystore_location
         .as_deref()
         .ok_or("an SSL listener needs ssl.keystore.location")?;
-    let certs = certificates(keystore, "ssl.keystore.location")?;
+    let certs = certificates(
+        keystore,
+        &format!("ssl.keystore.location {}", keystore.display()),
+    )?;
     let key = PrivateKeyDer::from_pem_file(keystore).map_err(|e| {
         format!(
             "ssl.keystore.location {}: no private key: {e}",
@@ -51,7 +54,10 @@ pub fn acceptor(config: &BrokerConfig, client_auth: bool) -> Result<TlsAcceptor,
                 .as_deref()
                 .ok_or("ssl.client.auth needs ssl.truststore.location")?;
             let mut roots = rustls::RootCertStore::empty();
-            for cert in certificates(truststore, "ssl.truststore.location")? {
+            for cert in certificates(
+                truststore,
+                &format!("ssl.truststore.location {}", truststore.display()),
+            )? {
                 roots.add(cert).map_err(|e| {
                     format!("ssl.truststore.location {}: {e}", truststore.display())
                 })?;
@@ -76,16 +82,17 @@ pub fn acceptor(config: &BrokerConfig, client_auth: bool) -> Result<TlsAcceptor,
     Ok(TlsAcceptor::from(Arc::new(server)))
 }
 
-/// Every certificate in a PEM file (at least one).
-fn certificates(path: &Path, setting: &str) -> Result<Vec<CertificateDer<'static>>, String> {
+/// Every certificate in a PEM file (at least one); errors start with `label` (the setting and
+/// the file, as the caller names them).
+pub(crate) fn certificates(
+    path: &Path,
+    label: &str,
+) -> Result<Vec<CertificateDer<'static>>, String> {
     let certs = CertificateDer::pem_file_iter(path)
         .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
-        .map_err(|e| format!("{setting} {}: {e}", path.display()))?;
+        .map_err(|e| format!("{label}: {e}"))?;
     if certs.is_empty() {
-        return Err(format!(
-            "{setting} {}: no certificate in the file",
-            path.display()
-        ));
+        return Err(format!("{label}: no certificate in the file"));
     }
     Ok(certs)
 }

@@ -11,8 +11,8 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
 
+use rustls::pki_types::PrivateKeyDer;
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 use super::client::CliError;
 
@@ -120,9 +120,8 @@ fn tls_config(
         usage("TLS needs -X ssl.ca.location=FILE (the PEM certificates of the authorities that signed the broker's)".into())
     })?;
     let mut roots = rustls::RootCertStore::empty();
-    let certs = CertificateDer::pem_file_iter(ca)
-        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
-        .map_err(|e| usage(format!("-X ssl.ca.location={ca}: {e}")))?;
+    let certs = crate::tls::certificates(ca.as_ref(), &format!("-X ssl.ca.location={ca}"))
+        .map_err(usage)?;
     for cert in certs {
         roots
             .add(cert)
@@ -136,9 +135,11 @@ fn tls_config(
     match (certificate, key) {
         (None, None) => Ok(builder.with_no_client_auth()),
         (Some(certificate), Some(key)) => {
-            let chain = CertificateDer::pem_file_iter(certificate)
-                .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
-                .map_err(|e| usage(format!("-X ssl.certificate.location={certificate}: {e}")))?;
+            let chain = crate::tls::certificates(
+                certificate.as_ref(),
+                &format!("-X ssl.certificate.location={certificate}"),
+            )
+            .map_err(usage)?;
             let key = PrivateKeyDer::from_pem_file(key)
                 .map_err(|e| usage(format!("-X ssl.key.location={key}: {e}")))?;
             builder
