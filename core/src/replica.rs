@@ -1064,6 +1064,12 @@ impl<S: SegmentStore> Replica<S> {
         if min_isr_leo > self.high_watermark {
             self.high_watermark = min_isr_leo;
         }
+        debug_assert!(
+            self.high_watermark <= leo,
+            "broker {}: a leader's HW {} above its LEO {leo}",
+            self.broker,
+            self.high_watermark
+        );
         let hw = self.high_watermark;
         // Kafka checks min.insync.replicas again when a write completes: the HW may have
         // passed it only because the ISR shrank.
@@ -1103,6 +1109,7 @@ impl<S: SegmentStore> Replica<S> {
         if leo == 0 {
             self.epoch_starts.clear();
         }
+        self.check_invariants();
     }
 
     // ---- follower ----
@@ -1245,7 +1252,52 @@ impl<S: SegmentStore> Replica<S> {
             }
         }
         self.high_watermark = answer.high_watermark.min(self.log_end_offset());
+        self.check_invariants();
         Ok(())
+    }
+
+    /// What must hold after every change, checked in debug builds (and so in every simulator
+    /// sweep): the HW within the log, epochs rising and starting in order, a leader in its own
+    /// ISR with no replica twice, and acks=all writes waiting only for offsets in the log.
+    fn check_invariants(&self) {
+        let leo = self.log_end_offset();
+        debug_assert!(
+            self.high_watermark <= leo,
+            "broker {}: HW {} above the LEO {leo}",
+            self.broker,
+            self.high_watermark
+        );
+        debug_assert!(
+            self.epoch_starts
+                .windows(2)
+                .all(|w| w[0].0 < w[1].0 && w[0].1 <= w[1].1),
+            "broker {}: epoch starts out of order: {:?}",
+            self.broker,
+            self.epoch_starts
+        );
+        if let Role::Leader(state) = &self.role {
+            debug_assert!(
+                state.isr.contains(&self.broker),
+                "broker {}: leads outside its ISR {:?}",
+                self.broker,
+                state.isr
+            );
+            debug_assert!(
+                state
+                    .isr
+                    .iter()
+                    .enumerate()
+                    .all(|(i, r)| !state.isr[..i].contains(r)),
+                "broker {}: a replica twice in the ISR {:?}",
+                self.broker,
+                state.isr
+            );
+            debug_assert!(
+                state.pending.iter().all(|w| w.next_offset <= leo),
+                "broker {}: a write waits past the LEO {leo}",
+                self.broker
+            );
+        }
     }
 }
 
