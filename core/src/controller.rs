@@ -540,10 +540,42 @@ impl Controller {
         let mut ids = core::mem::take(&mut self.changed);
         ids.sort_unstable();
         ids.dedup();
-        ids.into_iter()
+        let changes: Vec<(PartitionId, PartitionState)> = ids
+            .into_iter()
             .filter_map(|id| self.partitions.get(&id).map(|s| (id, s.clone())))
-            .collect()
+            .collect();
+        for (id, state) in &changes {
+            check_partition(*id, state);
+        }
+        changes
     }
+}
+
+/// What every partition state the controller publishes must satisfy, checked in debug builds
+/// (and so in every simulator sweep): the ISR within the replicas, no replica twice, the
+/// leader (when there is one) in the ISR.
+fn check_partition(id: PartitionId, state: &PartitionState) {
+    debug_assert!(
+        state.isr.iter().all(|r| state.replicas.contains(r)),
+        "partition {id}: ISR {:?} outside the replicas {:?}",
+        state.isr,
+        state.replicas
+    );
+    debug_assert!(
+        state
+            .isr
+            .iter()
+            .enumerate()
+            .all(|(i, r)| !state.isr[..i].contains(r)),
+        "partition {id}: a replica twice in the ISR {:?}",
+        state.isr
+    );
+    debug_assert!(
+        state.leader.is_none_or(|l| state.isr.contains(&l)),
+        "partition {id}: leader {:?} outside the ISR {:?}",
+        state.leader,
+        state.isr
+    );
 }
 
 #[cfg(test)]
