@@ -837,7 +837,7 @@ pub enum Violation {
         /// The acknowledged commit it should have started at or after.
         committed: i64,
     },
-    /// A partition could not be read to its end after the run.
+    /// A partition could not be read to its end after the run, or its read has a hole.
     Unreadable,
 }
 
@@ -912,11 +912,11 @@ pub fn check(producers: &[PathBuf], consumers: &[PathBuf], final_read: &Path) ->
             .as_i64()
             .unwrap_or(0);
         let list = list.as_array().cloned().unwrap_or_default();
-        if list
-            .last()
-            .and_then(|r| r[0].as_i64())
-            .map_or(high > 0, |o| o + 1 < high)
-        {
+        // Read to the end, and without a hole: these topics are neither compacted nor
+        // transactional, so every offset holds one record, and a hole could hide a copy.
+        let offsets: Vec<i64> = list.iter().filter_map(|r| r[0].as_i64()).collect();
+        let holes = offsets.windows(2).any(|w| w[1] != w[0] + 1);
+        if holes || offsets.last().map_or(high > 0, |o| o + 1 < high) {
             verdict.violations.push(Violation::Unreadable);
         }
         for record in list {
@@ -1230,6 +1230,26 @@ mod tests {
             (verdict.acknowledged, verdict.failed, verdict.in_log),
             (2, 1, 3)
         );
+    }
+
+    /// A final read with a hole is a violation even when every acknowledged record was found:
+    /// the hole could hold a second copy.
+    #[test]
+    fn a_hole_in_the_final_read_is_a_violation() {
+        let dir = temp_dir("nemesis-checker-hole");
+        let producer = write(
+            &dir,
+            "a.jsonl",
+            "{\"v\":\"a-0\",\"p\":0,\"o\":0}\n{\"v\":\"a-2\",\"p\":0,\"o\":2}\n",
+        );
+        let final_read = write(
+            &dir,
+            "final.json",
+            "{\"records\":{\"0\":[[0,\"a-0\"],[2,\"a-2\"]]},\"high\":{\"0\":3},\"committed\":{}}",
+        );
+        let verdict = check(&[producer], &[], &final_read);
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(verdict.violations, vec![Violation::Unreadable]);
     }
 
     /// The delaying proxy holds every chunk back at least the delay, each way, and keeps the
