@@ -551,6 +551,14 @@ impl Controller {
     }
 }
 
+/// Whether no broker is listed twice (an ISR, a replica list).
+pub(crate) fn no_repeats(brokers: &[BrokerId]) -> bool {
+    brokers
+        .iter()
+        .enumerate()
+        .all(|(i, b)| !brokers[..i].contains(b))
+}
+
 /// What every partition state the controller publishes must satisfy, checked in debug builds
 /// (and so in every simulator sweep): the ISR within the replicas, no replica twice, the
 /// leader (when there is one) in the ISR.
@@ -562,11 +570,7 @@ fn check_partition(id: PartitionId, state: &PartitionState) {
         state.replicas
     );
     debug_assert!(
-        state
-            .isr
-            .iter()
-            .enumerate()
-            .all(|(i, r)| !state.isr[..i].contains(r)),
+        no_repeats(&state.isr),
         "partition {id}: a replica twice in the ISR {:?}",
         state.isr
     );

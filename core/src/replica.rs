@@ -1283,11 +1283,7 @@ impl<S: SegmentStore> Replica<S> {
                 state.isr
             );
             debug_assert!(
-                state
-                    .isr
-                    .iter()
-                    .enumerate()
-                    .all(|(i, r)| !state.isr[..i].contains(r)),
+                crate::controller::no_repeats(&state.isr),
                 "broker {}: a replica twice in the ISR {:?}",
                 self.broker,
                 state.isr

@@ -680,9 +680,8 @@ impl ScramClient {
 mod tests {
     use super::*;
 
-    /// RFC 7677 §3's SCRAM-SHA-256 example, end to end: user "user", password "pencil".
-    #[test]
-    fn the_rfc_7677_exchange_passes_and_signs_as_the_rfc_says() {
+    /// RFC 7677 §3's user: "user", password "pencil", its salt, 4096 iterations.
+    fn rfc_7677_credentials() -> ScramCredentials {
         let salt = BASE64.decode("W22ZaJ0SNY7soEsUEjb6gQ==").expect("salt");
         let mut credentials = ScramCredentials::new();
         credentials.set(
@@ -690,6 +689,13 @@ mod tests {
             ScramMechanism::Sha256,
             ScramCredential::from_password(ScramMechanism::Sha256, "pencil", &salt, 4096),
         );
+        credentials
+    }
+
+    /// RFC 7677 §3's SCRAM-SHA-256 example, end to end: user "user", password "pencil".
+    #[test]
+    fn the_rfc_7677_exchange_passes_and_signs_as_the_rfc_says() {
+        let credentials = rfc_7677_credentials();
         let (exchange, server_first) = ScramExchange::start(
             ScramMechanism::Sha256,
             b"n,,n=user,r=rOprNGfwEbeRWgbNEkqO",
@@ -713,13 +719,7 @@ mod tests {
 
     #[test]
     fn a_wrong_proof_an_unknown_user_and_another_nonce_are_refused_in_kafkas_words() {
-        let salt = BASE64.decode("W22ZaJ0SNY7soEsUEjb6gQ==").expect("salt");
-        let mut credentials = ScramCredentials::new();
-        credentials.set(
-            "user",
-            ScramMechanism::Sha256,
-            ScramCredential::from_password(ScramMechanism::Sha256, "pencil", &salt, 4096),
-        );
+        let credentials = rfc_7677_credentials();
         let generic = "Authentication failed during authentication due to invalid credentials with SASL mechanism SCRAM-SHA-256";
         let nonce = "%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0";
         let unknown = ScramExchange::start(

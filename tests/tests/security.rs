@@ -432,22 +432,27 @@ fn sasl_ssl_scram_lets_in_only_users_made_with_kip_554() {
     other_ca["ssl.ca.location"] = certs.path("client.crt").into();
     let untrusted = roundtrip(&bootstrap, "sc", other_ca);
     assert!(untrusted["error"].is_string(), "another CA: {untrusted}");
+    // kcat's -X properties for alice over SASL_SSL with SCRAM-SHA-512 (the CLI takes them too).
+    let alice_properties = |password: &str| -> Vec<String> {
+        vec![
+            "-b".into(),
+            bootstrap.clone(),
+            "-X".into(),
+            "security.protocol=sasl_ssl".into(),
+            "-X".into(),
+            "sasl.mechanism=SCRAM-SHA-512".into(),
+            "-X".into(),
+            "sasl.username=alice".into(),
+            "-X".into(),
+            format!("sasl.password={password}"),
+            "-X".into(),
+            format!("ssl.ca.location={}", certs.path("ca.pem")),
+        ]
+    };
     let kcat = |password: &str| {
-        kcat_brokers(&[
-            "-b",
-            &bootstrap,
-            "-X",
-            "security.protocol=sasl_ssl",
-            "-X",
-            "sasl.mechanism=SCRAM-SHA-512",
-            "-X",
-            "sasl.username=alice",
-            "-X",
-            &format!("sasl.password={password}"),
-            "-X",
-            &format!("ssl.ca.location={}", certs.path("ca.pem")),
-        ])
-        .0
+        let properties = alice_properties(password);
+        let args: Vec<&str> = properties.iter().map(String::as_str).collect();
+        kcat_brokers(&args).0
     };
     assert!(
         kcat("alice-secret"),
@@ -456,25 +461,9 @@ fn sasl_ssl_scram_lets_in_only_users_made_with_kip_554() {
     assert!(!kcat("wrong"), "kcat with a wrong password");
     // The command line as a SCRAM client (kcat's -X names).
     let cli = |password: &str, args: &[&str]| {
-        let password = format!("sasl.password={password}");
-        let ca = format!("ssl.ca.location={}", certs.path("ca.pem"));
-        let mut all: Vec<&str> = args.to_vec();
-        all.extend([
-            "-b",
-            &bootstrap,
-            "-X",
-            "security.protocol=sasl_ssl",
-            "-X",
-            "sasl.mechanism=SCRAM-SHA-512",
-            "-X",
-            "sasl.username=alice",
-            "-X",
-            &password,
-            "-X",
-            &ca,
-        ]);
         Command::new(runnel_tests::runnel_binary())
-            .args(&all)
+            .args(args)
+            .args(alice_properties(password))
             .env_remove("RUNNEL_BROKERS")
             .stdin(Stdio::null())
             .output()
