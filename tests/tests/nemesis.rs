@@ -233,8 +233,17 @@ fn nemesis_run() {
     let seconds: u64 = env_or("NEMESIS_SECONDS", 150);
     let checked_acks: String = env_or("NEMESIS_CHECKED_ACKS", "all".to_string());
     let faults = nemesis::schedule(seed, seconds, 3, SESSION_MS);
+    // The replay command carries every NEMESIS_ setting this run had.
+    let others: String = [
+        "NEMESIS_CHECKED_ACKS",
+        "NEMESIS_SOCKET_TIMEOUT_MS",
+        "NEMESIS_MAX_IN_FLIGHT",
+    ]
+    .iter()
+    .filter_map(|k| std::env::var(k).ok().map(|v| format!("{k}={v} ")))
+    .collect();
     eprintln!(
-        "nemesis seed {seed}, {} faults over {seconds} s; replay: NEMESIS_SEED={seed} NEMESIS_SECONDS={seconds} cargo test -p runnel-tests --test nemesis -- --nocapture nemesis_run",
+        "nemesis seed {seed}, {} faults over {seconds} s; replay: {others}NEMESIS_SEED={seed} NEMESIS_SECONDS={seconds} cargo test -p runnel-tests --test nemesis -- --nocapture nemesis_run",
         faults.len()
     );
     let dir = history_dir(&seed.to_string());
