@@ -330,7 +330,10 @@ impl Controller {
         if state.partition_epoch != partition_epoch {
             return Err(ControllerError::StalePartitionEpoch);
         }
-        if !isr.contains(&leader) || isr.iter().any(|b| !state.replicas.contains(b)) {
+        if !isr.contains(&leader)
+            || isr.iter().any(|b| !state.replicas.contains(b))
+            || !no_repeats(&isr)
+        {
             return Err(ControllerError::InvalidIsr);
         }
         // Only live brokers may join; members already in the ISR may stay while fenced.

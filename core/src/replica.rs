@@ -545,13 +545,14 @@ impl<S: SegmentStore> Replica<S> {
     /// A crash of an unflushed machine: everything from `offset` on is gone. The replica goes
     /// offline until the controller tells it its role again.
     pub fn crash(&mut self, flushed_offset: i64, now_ms: u64) {
+        // Offline first: nothing waits on the offsets the crash cuts.
+        self.role = Role::Offline;
+        self.applied = None;
+        self.completed.clear();
         let _ = self.log.truncate_to(flushed_offset, now_ms);
         let leo = self.log.log_end_offset();
         self.high_watermark = self.high_watermark.min(leo);
         self.after_truncation();
-        self.role = Role::Offline;
-        self.applied = None;
-        self.completed.clear();
     }
 
     /// Makes this replica the leader of `epoch` with `isr` and the other `replicas`.

@@ -619,7 +619,8 @@ impl ScramClient {
     }
 
     /// The client-final message answering `server_first`. Errors: a message that does not
-    /// read, a nonce that does not start with the client's, fewer than 4096 iterations.
+    /// read, a nonce that does not start with the client's, iterations outside 4096..=16384
+    /// (a hostile server cannot make the client hash for long).
     pub fn finish(&mut self, server_first: &[u8]) -> Result<Vec<u8>, String> {
         let text = core::str::from_utf8(server_first)
             .map_err(|_| "the server's SCRAM message is not UTF-8".to_string())?;
@@ -642,9 +643,9 @@ impl ScramClient {
         if !nonce.starts_with(&self.client_nonce) || nonce.len() == self.client_nonce.len() {
             return Err("the server's SCRAM nonce does not extend the client's".into());
         }
-        if iterations < MIN_ITERATIONS {
+        if !(MIN_ITERATIONS..=MAX_ITERATIONS).contains(&iterations) {
             return Err(alloc::format!(
-                "the server asks for {iterations} SCRAM iterations, fewer than 4096"
+                "the server asks for {iterations} SCRAM iterations, outside Kafka's 4096..=16384"
             ));
         }
         let m = self.mechanism;

@@ -315,6 +315,9 @@ pub struct Broker {
     /// SCRAM credentials (KIP-554): a single node's saved ones, a cluster's from its
     /// metadata log.
     scram: RwLock<ScramCredentials>,
+    /// One AlterUserScramCredentials at a time, from its checks to its save, so two at once
+    /// cannot each start from the old set and drop the other's change.
+    scram_alter: tokio::sync::Mutex<()>,
     /// When a write to `log.dirs` last failed (ms; 0: none since the last recovery). A full
     /// disk is said once in the log when it starts and once when writes have succeeded for
     /// [`STORAGE_QUIET_MS`] without a failure, not per request, nor at each flip of a disk
@@ -380,6 +383,7 @@ impl Broker {
                 &scram_path(&config.data_dir),
                 "SCRAM credentials",
             )?),
+            scram_alter: tokio::sync::Mutex::new(()),
             storage_failed_at_ms: AtomicU64::new(0),
             config,
             data_dir,
@@ -1005,6 +1009,7 @@ impl Broker {
         self: &Arc<Self>,
         changes: &[CredentialChange],
     ) -> Result<Vec<(String, Result<(), CredentialError>)>, ApiError> {
+        let _one_at_a_time = self.scram_alter.lock().await;
         let outcome = self.scram_credentials().validate(changes);
         let accepted: Vec<ScramChange> = outcome
             .iter()

@@ -1057,9 +1057,19 @@ async fn run(config: BrokerConfig) -> Result<(), String> {
     let heartbeats = if broker.config.quorum_voters.is_empty() {
         None
     } else {
-        let heartbeats = join_cluster(&broker).await?;
-        catch_up(&broker).await;
-        Some(heartbeats)
+        // A stop while joining (the metadata log replaying, say) still ends cleanly.
+        tokio::select! {
+            joined = join_cluster(&broker) => Some(joined?),
+            () = stop.wait() => {
+                tracing::info!("stopped while joining the cluster: flushing segments");
+                let flushing = broker.clone();
+                tokio::task::spawn_blocking(move || flushing.flush_all())
+                    .await
+                    .map_err(|e| e.to_string())?;
+                tracing::info!("stopped");
+                return Ok(());
+            }
+        }
     };
     let pipelines = {
         let broker = broker.clone();
@@ -1190,6 +1200,9 @@ async fn join_cluster(broker: &Arc<Broker>) -> Result<tokio::task::JoinHandle<()
         broker.config.node_id,
         broker.config.quorum_voters
     );
+    // Caught up before the first heartbeat: the controller does not unfence, and so does not
+    // elect, a broker that has not replayed its metadata log (as Kafka keeps it fenced).
+    catch_up(broker).await;
     let incarnation = now_ms();
     let host = broker.config.advertised_host.clone();
     let port = broker.config.listener().port();

@@ -113,12 +113,18 @@ pub async fn serve(broker: Arc<Broker>, listener: TcpListener, index: usize, sec
 }
 
 /// What a connection's reader and its request loop share.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct ConnectionState {
     /// SASL is done (or not asked for): the 512 KiB and 30 s limits no longer apply.
     authenticated: AtomicBool,
     /// The client closed its side: what is still queued was sent before it hung up.
     peer_closed: AtomicBool,
+    /// The request loop finished a request. Until authenticated, the reader waits for this
+    /// after each frame, so it never reads the next one under stale limits.
+    handled: tokio::sync::Notify,
+    /// Bytes of requests read and not yet handled: read-ahead holds at most
+    /// `socket.request.max.bytes` besides the request being handled.
+    budget: Arc<tokio::sync::Semaphore>,
 }
 
 /// How many request frames the reader takes ahead of the request loop. Reading ahead lets it
@@ -126,6 +132,9 @@ struct ConnectionState {
 /// produce requests queued behind are not appended after the client gave them up; clients keep
 /// at most 5 requests in flight on a connection.
 const READ_AHEAD_FRAMES: usize = 16;
+
+/// A request frame and its share of the read-ahead byte budget (given back when dropped).
+type Frame = (BytesMut, tokio::sync::OwnedSemaphorePermit);
 
 /// Stops the reader task when the request loop ends, so the socket closes with it.
 struct AbortOnDrop(tokio::task::JoinHandle<()>);
@@ -143,7 +152,7 @@ async fn read_frames<R: AsyncRead + Unpin>(
     read: R,
     peer: SocketAddr,
     state: Arc<ConnectionState>,
-    frames: tokio::sync::mpsc::Sender<Result<BytesMut, String>>,
+    frames: tokio::sync::mpsc::Sender<Result<Frame, String>>,
 ) {
     let mut read = BufReader::new(read);
     loop {
@@ -185,15 +194,34 @@ async fn read_frames<R: AsyncRead + Unpin>(
             let _ = frames.send(Err(why.into())).await;
             return;
         }
+        // Sizes are at most `socket.request.max.bytes`, the budget's size (a u32 on every
+        // real setting); a larger one was refused above.
+        let share = u32::try_from(size)
+            .unwrap_or(u32::MAX)
+            .min(budget_bytes(&broker));
+        let Ok(permit) = state.budget.clone().acquire_many_owned(share).await else {
+            return;
+        };
         let mut frame = BytesMut::zeroed(size);
         if read.read_exact(&mut frame).await.is_err() {
             state.peer_closed.store(true, Ordering::Release);
             return;
         }
-        if frames.send(Ok(frame)).await.is_err() {
+        if frames.send(Ok((frame, permit))).await.is_err() {
             return; // the request loop ended
         }
+        if !authenticated {
+            // The next frame's limits depend on how this one is answered.
+            state.handled.notified().await;
+        }
     }
+}
+
+/// The read-ahead byte budget of one connection: `socket.request.max.bytes`.
+fn budget_bytes(broker: &Broker) -> u32 {
+    u32::try_from(broker.config.request_max_bytes)
+        .unwrap_or(u32::MAX)
+        .clamp(1, tokio::sync::Semaphore::MAX_PERMITS as u32)
 }
 
 async fn connection<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(
@@ -208,6 +236,8 @@ async fn connection<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(
     let state = Arc::new(ConnectionState {
         authenticated: AtomicBool::new(session.is_none()),
         peer_closed: AtomicBool::new(false),
+        handled: tokio::sync::Notify::new(),
+        budget: Arc::new(tokio::sync::Semaphore::new(budget_bytes(&broker) as usize)),
     });
     let (read, write) = tokio::io::split(stream);
     let (tx, mut frames) = tokio::sync::mpsc::channel(READ_AHEAD_FRAMES);
@@ -221,7 +251,7 @@ async fn connection<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(
     let mut write = BufWriter::new(write);
     let client_host = format!("/{}", peer.ip());
     while let Some(frame) = frames.recv().await {
-        let frame = frame?;
+        let (frame, _budget) = frame?;
         let key = i16::from_be_bytes([frame[0], frame[1]]);
         if let Some(s) = &session
             && !s.permits(key)
@@ -242,6 +272,7 @@ async fn connection<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(
         if session.as_ref().is_some_and(|s| s.principal().is_some()) {
             state.authenticated.store(true, Ordering::Release);
         }
+        state.handled.notify_one();
         if let Some(response) = response {
             write
                 .write_all(&response)

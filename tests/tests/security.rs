@@ -691,3 +691,78 @@ fn listeners_advertise_their_own_address_and_listen_keeps_the_protocol() {
         "{alice}"
     );
 }
+
+/// The first request after SaslAuthenticate is held to the authenticated limits, not to the
+/// 512 KiB allowed before it (Kafka's `sasl.server.max.receive.size` applies until the
+/// authentication completes): a 600 KiB produce sent right after logging in is answered.
+#[test]
+fn the_first_request_after_sasl_may_be_large() {
+    use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+    use kafka_protocol::messages::{
+        ApiKey, ProduceRequest, ProduceResponse, SaslAuthenticateRequest, SaslAuthenticateResponse,
+        SaslHandshakeRequest, TopicName,
+    };
+    use kafka_protocol::protocol::{Decodable, StrBytes};
+    use runnel_core::batch::{BatchBuilder, NoCodec};
+    use runnel_tests::wire;
+
+    let plain_port = free_port();
+    let sasl_port = free_port();
+    let broker = Runnel::start_on(
+        "sasl-large-first",
+        plain_port,
+        free_port(),
+        &[
+            format!(
+                "listeners=PLAINTEXT://127.0.0.1:{plain_port},SASL_PLAINTEXT://127.0.0.1:{sasl_port}"
+            ),
+            JAAS.to_string(),
+            "num.partitions=1".to_string(),
+        ],
+    );
+    runnel_tests::runnel_cli(&["topic", "create", "big", "-b", &broker.bootstrap()], b"");
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", sasl_port)).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let handshake =
+        SaslHandshakeRequest::default().with_mechanism(StrBytes::from_static_str("PLAIN"));
+    wire::round_trip(
+        &mut stream,
+        &wire::frame(ApiKey::SaslHandshake, 1, 1, &handshake),
+    )
+    .expect("handshake answered");
+    let login = SaslAuthenticateRequest::default()
+        .with_auth_bytes(bytes::Bytes::from_static(b"\0alice\0alice-secret"));
+    let body = wire::round_trip(
+        &mut stream,
+        &wire::frame(ApiKey::SaslAuthenticate, 2, 2, &login),
+    )
+    .expect("authenticate answered");
+    // SaslAuthenticate v2 has a flexible response header: the correlation id, then tags.
+    let mut bytes = bytes::Bytes::copy_from_slice(&body[5..]);
+    let answer = SaslAuthenticateResponse::decode(&mut bytes, 2).expect("authenticate response");
+    assert_eq!(answer.error_code, 0, "{answer:?}");
+    let value = vec![b'x'; 600 * 1024];
+    let mut batch = BatchBuilder::new(0);
+    batch.push(1_700_000_000_000, None, Some(&value), Vec::new());
+    let records = batch.build(&NoCodec).expect("batch");
+    let produce = ProduceRequest::default()
+        .with_acks(1)
+        .with_timeout_ms(5_000)
+        .with_topic_data(vec![
+            TopicProduceData::default()
+                .with_name(TopicName(StrBytes::from_static_str("big")))
+                .with_partition_data(vec![
+                    PartitionProduceData::default()
+                        .with_index(0)
+                        .with_records(Some(records.into())),
+                ]),
+        ]);
+    let body = wire::round_trip(&mut stream, &wire::frame(ApiKey::Produce, 7, 3, &produce))
+        .unwrap_or_else(|| panic!("the connection was closed:\n{}", broker.log()));
+    let mut bytes = bytes::Bytes::copy_from_slice(&body[4..]);
+    let response = ProduceResponse::decode(&mut bytes, 7).expect("produce response");
+    let p = &response.responses[0].partition_responses[0];
+    assert_eq!((p.error_code, p.base_offset), (0, 0));
+}

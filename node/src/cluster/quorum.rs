@@ -525,7 +525,14 @@ impl Driver {
                     Some((envelope.id, result.map_err(ProposeError::Refused)))
                 }
                 Err(e) => {
+                    // Skipped, but applied: a node must not wait forever on an entry it cannot
+                    // read (one a newer version wrote).
                     tracing::error!("metadata entry {} undecodable: {e}", entry.index);
+                    self.cluster
+                        .image
+                        .write()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .applied = entry.index;
                     None
                 }
             };
