@@ -724,6 +724,11 @@ mod tests {
             c.handle_alter_isr(0, 1, 1, epoch - 1, vec![0, 1, 2]),
             Err(ControllerError::StalePartitionEpoch)
         );
+        assert_eq!(
+            c.handle_alter_isr(0, 1, 1, epoch, vec![0, 1, 1]),
+            Err(ControllerError::InvalidIsr),
+            "a replica twice: refused (Kafka's AlterPartition answers INVALID_REQUEST)"
+        );
         assert!(c.handle_alter_isr(0, 1, 1, epoch, vec![0, 1, 2]).is_ok());
         assert_eq!(c.elect_preferred_leaders(), 1);
         assert_eq!(c.partition(0).unwrap().leader, Some(0));
