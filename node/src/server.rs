@@ -416,6 +416,12 @@ async fn respond(
             header,
             body,
         }) => {
+            // Produce v0–v2 starts with acks: the same rule as for later versions (below).
+            let acks = body.get(..2).map(|b| i16::from_be_bytes([b[0], b[1]]));
+            if key == ApiKey::Produce && peer_closed && acks.is_some_and(|a| a != 0) {
+                tracing::debug!("{peer}: produce request sent before the client hung up; dropped");
+                return Ok(None);
+            }
             let correlation_id = header.correlation_id;
             return match api::legacy_response(broker, key, version, &body).await {
                 Some(Ok(Some(body))) => Ok(Some(frame_response(correlation_id, &body))),
