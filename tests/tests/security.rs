@@ -766,3 +766,29 @@ fn the_first_request_after_sasl_may_be_large() {
     let p = &response.responses[0].partition_responses[0];
     assert_eq!((p.error_code, p.base_offset), (0, 0));
 }
+
+/// Without an authorizer Kafka answers the ACL APIs with SECURITY_DISABLED ("No Authorizer is
+/// configured.", `KafkaApis`); so does runnel, whose authorizer is not wired in yet, and an
+/// admin client says so instead of failing on an unknown API (librdkafka reports it for
+/// CreateAcls and DeleteAcls; for DescribeAcls it drops the top-level error and lists nothing,
+/// as it does against Kafka).
+#[test]
+fn acl_apis_say_that_no_authorizer_is_configured() {
+    let broker = Runnel::start("acl-apis", &[]);
+    let out = run_client(
+        "python3",
+        &["tests/clients/security.py", "acls", &broker.bootstrap()],
+        b"",
+        Duration::from_secs(60),
+    );
+    let got: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&out.stderr)));
+    assert_eq!(
+        got,
+        serde_json::json!({
+            "describe": [],
+            "create": "SECURITY_DISABLED",
+            "delete": "SECURITY_DISABLED",
+        })
+    );
+}

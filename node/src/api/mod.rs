@@ -7,6 +7,7 @@
 //! that a range *includes* an old version; maximums at the last version before topic ids
 //! replace topic names, which keeps every request keyed by name.
 
+mod acls;
 mod cluster_admin;
 mod configs;
 mod fetch;
@@ -64,6 +65,10 @@ pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::DescribeCluster, 0, 1),
     (ApiKey::DescribeProducers, 0, 0),
     (ApiKey::DescribeUserScramCredentials, 0, 0),
+    // SECURITY_DISABLED, as Kafka without an authorizer (`acls.rs`).
+    (ApiKey::DescribeAcls, 1, 3),
+    (ApiKey::CreateAcls, 1, 3),
+    (ApiKey::DeleteAcls, 1, 3),
     (ApiKey::AlterUserScramCredentials, 0, 0),
     // Handled by the listener with core's SASL session (`server.rs`). SaslHandshake v0 is
     // advertised because librdkafka before 2.1 requires it for SASL; clients pick v1 and
@@ -114,6 +119,9 @@ pub fn api_name(key: ApiKey) -> &'static str {
         ApiKey::DescribeCluster => "DescribeCluster",
         ApiKey::DescribeProducers => "DescribeProducers",
         ApiKey::DescribeUserScramCredentials => "DescribeUserScramCredentials",
+        ApiKey::DescribeAcls => "DescribeAcls",
+        ApiKey::CreateAcls => "CreateAcls",
+        ApiKey::DeleteAcls => "DeleteAcls",
         ApiKey::AlterUserScramCredentials => "AlterUserScramCredentials",
         ApiKey::SaslHandshake => "SaslHandshake",
         ApiKey::SaslAuthenticate => "SaslAuthenticate",
@@ -235,6 +243,9 @@ pub async fn handle(
         RequestKind::ListPartitionReassignments(r) => {
             ResponseKind::ListPartitionReassignments(cluster_admin::list_partition_reassignments(r))
         }
+        RequestKind::DescribeAcls(r) => ResponseKind::DescribeAcls(acls::describe_acls(r)),
+        RequestKind::CreateAcls(r) => ResponseKind::CreateAcls(acls::create_acls(r)),
+        RequestKind::DeleteAcls(r) => ResponseKind::DeleteAcls(acls::delete_acls(r)),
         RequestKind::DescribeUserScramCredentials(r) => ResponseKind::DescribeUserScramCredentials(
             scram::describe_user_scram_credentials(broker, r),
         ),
