@@ -58,16 +58,6 @@ pub struct SaslListener {
     pub plain: PlainUsers,
 }
 
-/// A fresh SCRAM server nonce: 24 random bytes from the TLS library's generator, as hex.
-fn server_nonce() -> Result<String, String> {
-    let mut bytes = [0u8; 24];
-    rustls::crypto::ring::default_provider()
-        .secure_random
-        .fill(&mut bytes)
-        .map_err(|_| "no randomness for a SCRAM nonce".to_string())?;
-    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
-}
-
 /// How long a client may take to finish its TLS handshake.
 const TLS_HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
@@ -382,6 +372,21 @@ struct Sender<'a> {
     peer_closed: bool,
 }
 
+/// Whether a produce request with `acks` is to be dropped: the client hung up after sending
+/// it, counts it as failed and will retry it (perhaps renumbered under a new producer epoch),
+/// so appending it now would write what it sends again a second time. acks=0 asks for no
+/// answer and is appended.
+fn abandoned(sender: Sender<'_>, acks: Option<i16>) -> bool {
+    let dropped = sender.peer_closed && acks.is_some_and(|a| a != 0);
+    if dropped {
+        tracing::debug!(
+            "{}: produce request sent before the client hung up; dropped",
+            sender.peer
+        );
+    }
+    dropped
+}
+
 /// Decodes and handles one request; returns the framed response (`None` for acks=0 produce),
 /// or an error that closes the connection.
 async fn respond(
@@ -395,7 +400,7 @@ async fn respond(
         peer,
         client_host,
         listener,
-        peer_closed,
+        ..
     } = sender;
     let refuse = |why: String| {
         broker.metrics.bad_requests.fetch_add(1, Ordering::Relaxed);
@@ -416,10 +421,9 @@ async fn respond(
             header,
             body,
         }) => {
-            // Produce v0–v2 starts with acks: the same rule as for later versions (below).
+            // Produce v0–v2 starts with acks.
             let acks = body.get(..2).map(|b| i16::from_be_bytes([b[0], b[1]]));
-            if key == ApiKey::Produce && peer_closed && acks.is_some_and(|a| a != 0) {
-                tracing::debug!("{peer}: produce request sent before the client hung up; dropped");
+            if key == ApiKey::Produce && abandoned(sender, acks) {
                 return Ok(None);
             }
             let correlation_id = header.correlation_id;
@@ -460,13 +464,7 @@ async fn respond(
         listener,
     };
     let response = match request {
-        // The client hung up after sending it: it counts this produce as failed and will
-        // retry it (perhaps renumbered under a new producer epoch), so appending it now would
-        // write what it sends again a second time. acks=0 asks for no answer and is appended.
-        RequestKind::Produce(r) if peer_closed && r.acks != 0 => {
-            tracing::debug!("{peer}: produce request sent before the client hung up; dropped");
-            return Ok(None);
-        }
+        RequestKind::Produce(r) if abandoned(sender, Some(r.acks)) => return Ok(None),
         RequestKind::SaslHandshake(r) => {
             let (answer, closes) = sasl_handshake(sasl, r);
             *close = closes;
@@ -566,7 +564,7 @@ fn sasl_authenticate(
             "SASL is not enabled on this listener".into(),
             false,
         )),
-        Some((session, listener)) => match server_nonce() {
+        Some((session, listener)) => match crate::tls::scram_nonce() {
             Err(e) => Err(refused(
                 runnel_core::error_code::SASL_AUTHENTICATION_FAILED,
                 e,

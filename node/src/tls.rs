@@ -96,3 +96,22 @@ pub(crate) fn certificates(
     }
     Ok(certs)
 }
+
+/// `N` random bytes from the TLS library's secure generator (SCRAM nonces and salts). Errors:
+/// the generator failed, with `what` named.
+pub(crate) fn random_bytes<const N: usize>(what: &str) -> Result<[u8; N], String> {
+    let mut bytes = [0u8; N];
+    rustls::crypto::ring::default_provider()
+        .secure_random
+        .fill(&mut bytes)
+        .map_err(|_| format!("no randomness for {what}"))?;
+    Ok(bytes)
+}
+
+/// A fresh SCRAM nonce: 24 random bytes as hex (printable, no `,`, as RFC 5802 asks).
+pub(crate) fn scram_nonce() -> Result<String, String> {
+    Ok(random_bytes::<24>("a SCRAM nonce")?
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
+}

@@ -21,6 +21,15 @@ from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient
 
 
+def outcome(future):
+    """None when an admin future succeeds, else the Kafka error's name."""
+    try:
+        future.result(timeout=20)
+        return None
+    except Exception as e:
+        return e.args[0].name() if e.args and hasattr(e.args[0], "name") else str(e)
+
+
 def roundtrip(bootstrap, topic, settings):
     common = {"bootstrap.servers": bootstrap, "socket.timeout.ms": 5000, **json.loads(settings)}
     try:
@@ -59,13 +68,6 @@ def scram_admin(bootstrap, user, password):
     )
 
     admin = AdminClient({"bootstrap.servers": bootstrap})
-
-    def outcome(future):
-        try:
-            future.result()
-            return None
-        except Exception as e:
-            return e.args[0].name() if e.args and hasattr(e.args[0], "name") else str(e)
 
     upsert = UserScramCredentialUpsertion(
         user, ScramCredentialInfo(ScramMechanism.SCRAM_SHA_256, 8192), password.encode()
@@ -109,13 +111,6 @@ def acls(bootstrap):
     )
 
     admin = AdminClient({"bootstrap.servers": bootstrap})
-
-    def outcome(future):
-        try:
-            future.result(timeout=20)
-            return None
-        except Exception as e:
-            return e.args[0].name() if e.args and hasattr(e.args[0], "name") else str(e)
 
     any_filter = AclBindingFilter(
         ResourceType.ANY, None, ResourcePatternType.ANY, None, None,

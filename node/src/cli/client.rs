@@ -331,12 +331,7 @@ impl Client {
                 self.sasl_round(format!("\0{user}\0{password}").into_bytes())?;
             }
             Mechanism::Scram(m) => {
-                let mut nonce = [0u8; 24];
-                rustls::crypto::ring::default_provider()
-                    .secure_random
-                    .fill(&mut nonce)
-                    .map_err(|_| refused("no randomness for a SCRAM nonce".into()))?;
-                let nonce: String = nonce.iter().map(|b| format!("{b:02x}")).collect();
+                let nonce = crate::tls::scram_nonce().map_err(refused)?;
                 let (mut scram, first) =
                     runnel_core::scram::ScramClient::start(m, user, password, &nonce);
                 let server_first = self.sasl_round(first)?;

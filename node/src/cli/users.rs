@@ -48,11 +48,7 @@ pub fn user_create(
     if password.is_empty() {
         return Err(CliError::Usage("--password must not be empty".into()));
     }
-    let mut salt = [0u8; 32];
-    rustls::crypto::ring::default_provider()
-        .secure_random
-        .fill(&mut salt)
-        .map_err(|_| CliError::Usage("no randomness for a salt".into()))?;
+    let salt = crate::tls::random_bytes::<32>("a salt").map_err(CliError::Usage)?;
     let salted = mechanism.salted_password(password.as_bytes(), &salt, iterations);
     let request = AlterUserScramCredentialsRequest::default().with_upsertions(vec![
         ScramCredentialUpsertion::default()
