@@ -333,7 +333,8 @@ enum UserAction {
         mechanism: String,
         /// PBKDF2 iterations (Kafka's bounds: 4096 to 16384).
         #[arg(long, default_value_t = runnel_node::cli::DEFAULT_ITERATIONS,
-              value_parser = clap::value_parser!(u32).range(4096..=16384))]
+              value_parser = clap::value_parser!(u32).range(
+                  i64::from(runnel_core::scram::MIN_ITERATIONS)..=i64::from(runnel_core::scram::MAX_ITERATIONS)))]
         iterations: u32,
     },
     /// List SCRAM users, each mechanism with its iterations (never a key).
