@@ -64,6 +64,8 @@ pub const COORDINATOR_NOT_AVAILABLE: i16 = 15;
 pub const NOT_COORDINATOR: i16 = 16;
 /// A request's record list is larger than the broker accepts.
 pub const RECORD_LIST_TOO_LARGE: i16 = 18;
+/// A fetch size is invalid (Kafka maps it like a too-large write when storing group metadata).
+pub const INVALID_FETCH_SIZE: i16 = 4;
 /// The commit's offsets do not fit in one record batch of the offsets topic.
 pub const INVALID_COMMIT_OFFSET_SIZE: i16 = 28;
 /// The requester's leader epoch is newer than this broker's (KIP-320): retry.

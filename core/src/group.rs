@@ -65,6 +65,11 @@ pub enum GroupError {
     /// Another member took over this member's `group.instance.id` (KIP-345).
     #[error("fenced instance id")]
     FencedInstanceId,
+    /// The generation's assignment could not be written to `__consumer_offsets`; the code is
+    /// the coordinator error Kafka answers for the append error
+    /// ([`crate::offsets::store_group_error_code`]).
+    #[error("the group's assignment could not be stored (error code {0})")]
+    StoreFailed(i16),
 }
 
 impl GroupError {
@@ -80,6 +85,7 @@ impl GroupError {
             Self::GroupIdNotFound => error_code::GROUP_ID_NOT_FOUND,
             Self::NonEmptyGroup => error_code::NON_EMPTY_GROUP,
             Self::FencedInstanceId => error_code::FENCED_INSTANCE_ID,
+            Self::StoreFailed(code) => code,
         }
     }
 }
@@ -244,13 +250,36 @@ pub struct SyncRequest {
 /// The answer to a SyncGroup: the member's assignment, or a refusal.
 pub type SyncResponse = Result<Vec<u8>, GroupError>;
 
-/// A reply that was held and is now due.
+/// What the coordinator asks its driver to do: answer a held reply, or write a group's new
+/// generation to `__consumer_offsets`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum GroupOutput {
     /// Answer a held JoinGroup.
     Join(ReplyToken, JoinResponse),
     /// Answer a held SyncGroup.
     Sync(ReplyToken, SyncResponse),
+    /// Append this record to `__consumer_offsets` as an acks=all write, then report the
+    /// outcome with [`GroupCoordinator::handle_group_stored`]. The SyncGroup replies of the
+    /// generation wait for it.
+    Store(GroupStore),
+}
+
+/// A generation's group metadata record (Kafka's `GroupMetadataKey` / `GroupMetadataValue`
+/// version 3, see [`crate::offsets::encode_group_value`]), written before any member learns
+/// its assignment. As in Kafka (`GroupCoordinator.doSyncGroup` → `storeGroup`), the write is
+/// what fences a coordinator that lost its leadership without knowing it (a paused process):
+/// its acks=all append cannot complete once the other replicas follow a new leader, so it
+/// never hands out an assignment the real coordinator does not know.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GroupStore {
+    /// The group.
+    pub group_id: String,
+    /// The generation whose assignment this is.
+    pub generation_id: i32,
+    /// The record key.
+    pub key: Vec<u8>,
+    /// The record value.
+    pub value: Vec<u8>,
 }
 
 /// A member as DescribeGroups reports it.
@@ -321,6 +350,9 @@ struct Group {
     rebalance_deadline_ms: u64,
     /// The first generation is held until then (`group.initial.rebalance.delay.ms`).
     hold_until_ms: u64,
+    /// The generation whose leader's assignment is being written, and that assignment; the
+    /// members learn it once [`GroupCoordinator::handle_group_stored`] confirms the write.
+    storing: Option<(i32, BTreeMap<String, Vec<u8>>)>,
 }
 
 impl Group {
@@ -336,6 +368,7 @@ impl Group {
             join_order: Vec::new(),
             rebalance_deadline_ms: 0,
             hold_until_ms: 0,
+            storing: None,
         }
     }
 
@@ -737,22 +770,83 @@ impl GroupCoordinator {
             GroupState::Stable => reply(Ok(member.assignment.clone())),
             GroupState::CompletingRebalance => {
                 member.pending_sync = Some(token);
-                if request.member_id != group.leader {
+                let storing = group
+                    .storing
+                    .as_ref()
+                    .is_some_and(|(generation, _)| *generation == group.generation_id);
+                if request.member_id != group.leader || storing {
                     return Vec::new();
                 }
-                let assignments: BTreeMap<String, Vec<u8>> =
+                // Every member gets an assignment, empty when the leader gave it none.
+                let mut assignments: BTreeMap<String, Vec<u8>> =
                     request.assignments.into_iter().collect();
-                let mut outputs = Vec::new();
-                for (id, m) in group.members.iter_mut() {
-                    m.assignment = assignments.get(id).cloned().unwrap_or_default();
-                    if let Some(t) = m.pending_sync.take() {
-                        outputs.push(GroupOutput::Sync(t, Ok(m.assignment.clone())));
-                    }
+                assignments.retain(|id, _| group.members.contains_key(id));
+                for id in group.members.keys() {
+                    assignments.entry(id.clone()).or_default();
                 }
-                group.state = GroupState::Stable;
-                outputs
+                let store = GroupStore {
+                    group_id: request.group_id.clone(),
+                    generation_id: group.generation_id,
+                    key: crate::offsets::encode_group_key(&request.group_id),
+                    value: group_record(group, &assignments, now_ms),
+                };
+                group.storing = Some((group.generation_id, assignments));
+                alloc::vec![GroupOutput::Store(store)]
             }
         }
+    }
+
+    /// The driver's report on a [`GroupOutput::Store`]: `append_error` is the append's Kafka
+    /// error code (0 when the ISR has the record). On success the members of that generation
+    /// get their assignments and the group is stable; on failure their held SyncGroups are
+    /// answered with the coordinator code Kafka answers
+    /// ([`crate::offsets::store_group_error_code`]) and the group rebalances
+    /// (`GroupCoordinator.doSyncGroup`'s `resetAndPropagateAssignmentError` and
+    /// `maybePrepareRebalance`). A report for a generation that is no longer completing changes
+    /// nothing.
+    pub fn handle_group_stored(
+        &mut self,
+        now_ms: u64,
+        group_id: &str,
+        generation_id: i32,
+        append_error: i16,
+    ) -> Vec<GroupOutput> {
+        let Some(group) = self.groups.get_mut(group_id) else {
+            return Vec::new();
+        };
+        if group.state != GroupState::CompletingRebalance
+            || group.generation_id != generation_id
+            || group
+                .storing
+                .as_ref()
+                .is_none_or(|(generation, _)| *generation != generation_id)
+        {
+            return Vec::new();
+        }
+        let Some((_, assignments)) = group.storing.take() else {
+            return Vec::new();
+        };
+        let mut outputs = Vec::new();
+        if append_error == error_code::NONE {
+            for (id, m) in group.members.iter_mut() {
+                m.assignment = assignments.get(id).cloned().unwrap_or_default();
+                if let Some(t) = m.pending_sync.take() {
+                    outputs.push(GroupOutput::Sync(t, Ok(m.assignment.clone())));
+                }
+            }
+            group.state = GroupState::Stable;
+        } else {
+            let refusal =
+                GroupError::StoreFailed(crate::offsets::store_group_error_code(append_error));
+            for m in group.members.values_mut() {
+                m.assignment.clear();
+                if let Some(t) = m.pending_sync.take() {
+                    outputs.push(GroupOutput::Sync(t, Err(refusal)));
+                }
+            }
+            prepare_rebalance(group, now_ms, 0);
+        }
+        outputs
     }
 
     /// Handles a Heartbeat: keeps the session alive and reports a rebalance.
@@ -898,6 +992,40 @@ impl GroupCoordinator {
             })
             .min()
     }
+}
+
+/// The group metadata record value of `group`'s current generation with `assignments`.
+fn group_record(group: &Group, assignments: &BTreeMap<String, Vec<u8>>, now_ms: u64) -> Vec<u8> {
+    let members: Vec<crate::offsets::GroupMemberRecord<'_>> = group
+        .join_order
+        .iter()
+        .filter_map(|id| {
+            let m = group.members.get(id)?;
+            let subscription = m
+                .protocols
+                .iter()
+                .find(|(n, _)| *n == group.protocol_name)
+                .map_or(&[][..], |(_, metadata)| metadata.as_slice());
+            Some(crate::offsets::GroupMemberRecord {
+                member_id: id,
+                group_instance_id: m.group_instance_id.as_deref(),
+                client_id: &m.client_id,
+                client_host: &m.client_host,
+                rebalance_timeout_ms: m.rebalance_timeout_ms,
+                session_timeout_ms: m.session_timeout_ms,
+                subscription,
+                assignment: assignments.get(id).map_or(&[][..], Vec::as_slice),
+            })
+        })
+        .collect();
+    crate::offsets::encode_group_value(&crate::offsets::GroupRecord {
+        protocol_type: &group.protocol_type,
+        generation_id: group.generation_id,
+        protocol_name: &group.protocol_name,
+        leader: &group.leader,
+        current_state_timestamp_ms: now_ms as i64,
+        members: &members,
+    })
 }
 
 fn prepare_rebalance(group: &mut Group, now_ms: u64, delay_ms: u64) {
@@ -1154,7 +1282,12 @@ mod tests {
         let mut c = GroupCoordinator::new(GroupConfig::default());
         let out = c.handle_join(0, static_join("leader-host", ""), 1);
         let a = joined(&out, 1);
-        c.handle_sync(1, sync(&a, vec![(a.member_id.clone(), b"a".to_vec())]), 2);
+        sync_stored(
+            &mut c,
+            1,
+            sync(&a, vec![(a.member_id.clone(), b"a".to_vec())]),
+            2,
+        );
         let out = c.handle_join(10, static_join("worker-host", ""), 3);
         assert!(out.is_empty());
         let out = c.handle_join(11, join(&a.member_id, &["range"]), 4);
@@ -1172,8 +1305,8 @@ mod tests {
             (a.member_id.clone(), b"p0".to_vec()),
             (b.member_id.clone(), b"p1".to_vec()),
         ];
-        c.handle_sync(12, sync(&b, vec![]), 5);
-        c.handle_sync(13, sync(&a2, plan), 6);
+        sync_stored(&mut c, 12, sync(&b, vec![]), 5);
+        sync_stored(&mut c, 13, sync(&a2, plan), 6);
         assert_eq!(c.state("g"), Some(GroupState::Stable));
 
         // The worker restarts (a new process, same instance id): answered at once, same
@@ -1184,7 +1317,7 @@ mod tests {
         assert_ne!(b2.member_id, b.member_id);
         assert_eq!(c.state("g"), Some(GroupState::Stable));
         assert_eq!(
-            synced(&c.handle_sync(21, sync(&b2, vec![]), 8), 8),
+            synced(&sync_stored(&mut c, 21, sync(&b2, vec![]), 8), 8),
             Ok(b"p1".to_vec())
         );
         assert_eq!(
@@ -1239,7 +1372,8 @@ mod tests {
         assert_eq!((a.error, a.generation_id), (None, 1));
         assert_eq!(a.leader, a.member_id);
         assert_eq!(a.members.len(), 1);
-        let out = c.handle_sync(
+        let out = sync_stored(
+            &mut c,
             1,
             sync(&a, vec![(a.member_id.clone(), b"p0-5".to_vec())]),
             2,
@@ -1262,12 +1396,12 @@ mod tests {
         assert_eq!(a2.members.len(), 2);
         assert!(b.members.is_empty());
         // The follower's sync waits for the leader's.
-        assert!(c.handle_sync(13, sync(&b, vec![]), 5).is_empty());
+        assert!(sync_stored(&mut c, 13, sync(&b, vec![]), 5).is_empty());
         let plan = vec![
             (a.member_id.clone(), b"p0-2".to_vec()),
             (b.member_id.clone(), b"p3-5".to_vec()),
         ];
-        let out = c.handle_sync(14, sync(&a2, plan), 6);
+        let out = sync_stored(&mut c, 14, sync(&a2, plan), 6);
         assert_eq!(synced(&out, 5), Ok(b"p3-5".to_vec()));
         assert_eq!(synced(&out, 6), Ok(b"p0-2".to_vec()));
 
@@ -1297,6 +1431,132 @@ mod tests {
         );
     }
 
+    /// A SyncGroup whose group record write (if it asks for one) succeeds at once.
+    fn sync_stored(
+        c: &mut GroupCoordinator,
+        now_ms: u64,
+        request: SyncRequest,
+        token: ReplyToken,
+    ) -> Vec<GroupOutput> {
+        let mut out = c.handle_sync(now_ms, request, token);
+        while let Some(i) = out.iter().position(|o| matches!(o, GroupOutput::Store(_))) {
+            if let GroupOutput::Store(store) = out.remove(i) {
+                out.extend(c.handle_group_stored(
+                    now_ms,
+                    &store.group_id,
+                    store.generation_id,
+                    error_code::NONE,
+                ));
+            }
+        }
+        out
+    }
+
+    /// Two members joined generation 1 of group "g" (a leads); returns (a, b).
+    fn two_joined(c: &mut GroupCoordinator) -> (JoinResponse, JoinResponse) {
+        let a = joined(&c.handle_join(0, join("", &["range"]), 1), 1);
+        sync_stored(c, 1, sync(&a, vec![]), 2);
+        let held = c.handle_join(10, join("", &["range"]), 3);
+        assert!(held.is_empty());
+        let out = c.handle_join(11, join(&a.member_id, &["range"]), 4);
+        (joined(&out, 4), joined(&out, 3))
+    }
+
+    #[test]
+    fn an_assignment_reaches_members_only_once_its_group_record_is_stored() {
+        // Kafka's GroupCoordinator.doSyncGroup: the leader's assignment is written to
+        // __consumer_offsets (storeGroup) and the SyncGroup replies wait for that write.
+        let mut c = GroupCoordinator::new(GroupConfig::default());
+        let (a, b) = two_joined(&mut c);
+        assert_eq!(a.generation_id, 2);
+        assert!(c.handle_sync(20, sync(&b, vec![]), 5).is_empty());
+        let plan = vec![(a.member_id.clone(), b"p0".to_vec())];
+        let out = c.handle_sync(21, sync(&a, plan.clone()), 6);
+        let [GroupOutput::Store(store)] = out.as_slice() else {
+            panic!("expected one store, got {out:?}");
+        };
+        assert_eq!((store.group_id.as_str(), store.generation_id), ("g", 2));
+        assert_eq!(store.key, crate::offsets::encode_group_key("g"));
+        assert_eq!(c.state("g"), Some(GroupState::CompletingRebalance));
+        // The leader's retry while the write is under way adds nothing.
+        assert!(c.handle_sync(22, sync(&a, plan), 7).is_empty());
+        // A report for another generation changes nothing.
+        assert!(
+            c.handle_group_stored(23, "g", 1, error_code::NONE)
+                .is_empty()
+        );
+        let out = c.handle_group_stored(24, "g", 2, error_code::NONE);
+        assert_eq!(synced(&out, 5), Ok(Vec::new()), "b was given nothing");
+        assert_eq!(synced(&out, 7), Ok(b"p0".to_vec()));
+        assert_eq!(c.state("g"), Some(GroupState::Stable));
+        assert_eq!(c.validate_commit("g", 2, &b.member_id), Ok(()));
+    }
+
+    #[test]
+    fn a_failed_group_record_write_refuses_the_generation_and_rebalances() {
+        // A coordinator that lost the offsets partition's leadership without knowing it (a
+        // paused process) cannot complete the acks=all write: its members are told
+        // NOT_COORDINATOR and nobody is given an assignment. Kafka: doSyncGroup's
+        // resetAndPropagateAssignmentError, then maybePrepareRebalance.
+        for (append, answer) in [
+            (
+                error_code::NOT_LEADER_OR_FOLLOWER,
+                error_code::NOT_COORDINATOR,
+            ),
+            (
+                error_code::REQUEST_TIMED_OUT,
+                error_code::REBALANCE_IN_PROGRESS,
+            ),
+            (
+                error_code::NOT_ENOUGH_REPLICAS,
+                error_code::COORDINATOR_NOT_AVAILABLE,
+            ),
+        ] {
+            let mut c = GroupCoordinator::new(GroupConfig::default());
+            let (a, b) = two_joined(&mut c);
+            assert!(c.handle_sync(20, sync(&b, vec![]), 5).is_empty());
+            let plan = vec![(b.member_id.clone(), b"p0".to_vec())];
+            assert_eq!(c.handle_sync(21, sync(&a, plan), 6).len(), 1);
+            let out = c.handle_group_stored(30, "g", 2, append);
+            for token in [5, 6] {
+                let refused = synced(&out, token).expect_err("no assignment");
+                assert_eq!(refused.kafka_error_code(), answer);
+            }
+            assert_eq!(c.state("g"), Some(GroupState::PreparingRebalance));
+            assert_eq!(
+                c.handle_heartbeat(31, "g", 2, &b.member_id),
+                Err(GroupError::RebalanceInProgress)
+            );
+            // The next generation is stored and handed out as usual.
+            let out = c.handle_join(32, join(&a.member_id, &["range"]), 7);
+            assert!(out.is_empty());
+            let out = c.handle_join(33, join(&b.member_id, &["range"]), 8);
+            let (a3, b3) = (joined(&out, 7), joined(&out, 8));
+            assert_eq!(a3.generation_id, 3);
+            assert!(c.handle_sync(34, sync(&b3, vec![]), 9).is_empty());
+            let plan = vec![(b.member_id.clone(), b"p0".to_vec())];
+            let out = sync_stored(&mut c, 35, sync(&a3, plan), 10);
+            assert_eq!(synced(&out, 9), Ok(b"p0".to_vec()));
+        }
+    }
+
+    #[test]
+    fn a_store_report_after_a_rebalance_changes_nothing() {
+        // Another member joined while the write was under way: the group is no longer
+        // completing that generation, so the late report is ignored (Kafka checks
+        // `group.is(CompletingRebalance) && generationId == group.generationId`).
+        let mut c = GroupCoordinator::new(GroupConfig::default());
+        let (a, _b) = two_joined(&mut c);
+        assert_eq!(c.handle_sync(20, sync(&a, vec![]), 5).len(), 1);
+        let _ = c.handle_join(21, join("", &["range"]), 6);
+        assert_eq!(c.state("g"), Some(GroupState::PreparingRebalance));
+        assert!(
+            c.handle_group_stored(22, "g", 2, error_code::NONE)
+                .is_empty()
+        );
+        assert_eq!(c.state("g"), Some(GroupState::PreparingRebalance));
+    }
+
     fn sync(j: &JoinResponse, assignments: Vec<(String, Vec<u8>)>) -> SyncRequest {
         SyncRequest {
             group_id: "g".into(),
@@ -1310,13 +1570,13 @@ mod tests {
     fn silent_members_expire_and_the_rest_rebalance() {
         let mut c = GroupCoordinator::new(GroupConfig::default());
         let a = joined(&c.handle_join(0, join("", &["range"]), 1), 1);
-        c.handle_sync(0, sync(&a, vec![]), 2);
+        sync_stored(&mut c, 0, sync(&a, vec![]), 2);
         let out = c.handle_join(100, join("", &["range"]), 3);
         let out2 = c.handle_join(200, join(&a.member_id, &["range"]), 4);
         let b = joined(&out2, 3);
         assert!(out.is_empty());
-        c.handle_sync(201, sync(&joined(&out2, 4), vec![]), 5);
-        c.handle_sync(202, sync(&b, vec![]), 6);
+        sync_stored(&mut c, 201, sync(&joined(&out2, 4), vec![]), 5);
+        sync_stored(&mut c, 202, sync(&b, vec![]), 6);
         // Only b heartbeats; a's session (10 s) runs out.
         for t in (1_000..12_000).step_by(1_000) {
             let _ = c.handle_heartbeat(t, "g", 2, &b.member_id);
@@ -1338,7 +1598,7 @@ mod tests {
     fn a_member_that_does_not_rejoin_is_dropped_at_the_rebalance_deadline() {
         let mut c = GroupCoordinator::new(GroupConfig::default());
         let a = joined(&c.handle_join(0, join("", &["range"]), 1), 1);
-        c.handle_sync(0, sync(&a, vec![]), 2);
+        sync_stored(&mut c, 0, sync(&a, vec![]), 2);
         // b joins; a never rejoins: after the rebalance timeout (5 s) b gets generation 2 alone.
         assert!(c.handle_join(10, join("", &["range"]), 3).is_empty());
         let deadline = c.poll_timeout().unwrap();

@@ -9,6 +9,10 @@
 //! its internal compacted topic `__consumer_offsets` (key version 1, value version 3), so
 //! commits survive restarts and replicate like any data, and compaction keeps only the latest
 //! per partition. [`decode_commit`] reads them back; a null value is a deleted commit.
+//!
+//! The same topic holds each group's latest generation ([`encode_group_value`], Kafka's group
+//! metadata record, key version 2): the coordinator writes it before answering SyncGroup, which
+//! is what fences a coordinator that lost its leadership without knowing it.
 
 use alloc::collections::BTreeMap;
 use alloc::string::String;
@@ -140,6 +144,10 @@ impl OffsetStore {
     /// Applies one record read back from the offsets topic: a commit, or a deletion when the
     /// value is null. Used to rebuild the store at start.
     pub fn apply_record(&mut self, key: &[u8], value: Option<&[u8]>) -> Result<(), OffsetError> {
+        if key.get(..2) == Some(&GROUP_KEY_VERSION.to_be_bytes()[..]) {
+            // A group's generation: the store keeps commits only.
+            return Ok(());
+        }
         let (key, value) = decode_commit(key, value)?;
         match value {
             Some(value) => self.commit(&key, value),
@@ -176,6 +184,28 @@ pub fn commit_error_code(append_error: i16) -> i16 {
     }
 }
 
+/// The error a SyncGroup answers when writing the generation's group record to
+/// `__consumer_offsets` failed with `append_error` (Kafka's `GroupMetadataManager.storeGroup`):
+/// UNKNOWN_TOPIC_OR_PARTITION, NOT_ENOUGH_REPLICAS(_AFTER_APPEND) → COORDINATOR_NOT_AVAILABLE;
+/// NOT_LEADER_OR_FOLLOWER, KAFKA_STORAGE_ERROR → NOT_COORDINATOR; REQUEST_TIMED_OUT →
+/// REBALANCE_IN_PROGRESS; MESSAGE_TOO_LARGE, RECORD_LIST_TOO_LARGE, INVALID_FETCH_SIZE →
+/// UNKNOWN_SERVER_ERROR; anything else stays as it is.
+pub fn store_group_error_code(append_error: i16) -> i16 {
+    match append_error {
+        error_code::UNKNOWN_TOPIC_OR_PARTITION
+        | error_code::NOT_ENOUGH_REPLICAS
+        | error_code::NOT_ENOUGH_REPLICAS_AFTER_APPEND => error_code::COORDINATOR_NOT_AVAILABLE,
+        error_code::NOT_LEADER_OR_FOLLOWER | error_code::KAFKA_STORAGE_ERROR => {
+            error_code::NOT_COORDINATOR
+        }
+        error_code::REQUEST_TIMED_OUT => error_code::REBALANCE_IN_PROGRESS,
+        error_code::MESSAGE_TOO_LARGE
+        | error_code::RECORD_LIST_TOO_LARGE
+        | error_code::INVALID_FETCH_SIZE => error_code::UNKNOWN_SERVER_ERROR,
+        other => other,
+    }
+}
+
 /// Checks a commit before it is written anywhere: metadata within [`METADATA_MAX_BYTES`], an
 /// offset of -1 or more.
 pub fn validate(value: &CommittedOffset) -> Result<(), OffsetError> {
@@ -190,6 +220,86 @@ pub fn validate(value: &CommittedOffset) -> Result<(), OffsetError> {
 
 const KEY_VERSION: i16 = 1;
 const VALUE_VERSION: i16 = 3;
+/// The key version of a group metadata record (`GroupMetadataKey`).
+const GROUP_KEY_VERSION: i16 = 2;
+/// The value version of a group metadata record written here: 3 has static members (KIP-345)
+/// and is the last non-flexible one.
+const GROUP_VALUE_VERSION: i16 = 3;
+
+/// One generation of a group, as its record in `__consumer_offsets` holds it.
+#[derive(Clone, Copy, Debug)]
+pub struct GroupRecord<'a> {
+    /// `protocol_type` (`consumer` for Kafka consumers).
+    pub protocol_type: &'a str,
+    /// The generation.
+    pub generation_id: i32,
+    /// The chosen protocol (the assignor's name); written as null when empty.
+    pub protocol_name: &'a str,
+    /// The leader's member id; written as null when empty.
+    pub leader: &'a str,
+    /// When the group entered this state (the coordinator's clock).
+    pub current_state_timestamp_ms: i64,
+    /// The members, in join order.
+    pub members: &'a [GroupMemberRecord<'a>],
+}
+
+/// One member in a [`GroupRecord`].
+#[derive(Clone, Copy, Debug)]
+pub struct GroupMemberRecord<'a> {
+    /// The member id.
+    pub member_id: &'a str,
+    /// The static member's `group.instance.id` (KIP-345).
+    pub group_instance_id: Option<&'a str>,
+    /// The client id.
+    pub client_id: &'a str,
+    /// The client's host as the coordinator saw it.
+    pub client_host: &'a str,
+    /// The member's rebalance timeout.
+    pub rebalance_timeout_ms: u64,
+    /// The member's session timeout.
+    pub session_timeout_ms: u64,
+    /// The member's metadata for the chosen protocol (its subscription).
+    pub subscription: &'a [u8],
+    /// What the leader assigned to it.
+    pub assignment: &'a [u8],
+}
+
+/// Encodes the record key of a group's metadata (`GroupMetadataKey`: version 2, group id).
+pub fn encode_group_key(group: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(4 + group.len());
+    out.extend_from_slice(&GROUP_KEY_VERSION.to_be_bytes());
+    put_string(&mut out, group);
+    out
+}
+
+/// Encodes a group's metadata record value as Kafka writes it (`GroupMetadataValue.json`
+/// version 3: protocol type, generation, nullable protocol, nullable leader, state timestamp,
+/// then per member its id, nullable instance id, client id, client host, rebalance and session
+/// timeouts as `int32` milliseconds, subscription and assignment as `int32`-length bytes).
+pub fn encode_group_value(record: &GroupRecord<'_>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(64);
+    out.extend_from_slice(&GROUP_VALUE_VERSION.to_be_bytes());
+    put_string(&mut out, record.protocol_type);
+    out.extend_from_slice(&record.generation_id.to_be_bytes());
+    put_nullable_string(
+        &mut out,
+        Some(record.protocol_name).filter(|s| !s.is_empty()),
+    );
+    put_nullable_string(&mut out, Some(record.leader).filter(|s| !s.is_empty()));
+    out.extend_from_slice(&record.current_state_timestamp_ms.to_be_bytes());
+    out.extend_from_slice(&(record.members.len() as i32).to_be_bytes());
+    for m in record.members {
+        put_string(&mut out, m.member_id);
+        put_nullable_string(&mut out, m.group_instance_id);
+        put_string(&mut out, m.client_id);
+        put_string(&mut out, m.client_host);
+        out.extend_from_slice(&(m.rebalance_timeout_ms.min(i32::MAX as u64) as i32).to_be_bytes());
+        out.extend_from_slice(&(m.session_timeout_ms.min(i32::MAX as u64) as i32).to_be_bytes());
+        put_bytes(&mut out, m.subscription);
+        put_bytes(&mut out, m.assignment);
+    }
+    out
+}
 
 /// Encodes a commit as the record key and value Kafka writes to `__consumer_offsets`.
 pub fn encode_commit(key: &OffsetKey, value: &CommittedOffset) -> (Vec<u8>, Vec<u8>) {
@@ -261,6 +371,18 @@ pub fn decode_commit(
     Ok((offset_key, Some(committed)))
 }
 
+fn put_nullable_string(out: &mut Vec<u8>, s: Option<&str>) {
+    match s {
+        Some(s) => put_string(out, s),
+        None => out.extend_from_slice(&(-1i16).to_be_bytes()),
+    }
+}
+
+fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
+    out.extend_from_slice(&(bytes.len() as i32).to_be_bytes());
+    out.extend_from_slice(bytes);
+}
+
 fn put_string(out: &mut Vec<u8>, s: &str) {
     // Group ids, topic names and metadata are bounded well below i16::MAX by validation.
     out.extend_from_slice(&(s.len() as i16).to_be_bytes());
@@ -318,6 +440,99 @@ impl Reader<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_failed_group_record_write_answers_kafkas_sync_group_codes() {
+        // Kafka's GroupMetadataManager.storeGroup: how an append error becomes SyncGroup's.
+        for (append, answer) in [
+            (
+                error_code::UNKNOWN_TOPIC_OR_PARTITION,
+                error_code::COORDINATOR_NOT_AVAILABLE,
+            ),
+            (
+                error_code::NOT_ENOUGH_REPLICAS,
+                error_code::COORDINATOR_NOT_AVAILABLE,
+            ),
+            (
+                error_code::NOT_ENOUGH_REPLICAS_AFTER_APPEND,
+                error_code::COORDINATOR_NOT_AVAILABLE,
+            ),
+            (
+                error_code::NOT_LEADER_OR_FOLLOWER,
+                error_code::NOT_COORDINATOR,
+            ),
+            (error_code::KAFKA_STORAGE_ERROR, error_code::NOT_COORDINATOR),
+            (
+                error_code::REQUEST_TIMED_OUT,
+                error_code::REBALANCE_IN_PROGRESS,
+            ),
+            (
+                error_code::MESSAGE_TOO_LARGE,
+                error_code::UNKNOWN_SERVER_ERROR,
+            ),
+            (
+                error_code::RECORD_LIST_TOO_LARGE,
+                error_code::UNKNOWN_SERVER_ERROR,
+            ),
+            (
+                error_code::INVALID_FETCH_SIZE,
+                error_code::UNKNOWN_SERVER_ERROR,
+            ),
+            (error_code::CORRUPT_MESSAGE, error_code::CORRUPT_MESSAGE),
+        ] {
+            assert_eq!(
+                store_group_error_code(append),
+                answer,
+                "append error {append}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_group_record_has_kafkas_layout_and_the_store_skips_it() {
+        // GroupMetadataKey (version 2) and GroupMetadataValue version 3, field by field as in
+        // Kafka's GroupMetadataValue.json.
+        assert_eq!(encode_group_key("g1"), [0, 2, 0, 2, b'g', b'1']);
+        let members = [GroupMemberRecord {
+            member_id: "m",
+            group_instance_id: None,
+            client_id: "c",
+            client_host: "/h",
+            rebalance_timeout_ms: 300_000,
+            session_timeout_ms: 45_000,
+            subscription: &[9],
+            assignment: &[7, 8],
+        }];
+        let value = encode_group_value(&GroupRecord {
+            protocol_type: "consumer",
+            generation_id: 5,
+            protocol_name: "range",
+            leader: "m",
+            current_state_timestamp_ms: 1_000,
+            members: &members,
+        });
+        let mut expected = alloc::vec![0, 3, 0, 8];
+        expected.extend_from_slice(b"consumer");
+        expected.extend_from_slice(&5i32.to_be_bytes());
+        expected.extend_from_slice(&[0, 5]);
+        expected.extend_from_slice(b"range");
+        expected.extend_from_slice(&[0, 1, b'm']);
+        expected.extend_from_slice(&1_000i64.to_be_bytes());
+        expected.extend_from_slice(&1i32.to_be_bytes());
+        expected.extend_from_slice(&[0, 1, b'm', 0xff, 0xff, 0, 1, b'c', 0, 2, b'/', b'h']);
+        expected.extend_from_slice(&300_000i32.to_be_bytes());
+        expected.extend_from_slice(&45_000i32.to_be_bytes());
+        expected.extend_from_slice(&[0, 0, 0, 1, 9, 0, 0, 0, 2, 7, 8]);
+        assert_eq!(value, expected);
+        // Read back from the topic, a group record is not a commit and is not an error.
+        let mut store = OffsetStore::new();
+        assert_eq!(
+            store.apply_record(&encode_group_key("g1"), Some(&value)),
+            Ok(())
+        );
+        assert_eq!(store.apply_record(&encode_group_key("g1"), None), Ok(()));
+        assert_eq!(store.groups().count(), 0);
+    }
 
     #[test]
     fn a_failed_commit_write_answers_with_coordinator_errors() {

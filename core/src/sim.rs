@@ -2476,6 +2476,19 @@ impl Sim {
     fn send_group_outputs(&mut self, b: BrokerId, outputs: Vec<GroupOutput>) {
         for output in outputs {
             let (token, msg) = match output {
+                GroupOutput::Store(store) => {
+                    // The simulator has no offsets partition yet (its commits are one shared
+                    // map): the group record is stored at once.
+                    let now = self.now_ms;
+                    let outputs = self.brokers[b as usize].coordinator.handle_group_stored(
+                        now,
+                        &store.group_id,
+                        store.generation_id,
+                        crate::error_code::NONE,
+                    );
+                    self.send_group_outputs(b, outputs);
+                    continue;
+                }
                 GroupOutput::Join(t, r) => (t, Msg::JoinResult(r)),
                 GroupOutput::Sync(t, r) => {
                     let broker = &self.brokers[b as usize];

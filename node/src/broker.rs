@@ -17,13 +17,13 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use runnel_core::batch::{self, BatchBuilder};
 use runnel_core::controller::PartitionState as PartitionMetadata;
 use runnel_core::dynamic_config::{self, DynamicBrokerConfigs, Level as DynamicLevel};
 use runnel_core::error_code;
-use runnel_core::group::{GroupConfig, GroupCoordinator, GroupOutput, ReplyToken};
+use runnel_core::group::{GroupConfig, GroupCoordinator, GroupOutput, GroupStore, ReplyToken};
 use runnel_core::log::{Log, LogConfig, LogError, RecordsRefused};
 use runnel_core::offsets::{CommittedOffset, OffsetKey, OffsetStore, encode_commit};
 use runnel_core::replica::{Acks, Replica, ReplicaConfig, ReplicaError, RoleChange};
@@ -1824,7 +1824,8 @@ impl Broker {
             })
     }
 
-    /// Deletes every commit of `group` (DeleteGroups).
+    /// Deletes every commit of `group` and its group record (DeleteGroups; Kafka writes a
+    /// tombstone for each).
     pub fn delete_group_offsets(
         &self,
         groups: &mut Groups,
@@ -1835,6 +1836,7 @@ impl Broker {
             .group(group)
             .map(|((topic, partition), _)| (topic.clone(), *partition))
             .collect();
+        self.write_tombstones(&[runnel_core::offsets::encode_group_key(group)])?;
         self.delete_offsets(groups, group, &partitions)
     }
 
@@ -1858,23 +1860,30 @@ impl Broker {
                 })
             })
             .collect();
-        if !keys.is_empty() {
-            let now = now_ms() as i64;
-            let mut builder = BatchBuilder::new(0);
-            for key in &keys {
-                builder.push(now, Some(key), None, Vec::new());
-            }
-            let batch = builder
-                .build(&self.codec)
-                .map_err(|e| ApiError::new(e.kafka_error_code(), e.to_string()))?;
-            let partition = self.partition(OFFSETS_TOPIC, 0)?;
-            // Not awaited: a deletion the ISR never confirms is redone by the next one.
-            let _ = self.append_offsets(&partition, &batch)?;
-        }
+        self.write_tombstones(&keys)?;
         Ok(partitions
             .iter()
             .filter(|(topic, partition)| groups.offsets.remove(group, topic, *partition))
             .count())
+    }
+
+    /// Appends a tombstone for each of `keys` to `__consumer_offsets`.
+    fn write_tombstones(&self, keys: &[Vec<u8>]) -> Result<(), ApiError> {
+        if keys.is_empty() {
+            return Ok(());
+        }
+        let now = now_ms() as i64;
+        let mut builder = BatchBuilder::new(0);
+        for key in keys {
+            builder.push(now, Some(key), None, Vec::new());
+        }
+        let batch = builder
+            .build(&self.codec)
+            .map_err(|e| ApiError::new(e.kafka_error_code(), e.to_string()))?;
+        let partition = self.partition(OFFSETS_TOPIC, 0)?;
+        // Not awaited: a deletion the ISR never confirms is redone by the next one.
+        let _ = self.append_offsets(&partition, &batch)?;
+        Ok(())
     }
 
     /// Reads `__consumer_offsets` into the offset store.
@@ -1943,17 +1952,82 @@ impl Broker {
     }
 
     /// Delivers the replies the coordinator released.
-    pub fn deliver(&self, outputs: Vec<GroupOutput>) {
-        let mut replies = self.replies.lock().unwrap_or_else(|p| p.into_inner());
-        for output in outputs {
-            let token = match &output {
-                GroupOutput::Join(t, _) | GroupOutput::Sync(t, _) => *t,
-            };
-            if let Some(tx) = replies.remove(&token) {
-                // The connection may be gone; then nobody is waiting.
-                let _ = tx.send(output);
+    pub fn deliver(self: &Arc<Self>, outputs: Vec<GroupOutput>) {
+        let mut stores = Vec::new();
+        {
+            let mut replies = self.replies.lock().unwrap_or_else(|p| p.into_inner());
+            for output in outputs {
+                let token = match &output {
+                    GroupOutput::Join(t, _) | GroupOutput::Sync(t, _) => *t,
+                    GroupOutput::Store(store) => {
+                        stores.push(store.clone());
+                        continue;
+                    }
+                };
+                if let Some(tx) = replies.remove(&token) {
+                    // The connection may be gone; then nobody is waiting.
+                    let _ = tx.send(output);
+                }
             }
         }
+        for store in stores {
+            self.store_group(store);
+        }
+    }
+
+    /// Writes a generation's group record to `__consumer_offsets` as an acks=all write and
+    /// reports the outcome to the coordinator, which answers the generation's SyncGroups then
+    /// (a coordinator that lost the partition's leadership cannot complete the write).
+    /// Must be called without the groups' lock held.
+    fn store_group(self: &Arc<Self>, store: GroupStore) {
+        let written = self.partition(OFFSETS_TOPIC, 0).and_then(|partition| {
+            let mut builder = BatchBuilder::new(0);
+            builder.push(
+                now_ms() as i64,
+                Some(&store.key),
+                Some(&store.value),
+                Vec::new(),
+            );
+            let batch = builder
+                .build(&self.codec)
+                .map_err(|e| ApiError::new(e.kafka_error_code(), e.to_string()))?;
+            self.produce_acks(&partition, &batch, -1, OFFSETS_COMMIT_TIMEOUT_MS)
+        });
+        match written {
+            Ok(Produced::Done(..)) => self.group_stored(&store, error_code::NONE),
+            Err(e) => self.group_stored(&store, e.code),
+            Ok(Produced::Waiting(replicated, ..)) => {
+                let broker = self.clone();
+                tokio::spawn(async move {
+                    let wait = Duration::from_millis(OFFSETS_COMMIT_TIMEOUT_MS);
+                    let code = match tokio::time::timeout(wait, replicated).await {
+                        Ok(Ok(Ok(_))) => error_code::NONE,
+                        Ok(Ok(Err(e))) => e.kafka_error_code(),
+                        _ => error_code::REQUEST_TIMED_OUT,
+                    };
+                    broker.group_stored(&store, code);
+                });
+            }
+        }
+    }
+
+    /// Tells the coordinator how the write of `store` ended (`code` 0: the ISR has it).
+    fn group_stored(self: &Arc<Self>, store: &GroupStore, code: i16) {
+        if code != error_code::NONE {
+            tracing::warn!(
+                "group {}: generation {} could not be written to {OFFSETS_TOPIC} (error {code}); \
+                 its members rejoin",
+                store.group_id,
+                store.generation_id
+            );
+        }
+        let outputs = self.lock_groups().coordinator.handle_group_stored(
+            now_ms(),
+            &store.group_id,
+            store.generation_id,
+            code,
+        );
+        self.deliver(outputs);
     }
 
     /// A new producer id (InitProducerId).

@@ -1041,3 +1041,161 @@ fn sigterm_while_a_node_starts_or_has_no_quorum_stops_it_cleanly() {
         asked.elapsed()
     );
 }
+
+/// Group requests by hand on one connection to a coordinator, so a request can be queued on a
+/// paused process's socket.
+mod group_wire {
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
+
+    use bytes::Bytes;
+    use kafka_protocol::messages::join_group_request::JoinGroupRequestProtocol;
+    use kafka_protocol::messages::sync_group_request::SyncGroupRequestAssignment;
+    use kafka_protocol::messages::{
+        ApiKey, GroupId, JoinGroupRequest, JoinGroupResponse, SyncGroupRequest, SyncGroupResponse,
+    };
+    use kafka_protocol::protocol::{Decodable, StrBytes};
+    use runnel_tests::wire::{frame, round_trip};
+
+    /// JoinGroup v2 (no member id round trip) as a new member: (error, generation, member id).
+    pub(super) fn join(stream: &mut TcpStream, group: &str) -> (i16, i32, String) {
+        let request = JoinGroupRequest::default()
+            .with_group_id(GroupId(StrBytes::from_string(group.into())))
+            .with_session_timeout_ms(60_000)
+            .with_rebalance_timeout_ms(60_000)
+            .with_protocol_type(StrBytes::from_static_str("consumer"))
+            .with_protocols(vec![
+                JoinGroupRequestProtocol::default()
+                    .with_name(StrBytes::from_static_str("range"))
+                    .with_metadata(Bytes::from_static(&[0, 0, 0, 0, 0, 0, 0, 0, 0, 0])),
+            ]);
+        let body = round_trip(stream, &frame(ApiKey::JoinGroup, 2, 1, &request))
+            .expect("a JoinGroup answer");
+        let response = JoinGroupResponse::decode(&mut Bytes::from(body[4..].to_vec()), 2)
+            .expect("a JoinGroup response");
+        (
+            response.error_code,
+            response.generation_id,
+            response.member_id.to_string(),
+        )
+    }
+
+    /// A SyncGroup v1 from the leader giving itself `assignment`, written and not read.
+    pub(super) fn send_sync(
+        stream: &mut TcpStream,
+        group: &str,
+        generation: i32,
+        member: &str,
+        assignment: &[u8],
+    ) {
+        let request = SyncGroupRequest::default()
+            .with_group_id(GroupId(StrBytes::from_string(group.into())))
+            .with_generation_id(generation)
+            .with_member_id(StrBytes::from_string(member.into()))
+            .with_assignments(vec![
+                SyncGroupRequestAssignment::default()
+                    .with_member_id(StrBytes::from_string(member.into()))
+                    .with_assignment(Bytes::copy_from_slice(assignment)),
+            ]);
+        stream
+            .write_all(&frame(ApiKey::SyncGroup, 1, 2, &request))
+            .expect("the SyncGroup is written");
+    }
+
+    /// Reads a SyncGroup v1 answer: (error, assignment).
+    pub(super) fn read_sync(stream: &mut TcpStream) -> (i16, Vec<u8>) {
+        let mut size = [0u8; 4];
+        stream.read_exact(&mut size).expect("a SyncGroup answer");
+        let mut body = vec![0u8; i32::from_be_bytes(size) as usize];
+        stream.read_exact(&mut body).expect("a SyncGroup answer");
+        let response = SyncGroupResponse::decode(&mut Bytes::from(body[4..].to_vec()), 1)
+            .expect("a SyncGroup response");
+        (response.error_code, response.assignment.to_vec())
+    }
+}
+
+#[test]
+fn a_paused_group_coordinator_hands_out_no_assignment_after_it_resumes() {
+    // The nemesis's finding (issue 18, seed 20261129 at 1,247 s): the group coordinator (the
+    // offsets topic's leader) was paused past its session, another node took the offsets
+    // topic, and on resuming the old one answered the SyncGroup queued on its socket from
+    // memory, so two coordinators handed out the same partitions and a member started below
+    // the real group's commits. Kafka writes the generation's assignment to
+    // __consumer_offsets (acks=all) before answering SyncGroup (GroupCoordinator.doSyncGroup
+    // → GroupMetadataManager.storeGroup), and a leader that lost the partition cannot complete
+    // that write: the member is told to find the coordinator again or rejoin.
+    let _serial = one_at_a_time();
+    let cluster = Cluster::start("zombie", 3, SETTINGS);
+    let offsets = "__consumer_offsets";
+    cluster.wait_for(Duration::from_secs(20), "the offsets topic", |c| {
+        c.partitions(offsets)
+            .first()
+            .is_some_and(|p| p.0.is_some() && p.2.len() == 3)
+    });
+    let coordinator = cluster.partitions(offsets)[0].0.expect("a coordinator") as usize;
+    let other = (0..3).find(|n| *n != coordinator).expect("another node");
+    let mut stream =
+        std::net::TcpStream::connect(cluster.nodes[coordinator].bootstrap()).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    let (error, generation, member) = group_wire::join(&mut stream, "zombie");
+    assert_eq!(
+        (error, generation),
+        (0, 1),
+        "the first member joins generation 1"
+    );
+
+    cluster.nodes[coordinator].pause(true);
+    cluster.wait_for(Duration::from_secs(20), "a new coordinator", |c| {
+        c.partitions_seen_by(other, offsets)
+            .first()
+            .is_some_and(|p| p.0.is_some_and(|l| l as usize != coordinator))
+    });
+    // Queued on the paused process's socket; it reads it the moment it resumes, before it
+    // hears of the new leader.
+    group_wire::send_sync(&mut stream, "zombie", generation, &member, b"p0");
+    cluster.nodes[coordinator].pause(false);
+    let (error, assignment) = group_wire::read_sync(&mut stream);
+    eprintln!("the resumed coordinator answered SyncGroup with error {error}");
+    assert!(
+        [
+            15, // COORDINATOR_NOT_AVAILABLE
+            16, // NOT_COORDINATOR
+            27, // REBALANCE_IN_PROGRESS
+        ]
+        .contains(&error),
+        "the old coordinator handed out an assignment (error {error}, {assignment:?}):\n{}",
+        cluster.nodes[coordinator].log()
+    );
+    assert!(assignment.is_empty());
+
+    // The group forms at the real coordinator, whose assignment write the ISR confirms
+    // (leadership may move back to the preferred replica meanwhile: then ask again).
+    let mut answers = Vec::new();
+    for _ in 0..40 {
+        let Some(now) = cluster.partitions_seen_by(other, offsets)[0].0 else {
+            std::thread::sleep(Duration::from_millis(500));
+            continue;
+        };
+        let mut stream =
+            std::net::TcpStream::connect(cluster.nodes[now as usize].bootstrap()).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .expect("timeout");
+        let (error, generation, member) = group_wire::join(&mut stream, "zombie");
+        let answer = if error == 0 {
+            group_wire::send_sync(&mut stream, "zombie", generation, &member, b"p0");
+            group_wire::read_sync(&mut stream)
+        } else {
+            (error, Vec::new())
+        };
+        answers.push(answer.0);
+        if answer.0 == 0 {
+            assert_eq!(answer.1, b"p0");
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    panic!("the group never formed at the new coordinator: errors {answers:?}");
+}
