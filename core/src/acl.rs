@@ -12,11 +12,42 @@
 //! wins; else a matching ALLOW does (READ, WRITE, DELETE or ALTER also allow DESCRIBE;
 //! ALTER_CONFIGS allows DESCRIBE_CONFIGS); else no. A resource no ACL matches at all gets
 //! `allow.everyone.if.no.acl.found` (default false). A binding's principal matches the
-//! session's or is `User:*`; its host matches the client's address or is `*`. The node does
-//! not call it yet: ACLs are the security issue's next step.
+//! session's or is `User:*`; its host matches the client's address or is `*`.
+//!
+//! The node asks it for every request when `authorizer.class.name` is set ([`AUTHORIZER_CLASS_NAMES`]);
+//! which operation each API needs is Kafka's (`KafkaApis`), written down where each API is
+//! handled.
 
 use alloc::string::String;
 use alloc::vec::Vec;
+
+/// The principal of a client that did not authenticate (Kafka's `KafkaPrincipal.ANONYMOUS`).
+pub const ANONYMOUS: &str = "User:ANONYMOUS";
+
+/// The name of the cluster resource every CLUSTER check is made on (`kafka-cluster`).
+pub const CLUSTER_NAME: &str = "kafka-cluster";
+
+/// The `authorizer.class.name` values that turn the authorizer on: Kafka's KRaft
+/// `StandardAuthorizer` and its ZooKeeper-era `AclAuthorizer`, whose rules are the same.
+pub const AUTHORIZER_CLASS_NAMES: &[&str] = &[
+    "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+    "kafka.security.authorizer.AclAuthorizer",
+];
+
+/// `super.users` as Kafka writes it: principals separated by `;` (`User:admin;User:ops`).
+/// Errors: an entry that is not `Type:name`.
+pub fn parse_super_users(text: &str) -> Result<Vec<String>, String> {
+    text.split(';')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| match p.split_once(':') {
+            Some((kind, name)) if !kind.is_empty() && !name.is_empty() => Ok(String::from(p)),
+            _ => Err(alloc::format!(
+                "super.users: {p:?} is not a principal (Type:name, e.g. User:admin)"
+            )),
+        })
+        .collect()
+}
 
 /// A resource type of Kafka's ACL model, with its wire code (`ResourceType`).
 #[derive(
@@ -233,6 +264,75 @@ impl Authorizer {
         }
     }
 
+    /// Kafka's `authorizeByResourceType`: whether `principal` from `host` may do `operation`
+    /// on at least one resource of `resource_type` (InitProducerId for an idempotent producer
+    /// asks for WRITE on any topic, KIP-679). Super users, and anyone when a resource no ACL
+    /// covers would be allowed, may; a matching literal `*` DENY refuses; otherwise an ALLOW
+    /// (for exactly this operation or ALL) whose pattern no matching DENY dominates (the same
+    /// literal, or a prefix of its name) allows.
+    pub fn authorize_by_resource_type(
+        &self,
+        principal: &str,
+        host: &str,
+        operation: AclOperation,
+        resource_type: ResourceType,
+    ) -> bool {
+        // Kafka checks a made-up name first, so super users (and allow-everyone) pass.
+        if self.authorize(principal, host, operation, resource_type, "hardcode") {
+            return true;
+        }
+        let applies = |a: &&AclBinding| {
+            a.resource_type == resource_type
+                && (a.host == host || a.host == "*")
+                && (a.principal == principal || a.principal == "User:*")
+                && (a.operation == operation || a.operation == AclOperation::All)
+        };
+        let mut denied_literal: Vec<&str> = Vec::new();
+        let mut denied_prefix: Vec<&str> = Vec::new();
+        for acl in self
+            .acls
+            .iter()
+            .filter(applies)
+            .filter(|a| a.permission == AclPermission::Deny)
+        {
+            match acl.pattern_type {
+                PatternType::Literal if acl.resource_name == "*" => return false,
+                PatternType::Literal => denied_literal.push(&acl.resource_name),
+                PatternType::Prefixed => denied_prefix.push(&acl.resource_name),
+            }
+        }
+        self.acls
+            .iter()
+            .filter(applies)
+            .filter(|a| a.permission == AclPermission::Allow)
+            .any(|a| {
+                let name = a.resource_name.as_str();
+                if a.pattern_type == PatternType::Literal && name == "*" {
+                    return true;
+                }
+                if a.pattern_type == PatternType::Literal && denied_literal.contains(&name) {
+                    return false;
+                }
+                !denied_prefix.iter().any(|d| name.starts_with(d))
+            })
+    }
+
+    /// The authorized-operations bit field (KIP-430) of `resource_type`/`name` for
+    /// `principal` from `host`: bit `code` set for each operation the type supports that
+    /// [`Authorizer::authorize`] allows.
+    pub fn authorized_operations(
+        &self,
+        principal: &str,
+        host: &str,
+        resource_type: ResourceType,
+        name: &str,
+    ) -> i32 {
+        supported_operations(resource_type)
+            .iter()
+            .filter(|op| self.authorize(principal, host, **op, resource_type, name))
+            .fold(0, |bits, op| bits | 1 << (*op as i32))
+    }
+
     /// Adds `binding`; `false` if it was there already (Kafka's CreateAcls succeeds either
     /// way).
     pub fn add(&mut self, binding: AclBinding) -> bool {
@@ -259,6 +359,182 @@ impl Authorizer {
     /// Every binding.
     pub fn acls(&self) -> impl Iterator<Item = &AclBinding> {
         self.acls.iter()
+    }
+}
+
+/// Names and wire codes, as Kafka's enums spell them (`TOPIC`, `READ`, `LITERAL`, `ALLOW`).
+macro_rules! named_codes {
+    ($ty:ident { $($variant:ident = $name:literal),* $(,)? }) => {
+        impl $ty {
+            /// Every value, in code order.
+            pub const ALL: &'static [$ty] = &[$($ty::$variant),*];
+
+            /// The wire code.
+            pub fn code(self) -> i8 {
+                self as i8
+            }
+
+            /// The value with wire code `code`, if it is one.
+            pub fn from_code(code: i8) -> Option<Self> {
+                Self::ALL.iter().copied().find(|v| v.code() == code)
+            }
+
+            /// Kafka's name (upper case, underscores).
+            pub fn name(self) -> &'static str {
+                match self {
+                    $($ty::$variant => $name),*
+                }
+            }
+
+            /// The value named `name`, in any case, `-` or `_` alike (`read`, `describe-configs`).
+            pub fn from_name(name: &str) -> Option<Self> {
+                let wanted = name.replace('-', "_").to_ascii_uppercase();
+                Self::ALL.iter().copied().find(|v| v.name() == wanted)
+            }
+        }
+    };
+}
+
+named_codes!(ResourceType {
+    Topic = "TOPIC",
+    Group = "GROUP",
+    Cluster = "CLUSTER",
+    TransactionalId = "TRANSACTIONAL_ID",
+    DelegationToken = "DELEGATION_TOKEN",
+    User = "USER",
+});
+named_codes!(AclOperation {
+    All = "ALL",
+    Read = "READ",
+    Write = "WRITE",
+    Create = "CREATE",
+    Delete = "DELETE",
+    Alter = "ALTER",
+    Describe = "DESCRIBE",
+    ClusterAction = "CLUSTER_ACTION",
+    DescribeConfigs = "DESCRIBE_CONFIGS",
+    AlterConfigs = "ALTER_CONFIGS",
+    IdempotentWrite = "IDEMPOTENT_WRITE",
+    CreateTokens = "CREATE_TOKENS",
+    DescribeTokens = "DESCRIBE_TOKENS",
+});
+named_codes!(PatternType {
+    Literal = "LITERAL",
+    Prefixed = "PREFIXED",
+});
+named_codes!(AclPermission {
+    Deny = "DENY",
+    Allow = "ALLOW",
+});
+
+/// The wire code of "any" in a filter's resource type, pattern type, operation and
+/// permission (`ResourceType.ANY`, `PatternType.ANY`, ...).
+pub const ANY_CODE: i8 = 1;
+/// The wire code of `PatternType.MATCH` in a filter.
+pub const MATCH_CODE: i8 = 2;
+
+/// Why a CreateAcls binding or a DescribeAcls/DeleteAcls filter was refused (Kafka answers
+/// INVALID_REQUEST, code 42, with these words).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct InvalidAcl(pub String);
+
+impl AclBinding {
+    /// A binding from CreateAcls' wire fields, checked as Kafka's controller checks a new ACL
+    /// (`AclControlManager.validateNewAcl`): known resource type, pattern type (LITERAL or
+    /// PREFIXED), operation and permission (not ANY or UNKNOWN); a non-empty resource name,
+    /// `kafka-cluster` for the CLUSTER; a principal `Type:name`; a non-empty host.
+    pub fn from_wire(
+        resource_type: i8,
+        resource_name: &str,
+        pattern_type: i8,
+        principal: &str,
+        host: &str,
+        operation: i8,
+        permission: i8,
+    ) -> Result<Self, InvalidAcl> {
+        let bad = |what: &str, code: i8| InvalidAcl(alloc::format!("invalid {what} code {code}"));
+        let resource_type = ResourceType::from_code(resource_type)
+            .ok_or_else(|| bad("resource type", resource_type))?;
+        let pattern_type = PatternType::from_code(pattern_type)
+            .ok_or_else(|| bad("pattern type", pattern_type))?;
+        let operation =
+            AclOperation::from_code(operation).ok_or_else(|| bad("operation", operation))?;
+        let permission = AclPermission::from_code(permission)
+            .ok_or_else(|| bad("permission type", permission))?;
+        if resource_name.is_empty() {
+            return Err(InvalidAcl("the resource name is empty".into()));
+        }
+        if resource_type == ResourceType::Cluster && resource_name != CLUSTER_NAME {
+            return Err(InvalidAcl(alloc::format!(
+                "the only valid name for the CLUSTER resource is {CLUSTER_NAME}"
+            )));
+        }
+        if !principal
+            .split_once(':')
+            .is_some_and(|(kind, name)| !kind.is_empty() && !name.is_empty())
+        {
+            return Err(InvalidAcl(alloc::format!(
+                "could not parse principal {principal:?} (Type:name, e.g. User:alice)"
+            )));
+        }
+        if host.is_empty() {
+            return Err(InvalidAcl("the host is empty (an IP address or *)".into()));
+        }
+        Ok(Self {
+            resource_type,
+            resource_name: resource_name.into(),
+            pattern_type,
+            principal: principal.into(),
+            host: host.into(),
+            operation,
+            permission,
+        })
+    }
+}
+
+impl AclBindingFilter {
+    /// A filter from DescribeAcls' or DeleteAcls' wire fields: code 1 (ANY) or a null string
+    /// matches anything; pattern type 2 is MATCH. Errors: an unknown code (0, UNKNOWN,
+    /// included), which Kafka refuses with INVALID_REQUEST.
+    pub fn from_wire(
+        resource_type: i8,
+        resource_name: Option<&str>,
+        pattern_type: i8,
+        principal: Option<&str>,
+        host: Option<&str>,
+        operation: i8,
+        permission: i8,
+    ) -> Result<Self, InvalidAcl> {
+        fn any_or<T>(
+            code: i8,
+            what: &str,
+            f: fn(i8) -> Option<T>,
+        ) -> Result<Option<T>, InvalidAcl> {
+            if code == ANY_CODE {
+                return Ok(None);
+            }
+            f(code)
+                .map(Some)
+                .ok_or_else(|| InvalidAcl(alloc::format!("invalid {what} code {code}")))
+        }
+        let pattern =
+            match pattern_type {
+                ANY_CODE => PatternFilter::Any,
+                MATCH_CODE => PatternFilter::Match,
+                code => PatternFilter::Exactly(PatternType::from_code(code).ok_or_else(|| {
+                    InvalidAcl(alloc::format!("invalid pattern type code {code}"))
+                })?),
+            };
+        Ok(Self {
+            resource_type: any_or(resource_type, "resource type", ResourceType::from_code)?,
+            resource_name: resource_name.map(String::from),
+            pattern,
+            principal: principal.map(String::from),
+            host: host.map(String::from),
+            operation: any_or(operation, "operation", AclOperation::from_code)?,
+            permission: any_or(permission, "permission type", AclPermission::from_code)?,
+        })
     }
 }
 
@@ -319,6 +595,155 @@ pub const AUTHORIZED_OPERATIONS_OMITTED: i32 = i32::MIN;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_and_codes_are_kafkas() {
+        // Kafka's enums (ResourceType, AclOperation, PatternType, AclPermissionType).
+        assert_eq!(ResourceType::from_code(2), Some(ResourceType::Topic));
+        assert_eq!(ResourceType::from_code(1), None, "ANY is not a resource");
+        assert_eq!(
+            AclOperation::from_code(10),
+            Some(AclOperation::DescribeConfigs)
+        );
+        assert_eq!(
+            AclOperation::from_name("describe-configs"),
+            Some(AclOperation::DescribeConfigs)
+        );
+        assert_eq!(
+            AclOperation::from_name("IDEMPOTENT_WRITE"),
+            Some(AclOperation::IdempotentWrite)
+        );
+        assert_eq!(AclOperation::from_name("any"), None);
+        assert_eq!(
+            PatternType::from_code(4).map(PatternType::name),
+            Some("PREFIXED")
+        );
+        assert_eq!(AclPermission::from_code(2), Some(AclPermission::Deny));
+        for op in AclOperation::ALL {
+            assert_eq!(AclOperation::from_code(op.code()), Some(*op));
+            assert_eq!(AclOperation::from_name(op.name()), Some(*op));
+        }
+        assert_eq!(
+            parse_super_users(" User:admin ; User:ops;"),
+            Ok(alloc::vec![
+                String::from("User:admin"),
+                String::from("User:ops")
+            ])
+        );
+        assert!(parse_super_users("admin").is_err());
+    }
+
+    #[test]
+    fn a_new_acl_is_checked_as_kafkas_controller_checks_it() {
+        let ok = AclBinding::from_wire(2, "t", 3, "User:alice", "*", 3, 3);
+        assert_eq!(
+            ok.map(|b| (b.resource_type, b.pattern_type, b.operation, b.permission)),
+            Ok((
+                ResourceType::Topic,
+                PatternType::Literal,
+                AclOperation::Read,
+                AclPermission::Allow
+            ))
+        );
+        for (case, fields) in [
+            ("ANY resource type", (1, "t", 3, "User:a", "*", 3, 3)),
+            ("UNKNOWN resource type", (0, "t", 3, "User:a", "*", 3, 3)),
+            ("MATCH pattern", (2, "t", 2, "User:a", "*", 3, 3)),
+            ("ANY operation", (2, "t", 3, "User:a", "*", 1, 3)),
+            ("ANY permission", (2, "t", 3, "User:a", "*", 3, 1)),
+            ("empty name", (2, "", 3, "User:a", "*", 3, 3)),
+            ("cluster name", (4, "my-cluster", 3, "User:a", "*", 7, 3)),
+            ("principal without type", (2, "t", 3, "alice", "*", 3, 3)),
+            ("empty host", (2, "t", 3, "User:a", "", 3, 3)),
+        ] {
+            let (rt, name, pt, principal, host, op, perm) = fields;
+            assert!(
+                AclBinding::from_wire(rt, name, pt, principal, host, op, perm).is_err(),
+                "{case} must be refused"
+            );
+        }
+        assert!(AclBinding::from_wire(4, CLUSTER_NAME, 3, "User:a", "*", 7, 3).is_ok());
+        let filter = AclBindingFilter::from_wire(1, None, 2, Some("User:a"), None, 1, 1);
+        assert_eq!(
+            filter.map(|f| (f.resource_type, f.pattern, f.operation, f.permission)),
+            Ok((None, PatternFilter::Match, None, None))
+        );
+        assert!(AclBindingFilter::from_wire(0, None, 1, None, None, 1, 1).is_err());
+    }
+
+    #[test]
+    fn authorize_by_resource_type_follows_kafkas_default_implementation() {
+        // Kafka's Authorizer.authorizeByResourceType (KIP-679): whether some resource of the
+        // type is allowed; a literal `*` DENY refuses, a DENY on the same literal or on a
+        // prefix of an ALLOW's name dominates it.
+        use AclOperation::*;
+        use AclPermission::*;
+        use PatternType::*;
+        use ResourceType::*;
+        let by_type =
+            |a: &Authorizer, who: &str| a.authorize_by_resource_type(who, "10.0.0.1", Write, Topic);
+        let mut a = Authorizer::default();
+        assert!(!by_type(&a, "User:alice"));
+        a.allow_everyone_if_no_acl_found = true;
+        assert!(by_type(&a, "User:alice"), "no ACL at all, allow everyone");
+        a.allow_everyone_if_no_acl_found = false;
+        a.super_users.push("User:root".into());
+        assert!(by_type(&a, "User:root"));
+        a.add(acl(
+            Topic,
+            "foobar",
+            Literal,
+            "User:alice",
+            "*",
+            Write,
+            Allow,
+        ));
+        assert!(by_type(&a, "User:alice"));
+        assert!(!by_type(&a, "User:bob"));
+        a.add(acl(
+            Topic,
+            "foobar",
+            Literal,
+            "User:alice",
+            "*",
+            Write,
+            Deny,
+        ));
+        assert!(!by_type(&a, "User:alice"), "the same literal denied");
+        a.add(acl(Topic, "foo", Prefixed, "User:alice", "*", Write, Allow));
+        assert!(
+            by_type(&a, "User:alice"),
+            "a prefix allow no deny dominates"
+        );
+        a.add(acl(Topic, "foob", Prefixed, "User:alice", "*", Write, Deny));
+        assert!(
+            by_type(&a, "User:alice"),
+            "a longer deny prefix does not dominate foo"
+        );
+        a.add(acl(Topic, "fo", Prefixed, "User:alice", "*", All, Deny));
+        assert!(!by_type(&a, "User:alice"), "fo dominates foo and foobar");
+        let mut b = Authorizer::default();
+        b.add(acl(Topic, "t", Literal, "User:alice", "*", Read, Allow));
+        assert!(!by_type(&b, "User:alice"), "READ does not imply WRITE here");
+        b.add(acl(Topic, "*", Literal, "User:*", "*", Write, Allow));
+        assert!(by_type(&b, "User:alice"));
+        b.add(acl(Topic, "*", Literal, "User:alice", "*", Write, Deny));
+        assert!(
+            !by_type(&b, "User:alice"),
+            "a literal * deny refuses at once"
+        );
+        // KIP-430 bits: WRITE and READ on a topic imply DESCRIBE.
+        assert_eq!(
+            b.authorized_operations("User:bob", "10.0.0.1", Topic, "t"),
+            (1 << (Write as i32)) | (1 << (Describe as i32))
+        );
+        let mut c = Authorizer::default();
+        c.add(acl(Topic, "t", Literal, "User:alice", "*", Read, Allow));
+        assert_eq!(
+            c.authorized_operations("User:alice", "10.0.0.1", Topic, "t"),
+            (1 << (Read as i32)) | (1 << (Describe as i32))
+        );
+    }
 
     #[test]
     fn bit_fields_match_kafkas_for_each_resource() {

@@ -97,3 +97,11 @@ pub const RESOURCE_NOT_FOUND: i16 = 91;
 pub const DUPLICATE_RESOURCE: i16 = 92;
 /// UNACCEPTABLE_CREDENTIAL: a SCRAM credential Kafka's rules refuse (KIP-554).
 pub const UNACCEPTABLE_CREDENTIAL: i16 = 93;
+/// The principal may not do this to the topic (its ACLs).
+pub const TOPIC_AUTHORIZATION_FAILED: i16 = 29;
+/// The principal may not do this to the group (its ACLs).
+pub const GROUP_AUTHORIZATION_FAILED: i16 = 30;
+/// The principal may not do this to the cluster (its ACLs).
+pub const CLUSTER_AUTHORIZATION_FAILED: i16 = 31;
+/// No authorizer is configured, so there are no ACLs to create, describe or delete.
+pub const SECURITY_DISABLED: i16 = 54;

@@ -19,6 +19,7 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use runnel_core::acl::{AclBinding, AclBindingFilter, AclOperation, Authorizer, ResourceType};
 use runnel_core::batch::{self, BatchBuilder};
 use runnel_core::controller::PartitionState as PartitionMetadata;
 use runnel_core::dynamic_config::{self, DynamicBrokerConfigs, Level as DynamicLevel};
@@ -318,6 +319,9 @@ pub struct Broker {
     /// One AlterUserScramCredentials at a time, from its checks to its save, so two at once
     /// cannot each start from the old set and drop the other's change.
     scram_alter: tokio::sync::Mutex<()>,
+    /// The ACL authorizer (`authorizer.class.name`) with the saved ACLs; `None`: no
+    /// authorizer, every request is allowed.
+    authorizer: RwLock<Option<Authorizer>>,
     /// When a write to `log.dirs` last failed (ms; 0: none since the last recovery). A full
     /// disk is said once in the log when it starts and once when writes have succeeded for
     /// [`STORAGE_QUIET_MS`] without a failure, not per request, nor at each flip of a disk
@@ -384,6 +388,7 @@ impl Broker {
                 "SCRAM credentials",
             )?),
             scram_alter: tokio::sync::Mutex::new(()),
+            authorizer: RwLock::new(load_authorizer(&config)?),
             storage_failed_at_ms: AtomicU64::new(0),
             config,
             data_dir,
@@ -1052,6 +1057,127 @@ impl Broker {
             .into_iter()
             .map(|(user, r)| (user, r.map(|_| ())))
             .collect())
+    }
+
+    /// Whether `principal` connecting from `host` (an IP address) may do `operation` on
+    /// `resource_type`/`name`: always without an authorizer, else core's
+    /// [`Authorizer::authorize`]. A refusal is logged with the principal, the operation and
+    /// the resource, as Kafka's authorizer logger does.
+    pub fn authorize(
+        &self,
+        principal: &str,
+        host: &str,
+        operation: AclOperation,
+        resource_type: ResourceType,
+        name: &str,
+    ) -> bool {
+        let allowed = self.authorize_quietly(principal, host, operation, resource_type, name);
+        if !allowed {
+            tracing::info!(
+                "principal {principal} from {host} denied {} on {} {name}",
+                operation.name(),
+                resource_type.name()
+            );
+        }
+        allowed
+    }
+
+    /// [`Broker::authorize`] without logging a refusal.
+    pub fn authorize_quietly(
+        &self,
+        principal: &str,
+        host: &str,
+        operation: AclOperation,
+        resource_type: ResourceType,
+        name: &str,
+    ) -> bool {
+        let guard = self.authorizer.read().unwrap_or_else(|p| p.into_inner());
+        guard
+            .as_ref()
+            .is_none_or(|a| a.authorize(principal, host, operation, resource_type, name))
+    }
+
+    /// Kafka's `authorizeByResourceType` ([`Authorizer::authorize_by_resource_type`]); always
+    /// without an authorizer.
+    pub fn authorize_any(
+        &self,
+        principal: &str,
+        host: &str,
+        operation: AclOperation,
+        resource_type: ResourceType,
+    ) -> bool {
+        let guard = self.authorizer.read().unwrap_or_else(|p| p.into_inner());
+        guard
+            .as_ref()
+            .is_none_or(|a| a.authorize_by_resource_type(principal, host, operation, resource_type))
+    }
+
+    /// The KIP-430 authorized-operations bits of a resource for `principal` from `host`:
+    /// every operation the type supports without an authorizer.
+    pub fn authorized_operations(
+        &self,
+        principal: &str,
+        host: &str,
+        resource_type: ResourceType,
+        name: &str,
+    ) -> i32 {
+        let guard = self.authorizer.read().unwrap_or_else(|p| p.into_inner());
+        match guard.as_ref() {
+            None => runnel_core::acl::authorized_operations(resource_type),
+            Some(a) => a.authorized_operations(principal, host, resource_type, name),
+        }
+    }
+
+    /// Whether an authorizer is configured (else the ACL APIs answer SECURITY_DISABLED).
+    pub fn has_authorizer(&self) -> bool {
+        self.authorizer
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some()
+    }
+
+    /// The ACLs `filter` selects (DescribeAcls); `None` without an authorizer.
+    pub fn acls(&self, filter: &AclBindingFilter) -> Option<Vec<AclBinding>> {
+        let guard = self.authorizer.read().unwrap_or_else(|p| p.into_inner());
+        guard
+            .as_ref()
+            .map(|a| a.matching(filter).cloned().collect())
+    }
+
+    /// CreateAcls and DeleteAcls: adds `create`, then removes what each of `delete` selects,
+    /// and saves the result in the data directory before it takes effect. Returns, per delete
+    /// filter, the bindings it removed. Errors: no authorizer (SECURITY_DISABLED), or the file
+    /// could not be written (KAFKA_STORAGE_ERROR); then nothing changed.
+    pub fn change_acls(
+        &self,
+        create: &[AclBinding],
+        delete: &[AclBindingFilter],
+    ) -> Result<Vec<Vec<AclBinding>>, ApiError> {
+        let mut guard = self.authorizer.write().unwrap_or_else(|p| p.into_inner());
+        let Some(current) = guard.as_ref() else {
+            return Err(ApiError::new(
+                error_code::SECURITY_DISABLED,
+                "No Authorizer is configured.",
+            ));
+        };
+        let mut next = current.clone();
+        for binding in create {
+            next.add(binding.clone());
+        }
+        let removed: Vec<Vec<AclBinding>> =
+            delete.iter().map(|f| next.remove_matching(f)).collect();
+        if next != *current {
+            let bindings: Vec<&AclBinding> = next.acls().collect();
+            save_json(&acls_path(&self.config.data_dir), &bindings)?;
+            for binding in create {
+                tracing::info!("ACL added: {}", describe_acl(binding));
+            }
+            for binding in removed.iter().flatten() {
+                tracing::info!("ACL removed: {}", describe_acl(binding));
+            }
+            *guard = Some(next);
+        }
+        Ok(removed)
     }
 
     /// The dynamic broker configs in force.
@@ -2201,6 +2327,36 @@ fn save_dynamic_configs(data_dir: &Path, configs: &DynamicBrokerConfigs) -> Resu
 }
 
 /// Where a single node keeps its SCRAM credentials (salted keys, never passwords).
+/// One ACL in words, for the log.
+fn describe_acl(b: &AclBinding) -> String {
+    format!(
+        "{} {} {} from {} on {} {} {}",
+        b.principal,
+        b.permission.name(),
+        b.operation.name(),
+        b.host,
+        b.resource_type.name(),
+        b.pattern_type.name(),
+        b.resource_name
+    )
+}
+
+/// The authorizer the config asks for, with the ACLs saved in the data directory.
+fn load_authorizer(config: &BrokerConfig) -> Result<Option<Authorizer>, String> {
+    let Some(mut authorizer) = config.authorizer().map_err(|e| e.to_string())? else {
+        return Ok(None);
+    };
+    let saved: Vec<AclBinding> = load_json(&acls_path(&config.data_dir), "ACLs")?;
+    for binding in saved {
+        authorizer.add(binding);
+    }
+    Ok(Some(authorizer))
+}
+
+fn acls_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("acls.json")
+}
+
 fn scram_path(data_dir: &Path) -> PathBuf {
     data_dir.join("scram-credentials.json")
 }

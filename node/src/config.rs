@@ -61,6 +61,19 @@ pub struct BrokerConfig {
     /// `runnel user create`), and a `ScramLoginModule` text here is accepted and unused.
     #[serde(rename = "sasl.jaas.config")]
     pub sasl_jaas_config: Option<String>,
+    /// `authorizer.class.name`: empty (no authorizer: every client may do everything, and the
+    /// ACL APIs answer SECURITY_DISABLED), or Kafka's
+    /// `org.apache.kafka.metadata.authorizer.StandardAuthorizer` (or `AclAuthorizer`), which
+    /// turns ACLs on: every request is checked as Kafka checks it.
+    #[serde(rename = "authorizer.class.name")]
+    pub authorizer_class_name: String,
+    /// `super.users`: principals allowed everything, `;`-separated (`User:admin;User:ops`).
+    #[serde(rename = "super.users")]
+    pub super_users: String,
+    /// `allow.everyone.if.no.acl.found`: whether a resource no ACL covers is open to all
+    /// (Kafka's default, false: closed).
+    #[serde(rename = "allow.everyone.if.no.acl.found")]
+    pub allow_everyone_if_no_acl_found: bool,
     /// `advertised.host`: the host clients are told to connect to (an IPv4 address by
     /// default: librdkafka may resolve `localhost` to ::1). Unset, each listener advertises
     /// its own address (127.0.0.1 for one on every interface).
@@ -191,6 +204,9 @@ impl Default for BrokerConfig {
             ssl_client_auth: "none".into(),
             sasl_enabled_mechanisms: "PLAIN".into(),
             sasl_jaas_config: None,
+            authorizer_class_name: String::new(),
+            super_users: String::new(),
+            allow_everyone_if_no_acl_found: false,
             advertised_host: String::new(),
             advertised_host_given: false,
             admin_listener: SocketAddr::from(([127, 0, 0, 1], 8080)),
@@ -335,6 +351,7 @@ impl BrokerConfig {
             }
         }
         self.resolve_listeners().map_err(ConfigError::Listeners)?;
+        self.authorizer()?;
         self.advertised_host_given = !self.advertised_host.is_empty();
         if self.advertised_host.is_empty() {
             let ip = self.listener().ip();
@@ -345,6 +362,43 @@ impl BrokerConfig {
             };
         }
         Ok(self)
+    }
+
+    /// The authorizer `authorizer.class.name` asks for, with `super.users` and
+    /// `allow.everyone.if.no.acl.found` (and no ACLs yet); `None` when it is empty. Errors: a
+    /// class runnel does not implement, a malformed `super.users`, or a cluster (its nodes
+    /// replicate over an unauthenticated listener, which ACLs would refuse; inter-broker
+    /// SASL is not built yet).
+    pub fn authorizer(&self) -> Result<Option<runnel_core::acl::Authorizer>, ConfigError> {
+        let class = self.authorizer_class_name.trim();
+        if class.is_empty() {
+            return Ok(None);
+        }
+        if !runnel_core::acl::AUTHORIZER_CLASS_NAMES.contains(&class) {
+            return Err(ConfigError::Invalid {
+                key: "authorizer.class.name",
+                value: class.into(),
+                reason: "runnel implements org.apache.kafka.metadata.authorizer.StandardAuthorizer (and kafka.security.authorizer.AclAuthorizer, the same rules)",
+            });
+        }
+        if !self.quorum_voters.is_empty() {
+            return Err(ConfigError::Invalid {
+                key: "authorizer.class.name",
+                value: class.into(),
+                reason: "ACLs are served by a single node for now: a cluster's nodes replicate over an unauthenticated listener, which the authorizer would refuse",
+            });
+        }
+        let super_users = runnel_core::acl::parse_super_users(&self.super_users).map_err(|_| {
+            ConfigError::Invalid {
+                key: "super.users",
+                value: self.super_users.clone(),
+                reason: "must be principals separated by ; (User:admin;User:ops)",
+            }
+        })?;
+        let mut authorizer = runnel_core::acl::Authorizer::default();
+        authorizer.super_users = super_users;
+        authorizer.allow_everyone_if_no_acl_found = self.allow_everyone_if_no_acl_found;
+        Ok(Some(authorizer))
     }
 
     /// The first listener's address: the one a cluster node registers and replicates through.

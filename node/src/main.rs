@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 
 use runnel_node::alloc::LazyHugeAllocator;
 use runnel_node::broker::{Broker, now_ms};
@@ -109,6 +109,14 @@ enum Command {
         output: OutputArg,
         #[command(subcommand)]
         action: UserAction,
+    },
+    /// Create, list and delete ACLs (a broker with `authorizer.class.name`; kafka-acls).
+    Acl {
+        /// table for people, json for scripts.
+        #[arg(long, short = 'o', value_enum, default_value = "table", global = true)]
+        output: OutputArg,
+        #[command(subcommand)]
+        action: AclAction,
     },
     /// Deploy, list and remove WASM plugins on a running runnel (through its admin port).
     Plugin {
@@ -346,6 +354,122 @@ enum UserAction {
         /// Only this mechanism's credential (SCRAM-SHA-256 or SCRAM-SHA-512).
         #[arg(long, value_parser = ["SCRAM-SHA-256", "SCRAM-SHA-512"])]
         mechanism: Option<String>,
+    },
+}
+
+/// The resource an ACL command is about: one of `--topic`, `--group`, `--cluster`,
+/// `--transactional-id`.
+#[derive(Debug, Args)]
+struct AclResource {
+    /// A topic (`*`: every topic).
+    #[arg(long, group = "acl_resource")]
+    topic: Option<String>,
+    /// A consumer group (`*`: every group).
+    #[arg(long, group = "acl_resource")]
+    group: Option<String>,
+    /// The cluster (`kafka-cluster`).
+    #[arg(long, group = "acl_resource")]
+    cluster: bool,
+    /// A transactional id.
+    #[arg(long = "transactional-id", group = "acl_resource")]
+    transactional_id: Option<String>,
+    /// The name is a prefix: the ACL covers every resource whose name starts with it.
+    #[arg(long)]
+    prefixed: bool,
+}
+
+impl AclResource {
+    /// (type, name), or `None` when no resource was given.
+    fn named(&self) -> Option<(runnel_core::acl::ResourceType, String)> {
+        use runnel_core::acl::ResourceType;
+        if self.cluster {
+            return Some((
+                ResourceType::Cluster,
+                runnel_core::acl::CLUSTER_NAME.to_string(),
+            ));
+        }
+        [
+            (ResourceType::Topic, &self.topic),
+            (ResourceType::Group, &self.group),
+            (ResourceType::TransactionalId, &self.transactional_id),
+        ]
+        .into_iter()
+        .find_map(|(t, name)| name.clone().map(|n| (t, n)))
+    }
+
+    /// The filter of `runnel acl list|delete`: this resource (any pattern type, or PREFIXED
+    /// with `--prefixed`) and the other fields given.
+    fn filter(
+        &self,
+        principal: Option<String>,
+        host: Option<String>,
+        operation: Option<runnel_core::acl::AclOperation>,
+        permission: Option<runnel_core::acl::AclPermission>,
+    ) -> runnel_core::acl::AclBindingFilter {
+        use runnel_core::acl::{PatternFilter, PatternType};
+        let named = self.named();
+        runnel_core::acl::AclBindingFilter {
+            resource_type: named.as_ref().map(|(t, _)| *t),
+            resource_name: named.map(|(_, n)| n),
+            pattern: if self.prefixed {
+                PatternFilter::Exactly(PatternType::Prefixed)
+            } else {
+                PatternFilter::Any
+            },
+            principal,
+            host,
+            operation,
+            permission,
+        }
+    }
+}
+
+/// What `runnel acl` does.
+#[derive(Debug, Subcommand)]
+enum AclAction {
+    /// Add ACLs: each `--operation` for `--principal` on the resource (kafka-acls --add).
+    Create {
+        /// Who: `User:alice`, or `User:*` for everyone.
+        #[arg(long)]
+        principal: String,
+        /// What: read, write, create, delete, alter, describe, describe-configs,
+        /// alter-configs, idempotent-write, cluster-action, all (repeatable).
+        #[arg(long = "operation", required = true)]
+        operations: Vec<String>,
+        /// Deny instead of allow (a DENY wins over any ALLOW).
+        #[arg(long)]
+        deny: bool,
+        /// The client address it applies to.
+        #[arg(long, default_value = "*")]
+        host: String,
+        #[command(flatten)]
+        resource: AclResource,
+    },
+    /// List ACLs: every one, or those of a resource or principal (kafka-acls --list).
+    List {
+        /// Only this principal's.
+        #[arg(long)]
+        principal: Option<String>,
+        #[command(flatten)]
+        resource: AclResource,
+    },
+    /// Remove the ACLs that match; a resource or a principal is required (kafka-acls
+    /// --remove).
+    Delete {
+        /// Only this principal's.
+        #[arg(long)]
+        principal: Option<String>,
+        /// Only this operation's.
+        #[arg(long)]
+        operation: Option<String>,
+        /// Only DENY ACLs (else both kinds).
+        #[arg(long)]
+        deny: bool,
+        /// Only those for this host.
+        #[arg(long)]
+        host: Option<String>,
+        #[command(flatten)]
+        resource: AclResource,
     },
 }
 
@@ -613,6 +737,73 @@ fn run_command(command: Command, brokers: Option<String>, properties: &[String])
                         let mechanism =
                             mechanism.as_deref().map(cli::scram_mechanism).transpose()?;
                         cli::user_delete(b, &user, mechanism)
+                    }
+                }?;
+                Ok(report.render(output.into()))
+            }
+            Command::Acl { output, action } => {
+                let mut brokers = connect()?;
+                let report = match action {
+                    AclAction::Create {
+                        principal,
+                        operations,
+                        deny,
+                        host,
+                        resource,
+                    } => {
+                        let Some((resource_type, name)) = resource.named() else {
+                            return Err(cli::CliError::Usage(
+                                "give the resource: --topic, --group, --cluster or --transactional-id"
+                                    .into(),
+                            ));
+                        };
+                        let pattern_type = if resource.prefixed {
+                            runnel_core::acl::PatternType::Prefixed
+                        } else {
+                            runnel_core::acl::PatternType::Literal
+                        };
+                        let permission = if deny {
+                            runnel_core::acl::AclPermission::Deny
+                        } else {
+                            runnel_core::acl::AclPermission::Allow
+                        };
+                        let mut bindings = Vec::new();
+                        for operation in &operations {
+                            bindings.push(runnel_core::acl::AclBinding {
+                                resource_type,
+                                resource_name: name.clone(),
+                                pattern_type,
+                                principal: principal.clone(),
+                                host: host.clone(),
+                                operation: cli::acl_operation(operation)?,
+                                permission,
+                            });
+                        }
+                        cli::acl_create(&mut brokers, &bindings)
+                    }
+                    AclAction::List {
+                        principal,
+                        resource,
+                    } => cli::acl_list(&mut brokers, &resource.filter(principal, None, None, None)),
+                    AclAction::Delete {
+                        principal,
+                        operation,
+                        deny,
+                        host,
+                        resource,
+                    } => {
+                        if principal.is_none() && resource.named().is_none() {
+                            return Err(cli::CliError::Usage(
+                                "give a resource (--topic, --group, --cluster, --transactional-id) or --principal: runnel acl delete does not remove every ACL at once"
+                                    .into(),
+                            ));
+                        }
+                        let operation = operation.as_deref().map(cli::acl_operation).transpose()?;
+                        let permission = deny.then_some(runnel_core::acl::AclPermission::Deny);
+                        cli::acl_delete(
+                            &mut brokers,
+                            &resource.filter(principal, host, operation, permission),
+                        )
                     }
                 }?;
                 Ok(report.render(output.into()))

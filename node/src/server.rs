@@ -402,6 +402,13 @@ async fn respond(
         listener,
         ..
     } = sender;
+    // Who is asking, for ACLs: the SASL user once authenticated, else ANONYMOUS.
+    let principal = sasl
+        .as_ref()
+        .and_then(|(session, _)| session.principal())
+        .unwrap_or(runnel_core::acl::ANONYMOUS)
+        .to_string();
+    let host = peer.ip().to_string();
     let refuse = |why: String| {
         broker.metrics.bad_requests.fetch_add(1, Ordering::Relaxed);
         tracing::warn!("{peer}: {why}; closing the connection");
@@ -427,7 +434,14 @@ async fn respond(
                 return Ok(None);
             }
             let correlation_id = header.correlation_id;
-            return match api::legacy_response(broker, key, version, &body).await {
+            let ctx = Context {
+                header,
+                client_host: client_host.to_string(),
+                listener,
+                principal,
+                host,
+            };
+            return match api::legacy_response(broker, &ctx, key, version, &body).await {
                 Some(Ok(Some(body))) => Ok(Some(frame_response(correlation_id, &body))),
                 Some(Ok(None)) => Ok(None),
                 Some(Err(e)) => refuse(format!(
@@ -462,6 +476,8 @@ async fn respond(
         header,
         client_host: client_host.to_string(),
         listener,
+        principal,
+        host,
     };
     let response = match request {
         RequestKind::Produce(r) if abandoned(sender, Some(r.acks)) => return Ok(None),

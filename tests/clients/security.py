@@ -11,6 +11,16 @@ listeners (tests/tests/security.rs).
       (8192 iterations), tries three credentials Kafka refuses, describes USER and a user
       that does not exist, and prints {"set": error or null, "refused": {...: error name},
       "described": {user: [[mechanism, iterations]] or error name}}.
+
+  acls BOOTSTRAP
+      CreateAcls, DeleteAcls and DescribeAcls against a broker without an authorizer; prints
+      the error name each gets.
+
+  acl-enforce BOOTSTRAP
+      Against a broker with an authorizer, super user admin, PLAIN users alice and bob on a
+      SASL_PLAINTEXT listener: admin makes topics and ACLs, then alice and bob produce,
+      consume, list topics and call admin APIs; prints what each step got (see
+      `acl_enforce`).
 """
 
 import json
@@ -131,6 +141,118 @@ def acls(bootstrap):
     }))
 
 
+def as_user(bootstrap, user):
+    return {
+        "bootstrap.servers": bootstrap,
+        "security.protocol": "SASL_PLAINTEXT",
+        "sasl.mechanism": "PLAIN",
+        "sasl.username": user,
+        "sasl.password": f"{user}-secret",
+        "socket.timeout.ms": 5000,
+    }
+
+
+def produce_outcome(settings, topic, values):
+    """None when every record was acknowledged, else the first delivery error's name."""
+    errors = []
+    producer = Producer({**settings, "acks": "all", "message.timeout.ms": 10000})
+
+    def report(err, _msg):
+        if err is not None:
+            errors.append(err.name())
+
+    for v in values:
+        producer.produce(topic, v.encode(), on_delivery=report)
+    producer.flush(20)
+    return errors[0] if errors else None
+
+
+def consume_outcome(settings, topic, group, count):
+    """{"values": [...]} read as a member of GROUP and committed, or {"error": name}."""
+    consumer = Consumer(
+        {**settings, "group.id": group, "auto.offset.reset": "earliest",
+         "enable.auto.commit": False}
+    )
+    errors = []
+    consumer.subscribe([topic], on_assign=lambda c, ps: None)
+    values = []
+    deadline = time.monotonic() + 20
+    while len(values) < count and time.monotonic() < deadline and not errors:
+        m = consumer.poll(0.5)
+        if m is None:
+            continue
+        if m.error():
+            errors.append(m.error().name())
+        else:
+            values.append(m.value().decode())
+    if not errors:
+        try:
+            consumer.commit(asynchronous=False)
+        except Exception as e:
+            errors.append(e.args[0].name())
+    consumer.close()
+    return {"error": errors[0]} if errors else {"values": values}
+
+
+def acl_enforce(bootstrap):
+    from confluent_kafka.admin import (
+        AclBinding,
+        AclBindingFilter,
+        AclOperation,
+        AclPermissionType,
+        NewTopic,
+        ResourcePatternType,
+        ResourceType,
+    )
+
+    ALLOW, DENY = AclPermissionType.ALLOW, AclPermissionType.DENY
+    LITERAL, PREFIXED = ResourcePatternType.LITERAL, ResourcePatternType.PREFIXED
+    TOPIC, GROUP = ResourceType.TOPIC, ResourceType.GROUP
+    admin = AdminClient(as_user(bootstrap, "admin"))
+    alice, bob = as_user(bootstrap, "alice"), as_user(bootstrap, "bob")
+    alice_admin = AdminClient(alice)
+    result = {}
+    made = admin.create_topics([NewTopic(t, 1, 1) for t in ["orders", "secret"]])
+    result["admin_create_topics"] = [outcome(made[t]) for t in ["orders", "secret"]]
+    made = alice_admin.create_topics([NewTopic("alices", 1, 1)])
+    result["alice_create_topic"] = outcome(made["alices"])
+    bindings = [
+        AclBinding(TOPIC, "orders", LITERAL, "User:alice", "*", AclOperation.WRITE, ALLOW),
+        AclBinding(TOPIC, "ord", PREFIXED, "User:alice", "*", AclOperation.READ, ALLOW),
+        AclBinding(GROUP, "g1", LITERAL, "User:alice", "*", AclOperation.READ, ALLOW),
+        AclBinding(TOPIC, "*", LITERAL, "User:bob", "*", AclOperation.READ, ALLOW),
+        AclBinding(TOPIC, "orders", LITERAL, "User:bob", "*", AclOperation.ALL, DENY),
+    ]
+    created = admin.create_acls(bindings)
+    result["create_acls"] = [outcome(created[b]) for b in bindings]
+    any_filter = AclBindingFilter(
+        ResourceType.ANY, None, ResourcePatternType.ANY, None, None,
+        AclOperation.ANY, AclPermissionType.ANY,
+    )
+    described = admin.describe_acls(any_filter).result(timeout=20)
+    result["described"] = sorted(
+        [b.restype.name, b.name, b.resource_pattern_type.name, b.principal, b.host,
+         b.operation.name, b.permission_type.name]
+        for b in described
+    )
+    result["alice_topics"] = sorted(alice_admin.list_topics(timeout=10).topics)
+    result["bob_topics"] = sorted(AdminClient(bob).list_topics(timeout=10).topics)
+    result["alice_produce_orders"] = produce_outcome(alice, "orders", ["a1", "a2"])
+    result["alice_produce_secret"] = produce_outcome(alice, "secret", ["s1"])
+    result["bob_produce_orders"] = produce_outcome(bob, "orders", ["b1"])
+    result["alice_g1"] = consume_outcome(alice, "orders", "g1", 2)
+    result["alice_g2"] = consume_outcome(alice, "orders", "g2", 2)
+    binding = AclBinding(TOPIC, "x", LITERAL, "User:alice", "*", AclOperation.ALL, ALLOW)
+    result["alice_create_acls"] = outcome(alice_admin.create_acls([binding])[binding])
+    write_filter = AclBindingFilter(
+        TOPIC, "orders", LITERAL, "User:alice", None, AclOperation.WRITE, ALLOW
+    )
+    deleted = admin.delete_acls([write_filter])[write_filter].result(timeout=20)
+    result["deleted"] = [[b.name, b.principal, b.operation.name] for b in deleted]
+    result["alice_produce_after_delete"] = produce_outcome(alice, "orders", ["a3"])
+    print(json.dumps(result))
+
+
 if __name__ == "__main__":
     args = sys.argv[2:]
     if sys.argv[1] == "roundtrip":
@@ -139,5 +261,7 @@ if __name__ == "__main__":
         scram_admin(*args)
     elif sys.argv[1] == "acls":
         acls(*args)
+    elif sys.argv[1] == "acl-enforce":
+        acl_enforce(*args)
     else:
         sys.exit(f"unknown command {sys.argv[1]}")

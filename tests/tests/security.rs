@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use runnel_tests::{Runnel, client_command, free_port, run_client, temp_dir};
+use runnel_tests::{Runnel, client_command, free_port, run_client, runnel_cli, temp_dir};
 
 /// A test CA, a broker certificate for 127.0.0.1 and a client certificate, as PEM files.
 struct Certificates {
@@ -791,4 +791,153 @@ fn acl_apis_say_that_no_authorizer_is_configured() {
             "delete": "SECURITY_DISABLED",
         })
     );
+}
+
+/// Kafka's ACLs with `authorizer.class.name` (Kafka's StandardAuthorizer rules, core's
+/// `acl::Authorizer`), driven as a user would with confluent-kafka over SASL_PLAINTEXT: the
+/// super user makes topics and ACLs; alice writes where an ALLOW lets her and nowhere else,
+/// reads through a PREFIXED ACL as a member of the one group she may use, sees only the topics
+/// she may describe; bob's DENY on a topic wins over his ALLOW on `*`; refusals are Kafka's
+/// codes (TOPIC_/GROUP_/CLUSTER_AUTHORIZATION_FAILED) and are logged with the principal and
+/// the resource; a deleted ACL stops applying at once; the ACLs outlive a restart, and
+/// `runnel acl` lists, adds and removes them.
+#[test]
+fn acls_decide_who_may_do_what() {
+    let sasl_port = free_port();
+    let mut broker = Runnel::start_on(
+        "acl-enforce",
+        free_port(),
+        free_port(),
+        &[
+            format!("listeners=SASL_PLAINTEXT://127.0.0.1:{sasl_port}"),
+            r#"sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_admin="admin-secret" user_alice="alice-secret" user_bob="bob-secret";"#.to_string(),
+            "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer".into(),
+            "super.users=User:admin".into(),
+        ],
+    );
+    let bootstrap = format!("127.0.0.1:{sasl_port}");
+    let out = run_client(
+        "python3",
+        &["tests/clients/security.py", "acl-enforce", &bootstrap],
+        b"",
+        Duration::from_secs(240),
+    );
+    let got: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|_| panic!("{}\n{}", String::from_utf8_lossy(&out.stderr), broker.log()));
+    let expected = serde_json::json!({
+        "admin_create_topics": [null, null],
+        "alice_create_topic": "TOPIC_AUTHORIZATION_FAILED",
+        "create_acls": [null, null, null, null, null],
+        "described": [
+            ["GROUP", "g1", "LITERAL", "User:alice", "*", "READ", "ALLOW"],
+            ["TOPIC", "*", "LITERAL", "User:bob", "*", "READ", "ALLOW"],
+            ["TOPIC", "ord", "PREFIXED", "User:alice", "*", "READ", "ALLOW"],
+            ["TOPIC", "orders", "LITERAL", "User:alice", "*", "WRITE", "ALLOW"],
+            ["TOPIC", "orders", "LITERAL", "User:bob", "*", "ALL", "DENY"],
+        ],
+        // Metadata lists only what the principal may DESCRIBE (READ and WRITE imply it).
+        "alice_topics": ["orders"],
+        "bob_topics": ["__consumer_offsets", "secret"],
+        "alice_produce_orders": null,
+        "alice_produce_secret": "TOPIC_AUTHORIZATION_FAILED",
+        "bob_produce_orders": "TOPIC_AUTHORIZATION_FAILED",
+        "alice_g1": {"values": ["a1", "a2"]},
+        "alice_g2": {"error": "GROUP_AUTHORIZATION_FAILED"},
+        "alice_create_acls": "CLUSTER_AUTHORIZATION_FAILED",
+        "deleted": [["orders", "User:alice", "WRITE"]],
+        "alice_produce_after_delete": "TOPIC_AUTHORIZATION_FAILED",
+    });
+    assert_eq!(got, expected, "{}", broker.log());
+    let log = broker.log();
+    for line in [
+        "principal User:alice from 127.0.0.1 denied WRITE on TOPIC secret",
+        "principal User:bob from 127.0.0.1 denied DESCRIBE on TOPIC orders",
+        "principal User:alice from 127.0.0.1 denied READ on GROUP g2",
+        "ACL removed: User:alice ALLOW WRITE from * on TOPIC LITERAL orders",
+    ] {
+        assert!(log.contains(line), "no {line:?} in the log:\n{log}");
+    }
+    // The commit alice made in g1 is there; nothing was written to secret.
+    assert!(broker.terminate(), "a clean stop");
+    broker.restart();
+    let admin = [
+        "-b",
+        &bootstrap,
+        "-X",
+        "security.protocol=SASL_PLAINTEXT",
+        "-X",
+        "sasl.mechanism=PLAIN",
+        "-X",
+        "sasl.username=admin",
+        "-X",
+        "sasl.password=admin-secret",
+    ];
+    let cli = |args: &[&str]| {
+        let mut all: Vec<&str> = vec!["acl"];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&admin);
+        all.extend_from_slice(&["-o", "json"]);
+        let out = runnel_cli(&all, b"");
+        serde_json::from_str::<serde_json::Value>(&out)
+            .unwrap_or_else(|e| panic!("runnel {all:?}: {e}: {out:?}"))
+    };
+    let listed = cli(&["list", "--topic", "orders"]);
+    assert_eq!(
+        listed,
+        serde_json::json!([{
+            "principal": "User:bob", "permission": "DENY", "operation": "ALL", "host": "*",
+            "resource": "TOPIC", "pattern": "LITERAL", "name": "orders",
+        }]),
+        "after the restart the saved ACLs apply, without the deleted one"
+    );
+    cli(&[
+        "create",
+        "--principal",
+        "User:bob",
+        "--operation",
+        "describe",
+        "--operation",
+        "write",
+        "--topic",
+        "logs-",
+        "--prefixed",
+    ]);
+    let listed = cli(&["list", "--principal", "User:bob"]);
+    assert_eq!(listed.as_array().map(Vec::len), Some(4), "{listed}");
+    let removed = cli(&["delete", "--topic", "logs-", "--prefixed"]);
+    let operations: Vec<&str> = removed
+        .as_array()
+        .expect("rows")
+        .iter()
+        .filter_map(|r| r["operation"].as_str())
+        .collect();
+    assert_eq!(operations, ["WRITE", "DESCRIBE"], "{removed}");
+    // A refused creation changes nothing and says why.
+    let refused = run_client(
+        runnel_tests::runnel_binary().to_str().expect("path"),
+        &[
+            &[
+                "acl",
+                "create",
+                "--principal",
+                "alice",
+                "--operation",
+                "read",
+                "--topic",
+                "t",
+            ][..],
+            &admin[..],
+        ]
+        .concat(),
+        b"",
+        Duration::from_secs(30),
+    );
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success());
+    assert!(
+        stderr.contains("INVALID_REQUEST") && stderr.contains("principal"),
+        "{stderr}"
+    );
+    let listed = cli(&["list", "--principal", "User:bob"]);
+    assert_eq!(listed.as_array().map(Vec::len), Some(2), "{listed}");
 }

@@ -6,6 +6,9 @@
 
 use std::sync::Arc;
 
+use kafka_protocol::messages::alter_user_scram_credentials_response::AlterUserScramCredentialsResult;
+use kafka_protocol::messages::create_acls_response::AclCreationResult;
+use kafka_protocol::messages::delete_acls_response::DeleteAclsFilterResult;
 use kafka_protocol::messages::describe_cluster_response::DescribeClusterBroker;
 use kafka_protocol::messages::describe_log_dirs_response::{
     DescribeLogDirsPartition, DescribeLogDirsResult, DescribeLogDirsTopic,
@@ -15,16 +18,20 @@ use kafka_protocol::messages::describe_producers_response::{
 };
 use kafka_protocol::messages::elect_leaders_response::{PartitionResult, ReplicaElectionResult};
 use kafka_protocol::messages::{
+    AlterUserScramCredentialsResponse, CreateAclsResponse, DeleteAclsResponse,
+    DescribeAclsResponse, DescribeUserScramCredentialsResponse, RequestKind, ResponseKind,
+};
+use kafka_protocol::messages::{
     DescribeClientQuotasRequest, DescribeClientQuotasResponse, DescribeClusterRequest,
     DescribeClusterResponse, DescribeLogDirsRequest, DescribeLogDirsResponse,
     DescribeProducersRequest, DescribeProducersResponse, ElectLeadersRequest, ElectLeadersResponse,
     ListPartitionReassignmentsRequest, ListPartitionReassignmentsResponse, MetadataRequest,
     ProducerId, TopicName,
 };
-use runnel_core::acl::{self, ResourceType};
+use runnel_core::acl::{self, AclOperation, ResourceType};
 use runnel_core::error_code;
 
-use super::s;
+use super::{Context, s};
 use crate::broker::Broker;
 use crate::cluster::Entry;
 
@@ -41,13 +48,148 @@ const ELIGIBLE_LEADERS_NOT_AVAILABLE: i16 = 83;
 /// Kafka's "the volume's size is unknown" in DescribeLogDirs v4.
 const UNKNOWN_VOLUME_BYTES: i64 = -1;
 
+/// ACLs on the cluster-wide APIs (Kafka's `KafkaApis`): DescribeCluster, DescribeLogDirs,
+/// ListPartitionReassignments, DescribeUserScramCredentials and DescribeAcls need DESCRIBE on
+/// the cluster; ElectLeaders, AlterUserScramCredentials, CreateAcls and DeleteAcls ALTER;
+/// DescribeClientQuotas DESCRIBE_CONFIGS. A refusal answers CLUSTER_AUTHORIZATION_FAILED
+/// everywhere the response has room for it and changes nothing. `None` when allowed, or for
+/// other requests.
+pub(super) fn cluster_refused(
+    broker: &Broker,
+    ctx: &Context,
+    request: &RequestKind,
+) -> Option<ResponseKind> {
+    use AclOperation::{Alter, Describe, DescribeConfigs};
+    let operation = match request {
+        RequestKind::DescribeCluster(_)
+        | RequestKind::DescribeLogDirs(_)
+        | RequestKind::ListPartitionReassignments(_)
+        | RequestKind::DescribeUserScramCredentials(_)
+        | RequestKind::DescribeAcls(_) => Describe,
+        RequestKind::ElectLeaders(_)
+        | RequestKind::AlterUserScramCredentials(_)
+        | RequestKind::CreateAcls(_)
+        | RequestKind::DeleteAcls(_) => Alter,
+        RequestKind::DescribeClientQuotas(_) => DescribeConfigs,
+        _ => return None,
+    };
+    if ctx.may_cluster(broker, operation) {
+        return None;
+    }
+    let error = error_code::CLUSTER_AUTHORIZATION_FAILED;
+    let message = || Some(s("not authorized on the cluster"));
+    Some(match request {
+        RequestKind::DescribeCluster(_) => ResponseKind::DescribeCluster(
+            DescribeClusterResponse::default()
+                .with_error_code(error)
+                .with_error_message(message()),
+        ),
+        // v0–2 have no error field: an empty answer, as Kafka gives.
+        RequestKind::DescribeLogDirs(_) => {
+            ResponseKind::DescribeLogDirs(DescribeLogDirsResponse::default().with_error_code(error))
+        }
+        RequestKind::ListPartitionReassignments(_) => ResponseKind::ListPartitionReassignments(
+            ListPartitionReassignmentsResponse::default()
+                .with_error_code(error)
+                .with_error_message(message()),
+        ),
+        RequestKind::DescribeUserScramCredentials(_) => ResponseKind::DescribeUserScramCredentials(
+            DescribeUserScramCredentialsResponse::default()
+                .with_error_code(error)
+                .with_error_message(message()),
+        ),
+        RequestKind::DescribeAcls(_) => ResponseKind::DescribeAcls(
+            DescribeAclsResponse::default()
+                .with_error_code(error)
+                .with_error_message(message()),
+        ),
+        RequestKind::ElectLeaders(r) => ResponseKind::ElectLeaders(
+            ElectLeadersResponse::default()
+                .with_error_code(error)
+                .with_replica_election_results(
+                    r.topic_partitions
+                        .iter()
+                        .flatten()
+                        .map(|t| {
+                            ReplicaElectionResult::default()
+                                .with_topic(t.topic.clone())
+                                .with_partition_result(
+                                    t.partitions
+                                        .iter()
+                                        .map(|p| {
+                                            PartitionResult::default()
+                                                .with_partition_id(*p)
+                                                .with_error_code(error)
+                                                .with_error_message(message())
+                                        })
+                                        .collect(),
+                                )
+                        })
+                        .collect(),
+                ),
+        ),
+        RequestKind::AlterUserScramCredentials(r) => {
+            let mut users: Vec<_> = r
+                .deletions
+                .iter()
+                .map(|d| d.name.clone())
+                .chain(r.upsertions.iter().map(|u| u.name.clone()))
+                .collect();
+            users.dedup();
+            ResponseKind::AlterUserScramCredentials(
+                AlterUserScramCredentialsResponse::default().with_results(
+                    users
+                        .into_iter()
+                        .map(|user| {
+                            AlterUserScramCredentialsResult::default()
+                                .with_user(user)
+                                .with_error_code(error)
+                                .with_error_message(message())
+                        })
+                        .collect(),
+                ),
+            )
+        }
+        RequestKind::CreateAcls(r) => ResponseKind::CreateAcls(
+            CreateAclsResponse::default().with_results(
+                r.creations
+                    .iter()
+                    .map(|_| {
+                        AclCreationResult::default()
+                            .with_error_code(error)
+                            .with_error_message(message())
+                    })
+                    .collect(),
+            ),
+        ),
+        RequestKind::DeleteAcls(r) => ResponseKind::DeleteAcls(
+            DeleteAclsResponse::default().with_filter_results(
+                r.filters
+                    .iter()
+                    .map(|_| {
+                        DeleteAclsFilterResult::default()
+                            .with_error_code(error)
+                            .with_error_message(message())
+                    })
+                    .collect(),
+            ),
+        ),
+        RequestKind::DescribeClientQuotas(_) => ResponseKind::DescribeClientQuotas(
+            DescribeClientQuotasResponse::default()
+                .with_error_code(error)
+                .with_error_message(message()),
+        ),
+        _ => return None,
+    })
+}
+
 /// DescribeCluster (KIP-700): the brokers, controller and cluster id Metadata gives, and the
 /// cluster's authorized operations when asked (KIP-430). Controller endpoints (KIP-919,
 /// `endpoint_type` 2) are refused with UNSUPPORTED_ENDPOINT_TYPE, as a Kafka broker does.
 pub(super) async fn describe_cluster(
     broker: &Arc<Broker>,
+    ctx: &Context,
     request: DescribeClusterRequest,
-    listener: usize,
 ) -> DescribeClusterResponse {
     if request.endpoint_type != BROKER_ENDPOINTS {
         return DescribeClusterResponse::default()
@@ -58,9 +200,9 @@ pub(super) async fn describe_cluster(
     // Metadata v12 with no topics: the same brokers, cluster id and controller.
     let metadata = super::metadata::metadata(
         broker,
+        ctx,
         12,
         MetadataRequest::default().with_topics(Some(vec![])),
-        listener,
     )
     .await;
     DescribeClusterResponse::default()
@@ -81,7 +223,7 @@ pub(super) async fn describe_cluster(
                 .collect(),
         )
         .with_cluster_authorized_operations(if request.include_cluster_authorized_operations {
-            acl::authorized_operations(ResourceType::Cluster)
+            ctx.authorized_operations(broker, ResourceType::Cluster, acl::CLUSTER_NAME)
         } else {
             acl::AUTHORIZED_OPERATIONS_OMITTED
         })
@@ -155,21 +297,28 @@ fn volume_bytes(path: &std::path::Path) -> (i64, i64) {
 /// DescribeProducers (KIP-664): the idempotent producers core's replica tracks on each
 /// partition this node leads (id, epoch, last sequence, last timestamp); no transactions, so
 /// coordinator epoch and transaction start are -1. Errors per partition:
-/// UNKNOWN_TOPIC_OR_PARTITION, NOT_LEADER_OR_FOLLOWER.
+/// UNKNOWN_TOPIC_OR_PARTITION, NOT_LEADER_OR_FOLLOWER; TOPIC_AUTHORIZATION_FAILED without
+/// READ on the topic (Kafka's `handleDescribeProducersRequest`).
 pub(super) fn describe_producers(
     broker: &Arc<Broker>,
+    ctx: &Context,
     request: DescribeProducersRequest,
 ) -> DescribeProducersResponse {
     let topics = request
         .topics
         .into_iter()
         .map(|topic| {
+            let allowed =
+                super::topics::check_topic(broker, ctx, AclOperation::Read, topic.name.0.as_str());
             let partitions = topic
                 .partition_indexes
                 .iter()
                 .map(|&index| {
                     let result = PartitionResponse::default().with_partition_index(index);
-                    match broker.led_partition(&topic.name, index) {
+                    let led = allowed
+                        .clone()
+                        .and_then(|()| broker.led_partition(&topic.name, index));
+                    match led {
                         Err(e) => result
                             .with_error_code(e.code)
                             .with_error_message(Some(s(e.message))),

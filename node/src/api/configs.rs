@@ -15,8 +15,10 @@ use kafka_protocol::messages::{
     IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse,
 };
 
-use super::s;
+use super::{Context, s};
+use runnel_core::acl::{AclOperation, ResourceType};
 use runnel_core::dynamic_config;
+use runnel_core::error_code;
 use runnel_core::topic_config::{self, ListOp};
 
 use crate::broker::{ApiError, Broker, ConfigSource, DescribedConfig, code};
@@ -36,13 +38,46 @@ const STATIC_BROKER_CONFIG: i8 = 4;
 /// ConfigSource: the default.
 pub(super) const DEFAULT_CONFIG: i8 = 5;
 
+/// ACLs on a config resource (Kafka's `ConfigAdminManager`/`AuthHelper`): `operation`
+/// (DESCRIBE_CONFIGS or ALTER_CONFIGS) on the topic (else TOPIC_AUTHORIZATION_FAILED) or,
+/// for a broker, on the cluster (else CLUSTER_AUTHORIZATION_FAILED).
+fn check_resource(
+    broker: &Broker,
+    ctx: &Context,
+    operation: AclOperation,
+    resource_type: i8,
+    name: &str,
+) -> Result<(), ApiError> {
+    let refused = |code: i16, what: &str| {
+        Err(ApiError::new(
+            code,
+            format!(
+                "not authorized to {} of {what}",
+                operation.name().to_ascii_lowercase().replace('_', " ")
+            ),
+        ))
+    };
+    match resource_type {
+        TOPIC if !ctx.may(broker, operation, ResourceType::Topic, name) => refused(
+            error_code::TOPIC_AUTHORIZATION_FAILED,
+            &format!("topic {name}"),
+        ),
+        BROKER if !ctx.may_cluster(broker, operation) => {
+            refused(error_code::CLUSTER_AUTHORIZATION_FAILED, "the cluster")
+        }
+        _ => Ok(()),
+    }
+}
+
 /// DescribeConfigs.
 /// v3+ carries each config's type (KIP-569); documentation is not kept, so it stays null.
+/// ACLs: DESCRIBE_CONFIGS ([`check_resource`]).
 pub(super) fn describe_configs(
     broker: &Arc<Broker>,
-    version: i16,
+    ctx: &Context,
     request: DescribeConfigsRequest,
 ) -> DescribeConfigsResponse {
+    let version = ctx.header.request_api_version;
     let results = request
         .resources
         .into_iter()
@@ -54,7 +89,15 @@ pub(super) fn describe_configs(
                     .as_ref()
                     .is_none_or(|keys| keys.iter().any(|k| k.as_str() == key))
             };
+            let allowed = check_resource(
+                broker,
+                ctx,
+                AclOperation::DescribeConfigs,
+                resource.resource_type,
+                &name,
+            );
             let entries: Result<Vec<DescribedConfig>, ApiError> = match resource.resource_type {
+                _ if allowed.is_err() => allowed.map(|()| Vec::new()),
                 TOPIC => broker.describe_topic_config(&name),
                 BROKER => broker.describe_broker_config(&name),
                 other => Err(ApiError::new(
@@ -115,9 +158,11 @@ fn source_code(source: ConfigSource) -> i8 {
     }
 }
 
-/// AlterConfigs: replaces a topic's whole set of overrides.
+/// AlterConfigs: replaces a topic's whole set of overrides. ACLs: ALTER_CONFIGS
+/// ([`check_resource`]).
 pub(super) async fn alter_configs(
     broker: &Arc<Broker>,
+    ctx: &Context,
     request: AlterConfigsRequest,
 ) -> AlterConfigsResponse {
     let mut responses = Vec::with_capacity(request.resources.len());
@@ -127,15 +172,26 @@ pub(super) async fn alter_configs(
             .iter()
             .map(|c| (c.name.to_string(), c.value.as_ref().map(|v| v.to_string())))
             .collect();
-        let result = alter(
+        let result = match check_resource(
             broker,
+            ctx,
+            AclOperation::AlterConfigs,
             resource.resource_type,
             &resource.resource_name,
-            &changes,
-            true,
-            request.validate_only,
-        )
-        .await;
+        ) {
+            Ok(()) => {
+                alter(
+                    broker,
+                    resource.resource_type,
+                    &resource.resource_name,
+                    &changes,
+                    true,
+                    request.validate_only,
+                )
+                .await
+            }
+            Err(e) => Err(e),
+        };
         let (error, message) = outcome(result);
         responses.push(
             AlterConfigsResourceResponse::default()
@@ -150,13 +206,30 @@ pub(super) async fn alter_configs(
 
 /// IncrementalAlterConfigs: SET (0), DELETE (1), and APPEND (2) / SUBTRACT (3) on list
 /// configs (KIP-339: over the current value, the topic's own or else the default; core's
-/// `topic_config::apply_list_op`).
+/// `topic_config::apply_list_op`). ACLs: ALTER_CONFIGS ([`check_resource`]).
 pub(super) async fn incremental_alter_configs(
     broker: &Arc<Broker>,
+    ctx: &Context,
     request: IncrementalAlterConfigsRequest,
 ) -> IncrementalAlterConfigsResponse {
     let mut responses = Vec::with_capacity(request.resources.len());
     for resource in request.resources {
+        if let Err(e) = check_resource(
+            broker,
+            ctx,
+            AclOperation::AlterConfigs,
+            resource.resource_type,
+            &resource.resource_name,
+        ) {
+            responses.push(
+                IncrementalResult::default()
+                    .with_resource_type(resource.resource_type)
+                    .with_resource_name(resource.resource_name)
+                    .with_error_code(e.code)
+                    .with_error_message(Some(s(e.message))),
+            );
+            continue;
+        }
         // The value a list operation starts from: the topic's, or this broker's in effect.
         let current = || match resource.resource_type {
             TOPIC => broker

@@ -18,20 +18,41 @@ use kafka_protocol::messages::{
     BrokerId, FetchRequest, FetchResponse, OffsetForLeaderEpochRequest,
     OffsetForLeaderEpochResponse,
 };
+use std::collections::BTreeSet;
+
+use runnel_core::acl::{AclOperation, ResourceType};
 use runnel_core::batch::BatchHeader;
 use runnel_core::error_code;
 
+use super::Context;
 use crate::broker::Broker;
 
 /// The longest a fetch waits, whatever it asks (Kafka's clients ask for 500 ms or less).
 const MAX_WAIT_CAP_MS: u64 = 30_000;
 
 /// Fetch, waiting up to `max_wait_ms` for `min_bytes`.
+///
+/// ACLs (Kafka's `handleFetchRequest`): a consumer needs READ on each topic, a follower
+/// (`replica_id` ≥ 0) CLUSTER_ACTION on the cluster; the partitions of a topic it may not
+/// read are answered TOPIC_AUTHORIZATION_FAILED.
 pub(super) async fn fetch(
     broker: &Arc<Broker>,
-    version: i16,
+    ctx: &Context,
     request: FetchRequest,
 ) -> FetchResponse {
+    let version = ctx.header.request_api_version;
+    let follower_allowed =
+        request.replica_id.0 < 0 || ctx.may_cluster(broker, AclOperation::ClusterAction);
+    let refused: BTreeSet<String> = request
+        .topics
+        .iter()
+        .map(|t| topic_name(broker, t))
+        .filter(|name| {
+            !follower_allowed
+                || (request.replica_id.0 < 0
+                    && !ctx.may(broker, AclOperation::Read, ResourceType::Topic, name))
+        })
+        .collect();
     let wait = Duration::from_millis(
         u64::try_from(request.max_wait_ms)
             .unwrap_or(0)
@@ -44,7 +65,7 @@ pub(super) async fn fetch(
         let appended = broker.appended.notified();
         tokio::pin!(appended);
         appended.as_mut().enable();
-        let (response, bytes, records, errors) = read_once(broker, version, &request);
+        let (response, bytes, records, errors) = read_once(broker, version, &request, &refused);
         let now = tokio::time::Instant::now();
         if bytes >= min_bytes.max(1) || errors || now >= deadline {
             broker
@@ -68,6 +89,7 @@ fn read_once(
     broker: &Broker,
     version: i16,
     request: &FetchRequest,
+    refused: &BTreeSet<String>,
 ) -> (FetchResponse, usize, u64, bool) {
     let mut remaining = usize::try_from(request.max_bytes).unwrap_or(0);
     let mut total = 0usize;
@@ -76,20 +98,22 @@ fn read_once(
     let mut topics = Vec::with_capacity(request.topics.len());
     let replica_fetch = request.replica_id.0 >= 0 && broker.cluster().is_some();
     for fetch_topic in &request.topics {
-        let name = if fetch_topic.topic.0.is_empty() {
-            broker
-                .topic_by_id(fetch_topic.topic_id)
-                .map(|t| t.name.clone())
-                .unwrap_or_default()
-        } else {
-            fetch_topic.topic.0.to_string()
-        };
+        let name = topic_name(broker, fetch_topic);
         let mut partitions = Vec::with_capacity(fetch_topic.partitions.len());
         for p in &fetch_topic.partitions {
             let data = PartitionData::default()
                 .with_partition_index(p.partition)
                 .with_preferred_read_replica(BrokerId(-1))
                 .with_aborted_transactions(Some(Vec::new()));
+            if refused.contains(&name) {
+                errors = true;
+                partitions.push(
+                    data.with_error_code(error_code::TOPIC_AUTHORIZATION_FAILED)
+                        .with_high_watermark(-1)
+                        .with_records(Some(Bytes::new())),
+                );
+                continue;
+            }
             let partition = match broker.led_partition(&name, p.partition) {
                 Ok(partition) => partition,
                 Err(e) => {
@@ -198,6 +222,21 @@ fn read_once(
     )
 }
 
+/// A fetched topic's name: as asked, or from its id (Fetch v13+ names topics by id).
+fn topic_name(
+    broker: &Broker,
+    topic: &kafka_protocol::messages::fetch_request::FetchTopic,
+) -> String {
+    if topic.topic.0.is_empty() {
+        broker
+            .topic_by_id(topic.topic_id)
+            .map(|t| t.name.clone())
+            .unwrap_or_default()
+    } else {
+        topic.topic.0.to_string()
+    }
+}
+
 /// KIP-74: only the response's first non-empty partition may exceed the byte limit (with its
 /// first batch). A later partition's read of `len` bytes, with `total` bytes already in the
 /// response and `limit` left for it, is dropped when it does not fit.
@@ -207,15 +246,26 @@ fn past_limit(total: usize, limit: usize, len: usize) -> bool {
 
 /// OffsetsForLeaderEpoch: where each asked epoch ends in this node's log (KIP-101, KIP-279).
 /// In a cluster only the leader answers (a follower's truncation point must be the leader's).
+///
+/// ACLs (Kafka's `handleOffsetForLeaderEpochRequest`): a follower (`replica_id` ≥ 0) needs
+/// CLUSTER_ACTION, a consumer DESCRIBE on each topic; else TOPIC_AUTHORIZATION_FAILED.
 pub(super) fn offset_for_leader_epoch(
     broker: &Arc<Broker>,
+    ctx: &Context,
     request: OffsetForLeaderEpochRequest,
 ) -> OffsetForLeaderEpochResponse {
+    let follower = request.replica_id.0 >= 0;
+    let cluster_action = follower && ctx.may_cluster(broker, AclOperation::ClusterAction);
     let topics = request
         .topics
         .into_iter()
         .map(|topic| {
             let name = topic.topic.0.to_string();
+            let allowed = if follower {
+                cluster_action
+            } else {
+                ctx.may(broker, AclOperation::Describe, ResourceType::Topic, &name)
+            };
             let partitions = topic
                 .partitions
                 .into_iter()
@@ -224,6 +274,9 @@ pub(super) fn offset_for_leader_epoch(
                         .with_partition(p.partition)
                         .with_leader_epoch(-1)
                         .with_end_offset(-1);
+                    if !allowed {
+                        return answer.with_error_code(error_code::TOPIC_AUTHORIZATION_FAILED);
+                    }
                     match broker.led_partition(&name, p.partition) {
                         Ok(partition) => {
                             let state = partition.lock();

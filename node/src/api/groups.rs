@@ -19,6 +19,7 @@ use kafka_protocol::messages::{
     LeaveGroupResponse, ListGroupsRequest, ListGroupsResponse, OffsetDeleteResponse,
     SyncGroupRequest, SyncGroupResponse,
 };
+use runnel_core::acl::{AclOperation, ResourceType};
 use runnel_core::error_code;
 use runnel_core::group::{GroupError, GroupOutput, GroupState, JoinRequest, SyncRequest};
 
@@ -30,7 +31,40 @@ use crate::broker::{Broker, now_ms};
 /// In a cluster, a group request to a node that does not coordinate groups: NOT_COORDINATOR,
 /// so the client finds the coordinator again. `None` for other requests.
 pub(super) fn not_coordinator(request: &RequestKind, version: i16) -> Option<ResponseKind> {
-    let error = error_code::NOT_COORDINATOR;
+    group_request_failed(request, version, error_code::NOT_COORDINATOR)
+}
+
+/// ACLs on a request about one group (Kafka's `KafkaApis`): JoinGroup, SyncGroup, Heartbeat,
+/// LeaveGroup and OffsetCommit need READ on the group, OffsetFetch (v0–7, one group)
+/// DESCRIBE, OffsetDelete DELETE; a refusal answers GROUP_AUTHORIZATION_FAILED and changes
+/// nothing. `None` when allowed, or for other requests.
+pub(super) fn group_refused(
+    broker: &Broker,
+    ctx: &Context,
+    request: &RequestKind,
+) -> Option<ResponseKind> {
+    let (operation, group) = match request {
+        RequestKind::JoinGroup(r) => (AclOperation::Read, r.group_id.0.as_str()),
+        RequestKind::SyncGroup(r) => (AclOperation::Read, r.group_id.0.as_str()),
+        RequestKind::Heartbeat(r) => (AclOperation::Read, r.group_id.0.as_str()),
+        RequestKind::LeaveGroup(r) => (AclOperation::Read, r.group_id.0.as_str()),
+        RequestKind::OffsetCommit(r) => (AclOperation::Read, r.group_id.0.as_str()),
+        RequestKind::OffsetFetch(r) => (AclOperation::Describe, r.group_id.0.as_str()),
+        RequestKind::OffsetDelete(r) => (AclOperation::Delete, r.group_id.0.as_str()),
+        _ => return None,
+    };
+    if ctx.may(broker, operation, ResourceType::Group, group) {
+        return None;
+    }
+    group_request_failed(
+        request,
+        ctx.header.request_api_version,
+        error_code::GROUP_AUTHORIZATION_FAILED,
+    )
+}
+
+/// A request about one group answered with `error` everywhere; `None` for other requests.
+fn group_request_failed(request: &RequestKind, version: i16, error: i16) -> Option<ResponseKind> {
     Some(match request {
         RequestKind::JoinGroup(_) => ResponseKind::JoinGroup(
             JoinGroupResponse::default()
@@ -72,13 +106,19 @@ pub(super) const NO_TRANSACTIONS: &str =
 /// Transactions are not supported yet: a transaction coordinator (key type 1) is refused at
 /// once with TRANSACTIONAL_ID_AUTHORIZATION_FAILED and says why, so a client fails fast
 /// instead of retrying COORDINATOR_NOT_AVAILABLE until its timeout.
+///
+/// ACLs: DESCRIBE on the group (each key, v4+), else GROUP_AUTHORIZATION_FAILED.
 pub(super) fn find_coordinator(
     broker: &Arc<Broker>,
-    version: i16,
+    ctx: &Context,
     request: FindCoordinatorRequest,
-    listener: usize,
 ) -> FindCoordinatorResponse {
-    let coordinator = broker.coordinator_endpoint(listener);
+    let version = ctx.header.request_api_version;
+    let coordinator = broker.coordinator_endpoint(ctx.listener);
+    let refused = |group: &str| {
+        request.key_type == 0
+            && !ctx.may(broker, AclOperation::Describe, ResourceType::Group, group)
+    };
     let (node, host, port) = match &coordinator {
         Some((id, host, port)) => (BrokerId(*id), s(host.clone()), i32::from(*port)),
         None => (BrokerId(-1), s(String::new()), -1),
@@ -106,8 +146,15 @@ pub(super) fn find_coordinator(
             .coordinator_keys
             .into_iter()
             .map(|key| {
-                Coordinator::default()
-                    .with_key(key)
+                let coordinator = Coordinator::default().with_key(key.clone());
+                if refused(key.as_str()) {
+                    return coordinator
+                        .with_node_id(BrokerId(-1))
+                        .with_host(s(String::new()))
+                        .with_port(-1)
+                        .with_error_code(error_code::GROUP_AUTHORIZATION_FAILED);
+                }
+                coordinator
                     .with_node_id(node)
                     .with_host(host.clone())
                     .with_port(port)
@@ -116,6 +163,12 @@ pub(super) fn find_coordinator(
             })
             .collect();
         return FindCoordinatorResponse::default().with_coordinators(coordinators);
+    }
+    if refused(request.key.as_str()) {
+        return FindCoordinatorResponse::default()
+            .with_error_code(error_code::GROUP_AUTHORIZATION_FAILED)
+            .with_node_id(BrokerId(-1))
+            .with_port(-1);
     }
     FindCoordinatorResponse::default()
         .with_error_code(error)
@@ -343,11 +396,16 @@ const CLASSIC: &str = "classic";
 
 /// ListGroups, optionally filtered by state (v4+) and by group type (v5+, KIP-848: every group
 /// here is "classic", so a filter without it lists none).
+///
+/// ACLs (Kafka's `handleListGroupsRequest`): DESCRIBE on the cluster lists every group;
+/// otherwise only the groups the principal may DESCRIBE.
 pub(super) fn list_groups(
     broker: &Arc<Broker>,
-    version: i16,
+    ctx: &Context,
     request: ListGroupsRequest,
 ) -> ListGroupsResponse {
+    let version = ctx.header.request_api_version;
+    let every_group = ctx.may_cluster_quietly(broker, AclOperation::Describe);
     let type_wanted = request.types_filter.is_empty()
         || request
             .types_filter
@@ -373,6 +431,16 @@ pub(super) fn list_groups(
     drop(guard);
     let groups = listed
         .into_iter()
+        .filter(|(id, _, _)| {
+            every_group
+                || broker.authorize_quietly(
+                    &ctx.principal,
+                    &ctx.host,
+                    AclOperation::Describe,
+                    ResourceType::Group,
+                    id,
+                )
+        })
         .filter(|(_, _, state)| {
             request.states_filter.is_empty()
                 || request
@@ -392,66 +460,107 @@ pub(super) fn list_groups(
 }
 
 /// DescribeGroups. A group with only commits is Empty; an unknown one is Dead, as in Kafka.
-/// v3+ with `include_authorized_operations` (KIP-430): every operation a group supports, as
-/// Kafka answers without an authorizer.
+/// v3+ with `include_authorized_operations` (KIP-430): the operations the principal may do on
+/// each group (every one a group supports without an authorizer). ACLs: DESCRIBE on each
+/// group, else GROUP_AUTHORIZATION_FAILED.
 pub(super) fn describe_groups(
     broker: &Arc<Broker>,
-    version: i16,
+    ctx: &Context,
     request: DescribeGroupsRequest,
 ) -> DescribeGroupsResponse {
-    let operations = if version >= 3 && request.include_authorized_operations {
-        runnel_core::acl::authorized_operations(runnel_core::acl::ResourceType::Group)
-    } else {
-        runnel_core::acl::AUTHORIZED_OPERATIONS_OMITTED
+    let version = ctx.header.request_api_version;
+    let operations = |group: &str| {
+        if version >= 3 && request.include_authorized_operations {
+            ctx.authorized_operations(broker, ResourceType::Group, group)
+        } else {
+            runnel_core::acl::AUTHORIZED_OPERATIONS_OMITTED
+        }
     };
+    let allowed: Vec<bool> = request
+        .groups
+        .iter()
+        .map(|id| {
+            ctx.may(
+                broker,
+                AclOperation::Describe,
+                ResourceType::Group,
+                id.0.as_str(),
+            )
+        })
+        .collect();
     let groups = broker.lock_groups();
     let described = request
         .groups
-        .into_iter()
-        .map(|id| match groups.coordinator.describe(id.0.as_str()) {
-            Some(d) => DescribedGroup::default()
-                .with_group_id(id)
-                .with_group_state(s(d.state.name()))
-                .with_protocol_type(s(d.protocol_type))
-                .with_protocol_data(s(d.protocol_name))
-                .with_members(
-                    d.members
-                        .into_iter()
-                        .map(|m| {
-                            DescribedGroupMember::default()
-                                .with_member_id(s(m.member_id))
-                                // v4+ (KIP-345): a static member's instance id.
-                                .with_group_instance_id(if version >= 4 {
-                                    m.group_instance_id.map(s)
-                                } else {
-                                    None
-                                })
-                                .with_client_id(s(m.client_id))
-                                .with_client_host(s(m.client_host))
-                                .with_member_metadata(Bytes::from(m.metadata))
-                                .with_member_assignment(Bytes::from(m.assignment))
-                        })
-                        .collect(),
-                ),
-            None if groups.offsets.group(id.0.as_str()).next().is_some() => {
-                DescribedGroup::default()
+        .iter()
+        .zip(allowed)
+        .map(|(id, allowed)| (id.clone(), allowed))
+        .map(
+            |(id, allowed)| match groups.coordinator.describe(id.0.as_str()) {
+                _ if !allowed => DescribedGroup::default()
                     .with_group_id(id)
-                    .with_group_state(s(GroupState::Empty.name()))
-            }
-            None => DescribedGroup::default()
-                .with_group_id(id)
-                .with_group_state(s("Dead")),
+                    .with_error_code(error_code::GROUP_AUTHORIZATION_FAILED),
+                Some(d) => DescribedGroup::default()
+                    .with_group_id(id)
+                    .with_group_state(s(d.state.name()))
+                    .with_protocol_type(s(d.protocol_type))
+                    .with_protocol_data(s(d.protocol_name))
+                    .with_members(
+                        d.members
+                            .into_iter()
+                            .map(|m| {
+                                DescribedGroupMember::default()
+                                    .with_member_id(s(m.member_id))
+                                    // v4+ (KIP-345): a static member's instance id.
+                                    .with_group_instance_id(if version >= 4 {
+                                        m.group_instance_id.map(s)
+                                    } else {
+                                        None
+                                    })
+                                    .with_client_id(s(m.client_id))
+                                    .with_client_host(s(m.client_host))
+                                    .with_member_metadata(Bytes::from(m.metadata))
+                                    .with_member_assignment(Bytes::from(m.assignment))
+                            })
+                            .collect(),
+                    ),
+                None if groups.offsets.group(id.0.as_str()).next().is_some() => {
+                    DescribedGroup::default()
+                        .with_group_id(id)
+                        .with_group_state(s(GroupState::Empty.name()))
+                }
+                None => DescribedGroup::default()
+                    .with_group_id(id)
+                    .with_group_state(s("Dead")),
+            },
+        )
+        .map(|group| {
+            let bits = operations(group.group_id.0.as_str());
+            group.with_authorized_operations(bits)
         })
-        .map(|group| group.with_authorized_operations(operations))
         .collect();
     DescribeGroupsResponse::default().with_groups(described)
 }
 
-/// DeleteGroups: removes empty groups and their committed offsets.
+/// DeleteGroups: removes empty groups and their committed offsets. ACLs: DELETE on each
+/// group, else GROUP_AUTHORIZATION_FAILED.
 pub(super) fn delete_groups(
     broker: &Arc<Broker>,
+    ctx: &Context,
     request: DeleteGroupsRequest,
 ) -> DeleteGroupsResponse {
+    let allowed: Vec<bool> = request
+        .groups_names
+        .iter()
+        .map(|id| {
+            ctx.may(
+                broker,
+                AclOperation::Delete,
+                ResourceType::Group,
+                id.0.as_str(),
+            )
+        })
+        .collect();
+    let mut allowed = allowed.into_iter();
     let mut guard = broker.lock_groups();
     let groups = &mut *guard;
     let results = request
@@ -459,6 +568,11 @@ pub(super) fn delete_groups(
         .into_iter()
         .map(|id| {
             let name = id.0.to_string();
+            if !allowed.next().unwrap_or(false) {
+                return DeletableGroupResult::default()
+                    .with_group_id(id)
+                    .with_error_code(error_code::GROUP_AUTHORIZATION_FAILED);
+            }
             let has_offsets = groups.offsets.group(&name).next().is_some();
             let code = match groups.coordinator.delete(&name) {
                 Ok(()) => 0,

@@ -1,8 +1,9 @@
 //! Request versions Kafka 3.x still serves but `kafka-protocol` 0.18 does not encode: it follows
 //! Kafka 4.0, whose minimums KIP-896 raised. Clients set for Kafka 2.x send them (Go's sarama
 //! with `V2_0_0_0`, kafka-python on old settings), so each is read and written here by hand,
-//! from the Kafka protocol guide's layout of that version, and answered by the same handler as
-//! the versions the crate knows: nothing is decided here.
+//! from the Kafka protocol guide's layout of that version, and answered through the same
+//! dispatcher ([`super::handle`]) as the versions the crate knows, ACL checks included:
+//! nothing is decided here.
 
 use std::sync::Arc;
 
@@ -14,12 +15,29 @@ use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProdu
 use kafka_protocol::messages::{
     ApiKey, CreateTopicsRequest, DeleteTopicsRequest, DescribeConfigsRequest,
     DescribeLogDirsRequest, GroupId, OffsetCommitRequest, OffsetFetchRequest, ProduceRequest,
-    TopicName,
+    RequestKind, ResponseKind, TopicName,
 };
 use kafka_protocol::protocol::{Decodable, Encodable};
 
-use super::{cluster_admin, configs, offsets, produce, s, topics};
+use super::{Context, configs, s};
 use crate::broker::Broker;
+
+/// `request` answered by the dispatcher as the version `version` the crate knows.
+async fn handle_as(
+    broker: &Arc<Broker>,
+    ctx: &Context,
+    version: i16,
+    request: RequestKind,
+) -> Option<ResponseKind> {
+    let mut ctx = ctx.clone();
+    ctx.header.request_api_version = version;
+    super::handle(broker, &ctx, request).await
+}
+
+/// The error for a dispatcher answer of another kind than asked (never expected).
+fn unexpected(api: &str) -> String {
+    format!("{api}: the handler gave another kind of answer")
+}
 
 /// Whether `version` of `key` is read and written here rather than by `kafka-protocol`.
 pub fn is_legacy(key: ApiKey, version: i16) -> bool {
@@ -40,18 +58,23 @@ pub fn is_legacy(key: ApiKey, version: i16) -> bool {
 /// this version. Errors: a malformed body.
 pub async fn response(
     broker: &Arc<Broker>,
+    ctx: &Context,
     key: ApiKey,
     version: i16,
     body: &[u8],
 ) -> Option<Result<Option<Vec<u8>>, String>> {
     Some(match (key, version) {
-        (ApiKey::Produce, 0..=2) => produce_v0_v2(broker, version, body).await,
-        (ApiKey::DescribeConfigs, 0) => describe_configs_v0(broker, body).map(Some),
-        (ApiKey::DescribeLogDirs, 0) => describe_log_dirs_v0(broker, body).map(Some),
-        (ApiKey::OffsetCommit, 0 | 1) => offset_commit_v0_v1(broker, version, body).await.map(Some),
-        (ApiKey::OffsetFetch, 0) => offset_fetch_v0(broker, body).map(Some),
-        (ApiKey::CreateTopics, 0 | 1) => create_topics_v0_v1(broker, version, body).await.map(Some),
-        (ApiKey::DeleteTopics, 0) => delete_topics_v0(broker, body).await.map(Some),
+        (ApiKey::Produce, 0..=2) => produce_v0_v2(broker, ctx, version, body).await,
+        (ApiKey::DescribeConfigs, 0) => describe_configs_v0(broker, ctx, body).await.map(Some),
+        (ApiKey::DescribeLogDirs, 0) => describe_log_dirs_v0(broker, ctx, body).await.map(Some),
+        (ApiKey::OffsetCommit, 0 | 1) => offset_commit_v0_v1(broker, ctx, version, body)
+            .await
+            .map(Some),
+        (ApiKey::OffsetFetch, 0) => offset_fetch_v0(broker, ctx, body).await.map(Some),
+        (ApiKey::CreateTopics, 0 | 1) => create_topics_v0_v1(broker, ctx, version, body)
+            .await
+            .map(Some),
+        (ApiKey::DeleteTopics, 0) => delete_topics_v0(broker, ctx, body).await.map(Some),
         _ => return None,
     })
 }
@@ -64,6 +87,7 @@ pub async fn response(
 /// (v1) and each partition's LogAppendTime (v2).
 async fn produce_v0_v2(
     broker: &Arc<Broker>,
+    ctx: &Context,
     version: i16,
     body: &[u8],
 ) -> Result<Option<Vec<u8>>, String> {
@@ -124,8 +148,10 @@ async fn produce_v0_v2(
                 })
                 .collect(),
         );
-    let Some(response) = produce::produce(broker, 3, request).await else {
-        return Ok(None); // acks=0
+    let response = match handle_as(broker, ctx, 3, RequestKind::Produce(request)).await {
+        Some(ResponseKind::Produce(response)) => response,
+        None => return Ok(None), // acks=0
+        Some(_) => return Err(unexpected("Produce")),
     };
     let answer = |topic: &str, index: i32| {
         response
@@ -163,12 +189,19 @@ async fn produce_v0_v2(
 /// DescribeConfigs v0. Its request is v1's without the trailing `include_synonyms`; its
 /// response is v1's with the one-byte `is_default` (true when the source is DEFAULT_CONFIG)
 /// where v1 has the one-byte `config_source`, and without synonyms (KIP-226).
-fn describe_configs_v0(broker: &Arc<Broker>, body: &[u8]) -> Result<Vec<u8>, String> {
+async fn describe_configs_v0(
+    broker: &Arc<Broker>,
+    ctx: &Context,
+    body: &[u8],
+) -> Result<Vec<u8>, String> {
     let mut v1 = BytesMut::with_capacity(body.len() + 1);
     v1.extend_from_slice(body);
     v1.put_u8(0); // include_synonyms = false
     let request = DescribeConfigsRequest::decode(&mut v1.freeze(), 1).map_err(|e| e.to_string())?;
-    let response = configs::describe_configs(broker, 0, request);
+    let response = match handle_as(broker, ctx, 0, RequestKind::DescribeConfigs(request)).await {
+        Some(ResponseKind::DescribeConfigs(response)) => response,
+        _ => return Err(unexpected("DescribeConfigs")),
+    };
     let mut out = BytesMut::new();
     out.put_i32(response.throttle_time_ms);
     out.put_i32(len(response.results.len()));
@@ -190,13 +223,19 @@ fn describe_configs_v0(broker: &Arc<Broker>, body: &[u8]) -> Result<Vec<u8>, Str
 }
 
 /// DescribeLogDirs v0: the same bytes as v1 (v1 only changed how throttling is applied).
-fn describe_log_dirs_v0(broker: &Arc<Broker>, body: &[u8]) -> Result<Vec<u8>, String> {
+async fn describe_log_dirs_v0(
+    broker: &Arc<Broker>,
+    ctx: &Context,
+    body: &[u8],
+) -> Result<Vec<u8>, String> {
     let request = DescribeLogDirsRequest::decode(&mut Bytes::copy_from_slice(body), 1)
         .map_err(|e| e.to_string())?;
+    let response = match handle_as(broker, ctx, 1, RequestKind::DescribeLogDirs(request)).await {
+        Some(ResponseKind::DescribeLogDirs(response)) => response,
+        _ => return Err(unexpected("DescribeLogDirs")),
+    };
     let mut out = BytesMut::new();
-    cluster_admin::describe_log_dirs(broker, request)
-        .encode(&mut out, 1)
-        .map_err(|e| e.to_string())?;
+    response.encode(&mut out, 1).map_err(|e| e.to_string())?;
     Ok(out.to_vec())
 }
 
@@ -207,6 +246,7 @@ fn describe_log_dirs_v0(broker: &Arc<Broker>, body: &[u8]) -> Result<Vec<u8>, St
 /// no member id), as Kafka reads it.
 async fn offset_commit_v0_v1(
     broker: &Arc<Broker>,
+    ctx: &Context,
     version: i16,
     body: &[u8],
 ) -> Result<Vec<u8>, String> {
@@ -247,22 +287,29 @@ async fn offset_commit_v0_v1(
         .with_member_id(s(member_id))
         .with_retention_time_ms(-1)
         .with_topics(topics);
+    let response = match handle_as(broker, ctx, 2, RequestKind::OffsetCommit(request)).await {
+        Some(ResponseKind::OffsetCommit(response)) => response,
+        _ => return Err(unexpected("OffsetCommit")),
+    };
     let mut out = BytesMut::new();
-    offsets::offset_commit(broker, request)
-        .await
-        .encode(&mut out, 2)
-        .map_err(|e| e.to_string())?;
+    response.encode(&mut out, 2).map_err(|e| e.to_string())?;
     Ok(out.to_vec())
 }
 
 /// OffsetFetch v0: the same bytes as v1 both ways (v0 read ZooKeeper's commits, v1 Kafka's).
-fn offset_fetch_v0(broker: &Arc<Broker>, body: &[u8]) -> Result<Vec<u8>, String> {
+async fn offset_fetch_v0(
+    broker: &Arc<Broker>,
+    ctx: &Context,
+    body: &[u8],
+) -> Result<Vec<u8>, String> {
     let request = OffsetFetchRequest::decode(&mut Bytes::copy_from_slice(body), 1)
         .map_err(|e| e.to_string())?;
+    let response = match handle_as(broker, ctx, 1, RequestKind::OffsetFetch(request)).await {
+        Some(ResponseKind::OffsetFetch(response)) => response,
+        _ => return Err(unexpected("OffsetFetch")),
+    };
     let mut out = BytesMut::new();
-    offsets::offset_fetch(broker, 1, request)
-        .encode(&mut out, 1)
-        .map_err(|e| e.to_string())?;
+    response.encode(&mut out, 1).map_err(|e| e.to_string())?;
     Ok(out.to_vec())
 }
 
@@ -271,6 +318,7 @@ fn offset_fetch_v0(broker: &Arc<Broker>, body: &[u8]) -> Result<Vec<u8>, String>
 /// throttle time in front).
 async fn create_topics_v0_v1(
     broker: &Arc<Broker>,
+    ctx: &Context,
     version: i16,
     body: &[u8],
 ) -> Result<Vec<u8>, String> {
@@ -279,7 +327,10 @@ async fn create_topics_v0_v1(
         v2.put_u8(0); // validate_only = false
     }
     let request = CreateTopicsRequest::decode(&mut v2.freeze(), 2).map_err(|e| e.to_string())?;
-    let response = topics::create_topics(broker, 2, request).await;
+    let response = match handle_as(broker, ctx, 2, RequestKind::CreateTopics(request)).await {
+        Some(ResponseKind::CreateTopics(response)) => response,
+        _ => return Err(unexpected("CreateTopics")),
+    };
     let mut out = BytesMut::new();
     out.put_i32(len(response.topics.len()));
     for topic in &response.topics {
@@ -293,10 +344,17 @@ async fn create_topics_v0_v1(
 }
 
 /// DeleteTopics v0: v1's request; the answer is v1's without the throttle time in front.
-async fn delete_topics_v0(broker: &Arc<Broker>, body: &[u8]) -> Result<Vec<u8>, String> {
+async fn delete_topics_v0(
+    broker: &Arc<Broker>,
+    ctx: &Context,
+    body: &[u8],
+) -> Result<Vec<u8>, String> {
     let request = DeleteTopicsRequest::decode(&mut Bytes::copy_from_slice(body), 1)
         .map_err(|e| e.to_string())?;
-    let response = topics::delete_topics(broker, 1, request).await;
+    let response = match handle_as(broker, ctx, 1, RequestKind::DeleteTopics(request)).await {
+        Some(ResponseKind::DeleteTopics(response)) => response,
+        _ => return Err(unexpected("DeleteTopics")),
+    };
     let mut out = BytesMut::new();
     out.put_i32(len(response.responses.len()));
     for topic in &response.responses {

@@ -11,9 +11,9 @@ use kafka_protocol::messages::{
     ApiVersionsResponse, BrokerId, MetadataRequest, MetadataResponse, TopicName,
 };
 
-use runnel_core::acl::{self, ResourceType};
+use runnel_core::acl::{self, AclOperation, ResourceType};
 
-use super::{SUPPORTED, s};
+use super::{Context, SUPPORTED, s};
 use crate::broker::{ApiError, Broker, Topic, code};
 
 /// The ApiVersions answer: every API and advertised range.
@@ -49,28 +49,42 @@ pub fn api_versions_error_body() -> BytesMut {
 /// unknown ones when auto-creation is on and the client allows it. In a cluster: every live
 /// broker and each partition's leader, replicas, ISR and leader epoch from the metadata log.
 ///
-/// Authorized operations (KIP-430), when asked for: every operation a topic supports (v8+) and
-/// the cluster supports (v8–v10), as Kafka answers without an authorizer.
+/// Authorized operations (KIP-430), when asked for: the operations the principal may do on
+/// each topic (v8+) and on the cluster (v8–v10); every one the resource supports without an
+/// authorizer.
+///
+/// ACLs (Kafka's `handleTopicMetadataRequest`, single node): "every topic" lists only the
+/// topics the principal may DESCRIBE; a named topic it may not describe is answered
+/// TOPIC_AUTHORIZATION_FAILED, and one that does not exist is auto-created only for a
+/// principal that may CREATE it (else TOPIC_AUTHORIZATION_FAILED).
 pub(super) async fn metadata(
     broker: &Arc<Broker>,
+    ctx: &Context,
     version: i16,
     request: MetadataRequest,
-    listener: usize,
 ) -> MetadataResponse {
+    let listener = ctx.listener;
     let topic_operations = version >= 8 && request.include_topic_authorized_operations;
     let cluster_operations =
         (8..=10).contains(&version) && request.include_cluster_authorized_operations;
     let mut response = match broker.cluster() {
         Some(cluster) => cluster_metadata(broker, cluster, version, request).await,
-        None => node_metadata(broker, version, request, listener),
+        None => node_metadata(broker, ctx, version, request, listener),
     };
     if topic_operations {
         for topic in response.topics.iter_mut().filter(|t| t.error_code == 0) {
-            topic.topic_authorized_operations = acl::authorized_operations(ResourceType::Topic);
+            let name = topic
+                .name
+                .as_ref()
+                .map(|n| n.0.to_string())
+                .unwrap_or_default();
+            topic.topic_authorized_operations =
+                ctx.authorized_operations(broker, ResourceType::Topic, &name);
         }
     }
     if cluster_operations {
-        response.cluster_authorized_operations = acl::authorized_operations(ResourceType::Cluster);
+        response.cluster_authorized_operations =
+            ctx.authorized_operations(broker, ResourceType::Cluster, acl::CLUSTER_NAME);
     }
     response
 }
@@ -78,6 +92,7 @@ pub(super) async fn metadata(
 /// Metadata on a single node.
 fn node_metadata(
     broker: &Arc<Broker>,
+    ctx: &Context,
     version: i16,
     request: MetadataRequest,
     listener: usize,
@@ -93,6 +108,15 @@ fn node_metadata(
         broker
             .topics()
             .iter()
+            .filter(|t| {
+                broker.authorize_quietly(
+                    &ctx.principal,
+                    &ctx.host,
+                    AclOperation::Describe,
+                    ResourceType::Topic,
+                    &t.name,
+                )
+            })
             .map(|t| describe(broker, version, t))
             .collect()
     } else {
@@ -113,6 +137,22 @@ fn node_metadata(
                         .with_error_code(runnel_core::error_code::UNKNOWN_TOPIC_OR_PARTITION)
                         .with_topic_id(requested.topic_id);
                 };
+                let refused = |operation| {
+                    let e = super::topics::topic_refused(operation, &name);
+                    MetadataResponseTopic::default()
+                        .with_error_code(e.code)
+                        .with_name(Some(TopicName(s(name.clone()))))
+                };
+                if !ctx.may(broker, AclOperation::Describe, ResourceType::Topic, &name) {
+                    return refused(AclOperation::Describe);
+                }
+                if broker.topic(&name).is_none()
+                    && allow_create
+                    && broker.config.auto_create_topics
+                    && !ctx.may_create_topic(broker, &name)
+                {
+                    return refused(AclOperation::Create);
+                }
                 match broker.topic_or_create(&name, allow_create) {
                     Ok(topic) => describe(broker, version, &topic),
                     Err(ApiError { code, .. }) => MetadataResponseTopic::default()

@@ -23,6 +23,7 @@ use std::sync::Arc;
 
 use kafka_protocol::messages::{ApiKey, RequestHeader, RequestKind, ResponseKind};
 use kafka_protocol::protocol::StrBytes;
+use runnel_core::acl::{self, AclOperation, ResourceType};
 
 use crate::broker::Broker;
 
@@ -65,7 +66,7 @@ pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::DescribeCluster, 0, 1),
     (ApiKey::DescribeProducers, 0, 0),
     (ApiKey::DescribeUserScramCredentials, 0, 0),
-    // SECURITY_DISABLED, as Kafka without an authorizer (`acls.rs`).
+    // SECURITY_DISABLED without `authorizer.class.name`, as Kafka (`acls.rs`).
     (ApiKey::DescribeAcls, 1, 3),
     (ApiKey::CreateAcls, 1, 3),
     (ApiKey::DeleteAcls, 1, 3),
@@ -139,6 +140,65 @@ pub struct Context {
     /// Which of `listeners` the request came through: Metadata and FindCoordinator answer
     /// with that listener's address, as Kafka does.
     pub listener: usize,
+    /// Who the client is for ACLs: `User:<name>` once SASL authenticated it, else
+    /// `User:ANONYMOUS` (Kafka's principals).
+    pub principal: String,
+    /// The client's IP address, as ACL hosts name it.
+    pub host: String,
+}
+
+impl Context {
+    /// Whether this request's principal may do `operation` on `resource_type`/`name`
+    /// ([`Broker::authorize`]: always without an authorizer).
+    pub fn may(
+        &self,
+        broker: &Broker,
+        operation: AclOperation,
+        resource_type: ResourceType,
+        name: &str,
+    ) -> bool {
+        broker.authorize(&self.principal, &self.host, operation, resource_type, name)
+    }
+
+    /// Whether this request's principal may do `operation` on the cluster.
+    pub fn may_cluster(&self, broker: &Broker, operation: AclOperation) -> bool {
+        self.may(broker, operation, ResourceType::Cluster, acl::CLUSTER_NAME)
+    }
+
+    /// Whether this request's principal may create topic `name`: CREATE on the cluster or on
+    /// the topic (Kafka's CreateTopics and auto-creation).
+    pub fn may_create_topic(&self, broker: &Broker, name: &str) -> bool {
+        // Asked quietly first: CREATE on the topic is enough.
+        broker.authorize_quietly(
+            &self.principal,
+            &self.host,
+            AclOperation::Create,
+            ResourceType::Cluster,
+            acl::CLUSTER_NAME,
+        ) || self.may(broker, AclOperation::Create, ResourceType::Topic, name)
+    }
+
+    /// Whether this request's principal may do `operation` on the cluster, without logging a
+    /// refusal (for checks that decide how much to show, as Kafka's `logIfDenied = false`).
+    pub fn may_cluster_quietly(&self, broker: &Broker, operation: AclOperation) -> bool {
+        broker.authorize_quietly(
+            &self.principal,
+            &self.host,
+            operation,
+            ResourceType::Cluster,
+            acl::CLUSTER_NAME,
+        )
+    }
+
+    /// The KIP-430 authorized-operations bits of a resource for this request's principal.
+    pub fn authorized_operations(
+        &self,
+        broker: &Broker,
+        resource_type: ResourceType,
+        name: &str,
+    ) -> i32 {
+        broker.authorized_operations(&self.principal, &self.host, resource_type, name)
+    }
 }
 
 /// Handles one decoded request. `None` means no response at all (Produce with acks=0).
@@ -153,53 +213,57 @@ pub async fn handle(
     {
         return Some(refusal);
     }
+    // ACLs of the requests about one group, and of the cluster-wide ones; the others check
+    // theirs per topic or group as they go.
+    if let Some(refusal) = groups::group_refused(broker, ctx, &request)
+        .or_else(|| cluster_admin::cluster_refused(broker, ctx, &request))
+    {
+        return Some(refusal);
+    }
     Some(match request {
         RequestKind::ApiVersions(_) => ResponseKind::ApiVersions(api_versions_response()),
         RequestKind::Metadata(r) => {
-            ResponseKind::Metadata(metadata::metadata(broker, version, r, ctx.listener).await)
+            ResponseKind::Metadata(metadata::metadata(broker, ctx, version, r).await)
         }
         RequestKind::Produce(r) => {
-            return produce::produce(broker, version, r)
+            return produce::produce(broker, ctx, r)
                 .await
                 .map(ResponseKind::Produce);
         }
-        RequestKind::Fetch(r) => ResponseKind::Fetch(fetch::fetch(broker, version, r).await),
+        RequestKind::Fetch(r) => ResponseKind::Fetch(fetch::fetch(broker, ctx, r).await),
         RequestKind::ListOffsets(r) => {
-            ResponseKind::ListOffsets(topics::list_offsets(broker, version, r))
+            ResponseKind::ListOffsets(topics::list_offsets(broker, ctx, r))
         }
         RequestKind::OffsetForLeaderEpoch(r) => {
-            ResponseKind::OffsetForLeaderEpoch(fetch::offset_for_leader_epoch(broker, r))
+            ResponseKind::OffsetForLeaderEpoch(fetch::offset_for_leader_epoch(broker, ctx, r))
         }
         RequestKind::CreateTopics(r) => {
-            ResponseKind::CreateTopics(topics::create_topics(broker, version, r).await)
+            ResponseKind::CreateTopics(topics::create_topics(broker, ctx, r).await)
         }
         RequestKind::DeleteTopics(r) => {
-            ResponseKind::DeleteTopics(topics::delete_topics(broker, version, r).await)
+            ResponseKind::DeleteTopics(topics::delete_topics(broker, ctx, r).await)
         }
         RequestKind::CreatePartitions(r) => {
-            ResponseKind::CreatePartitions(topics::create_partitions(broker, r))
+            ResponseKind::CreatePartitions(topics::create_partitions(broker, ctx, r))
         }
         RequestKind::DeleteRecords(r) => {
-            ResponseKind::DeleteRecords(topics::delete_records(broker, r))
+            ResponseKind::DeleteRecords(topics::delete_records(broker, ctx, r))
         }
         RequestKind::InitProducerId(r) => {
-            ResponseKind::InitProducerId(produce::init_producer_id(broker, r))
+            ResponseKind::InitProducerId(produce::init_producer_id(broker, ctx, r))
         }
         RequestKind::DescribeConfigs(r) => {
-            ResponseKind::DescribeConfigs(configs::describe_configs(broker, version, r))
+            ResponseKind::DescribeConfigs(configs::describe_configs(broker, ctx, r))
         }
         RequestKind::AlterConfigs(r) => {
-            ResponseKind::AlterConfigs(configs::alter_configs(broker, r).await)
+            ResponseKind::AlterConfigs(configs::alter_configs(broker, ctx, r).await)
         }
         RequestKind::IncrementalAlterConfigs(r) => ResponseKind::IncrementalAlterConfigs(
-            configs::incremental_alter_configs(broker, r).await,
+            configs::incremental_alter_configs(broker, ctx, r).await,
         ),
-        RequestKind::FindCoordinator(r) => ResponseKind::FindCoordinator(groups::find_coordinator(
-            broker,
-            version,
-            r,
-            ctx.listener,
-        )),
+        RequestKind::FindCoordinator(r) => {
+            ResponseKind::FindCoordinator(groups::find_coordinator(broker, ctx, r))
+        }
         RequestKind::JoinGroup(r) => {
             ResponseKind::JoinGroup(groups::join_group(broker, ctx, r).await)
         }
@@ -210,32 +274,30 @@ pub async fn handle(
         RequestKind::LeaveGroup(r) => {
             ResponseKind::LeaveGroup(groups::leave_group(broker, version, r))
         }
-        RequestKind::ListGroups(r) => {
-            ResponseKind::ListGroups(groups::list_groups(broker, version, r))
-        }
+        RequestKind::ListGroups(r) => ResponseKind::ListGroups(groups::list_groups(broker, ctx, r)),
         RequestKind::DescribeGroups(r) => {
-            ResponseKind::DescribeGroups(groups::describe_groups(broker, version, r))
+            ResponseKind::DescribeGroups(groups::describe_groups(broker, ctx, r))
         }
         RequestKind::DeleteGroups(r) => {
-            ResponseKind::DeleteGroups(groups::delete_groups(broker, r))
+            ResponseKind::DeleteGroups(groups::delete_groups(broker, ctx, r))
         }
         RequestKind::OffsetCommit(r) => {
-            ResponseKind::OffsetCommit(offsets::offset_commit(broker, r).await)
+            ResponseKind::OffsetCommit(offsets::offset_commit(broker, ctx, r).await)
         }
         RequestKind::OffsetFetch(r) => {
-            ResponseKind::OffsetFetch(offsets::offset_fetch(broker, version, r))
+            ResponseKind::OffsetFetch(offsets::offset_fetch(broker, ctx, r))
         }
         RequestKind::OffsetDelete(r) => {
-            ResponseKind::OffsetDelete(offsets::offset_delete(broker, r))
+            ResponseKind::OffsetDelete(offsets::offset_delete(broker, ctx, r))
         }
-        RequestKind::DescribeCluster(r) => ResponseKind::DescribeCluster(
-            cluster_admin::describe_cluster(broker, r, ctx.listener).await,
-        ),
+        RequestKind::DescribeCluster(r) => {
+            ResponseKind::DescribeCluster(cluster_admin::describe_cluster(broker, ctx, r).await)
+        }
         RequestKind::DescribeLogDirs(r) => {
             ResponseKind::DescribeLogDirs(cluster_admin::describe_log_dirs(broker, r))
         }
         RequestKind::DescribeProducers(r) => {
-            ResponseKind::DescribeProducers(cluster_admin::describe_producers(broker, r))
+            ResponseKind::DescribeProducers(cluster_admin::describe_producers(broker, ctx, r))
         }
         RequestKind::DescribeClientQuotas(r) => {
             ResponseKind::DescribeClientQuotas(cluster_admin::describe_client_quotas(r))
@@ -243,9 +305,13 @@ pub async fn handle(
         RequestKind::ListPartitionReassignments(r) => {
             ResponseKind::ListPartitionReassignments(cluster_admin::list_partition_reassignments(r))
         }
-        RequestKind::DescribeAcls(r) => ResponseKind::DescribeAcls(acls::describe_acls(r)),
-        RequestKind::CreateAcls(r) => ResponseKind::CreateAcls(acls::create_acls(r)),
-        RequestKind::DeleteAcls(r) => ResponseKind::DeleteAcls(acls::delete_acls(r)),
+        RequestKind::DescribeAcls(r) => {
+            ResponseKind::DescribeAcls(acls::describe_acls(broker, version, r))
+        }
+        RequestKind::CreateAcls(r) => ResponseKind::CreateAcls(acls::create_acls(broker, r)),
+        RequestKind::DeleteAcls(r) => {
+            ResponseKind::DeleteAcls(acls::delete_acls(broker, version, r))
+        }
         RequestKind::DescribeUserScramCredentials(r) => ResponseKind::DescribeUserScramCredentials(
             scram::describe_user_scram_credentials(broker, r),
         ),

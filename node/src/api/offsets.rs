@@ -17,8 +17,9 @@ use kafka_protocol::messages::{
     OffsetFetchRequest, OffsetFetchResponse, TopicName,
 };
 
-use super::s;
+use super::{Context, s};
 use crate::broker::Broker;
+use runnel_core::acl::{AclOperation, ResourceType};
 use runnel_core::error_code;
 use runnel_core::offsets::commit_error_code;
 
@@ -82,14 +83,29 @@ pub(super) fn fetch_failed(
 }
 
 /// OffsetCommit: every partition of the request gets its own code; a refusal of the member
-/// (unknown, wrong generation, rebalancing) applies to all of them.
+/// (unknown, wrong generation, rebalancing) applies to all of them. ACLs: READ on the group
+/// (checked before, `groups::group_refused`) and on each topic, whose partitions are
+/// otherwise answered TOPIC_AUTHORIZATION_FAILED and not committed.
 pub(super) async fn offset_commit(
     broker: &Arc<Broker>,
+    ctx: &Context,
     request: OffsetCommitRequest,
 ) -> OffsetCommitResponse {
     let group = request.group_id.0.to_string();
+    let readable: Vec<bool> = request
+        .topics
+        .iter()
+        .map(|t| {
+            ctx.may(
+                broker,
+                AclOperation::Read,
+                ResourceType::Topic,
+                t.name.0.as_str(),
+            )
+        })
+        .collect();
     let mut entries = Vec::new();
-    for topic in &request.topics {
+    for (topic, _) in request.topics.iter().zip(&readable).filter(|(_, r)| **r) {
         for p in &topic.partitions {
             entries.push((
                 topic.name.0.to_string(),
@@ -150,14 +166,20 @@ pub(super) async fn offset_commit(
     let topics = request
         .topics
         .into_iter()
-        .map(|topic| {
+        .zip(readable)
+        .map(|(topic, readable)| {
             let partitions = topic
                 .partitions
                 .iter()
                 .map(|p| {
+                    let code = if readable {
+                        codes.next().unwrap_or(0)
+                    } else {
+                        error_code::TOPIC_AUTHORIZATION_FAILED
+                    };
                     OffsetCommitResponsePartition::default()
                         .with_partition_index(p.partition_index)
-                        .with_error_code(codes.next().unwrap_or(0))
+                        .with_error_code(code)
                 })
                 .collect();
             OffsetCommitResponseTopic::default()
@@ -170,12 +192,29 @@ pub(super) async fn offset_commit(
 
 /// OffsetFetch (v0–7: one group): the committed offset of each asked partition, or of every
 /// partition the group has committed when no topics are named. No commit is offset -1.
+/// ACLs: DESCRIBE on the group (checked before, `groups::group_refused`) and on each topic:
+/// a named topic's partitions are otherwise answered TOPIC_AUTHORIZATION_FAILED, and "every
+/// partition" leaves such topics out (Kafka's `handleOffsetFetchRequest`).
 pub(super) fn offset_fetch(
     broker: &Arc<Broker>,
-    version: i16,
+    ctx: &Context,
     request: OffsetFetchRequest,
 ) -> OffsetFetchResponse {
+    let version = ctx.header.request_api_version;
     let group = request.group_id.0.to_string();
+    let describable = |topic: &str, quietly: bool| {
+        if quietly {
+            broker.authorize_quietly(
+                &ctx.principal,
+                &ctx.host,
+                AclOperation::Describe,
+                ResourceType::Topic,
+                topic,
+            )
+        } else {
+            ctx.may(broker, AclOperation::Describe, ResourceType::Topic, topic)
+        }
+    };
     let groups = broker.lock_groups();
     let asked: Vec<(String, Vec<i32>)> = match &request.topics {
         Some(topics) => topics
@@ -184,7 +223,11 @@ pub(super) fn offset_fetch(
             .collect(),
         None => {
             let mut all: Vec<(String, Vec<i32>)> = Vec::new();
-            for ((topic, partition), _) in groups.offsets.group(&group) {
+            for ((topic, partition), _) in groups
+                .offsets
+                .group(&group)
+                .filter(|((topic, _), _)| describable(topic, true))
+            {
                 match all.last_mut() {
                     Some((t, ps)) if t == topic => ps.push(*partition),
                     _ => all.push((topic.clone(), vec![*partition])),
@@ -196,9 +239,18 @@ pub(super) fn offset_fetch(
     let topics = asked
         .into_iter()
         .map(|(topic, partitions)| {
+            let allowed = request.topics.is_none() || describable(&topic, false);
             let partitions = partitions
                 .into_iter()
                 .map(|p| {
+                    if !allowed {
+                        return OffsetFetchResponsePartition::default()
+                            .with_partition_index(p)
+                            .with_committed_offset(-1)
+                            .with_committed_leader_epoch(-1)
+                            .with_metadata(Some(s("")))
+                            .with_error_code(error_code::TOPIC_AUTHORIZATION_FAILED);
+                    }
                     let committed = groups.offsets.fetch(&group, &topic, p);
                     OffsetFetchResponsePartition::default()
                         .with_partition_index(p)
@@ -226,11 +278,26 @@ pub(super) fn offset_fetch(
 /// GROUP_ID_NOT_FOUND, a live non-consumer group NON_EMPTY_GROUP; partitions of topics a live
 /// consumer group subscribes to answer GROUP_SUBSCRIBED_TO_TOPIC, unknown ones
 /// UNKNOWN_TOPIC_OR_PARTITION, and the rest are deleted (NONE whether or not a commit existed).
+/// ACLs: DELETE on the group (checked before, `groups::group_refused`) and READ on each topic,
+/// whose partitions are otherwise answered TOPIC_AUTHORIZATION_FAILED.
 pub(super) fn offset_delete(
     broker: &Arc<Broker>,
+    ctx: &Context,
     request: OffsetDeleteRequest,
 ) -> OffsetDeleteResponse {
     let group = request.group_id.0.to_string();
+    let readable: Vec<bool> = request
+        .topics
+        .iter()
+        .map(|t| {
+            ctx.may(
+                broker,
+                AclOperation::Read,
+                ResourceType::Topic,
+                t.name.0.as_str(),
+            )
+        })
+        .collect();
     let mut guard = broker.lock_groups();
     let groups = &mut *guard;
     let has_offsets = groups.offsets.group(&group).next().is_some();
@@ -243,7 +310,7 @@ pub(super) fn offset_delete(
     };
     let mut deletable = Vec::new();
     let mut topics = Vec::with_capacity(request.topics.len());
-    for topic in &request.topics {
+    for (topic, readable) in request.topics.iter().zip(readable) {
         let name = topic.name.0.to_string();
         let subscribed = protected.as_ref().is_none_or(|p| p.contains(&name));
         let partitions = topic
@@ -251,7 +318,9 @@ pub(super) fn offset_delete(
             .iter()
             .map(|p| {
                 let index = p.partition_index;
-                let error = if broker
+                let error = if !readable {
+                    error_code::TOPIC_AUTHORIZATION_FAILED
+                } else if broker
                     .topic(&name)
                     .and_then(|t| t.partition(index))
                     .is_none()

@@ -11,9 +11,10 @@ use kafka_protocol::messages::{
 
 use std::time::Duration;
 
+use runnel_core::acl::{AclOperation, ResourceType};
 use runnel_core::error_code;
 
-use super::s;
+use super::{Context, s};
 use crate::broker::{ApiError, Broker, Produced, code};
 
 /// Produce. acks=0 gets no response at all. acks=-1 waits until the ISR has the records (or
@@ -27,11 +28,16 @@ use crate::broker::{ApiError, Broker, Produced, code};
 /// whose deadline is the request's `timeout_ms`, Kafka's protocol doc: "the timeout to await
 /// a response"). Waiting partition by partition would hold later partitions' batches back by
 /// earlier partitions' waits and append them after the client may have given up.
+///
+/// ACLs (Kafka's `handleProduceRequest`): WRITE on each topic, else its partitions are
+/// answered TOPIC_AUTHORIZATION_FAILED and nothing is written; a topic that does not exist is
+/// created only for a principal that may CREATE it.
 pub(super) async fn produce(
     broker: &Arc<Broker>,
-    version: i16,
+    ctx: &Context,
     request: ProduceRequest,
 ) -> Option<ProduceResponse> {
+    let version = ctx.header.request_api_version;
     let acks = request.acks;
     let timeout_ms = u64::try_from(request.timeout_ms).unwrap_or(0).max(1);
     let deadline = tokio::time::Instant::now() + Duration::from_millis(timeout_ms);
@@ -39,7 +45,15 @@ pub(super) async fn produce(
     let mut appended = Vec::with_capacity(request.topic_data.len());
     for topic_data in request.topic_data {
         let name = topic_data.name.0.to_string();
-        let topic = broker.topic_or_create(&name, true);
+        let writable = ctx.may(broker, AclOperation::Write, ResourceType::Topic, &name);
+        let topic = if writable {
+            broker.topic_or_create(&name, ctx.may_create_topic(broker, &name))
+        } else {
+            Err(ApiError::new(
+                error_code::TOPIC_AUTHORIZATION_FAILED,
+                format!("not authorized to write to topic {name}"),
+            ))
+        };
         let mut partitions = Vec::with_capacity(topic_data.partition_data.len());
         for data in topic_data.partition_data {
             if !matches!(acks, -1..=1) {
@@ -132,15 +146,32 @@ fn partition_response(
 /// InitProducerId: a fresh producer id at epoch 0, or the same id at the next epoch when the
 /// client asks to bump its own (KIP-360). Transactions are not supported yet: a transactional
 /// id is refused at once with TRANSACTIONAL_ID_AUTHORIZATION_FAILED.
+///
+/// ACLs (Kafka 3.0+, KIP-679): IDEMPOTENT_WRITE on the cluster, or WRITE on at least one
+/// topic; else CLUSTER_AUTHORIZATION_FAILED.
 pub(super) fn init_producer_id(
     broker: &Arc<Broker>,
+    ctx: &Context,
     request: InitProducerIdRequest,
 ) -> InitProducerIdResponse {
-    if request.transactional_id.is_some() {
-        return InitProducerIdResponse::default()
-            .with_error_code(error_code::TRANSACTIONAL_ID_AUTHORIZATION_FAILED)
+    let refused = |code| {
+        InitProducerIdResponse::default()
+            .with_error_code(code)
             .with_producer_id(ProducerId(-1))
-            .with_producer_epoch(-1);
+            .with_producer_epoch(-1)
+    };
+    if request.transactional_id.is_some() {
+        return refused(error_code::TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
+    }
+    if !ctx.may_cluster_quietly(broker, AclOperation::IdempotentWrite)
+        && !broker.authorize_any(
+            &ctx.principal,
+            &ctx.host,
+            AclOperation::Write,
+            ResourceType::Topic,
+        )
+    {
+        return refused(error_code::CLUSTER_AUTHORIZATION_FAILED);
     }
     let (id, epoch) = if request.producer_id.0 >= 0 && request.producer_epoch >= 0 {
         (

@@ -19,8 +19,36 @@ use kafka_protocol::messages::{
     ListOffsetsRequest, ListOffsetsResponse, TopicName,
 };
 
-use super::s;
+use runnel_core::acl::{AclOperation, ResourceType};
+use runnel_core::error_code;
+
+use super::{Context, s};
 use crate::broker::{ApiError, Broker, code};
+
+/// The refusal of `operation` on topic `name` (TOPIC_AUTHORIZATION_FAILED).
+pub(super) fn topic_refused(operation: AclOperation, name: &str) -> ApiError {
+    ApiError::new(
+        error_code::TOPIC_AUTHORIZATION_FAILED,
+        format!(
+            "not authorized to {} topic {name}",
+            operation.name().to_ascii_lowercase().replace('_', " ")
+        ),
+    )
+}
+
+/// `Ok` when this request's principal may do `operation` on topic `name`.
+pub(super) fn check_topic(
+    broker: &Broker,
+    ctx: &Context,
+    operation: AclOperation,
+    name: &str,
+) -> Result<(), ApiError> {
+    if ctx.may(broker, operation, ResourceType::Topic, name) {
+        Ok(())
+    } else {
+        Err(topic_refused(operation, name))
+    }
+}
 
 /// ListOffsets timestamp meaning "the log start offset".
 const EARLIEST: i64 = -2;
@@ -35,17 +63,20 @@ const EARLIEST_LOCAL: i64 = -4;
 /// so -1, as Kafka answers when remote storage is off.
 const LATEST_TIERED: i64 = -5;
 
-/// ListOffsets: earliest, latest, or the first offset at or after a timestamp.
+/// ListOffsets: earliest, latest, or the first offset at or after a timestamp. ACLs: DESCRIBE
+/// on each topic (Kafka's `handleListOffsetRequest`), else TOPIC_AUTHORIZATION_FAILED.
 pub(super) fn list_offsets(
     broker: &Arc<Broker>,
-    version: i16,
+    ctx: &Context,
     request: ListOffsetsRequest,
 ) -> ListOffsetsResponse {
+    let version = ctx.header.request_api_version;
     let topics = request
         .topics
         .into_iter()
         .map(|topic| {
             let name = topic.name.0.to_string();
+            let allowed = check_topic(broker, ctx, AclOperation::Describe, &name);
             let partitions = topic
                 .partitions
                 .into_iter()
@@ -54,7 +85,10 @@ pub(super) fn list_offsets(
                         .with_partition_index(p.partition_index)
                         .with_timestamp(-1)
                         .with_offset(-1);
-                    match offset_for(broker, &name, p.partition_index, p.timestamp) {
+                    let found = allowed
+                        .clone()
+                        .and_then(|()| offset_for(broker, &name, p.partition_index, p.timestamp));
+                    match found {
                         Ok((offset, timestamp, epoch)) => response
                             .with_offset(offset)
                             .with_timestamp(timestamp)
@@ -115,15 +149,27 @@ fn offset_and_timestamp(
 }
 
 /// CreateTopics: here on a single node (where a replication factor above 1 is refused),
-/// through the metadata quorum in a cluster.
+/// through the metadata quorum in a cluster. ACLs: CREATE on the cluster or on the topic
+/// (Kafka's `handleCreateTopicsRequest`), else TOPIC_AUTHORIZATION_FAILED.
 pub(super) async fn create_topics(
     broker: &Arc<Broker>,
-    version: i16,
+    ctx: &Context,
     request: CreateTopicsRequest,
 ) -> CreateTopicsResponse {
+    let version = ctx.header.request_api_version;
     let mut results = Vec::with_capacity(request.topics.len());
     for topic in request.topics {
         let name = topic.name.0.to_string();
+        if !ctx.may_create_topic(broker, &name) {
+            let e = topic_refused(AclOperation::Create, &name);
+            results.push(
+                CreatableTopicResult::default()
+                    .with_name(topic.name)
+                    .with_error_code(e.code)
+                    .with_error_message(Some(s(e.message))),
+            );
+            continue;
+        }
         let partitions = if !topic.assignments.is_empty() {
             topic.assignments.len() as i32
         } else if topic.num_partitions == -1 {
@@ -176,12 +222,14 @@ pub(super) async fn create_topics(
     CreateTopicsResponse::default().with_topics(results)
 }
 
-/// DeleteTopics, by name (v0–5) or by name or id (v6+).
+/// DeleteTopics, by name (v0–5) or by name or id (v6+). ACLs: DELETE on each topic, else
+/// TOPIC_AUTHORIZATION_FAILED.
 pub(super) async fn delete_topics(
     broker: &Arc<Broker>,
-    version: i16,
+    ctx: &Context,
     request: DeleteTopicsRequest,
 ) -> DeleteTopicsResponse {
+    let version = ctx.header.request_api_version;
     let mut names: Vec<(Option<String>, uuid::Uuid)> = request
         .topic_names
         .iter()
@@ -200,7 +248,10 @@ pub(super) async fn delete_topics(
             .with_name(name.clone().map(|n| TopicName(s(n))))
             .with_topic_id(id);
         let result = match &name {
-            Some(name) => broker.delete_topic_anywhere(name).await,
+            Some(name) => match check_topic(broker, ctx, AclOperation::Delete, name) {
+                Ok(()) => broker.delete_topic_anywhere(name).await,
+                Err(e) => Err(e),
+            },
             None => Err(ApiError::new(
                 runnel_core::error_code::UNKNOWN_TOPIC_OR_PARTITION,
                 "unknown topic id",
@@ -216,9 +267,11 @@ pub(super) async fn delete_topics(
     DeleteTopicsResponse::default().with_responses(responses)
 }
 
-/// CreatePartitions: grows topics.
+/// CreatePartitions: grows topics. ACLs: ALTER on each topic, else
+/// TOPIC_AUTHORIZATION_FAILED.
 pub(super) fn create_partitions(
     broker: &Arc<Broker>,
+    ctx: &Context,
     request: CreatePartitionsRequest,
 ) -> CreatePartitionsResponse {
     let results = request
@@ -226,7 +279,9 @@ pub(super) fn create_partitions(
         .into_iter()
         .map(|topic| {
             let name = topic.name.0.to_string();
-            let result = if request.validate_only {
+            let result = if let Err(e) = check_topic(broker, ctx, AclOperation::Alter, &name) {
+                Err(e)
+            } else if request.validate_only {
                 match broker.topic(&name) {
                     Some(t) if (t.partitions().len() as i32) < topic.count => Ok(()),
                     Some(_) => Err(ApiError::new(
@@ -254,8 +309,10 @@ pub(super) fn create_partitions(
 }
 
 /// DeleteRecords: moves each partition's log start offset (-1: to the high watermark).
+/// ACLs: DELETE on each topic, else TOPIC_AUTHORIZATION_FAILED.
 pub(super) fn delete_records(
     broker: &Arc<Broker>,
+    ctx: &Context,
     request: DeleteRecordsRequest,
 ) -> DeleteRecordsResponse {
     let topics = request
@@ -263,6 +320,7 @@ pub(super) fn delete_records(
         .into_iter()
         .map(|topic| {
             let name = topic.name.0.to_string();
+            let allowed = check_topic(broker, ctx, AclOperation::Delete, &name);
             let partitions = topic
                 .partitions
                 .into_iter()
@@ -271,13 +329,13 @@ pub(super) fn delete_records(
                         .with_partition_index(p.partition_index)
                         .with_low_watermark(-1);
                     // Only the leader moves the log start (followers follow it), as Kafka.
-                    let result =
-                        broker
-                            .led_partition(&name, p.partition_index)
-                            .and_then(|partition| {
-                                let dir = broker.partition_dir(&name, p.partition_index);
-                                broker.delete_records(&partition, &dir, p.offset)
-                            });
+                    let result = allowed
+                        .clone()
+                        .and_then(|()| broker.led_partition(&name, p.partition_index))
+                        .and_then(|partition| {
+                            let dir = broker.partition_dir(&name, p.partition_index);
+                            broker.delete_records(&partition, &dir, p.offset)
+                        });
                     match result {
                         Ok(start) => response.with_low_watermark(start),
                         Err(e) => response.with_error_code(e.code),

@@ -15,8 +15,10 @@
 //!   `consume` uses.
 //! - `records`: produce, consume, records delete.
 //! - `security`: TLS and SASL/PLAIN for the command's connections (`-X`, kcat's way).
+//! - `users`, `acls`: SCRAM users and ACLs (KIP-554; CreateAcls, DescribeAcls, DeleteAcls).
 //! - `signals`: Ctrl-C and SIGTERM as a request to finish cleanly.
 
+mod acls;
 mod client;
 mod groups;
 mod records;
@@ -25,6 +27,7 @@ pub mod signals;
 mod topics;
 mod users;
 
+pub use acls::{acl_create, acl_delete, acl_list, acl_operation};
 pub use client::{
     Brokers, CliError, Client, DEFAULT_PORT, admin_request, bootstrap_addresses, error_name,
 };
