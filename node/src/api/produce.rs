@@ -47,7 +47,12 @@ pub(super) async fn produce(
         let name = topic_data.name.0.to_string();
         let writable = ctx.may(broker, AclOperation::Write, ResourceType::Topic, &name);
         let topic = if writable {
-            broker.topic_or_create(&name, ctx.may_create_topic(broker, &name))
+            // Auto-creation (runnel's, on produce too) needs CREATE; asked only when it would
+            // happen, so a denial is logged only then.
+            let create = broker.topic(&name).is_none()
+                && broker.config.auto_create_topics
+                && ctx.may_create_topic(broker, &name);
+            broker.topic_or_create(&name, create)
         } else {
             Err(ApiError::new(
                 error_code::TOPIC_AUTHORIZATION_FAILED,
