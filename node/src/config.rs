@@ -716,6 +716,48 @@ mod tests {
         assert!(parse_cleanup_policy("delete,nope").is_none());
     }
 
+    /// `authorizer.class.name` turns Kafka's StandardAuthorizer on with `super.users`; other
+    /// classes, malformed super users and a cluster (whose replication is unauthenticated)
+    /// are refused at start with the key named.
+    #[test]
+    fn the_authorizer_takes_kafkas_settings() {
+        let config = |pairs: &[(&str, &str)]| {
+            BrokerConfig::from_table(toml::Table::from_iter(
+                pairs
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), toml::Value::String(v.to_string()))),
+            ))
+            .map_err(|e| e.to_string())
+            .and_then(|c| c.validate().map_err(|e| e.to_string()))
+        };
+        let standard = "org.apache.kafka.metadata.authorizer.StandardAuthorizer";
+        assert!(config(&[]).unwrap().authorizer().unwrap().is_none());
+        let on = config(&[
+            ("authorizer.class.name", standard),
+            ("super.users", "User:admin;User:ops"),
+        ])
+        .unwrap();
+        let authorizer = on.authorizer().unwrap().expect("an authorizer");
+        assert_eq!(authorizer.super_users, ["User:admin", "User:ops"]);
+        assert!(!authorizer.allow_everyone_if_no_acl_found);
+        let refused = [
+            config(&[("authorizer.class.name", "com.example.MyAuthorizer")]),
+            config(&[("authorizer.class.name", standard), ("super.users", "admin")]),
+            config(&[
+                ("authorizer.class.name", standard),
+                ("controller.quorum.voters", "0@127.0.0.1:9093"),
+            ]),
+        ];
+        for (result, key) in refused.iter().zip([
+            "authorizer.class.name",
+            "super.users",
+            "authorizer.class.name",
+        ]) {
+            let message = result.as_ref().expect_err("refused");
+            assert!(message.contains(key), "{message}");
+        }
+    }
+
     /// Kafka's `listeners` syntax (`NAME://host:port,...`, an empty host for every interface,
     /// names mapped to protocols by `listener.security.protocol.map`); what runnel cannot
     /// serve is named.
