@@ -716,20 +716,22 @@ mod tests {
         assert!(parse_cleanup_policy("delete,nope").is_none());
     }
 
+    /// A validated config from string settings, or the error's text.
+    fn config(pairs: &[(&str, &str)]) -> Result<BrokerConfig, String> {
+        BrokerConfig::from_table(toml::Table::from_iter(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), toml::Value::String(v.to_string()))),
+        ))
+        .map_err(|e| e.to_string())
+        .and_then(|c| c.validate().map_err(|e| e.to_string()))
+    }
+
     /// `authorizer.class.name` turns Kafka's StandardAuthorizer on with `super.users`; other
     /// classes, malformed super users and a cluster (whose replication is unauthenticated)
     /// are refused at start with the key named.
     #[test]
     fn the_authorizer_takes_kafkas_settings() {
-        let config = |pairs: &[(&str, &str)]| {
-            BrokerConfig::from_table(toml::Table::from_iter(
-                pairs
-                    .iter()
-                    .map(|(k, v)| (k.to_string(), toml::Value::String(v.to_string()))),
-            ))
-            .map_err(|e| e.to_string())
-            .and_then(|c| c.validate().map_err(|e| e.to_string()))
-        };
         let standard = "org.apache.kafka.metadata.authorizer.StandardAuthorizer";
         assert!(config(&[]).unwrap().authorizer().unwrap().is_none());
         let on = config(&[
@@ -742,7 +744,10 @@ mod tests {
         assert!(!authorizer.allow_everyone_if_no_acl_found);
         let refused = [
             config(&[("authorizer.class.name", "com.example.MyAuthorizer")]),
-            config(&[("authorizer.class.name", standard), ("super.users", "admin")]),
+            config(&[
+                ("authorizer.class.name", standard),
+                ("super.users", "admin"),
+            ]),
             config(&[
                 ("authorizer.class.name", standard),
                 ("controller.quorum.voters", "0@127.0.0.1:9093"),
@@ -763,15 +768,6 @@ mod tests {
     /// serve is named.
     #[test]
     fn listeners_take_kafkas_syntax() {
-        let config = |pairs: &[(&str, &str)]| {
-            BrokerConfig::from_table(toml::Table::from_iter(
-                pairs
-                    .iter()
-                    .map(|(k, v)| (k.to_string(), toml::Value::String(v.to_string()))),
-            ))
-            .map_err(|e| e.to_string())
-            .and_then(|c| c.validate().map_err(|e| e.to_string()))
-        };
         let plain = config(&[("listeners", "PLAINTEXT://127.0.0.1:39192")]).unwrap();
         assert_eq!(plain.listener(), "127.0.0.1:39192".parse().unwrap());
         let bare = config(&[("listeners", "127.0.0.1:9093")]).unwrap();

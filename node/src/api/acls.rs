@@ -25,6 +25,21 @@ use runnel_core::error_code;
 use super::s;
 use crate::broker::{ApiError, Broker};
 
+/// A filter from the fields DescribeAcls' request and DeleteAcls' filters share.
+macro_rules! wire_filter {
+    ($f:expr) => {
+        AclBindingFilter::from_wire(
+            $f.resource_type_filter,
+            $f.resource_name_filter.as_deref(),
+            $f.pattern_type_filter,
+            $f.principal_filter.as_deref(),
+            $f.host_filter.as_deref(),
+            $f.operation,
+            $f.permission_type,
+        )
+    };
+}
+
 /// Kafka's words without an authorizer.
 const NO_AUTHORIZER: &str = "No Authorizer is configured.";
 
@@ -78,15 +93,7 @@ pub(super) fn describe_acls(
     _version: i16,
     request: DescribeAclsRequest,
 ) -> DescribeAclsResponse {
-    let filter = AclBindingFilter::from_wire(
-        request.resource_type_filter,
-        request.resource_name_filter.as_deref(),
-        request.pattern_type_filter,
-        request.principal_filter.as_deref(),
-        request.host_filter.as_deref(),
-        request.operation,
-        request.permission_type,
-    );
+    let filter = wire_filter!(request);
     let refused = |code: i16, message: String| {
         DescribeAclsResponse::default()
             .with_error_code(code)
@@ -133,21 +140,8 @@ pub(super) fn delete_acls(
     _version: i16,
     request: DeleteAclsRequest,
 ) -> DeleteAclsResponse {
-    let checked: Vec<Result<AclBindingFilter, InvalidAcl>> = request
-        .filters
-        .iter()
-        .map(|f| {
-            AclBindingFilter::from_wire(
-                f.resource_type_filter,
-                f.resource_name_filter.as_deref(),
-                f.pattern_type_filter,
-                f.principal_filter.as_deref(),
-                f.host_filter.as_deref(),
-                f.operation,
-                f.permission_type,
-            )
-        })
-        .collect();
+    let checked: Vec<Result<AclBindingFilter, InvalidAcl>> =
+        request.filters.iter().map(|f| wire_filter!(f)).collect();
     let valid: Vec<AclBindingFilter> = checked.iter().filter_map(|f| f.clone().ok()).collect();
     let removed = if broker.has_authorizer() {
         broker.change_acls(&[], &valid)

@@ -23,6 +23,17 @@ use runnel_core::acl::{AclOperation, ResourceType};
 use runnel_core::error_code;
 use runnel_core::offsets::commit_error_code;
 
+/// Whether this request's principal may READ each of `topics` (OffsetCommit, OffsetDelete).
+fn readable_topics<'a>(
+    broker: &Broker,
+    ctx: &Context,
+    topics: impl Iterator<Item = &'a str>,
+) -> Vec<bool> {
+    topics
+        .map(|name| ctx.may(broker, AclOperation::Read, ResourceType::Topic, name))
+        .collect()
+}
+
 /// An OffsetCommit answer with `error` for every partition asked about.
 pub(super) fn all_partitions_failed(
     request: &OffsetCommitRequest,
@@ -92,18 +103,11 @@ pub(super) async fn offset_commit(
     request: OffsetCommitRequest,
 ) -> OffsetCommitResponse {
     let group = request.group_id.0.to_string();
-    let readable: Vec<bool> = request
-        .topics
-        .iter()
-        .map(|t| {
-            ctx.may(
-                broker,
-                AclOperation::Read,
-                ResourceType::Topic,
-                t.name.0.as_str(),
-            )
-        })
-        .collect();
+    let readable = readable_topics(
+        broker,
+        ctx,
+        request.topics.iter().map(|t| t.name.0.as_str()),
+    );
     let mut entries = Vec::new();
     for (topic, _) in request.topics.iter().zip(&readable).filter(|(_, r)| **r) {
         for p in &topic.partitions {
@@ -286,18 +290,11 @@ pub(super) fn offset_delete(
     request: OffsetDeleteRequest,
 ) -> OffsetDeleteResponse {
     let group = request.group_id.0.to_string();
-    let readable: Vec<bool> = request
-        .topics
-        .iter()
-        .map(|t| {
-            ctx.may(
-                broker,
-                AclOperation::Read,
-                ResourceType::Topic,
-                t.name.0.as_str(),
-            )
-        })
-        .collect();
+    let readable = readable_topics(
+        broker,
+        ctx,
+        request.topics.iter().map(|t| t.name.0.as_str()),
+    );
     let mut guard = broker.lock_groups();
     let groups = &mut *guard;
     let has_offsets = groups.offsets.group(&group).next().is_some();

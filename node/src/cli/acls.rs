@@ -96,23 +96,20 @@ pub fn acl_list(brokers: &mut Brokers, filter: &AclBindingFilter) -> Result<Repo
         response.error_code,
         response.error_message.as_ref(),
     )?;
-    let mut bindings = Vec::new();
-    for resource in &response.resources {
-        for acl in &resource.acls {
-            if let Ok(b) = AclBinding::from_wire(
-                resource.resource_type,
-                resource.resource_name.as_str(),
-                resource.pattern_type,
+    let rows = response.resources.iter().flat_map(|r| {
+        r.acls.iter().map(move |acl| {
+            (
+                r.resource_type,
+                r.resource_name.as_str(),
+                r.pattern_type,
                 acl.principal.as_str(),
                 acl.host.as_str(),
                 acl.operation,
                 acl.permission_type,
-            ) {
-                bindings.push(b);
-            }
-        }
-    }
-    Ok(table(bindings))
+            )
+        })
+    });
+    Ok(table(bindings(rows)))
 }
 
 /// Removes the ACLs `filter` selects (DeleteAcls) and lists them.
@@ -135,15 +132,19 @@ pub fn acl_delete(brokers: &mut Brokers, filter: &AclBindingFilter) -> Result<Re
         brokers
             .any()
             .call(ApiKey::DeleteAcls, ACL_API_VERSION, &request)?;
-    let mut bindings = Vec::new();
     for result in &response.filter_results {
         check_with(
             "delete the ACLs",
             result.error_code,
             result.error_message.as_ref(),
         )?;
-        for m in &result.matching_acls {
-            if let Ok(b) = AclBinding::from_wire(
+    }
+    let rows = response
+        .filter_results
+        .iter()
+        .flat_map(|r| &r.matching_acls)
+        .map(|m| {
+            (
                 m.resource_type,
                 m.resource_name.as_str(),
                 m.pattern_type,
@@ -151,14 +152,23 @@ pub fn acl_delete(brokers: &mut Brokers, filter: &AclBindingFilter) -> Result<Re
                 m.host.as_str(),
                 m.operation,
                 m.permission_type,
-            ) {
-                bindings.push(b);
-            }
-        }
-    }
-    let mut report = table(bindings);
+            )
+        });
+    let mut report = table(bindings(rows));
     report.title = Some(format!("{} ACL(s) removed", report.rows.len()));
     Ok(report)
+}
+
+/// A binding's wire fields: (resource type, name, pattern type, principal, host, operation,
+/// permission).
+type WireBinding<'a> = (i8, &'a str, i8, &'a str, &'a str, i8, i8);
+
+/// The bindings a broker answered with (one it sent that does not read is left out).
+fn bindings<'a>(rows: impl Iterator<Item = WireBinding<'a>>) -> Vec<AclBinding> {
+    rows.filter_map(|(rt, name, pt, principal, host, op, perm)| {
+        AclBinding::from_wire(rt, name, pt, principal, host, op, perm).ok()
+    })
+    .collect()
 }
 
 /// A filter's wire fields: (resource type, name, pattern type, principal, host, operation,
