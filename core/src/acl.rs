@@ -34,6 +34,23 @@ pub const AUTHORIZER_CLASS_NAMES: &[&str] = &[
     "kafka.security.authorizer.AclAuthorizer",
 ];
 
+/// A client's address as ACL hosts name it: Java's `InetAddress.getHostAddress`, which Kafka
+/// matches ACL hosts against. An IPv4 client of a dual-stack listener (`::ffff:10.0.0.7`) is
+/// `10.0.0.7`; an IPv6 address is written in full, without `::` (`0:0:0:0:0:0:0:1`).
+pub fn acl_host(ip: core::net::IpAddr) -> String {
+    match ip.to_canonical() {
+        core::net::IpAddr::V4(v4) => alloc::format!("{v4}"),
+        core::net::IpAddr::V6(v6) => {
+            let parts: Vec<String> = v6
+                .segments()
+                .iter()
+                .map(|s| alloc::format!("{s:x}"))
+                .collect();
+            parts.join(":")
+        }
+    }
+}
+
 /// `super.users` as Kafka writes it: principals separated by `;` (`User:admin;User:ops`).
 /// Errors: an entry that is not `Type:name`.
 pub fn parse_super_users(text: &str) -> Result<Vec<String>, String> {
@@ -443,7 +460,8 @@ impl AclBinding {
     /// A binding from CreateAcls' wire fields, checked as Kafka's controller checks a new ACL
     /// (`AclControlManager.validateNewAcl`): known resource type, pattern type (LITERAL or
     /// PREFIXED), operation and permission (not ANY or UNKNOWN); a non-empty resource name,
-    /// `kafka-cluster` for the CLUSTER; a principal `Type:name`; a non-empty host.
+    /// `kafka-cluster` for the CLUSTER. Stricter than Kafka, which stores them: a principal
+    /// must be `Type:name` with both parts, and the host non-empty.
     pub fn from_wire(
         resource_type: i8,
         resource_name: &str,
@@ -595,6 +613,19 @@ pub const AUTHORIZED_OPERATIONS_OMITTED: i32 = i32::MIN;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hosts_are_written_as_java_writes_them() {
+        let host = |text: &str| acl_host(text.parse().expect("an address"));
+        assert_eq!(host("10.0.0.7"), "10.0.0.7");
+        assert_eq!(
+            host("::ffff:10.0.0.7"),
+            "10.0.0.7",
+            "an IPv4 client of [::]"
+        );
+        assert_eq!(host("::1"), "0:0:0:0:0:0:0:1");
+        assert_eq!(host("fe80::1:AB"), "fe80:0:0:0:0:0:1:ab");
+    }
 
     #[test]
     fn names_and_codes_are_kafkas() {

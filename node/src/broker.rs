@@ -107,7 +107,7 @@ impl ApiError {
         )
     }
 
-    fn unknown_topic(topic: &str) -> Self {
+    pub(crate) fn unknown_topic(topic: &str) -> Self {
         Self::new(
             error_code::UNKNOWN_TOPIC_OR_PARTITION,
             format!("unknown topic or partition {topic}"),
@@ -322,6 +322,8 @@ pub struct Broker {
     /// The ACL authorizer (`authorizer.class.name`) with the saved ACLs; `None`: no
     /// authorizer, every request is allowed.
     authorizer: RwLock<Option<Authorizer>>,
+    /// Held by [`Broker::change_acls`] from reading the ACLs to saving and swapping them.
+    acl_change: Mutex<()>,
     /// When a write to `log.dirs` last failed (ms; 0: none since the last recovery). A full
     /// disk is said once in the log when it starts and once when writes have succeeded for
     /// [`STORAGE_QUIET_MS`] without a failure, not per request, nor at each flip of a disk
@@ -389,6 +391,7 @@ impl Broker {
             )?),
             scram_alter: tokio::sync::Mutex::new(()),
             authorizer: RwLock::new(load_authorizer(&config)?),
+            acl_change: Mutex::new(()),
             storage_failed_at_ms: AtomicU64::new(0),
             config,
             data_dir,
@@ -1144,40 +1147,52 @@ impl Broker {
             .map(|a| a.matching(filter).cloned().collect())
     }
 
-    /// CreateAcls and DeleteAcls: adds `create`, then removes what each of `delete` selects,
-    /// and saves the result in the data directory before it takes effect. Returns, per delete
-    /// filter, the bindings it removed. Errors: no authorizer (SECURITY_DISABLED), or the file
-    /// could not be written (KAFKA_STORAGE_ERROR); then nothing changed.
+    /// CreateAcls and DeleteAcls: adds `create`, removes what any of `delete` selects, and
+    /// saves the result in the data directory before it takes effect. Returns, per delete
+    /// filter, every binding it selected (each filter against the ACLs as they were, as
+    /// Kafka's `AclControlManager.deleteAcls`). Errors: no authorizer (SECURITY_DISABLED), or
+    /// the file could not be written (KAFKA_STORAGE_ERROR); then nothing changed.
     pub fn change_acls(
         &self,
         create: &[AclBinding],
         delete: &[AclBindingFilter],
     ) -> Result<Vec<Vec<AclBinding>>, ApiError> {
-        let mut guard = self.authorizer.write().unwrap_or_else(|p| p.into_inner());
-        let Some(current) = guard.as_ref() else {
-            return Err(ApiError::new(
-                error_code::SECURITY_DISABLED,
-                "No Authorizer is configured.",
-            ));
-        };
+        // One change at a time, from reading the ACLs to swapping them; requests keep being
+        // authorized (read lock) while the file is written.
+        let _one_at_a_time = self.acl_change.lock().unwrap_or_else(|p| p.into_inner());
+        let current = self
+            .authorizer
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+            .ok_or_else(|| {
+                ApiError::new(
+                    error_code::SECURITY_DISABLED,
+                    "No Authorizer is configured.",
+                )
+            })?;
         let mut next = current.clone();
-        for binding in create {
-            next.add(binding.clone());
+        let added: Vec<&AclBinding> = create.iter().filter(|b| next.add((*b).clone())).collect();
+        let selected: Vec<Vec<AclBinding>> = delete
+            .iter()
+            .map(|f| current.matching(f).cloned().collect())
+            .collect();
+        let mut removed = Vec::new();
+        for f in delete {
+            removed.extend(next.remove_matching(f));
         }
-        let removed: Vec<Vec<AclBinding>> =
-            delete.iter().map(|f| next.remove_matching(f)).collect();
-        if next != *current {
+        if next != current {
             let bindings: Vec<&AclBinding> = next.acls().collect();
             save_json(&acls_path(&self.config.data_dir), &bindings)?;
-            for binding in create {
+            for binding in added {
                 tracing::info!("ACL added: {}", describe_acl(binding));
             }
-            for binding in removed.iter().flatten() {
+            for binding in &removed {
                 tracing::info!("ACL removed: {}", describe_acl(binding));
             }
-            *guard = Some(next);
+            *self.authorizer.write().unwrap_or_else(|p| p.into_inner()) = Some(next);
         }
-        Ok(removed)
+        Ok(selected)
     }
 
     /// The dynamic broker configs in force.
@@ -2346,6 +2361,17 @@ fn load_authorizer(config: &BrokerConfig) -> Result<Option<Authorizer>, String> 
     let Some(mut authorizer) = config.authorizer().map_err(|e| e.to_string())? else {
         return Ok(None);
     };
+    if config.ssl_client_auth != "none"
+        && config
+            .listeners
+            .iter()
+            .any(|l| l.protocol == crate::config::SecurityProtocol::Ssl)
+    {
+        tracing::warn!(
+            "ACLs: clients of SSL listeners are User:ANONYMOUS to the authorizer \
+             (principals from client certificates are not built yet)"
+        );
+    }
     let saved: Vec<AclBinding> = load_json(&acls_path(&config.data_dir), "ACLs")?;
     for binding in saved {
         authorizer.add(binding);
@@ -2375,8 +2401,9 @@ fn load_json<T: serde::de::DeserializeOwned + Default>(
     }
 }
 
-/// Saves `value` as JSON at `path` (a temporary file, then a rename, so a crash leaves the
-/// old or the new contents).
+/// Saves `value` as JSON at `path`: a temporary file written and synced, renamed over the
+/// old one, then the directory synced, so a crash or a power loss leaves the old or the new
+/// contents.
 fn save_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<(), ApiError> {
     let storage = |e: std::io::Error| {
         ApiError::new(
@@ -2387,8 +2414,18 @@ fn save_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<(), ApiError
     let tmp = path.with_extension("json.tmp");
     let bytes = serde_json::to_vec_pretty(value)
         .map_err(|e| ApiError::new(error_code::UNKNOWN_SERVER_ERROR, e.to_string()))?;
-    fs::write(&tmp, bytes).map_err(storage)?;
-    fs::rename(&tmp, path).map_err(storage)
+    {
+        let mut file = fs::File::create(&tmp).map_err(storage)?;
+        std::io::Write::write_all(&mut file, &bytes).map_err(storage)?;
+        file.sync_all().map_err(storage)?;
+    }
+    fs::rename(&tmp, path).map_err(storage)?;
+    if let Some(dir) = path.parent() {
+        fs::File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(storage)?;
+    }
+    Ok(())
 }
 
 fn meta_dir(data_dir: &Path) -> PathBuf {

@@ -397,10 +397,11 @@ impl AclResource {
         .find_map(|(t, name)| name.clone().map(|n| (t, n)))
     }
 
-    /// The filter of `runnel acl list|delete`: this resource (any pattern type, or PREFIXED
-    /// with `--prefixed`) and the other fields given.
+    /// The filter of `runnel acl list|delete`: this resource (PREFIXED with `--prefixed`,
+    /// else `unprefixed`) and the other fields given.
     fn filter(
         &self,
+        unprefixed: runnel_core::acl::PatternFilter,
         principal: Option<String>,
         host: Option<String>,
         operation: Option<runnel_core::acl::AclOperation>,
@@ -414,7 +415,7 @@ impl AclResource {
             pattern: if self.prefixed {
                 PatternFilter::Exactly(PatternType::Prefixed)
             } else {
-                PatternFilter::Any
+                unprefixed
             },
             principal,
             host,
@@ -445,7 +446,8 @@ enum AclAction {
         #[command(flatten)]
         resource: AclResource,
     },
-    /// List ACLs: every one, or those of a resource or principal (kafka-acls --list).
+    /// List ACLs: every one, or those of a resource (literal and prefixed ones of that name)
+    /// or principal (kafka-acls --list).
     List {
         /// Only this principal's.
         #[arg(long)]
@@ -453,8 +455,8 @@ enum AclAction {
         #[command(flatten)]
         resource: AclResource,
     },
-    /// Remove the ACLs that match; a resource or a principal is required (kafka-acls
-    /// --remove).
+    /// Remove the ACLs that match; a resource or a principal is required. A resource's
+    /// LITERAL ACLs, or PREFIXED ones with `--prefixed` (kafka-acls --remove).
     Delete {
         /// Only this principal's.
         #[arg(long)]
@@ -784,7 +786,16 @@ fn run_command(command: Command, brokers: Option<String>, properties: &[String])
                     AclAction::List {
                         principal,
                         resource,
-                    } => cli::acl_list(&mut brokers, &resource.filter(principal, None, None, None)),
+                    } => cli::acl_list(
+                        &mut brokers,
+                        &resource.filter(
+                            runnel_core::acl::PatternFilter::Any,
+                            principal,
+                            None,
+                            None,
+                            None,
+                        ),
+                    ),
                     AclAction::Delete {
                         principal,
                         operation,
@@ -800,9 +811,17 @@ fn run_command(command: Command, brokers: Option<String>, properties: &[String])
                         }
                         let operation = operation.as_deref().map(cli::acl_operation).transpose()?;
                         let permission = deny.then_some(runnel_core::acl::AclPermission::Deny);
+                        // Without a resource, every pattern type of the principal's.
+                        let unprefixed = if resource.named().is_some() {
+                            runnel_core::acl::PatternFilter::Exactly(
+                                runnel_core::acl::PatternType::Literal,
+                            )
+                        } else {
+                            runnel_core::acl::PatternFilter::Any
+                        };
                         cli::acl_delete(
                             &mut brokers,
-                            &resource.filter(principal, host, operation, permission),
+                            &resource.filter(unprefixed, principal, host, operation, permission),
                         )
                     }
                 }?;

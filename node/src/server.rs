@@ -408,7 +408,7 @@ async fn respond(
         .and_then(|(session, _)| session.principal())
         .unwrap_or(runnel_core::acl::ANONYMOUS)
         .to_string();
-    let host = peer.ip().to_string();
+    let host = runnel_core::acl::acl_host(peer.ip());
     let refuse = |why: String| {
         broker.metrics.bad_requests.fetch_add(1, Ordering::Relaxed);
         tracing::warn!("{peer}: {why}; closing the connection");

@@ -71,8 +71,8 @@ pub(super) fn create_acls(broker: &Arc<Broker>, request: CreateAclsRequest) -> C
         .into_iter()
         .map(|c| {
             let error = match (&saved, c) {
-                (Err(e), _) => Some((e.code, e.message.clone())),
-                (Ok(()), Err(invalid)) => Some((error_code::INVALID_REQUEST, invalid.0)),
+                (_, Err(invalid)) => Some((error_code::INVALID_REQUEST, invalid.0)),
+                (Err(e), Ok(_)) => Some((e.code, e.message.clone())),
                 (Ok(()), Ok(_)) => None,
             };
             match error {
@@ -132,8 +132,8 @@ pub(super) fn describe_acls(
     DescribeAclsResponse::default().with_resources(resources)
 }
 
-/// DeleteAcls: every binding each filter selects is removed (all filters' removals saved
-/// together); each filter answers the bindings it removed. An invalid filter answers
+/// DeleteAcls: every binding any filter selects is removed (saved together); each filter
+/// answers every binding it selected. An invalid filter answers
 /// INVALID_REQUEST and removes nothing.
 pub(super) fn delete_acls(
     broker: &Arc<Broker>,
@@ -161,8 +161,8 @@ pub(super) fn delete_acls(
                     .with_error_message(Some(s(message)))
             };
             match (&removed, f) {
-                (Err(e), _) => failed(e.code, e.message.clone()),
-                (Ok(_), Err(invalid)) => failed(error_code::INVALID_REQUEST, invalid.0),
+                (_, Err(invalid)) => failed(error_code::INVALID_REQUEST, invalid.0),
+                (Err(e), Ok(_)) => failed(e.code, e.message.clone()),
                 (Ok(_), Ok(_)) => DeleteAclsFilterResult::default().with_matching_acls(
                     removed_per_valid
                         .next()

@@ -28,7 +28,7 @@ use kafka_protocol::messages::{
     ListPartitionReassignmentsRequest, ListPartitionReassignmentsResponse, MetadataRequest,
     ProducerId, TopicName,
 };
-use runnel_core::acl::{self, AclOperation, ResourceType};
+use runnel_core::acl::{self, AclOperation};
 use runnel_core::error_code;
 
 use super::{Context, s};
@@ -48,9 +48,9 @@ const ELIGIBLE_LEADERS_NOT_AVAILABLE: i16 = 83;
 /// Kafka's "the volume's size is unknown" in DescribeLogDirs v4.
 const UNKNOWN_VOLUME_BYTES: i64 = -1;
 
-/// ACLs on the cluster-wide APIs (Kafka's `KafkaApis`): DescribeCluster, DescribeLogDirs,
+/// ACLs on the cluster-wide APIs (Kafka's `KafkaApis`): DescribeLogDirs,
 /// ListPartitionReassignments, DescribeUserScramCredentials and DescribeAcls need DESCRIBE on
-/// the cluster; ElectLeaders, AlterUserScramCredentials, CreateAcls and DeleteAcls ALTER;
+/// the cluster (DescribeCluster needs nothing: only its authorized operations depend on it); ElectLeaders, AlterUserScramCredentials, CreateAcls and DeleteAcls ALTER;
 /// DescribeClientQuotas DESCRIBE_CONFIGS. A refusal answers CLUSTER_AUTHORIZATION_FAILED
 /// everywhere the response has room for it and changes nothing. `None` when allowed, or for
 /// other requests.
@@ -61,8 +61,7 @@ pub(super) fn cluster_refused(
 ) -> Option<ResponseKind> {
     use AclOperation::{Alter, Describe, DescribeConfigs};
     let operation = match request {
-        RequestKind::DescribeCluster(_)
-        | RequestKind::DescribeLogDirs(_)
+        RequestKind::DescribeLogDirs(_)
         | RequestKind::ListPartitionReassignments(_)
         | RequestKind::DescribeUserScramCredentials(_)
         | RequestKind::DescribeAcls(_) => Describe,
@@ -79,11 +78,6 @@ pub(super) fn cluster_refused(
     let error = error_code::CLUSTER_AUTHORIZATION_FAILED;
     let message = || Some(s("not authorized on the cluster"));
     Some(match request {
-        RequestKind::DescribeCluster(_) => ResponseKind::DescribeCluster(
-            DescribeClusterResponse::default()
-                .with_error_code(error)
-                .with_error_message(message()),
-        ),
         // v0–2 have no error field: an empty answer, as Kafka gives.
         RequestKind::DescribeLogDirs(_) => {
             ResponseKind::DescribeLogDirs(DescribeLogDirsResponse::default().with_error_code(error))
@@ -129,13 +123,13 @@ pub(super) fn cluster_refused(
                 ),
         ),
         RequestKind::AlterUserScramCredentials(r) => {
-            let mut users: Vec<_> = r
+            // One entry per user, sorted (Kafka's `getErrorResponse`).
+            let users: std::collections::BTreeSet<_> = r
                 .deletions
                 .iter()
                 .map(|d| d.name.clone())
                 .chain(r.upsertions.iter().map(|u| u.name.clone()))
                 .collect();
-            users.dedup();
             ResponseKind::AlterUserScramCredentials(
                 AlterUserScramCredentialsResponse::default().with_results(
                     users
@@ -223,7 +217,7 @@ pub(super) async fn describe_cluster(
                 .collect(),
         )
         .with_cluster_authorized_operations(if request.include_cluster_authorized_operations {
-            ctx.authorized_operations(broker, ResourceType::Cluster, acl::CLUSTER_NAME)
+            ctx.cluster_authorized_operations(broker)
         } else {
             acl::AUTHORIZED_OPERATIONS_OMITTED
         })

@@ -53,6 +53,11 @@ pub(super) async fn fetch(
                     && !ctx.may(broker, AclOperation::Read, ResourceType::Topic, name))
         })
         .collect();
+    let all_refused = !refused.is_empty()
+        && request
+            .topics
+            .iter()
+            .all(|t| refused.contains(&topic_name(broker, t)));
     let wait = Duration::from_millis(
         u64::try_from(request.max_wait_ms)
             .unwrap_or(0)
@@ -67,7 +72,7 @@ pub(super) async fn fetch(
         appended.as_mut().enable();
         let (response, bytes, records, errors) = read_once(broker, version, &request, &refused);
         let now = tokio::time::Instant::now();
-        if bytes >= min_bytes.max(1) || errors || now >= deadline {
+        if bytes >= min_bytes.max(1) || errors || all_refused || now >= deadline {
             broker
                 .metrics
                 .bytes_out
@@ -106,7 +111,8 @@ fn read_once(
                 .with_preferred_read_replica(BrokerId(-1))
                 .with_aborted_transactions(Some(Vec::new()));
             if refused.contains(&name) {
-                errors = true;
+                // Not an error that ends the wait: the others still long-poll (Kafka merges
+                // the refused partitions into the answer of the authorized ones).
                 partitions.push(
                     data.with_error_code(error_code::TOPIC_AUTHORIZATION_FAILED)
                         .with_high_watermark(-1)
@@ -247,25 +253,21 @@ fn past_limit(total: usize, limit: usize, len: usize) -> bool {
 /// OffsetsForLeaderEpoch: where each asked epoch ends in this node's log (KIP-101, KIP-279).
 /// In a cluster only the leader answers (a follower's truncation point must be the leader's).
 ///
-/// ACLs (Kafka's `handleOffsetForLeaderEpochRequest`): a follower (`replica_id` ≥ 0) needs
-/// CLUSTER_ACTION, a consumer DESCRIBE on each topic; else TOPIC_AUTHORIZATION_FAILED.
+/// ACLs (Kafka's `handleOffsetForLeaderEpochRequest`): CLUSTER_ACTION on the cluster, or
+/// DESCRIBE on each topic; else TOPIC_AUTHORIZATION_FAILED.
 pub(super) fn offset_for_leader_epoch(
     broker: &Arc<Broker>,
     ctx: &Context,
     request: OffsetForLeaderEpochRequest,
 ) -> OffsetForLeaderEpochResponse {
-    let follower = request.replica_id.0 >= 0;
-    let cluster_action = follower && ctx.may_cluster(broker, AclOperation::ClusterAction);
+    let cluster_action = ctx.may_cluster_quietly(broker, AclOperation::ClusterAction);
     let topics = request
         .topics
         .into_iter()
         .map(|topic| {
             let name = topic.topic.0.to_string();
-            let allowed = if follower {
-                cluster_action
-            } else {
-                ctx.may(broker, AclOperation::Describe, ResourceType::Topic, &name)
-            };
+            let allowed = cluster_action
+                || ctx.may(broker, AclOperation::Describe, ResourceType::Topic, &name);
             let partitions = topic
                 .partitions
                 .into_iter()

@@ -534,7 +534,12 @@ pub(super) fn describe_groups(
             },
         )
         .map(|group| {
-            let bits = operations(group.group_id.0.as_str());
+            // Kafka fills the bits only for a group answered without error.
+            let bits = if group.error_code == 0 {
+                operations(group.group_id.0.as_str())
+            } else {
+                runnel_core::acl::AUTHORIZED_OPERATIONS_OMITTED
+            };
             group.with_authorized_operations(bits)
         })
         .collect();

@@ -3,7 +3,7 @@
 //! with `V2_0_0_0`, kafka-python on old settings), so each is read and written here by hand,
 //! from the Kafka protocol guide's layout of that version, and answered through the same
 //! dispatcher ([`super::handle`]) as the versions the crate knows, ACL checks included:
-//! nothing is decided here.
+//! nothing is decided here but whether an old message set reads (CORRUPT_MESSAGE).
 
 use std::sync::Arc;
 

@@ -11,7 +11,7 @@ use kafka_protocol::messages::{
     ApiVersionsResponse, BrokerId, MetadataRequest, MetadataResponse, TopicName,
 };
 
-use runnel_core::acl::{self, AclOperation, ResourceType};
+use runnel_core::acl::{AclOperation, ResourceType};
 
 use super::{Context, SUPPORTED, s};
 use crate::broker::{ApiError, Broker, Topic, code};
@@ -83,8 +83,7 @@ pub(super) async fn metadata(
         }
     }
     if cluster_operations {
-        response.cluster_authorized_operations =
-            ctx.authorized_operations(broker, ResourceType::Cluster, acl::CLUSTER_NAME);
+        response.cluster_authorized_operations = ctx.cluster_authorized_operations(broker);
     }
     response
 }
@@ -137,23 +136,27 @@ fn node_metadata(
                         .with_error_code(runnel_core::error_code::UNKNOWN_TOPIC_OR_PARTITION)
                         .with_topic_id(requested.topic_id);
                 };
+                // A topic asked for by id is refused without its name (Kafka does not tell it).
+                let by_name = requested.name.is_some();
                 let refused = |operation| {
                     let e = super::topics::topic_refused(operation, &name);
                     MetadataResponseTopic::default()
                         .with_error_code(e.code)
-                        .with_name(Some(TopicName(s(name.clone()))))
+                        .with_name(by_name.then(|| TopicName(s(name.clone()))))
+                        .with_topic_id(requested.topic_id)
                 };
                 if !ctx.may(broker, AclOperation::Describe, ResourceType::Topic, &name) {
                     return refused(AclOperation::Describe);
                 }
-                if broker.topic(&name).is_none()
-                    && allow_create
-                    && broker.config.auto_create_topics
-                    && !ctx.may_create_topic(broker, &name)
-                {
+                let create = allow_create && broker.config.auto_create_topics;
+                // Asked only when the topic would be created; and created only if allowed, even
+                // when it disappears between this check and the creation.
+                let may_create = create
+                    && (broker.topic(&name).is_some() || ctx.may_create_topic(broker, &name));
+                if create && !may_create {
                     return refused(AclOperation::Create);
                 }
-                match broker.topic_or_create(&name, allow_create) {
+                match broker.topic_or_create(&name, may_create) {
                     Ok(topic) => describe(broker, version, &topic),
                     Err(ApiError { code, .. }) => MetadataResponseTopic::default()
                         .with_error_code(code)

@@ -190,6 +190,16 @@ impl Context {
         )
     }
 
+    /// The KIP-430 authorized-operations bits of the cluster for this request's principal (0
+    /// without DESCRIBE on the cluster, as Kafka's Metadata and DescribeCluster answer).
+    pub fn cluster_authorized_operations(&self, broker: &Broker) -> i32 {
+        if self.may_cluster_quietly(broker, AclOperation::Describe) {
+            self.authorized_operations(broker, ResourceType::Cluster, acl::CLUSTER_NAME)
+        } else {
+            0
+        }
+    }
+
     /// The KIP-430 authorized-operations bits of a resource for this request's principal.
     pub fn authorized_operations(
         &self,

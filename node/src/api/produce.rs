@@ -31,7 +31,8 @@ use crate::broker::{ApiError, Broker, Produced, code};
 ///
 /// ACLs (Kafka's `handleProduceRequest`): WRITE on each topic, else its partitions are
 /// answered TOPIC_AUTHORIZATION_FAILED and nothing is written; a topic that does not exist is
-/// created only for a principal that may CREATE it.
+/// created only for a principal that may CREATE it. Nobody appends to `__consumer_offsets`
+/// (INVALID_TOPIC_EXCEPTION, as Kafka).
 pub(super) async fn produce(
     broker: &Arc<Broker>,
     ctx: &Context,
@@ -46,7 +47,14 @@ pub(super) async fn produce(
     for topic_data in request.topic_data {
         let name = topic_data.name.0.to_string();
         let writable = ctx.may(broker, AclOperation::Write, ResourceType::Topic, &name);
-        let topic = if writable {
+        let topic = if name == crate::broker::OFFSETS_TOPIC {
+            // Kafka's ReplicaManager: "Cannot append to internal topic" (only the coordinator
+            // writes commits there, else anyone could forge another group's offsets).
+            Err(ApiError::new(
+                error_code::INVALID_TOPIC_EXCEPTION,
+                format!("Cannot append to internal topic {name}"),
+            ))
+        } else if writable {
             // Auto-creation (runnel's, on produce too) needs CREATE; asked only when it would
             // happen, so a denial is logged only then.
             let create = broker.topic(&name).is_none()

@@ -222,8 +222,33 @@ pub(super) async fn create_topics(
     CreateTopicsResponse::default().with_topics(results)
 }
 
-/// DeleteTopics, by name (v0–5) or by name or id (v6+). ACLs: DELETE on each topic, else
-/// TOPIC_AUTHORIZATION_FAILED.
+/// DeleteTopics' ACLs (Kafka's `ControllerApis.deleteTopics`): DELETE on the cluster allows
+/// every topic; else DELETE on the topic. A topic that does not exist is
+/// UNKNOWN_TOPIC_OR_PARTITION for a principal that may DESCRIBE it, else
+/// TOPIC_AUTHORIZATION_FAILED (its existence is not told).
+fn deletable(broker: &Broker, ctx: &Context, name: &str) -> Result<(), ApiError> {
+    if ctx.may_cluster_quietly(broker, AclOperation::Delete) {
+        return Ok(());
+    }
+    let quietly = |operation| {
+        broker.authorize_quietly(
+            &ctx.principal,
+            &ctx.host,
+            operation,
+            ResourceType::Topic,
+            name,
+        )
+    };
+    if broker.topic(name).is_none()
+        && quietly(AclOperation::Describe)
+        && !quietly(AclOperation::Delete)
+    {
+        return Err(ApiError::unknown_topic(name));
+    }
+    check_topic(broker, ctx, AclOperation::Delete, name)
+}
+
+/// DeleteTopics, by name (v0–5) or by name or id (v6+). ACLs: [`deletable`].
 pub(super) async fn delete_topics(
     broker: &Arc<Broker>,
     ctx: &Context,
@@ -248,7 +273,7 @@ pub(super) async fn delete_topics(
             .with_name(name.clone().map(|n| TopicName(s(n))))
             .with_topic_id(id);
         let result = match &name {
-            Some(name) => match check_topic(broker, ctx, AclOperation::Delete, name) {
+            Some(name) => match deletable(broker, ctx, name) {
                 Ok(()) => broker.delete_topic_anywhere(name).await,
                 Err(e) => Err(e),
             },
@@ -309,7 +334,8 @@ pub(super) fn create_partitions(
 }
 
 /// DeleteRecords: moves each partition's log start offset (-1: to the high watermark).
-/// ACLs: DELETE on each topic, else TOPIC_AUTHORIZATION_FAILED.
+/// ACLs: DELETE on each topic, else TOPIC_AUTHORIZATION_FAILED; `__consumer_offsets` is
+/// refused with INVALID_TOPIC_EXCEPTION, as Kafka refuses internal topics.
 pub(super) fn delete_records(
     broker: &Arc<Broker>,
     ctx: &Context,
@@ -320,7 +346,15 @@ pub(super) fn delete_records(
         .into_iter()
         .map(|topic| {
             let name = topic.name.0.to_string();
-            let allowed = check_topic(broker, ctx, AclOperation::Delete, &name);
+            let allowed = if name == crate::broker::OFFSETS_TOPIC {
+                // Kafka's ReplicaManager: "Cannot delete records of internal topic".
+                Err(ApiError::new(
+                    error_code::INVALID_TOPIC_EXCEPTION,
+                    format!("Cannot delete records of internal topic {name}"),
+                ))
+            } else {
+                check_topic(broker, ctx, AclOperation::Delete, &name)
+            };
             let partitions = topic
                 .partitions
                 .into_iter()

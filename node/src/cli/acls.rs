@@ -154,8 +154,13 @@ pub fn acl_delete(brokers: &mut Brokers, filter: &AclBindingFilter) -> Result<Re
                 m.permission_type,
             )
         });
+    let count: usize = response
+        .filter_results
+        .iter()
+        .map(|r| r.matching_acls.len())
+        .sum();
     let mut report = table(bindings(rows));
-    report.title = Some(format!("{} ACL(s) removed", report.rows.len()));
+    report.title = Some(format!("{count} ACL(s) removed"));
     Ok(report)
 }
 
