@@ -250,6 +250,21 @@ def acl_enforce(bootstrap):
     deleted = admin.delete_acls([write_filter])[write_filter].result(timeout=20)
     result["deleted"] = [[b.name, b.principal, b.operation.name] for b in deleted]
     result["alice_produce_after_delete"] = produce_outcome(alice, "orders", ["a3"])
+    # Nobody appends to the offsets topic, not even a super user (Kafka's internal topics).
+    result["admin_produce_offsets"] = produce_outcome(
+        as_user(bootstrap, "admin"), "__consumer_offsets", ["forged"]
+    )
+    # DescribeCluster needs no ACL; its authorized operations need DESCRIBE on the cluster.
+    def cluster_operations(client):
+        cluster = client.describe_cluster(include_authorized_operations=True).result(timeout=20)
+        names = sorted(op.name for op in (cluster.authorized_operations or []))
+        return [len(cluster.nodes), names]
+
+    result["alice_describe_cluster"] = cluster_operations(alice_admin)
+    result["admin_describe_cluster"] = cluster_operations(admin)
+    bob_admin = AdminClient(bob)
+    gone = bob_admin.delete_topics(["secret", "nope"], operation_timeout=10)
+    result["bob_delete_topics"] = [outcome(gone["secret"]), outcome(gone["nope"])]
     print(json.dumps(result))
 
 

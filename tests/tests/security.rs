@@ -846,6 +846,14 @@ fn acls_decide_who_may_do_what() {
         "alice_create_acls": "CLUSTER_AUTHORIZATION_FAILED",
         "deleted": [["orders", "User:alice", "WRITE"]],
         "alice_produce_after_delete": "TOPIC_AUTHORIZATION_FAILED",
+        "admin_produce_offsets": "TOPIC_EXCEPTION",
+        "alice_describe_cluster": [1, []],
+        "admin_describe_cluster": [1, [
+            "ALTER", "ALTER_CONFIGS", "CLUSTER_ACTION", "CREATE", "DESCRIBE",
+            "DESCRIBE_CONFIGS", "IDEMPOTENT_WRITE",
+        ]],
+        // bob may describe secret (READ on *) but not delete it; nope does not exist.
+        "bob_delete_topics": ["TOPIC_AUTHORIZATION_FAILED", "UNKNOWN_TOPIC_OR_PART"],
     });
     assert_eq!(got, expected, "{}", broker.log());
     let log = broker.log();
