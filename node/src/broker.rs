@@ -2361,17 +2361,6 @@ fn load_authorizer(config: &BrokerConfig) -> Result<Option<Authorizer>, String> 
     let Some(mut authorizer) = config.authorizer().map_err(|e| e.to_string())? else {
         return Ok(None);
     };
-    if config.ssl_client_auth != "none"
-        && config
-            .listeners
-            .iter()
-            .any(|l| l.protocol == crate::config::SecurityProtocol::Ssl)
-    {
-        tracing::warn!(
-            "ACLs: clients of SSL listeners are User:ANONYMOUS to the authorizer \
-             (principals from client certificates are not built yet)"
-        );
-    }
     let saved: Vec<AclBinding> = load_json(&acls_path(&config.data_dir), "ACLs")?;
     for binding in saved {
         authorizer.add(binding);

@@ -73,7 +73,7 @@ pub async fn serve(broker: Arc<Broker>, listener: TcpListener, index: usize, sec
                 tokio::spawn(async move {
                     let _ = stream.set_nodelay(true);
                     let result = match tls {
-                        None => connection(broker, stream, peer, index, sasl).await,
+                        None => connection(broker, stream, peer, index, sasl, None).await,
                         Some(acceptor) => {
                             match tokio::time::timeout(
                                 TLS_HANDSHAKE_TIMEOUT,
@@ -82,7 +82,15 @@ pub async fn serve(broker: Arc<Broker>, listener: TcpListener, index: usize, sec
                             .await
                             {
                                 Ok(Ok(stream)) => {
-                                    connection(broker, stream, peer, index, sasl).await
+                                    // A client certificate names the client (Kafka's SSL
+                                    // principal); SASL, on SASL_SSL, names it instead.
+                                    let principal = stream
+                                        .get_ref()
+                                        .1
+                                        .peer_certificates()
+                                        .and_then(|chain| chain.first())
+                                        .and_then(|c| crate::tls::certificate_principal(c));
+                                    connection(broker, stream, peer, index, sasl, principal).await
                                 }
                                 Ok(Err(e)) => Err(format!("TLS handshake failed: {e}")),
                                 Err(_) => Err("no TLS handshake in time".into()),
@@ -220,6 +228,7 @@ async fn connection<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(
     peer: SocketAddr,
     listener: usize,
     sasl: Option<Arc<SaslListener>>,
+    certificate_principal: Option<String>,
 ) -> Result<(), String> {
     // On a SASL listener: where this connection is in authentication (core's rule).
     let mut session = sasl.as_ref().map(|_| SaslSession::new());
@@ -257,6 +266,7 @@ async fn connection<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(
             client_host: &client_host,
             listener,
             peer_closed: state.peer_closed.load(Ordering::Acquire),
+            certificate_principal: certificate_principal.as_deref(),
         };
         let response = respond(&broker, frame.freeze(), sender, sasl_state, &mut close).await?;
         if session.as_ref().is_some_and(|s| s.principal().is_some()) {
@@ -370,6 +380,8 @@ struct Sender<'a> {
     listener: usize,
     /// The client had hung up when this request was taken (see [`ConnectionState`]).
     peer_closed: bool,
+    /// The principal of the client's certificate, on an SSL listener that got one.
+    certificate_principal: Option<&'a str>,
 }
 
 /// Whether a produce request with `acks` is to be dropped: the client hung up after sending
@@ -400,12 +412,15 @@ async fn respond(
         peer,
         client_host,
         listener,
+        certificate_principal,
         ..
     } = sender;
-    // Who is asking, for ACLs: the SASL user once authenticated, else ANONYMOUS.
+    // Who is asking, for ACLs: the SASL user once authenticated, else the client
+    // certificate's subject, else ANONYMOUS (Kafka's principals).
     let principal = sasl
         .as_ref()
         .and_then(|(session, _)| session.principal())
+        .or(certificate_principal)
         .unwrap_or(runnel_core::acl::ANONYMOUS)
         .to_string();
     let host = runnel_core::acl::acl_host(peer.ip());

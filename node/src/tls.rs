@@ -3,7 +3,8 @@
 //! Kafka's PEM keystore (`ssl.keystore.type=PEM`): `ssl.keystore.location` is one PEM file
 //! holding the broker's private key and its certificate chain. With `ssl.client.auth`
 //! `requested` or `required`, client certificates are checked against the authorities in
-//! `ssl.truststore.location` (PEM). The acceptor is built once at start; a bad file stops the
+//! `ssl.truststore.location` (PEM), and the client's principal is its certificate's subject
+//! ([`certificate_principal`]). The acceptor is built once at start; a bad file stops the
 //! start with a line that names it.
 
 use std::path::Path;
@@ -15,6 +16,18 @@ use rustls::server::WebPkiClientVerifier;
 use tokio_rustls::TlsAcceptor;
 
 use crate::config::BrokerConfig;
+
+/// The ACL principal of a client that presented `certificate` (DER) on an SSL listener:
+/// `User:` and the certificate's subject as RFC 2253/4514 writes it, most specific part first
+/// (`User:CN=client-1,O=Example`), as Kafka's default principal builder
+/// (`DefaultKafkaPrincipalBuilder`, `ssl.principal.mapping.rules=DEFAULT`) makes it from
+/// `X500Principal.getName()`. `None` when the certificate does not read (rustls has checked
+/// it against the truststore before this).
+pub fn certificate_principal(certificate: &[u8]) -> Option<String> {
+    use x509_cert::der::Decode;
+    let certificate = x509_cert::Certificate::from_der(certificate).ok()?;
+    Some(format!("User:{}", certificate.tbs_certificate.subject))
+}
 
 /// The TLS acceptor for this broker's SSL listeners (`client_auth`: `ssl.client.auth` applies)
 /// or SASL_SSL ones (it does not: Kafka applies a broker-wide `ssl.client.auth` to SSL

@@ -49,10 +49,13 @@ def roundtrip(bootstrap, topic, settings):
         return
     brokers = sorted([b.id, b.host, b.port] for b in metadata.brokers.values())
     producer = Producer({**common, "acks": "all", "message.timeout.ms": 10000})
+    failed = []
     for value in ["one", "two", "three"]:
-        producer.produce(topic, value.encode())
-    if producer.flush(15) != 0:
-        print(json.dumps({"error": "records not delivered", "brokers": brokers}))
+        producer.produce(
+            topic, value.encode(), on_delivery=lambda err, _m: err and failed.append(err.name())
+        )
+    if producer.flush(15) != 0 or failed:
+        print(json.dumps({"error": f"records not delivered: {failed}", "brokers": brokers}))
         return
     consumer = Consumer(
         {**common, "group.id": "tls-group", "auto.offset.reset": "earliest"}

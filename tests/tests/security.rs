@@ -230,6 +230,72 @@ fn required_client_auth_takes_only_signed_clients() {
     );
 }
 
+/// With mutual TLS the client's certificate names its principal, as Kafka's default principal
+/// builder does (`User:` and the subject, `CN=client-1`): ACLs for that principal let it
+/// produce and consume as a group on the SSL listener and nowhere else; the loopback
+/// PLAINTEXT listener's ANONYMOUS is the super user that made them.
+#[test]
+fn a_client_certificate_is_the_principal_acls_name() {
+    let certs = Certificates::make("tls-certs-acl");
+    let truststore = format!("ssl.truststore.location={}", certs.path("ca.pem"));
+    let (broker, ssl) = broker_with_ssl(
+        "tls-acl",
+        &certs,
+        &[
+            "ssl.client.auth=required",
+            &truststore,
+            "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+            "super.users=User:ANONYMOUS",
+        ],
+    );
+    let admin = broker.bootstrap();
+    for topic in ["granted", "other"] {
+        runnel_cli(&["topic", "create", topic, "-b", &admin], b"");
+    }
+    for args in [
+        &[
+            "--operation",
+            "write",
+            "--operation",
+            "read",
+            "--topic",
+            "granted",
+        ][..],
+        &["--operation", "read", "--group", "tls-group"][..],
+    ] {
+        let mut all = vec![
+            "acl",
+            "create",
+            "--principal",
+            "User:CN=client-1",
+            "-b",
+            &admin,
+        ];
+        all.extend_from_slice(args);
+        runnel_cli(&all, b"");
+    }
+    let bootstrap = format!("127.0.0.1:{ssl}");
+    let granted = roundtrip(&bootstrap, "granted", ssl_settings(&certs, true));
+    assert_eq!(
+        granted["values"],
+        serde_json::json!(["one", "two", "three"]),
+        "{granted}\n{}",
+        broker.log()
+    );
+    let other = roundtrip(&bootstrap, "other", ssl_settings(&certs, true));
+    assert!(
+        other["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("TOPIC_AUTHORIZATION_FAILED")),
+        "{other}"
+    );
+    let log = broker.log();
+    assert!(
+        log.contains("principal User:CN=client-1 from 127.0.0.1 denied DESCRIBE on TOPIC other"),
+        "{log}"
+    );
+}
+
 /// Settings that cannot work are refused at start, by name.
 #[test]
 fn bad_tls_settings_stop_the_start_with_a_line() {
