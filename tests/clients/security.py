@@ -215,16 +215,18 @@ def acl_enforce(bootstrap):
     alice, bob = as_user(bootstrap, "alice"), as_user(bootstrap, "bob")
     alice_admin = AdminClient(alice)
     result = {}
-    made = admin.create_topics([NewTopic(t, 1, 1) for t in ["orders", "secret"]])
-    result["admin_create_topics"] = [outcome(made[t]) for t in ["orders", "secret"]]
-    made = alice_admin.create_topics([NewTopic("alices", 1, 1)])
-    result["alice_create_topic"] = outcome(made["alices"])
+    topics = ["orders.eu", "orders.us", "orders", "secret"]
+    made = admin.create_topics([NewTopic(t, 1, 1) for t in topics])
+    result["admin_create_topics"] = [outcome(made[t]) for t in topics]
+    made = alice_admin.create_topics([NewTopic("orders.new", 1, 1)])
+    result["alice_create_topic"] = outcome(made["orders.new"])
+    # The principal: writes topics prefixed "orders.", reads them with group billing.
     bindings = [
-        AclBinding(TOPIC, "orders", LITERAL, "User:alice", "*", AclOperation.WRITE, ALLOW),
-        AclBinding(TOPIC, "ord", PREFIXED, "User:alice", "*", AclOperation.READ, ALLOW),
-        AclBinding(GROUP, "g1", LITERAL, "User:alice", "*", AclOperation.READ, ALLOW),
+        AclBinding(TOPIC, "orders.", PREFIXED, "User:alice", "*", AclOperation.WRITE, ALLOW),
+        AclBinding(TOPIC, "orders.", PREFIXED, "User:alice", "*", AclOperation.READ, ALLOW),
+        AclBinding(GROUP, "billing", LITERAL, "User:alice", "*", AclOperation.READ, ALLOW),
         AclBinding(TOPIC, "*", LITERAL, "User:bob", "*", AclOperation.READ, ALLOW),
-        AclBinding(TOPIC, "orders", LITERAL, "User:bob", "*", AclOperation.ALL, DENY),
+        AclBinding(TOPIC, "orders.eu", LITERAL, "User:bob", "*", AclOperation.ALL, DENY),
     ]
     created = admin.create_acls(bindings)
     result["create_acls"] = [outcome(created[b]) for b in bindings]
@@ -240,19 +242,37 @@ def acl_enforce(bootstrap):
     )
     result["alice_topics"] = sorted(alice_admin.list_topics(timeout=10).topics)
     result["bob_topics"] = sorted(AdminClient(bob).list_topics(timeout=10).topics)
-    result["alice_produce_orders"] = produce_outcome(alice, "orders", ["a1", "a2"])
-    result["alice_produce_secret"] = produce_outcome(alice, "secret", ["s1"])
-    result["bob_produce_orders"] = produce_outcome(bob, "orders", ["b1"])
-    result["alice_g1"] = consume_outcome(alice, "orders", "g1", 2)
-    result["alice_g2"] = consume_outcome(alice, "orders", "g2", 2)
+    result["alice_produce"] = {
+        t: produce_outcome(alice, t, [f"{t}-1", f"{t}-2"]) for t in topics
+    }
+    result["bob_produce_orders_eu"] = produce_outcome(bob, "orders.eu", ["b1"])
+    result["alice_billing"] = consume_outcome(alice, "orders.eu", "billing", 2)
+    result["alice_other_group"] = consume_outcome(alice, "orders.eu", "other", 2)
+    result["alice_read_secret"] = consume_outcome(alice, "secret", "billing", 1)
+    # What the refusals left: the logs of the refused topics and the groups, seen by admin.
+    reader = Consumer({**as_user(bootstrap, "admin"), "group.id": "admin-look"})
+    from confluent_kafka import TopicPartition
+    result["log_end_offsets"] = {
+        t: reader.get_watermark_offsets(TopicPartition(t, 0), timeout=10)[1] for t in topics
+    }
+    reader.close()
+    groups = admin.list_consumer_groups().result(timeout=20)
+    result["groups"] = sorted(g.group_id for g in groups.valid)
+    from confluent_kafka import ConsumerGroupTopicPartitions
+    committed = admin.list_consumer_group_offsets(
+        [ConsumerGroupTopicPartitions("billing")]
+    )["billing"].result(timeout=20)
+    result["billing_commits"] = sorted(
+        [p.topic, p.partition, p.offset] for p in committed.topic_partitions
+    )
     binding = AclBinding(TOPIC, "x", LITERAL, "User:alice", "*", AclOperation.ALL, ALLOW)
     result["alice_create_acls"] = outcome(alice_admin.create_acls([binding])[binding])
     write_filter = AclBindingFilter(
-        TOPIC, "orders", LITERAL, "User:alice", None, AclOperation.WRITE, ALLOW
+        TOPIC, "orders.", PREFIXED, "User:alice", None, AclOperation.WRITE, ALLOW
     )
     deleted = admin.delete_acls([write_filter])[write_filter].result(timeout=20)
     result["deleted"] = [[b.name, b.principal, b.operation.name] for b in deleted]
-    result["alice_produce_after_delete"] = produce_outcome(alice, "orders", ["a3"])
+    result["alice_produce_after_delete"] = produce_outcome(alice, "orders.eu", ["a3"])
     # Nobody appends to the offsets topic, not even a super user (Kafka's internal topics).
     result["admin_produce_offsets"] = produce_outcome(
         as_user(bootstrap, "admin"), "__consumer_offsets", ["forged"]

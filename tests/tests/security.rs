@@ -860,13 +860,14 @@ fn acl_apis_say_that_no_authorizer_is_configured() {
 }
 
 /// Kafka's ACLs with `authorizer.class.name` (Kafka's StandardAuthorizer rules, core's
-/// `acl::Authorizer`), driven as a user would with confluent-kafka over SASL_PLAINTEXT: the
-/// super user makes topics and ACLs; alice writes where an ALLOW lets her and nowhere else,
-/// reads through a PREFIXED ACL as a member of the one group she may use, sees only the topics
-/// she may describe; bob's DENY on a topic wins over his ALLOW on `*`; refusals are Kafka's
-/// codes (TOPIC_/GROUP_/CLUSTER_AUTHORIZATION_FAILED) and are logged with the principal and
-/// the resource; a deleted ACL stops applying at once; the ACLs outlive a restart, and
-/// `runnel acl` lists, adds and removes them.
+/// `acl::Authorizer`), driven as a user would with confluent-kafka over SASL_PLAINTEXT, in the
+/// issue's words: alice may write topics prefixed `orders.` and read them with group
+/// `billing`, and does exactly that; everything else she tries (another topic, another group,
+/// creating a topic or an ACL) is refused with Kafka's code, is logged with the principal and
+/// the resource, and leaves the logs and the groups as they were; Metadata lists only the
+/// topics she may describe. bob's DENY on a topic wins over his ALLOW on `*`. A deleted ACL
+/// stops applying at once; the ACLs outlive a restart, and `runnel acl` lists, adds and
+/// removes them.
 #[test]
 fn acls_decide_who_may_do_what() {
     let sasl_port = free_port();
@@ -891,26 +892,35 @@ fn acls_decide_who_may_do_what() {
     let got: serde_json::Value = serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|_| panic!("{}\n{}", String::from_utf8_lossy(&out.stderr), broker.log()));
     let expected = serde_json::json!({
-        "admin_create_topics": [null, null],
+        "admin_create_topics": [null, null, null, null],
         "alice_create_topic": "TOPIC_AUTHORIZATION_FAILED",
         "create_acls": [null, null, null, null, null],
         "described": [
-            ["GROUP", "g1", "LITERAL", "User:alice", "*", "READ", "ALLOW"],
+            ["GROUP", "billing", "LITERAL", "User:alice", "*", "READ", "ALLOW"],
             ["TOPIC", "*", "LITERAL", "User:bob", "*", "READ", "ALLOW"],
-            ["TOPIC", "ord", "PREFIXED", "User:alice", "*", "READ", "ALLOW"],
-            ["TOPIC", "orders", "LITERAL", "User:alice", "*", "WRITE", "ALLOW"],
-            ["TOPIC", "orders", "LITERAL", "User:bob", "*", "ALL", "DENY"],
+            ["TOPIC", "orders.", "PREFIXED", "User:alice", "*", "READ", "ALLOW"],
+            ["TOPIC", "orders.", "PREFIXED", "User:alice", "*", "WRITE", "ALLOW"],
+            ["TOPIC", "orders.eu", "LITERAL", "User:bob", "*", "ALL", "DENY"],
         ],
         // Metadata lists only what the principal may DESCRIBE (READ and WRITE imply it).
-        "alice_topics": ["orders"],
-        "bob_topics": ["__consumer_offsets", "secret"],
-        "alice_produce_orders": null,
-        "alice_produce_secret": "TOPIC_AUTHORIZATION_FAILED",
-        "bob_produce_orders": "TOPIC_AUTHORIZATION_FAILED",
-        "alice_g1": {"values": ["a1", "a2"]},
-        "alice_g2": {"error": "GROUP_AUTHORIZATION_FAILED"},
+        "alice_topics": ["orders.eu", "orders.us"],
+        "bob_topics": ["__consumer_offsets", "orders", "orders.us", "secret"],
+        "alice_produce": {
+            "orders.eu": null,
+            "orders.us": null,
+            "orders": "TOPIC_AUTHORIZATION_FAILED",
+            "secret": "TOPIC_AUTHORIZATION_FAILED",
+        },
+        "bob_produce_orders_eu": "TOPIC_AUTHORIZATION_FAILED",
+        "alice_billing": {"values": ["orders.eu-1", "orders.eu-2"]},
+        "alice_other_group": {"error": "GROUP_AUTHORIZATION_FAILED"},
+        "alice_read_secret": {"error": "TOPIC_AUTHORIZATION_FAILED"},
+        // The refused writes left nothing; only billing exists, with her one commit.
+        "log_end_offsets": {"orders.eu": 2, "orders.us": 2, "orders": 0, "secret": 0},
+        "groups": ["billing"],
+        "billing_commits": [["orders.eu", 0, 2]],
         "alice_create_acls": "CLUSTER_AUTHORIZATION_FAILED",
-        "deleted": [["orders", "User:alice", "WRITE"]],
+        "deleted": [["orders.", "User:alice", "WRITE"]],
         "alice_produce_after_delete": "TOPIC_AUTHORIZATION_FAILED",
         "admin_produce_offsets": "TOPIC_EXCEPTION",
         "alice_describe_cluster": [1, []],
@@ -926,17 +936,18 @@ fn acls_decide_who_may_do_what() {
     for line in [
         // Her producer asked for metadata first (Metadata needs DESCRIBE).
         "principal User:alice from 127.0.0.1 denied DESCRIBE on TOPIC secret",
-        "principal User:bob from 127.0.0.1 denied DESCRIBE on TOPIC orders",
+        "principal User:alice from 127.0.0.1 denied CREATE on TOPIC orders.new",
+        "principal User:bob from 127.0.0.1 denied DESCRIBE on TOPIC orders.eu",
         // FindCoordinator needs DESCRIBE on the group.
-        "principal User:alice from 127.0.0.1 denied DESCRIBE on GROUP g2",
+        "principal User:alice from 127.0.0.1 denied DESCRIBE on GROUP other",
         "principal User:alice from 127.0.0.1 denied ALTER on CLUSTER kafka-cluster",
-        "principal User:alice from 127.0.0.1 denied WRITE on TOPIC orders",
-        "ACL removed: User:alice ALLOW WRITE from * on TOPIC LITERAL orders",
+        "principal User:alice from 127.0.0.1 denied WRITE on TOPIC orders.eu",
+        "ACL removed: User:alice ALLOW WRITE from * on TOPIC PREFIXED orders.",
     ] {
         assert!(log.contains(line), "no {line:?} in the log:\n{log}");
     }
     assert!(
-        !log.contains("denied CREATE on TOPIC orders"),
+        !log.contains("denied CREATE on TOPIC orders.eu"),
         "CREATE is asked only when a topic would be created:\n{log}"
     );
     assert!(broker.terminate(), "a clean stop");
@@ -962,12 +973,12 @@ fn acls_decide_who_may_do_what() {
         serde_json::from_str::<serde_json::Value>(&out)
             .unwrap_or_else(|e| panic!("runnel {all:?}: {e}: {out:?}"))
     };
-    let listed = cli(&["list", "--topic", "orders"]);
+    let listed = cli(&["list", "--topic", "orders.eu"]);
     assert_eq!(
         listed,
         serde_json::json!([{
             "principal": "User:bob", "permission": "DENY", "operation": "ALL", "host": "*",
-            "resource": "TOPIC", "pattern": "LITERAL", "name": "orders",
+            "resource": "TOPIC", "pattern": "LITERAL", "name": "orders.eu",
         }]),
         "after the restart the saved ACLs apply, without the deleted one"
     );
