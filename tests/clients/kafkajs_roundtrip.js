@@ -1,11 +1,24 @@
 // kafkajs 2.2.4 against runnel: a round trip with headers and timestamps, then a consumer
 // group of two members that rebalances when the second joins and when it leaves.
-// Usage: node kafkajs_roundtrip.js BOOTSTRAP. Prints JSON; any mismatch throws.
+// Usage: node kafkajs_roundtrip.js BOOTSTRAP [SECURITY_JSON]. SECURITY_JSON, for SASL_SSL:
+// {"ca": "ca.pem", "username": "...", "password": "..."} (TLS checked against ca.pem, SASL
+// PLAIN). Prints JSON; any mismatch throws.
 const { Kafka, logLevel } = require('kafkajs');
 const assert = require('assert');
+const fs = require('fs');
 
 const bootstrap = process.argv[2];
-const kafka = new Kafka({ clientId: 'runnel-test', brokers: [bootstrap], logLevel: logLevel.WARN });
+const security = process.argv[3] ? JSON.parse(process.argv[3]) : null;
+const kafka = new Kafka({
+  clientId: 'runnel-test',
+  brokers: [bootstrap],
+  logLevel: logLevel.WARN,
+  ...(security && {
+    ssl: { ca: [fs.readFileSync(security.ca, 'utf-8')] },
+    sasl: { mechanism: 'plain', username: security.username, password: security.password },
+    retry: { retries: security.retries ?? 5 },
+  }),
+});
 const TOPIC = 'js-events';
 const BASE_TS = 1700000000000;
 const COUNT = 60;

@@ -296,6 +296,64 @@ fn a_client_certificate_is_the_principal_acls_name() {
     );
 }
 
+/// kafkajs over SASL_SSL with PLAIN (the "kafkajs over SASL_SSL"): its whole round
+/// trip (admin, produce with headers, a two-member group that rebalances) against the test CA;
+/// a wrong password is refused.
+#[test]
+fn kafkajs_speaks_sasl_ssl_with_plain() {
+    let certs = Certificates::make("tls-certs-kafkajs");
+    let port = free_port();
+    let broker = Runnel::start_on(
+        "kafkajs-sasl-ssl",
+        port,
+        free_port(),
+        &[
+            format!("listeners=SASL_SSL://127.0.0.1:{port}"),
+            format!("ssl.keystore.location={}", certs.path("broker.pem")),
+            JAAS.to_string(),
+        ],
+    );
+    let run = |password: &str| {
+        let security = serde_json::json!({
+            "ca": certs.path("ca.pem"), "username": "alice", "password": password, "retries": 0,
+        });
+        client_command("node")
+            .args([
+                "tests/clients/kafkajs_roundtrip.js",
+                &broker.bootstrap(),
+                &security.to_string(),
+            ])
+            .current_dir(runnel_tests::workspace_root())
+            .stdin(Stdio::null())
+            .output()
+            .expect("node runs")
+    };
+    let out = run("alice-secret");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let result: serde_json::Value =
+        serde_json::from_str(text.lines().last().unwrap_or_default()).expect("JSON summary");
+    assert_eq!(
+        (&result["records"], &result["duplicates"]),
+        (&serde_json::json!(60), &serde_json::json!(0)),
+        "{text}"
+    );
+    let refused = run("wrong");
+    assert!(
+        !refused.status.success(),
+        "a wrong password must be refused"
+    );
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("SASL PLAIN authentication failed"),
+        "{stderr}"
+    );
+}
+
 /// Settings that cannot work are refused at start, by name.
 #[test]
 fn bad_tls_settings_stop_the_start_with_a_line() {
