@@ -14,6 +14,7 @@
 //! - `a_full_disk_refuses_writes_and_recovers`: ENOSPC under the leader's `log.dirs`.
 
 use std::collections::BTreeMap;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
@@ -233,8 +234,9 @@ fn nemesis_run() {
     let seconds: u64 = env_or("NEMESIS_SECONDS", 150);
     let checked_acks: String = env_or("NEMESIS_CHECKED_ACKS", "all".to_string());
     let faults = nemesis::schedule(seed, seconds, 3, SESSION_MS);
-    // The replay command carries every NEMESIS_ setting this run had.
+    // The replay command carries every NEMESIS_ setting this run had, and the binary.
     let others: String = [
+        "RUNNEL_BIN",
         "NEMESIS_CHECKED_ACKS",
         "NEMESIS_SOCKET_TIMEOUT_MS",
         "NEMESIS_MAX_IN_FLIGHT",
@@ -315,15 +317,29 @@ fn nemesis_run() {
     std::thread::sleep(Duration::from_secs(3));
     let started = Instant::now();
     let mut counts: BTreeMap<FaultKind, usize> = BTreeMap::new();
-    let mut log = String::new();
     let mut began_ms: Vec<(u64, FaultKind)> = Vec::new();
     let mut problems: Vec<String> = Vec::new();
+    // Written as the faults are injected (a run that stops part-way keeps what ran), each
+    // with its wall-clock time, the clock of the histories ("t") and of the node logs (UTC).
+    let mut log = std::fs::File::create(dir.join("faults.txt")).expect("faults log");
+    writeln!(
+        log,
+        "# seconds since the first fault, epoch ms (the histories' \"t\"), fault; the first began at {} ms since the epoch",
+        wall_clock_ms()
+    )
+    .expect("faults log");
     for fault in &faults {
-        began_ms.push((wall_clock_ms(), fault.kind));
+        let now_ms = wall_clock_ms();
+        began_ms.push((now_ms, fault.kind));
         let line = format!("{:>6.1} s {fault:?}", started.elapsed().as_secs_f64());
         eprintln!("{line}");
-        log.push_str(&line);
-        log.push('\n');
+        writeln!(
+            log,
+            "{:>6.1} s @{now_ms} {fault:?}",
+            started.elapsed().as_secs_f64()
+        )
+        .and_then(|()| log.flush())
+        .expect("faults log");
         if let Some(problem) = nemesis::inject(fault, &net, &mut cluster) {
             eprintln!("         {problem}");
             problems.push(problem);
@@ -331,7 +347,6 @@ fn nemesis_run() {
         *counts.entry(fault.kind).or_default() += 1;
         std::thread::sleep(Duration::from_millis(fault.rest_ms));
     }
-    std::fs::write(dir.join("faults.txt"), &log).expect("faults log");
     // Healed: every partition back to a full ISR, then the clients stop.
     for topic in ["checked", "lossy", "__consumer_offsets"] {
         let partitions = cluster.partitions(topic).len().max(1);
@@ -393,6 +408,16 @@ fn nemesis_run() {
         summary(&format!("checked topic (acks={checked_acks})"), &checked),
         summary("acks=1 topic", &lossy),
     );
+    for v in checked.violations.iter().take(30) {
+        report.push_str(&format!("\n  {v}"));
+    }
+    // Every violation, one a line (the report and the panic show the first 30).
+    let all: String = checked
+        .violations
+        .iter()
+        .map(|v| format!("{v}\n"))
+        .collect();
+    std::fs::write(dir.join("violations.txt"), all).expect("violations");
     std::fs::write(dir.join("report.txt"), &report).expect("report");
     eprintln!("{report}");
     for kind in FaultKind::ALL {
@@ -418,9 +443,6 @@ fn nemesis_run() {
         "too little was acknowledged:\n{report}"
     );
     if !checked.violations.is_empty() {
-        for v in checked.violations.iter().take(30) {
-            report.push_str(&format!("\n  {v}"));
-        }
         panic!(
             "the checked topic broke its guarantees (histories kept in {}):\n{report}",
             dir.display()
