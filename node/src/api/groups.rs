@@ -432,14 +432,7 @@ pub(super) fn list_groups(
     let groups = listed
         .into_iter()
         .filter(|(id, _, _)| {
-            every_group
-                || broker.authorize_quietly(
-                    &ctx.principal,
-                    &ctx.host,
-                    AclOperation::Describe,
-                    ResourceType::Group,
-                    id,
-                )
+            every_group || ctx.may_quietly(broker, AclOperation::Describe, ResourceType::Group, id)
         })
         .filter(|(_, _, state)| {
             request.states_filter.is_empty()

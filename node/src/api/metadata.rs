@@ -108,13 +108,7 @@ fn node_metadata(
             .topics()
             .iter()
             .filter(|t| {
-                broker.authorize_quietly(
-                    &ctx.principal,
-                    &ctx.host,
-                    AclOperation::Describe,
-                    ResourceType::Topic,
-                    &t.name,
-                )
+                ctx.may_quietly(broker, AclOperation::Describe, ResourceType::Topic, &t.name)
             })
             .map(|t| describe(broker, version, t))
             .collect()

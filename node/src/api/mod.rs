@@ -160,6 +160,18 @@ impl Context {
         broker.authorize(&self.principal, &self.host, operation, resource_type, name)
     }
 
+    /// [`Context::may`] without logging a refusal (for checks that decide how much to show,
+    /// as Kafka's `logIfDenied = false`).
+    pub fn may_quietly(
+        &self,
+        broker: &Broker,
+        operation: AclOperation,
+        resource_type: ResourceType,
+        name: &str,
+    ) -> bool {
+        broker.authorize_quietly(&self.principal, &self.host, operation, resource_type, name)
+    }
+
     /// Whether this request's principal may do `operation` on the cluster.
     pub fn may_cluster(&self, broker: &Broker, operation: AclOperation) -> bool {
         self.may(broker, operation, ResourceType::Cluster, acl::CLUSTER_NAME)
@@ -169,25 +181,13 @@ impl Context {
     /// the topic (Kafka's CreateTopics and auto-creation).
     pub fn may_create_topic(&self, broker: &Broker, name: &str) -> bool {
         // Asked quietly first: CREATE on the topic is enough.
-        broker.authorize_quietly(
-            &self.principal,
-            &self.host,
-            AclOperation::Create,
-            ResourceType::Cluster,
-            acl::CLUSTER_NAME,
-        ) || self.may(broker, AclOperation::Create, ResourceType::Topic, name)
+        self.may_cluster_quietly(broker, AclOperation::Create)
+            || self.may(broker, AclOperation::Create, ResourceType::Topic, name)
     }
 
-    /// Whether this request's principal may do `operation` on the cluster, without logging a
-    /// refusal (for checks that decide how much to show, as Kafka's `logIfDenied = false`).
+    /// [`Context::may_cluster`] without logging a refusal.
     pub fn may_cluster_quietly(&self, broker: &Broker, operation: AclOperation) -> bool {
-        broker.authorize_quietly(
-            &self.principal,
-            &self.host,
-            operation,
-            ResourceType::Cluster,
-            acl::CLUSTER_NAME,
-        )
+        self.may_quietly(broker, operation, ResourceType::Cluster, acl::CLUSTER_NAME)
     }
 
     /// The KIP-430 authorized-operations bits of the cluster for this request's principal (0

@@ -208,13 +208,7 @@ pub(super) fn offset_fetch(
     let group = request.group_id.0.to_string();
     let describable = |topic: &str, quietly: bool| {
         if quietly {
-            broker.authorize_quietly(
-                &ctx.principal,
-                &ctx.host,
-                AclOperation::Describe,
-                ResourceType::Topic,
-                topic,
-            )
+            ctx.may_quietly(broker, AclOperation::Describe, ResourceType::Topic, topic)
         } else {
             ctx.may(broker, AclOperation::Describe, ResourceType::Topic, topic)
         }

@@ -230,15 +230,7 @@ fn deletable(broker: &Broker, ctx: &Context, name: &str) -> Result<(), ApiError>
     if ctx.may_cluster_quietly(broker, AclOperation::Delete) {
         return Ok(());
     }
-    let quietly = |operation| {
-        broker.authorize_quietly(
-            &ctx.principal,
-            &ctx.host,
-            operation,
-            ResourceType::Topic,
-            name,
-        )
-    };
+    let quietly = |operation| ctx.may_quietly(broker, operation, ResourceType::Topic, name);
     if broker.topic(name).is_none()
         && quietly(AclOperation::Describe)
         && !quietly(AclOperation::Delete)
