@@ -13,7 +13,7 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
 use crate::error_code;
-use crate::scram::{ScramCredentials, ScramExchange, ScramMechanism};
+use crate::scram::{ScramClient, ScramCredentials, ScramExchange, ScramMechanism};
 
 /// ApiVersions' API key.
 const API_VERSIONS: i16 = 18;
@@ -94,60 +94,16 @@ impl PlainUsers {
     /// `org.apache.kafka.common.security.plain.PlainLoginModule required ... ;` is a user
     /// (Kafka's `PlainServerCallbackHandler`). Errors: another login module, or no user.
     pub fn from_jaas(jaas: &str) -> Result<Self, String> {
-        let text = jaas.trim().trim_end_matches(';').trim();
-        let mut words = text.split_whitespace();
-        let module = words.next().unwrap_or_default();
+        let (module, options) = jaas_options(jaas)?;
         if !module.ends_with("PlainLoginModule") {
             return Err(alloc::format!(
                 "sasl.jaas.config: expected org.apache.kafka.common.security.plain.PlainLoginModule, found {module}"
             ));
         }
-        let mut users = BTreeMap::new();
-        let mut rest = text[module.len()..].trim_start();
-        rest = rest
-            .strip_prefix("required")
-            .or_else(|| rest.strip_prefix("requisite"))
-            .or_else(|| rest.strip_prefix("sufficient"))
-            .or_else(|| rest.strip_prefix("optional"))
-            .unwrap_or(rest);
-        while let Some((key, after)) = rest.split_once('=') {
-            let key = key.trim();
-            let after = after.trim_start();
-            let (value, next) = match after.strip_prefix('"') {
-                // A quoted value: `\"` and `\\` are a quote and a backslash (JAAS's escapes).
-                Some(quoted) => {
-                    let mut value = String::new();
-                    let mut chars = quoted.char_indices();
-                    let mut end = None;
-                    while let Some((i, c)) = chars.next() {
-                        match c {
-                            '\\' => {
-                                if let Some((_, escaped)) = chars.next() {
-                                    value.push(escaped);
-                                }
-                            }
-                            '"' => {
-                                end = Some(i);
-                                break;
-                            }
-                            c => value.push(c),
-                        }
-                    }
-                    let end = end
-                        .ok_or_else(|| alloc::format!("sasl.jaas.config: {key}: unclosed quote"))?;
-                    (value, &quoted[end + 1..])
-                }
-                None => {
-                    let (value, next) =
-                        after.split_at(after.find(char::is_whitespace).unwrap_or(after.len()));
-                    (value.to_string(), next)
-                }
-            };
-            if let Some(user) = key.strip_prefix("user_") {
-                users.insert(user.to_string(), value);
-            }
-            rest = next;
-        }
+        let users: BTreeMap<String, String> = options
+            .into_iter()
+            .filter_map(|(key, value)| Some((key.strip_prefix("user_")?.to_string(), value)))
+            .collect();
         if users.is_empty() {
             return Err("sasl.jaas.config: no user_NAME=\"PASSWORD\" entries".into());
         }
@@ -166,6 +122,125 @@ impl PlainUsers {
             diff |= usize::from(a.get(i).copied().unwrap_or(0) ^ b.get(i).copied().unwrap_or(0));
         }
         diff == 0
+    }
+}
+
+/// The login module and options of a JAAS text (`Module required key="value" ...;`), as
+/// Kafka's `JaasConfig` reads `sasl.jaas.config`: values quoted (with `\"` and `\\` escapes)
+/// or bare words. Errors: an unclosed quote.
+fn jaas_options(jaas: &str) -> Result<(String, BTreeMap<String, String>), String> {
+    let text = jaas.trim().trim_end_matches(';').trim();
+    let module = text.split_whitespace().next().unwrap_or_default();
+    let mut options = BTreeMap::new();
+    let mut rest = text[module.len()..].trim_start();
+    rest = rest
+        .strip_prefix("required")
+        .or_else(|| rest.strip_prefix("requisite"))
+        .or_else(|| rest.strip_prefix("sufficient"))
+        .or_else(|| rest.strip_prefix("optional"))
+        .unwrap_or(rest);
+    while let Some((key, after)) = rest.split_once('=') {
+        let key = key.trim();
+        let after = after.trim_start();
+        let (value, next) = match after.strip_prefix('"') {
+            // A quoted value: `\"` and `\\` are a quote and a backslash (JAAS's escapes).
+            Some(quoted) => {
+                let mut value = String::new();
+                let mut chars = quoted.char_indices();
+                let mut end = None;
+                while let Some((i, c)) = chars.next() {
+                    match c {
+                        '\\' => {
+                            if let Some((_, escaped)) = chars.next() {
+                                value.push(escaped);
+                            }
+                        }
+                        '"' => {
+                            end = Some(i);
+                            break;
+                        }
+                        c => value.push(c),
+                    }
+                }
+                let end =
+                    end.ok_or_else(|| alloc::format!("sasl.jaas.config: {key}: unclosed quote"))?;
+                (value, &quoted[end + 1..])
+            }
+            None => {
+                let (value, next) =
+                    after.split_at(after.find(char::is_whitespace).unwrap_or(after.len()));
+                (value.to_string(), next)
+            }
+        };
+        options.insert(key.to_string(), value);
+        rest = next;
+    }
+    Ok((module.to_string(), options))
+}
+
+/// The broker's own identity for inter-broker SASL: the `username` and `password` options of
+/// its JAAS text (Kafka's `PlainLoginModule` and `ScramLoginModule` take them for the client
+/// side of a broker's connections to other brokers). Errors: either option missing, or a
+/// malformed text.
+pub fn jaas_login(jaas: &str) -> Result<(String, String), String> {
+    let (_, mut options) = jaas_options(jaas)?;
+    match (options.remove("username"), options.remove("password")) {
+        (Some(user), Some(password)) if !user.is_empty() => Ok((user, password)),
+        _ => Err(
+            "sasl.jaas.config: inter-broker SASL needs the broker's own username=\"...\" password=\"...\" options"
+                .into(),
+        ),
+    }
+}
+
+/// The client side of one SASL exchange, whatever carries its messages (SaslAuthenticate for
+/// the command line, the cluster transport's frames between nodes): PLAIN's one message
+/// (RFC 4616), or SCRAM's two with the server's signature checked (RFC 5802).
+#[derive(Clone, Debug)]
+pub struct SaslClient(ClientStep);
+
+#[derive(Clone, Debug)]
+enum ClientStep {
+    /// PLAIN's message was sent; an answer means success.
+    PlainSent,
+    /// SCRAM's client-first was sent; the server-first comes next.
+    ScramFirstSent(ScramClient),
+    /// SCRAM's client-final was sent; the server-final (its signature) comes next.
+    ScramFinalSent(ScramClient),
+    /// Authenticated.
+    Done,
+}
+
+impl SaslClient {
+    /// Starts authenticating `user` with `password`; `nonce` is fresh random printable text
+    /// (SCRAM's client nonce, unused by PLAIN). Returns the client and its first message.
+    pub fn start(mechanism: Mechanism, user: &str, password: &str, nonce: &str) -> (Self, Vec<u8>) {
+        match mechanism {
+            Mechanism::Plain => (
+                Self(ClientStep::PlainSent),
+                alloc::format!("\0{user}\0{password}").into_bytes(),
+            ),
+            Mechanism::Scram(m) => {
+                let (scram, first) = ScramClient::start(m, user, password, nonce);
+                (Self(ClientStep::ScramFirstSent(scram)), first)
+            }
+        }
+    }
+
+    /// Takes the server's answer to the last message: `Some` message to send next, or `None`
+    /// once authenticated. Errors: a SCRAM message that does not read, or a server signature
+    /// that does not match (the server does not know the credential); an answer after the end.
+    pub fn step(&mut self, answer: &[u8]) -> Result<Option<Vec<u8>>, String> {
+        match core::mem::replace(&mut self.0, ClientStep::Done) {
+            ClientStep::PlainSent => Ok(None),
+            ClientStep::ScramFirstSent(mut scram) => {
+                let last = scram.finish(answer)?;
+                self.0 = ClientStep::ScramFinalSent(scram);
+                Ok(Some(last))
+            }
+            ClientStep::ScramFinalSent(scram) => scram.verify(answer).map(|()| None),
+            ClientStep::Done => Err("SASL: an answer after authentication ended".into()),
+        }
     }
 }
 
@@ -334,6 +409,65 @@ mod tests {
                user_q="a\"b\\c";"#,
         )
         .expect("jaas")
+    }
+
+    /// A broker's own inter-broker identity is its JAAS text's `username`/`password` (Kafka's
+    /// `PlainLoginModule` and `ScramLoginModule` options); without them it has none.
+    #[test]
+    fn the_brokers_own_login_comes_from_username_and_password() {
+        let jaas = r#"org.apache.kafka.common.security.plain.PlainLoginModule required username="broker" password="b s\"x" user_broker="b s\"x";"#;
+        assert_eq!(
+            jaas_login(jaas),
+            Ok(("broker".to_string(), "b s\"x".to_string()))
+        );
+        assert!(jaas_login(r#"org.apache.kafka.common.security.plain.PlainLoginModule required user_a="x";"#).is_err());
+        assert!(jaas_login(r#"x required username="a password="b";"#).is_err());
+    }
+
+    /// The client side against the server side: PLAIN in one message, SCRAM in two with the
+    /// server's signature checked; a wrong password fails at the server.
+    #[test]
+    fn the_client_side_authenticates_against_the_server_side() {
+        let mut scram = ScramCredentials::new();
+        let m = ScramMechanism::Sha512;
+        scram.set(
+            "bob",
+            m,
+            crate::scram::ScramCredential::from_password(m, "bob-secret", b"saltsaltsalt", 4096),
+        );
+        let plain = users();
+        let credentials = Credentials {
+            plain: &plain,
+            scram: &scram,
+        };
+        for (mechanism, user, password, ok) in [
+            (Mechanism::Plain, "admin", "admin-secret", true),
+            (Mechanism::Plain, "admin", "nope", false),
+            (Mechanism::Scram(m), "bob", "bob-secret", true),
+            (Mechanism::Scram(m), "bob", "nope", false),
+        ] {
+            let mut server = SaslSession::new();
+            server
+                .handshake(mechanism.name(), &[Mechanism::Plain, Mechanism::Scram(m)])
+                .expect("handshake");
+            let (mut client, mut message) = SaslClient::start(mechanism, user, password, "cnonce");
+            let outcome = loop {
+                match server.authenticate(&message, credentials, "snonce") {
+                    Err(e) => break Err(e.message),
+                    Ok(answer) => match client.step(&answer) {
+                        Ok(Some(next)) => message = next,
+                        Ok(None) => break Ok(()),
+                        Err(e) => break Err(e),
+                    },
+                }
+            };
+            assert_eq!(outcome.is_ok(), ok, "{mechanism:?} {password}: {outcome:?}");
+            assert_eq!(
+                server.principal().is_some(),
+                ok,
+                "the server agrees: {mechanism:?} {password}"
+            );
+        }
     }
 
     /// Kafka's order: ApiVersions or the handshake, then only SaslAuthenticate, then

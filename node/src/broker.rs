@@ -324,6 +324,9 @@ pub struct Broker {
     authorizer: RwLock<Option<Authorizer>>,
     /// Held by [`Broker::change_acls`] from reading the ACLs to saving and swapping them.
     acl_change: Mutex<()>,
+    /// How this node connects to other nodes (a cluster's inter-broker listener: TLS, SASL);
+    /// `None`: PLAINTEXT.
+    inter_broker: Option<crate::cli::ClientSecurity>,
     /// When a write to `log.dirs` last failed (ms; 0: none since the last recovery). A full
     /// disk is said once in the log when it starts and once when writes have succeeded for
     /// [`STORAGE_QUIET_MS`] without a failure, not per request, nor at each flip of a disk
@@ -392,6 +395,10 @@ impl Broker {
             scram_alter: tokio::sync::Mutex::new(()),
             authorizer: RwLock::new(load_authorizer(&config)?),
             acl_change: Mutex::new(()),
+            inter_broker: match config.quorum_voters.is_empty() {
+                true => None,
+                false => crate::cli::ClientSecurity::inter_broker(&config)?,
+            },
             storage_failed_at_ms: AtomicU64::new(0),
             config,
             data_dir,
@@ -1792,21 +1799,10 @@ impl Broker {
         self.cluster().is_none() || self.leadership(OFFSETS_TOPIC, 0) == Leadership::Here
     }
 
-    /// Where clients that came through listener number `listener` reach this node: the
-    /// advertised host and that listener's port (Kafka answers each listener's clients with
-    /// that listener's address).
+    /// Where clients that came through listener number `listener` reach this node (Kafka
+    /// answers each listener's clients with that listener's advertised address).
     pub fn advertised_endpoint(&self, listener: usize) -> (String, u16) {
-        let address = self
-            .config
-            .listeners
-            .get(listener)
-            .map_or(self.config.listener(), |l| l.address);
-        let host = if self.config.advertised_host_given || address.ip().is_unspecified() {
-            self.config.advertised_host.clone()
-        } else {
-            address.ip().to_string()
-        };
-        (host, address.port())
+        self.config.advertised(listener)
     }
 
     /// The group coordinator's Kafka endpoint for a client of listener number `listener`: this
@@ -1818,8 +1814,22 @@ impl Broker {
         };
         let image = cluster.image();
         let leader = image.partition(OFFSETS_TOPIC, 0)?.leader?;
-        let (host, port) = image.endpoints.get(&leader)?.clone();
+        let (host, port) = image.endpoint(leader, self.listener_name(listener))?;
         Some((leader as i32, host, port))
+    }
+
+    /// What this node's connections to other nodes use (TLS, SASL), `None` for PLAINTEXT.
+    pub(crate) fn inter_broker_security(&self) -> Option<&crate::cli::ClientSecurity> {
+        self.inter_broker.as_ref()
+    }
+
+    /// The name of listener number `listener` (the first listener's for an unknown number).
+    pub fn listener_name(&self, listener: usize) -> &str {
+        self.config
+            .listeners
+            .get(listener)
+            .or(self.config.listeners.first())
+            .map_or("PLAINTEXT", |l| l.name.as_str())
     }
 
     /// What the fetcher for `leader` has to do next: for each partition this node follows
@@ -2356,11 +2366,16 @@ fn describe_acl(b: &AclBinding) -> String {
     )
 }
 
-/// The authorizer the config asks for, with the ACLs saved in the data directory.
+/// The authorizer the config asks for, with the ACLs saved in the data directory (a single
+/// node; a cluster node gets its ACLs from the metadata log).
 fn load_authorizer(config: &BrokerConfig) -> Result<Option<Authorizer>, String> {
     let Some(mut authorizer) = config.authorizer().map_err(|e| e.to_string())? else {
         return Ok(None);
     };
+    if !config.quorum_voters.is_empty() {
+        // A cluster's ACLs are in its metadata log; `reconcile` brings them.
+        return Ok(Some(authorizer));
+    }
     let saved: Vec<AclBinding> = load_json(&acls_path(&config.data_dir), "ACLs")?;
     for binding in saved {
         authorizer.add(binding);

@@ -28,7 +28,8 @@ pub struct BrokerConfig {
     pub node_id: i32,
     /// `listeners`: where the Kafka protocol is served: Kafka's `NAME://host:port,...` (an
     /// empty host: every interface; a bare `host:port` is one PLAINTEXT listener). Each name's
-    /// protocol comes from `listener.security.protocol.map`: PLAINTEXT or SSL.
+    /// protocol comes from `listener.security.protocol.map`: PLAINTEXT, SSL, SASL_PLAINTEXT or
+    /// SASL_SSL.
     #[serde(rename = "listeners", with = "listeners_text")]
     pub listeners: Vec<Listener>,
     /// `listener.security.protocol.map`: `NAME:PROTOCOL,...` (Kafka's default maps each
@@ -74,6 +75,20 @@ pub struct BrokerConfig {
     /// (Kafka's default, false: closed).
     #[serde(rename = "allow.everyone.if.no.acl.found")]
     pub allow_everyone_if_no_acl_found: bool,
+    /// `advertised.listeners`: `NAME://host:port,...`, the address clients are told for each
+    /// listener when it is not the one it listens on (a NAT, a container, a proxy); a host name
+    /// is fine here. Listeners not named advertise as `advertised.host` says.
+    #[serde(rename = "advertised.listeners")]
+    pub advertised_listeners: String,
+    /// `inter.broker.listener.name`: the listener other nodes replicate from and the Raft
+    /// transport's protocol (TLS, SASL); empty: the first listener.
+    #[serde(rename = "inter.broker.listener.name")]
+    pub inter_broker_listener_name: String,
+    /// `sasl.mechanism.inter.broker.protocol`: the mechanism a node authenticates to other
+    /// nodes with on a SASL inter-broker listener, as the `username`/`password` of
+    /// `sasl.jaas.config` (Kafka's default is GSSAPI, which runnel does not serve; PLAIN here).
+    #[serde(rename = "sasl.mechanism.inter.broker.protocol")]
+    pub sasl_mechanism_inter_broker_protocol: String,
     /// `advertised.host`: the host clients are told to connect to (an IPv4 address by
     /// default: librdkafka may resolve `localhost` to ::1). Unset, each listener advertises
     /// its own address (127.0.0.1 for one on every interface).
@@ -207,6 +222,9 @@ impl Default for BrokerConfig {
             authorizer_class_name: String::new(),
             super_users: String::new(),
             allow_everyone_if_no_acl_found: false,
+            advertised_listeners: String::new(),
+            inter_broker_listener_name: String::new(),
+            sasl_mechanism_inter_broker_protocol: "PLAIN".into(),
             advertised_host: String::new(),
             advertised_host_given: false,
             admin_listener: SocketAddr::from(([127, 0, 0, 1], 8080)),
@@ -366,9 +384,7 @@ impl BrokerConfig {
 
     /// The authorizer `authorizer.class.name` asks for, with `super.users` and
     /// `allow.everyone.if.no.acl.found` (and no ACLs yet); `None` when it is empty. Errors: a
-    /// class runnel does not implement, a malformed `super.users`, or a cluster (its nodes
-    /// replicate over an unauthenticated listener, which ACLs would refuse; inter-broker
-    /// SASL is not built yet).
+    /// class runnel does not implement, or a malformed `super.users`.
     pub fn authorizer(&self) -> Result<Option<runnel_core::acl::Authorizer>, ConfigError> {
         let class = self.authorizer_class_name.trim();
         if class.is_empty() {
@@ -379,13 +395,6 @@ impl BrokerConfig {
                 key: "authorizer.class.name",
                 value: class.into(),
                 reason: "runnel implements org.apache.kafka.metadata.authorizer.StandardAuthorizer (and kafka.security.authorizer.AclAuthorizer, the same rules)",
-            });
-        }
-        if !self.quorum_voters.is_empty() {
-            return Err(ConfigError::Invalid {
-                key: "authorizer.class.name",
-                value: class.into(),
-                reason: "ACLs are served by a single node for now: a cluster's nodes replicate over an unauthenticated listener, which the authorizer would refuse",
             });
         }
         let super_users = runnel_core::acl::parse_super_users(&self.super_users).map_err(|_| {
@@ -434,9 +443,9 @@ impl BrokerConfig {
     }
 
     /// Gives each listener its protocol from `listener.security.protocol.map` and checks what
-    /// runnel can serve: PLAINTEXT and SSL (SASL not yet), names and ports used once, a PEM
-    /// keystore for SSL, and in a cluster one PLAINTEXT listener (inter-broker TLS is not built
-    /// yet).
+    /// runnel can serve: names and ports used once, a PEM keystore for TLS, the SASL settings,
+    /// `advertised.listeners`, and in a cluster what the inter-broker listener needs (a
+    /// truststore for TLS, the broker's own SASL login).
     fn resolve_listeners(&mut self) -> Result<(), String> {
         self.ssl_client_auth = self.ssl_client_auth.to_ascii_lowercase();
         // Settings are checked whether or not a listener uses them yet.
@@ -520,13 +529,115 @@ impl BrokerConfig {
                 self.ssl_client_auth
             ));
         }
-        if !self.quorum_voters.is_empty()
-            && (self.listeners.len() > 1
-                || self.listeners[0].protocol != SecurityProtocol::Plaintext)
-        {
-            return Err("listeners: a cluster node serves one PLAINTEXT listener for now (inter-broker TLS and per-listener endpoints are not built yet)".into());
+        self.advertised_endpoints()?;
+        let inter = self.inter_broker_listener()?;
+        if !self.quorum_voters.is_empty() {
+            if inter.protocol.tls() && self.ssl_truststore_location.is_none() {
+                return Err(format!(
+                    "inter.broker.listener.name {}: a TLS inter-broker listener needs ssl.truststore.location (PEM certificates of the authorities that signed the other nodes' certificates)",
+                    inter.name
+                ));
+            }
+            if inter.protocol.sasl() {
+                let mechanism = self.inter_broker_mechanism()?;
+                if !mechanisms.contains(&mechanism) {
+                    return Err(format!(
+                        "sasl.mechanism.inter.broker.protocol {}: not in sasl.enabled.mechanisms ({})",
+                        mechanism.name(),
+                        self.sasl_enabled_mechanisms
+                    ));
+                }
+                let jaas = self.sasl_jaas_config.as_deref().unwrap_or_default();
+                runnel_core::sasl::jaas_login(jaas)?;
+            }
         }
         Ok(())
+    }
+
+    /// The listener other nodes replicate from and whose protocol the Raft transport speaks:
+    /// `inter.broker.listener.name`, or the first listener. Errors: a name no listener has.
+    pub fn inter_broker_listener(&self) -> Result<&Listener, String> {
+        let name = self.inter_broker_listener_name.trim().to_ascii_uppercase();
+        let found = if name.is_empty() {
+            self.listeners.first()
+        } else {
+            self.listeners.iter().find(|l| l.name == name)
+        };
+        found.ok_or_else(|| {
+            format!(
+                "inter.broker.listener.name {name}: no such listener in listeners ({})",
+                listeners_text::text(&self.listeners)
+            )
+        })
+    }
+
+    /// Where clients of listener number `listener` are told to connect: its
+    /// `advertised.listeners` entry, else `advertised.host` (or the listener's own IP address)
+    /// with the listener's port.
+    pub fn advertised(&self, listener: usize) -> (String, u16) {
+        let own = self.listeners.get(listener);
+        if let Some(l) = own
+            && let Some(endpoint) = self
+                .advertised_endpoints()
+                .ok()
+                .and_then(|mut a| a.remove(&l.name))
+        {
+            return endpoint;
+        }
+        let address = own.map_or(self.listener(), |l| l.address);
+        let host = if self.advertised_host_given || address.ip().is_unspecified() {
+            self.advertised_host.clone()
+        } else {
+            address.ip().to_string()
+        };
+        (host, address.port())
+    }
+
+    /// `sasl.mechanism.inter.broker.protocol` read. Errors: a mechanism runnel does not serve.
+    pub fn inter_broker_mechanism(&self) -> Result<runnel_core::sasl::Mechanism, String> {
+        let name = self.sasl_mechanism_inter_broker_protocol.trim();
+        runnel_core::sasl::Mechanism::from_name(&name.to_ascii_uppercase()).ok_or_else(|| {
+            format!(
+                "sasl.mechanism.inter.broker.protocol {name}: runnel speaks PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512"
+            )
+        })
+    }
+
+    /// `advertised.listeners` read: listener name → (host, port). Errors: not
+    /// `NAME://host:port`, a name `listeners` does not have, a name twice, or no host (Kafka
+    /// refuses advertising 0.0.0.0 too).
+    pub fn advertised_endpoints(
+        &self,
+    ) -> Result<std::collections::BTreeMap<String, (String, u16)>, String> {
+        let mut out = std::collections::BTreeMap::new();
+        for part in self
+            .advertised_listeners
+            .split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+        {
+            let bad = || format!("advertised.listeners: {part}: expected NAME://host:port");
+            let (name, address) = part.split_once("://").ok_or_else(bad)?;
+            let (host, port) = address.rsplit_once(':').ok_or_else(bad)?;
+            let host = host.trim_matches(['[', ']']);
+            let port: u16 = port.parse().map_err(|_| bad())?;
+            let name = name.to_ascii_uppercase();
+            if host.is_empty() || host == "0.0.0.0" || host == "::" {
+                return Err(format!(
+                    "advertised.listeners: {part}: advertise a host clients can reach, not every interface"
+                ));
+            }
+            if !self.listeners.iter().any(|l| l.name == name) {
+                return Err(format!(
+                    "advertised.listeners: {name} is not one of listeners ({})",
+                    listeners_text::text(&self.listeners)
+                ));
+            }
+            if out.insert(name.clone(), (host.to_string(), port)).is_some() {
+                return Err(format!("advertised.listeners: {name} is given twice"));
+            }
+        }
+        Ok(out)
     }
 
     /// Every setting by its Kafka name, with its value as text (DescribeConfigs on the broker).
@@ -609,12 +720,16 @@ mod listeners_text {
         listeners: &[Listener],
         serializer: S,
     ) -> Result<S::Ok, S::Error> {
-        let text = listeners
+        serializer.serialize_str(&text(listeners))
+    }
+
+    /// Kafka's text: `NAME://host:port,...`.
+    pub(super) fn text(listeners: &[Listener]) -> String {
+        listeners
             .iter()
             .map(|l| format!("{}://{}", l.name, l.address))
             .collect::<Vec<_>>()
-            .join(",");
-        serializer.serialize_str(&text)
+            .join(",")
     }
 
     pub(super) fn deserialize<'de, D: Deserializer<'de>>(

@@ -1415,8 +1415,7 @@ async fn join_cluster(broker: &Arc<Broker>) -> Result<tokio::task::JoinHandle<()
     // elect, a broker that has not replayed its metadata log (as Kafka keeps it fenced).
     catch_up(broker).await;
     let incarnation = now_ms();
-    let host = broker.config.advertised_host.clone();
-    let port = broker.config.listener().port();
+    let endpoints = runnel_node::cluster::Endpoint::advertised_by(&broker.config);
     let interval = Duration::from_millis(broker.config.broker_heartbeat_interval_ms.max(10));
     let heartbeats = {
         let cluster = cluster.clone();
@@ -1424,7 +1423,7 @@ async fn join_cluster(broker: &Arc<Broker>) -> Result<tokio::task::JoinHandle<()
             let mut tick = tokio::time::interval(interval);
             loop {
                 tick.tick().await;
-                cluster.heartbeat(incarnation, host.clone(), port);
+                cluster.heartbeat(incarnation, endpoints.clone());
             }
         })
     };
@@ -1444,7 +1443,7 @@ async fn join_cluster(broker: &Arc<Broker>) -> Result<tokio::task::JoinHandle<()
                 }
                 if !cluster.caught_up()
                     || cluster.controller_id().is_none()
-                    || cluster.image().live_brokers().len() < replication as usize
+                    || cluster.image().controller.live_brokers().len() < replication as usize
                 {
                     continue;
                 }

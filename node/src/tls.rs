@@ -66,15 +66,10 @@ pub fn acceptor(config: &BrokerConfig, client_auth: bool) -> Result<TlsAcceptor,
                 .ssl_truststore_location
                 .as_deref()
                 .ok_or("ssl.client.auth needs ssl.truststore.location")?;
-            let mut roots = rustls::RootCertStore::empty();
-            for cert in certificates(
+            let roots = roots(
                 truststore,
                 &format!("ssl.truststore.location {}", truststore.display()),
-            )? {
-                roots.add(cert).map_err(|e| {
-                    format!("ssl.truststore.location {}: {e}", truststore.display())
-                })?;
-            }
+            )?;
             let verifier =
                 WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone());
             let verifier = if auth == "requested" {
@@ -93,6 +88,53 @@ pub fn acceptor(config: &BrokerConfig, client_auth: bool) -> Result<TlsAcceptor,
         )
     })?;
     Ok(TlsAcceptor::from(Arc::new(server)))
+}
+
+/// The authorities of a PEM file, for checking the other side's certificate; errors start
+/// with `label`.
+pub(crate) fn roots(path: &Path, label: &str) -> Result<rustls::RootCertStore, String> {
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in certificates(path, label)? {
+        roots.add(cert).map_err(|e| format!("{label}: {e}"))?;
+    }
+    Ok(roots)
+}
+
+/// The TLS client side of this broker's connections to other brokers (replication, Raft) on
+/// a TLS inter-broker listener: their certificates are checked against
+/// `ssl.truststore.location` and must name the address dialled; this broker presents its own
+/// keystore, as Kafka's inter-broker clients do, so `ssl.client.auth=required` works between
+/// nodes too.
+///
+/// # Errors
+/// No truststore, or an unreadable truststore or keystore: the message names the setting.
+pub fn inter_broker_client(config: &BrokerConfig) -> Result<Arc<rustls::ClientConfig>, String> {
+    let truststore = config
+        .ssl_truststore_location
+        .as_deref()
+        .ok_or("a TLS inter-broker listener needs ssl.truststore.location")?;
+    let roots = roots(
+        truststore,
+        &format!("ssl.truststore.location {}", truststore.display()),
+    )?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS: {e}"))?
+        .with_root_certificates(roots);
+    let client = match config.ssl_keystore_location.as_deref() {
+        None => builder.with_no_client_auth(),
+        Some(keystore) => {
+            let label = format!("ssl.keystore.location {}", keystore.display());
+            let chain = certificates(keystore, &label)?;
+            let key = PrivateKeyDer::from_pem_file(keystore)
+                .map_err(|e| format!("{label}: no private key: {e}"))?;
+            builder
+                .with_client_auth_cert(chain, key)
+                .map_err(|e| format!("{label}: {e}"))?
+        }
+    };
+    Ok(Arc::new(client))
 }
 
 /// Every certificate in a PEM file (at least one); errors start with `label` (the setting and

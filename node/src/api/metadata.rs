@@ -68,7 +68,7 @@ pub(super) async fn metadata(
     let cluster_operations =
         (8..=10).contains(&version) && request.include_cluster_authorized_operations;
     let mut response = match broker.cluster() {
-        Some(cluster) => cluster_metadata(broker, cluster, version, request).await,
+        Some(cluster) => cluster_metadata(broker, ctx, cluster, version, request).await,
         None => node_metadata(broker, ctx, version, request, listener),
     };
     if topic_operations {
@@ -172,9 +172,12 @@ fn node_metadata(
         .with_topics(topics)
 }
 
-/// Metadata in cluster mode, from the replicated image.
+/// Metadata in cluster mode, from the replicated image: the brokers' endpoints on the
+/// listener the client came through, the topics it may describe (auto-created only when it
+/// may create them), as on a single node.
 async fn cluster_metadata(
     broker: &Arc<Broker>,
+    ctx: &Context,
     cluster: &Arc<crate::cluster::Cluster>,
     version: i16,
     request: MetadataRequest,
@@ -197,6 +200,11 @@ async fn cluster_metadata(
     let mut errors: Vec<(String, i16)> = Vec::new();
     if let Some(names) = &requested {
         for name in names {
+            if !ctx.may(broker, AclOperation::Describe, ResourceType::Topic, name) {
+                let refused = super::topics::topic_refused(AclOperation::Describe, name);
+                errors.push((name.clone(), refused.code));
+                continue;
+            }
             let known = cluster.image().topics.contains_key(name);
             if known {
                 continue;
@@ -206,6 +214,11 @@ async fn cluster_metadata(
                     name.clone(),
                     runnel_core::error_code::UNKNOWN_TOPIC_OR_PARTITION,
                 ));
+                continue;
+            }
+            if !ctx.may_create_topic(broker, name) {
+                let refused = super::topics::topic_refused(AclOperation::Create, name);
+                errors.push((name.clone(), refused.code));
                 continue;
             }
             let created = broker
@@ -226,7 +239,7 @@ async fn cluster_metadata(
     }
     let image = cluster.image();
     let brokers = image
-        .live_brokers()
+        .live_brokers(broker.listener_name(ctx.listener))
         .into_iter()
         .map(|(id, host, port)| {
             MetadataResponseBroker::default()
@@ -236,7 +249,12 @@ async fn cluster_metadata(
         })
         .collect();
     let names: Vec<String> = match requested {
-        None => image.topics.keys().cloned().collect(),
+        None => image
+            .topics
+            .keys()
+            .filter(|t| ctx.may_quietly(broker, AclOperation::Describe, ResourceType::Topic, t))
+            .cloned()
+            .collect(),
         Some(names) => names,
     };
     let ids = |v: &[u32]| v.iter().map(|b| BrokerId(*b as i32)).collect::<Vec<_>>();

@@ -239,8 +239,18 @@ impl Client {
         address: &str,
         read_timeout: Duration,
     ) -> Result<Self, CliError> {
+        Self::connect_secured(address, read_timeout, super::security::current())
+    }
+
+    /// Like [`Client::connect_with_read_timeout`], with `security` (TLS, SASL) instead of the
+    /// process's command-line settings: a broker's connections to other brokers use its
+    /// inter-broker listener's.
+    pub(crate) fn connect_secured(
+        address: &str,
+        read_timeout: Duration,
+        security: Option<&super::security::ClientSecurity>,
+    ) -> Result<Self, CliError> {
         let tcp = dial(address, HANDSHAKE_TIMEOUT)?;
-        let security = super::security::current();
         let stream = match security.and_then(|s| s.tls.clone()) {
             None => Transport::Plain(tcp),
             Some(config) => {
@@ -308,7 +318,6 @@ impl Client {
         user: &str,
         password: &str,
     ) -> Result<(), CliError> {
-        use runnel_core::sasl::Mechanism;
         let address = self.address.clone();
         let refused = |why: String| CliError::Connection(address.clone(), why);
         let handshake: SaslHandshakeResponse = self.call(
@@ -326,21 +335,16 @@ impl Client {
                 offered.join(", ")
             )));
         }
-        match mechanism {
-            Mechanism::Plain => {
-                self.sasl_round(format!("\0{user}\0{password}").into_bytes())?;
-            }
-            Mechanism::Scram(m) => {
-                let nonce = crate::tls::scram_nonce().map_err(refused)?;
-                let (mut scram, first) =
-                    runnel_core::scram::ScramClient::start(m, user, password, &nonce);
-                let server_first = self.sasl_round(first)?;
-                let last = scram.finish(&server_first).map_err(refused)?;
-                let server_final = self.sasl_round(last)?;
-                scram.verify(&server_final).map_err(refused)?;
+        let nonce = crate::tls::scram_nonce().map_err(refused)?;
+        let (mut sasl, mut message) =
+            runnel_core::sasl::SaslClient::start(mechanism, user, password, &nonce);
+        loop {
+            let answer = self.sasl_round(message)?;
+            match sasl.step(&answer).map_err(refused)? {
+                Some(next) => message = next,
+                None => return Ok(()),
             }
         }
-        Ok(())
     }
 
     /// One SaslAuthenticate: sends `auth_bytes`, returns the broker's.

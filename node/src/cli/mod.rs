@@ -37,6 +37,7 @@ pub use records::{
     records_delete,
 };
 pub use security::configure as configure_security;
+pub(crate) use security::ClientSecurity;
 pub use topics::{
     cluster_info, plugin_deployed, plugin_list, topic_add_partitions, topic_alter_config,
     topic_create, topic_delete, topic_describe, topic_list,

@@ -26,6 +26,35 @@ pub(crate) struct ClientSecurity {
     pub(crate) sasl: Option<(runnel_core::sasl::Mechanism, String, String)>,
 }
 
+impl ClientSecurity {
+    /// What this broker's connections to other brokers use: the protocol of its inter-broker
+    /// listener (`inter.broker.listener.name`), with its truststore and keystore for TLS
+    /// ([`crate::tls::inter_broker_client`]) and, for SASL,
+    /// `sasl.mechanism.inter.broker.protocol` with the `username`/`password` of
+    /// `sasl.jaas.config`. `None`: PLAINTEXT.
+    ///
+    /// # Errors
+    /// A setting that does not read, in one line naming it.
+    pub(crate) fn inter_broker(
+        config: &crate::config::BrokerConfig,
+    ) -> Result<Option<Self>, String> {
+        let protocol = config.inter_broker_listener()?.protocol;
+        let tls = match protocol.tls() {
+            true => Some(crate::tls::inter_broker_client(config)?),
+            false => None,
+        };
+        let sasl = match protocol.sasl() {
+            true => {
+                let jaas = config.sasl_jaas_config.as_deref().unwrap_or_default();
+                let (user, password) = runnel_core::sasl::jaas_login(jaas)?;
+                Some((config.inter_broker_mechanism()?, user, password))
+            }
+            false => None,
+        };
+        Ok((tls.is_some() || sasl.is_some()).then_some(Self { tls, sasl }))
+    }
+}
+
 static SECURITY: OnceLock<ClientSecurity> = OnceLock::new();
 
 /// The security set by [`configure`] (none: PLAINTEXT, as for the broker's own fetchers).
@@ -119,14 +148,8 @@ fn tls_config(
     let ca = ca.ok_or_else(|| {
         usage("TLS needs -X ssl.ca.location=FILE (the PEM certificates of the authorities that signed the broker's)".into())
     })?;
-    let mut roots = rustls::RootCertStore::empty();
-    let certs = crate::tls::certificates(ca.as_ref(), &format!("-X ssl.ca.location={ca}"))
-        .map_err(usage)?;
-    for cert in certs {
-        roots
-            .add(cert)
-            .map_err(|e| usage(format!("-X ssl.ca.location={ca}: {e}")))?;
-    }
+    let roots =
+        crate::tls::roots(ca.as_ref(), &format!("-X ssl.ca.location={ca}")).map_err(usage)?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()

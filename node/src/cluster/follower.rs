@@ -6,8 +6,10 @@
 //! all the others, each answer handed to that partition's core replica. It stops when this node
 //! follows nothing from that leader any more.
 //!
-//! It talks the Kafka protocol over the same blocking client the CLI uses, with a short socket
-//! timeout ([`SOCKET_TIMEOUT`]) so a stopped leader does not hold it past a leader change.
+//! It talks the Kafka protocol over the same blocking client the CLI uses, to the leader's
+//! inter-broker listener (`inter.broker.listener.name`) with that listener's TLS and SASL, and
+//! with a short socket timeout ([`SOCKET_TIMEOUT`]) so a stopped leader does not hold it past
+//! a leader change.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -118,13 +120,17 @@ pub fn follow(broker: Arc<Broker>, leader: u32) {
                 .find(|v| v.id as u32 == leader)
                 .map(|v| v.addr.to_string())
                 .or_else(|| {
+                    let listener = broker.config.inter_broker_listener().ok()?;
                     broker
                         .cluster()
-                        .and_then(|c| c.image().endpoints.get(&leader).cloned())
+                        .and_then(|c| c.image().endpoint(leader, &listener.name))
                         .map(|(host, port)| format!("{host}:{port}"))
                 });
-            client =
-                endpoint.and_then(|e| Client::connect_with_read_timeout(&e, SOCKET_TIMEOUT).ok());
+            client = endpoint.and_then(|e| {
+                Client::connect_secured(&e, SOCKET_TIMEOUT, broker.inter_broker_security())
+                    .map_err(|why| tracing::debug!("cannot reach leader {leader} at {e}: {why}"))
+                    .ok()
+            });
             if client.is_none() {
                 std::thread::sleep(BACKOFF);
                 continue;

@@ -8,8 +8,9 @@
 //! receives the brokers' heartbeats and appends a fence when a session expires. Brokers ask
 //! the image who leads what; clients learn it through Metadata.
 //!
-//! Not yet here: replication of partition data between nodes (each partition's records live
-//! on its leader only), so a failover keeps the metadata but not the records.
+//! Nodes talk to each other over the inter-broker listener's protocol
+//! (`inter.broker.listener.name`): followers fetch through it with the Kafka protocol
+//! ([`follower`]), and the Raft transport speaks its TLS and SASL ([`transport`]).
 
 pub mod follower;
 pub mod quorum;
@@ -59,6 +60,39 @@ pub fn parse_voters(text: &str) -> Result<Vec<Voter>, &'static str> {
     Ok(voters)
 }
 
+/// Where one listener of a broker is reached, as it advertises it (Kafka's
+/// `BrokerEndpoint`): Metadata gives a client the endpoints of the listener it came through,
+/// and nodes replicate through the inter-broker listener's.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Endpoint {
+    /// The listener name (`PLAINTEXT`, `SASL_SSL`, `INTERNAL`, ...), upper case.
+    pub listener: String,
+    /// The advertised host.
+    pub host: String,
+    /// The advertised port.
+    pub port: u16,
+}
+
+impl Endpoint {
+    /// This node's endpoints as `config` advertises them, one per listener, in `listeners`
+    /// order.
+    pub fn advertised_by(config: &crate::config::BrokerConfig) -> Vec<Self> {
+        config
+            .listeners
+            .iter()
+            .enumerate()
+            .map(|(i, l)| {
+                let (host, port) = config.advertised(i);
+                Self {
+                    listener: l.name.clone(),
+                    host,
+                    port,
+                }
+            })
+            .collect()
+    }
+}
+
 /// One entry of the metadata log.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Entry {
@@ -66,10 +100,8 @@ pub enum Entry {
     RegisterBroker {
         /// Its node id.
         broker: u32,
-        /// Where clients reach it.
-        host: String,
-        /// Its Kafka port.
-        port: u16,
+        /// Where it is reached, one per listener (Kafka's `RegisterBrokerRecord` endpoints).
+        endpoints: Vec<Endpoint>,
         /// The active controller's clock when it accepted.
         at_ms: u64,
     },
@@ -166,8 +198,8 @@ pub struct MetadataImage {
     pub controller: Controller,
     /// Topics by name.
     pub topics: BTreeMap<String, TopicImage>,
-    /// Each registered broker's Kafka endpoint.
-    pub endpoints: BTreeMap<u32, (String, u16)>,
+    /// Each registered broker's endpoints, one per listener.
+    pub endpoints: BTreeMap<u32, Vec<Endpoint>>,
     /// Dynamic broker configs (KIP-226).
     pub dynamic: runnel_core::dynamic_config::DynamicBrokerConfigs,
     /// SCRAM credentials (KIP-554).
@@ -198,11 +230,10 @@ impl MetadataImage {
         match entry {
             Entry::RegisterBroker {
                 broker,
-                host,
-                port,
+                endpoints,
                 at_ms,
             } => {
-                self.endpoints.insert(*broker, (host.clone(), *port));
+                self.endpoints.insert(*broker, endpoints.clone());
                 self.controller
                     .apply(&Command::Register {
                         broker: *broker,
@@ -341,14 +372,24 @@ impl MetadataImage {
         !self.controller.imbalanced_partitions().is_empty()
     }
 
-    /// The live brokers with their endpoints, by id.
-    pub fn live_brokers(&self) -> Vec<(u32, String, u16)> {
+    /// Where `broker`'s listener `listener` is reached, if it registered one by that name.
+    pub fn endpoint(&self, broker: u32, listener: &str) -> Option<(String, u16)> {
+        self.endpoints
+            .get(&broker)?
+            .iter()
+            .find(|e| e.listener == listener)
+            .map(|e| (e.host.clone(), e.port))
+    }
+
+    /// The live brokers with their endpoints on `listener`, by id; a broker without that
+    /// listener is left out, as Kafka leaves it out of that listener's Metadata.
+    pub fn live_brokers(&self, listener: &str) -> Vec<(u32, String, u16)> {
         self.controller
             .live_brokers()
             .into_iter()
             .filter_map(|b| {
-                let (host, port) = self.endpoints.get(&b)?;
-                Some((b, host.clone(), *port))
+                let (host, port) = self.endpoint(b, listener)?;
+                Some((b, host, port))
             })
             .collect()
     }
@@ -361,8 +402,18 @@ mod tests {
     fn register(broker: u32) -> Entry {
         Entry::RegisterBroker {
             broker,
-            host: "127.0.0.1".into(),
-            port: 9092 + broker as u16,
+            endpoints: vec![
+                Endpoint {
+                    listener: "PLAINTEXT".into(),
+                    host: "127.0.0.1".into(),
+                    port: 9092 + broker as u16,
+                },
+                Endpoint {
+                    listener: "SASL_SSL".into(),
+                    host: "broker.example".into(),
+                    port: 9192 + broker as u16,
+                },
+            ],
             at_ms: 0,
         }
     }
@@ -413,7 +464,13 @@ mod tests {
             .apply(&Entry::FenceBroker { broker: 0 })
             .expect("fence");
         assert_eq!(image.partition("b", 1).and_then(|p| p.leader), Some(1));
-        assert_eq!(image.live_brokers().len(), 2);
+        assert_eq!(image.live_brokers("PLAINTEXT").len(), 2);
+        assert_eq!(
+            image.live_brokers("SASL_SSL")[0],
+            (1, "broker.example".to_string(), 9193),
+            "each listener's clients get that listener's endpoints"
+        );
+        assert!(image.live_brokers("OTHER").is_empty());
         image
             .apply(&Entry::DeleteTopic { name: "a".into() })
             .expect("delete");

@@ -29,7 +29,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use runnel_core::controller::ControllerConfig;
 
 use super::transport::{Peers, Wire, receive};
-use super::{Entry, Envelope, MetadataImage, Voter};
+use super::{Endpoint, Entry, Envelope, MetadataImage, Voter};
 use crate::broker::now_ms;
 
 /// How often the Raft clock ticks.
@@ -210,12 +210,11 @@ impl Cluster {
     }
 
     /// This broker's heartbeat, sent to the active controller.
-    pub fn heartbeat(&self, incarnation: u64, host: String, port: u16) {
+    pub fn heartbeat(&self, incarnation: u64, endpoints: Vec<Endpoint>) {
         let _ = self.inbox.send(Input::Wire(Wire::Heartbeat {
             broker: self.node_id,
             incarnation,
-            host,
-            port,
+            endpoints,
         }));
     }
 
@@ -307,9 +306,8 @@ impl Driver {
             Input::Wire(Wire::Heartbeat {
                 broker,
                 incarnation,
-                host,
-                port,
-            }) => self.heartbeat(broker, incarnation, (host, port)),
+                endpoints,
+            }) => self.heartbeat(broker, incarnation, endpoints),
         }
     }
 
@@ -341,7 +339,7 @@ impl Driver {
 
     /// A broker's heartbeat: forwarded to the leader; as leader, its session goes on, and a
     /// broker the metadata does not have live (new, restarted, fenced) is registered.
-    fn heartbeat(&mut self, broker: u32, incarnation: u64, endpoint: (String, u16)) {
+    fn heartbeat(&mut self, broker: u32, incarnation: u64, endpoints: Vec<Endpoint>) {
         if !self.is_leader() {
             if let Some(leader) = self.leader().filter(|l| *l != self.cluster.node_id) {
                 self.peers.send(
@@ -349,8 +347,7 @@ impl Driver {
                     Wire::Heartbeat {
                         broker,
                         incarnation,
-                        host: endpoint.0,
-                        port: endpoint.1,
+                        endpoints,
                     },
                 );
             }
@@ -371,14 +368,13 @@ impl Driver {
             let live = image.controller.handle_heartbeat(now_ms(), broker);
             (live, image.endpoints.get(&broker).cloned())
         };
-        if !live || restarted || known_endpoint.as_ref() != Some(&endpoint) {
+        if !live || restarted || known_endpoint.as_ref() != Some(&endpoints) {
             self.propose_for(
                 broker,
                 true,
                 Entry::RegisterBroker {
                     broker,
-                    host: endpoint.0,
-                    port: endpoint.1,
+                    endpoints,
                     at_ms: now_ms(),
                 },
             );

@@ -14,7 +14,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 
-use super::Envelope;
+use super::{Endpoint, Envelope};
 
 /// The largest frame a peer may send (a Raft append carries metadata commands only).
 const FRAME_MAX: usize = 16 * 1024 * 1024;
@@ -36,10 +36,8 @@ pub(super) enum Wire {
         broker: u32,
         /// Its process incarnation (a restart changes it).
         incarnation: u64,
-        /// Where clients reach its Kafka listener.
-        host: String,
-        /// Its Kafka port.
-        port: u16,
+        /// Where it is reached, one per listener.
+        endpoints: Vec<Endpoint>,
     },
 }
 
