@@ -377,6 +377,12 @@ impl Authorizer {
     pub fn acls(&self) -> impl Iterator<Item = &AclBinding> {
         self.acls.iter()
     }
+
+    /// Removes exactly `binding`; `false` if it was not there (a cluster's metadata log
+    /// removes bindings one by one, as Kafka's `RemoveAccessControlEntryRecord`).
+    pub fn remove(&mut self, binding: &AclBinding) -> bool {
+        self.acls.remove(binding)
+    }
 }
 
 /// Names and wire codes, as Kafka's enums spell them (`TOPIC`, `READ`, `LITERAL`, `ALLOW`).

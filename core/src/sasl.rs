@@ -420,7 +420,12 @@ mod tests {
             jaas_login(jaas),
             Ok(("broker".to_string(), "b s\"x".to_string()))
         );
-        assert!(jaas_login(r#"org.apache.kafka.common.security.plain.PlainLoginModule required user_a="x";"#).is_err());
+        assert!(
+            jaas_login(
+                r#"org.apache.kafka.common.security.plain.PlainLoginModule required user_a="x";"#
+            )
+            .is_err()
+        );
         assert!(jaas_login(r#"x required username="a password="b";"#).is_err());
     }
 

@@ -323,10 +323,10 @@ pub struct Broker {
     /// authorizer, every request is allowed.
     authorizer: RwLock<Option<Authorizer>>,
     /// Held by [`Broker::change_acls`] from reading the ACLs to saving and swapping them.
-    acl_change: Mutex<()>,
+    acl_change: tokio::sync::Mutex<()>,
     /// How this node connects to other nodes (a cluster's inter-broker listener: TLS, SASL);
     /// `None`: PLAINTEXT.
-    inter_broker: Option<crate::cli::ClientSecurity>,
+    inter_broker: Option<Arc<crate::cli::ClientSecurity>>,
     /// When a write to `log.dirs` last failed (ms; 0: none since the last recovery). A full
     /// disk is said once in the log when it starts and once when writes have succeeded for
     /// [`STORAGE_QUIET_MS`] without a failure, not per request, nor at each flip of a disk
@@ -394,10 +394,10 @@ impl Broker {
             )?),
             scram_alter: tokio::sync::Mutex::new(()),
             authorizer: RwLock::new(load_authorizer(&config)?),
-            acl_change: Mutex::new(()),
+            acl_change: tokio::sync::Mutex::new(()),
             inter_broker: match config.quorum_voters.is_empty() {
                 true => None,
-                false => crate::cli::ClientSecurity::inter_broker(&config)?,
+                false => crate::cli::ClientSecurity::inter_broker(&config)?.map(Arc::new),
             },
             storage_failed_at_ms: AtomicU64::new(0),
             config,
@@ -757,6 +757,21 @@ impl Broker {
         let scram = cluster.image().scram.clone();
         if scram != *self.scram_credentials() {
             *self.scram.write().unwrap_or_else(|p| p.into_inner()) = scram;
+        }
+        {
+            let image = cluster.image();
+            let mut guard = self.authorizer.write().unwrap_or_else(|p| p.into_inner());
+            if let Some(authorizer) = guard.as_mut()
+                && !authorizer.acls().eq(image.acls.iter())
+            {
+                let stale: Vec<AclBinding> = authorizer.acls().cloned().collect();
+                for binding in &stale {
+                    authorizer.remove(binding);
+                }
+                for binding in &image.acls {
+                    authorizer.add(binding.clone());
+                }
+            }
         }
         let wanted: Vec<(String, crate::cluster::TopicImage)> = cluster
             .image()
@@ -1154,19 +1169,22 @@ impl Broker {
             .map(|a| a.matching(filter).cloned().collect())
     }
 
-    /// CreateAcls and DeleteAcls: adds `create`, removes what any of `delete` selects, and
-    /// saves the result in the data directory before it takes effect. Returns, per delete
-    /// filter, every binding it selected (each filter against the ACLs as they were, as
-    /// Kafka's `AclControlManager.deleteAcls`). Errors: no authorizer (SECURITY_DISABLED), or
-    /// the file could not be written (KAFKA_STORAGE_ERROR); then nothing changed.
-    pub fn change_acls(
-        &self,
+    /// CreateAcls and DeleteAcls: adds `create`, removes what any of `delete` selects; on a
+    /// single node the result is saved in the data directory before it takes effect, in a
+    /// cluster it goes through the metadata log (the exact bindings added and removed, as
+    /// Kafka's controller writes them) so every node enforces it. Returns, per delete filter,
+    /// every binding it selected (each filter against the ACLs as they were, as Kafka's
+    /// `AclControlManager.deleteAcls`). Errors: no authorizer (SECURITY_DISABLED), the file
+    /// could not be written (KAFKA_STORAGE_ERROR) or the metadata quorum did not take the
+    /// change (REQUEST_TIMED_OUT); then nothing changed.
+    pub async fn change_acls(
+        self: &Arc<Self>,
         create: &[AclBinding],
         delete: &[AclBindingFilter],
     ) -> Result<Vec<Vec<AclBinding>>, ApiError> {
         // One change at a time, from reading the ACLs to swapping them; requests keep being
-        // authorized (read lock) while the file is written.
-        let _one_at_a_time = self.acl_change.lock().unwrap_or_else(|p| p.into_inner());
+        // authorized (read lock) while the change is saved.
+        let _one_at_a_time = self.acl_change.lock().await;
         let current = self
             .authorizer
             .read()
@@ -1179,7 +1197,11 @@ impl Broker {
                 )
             })?;
         let mut next = current.clone();
-        let added: Vec<&AclBinding> = create.iter().filter(|b| next.add((*b).clone())).collect();
+        let added: Vec<AclBinding> = create
+            .iter()
+            .filter(|b| next.add((*b).clone()))
+            .cloned()
+            .collect();
         let selected: Vec<Vec<AclBinding>> = delete
             .iter()
             .map(|f| current.matching(f).cloned().collect())
@@ -1189,15 +1211,30 @@ impl Broker {
             removed.extend(next.remove_matching(f));
         }
         if next != current {
-            let bindings: Vec<&AclBinding> = next.acls().collect();
-            save_json(&acls_path(&self.config.data_dir), &bindings)?;
-            for binding in added {
+            match self.cluster() {
+                None => {
+                    let bindings: Vec<&AclBinding> = next.acls().collect();
+                    save_json(&acls_path(&self.config.data_dir), &bindings)?;
+                    *self.authorizer.write().unwrap_or_else(|p| p.into_inner()) = Some(next);
+                }
+                Some(cluster) => {
+                    cluster
+                        .propose(Entry::AlterAcls {
+                            create: added.clone(),
+                            delete: removed.clone(),
+                        })
+                        .await
+                        .map_err(|e| ApiError::new(error_code::REQUEST_TIMED_OUT, e))?;
+                    let broker = self.clone();
+                    let _ = tokio::task::spawn_blocking(move || broker.reconcile()).await;
+                }
+            }
+            for binding in &added {
                 tracing::info!("ACL added: {}", describe_acl(binding));
             }
             for binding in &removed {
                 tracing::info!("ACL removed: {}", describe_acl(binding));
             }
-            *self.authorizer.write().unwrap_or_else(|p| p.into_inner()) = Some(next);
         }
         Ok(selected)
     }
@@ -1820,7 +1857,20 @@ impl Broker {
 
     /// What this node's connections to other nodes use (TLS, SASL), `None` for PLAINTEXT.
     pub(crate) fn inter_broker_security(&self) -> Option<&crate::cli::ClientSecurity> {
-        self.inter_broker.as_ref()
+        self.inter_broker.as_deref()
+    }
+
+    /// How this node's Raft links are secured: `accept`, the inter-broker listener's TLS and
+    /// SASL; connecting with this node's own inter-broker security.
+    pub fn link_security(
+        self: &Arc<Self>,
+        accept: crate::server::Security,
+    ) -> crate::cluster::LinkSecurity {
+        crate::cluster::LinkSecurity {
+            accept,
+            connect: self.inter_broker.clone(),
+            broker: Arc::downgrade(self),
+        }
     }
 
     /// The name of listener number `listener` (the first listener's for an unknown number).

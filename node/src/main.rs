@@ -1270,7 +1270,7 @@ async fn run(config: BrokerConfig) -> Result<(), String> {
     } else {
         // A stop while joining (the metadata log replaying, say) still ends cleanly.
         tokio::select! {
-            joined = join_cluster(&broker) => Some(joined?),
+            joined = join_cluster(&broker, inter_broker_security(&broker.config, &kafka)) => Some(joined?),
             () = stop.wait() => {
                 tracing::info!("stopped while joining the cluster: flushing segments");
                 let flushing = broker.clone();
@@ -1384,7 +1384,26 @@ async fn catch_up(broker: &Arc<Broker>) {
     let _ = tokio::task::spawn_blocking(move || broker.reconcile()).await;
 }
 
-async fn join_cluster(broker: &Arc<Broker>) -> Result<tokio::task::JoinHandle<()>, String> {
+/// What the inter-broker listener asks of its clients (TLS, SASL), which the Raft links ask
+/// of other nodes too.
+fn inter_broker_security(
+    config: &BrokerConfig,
+    kafka: &[(tokio::net::TcpListener, server::Security)],
+) -> server::Security {
+    let index = config
+        .inter_broker_listener()
+        .ok()
+        .and_then(|l| config.listeners.iter().position(|x| x.name == l.name));
+    index
+        .and_then(|i| kafka.get(i))
+        .map(|(_, security)| security.clone())
+        .unwrap_or_default()
+}
+
+async fn join_cluster(
+    broker: &Arc<Broker>,
+    accept: server::Security,
+) -> Result<tokio::task::JoinHandle<()>, String> {
     let voters = runnel_node::cluster::parse_voters(&broker.config.quorum_voters)
         .map_err(|e| format!("controller.quorum.voters: {e}"))?;
     let cluster = runnel_node::cluster::Cluster::start(
@@ -1403,6 +1422,7 @@ async fn join_cluster(broker: &Arc<Broker>) -> Result<tokio::task::JoinHandle<()
         broker.config.auto_leader_rebalance.then(|| {
             Duration::from_secs(broker.config.leader_imbalance_check_interval_seconds.max(1))
         }),
+        broker.link_security(accept),
     )
     .await?;
     broker.set_cluster(cluster.clone());

@@ -16,8 +16,12 @@ acknowledgement or null, "attempts", "errors": [names of the refusals]} as JSON.
 
 consume BOOTSTRAP TOPIC: reads partition 0 from the beginning to its end and prints
 {"values": [...], "offsets": [...]} as JSON.
+
+CLIENT_CONFIG in the environment (a JSON object of librdkafka settings, e.g. the security
+ones) is added to every client's configuration.
 """
 import json
+import os
 import sys
 import time
 
@@ -36,7 +40,7 @@ def produce(bootstrap, topic, acks, seconds, base=0, timeout_ms=60000):
     }
     if acks == "all":
         config["enable.idempotence"] = True
-    producer = Producer(config)
+    producer = Producer(with_client_config(config))
     acked = []
     errors = []
 
@@ -107,14 +111,20 @@ def first_ack(bootstrap, topic, seconds):
     print(json.dumps({"seconds": None, "attempts": attempts, "errors": errors[-5:]}))
 
 
+def with_client_config(config):
+    """config with the settings of CLIENT_CONFIG added."""
+    config.update(json.loads(os.environ.get("CLIENT_CONFIG", "{}")))
+    return config
+
+
 def consume(bootstrap, topic):
-    consumer = Consumer({
+    consumer = Consumer(with_client_config({
         "bootstrap.servers": bootstrap,
         "group.id": "cluster-failover-check",
         "enable.auto.commit": False,
         "enable.partition.eof": True,
         "auto.offset.reset": "earliest",
-    })
+    }))
     consumer.assign([TopicPartition(topic, 0, OFFSET_BEGINNING)])
     values = []
     offsets = []

@@ -387,8 +387,20 @@ pub fn client_command(program: impl AsRef<std::ffi::OsStr>) -> Command {
 /// Runs `program args` with `stdin` fed in, bounded by `limit`; panics with its output if it
 /// does not exit 0.
 pub fn run_client(program: &str, args: &[&str], stdin: &[u8], limit: Duration) -> Output {
+    run_client_with_env(program, args, &[], stdin, limit)
+}
+
+/// [`run_client`] with `env` (name, value) added to the client's environment.
+pub fn run_client_with_env(
+    program: &str,
+    args: &[&str],
+    env: &[(&str, &str)],
+    stdin: &[u8],
+    limit: Duration,
+) -> Output {
     let mut child = client_command(program)
         .args(args)
+        .envs(env.iter().copied())
         .current_dir(workspace_root())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -599,17 +611,38 @@ impl Cluster {
 
     /// Starts `n` nodes with `settings` (Kafka names) besides the cluster's own.
     pub fn start(name: &str, n: usize, settings: &[&str]) -> Self {
-        Self::start_inner(name, n, settings, false)
+        Self::start_inner(name, n, settings, false, &|_, _| Vec::new(), n)
+    }
+
+    /// Like [`Cluster::start`], with settings of each node's own from `per_node(node id, its
+    /// first listener's port)` (e.g. `listeners` with a second port; the first listener must
+    /// stay on that port); returns once `registered` brokers are (a node the others refuse
+    /// never is).
+    pub fn start_with(
+        name: &str,
+        n: usize,
+        settings: &[&str],
+        per_node: &dyn Fn(usize, u16) -> Vec<String>,
+        registered: usize,
+    ) -> Self {
+        Self::start_inner(name, n, settings, false, per_node, registered)
     }
 
     /// Like [`Cluster::start`], but every node reaches every other through its own pair of
     /// proxies (Raft, replication), so [`Cluster::isolate`] can cut a node off from the others
     /// while clients still reach it.
     pub fn start_with_proxies(name: &str, n: usize, settings: &[&str]) -> Self {
-        Self::start_inner(name, n, settings, true)
+        Self::start_inner(name, n, settings, true, &|_, _| Vec::new(), n)
     }
 
-    fn start_inner(name: &str, n: usize, settings: &[&str], proxies: bool) -> Self {
+    fn start_inner(
+        name: &str,
+        n: usize,
+        settings: &[&str],
+        proxies: bool,
+        per_node: &dyn Fn(usize, u16) -> Vec<String>,
+        registered: usize,
+    ) -> Self {
         let raft: Vec<u16> = (0..n).map(|_| free_port()).collect();
         let kafka: Vec<u16> = (0..n).map(|_| free_port()).collect();
         let mut links = Vec::new();
@@ -634,6 +667,7 @@ impl Cluster {
                     .collect::<Vec<_>>()
                     .join(",");
                 let mut all: Vec<String> = settings.iter().map(|s| s.to_string()).collect();
+                all.extend(per_node(i, kafka[i]));
                 all.push(format!("node.id={i}"));
                 all.push(format!("controller.quorum.voters={voters}"));
                 if proxies {
@@ -649,7 +683,7 @@ impl Cluster {
             .collect();
         let cluster = Self { nodes, links };
         cluster.wait_for(Duration::from_secs(20), "every node registered", |c| {
-            c.describe_brokers() == n
+            c.describe_brokers() == registered
         });
         cluster
     }
@@ -901,5 +935,100 @@ pub mod wire {
         let mut body = vec![0u8; usize::try_from(i32::from_be_bytes(size)).ok()?];
         stream.read_exact(&mut body).ok()?;
         Some(body)
+    }
+}
+
+/// A test CA, a broker certificate for 127.0.0.1 and a client certificate, as PEM files.
+pub struct Certificates {
+    dir: PathBuf,
+}
+
+impl Certificates {
+    /// Makes them in a new temporary directory (removed when this is dropped): `ca.pem`,
+    /// `broker.pem` (key and chain, Kafka's PEM keystore), `broker.crt`/`broker.key`,
+    /// `client.crt`/`client.key` (subject `CN=client-1`).
+    pub fn make(name: &str) -> Self {
+        let dir = temp_dir(name);
+        let openssl = |args: &[&str]| {
+            let out = Command::new("openssl")
+                .args(args)
+                .current_dir(&dir)
+                .stdin(Stdio::null())
+                .output()
+                .expect("openssl (Debian's openssl package)");
+            assert!(
+                out.status.success(),
+                "openssl {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        openssl(&[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=runnel-test-ca",
+        ]);
+        std::fs::write(
+            dir.join("broker.ext"),
+            "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n",
+        )
+        .expect("ext");
+        std::fs::write(dir.join("client.ext"), "basicConstraints=CA:FALSE\n").expect("ext");
+        for (who, subject) in [("broker", "/CN=localhost"), ("client", "/CN=client-1")] {
+            openssl(&[
+                "req",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-keyout",
+                &format!("{who}.key"),
+                "-out",
+                &format!("{who}.csr"),
+                "-subj",
+                subject,
+            ]);
+            openssl(&[
+                "x509",
+                "-req",
+                "-in",
+                &format!("{who}.csr"),
+                "-CA",
+                "ca.pem",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-out",
+                &format!("{who}.crt"),
+                "-days",
+                "2",
+                "-extfile",
+                &format!("{who}.ext"),
+            ]);
+        }
+        // Kafka's PEM keystore: the private key and the certificate chain in one file.
+        let key = std::fs::read_to_string(dir.join("broker.key")).expect("key");
+        let crt = std::fs::read_to_string(dir.join("broker.crt")).expect("crt");
+        std::fs::write(dir.join("broker.pem"), key + &crt).expect("keystore");
+        Self { dir }
+    }
+
+    /// The path of one of its files.
+    pub fn path(&self, file: &str) -> String {
+        self.dir.join(file).to_string_lossy().into_owned()
+    }
+}
+
+impl Drop for Certificates {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }

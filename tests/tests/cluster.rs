@@ -9,7 +9,8 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use runnel_tests::{
-    Cluster, Runnel, client_command, free_port, run_client, runnel_cli, workspace_root,
+    Cluster, Runnel, client_command, free_port, run_client, run_client_with_env, runnel_cli,
+    workspace_root,
 };
 
 const SCRIPT: &str = "tests/clients/cluster_failover.py";
@@ -35,8 +36,19 @@ const SETTINGS: &[&str] = &[
 
 /// A producer running in the background; its JSON report comes back through the channel.
 fn start_producer(bootstrap: &str, topic: &str, acks: &str) -> mpsc::Receiver<serde_json::Value> {
+    start_producer_with(bootstrap, topic, acks, "{}")
+}
+
+/// [`start_producer`] with librdkafka settings (`client_config`, a JSON object) added.
+fn start_producer_with(
+    bootstrap: &str,
+    topic: &str,
+    acks: &str,
+    client_config: &str,
+) -> mpsc::Receiver<serde_json::Value> {
     let child = client_command("python3")
         .args([SCRIPT, "produce", bootstrap, topic, acks, PRODUCE_SECONDS])
+        .env("CLIENT_CONFIG", client_config)
         .current_dir(workspace_root())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -60,9 +72,15 @@ fn start_producer(bootstrap: &str, topic: &str, acks: &str) -> mpsc::Receiver<se
 
 /// Every value in partition 0, in offset order.
 fn consume(bootstrap: &str, topic: &str) -> Vec<u64> {
-    let out = run_client(
+    consume_with(bootstrap, topic, "{}")
+}
+
+/// [`consume`] with librdkafka settings (`client_config`, a JSON object) added.
+fn consume_with(bootstrap: &str, topic: &str, client_config: &str) -> Vec<u64> {
+    let out = run_client_with_env(
         "python3",
         &[SCRIPT, "consume", bootstrap, topic],
+        &[("CLIENT_CONFIG", client_config)],
         b"",
         Duration::from_secs(90),
     );
@@ -1198,4 +1216,253 @@ fn a_paused_group_coordinator_hands_out_no_assignment_after_it_resumes() {
         std::thread::sleep(Duration::from_millis(500));
     }
     panic!("the group never formed at the new coordinator: errors {answers:?}");
+}
+
+/// The PLAIN users of the SASL_SSL cluster: `broker` is each node's own identity to the others
+/// (Kafka's `username`/`password` options), `admin` the operator's, `mallory` a user who is
+/// no broker.
+const CLUSTER_JAAS: &str = r#"sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="broker" password="broker-secret" user_broker="broker-secret" user_admin="admin-secret" user_mallory="mallory-secret";"#;
+
+/// A SASL_SSL cluster's settings besides the failover ones: the inter-broker listener
+/// `SECURE`, PLAIN between nodes, SCRAM-SHA-512 for clients too, ACLs with the brokers and
+/// `admin` as super users; `keystore`/`truststore` are the TLS settings.
+fn sasl_ssl_settings<'a>(keystore: &'a str, truststore: &'a str) -> Vec<&'a str> {
+    let mut settings: Vec<&str> = SETTINGS.to_vec();
+    settings.extend([
+        "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,SECURE:SASL_SSL",
+        "inter.broker.listener.name=SECURE",
+        "sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-512",
+        "sasl.mechanism.inter.broker.protocol=PLAIN",
+        "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+        "super.users=User:broker;User:admin",
+        keystore,
+        truststore,
+    ]);
+    settings
+}
+
+#[test]
+fn a_sasl_ssl_cluster_with_acls_loses_nothing_acknowledged_when_the_leader_is_killed() {
+    // Issue 21's Must show: replication and the Raft links run over the inter-broker listener
+    // (`inter.broker.listener.name`, SASL_SSL here: TLS checked against the test CA, each node
+    // authenticating as User:broker, a super user), and the leader-kill test passes. The
+    // client is confluent-kafka over SASL_SSL with SCRAM-SHA-512, as a user made on one node
+    // (KIP-554, in the metadata log) and allowed by ACLs made on another (Kafka keeps both in
+    // its metadata log, so every node enforces them). A PLAINTEXT listener stays for the
+    // test's own watching, where ANONYMOUS may only DESCRIBE the topic.
+    let _serial = one_at_a_time();
+    let certs = runnel_tests::Certificates::make("cluster-sasl-ssl");
+    let secure: Vec<u16> = (0..3).map(|_| free_port()).collect();
+    let keystore = format!("ssl.keystore.location={}", certs.path("broker.pem"));
+    let truststore = format!("ssl.truststore.location={}", certs.path("ca.pem"));
+    let mut settings = sasl_ssl_settings(&keystore, &truststore);
+    settings.push(CLUSTER_JAAS);
+    let mut cluster = Cluster::start_with(
+        "sasl-ssl",
+        3,
+        &settings,
+        &|i, plain| {
+            vec![format!(
+                "listeners=PLAINTEXT://127.0.0.1:{plain},SECURE://127.0.0.1:{}",
+                secure[i]
+            )]
+        },
+        3,
+    );
+    let ca = format!("ssl.ca.location={}", certs.path("ca.pem"));
+    let admin_at = |node: usize, args: &[&str]| -> String {
+        let address = format!("127.0.0.1:{}", secure[node]);
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend([
+            "-b",
+            &address,
+            "-X",
+            "security.protocol=sasl_ssl",
+            "-X",
+            &ca,
+            "-X",
+            "sasl.mechanism=PLAIN",
+            "-X",
+            "sasl.username=admin",
+            "-X",
+            "sasl.password=admin-secret",
+        ]);
+        runnel_cli(&all, b"")
+    };
+    // Metadata answers SASL_SSL clients with every node's SASL_SSL endpoint.
+    let info: serde_json::Value =
+        serde_json::from_str(&admin_at(1, &["cluster", "info", "-o", "json"])).expect("json");
+    let mut ports: Vec<u64> = info["brokers"]
+        .as_array()
+        .expect("brokers")
+        .iter()
+        .filter_map(|b| b["port"].as_u64())
+        .collect();
+    ports.sort_unstable();
+    let mut want: Vec<u64> = secure.iter().map(|p| u64::from(*p)).collect();
+    want.sort_unstable();
+    assert_eq!(ports, want, "{info}");
+    admin_at(
+        0,
+        &[
+            "user",
+            "create",
+            "app",
+            "--password",
+            "app-secret",
+            "--mechanism",
+            "SCRAM-SHA-512",
+        ],
+    );
+    let topic = "payments";
+    for (principal, operation) in [
+        ("User:app", "write"),
+        ("User:app", "read"),
+        ("User:app", "describe"),
+        // `runnel topic describe` (the test's watching) reads the configs too.
+        ("User:ANONYMOUS", "describe"),
+        ("User:ANONYMOUS", "describe-configs"),
+    ] {
+        admin_at(
+            1,
+            &[
+                "acl",
+                "create",
+                "--principal",
+                principal,
+                "--operation",
+                operation,
+                "--topic",
+                topic,
+            ],
+        );
+    }
+    admin_at(2, &["topic", "create", topic, "-p", "1", "-r", "3"]);
+    cluster.wait_for(Duration::from_secs(20), "a full ISR", |c| {
+        c.partitions(topic)
+            .first()
+            .is_some_and(|p| p.0.is_some() && p.2.len() == 3)
+    });
+    let leader = cluster.partitions(topic)[0].0.expect("a leader") as usize;
+    let preferred = cluster.partitions(topic)[0].1[0];
+    // The leader enforces ACLs it did not receive itself: ANONYMOUS may not write.
+    assert_eq!(
+        produce_once(&cluster.nodes[leader].bootstrap(), topic, "1", "1").0,
+        Some(29),
+        "TOPIC_AUTHORIZATION_FAILED for ANONYMOUS on the PLAINTEXT listener"
+    );
+    let client = serde_json::json!({
+        "security.protocol": "SASL_SSL",
+        "ssl.ca.location": certs.path("ca.pem"),
+        "sasl.mechanism": "SCRAM-SHA-512",
+        "sasl.username": "app",
+        "sasl.password": "app-secret",
+    })
+    .to_string();
+    let bootstrap = secure
+        .iter()
+        .map(|p| format!("127.0.0.1:{p}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    let producer = start_producer_with(&bootstrap, topic, "all", &client);
+    std::thread::sleep(Duration::from_secs(3));
+    cluster.nodes[leader].kill();
+    cluster.wait_for(Duration::from_secs(15), "a new leader", |c| {
+        c.partitions(topic)
+            .first()
+            .is_some_and(|p| p.0.is_some_and(|l| l as usize != leader))
+    });
+    std::thread::sleep(Duration::from_secs(3));
+    cluster.nodes[leader].restart();
+    let report = producer
+        .recv_timeout(Duration::from_secs(150))
+        .expect("the producer finishes");
+    let acked = acked(&report);
+    let sent = report["sent"].as_u64().expect("sent");
+    eprintln!(
+        "SASL_SSL acks=all: sent {sent}, acknowledged {}, errors {}",
+        acked.len(),
+        report["error_count"]
+    );
+    assert!(sent > 1_000, "{report}");
+    assert_eq!(
+        acked.len() as u64,
+        sent,
+        "every record acknowledged: {}",
+        report["errors"]
+    );
+    wait_preferred(&cluster, topic, preferred);
+    let follower = (0..3).find(|n| *n as u64 != preferred).expect("a follower");
+    let values = consume_with(&format!("127.0.0.1:{}", secure[follower]), topic, &client);
+    assert_eq!(
+        values,
+        (0..sent).collect::<Vec<_>>(),
+        "every acknowledged record exactly once, in order"
+    );
+    for node in &cluster.nodes {
+        let log = node.log();
+        assert!(
+            !log.contains("refused a cluster link") && !log.contains("cannot link to the voter"),
+            "the nodes' links authenticate:\n{log}"
+        );
+    }
+}
+
+#[test]
+fn a_node_that_is_no_broker_is_kept_out_of_the_quorum_and_replication() {
+    // Kafka's controller APIs and replica fetches need CLUSTER_ACTION on the cluster: a node
+    // that authenticates as a user without it (here a valid user, `mallory`, who is not a
+    // super user) is refused on the Raft links and never registers; the other two go on.
+    // (The refusal is logged at most once per 10 s per node, not at every retry.)
+    let _serial = one_at_a_time();
+    let certs = runnel_tests::Certificates::make("cluster-not-a-broker");
+    let secure: Vec<u16> = (0..3).map(|_| free_port()).collect();
+    let keystore = format!("ssl.keystore.location={}", certs.path("broker.pem"));
+    let truststore = format!("ssl.truststore.location={}", certs.path("ca.pem"));
+    let settings = sasl_ssl_settings(&keystore, &truststore);
+    let mallory = CLUSTER_JAAS.replacen(
+        r#"username="broker" password="broker-secret""#,
+        r#"username="mallory" password="mallory-secret""#,
+        1,
+    );
+    let cluster = Cluster::start_with(
+        "not-a-broker",
+        3,
+        &settings,
+        &|i, plain| {
+            let jaas = if i == 2 {
+                mallory.clone()
+            } else {
+                CLUSTER_JAAS.to_string()
+            };
+            vec![
+                format!(
+                    "listeners=PLAINTEXT://127.0.0.1:{plain},SECURE://127.0.0.1:{}",
+                    secure[i]
+                ),
+                jaas,
+            ]
+        },
+        2,
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(cluster.describe_brokers(), 2, "node 2 is not registered");
+    let refused = "may not CLUSTER_ACTION on the cluster";
+    let said = cluster.nodes[..2]
+        .iter()
+        .filter(|n| n.log().contains(&format!("User:mallory {refused}")))
+        .count();
+    // At least the active controller, whom node 2 answers; node 2 may never call the other.
+    assert!(
+        said >= 1,
+        "mallory's links are refused:\n{}",
+        cluster.nodes[0].log()
+    );
+    assert!(
+        cluster.nodes[2]
+            .log()
+            .contains(&format!("refused: User:mallory {refused}")),
+        "node 2 is told why:\n{}",
+        cluster.nodes[2].log()
+    );
 }

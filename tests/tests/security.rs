@@ -6,102 +6,13 @@
 //! lets in the users of `sasl.jaas.config` and nobody else, on SASL_PLAINTEXT and SASL_SSL.
 //! Certificates are made by the openssl command for each test.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use runnel_tests::{Runnel, client_command, free_port, run_client, runnel_cli, temp_dir};
-
-/// A test CA, a broker certificate for 127.0.0.1 and a client certificate, as PEM files.
-struct Certificates {
-    dir: PathBuf,
-}
-
-impl Certificates {
-    fn make(name: &str) -> Self {
-        let dir = temp_dir(name);
-        let openssl = |args: &[&str]| {
-            let out = Command::new("openssl")
-                .args(args)
-                .current_dir(&dir)
-                .stdin(Stdio::null())
-                .output()
-                .expect("openssl (Debian's openssl package)");
-            assert!(
-                out.status.success(),
-                "openssl {args:?}: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        };
-        openssl(&[
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            "ca.key",
-            "-out",
-            "ca.pem",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=runnel-test-ca",
-        ]);
-        std::fs::write(
-            dir.join("broker.ext"),
-            "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n",
-        )
-        .expect("ext");
-        std::fs::write(dir.join("client.ext"), "basicConstraints=CA:FALSE\n").expect("ext");
-        for (who, subject) in [("broker", "/CN=localhost"), ("client", "/CN=client-1")] {
-            openssl(&[
-                "req",
-                "-newkey",
-                "rsa:2048",
-                "-nodes",
-                "-keyout",
-                &format!("{who}.key"),
-                "-out",
-                &format!("{who}.csr"),
-                "-subj",
-                subject,
-            ]);
-            openssl(&[
-                "x509",
-                "-req",
-                "-in",
-                &format!("{who}.csr"),
-                "-CA",
-                "ca.pem",
-                "-CAkey",
-                "ca.key",
-                "-CAcreateserial",
-                "-out",
-                &format!("{who}.crt"),
-                "-days",
-                "2",
-                "-extfile",
-                &format!("{who}.ext"),
-            ]);
-        }
-        // Kafka's PEM keystore: the private key and the certificate chain in one file.
-        let key = std::fs::read_to_string(dir.join("broker.key")).expect("key");
-        let crt = std::fs::read_to_string(dir.join("broker.crt")).expect("crt");
-        std::fs::write(dir.join("broker.pem"), key + &crt).expect("keystore");
-        Self { dir }
-    }
-
-    fn path(&self, file: &str) -> String {
-        self.dir.join(file).to_string_lossy().into_owned()
-    }
-}
-
-impl Drop for Certificates {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
+use runnel_tests::{
+    Certificates, Runnel, client_command, free_port, run_client, runnel_cli, temp_dir,
+};
 
 /// A broker with `PLAINTEXT` on one port and `SSL` on another; returns it and the SSL port.
 fn broker_with_ssl(name: &str, certs: &Certificates, extra: &[&str]) -> (Runnel, u16) {

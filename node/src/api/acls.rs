@@ -45,7 +45,10 @@ const NO_AUTHORIZER: &str = "No Authorizer is configured.";
 
 /// CreateAcls: each creation is checked (an invalid one answers INVALID_REQUEST and is not
 /// added); the valid ones are added together and saved. Adding an ACL that exists succeeds.
-pub(super) fn create_acls(broker: &Arc<Broker>, request: CreateAclsRequest) -> CreateAclsResponse {
+pub(super) async fn create_acls(
+    broker: &Arc<Broker>,
+    request: CreateAclsRequest,
+) -> CreateAclsResponse {
     let checked: Vec<Result<AclBinding, InvalidAcl>> = request
         .creations
         .iter()
@@ -63,7 +66,7 @@ pub(super) fn create_acls(broker: &Arc<Broker>, request: CreateAclsRequest) -> C
         .collect();
     let valid: Vec<AclBinding> = checked.iter().filter_map(|c| c.clone().ok()).collect();
     let saved = if broker.has_authorizer() {
-        broker.change_acls(&valid, &[]).map(|_| ())
+        broker.change_acls(&valid, &[]).await.map(|_| ())
     } else {
         Err(no_authorizer())
     };
@@ -135,7 +138,7 @@ pub(super) fn describe_acls(
 /// DeleteAcls: every binding any filter selects is removed (saved together); each filter
 /// answers every binding it selected. An invalid filter answers
 /// INVALID_REQUEST and removes nothing.
-pub(super) fn delete_acls(
+pub(super) async fn delete_acls(
     broker: &Arc<Broker>,
     _version: i16,
     request: DeleteAclsRequest,
@@ -144,7 +147,7 @@ pub(super) fn delete_acls(
         request.filters.iter().map(|f| wire_filter!(f)).collect();
     let valid: Vec<AclBindingFilter> = checked.iter().filter_map(|f| f.clone().ok()).collect();
     let removed = if broker.has_authorizer() {
-        broker.change_acls(&[], &valid)
+        broker.change_acls(&[], &valid).await
     } else {
         Err(no_authorizer())
     };

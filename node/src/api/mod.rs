@@ -318,9 +318,9 @@ pub async fn handle(
         RequestKind::DescribeAcls(r) => {
             ResponseKind::DescribeAcls(acls::describe_acls(broker, version, r))
         }
-        RequestKind::CreateAcls(r) => ResponseKind::CreateAcls(acls::create_acls(broker, r)),
+        RequestKind::CreateAcls(r) => ResponseKind::CreateAcls(acls::create_acls(broker, r).await),
         RequestKind::DeleteAcls(r) => {
-            ResponseKind::DeleteAcls(acls::delete_acls(broker, version, r))
+            ResponseKind::DeleteAcls(acls::delete_acls(broker, version, r).await)
         }
         RequestKind::DescribeUserScramCredentials(r) => ResponseKind::DescribeUserScramCredentials(
             scram::describe_user_scram_credentials(broker, r),

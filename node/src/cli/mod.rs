@@ -36,8 +36,8 @@ pub use records::{
     ConsumeOptions, Consumed, Encoding, Format, ProduceOptions, Start, consume, produce,
     records_delete,
 };
-pub use security::configure as configure_security;
 pub(crate) use security::ClientSecurity;
+pub use security::configure as configure_security;
 pub use topics::{
     cluster_info, plugin_deployed, plugin_list, topic_add_partitions, topic_alter_config,
     topic_create, topic_delete, topic_describe, topic_list,

@@ -23,6 +23,7 @@ use runnel_core::controller::{Command, Controller, ControllerConfig, PartitionSt
 use serde::{Deserialize, Serialize};
 
 pub use quorum::{Cluster, ProposeError};
+pub use transport::LinkSecurity;
 
 /// One member of the metadata quorum.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -167,6 +168,15 @@ pub enum Entry {
         /// The validated changes, in order.
         changes: Vec<runnel_core::scram::ScramChange>,
     },
+    /// ACLs added and removed (CreateAcls, DeleteAcls; Kafka's `AccessControlEntryRecord` and
+    /// `RemoveAccessControlEntryRecord`): exact bindings, so every node's authorizer holds
+    /// the same set.
+    AlterAcls {
+        /// Bindings added.
+        create: Vec<runnel_core::acl::AclBinding>,
+        /// Bindings removed.
+        delete: Vec<runnel_core::acl::AclBinding>,
+    },
 }
 
 /// An entry with the id its proposer waits on.
@@ -204,6 +214,8 @@ pub struct MetadataImage {
     pub dynamic: runnel_core::dynamic_config::DynamicBrokerConfigs,
     /// SCRAM credentials (KIP-554).
     pub scram: runnel_core::scram::ScramCredentials,
+    /// The ACLs (CreateAcls, DeleteAcls), which every node's authorizer checks.
+    pub acls: std::collections::BTreeSet<runnel_core::acl::AclBinding>,
     /// The next unused global partition id.
     next_partition: u32,
     /// The Raft index of the last entry applied.
@@ -220,6 +232,7 @@ impl MetadataImage {
             endpoints: BTreeMap::new(),
             dynamic: Default::default(),
             scram: Default::default(),
+            acls: Default::default(),
             next_partition: 0,
             applied: 0,
         }
@@ -322,6 +335,13 @@ impl MetadataImage {
             Entry::AlterScramCredentials { changes } => {
                 for change in changes {
                     self.scram.apply(change);
+                }
+                Ok(())
+            }
+            Entry::AlterAcls { create, delete } => {
+                self.acls.extend(create.iter().cloned());
+                for binding in delete {
+                    self.acls.remove(binding);
                 }
                 Ok(())
             }

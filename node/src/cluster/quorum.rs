@@ -28,7 +28,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use runnel_core::controller::ControllerConfig;
 
-use super::transport::{Peers, Wire, receive};
+use super::transport::{LinkSecurity, Peers, Wire, receive};
 use super::{Endpoint, Entry, Envelope, MetadataImage, Voter};
 use crate::broker::now_ms;
 
@@ -79,13 +79,15 @@ enum Input {
 }
 
 impl Cluster {
-    /// Opens the Raft log in `data_dir`, binds this node's voter address and starts the loop.
+    /// Opens the Raft log in `data_dir`, binds this node's voter address and starts the loop;
+    /// links to the other voters are secured as `security` says.
     pub async fn start(
         node_id: u32,
         voters: Vec<Voter>,
         data_dir: &Path,
         controller: ControllerConfig,
         imbalance_check: Option<Duration>,
+        security: LinkSecurity,
     ) -> Result<Arc<Self>, String> {
         let me = voters
             .iter()
@@ -115,7 +117,7 @@ impl Cluster {
         let raw = RawNode::new(&config, storage, &logger).map_err(|e| format!("raft: {e}"))?;
         let (inbox, rx) = mpsc::unbounded_channel();
         let (wire_tx, mut wire_rx) = mpsc::unbounded_channel();
-        tokio::spawn(receive(listener, wire_tx));
+        tokio::spawn(receive(listener, wire_tx, security.clone()));
         {
             let inbox = inbox.clone();
             tokio::spawn(async move {
@@ -148,7 +150,7 @@ impl Cluster {
             cluster: cluster.clone(),
             raw,
             log,
-            peers: Peers::start(&peers),
+            peers: Peers::start(&peers, &security),
             incarnations: HashMap::new(),
             proposed: HashMap::new(),
             was_leader: false,
