@@ -843,8 +843,7 @@ mod tests {
     }
 
     /// `authorizer.class.name` turns Kafka's StandardAuthorizer on with `super.users`; other
-    /// classes, malformed super users and a cluster (whose replication is unauthenticated)
-    /// are refused at start with the key named.
+    /// classes and malformed super users are refused at start with the key named.
     #[test]
     fn the_authorizer_takes_kafkas_settings() {
         let standard = "org.apache.kafka.metadata.authorizer.StandardAuthorizer";
@@ -863,19 +862,17 @@ mod tests {
                 ("authorizer.class.name", standard),
                 ("super.users", "admin"),
             ]),
-            config(&[
-                ("authorizer.class.name", standard),
-                ("controller.quorum.voters", "0@127.0.0.1:9093"),
-            ]),
         ];
-        for (result, key) in refused.iter().zip([
-            "authorizer.class.name",
-            "super.users",
-            "authorizer.class.name",
-        ]) {
+        for (result, key) in refused.iter().zip(["authorizer.class.name", "super.users"]) {
             let message = result.as_ref().expect_err("refused");
             assert!(message.contains(key), "{message}");
         }
+        // A cluster node takes an authorizer: its ACLs come from the metadata log.
+        config(&[
+            ("authorizer.class.name", standard),
+            ("controller.quorum.voters", "0@127.0.0.1:9093"),
+        ])
+        .unwrap();
     }
 
     /// Kafka's `listeners` syntax (`NAME://host:port,...`, an empty host for every interface,
@@ -938,18 +935,140 @@ mod tests {
             unmapped.contains("not in listener.security.protocol.map"),
             "{unmapped}"
         );
-        let cluster_ssl = config(&[
-            ("listeners", "SSL://127.0.0.1:9092"),
-            ("ssl.keystore.location", "/etc/runnel/broker.pem"),
-            ("controller.quorum.voters", "0@127.0.0.1:9093"),
+        let jks = config(&[("ssl.keystore.type", "JKS")]).unwrap_err();
+        assert!(jks.contains("runnel reads PEM keystores"), "{jks}");
+    }
+
+    /// Kafka's `inter.broker.listener.name` names a listener (default: here the first); a TLS
+    /// one needs a truststore to check the other nodes, a SASL one the broker's own login.
+    #[test]
+    fn the_inter_broker_listener_has_what_it_needs() {
+        let cluster = ("controller.quorum.voters", "0@127.0.0.1:9093");
+        let two = (
+            "listeners",
+            "CLIENTS://127.0.0.1:9092,BROKERS://127.0.0.1:9094",
+        );
+        let keystore = ("ssl.keystore.location", "/etc/runnel/broker.pem");
+        let ssl_map = (
+            "listener.security.protocol.map",
+            "CLIENTS:PLAINTEXT,BROKERS:SSL",
+        );
+        let default = config(&[
+            two,
+            (
+                "listener.security.protocol.map",
+                "CLIENTS:PLAINTEXT,BROKERS:PLAINTEXT",
+            ),
+            cluster,
+        ])
+        .unwrap();
+        assert_eq!(default.inter_broker_listener().unwrap().name, "CLIENTS");
+        let unknown = config(&[
+            two,
+            (
+                "listener.security.protocol.map",
+                "CLIENTS:PLAINTEXT,BROKERS:PLAINTEXT",
+            ),
+            ("inter.broker.listener.name", "OTHER"),
+        ])
+        .unwrap_err();
+        assert!(unknown.contains("no such listener"), "{unknown}");
+        let no_truststore = config(&[
+            two,
+            ssl_map,
+            keystore,
+            cluster,
+            ("inter.broker.listener.name", "brokers"),
         ])
         .unwrap_err();
         assert!(
-            cluster_ssl.contains("one PLAINTEXT listener"),
-            "{cluster_ssl}"
+            no_truststore.contains("needs ssl.truststore.location"),
+            "{no_truststore}"
         );
-        let jks = config(&[("ssl.keystore.type", "JKS")]).unwrap_err();
-        assert!(jks.contains("runnel reads PEM keystores"), "{jks}");
+        let ssl = config(&[
+            two,
+            ssl_map,
+            keystore,
+            cluster,
+            ("inter.broker.listener.name", "brokers"),
+            ("ssl.truststore.location", "/etc/runnel/ca.pem"),
+        ])
+        .unwrap();
+        assert_eq!(
+            ssl.inter_broker_listener().unwrap().protocol,
+            SecurityProtocol::Ssl
+        );
+        let sasl = [
+            two,
+            (
+                "listener.security.protocol.map",
+                "CLIENTS:PLAINTEXT,BROKERS:SASL_PLAINTEXT",
+            ),
+            cluster,
+            ("inter.broker.listener.name", "BROKERS"),
+        ];
+        let users =
+            r#"org.apache.kafka.common.security.plain.PlainLoginModule required user_b="s";"#;
+        let no_login = config(&[&sasl[..], &[("sasl.jaas.config", users)]].concat()).unwrap_err();
+        assert!(no_login.contains("username="), "{no_login}");
+        let login = r#"org.apache.kafka.common.security.plain.PlainLoginModule required username="b" password="s" user_b="s";"#;
+        config(&[&sasl[..], &[("sasl.jaas.config", login)]].concat()).unwrap();
+        let not_enabled = config(
+            &[
+                &sasl[..],
+                &[
+                    ("sasl.jaas.config", login),
+                    ("sasl.mechanism.inter.broker.protocol", "SCRAM-SHA-512"),
+                ],
+            ]
+            .concat(),
+        )
+        .unwrap_err();
+        assert!(
+            not_enabled.contains("not in sasl.enabled.mechanisms"),
+            "{not_enabled}"
+        );
+    }
+
+    /// Kafka's `advertised.listeners`: per listener, what its clients are told; listeners not
+    /// named advertise their own address.
+    #[test]
+    fn advertised_listeners_name_each_listeners_address() {
+        let map = (
+            "listener.security.protocol.map",
+            "INTERNAL:PLAINTEXT,EXTERNAL:PLAINTEXT",
+        );
+        let c = config(&[
+            (
+                "listeners",
+                "INTERNAL://127.0.0.1:9092,EXTERNAL://0.0.0.0:9094",
+            ),
+            map,
+            (
+                "advertised.listeners",
+                "EXTERNAL://kafka1.example.com:19094",
+            ),
+        ])
+        .unwrap();
+        assert_eq!(c.advertised(0), ("127.0.0.1".to_string(), 9092));
+        assert_eq!(c.advertised(1), ("kafka1.example.com".to_string(), 19094));
+        for (bad, why) in [
+            ("OTHER://h:1", "is not one of listeners"),
+            ("EXTERNAL://h", "expected NAME://host:port"),
+            ("EXTERNAL://0.0.0.0:1", "not every interface"),
+            ("EXTERNAL://a:1,EXTERNAL://b:2", "given twice"),
+        ] {
+            let e = config(&[
+                (
+                    "listeners",
+                    "INTERNAL://127.0.0.1:9092,EXTERNAL://0.0.0.0:9094",
+                ),
+                map,
+                ("advertised.listeners", bad),
+            ])
+            .unwrap_err();
+            assert!(e.contains(why), "{bad}: {e}");
+        }
     }
 
     #[test]
