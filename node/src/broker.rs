@@ -728,14 +728,15 @@ impl Broker {
         self.cluster.get()
     }
 
-    /// Whether this node leads a partition now (always, on a single node).
+    /// Whether this node leads a partition now (always, on a single node): its core replica's
+    /// role, which follows the metadata this node has applied since it registered (not the
+    /// image alone, which after a restart says what the old log said).
     pub fn leadership(&self, topic: &str, index: i32) -> Leadership {
-        let Some(cluster) = self.cluster() else {
+        if self.cluster().is_none() {
             return Leadership::Here;
-        };
-        let image = cluster.image();
-        match image.partition(topic, index).and_then(|p| p.leader) {
-            Some(leader) if leader == cluster.node_id => Leadership::Here,
+        }
+        match self.partition(topic, index) {
+            Ok(p) if p.lock().replica.is_leader() => Leadership::Here,
             _ => Leadership::Elsewhere,
         }
     }
@@ -1726,6 +1727,11 @@ impl Broker {
     /// Cluster mode: gives each local replica the role the metadata says (leader, follower,
     /// offline), and starts a follower's fetcher.
     fn apply_roles(self: &Arc<Self>, cluster: &Cluster) {
+        if !cluster.registered() {
+            // Back from a restart, the metadata is what this node's old log said until its
+            // new registration is applied: its partitions stay offline until then.
+            return;
+        }
         let now = now_ms();
         let mut to_follow = Vec::new();
         let mut coordinating = false;

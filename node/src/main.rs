@@ -1252,16 +1252,19 @@ async fn run(config: BrokerConfig) -> Result<(), String> {
         .await
         .map_err(|e| e.to_string())??;
     tracing::info!(
-        "runnel {} listening on {} (advertised as {}), playground and /metrics on http://{}/, data in {}",
+        "runnel {} listening on {}, playground and /metrics on http://{}/, data in {}",
         env!("CARGO_PKG_VERSION"),
         broker
             .config
             .listeners
             .iter()
-            .map(|l| format!("{}://{}", l.name, l.address))
+            .enumerate()
+            .map(|(i, l)| {
+                let (host, port) = broker.config.advertised(i);
+                format!("{}://{} (advertised as {host}:{port})", l.name, l.address)
+            })
             .collect::<Vec<_>>()
             .join(", "),
-        broker.config.advertised_host,
         broker.config.admin_listener,
         broker.config.data_dir.display()
     );
@@ -1434,7 +1437,6 @@ async fn join_cluster(
     // Caught up before the first heartbeat: the controller does not unfence, and so does not
     // elect, a broker that has not replayed its metadata log (as Kafka keeps it fenced).
     catch_up(broker).await;
-    let incarnation = now_ms();
     let endpoints = runnel_node::cluster::Endpoint::advertised_by(&broker.config);
     let interval = Duration::from_millis(broker.config.broker_heartbeat_interval_ms.max(10));
     let heartbeats = {
@@ -1443,7 +1445,7 @@ async fn join_cluster(
             let mut tick = tokio::time::interval(interval);
             loop {
                 tick.tick().await;
-                cluster.heartbeat(incarnation, endpoints.clone());
+                cluster.heartbeat(endpoints.clone());
             }
         })
     };

@@ -97,8 +97,14 @@ pub async fn serve(broker: Arc<Broker>, listener: TcpListener, index: usize, sec
                             }
                         }
                     };
-                    if let Err(reason) = result {
-                        tracing::debug!("{peer}: connection closed: {reason}");
+                    match result {
+                        // Kafka logs a failed authentication at INFO ("Failed authentication
+                        // with /ip (SSL handshake failed)"): an operator needs to see it.
+                        Err(reason) if reason.starts_with("TLS handshake failed") => {
+                            tracing::info!("failed authentication with {peer} ({reason})");
+                        }
+                        Err(reason) => tracing::debug!("{peer}: connection closed: {reason}"),
+                        Ok(()) => {}
                     }
                 });
             }

@@ -170,6 +170,10 @@ def produce_outcome(settings, topic, values):
     return errors[0] if errors else None
 
 
+# The text of the last error consume_outcome met (librdkafka's, with the broker's message).
+LAST_ERROR_TEXT = [None]
+
+
 def consume_outcome(settings, topic, group, count):
     """{"values": [...]} read as a member of GROUP and committed, or {"error": name}."""
     consumer = Consumer(
@@ -186,6 +190,7 @@ def consume_outcome(settings, topic, group, count):
             continue
         if m.error():
             errors.append(m.error().name())
+            LAST_ERROR_TEXT[0] = m.error().str()
         else:
             values.append(m.value().decode())
     if not errors:
@@ -248,6 +253,7 @@ def acl_enforce(bootstrap):
     result["bob_produce_orders_eu"] = produce_outcome(bob, "orders.eu", ["b1"])
     result["alice_billing"] = consume_outcome(alice, "orders.eu", "billing", 2)
     result["alice_other_group"] = consume_outcome(alice, "orders.eu", "other", 2)
+    result["alice_other_group_text"] = LAST_ERROR_TEXT[0]
     result["alice_read_secret"] = consume_outcome(alice, "secret", "billing", 1)
     # What the refusals left: the logs of the refused topics and the groups, seen by admin.
     reader = Consumer({**as_user(bootstrap, "admin"), "group.id": "admin-look"})

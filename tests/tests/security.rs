@@ -883,6 +883,8 @@ fn acls_decide_who_may_do_what() {
         "bob_produce_orders_eu": "TOPIC_AUTHORIZATION_FAILED",
         "alice_billing": {"values": ["orders.eu-1", "orders.eu-2"]},
         "alice_other_group": {"error": "GROUP_AUTHORIZATION_FAILED"},
+        // With Kafka's message (Errors.java), which librdkafka shows.
+        "alice_other_group_text": "FindCoordinator response error: Group authorization failed.",
         "alice_read_secret": {"error": "TOPIC_AUTHORIZATION_FAILED"},
         // The refused writes left nothing; only billing exists, with her one commit.
         "log_end_offsets": {"orders.eu": 2, "orders.us": 2, "orders": 0, "secret": 0},

@@ -101,13 +101,20 @@ const HELD_REPLY_SLACK: Duration = Duration::from_secs(5);
 pub(super) const NO_TRANSACTIONS: &str =
     "transactions are not supported by runnel yet (no transaction coordinator)";
 
+/// Kafka's message for GROUP_AUTHORIZATION_FAILED (`Errors.java`), which FindCoordinator
+/// sends as its error message.
+const GROUP_AUTHORIZATION_FAILED_MESSAGE: &str = "Group authorization failed.";
+/// Kafka's message for COORDINATOR_NOT_AVAILABLE (`Errors.java`).
+const COORDINATOR_NOT_AVAILABLE_MESSAGE: &str = "The coordinator is not available.";
+
 /// FindCoordinator: one node coordinates every group — the node itself, or in a cluster the
 /// leader of `__consumer_offsets`, whose commits are replicated like any partition's.
 /// Transactions are not supported yet: a transaction coordinator (key type 1) is refused at
 /// once with TRANSACTIONAL_ID_AUTHORIZATION_FAILED and says why, so a client fails fast
 /// instead of retrying COORDINATOR_NOT_AVAILABLE until its timeout.
 ///
-/// ACLs: DESCRIBE on the group (each key, v4+), else GROUP_AUTHORIZATION_FAILED.
+/// ACLs: DESCRIBE on the group (each key, v4+), else GROUP_AUTHORIZATION_FAILED. Errors carry
+/// Kafka's messages (v1+), as its `createFindCoordinatorResponse` sets `error.message()`.
 pub(super) fn find_coordinator(
     broker: &Arc<Broker>,
     ctx: &Context,
@@ -137,7 +144,10 @@ pub(super) fn find_coordinator(
             ))),
         )
     } else if coordinator.is_none() {
-        (error_code::COORDINATOR_NOT_AVAILABLE, None)
+        (
+            error_code::COORDINATOR_NOT_AVAILABLE,
+            Some(s(COORDINATOR_NOT_AVAILABLE_MESSAGE)),
+        )
     } else {
         (0, None)
     };
@@ -152,7 +162,8 @@ pub(super) fn find_coordinator(
                         .with_node_id(BrokerId(-1))
                         .with_host(s(String::new()))
                         .with_port(-1)
-                        .with_error_code(error_code::GROUP_AUTHORIZATION_FAILED);
+                        .with_error_code(error_code::GROUP_AUTHORIZATION_FAILED)
+                        .with_error_message(Some(s(GROUP_AUTHORIZATION_FAILED_MESSAGE)));
                 }
                 coordinator
                     .with_node_id(node)
@@ -167,6 +178,7 @@ pub(super) fn find_coordinator(
     if refused(request.key.as_str()) {
         return FindCoordinatorResponse::default()
             .with_error_code(error_code::GROUP_AUTHORIZATION_FAILED)
+            .with_error_message((version >= 1).then(|| s(GROUP_AUTHORIZATION_FAILED_MESSAGE)))
             .with_node_id(BrokerId(-1))
             .with_port(-1);
     }

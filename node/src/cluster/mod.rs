@@ -103,6 +103,10 @@ pub enum Entry {
         broker: u32,
         /// Where it is reached, one per listener (Kafka's `RegisterBrokerRecord` endpoints).
         endpoints: Vec<Endpoint>,
+        /// Its process incarnation (Kafka's `incarnationId`): a node acts on the metadata
+        /// only once it has applied a registration of its own incarnation, so after a restart
+        /// it never leads from what its old log said.
+        incarnation: u64,
         /// The active controller's clock when it accepted.
         at_ms: u64,
     },
@@ -210,6 +214,8 @@ pub struct MetadataImage {
     pub topics: BTreeMap<String, TopicImage>,
     /// Each registered broker's endpoints, one per listener.
     pub endpoints: BTreeMap<u32, Vec<Endpoint>>,
+    /// Each registered broker's incarnation, from its last registration.
+    pub incarnations: BTreeMap<u32, u64>,
     /// Dynamic broker configs (KIP-226).
     pub dynamic: runnel_core::dynamic_config::DynamicBrokerConfigs,
     /// SCRAM credentials (KIP-554).
@@ -230,6 +236,7 @@ impl MetadataImage {
             controller: Controller::new(config),
             topics: BTreeMap::new(),
             endpoints: BTreeMap::new(),
+            incarnations: BTreeMap::new(),
             dynamic: Default::default(),
             scram: Default::default(),
             acls: Default::default(),
@@ -244,9 +251,11 @@ impl MetadataImage {
             Entry::RegisterBroker {
                 broker,
                 endpoints,
+                incarnation,
                 at_ms,
             } => {
                 self.endpoints.insert(*broker, endpoints.clone());
+                self.incarnations.insert(*broker, *incarnation);
                 self.controller
                     .apply(&Command::Register {
                         broker: *broker,
@@ -434,6 +443,7 @@ mod tests {
                     port: 9192 + broker as u16,
                 },
             ],
+            incarnation: 1,
             at_ms: 0,
         }
     }

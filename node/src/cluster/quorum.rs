@@ -60,6 +60,8 @@ pub struct Cluster {
     /// The commit index this node had persisted when it started: until it has applied that
     /// far, its image is older than what it knew before.
     startup_commit: u64,
+    /// This process's incarnation (its start time, ms): a restart changes it.
+    incarnation: u64,
 }
 
 impl std::fmt::Debug for Cluster {
@@ -140,6 +142,7 @@ impl Cluster {
                 u64::from(node_id) << 48 | (now_ms() & 0xffff_ffff) << 16,
             ),
             startup_commit,
+            incarnation: now_ms(),
         });
         let peers: BTreeMap<u32, std::net::SocketAddr> = voters
             .iter()
@@ -212,12 +215,22 @@ impl Cluster {
     }
 
     /// This broker's heartbeat, sent to the active controller.
-    pub fn heartbeat(&self, incarnation: u64, endpoints: Vec<Endpoint>) {
+    pub fn heartbeat(&self, endpoints: Vec<Endpoint>) {
         let _ = self.inbox.send(Input::Wire(Wire::Heartbeat {
             broker: self.node_id,
-            incarnation,
+            incarnation: self.incarnation,
             endpoints,
         }));
+    }
+
+    /// Whether the metadata applied so far registers this process's incarnation: only then
+    /// has this node applied everything the controller decided before it came back (a
+    /// registration is appended after them), so only then does it take the roles the
+    /// metadata gives it. Kafka keeps a restarted broker fenced until its registration and
+    /// catch-up; a node that acted on its old log would lead, and acknowledge writes, in an
+    /// epoch the cluster has left.
+    pub fn registered(&self) -> bool {
+        self.image().incarnations.get(&self.node_id) == Some(&self.incarnation)
     }
 
     fn lock_pending(
@@ -377,6 +390,7 @@ impl Driver {
                 Entry::RegisterBroker {
                     broker,
                     endpoints,
+                    incarnation,
                     at_ms: now_ms(),
                 },
             );

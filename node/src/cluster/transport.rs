@@ -279,11 +279,11 @@ pub(super) async fn receive(
             let mut stream = match admitted.await {
                 Ok(Ok(stream)) => stream,
                 Ok(Err(why)) => {
-                    said_rarely(&format!("refused a cluster link from {peer}: {why}"));
+                    said_rarely(&format!("cluster link from {peer} not admitted: {why}"));
                     return;
                 }
                 Err(_) => {
-                    said_rarely(&format!("refused a cluster link from {peer}: too slow"));
+                    said_rarely(&format!("cluster link from {peer} not admitted: too slow"));
                     return;
                 }
             };
@@ -326,10 +326,14 @@ async fn admit(
     let mut stream: Box<dyn Stream> = match &security.accept.tls {
         None => Box::new(tcp),
         Some(acceptor) => {
-            let tls = acceptor
-                .accept(tcp)
-                .await
-                .map_err(|e| format!("TLS handshake failed: {e}"))?;
+            let tls = acceptor.accept(tcp).await.map_err(|e| {
+                // An alert received means the peer refused this node's certificate.
+                let whose = match e.to_string().contains("received fatal alert") {
+                    true => "the peer refused this node's certificate",
+                    false => "TLS handshake failed",
+                };
+                format!("{whose}: {e}")
+            })?;
             if let Some(p) = tls
                 .get_ref()
                 .1
