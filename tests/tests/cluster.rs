@@ -154,9 +154,29 @@ fn acks_all_idempotent_loses_nothing_when_the_leader_is_killed_and_restarted() {
     let _serial = one_at_a_time();
     let mut cluster = Cluster::start("failover-all", 3, SETTINGS);
     let topic = "payments";
-    let leader = create_topic(&cluster, topic);
+    create_topic(&cluster, topic);
+    // One live node in the bootstrap list is enough: the consumer finds the leader from it.
+    let bootstrap = cluster.bootstrap();
+    kill_the_leader_and_read_everything_back(&mut cluster, topic, &bootstrap, "{}", &|c, n| {
+        c.nodes[n].bootstrap()
+    });
+}
+
+/// The leader-kill test on a topic with a full ISR: an idempotent acks=all producer (with the
+/// librdkafka settings `client_config`) writes through `bootstrap` while the partition's leader
+/// is killed (SIGKILL), another is elected and the old one restarts. Every record is
+/// acknowledged, leadership goes back to the preferred replica, and a consumer that knows
+/// one follower (its address from `address_of`) reads every record once, in order.
+fn kill_the_leader_and_read_everything_back(
+    cluster: &mut Cluster,
+    topic: &str,
+    bootstrap: &str,
+    client_config: &str,
+    address_of: &dyn Fn(&Cluster, usize) -> String,
+) {
+    let leader = cluster.partitions(topic)[0].0.expect("a leader") as usize;
     let preferred = cluster.partitions(topic)[0].1[0];
-    let producer = start_producer(&cluster.bootstrap(), topic, "all");
+    let producer = start_producer_with(bootstrap, topic, "all", client_config);
     std::thread::sleep(Duration::from_secs(3));
     cluster.nodes[leader].kill();
     cluster.wait_for(Duration::from_secs(15), "a new leader", |c| {
@@ -183,10 +203,9 @@ fn acks_all_idempotent_loses_nothing_when_the_leader_is_killed_and_restarted() {
         "every record acknowledged: {}",
         report["errors"]
     );
-    wait_preferred(&cluster, topic, preferred);
-    // One live node in the bootstrap list is enough: the consumer finds the leader from it.
+    wait_preferred(cluster, topic, preferred);
     let follower = (0..3).find(|n| *n as u64 != preferred).expect("a follower");
-    let values = consume(&cluster.nodes[follower].bootstrap(), topic);
+    let values = consume_with(&address_of(cluster, follower), topic, client_config);
     assert_eq!(
         values,
         (0..sent).collect::<Vec<_>>(),
@@ -1344,7 +1363,6 @@ fn a_sasl_ssl_cluster_with_acls_loses_nothing_acknowledged_when_the_leader_is_ki
             .is_some_and(|p| p.0.is_some() && p.2.len() == 3)
     });
     let leader = cluster.partitions(topic)[0].0.expect("a leader") as usize;
-    let preferred = cluster.partitions(topic)[0].1[0];
     // The leader enforces ACLs it did not receive itself: ANONYMOUS may not write.
     assert_eq!(
         produce_once(&cluster.nodes[leader].bootstrap(), topic, "1", "1").0,
@@ -1364,41 +1382,9 @@ fn a_sasl_ssl_cluster_with_acls_loses_nothing_acknowledged_when_the_leader_is_ki
         .map(|p| format!("127.0.0.1:{p}"))
         .collect::<Vec<_>>()
         .join(",");
-    let producer = start_producer_with(&bootstrap, topic, "all", &client);
-    std::thread::sleep(Duration::from_secs(3));
-    cluster.nodes[leader].kill();
-    cluster.wait_for(Duration::from_secs(15), "a new leader", |c| {
-        c.partitions(topic)
-            .first()
-            .is_some_and(|p| p.0.is_some_and(|l| l as usize != leader))
+    kill_the_leader_and_read_everything_back(&mut cluster, topic, &bootstrap, &client, &|_, n| {
+        format!("127.0.0.1:{}", secure[n])
     });
-    std::thread::sleep(Duration::from_secs(3));
-    cluster.nodes[leader].restart();
-    let report = producer
-        .recv_timeout(Duration::from_secs(150))
-        .expect("the producer finishes");
-    let acked = acked(&report);
-    let sent = report["sent"].as_u64().expect("sent");
-    eprintln!(
-        "SASL_SSL acks=all: sent {sent}, acknowledged {}, errors {}",
-        acked.len(),
-        report["error_count"]
-    );
-    assert!(sent > 1_000, "{report}");
-    assert_eq!(
-        acked.len() as u64,
-        sent,
-        "every record acknowledged: {}",
-        report["errors"]
-    );
-    wait_preferred(&cluster, topic, preferred);
-    let follower = (0..3).find(|n| *n as u64 != preferred).expect("a follower");
-    let values = consume_with(&format!("127.0.0.1:{}", secure[follower]), topic, &client);
-    assert_eq!(
-        values,
-        (0..sent).collect::<Vec<_>>(),
-        "every acknowledged record exactly once, in order"
-    );
     for node in &cluster.nodes {
         let log = node.log();
         assert!(
