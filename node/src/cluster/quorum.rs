@@ -154,7 +154,6 @@ impl Cluster {
             raw,
             log,
             peers: Peers::start(&peers, &security),
-            incarnations: HashMap::new(),
             proposed: HashMap::new(),
             was_leader: false,
             imbalance_check,
@@ -263,10 +262,6 @@ struct Driver {
     raw: RawNode<MemStorage>,
     log: RaftLog,
     peers: Peers,
-    /// Each broker's incarnation as its last heartbeat to this (active) controller gave it: a
-    /// new one is a restart, which registers again (KIP-631). Session deadlines are the core
-    /// controller's (`Controller::handle_heartbeat`, `expired_sessions`).
-    incarnations: HashMap<u32, u64>,
     /// What the active controller proposed for a broker, and when (not to repeat it at once).
     proposed: HashMap<u32, (bool, Instant)>,
     was_leader: bool,
@@ -368,22 +363,23 @@ impl Driver {
             }
             return;
         }
-        let restarted = self
-            .incarnations
-            .insert(broker, incarnation)
-            .is_some_and(|before| before != incarnation);
         // The session goes on: only its deadline, on this controller's copy (heartbeats are
-        // not in the metadata log, as in KRaft).
-        let (live, known_endpoint) = {
+        // not in the metadata log, as in KRaft). A heartbeat from another incarnation than
+        // the metadata registered is a restart (KIP-631), whichever controller saw the last
+        // one: it registers again, and the restarted node acts on the metadata only once it
+        // has applied that registration (`Cluster::registered`).
+        let (live, registered) = {
             let mut image = self
                 .cluster
                 .image
                 .write()
                 .unwrap_or_else(|p| p.into_inner());
             let live = image.controller.handle_heartbeat(now_ms(), broker);
-            (live, image.endpoints.get(&broker).cloned())
+            let registered = image.incarnations.get(&broker) == Some(&incarnation)
+                && image.endpoints.get(&broker) == Some(&endpoints);
+            (live, registered)
         };
-        if !live || restarted || known_endpoint.as_ref() != Some(&endpoints) {
+        if !live || !registered {
             self.propose_for(
                 broker,
                 true,
@@ -418,9 +414,6 @@ impl Driver {
         if leader && !self.was_leader {
             // A new active controller: every broker starts a fresh session, as in KRaft.
             tracing::info!("node {} is the active controller", self.cluster.node_id);
-            // Incarnations seen in an earlier term may be stale: unknown until each broker's
-            // next heartbeat, which then is not taken for a restart.
-            self.incarnations.clear();
             self.cluster
                 .image
                 .write()
