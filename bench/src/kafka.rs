@@ -13,7 +13,10 @@ use rdkafka::message::Message;
 use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 
-use crate::stats::{Latencies, Phases, Row, Schedule, per_second, since, stamp_of, stamped};
+use crate::cpu::Meter;
+use crate::stats::{
+    Latencies, Phases, Row, Schedule, offered_rate, per_second, since, stamp_of, stamped,
+};
 
 /// What one Kafka run does.
 #[derive(Clone, Debug)]
@@ -195,12 +198,18 @@ pub fn latency(w: &Workload, topic: &str, rate: f64) -> Result<(u64, Latencies),
     Ok((sent, Latencies::new(samples)))
 }
 
-/// Produce, consume and latency for `w`; the latency run offers `rate` (or half of this
-/// run's own produce rate when `None`).
-pub fn run(w: &Workload, rate: Option<f64>) -> Result<Row, String> {
-    let (produced, elapsed) = produce(w)?;
-    let (consumed, read_time) = consume(w, produced)?;
-    let rate = rate.unwrap_or(per_second(produced, elapsed) / 2.0);
+/// Produce, consume and latency for `w`, with the broker processes' CPU time per phase from
+/// `meter`; the latency run offers half of this system's own produce-and-consume capacity just
+/// measured ([`offered_rate`]).
+pub fn run(w: &Workload, meter: &Meter) -> Result<Row, String> {
+    let (produce_result, produce_cpu_s) = meter.around(|| produce(w));
+    let (produced, elapsed) = produce_result?;
+    let (consume_result, consume_cpu_s) = meter.around(|| consume(w, produced));
+    let (consumed, read_time) = consume_result?;
+    let rate = offered_rate(
+        per_second(produced, elapsed),
+        per_second(consumed, read_time),
+    );
     let (sent, lat) = latency(w, &format!("{}-latency", w.topic), rate)?;
     Ok(Row::new(
         "",
@@ -215,6 +224,9 @@ pub fn run(w: &Workload, rate: Option<f64>) -> Result<Row, String> {
             rate,
             latency_sent: sent,
             latencies: lat,
+            produce_cpu_s,
+            consume_cpu_s,
+            peak_rss_bytes: meter.peak_rss_bytes(),
         },
     ))
 }

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use runnel_bench::report::Run;
 use runnel_bench::stats::Row;
-use runnel_bench::{ceilings, kafka, nats, redis_streams, systems};
+use runnel_bench::{ceilings, cpu, kafka, nats, redis_streams, systems};
 
 /// Command-line options.
 struct Options {
@@ -94,6 +94,7 @@ fn run(o: &Options) -> Result<Run, String> {
         date: command_output("date", &["-u", "+%Y-%m-%d"]),
         seconds: o.seconds,
         ceilings: None,
+        floors: Vec::new(),
         rows: Vec::new(),
     };
     let has = |s: &str| o.systems.iter().any(|x| x == s);
@@ -106,7 +107,7 @@ fn run(o: &Options) -> Result<Run, String> {
             for acks in &o.acks {
                 for &partitions in &o.partitions {
                     eprintln!("{system}: {bytes} B, acks={acks}, {partitions} partitions");
-                    let (_servers, bootstrap) = match system {
+                    let (servers, bootstrap) = match system {
                         "runnel" => {
                             let s = systems::runnel(&o.runnel, &data_dir(&root, "runnel")?)?;
                             let bootstrap = format!("127.0.0.1:{}", s.port);
@@ -147,13 +148,10 @@ fn run(o: &Options) -> Result<Run, String> {
                         acks: acks.clone(),
                         seconds: o.seconds,
                     };
-                    // Every system is offered the rate runnel was offered on this workload.
-                    let rate = result
-                        .find("runnel", bytes, acks, partitions)
-                        .map(|r| r.latency_rate_per_s);
-                    let mut row = kafka::run(&workload, rate).map_err(|e| {
-                        format!("{system} {bytes} B acks={acks} {partitions}p: {e}")
-                    })?;
+                    let mut row =
+                        kafka::run(&workload, &systems::meter(&servers)).map_err(|e| {
+                            format!("{system} {bytes} B acks={acks} {partitions}p: {e}")
+                        })?;
                     row.system = system.to_string();
                     result.rows.push(row);
                 }
@@ -166,9 +164,6 @@ fn run(o: &Options) -> Result<Run, String> {
         }
         for &bytes in &o.sizes {
             eprintln!("{system}: {bytes} B");
-            let rate = result
-                .find("runnel", bytes, "1", 1)
-                .map_or(10_000.0, |r| r.latency_rate_per_s);
             let dir = data_dir(&root, system)?;
             let row: Row = if system == "redis" {
                 let server = systems::redis(&dir)?;
@@ -176,7 +171,7 @@ fn run(o: &Options) -> Result<Run, String> {
                     &format!("redis://127.0.0.1:{}/", server.port),
                     bytes,
                     o.seconds,
-                    rate,
+                    &systems::meter(std::slice::from_ref(&server)),
                 )?
             } else {
                 let server = systems::nats(&dir)?;
@@ -184,11 +179,17 @@ fn run(o: &Options) -> Result<Run, String> {
                     &format!("127.0.0.1:{}", server.port),
                     bytes,
                     o.seconds,
-                    rate,
+                    &systems::meter(std::slice::from_ref(&server)),
                 )?
             };
             result.rows.push(row);
         }
+    }
+    // The floor: a fraction of a second per record size, on this thread.
+    for &bytes in &o.sizes {
+        result
+            .floors
+            .push(cpu::floor(bytes, &root, o.seconds.min(1.0))?);
     }
     // Last: gigabytes of file writes would leave the kernel reclaiming pages under the first
     // workloads (runnel's first workload measured 30 % slow after them).

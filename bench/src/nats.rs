@@ -10,7 +10,10 @@ use async_nats::jetstream::{self, consumer, stream};
 use bytes::Bytes;
 use futures_util::StreamExt;
 
-use crate::stats::{Latencies, Phases, Row, Schedule, since, stamp_of, stamped};
+use crate::cpu::Meter;
+use crate::stats::{
+    Latencies, Phases, Row, Schedule, offered_rate, per_second, since, stamp_of, stamped,
+};
 
 /// Publishes awaiting their acknowledgement at most.
 const WINDOW: usize = 4096;
@@ -52,21 +55,28 @@ async fn reader(s: &stream::Stream) -> Result<consumer::pull::Stream, String> {
         .map_err(|e| err("messages")(&e))
 }
 
-/// Produce, consume and latency on JetStream at `url`, offering `rate` in the latency run.
-pub fn run(url: &str, record_bytes: usize, seconds: f64, rate: f64) -> Result<Row, String> {
+/// Produce, consume and latency on JetStream at `url`, with the server's CPU time per phase
+/// from `meter`; the latency run offers half of its own produce-and-consume capacity.
+pub fn run(url: &str, record_bytes: usize, seconds: f64, meter: &Meter) -> Result<Row, String> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| err("runtime")(&e))?;
-    runtime.block_on(run_async(url, record_bytes, seconds, rate))
+    runtime.block_on(run_async(url, record_bytes, seconds, meter))
 }
 
-async fn run_async(url: &str, record_bytes: usize, seconds: f64, rate: f64) -> Result<Row, String> {
+async fn run_async(
+    url: &str,
+    record_bytes: usize,
+    seconds: f64,
+    meter: &Meter,
+) -> Result<Row, String> {
     let name = format!("bench{record_bytes}");
     let (js, s) = setup(url, &name).await?;
     let subject = format!("{name}.x");
     let payload = Bytes::from(vec![b'x'; record_bytes]);
     let mut window = VecDeque::with_capacity(WINDOW);
+    let cpu_before = meter.cpu_seconds();
     let start = Instant::now();
     let mut produced = 0u64;
     while start.elapsed() < Duration::from_secs_f64(seconds) {
@@ -89,8 +99,10 @@ async fn run_async(url: &str, record_bytes: usize, seconds: f64, rate: f64) -> R
         produced += 1;
     }
     let produce_time = start.elapsed();
+    let produce_cpu_s = (meter.cpu_seconds() - cpu_before).max(0.0);
 
     let mut messages = reader(&s).await?;
+    let cpu_before = meter.cpu_seconds();
     let start = Instant::now();
     let mut consumed = 0u64;
     while consumed < produced {
@@ -101,6 +113,11 @@ async fn run_async(url: &str, record_bytes: usize, seconds: f64, rate: f64) -> R
         }
     }
     let consume_time = start.elapsed();
+    let consume_cpu_s = (meter.cpu_seconds() - cpu_before).max(0.0);
+    let rate = offered_rate(
+        per_second(produced, produce_time),
+        per_second(consumed, consume_time),
+    );
 
     let (sent, lat) = latency(url, &format!("{name}lat"), record_bytes, seconds, rate).await?;
     Ok(Row::new(
@@ -116,6 +133,9 @@ async fn run_async(url: &str, record_bytes: usize, seconds: f64, rate: f64) -> R
             rate,
             latency_sent: sent,
             latencies: lat,
+            produce_cpu_s,
+            consume_cpu_s,
+            peak_rss_bytes: meter.peak_rss_bytes(),
         },
     ))
 }

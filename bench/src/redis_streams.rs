@@ -6,7 +6,10 @@ use std::time::{Duration, Instant};
 
 use redis::{Connection, Value};
 
-use crate::stats::{Latencies, Phases, Row, Schedule, since, stamp_of, stamped};
+use crate::cpu::Meter;
+use crate::stats::{
+    Latencies, Phases, Row, Schedule, offered_rate, per_second, since, stamp_of, stamped,
+};
 
 /// Entries per pipeline in the throughput run.
 const PIPELINE: usize = 500;
@@ -83,27 +86,38 @@ fn read_group(con: &mut Connection, stream: &str, block_ms: u64) -> Result<Value
         .map_err(|e| format!("XREADGROUP: {e}"))
 }
 
-/// Produce, consume and latency on Redis Streams at `url`, offering `rate` in the latency run.
-pub fn run(url: &str, record_bytes: usize, seconds: f64, rate: f64) -> Result<Row, String> {
+/// Produce, consume and latency on Redis Streams at `url`, with the server's CPU time per
+/// phase from `meter`; the latency run offers half of its own produce-and-consume capacity.
+pub fn run(url: &str, record_bytes: usize, seconds: f64, meter: &Meter) -> Result<Row, String> {
     let stream = format!("bench-{record_bytes}");
     let mut con = connect(url)?;
     let payloads = vec![vec![b'x'; record_bytes]; PIPELINE];
-    let start = Instant::now();
-    let mut produced = 0u64;
-    while start.elapsed() < Duration::from_secs_f64(seconds) {
-        xadd_pipeline(&mut con, &stream, &payloads)?;
-        produced += PIPELINE as u64;
-    }
-    let produce_time = start.elapsed();
+    let (produce_result, produce_cpu_s) = meter.around(|| {
+        let start = Instant::now();
+        let mut produced = 0u64;
+        while start.elapsed() < Duration::from_secs_f64(seconds) {
+            xadd_pipeline(&mut con, &stream, &payloads)?;
+            produced += PIPELINE as u64;
+        }
+        Ok::<_, String>((produced, start.elapsed()))
+    });
+    let (produced, produce_time) = produce_result?;
 
     let mut reader = group_reader(url, &stream)?;
-    let start = Instant::now();
-    let mut consumed = 0u64;
-    while consumed < produced && start.elapsed() < Duration::from_secs(60) {
-        let reply = read_group(&mut reader, &stream, 100)?;
-        consumed += entries(&reply).len() as u64;
-    }
-    let consume_time = start.elapsed();
+    let (consume_result, consume_cpu_s) = meter.around(|| {
+        let start = Instant::now();
+        let mut consumed = 0u64;
+        while consumed < produced && start.elapsed() < Duration::from_secs(60) {
+            let reply = read_group(&mut reader, &stream, 100)?;
+            consumed += entries(&reply).len() as u64;
+        }
+        Ok::<_, String>((consumed, start.elapsed()))
+    });
+    let (consumed, consume_time) = consume_result?;
+    let rate = offered_rate(
+        per_second(produced, produce_time),
+        per_second(consumed, consume_time),
+    );
 
     let (sent, lat) = latency(
         url,
@@ -125,6 +139,9 @@ pub fn run(url: &str, record_bytes: usize, seconds: f64, rate: f64) -> Result<Ro
             rate,
             latency_sent: sent,
             latencies: lat,
+            produce_cpu_s,
+            consume_cpu_s,
+            peak_rss_bytes: meter.peak_rss_bytes(),
         },
     ))
 }

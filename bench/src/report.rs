@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use crate::ceilings::Ceilings;
+use crate::cpu::Floor;
 use crate::stats::Row;
 
 /// Everything one run measured.
@@ -19,12 +20,26 @@ pub struct Run {
     pub seconds: f64,
     /// The machine's ceilings, if measured.
     pub ceilings: Option<Ceilings>,
+    /// The CPU floor per record, one per record size.
+    pub floors: Vec<Floor>,
     /// One row per system and workload.
     pub rows: Vec<Row>,
 }
 
 fn ms(v: Option<f64>) -> String {
     v.map_or("-".into(), |v| format!("{v:.2}"))
+}
+
+fn micros(v: Option<f64>) -> String {
+    v.map_or("-".into(), |v| format!("{v:.3}"))
+}
+
+/// `a ÷ b` with two decimals, `-` when either is missing.
+fn ratio_of(a: Option<f64>, b: Option<f64>) -> String {
+    match (a, b) {
+        (Some(a), Some(b)) if b > 0.0 => format!("{:.2}", a / b),
+        _ => "-".into(),
+    }
 }
 
 fn thousands(v: f64) -> String {
@@ -63,12 +78,12 @@ impl Run {
                 c.loopback_mb_per_s, c.disk_write_mb_per_s, c.disk_write_fsync_mb_per_s
             );
         }
-        out.push_str("| system | record | acks | partitions | produce rec/s | produce MB/s | consume rec/s | offered rate | p50 ms | p99 ms | p99.9 ms | arrived |\n");
-        out.push_str("|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+        out.push_str("| system | record | acks | partitions | produce rec/s | produce MB/s | consume rec/s | offered rate | p50 ms | p99 ms | p99.9 ms | arrived | CPU µs/rec in | CPU µs/rec out | peak RSS MB |\n");
+        out.push_str("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
         for r in &self.rows {
             let _ = writeln!(
                 out,
-                "| {} | {} B | {} | {} | {} | {:.1} | {} | {}/s | {} | {} | {} | {}/{} |",
+                "| {} | {} B | {} | {} | {} | {:.1} | {} | {}/s | {} | {} | {} | {}/{} | {} | {} | {:.0} |",
                 r.system,
                 r.record_bytes,
                 r.acks,
@@ -81,7 +96,10 @@ impl Run {
                 ms(r.p99_ms),
                 ms(r.p999_ms),
                 r.latency_received,
-                r.latency_sent
+                r.latency_sent,
+                micros(r.produce_cpu_us_per_record),
+                micros(r.consume_cpu_us_per_record),
+                r.peak_rss_mb,
             );
         }
         out.push_str("\nrunnel's produce throughput as a ratio to each peer on the same workload (streams: acks=1, 1 partition), and its produce MB/s as a share of the ceilings:\n\n");
@@ -124,7 +142,59 @@ impl Run {
                 share(c.map(|c| c.loopback_mb_per_s)),
             );
         }
+        self.cpu_table(&mut out);
         out
+    }
+
+    /// The broker-CPU table: runnel's CPU µs per record taken in and served, as a ratio to
+    /// each peer's on the same workload (below 1: runnel spends less) and to the floor.
+    fn cpu_table(&self, out: &mut String) {
+        out.push_str("\nBroker CPU per record (user + system, all threads of the server processes; lower is better): runnel's µs per record in (produce) and out (consume), its ratio to each peer's, and to the floor of copying and CRC-32C-checking the bytes once in memory and of writing them into the page cache:\n\n");
+        out.push_str("| record | acks | partitions | runnel in | runnel out | in ÷ tansu | out ÷ tansu | in ÷ Redis Streams | in ÷ NATS JetStream | 3 nodes ÷ 1 node, in | floor copy+CRC | floor write | in ÷ floor (copy+CRC+write) |\n");
+        out.push_str("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+        for r in self.rows.iter().filter(|r| r.system == "runnel") {
+            let stream_peer = |system: &str| {
+                (r.acks == "1" && r.partitions == 1)
+                    .then(|| self.find(system, r.record_bytes, "n/a", 1))
+                    .flatten()
+                    .and_then(|p| p.produce_cpu_us_per_record)
+            };
+            let tansu = self.find("tansu", r.record_bytes, &r.acks, r.partitions);
+            let floor = self
+                .floors
+                .iter()
+                .find(|f| f.record_bytes == r.record_bytes);
+            let _ = writeln!(
+                out,
+                "| {} B | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                r.record_bytes,
+                r.acks,
+                r.partitions,
+                micros(r.produce_cpu_us_per_record),
+                micros(r.consume_cpu_us_per_record),
+                ratio_of(
+                    r.produce_cpu_us_per_record,
+                    tansu.and_then(|t| t.produce_cpu_us_per_record)
+                ),
+                ratio_of(
+                    r.consume_cpu_us_per_record,
+                    tansu.and_then(|t| t.consume_cpu_us_per_record)
+                ),
+                ratio_of(r.produce_cpu_us_per_record, stream_peer("redis-streams")),
+                ratio_of(r.produce_cpu_us_per_record, stream_peer("nats-jetstream")),
+                ratio_of(
+                    self.find("runnel-3", r.record_bytes, &r.acks, r.partitions)
+                        .and_then(|c| c.produce_cpu_us_per_record),
+                    r.produce_cpu_us_per_record
+                ),
+                micros(floor.map(|f| f.copy_crc_us_per_record)),
+                micros(floor.map(|f| f.write_us_per_record)),
+                ratio_of(
+                    r.produce_cpu_us_per_record,
+                    floor.map(|f| f.copy_crc_us_per_record + f.write_us_per_record)
+                ),
+            );
+        }
     }
 
     /// A horizontal bar chart of produce records/s per workload, one bar per system.
@@ -227,6 +297,13 @@ mod tests {
             p999_ms: None,
             latency_received: 5,
             latency_sent: 5,
+            produce_cpu_s: 1.0,
+            consume_cpu_s: 0.5,
+            produce_cpu_us_per_record: Some(1e6 / rate),
+            consume_cpu_us_per_record: Some(0.5e6 / rate),
+            produce_cpu_us_per_mb: None,
+            consume_cpu_us_per_mb: None,
+            peak_rss_mb: 10.0,
         }
     }
 
@@ -241,6 +318,11 @@ mod tests {
                 disk_write_mb_per_s: 200.0,
                 disk_write_fsync_mb_per_s: 100.0,
             }),
+            floors: vec![Floor {
+                record_bytes: 100,
+                copy_crc_us_per_record: 0.5,
+                write_us_per_record: 0.75,
+            }],
             rows: vec![
                 row("runnel", "1", 400_000.0),
                 row("runnel-3", "1", 100_000.0),
@@ -251,6 +333,12 @@ mod tests {
         let md = run.markdown();
         assert!(
             md.contains("| 100 B | 1 | 1 | 4.00 | 2.00 | - | 0.25 | 40 % | 20 % | 4 % |"),
+            "{md}"
+        );
+        // CPU per record: runnel 2.5 µs in (1 s / 400 k), tansu 10 µs; the cluster's 10 µs is
+        // 4× one node's; the floor is 0.5 + 0.75 µs.
+        assert!(
+            md.contains("| 100 B | 1 | 1 | 2.500 | 1.250 | 0.25 | 0.25 | 0.50 | - | 4.00 | 0.500 | 0.750 | 2.00 |"),
             "{md}"
         );
         let svg = run.svg();

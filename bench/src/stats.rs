@@ -122,6 +122,21 @@ pub struct Row {
     pub latency_received: u64,
     /// Records sent in the latency run.
     pub latency_sent: u64,
+    /// The broker processes' CPU seconds (user + system, all threads; a cluster's nodes
+    /// summed) during the throughput run.
+    pub produce_cpu_s: f64,
+    /// The same during the read-back.
+    pub consume_cpu_s: f64,
+    /// Broker CPU microseconds per record taken in (`produce_cpu_s` / `produced`).
+    pub produce_cpu_us_per_record: Option<f64>,
+    /// Broker CPU microseconds per record served (`consume_cpu_s` / `consumed`).
+    pub consume_cpu_us_per_record: Option<f64>,
+    /// Broker CPU microseconds per payload megabyte taken in.
+    pub produce_cpu_us_per_mb: Option<f64>,
+    /// Broker CPU microseconds per payload megabyte served.
+    pub consume_cpu_us_per_mb: Option<f64>,
+    /// The broker processes' peak resident memory over the workload, MB (summed).
+    pub peak_rss_mb: f64,
 }
 
 /// What the three phases of one workload measured, before they become a [`Row`].
@@ -141,12 +156,19 @@ pub struct Phases {
     pub latency_sent: u64,
     /// Their latencies.
     pub latencies: Latencies,
+    /// The broker processes' CPU seconds during the throughput run.
+    pub produce_cpu_s: f64,
+    /// The same during the read-back.
+    pub consume_cpu_s: f64,
+    /// Their peak resident memory, bytes.
+    pub peak_rss_bytes: u64,
 }
 
 impl Row {
     /// The row of `system` for a workload, from its phases.
     pub fn new(system: &str, record_bytes: usize, acks: &str, partitions: u32, p: &Phases) -> Self {
         let produce_rate = per_second(p.produced, p.produce_time);
+        let megabytes = |records: u64| records as f64 * record_bytes as f64 / 1e6;
         Self {
             system: system.to_string(),
             record_bytes,
@@ -163,8 +185,32 @@ impl Row {
             p999_ms: p.latencies.quantile_ms(0.999),
             latency_received: p.latencies.len() as u64,
             latency_sent: p.latency_sent,
+            produce_cpu_s: p.produce_cpu_s,
+            consume_cpu_s: p.consume_cpu_s,
+            produce_cpu_us_per_record: micros_per(p.produce_cpu_s, p.produced as f64),
+            consume_cpu_us_per_record: micros_per(p.consume_cpu_s, p.consumed as f64),
+            produce_cpu_us_per_mb: micros_per(p.produce_cpu_s, megabytes(p.produced)),
+            consume_cpu_us_per_mb: micros_per(p.consume_cpu_s, megabytes(p.consumed)),
+            peak_rss_mb: p.peak_rss_bytes as f64 / 1e6,
         }
     }
+}
+
+/// CPU `seconds` as microseconds per unit of `count`; `None` for no units or no CPU time
+/// measured (`/proc` unreadable).
+fn micros_per(seconds: f64, count: f64) -> Option<f64> {
+    (count > 0.0 && seconds > 0.0).then(|| seconds * 1e6 / count)
+}
+
+/// The latency run's offered rate: half of what the system sustains producing and consuming
+/// at once, each measured alone first in the same run (a record costs 1/produce + 1/consume
+/// seconds of the shared machine), so every system is measured at the same fraction of its
+/// own capacity, not at another system's.
+pub fn offered_rate(produce_per_s: f64, consume_per_s: f64) -> f64 {
+    if produce_per_s <= 0.0 || consume_per_s <= 0.0 {
+        return 1.0;
+    }
+    0.5 / (1.0 / produce_per_s + 1.0 / consume_per_s)
 }
 
 /// Throughput measured between the first send and the last acknowledgement.

@@ -15,6 +15,18 @@ pub struct Server {
     pub port: u16,
 }
 
+impl Server {
+    /// Its process id, for measuring its CPU time.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+/// A meter over `servers`' processes (a cluster's nodes summed).
+pub fn meter(servers: &[Server]) -> crate::cpu::Meter {
+    crate::cpu::Meter::new(servers.iter().map(Server::pid).collect())
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
