@@ -109,6 +109,28 @@ fn new_member_id(config: &GroupConfig, next_member: &mut u64, prefix: &str) -> S
     )
 }
 
+/// Kafka's RangeAssignor for one topic of `partitions` partitions and `members` consumers in
+/// lexicographic order: each gets a contiguous range of `partitions / members`, and the first
+/// `partitions % members` get one more (Kafka's `RangeAssignor` javadoc: "we lay out the
+/// available partitions in numeric order and the consumers in lexicographic order ... If it
+/// does not evenly divide, then the first few consumers will have one extra partition").
+/// Returns each member's partitions, in member order; no members, nothing.
+pub fn range_assignment(partitions: u32, members: usize) -> Vec<core::ops::Range<u32>> {
+    let Ok(n) = u32::try_from(members) else {
+        return Vec::new();
+    };
+    if n == 0 {
+        return Vec::new();
+    }
+    let (each, extra) = (partitions / n, partitions % n);
+    (0..n)
+        .map(|i| {
+            let start = i * each + i.min(extra);
+            start..start + each + u32::from(i < extra)
+        })
+        .collect()
+}
+
 /// The topics of a consumer-protocol subscription (`ConsumerProtocolSubscription`, every
 /// version: an `i16` version, then an `i32` count of `i16`-length topic names); `None` when the
 /// bytes are not one.
@@ -1142,6 +1164,17 @@ fn join_response(group: &Group, member_id: &str) -> JoinResponse {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Kafka's RangeAssignor javadoc example: two consumers, three partitions each of t0 and
+    /// t1 → C0 gets 0 and 1, C1 gets 2 (per topic); ranges are contiguous, not `p % n`.
+    #[test]
+    fn the_range_assignor_gives_contiguous_ranges_the_first_members_one_more() {
+        assert_eq!(range_assignment(3, 2), [0..2, 2..3]);
+        assert_eq!(range_assignment(6, 3), [0..2, 2..4, 4..6]);
+        assert_eq!(range_assignment(7, 3), [0..3, 3..5, 5..7]);
+        assert_eq!(range_assignment(2, 3), [0..1, 1..2, 2..2]);
+        assert!(range_assignment(4, 0).is_empty());
+    }
     use alloc::vec;
 
     fn join(member: &str, protocols: &[&str]) -> JoinRequest {

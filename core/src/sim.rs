@@ -2566,21 +2566,16 @@ impl Sim {
                 member.member_id = r.member_id.clone();
                 member.generation = r.generation_id;
                 member.state = MemberState::Syncing;
-                // The leader assigns partitions by range over the members in id order.
+                // The leader assigns as Kafka's RangeAssignor: contiguous ranges over the
+                // members in id order.
                 let assignments = if r.leader == r.member_id {
                     let mut ids: Vec<String> =
                         r.members.iter().map(|(id, _, _)| id.clone()).collect();
                     ids.sort();
-                    let n = ids.len().max(1) as u32;
-                    ids.iter()
-                        .enumerate()
-                        .map(|(i, id)| {
-                            let mine: Vec<u8> = (0..partitions)
-                                .filter(|p| p % n == i as u32)
-                                .flat_map(u32::to_be_bytes)
-                                .collect();
-                            (id.clone(), mine)
-                        })
+                    let ranges = crate::group::range_assignment(partitions, ids.len());
+                    ids.into_iter()
+                        .zip(ranges)
+                        .map(|(id, range)| (id, range.flat_map(u32::to_be_bytes).collect()))
                         .collect()
                 } else {
                     Vec::new()
