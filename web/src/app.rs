@@ -15,7 +15,7 @@ use runnel_core::plugin::{PartitionRequest, PluginRecord};
 use runnel_core::replica::Acks;
 use runnel_core::sim::Party;
 
-use crate::model::{Action, BrokerView, Model, Settings, Share, party_name};
+use crate::model::{Action, BrokerView, Model, ReplicaView, Settings, Share, party_name};
 
 /// Where a session survives a reload.
 const STORAGE_KEY: &str = "runnel-playground";
@@ -876,6 +876,32 @@ fn pairs(parties: &[Party]) -> Vec<(Party, Party)> {
     out
 }
 
+/// One replica's line on its broker's card: role, LEO, HW and leader epoch.
+fn replica_line(r: &ReplicaView) -> String {
+    let role = if r.leader {
+        "leader"
+    } else if r.in_sync {
+        "in ISR"
+    } else {
+        "out of ISR"
+    };
+    format!(
+        "p{} {role} · LEO {} · HW {} · epoch {}",
+        r.partition, r.leo, r.hw, r.epoch
+    )
+}
+
+/// A broker card's accessible name: what the card draws, in words (a screen reader does not
+/// read the text inside an `role="img"` drawing), so "broker 0 up" alone hid every replica.
+fn broker_summary(b: &BrokerView, status: &str) -> String {
+    let replicas: Vec<String> = b.replicas.iter().map(replica_line).collect();
+    if replicas.is_empty() {
+        format!("broker {} {status}", b.id)
+    } else {
+        format!("broker {} {status}: {}", b.id, replicas.join("; "))
+    }
+}
+
 /// One broker: its state in words, its replicas, kill, restart and slow.
 fn broker_view(
     b: &BrokerView,
@@ -892,16 +918,15 @@ fn broker_view(
     let height = 40 + 22 * b.replicas.len();
     html! {
         <article class={classes!("broker", status)} data-testid={format!("broker-{}", b.id)}>
-            <svg viewBox={format!("0 0 320 {height}")} width="320" height={height.to_string()} role="img" aria-label={format!("broker {} {status}", b.id)}>
+            <svg viewBox={format!("0 0 320 {height}")} width="320" height={height.to_string()} role="img" aria-label={broker_summary(b, status)}>
                 <rect x="1" y="1" width="318" height={(height - 2).to_string()} rx="8" class="box"/>
                 <text x="10" y="22" class="title">{ format!("broker {} — {status}", b.id) }</text>
                 { for b.replicas.iter().enumerate().map(|(i, r)| {
                     let y = 44 + 22 * i;
-                    let role = if r.leader { "leader" } else if r.in_sync { "in ISR" } else { "out of ISR" };
                     html! {
                         <text x="10" y={y.to_string()} class={classes!("replica", r.leader.then_some("leader"))}
                               data-testid={format!("replica-{}-{}", b.id, r.partition)}>
-                            { format!("p{} {role} · LEO {} · HW {} · epoch {}", r.partition, r.leo, r.hw, r.epoch) }
+                            { replica_line(r) }
                         </text>
                     }
                 }) }
@@ -925,6 +950,36 @@ fn broker_view(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The card's accessible name carries each replica's role, LEO, HW and epoch (issue 17:
+    /// it was "broker 0 down" alone).
+    #[test]
+    fn a_broker_cards_name_says_what_it_draws() {
+        let replica = |partition, leader, in_sync| ReplicaView {
+            partition,
+            broker: 1,
+            leader,
+            in_sync,
+            leo: 12,
+            hw: 10,
+            epoch: 3,
+        };
+        let b = BrokerView {
+            id: 1,
+            down: false,
+            live: true,
+            replicas: vec![replica(0, true, true), replica(1, false, false)],
+        };
+        assert_eq!(
+            broker_summary(&b, "up"),
+            "broker 1 up: p0 leader · LEO 12 · HW 10 · epoch 3; p1 out of ISR · LEO 12 · HW 10 · epoch 3"
+        );
+        let empty = BrokerView {
+            replicas: Vec::new(),
+            ..b
+        };
+        assert_eq!(broker_summary(&empty, "fenced"), "broker 1 fenced");
+    }
 
     #[test]
     fn sample_lines_become_records() {
