@@ -865,12 +865,16 @@ fn short_name(p: Party) -> String {
     }
 }
 
-/// Every unordered pair of parties, smaller first.
+/// Every unordered pair of parties that talk in Kafka, smaller first: at least one side is a
+/// broker (clients talk only to brokers, the controller quorum only to brokers), so there is
+/// no quorum↔producer link to cut that would cut nothing.
 fn pairs(parties: &[Party]) -> Vec<(Party, Party)> {
     let mut out = Vec::new();
     for (i, a) in parties.iter().enumerate() {
         for b in &parties[i + 1..] {
-            out.push(((*a).min(*b), (*a).max(*b)));
+            if matches!(a, Party::Broker(_)) || matches!(b, Party::Broker(_)) {
+                out.push(((*a).min(*b), (*a).max(*b)));
+            }
         }
     }
     out
@@ -979,6 +983,32 @@ mod tests {
             ..b
         };
         assert_eq!(broker_summary(&empty, "fenced"), "broker 1 fenced");
+    }
+
+    /// Only links that carry messages in Kafka can be cut (issue 17: quorum↔producer was
+    /// offered and did nothing).
+    #[test]
+    fn only_links_with_a_broker_are_offered() {
+        let parties = [
+            Party::Quorum,
+            Party::Broker(0),
+            Party::Broker(1),
+            Party::Producer,
+        ];
+        let names: Vec<String> = pairs(&parties)
+            .into_iter()
+            .map(|(a, b)| format!("{}-{}", party_name(a), party_name(b)))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "quorum-B0",
+                "quorum-B1",
+                "B0-B1",
+                "B0-producer",
+                "B1-producer"
+            ]
+        );
     }
 
     #[test]
