@@ -880,10 +880,14 @@ fn pairs(parties: &[Party]) -> Vec<(Party, Party)> {
     out
 }
 
-/// One replica's line on its broker's card: role, LEO, HW and leader epoch.
+/// One replica's line on its broker's card: role, LEO, HW and leader epoch. A replica that
+/// still acts as leader after the controller moved leadership away says so (split brain:
+/// it can take acks=1 writes the new leader never sees).
 fn replica_line(r: &ReplicaView) -> String {
     let role = if r.leader {
         "leader"
+    } else if r.acts_as_leader {
+        "stale leader (deposed, has not heard)"
     } else if r.in_sync {
         "in ISR"
     } else {
@@ -963,6 +967,7 @@ mod tests {
             partition,
             broker: 1,
             leader,
+            acts_as_leader: leader,
             in_sync,
             leo: 12,
             hw: 10,
@@ -983,6 +988,15 @@ mod tests {
             ..b
         };
         assert_eq!(broker_summary(&empty, "fenced"), "broker 1 fenced");
+        // Split brain: the controller moved leadership away, the replica still leads.
+        let deposed = ReplicaView {
+            acts_as_leader: true,
+            ..replica(2, false, false)
+        };
+        assert_eq!(
+            replica_line(&deposed),
+            "p2 stale leader (deposed, has not heard) · LEO 12 · HW 10 · epoch 3"
+        );
     }
 
     /// Only links that carry messages in Kafka can be cut (issue 17: quorum↔producer was

@@ -190,6 +190,9 @@ pub struct ReplicaView {
     pub broker: BrokerId,
     /// Whether it is the leader (as the controller says).
     pub leader: bool,
+    /// Whether it acts as the leader in its own view (its broker up): with `leader` false, a
+    /// deposed leader that has not heard yet, still taking acks=1 writes — split brain.
+    pub acts_as_leader: bool,
     /// Whether it is in the ISR.
     pub in_sync: bool,
     /// Log end offset.
@@ -467,6 +470,7 @@ impl Model {
                             partition: p,
                             broker: id,
                             leader: state.leader == Some(id),
+                            acts_as_leader: !down && replica.is_leader(),
                             in_sync: state.isr.contains(&id),
                             leo: replica.log_end_offset(),
                             hw: replica.high_watermark(),
@@ -914,6 +918,34 @@ mod tests {
             .map(|m| m.positions.len())
             .collect();
         assert_eq!(shares, vec![7, 7, 6], "{group:?}");
+    }
+
+    /// Issue 17, item 3: in np4 the leader cut from the quorum is deposed but keeps leading
+    /// in its own view (taking acks=1 writes); the cards must show both leaders, not only the
+    /// controller's.
+    #[test]
+    fn split_brain_shows_the_deposed_leader_still_leading() {
+        let mut model = Model::new(index("np4-leader-cut-from-quorum"));
+        model.apply(Action::Seek(7_000));
+        let replicas: Vec<ReplicaView> = model
+            .brokers()
+            .into_iter()
+            .flat_map(|b| b.replicas)
+            .filter(|r| r.partition == 0)
+            .collect();
+        let elected: Vec<_> = replicas
+            .iter()
+            .filter(|r| r.leader)
+            .map(|r| r.broker)
+            .collect();
+        let deposed: Vec<_> = replicas
+            .iter()
+            .filter(|r| r.acts_as_leader && !r.leader)
+            .map(|r| r.broker)
+            .collect();
+        assert_eq!(elected.len(), 1, "{replicas:?}");
+        assert_eq!(deposed.len(), 1, "two leaders at 7 s: {replicas:?}");
+        assert_ne!(elected, deposed);
     }
 
     #[test]
