@@ -645,16 +645,47 @@ impl Model {
     /// The last [`TIMELINE_LINES`] events worth reading (faults, leadership and ISR changes,
     /// truncations, refusals), newest last.
     pub fn timeline(&self) -> Vec<String> {
-        let events: Vec<&TraceEvent> = self
-            .sim
-            .trace()
-            .iter()
-            .filter(|e| !matches!(e.kind, TraceKind::Acked { .. }))
-            .collect();
-        events[events.len().saturating_sub(TIMELINE_LINES)..]
-            .iter()
-            .map(|e| describe(e))
-            .collect()
+        // A run of refusals with one error is one line: refused records by the hundred would
+        // push the leader and ISR changes out of the list.
+        let mut lines: Vec<String> = Vec::new();
+        // The run: its first event, lowest and highest record id, count, error.
+        let mut run: Option<(&TraceEvent, u64, u64, usize, i16)> = None;
+        let flush = |run: &mut Option<(&TraceEvent, u64, u64, usize, i16)>,
+                     lines: &mut Vec<String>| {
+            if let Some((first, low, high, count, error)) = run.take() {
+                lines.push(if count == 1 {
+                    describe(first)
+                } else {
+                    format!(
+                        "{:>6.1} s  {count} records refused (Kafka error {error}), ids {low}–{high}",
+                        first.time_ms as f64 / 1000.0
+                    )
+                });
+            }
+        };
+        for e in self.sim.trace() {
+            match e.kind {
+                TraceKind::Acked { .. } => {}
+                TraceKind::Refused { id, error } => match &mut run {
+                    Some((_, low, high, count, err)) if *err == error => {
+                        *low = (*low).min(id);
+                        *high = (*high).max(id);
+                        *count += 1;
+                    }
+                    _ => {
+                        flush(&mut run, &mut lines);
+                        run = Some((e, id, id, 1, error));
+                    }
+                },
+                _ => {
+                    flush(&mut run, &mut lines);
+                    lines.push(describe(e));
+                }
+            }
+        }
+        flush(&mut run, &mut lines);
+        let keep = lines.len().saturating_sub(TIMELINE_LINES);
+        lines.split_off(keep)
     }
 }
 
@@ -946,6 +977,31 @@ mod tests {
         assert_eq!(elected.len(), 1, "{replicas:?}");
         assert_eq!(deposed.len(), 1, "two leaders at 7 s: {replicas:?}");
         assert_ne!(elected, deposed);
+    }
+
+    /// Issue 17, item 6: refusals by the hundred are one line each run, so leadership and ISR
+    /// changes stay in the list.
+    #[test]
+    fn a_run_of_refusals_is_one_line_in_the_events() {
+        let mut model = Model::new(index("acks-all-min-insync-2"));
+        model.apply(Action::RunToEnd);
+        let lines = model.timeline();
+        // "K records refused (Kafka error 6), ids A–B": K refusals in one line.
+        let counts: Vec<usize> = lines
+            .iter()
+            .filter_map(|l| {
+                let (before, _) = l.split_once(" records refused")?;
+                before.rsplit(' ').next()?.parse().ok()
+            })
+            .collect();
+        assert!(
+            counts.iter().any(|k| *k > 1),
+            "the lesson's refusals are gathered: {lines:?}"
+        );
+        assert!(
+            lines.iter().any(|l| !l.contains("refused")),
+            "other events are left in view: {lines:?}"
+        );
     }
 
     #[test]
