@@ -15,6 +15,8 @@ use serde::{Deserialize, Serialize};
 
 /// Trace lines the timeline shows.
 pub const TIMELINE_LINES: usize = 12;
+/// Faults this close (ms) are one chapter: the time slider moves in 100 ms steps.
+const CHAPTER_MERGE_MS: u64 = 100;
 /// The longest key the produce form sends.
 pub const KEY_MAX_CHARS: usize = 24;
 
@@ -542,6 +544,14 @@ impl Model {
         for (at, fault) in faults {
             let words = what_happened(&TraceKind::Fault(fault));
             match chapters.last_mut() {
+                // Faults closer than the time slider's step are one beat of the story (the
+                // KIP-101 lessons crash, restart and crash 1 ms apart): one chapter, which
+                // starts once all of them have happened.
+                Some((t, text)) if at - *t < CHAPTER_MERGE_MS && *t > 0 => {
+                    *t = at;
+                    text.push_str("; ");
+                    text.push_str(&words);
+                }
                 Some((t, text)) if *t == at => {
                     text.push_str("; ");
                     text.push_str(&words);
@@ -1002,6 +1012,32 @@ mod tests {
             lines.iter().any(|l| !l.contains("refused")),
             "other events are left in view: {lines:?}"
         );
+    }
+
+    /// Issue 17, item 6: faults 1 ms apart were three chapters all "at 2.0 s", and the slider
+    /// could not reach between them; they are one chapter that starts after the last of them.
+    #[test]
+    fn faults_closer_than_the_slider_step_are_one_chapter() {
+        let lesson = library()
+            .iter()
+            .position(|s| s.faults.iter().any(|(at, _)| *at == 2_001))
+            .expect("a lesson with faults 1 ms apart");
+        let mut model = Model::new(lesson);
+        let chapters = model.chapters();
+        let at_two: Vec<&(u64, String)> = chapters
+            .iter()
+            .filter(|(at, _)| (2_000..2_100).contains(at))
+            .collect();
+        assert_eq!(at_two.len(), 1, "{chapters:?}");
+        assert_eq!(at_two[0].0, 2_002, "{chapters:?}");
+        assert_eq!(
+            at_two[0].1.matches("; ").count(),
+            2,
+            "three faults in words: {chapters:?}"
+        );
+        let n = chapters.iter().position(|c| c.0 == 2_002).expect("chapter");
+        model.apply(Action::Chapter(n));
+        assert_eq!((model.now_ms(), model.chapter()), (2_002, n));
     }
 
     #[test]
