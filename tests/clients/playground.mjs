@@ -213,6 +213,8 @@ try {
     cut: await named("Cut link B0–B1"),
   };
   result.missing = missing;
+  // Live regions: only what changes now and then (the chapter), not the per-frame counters.
+  result.live_regions = await page.$$eval("[aria-live]", (els) => els.map((e) => e.dataset.testid || e.className));
 
   // 16. Phone width: nothing overflows sideways.
   await page.setViewportSize({ width: 390, height: 844 });

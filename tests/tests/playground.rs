@@ -75,6 +75,13 @@ fn the_playground_teaches_the_acks1_failover_and_rewinds() {
         "{result}"
     );
     assert_eq!(result["missing"], serde_json::json!([]), "{result}");
+    // Issue 17, item 7: the one live region is the chapter line; the counters, which change
+    // every frame, are not announced.
+    assert_eq!(
+        result["live_regions"],
+        serde_json::json!(["chapter"]),
+        "{result}"
+    );
     assert_eq!(result["space_on_button_kept_time"], true, "{result}");
     assert_eq!(result["lost_acks_all"].as_u64(), Some(0), "{result}");
     assert!(
