@@ -58,6 +58,32 @@ pub struct SaslListener {
     pub plain: PlainUsers,
 }
 
+impl SaslListener {
+    /// One SaslAuthenticate step of `session` with the client's `auth_bytes`, checked against
+    /// this listener's PLAIN users and the broker's SCRAM credentials, with a fresh SCRAM
+    /// nonce ([`SaslSession::authenticate`]); the Kafka listener and the cluster links both
+    /// authenticate through it. Errors: the session's, or no randomness for the nonce
+    /// (SASL_AUTHENTICATION_FAILED, closing).
+    pub(crate) fn authenticate(
+        &self,
+        session: &mut SaslSession,
+        broker: &Broker,
+        auth_bytes: &[u8],
+    ) -> Result<Vec<u8>, runnel_core::sasl::SaslError> {
+        let nonce = crate::tls::scram_nonce().map_err(|message| runnel_core::sasl::SaslError {
+            code: runnel_core::error_code::SASL_AUTHENTICATION_FAILED,
+            message,
+            closes: true,
+        })?;
+        let scram = broker.scram_credentials();
+        let credentials = Credentials {
+            plain: &self.plain,
+            scram: &scram,
+        };
+        session.authenticate(auth_bytes, credentials, &nonce)
+    }
+}
+
 /// How long a client may take to finish its TLS handshake.
 const TLS_HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
@@ -84,12 +110,7 @@ pub async fn serve(broker: Arc<Broker>, listener: TcpListener, index: usize, sec
                                 Ok(Ok(stream)) => {
                                     // A client certificate names the client (Kafka's SSL
                                     // principal); SASL, on SASL_SSL, names it instead.
-                                    let principal = stream
-                                        .get_ref()
-                                        .1
-                                        .peer_certificates()
-                                        .and_then(|chain| chain.first())
-                                        .and_then(|c| crate::tls::certificate_principal(c));
+                                    let principal = crate::tls::peer_principal(stream.get_ref().1);
                                     connection(broker, stream, peer, index, sasl, principal).await
                                 }
                                 Ok(Err(e)) => Err(format!("TLS handshake failed: {e}")),
@@ -601,21 +622,7 @@ fn sasl_authenticate(
             "SASL is not enabled on this listener".into(),
             false,
         )),
-        Some((session, listener)) => match crate::tls::scram_nonce() {
-            Err(e) => Err(refused(
-                runnel_core::error_code::SASL_AUTHENTICATION_FAILED,
-                e,
-                true,
-            )),
-            Ok(nonce) => {
-                let scram = broker.scram_credentials();
-                let credentials = Credentials {
-                    plain: &listener.plain,
-                    scram: &scram,
-                };
-                session.authenticate(&request.auth_bytes, credentials, &nonce)
-            }
-        },
+        Some((session, listener)) => listener.authenticate(session, broker, &request.auth_bytes),
     };
     match result {
         Ok(bytes) => (

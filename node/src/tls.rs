@@ -29,6 +29,13 @@ pub fn certificate_principal(certificate: &[u8]) -> Option<String> {
     Some(format!("User:{}", certificate.tbs_certificate.subject))
 }
 
+/// The principal of the client certificate a TLS connection presented, if any
+/// ([`certificate_principal`] of the first in its chain): the Kafka listener's SSL principal
+/// and a cluster link's alike.
+pub fn peer_principal(connection: &rustls::ServerConnection) -> Option<String> {
+    certificate_principal(connection.peer_certificates()?.first()?)
+}
+
 /// The TLS acceptor for this broker's SSL listeners (`client_auth`: `ssl.client.auth` applies)
 /// or SASL_SSL ones (it does not: Kafka applies a broker-wide `ssl.client.auth` to SSL
 /// listeners only; SASL authenticates those clients).

@@ -19,7 +19,7 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use runnel_core::acl::{AclOperation, CLUSTER_NAME, ResourceType};
-use runnel_core::sasl::{Credentials, SaslClient, SaslSession};
+use runnel_core::sasl::{SaslClient, SaslSession};
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -334,13 +334,7 @@ async fn admit(
                 };
                 format!("{whose}: {e}")
             })?;
-            if let Some(p) = tls
-                .get_ref()
-                .1
-                .peer_certificates()
-                .and_then(|chain| chain.first())
-                .and_then(|c| crate::tls::certificate_principal(c))
-            {
+            if let Some(p) = crate::tls::peer_principal(tls.get_ref().1) {
                 principal = p;
             }
             Box::new(tls)
@@ -381,16 +375,7 @@ async fn admit(
             Ok(Handshake::Continue(auth_bytes)) => auth_bytes,
             _ => return refuse(stream, "expected SASL first".into()).await,
         };
-        let nonce = crate::tls::scram_nonce()?;
-        let answer = {
-            let scram = broker.scram_credentials();
-            let credentials = Credentials {
-                plain: &sasl.plain,
-                scram: &scram,
-            };
-            session.authenticate(&auth_bytes, credentials, &nonce)
-        };
-        let bytes = match answer {
+        let bytes = match sasl.authenticate(&mut session, &broker, &auth_bytes) {
             Ok(bytes) => bytes,
             Err(e) => return refuse(stream, e.message).await,
         };
