@@ -24,6 +24,9 @@
 //!   metadata (`apply_metadata`, the rule the node and the simulator share), leader (ISR, HW,
 //!   acks, `min.insync.replicas`, idempotent producers' sequences) and follower (fetch,
 //!   truncation by leader epoch, KIP-101).
+//! - [`broker`]: one partition as a node hosts it, around its replica: the role from the
+//!   metadata, the ISR proposal's life, when appends are fsynced, what a follower asks next;
+//!   one `Ready` value per input, the contract the node and the simulator both drive.
 //! - [`controller`]: cluster metadata: brokers, sessions, elections, ISR changes.
 //! - [`scenario`]: the articles' failover cases as named simulations.
 //! - [`sim`]: a deterministic cluster simulator (virtual time, seeded faults, trace).
@@ -46,6 +49,7 @@ extern crate alloc;
 
 pub mod acl;
 pub mod batch;
+pub mod broker;
 pub mod checksum;
 pub mod compaction;
 pub mod controller;

@@ -1030,6 +1030,15 @@ impl<S: SegmentStore> Replica<S> {
         }
     }
 
+    /// The earliest deadline of an acks=all write waiting for the ISR, if any: when
+    /// [`Replica::handle_tick`] must run next to fail it in time.
+    pub fn next_deadline_ms(&self) -> Option<u64> {
+        match &self.role {
+            Role::Leader(state) => state.pending.iter().map(|w| w.deadline_ms).min(),
+            _ => None,
+        }
+    }
+
     /// Produce requests answered since the last call.
     #[must_use]
     pub fn poll_completed(&mut self) -> Vec<ProduceDone> {

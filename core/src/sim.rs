@@ -26,6 +26,7 @@ use core::cmp::{Ordering, Reverse};
 use serde::{Deserialize, Serialize};
 
 use crate::batch::{BatchBuilder, NoCodec, batches};
+use crate::broker::{AlterPartitionOutcome, FollowerTask, HostConfig, HostedPartition, Ready};
 use crate::controller::{Command, Controller, ControllerConfig, PartitionId, PartitionState};
 use crate::error_code;
 use crate::group::{
@@ -35,7 +36,7 @@ use crate::group::{
 use crate::log::{CleanupPolicy, LogConfig};
 use crate::partitioner::murmur2_partition;
 use crate::replica::{
-    Acks, BrokerId, FetchAnswer, FollowerStart, Replica, ReplicaConfig, ReplicaError, RoleChange,
+    Acks, BrokerId, FetchAnswer, Replica, ReplicaConfig, ReplicaError, RoleChange,
 };
 use crate::rng::Rng;
 
@@ -727,19 +728,18 @@ struct FetchState {
 struct SimBroker {
     alive: bool,
     incarnation: u64,
-    replicas: BTreeMap<PartitionId, Replica>,
+    /// Its partitions: each replica with the node's decisions around it, the same
+    /// [`HostedPartition`] the node runs.
+    replicas: BTreeMap<PartitionId, HostedPartition>,
     /// The partition states this broker has applied.
     metadata: BTreeMap<PartitionId, PartitionState>,
-    /// Offsets known to be on disk, per partition.
+    /// Offsets known to be on disk, per partition (the simulated disk: what a crash keeps).
     flushed: BTreeMap<PartitionId, i64>,
-    last_flush_ms: u64,
     fetches: BTreeMap<PartitionId, FetchState>,
     /// The group coordinator (broker 0 only); lost with a crash, as its in-memory state is.
     coordinator: GroupCoordinator,
     /// Held group replies: token → member.
     group_replies: BTreeMap<ReplyToken, u32>,
-    /// When each partition's unanswered ISR proposal was sent.
-    isr_sent_ms: BTreeMap<PartitionId, u64>,
     /// When the log cleaner last ran.
     last_clean_ms: u64,
     /// Paused ([`Fault::Pause`]): deliveries and timers wait in `held` until resumed.
@@ -837,9 +837,7 @@ impl Sim {
                 replicas: BTreeMap::new(),
                 metadata: BTreeMap::new(),
                 flushed: BTreeMap::new(),
-                last_flush_ms: 0,
                 fetches: BTreeMap::new(),
-                isr_sent_ms: BTreeMap::new(),
                 last_clean_ms: 0,
                 paused: false,
                 held: Vec::new(),
@@ -951,7 +949,11 @@ impl Sim {
 
     /// One broker's replica of a partition, if it has one.
     pub fn replica(&self, broker: BrokerId, partition: PartitionId) -> Option<&Replica> {
-        self.brokers.get(broker as usize)?.replicas.get(&partition)
+        self.brokers
+            .get(broker as usize)?
+            .replicas
+            .get(&partition)
+            .map(HostedPartition::replica)
     }
 
     /// Schedules a fault at `at_ms`.
@@ -1318,8 +1320,9 @@ impl Sim {
         let broker = &mut self.brokers[b as usize];
         broker.last_clean_ms = now;
         let mut cleaned = Vec::new();
-        for (p, replica) in broker.replicas.iter_mut() {
-            let report = replica.clean(&NoCodec, now, force);
+        for (p, hosted) in broker.replicas.iter_mut() {
+            let report = hosted.handle_clean(now, &NoCodec, force);
+            let replica = hosted.replica();
             let records_removed =
                 report.compaction.records_removed + report.compaction.tombstones_removed;
             if report.retention.segments_deleted > 0 || records_removed > 0 {
@@ -1354,7 +1357,6 @@ impl Sim {
         }
         broker.metadata.clear();
         broker.fetches.clear();
-        broker.isr_sent_ms.clear();
         broker.coordinator = GroupCoordinator::new(GroupConfig::default());
         broker.group_replies.clear();
     }
@@ -1575,8 +1577,10 @@ impl Sim {
             Msg::HeartbeatAck { fenced, partitions } => {
                 if fenced {
                     // Fenced by the controller: stop serving, register again.
-                    for replica in self.brokers[b as usize].replicas.values_mut() {
-                        replica.go_offline();
+                    let partitions: Vec<PartitionId> =
+                        self.brokers[b as usize].replicas.keys().copied().collect();
+                    for p in partitions {
+                        self.host(b, p, |h, now| h.handle_metadata(None, now));
                     }
                     self.brokers[b as usize].metadata.clear();
                     let incarnation = self.brokers[b as usize].incarnation;
@@ -1595,42 +1599,17 @@ impl Sim {
                 proposed,
                 state,
             } => {
-                // An accepted change is applied like any metadata (so an answer overtaken by a
-                // newer change cannot roll it back), which also ends the proposal. Only a
-                // refused or stale answer just ends it: clearing the proposal first would let
-                // the HW pass a replica the controller has just put in the ISR.
-                let newer = state.as_ref().is_some_and(|s| {
-                    self.brokers[b as usize]
-                        .metadata
-                        .get(&partition)
-                        .is_none_or(|k| k.partition_epoch < s.partition_epoch)
-                });
-                let broker = &mut self.brokers[b as usize];
-                let known_isr = broker.metadata.get(&partition).map(|k| k.isr.clone());
-                let answers_pending = broker
-                    .replicas
-                    .get(&partition)
-                    .is_some_and(|r| r.pending_isr_change() == Some(&proposed[..]));
-                match state {
-                    Some(state) if newer => {
-                        broker.isr_sent_ms.remove(&partition);
-                        self.apply_partitions(b, &[(partition, state)]);
-                    }
-                    // A late answer to an earlier proposal must not end a newer one (nor mark
-                    // its additions refused while the controller may still accept them).
-                    answer if answers_pending => {
-                        broker.isr_sent_ms.remove(&partition);
-                        if let Some(replica) = broker.replicas.get_mut(&partition) {
-                            match answer {
-                                None => replica.handle_isr_change_result(None),
-                                // Accepted, and already overtaken by what this broker applied.
-                                Some(_) => replica.handle_isr_change_result(known_isr),
-                            }
-                        }
-                    }
-                    _ => {}
+                // An accepted state is also metadata this broker learns.
+                if let Some(state) = &state {
+                    self.note_metadata(b, partition, state);
                 }
-                self.drain_completed(b, partition);
+                let outcome = match state {
+                    Some(state) => AlterPartitionOutcome::Accepted(Some(state)),
+                    None => AlterPartitionOutcome::Refused,
+                };
+                self.host(b, partition, |h, now| {
+                    h.handle_alter_partition_result(now, &proposed, outcome)
+                });
             }
             Msg::Fetch {
                 partition,
@@ -1641,14 +1620,17 @@ impl Sim {
                 let Party::Broker(follower) = from else {
                     return;
                 };
-                let (answer, leader_log_start_offset, leader_log_end_offset) =
-                    match self.brokers[b as usize].replicas.get_mut(&partition) {
-                        Some(r) => (
-                            r.handle_fetch(now, follower, offset, epoch, FETCH_MAX_BYTES),
-                            r.log_start_offset(),
-                            r.log_end_offset(),
-                        ),
-                        None => (Err(ReplicaError::NotLeaderOrFollower), -1, -1),
+                let mut answer = Err(ReplicaError::NotLeaderOrFollower);
+                self.host(b, partition, |h, now| {
+                    let (a, ready) =
+                        h.handle_replica_fetch(now, follower, offset, epoch, FETCH_MAX_BYTES);
+                    answer = a;
+                    ready
+                });
+                let (leader_log_start_offset, leader_log_end_offset) =
+                    match self.replica(b, partition) {
+                        Some(r) => (r.log_start_offset(), r.log_end_offset()),
+                        None => (-1, -1),
                     };
                 self.send(
                     Party::Broker(b),
@@ -1661,7 +1643,6 @@ impl Sim {
                         leader_log_end_offset,
                     },
                 );
-                self.after_leader_input(b, partition);
             }
             Msg::FetchAnswer {
                 partition,
@@ -1677,13 +1658,10 @@ impl Sim {
                     .fetches
                     .get(&partition)
                     .is_some_and(|f| f.seq == seq && f.inflight);
-                if answer == Err(ReplicaError::OffsetOutOfRange)
-                    && current
-                    && let Some(r) = self.brokers[b as usize].replicas.get_mut(&partition)
-                {
-                    let before = r.log_end_offset();
-                    r.handle_out_of_range(leader_log_start_offset, leader_log_end_offset);
-                    self.after_truncation(b, partition, before);
+                if answer == Err(ReplicaError::OffsetOutOfRange) && current {
+                    self.host(b, partition, |h, now| {
+                        h.handle_out_of_range(now, leader_log_start_offset, leader_log_end_offset)
+                    });
                 }
                 self.follower_answer(b, partition, seq, answer);
             }
@@ -1692,9 +1670,8 @@ impl Sim {
                 epoch,
                 current_leader_epoch,
             } => {
-                let end_offset = self.brokers[b as usize]
-                    .replicas
-                    .get(&partition)
+                let end_offset = self
+                    .replica(b, partition)
                     .and_then(|r| r.handle_epoch_end_request(epoch, current_leader_epoch).ok());
                 self.send(
                     Party::Broker(b),
@@ -1711,8 +1688,7 @@ impl Sim {
                 leader_epoch,
                 end_offset,
             } => {
-                let broker = &mut self.brokers[b as usize];
-                let Some(replica) = broker.replicas.get_mut(&partition) else {
+                let Some(replica) = self.replica(b, partition) else {
                     return;
                 };
                 // `None`: refused (not the leader, or another epoch); the fetch timeout asks
@@ -1721,9 +1697,9 @@ impl Sim {
                     && leader_epoch == replica.leader_epoch()
                     && replica.pending_epoch_request().is_some()
                 {
-                    let before = replica.log_end_offset();
-                    replica.handle_epoch_end(leader_epoch, epoch, end);
-                    self.after_truncation(b, partition, before);
+                    self.host(b, partition, |h, now| {
+                        h.handle_epoch_end(now, leader_epoch, epoch, end)
+                    });
                     if let Some(f) = self.brokers[b as usize].fetches.get_mut(&partition) {
                         f.inflight = false;
                     }
@@ -1741,11 +1717,13 @@ impl Sim {
                 let idempotent = self.config.producer.idempotent;
                 let mut batch = record_batch(id, key.as_deref(), tombstone, idempotent, now);
                 let timeout = self.config.producer.request_timeout_ms;
-                let result = match self.brokers[b as usize].replicas.get_mut(&partition) {
-                    Some(r) => r.handle_produce(now, &mut batch, acks, request, timeout, &NoCodec),
-                    None => Err(ReplicaError::NotLeaderOrFollower),
-                };
-                self.after_append(b, partition);
+                let mut result = Err(ReplicaError::NotLeaderOrFollower);
+                self.host(b, partition, |h, now| {
+                    let (r, ready) =
+                        h.handle_produce(now, &mut batch, acks, request, timeout, &NoCodec);
+                    result = r;
+                    ready
+                });
                 match result {
                     Ok(Some(offset)) if acks != Acks::None => {
                         self.send(
@@ -1771,7 +1749,6 @@ impl Sim {
                         }
                     }
                 }
-                self.after_leader_input(b, partition);
             }
             Msg::Metadata => {
                 let leaders = (0..self.config.partitions)
@@ -1837,7 +1814,7 @@ impl Sim {
                 self.send_group_outputs(b, outputs);
             }
             Msg::ConsumerFetch { partition, offset } => {
-                let answer = match self.brokers[b as usize].replicas.get(&partition) {
+                let answer = match self.replica(b, partition) {
                     Some(r) if r.is_leader() => {
                         let hw = r.high_watermark();
                         let start = r.log_start_offset();
@@ -1883,35 +1860,120 @@ impl Sim {
     }
 
     /// Applies newer partition states through the core's one rule
-    /// ([`Replica::apply_metadata`]): become leader, follower, or go offline.
+    /// ([`HostedPartition::handle_metadata`]): become leader, follower, or go offline.
     fn apply_partitions(&mut self, b: BrokerId, changes: &[(PartitionId, PartitionState)]) {
-        let now = self.now_ms;
         let config = self.config.topic.replica_config(self.config.replica);
-        let log_config = self.config.topic.log_config();
+        let log_config = self.log_config();
+        let host_config = self.host_config();
         for (p, state) in changes {
+            self.note_metadata(b, *p, state);
+            let now = self.now_ms;
             let broker = &mut self.brokers[b as usize];
-            if broker.metadata.get(p).is_none_or(|k| {
-                k.partition_epoch < state.partition_epoch || k.leader_epoch < state.leader_epoch
-            }) {
-                broker.metadata.insert(*p, state.clone());
-            }
             if !state.replicas.contains(&b) && !broker.replicas.contains_key(p) {
                 continue;
             }
-            let replica = broker
-                .replicas
-                .entry(*p)
-                .or_insert_with(|| Replica::with_log_config(b, config, log_config.clone()));
-            let before = replica.log_end_offset();
-            match replica.apply_metadata(state, now) {
-                RoleChange::Follower(FollowerStart::AskEpochEnd(_)) => self.start_fetching(b, *p),
-                RoleChange::Follower(FollowerStart::Fetch(_)) => {
-                    self.after_truncation(b, *p, before);
-                    self.start_fetching(b, *p);
-                }
-                _ => {}
+            broker.replicas.entry(*p).or_insert_with(|| {
+                let replica = Replica::with_log_config(b, config, log_config.clone());
+                HostedPartition::new(replica, host_config, now)
+            });
+            self.host(b, *p, |h, now| h.handle_metadata(Some(state), now));
+        }
+    }
+
+    /// Keeps a partition state this broker learnt if it is newer than the one it knew (what
+    /// it answers Metadata with).
+    fn note_metadata(&mut self, b: BrokerId, p: PartitionId, state: &PartitionState) {
+        let broker = &mut self.brokers[b as usize];
+        if broker.metadata.get(&p).is_none_or(|k| {
+            k.partition_epoch < state.partition_epoch || k.leader_epoch < state.leader_epoch
+        }) {
+            broker.metadata.insert(p, state.clone());
+        }
+    }
+
+    /// The topic's log settings, with the simulated fsync policy's `flush.ms`.
+    fn log_config(&self) -> LogConfig {
+        let mut config = self.config.topic.log_config();
+        if let FlushPolicy::IntervalMs(ms) = self.config.flush {
+            config.flush_ms = Some(ms);
+        }
+        config
+    }
+
+    /// The brokers' host settings: [`FlushPolicy::EveryWrite`] is `flush_before_ack`.
+    fn host_config(&self) -> HostConfig {
+        HostConfig {
+            flush_before_ack: self.config.flush == FlushPolicy::EveryWrite,
+            alter_partition_resend_ms: ISR_RESEND_MS,
+        }
+    }
+
+    /// Hands one input to broker `b`'s hosted partition `p` (if it hosts it) and carries out
+    /// the [`Ready`] it returns.
+    fn host(
+        &mut self,
+        b: BrokerId,
+        p: PartitionId,
+        input: impl FnOnce(&mut HostedPartition, u64) -> Ready,
+    ) {
+        let now = self.now_ms;
+        let Some(hosted) = self.brokers[b as usize].replicas.get_mut(&p) else {
+            return;
+        };
+        let ready = input(hosted, now);
+        self.carry_out(b, p, ready);
+    }
+
+    /// Carries out a [`Ready`] in the order its contract gives.
+    fn carry_out(&mut self, b: BrokerId, p: PartitionId, ready: Ready) {
+        let now = self.now_ms;
+        let broker = &mut self.brokers[b as usize];
+        let Some(hosted) = broker.replicas.get_mut(&p) else {
+            return;
+        };
+        let leo = hosted.replica().log_end_offset();
+        if let Some(cut) = ready.truncated {
+            // What was on disk beyond the new end is gone: a later crash must not count
+            // refetched records as flushed.
+            if let Some(flushed) = broker.flushed.get_mut(&p) {
+                *flushed = (*flushed).min(cut.to);
             }
-            self.drain_completed(b, *p);
+        }
+        if ready.fsync {
+            broker.flushed.insert(p, leo);
+            hosted.flushed(now);
+        }
+        if let Some(cut) = ready.truncated {
+            self.record(TraceKind::Truncated {
+                broker: b,
+                partition: p,
+                log_end_offset: cut.to,
+            });
+        }
+        if let Some(alter) = ready.alter_partition {
+            self.send(
+                Party::Broker(b),
+                Party::Quorum,
+                Msg::AlterIsr {
+                    partition: p,
+                    leader_epoch: alter.leader_epoch,
+                    partition_epoch: alter.partition_epoch,
+                    isr: alter.isr,
+                },
+            );
+        }
+        for done in ready.completed {
+            self.send(
+                Party::Broker(b),
+                Party::Producer,
+                Msg::ProduceResult {
+                    request: done.request,
+                    result: done.result,
+                },
+            );
+        }
+        if let Some(RoleChange::Follower(_)) = ready.role_change {
+            self.start_fetching(b, p);
         }
     }
 
@@ -1928,31 +1990,33 @@ impl Sim {
     /// fetch; either way a timeout re-sends if no answer comes (messages can be lost).
     fn follower_fetch(&mut self, b: BrokerId, p: PartitionId, seq: u64) {
         let broker = &mut self.brokers[b as usize];
-        let Some(replica) = broker.replicas.get(&p) else {
+        let Some(task) = broker
+            .replicas
+            .get(&p)
+            .and_then(HostedPartition::follower_task)
+        else {
             return;
         };
-        let (leader, msg) = if let Some((leader, epoch)) = replica.pending_epoch_request() {
-            (
-                leader,
-                Msg::EpochEndRequest {
-                    partition: p,
-                    epoch,
-                    current_leader_epoch: replica.leader_epoch(),
-                },
-            )
-        } else if let Some((leader, offset)) = replica.fetch_offset() {
-            let epoch = replica.leader_epoch();
-            (
-                leader,
-                Msg::Fetch {
-                    partition: p,
-                    offset,
-                    epoch,
-                    seq,
-                },
-            )
-        } else {
-            return;
+        let msg = match task {
+            FollowerTask::EpochEnd {
+                epoch,
+                current_leader_epoch,
+                ..
+            } => Msg::EpochEndRequest {
+                partition: p,
+                epoch,
+                current_leader_epoch,
+            },
+            FollowerTask::Fetch {
+                offset,
+                leader_epoch,
+                ..
+            } => Msg::Fetch {
+                partition: p,
+                offset,
+                epoch: leader_epoch,
+                seq,
+            },
         };
         let current = broker.fetches.entry(p).or_insert(FetchState {
             seq: 0,
@@ -1963,7 +2027,7 @@ impl Sim {
         }
         current.seq = seq;
         current.inflight = true;
-        self.send(Party::Broker(b), Party::Broker(leader), msg);
+        self.send(Party::Broker(b), Party::Broker(task.leader()), msg);
         self.timer(
             Party::Broker(b),
             FOLLOWER_FETCH_TIMEOUT_MS,
@@ -1983,16 +2047,19 @@ impl Sim {
             Some(f) if f.seq == seq => f.inflight = false,
             _ => return,
         }
-        let Some(replica) = broker.replicas.get_mut(&p) else {
+        if !broker.replicas.contains_key(&p) {
             return;
-        };
+        }
         let next_in = match answer {
             Ok(answer) => {
                 let had_records = !answer.records.is_empty();
-                if replica
-                    .handle_fetch_answer(&answer, &NoCodec, self.now_ms)
-                    .is_err()
-                {
+                let mut copied = Ok(());
+                self.host(b, p, |h, now| {
+                    let (result, ready) = h.handle_fetch_answer(now, &answer, &NoCodec);
+                    copied = result;
+                    ready
+                });
+                if copied.is_err() {
                     // Not following any more (metadata moved on) or a batch that does not fit:
                     // try again from the log end after a pause.
                     self.timer(
@@ -2010,77 +2077,7 @@ impl Sim {
             }
             Err(_) => self.config.fetch_backoff_ms * 4,
         };
-        self.after_append(b, p);
         self.timer(Party::Broker(b), next_in, Timer::Fetch(p, seq + 1));
-    }
-
-    /// Bookkeeping after a replica may have cut its log (from `before`): what was "flushed"
-    /// beyond the new end is gone, so a later crash cannot count refetched records as on disk;
-    /// and the cut goes into the trace.
-    fn after_truncation(&mut self, b: BrokerId, p: PartitionId, before: i64) {
-        let broker = &mut self.brokers[b as usize];
-        let Some(after) = broker.replicas.get(&p).map(Replica::log_end_offset) else {
-            return;
-        };
-        if after < before {
-            if let Some(flushed) = broker.flushed.get_mut(&p) {
-                *flushed = (*flushed).min(after);
-            }
-            self.record(TraceKind::Truncated {
-                broker: b,
-                partition: p,
-                log_end_offset: after,
-            });
-        }
-    }
-
-    /// Flush bookkeeping after records were appended.
-    fn after_append(&mut self, b: BrokerId, p: PartitionId) {
-        let broker = &mut self.brokers[b as usize];
-        if let (FlushPolicy::EveryWrite, Some(r)) = (self.config.flush, broker.replicas.get(&p)) {
-            broker.flushed.insert(p, r.log_end_offset());
-        }
-    }
-
-    /// After a leader saw input: send any ISR proposal, answer completed writes.
-    fn after_leader_input(&mut self, b: BrokerId, p: PartitionId) {
-        let now = self.now_ms;
-        let broker = &mut self.brokers[b as usize];
-        let Some(replica) = broker.replicas.get_mut(&p) else {
-            return;
-        };
-        if let Some(isr) = replica.poll_isr_change(now) {
-            let leader_epoch = replica.leader_epoch();
-            let partition_epoch = broker.metadata.get(&p).map_or(-1, |s| s.partition_epoch);
-            broker.isr_sent_ms.insert(p, now);
-            self.send(
-                Party::Broker(b),
-                Party::Quorum,
-                Msg::AlterIsr {
-                    partition: p,
-                    leader_epoch,
-                    partition_epoch,
-                    isr,
-                },
-            );
-        }
-        self.drain_completed(b, p);
-    }
-
-    fn drain_completed(&mut self, b: BrokerId, p: PartitionId) {
-        let Some(replica) = self.brokers[b as usize].replicas.get_mut(&p) else {
-            return;
-        };
-        for done in replica.poll_completed() {
-            self.send(
-                Party::Broker(b),
-                Party::Producer,
-                Msg::ProduceResult {
-                    request: done.request,
-                    result: done.result,
-                },
-            );
-        }
     }
 
     fn broker_tick(&mut self, b: BrokerId) {
@@ -2090,34 +2087,10 @@ impl Sim {
         }
         let outputs = self.brokers[b as usize].coordinator.handle_timeout(now);
         self.send_group_outputs(b, outputs);
-        if let FlushPolicy::IntervalMs(interval) = self.config.flush {
-            let broker = &mut self.brokers[b as usize];
-            if now.saturating_sub(broker.last_flush_ms) >= interval {
-                broker.last_flush_ms = now;
-                for (p, r) in &broker.replicas {
-                    broker.flushed.insert(*p, r.log_end_offset());
-                }
-            }
-        }
         let partitions: Vec<PartitionId> =
             self.brokers[b as usize].replicas.keys().copied().collect();
         for p in partitions {
-            let broker = &mut self.brokers[b as usize];
-            let Some(replica) = broker.replicas.get_mut(&p) else {
-                continue;
-            };
-            replica.handle_tick(now);
-            // An unanswered ISR proposal is sent again (the controller may have been cut off).
-            if broker
-                .isr_sent_ms
-                .get(&p)
-                .is_some_and(|at| now.saturating_sub(*at) >= ISR_RESEND_MS)
-            {
-                broker.isr_sent_ms.remove(&p);
-                // The replica keeps the time of its first proposal, so it still counts as stuck.
-                replica.abandon_isr_change();
-            }
-            self.after_leader_input(b, p);
+            self.host(b, p, |h, now| h.handle_tick(now));
         }
     }
 

@@ -1,0 +1,746 @@
+//! What one node decides about one partition it hosts, beyond the replication protocol
+//! itself: Kafka's `ReplicaManager` for a single partition. The node (`runnel-node`) and the
+//! simulator ([`crate::sim`]) both drive this same code, so every rule here is one the seeded
+//! sweep exercises. Like the rest of core it does no I/O and reads no clock.
+//!
+//! A [`HostedPartition`] wraps the partition's [`Replica`] (the leader and follower halves of
+//! the protocol) and adds what a broker decides around it:
+//! - **the role from the metadata**: a partition state from the controller (or none: the
+//!   partition went away, or this node was fenced) gives the replica its role
+//!   ([`Replica::apply_metadata`]);
+//! - **the ISR proposal's life** (Kafka's AlterPartition): when to send it, what each answer
+//!   means, when an unanswered one goes again;
+//! - **when appends reach disk**: `flush.messages`, `flush.ms`, and runnel's fsync before
+//!   acknowledging (`flush_before_ack`);
+//! - **what a follower asks its leader next** ([`HostedPartition::follower_task`]).
+//!
+//! # The contract
+//! Every input is a `handle_*` call with the current time; each returns what the caller must
+//! carry out, as one [`Ready`] value (modelled on raft-rs's `Ready`). The driver carries it out
+//! **in this order**:
+//! 1. the log writes and truncations are already done: they went through the partition's
+//!    [`SegmentStore`] during the call;
+//! 2. if [`Ready::fsync`]: sync the store, then call [`HostedPartition::flushed`] (the
+//!    `advance` of this contract). Until the sync succeeded, no answer to a produce that
+//!    appended in this call may be sent: with `flush_before_ack` that answer promises the
+//!    records are on disk;
+//! 3. send [`Ready::alter_partition`] to the controller, and hand its answer back with
+//!    [`HostedPartition::handle_alter_partition_result`];
+//! 4. answer [`Ready::completed`] (acks=all writes done or failed) and the call's own result;
+//! 5. act on [`Ready::role_change`] (start or stop fetching, logs, metrics).
+//!
+//! [`HostedPartition::poll_timeout`] says when [`HostedPartition::handle_tick`] is due next.
+//!
+//! Cross-partition work (which leader broker a node fetches from, its session with the
+//! controller, the group coordinator) is still the bodies' own; moving it here is the rest of
+//! the "one brain" work.
+
+use alloc::vec::Vec;
+
+use crate::batch::Codec;
+use crate::controller::PartitionState;
+use crate::log::{MemorySegmentStore, SegmentStore};
+use crate::replica::{
+    Acks, BrokerId, CleanReport, FetchAnswer, ProduceDone, Replica, ReplicaError, RoleChange,
+};
+
+/// What a node decides about its partitions that is not per topic.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct HostConfig {
+    /// fsync every append before it is acknowledged (runnel's `flush_before_ack`; on a
+    /// follower, before its next fetch reports the records as copied). Off, appends reach
+    /// disk by the topic's `flush.messages` and `flush.ms`, else when the OS writes them.
+    pub flush_before_ack: bool,
+    /// How long an ISR proposal may go unanswered before it is sent again. A driver whose
+    /// transport answers every proposal (the node's quorum answers "unanswered" after its own
+    /// timeout) sets it above that timeout, so the same change is not in flight twice.
+    pub alter_partition_resend_ms: u64,
+}
+
+impl Default for HostConfig {
+    fn default() -> Self {
+        Self {
+            flush_before_ack: false,
+            alter_partition_resend_ms: 1_000,
+        }
+    }
+}
+
+/// An ISR change for the controller (Kafka's AlterPartition request for one partition).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AlterPartition {
+    /// The leader epoch the leader proposes in.
+    pub leader_epoch: i32,
+    /// The partition epoch of the state the leader applied last: the controller refuses a
+    /// proposal made from an older view (KIP-497).
+    pub partition_epoch: i32,
+    /// The ISR wanted.
+    pub isr: Vec<BrokerId>,
+}
+
+/// The controller's answer to an [`AlterPartition`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AlterPartitionOutcome {
+    /// Accepted, with the partition state it made when the answer carries it (`None`: the new
+    /// state comes with the metadata, as in the node, where the metadata log brings it).
+    Accepted(Option<PartitionState>),
+    /// Refused: a stale epoch, or a fenced broker. The old ISR stays.
+    Refused,
+    /// No answer came (no controller reachable): the same proposal goes again.
+    Unanswered,
+}
+
+/// A follower's next request to its leader.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FollowerTask {
+    /// Ask where `epoch` ends on `leader` (OffsetsForLeaderEpoch, KIP-101), then truncate.
+    EpochEnd {
+        /// The leader to ask.
+        leader: BrokerId,
+        /// This replica's last leader epoch.
+        epoch: i32,
+        /// The leader epoch it follows in (KIP-320's `current_leader_epoch`).
+        current_leader_epoch: i32,
+    },
+    /// Fetch from `offset` (this replica's LEO) on `leader`.
+    Fetch {
+        /// The leader to fetch from.
+        leader: BrokerId,
+        /// Where to fetch from.
+        offset: i64,
+        /// The leader epoch it follows in.
+        leader_epoch: i32,
+    },
+}
+
+impl FollowerTask {
+    /// The broker the request goes to.
+    pub fn leader(&self) -> BrokerId {
+        match self {
+            FollowerTask::EpochEnd { leader, .. } | FollowerTask::Fetch { leader, .. } => *leader,
+        }
+    }
+}
+
+/// A log cut back, as a [`Ready`] reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Truncation {
+    /// The LEO before.
+    pub from: i64,
+    /// The LEO after.
+    pub to: i64,
+}
+
+/// What one input to a [`HostedPartition`] asks of its driver; see the module's contract for
+/// the order in which to carry it out.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[must_use]
+pub struct Ready {
+    /// The role the metadata gave the replica, when the input applied a partition state.
+    pub role_change: Option<RoleChange>,
+    /// The log was cut back (a new leader's epoch end, an out-of-range answer).
+    pub truncated: Option<Truncation>,
+    /// Records appended (produced as leader, or copied as follower).
+    pub appended: u64,
+    /// Sync the log's store, then call [`HostedPartition::flushed`].
+    pub fsync: bool,
+    /// An ISR change to propose to the controller.
+    pub alter_partition: Option<AlterPartition>,
+    /// acks=all writes that completed or failed, to answer.
+    pub completed: Vec<ProduceDone>,
+}
+
+/// One partition on one node: its replica and the node's decisions around it. See the module
+/// documentation for the contract.
+#[derive(Debug)]
+pub struct HostedPartition<S: SegmentStore = MemorySegmentStore> {
+    replica: Replica<S>,
+    config: HostConfig,
+    /// Records appended since the last fsync.
+    unflushed_messages: u64,
+    last_flush_ms: u64,
+    /// When the ISR proposal in flight was (last) sent.
+    alter_partition_sent_ms: Option<u64>,
+    ready: Ready,
+}
+
+impl<S: SegmentStore> HostedPartition<S> {
+    /// Hosts `replica` from `now_ms` (the time `flush.ms` counts from).
+    pub fn new(replica: Replica<S>, config: HostConfig, now_ms: u64) -> Self {
+        Self {
+            replica,
+            config,
+            unflushed_messages: 0,
+            last_flush_ms: now_ms,
+            alter_partition_sent_ms: None,
+            ready: Ready::default(),
+        }
+    }
+
+    // ---- getters ----
+
+    /// The replica: its log, role, HW, ISR.
+    pub fn replica(&self) -> &Replica<S> {
+        &self.replica
+    }
+
+    /// The replica, to change what is not a replication decision: topic configs, an
+    /// operator's DeleteRecords, reads that move a cursor.
+    pub fn replica_mut(&mut self) -> &mut Replica<S> {
+        &mut self.replica
+    }
+
+    /// The host settings.
+    pub fn config(&self) -> HostConfig {
+        self.config
+    }
+
+    /// Records appended since the last fsync.
+    pub fn unflushed_messages(&self) -> u64 {
+        self.unflushed_messages
+    }
+
+    /// What this replica asks its leader next, if it follows one.
+    pub fn follower_task(&self) -> Option<FollowerTask> {
+        let replica = &self.replica;
+        if let Some((leader, epoch)) = replica.pending_epoch_request() {
+            Some(FollowerTask::EpochEnd {
+                leader,
+                epoch,
+                current_leader_epoch: replica.leader_epoch(),
+            })
+        } else {
+            replica
+                .fetch_offset()
+                .map(|(leader, offset)| FollowerTask::Fetch {
+                    leader,
+                    offset,
+                    leader_epoch: replica.leader_epoch(),
+                })
+        }
+    }
+
+    /// When [`HostedPartition::handle_tick`] is next due: the earliest of an acks=all
+    /// write's deadline, the ISR proposal's resend, and `flush.ms`. `None`: nothing is waiting.
+    pub fn poll_timeout(&self) -> Option<u64> {
+        let resend = self
+            .alter_partition_sent_ms
+            .map(|at| at.saturating_add(self.config.alter_partition_resend_ms));
+        let flush = self
+            .replica
+            .log_config()
+            .flush_ms
+            .filter(|_| self.unflushed_messages > 0)
+            .map(|ms| self.last_flush_ms.saturating_add(ms));
+        [self.replica.next_deadline_ms(), resend, flush]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    // ---- inputs ----
+
+    /// The controller's state for this partition (`None`: it has none for this node: the
+    /// partition was deleted, or this node was fenced) becomes the replica's role.
+    pub fn handle_metadata(&mut self, state: Option<&PartitionState>, now_ms: u64) -> Ready {
+        let before = self.replica.log_end_offset();
+        let change = match state {
+            Some(state) => self.replica.apply_metadata(state, now_ms),
+            None => {
+                self.replica.go_offline();
+                RoleChange::Offline
+            }
+        };
+        self.note_truncation(before);
+        self.ready.role_change = Some(change);
+        self.take_ready()
+    }
+
+    /// A produce to this partition: the replica appends as leader (idempotence,
+    /// `min.insync.replicas`, acks), and the appended records count toward the fsync rule.
+    /// `Ok(Some(base offset))`: acknowledged now (after the fsync, if the [`Ready`] asks for
+    /// one); `Ok(None)`: waiting for the ISR, answered in a later [`Ready::completed`] with
+    /// `request`. Errors as [`Replica::handle_produce`].
+    pub fn handle_produce(
+        &mut self,
+        now_ms: u64,
+        records: &mut [u8],
+        acks: Acks,
+        request: u64,
+        timeout_ms: u64,
+        codec: &dyn Codec,
+    ) -> (Result<Option<i64>, ReplicaError>, Ready) {
+        let before = self.replica.log_end_offset();
+        let result = self
+            .replica
+            .handle_produce(now_ms, records, acks, request, timeout_ms, codec);
+        self.note_append(before);
+        (result, self.poll(now_ms))
+    }
+
+    /// A follower's fetch (as leader): counts its offset toward the HW and its ISR
+    /// membership. Errors as [`Replica::handle_fetch`].
+    pub fn handle_replica_fetch(
+        &mut self,
+        now_ms: u64,
+        follower: BrokerId,
+        fetch_offset: i64,
+        follower_epoch: i32,
+        max_bytes: usize,
+    ) -> (Result<FetchAnswer, ReplicaError>, Ready) {
+        let answer =
+            self.replica
+                .handle_fetch(now_ms, follower, fetch_offset, follower_epoch, max_bytes);
+        (answer, self.poll(now_ms))
+    }
+
+    /// The leader's answer to [`FollowerTask::Fetch`] (as follower): the batches are copied.
+    /// Errors as [`Replica::handle_fetch_answer`] (not following any more, another epoch, a
+    /// store that failed).
+    pub fn handle_fetch_answer(
+        &mut self,
+        now_ms: u64,
+        answer: &FetchAnswer,
+        codec: &dyn Codec,
+    ) -> (Result<(), ReplicaError>, Ready) {
+        let before = self.replica.log_end_offset();
+        let result = self.replica.handle_fetch_answer(answer, codec, now_ms);
+        self.note_append(before);
+        (result, self.take_ready())
+    }
+
+    /// The leader answered a fetch with OFFSET_OUT_OF_RANGE, giving its log start and end
+    /// ([`Replica::handle_out_of_range`]).
+    pub fn handle_out_of_range(
+        &mut self,
+        now_ms: u64,
+        leader_log_start_offset: i64,
+        leader_log_end_offset: i64,
+    ) -> Ready {
+        let before = self.replica.log_end_offset();
+        self.replica
+            .handle_out_of_range(leader_log_start_offset, leader_log_end_offset);
+        self.note_truncation(before);
+        self.take_ready()
+    }
+
+    /// The leader's answer to [`FollowerTask::EpochEnd`], asked in `leader_epoch`: the
+    /// follower truncates where `epoch` ends (`end_offset`), KIP-101.
+    pub fn handle_epoch_end(
+        &mut self,
+        now_ms: u64,
+        leader_epoch: i32,
+        epoch: i32,
+        end_offset: i64,
+    ) -> Ready {
+        let before = self.replica.log_end_offset();
+        self.replica
+            .handle_epoch_end(leader_epoch, epoch, end_offset);
+        self.note_truncation(before);
+        self.take_ready()
+    }
+
+    /// The controller's answer to the proposal of `proposed` (the ISR it asked for).
+    ///
+    /// An accepted state newer than what the replica applied is applied like any metadata,
+    /// so an answer overtaken by a newer change cannot roll it back, and that also ends the
+    /// proposal. Otherwise only an answer to the proposal in flight counts: a late answer to
+    /// an earlier one must not end a newer one, nor mark its additions refused while the
+    /// controller may still accept them.
+    pub fn handle_alter_partition_result(
+        &mut self,
+        now_ms: u64,
+        proposed: &[BrokerId],
+        outcome: AlterPartitionOutcome,
+    ) -> Ready {
+        let answers_pending = self.replica.pending_isr_change() == Some(proposed);
+        match outcome {
+            AlterPartitionOutcome::Accepted(Some(state))
+                if state.partition_epoch > self.replica.applied_partition_epoch() =>
+            {
+                return self.handle_metadata(Some(&state), now_ms);
+            }
+            // Accepted, and already overtaken by what this replica applied.
+            AlterPartitionOutcome::Accepted(Some(_)) if answers_pending => {
+                let isr = self.replica.isr().map(<[BrokerId]>::to_vec);
+                self.replica.handle_isr_change_result(isr);
+            }
+            // Accepted; the metadata brings the new ISR.
+            AlterPartitionOutcome::Accepted(_) => {}
+            AlterPartitionOutcome::Refused if answers_pending => {
+                self.replica.handle_isr_change_result(None);
+            }
+            AlterPartitionOutcome::Unanswered if answers_pending => {
+                self.replica.abandon_isr_change();
+            }
+            AlterPartitionOutcome::Refused | AlterPartitionOutcome::Unanswered => {}
+        }
+        self.take_ready()
+    }
+
+    /// Time passes: acks=all writes past their deadline fail, followers that fell behind
+    /// leave the ISR (a proposal), an ISR proposal unanswered for
+    /// [`HostConfig::alter_partition_resend_ms`] goes again, and `flush.ms` asks for an fsync.
+    pub fn handle_tick(&mut self, now_ms: u64) -> Ready {
+        self.replica.handle_tick(now_ms);
+        if self
+            .alter_partition_sent_ms
+            .is_some_and(|at| now_ms.saturating_sub(at) >= self.config.alter_partition_resend_ms)
+        {
+            self.alter_partition_sent_ms = None;
+            // The replica keeps the time of its first proposal, so it still counts as stuck.
+            self.replica.abandon_isr_change();
+        }
+        if self.unflushed_messages > 0
+            && self
+                .replica
+                .log_config()
+                .flush_ms
+                .is_some_and(|ms| now_ms.saturating_sub(self.last_flush_ms) >= ms)
+        {
+            self.ready.fsync = true;
+        }
+        self.poll(now_ms)
+    }
+
+    /// One pass of the log cleaner (retention and compaction, below the HW):
+    /// [`Replica::clean`].
+    pub fn handle_clean(&mut self, now_ms: u64, codec: &dyn Codec, force: bool) -> CleanReport {
+        self.replica.clean(codec, now_ms, force)
+    }
+
+    /// The machine died before syncing past `flushed_offset` (the simulator's crash): the
+    /// replica loses the rest and goes offline; nothing is in flight any more.
+    pub fn crash(&mut self, flushed_offset: i64, now_ms: u64) {
+        self.replica.crash(flushed_offset, now_ms);
+        self.alter_partition_sent_ms = None;
+        self.unflushed_messages = 0;
+        self.last_flush_ms = now_ms;
+        self.ready = Ready::default();
+    }
+
+    // ---- acknowledgements ----
+
+    /// The driver synced the store as a [`Ready::fsync`] asked, at `now_ms`.
+    pub fn flushed(&mut self, now_ms: u64) {
+        self.unflushed_messages = 0;
+        self.last_flush_ms = now_ms;
+    }
+
+    // ---- internal ----
+
+    fn note_truncation(&mut self, before: i64) {
+        let after = self.replica.log_end_offset();
+        if after < before {
+            self.ready.truncated = Some(Truncation {
+                from: before,
+                to: after,
+            });
+        }
+    }
+
+    /// After an input that may have appended (from the LEO `before`): counts the records
+    /// toward the fsync rule.
+    fn note_append(&mut self, before: i64) {
+        let after = self.replica.log_end_offset();
+        if after <= before {
+            return;
+        }
+        let count = (after - before) as u64;
+        self.ready.appended += count;
+        self.unflushed_messages += count;
+        if self.config.flush_before_ack
+            || self
+                .replica
+                .log_config()
+                .flush_messages
+                .is_some_and(|n| self.unflushed_messages >= n)
+        {
+            self.ready.fsync = true;
+        }
+    }
+
+    /// Collects what a leader input (a produce, a follower's fetch, a tick) made ready: an ISR
+    /// proposal, completed writes.
+    fn poll(&mut self, now_ms: u64) -> Ready {
+        if let Some(isr) = self.replica.poll_isr_change(now_ms) {
+            self.alter_partition_sent_ms = Some(now_ms);
+            self.ready.alter_partition = Some(AlterPartition {
+                leader_epoch: self.replica.leader_epoch(),
+                partition_epoch: self.replica.applied_partition_epoch(),
+                isr,
+            });
+        }
+        self.take_ready()
+    }
+
+    /// Collects what an input that proposes nothing made ready. The metadata and the
+    /// controller's answers only end proposals: a refused one is proposed again at the next
+    /// leader input, not at once (its stale epoch would be refused again, round after round).
+    fn take_ready(&mut self) -> Ready {
+        if self.replica.pending_isr_change().is_none() {
+            self.alter_partition_sent_ms = None;
+        }
+        self.ready.completed.extend(self.replica.poll_completed());
+        core::mem::take(&mut self.ready)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::batch::{BatchBuilder, NoCodec};
+    use crate::log::LogConfig;
+    use crate::replica::ReplicaConfig;
+    use alloc::vec;
+
+    fn batch(records: usize) -> Vec<u8> {
+        let mut b = BatchBuilder::new(0);
+        for i in 0..records {
+            b.push(i as i64, None, Some(b"v"), Vec::new());
+        }
+        b.build(&NoCodec).expect("a batch")
+    }
+
+    fn state(
+        leader: BrokerId,
+        isr: &[BrokerId],
+        leader_epoch: i32,
+        partition_epoch: i32,
+    ) -> PartitionState {
+        PartitionState {
+            replicas: vec![0, 1, 2],
+            leader: Some(leader),
+            leader_epoch,
+            isr: isr.to_vec(),
+            partition_epoch,
+        }
+    }
+
+    /// Broker 0's replica, leading `[0, 1, 2]` in epoch 1.
+    fn leader(config: HostConfig, log: LogConfig) -> HostedPartition {
+        let replica = Replica::with_log_config(
+            0,
+            ReplicaConfig {
+                lag_time_max_ms: 1_000,
+                ..ReplicaConfig::default()
+            },
+            log,
+        );
+        let mut hosted = HostedPartition::new(replica, config, 0);
+        let ready = hosted.handle_metadata(Some(&state(0, &[0, 1, 2], 1, 1)), 0);
+        assert_eq!(ready.role_change, Some(RoleChange::Leader));
+        hosted
+    }
+
+    fn produce(
+        hosted: &mut HostedPartition,
+        now_ms: u64,
+        records: usize,
+        acks: Acks,
+    ) -> (Result<Option<i64>, ReplicaError>, Ready) {
+        hosted.handle_produce(now_ms, &mut batch(records), acks, now_ms, 5_000, &NoCodec)
+    }
+
+    #[test]
+    fn flush_before_ack_asks_for_an_fsync_before_every_acknowledgement() {
+        let config = HostConfig {
+            flush_before_ack: true,
+            ..HostConfig::default()
+        };
+        let mut hosted = leader(config, LogConfig::default());
+        let (result, ready) = produce(&mut hosted, 10, 2, Acks::Leader);
+        assert_eq!(result, Ok(Some(0)));
+        assert!(
+            ready.fsync,
+            "an acks=1 answer with flush_before_ack waits for the fsync"
+        );
+        assert_eq!(ready.appended, 2);
+        hosted.flushed(10);
+        assert_eq!(hosted.unflushed_messages(), 0);
+        // A refused write appends nothing and asks for nothing.
+        let (result, ready) =
+            hosted.handle_produce(11, &mut [1, 2, 3], Acks::Leader, 2, 0, &NoCodec);
+        assert!(result.is_err());
+        assert!(!ready.fsync && ready.appended == 0);
+    }
+
+    /// Kafka's `flush.messages` and `flush.ms` (topic configs): an fsync after that many
+    /// messages, or that long after the last one with records still unflushed.
+    #[test]
+    fn flush_messages_and_flush_ms_ask_for_an_fsync_when_due() {
+        let log = LogConfig {
+            flush_messages: Some(3),
+            flush_ms: Some(500),
+            ..LogConfig::default()
+        };
+        let mut hosted = leader(HostConfig::default(), log);
+        assert_eq!(
+            hosted.poll_timeout(),
+            None,
+            "nothing unflushed, nothing due"
+        );
+        let (_, ready) = produce(&mut hosted, 100, 2, Acks::Leader);
+        assert!(!ready.fsync, "2 of flush.messages=3");
+        assert_eq!(
+            hosted.poll_timeout(),
+            Some(500),
+            "flush.ms from the last flush (at 0)"
+        );
+        let (_, ready) = produce(&mut hosted, 200, 1, Acks::Leader);
+        assert!(ready.fsync, "the third message");
+        hosted.flushed(200);
+        let (_, ready) = produce(&mut hosted, 300, 1, Acks::Leader);
+        assert!(!ready.fsync);
+        assert!(
+            !hosted.handle_tick(699).fsync,
+            "flush.ms not yet past since 200"
+        );
+        assert!(
+            hosted.handle_tick(700).fsync,
+            "flush.ms past with a record unflushed"
+        );
+    }
+
+    /// Kafka's AlterPartition from a leader: one proposal at a time, sent again unchanged when
+    /// unanswered (its additions may already be in the controller's ISR), ended by the answer
+    /// to it and by no other.
+    #[test]
+    fn an_isr_proposal_is_sent_again_until_answered_and_only_its_own_answer_ends_it() {
+        let config = HostConfig {
+            alter_partition_resend_ms: 300,
+            ..HostConfig::default()
+        };
+        let mut hosted = leader(config, LogConfig::default());
+        // Follower 1 keeps up; follower 2 never fetches and drops out after lag_time_max_ms.
+        let (_, ready) = hosted.handle_replica_fetch(900, 1, 0, 1, 1 << 20);
+        assert_eq!(ready.alter_partition, None);
+        let ready = hosted.handle_tick(1_001);
+        let shrink = AlterPartition {
+            leader_epoch: 1,
+            partition_epoch: 1,
+            isr: vec![0, 1],
+        };
+        assert_eq!(ready.alter_partition, Some(shrink.clone()));
+        assert_eq!(hosted.poll_timeout(), Some(1_301), "the resend is due");
+        assert_eq!(
+            hosted.handle_tick(1_200).alter_partition,
+            None,
+            "one in flight"
+        );
+        assert_eq!(
+            hosted.handle_tick(1_301).alter_partition,
+            Some(shrink.clone()),
+            "unanswered for alter_partition_resend_ms: the same proposal again"
+        );
+        // A late answer to some earlier proposal does not end this one.
+        let ready =
+            hosted.handle_alter_partition_result(1_350, &[0], AlterPartitionOutcome::Refused);
+        assert_eq!(ready.alter_partition, None);
+        assert_eq!(hosted.replica().pending_isr_change(), Some(&[0, 1][..]));
+        // Its own answer, accepted with the new state: applied like metadata.
+        let ready = hosted.handle_alter_partition_result(
+            1_400,
+            &[0, 1],
+            AlterPartitionOutcome::Accepted(Some(state(0, &[0, 1], 1, 2))),
+        );
+        assert_eq!(
+            ready.role_change,
+            Some(RoleChange::IsrChanged {
+                before: vec![0, 1, 2],
+                after: vec![0, 1]
+            })
+        );
+        assert_eq!(hosted.replica().pending_isr_change(), None);
+        assert_eq!(hosted.poll_timeout(), None, "nothing in flight");
+    }
+
+    #[test]
+    fn an_unanswered_proposal_goes_again_at_the_next_input_and_a_refused_one_leaves_the_isr() {
+        let mut hosted = leader(HostConfig::default(), LogConfig::default());
+        let _ = hosted.handle_replica_fetch(900, 1, 0, 1, 1 << 20);
+        let proposed = hosted
+            .handle_tick(1_001)
+            .alter_partition
+            .expect("a shrink")
+            .isr;
+        let ready = hosted.handle_alter_partition_result(
+            1_100,
+            &proposed,
+            AlterPartitionOutcome::Unanswered,
+        );
+        assert_eq!(ready.alter_partition, None, "not at once");
+        assert_eq!(
+            hosted.handle_tick(1_101).alter_partition.map(|a| a.isr),
+            Some(proposed.clone()),
+            "the quorum's own timeout passed: the same proposal at the next tick"
+        );
+        let ready =
+            hosted.handle_alter_partition_result(1_200, &proposed, AlterPartitionOutcome::Refused);
+        assert_eq!(
+            ready.alter_partition, None,
+            "a refusal is not answered at once"
+        );
+        assert_eq!(
+            hosted.replica().isr(),
+            Some(&[0, 1, 2][..]),
+            "the old ISR stays"
+        );
+        assert_eq!(hosted.replica().pending_isr_change(), None);
+        assert_eq!(ready.role_change, None);
+    }
+
+    #[test]
+    fn no_state_for_this_node_takes_the_replica_offline_and_fails_waiting_writes() {
+        let mut hosted = leader(HostConfig::default(), LogConfig::default());
+        let (result, ready) = produce(&mut hosted, 10, 1, Acks::All);
+        assert_eq!(result, Ok(None), "acks=all waits for followers 1 and 2");
+        assert!(ready.completed.is_empty());
+        assert_eq!(
+            hosted.poll_timeout(),
+            Some(5_010),
+            "the write's request timeout"
+        );
+        let ready = hosted.handle_metadata(None, 20);
+        assert_eq!(ready.role_change, Some(RoleChange::Offline));
+        assert_eq!(
+            ready.completed,
+            vec![ProduceDone {
+                request: 10,
+                result: Err(ReplicaError::NotLeaderOrFollower)
+            }]
+        );
+        assert!(!hosted.replica().is_leader());
+    }
+
+    /// KIP-101: a follower asks the new leader where its last epoch ends, truncates there,
+    /// then fetches from its new log end; the cut is reported.
+    #[test]
+    fn a_follower_asks_for_its_epoch_end_truncates_then_fetches() {
+        let mut hosted = leader(HostConfig::default(), LogConfig::default());
+        // One batch per record: a truncation drops whole batches, as Kafka's does.
+        for at in 10..13 {
+            let _ = produce(&mut hosted, at, 1, Acks::Leader);
+        }
+        let ready = hosted.handle_metadata(Some(&state(1, &[1, 2], 2, 2)), 20);
+        assert!(matches!(ready.role_change, Some(RoleChange::Follower(_))));
+        assert_eq!(
+            hosted.follower_task(),
+            Some(FollowerTask::EpochEnd {
+                leader: 1,
+                epoch: 1,
+                current_leader_epoch: 2
+            })
+        );
+        let ready = hosted.handle_epoch_end(30, 2, 1, 1);
+        assert_eq!(ready.truncated, Some(Truncation { from: 3, to: 1 }));
+        assert_eq!(
+            hosted.follower_task(),
+            Some(FollowerTask::Fetch {
+                leader: 1,
+                offset: 1,
+                leader_epoch: 2
+            })
+        );
+    }
+}
