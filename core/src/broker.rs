@@ -15,7 +15,7 @@
 //! - **what a follower asks its leader next** ([`HostedPartition::follower_task`]).
 //!
 //! # The contract
-//! Every input is a `handle_*` call with the current time; each returns what the caller must
+//! Every input is a `handle_*` call (with the current time wherever a rule depends on it); each returns what the caller must
 //! carry out, as one [`Ready`] value (modelled on raft-rs's `Ready`). The driver carries it out
 //! **in this order**:
 //! 1. the log writes and truncations are already done: they went through the partition's
@@ -313,7 +313,6 @@ impl<S: SegmentStore> HostedPartition<S> {
     /// ([`Replica::handle_out_of_range`]).
     pub fn handle_out_of_range(
         &mut self,
-        now_ms: u64,
         leader_log_start_offset: i64,
         leader_log_end_offset: i64,
     ) -> Ready {
@@ -326,13 +325,7 @@ impl<S: SegmentStore> HostedPartition<S> {
 
     /// The leader's answer to [`FollowerTask::EpochEnd`], asked in `leader_epoch`: the
     /// follower truncates where `epoch` ends (`end_offset`), KIP-101.
-    pub fn handle_epoch_end(
-        &mut self,
-        now_ms: u64,
-        leader_epoch: i32,
-        epoch: i32,
-        end_offset: i64,
-    ) -> Ready {
+    pub fn handle_epoch_end(&mut self, leader_epoch: i32, epoch: i32, end_offset: i64) -> Ready {
         let before = self.replica.log_end_offset();
         self.replica
             .handle_epoch_end(leader_epoch, epoch, end_offset);
@@ -732,7 +725,7 @@ mod tests {
                 current_leader_epoch: 2
             })
         );
-        let ready = hosted.handle_epoch_end(30, 2, 1, 1);
+        let ready = hosted.handle_epoch_end(2, 1, 1);
         assert_eq!(ready.truncated, Some(Truncation { from: 3, to: 1 }));
         assert_eq!(
             hosted.follower_task(),

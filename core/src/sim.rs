@@ -1659,8 +1659,8 @@ impl Sim {
                     .get(&partition)
                     .is_some_and(|f| f.seq == seq && f.inflight);
                 if answer == Err(ReplicaError::OffsetOutOfRange) && current {
-                    self.host(b, partition, |h, now| {
-                        h.handle_out_of_range(now, leader_log_start_offset, leader_log_end_offset)
+                    self.host(b, partition, |h, _| {
+                        h.handle_out_of_range(leader_log_start_offset, leader_log_end_offset)
                     });
                 }
                 self.follower_answer(b, partition, seq, answer);
@@ -1697,8 +1697,8 @@ impl Sim {
                     && leader_epoch == replica.leader_epoch()
                     && replica.pending_epoch_request().is_some()
                 {
-                    self.host(b, partition, |h, now| {
-                        h.handle_epoch_end(now, leader_epoch, epoch, end)
+                    self.host(b, partition, |h, _| {
+                        h.handle_epoch_end(leader_epoch, epoch, end)
                     });
                     if let Some(f) = self.brokers[b as usize].fetches.get_mut(&partition) {
                         f.inflight = false;
