@@ -41,7 +41,8 @@ use crate::batch::Codec;
 use crate::controller::PartitionState;
 use crate::log::{MemorySegmentStore, SegmentStore};
 use crate::replica::{
-    Acks, BrokerId, CleanReport, FetchAnswer, ProduceDone, Replica, ReplicaError, RoleChange,
+    Acks, BrokerId, CleanPass, CleanReport, FetchAnswer, ProduceDone, Replica, ReplicaError,
+    RoleChange,
 };
 
 /// What a node decides about its partitions that is not per topic.
@@ -396,10 +397,10 @@ impl<S: SegmentStore> HostedPartition<S> {
         self.poll(now_ms)
     }
 
-    /// One pass of the log cleaner (retention and compaction, below the HW):
+    /// One pass of the log cleaner (retention and compaction as `pass` asks, below the HW):
     /// [`Replica::clean`].
-    pub fn handle_clean(&mut self, now_ms: u64, codec: &dyn Codec, force: bool) -> CleanReport {
-        self.replica.clean(codec, now_ms, force)
+    pub fn handle_clean(&mut self, now_ms: u64, codec: &dyn Codec, pass: CleanPass) -> CleanReport {
+        self.replica.clean(codec, now_ms, pass)
     }
 
     /// The machine died before syncing past `flushed_offset` (the simulator's crash): the
@@ -512,6 +513,10 @@ mod tests {
 
     /// Broker 0's replica, leading `[0, 1, 2]` in epoch 1.
     fn leader(config: HostConfig, log: LogConfig) -> HostedPartition {
+        leader_with_isr(config, log, &[0, 1, 2])
+    }
+
+    fn leader_with_isr(config: HostConfig, log: LogConfig, isr: &[BrokerId]) -> HostedPartition {
         let replica = Replica::with_log_config(
             0,
             ReplicaConfig {
@@ -521,7 +526,7 @@ mod tests {
             log,
         );
         let mut hosted = HostedPartition::new(replica, config, 0);
-        let ready = hosted.handle_metadata(Some(&state(0, &[0, 1, 2], 1, 1)), 0);
+        let ready = hosted.handle_metadata(Some(&state(0, isr, 1, 1)), 0);
         assert_eq!(ready.role_change, Some(RoleChange::Leader));
         hosted
     }
@@ -567,7 +572,8 @@ mod tests {
             flush_ms: Some(500),
             ..LogConfig::default()
         };
-        let mut hosted = leader(HostConfig::default(), log);
+        // A sole replica in the ISR: no follower can fall behind, only flushes are due.
+        let mut hosted = leader_with_isr(HostConfig::default(), log, &[0]);
         assert_eq!(
             hosted.poll_timeout(),
             None,
@@ -645,7 +651,11 @@ mod tests {
             })
         );
         assert_eq!(hosted.replica().pending_isr_change(), None);
-        assert_eq!(hosted.poll_timeout(), None, "nothing in flight");
+        assert_eq!(
+            hosted.poll_timeout(),
+            Some(1_901),
+            "nothing in flight: next due is follower 1 (caught up at 900) falling behind"
+        );
     }
 
     #[test]
@@ -691,8 +701,9 @@ mod tests {
         assert!(ready.completed.is_empty());
         assert_eq!(
             hosted.poll_timeout(),
-            Some(5_010),
-            "the write's request timeout"
+            Some(1_001),
+            "the earlier of the write's request timeout (5,010) and the moment followers that \
+             never fetched leave the ISR (lag_time_max_ms 1,000)"
         );
         let ready = hosted.handle_metadata(None, 20);
         assert_eq!(ready.role_change, Some(RoleChange::Offline));

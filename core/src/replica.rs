@@ -319,12 +319,37 @@ pub struct Replica<S: SegmentStore = MemorySegmentStore> {
 }
 
 /// What one cleaner pass over a replica did.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CleanReport {
     /// Retention: segments deleted by time or size.
     pub retention: RetentionReport,
     /// Compaction: records and tombstones removed.
     pub compaction: CompactionReport,
+    /// Why retention or compaction failed (the store's words), if one did; the log is as the
+    /// failed step left it, and the next pass tries again.
+    pub error: Option<alloc::string::String>,
+}
+
+/// Which of the log cleaner's jobs one pass does (each has its own interval in Kafka:
+/// `log.retention.check.interval.ms` and the cleaner's backoff).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CleanPass {
+    /// Retention by `retention.ms` / `retention.bytes` (when `cleanup.policy` has `delete`).
+    pub retention: bool,
+    /// Compaction (when `cleanup.policy` has `compact`).
+    pub compaction: bool,
+    /// Compact even when less than `min.cleanable.dirty.ratio` of the log is dirty (an
+    /// operator asking for it now).
+    pub force: bool,
+}
+
+impl CleanPass {
+    /// Both jobs, as due.
+    pub const ALL: CleanPass = CleanPass {
+        retention: true,
+        compaction: true,
+        force: false,
+    };
 }
 
 impl Replica<MemorySegmentStore> {
@@ -440,28 +465,34 @@ impl<S: SegmentStore> Replica<S> {
         self.log.config()
     }
 
-    /// One pass of the log cleaner below the high watermark: retention by `retention.ms` /
-    /// `retention.bytes` when `cleanup.policy` has `delete`, compaction when it has `compact`.
-    /// `force` compacts even when less than `min.cleanable.dirty.ratio` of the log is dirty
-    /// (an operator asking for it now). The active segment is never touched, as in Kafka.
-    pub fn clean(&mut self, codec: &dyn Codec, now_ms: u64, force: bool) -> CleanReport {
+    /// One pass of the log cleaner below the high watermark (Kafka cleans below it: a record
+    /// above may still be truncated away, and followers are still copying it): retention by
+    /// `retention.ms` / `retention.bytes` when `cleanup.policy` has `delete`, compaction when
+    /// it has `compact`, as `pass` asks. The active segment is never touched, as in Kafka.
+    pub fn clean(&mut self, codec: &dyn Codec, now_ms: u64, pass: CleanPass) -> CleanReport {
         let hw = self.high_watermark;
         let mut report = CleanReport::default();
-        if let Ok(r) = self.log.apply_retention(now_ms, hw) {
-            report.retention = r;
+        if pass.retention {
+            match self.log.apply_retention(now_ms, hw) {
+                Ok(r) => report.retention = r,
+                Err(e) => report.error = Some(alloc::format!("retention: {e}")),
+            }
         }
-        let config = self.log.config().clone();
-        if force {
-            self.log.set_config(LogConfig {
-                min_cleanable_dirty_ratio: 0.0,
-                ..config.clone()
-            });
-        }
-        if let Ok(r) = self.log.compact(codec, now_ms, hw) {
-            report.compaction = r;
-        }
-        if force {
-            self.log.set_config(config);
+        if pass.compaction {
+            let config = self.log.config().clone();
+            if pass.force {
+                self.log.set_config(LogConfig {
+                    min_cleanable_dirty_ratio: 0.0,
+                    ..config.clone()
+                });
+            }
+            match self.log.compact(codec, now_ms, hw) {
+                Ok(r) => report.compaction = r,
+                Err(e) => report.error = Some(alloc::format!("compaction: {e}")),
+            }
+            if pass.force {
+                self.log.set_config(config);
+            }
         }
         if report.retention.segments_deleted > 0 {
             self.cleaned_below = self.cleaned_below.max(self.log.log_start_offset());
@@ -1030,13 +1061,26 @@ impl<S: SegmentStore> Replica<S> {
         }
     }
 
-    /// The earliest deadline of an acks=all write waiting for the ISR, if any: when
-    /// [`Replica::handle_tick`] must run next to fail it in time.
+    /// When this leader must next be ticked ([`Replica::handle_tick`], then
+    /// [`Replica::poll_isr_change`]): the earliest of an acks=all write's deadline and the
+    /// moment an ISR follower has gone `replica.lag.time.max.ms` without catching up (unless
+    /// an ISR proposal is already out). `None` for a follower, or a leader with nothing due.
     pub fn next_deadline_ms(&self) -> Option<u64> {
-        match &self.role {
-            Role::Leader(state) => state.pending.iter().map(|w| w.deadline_ms).min(),
-            _ => None,
-        }
+        let Role::Leader(state) = &self.role else {
+            return None;
+        };
+        let writes = state.pending.iter().map(|w| w.deadline_ms);
+        // While a proposal is out, the next one waits for its answer (or its resend).
+        let lagging = state
+            .isr
+            .iter()
+            .filter(|_| state.proposed_isr.is_none())
+            .filter_map(|r| state.followers.get(r))
+            .map(|f| {
+                f.last_caught_up_ms
+                    .saturating_add(self.config.lag_time_max_ms + 1)
+            });
+        writes.chain(lagging).min()
     }
 
     /// Produce requests answered since the last call.

@@ -36,7 +36,7 @@ use crate::group::{
 use crate::log::{CleanupPolicy, LogConfig};
 use crate::partitioner::murmur2_partition;
 use crate::replica::{
-    Acks, BrokerId, FetchAnswer, Replica, ReplicaConfig, ReplicaError, RoleChange,
+    Acks, BrokerId, CleanPass, FetchAnswer, Replica, ReplicaConfig, ReplicaError, RoleChange,
 };
 use crate::rng::Rng;
 
@@ -1321,7 +1321,11 @@ impl Sim {
         broker.last_clean_ms = now;
         let mut cleaned = Vec::new();
         for (p, hosted) in broker.replicas.iter_mut() {
-            let report = hosted.handle_clean(now, &NoCodec, force);
+            let pass = CleanPass {
+                force,
+                ..CleanPass::ALL
+            };
+            let report = hosted.handle_clean(now, &NoCodec, pass);
             let replica = hosted.replica();
             let records_removed =
                 report.compaction.records_removed + report.compaction.tombstones_removed;
