@@ -21,13 +21,16 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use runnel_core::acl::{AclBinding, AclBindingFilter, AclOperation, Authorizer, ResourceType};
 use runnel_core::batch::{self, BatchBuilder};
+use runnel_core::broker::{
+    AlterPartition, AlterPartitionOutcome, HostConfig, HostedPartition, Ready,
+};
 use runnel_core::controller::PartitionState as PartitionMetadata;
 use runnel_core::dynamic_config::{self, DynamicBrokerConfigs, Level as DynamicLevel};
 use runnel_core::error_code;
 use runnel_core::group::{GroupConfig, GroupCoordinator, GroupOutput, GroupStore, ReplyToken};
 use runnel_core::log::{Log, LogConfig, LogError, RecordsRefused};
 use runnel_core::offsets::{CommittedOffset, OffsetKey, OffsetStore, encode_commit};
-use runnel_core::replica::{Acks, Replica, ReplicaConfig, ReplicaError, RoleChange};
+use runnel_core::replica::{Acks, CleanPass, Replica, ReplicaConfig, ReplicaError, RoleChange};
 use runnel_core::scram::{CredentialChange, CredentialError, ScramChange, ScramCredentials};
 use runnel_core::{topic_config, topic_name};
 use serde::{Deserialize, Serialize};
@@ -148,6 +151,11 @@ pub mod code {
     pub const LEADER_NOT_AVAILABLE: i16 = 5;
 }
 
+/// How long an ISR proposal may wait in the node before it is sent again: above the quorum's
+/// own proposal timeout (5 s), which answers every proposal, so the same change is never in
+/// flight twice; this only catches an answer that got lost (its task ended).
+const ALTER_PARTITION_RESEND_MS: u64 = 10_000;
+
 /// What is saved for a topic.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 struct TopicMeta {
@@ -160,6 +168,8 @@ struct TopicMeta {
 /// A partition: its replica (the log, the producers writing to it, its role).
 #[derive(Debug)]
 pub struct Partition {
+    /// The topic's name.
+    pub topic: String,
     /// The partition index.
     pub index: i32,
     state: Mutex<PartitionState>,
@@ -168,11 +178,10 @@ pub struct Partition {
 /// What a partition's lock guards.
 #[derive(Debug)]
 pub struct PartitionState {
-    /// This node's replica of the partition: the log, and (in a cluster) the core's leader or
-    /// follower state over it.
-    pub replica: Replica<FileSegmentStore>,
-    unflushed_messages: u64,
-    last_flush_ms: u64,
+    /// This node's replica of the partition (the log, and in a cluster the core's leader or
+    /// follower state over it) with core's decisions around it: every input goes through it,
+    /// and what it returns is carried out by [`Broker::carry_out`].
+    pub host: HostedPartition<FileSegmentStore>,
     /// acks=all produce requests waiting for the ISR, by request id.
     waiters: HashMap<u64, oneshot::Sender<Result<i64, ReplicaError>>>,
     next_request: u64,
@@ -182,30 +191,26 @@ impl PartitionState {
     /// What consumers may read up to: the high watermark where this node leads (a single
     /// node leads every partition), else the log end.
     pub fn high_watermark(&self) -> i64 {
-        if self.replica.is_leader() {
-            self.replica.high_watermark()
+        if self.replica().is_leader() {
+            self.replica().high_watermark()
         } else {
             self.log().log_end_offset()
         }
     }
 
-    /// Answers acks=all produce requests the replica completed (or failed).
-    fn complete_waiters(&mut self) {
-        for done in self.replica.poll_completed() {
-            if let Some(tx) = self.waiters.remove(&done.request) {
-                let _ = tx.send(done.result);
-            }
-        }
+    /// The replica: role, HW, ISR, log.
+    pub fn replica(&self) -> &Replica<FileSegmentStore> {
+        self.host.replica()
     }
 
     /// The log.
     pub fn log(&self) -> &Log<FileSegmentStore> {
-        self.replica.log()
+        self.replica().log()
     }
 
-    /// The log, to change.
+    /// The log, to change (DeleteRecords, topic configs).
     pub fn log_mut(&mut self) -> &mut Log<FileSegmentStore> {
-        self.replica.log_mut()
+        self.host.replica_mut().log_mut()
     }
 }
 
@@ -332,6 +337,8 @@ pub struct Broker {
     /// [`STORAGE_QUIET_MS`] without a failure, not per request, nor at each flip of a disk
     /// where small writes still fit and larger ones do not.
     storage_failed_at_ms: AtomicU64,
+    /// This broker, for the tasks it spawns (an ISR proposal's answer comes back later).
+    me: OnceLock<std::sync::Weak<Broker>>,
 }
 
 /// Resolves when an acks=all write is on the ISR: its base offset, or why it failed.
@@ -400,9 +407,11 @@ impl Broker {
                 false => crate::cli::ClientSecurity::inter_broker(&config)?.map(Arc::new),
             },
             storage_failed_at_ms: AtomicU64::new(0),
+            me: OnceLock::new(),
             config,
             data_dir,
         });
+        let _ = broker.me.set(Arc::downgrade(&broker));
         let mut names = Vec::new();
         for entry in fs::read_dir(meta_dir(&broker.config.data_dir))
             .map_err(|e| format!("cannot read topic metadata: {e}"))?
@@ -480,7 +489,12 @@ impl Broker {
         {
             log.restore_log_start_offset(offset);
         }
-        let mut replica = Replica::with_log(self.config.node_id as u32, replica_config, log);
+        let replica = Replica::with_log(self.config.node_id as u32, replica_config, log);
+        let host_config = HostConfig {
+            flush_before_ack: self.config.flush_before_ack,
+            alter_partition_resend_ms: ALTER_PARTITION_RESEND_MS,
+        };
+        let mut host = HostedPartition::new(replica, host_config, now_ms());
         if self.cluster().is_none() && self.config.quorum_voters.is_empty() {
             // A single node is a one-replica cluster: it leads every partition, in leader
             // epoch 0, with itself as the ISR.
@@ -492,14 +506,14 @@ impl Broker {
                 isr: vec![me],
                 partition_epoch: 0,
             };
-            let _ = replica.apply_metadata(&sole, now_ms());
+            let ready = host.handle_metadata(Some(&sole), now_ms());
+            debug_assert!(ready.completed.is_empty() && ready.alter_partition.is_none());
         }
         Ok(Partition {
+            topic: topic.to_string(),
             index,
             state: Mutex::new(PartitionState {
-                replica,
-                unflushed_messages: 0,
-                last_flush_ms: now_ms(),
+                host,
                 waiters: HashMap::new(),
                 next_request: 0,
             }),
@@ -736,7 +750,7 @@ impl Broker {
             return Leadership::Here;
         }
         match self.partition(topic, index) {
-            Ok(p) if p.lock().replica.is_leader() => Leadership::Here,
+            Ok(p) if p.lock().replica().is_leader() => Leadership::Here,
             _ => Leadership::Elsewhere,
         }
     }
@@ -1347,7 +1361,7 @@ impl Broker {
         for partition in topic.partitions() {
             let mut state = partition.lock();
             state.log_mut().set_config(log_config.clone());
-            state.replica.set_config(replica_config);
+            state.host.replica_mut().set_config(replica_config);
         }
     }
 
@@ -1566,14 +1580,13 @@ impl Broker {
         };
         state.next_request += 1;
         let request = state.next_request;
-        let before = state.log().log_end_offset();
         let header = batch::BatchHeader::decode(records).ok();
         // Rare and worth an operator's eye: an idempotent producer this partition has no state
         // for, at a sequence other than 0 (Kafka accepts it, as after its state expired).
         if let Some(h) = header.filter(|h| {
             h.producer_id >= 0
                 && h.base_sequence > 0
-                && !state.replica.producers().knows(h.producer_id)
+                && !state.replica().producers().knows(h.producer_id)
         }) {
             tracing::info!(
                 "partition {}: producer {} (epoch {}) starts at sequence {} with no state here",
@@ -1584,40 +1597,44 @@ impl Broker {
             );
         }
         let mut owned = records.to_vec();
-        let appended = state
-            .replica
-            .handle_produce(now, &mut owned, acks, request, timeout_ms, &self.codec)
-            .map_err(|e| match e {
-                ReplicaError::RecordsRefused(r) => ApiError::records_refused(&r),
-                ReplicaError::Storage(why) => {
-                    self.storage_failed(&format!("produce to partition {}", partition.index), &why);
-                    ApiError::new(error_code::KAFKA_STORAGE_ERROR, why)
-                }
-                e @ (ReplicaError::OutOfOrderSequence | ReplicaError::InvalidProducerEpoch) => {
-                    // Refused sequences and fenced epochs are rare; each is logged, with why.
-                    if let Some(h) = &header {
-                        let why = match state.replica.producers().check(h) {
-                            Err(p) => p.to_string(),
-                            Ok(_) => e.to_string(),
-                        };
-                        tracing::info!(
-                            "partition {}: produce of producer {} (epoch {}) refused: {why}",
-                            partition.index,
-                            h.producer_id,
-                            h.producer_epoch
-                        );
-                    }
-                    ApiError::new(e.kafka_error_code(), e.to_string())
-                }
-                other => ApiError::new(other.kafka_error_code(), other.to_string()),
-            })?;
-        // The stored batch's time (a retry's original one), on a LogAppendTime topic.
-        let append_time = header.map_or(-1, |h| state.replica.log_append_time_ms(&h, now));
-        let count = state.log().log_end_offset() - before;
+        let (appended, ready) =
+            state
+                .host
+                .handle_produce(now, &mut owned, acks, request, timeout_ms, &self.codec);
+        let count = ready.appended;
+        // The fsync (if due) before any answer: with flush_before_ack an acknowledged record
+        // is on disk.
+        self.carry_out(partition, state, ready)?;
         if count > 0 {
             self.storage_ok();
-            self.after_append(state, count as u64, records.len(), now)?;
+            self.metrics.record_produce(count, records.len() as u64);
         }
+        let appended = appended.map_err(|e| match e {
+            ReplicaError::RecordsRefused(r) => ApiError::records_refused(&r),
+            ReplicaError::Storage(why) => {
+                self.storage_failed(&format!("produce to partition {}", partition.index), &why);
+                ApiError::new(error_code::KAFKA_STORAGE_ERROR, why)
+            }
+            e @ (ReplicaError::OutOfOrderSequence | ReplicaError::InvalidProducerEpoch) => {
+                // Refused sequences and fenced epochs are rare; each is logged, with why.
+                if let Some(h) = &header {
+                    let why = match state.replica().producers().check(h) {
+                        Err(p) => p.to_string(),
+                        Ok(_) => e.to_string(),
+                    };
+                    tracing::info!(
+                        "partition {}: produce of producer {} (epoch {}) refused: {why}",
+                        partition.index,
+                        h.producer_id,
+                        h.producer_epoch
+                    );
+                }
+                ApiError::new(e.kafka_error_code(), e.to_string())
+            }
+            other => ApiError::new(other.kafka_error_code(), other.to_string()),
+        })?;
+        // The stored batch's time (a retry's original one), on a LogAppendTime topic.
+        let append_time = header.map_or(-1, |h| state.replica().log_append_time_ms(&h, now));
         let start = state.log().log_start_offset();
         Ok(match appended {
             Some(base) => Produced::Done(base, start, append_time),
@@ -1629,97 +1646,106 @@ impl Broker {
         })
     }
 
-    /// After an append: the flush policy, metrics, and the fetches waiting for records.
-    fn after_append(
+    /// Carries out what a hosted partition's input returned, in the order of core's contract
+    /// (`runnel_core::broker`): the fsync, then the ISR proposal, then the answers to acks=all
+    /// writes. Fetches waiting for records are woken. Errors: the fsync failed
+    /// (KAFKA_STORAGE_ERROR): nothing this input appended may be acknowledged.
+    pub fn carry_out(
         &self,
+        partition: &Partition,
         state: &mut PartitionState,
-        count: u64,
-        bytes: usize,
-        now: u64,
+        ready: Ready,
     ) -> Result<(), ApiError> {
-        state.unflushed_messages += count;
-        let flush_messages = state.log().config().flush_messages;
-        if self.config.flush_before_ack
-            || flush_messages.is_some_and(|n| state.unflushed_messages >= n)
-        {
-            flush(state, now).inspect_err(|e| self.storage_failed("flush", &e.message))?;
+        let mut result = Ok(());
+        if ready.fsync {
+            result = flush(state, now_ms()).inspect_err(|e| {
+                let what = format!("{}-{}: flush", partition.topic, partition.index);
+                self.storage_failed(&what, &e.message);
+            });
         }
-        self.metrics.record_produce(count, bytes as u64);
-        self.appended.notify_waiters();
-        Ok(())
+        if ready.appended > 0 {
+            self.appended.notify_waiters();
+        }
+        if let Some(cut) = ready.truncated {
+            tracing::info!(
+                "{}-{}: truncated from {} to {}",
+                partition.topic,
+                partition.index,
+                cut.from,
+                cut.to
+            );
+        }
+        if let Some(alter) = ready.alter_partition {
+            self.propose_alter_partition(partition, alter);
+        }
+        for done in ready.completed {
+            if let Some(tx) = state.waiters.remove(&done.request) {
+                let _ = tx.send(done.result);
+            }
+        }
+        result
     }
 
-    /// After a leader's input (a follower's fetch, a tick): answers completed acks=all writes,
-    /// and proposes the ISR change the replica wants to the metadata quorum.
-    pub fn after_leader_input(&self, topic: &str, index: i32, state: &mut PartitionState) {
-        state.complete_waiters();
+    /// Sends a leader's ISR change to the metadata quorum (cluster mode) and hands the
+    /// answer back to the partition.
+    fn propose_alter_partition(&self, partition: &Partition, alter: AlterPartition) {
         let Some(cluster) = self.cluster() else {
             return;
         };
-        let Some(isr) = state.replica.poll_isr_change(now_ms()) else {
-            return;
-        };
-        // Against the state this replica applied (not the image, which may be ahead of it):
-        // the controller refuses a proposal made from an older view.
-        let partition_epoch = state.replica.applied_partition_epoch();
+        let (topic, index) = (partition.topic.clone(), partition.index);
         let entry = Entry::AlterIsr {
-            topic: topic.to_string(),
+            topic: topic.clone(),
             partition: index,
             leader: cluster.node_id,
-            leader_epoch: state.replica.leader_epoch(),
-            partition_epoch,
-            isr: isr.clone(),
+            leader_epoch: alter.leader_epoch,
+            partition_epoch: alter.partition_epoch,
+            isr: alter.isr.clone(),
         };
         tracing::debug!("{topic}-{index}: proposing {entry:?}");
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return;
         };
         let cluster = cluster.clone();
-        let partition = self.partition(topic, index).ok();
+        let Some(broker) = self.me.get().and_then(std::sync::Weak::upgrade) else {
+            return;
+        };
         runtime.spawn(async move {
-            let outcome = cluster.propose_outcome(entry).await;
-            let Some(partition) = partition else {
+            let outcome = match cluster.propose_outcome(entry).await {
+                // Accepted: the new ISR arrives with the metadata (apply_roles).
+                Ok(()) => AlterPartitionOutcome::Accepted(None),
+                Err(ProposeError::Refused(e)) => {
+                    tracing::debug!("{topic}-{index}: ISR change refused: {e}");
+                    AlterPartitionOutcome::Refused
+                }
+                Err(ProposeError::Unanswered(e)) => {
+                    tracing::debug!("{topic}-{index}: ISR change not answered: {e}");
+                    AlterPartitionOutcome::Unanswered
+                }
+            };
+            let Ok(partition) = broker.partition(&topic, index) else {
                 return;
             };
             let mut state = partition.lock();
-            // A late answer to an earlier proposal must not end a newer one.
-            if state.replica.pending_isr_change() != Some(&isr[..]) {
-                return;
-            }
-            match outcome {
-                // Accepted: the new ISR arrives with the metadata (apply_roles).
-                Ok(()) => {}
-                // Refused (a stale epoch, a fenced broker): the old ISR stays.
-                Err(ProposeError::Refused(e)) => {
-                    tracing::debug!("ISR change refused: {e}");
-                    state.replica.handle_isr_change_result(None);
-                }
-                // Not answered (no controller reachable): the same proposal goes again, and
-                // a leader cut off from the controller stops taking writes after
-                // isr_update_timeout.
-                Err(ProposeError::Unanswered(e)) => {
-                    tracing::debug!("ISR change not answered: {e}");
-                    state.replica.abandon_isr_change();
-                }
-            }
+            let ready = state
+                .host
+                .handle_alter_partition_result(now_ms(), &alter.isr, outcome);
+            let _ = broker.carry_out(&partition, &mut state, ready);
         });
     }
 
-    /// Cluster mode, every tick: each partition this node leads expires acks=all writes past
-    /// their timeout and proposes ISR shrinks for followers that fell behind.
+    /// Every tick: each partition whose next deadline has come (core's `poll_timeout`: an
+    /// acks=all write's timeout, a follower falling out of the ISR, an ISR proposal to send
+    /// again, `flush.ms`) is ticked, and what it returns carried out.
     pub fn replication_tick(&self) {
-        if self.cluster().is_none() {
-            return;
-        }
         let now = now_ms();
         for topic in self.topics() {
             for partition in topic.partitions() {
                 let mut state = partition.lock();
-                if !state.replica.is_leader() {
+                if state.host.poll_timeout().is_none_or(|due| due > now) {
                     continue;
                 }
-                state.replica.handle_tick(now);
-                self.after_leader_input(&topic.name, partition.index, &mut state);
+                let ready = state.host.handle_tick(now);
+                let _ = self.carry_out(&partition, &mut state, ready);
             }
         }
     }
@@ -1743,17 +1769,12 @@ impl Broker {
                     .cloned();
                 let mut state = partition.lock();
                 let name = format!("{}-{}", topic.name, partition.index);
-                // The rule is core's (`Replica::apply_metadata`, which the simulator runs too);
-                // here only its effects: logs, metrics, fetchers, the group coordinator.
-                let change = match &wanted {
-                    Some(p) => state.replica.apply_metadata(p, now),
-                    None => {
-                        state.replica.go_offline();
-                        RoleChange::Offline
-                    }
-                };
-                let epoch = state.replica.leader_epoch();
-                match change {
+                // The rule is core's (`HostedPartition::handle_metadata`, which the simulator
+                // runs too); here only its effects: logs, metrics, fetchers, the group
+                // coordinator.
+                let mut ready = state.host.handle_metadata(wanted.as_ref(), now);
+                let epoch = state.replica().leader_epoch();
+                match ready.role_change.take().unwrap_or(RoleChange::Unchanged) {
                     RoleChange::Leader => {
                         tracing::info!("{name}: leader in epoch {epoch}");
                         self.metrics.leader_changes.fetch_add(1, Ordering::Relaxed);
@@ -1769,19 +1790,19 @@ impl Broker {
                         counter.fetch_add(1, Ordering::Relaxed);
                     }
                     RoleChange::Follower(_) => {
-                        let leader = state.replica.leader().unwrap_or_default();
+                        let leader = state.replica().leader().unwrap_or_default();
                         tracing::info!("{name}: following {leader} in epoch {epoch}");
                     }
                     RoleChange::Offline | RoleChange::Stale | RoleChange::Unchanged => {}
                 }
                 if let Some(leader) = state
-                    .replica
+                    .replica()
                     .leader()
-                    .filter(|_| !state.replica.is_leader())
+                    .filter(|_| !state.replica().is_leader())
                 {
                     to_follow.push(leader);
                 }
-                state.complete_waiters();
+                let _ = self.carry_out(&partition, &mut state, ready);
             }
         }
         if coordinating {
@@ -1898,25 +1919,11 @@ impl Broker {
         let mut jobs = Vec::new();
         for topic in self.topics() {
             for partition in topic.partitions() {
-                let state = partition.lock();
-                let replica = &state.replica;
-                if let Some((l, epoch)) = replica.pending_epoch_request() {
-                    if l == leader {
-                        jobs.push(Job::EpochEnd {
-                            topic: topic.name.clone(),
-                            index: partition.index,
-                            epoch,
-                            current_leader_epoch: replica.leader_epoch(),
-                        });
-                    }
-                } else if let Some((l, offset)) = replica.fetch_offset()
-                    && l == leader
-                {
-                    jobs.push(Job::Fetch {
-                        topic: topic.name.clone(),
-                        index: partition.index,
-                        offset,
-                        leader_epoch: replica.leader_epoch(),
+                let task = partition.lock().host.follower_task();
+                if let Some(task) = task.filter(|t| t.leader() == leader) {
+                    jobs.push(Job {
+                        partition: partition.clone(),
+                        task,
                     });
                 }
             }
@@ -2242,57 +2249,39 @@ impl Broker {
         self.next_producer_id.fetch_add(1, Ordering::Relaxed)
     }
 
-    /// Periodic work: retention, compaction, `flush.ms`. Called by a background task.
+    /// Periodic work: retention and compaction, each as due (core's cleaner, below the HW).
+    /// Called by a background task.
     pub fn maintain(&self, run_retention: bool, run_cleaner: bool) {
         let now = now_ms();
+        let pass = CleanPass {
+            retention: run_retention,
+            compaction: run_cleaner,
+            force: false,
+        };
         for topic in self.topics() {
             for partition in topic.partitions() {
                 let mut state = partition.lock();
-                let state = &mut *state;
-                // The cleaner never touches what consumers cannot read yet (Kafka cleans below
-                // the HW): a record above it may still be truncated away, and it is what
-                // followers are still copying.
-                let hw = state.replica.high_watermark();
-                if let Some(flush_ms) = state.log().config().flush_ms
-                    && state.unflushed_messages > 0
-                    && now.saturating_sub(state.last_flush_ms) >= flush_ms
-                    && let Err(e) = flush(state, now)
-                {
-                    let what = format!("{}-{}: flush", topic.name, partition.index);
-                    self.storage_failed(&what, &e.message);
+                let r = state.host.handle_clean(now, &self.codec, pass);
+                let name = format!("{}-{}", topic.name, partition.index);
+                if r.retention.segments_deleted > 0 {
+                    tracing::info!(
+                        "{name}: retention deleted {} segments ({} bytes); log start offset {}",
+                        r.retention.segments_deleted,
+                        r.retention.bytes_deleted,
+                        state.log().log_start_offset()
+                    );
                 }
-                if run_retention {
-                    match state.log_mut().apply_retention(now, hw) {
-                        Ok(r) if r.segments_deleted > 0 => tracing::info!(
-                            "{}-{}: retention deleted {} segments ({} bytes); log start offset {}",
-                            topic.name,
-                            partition.index,
-                            r.segments_deleted,
-                            r.bytes_deleted,
-                            state.log().log_start_offset()
-                        ),
-                        Ok(_) => {}
-                        Err(e) => {
-                            tracing::error!("{}-{}: retention: {e}", topic.name, partition.index)
-                        }
-                    }
+                if r.compaction.ran {
+                    tracing::info!(
+                        "{name}: compaction removed {} records and {} tombstones ({} → {} bytes)",
+                        r.compaction.records_removed,
+                        r.compaction.tombstones_removed,
+                        r.compaction.bytes_before,
+                        r.compaction.bytes_after
+                    );
                 }
-                if run_cleaner {
-                    match state.log_mut().compact(&self.codec, now, hw) {
-                        Ok(r) if r.ran => tracing::info!(
-                            "{}-{}: compaction removed {} records and {} tombstones ({} → {} bytes)",
-                            topic.name,
-                            partition.index,
-                            r.records_removed,
-                            r.tombstones_removed,
-                            r.bytes_before,
-                            r.bytes_after
-                        ),
-                        Ok(_) => {}
-                        Err(e) => {
-                            tracing::error!("{}-{}: compaction: {e}", topic.name, partition.index)
-                        }
-                    }
+                if let Some(e) = r.error {
+                    tracing::error!("{name}: {e}");
                 }
             }
         }
@@ -2346,14 +2335,14 @@ impl Broker {
     }
 }
 
+/// Syncs a partition's store and tells its host (the `advance` of core's contract).
 fn flush(state: &mut PartitionState, now: u64) -> Result<(), ApiError> {
     state
         .log()
         .store()
         .sync()
         .map_err(|e| ApiError::new(error_code::KAFKA_STORAGE_ERROR, e.to_string()))?;
-    state.unflushed_messages = 0;
-    state.last_flush_ms = now;
+    state.host.flushed(now);
     Ok(())
 }
 

@@ -1487,7 +1487,8 @@ async fn join_cluster(
     Ok(heartbeats)
 }
 
-/// The group coordinator's clock: expires sessions and rebalance deadlines.
+/// The clocks: the group coordinator's (sessions, rebalance deadlines) and each partition's
+/// deadlines (`HostedPartition::poll_timeout`: acks=all timeouts, ISR lag, `flush.ms`).
 async fn timers(broker: Arc<Broker>) {
     let mut tick = tokio::time::interval(TICK);
     loop {
@@ -1498,7 +1499,8 @@ async fn timers(broker: Arc<Broker>) {
     }
 }
 
-/// Retention, compaction and flush.ms, each at its configured interval.
+/// Retention and compaction, each at its configured interval (`flush.ms` is a partition
+/// deadline, met by the replication tick).
 async fn maintenance(broker: Arc<Broker>) {
     let mut tick = tokio::time::interval(TICK * 10);
     let retention_every = broker.config.retention_check_interval_ms.max(100);

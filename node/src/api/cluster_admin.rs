@@ -319,7 +319,7 @@ pub(super) fn describe_producers(
                         Ok(partition) => result.with_active_producers(
                             partition
                                 .lock()
-                                .replica
+                                .replica()
                                 .producers()
                                 .active()
                                 .map(|p| {

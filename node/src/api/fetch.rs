@@ -136,7 +136,7 @@ fn read_once(
                 let limit = usize::try_from(p.partition_max_bytes)
                     .unwrap_or(0)
                     .min(remaining);
-                let mut answer = state.replica.handle_fetch(
+                let (mut answer, ready) = state.host.handle_replica_fetch(
                     crate::broker::now_ms(),
                     request.replica_id.0 as u32,
                     p.fetch_offset,
@@ -153,7 +153,7 @@ fn read_once(
                     remaining = remaining.saturating_sub(a.records.len());
                 }
                 let start = state.log().log_start_offset();
-                broker.after_leader_input(&name, p.partition, &mut state);
+                let _ = broker.carry_out(&partition, &mut state, ready);
                 let data = data
                     .with_log_start_offset(start)
                     .with_last_stable_offset(leo);
@@ -283,7 +283,7 @@ pub(super) fn offset_for_leader_epoch(
                         Ok(partition) => {
                             let state = partition.lock();
                             match state
-                                .replica
+                                .replica()
                                 .handle_epoch_end_request(p.leader_epoch, p.current_leader_epoch)
                             {
                                 Ok((epoch, end)) => {

@@ -118,7 +118,7 @@ fn offset_for(
     let (offset, found_timestamp) = offset_and_timestamp(broker, &state, timestamp)?;
     let epoch = match offset {
         -1 => -1,
-        o => state.replica.epoch_for_offset(o),
+        o => state.replica().epoch_for_offset(o),
     };
     Ok((offset, found_timestamp, epoch))
 }

@@ -24,10 +24,11 @@ use kafka_protocol::messages::{
     OffsetForLeaderEpochResponse, TopicName,
 };
 use kafka_protocol::protocol::StrBytes;
+use runnel_core::broker::FollowerTask;
 use runnel_core::error_code;
 use runnel_core::replica::{FetchAnswer, ReplicaError};
 
-use crate::broker::{Broker, now_ms};
+use crate::broker::{Broker, Partition, now_ms};
 use crate::cli::Client;
 
 /// Fetch version used between nodes (replica id in the request, leader epochs per partition).
@@ -50,31 +51,13 @@ const BACKOFF: Duration = Duration::from_millis(100);
 /// change, or the new leader's ISR stays short (acks=all refused) for the whole wait.
 const SOCKET_TIMEOUT: Duration = Duration::from_millis(MAX_WAIT_MS as u64 + 800);
 
-/// What one followed partition needs from its leader next.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Job {
-    /// Where does `epoch` end on the leader (OffsetsForLeaderEpoch)?
-    EpochEnd {
-        /// The topic.
-        topic: String,
-        /// The partition index.
-        index: i32,
-        /// The follower's last leader epoch.
-        epoch: i32,
-        /// The leader epoch it follows in (KIP-320).
-        current_leader_epoch: i32,
-    },
-    /// Records from `offset`, as a follower in `leader_epoch`.
-    Fetch {
-        /// The topic.
-        topic: String,
-        /// The partition index.
-        index: i32,
-        /// The follower's LEO.
-        offset: i64,
-        /// The leader epoch it follows in.
-        leader_epoch: i32,
-    },
+/// What one followed partition needs from its leader next: core's [`FollowerTask`] for it.
+#[derive(Clone, Debug)]
+pub struct Job {
+    /// The partition.
+    pub partition: Arc<Partition>,
+    /// What it asks its leader next.
+    pub task: FollowerTask,
 }
 
 /// Deregisters the fetcher for a leader if its thread ends any other way than by finding
@@ -141,10 +124,9 @@ pub fn follow(broker: Arc<Broker>, leader: u32) {
         };
         let (epochs, fetches): (Vec<Job>, Vec<Job>) = jobs
             .into_iter()
-            .partition(|j| matches!(j, Job::EpochEnd { .. }));
-        let outcome = ask_epoch_ends(&broker, connection, me, &epochs).and_then(|truncated| {
-            fetch(&broker, connection, me, leader, &fetches).map(|f| (truncated, f))
-        });
+            .partition(|j| matches!(j.task, FollowerTask::EpochEnd { .. }));
+        let outcome = ask_epoch_ends(&broker, connection, me, &epochs)
+            .and_then(|truncated| fetch(&broker, connection, me, &fetches).map(|f| (truncated, f)));
         match outcome {
             // Something moved, or the leader held the fetch until its deadline: go on.
             Ok((truncated, fetched)) if truncated || fetched.moved || fetched.waited => {}
@@ -160,28 +142,29 @@ pub fn follow(broker: Arc<Broker>, leader: u32) {
 }
 
 /// One OffsetsForLeaderEpoch for every partition waiting to truncate; each answer goes to its
-/// replica (which ignores one of another epoch). True when any partition's answer was used.
+/// hosted partition (whose replica ignores one of another epoch). True when any partition's
+/// answer was used.
 fn ask_epoch_ends(broker: &Broker, client: &mut Client, me: i32, jobs: &[Job]) -> Result<bool, ()> {
     if jobs.is_empty() {
         return Ok(false);
     }
     let mut used = false;
-    let mut asked: BTreeMap<(&str, i32), i32> = BTreeMap::new();
-    let partitions = jobs.iter().filter_map(|job| match job {
-        Job::EpochEnd {
-            topic,
-            index,
+    let mut asked: BTreeMap<(&str, i32), (&Job, i32)> = BTreeMap::new();
+    let partitions = jobs.iter().filter_map(|job| match job.task {
+        FollowerTask::EpochEnd {
             epoch,
             current_leader_epoch,
+            ..
         } => {
-            asked.insert((topic, *index), *current_leader_epoch);
+            let (topic, index) = (job.partition.topic.as_str(), job.partition.index);
+            asked.insert((topic, index), (job, current_leader_epoch));
             let partition = OffsetForLeaderPartition::default()
-                .with_partition(*index)
-                .with_current_leader_epoch(*current_leader_epoch)
-                .with_leader_epoch(*epoch);
-            Some((topic.as_str(), partition))
+                .with_partition(index)
+                .with_current_leader_epoch(current_leader_epoch)
+                .with_leader_epoch(epoch);
+            Some((topic, partition))
         }
-        Job::Fetch { .. } => None,
+        FollowerTask::Fetch { .. } => None,
     });
     let topics = by_topic(partitions)
         .into_iter()
@@ -200,30 +183,21 @@ fn ask_epoch_ends(broker: &Broker, client: &mut Client, me: i32, jobs: &[Job]) -
     for topic in &response.topics {
         let name = topic.topic.0.as_str();
         for answer in &topic.partitions {
-            let Some(current) = asked.get(&(name, answer.partition)) else {
+            let Some((job, current)) = asked.get(&(name, answer.partition)) else {
                 continue;
             };
             if answer.error_code != 0 {
                 continue;
             }
-            let Ok(partition) = broker.partition(name, answer.partition) else {
-                continue;
-            };
+            let partition = &job.partition;
             let mut state = partition.lock();
-            let before = state.log().log_end_offset();
-            let waiting = state.replica.pending_epoch_request().is_some();
-            state
-                .replica
-                .handle_epoch_end(*current, answer.leader_epoch, answer.end_offset);
-            used |= waiting && state.replica.pending_epoch_request().is_none();
-            let after = state.log().log_end_offset();
-            if after < before {
-                tracing::info!(
-                    "{name}-{}: truncated from {before} to {after} (leader epoch ends at {})",
-                    answer.partition,
-                    answer.end_offset
-                );
-            }
+            let waiting = state.replica().pending_epoch_request().is_some();
+            let ready =
+                state
+                    .host
+                    .handle_epoch_end(*current, answer.leader_epoch, answer.end_offset);
+            used |= waiting && state.replica().pending_epoch_request().is_none();
+            let _ = broker.carry_out(partition, &mut state, ready);
         }
     }
     Ok(used)
@@ -240,34 +214,28 @@ struct Fetched {
 }
 
 /// One Fetch for every partition followed from `leader`, in `jobs`' order.
-fn fetch(
-    broker: &Broker,
-    client: &mut Client,
-    me: i32,
-    leader: u32,
-    jobs: &[Job],
-) -> Result<Fetched, ()> {
+fn fetch(broker: &Broker, client: &mut Client, me: i32, jobs: &[Job]) -> Result<Fetched, ()> {
     if jobs.is_empty() {
         return Ok(Fetched::default());
     }
-    let mut asked: BTreeMap<(&str, i32), (i64, i32)> = BTreeMap::new();
-    let partitions = jobs.iter().filter_map(|job| match job {
-        Job::Fetch {
-            topic,
-            index,
+    let mut asked: BTreeMap<(&str, i32), &Job> = BTreeMap::new();
+    let partitions = jobs.iter().filter_map(|job| match job.task {
+        FollowerTask::Fetch {
             offset,
             leader_epoch,
+            ..
         } => {
-            asked.insert((topic, *index), (*offset, *leader_epoch));
+            let (topic, index) = (job.partition.topic.as_str(), job.partition.index);
+            asked.insert((topic, index), job);
             let partition = FetchPartition::default()
-                .with_partition(*index)
-                .with_current_leader_epoch(*leader_epoch)
-                .with_fetch_offset(*offset)
+                .with_partition(index)
+                .with_current_leader_epoch(leader_epoch)
+                .with_fetch_offset(offset)
                 .with_log_start_offset(-1)
                 .with_partition_max_bytes(PARTITION_MAX_BYTES);
-            Some((topic.as_str(), partition))
+            Some((topic, partition))
         }
-        Job::EpochEnd { .. } => None,
+        FollowerTask::EpochEnd { .. } => None,
     });
     let topics = by_topic(partitions)
         .into_iter()
@@ -293,31 +261,31 @@ fn fetch(
     for topic in &response.responses {
         let name = topic.topic.0.as_str();
         for data in &topic.partitions {
-            let Some((offset, epoch)) = asked.get(&(name, data.partition_index)).copied() else {
+            let Some(job) = asked.get(&(name, data.partition_index)) else {
                 continue;
             };
-            let Ok(partition) = broker.partition(name, data.partition_index) else {
+            let FollowerTask::Fetch { leader_epoch, .. } = job.task else {
                 continue;
             };
+            let partition = &job.partition;
             let mut state = partition.lock();
-            if state.replica.fetch_offset() != Some((leader, offset))
-                || state.replica.leader_epoch() != epoch
-            {
+            if state.host.follower_task() != Some(job.task) {
                 fetched.moved = true; // the role or position changed while the fetch was out
                 continue;
             }
-            match data.error_code {
+            let ready = match data.error_code {
                 0 => {
                     let answer = FetchAnswer {
                         records: data.records.clone().unwrap_or_default().to_vec(),
                         high_watermark: data.high_watermark,
-                        leader_epoch: epoch,
+                        leader_epoch,
                     };
                     let records = !answer.records.is_empty();
-                    match state
-                        .replica
-                        .handle_fetch_answer(&answer, &broker.codec, now_ms())
-                    {
+                    let (copied, ready) =
+                        state
+                            .host
+                            .handle_fetch_answer(now_ms(), &answer, &broker.codec);
+                    match copied {
                         Ok(()) if records => {
                             broker.storage_ok();
                             fetched.moved = true;
@@ -326,22 +294,30 @@ fn fetch(
                         // A full disk: copied again after a pause, not in a busy loop.
                         Err(ReplicaError::Storage(why)) => {
                             broker.storage_failed(
-                                &format!("copying {name}-{}", data.partition_index),
+                                &format!("copying {name}-{}", partition.index),
                                 &why,
                             );
                             fetched.waited = false;
                         }
                         Err(_) => {}
                     }
+                    ready
                 }
                 error_code::OFFSET_OUT_OF_RANGE => {
+                    fetched.moved = true;
                     // last_stable_offset carries the leader's log end between runnel nodes.
                     state
-                        .replica
-                        .handle_out_of_range(data.log_start_offset, data.last_stable_offset);
-                    fetched.moved = true;
+                        .host
+                        .handle_out_of_range(data.log_start_offset, data.last_stable_offset)
                 }
-                _ => fetched.waited = false,
+                _ => {
+                    fetched.waited = false;
+                    continue;
+                }
+            };
+            // With flush_before_ack, the copy is fsynced before the next fetch reports it.
+            if broker.carry_out(partition, &mut state, ready).is_err() {
+                fetched.waited = false;
             }
         }
     }
