@@ -20,7 +20,8 @@
 //! In the simulator this state machine is the metadata quorum (KRaft's controller). In a
 //! cluster of nodes each change is a [`Command`] in a Raft log, applied with
 //! [`Controller::apply`] by every node in log order, so every node holds the same metadata;
-//! only the active controller (the Raft leader) watches the clock and proposes fencing.
+//! only the active controller (the Raft leader) watches the clock and proposes fencing: its
+//! [`HeartbeatManager`], which the simulator's quorum runs too.
 
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
@@ -103,6 +104,8 @@ pub enum Command {
     Register {
         /// Which.
         broker: BrokerId,
+        /// Which run of its process (KIP-631's incarnation id): a new one is a restart.
+        incarnation: u64,
         /// The active controller's clock when it accepted the registration.
         at_ms: u64,
     },
@@ -159,6 +162,8 @@ pub enum Command {
 struct Session {
     deadline_ms: u64,
     fenced: bool,
+    /// The incarnation of its last registration.
+    incarnation: u64,
 }
 
 /// The metadata state machine. See the module documentation.
@@ -210,6 +215,19 @@ impl Controller {
             .collect()
     }
 
+    /// The incarnation `broker` last registered with, fenced since or not.
+    pub fn incarnation(&self, broker: BrokerId) -> Option<u64> {
+        self.brokers.get(&broker).map(|s| s.incarnation)
+    }
+
+    /// Whether this metadata registers `broker`'s `incarnation` (KIP-631). A broker acts on
+    /// the metadata only then: a restarted one has then applied everything decided before it
+    /// came back (its registration comes after), and until then its old log may name it leader
+    /// in an epoch the cluster has left.
+    pub fn is_registered(&self, broker: BrokerId, incarnation: u64) -> bool {
+        self.incarnation(broker) == Some(incarnation)
+    }
+
     /// Whether a broker is registered and not fenced.
     pub fn is_live(&self, broker: BrokerId) -> bool {
         self.brokers.get(&broker).is_some_and(|s| !s.fenced)
@@ -219,7 +237,7 @@ impl Controller {
     /// A registration from a broker that was still live is a restart (a new incarnation,
     /// KIP-631): its old incarnation is fenced first, so partitions it led move to replicas
     /// that did not just lose their unflushed data.
-    pub fn handle_register(&mut self, now_ms: u64, broker: BrokerId) {
+    pub fn handle_register(&mut self, now_ms: u64, broker: BrokerId, incarnation: u64) {
         if self.config.fence_on_restart && self.is_live(broker) {
             self.fence(broker);
         }
@@ -237,6 +255,7 @@ impl Controller {
             Session {
                 deadline_ms,
                 fenced: false,
+                incarnation,
             },
         );
         let offline: Vec<PartitionId> = self
@@ -352,7 +371,11 @@ impl Controller {
     /// Applies one command of the replicated log; a refused command changes nothing.
     pub fn apply(&mut self, command: &Command) -> Result<(), ControllerError> {
         match command {
-            Command::Register { broker, at_ms } => self.handle_register(*at_ms, *broker),
+            Command::Register {
+                broker,
+                incarnation,
+                at_ms,
+            } => self.handle_register(*at_ms, *broker, *incarnation),
             Command::Fence { broker } => self.fence(*broker),
             Command::CreatePartitions {
                 first,
@@ -422,17 +445,6 @@ impl Controller {
             .filter(|(_, s)| !s.fenced && s.deadline_ms <= now_ms)
             .map(|(b, _)| *b)
             .collect()
-    }
-
-    /// Expires sessions at `now_ms`, then (with `auto.leader.rebalance.enable`) moves leaders
-    /// back to their preferred replicas.
-    pub fn handle_tick(&mut self, now_ms: u64) {
-        for broker in self.expired_sessions(now_ms) {
-            self.fence(broker);
-        }
-        if self.config.auto_leader_rebalance {
-            self.elect_preferred_leaders();
-        }
     }
 
     /// A broker is fenced now (session expired, or a controlled shutdown).
@@ -585,6 +597,152 @@ fn check_partition(id: PartitionId, state: &PartitionState) {
     );
 }
 
+/// A change the active controller wants in the metadata log, from heartbeats and time.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SessionProposal {
+    /// Register `broker`'s `incarnation` ([`Command::Register`]).
+    Register {
+        /// Which broker.
+        broker: BrokerId,
+        /// Its incarnation, from the heartbeat.
+        incarnation: u64,
+    },
+    /// Fence `broker`: its session expired ([`Command::Fence`]).
+    Fence {
+        /// Which broker.
+        broker: BrokerId,
+    },
+    /// Move leaders back to their preferred replicas ([`Command::PreferredElection`]).
+    PreferredElection,
+}
+
+/// The active controller's session keeping (Kafka's `BrokerHeartbeatManager` and the leader
+/// imbalance check, KIP-631): heartbeats move a broker's session deadline on this
+/// controller's own copy (heartbeats are not in the metadata log); registrations, fences and
+/// preferred elections are *proposed* and take effect when the log applies them, on every
+/// node alike. The node proposes them through raft-rs; the simulator's quorum applies them at
+/// once.
+///
+/// Driver calls: [`HeartbeatManager::handle_became_active`] when this node becomes the active
+/// controller, [`HeartbeatManager::handle_heartbeat`] per heartbeat and
+/// [`HeartbeatManager::handle_tick`] periodically, proposing what each returns.
+#[derive(Clone, Debug, Default)]
+pub struct HeartbeatManager {
+    /// How long before the same proposal for a broker is made again (it may still be on its
+    /// way through the log).
+    repropose_after_ms: u64,
+    /// `leader.imbalance.check.interval.seconds` in ms, when `auto.leader.rebalance.enable`.
+    imbalance_check_interval_ms: Option<u64>,
+    last_imbalance_check_ms: u64,
+    /// The last proposal per broker, and when it was made.
+    proposed: BTreeMap<BrokerId, (SessionProposal, u64)>,
+}
+
+impl HeartbeatManager {
+    /// A manager that proposes the same change at most every `repropose_after_ms` and checks
+    /// leader imbalance every `imbalance_check_interval_ms` (`None`: never).
+    pub fn new(repropose_after_ms: u64, imbalance_check_interval_ms: Option<u64>) -> Self {
+        Self {
+            repropose_after_ms,
+            imbalance_check_interval_ms,
+            last_imbalance_check_ms: 0,
+            proposed: BTreeMap::new(),
+        }
+    }
+
+    /// This node became the active controller at `now_ms`: every live broker starts a fresh
+    /// session, as in KRaft (the previous controller's heartbeat times are not known here),
+    /// and nothing an earlier term proposed is remembered.
+    pub fn handle_became_active(&mut self, controller: &mut Controller, now_ms: u64) {
+        controller.refresh_sessions(now_ms);
+        self.proposed.clear();
+        self.last_imbalance_check_ms = now_ms;
+    }
+
+    /// A heartbeat from `broker`'s `incarnation` at `now_ms`: its session goes on. A broker
+    /// the metadata does not have live (new, fenced), or registered with another incarnation
+    /// (a restart, KIP-631: whichever controller saw its last heartbeat), or whose
+    /// registration is out of date otherwise (`registration_changed`: the node's endpoints)
+    /// is to be registered.
+    pub fn handle_heartbeat(
+        &mut self,
+        controller: &mut Controller,
+        now_ms: u64,
+        broker: BrokerId,
+        incarnation: u64,
+        registration_changed: bool,
+    ) -> Option<SessionProposal> {
+        let live = controller.handle_heartbeat(now_ms, broker);
+        if live && controller.is_registered(broker, incarnation) && !registration_changed {
+            return None;
+        }
+        self.throttled(
+            now_ms,
+            broker,
+            SessionProposal::Register {
+                broker,
+                incarnation,
+            },
+        )
+    }
+
+    /// Time passes at `now_ms`: every live broker whose session expired is to be fenced, and
+    /// when the imbalance check is due and some leader is off its preferred replica, a
+    /// preferred election.
+    pub fn handle_tick(&mut self, controller: &Controller, now_ms: u64) -> Vec<SessionProposal> {
+        let mut proposals: Vec<SessionProposal> = controller
+            .expired_sessions(now_ms)
+            .into_iter()
+            .filter_map(|broker| self.throttled(now_ms, broker, SessionProposal::Fence { broker }))
+            .collect();
+        if let Some(every) = self.imbalance_check_interval_ms
+            && now_ms.saturating_sub(self.last_imbalance_check_ms) >= every
+        {
+            self.last_imbalance_check_ms = now_ms;
+            if !controller.imbalanced_partitions().is_empty() {
+                proposals.push(SessionProposal::PreferredElection);
+            }
+        }
+        proposals
+    }
+
+    /// `proposal`, unless the same one for `broker` was made less than
+    /// `repropose_after_ms` ago.
+    fn throttled(
+        &mut self,
+        now_ms: u64,
+        broker: BrokerId,
+        proposal: SessionProposal,
+    ) -> Option<SessionProposal> {
+        if self.proposed.get(&broker).is_some_and(|(p, at)| {
+            *p == proposal && now_ms.saturating_sub(*at) < self.repropose_after_ms
+        }) {
+            return None;
+        }
+        self.proposed.insert(broker, (proposal.clone(), now_ms));
+        Some(proposal)
+    }
+}
+
+/// The [`Command`] that carries out a [`SessionProposal`] accepted at `at_ms`.
+impl SessionProposal {
+    /// The command the metadata log applies for it.
+    pub fn command(&self, at_ms: u64) -> Command {
+        match self {
+            SessionProposal::Register {
+                broker,
+                incarnation,
+            } => Command::Register {
+                broker: *broker,
+                incarnation: *incarnation,
+                at_ms,
+            },
+            SessionProposal::Fence { broker } => Command::Fence { broker: *broker },
+            SessionProposal::PreferredElection => Command::PreferredElection,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -596,7 +754,7 @@ mod tests {
             ..ControllerConfig::default()
         });
         for b in 0..3 {
-            c.handle_register(0, b);
+            c.handle_register(0, b, 0);
         }
         c.create_partitions(3, 3).unwrap();
         let _ = c.poll_changes();
@@ -608,14 +766,17 @@ mod tests {
         let log = [
             Command::Register {
                 broker: 0,
+                incarnation: 1,
                 at_ms: 0,
             },
             Command::Register {
                 broker: 1,
+                incarnation: 1,
                 at_ms: 0,
             },
             Command::Register {
                 broker: 2,
+                incarnation: 1,
                 at_ms: 5,
             },
             Command::CreatePartitions {
@@ -640,6 +801,7 @@ mod tests {
             Command::DeletePartitions { first: 3, count: 1 },
             Command::Register {
                 broker: 0,
+                incarnation: 2,
                 at_ms: 9,
             },
             Command::PreferredElection,
@@ -690,10 +852,15 @@ mod tests {
     #[test]
     fn a_silent_broker_is_fenced_and_its_partitions_elect_from_the_isr() {
         let mut c = cluster(false);
+        let mut heartbeats = HeartbeatManager::new(1_000, None);
         for t in (500..4000).step_by(500) {
-            c.handle_heartbeat(t, 1);
-            c.handle_heartbeat(t, 2);
-            c.handle_tick(t);
+            for b in [1, 2] {
+                assert_eq!(heartbeats.handle_heartbeat(&mut c, t, b, 0, false), None);
+            }
+            for proposal in heartbeats.handle_tick(&c, t) {
+                assert_eq!(proposal, SessionProposal::Fence { broker: 0 });
+                c.apply(&proposal.command(t)).unwrap();
+            }
         }
         let p0 = c.partition(0).unwrap();
         assert_eq!(
@@ -711,8 +878,23 @@ mod tests {
             3,
             "every partition lost broker 0 from its ISR"
         );
-        // Back again: it registers; the partitions it prefers move back only by rebalancing.
-        c.handle_register(4000, 0);
+        // Back again, its heartbeat registers it; the partitions it prefers move back only by
+        // rebalancing.
+        let proposal = heartbeats.handle_heartbeat(&mut c, 4000, 0, 1, false);
+        assert_eq!(
+            proposal,
+            Some(SessionProposal::Register {
+                broker: 0,
+                incarnation: 1
+            })
+        );
+        assert_eq!(
+            heartbeats.handle_heartbeat(&mut c, 4100, 0, 1, false),
+            None,
+            "the same registration is not proposed again while it is on its way"
+        );
+        c.apply(&proposal.unwrap().command(4000)).unwrap();
+        assert!(c.is_registered(0, 1));
         assert_eq!(c.partition(0).unwrap().leader, Some(1));
         // Its ISR proposal to re-add 0 is accepted from the current leader only.
         let epoch = c.partition(0).unwrap().partition_epoch;
@@ -730,6 +912,16 @@ mod tests {
             "a replica twice: refused (Kafka's AlterPartition answers INVALID_REQUEST)"
         );
         assert!(c.handle_alter_isr(0, 1, 1, epoch, vec![0, 1, 2]).is_ok());
+        // A new active controller with `auto.leader.rebalance.enable`: fresh sessions, and
+        // an imbalance check every leader.imbalance.check.interval (1 s here).
+        let mut rebalancing = HeartbeatManager::new(1_000, Some(1_000));
+        rebalancing.handle_became_active(&mut c, 10_000);
+        assert_eq!(rebalancing.handle_tick(&c, 10_999), vec![], "not yet due");
+        assert_eq!(
+            rebalancing.handle_tick(&c, 11_000),
+            vec![SessionProposal::PreferredElection],
+            "partition 0 is off its preferred replica"
+        );
         assert_eq!(c.elect_preferred_leaders(), 1);
         assert_eq!(c.partition(0).unwrap().leader, Some(0));
         assert_eq!(c.partition(0).unwrap().leader_epoch, 2);
@@ -789,7 +981,7 @@ mod tests {
                     (None, vec![0]),
                     "offline, last ISR kept"
                 );
-                c.handle_register(10, 0);
+                c.handle_register(10, 0, 1);
                 assert_eq!(
                     c.partition(0).unwrap().leader,
                     Some(0),

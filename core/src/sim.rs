@@ -27,7 +27,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::batch::{BatchBuilder, NoCodec, batches};
 use crate::broker::{AlterPartitionOutcome, FollowerTask, HostConfig, HostedPartition, Ready};
-use crate::controller::{Command, Controller, ControllerConfig, PartitionId, PartitionState};
+use crate::controller::{
+    Command, Controller, ControllerConfig, HeartbeatManager, PartitionId, PartitionState,
+};
 use crate::error_code;
 use crate::group::{
     GroupConfig, GroupCoordinator, GroupError, GroupOutput, JoinRequest, JoinResponse, ReplyToken,
@@ -450,16 +452,16 @@ pub struct Report {
 
 #[derive(Clone, Debug)]
 enum Msg {
-    /// A broker incarnation announces itself (KIP-631).
-    Register {
-        incarnation: u64,
-    },
-    /// A broker incarnation keeps its session.
+    /// A broker incarnation keeps its session, or asks to be registered (KIP-631: a new
+    /// incarnation is a restart).
     Heartbeat {
         incarnation: u64,
     },
     HeartbeatAck {
+        /// The broker was not live and registered before this heartbeat (fenced, restarted).
         fenced: bool,
+        /// The incarnation the metadata now registers for the broker.
+        registered: Option<u64>,
         partitions: Vec<(PartitionId, PartitionState)>,
     },
     Partitions(Vec<(PartitionId, PartitionState)>),
@@ -567,7 +569,6 @@ impl Msg {
     /// What the message is, in Kafka's request names (the playground labels wires with it).
     fn name(&self) -> &'static str {
         match self {
-            Msg::Register { .. } => "BrokerRegistration",
             Msg::Heartbeat { .. } => "BrokerHeartbeat",
             Msg::HeartbeatAck { .. } => "BrokerHeartbeat response",
             Msg::Partitions(_) => "metadata update",
@@ -731,7 +732,10 @@ struct SimBroker {
     /// Its partitions: each replica with the node's decisions around it, the same
     /// [`HostedPartition`] the node runs.
     replicas: BTreeMap<PartitionId, HostedPartition>,
-    /// The partition states this broker has applied.
+    /// The incarnation the metadata it learnt last registers for it: it acts on its metadata
+    /// only when that is its own ([`Controller::is_registered`]'s rule).
+    registered: Option<u64>,
+    /// The partition states this broker knows (its metadata log: kept over a restart).
     metadata: BTreeMap<PartitionId, PartitionState>,
     /// Offsets known to be on disk, per partition (the simulated disk: what a crash keeps).
     flushed: BTreeMap<PartitionId, i64>,
@@ -781,8 +785,8 @@ pub struct Sim {
     rng: Rng,
     controller: Controller,
     quorum_paused_until: u64,
-    /// The incarnation each broker last registered with, as the quorum knows it.
-    registered: BTreeMap<BrokerId, u64>,
+    /// The active controller's session keeping, as the node's.
+    heartbeats: HeartbeatManager,
     brokers: Vec<SimBroker>,
     producer: SimProducer,
     consumer: SimConsumer,
@@ -814,7 +818,7 @@ impl Sim {
     pub fn new(config: SimConfig) -> Self {
         let mut controller = Controller::new(config.controller);
         for b in 0..config.brokers {
-            controller.handle_register(0, b);
+            controller.handle_register(0, b, 0);
         }
         // The config is ours; a replication factor above the broker count is a test bug.
         controller
@@ -834,6 +838,7 @@ impl Sim {
                 group_replies: BTreeMap::new(),
                 alive: true,
                 incarnation: 0,
+                registered: Some(0),
                 replicas: BTreeMap::new(),
                 metadata: BTreeMap::new(),
                 flushed: BTreeMap::new(),
@@ -850,7 +855,12 @@ impl Sim {
             rng: Rng::new(config.seed),
             controller,
             quorum_paused_until: 0,
-            registered: (0..config.brokers).map(|b| (b, 0)).collect(),
+            // The simulated quorum applies a proposal at once: nothing is ever in flight to
+            // propose twice.
+            heartbeats: HeartbeatManager::new(
+                0,
+                config.controller.auto_leader_rebalance.then_some(TICK_MS),
+            ),
             brokers,
             producer: SimProducer {
                 next_id: 0,
@@ -1359,7 +1369,7 @@ impl Sim {
             let flushed = broker.flushed.get(p).copied().unwrap_or(0);
             replica.crash(flushed, now);
         }
-        broker.metadata.clear();
+        // Its metadata log survives (it is on disk); what it applied does not.
         broker.fetches.clear();
         broker.coordinator = GroupCoordinator::new(GroupConfig::default());
         broker.group_replies.clear();
@@ -1372,12 +1382,21 @@ impl Sim {
         }
         broker.alive = true;
         broker.incarnation += 1;
-        let incarnation = self.brokers[b as usize].incarnation;
+        let incarnation = broker.incarnation;
         self.send(
             Party::Broker(b),
             Party::Quorum,
-            Msg::Register { incarnation },
+            Msg::Heartbeat { incarnation },
         );
+        // Its metadata is what its old log said: it must not act on it before its new
+        // incarnation is registered (a restarted leader would lead in an epoch the cluster
+        // has left), so this applies nothing until then.
+        let known: Vec<(PartitionId, PartitionState)> = self.brokers[b as usize]
+            .metadata
+            .iter()
+            .map(|(p, s)| (*p, s.clone()))
+            .collect();
+        self.apply_partitions(b, &known);
         self.timer(
             Party::Broker(b),
             self.config.heartbeat_interval_ms,
@@ -1446,14 +1465,19 @@ impl Sim {
             }
             (Party::Quorum, Timer::ControllerTick) => {
                 if self.now_ms >= self.quorum_paused_until {
-                    self.controller.handle_tick(self.now_ms);
+                    let now = self.now_ms;
+                    for proposal in self.heartbeats.handle_tick(&self.controller, now) {
+                        let _ = self.controller.apply(&proposal.command(now));
+                    }
                     self.push_changes();
                 }
                 self.timer(party, TICK_MS, Timer::ControllerTick);
             }
             (Party::Quorum, Timer::QuorumResume) => {
                 // A new active controller: every broker gets a fresh session, as in KRaft.
-                self.controller.refresh_sessions(self.now_ms);
+                let now = self.now_ms;
+                self.heartbeats
+                    .handle_became_active(&mut self.controller, now);
             }
             (Party::Producer, Timer::ProducerSend) => self.producer_send(),
             (Party::Producer, Timer::ProducerMetadata) => {
@@ -1506,19 +1530,25 @@ impl Sim {
     fn quorum_receive(&mut self, from: Party, msg: Msg) {
         let Party::Broker(b) = from else { return };
         match msg {
-            Msg::Register { incarnation } => {
-                self.registered.insert(b, incarnation);
-                self.controller.handle_register(self.now_ms, b);
-                self.push_changes();
-                self.heartbeat_ack(b, false);
-            }
             Msg::Heartbeat { incarnation } => {
-                // A heartbeat from an incarnation that never registered (its Register was
-                // lost) is told it is fenced, so it registers: a restarted broker must not
-                // serve on its previous incarnation's session.
-                let current = self.registered.get(&b) == Some(&incarnation);
-                let live = current && self.controller.handle_heartbeat(self.now_ms, b);
-                self.heartbeat_ack(b, !live);
+                // The node's rule (HeartbeatManager): a broker not live, or registered with
+                // another incarnation (a restart), is registered; the simulated quorum
+                // applies the proposal at once. The broker hears whether it had been fenced.
+                let now = self.now_ms;
+                let was_live =
+                    self.controller.is_live(b) && self.controller.is_registered(b, incarnation);
+                let proposal = self.heartbeats.handle_heartbeat(
+                    &mut self.controller,
+                    now,
+                    b,
+                    incarnation,
+                    false,
+                );
+                if let Some(proposal) = proposal {
+                    let _ = self.controller.apply(&proposal.command(now));
+                    self.push_changes();
+                }
+                self.heartbeat_ack(b, !was_live);
             }
             Msg::AlterIsr {
                 partition,
@@ -1551,10 +1581,15 @@ impl Sim {
             .partitions()
             .map(|(p, s)| (*p, s.clone()))
             .collect();
+        let registered = self.controller.incarnation(b);
         self.send(
             Party::Quorum,
             Party::Broker(b),
-            Msg::HeartbeatAck { fenced, partitions },
+            Msg::HeartbeatAck {
+                fenced,
+                registered,
+                partitions,
+            },
         );
     }
 
@@ -1578,24 +1613,23 @@ impl Sim {
     fn broker_receive(&mut self, b: BrokerId, from: Party, msg: Msg) {
         let now = self.now_ms;
         match msg {
-            Msg::HeartbeatAck { fenced, partitions } => {
+            Msg::HeartbeatAck {
+                fenced,
+                registered,
+                partitions,
+            } => {
+                self.brokers[b as usize].registered = registered;
                 if fenced {
-                    // Fenced by the controller: stop serving, register again.
-                    let partitions: Vec<PartitionId> =
+                    // It had been fenced (or restarted): its roles start over from the state
+                    // this answer carries.
+                    let hosted: Vec<PartitionId> =
                         self.brokers[b as usize].replicas.keys().copied().collect();
-                    for p in partitions {
+                    for p in hosted {
                         self.host(b, p, |h, now| h.handle_metadata(None, now));
                     }
                     self.brokers[b as usize].metadata.clear();
-                    let incarnation = self.brokers[b as usize].incarnation;
-                    self.send(
-                        Party::Broker(b),
-                        Party::Quorum,
-                        Msg::Register { incarnation },
-                    );
-                } else {
-                    self.apply_partitions(b, &partitions);
                 }
+                self.apply_partitions(b, &partitions);
             }
             Msg::Partitions(changes) => self.apply_partitions(b, &changes),
             Msg::AlterIsrResult {
@@ -1873,6 +1907,10 @@ impl Sim {
             self.note_metadata(b, *p, state);
             let now = self.now_ms;
             let broker = &mut self.brokers[b as usize];
+            if broker.registered != Some(broker.incarnation) {
+                // Not registered in this incarnation yet: the state is kept, not acted on.
+                continue;
+            }
             if !state.replicas.contains(&b) && !broker.replicas.contains_key(p) {
                 continue;
             }

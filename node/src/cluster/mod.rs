@@ -214,8 +214,6 @@ pub struct MetadataImage {
     pub topics: BTreeMap<String, TopicImage>,
     /// Each registered broker's endpoints, one per listener.
     pub endpoints: BTreeMap<u32, Vec<Endpoint>>,
-    /// Each registered broker's incarnation, from its last registration.
-    pub incarnations: BTreeMap<u32, u64>,
     /// Dynamic broker configs (KIP-226).
     pub dynamic: runnel_core::dynamic_config::DynamicBrokerConfigs,
     /// SCRAM credentials (KIP-554).
@@ -236,7 +234,6 @@ impl MetadataImage {
             controller: Controller::new(config),
             topics: BTreeMap::new(),
             endpoints: BTreeMap::new(),
-            incarnations: BTreeMap::new(),
             dynamic: Default::default(),
             scram: Default::default(),
             acls: Default::default(),
@@ -255,10 +252,10 @@ impl MetadataImage {
                 at_ms,
             } => {
                 self.endpoints.insert(*broker, endpoints.clone());
-                self.incarnations.insert(*broker, *incarnation);
                 self.controller
                     .apply(&Command::Register {
                         broker: *broker,
+                        incarnation: *incarnation,
                         at_ms: *at_ms,
                     })
                     .map_err(|e| e.to_string())
@@ -393,12 +390,6 @@ impl MetadataImage {
         let t = self.topics.get(topic)?;
         let index = u32::try_from(index).ok().filter(|i| *i < t.count)?;
         self.controller.partition(t.first + index)
-    }
-
-    /// Whether some partition is not led by its preferred replica although that replica is
-    /// live and in the ISR (the core's rule, [`Controller::imbalanced_partitions`]).
-    pub fn leaders_imbalanced(&self) -> bool {
-        !self.controller.imbalanced_partitions().is_empty()
     }
 
     /// Where `broker`'s listener `listener` is reached, if it registered one by that name.

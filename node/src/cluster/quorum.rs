@@ -18,7 +18,7 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use protobuf::Message as _;
 use raft::prelude::{ConfState, Entry as RaftEntry, EntryType, HardState, Message};
@@ -26,7 +26,7 @@ use raft::storage::MemStorage;
 use raft::{Config, RawNode, StateRole};
 use tokio::sync::{mpsc, oneshot, watch};
 
-use runnel_core::controller::ControllerConfig;
+use runnel_core::controller::{ControllerConfig, HeartbeatManager, SessionProposal};
 
 use super::transport::{LinkSecurity, Peers, Wire, receive};
 use super::{Endpoint, Entry, Envelope, MetadataImage, Voter};
@@ -41,7 +41,7 @@ const HEARTBEAT_TICKS: usize = 2;
 /// How long a proposer waits for its entry to be committed.
 const PROPOSE_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long the active controller waits before proposing the same registration or fence again.
-const REPROPOSE_AFTER: Duration = Duration::from_secs(1);
+const REPROPOSE_AFTER_MS: u64 = 1_000;
 
 /// Where the cluster's state lives and what the broker asks of it.
 pub struct Cluster {
@@ -154,10 +154,11 @@ impl Cluster {
             raw,
             log,
             peers: Peers::start(&peers, &security),
-            proposed: HashMap::new(),
+            heartbeats: HeartbeatManager::new(
+                REPROPOSE_AFTER_MS,
+                imbalance_check.map(|d| d.as_millis() as u64),
+            ),
             was_leader: false,
-            imbalance_check,
-            last_imbalance_check: Instant::now(),
         };
         tokio::spawn(driver.run(rx));
         Ok(cluster)
@@ -229,7 +230,9 @@ impl Cluster {
     /// catch-up; a node that acted on its old log would lead, and acknowledge writes, in an
     /// epoch the cluster has left.
     pub fn registered(&self) -> bool {
-        self.image().incarnations.get(&self.node_id) == Some(&self.incarnation)
+        self.image()
+            .controller
+            .is_registered(self.node_id, self.incarnation)
     }
 
     fn lock_pending(
@@ -262,12 +265,10 @@ struct Driver {
     raw: RawNode<MemStorage>,
     log: RaftLog,
     peers: Peers,
-    /// What the active controller proposed for a broker, and when (not to repeat it at once).
-    proposed: HashMap<u32, (bool, Instant)>,
+    /// The active controller's session keeping and imbalance check (core's, which the
+    /// simulator's quorum runs too).
+    heartbeats: HeartbeatManager,
     was_leader: bool,
-    /// `auto.leader.rebalance.enable` with `leader.imbalance.check.interval.seconds`.
-    imbalance_check: Option<Duration>,
-    last_imbalance_check: Instant,
 }
 
 impl Driver {
@@ -363,63 +364,68 @@ impl Driver {
             }
             return;
         }
-        // The session goes on: only its deadline, on this controller's copy (heartbeats are
-        // not in the metadata log, as in KRaft). A heartbeat from another incarnation than
-        // the metadata registered is a restart (KIP-631), whichever controller saw the last
-        // one: it registers again, and the restarted node acts on the metadata only once it
-        // has applied that registration (`Cluster::registered`).
-        let (live, registered) = {
+        // The session goes on, and a broker not live or registered with another incarnation
+        // (a restart) is registered: core's rule. Only the endpoints are the node's own.
+        let now = now_ms();
+        let proposal = {
             let mut image = self
                 .cluster
                 .image
                 .write()
                 .unwrap_or_else(|p| p.into_inner());
-            let live = image.controller.handle_heartbeat(now_ms(), broker);
-            let registered = image.incarnations.get(&broker) == Some(&incarnation)
-                && image.endpoints.get(&broker) == Some(&endpoints);
-            (live, registered)
-        };
-        if !live || !registered {
-            self.propose_for(
+            let changed = image.endpoints.get(&broker) != Some(&endpoints);
+            self.heartbeats.handle_heartbeat(
+                &mut image.controller,
+                now,
                 broker,
-                true,
-                Entry::RegisterBroker {
-                    broker,
-                    endpoints,
-                    incarnation,
-                    at_ms: now_ms(),
-                },
-            );
+                incarnation,
+                changed,
+            )
+        };
+        if let Some(proposal) = proposal {
+            self.propose_session(proposal, Some(endpoints));
         }
     }
 
-    /// Proposes a registration (`register`) or a fence for `broker`, unless the same was
-    /// proposed within [`REPROPOSE_AFTER`].
-    fn propose_for(&mut self, broker: u32, register: bool, entry: Entry) {
-        if self
-            .proposed
-            .get(&broker)
-            .is_some_and(|(r, at)| *r == register && at.elapsed() < REPROPOSE_AFTER)
-        {
-            return;
-        }
-        self.proposed.insert(broker, (register, Instant::now()));
+    /// Proposes what the active controller's session keeping asks for.
+    fn propose_session(&mut self, proposal: SessionProposal, endpoints: Option<Vec<Endpoint>>) {
+        let entry = match proposal {
+            SessionProposal::Register {
+                broker,
+                incarnation,
+            } => Entry::RegisterBroker {
+                broker,
+                endpoints: endpoints.unwrap_or_default(),
+                incarnation,
+                at_ms: now_ms(),
+            },
+            SessionProposal::Fence { broker } => {
+                tracing::info!("broker {broker}'s session expired: fencing it");
+                Entry::FenceBroker { broker }
+            }
+            SessionProposal::PreferredElection => {
+                tracing::info!("leaders are off their preferred replicas: preferred election");
+                Entry::PreferredElection
+            }
+        };
         let id = self.cluster.next_proposal.fetch_add(1, Ordering::Relaxed);
         self.propose(Envelope { id, entry });
     }
 
-    /// As leader: fence every live broker whose session expired.
+    /// As leader: fence every live broker whose session expired, and move leaders back to
+    /// their preferred replicas when due.
     fn controller_duties(&mut self) {
         let leader = self.is_leader();
         if leader && !self.was_leader {
             // A new active controller: every broker starts a fresh session, as in KRaft.
             tracing::info!("node {} is the active controller", self.cluster.node_id);
-            self.cluster
+            let mut image = self
+                .cluster
                 .image
                 .write()
-                .unwrap_or_else(|p| p.into_inner())
-                .controller
-                .refresh_sessions(now_ms());
+                .unwrap_or_else(|p| p.into_inner());
+            self.heartbeats
+                .handle_became_active(&mut image.controller, now_ms());
         }
         self.was_leader = leader;
         let known = self.raw.raft.leader_id;
@@ -427,23 +433,11 @@ impl Driver {
         if !leader {
             return;
         }
-        if let Some(every) = self.imbalance_check
-            && self.last_imbalance_check.elapsed() >= every
-        {
-            self.last_imbalance_check = Instant::now();
-            if self.cluster.image().leaders_imbalanced() {
-                tracing::info!("leaders are off their preferred replicas: preferred election");
-                let id = self.cluster.next_proposal.fetch_add(1, Ordering::Relaxed);
-                self.propose(Envelope {
-                    id,
-                    entry: Entry::PreferredElection,
-                });
-            }
-        }
-        let expired = self.cluster.image().controller.expired_sessions(now_ms());
-        for broker in expired {
-            tracing::info!("broker {broker}'s session expired: fencing it");
-            self.propose_for(broker, false, Entry::FenceBroker { broker });
+        let proposals = self
+            .heartbeats
+            .handle_tick(&self.cluster.image().controller, now_ms());
+        for proposal in proposals {
+            self.propose_session(proposal, None);
         }
     }
 
