@@ -9,6 +9,7 @@
 //! browser playground (`runnel-web`) and in the simulator; it builds for `wasm32v1-none`.
 //!
 //! # Layout
+//! Where each broker rule lives, and which bodies drive it: `docs/architecture.md`.
 //! - [`batch`]: Kafka's record batch v2 (magic 2): parse, validate (CRC-32C), build, iterate
 //!   records, assign offsets; the [`batch::Codec`] trait for compression.
 //! - [`message_set`]: magic 0/1 message sets (Produce v0–v2) up-converted to record batch v2.
