@@ -295,28 +295,42 @@ impl<S: SegmentStore> HostedPartition<S> {
         (answer, self.poll(now_ms))
     }
 
-    /// The leader's answer to [`FollowerTask::Fetch`] (as follower): the batches are copied.
-    /// Errors as [`Replica::handle_fetch_answer`] (not following any more, another epoch, a
-    /// store that failed).
+    /// The leader's answer to `asked` (a [`FollowerTask::Fetch`]), as follower: the batches
+    /// are copied. Only the answer to the request this replica would send now counts: one
+    /// asked before its role or position changed describes a log it no longer copies from
+    /// there (Kafka's fetcher drops responses for a partition whose fetch state changed), and
+    /// is refused with NOT_LEADER_OR_FOLLOWER. Other errors as
+    /// [`Replica::handle_fetch_answer`] (another epoch, a store that failed).
     pub fn handle_fetch_answer(
         &mut self,
         now_ms: u64,
+        asked: &FollowerTask,
         answer: &FetchAnswer,
         codec: &dyn Codec,
     ) -> (Result<(), ReplicaError>, Ready) {
+        if self.follower_task().as_ref() != Some(asked) {
+            return (Err(ReplicaError::NotLeaderOrFollower), self.take_ready());
+        }
         let before = self.replica.log_end_offset();
         let result = self.replica.handle_fetch_answer(answer, codec, now_ms);
         self.note_append(before);
         (result, self.take_ready())
     }
 
-    /// The leader answered a fetch with OFFSET_OUT_OF_RANGE, giving its log start and end
-    /// ([`Replica::handle_out_of_range`]).
+    /// The leader answered `asked` (a [`FollowerTask::Fetch`]) with OFFSET_OUT_OF_RANGE,
+    /// giving its log start and end ([`Replica::handle_out_of_range`]). An answer to a request
+    /// this replica would not send now is ignored, as in
+    /// [`HostedPartition::handle_fetch_answer`]: a late one from a slow old leader must not cut
+    /// a new leader's log.
     pub fn handle_out_of_range(
         &mut self,
+        asked: &FollowerTask,
         leader_log_start_offset: i64,
         leader_log_end_offset: i64,
     ) -> Ready {
+        if self.follower_task().as_ref() != Some(asked) {
+            return self.take_ready();
+        }
         let before = self.replica.log_end_offset();
         self.replica
             .handle_out_of_range(leader_log_start_offset, leader_log_end_offset);
@@ -395,6 +409,29 @@ impl<S: SegmentStore> HostedPartition<S> {
             self.ready.fsync = true;
         }
         self.poll(now_ms)
+    }
+
+    /// DeleteRecords (KIP-107) at `now_ms`: moves the log start offset to `offset` (-1: the
+    /// HW) and deletes the segments wholly below it. Kafka allows it up to the high watermark,
+    /// not past it, and only on the leader. Returns the new log start offset. Errors:
+    /// NOT_LEADER_OR_FOLLOWER, OFFSET_OUT_OF_RANGE (negative, or above the HW), a store
+    /// failure.
+    pub fn handle_delete_records(&mut self, now_ms: u64, offset: i64) -> Result<i64, ReplicaError> {
+        if !self.replica.is_leader() {
+            return Err(ReplicaError::NotLeaderOrFollower);
+        }
+        let hw = self.replica.high_watermark();
+        let target = if offset == -1 { hw } else { offset };
+        if target > hw || target < 0 {
+            return Err(ReplicaError::OffsetOutOfRange);
+        }
+        self.replica
+            .log_mut()
+            .delete_records_before(target, now_ms)
+            .map_err(|e| match e {
+                crate::log::LogError::Store(e) => ReplicaError::Storage(alloc::format!("{e}")),
+                _ => ReplicaError::OffsetOutOfRange,
+            })
     }
 
     /// One pass of the log cleaner (retention and compaction as `pass` asks, below the HW):
@@ -715,6 +752,35 @@ mod tests {
             }]
         );
         assert!(!hosted.replica().is_leader());
+    }
+
+    /// KIP-107: DeleteRecords moves the log start up to the high watermark, never past it.
+    #[test]
+    fn delete_records_stops_at_the_high_watermark() {
+        let mut hosted = leader(HostConfig::default(), LogConfig::default());
+        for at in 0..3 {
+            let _ = produce(&mut hosted, at, 1, Acks::Leader);
+        }
+        // Follower 1 copied two records, follower 2 all three: the HW is 2.
+        let _ = hosted.handle_replica_fetch(10, 1, 2, 1, 1 << 20);
+        let _ = hosted.handle_replica_fetch(10, 2, 3, 1, 1 << 20);
+        assert_eq!(hosted.replica().high_watermark(), 2);
+        assert_eq!(
+            hosted.handle_delete_records(20, 3),
+            Err(ReplicaError::OffsetOutOfRange),
+            "offset 3 is above the HW"
+        );
+        assert_eq!(
+            hosted.handle_delete_records(20, -1),
+            Ok(2),
+            "-1 means the HW"
+        );
+        assert_eq!(hosted.replica().log_start_offset(), 2);
+        let _ = hosted.handle_metadata(Some(&state(1, &[1, 2], 2, 2)), 30);
+        assert_eq!(
+            hosted.handle_delete_records(40, 2),
+            Err(ReplicaError::NotLeaderOrFollower)
+        );
     }
 
     /// KIP-101: a follower asks the new leader where its last epoch ends, truncates there,

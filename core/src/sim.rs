@@ -724,6 +724,8 @@ impl Ord for Scheduled {
 struct FetchState {
     seq: u64,
     inflight: bool,
+    /// What the fetch in flight asked.
+    task: Option<FollowerTask>,
 }
 
 struct SimBroker {
@@ -1692,13 +1694,20 @@ impl Sim {
                 // Only the answer to the fetch in flight counts: a late answer to an earlier
                 // one (another leader, another role) is dropped, as Kafka's fetcher drops
                 // responses for a partition whose fetch state changed.
-                let current = self.brokers[b as usize]
+                let asked = self.brokers[b as usize]
                     .fetches
                     .get(&partition)
-                    .is_some_and(|f| f.seq == seq && f.inflight);
-                if answer == Err(ReplicaError::OffsetOutOfRange) && current {
+                    .filter(|f| f.seq == seq && f.inflight)
+                    .and_then(|f| f.task);
+                if answer == Err(ReplicaError::OffsetOutOfRange)
+                    && let Some(asked) = asked
+                {
                     self.host(b, partition, |h, _| {
-                        h.handle_out_of_range(leader_log_start_offset, leader_log_end_offset)
+                        h.handle_out_of_range(
+                            &asked,
+                            leader_log_start_offset,
+                            leader_log_end_offset,
+                        )
                     });
                 }
                 self.follower_answer(b, partition, seq, answer);
@@ -2063,12 +2072,14 @@ impl Sim {
         let current = broker.fetches.entry(p).or_insert(FetchState {
             seq: 0,
             inflight: false,
+            task: None,
         });
         if seq <= current.seq && current.inflight {
             return;
         }
         current.seq = seq;
         current.inflight = true;
+        current.task = Some(task);
         self.send(Party::Broker(b), Party::Broker(task.leader()), msg);
         self.timer(
             Party::Broker(b),
@@ -2085,19 +2096,22 @@ impl Sim {
         answer: Result<FetchAnswer, ReplicaError>,
     ) {
         let broker = &mut self.brokers[b as usize];
-        match broker.fetches.get_mut(&p) {
-            Some(f) if f.seq == seq => f.inflight = false,
+        let asked = match broker.fetches.get_mut(&p) {
+            Some(f) if f.seq == seq => {
+                f.inflight = false;
+                f.task
+            }
             _ => return,
-        }
-        if !broker.replicas.contains_key(&p) {
+        };
+        let Some(asked) = asked.filter(|_| broker.replicas.contains_key(&p)) else {
             return;
-        }
+        };
         let next_in = match answer {
             Ok(answer) => {
                 let had_records = !answer.records.is_empty();
                 let mut copied = Ok(());
                 self.host(b, p, |h, now| {
-                    let (result, ready) = h.handle_fetch_answer(now, &answer, &NoCodec);
+                    let (result, ready) = h.handle_fetch_answer(now, &asked, &answer, &NoCodec);
                     copied = result;
                     ready
                 });

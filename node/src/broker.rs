@@ -188,14 +188,10 @@ pub struct PartitionState {
 }
 
 impl PartitionState {
-    /// What consumers may read up to: the high watermark where this node leads (a single
-    /// node leads every partition), else the log end.
+    /// What consumers may read up to: the replica's high watermark (a single node leads every
+    /// partition, with itself as the ISR, so its HW is its log end).
     pub fn high_watermark(&self) -> i64 {
-        if self.replica().is_leader() {
-            self.replica().high_watermark()
-        } else {
-            self.log().log_end_offset()
-        }
+        self.replica().high_watermark()
     }
 
     /// The replica: role, HW, ISR, log.
@@ -2295,17 +2291,18 @@ impl Broker {
         offset: i64,
     ) -> Result<i64, ApiError> {
         let mut state = partition.lock();
-        // Kafka: DeleteRecords may move the log start up to the high watermark, not past it
-        // (-1 means the HW), else OFFSET_OUT_OF_RANGE.
+        // The bound (the high watermark, -1 meaning it) is core's.
         let hw = state.high_watermark();
-        let target = if offset == -1 { hw } else { offset };
-        if target > hw || target < 0 {
-            return Err(ApiError::new(
-                error_code::OFFSET_OUT_OF_RANGE,
-                format!("offset {offset} is above the high watermark {hw}"),
-            ));
-        }
-        let start = state.log_mut().delete_records_before(target, now_ms())?;
+        let start = state
+            .host
+            .handle_delete_records(now_ms(), offset)
+            .map_err(|e| match e {
+                ReplicaError::OffsetOutOfRange => ApiError::new(
+                    error_code::OFFSET_OUT_OF_RANGE,
+                    format!("offset {offset} is above the high watermark {hw}"),
+                ),
+                e => ApiError::new(e.kafka_error_code(), e.to_string()),
+            })?;
         fs::write(dir.join("log-start-offset"), start.to_string())
             .map_err(|e| ApiError::new(error_code::KAFKA_STORAGE_ERROR, e.to_string()))?;
         Ok(start)

@@ -269,10 +269,6 @@ fn fetch(broker: &Broker, client: &mut Client, me: i32, jobs: &[Job]) -> Result<
             };
             let partition = &job.partition;
             let mut state = partition.lock();
-            if state.host.follower_task() != Some(job.task) {
-                fetched.moved = true; // the role or position changed while the fetch was out
-                continue;
-            }
             let ready = match data.error_code {
                 0 => {
                     let answer = FetchAnswer {
@@ -284,7 +280,7 @@ fn fetch(broker: &Broker, client: &mut Client, me: i32, jobs: &[Job]) -> Result<
                     let (copied, ready) =
                         state
                             .host
-                            .handle_fetch_answer(now_ms(), &answer, &broker.codec);
+                            .handle_fetch_answer(now_ms(), &job.task, &answer, &broker.codec);
                     match copied {
                         Ok(()) if records => {
                             broker.storage_ok();
@@ -299,6 +295,9 @@ fn fetch(broker: &Broker, client: &mut Client, me: i32, jobs: &[Job]) -> Result<
                             );
                             fetched.waited = false;
                         }
+                        // The role or position changed while the fetch was out: core drops
+                        // the answer, and the next round asks what is needed now.
+                        Err(ReplicaError::NotLeaderOrFollower) => fetched.moved = true,
                         Err(_) => {}
                     }
                     ready
@@ -306,9 +305,11 @@ fn fetch(broker: &Broker, client: &mut Client, me: i32, jobs: &[Job]) -> Result<
                 error_code::OFFSET_OUT_OF_RANGE => {
                     fetched.moved = true;
                     // last_stable_offset carries the leader's log end between runnel nodes.
-                    state
-                        .host
-                        .handle_out_of_range(data.log_start_offset, data.last_stable_offset)
+                    state.host.handle_out_of_range(
+                        &job.task,
+                        data.log_start_offset,
+                        data.last_stable_offset,
+                    )
                 }
                 _ => {
                     fetched.waited = false;
