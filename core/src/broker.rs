@@ -348,20 +348,24 @@ impl<S: SegmentStore> HostedPartition<S> {
         self.take_ready()
     }
 
-    /// The controller's answer to the proposal of `proposed` (the ISR it asked for).
+    /// The controller's answer to `proposed` (an [`AlterPartition`] this replica sent).
     ///
     /// An accepted state newer than what the replica applied is applied like any metadata,
     /// so an answer overtaken by a newer change cannot roll it back, and that also ends the
-    /// proposal. Otherwise only an answer to the proposal in flight counts: a late answer to
-    /// an earlier one must not end a newer one, nor mark its additions refused while the
-    /// controller may still accept them.
+    /// proposal. Otherwise only an answer to the proposal in flight counts (the same ISR, in
+    /// the same leader and partition epochs): a late answer to an earlier one must not end a
+    /// newer one, nor mark its additions refused while the controller may still accept them.
+    /// An unanswered proposal is due again at the next tick.
     pub fn handle_alter_partition_result(
         &mut self,
         now_ms: u64,
-        proposed: &[BrokerId],
+        proposed: &AlterPartition,
         outcome: AlterPartitionOutcome,
     ) -> Ready {
-        let answers_pending = self.replica.pending_isr_change() == Some(proposed);
+        let answers_pending = self.replica.is_leader()
+            && self.replica.pending_isr_change() == Some(&proposed.isr[..])
+            && self.replica.leader_epoch() == proposed.leader_epoch
+            && self.replica.applied_partition_epoch() == proposed.partition_epoch;
         match outcome {
             AlterPartitionOutcome::Accepted(Some(state))
                 if state.partition_epoch > self.replica.applied_partition_epoch() =>
@@ -380,6 +384,10 @@ impl<S: SegmentStore> HostedPartition<S> {
             }
             AlterPartitionOutcome::Unanswered if answers_pending => {
                 self.replica.abandon_isr_change();
+                // Due at the next tick (not at once: with no controller reachable, the
+                // answer may come back as fast as it is asked).
+                self.alter_partition_sent_ms =
+                    Some(now_ms.saturating_sub(self.config.alter_partition_resend_ms));
             }
             AlterPartitionOutcome::Refused | AlterPartitionOutcome::Unanswered => {}
         }
@@ -669,15 +677,31 @@ mod tests {
             Some(shrink.clone()),
             "unanswered for alter_partition_resend_ms: the same proposal again"
         );
-        // A late answer to some earlier proposal does not end this one.
-        let ready =
-            hosted.handle_alter_partition_result(1_350, &[0], AlterPartitionOutcome::Refused);
-        assert_eq!(ready.alter_partition, None);
-        assert_eq!(hosted.replica().pending_isr_change(), Some(&[0, 1][..]));
+        // A late answer to some earlier proposal does not end this one: another ISR, or the
+        // same ISR proposed in an earlier partition epoch.
+        let earlier = [
+            AlterPartition {
+                isr: vec![0],
+                ..shrink.clone()
+            },
+            AlterPartition {
+                partition_epoch: 0,
+                ..shrink.clone()
+            },
+        ];
+        for earlier in &earlier {
+            let ready = hosted.handle_alter_partition_result(
+                1_350,
+                earlier,
+                AlterPartitionOutcome::Refused,
+            );
+            assert_eq!(ready.alter_partition, None);
+            assert_eq!(hosted.replica().pending_isr_change(), Some(&[0, 1][..]));
+        }
         // Its own answer, accepted with the new state: applied like metadata.
         let ready = hosted.handle_alter_partition_result(
             1_400,
-            &[0, 1],
+            &shrink,
             AlterPartitionOutcome::Accepted(Some(state(0, &[0, 1], 1, 2))),
         );
         assert_eq!(
@@ -699,11 +723,7 @@ mod tests {
     fn an_unanswered_proposal_goes_again_at_the_next_input_and_a_refused_one_leaves_the_isr() {
         let mut hosted = leader(HostConfig::default(), LogConfig::default());
         let _ = hosted.handle_replica_fetch(900, 1, 0, 1, 1 << 20);
-        let proposed = hosted
-            .handle_tick(1_001)
-            .alter_partition
-            .expect("a shrink")
-            .isr;
+        let proposed = hosted.handle_tick(1_001).alter_partition.expect("a shrink");
         let ready = hosted.handle_alter_partition_result(
             1_100,
             &proposed,
@@ -711,7 +731,12 @@ mod tests {
         );
         assert_eq!(ready.alter_partition, None, "not at once");
         assert_eq!(
-            hosted.handle_tick(1_101).alter_partition.map(|a| a.isr),
+            hosted.poll_timeout(),
+            Some(1_100),
+            "due at the next tick, not after alter_partition_resend_ms"
+        );
+        assert_eq!(
+            hosted.handle_tick(1_101).alter_partition,
             Some(proposed.clone()),
             "the quorum's own timeout passed: the same proposal at the next tick"
         );

@@ -663,7 +663,8 @@ impl HeartbeatManager {
     /// the metadata does not have live (new, fenced), or registered with another incarnation
     /// (a restart, KIP-631: whichever controller saw its last heartbeat), or whose
     /// registration is out of date otherwise (`registration_changed`: the node's endpoints)
-    /// is to be registered.
+    /// is to be registered. Incarnations grow with each start of the broker's process: one
+    /// older than the registered one is ignored.
     pub fn handle_heartbeat(
         &mut self,
         controller: &mut Controller,
@@ -672,6 +673,15 @@ impl HeartbeatManager {
         incarnation: u64,
         registration_changed: bool,
     ) -> Option<SessionProposal> {
+        // A heartbeat from an incarnation older than the registered one comes from a process
+        // that is gone (it was delayed on the way): it neither keeps the session nor
+        // registers that process again, which would fence the live one.
+        if controller
+            .incarnation(broker)
+            .is_some_and(|registered| incarnation < registered)
+        {
+            return None;
+        }
         let live = controller.handle_heartbeat(now_ms, broker);
         if live && controller.is_registered(broker, incarnation) && !registration_changed {
             return None;
@@ -925,6 +935,20 @@ mod tests {
         assert_eq!(c.elect_preferred_leaders(), 1);
         assert_eq!(c.partition(0).unwrap().leader, Some(0));
         assert_eq!(c.partition(0).unwrap().leader_epoch, 2);
+        // Broker 0 restarts again (incarnation 3); then a heartbeat of incarnation 1, delayed
+        // on the way, arrives.
+        c.apply(&Command::Register {
+            broker: 0,
+            incarnation: 3,
+            at_ms: 12_000,
+        })
+        .unwrap();
+        assert_eq!(
+            heartbeats.handle_heartbeat(&mut c, 12_100, 0, 1, false),
+            None,
+            "a delayed heartbeat of an older incarnation registers nothing"
+        );
+        assert!(c.is_registered(0, 3));
     }
 
     #[test]

@@ -26,7 +26,9 @@ use core::cmp::{Ordering, Reverse};
 use serde::{Deserialize, Serialize};
 
 use crate::batch::{BatchBuilder, NoCodec, batches};
-use crate::broker::{AlterPartitionOutcome, FollowerTask, HostConfig, HostedPartition, Ready};
+use crate::broker::{
+    AlterPartition, AlterPartitionOutcome, FollowerTask, HostConfig, HostedPartition, Ready,
+};
 use crate::controller::{
     Command, Controller, ControllerConfig, HeartbeatManager, PartitionId, PartitionState,
 };
@@ -458,6 +460,9 @@ enum Msg {
         incarnation: u64,
     },
     HeartbeatAck {
+        /// The incarnation whose heartbeat this answers (an answer to an earlier
+        /// incarnation's is dropped).
+        incarnation: u64,
         /// The broker was not live and registered before this heartbeat (fenced, restarted).
         fenced: bool,
         /// The incarnation the metadata now registers for the broker.
@@ -474,8 +479,8 @@ enum Msg {
     /// The partition state after an ISR proposal (`None`: refused).
     AlterIsrResult {
         partition: PartitionId,
-        /// The ISR that was proposed (which proposal this answers).
-        proposed: Vec<BrokerId>,
+        /// The proposal this answers.
+        proposed: AlterPartition,
         state: Option<PartitionState>,
     },
     Fetch {
@@ -751,6 +756,14 @@ struct SimBroker {
     /// Paused ([`Fault::Pause`]): deliveries and timers wait in `held` until resumed.
     paused: bool,
     held: Vec<Event>,
+}
+
+impl SimBroker {
+    /// Whether the metadata it learnt registers its own incarnation
+    /// ([`Controller::is_registered`]'s rule): only then does it act on it.
+    fn acts_on_metadata(&self) -> bool {
+        self.registered == Some(self.incarnation)
+    }
 }
 
 struct InFlight {
@@ -1550,7 +1563,7 @@ impl Sim {
                     let _ = self.controller.apply(&proposal.command(now));
                     self.push_changes();
                 }
-                self.heartbeat_ack(b, !was_live);
+                self.heartbeat_ack(b, incarnation, !was_live);
             }
             Msg::AlterIsr {
                 partition,
@@ -1567,7 +1580,11 @@ impl Sim {
                     from,
                     Msg::AlterIsrResult {
                         partition,
-                        proposed: isr,
+                        proposed: AlterPartition {
+                            leader_epoch,
+                            partition_epoch,
+                            isr,
+                        },
                         state: result,
                     },
                 );
@@ -1577,7 +1594,7 @@ impl Sim {
         }
     }
 
-    fn heartbeat_ack(&mut self, b: BrokerId, fenced: bool) {
+    fn heartbeat_ack(&mut self, b: BrokerId, incarnation: u64, fenced: bool) {
         let partitions = self
             .controller
             .partitions()
@@ -1588,6 +1605,7 @@ impl Sim {
             Party::Quorum,
             Party::Broker(b),
             Msg::HeartbeatAck {
+                incarnation,
                 fenced,
                 registered,
                 partitions,
@@ -1616,10 +1634,14 @@ impl Sim {
         let now = self.now_ms;
         match msg {
             Msg::HeartbeatAck {
+                incarnation,
                 fenced,
                 registered,
                 partitions,
             } => {
+                if incarnation != self.brokers[b as usize].incarnation {
+                    return;
+                }
                 self.brokers[b as usize].registered = registered;
                 if fenced {
                     // It had been fenced (or restarted): its roles start over from the state
@@ -1639,9 +1661,14 @@ impl Sim {
                 proposed,
                 state,
             } => {
-                // An accepted state is also metadata this broker learns.
+                // An accepted state is also metadata this broker learns; like any, it is
+                // acted on only once this incarnation is registered (an answer to the
+                // proposal of a crashed incarnation may reach the restarted one).
                 if let Some(state) = &state {
                     self.note_metadata(b, partition, state);
+                }
+                if !self.brokers[b as usize].acts_on_metadata() {
+                    return;
                 }
                 let outcome = match state {
                     Some(state) => AlterPartitionOutcome::Accepted(Some(state)),
@@ -1916,7 +1943,7 @@ impl Sim {
             self.note_metadata(b, *p, state);
             let now = self.now_ms;
             let broker = &mut self.brokers[b as usize];
-            if broker.registered != Some(broker.incarnation) {
+            if !broker.acts_on_metadata() {
                 // Not registered in this incarnation yet: the state is kept, not acted on.
                 continue;
             }

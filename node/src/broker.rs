@@ -335,6 +335,9 @@ pub struct Broker {
     storage_failed_at_ms: AtomicU64,
     /// This broker, for the tasks it spawns (an ISR proposal's answer comes back later).
     me: OnceLock<std::sync::Weak<Broker>>,
+    /// The node's runtime, for those tasks when the caller is a plain thread (a plugin
+    /// pipeline's produce, a fetcher thread).
+    runtime: OnceLock<tokio::runtime::Handle>,
 }
 
 /// Resolves when an acks=all write is on the ISR: its base offset, or why it failed.
@@ -404,6 +407,7 @@ impl Broker {
             },
             storage_failed_at_ms: AtomicU64::new(0),
             me: OnceLock::new(),
+            runtime: OnceLock::new(),
             config,
             data_dir,
         });
@@ -729,6 +733,9 @@ impl Broker {
 
     /// Joins a cluster: from now on topics come from its metadata.
     pub fn set_cluster(self: &Arc<Self>, cluster: Arc<Cluster>) {
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let _ = self.runtime.set(runtime);
+        }
         let _ = self.cluster.set(cluster);
         self.reconcile();
     }
@@ -1671,10 +1678,19 @@ impl Broker {
                 cut.to
             );
         }
-        if let Some(alter) = ready.alter_partition {
-            self.propose_alter_partition(partition, alter);
+        let mut completed = ready.completed;
+        if let Some(alter) = ready.alter_partition
+            && let Err(alter) = self.propose_alter_partition(partition, alter)
+        {
+            // Nowhere to send it from: due again at the next tick, like an unanswered one.
+            let more = state.host.handle_alter_partition_result(
+                now_ms(),
+                &alter,
+                AlterPartitionOutcome::Unanswered,
+            );
+            completed.extend(more.completed);
         }
-        for done in ready.completed {
+        for done in completed {
             if let Some(tx) = state.waiters.remove(&done.request) {
                 let _ = tx.send(done.result);
             }
@@ -1682,13 +1698,30 @@ impl Broker {
         result
     }
 
-    /// Sends a leader's ISR change to the metadata quorum (cluster mode) and hands the
-    /// answer back to the partition.
-    fn propose_alter_partition(&self, partition: &Partition, alter: AlterPartition) {
+    /// Sends a leader's ISR change to the metadata quorum (cluster mode) from a task on the
+    /// node's runtime, and hands the answer back to the partition. `Err`: it could not be
+    /// sent (no runtime to send it from).
+    fn propose_alter_partition(
+        &self,
+        partition: &Partition,
+        alter: AlterPartition,
+    ) -> Result<(), AlterPartition> {
         let Some(cluster) = self.cluster() else {
-            return;
+            return Ok(());
         };
         let (topic, index) = (partition.topic.clone(), partition.index);
+        let runtime = self
+            .runtime
+            .get()
+            .cloned()
+            .or_else(|| tokio::runtime::Handle::try_current().ok());
+        // The answer goes to this very partition, even if the topic is deleted and made again
+        // meanwhile.
+        let found = self.partition(&topic, index).ok();
+        let broker = self.me.get().and_then(std::sync::Weak::upgrade);
+        let (Some(runtime), Some(partition), Some(broker)) = (runtime, found, broker) else {
+            return Err(alter);
+        };
         let entry = Entry::AlterIsr {
             topic: topic.clone(),
             partition: index,
@@ -1698,13 +1731,7 @@ impl Broker {
             isr: alter.isr.clone(),
         };
         tracing::debug!("{topic}-{index}: proposing {entry:?}");
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            return;
-        };
         let cluster = cluster.clone();
-        let Some(broker) = self.me.get().and_then(std::sync::Weak::upgrade) else {
-            return;
-        };
         runtime.spawn(async move {
             let outcome = match cluster.propose_outcome(entry).await {
                 // Accepted: the new ISR arrives with the metadata (apply_roles).
@@ -1718,15 +1745,13 @@ impl Broker {
                     AlterPartitionOutcome::Unanswered
                 }
             };
-            let Ok(partition) = broker.partition(&topic, index) else {
-                return;
-            };
             let mut state = partition.lock();
             let ready = state
                 .host
-                .handle_alter_partition_result(now_ms(), &alter.isr, outcome);
+                .handle_alter_partition_result(now_ms(), &alter, outcome);
             let _ = broker.carry_out(&partition, &mut state, ready);
         });
+        Ok(())
     }
 
     /// Every tick: each partition whose next deadline has come (core's `poll_timeout`: an

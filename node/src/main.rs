@@ -1495,7 +1495,9 @@ async fn timers(broker: Arc<Broker>) {
         tick.tick().await;
         let outputs = broker.lock_groups().coordinator.handle_timeout(now_ms());
         broker.deliver(outputs);
-        broker.replication_tick();
+        // It may fsync (`flush.ms`): off the async workers.
+        let ticked = broker.clone();
+        let _ = tokio::task::spawn_blocking(move || ticked.replication_tick()).await;
     }
 }
 
