@@ -435,10 +435,18 @@ pub struct Report {
     pub refused: u64,
     /// Records that failed otherwise (timeouts, no leader) after the last retry.
     pub failed: u64,
-    /// Acknowledged records missing from the committed log of their partition's leader.
+    /// Records sent and not yet answered (neither acknowledged, refused nor failed): with
+    /// the three above, `sent = acknowledged + refused + failed + pending`.
+    pub pending: u64,
+    /// Acknowledged records gone: truncated away, or a leader was elected without them (with
+    /// no live leader: no replica holds them).
     pub lost: u64,
     /// The ids of the first [`LOST_IDS_MAX`] of them, for views and debugging.
     pub lost_ids: Vec<u64>,
+    /// Acknowledged records not committed: on their partition's leader above its high
+    /// watermark, or, with no live leader, on some replica (unavailable). They may be
+    /// committed later, or lost if a replica without them is elected.
+    pub at_risk: u64,
     /// Records of an idempotent producer found more than once in a committed log (each such
     /// record is also a [`Violation::DuplicatedRecord`]).
     pub duplicated: u64,
@@ -1080,7 +1088,7 @@ impl Sim {
                 self.violations.push(v);
             }
         }
-        let lost_ids: Vec<u64> = self
+        let uncommitted: Vec<(u64, PartitionId, i64)> = self
             .producer
             .acked
             .iter()
@@ -1095,14 +1103,67 @@ impl Sim {
                     idempotent && at.get(&(*p, *offset)).is_some_and(|other| other != *id);
                 !committed.contains(id) || misplaced
             })
-            .map(|(id, _)| *id)
+            .map(|(id, (p, offset))| (*id, *p, *offset))
             .collect();
+        // Of those, the ones the partition's leader still holds above its HW are at risk (not
+        // committed yet); with no live leader, the ones any replica holds (unavailable). The
+        // rest are lost: truncated away, or a leader was elected without them. Logs are read
+        // only for the partitions concerned: the playground asks every frame.
+        let mut held: BTreeMap<PartitionId, BTreeSet<(i64, u64)>> = BTreeMap::new();
+        for (_, p, _) in &uncommitted {
+            if held.contains_key(p) {
+                continue;
+            }
+            let live_leader = self
+                .controller
+                .partition(*p)
+                .and_then(|s| s.leader)
+                .filter(|l| self.brokers[*l as usize].alive);
+            let holders: Vec<&HostedPartition> = match live_leader {
+                Some(l) => self.brokers[l as usize]
+                    .replicas
+                    .get(p)
+                    .into_iter()
+                    .collect(),
+                None => self
+                    .brokers
+                    .iter()
+                    .filter_map(|b| b.replicas.get(p))
+                    .collect(),
+            };
+            let records = holders
+                .into_iter()
+                .flat_map(|h| {
+                    let r = h.replica();
+                    record_offsets(&r.read_all(r.log_end_offset()))
+                })
+                .collect();
+            held.insert(*p, records);
+        }
+        let (mut lost_ids, mut at_risk) = (Vec::new(), 0);
+        for (id, p, offset) in uncommitted {
+            let records = held.get(&p);
+            let still_held = records.is_some_and(|r| {
+                if idempotent {
+                    r.contains(&(offset, id))
+                } else {
+                    r.iter().any(|(_, other)| *other == id)
+                }
+            });
+            if still_held {
+                at_risk += 1;
+            } else {
+                lost_ids.push(id);
+            }
+        }
         Report {
             sent: self.producer.sent.len() as u64,
             acknowledged: self.producer.acked.len() as u64,
             refused: self.producer.refused.len() as u64,
             failed: self.producer.failed.len() as u64,
+            pending: self.producer.inflight.len() as u64,
             lost: lost_ids.len() as u64,
+            at_risk,
             lost_ids: lost_ids.into_iter().take(LOST_IDS_MAX).collect(),
             duplicated: duplicated_count,
             consumed: self.consumer.consumed,

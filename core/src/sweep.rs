@@ -47,7 +47,7 @@ impl CaseResult {
     pub fn passed(&self) -> bool {
         self.converged
             && self.report.violations.is_empty()
-            && (!self.durable || self.report.lost == 0)
+            && (!self.durable || self.report.lost + self.report.at_risk == 0)
     }
 }
 

@@ -45,13 +45,46 @@ fn the_playground_teaches_the_acks1_failover_and_rewinds() {
     let (expected, _) = runnel_core::scenario::by_name("acks1-failover")
         .expect("scenario")
         .run();
-    assert!(
-        result["lesson"]
-            .as_str()
-            .is_some_and(|l| l.starts_with("acks1-failover")),
-        "{result}"
+    let acks1 = runnel_core::scenario::by_name("acks1-failover").expect("scenario");
+    assert_eq!(
+        result["lesson"].as_str(),
+        Some(acks1.title),
+        "the picker shows the lesson's plain title: {result}"
     );
     assert_eq!(result["lost"].as_u64(), Some(expected.lost), "{result}");
+    // Issue 17, item 6: the first screen and the page title say what this is.
+    assert_eq!(
+        result["headline"].as_str(),
+        Some("Apache Kafka failover, simulated in your browser"),
+        "{result}"
+    );
+    assert!(
+        result["title"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("Apache Kafka failover")),
+        "{result}"
+    );
+    // Issue 17, item 1: acks-all-min-insync-2 at 13.5 s, the partition offline: 0 lost, the
+    // acknowledged records at risk, and every record sent accounted for in words.
+    let n = |k: &str| result["min_insync_counts"][k].as_u64().unwrap_or(u64::MAX);
+    assert_eq!(n("lost"), 0, "{result}");
+    assert!(n("at-risk") > 0, "{result}");
+    assert_eq!(
+        n("committed") + n("at-risk") + n("lost"),
+        n("acknowledged"),
+        "{result}"
+    );
+    assert_eq!(
+        n("acknowledged") + n("refused") + n("failed") + n("pending"),
+        n("sent"),
+        "{result}"
+    );
+    // Issue 17, item 7: on a touch screen, no keyboard hints and no target under 24 px.
+    let touch = &result["touch"];
+    assert_eq!(touch["coarse"].as_bool(), Some(true), "{result}");
+    assert!(touch["hints"].as_u64().is_some_and(|n| n >= 4), "{result}");
+    assert_eq!(touch["hints_shown"].as_u64(), Some(0), "{result}");
+    assert_eq!(touch["small"].as_u64(), Some(0), "{result}");
     assert_eq!(result["sent"].as_u64(), Some(expected.sent), "{result}");
     assert!(expected.lost > 0);
 

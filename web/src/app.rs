@@ -379,11 +379,21 @@ pub fn app() -> Html {
     html! {
         <main>
             <header>
-                <h1>{ "runnel playground" }</h1>
+                <h1 data-testid="headline">{ "Apache Kafka failover, simulated in your browser" }</h1>
+                <p class="intro">
+                    { "A whole Kafka-style cluster runs in this page: a controller, three brokers,                        a producer and consumers, on a simulated network and clock. Pick a lesson,                        press ▶ Play, and watch each broker's log, high watermark and ISR; then                        kill a broker or cut a link to break it yourself. (runnel playground)" }
+                </p>
                 <label>{ "Lesson " }
                     <select data-testid="scenario" ref={picker} onchange={on_select}>
-                        { for scenarios.iter().enumerate().map(|(i, (name, title))| html! {
-                            <option value={*name} selected={i == selected}>{ format!("{name}: {title}") }</option>
+                        { for lesson_groups(&scenarios).into_iter().map(|(group, members)| html! {
+                            <optgroup label={group}>
+                                { for members.into_iter().map(|i| {
+                                    let (name, title) = scenarios[i];
+                                    html! {
+                                        <option value={name} selected={i == selected}>{ title }</option>
+                                    }
+                                }) }
+                            </optgroup>
                         }) }
                     </select>
                 </label>
@@ -406,22 +416,33 @@ pub fn app() -> Html {
                     }
                 </p>
                 <p class="numbers">
-                    { "So far: " }
-                    <strong data-testid="sent">{ report.sent }</strong>{ " records sent, " }
+                    { "So far " }
+                    <strong data-testid="sent">{ report.sent }</strong>{ " records sent: " }
                     <strong data-testid="acknowledged">{ report.acknowledged }</strong>{ " acknowledged, " }
-                    <strong data-testid="lost">{ report.lost }</strong>{ " acknowledged records lost." }
+                    <strong data-testid="refused">{ report.refused }</strong>{ " refused (not enough replicas), " }
+                    <strong data-testid="failed">{ report.failed }</strong>{ " failed, " }
+                    <strong data-testid="pending">{ report.pending }</strong>{ " waiting for an answer." }
+                </p>
+                <p class="numbers">
+                    { "Of the acknowledged: " }
+                    <strong data-testid="committed">{ report.acknowledged - report.at_risk - report.lost }</strong>
+                    { " committed (below the leader's high watermark), " }
+                    <strong data-testid="at-risk">{ report.at_risk }</strong>
+                    { " at risk (the leader has them above its high watermark, or no leader is up), " }
+                    <strong data-testid="lost">{ report.lost }</strong>
+                    { " lost (truncated away, or a leader was elected without them)." }
                 </p>
             </section>
             <section class="controls">
                 if playing {
-                    <button data-testid="pause" onclick={cb(Action::Pause)}>{ "⏸ Pause (space)" }</button>
+                    <button data-testid="pause" onclick={cb(Action::Pause)}>{ "⏸ Pause" }<span class="key">{ " (space)" }</span></button>
                 } else {
-                    <button data-testid="play" onclick={cb(Action::Play)}>{ "▶ Play (space)" }</button>
+                    <button data-testid="play" onclick={cb(Action::Play)}>{ "▶ Play" }<span class="key">{ " (space)" }</span></button>
                 }
-                <button data-testid="step" onclick={cb(Action::Step(100))}>{ "Step 100 ms (→)" }</button>
-                <button data-testid="rewind" onclick={cb(Action::Rewind(1_000))}>{ "Back 1 s (←)" }</button>
+                <button data-testid="step" onclick={cb(Action::Step(100))}>{ "Step 100 ms" }<span class="key">{ " (→)" }</span></button>
+                <button data-testid="rewind" onclick={cb(Action::Rewind(1_000))}>{ "Back 1 s" }<span class="key">{ " (←)" }</span></button>
                 <button data-testid="fork" onclick={cb(Action::Fork(now))}>{ "Fork here" }</button>
-                <button data-testid="end" onclick={cb(Action::RunToEnd)}>{ "Run to end (End)" }</button>
+                <button data-testid="end" onclick={cb(Action::RunToEnd)}>{ "Run to end" }<span class="key">{ " (End)" }</span></button>
                 <label>{ "Speed " }
                     <input type="range" min="0.5" max="50" step="0.5" value={speed.to_string()} onchange={on_speed} aria-label="speed"/>
                 </label>
@@ -710,6 +731,34 @@ fn shown(s: &crate::keys::Shown) -> String {
 /// The plugin panel's sample records.
 const SAMPLES: &str =
     "order-1,{\"region\":\"eu\"}\norder-2,{\"region\":\"us\"}\norder-3,{},ap\norder-4,{}";
+
+/// The lessons by topic, in the order each topic first appears, with their indexes: what the
+/// picker shows as option groups, so a newcomer sees five subjects, not 24 names.
+fn lesson_groups(scenarios: &[(&'static str, &'static str)]) -> Vec<(&'static str, Vec<usize>)> {
+    let mut groups: Vec<(&'static str, Vec<usize>)> = Vec::new();
+    for (i, (name, _)) in scenarios.iter().enumerate() {
+        let group = lesson_group(name);
+        match groups.iter_mut().find(|(g, _)| *g == group) {
+            Some((_, members)) => members.push(i),
+            None => groups.push((group, vec![i])),
+        }
+    }
+    groups
+}
+
+/// The topic a lesson (by its scenario name) belongs to.
+fn lesson_group(name: &str) -> &'static str {
+    match name {
+        "partitions-ordering" | "consumer-group-rebalance" | "offsets-rewind" => {
+            "Partitions and consumer groups"
+        }
+        "retention" | "compaction" => "Cleaning the log: retention and compaction",
+        n if n.starts_with("acks") => "Durability: acks, min.insync.replicas, unclean election",
+        n if n.starts_with("np") => "Network partitions",
+        n if n.starts_with("sandbox") => "Sandbox",
+        _ => "Leaders, epochs and truncation",
+    }
+}
 
 /// Sample lines as records: `key,value[,region header]`.
 fn sample_records(text: &str) -> Vec<(String, PluginRecord)> {
@@ -1025,6 +1074,22 @@ mod tests {
                 "B1-producer"
             ]
         );
+    }
+
+    /// Issue 17, item 6: the lessons come grouped by subject, each exactly once.
+    #[test]
+    fn lessons_are_grouped_by_subject() {
+        let lessons: Vec<(&'static str, &'static str)> = crate::model::Model::new(0)
+            .scenarios()
+            .iter()
+            .map(|s| (s.name, s.title))
+            .collect();
+        let groups = lesson_groups(&lessons);
+        assert_eq!(groups.len(), 6, "{groups:?}");
+        let listed: usize = groups.iter().map(|(_, m)| m.len()).sum();
+        assert_eq!(listed, lessons.len(), "every lesson in one group");
+        assert_eq!(groups[0].0, "Partitions and consumer groups");
+        assert_eq!(groups.last().map(|g| g.0), Some("Sandbox"));
     }
 
     #[test]

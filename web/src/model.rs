@@ -852,6 +852,48 @@ mod tests {
         assert!(got.lost > 0);
     }
 
+    /// Issue 17, item 1: "lost" is loss. An acknowledged record above the leader's HW, or in
+    /// a partition with no leader, is at risk, not lost; lost means no replica has it. And
+    /// every record sent is acknowledged, refused, failed or still waiting.
+    #[test]
+    fn the_counters_tell_lost_from_at_risk_and_account_for_every_record_sent() {
+        let accounted = |r: &runnel_core::sim::Report| {
+            assert_eq!(
+                r.sent,
+                r.acknowledged + r.refused + r.failed + r.pending,
+                "{r:?}"
+            );
+        };
+        // acks=all, min.insync.replicas=2, the partition offline at 13.5 s: the lesson says
+        // nothing acknowledged is lost, and the counters agree.
+        let mut model = Model::new(index("acks-all-min-insync-2"));
+        model.apply(Action::Seek(13_500));
+        let offline = model.report();
+        accounted(&offline);
+        assert_eq!(offline.lost, 0, "{offline:?}");
+        assert!(
+            offline.at_risk > 0,
+            "with no leader, what was acknowledged waits on the replicas: {offline:?}"
+        );
+        model.apply(Action::RunToEnd);
+        let end = model.report();
+        accounted(&end);
+        assert_eq!((end.lost, end.at_risk), (0, 0), "{end:?}");
+        // acks=1 before any fault (2.0 s): records just acknowledged and not yet copied are
+        // at risk; none is lost.
+        let mut model = Model::new(index("acks1-failover"));
+        model.apply(Action::Seek(2_000));
+        let early = model.report();
+        accounted(&early);
+        assert_eq!(early.lost, 0, "nothing lost before any fault: {early:?}");
+        // At the end the acks=1 failover has lost records: no replica has them.
+        model.apply(Action::RunToEnd);
+        let end = model.report();
+        accounted(&end);
+        assert!(end.lost > 0 && end.at_risk == 0, "{end:?}");
+        assert!(end.refused + end.failed > 0, "{end:?}");
+    }
+
     #[test]
     fn killing_the_leader_moves_leadership_and_rewinding_restores_the_past() {
         let mut model = Model::new(index("preferred-leader-rebalance"));
