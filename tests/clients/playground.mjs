@@ -216,6 +216,9 @@ try {
   // Live regions: only what changes now and then (the chapter), not the per-frame counters.
   result.live_regions = await page.$$eval("[aria-live]", (els) => els.map((e) => e.dataset.testid || e.className));
 
+  // 15b. Message kinds differ by shape, with a legend.
+  result.legend = await page.$$eval("[data-testid=wire-legend] li", (ls) => ls.map((l) => [l.dataset.shape, l.textContent.trim()]));
+
   // 16a. The first screen says what this is.
   result.headline = await text("headline");
   result.title = await page.title();

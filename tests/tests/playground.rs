@@ -64,6 +64,17 @@ fn the_playground_teaches_the_acks1_failover_and_rewinds() {
             .is_some_and(|t| t.starts_with("Apache Kafka failover")),
         "{result}"
     );
+    // Issue 17, item 4: a legend names each message kind with its own shape.
+    let legend: Vec<(String, String)> = serde_json::from_value(result["legend"].clone())
+        .unwrap_or_else(|e| panic!("legend: {e}: {result}"));
+    let shapes: std::collections::BTreeSet<&str> =
+        legend.iter().map(|(shape, _)| shape.as_str()).collect();
+    assert_eq!(legend.len(), 4, "{result}");
+    assert_eq!(shapes.len(), 4, "one shape per kind: {result}");
+    assert!(
+        legend.iter().any(|(_, text)| text.starts_with("Produce")),
+        "{result}"
+    );
     // Issue 17, item 1: acks-all-min-insync-2 at 13.5 s, the partition offline: 0 lost, the
     // acknowledged records at risk, and every record sent accounted for in words.
     let n = |k: &str| result["min_insync_counts"][k].as_u64().unwrap_or(u64::MAX);
