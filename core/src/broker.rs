@@ -528,18 +528,11 @@ impl<S: SegmentStore> HostedPartition<S> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::batch::{BatchBuilder, NoCodec};
+    use crate::batch::NoCodec;
     use crate::log::LogConfig;
     use crate::replica::ReplicaConfig;
+    use crate::replica::tests::batch;
     use alloc::vec;
-
-    fn batch(records: usize) -> Vec<u8> {
-        let mut b = BatchBuilder::new(0);
-        for i in 0..records {
-            b.push(i as i64, None, Some(b"v"), Vec::new());
-        }
-        b.build(&NoCodec).expect("a batch")
-    }
 
     fn state(
         leader: BrokerId,

@@ -1378,11 +1378,12 @@ fn epoch_end(starts: &[(i32, i64)], epoch: i32, log_end_offset: i64) -> (i32, i6
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::batch::{BatchBuilder, NoCodec};
 
-    fn batch(records: usize) -> Vec<u8> {
+    /// One batch of `records` records with values "v" (shared with `broker`'s tests).
+    pub(crate) fn batch(records: usize) -> Vec<u8> {
         let mut b = BatchBuilder::new(0);
         for i in 0..records {
             b.push(i as i64, None, Some(b"v"), Vec::new());
