@@ -15,9 +15,9 @@
 //! - **what a follower asks its leader next** ([`HostedPartition::follower_task`]).
 //!
 //! # The contract
-//! Every input is a `handle_*` call (with the current time wherever a rule depends on it); each returns what the caller must
-//! carry out, as one [`Ready`] value (modelled on raft-rs's `Ready`). The driver carries it out
-//! **in this order**:
+//! Every input is a `handle_*` call (with the current time wherever a rule depends on it);
+//! each returns what the caller must carry out, as one [`Ready`] value (modelled on raft-rs's
+//! `Ready`). The driver carries it out **in this order**:
 //! 1. the log writes and truncations are already done: they went through the partition's
 //!    [`SegmentStore`] during the call;
 //! 2. if [`Ready::fsync`]: sync the store, then call [`HostedPartition::flushed`] (the
@@ -31,9 +31,10 @@
 //!
 //! [`HostedPartition::poll_timeout`] says when [`HostedPartition::handle_tick`] is due next.
 //!
-//! Cross-partition work (which leader broker a node fetches from, its session with the
-//! controller, the group coordinator) is still the bodies' own; moving it here is the rest of
-//! the "one brain" work.
+//! The node's session with the controller is core's too ([`crate::controller::HeartbeatManager`],
+//! [`crate::controller::Controller::is_registered`]). Other cross-partition work (grouping a
+//! node's fetches by leader broker, hosting the group coordinator) is still the bodies' own:
+//! `docs/architecture.md` lists what is where.
 
 use alloc::vec::Vec;
 
