@@ -667,8 +667,9 @@ impl Model {
                     describe(first)
                 } else {
                     format!(
-                        "{:>6.1} s  {count} records refused (Kafka error {error}), ids {low}–{high}",
-                        first.time_ms as f64 / 1000.0
+                        "{:>6.1} s  {count} records refused ({}), ids {low}–{high}",
+                        first.time_ms as f64 / 1000.0,
+                        error_name(error)
                     )
                 });
             }
@@ -707,6 +708,15 @@ pub fn party_name(p: Party) -> String {
         Party::Producer => "producer".into(),
         Party::Consumer => "consumer".into(),
         Party::Member(m) => format!("M{m}"),
+    }
+}
+
+/// A Kafka error as the events list says it: its name and its number
+/// (`NOT_ENOUGH_REPLICAS, Kafka error 19`), as the CLI says it.
+fn error_name(code: i16) -> String {
+    match runnel_core::error_code::name(code) {
+        Some(name) => format!("{name}, Kafka error {code}"),
+        None => format!("Kafka error {code}"),
     }
 }
 
@@ -790,7 +800,7 @@ pub fn what_happened(kind: &TraceKind) -> String {
             leader.map_or("none".to_string(), |l| format!("B{l}")),
             isr
         ),
-        TraceKind::Refused { id, error } => format!("record {id} refused (Kafka error {error})"),
+        TraceKind::Refused { id, error } => format!("record {id} refused ({})", error_name(*error)),
         TraceKind::Truncated {
             broker,
             partition,
@@ -1038,7 +1048,8 @@ mod tests {
         let mut model = Model::new(index("acks-all-min-insync-2"));
         model.apply(Action::RunToEnd);
         let lines = model.timeline();
-        // "K records refused (Kafka error 6), ids A–B": K refusals in one line.
+        // "K records refused (NOT_ENOUGH_REPLICAS, Kafka error 19), ids A–B": K refusals in one line,
+        // the error by its Kafka name.
         let counts: Vec<usize> = lines
             .iter()
             .filter_map(|l| {
@@ -1053,6 +1064,15 @@ mod tests {
         assert!(
             lines.iter().any(|l| !l.contains("refused")),
             "other events are left in view: {lines:?}"
+        );
+        assert!(
+            lines
+                .iter()
+                .filter(|l| l.contains("refused"))
+                .all(|l| l.contains("(NOT_ENOUGH_REPLICAS, Kafka error 19)")
+                    || l.contains("(REQUEST_TIMED_OUT, Kafka error 7)")
+                    || l.contains("(NOT_LEADER_OR_FOLLOWER, Kafka error 6)")),
+            "errors by their Kafka names: {lines:?}"
         );
     }
 
