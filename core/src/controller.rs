@@ -13,7 +13,8 @@
 //! - a leader's ISR change (AlterPartition) is accepted only from the current leader at the
 //!   current partition epoch, and only adds unfenced brokers;
 //! - preferred-replica election moves leadership back to the first replica when it is in the
-//!   ISR (`auto.leader.rebalance.enable` runs it on every tick).
+//!   ISR (with `auto.leader.rebalance.enable` the active controller proposes it every
+//!   `leader.imbalance.check.interval`, [`HeartbeatManager`]).
 //!
 //! Every accepted change bumps the partition epoch (and the leader epoch when the leader
 //! changes), and is queued for [`Controller::poll_changes`], which the driver pushes to brokers.
