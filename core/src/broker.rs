@@ -32,11 +32,16 @@
 //! [`HostedPartition::poll_timeout`] says when [`HostedPartition::handle_tick`] is due next.
 //!
 //! The node's session with the controller is core's too ([`crate::controller::HeartbeatManager`],
-//! [`crate::controller::Controller::is_registered`]). Other cross-partition work (grouping a
-//! node's fetches by leader broker, hosting the group coordinator) is still the bodies' own:
+//! [`crate::controller::Controller::is_registered`]), and so is the group coordinator a node
+//! hosts while it leads `__consumer_offsets` ([`HostedGroups`]). Other cross-partition work
+//! (grouping a node's fetches by leader broker) is still the bodies' own:
 //! `docs/architecture.md` lists what is where.
 
 use alloc::vec::Vec;
+
+pub mod groups;
+
+pub use groups::{CommitEntry, CommitPlan, Elected, HostedGroups};
 
 use crate::batch::Codec;
 use crate::controller::PartitionState;

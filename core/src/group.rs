@@ -70,6 +70,10 @@ pub enum GroupError {
     /// ([`crate::offsets::store_group_error_code`]).
     #[error("the group's assignment could not be stored (error code {0})")]
     StoreFailed(i16),
+    /// This broker stopped coordinating the group (it no longer leads its offsets partition)
+    /// while the request waited: find the coordinator again.
+    #[error("not the coordinator")]
+    NotCoordinator,
 }
 
 impl GroupError {
@@ -86,6 +90,7 @@ impl GroupError {
             Self::NonEmptyGroup => error_code::NON_EMPTY_GROUP,
             Self::FencedInstanceId => error_code::FENCED_INSTANCE_ID,
             Self::StoreFailed(code) => code,
+            Self::NotCoordinator => error_code::NOT_COORDINATOR,
         }
     }
 }
@@ -954,6 +959,25 @@ impl GroupCoordinator {
         Ok(())
     }
 
+    /// This broker stops coordinating: every group is dropped, and every JoinGroup and
+    /// SyncGroup still waiting is answered NOT_COORDINATOR, so its member looks for the new
+    /// coordinator at once (Kafka's `GroupCoordinator.onResignation` → `onGroupUnloaded`).
+    pub fn handle_resigned(&mut self) -> Vec<GroupOutput> {
+        let mut outputs = Vec::new();
+        for (_, group) in core::mem::take(&mut self.groups) {
+            for (member_id, member) in group.members {
+                if let Some(t) = member.pending_join {
+                    let refused = JoinResponse::refused(GroupError::NotCoordinator, &member_id);
+                    outputs.push(GroupOutput::Join(t, refused));
+                }
+                if let Some(t) = member.pending_sync {
+                    outputs.push(GroupOutput::Sync(t, Err(GroupError::NotCoordinator)));
+                }
+            }
+        }
+        outputs
+    }
+
     /// Expires sessions and rebalance deadlines that have passed at `now_ms`.
     pub fn handle_timeout(&mut self, now_ms: u64) -> Vec<GroupOutput> {
         let mut outputs = Vec::new();
@@ -1597,6 +1621,40 @@ mod tests {
             member_id: j.member_id.clone(),
             assignments,
         }
+    }
+
+    #[test]
+    fn a_resigning_coordinator_answers_every_waiting_request_not_coordinator() {
+        // Kafka's GroupCoordinator.onResignation → onGroupUnloaded: members waiting in a
+        // rebalance are answered NOT_COORDINATOR, so they look for the new coordinator at
+        // once instead of waiting on a broker that will never answer them.
+        let mut c = GroupCoordinator::new(GroupConfig::default());
+        let a = joined(&c.handle_join(0, join("", &["range"]), 1), 1);
+        let out = c.handle_sync(0, sync(&a, vec![]), 2);
+        assert!(
+            matches!(&out[..], [GroupOutput::Store(_)]),
+            "the SyncGroup waits for its generation to be stored: {out:?}"
+        );
+        let answers = c.handle_resigned();
+        assert_eq!(answers.len(), 1, "{answers:?}");
+        assert_eq!(synced(&answers, 2), Err(GroupError::NotCoordinator));
+
+        let mut c = GroupCoordinator::new(GroupConfig::default());
+        let a = joined(&c.handle_join(0, join("", &["range"]), 1), 1);
+        sync_stored(&mut c, 0, sync(&a, vec![]), 2);
+        let out = c.handle_join(100, join("", &["range"]), 3);
+        assert!(
+            out.is_empty(),
+            "a second member waits for the rebalance: {out:?}"
+        );
+        let answers = c.handle_resigned();
+        assert_eq!(answers.len(), 1, "{answers:?}");
+        assert_eq!(joined(&answers, 3).error, Some(GroupError::NotCoordinator));
+        assert_eq!(
+            GroupError::NotCoordinator.kafka_error_code(),
+            error_code::NOT_COORDINATOR
+        );
+        assert_eq!(c.state("g"), None, "the group is another broker's now");
     }
 
     #[test]

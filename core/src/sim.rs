@@ -27,17 +27,19 @@ use serde::{Deserialize, Serialize};
 
 use crate::batch::{BatchBuilder, NoCodec, batches};
 use crate::broker::{
-    AlterPartition, AlterPartitionOutcome, FollowerTask, HostConfig, HostedPartition, Ready,
+    AlterPartition, AlterPartitionOutcome, CommitEntry, FollowerTask, HostConfig, HostedGroups,
+    HostedPartition, Ready,
 };
 use crate::controller::{
     Command, Controller, ControllerConfig, HeartbeatManager, PartitionId, PartitionState,
 };
 use crate::error_code;
 use crate::group::{
-    GroupConfig, GroupCoordinator, GroupError, GroupOutput, JoinRequest, JoinResponse, ReplyToken,
-    SyncRequest, SyncResponse,
+    GroupConfig, GroupError, GroupOutput, JoinRequest, JoinResponse, ReplyToken, SyncRequest,
+    SyncResponse,
 };
 use crate::log::{CleanupPolicy, LogConfig};
+use crate::offsets::{OffsetStore, encode_commit};
 use crate::partitioner::murmur2_partition;
 use crate::replica::{
     Acks, BrokerId, CleanPass, FetchAnswer, Replica, ReplicaConfig, ReplicaError, RoleChange,
@@ -755,8 +757,10 @@ struct SimBroker {
     /// Offsets known to be on disk, per partition (the simulated disk: what a crash keeps).
     flushed: BTreeMap<PartitionId, i64>,
     fetches: BTreeMap<PartitionId, FetchState>,
-    /// The group coordinator (broker 0 only); lost with a crash, as its in-memory state is.
-    coordinator: GroupCoordinator,
+    /// The group coordinator with the commits it serves (broker 0 only): core's
+    /// [`HostedGroups`], as a node hosts it. Lost with a crash, as its in-memory state is;
+    /// rebuilt from the offsets topic at restart ([`HostedGroups::handle_elected`]).
+    groups: HostedGroups,
     /// Held group replies: token → member.
     group_replies: BTreeMap<ReplyToken, u32>,
     /// When the log cleaner last ran.
@@ -825,9 +829,13 @@ pub struct Sim {
     /// restarted one counts generations from the start again (Kafka's reloads them).
     owners: BTreeMap<(u64, i32, PartitionId), u32>,
     next_group_token: u64,
-    /// The group's committed offsets: the `__consumer_offsets` log, which in Kafka is
-    /// replicated like any topic, so a coordinator crash does not lose it.
-    committed: BTreeMap<PartitionId, i64>,
+    /// `__consumer_offsets` as compaction leaves it (the latest commit per partition). In
+    /// Kafka it is replicated like any topic; here a write to it is durable at once (the
+    /// simulator has one data topic and no offsets partition), so a coordinator crash loses
+    /// no commit it showed.
+    offsets_topic: OffsetStore,
+    /// How many records were written to `__consumer_offsets`: the next write's base offset.
+    offsets_written: i64,
     /// Records members read, counting rereads.
     group_reads: u64,
     /// Every (partition, offset) a member read.
@@ -857,7 +865,7 @@ impl Sim {
         }
         let brokers = (0..config.brokers)
             .map(|_| SimBroker {
-                coordinator: GroupCoordinator::new(GroupConfig::default()),
+                groups: HostedGroups::new(GroupConfig::default()),
                 group_replies: BTreeMap::new(),
                 alive: true,
                 incarnation: 0,
@@ -910,7 +918,8 @@ impl Sim {
                 .collect(),
             owners: BTreeMap::new(),
             next_group_token: 0,
-            committed: BTreeMap::new(),
+            offsets_topic: OffsetStore::new(),
+            offsets_written: 0,
             group_reads: 0,
             group_seen: BTreeSet::new(),
             violations: Vec::new(),
@@ -1376,25 +1385,21 @@ impl Sim {
                 }
             }
             Fault::ResetOffsets { earliest } => {
-                let coordinator = &self.brokers[COORDINATOR as usize];
-                let applied = coordinator.alive
-                    && coordinator
-                        .coordinator
-                        .validate_commit("sim", -1, "")
-                        .is_ok();
-                if applied {
-                    for p in 0..self.config.partitions {
-                        let leader = self.controller.partition(p).and_then(|s| s.leader);
-                        if let Some(r) = leader.and_then(|l| self.replica(l, p)) {
-                            let to = if earliest {
-                                r.log_start_offset()
-                            } else {
-                                r.high_watermark()
-                            };
-                            self.committed.insert(p, to);
-                        }
+                let mut offsets = Vec::new();
+                for p in 0..self.config.partitions {
+                    let leader = self.controller.partition(p).and_then(|s| s.leader);
+                    if let Some(r) = leader.and_then(|l| self.replica(l, p)) {
+                        let to = if earliest {
+                            r.log_start_offset()
+                        } else {
+                            r.high_watermark()
+                        };
+                        offsets.push((p, to));
                     }
                 }
+                // A commit from outside the group: refused while it has members.
+                let applied = self.brokers[COORDINATOR as usize].alive
+                    && self.commit_offsets(COORDINATOR, -1, "", offsets);
                 self.record(TraceKind::OffsetsReset { applied });
             }
         }
@@ -1447,7 +1452,7 @@ impl Sim {
         }
         // Its metadata log survives (it is on disk); what it applied does not.
         broker.fetches.clear();
-        broker.coordinator = GroupCoordinator::new(GroupConfig::default());
+        broker.groups = HostedGroups::new(GroupConfig::default());
         broker.group_replies.clear();
     }
 
@@ -1473,6 +1478,26 @@ impl Sim {
             .map(|(p, s)| (*p, s.clone()))
             .collect();
         self.apply_partitions(b, &known);
+        if b == COORDINATOR {
+            // Back as the coordinator: core rebuilds the commits from the offsets topic.
+            let records: Vec<(i64, Vec<u8>, Option<Vec<u8>>)> = self
+                .offsets_topic
+                .group("sim")
+                .enumerate()
+                .map(|(i, ((topic, partition), commit))| {
+                    let key = crate::offsets::OffsetKey {
+                        group: String::from("sim"),
+                        topic: topic.clone(),
+                        partition: *partition,
+                    };
+                    let (key, value) = encode_commit(&key, commit);
+                    (i as i64, key, Some(value))
+                })
+                .collect();
+            self.brokers[b as usize]
+                .groups
+                .handle_elected(GroupConfig::default(), records);
+        }
         self.timer(
             Party::Broker(b),
             self.config.heartbeat_interval_ms,
@@ -1911,6 +1936,7 @@ impl Sim {
                     protocols: alloc::vec![(String::from("range"), Vec::new())],
                 };
                 let outputs = self.brokers[b as usize]
+                    .groups
                     .coordinator
                     .handle_join(now, request, token);
                 self.send_group_outputs(b, outputs);
@@ -1929,6 +1955,7 @@ impl Sim {
                     assignments,
                 };
                 let outputs = self.brokers[b as usize]
+                    .groups
                     .coordinator
                     .handle_sync(now, request, token);
                 self.send_group_outputs(b, outputs);
@@ -1938,12 +1965,14 @@ impl Sim {
                 member_id,
             } => {
                 let result = self.brokers[b as usize]
+                    .groups
                     .coordinator
                     .handle_heartbeat(now, "sim", generation, &member_id);
                 self.send(Party::Broker(b), from, Msg::GroupHeartbeatResult(result));
             }
             Msg::LeaveGroup { member_id } => {
                 let (_, outputs) = self.brokers[b as usize]
+                    .groups
                     .coordinator
                     .handle_leave(now, "sim", &member_id);
                 self.send_group_outputs(b, outputs);
@@ -1975,7 +2004,12 @@ impl Sim {
                 );
             }
             Msg::OffsetFetch => {
-                let offsets = self.committed.iter().map(|(p, o)| (*p, *o)).collect();
+                let offsets = self.brokers[b as usize]
+                    .groups
+                    .offsets()
+                    .group("sim")
+                    .map(|((_, p), c)| (*p as PartitionId, c.offset))
+                    .collect();
                 self.send(Party::Broker(b), from, Msg::OffsetFetchResult(offsets));
             }
             Msg::OffsetCommit {
@@ -1983,12 +2017,7 @@ impl Sim {
                 member_id,
                 offsets,
             } => {
-                let valid = self.brokers[b as usize]
-                    .coordinator
-                    .validate_commit("sim", generation, &member_id);
-                if valid.is_ok() {
-                    self.committed.extend(offsets);
-                }
+                self.commit_offsets(b, generation, &member_id, offsets);
             }
             _ => {}
         }
@@ -2229,7 +2258,7 @@ impl Sim {
         if now.saturating_sub(self.brokers[b as usize].last_clean_ms) >= CLEAN_INTERVAL_MS {
             self.clean(b, false);
         }
-        let outputs = self.brokers[b as usize].coordinator.handle_timeout(now);
+        let outputs = self.brokers[b as usize].groups.handle_timeout(now);
         self.send_group_outputs(b, outputs);
         let partitions: Vec<PartitionId> =
             self.brokers[b as usize].replicas.keys().copied().collect();
@@ -2590,6 +2619,44 @@ impl Sim {
         token
     }
 
+    /// An OffsetCommit to broker `b`'s coordinator, through core's [`HostedGroups`]: planned,
+    /// written to the offsets topic (durable at once here), then shown. Returns whether it
+    /// was accepted.
+    fn commit_offsets(
+        &mut self,
+        b: BrokerId,
+        generation: i32,
+        member_id: &str,
+        offsets: Vec<(PartitionId, i64)>,
+    ) -> bool {
+        let entries = offsets
+            .into_iter()
+            .map(|(p, offset)| CommitEntry {
+                topic: String::from("sim"),
+                partition: p as i32,
+                offset,
+                leader_epoch: -1,
+                metadata: String::new(),
+            })
+            .collect();
+        let partitions = self.config.partitions as i32;
+        let exists = |topic: &str, p: i32| topic == "sim" && (0..partitions).contains(&p);
+        let groups = &mut self.brokers[b as usize].groups;
+        let Ok(plan) =
+            groups.prepare_commit(self.now_ms, "sim", generation, member_id, entries, exists)
+        else {
+            return false;
+        };
+        let base = self.offsets_written;
+        for (key, value) in &plan.records {
+            // Validated by the plan, so the store takes it.
+            let _ = self.offsets_topic.apply_record(key, Some(value));
+        }
+        self.offsets_written += plan.records.len() as i64;
+        groups.handle_commit_replicated(base, &plan);
+        true
+    }
+
     fn send_group_outputs(&mut self, b: BrokerId, outputs: Vec<GroupOutput>) {
         for output in outputs {
             let (token, msg) = match output {
@@ -2597,12 +2664,15 @@ impl Sim {
                     // The simulator has no offsets partition yet (its commits are one shared
                     // map): the group record is stored at once.
                     let now = self.now_ms;
-                    let outputs = self.brokers[b as usize].coordinator.handle_group_stored(
-                        now,
-                        &store.group_id,
-                        store.generation_id,
-                        crate::error_code::NONE,
-                    );
+                    let outputs = self.brokers[b as usize]
+                        .groups
+                        .coordinator
+                        .handle_group_stored(
+                            now,
+                            &store.group_id,
+                            store.generation_id,
+                            crate::error_code::NONE,
+                        );
                     self.send_group_outputs(b, outputs);
                     continue;
                 }
@@ -2610,6 +2680,7 @@ impl Sim {
                 GroupOutput::Sync(t, r) => {
                     let broker = &self.brokers[b as usize];
                     let generation = broker
+                        .groups
                         .coordinator
                         .describe("sim")
                         .map_or(-1, |d| d.generation_id);
@@ -2940,6 +3011,7 @@ impl Sim {
     /// lag, reads and rereads.
     pub fn group_view(&self) -> GroupView {
         let description = self.brokers[COORDINATOR as usize]
+            .groups
             .coordinator
             .describe("sim");
         let (state, generation) = match (&description, self.brokers[COORDINATOR as usize].alive) {
@@ -2972,7 +3044,10 @@ impl Sim {
             .collect();
         let committed = (0..self.config.partitions)
             .map(|p| {
-                let at = self.committed.get(&p).copied();
+                let at = self
+                    .offsets_topic
+                    .fetch("sim", "sim", p as i32)
+                    .map(|c| c.offset);
                 let hw = self
                     .controller
                     .partition(p)

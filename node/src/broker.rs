@@ -22,14 +22,15 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use runnel_core::acl::{AclBinding, AclBindingFilter, AclOperation, Authorizer, ResourceType};
 use runnel_core::batch::{self, BatchBuilder};
 use runnel_core::broker::{
-    AlterPartition, AlterPartitionOutcome, HostConfig, HostedPartition, Ready,
+    AlterPartition, AlterPartitionOutcome, CommitEntry, CommitPlan, HostConfig, HostedGroups,
+    HostedPartition, Ready,
 };
 use runnel_core::controller::PartitionState as PartitionMetadata;
 use runnel_core::dynamic_config::{self, DynamicBrokerConfigs, Level as DynamicLevel};
 use runnel_core::error_code;
-use runnel_core::group::{GroupConfig, GroupCoordinator, GroupOutput, GroupStore, ReplyToken};
+use runnel_core::group::{GroupConfig, GroupOutput, GroupStore, ReplyToken};
 use runnel_core::log::{Log, LogConfig, LogError, RecordsRefused};
-use runnel_core::offsets::{CommittedOffset, OffsetKey, OffsetStore, encode_commit};
+use runnel_core::offsets::OffsetKey;
 use runnel_core::replica::{Acks, CleanPass, Replica, ReplicaConfig, ReplicaError, RoleChange};
 use runnel_core::scram::{CredentialChange, CredentialError, ScramChange, ScramCredentials};
 use runnel_core::{topic_config, topic_name};
@@ -260,30 +261,16 @@ impl Topic {
     }
 }
 
-/// The group coordinator with the committed offsets it serves.
-#[derive(Debug)]
-pub struct Groups {
-    /// Membership state machine.
-    pub coordinator: GroupCoordinator,
-    /// Latest commit per (group, topic, partition).
-    pub offsets: OffsetStore,
-    /// Where in `__consumer_offsets` each commit in `offsets` was written: a commit is
-    /// applied only over an older one, as replication confirms writes in log order but their
-    /// waiting requests may resume in any order.
-    written_at: HashMap<OffsetKey, i64>,
-}
-
-/// An OffsetCommit written to `__consumer_offsets`: each entry's code and, while the ISR has
-/// not confirmed the write, what to wait for before the commits may be shown
-/// ([`Broker::apply_commits`]).
+/// An OffsetCommit written to `__consumer_offsets`: core's plan (what was written, what to
+/// answer) and, while the ISR has not confirmed the write, what to wait for before the
+/// commits may be shown ([`Broker::commit_replicated`]).
 #[derive(Debug)]
 pub struct Commit {
-    /// One code per entry, in request order.
-    pub codes: Vec<i16>,
-    /// Resolves with the write's base offset once the ISR has it (`None`: already applied).
+    /// Core's plan: the codes per entry and the commits the write carries.
+    pub plan: CommitPlan,
+    /// Resolves with the write's base offset once the ISR has it (`None`: already shown, or
+    /// nothing to write).
     pub replicated: Option<Replicated>,
-    /// The commits to apply once replicated.
-    pub accepted: Vec<(OffsetKey, CommittedOffset)>,
 }
 
 /// The whole broker.
@@ -300,7 +287,7 @@ pub struct Broker {
     /// Woken after every append, for long-polling fetches.
     pub appended: Notify,
     topics: RwLock<BTreeMap<String, Arc<Topic>>>,
-    groups: Mutex<Groups>,
+    groups: Mutex<HostedGroups>,
     replies: Mutex<HashMap<ReplyToken, oneshot::Sender<GroupOutput>>>,
     next_token: AtomicU64,
     next_producer_id: AtomicI64,
@@ -381,11 +368,7 @@ impl Broker {
             metrics: Metrics::default(),
             appended: Notify::new(),
             topics: RwLock::new(BTreeMap::new()),
-            groups: Mutex::new(Groups {
-                coordinator: GroupCoordinator::new(group_config),
-                offsets: OffsetStore::new(),
-                written_at: HashMap::new(),
-            }),
+            groups: Mutex::new(HostedGroups::new(group_config)),
             replies: Mutex::new(HashMap::new()),
             next_token: AtomicU64::new(1),
             // Producer ids from the start time, so ids stay unique across restarts.
@@ -438,7 +421,7 @@ impl Broker {
                 .create_topic(OFFSETS_TOPIC, 1, config)
                 .map_err(|e| e.message)?;
         }
-        broker.load_offsets()?;
+        broker.elect_coordinator()?;
         Ok(broker)
     }
 
@@ -954,7 +937,7 @@ impl Broker {
         for partition in topic.partitions() {
             let _ = fs::remove_dir_all(partition_dir(&self.config.data_dir, name, partition.index));
         }
-        self.lock_groups().offsets.delete_topic(name);
+        self.lock_groups().forget_topic(name);
         tracing::info!("deleted topic {name}");
     }
 
@@ -1781,7 +1764,7 @@ impl Broker {
         }
         let now = now_ms();
         let mut to_follow = Vec::new();
-        let mut coordinating = false;
+        let (mut coordinating, mut resigned) = (false, false);
         for topic in self.topics() {
             for partition in topic.partitions() {
                 let wanted = cluster
@@ -1793,6 +1776,7 @@ impl Broker {
                 // The rule is core's (`HostedPartition::handle_metadata`, which the simulator
                 // runs too); here only its effects: logs, metrics, fetchers, the group
                 // coordinator.
+                let was_leader = state.replica().is_leader();
                 let mut ready = state.host.handle_metadata(wanted.as_ref(), now);
                 let epoch = state.replica().leader_epoch();
                 match ready.role_change.take().unwrap_or(RoleChange::Unchanged) {
@@ -1816,6 +1800,7 @@ impl Broker {
                     }
                     RoleChange::Offline | RoleChange::Stale | RoleChange::Unchanged => {}
                 }
+                resigned |= was_leader && topic.is_internal() && !state.replica().is_leader();
                 if let Some(leader) = state
                     .replica()
                     .leader()
@@ -1830,15 +1815,15 @@ impl Broker {
             // This node now leads __consumer_offsets: it coordinates every group, from the
             // commits replicated to it; members rejoin (their generations were elsewhere).
             tracing::info!("this node is now the group coordinator");
-            {
-                let mut groups = self.lock_groups();
-                groups.coordinator = GroupCoordinator::new(group_config(&self.config));
-                groups.offsets = OffsetStore::new();
-                groups.written_at.clear();
-            }
-            if let Err(e) = self.load_offsets() {
+            if let Err(e) = self.elect_coordinator() {
                 tracing::error!("cannot load the committed offsets: {e}");
             }
+        } else if resigned {
+            tracing::info!("this node is no longer the group coordinator");
+            let answers = self
+                .lock_groups()
+                .handle_resigned(group_config(&self.config));
+            self.deliver(answers);
         }
         let mut running = self.fetchers.lock().unwrap_or_else(|p| p.into_inner());
         for leader in to_follow {
@@ -1964,86 +1949,56 @@ impl Broker {
             .remove(&leader);
     }
 
-    /// Commits offsets for a group: appends them to `__consumer_offsets`; the store (what
-    /// OffsetFetch answers) shows them only once the write is durable — at once on a single
-    /// node, once the ISR has it in a cluster (the caller awaits [`Commit::replicated`] and
-    /// calls [`Broker::apply_commits`]), as Kafka exposes a commit only when its append
-    /// completes. Each entry gets its own result; a failed write answers Kafka's coordinator
-    /// codes ([`runnel_core::offsets::commit_error_code`]).
+    /// Commits offsets for a group: core plans the commit ([`HostedGroups::prepare_commit`])
+    /// and the records go to `__consumer_offsets` as an acks=all write. OffsetFetch shows them
+    /// only once the write is replicated — at once on a single node; in a cluster the caller
+    /// awaits [`Commit::replicated`] and calls [`Broker::commit_replicated`] — as Kafka
+    /// exposes a commit only when its append completes. Each entry gets its own result; a
+    /// failed write answers Kafka's coordinator codes ([`CommitPlan::answer`]).
     pub fn commit_offsets(
         &self,
         group: &str,
         generation_id: i32,
         member_id: &str,
-        commits: Vec<(String, i32, i64, i32, String)>,
+        entries: Vec<CommitEntry>,
     ) -> Result<Commit, ApiError> {
         let mut groups = self.lock_groups();
-        let mut replicated = None;
-        if let Err(e) = groups
-            .coordinator
-            .validate_commit(group, generation_id, member_id)
-        {
-            return Err(ApiError::new(e.kafka_error_code(), e.to_string()));
+        let exists = |topic: &str, partition| {
+            self.topic(topic)
+                .and_then(|t| t.partition(partition))
+                .is_some()
+        };
+        let plan = groups
+            .prepare_commit(now_ms(), group, generation_id, member_id, entries, exists)
+            .map_err(|e| ApiError::new(e.kafka_error_code(), e.to_string()))?;
+        let mut commit = Commit {
+            plan,
+            replicated: None,
+        };
+        if commit.plan.records.is_empty() {
+            return Ok(commit);
         }
         let now = now_ms() as i64;
-        let mut results = Vec::with_capacity(commits.len());
-        let mut records = Vec::new();
-        let mut accepted = Vec::new();
-        for (topic, partition, offset, leader_epoch, metadata) in commits {
-            if self
-                .topic(&topic)
-                .and_then(|t| t.partition(partition))
-                .is_none()
-            {
-                results.push(error_code::UNKNOWN_TOPIC_OR_PARTITION);
-                continue;
-            }
-            let key = OffsetKey {
-                group: group.to_string(),
-                topic,
-                partition,
-            };
-            let value = CommittedOffset {
-                offset,
-                leader_epoch,
-                metadata,
-                commit_timestamp_ms: now,
-            };
-            // The store's own check, before the record is written to the log.
-            if let Err(e) = runnel_core::offsets::validate(&value) {
-                results.push(e.kafka_error_code());
-                continue;
-            }
-            records.push(encode_commit(&key, &value));
-            accepted.push((key, value));
-            results.push(error_code::NONE);
+        let mut builder = BatchBuilder::new(0);
+        for (k, v) in &commit.plan.records {
+            builder.push(now, Some(k), Some(v), Vec::new());
         }
-        if !records.is_empty() {
-            let mut builder = BatchBuilder::new(0);
-            for (k, v) in &records {
-                builder.push(now, Some(k), Some(v), Vec::new());
-            }
-            let batch = builder
-                .build(&self.codec)
-                .map_err(|e| ApiError::new(e.kafka_error_code(), e.to_string()))?;
-            let partition = self.partition(OFFSETS_TOPIC, 0)?;
-            match self.append_offsets(&partition, &batch)? {
-                Produced::Done(base, _, _) => {
-                    apply_commits(&mut groups, std::mem::take(&mut accepted), base);
-                }
-                Produced::Waiting(rx, _, _) => replicated = Some(rx),
-            }
+        let batch = builder
+            .build(&self.codec)
+            .map_err(|e| ApiError::new(e.kafka_error_code(), e.to_string()))?;
+        let partition = self.partition(OFFSETS_TOPIC, 0)?;
+        match self.append_offsets(&partition, &batch)? {
+            Produced::Done(base, _, _) => groups.handle_commit_replicated(base, &commit.plan),
+            Produced::Waiting(rx, _, _) => commit.replicated = Some(rx),
         }
-        Ok(Commit {
-            codes: results,
-            replicated,
-            accepted,
-        })
+        Ok(commit)
     }
 
-    /// Shows commits whose write to `__consumer_offsets` at `written_at` the ISR confirmed.
-    pub fn apply_commits(&self, accepted: Vec<(OffsetKey, CommittedOffset)>, written_at: i64) {
-        apply_commits(&mut self.lock_groups(), accepted, written_at);
+    /// The write of `plan` at `base_offset` in `__consumer_offsets` is replicated: its
+    /// commits are shown (core's rule, [`HostedGroups::handle_commit_replicated`]).
+    pub fn commit_replicated(&self, base_offset: i64, plan: &CommitPlan) {
+        self.lock_groups()
+            .handle_commit_replicated(base_offset, plan);
     }
 
     /// Appends to `__consumer_offsets` as an acks=all write (on a single node the ISR is
@@ -2063,11 +2018,11 @@ impl Broker {
     /// tombstone for each).
     pub fn delete_group_offsets(
         &self,
-        groups: &mut Groups,
+        groups: &mut HostedGroups,
         group: &str,
     ) -> Result<usize, ApiError> {
         let partitions: Vec<(String, i32)> = groups
-            .offsets
+            .offsets()
             .group(group)
             .map(|((topic, partition), _)| (topic.clone(), *partition))
             .collect();
@@ -2080,13 +2035,13 @@ impl Broker {
     /// forgets them. Returns how many commits there were.
     pub fn delete_offsets(
         &self,
-        groups: &mut Groups,
+        groups: &mut HostedGroups,
         group: &str,
         partitions: &[(String, i32)],
     ) -> Result<usize, ApiError> {
         let keys: Vec<Vec<u8>> = partitions
             .iter()
-            .filter(|(topic, partition)| groups.offsets.fetch(group, topic, *partition).is_some())
+            .filter(|(topic, partition)| groups.offsets().fetch(group, topic, *partition).is_some())
             .map(|(topic, partition)| {
                 runnel_core::offsets::encode_key(&OffsetKey {
                     group: group.to_string(),
@@ -2098,7 +2053,7 @@ impl Broker {
         self.write_tombstones(&keys)?;
         Ok(partitions
             .iter()
-            .filter(|(topic, partition)| groups.offsets.remove(group, topic, *partition))
+            .filter(|(topic, partition)| groups.forget(group, topic, *partition))
             .count())
     }
 
@@ -2121,8 +2076,9 @@ impl Broker {
         Ok(())
     }
 
-    /// Reads `__consumer_offsets` into the offset store.
-    fn load_offsets(&self) -> Result<(), String> {
+    /// Makes this node the group coordinator: core's [`HostedGroups::handle_elected`] rebuilds
+    /// the commits from `__consumer_offsets`, read here.
+    fn elect_coordinator(self: &Arc<Self>) -> Result<(), String> {
         let Ok(partition) = self.partition(OFFSETS_TOPIC, 0) else {
             return Ok(()); // a cluster node before the offsets topic exists
         };
@@ -2161,17 +2117,18 @@ impl Broker {
                 }
             }
         }
-        let mut groups = self.lock_groups();
-        for (offset, key, value) in entries {
-            if let Err(e) = groups.offsets.apply_record(&key, value.as_deref()) {
-                tracing::warn!("{OFFSETS_TOPIC}: skipping record {offset}: {e}");
-            }
+        let elected = self
+            .lock_groups()
+            .handle_elected(group_config(&self.config), entries);
+        for (offset, e) in elected.skipped {
+            tracing::warn!("{OFFSETS_TOPIC}: skipping record {offset}: {e}");
         }
+        self.deliver(elected.answers);
         Ok(())
     }
 
     /// The group coordinator and offsets, locked.
-    pub fn lock_groups(&self) -> MutexGuard<'_, Groups> {
+    pub fn lock_groups(&self) -> MutexGuard<'_, HostedGroups> {
         self.groups.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -2366,26 +2323,6 @@ fn flush(state: &mut PartitionState, now: u64) -> Result<(), ApiError> {
         .map_err(|e| ApiError::new(error_code::KAFKA_STORAGE_ERROR, e.to_string()))?;
     state.host.flushed(now);
     Ok(())
-}
-
-/// Applies commits written at `written_at` in `__consumer_offsets`, each over an older one only.
-fn apply_commits(
-    groups: &mut Groups,
-    accepted: Vec<(OffsetKey, CommittedOffset)>,
-    written_at: i64,
-) {
-    for (key, value) in accepted {
-        if groups
-            .written_at
-            .get(&key)
-            .is_some_and(|at| *at > written_at)
-        {
-            continue; // a later commit of the same partition is already shown
-        }
-        groups.written_at.insert(key.clone(), written_at);
-        // Validated before it was written, so the store accepts it.
-        let _ = groups.offsets.commit(&key, value);
-    }
 }
 
 /// The group coordinator's settings from the broker's.

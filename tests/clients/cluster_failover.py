@@ -12,7 +12,8 @@ once BOOTSTRAP TOPIC ACKS VALUE: sends one record to partition 0 without retries
 first_ack BOOTSTRAP TOPIC SECONDS: sends acks=all records (9000001, 9000002, ...) to partition 0
 one at a time, without
 retries, until one is acknowledged or SECONDS pass; prints {"seconds": time to that first
-acknowledgement or null, "attempts", "errors": [names of the refusals]} as JSON.
+acknowledgement or null, "acked_at": its wall-clock time (Unix seconds), "attempts",
+"errors": [names of the refusals]} as JSON.
 
 consume BOOTSTRAP TOPIC: reads partition 0 from the beginning to its end and prints
 {"values": [...], "offsets": [...]} as JSON.
@@ -103,7 +104,8 @@ def first_ack(bootstrap, topic, seconds):
                          on_delivery=lambda err, msg: result.update(err=err))
         producer.flush(5)
         if result.get("err") is None and "err" in result:
-            print(json.dumps({"seconds": time.time() - started, "attempts": attempts,
+            now = time.time()
+            print(json.dumps({"seconds": now - started, "acked_at": now, "attempts": attempts,
                               "errors": errors[-5:]}))
             return
         errors.append(result["err"].name() if result.get("err") else "no report")

@@ -435,7 +435,7 @@ pub(super) fn list_groups(
         .collect();
     // As in Kafka, a group that only committed offsets (a consumer using assign) exists too,
     // as an Empty group.
-    for id in guard.offsets.groups() {
+    for id in guard.offsets().groups() {
         if !listed.iter().any(|(listed_id, _, _)| listed_id == id) {
             listed.push((id.to_string(), String::new(), GroupState::Empty.name()));
         }
@@ -528,7 +528,7 @@ pub(super) fn describe_groups(
                             })
                             .collect(),
                     ),
-                None if groups.offsets.group(id.0.as_str()).next().is_some() => {
+                None if groups.offsets().group(id.0.as_str()).next().is_some() => {
                     DescribedGroup::default()
                         .with_group_id(id)
                         .with_group_state(s(GroupState::Empty.name()))
@@ -583,7 +583,7 @@ pub(super) fn delete_groups(
                     .with_group_id(id)
                     .with_error_code(error_code::GROUP_AUTHORIZATION_FAILED);
             }
-            let has_offsets = groups.offsets.group(&name).next().is_some();
+            let has_offsets = groups.offsets().group(&name).next().is_some();
             let code = match groups.coordinator.delete(&name) {
                 Ok(()) => 0,
                 // A group known only by its commits can be deleted too.

@@ -20,8 +20,8 @@ use kafka_protocol::messages::{
 use super::{Context, s};
 use crate::broker::Broker;
 use runnel_core::acl::{AclOperation, ResourceType};
+use runnel_core::broker::CommitEntry;
 use runnel_core::error_code;
-use runnel_core::offsets::commit_error_code;
 
 /// Whether this request's principal may READ each of `topics` (OffsetCommit, OffsetDelete).
 fn readable_topics<'a>(
@@ -111,18 +111,20 @@ pub(super) async fn offset_commit(
     let mut entries = Vec::new();
     for (topic, _) in request.topics.iter().zip(&readable).filter(|(_, r)| **r) {
         for p in &topic.partitions {
-            entries.push((
-                topic.name.0.to_string(),
-                p.partition_index,
-                p.committed_offset,
-                p.committed_leader_epoch,
-                p.committed_metadata
+            entries.push(CommitEntry {
+                topic: topic.name.0.to_string(),
+                partition: p.partition_index,
+                offset: p.committed_offset,
+                leader_epoch: p.committed_leader_epoch,
+                metadata: p
+                    .committed_metadata
                     .as_ref()
                     .map(|m| m.to_string())
                     .unwrap_or_default(),
-            ));
+            });
         }
     }
+    let count = entries.len();
     // KIP-345: a static member's old incarnation may not commit.
     let fenced = request.group_instance_id.as_ref().and_then(|instance| {
         broker
@@ -137,7 +139,7 @@ pub(super) async fn offset_commit(
                 &group,
                 request.generation_id_or_member_epoch,
                 request.member_id.as_str(),
-                entries.clone(),
+                entries,
             )
         },
         |e| {
@@ -148,23 +150,22 @@ pub(super) async fn offset_commit(
         },
     ) {
         Ok(commit) => match commit.replicated {
-            None => commit.codes,
+            None => commit.plan.answer(error_code::NONE),
             // In a cluster the commit is answered, and shown to OffsetFetch, once the offsets
             // topic's ISR has it; a write that fails answers Kafka's coordinator codes.
             Some(replicated) => {
                 let wait = Duration::from_millis(crate::broker::OFFSETS_COMMIT_TIMEOUT_MS);
-                let failed = |code: i16| vec![commit_error_code(code); entries.len()];
                 match tokio::time::timeout(wait, replicated).await {
-                    Ok(Ok(Ok(written_at))) => {
-                        broker.apply_commits(commit.accepted, written_at);
-                        commit.codes
+                    Ok(Ok(Ok(base_offset))) => {
+                        broker.commit_replicated(base_offset, &commit.plan);
+                        commit.plan.answer(error_code::NONE)
                     }
-                    Ok(Ok(Err(e))) => failed(e.kafka_error_code()),
-                    _ => failed(runnel_core::error_code::REQUEST_TIMED_OUT),
+                    Ok(Ok(Err(e))) => commit.plan.answer(e.kafka_error_code()),
+                    _ => commit.plan.answer(error_code::REQUEST_TIMED_OUT),
                 }
             }
         },
-        Err(e) => vec![e.code; entries.len()],
+        Err(e) => vec![e.code; count],
     };
     let mut codes = codes.into_iter();
     let topics = request
@@ -222,7 +223,7 @@ pub(super) fn offset_fetch(
         None => {
             let mut all: Vec<(String, Vec<i32>)> = Vec::new();
             for ((topic, partition), _) in groups
-                .offsets
+                .offsets()
                 .group(&group)
                 .filter(|((topic, _), _)| describable(topic, true))
             {
@@ -249,7 +250,7 @@ pub(super) fn offset_fetch(
                             .with_metadata(Some(s("")))
                             .with_error_code(error_code::TOPIC_AUTHORIZATION_FAILED);
                     }
-                    let committed = groups.offsets.fetch(&group, &topic, p);
+                    let committed = groups.offsets().fetch(&group, &topic, p);
                     OffsetFetchResponsePartition::default()
                         .with_partition_index(p)
                         .with_committed_offset(committed.map_or(-1, |c| c.offset))
@@ -291,7 +292,7 @@ pub(super) fn offset_delete(
     );
     let mut guard = broker.lock_groups();
     let groups = &mut *guard;
-    let has_offsets = groups.offsets.group(&group).next().is_some();
+    let has_offsets = groups.offsets().group(&group).next().is_some();
     let protected = match groups
         .coordinator
         .offset_delete_protected(&group, has_offsets)

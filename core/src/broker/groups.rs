@@ -1,0 +1,409 @@
+//! The group coordinator as a node hosts it: Kafka's `GroupCoordinator` with its
+//! `GroupMetadataManager`, for the node that leads `__consumer_offsets`. The node
+//! (`runnel-node`) and the simulator ([`crate::sim`]) both drive this same code.
+//!
+//! [`HostedGroups`] holds the membership state machine ([`GroupCoordinator`]) and the
+//! committed offsets it serves ([`OffsetStore`]), and decides:
+//! - **what a commit writes**: [`HostedGroups::prepare_commit`] checks the member and
+//!   generation and each entry, and gives the records to append to `__consumer_offsets`;
+//! - **when a commit becomes visible**: only once its write is replicated
+//!   ([`HostedGroups::handle_commit_replicated`]), as Kafka exposes a commit when its acks=all
+//!   append completes, and only over an older commit. Until then OffsetFetch answers the older
+//!   commit, so no reader sees a commit that a failover could still take back;
+//! - **what a failed write answers**: Kafka's coordinator codes ([`CommitPlan::answer`]);
+//! - **what a coordinator move means**: a node that becomes the leader of the offsets
+//!   partition rebuilds the commits from its log ([`HostedGroups::handle_elected`]); one that
+//!   stops leading it forgets them and its groups ([`HostedGroups::handle_resigned`]).
+//!
+//! # The contract
+//! A commit goes through these steps, in this order:
+//! 1. [`HostedGroups::prepare_commit`]: refused as a whole (an unknown member, a stale
+//!    generation), or a [`CommitPlan`] with one code per entry and the records to write;
+//! 2. the driver appends [`CommitPlan::records`] (if any) to `__consumer_offsets` as one
+//!    acks=all batch;
+//! 3. once the ISR has it (the high watermark passed the batch's base offset), the driver
+//!    calls [`HostedGroups::handle_commit_replicated`] and answers [`CommitPlan::answer`] with
+//!    no error; if the write fails or times out, it answers [`CommitPlan::answer`] with the
+//!    write's error, and the commit is never shown by this coordinator.
+//!
+//! Timers: [`HostedGroups::poll_timeout`] says when [`HostedGroups::handle_timeout`] is due.
+
+use alloc::collections::BTreeMap;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use crate::error_code;
+use crate::group::{GroupConfig, GroupCoordinator, GroupError, GroupOutput};
+use crate::offsets::{
+    CommittedOffset, OffsetError, OffsetKey, OffsetStore, commit_error_code, encode_commit,
+    validate,
+};
+
+/// One partition's entry of an OffsetCommit request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CommitEntry {
+    /// The topic.
+    pub topic: String,
+    /// The partition index.
+    pub partition: i32,
+    /// The next offset the group will read (-1: none).
+    pub offset: i64,
+    /// The leader epoch of the last record read, or -1.
+    pub leader_epoch: i32,
+    /// Free text the client attached (at most [`crate::offsets::METADATA_MAX_BYTES`]).
+    pub metadata: String,
+}
+
+/// An accepted OffsetCommit: what to write, and what to answer once the write ends.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CommitPlan {
+    /// One Kafka error code per entry, in request order: NONE for an entry that is written,
+    /// else why it is not (UNKNOWN_TOPIC_OR_PARTITION, OFFSET_METADATA_TOO_LARGE, ...).
+    pub codes: Vec<i16>,
+    /// The (key, value) records to append to `__consumer_offsets` as one acks=all batch, in
+    /// the order of the entries written. Empty: nothing to write, answer `codes` at once.
+    pub records: Vec<(Vec<u8>, Vec<u8>)>,
+    /// The commits the records carry, shown once they are replicated.
+    commits: Vec<(OffsetKey, CommittedOffset)>,
+}
+
+impl CommitPlan {
+    /// The codes to answer once the write ended with `append_error` (NONE: the ISR has it).
+    /// A failed write answers Kafka's coordinator code for it in place of each NONE
+    /// ([`commit_error_code`]: clients retry COORDINATOR_NOT_AVAILABLE and look the
+    /// coordinator up again on NOT_COORDINATOR); an entry refused on its own keeps its code,
+    /// as in Kafka's `GroupMetadataManager.storeOffsets`.
+    pub fn answer(&self, append_error: i16) -> Vec<i16> {
+        let failed = commit_error_code(append_error);
+        self.codes
+            .iter()
+            .map(|code| match *code {
+                error_code::NONE => failed,
+                own => own,
+            })
+            .collect()
+    }
+}
+
+/// What [`HostedGroups::handle_elected`] gives back.
+#[derive(Debug)]
+pub struct Elected {
+    /// Answers to requests that waited on the state the load replaced (NOT_COORDINATOR).
+    pub answers: Vec<GroupOutput>,
+    /// Records of the offsets partition that could not be read, with why; they are skipped.
+    pub skipped: Vec<(i64, OffsetError)>,
+}
+
+/// The group coordinator and the committed offsets one node serves.
+#[derive(Debug)]
+pub struct HostedGroups {
+    /// Membership: joins, syncs, heartbeats, generations and their deadlines.
+    pub coordinator: GroupCoordinator,
+    /// The commits OffsetFetch answers: replicated ones only.
+    offsets: OffsetStore,
+    /// Where in `__consumer_offsets` each shown commit was written: a commit is shown only
+    /// over an older one (writes are replicated in log order, but the calls that report it
+    /// may come in any order).
+    written_at: BTreeMap<OffsetKey, i64>,
+}
+
+impl HostedGroups {
+    /// A coordinator with no groups and no commits.
+    pub fn new(config: GroupConfig) -> Self {
+        Self {
+            coordinator: GroupCoordinator::new(config),
+            offsets: OffsetStore::new(),
+            written_at: BTreeMap::new(),
+        }
+    }
+
+    /// The commits OffsetFetch may answer: each replicated, the latest per partition.
+    pub fn offsets(&self) -> &OffsetStore {
+        &self.offsets
+    }
+
+    /// This node became the leader of `__consumer_offsets` (or started with it): forgets
+    /// everything and rebuilds the commits from the partition's `records` ((offset, key,
+    /// value or `None` for a tombstone), in log order), as Kafka's
+    /// `GroupMetadataManager.loadGroupsAndOffsets` does. Members must rejoin: their
+    /// generations lived on the old coordinator (runnel does not reload group records).
+    /// `config` starts the new membership state machine (its `member_id_seed` should differ
+    /// from every earlier one). Returns the answers to requests that waited on the state it
+    /// replaces (as [`HostedGroups::handle_resigned`]) and the records that could not be
+    /// read, which are skipped.
+    pub fn handle_elected<I, K, V>(&mut self, config: GroupConfig, records: I) -> Elected
+    where
+        I: IntoIterator<Item = (i64, K, Option<V>)>,
+        K: AsRef<[u8]>,
+        V: AsRef<[u8]>,
+    {
+        let answers = self.handle_resigned(config);
+        let mut skipped = Vec::new();
+        for (offset, key, value) in records {
+            let applied = self
+                .offsets
+                .apply_record(key.as_ref(), value.as_ref().map(AsRef::as_ref));
+            if let Err(e) = applied {
+                skipped.push((offset, e));
+            }
+        }
+        Elected { answers, skipped }
+    }
+
+    /// This node no longer leads `__consumer_offsets`: its groups and commits are another
+    /// node's now (Kafka's `removeGroupsForPartition`). Returns the answers to deliver:
+    /// NOT_COORDINATOR to every JoinGroup and SyncGroup still waiting
+    /// ([`GroupCoordinator::handle_resigned`]). `config` starts a fresh membership state
+    /// machine.
+    pub fn handle_resigned(&mut self, config: GroupConfig) -> Vec<GroupOutput> {
+        let answers = self.coordinator.handle_resigned();
+        *self = Self::new(config);
+        answers
+    }
+
+    /// Plans an OffsetCommit from `member_id` in `generation_id` of `group` at `now_ms`.
+    /// `partition_exists` says whether a topic partition exists (a commit for one that does
+    /// not is answered UNKNOWN_TOPIC_OR_PARTITION). Errors (nothing is written): the
+    /// coordinator's refusal ([`GroupCoordinator::validate_commit`]).
+    pub fn prepare_commit(
+        &self,
+        now_ms: u64,
+        group: &str,
+        generation_id: i32,
+        member_id: &str,
+        entries: Vec<CommitEntry>,
+        partition_exists: impl Fn(&str, i32) -> bool,
+    ) -> Result<CommitPlan, GroupError> {
+        self.coordinator
+            .validate_commit(group, generation_id, member_id)?;
+        let mut plan = CommitPlan {
+            codes: Vec::with_capacity(entries.len()),
+            records: Vec::new(),
+            commits: Vec::new(),
+        };
+        for entry in entries {
+            if !partition_exists(&entry.topic, entry.partition) {
+                plan.codes.push(error_code::UNKNOWN_TOPIC_OR_PARTITION);
+                continue;
+            }
+            let key = OffsetKey {
+                group: String::from(group),
+                topic: entry.topic,
+                partition: entry.partition,
+            };
+            let value = CommittedOffset {
+                offset: entry.offset,
+                leader_epoch: entry.leader_epoch,
+                metadata: entry.metadata,
+                commit_timestamp_ms: now_ms as i64,
+            };
+            // Checked before the record is written: the log holds valid commits only.
+            if let Err(e) = validate(&value) {
+                plan.codes.push(e.kafka_error_code());
+                continue;
+            }
+            plan.records.push(encode_commit(&key, &value));
+            plan.commits.push((key, value));
+            plan.codes.push(error_code::NONE);
+        }
+        Ok(plan)
+    }
+
+    /// `plan`'s records, appended to `__consumer_offsets` as one batch at `base_offset`, are
+    /// replicated (the high watermark passed `base_offset`): they are shown, each over an
+    /// older commit of its partition only.
+    pub fn handle_commit_replicated(&mut self, base_offset: i64, plan: &CommitPlan) {
+        for (key, value) in &plan.commits {
+            if self
+                .written_at
+                .get(key)
+                .is_some_and(|shown| *shown > base_offset)
+            {
+                continue; // a later commit of the same partition is shown already
+            }
+            self.written_at.insert(key.clone(), base_offset);
+            // Validated by `prepare_commit`, so the store takes it.
+            let _ = self.offsets.commit(key, value.clone());
+        }
+    }
+
+    /// Forgets `group`'s commit of one partition (OffsetDelete, DeleteGroups); the driver
+    /// writes its tombstone. Returns whether there was one.
+    pub fn forget(&mut self, group: &str, topic: &str, partition: i32) -> bool {
+        let key = OffsetKey {
+            group: String::from(group),
+            topic: String::from(topic),
+            partition,
+        };
+        self.written_at.remove(&key);
+        self.offsets.remove(group, topic, partition)
+    }
+
+    /// Forgets every group's commits of a deleted topic. Returns how many there were.
+    pub fn forget_topic(&mut self, topic: &str) -> usize {
+        self.written_at.retain(|k, _| k.topic != topic);
+        self.offsets.delete_topic(topic)
+    }
+
+    /// Expires member sessions and rebalance deadlines due at `now_ms`.
+    pub fn handle_timeout(&mut self, now_ms: u64) -> Vec<GroupOutput> {
+        self.coordinator.handle_timeout(now_ms)
+    }
+
+    /// When [`HostedGroups::handle_timeout`] is due next, if anything waits.
+    pub fn poll_timeout(&self) -> Option<u64> {
+        self.coordinator.poll_timeout()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::offsets::decode_commit;
+    use alloc::vec;
+
+    fn entry(partition: i32, offset: i64) -> CommitEntry {
+        CommitEntry {
+            topic: String::from("t"),
+            partition,
+            offset,
+            leader_epoch: -1,
+            metadata: String::new(),
+        }
+    }
+
+    fn shown(groups: &HostedGroups, partition: i32) -> Option<i64> {
+        groups
+            .offsets()
+            .fetch("g", "t", partition)
+            .map(|c| c.offset)
+    }
+
+    fn commit(groups: &HostedGroups, entries: Vec<CommitEntry>) -> CommitPlan {
+        groups
+            .prepare_commit(5, "g", -1, "", entries, |t, p| t == "t" && p < 2)
+            .expect("a standalone commit to a group with no members")
+    }
+
+    #[test]
+    fn a_commit_is_shown_only_once_its_write_is_replicated() {
+        // Kafka exposes a commit when its acks=all append to __consumer_offsets completes
+        // (GroupMetadataManager.storeOffsets puts it in the cache in the append's callback):
+        // an OffsetFetch before that answers the older commit.
+        let mut groups = HostedGroups::new(GroupConfig::default());
+        let first = commit(&groups, vec![entry(0, 10)]);
+        assert_eq!(first.codes, vec![error_code::NONE]);
+        groups.handle_commit_replicated(7, &first);
+        let second = commit(&groups, vec![entry(0, 20)]);
+        assert_eq!(shown(&groups, 0), Some(10), "written, not yet replicated");
+        groups.handle_commit_replicated(8, &second);
+        assert_eq!(shown(&groups, 0), Some(20));
+        assert_eq!(second.answer(error_code::NONE), vec![error_code::NONE]);
+    }
+
+    #[test]
+    fn a_failed_write_answers_the_coordinator_codes() {
+        // Kafka: a commit whose append fails answers COORDINATOR_NOT_AVAILABLE for
+        // NOT_ENOUGH_REPLICAS / REQUEST_TIMED_OUT and NOT_COORDINATOR for
+        // NOT_LEADER_OR_FOLLOWER; an entry refused on its own keeps its own code
+        // (GroupMetadataManager.storeOffsets).
+        let groups = HostedGroups::new(GroupConfig::default());
+        let mut too_long = entry(1, 3);
+        too_long.metadata = "x".repeat(crate::offsets::METADATA_MAX_BYTES + 1);
+        let plan = commit(&groups, vec![entry(0, 10), too_long, entry(9, 1)]);
+        assert_eq!(
+            plan.codes,
+            vec![
+                error_code::NONE,
+                error_code::OFFSET_METADATA_TOO_LARGE,
+                error_code::UNKNOWN_TOPIC_OR_PARTITION
+            ]
+        );
+        assert_eq!(plan.records.len(), 1, "only the valid entry is written");
+        assert_eq!(
+            plan.answer(error_code::REQUEST_TIMED_OUT),
+            vec![
+                error_code::COORDINATOR_NOT_AVAILABLE,
+                error_code::OFFSET_METADATA_TOO_LARGE,
+                error_code::UNKNOWN_TOPIC_OR_PARTITION
+            ]
+        );
+        assert_eq!(
+            plan.answer(error_code::NOT_LEADER_OR_FOLLOWER)[0],
+            error_code::NOT_COORDINATOR
+        );
+        assert_eq!(
+            shown(&groups, 0),
+            None,
+            "an unreplicated write is never shown"
+        );
+    }
+
+    #[test]
+    fn commits_are_shown_in_log_order_whatever_order_their_replication_is_reported_in() {
+        let mut groups = HostedGroups::new(GroupConfig::default());
+        let first = commit(&groups, vec![entry(0, 10)]);
+        let second = commit(&groups, vec![entry(0, 20)]);
+        groups.handle_commit_replicated(1, &second);
+        assert_eq!(shown(&groups, 0), Some(20));
+        groups.handle_commit_replicated(0, &first); // a late report of the earlier write
+        assert_eq!(shown(&groups, 0), Some(20), "the later write wins");
+    }
+
+    #[test]
+    fn a_new_coordinator_rebuilds_the_commits_from_the_log_and_a_resigned_one_forgets_them() {
+        // Kafka: the new leader of an offsets partition loads it (loadGroupsAndOffsets); the
+        // old one removes the partition's groups (removeGroupsForPartition).
+        let mut old = HostedGroups::new(GroupConfig::default());
+        let plan = commit(&old, vec![entry(0, 10), entry(1, 4)]);
+        old.handle_commit_replicated(0, &plan);
+        let mut log: Vec<(i64, Vec<u8>, Option<Vec<u8>>)> = plan
+            .records
+            .iter()
+            .enumerate()
+            .map(|(i, (k, v))| (i as i64, k.clone(), Some(v.clone())))
+            .collect();
+        // A later deletion of partition 1's commit, and a record that is no commit.
+        let (key, _) = decode_commit(&plan.records[1].0, None).expect("a commit key");
+        log.push((2, crate::offsets::encode_key(&key), None));
+        log.push((3, vec![0, 9, 9], Some(vec![1])));
+        let mut new = HostedGroups::new(GroupConfig::default());
+        let elected = new.handle_elected(GroupConfig::default(), log);
+        assert_eq!(
+            elected.skipped.iter().map(|(o, _)| *o).collect::<Vec<_>>(),
+            vec![3]
+        );
+        assert_eq!((shown(&new, 0), shown(&new, 1)), (Some(10), None));
+        old.handle_resigned(GroupConfig::default());
+        assert_eq!(shown(&old, 0), None);
+    }
+
+    #[test]
+    fn a_forgotten_commit_is_gone_and_a_later_one_is_shown_again() {
+        let mut groups = HostedGroups::new(GroupConfig::default());
+        let plan = commit(&groups, vec![entry(0, 10), entry(1, 4)]);
+        groups.handle_commit_replicated(5, &plan);
+        assert!(groups.forget("g", "t", 0));
+        assert_eq!(groups.forget_topic("t"), 1);
+        assert_eq!((shown(&groups, 0), shown(&groups, 1)), (None, None));
+        let again = commit(&groups, vec![entry(0, 2)]);
+        groups.handle_commit_replicated(1, &again);
+        assert_eq!(
+            shown(&groups, 0),
+            Some(2),
+            "a deleted commit does not outrank a new one"
+        );
+    }
+
+    #[test]
+    fn a_member_commit_to_an_unknown_group_is_refused_and_writes_nothing() {
+        let groups = HostedGroups::new(GroupConfig::default());
+        assert_eq!(
+            groups
+                .prepare_commit(0, "g", 3, "nobody", vec![entry(0, 1)], |_, _| true)
+                .map(|p| p.codes),
+            Err(GroupError::IllegalGeneration),
+            "an unknown group refuses a member's generation"
+        );
+    }
+}
