@@ -51,6 +51,10 @@ use crate::replica::{
     RoleChange,
 };
 
+/// How long after an ISR proposal that could not be sent (no controller reachable) it goes
+/// again: Kafka's `retry.backoff.ms` default.
+pub const ALTER_PARTITION_RETRY_BACKOFF_MS: u64 = 100;
+
 /// What a node decides about its partitions that is not per topic.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct HostConfig {
@@ -93,7 +97,8 @@ pub enum AlterPartitionOutcome {
     Accepted(Option<PartitionState>),
     /// Refused: a stale epoch, or a fenced broker. The old ISR stays.
     Refused,
-    /// No answer came (no controller reachable): the same proposal goes again.
+    /// No answer came (no controller reachable): the same proposal goes again after
+    /// [`ALTER_PARTITION_RETRY_BACKOFF_MS`].
     Unanswered,
 }
 
@@ -166,8 +171,8 @@ pub struct HostedPartition<S: SegmentStore = MemorySegmentStore> {
     /// Records appended since the last fsync.
     unflushed_messages: u64,
     last_flush_ms: u64,
-    /// When the ISR proposal in flight was (last) sent.
-    alter_partition_sent_ms: Option<u64>,
+    /// When the ISR proposal in flight goes again if still unanswered.
+    alter_partition_resend_at_ms: Option<u64>,
     ready: Ready,
 }
 
@@ -179,7 +184,7 @@ impl<S: SegmentStore> HostedPartition<S> {
             config,
             unflushed_messages: 0,
             last_flush_ms: now_ms,
-            alter_partition_sent_ms: None,
+            alter_partition_resend_at_ms: None,
             ready: Ready::default(),
         }
     }
@@ -230,9 +235,7 @@ impl<S: SegmentStore> HostedPartition<S> {
     /// When [`HostedPartition::handle_tick`] is next due: the earliest of an acks=all
     /// write's deadline, the ISR proposal's resend, and `flush.ms`. `None`: nothing is waiting.
     pub fn poll_timeout(&self) -> Option<u64> {
-        let resend = self
-            .alter_partition_sent_ms
-            .map(|at| at.saturating_add(self.config.alter_partition_resend_ms));
+        let resend = self.alter_partition_resend_at_ms;
         let flush = self
             .replica
             .log_config()
@@ -361,7 +364,7 @@ impl<S: SegmentStore> HostedPartition<S> {
     /// proposal. Otherwise only an answer to the proposal in flight counts (the same ISR, in
     /// the same leader and partition epochs): a late answer to an earlier one must not end a
     /// newer one, nor mark its additions refused while the controller may still accept them.
-    /// An unanswered proposal is due again at the next tick.
+    /// An unanswered proposal is due again after [`ALTER_PARTITION_RETRY_BACKOFF_MS`].
     pub fn handle_alter_partition_result(
         &mut self,
         now_ms: u64,
@@ -390,10 +393,10 @@ impl<S: SegmentStore> HostedPartition<S> {
             }
             AlterPartitionOutcome::Unanswered if answers_pending => {
                 self.replica.abandon_isr_change();
-                // Due at the next tick (not at once: with no controller reachable, the
-                // answer may come back as fast as it is asked).
-                self.alter_partition_sent_ms =
-                    Some(now_ms.saturating_sub(self.config.alter_partition_resend_ms));
+                // Again after a backoff, not at once: with no controller reachable, the
+                // answer may come back as fast as it is asked.
+                self.alter_partition_resend_at_ms =
+                    Some(now_ms.saturating_add(ALTER_PARTITION_RETRY_BACKOFF_MS));
             }
             AlterPartitionOutcome::Refused | AlterPartitionOutcome::Unanswered => {}
         }
@@ -406,10 +409,10 @@ impl<S: SegmentStore> HostedPartition<S> {
     pub fn handle_tick(&mut self, now_ms: u64) -> Ready {
         self.replica.handle_tick(now_ms);
         if self
-            .alter_partition_sent_ms
-            .is_some_and(|at| now_ms.saturating_sub(at) >= self.config.alter_partition_resend_ms)
+            .alter_partition_resend_at_ms
+            .is_some_and(|at| now_ms >= at)
         {
-            self.alter_partition_sent_ms = None;
+            self.alter_partition_resend_at_ms = None;
             // The replica keeps the time of its first proposal, so it still counts as stuck.
             self.replica.abandon_isr_change();
         }
@@ -458,7 +461,7 @@ impl<S: SegmentStore> HostedPartition<S> {
     /// replica loses the rest and goes offline; nothing is in flight any more.
     pub fn crash(&mut self, flushed_offset: i64, now_ms: u64) {
         self.replica.crash(flushed_offset, now_ms);
-        self.alter_partition_sent_ms = None;
+        self.alter_partition_resend_at_ms = None;
         self.unflushed_messages = 0;
         self.last_flush_ms = now_ms;
         self.ready = Ready::default();
@@ -509,7 +512,8 @@ impl<S: SegmentStore> HostedPartition<S> {
     /// proposal, completed writes.
     fn poll(&mut self, now_ms: u64) -> Ready {
         if let Some(isr) = self.replica.poll_isr_change(now_ms) {
-            self.alter_partition_sent_ms = Some(now_ms);
+            self.alter_partition_resend_at_ms =
+                Some(now_ms.saturating_add(self.config.alter_partition_resend_ms));
             self.ready.alter_partition = Some(AlterPartition {
                 leader_epoch: self.replica.leader_epoch(),
                 partition_epoch: self.replica.applied_partition_epoch(),
@@ -524,7 +528,7 @@ impl<S: SegmentStore> HostedPartition<S> {
     /// leader input, not at once (its stale epoch would be refused again, round after round).
     fn take_ready(&mut self) -> Ready {
         if self.replica.pending_isr_change().is_none() {
-            self.alter_partition_sent_ms = None;
+            self.alter_partition_resend_at_ms = None;
         }
         self.ready.completed.extend(self.replica.poll_completed());
         core::mem::take(&mut self.ready)
@@ -719,7 +723,7 @@ mod tests {
     }
 
     #[test]
-    fn an_unanswered_proposal_goes_again_at_the_next_input_and_a_refused_one_leaves_the_isr() {
+    fn an_unanswered_proposal_goes_again_after_a_backoff_and_a_refused_one_leaves_the_isr() {
         let mut hosted = leader(HostConfig::default(), LogConfig::default());
         let _ = hosted.handle_replica_fetch(900, 1, 0, 1, 1 << 20);
         let proposed = hosted.handle_tick(1_001).alter_partition.expect("a shrink");
@@ -731,13 +735,16 @@ mod tests {
         assert_eq!(ready.alter_partition, None, "not at once");
         assert_eq!(
             hosted.poll_timeout(),
-            Some(1_100),
-            "due at the next tick, not after alter_partition_resend_ms"
+            Some(1_100 + ALTER_PARTITION_RETRY_BACKOFF_MS),
+            "due after Kafka's retry.backoff.ms, not after alter_partition_resend_ms (a \
+             driver that ticks on poll_timeout must not spin on a controller it cannot reach)"
         );
         assert_eq!(
-            hosted.handle_tick(1_101).alter_partition,
+            hosted
+                .handle_tick(1_100 + ALTER_PARTITION_RETRY_BACKOFF_MS)
+                .alter_partition,
             Some(proposed.clone()),
-            "the quorum's own timeout passed: the same proposal at the next tick"
+            "the quorum's own timeout passed: the same proposal when the timer comes"
         );
         let ready =
             hosted.handle_alter_partition_result(1_200, &proposed, AlterPartitionOutcome::Refused);

@@ -40,6 +40,7 @@ use tokio::sync::{Notify, oneshot};
 use crate::cluster::{Cluster, Entry, ProposeError};
 use crate::codec::NodeCodec;
 use crate::config::{BrokerConfig, cleanup_policy_name};
+use crate::deadlines::{Deadlines, Wake};
 use crate::metrics::Metrics;
 use crate::storage::FileSegmentStore;
 
@@ -173,6 +174,8 @@ pub struct Partition {
     pub topic: String,
     /// The partition index.
     pub index: i32,
+    /// The timer's wake for this partition's next deadline ([`Broker::deadlines`]).
+    wake: Wake,
     state: Mutex<PartitionState>,
 }
 
@@ -286,6 +289,8 @@ pub struct Broker {
     pub metrics: Metrics,
     /// Woken after every append, for long-polling fetches.
     pub appended: Notify,
+    /// When the timer task must next run a partition's or the group coordinator's deadlines.
+    pub deadlines: Deadlines,
     topics: RwLock<BTreeMap<String, Arc<Topic>>>,
     groups: Mutex<HostedGroups>,
     replies: Mutex<HashMap<ReplyToken, oneshot::Sender<GroupOutput>>>,
@@ -367,6 +372,7 @@ impl Broker {
             codec: NodeCodec,
             metrics: Metrics::default(),
             appended: Notify::new(),
+            deadlines: Deadlines::default(),
             topics: RwLock::new(BTreeMap::new()),
             groups: Mutex::new(HostedGroups::new(group_config)),
             replies: Mutex::new(HashMap::new()),
@@ -495,6 +501,7 @@ impl Broker {
         Ok(Partition {
             topic: topic.to_string(),
             index,
+            wake: Wake::default(),
             state: Mutex::new(PartitionState {
                 host,
                 waiters: HashMap::new(),
@@ -1665,7 +1672,7 @@ impl Broker {
         if let Some(alter) = ready.alter_partition
             && let Err(alter) = self.propose_alter_partition(partition, alter)
         {
-            // Nowhere to send it from: due again at the next tick, like an unanswered one.
+            // Nowhere to send it from: sent again after a backoff, like an unanswered one.
             let more = state.host.handle_alter_partition_result(
                 now_ms(),
                 &alter,
@@ -1678,6 +1685,12 @@ impl Broker {
                 let _ = tx.send(done.result);
             }
         }
+        self.deadlines.schedule(
+            &partition.wake,
+            &partition.topic,
+            partition.index,
+            state.host.poll_timeout(),
+        );
         result
     }
 
@@ -1737,19 +1750,31 @@ impl Broker {
         Ok(())
     }
 
-    /// Every tick: each partition whose next deadline has come (core's `poll_timeout`: an
-    /// acks=all write's timeout, a follower falling out of the ISR, an ISR proposal to send
-    /// again, `flush.ms`) is ticked, and what it returns carried out.
-    pub fn replication_tick(&self) {
+    /// Runs each partition whose deadline has come (core's `poll_timeout`: an acks=all write's
+    /// timeout, a follower falling out of the ISR, an ISR proposal to send again, `flush.ms`)
+    /// and carries out what it returns; one woken early is only set to wake again. Called by
+    /// the timer task when [`Broker::deadlines`] says so; it may fsync.
+    pub fn tick_due(&self) {
         let now = now_ms();
-        for topic in self.topics() {
-            for partition in topic.partitions() {
-                let mut state = partition.lock();
-                if state.host.poll_timeout().is_none_or(|due| due > now) {
-                    continue;
-                }
+        for (topic, index) in self.deadlines.take_due(now) {
+            let Ok(partition) = self.partition(&topic, index) else {
+                continue; // deleted since
+            };
+            self.deadlines.woken(&partition.wake);
+            let mut state = partition.lock();
+            let due = state.host.poll_timeout();
+            if due.is_some_and(|due| due <= now) {
                 let ready = state.host.handle_tick(now);
                 let _ = self.carry_out(&partition, &mut state, ready);
+                if state.host.poll_timeout().is_some_and(|due| due <= now) {
+                    // The tick could not meet the deadline (an fsync that fails): try again
+                    // after a pause, not in a loop.
+                    let again = now + crate::deadlines::RETRY_MS;
+                    self.deadlines
+                        .reschedule(&partition.wake, &topic, index, again);
+                }
+            } else {
+                self.deadlines.schedule(&partition.wake, &topic, index, due);
             }
         }
     }
@@ -2143,8 +2168,10 @@ impl Broker {
         (token, rx)
     }
 
-    /// Delivers the replies the coordinator released.
+    /// Delivers the replies the coordinator released, and has the timer task look at the
+    /// coordinator's deadlines again (the input that released them may have set new ones).
     pub fn deliver(self: &Arc<Self>, outputs: Vec<GroupOutput>) {
+        self.deadlines.poke();
         let mut stores = Vec::new();
         {
             let mut replies = self.replies.lock().unwrap_or_else(|p| p.into_inner());

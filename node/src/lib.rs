@@ -29,6 +29,7 @@ pub mod cluster;
 pub mod codec;
 pub mod config;
 pub mod data_dir;
+pub mod deadlines;
 pub mod metrics;
 pub mod plugins;
 pub mod server;

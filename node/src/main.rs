@@ -18,9 +18,6 @@ use runnel_node::{admin, server};
 #[global_allocator]
 static ALLOCATOR: LazyHugeAllocator = LazyHugeAllocator;
 
-/// How often the coordinator's timers (sessions, rebalances) and flush.ms are checked.
-const TICK: Duration = Duration::from_millis(100);
-
 /// runnel: a Kafka-compatible broker. With no options it listens on 127.0.0.1:9092, keeps
 /// data in ./runnel-data and serves the playground and /metrics on http://127.0.0.1:8080/.
 /// With a subcommand, it is a Kafka client for runnel or any Kafka-compatible broker.
@@ -1487,37 +1484,65 @@ async fn join_cluster(
     Ok(heartbeats)
 }
 
-/// The clocks: the group coordinator's (sessions, rebalance deadlines) and each partition's
-/// deadlines (`HostedPartition::poll_timeout`: acks=all timeouts, ISR lag, `flush.ms`).
+/// The clocks, driven by core's `poll_timeout`s: the group coordinator's (sessions,
+/// rebalance deadlines) and each partition's (acks=all timeouts, ISR lag, ISR proposals to
+/// send again, `flush.ms`), kept in [`Broker::deadlines`]. It sleeps until the earliest, or
+/// until an earlier one is set; nothing runs at a fixed rate.
 async fn timers(broker: Arc<Broker>) {
-    let mut tick = tokio::time::interval(TICK);
     loop {
-        tick.tick().await;
-        let outputs = broker.lock_groups().coordinator.handle_timeout(now_ms());
-        broker.deliver(outputs);
-        // It may fsync (`flush.ms`): off the async workers.
-        let ticked = broker.clone();
-        let _ = tokio::task::spawn_blocking(move || ticked.replication_tick()).await;
+        let now = now_ms();
+        if broker
+            .lock_groups()
+            .poll_timeout()
+            .is_some_and(|due| due <= now)
+        {
+            let outputs = broker.lock_groups().handle_timeout(now);
+            broker.deliver(outputs);
+        }
+        if broker.deadlines.next_ms().is_some_and(|due| due <= now) {
+            // It may fsync (`flush.ms`): off the async workers.
+            let ticked = broker.clone();
+            let _ = tokio::task::spawn_blocking(move || ticked.tick_due()).await;
+        }
+        let next = [
+            broker.lock_groups().poll_timeout(),
+            broker.deadlines.next_ms(),
+        ]
+        .into_iter()
+        .flatten()
+        .min();
+        match next {
+            // At least 1 ms: a deadline core did not move past (a bug) must not spin.
+            Some(due) => {
+                let wait = Duration::from_millis(due.saturating_sub(now_ms()).max(1));
+                tokio::select! {
+                    () = tokio::time::sleep(wait) => {}
+                    () = broker.deadlines.changed() => {}
+                }
+            }
+            None => broker.deadlines.changed().await,
+        }
     }
 }
 
-/// Retention and compaction, each at its configured interval (`flush.ms` is a partition
-/// deadline, met by the replication tick).
+/// Retention and compaction, each at its configured interval (`log.retention.check.interval.ms`,
+/// `log.cleaner.backoff.ms`); it sleeps until the next one is due.
 async fn maintenance(broker: Arc<Broker>) {
-    let mut tick = tokio::time::interval(TICK * 10);
     let retention_every = broker.config.retention_check_interval_ms.max(100);
     let cleaner_every = broker.config.cleaner_backoff_ms.max(100);
-    let (mut last_retention, mut last_cleaner) = (now_ms(), now_ms());
+    let (mut next_retention, mut next_cleaner) =
+        (now_ms() + retention_every, now_ms() + cleaner_every);
     loop {
-        tick.tick().await;
+        let wait = next_retention.min(next_cleaner).saturating_sub(now_ms());
+        tokio::time::sleep(Duration::from_millis(wait)).await;
         let now = now_ms();
-        let retention = now.saturating_sub(last_retention) >= retention_every;
-        let cleaner = now.saturating_sub(last_cleaner) >= cleaner_every;
+        let retention = now >= next_retention;
+        let cleaner = now >= next_cleaner;
         if retention {
-            last_retention = now;
+            next_retention = now + retention_every;
         }
         if cleaner {
-            last_cleaner = now;
+            next_cleaner = now + cleaner_every;
         }
         let broker = broker.clone();
         let _ = tokio::task::spawn_blocking(move || broker.maintain(retention, cleaner)).await;
