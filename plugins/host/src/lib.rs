@@ -1,7 +1,8 @@
 //! runnel-plugin-host: runs user WebAssembly plugins with hard limits.
 //!
 //! A [`PluginHost`] owns a wasmtime engine and a ticker thread that advances the engine's
-//! epoch every millisecond. [`PluginHost::load`] checks a module against the ABI in
+//! epoch every millisecond while a plugin runs (and sleeps otherwise, so an idle broker is
+//! not woken a thousand times a second). [`PluginHost::load`] checks a module against the ABI in
 //! `runnel_core::plugin` (exports, ABI version, no imports but `runnel.log`) and compiles it,
 //! or loads the compiled code from the cache directory by content hash so a restart does not
 //! recompile. Each [`Plugin`] call hands a whole batch over (postcard), under:
@@ -14,8 +15,8 @@
 //! imports.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use runnel_core::plugin::{
@@ -103,7 +104,52 @@ pub struct PluginHost {
     engine: Engine,
     limits: Limits,
     cache_dir: Option<PathBuf>,
-    stop: Arc<AtomicBool>,
+    ticker: Arc<Ticker>,
+}
+
+/// What the epoch ticker thread and the plugins share: it ticks only while a plugin runs.
+#[derive(Default)]
+struct Ticker {
+    /// Plugin calls (and instantiations) running now.
+    running: AtomicUsize,
+    /// The host is gone: the thread ends.
+    stop: AtomicBool,
+    /// The ticker thread, to wake it from its park.
+    thread: OnceLock<std::thread::Thread>,
+}
+
+impl Ticker {
+    /// Marks a plugin as running until the returned guard drops; wakes the ticker.
+    fn running(&self) -> Running<'_> {
+        if self.running.fetch_add(1, Ordering::SeqCst) == 0
+            && let Some(thread) = self.thread.get()
+        {
+            thread.unpark();
+        }
+        Running(self)
+    }
+
+    /// The ticker thread's loop: advance `engine`'s epoch every [`TICK`] while anything runs.
+    fn run(&self, engine: &Engine) {
+        while !self.stop.load(Ordering::Relaxed) {
+            if self.running.load(Ordering::SeqCst) == 0 {
+                // An unpark that came before this park makes it return at once.
+                std::thread::park();
+                continue;
+            }
+            std::thread::sleep(TICK);
+            engine.increment_epoch();
+        }
+    }
+}
+
+/// A plugin runs while this lives ([`Ticker::running`]).
+struct Running<'a>(&'a Ticker);
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.0.running.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl PluginHost {
@@ -114,22 +160,18 @@ impl PluginHost {
         config.epoch_interruption(true);
         let engine = Engine::new(&config)
             .map_err(|e| PluginError::Invalid("engine".into(), e.to_string()))?;
-        let stop = Arc::new(AtomicBool::new(false));
-        let (ticking, stopped) = (engine.clone(), stop.clone());
-        std::thread::Builder::new()
+        let ticker = Arc::new(Ticker::default());
+        let (ticking, engine_ticked) = (ticker.clone(), engine.clone());
+        let thread = std::thread::Builder::new()
             .name("plugin-epoch".into())
-            .spawn(move || {
-                while !stopped.load(Ordering::Relaxed) {
-                    std::thread::sleep(TICK);
-                    ticking.increment_epoch();
-                }
-            })
+            .spawn(move || ticking.run(&engine_ticked))
             .map_err(|e| PluginError::Invalid("epoch thread".into(), e.to_string()))?;
+        let _ = ticker.thread.set(thread.thread().clone());
         Ok(Self {
             engine,
             limits,
             cache_dir,
-            stop,
+            ticker,
         })
     }
 
@@ -177,6 +219,7 @@ impl PluginHost {
             module,
             linker,
             limits: self.limits,
+            ticker: self.ticker.clone(),
             live: None,
             logs: Vec::new(),
         };
@@ -223,7 +266,10 @@ impl PluginHost {
 
 impl Drop for PluginHost {
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
+        self.ticker.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.ticker.thread.get() {
+            thread.unpark();
+        }
     }
 }
 
@@ -330,6 +376,7 @@ pub struct Plugin {
     module: Module,
     linker: Linker<State>,
     limits: Limits,
+    ticker: Arc<Ticker>,
     live: Option<Live>,
     logs: Vec<String>,
 }
@@ -360,6 +407,7 @@ impl Plugin {
 
     /// A fresh instance, checked against the ABI.
     fn instantiate(&self) -> Result<Live, PluginError> {
+        let _running = self.ticker.running();
         let invalid =
             |e: &dyn std::fmt::Display| PluginError::Invalid(self.name.clone(), e.to_string());
         let state = State {
@@ -440,6 +488,7 @@ impl Plugin {
 
     fn call_live(&mut self, which: &'static str, request: &[u8]) -> Result<Vec<u8>, PluginError> {
         let deadline = self.deadline_ticks();
+        let _running = self.ticker.running();
         let (name, limits) = (self.name.as_str(), self.limits);
         let live = self
             .live
