@@ -319,7 +319,7 @@ pub struct Broker {
     acl_change: tokio::sync::Mutex<()>,
     /// How this node connects to other nodes (a cluster's inter-broker listener: TLS, SASL);
     /// `None`: PLAINTEXT.
-    inter_broker: Option<Arc<crate::cli::ClientSecurity>>,
+    inter_broker: Option<Arc<crate::client::security::ClientSecurity>>,
     /// When a write to `log.dirs` last failed (ms; 0: none since the last recovery). A full
     /// disk is said once in the log when it starts and once when writes have succeeded for
     /// [`STORAGE_QUIET_MS`] without a failure, not per request, nor at each flip of a disk
@@ -392,7 +392,9 @@ impl Broker {
             acl_change: tokio::sync::Mutex::new(()),
             inter_broker: match config.quorum_voters.is_empty() {
                 true => None,
-                false => crate::cli::ClientSecurity::inter_broker(&config)?.map(Arc::new),
+                false => {
+                    crate::client::security::ClientSecurity::inter_broker(&config)?.map(Arc::new)
+                }
             },
             storage_failed_at_ms: AtomicU64::new(0),
             me: OnceLock::new(),
@@ -1914,7 +1916,7 @@ impl Broker {
     }
 
     /// What this node's connections to other nodes use (TLS, SASL), `None` for PLAINTEXT.
-    pub(crate) fn inter_broker_security(&self) -> Option<&crate::cli::ClientSecurity> {
+    pub(crate) fn inter_broker_security(&self) -> Option<&crate::client::security::ClientSecurity> {
         self.inter_broker.as_deref()
     }
 

@@ -611,12 +611,12 @@ impl Profile {
 /// Runs a client subcommand; prints its output or one error line.
 fn run_command(command: Command, brokers: Option<String>, properties: &[String]) -> ExitCode {
     use runnel_node::cli;
-    let result = (|| -> Result<String, cli::CliError> {
-        let profile = Profile::load().map_err(cli::CliError::Usage)?;
+    let result = (|| -> Result<String, cli::ClientError> {
+        let profile = Profile::load().map_err(cli::ClientError::Usage)?;
         let mut client_properties = profile.properties.clone().unwrap_or_default();
         for property in properties {
             let (key, value) = property.split_once('=').ok_or_else(|| {
-                cli::CliError::Usage(format!("-X {property}: expected KEY=VALUE"))
+                cli::ClientError::Usage(format!("-X {property}: expected KEY=VALUE"))
             })?;
             client_properties.insert(key.trim().to_string(), value.trim().to_string());
         }
@@ -661,7 +661,7 @@ fn run_command(command: Command, brokers: Option<String>, properties: &[String])
                         kind,
                     } => {
                         let wasm = std::fs::read(&file).map_err(|e| {
-                            cli::CliError::Usage(format!("{}: {e}", file.display()))
+                            cli::ClientError::Usage(format!("{}: {e}", file.display()))
                         })?;
                         let answer = cli::admin_request(
                             &admin,
@@ -670,8 +670,8 @@ fn run_command(command: Command, brokers: Option<String>, properties: &[String])
                             &wasm,
                         )
                         .map_err(|e| match e {
-                            cli::CliError::Usage(why) => {
-                                cli::CliError::Usage(format!("{}: {why}", file.display()))
+                            cli::ClientError::Usage(why) => {
+                                cli::ClientError::Usage(format!("{}: {why}", file.display()))
                             }
                             other => other,
                         })?;
@@ -708,7 +708,7 @@ fn run_command(command: Command, brokers: Option<String>, properties: &[String])
                 ..
             } => cluster_up(nodes, base_port, admin_port, &dir)
                 .map(|()| String::new())
-                .map_err(cli::CliError::Usage),
+                .map_err(cli::ClientError::Usage),
             Command::User { output, action } => {
                 let mut brokers = connect()?;
                 let b = &mut brokers;
@@ -722,9 +722,9 @@ fn run_command(command: Command, brokers: Option<String>, properties: &[String])
                         let mechanism = cli::scram_mechanism(&mechanism)?;
                         let password = if password == "-" {
                             let mut line = String::new();
-                            std::io::stdin()
-                                .read_line(&mut line)
-                                .map_err(|e| cli::CliError::Usage(format!("--password -: {e}")))?;
+                            std::io::stdin().read_line(&mut line).map_err(|e| {
+                                cli::ClientError::Usage(format!("--password -: {e}"))
+                            })?;
                             line.trim_end_matches(['\r', '\n']).to_string()
                         } else {
                             password
@@ -751,7 +751,7 @@ fn run_command(command: Command, brokers: Option<String>, properties: &[String])
                         resource,
                     } => {
                         let Some((resource_type, name)) = resource.named() else {
-                            return Err(cli::CliError::Usage(
+                            return Err(cli::ClientError::Usage(
                                 "give the resource: --topic, --group, --cluster or --transactional-id"
                                     .into(),
                             ));
@@ -801,7 +801,7 @@ fn run_command(command: Command, brokers: Option<String>, properties: &[String])
                         resource,
                     } => {
                         if principal.is_none() && resource.named().is_none() {
-                            return Err(cli::CliError::Usage(
+                            return Err(cli::ClientError::Usage(
                                 "give a resource (--topic, --group, --cluster, --transactional-id) or --principal: runnel acl delete does not remove every ACL at once"
                                     .into(),
                             ));
@@ -854,7 +854,7 @@ fn run_command(command: Command, brokers: Option<String>, properties: &[String])
                             (_, _, _, Some(n), _) => cli::Reset::Shift(n),
                             (.., Some(t)) => cli::Reset::Timestamp(cli::parse_time(&t)?),
                             _ => {
-                                return Err(cli::CliError::Usage(
+                                return Err(cli::ClientError::Usage(
                                     "give one of --to-earliest, --to-latest, --to-offset N, --shift-by N, --to-datetime T"
                                         .into(),
                                 ));
@@ -879,7 +879,7 @@ fn run_command(command: Command, brokers: Option<String>, properties: &[String])
                 timestamp,
                 linger_ms,
             } => {
-                let usage = |s: String| cli::CliError::Usage(s);
+                let usage = |s: String| cli::ClientError::Usage(s);
                 let acks = match acks.as_str() {
                     "all" | "-1" => -1,
                     "1" => 1,
@@ -995,9 +995,9 @@ fn run_command(command: Command, brokers: Option<String>, properties: &[String])
 }
 
 /// `consume -p 0:15,2`: partitions, each with an optional start offset.
-fn parse_partitions(list: &str) -> Result<Vec<(i32, Option<i64>)>, runnel_node::cli::CliError> {
+fn parse_partitions(list: &str) -> Result<Vec<(i32, Option<i64>)>, runnel_node::cli::ClientError> {
     let bad = || {
-        runnel_node::cli::CliError::Usage(format!(
+        runnel_node::cli::ClientError::Usage(format!(
             "--partition {list}: expected P[:OFFSET],... like 0,2 or 0:15,2"
         ))
     };

@@ -15,8 +15,8 @@ use runnel_core::acl::{
     ResourceType,
 };
 
-use super::client::check_with;
-use super::{Brokers, Cell, CliError, Report};
+use super::{Brokers, Cell, ClientError, Report};
+use crate::client::check_with;
 
 /// The version of the ACL APIs sent (v1: pattern types, KIP-290; Kafka 2.0+).
 const ACL_API_VERSION: i16 = 1;
@@ -24,14 +24,14 @@ const ACL_API_VERSION: i16 = 1;
 /// An operation by Kafka's name (`read`, `describe-configs`, `ALL`, any case).
 ///
 /// # Errors
-/// [`CliError::Usage`] for a name Kafka does not have.
-pub fn acl_operation(name: &str) -> Result<AclOperation, CliError> {
+/// [`ClientError::Usage`] for a name Kafka does not have.
+pub fn acl_operation(name: &str) -> Result<AclOperation, ClientError> {
     AclOperation::from_name(name).ok_or_else(|| {
         let names: Vec<String> = AclOperation::ALL
             .iter()
             .map(|o| o.name().to_ascii_lowercase().replace('_', "-"))
             .collect();
-        CliError::Usage(format!(
+        ClientError::Usage(format!(
             "--operation {name}: give one of {}",
             names.join(", ")
         ))
@@ -43,7 +43,7 @@ pub fn acl_operation(name: &str) -> Result<AclOperation, CliError> {
 /// # Errors
 /// The broker's refusal of any binding (INVALID_REQUEST with its reason,
 /// CLUSTER_AUTHORIZATION_FAILED, SECURITY_DISABLED), or a network error.
-pub fn acl_create(brokers: &mut Brokers, bindings: &[AclBinding]) -> Result<Report, CliError> {
+pub fn acl_create(brokers: &mut Brokers, bindings: &[AclBinding]) -> Result<Report, ClientError> {
     let request = CreateAclsRequest::default().with_creations(
         bindings
             .iter()
@@ -77,7 +77,7 @@ pub fn acl_create(brokers: &mut Brokers, bindings: &[AclBinding]) -> Result<Repo
 ///
 /// # Errors
 /// The broker's refusal (SECURITY_DISABLED, CLUSTER_AUTHORIZATION_FAILED), or a network error.
-pub fn acl_list(brokers: &mut Brokers, filter: &AclBindingFilter) -> Result<Report, CliError> {
+pub fn acl_list(brokers: &mut Brokers, filter: &AclBindingFilter) -> Result<Report, ClientError> {
     let (resource_type, name, pattern, principal, host, operation, permission) = wire(filter);
     let request = DescribeAclsRequest::default()
         .with_resource_type_filter(resource_type)
@@ -116,7 +116,7 @@ pub fn acl_list(brokers: &mut Brokers, filter: &AclBindingFilter) -> Result<Repo
 ///
 /// # Errors
 /// The broker's refusal, or a network error.
-pub fn acl_delete(brokers: &mut Brokers, filter: &AclBindingFilter) -> Result<Report, CliError> {
+pub fn acl_delete(brokers: &mut Brokers, filter: &AclBindingFilter) -> Result<Report, ClientError> {
     let (resource_type, name, pattern, principal, host, operation, permission) = wire(filter);
     let request = DeleteAclsRequest::default().with_filters(vec![
         DeleteAclsFilter::default()

@@ -12,7 +12,8 @@ use kafka_protocol::messages::{
 use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
 
 use super::{
-    Brokers, ByPartition, Cell, CliError, Client, Report, check, check_with, list_offsets, plural,
+    Brokers, ByPartition, Cell, Client, ClientError, Report, check, check_with, list_offsets,
+    plural,
 };
 
 /// A group member's session timeout.
@@ -28,7 +29,7 @@ fn committed(
     client: &mut Client,
     group: &str,
     only: Option<&BTreeMap<String, u32>>,
-) -> Result<Vec<(String, i32, i64)>, CliError> {
+) -> Result<Vec<(String, i32, i64)>, ClientError> {
     use kafka_protocol::messages::offset_fetch_request::OffsetFetchRequestTopic;
     use kafka_protocol::messages::{OffsetFetchRequest, OffsetFetchResponse};
     let request = OffsetFetchRequest::default()
@@ -63,7 +64,7 @@ fn committed(
 
 /// `runnel group list`: every group of every broker (each coordinator lists its own, so the
 /// command asks them all, as kafka-consumer-groups.sh does) and its protocol type and state.
-pub fn group_list(brokers: &mut Brokers) -> Result<Report, CliError> {
+pub fn group_list(brokers: &mut Brokers) -> Result<Report, ClientError> {
     use kafka_protocol::messages::{ListGroupsRequest, ListGroupsResponse};
     brokers.metadata(Some(&[]))?;
     // Group id → protocol type.
@@ -120,7 +121,7 @@ impl Described {
 }
 
 /// DescribeGroups v1 of one group, asked of its coordinator.
-fn describe(client: &mut Client, group: &str) -> Result<Described, CliError> {
+fn describe(client: &mut Client, group: &str) -> Result<Described, ClientError> {
     use kafka_protocol::messages::{DescribeGroupsRequest, DescribeGroupsResponse};
     let request = DescribeGroupsRequest::default()
         .with_groups(vec![GroupId(StrBytes::from_string(group.to_string()))]);
@@ -128,7 +129,7 @@ fn describe(client: &mut Client, group: &str) -> Result<Described, CliError> {
     let described = response
         .groups
         .first()
-        .ok_or_else(|| CliError::Protocol("no group in answer".into()))?;
+        .ok_or_else(|| ClientError::Protocol("no group in answer".into()))?;
     check(&format!("group {group}"), described.error_code)?;
     let consumer = described.protocol_type.as_str() == "consumer";
     Ok(Described {
@@ -156,8 +157,8 @@ fn describe(client: &mut Client, group: &str) -> Result<Described, CliError> {
 
 /// The error for a group the coordinator does not know (Kafka's kafka-consumer-groups.sh:
 /// "Consumer group 'g' does not exist.").
-fn no_such_group(group: &str) -> CliError {
-    CliError::Usage(format!("group {group} does not exist"))
+fn no_such_group(group: &str) -> ClientError {
+    ClientError::Usage(format!("group {group} does not exist"))
 }
 
 /// `runnel group describe GROUP`: its coordinator, state and members (id, client id, host,
@@ -166,7 +167,7 @@ fn no_such_group(group: &str) -> CliError {
 ///
 /// # Errors
 /// "group G does not exist" when the coordinator knows nothing of it (Dead, no commits).
-pub fn group_describe(brokers: &mut Brokers, group: &str) -> Result<Report, CliError> {
+pub fn group_describe(brokers: &mut Brokers, group: &str) -> Result<Report, ClientError> {
     let (coordinator, client) = brokers.coordinator_with_id(group)?;
     let described = describe(client, group)?;
     let commits = committed(client, group, None)?;
@@ -257,7 +258,7 @@ pub fn group_describe(brokers: &mut Brokers, group: &str) -> Result<Report, CliE
 
 /// `runnel group delete GROUP`: DeleteGroups, which Kafka allows only for a group without
 /// members (NON_EMPTY_GROUP otherwise); its commits go with it.
-pub fn group_delete(brokers: &mut Brokers, group: &str) -> Result<Report, CliError> {
+pub fn group_delete(brokers: &mut Brokers, group: &str) -> Result<Report, ClientError> {
     use kafka_protocol::messages::{DeleteGroupsRequest, DeleteGroupsResponse};
     let client = brokers.coordinator(group)?;
     let request = DeleteGroupsRequest::default()
@@ -300,7 +301,7 @@ pub enum Reset {
 /// `topics`: the topics to reset; `None` means every topic the group has commits on.
 ///
 /// # Errors
-/// [`CliError::Usage`] for an active group (naming its state and members), a shift without a
+/// [`ClientError::Usage`] for an active group (naming its state and members), a shift without a
 /// commit, or no topic to reset.
 pub fn group_reset_offsets(
     brokers: &mut Brokers,
@@ -308,11 +309,11 @@ pub fn group_reset_offsets(
     topics: Option<&[String]>,
     reset: Reset,
     execute: bool,
-) -> Result<Report, CliError> {
+) -> Result<Report, ClientError> {
     let client = brokers.coordinator(group)?;
     let described = describe(client, group)?;
     if !matches!(described.state.as_str(), "Empty" | "Dead") {
-        return Err(CliError::Usage(format!(
+        return Err(ClientError::Usage(format!(
             "group {group} is {}: offsets can be reset only while the group is inactive (stop its consumers first)",
             described.summary()
         )));
@@ -326,7 +327,7 @@ pub fn group_reset_offsets(
                 .collect();
             all.dedup();
             if all.is_empty() {
-                return Err(CliError::Usage(format!(
+                return Err(ClientError::Usage(format!(
                     "group {group} has no commits: name the topics with --topic"
                 )));
             }
@@ -358,7 +359,7 @@ pub fn group_reset_offsets(
                 Reset::Shift(n) => match now {
                     Some(now) => now + n,
                     None => {
-                        return Err(CliError::Usage(format!(
+                        return Err(ClientError::Usage(format!(
                             "cannot shift {topic}-{p}: group {group} has no committed offset there (use --to-earliest, --to-latest or --to-offset)"
                         )));
                     }
@@ -423,7 +424,7 @@ fn commit_offsets(
     group: &str,
     (generation, member): (i32, &str),
     offsets: &ByPartition<i64>,
-) -> Result<(), CliError> {
+) -> Result<(), ClientError> {
     use kafka_protocol::messages::offset_commit_request::{
         OffsetCommitRequestPartition, OffsetCommitRequestTopic,
     };
@@ -480,7 +481,7 @@ impl Member {
         brokers: &mut Brokers,
         group: &str,
         topics: &[String],
-    ) -> Result<Self, CliError> {
+    ) -> Result<Self, ClientError> {
         let (coordinator, _) = brokers.coordinator_with_id(group)?;
         let mut member = Self {
             group: group.to_string(),
@@ -495,7 +496,7 @@ impl Member {
     }
 
     /// Joins (again, after a rebalance) and syncs; the leader assigns partitions by range.
-    pub(crate) fn rejoin(&mut self, brokers: &mut Brokers) -> Result<(), CliError> {
+    pub(crate) fn rejoin(&mut self, brokers: &mut Brokers) -> Result<(), ClientError> {
         use kafka_protocol::messages::join_group_request::JoinGroupRequestProtocol;
         use kafka_protocol::messages::sync_group_request::SyncGroupRequestAssignment;
         use kafka_protocol::messages::{
@@ -543,7 +544,7 @@ impl Member {
                             .with_member_id(StrBytes::from_string(member))
                             .with_assignment(encode_assignment(&partitions)?))
                     })
-                    .collect::<Result<Vec<_>, CliError>>()?
+                    .collect::<Result<Vec<_>, ClientError>>()?
             } else {
                 Vec::new()
             };
@@ -563,7 +564,7 @@ impl Member {
             self.assignment = decode_assignment(&synced.assignment)?;
             return Ok(());
         }
-        Err(CliError::Usage(format!(
+        Err(ClientError::Usage(format!(
             "group {}: still rebalancing after 5 attempts to join",
             self.group
         )))
@@ -582,7 +583,7 @@ impl Member {
         &self,
         brokers: &mut Brokers,
         counts: &BTreeMap<String, u32>,
-    ) -> Result<ByPartition<i64>, CliError> {
+    ) -> Result<ByPartition<i64>, ClientError> {
         Ok(
             committed(brokers.broker(self.coordinator)?, &self.group, Some(counts))?
                 .into_iter()
@@ -592,7 +593,7 @@ impl Member {
     }
 
     /// Heartbeats; true when the group is rebalancing and this member must rejoin.
-    pub(crate) fn heartbeat(&self, brokers: &mut Brokers) -> Result<bool, CliError> {
+    pub(crate) fn heartbeat(&self, brokers: &mut Brokers) -> Result<bool, ClientError> {
         use kafka_protocol::messages::{HeartbeatRequest, HeartbeatResponse};
         let request = HeartbeatRequest::default()
             .with_group_id(GroupId(StrBytes::from_string(self.group.clone())))
@@ -617,7 +618,7 @@ impl Member {
         &self,
         brokers: &mut Brokers,
         offsets: &ByPartition<i64>,
-    ) -> Result<(), CliError> {
+    ) -> Result<(), ClientError> {
         if offsets.is_empty() {
             return Ok(());
         }
@@ -630,7 +631,7 @@ impl Member {
     }
 
     /// Leaves the group, so the others take over its partitions at once.
-    pub(crate) fn leave(&self, brokers: &mut Brokers) -> Result<(), CliError> {
+    pub(crate) fn leave(&self, brokers: &mut Brokers) -> Result<(), ClientError> {
         use kafka_protocol::messages::{LeaveGroupRequest, LeaveGroupResponse};
         let request = LeaveGroupRequest::default()
             .with_group_id(GroupId(StrBytes::from_string(self.group.clone())))
@@ -652,8 +653,8 @@ impl Member {
 /// Returns every member's (topic, partition) list, including empty ones.
 fn range_assign(
     subscriptions: &[(String, Vec<String>)],
-    mut partitions_of: impl FnMut(&str) -> Result<u32, CliError>,
-) -> Result<BTreeMap<String, Vec<(String, i32)>>, CliError> {
+    mut partitions_of: impl FnMut(&str) -> Result<u32, ClientError>,
+) -> Result<BTreeMap<String, Vec<(String, i32)>>, ClientError> {
     let mut result: BTreeMap<String, Vec<(String, i32)>> = subscriptions
         .iter()
         .map(|(m, _)| (m.clone(), Vec::new()))
@@ -680,7 +681,7 @@ fn range_assign(
 }
 
 /// A `consumer` protocol subscription (version 0) to `topics`.
-fn encode_subscription(topics: &[String]) -> Result<Bytes, CliError> {
+fn encode_subscription(topics: &[String]) -> Result<Bytes, ClientError> {
     let subscription = ConsumerProtocolSubscription::default().with_topics(
         topics
             .iter()
@@ -691,15 +692,15 @@ fn encode_subscription(topics: &[String]) -> Result<Bytes, CliError> {
 }
 
 /// The topics of a `consumer` protocol subscription.
-fn decode_subscription(bytes: &Bytes) -> Result<Vec<String>, CliError> {
+fn decode_subscription(bytes: &Bytes) -> Result<Vec<String>, ClientError> {
     let (version, mut body) = unversioned(bytes)?;
     let subscription = ConsumerProtocolSubscription::decode(&mut body, version.min(3))
-        .map_err(|e| CliError::Protocol(format!("subscription: {e}")))?;
+        .map_err(|e| ClientError::Protocol(format!("subscription: {e}")))?;
     Ok(subscription.topics.iter().map(|t| t.to_string()).collect())
 }
 
 /// A `consumer` protocol assignment (version 0).
-fn encode_assignment(partitions: &[(String, i32)]) -> Result<Bytes, CliError> {
+fn encode_assignment(partitions: &[(String, i32)]) -> Result<Bytes, ClientError> {
     use kafka_protocol::messages::consumer_protocol_assignment::TopicPartition;
     let mut by_topic: BTreeMap<&str, Vec<i32>> = BTreeMap::new();
     for (t, p) in partitions {
@@ -719,13 +720,13 @@ fn encode_assignment(partitions: &[(String, i32)]) -> Result<Bytes, CliError> {
 }
 
 /// The (topic, partition) pairs of a `consumer` protocol assignment; empty bytes assign nothing.
-fn decode_assignment(bytes: &Bytes) -> Result<Vec<(String, i32)>, CliError> {
+fn decode_assignment(bytes: &Bytes) -> Result<Vec<(String, i32)>, ClientError> {
     if bytes.is_empty() {
         return Ok(Vec::new());
     }
     let (version, mut body) = unversioned(bytes)?;
     let assignment = ConsumerProtocolAssignment::decode(&mut body, version.min(3))
-        .map_err(|e| CliError::Protocol(format!("assignment: {e}")))?;
+        .map_err(|e| ClientError::Protocol(format!("assignment: {e}")))?;
     Ok(assignment
         .assigned_partitions
         .iter()
@@ -734,26 +735,26 @@ fn decode_assignment(bytes: &Bytes) -> Result<Vec<(String, i32)>, CliError> {
 }
 
 /// `message` at version 0 behind its two-byte version, as the consumer protocol frames it.
-fn versioned(message: &impl Encodable) -> Result<Bytes, CliError> {
+fn versioned(message: &impl Encodable) -> Result<Bytes, ClientError> {
     let mut out = BytesMut::new();
     out.put_i16(0);
     message
         .encode(&mut out, 0)
-        .map_err(|e| CliError::Protocol(e.to_string()))?;
+        .map_err(|e| ClientError::Protocol(e.to_string()))?;
     Ok(out.freeze())
 }
 
 /// The version and the body of a consumer-protocol message.
-fn unversioned(bytes: &Bytes) -> Result<(i16, Bytes), CliError> {
+fn unversioned(bytes: &Bytes) -> Result<(i16, Bytes), ClientError> {
     let mut body = bytes.clone();
     if body.remaining() < 2 {
-        return Err(CliError::Protocol(
+        return Err(ClientError::Protocol(
             "consumer protocol message too short".into(),
         ));
     }
     let version = body.get_i16();
     if version < 0 {
-        return Err(CliError::Protocol(format!(
+        return Err(ClientError::Protocol(format!(
             "consumer protocol version {version}"
         )));
     }

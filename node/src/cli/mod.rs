@@ -19,25 +19,22 @@
 //! - `signals`: Ctrl-C and SIGTERM as a request to finish cleanly.
 
 mod acls;
-mod client;
 mod groups;
 mod records;
-mod security;
 pub mod signals;
 mod topics;
 mod users;
 
-pub use acls::{acl_create, acl_delete, acl_list, acl_operation};
-pub use client::{
-    Brokers, CliError, Client, DEFAULT_PORT, admin_request, bootstrap_addresses, error_name,
+pub use crate::client::security::configure as configure_security;
+pub use crate::client::{
+    Brokers, Client, ClientError, DEFAULT_PORT, admin_request, bootstrap_addresses, error_name,
 };
+pub use acls::{acl_create, acl_delete, acl_list, acl_operation};
 pub use groups::{Reset, group_delete, group_describe, group_list, group_reset_offsets};
 pub use records::{
     ConsumeOptions, Consumed, Encoding, Format, ProduceOptions, Start, consume, produce,
     records_delete,
 };
-pub(crate) use security::ClientSecurity;
-pub use security::configure as configure_security;
 pub use topics::{
     cluster_info, plugin_deployed, plugin_list, topic_add_partitions, topic_alter_config,
     topic_create, topic_delete, topic_describe, topic_list,
@@ -52,7 +49,7 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::StrBytes;
 
-pub(crate) use client::{check, check_with};
+pub(crate) use crate::client::{check, check_with};
 
 /// Kafka's NOT_LEADER_OR_FOLLOWER: the metadata was stale; refresh and ask the new leader.
 const NOT_LEADER_OR_FOLLOWER: i16 = 6;
@@ -82,13 +79,13 @@ fn list_offsets_request(topic: &str, partitions: &[i32], timestamp: i64) -> List
 /// first offset at or after a timestamp (-1 when none), each asked of the partition's leader.
 ///
 /// # Errors
-/// [`CliError::Kafka`] for a partition its leader refuses (after one metadata refresh).
+/// [`ClientError::Kafka`] for a partition its leader refuses (after one metadata refresh).
 pub(crate) fn list_offsets(
     brokers: &mut Brokers,
     topic: &str,
     partitions: u32,
     timestamp: i64,
-) -> Result<Vec<i64>, CliError> {
+) -> Result<Vec<i64>, ClientError> {
     let mut result = vec![0; partitions as usize];
     let mut retried = false;
     'again: loop {
@@ -171,7 +168,7 @@ pub(crate) fn log_bounds(
     brokers: &mut Brokers,
     topic: &str,
     partitions: u32,
-) -> Result<Vec<(i64, i64)>, CliError> {
+) -> Result<Vec<(i64, i64)>, ClientError> {
     let starts = list_offsets(brokers, topic, partitions, -2)?;
     let ends = list_offsets(brokers, topic, partitions, -1)?;
     Ok(starts.into_iter().zip(ends).collect())
@@ -397,10 +394,10 @@ impl Report {
 /// ISO 8601 date or date-time, `2026-11-23`, `2026-11-23T10:15:30`, with optional fractional
 /// seconds and a `Z` or `±HH:MM` offset (UTC when none is given). A leading `@` is allowed
 /// (`@1700000000000`), as `consume --from` writes times.
-pub fn parse_time(text: &str) -> Result<i64, CliError> {
+pub fn parse_time(text: &str) -> Result<i64, ClientError> {
     let text = text.strip_prefix('@').unwrap_or(text);
     let bad = || {
-        CliError::Usage(format!(
+        ClientError::Usage(format!(
             "{text}: expected milliseconds since the epoch or a date-time like 2026-11-23T10:15:30Z"
         ))
     };
@@ -409,7 +406,7 @@ pub fn parse_time(text: &str) -> Result<i64, CliError> {
     }
     let (date, rest) = text.split_at(text.find(['T', ' ']).unwrap_or(text.len()));
     let mut parts = date.splitn(3, '-');
-    let mut number = |max: i64| -> Result<i64, CliError> {
+    let mut number = |max: i64| -> Result<i64, ClientError> {
         let n: i64 = parts.next().ok_or_else(bad)?.parse().map_err(|_| bad())?;
         if (0..=max).contains(&n) {
             Ok(n)

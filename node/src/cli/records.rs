@@ -26,7 +26,7 @@ use runnel_core::partitioner::{Partitioner, PartitionerKind};
 use super::groups::Member;
 use super::signals::interrupted;
 use super::{
-    Brokers, ByPartition, Cell, CliError, Report, check, check_with, format_time, json_string,
+    Brokers, ByPartition, Cell, ClientError, Report, check, check_with, format_time, json_string,
     list_offsets, log_bounds, plural,
 };
 use crate::codec::NodeCodec;
@@ -106,19 +106,19 @@ struct Producer {
 /// bytes; the newline is not part of the record.
 ///
 /// # Errors
-/// [`CliError`] when the topic does not exist, input cannot be read, or the broker refuses a
+/// [`ClientError`] when the topic does not exist, input cannot be read, or the broker refuses a
 /// batch (after retrying retriable errors; an idempotent producer retries without duplicates).
 pub fn produce(
     brokers: &mut Brokers,
     topic: &str,
     input: Box<dyn BufRead + Send>,
     options: &ProduceOptions,
-) -> Result<Report, CliError> {
+) -> Result<Report, ClientError> {
     let partitions = brokers.partition_count_creating(topic, true)?;
     if let Some(p) = options.partition
         && !(0..partitions as i32).contains(&p)
     {
-        return Err(CliError::Usage(format!(
+        return Err(ClientError::Usage(format!(
             "--partition {p}: {topic} has partitions 0 to {}",
             partitions as i32 - 1
         )));
@@ -177,7 +177,7 @@ pub fn produce(
                 waiting += 1;
                 oldest.get_or_insert_with(Instant::now);
             }
-            Ok(Err(e)) => return Err(CliError::Usage(format!("reading input: {e}"))),
+            Ok(Err(e)) => return Err(ClientError::Usage(format!("reading input: {e}"))),
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => ended = true,
         }
@@ -191,7 +191,7 @@ pub fn produce(
             {
                 progress_done();
                 let produced = count + waiting - unwritten;
-                return Err(CliError::Usage(format!(
+                return Err(ClientError::Usage(format!(
                     "{e}; produced {} to {topic}, {} not written, the rest of the input not read",
                     plural(produced, "record"),
                     plural(unwritten, "record")
@@ -266,7 +266,7 @@ fn send(
     pending: &mut BTreeMap<i32, Vec<Line>>,
     mut producer: Option<&mut Producer>,
     options: &ProduceOptions,
-) -> Result<(), (CliError, usize)> {
+) -> Result<(), (ClientError, usize)> {
     let headers: Vec<Header<'_>> = options
         .headers
         .iter()
@@ -295,7 +295,7 @@ fn send(
         }
         let batch = builder
             .build(&NodeCodec)
-            .map_err(|e| (CliError::Protocol(e.to_string()), all))?;
+            .map_err(|e| (ClientError::Protocol(e.to_string()), all))?;
         batches.insert(p, Bytes::from(batch));
     }
     let idempotent = producer.is_some();
@@ -313,11 +313,11 @@ fn send_batches(
     batches: &mut BTreeMap<i32, Bytes>,
     idempotent: bool,
     options: &ProduceOptions,
-) -> Result<(), CliError> {
+) -> Result<(), ClientError> {
     let mut attempt = 0;
     while !batches.is_empty() {
         attempt += 1;
-        let mut retry: Option<CliError> = None;
+        let mut retry: Option<ClientError> = None;
         for (leader, partitions) in brokers.by_leader(topic, batches.keys().copied())? {
             let request = ProduceRequest::default()
                 .with_acks(options.acks)
@@ -348,7 +348,7 @@ fn send_batches(
             }
             let response: ProduceResponse = match client.call(ApiKey::Produce, version, &request) {
                 Ok(r) => r,
-                Err(e @ CliError::Connection(..)) if idempotent => {
+                Err(e @ ClientError::Connection(..)) if idempotent => {
                     brokers.forget(leader);
                     retry = Some(e);
                     continue;
@@ -370,7 +370,7 @@ fn send_batches(
                         let why = r.batch_index_error_message.as_deref().unwrap_or("refused");
                         format!("record {}: {why}", r.batch_index)
                     }));
-                    let error = CliError::Kafka {
+                    let error = ClientError::Kafka {
                         what,
                         code,
                         message: (!words.is_empty()).then(|| words.join("; ")),
@@ -403,14 +403,18 @@ fn send_batches(
 /// when one would be refused, nothing is deleted anywhere. Prints each new log start offset.
 ///
 /// # Errors
-/// [`CliError::Usage`] naming the partitions whose high watermark is below `before`.
-pub fn records_delete(brokers: &mut Brokers, topic: &str, before: i64) -> Result<Report, CliError> {
+/// [`ClientError::Usage`] naming the partitions whose high watermark is below `before`.
+pub fn records_delete(
+    brokers: &mut Brokers,
+    topic: &str,
+    before: i64,
+) -> Result<Report, ClientError> {
     use kafka_protocol::messages::delete_records_request::{
         DeleteRecordsPartition, DeleteRecordsTopic,
     };
     use kafka_protocol::messages::{DeleteRecordsRequest, DeleteRecordsResponse};
     if before < -1 {
-        return Err(CliError::Usage(format!(
+        return Err(ClientError::Usage(format!(
             "--before {before}: give an offset, or -1 for each partition's end"
         )));
     }
@@ -423,7 +427,7 @@ pub fn records_delete(brokers: &mut Brokers, topic: &str, before: i64) -> Result
         .map(|(p, end)| format!("{topic}-{p} (ends at {end})"))
         .collect();
     if !short.is_empty() {
-        return Err(CliError::Usage(format!(
+        return Err(ClientError::Usage(format!(
             "--before {before} is past the end of {}; nothing was deleted",
             short.join(", ")
         )));
@@ -492,8 +496,8 @@ impl Start {
     /// a date-time.
     ///
     /// # Errors
-    /// [`CliError::Usage`] naming the accepted forms.
-    pub fn parse(text: &str) -> Result<Self, CliError> {
+    /// [`ClientError::Usage`] naming the accepted forms.
+    pub fn parse(text: &str) -> Result<Self, ClientError> {
         Ok(match text {
             "earliest" | "beginning" | "start" => Start::Earliest,
             "latest" | "end" => Start::Latest,
@@ -506,7 +510,7 @@ impl Start {
                     Start::Offset(n)
                 } else {
                     Start::Timestamp(super::parse_time(text).map_err(|_| {
-                        CliError::Usage(format!(
+                        ClientError::Usage(format!(
                             "--from {text}: expected earliest, latest, an offset, -N, @MILLIS or a date-time"
                         ))
                     })?)
@@ -581,8 +585,8 @@ impl Format {
     /// Parses a format.
     ///
     /// # Errors
-    /// [`CliError::Usage`] for an unknown `%x` or a `%` at the end, listing what is known.
-    pub fn parse(text: &str) -> Result<Self, CliError> {
+    /// [`ClientError::Usage`] for an unknown `%x` or a `%` at the end, listing what is known.
+    pub fn parse(text: &str) -> Result<Self, ClientError> {
         let known = "known: %t %p %o %T %d %k %K %s %S %h %% \\n \\t \\r \\\\";
         let mut pieces = Vec::new();
         let mut literal = Vec::new();
@@ -605,10 +609,12 @@ impl Format {
                     Some('S') => Piece::ValueLength,
                     Some('h') => Piece::Headers,
                     Some(x) => {
-                        return Err(CliError::Usage(format!("--format: unknown %{x} ({known})")));
+                        return Err(ClientError::Usage(format!(
+                            "--format: unknown %{x} ({known})"
+                        )));
                     }
                     None => {
-                        return Err(CliError::Usage(format!(
+                        return Err(ClientError::Usage(format!(
                             "--format: a % at the end ({known}; %% prints a %)"
                         )));
                     }
@@ -692,21 +698,21 @@ impl Format {
 /// value (`null` when null; strings in `encoding`), headers as `[{"key":..,"value":..}]`.
 ///
 /// # Errors
-/// [`CliError::Usage`] when a key or value is not UTF-8 and `encoding` is text.
+/// [`ClientError::Usage`] when a key or value is not UTF-8 and `encoding` is text.
 fn record_json(
     encoding: Encoding,
     topic: &str,
     partition: i32,
     log_append_time: bool,
     record: &Record<'_>,
-) -> Result<Vec<u8>, CliError> {
-    let string = |what: &str, b: Option<&[u8]>| -> Result<String, CliError> {
+) -> Result<Vec<u8>, ClientError> {
+    let string = |what: &str, b: Option<&[u8]>| -> Result<String, ClientError> {
         let Some(b) = b else {
             return Ok("null".into());
         };
         let encoded = encoding.encode(b);
         let text = String::from_utf8(encoded).map_err(|_| {
-            CliError::Usage(format!(
+            ClientError::Usage(format!(
                 "{topic}-{partition}@{}: the {what} is not UTF-8; use --encoding base64 or hex",
                 record.offset
             ))
@@ -723,7 +729,7 @@ fn record_json(
                 string("header value", h.value)?
             ))
         })
-        .collect::<Result<_, CliError>>()?;
+        .collect::<Result<_, ClientError>>()?;
     Ok(format!(
         "{{\"topic\":{},\"partition\":{partition},\"offset\":{},\"timestamp\":{},\"timestamp_type\":\"{}\",\"key\":{},\"value\":{},\"headers\":[{}]}}\n",
         json_string(topic),
@@ -786,7 +792,7 @@ struct Cursor {
 
 /// What [`read`] calls after each round with the cursors: heartbeats and periodic commits of
 /// a group member; true stops the read for a rebalance.
-type Between<'a> = dyn FnMut(&mut Brokers, &ByPartition<Cursor>) -> Result<bool, CliError> + 'a;
+type Between<'a> = dyn FnMut(&mut Brokers, &ByPartition<Cursor>) -> Result<bool, ClientError> + 'a;
 
 /// Why [`read`] returned.
 enum Stopped {
@@ -807,14 +813,14 @@ enum Stopped {
 /// `--from`'s position, with a note on stderr.
 ///
 /// # Errors
-/// [`CliError`] for an unknown topic or a refusal; a group member commits what it printed and
+/// [`ClientError`] for an unknown topic or a refusal; a group member commits what it printed and
 /// leaves its group before returning the error.
 pub fn consume(
     brokers: &mut Brokers,
     topics: &[String],
     options: &ConsumeOptions<'_>,
     out: &mut impl Write,
-) -> Result<Consumed, CliError> {
+) -> Result<Consumed, ClientError> {
     let mut counts = BTreeMap::new();
     for topic in topics {
         counts.insert(topic.clone(), brokers.partition_count(topic)?);
@@ -828,7 +834,7 @@ pub fn consume(
                 options.partitions.clone()
             };
             if let Some((p, _)) = chosen.iter().find(|(p, _)| !(0..*count as i32).contains(p)) {
-                return Err(CliError::Usage(format!(
+                return Err(ClientError::Usage(format!(
                     "--partition {p}: {topic} has partitions 0 to {}",
                     *count as i32 - 1
                 )));
@@ -853,7 +859,7 @@ pub fn consume(
         return Ok(ended(stopped, printed));
     };
     if !options.partitions.is_empty() {
-        return Err(CliError::Usage(
+        return Err(ClientError::Usage(
             "--partition and --group do not go together: the group assigns partitions".into(),
         ));
     }
@@ -890,7 +896,7 @@ fn member_loop(
     printed: &mut usize,
     cursors: &mut ByPartition<Cursor>,
     out: &mut impl Write,
-) -> Result<Stopped, CliError> {
+) -> Result<Stopped, ClientError> {
     loop {
         cursors.clear();
         let committed = member.committed(brokers, counts)?;
@@ -961,7 +967,12 @@ struct Planned {
 }
 
 /// Asks the leaders of `topic`'s partitions for their bounds and where `start` points.
-fn plan(brokers: &mut Brokers, topic: &str, count: u32, start: Start) -> Result<Planned, CliError> {
+fn plan(
+    brokers: &mut Brokers,
+    topic: &str,
+    count: u32,
+    start: Start,
+) -> Result<Planned, ClientError> {
     let bounds = log_bounds(brokers, topic, count)?;
     let positions = match start {
         Start::Earliest => bounds.iter().map(|b| b.0).collect(),
@@ -1038,7 +1049,7 @@ fn read(
     printed: &mut usize,
     out: &mut impl Write,
     between: &mut Between<'_>,
-) -> Result<Stopped, CliError> {
+) -> Result<Stopped, ClientError> {
     let limit = options.limit;
     let mut scratch = Vec::new();
     // Following without a group, brokers that go away (restart) are waited for.
@@ -1071,14 +1082,14 @@ fn read(
                 .map(|((_, p), _)| *p);
             let by_leader = match brokers.by_leader(topic, wanted) {
                 Ok(by_leader) => by_leader,
-                Err(CliError::Connection(broker, why)) if reconnects => {
+                Err(ClientError::Connection(broker, why)) if reconnects => {
                     if !wait_for_brokers(brokers, &format!("broker {broker}: {why}")) {
                         return Ok(Stopped::Interrupted);
                     }
                     continue 'round;
                 }
                 // A restarted broker has no leader for a moment (LEADER_NOT_AVAILABLE).
-                Err(CliError::Kafka { code: 5, .. }) if reconnects => {
+                Err(ClientError::Kafka { code: 5, .. }) if reconnects => {
                     std::thread::sleep(Duration::from_millis(500));
                     continue 'round;
                 }
@@ -1125,7 +1136,7 @@ fn read(
                 Ok(response) => response,
                 // A broker that goes away (a restart) is waited for, as kcat and rpk do; a
                 // group member's session is gone with it, so it ends as before.
-                Err(CliError::Connection(broker, why)) if reconnects => {
+                Err(ClientError::Connection(broker, why)) if reconnects => {
                     if !wait_for_brokers(brokers, &format!("broker {broker}: {why}")) {
                         return Ok(Stopped::Interrupted);
                     }
@@ -1171,13 +1182,14 @@ fn read(
                     let before = cursor.next;
                     let bytes = p.records.clone().unwrap_or_default();
                     for batch in batches(&bytes) {
-                        let batch = batch.map_err(|e| CliError::Protocol(e.to_string()))?;
+                        let batch = batch.map_err(|e| ClientError::Protocol(e.to_string()))?;
                         let log_append_time = batch.header().is_log_append_time();
                         for record in batch
                             .records(&NodeCodec, &mut scratch)
-                            .map_err(|e| CliError::Protocol(e.to_string()))?
+                            .map_err(|e| ClientError::Protocol(e.to_string()))?
                         {
-                            let record = record.map_err(|e| CliError::Protocol(e.to_string()))?;
+                            let record =
+                                record.map_err(|e| ClientError::Protocol(e.to_string()))?;
                             if record.offset < cursor.next || limit.is_some_and(|l| *printed >= l) {
                                 continue;
                             }
@@ -1203,7 +1215,7 @@ fn read(
                                     return Ok(Stopped::ClosedPipe);
                                 }
                                 Err(e) => {
-                                    return Err(CliError::Usage(format!("writing output: {e}")));
+                                    return Err(ClientError::Usage(format!("writing output: {e}")));
                                 }
                             }
                             cursor.next = record.offset + 1;
@@ -1224,7 +1236,7 @@ fn read(
             }
             match out.flush() {
                 Err(e) if e.kind() == ErrorKind::BrokenPipe => return Ok(Stopped::ClosedPipe),
-                Err(e) => return Err(CliError::Usage(format!("writing output: {e}"))),
+                Err(e) => return Err(ClientError::Usage(format!("writing output: {e}"))),
                 Ok(()) => {}
             }
         }
@@ -1232,7 +1244,7 @@ fn read(
             std::thread::sleep(Duration::from_millis(200));
             let metadata = match brokers.metadata(Some(&topics)) {
                 Ok(metadata) => metadata,
-                Err(CliError::Connection(broker, why)) if reconnects => {
+                Err(ClientError::Connection(broker, why)) if reconnects => {
                     if !wait_for_brokers(brokers, &format!("broker {broker}: {why}")) {
                         return Ok(Stopped::Interrupted);
                     }
@@ -1246,7 +1258,7 @@ fn read(
                     .name
                     .as_ref()
                     .map_or(String::new(), |n| n.0.to_string());
-                return Err(CliError::Usage(format!(
+                return Err(ClientError::Usage(format!(
                     "topic {name} was deleted while it was read"
                 )));
             }

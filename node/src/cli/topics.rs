@@ -8,10 +8,10 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::StrBytes;
 
-use super::{Brokers, Cell, CliError, Report, check, check_with, log_bounds_where_led, plural};
+use super::{Brokers, Cell, ClientError, Report, check, check_with, log_bounds_where_led, plural};
 
 /// `runnel topic list`: names, partition counts and whether internal; internal topics last.
-pub fn topic_list(brokers: &mut Brokers) -> Result<Report, CliError> {
+pub fn topic_list(brokers: &mut Brokers) -> Result<Report, ClientError> {
     let metadata = brokers.metadata(None)?;
     let mut rows: Vec<(String, usize, bool)> = metadata
         .topics
@@ -45,12 +45,12 @@ pub fn topic_list(brokers: &mut Brokers) -> Result<Report, CliError> {
 /// source, from DescribeConfigs) and every partition's leader, replicas, ISR, log start offset
 /// and high watermark (from ListOffsets at the leader), like kafka-topics.sh --describe plus
 /// kafka-get-offsets.sh.
-pub fn topic_describe(brokers: &mut Brokers, name: &str) -> Result<Report, CliError> {
+pub fn topic_describe(brokers: &mut Brokers, name: &str) -> Result<Report, ClientError> {
     let metadata = brokers.metadata(Some(&[name.to_string()]))?;
     let topic = metadata
         .topics
         .first()
-        .ok_or_else(|| CliError::Protocol("no topic in answer".into()))?;
+        .ok_or_else(|| ClientError::Protocol("no topic in answer".into()))?;
     check(&format!("topic {name}"), topic.error_code)?;
     let ids = |v: &[BrokerId]| Cell::Ints(v.iter().map(|b| i64::from(b.0)).collect());
     let mut partitions: Vec<_> = topic.partitions.iter().collect();
@@ -120,7 +120,7 @@ pub fn topic_describe(brokers: &mut Brokers, name: &str) -> Result<Report, CliEr
 fn topic_configs(
     brokers: &mut Brokers,
     name: &str,
-) -> Result<Vec<(String, String, String)>, CliError> {
+) -> Result<Vec<(String, String, String)>, ClientError> {
     use kafka_protocol::messages::describe_configs_request::DescribeConfigsResource;
     use kafka_protocol::messages::{DescribeConfigsRequest, DescribeConfigsResponse};
     let request = DescribeConfigsRequest::default().with_resources(vec![
@@ -169,12 +169,12 @@ pub fn topic_create(
     partitions: i32,
     replication_factor: i16,
     configs: &[String],
-) -> Result<Report, CliError> {
+) -> Result<Report, ClientError> {
     let mut config_entries = Vec::new();
     for c in configs {
         let (k, v) = c
             .split_once('=')
-            .ok_or_else(|| CliError::Usage(format!("--config {c}: expected KEY=VALUE")))?;
+            .ok_or_else(|| ClientError::Usage(format!("--config {c}: expected KEY=VALUE")))?;
         config_entries.push(
             CreatableTopicConfig::default()
                 .with_name(StrBytes::from_string(k.to_string()))
@@ -222,7 +222,7 @@ pub fn topic_alter_config(
     name: &str,
     set: &[String],
     delete: &[String],
-) -> Result<Report, CliError> {
+) -> Result<Report, ClientError> {
     use kafka_protocol::messages::IncrementalAlterConfigsRequest;
     use kafka_protocol::messages::IncrementalAlterConfigsResponse;
     use kafka_protocol::messages::incremental_alter_configs_request::{
@@ -232,7 +232,7 @@ pub fn topic_alter_config(
     for s in set {
         let (k, v) = s
             .split_once('=')
-            .ok_or_else(|| CliError::Usage(format!("--set {s}: expected KEY=VALUE")))?;
+            .ok_or_else(|| ClientError::Usage(format!("--set {s}: expected KEY=VALUE")))?;
         configs.push(
             AlterableConfig::default()
                 .with_name(StrBytes::from_string(k.to_string()))
@@ -248,7 +248,7 @@ pub fn topic_alter_config(
         );
     }
     if configs.is_empty() {
-        return Err(CliError::Usage(
+        return Err(ClientError::Usage(
             "nothing to change: give --set KEY=VALUE or --delete KEY".into(),
         ));
     }
@@ -286,7 +286,7 @@ pub fn topic_add_partitions(
     brokers: &mut Brokers,
     name: &str,
     total: i32,
-) -> Result<Report, CliError> {
+) -> Result<Report, ClientError> {
     use kafka_protocol::messages::create_partitions_request::CreatePartitionsTopic;
     use kafka_protocol::messages::{CreatePartitionsRequest, CreatePartitionsResponse};
     let request = CreatePartitionsRequest::default()
@@ -315,7 +315,7 @@ pub fn topic_add_partitions(
 }
 
 /// `runnel topic delete NAME`.
-pub fn topic_delete(brokers: &mut Brokers, name: &str) -> Result<Report, CliError> {
+pub fn topic_delete(brokers: &mut Brokers, name: &str) -> Result<Report, ClientError> {
     let request = DeleteTopicsRequest::default()
         .with_timeout_ms(10_000)
         .with_topic_names(vec![TopicName(StrBytes::from_string(name.to_string()))]);
@@ -331,7 +331,7 @@ pub fn topic_delete(brokers: &mut Brokers, name: &str) -> Result<Report, CliErro
 
 /// `runnel cluster info`: the cluster id, brokers, the controller, topic and partition counts.
 /// (Kafka's protocol carries no broker software version, so none is shown.)
-pub fn cluster_info(brokers: &mut Brokers) -> Result<Report, CliError> {
+pub fn cluster_info(brokers: &mut Brokers) -> Result<Report, ClientError> {
     let metadata = brokers.metadata(None)?;
     let cluster_id = metadata.cluster_id.as_ref().map(|c| c.to_string());
     let mut brokers: Vec<_> = metadata.brokers.iter().collect();
@@ -394,10 +394,10 @@ struct Deployed {
 /// `runnel plugin list`: the deployed plugins (from the admin port's JSON), as a table.
 ///
 /// # Errors
-/// [`CliError::Protocol`] when the answer is not the admin port's plugin list.
-pub fn plugin_list(admin_json: &str) -> Result<Report, CliError> {
+/// [`ClientError::Protocol`] when the answer is not the admin port's plugin list.
+pub fn plugin_list(admin_json: &str) -> Result<Report, ClientError> {
     let deployed: Vec<Deployed> = serde_json::from_str(admin_json)
-        .map_err(|e| CliError::Protocol(format!("plugin list: {e}")))?;
+        .map_err(|e| ClientError::Protocol(format!("plugin list: {e}")))?;
     Ok(Report {
         columns: vec![
             "NAME",
@@ -429,10 +429,10 @@ pub fn plugin_list(admin_json: &str) -> Result<Report, CliError> {
 /// `runnel plugin deploy`: the deployment the admin port answered with, as one line.
 ///
 /// # Errors
-/// [`CliError::Protocol`] when the answer is not a deployment.
-pub fn plugin_deployed(admin_json: &str) -> Result<Report, CliError> {
+/// [`ClientError::Protocol`] when the answer is not a deployment.
+pub fn plugin_deployed(admin_json: &str) -> Result<Report, ClientError> {
     let d: Deployed = serde_json::from_str(admin_json)
-        .map_err(|e| CliError::Protocol(format!("plugin deploy: {e}")))?;
+        .map_err(|e| ClientError::Protocol(format!("plugin deploy: {e}")))?;
     Ok(Report::message(
         format!(
             "deployed plugin {} version {}: {} → {} ({})",

@@ -14,8 +14,8 @@ use kafka_protocol::messages::{
 use kafka_protocol::protocol::StrBytes;
 use runnel_core::scram::ScramMechanism;
 
-use super::client::check_with;
-use super::{Brokers, Cell, CliError, Report};
+use super::{Brokers, Cell, ClientError, Report};
+use crate::client::check_with;
 
 /// Kafka's default iteration count for new credentials (`kafka-configs`, 4096).
 pub const DEFAULT_ITERATIONS: u32 = 4096;
@@ -23,10 +23,10 @@ pub const DEFAULT_ITERATIONS: u32 = 4096;
 /// A mechanism by its SASL name (`SCRAM-SHA-256`, `SCRAM-SHA-512`, any case).
 ///
 /// # Errors
-/// [`CliError::Usage`] for another name.
-pub fn scram_mechanism(name: &str) -> Result<ScramMechanism, CliError> {
+/// [`ClientError::Usage`] for another name.
+pub fn scram_mechanism(name: &str) -> Result<ScramMechanism, ClientError> {
     ScramMechanism::from_name(&name.to_ascii_uppercase()).ok_or_else(|| {
-        CliError::Usage(format!(
+        ClientError::Usage(format!(
             "--mechanism {name}: give SCRAM-SHA-256 or SCRAM-SHA-512"
         ))
     })
@@ -36,7 +36,7 @@ pub fn scram_mechanism(name: &str) -> Result<ScramMechanism, CliError> {
 /// `iterations` (4096..=16384, Kafka's bounds).
 ///
 /// # Errors
-/// The broker's refusal ([`CliError::Kafka`], e.g. UNACCEPTABLE_CREDENTIAL), or a network
+/// The broker's refusal ([`ClientError::Kafka`], e.g. UNACCEPTABLE_CREDENTIAL), or a network
 /// error.
 pub fn user_create(
     brokers: &mut Brokers,
@@ -44,11 +44,11 @@ pub fn user_create(
     password: &str,
     mechanism: ScramMechanism,
     iterations: u32,
-) -> Result<Report, CliError> {
+) -> Result<Report, ClientError> {
     if password.is_empty() {
-        return Err(CliError::Usage("--password must not be empty".into()));
+        return Err(ClientError::Usage("--password must not be empty".into()));
     }
-    let salt = crate::tls::random_bytes::<32>("a salt").map_err(CliError::Usage)?;
+    let salt = crate::tls::random_bytes::<32>("a salt").map_err(ClientError::Usage)?;
     let salted = mechanism.salted_password(password.as_bytes(), &salt, iterations);
     let request = AlterUserScramCredentialsRequest::default().with_upsertions(vec![
         ScramCredentialUpsertion::default()
@@ -84,13 +84,13 @@ pub fn user_delete(
     brokers: &mut Brokers,
     user: &str,
     mechanism: Option<ScramMechanism>,
-) -> Result<Report, CliError> {
+) -> Result<Report, ClientError> {
     let mechanisms = match mechanism {
         Some(m) => vec![m],
         None => {
             let described = describe(brokers, Some(user))?;
             let Some((_, credentials)) = described.into_iter().next() else {
-                return Err(CliError::Usage(format!(
+                return Err(ClientError::Usage(format!(
                     "user {user} has no SCRAM credential"
                 )));
             };
@@ -124,7 +124,7 @@ pub fn user_delete(
 ///
 /// # Errors
 /// A network error or the broker's refusal.
-pub fn user_list(brokers: &mut Brokers) -> Result<Report, CliError> {
+pub fn user_list(brokers: &mut Brokers) -> Result<Report, ClientError> {
     let rows = describe(brokers, None)?
         .into_iter()
         .flat_map(|(user, credentials)| {
@@ -148,7 +148,7 @@ fn alter(
     brokers: &mut Brokers,
     request: &AlterUserScramCredentialsRequest,
     what: &str,
-) -> Result<(), CliError> {
+) -> Result<(), ClientError> {
     let response: AlterUserScramCredentialsResponse =
         brokers
             .any()
@@ -161,7 +161,7 @@ fn alter(
 
 type Described = Vec<(String, Vec<(ScramMechanism, u32)>)>;
 
-fn describe(brokers: &mut Brokers, user: Option<&str>) -> Result<Described, CliError> {
+fn describe(brokers: &mut Brokers, user: Option<&str>) -> Result<Described, ClientError> {
     let users =
         user.map(|u| vec![UserName::default().with_name(StrBytes::from_string(u.to_string()))]);
     let request = DescribeUserScramCredentialsRequest::default().with_users(users);

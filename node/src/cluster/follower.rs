@@ -6,10 +6,10 @@
 //! all the others, each answer handed to that partition's core replica. It stops when this node
 //! follows nothing from that leader any more.
 //!
-//! It talks the Kafka protocol over the same blocking client the CLI uses, to the leader's
-//! inter-broker listener (`inter.broker.listener.name`) with that listener's TLS and SASL, and
-//! with a short socket timeout ([`SOCKET_TIMEOUT`]) so a stopped leader does not hold it past
-//! a leader change.
+//! It talks the Kafka protocol over the blocking client it shares with the CLI
+//! (`crate::client`), to the leader's inter-broker listener (`inter.broker.listener.name`)
+//! with that listener's TLS and SASL, and with a short socket timeout ([`SOCKET_TIMEOUT`]) so
+//! a stopped leader does not hold it past a leader change.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -29,7 +29,7 @@ use runnel_core::error_code;
 use runnel_core::replica::{FetchAnswer, ReplicaError};
 
 use crate::broker::{Broker, Partition, now_ms};
-use crate::cli::Client;
+use crate::client::Client;
 
 /// Fetch version used between nodes (replica id in the request, leader epochs per partition).
 const FETCH_VERSION: i16 = 11;

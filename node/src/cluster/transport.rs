@@ -27,7 +27,7 @@ use tokio::sync::mpsc;
 
 use super::{Endpoint, Envelope};
 use crate::broker::{Broker, now_ms};
-use crate::cli::ClientSecurity;
+use crate::client::security::ClientSecurity;
 use crate::server::Security;
 
 /// The largest frame a peer may send (a Raft append carries metadata commands only).

@@ -1,13 +1,16 @@
-//! The command line's Kafka client: one blocking connection per broker ([`Client`]), and
-//! [`Brokers`], which starts from a bootstrap list, learns the cluster from Metadata and sends
-//! each partition's requests to its leader (and a group's to its coordinator), as every Kafka
-//! client does.
+//! The Kafka client the command line and the follower fetchers (`cluster::follower`) share:
+//! one blocking connection per broker ([`Client`]), and [`Brokers`], which starts from a
+//! bootstrap list, learns the cluster from Metadata and sends each partition's requests to its
+//! leader (and a group's to its coordinator), as every Kafka client does. [`security`] holds
+//! TLS and SASL for both (the CLI's `-X` properties, a broker's inter-broker listener).
 //!
 //! A connection starts with ApiVersions, so a port that is not a Kafka broker (an HTTP server,
 //! a closed port, a peer that hangs up) is named as such at once instead of surfacing later as
 //! a raw socket error. Errors the broker answers with carry its own message (when the API has
 //! one) and the code's Kafka name, e.g. `alter config of t: unknown topic config bogus.key
 //! (INVALID_CONFIG, Kafka error 40)`.
+
+pub mod security;
 
 use std::collections::BTreeMap;
 use std::io::{ErrorKind, Read, Write};
@@ -38,7 +41,7 @@ pub const DEFAULT_PORT: u16 = 9092;
 
 /// A failure the user sees as one line.
 #[derive(Debug, thiserror::Error)]
-pub enum CliError {
+pub enum ClientError {
     /// The broker could not be reached, did not speak Kafka, or the connection broke.
     #[error("broker {0}: {1}")]
     Connection(String, String),
@@ -65,11 +68,11 @@ pub enum CliError {
     Usage(String),
 }
 
-impl CliError {
+impl ClientError {
     /// The Kafka error code, when the broker refused.
     pub fn kafka_code(&self) -> Option<i16> {
         match self {
-            CliError::Kafka { code, .. } => Some(*code),
+            ClientError::Kafka { code, .. } => Some(*code),
             _ => None,
         }
     }
@@ -119,16 +122,16 @@ fn error_words(code: i16) -> &'static str {
     }
 }
 
-/// `Ok` for error code 0, else [`CliError::Kafka`] about `what` with the broker's `message`.
+/// `Ok` for error code 0, else [`ClientError::Kafka`] about `what` with the broker's `message`.
 pub(crate) fn check_with(
     what: &str,
     code: i16,
     message: Option<&StrBytes>,
-) -> Result<(), CliError> {
+) -> Result<(), ClientError> {
     if code == 0 {
         Ok(())
     } else {
-        Err(CliError::Kafka {
+        Err(ClientError::Kafka {
             what: what.to_string(),
             code,
             message: message.map(|m| m.to_string()),
@@ -136,8 +139,8 @@ pub(crate) fn check_with(
     }
 }
 
-/// `Ok` for error code 0, else [`CliError::Kafka`] about `what` (for APIs without a message).
-pub(crate) fn check(what: &str, code: i16) -> Result<(), CliError> {
+/// `Ok` for error code 0, else [`ClientError::Kafka`] about `what` (for APIs without a message).
+pub(crate) fn check(what: &str, code: i16) -> Result<(), ClientError> {
     check_with(what, code, None)
 }
 
@@ -145,15 +148,15 @@ pub(crate) fn check(what: &str, code: i16) -> Result<(), CliError> {
 /// adding port 9092 where none is given (`localhost`, `[::1]`).
 ///
 /// # Errors
-/// [`CliError::Usage`] for an empty list or a port that is not a number.
-pub fn bootstrap_addresses(list: &str) -> Result<Vec<String>, CliError> {
+/// [`ClientError::Usage`] for an empty list or a port that is not a number.
+pub fn bootstrap_addresses(list: &str) -> Result<Vec<String>, ClientError> {
     let mut out = Vec::new();
     for item in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
         let has_port = match item.rsplit_once(':') {
             // A bare IPv6 address has colons but no port; bracketed ones end with "]".
             Some((host, port)) if !host.contains(':') || host.ends_with(']') => {
                 port.parse::<u16>().map_err(|_| {
-                    CliError::Usage(format!("broker {item}: the port must be a number"))
+                    ClientError::Usage(format!("broker {item}: the port must be a number"))
                 })?;
                 true
             }
@@ -168,7 +171,7 @@ pub fn bootstrap_addresses(list: &str) -> Result<Vec<String>, CliError> {
         });
     }
     if out.is_empty() {
-        return Err(CliError::Usage(
+        return Err(ClientError::Usage(
             "no broker given: use -b host:port[,host:port...] or RUNNEL_BROKERS".into(),
         ));
     }
@@ -228,9 +231,9 @@ impl Client {
     /// Connects to `address` (host:port) and checks it answers ApiVersions like a Kafka broker.
     ///
     /// # Errors
-    /// [`CliError::Connection`] naming what went wrong: no address, refused, no answer, an
+    /// [`ClientError::Connection`] naming what went wrong: no address, refused, no answer, an
     /// answer that is not Kafka (e.g. HTTP).
-    pub fn connect(address: &str) -> Result<Self, CliError> {
+    pub fn connect(address: &str) -> Result<Self, ClientError> {
         Self::connect_with_read_timeout(address, IO_TIMEOUT)
     }
 
@@ -238,8 +241,8 @@ impl Client {
     pub fn connect_with_read_timeout(
         address: &str,
         read_timeout: Duration,
-    ) -> Result<Self, CliError> {
-        Self::connect_secured(address, read_timeout, super::security::current())
+    ) -> Result<Self, ClientError> {
+        Self::connect_secured(address, read_timeout, security::current())
     }
 
     /// Like [`Client::connect_with_read_timeout`], with `security` (TLS, SASL) instead of the
@@ -248,8 +251,8 @@ impl Client {
     pub(crate) fn connect_secured(
         address: &str,
         read_timeout: Duration,
-        security: Option<&super::security::ClientSecurity>,
-    ) -> Result<Self, CliError> {
+        security: Option<&security::ClientSecurity>,
+    ) -> Result<Self, ClientError> {
         let tcp = dial(address, HANDSHAKE_TIMEOUT)?;
         let stream = match security.and_then(|s| s.tls.clone()) {
             None => Transport::Plain(tcp),
@@ -258,10 +261,13 @@ impl Client {
                     .rsplit_once(':')
                     .map_or(address, |(host, _)| host)
                     .trim_matches(['[', ']']);
-                let name = rustls::pki_types::ServerName::try_from(host.to_string())
-                    .map_err(|e| CliError::Connection(address.to_string(), format!("TLS: {e}")))?;
-                let connection = rustls::ClientConnection::new(config, name)
-                    .map_err(|e| CliError::Connection(address.to_string(), format!("TLS: {e}")))?;
+                let name =
+                    rustls::pki_types::ServerName::try_from(host.to_string()).map_err(|e| {
+                        ClientError::Connection(address.to_string(), format!("TLS: {e}"))
+                    })?;
+                let connection = rustls::ClientConnection::new(config, name).map_err(|e| {
+                    ClientError::Connection(address.to_string(), format!("TLS: {e}"))
+                })?;
                 Transport::Tls(Box::new(rustls::StreamOwned::new(connection, tcp)))
             }
         };
@@ -272,7 +278,7 @@ impl Client {
             correlation: 0,
             versions: Vec::new(),
         };
-        let versions: Result<ApiVersionsResponse, CliError> =
+        let versions: Result<ApiVersionsResponse, ClientError> =
             client.call(ApiKey::ApiVersions, 0, &ApiVersionsRequest::default());
         match versions {
             Ok(v) if v.error_code == 0 && !v.api_keys.is_empty() => {
@@ -282,20 +288,20 @@ impl Client {
                     .map(|k| (k.api_key, k.min_version, k.max_version))
                     .collect();
             }
-            Ok(_) | Err(CliError::Protocol(_)) => {
+            Ok(_) | Err(ClientError::Protocol(_)) => {
                 return Err(not_kafka(
                     address,
                     "its answer to ApiVersions is not Kafka's",
                 ));
             }
             // Over TLS the first answer is where a certificate problem shows.
-            Err(CliError::Connection(_, why)) if tls => {
-                return Err(CliError::Connection(
+            Err(ClientError::Connection(_, why)) if tls => {
+                return Err(ClientError::Connection(
                     address.to_string(),
                     format!("TLS: {why}"),
                 ));
             }
-            Err(CliError::Connection(_, why)) => return Err(not_kafka(address, &why)),
+            Err(ClientError::Connection(_, why)) => return Err(not_kafka(address, &why)),
             Err(e) => return Err(e),
         }
         if let Some((mechanism, user, password)) = security.and_then(|s| s.sasl.as_ref()) {
@@ -305,7 +311,7 @@ impl Client {
             .stream
             .tcp()
             .set_read_timeout(Some(read_timeout))
-            .map_err(|e| CliError::Connection(address.to_string(), e.to_string()))?;
+            .map_err(|e| ClientError::Connection(address.to_string(), e.to_string()))?;
         Ok(client)
     }
 
@@ -317,9 +323,9 @@ impl Client {
         mechanism: runnel_core::sasl::Mechanism,
         user: &str,
         password: &str,
-    ) -> Result<(), CliError> {
+    ) -> Result<(), ClientError> {
         let address = self.address.clone();
-        let refused = |why: String| CliError::Connection(address.clone(), why);
+        let refused = |why: String| ClientError::Connection(address.clone(), why);
         let handshake: SaslHandshakeResponse = self.call(
             ApiKey::SaslHandshake,
             1,
@@ -348,14 +354,14 @@ impl Client {
     }
 
     /// One SaslAuthenticate: sends `auth_bytes`, returns the broker's.
-    fn sasl_round(&mut self, auth_bytes: Vec<u8>) -> Result<Vec<u8>, CliError> {
+    fn sasl_round(&mut self, auth_bytes: Vec<u8>) -> Result<Vec<u8>, ClientError> {
         let answer: SaslAuthenticateResponse = self.call(
             ApiKey::SaslAuthenticate,
             1,
             &SaslAuthenticateRequest::default().with_auth_bytes(Bytes::from(auth_bytes)),
         )?;
         if answer.error_code != 0 {
-            return Err(CliError::Connection(
+            return Err(ClientError::Connection(
                 self.address.clone(),
                 format!(
                     "SASL authentication failed: {}",
@@ -381,19 +387,19 @@ impl Client {
     /// Sends `request` as `key` at `version` and decodes the answer.
     ///
     /// # Errors
-    /// [`CliError::Connection`] when the connection breaks or the answer is late,
-    /// [`CliError::Protocol`] when it does not decode.
+    /// [`ClientError::Connection`] when the connection breaks or the answer is late,
+    /// [`ClientError::Protocol`] when it does not decode.
     pub(crate) fn call<Req: Encodable, Resp: Decodable>(
         &mut self,
         key: ApiKey,
         version: i16,
         request: &Req,
-    ) -> Result<Resp, CliError> {
+    ) -> Result<Resp, ClientError> {
         self.send(key, version, request)?;
         let mut bytes = self.receive()?;
         ResponseHeader::decode(&mut bytes, key.response_header_version(version))
-            .map_err(|e| CliError::Protocol(e.to_string()))?;
-        Resp::decode(&mut bytes, version).map_err(|e| CliError::Protocol(e.to_string()))
+            .map_err(|e| ClientError::Protocol(e.to_string()))?;
+        Resp::decode(&mut bytes, version).map_err(|e| ClientError::Protocol(e.to_string()))
     }
 
     /// Sends a request that gets no answer (Produce with acks=0).
@@ -402,7 +408,7 @@ impl Client {
         key: ApiKey,
         version: i16,
         request: &Req,
-    ) -> Result<(), CliError> {
+    ) -> Result<(), ClientError> {
         self.correlation += 1;
         let mut body = BytesMut::new();
         let header = RequestHeader::default()
@@ -412,10 +418,10 @@ impl Client {
             .with_client_id(Some(StrBytes::from_static_str("runnel-cli")));
         header
             .encode(&mut body, key.request_header_version(version))
-            .map_err(|e| CliError::Protocol(e.to_string()))?;
+            .map_err(|e| ClientError::Protocol(e.to_string()))?;
         request
             .encode(&mut body, version)
-            .map_err(|e| CliError::Protocol(e.to_string()))?;
+            .map_err(|e| ClientError::Protocol(e.to_string()))?;
         let mut frame = (body.len() as i32).to_be_bytes().to_vec();
         frame.extend_from_slice(&body);
         self.stream
@@ -424,13 +430,13 @@ impl Client {
     }
 
     /// Reads one response frame.
-    fn receive(&mut self) -> Result<Bytes, CliError> {
+    fn receive(&mut self) -> Result<Bytes, ClientError> {
         let mut size = [0u8; 4];
         self.stream
             .read_exact(&mut size)
             .map_err(|e| self.broken(&e, "waiting for an answer"))?;
         if &size == b"HTTP" {
-            return Err(CliError::Connection(
+            return Err(ClientError::Connection(
                 self.address.clone(),
                 "answered in HTTP: this is not a Kafka port (an admin or web port?)".into(),
             ));
@@ -439,7 +445,7 @@ impl Client {
             .ok()
             .filter(|len| *len <= MAX_FRAME_BYTES)
             .ok_or_else(|| {
-                CliError::Protocol(format!(
+                ClientError::Protocol(format!(
                     "{}: a frame of {} bytes is not a Kafka answer",
                     self.address,
                     i32::from_be_bytes(size)
@@ -453,7 +459,7 @@ impl Client {
     }
 
     /// What a failed read or write means, in words.
-    fn broken(&self, e: &std::io::Error, doing: &str) -> CliError {
+    fn broken(&self, e: &std::io::Error, doing: &str) -> ClientError {
         let what = match e.kind() {
             ErrorKind::UnexpectedEof => "closed the connection".to_string(),
             ErrorKind::WouldBlock | ErrorKind::TimedOut => "no answer in time".to_string(),
@@ -463,11 +469,11 @@ impl Client {
             _ => e.to_string(),
         };
         let why = format!("{what} while {doing}");
-        CliError::Connection(self.address.clone(), why)
+        ClientError::Connection(self.address.clone(), why)
     }
 
     /// Metadata (v4) for `topics` (all when `None`); never creates a topic.
-    pub fn metadata(&mut self, topics: Option<&[String]>) -> Result<MetadataResponse, CliError> {
+    pub fn metadata(&mut self, topics: Option<&[String]>) -> Result<MetadataResponse, ClientError> {
         self.metadata_creating(topics, false)
     }
 
@@ -478,7 +484,7 @@ impl Client {
         &mut self,
         topics: Option<&[String]>,
         allow_auto_topic_creation: bool,
-    ) -> Result<MetadataResponse, CliError> {
+    ) -> Result<MetadataResponse, ClientError> {
         let request = MetadataRequest::default()
             .with_allow_auto_topic_creation(allow_auto_topic_creation)
             .with_topics(topics.map(|t| {
@@ -494,17 +500,17 @@ impl Client {
 }
 
 /// A connection error saying the peer at `address` is not a Kafka broker, and why.
-fn not_kafka(address: &str, why: &str) -> CliError {
-    CliError::Connection(
+fn not_kafka(address: &str, why: &str) -> ClientError {
+    ClientError::Connection(
         address.to_string(),
         format!("did not answer as a Kafka broker: {why}"),
     )
 }
 
 /// A TCP connection to `address` (host:port) whose reads time out after `read_timeout`.
-pub(crate) fn dial(address: &str, read_timeout: Duration) -> Result<TcpStream, CliError> {
+pub(crate) fn dial(address: &str, read_timeout: Duration) -> Result<TcpStream, ClientError> {
     let failed =
-        |e: &dyn std::fmt::Display| CliError::Connection(address.to_string(), e.to_string());
+        |e: &dyn std::fmt::Display| ClientError::Connection(address.to_string(), e.to_string());
     let addr = address
         .to_socket_addrs()
         .map_err(|e| failed(&format!("cannot resolve the name: {e}")))?
@@ -544,8 +550,8 @@ impl Brokers {
     /// Connects to the first broker of `bootstrap` (a `-b` list) that answers as Kafka.
     ///
     /// # Errors
-    /// [`CliError::Usage`] for a bad list; [`CliError::Connection`] listing why each failed.
-    pub fn connect(bootstrap: &str) -> Result<Self, CliError> {
+    /// [`ClientError::Usage`] for a bad list; [`ClientError::Connection`] listing why each failed.
+    pub fn connect(bootstrap: &str) -> Result<Self, ClientError> {
         let mut failures = Vec::new();
         let addresses = bootstrap_addresses(bootstrap)?;
         let only = addresses.len() == 1;
@@ -562,12 +568,12 @@ impl Brokers {
                         controller_id: -1,
                     });
                 }
-                Err(e @ CliError::Connection(..)) if only => return Err(e),
-                Err(CliError::Connection(a, why)) => failures.push(format!("{a}: {why}")),
+                Err(e @ ClientError::Connection(..)) if only => return Err(e),
+                Err(ClientError::Connection(a, why)) => failures.push(format!("{a}: {why}")),
                 Err(e) => return Err(e),
             }
         }
-        Err(CliError::Connection(
+        Err(ClientError::Connection(
             bootstrap.to_string(),
             format!("no broker answered: {}", failures.join("; ")),
         ))
@@ -578,7 +584,7 @@ impl Brokers {
     ///
     /// # Errors
     /// As [`Brokers::connect`].
-    pub fn reconnect(&mut self) -> Result<(), CliError> {
+    pub fn reconnect(&mut self) -> Result<(), ClientError> {
         *self = Self::connect(&self.bootstrap_list)?;
         Ok(())
     }
@@ -589,7 +595,7 @@ impl Brokers {
     }
 
     /// Metadata for `topics` (all when `None`), remembered for routing.
-    pub fn metadata(&mut self, topics: Option<&[String]>) -> Result<MetadataResponse, CliError> {
+    pub fn metadata(&mut self, topics: Option<&[String]>) -> Result<MetadataResponse, ClientError> {
         self.metadata_creating(topics, false)
     }
 
@@ -599,7 +605,7 @@ impl Brokers {
         &mut self,
         topics: Option<&[String]>,
         allow_auto_topic_creation: bool,
-    ) -> Result<MetadataResponse, CliError> {
+    ) -> Result<MetadataResponse, ClientError> {
         let metadata = self
             .bootstrap
             .metadata_creating(topics, allow_auto_topic_creation)?;
@@ -626,8 +632,8 @@ impl Brokers {
     /// How many partitions `topic` has (asks the cluster, refreshing routes).
     ///
     /// # Errors
-    /// [`CliError::Kafka`] with UNKNOWN_TOPIC_OR_PARTITION for a topic that does not exist.
-    pub fn partition_count(&mut self, topic: &str) -> Result<u32, CliError> {
+    /// [`ClientError::Kafka`] with UNKNOWN_TOPIC_OR_PARTITION for a topic that does not exist.
+    pub fn partition_count(&mut self, topic: &str) -> Result<u32, ClientError> {
         self.partition_count_creating(topic, false)
     }
 
@@ -639,7 +645,7 @@ impl Brokers {
         &mut self,
         topic: &str,
         allow_auto_topic_creation: bool,
-    ) -> Result<u32, CliError> {
+    ) -> Result<u32, ClientError> {
         let mut attempt = 0;
         loop {
             let metadata =
@@ -647,7 +653,7 @@ impl Brokers {
             let t = metadata
                 .topics
                 .first()
-                .ok_or_else(|| CliError::Protocol("no topic in answer".into()))?;
+                .ok_or_else(|| ClientError::Protocol("no topic in answer".into()))?;
             let waiting = t.error_code == crate::broker::code::LEADER_NOT_AVAILABLE
                 || (allow_auto_topic_creation
                     && t.error_code == 0
@@ -673,12 +679,11 @@ impl Brokers {
     /// The connection to broker `id`, opened on first use.
     ///
     /// # Errors
-    /// [`CliError::Connection`] when the broker is unknown or does not answer.
-    pub fn broker(&mut self, id: i32) -> Result<&mut Client, CliError> {
-        let address =
-            self.addresses.get(&id).cloned().ok_or_else(|| {
-                CliError::Connection(format!("node {id}"), "not in metadata".into())
-            })?;
+    /// [`ClientError::Connection`] when the broker is unknown or does not answer.
+    pub fn broker(&mut self, id: i32) -> Result<&mut Client, ClientError> {
+        let address = self.addresses.get(&id).cloned().ok_or_else(|| {
+            ClientError::Connection(format!("node {id}"), "not in metadata".into())
+        })?;
         if address == self.bootstrap.address {
             return Ok(&mut self.bootstrap);
         }
@@ -704,12 +709,12 @@ impl Brokers {
     /// partition is unknown).
     ///
     /// # Errors
-    /// [`CliError::Kafka`] LEADER_NOT_AVAILABLE for a partition without a leader.
+    /// [`ClientError::Kafka`] LEADER_NOT_AVAILABLE for a partition without a leader.
     pub(crate) fn by_leader(
         &mut self,
         topic: &str,
         partitions: impl IntoIterator<Item = i32>,
-    ) -> Result<BTreeMap<i32, Vec<i32>>, CliError> {
+    ) -> Result<BTreeMap<i32, Vec<i32>>, ClientError> {
         let partitions: Vec<i32> = partitions.into_iter().collect();
         if partitions.iter().any(|p| self.leader(topic, *p) < 0) {
             self.metadata(Some(&[topic.to_string()]))?;
@@ -718,7 +723,7 @@ impl Brokers {
         for p in partitions {
             let leader = self.leader(topic, p);
             if leader < 0 {
-                return Err(CliError::Kafka {
+                return Err(ClientError::Kafka {
                     what: format!("{topic}-{p}"),
                     code: 5,
                     message: None,
@@ -732,8 +737,8 @@ impl Brokers {
     /// The coordinator of `group` (FindCoordinator v0), connected.
     ///
     /// # Errors
-    /// [`CliError::Kafka`] when no coordinator is available.
-    pub fn coordinator(&mut self, group: &str) -> Result<&mut Client, CliError> {
+    /// [`ClientError::Kafka`] when no coordinator is available.
+    pub fn coordinator(&mut self, group: &str) -> Result<&mut Client, ClientError> {
         Ok(self.coordinator_with_id(group)?.1)
     }
 
@@ -741,7 +746,7 @@ impl Brokers {
     pub(crate) fn coordinator_with_id(
         &mut self,
         group: &str,
-    ) -> Result<(i32, &mut Client), CliError> {
+    ) -> Result<(i32, &mut Client), ClientError> {
         use kafka_protocol::messages::{FindCoordinatorRequest, FindCoordinatorResponse};
         let request =
             FindCoordinatorRequest::default().with_key(StrBytes::from_string(group.to_string()));
@@ -775,11 +780,11 @@ pub fn admin_request(
     method: &str,
     path: &str,
     body: &[u8],
-) -> Result<String, CliError> {
-    let failed = |e: &dyn std::fmt::Display| CliError::Admin(address.to_string(), e.to_string());
+) -> Result<String, ClientError> {
+    let failed = |e: &dyn std::fmt::Display| ClientError::Admin(address.to_string(), e.to_string());
     // Deploying compiles the module on the broker: allow it a minute.
     let mut stream = dial(address, Duration::from_secs(60)).map_err(|e| match e {
-        CliError::Connection(_, why) => failed(&why),
+        ClientError::Connection(_, why) => failed(&why),
         other => other,
     })?;
     let head = format!(
@@ -802,7 +807,7 @@ pub fn admin_request(
     if ok {
         Ok(body.to_string())
     } else {
-        Err(CliError::Usage(body.trim().to_string()))
+        Err(ClientError::Usage(body.trim().to_string()))
     }
 }
 

@@ -14,7 +14,7 @@ use std::sync::{Arc, OnceLock};
 use rustls::pki_types::PrivateKeyDer;
 use rustls::pki_types::pem::PemObject;
 
-use super::client::CliError;
+use super::ClientError;
 
 /// The security every connection of this process uses.
 #[derive(Debug)]
@@ -68,10 +68,10 @@ pub(crate) fn current() -> Option<&'static ClientSecurity> {
 /// SCRAM-SHA-256, SCRAM-SHA-512), `sasl.username`, `sasl.password`.
 ///
 /// # Errors
-/// [`CliError::Usage`] naming an unknown property, a bad value, a missing companion setting or
+/// [`ClientError::Usage`] naming an unknown property, a bad value, a missing companion setting or
 /// an unreadable file.
-pub fn configure(properties: &BTreeMap<String, String>) -> Result<(), CliError> {
-    let usage = |m: String| CliError::Usage(m);
+pub fn configure(properties: &BTreeMap<String, String>) -> Result<(), ClientError> {
+    let usage = |m: String| ClientError::Usage(m);
     for key in properties.keys() {
         if ![
             "security.protocol",
@@ -143,8 +143,8 @@ fn tls_config(
     ca: Option<&str>,
     certificate: Option<&str>,
     key: Option<&str>,
-) -> Result<rustls::ClientConfig, CliError> {
-    let usage = |m: String| CliError::Usage(m);
+) -> Result<rustls::ClientConfig, ClientError> {
+    let usage = |m: String| ClientError::Usage(m);
     let ca = ca.ok_or_else(|| {
         usage("TLS needs -X ssl.ca.location=FILE (the PEM certificates of the authorities that signed the broker's)".into())
     })?;
