@@ -232,6 +232,14 @@ impl<S: SegmentStore> HostedPartition<S> {
         }
     }
 
+    /// Whether an answer to `asked` would still count: this replica would ask the same now
+    /// (Kafka's fetcher drops responses for a partition whose fetch state changed while the
+    /// request was out). A driver may skip a stale answer's work with it; the `handle_*`
+    /// calls that take an answer check it themselves.
+    pub fn still_asks(&self, asked: &FollowerTask) -> bool {
+        self.follower_task().as_ref() == Some(asked)
+    }
+
     /// When [`HostedPartition::handle_tick`] is next due: the earliest of an acks=all
     /// write's deadline, the ISR proposal's resend, and `flush.ms`. `None`: nothing is waiting.
     pub fn poll_timeout(&self) -> Option<u64> {
@@ -317,7 +325,7 @@ impl<S: SegmentStore> HostedPartition<S> {
         answer: &FetchAnswer,
         codec: &dyn Codec,
     ) -> (Result<(), ReplicaError>, Ready) {
-        if self.follower_task().as_ref() != Some(asked) {
+        if !self.still_asks(asked) {
             return (Err(ReplicaError::NotLeaderOrFollower), self.take_ready());
         }
         let before = self.replica.log_end_offset();
@@ -337,7 +345,7 @@ impl<S: SegmentStore> HostedPartition<S> {
         leader_log_start_offset: i64,
         leader_log_end_offset: i64,
     ) -> Ready {
-        if self.follower_task().as_ref() != Some(asked) {
+        if !self.still_asks(asked) {
             return self.take_ready();
         }
         let before = self.replica.log_end_offset();
@@ -532,6 +540,64 @@ impl<S: SegmentStore> HostedPartition<S> {
         }
         self.ready.completed.extend(self.replica.poll_completed());
         core::mem::take(&mut self.ready)
+    }
+}
+
+/// How long a node in controlled shutdown waits for the controller to move its leaderships
+/// away before it stops anyway (runnel's bound; Kafka's broker waits for the controller's
+/// `shouldShutDown` up to its own shutdown timeout).
+pub const CONTROLLED_SHUTDOWN_TIMEOUT_MS: u64 = 5_000;
+
+/// A node's controlled shutdown (Kafka's `controlled.shutdown.enable`, KIP-631's
+/// `wantShutDown`), as the node and the simulator both run it:
+/// 1. the node stops heartbeating and asks the controller to fence it
+///    ([`ControlledShutdown::fence`]): every partition it leads elects another leader from
+///    its ISR, and it leaves every ISR, while it is still up to answer
+///    NOT_LEADER_OR_FOLLOWER (clients retry at the new leader, and lose nothing);
+/// 2. once the fence is applied on this node ([`ControlledShutdown::handle_fenced`]), or
+///    [`CONTROLLED_SHUTDOWN_TIMEOUT_MS`] after it began, whichever comes first, it may stop
+///    ([`ControlledShutdown::may_stop`]);
+/// 3. it syncs every log to disk, then exits: a clean stop loses nothing it wrote.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ControlledShutdown {
+    node: BrokerId,
+    deadline_ms: u64,
+    fenced: bool,
+}
+
+impl ControlledShutdown {
+    /// Node `node` begins a controlled shutdown at `now_ms`.
+    pub fn begin(node: BrokerId, now_ms: u64) -> Self {
+        Self {
+            node,
+            deadline_ms: now_ms.saturating_add(CONTROLLED_SHUTDOWN_TIMEOUT_MS),
+            fenced: false,
+        }
+    }
+
+    /// What to propose to the controller: fence this node.
+    pub fn fence(&self) -> crate::controller::Command {
+        crate::controller::Command::Fence { broker: self.node }
+    }
+
+    /// The fence is applied on this node (its partitions moved).
+    pub fn handle_fenced(&mut self) {
+        self.fenced = true;
+    }
+
+    /// Whether the fence was applied (the node's leaderships moved).
+    pub fn is_fenced(&self) -> bool {
+        self.fenced
+    }
+
+    /// Whether the node may stop now.
+    pub fn may_stop(&self, now_ms: u64) -> bool {
+        self.fenced || now_ms >= self.deadline_ms
+    }
+
+    /// When it stops even without the fence.
+    pub fn poll_timeout(&self) -> u64 {
+        self.deadline_ms
     }
 }
 
@@ -843,5 +909,25 @@ mod tests {
                 leader_epoch: 2
             })
         );
+    }
+
+    #[test]
+    fn a_controlled_shutdown_stops_once_fenced_or_at_its_bound() {
+        let mut shutdown = ControlledShutdown::begin(2, 1_000);
+        assert_eq!(
+            shutdown.fence(),
+            crate::controller::Command::Fence { broker: 2 }
+        );
+        assert!(!shutdown.may_stop(1_001), "not before its partitions moved");
+        assert_eq!(
+            shutdown.poll_timeout(),
+            1_000 + CONTROLLED_SHUTDOWN_TIMEOUT_MS
+        );
+        assert!(
+            shutdown.may_stop(1_000 + CONTROLLED_SHUTDOWN_TIMEOUT_MS),
+            "the bound"
+        );
+        shutdown.handle_fenced();
+        assert!(shutdown.may_stop(1_002), "fenced: at once");
     }
 }

@@ -423,6 +423,22 @@ pub fn library() -> Vec<Scenario> {
         run_until_ms: 15_000,
     });
 
+    all.push(Scenario {
+        name: "controlled-shutdown",
+        title: "A clean stop: leadership moves before the broker goes",
+        lesson: "At 3 s broker 0, the leader, is stopped cleanly (SIGTERM with \
+                 controlled.shutdown.enable). It first asks the controller to fence it: an ISR \
+                 replica takes over within milliseconds while broker 0 is still up, the producer \
+                 retries there at once, and only then does broker 0 sync its log and stop. \
+                 Every record is acknowledged, none is lost. Killed instead (kill -9), the same \
+                 broker would lead a dead partition until its session expired (3 s here), and \
+                 those writes would fail. A clean stop does not make acks=1 safe: the new leader \
+                 still lacks what the old one acknowledged alone.",
+        config: base(Acks::All, 2, false, 8_000),
+        faults: alloc::vec![(3_000, Fault::Shutdown(0)), (6_000, Fault::Restart(0))],
+        run_until_ms: 20_000,
+    });
+
     let mut rebalance = base(Acks::All, 1, false, 1_000);
     rebalance.partitions = 3;
     all.push(Scenario {

@@ -27,8 +27,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::batch::{BatchBuilder, NoCodec, batches};
 use crate::broker::{
-    AlterPartition, AlterPartitionOutcome, CommitEntry, FollowerTask, HostConfig, HostedGroups,
-    HostedPartition, Ready,
+    AlterPartition, AlterPartitionOutcome, CommitEntry, ControlledShutdown, FollowerTask,
+    HostConfig, HostedGroups, HostedPartition, Ready,
 };
 use crate::controller::{
     Command, Controller, ControllerConfig, HeartbeatManager, PartitionId, PartitionState,
@@ -302,6 +302,10 @@ pub enum Fault {
     /// nothing, and its timers do not fire, until [`Fault::Resume`]. Then it carries on with
     /// the state it had, behind on everything the cluster did meanwhile.
     Pause(BrokerId),
+    /// The broker stops cleanly (SIGTERM with `controlled.shutdown.enable`): it asks the
+    /// controller to move its leaderships away, then syncs every log and stops
+    /// ([`ControlledShutdown`], the node's own sequence); [`Fault::Restart`] starts it again.
+    Shutdown(BrokerId),
     /// A paused broker runs again: what reached it while paused is handled now, in order.
     Resume(BrokerId),
     /// An operator resets the group's committed offsets to each partition's log start
@@ -370,6 +374,13 @@ pub enum TraceKind {
     OffsetsReset {
         /// Whether the group was empty, so the reset happened.
         applied: bool,
+    },
+    /// A broker in controlled shutdown ([`Fault::Shutdown`]) synced its logs and stopped.
+    Stopped {
+        /// Which.
+        broker: BrokerId,
+        /// Whether its leaderships had moved (else the bound ran out).
+        fenced: bool,
     },
 }
 
@@ -578,6 +589,15 @@ enum Msg {
         member_id: String,
         offsets: Vec<(PartitionId, i64)>,
     },
+    /// A broker in controlled shutdown asks the quorum to apply this (its fence).
+    ControlledShutdown {
+        incarnation: u64,
+        command: Command,
+    },
+    /// The quorum applied it.
+    ControlledShutdownResult {
+        incarnation: u64,
+    },
 }
 
 impl Msg {
@@ -609,6 +629,8 @@ impl Msg {
             Msg::OffsetFetch => "OffsetFetch",
             Msg::OffsetFetchResult(_) => "OffsetFetch response",
             Msg::OffsetCommit { .. } => "OffsetCommit",
+            Msg::ControlledShutdown { .. } => "ControlledShutdown",
+            Msg::ControlledShutdownResult { .. } => "ControlledShutdown response",
         }
     }
 }
@@ -695,6 +717,7 @@ enum Timer {
     MemberRetry(u64),
     MemberPoll,
     MemberCommit,
+    ShutdownDeadline,
 }
 
 #[derive(Clone, Debug)]
@@ -768,6 +791,8 @@ struct SimBroker {
     /// Paused ([`Fault::Pause`]): deliveries and timers wait in `held` until resumed.
     paused: bool,
     held: Vec<Event>,
+    /// In controlled shutdown ([`Fault::Shutdown`]).
+    shutdown: Option<ControlledShutdown>,
 }
 
 impl SimBroker {
@@ -876,6 +901,7 @@ impl Sim {
                 fetches: BTreeMap::new(),
                 last_clean_ms: 0,
                 paused: false,
+                shutdown: None,
                 held: Vec::new(),
             })
             .collect();
@@ -1300,6 +1326,7 @@ impl Sim {
                     broker.paused = true;
                 }
             }
+            Fault::Shutdown(b) => self.begin_shutdown(b),
             Fault::Resume(b) => {
                 if let Some(broker) = self.brokers.get_mut(b as usize) {
                     broker.paused = false;
@@ -1435,6 +1462,62 @@ impl Sim {
         }
     }
 
+    /// [`Fault::Shutdown`]: the node's controlled shutdown, through core's
+    /// [`ControlledShutdown`].
+    fn begin_shutdown(&mut self, b: BrokerId) {
+        let now = self.now_ms;
+        let broker = &mut self.brokers[b as usize];
+        if broker.paused {
+            // A stopped process gets its SIGTERM when it resumes.
+            broker.held.push(Event::Fault(Fault::Shutdown(b)));
+            return;
+        }
+        if !broker.alive || broker.shutdown.is_some() {
+            return;
+        }
+        let shutdown = ControlledShutdown::begin(b, now);
+        broker.shutdown = Some(shutdown);
+        let incarnation = broker.incarnation;
+        self.send(
+            Party::Broker(b),
+            Party::Quorum,
+            Msg::ControlledShutdown {
+                incarnation,
+                command: shutdown.fence(),
+            },
+        );
+        let wait = shutdown.poll_timeout().saturating_sub(now);
+        self.timer(Party::Broker(b), wait, Timer::ShutdownDeadline);
+    }
+
+    /// A broker in controlled shutdown stops if core says it may: every log synced, then down
+    /// like a crash that loses nothing.
+    fn maybe_stop(&mut self, b: BrokerId) {
+        let now = self.now_ms;
+        if self.brokers[b as usize]
+            .shutdown
+            .is_some_and(|s| s.may_stop(now))
+        {
+            self.stop(b);
+        }
+    }
+
+    /// A broker in controlled shutdown syncs every log and stops.
+    fn stop(&mut self, b: BrokerId) {
+        let broker = &mut self.brokers[b as usize];
+        let Some(shutdown) = broker.shutdown else {
+            return;
+        };
+        for (p, hosted) in &broker.replicas {
+            broker.flushed.insert(*p, hosted.replica().log_end_offset());
+        }
+        self.crash(b);
+        self.record(TraceKind::Stopped {
+            broker: b,
+            fenced: shutdown.is_fenced(),
+        });
+    }
+
     fn crash(&mut self, b: BrokerId) {
         let now = self.now_ms;
         let broker = &mut self.brokers[b as usize];
@@ -1443,6 +1526,7 @@ impl Sim {
         }
         broker.alive = false;
         broker.incarnation += 1;
+        broker.shutdown = None;
         // A paused process that is killed never resumes: what waited for it is gone.
         broker.paused = false;
         broker.held.clear();
@@ -1457,6 +1541,11 @@ impl Sim {
     }
 
     fn restart(&mut self, b: BrokerId) {
+        if self.brokers[b as usize].alive && self.brokers[b as usize].shutdown.is_some() {
+            // Restarted while still stopping: the new process starts once the old one has
+            // synced and exited (as a service manager waits for it).
+            self.stop(b);
+        }
         let broker = &mut self.brokers[b as usize];
         if broker.alive {
             return;
@@ -1545,6 +1634,9 @@ impl Sim {
         }
         match (party, timer) {
             (Party::Broker(b), Timer::Heartbeat) => {
+                if self.brokers[b as usize].shutdown.is_some() {
+                    return; // a stopping node heartbeats no more
+                }
                 let incarnation = self.brokers[b as usize].incarnation;
                 self.send(
                     Party::Broker(b),
@@ -1553,6 +1645,7 @@ impl Sim {
                 );
                 self.timer(party, self.config.heartbeat_interval_ms, Timer::Heartbeat);
             }
+            (Party::Broker(b), Timer::ShutdownDeadline) => self.maybe_stop(b),
             (Party::Broker(b), Timer::BrokerTick) => {
                 self.broker_tick(b);
                 self.timer(party, TICK_MS, Timer::BrokerTick);
@@ -1651,6 +1744,20 @@ impl Sim {
                 }
                 self.heartbeat_ack(b, incarnation, !was_live);
             }
+            // Only from the incarnation the quorum knows (a late one from before a restart must
+            // not fence the new one).
+            Msg::ControlledShutdown {
+                incarnation,
+                command,
+            } if self.controller.is_registered(b, incarnation) => {
+                let _ = self.controller.apply(&command);
+                self.push_changes();
+                self.send(
+                    Party::Quorum,
+                    from,
+                    Msg::ControlledShutdownResult { incarnation },
+                );
+            }
             Msg::AlterIsr {
                 partition,
                 leader_epoch,
@@ -1742,6 +1849,15 @@ impl Sim {
                 self.apply_partitions(b, &partitions);
             }
             Msg::Partitions(changes) => self.apply_partitions(b, &changes),
+            Msg::ControlledShutdownResult { incarnation } => {
+                let broker = &mut self.brokers[b as usize];
+                if incarnation == broker.incarnation
+                    && let Some(shutdown) = &mut broker.shutdown
+                {
+                    shutdown.handle_fenced();
+                    self.maybe_stop(b);
+                }
+            }
             Msg::AlterIsrResult {
                 partition,
                 proposed,
@@ -3005,6 +3121,11 @@ impl Sim {
     /// The settings the simulation runs with.
     pub fn config(&self) -> &SimConfig {
         &self.config
+    }
+
+    /// Whether broker `b`'s process is up (not crashed or stopped; a paused one is up).
+    pub fn broker_alive(&self, b: BrokerId) -> bool {
+        self.brokers.get(b as usize).is_some_and(|x| x.alive)
     }
 
     /// The consumer group: coordinator state, members with positions, committed offsets and

@@ -131,15 +131,22 @@ pub fn case(seed: u64, durable: bool) -> (SimConfig, Vec<(u64, Fault)>) {
                 faults.push((at, fault));
                 faults.push((until, Fault::MemberJoin(member)));
             }
-            0 if rng.below(2) == 0 => {
-                // A process pause (SIGSTOP, GC): it comes back with its old state.
-                faults.push((at, Fault::Pause(broker)));
-                faults.push((until, Fault::Resume(broker)));
-            }
-            0 => {
-                faults.push((at, Fault::Crash(broker)));
-                faults.push((until, Fault::Restart(broker)));
-            }
+            0 => match rng.below(3) {
+                0 => {
+                    // A process pause (SIGSTOP, GC): it comes back with its old state.
+                    faults.push((at, Fault::Pause(broker)));
+                    faults.push((until, Fault::Resume(broker)));
+                }
+                1 => {
+                    faults.push((at, Fault::Crash(broker)));
+                    faults.push((until, Fault::Restart(broker)));
+                }
+                _ => {
+                    // A clean stop (SIGTERM): leaderships move first, every log is synced.
+                    faults.push((at, Fault::Shutdown(broker)));
+                    faults.push((until, Fault::Restart(broker)));
+                }
+            },
             1 | 2 => {
                 let a = Party::Broker(broker);
                 let mut b = parties(&mut rng);

@@ -47,7 +47,7 @@ fn expect(name: &str, expected: Counts) -> Sim {
 #[test]
 fn every_scenario_is_listed_once_with_a_lesson() {
     let all = library();
-    assert_eq!(all.len(), 23);
+    assert_eq!(all.len(), 24);
     let mut names: Vec<&str> = all.iter().map(|s| s.name).collect();
     names.sort_unstable();
     names.dedup();
@@ -151,6 +151,58 @@ fn a_controller_failover_changes_nothing() {
     assert_eq!(
         sim.controller().partition(0).map(|p| p.leader_epoch),
         Some(0)
+    );
+}
+
+#[test]
+fn a_controlled_shutdown_moves_leadership_first_and_fails_nothing_where_a_crash_fails_writes() {
+    // Kafka's controlled shutdown (KIP-631 wantShutDown; runnel's node fences itself through
+    // the quorum): the leader is replaced while it is still up, so the producer retries at the
+    // new leader at once and nothing is lost or fails. Every record acknowledged.
+    let sim = expect("controlled-shutdown", (700, 700, 0, 0, 0));
+    let trace = sim.trace();
+    let moved = trace
+        .iter()
+        .find(|e| {
+            matches!(
+                &e.kind,
+                TraceKind::Partition {
+                    leader: Some(1 | 2),
+                    ..
+                }
+            )
+        })
+        .map(|e| e.time_ms)
+        .expect("leadership moves");
+    let stopped = trace
+        .iter()
+        .find_map(|e| match e.kind {
+            TraceKind::Stopped { broker: 0, fenced } => Some((e.time_ms, fenced)),
+            _ => None,
+        })
+        .expect("broker 0 stops");
+    assert!(
+        (3_000..3_050).contains(&moved) && moved <= stopped.0,
+        "leadership moved at {moved} ms, before the stop at {} ms",
+        stopped.0
+    );
+    assert!(
+        stopped.1,
+        "it stopped because it was fenced, not at the bound"
+    );
+
+    // The same broker killed instead: the partition waits for its session to expire, and the
+    // producer's retries run out meanwhile.
+    let scenario = runnel_core::scenario::by_name("controlled-shutdown").expect("listed");
+    let mut crashed = Sim::new(scenario.config);
+    crashed.schedule(3_000, runnel_core::sim::Fault::Crash(0));
+    crashed.schedule(6_000, runnel_core::sim::Fault::Restart(0));
+    crashed.run_until(scenario.run_until_ms);
+    let report = crashed.report();
+    assert_eq!(
+        (report.sent, report.acknowledged, report.failed, report.lost),
+        (700, 400, 300, 0),
+        "a crash of the leader: writes fail until the controller notices, none is lost"
     );
 }
 

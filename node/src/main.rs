@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
+use runnel_core::broker::ControlledShutdown;
 use runnel_node::alloc::LazyHugeAllocator;
 use runnel_node::broker::{Broker, now_ms};
 use runnel_node::config::BrokerConfig;
@@ -1307,14 +1308,14 @@ async fn run(config: BrokerConfig) -> Result<(), String> {
     if let (Some(heartbeats), Some(cluster)) = (heartbeats, broker.cluster()) {
         // Bounded: a node cut off from the quorum (or just restarted, before the quorum has a
         // leader) still stops in time, unfenced; the controller fences it when its session ends.
+        // Core's sequence (`ControlledShutdown`), which the simulator runs too.
+        let shutdown = ControlledShutdown::begin(cluster.node_id, now_ms());
+        let bound = Duration::from_millis(shutdown.poll_timeout().saturating_sub(now_ms()));
         let moved = controlled_shutdown(&broker, cluster, heartbeats);
-        if tokio::time::timeout(CONTROLLED_SHUTDOWN_TIMEOUT, moved)
-            .await
-            .is_err()
-        {
+        if tokio::time::timeout(bound, moved).await.is_err() {
             tracing::warn!(
-                "controlled shutdown: no answer from the metadata quorum in {} s; stopping anyway",
-                CONTROLLED_SHUTDOWN_TIMEOUT.as_secs()
+                "controlled shutdown: no answer from the metadata quorum in {} ms; stopping anyway",
+                bound.as_millis()
             );
         }
     }
@@ -1333,12 +1334,10 @@ async fn run(config: BrokerConfig) -> Result<(), String> {
     Ok(())
 }
 
-/// How long a stopping node waits for the metadata quorum to move its leaderships away.
-const CONTROLLED_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// Controlled shutdown (cluster mode): stop heartbeating, have the controller fence this node
-/// so every partition it leads elects another leader (clients get NOT_LEADER_OR_FOLLOWER and
-/// retry there), and leave once that is applied here.
+/// Controlled shutdown (cluster mode), core's `ControlledShutdown` sequence: stop
+/// heartbeating, have the controller fence this node (`ControlledShutdown::fence`, here the
+/// `FenceBroker` entry) so every partition it leads elects another leader (clients get
+/// NOT_LEADER_OR_FOLLOWER and retry there), and leave once that is applied here.
 async fn controlled_shutdown(
     broker: &Arc<Broker>,
     cluster: &Arc<runnel_node::cluster::Cluster>,

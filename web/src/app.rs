@@ -733,7 +733,7 @@ const SAMPLES: &str =
     "order-1,{\"region\":\"eu\"}\norder-2,{\"region\":\"us\"}\norder-3,{},ap\norder-4,{}";
 
 /// The lessons by topic, in the order each topic first appears, with their indexes: what the
-/// picker shows as option groups, so a newcomer sees five subjects, not 24 names.
+/// picker shows as option groups, so a newcomer sees five subjects, not 25 names.
 fn lesson_groups(scenarios: &[(&'static str, &'static str)]) -> Vec<(&'static str, Vec<usize>)> {
     let mut groups: Vec<(&'static str, Vec<usize>)> = Vec::new();
     for (i, (name, _)) in scenarios.iter().enumerate() {
@@ -870,9 +870,8 @@ impl WireKind {
         match request {
             "Produce" => WireKind::Produce,
             "Fetch" | "Fetch (replica)" | "OffsetsForLeaderEpoch" => WireKind::Fetch,
-            "BrokerHeartbeat" | "metadata update" | "AlterPartition" | "Metadata" => {
-                WireKind::Controller
-            }
+            "BrokerHeartbeat" | "metadata update" | "AlterPartition" | "Metadata"
+            | "ControlledShutdown" => WireKind::Controller,
             _ => WireKind::Group,
         }
     }

@@ -449,18 +449,10 @@ impl Model {
     /// Brokers and their replicas now.
     pub fn brokers(&self) -> Vec<BrokerView> {
         let config = self.scenario().config;
-        let faults = self.faults_so_far();
         let controller = self.sim.controller();
         (0..config.brokers)
             .map(|id| {
-                let mut down = false;
-                for (_, f) in &faults {
-                    match *f {
-                        Fault::Crash(b) if b == id => down = true,
-                        Fault::Restart(b) if b == id => down = false,
-                        _ => {}
-                    }
-                }
+                let down = !self.sim.broker_alive(id);
                 let replicas = (0..config.partitions)
                     .filter_map(|p| {
                         let state = controller.partition(p)?;
@@ -736,6 +728,7 @@ pub fn what_happened(kind: &TraceKind) -> String {
             Fault::Crash(b) => format!("broker {b} crashed"),
             Fault::Restart(b) => format!("broker {b} restarted"),
             Fault::Pause(b) => format!("broker {b} paused (its process stopped)"),
+            Fault::Shutdown(b) => format!("broker {b} asked to stop cleanly (controlled shutdown)"),
             Fault::Resume(b) => format!("broker {b} resumed"),
             Fault::Cut(a, b) => format!("link {} ↔ {} cut", party_name(*a), party_name(*b)),
             Fault::Heal(a, b) => format!("link {} ↔ {} healed", party_name(*a), party_name(*b)),
@@ -786,6 +779,14 @@ pub fn what_happened(kind: &TraceKind) -> String {
                 what.join(", ")
             )
         }
+        TraceKind::Stopped {
+            broker,
+            fenced: true,
+        } => format!("broker {broker} stopped cleanly: its leaderships had moved, its log synced"),
+        TraceKind::Stopped {
+            broker,
+            fenced: false,
+        } => format!("broker {broker} stopped at its bound before its leaderships moved"),
         TraceKind::OffsetsReset { applied: true } => "group offsets reset".into(),
         TraceKind::OffsetsReset { applied: false } => {
             "offset reset refused: the group has members".into()

@@ -269,7 +269,7 @@ fn fetch(broker: &Broker, client: &mut Client, me: i32, jobs: &[Job]) -> Result<
             };
             let partition = &job.partition;
             let mut state = partition.lock();
-            if state.host.follower_task() != Some(job.task) {
+            if !state.host.still_asks(&job.task) {
                 // The role or position changed while the fetch was out: whatever the answer,
                 // core would drop it; the next round asks what is needed now.
                 fetched.moved = true;
