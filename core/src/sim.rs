@@ -1331,8 +1331,17 @@ impl Sim {
                 if let Some(broker) = self.brokers.get_mut(b as usize) {
                     broker.paused = false;
                     let now = self.now_ms;
+                    let mut signals = Vec::new();
                     for event in core::mem::take(&mut broker.held) {
-                        self.push(now, event);
+                        match event {
+                            // A SIGTERM that waited for the process acts as it runs again,
+                            // before anything scheduled after the resume (a restart).
+                            Event::Fault(fault) => signals.push(fault),
+                            event => self.push(now, event),
+                        }
+                    }
+                    for fault in signals {
+                        self.apply_fault(fault);
                     }
                 }
             }

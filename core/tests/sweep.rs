@@ -52,7 +52,9 @@ fn acks_1_loses_records_so_the_checker_can_fail() {
 }
 
 /// Seeds the long sweep (`--example sweep`) once failed, kept as regressions.
-const ONCE_FAILED: &[u64] = &[1_013_941, 1_031_557, 1_040_113, 1_053_572, 1_053_846];
+const ONCE_FAILED: &[u64] = &[
+    1_006_784, 1_013_941, 1_031_557, 1_040_113, 1_053_572, 1_053_846, 1_057_563, 1_097_520,
+];
 
 /// Every seed in [`ONCE_FAILED`] passes now.
 #[test]
@@ -69,7 +71,10 @@ fn seeds_that_once_failed_pass() {
     // leader cut off from the controller replaced its unanswered ISR expansion by a shrink,
     // stopped counting the follower the controller had added, and acknowledged 4 records
     // that follower — elected next — never had (fixed: an unanswered proposal is re-sent
-    // unchanged until the controller answers).
+    // unchanged until the controller answers). 1006784, 1057563, 1097520 (and 7 more of the
+    // first 100,000 once clean stops joined the mix): a SIGTERM held for a paused broker
+    // reached it after the final restart, so it stopped for good and the cluster never
+    // converged (fixed: a held signal acts as the process resumes, before later events).
     for &seed in ONCE_FAILED {
         let result = run_case(seed, true);
         assert!(

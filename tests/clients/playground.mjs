@@ -2,9 +2,28 @@
 // plays the acks=1 failover lesson to its end and prints the lost count the page shows; kills
 // the partition leader with a click and reports where leadership went; rewinds and reports
 // whether the earlier state came back; saves a screenshot of every lesson.
-// Runs a partitioner plugin's .wasm in the page (the browser's WebAssembly engine).
+// Runs a partitioner plugin's .wasm in the page (the browser's WebAssembly engine). Scans the
+// page with axe-core (WCAG 2.0/2.1 A and AA rules) in several states.
 // Usage: node playground.mjs URL SCREENSHOT_DIR PLUGIN_WASM   (prints one JSON line)
 import { chromium } from "playwright-core";
+import { createRequire } from "module";
+
+const axePath = createRequire(import.meta.url).resolve("axe-core/axe.min.js");
+// axe-core's WCAG 2.0 and 2.1 level A and AA rules on the page as it is now: each violated
+// rule with its impact and up to three offending elements.
+const a11y = async (page) => {
+  if (!(await page.evaluate(() => typeof window.axe !== "undefined"))) {
+    await page.addScriptTag({ path: axePath });
+  }
+  return page.evaluate(async () => {
+    const tags = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"];
+    const r = await window.axe.run(document, { runOnly: { type: "tag", values: tags } });
+    return r.violations.map((v) => ({
+      rule: v.id, impact: v.impact, help: v.help,
+      elements: v.nodes.slice(0, 3).map((n) => n.target.join(" ")),
+    }));
+  });
+};
 
 const [url, shots, pluginWasm] = process.argv.slice(2);
 const browser = await chromium.launch({
@@ -21,6 +40,7 @@ try {
   page.on("response", (r) => { if (r.status() >= 400) missing.push(`${r.status()} ${r.url()}`); });
   await page.goto(url);
   await page.waitForSelector("[data-testid=scenario]", { timeout: 20000 });
+  result.axe = { first_screen: await a11y(page) };
   const lessons = await page.$$eval("[data-testid=scenario] option", (os) => os.map((o) => o.value));
   const text = async (id) => (await page.textContent(`[data-testid=${id}]`)).trim();
   const leaderOf = async () => {
@@ -195,6 +215,7 @@ try {
   result.group_state = await text("group-state");
   await page.click("[data-testid=reset-earliest]");
   result.reset_refused = (await text("timeline")).includes("offset reset refused");
+  result.axe.consumer_group = await a11y(page);
 
   // 14. A screenshot of every lesson at its end.
   result.screenshots = 0;
@@ -234,6 +255,10 @@ try {
   for (const id of ["sent", "acknowledged", "refused", "failed", "pending", "committed", "at-risk", "lost"]) {
     result.min_insync_counts[id] = Number(await text(id));
   }
+  // A killed broker and a slowed one show their other buttons.
+  await page.click("[data-testid=slow-1]");
+  await page.click("[data-testid=kill-2]");
+  result.axe.broker_down_and_slowed = await a11y(page);
 
   // 16. Phone width: nothing overflows sideways.
   await page.setViewportSize({ width: 390, height: 844 });
@@ -244,6 +269,7 @@ try {
   const phone = await touch.newPage();
   await phone.goto(url);
   await phone.waitForSelector("[data-testid=scenario]", { timeout: 20000 });
+  result.axe.phone = await a11y(phone);
   result.touch = await phone.evaluate(() => ({
     coarse: matchMedia("(pointer: coarse)").matches,
     hints_shown: [...document.querySelectorAll(".key")].filter((e) => getComputedStyle(e).display !== "none").length,

@@ -383,21 +383,16 @@ fn an_isolated_leader_stops_acknowledging_and_truncates_when_it_rejoins() {
 fn a_consumer_group_resumes_at_its_commits_after_the_coordinator_is_killed() {
     let _serial = one_at_a_time();
     let mut cluster = Cluster::start("groups", 3, SETTINGS);
-    let offsets = "__consumer_offsets";
-    cluster.wait_for(Duration::from_secs(20), "the offsets topic", |c| {
-        c.partitions(offsets)
-            .first()
-            .is_some_and(|p| p.0.is_some() && p.2.len() == 3)
-    });
+    group_coordinator(&cluster);
     let bootstrap = cluster.bootstrap();
     // Phase 2 bootstraps from all three: one is dead, the client finds the others.
     runnel_tests::group_survives(&bootstrap, 3, &bootstrap, || {
         // The group coordinator (the offsets topic's leader) dies with the group's state; its
         // commits are on the other two replicas.
-        let coordinator = cluster.partitions(offsets)[0].0.expect("a coordinator") as usize;
+        let coordinator = cluster.partitions(OFFSETS)[0].0.expect("a coordinator") as usize;
         cluster.nodes[coordinator].kill();
         cluster.wait_for(Duration::from_secs(15), "a new coordinator", |c| {
-            c.partitions(offsets)
+            c.partitions(OFFSETS)
                 .first()
                 .is_some_and(|p| p.0.is_some_and(|l| l as usize != coordinator))
         });
@@ -1089,6 +1084,34 @@ fn sigterm_while_a_node_starts_or_has_no_quorum_stops_it_cleanly() {
     );
 }
 
+/// The internal topic whose leader coordinates consumer groups.
+const OFFSETS: &str = "__consumer_offsets";
+
+/// Waits until `__consumer_offsets` has a leader and its full ISR: (that leader, the group
+/// coordinator; another node).
+fn group_coordinator(cluster: &Cluster) -> (usize, usize) {
+    cluster.wait_for(Duration::from_secs(20), "the offsets topic", |c| {
+        c.partitions(OFFSETS)
+            .first()
+            .is_some_and(|p| p.0.is_some() && p.2.len() == 3)
+    });
+    let coordinator = cluster.partitions(OFFSETS)[0].0.expect("a coordinator") as usize;
+    (
+        coordinator,
+        (0..3).find(|n| *n != coordinator).expect("another node"),
+    )
+}
+
+/// Waits until `other` sees a node other than the (paused) `coordinator` lead
+/// `__consumer_offsets`.
+fn wait_for_another_coordinator(cluster: &Cluster, coordinator: usize, other: usize) {
+    cluster.wait_for(Duration::from_secs(20), "a new coordinator", |c| {
+        c.partitions_seen_by(other, OFFSETS)
+            .first()
+            .is_some_and(|p| p.0.is_some_and(|l| l as usize != coordinator))
+    });
+}
+
 /// Group requests by hand on one connection to a coordinator, so a request can be queued on a
 /// paused process's socket.
 mod group_wire {
@@ -1109,6 +1132,15 @@ mod group_wire {
     };
     use kafka_protocol::protocol::{Decodable, StrBytes};
     use runnel_tests::wire::{frame, round_trip};
+
+    /// A connection to `address` whose reads wait at most 30 s.
+    pub(super) fn connect(address: &str) -> TcpStream {
+        let stream = TcpStream::connect(address).expect("connect");
+        stream
+            .set_read_timeout(Some(std::time::Duration::from_secs(30)))
+            .expect("timeout");
+        stream
+    }
 
     /// JoinGroup v2 (no member id round trip) as a new member: (error, generation, member id).
     pub(super) fn join(stream: &mut TcpStream, group: &str) -> (i16, i32, String) {
@@ -1236,19 +1268,8 @@ fn a_paused_group_coordinator_hands_out_no_assignment_after_it_resumes() {
     // that write: the member is told to find the coordinator again or rejoin.
     let _serial = one_at_a_time();
     let cluster = Cluster::start("zombie", 3, SETTINGS);
-    let offsets = "__consumer_offsets";
-    cluster.wait_for(Duration::from_secs(20), "the offsets topic", |c| {
-        c.partitions(offsets)
-            .first()
-            .is_some_and(|p| p.0.is_some() && p.2.len() == 3)
-    });
-    let coordinator = cluster.partitions(offsets)[0].0.expect("a coordinator") as usize;
-    let other = (0..3).find(|n| *n != coordinator).expect("another node");
-    let mut stream =
-        std::net::TcpStream::connect(cluster.nodes[coordinator].bootstrap()).expect("connect");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .expect("timeout");
+    let (coordinator, other) = group_coordinator(&cluster);
+    let mut stream = group_wire::connect(&cluster.nodes[coordinator].bootstrap());
     let (error, generation, member) = group_wire::join(&mut stream, "zombie");
     assert_eq!(
         (error, generation),
@@ -1257,11 +1278,7 @@ fn a_paused_group_coordinator_hands_out_no_assignment_after_it_resumes() {
     );
 
     cluster.nodes[coordinator].pause(true);
-    cluster.wait_for(Duration::from_secs(20), "a new coordinator", |c| {
-        c.partitions_seen_by(other, offsets)
-            .first()
-            .is_some_and(|p| p.0.is_some_and(|l| l as usize != coordinator))
-    });
+    wait_for_another_coordinator(&cluster, coordinator, other);
     // Queued on the paused process's socket; it reads it the moment it resumes, before it
     // hears of the new leader.
     group_wire::send_sync(&mut stream, "zombie", generation, &member, b"p0");
@@ -1284,15 +1301,11 @@ fn a_paused_group_coordinator_hands_out_no_assignment_after_it_resumes() {
     // (leadership may move back to the preferred replica meanwhile: then ask again).
     let mut answers = Vec::new();
     for _ in 0..40 {
-        let Some(now) = cluster.partitions_seen_by(other, offsets)[0].0 else {
+        let Some(now) = cluster.partitions_seen_by(other, OFFSETS)[0].0 else {
             std::thread::sleep(Duration::from_millis(500));
             continue;
         };
-        let mut stream =
-            std::net::TcpStream::connect(cluster.nodes[now as usize].bootstrap()).expect("connect");
-        stream
-            .set_read_timeout(Some(Duration::from_secs(30)))
-            .expect("timeout");
+        let mut stream = group_wire::connect(&cluster.nodes[now as usize].bootstrap());
         let (error, generation, member) = group_wire::join(&mut stream, "zombie");
         let answer = if error == 0 {
             group_wire::send_sync(&mut stream, "zombie", generation, &member, b"p0");
@@ -1320,24 +1333,10 @@ fn a_commit_to_a_paused_coordinator_is_refused_with_a_coordinator_code_and_never
     // COORDINATOR_NOT_AVAILABLE or NOT_COORDINATOR.
     let _serial = one_at_a_time();
     let cluster = Cluster::start("dirty-commit", 3, SETTINGS);
-    let offsets = "__consumer_offsets";
-    cluster.wait_for(Duration::from_secs(20), "the offsets topic", |c| {
-        c.partitions(offsets)
-            .first()
-            .is_some_and(|p| p.0.is_some() && p.2.len() == 3)
-    });
+    let (coordinator, other) = group_coordinator(&cluster);
     let topic = "dirty";
     create_topic(&cluster, topic);
-    let coordinator = cluster.partitions(offsets)[0].0.expect("a coordinator") as usize;
-    let other = (0..3).find(|n| *n != coordinator).expect("another node");
-    let connect = |node: usize| {
-        let stream =
-            std::net::TcpStream::connect(cluster.nodes[node].bootstrap()).expect("connect");
-        stream
-            .set_read_timeout(Some(Duration::from_secs(30)))
-            .expect("timeout");
-        stream
-    };
+    let connect = |node: usize| group_wire::connect(&cluster.nodes[node].bootstrap());
     let mut committer = connect(coordinator);
     group_wire::send_commit(&mut committer, "g", topic, 5);
     assert_eq!(
@@ -1347,11 +1346,7 @@ fn a_commit_to_a_paused_coordinator_is_refused_with_a_coordinator_code_and_never
     );
 
     cluster.nodes[coordinator].pause(true);
-    cluster.wait_for(Duration::from_secs(20), "a new coordinator", |c| {
-        c.partitions_seen_by(other, offsets)
-            .first()
-            .is_some_and(|p| p.0.is_some_and(|l| l as usize != coordinator))
-    });
+    wait_for_another_coordinator(&cluster, coordinator, other);
     // Queued on the paused process's socket, read the moment it resumes; meanwhile another
     // connection asks for the group's offsets again and again until the commit is answered.
     group_wire::send_commit(&mut committer, "g", topic, 99);
@@ -1381,7 +1376,7 @@ fn a_commit_to_a_paused_coordinator_is_refused_with_a_coordinator_code_and_never
     // The real coordinator (wherever leadership is now) has the first commit only.
     let mut answers = Vec::new();
     for _ in 0..40 {
-        if let Some(now) = cluster.partitions_seen_by(other, offsets)[0].0 {
+        if let Some(now) = cluster.partitions_seen_by(other, OFFSETS)[0].0 {
             let mut stream = connect(now as usize);
             group_wire::send_fetch(&mut stream, "g", topic);
             let answer = group_wire::read_fetch(&mut stream);

@@ -119,6 +119,22 @@ fn the_playground_teaches_the_acks1_failover_and_rewinds() {
         "{result}"
     );
     assert_eq!(result["missing"], serde_json::json!([]), "{result}");
+    // axe-core's WCAG 2.0/2.1 A and AA rules, on the first screen, with a broker killed and
+    // one slowed, with a consumer group, and on a phone: no violation of any impact.
+    let axe = &result["axe"];
+    for state in [
+        "first_screen",
+        "broker_down_and_slowed",
+        "consumer_group",
+        "phone",
+    ] {
+        assert_eq!(
+            axe[state],
+            serde_json::json!([]),
+            "axe-core violations ({state}): {}",
+            axe[state]
+        );
+    }
     // Issue 17, item 7: the one live region is the chapter line; the counters, which change
     // every frame, are not announced.
     assert_eq!(

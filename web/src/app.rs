@@ -578,10 +578,10 @@ pub fn app() -> Html {
                                         { for m.positions.iter().map(|(p, at)| html! {
                                             <span class="cell">{ format!("p{p}@{}", at.map_or(String::from("?"), |o| o.to_string())) }</span>
                                         }) }
-                                        <button aria-label={format!("Consumer M{i} leaves the group")} onclick={cb(Action::MemberLeave(i))}>{ "Leave" }</button>
+                                        <button aria-label={format!("Leave the group: consumer M{i}")} onclick={cb(Action::MemberLeave(i))}>{ "Leave" }</button>
                                         <button aria-label={format!("Crash consumer M{i}")} onclick={cb(Action::MemberCrash(i))}>{ "Crash" }</button>
                                     } else {
-                                        <button aria-label={format!("Consumer M{i} joins the group")} onclick={cb(Action::MemberJoin(i))}>{ "Join" }</button>
+                                        <button aria-label={format!("Join the group: consumer M{i}")} onclick={cb(Action::MemberJoin(i))}>{ "Join" }</button>
                                     }
                                 </li>
                             }
@@ -1097,9 +1097,9 @@ fn broker_view(
                     <button data-testid={format!("kill-{}", b.id)} aria-label={format!("Kill broker {}", b.id)} onclick={cb(Action::Kill(b.id))}>{ "Kill" }</button>
                 }
                 if let Some(ms) = slow {
-                    <button data-testid={format!("fast-{}", b.id)} aria-label={format!("Broker {} slowed {ms} ms: speed it up", b.id)} onclick={cb(Action::Slow(b.id, 0))}>{ format!("Slowed {ms} ms: speed up") }</button>
+                    <button data-testid={format!("fast-{}", b.id)} aria-label={format!("Slowed {ms} ms: speed up broker {}", b.id)} onclick={cb(Action::Slow(b.id, 0))}>{ format!("Slowed {ms} ms: speed up") }</button>
                 } else {
-                    <button data-testid={format!("slow-{}", b.id)} aria-label={format!("Slow broker {} by 300 ms", b.id)} onclick={cb(Action::Slow(b.id, 300))}>{ "Slow by 300 ms" }</button>
+                    <button data-testid={format!("slow-{}", b.id)} aria-label={format!("Slow by 300 ms: broker {}", b.id)} onclick={cb(Action::Slow(b.id, 300))}>{ "Slow by 300 ms" }</button>
                 }
             </div>
         </article>
