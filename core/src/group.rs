@@ -361,6 +361,24 @@ struct Member {
     pending_sync: Option<ReplyToken>,
 }
 
+impl Member {
+    /// Whether its session may expire now: not while a JoinGroup or SyncGroup of it is held
+    /// (Kafka's `MemberMetadata.hasSatisfiedHeartbeat`: a member awaiting join or sync counts
+    /// as heartbeating).
+    fn may_expire(&self) -> bool {
+        self.pending_join.is_none() && self.pending_sync.is_none()
+    }
+
+    /// Takes its held SyncGroup reply to answer it, and starts its session afresh from
+    /// `now_ms` (Kafka's `completeAndScheduleNextHeartbeatExpiration` when it propagates an
+    /// assignment or an error).
+    fn answer_sync(&mut self, now_ms: u64) -> Option<ReplyToken> {
+        let token = self.pending_sync.take()?;
+        self.session_deadline_ms = now_ms + self.session_timeout_ms;
+        Some(token)
+    }
+}
+
 #[derive(Clone, Debug)]
 struct Group {
     state: GroupState,
@@ -662,7 +680,7 @@ impl GroupCoordinator {
         // A join while completing a rebalance or stable: answer any held sync with the news.
         if group.state == GroupState::CompletingRebalance {
             for m in group.members.values_mut() {
-                if let Some(t) = m.pending_sync.take() {
+                if let Some(t) = m.answer_sync(now_ms) {
                     outputs.push(GroupOutput::Sync(t, Err(GroupError::RebalanceInProgress)));
                 }
             }
@@ -857,7 +875,7 @@ impl GroupCoordinator {
         if append_error == error_code::NONE {
             for (id, m) in group.members.iter_mut() {
                 m.assignment = assignments.get(id).cloned().unwrap_or_default();
-                if let Some(t) = m.pending_sync.take() {
+                if let Some(t) = m.answer_sync(now_ms) {
                     outputs.push(GroupOutput::Sync(t, Ok(m.assignment.clone())));
                 }
             }
@@ -867,7 +885,7 @@ impl GroupCoordinator {
                 GroupError::StoreFailed(crate::offsets::store_group_error_code(append_error));
             for m in group.members.values_mut() {
                 m.assignment.clear();
-                if let Some(t) = m.pending_sync.take() {
+                if let Some(t) = m.answer_sync(now_ms) {
                     outputs.push(GroupOutput::Sync(t, Err(refusal)));
                 }
             }
@@ -985,7 +1003,7 @@ impl GroupCoordinator {
             let expired: Vec<String> = group
                 .members
                 .iter()
-                .filter(|(_, m)| m.pending_join.is_none() && m.session_deadline_ms <= now_ms)
+                .filter(|(_, m)| m.may_expire() && m.session_deadline_ms <= now_ms)
                 .map(|(id, _)| id.clone())
                 .collect();
             let mut gone = false;
@@ -1032,7 +1050,7 @@ impl GroupCoordinator {
                     });
                 g.members
                     .values()
-                    .filter(|m| m.pending_join.is_none())
+                    .filter(|m| m.may_expire())
                     .map(|m| m.session_deadline_ms)
                     .chain(rebalance)
             })
@@ -1106,7 +1124,7 @@ fn member_gone(group: &mut Group, now_ms: u64, config: &GroupConfig) -> Vec<Grou
     let mut outputs = Vec::new();
     if group.state == GroupState::CompletingRebalance {
         for m in group.members.values_mut() {
-            if let Some(t) = m.pending_sync.take() {
+            if let Some(t) = m.answer_sync(now_ms) {
                 outputs.push(GroupOutput::Sync(t, Err(GroupError::RebalanceInProgress)));
             }
         }
@@ -1655,6 +1673,43 @@ mod tests {
             error_code::NOT_COORDINATOR
         );
         assert_eq!(c.state("g"), None, "the group is another broker's now");
+    }
+
+    #[test]
+    fn a_member_waiting_in_sync_group_does_not_expire_while_its_leader_is_silent() {
+        // Kafka's MemberMetadata.hasSatisfiedHeartbeat: a member awaiting its SyncGroup answer
+        // counts as heartbeating. When the silent leader's session ends, the waiting member is
+        // told REBALANCE_IN_PROGRESS and stays in the group, its session started afresh.
+        let mut c = GroupCoordinator::new(GroupConfig::default());
+        let a = joined(&c.handle_join(0, join("", &["range"]), 1), 1);
+        sync_stored(&mut c, 0, sync(&a, vec![]), 2);
+        // b joins; a rejoins: generation 2, a leads and then goes silent.
+        let out = c.handle_join(1_000, join("", &["range"]), 3);
+        assert!(out.is_empty(), "{out:?}");
+        let out = c.handle_join(1_100, join(&a.member_id, &["range"]), 4);
+        let b = joined(&out, 3);
+        assert_eq!(b.generation_id, 2);
+        let out = c.handle_sync(1_200, sync(&b, vec![]), 5);
+        assert!(
+            out.is_empty(),
+            "b waits for the leader's assignment: {out:?}"
+        );
+        // b's own session (10 s from its join at 1.0 s) would end at 11.0 s; a's (from its
+        // join at 1.1 s) at 11.1 s.
+        assert_eq!(
+            c.handle_timeout(11_050),
+            vec![],
+            "b is not expired while it waits"
+        );
+        let out = c.handle_timeout(11_100);
+        assert_eq!(synced(&out, 5), Err(GroupError::RebalanceInProgress));
+        assert_eq!(
+            c.state("g"),
+            Some(GroupState::PreparingRebalance),
+            "b is asked to rejoin"
+        );
+        let members = c.describe("g").map(|d| d.members.len());
+        assert_eq!(members, Some(1), "a expired, b stays");
     }
 
     #[test]

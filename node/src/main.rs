@@ -1309,12 +1309,13 @@ async fn run(config: BrokerConfig) -> Result<(), String> {
         // Bounded: a node cut off from the quorum (or just restarted, before the quorum has a
         // leader) still stops in time, unfenced; the controller fences it when its session ends.
         // Core's sequence (`ControlledShutdown`), which the simulator runs too.
-        let shutdown = ControlledShutdown::begin(cluster.node_id, now_ms());
+        let mut shutdown = ControlledShutdown::begin(cluster.node_id, now_ms());
         let bound = Duration::from_millis(shutdown.poll_timeout().saturating_sub(now_ms()));
-        let moved = controlled_shutdown(&broker, cluster, heartbeats);
-        if tokio::time::timeout(bound, moved).await.is_err() {
+        let moved = controlled_shutdown(&broker, cluster, heartbeats, &mut shutdown);
+        let _ = tokio::time::timeout(bound, moved).await;
+        if !shutdown.is_fenced() {
             tracing::warn!(
-                "controlled shutdown: no answer from the metadata quorum in {} ms; stopping anyway",
+                "controlled shutdown: leaderships not moved within {} ms; stopping anyway",
                 bound.as_millis()
             );
         }
@@ -1342,6 +1343,7 @@ async fn controlled_shutdown(
     broker: &Arc<Broker>,
     cluster: &Arc<runnel_node::cluster::Cluster>,
     heartbeats: tokio::task::JoinHandle<()>,
+    shutdown: &mut ControlledShutdown,
 ) {
     heartbeats.abort();
     let me = cluster.node_id;
@@ -1353,6 +1355,7 @@ async fn controlled_shutdown(
         Ok(()) => {
             let broker = broker.clone();
             let _ = tokio::task::spawn_blocking(move || broker.reconcile()).await;
+            shutdown.handle_fenced();
             // Let requests already answered with NOT_LEADER_OR_FOLLOWER go out.
             tokio::time::sleep(Duration::from_millis(200)).await;
         }

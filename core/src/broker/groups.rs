@@ -35,8 +35,8 @@ use alloc::vec::Vec;
 use crate::error_code;
 use crate::group::{GroupConfig, GroupCoordinator, GroupError, GroupOutput};
 use crate::offsets::{
-    CommittedOffset, OffsetError, OffsetKey, OffsetStore, commit_error_code, encode_commit,
-    validate,
+    CommittedOffset, OffsetError, OffsetKey, OffsetStore, commit_error_code, decode_commit,
+    encode_commit, validate,
 };
 
 /// One partition's entry of an OffsetCommit request.
@@ -143,8 +143,15 @@ impl HostedGroups {
             let applied = self
                 .offsets
                 .apply_record(key.as_ref(), value.as_ref().map(AsRef::as_ref));
-            if let Err(e) = applied {
-                skipped.push((offset, e));
+            match applied {
+                Err(e) => skipped.push((offset, e)),
+                // Where it was written: a late report of an older write (from before this
+                // node last resigned) must not show it over what the log holds.
+                Ok(()) => {
+                    if let Ok((key, _)) = decode_commit(key.as_ref(), None) {
+                        self.written_at.insert(key, offset);
+                    }
+                }
             }
         }
         Elected { answers, skipped }
@@ -259,7 +266,6 @@ impl HostedGroups {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::offsets::decode_commit;
     use alloc::vec;
 
     fn entry(partition: i32, offset: i64) -> CommitEntry {
@@ -374,6 +380,10 @@ mod tests {
             vec![3]
         );
         assert_eq!((shown(&new, 0), shown(&new, 1)), (Some(10), None));
+        // A late report of a write older than what was loaded changes nothing.
+        let older = commit(&new, vec![entry(0, 1)]);
+        new.handle_commit_replicated(-1, &older);
+        assert_eq!(shown(&new, 0), Some(10), "the log's later commit stays");
         old.handle_resigned(GroupConfig::default());
         assert_eq!(shown(&old, 0), None);
     }
