@@ -2005,16 +2005,12 @@ impl Broker {
         if commit.plan.records.is_empty() {
             return Ok(commit);
         }
-        let now = now_ms() as i64;
-        let mut builder = BatchBuilder::new(0);
-        for (k, v) in &commit.plan.records {
-            builder.push(now, Some(k), Some(v), Vec::new());
-        }
-        let batch = builder
-            .build(&self.codec)
-            .map_err(|e| ApiError::new(e.kafka_error_code(), e.to_string()))?;
-        let partition = self.partition(OFFSETS_TOPIC, 0)?;
-        match self.append_offsets(&partition, &batch)? {
+        let records = commit.plan.records.iter();
+        let written = self.append_offsets(
+            records.map(|(k, v)| (k.as_slice(), Some(v.as_slice()))),
+            commit_failed,
+        );
+        match written? {
             Produced::Done(base, _, _) => groups.handle_commit_replicated(base, &commit.plan),
             Produced::Waiting(rx, _, _) => commit.replicated = Some(rx),
         }
@@ -2028,17 +2024,26 @@ impl Broker {
             .handle_commit_replicated(base_offset, plan);
     }
 
-    /// Appends to `__consumer_offsets` as an acks=all write (on a single node the ISR is
-    /// this node, so it is done at once). A refused write answers Kafka's coordinator codes.
-    fn append_offsets(&self, partition: &Partition, batch: &[u8]) -> Result<Produced, ApiError> {
-        self.produce_acks(partition, batch, -1, OFFSETS_COMMIT_TIMEOUT_MS)
-            .map_err(|e| {
-                let code = runnel_core::offsets::commit_error_code(e.code);
-                ApiError::new(
-                    code,
-                    format!("the commit could not be written: {}", e.message),
-                )
-            })
+    /// Appends `records` ((key, value; `None`: a tombstone)) to `__consumer_offsets` as one
+    /// acks=all batch (on a single node the ISR is this node, so it is done at once). Errors:
+    /// the batch cannot be built, no offsets partition here, or the append's own error passed
+    /// through `refused` (which gives the request's own codes for it).
+    fn append_offsets<'a>(
+        &self,
+        records: impl IntoIterator<Item = (&'a [u8], Option<&'a [u8]>)>,
+        refused: fn(ApiError) -> ApiError,
+    ) -> Result<Produced, ApiError> {
+        let now = now_ms() as i64;
+        let mut builder = BatchBuilder::new(0);
+        for (key, value) in records {
+            builder.push(now, Some(key), value, Vec::new());
+        }
+        let batch = builder
+            .build(&self.codec)
+            .map_err(|e| ApiError::new(e.kafka_error_code(), e.to_string()))?;
+        let partition = self.partition(OFFSETS_TOPIC, 0)?;
+        self.produce_acks(&partition, &batch, -1, OFFSETS_COMMIT_TIMEOUT_MS)
+            .map_err(refused)
     }
 
     /// Deletes every commit of `group` and its group record (DeleteGroups; Kafka writes a
@@ -2089,17 +2094,9 @@ impl Broker {
         if keys.is_empty() {
             return Ok(());
         }
-        let now = now_ms() as i64;
-        let mut builder = BatchBuilder::new(0);
-        for key in keys {
-            builder.push(now, Some(key), None, Vec::new());
-        }
-        let batch = builder
-            .build(&self.codec)
-            .map_err(|e| ApiError::new(e.kafka_error_code(), e.to_string()))?;
-        let partition = self.partition(OFFSETS_TOPIC, 0)?;
         // Not awaited: a deletion the ISR never confirms is redone by the next one.
-        let _ = self.append_offsets(&partition, &batch)?;
+        let tombstones = keys.iter().map(|k| (k.as_slice(), None));
+        let _ = self.append_offsets(tombstones, commit_failed)?;
         Ok(())
     }
 
@@ -2201,19 +2198,9 @@ impl Broker {
     /// (a coordinator that lost the partition's leadership cannot complete the write).
     /// Must be called without the groups' lock held.
     fn store_group(self: &Arc<Self>, store: GroupStore) {
-        let written = self.partition(OFFSETS_TOPIC, 0).and_then(|partition| {
-            let mut builder = BatchBuilder::new(0);
-            builder.push(
-                now_ms() as i64,
-                Some(&store.key),
-                Some(&store.value),
-                Vec::new(),
-            );
-            let batch = builder
-                .build(&self.codec)
-                .map_err(|e| ApiError::new(e.kafka_error_code(), e.to_string()))?;
-            self.produce_acks(&partition, &batch, -1, OFFSETS_COMMIT_TIMEOUT_MS)
-        });
+        // The append's own code goes to core, which maps it (`handle_group_stored`).
+        let record = (store.key.as_slice(), Some(store.value.as_slice()));
+        let written = self.append_offsets([record], |e| e);
         match written {
             Ok(Produced::Done(..)) => self.group_stored(&store, error_code::NONE),
             Err(e) => self.group_stored(&store, e.code),
@@ -2352,6 +2339,16 @@ fn flush(state: &mut PartitionState, now: u64) -> Result<(), ApiError> {
         .map_err(|e| ApiError::new(error_code::KAFKA_STORAGE_ERROR, e.to_string()))?;
     state.host.flushed(now);
     Ok(())
+}
+
+/// A write to `__consumer_offsets` for an OffsetCommit or a deletion that failed: Kafka's
+/// coordinator code for it ([`runnel_core::offsets::commit_error_code`]).
+fn commit_failed(e: ApiError) -> ApiError {
+    let code = runnel_core::offsets::commit_error_code(e.code);
+    ApiError::new(
+        code,
+        format!("the commit could not be written: {}", e.message),
+    )
 }
 
 /// The group coordinator's settings from the broker's.
