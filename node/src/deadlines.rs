@@ -57,16 +57,11 @@ impl Deadlines {
             return;
         }
         let mut set = self.due.lock().unwrap_or_else(|p| p.into_inner());
-        let before = wake.0.swap(due, Ordering::AcqRel);
-        if before <= due {
-            wake.0.store(before, Ordering::Release); // another thread set an earlier one
-            return;
-        }
-        if before != NONE {
-            set.remove(&(before, topic.to_string(), index));
+        if wake.0.load(Ordering::Acquire) <= due {
+            return; // another thread set an earlier one meanwhile
         }
         let earliest = set.first().is_none_or(|(first, ..)| due < *first);
-        set.insert((due, topic.to_string(), index));
+        replace(&mut set, wake, topic, index, due);
         drop(set);
         if earliest {
             self.changed.notify_one();
@@ -76,11 +71,7 @@ impl Deadlines {
     /// Sets the wake for partition `index` of `topic` to `due_ms`, replacing any earlier one.
     pub fn reschedule(&self, wake: &Wake, topic: &str, index: i32, due_ms: u64) {
         let mut set = self.due.lock().unwrap_or_else(|p| p.into_inner());
-        let before = wake.0.swap(due_ms, Ordering::AcqRel);
-        if before != NONE {
-            set.remove(&(before, topic.to_string(), index));
-        }
-        set.insert((due_ms, topic.to_string(), index));
+        replace(&mut set, wake, topic, index, due_ms);
     }
 
     /// Removes and returns the partitions whose wake is due at `now_ms`. Each one's [`Wake`]
@@ -117,6 +108,23 @@ impl Deadlines {
     pub async fn changed(&self) {
         self.changed.notified().await;
     }
+}
+
+/// Sets partition `index` of `topic`'s wake to `due_ms` in `set` (held locked by the caller),
+/// in place of the one it had.
+fn replace(
+    set: &mut BTreeSet<(u64, String, i32)>,
+    wake: &Wake,
+    topic: &str,
+    index: i32,
+    due_ms: u64,
+) {
+    let topic = topic.to_string();
+    let before = wake.0.swap(due_ms, Ordering::AcqRel);
+    if before != NONE {
+        set.remove(&(before, topic.clone(), index));
+    }
+    set.insert((due_ms, topic, index));
 }
 
 #[cfg(test)]
