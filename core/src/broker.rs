@@ -41,11 +41,14 @@ use alloc::vec::Vec;
 
 pub mod groups;
 
-pub use groups::{CommitEntry, CommitPlan, Elected, HostedGroups};
+pub use groups::{CommitEntry, CommitPlan, CoordinatorMove, Elected, HostedGroups};
+
+/// One keyed record of a log: (offset, key, value; `None` for a tombstone).
+pub type KeyedRecord = (i64, Vec<u8>, Option<Vec<u8>>);
 
 use crate::batch::Codec;
 use crate::controller::PartitionState;
-use crate::log::{MemorySegmentStore, SegmentStore};
+use crate::log::{LogError, MemorySegmentStore, SegmentStore};
 use crate::replica::{
     Acks, BrokerId, CleanPass, CleanReport, FetchAnswer, ProduceDone, Replica, ReplicaError,
     RoleChange,
@@ -200,6 +203,40 @@ impl<S: SegmentStore> HostedPartition<S> {
     /// operator's DeleteRecords, reads that move a cursor.
     pub fn replica_mut(&mut self) -> &mut Replica<S> {
         &mut self.replica
+    }
+
+    /// Every keyed record of the log, from its start to its end: (offset, key, value or `None`
+    /// for a tombstone), in log order. What a new group coordinator loads from
+    /// `__consumer_offsets` (Kafka's `GroupMetadataManager.loadGroupsAndOffsets` reads to the
+    /// log end). Reads 1 MiB at a time. Errors: the store cannot be read, or a batch is
+    /// corrupt or cannot be decompressed.
+    pub fn keyed_records(&self, codec: &dyn Codec) -> Result<Vec<KeyedRecord>, LogError<S::Error>> {
+        let log = self.replica.log();
+        let end = log.log_end_offset();
+        let mut offset = log.log_start_offset();
+        let mut records = Vec::new();
+        let mut scratch = Vec::new();
+        while offset < end {
+            let bytes = log.read(offset, 1 << 20, end)?;
+            if bytes.is_empty() {
+                break;
+            }
+            for batch in crate::batch::batches(&bytes) {
+                let batch = batch?;
+                offset = batch.header().next_offset();
+                for record in batch.records(codec, &mut scratch)? {
+                    let record = record?;
+                    if let Some(key) = record.key {
+                        records.push((
+                            record.offset,
+                            key.to_vec(),
+                            record.value.map(<[u8]>::to_vec),
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(records)
     }
 
     /// The host settings.

@@ -79,6 +79,8 @@ codes! {
     NOT_ENOUGH_REPLICAS_AFTER_APPEND = 20;
     /// A follower's or client's leader epoch is older than the leader's (KIP-320).
     FENCED_LEADER_EPOCH = 74;
+    /// The coordinator is still loading its groups and offsets: retry.
+    COORDINATOR_LOAD_IN_PROGRESS = 14;
     /// The coordinator cannot serve the request now (it will, or another will): retry.
     COORDINATOR_NOT_AVAILABLE = 15;
     /// This broker does not coordinate the group: find the coordinator again.

@@ -74,6 +74,10 @@ pub enum GroupError {
     /// while the request waited: find the coordinator again.
     #[error("not the coordinator")]
     NotCoordinator,
+    /// This broker just became the coordinator and its view of `__consumer_offsets` is not
+    /// replicated yet (it loaded records above the high watermark): retry shortly.
+    #[error("the coordinator is loading")]
+    CoordinatorLoadInProgress,
 }
 
 impl GroupError {
@@ -91,6 +95,7 @@ impl GroupError {
             Self::FencedInstanceId => error_code::FENCED_INSTANCE_ID,
             Self::StoreFailed(code) => code,
             Self::NotCoordinator => error_code::NOT_COORDINATOR,
+            Self::CoordinatorLoadInProgress => error_code::COORDINATOR_LOAD_IN_PROGRESS,
         }
     }
 }
@@ -248,7 +253,8 @@ pub struct JoinResponse {
 }
 
 impl JoinResponse {
-    fn refused(error: GroupError, member_id: &str) -> Self {
+    /// A JoinGroup refused with `error` (generation -1, no members), to `member_id`.
+    pub fn refused(error: GroupError, member_id: &str) -> Self {
         Self {
             error: Some(error),
             generation_id: -1,

@@ -163,6 +163,28 @@ fn basics() -> Vec<Scenario> {
         ],
         run_until_ms: 16_000,
     });
+
+    let mut coordinator = base(Acks::All, 1, false, 16_000);
+    coordinator.partitions = 3;
+    coordinator.group_members = 2;
+    coordinator.producer.interval_ms = 20;
+    all.push(Scenario {
+        name: "coordinator-paused",
+        title: "Group coordinator failover: the leader of __consumer_offsets stops and resumes",
+        lesson: "The group's coordinator is the broker that leads __consumer_offsets, here \
+                 broker 0; commits are records in that partition, written with acks=all and \
+                 shown by OffsetFetch only once the ISR has them. Broker 0's process is paused \
+                 at 6 s (a long GC, SIGSTOP). Its session expires at about 9 s and broker 1 \
+                 leads __consumer_offsets: it loads the commits from its replica and becomes \
+                 the coordinator. The members, told NOT_COORDINATOR or unknown member, rejoin \
+                 there and resume from their last commits. At 12 s broker 0 runs again and \
+                 still believes it coordinates: the commits that waited on its socket are \
+                 taken, but their writes can no longer reach the ISR, so they are never shown, \
+                 and it steps down as soon as it reads the new metadata.",
+        config: coordinator,
+        faults: alloc::vec![(6_000, Fault::Pause(0)), (12_000, Fault::Resume(0))],
+        run_until_ms: 20_000,
+    });
     all
 }
 

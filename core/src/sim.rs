@@ -27,19 +27,19 @@ use serde::{Deserialize, Serialize};
 
 use crate::batch::{BatchBuilder, NoCodec, batches};
 use crate::broker::{
-    AlterPartition, AlterPartitionOutcome, CommitEntry, ControlledShutdown, FollowerTask,
-    HostConfig, HostedGroups, HostedPartition, Ready,
+    AlterPartition, AlterPartitionOutcome, CommitEntry, CommitPlan, ControlledShutdown,
+    CoordinatorMove, FollowerTask, HostConfig, HostedGroups, HostedPartition, Ready,
 };
 use crate::controller::{
     Command, Controller, ControllerConfig, HeartbeatManager, PartitionId, PartitionState,
 };
 use crate::error_code;
 use crate::group::{
-    GroupConfig, GroupError, GroupOutput, JoinRequest, JoinResponse, ReplyToken, SyncRequest,
-    SyncResponse,
+    GroupConfig, GroupError, GroupOutput, GroupStore, JoinRequest, JoinResponse, ReplyToken,
+    SyncRequest, SyncResponse,
 };
 use crate::log::{CleanupPolicy, LogConfig};
-use crate::offsets::{OffsetStore, encode_commit};
+use crate::offsets::decode_commit;
 use crate::partitioner::murmur2_partition;
 use crate::replica::{
     Acks, BrokerId, CleanPass, FetchAnswer, Replica, ReplicaConfig, ReplicaError, RoleChange,
@@ -228,8 +228,10 @@ pub struct SimConfig {
     pub loss_per_million: u32,
     /// Check invariant 2 (replicas agree below the HW) this often; 0 checks only in reports.
     pub check_interval_ms: u64,
-    /// Members of the consumer group "sim", joining when the producer starts. Broker 0 is
-    /// their coordinator.
+    /// Members of the consumer group "sim", joining when the producer starts. Their
+    /// coordinator is the leader of `__consumer_offsets`, one partition after the data
+    /// partitions (id [`SimConfig::partitions`]), created with the first member as Kafka
+    /// creates it at the first FindCoordinator.
     pub group_members: u32,
     /// The topic's log settings (retention, compaction).
     pub topic: TopicConfig,
@@ -435,6 +437,15 @@ pub enum Violation {
         /// The offset.
         offset: i64,
     },
+    /// 4, for committed offsets: OffsetFetch answered a commit that is not in the
+    /// coordinator's `__consumer_offsets` below its high watermark (a dirty read: a failover
+    /// could still take it back).
+    UnreplicatedCommitRead {
+        /// The data partition the commit is for.
+        partition: PartitionId,
+        /// The committed offset answered.
+        offset: i64,
+    },
 }
 
 /// The counts of a run.
@@ -556,8 +567,9 @@ enum Msg {
         assignments: Vec<(String, Vec<u8>)>,
     },
     SyncResult {
-        /// The coordinator's incarnation: a restarted coordinator starts generations anew.
-        coordinator: u64,
+        /// Which coordinator answered: (broker, incarnation, leader epoch of the offsets
+        /// partition). A new coordinator starts generations anew.
+        coordinator: CoordinatorId,
         generation: i32,
         result: SyncResponse,
     },
@@ -582,7 +594,7 @@ enum Msg {
     },
     /// A member asks for the group's committed offsets.
     OffsetFetch,
-    OffsetFetchResult(Vec<(PartitionId, i64)>),
+    OffsetFetchResult(Result<Vec<(PartitionId, i64)>, GroupError>),
     /// A member commits its positions.
     OffsetCommit {
         generation: i32,
@@ -715,6 +727,8 @@ enum Timer {
     Check,
     MemberHeartbeat,
     MemberRetry(u64),
+    /// Ask for the committed offsets again (the answer of this generation was an error).
+    MemberOffsetFetch(i32),
     MemberPoll,
     MemberCommit,
     ShutdownDeadline,
@@ -780,12 +794,15 @@ struct SimBroker {
     /// Offsets known to be on disk, per partition (the simulated disk: what a crash keeps).
     flushed: BTreeMap<PartitionId, i64>,
     fetches: BTreeMap<PartitionId, FetchState>,
-    /// The group coordinator with the commits it serves (broker 0 only): core's
-    /// [`HostedGroups`], as a node hosts it. Lost with a crash, as its in-memory state is;
-    /// rebuilt from the offsets topic at restart ([`HostedGroups::handle_elected`]).
+    /// The group coordinator with the commits it serves while this broker leads
+    /// `__consumer_offsets`: core's [`HostedGroups`], as a node hosts it. Lost with a crash,
+    /// as its in-memory state is; rebuilt from the partition's log by the next leader
+    /// ([`HostedGroups::handle_elected`]).
     groups: HostedGroups,
     /// Held group replies: token → member.
     group_replies: BTreeMap<ReplyToken, u32>,
+    /// Writes to `__consumer_offsets` waiting for the ISR, by produce request id.
+    offsets_writes: BTreeMap<u64, OffsetsWrite>,
     /// When the log cleaner last ran.
     last_clean_ms: u64,
     /// Paused ([`Fault::Pause`]): deliveries and timers wait in `held` until resumed.
@@ -793,6 +810,19 @@ struct SimBroker {
     held: Vec<Event>,
     /// In controlled shutdown ([`Fault::Shutdown`]).
     shutdown: Option<ControlledShutdown>,
+}
+
+/// A group coordinator's identity: (broker, incarnation, leader epoch of its offsets
+/// partition). Each one counts generations from the start.
+type CoordinatorId = (BrokerId, u64, i32);
+
+/// What a write to `__consumer_offsets` carries, to finish when the ISR has it.
+#[derive(Debug)]
+enum OffsetsWrite {
+    /// An OffsetCommit's plan; `reset`: an operator's offset reset ([`Fault::ResetOffsets`]).
+    Commit { plan: CommitPlan, reset: bool },
+    /// A generation's assignment (SyncGroup answers wait for it).
+    Store(GroupStore),
 }
 
 impl SimBroker {
@@ -849,18 +879,16 @@ pub struct Sim {
     loss_per_million: u32,
     trace: Option<Vec<TraceEvent>>,
     members: Vec<SimMember>,
-    /// Who owns each partition in each generation of each coordinator incarnation
-    /// (invariant 5). The simulated coordinator keeps group state in memory only, so a
-    /// restarted one counts generations from the start again (Kafka's reloads them).
-    owners: BTreeMap<(u64, i32, PartitionId), u32>,
+    /// Who owns each partition in each generation of each coordinator (broker, incarnation,
+    /// offsets leader epoch) (invariant 5). A coordinator keeps group membership in memory
+    /// only (runnel does not reload group records), so a new one counts generations from
+    /// the start again.
+    owners: BTreeMap<(CoordinatorId, i32, PartitionId), u32>,
     next_group_token: u64,
-    /// `__consumer_offsets` as compaction leaves it (the latest commit per partition). In
-    /// Kafka it is replicated like any topic; here a write to it is durable at once (the
-    /// simulator has one data topic and no offsets partition), so a coordinator crash loses
-    /// no commit it showed.
-    offsets_topic: OffsetStore,
-    /// How many records were written to `__consumer_offsets`: the next write's base offset.
-    offsets_written: i64,
+    /// `__consumer_offsets`, once created: one partition after the data partitions.
+    offsets_partition: Option<PartitionId>,
+    /// The next request id of a write to `__consumer_offsets`.
+    next_offsets_write: u64,
     /// Records members read, counting rereads.
     group_reads: u64,
     /// Every (partition, offset) a member read.
@@ -892,6 +920,7 @@ impl Sim {
             .map(|_| SimBroker {
                 groups: HostedGroups::new(GroupConfig::default()),
                 group_replies: BTreeMap::new(),
+                offsets_writes: BTreeMap::new(),
                 alive: true,
                 incarnation: 0,
                 registered: Some(0),
@@ -944,14 +973,17 @@ impl Sim {
                 .collect(),
             owners: BTreeMap::new(),
             next_group_token: 0,
-            offsets_topic: OffsetStore::new(),
-            offsets_written: 0,
+            offsets_partition: None,
+            next_offsets_write: 0,
             group_reads: 0,
             group_seen: BTreeSet::new(),
             violations: Vec::new(),
             events: 0,
             config,
         };
+        if config.group_members > 0 {
+            sim.create_offsets_partition();
+        }
         // The initial metadata reaches every broker at once.
         let changes = sim.controller.poll_changes();
         sim.record_partitions(&changes);
@@ -1208,10 +1240,11 @@ impl Sim {
         }
     }
 
-    /// Whether every partition has a leader whose replicas all hold its whole log, with the
-    /// HW at the log end: the cluster has converged.
+    /// Whether every partition (`__consumer_offsets` too, once created) has a leader whose
+    /// replicas all hold its whole log, with the HW at the log end: the cluster has converged.
     pub fn converged(&self) -> bool {
-        (0..self.config.partitions).all(|p| {
+        let offsets = self.offsets_partition;
+        (0..self.config.partitions).chain(offsets).all(|p| {
             let Some(state) = self.controller.partition(p) else {
                 return false;
             };
@@ -1377,6 +1410,9 @@ impl Sim {
                 if m as usize >= self.members.len() && m < MEMBERS_MAX {
                     self.members.resize_with(m as usize + 1, SimMember::default);
                 }
+                if self.create_offsets_partition() {
+                    self.push_changes();
+                }
                 if let Some(member) = self.members.get_mut(m as usize) {
                     member.active = true;
                     member.incarnation += 1;
@@ -1397,11 +1433,7 @@ impl Sim {
                     member.active = false;
                     member.owned.clear();
                     member.positions.clear();
-                    self.send(
-                        Party::Member(m),
-                        Party::Broker(COORDINATOR),
-                        Msg::LeaveGroup { member_id },
-                    );
+                    self.send_to_coordinator(m, Msg::LeaveGroup { member_id });
                 }
             }
             Fault::MemberCrash(m) => {
@@ -1433,10 +1465,20 @@ impl Sim {
                         offsets.push((p, to));
                     }
                 }
-                // A commit from outside the group: refused while it has members.
-                let applied = self.brokers[COORDINATOR as usize].alive
-                    && self.commit_offsets(COORDINATOR, -1, "", offsets);
-                self.record(TraceKind::OffsetsReset { applied });
+                // A commit from outside the group (an admin client's, sent to the coordinator):
+                // refused while the group has members; traced once written, or refused.
+                if self.create_offsets_partition() {
+                    self.push_changes();
+                }
+                let accepted = match self.coordinator() {
+                    Some(c) if self.brokers[c as usize].alive => {
+                        self.commit_offsets(c, -1, "", offsets, true)
+                    }
+                    _ => false,
+                };
+                if !accepted {
+                    self.record(TraceKind::OffsetsReset { applied: false });
+                }
             }
         }
     }
@@ -1547,6 +1589,7 @@ impl Sim {
         broker.fetches.clear();
         broker.groups = HostedGroups::new(GroupConfig::default());
         broker.group_replies.clear();
+        broker.offsets_writes.clear();
     }
 
     fn restart(&mut self, b: BrokerId) {
@@ -1576,26 +1619,6 @@ impl Sim {
             .map(|(p, s)| (*p, s.clone()))
             .collect();
         self.apply_partitions(b, &known);
-        if b == COORDINATOR {
-            // Back as the coordinator: core rebuilds the commits from the offsets topic.
-            let records: Vec<(i64, Vec<u8>, Option<Vec<u8>>)> = self
-                .offsets_topic
-                .group("sim")
-                .enumerate()
-                .map(|(i, ((topic, partition), commit))| {
-                    let key = crate::offsets::OffsetKey {
-                        group: String::from("sim"),
-                        topic: topic.clone(),
-                        partition: *partition,
-                    };
-                    let (key, value) = encode_commit(&key, commit);
-                    (i as i64, key, Some(value))
-                })
-                .collect();
-            self.brokers[b as usize]
-                .groups
-                .handle_elected(GroupConfig::default(), records);
-        }
         self.timer(
             Party::Broker(b),
             self.config.heartbeat_interval_ms,
@@ -1622,7 +1645,7 @@ impl Sim {
             Party::Consumer => self.consumer_receive(msg),
             Party::Member(m) => {
                 if self.members.get(m as usize).is_some_and(|x| x.active) {
-                    self.member_receive(m, msg);
+                    self.member_receive(m, from, msg);
                 }
             }
         }
@@ -1709,6 +1732,15 @@ impl Sim {
             (Party::Member(m), Timer::MemberCommit) => {
                 self.member_commit(m);
                 self.timer(party, MEMBER_COMMIT_MS, Timer::MemberCommit);
+            }
+            (Party::Member(m), Timer::MemberOffsetFetch(generation)) => {
+                let member = &self.members[m as usize];
+                if member.state == MemberState::Stable
+                    && member.generation == generation
+                    && member.positions.is_empty()
+                {
+                    self.send_to_coordinator(m, Msg::OffsetFetch);
+                }
             }
             (Party::Member(m), Timer::MemberRetry(attempt)) => {
                 let member = &self.members[m as usize];
@@ -2048,6 +2080,11 @@ impl Sim {
             }
             Msg::JoinGroup { member_id } => {
                 let Party::Member(m) = from else { return };
+                if let Err(e) = self.group_gate(b) {
+                    let refused = JoinResponse::refused(e, &member_id);
+                    self.send(Party::Broker(b), from, Msg::JoinResult(refused));
+                    return;
+                }
                 let token = self.group_token(b, m);
                 let request = JoinRequest {
                     group_instance_id: None,
@@ -2072,6 +2109,16 @@ impl Sim {
                 assignments,
             } => {
                 let Party::Member(m) = from else { return };
+                if let Err(e) = self.group_gate(b) {
+                    let coordinator = self.coordinator_id(b);
+                    let msg = Msg::SyncResult {
+                        coordinator,
+                        generation,
+                        result: Err(e),
+                    };
+                    self.send(Party::Broker(b), from, msg);
+                    return;
+                }
                 let token = self.group_token(b, m);
                 let request = SyncRequest {
                     group_id: String::from("sim"),
@@ -2089,13 +2136,18 @@ impl Sim {
                 generation,
                 member_id,
             } => {
-                let result = self.brokers[b as usize]
-                    .groups
-                    .coordinator
-                    .handle_heartbeat(now, "sim", generation, &member_id);
+                let result = self.group_gate(b).and_then(|()| {
+                    self.brokers[b as usize]
+                        .groups
+                        .coordinator
+                        .handle_heartbeat(now, "sim", generation, &member_id)
+                });
                 self.send(Party::Broker(b), from, Msg::GroupHeartbeatResult(result));
             }
             Msg::LeaveGroup { member_id } => {
+                if self.group_gate(b).is_err() {
+                    return; // the member is gone; its session expires on the coordinator
+                }
                 let (_, outputs) = self.brokers[b as usize]
                     .groups
                     .coordinator
@@ -2129,20 +2181,26 @@ impl Sim {
                 );
             }
             Msg::OffsetFetch => {
-                let offsets = self.brokers[b as usize]
-                    .groups
-                    .offsets()
-                    .group("sim")
-                    .map(|((_, p), c)| (*p as PartitionId, c.offset))
-                    .collect();
-                self.send(Party::Broker(b), from, Msg::OffsetFetchResult(offsets));
+                let answer = self.group_gate(b).map(|()| {
+                    self.brokers[b as usize]
+                        .groups
+                        .offsets()
+                        .group("sim")
+                        .map(|((_, p), c)| (*p as PartitionId, c.offset))
+                        .collect::<Vec<_>>()
+                });
+                if let Ok(offsets) = &answer {
+                    self.check_commit_reads(b, offsets);
+                }
+                self.send(Party::Broker(b), from, Msg::OffsetFetchResult(answer));
             }
             Msg::OffsetCommit {
                 generation,
                 member_id,
                 offsets,
             } => {
-                self.commit_offsets(b, generation, &member_id, offsets);
+                // Not answered: the member commits again on its next interval either way.
+                self.commit_offsets(b, generation, &member_id, offsets, false);
             }
             _ => {}
         }
@@ -2151,10 +2209,11 @@ impl Sim {
     /// Applies newer partition states through the core's one rule
     /// ([`HostedPartition::handle_metadata`]): become leader, follower, or go offline.
     fn apply_partitions(&mut self, b: BrokerId, changes: &[(PartitionId, PartitionState)]) {
-        let config = self.config.topic.replica_config(self.config.replica);
-        let log_config = self.log_config();
         let host_config = self.host_config();
         for (p, state) in changes {
+            let topic = self.topic_config(*p);
+            let config = topic.replica_config(self.config.replica);
+            let log_config = self.log_config(&topic);
             self.note_metadata(b, *p, state);
             let now = self.now_ms;
             let broker = &mut self.brokers[b as usize];
@@ -2166,7 +2225,7 @@ impl Sim {
                 continue;
             }
             broker.replicas.entry(*p).or_insert_with(|| {
-                let replica = Replica::with_log_config(b, config, log_config.clone());
+                let replica = Replica::with_log_config(b, config, log_config);
                 HostedPartition::new(replica, host_config, now)
             });
             self.host(b, *p, |h, now| h.handle_metadata(Some(state), now));
@@ -2184,9 +2243,25 @@ impl Sim {
         }
     }
 
-    /// The topic's log settings, with the simulated fsync policy's `flush.ms`.
-    fn log_config(&self) -> LogConfig {
-        let mut config = self.config.topic.log_config();
+    /// The settings of the topic partition `p` belongs to: the data topic's, or
+    /// `__consumer_offsets`'s (Kafka creates it with `cleanup.policy=compact` and the brokers'
+    /// defaults otherwise).
+    fn topic_config(&self, p: PartitionId) -> TopicConfig {
+        if Some(p) == self.offsets_partition {
+            TopicConfig {
+                delete: false,
+                compact: true,
+                retention_ms: None,
+                ..TopicConfig::default()
+            }
+        } else {
+            self.config.topic
+        }
+    }
+
+    /// A topic's log settings, with the simulated fsync policy's `flush.ms`.
+    fn log_config(&self, topic: &TopicConfig) -> LogConfig {
+        let mut config = topic.log_config();
         if let FlushPolicy::IntervalMs(ms) = self.config.flush {
             config.flush_ms = Some(ms);
         }
@@ -2213,8 +2288,18 @@ impl Sim {
         let Some(hosted) = self.brokers[b as usize].replicas.get_mut(&p) else {
             return;
         };
+        let was_leader = hosted.replica().is_leader();
         let ready = input(hosted, now);
+        let is_leader = hosted.replica().is_leader();
+        let moved = if Some(p) == self.offsets_partition {
+            CoordinatorMove::of(was_leader, ready.role_change.as_ref(), is_leader)
+        } else {
+            None
+        };
         self.carry_out(b, p, ready);
+        if let Some(moved) = moved {
+            self.coordinator_moved(b, moved);
+        }
     }
 
     /// Carries out a [`Ready`] in the order its contract gives.
@@ -2255,7 +2340,12 @@ impl Sim {
                 },
             );
         }
+        let offsets = Some(p) == self.offsets_partition;
         for done in ready.completed {
+            if offsets {
+                self.offsets_written(b, done.request, done.result);
+                continue;
+            }
             self.send(
                 Party::Broker(b),
                 Party::Producer,
@@ -2691,8 +2781,9 @@ impl Sim {
     }
 }
 
-/// The broker that coordinates the simulated group.
-const COORDINATOR: BrokerId = 0;
+/// How long a member waits before it looks for the coordinator again (Kafka's
+/// `retry.backoff.ms`).
+const MEMBER_RETRY_BACKOFF_MS: u64 = 100;
 /// Group members' session timeout (the coordinator's minimum is 6 s, as Kafka's).
 const MEMBER_SESSION_MS: u64 = 6_000;
 /// How long the coordinator waits for members to rejoin.
@@ -2744,16 +2835,145 @@ impl Sim {
         token
     }
 
+    /// Creates `__consumer_offsets` if it does not exist yet (Kafka creates it at the first
+    /// FindCoordinator): one partition, id [`SimConfig::partitions`], replicated like the data
+    /// partitions. Not while the quorum is away or too few brokers are live (the caller
+    /// pushes the change). Returns whether it exists now.
+    fn create_offsets_partition(&mut self) -> bool {
+        if self.offsets_partition.is_some() {
+            return true;
+        }
+        if self.now_ms < self.quorum_paused_until {
+            return false;
+        }
+        let p = self.config.partitions;
+        let created = self
+            .controller
+            .create_partitions_at(p, 1, self.config.replication_factor);
+        if created.is_ok() {
+            self.offsets_partition = Some(p);
+        }
+        created.is_ok()
+    }
+
+    /// The group coordinator as clients find it (FindCoordinator): the leader of
+    /// `__consumer_offsets` in the metadata (the simulated clients read the controller's).
+    fn coordinator(&self) -> Option<BrokerId> {
+        self.offsets_partition
+            .and_then(|p| self.controller.partition(p))
+            .and_then(|s| s.leader)
+    }
+
+    /// Which coordinator broker `b` is: (broker, incarnation, its offsets partition's leader
+    /// epoch). Generations count from the start again with each.
+    fn coordinator_id(&self, b: BrokerId) -> CoordinatorId {
+        let broker = &self.brokers[b as usize];
+        let epoch = self
+            .offsets_partition
+            .and_then(|p| broker.replicas.get(&p))
+            .map_or(-1, |h| h.replica().leader_epoch());
+        (b, broker.incarnation, epoch)
+    }
+
+    /// The membership settings of a coordinator starting on broker `b` now: member ids no
+    /// other coordinator hands out.
+    fn group_config(&self, b: BrokerId) -> GroupConfig {
+        let (b, incarnation, epoch) = self.coordinator_id(b);
+        GroupConfig {
+            member_id_seed: (u64::from(b) << 48) ^ (incarnation << 20) ^ (epoch as u64),
+            ..GroupConfig::default()
+        }
+    }
+
+    /// Whether broker `b` serves a group request now, by core's rules: it leads
+    /// `__consumer_offsets` (NOT_COORDINATOR otherwise), and its coordinator is not loading
+    /// ([`HostedGroups::check_ready`], given the partition's high watermark first).
+    fn group_gate(&mut self, b: BrokerId) -> Result<(), GroupError> {
+        let broker = &mut self.brokers[b as usize];
+        let hosted = self
+            .offsets_partition
+            .and_then(|p| broker.replicas.get(&p))
+            .filter(|h| h.replica().is_leader())
+            .ok_or(GroupError::NotCoordinator)?;
+        broker
+            .groups
+            .handle_high_watermark(hosted.replica().high_watermark());
+        broker.groups.check_ready()
+    }
+
+    /// Broker `b`'s role for `__consumer_offsets` changed: core's [`HostedGroups`] loads the
+    /// partition's log or resigns, and what waited on the old state is answered.
+    fn coordinator_moved(&mut self, b: BrokerId, moved: CoordinatorMove) {
+        let config = self.group_config(b);
+        let Some(p) = self.offsets_partition else {
+            return;
+        };
+        let broker = &mut self.brokers[b as usize];
+        let answers = match moved {
+            CoordinatorMove::Elected => {
+                let Some(hosted) = broker.replicas.get(&p) else {
+                    return;
+                };
+                // A memory store cannot fail, and the simulator writes only valid batches.
+                let records = hosted.keyed_records(&NoCodec).unwrap_or_default();
+                let replica = hosted.replica();
+                let (end, hw) = (replica.log_end_offset(), replica.high_watermark());
+                broker
+                    .groups
+                    .handle_elected(config, records, end, hw)
+                    .answers
+            }
+            CoordinatorMove::Resigned => broker.groups.handle_resigned(config),
+        };
+        self.send_group_outputs(b, answers);
+    }
+
+    /// Invariant 4 for commits: every commit OffsetFetch answers is in broker `b`'s
+    /// `__consumer_offsets` below its high watermark.
+    fn check_commit_reads(&mut self, b: BrokerId, answered: &[(PartitionId, i64)]) {
+        let Some(hosted) = self
+            .offsets_partition
+            .and_then(|p| self.brokers[b as usize].replicas.get(&p))
+        else {
+            return;
+        };
+        let replica = hosted.replica();
+        let replicated: BTreeSet<(PartitionId, i64)> =
+            records_between(replica, 0, replica.high_watermark())
+                .into_iter()
+                .filter_map(|(_, key, value)| {
+                    let (key, commit) = decode_commit(&key?, value.as_deref()).ok()?;
+                    (key.group == "sim").then_some((key.partition as PartitionId, commit?.offset))
+                })
+                .collect();
+        for (partition, offset) in answered {
+            if !replicated.contains(&(*partition, *offset)) {
+                let v = Violation::UnreplicatedCommitRead {
+                    partition: *partition,
+                    offset: *offset,
+                };
+                if !self.violations.contains(&v) {
+                    self.violations.push(v);
+                }
+            }
+        }
+    }
+
     /// An OffsetCommit to broker `b`'s coordinator, through core's [`HostedGroups`]: planned,
-    /// written to the offsets topic (durable at once here), then shown. Returns whether it
-    /// was accepted.
+    /// written to `__consumer_offsets` as an acks=all batch, shown once the ISR has it
+    /// ([`Sim::offsets_written`]). `reset`: an operator's offset reset, traced when written.
+    /// Returns whether the coordinator accepted it.
     fn commit_offsets(
         &mut self,
         b: BrokerId,
         generation: i32,
         member_id: &str,
         offsets: Vec<(PartitionId, i64)>,
+        reset: bool,
     ) -> bool {
+        if self.group_gate(b).is_err() {
+            return false;
+        }
         let entries = offsets
             .into_iter()
             .map(|(p, offset)| CommitEntry {
@@ -2766,50 +2986,105 @@ impl Sim {
             .collect();
         let partitions = self.config.partitions as i32;
         let exists = |topic: &str, p: i32| topic == "sim" && (0..partitions).contains(&p);
-        let groups = &mut self.brokers[b as usize].groups;
+        let groups = &self.brokers[b as usize].groups;
         let Ok(plan) =
             groups.prepare_commit(self.now_ms, "sim", generation, member_id, entries, exists)
         else {
             return false;
         };
-        let base = self.offsets_written;
-        for (key, value) in &plan.records {
-            // Validated by the plan, so the store takes it.
-            let _ = self.offsets_topic.apply_record(key, Some(value));
-        }
-        self.offsets_written += plan.records.len() as i64;
-        groups.handle_commit_replicated(base, &plan);
+        self.write_offsets(b, OffsetsWrite::Commit { plan, reset });
         true
+    }
+
+    /// Appends what `write` carries to broker `b`'s `__consumer_offsets` as one acks=all batch
+    /// (Kafka's `offsets.commit.required.acks=-1`); it ends in [`Sim::offsets_written`], now or
+    /// when the ISR has it or the write fails.
+    fn write_offsets(&mut self, b: BrokerId, write: OffsetsWrite) {
+        let Some(p) = self.offsets_partition else {
+            return;
+        };
+        let now = self.now_ms;
+        let mut builder = BatchBuilder::new(0);
+        match &write {
+            OffsetsWrite::Commit { plan, .. } => {
+                for (key, value) in &plan.records {
+                    builder.push(now as i64, Some(key), Some(value), Vec::new());
+                }
+            }
+            OffsetsWrite::Store(store) => {
+                builder.push(now as i64, Some(&store.key), Some(&store.value), Vec::new());
+            }
+        }
+        // An uncompressed batch always builds.
+        let mut batch = builder.build(&NoCodec).unwrap_or_default();
+        self.next_offsets_write += 1;
+        let request = self.next_offsets_write;
+        self.brokers[b as usize]
+            .offsets_writes
+            .insert(request, write);
+        let timeout = self.config.producer.request_timeout_ms;
+        let mut result = Err(ReplicaError::NotLeaderOrFollower);
+        self.host(b, p, |h, now| {
+            let (r, ready) =
+                h.handle_produce(now, &mut batch, Acks::All, request, timeout, &NoCodec);
+            result = r;
+            ready
+        });
+        match result {
+            Ok(None) => {} // waits for the ISR: `carry_out` ends it
+            Ok(Some(base)) => self.offsets_written(b, request, Ok(base)),
+            Err(e) => self.offsets_written(b, request, Err(e)),
+        }
+    }
+
+    /// A write to `__consumer_offsets` ended: `Ok(base offset)` once the ISR has it. A commit
+    /// is shown then ([`HostedGroups::handle_commit_replicated`]); a generation's SyncGroups
+    /// are answered ([`crate::group::GroupCoordinator::handle_group_stored`]).
+    fn offsets_written(&mut self, b: BrokerId, request: u64, result: Result<i64, ReplicaError>) {
+        let now = self.now_ms;
+        let broker = &mut self.brokers[b as usize];
+        let Some(write) = broker.offsets_writes.remove(&request) else {
+            return;
+        };
+        match write {
+            OffsetsWrite::Commit { plan, reset } => {
+                if let Ok(base) = result {
+                    broker.groups.handle_commit_replicated(base, &plan);
+                }
+                if reset {
+                    self.record(TraceKind::OffsetsReset {
+                        applied: result.is_ok(),
+                    });
+                }
+            }
+            OffsetsWrite::Store(store) => {
+                let code = result.map_or_else(|e| e.kafka_error_code(), |_| error_code::NONE);
+                let outputs = broker.groups.coordinator.handle_group_stored(
+                    now,
+                    &store.group_id,
+                    store.generation_id,
+                    code,
+                );
+                self.send_group_outputs(b, outputs);
+            }
+        }
     }
 
     fn send_group_outputs(&mut self, b: BrokerId, outputs: Vec<GroupOutput>) {
         for output in outputs {
             let (token, msg) = match output {
                 GroupOutput::Store(store) => {
-                    // The simulator has no offsets partition yet (its commits are one shared
-                    // map): the group record is stored at once.
-                    let now = self.now_ms;
-                    let outputs = self.brokers[b as usize]
-                        .groups
-                        .coordinator
-                        .handle_group_stored(
-                            now,
-                            &store.group_id,
-                            store.generation_id,
-                            crate::error_code::NONE,
-                        );
-                    self.send_group_outputs(b, outputs);
+                    self.write_offsets(b, OffsetsWrite::Store(store));
                     continue;
                 }
                 GroupOutput::Join(t, r) => (t, Msg::JoinResult(r)),
                 GroupOutput::Sync(t, r) => {
-                    let broker = &self.brokers[b as usize];
-                    let generation = broker
+                    let generation = self.brokers[b as usize]
                         .groups
                         .coordinator
                         .describe("sim")
                         .map_or(-1, |d| d.generation_id);
-                    let coordinator = broker.incarnation;
+                    let coordinator = self.coordinator_id(b);
                     (
                         t,
                         Msg::SyncResult {
@@ -2826,23 +3101,30 @@ impl Sim {
         }
     }
 
+    /// Sends `msg` from member `m` to the group coordinator; with none known, nothing goes
+    /// (the member's timers try again). Returns whether it was sent.
+    fn send_to_coordinator(&mut self, m: u32, msg: Msg) -> bool {
+        let Some(coordinator) = self.coordinator() else {
+            return false;
+        };
+        self.send(Party::Member(m), Party::Broker(coordinator), msg);
+        true
+    }
+
     fn member_join(&mut self, m: u32) {
         let member = &mut self.members[m as usize];
         member.state = MemberState::Joining;
         member.attempt += 1;
         let attempt = member.attempt;
         let member_id = member.member_id.clone();
-        self.send(
-            Party::Member(m),
-            Party::Broker(COORDINATOR),
-            Msg::JoinGroup { member_id },
-        );
-        // A join is held for up to the rebalance timeout; past that, try again.
-        self.timer(
-            Party::Member(m),
-            MEMBER_REBALANCE_MS + self.config.producer.request_timeout_ms,
-            Timer::MemberRetry(attempt),
-        );
+        // A join is held for up to the rebalance timeout; past that, try again. With no
+        // coordinator known, look again after `retry.backoff.ms`.
+        let retry_in = if self.send_to_coordinator(m, Msg::JoinGroup { member_id }) {
+            MEMBER_REBALANCE_MS + self.config.producer.request_timeout_ms
+        } else {
+            MEMBER_RETRY_BACKOFF_MS
+        };
+        self.timer(Party::Member(m), retry_in, Timer::MemberRetry(attempt));
     }
 
     fn member_heartbeat(&mut self, m: u32) {
@@ -2854,7 +3136,7 @@ impl Sim {
             generation: member.generation,
             member_id: member.member_id.clone(),
         };
-        self.send(Party::Member(m), Party::Broker(COORDINATOR), msg);
+        self.send_to_coordinator(m, msg);
         self.timer(
             Party::Member(m),
             MEMBER_HEARTBEAT_MS,
@@ -2862,7 +3144,20 @@ impl Sim {
         );
     }
 
-    fn member_receive(&mut self, m: u32, msg: Msg) {
+    fn member_receive(&mut self, m: u32, from: Party, msg: Msg) {
+        let group_answer = matches!(
+            msg,
+            Msg::JoinResult(_)
+                | Msg::SyncResult { .. }
+                | Msg::GroupHeartbeatResult(_)
+                | Msg::OffsetFetchResult(_)
+        );
+        if group_answer && self.coordinator().map(Party::Broker) != Some(from) {
+            // From a coordinator the member has left (a paused one answering late): a Kafka
+            // consumer closes its connection to a coordinator it marks unknown, failing what
+            // was in flight there, so such an answer never reaches it.
+            return;
+        }
         let partitions = self.config.partitions;
         match msg {
             Msg::JoinResult(r) => {
@@ -2873,6 +3168,16 @@ impl Sim {
                 if let Some(error) = r.error {
                     if error == GroupError::UnknownMemberId {
                         member.member_id.clear();
+                    }
+                    if matches!(
+                        error,
+                        GroupError::NotCoordinator | GroupError::CoordinatorLoadInProgress
+                    ) {
+                        // Find the coordinator again after `retry.backoff.ms`, as Kafka's
+                        // consumer does.
+                        let attempt = member.attempt;
+                        let retry = Timer::MemberRetry(attempt);
+                        self.timer(Party::Member(m), MEMBER_RETRY_BACKOFF_MS, retry);
                     }
                     return; // the retry timer joins again
                 }
@@ -2898,7 +3203,7 @@ impl Sim {
                     member_id: r.member_id,
                     assignments,
                 };
-                self.send(Party::Member(m), Party::Broker(COORDINATOR), msg);
+                self.send_to_coordinator(m, msg);
             }
             Msg::SyncResult {
                 coordinator,
@@ -2941,11 +3246,7 @@ impl Sim {
                             MEMBER_HEARTBEAT_MS,
                             Timer::MemberHeartbeat,
                         );
-                        self.send(
-                            Party::Member(m),
-                            Party::Broker(COORDINATOR),
-                            Msg::OffsetFetch,
-                        );
+                        self.send_to_coordinator(m, Msg::OffsetFetch);
                     }
                     Err(error) => {
                         if error == GroupError::UnknownMemberId {
@@ -2973,11 +3274,18 @@ impl Sim {
                 }
                 self.member_join(m);
             }
-            Msg::OffsetFetchResult(committed) => {
+            Msg::OffsetFetchResult(answer) => {
                 let member = &mut self.members[m as usize];
                 if member.state != MemberState::Stable {
                     return;
                 }
+                let Ok(committed) = answer else {
+                    // The coordinator moved or is loading: ask again after
+                    // `retry.backoff.ms` (Kafka's consumer retries the fetch).
+                    let retry = Timer::MemberOffsetFetch(member.generation);
+                    self.timer(Party::Member(m), MEMBER_RETRY_BACKOFF_MS, retry);
+                    return;
+                };
                 // No commit yet: auto.offset.reset=earliest (the fetch answer moves it to the
                 // log start if retention removed offset 0).
                 for p in member.owned.clone() {
@@ -3066,7 +3374,7 @@ impl Sim {
             member_id: member.member_id.clone(),
             offsets: member.positions.iter().map(|(p, o)| (*p, *o)).collect(),
         };
-        self.send(Party::Member(m), Party::Broker(COORDINATOR), msg);
+        self.send_to_coordinator(m, msg);
     }
 
     /// Whether every group member is stable in one generation and together they own every
@@ -3127,6 +3435,11 @@ impl Sim {
             .collect()
     }
 
+    /// `__consumer_offsets`'s partition id, once created (see [`SimConfig::group_members`]).
+    pub fn offsets_partition(&self) -> Option<PartitionId> {
+        self.offsets_partition
+    }
+
     /// The settings the simulation runs with.
     pub fn config(&self) -> &SimConfig {
         &self.config
@@ -3140,14 +3453,16 @@ impl Sim {
     /// The consumer group: coordinator state, members with positions, committed offsets and
     /// lag, reads and rereads.
     pub fn group_view(&self) -> GroupView {
-        let description = self.brokers[COORDINATOR as usize]
-            .groups
-            .coordinator
-            .describe("sim");
-        let (state, generation) = match (&description, self.brokers[COORDINATOR as usize].alive) {
-            (_, false) => (String::from("coordinator down"), -1),
-            (Some(d), true) => (String::from(d.state.name()), d.generation_id),
-            (None, true) => (String::from("Empty"), -1),
+        // The coordinator the metadata names (the leader of `__consumer_offsets`).
+        let coordinator = self
+            .coordinator()
+            .map(|c| &self.brokers[c as usize])
+            .filter(|c| c.alive);
+        let description = coordinator.and_then(|c| c.groups.coordinator.describe("sim"));
+        let (state, generation) = match (&description, coordinator) {
+            (_, None) => (String::from("coordinator down"), -1),
+            (Some(d), Some(_)) => (String::from(d.state.name()), d.generation_id),
+            (None, Some(_)) => (String::from("Empty"), -1),
         };
         let members = self
             .members
@@ -3174,9 +3489,8 @@ impl Sim {
             .collect();
         let committed = (0..self.config.partitions)
             .map(|p| {
-                let at = self
-                    .offsets_topic
-                    .fetch("sim", "sim", p as i32)
+                let at = coordinator
+                    .and_then(|c| c.groups.offsets().fetch("sim", "sim", p as i32))
                     .map(|c| c.offset);
                 let hw = self
                     .controller

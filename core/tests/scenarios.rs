@@ -47,7 +47,7 @@ fn expect(name: &str, expected: Counts) -> Sim {
 #[test]
 fn every_scenario_is_listed_once_with_a_lesson() {
     let all = library();
-    assert_eq!(all.len(), 24);
+    assert_eq!(all.len(), 25);
     let mut names: Vec<&str> = all.iter().map(|s| s.name).collect();
     names.sort_unstable();
     names.dedup();
@@ -433,7 +433,10 @@ fn a_reset_is_refused_while_members_run_and_rewinds_an_empty_group() {
             _ => None,
         })
         .collect();
-    assert_eq!(resets, vec![(5_000, false), (9_000, true)]);
+    // The refused reset is traced when refused; the applied one once its acks=all write to
+    // `__consumer_offsets` is on the ISR (the followers' next fetches, 15 ms later), as Kafka
+    // answers a commit when its append completes.
+    assert_eq!(resets, vec![(5_000, false), (9_015, true)]);
     let group = sim.group_view();
     assert_eq!(report.acknowledged, 250);
     assert_eq!(
@@ -501,4 +504,53 @@ fn compaction_keeps_the_latest_record_per_key_and_then_drops_the_tombstone() {
         .map(|r| (r.0, r.3))
         .collect();
     assert_eq!(k1, [(150, true)], "only k1's tombstone at 8 s");
+}
+
+#[test]
+fn a_paused_group_coordinator_hands_the_group_to_the_next_leader_of_the_offsets_partition() {
+    // Kafka: the coordinator of a group is the leader of its __consumer_offsets partition;
+    // a new leader loads the commits from its replica (GroupMetadataManager
+    // .loadGroupsAndOffsets) and members that find it again resume from their last commits
+    // (at-least-once: what was read after the last commit is read again).
+    let (_, report, sim) = run("coordinator-paused");
+    assert!(report.violations.is_empty(), "{:?}", report.violations);
+    assert!(sim.converged() && sim.group_converged());
+    let offsets: Vec<(u64, Option<u32>)> = sim
+        .trace()
+        .iter()
+        .filter_map(|e| match e.kind {
+            TraceKind::Partition {
+                partition: 3,
+                leader,
+                ..
+            } => Some((e.time_ms, leader)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        offsets,
+        vec![(8_600, Some(1)), (12_006, Some(1))],
+        "broker 1 leads __consumer_offsets once broker 0's session expired, and keeps it"
+    );
+    assert_eq!(counts(&report), (750, 746, 0, 4, 0));
+    let group = sim.group_view();
+    assert_eq!(group.state, "Stable");
+    assert_eq!(
+        group.reads - group.rereads,
+        report.acknowledged,
+        "every record was read"
+    );
+    assert_eq!(
+        (group.reads, group.rereads),
+        (914, 168),
+        "what the members read while no commit could be written (6 s to 9.5 s) is read again"
+    );
+    assert!(
+        group
+            .committed
+            .iter()
+            .all(|(_, at, lag)| at.is_some() && *lag == 0),
+        "the new coordinator took the later commits: {:?}",
+        group.committed
+    );
 }

@@ -22,13 +22,13 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use runnel_core::acl::{AclBinding, AclBindingFilter, AclOperation, Authorizer, ResourceType};
 use runnel_core::batch::{self, BatchBuilder};
 use runnel_core::broker::{
-    AlterPartition, AlterPartitionOutcome, CommitEntry, CommitPlan, HostConfig, HostedGroups,
-    HostedPartition, Ready,
+    AlterPartition, AlterPartitionOutcome, CommitEntry, CommitPlan, CoordinatorMove, HostConfig,
+    HostedGroups, HostedPartition, Ready,
 };
 use runnel_core::controller::PartitionState as PartitionMetadata;
 use runnel_core::dynamic_config::{self, DynamicBrokerConfigs, Level as DynamicLevel};
 use runnel_core::error_code;
-use runnel_core::group::{GroupConfig, GroupOutput, GroupStore, ReplyToken};
+use runnel_core::group::{GroupConfig, GroupError, GroupOutput, GroupStore, ReplyToken};
 use runnel_core::log::{Log, LogConfig, LogError, RecordsRefused};
 use runnel_core::offsets::OffsetKey;
 use runnel_core::replica::{Acks, CleanPass, Replica, ReplicaConfig, ReplicaError, RoleChange};
@@ -1791,7 +1791,7 @@ impl Broker {
         }
         let now = now_ms();
         let mut to_follow = Vec::new();
-        let (mut coordinating, mut resigned) = (false, false);
+        let mut moved = None;
         for topic in self.topics() {
             for partition in topic.partitions() {
                 let wanted = cluster
@@ -1805,12 +1805,16 @@ impl Broker {
                 // coordinator.
                 let was_leader = state.replica().is_leader();
                 let mut ready = state.host.handle_metadata(wanted.as_ref(), now);
+                if topic.is_internal() {
+                    let is_leader = state.replica().is_leader();
+                    let change = ready.role_change.as_ref();
+                    moved = CoordinatorMove::of(was_leader, change, is_leader).or(moved);
+                }
                 let epoch = state.replica().leader_epoch();
                 match ready.role_change.take().unwrap_or(RoleChange::Unchanged) {
                     RoleChange::Leader => {
                         tracing::info!("{name}: leader in epoch {epoch}");
                         self.metrics.leader_changes.fetch_add(1, Ordering::Relaxed);
-                        coordinating |= topic.is_internal();
                     }
                     RoleChange::IsrChanged { before, after } => {
                         tracing::info!("{name}: ISR now {after:?}");
@@ -1827,7 +1831,6 @@ impl Broker {
                     }
                     RoleChange::Offline | RoleChange::Stale | RoleChange::Unchanged => {}
                 }
-                resigned |= was_leader && topic.is_internal() && !state.replica().is_leader();
                 if let Some(leader) = state
                     .replica()
                     .leader()
@@ -1838,14 +1841,14 @@ impl Broker {
                 let _ = self.carry_out(&partition, &mut state, ready);
             }
         }
-        if coordinating {
+        if moved == Some(CoordinatorMove::Elected) {
             // This node now leads __consumer_offsets: it coordinates every group, from the
             // commits replicated to it; members rejoin (their generations were elsewhere).
             tracing::info!("this node is now the group coordinator");
             if let Err(e) = self.elect_coordinator() {
                 tracing::error!("cannot load the committed offsets: {e}");
             }
-        } else if resigned {
+        } else if moved == Some(CoordinatorMove::Resigned) {
             tracing::info!("this node is no longer the group coordinator");
             let answers = self
                 .lock_groups()
@@ -1894,6 +1897,25 @@ impl Broker {
     /// the node that leads `__consumer_offsets` (its only partition).
     pub fn is_coordinator(&self) -> bool {
         self.cluster().is_none() || self.leadership(OFFSETS_TOPIC, 0) == Leadership::Here
+    }
+
+    /// Why this node cannot serve a request about a group now, as a Kafka error code:
+    /// NOT_COORDINATOR when it does not lead `__consumer_offsets`; COORDINATOR_LOAD_IN_PROGRESS
+    /// while core's coordinator waits for what it loaded to be replicated
+    /// ([`HostedGroups::check_ready`], given the partition's high watermark here first).
+    /// `None`: it can.
+    pub fn coordinator_refusal(&self) -> Option<i16> {
+        if !self.is_coordinator() {
+            return Some(error_code::NOT_COORDINATOR);
+        }
+        // Read under the partition's lock, then given under the groups' (never both).
+        let high_watermark = match self.partition(OFFSETS_TOPIC, 0) {
+            Ok(partition) => partition.lock().replica().high_watermark(),
+            Err(_) => return None, // a single node before the offsets topic exists
+        };
+        let mut groups = self.lock_groups();
+        groups.handle_high_watermark(high_watermark);
+        groups.check_ready().err().map(GroupError::kafka_error_code)
     }
 
     /// Where clients that came through listener number `listener` reach this node (Kafka
@@ -2108,42 +2130,21 @@ impl Broker {
         };
         // Read under the partition's lock, apply under the groups' (never both: commits take
         // them in the other order).
-        let mut entries: Vec<(i64, Vec<u8>, Option<Vec<u8>>)> = Vec::new();
-        {
+        let (entries, log_end_offset, high_watermark) = {
             let state = partition.lock();
-            let mut offset = state.log().log_start_offset();
-            let end = state.log().log_end_offset();
-            let mut scratch = Vec::new();
-            while offset < end {
-                let bytes = state
-                    .log()
-                    .read(offset, 1 << 20, end)
-                    .map_err(|e| format!("{OFFSETS_TOPIC}: {e}"))?;
-                if bytes.is_empty() {
-                    break;
-                }
-                for batch in batch::batches(&bytes) {
-                    let batch = batch.map_err(|e| format!("{OFFSETS_TOPIC}: {e}"))?;
-                    offset = batch.header().next_offset();
-                    for record in batch
-                        .records(&self.codec, &mut scratch)
-                        .map_err(|e| e.to_string())?
-                    {
-                        let record = record.map_err(|e| e.to_string())?;
-                        if let Some(key) = record.key {
-                            entries.push((
-                                record.offset,
-                                key.to_vec(),
-                                record.value.map(<[u8]>::to_vec),
-                            ));
-                        }
-                    }
-                }
-            }
-        }
-        let elected = self
-            .lock_groups()
-            .handle_elected(group_config(&self.config), entries);
+            let entries = state
+                .host
+                .keyed_records(&self.codec)
+                .map_err(|e| format!("{OFFSETS_TOPIC}: {e}"))?;
+            let replica = state.replica();
+            (entries, replica.log_end_offset(), replica.high_watermark())
+        };
+        let elected = self.lock_groups().handle_elected(
+            group_config(&self.config),
+            entries,
+            log_end_offset,
+            high_watermark,
+        );
         for (offset, e) in elected.skipped {
             tracing::warn!("{OFFSETS_TOPIC}: skipping record {offset}: {e}");
         }

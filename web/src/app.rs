@@ -749,9 +749,10 @@ fn lesson_groups(scenarios: &[(&'static str, &'static str)]) -> Vec<(&'static st
 /// The topic a lesson (by its scenario name) belongs to.
 fn lesson_group(name: &str) -> &'static str {
     match name {
-        "partitions-ordering" | "consumer-group-rebalance" | "offsets-rewind" => {
-            "Partitions and consumer groups"
-        }
+        "partitions-ordering"
+        | "consumer-group-rebalance"
+        | "offsets-rewind"
+        | "coordinator-paused" => "Partitions and consumer groups",
         "retention" | "compaction" => "Cleaning the log: retention and compaction",
         n if n.starts_with("acks") => "Durability: acks, min.insync.replicas, unclean election",
         n if n.starts_with("np") => "Network partitions",

@@ -666,9 +666,24 @@ impl Model {
                 });
             }
         };
+        let offsets = self.sim.offsets_partition();
         for e in self.sim.trace() {
             match e.kind {
                 TraceKind::Acked { .. } => {}
+                TraceKind::Partition {
+                    partition,
+                    leader,
+                    leader_epoch,
+                    ref isr,
+                } if Some(partition) == offsets => {
+                    flush(&mut run, &mut lines);
+                    lines.push(format!(
+                        "{:>6.1} s  __consumer_offsets: leader {} (the group coordinator), epoch \
+                         {leader_epoch}, ISR {isr:?}",
+                        e.time_ms as f64 / 1000.0,
+                        leader.map_or("none".to_string(), |l| format!("B{l}")),
+                    ));
+                }
                 TraceKind::Refused { id, error } => match &mut run {
                     Some((_, low, high, count, err)) if *err == error => {
                         *low = (*low).min(id);

@@ -11,9 +11,12 @@
 //!   append completes, and only over an older commit. Until then OffsetFetch answers the older
 //!   commit, so no reader sees a commit that a failover could still take back;
 //! - **what a failed write answers**: Kafka's coordinator codes ([`CommitPlan::answer`]);
+//! - **who coordinates**: the node that leads the offsets partition ([`CoordinatorMove`]);
 //! - **what a coordinator move means**: a node that becomes the leader of the offsets
-//!   partition rebuilds the commits from its log ([`HostedGroups::handle_elected`]); one that
-//!   stops leading it forgets them and its groups ([`HostedGroups::handle_resigned`]).
+//!   partition rebuilds the commits from its log ([`HostedGroups::handle_elected`]) and
+//!   serves nothing until its high watermark reaches what it loaded
+//!   ([`HostedGroups::check_ready`]); one that stops leading it forgets them and its groups
+//!   ([`HostedGroups::handle_resigned`]).
 //!
 //! # The contract
 //! A commit goes through these steps, in this order:
@@ -25,6 +28,11 @@
 //!    calls [`HostedGroups::handle_commit_replicated`] and answers [`CommitPlan::answer`] with
 //!    no error; if the write fails or times out, it answers [`CommitPlan::answer`] with the
 //!    write's error, and the commit is never shown by this coordinator.
+//!
+//! Every group request (JoinGroup, SyncGroup, Heartbeat, LeaveGroup, OffsetCommit,
+//! OffsetFetch) is first refused NOT_COORDINATOR by a node that does not lead the offsets
+//! partition, then [`HostedGroups::check_ready`]'s COORDINATOR_LOAD_IN_PROGRESS after the
+//! driver gave [`HostedGroups::handle_high_watermark`] the partition's high watermark.
 //!
 //! Timers: [`HostedGroups::poll_timeout`] says when [`HostedGroups::handle_timeout`] is due.
 
@@ -38,6 +46,7 @@ use crate::offsets::{
     CommittedOffset, OffsetError, OffsetKey, OffsetStore, commit_error_code, decode_commit,
     encode_commit, validate,
 };
+use crate::replica::RoleChange;
 
 /// One partition's entry of an OffsetCommit request.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -94,6 +103,31 @@ pub struct Elected {
     pub skipped: Vec<(i64, OffsetError)>,
 }
 
+/// How a change of a node's role for `__consumer_offsets` moves the group coordinator
+/// (Kafka's `onLeadershipChange`: `onElection` / `onResignation`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CoordinatorMove {
+    /// The node now leads the offsets partition (newly, or in a new leader epoch): it loads
+    /// the commits from its log ([`HostedGroups::handle_elected`]).
+    Elected,
+    /// It led the partition and no longer does: [`HostedGroups::handle_resigned`].
+    Resigned,
+}
+
+impl CoordinatorMove {
+    /// What the role change `change` of the node's offsets partition (from
+    /// [`super::Ready::role_change`]) means, for a replica that led it before the input
+    /// (`was_leader`) and leads it after or not (`is_leader`). `None`: the coordinator stays
+    /// where it was.
+    pub fn of(was_leader: bool, change: Option<&RoleChange>, is_leader: bool) -> Option<Self> {
+        match change {
+            Some(RoleChange::Leader) => Some(Self::Elected),
+            _ if was_leader && !is_leader => Some(Self::Resigned),
+            _ => None,
+        }
+    }
+}
+
 /// The group coordinator and the committed offsets one node serves.
 #[derive(Debug)]
 pub struct HostedGroups {
@@ -105,6 +139,10 @@ pub struct HostedGroups {
     /// over an older one (writes are replicated in log order, but the calls that report it
     /// may come in any order).
     written_at: BTreeMap<OffsetKey, i64>,
+    /// Set while loading: the log end offset of the offsets partition when it was loaded.
+    /// Until its high watermark reaches it, the loaded records may still be truncated away
+    /// (they may not be on the ISR yet), so nothing is served.
+    loading_until: Option<i64>,
 }
 
 impl HostedGroups {
@@ -114,6 +152,27 @@ impl HostedGroups {
             coordinator: GroupCoordinator::new(config),
             offsets: OffsetStore::new(),
             written_at: BTreeMap::new(),
+            loading_until: None,
+        }
+    }
+
+    /// Whether this coordinator may serve group requests: not while loading (its view of
+    /// `__consumer_offsets` is not replicated yet). Errors:
+    /// [`GroupError::CoordinatorLoadInProgress`] (Kafka's COORDINATOR_LOAD_IN_PROGRESS, which
+    /// clients retry).
+    pub fn check_ready(&self) -> Result<(), GroupError> {
+        match self.loading_until {
+            Some(_) => Err(GroupError::CoordinatorLoadInProgress),
+            None => Ok(()),
+        }
+    }
+
+    /// The offsets partition's high watermark is `high_watermark` (the driver reports it
+    /// before each group request, and may at any other time): loading ends once it reaches
+    /// the log end the coordinator loaded to.
+    pub fn handle_high_watermark(&mut self, high_watermark: i64) {
+        if self.loading_until.is_some_and(|end| high_watermark >= end) {
+            self.loading_until = None;
         }
     }
 
@@ -124,14 +183,24 @@ impl HostedGroups {
 
     /// This node became the leader of `__consumer_offsets` (or started with it): forgets
     /// everything and rebuilds the commits from the partition's `records` ((offset, key,
-    /// value or `None` for a tombstone), in log order), as Kafka's
-    /// `GroupMetadataManager.loadGroupsAndOffsets` does. Members must rejoin: their
+    /// value or `None` for a tombstone), in log order, up to `log_end_offset`), as Kafka's
+    /// `GroupMetadataManager.loadGroupsAndOffsets` does. If the partition's `high_watermark`
+    /// is below `log_end_offset`, some loaded records are not on the ISR yet (a previous
+    /// leader wrote them and may not have acknowledged them): the coordinator serves nothing
+    /// ([`HostedGroups::check_ready`]) until [`HostedGroups::handle_high_watermark`] reports
+    /// that they are, so no reader sees a commit a failover could take back. Members must rejoin: their
     /// generations lived on the old coordinator (runnel does not reload group records).
     /// `config` starts the new membership state machine (its `member_id_seed` should differ
     /// from every earlier one). Returns the answers to requests that waited on the state it
     /// replaces (as [`HostedGroups::handle_resigned`]) and the records that could not be
     /// read, which are skipped.
-    pub fn handle_elected<I, K, V>(&mut self, config: GroupConfig, records: I) -> Elected
+    pub fn handle_elected<I, K, V>(
+        &mut self,
+        config: GroupConfig,
+        records: I,
+        log_end_offset: i64,
+        high_watermark: i64,
+    ) -> Elected
     where
         I: IntoIterator<Item = (i64, K, Option<V>)>,
         K: AsRef<[u8]>,
@@ -153,6 +222,9 @@ impl HostedGroups {
                     }
                 }
             }
+        }
+        if high_watermark < log_end_offset {
+            self.loading_until = Some(log_end_offset);
         }
         Elected { answers, skipped }
     }
@@ -181,6 +253,7 @@ impl HostedGroups {
         entries: Vec<CommitEntry>,
         partition_exists: impl Fn(&str, i32) -> bool,
     ) -> Result<CommitPlan, GroupError> {
+        self.check_ready()?;
         self.coordinator
             .validate_commit(group, generation_id, member_id)?;
         let mut plan = CommitPlan {
@@ -374,7 +447,7 @@ mod tests {
         log.push((2, crate::offsets::encode_key(&key), None));
         log.push((3, vec![0, 9, 9], Some(vec![1])));
         let mut new = HostedGroups::new(GroupConfig::default());
-        let elected = new.handle_elected(GroupConfig::default(), log);
+        let elected = new.handle_elected(GroupConfig::default(), log, 4, 4);
         assert_eq!(
             elected.skipped.iter().map(|(o, _)| *o).collect::<Vec<_>>(),
             vec![3]
@@ -386,6 +459,75 @@ mod tests {
         assert_eq!(shown(&new, 0), Some(10), "the log's later commit stays");
         old.handle_resigned(GroupConfig::default());
         assert_eq!(shown(&old, 0), None);
+    }
+
+    #[test]
+    fn a_new_coordinator_serves_nothing_until_what_it_loaded_is_replicated() {
+        // A new leader's log may end with records the old leader wrote and never acknowledged
+        // (they reached this follower, not the whole ISR): they can still be truncated away
+        // if leadership moves again. Kafka answers COORDINATOR_LOAD_IN_PROGRESS while a
+        // coordinator loads (GroupMetadataManager.isGroupLoading); runnel's load ends when the
+        // high watermark reaches the log end it loaded to.
+        let writer = HostedGroups::new(GroupConfig::default());
+        let plan = commit(&writer, vec![entry(0, 10)]);
+        let log = plan
+            .records
+            .iter()
+            .map(|(k, v)| (0_i64, k.clone(), Some(v.clone())));
+        let mut new = HostedGroups::new(GroupConfig::default());
+        new.handle_elected(GroupConfig::default(), log, 1, 0);
+        assert_eq!(
+            new.check_ready(),
+            Err(GroupError::CoordinatorLoadInProgress)
+        );
+        assert_eq!(
+            GroupError::CoordinatorLoadInProgress.kafka_error_code(),
+            error_code::COORDINATOR_LOAD_IN_PROGRESS
+        );
+        assert_eq!(
+            new.prepare_commit(5, "g", -1, "", vec![entry(0, 11)], |_, _| true),
+            Err(GroupError::CoordinatorLoadInProgress),
+            "no commit is taken while loading"
+        );
+        new.handle_high_watermark(0);
+        assert!(
+            new.check_ready().is_err(),
+            "the HW has not reached the load"
+        );
+        new.handle_high_watermark(1);
+        assert_eq!(new.check_ready(), Ok(()));
+        assert_eq!(shown(&new, 0), Some(10));
+    }
+
+    #[test]
+    fn the_leader_of_the_offsets_partition_coordinates() {
+        // Kafka: the coordinator of a group is the leader of its __consumer_offsets
+        // partition; becoming leader (also in a new epoch) loads, losing it resigns
+        // (GroupCoordinator.onElection / onResignation).
+        use crate::replica::FollowerStart;
+        let follower = RoleChange::Follower(FollowerStart::Fetch(3));
+        assert_eq!(
+            CoordinatorMove::of(false, Some(&RoleChange::Leader), true),
+            Some(CoordinatorMove::Elected)
+        );
+        assert_eq!(
+            CoordinatorMove::of(true, Some(&RoleChange::Leader), true),
+            Some(CoordinatorMove::Elected),
+            "a new leader epoch loads again"
+        );
+        assert_eq!(
+            CoordinatorMove::of(true, Some(&follower), false),
+            Some(CoordinatorMove::Resigned)
+        );
+        assert_eq!(
+            CoordinatorMove::of(true, Some(&RoleChange::Offline), false),
+            Some(CoordinatorMove::Resigned)
+        );
+        assert_eq!(CoordinatorMove::of(false, Some(&follower), false), None);
+        assert_eq!(
+            CoordinatorMove::of(true, Some(&RoleChange::Unchanged), true),
+            None
+        );
     }
 
     #[test]

@@ -28,10 +28,30 @@ use kafka_protocol::messages::{RequestKind, ResponseKind};
 use super::{Context, s};
 use crate::broker::{Broker, now_ms};
 
-/// In a cluster, a group request to a node that does not coordinate groups: NOT_COORDINATOR,
-/// so the client finds the coordinator again. `None` for other requests.
-pub(super) fn not_coordinator(request: &RequestKind, version: i16) -> Option<ResponseKind> {
-    group_request_failed(request, version, error_code::NOT_COORDINATOR)
+/// A request about one group that this node cannot serve now, answered with core's reason
+/// ([`Broker::coordinator_refusal`]: NOT_COORDINATOR, so the client finds the coordinator
+/// again; COORDINATOR_LOAD_IN_PROGRESS, which it retries). `None` when it can, or for other
+/// requests (the coordinator is not asked about those).
+pub(super) fn not_served_here(
+    broker: &Broker,
+    request: &RequestKind,
+    version: i16,
+) -> Option<ResponseKind> {
+    // Only requests about one group (the list matches `group_request_failed`'s).
+    let about_one_group = matches!(
+        request,
+        RequestKind::JoinGroup(_)
+            | RequestKind::SyncGroup(_)
+            | RequestKind::Heartbeat(_)
+            | RequestKind::LeaveGroup(_)
+            | RequestKind::OffsetCommit(_)
+            | RequestKind::OffsetFetch(_)
+            | RequestKind::OffsetDelete(_)
+    );
+    if !about_one_group {
+        return None;
+    }
+    group_request_failed(request, version, broker.coordinator_refusal()?)
 }
 
 /// ACLs on a request about one group (Kafka's `KafkaApis`): JoinGroup, SyncGroup, Heartbeat,

@@ -218,9 +218,7 @@ pub async fn handle(
     request: RequestKind,
 ) -> Option<ResponseKind> {
     let version = ctx.header.request_api_version;
-    if !broker.is_coordinator()
-        && let Some(refusal) = groups::not_coordinator(&request, version)
-    {
+    if let Some(refusal) = groups::not_served_here(broker, &request, version) {
         return Some(refusal);
     }
     // ACLs of the requests about one group, and of the cluster-wide ones; the others check
