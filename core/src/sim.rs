@@ -71,7 +71,8 @@ pub enum Party {
     Broker(BrokerId),
     /// The producer.
     Producer,
-    /// The consumer that checks what is readable (it reads every partition, no group).
+    /// The consumer that checks what is readable (it reads every partition, no group), and
+    /// the lag monitor that asks the group's committed offsets.
     Consumer,
     /// A consumer-group member.
     Member(u32),
@@ -723,6 +724,8 @@ enum Timer {
     ProducerMetadata,
     ProducerRetry(u64),
     ConsumerPoll,
+    /// The lag monitor asks the group's committed offsets.
+    LagMonitor,
     QuorumResume,
     Check,
     MemberHeartbeat,
@@ -1012,6 +1015,7 @@ impl Sim {
             config.producer.start_ms,
             Timer::ConsumerPoll,
         );
+        sim.timer(Party::Consumer, config.producer.start_ms, Timer::LagMonitor);
         for m in 0..config.group_members {
             sim.push(config.producer.start_ms, Event::Fault(Fault::MemberJoin(m)));
         }
@@ -1751,6 +1755,16 @@ impl Sim {
             (Party::Consumer, Timer::Check) => {
                 self.check_replicas();
                 self.timer(party, self.config.check_interval_ms, Timer::Check);
+            }
+            (Party::Consumer, Timer::LagMonitor) => {
+                // A lag monitor (`kafka-consumer-groups --describe`, Burrow) asks the group's
+                // committed offsets from outside the group, at any moment: unlike a member,
+                // it need not rejoin a new coordinator first.
+                if let Some(coordinator) = self.coordinator() {
+                    let to = Party::Broker(coordinator);
+                    self.send(Party::Consumer, to, Msg::OffsetFetch);
+                }
+                self.timer(party, LAG_MONITOR_MS, Timer::LagMonitor);
             }
             (Party::Consumer, Timer::ConsumerPoll) => {
                 self.consumer_poll();
@@ -2781,6 +2795,8 @@ impl Sim {
     }
 }
 
+/// How often the lag monitor asks the group's committed offsets.
+const LAG_MONITOR_MS: u64 = 250;
 /// How long a member waits before it looks for the coordinator again (Kafka's
 /// `retry.backoff.ms`).
 const MEMBER_RETRY_BACKOFF_MS: u64 = 100;
