@@ -198,6 +198,16 @@ impl TopicConfig {
     }
 }
 
+/// A second data topic: the data partitions from `first_partition` on belong to it, with
+/// their own settings (the producer, the consumer and the group use every data partition).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SecondTopic {
+    /// Its first partition id; it runs to [`SimConfig::partitions`].
+    pub first_partition: PartitionId,
+    /// Its settings.
+    pub topic: TopicConfig,
+}
+
 /// Everything a simulation is made of.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SimConfig {
@@ -236,6 +246,8 @@ pub struct SimConfig {
     pub group_members: u32,
     /// The topic's log settings (retention, compaction).
     pub topic: TopicConfig,
+    /// A second data topic with its own settings, if any.
+    pub second_topic: Option<SecondTopic>,
 }
 
 impl Default for SimConfig {
@@ -257,6 +269,7 @@ impl Default for SimConfig {
             check_interval_ms: 0,
             group_members: 0,
             topic: TopicConfig::default(),
+            second_topic: None,
         }
     }
 }
@@ -437,6 +450,24 @@ pub enum Violation {
         partition: PartitionId,
         /// The offset.
         offset: i64,
+    },
+    /// 1, the rule behind it: an acks=all write was acknowledged while the leader's ISR was
+    /// smaller than the topic's `min.insync.replicas` (Kafka answers NOT_ENOUGH_REPLICAS, or
+    /// NOT_ENOUGH_REPLICAS_AFTER_APPEND when the ISR shrank while it waited).
+    AcknowledgedBelowMinInsync {
+        /// Partition.
+        partition: PartitionId,
+        /// The ISR's size when it was acknowledged.
+        isr: usize,
+    },
+    /// 1, the other rule behind it: a replica outside the last ISR was elected leader of a
+    /// partition whose topic has `unclean.leader.election.enable=false` (its own, or the
+    /// controller's default).
+    UncleanElection {
+        /// Partition.
+        partition: PartitionId,
+        /// The leader elected.
+        leader: BrokerId,
     },
     /// 4, for committed offsets: OffsetFetch answered a commit that is not in the
     /// coordinator's `__consumer_offsets` below its high watermark (a dirty read: a failover
@@ -888,6 +919,8 @@ pub struct Sim {
     /// the start again.
     owners: BTreeMap<(CoordinatorId, i32, PartitionId), u32>,
     next_group_token: u64,
+    /// Each partition's last state from the controller (to see unclean elections).
+    last_states: BTreeMap<PartitionId, PartitionState>,
     /// `__consumer_offsets`, once created: one partition after the data partitions.
     offsets_partition: Option<PartitionId>,
     /// The next request id of a write to `__consumer_offsets`.
@@ -911,13 +944,28 @@ impl Sim {
         controller
             .create_partitions(config.partitions, config.replication_factor)
             .unwrap_or_else(|e| panic!("Sim::new: cannot create partitions: {e}"));
-        if let Some(enabled) = config.topic.unclean_leader_election_enable {
-            // Applying a command to partitions just created cannot fail.
-            let _ = controller.apply(&Command::SetUncleanLeaderElection {
-                first: 0,
-                count: config.partitions,
-                enabled: Some(enabled),
-            });
+        // Each topic's own unclean.leader.election.enable, over the controller's default.
+        let second = config
+            .second_topic
+            .filter(|t| t.first_partition < config.partitions);
+        let split = second.map_or(config.partitions, |t| t.first_partition);
+        let topics = [
+            (0, split, config.topic),
+            (
+                split,
+                config.partitions,
+                second.map_or(config.topic, |t| t.topic),
+            ),
+        ];
+        for (first, end, topic) in topics {
+            if let Some(enabled) = topic.unclean_leader_election_enable.filter(|_| end > first) {
+                // Applying a command to partitions just created cannot fail.
+                let _ = controller.apply(&Command::SetUncleanLeaderElection {
+                    first,
+                    count: end - first,
+                    enabled: Some(enabled),
+                });
+            }
         }
         let brokers = (0..config.brokers)
             .map(|_| SimBroker {
@@ -977,6 +1025,7 @@ impl Sim {
             owners: BTreeMap::new(),
             next_group_token: 0,
             offsets_partition: None,
+            last_states: BTreeMap::new(),
             next_offsets_write: 0,
             group_reads: 0,
             group_seen: BTreeSet::new(),
@@ -1342,6 +1391,22 @@ impl Sim {
 
     fn record_partitions(&mut self, changes: &[(PartitionId, PartitionState)]) {
         for (p, s) in changes {
+            // A topic's own unclean.leader.election.enable is honoured: a new leader outside
+            // the last ISR only where it is on.
+            if let (Some(leader), Some(before)) = (s.leader, self.last_states.get(p))
+                && before.leader != Some(leader)
+                && !before.isr.contains(&leader)
+                && !self.unclean_enabled(*p)
+            {
+                let v = Violation::UncleanElection {
+                    partition: *p,
+                    leader,
+                };
+                if !self.violations.contains(&v) {
+                    self.violations.push(v);
+                }
+            }
+            self.last_states.insert(*p, s.clone());
             self.record(TraceKind::Partition {
                 partition: *p,
                 leader: s.leader,
@@ -2055,6 +2120,9 @@ impl Sim {
                     result = r;
                     ready
                 });
+                if acks == Acks::All && matches!(result, Ok(Some(_))) {
+                    self.check_min_insync(b, partition);
+                }
                 match result {
                     Ok(Some(offset)) if acks != Acks::None => {
                         self.send(
@@ -2257,19 +2325,49 @@ impl Sim {
         }
     }
 
-    /// The settings of the topic partition `p` belongs to: the data topic's, or
+    /// The `min.insync.replicas` in force for partition `p`: its topic's, else the brokers'.
+    fn min_insync(&self, p: PartitionId) -> usize {
+        self.topic_config(p)
+            .replica_config(self.config.replica)
+            .min_insync_replicas
+    }
+
+    /// Whether partition `p` may elect a leader outside its ISR: its topic's own
+    /// `unclean.leader.election.enable`, else the controller's.
+    fn unclean_enabled(&self, p: PartitionId) -> bool {
+        self.topic_config(p)
+            .unclean_leader_election_enable
+            .unwrap_or(self.config.controller.unclean_leader_election)
+    }
+
+    /// Broker `b` acknowledged an acks=all write to `p`: the topic's `min.insync.replicas`
+    /// must hold for its ISR now.
+    fn check_min_insync(&mut self, b: BrokerId, p: PartitionId) {
+        let isr = self
+            .replica(b, p)
+            .and_then(Replica::isr)
+            .map_or(0, <[BrokerId]>::len);
+        if isr < self.min_insync(p) {
+            let v = Violation::AcknowledgedBelowMinInsync { partition: p, isr };
+            if !self.violations.contains(&v) {
+                self.violations.push(v);
+            }
+        }
+    }
+
+    /// The settings of the topic partition `p` belongs to: a data topic's, or
     /// `__consumer_offsets`'s (Kafka creates it with `cleanup.policy=compact` and the brokers'
     /// defaults otherwise).
     fn topic_config(&self, p: PartitionId) -> TopicConfig {
-        if Some(p) == self.offsets_partition {
-            TopicConfig {
+        match self.config.second_topic {
+            _ if Some(p) == self.offsets_partition => TopicConfig {
                 delete: false,
                 compact: true,
                 retention_ms: None,
                 ..TopicConfig::default()
-            }
-        } else {
-            self.config.topic
+            },
+            Some(second) if p >= second.first_partition => second.topic,
+            _ => self.config.topic,
         }
     }
 
@@ -2359,6 +2457,10 @@ impl Sim {
             if offsets {
                 self.offsets_written(b, done.request, done.result);
                 continue;
+            }
+            if done.result.is_ok() {
+                // Only acks=all writes wait for completion.
+                self.check_min_insync(b, p);
             }
             self.send(
                 Party::Broker(b),

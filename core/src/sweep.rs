@@ -10,7 +10,9 @@
 //! members stable in one generation owning every partition once.
 //!
 //! In a *durable* case (acks=all, idempotent, the topic's min.insync.replicas=2 and unclean
-//! election off — over broker defaults of 1 and on — fsync on every write) no acknowledged record may be lost and no invariant may break. A *fast* case
+//! election off — over broker defaults of 1 and on — fsync on every write) no acknowledged record may be lost and no invariant may break.
+//! Half the cases with several partitions have a second topic with settings of its own
+//! ([`SecondTopic`]). A *fast* case
 //! (acks=1, min.insync.replicas=1, flush on an interval) is allowed to lose records: sweeping
 //! fast cases must report losses, which shows the checker can see them.
 
@@ -19,7 +21,9 @@ use alloc::vec::Vec;
 use crate::controller::ControllerConfig;
 use crate::replica::{Acks, BrokerId, ReplicaConfig};
 use crate::rng::Rng;
-use crate::sim::{Fault, FlushPolicy, Party, ProducerConfig, Report, Sim, SimConfig, TopicConfig};
+use crate::sim::{
+    Fault, FlushPolicy, Party, ProducerConfig, Report, SecondTopic, Sim, SimConfig, TopicConfig,
+};
 
 /// Virtual time when the faults stop and the producer stops.
 pub const SAFETY_PHASE_MS: u64 = 20_000;
@@ -105,6 +109,7 @@ pub fn case(seed: u64, durable: bool) -> (SimConfig, Vec<(u64, Fault)>) {
         },
         check_interval_ms: 500,
         group_members: 2,
+        second_topic: second_topic(seed, partitions, durable, unclean),
         ..SimConfig::default()
     };
     let parties = |rng: &mut Rng| -> Party {
@@ -180,6 +185,27 @@ pub fn case(seed: u64, durable: bool) -> (SimConfig, Vec<(u64, Fault)>) {
         faults.push((SAFETY_PHASE_MS, Fault::Restart(b)));
     }
     (config, faults)
+}
+
+/// Half the cases with two or more partitions split them into two topics, each with its own
+/// settings, from a stream of choices of its own (so the rest of a seed's case stays what it
+/// was). A durable case's second topic asks for `min.insync.replicas=3` (acks=all is refused
+/// while any replica is out) with unclean election off over the brokers' default of on; a fast
+/// case's flips the first topic's unclean setting. The simulator checks each topic's own
+/// settings at every acknowledgement and election.
+fn second_topic(seed: u64, partitions: u32, durable: bool, unclean: bool) -> Option<SecondTopic> {
+    let mut rng = Rng::new(seed ^ 0x544f_5049_4332);
+    if partitions < 2 || rng.below(2) == 0 {
+        return None;
+    }
+    Some(SecondTopic {
+        first_partition: 1 + rng.below(u64::from(partitions) - 1) as u32,
+        topic: TopicConfig {
+            min_insync_replicas: Some(if durable { 3 } else { 2 }),
+            unclean_leader_election_enable: Some(if durable { false } else { !unclean }),
+            ..TopicConfig::default()
+        },
+    })
 }
 
 /// Runs one seed through both phases.
