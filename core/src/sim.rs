@@ -837,6 +837,9 @@ struct SimBroker {
     group_replies: BTreeMap<ReplyToken, u32>,
     /// Writes to `__consumer_offsets` waiting for the ISR, by produce request id.
     offsets_writes: BTreeMap<u64, OffsetsWrite>,
+    /// Coordinator moves (elected or resigned) in this incarnation: each starts a new
+    /// coordinator, even in the same leader epoch (a fenced leader that leads again).
+    coordinator_moves: u64,
     /// When the log cleaner last ran.
     last_clean_ms: u64,
     /// Paused ([`Fault::Pause`]): deliveries and timers wait in `held` until resumed.
@@ -846,9 +849,9 @@ struct SimBroker {
     shutdown: Option<ControlledShutdown>,
 }
 
-/// A group coordinator's identity: (broker, incarnation, leader epoch of its offsets
-/// partition). Each one counts generations from the start.
-type CoordinatorId = (BrokerId, u64, i32);
+/// A group coordinator's identity: (broker, incarnation, how many times that incarnation's
+/// coordinator was elected or resigned). Each one counts generations from the start.
+type CoordinatorId = (BrokerId, u64, u64);
 
 /// What a write to `__consumer_offsets` carries, to finish when the ISR has it.
 #[derive(Debug)]
@@ -913,8 +916,8 @@ pub struct Sim {
     loss_per_million: u32,
     trace: Option<Vec<TraceEvent>>,
     members: Vec<SimMember>,
-    /// Who owns each partition in each generation of each coordinator (broker, incarnation,
-    /// offsets leader epoch) (invariant 5). A coordinator keeps group membership in memory
+    /// Who owns each partition in each generation of each coordinator ([`CoordinatorId`])
+    /// (invariant 5). A coordinator keeps group membership in memory
     /// only (runnel does not reload group records), so a new one counts generations from
     /// the start again.
     owners: BTreeMap<(CoordinatorId, i32, PartitionId), u32>,
@@ -972,6 +975,7 @@ impl Sim {
                 groups: HostedGroups::new(GroupConfig::default()),
                 group_replies: BTreeMap::new(),
                 offsets_writes: BTreeMap::new(),
+                coordinator_moves: 0,
                 alive: true,
                 incarnation: 0,
                 registered: Some(0),
@@ -1659,6 +1663,7 @@ impl Sim {
         broker.groups = HostedGroups::new(GroupConfig::default());
         broker.group_replies.clear();
         broker.offsets_writes.clear();
+        broker.coordinator_moves = 0;
     }
 
     fn restart(&mut self, b: BrokerId) {
@@ -2982,23 +2987,19 @@ impl Sim {
             .and_then(|s| s.leader)
     }
 
-    /// Which coordinator broker `b` is: (broker, incarnation, its offsets partition's leader
-    /// epoch). Generations count from the start again with each.
+    /// Which coordinator broker `b` runs: (broker, incarnation, coordinator moves). Generations
+    /// count from the start again with each.
     fn coordinator_id(&self, b: BrokerId) -> CoordinatorId {
         let broker = &self.brokers[b as usize];
-        let epoch = self
-            .offsets_partition
-            .and_then(|p| broker.replicas.get(&p))
-            .map_or(-1, |h| h.replica().leader_epoch());
-        (b, broker.incarnation, epoch)
+        (b, broker.incarnation, broker.coordinator_moves)
     }
 
     /// The membership settings of a coordinator starting on broker `b` now: member ids no
     /// other coordinator hands out.
     fn group_config(&self, b: BrokerId) -> GroupConfig {
-        let (b, incarnation, epoch) = self.coordinator_id(b);
+        let (b, incarnation, moves) = self.coordinator_id(b);
         GroupConfig {
-            member_id_seed: (u64::from(b) << 48) ^ (incarnation << 20) ^ (epoch as u64),
+            member_id_seed: (u64::from(b) << 48) ^ (incarnation << 24) ^ moves,
             ..GroupConfig::default()
         }
     }
@@ -3022,6 +3023,7 @@ impl Sim {
     /// Broker `b`'s role for `__consumer_offsets` changed: core's [`HostedGroups`] loads the
     /// partition's log or resigns, and what waited on the old state is answered.
     fn coordinator_moved(&mut self, b: BrokerId, moved: CoordinatorMove) {
+        self.brokers[b as usize].coordinator_moves += 1;
         let config = self.group_config(b);
         let Some(p) = self.offsets_partition else {
             return;
