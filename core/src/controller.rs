@@ -637,6 +637,10 @@ pub struct HeartbeatManager {
     last_imbalance_check_ms: u64,
     /// The last proposal per broker, and when it was made.
     proposed: BTreeMap<BrokerId, (SessionProposal, u64)>,
+    /// When [`HeartbeatManager::handle_tick`] last ran (or this node became active).
+    last_tick_ms: Option<u64>,
+    /// No broker is fenced before this: the controller itself was away (see `handle_tick`).
+    fence_after_ms: u64,
 }
 
 impl HeartbeatManager {
@@ -648,6 +652,8 @@ impl HeartbeatManager {
             imbalance_check_interval_ms,
             last_imbalance_check_ms: 0,
             proposed: BTreeMap::new(),
+            last_tick_ms: None,
+            fence_after_ms: 0,
         }
     }
 
@@ -658,6 +664,7 @@ impl HeartbeatManager {
         controller.refresh_sessions(now_ms);
         self.proposed.clear();
         self.last_imbalance_check_ms = now_ms;
+        self.last_tick_ms = Some(now_ms);
     }
 
     /// A heartbeat from `broker`'s `incarnation` at `now_ms`: its session goes on. A broker
@@ -701,8 +708,25 @@ impl HeartbeatManager {
     /// when the imbalance check is due and some leader is off its preferred replica, a
     /// preferred election.
     pub fn handle_tick(&mut self, controller: &Controller, now_ms: u64) -> Vec<SessionProposal> {
-        let mut proposals: Vec<SessionProposal> = controller
-            .expired_sessions(now_ms)
+        // The controller's own absence (its process paused, its thread blocked) is not its
+        // brokers': heartbeats that came meanwhile were never counted. After a gap of more
+        // than half a session since the last tick, it waits one full session before fencing
+        // anyone, as a newly active controller does (Kafka keeps delays of its controller
+        // thread from fencing brokers: KAFKA-17793).
+        let session_ms = controller.config().session_timeout_ms;
+        if self
+            .last_tick_ms
+            .is_some_and(|last| now_ms.saturating_sub(last) > session_ms / 2)
+        {
+            self.fence_after_ms = now_ms + session_ms;
+        }
+        self.last_tick_ms = Some(now_ms);
+        let expired = if now_ms >= self.fence_after_ms {
+            controller.expired_sessions(now_ms)
+        } else {
+            Vec::new()
+        };
+        let mut proposals: Vec<SessionProposal> = expired
             .into_iter()
             .filter_map(|broker| self.throttled(now_ms, broker, SessionProposal::Fence { broker }))
             .collect();
@@ -850,6 +874,40 @@ mod tests {
         };
         assert_eq!(a.apply(&stale), Err(ControllerError::FencedLeaderEpoch));
         assert_eq!(state(&a), before);
+    }
+
+    #[test]
+    fn a_controller_back_from_a_pause_fences_only_brokers_silent_for_a_session_after_it() {
+        // A paused controller (SIGSTOP, a long GC) resumes with every broker's last heartbeat
+        // older than the session timeout; they were alive, it was not. It fences nobody for
+        // one session, then only a broker that stayed silent (KAFKA-17793: the controller's
+        // own delays must not fence brokers).
+        let mut c = cluster(false);
+        let session = c.config().session_timeout_ms;
+        let mut heartbeats = HeartbeatManager::new(1_000, None);
+        for b in 0..3 {
+            assert_eq!(heartbeats.handle_heartbeat(&mut c, 100, b, 0, false), None);
+        }
+        assert_eq!(heartbeats.handle_tick(&c, 100), vec![]);
+        let resumed = 100 + 3 * session;
+        assert_eq!(
+            heartbeats.handle_tick(&c, resumed),
+            vec![],
+            "every session looks expired, but the controller was the one away"
+        );
+        for t in (resumed + 100..=resumed + session + 100).step_by(100) {
+            for b in [1, 2] {
+                heartbeats.handle_heartbeat(&mut c, t, b, 0, false);
+            }
+            let proposals = heartbeats.handle_tick(&c, t);
+            if t < resumed + session {
+                assert_eq!(proposals, vec![], "at {t}: within a session of the resume");
+            } else {
+                assert_eq!(proposals, vec![SessionProposal::Fence { broker: 0 }]);
+                return;
+            }
+        }
+        panic!("broker 0 stayed silent a whole session after the resume: it must be fenced");
     }
 
     #[test]
