@@ -356,10 +356,12 @@ pub fn cluster_info(brokers: &mut Brokers) -> Result<Report, ClientError> {
         rows: brokers
             .iter()
             .map(|b| {
+                // Every node is a broker; the one the metadata names is also the active
+                // controller (KRaft's `kafka-metadata-quorum describe --status` shows the same).
                 let role = if b.node_id == metadata.controller_id {
                     "controller"
                 } else {
-                    ""
+                    "broker"
                 };
                 vec![
                     b.node_id.0.into(),
