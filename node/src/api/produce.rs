@@ -17,6 +17,10 @@ use runnel_core::error_code;
 use super::{Context, s};
 use crate::broker::{ApiError, Broker, Produced, code};
 
+/// How long after a produce request's own timeout the connection stops waiting for core's
+/// answer (which comes at the timeout).
+const PRODUCE_BACKSTOP_SLACK_MS: u64 = 1_000;
+
 /// Produce. acks=0 gets no response at all. acks=-1 waits until the ISR has the records (or
 /// the request's timeout passes) and is refused with NOT_ENOUGH_REPLICAS below
 /// `min.insync.replicas`; on a single node the ISR is this node alone, so acks=-1 is answered
@@ -41,7 +45,11 @@ pub(super) async fn produce(
     let version = ctx.header.request_api_version;
     let acks = request.acks;
     let timeout_ms = u64::try_from(request.timeout_ms).unwrap_or(0).max(1);
-    let deadline = tokio::time::Instant::now() + Duration::from_millis(timeout_ms);
+    // Core ends each acks=all wait at `timeout_ms` (`HostedPartition::poll_timeout`, run by
+    // the timer task) and answers REQUEST_TIMED_OUT itself; this later deadline only stops
+    // this connection waiting on an answer that never comes (a dropped partition).
+    let backstop = Duration::from_millis(timeout_ms + PRODUCE_BACKSTOP_SLACK_MS);
+    let deadline = tokio::time::Instant::now() + backstop;
     // First every append, in request order.
     let mut appended = Vec::with_capacity(request.topic_data.len());
     for topic_data in request.topic_data {
@@ -86,7 +94,7 @@ pub(super) async fn produce(
         }
         appended.push((topic_data.name, partitions));
     }
-    // Then the waits for the in-sync replicas, all under the one deadline.
+    // Then the waits for the in-sync replicas (core answers each by the request's timeout).
     let mut responses = Vec::with_capacity(appended.len());
     for (topic_name, partitions) in appended {
         let mut answers = Vec::with_capacity(partitions.len());
