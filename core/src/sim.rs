@@ -1208,9 +1208,7 @@ impl Sim {
         }
         let duplicated_count = duplicated.len() as u64;
         for v in duplicated {
-            if !self.violations.contains(&v) {
-                self.violations.push(v);
-            }
+            self.violated(v);
         }
         let uncommitted: Vec<(u64, PartitionId, i64)> = self
             .producer
@@ -1406,9 +1404,7 @@ impl Sim {
                     partition: *p,
                     leader,
                 };
-                if !self.violations.contains(&v) {
-                    self.violations.push(v);
-                }
+                self.violated(v);
             }
             self.last_states.insert(*p, s.clone());
             self.record(TraceKind::Partition {
@@ -2330,6 +2326,13 @@ impl Sim {
         }
     }
 
+    /// Records a broken invariant, once.
+    fn violated(&mut self, v: Violation) {
+        if !self.violations.contains(&v) {
+            self.violations.push(v);
+        }
+    }
+
     /// The `min.insync.replicas` in force for partition `p`: its topic's, else the brokers'.
     fn min_insync(&self, p: PartitionId) -> usize {
         self.topic_config(p)
@@ -2354,9 +2357,7 @@ impl Sim {
             .map_or(0, <[BrokerId]>::len);
         if isr < self.min_insync(p) {
             let v = Violation::AcknowledgedBelowMinInsync { partition: p, isr };
-            if !self.violations.contains(&v) {
-                self.violations.push(v);
-            }
+            self.violated(v);
         }
     }
 
@@ -2894,9 +2895,7 @@ impl Sim {
                     partition: p,
                     broker,
                 };
-                if !self.violations.contains(&v) {
-                    self.violations.push(v);
-                }
+                self.violated(v);
             }
         }
     }
@@ -3009,15 +3008,15 @@ impl Sim {
     /// ([`HostedGroups::check_ready`], given the partition's high watermark first).
     fn group_gate(&mut self, b: BrokerId) -> Result<(), GroupError> {
         let broker = &mut self.brokers[b as usize];
-        let hosted = self
+        let offsets = self
             .offsets_partition
             .and_then(|p| broker.replicas.get(&p))
-            .filter(|h| h.replica().is_leader())
-            .ok_or(GroupError::NotCoordinator)?;
+            .map(HostedPartition::replica);
+        let leads_offsets = offsets.is_some_and(Replica::is_leader);
+        let high_watermark = offsets.map_or(0, Replica::high_watermark);
         broker
             .groups
-            .handle_high_watermark(hosted.replica().high_watermark());
-        broker.groups.check_ready()
+            .check_coordinator(leads_offsets, high_watermark)
     }
 
     /// Broker `b`'s role for `__consumer_offsets` changed: core's [`HostedGroups`] loads the
@@ -3072,9 +3071,7 @@ impl Sim {
                     partition: *partition,
                     offset: *offset,
                 };
-                if !self.violations.contains(&v) {
-                    self.violations.push(v);
-                }
+                self.violated(v);
             }
         }
     }

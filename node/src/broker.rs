@@ -1905,17 +1905,16 @@ impl Broker {
     /// ([`HostedGroups::check_ready`], given the partition's high watermark here first).
     /// `None`: it can.
     pub fn coordinator_refusal(&self) -> Option<i16> {
-        if !self.is_coordinator() {
-            return Some(error_code::NOT_COORDINATOR);
-        }
-        // Read under the partition's lock, then given under the groups' (never both).
-        let high_watermark = match self.partition(OFFSETS_TOPIC, 0) {
-            Ok(partition) => partition.lock().replica().high_watermark(),
-            Err(_) => return None, // a single node before the offsets topic exists
-        };
-        let mut groups = self.lock_groups();
-        groups.handle_high_watermark(high_watermark);
-        groups.check_ready().err().map(GroupError::kafka_error_code)
+        let leads_offsets = self.is_coordinator();
+        // Read under the partition's lock, then given under the groups' (never both). A
+        // single node before the offsets topic exists has loaded nothing to wait for.
+        let high_watermark = self
+            .partition(OFFSETS_TOPIC, 0)
+            .map_or(0, |partition| partition.lock().replica().high_watermark());
+        self.lock_groups()
+            .check_coordinator(leads_offsets, high_watermark)
+            .err()
+            .map(GroupError::kafka_error_code)
     }
 
     /// Where clients that came through listener number `listener` reach this node (Kafka

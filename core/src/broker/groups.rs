@@ -30,9 +30,8 @@
 //!    write's error, and the commit is never shown by this coordinator.
 //!
 //! Every group request (JoinGroup, SyncGroup, Heartbeat, LeaveGroup, OffsetCommit,
-//! OffsetFetch) is first refused NOT_COORDINATOR by a node that does not lead the offsets
-//! partition, then [`HostedGroups::check_ready`]'s COORDINATOR_LOAD_IN_PROGRESS after the
-//! driver gave [`HostedGroups::handle_high_watermark`] the partition's high watermark.
+//! OffsetFetch) first goes through [`HostedGroups::check_coordinator`]: NOT_COORDINATOR on a
+//! node that does not lead the offsets partition, COORDINATOR_LOAD_IN_PROGRESS while loading.
 //!
 //! Timers: [`HostedGroups::poll_timeout`] says when [`HostedGroups::handle_timeout`] is due.
 
@@ -165,6 +164,23 @@ impl HostedGroups {
             Some(_) => Err(GroupError::CoordinatorLoadInProgress),
             None => Ok(()),
         }
+    }
+
+    /// Whether this node serves a request about a group now: NOT_COORDINATOR unless it leads
+    /// `__consumer_offsets` (`leads_offsets`; Kafka's coordinator is that partition's leader),
+    /// then [`HostedGroups::check_ready`] once the partition's `high_watermark` is taken.
+    /// Both bodies ask it before every JoinGroup, SyncGroup, Heartbeat, LeaveGroup,
+    /// OffsetCommit and OffsetFetch.
+    pub fn check_coordinator(
+        &mut self,
+        leads_offsets: bool,
+        high_watermark: i64,
+    ) -> Result<(), GroupError> {
+        if !leads_offsets {
+            return Err(GroupError::NotCoordinator);
+        }
+        self.handle_high_watermark(high_watermark);
+        self.check_ready()
     }
 
     /// The offsets partition's high watermark is `high_watermark` (the driver reports it
