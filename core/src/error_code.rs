@@ -79,6 +79,10 @@ codes! {
     NOT_ENOUGH_REPLICAS_AFTER_APPEND = 20;
     /// A follower's or client's leader epoch is older than the leader's (KIP-320).
     FENCED_LEADER_EPOCH = 74;
+    /// A Fetch names an incremental fetch session this broker does not hold (KIP-227).
+    FETCH_SESSION_ID_NOT_FOUND = 70;
+    /// A Fetch's session epoch is not the session's next (KIP-227).
+    INVALID_FETCH_SESSION_EPOCH = 71;
     /// The coordinator is still loading its groups and offsets: retry.
     COORDINATOR_LOAD_IN_PROGRESS = 14;
     /// The coordinator cannot serve the request now (it will, or another will): retry.

@@ -39,6 +39,8 @@
 //! - [`acl`]: Kafka's ACL resource types and operations; authorized operations (KIP-430).
 //! - [`sasl`]: SASL authentication of a connection (KIP-43, KIP-152): PLAIN (RFC 4616).
 //! - [`error_code`]: the Kafka error codes every module's errors map onto.
+//! - [`fetch_session`]: incremental fetch sessions (KIP-227), the broker's cache and the
+//!   fetcher's half.
 //! - [`rng`]: the seeded pseudo-random generator behind every random choice.
 //! - [`checksum`], [`varint`]: the CRCs and the zigzag varints of the wire format.
 
@@ -56,6 +58,7 @@ pub mod compaction;
 pub mod controller;
 pub mod dynamic_config;
 pub mod error_code;
+pub mod fetch_session;
 pub mod group;
 pub mod log;
 pub mod message_set;

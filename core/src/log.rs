@@ -1085,6 +1085,12 @@ impl<S: SegmentStore> Log<S> {
     pub fn read(&self, offset: i64, max_bytes: usize, upper_bound: i64) -> LogResult<Vec<u8>, S> {
         self.check_range(offset)?;
         let mut out = Vec::new();
+        if offset >= upper_bound.min(self.log_end_offset()) {
+            // Caught up: the batch holding `offset` (if any) reaches the bound. Answered without
+            // reading a header, since a follower or consumer at the tail asks this on every
+            // fetch, for every partition it reads.
+            return Ok(out);
+        }
         let first = self.segment_index_for(offset);
         for segment in &self.segments[first..] {
             let mut position = segment.position_for(offset);

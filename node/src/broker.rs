@@ -276,6 +276,11 @@ pub struct Commit {
     pub replicated: Option<Replicated>,
 }
 
+thread_local! {
+    /// Inside [`Broker::appending`] on this thread: whether an append wants fetches woken.
+    static WAKE_DEFERRED: std::cell::Cell<Option<bool>> = const { std::cell::Cell::new(None) };
+}
+
 /// The whole broker.
 #[derive(Debug)]
 pub struct Broker {
@@ -291,6 +296,8 @@ pub struct Broker {
     pub appended: Notify,
     /// When the timer task must next run a partition's or the group coordinator's deadlines.
     pub deadlines: Deadlines,
+    /// Incremental fetch sessions (KIP-227) of followers and consumers, by session id.
+    fetch_sessions: Mutex<crate::api::FetchSessionCache>,
     topics: RwLock<BTreeMap<String, Arc<Topic>>>,
     groups: Mutex<HostedGroups>,
     replies: Mutex<HashMap<ReplyToken, oneshot::Sender<GroupOutput>>>,
@@ -373,6 +380,13 @@ impl Broker {
             metrics: Metrics::default(),
             appended: Notify::new(),
             deadlines: Deadlines::default(),
+            fetch_sessions: Mutex::new(crate::api::FetchSessionCache::new(
+                runnel_core::fetch_session::MAX_SESSIONS,
+                runnel_core::fetch_session::EVICTION_MS,
+                // Session ids differ across restarts, so a fetcher's old id is not taken for
+                // a new session.
+                now_ms() ^ u64::from(std::process::id()) << 32,
+            )),
             topics: RwLock::new(BTreeMap::new()),
             groups: Mutex::new(HostedGroups::new(group_config)),
             replies: Mutex::new(HashMap::new()),
@@ -553,6 +567,13 @@ impl Broker {
             .unwrap_or_else(|p| p.into_inner())
             .get(name)
             .cloned()
+    }
+
+    /// The fetch sessions (KIP-227), locked.
+    pub fn fetch_sessions(&self) -> MutexGuard<'_, crate::api::FetchSessionCache> {
+        self.fetch_sessions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
     }
 
     /// A topic by id.
@@ -1659,7 +1680,7 @@ impl Broker {
             });
         }
         if ready.appended > 0 {
-            self.appended.notify_waiters();
+            self.wake_fetches();
         }
         if let Some(cut) = ready.truncated {
             tracing::info!(
@@ -1693,6 +1714,40 @@ impl Broker {
             partition.index,
             state.host.poll_timeout(),
         );
+        result
+    }
+
+    /// Wakes the fetches waiting for records, or, inside [`Broker::appending`] on this thread,
+    /// notes that they must be woken when it ends.
+    fn wake_fetches(&self) {
+        let deferred = WAKE_DEFERRED.with(|d| {
+            let deferring = d.get().is_some();
+            if deferring {
+                d.set(Some(true));
+            }
+            deferring
+        });
+        if !deferred {
+            self.appended.notify_waiters();
+        }
+    }
+
+    /// Runs `appends` (a request's appends to several partitions, with no await between
+    /// them) and wakes the waiting fetches once at the end rather than after each partition:
+    /// a follower's fetch woken by the first append would otherwise answer with one partition
+    /// and come back at once for the others, two rounds (each reading every followed
+    /// partition) for one produce request.
+    pub fn appending<T>(&self, appends: impl FnOnce() -> T) -> T {
+        let outer = WAKE_DEFERRED.with(|d| d.replace(Some(false)));
+        let result = appends();
+        let woke = WAKE_DEFERRED.with(|d| d.replace(outer));
+        if woke == Some(true) {
+            match outer {
+                // Nested: the outer call wakes them.
+                Some(_) => WAKE_DEFERRED.with(|d| d.set(Some(true))),
+                None => self.appended.notify_waiters(),
+            }
+        }
         result
     }
 

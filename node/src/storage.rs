@@ -162,9 +162,10 @@ impl SegmentStore for FileSegmentStore {
     }
 
     fn append(&mut self, base: i64, file: SegmentFile, bytes: &[u8]) -> Result<(), StoreError> {
-        let path = self.path(base, file);
         let mut handle = self.file(base, file)?;
-        handle.write_all(bytes).map_err(at(&path))
+        handle
+            .write_all(bytes)
+            .map_err(|e| at(&self.path(base, file))(e))
     }
 
     fn read(
@@ -175,20 +176,33 @@ impl SegmentStore for FileSegmentStore {
         len: usize,
         out: &mut Vec<u8>,
     ) -> Result<(), StoreError> {
+        // Up to the file's end without asking its size first (a statx per read, and every
+        // fetch reads batch headers): a read that returns nothing is the end.
         let handle = self.file(base, file)?;
-        let path = self.path(base, file);
-        let size = handle.metadata().map_err(at(&path))?.len();
-        let len = (size.saturating_sub(position) as usize).min(len);
         let start = out.len();
         out.resize(start + len, 0);
-        handle
-            .read_exact_at(&mut out[start..], position)
-            .map_err(at(&path))
+        let mut filled = 0;
+        while filled < len {
+            match handle.read_at(&mut out[start + filled..], position + filled as u64) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    out.truncate(start);
+                    return Err(at(&self.path(base, file))(e));
+                }
+            }
+        }
+        out.truncate(start + filled);
+        Ok(())
     }
 
     fn len(&self, base: i64, file: SegmentFile) -> Result<u64, StoreError> {
-        let path = self.path(base, file);
-        Ok(self.file(base, file)?.metadata().map_err(at(&path))?.len())
+        let handle = self.file(base, file)?;
+        let metadata = handle
+            .metadata()
+            .map_err(|e| at(&self.path(base, file))(e))?;
+        Ok(metadata.len())
     }
 
     fn truncate(&mut self, base: i64, file: SegmentFile, len: u64) -> Result<(), StoreError> {

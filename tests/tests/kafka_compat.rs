@@ -353,6 +353,68 @@ fn a_fetch_response_stays_within_fetch_max_bytes() {
     );
 }
 
+/// Issue 19 (KIP-227, incremental fetch sessions): kafka-python 3 reads in a fetch session by
+/// default. Its first Fetch makes a session; each later one names only the partitions whose
+/// offset moved, and each response only the partitions with records or a moved high
+/// watermark. Every record still arrives once, in order per partition, while writes land in
+/// one or two of the four partitions at a time. Before, runnel answered every Fetch with
+/// session id 0 (no session), so every request carried every partition.
+#[test]
+fn kafka_python_reads_in_an_incremental_fetch_session() {
+    let broker = Runnel::start("compat-fetch-session", &[]);
+    let r = runnel_tests::python_json(
+        &[
+            "tests/clients/fetch_sessions.py",
+            &broker.bootstrap(),
+            "sessions",
+        ],
+        Duration::from_secs(90),
+    );
+    assert_eq!(r["errors"], serde_json::json!([]), "{r}");
+    let plan: [&[i64]; 7] = [&[0], &[0], &[2], &[2, 3], &[1], &[3], &[0, 1]];
+    let mut expected = Vec::new();
+    let mut next = [0i64; 4];
+    for (round, targets) in plan.iter().enumerate() {
+        for &p in *targets {
+            for i in 0..3 {
+                expected.push((p, next[p as usize], format!("r{round}-p{p}-{i}")));
+                next[p as usize] += 1;
+            }
+        }
+    }
+    let mut received: Vec<(i64, i64, String)> = r["received"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{r}"))
+        .iter()
+        .map(|t| {
+            (
+                t[0].as_i64().unwrap_or(-1),
+                t[1].as_i64().unwrap_or(-1),
+                t[2].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    // Per partition in offset order as received; then the whole set, exactly once each.
+    for p in 0..4 {
+        let offsets: Vec<i64> = received.iter().filter(|t| t.0 == p).map(|t| t.1).collect();
+        assert!(
+            offsets.windows(2).all(|w| w[0] < w[1]),
+            "partition {p}: {offsets:?}"
+        );
+    }
+    received.sort();
+    expected.sort();
+    assert_eq!(received, expected);
+    assert!(
+        r["session_id"].as_i64().is_some_and(|id| id > 0),
+        "no session: {r}"
+    );
+    assert!(
+        r["epoch"].as_i64().is_some_and(|e| e > 5),
+        "the session carried many incremental fetches: {r}"
+    );
+}
+
 /// Issue 15, item 9: until runnel has transactions, asking for them fails at once with a Kafka
 /// code clients treat as final (TRANSACTIONAL_ID_AUTHORIZATION_FAILED, 53) and says why;
 /// before, COORDINATOR_NOT_AVAILABLE made confluent-kafka's init_transactions() retry for its

@@ -1,7 +1,8 @@
 //! Fetch: reading records, with long polling (`max_wait_ms`, `min_bytes`).
 //!
 //! One node is its own only replica, so the high watermark is the log end offset. Every
-//! partition is read in request order; the response stops growing at the request's
+//! partition is read in request order (in a fetch session, KIP-227, in the session's order:
+//! partitions just answered go last); the response stops growing at the request's
 //! `max_bytes`, but the first non-empty partition always returns at least one whole batch, so
 //! a consumer makes progress past a batch larger than its limits (KIP-74). When fewer than
 //! `min_bytes` are ready, the request waits for appends until `max_wait_ms` has passed.
@@ -16,13 +17,16 @@ use kafka_protocol::messages::offset_for_leader_epoch_response::{
 };
 use kafka_protocol::messages::{
     BrokerId, FetchRequest, FetchResponse, OffsetForLeaderEpochRequest,
-    OffsetForLeaderEpochResponse,
+    OffsetForLeaderEpochResponse, TopicName,
 };
 use std::collections::BTreeSet;
 
 use runnel_core::acl::{AclOperation, ResourceType};
 use runnel_core::batch::BatchHeader;
 use runnel_core::error_code;
+use runnel_core::fetch_session::{
+    FetchContext, FetchSessions, INVALID_SESSION_ID, PartitionAnswer, SessionError,
+};
 
 use super::Context;
 use crate::broker::Broker;
@@ -30,7 +34,36 @@ use crate::broker::Broker;
 /// The longest a fetch waits, whatever it asks (Kafka's clients ask for 500 ms or less).
 const MAX_WAIT_CAP_MS: u64 = 30_000;
 
+/// Fetch v7 is the first with fetch sessions (KIP-227).
+const FIRST_SESSION_VERSION: i16 = 7;
+
+/// One partition a fetch reads, keyed by (topic name, partition): what its request asked
+/// (or, in an incremental fetch session, what the session holds for it). The follower's
+/// fetcher keeps the same value for what its session holds.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SessionPartition {
+    /// The topic as the request named it (empty from Fetch v13, which names topics by id).
+    pub topic: TopicName,
+    /// The topic's id as the request gave it (nil before Fetch v13).
+    pub topic_id: uuid::Uuid,
+    /// Where to read from.
+    pub fetch_offset: i64,
+    /// Bytes to return at most for this partition (`partition_max_bytes`).
+    pub partition_max_bytes: i32,
+    /// The fetcher's leader epoch (KIP-320; -1: unchecked).
+    pub current_leader_epoch: i32,
+}
+
+/// A broker's incremental fetch sessions (KIP-227), whose rules are core's.
+pub type FetchSessionCache = FetchSessions<(String, i32), SessionPartition>;
+
 /// Fetch, waiting up to `max_wait_ms` for `min_bytes`.
+///
+/// From v7 a fetch may be in an incremental fetch session (KIP-227, [`FetchSessions`]): it
+/// names only the partitions whose request changed, reads every partition of its session,
+/// and the response names only those with records, errors, or a moved high watermark or log
+/// start. A session error answers FETCH_SESSION_ID_NOT_FOUND or INVALID_FETCH_SESSION_EPOCH
+/// with no partitions.
 ///
 /// ACLs (Kafka's `handleFetchRequest`): a consumer needs READ on each topic, a follower
 /// (`replica_id` ≥ 0) CLUSTER_ACTION on the cluster; the partitions of a topic it may not
@@ -41,23 +74,60 @@ pub(super) async fn fetch(
     request: FetchRequest,
 ) -> FetchResponse {
     let version = ctx.header.request_api_version;
-    let follower_allowed =
-        request.replica_id.0 < 0 || ctx.may_cluster(broker, AclOperation::ClusterAction);
-    let refused: BTreeSet<String> = request
+    let follower = request.replica_id.0 >= 0;
+    let updates: Vec<((String, i32), SessionPartition)> = request
         .topics
         .iter()
-        .map(|t| topic_name(broker, t))
+        .flat_map(|t| {
+            let name = topic_name(broker, &t.topic, t.topic_id);
+            t.partitions.iter().map(move |p| {
+                let read = SessionPartition {
+                    topic: t.topic.clone(),
+                    topic_id: t.topic_id,
+                    fetch_offset: p.fetch_offset,
+                    partition_max_bytes: p.partition_max_bytes,
+                    current_leader_epoch: p.current_leader_epoch,
+                };
+                ((name.clone(), p.partition), read)
+            })
+        })
+        .collect();
+    let opened = if version >= FIRST_SESSION_VERSION {
+        let forgotten: Vec<(String, i32)> = request
+            .forgotten_topics_data
+            .iter()
+            .flat_map(|t| {
+                let name = topic_name(broker, &t.topic, t.topic_id);
+                t.partitions.iter().map(move |p| (name.clone(), *p))
+            })
+            .collect();
+        broker.fetch_sessions().begin(
+            crate::broker::now_ms(),
+            request.session_id,
+            request.session_epoch,
+            updates,
+            &forgotten,
+        )
+    } else {
+        Ok((FetchContext::Sessionless, updates))
+    };
+    let (context, reads) = match opened {
+        Ok(opened) => opened,
+        Err(e) => return session_error(e),
+    };
+    let follower_allowed = !follower || ctx.may_cluster(broker, AclOperation::ClusterAction);
+    let refused: BTreeSet<&str> = reads
+        .iter()
+        .map(|((name, _), _)| name.as_str())
         .filter(|name| {
             !follower_allowed
-                || (request.replica_id.0 < 0
-                    && !ctx.may(broker, AclOperation::Read, ResourceType::Topic, name))
+                || (!follower && !ctx.may(broker, AclOperation::Read, ResourceType::Topic, name))
         })
         .collect();
     let all_refused = !refused.is_empty()
-        && request
-            .topics
+        && reads
             .iter()
-            .all(|t| refused.contains(&topic_name(broker, t)));
+            .all(|((name, _), _)| refused.contains(name.as_str()));
     let wait = Duration::from_millis(
         u64::try_from(request.max_wait_ms)
             .unwrap_or(0)
@@ -65,181 +135,286 @@ pub(super) async fn fetch(
     );
     let deadline = tokio::time::Instant::now() + wait;
     let min_bytes = usize::try_from(request.min_bytes).unwrap_or(0);
+    let max_bytes = usize::try_from(request.max_bytes).unwrap_or(0);
+    let asker = Asker {
+        version,
+        replica_id: request.replica_id.0,
+        max_bytes,
+    };
     loop {
         // Registered before reading, so an append between the read and the wait still wakes us.
         let appended = broker.appended.notified();
         tokio::pin!(appended);
         appended.as_mut().enable();
-        let (response, bytes, records, errors) = read_once(broker, version, &request, &refused);
+        let read = read_once(broker, &asker, &reads, &refused);
         let now = tokio::time::Instant::now();
-        if bytes >= min_bytes.max(1) || errors || all_refused || now >= deadline {
+        if read.bytes >= min_bytes.max(1) || read.errors || all_refused || now >= deadline {
             broker
                 .metrics
                 .bytes_out
-                .fetch_add(bytes as u64, std::sync::atomic::Ordering::Relaxed);
+                .fetch_add(read.bytes as u64, std::sync::atomic::Ordering::Relaxed);
             broker
                 .metrics
                 .records_out
-                .fetch_add(records, std::sync::atomic::Ordering::Relaxed);
-            return response;
+                .fetch_add(read.records, std::sync::atomic::Ordering::Relaxed);
+            let closed = broker.fetch_sessions().finish(
+                crate::broker::now_ms(),
+                context,
+                follower,
+                &reads,
+                &read.answers,
+            );
+            return match closed {
+                Ok((session_id, named)) => respond(&reads, read.partitions, &named, session_id),
+                Err(e) => session_error(e),
+            };
         }
         // Woken by an append or by the deadline; either way read again.
         let _ = tokio::time::timeout_at(deadline, appended).await;
     }
 }
 
-/// One pass over the requested partitions: the response, its record bytes, the records in its
-/// batches, and whether any partition answered with an error (which ends the wait, as Kafka).
-fn read_once(
-    broker: &Broker,
-    version: i16,
-    request: &FetchRequest,
-    refused: &BTreeSet<String>,
-) -> (FetchResponse, usize, u64, bool) {
-    let mut remaining = usize::try_from(request.max_bytes).unwrap_or(0);
-    let mut total = 0usize;
-    let mut records = 0u64;
-    let mut errors = false;
-    let mut topics = Vec::with_capacity(request.topics.len());
-    let replica_fetch = request.replica_id.0 >= 0 && broker.cluster().is_some();
-    for fetch_topic in &request.topics {
-        let name = topic_name(broker, fetch_topic);
-        let mut partitions = Vec::with_capacity(fetch_topic.partitions.len());
-        for p in &fetch_topic.partitions {
-            let data = PartitionData::default()
-                .with_partition_index(p.partition)
-                .with_preferred_read_replica(BrokerId(-1))
-                .with_aborted_transactions(Some(Vec::new()));
-            if refused.contains(&name) {
-                // Not an error that ends the wait: the others still long-poll (Kafka merges
-                // the refused partitions into the answer of the authorized ones).
-                partitions.push(
-                    data.with_error_code(error_code::TOPIC_AUTHORIZATION_FAILED)
-                        .with_high_watermark(-1)
-                        .with_records(Some(Bytes::new())),
+/// A session error: the code, no partitions, no session (Kafka's `SessionErrorContext`).
+fn session_error(e: SessionError) -> FetchResponse {
+    FetchResponse::default()
+        .with_error_code(e.kafka_error_code())
+        .with_session_id(INVALID_SESSION_ID)
+}
+
+/// The response: the partitions `named`, grouped by topic in reading order.
+fn respond(
+    reads: &[((String, i32), SessionPartition)],
+    partitions: Vec<PartitionData>,
+    named: &[bool],
+    session_id: i32,
+) -> FetchResponse {
+    let mut topics: Vec<FetchableTopicResponse> = Vec::new();
+    let mut last: Option<&str> = None;
+    for ((((name, _), read), data), named) in reads.iter().zip(partitions).zip(named) {
+        if !named {
+            continue;
+        }
+        match topics.last_mut() {
+            Some(topic) if last == Some(name.as_str()) => topic.partitions.push(data),
+            _ => {
+                last = Some(name.as_str());
+                topics.push(
+                    FetchableTopicResponse::default()
+                        .with_topic(read.topic.clone())
+                        .with_topic_id(read.topic_id)
+                        .with_partitions(vec![data]),
                 );
-                continue;
-            }
-            let partition = match broker.led_partition(&name, p.partition) {
-                Ok(partition) => partition,
-                Err(e) => {
-                    errors = true;
-                    partitions.push(data.with_error_code(e.code).with_high_watermark(-1));
-                    continue;
-                }
-            };
-            let mut state = partition.lock();
-            let leo = state.log().log_end_offset();
-            if replica_fetch {
-                // A follower's fetch (cluster mode): the core's leader counts its offset toward
-                // the HW and its ISR membership. last_stable_offset carries the leader's LEO.
-                let limit = usize::try_from(p.partition_max_bytes)
-                    .unwrap_or(0)
-                    .min(remaining);
-                let (mut answer, ready) = state.host.handle_replica_fetch(
-                    crate::broker::now_ms(),
-                    request.replica_id.0 as u32,
-                    p.fetch_offset,
-                    p.current_leader_epoch,
-                    limit.max(1),
-                );
-                // One fetcher asks for every partition it follows here: once the response is
-                // full (`max_bytes`), later partitions still count the follower's offset toward
-                // the HW and the ISR, but bring no records (it asks again from there).
-                if let Ok(a) = &mut answer {
-                    if past_limit(total, limit, a.records.len()) {
-                        a.records.clear();
-                    }
-                    remaining = remaining.saturating_sub(a.records.len());
-                }
-                let start = state.log().log_start_offset();
-                let _ = broker.carry_out(&partition, &mut state, ready);
-                let data = data
-                    .with_log_start_offset(start)
-                    .with_last_stable_offset(leo);
-                partitions.push(match answer {
-                    Ok(a) => {
-                        total += a.records.len();
-                        data.with_high_watermark(a.high_watermark)
-                            .with_records(Some(Bytes::from(a.records)))
-                    }
-                    Err(e) => {
-                        errors = true;
-                        data.with_error_code(e.kafka_error_code())
-                            .with_high_watermark(-1)
-                            .with_records(Some(Bytes::new()))
-                    }
-                });
-                continue;
-            }
-            // Consumers read up to the high watermark (on a single node, the log end).
-            let leo = state.high_watermark();
-            let data = data
-                .with_high_watermark(leo)
-                .with_last_stable_offset(leo)
-                .with_log_start_offset(if version >= 5 {
-                    state.log().log_start_offset()
-                } else {
-                    -1
-                });
-            // Once the response is full, later partitions answer empty; the first non-empty
-            // one always gets a whole batch.
-            let limit = usize::try_from(p.partition_max_bytes)
-                .unwrap_or(0)
-                .min(remaining);
-            if total > 0 && limit == 0 {
-                partitions.push(data.with_records(Some(Bytes::new())));
-                continue;
-            }
-            match state.log().read(p.fetch_offset, limit.max(1), leo) {
-                // The log returns a first batch whole even past the limit; a later partition
-                // that does not fit answers empty and its batch comes in the next fetch.
-                Ok(bytes) if past_limit(total, limit, bytes.len()) => {
-                    partitions.push(data.with_records(Some(Bytes::new())));
-                }
-                Ok(bytes) => {
-                    total += bytes.len();
-                    records += record_count(&bytes);
-                    remaining = remaining.saturating_sub(bytes.len());
-                    partitions.push(data.with_records(Some(Bytes::from(bytes))));
-                }
-                Err(e) => {
-                    errors = true;
-                    let code = e.kafka_error_code();
-                    if code != error_code::OFFSET_OUT_OF_RANGE {
-                        tracing::warn!("fetch {name}-{} at {}: {e}", p.partition, p.fetch_offset);
-                    }
-                    partitions.push(data.with_error_code(code).with_records(Some(Bytes::new())));
-                }
             }
         }
-        topics.push(
-            FetchableTopicResponse::default()
-                .with_topic(fetch_topic.topic.clone())
-                .with_topic_id(fetch_topic.topic_id)
-                .with_partitions(partitions),
-        );
     }
-    (
-        FetchResponse::default().with_responses(topics),
-        total,
-        records,
-        errors,
-    )
+    FetchResponse::default()
+        .with_session_id(session_id)
+        .with_responses(topics)
+}
+
+/// Who asks, as far as reading goes.
+struct Asker {
+    version: i16,
+    /// The follower's id, or -1 for a consumer.
+    replica_id: i32,
+    /// The request's `max_bytes`.
+    max_bytes: usize,
+}
+
+/// One pass over the partitions a fetch reads.
+struct Read {
+    /// Each partition's answer, in reading order.
+    partitions: Vec<PartitionData>,
+    /// What decides whether an incremental response names each one.
+    answers: Vec<PartitionAnswer>,
+    /// Record bytes in the answers.
+    bytes: usize,
+    /// Records in their batches.
+    records: u64,
+    /// Some partition answered with an error (which ends the wait, as in Kafka).
+    errors: bool,
+}
+
+/// One pass over the partitions `reads`.
+fn read_once(
+    broker: &Broker,
+    asker: &Asker,
+    reads: &[((String, i32), SessionPartition)],
+    refused: &BTreeSet<&str>,
+) -> Read {
+    let mut remaining = asker.max_bytes;
+    let mut read = Read {
+        partitions: Vec::with_capacity(reads.len()),
+        answers: Vec::with_capacity(reads.len()),
+        bytes: 0,
+        records: 0,
+        errors: false,
+    };
+    let replica_fetch = asker.replica_id >= 0 && broker.cluster().is_some();
+    let now_ms = crate::broker::now_ms();
+    for ((name, index), p) in reads {
+        let (data, error) = read_partition(
+            broker,
+            asker,
+            now_ms,
+            replica_fetch,
+            name,
+            *index,
+            p,
+            refused.contains(name.as_str()),
+            &mut remaining,
+            read.bytes,
+        );
+        let len = data.records.as_ref().map_or(0, |r| r.len());
+        if error {
+            read.errors = true;
+        }
+        if !replica_fetch {
+            read.records += data.records.as_deref().map_or(0, record_count);
+        }
+        read.bytes += len;
+        read.answers.push(PartitionAnswer {
+            has_records: len > 0,
+            error: data.error_code != error_code::NONE,
+            high_watermark: data.high_watermark,
+            log_start_offset: data.log_start_offset,
+        });
+        read.partitions.push(data);
+    }
+    read
+}
+
+/// One partition's answer, and whether it is an error that ends the wait.
+/// `remaining` is what is left of the request's `max_bytes`, `total` the record bytes already
+/// in the response.
+#[allow(clippy::too_many_arguments)]
+fn read_partition(
+    broker: &Broker,
+    asker: &Asker,
+    now_ms: u64,
+    replica_fetch: bool,
+    name: &str,
+    index: i32,
+    p: &SessionPartition,
+    refused: bool,
+    remaining: &mut usize,
+    total: usize,
+) -> (PartitionData, bool) {
+    let data = PartitionData::default()
+        .with_partition_index(index)
+        .with_preferred_read_replica(BrokerId(-1))
+        .with_aborted_transactions(Some(Vec::new()));
+    if refused {
+        // Not an error that ends the wait: the others still long-poll (Kafka merges the
+        // refused partitions into the answer of the authorized ones).
+        let data = data
+            .with_error_code(error_code::TOPIC_AUTHORIZATION_FAILED)
+            .with_high_watermark(-1)
+            .with_records(Some(Bytes::new()));
+        return (data, false);
+    }
+    // One lookup; whether this node leads it is read under the partition's lock (core's
+    // replica refuses a follower's fetch itself).
+    let partition = match broker.partition(name, index) {
+        Ok(partition) => partition,
+        Err(e) => return (data.with_error_code(e.code).with_high_watermark(-1), true),
+    };
+    let mut state = partition.lock();
+    if !replica_fetch && broker.cluster().is_some() && !state.replica().is_leader() {
+        let data = data
+            .with_error_code(error_code::NOT_LEADER_OR_FOLLOWER)
+            .with_high_watermark(-1);
+        return (data, true);
+    }
+    let limit = usize::try_from(p.partition_max_bytes)
+        .unwrap_or(0)
+        .min(*remaining);
+    if replica_fetch {
+        // A follower's fetch (cluster mode): the core's leader counts its offset toward the HW
+        // and its ISR membership. last_stable_offset carries the leader's LEO.
+        let leo = state.log().log_end_offset();
+        let (mut answer, ready) = state.host.handle_replica_fetch(
+            now_ms,
+            asker.replica_id as u32,
+            p.fetch_offset,
+            p.current_leader_epoch,
+            limit.max(1),
+        );
+        // Once the response is full (`max_bytes`), later partitions still count the
+        // follower's offset toward the HW and the ISR, but bring no records (it asks again
+        // from there).
+        if let Ok(a) = &mut answer {
+            if past_limit(total, limit, a.records.len()) {
+                a.records.clear();
+            }
+            *remaining = remaining.saturating_sub(a.records.len());
+        }
+        let start = state.log().log_start_offset();
+        let _ = broker.carry_out(&partition, &mut state, ready);
+        let data = data
+            .with_log_start_offset(start)
+            .with_last_stable_offset(leo);
+        return match answer {
+            Ok(a) => (
+                data.with_high_watermark(a.high_watermark)
+                    .with_records(Some(Bytes::from(a.records))),
+                false,
+            ),
+            Err(e) => (
+                data.with_error_code(e.kafka_error_code())
+                    .with_high_watermark(-1)
+                    .with_records(Some(Bytes::new())),
+                true,
+            ),
+        };
+    }
+    // Consumers read up to the high watermark (on a single node, the log end).
+    let hw = state.high_watermark();
+    let data = data
+        .with_high_watermark(hw)
+        .with_last_stable_offset(hw)
+        .with_log_start_offset(if asker.version >= 5 {
+            state.log().log_start_offset()
+        } else {
+            -1
+        });
+    // Once the response is full, later partitions answer empty; the first non-empty one
+    // always gets a whole batch.
+    if total > 0 && limit == 0 {
+        return (data.with_records(Some(Bytes::new())), false);
+    }
+    match state.log().read(p.fetch_offset, limit.max(1), hw) {
+        // The log returns a first batch whole even past the limit; a later partition that
+        // does not fit answers empty and its batch comes in the next fetch.
+        Ok(bytes) if past_limit(total, limit, bytes.len()) => {
+            (data.with_records(Some(Bytes::new())), false)
+        }
+        Ok(bytes) => {
+            *remaining = remaining.saturating_sub(bytes.len());
+            (data.with_records(Some(Bytes::from(bytes))), false)
+        }
+        Err(e) => {
+            let code = e.kafka_error_code();
+            if code != error_code::OFFSET_OUT_OF_RANGE {
+                tracing::warn!("fetch {name}-{index} at {}: {e}", p.fetch_offset);
+            }
+            (
+                data.with_error_code(code).with_records(Some(Bytes::new())),
+                true,
+            )
+        }
+    }
 }
 
 /// A fetched topic's name: as asked, or from its id (Fetch v13+ names topics by id).
-fn topic_name(
-    broker: &Broker,
-    topic: &kafka_protocol::messages::fetch_request::FetchTopic,
-) -> String {
-    if topic.topic.0.is_empty() {
+fn topic_name(broker: &Broker, topic: &TopicName, topic_id: uuid::Uuid) -> String {
+    if topic.0.is_empty() {
         broker
-            .topic_by_id(topic.topic_id)
+            .topic_by_id(topic_id)
             .map(|t| t.name.clone())
             .unwrap_or_default()
     } else {
-        topic.topic.0.to_string()
+        topic.0.to_string()
     }
 }
 

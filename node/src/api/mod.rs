@@ -27,6 +27,7 @@ use runnel_core::acl::{self, AclOperation, ResourceType};
 
 use crate::broker::Broker;
 
+pub use fetch::{FetchSessionCache, SessionPartition};
 pub use legacy::{is_legacy, response as legacy_response};
 pub use metadata::{api_versions_error_body, api_versions_response};
 

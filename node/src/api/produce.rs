@@ -2,11 +2,13 @@
 
 use std::sync::Arc;
 
+use kafka_protocol::messages::produce_request::TopicProduceData;
 use kafka_protocol::messages::produce_response::{
     BatchIndexAndErrorMessage, PartitionProduceResponse, TopicProduceResponse,
 };
 use kafka_protocol::messages::{
     InitProducerIdRequest, InitProducerIdResponse, ProduceRequest, ProduceResponse, ProducerId,
+    TopicName,
 };
 
 use std::time::Duration;
@@ -50,9 +52,51 @@ pub(super) async fn produce(
     // this connection waiting on an answer that never comes (a dropped partition).
     let backstop = Duration::from_millis(timeout_ms + PRODUCE_BACKSTOP_SLACK_MS);
     let deadline = tokio::time::Instant::now() + backstop;
-    // First every append, in request order.
-    let mut appended = Vec::with_capacity(request.topic_data.len());
-    for topic_data in request.topic_data {
+    // First every append, in request order, waking waiting fetches once at the end.
+    let appended =
+        broker.appending(|| append_all(broker, ctx, request.topic_data, acks, timeout_ms));
+    // Then the waits for the in-sync replicas (core answers each by the request's timeout).
+    let mut responses = Vec::with_capacity(appended.len());
+    for (topic_name, partitions) in appended {
+        let mut answers = Vec::with_capacity(partitions.len());
+        for (index, produced) in partitions {
+            let result = match produced {
+                Ok(Produced::Done(base, start, append_time)) => Ok((base, start, append_time)),
+                Ok(Produced::Waiting(rx, start, append_time)) => {
+                    match tokio::time::timeout_at(deadline, rx).await {
+                        Ok(Ok(Ok(base))) => Ok((base, start, append_time)),
+                        Ok(Ok(Err(e))) => Err(ApiError::new(e.kafka_error_code(), e.to_string())),
+                        _ => Err(ApiError::new(
+                            error_code::REQUEST_TIMED_OUT,
+                            "the in-sync replicas did not confirm in time",
+                        )),
+                    }
+                }
+                Err(e) => Err(e),
+            };
+            answers.push(partition_response(version, &topic_name.0, index, result));
+        }
+        responses.push(
+            TopicProduceResponse::default()
+                .with_name(topic_name)
+                .with_partition_responses(answers),
+        );
+    }
+    (acks != 0).then(|| ProduceResponse::default().with_responses(responses))
+}
+
+/// Every append of a produce request, in request order: per topic, its name and each
+/// partition's outcome (the base offset, or the wait for the ISR, or why it was refused).
+#[allow(clippy::type_complexity)]
+fn append_all(
+    broker: &Broker,
+    ctx: &Context,
+    topic_data: Vec<TopicProduceData>,
+    acks: i16,
+    timeout_ms: u64,
+) -> Vec<(TopicName, Vec<(i32, Result<Produced, ApiError>)>)> {
+    let mut appended = Vec::with_capacity(topic_data.len());
+    for topic_data in topic_data {
         let name = topic_data.name.0.to_string();
         let writable = ctx.may(broker, AclOperation::Write, ResourceType::Topic, &name);
         let topic = if name == crate::broker::OFFSETS_TOPIC {
@@ -94,34 +138,7 @@ pub(super) async fn produce(
         }
         appended.push((topic_data.name, partitions));
     }
-    // Then the waits for the in-sync replicas (core answers each by the request's timeout).
-    let mut responses = Vec::with_capacity(appended.len());
-    for (topic_name, partitions) in appended {
-        let mut answers = Vec::with_capacity(partitions.len());
-        for (index, produced) in partitions {
-            let result = match produced {
-                Ok(Produced::Done(base, start, append_time)) => Ok((base, start, append_time)),
-                Ok(Produced::Waiting(rx, start, append_time)) => {
-                    match tokio::time::timeout_at(deadline, rx).await {
-                        Ok(Ok(Ok(base))) => Ok((base, start, append_time)),
-                        Ok(Ok(Err(e))) => Err(ApiError::new(e.kafka_error_code(), e.to_string())),
-                        _ => Err(ApiError::new(
-                            error_code::REQUEST_TIMED_OUT,
-                            "the in-sync replicas did not confirm in time",
-                        )),
-                    }
-                }
-                Err(e) => Err(e),
-            };
-            answers.push(partition_response(version, &topic_name.0, index, result));
-        }
-        responses.push(
-            TopicProduceResponse::default()
-                .with_name(topic_name)
-                .with_partition_responses(answers),
-        );
-    }
-    (acks != 0).then(|| ProduceResponse::default().with_responses(responses))
+    appended
 }
 
 /// One partition's answer: its base offset, LogAppendTime and log start offset, or its error

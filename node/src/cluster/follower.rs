@@ -3,8 +3,10 @@
 //! it asks the broker which partitions it follows from that leader need what
 //! ([`Broker::fetch_jobs`]): one OffsetsForLeaderEpoch request for those that must first learn
 //! where to truncate after a leader change (KIP-101), then one Fetch with its replica id for
-//! all the others, each answer handed to that partition's core replica. It stops when this node
-//! follows nothing from that leader any more.
+//! all the others, each answer handed to that partition's core replica. The Fetches are in an
+//! incremental fetch session (KIP-227): after the first, a Fetch names only the partitions
+//! whose offset or epoch moved, and the leader answers only those with something new. It stops
+//! when this node follows nothing from that leader any more.
 //!
 //! It talks the Kafka protocol over the blocking client it shares with the CLI
 //! (`crate::client`), to the leader's inter-broker listener (`inter.broker.listener.name`)
@@ -15,7 +17,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
+use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic, ForgottenTopic};
 use kafka_protocol::messages::offset_for_leader_epoch_request::{
     OffsetForLeaderPartition, OffsetForLeaderTopic,
 };
@@ -26,8 +28,10 @@ use kafka_protocol::messages::{
 use kafka_protocol::protocol::StrBytes;
 use runnel_core::broker::FollowerTask;
 use runnel_core::error_code;
+use runnel_core::fetch_session::FetchSessionHandler;
 use runnel_core::replica::{FetchAnswer, ReplicaError};
 
+use crate::api::SessionPartition;
 use crate::broker::{Broker, Partition, now_ms};
 use crate::client::Client;
 
@@ -84,6 +88,8 @@ pub fn follow(broker: Arc<Broker>, leader: u32) {
         done: false,
     };
     let mut client: Option<Client> = None;
+    // The fetch session (KIP-227) lives as long as the connection.
+    let mut session = Session::new();
     let overrides = super::parse_voters(&broker.config.inter_broker_endpoints).unwrap_or_default();
     let me = broker.config.node_id;
     let mut round: usize = 0;
@@ -125,8 +131,9 @@ pub fn follow(broker: Arc<Broker>, leader: u32) {
         let (epochs, fetches): (Vec<Job>, Vec<Job>) = jobs
             .into_iter()
             .partition(|j| matches!(j.task, FollowerTask::EpochEnd { .. }));
-        let outcome = ask_epoch_ends(&broker, connection, me, &epochs)
-            .and_then(|truncated| fetch(&broker, connection, me, &fetches).map(|f| (truncated, f)));
+        let outcome = ask_epoch_ends(&broker, connection, me, &epochs).and_then(|truncated| {
+            fetch(&broker, connection, &mut session, me, &fetches).map(|f| (truncated, f))
+        });
         match outcome {
             // Something moved, or the leader held the fetch until its deadline: go on.
             Ok((truncated, fetched)) if truncated || fetched.moved || fetched.waited => {}
@@ -135,6 +142,7 @@ pub fn follow(broker: Arc<Broker>, leader: u32) {
             Ok(_) => std::thread::sleep(BACKOFF),
             Err(()) => {
                 client = None;
+                session.reset();
                 std::thread::sleep(BACKOFF);
             }
         }
@@ -213,29 +221,56 @@ struct Fetched {
     waited: bool,
 }
 
-/// One Fetch for every partition followed from `leader`, in `jobs`' order.
-fn fetch(broker: &Broker, client: &mut Client, me: i32, jobs: &[Job]) -> Result<Fetched, ()> {
+/// The fetcher's half of its fetch session with the leader (KIP-227): each Fetch names only
+/// the partitions whose offset or epoch changed since the last, and the leader answers only
+/// partitions with records or news, so a round costs what moved, not what is followed.
+type Session = FetchSessionHandler<(String, i32), SessionPartition>;
+
+/// One Fetch for every partition followed from `leader`, in `jobs`' order, in the fetch
+/// session `session`.
+fn fetch(
+    broker: &Broker,
+    client: &mut Client,
+    session: &mut Session,
+    me: i32,
+    jobs: &[Job],
+) -> Result<Fetched, ()> {
     if jobs.is_empty() {
         return Ok(Fetched::default());
     }
     let mut asked: BTreeMap<(&str, i32), &Job> = BTreeMap::new();
-    let partitions = jobs.iter().filter_map(|job| match job.task {
-        FollowerTask::Fetch {
-            offset,
-            leader_epoch,
-            ..
-        } => {
-            let (topic, index) = (job.partition.topic.as_str(), job.partition.index);
-            asked.insert((topic, index), job);
-            let partition = FetchPartition::default()
-                .with_partition(index)
-                .with_current_leader_epoch(leader_epoch)
-                .with_fetch_offset(offset)
-                .with_log_start_offset(-1)
-                .with_partition_max_bytes(PARTITION_MAX_BYTES);
-            Some((topic, partition))
-        }
-        FollowerTask::EpochEnd { .. } => None,
+    let wanted: Vec<((String, i32), SessionPartition)> = jobs
+        .iter()
+        .filter_map(|job| match job.task {
+            FollowerTask::Fetch {
+                offset,
+                leader_epoch,
+                ..
+            } => {
+                let (topic, index) = (job.partition.topic.as_str(), job.partition.index);
+                asked.insert((topic, index), job);
+                let read = SessionPartition {
+                    // Named by the key; the request is built from it.
+                    topic: TopicName::default(),
+                    topic_id: uuid::Uuid::nil(),
+                    fetch_offset: offset,
+                    partition_max_bytes: PARTITION_MAX_BYTES,
+                    current_leader_epoch: leader_epoch,
+                };
+                Some(((topic.to_string(), index), read))
+            }
+            FollowerTask::EpochEnd { .. } => None,
+        })
+        .collect();
+    let next = session.build(&wanted);
+    let partitions = next.partitions.iter().map(|((topic, index), read)| {
+        let partition = FetchPartition::default()
+            .with_partition(*index)
+            .with_current_leader_epoch(read.current_leader_epoch)
+            .with_fetch_offset(read.fetch_offset)
+            .with_log_start_offset(-1)
+            .with_partition_max_bytes(read.partition_max_bytes);
+        (topic.as_str(), partition)
     });
     let topics = by_topic(partitions)
         .into_iter()
@@ -245,15 +280,39 @@ fn fetch(broker: &Broker, client: &mut Client, me: i32, jobs: &[Job]) -> Result<
                 .with_partitions(partitions)
         })
         .collect();
+    let forgotten = by_topic(next.forgotten.iter().map(|(t, p)| (t.as_str(), *p)))
+        .into_iter()
+        .map(|(topic, partitions)| {
+            ForgottenTopic::default()
+                .with_topic(topic_name(topic))
+                .with_partitions(partitions)
+        })
+        .collect();
     let request = FetchRequest::default()
         .with_replica_id(BrokerId(me))
         .with_max_wait_ms(MAX_WAIT_MS)
         .with_min_bytes(1)
         .with_max_bytes(FETCH_MAX_BYTES)
-        .with_topics(topics);
+        .with_session_id(next.session_id)
+        .with_session_epoch(next.epoch)
+        .with_topics(topics)
+        .with_forgotten_topics_data(forgotten);
     let response: FetchResponse = client
         .call(ApiKey::Fetch, FETCH_VERSION, &request)
         .map_err(drop)?;
+    session.handle_response(response.error_code, response.session_id);
+    if response.error_code != error_code::NONE {
+        // A session the leader lost (it restarted, or evicted it): the next round is full.
+        tracing::debug!(
+            "fetch session {} refused by the leader (error {}): starting a new one",
+            next.session_id,
+            response.error_code
+        );
+        return Ok(Fetched {
+            moved: true,
+            waited: false,
+        });
+    }
     let mut fetched = Fetched {
         moved: false,
         waited: true,
