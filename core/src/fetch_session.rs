@@ -210,15 +210,18 @@ impl<K: Ord + Clone, R: Clone> FetchSessions<K, R> {
                 }
             }
         }
+        let mut dropped = false;
         for key in forgotten {
-            session.partitions.remove(key);
+            dropped |= session.partitions.remove(key).is_some();
         }
         if session.partitions.is_empty() {
             self.sessions.remove(&session_id);
             return Ok((FetchContext::Sessionless, Vec::new()));
         }
         let partitions = &session.partitions;
-        session.order.retain(|k| partitions.contains_key(k));
+        if dropped {
+            session.order.retain(|k| partitions.contains_key(k));
+        }
         session.epoch = next_epoch(epoch);
         session.last_used_ms = now_ms;
         let reads = session

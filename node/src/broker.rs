@@ -170,8 +170,8 @@ struct TopicMeta {
 /// A partition: its replica (the log, the producers writing to it, its role).
 #[derive(Debug)]
 pub struct Partition {
-    /// The topic's name.
-    pub topic: String,
+    /// The topic's name (shared: fetch sessions key partitions by it without copying it).
+    pub topic: Arc<str>,
     /// The partition index.
     pub index: i32,
     /// The timer's wake for this partition's next deadline ([`Broker::deadlines`]).
@@ -515,7 +515,7 @@ impl Broker {
             debug_assert!(ready.completed.is_empty() && ready.alter_partition.is_none());
         }
         Ok(Partition {
-            topic: topic.to_string(),
+            topic: Arc::from(topic),
             index,
             wake: Wake::default(),
             state: Mutex::new(PartitionState {
@@ -1762,7 +1762,7 @@ impl Broker {
         let Some(cluster) = self.cluster() else {
             return Ok(());
         };
-        let (topic, index) = (partition.topic.clone(), partition.index);
+        let (topic, index) = (partition.topic.to_string(), partition.index);
         let runtime = self
             .runtime
             .get()

@@ -55,7 +55,7 @@ pub struct SessionPartition {
 }
 
 /// A broker's incremental fetch sessions (KIP-227), whose rules are core's.
-pub type FetchSessionCache = FetchSessions<(String, i32), SessionPartition>;
+pub type FetchSessionCache = FetchSessions<(Arc<str>, i32), SessionPartition>;
 
 /// Fetch, waiting up to `max_wait_ms` for `min_bytes`.
 ///
@@ -75,11 +75,11 @@ pub(super) async fn fetch(
 ) -> FetchResponse {
     let version = ctx.header.request_api_version;
     let follower = request.replica_id.0 >= 0;
-    let updates: Vec<((String, i32), SessionPartition)> = request
+    let updates: Vec<((Arc<str>, i32), SessionPartition)> = request
         .topics
         .iter()
         .flat_map(|t| {
-            let name = topic_name(broker, &t.topic, t.topic_id);
+            let name: Arc<str> = Arc::from(topic_name(broker, &t.topic, t.topic_id));
             t.partitions.iter().map(move |p| {
                 let read = SessionPartition {
                     topic: t.topic.clone(),
@@ -93,11 +93,11 @@ pub(super) async fn fetch(
         })
         .collect();
     let opened = if version >= FIRST_SESSION_VERSION {
-        let forgotten: Vec<(String, i32)> = request
+        let forgotten: Vec<(Arc<str>, i32)> = request
             .forgotten_topics_data
             .iter()
             .flat_map(|t| {
-                let name = topic_name(broker, &t.topic, t.topic_id);
+                let name: Arc<str> = Arc::from(topic_name(broker, &t.topic, t.topic_id));
                 t.partitions.iter().map(move |p| (name.clone(), *p))
             })
             .collect();
@@ -118,16 +118,14 @@ pub(super) async fn fetch(
     let follower_allowed = !follower || ctx.may_cluster(broker, AclOperation::ClusterAction);
     let refused: BTreeSet<&str> = reads
         .iter()
-        .map(|((name, _), _)| name.as_str())
+        .map(|((name, _), _)| &**name)
         .filter(|name| {
             !follower_allowed
                 || (!follower && !ctx.may(broker, AclOperation::Read, ResourceType::Topic, name))
         })
         .collect();
-    let all_refused = !refused.is_empty()
-        && reads
-            .iter()
-            .all(|((name, _), _)| refused.contains(name.as_str()));
+    let all_refused =
+        !refused.is_empty() && reads.iter().all(|((name, _), _)| refused.contains(&**name));
     let wait = Duration::from_millis(
         u64::try_from(request.max_wait_ms)
             .unwrap_or(0)
@@ -183,7 +181,7 @@ fn session_error(e: SessionError) -> FetchResponse {
 
 /// The response: the partitions `named`, grouped by topic in reading order.
 fn respond(
-    reads: &[((String, i32), SessionPartition)],
+    reads: &[((Arc<str>, i32), SessionPartition)],
     partitions: Vec<PartitionData>,
     named: &[bool],
     session_id: i32,
@@ -195,9 +193,9 @@ fn respond(
             continue;
         }
         match topics.last_mut() {
-            Some(topic) if last == Some(name.as_str()) => topic.partitions.push(data),
+            Some(topic) if last == Some(&**name) => topic.partitions.push(data),
             _ => {
-                last = Some(name.as_str());
+                last = Some(&**name);
                 topics.push(
                     FetchableTopicResponse::default()
                         .with_topic(read.topic.clone())
@@ -239,7 +237,7 @@ struct Read {
 fn read_once(
     broker: &Broker,
     asker: &Asker,
-    reads: &[((String, i32), SessionPartition)],
+    reads: &[((Arc<str>, i32), SessionPartition)],
     refused: &BTreeSet<&str>,
 ) -> Read {
     let mut remaining = asker.max_bytes;
@@ -261,7 +259,7 @@ fn read_once(
             name,
             *index,
             p,
-            refused.contains(name.as_str()),
+            refused.contains(&**name),
             &mut remaining,
             read.bytes,
         );

@@ -164,7 +164,7 @@ fn ask_epoch_ends(broker: &Broker, client: &mut Client, me: i32, jobs: &[Job]) -
             current_leader_epoch,
             ..
         } => {
-            let (topic, index) = (job.partition.topic.as_str(), job.partition.index);
+            let (topic, index) = (&*job.partition.topic, job.partition.index);
             asked.insert((topic, index), (job, current_leader_epoch));
             let partition = OffsetForLeaderPartition::default()
                 .with_partition(index)
@@ -224,7 +224,7 @@ struct Fetched {
 /// The fetcher's half of its fetch session with the leader (KIP-227): each Fetch names only
 /// the partitions whose offset or epoch changed since the last, and the leader answers only
 /// partitions with records or news, so a round costs what moved, not what is followed.
-type Session = FetchSessionHandler<(String, i32), SessionPartition>;
+type Session = FetchSessionHandler<(Arc<str>, i32), SessionPartition>;
 
 /// One Fetch for every partition followed from `leader`, in `jobs`' order, in the fetch
 /// session `session`.
@@ -239,7 +239,7 @@ fn fetch(
         return Ok(Fetched::default());
     }
     let mut asked: BTreeMap<(&str, i32), &Job> = BTreeMap::new();
-    let wanted: Vec<((String, i32), SessionPartition)> = jobs
+    let wanted: Vec<((Arc<str>, i32), SessionPartition)> = jobs
         .iter()
         .filter_map(|job| match job.task {
             FollowerTask::Fetch {
@@ -247,7 +247,7 @@ fn fetch(
                 leader_epoch,
                 ..
             } => {
-                let (topic, index) = (job.partition.topic.as_str(), job.partition.index);
+                let (topic, index) = (&*job.partition.topic, job.partition.index);
                 asked.insert((topic, index), job);
                 let read = SessionPartition {
                     // Named by the key; the request is built from it.
@@ -257,7 +257,7 @@ fn fetch(
                     partition_max_bytes: PARTITION_MAX_BYTES,
                     current_leader_epoch: leader_epoch,
                 };
-                Some(((topic.to_string(), index), read))
+                Some(((job.partition.topic.clone(), index), read))
             }
             FollowerTask::EpochEnd { .. } => None,
         })
@@ -270,7 +270,7 @@ fn fetch(
             .with_fetch_offset(read.fetch_offset)
             .with_log_start_offset(-1)
             .with_partition_max_bytes(read.partition_max_bytes);
-        (topic.as_str(), partition)
+        (&**topic, partition)
     });
     let topics = by_topic(partitions)
         .into_iter()
@@ -280,7 +280,7 @@ fn fetch(
                 .with_partitions(partitions)
         })
         .collect();
-    let forgotten = by_topic(next.forgotten.iter().map(|(t, p)| (t.as_str(), *p)))
+    let forgotten = by_topic(next.forgotten.iter().map(|(t, p)| (&**t, *p)))
         .into_iter()
         .map(|(topic, partitions)| {
             ForgottenTopic::default()
