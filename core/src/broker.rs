@@ -163,6 +163,10 @@ pub struct Ready {
     pub alter_partition: Option<AlterPartition>,
     /// acks=all writes that completed or failed, to answer.
     pub completed: Vec<ProduceDone>,
+    /// The high watermark rose: records became readable without an append here (a
+    /// follower's fetch confirmed them), so fetches waiting for records may answer now
+    /// (Kafka's `Partition.maybeIncrementLeaderHW` completes delayed fetches).
+    pub high_watermark_rose: bool,
 }
 
 /// One partition on one node: its replica and the node's decisions around it. See the module
@@ -176,6 +180,8 @@ pub struct HostedPartition<S: SegmentStore = MemorySegmentStore> {
     last_flush_ms: u64,
     /// When the ISR proposal in flight goes again if still unanswered.
     alter_partition_resend_at_ms: Option<u64>,
+    /// The high watermark as of the last [`Ready`] (for [`Ready::high_watermark_rose`]).
+    reported_high_watermark: i64,
     ready: Ready,
 }
 
@@ -183,12 +189,13 @@ impl<S: SegmentStore> HostedPartition<S> {
     /// Hosts `replica` from `now_ms` (the time `flush.ms` counts from).
     pub fn new(replica: Replica<S>, config: HostConfig, now_ms: u64) -> Self {
         Self {
-            replica,
             config,
             unflushed_messages: 0,
             last_flush_ms: now_ms,
             alter_partition_resend_at_ms: None,
+            reported_high_watermark: replica.high_watermark(),
             ready: Ready::default(),
+            replica,
         }
     }
 
@@ -576,6 +583,9 @@ impl<S: SegmentStore> HostedPartition<S> {
             self.alter_partition_resend_at_ms = None;
         }
         self.ready.completed.extend(self.replica.poll_completed());
+        let high_watermark = self.replica.high_watermark();
+        self.ready.high_watermark_rose = high_watermark > self.reported_high_watermark;
+        self.reported_high_watermark = high_watermark;
         core::mem::take(&mut self.ready)
     }
 }

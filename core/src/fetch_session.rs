@@ -180,6 +180,7 @@ impl<K: Ord + Clone, R: Clone> FetchSessions<K, R> {
             if session_id != INVALID_SESSION_ID {
                 self.sessions.remove(&session_id);
             }
+            let updates = last_of_each(updates);
             let context = if epoch == FINAL_EPOCH {
                 FetchContext::Sessionless
             } else {
@@ -281,18 +282,20 @@ impl<K: Ord + Clone, R: Clone> FetchSessions<K, R> {
                     }
                     named.push(name);
                 }
-                // Named partitions go to the back of the reading order (Kafka moves them to
-                // the end of the session's map).
-                let mut loud = Vec::new();
+                // Partitions that returned records go to the back of the reading order, so one
+                // with a backlog cannot keep a response full at `max_bytes` to itself (Kafka's
+                // `IncrementalFetchContext.PartitionIterator` moves only those whose
+                // `recordsSize` > 0; moving every named one kept a busy partition first).
+                let mut served = Vec::new();
                 session.order.clear();
-                for ((key, _), name) in reads.iter().zip(&named) {
-                    if *name {
-                        loud.push(key.clone());
+                for ((key, _), answer) in reads.iter().zip(answers) {
+                    if answer.has_records {
+                        served.push(key.clone());
                     } else {
                         session.order.push(key.clone());
                     }
                 }
-                session.order.extend(loud);
+                session.order.extend(served);
                 session.last_used_ms = now_ms;
                 Ok((session_id, named))
             }
@@ -386,6 +389,30 @@ impl<K: Ord + Clone, R: Clone> FetchSessions<K, R> {
             None => false,
         }
     }
+}
+
+/// A full request's partitions with each named once: at its first place, with its last
+/// request (Kafka parses a Fetch into a map, where a repeated partition's later entry wins).
+fn last_of_each<K: Ord + Clone, R>(updates: Vec<(K, R)>) -> Vec<(K, R)> {
+    let mut last: BTreeMap<K, usize> = BTreeMap::new();
+    for (i, (key, _)) in updates.iter().enumerate() {
+        last.insert(key.clone(), i);
+    }
+    if last.len() == updates.len() {
+        return updates;
+    }
+    let mut first: BTreeMap<K, usize> = BTreeMap::new();
+    for (i, (key, _)) in updates.iter().enumerate() {
+        first.entry(key.clone()).or_insert(i);
+    }
+    let mut kept: Vec<(usize, (K, R))> = updates
+        .into_iter()
+        .enumerate()
+        .filter(|(i, (key, _))| last.get(key) == Some(i))
+        .map(|(i, entry)| (first.get(&entry.0).copied().unwrap_or(i), entry))
+        .collect();
+    kept.sort_by_key(|(at, _)| *at);
+    kept.into_iter().map(|(_, entry)| entry).collect()
 }
 
 /// What a fetcher sends next in its session: the session fields, the partitions to name (all
@@ -574,6 +601,67 @@ mod tests {
         // Named partitions go to the back of the reading order; forgotten ones are dropped.
         let (_, reads) = cache.begin(2, id, 2, vec![], &[("u", 0)]).unwrap();
         assert_eq!(reads, vec![(("t", 0), 6), (("t", 1), 9)]);
+    }
+
+    /// A partition with a backlog that fills every response cannot starve another: only
+    /// partitions that returned records move to the back of the reading order (Kafka's
+    /// `IncrementalFetchContext.PartitionIterator`), not those named for a moved high
+    /// watermark. A full request naming a partition twice reads it once, with the later
+    /// request (Kafka's request map).
+    #[test]
+    fn a_busy_partition_does_not_keep_the_front_of_the_session() {
+        let mut cache: FetchSessions<Key, i64> = FetchSessions::new(10, EVICTION_MS, 7);
+        let (context, reads) = cache
+            .begin(
+                0,
+                0,
+                0,
+                vec![(("t", 0), 0), (("t", 1), 0), (("t", 0), 3)],
+                &[],
+            )
+            .unwrap();
+        assert_eq!(reads, vec![(("t", 0), 3), (("t", 1), 0)]);
+        let (id, _) = cache
+            .finish(
+                0,
+                context,
+                true,
+                &reads,
+                &[answer(true, 10), answer(false, 1)],
+            )
+            .unwrap();
+        // A full fetch keeps the request's order; then t-0 returns records each round and
+        // t-1 is named only for its moving HW.
+        let (context, reads) = cache.begin(1, id, 1, vec![], &[]).unwrap();
+        assert_eq!(reads[0].0, ("t", 0));
+        let (_, named) = cache
+            .finish(
+                1,
+                context,
+                true,
+                &reads,
+                &[answer(true, 10), answer(false, 2)],
+            )
+            .unwrap();
+        assert_eq!(named, vec![true, true]);
+        let (context, reads) = cache.begin(2, id, 2, vec![], &[]).unwrap();
+        assert_eq!(reads[0].0, ("t", 1), "t-0 returned records: it goes last");
+        let (_, named) = cache
+            .finish(
+                2,
+                context,
+                true,
+                &reads,
+                &[answer(false, 3), answer(true, 10)],
+            )
+            .unwrap();
+        assert_eq!(named, vec![true, true]);
+        let (_, reads) = cache.begin(3, id, 3, vec![], &[]).unwrap();
+        assert_eq!(
+            reads[0].0,
+            ("t", 1),
+            "named only for its HW: t-1 keeps its place"
+        );
     }
 
     /// Kafka's `FetchManager.newContext`: an unknown session is FETCH_SESSION_ID_NOT_FOUND

@@ -1679,7 +1679,9 @@ impl Broker {
                 self.storage_failed(&what, &e.message);
             });
         }
-        if ready.appended > 0 {
+        // Consumers read up to the HW: on a leader whose HW a follower's fetch raised, a
+        // consumer's fetch waiting at the old HW has records now.
+        if ready.appended > 0 || ready.high_watermark_rose {
             self.wake_fetches();
         }
         if let Some(cut) = ready.truncated {
@@ -1738,17 +1740,29 @@ impl Broker {
     /// and come back at once for the others, two rounds (each reading every followed
     /// partition) for one produce request.
     pub fn appending<T>(&self, appends: impl FnOnce() -> T) -> T {
-        let outer = WAKE_DEFERRED.with(|d| d.replace(Some(false)));
-        let result = appends();
-        let woke = WAKE_DEFERRED.with(|d| d.replace(outer));
-        if woke == Some(true) {
-            match outer {
-                // Nested: the outer call wakes them.
-                Some(_) => WAKE_DEFERRED.with(|d| d.set(Some(true))),
-                None => self.appended.notify_waiters(),
+        /// Ends the deferral however `appends` ends (a panic included, or every later wake on
+        /// this worker thread would stay deferred), waking what it held back.
+        struct Deferral<'a> {
+            broker: &'a Broker,
+            outer: Option<bool>,
+        }
+        impl Drop for Deferral<'_> {
+            fn drop(&mut self) {
+                let woke = WAKE_DEFERRED.with(|d| d.replace(self.outer));
+                if woke == Some(true) {
+                    match self.outer {
+                        // Nested: the outer call wakes them.
+                        Some(_) => WAKE_DEFERRED.with(|d| d.set(Some(true))),
+                        None => self.broker.appended.notify_waiters(),
+                    }
+                }
             }
         }
-        result
+        let _deferral = Deferral {
+            broker: self,
+            outer: WAKE_DEFERRED.with(|d| d.replace(Some(false))),
+        };
+        appends()
     }
 
     /// Sends a leader's ISR change to the metadata quorum (cluster mode) from a task on the

@@ -399,6 +399,47 @@ fn a_consumer_group_resumes_at_its_commits_after_the_coordinator_is_killed() {
     });
 }
 
+/// Issue 19 (found reviewing KIP-227 sessions): a consumer's fetch waiting at the end of a
+/// replicated partition answers as soon as the followers confirm a record and the leader's
+/// high watermark rises, as Kafka completes delayed fetches on a HW move. Before, only an
+/// append woke waiting fetches; at that moment the HW had not moved yet, so a kafka-python
+/// consumer got each record only when its fetch.max.wait.ms ran out (~500 ms by default,
+/// here 5 s).
+#[test]
+fn a_waiting_consumer_gets_a_record_when_the_high_watermark_rises_not_at_its_max_wait() {
+    let _serial = one_at_a_time();
+    let cluster = Cluster::start("hw-wake", 3, SETTINGS);
+    let leader = create_topic(&cluster, "hw-wake");
+    let bootstrap = cluster.nodes[leader].bootstrap();
+    let out = run_client(
+        "python3",
+        &[
+            "tests/clients/cluster_fetch_wait.py",
+            &bootstrap,
+            "hw-wake",
+            "5000",
+        ],
+        b"",
+        Duration::from_secs(60),
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let report: serde_json::Value = serde_json::from_str(text.lines().last().unwrap_or_default())
+        .unwrap_or_else(|e| panic!("{e}: {text}"));
+    assert_eq!(
+        report["values"],
+        serde_json::json!(["v0", "v1", "v2", "v3", "v4"]),
+        "{report}"
+    );
+    let delays: Vec<i64> = report["delays_ms"]
+        .as_array()
+        .expect("delays")
+        .iter()
+        .map(|d| d.as_i64().unwrap_or(i64::MAX))
+        .collect();
+    // Far below the 5 s wait: the fetch ended when the record became readable.
+    assert!(delays.iter().all(|d| *d < 2_500), "{report}");
+}
+
 /// One record to partition 0 without retries: (Kafka error code, offset).
 fn produce_once(
     bootstrap: &str,

@@ -396,10 +396,12 @@ fn read_partition(
             if code != error_code::OFFSET_OUT_OF_RANGE {
                 tracing::warn!("fetch {name}-{index} at {}: {e}", p.fetch_offset);
             }
-            (
-                data.with_error_code(code).with_records(Some(Bytes::new())),
-                true,
-            )
+            // Kafka answers an erring partition with no high watermark (-1).
+            let data = data
+                .with_error_code(code)
+                .with_high_watermark(-1)
+                .with_records(Some(Bytes::new()));
+            (data, true)
         }
     }
 }
