@@ -289,6 +289,9 @@ pub struct FetchAnswer {
     pub high_watermark: i64,
     /// The leader's epoch.
     pub leader_epoch: i32,
+    /// The leader's log start offset (moved by DeleteRecords or retention): the follower's
+    /// moves up to it too, within the follower's HW (KIP-107).
+    pub log_start_offset: i64,
 }
 
 /// One broker's replica of one partition. See the module documentation.
@@ -895,6 +898,7 @@ impl<S: SegmentStore> Replica<S> {
             records,
             high_watermark: self.high_watermark,
             leader_epoch: self.leader_epoch,
+            log_start_offset: self.log.log_start_offset(),
         })
     }
 
@@ -1306,6 +1310,16 @@ impl<S: SegmentStore> Replica<S> {
             }
         }
         self.high_watermark = answer.high_watermark.min(self.log_end_offset());
+        // Records the leader deleted (DeleteRecords, retention) go here too, or they would be
+        // readable again once this replica leads (Kafka's follower: `processPartitionData` →
+        // `maybeIncrementLogStartOffset`, never past its own HW).
+        let start = answer.log_start_offset.min(self.high_watermark);
+        if start > self.log.log_start_offset() {
+            self.log
+                .delete_records_before(start, now_ms)
+                .map_err(ReplicaError::from_log)?;
+            self.cleaned_below = self.cleaned_below.max(start);
+        }
         self.check_invariants();
         Ok(())
     }
@@ -1439,6 +1453,60 @@ pub(crate) mod tests {
         b.build(&NoCodec).expect("a batch")
     }
 
+    /// KIP-107 (found by a review, issue 19): records deleted on the leader (DeleteRecords)
+    /// are deleted on a follower too, up to the follower's HW, from the log start in each
+    /// fetch answer (Kafka's `ReplicaFetcherThread.processPartitionData` →
+    /// `maybeIncrementLogStartOffset`). Before, a follower kept them, and after a failover the
+    /// new leader served them again.
+    #[test]
+    fn a_follower_deletes_what_the_leader_deleted_up_to_its_high_watermark() {
+        let mut follower = Replica::new(1, ReplicaConfig::default());
+        let _ = follower.become_follower(0, 3);
+        let mut leader = Replica::new(0, ReplicaConfig::default());
+        leader.become_leader(3, alloc::vec![0, 1], &[0, 1], 0);
+        for _ in 0..4 {
+            let _ = leader.handle_produce(0, &mut batch(5), Acks::Leader, 1, 1_000, &NoCodec);
+        }
+        let all = leader.read_all(20);
+        let copy = |follower: &mut Replica<MemorySegmentStore>, leader: &mut Replica<_>| {
+            let answer = leader
+                .handle_fetch(1, 1, follower.log_end_offset(), 3, usize::MAX)
+                .expect("a fetch");
+            follower
+                .handle_fetch_answer(&answer, &NoCodec, 1)
+                .expect("copied");
+        };
+        copy(&mut follower, &mut leader);
+        copy(&mut follower, &mut leader);
+        assert_eq!(
+            (follower.log_end_offset(), follower.high_watermark()),
+            (20, 20)
+        );
+        leader
+            .log_mut()
+            .delete_records_before(15, 2)
+            .expect("deleted");
+        copy(&mut follower, &mut leader);
+        assert_eq!(follower.log_start_offset(), 15);
+        assert!(
+            follower.log.read(10, usize::MAX, 20).is_err(),
+            "gone below 15"
+        );
+        // Never past the follower's own HW.
+        let mut behind = Replica::new(2, ReplicaConfig::default());
+        let _ = behind.become_follower(0, 3);
+        let answer = FetchAnswer {
+            records: all,
+            high_watermark: 12,
+            leader_epoch: 3,
+            log_start_offset: 15,
+        };
+        behind
+            .handle_fetch_answer(&answer, &NoCodec, 3)
+            .expect("copied");
+        assert_eq!(behind.log_start_offset(), 12);
+    }
+
     #[test]
     fn a_retry_of_a_batch_truncated_away_is_written_again() {
         // Issue 14's paused leader: broker 0 leads epoch 1 and appends producer 7's batch at
@@ -1474,6 +1542,7 @@ pub(crate) mod tests {
             records: leader_log.read_all(1),
             high_watermark: 1,
             leader_epoch: 2,
+            log_start_offset: 0,
         };
         replica
             .handle_fetch_answer(&answer, &NoCodec, 20)

@@ -340,6 +340,7 @@ fn fetch(
                         records: data.records.clone().unwrap_or_default().to_vec(),
                         high_watermark: data.high_watermark,
                         leader_epoch,
+                        log_start_offset: data.log_start_offset,
                     };
                     let records = !answer.records.is_empty();
                     let (copied, ready) =
