@@ -440,6 +440,42 @@ fn a_waiting_consumer_gets_a_record_when_the_high_watermark_rises_not_at_its_max
     assert!(delays.iter().all(|d| *d < 2_500), "{report}");
 }
 
+/// KIP-107 (found by a review, issue 19): records deleted at the leader with DeleteRecords
+/// stay deleted after the leader dies. Followers take the leader's log start from each fetch
+/// answer, as Kafka's `ReplicaFetcherThread` does; before, the new leader served offsets 0-14
+/// again.
+#[test]
+fn deleted_records_stay_deleted_after_a_failover() {
+    let _serial = one_at_a_time();
+    let mut cluster = Cluster::start("delete-failover", 3, SETTINGS);
+    let topic = "trimmed";
+    let leader = create_topic(&cluster, topic);
+    let bootstrap = cluster.bootstrap();
+    let input: String = (0..20).map(|i| format!("{i}\n")).collect();
+    runnel_cli(&["produce", topic, "-b", &bootstrap], input.as_bytes());
+    runnel_cli(
+        &[
+            "records", "delete", topic, "--before", "15", "-b", &bootstrap,
+        ],
+        b"",
+    );
+    // The followers' next fetch answers carry the new log start (at most MAX_WAIT_MS later).
+    std::thread::sleep(Duration::from_secs(1));
+    cluster.nodes[leader].kill();
+    let other = (0..3).find(|n| *n != leader).expect("another node");
+    cluster.wait_for(Duration::from_secs(20), "another leader", |c| {
+        c.partitions_seen_by(other, topic)
+            .first()
+            .is_some_and(|p| p.0.is_some_and(|l| l as usize != leader))
+    });
+    let survivors = cluster.nodes[other].bootstrap();
+    assert_eq!(
+        runnel_cli(&["consume", topic, "-b", &survivors], b""),
+        "15\n16\n17\n18\n19\n",
+        "only what DeleteRecords kept"
+    );
+}
+
 /// One record to partition 0 without retries: (Kafka error code, offset).
 fn produce_once(
     bootstrap: &str,
