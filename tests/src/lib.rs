@@ -807,7 +807,7 @@ pub fn python_json(args: &[&str], limit: Duration) -> serde_json::Value {
 }
 
 /// (partition, offset, value) triples from a JSON array.
-fn triples(value: &serde_json::Value) -> Vec<(i64, i64, String)> {
+pub fn triples(value: &serde_json::Value) -> Vec<(i64, i64, String)> {
     value
         .as_array()
         .expect("array")

@@ -382,18 +382,7 @@ fn kafka_python_reads_in_an_incremental_fetch_session() {
             }
         }
     }
-    let mut received: Vec<(i64, i64, String)> = r["received"]
-        .as_array()
-        .unwrap_or_else(|| panic!("{r}"))
-        .iter()
-        .map(|t| {
-            (
-                t[0].as_i64().unwrap_or(-1),
-                t[1].as_i64().unwrap_or(-1),
-                t[2].as_str().unwrap_or_default().to_string(),
-            )
-        })
-        .collect();
+    let mut received = runnel_tests::triples(&r["received"]);
     // Per partition in offset order as received; then the whole set, exactly once each.
     for p in 0..4 {
         let offsets: Vec<i64> = received.iter().filter(|t| t.0 == p).map(|t| t.1).collect();
