@@ -167,6 +167,10 @@ pub struct Ready {
     /// follower's fetch confirmed them), so fetches waiting for records may answer now
     /// (Kafka's `Partition.maybeIncrementLeaderHW` completes delayed fetches).
     pub high_watermark_rose: bool,
+    /// The log start offset moved without a DeleteRecords here (a follower took its
+    /// leader's, KIP-107): save it, as Kafka's `log-start-offset-checkpoint`, or a restart
+    /// would serve the deleted records again.
+    pub log_start_offset: Option<i64>,
 }
 
 /// One partition on one node: its replica and the node's decisions around it. See the module
@@ -373,8 +377,13 @@ impl<S: SegmentStore> HostedPartition<S> {
             return (Err(ReplicaError::NotLeaderOrFollower), self.take_ready());
         }
         let before = self.replica.log_end_offset();
+        let start_before = self.replica.log_start_offset();
         let result = self.replica.handle_fetch_answer(answer, codec, now_ms);
         self.note_append(before);
+        let start = self.replica.log_start_offset();
+        if start > start_before {
+            self.ready.log_start_offset = Some(start);
+        }
         (result, self.take_ready())
     }
 

@@ -540,9 +540,11 @@ impl<K: Ord + Clone, R: Clone + PartialEq> FetchSessionHandler<K, R> {
     }
 
     /// The request went unanswered (connection lost): the next one is full, on a new
-    /// connection, asking for a new session.
+    /// connection, and closes the old session while asking for a new one (Kafka's
+    /// `handleError`: `nextCloseExisting`), so it does not hold a cache slot until evicted.
     pub fn reset(&mut self) {
-        *self = Self::new();
+        self.epoch = INITIAL_EPOCH;
+        self.sent.clear();
     }
 }
 
@@ -748,6 +750,14 @@ mod tests {
         );
         handler.handle_response(error_code::FETCH_SESSION_ID_NOT_FOUND, 0);
         assert_eq!(handler.build(&[(("t", 0), 6)]).session_id, 0);
+        // A lost connection: the next request is full and closes the old session.
+        handler.handle_response(0, 88);
+        handler.reset();
+        let full = handler.build(&[(("t", 0), 6)]);
+        assert_eq!(
+            (full.session_id, full.epoch, full.partitions.len()),
+            (88, 0, 1)
+        );
     }
 
     /// The broker and the fetcher agree: driven together over rounds with random changes,

@@ -1313,11 +1313,12 @@ impl<S: SegmentStore> Replica<S> {
         // Records the leader deleted (DeleteRecords, retention) go here too, or they would be
         // readable again once this replica leads (Kafka's follower: `processPartitionData` →
         // `maybeIncrementLogStartOffset`, never past its own HW).
+        // The copy stands even if this fails (a full disk refusing the active segment's
+        // roll): the next answer carries the log start again.
         let start = answer.log_start_offset.min(self.high_watermark);
-        if start > self.log.log_start_offset() {
-            self.log
-                .delete_records_before(start, now_ms)
-                .map_err(ReplicaError::from_log)?;
+        if start > self.log.log_start_offset()
+            && self.log.delete_records_before(start, now_ms).is_ok()
+        {
             self.cleaned_below = self.cleaned_below.max(start);
         }
         self.check_invariants();

@@ -276,6 +276,12 @@ pub struct Commit {
     pub replicated: Option<Replicated>,
 }
 
+/// Saves a partition's log start offset (moved by DeleteRecords, or by a follower after its
+/// leader's) in `log-start-offset` in its directory `dir`, read back at open.
+fn save_log_start(dir: &Path, start: i64) -> std::io::Result<()> {
+    fs::write(dir.join("log-start-offset"), start.to_string())
+}
+
 thread_local! {
     /// Inside [`Broker::appending`] on this thread: whether an append wants fetches woken.
     static WAKE_DEFERRED: std::cell::Cell<Option<bool>> = const { std::cell::Cell::new(None) };
@@ -1684,6 +1690,17 @@ impl Broker {
         if ready.appended > 0 || ready.high_watermark_rose {
             self.wake_fetches();
         }
+        if let Some(start) = ready.log_start_offset {
+            let dir = self.partition_dir(&partition.topic, partition.index);
+            if let Err(e) = save_log_start(&dir, start) {
+                // Saved again at the next move; until then a restart starts lower.
+                tracing::warn!(
+                    "{}-{}: saving log start {start}: {e}",
+                    partition.topic,
+                    partition.index
+                );
+            }
+        }
         if let Some(cut) = ready.truncated {
             tracing::info!(
                 "{}-{}: truncated from {} to {}",
@@ -2370,7 +2387,7 @@ impl Broker {
                 ),
                 e => ApiError::new(e.kafka_error_code(), e.to_string()),
             })?;
-        fs::write(dir.join("log-start-offset"), start.to_string())
+        save_log_start(dir, start)
             .map_err(|e| ApiError::new(error_code::KAFKA_STORAGE_ERROR, e.to_string()))?;
         Ok(start)
     }

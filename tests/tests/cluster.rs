@@ -474,6 +474,36 @@ fn deleted_records_stay_deleted_after_a_failover() {
         "15\n16\n17\n18\n19\n",
         "only what DeleteRecords kept"
     );
+    // The followers saved the log start they took (Kafka's log-start-offset checkpoint): both
+    // survivors restarted still serve from 15.
+    let third = (0..3)
+        .find(|n| *n != leader && *n != other)
+        .expect("a third node");
+    for n in [other, third] {
+        cluster.nodes[n].kill();
+    }
+    for n in [other, third] {
+        cluster.nodes[n].restart();
+    }
+    // Read once a restarted node leads (it acts on its metadata once registered again).
+    let served = std::cell::RefCell::new(String::new());
+    cluster.wait_for(
+        Duration::from_secs(30),
+        "a leader serving after the restart",
+        |_| {
+            let out = std::process::Command::new(runnel_tests::runnel_binary())
+                .args(["consume", topic, "-b", &survivors])
+                .output()
+                .expect("the CLI runs");
+            *served.borrow_mut() = String::from_utf8_lossy(&out.stdout).into_owned();
+            out.status.success()
+        },
+    );
+    assert_eq!(
+        served.into_inner(),
+        "15\n16\n17\n18\n19\n",
+        "still only what DeleteRecords kept after a restart"
+    );
 }
 
 /// One record to partition 0 without retries: (Kafka error code, offset).

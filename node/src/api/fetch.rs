@@ -146,7 +146,15 @@ pub(super) async fn fetch(
         appended.as_mut().enable();
         let read = read_once(broker, &asker, &reads, &refused);
         let now = tokio::time::Instant::now();
-        if read.bytes >= min_bytes.max(1) || read.errors || all_refused || now >= deadline {
+        // Nothing to read (a request closing its session, or one that forgot every partition)
+        // answers at once, as in Kafka.
+        let nothing = reads.is_empty();
+        if read.bytes >= min_bytes.max(1)
+            || read.errors
+            || all_refused
+            || nothing
+            || now >= deadline
+        {
             broker
                 .metrics
                 .bytes_out
