@@ -156,11 +156,6 @@ impl<K: Ord + Clone, R: Clone> FetchSessions<K, R> {
         self.sessions.is_empty()
     }
 
-    /// Partitions held over all sessions.
-    pub fn partitions(&self) -> usize {
-        self.sessions.values().map(|s| s.partitions.len()).sum()
-    }
-
     /// Opens a fetch (Kafka's `FetchManager.newContext`): the kind of fetch, and every
     /// partition it reads with its request, in reading order. A full request reads `updates`
     /// as given (closing the session it names); an incremental one applies `updates` (new or
