@@ -79,7 +79,7 @@ pub(super) async fn fetch(
         .topics
         .iter()
         .flat_map(|t| {
-            let name: Arc<str> = Arc::from(topic_name(broker, &t.topic, t.topic_id));
+            let name = topic_name(broker, &t.topic, t.topic_id);
             t.partitions.iter().map(move |p| {
                 let read = SessionPartition {
                     topic: t.topic.clone(),
@@ -97,7 +97,7 @@ pub(super) async fn fetch(
             .forgotten_topics_data
             .iter()
             .flat_map(|t| {
-                let name: Arc<str> = Arc::from(topic_name(broker, &t.topic, t.topic_id));
+                let name = topic_name(broker, &t.topic, t.topic_id);
                 t.partitions.iter().map(move |p| (name.clone(), *p))
             })
             .collect();
@@ -414,15 +414,16 @@ fn read_partition(
     }
 }
 
-/// A fetched topic's name: as asked, or from its id (Fetch v13+ names topics by id).
-fn topic_name(broker: &Broker, topic: &TopicName, topic_id: uuid::Uuid) -> String {
+/// A fetched topic's name, as a session key: as asked, or from its id (Fetch v13+ names
+/// topics by id).
+fn topic_name(broker: &Broker, topic: &TopicName, topic_id: uuid::Uuid) -> Arc<str> {
     if topic.0.is_empty() {
         broker
             .topic_by_id(topic_id)
-            .map(|t| t.name.clone())
-            .unwrap_or_default()
+            .map(|t| Arc::from(t.name.as_str()))
+            .unwrap_or_else(|| Arc::from(""))
     } else {
-        topic.0.to_string()
+        Arc::from(topic.0.as_str())
     }
 }
 
