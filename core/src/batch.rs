@@ -686,6 +686,7 @@ pub struct BatchBuilder<'a> {
     base_sequence: i32,
     partition_leader_epoch: i32,
     transactional: bool,
+    control: bool,
     log_append_time: bool,
     delete_horizon_ms: Option<i64>,
     last_offset_delta: Option<i32>,
@@ -703,6 +704,7 @@ impl<'a> BatchBuilder<'a> {
             base_sequence: -1,
             partition_leader_epoch: -1,
             transactional: false,
+            control: false,
             log_append_time: false,
             delete_horizon_ms: None,
             last_offset_delta: None,
@@ -720,6 +722,7 @@ impl<'a> BatchBuilder<'a> {
         builder.base_sequence = header.base_sequence;
         builder.partition_leader_epoch = header.partition_leader_epoch;
         builder.transactional = header.is_transactional();
+        builder.control = header.is_control();
         builder.log_append_time = header.is_log_append_time();
         builder.delete_horizon_ms = header.delete_horizon_ms();
         builder.last_offset_delta = Some(header.last_offset_delta);
@@ -737,6 +740,18 @@ impl<'a> BatchBuilder<'a> {
         self.producer_id = producer_id;
         self.producer_epoch = producer_epoch;
         self.base_sequence = base_sequence;
+        self
+    }
+
+    /// Marks the batch as part of a transaction (attribute bit 4, KIP-98).
+    pub fn transactional(mut self, transactional: bool) -> Self {
+        self.transactional = transactional;
+        self
+    }
+
+    /// Marks the batch as holding control records (transaction markers, attribute bit 5).
+    pub fn control(mut self, control: bool) -> Self {
+        self.control = control;
         self
     }
 
@@ -813,6 +828,9 @@ impl<'a> BatchBuilder<'a> {
         }
         if self.transactional {
             attributes |= TRANSACTIONAL_BIT;
+        }
+        if self.control {
+            attributes |= CONTROL_BIT;
         }
         if self.delete_horizon_ms.is_some() {
             attributes |= DELETE_HORIZON_BIT;

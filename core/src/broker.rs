@@ -40,8 +40,10 @@
 use alloc::vec::Vec;
 
 pub mod groups;
+pub mod transactions;
 
 pub use groups::{CommitEntry, CommitPlan, CoordinatorMove, Elected, HostedGroups};
+pub use transactions::{HostedTransactions, MarkerJob, TxnPlan, TxnState, TxnTransition};
 
 /// One keyed record of a log: (offset, key, value; `None` for a tombstone).
 pub type KeyedRecord = (i64, Vec<u8>, Option<Vec<u8>>);

@@ -98,7 +98,13 @@ impl<S: SegmentStore> Log<S> {
         for segment in &segments {
             let bytes = self.segment_bytes(segment)?;
             for batch in batch::batches(&bytes) {
-                for record in batch?.records(codec, &mut scratch)? {
+                let batch = batch?;
+                if batch.header().is_transactional() {
+                    // Transactional batches and markers are kept whole and their keys
+                    // shadow nothing (see `clean_batch`).
+                    continue;
+                }
+                for record in batch.records(codec, &mut scratch)? {
                     let record = record?;
                     if let Some(key) = record.key {
                         latest.insert(key.to_vec(), record.offset);
@@ -182,6 +188,13 @@ fn clean_batch(
     delete_horizon_ms: i64,
     report: &mut CompactionReport,
 ) -> Result<Kept, crate::batch::BatchError> {
+    if batch.header().is_transactional() {
+        // runnel does not clean transactions yet: a record of an aborted transaction must
+        // not shadow the committed one before it, and a marker must outlive its records
+        // (Kafka's cleaner drops aborted records and, after `delete.retention.ms`, markers).
+        // Keeping them whole loses nothing.
+        return Ok(Kept::Whole);
+    }
     let horizon = batch.header().delete_horizon_ms();
     let horizon_passed = horizon.is_some_and(|h| now_ms as i64 >= h);
     let mut scratch = Vec::new();

@@ -132,6 +132,21 @@ codes! {
     CLUSTER_AUTHORIZATION_FAILED = 31;
     /// No authorizer is configured, so there are no ACLs to create, describe or delete.
     SECURITY_DISABLED = 54;
+    /// A transactional request in a state that does not allow it (EndTxn with nothing
+    /// ongoing, a transactional write to a partition not added to the transaction, KIP-890).
+    INVALID_TXN_STATE = 48;
+    /// The producer id is not the one the coordinator gave this transactional id.
+    INVALID_PRODUCER_ID_MAPPING = 49;
+    /// `transaction.timeout.ms` above the broker's `transaction.max.timeout.ms`.
+    INVALID_TRANSACTION_TIMEOUT = 50;
+    /// Another operation on this transactional id is in progress (markers being written):
+    /// retry (Kafka's clients do, after `retry.backoff.ms`).
+    CONCURRENT_TRANSACTIONS = 51;
+    /// A newer producer with the same transactional id took over (epoch bumped): this one can
+    /// write nothing more (KIP-588 split it from INVALID_PRODUCER_EPOCH).
+    PRODUCER_FENCED = 90;
+    /// The transactional id is unknown to the coordinator (DescribeTransactions).
+    TRANSACTIONAL_ID_NOT_FOUND = 105;
 }
 
 #[cfg(test)]

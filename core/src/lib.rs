@@ -76,4 +76,5 @@ pub mod sim;
 pub mod sweep;
 pub mod topic_config;
 pub mod topic_name;
+pub mod txn;
 pub mod varint;

@@ -773,10 +773,12 @@ impl<S: SegmentStore> Log<S> {
             if !header.is_control() {
                 self.check_records(&records[position..position + size], codec, now_ms)?;
             }
-            recompress |= self
-                .config
-                .compression_type
-                .is_some_and(|target| header.compression().ok() != Some(target));
+            // Markers stay uncompressed, as Kafka writes them: every reader parses them.
+            recompress |= !header.is_control()
+                && self
+                    .config
+                    .compression_type
+                    .is_some_and(|target| header.compression().ok() != Some(target));
             position += size;
         }
         if recompress {

@@ -141,10 +141,11 @@ impl ProducerStateTable {
                 base_offset: w.base_offset,
             });
         }
-        let expected = entry
-            .batches
-            .back()
-            .map_or(0, |w| next_sequence(w.last_sequence));
+        // An entry with no batches only knows the epoch (a transaction marker made it):
+        // the sequence is as unknown as a new producer's.
+        let Some(expected) = entry.batches.back().map(|w| next_sequence(w.last_sequence)) else {
+            return Ok(SequenceCheck::Append);
+        };
         if header.base_sequence == expected {
             Ok(SequenceCheck::Append)
         } else {
@@ -189,6 +190,10 @@ impl ProducerStateTable {
 
     /// Records that the batch with `header` was appended at `base_offset`.
     pub fn record(&mut self, header: &BatchHeader, base_offset: i64) {
+        if header.is_control() && header.producer_id >= 0 {
+            self.record_marker(header.producer_id, header.producer_epoch);
+            return;
+        }
         if header.producer_id < 0 || header.base_sequence < 0 {
             return;
         }
@@ -207,6 +212,22 @@ impl ProducerStateTable {
         while entry.batches.len() > BATCHES_REMEMBERED {
             entry.batches.pop_front();
         }
+    }
+
+    /// A transaction marker of `producer_id` at `producer_epoch` was written: a newer epoch
+    /// fences the older one here too (Kafka's `ProducerAppendInfo.appendEndTxnMarker`), so a
+    /// zombie's late batch is refused with INVALID_PRODUCER_EPOCH.
+    pub fn record_marker(&mut self, producer_id: i64, producer_epoch: i16) {
+        let entry = self.producers.entry(producer_id).or_default();
+        if producer_epoch > entry.epoch || entry.batches.is_empty() {
+            entry.epoch = producer_epoch;
+            entry.batches.clear();
+        }
+    }
+
+    /// The epoch this table holds for `producer_id`, if it knows the producer.
+    pub fn epoch(&self, producer_id: i64) -> Option<i16> {
+        self.producers.get(&producer_id).map(|e| e.epoch)
     }
 
     /// Forgets every batch written at or above `offset`: the log was truncated there (a

@@ -32,6 +32,7 @@ use crate::error_code;
 use crate::log::{Log, LogConfig, LogError, MemorySegmentStore, RecordsRefused, SegmentStore};
 use crate::producer::{ProducerError, ProducerStateTable, SequenceCheck};
 use crate::retention::RetentionReport;
+use crate::txn::{AbortedTxn, ControlType, TxnIndex};
 
 /// A broker id.
 pub type BrokerId = u32;
@@ -317,6 +318,8 @@ pub struct Replica<S: SegmentStore = MemorySegmentStore> {
     cleaned_below: i64,
     /// Idempotent producers' last batches in this log (rebuilt at open, cut with the log).
     producers: ProducerStateTable,
+    /// The transactions open and aborted in this log (rebuilt at open, cut with the log).
+    txns: TxnIndex,
     /// The partition state applied last, to ignore older ones.
     applied: Option<Applied>,
 }
@@ -396,6 +399,7 @@ impl<S: SegmentStore> Replica<S> {
             completed: Vec::new(),
             cleaned_below: 0,
             producers: ProducerStateTable::new(),
+            txns: TxnIndex::new(),
             applied: None,
         };
         let end = replica.log.log_end_offset();
@@ -412,6 +416,8 @@ impl<S: SegmentStore> Replica<S> {
                 }
                 // Kafka rebuilds the same state from its producer snapshots and the log.
                 replica.producers.record(h, h.base_offset);
+                // Markers are never compressed (`Log::append` keeps them as written).
+                replica.txns.record(&batch, &batch::NoCodec);
                 next = h.next_offset();
             }
             if next <= offset {
@@ -446,6 +452,23 @@ impl<S: SegmentStore> Replica<S> {
         &self.producers
     }
 
+    /// The transactions open and aborted in this log (KIP-98).
+    pub fn txns(&self) -> &TxnIndex {
+        &self.txns
+    }
+
+    /// The last stable offset: a `read_committed` reader reads below it (the first offset of
+    /// the oldest open transaction, or the HW; Kafka's `lastStableOffset`).
+    pub fn last_stable_offset(&self) -> i64 {
+        self.txns.last_stable_offset(self.high_watermark)
+    }
+
+    /// The aborted transactions a `read_committed` fetch from `fetch_offset` reading below
+    /// `upper_bound_offset` lists ([`TxnIndex::aborted_between`]).
+    pub fn aborted_txns(&self, fetch_offset: i64, upper_bound_offset: i64) -> Vec<AbortedTxn> {
+        self.txns.aborted_between(fetch_offset, upper_bound_offset)
+    }
+
     /// The log, to change (a single node's appends and config changes, which bypass
     /// replication).
     pub fn log_mut(&mut self) -> &mut Log<S> {
@@ -473,7 +496,9 @@ impl<S: SegmentStore> Replica<S> {
     /// `retention.ms` / `retention.bytes` when `cleanup.policy` has `delete`, compaction when
     /// it has `compact`, as `pass` asks. The active segment is never touched, as in Kafka.
     pub fn clean(&mut self, codec: &dyn Codec, now_ms: u64, pass: CleanPass) -> CleanReport {
-        let hw = self.high_watermark;
+        // Kafka cleans below the first unstable offset too: an open transaction may still be
+        // aborted.
+        let hw = self.last_stable_offset();
         let mut report = CleanReport::default();
         if pass.retention {
             match self.log.apply_retention(now_ms, hw) {
@@ -500,6 +525,8 @@ impl<S: SegmentStore> Replica<S> {
         if report.retention.segments_deleted > 0 {
             self.cleaned_below = self.cleaned_below.max(self.log.log_start_offset());
         }
+        self.txns
+            .forget_stable(self.high_watermark, self.log.log_start_offset());
         if report.compaction.ran {
             self.cleaned_below = self.cleaned_below.max(self.log.first_dirty_offset);
         }
@@ -793,6 +820,11 @@ impl<S: SegmentStore> Replica<S> {
         let header = *batch::BatchRef::parse(records)
             .map_err(|e| ReplicaError::AppendRefused(e.kafka_error_code()))?
             .header();
+        if batch::batches(records).any(|b| b.is_ok_and(|b| b.header().is_control())) {
+            // Only a transaction coordinator writes markers (Kafka's `AppendOrigin.CLIENT`:
+            // "Client produced a control record").
+            return Err(ReplicaError::AppendRefused(error_code::INVALID_RECORD));
+        }
         if let SequenceCheck::Duplicate { base_offset } = self.producers.check(&header)? {
             if acks != Acks::All {
                 return Ok(Some(base_offset));
@@ -806,7 +838,76 @@ impl<S: SegmentStore> Replica<S> {
             .map_err(ReplicaError::from_log)?;
         self.producers
             .record_stored(&header, info.base_offset, info.max_timestamp);
+        if header.is_transactional() && header.producer_id >= 0 {
+            self.txns.begin(header.producer_id, info.base_offset);
+        }
         self.advance_high_watermark();
+        self.await_appended(now_ms, request, &info, acks, timeout_ms)
+    }
+
+    /// Writes the marker ending producer `producer_id`'s transaction (Kafka's WriteTxnMarkers
+    /// on the partition's leader), with acks=all: `Ok(Some(offset))` once the ISR has it,
+    /// `Ok(None)` later through [`Replica::poll_completed`] with `request`. Errors:
+    /// NOT_LEADER_OR_FOLLOWER, NOT_ENOUGH_REPLICAS, INVALID_PRODUCER_EPOCH (a marker from an
+    /// epoch older than one written here), the store's.
+    #[allow(clippy::too_many_arguments)]
+    pub fn handle_marker(
+        &mut self,
+        now_ms: u64,
+        producer_id: i64,
+        producer_epoch: i16,
+        coordinator_epoch: i32,
+        control: ControlType,
+        request: u64,
+        timeout_ms: u64,
+        codec: &dyn Codec,
+    ) -> Result<Option<i64>, ReplicaError> {
+        if self.is_stuck(now_ms) {
+            return Err(ReplicaError::NotLeaderOrFollower);
+        }
+        let Role::Leader(state) = &self.role else {
+            return Err(ReplicaError::NotLeaderOrFollower);
+        };
+        if state.isr.len() < self.config.min_insync_replicas {
+            return Err(ReplicaError::NotEnoughReplicas);
+        }
+        if self
+            .producers
+            .epoch(producer_id)
+            .is_some_and(|e| e > producer_epoch)
+        {
+            return Err(ReplicaError::InvalidProducerEpoch);
+        }
+        let now = i64::try_from(now_ms).unwrap_or(i64::MAX);
+        let mut marker = crate::txn::control_batch(
+            producer_id,
+            producer_epoch,
+            coordinator_epoch,
+            control,
+            now,
+            codec,
+        )
+        .map_err(|e| ReplicaError::AppendRefused(e.kafka_error_code()))?;
+        let info = self
+            .log
+            .append(&mut marker, self.leader_epoch, codec, now_ms)
+            .map_err(ReplicaError::from_log)?;
+        self.producers.record_marker(producer_id, producer_epoch);
+        self.txns.end(producer_id, info.base_offset, control);
+        self.advance_high_watermark();
+        self.await_appended(now_ms, request, &info, Acks::All, timeout_ms)
+    }
+
+    /// After a leader's append at `info`: acknowledged now (acks 0/1, or the HW already past
+    /// it), or a pending acks=all write answered through [`Replica::poll_completed`].
+    fn await_appended(
+        &mut self,
+        now_ms: u64,
+        request: u64,
+        info: &crate::log::AppendInfo,
+        acks: Acks,
+        timeout_ms: u64,
+    ) -> Result<Option<i64>, ReplicaError> {
         if acks != Acks::All || self.high_watermark > info.last_offset {
             return Ok(Some(info.base_offset));
         }
@@ -1159,6 +1260,7 @@ impl<S: SegmentStore> Replica<S> {
     fn after_truncation(&mut self) {
         let leo = self.log_end_offset();
         self.producers.truncate_to(leo);
+        self.txns.truncate_to(leo);
         while self.epoch_starts.len() > 1
             && self.epoch_starts.last().is_some_and(|(_, s)| *s >= leo)
         {
@@ -1307,6 +1409,11 @@ impl<S: SegmentStore> Replica<S> {
                     self.record_epoch_start(h.partition_leader_epoch, h.base_offset);
                 }
                 self.producers.record(h, h.base_offset);
+            }
+            for batch in batch::batches(&answer.records).flatten() {
+                if batch.header().base_offset >= log_end_before {
+                    self.txns.record(&batch, codec);
+                }
             }
         }
         self.high_watermark = answer.high_watermark.min(self.log_end_offset());
