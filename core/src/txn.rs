@@ -266,9 +266,17 @@ mod tests {
         let batch = BatchRef::parse(&bytes).unwrap();
         let h = batch.header();
         assert!(h.is_control() && h.is_transactional());
-        assert_eq!((h.producer_id, h.producer_epoch, h.base_sequence), (42, 7, -1));
+        assert_eq!(
+            (h.producer_id, h.producer_epoch, h.base_sequence),
+            (42, 7, -1)
+        );
         let mut scratch = Vec::new();
-        let record = batch.records(&NoCodec, &mut scratch).unwrap().next().unwrap().unwrap();
+        let record = batch
+            .records(&NoCodec, &mut scratch)
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap();
         assert_eq!(record.key, Some(&[0, 0, 0, 1][..]));
         assert_eq!(record.value, Some(&[0, 0, 0, 0, 0, 3][..]));
         assert_eq!(control_type(&batch, &NoCodec), Some(ControlType::Commit));
@@ -302,12 +310,28 @@ mod tests {
         assert_eq!(
             aborted(0, 8),
             vec![
-                AbortedTxn { producer_id: 1, first_offset: 0, last_offset: 3 },
-                AbortedTxn { producer_id: 1, first_offset: 6, last_offset: 7 },
+                AbortedTxn {
+                    producer_id: 1,
+                    first_offset: 0,
+                    last_offset: 3
+                },
+                AbortedTxn {
+                    producer_id: 1,
+                    first_offset: 6,
+                    last_offset: 7
+                },
             ]
         );
-        assert_eq!(aborted(4, 8).len(), 1, "the first abort's marker is below the fetch");
-        assert_eq!(aborted(0, 5).len(), 1, "the second began past the upper bound");
+        assert_eq!(
+            aborted(4, 8).len(),
+            1,
+            "the first abort's marker is below the fetch"
+        );
+        assert_eq!(
+            aborted(0, 5).len(),
+            1,
+            "the second began past the upper bound"
+        );
     }
 
     #[test]
@@ -320,7 +344,11 @@ mod tests {
         assert!(!index.is_ongoing(2), "began at the cut");
         assert_eq!(index.aborted_between(0, 10).len(), 1);
         index.truncate_to(2);
-        assert_eq!(index.first_unstable_offset(), Some(0), "its abort marker was cut");
+        assert_eq!(
+            index.first_unstable_offset(),
+            Some(0),
+            "its abort marker was cut"
+        );
         assert!(index.aborted_between(0, 10).is_empty());
     }
 
@@ -334,6 +362,9 @@ mod tests {
         index.forget_stable(4, 0);
         assert_eq!(index.completed.len(), 1, "the commit is below the HW");
         index.forget_stable(4, 4);
-        assert!(index.completed.is_empty(), "the abort is below the log start");
+        assert!(
+            index.completed.is_empty(),
+            "the abort is below the log start"
+        );
     }
 }

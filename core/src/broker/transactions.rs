@@ -239,8 +239,7 @@ impl HostedTransactions {
     }
 
     fn check_free(&self, transactional_id: &str) -> Result<(), i16> {
-        if self.pending.contains(transactional_id) || self.markers_out.contains(transactional_id)
-        {
+        if self.pending.contains(transactional_id) || self.markers_out.contains(transactional_id) {
             return Err(error_code::CONCURRENT_TRANSACTIONS);
         }
         Ok(())
@@ -359,8 +358,7 @@ impl HostedTransactions {
             }
             _ => {}
         }
-        if txn.state == TxnState::Ongoing && partitions.iter().all(|p| txn.partitions.contains(p))
-        {
+        if txn.state == TxnState::Ongoing && partitions.iter().all(|p| txn.partitions.contains(p)) {
             return Ok(TxnPlan::Done);
         }
         let mut after = txn.clone();
@@ -467,7 +465,11 @@ impl HostedTransactions {
 
     /// Every marker of `job` is written: the transition to CompleteCommit or CompleteAbort,
     /// to write as any other (`None`: the id moved on or the coordinator was reloaded).
-    pub fn handle_markers_written(&mut self, job: &MarkerJob, now_ms: i64) -> Option<TxnTransition> {
+    pub fn handle_markers_written(
+        &mut self,
+        job: &MarkerJob,
+        now_ms: i64,
+    ) -> Option<TxnTransition> {
         self.markers_out.remove(&job.transactional_id);
         let txn = self.txns.get(&job.transactional_id)?;
         if txn.producer_id != job.producer_id || txn.producer_epoch != job.producer_epoch {
@@ -635,7 +637,7 @@ impl<'a> Reader<'a> {
     }
     fn string(&mut self) -> Option<String> {
         let len = usize::try_from(self.i16()?).ok()?;
-        Some(String::from_utf8(self.take(len)?.to_vec()).ok()?)
+        String::from_utf8(self.take(len)?.to_vec()).ok()
     }
 }
 
@@ -715,10 +717,15 @@ mod tests {
     fn a_transaction_commits_through_prepare_and_markers() {
         let mut c = HostedTransactions::new(TRANSACTION_MAX_TIMEOUT_MS);
         let mut next = ids();
-        let plan = c.prepare_init_producer_id("t", 60_000, None, 0, &mut next).unwrap();
+        let plan = c
+            .prepare_init_producer_id("t", 60_000, None, 0, &mut next)
+            .unwrap();
         write(&mut c, plan);
         let txn = c.describe("t").unwrap().clone();
-        assert_eq!((txn.producer_id, txn.producer_epoch, txn.state), (1001, 0, TxnState::Empty));
+        assert_eq!(
+            (txn.producer_id, txn.producer_epoch, txn.state),
+            (1001, 0, TxnState::Empty)
+        );
         let plan = c
             .prepare_add_partitions("t", 1001, 0, &[p("a", 0), p("a", 1)], 10)
             .unwrap();
@@ -749,7 +756,11 @@ mod tests {
         );
         finish(&mut c, job, 30);
         assert_eq!(c.describe("t").unwrap().state, TxnState::CompleteCommit);
-        assert_eq!(c.prepare_end_txn("t", 1001, 0, true, 31), Ok(TxnPlan::Done), "a retry");
+        assert_eq!(
+            c.prepare_end_txn("t", 1001, 0, true, 31),
+            Ok(TxnPlan::Done),
+            "a retry"
+        );
         assert_eq!(
             c.prepare_end_txn("t", 1001, 0, false, 31),
             Err(error_code::INVALID_TXN_STATE)
@@ -760,12 +771,18 @@ mod tests {
     fn a_new_instance_fences_the_old_and_aborts_what_it_left_open() {
         let mut c = HostedTransactions::new(TRANSACTION_MAX_TIMEOUT_MS);
         let mut next = ids();
-        let plan = c.prepare_init_producer_id("t", 60_000, None, 0, &mut next).unwrap();
+        let plan = c
+            .prepare_init_producer_id("t", 60_000, None, 0, &mut next)
+            .unwrap();
         write(&mut c, plan);
-        let plan = c.prepare_add_partitions("t", 1001, 0, &[p("a", 0)], 1).unwrap();
+        let plan = c
+            .prepare_add_partitions("t", 1001, 0, &[p("a", 0)], 1)
+            .unwrap();
         write(&mut c, plan);
         // The second instance: the open transaction is aborted at epoch 1 first.
-        let plan = c.prepare_init_producer_id("t", 60_000, None, 2, &mut next).unwrap();
+        let plan = c
+            .prepare_init_producer_id("t", 60_000, None, 2, &mut next)
+            .unwrap();
         let TxnPlan::WriteThenRetry(_) = &plan else {
             panic!("expected an abort first, got {plan:?}");
         };
@@ -777,7 +794,9 @@ mod tests {
             "the client retries while the markers go out"
         );
         finish(&mut c, job, 4);
-        let plan = c.prepare_init_producer_id("t", 60_000, None, 5, &mut next).unwrap();
+        let plan = c
+            .prepare_init_producer_id("t", 60_000, None, 5, &mut next)
+            .unwrap();
         write(&mut c, plan);
         let txn = c.describe("t").unwrap();
         assert_eq!((txn.producer_id, txn.producer_epoch), (1001, 2));
@@ -800,9 +819,13 @@ mod tests {
     fn an_expired_transaction_is_aborted_with_the_epoch_bumped() {
         let mut c = HostedTransactions::new(TRANSACTION_MAX_TIMEOUT_MS);
         let mut next = ids();
-        let plan = c.prepare_init_producer_id("t", 1_000, None, 0, &mut next).unwrap();
+        let plan = c
+            .prepare_init_producer_id("t", 1_000, None, 0, &mut next)
+            .unwrap();
         write(&mut c, plan);
-        let plan = c.prepare_add_partitions("t", 1001, 0, &[p("a", 0)], 100).unwrap();
+        let plan = c
+            .prepare_add_partitions("t", 1001, 0, &[p("a", 0)], 100)
+            .unwrap();
         write(&mut c, plan);
         assert_eq!(c.poll_timeout(), Some(1_100));
         assert!(c.handle_timeout(1_099).is_empty());
@@ -835,7 +858,9 @@ mod tests {
             c.prepare_add_partitions("t", 1, 0, &[p("a", 0)], 0),
             Err(error_code::INVALID_PRODUCER_ID_MAPPING)
         );
-        let plan = c.prepare_init_producer_id("t", 1_000, None, 0, &mut next).unwrap();
+        let plan = c
+            .prepare_init_producer_id("t", 1_000, None, 0, &mut next)
+            .unwrap();
         let TxnPlan::Write(t) = plan else { panic!() };
         c.handle_write_failed(&t);
         assert!(c.describe("t").is_none(), "a failed write changes nothing");
@@ -859,11 +884,15 @@ mod tests {
             }
         };
         for id in ["x", "y"] {
-            let plan = c.prepare_init_producer_id(id, 60_000, None, 0, &mut next).unwrap();
+            let plan = c
+                .prepare_init_producer_id(id, 60_000, None, 0, &mut next)
+                .unwrap();
             apply(&mut c, plan, &mut log);
         }
         let y = c.describe("y").unwrap().producer_id;
-        let plan = c.prepare_add_partitions("y", y, 0, &[p("a", 0)], 5).unwrap();
+        let plan = c
+            .prepare_add_partitions("y", y, 0, &[p("a", 0)], 5)
+            .unwrap();
         apply(&mut c, plan, &mut log);
         let plan = c.prepare_end_txn("y", y, 0, true, 6).unwrap();
         assert!(apply(&mut c, plan, &mut log).is_some());
@@ -873,9 +902,17 @@ mod tests {
         assert_eq!(skipped, 0);
         assert_eq!(moved.describe("x"), c.describe("x"));
         assert_eq!(moved.describe("y"), c.describe("y"));
-        assert_eq!(jobs.len(), 1, "y's commit is finished by the new coordinator");
         assert_eq!(
-            (jobs[0].control, jobs[0].coordinator_epoch, jobs[0].partitions.clone()),
+            jobs.len(),
+            1,
+            "y's commit is finished by the new coordinator"
+        );
+        assert_eq!(
+            (
+                jobs[0].control,
+                jobs[0].coordinator_epoch,
+                jobs[0].partitions.clone()
+            ),
             (ControlType::Commit, 4, vec![p("a", 0)])
         );
         let (_, skipped) = moved.handle_elected(5, vec![(vec![9u8], Some(vec![1u8]))]);
