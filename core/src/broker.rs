@@ -48,8 +48,18 @@ pub use transactions::{HostedTransactions, MarkerJob, TxnPlan, TxnState, TxnTran
 /// One keyed record of a log: (offset, key, value; `None` for a tombstone).
 pub type KeyedRecord = (i64, Vec<u8>, Option<Vec<u8>>);
 
+/// A log's keyed records as a coordinator loads them ([`HostedPartition::keyed_records`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct KeyedLog {
+    /// The records that count, in log order (committed transactions' at their marker).
+    pub records: Vec<KeyedRecord>,
+    /// Records of transactions still open: (producer id, record), by producer.
+    pub open_txn: Vec<(i64, KeyedRecord)>,
+}
+
 use crate::batch::Codec;
 use crate::controller::PartitionState;
+use crate::txn::ControlType;
 use crate::log::{LogError, MemorySegmentStore, SegmentStore};
 use crate::replica::{
     Acks, BrokerId, CleanPass, CleanReport, FetchAnswer, ProduceDone, Replica, ReplicaError,
@@ -218,16 +228,21 @@ impl<S: SegmentStore> HostedPartition<S> {
         &mut self.replica
     }
 
-    /// Every keyed record of the log, from its start to its end: (offset, key, value or `None`
-    /// for a tombstone), in log order. What a new group coordinator loads from
-    /// `__consumer_offsets` (Kafka's `GroupMetadataManager.loadGroupsAndOffsets` reads to the
-    /// log end). Reads 1 MiB at a time. Errors: the store cannot be read, or a batch is
-    /// corrupt or cannot be decompressed.
-    pub fn keyed_records(&self, codec: &dyn Codec) -> Result<Vec<KeyedRecord>, LogError<S::Error>> {
+    /// Every keyed record of the log that counts, from its start to its end: (offset, key,
+    /// value or `None` for a tombstone), in log order. What a new group coordinator loads
+    /// from `__consumer_offsets` (Kafka's `GroupMetadataManager.loadGroupsAndOffsets` reads
+    /// to the log end). A transaction's records count from its commit marker, in the
+    /// marker's place; an aborted transaction's never; an open one's are returned apart, as
+    /// (producer id, record) (Kafka holds them as pending transactional commits). Reads 1 MiB
+    /// at a time. Errors: the store cannot be read, or a batch is corrupt or cannot be
+    /// decompressed.
+    pub fn keyed_records(&self, codec: &dyn Codec) -> Result<KeyedLog, LogError<S::Error>> {
         let log = self.replica.log();
         let end = log.log_end_offset();
         let mut offset = log.log_start_offset();
-        let mut records = Vec::new();
+        let mut out = KeyedLog::default();
+        let mut open: alloc::collections::BTreeMap<i64, Vec<KeyedRecord>> =
+            alloc::collections::BTreeMap::new();
         let mut scratch = Vec::new();
         while offset < end {
             let bytes = log.read(offset, 1 << 20, end)?;
@@ -236,11 +251,24 @@ impl<S: SegmentStore> HostedPartition<S> {
             }
             for batch in crate::batch::batches(&bytes) {
                 let batch = batch?;
-                offset = batch.header().next_offset();
+                let header = *batch.header();
+                offset = header.next_offset();
+                if header.is_control() {
+                    let pending = open.remove(&header.producer_id).unwrap_or_default();
+                    if crate::txn::control_type(&batch, codec) == Some(ControlType::Commit) {
+                        out.records.extend(pending);
+                    }
+                    continue;
+                }
+                let target = if header.is_transactional() {
+                    open.entry(header.producer_id).or_default()
+                } else {
+                    &mut out.records
+                };
                 for record in batch.records(codec, &mut scratch)? {
                     let record = record?;
                     if let Some(key) = record.key {
-                        records.push((
+                        target.push((
                             record.offset,
                             key.to_vec(),
                             record.value.map(<[u8]>::to_vec),
@@ -249,7 +277,11 @@ impl<S: SegmentStore> HostedPartition<S> {
                 }
             }
         }
-        Ok(records)
+        out.open_txn = open
+            .into_iter()
+            .flat_map(|(producer, records)| records.into_iter().map(move |r| (producer, r)))
+            .collect();
+        Ok(out)
     }
 
     /// The host settings.
@@ -342,6 +374,36 @@ impl<S: SegmentStore> HostedPartition<S> {
         let result = self
             .replica
             .handle_produce(now_ms, records, acks, request, timeout_ms, codec);
+        self.note_append(before);
+        (result, self.poll(now_ms))
+    }
+
+    /// A transaction marker to write as leader ([`Replica::handle_marker`]), with acks=all:
+    /// `Ok(Some(offset))` written and replicated now, `Ok(None)` answered in a later
+    /// [`Ready::completed`] with `request`. Errors as [`Replica::handle_marker`].
+    #[allow(clippy::too_many_arguments)]
+    pub fn handle_marker(
+        &mut self,
+        now_ms: u64,
+        producer_id: i64,
+        producer_epoch: i16,
+        coordinator_epoch: i32,
+        control: crate::txn::ControlType,
+        request: u64,
+        timeout_ms: u64,
+        codec: &dyn Codec,
+    ) -> (Result<Option<i64>, ReplicaError>, Ready) {
+        let before = self.replica.log_end_offset();
+        let result = self.replica.handle_marker(
+            now_ms,
+            producer_id,
+            producer_epoch,
+            coordinator_epoch,
+            control,
+            request,
+            timeout_ms,
+            codec,
+        );
         self.note_append(before);
         (result, self.poll(now_ms))
     }

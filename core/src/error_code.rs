@@ -147,6 +147,8 @@ codes! {
     PRODUCER_FENCED = 90;
     /// The transactional id is unknown to the coordinator (DescribeTransactions).
     TRANSACTIONAL_ID_NOT_FOUND = 105;
+    /// Not attempted because another part of the same request failed (AddPartitionsToTxn).
+    OPERATION_NOT_ATTEMPTED = 55;
 }
 
 #[cfg(test)]

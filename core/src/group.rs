@@ -983,6 +983,29 @@ impl GroupCoordinator {
         Ok(())
     }
 
+    /// Whether a TxnOffsetCommit from `member_id` in `generation_id` may commit for
+    /// `group_id` (Kafka's `GroupCoordinator.doTxnCommitOffsets`, KIP-447): a member id, if
+    /// given, must be a member; a generation, if given (≥ 0), the current one. A producer
+    /// that sends neither (TxnOffsetCommit before v3) commits unchecked. Errors:
+    /// UNKNOWN_MEMBER_ID, ILLEGAL_GENERATION.
+    pub fn validate_txn_commit(
+        &self,
+        group_id: &str,
+        generation_id: i32,
+        member_id: &str,
+    ) -> Result<(), GroupError> {
+        let Some(group) = self.groups.get(group_id) else {
+            return Ok(());
+        };
+        if !member_id.is_empty() && !group.members.contains_key(member_id) {
+            return Err(GroupError::UnknownMemberId);
+        }
+        if generation_id >= 0 && generation_id != group.generation_id {
+            return Err(GroupError::IllegalGeneration);
+        }
+        Ok(())
+    }
+
     /// This broker stops coordinating: every group is dropped, and every JoinGroup and
     /// SyncGroup still waiting is answered NOT_COORDINATOR, so its member looks for the new
     /// coordinator at once (Kafka's `GroupCoordinator.onResignation` → `onGroupUnloaded`).

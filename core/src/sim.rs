@@ -3034,7 +3034,7 @@ impl Sim {
                     return;
                 };
                 // A memory store cannot fail, and the simulator writes only valid batches.
-                let records = hosted.keyed_records(&NoCodec).unwrap_or_default();
+                let records = hosted.keyed_records(&NoCodec).unwrap_or_default().records;
                 let replica = hosted.replica();
                 let (end, hw) = (replica.log_end_offset(), replica.high_watermark());
                 broker

@@ -23,6 +23,7 @@ use runnel_core::acl::{AclBinding, AclBindingFilter, AclOperation, Authorizer, R
 use runnel_core::batch::{self, BatchBuilder};
 use runnel_core::broker::{
     AlterPartition, AlterPartitionOutcome, CommitEntry, CommitPlan, CoordinatorMove, HostConfig,
+    HostedTransactions,
     HostedGroups, HostedPartition, Ready,
 };
 use runnel_core::controller::PartitionState as PartitionMetadata;
@@ -44,8 +45,18 @@ use crate::deadlines::{Deadlines, Wake};
 use crate::metrics::Metrics;
 use crate::storage::FileSegmentStore;
 
+mod txn;
+
 /// The internal topic that holds committed offsets.
 pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
+/// Whether `name` is one of Kafka's internal topics, which only coordinators write.
+pub fn is_internal_topic(name: &str) -> bool {
+    name == OFFSETS_TOPIC || name == TXN_STATE_TOPIC
+}
+
+/// The internal topic where the transaction coordinator keeps each transactional id's state
+/// (Kafka's `__transaction_state`, compacted, one partition here).
+pub const TXN_STATE_TOPIC: &str = "__transaction_state";
 /// How long a commit waits for the offsets topic's ISR (Kafka's offsets.commit.timeout.ms).
 pub const OFFSETS_COMMIT_TIMEOUT_MS: u64 = 5_000;
 /// Topic names longer than this are refused (Kafka's limit).
@@ -260,7 +271,7 @@ impl Topic {
 
     /// Whether this is an internal topic.
     pub fn is_internal(&self) -> bool {
-        self.name == OFFSETS_TOPIC
+        is_internal_topic(&self.name)
     }
 }
 
@@ -306,6 +317,8 @@ pub struct Broker {
     fetch_sessions: Mutex<crate::api::FetchSessionCache>,
     topics: RwLock<BTreeMap<String, Arc<Topic>>>,
     groups: Mutex<HostedGroups>,
+    /// The transaction coordinator (KIP-98), while this node leads `__transaction_state`.
+    txns: Mutex<HostedTransactions>,
     replies: Mutex<HashMap<ReplyToken, oneshot::Sender<GroupOutput>>>,
     next_token: AtomicU64,
     next_producer_id: AtomicI64,
@@ -395,6 +408,7 @@ impl Broker {
             )),
             topics: RwLock::new(BTreeMap::new()),
             groups: Mutex::new(HostedGroups::new(group_config)),
+            txns: Mutex::new(HostedTransactions::new(config.transaction_max_timeout_ms)),
             replies: Mutex::new(HashMap::new()),
             next_token: AtomicU64::new(1),
             // Producer ids from the start time, so ids stay unique across restarts.
@@ -449,7 +463,17 @@ impl Broker {
                 .create_topic(OFFSETS_TOPIC, 1, config)
                 .map_err(|e| e.message)?;
         }
+        if broker.topic(TXN_STATE_TOPIC).is_none() && broker.config.quorum_voters.is_empty() {
+            let mut config = BTreeMap::new();
+            config.insert("cleanup.policy".to_string(), "compact".to_string());
+            broker
+                .create_topic(TXN_STATE_TOPIC, 1, config)
+                .map_err(|e| e.message)?;
+        }
         broker.elect_coordinator()?;
+        if broker.config.quorum_voters.is_empty() {
+            broker.elect_txn_coordinator()?;
+        }
         Ok(broker)
     }
 
@@ -1891,7 +1915,7 @@ impl Broker {
                 // coordinator.
                 let was_leader = state.replica().is_leader();
                 let mut ready = state.host.handle_metadata(wanted.as_ref(), now);
-                if topic.is_internal() {
+                if topic.name == OFFSETS_TOPIC {
                     let is_leader = state.replica().is_leader();
                     let change = ready.role_change.as_ref();
                     moved = CoordinatorMove::of(was_leader, change, is_leader).or(moved);
@@ -2224,12 +2248,15 @@ impl Broker {
             let replica = state.replica();
             (entries, replica.log_end_offset(), replica.high_watermark())
         };
-        let elected = self.lock_groups().handle_elected(
+        let mut groups = self.lock_groups();
+        let elected = groups.handle_elected(
             group_config(&self.config),
-            entries,
+            entries.records,
             log_end_offset,
             high_watermark,
         );
+        groups.restore_pending_txn(entries.open_txn);
+        drop(groups);
         for (offset, e) in elected.skipped {
             tracing::warn!("{OFFSETS_TOPIC}: skipping record {offset}: {e}");
         }

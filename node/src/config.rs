@@ -156,6 +156,10 @@ pub struct BrokerConfig {
     /// `group.initial.rebalance.delay.ms`.
     #[serde(rename = "group.initial.rebalance.delay.ms")]
     pub group_initial_rebalance_delay_ms: u64,
+    /// `transaction.max.timeout.ms`: the longest `transaction.timeout.ms` a transactional
+    /// producer may ask for (Kafka's default, 15 minutes).
+    #[serde(rename = "transaction.max.timeout.ms")]
+    pub transaction_max_timeout_ms: i32,
     /// `controller.quorum.voters`: `id@host:port,...`, the nodes of the metadata quorum and
     /// the address each serves Raft on. Empty: a single node, no cluster.
     #[serde(rename = "controller.quorum.voters")]
@@ -246,6 +250,7 @@ impl Default for BrokerConfig {
             group_min_session_timeout_ms: 6_000,
             group_max_session_timeout_ms: 1_800_000,
             group_initial_rebalance_delay_ms: 0,
+            transaction_max_timeout_ms: runnel_core::broker::transactions::TRANSACTION_MAX_TIMEOUT_MS,
         }
     }
 }

@@ -1304,6 +1304,7 @@ async fn run(config: BrokerConfig) -> Result<(), String> {
     let admin = tokio::spawn(admin::serve(broker.clone(), pipelines, admin));
     let timers = tokio::spawn(timers(broker.clone()));
     let maintenance = tokio::spawn(maintenance(broker.clone()));
+    let txn_timeouts = tokio::spawn(abort_timed_out_txns(broker.clone()));
     stop.wait().await;
     if let (Some(heartbeats), Some(cluster)) = (heartbeats, broker.cluster()) {
         // Bounded: a node cut off from the quorum (or just restarted, before the quorum has a
@@ -1327,6 +1328,7 @@ async fn run(config: BrokerConfig) -> Result<(), String> {
     admin.abort();
     timers.abort();
     maintenance.abort();
+    txn_timeouts.abort();
     let flushing = broker.clone();
     tokio::task::spawn_blocking(move || flushing.flush_all())
         .await
@@ -1490,6 +1492,20 @@ async fn join_cluster(
 /// rebalance deadlines) and each partition's (acks=all timeouts, ISR lag, ISR proposals to
 /// send again, `flush.ms`), kept in [`Broker::deadlines`]. It sleeps until the earliest, or
 /// until an earlier one is set; nothing runs at a fixed rate.
+/// How often open transactions are checked against their `transaction.timeout.ms` (Kafka's
+/// `transaction.abort.timed.out.transaction.cleanup.interval.ms` is 10 s; 1 s here, so an
+/// expired transaction unblocks its partitions' last stable offset sooner).
+const TXN_TIMEOUT_CHECK_MS: u64 = 1_000;
+
+/// Aborts transactions open past their timeout, every [`TXN_TIMEOUT_CHECK_MS`].
+async fn abort_timed_out_txns(broker: Arc<Broker>) {
+    let mut tick = tokio::time::interval(Duration::from_millis(TXN_TIMEOUT_CHECK_MS));
+    loop {
+        tick.tick().await;
+        broker.abort_timed_out_txns().await;
+    }
+}
+
 async fn timers(broker: Arc<Broker>) {
     loop {
         let now = now_ms();

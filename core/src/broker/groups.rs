@@ -46,6 +46,7 @@ use crate::offsets::{
     encode_commit, validate,
 };
 use crate::replica::RoleChange;
+use super::KeyedRecord;
 
 /// One partition's entry of an OffsetCommit request.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -142,6 +143,9 @@ pub struct HostedGroups {
     /// Until its high watermark reaches it, the loaded records may still be truncated away
     /// (they may not be on the ISR yet), so nothing is served.
     loading_until: Option<i64>,
+    /// TxnOffsetCommits written and held until their producer's transaction ends: by
+    /// producer id, (base offset, plan) in write order.
+    pending_txn: BTreeMap<i64, Vec<(i64, CommitPlan)>>,
 }
 
 impl HostedGroups {
@@ -150,6 +154,7 @@ impl HostedGroups {
         Self {
             coordinator: GroupCoordinator::new(config),
             offsets: OffsetStore::new(),
+            pending_txn: BTreeMap::new(),
             written_at: BTreeMap::new(),
             loading_until: None,
         }
@@ -272,6 +277,84 @@ impl HostedGroups {
         self.check_ready()?;
         self.coordinator
             .validate_commit(group, generation_id, member_id)?;
+        Ok(plan_commit(now_ms, group, entries, partition_exists))
+    }
+
+    /// Plans a TxnOffsetCommit (KIP-98, KIP-447): checked as
+    /// [`GroupCoordinator::validate_txn_commit`], planned as [`HostedGroups::prepare_commit`].
+    /// The driver writes the records as a transactional batch of the producer; they count
+    /// only when its transaction commits ([`HostedGroups::handle_txn_commit_written`], then
+    /// [`HostedGroups::handle_txn_marker`]).
+    pub fn prepare_txn_commit(
+        &self,
+        now_ms: u64,
+        group: &str,
+        generation_id: i32,
+        member_id: &str,
+        entries: Vec<CommitEntry>,
+        partition_exists: impl Fn(&str, i32) -> bool,
+    ) -> Result<CommitPlan, GroupError> {
+        self.check_ready()?;
+        self.coordinator
+            .validate_txn_commit(group, generation_id, member_id)?;
+        Ok(plan_commit(now_ms, group, entries, partition_exists))
+    }
+
+    /// A TxnOffsetCommit's `plan` of `producer_id` was written at `base_offset`: held until
+    /// the producer's transaction ends (Kafka's `pendingTransactionalOffsetCommits`).
+    pub fn handle_txn_commit_written(&mut self, producer_id: i64, base_offset: i64, plan: CommitPlan) {
+        self.pending_txn
+            .entry(producer_id)
+            .or_default()
+            .push((base_offset, plan));
+    }
+
+    /// A marker of `producer_id` was written to `__consumer_offsets`: on a commit its held
+    /// commits are shown (over older ones only), on an abort dropped (Kafka's
+    /// `handleTxnCompletion`).
+    pub fn handle_txn_marker(&mut self, producer_id: i64, commit: bool) {
+        let Some(pending) = self.pending_txn.remove(&producer_id) else {
+            return;
+        };
+        if commit {
+            for (base_offset, plan) in &pending {
+                self.handle_commit_replicated(*base_offset, plan);
+            }
+        }
+    }
+
+    /// Whether `producer_id` has transactional commits held (written, transaction open).
+    pub fn has_pending_txn(&self, producer_id: i64) -> bool {
+        self.pending_txn.contains_key(&producer_id)
+    }
+
+    /// Open transactions' commits found in the log at load ((producer id, offset, key,
+    /// value), in log order) are held again, as before the move.
+    pub fn restore_pending_txn(&mut self, records: Vec<(i64, KeyedRecord)>) {
+        for (producer_id, (offset, key, value)) in records {
+            let Some(value) = value else { continue };
+            let Ok((key, value)) = decode_commit(&key, Some(&value)) else {
+                continue;
+            };
+            let Some(value) = value else { continue };
+            let plan = CommitPlan {
+                codes: alloc::vec![error_code::NONE],
+                records: Vec::new(),
+                commits: alloc::vec![(key, value)],
+            };
+            self.handle_txn_commit_written(producer_id, offset, plan);
+        }
+    }
+}
+
+/// The records and commits of an accepted commit's `entries` for `group` at `now_ms`.
+fn plan_commit(
+    now_ms: u64,
+    group: &str,
+    entries: Vec<CommitEntry>,
+    partition_exists: impl Fn(&str, i32) -> bool,
+) -> CommitPlan {
+    {
         let mut plan = CommitPlan {
             codes: Vec::with_capacity(entries.len()),
             records: Vec::new(),
@@ -302,8 +385,11 @@ impl HostedGroups {
             plan.commits.push((key, value));
             plan.codes.push(error_code::NONE);
         }
-        Ok(plan)
+        plan
     }
+}
+
+impl HostedGroups {
 
     /// `plan`'s records, appended to `__consumer_offsets` as one batch at `base_offset`, are
     /// replicated (the high watermark passed `base_offset`): they are shown, each over an

@@ -11,12 +11,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
+use kafka_protocol::messages::fetch_response::{
+    AbortedTransaction, FetchableTopicResponse, PartitionData,
+};
 use kafka_protocol::messages::offset_for_leader_epoch_response::{
     EpochEndOffset, OffsetForLeaderTopicResult,
 };
 use kafka_protocol::messages::{
-    BrokerId, FetchRequest, FetchResponse, OffsetForLeaderEpochRequest,
+    BrokerId, FetchRequest, ProducerId, FetchResponse, OffsetForLeaderEpochRequest,
     OffsetForLeaderEpochResponse, TopicName,
 };
 use std::collections::BTreeSet;
@@ -138,6 +140,7 @@ pub(super) async fn fetch(
         version,
         replica_id: request.replica_id.0,
         max_bytes,
+        read_committed: request.isolation_level == 1,
     };
     loop {
         // Registered before reading, so an append between the read and the wait still wakes us.
@@ -225,6 +228,9 @@ struct Asker {
     replica_id: i32,
     /// The request's `max_bytes`.
     max_bytes: usize,
+    /// `isolation_level` 1 (`read_committed`, KIP-98): records up to the last stable offset,
+    /// with the aborted transactions among them.
+    read_committed: bool,
 }
 
 /// One pass over the partitions a fetch reads.
@@ -374,11 +380,14 @@ fn read_partition(
             ),
         };
     }
-    // Consumers read up to the high watermark (on a single node, the log end).
+    // Consumers read up to the high watermark (on a single node, the log end); under
+    // read_committed up to the last stable offset (Kafka's `FetchIsolation.TXN_COMMITTED`).
     let hw = state.high_watermark();
+    let lso = state.replica().last_stable_offset();
+    let upper_bound = if asker.read_committed { lso } else { hw };
     let data = data
         .with_high_watermark(hw)
-        .with_last_stable_offset(hw)
+        .with_last_stable_offset(lso)
         .with_log_start_offset(if asker.version >= 5 {
             state.log().log_start_offset()
         } else {
@@ -389,7 +398,7 @@ fn read_partition(
     if total > 0 && limit == 0 {
         return (data.with_records(Some(Bytes::new())), false);
     }
-    match state.log().read(p.fetch_offset, limit.max(1), hw) {
+    match state.log().read(p.fetch_offset, limit.max(1), upper_bound) {
         // The log returns a first batch whole even past the limit; a later partition that
         // does not fit answers empty and its batch comes in the next fetch.
         Ok(bytes) if past_limit(total, limit, bytes.len()) => {
@@ -397,6 +406,24 @@ fn read_partition(
         }
         Ok(bytes) => {
             *remaining = remaining.saturating_sub(bytes.len());
+            // The aborted transactions among the records read (Kafka's
+            // `collectAbortedTransactions` up to the end of what was read).
+            let data = if asker.read_committed && !bytes.is_empty() {
+                let read_end = last_offset(&bytes).map_or(upper_bound, |o| o + 1);
+                let aborted = state
+                    .replica()
+                    .aborted_txns(p.fetch_offset, read_end)
+                    .into_iter()
+                    .map(|t| {
+                        AbortedTransaction::default()
+                            .with_producer_id(ProducerId(t.producer_id))
+                            .with_first_offset(t.first_offset)
+                    })
+                    .collect();
+                data.with_aborted_transactions(Some(aborted))
+            } else {
+                data
+            };
             (data.with_records(Some(Bytes::from(bytes))), false)
         }
         Err(e) => {
@@ -489,6 +516,19 @@ pub(super) fn offset_for_leader_epoch(
 }
 
 /// Records in a run of batches, from their headers alone.
+/// The offset of the last record of the last whole batch in `bytes`.
+fn last_offset(mut bytes: &[u8]) -> Option<i64> {
+    let mut last = None;
+    while let Ok(header) = BatchHeader::decode(bytes) {
+        if bytes.len() < header.size() {
+            break;
+        }
+        last = Some(header.last_offset());
+        bytes = &bytes[header.size()..];
+    }
+    last
+}
+
 fn record_count(mut bytes: &[u8]) -> u64 {
     let mut count = 0;
     while let Ok(header) = BatchHeader::decode(bytes) {

@@ -117,21 +117,20 @@ fn group_request_failed(request: &RequestKind, version: i16, error: i16) -> Opti
 /// REBALANCE_IN_PROGRESS (the coordinator's own deadline should always answer first).
 const HELD_REPLY_SLACK: Duration = Duration::from_secs(5);
 
-/// Why a transactional request is refused.
-pub(super) const NO_TRANSACTIONS: &str =
-    "transactions are not supported by runnel yet (no transaction coordinator)";
-
 /// Kafka's message for GROUP_AUTHORIZATION_FAILED (`Errors.java`), which FindCoordinator
 /// sends as its error message.
 const GROUP_AUTHORIZATION_FAILED_MESSAGE: &str = "Group authorization failed.";
+/// Kafka's message for TRANSACTIONAL_ID_AUTHORIZATION_FAILED (`Errors.java`).
+const TRANSACTIONAL_ID_AUTHORIZATION_FAILED_MESSAGE: &str = "Transactional Id authorization failed.";
 /// Kafka's message for COORDINATOR_NOT_AVAILABLE (`Errors.java`).
 const COORDINATOR_NOT_AVAILABLE_MESSAGE: &str = "The coordinator is not available.";
 
 /// FindCoordinator: one node coordinates every group — the node itself, or in a cluster the
-/// leader of `__consumer_offsets`, whose commits are replicated like any partition's.
-/// Transactions are not supported yet: a transaction coordinator (key type 1) is refused at
-/// once with TRANSACTIONAL_ID_AUTHORIZATION_FAILED and says why, so a client fails fast
-/// instead of retrying COORDINATOR_NOT_AVAILABLE until its timeout.
+/// leader of `__consumer_offsets`, whose commits are replicated like any partition's. A
+/// single node also coordinates every transactional id (key type 1); a cluster does not serve
+/// transactions yet, and refuses key type 1 at once with TRANSACTIONAL_ID_AUTHORIZATION_FAILED
+/// and says why, so a client fails fast instead of retrying COORDINATOR_NOT_AVAILABLE until
+/// its timeout.
 ///
 /// ACLs: DESCRIBE on the group (each key, v4+), else GROUP_AUTHORIZATION_FAILED. Errors carry
 /// Kafka's messages (v1+), as its `createFindCoordinatorResponse` sets `error.message()`.
@@ -142,20 +141,30 @@ pub(super) fn find_coordinator(
 ) -> FindCoordinatorResponse {
     let version = ctx.header.request_api_version;
     let coordinator = broker.coordinator_endpoint(ctx.listener);
-    let refused = |group: &str| {
-        request.key_type == 0
-            && !ctx.may(broker, AclOperation::Describe, ResourceType::Group, group)
+    // DESCRIBE on the group (key type 0) or the transactional id (key type 1).
+    let refused = |key: &str| match request.key_type {
+        0 if !ctx.may(broker, AclOperation::Describe, ResourceType::Group, key) => Some((
+            error_code::GROUP_AUTHORIZATION_FAILED,
+            GROUP_AUTHORIZATION_FAILED_MESSAGE,
+        )),
+        1 if !ctx.may(broker, AclOperation::Describe, ResourceType::TransactionalId, key) => {
+            Some((
+                error_code::TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
+                TRANSACTIONAL_ID_AUTHORIZATION_FAILED_MESSAGE,
+            ))
+        }
+        _ => None,
     };
     let (node, host, port) = match &coordinator {
         Some((id, host, port)) => (BrokerId(*id), s(host.clone()), i32::from(*port)),
         None => (BrokerId(-1), s(String::new()), -1),
     };
-    let (error, message) = if request.key_type == 1 {
+    let (error, message) = if request.key_type == 1 && !broker.serves_transactions() {
         (
             error_code::TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
-            Some(s(NO_TRANSACTIONS)),
+            Some(s(super::txn::NO_CLUSTER_TRANSACTIONS)),
         )
-    } else if request.key_type != 0 {
+    } else if !matches!(request.key_type, 0 | 1) {
         (
             error_code::INVALID_REQUEST,
             Some(s(format!(
@@ -177,13 +186,13 @@ pub(super) fn find_coordinator(
             .into_iter()
             .map(|key| {
                 let coordinator = Coordinator::default().with_key(key.clone());
-                if refused(key.as_str()) {
+                if let Some((code, why)) = refused(key.as_str()) {
                     return coordinator
                         .with_node_id(BrokerId(-1))
                         .with_host(s(String::new()))
                         .with_port(-1)
-                        .with_error_code(error_code::GROUP_AUTHORIZATION_FAILED)
-                        .with_error_message(Some(s(GROUP_AUTHORIZATION_FAILED_MESSAGE)));
+                        .with_error_code(code)
+                        .with_error_message(Some(s(why)));
                 }
                 coordinator
                     .with_node_id(node)
@@ -195,10 +204,10 @@ pub(super) fn find_coordinator(
             .collect();
         return FindCoordinatorResponse::default().with_coordinators(coordinators);
     }
-    if refused(request.key.as_str()) {
+    if let Some((code, why)) = refused(request.key.as_str()) {
         return FindCoordinatorResponse::default()
-            .with_error_code(error_code::GROUP_AUTHORIZATION_FAILED)
-            .with_error_message((version >= 1).then(|| s(GROUP_AUTHORIZATION_FAILED_MESSAGE)))
+            .with_error_code(code)
+            .with_error_message((version >= 1).then(|| s(why)))
             .with_node_id(BrokerId(-1))
             .with_port(-1);
     }

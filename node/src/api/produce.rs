@@ -99,7 +99,7 @@ fn append_all(
     for topic_data in topic_data {
         let name = topic_data.name.0.to_string();
         let writable = ctx.may(broker, AclOperation::Write, ResourceType::Topic, &name);
-        let topic = if name == crate::broker::OFFSETS_TOPIC {
+        let topic = if crate::broker::is_internal_topic(&name) {
             // Kafka's ReplicaManager: "Cannot append to internal topic" (only the coordinator
             // writes commits there, else anyone could forge another group's offsets).
             Err(ApiError::new(
@@ -132,6 +132,7 @@ fn append_all(
                 .and_then(|_| broker.led_partition(&name, data.index))
                 .and_then(|partition| {
                     let records = data.records.unwrap_or_default();
+                    verify_transactional(broker, &records, &name, data.index)?;
                     broker.produce_acks(&partition, &records, acks, timeout_ms)
                 });
             partitions.push((data.index, produced));
@@ -139,6 +140,24 @@ fn append_all(
         appended.push((topic_data.name, partitions));
     }
     appended
+}
+
+/// A transactional batch may only go to a partition its transaction added (KIP-890 part 1,
+/// checked with the coordinator); on a node that serves no transactions none can have been
+/// added. Errors: INVALID_TXN_STATE, INVALID_PRODUCER_EPOCH.
+fn verify_transactional(
+    broker: &Broker,
+    records: &[u8],
+    topic: &str,
+    index: i32,
+) -> Result<(), ApiError> {
+    let Ok(header) = runnel_core::batch::BatchHeader::decode(records) else {
+        return Ok(()); // the append refuses it with the batch's own error
+    };
+    if !header.is_transactional() {
+        return Ok(());
+    }
+    broker.verify_txn_write(header.producer_id, header.producer_epoch, topic, index)
 }
 
 /// One partition's answer: its base offset, LogAppendTime and log start offset, or its error
@@ -182,12 +201,12 @@ fn partition_response(
 }
 
 /// InitProducerId: a fresh producer id at epoch 0, or the same id at the next epoch when the
-/// client asks to bump its own (KIP-360). Transactions are not supported yet: a transactional
-/// id is refused at once with TRANSACTIONAL_ID_AUTHORIZATION_FAILED.
+/// client asks to bump its own (KIP-360). With a transactional id the transaction
+/// coordinator answers (`txn::init_producer_id`).
 ///
 /// ACLs (Kafka 3.0+, KIP-679): IDEMPOTENT_WRITE on the cluster, or WRITE on at least one
-/// topic; else CLUSTER_AUTHORIZATION_FAILED.
-pub(super) fn init_producer_id(
+/// topic; else CLUSTER_AUTHORIZATION_FAILED. A transactional id needs WRITE on it.
+pub(super) async fn init_producer_id(
     broker: &Arc<Broker>,
     ctx: &Context,
     request: InitProducerIdRequest,
@@ -198,8 +217,8 @@ pub(super) fn init_producer_id(
             .with_producer_id(ProducerId(-1))
             .with_producer_epoch(-1)
     };
-    if request.transactional_id.is_some() {
-        return refused(error_code::TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
+    if let Some(id) = &request.transactional_id {
+        return super::txn::init_producer_id(broker, ctx, id.0.as_str(), &request).await;
     }
     if !ctx.may_cluster_quietly(broker, AclOperation::IdempotentWrite)
         && !broker.authorize_any(

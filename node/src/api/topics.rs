@@ -71,6 +71,7 @@ pub(super) fn list_offsets(
     request: ListOffsetsRequest,
 ) -> ListOffsetsResponse {
     let version = ctx.header.request_api_version;
+    let read_committed = request.isolation_level == 1;
     let topics = request
         .topics
         .into_iter()
@@ -87,7 +88,9 @@ pub(super) fn list_offsets(
                         .with_offset(-1);
                     let found = allowed
                         .clone()
-                        .and_then(|()| offset_for(broker, &name, p.partition_index, p.timestamp));
+                        .and_then(|()| {
+                            offset_for(broker, &name, p.partition_index, p.timestamp, read_committed)
+                        });
                     match found {
                         Ok((offset, timestamp, epoch)) => response
                             .with_offset(offset)
@@ -112,10 +115,12 @@ fn offset_for(
     topic: &str,
     index: i32,
     timestamp: i64,
+    read_committed: bool,
 ) -> Result<(i64, i64, i32), ApiError> {
     let partition = broker.led_partition(topic, index)?;
     let state = partition.lock();
-    let (offset, found_timestamp) = offset_and_timestamp(broker, &state, timestamp)?;
+    let (offset, found_timestamp) =
+        offset_and_timestamp(broker, &state, timestamp, read_committed)?;
     let epoch = match offset {
         -1 => -1,
         o => state.replica().epoch_for_offset(o),
@@ -127,11 +132,15 @@ fn offset_and_timestamp(
     broker: &Broker,
     state: &crate::broker::PartitionState,
     timestamp: i64,
+    read_committed: bool,
 ) -> Result<(i64, i64), ApiError> {
     match timestamp {
         EARLIEST | EARLIEST_LOCAL => Ok((state.log().log_start_offset(), -1)),
         LATEST_TIERED => Ok((-1, -1)),
-        // The end a consumer can read to: the high watermark (the log end on one node).
+        // The end a consumer can read to: the high watermark (the log end on one node), or
+        // under read_committed the last stable offset (Kafka's `fetchOffsetForTimestamp`
+        // with `IsolationLevel.READ_COMMITTED`).
+        LATEST if read_committed => Ok((state.replica().last_stable_offset(), -1)),
         LATEST => Ok((state.high_watermark(), -1)),
         MAX_TIMESTAMP => Ok(state
             .log()
