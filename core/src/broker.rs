@@ -59,12 +59,12 @@ pub struct KeyedLog {
 
 use crate::batch::Codec;
 use crate::controller::PartitionState;
-use crate::txn::ControlType;
 use crate::log::{LogError, MemorySegmentStore, SegmentStore};
 use crate::replica::{
     Acks, BrokerId, CleanPass, CleanReport, FetchAnswer, ProduceDone, Replica, ReplicaError,
     RoleChange,
 };
+use crate::txn::ControlType;
 
 /// How long after an ISR proposal that could not be sent (no controller reachable) it goes
 /// again: Kafka's `retry.backoff.ms` default.

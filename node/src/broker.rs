@@ -23,8 +23,7 @@ use runnel_core::acl::{AclBinding, AclBindingFilter, AclOperation, Authorizer, R
 use runnel_core::batch::{self, BatchBuilder};
 use runnel_core::broker::{
     AlterPartition, AlterPartitionOutcome, CommitEntry, CommitPlan, CoordinatorMove, HostConfig,
-    HostedTransactions,
-    HostedGroups, HostedPartition, Ready,
+    HostedGroups, HostedPartition, HostedTransactions, Ready,
 };
 use runnel_core::controller::PartitionState as PartitionMetadata;
 use runnel_core::dynamic_config::{self, DynamicBrokerConfigs, Level as DynamicLevel};

@@ -250,7 +250,8 @@ impl Default for BrokerConfig {
             group_min_session_timeout_ms: 6_000,
             group_max_session_timeout_ms: 1_800_000,
             group_initial_rebalance_delay_ms: 0,
-            transaction_max_timeout_ms: runnel_core::broker::transactions::TRANSACTION_MAX_TIMEOUT_MS,
+            transaction_max_timeout_ms:
+                runnel_core::broker::transactions::TRANSACTION_MAX_TIMEOUT_MS,
         }
     }
 }

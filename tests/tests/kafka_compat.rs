@@ -404,32 +404,6 @@ fn kafka_python_reads_in_an_incremental_fetch_session() {
     );
 }
 
-/// Issue 15, item 9: until runnel has transactions, asking for them fails at once with a Kafka
-/// code clients treat as final (TRANSACTIONAL_ID_AUTHORIZATION_FAILED, 53) and says why;
-/// before, COORDINATOR_NOT_AVAILABLE made confluent-kafka's init_transactions() retry for its
-/// whole timeout.
-#[test]
-fn transactions_are_refused_at_once_until_runnel_has_them() {
-    let broker = Runnel::start("compat-no-txn", &[]);
-    let script = format!(
-        "import json, time\n\
-         from confluent_kafka import Producer\n\
-         p = Producer({{'bootstrap.servers': '{}', 'transactional.id': 'tx-1', 'log_level': 0}})\n\
-         t = time.time()\n\
-         try:\n    p.init_transactions(30)\n    print(json.dumps({{'ok': True}}))\n\
-         except Exception as e:\n    err = e.args[0]\n    \
-         print(json.dumps({{'seconds': time.time() - t, 'code': err.code(), 'fatal': err.fatal(), 'text': err.str()}}))\n",
-        broker.bootstrap()
-    );
-    let r = runnel_tests::python_json(&["-c", &script], Duration::from_secs(60));
-    assert_eq!(r["code"], 53, "{r}");
-    assert_eq!(r["fatal"], true, "{r}");
-    assert!(
-        r["seconds"].as_f64().is_some_and(|s| s < 5.0),
-        "refused at once, not after the 30 s timeout: {r}"
-    );
-}
-
 /// Issue 15, item 6 (KIP-345, static membership): a member rejoining with the same
 /// `group.instance.id` takes over its partitions without a rebalance (the other member sees no
 /// revoke or assign), and the old process is fenced with FENCED_INSTANCE_ID. Before, the

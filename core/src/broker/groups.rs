@@ -39,6 +39,7 @@ use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::vec::Vec;
 
+use super::KeyedRecord;
 use crate::error_code;
 use crate::group::{GroupConfig, GroupCoordinator, GroupError, GroupOutput};
 use crate::offsets::{
@@ -46,7 +47,6 @@ use crate::offsets::{
     encode_commit, validate,
 };
 use crate::replica::RoleChange;
-use super::KeyedRecord;
 
 /// One partition's entry of an OffsetCommit request.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -302,7 +302,12 @@ impl HostedGroups {
 
     /// A TxnOffsetCommit's `plan` of `producer_id` was written at `base_offset`: held until
     /// the producer's transaction ends (Kafka's `pendingTransactionalOffsetCommits`).
-    pub fn handle_txn_commit_written(&mut self, producer_id: i64, base_offset: i64, plan: CommitPlan) {
+    pub fn handle_txn_commit_written(
+        &mut self,
+        producer_id: i64,
+        base_offset: i64,
+        plan: CommitPlan,
+    ) {
         self.pending_txn
             .entry(producer_id)
             .or_default()
@@ -390,7 +395,6 @@ fn plan_commit(
 }
 
 impl HostedGroups {
-
     /// `plan`'s records, appended to `__consumer_offsets` as one batch at `base_offset`, are
     /// replicated (the high watermark passed `base_offset`): they are shown, each over an
     /// older commit of its partition only.

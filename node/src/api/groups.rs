@@ -121,7 +121,8 @@ const HELD_REPLY_SLACK: Duration = Duration::from_secs(5);
 /// sends as its error message.
 const GROUP_AUTHORIZATION_FAILED_MESSAGE: &str = "Group authorization failed.";
 /// Kafka's message for TRANSACTIONAL_ID_AUTHORIZATION_FAILED (`Errors.java`).
-const TRANSACTIONAL_ID_AUTHORIZATION_FAILED_MESSAGE: &str = "Transactional Id authorization failed.";
+const TRANSACTIONAL_ID_AUTHORIZATION_FAILED_MESSAGE: &str =
+    "Transactional Id authorization failed.";
 /// Kafka's message for COORDINATOR_NOT_AVAILABLE (`Errors.java`).
 const COORDINATOR_NOT_AVAILABLE_MESSAGE: &str = "The coordinator is not available.";
 
@@ -147,7 +148,13 @@ pub(super) fn find_coordinator(
             error_code::GROUP_AUTHORIZATION_FAILED,
             GROUP_AUTHORIZATION_FAILED_MESSAGE,
         )),
-        1 if !ctx.may(broker, AclOperation::Describe, ResourceType::TransactionalId, key) => {
+        1 if !ctx.may(
+            broker,
+            AclOperation::Describe,
+            ResourceType::TransactionalId,
+            key,
+        ) =>
+        {
             Some((
                 error_code::TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
                 TRANSACTIONAL_ID_AUTHORIZATION_FAILED_MESSAGE,

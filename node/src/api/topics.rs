@@ -86,11 +86,15 @@ pub(super) fn list_offsets(
                         .with_partition_index(p.partition_index)
                         .with_timestamp(-1)
                         .with_offset(-1);
-                    let found = allowed
-                        .clone()
-                        .and_then(|()| {
-                            offset_for(broker, &name, p.partition_index, p.timestamp, read_committed)
-                        });
+                    let found = allowed.clone().and_then(|()| {
+                        offset_for(
+                            broker,
+                            &name,
+                            p.partition_index,
+                            p.timestamp,
+                            read_committed,
+                        )
+                    });
                     match found {
                         Ok((offset, timestamp, epoch)) => response
                             .with_offset(offset)

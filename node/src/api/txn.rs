@@ -356,7 +356,8 @@ pub(super) fn describe_transactions(
                 ResourceType::TransactionalId,
                 id.0.as_str(),
             ) {
-                return described.with_error_code(error_code::TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
+                return described
+                    .with_error_code(error_code::TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
             }
             let Some(txn) = txns.describe(id.0.as_str()) else {
                 return described.with_error_code(error_code::TRANSACTIONAL_ID_NOT_FOUND);
@@ -414,11 +415,17 @@ pub(super) fn list_transactions(
         .list()
         .filter(|t| {
             request.state_filters.is_empty()
-                || request.state_filters.iter().any(|f| f.as_str() == t.state.name())
+                || request
+                    .state_filters
+                    .iter()
+                    .any(|f| f.as_str() == t.state.name())
         })
         .filter(|t| {
             request.producer_id_filters.is_empty()
-                || request.producer_id_filters.iter().any(|p| p.0 == t.producer_id)
+                || request
+                    .producer_id_filters
+                    .iter()
+                    .any(|p| p.0 == t.producer_id)
         })
         .filter(|t| {
             request.duration_filter < 0

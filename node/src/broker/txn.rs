@@ -11,9 +11,7 @@ use std::sync::{Arc, MutexGuard};
 use std::time::Duration;
 
 use runnel_core::batch::BatchBuilder;
-use runnel_core::broker::{
-    CommitEntry, HostedTransactions, MarkerJob, TxnPlan, TxnTransition,
-};
+use runnel_core::broker::{CommitEntry, HostedTransactions, MarkerJob, TxnPlan, TxnTransition};
 use runnel_core::error_code;
 use runnel_core::replica::ReplicaError;
 use runnel_core::txn::ControlType;
@@ -59,7 +57,9 @@ impl Broker {
         let records = entries.into_iter().map(|(_, key, value)| (key, value));
         let (jobs, skipped) = self.lock_txns().handle_elected(epoch, records);
         if skipped > 0 {
-            tracing::warn!("{TXN_STATE_TOPIC}: skipped {skipped} records that are not transactions");
+            tracing::warn!(
+                "{TXN_STATE_TOPIC}: skipped {skipped} records that are not transactions"
+            );
         }
         for job in jobs {
             tracing::info!(
@@ -95,7 +95,10 @@ impl Broker {
     /// Writes `transition` (acks=all) and, once written, applies it in core; a marker job it
     /// leads to starts in the background. Errors: the write's (COORDINATOR_NOT_AVAILABLE for
     /// a storage or replication failure, as Kafka's `appendTransactionToLog` maps them).
-    async fn write_txn_transition(self: &Arc<Self>, transition: &TxnTransition) -> Result<(), ApiError> {
+    async fn write_txn_transition(
+        self: &Arc<Self>,
+        transition: &TxnTransition,
+    ) -> Result<(), ApiError> {
         let written = self.append_txn_state(transition).await;
         match written {
             Ok(()) => {
@@ -143,14 +146,19 @@ impl Broker {
             .cloned()
             .or_else(|| tokio::runtime::Handle::try_current().ok());
         let Some(runtime) = runtime else {
-            tracing::error!("no runtime to write the markers of {}", job.transactional_id);
+            tracing::error!(
+                "no runtime to write the markers of {}",
+                job.transactional_id
+            );
             return;
         };
         runtime.spawn(async move {
             for (topic, index) in &job.partitions {
                 broker.write_marker_until_done(&job, topic, *index).await;
             }
-            let transition = broker.lock_txns().handle_markers_written(&job, now_ms() as i64);
+            let transition = broker
+                .lock_txns()
+                .handle_markers_written(&job, now_ms() as i64);
             if let Some(transition) = transition {
                 // A failure leaves the transaction prepared; the next coordinator load (or
                 // restart) finishes it again.
@@ -173,7 +181,8 @@ impl Broker {
                 Ok(_) => {
                     if topic == OFFSETS_TOPIC {
                         let commit = job.control == ControlType::Commit;
-                        self.lock_groups().handle_txn_marker(job.producer_id, commit);
+                        self.lock_groups()
+                            .handle_txn_marker(job.producer_id, commit);
                     }
                     return;
                 }

@@ -1,0 +1,127 @@
+"""Transactions with confluent-kafka (KIP-98): what a reader sees of aborted, expired and
+fenced transactions.
+
+BOOTSTRAP: prints JSON with one entry per case, each with what read_committed and
+read_uncommitted consumers read (values, in offset order):
+- "abort": a transaction of a0..a4 aborted, then one of c0..c2 committed;
+- "timeout": a transaction holding t0 left open by a producer with transaction.timeout.ms
+  2000, then "after" written without a transaction; "visible_after_s" is when "after" became
+  readable under read_committed (the last stable offset was held by the open transaction
+  until the broker aborted it); "lso_while_open" / "lso_after" the read_committed end offset;
+  "late_commit" the error the expired producer's commit got;
+- "fence": producer 1 writes z1 in a transaction; producer 2 with the same transactional.id
+  starts; producer 1 then tries z2 and a commit ("old_error": its error, "old_fatal"), and
+  producer 2 commits y1."""
+import json
+import sys
+import time
+
+from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
+
+bootstrap = sys.argv[1]
+admin = AdminClient({"bootstrap.servers": bootstrap})
+for f in admin.create_topics([NewTopic(t, 1, 1) for t in ("tx-abort", "tx-timeout", "tx-fence")]).values():
+    f.result(10)
+
+
+def producer(txn_id, **extra):
+    conf = {"bootstrap.servers": bootstrap, "transactional.id": txn_id, "log_level": 0}
+    conf.update(extra)
+    p = Producer(conf)
+    p.init_transactions(30)
+    return p
+
+
+def read(topic, level, seconds=3.0):
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"r-{topic}-{level}-{time.time()}",
+                  "auto.offset.reset": "earliest", "enable.auto.commit": False,
+                  "isolation.level": level, "log_level": 0})
+    c.assign([TopicPartition(topic, 0)])
+    got, end = [], time.time() + seconds
+    while time.time() < end:
+        m = c.poll(0.2)
+        if m is not None and not m.error():
+            got.append(m.value().decode())
+    c.close()
+    return got
+
+
+def end_offset(topic, level):
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "ends", "log_level": 0,
+                  "isolation.level": level})
+    end = c.get_watermark_offsets(TopicPartition(topic, 0), 10, cached=False)[1]
+    c.close()
+    return end
+
+
+def both(topic):
+    return {"committed": read(topic, "read_committed"),
+            "uncommitted": read(topic, "read_uncommitted")}
+
+
+def error_of(call):
+    try:
+        call()
+        return None, None
+    except KafkaException as e:
+        return e.args[0].name(), e.args[0].fatal()
+
+
+out = {}
+
+# An aborted transaction, then a committed one.
+p = producer("tx-abort")
+p.begin_transaction()
+for i in range(5):
+    p.produce("tx-abort", value=f"a{i}")
+p.flush(10)
+p.abort_transaction(10)
+p.begin_transaction()
+for i in range(3):
+    p.produce("tx-abort", value=f"c{i}")
+p.commit_transaction(10)
+out["abort"] = both("tx-abort")
+
+# A transaction left open past its timeout.
+p = producer("tx-timeout", **{"transaction.timeout.ms": 2000})
+p.begin_transaction()
+p.produce("tx-timeout", value="t0")
+p.flush(10)
+opened = time.time()
+plain = Producer({"bootstrap.servers": bootstrap, "log_level": 0})
+plain.produce("tx-timeout", value="after")
+plain.flush(10)
+lso_while_open = end_offset("tx-timeout", "read_committed")
+visible_after = None
+while time.time() - opened < 20:
+    if "after" in read("tx-timeout", "read_committed", 0.5):
+        visible_after = time.time() - opened
+        break
+late = error_of(lambda: p.commit_transaction(10))
+out["timeout"] = dict(both("tx-timeout"), visible_after_s=visible_after,
+                      lso_while_open=lso_while_open,
+                      lso_after=end_offset("tx-timeout", "read_committed"),
+                      late_commit=late[0])
+
+# Two producers with one transactional.id: the older is fenced.
+old = producer("tx-fence")
+old.begin_transaction()
+old.produce("tx-fence", value="z1")
+old.flush(10)
+new = producer("tx-fence")
+
+
+def old_goes_on():
+    old.produce("tx-fence", value="z2")
+    old.flush(10)
+    old.commit_transaction(10)
+
+
+old_error, old_fatal = error_of(old_goes_on)
+new.begin_transaction()
+new.produce("tx-fence", value="y1")
+new.commit_transaction(10)
+out["fence"] = dict(both("tx-fence"), old_error=old_error, old_fatal=old_fatal)
+
+print(json.dumps(out))

@@ -1,0 +1,225 @@
+//! Transactions (KIP-98, KIP-447) with stock clients against a real `runnel`: exactly-once
+//! consume-transform-produce through application and broker crashes, what read_committed and
+//! read_uncommitted readers see of aborted, expired and fenced transactions, and kafkajs's
+//! transaction API. Issue 20.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use runnel_tests::{Runnel, client_command, python_json, run_client, workspace_root};
+
+const RECORDS: usize = 300;
+
+/// The checks every exactly-once run must pass: each input record's output is read exactly
+/// once under read_committed, and the group's committed offsets are the input's end offsets
+/// (Kafka's exactly-once guarantee, KIP-98 and KIP-447: the outputs and the offsets of a
+/// transaction are visible together or not at all).
+fn assert_exactly_once(r: &serde_json::Value) {
+    let outputs: Vec<&str> = r["outputs"]
+        .as_array()
+        .expect("outputs")
+        .iter()
+        .map(|v| v.as_str().expect("value"))
+        .collect();
+    let mut sorted = outputs.clone();
+    sorted.sort_unstable();
+    let mut expected: Vec<String> = (0..RECORDS).map(|i| format!("out-{i}")).collect();
+    expected.sort_unstable();
+    assert_eq!(sorted, expected, "every input's output once: {r}");
+    assert_eq!(
+        r["committed"], r["ends"],
+        "the group committed every input: {r}"
+    );
+    assert_eq!(r["ends"], serde_json::json!([100, 100, 100]), "{r}");
+}
+
+/// Issue 20, "must show": a confluent-kafka consume-transform-produce loop
+/// (send_offsets_to_transaction, read_committed input and output) over 3 input partitions,
+/// SIGKILLed twice while a transaction is open and restarted with the same transactional.id.
+/// The new instance's InitProducerId fences the old one and aborts what it left open, so the
+/// aborted outputs (seen by read_uncommitted) are never read_committed, and the records are
+/// processed again from the committed offsets. Before: init_transactions() was refused.
+#[test]
+fn a_consume_transform_produce_loop_is_exactly_once_through_application_crashes() {
+    let broker = Runnel::start("txn-eos-app", &[]);
+    let r = python_json(
+        &[
+            "tests/clients/txn_eos.py",
+            "run",
+            &broker.bootstrap(),
+            &RECORDS.to_string(),
+            "2",
+        ],
+        Duration::from_secs(300),
+    );
+    assert_eq!(
+        (r["kills"].as_u64(), r["runs"].as_u64()),
+        (Some(2), Some(3)),
+        "{r}"
+    );
+    assert_exactly_once(&r);
+    assert!(
+        r["uncommitted"]
+            .as_u64()
+            .is_some_and(|n| n > RECORDS as u64),
+        "the killed transactions' outputs were written, then aborted: {r}"
+    );
+}
+
+/// Issue 20, "must show": the same loop with the broker SIGKILLed while a transaction is open,
+/// in fsync-before-ack mode, and restarted. The coordinator reloads `__transaction_state` and
+/// the group offsets from the log and the run finishes exactly once. The application is
+/// restarted when it stalls for 15 s, as a supervisor would: librdkafka's
+/// send_offsets_to_transaction() can hang when its cached group coordinator went down
+/// (librdkafka issues #5456 and #5511, open), with a new instance fencing the stuck one.
+#[test]
+fn a_consume_transform_produce_loop_is_exactly_once_through_a_broker_crash() {
+    let mut broker = Runnel::start("txn-eos-broker", &["log.flush.before.ack=true"]);
+    let bootstrap = broker.bootstrap();
+    let script = "tests/clients/txn_eos.py";
+    run_client(
+        "python3",
+        &[script, "setup", &bootstrap, &RECORDS.to_string()],
+        b"",
+        Duration::from_secs(60),
+    );
+    let start_app = || -> (Child, mpsc::Receiver<String>) {
+        let mut child = client_command("python3")
+            .args([script, "app", &bootstrap])
+            .current_dir(workspace_root())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start the application");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        (child, rx)
+    };
+    let deadline = Instant::now() + Duration::from_secs(240);
+    let (mut app, mut lines) = start_app();
+    let (mut broker_killed, mut app_restarts) = (false, 0);
+    loop {
+        assert!(Instant::now() < deadline, "the run did not finish");
+        match lines.recv_timeout(Duration::from_secs(15)) {
+            Ok(line) if line == "finished" => break,
+            Ok(line) => {
+                let open = line
+                    .strip_prefix("open ")
+                    .and_then(|n| n.parse::<usize>().ok());
+                if !broker_killed && open.is_some_and(|n| n >= RECORDS / 2) {
+                    broker.kill();
+                    broker.restart();
+                    broker_killed = true;
+                }
+            }
+            Err(_) => {
+                // Stalled, or exited after an error: a new instance takes over.
+                let _ = app.kill();
+                let _ = app.wait();
+                app_restarts += 1;
+                assert!(app_restarts <= 3, "the application kept stalling");
+                (app, lines) = start_app();
+            }
+        }
+    }
+    let _ = app.wait();
+    assert!(broker_killed, "the broker was killed mid-run");
+    let r = python_json(&[script, "check", &bootstrap], Duration::from_secs(120));
+    assert_exactly_once(&r);
+}
+
+/// Issue 20, "must show" (Kafka's `read_committed` semantics, KIP-98): an aborted
+/// transaction's records are returned to read_uncommitted and never to read_committed; a
+/// transaction left open past its `transaction.timeout.ms` holds the last stable offset (a
+/// record written after it is not read_committed) until the broker aborts it (Kafka's
+/// `abortTimedOutTransactions`), and the expired producer is fenced; of two producers with
+/// one transactional.id the older is fenced (PRODUCER_FENCED, fatal) and its next record is
+/// not written at all.
+#[test]
+fn aborted_expired_and_fenced_transactions_are_never_read_committed() {
+    let broker = Runnel::start("txn-cases", &[]);
+    let r = python_json(
+        &["tests/clients/txn_cases.py", &broker.bootstrap()],
+        Duration::from_secs(120),
+    );
+    let values = |v: &serde_json::Value| -> Vec<String> {
+        v.as_array()
+            .expect("values")
+            .iter()
+            .map(|x| x.as_str().expect("value").to_string())
+            .collect()
+    };
+    let abort = &r["abort"];
+    assert_eq!(values(&abort["committed"]), ["c0", "c1", "c2"], "{r}");
+    assert_eq!(
+        values(&abort["uncommitted"]),
+        ["a0", "a1", "a2", "a3", "a4", "c0", "c1", "c2"],
+        "{r}"
+    );
+    let timeout = &r["timeout"];
+    assert_eq!(values(&timeout["committed"]), ["after"], "{r}");
+    assert_eq!(values(&timeout["uncommitted"]), ["t0", "after"], "{r}");
+    assert_eq!(
+        timeout["lso_while_open"], 0,
+        "held at the open transaction: {r}"
+    );
+    assert_eq!(
+        timeout["lso_after"], 3,
+        "t0, after and the abort marker: {r}"
+    );
+    let visible = timeout["visible_after_s"].as_f64().expect("became visible");
+    assert!((2.0..10.0).contains(&visible), "after the 2 s timeout: {r}");
+    assert_eq!(timeout["late_commit"], "_FENCED", "{r}");
+    let fence = &r["fence"];
+    assert_eq!(values(&fence["committed"]), ["y1"], "{r}");
+    assert_eq!(
+        values(&fence["uncommitted"]),
+        ["z1", "y1"],
+        "z2 never written: {r}"
+    );
+    assert_eq!(
+        (&fence["old_error"], &fence["old_fatal"]),
+        (&serde_json::json!("_FENCED"), &serde_json::json!(true)),
+        "{r}"
+    );
+}
+
+/// Issue 20, "must show": kafkajs's transactions (send, sendOffsets, commit, abort): the
+/// committed transactions' records and offsets are visible, the aborted one's are not.
+#[test]
+fn kafkajs_transactions_send_offsets_commit_and_abort() {
+    let broker = Runnel::start("txn-kafkajs", &[]);
+    let out = run_client(
+        "node",
+        &["tests/clients/kafkajs_txn.js", &broker.bootstrap()],
+        b"",
+        Duration::from_secs(120),
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let r: serde_json::Value =
+        serde_json::from_str(text.lines().last().unwrap_or_default()).expect("JSON summary");
+    assert_eq!(
+        r["committed"],
+        serde_json::json!(["c0", "c1", "c2", "c3"]),
+        "{r}"
+    );
+    assert_eq!(
+        r["uncommitted"],
+        serde_json::json!(["c0", "c1", "c2", "a0", "a1", "c3"]),
+        "{r}"
+    );
+    assert_eq!(
+        r["offset"], "7",
+        "the aborted transaction's offset 9 is not shown: {r}"
+    );
+}
