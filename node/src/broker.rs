@@ -755,7 +755,7 @@ impl Broker {
         let Some(cluster) = self.cluster() else {
             return self.delete_topic(name);
         };
-        if name == OFFSETS_TOPIC {
+        if is_internal_topic(name) {
             return self.delete_topic(name);
         }
         match cluster
@@ -969,7 +969,7 @@ impl Broker {
 
     /// Deletes a topic, its files and every group's commits for it.
     pub fn delete_topic(&self, name: &str) -> Result<(), ApiError> {
-        if name == OFFSETS_TOPIC {
+        if is_internal_topic(name) {
             return Err(ApiError::new(
                 code::TOPIC_AUTHORIZATION_FAILED,
                 "internal topics cannot be deleted",
@@ -1901,6 +1901,7 @@ impl Broker {
         let now = now_ms();
         let mut to_follow = Vec::new();
         let mut moved = None;
+        let mut txn_moved = None;
         for topic in self.topics() {
             for partition in topic.partitions() {
                 let wanted = cluster
@@ -1914,10 +1915,15 @@ impl Broker {
                 // coordinator.
                 let was_leader = state.replica().is_leader();
                 let mut ready = state.host.handle_metadata(wanted.as_ref(), now);
-                if topic.name == OFFSETS_TOPIC {
+                if topic.is_internal() {
                     let is_leader = state.replica().is_leader();
                     let change = ready.role_change.as_ref();
-                    moved = CoordinatorMove::of(was_leader, change, is_leader).or(moved);
+                    let this = CoordinatorMove::of(was_leader, change, is_leader);
+                    if topic.name == OFFSETS_TOPIC {
+                        moved = this.or(moved);
+                    } else {
+                        txn_moved = this.or(txn_moved);
+                    }
                 }
                 let epoch = state.replica().leader_epoch();
                 match ready.role_change.take().unwrap_or(RoleChange::Unchanged) {
@@ -1963,6 +1969,19 @@ impl Broker {
                 .lock_groups()
                 .handle_resigned(group_config(&self.config));
             self.deliver(answers);
+        }
+        match txn_moved {
+            Some(CoordinatorMove::Elected) => {
+                tracing::info!("this node is now the transaction coordinator");
+                if let Err(e) = self.elect_txn_coordinator() {
+                    tracing::error!("cannot load the transactions: {e}");
+                }
+            }
+            Some(CoordinatorMove::Resigned) => {
+                tracing::info!("this node is no longer the transaction coordinator");
+                self.lock_txns().handle_resigned();
+            }
+            None => {}
         }
         let mut running = self.fetchers.lock().unwrap_or_else(|p| p.into_inner());
         for leader in to_follow {

@@ -187,6 +187,9 @@ pub struct HostedTransactions {
     markers_out: BTreeSet<String>,
     coordinator_epoch: i32,
     max_timeout_ms: i32,
+    /// Set while loading: the log end offset of `__transaction_state` when it was loaded.
+    /// Until its high watermark reaches it, the loaded records may still be truncated away.
+    loading_until: Option<i64>,
 }
 
 impl HostedTransactions {
@@ -196,6 +199,25 @@ impl HostedTransactions {
         Self {
             max_timeout_ms,
             ..Self::default()
+        }
+    }
+
+    /// Whether this node serves a transactional request now (Kafka's
+    /// `TransactionStateManager.getTransactionState` checks): NOT_COORDINATOR unless it leads
+    /// `__transaction_state` (`leads`), COORDINATOR_LOAD_IN_PROGRESS (which clients retry)
+    /// until the partition's `high_watermark` reaches the log end it loaded, so no answer
+    /// rests on a record a failover could take back. Both bodies ask it before every
+    /// InitProducerId with a transactional id, AddPartitionsToTxn, AddOffsetsToTxn and EndTxn.
+    pub fn check_coordinator(&mut self, leads: bool, high_watermark: i64) -> Result<(), i16> {
+        if !leads {
+            return Err(error_code::NOT_COORDINATOR);
+        }
+        if self.loading_until.is_some_and(|end| high_watermark >= end) {
+            self.loading_until = None;
+        }
+        match self.loading_until {
+            Some(_) => Err(error_code::COORDINATOR_LOAD_IN_PROGRESS),
+            None => Ok(()),
         }
     }
 
@@ -523,14 +545,18 @@ impl HostedTransactions {
     }
 
     /// This node leads `__transaction_state` in `coordinator_epoch`: forgets everything and
-    /// rebuilds the map from the partition's `records` ((key, value or `None`), in log order;
-    /// Kafka's `loadTransactionsForTxnTopicPartition`). Returns the marker jobs of the
-    /// transactions it finds prepared, to finish (Kafka completes them the same way), and
-    /// the number of records it could not read (skipped).
+    /// rebuilds the map from the partition's `records` ((key, value or `None`), in log order,
+    /// up to `log_end_offset`; Kafka's `loadTransactionsForTxnTopicPartition`). If the
+    /// partition's `high_watermark` is below `log_end_offset` it serves nothing
+    /// ([`HostedTransactions::check_coordinator`]) until it reaches it. Returns the marker
+    /// jobs of the transactions it finds prepared, to finish (Kafka completes them the same
+    /// way), and the number of records it could not read (skipped).
     pub fn handle_elected<I, K, V>(
         &mut self,
         coordinator_epoch: i32,
         records: I,
+        log_end_offset: i64,
+        high_watermark: i64,
     ) -> (Vec<MarkerJob>, usize)
     where
         I: IntoIterator<Item = (K, Option<V>)>,
@@ -540,6 +566,7 @@ impl HostedTransactions {
         let max_timeout_ms = self.max_timeout_ms;
         *self = Self::new(max_timeout_ms);
         self.coordinator_epoch = coordinator_epoch;
+        self.loading_until = (high_watermark < log_end_offset).then_some(log_end_offset);
         let mut skipped = 0;
         for (key, value) in records {
             let Some(id) = decode_key(key.as_ref()) else {
@@ -898,7 +925,17 @@ mod tests {
         assert!(apply(&mut c, plan, &mut log).is_some());
         // The coordinator moves before the markers are reported written.
         let mut moved = HostedTransactions::new(TRANSACTION_MAX_TIMEOUT_MS);
-        let (jobs, skipped) = moved.handle_elected(4, log.clone());
+        let (jobs, skipped) = moved.handle_elected(4, log.clone(), 9, 7);
+        assert_eq!(
+            moved.check_coordinator(true, 8),
+            Err(error_code::COORDINATOR_LOAD_IN_PROGRESS),
+            "not before the loaded records are replicated"
+        );
+        assert_eq!(moved.check_coordinator(true, 9), Ok(()));
+        assert_eq!(
+            moved.check_coordinator(false, 9),
+            Err(error_code::NOT_COORDINATOR)
+        );
         assert_eq!(skipped, 0);
         assert_eq!(moved.describe("x"), c.describe("x"));
         assert_eq!(moved.describe("y"), c.describe("y"));
@@ -915,7 +952,7 @@ mod tests {
             ),
             (ControlType::Commit, 4, vec![p("a", 0)])
         );
-        let (_, skipped) = moved.handle_elected(5, vec![(vec![9u8], Some(vec![1u8]))]);
+        let (_, skipped) = moved.handle_elected(5, vec![(vec![9u8], Some(vec![1u8]))], 1, 1);
         assert_eq!(skipped, 1, "a record that is not a transaction is skipped");
     }
 }

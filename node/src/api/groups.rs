@@ -127,11 +127,8 @@ const TRANSACTIONAL_ID_AUTHORIZATION_FAILED_MESSAGE: &str =
 const COORDINATOR_NOT_AVAILABLE_MESSAGE: &str = "The coordinator is not available.";
 
 /// FindCoordinator: one node coordinates every group — the node itself, or in a cluster the
-/// leader of `__consumer_offsets`, whose commits are replicated like any partition's. A
-/// single node also coordinates every transactional id (key type 1); a cluster does not serve
-/// transactions yet, and refuses key type 1 at once with TRANSACTIONAL_ID_AUTHORIZATION_FAILED
-/// and says why, so a client fails fast instead of retrying COORDINATOR_NOT_AVAILABLE until
-/// its timeout.
+/// leader of `__consumer_offsets`, whose commits are replicated like any partition's — and
+/// one every transactional id (key type 1): the leader of `__transaction_state`.
 ///
 /// ACLs: DESCRIBE on the group (each key, v4+), else GROUP_AUTHORIZATION_FAILED. Errors carry
 /// Kafka's messages (v1+), as its `createFindCoordinatorResponse` sets `error.message()`.
@@ -141,7 +138,11 @@ pub(super) fn find_coordinator(
     request: FindCoordinatorRequest,
 ) -> FindCoordinatorResponse {
     let version = ctx.header.request_api_version;
-    let coordinator = broker.coordinator_endpoint(ctx.listener);
+    let coordinator = if request.key_type == 1 {
+        broker.txn_coordinator_endpoint(ctx.listener)
+    } else {
+        broker.coordinator_endpoint(ctx.listener)
+    };
     // DESCRIBE on the group (key type 0) or the transactional id (key type 1).
     let refused = |key: &str| match request.key_type {
         0 if !ctx.may(broker, AclOperation::Describe, ResourceType::Group, key) => Some((
@@ -166,12 +167,7 @@ pub(super) fn find_coordinator(
         Some((id, host, port)) => (BrokerId(*id), s(host.clone()), i32::from(*port)),
         None => (BrokerId(-1), s(String::new()), -1),
     };
-    let (error, message) = if request.key_type == 1 && !broker.serves_transactions() {
-        (
-            error_code::TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
-            Some(s(super::txn::NO_CLUSTER_TRANSACTIONS)),
-        )
-    } else if !matches!(request.key_type, 0 | 1) {
+    let (error, message) = if !matches!(request.key_type, 0 | 1) {
         (
             error_code::INVALID_REQUEST,
             Some(s(format!(

@@ -1,6 +1,6 @@
 //! Transactions (KIP-98, KIP-447, KIP-664): InitProducerId with a transactional id,
-//! AddPartitionsToTxn, AddOffsetsToTxn, EndTxn, TxnOffsetCommit, DescribeTransactions and
-//! ListTransactions. Each request goes to core's coordinator (`runnel_core::broker::
+//! AddPartitionsToTxn, AddOffsetsToTxn, EndTxn, TxnOffsetCommit, DescribeTransactions,
+//! ListTransactions, and WriteTxnMarkers between nodes. Each request goes to core's coordinator (`runnel_core::broker::
 //! transactions`); what it decides is carried out by the broker (`broker/txn.rs`).
 //!
 //! ACLs, as Kafka's `KafkaApis`: WRITE on the transactional id for every request that
@@ -21,7 +21,11 @@ use kafka_protocol::messages::list_transactions_response::TransactionState as Li
 use kafka_protocol::messages::txn_offset_commit_response::{
     TxnOffsetCommitResponsePartition, TxnOffsetCommitResponseTopic,
 };
+use kafka_protocol::messages::write_txn_markers_response::{
+    WritableTxnMarkerPartitionResult, WritableTxnMarkerResult, WritableTxnMarkerTopicResult,
+};
 use kafka_protocol::messages::{
+    WriteTxnMarkersRequest, WriteTxnMarkersResponse,
     AddOffsetsToTxnRequest, AddOffsetsToTxnResponse, AddPartitionsToTxnRequest,
     AddPartitionsToTxnResponse, DescribeTransactionsRequest, DescribeTransactionsResponse,
     EndTxnRequest, EndTxnResponse, InitProducerIdRequest, InitProducerIdResponse,
@@ -30,15 +34,12 @@ use kafka_protocol::messages::{
 };
 
 use runnel_core::acl::{AclOperation, ResourceType};
-use runnel_core::broker::{CommitEntry, TxnState};
+use runnel_core::broker::{CommitEntry, MarkerJob, TxnState};
+use runnel_core::txn::ControlType;
 use runnel_core::error_code;
 
 use super::{Context, s};
 use crate::broker::{Broker, OFFSETS_TOPIC, now_ms};
-
-/// Why a transactional request is refused in a cluster.
-pub(super) const NO_CLUSTER_TRANSACTIONS: &str =
-    "transactions are served by a single runnel node only, not yet by a cluster";
 
 /// The code to answer a fenced producer with: PRODUCER_FENCED from the versions that know it
 /// (KIP-588: InitProducerId v4, AddPartitionsToTxn v2, AddOffsetsToTxn v2, EndTxn v2,
@@ -51,21 +52,21 @@ fn fenced_for(code: i16, version: i16, first_version: i16) -> i16 {
     }
 }
 
-/// The error before any transactional request is looked at: this node serves no
-/// transactions (a cluster), or the principal may not WRITE the transactional id.
+/// The error before a request to the transaction coordinator is looked at: the principal
+/// may not WRITE the transactional id, or this node is not the coordinator (or still loads).
 fn refused(broker: &Broker, ctx: &Context, transactional_id: &str) -> Option<i16> {
-    if !broker.serves_transactions() {
-        return Some(error_code::TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
-    }
-    if !ctx.may(
+    write_refused(broker, ctx, transactional_id).or_else(|| broker.txn_coordinator_refusal())
+}
+
+/// TRANSACTIONAL_ID_AUTHORIZATION_FAILED unless the principal may WRITE the transactional id.
+fn write_refused(broker: &Broker, ctx: &Context, transactional_id: &str) -> Option<i16> {
+    (!ctx.may(
         broker,
         AclOperation::Write,
         ResourceType::TransactionalId,
         transactional_id,
-    ) {
-        return Some(error_code::TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
-    }
-    None
+    ))
+    .then_some(error_code::TRANSACTIONAL_ID_AUTHORIZATION_FAILED)
 }
 
 /// InitProducerId with a transactional id (Kafka's `handleInitProducerId` with a
@@ -267,7 +268,8 @@ pub(super) async fn txn_offset_commit(
         }
     }
     let count = entries.len();
-    let refusal = refused(broker, ctx, &id)
+    // Sent to the group's coordinator, not the transaction's.
+    let refusal = write_refused(broker, ctx, &id)
         .or_else(|| {
             (!ctx.may(broker, AclOperation::Read, ResourceType::Group, &group))
                 .then_some(error_code::GROUP_AUTHORIZATION_FAILED)
@@ -336,6 +338,7 @@ pub(super) fn describe_transactions(
     ctx: &Context,
     request: DescribeTransactionsRequest,
 ) -> DescribeTransactionsResponse {
+    let refusal = broker.txn_coordinator_refusal();
     let txns = broker.lock_txns();
     let states = request
         .transactional_ids
@@ -347,8 +350,8 @@ pub(super) fn describe_transactions(
                 .with_producer_id(ProducerId(-1))
                 .with_producer_epoch(-1)
                 .with_transaction_start_time_ms(-1);
-            if !broker.serves_transactions() {
-                return described.with_error_code(error_code::NOT_COORDINATOR);
+            if let Some(code) = refusal {
+                return described.with_error_code(code);
             }
             if !ctx.may(
                 broker,
@@ -449,4 +452,59 @@ pub(super) fn list_transactions(
     ListTransactionsResponse::default()
         .with_unknown_state_filters(unknown)
         .with_transaction_states(states)
+}
+
+/// WriteTxnMarkers (v1, between nodes): the transaction coordinator asks this node, the
+/// leader of each named partition, to write a producer's commit or abort marker there
+/// (Kafka's `handleWriteTxnMarkersRequest`); each partition is answered once its marker is
+/// replicated, or with why not (NOT_LEADER_OR_FOLLOWER, NOT_ENOUGH_REPLICAS, ...), and the
+/// coordinator retries those. ACLs: CLUSTER_ACTION on the cluster, else
+/// CLUSTER_AUTHORIZATION_FAILED for every partition.
+pub(super) async fn write_txn_markers(
+    broker: &Arc<Broker>,
+    ctx: &Context,
+    request: WriteTxnMarkersRequest,
+) -> WriteTxnMarkersResponse {
+    let allowed = ctx.may_cluster(broker, AclOperation::ClusterAction);
+    let mut results = Vec::with_capacity(request.markers.len());
+    for marker in request.markers {
+        let job = MarkerJob {
+            transactional_id: String::new(),
+            producer_id: marker.producer_id.0,
+            producer_epoch: marker.producer_epoch,
+            control: ControlType::of(marker.transaction_result),
+            coordinator_epoch: marker.coordinator_epoch,
+            partitions: Vec::new(),
+        };
+        let mut topics = Vec::with_capacity(marker.topics.len());
+        for topic in marker.topics {
+            let mut partitions = Vec::with_capacity(topic.partition_indexes.len());
+            for index in topic.partition_indexes {
+                let code = if !allowed {
+                    error_code::CLUSTER_AUTHORIZATION_FAILED
+                } else {
+                    match broker.write_marker_here(&job, topic.name.0.as_str(), index).await {
+                        Ok(()) => error_code::NONE,
+                        Err(e) => e.code,
+                    }
+                };
+                partitions.push(
+                    WritableTxnMarkerPartitionResult::default()
+                        .with_partition_index(index)
+                        .with_error_code(code),
+                );
+            }
+            topics.push(
+                WritableTxnMarkerTopicResult::default()
+                    .with_name(topic.name)
+                    .with_partitions(partitions),
+            );
+        }
+        results.push(
+            WritableTxnMarkerResult::default()
+                .with_producer_id(marker.producer_id)
+                .with_topics(topics),
+        );
+    }
+    WriteTxnMarkersResponse::default().with_markers(results)
 }

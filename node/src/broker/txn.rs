@@ -3,9 +3,10 @@
 //! markers to partitions, holding transactional offset commits — in the order of core's
 //! contract (`runnel_core::broker::transactions`). Every rule is core's; here only the I/O.
 //!
-//! A single node coordinates every transactional id from its own `__transaction_state`. In a
-//! cluster transactions are not served yet (FindCoordinator for a transactional id, and
-//! InitProducerId with one, are refused at once; see `docs/cluster.md`).
+//! The coordinator is the node that leads `__transaction_state` (its only partition here):
+//! a single node, or in a cluster that partition's leader, whose records are replicated like
+//! any partition's. Markers go to each partition's leader: written here when this node leads
+//! it, else sent to its leader as WriteTxnMarkers over the inter-broker listener.
 
 use std::sync::{Arc, MutexGuard};
 use std::time::Duration;
@@ -14,16 +15,27 @@ use runnel_core::batch::BatchBuilder;
 use runnel_core::broker::{CommitEntry, HostedTransactions, MarkerJob, TxnPlan, TxnTransition};
 use runnel_core::error_code;
 use runnel_core::replica::ReplicaError;
+use kafka_protocol::messages::write_txn_markers_request::{
+    WritableTxnMarker, WritableTxnMarkerTopic,
+};
+use kafka_protocol::messages::{
+    ApiKey, ProducerId, TopicName, WriteTxnMarkersRequest, WriteTxnMarkersResponse,
+};
+use kafka_protocol::protocol::StrBytes;
 use runnel_core::txn::ControlType;
 use tokio::sync::oneshot;
 
+use crate::client::Client;
+
 use super::{
-    ApiError, Broker, Commit, OFFSETS_COMMIT_TIMEOUT_MS, OFFSETS_TOPIC, Produced, TXN_STATE_TOPIC,
-    commit_failed, now_ms,
+    ApiError, Broker, Commit, Leadership, OFFSETS_COMMIT_TIMEOUT_MS, OFFSETS_TOPIC, Produced,
+    TXN_STATE_TOPIC, commit_failed, now_ms,
 };
 
 /// How long a write to `__transaction_state` or a marker may wait for the ISR.
 const TXN_WRITE_TIMEOUT_MS: u64 = 5_000;
+/// How long a connection to another node for a marker may take to connect or answer.
+const MARKER_SOCKET_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long after a marker could not be written it is tried again (Kafka's marker channel
 /// retries until the partition's leader takes it).
 const MARKER_RETRY_MS: u64 = 100;
@@ -34,9 +46,39 @@ impl Broker {
         self.txns.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Whether this node serves transactions: a single node does; a cluster does not yet.
-    pub fn serves_transactions(&self) -> bool {
-        self.cluster().is_none()
+    /// Whether this node coordinates transactions: always on a single node; in a cluster, the
+    /// node that leads `__transaction_state`.
+    pub fn is_txn_coordinator(&self) -> bool {
+        self.cluster().is_none() || self.leadership(TXN_STATE_TOPIC, 0) == Leadership::Here
+    }
+
+    /// Why this node cannot serve a transactional request now, as a Kafka error code (core's
+    /// [`HostedTransactions::check_coordinator`]): NOT_COORDINATOR when it does not lead
+    /// `__transaction_state`, COORDINATOR_LOAD_IN_PROGRESS while what it loaded is not
+    /// replicated yet. `None`: it can.
+    pub fn txn_coordinator_refusal(&self) -> Option<i16> {
+        let leads = self.is_txn_coordinator();
+        // Read under the partition's lock, then given under the coordinator's (never both).
+        let high_watermark = self
+            .partition(TXN_STATE_TOPIC, 0)
+            .map_or(0, |partition| partition.lock().replica().high_watermark());
+        self.lock_txns()
+            .check_coordinator(leads, high_watermark)
+            .err()
+    }
+
+    /// The transaction coordinator's Kafka endpoint for a client of listener number
+    /// `listener`: this node's on a single node; in a cluster the leader of
+    /// `__transaction_state`, if it has one.
+    pub fn txn_coordinator_endpoint(&self, listener: usize) -> Option<(i32, String, u16)> {
+        let Some(cluster) = self.cluster() else {
+            let (host, port) = self.advertised_endpoint(listener);
+            return Some((self.config.node_id, host, port));
+        };
+        let image = cluster.image();
+        let leader = image.partition(TXN_STATE_TOPIC, 0)?.leader?;
+        let (host, port) = image.endpoint(leader, self.listener_name(listener))?;
+        Some((leader as i32, host, port))
     }
 
     /// Makes this node the transaction coordinator: core rebuilds every transactional id from
@@ -46,16 +88,24 @@ impl Broker {
         let Ok(partition) = self.partition(TXN_STATE_TOPIC, 0) else {
             return Ok(());
         };
-        let (entries, epoch) = {
+        let (entries, epoch, log_end_offset, high_watermark) = {
             let state = partition.lock();
             let entries = state
                 .host
                 .keyed_records(&self.codec)
                 .map_err(|e| format!("{TXN_STATE_TOPIC}: {e}"))?;
-            (entries.records, state.replica().leader_epoch().max(0))
+            let replica = state.replica();
+            (
+                entries.records,
+                replica.leader_epoch().max(0),
+                replica.log_end_offset(),
+                replica.high_watermark(),
+            )
         };
         let records = entries.into_iter().map(|(_, key, value)| (key, value));
-        let (jobs, skipped) = self.lock_txns().handle_elected(epoch, records);
+        let (jobs, skipped) =
+            self.lock_txns()
+                .handle_elected(epoch, records, log_end_offset, high_watermark);
         if skipped > 0 {
             tracing::warn!(
                 "{TXN_STATE_TOPIC}: skipped {skipped} records that are not transactions"
@@ -170,22 +220,18 @@ impl Broker {
     /// Writes one marker of `job` to `topic`-`index`, retrying every [`MARKER_RETRY_MS`]
     /// while the partition refuses it; a partition that no longer exists is skipped, as
     /// Kafka's marker channel drops markers for deleted partitions.
-    async fn write_marker_until_done(&self, job: &MarkerJob, topic: &str, index: i32) {
+    async fn write_marker_until_done(self: &Arc<Self>, job: &MarkerJob, topic: &str, index: i32) {
         let mut warned = false;
         loop {
-            let written = match self.write_marker(job, topic, index) {
-                Ok(produced) => wait_replicated(produced).await,
-                Err(e) => Err(e),
+            let written = match self.leadership(topic, index) {
+                Leadership::Here => self.write_marker_here(job, topic, index).await,
+                Leadership::Elsewhere => self.send_marker(job, topic, index).await,
             };
+            if !self.is_txn_coordinator() {
+                return; // a new coordinator finishes the transaction (it loads it prepared)
+            }
             match written {
-                Ok(_) => {
-                    if topic == OFFSETS_TOPIC {
-                        let commit = job.control == ControlType::Commit;
-                        self.lock_groups()
-                            .handle_txn_marker(job.producer_id, commit);
-                    }
-                    return;
-                }
+                Ok(()) => return,
                 Err(e) if e.code == error_code::UNKNOWN_TOPIC_OR_PARTITION => return,
                 Err(e) => {
                     if !warned {
@@ -200,6 +246,88 @@ impl Broker {
                     tokio::time::sleep(Duration::from_millis(MARKER_RETRY_MS)).await;
                 }
             }
+        }
+    }
+
+    /// Writes one marker of `job` to `topic`-`index`, which this node leads, and waits for
+    /// its ISR; a commit marker on `__consumer_offsets` shows the transaction's offset commits
+    /// (core's [`runnel_core::broker::HostedGroups::handle_txn_marker`]).
+    pub async fn write_marker_here(
+        &self,
+        job: &MarkerJob,
+        topic: &str,
+        index: i32,
+    ) -> Result<(), ApiError> {
+        wait_replicated(self.write_marker(job, topic, index)?).await?;
+        if topic == OFFSETS_TOPIC {
+            let commit = job.control == ControlType::Commit;
+            self.lock_groups()
+                .handle_txn_marker(job.producer_id, commit);
+        }
+        Ok(())
+    }
+
+    /// Sends one marker of `job` for `topic`-`index` to the partition's leader as
+    /// WriteTxnMarkers (Kafka's `TransactionMarkerChannelManager`), over the inter-broker
+    /// listener. Errors: no leader known or reachable (NOT_LEADER_OR_FOLLOWER, retried), or
+    /// the leader's code for the partition.
+    async fn send_marker(
+        self: &Arc<Self>,
+        job: &MarkerJob,
+        topic: &str,
+        index: i32,
+    ) -> Result<(), ApiError> {
+        let unavailable = |why: String| ApiError::new(error_code::NOT_LEADER_OR_FOLLOWER, why);
+        let cluster = self.cluster().ok_or_else(|| unavailable("no cluster".into()))?;
+        let (leader, address) = {
+            let image = cluster.image();
+            let leader = image
+                .partition(topic, index)
+                .ok_or_else(|| ApiError::unknown_topic(topic))?
+                .leader
+                .ok_or_else(|| unavailable(format!("{topic}-{index} has no leader")))?;
+            let listener = self.config.inter_broker_listener().map_err(unavailable)?;
+            let (host, port) = image
+                .endpoint(leader, &listener.name)
+                .ok_or_else(|| unavailable(format!("broker {leader} has no endpoint")))?;
+            (leader, format!("{host}:{port}"))
+        };
+        let request = WriteTxnMarkersRequest::default().with_markers(vec![
+            WritableTxnMarker::default()
+                .with_producer_id(ProducerId(job.producer_id))
+                .with_producer_epoch(job.producer_epoch)
+                .with_transaction_result(job.control == ControlType::Commit)
+                .with_coordinator_epoch(job.coordinator_epoch)
+                .with_topics(vec![
+                    WritableTxnMarkerTopic::default()
+                        .with_name(TopicName(StrBytes::from_string(topic.to_string())))
+                        .with_partition_indexes(vec![index]),
+                ]),
+        ]);
+        let broker = self.clone();
+        let answered = tokio::task::spawn_blocking(move || {
+            let mut client = Client::connect_secured(
+                &address,
+                MARKER_SOCKET_TIMEOUT,
+                broker.inter_broker_security(),
+            )?;
+            client.call::<_, WriteTxnMarkersResponse>(ApiKey::WriteTxnMarkers, 1, &request)
+        })
+        .await
+        .map_err(|e| unavailable(e.to_string()))?
+        .map_err(|e| unavailable(e.to_string()))?;
+        let code = answered
+            .markers
+            .iter()
+            .flat_map(|m| &m.topics)
+            .flat_map(|t| &t.partitions)
+            .map(|p| p.error_code)
+            .find(|c| *c != error_code::NONE)
+            .unwrap_or(error_code::NONE);
+        if code == error_code::NONE {
+            Ok(())
+        } else {
+            Err(ApiError::new(code, format!("broker {leader} refused the marker")))
         }
     }
 
@@ -258,7 +386,8 @@ impl Broker {
 
     /// Checks a transactional write of `producer_id` at `producer_epoch` to `topic`-`index`
     /// with the coordinator: the partition must have been added to its transaction (KIP-890
-    /// part 1, core's [`HostedTransactions::verify_partition`]). Errors:
+    /// part 1, core's [`HostedTransactions::verify_partition`]), checked where this node is
+    /// the coordinator (always on a single node). Errors:
     /// INVALID_PRODUCER_EPOCH, INVALID_TXN_STATE.
     pub fn verify_txn_write(
         &self,
@@ -267,6 +396,11 @@ impl Broker {
         topic: &str,
         index: i32,
     ) -> Result<(), ApiError> {
+        if !self.is_txn_coordinator() {
+            // In a cluster the check needs the coordinator on another node (Kafka 3.6's
+            // AddPartitionsToTxn v4 `verifyOnly`); runnel does not ask it yet.
+            return Ok(());
+        }
         self.lock_txns()
             .verify_partition(producer_id, producer_epoch, (topic, index))
             .map_err(|code| {
