@@ -6,8 +6,9 @@ SIGKILLs it KILLS times, each time while a transaction is open (after its record
 produced, before the commit), and starts it again with the same transactional.id; the last
 run goes to the end of the input. Then "check".
 
-"setup BOOTSTRAP RECORDS": creates "eos-in" and "eos-out" (3 partitions each) and writes
-RECORDS records "0".."RECORDS-1" to "eos-in", round robin.
+"setup BOOTSTRAP RECORDS [REPLICATION]": creates "eos-in" and "eos-out" (3 partitions each,
+REPLICATION replicas, default 1) and writes RECORDS records "0".."RECORDS-1" to "eos-in",
+round robin, acks=all.
 
 "app BOOTSTRAP": the application: subscribes to "eos-in" in group "eos" (read_committed), and
 in each transaction writes "out-<value>" to "eos-out" for a few records and commits the
@@ -96,11 +97,12 @@ def rewind(consumer):
         consumer.seek(tp)
 
 
-def setup(bootstrap, records):
+def setup(bootstrap, records, replication=1):
     admin = AdminClient({"bootstrap.servers": bootstrap})
-    for f in admin.create_topics([NewTopic(IN, 3, 1), NewTopic(OUT, 3, 1)]).values():
-        f.result(10)
-    p = Producer({"bootstrap.servers": bootstrap, "log_level": 0})
+    topics = [NewTopic(IN, 3, replication), NewTopic(OUT, 3, replication)]
+    for f in admin.create_topics(topics).values():
+        f.result(30)
+    p = Producer({"bootstrap.servers": bootstrap, "acks": "all", "log_level": 0})
     for i in range(records):
         p.produce(IN, key=str(i).encode(), value=str(i).encode(), partition=i % 3)
     p.flush(30)
@@ -179,7 +181,7 @@ if __name__ == "__main__":
             print(f"error {e}", file=sys.stderr, flush=True)
             sys.exit(1)
     elif mode == "setup":
-        setup(bootstrap, int(sys.argv[3]))
+        setup(bootstrap, int(sys.argv[3]), int(sys.argv[4]) if len(sys.argv) > 4 else 1)
     elif mode == "check":
         print(json.dumps(check(bootstrap)))
     else:

@@ -798,6 +798,88 @@ fn cli_output(args: &[&str]) -> String {
         .unwrap_or_default()
 }
 
+/// The checks every run of `tests/clients/txn_eos.py` ("check"'s JSON `r`, `records` inputs
+/// over 3 partitions) must pass: each input record's output is read exactly once under
+/// read_committed, and the group's committed offsets are the input's end offsets
+/// (Kafka's exactly-once guarantee, KIP-98 and KIP-447: the outputs and the offsets of a
+/// transaction are visible together or not at all).
+pub fn assert_exactly_once(r: &serde_json::Value, records: usize) {
+    let outputs: Vec<&str> = r["outputs"]
+        .as_array()
+        .expect("outputs")
+        .iter()
+        .map(|v| v.as_str().expect("value"))
+        .collect();
+    let mut sorted = outputs.clone();
+    sorted.sort_unstable();
+    let mut expected: Vec<String> = (0..records).map(|i| format!("out-{i}")).collect();
+    expected.sort_unstable();
+    assert_eq!(sorted, expected, "every input's output once: {r}");
+    assert_eq!(
+        r["committed"], r["ends"],
+        "the group committed every input: {r}"
+    );
+    assert_eq!(r["ends"], serde_json::json!(vec![records / 3; 3]), "{r}");
+}
+
+/// Runs `tests/clients/txn_eos.py app` against `bootstrap` until it prints "finished":
+/// `on_open(n)` is called each time it reports a transaction holding records up to `n` open
+/// (where a test kills something mid-transaction). When the application prints nothing for
+/// 15 s, or exits, it is killed and a new instance started, as a supervisor would: a new
+/// instance fences the old one and aborts its open transaction (librdkafka's
+/// send_offsets_to_transaction() can hang when its cached group coordinator went down,
+/// librdkafka issues #5456 and #5511). Returns how many times it was restarted; panics past
+/// `limit` or after 3 restarts.
+pub fn supervise_eos_app(
+    bootstrap: &str,
+    mut on_open: impl FnMut(usize),
+    limit: Duration,
+) -> usize {
+    let start_app = || -> (Child, std::sync::mpsc::Receiver<String>) {
+        let mut child = client_command("python3")
+            .args(["tests/clients/txn_eos.py", "app", bootstrap])
+            .current_dir(workspace_root())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("python3 (the test command installs it)");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        (child, rx)
+    };
+    let deadline = Instant::now() + limit;
+    let (mut app, mut lines) = start_app();
+    let mut restarts = 0;
+    loop {
+        assert!(Instant::now() < deadline, "the application did not finish");
+        match lines.recv_timeout(Duration::from_secs(15)) {
+            Ok(line) if line == "finished" => break,
+            Ok(line) => {
+                if let Some(n) = line.strip_prefix("open ").and_then(|n| n.parse().ok()) {
+                    on_open(n);
+                }
+            }
+            Err(_) => {
+                let _ = app.kill();
+                let _ = app.wait();
+                restarts += 1;
+                assert!(restarts <= 3, "the application kept stalling");
+                (app, lines) = start_app();
+            }
+        }
+    }
+    let _ = app.wait();
+    restarts
+}
+
 /// Runs a Python client and parses the last line it prints as JSON.
 pub fn python_json(args: &[&str], limit: Duration) -> serde_json::Value {
     let out = run_client("python3", args, b"", limit);

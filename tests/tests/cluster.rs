@@ -1760,3 +1760,70 @@ fn a_restarted_leader_does_not_lead_from_its_old_metadata() {
         cluster.nodes[leader].log()
     );
 }
+
+/// Issue 20, "must show": transactions in a three-node cluster. The transaction coordinator
+/// is the leader of `__transaction_state`; while the exactly-once application (confluent-
+/// kafka, `tests/clients/txn_eos.py`) has a transaction open, that node is SIGKILLed. A new
+/// leader of `__transaction_state` loads the transactions from its replica (Kafka's
+/// `loadTransactionsForTxnTopicPartition`) and finishes or aborts the one in flight; the
+/// producer carries on against it, and a read_committed reader sees each input's output
+/// exactly once, with the group's offsets committed to the end. Markers for partitions led
+/// elsewhere travel as WriteTxnMarkers.
+#[test]
+fn a_transaction_survives_its_coordinator_being_killed() {
+    let _serial = one_at_a_time();
+    let mut cluster = Cluster::start("txn-coordinator", 3, SETTINGS);
+    cluster.wait_for(
+        Duration::from_secs(30),
+        "__transaction_state has a leader",
+        |c| {
+            c.partitions("__transaction_state")
+                .first()
+                .is_some_and(|p| p.0.is_some())
+        },
+    );
+    let bootstrap = cluster.bootstrap();
+    let records = 300;
+    run_client(
+        "python3",
+        &[
+            "tests/clients/txn_eos.py",
+            "setup",
+            &bootstrap,
+            &records.to_string(),
+            "3",
+        ],
+        b"",
+        Duration::from_secs(60),
+    );
+    let mut killed = None;
+    runnel_tests::supervise_eos_app(
+        &bootstrap,
+        |open| {
+            if killed.is_none() && open >= records / 2 {
+                let leader = cluster
+                    .partitions("__transaction_state")
+                    .first()
+                    .and_then(|p| p.0)
+                    .expect("a coordinator") as usize;
+                cluster.nodes[leader].kill();
+                killed = Some(leader);
+            }
+        },
+        Duration::from_secs(240),
+    );
+    let killed = killed.expect("the coordinator was killed mid-run");
+    let moved = cluster
+        .partitions("__transaction_state")
+        .first()
+        .and_then(|p| p.0);
+    assert!(
+        moved.is_some_and(|l| l as usize != killed),
+        "another node coordinates: {moved:?}"
+    );
+    let r = runnel_tests::python_json(
+        &["tests/clients/txn_eos.py", "check", &bootstrap],
+        Duration::from_secs(120),
+    );
+    runnel_tests::assert_exactly_once(&r, records);
+}

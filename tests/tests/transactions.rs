@@ -3,37 +3,11 @@
 //! read_uncommitted readers see of aborted, expired and fenced transactions, and kafkajs's
 //! transaction API. Issue 20.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use runnel_tests::{Runnel, client_command, python_json, run_client, workspace_root};
+use runnel_tests::{Runnel, assert_exactly_once, python_json, run_client, supervise_eos_app};
 
 const RECORDS: usize = 300;
-
-/// The checks every exactly-once run must pass: each input record's output is read exactly
-/// once under read_committed, and the group's committed offsets are the input's end offsets
-/// (Kafka's exactly-once guarantee, KIP-98 and KIP-447: the outputs and the offsets of a
-/// transaction are visible together or not at all).
-fn assert_exactly_once(r: &serde_json::Value) {
-    let outputs: Vec<&str> = r["outputs"]
-        .as_array()
-        .expect("outputs")
-        .iter()
-        .map(|v| v.as_str().expect("value"))
-        .collect();
-    let mut sorted = outputs.clone();
-    sorted.sort_unstable();
-    let mut expected: Vec<String> = (0..RECORDS).map(|i| format!("out-{i}")).collect();
-    expected.sort_unstable();
-    assert_eq!(sorted, expected, "every input's output once: {r}");
-    assert_eq!(
-        r["committed"], r["ends"],
-        "the group committed every input: {r}"
-    );
-    assert_eq!(r["ends"], serde_json::json!([100, 100, 100]), "{r}");
-}
 
 /// Issue 20, "must show": a confluent-kafka consume-transform-produce loop
 /// (send_offsets_to_transaction, read_committed input and output) over 3 input partitions,
@@ -59,7 +33,7 @@ fn a_consume_transform_produce_loop_is_exactly_once_through_application_crashes(
         (Some(2), Some(3)),
         "{r}"
     );
-    assert_exactly_once(&r);
+    assert_exactly_once(&r, RECORDS);
     assert!(
         r["uncommitted"]
             .as_u64()
@@ -71,9 +45,7 @@ fn a_consume_transform_produce_loop_is_exactly_once_through_application_crashes(
 /// Issue 20, "must show": the same loop with the broker SIGKILLed while a transaction is open,
 /// in fsync-before-ack mode, and restarted. The coordinator reloads `__transaction_state` and
 /// the group offsets from the log and the run finishes exactly once. The application is
-/// restarted when it stalls for 15 s, as a supervisor would: librdkafka's
-/// send_offsets_to_transaction() can hang when its cached group coordinator went down
-/// (librdkafka issues #5456 and #5511, open), with a new instance fencing the stuck one.
+/// restarted when it stalls, as a supervisor would ([`supervise_eos_app`]).
 #[test]
 fn a_consume_transform_produce_loop_is_exactly_once_through_a_broker_crash() {
     let mut broker = Runnel::start("txn-eos-broker", &["log.flush.before.ack=true"]);
@@ -85,57 +57,21 @@ fn a_consume_transform_produce_loop_is_exactly_once_through_a_broker_crash() {
         b"",
         Duration::from_secs(60),
     );
-    let start_app = || -> (Child, mpsc::Receiver<String>) {
-        let mut child = client_command("python3")
-            .args([script, "app", &bootstrap])
-            .current_dir(workspace_root())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start the application");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    return;
-                }
+    let mut broker_killed = false;
+    supervise_eos_app(
+        &bootstrap,
+        |open| {
+            if !broker_killed && open >= RECORDS / 2 {
+                broker.kill();
+                broker.restart();
+                broker_killed = true;
             }
-        });
-        (child, rx)
-    };
-    let deadline = Instant::now() + Duration::from_secs(240);
-    let (mut app, mut lines) = start_app();
-    let (mut broker_killed, mut app_restarts) = (false, 0);
-    loop {
-        assert!(Instant::now() < deadline, "the run did not finish");
-        match lines.recv_timeout(Duration::from_secs(15)) {
-            Ok(line) if line == "finished" => break,
-            Ok(line) => {
-                let open = line
-                    .strip_prefix("open ")
-                    .and_then(|n| n.parse::<usize>().ok());
-                if !broker_killed && open.is_some_and(|n| n >= RECORDS / 2) {
-                    broker.kill();
-                    broker.restart();
-                    broker_killed = true;
-                }
-            }
-            Err(_) => {
-                // Stalled, or exited after an error: a new instance takes over.
-                let _ = app.kill();
-                let _ = app.wait();
-                app_restarts += 1;
-                assert!(app_restarts <= 3, "the application kept stalling");
-                (app, lines) = start_app();
-            }
-        }
-    }
-    let _ = app.wait();
+        },
+        Duration::from_secs(240),
+    );
     assert!(broker_killed, "the broker was killed mid-run");
     let r = python_json(&[script, "check", &bootstrap], Duration::from_secs(120));
-    assert_exactly_once(&r);
+    assert_exactly_once(&r, RECORDS);
 }
 
 /// Issue 20, "must show" (Kafka's `read_committed` semantics, KIP-98): an aborted

@@ -25,18 +25,18 @@ use kafka_protocol::messages::write_txn_markers_response::{
     WritableTxnMarkerPartitionResult, WritableTxnMarkerResult, WritableTxnMarkerTopicResult,
 };
 use kafka_protocol::messages::{
-    WriteTxnMarkersRequest, WriteTxnMarkersResponse,
     AddOffsetsToTxnRequest, AddOffsetsToTxnResponse, AddPartitionsToTxnRequest,
     AddPartitionsToTxnResponse, DescribeTransactionsRequest, DescribeTransactionsResponse,
     EndTxnRequest, EndTxnResponse, InitProducerIdRequest, InitProducerIdResponse,
     ListTransactionsRequest, ListTransactionsResponse, ProducerId, TopicName,
-    TxnOffsetCommitRequest, TxnOffsetCommitResponse,
+    TxnOffsetCommitRequest, TxnOffsetCommitResponse, WriteTxnMarkersRequest,
+    WriteTxnMarkersResponse,
 };
 
 use runnel_core::acl::{AclOperation, ResourceType};
 use runnel_core::broker::{CommitEntry, MarkerJob, TxnState};
-use runnel_core::txn::ControlType;
 use runnel_core::error_code;
+use runnel_core::txn::ControlType;
 
 use super::{Context, s};
 use crate::broker::{Broker, OFFSETS_TOPIC, now_ms};
@@ -483,7 +483,10 @@ pub(super) async fn write_txn_markers(
                 let code = if !allowed {
                     error_code::CLUSTER_AUTHORIZATION_FAILED
                 } else {
-                    match broker.write_marker_here(&job, topic.name.0.as_str(), index).await {
+                    match broker
+                        .write_marker_here(&job, topic.name.0.as_str(), index)
+                        .await
+                    {
                         Ok(()) => error_code::NONE,
                         Err(e) => e.code,
                     }

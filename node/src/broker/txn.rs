@@ -11,10 +11,6 @@
 use std::sync::{Arc, MutexGuard};
 use std::time::Duration;
 
-use runnel_core::batch::BatchBuilder;
-use runnel_core::broker::{CommitEntry, HostedTransactions, MarkerJob, TxnPlan, TxnTransition};
-use runnel_core::error_code;
-use runnel_core::replica::ReplicaError;
 use kafka_protocol::messages::write_txn_markers_request::{
     WritableTxnMarker, WritableTxnMarkerTopic,
 };
@@ -22,6 +18,10 @@ use kafka_protocol::messages::{
     ApiKey, ProducerId, TopicName, WriteTxnMarkersRequest, WriteTxnMarkersResponse,
 };
 use kafka_protocol::protocol::StrBytes;
+use runnel_core::batch::BatchBuilder;
+use runnel_core::broker::{CommitEntry, HostedTransactions, MarkerJob, TxnPlan, TxnTransition};
+use runnel_core::error_code;
+use runnel_core::replica::ReplicaError;
 use runnel_core::txn::ControlType;
 use tokio::sync::oneshot;
 
@@ -278,7 +278,9 @@ impl Broker {
         index: i32,
     ) -> Result<(), ApiError> {
         let unavailable = |why: String| ApiError::new(error_code::NOT_LEADER_OR_FOLLOWER, why);
-        let cluster = self.cluster().ok_or_else(|| unavailable("no cluster".into()))?;
+        let cluster = self
+            .cluster()
+            .ok_or_else(|| unavailable("no cluster".into()))?;
         let (leader, address) = {
             let image = cluster.image();
             let leader = image
@@ -327,7 +329,10 @@ impl Broker {
         if code == error_code::NONE {
             Ok(())
         } else {
-            Err(ApiError::new(code, format!("broker {leader} refused the marker")))
+            Err(ApiError::new(
+                code,
+                format!("broker {leader} refused the marker"),
+            ))
         }
     }
 
