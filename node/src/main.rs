@@ -84,6 +84,14 @@ enum Command {
         #[command(subcommand)]
         action: GroupAction,
     },
+    /// List and describe transactions (kafka-transactions.sh).
+    Txn {
+        /// table for people, json for scripts.
+        #[arg(long, short = 'o', value_enum, default_value = "table", global = true)]
+        output: OutputArg,
+        #[command(subcommand)]
+        action: TxnAction,
+    },
     /// The cluster id, brokers and the controller; or start a local cluster.
     Cluster {
         /// table for people, json for scripts.
@@ -470,6 +478,18 @@ enum AclAction {
         host: Option<String>,
         #[command(flatten)]
         resource: AclResource,
+    },
+}
+
+/// What `runnel txn` does.
+#[derive(Debug, Subcommand)]
+enum TxnAction {
+    /// List the transactional ids the coordinators know, with producer id and state.
+    List,
+    /// Show a transactional id's state, producer id and epoch, timeout, start and partitions.
+    Describe {
+        /// The transactional id.
+        transactional_id: String,
     },
 }
 
@@ -863,6 +883,16 @@ fn run_command(command: Command, brokers: Option<String>, properties: &[String])
                         };
                         let topics = (!all_topics).then_some(topics.as_slice());
                         cli::group_reset_offsets(b, &group, topics, reset, execute)
+                    }
+                }?;
+                Ok(report.render(output.into()))
+            }
+            Command::Txn { output, action } => {
+                let mut brokers = connect()?;
+                let report = match action {
+                    TxnAction::List => cli::txn_list(&mut brokers),
+                    TxnAction::Describe { transactional_id } => {
+                        cli::txn_describe(&mut brokers, &transactional_id)
                     }
                 }?;
                 Ok(report.render(output.into()))

@@ -11,7 +11,8 @@ read_uncommitted consumers read (values, in offset order):
   "late_commit" the error the expired producer's commit got;
 - "fence": producer 1 writes z1 in a transaction; producer 2 with the same transactional.id
   starts; producer 1 then tries z2 and a commit ("old_error": its error, "old_fatal"), and
-  producer 2 commits y1."""
+  producer 2 commits y1.
+Last, producer "tx-open" leaves a transaction holding tx-fence/0 open, for the caller."""
 import json
 import sys
 import time
@@ -123,5 +124,11 @@ new.begin_transaction()
 new.produce("tx-fence", value="y1")
 new.commit_transaction(10)
 out["fence"] = dict(both("tx-fence"), old_error=old_error, old_fatal=old_fatal)
+
+# Left open (the caller describes it): the producer exits with its transaction Ongoing.
+left = producer("tx-open")
+left.begin_transaction()
+left.produce("tx-fence", value="open")
+left.flush(10)
 
 print(json.dumps(out))

@@ -5,7 +5,9 @@
 
 use std::time::Duration;
 
-use runnel_tests::{Runnel, assert_exactly_once, python_json, run_client, supervise_eos_app};
+use runnel_tests::{
+    Runnel, assert_exactly_once, python_json, run_client, runnel_cli, supervise_eos_app,
+};
 
 const RECORDS: usize = 300;
 
@@ -127,6 +129,63 @@ fn aborted_expired_and_fenced_transactions_are_never_read_committed() {
         (&fence["old_error"], &fence["old_fatal"]),
         (&serde_json::json!("_FENCED"), &serde_json::json!(true)),
         "{r}"
+    );
+    // The CLI (kafka-transactions.sh's list and describe, KIP-664).
+    let b = broker.bootstrap();
+    let list: serde_json::Value =
+        serde_json::from_str(&runnel_cli(&["txn", "list", "-o", "json", "-b", &b], b""))
+            .expect("JSON");
+    let states: Vec<(String, String)> = list
+        .as_array()
+        .expect("rows")
+        .iter()
+        .map(|t| {
+            let text = |k: &str| t[k].as_str().expect("text").to_string();
+            (text("transactional_id"), text("state"))
+        })
+        .collect();
+    let expected = [
+        ("tx-abort", "CompleteCommit"),
+        ("tx-fence", "CompleteCommit"),
+        ("tx-open", "Ongoing"),
+        ("tx-timeout", "CompleteAbort"),
+    ];
+    assert_eq!(
+        states,
+        expected.map(|(i, s)| (i.to_string(), s.to_string())),
+        "{list}"
+    );
+    let open: serde_json::Value = serde_json::from_str(&runnel_cli(
+        &["txn", "describe", "tx-open", "-o", "json", "-b", &b],
+        b"",
+    ))
+    .expect("JSON");
+    assert_eq!(open["state"], "Ongoing", "{open}");
+    assert_eq!(open["producer_epoch"], 0, "{open}");
+    assert_eq!(
+        open["transaction_timeout_ms"], 60000,
+        "librdkafka's default: {open}"
+    );
+    assert!(
+        open["transaction_start_time_ms"]
+            .as_i64()
+            .is_some_and(|t| t > 0),
+        "{open}"
+    );
+    assert_eq!(
+        open["partitions"],
+        serde_json::json!([{"topic": "tx-fence", "partition": 0}]),
+        "{open}"
+    );
+    let fenced: serde_json::Value = serde_json::from_str(&runnel_cli(
+        &["txn", "describe", "tx-fence", "-o", "json", "-b", &b],
+        b"",
+    ))
+    .expect("JSON");
+    assert_eq!(
+        (&fenced["state"], &fenced["producer_epoch"]),
+        (&serde_json::json!("CompleteCommit"), &serde_json::json!(2)),
+        "fenced at epoch 1, bumped to 2 for the new producer (Kafka's InitProducerId): {fenced}"
     );
 }
 

@@ -23,6 +23,7 @@ mod groups;
 mod records;
 pub mod signals;
 mod topics;
+mod txns;
 mod users;
 
 pub use crate::client::security::configure as configure_security;
@@ -39,6 +40,7 @@ pub use topics::{
     cluster_info, plugin_deployed, plugin_list, topic_add_partitions, topic_alter_config,
     topic_create, topic_delete, topic_describe, topic_list,
 };
+pub use txns::{txn_describe, txn_list};
 pub use users::{DEFAULT_ITERATIONS, scram_mechanism, user_create, user_delete, user_list};
 
 use std::collections::BTreeMap;

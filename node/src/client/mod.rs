@@ -118,6 +118,8 @@ fn error_words(code: i16) -> &'static str {
         40 => "invalid config",
         68 => "the group is not empty",
         69 => "no such group",
+        53 => "not allowed on this transactional id",
+        105 => "no such transactional id",
         _ => "refused",
     }
 }
@@ -747,15 +749,38 @@ impl Brokers {
         &mut self,
         group: &str,
     ) -> Result<(i32, &mut Client), ClientError> {
+        self.find_coordinator(group, 0)
+    }
+
+    /// The transaction coordinator of `transactional_id` (FindCoordinator key type 1), with its
+    /// broker id.
+    pub(crate) fn txn_coordinator_with_id(
+        &mut self,
+        transactional_id: &str,
+    ) -> Result<(i32, &mut Client), ClientError> {
+        self.find_coordinator(transactional_id, 1)
+    }
+
+    /// The coordinator of `key` (`key_type` 0: a group, 1: a transactional id).
+    fn find_coordinator(
+        &mut self,
+        key: &str,
+        key_type: i8,
+    ) -> Result<(i32, &mut Client), ClientError> {
         use kafka_protocol::messages::{FindCoordinatorRequest, FindCoordinatorResponse};
-        let request =
-            FindCoordinatorRequest::default().with_key(StrBytes::from_string(group.to_string()));
+        let group = key;
+        let request = FindCoordinatorRequest::default()
+            .with_key(StrBytes::from_string(key.to_string()))
+            .with_key_type(key_type);
+        // Key type 1 needs v1; a group keeps v0, which every Kafka broker answers.
+        let version = i16::from(key_type > 0);
         // A new cluster creates its offsets topic a moment after it forms: like Kafka's
         // clients, retry COORDINATOR_NOT_AVAILABLE and COORDINATOR_LOAD_IN_PROGRESS a while.
         let deadline = std::time::Instant::now() + COORDINATOR_WAIT;
         let response = loop {
             let response: FindCoordinatorResponse =
-                self.bootstrap.call(ApiKey::FindCoordinator, 0, &request)?;
+                self.bootstrap
+                    .call(ApiKey::FindCoordinator, version, &request)?;
             if matches!(response.error_code, 14 | 15) && std::time::Instant::now() < deadline {
                 std::thread::sleep(Duration::from_millis(200));
                 continue;
