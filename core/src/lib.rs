@@ -77,4 +77,5 @@ pub mod sweep;
 pub mod topic_config;
 pub mod topic_name;
 pub mod txn;
+pub mod txn_sweep;
 pub mod varint;
