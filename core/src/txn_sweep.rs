@@ -36,8 +36,8 @@ use alloc::vec::Vec;
 use crate::batch::{BatchBuilder, NoCodec, batches};
 use crate::broker::transactions::TRANSACTION_MAX_TIMEOUT_MS;
 use crate::broker::{
-    CommitEntry, HostConfig, HostedGroups, HostedPartition, HostedTransactions, MarkerJob,
-    TxnPlan, TxnState, TxnTransition,
+    CommitEntry, HostConfig, HostedGroups, HostedPartition, HostedTransactions, MarkerJob, TxnPlan,
+    TxnState, TxnTransition,
 };
 use crate::controller::PartitionState;
 use crate::error_code;
@@ -196,7 +196,9 @@ impl Run {
     }
 
     fn violation(&mut self, what: String) {
-        self.result.violations.push(format!("t={} {what}", self.now_ms));
+        self.result
+            .violations
+            .push(format!("t={} {what}", self.now_ms));
     }
 
     fn chance(&mut self, percent: u64) -> bool {
@@ -331,7 +333,10 @@ impl Run {
             && old.producer_id == producer_id
             && old.epoch >= epoch
         {
-            self.violation(format!("{}: InitProducerId did not bump the epoch", IDS[id]));
+            self.violation(format!(
+                "{}: InitProducerId did not bump the epoch",
+                IDS[id]
+            ));
         }
         self.fence(id);
         self.instances[id] = Some(Instance {
@@ -394,10 +399,11 @@ impl Run {
             return;
         };
         let Some(txn) = instance.txn else { return };
-        if let Err(code) =
-            self.coordinator
-                .verify_partition(instance.producer_id, instance.epoch, (TOPIC, partition))
-        {
+        if let Err(code) = self.coordinator.verify_partition(
+            instance.producer_id,
+            instance.epoch,
+            (TOPIC, partition),
+        ) {
             self.violation(format!(
                 "{}: a write to {TOPIC}-{partition} just added was refused ({code})",
                 IDS[id]
@@ -407,7 +413,13 @@ impl Run {
         let sequence = instance.sequences.get(&partition).copied().unwrap_or(0);
         let value = self.next_value;
         self.next_value += 1;
-        match self.produce(partition, instance.producer_id, instance.epoch, sequence, value) {
+        match self.produce(
+            partition,
+            instance.producer_id,
+            instance.epoch,
+            sequence,
+            value,
+        ) {
             Ok(()) => {
                 self.writer.insert(value, txn);
                 self.txns[txn].values.push(value);
@@ -474,10 +486,11 @@ impl Run {
         let Some(partition) = (0..PARTITIONS).find(|p| !added.contains(p)) else {
             return;
         };
-        match self
-            .coordinator
-            .verify_partition(instance.producer_id, instance.epoch, (TOPIC, partition))
-        {
+        match self.coordinator.verify_partition(
+            instance.producer_id,
+            instance.epoch,
+            (TOPIC, partition),
+        ) {
             Ok(()) => self.violation(format!(
                 "{}: a write to {TOPIC}-{partition}, never added, was let through",
                 IDS[id]
@@ -499,10 +512,11 @@ impl Run {
         if current == Some((zombie.producer_id, zombie.epoch)) {
             return; // not fenced after all (its successor's InitProducerId did not count)
         }
-        match self
-            .coordinator
-            .verify_partition(zombie.producer_id, zombie.epoch, (TOPIC, partition))
-        {
+        match self.coordinator.verify_partition(
+            zombie.producer_id,
+            zombie.epoch,
+            (TOPIC, partition),
+        ) {
             Ok(()) => self.violation(format!(
                 "{}: a fenced instance (epoch {}) may write to {TOPIC}-{partition}",
                 IDS[id], zombie.epoch
@@ -771,7 +785,7 @@ impl Run {
                 Err(e) => self.violation(format!("{TOPIC}-{partition}: {e}")),
             }
         }
-        for id in 0..IDS.len() {
+        for (id, name) in IDS.iter().enumerate() {
             let Some(shown) = self.groups.offsets().fetch(GROUP, "in", id as i32) else {
                 continue;
             };
@@ -784,7 +798,7 @@ impl Run {
             if fate != Some(Fate::Committed) {
                 self.violation(format!(
                     "{}: the group shows offset {offset} of a transaction that is {fate:?}",
-                    IDS[id]
+                    name
                 ));
             }
         }
@@ -835,7 +849,7 @@ impl Run {
                 self.result.violations.push(what);
             }
         }
-        for id in 0..IDS.len() {
+        for (id, name) in IDS.iter().enumerate() {
             let expected = self
                 .txns
                 .iter()
@@ -850,7 +864,7 @@ impl Run {
             if shown != expected {
                 self.violation(format!(
                     "{}: the group shows {shown:?}, the last committed transaction {expected:?}",
-                    IDS[id]
+                    name
                 ));
             }
         }

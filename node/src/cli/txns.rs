@@ -69,9 +69,11 @@ pub fn txn_describe(brokers: &mut Brokers, transactional_id: &str) -> Result<Rep
             ]);
         }
     }
-    let started = (state.transaction_start_time_ms >= 0)
-        .then_some(Cell::Int(state.transaction_start_time_ms))
-        .unwrap_or(Cell::None);
+    let started = if state.transaction_start_time_ms >= 0 {
+        Cell::Int(state.transaction_start_time_ms)
+    } else {
+        Cell::None
+    };
     Ok(Report {
         title: Some(format!(
             "transaction {transactional_id}: {} (producer {} epoch {}, timeout {} ms, \
