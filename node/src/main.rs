@@ -200,6 +200,11 @@ enum Command {
         /// Keep waiting for new records until Ctrl-C (the default of kcat without -e and rpk).
         #[arg(long)]
         follow: bool,
+        /// Read only committed transactions, up to the last stable offset
+        /// (`isolation.level=read_committed`; kcat's default). Transaction markers are never
+        /// printed either way.
+        #[arg(long)]
+        read_committed: bool,
         /// Output format: %t topic, %p partition, %o offset, %T timestamp (ms), %d timestamp
         /// (ISO 8601), %k key, %K key length (-1: null), %s value, %S value length (-1: null),
         /// %h headers (k=v,...), %%, \t, \n, \r, \\.
@@ -969,6 +974,7 @@ fn run_command(command: Command, brokers: Option<String>, properties: &[String])
                 group,
                 count,
                 follow,
+                read_committed,
                 format,
                 output,
                 encoding,
@@ -986,6 +992,7 @@ fn run_command(command: Command, brokers: Option<String>, properties: &[String])
                     json: matches!(output, OutputArg::Json),
                     encoding: encoding.into(),
                     follow,
+                    read_committed,
                 };
                 let mut brokers = connect()?;
                 cli::signals::install();

@@ -130,8 +130,50 @@ fn aborted_expired_and_fenced_transactions_are_never_read_committed() {
         (&serde_json::json!("_FENCED"), &serde_json::json!(true)),
         "{r}"
     );
-    // The CLI (kafka-transactions.sh's list and describe, KIP-664).
+    // The CLI consumer never prints markers; under --read-committed it skips the aborted
+    // transaction too, and stops at the last stable offset (tx-fence's open transaction).
     let b = broker.bootstrap();
+    assert_eq!(
+        runnel_cli(&["consume", "tx-abort", "-b", &b], b""),
+        "a0\na1\na2\na3\na4\nc0\nc1\nc2\n"
+    );
+    assert_eq!(
+        runnel_cli(&["consume", "tx-abort", "--read-committed", "-b", &b], b""),
+        "c0\nc1\nc2\n"
+    );
+    assert_eq!(
+        runnel_cli(
+            &[
+                "consume",
+                "tx-fence",
+                "--read-committed",
+                "-G",
+                "lso-readers",
+                "-b",
+                &b
+            ],
+            b""
+        ),
+        "y1\n"
+    );
+    // Lag counts to the last stable offset: the open transaction's record is not lag.
+    let group: serde_json::Value = serde_json::from_str(&runnel_cli(
+        &["group", "describe", "lso-readers", "-o", "json", "-b", &b],
+        b"",
+    ))
+    .expect("JSON");
+    let p = &group["partitions"][0];
+    assert_eq!(
+        (&p["committed"], &p["end"], &p["stable"], &p["lag"]),
+        (
+            &serde_json::json!(4),
+            &serde_json::json!(5),
+            &serde_json::json!(4),
+            &serde_json::json!(0)
+        ),
+        "z1, its abort marker, y1, its commit marker, then the open record: {group}"
+    );
+    // The CLI (kafka-transactions.sh's list and describe, KIP-664).
     let list: serde_json::Value =
         serde_json::from_str(&runnel_cli(&["txn", "list", "-o", "json", "-b", &b], b""))
             .expect("JSON");

@@ -163,7 +163,9 @@ fn no_such_group(group: &str) -> ClientError {
 
 /// `runnel group describe GROUP`: its coordinator, state and members (id, client id, host,
 /// partitions), and per partition (committed or assigned) the committed offset, log end
-/// offset, lag and owner; the total lag.
+/// offset (the high watermark), lag, last stable offset and owner; the total lag. The lag is
+/// counted to the last stable offset, as a read_committed consumer's `records-lag` is (KIP-98):
+/// records of a transaction still open are not lag it could work off.
 ///
 /// # Errors
 /// "group G does not exist" when the coordinator knows nothing of it (Dead, no commits).
@@ -184,23 +186,32 @@ pub fn group_describe(brokers: &mut Brokers, group: &str) -> Result<Report, Clie
     for (topic, partition, offset) in commits {
         partitions.entry((topic, partition)).or_default().0 = Some(offset);
     }
-    let mut ends: BTreeMap<String, BTreeMap<i32, i64>> = BTreeMap::new();
+    // Per topic: partition → (high watermark, last stable offset).
+    let mut ends: BTreeMap<String, BTreeMap<i32, (i64, Option<i64>)>> = BTreeMap::new();
     let mut rows = Vec::new();
     let mut total_lag = 0i64;
     for ((topic, partition), (offset, owner)) in partitions {
         if !ends.contains_key(&topic) {
             // A deleted topic, an offline partition or an unreachable leader has no end.
             let latest = match brokers.partition_count(&topic) {
-                Ok(n) => super::log_bounds_where_led(brokers, &topic, n)
-                    .into_iter()
-                    .map(|(p, (_, end))| (p, end))
-                    .collect(),
+                Ok(n) => {
+                    let stable = super::last_stable_offsets_where_led(brokers, &topic, n);
+                    super::log_bounds_where_led(brokers, &topic, n)
+                        .into_iter()
+                        .map(|(p, (_, end))| (p, (end, stable.get(&p).copied())))
+                        .collect()
+                }
                 Err(_) => BTreeMap::new(),
             };
             ends.insert(topic.clone(), latest);
         }
-        let end = ends.get(&topic).and_then(|e| e.get(&partition)).copied();
-        let lag = match (end, offset) {
+        let (end, stable) = match ends.get(&topic).and_then(|e| e.get(&partition)) {
+            Some((end, stable)) => (Some(*end), *stable),
+            None => (None, None),
+        };
+        // On the last stable offset: what a read_committed consumer can still read (the
+        // high watermark unless a transaction is open, KIP-98).
+        let lag = match (stable.or(end), offset) {
             (Some(e), Some(o)) => Some((e - o).max(0)),
             _ => None,
         };
@@ -211,6 +222,7 @@ pub fn group_describe(brokers: &mut Brokers, group: &str) -> Result<Report, Clie
             offset.into(),
             end.into(),
             lag.into(),
+            stable.into(),
             owner.map_or(Cell::None, Cell::Text),
         ]);
     }
@@ -244,7 +256,15 @@ pub fn group_describe(brokers: &mut Brokers, group: &str) -> Result<Report, Clie
             ("members", Cell::Int(described.members.len() as i64)),
             ("total_lag", total_lag.into()),
         ],
-        columns: vec!["TOPIC", "PARTITION", "COMMITTED", "END", "LAG", "MEMBER"],
+        columns: vec![
+            "TOPIC",
+            "PARTITION",
+            "COMMITTED",
+            "END",
+            "LAG",
+            "STABLE",
+            "MEMBER",
+        ],
         rows,
         rows_key: "partitions",
         sections: if described.members.is_empty() {

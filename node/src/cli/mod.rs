@@ -118,6 +118,40 @@ pub(crate) fn list_offsets(
     }
 }
 
+/// For `topic`'s partitions that have a leader which answers, the last stable offset by
+/// partition (ListOffsets v2 latest under `read_committed`, KIP-98: the high watermark unless a
+/// transaction is open); a partition whose leader is unknown, unreachable or refuses is left
+/// out.
+pub(crate) fn last_stable_offsets_where_led(
+    brokers: &mut Brokers,
+    topic: &str,
+    partitions: u32,
+) -> BTreeMap<i32, i64> {
+    let mut leaders: BTreeMap<i32, Vec<i32>> = BTreeMap::new();
+    for p in 0..partitions as i32 {
+        let leader = brokers.leader(topic, p);
+        if leader >= 0 {
+            leaders.entry(leader).or_default().push(p);
+        }
+    }
+    let mut out = BTreeMap::new();
+    for (leader, wanted) in leaders {
+        let request = list_offsets_request(topic, &wanted, -1).with_isolation_level(1);
+        let Some(response) = brokers.broker(leader).ok().and_then(|b| {
+            b.call::<_, ListOffsetsResponse>(ApiKey::ListOffsets, 2, &request)
+                .ok()
+        }) else {
+            continue;
+        };
+        for p in response.topics.iter().flat_map(|t| &t.partitions) {
+            if p.error_code == 0 {
+                out.insert(p.partition_index, p.offset);
+            }
+        }
+    }
+    out
+}
+
 /// For `topic`'s partitions that have a leader which answers, (log start, high watermark) by
 /// partition; a partition without a leader, or whose leader cannot be reached or refuses, is
 /// left out (`topic describe` must work exactly when a partition is offline).

@@ -765,6 +765,59 @@ pub struct ConsumeOptions<'a> {
     pub encoding: Encoding,
     /// Keep waiting for new records until Ctrl-C (or `limit`), instead of stopping at the end.
     pub follow: bool,
+    /// `isolation.level=read_committed` (KIP-98): read up to the last stable offset and skip
+    /// aborted transactions' records, as Kafka's consumer does. Otherwise read_uncommitted,
+    /// the Java consumer's and console consumer's default.
+    pub read_committed: bool,
+}
+
+/// Which batches of one Fetch answer a consumer returns, as Kafka's consumer decides it
+/// (`CompletedFetch`): never a control batch (a transaction marker); under read_committed not a
+/// transactional batch of a producer whose aborted transaction the answer lists, from that
+/// transaction's first offset until its abort marker.
+struct Aborted {
+    /// The answer's aborted transactions, (first offset, producer id), latest first.
+    pending: Vec<(i64, i64)>,
+    /// Producers whose aborted transaction is being skipped.
+    skipping: std::collections::BTreeSet<i64>,
+}
+
+impl Aborted {
+    fn new(list: Option<&[kafka_protocol::messages::fetch_response::AbortedTransaction]>) -> Self {
+        let mut pending: Vec<(i64, i64)> = list
+            .unwrap_or_default()
+            .iter()
+            .map(|t| (t.first_offset, t.producer_id.0))
+            .collect();
+        pending.sort_unstable_by(|a, b| b.cmp(a));
+        Self {
+            pending,
+            skipping: std::collections::BTreeSet::new(),
+        }
+    }
+
+    /// Whether `batch`'s records are returned.
+    fn readable(&mut self, batch: &runnel_core::batch::BatchRef<'_>) -> bool {
+        let header = batch.header();
+        while self
+            .pending
+            .last()
+            .is_some_and(|(first, _)| *first <= header.base_offset)
+        {
+            if let Some((_, producer)) = self.pending.pop() {
+                self.skipping.insert(producer);
+            }
+        }
+        if header.is_control() {
+            if runnel_core::txn::control_type(batch, &NodeCodec)
+                == Some(runnel_core::txn::ControlType::Abort)
+            {
+                self.skipping.remove(&header.producer_id);
+            }
+            return false;
+        }
+        !(header.is_transactional() && self.skipping.contains(&header.producer_id))
+    }
 }
 
 /// How `consume` ended.
@@ -1116,6 +1169,7 @@ fn read(
             }
             let fetch = FetchRequest::default()
                 .with_replica_id(BrokerId(-1))
+                .with_isolation_level(i8::from(options.read_committed))
                 .with_max_wait_ms(max_wait_ms)
                 .with_min_bytes(1)
                 .with_max_bytes(8 << 20)
@@ -1181,9 +1235,15 @@ fn read(
                     }
                     let before = cursor.next;
                     let bytes = p.records.clone().unwrap_or_default();
+                    let mut aborted = Aborted::new(p.aborted_transactions.as_deref());
                     for batch in batches(&bytes) {
                         let batch = batch.map_err(|e| ClientError::Protocol(e.to_string()))?;
                         let log_append_time = batch.header().is_log_append_time();
+                        if !aborted.readable(&batch) {
+                            // A marker, or a batch of an aborted transaction: never printed.
+                            cursor.next = cursor.next.max(batch.header().next_offset());
+                            continue;
+                        }
                         for record in batch
                             .records(&NodeCodec, &mut scratch)
                             .map_err(|e| ClientError::Protocol(e.to_string()))?
@@ -1226,9 +1286,15 @@ fn read(
                             cursor.next = cursor.next.max(batch.header().next_offset());
                         }
                     }
+                    // Under read_committed the end a reader can reach is the last stable offset.
+                    let readable_end = if options.read_committed && p.last_stable_offset >= 0 {
+                        p.last_stable_offset
+                    } else {
+                        p.high_watermark
+                    };
                     if !options.follow
                         && cursor.next == before
-                        && (cursor.next >= cursor.end || cursor.next >= p.high_watermark)
+                        && (cursor.next >= cursor.end || cursor.next >= readable_end)
                     {
                         cursor.drained = true;
                     }
