@@ -326,6 +326,21 @@ impl BatchHeader {
     }
 }
 
+/// The headers of the batches in `bytes`, in order, without checking CRCs (a cheap look at
+/// flags and offsets); stops at the first one that is cut short or malformed.
+pub fn headers(bytes: &[u8]) -> impl Iterator<Item = BatchHeader> + '_ {
+    let mut rest = bytes;
+    core::iter::from_fn(move || {
+        let header = BatchHeader::decode(rest).ok()?;
+        let size = header.size();
+        if header.batch_length < 0 || size > rest.len() {
+            return None;
+        }
+        rest = &rest[size..];
+        Some(header)
+    })
+}
+
 /// A validated batch: magic 2, length within bounds, CRC correct. Borrowed from the input.
 #[derive(Clone, Copy, Debug)]
 pub struct BatchRef<'a> {

@@ -820,7 +820,7 @@ impl<S: SegmentStore> Replica<S> {
         let header = *batch::BatchRef::parse(records)
             .map_err(|e| ReplicaError::AppendRefused(e.kafka_error_code()))?
             .header();
-        if batch::batches(records).any(|b| b.is_ok_and(|b| b.header().is_control())) {
+        if batch::headers(records).any(|h| h.is_control()) {
             // Only a transaction coordinator writes markers (Kafka's `AppendOrigin.CLIENT`:
             // "Client produced a control record").
             return Err(ReplicaError::AppendRefused(error_code::INVALID_RECORD));
@@ -1391,9 +1391,17 @@ impl<S: SegmentStore> Replica<S> {
             // One validating pass over the batches copied: their leader epochs (KIP-101 needs
             // the boundaries here too) and, once appended, their producers (so that a retry
             // reaching this replica once it leads is still a duplicate).
-            let headers: Vec<BatchHeader> = batch::batches(&answer.records)
+            // With each marker's type read here (the one pass that parses the batches).
+            let headers: Vec<(BatchHeader, Option<ControlType>)> = batch::batches(&answer.records)
                 .flatten()
-                .map(|b| *b.header())
+                .map(|b| {
+                    let control = b
+                        .header()
+                        .is_control()
+                        .then(|| crate::txn::control_type(&b, codec))
+                        .flatten();
+                    (*b.header(), control)
+                })
                 .collect();
             let log_end_before = self.log_end_offset();
             // A full disk refuses the whole copy and changes nothing (KAFKA_STORAGE_ERROR);
@@ -1404,16 +1412,12 @@ impl<S: SegmentStore> Replica<S> {
                     LogError::Store(_) => ReplicaError::from_log(e),
                     _ => ReplicaError::InvalidRecord,
                 })?;
-            for h in &headers {
+            for (h, control) in &headers {
                 if h.base_offset >= log_end_before {
                     self.record_epoch_start(h.partition_leader_epoch, h.base_offset);
+                    self.txns.record_header(h, *control);
                 }
                 self.producers.record(h, h.base_offset);
-            }
-            for batch in batch::batches(&answer.records).flatten() {
-                if batch.header().base_offset >= log_end_before {
-                    self.txns.record(&batch, codec);
-                }
             }
         }
         self.high_watermark = answer.high_watermark.min(self.log_end_offset());

@@ -18,7 +18,7 @@
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 
-use crate::batch::{BatchBuilder, BatchError, BatchRef, Codec};
+use crate::batch::{BatchBuilder, BatchError, BatchHeader, BatchRef, Codec};
 
 /// What a transaction marker says (the control record's `type`, Kafka's `ControlRecordType`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -132,11 +132,21 @@ impl TxnIndex {
     /// open; a marker ends it.
     pub fn record(&mut self, batch: &BatchRef<'_>, codec: &dyn Codec) {
         let header = batch.header();
+        let control = header
+            .is_control()
+            .then(|| control_type(batch, codec))
+            .flatten();
+        self.record_header(header, control);
+    }
+
+    /// [`TxnIndex::record`] from a batch's header and, for a marker, its type (read once by
+    /// a caller that parses the batch anyway).
+    pub fn record_header(&mut self, header: &BatchHeader, control: Option<ControlType>) {
         if !header.is_transactional() || header.producer_id < 0 {
             return;
         }
         if header.is_control() {
-            if let Some(control) = control_type(batch, codec) {
+            if let Some(control) = control {
                 self.end(header.producer_id, header.base_offset, control);
             }
         } else {
@@ -190,11 +200,13 @@ impl TxnIndex {
     /// `upper_bound_offset` must list: those whose marker is at or past the fetch offset and
     /// whose first record is below the upper bound (Kafka's `collectAbortedTransactions`).
     pub fn aborted_between(&self, fetch_offset: i64, upper_bound_offset: i64) -> Vec<AbortedTxn> {
-        self.completed
+        // In marker order: skip those ended before the fetch offset without looking at them.
+        let from = self
+            .completed
+            .partition_point(|c| c.marker_offset < fetch_offset);
+        self.completed[from..]
             .iter()
-            .filter(|c| {
-                c.aborted && c.marker_offset >= fetch_offset && c.first_offset < upper_bound_offset
-            })
+            .filter(|c| c.aborted && c.first_offset < upper_bound_offset)
             .map(|c| AbortedTxn {
                 producer_id: c.producer_id,
                 first_offset: c.first_offset,

@@ -181,6 +181,8 @@ pub type TxnDescription = TxnMetadata;
 #[derive(Debug, Default)]
 pub struct HostedTransactions {
     txns: BTreeMap<String, TxnMetadata>,
+    /// Producer id → its transactional id (for the per-write check).
+    by_producer: BTreeMap<i64, String>,
     /// Transactional ids with a transition out (written, not yet confirmed).
     pending: BTreeSet<String>,
     /// Marker jobs handed out and not yet reported written.
@@ -241,7 +243,11 @@ impl HostedTransactions {
         producer_epoch: i16,
         partition: (&str, i32),
     ) -> Result<(), i16> {
-        let Some(txn) = self.txns.values().find(|t| t.producer_id == producer_id) else {
+        let Some(txn) = self
+            .by_producer
+            .get(&producer_id)
+            .and_then(|id| self.txns.get(id))
+        else {
             return Err(error_code::INVALID_TXN_STATE);
         };
         if producer_epoch < txn.producer_epoch {
@@ -456,8 +462,20 @@ impl HostedTransactions {
     pub fn handle_written(&mut self, transition: &TxnTransition) -> Option<MarkerJob> {
         let id = &transition.after.transactional_id;
         self.pending.remove(id);
-        self.txns.insert(id.clone(), transition.after.clone());
+        self.insert(transition.after.clone());
         self.marker_job(id)
+    }
+
+    /// Keeps `txn` as its id's state, indexed by its producer id.
+    fn insert(&mut self, txn: TxnMetadata) {
+        if let Some(old) = self.txns.get(&txn.transactional_id)
+            && old.producer_id != txn.producer_id
+        {
+            self.by_producer.remove(&old.producer_id);
+        }
+        self.by_producer
+            .insert(txn.producer_id, txn.transactional_id.clone());
+        self.txns.insert(txn.transactional_id.clone(), txn);
     }
 
     /// The marker job for `transactional_id` if its transaction is prepared and no job is out.
@@ -575,12 +593,12 @@ impl HostedTransactions {
             };
             match value {
                 None => {
-                    self.txns.remove(&id);
+                    if let Some(old) = self.txns.remove(&id) {
+                        self.by_producer.remove(&old.producer_id);
+                    }
                 }
                 Some(value) => match decode_value(id.clone(), value.as_ref()) {
-                    Some(txn) => {
-                        self.txns.insert(id, txn);
-                    }
+                    Some(txn) => self.insert(txn),
                     None => skipped += 1,
                 },
             }
