@@ -318,6 +318,8 @@ pub struct Broker {
     groups: Mutex<HostedGroups>,
     /// The transaction coordinator (KIP-98), while this node leads `__transaction_state`.
     txns: Mutex<HostedTransactions>,
+    /// A creation of `__transaction_state` through the quorum is under way.
+    txn_state_creating: std::sync::atomic::AtomicBool,
     replies: Mutex<HashMap<ReplyToken, oneshot::Sender<GroupOutput>>>,
     next_token: AtomicU64,
     next_producer_id: AtomicI64,
@@ -408,6 +410,7 @@ impl Broker {
             topics: RwLock::new(BTreeMap::new()),
             groups: Mutex::new(HostedGroups::new(group_config)),
             txns: Mutex::new(HostedTransactions::new(config.transaction_max_timeout_ms)),
+            txn_state_creating: std::sync::atomic::AtomicBool::new(false),
             replies: Mutex::new(HashMap::new()),
             next_token: AtomicU64::new(1),
             // Producer ids from the start time, so ids stay unique across restarts.
@@ -460,13 +463,6 @@ impl Broker {
             config.insert("cleanup.policy".to_string(), "compact".to_string());
             broker
                 .create_topic(OFFSETS_TOPIC, 1, config)
-                .map_err(|e| e.message)?;
-        }
-        if broker.topic(TXN_STATE_TOPIC).is_none() && broker.config.quorum_voters.is_empty() {
-            let mut config = BTreeMap::new();
-            config.insert("cleanup.policy".to_string(), "compact".to_string());
-            broker
-                .create_topic(TXN_STATE_TOPIC, 1, config)
                 .map_err(|e| e.message)?;
         }
         broker.elect_coordinator()?;

@@ -1488,25 +1488,19 @@ async fn join_cluster(
         })
     };
     {
-        // The offsets and transaction state topics are created through the quorum once
-        // enough brokers registered (replication factor: 3, or every voter when fewer), as
-        // Kafka creates them.
+        // The offsets topic is created through the quorum once enough brokers registered
+        // (replication factor: 3, or every voter when fewer), as Kafka creates it.
         let broker = broker.clone();
         let cluster = cluster.clone();
         let replication = cluster.voters.len().min(3) as i16;
         tokio::spawn(async move {
-            let internal = [
-                runnel_node::broker::OFFSETS_TOPIC,
-                runnel_node::broker::TXN_STATE_TOPIC,
-            ];
+            let offsets = runnel_node::broker::OFFSETS_TOPIC;
             loop {
                 tokio::time::sleep(Duration::from_millis(500)).await;
-                let missing = internal
-                    .into_iter()
-                    .find(|t| !cluster.image().topics.contains_key(*t));
-                let Some(topic) = missing else {
+                let exists = cluster.image().topics.contains_key(offsets);
+                if exists {
                     return;
-                };
+                }
                 if !cluster.caught_up()
                     || cluster.controller_id().is_none()
                     || cluster.image().controller.live_brokers().len() < replication as usize
@@ -1515,7 +1509,7 @@ async fn join_cluster(
                 }
                 let config = [("cleanup.policy".to_string(), "compact".to_string())].into();
                 let _ = broker
-                    .create_topic_anywhere(topic, 1, replication, config, false)
+                    .create_topic_anywhere(offsets, 1, replication, config, false)
                     .await;
             }
         });

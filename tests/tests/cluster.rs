@@ -1762,7 +1762,8 @@ fn a_restarted_leader_does_not_lead_from_its_old_metadata() {
 }
 
 /// Issue 20, "must show": transactions in a three-node cluster. The transaction coordinator
-/// is the leader of `__transaction_state`; while the exactly-once application (confluent-
+/// is the leader of `__transaction_state` (created through the quorum at the first
+/// transactional request, as Kafka creates it); while the exactly-once application (confluent-
 /// kafka, `tests/clients/txn_eos.py`) has a transaction open, that node is SIGKILLed. A new
 /// leader of `__transaction_state` loads the transactions from its replica (Kafka's
 /// `loadTransactionsForTxnTopicPartition`) and finishes or aborts the one in flight; the
@@ -1773,15 +1774,6 @@ fn a_restarted_leader_does_not_lead_from_its_old_metadata() {
 fn a_transaction_survives_its_coordinator_being_killed() {
     let _serial = one_at_a_time();
     let mut cluster = Cluster::start("txn-coordinator", 3, SETTINGS);
-    cluster.wait_for(
-        Duration::from_secs(30),
-        "__transaction_state has a leader",
-        |c| {
-            c.partitions("__transaction_state")
-                .first()
-                .is_some_and(|p| p.0.is_some())
-        },
-    );
     let bootstrap = cluster.bootstrap();
     let records = 300;
     run_client(

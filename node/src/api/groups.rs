@@ -139,6 +139,7 @@ pub(super) fn find_coordinator(
 ) -> FindCoordinatorResponse {
     let version = ctx.header.request_api_version;
     let coordinator = if request.key_type == 1 {
+        broker.ensure_txn_state_topic();
         broker.txn_coordinator_endpoint(ctx.listener)
     } else {
         broker.coordinator_endpoint(ctx.listener)

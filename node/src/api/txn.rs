@@ -85,6 +85,7 @@ pub(super) async fn init_producer_id(
             .with_producer_id(ProducerId(id))
             .with_producer_epoch(epoch)
     };
+    broker.ensure_txn_state_topic();
     if let Some(code) = refused(broker, ctx, transactional_id) {
         return answer(code, -1, -1);
     }

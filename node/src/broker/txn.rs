@@ -8,6 +8,8 @@
 //! any partition's. Markers go to each partition's leader: written here when this node leads
 //! it, else sent to its leader as WriteTxnMarkers over the inter-broker listener.
 
+use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, MutexGuard};
 use std::time::Duration;
 
@@ -44,6 +46,53 @@ impl Broker {
     /// The transaction coordinator, locked.
     pub fn lock_txns(&self) -> MutexGuard<'_, HostedTransactions> {
         self.txns.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Creates `__transaction_state` if it does not exist yet, as Kafka does on the first
+    /// transactional request (compacted, one partition here; in a cluster replicated 3 times,
+    /// or on every voter when fewer, through the metadata quorum, which answers later: until
+    /// it has a leader, clients are told COORDINATOR_NOT_AVAILABLE and retry).
+    pub fn ensure_txn_state_topic(self: &Arc<Self>) {
+        let config: BTreeMap<String, String> =
+            [("cleanup.policy".to_string(), "compact".to_string())].into();
+        let Some(cluster) = self.cluster() else {
+            if self.topic(TXN_STATE_TOPIC).is_none() {
+                match self.create_topic(TXN_STATE_TOPIC, 1, config) {
+                    Ok(_) => {
+                        if let Err(e) = self.elect_txn_coordinator() {
+                            tracing::error!("cannot load the transactions: {e}");
+                        }
+                    }
+                    Err(e) => tracing::warn!("cannot create {TXN_STATE_TOPIC}: {}", e.message),
+                }
+            }
+            return;
+        };
+        if cluster.image().topics.contains_key(TXN_STATE_TOPIC)
+            || self.txn_state_creating.swap(true, Ordering::Relaxed)
+        {
+            return;
+        }
+        let replication = cluster.voters.len().min(3) as i16;
+        let broker = self.clone();
+        let runtime = self
+            .runtime
+            .get()
+            .cloned()
+            .or_else(|| tokio::runtime::Handle::try_current().ok());
+        let Some(runtime) = runtime else {
+            self.txn_state_creating.store(false, Ordering::Relaxed);
+            return;
+        };
+        runtime.spawn(async move {
+            let created = broker
+                .create_topic_anywhere(TXN_STATE_TOPIC, 1, replication, config, false)
+                .await;
+            if let Err(e) = created {
+                tracing::debug!("creating {TXN_STATE_TOPIC}: {}", e.message);
+            }
+            broker.txn_state_creating.store(false, Ordering::Relaxed);
+        });
     }
 
     /// Whether this node coordinates transactions: always on a single node; in a cluster, the
