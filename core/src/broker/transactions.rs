@@ -415,11 +415,12 @@ impl HostedTransactions {
     ) -> Result<TxnPlan, i16> {
         let txn = match self.check_producer(transactional_id, producer_id, producer_epoch) {
             Err(error_code::CONCURRENT_TRANSACTIONS) => {
-                let txn = &self.txns[transactional_id];
+                // `check_producer` found the id before it saw the markers out.
+                let state = self.txns.get(transactional_id).map(|t| t.state);
                 let same = matches!(
-                    (txn.state, commit),
-                    (TxnState::PrepareCommit | TxnState::CompleteCommit, true)
-                        | (TxnState::PrepareAbort | TxnState::CompleteAbort, false)
+                    (state, commit),
+                    (Some(TxnState::PrepareCommit | TxnState::CompleteCommit), true)
+                        | (Some(TxnState::PrepareAbort | TxnState::CompleteAbort), false)
                 );
                 return Err(if same {
                     error_code::CONCURRENT_TRANSACTIONS
