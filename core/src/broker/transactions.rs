@@ -310,10 +310,18 @@ impl HostedTransactions {
             };
             return Ok(TxnPlan::Write(self.transition(after)));
         };
-        if let Some((id, epoch)) = expected
-            && (id != current.producer_id || epoch != current.producer_epoch)
-        {
-            return Err(error_code::PRODUCER_FENCED);
+        if let Some((id, epoch)) = expected {
+            // A retry of a bump that was done (its answer lost): the epoch it got (Kafka's
+            // `lastProducerEpoch` check).
+            let retried = id == current.producer_id
+                && epoch.checked_add(1) == Some(current.producer_epoch)
+                && current.state == TxnState::Empty;
+            if retried {
+                return Ok(TxnPlan::Done);
+            }
+            if id != current.producer_id || epoch != current.producer_epoch {
+                return Err(error_code::PRODUCER_FENCED);
+            }
         }
         let mut after = current.clone();
         after.update_ms = now_ms;
@@ -419,8 +427,13 @@ impl HostedTransactions {
                 let state = self.txns.get(transactional_id).map(|t| t.state);
                 let same = matches!(
                     (state, commit),
-                    (Some(TxnState::PrepareCommit | TxnState::CompleteCommit), true)
-                        | (Some(TxnState::PrepareAbort | TxnState::CompleteAbort), false)
+                    (
+                        Some(TxnState::PrepareCommit | TxnState::CompleteCommit),
+                        true
+                    ) | (
+                        Some(TxnState::PrepareAbort | TxnState::CompleteAbort),
+                        false
+                    )
                 );
                 return Err(if same {
                     error_code::CONCURRENT_TRANSACTIONS
@@ -858,6 +871,39 @@ mod tests {
         assert_eq!(
             c.verify_partition(1001, 0, ("a", 0)),
             Err(error_code::INVALID_PRODUCER_EPOCH)
+        );
+    }
+
+    #[test]
+    fn a_producer_bumps_its_own_epoch_and_a_retried_bump_gets_the_same_answer() {
+        // KIP-360: after an abortable error the client sends InitProducerId with its current
+        // producer id and epoch; the coordinator bumps the epoch. A retry of that request
+        // (the answer was lost) gets the bumped epoch again, and an older instance is fenced.
+        let mut c = HostedTransactions::new(TRANSACTION_MAX_TIMEOUT_MS);
+        let mut next = ids();
+        let plan = c
+            .prepare_init_producer_id("t", 60_000, None, 0, &mut next)
+            .unwrap();
+        write(&mut c, plan);
+        let plan = c
+            .prepare_init_producer_id("t", 60_000, Some((1001, 0)), 1, &mut next)
+            .unwrap();
+        write(&mut c, plan);
+        assert_eq!(c.describe("t").unwrap().producer_epoch, 1);
+        assert_eq!(
+            c.prepare_init_producer_id("t", 60_000, Some((1001, 0)), 2, &mut next),
+            Ok(TxnPlan::Done),
+            "a retry: epoch 1 stands"
+        );
+        assert_eq!(c.describe("t").unwrap().producer_epoch, 1);
+        assert_eq!(
+            c.prepare_init_producer_id("t", 60_000, Some((1001, 5)), 3, &mut next),
+            Err(error_code::PRODUCER_FENCED)
+        );
+        assert_eq!(
+            c.prepare_init_producer_id("t", 60_000, Some((77, 1)), 3, &mut next),
+            Err(error_code::PRODUCER_FENCED),
+            "another producer id"
         );
     }
 
