@@ -149,6 +149,9 @@ codes! {
     TRANSACTIONAL_ID_NOT_FOUND = 105;
     /// Not attempted because another part of the same request failed (AddPartitionsToTxn).
     OPERATION_NOT_ATTEMPTED = 55;
+    /// An open transaction holds a commit of this partition: retry OffsetFetch (KIP-447's
+    /// `require_stable`).
+    UNSTABLE_OFFSET_COMMIT = 88;
 }
 
 #[cfg(test)]

@@ -12,6 +12,9 @@ read_uncommitted consumers read (values, in offset order):
 - "fence": producer 1 writes z1 in a transaction; producer 2 with the same transactional.id
   starts; producer 1 then tries z2 and a commit ("old_error": its error, "old_fatal"), and
   producer 2 commits y1.
+- "unstable": a transaction holding group "unstable-group"'s commit of offset 42 for
+  tx-abort/0 commits after 2 s; "committed" is what a read_committed consumer's committed()
+  asked at once got, "waited_s" when.
 Last, producer "tx-open" leaves a transaction holding tx-fence/0 open, for the caller."""
 import json
 import sys
@@ -124,6 +127,25 @@ new.begin_transaction()
 new.produce("tx-fence", value="y1")
 new.commit_transaction(10)
 out["fence"] = dict(both("tx-fence"), old_error=old_error, old_fatal=old_fatal)
+
+# KIP-447: while an open transaction holds a group's commit, a read_committed consumer's
+# committed() (OffsetFetch with require_stable) waits for it instead of reading the older one.
+import threading
+holder = producer("tx-unstable")
+reader_meta = Consumer({"bootstrap.servers": bootstrap, "group.id": "unstable-group",
+                        "log_level": 0})
+holder.begin_transaction()
+holder.produce("tx-timeout", value="u")
+holder.send_offsets_to_transaction([TopicPartition("tx-abort", 0, 42)],
+                                   reader_meta.consumer_group_metadata(), 10)
+started = time.time()
+threading.Timer(2.0, lambda: holder.commit_transaction(10)).start()
+asker = Consumer({"bootstrap.servers": bootstrap, "group.id": "unstable-group",
+                  "isolation.level": "read_committed", "log_level": 0})
+seen = asker.committed([TopicPartition("tx-abort", 0)], 15)[0].offset
+out["unstable"] = {"committed": seen, "waited_s": time.time() - started}
+asker.close()
+reader_meta.close()
 
 # Left open (the caller describes it): the producer exits with its transaction Ongoing.
 left = producer("tx-open")

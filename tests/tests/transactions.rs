@@ -82,7 +82,8 @@ fn a_consume_transform_produce_loop_is_exactly_once_through_a_broker_crash() {
 /// record written after it is not read_committed) until the broker aborts it (Kafka's
 /// `abortTimedOutTransactions`), and the expired producer is fenced; of two producers with
 /// one transactional.id the older is fenced (PRODUCER_FENCED, fatal) and its next record is
-/// not written at all.
+/// not written at all; a consumer asking for its group's commit while a transaction holds one
+/// waits for it (KIP-447's `require_stable`, UNSTABLE_OFFSET_COMMIT).
 #[test]
 fn aborted_expired_and_fenced_transactions_are_never_read_committed() {
     let broker = Runnel::start("txn-cases", &[]);
@@ -129,6 +130,13 @@ fn aborted_expired_and_fenced_transactions_are_never_read_committed() {
         (&fence["old_error"], &fence["old_fatal"]),
         (&serde_json::json!("_FENCED"), &serde_json::json!(true)),
         "{r}"
+    );
+    // KIP-447's require_stable: the consumer waited for the transaction, then read its commit.
+    let unstable = &r["unstable"];
+    assert_eq!(unstable["committed"], 42, "{r}");
+    assert!(
+        unstable["waited_s"].as_f64().is_some_and(|s| s >= 1.5),
+        "answered UNSTABLE_OFFSET_COMMIT until the commit: {r}"
     );
     // The CLI consumer never prints markers; under --read-committed it skips the aborted
     // transaction too, and stops at the last stable offset (tx-fence's open transaction).
@@ -191,6 +199,7 @@ fn aborted_expired_and_fenced_transactions_are_never_read_committed() {
         ("tx-fence", "CompleteCommit"),
         ("tx-open", "Ongoing"),
         ("tx-timeout", "CompleteAbort"),
+        ("tx-unstable", "CompleteCommit"),
     ];
     assert_eq!(
         states,

@@ -333,6 +333,19 @@ impl HostedGroups {
         self.pending_txn.contains_key(&producer_id)
     }
 
+    /// Whether an open transaction holds a commit of `group` for `topic`-`partition`: an
+    /// OffsetFetch with `require_stable` (KIP-447) answers it UNSTABLE_OFFSET_COMMIT, and the
+    /// consumer retries, so a new owner of the partition does not start from the older commit
+    /// while the transaction that moves it may still commit (Kafka's
+    /// `GroupMetadata.hasPendingOffsetCommitsForTopicPartition`).
+    pub fn has_pending_txn_commit(&self, group: &str, topic: &str, partition: i32) -> bool {
+        self.pending_txn
+            .values()
+            .flatten()
+            .flat_map(|(_, plan)| &plan.commits)
+            .any(|(key, _)| key.group == group && key.topic == topic && key.partition == partition)
+    }
+
     /// Open transactions' commits found in the log at load ((producer id, offset, key,
     /// value), in log order) are held again, as before the move.
     pub fn restore_pending_txn(&mut self, records: Vec<(i64, KeyedRecord)>) {

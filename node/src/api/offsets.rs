@@ -196,7 +196,9 @@ pub(super) async fn offset_commit(
 }
 
 /// OffsetFetch (v0–7: one group): the committed offset of each asked partition, or of every
-/// partition the group has committed when no topics are named. No commit is offset -1.
+/// partition the group has committed when no topics are named. No commit is offset -1. With
+/// `require_stable` (v7, KIP-447) a partition an open transaction holds a commit for is
+/// answered UNSTABLE_OFFSET_COMMIT, which consumers retry.
 /// ACLs: DESCRIBE on the group (checked before, `groups::group_refused`) and on each topic:
 /// a named topic's partitions are otherwise answered TOPIC_AUTHORIZATION_FAILED, and "every
 /// partition" leaves such topics out (Kafka's `handleOffsetFetchRequest`).
@@ -249,6 +251,14 @@ pub(super) fn offset_fetch(
                             .with_committed_leader_epoch(-1)
                             .with_metadata(Some(s("")))
                             .with_error_code(error_code::TOPIC_AUTHORIZATION_FAILED);
+                    }
+                    if request.require_stable && groups.has_pending_txn_commit(&group, &topic, p) {
+                        return OffsetFetchResponsePartition::default()
+                            .with_partition_index(p)
+                            .with_committed_offset(-1)
+                            .with_committed_leader_epoch(-1)
+                            .with_metadata(Some(s("")))
+                            .with_error_code(error_code::UNSTABLE_OFFSET_COMMIT);
                     }
                     let committed = groups.offsets().fetch(&group, &topic, p);
                     OffsetFetchResponsePartition::default()
