@@ -460,7 +460,11 @@ impl<S: SegmentStore> Replica<S> {
     /// The last stable offset: a `read_committed` reader reads below it (the first offset of
     /// the oldest open transaction, or the HW; Kafka's `lastStableOffset`).
     pub fn last_stable_offset(&self) -> i64 {
-        self.txns.last_stable_offset(self.high_watermark)
+        // Never below the log start: records deleted there cannot hold readers back (Kafka
+        // moves its first unstable offset up to the log start).
+        self.txns
+            .last_stable_offset(self.high_watermark)
+            .max(self.log.log_start_offset().min(self.high_watermark))
     }
 
     /// The aborted transactions a `read_committed` fetch from `fetch_offset` reading below
@@ -824,6 +828,10 @@ impl<S: SegmentStore> Replica<S> {
             // Only a transaction coordinator writes markers (Kafka's `AppendOrigin.CLIENT`:
             // "Client produced a control record").
             return Err(ReplicaError::AppendRefused(error_code::INVALID_RECORD));
+        }
+        if !header.is_transactional() && self.txns.is_ongoing(header.producer_id) {
+            // Kafka's `ProducerAppendInfo`: "Expected transactional write from producer".
+            return Err(ReplicaError::AppendRefused(error_code::INVALID_TXN_STATE));
         }
         if let SequenceCheck::Duplicate { base_offset } = self.producers.check(&header)? {
             if acks != Acks::All {
@@ -1557,6 +1565,76 @@ pub(crate) mod tests {
             isr: alloc::vec![0, 1, 2],
             partition_epoch,
         }
+    }
+
+    fn transactional_batch(producer_id: i64, sequence: i32, transactional: bool) -> Vec<u8> {
+        let mut b = BatchBuilder::new(0)
+            .producer(producer_id, 0, sequence)
+            .transactional(transactional);
+        b.push(0, None, Some(b"v"), Vec::new());
+        b.build(&NoCodec).expect("a batch")
+    }
+
+    /// KIP-98 in one partition: markers only from a coordinator; a producer with a transaction
+    /// open writes only transactionally (Kafka's `ProducerAppendInfo`: "Expected transactional
+    /// write from producer"); the LSO holds at the open transaction, never below the log start
+    /// (Kafka moves its first unstable offset up to the log start).
+    #[test]
+    fn a_partition_keeps_transactions_apart() {
+        let mut replica = Replica::new(
+            0,
+            ReplicaConfig {
+                min_insync_replicas: 1,
+                ..ReplicaConfig::default()
+            },
+        );
+        let single = PartitionState {
+            replicas: alloc::vec![0],
+            leader: Some(0),
+            leader_epoch: 1,
+            isr: alloc::vec![0],
+            partition_epoch: 1,
+        };
+        assert_eq!(replica.apply_metadata(&single, 0), RoleChange::Leader);
+        let produce = |r: &mut Replica, mut bytes: Vec<u8>| {
+            r.handle_produce(0, &mut bytes, Acks::Leader, 1, 1_000, &NoCodec)
+        };
+        assert_eq!(produce(&mut replica, batch(2)), Ok(Some(0)));
+        assert_eq!(
+            produce(&mut replica, transactional_batch(9, 0, true)),
+            Ok(Some(2))
+        );
+        assert_eq!(
+            replica.last_stable_offset(),
+            2,
+            "held at the open transaction"
+        );
+        assert_eq!(
+            produce(&mut replica, transactional_batch(9, 1, false)),
+            Err(ReplicaError::AppendRefused(error_code::INVALID_TXN_STATE)),
+            "a plain write of a producer whose transaction is open"
+        );
+        let marker = crate::txn::control_batch(9, 0, 0, ControlType::Commit, 0, &NoCodec);
+        assert_eq!(
+            produce(&mut replica, marker.expect("a marker")),
+            Err(ReplicaError::AppendRefused(error_code::INVALID_RECORD)),
+            "a client may not write a marker"
+        );
+        assert_eq!(replica.high_watermark(), 3);
+        replica
+            .log
+            .delete_records_before(3, 0)
+            .expect("delete up to the HW");
+        assert_eq!(
+            replica.last_stable_offset(),
+            3,
+            "not below the log start, though the transaction began at 2"
+        );
+        assert_eq!(
+            replica.handle_marker(0, 9, 0, 0, ControlType::Commit, 2, 1_000, &NoCodec),
+            Ok(Some(3))
+        );
+        assert_eq!(replica.last_stable_offset(), 4);
     }
 
     fn idempotent_batch(producer_id: i64, sequence: i32) -> Vec<u8> {

@@ -269,3 +269,50 @@ fn kafkajs_transactions_send_offsets_commit_and_abort() {
         "the aborted transaction's offset 9 is not shown: {r}"
     );
 }
+
+/// Kafka's `KafkaApis.handleProduceRequest`: a Produce carrying transactional records without
+/// a transactional id is refused whole with TRANSACTIONAL_ID_AUTHORIZATION_FAILED (53), and
+/// writes nothing, so no transaction unknown to any coordinator can hold a partition's last
+/// stable offset. Found by a review helper (before: accepted, and the LSO stayed behind it).
+#[test]
+fn transactional_records_without_a_transactional_id_are_refused() {
+    use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+    use kafka_protocol::messages::{ApiKey, ProduceRequest, ProduceResponse, TopicName};
+    use kafka_protocol::protocol::{Decodable, StrBytes};
+    use runnel_core::batch::{BatchBuilder, NoCodec};
+    use runnel_tests::wire;
+
+    let broker = Runnel::start("txn-no-id", &[]);
+    let b = broker.bootstrap();
+    runnel_cli(&["topic", "create", "plain", "-p", "1", "-b", &b], b"");
+    let mut builder = BatchBuilder::new(0).producer(777, 0, 0).transactional(true);
+    builder.push(1_700_000_000_000, None, Some(b"orphan"), Vec::new());
+    let records = builder.build(&NoCodec).expect("batch");
+    let request = ProduceRequest::default()
+        .with_acks(-1)
+        .with_timeout_ms(1_000)
+        .with_topic_data(vec![
+            TopicProduceData::default()
+                .with_name(TopicName(StrBytes::from_static_str("plain")))
+                .with_partition_data(vec![
+                    PartitionProduceData::default()
+                        .with_index(0)
+                        .with_records(Some(records.into())),
+                ]),
+        ]);
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", broker.port)).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("read timeout");
+    let body = wire::round_trip(&mut stream, &wire::frame(ApiKey::Produce, 9, 1, &request))
+        .expect("a produce response");
+    let mut bytes = bytes::Bytes::copy_from_slice(&body[5..]);
+    let response = ProduceResponse::decode(&mut bytes, 9).expect("produce response");
+    let partition = &response.responses[0].partition_responses[0];
+    assert_eq!(partition.error_code, 53, "{response:?}");
+    assert_eq!(
+        runnel_cli(&["consume", "plain", "-b", &b], b""),
+        "",
+        "nothing written"
+    );
+}

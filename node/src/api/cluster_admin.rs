@@ -316,23 +316,31 @@ pub(super) fn describe_producers(
                         Err(e) => result
                             .with_error_code(e.code)
                             .with_error_message(Some(s(e.message))),
-                        Ok(partition) => result.with_active_producers(
-                            partition
-                                .lock()
-                                .replica()
-                                .producers()
-                                .active()
-                                .map(|p| {
-                                    ProducerState::default()
-                                        .with_producer_id(ProducerId(p.producer_id))
-                                        .with_producer_epoch(i32::from(p.producer_epoch))
-                                        .with_last_sequence(p.last_sequence)
-                                        .with_last_timestamp(p.last_timestamp_ms)
-                                        .with_coordinator_epoch(-1)
-                                        .with_current_txn_start_offset(-1)
-                                })
-                                .collect(),
-                        ),
+                        Ok(partition) => {
+                            let state = partition.lock();
+                            let replica = state.replica();
+                            // The first offset of each producer's open transaction here
+                            // (what `kafka-transactions.sh find-hanging` looks for).
+                            let open: std::collections::BTreeMap<i64, i64> =
+                                replica.txns().ongoing().collect();
+                            result.with_active_producers(
+                                replica
+                                    .producers()
+                                    .active()
+                                    .map(|p| {
+                                        ProducerState::default()
+                                            .with_producer_id(ProducerId(p.producer_id))
+                                            .with_producer_epoch(i32::from(p.producer_epoch))
+                                            .with_last_sequence(p.last_sequence)
+                                            .with_last_timestamp(p.last_timestamp_ms)
+                                            .with_coordinator_epoch(-1)
+                                            .with_current_txn_start_offset(
+                                                open.get(&p.producer_id).copied().unwrap_or(-1),
+                                            )
+                                    })
+                                    .collect(),
+                            )
+                        }
                     }
                 })
                 .collect();

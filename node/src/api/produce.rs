@@ -52,6 +52,23 @@ pub(super) async fn produce(
     // this connection waiting on an answer that never comes (a dropped partition).
     let backstop = Duration::from_millis(timeout_ms + PRODUCE_BACKSTOP_SLACK_MS);
     let deadline = tokio::time::Instant::now() + backstop;
+    if let Some(refusal) = transactional_refusal(broker, ctx, &request) {
+        let responses = request
+            .topic_data
+            .into_iter()
+            .map(|t| {
+                let answers = t
+                    .partition_data
+                    .iter()
+                    .map(|d| partition_response(version, &t.name.0, d.index, Err(refusal.clone())))
+                    .collect();
+                TopicProduceResponse::default()
+                    .with_name(t.name)
+                    .with_partition_responses(answers)
+            })
+            .collect();
+        return (acks != 0).then(|| ProduceResponse::default().with_responses(responses));
+    }
     // First every append, in request order, waking waiting fetches once at the end.
     let appended =
         broker.appending(|| append_all(broker, ctx, request.topic_data, acks, timeout_ms));
@@ -140,6 +157,41 @@ fn append_all(
         appended.push((topic_data.name, partitions));
     }
     appended
+}
+
+/// Kafka's `handleProduceRequest`: a request carrying transactional records needs a
+/// transactional id the principal may WRITE, else the whole request is refused with
+/// TRANSACTIONAL_ID_AUTHORIZATION_FAILED (so a producer that never went through the
+/// coordinator cannot open a transaction no coordinator knows, which would hold the
+/// partition's last stable offset for ever).
+fn transactional_refusal(
+    broker: &Broker,
+    ctx: &Context,
+    request: &ProduceRequest,
+) -> Option<ApiError> {
+    let transactional = request
+        .topic_data
+        .iter()
+        .flat_map(|t| &t.partition_data)
+        .filter_map(|d| d.records.as_ref())
+        .any(|r| runnel_core::batch::headers(r).any(|h| h.is_transactional()));
+    if !transactional {
+        return None;
+    }
+    let allowed = request.transactional_id.as_ref().is_some_and(|id| {
+        ctx.may(
+            broker,
+            AclOperation::Write,
+            ResourceType::TransactionalId,
+            id.0.as_str(),
+        )
+    });
+    (!allowed).then(|| {
+        ApiError::new(
+            error_code::TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
+            "transactional records need a transactional id the client may write",
+        )
+    })
 }
 
 /// A transactional batch may only go to a partition its transaction added (KIP-890 part 1,

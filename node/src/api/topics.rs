@@ -138,6 +138,11 @@ fn offset_and_timestamp(
     timestamp: i64,
     read_committed: bool,
 ) -> Result<(i64, i64), ApiError> {
+    let fetchable = if read_committed {
+        state.replica().last_stable_offset()
+    } else {
+        state.high_watermark()
+    };
     match timestamp {
         EARLIEST | EARLIEST_LOCAL => Ok((state.log().log_start_offset(), -1)),
         LATEST_TIERED => Ok((-1, -1)),
@@ -146,13 +151,17 @@ fn offset_and_timestamp(
         // with `IsolationLevel.READ_COMMITTED`).
         LATEST if read_committed => Ok((state.replica().last_stable_offset(), -1)),
         LATEST => Ok((state.high_watermark(), -1)),
+        // Only an offset a reader of this isolation level may fetch (Kafka's
+        // `Partition.fetchOffsetForTimestamp`: below the LSO or the HW), else none.
         MAX_TIMESTAMP => Ok(state
             .log()
             .offset_of_max_timestamp(&broker.codec)?
+            .filter(|(o, _)| *o < fetchable)
             .unwrap_or((-1, -1))),
         ts if ts >= 0 => Ok(state
             .log()
             .offset_for_timestamp(ts, &broker.codec)?
+            .filter(|(o, _)| *o < fetchable)
             .unwrap_or((-1, -1))),
         _ => Err(ApiError::new(
             code::INVALID_REQUEST,

@@ -76,12 +76,17 @@ pub fn txn_describe(brokers: &mut Brokers, transactional_id: &str) -> Result<Rep
     };
     Ok(Report {
         title: Some(format!(
-            "transaction {transactional_id}: {} (producer {} epoch {}, timeout {} ms, \
+            "transaction {transactional_id}: {} (producer {} epoch {}, timeout {} ms, {}, \
              coordinator {coordinator})",
             state.transaction_state,
             state.producer_id.0,
             state.producer_epoch,
-            state.transaction_timeout_ms
+            state.transaction_timeout_ms,
+            if state.transaction_start_time_ms >= 0 {
+                format!("started at {} ms", state.transaction_start_time_ms)
+            } else {
+                "none open".to_string()
+            }
         )),
         fields: vec![
             ("transactional_id", transactional_id.to_string().into()),
