@@ -2050,12 +2050,23 @@ impl Broker {
     /// The group coordinator's Kafka endpoint for a client of listener number `listener`: this
     /// node's on a single node; in a cluster the leader of `__consumer_offsets`, if it has one.
     pub fn coordinator_endpoint(&self, listener: usize) -> Option<(i32, String, u16)> {
+        self.leader_endpoint(OFFSETS_TOPIC, listener)
+    }
+
+    /// The Kafka endpoint of the leader of `topic`'s partition 0 (an internal topic's, whose
+    /// leader coordinates) for a client of listener number `listener`: this node's on a
+    /// single node; `None` while it has no leader.
+    pub(crate) fn leader_endpoint(
+        &self,
+        topic: &str,
+        listener: usize,
+    ) -> Option<(i32, String, u16)> {
         let Some(cluster) = self.cluster() else {
             let (host, port) = self.advertised_endpoint(listener);
             return Some((self.config.node_id, host, port));
         };
         let image = cluster.image();
-        let leader = image.partition(OFFSETS_TOPIC, 0)?.leader?;
+        let leader = image.partition(topic, 0)?.leader?;
         let (host, port) = image.endpoint(leader, self.listener_name(listener))?;
         Some((leader as i32, host, port))
     }

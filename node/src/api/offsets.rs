@@ -111,17 +111,13 @@ pub(super) async fn offset_commit(
     let mut entries = Vec::new();
     for (topic, _) in request.topics.iter().zip(&readable).filter(|(_, r)| **r) {
         for p in &topic.partitions {
-            entries.push(CommitEntry {
-                topic: topic.name.0.to_string(),
-                partition: p.partition_index,
-                offset: p.committed_offset,
-                leader_epoch: p.committed_leader_epoch,
-                metadata: p
-                    .committed_metadata
-                    .as_ref()
-                    .map(|m| m.to_string())
-                    .unwrap_or_default(),
-            });
+            entries.push(commit_entry(
+                &topic.name,
+                p.partition_index,
+                p.committed_offset,
+                p.committed_leader_epoch,
+                p.committed_metadata.as_ref(),
+            ));
         }
     }
     let count = entries.len();
@@ -193,6 +189,23 @@ pub(super) async fn offset_commit(
         })
         .collect();
     OffsetCommitResponse::default().with_topics(topics)
+}
+
+/// One partition of an OffsetCommit or TxnOffsetCommit as core's coordinator takes it.
+pub(super) fn commit_entry(
+    topic: &TopicName,
+    partition: i32,
+    offset: i64,
+    leader_epoch: i32,
+    metadata: Option<&kafka_protocol::protocol::StrBytes>,
+) -> CommitEntry {
+    CommitEntry {
+        topic: topic.0.to_string(),
+        partition,
+        offset,
+        leader_epoch,
+        metadata: metadata.map(|m| m.to_string()).unwrap_or_default(),
+    }
 }
 
 /// OffsetFetch (v0–7: one group): the committed offset of each asked partition, or of every

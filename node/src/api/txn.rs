@@ -34,7 +34,7 @@ use kafka_protocol::messages::{
 };
 
 use runnel_core::acl::{AclOperation, ResourceType};
-use runnel_core::broker::{CommitEntry, MarkerJob, TxnState};
+use runnel_core::broker::{MarkerJob, TxnState};
 use runnel_core::error_code;
 use runnel_core::txn::ControlType;
 
@@ -255,17 +255,13 @@ pub(super) async fn txn_offset_commit(
     let mut entries = Vec::new();
     for topic in &request.topics {
         for p in &topic.partitions {
-            entries.push(CommitEntry {
-                topic: topic.name.0.to_string(),
-                partition: p.partition_index,
-                offset: p.committed_offset,
-                leader_epoch: p.committed_leader_epoch,
-                metadata: p
-                    .committed_metadata
-                    .as_ref()
-                    .map(|m| m.to_string())
-                    .unwrap_or_default(),
-            });
+            entries.push(super::offsets::commit_entry(
+                &topic.name,
+                p.partition_index,
+                p.committed_offset,
+                p.committed_leader_epoch,
+                p.committed_metadata.as_ref(),
+            ));
         }
     }
     let count = entries.len();

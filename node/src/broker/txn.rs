@@ -120,14 +120,7 @@ impl Broker {
     /// `listener`: this node's on a single node; in a cluster the leader of
     /// `__transaction_state`, if it has one.
     pub fn txn_coordinator_endpoint(&self, listener: usize) -> Option<(i32, String, u16)> {
-        let Some(cluster) = self.cluster() else {
-            let (host, port) = self.advertised_endpoint(listener);
-            return Some((self.config.node_id, host, port));
-        };
-        let image = cluster.image();
-        let leader = image.partition(TXN_STATE_TOPIC, 0)?.leader?;
-        let (host, port) = image.endpoint(leader, self.listener_name(listener))?;
-        Some((leader as i32, host, port))
+        self.leader_endpoint(TXN_STATE_TOPIC, listener)
     }
 
     /// Makes this node the transaction coordinator: core rebuilds every transactional id from
