@@ -181,8 +181,20 @@ impl TxnIndex {
 
     /// The last stable offset under `high_watermark`: no `read_committed` reader reads at or
     /// past it (Kafka's `lastStableOffset`, the lower of the first unstable offset and the HW).
+    /// A transaction whose marker is not below the HW yet still counts as unstable (Kafka's
+    /// `ProducerStateManager.unreplicatedTxns`): a failover could cut the marker and reopen it.
     pub fn last_stable_offset(&self, high_watermark: i64) -> i64 {
-        self.first_unstable_offset()
+        let unreplicated = self
+            .completed
+            .iter()
+            .rev()
+            .take_while(|c| c.marker_offset >= high_watermark)
+            .map(|c| c.first_offset)
+            .min();
+        [self.first_unstable_offset(), unreplicated]
+            .into_iter()
+            .flatten()
+            .min()
             .map_or(high_watermark, |first| first.min(high_watermark))
     }
 
@@ -307,6 +319,17 @@ mod tests {
         feed(&mut index, &marker(2, 10, ControlType::Abort));
         assert_eq!(index.last_stable_offset(11), 11);
         assert!(!index.is_ongoing(1) && !index.is_ongoing(2));
+    }
+
+    #[test]
+    fn a_transaction_is_stable_only_once_its_marker_is_below_the_high_watermark() {
+        // Kafka's `unreplicatedTxns`: the commit marker at 3 is written but not replicated
+        // (HW 3): the transaction's records (1..2) are not read_committed yet.
+        let mut index = TxnIndex::new();
+        feed(&mut index, &txn_batch(1, 1, 2));
+        feed(&mut index, &marker(1, 3, ControlType::Commit));
+        assert_eq!(index.last_stable_offset(3), 1);
+        assert_eq!(index.last_stable_offset(4), 4);
     }
 
     #[test]
