@@ -1813,11 +1813,7 @@ impl Broker {
             return Ok(());
         };
         let (topic, index) = (partition.topic.to_string(), partition.index);
-        let runtime = self
-            .runtime
-            .get()
-            .cloned()
-            .or_else(|| tokio::runtime::Handle::try_current().ok());
+        let runtime = self.runtime_handle();
         // The answer goes to this very partition, even if the topic is deleted and made again
         // meanwhile.
         let found = self.partition(&topic, index).ok();
@@ -2017,10 +2013,33 @@ impl Broker {
         (led, under)
     }
 
+    /// The node's runtime, for tasks spawned from a plain thread too (a fetcher thread, a
+    /// plugin pipeline), else the current one's.
+    pub(crate) fn runtime_handle(&self) -> Option<tokio::runtime::Handle> {
+        self.runtime
+            .get()
+            .cloned()
+            .or_else(|| tokio::runtime::Handle::try_current().ok())
+    }
+
+    /// Whether this node leads partition 0 of the internal topic `topic`, whose leader
+    /// coordinates (groups, transactions): always on a single node.
+    pub(crate) fn leads_internal(&self, topic: &str) -> bool {
+        self.cluster().is_none() || self.leadership(topic, 0) == Leadership::Here
+    }
+
+    /// The high watermark of partition 0 of `topic` here (0 before the topic exists: nothing
+    /// was loaded to wait for). A coordinator's check is given it after the partition's lock
+    /// is let go, never under both locks.
+    pub(crate) fn internal_high_watermark(&self, topic: &str) -> i64 {
+        self.partition(topic, 0)
+            .map_or(0, |partition| partition.lock().replica().high_watermark())
+    }
+
     /// Whether this node coordinates consumer groups: always on a single node; in a cluster,
     /// the node that leads `__consumer_offsets` (its only partition).
     pub fn is_coordinator(&self) -> bool {
-        self.cluster().is_none() || self.leadership(OFFSETS_TOPIC, 0) == Leadership::Here
+        self.leads_internal(OFFSETS_TOPIC)
     }
 
     /// Why this node cannot serve a request about a group now, as a Kafka error code:
@@ -2030,11 +2049,7 @@ impl Broker {
     /// `None`: it can.
     pub fn coordinator_refusal(&self) -> Option<i16> {
         let leads_offsets = self.is_coordinator();
-        // Read under the partition's lock, then given under the groups' (never both). A
-        // single node before the offsets topic exists has loaded nothing to wait for.
-        let high_watermark = self
-            .partition(OFFSETS_TOPIC, 0)
-            .map_or(0, |partition| partition.lock().replica().high_watermark());
+        let high_watermark = self.internal_high_watermark(OFFSETS_TOPIC);
         self.lock_groups()
             .check_coordinator(leads_offsets, high_watermark)
             .err()

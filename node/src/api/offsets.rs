@@ -145,22 +145,12 @@ pub(super) async fn offset_commit(
             ))
         },
     ) {
-        Ok(commit) => match commit.replicated {
-            None => commit.plan.answer(error_code::NONE),
-            // In a cluster the commit is answered, and shown to OffsetFetch, once the offsets
-            // topic's ISR has it; a write that fails answers Kafka's coordinator codes.
-            Some(replicated) => {
-                let wait = Duration::from_millis(crate::broker::OFFSETS_COMMIT_TIMEOUT_MS);
-                match tokio::time::timeout(wait, replicated).await {
-                    Ok(Ok(Ok(base_offset))) => {
-                        broker.commit_replicated(base_offset, &commit.plan);
-                        commit.plan.answer(error_code::NONE)
-                    }
-                    Ok(Ok(Err(e))) => commit.plan.answer(e.kafka_error_code()),
-                    _ => commit.plan.answer(error_code::REQUEST_TIMED_OUT),
-                }
-            }
-        },
+        Ok(commit) => {
+            commit_codes(commit, |base_offset, commit| {
+                broker.commit_replicated(base_offset, &commit.plan)
+            })
+            .await
+        }
         Err(e) => vec![e.code; count],
     };
     let mut codes = codes.into_iter();
@@ -189,6 +179,28 @@ pub(super) async fn offset_commit(
         })
         .collect();
     OffsetCommitResponse::default().with_topics(topics)
+}
+
+/// The codes to answer a written commit with: at once when its write is done; in a cluster
+/// once the offsets topic's ISR has it (`replicated(base offset, commit)` shows it first),
+/// and a write that fails or times out answers Kafka's coordinator codes
+/// ([`runnel_core::broker::CommitPlan::answer`]).
+pub(super) async fn commit_codes(
+    mut commit: crate::broker::Commit,
+    replicated: impl FnOnce(i64, &crate::broker::Commit),
+) -> Vec<i16> {
+    let Some(waiting) = commit.replicated.take() else {
+        return commit.plan.answer(error_code::NONE);
+    };
+    let wait = Duration::from_millis(crate::broker::OFFSETS_COMMIT_TIMEOUT_MS);
+    match tokio::time::timeout(wait, waiting).await {
+        Ok(Ok(Ok(base_offset))) => {
+            replicated(base_offset, &commit);
+            commit.plan.answer(error_code::NONE)
+        }
+        Ok(Ok(Err(e))) => commit.plan.answer(e.kafka_error_code()),
+        _ => commit.plan.answer(error_code::REQUEST_TIMED_OUT),
+    }
 }
 
 /// One partition of an OffsetCommit or TxnOffsetCommit as core's coordinator takes it.

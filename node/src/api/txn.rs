@@ -9,7 +9,6 @@
 //! READ on the group (GROUP_AUTHORIZATION_FAILED); DescribeTransactions DESCRIBE on each id.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use kafka_protocol::messages::add_partitions_to_txn_response::{
     AddPartitionsToTxnPartitionResult, AddPartitionsToTxnTopicResult,
@@ -285,25 +284,12 @@ pub(super) async fn txn_offset_commit(
         );
         match committed {
             Err(e) => vec![e.code; count],
-            Ok(commit) => match &commit.replicated {
-                None => commit.plan.answer(error_code::NONE),
-                Some(_) => {
-                    let mut commit = commit;
-                    let replicated = commit.replicated.take();
-                    let wait = Duration::from_millis(crate::broker::OFFSETS_COMMIT_TIMEOUT_MS);
-                    match replicated.map(|r| tokio::time::timeout(wait, r)) {
-                        Some(wait) => match wait.await {
-                            Ok(Ok(Ok(base))) => {
-                                broker.txn_commit_replicated(request.producer_id.0, base, &commit);
-                                commit.plan.answer(error_code::NONE)
-                            }
-                            Ok(Ok(Err(e))) => commit.plan.answer(e.kafka_error_code()),
-                            _ => commit.plan.answer(error_code::REQUEST_TIMED_OUT),
-                        },
-                        None => commit.plan.answer(error_code::NONE),
-                    }
-                }
-            },
+            Ok(commit) => {
+                super::offsets::commit_codes(commit, |base, commit| {
+                    broker.txn_commit_replicated(request.producer_id.0, base, commit)
+                })
+                .await
+            }
         }
     };
     let mut codes = codes.into_iter().map(|c| fenced_for(c, version, 3));

@@ -75,11 +75,7 @@ impl Broker {
         }
         let replication = cluster.voters.len().min(3) as i16;
         let broker = self.clone();
-        let runtime = self
-            .runtime
-            .get()
-            .cloned()
-            .or_else(|| tokio::runtime::Handle::try_current().ok());
+        let runtime = self.runtime_handle();
         let Some(runtime) = runtime else {
             self.txn_state_creating.store(false, Ordering::Relaxed);
             return;
@@ -98,7 +94,7 @@ impl Broker {
     /// Whether this node coordinates transactions: always on a single node; in a cluster, the
     /// node that leads `__transaction_state`.
     pub fn is_txn_coordinator(&self) -> bool {
-        self.cluster().is_none() || self.leadership(TXN_STATE_TOPIC, 0) == Leadership::Here
+        self.leads_internal(TXN_STATE_TOPIC)
     }
 
     /// Why this node cannot serve a transactional request now, as a Kafka error code (core's
@@ -107,10 +103,7 @@ impl Broker {
     /// replicated yet. `None`: it can.
     pub fn txn_coordinator_refusal(&self) -> Option<i16> {
         let leads = self.is_txn_coordinator();
-        // Read under the partition's lock, then given under the coordinator's (never both).
-        let high_watermark = self
-            .partition(TXN_STATE_TOPIC, 0)
-            .map_or(0, |partition| partition.lock().replica().high_watermark());
+        let high_watermark = self.internal_high_watermark(TXN_STATE_TOPIC);
         self.lock_txns()
             .check_coordinator(leads, high_watermark)
             .err()
@@ -232,11 +225,7 @@ impl Broker {
     /// partition is gone), then the transition to CompleteCommit or CompleteAbort.
     fn spawn_markers(self: &Arc<Self>, job: MarkerJob) {
         let broker = self.clone();
-        let runtime = self
-            .runtime
-            .get()
-            .cloned()
-            .or_else(|| tokio::runtime::Handle::try_current().ok());
+        let runtime = self.runtime_handle();
         let Some(runtime) = runtime else {
             tracing::error!(
                 "no runtime to write the markers of {}",
