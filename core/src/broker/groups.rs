@@ -143,6 +143,9 @@ pub struct HostedGroups {
     /// Until its high watermark reaches it, the loaded records may still be truncated away
     /// (they may not be on the ISR yet), so nothing is served.
     loading_until: Option<i64>,
+    /// Set once this node stopped leading `__consumer_offsets` (until it is elected again):
+    /// its store is empty, not the group's, so nothing may be answered from it.
+    resigned: bool,
     /// TxnOffsetCommits written and held until their producer's transaction ends: by
     /// producer id, (base offset, plan) in write order.
     pending_txn: BTreeMap<i64, Vec<(i64, CommitPlan)>>,
@@ -157,14 +160,22 @@ impl HostedGroups {
             pending_txn: BTreeMap::new(),
             written_at: BTreeMap::new(),
             loading_until: None,
+            resigned: false,
         }
     }
 
-    /// Whether this coordinator may serve group requests: not while loading (its view of
-    /// `__consumer_offsets` is not replicated yet). Errors:
+    /// Whether this coordinator may serve group requests: not once it resigned (until it is
+    /// elected again), not while loading (its view of `__consumer_offsets` is not replicated
+    /// yet). A driver that reads the offsets or groups asks it under the same lock as the
+    /// read, so a resignation between an earlier check and the read cannot answer from the
+    /// emptied store. Errors: [`GroupError::NotCoordinator`] (Kafka's `isGroupLocal` failing:
+    /// NOT_COORDINATOR, the client finds the coordinator again),
     /// [`GroupError::CoordinatorLoadInProgress`] (Kafka's COORDINATOR_LOAD_IN_PROGRESS, which
     /// clients retry).
     pub fn check_ready(&self) -> Result<(), GroupError> {
+        if self.resigned {
+            return Err(GroupError::NotCoordinator);
+        }
         match self.loading_until {
             Some(_) => Err(GroupError::CoordinatorLoadInProgress),
             None => Ok(()),
@@ -228,6 +239,7 @@ impl HostedGroups {
         V: AsRef<[u8]>,
     {
         let answers = self.handle_resigned(config);
+        self.resigned = false;
         let mut skipped = Vec::new();
         for (offset, key, value) in records {
             let applied = self
@@ -258,6 +270,7 @@ impl HostedGroups {
     pub fn handle_resigned(&mut self, config: GroupConfig) -> Vec<GroupOutput> {
         let answers = self.coordinator.handle_resigned();
         *self = Self::new(config);
+        self.resigned = true;
         answers
     }
 
@@ -616,6 +629,33 @@ mod tests {
         new.handle_high_watermark(1);
         assert_eq!(new.check_ready(), Ok(()));
         assert_eq!(shown(&new, 0), Some(10));
+    }
+
+    #[test]
+    fn a_resigned_coordinator_answers_not_coordinator_not_an_empty_store() {
+        // Kafka answers NOT_COORDINATOR once a group's partition is no longer local
+        // (GroupMetadataManager.removeGroupsForPartition, then isGroupLocal false): an
+        // OffsetFetch that reached a coordinator as it resigned must not read "no offset"
+        // (the consumer would reset its position) from the store it just emptied.
+        let mut groups = HostedGroups::new(GroupConfig::default());
+        let plan = commit(&groups, vec![entry(0, 5)]);
+        let log: Vec<_> = plan
+            .records
+            .iter()
+            .map(|(k, v)| (0_i64, k.clone(), Some(v.clone())))
+            .collect();
+        groups.handle_commit_replicated(0, &plan);
+        assert_eq!(groups.check_ready(), Ok(()));
+        groups.handle_resigned(GroupConfig::default());
+        assert_eq!(groups.check_ready(), Err(GroupError::NotCoordinator));
+        assert_eq!(
+            groups.prepare_commit(5, "g", -1, "", vec![entry(0, 6)], |_, _| true),
+            Err(GroupError::NotCoordinator),
+            "a resigned coordinator takes no commit"
+        );
+        groups.handle_elected(GroupConfig::default(), log, 1, 1);
+        assert_eq!(groups.check_ready(), Ok(()), "elected again, it serves");
+        assert_eq!(shown(&groups, 0), Some(5));
     }
 
     #[test]

@@ -256,10 +256,18 @@ pub(super) async fn join_group(
             .collect(),
     };
     let (token, reply) = broker.reply_slot();
-    let outputs = broker
-        .lock_groups()
-        .coordinator
-        .handle_join(now_ms(), join, token);
+    let outputs = {
+        let mut groups = broker.lock_groups();
+        // Asked again under the lock: a node that resigned since the first check must not
+        // start a group the real coordinator never hears of.
+        if let Err(e) = groups.check_ready() {
+            return JoinGroupResponse::default()
+                .with_error_code(e.kafka_error_code())
+                .with_generation_id(-1)
+                .with_member_id(request.member_id);
+        }
+        groups.coordinator.handle_join(now_ms(), join, token)
+    };
     broker.deliver(outputs);
     let wait = Duration::from_millis(rebalance_timeout_ms) + HELD_REPLY_SLACK;
     match tokio::time::timeout(wait, reply).await {
@@ -326,6 +334,9 @@ pub(super) async fn sync_group(
     let (token, reply) = broker.reply_slot();
     let (outputs, protocol) = {
         let mut groups = broker.lock_groups();
+        if let Err(e) = groups.check_ready() {
+            return SyncGroupResponse::default().with_error_code(e.kafka_error_code());
+        }
         let outputs = groups.coordinator.handle_sync(now_ms(), sync, token);
         let protocol = groups
             .coordinator
@@ -359,17 +370,21 @@ pub(super) fn heartbeat(broker: &Arc<Broker>, request: HeartbeatRequest) -> Hear
     let group = request.group_id.0.as_str();
     let member = request.member_id.as_str();
     // KIP-345: a static member's old incarnation is fenced.
-    let result = match &request.group_instance_id {
-        Some(instance) => groups
-            .coordinator
-            .check_static_member(group, instance.as_str(), member),
-        None => Ok(()),
-    }
-    .and_then(|()| {
-        groups
-            .coordinator
-            .handle_heartbeat(now_ms(), group, request.generation_id, member)
-    });
+    let result = groups
+        .check_ready()
+        .and_then(|()| match &request.group_instance_id {
+            Some(instance) => {
+                groups
+                    .coordinator
+                    .check_static_member(group, instance.as_str(), member)
+            }
+            None => Ok(()),
+        })
+        .and_then(|()| {
+            groups
+                .coordinator
+                .handle_heartbeat(now_ms(), group, request.generation_id, member)
+        });
     HeartbeatResponse::default()
         .with_error_code(result.err().map_or(0, GroupError::kafka_error_code))
 }

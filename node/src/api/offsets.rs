@@ -242,6 +242,11 @@ pub(super) fn offset_fetch(
         }
     };
     let groups = broker.lock_groups();
+    // Asked again under the lock the offsets are read under: the node may have resigned
+    // since the request's first check (its store is empty then, not the group's).
+    if let Err(e) = groups.check_ready() {
+        return fetch_failed(&request, version, e.kafka_error_code());
+    }
     let asked: Vec<(String, Vec<i32>)> = match &request.topics {
         Some(topics) => topics
             .iter()
