@@ -705,6 +705,8 @@ pub struct BatchBuilder<'a> {
     log_append_time: bool,
     delete_horizon_ms: Option<i64>,
     last_offset_delta: Option<i32>,
+    /// Both timestamps of a batch built with no records ([`BatchBuilder::emptied`]).
+    empty_timestamp_ms: i64,
     records: Vec<Record<'a>>,
 }
 
@@ -723,6 +725,7 @@ impl<'a> BatchBuilder<'a> {
             log_append_time: false,
             delete_horizon_ms: None,
             last_offset_delta: None,
+            empty_timestamp_ms: -1,
             records: Vec::new(),
         }
     }
@@ -767,6 +770,17 @@ impl<'a> BatchBuilder<'a> {
     /// Marks the batch as holding control records (transaction markers, attribute bit 5).
     pub fn control(mut self, control: bool) -> Self {
         self.control = control;
+        self
+    }
+
+    /// Makes this a batch with no records, as compaction keeps a producer's last batch
+    /// (Kafka's `DefaultRecordBatch.writeEmptyHeader`): uncompressed, no delete horizon, both
+    /// timestamps `timestamp_ms`. Records pushed afterwards are still written.
+    pub fn emptied(mut self, timestamp_ms: i64) -> Self {
+        self.compression = Compression::None;
+        self.delete_horizon_ms = None;
+        self.empty_timestamp_ms = timestamp_ms;
+        self.records.clear();
         self
     }
 
@@ -816,9 +830,17 @@ impl<'a> BatchBuilder<'a> {
 
     /// Encodes the batch.
     pub fn build(&self, codec: &dyn Codec) -> Result<Vec<u8>, BatchError> {
-        let first_timestamp = self.records.first().map_or(-1, |r| r.timestamp);
+        let first_timestamp = self
+            .records
+            .first()
+            .map_or(self.empty_timestamp_ms, |r| r.timestamp);
         let base_timestamp = self.delete_horizon_ms.unwrap_or(first_timestamp);
-        let max_timestamp = self.records.iter().map(|r| r.timestamp).max().unwrap_or(-1);
+        let max_timestamp = self
+            .records
+            .iter()
+            .map(|r| r.timestamp)
+            .max()
+            .unwrap_or(self.empty_timestamp_ms);
         let last_offset_delta = self.last_offset_delta.unwrap_or_else(|| {
             self.records
                 .last()

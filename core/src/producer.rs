@@ -271,6 +271,28 @@ impl ProducerStateTable {
         })
     }
 
+    /// Where each tracked producer's last entry is: the batch with its last sequence, or for
+    /// one whose epoch began with a marker and wrote nothing since, its markers of that epoch.
+    /// Compaction keeps them ([`crate::compaction::ProducerLast`]) so this table can be
+    /// rebuilt from the log.
+    pub fn last_entries(&self) -> BTreeMap<i64, crate::compaction::ProducerLast> {
+        use crate::compaction::ProducerLast;
+        self.producers
+            .iter()
+            .map(|(id, entry)| {
+                let last = match entry.batches.back() {
+                    Some(w) => ProducerLast::Data {
+                        base_offset: w.base_offset,
+                    },
+                    None => ProducerLast::Marker {
+                        producer_epoch: entry.epoch,
+                    },
+                };
+                (*id, last)
+            })
+            .collect()
+    }
+
     /// Producers tracked.
     pub fn len(&self) -> usize {
         self.producers.len()

@@ -518,7 +518,8 @@ impl<S: SegmentStore> Replica<S> {
                     ..config.clone()
                 });
             }
-            match self.log.compact(codec, now_ms, hw) {
+            let txns = self.txn_cleaning(hw);
+            match self.log.compact(codec, now_ms, hw, &txns) {
                 Ok(r) => report.compaction = r,
                 Err(e) => report.error = Some(alloc::format!("compaction: {e}")),
             }
@@ -535,6 +536,17 @@ impl<S: SegmentStore> Replica<S> {
             self.cleaned_below = self.cleaned_below.max(self.log.first_dirty_offset);
         }
         report
+    }
+
+    /// What compaction below `upper_bound` must know of this partition's transactions and
+    /// producers: the aborted transactions there, and each tracked producer's last entry.
+    fn txn_cleaning(&self, upper_bound: i64) -> crate::compaction::TxnCleaning {
+        crate::compaction::TxnCleaning {
+            aborted: self
+                .txns
+                .aborted_between(self.log.log_start_offset(), upper_bound),
+            last_of_producer: self.producers.last_entries(),
+        }
     }
 
     /// The log end offset.
@@ -1635,6 +1647,148 @@ pub(crate) mod tests {
             Ok(Some(3))
         );
         assert_eq!(replica.last_stable_offset(), 4);
+    }
+
+    /// Kafka's `LogCleaner` on transactions (KIP-98; `CleanedTransactionMetadata`,
+    /// `LogCleanerTest.testAbortMarkerRemoval`, `testCommitMarkerRemoval`,
+    /// `testAbortedTransactionsDoNotShadowCommittedRecords` behaviour): an aborted
+    /// transaction's records are dropped and shadow nothing; a committed transaction's records
+    /// compact by key; a marker stays while its transaction has a batch left, then
+    /// `delete.retention.ms` more, then goes; each producer's last batch stays (emptied if
+    /// need be), so a replica rebuilt from the cleaned log knows the producer and no
+    /// transaction is left open.
+    #[test]
+    fn compaction_drops_aborted_records_then_their_marker_and_keeps_committed_ones() {
+        let config = LogConfig {
+            segment_bytes: 1, // one batch per segment
+            cleanup_policy: crate::log::CleanupPolicy {
+                delete: false,
+                compact: true,
+            },
+            delete_retention_ms: 100,
+            ..LogConfig::default()
+        };
+        let replica_config = ReplicaConfig {
+            min_insync_replicas: 1,
+            ..ReplicaConfig::default()
+        };
+        let mut replica = Replica::with_log_config(0, replica_config, config);
+        let single = PartitionState {
+            replicas: alloc::vec![0],
+            leader: Some(0),
+            leader_epoch: 1,
+            isr: alloc::vec![0],
+            partition_epoch: 1,
+        };
+        assert_eq!(replica.apply_metadata(&single, 0), RoleChange::Leader);
+        let keyed = |producer: Option<(i64, i32)>, records: &[(&'static str, &'static str)]| {
+            let mut b = BatchBuilder::new(0);
+            if let Some((id, sequence)) = producer {
+                b = b.producer(id, 0, sequence).transactional(true);
+            }
+            for (key, value) in records {
+                b.push(0, Some(key.as_bytes()), Some(value.as_bytes()), Vec::new());
+            }
+            b.build(&NoCodec).expect("a batch")
+        };
+        let produce = |r: &mut Replica, mut bytes: Vec<u8>| {
+            r.handle_produce(0, &mut bytes, Acks::Leader, 1, 1_000, &NoCodec)
+                .expect("written")
+        };
+        let marker = |r: &mut Replica, producer: i64, control| {
+            r.handle_marker(0, producer, 0, 0, control, 1, 1_000, &NoCodec)
+                .expect("written")
+        };
+        assert_eq!(produce(&mut replica, keyed(None, &[("a", "1")])), Some(0));
+        assert_eq!(
+            produce(&mut replica, keyed(Some((9, 0)), &[("a", "2"), ("b", "1")])),
+            Some(1)
+        );
+        assert_eq!(marker(&mut replica, 9, ControlType::Commit), Some(3));
+        assert_eq!(
+            produce(&mut replica, keyed(Some((7, 0)), &[("a", "3")])),
+            Some(4)
+        );
+        assert_eq!(marker(&mut replica, 7, ControlType::Abort), Some(5));
+        assert_eq!(
+            produce(&mut replica, keyed(Some((7, 1)), &[("d", "1")])),
+            Some(6)
+        );
+        assert_eq!(marker(&mut replica, 7, ControlType::Commit), Some(7));
+        assert_eq!(produce(&mut replica, keyed(None, &[("d", "2")])), Some(8));
+        assert_eq!(produce(&mut replica, keyed(None, &[("e", "1")])), Some(9));
+        assert_eq!(replica.last_stable_offset(), 10);
+
+        // (offset, key, value) of the records left, the control batches' offsets, and the
+        // base offsets of data batches left with no records.
+        let contents = |r: &Replica| {
+            let bytes = r.read_all(r.log_end_offset());
+            let (mut records, mut markers, mut empty) = (Vec::new(), Vec::new(), Vec::new());
+            let mut scratch = Vec::new();
+            for batch in crate::batch::batches(&bytes) {
+                let batch = batch.expect("a batch");
+                if batch.header().is_control() {
+                    markers.push(batch.header().base_offset);
+                    continue;
+                }
+                if batch.header().record_count == 0 {
+                    empty.push(batch.header().base_offset);
+                }
+                for record in batch.records(&NoCodec, &mut scratch).expect("records") {
+                    let record = record.expect("a record");
+                    let text = |b: Option<&[u8]>| {
+                        alloc::string::String::from_utf8_lossy(b.unwrap_or_default()).into_owned()
+                    };
+                    records.push((record.offset, text(record.key), text(record.value)));
+                }
+            }
+            (records, markers, empty)
+        };
+        let pass = CleanPass {
+            retention: false,
+            compaction: true,
+            force: true,
+        };
+        let report = replica.clean(&NoCodec, 1_000, pass);
+        assert_eq!(report.error, None);
+        assert_eq!(report.compaction.aborted_records_removed, 1);
+        let s = |v: &str| alloc::string::String::from(v);
+        let survivors = alloc::vec![
+            (1, s("a"), s("2")),
+            (2, s("b"), s("1")),
+            (8, s("d"), s("2")),
+            (9, s("e"), s("1")),
+        ];
+        assert_eq!(
+            contents(&replica),
+            (survivors.clone(), alloc::vec![3, 5, 7], alloc::vec![6]),
+            "a=1 is shadowed by the committed a=2, which the aborted a=3 does not shadow; \
+             producer 7's last batch (d=1, shadowed by d=2) stays empty; markers stay while \
+             their transaction's batches are there"
+        );
+        let report = replica.clean(&NoCodec, 1_001, pass);
+        assert_eq!(report.compaction.markers_removed, 0);
+        assert_eq!(
+            contents(&replica).1,
+            alloc::vec![3, 5, 7],
+            "the abort marker's records are gone: it stays delete.retention.ms more"
+        );
+        let report = replica.clean(&NoCodec, 1_101, pass);
+        assert_eq!(report.compaction.markers_removed, 1);
+        assert_eq!(
+            contents(&replica),
+            (survivors, alloc::vec![3, 7], alloc::vec![6]),
+            "the commit markers stay: their transactions' batches are there"
+        );
+
+        // A replica rebuilt from the cleaned log: nothing open, producer 7 still known.
+        let log = core::mem::replace(
+            &mut replica.log,
+            Log::new(MemorySegmentStore::new(), LogConfig::default(), 0).expect("a log"),
+        );
+        let reopened = Replica::with_log(0, replica_config, log);
+        assert_eq!(reopened.txns.first_unstable_offset(), None);
+        assert!(reopened.producers.knows(7) && reopened.producers.knows(9));
     }
 
     fn idempotent_batch(producer_id: i64, sequence: i32) -> Vec<u8> {

@@ -5,6 +5,7 @@ mod common;
 
 use common::{NewRec, Rec, batch, decode, new_log, read_all, value};
 use runnel_core::batch::{BatchBuilder, BatchRef, NoCodec, Record};
+use runnel_core::compaction::TxnCleaning;
 use runnel_core::error_code;
 use runnel_core::log::{
     CleanupPolicy, Log, LogConfig, LogError, MemorySegmentStore, SegmentFile, segment_file_name,
@@ -493,7 +494,9 @@ fn compaction_keeps_the_latest_value_per_key_and_its_offset() {
     }
     log.roll(0).unwrap(); // make everything cleanable
     let leo = log.log_end_offset();
-    let report = log.compact(&NoCodec, 10, leo).unwrap();
+    let report = log
+        .compact(&NoCodec, 10, leo, &TxnCleaning::default())
+        .unwrap();
     assert!(report.ran);
     assert_eq!(report.records_removed, 3, "a1, a2, b1");
     let kept: Vec<(i64, String, Option<String>)> = read_all(&log)
@@ -523,9 +526,13 @@ fn compaction_keeps_the_latest_value_per_key_and_its_offset() {
         "compaction never moves the log end"
     );
     // Before the delete horizon (now 10 + 1000) the tombstone stays; after it, it goes.
-    let report = log.compact(&NoCodec, 500, leo).unwrap();
+    let report = log
+        .compact(&NoCodec, 500, leo, &TxnCleaning::default())
+        .unwrap();
     assert_eq!(report.tombstones_removed, 0);
-    let report = log.compact(&NoCodec, 1010, leo).unwrap();
+    let report = log
+        .compact(&NoCodec, 1010, leo, &TxnCleaning::default())
+        .unwrap();
     assert!(
         report.ran,
         "a passed horizon triggers cleaning whatever the dirty ratio"
@@ -553,7 +560,9 @@ fn compaction_waits_for_the_dirty_ratio() {
     log.roll(0).unwrap();
     let leo = log.log_end_offset();
     assert_eq!(log.dirty_ratio(leo), 1.0);
-    let report = log.compact(&NoCodec, 0, leo).unwrap();
+    let report = log
+        .compact(&NoCodec, 0, leo, &TxnCleaning::default())
+        .unwrap();
     assert!(report.ran);
     assert_eq!(report.records_removed, 0);
     assert_eq!(log.dirty_ratio(leo), 0.0);
@@ -565,7 +574,11 @@ fn compaction_waits_for_the_dirty_ratio() {
     let leo = log.log_end_offset();
     let ratio = log.dirty_ratio(leo);
     assert!(ratio > 0.1 && ratio < 0.25, "ratio {ratio}");
-    assert!(!log.compact(&NoCodec, 0, leo).unwrap().ran);
+    assert!(
+        !log.compact(&NoCodec, 0, leo, &TxnCleaning::default())
+            .unwrap()
+            .ran
+    );
     assert_eq!(read_all(&log).len(), 24);
     // 20 more overwrites: now more than half is dirty, and the pass removes 24 old values.
     for i in 0..20 {
@@ -574,7 +587,9 @@ fn compaction_waits_for_the_dirty_ratio() {
     log.roll(0).unwrap();
     let leo = log.log_end_offset();
     assert!(log.dirty_ratio(leo) >= 0.5);
-    let report = log.compact(&NoCodec, 0, leo).unwrap();
+    let report = log
+        .compact(&NoCodec, 0, leo, &TxnCleaning::default())
+        .unwrap();
     assert_eq!(report.records_removed, 24);
     assert_eq!(read_all(&log).len(), 20);
 }

@@ -14,6 +14,7 @@ use std::collections::BTreeMap;
 use common::{NewRec, Rec, batch, decode, new_log, read_all};
 use proptest::prelude::*;
 use runnel_core::batch::{BatchRef, NoCodec, batches};
+use runnel_core::compaction::TxnCleaning;
 use runnel_core::log::{CleanupPolicy, Log, LogConfig, MemorySegmentStore};
 
 /// Small segments and a small index interval, so a few records span many segments and index
@@ -233,7 +234,7 @@ proptest! {
             latest_record.values().filter(|r| r.value.is_none()).map(|r| r.offset).collect();
         // Two passes: the second after every delete horizon, so tombstones go too.
         for (pass, pass_now) in [now, now + delete_retention_ms + 1].into_iter().enumerate() {
-            log.compact(&NoCodec, pass_now, leo).expect("compact");
+            log.compact(&NoCodec, pass_now, leo, &TxnCleaning::default()).expect("compact");
             let after = read_all(&log);
             if pass == 0 {
                 for offset in &live_tombstones {

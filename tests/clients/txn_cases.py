@@ -15,6 +15,10 @@ read_uncommitted consumers read (values, in offset order):
 - "unstable": a transaction holding group "unstable-group"'s commit of offset 42 for
   tx-abort/0 commits after 2 s; "committed" is what a read_committed consumer's committed()
   asked at once got, "waited_s" when.
+- "compact": on a compacted topic (segment.ms 100), a committed transaction of k=v1 and
+  j=j1, an aborted one of k=v2, a committed one of m=m1, then plain f=... records until the
+  broker's cleaner has run (at most 20 s); "cleaned_after_s" when v2 was gone from
+  read_uncommitted (null: never).
 Last, producer "tx-open" leaves a transaction holding tx-fence/0 open, for the caller."""
 import json
 import sys
@@ -152,5 +156,33 @@ left = producer("tx-open")
 left.begin_transaction()
 left.produce("tx-fence", value="open")
 left.flush(10)
+
+# Compaction of transactional data (Kafka's LogCleaner: aborted records go and shadow
+# nothing; committed ones compact by key).
+for f in admin.create_topics([NewTopic("tx-compact", 1, 1, config={
+        "cleanup.policy": "compact", "segment.ms": "100", "delete.retention.ms": "500",
+        "min.cleanable.dirty.ratio": "0.01"})]).values():
+    f.result(10)
+p = producer("tx-compact")
+for records, commit in (([("k", "v1"), ("j", "j1")], True), ([("k", "v2")], False),
+                        ([("m", "m1")], True)):
+    p.begin_transaction()
+    for key, value in records:
+        p.produce("tx-compact", key=key, value=value)
+    if commit:
+        p.commit_transaction(10)
+    else:
+        p.abort_transaction(10)
+plain = Producer({"bootstrap.servers": bootstrap, "log_level": 0, "linger.ms": 0})
+started, cleaned_after, i = time.time(), None, 0
+while time.time() - started < 20:
+    time.sleep(0.2)
+    plain.produce("tx-compact", key="f", value=f"f{i}")
+    plain.flush(10)
+    i += 1
+    if i % 5 == 0 and "v2" not in read("tx-compact", "read_uncommitted", 1.0):
+        cleaned_after = time.time() - started
+        break
+out["compact"] = dict(both("tx-compact"), cleaned_after_s=cleaned_after)
 
 print(json.dumps(out))

@@ -86,7 +86,7 @@ fn a_consume_transform_produce_loop_is_exactly_once_through_a_broker_crash() {
 /// waits for it (KIP-447's `require_stable`, UNSTABLE_OFFSET_COMMIT).
 #[test]
 fn aborted_expired_and_fenced_transactions_are_never_read_committed() {
-    let broker = Runnel::start("txn-cases", &[]);
+    let broker = Runnel::start("txn-cases", &["log.cleaner.backoff.ms=200"]);
     let r = python_json(
         &["tests/clients/txn_cases.py", &broker.bootstrap()],
         Duration::from_secs(120),
@@ -138,6 +138,26 @@ fn aborted_expired_and_fenced_transactions_are_never_read_committed() {
         unstable["waited_s"].as_f64().is_some_and(|s| s >= 1.5),
         "answered UNSTABLE_OFFSET_COMMIT until the commit: {r}"
     );
+    // Compaction as Kafka's LogCleaner does it: the aborted k=v2 is dropped and does not
+    // shadow the committed k=v1; committed records stay, in offset order, for both readers.
+    let compact = &r["compact"];
+    assert!(
+        compact["cleaned_after_s"].is_number(),
+        "the cleaner dropped the aborted record within 20 s: {r}"
+    );
+    for level in ["committed", "uncommitted"] {
+        let read = values(&compact[level]);
+        let transactional: Vec<&str> = read
+            .iter()
+            .map(String::as_str)
+            .filter(|v| !v.starts_with('f'))
+            .collect();
+        assert_eq!(transactional, ["v1", "j1", "m1"], "{level}: {r}");
+        assert!(
+            read.last().is_some_and(|v| v.starts_with('f')),
+            "{level}: {r}"
+        );
+    }
     // The CLI consumer never prints markers; under --read-committed it skips the aborted
     // transaction too, and stops at the last stable offset (tx-fence's open transaction).
     let b = broker.bootstrap();
@@ -196,6 +216,7 @@ fn aborted_expired_and_fenced_transactions_are_never_read_committed() {
         .collect();
     let expected = [
         ("tx-abort", "CompleteCommit"),
+        ("tx-compact", "CompleteCommit"),
         ("tx-fence", "CompleteCommit"),
         ("tx-open", "Ongoing"),
         ("tx-timeout", "CompleteAbort"),

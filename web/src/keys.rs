@@ -8,6 +8,7 @@
 //! per key stays at its original offset, tombstones stay until the delete horizon has passed.
 
 use runnel_core::batch::{BatchBuilder, NoCodec, batches};
+use runnel_core::compaction::TxnCleaning;
 use runnel_core::log::{CleanupPolicy, Log, LogConfig, MemorySegmentStore};
 use runnel_core::partitioner::murmur2_partition;
 
@@ -75,10 +76,16 @@ pub fn compact(
     log.roll(0).map_err(|x| e(&x))?;
     let before = shown(&log)?;
     let leo = log.log_end_offset();
-    log.compact(&NoCodec, 10, leo).map_err(|x| e(&x))?;
+    log.compact(&NoCodec, 10, leo, &TxnCleaning::default())
+        .map_err(|x| e(&x))?;
     if past_horizon {
-        log.compact(&NoCodec, 10 + DELETE_RETENTION_MS + 1, leo)
-            .map_err(|x| e(&x))?;
+        log.compact(
+            &NoCodec,
+            10 + DELETE_RETENTION_MS + 1,
+            leo,
+            &TxnCleaning::default(),
+        )
+        .map_err(|x| e(&x))?;
     }
     Ok((before, shown(&log)?))
 }
