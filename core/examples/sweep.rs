@@ -17,10 +17,18 @@ fn main() {
         .unwrap_or(1_000_000);
     let started = Instant::now();
     let (mut failed, mut events, mut acknowledged) = (0u64, 0u64, 0u64);
+    // Transactional seeds, transactions committed and aborted, producer instances.
+    let (mut txn_seeds, mut committed, mut aborted, mut instances) = (0u64, 0u64, 0u64, 0u64);
     for seed in first..first + seeds {
         let result = run_case(seed, true);
         events += result.report.events;
         acknowledged += result.report.acknowledged;
+        if let Some((c, a, i)) = result.transactions {
+            txn_seeds += 1;
+            committed += c;
+            aborted += a;
+            instances += u64::from(i);
+        }
         if !result.passed() {
             failed += 1;
             println!(
@@ -35,6 +43,9 @@ fn main() {
         "{seeds} seeds ({first}..{}), {failed} failed; {hours:.1} simulated hours, {events} events, {acknowledged} acknowledged records, {seconds:.1} s ({:.0} events/s)",
         first + seeds,
         events as f64 / seconds
+    );
+    println!(
+        "transactional: {txn_seeds} seeds, {committed} transactions committed, {aborted} aborted, {instances} producer instances"
     );
     if failed > 0 {
         std::process::exit(1);

@@ -76,6 +76,9 @@ struct ProducerEntry {
     epoch: i16,
     batches: VecDeque<Written>,
     last_timestamp_ms: i64,
+    /// Where the transaction marker that last set `epoch` was written, if one did: the
+    /// epoch is known from it (and fences older ones) as long as the log holds it.
+    marker_offset: Option<i64>,
 }
 
 /// One producer writing to a partition, as DescribeProducers (KIP-664) shows it.
@@ -191,7 +194,7 @@ impl ProducerStateTable {
     /// Records that the batch with `header` was appended at `base_offset`.
     pub fn record(&mut self, header: &BatchHeader, base_offset: i64) {
         if header.is_control() && header.producer_id >= 0 {
-            self.record_marker(header.producer_id, header.producer_epoch);
+            self.record_marker(header.producer_id, header.producer_epoch, base_offset);
             return;
         }
         if header.producer_id < 0 || header.base_sequence < 0 {
@@ -201,6 +204,7 @@ impl ProducerStateTable {
         if header.producer_epoch != entry.epoch {
             entry.epoch = header.producer_epoch;
             entry.batches.clear();
+            entry.marker_offset = None;
         }
         entry.last_timestamp_ms = header.max_timestamp;
         entry.batches.push_back(Written {
@@ -214,14 +218,16 @@ impl ProducerStateTable {
         }
     }
 
-    /// A transaction marker of `producer_id` at `producer_epoch` was written: a newer epoch
-    /// fences the older one here too (Kafka's `ProducerAppendInfo.appendEndTxnMarker`), so a
-    /// zombie's late batch is refused with INVALID_PRODUCER_EPOCH.
-    pub fn record_marker(&mut self, producer_id: i64, producer_epoch: i16) {
+    /// A transaction marker of `producer_id` at `producer_epoch` was written at `offset`: a
+    /// newer epoch fences the older one here too (Kafka's
+    /// `ProducerAppendInfo.appendEndTxnMarker`), so a zombie's late batch is refused with
+    /// INVALID_PRODUCER_EPOCH.
+    pub fn record_marker(&mut self, producer_id: i64, producer_epoch: i16, offset: i64) {
         let entry = self.producers.entry(producer_id).or_default();
         if producer_epoch > entry.epoch || entry.batches.is_empty() {
             entry.epoch = producer_epoch;
             entry.batches.clear();
+            entry.marker_offset = Some(offset);
         }
     }
 
@@ -238,7 +244,10 @@ impl ProducerStateTable {
     ///
     /// A producer whose remembered batches were all cut is forgotten, so its next batch is
     /// accepted at any sequence (as for a producer whose state expired): the table never
-    /// claims to have a batch the log does not hold.
+    /// claims to have a batch the log does not hold. A producer whose epoch a marker set is
+    /// kept while that marker is below the cut: the epoch still fences its older instances
+    /// (found by the simulator: a leader that truncated after a restart forgot an abort
+    /// marker's bumped epoch and took a zombie's retried batch into the next transaction).
     pub fn truncate_to(&mut self, offset: i64) {
         self.producers.retain(|_, entry| {
             while entry
@@ -248,7 +257,10 @@ impl ProducerStateTable {
             {
                 entry.batches.pop_back();
             }
-            !entry.batches.is_empty()
+            if entry.marker_offset.is_some_and(|m| m >= offset) {
+                entry.marker_offset = None;
+            }
+            !entry.batches.is_empty() || entry.marker_offset.is_some()
         });
     }
 
@@ -396,5 +408,25 @@ mod tests {
             Ok(SequenceCheck::Append),
             "a forgotten producer starts anywhere"
         );
+    }
+
+    #[test]
+    fn a_markers_epoch_outlives_a_truncation_above_it() {
+        // Found by the simulator (seed 1009905): the coordinator aborted producer 7's
+        // transaction with its epoch bumped to 2 (the marker at 61); the leader restarted and
+        // truncated above the marker, forgot the producer, and took the old instance's
+        // retried batch (epoch 1) into the log after the abort. Kafka rebuilds its producer
+        // state up to the truncation point, the marker included.
+        let mut table = ProducerStateTable::new();
+        table.record(&header(7, 1, 5, 1), 60);
+        table.record_marker(7, 2, 61);
+        table.truncate_to(62);
+        assert_eq!(
+            table.check(&header(7, 1, 5, 1)),
+            Err(ProducerError::ProducerFenced { current: 2, got: 1 }),
+            "epoch 1 stays fenced"
+        );
+        table.truncate_to(61);
+        assert!(table.is_empty(), "the marker was cut: nothing is known");
     }
 }

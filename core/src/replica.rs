@@ -912,7 +912,8 @@ impl<S: SegmentStore> Replica<S> {
             .log
             .append(&mut marker, self.leader_epoch, codec, now_ms)
             .map_err(ReplicaError::from_log)?;
-        self.producers.record_marker(producer_id, producer_epoch);
+        self.producers
+            .record_marker(producer_id, producer_epoch, info.base_offset);
         self.txns.end(producer_id, info.base_offset, control);
         self.advance_high_watermark();
         self.await_appended(now_ms, request, &info, Acks::All, timeout_ms)

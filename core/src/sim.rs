@@ -46,6 +46,9 @@ use crate::replica::{
 };
 use crate::rng::Rng;
 
+mod txn;
+pub use txn::TxnProducerConfig;
+
 /// How many lost record ids a [`Report`] lists.
 pub const LOST_IDS_MAX: usize = 100;
 /// How often brokers and the controller run their periodic checks.
@@ -113,6 +116,10 @@ pub struct ProducerConfig {
     /// producer (id = record id, sequence 0): what the broker must get right — a retry after
     /// a timeout, a leader change, a truncation — is the same as for a long sequence.
     pub idempotent: bool,
+    /// Transactional (KIP-98), when set: the producer writes in transactions through the
+    /// transaction coordinator ([`TxnProducerConfig`]), idempotent with one producer id and
+    /// a sequence per partition, and the checker consumer reads `read_committed`.
+    pub transactions: Option<TxnProducerConfig>,
 }
 
 impl Default for ProducerConfig {
@@ -127,6 +134,7 @@ impl Default for ProducerConfig {
             stop_ms: u64::MAX,
             keys: 0,
             idempotent: false,
+            transactions: None,
         }
     }
 }
@@ -298,6 +306,9 @@ pub enum Fault {
     ControllerFailover(u64),
     /// An operator runs preferred-replica election.
     PreferredElection,
+    /// The transactional producer's process dies mid-transaction; a new one starts with the
+    /// same `transactional.id` (nothing for a producer that is not transactional).
+    ProducerCrash,
     /// A group member starts and joins (again, with a new member id).
     MemberJoin(u32),
     /// A group member leaves cleanly (LeaveGroup).
@@ -478,6 +489,24 @@ pub enum Violation {
         /// The committed offset answered.
         offset: i64,
     },
+    /// 7 (KIP-98): a partition's last stable offset was above its high watermark.
+    StableAboveHighWatermark {
+        /// Partition.
+        partition: PartitionId,
+        /// The last stable offset answered.
+        last_stable_offset: i64,
+    },
+    /// 7: a transaction's records did not all end the same way, or not the way the producer
+    /// was told (EndTxn answered).
+    TransactionNotAtomic {
+        /// The producer's ordinal of the transaction.
+        txn: u64,
+    },
+    /// 7: a `read_committed` reader read a record of a transaction that is aborted or open.
+    ReadUncommitted {
+        /// Record id.
+        id: u64,
+    },
 }
 
 /// The counts of a run.
@@ -580,6 +609,8 @@ enum Msg {
         acks: Acks,
         key: Option<String>,
         tombstone: bool,
+        /// A transactional write: (producer id, epoch, sequence).
+        txn: Option<(i64, i16, i32)>,
     },
     ProduceResult {
         request: u64,
@@ -616,6 +647,8 @@ enum Msg {
     ConsumerFetch {
         partition: PartitionId,
         offset: i64,
+        /// `isolation_level=read_committed`: up to the last stable offset.
+        read_committed: bool,
     },
     ConsumerAnswer {
         partition: PartitionId,
@@ -623,6 +656,40 @@ enum Msg {
         high_watermark: i64,
         log_start_offset: i64,
         records: Result<Vec<u8>, ReplicaError>,
+        /// For a `read_committed` fetch: the last stable offset and the aborted
+        /// transactions to drop.
+        stable: Option<(i64, Vec<crate::txn::AbortedTxn>)>,
+    },
+    InitProducerId {
+        request: u64,
+    },
+    AddPartitionsToTxn {
+        request: u64,
+        producer: (i64, i16),
+        partition: PartitionId,
+    },
+    EndTxn {
+        request: u64,
+        producer: (i64, i16),
+        commit: bool,
+    },
+    /// The coordinator's answer to InitProducerId, AddPartitionsToTxn or EndTxn: the producer
+    /// id and epoch, or an error code.
+    TxnResult {
+        request: u64,
+        result: Result<(i64, i16), i16>,
+    },
+    WriteTxnMarker {
+        job: u64,
+        partition: PartitionId,
+        producer: (i64, i16),
+        coordinator_epoch: i32,
+        commit: bool,
+    },
+    WriteTxnMarkerResult {
+        job: u64,
+        partition: PartitionId,
+        error: i16,
     },
     /// A member asks for the group's committed offsets.
     OffsetFetch,
@@ -675,6 +742,12 @@ impl Msg {
             Msg::OffsetCommit { .. } => "OffsetCommit",
             Msg::ControlledShutdown { .. } => "ControlledShutdown",
             Msg::ControlledShutdownResult { .. } => "ControlledShutdown response",
+            Msg::InitProducerId { .. } => "InitProducerId",
+            Msg::AddPartitionsToTxn { .. } => "AddPartitionsToTxn",
+            Msg::EndTxn { .. } => "EndTxn",
+            Msg::TxnResult { .. } => "transaction response",
+            Msg::WriteTxnMarker { .. } => "WriteTxnMarkers",
+            Msg::WriteTxnMarkerResult { .. } => "WriteTxnMarkers response",
         }
     }
 }
@@ -766,6 +839,10 @@ enum Timer {
     MemberPoll,
     MemberCommit,
     ShutdownDeadline,
+    /// The transactional producer's coordinator request got no answer in time.
+    TxnAskTimeout(u64),
+    /// A coordinator sends a marker job's unwritten markers again.
+    TxnMarkerRetry(u64),
 }
 
 #[derive(Clone, Debug)]
@@ -847,6 +924,9 @@ struct SimBroker {
     held: Vec<Event>,
     /// In controlled shutdown ([`Fault::Shutdown`]).
     shutdown: Option<ControlledShutdown>,
+    /// The transaction coordinator it hosts while it leads `__transaction_state`, and the
+    /// markers it writes as a leader. Lost with a crash.
+    txn: txn::BrokerTxn,
 }
 
 /// A group coordinator's identity: (broker, incarnation, how many times that incarnation's
@@ -876,6 +956,8 @@ struct InFlight {
     attempts: u32,
     key: Option<String>,
     tombstone: bool,
+    /// A transactional write: (producer id, epoch, sequence).
+    txn: Option<(i64, i16, i32)>,
 }
 
 struct SimProducer {
@@ -934,6 +1016,11 @@ pub struct Sim {
     group_seen: BTreeSet<(PartitionId, i64)>,
     violations: Vec<Violation>,
     events: u64,
+    /// The transactional producer and what the `read_committed` checker read.
+    txn: txn::SimTxn,
+    /// `__transaction_state`, when the producer is transactional: one partition after the
+    /// data partitions.
+    txn_partition: Option<PartitionId>,
 }
 
 impl Sim {
@@ -987,6 +1074,7 @@ impl Sim {
                 paused: false,
                 shutdown: None,
                 held: Vec::new(),
+                txn: txn::BrokerTxn::new(),
             })
             .collect();
         let mut sim = Self {
@@ -1035,8 +1123,28 @@ impl Sim {
             group_seen: BTreeSet::new(),
             violations: Vec::new(),
             events: 0,
+            txn: txn::SimTxn::new(),
+            txn_partition: None,
             config,
         };
+        if config.producer.transactions.is_some() {
+            // Kafka creates it at the first transactional FindCoordinator; the simulated
+            // producer is transactional from the start.
+            let p = config.partitions;
+            if sim
+                .controller
+                .create_partitions_at(p, 1, config.replication_factor)
+                .is_ok()
+            {
+                sim.txn_partition = Some(p);
+                // Applying a command to a partition just created cannot fail.
+                let _ = sim.controller.apply(&Command::SetUncleanLeaderElection {
+                    first: p,
+                    count: 1,
+                    enabled: Some(false),
+                });
+            }
+        }
         if config.group_members > 0 {
             sim.create_offsets_partition();
         }
@@ -1176,6 +1284,7 @@ impl Sim {
     /// current leader (by the controller) and its high watermark.
     pub fn report(&mut self) -> Report {
         self.check_replicas();
+        self.txn_check();
         let mut committed: BTreeSet<u64> = BTreeSet::new();
         let mut duplicated = Vec::new();
         let idempotent = self.config.producer.idempotent;
@@ -1514,6 +1623,7 @@ impl Sim {
                 }
             }
             Fault::Produce { key, tombstone } => self.producer_enqueue(Some(key), tombstone),
+            Fault::ProducerCrash => self.txn_producer_restart(),
             Fault::Compact => {
                 for b in 0..self.config.brokers {
                     if self.brokers[b as usize].alive {
@@ -1660,6 +1770,7 @@ impl Sim {
         broker.group_replies.clear();
         broker.offsets_writes.clear();
         broker.coordinator_moves = 0;
+        broker.txn = txn::BrokerTxn::new();
     }
 
     fn restart(&mut self, b: BrokerId) {
@@ -1794,6 +1905,8 @@ impl Sim {
                 }
             }
             (Party::Producer, Timer::ProducerRetry(request)) => self.producer_resend(request),
+            (Party::Producer, Timer::TxnAskTimeout(request)) => self.txn_ask_timed_out(request),
+            (Party::Broker(b), Timer::TxnMarkerRetry(job)) => self.txn_send_markers(b, job),
             (Party::Member(m), Timer::MemberHeartbeat) => self.member_heartbeat(m),
             (Party::Member(m), Timer::MemberPoll) => {
                 self.member_poll(m);
@@ -1947,6 +2060,11 @@ impl Sim {
     fn broker_receive(&mut self, b: BrokerId, from: Party, msg: Msg) {
         let now = self.now_ms;
         match msg {
+            msg @ (Msg::InitProducerId { .. }
+            | Msg::AddPartitionsToTxn { .. }
+            | Msg::EndTxn { .. }
+            | Msg::WriteTxnMarker { .. }
+            | Msg::WriteTxnMarkerResult { .. }) => self.txn_broker_receive(b, from, msg),
             Msg::HeartbeatAck {
                 incarnation,
                 fenced,
@@ -2110,9 +2228,13 @@ impl Sim {
                 acks,
                 key,
                 tombstone,
+                txn,
             } => {
                 let idempotent = self.config.producer.idempotent;
-                let mut batch = record_batch(id, key.as_deref(), tombstone, idempotent, now);
+                let mut batch = match txn {
+                    Some(fields) => txn_record_batch(id, fields, now),
+                    None => record_batch(id, key.as_deref(), tombstone, idempotent, now),
+                };
                 let timeout = self.config.producer.request_timeout_ms;
                 let mut result = Err(ReplicaError::NotLeaderOrFollower);
                 self.host(b, partition, |h, now| {
@@ -2237,19 +2359,30 @@ impl Sim {
                     .handle_leave(now, "sim", &member_id);
                 self.send_group_outputs(b, outputs);
             }
-            Msg::ConsumerFetch { partition, offset } => {
+            Msg::ConsumerFetch {
+                partition,
+                offset,
+                read_committed,
+            } => {
                 let answer = match self.replica(b, partition) {
                     Some(r) if r.is_leader() => {
                         let hw = r.high_watermark();
                         let start = r.log_start_offset();
+                        // read_committed reads up to the last stable offset, with the aborted
+                        // transactions there (Kafka's `FetchIsolation.TXN_COMMITTED`).
+                        let stable = read_committed.then(|| {
+                            let lso = r.last_stable_offset();
+                            (lso, r.aborted_txns(offset, lso))
+                        });
+                        let upper = stable.as_ref().map_or(hw, |(lso, _)| *lso);
                         let records = if offset > r.log_end_offset() || offset < start {
                             Err(ReplicaError::OffsetOutOfRange)
                         } else {
-                            Ok(r.read_from(offset, FETCH_MAX_BYTES, hw))
+                            Ok(r.read_from(offset, FETCH_MAX_BYTES, upper))
                         };
-                        (hw, start, records)
+                        (hw, start, records, stable)
                     }
-                    _ => (-1, -1, Err(ReplicaError::NotLeaderOrFollower)),
+                    _ => (-1, -1, Err(ReplicaError::NotLeaderOrFollower), None),
                 };
                 self.send(
                     Party::Broker(b),
@@ -2260,6 +2393,7 @@ impl Sim {
                         high_watermark: answer.0,
                         log_start_offset: answer.1,
                         records: answer.2,
+                        stable: answer.3,
                     },
                 );
             }
@@ -2366,6 +2500,18 @@ impl Sim {
     /// defaults otherwise).
     fn topic_config(&self, p: PartitionId) -> TopicConfig {
         match self.config.second_topic {
+            // Kafka's `transactionTopicConfigs`: compacted, unclean election off,
+            // `min.insync.replicas` = `transaction.state.log.min.isr` (2): an acknowledged
+            // transition survives a failover, or a transaction is forgotten and its
+            // partitions stay blocked.
+            _ if Some(p) == self.txn_partition => TopicConfig {
+                delete: false,
+                compact: true,
+                retention_ms: None,
+                min_insync_replicas: Some(2.min(self.config.replication_factor)),
+                unclean_leader_election_enable: Some(false),
+                ..TopicConfig::default()
+            },
             _ if Some(p) == self.offsets_partition => TopicConfig {
                 delete: false,
                 compact: true,
@@ -2409,14 +2555,16 @@ impl Sim {
         let was_leader = hosted.replica().is_leader();
         let ready = input(hosted, now);
         let is_leader = hosted.replica().is_leader();
-        let moved = if Some(p) == self.offsets_partition {
+        let moved = if Some(p) == self.offsets_partition || Some(p) == self.txn_partition {
             CoordinatorMove::of(was_leader, ready.role_change.as_ref(), is_leader)
         } else {
             None
         };
         self.carry_out(b, p, ready);
-        if let Some(moved) = moved {
-            self.coordinator_moved(b, moved);
+        match moved {
+            Some(moved) if Some(p) == self.txn_partition => self.txn_coordinator_moved(b, moved),
+            Some(moved) => self.coordinator_moved(b, moved),
+            None => {}
         }
     }
 
@@ -2459,9 +2607,18 @@ impl Sim {
             );
         }
         let offsets = Some(p) == self.offsets_partition;
+        let txn_state = Some(p) == self.txn_partition;
         for done in ready.completed {
             if offsets {
                 self.offsets_written(b, done.request, done.result);
+                continue;
+            }
+            if txn_state {
+                self.txn_written(b, done.request, done.result);
+                continue;
+            }
+            if done.request & txn::MARKER_REQUEST != 0 {
+                self.txn_marker_written(b, done.request, done.result);
                 continue;
             }
             if done.result.is_ok() {
@@ -2597,6 +2754,7 @@ impl Sim {
         }
         let outputs = self.brokers[b as usize].groups.handle_timeout(now);
         self.send_group_outputs(b, outputs);
+        self.txn_tick(b);
         let partitions: Vec<PartitionId> =
             self.brokers[b as usize].replicas.keys().copied().collect();
         for p in partitions {
@@ -2608,6 +2766,12 @@ impl Sim {
 
     fn producer_send(&mut self) {
         let config = self.config.producer;
+        if config.transactions.is_some() {
+            // Past `stop_ms` it still ends its open transaction.
+            self.txn_producer_tick();
+            self.timer(Party::Producer, config.interval_ms, Timer::ProducerSend);
+            return;
+        }
         if self.now_ms >= config.stop_ms {
             return;
         }
@@ -2637,6 +2801,7 @@ impl Sim {
                 attempts: 0,
                 key,
                 tombstone,
+                txn: None,
             },
         );
         self.producer_resend(request);
@@ -2646,7 +2811,7 @@ impl Sim {
         let Some(inflight) = self.producer.inflight.get(&request) else {
             return;
         };
-        let (id, partition) = (inflight.id, inflight.partition);
+        let (id, partition, txn) = (inflight.id, inflight.partition, inflight.txn);
         let (key, tombstone) = (inflight.key.clone(), inflight.tombstone);
         let acks = self.config.producer.acks;
         match self.producer.leaders[partition as usize] {
@@ -2661,6 +2826,7 @@ impl Sim {
                         acks,
                         key,
                         tombstone,
+                        txn,
                     },
                 );
                 if acks == Acks::None {
@@ -2691,7 +2857,13 @@ impl Sim {
         let Some(inflight) = self.producer.inflight.get_mut(&request) else {
             return;
         };
-        if retriable && inflight.attempts < self.config.producer.retries {
+        // A transactional write is retried while the error allows (its transaction's
+        // timeout bounds it); one that fails for good fails the transaction.
+        let txn_retry = inflight.txn.is_some() && self.txn_write_failed(error);
+        let Some(inflight) = self.producer.inflight.get_mut(&request) else {
+            return;
+        };
+        if txn_retry || (retriable && inflight.attempts < self.config.producer.retries) {
             inflight.attempts += 1;
             self.timer(
                 Party::Producer,
@@ -2724,6 +2896,7 @@ impl Sim {
                     }
                 }
             }
+            Msg::TxnResult { request, result } => self.txn_answered(request, result),
             Msg::ProduceResult { request, result } => {
                 let Some(inflight) = self.producer.inflight.get(&request) else {
                     return;
@@ -2765,12 +2938,14 @@ impl Sim {
                 known.or_else(|| self.controller.partition(p).and_then(|s| s.leader))
             {
                 let offset = self.consumer.offsets[p as usize];
+                let read_committed = self.transactional();
                 self.send(
                     Party::Consumer,
                     Party::Broker(leader),
                     Msg::ConsumerFetch {
                         partition: p,
                         offset,
+                        read_committed,
                     },
                 );
             }
@@ -2784,6 +2959,7 @@ impl Sim {
             high_watermark,
             log_start_offset,
             records,
+            stable,
         } = msg
         else {
             return;
@@ -2792,6 +2968,12 @@ impl Sim {
             return; // a stale answer
         }
         match records {
+            Ok(bytes) if let Some(stable) = &stable => {
+                let (next, read) =
+                    self.txn_consumer_read(partition, &bytes, offset, high_watermark, stable);
+                self.consumer.consumed += read;
+                self.consumer.offsets[partition as usize] = next;
+            }
             Ok(bytes) => {
                 let (next, read) = self.read_records(partition, &bytes, offset, high_watermark);
                 self.consumer.consumed += read.len() as u64;
@@ -2958,8 +3140,8 @@ impl Sim {
     }
 
     /// Creates `__consumer_offsets` if it does not exist yet (Kafka creates it at the first
-    /// FindCoordinator): one partition, id [`SimConfig::partitions`], replicated like the data
-    /// partitions. Not while the quorum is away or too few brokers are live (the caller
+    /// FindCoordinator): one partition, id [`SimConfig::partitions`] (one more with
+    /// `__transaction_state`), replicated like the data partitions. Not while the quorum is away or too few brokers are live (the caller
     /// pushes the change). Returns whether it exists now.
     fn create_offsets_partition(&mut self) -> bool {
         if self.offsets_partition.is_some() {
@@ -2968,7 +3150,7 @@ impl Sim {
         if self.now_ms < self.quorum_paused_until {
             return false;
         }
-        let p = self.config.partitions;
+        let p = self.config.partitions + u32::from(self.txn_partition.is_some());
         let created = self
             .controller
             .create_partitions_at(p, 1, self.config.replication_factor);
@@ -3419,6 +3601,7 @@ impl Sim {
                 high_watermark,
                 log_start_offset,
                 records,
+                ..
             } => {
                 let member = &mut self.members[m as usize];
                 member.fetch_sent_ms.remove(&partition);
@@ -3475,7 +3658,11 @@ impl Sim {
             self.send(
                 Party::Member(m),
                 Party::Broker(leader),
-                Msg::ConsumerFetch { partition, offset },
+                Msg::ConsumerFetch {
+                    partition,
+                    offset,
+                    read_committed: false,
+                },
             );
         }
     }
@@ -3665,6 +3852,21 @@ fn record_batch(
         (Some(&value[..]), Vec::new())
     };
     b.push(now_ms as i64, key.map(str::as_bytes), value, headers);
+    // An uncompressed batch always builds.
+    b.build(&NoCodec).unwrap_or_default()
+}
+
+/// A transactional producer's batch of record `id` with its (producer id, epoch, sequence).
+fn txn_record_batch(
+    id: u64,
+    (producer_id, epoch, sequence): (i64, i16, i32),
+    now_ms: u64,
+) -> Vec<u8> {
+    let value = id.to_be_bytes();
+    let mut b = BatchBuilder::new(0)
+        .producer(producer_id, epoch, sequence)
+        .transactional(true);
+    b.push(now_ms as i64, None, Some(&value[..]), Vec::new());
     // An uncompressed batch always builds.
     b.build(&NoCodec).unwrap_or_default()
 }

@@ -23,6 +23,7 @@ use crate::replica::{Acks, BrokerId, ReplicaConfig};
 use crate::rng::Rng;
 use crate::sim::{
     Fault, FlushPolicy, Party, ProducerConfig, Report, SecondTopic, Sim, SimConfig, TopicConfig,
+    TxnProducerConfig,
 };
 
 /// Virtual time when the faults stop and the producer stops.
@@ -44,6 +45,9 @@ pub struct CaseResult {
     pub converged: bool,
     /// How many faults the seed scheduled.
     pub faults: usize,
+    /// With a transactional producer: transactions it was told committed and aborted, and
+    /// how many producer instances ran ([`Sim::transaction_counts`]).
+    pub transactions: Option<(u64, u64, u32)>,
 }
 
 impl CaseResult {
@@ -88,6 +92,7 @@ pub fn case(seed: u64, durable: bool) -> (SimConfig, Vec<(u64, Fault)>) {
             stop_ms: SAFETY_PHASE_MS,
             // Durable: idempotent retries must be written once (invariant 6).
             idempotent: durable,
+            transactions: transactions(seed, durable),
             ..ProducerConfig::default()
         },
         topic: TopicConfig {
@@ -175,6 +180,10 @@ pub fn case(seed: u64, durable: bool) -> (SimConfig, Vec<(u64, Fault)>) {
             _ => faults.push((at, Fault::ControllerFailover(500 + rng.below(2_000)))),
         }
     }
+    faults.extend(producer_crashes(
+        seed,
+        config.producer.transactions.is_some(),
+    ));
     faults.push((SAFETY_PHASE_MS, Fault::HealAll));
     // Every member starts afresh too; the ids they had expire within the liveness phase.
     for m in 0..2 {
@@ -208,6 +217,36 @@ fn second_topic(seed: u64, partitions: u32, durable: bool, unclean: bool) -> Opt
     })
 }
 
+/// Half the durable cases have a transactional producer (KIP-98): transactions of 1–4
+/// records over the data partitions, a third of them aborted, `transaction.timeout.ms` of
+/// 2–6 s; from a stream of choices of its own (so the rest of a seed's case stays what it
+/// was).
+fn transactions(seed: u64, durable: bool) -> Option<TxnProducerConfig> {
+    let mut rng = Rng::new(seed ^ 0x5458_4e53);
+    (durable && rng.below(2) == 0).then(|| TxnProducerConfig {
+        records_per_txn: 1 + rng.below(4) as u32,
+        abort_one_in: 3,
+        timeout_ms: 2_000 + rng.below(4_000),
+    })
+}
+
+/// A transactional producer's process is killed once or twice in the safety phase
+/// ([`Fault::ProducerCrash`]), and a new one takes its `transactional.id`.
+fn producer_crashes(seed: u64, transactional: bool) -> Vec<(u64, Fault)> {
+    let mut rng = Rng::new(seed ^ 0x4352_4153);
+    if !transactional {
+        return Vec::new();
+    }
+    (0..1 + rng.below(2))
+        .map(|_| {
+            (
+                1_000 + rng.below(SAFETY_PHASE_MS - 2_000),
+                Fault::ProducerCrash,
+            )
+        })
+        .collect()
+}
+
 /// Runs one seed through both phases.
 pub fn run_case(seed: u64, durable: bool) -> CaseResult {
     let (config, faults) = case(seed, durable);
@@ -218,10 +257,15 @@ pub fn run_case(seed: u64, durable: bool) -> CaseResult {
     }
     sim.run_until(RUN_MS);
     let report = sim.report();
+    let transactions = config
+        .producer
+        .transactions
+        .map(|_| sim.transaction_counts());
     CaseResult {
+        transactions,
         seed,
         durable,
-        converged: sim.converged() && sim.group_converged(),
+        converged: sim.converged() && sim.group_converged() && sim.transactions_settled(),
         report,
         faults: count,
     }

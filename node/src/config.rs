@@ -160,6 +160,11 @@ pub struct BrokerConfig {
     /// producer may ask for (Kafka's default, 15 minutes).
     #[serde(rename = "transaction.max.timeout.ms")]
     pub transaction_max_timeout_ms: i32,
+    /// `transaction.state.log.min.isr`: the `min.insync.replicas` `__transaction_state` is
+    /// created with in a cluster (Kafka's default 2; never above its replication factor), so
+    /// an acknowledged transaction state survives a failover.
+    #[serde(rename = "transaction.state.log.min.isr")]
+    pub transaction_state_log_min_isr: u16,
     /// `controller.quorum.voters`: `id@host:port,...`, the nodes of the metadata quorum and
     /// the address each serves Raft on. Empty: a single node, no cluster.
     #[serde(rename = "controller.quorum.voters")]
@@ -252,6 +257,7 @@ impl Default for BrokerConfig {
             group_initial_rebalance_delay_ms: 0,
             transaction_max_timeout_ms:
                 runnel_core::broker::transactions::TRANSACTION_MAX_TIMEOUT_MS,
+            transaction_state_log_min_isr: 2,
         }
     }
 }

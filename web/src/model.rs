@@ -770,6 +770,7 @@ pub fn what_happened(kind: &TraceKind) -> String {
                 }
             }
             Fault::Compact => "an operator runs the log cleaner".into(),
+            Fault::ProducerCrash => "the transactional producer crashed; a new one starts".into(),
             Fault::ResetOffsets { earliest } => format!(
                 "an operator resets the group to {}",
                 if *earliest { "earliest" } else { "latest" }

@@ -529,22 +529,32 @@ impl HostedTransactions {
         if txn.producer_id != job.producer_id || txn.producer_epoch != job.producer_epoch {
             return None;
         }
-        let mut after = txn.clone();
-        after.state = match txn.state {
-            TxnState::PrepareCommit => TxnState::CompleteCommit,
-            TxnState::PrepareAbort => TxnState::CompleteAbort,
-            _ => return None,
-        };
-        after.partitions.clear();
-        after.start_ms = -1;
-        after.update_ms = now_ms;
+        let after = completed(txn, now_ms)?;
         Some(self.transition(after))
     }
 
     /// Ongoing transactions older than their timeout at `now_ms` are aborted, with the epoch
-    /// bumped so their producer is fenced (Kafka's `abortTimedOutTransactions`): the
-    /// transitions to write.
+    /// bumped so their producer is fenced (Kafka's `abortTimedOutTransactions`); and a
+    /// prepared transaction whose markers are all written but whose CompleteCommit or
+    /// CompleteAbort could not be written is completed again (Kafka's
+    /// `TransactionMarkerChannelManager` retries that append until it succeeds or the
+    /// coordinator moves; left alone, the id would answer CONCURRENT_TRANSACTIONS forever).
+    /// The transitions to write. Drivers call it periodically.
     pub fn handle_timeout(&mut self, now_ms: i64) -> Vec<TxnTransition> {
+        let unfinished: Vec<TxnMetadata> = self
+            .txns
+            .values()
+            .filter(|t| {
+                matches!(t.state, TxnState::PrepareCommit | TxnState::PrepareAbort)
+                    && !self.pending.contains(&t.transactional_id)
+                    && !self.markers_out.contains(&t.transactional_id)
+            })
+            .filter_map(|t| completed(t, now_ms))
+            .collect();
+        let mut transitions: Vec<TxnTransition> = unfinished
+            .into_iter()
+            .map(|after| self.transition(after))
+            .collect();
         let expired: Vec<TxnMetadata> = self
             .txns
             .values()
@@ -555,15 +565,13 @@ impl HostedTransactions {
             })
             .cloned()
             .collect();
-        expired
-            .into_iter()
-            .map(|mut after| {
-                after.producer_epoch = after.producer_epoch.saturating_add(1);
-                after.state = TxnState::PrepareAbort;
-                after.update_ms = now_ms;
-                self.transition(after)
-            })
-            .collect()
+        transitions.extend(expired.into_iter().map(|mut after| {
+            after.producer_epoch = after.producer_epoch.saturating_add(1);
+            after.state = TxnState::PrepareAbort;
+            after.update_ms = now_ms;
+            self.transition(after)
+        }));
+        transitions
     }
 
     /// When [`HostedTransactions::handle_timeout`] is next due (ms since the epoch): the
@@ -626,6 +634,21 @@ impl HostedTransactions {
     pub fn handle_resigned(&mut self) {
         *self = Self::new(self.max_timeout_ms);
     }
+}
+
+/// `txn` (prepared, its markers written) moved to CompleteCommit or CompleteAbort at
+/// `now_ms`; `None` when it is not prepared.
+fn completed(txn: &TxnMetadata, now_ms: i64) -> Option<TxnMetadata> {
+    let mut after = txn.clone();
+    after.state = match txn.state {
+        TxnState::PrepareCommit => TxnState::CompleteCommit,
+        TxnState::PrepareAbort => TxnState::CompleteAbort,
+        _ => return None,
+    };
+    after.partitions.clear();
+    after.start_ms = -1;
+    after.update_ms = now_ms;
+    Some(after)
 }
 
 /// The `__transaction_state` key of `transactional_id`: version 0, then the id as a
@@ -823,6 +846,43 @@ mod tests {
         assert_eq!(
             c.prepare_end_txn("t", 1001, 0, false, 31),
             Err(error_code::INVALID_TXN_STATE)
+        );
+    }
+
+    #[test]
+    fn a_completion_that_could_not_be_written_is_written_again() {
+        // Found by the simulator: the CompleteCommit write failed (the state partition's ISR
+        // was too small for a moment) and nothing wrote it again, so the id stayed
+        // PrepareCommit and answered CONCURRENT_TRANSACTIONS forever. Kafka's marker channel
+        // retries that append (`TransactionMarkerChannelManager.tryAppendToLog`).
+        let mut c = HostedTransactions::new(TRANSACTION_MAX_TIMEOUT_MS);
+        let mut next = ids();
+        let plan = c
+            .prepare_init_producer_id("t", 60_000, None, 0, &mut next)
+            .unwrap();
+        write(&mut c, plan);
+        let plan = c
+            .prepare_add_partitions("t", 1001, 0, &[p("a", 0)], 10)
+            .unwrap();
+        write(&mut c, plan);
+        let plan = c.prepare_end_txn("t", 1001, 0, true, 20).unwrap();
+        let job = write(&mut c, plan).expect("markers");
+        assert!(c.handle_timeout(25).is_empty(), "markers still out");
+        let complete = c.handle_markers_written(&job, 30).expect("complete");
+        assert!(c.handle_timeout(35).is_empty(), "its write is still out");
+        c.handle_write_failed(&complete);
+        assert_eq!(c.describe("t").unwrap().state, TxnState::PrepareCommit);
+        let again = c.handle_timeout(40);
+        assert_eq!(again.len(), 1);
+        assert_eq!(again[0].after.state, TxnState::CompleteCommit);
+        assert!(c.handle_written(&again[0]).is_none(), "no markers again");
+        assert_eq!(c.describe("t").unwrap().state, TxnState::CompleteCommit);
+        assert!(c.handle_timeout(45).is_empty());
+        assert_eq!(
+            c.prepare_add_partitions("t", 1001, 0, &[p("a", 0)], 50)
+                .map(|plan| matches!(plan, TxnPlan::Write(_))),
+            Ok(true),
+            "the next transaction begins"
         );
     }
 

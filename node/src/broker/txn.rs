@@ -21,7 +21,9 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::StrBytes;
 use runnel_core::batch::BatchBuilder;
-use runnel_core::broker::{CommitEntry, HostedTransactions, MarkerJob, TxnPlan, TxnTransition};
+use runnel_core::broker::{
+    CommitEntry, HostedTransactions, MarkerJob, TxnPlan, TxnState, TxnTransition,
+};
 use runnel_core::error_code;
 use runnel_core::replica::ReplicaError;
 use runnel_core::txn::ControlType;
@@ -50,8 +52,10 @@ impl Broker {
 
     /// Creates `__transaction_state` if it does not exist yet, as Kafka does on the first
     /// transactional request (compacted, one partition here; in a cluster replicated 3 times,
-    /// or on every voter when fewer, through the metadata quorum, which answers later: until
-    /// it has a leader, clients are told COORDINATOR_NOT_AVAILABLE and retry).
+    /// or on every voter when fewer, with `min.insync.replicas` from
+    /// `transaction.state.log.min.isr` and unclean election off, through the metadata quorum,
+    /// which answers later: until it has a leader, clients are told COORDINATOR_NOT_AVAILABLE
+    /// and retry).
     pub fn ensure_txn_state_topic(self: &Arc<Self>) {
         let config: BTreeMap<String, String> =
             [("cleanup.policy".to_string(), "compact".to_string())].into();
@@ -74,6 +78,20 @@ impl Broker {
             return;
         }
         let replication = cluster.voters.len().min(3) as i16;
+        // Kafka's `transactionTopicConfigs`: unclean election off and
+        // `transaction.state.log.min.isr`, so an acknowledged transition survives a failover
+        // (found by the simulator: with the brokers' default of 1, a lost Ongoing record left
+        // a data partition's transaction open forever).
+        let min_isr = self
+            .config
+            .transaction_state_log_min_isr
+            .clamp(1, replication.max(1) as u16);
+        let mut config = config;
+        config.insert("min.insync.replicas".to_string(), min_isr.to_string());
+        config.insert(
+            "unclean.leader.election.enable".to_string(),
+            "false".to_string(),
+        );
         let broker = self.clone();
         let runtime = self.runtime_handle();
         let Some(runtime) = runtime else {
@@ -405,17 +423,27 @@ impl Broker {
         })
     }
 
-    /// Transactions open past their `transaction.timeout.ms` are aborted (core's
-    /// [`HostedTransactions::handle_timeout`], Kafka's `abortTimedOutTransactions`). Called
-    /// by a background task.
+    /// Transactions open past their `transaction.timeout.ms` are aborted, and completions
+    /// that could not be written are written again (core's
+    /// [`HostedTransactions::handle_timeout`], Kafka's `abortTimedOutTransactions` and its
+    /// marker channel's retried appends). Called by a background task.
     pub async fn abort_timed_out_txns(self: &Arc<Self>) {
-        let expired = self.lock_txns().handle_timeout(now_ms() as i64);
-        for transition in expired {
-            tracing::info!(
-                "transactional id {}: aborting its transaction, open past its timeout of {} ms",
-                transition.after.transactional_id,
-                transition.after.timeout_ms
-            );
+        let due = self.lock_txns().handle_timeout(now_ms() as i64);
+        for transition in due {
+            let after = &transition.after;
+            if after.state == TxnState::PrepareAbort {
+                tracing::info!(
+                    "transactional id {}: aborting its transaction, open past its timeout of {} ms",
+                    after.transactional_id,
+                    after.timeout_ms
+                );
+            } else {
+                tracing::info!(
+                    "transactional id {}: writing its {} again",
+                    after.transactional_id,
+                    after.state.name()
+                );
+            }
             let _ = self.write_txn_transition(&transition).await;
         }
     }
