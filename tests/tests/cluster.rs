@@ -1818,4 +1818,81 @@ fn a_transaction_survives_its_coordinator_being_killed() {
         Duration::from_secs(120),
     );
     runnel_tests::assert_exactly_once(&r, records);
+
+    // KIP-890 part 1 across nodes (Kafka 3.6's AddPartitionsToTxnManager): a transactional
+    // batch whose transaction never added the partition is refused with INVALID_TXN_STATE by
+    // the partition's leader, which asks the coordinator when that is another node
+    // (AddPartitionsToTxn v4 verify_only); it would otherwise open a transaction no
+    // coordinator ends, holding the partition's last stable offset for ever.
+    let coordinator = moved.expect("a coordinator");
+    let alive = (0..3).find(|n| *n != killed).expect("a live node");
+    let at = cluster.nodes[alive].bootstrap();
+    runnel_cli(
+        &["topic", "create", "zombie", "-p", "6", "-r", "2", "-b", &at],
+        b"",
+    );
+    cluster.wait_for(Duration::from_secs(20), "six led partitions", |c| {
+        let p = c.partitions_seen_by(alive, "zombie");
+        p.len() == 6 && p.iter().all(|p| p.0.is_some())
+    });
+    let mut elsewhere = 0;
+    for (index, (leader, _, _)) in cluster
+        .partitions_seen_by(alive, "zombie")
+        .iter()
+        .enumerate()
+    {
+        let leader = leader.expect("a leader") as usize;
+        let code = zombie_produce(cluster.nodes[leader].port, "zombie", index as i32);
+        assert_eq!(
+            code, 48,
+            "zombie-{index} (leader {leader}, coordinator {coordinator}): INVALID_TXN_STATE"
+        );
+        elsewhere += usize::from(leader as u64 != coordinator);
+    }
+    assert!(
+        elsewhere > 0,
+        "a partition led away from the coordinator was tried"
+    );
+}
+
+/// A Produce v7 to `topic`-`index` at the node on `port` of one transactional batch from a
+/// producer id no coordinator handed out (transactional id `zombie-tx`): its error code.
+fn zombie_produce(port: u16, topic: &str, index: i32) -> i16 {
+    use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+    use kafka_protocol::messages::{
+        ApiKey, ProduceRequest, ProduceResponse, TopicName, TransactionalId,
+    };
+    use kafka_protocol::protocol::{Decodable, StrBytes};
+    use runnel_core::batch::{BatchBuilder, NoCodec};
+    use runnel_tests::wire;
+
+    let mut builder = BatchBuilder::new(0)
+        .producer(9_000_001, 0, 0)
+        .transactional(true);
+    builder.push(1_700_000_000_000, None, Some(b"zombie"), Vec::new());
+    let batch = builder.build(&NoCodec).expect("batch");
+    let request = ProduceRequest::default()
+        .with_transactional_id(Some(TransactionalId(StrBytes::from_static_str(
+            "zombie-tx",
+        ))))
+        .with_acks(-1)
+        .with_timeout_ms(5_000)
+        .with_topic_data(vec![
+            TopicProduceData::default()
+                .with_name(TopicName(StrBytes::from_string(topic.to_string())))
+                .with_partition_data(vec![
+                    PartitionProduceData::default()
+                        .with_index(index)
+                        .with_records(Some(batch.into())),
+                ]),
+        ]);
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("read timeout");
+    let body = wire::round_trip(&mut stream, &wire::frame(ApiKey::Produce, 7, 1, &request))
+        .expect("a produce response");
+    let mut bytes = bytes::Bytes::copy_from_slice(&body[4..]);
+    let response = ProduceResponse::decode(&mut bytes, 7).expect("produce response");
+    response.responses[0].partition_responses[0].error_code
 }

@@ -1,5 +1,6 @@
 //! Produce and InitProducerId: appending records, with idempotent-producer deduplication.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use kafka_protocol::messages::produce_request::TopicProduceData;
@@ -69,9 +70,25 @@ pub(super) async fn produce(
             .collect();
         return (acks != 0).then(|| ProduceResponse::default().with_responses(responses));
     }
+    // KIP-890 part 1 with the coordinator on another node: asked before anything is appended.
+    let unverified = match request.transactional_id.as_ref() {
+        Some(id) => {
+            broker
+                .verify_txn_writes_remotely(id.0.as_str(), transactional_writes(&request))
+                .await
+        }
+        None => BTreeMap::new(),
+    };
     // First every append, in request order, waking waiting fetches once at the end.
-    let appended =
-        broker.appending(|| append_all(broker, ctx, request.topic_data, acks, timeout_ms));
+    let appended = broker.appending(|| {
+        append_all(
+            broker,
+            ctx,
+            request.topic_data,
+            (acks, timeout_ms),
+            &unverified,
+        )
+    });
     // Then the waits for the in-sync replicas (core answers each by the request's timeout).
     let mut responses = Vec::with_capacity(appended.len());
     for (topic_name, partitions) in appended {
@@ -102,15 +119,38 @@ pub(super) async fn produce(
     (acks != 0).then(|| ProduceResponse::default().with_responses(responses))
 }
 
+/// (topic, partition, producer id, epoch) of each transactional batch a produce request
+/// carries (its first batch per partition: a request holds one producer's batches).
+fn transactional_writes(request: &ProduceRequest) -> Vec<(String, i32, i64, i16)> {
+    request
+        .topic_data
+        .iter()
+        .flat_map(|t| t.partition_data.iter().map(move |d| (t, d)))
+        .filter_map(|(t, d)| {
+            let header = runnel_core::batch::BatchHeader::decode(d.records.as_ref()?).ok()?;
+            header.is_transactional().then(|| {
+                (
+                    t.name.0.to_string(),
+                    d.index,
+                    header.producer_id,
+                    header.producer_epoch,
+                )
+            })
+        })
+        .collect()
+}
+
 /// Every append of a produce request, in request order: per topic, its name and each
 /// partition's outcome (the base offset, or the wait for the ISR, or why it was refused).
+/// `(acks, timeout_ms)` as the request asks; `unverified`: partitions whose transactional
+/// batch the coordinator on another node refused (nothing is appended there).
 #[allow(clippy::type_complexity)]
 fn append_all(
     broker: &Broker,
     ctx: &Context,
     topic_data: Vec<TopicProduceData>,
-    acks: i16,
-    timeout_ms: u64,
+    (acks, timeout_ms): (i16, u64),
+    unverified: &BTreeMap<(String, i32), ApiError>,
 ) -> Vec<(TopicName, Vec<(i32, Result<Produced, ApiError>)>)> {
     let mut appended = Vec::with_capacity(topic_data.len());
     for topic_data in topic_data {
@@ -148,6 +188,9 @@ fn append_all(
                 .map_err(Clone::clone)
                 .and_then(|_| broker.led_partition(&name, data.index))
                 .and_then(|partition| {
+                    if let Some(refused) = unverified.get(&(name.clone(), data.index)) {
+                        return Err(refused.clone());
+                    }
                     let records = data.records.unwrap_or_default();
                     verify_transactional(broker, &records, &name, data.index)?;
                     broker.produce_acks(&partition, &records, acks, timeout_ms)

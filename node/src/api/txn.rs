@@ -11,7 +11,7 @@
 use std::sync::Arc;
 
 use kafka_protocol::messages::add_partitions_to_txn_response::{
-    AddPartitionsToTxnPartitionResult, AddPartitionsToTxnTopicResult,
+    AddPartitionsToTxnPartitionResult, AddPartitionsToTxnResult, AddPartitionsToTxnTopicResult,
 };
 use kafka_protocol::messages::describe_transactions_response::{
     TopicData, TransactionState as DescribedState,
@@ -119,6 +119,9 @@ pub(super) async fn add_partitions_to_txn(
     request: AddPartitionsToTxnRequest,
 ) -> AddPartitionsToTxnResponse {
     let version = ctx.header.request_api_version;
+    if version >= 4 {
+        return verify_partitions(broker, ctx, request);
+    }
     let id = request.v3_and_below_transactional_id.0.to_string();
     let mut own: Vec<((TopicName, i32), i16)> = Vec::new();
     let mut wanted = Vec::new();
@@ -182,6 +185,69 @@ pub(super) async fn add_partitions_to_txn(
         }
     }
     AddPartitionsToTxnResponse::default().with_results_by_topic_v3_and_below(results)
+}
+
+/// AddPartitionsToTxn v4, the brokers' form (KIP-890 part 1): a partition's leader asks
+/// whether each partition is in the producer's open transaction before it writes the
+/// transaction's first batch there (`verify_only`; core's
+/// [`runnel_core::broker::HostedTransactions::verify_partition`], Kafka's
+/// `handleVerifyPartitionsInTransaction`). Needs CLUSTER_ACTION
+/// (CLUSTER_AUTHORIZATION_FAILED); a coordinator that cannot answer gives its code for every
+/// partition; adding partitions through v4 (`verify_only` false), which Kafka's brokers do
+/// not use, is refused with INVALID_REQUEST.
+fn verify_partitions(
+    broker: &Arc<Broker>,
+    ctx: &Context,
+    request: AddPartitionsToTxnRequest,
+) -> AddPartitionsToTxnResponse {
+    if !ctx.may_cluster(broker, AclOperation::ClusterAction) {
+        return AddPartitionsToTxnResponse::default()
+            .with_error_code(error_code::CLUSTER_AUTHORIZATION_FAILED);
+    }
+    let refusal = broker.txn_coordinator_refusal();
+    let results = request
+        .transactions
+        .into_iter()
+        .map(|txn| {
+            let topic_results = txn
+                .topics
+                .into_iter()
+                .map(|topic| {
+                    let partitions = topic
+                        .partitions
+                        .iter()
+                        .map(|&index| {
+                            let code = if !txn.verify_only {
+                                error_code::INVALID_REQUEST
+                            } else if let Some(code) = refusal {
+                                code
+                            } else {
+                                broker
+                                    .lock_txns()
+                                    .verify_partition(
+                                        txn.producer_id.0,
+                                        txn.producer_epoch,
+                                        (topic.name.0.as_str(), index),
+                                    )
+                                    .err()
+                                    .unwrap_or(error_code::NONE)
+                            };
+                            AddPartitionsToTxnPartitionResult::default()
+                                .with_partition_index(index)
+                                .with_partition_error_code(code)
+                        })
+                        .collect();
+                    AddPartitionsToTxnTopicResult::default()
+                        .with_name(topic.name)
+                        .with_results_by_partition(partitions)
+                })
+                .collect();
+            AddPartitionsToTxnResult::default()
+                .with_transactional_id(txn.transactional_id)
+                .with_topic_results(topic_results)
+        })
+        .collect();
+    AddPartitionsToTxnResponse::default().with_results_by_transaction(results)
 }
 
 /// AddOffsetsToTxn: the group's offsets partition (`__consumer_offsets`-0, runnel's only one)

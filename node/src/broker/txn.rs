@@ -13,11 +13,15 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, MutexGuard};
 use std::time::Duration;
 
+use kafka_protocol::messages::add_partitions_to_txn_request::{
+    AddPartitionsToTxnTopic, AddPartitionsToTxnTransaction,
+};
 use kafka_protocol::messages::write_txn_markers_request::{
     WritableTxnMarker, WritableTxnMarkerTopic,
 };
 use kafka_protocol::messages::{
-    ApiKey, ProducerId, TopicName, WriteTxnMarkersRequest, WriteTxnMarkersResponse,
+    AddPartitionsToTxnRequest, AddPartitionsToTxnResponse, ApiKey, ProducerId, TopicName,
+    TransactionalId, WriteTxnMarkersRequest, WriteTxnMarkersResponse,
 };
 use kafka_protocol::protocol::StrBytes;
 use runnel_core::batch::BatchBuilder;
@@ -39,7 +43,7 @@ use super::{
 /// How long a write to `__transaction_state` or a marker may wait for the ISR.
 const TXN_WRITE_TIMEOUT_MS: u64 = 5_000;
 /// How long a connection to another node for a marker may take to connect or answer.
-const MARKER_SOCKET_TIMEOUT: Duration = Duration::from_secs(10);
+const INTER_BROKER_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long after a marker could not be written it is tried again (Kafka's marker channel
 /// retries until the partition's leader takes it).
 const MARKER_RETRY_MS: u64 = 100;
@@ -330,19 +334,13 @@ impl Broker {
         let cluster = self
             .cluster()
             .ok_or_else(|| unavailable("no cluster".into()))?;
-        let (leader, address) = {
-            let image = cluster.image();
-            let leader = image
-                .partition(topic, index)
-                .ok_or_else(|| ApiError::unknown_topic(topic))?
-                .leader
-                .ok_or_else(|| unavailable(format!("{topic}-{index} has no leader")))?;
-            let listener = self.config.inter_broker_listener().map_err(unavailable)?;
-            let (host, port) = image
-                .endpoint(leader, &listener.name)
-                .ok_or_else(|| unavailable(format!("broker {leader} has no endpoint")))?;
-            (leader, format!("{host}:{port}"))
-        };
+        let leader = cluster
+            .image()
+            .partition(topic, index)
+            .ok_or_else(|| ApiError::unknown_topic(topic))?
+            .leader
+            .ok_or_else(|| unavailable(format!("{topic}-{index} has no leader")))?;
+        let address = self.inter_broker_address(leader)?;
         let request = WriteTxnMarkersRequest::default().with_markers(vec![
             WritableTxnMarker::default()
                 .with_producer_id(ProducerId(job.producer_id))
@@ -355,18 +353,9 @@ impl Broker {
                         .with_partition_indexes(vec![index]),
                 ]),
         ]);
-        let broker = self.clone();
-        let answered = tokio::task::spawn_blocking(move || {
-            let mut client = Client::connect_secured(
-                &address,
-                MARKER_SOCKET_TIMEOUT,
-                broker.inter_broker_security(),
-            )?;
-            client.call::<_, WriteTxnMarkersResponse>(ApiKey::WriteTxnMarkers, 1, &request)
-        })
-        .await
-        .map_err(|e| unavailable(e.to_string()))?
-        .map_err(|e| unavailable(e.to_string()))?;
+        let answered: WriteTxnMarkersResponse = self
+            .call_broker(address, ApiKey::WriteTxnMarkers, 1, request)
+            .await?;
         let code = answered
             .markers
             .iter()
@@ -383,6 +372,158 @@ impl Broker {
                 format!("broker {leader} refused the marker"),
             ))
         }
+    }
+
+    /// Where node `id` serves the inter-broker listener (`host:port`). Errors:
+    /// NOT_LEADER_OR_FOLLOWER when this node is in no cluster, or the node has no endpoint
+    /// there.
+    fn inter_broker_address(&self, id: u32) -> Result<String, ApiError> {
+        let unavailable = |why: String| ApiError::new(error_code::NOT_LEADER_OR_FOLLOWER, why);
+        let cluster = self
+            .cluster()
+            .ok_or_else(|| unavailable("no cluster".into()))?;
+        let listener = self.config.inter_broker_listener().map_err(unavailable)?;
+        let (host, port) = cluster
+            .image()
+            .endpoint(id, &listener.name)
+            .ok_or_else(|| unavailable(format!("broker {id} has no endpoint")))?;
+        Ok(format!("{host}:{port}"))
+    }
+
+    /// One request `key` v`version` to the node at `address` over the inter-broker
+    /// listener (its TLS and SASL), on a connection of its own, answered within
+    /// [`INTER_BROKER_TIMEOUT`]. Errors: NOT_LEADER_OR_FOLLOWER when it cannot be reached or
+    /// does not answer.
+    async fn call_broker<Req, Resp>(
+        self: &Arc<Self>,
+        address: String,
+        key: ApiKey,
+        version: i16,
+        request: Req,
+    ) -> Result<Resp, ApiError>
+    where
+        Req: kafka_protocol::protocol::Encodable + Send + 'static,
+        Resp: kafka_protocol::protocol::Decodable + Send + 'static,
+    {
+        let unavailable = |why: String| ApiError::new(error_code::NOT_LEADER_OR_FOLLOWER, why);
+        let broker = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut client = Client::connect_secured(
+                &address,
+                INTER_BROKER_TIMEOUT,
+                broker.inter_broker_security(),
+            )?;
+            client.call::<_, Resp>(key, version, &request)
+        })
+        .await
+        .map_err(|e| unavailable(e.to_string()))?
+        .map_err(|e| unavailable(e.to_string()))
+    }
+
+    /// KIP-890 part 1 where the transaction coordinator is another node: before this node
+    /// (a partition's leader) writes the first batch of a producer's transaction to a
+    /// partition, it asks the coordinator whether the partition was added to that
+    /// transaction (AddPartitionsToTxn v4 `verify_only`, as Kafka 3.6's
+    /// `AddPartitionsToTxnManager`); later batches of the same transaction there need no
+    /// question. `writes`: (topic, partition, producer id, epoch) of each transactional
+    /// batch. Returns the refused ones: INVALID_TXN_STATE (not added, or no such
+    /// transaction), INVALID_PRODUCER_EPOCH (an older instance), NOT_ENOUGH_REPLICAS when the
+    /// coordinator cannot answer (retriable for a producer, as Kafka answers). Empty on a
+    /// single node or where this node is the coordinator (the local check,
+    /// [`Broker::verify_txn_write`], answers there).
+    pub async fn verify_txn_writes_remotely(
+        self: &Arc<Self>,
+        transactional_id: &str,
+        writes: Vec<(String, i32, i64, i16)>,
+    ) -> BTreeMap<(String, i32), ApiError> {
+        let mut refused = BTreeMap::new();
+        if self.cluster().is_none() || self.is_txn_coordinator() {
+            return refused;
+        }
+        let first_of_their_transaction: Vec<(String, i32, i64, i16)> = writes
+            .into_iter()
+            .filter(|(topic, index, producer_id, _)| {
+                self.led_partition(topic, *index).is_ok_and(|partition| {
+                    !partition.lock().replica().txns().is_ongoing(*producer_id)
+                })
+            })
+            .collect();
+        if first_of_their_transaction.is_empty() {
+            return refused;
+        }
+        let not_verified = |why: &str| {
+            ApiError::new(
+                error_code::NOT_ENOUGH_REPLICAS,
+                format!("the transaction coordinator could not verify the write: {why}"),
+            )
+        };
+        let coordinator = self.cluster().and_then(|c| {
+            c.image()
+                .partition(TXN_STATE_TOPIC, 0)
+                .and_then(|p| p.leader)
+        });
+        let answer = match coordinator.map(|id| self.inter_broker_address(id)) {
+            None => Err(not_verified("it has no leader")),
+            Some(Err(e)) => Err(not_verified(&e.message)),
+            Some(Ok(address)) => {
+                let request = verify_request(transactional_id, &first_of_their_transaction);
+                self.call_broker::<_, AddPartitionsToTxnResponse>(
+                    address,
+                    ApiKey::AddPartitionsToTxn,
+                    4,
+                    request,
+                )
+                .await
+                .map_err(|e| not_verified(&e.message))
+            }
+        };
+        let answered = match answer {
+            Ok(answered) if answered.error_code == error_code::NONE => answered,
+            Ok(answered) => {
+                let e = not_verified(&format!("error {}", answered.error_code));
+                for (topic, index, _, _) in first_of_their_transaction {
+                    refused.insert((topic, index), e.clone());
+                }
+                return refused;
+            }
+            Err(e) => {
+                for (topic, index, _, _) in first_of_their_transaction {
+                    refused.insert((topic, index), e.clone());
+                }
+                return refused;
+            }
+        };
+        let codes = answered
+            .results_by_transaction
+            .iter()
+            .flat_map(|t| &t.topic_results)
+            .flat_map(|t| {
+                t.results_by_partition.iter().map(move |p| {
+                    (
+                        (t.name.0.to_string(), p.partition_index),
+                        p.partition_error_code,
+                    )
+                })
+            });
+        for (partition, code) in codes {
+            let code = match code {
+                error_code::NONE => continue,
+                error_code::PRODUCER_FENCED | error_code::INVALID_PRODUCER_EPOCH => {
+                    error_code::INVALID_PRODUCER_EPOCH
+                }
+                error_code::INVALID_TXN_STATE | error_code::INVALID_PRODUCER_ID_MAPPING => {
+                    error_code::INVALID_TXN_STATE
+                }
+                // The coordinator moved, loads, or is busy: the producer retries.
+                _ => error_code::NOT_ENOUGH_REPLICAS,
+            };
+            let why = format!(
+                "the transaction coordinator did not find {}-{} in the producer's transaction",
+                partition.0, partition.1
+            );
+            refused.insert(partition, ApiError::new(code, why));
+        }
+        refused
     }
 
     /// Appends one marker of `job` to `topic`-`index` as its leader (core's
@@ -551,4 +692,44 @@ async fn wait_replicated(produced: Produced) -> Result<i64, ApiError> {
             )),
         },
     }
+}
+
+/// The AddPartitionsToTxn v4 request asking the coordinator to verify `writes` (topic,
+/// partition, producer id, epoch) of `transactional_id`: one transaction entry per producer
+/// instance, `verify_only`.
+fn verify_request(
+    transactional_id: &str,
+    writes: &[(String, i32, i64, i16)],
+) -> AddPartitionsToTxnRequest {
+    let mut by_producer: BTreeMap<(i64, i16), BTreeMap<&str, Vec<i32>>> = BTreeMap::new();
+    for (topic, index, producer_id, epoch) in writes {
+        by_producer
+            .entry((*producer_id, *epoch))
+            .or_default()
+            .entry(topic.as_str())
+            .or_default()
+            .push(*index);
+    }
+    let transactions = by_producer
+        .into_iter()
+        .map(|((producer_id, epoch), topics)| {
+            let topics = topics
+                .into_iter()
+                .map(|(topic, partitions)| {
+                    AddPartitionsToTxnTopic::default()
+                        .with_name(TopicName(StrBytes::from_string(topic.to_string())))
+                        .with_partitions(partitions)
+                })
+                .collect();
+            AddPartitionsToTxnTransaction::default()
+                .with_transactional_id(TransactionalId(StrBytes::from_string(
+                    transactional_id.to_string(),
+                )))
+                .with_producer_id(ProducerId(producer_id))
+                .with_producer_epoch(epoch)
+                .with_verify_only(true)
+                .with_topics(topics)
+        })
+        .collect();
+    AddPartitionsToTxnRequest::default().with_transactions(transactions)
 }
