@@ -1332,14 +1332,20 @@ impl<S: SegmentStore> Replica<S> {
         if leader_epoch != self.leader_epoch {
             return;
         }
-        let own_end = epoch_end(&self.epoch_starts, epoch, self.log_end_offset()).1;
+        let (own_epoch, own_end) = epoch_end(&self.epoch_starts, epoch, self.log_end_offset());
         // A duplicate answer (the request was re-sent) finds the truncation done: ignore it.
         if let Role::Follower {
             awaiting_epoch_end: awaiting_epoch_end @ true,
             ..
         } = &mut self.role
         {
-            *awaiting_epoch_end = false;
+            // The follower has no record of the leader's `epoch` (its largest below it is
+            // older): what it holds of `own_epoch` may still differ from the leader's, so it
+            // cuts to its own end of that epoch and asks again for its latest epoch now
+            // (Kafka's `AbstractFetcherThread.getOffsetTruncationState`,
+            // `truncationCompleted = false`). Found by the simulator: a follower that kept
+            // epoch-0 records the leader had replaced in epoch 1 fetched mid-batch for ever.
+            *awaiting_epoch_end = own_epoch != epoch && own_epoch >= 0;
             let target = end_offset.min(own_end).min(self.log.log_end_offset());
             let _ = self.log.truncate_to(target, 0);
             self.high_watermark = self.high_watermark.min(self.log_end_offset());
@@ -1850,6 +1856,58 @@ pub(crate) mod tests {
             .handle_fetch_answer(&answer, &NoCodec, 3)
             .expect("copied");
         assert_eq!(behind.log_start_offset(), 12);
+    }
+
+    /// KIP-279 (found by the simulator's long sweep, seed 1,019,865): a follower whose last
+    /// epoch the leader never had truncates in rounds. Here it wrote offsets 0..5 in epoch 0
+    /// and 5..7 in epoch 2; the leader kept only 0..2 of epoch 0 and wrote 2..8 in epoch 1.
+    /// Asked about epoch 2 the leader answers (1, 8): the follower has no epoch 1, cuts to its
+    /// own end of epoch 0 (5) and asks again about epoch 0, answered (0, 2). One round left
+    /// offsets 2..5 of epoch 0, which the leader holds as other records of epoch 1.
+    #[test]
+    fn a_follower_without_the_leaders_epoch_truncates_again_at_its_older_epoch() {
+        let mut replica = Replica::new(0, ReplicaConfig::default());
+        assert_eq!(
+            replica.apply_metadata(&state(Some(0), 0, 0), 0),
+            RoleChange::Leader
+        );
+        for _ in 0..5 {
+            replica
+                .handle_produce(0, &mut batch(1), Acks::Leader, 1, 1_000, &NoCodec)
+                .expect("appended");
+        }
+        assert_eq!(
+            replica.apply_metadata(&state(Some(0), 2, 2), 1),
+            RoleChange::Leader
+        );
+        for _ in 0..2 {
+            replica
+                .handle_produce(1, &mut batch(1), Acks::Leader, 2, 1_000, &NoCodec)
+                .expect("appended");
+        }
+        assert_eq!(replica.log_end_offset(), 7);
+        assert_eq!(
+            replica.apply_metadata(&state(Some(1), 3, 3), 2),
+            RoleChange::Follower(FollowerStart::AskEpochEnd(2))
+        );
+        replica.handle_epoch_end(3, 1, 8);
+        assert_eq!(replica.log_end_offset(), 5, "cut to its own end of epoch 0");
+        assert_eq!(replica.pending_epoch_request(), Some((1, 0)), "asks again");
+        assert_eq!(
+            replica.fetch_offset(),
+            None,
+            "no fetch before the second answer"
+        );
+        replica.handle_epoch_end(3, 0, 2);
+        assert_eq!(
+            replica.log_end_offset(),
+            2,
+            "cut where epoch 0 ends on the leader"
+        );
+        assert_eq!(replica.pending_epoch_request(), None);
+        assert_eq!(replica.fetch_offset(), Some((1, 2)));
+        replica.handle_epoch_end(3, 0, 2); // a duplicate answer changes nothing
+        assert_eq!(replica.log_end_offset(), 2);
     }
 
     #[test]

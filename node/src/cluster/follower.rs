@@ -199,12 +199,13 @@ fn ask_epoch_ends(broker: &Broker, client: &mut Client, me: i32, jobs: &[Job]) -
             }
             let partition = &job.partition;
             let mut state = partition.lock();
-            let waiting = state.replica().pending_epoch_request().is_some();
+            let before = state.replica().pending_epoch_request();
             let ready =
                 state
                     .host
                     .handle_epoch_end(*current, answer.leader_epoch, answer.end_offset);
-            used |= waiting && state.replica().pending_epoch_request().is_none();
+            // Done, or a round of KIP-279's truncation that asks again about an older epoch.
+            used |= before.is_some() && state.replica().pending_epoch_request() != before;
             let _ = broker.carry_out(partition, &mut state, ready);
         }
     }
