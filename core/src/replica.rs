@@ -824,15 +824,7 @@ impl<S: SegmentStore> Replica<S> {
         timeout_ms: u64,
         codec: &dyn Codec,
     ) -> Result<Option<i64>, ReplicaError> {
-        if self.is_stuck(now_ms) {
-            return Err(ReplicaError::NotLeaderOrFollower);
-        }
-        let Role::Leader(state) = &self.role else {
-            return Err(ReplicaError::NotLeaderOrFollower);
-        };
-        if acks == Acks::All && state.isr.len() < self.config.min_insync_replicas {
-            return Err(ReplicaError::NotEnoughReplicas);
-        }
+        self.check_writable(now_ms, acks)?;
         let header = *batch::BatchRef::parse(records)
             .map_err(|e| ReplicaError::AppendRefused(e.kafka_error_code()))?
             .header();
@@ -865,6 +857,23 @@ impl<S: SegmentStore> Replica<S> {
         self.await_appended(now_ms, request, &info, acks, timeout_ms)
     }
 
+    /// Whether this replica may take a write now: NOT_LEADER_OR_FOLLOWER unless it leads (and
+    /// is not [stuck](Replica::is_stuck) on an ISR change the controller never answered),
+    /// NOT_ENOUGH_REPLICAS for an acks=all write while the
+    /// ISR is below `min.insync.replicas` (Kafka's `Partition.appendRecordsToLeader`).
+    fn check_writable(&self, now_ms: u64, acks: Acks) -> Result<(), ReplicaError> {
+        if self.is_stuck(now_ms) {
+            return Err(ReplicaError::NotLeaderOrFollower);
+        }
+        let Role::Leader(state) = &self.role else {
+            return Err(ReplicaError::NotLeaderOrFollower);
+        };
+        if acks == Acks::All && state.isr.len() < self.config.min_insync_replicas {
+            return Err(ReplicaError::NotEnoughReplicas);
+        }
+        Ok(())
+    }
+
     /// Writes the marker ending producer `producer_id`'s transaction (Kafka's WriteTxnMarkers
     /// on the partition's leader), with acks=all: `Ok(Some(offset))` once the ISR has it,
     /// `Ok(None)` later through [`Replica::poll_completed`] with `request`. Errors:
@@ -882,15 +891,7 @@ impl<S: SegmentStore> Replica<S> {
         timeout_ms: u64,
         codec: &dyn Codec,
     ) -> Result<Option<i64>, ReplicaError> {
-        if self.is_stuck(now_ms) {
-            return Err(ReplicaError::NotLeaderOrFollower);
-        }
-        let Role::Leader(state) = &self.role else {
-            return Err(ReplicaError::NotLeaderOrFollower);
-        };
-        if state.isr.len() < self.config.min_insync_replicas {
-            return Err(ReplicaError::NotEnoughReplicas);
-        }
+        self.check_writable(now_ms, Acks::All)?;
         if self
             .producers
             .epoch(producer_id)

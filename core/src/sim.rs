@@ -3321,19 +3321,32 @@ impl Sim {
         self.brokers[b as usize]
             .offsets_writes
             .insert(request, write);
-        let timeout = self.config.producer.request_timeout_ms;
-        let mut result = Err(ReplicaError::NotLeaderOrFollower);
-        self.host(b, p, |h, now| {
-            let (r, ready) =
-                h.handle_produce(now, &mut batch, Acks::All, request, timeout, &NoCodec);
-            result = r;
-            ready
-        });
-        match result {
+        match self.append_internal(b, p, &mut batch, request) {
             Ok(None) => {} // waits for the ISR: `carry_out` ends it
             Ok(Some(base)) => self.offsets_written(b, request, Ok(base)),
             Err(e) => self.offsets_written(b, request, Err(e)),
         }
+    }
+
+    /// Appends `batch` to broker `b`'s internal partition `p` (`__consumer_offsets` or
+    /// `__transaction_state`) as an acks=all write with id `request`, as the node writes its
+    /// coordinators' records: `Ok(Some(base offset))` when already replicated, `Ok(None)` while
+    /// it waits for the ISR (`carry_out` ends it), or the replica's refusal.
+    pub(super) fn append_internal(
+        &mut self,
+        b: BrokerId,
+        p: PartitionId,
+        batch: &mut [u8],
+        request: u64,
+    ) -> Result<Option<i64>, ReplicaError> {
+        let timeout = self.config.producer.request_timeout_ms;
+        let mut result = Err(ReplicaError::NotLeaderOrFollower);
+        self.host(b, p, |h, now| {
+            let (r, ready) = h.handle_produce(now, batch, Acks::All, request, timeout, &NoCodec);
+            result = r;
+            ready
+        });
+        result
     }
 
     /// A write to `__consumer_offsets` ended: `Ok(base offset)` once the ISR has it. A commit

@@ -546,15 +546,7 @@ impl Sim {
         txn.next_request += 1;
         let request = txn.next_request;
         txn.writes.insert(request, (transition, answer));
-        let timeout = self.config.producer.request_timeout_ms;
-        let mut result = Err(ReplicaError::NotLeaderOrFollower);
-        self.host(b, p, |h, now| {
-            let (r, ready) =
-                h.handle_produce(now, &mut batch, Acks::All, request, timeout, &NoCodec);
-            result = r;
-            ready
-        });
-        match result {
+        match self.append_internal(b, p, &mut batch, request) {
             Ok(None) => {} // waits for the ISR: `carry_out` ends it
             Ok(Some(base)) => self.txn_written(b, request, Ok(base)),
             Err(e) => self.txn_written(b, request, Err(e)),

@@ -97,10 +97,7 @@ pub(super) async fn init_producer_id(
         now_ms() as i64,
         &mut || broker.allocate_producer_id(),
     );
-    let code = match plan {
-        Ok(plan) => broker.run_txn_plan(plan).await,
-        Err(code) => code,
-    };
+    let code = broker.run_txn_plan(plan).await;
     if code != error_code::NONE {
         return answer(code, -1, -1);
     }
@@ -159,10 +156,7 @@ pub(super) async fn add_partitions_to_txn(
             &wanted,
             now_ms() as i64,
         );
-        match plan {
-            Ok(plan) => broker.run_txn_plan(plan).await,
-            Err(code) => code,
-        }
+        broker.run_txn_plan(plan).await
     };
     let code = fenced_for(code, version, 2);
     let mut results: Vec<AddPartitionsToTxnTopicResult> = Vec::new();
@@ -272,10 +266,7 @@ pub(super) async fn add_offsets_to_txn(
             &[(OFFSETS_TOPIC.to_string(), 0)],
             now_ms() as i64,
         );
-        match plan {
-            Ok(plan) => broker.run_txn_plan(plan).await,
-            Err(code) => code,
-        }
+        broker.run_txn_plan(plan).await
     };
     AddOffsetsToTxnResponse::default().with_error_code(fenced_for(code, version, 2))
 }
@@ -299,10 +290,7 @@ pub(super) async fn end_txn(
             request.committed,
             now_ms() as i64,
         );
-        match plan {
-            Ok(plan) => broker.run_txn_plan(plan).await,
-            Err(code) => code,
-        }
+        broker.run_txn_plan(plan).await
     };
     EndTxnResponse::default().with_error_code(fenced_for(code, version, 2))
 }

@@ -182,12 +182,14 @@ impl Broker {
     /// Carries out `plan` from a `prepare_*` call of core's coordinator: writes its transition
     /// to `__transaction_state`, then tells core, and starts the markers core asks for. Returns
     /// the code to answer: NONE, or the write's error (a failed write changes nothing), or
-    /// CONCURRENT_TRANSACTIONS for [`TxnPlan::WriteThenRetry`].
-    pub async fn run_txn_plan(self: &Arc<Self>, plan: TxnPlan) -> i16 {
+    /// CONCURRENT_TRANSACTIONS for [`TxnPlan::WriteThenRetry`]; a refusal from core (`Err`)
+    /// is answered as it is.
+    pub async fn run_txn_plan(self: &Arc<Self>, plan: Result<TxnPlan, i16>) -> i16 {
         let (transition, then_retry) = match plan {
-            TxnPlan::Done => return error_code::NONE,
-            TxnPlan::Write(t) => (t, false),
-            TxnPlan::WriteThenRetry(t) => (t, true),
+            Err(code) => return code,
+            Ok(TxnPlan::Done) => return error_code::NONE,
+            Ok(TxnPlan::Write(t)) => (t, false),
+            Ok(TxnPlan::WriteThenRetry(t)) => (t, true),
         };
         if let Err(e) = self.write_txn_transition(&transition).await {
             return e.code;
