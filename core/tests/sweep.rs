@@ -6,20 +6,38 @@
 
 use runnel_core::sweep::run_case;
 
-/// Seeds swept in the normal test command.
+/// Seeds swept in the normal test command (the acks=1 check takes a fifth of them).
 const SEEDS: u64 = 1_000;
+
+/// Durable seeds swept in the normal test command: half have a transactional producer, so at
+/// least 1,000 of them are transactional (issue 20).
+const DURABLE_SEEDS: u64 = 2 * SEEDS + 100;
 
 #[test]
 fn durable_settings_lose_nothing_under_random_faults() {
     let mut failures = Vec::new();
     let mut events = 0;
-    for seed in 0..SEEDS {
+    let (mut transactional, mut committed, mut aborted, mut instances) = (0, 0, 0, 0);
+    for seed in 0..DURABLE_SEEDS {
         let result = run_case(seed, true);
         events += result.report.events;
+        if let Some((c, a, i)) = result.transactions {
+            transactional += 1;
+            (committed, aborted, instances) = (committed + c, aborted + a, instances + i);
+        }
         if !result.passed() {
             failures.push(result);
         }
     }
+    eprintln!(
+        "{DURABLE_SEEDS} durable seeds, {events} events; {transactional} transactional: \
+         {committed} committed, {aborted} aborted, {instances} producer instances"
+    );
+    assert!(
+        transactional >= 1_000 && committed > 0 && aborted > 0 && instances > transactional,
+        "the sweep must reach transactions that commit, abort and crash: {transactional} \
+         seeds, {committed} committed, {aborted} aborted, {instances} instances"
+    );
     for f in failures.iter().take(5) {
         eprintln!(
             "seed {} failed: converged={} lost={} violations={:?}\n  replay: SWEEP_SEED={} cargo test -p runnel-core --release --test sweep replay -- --nocapture",
@@ -28,7 +46,7 @@ fn durable_settings_lose_nothing_under_random_faults() {
     }
     assert!(
         failures.is_empty(),
-        "{} of {SEEDS} seeds failed ({events} events)",
+        "{} of {DURABLE_SEEDS} seeds failed ({events} events)",
         failures.len()
     );
 }
