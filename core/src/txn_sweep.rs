@@ -120,7 +120,7 @@ struct Run {
     coordinator: HostedTransactions,
     coordinator_epoch: i32,
     /// `__transaction_state`: every record written, in order.
-    state_log: Vec<(Vec<u8>, Vec<u8>)>,
+    state_log: Vec<(Vec<u8>, Option<Vec<u8>>)>,
     /// The data partitions, then `__consumer_offsets` (index `PARTITIONS`).
     partitions: Vec<HostedPartition>,
     groups: HostedGroups,
@@ -680,7 +680,7 @@ impl Run {
         let records = self
             .state_log
             .iter()
-            .map(|(k, v)| (k.clone(), Some(v.clone())));
+            .map(|(k, v)| (k.clone(), v.clone()));
         let mut moved = HostedTransactions::new(TRANSACTION_MAX_TIMEOUT_MS);
         let (jobs, skipped) = moved.handle_elected(self.coordinator_epoch, records, end, end);
         if skipped > 0 {

@@ -409,7 +409,10 @@ impl Broker {
             )),
             topics: RwLock::new(BTreeMap::new()),
             groups: Mutex::new(HostedGroups::new(group_config)),
-            txns: Mutex::new(HostedTransactions::new(config.transaction_max_timeout_ms)),
+            txns: Mutex::new(
+                HostedTransactions::new(config.transaction_max_timeout_ms)
+                    .with_id_expiration_ms(config.transactional_id_expiration_ms),
+            ),
             txn_state_creating: std::sync::atomic::AtomicBool::new(false),
             replies: Mutex::new(HashMap::new()),
             next_token: AtomicU64::new(1),

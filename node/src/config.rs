@@ -160,6 +160,11 @@ pub struct BrokerConfig {
     /// producer may ask for (Kafka's default, 15 minutes).
     #[serde(rename = "transaction.max.timeout.ms")]
     pub transaction_max_timeout_ms: i32,
+    /// `transactional.id.expiration.ms`: how long a transactional id with no transaction open
+    /// may go unchanged before its coordinator forgets it, writing a tombstone to
+    /// `__transaction_state` (Kafka's default, 7 days).
+    #[serde(rename = "transactional.id.expiration.ms")]
+    pub transactional_id_expiration_ms: i64,
     /// `transaction.state.log.min.isr`: the `min.insync.replicas` `__transaction_state` is
     /// created with in a cluster (Kafka's default 2; never above its replication factor), so
     /// an acknowledged transaction state survives a failover.
@@ -257,6 +262,8 @@ impl Default for BrokerConfig {
             group_initial_rebalance_delay_ms: 0,
             transaction_max_timeout_ms:
                 runnel_core::broker::transactions::TRANSACTION_MAX_TIMEOUT_MS,
+            transactional_id_expiration_ms:
+                runnel_core::broker::transactions::TRANSACTIONAL_ID_EXPIRATION_MS,
             transaction_state_log_min_isr: 2,
         }
     }
@@ -343,6 +350,14 @@ impl BrokerConfig {
             return Err(ConfigError::Invalid {
                 key: "num.partitions",
                 value: self.num_partitions.to_string(),
+                reason: "must be at least 1",
+            });
+        }
+        if self.transactional_id_expiration_ms < 1 {
+            // Kafka's `TransactionLogConfigs`: atLeast(1).
+            return Err(ConfigError::Invalid {
+                key: "transactional.id.expiration.ms",
+                value: self.transactional_id_expiration_ms.to_string(),
                 reason: "must be at least 1",
             });
         }

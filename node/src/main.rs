@@ -1534,7 +1534,8 @@ async fn join_cluster(
 /// expired transaction unblocks its partitions' last stable offset sooner).
 const TXN_TIMEOUT_CHECK_MS: u64 = 1_000;
 
-/// Aborts transactions open past their timeout, every [`TXN_TIMEOUT_CHECK_MS`].
+/// Aborts transactions open past their timeout and expires idle transactional ids, every
+/// [`TXN_TIMEOUT_CHECK_MS`].
 async fn abort_timed_out_txns(broker: Arc<Broker>) {
     let mut tick = tokio::time::interval(Duration::from_millis(TXN_TIMEOUT_CHECK_MS));
     loop {

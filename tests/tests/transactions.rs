@@ -337,3 +337,79 @@ fn transactional_records_without_a_transactional_id_are_refused() {
         "nothing written"
     );
 }
+
+/// Kafka's `transactional.id.expiration.ms` (`TransactionStateManager.
+/// removeExpiredTransactionalIds`, KIP-98): a transactional id with no transaction open and no
+/// change for that long is forgotten — a tombstone in `__transaction_state`, so a restarted
+/// coordinator does not bring it back — and the next producer with that id gets a new
+/// producer id at epoch 0 (before: ids were kept for ever).
+#[test]
+fn an_idle_transactional_id_expires_and_stays_expired_across_a_restart() {
+    const ONE_TRANSACTION: &str = "import sys\n\
+from confluent_kafka import Producer\n\
+p = Producer({'bootstrap.servers': sys.argv[1], 'transactional.id': 'tx-idle'})\n\
+p.init_transactions(10)\n\
+p.begin_transaction()\n\
+p.produce('idle', b'v')\n\
+p.commit_transaction(10)\n";
+    let mut broker = Runnel::start("txn-expire", &["transactional.id.expiration.ms=2000"]);
+    let b = broker.bootstrap();
+    runnel_cli(&["topic", "create", "idle", "-p", "1", "-b", &b], b"");
+    let transaction = |b: &str| {
+        let out = run_client(
+            "python3",
+            &["-c", ONE_TRANSACTION, b],
+            b"",
+            Duration::from_secs(60),
+        );
+        assert!(out.status.success(), "{out:?}");
+    };
+    let listed = |b: &str| -> Vec<String> {
+        let list: serde_json::Value =
+            serde_json::from_str(&runnel_cli(&["txn", "list", "-o", "json", "-b", b], b""))
+                .expect("JSON");
+        list.as_array()
+            .expect("rows")
+            .iter()
+            .map(|t| t["transactional_id"].as_str().expect("id").to_string())
+            .collect()
+    };
+    let describe = |b: &str| -> serde_json::Value {
+        serde_json::from_str(&runnel_cli(
+            &["txn", "describe", "tx-idle", "-o", "json", "-b", b],
+            b"",
+        ))
+        .expect("JSON")
+    };
+    transaction(&b);
+    let first = describe(&b);
+    assert_eq!(first["state"], "CompleteCommit", "{first}");
+    assert_eq!(listed(&b), ["tx-idle"]);
+    let began = std::time::Instant::now();
+    while listed(&b).contains(&"tx-idle".to_string()) {
+        assert!(
+            began.elapsed() < Duration::from_secs(15),
+            "still listed 15 s after a 2 s expiration"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    broker.kill();
+    broker.restart();
+    let b = broker.bootstrap();
+    assert!(
+        listed(&b).is_empty(),
+        "the tombstone keeps it expired after a restart"
+    );
+    transaction(&b);
+    let second = describe(&b);
+    assert_eq!(second["state"], "CompleteCommit", "{second}");
+    assert_eq!(second["producer_epoch"], 0, "a new producer: {second}");
+    assert_ne!(
+        second["producer_id"], first["producer_id"],
+        "a new producer id: {first} then {second}"
+    );
+    assert_eq!(
+        runnel_cli(&["consume", "idle", "--read-committed", "-b", &b], b""),
+        "v\nv\n"
+    );
+}

@@ -14,7 +14,10 @@
 //! - **how it ends**: EndTxn moves it to PrepareCommit or PrepareAbort, then markers go to
 //!   every partition ([`MarkerJob`]), then it is CompleteCommit or CompleteAbort;
 //! - **when it expires**: an Ongoing transaction older than its `transaction.timeout.ms` is
-//!   aborted by the coordinator with the epoch bumped ([`HostedTransactions::handle_timeout`]).
+//!   aborted by the coordinator with the epoch bumped ([`HostedTransactions::handle_timeout`]);
+//!   a transactional id with no transaction open and no change for
+//!   `transactional.id.expiration.ms` goes Dead: a tombstone in `__transaction_state`, then
+//!   it is forgotten, and its next InitProducerId gets a new producer id.
 //!
 //! # The contract
 //! Every change is written before it counts, as Kafka's `appendTransactionToLog` does:
@@ -42,6 +45,10 @@ use crate::txn::ControlType;
 /// Kafka's `transaction.max.timeout.ms` default: the longest `transaction.timeout.ms` a
 /// producer may ask for (15 minutes).
 pub const TRANSACTION_MAX_TIMEOUT_MS: i32 = 900_000;
+
+/// Kafka's `transactional.id.expiration.ms` default (7 days): how long a transactional id
+/// with no transaction open may go unchanged before the coordinator forgets it.
+pub const TRANSACTIONAL_ID_EXPIRATION_MS: i64 = 604_800_000;
 
 /// A topic partition in a transaction: (topic, partition index).
 pub type TxnPartition = (String, i32);
@@ -157,8 +164,9 @@ pub struct MarkerJob {
 pub struct TxnTransition {
     /// The metadata after the change.
     pub after: TxnMetadata,
-    /// Its `__transaction_state` record: (key, value).
-    pub record: (Vec<u8>, Vec<u8>),
+    /// Its `__transaction_state` record: (key, value); the value is `None` (a tombstone) for
+    /// the transition to [`TxnState::Dead`].
+    pub record: (Vec<u8>, Option<Vec<u8>>),
 }
 
 /// What a prepared request leads to.
@@ -189,6 +197,8 @@ pub struct HostedTransactions {
     markers_out: BTreeSet<String>,
     coordinator_epoch: i32,
     max_timeout_ms: i32,
+    /// `transactional.id.expiration.ms`.
+    id_expiration_ms: i64,
     /// Set while loading: the log end offset of `__transaction_state` when it was loaded.
     /// Until its high watermark reaches it, the loaded records may still be truncated away.
     loading_until: Option<i64>,
@@ -200,8 +210,16 @@ impl HostedTransactions {
     pub fn new(max_timeout_ms: i32) -> Self {
         Self {
             max_timeout_ms,
+            id_expiration_ms: TRANSACTIONAL_ID_EXPIRATION_MS,
             ..Self::default()
         }
+    }
+
+    /// The same coordinator, forgetting idle transactional ids after `id_expiration_ms`
+    /// (`transactional.id.expiration.ms`; [`TRANSACTIONAL_ID_EXPIRATION_MS`] by default).
+    pub fn with_id_expiration_ms(mut self, id_expiration_ms: i64) -> Self {
+        self.id_expiration_ms = id_expiration_ms;
+        self
     }
 
     /// Whether this node serves a transactional request now (Kafka's
@@ -467,7 +485,13 @@ impl HostedTransactions {
     /// Marks `after`'s id as having a transition out and builds its record.
     fn transition(&mut self, after: TxnMetadata) -> TxnTransition {
         self.pending.insert(after.transactional_id.clone());
-        let record = encode(&after);
+        let record = match after.state {
+            TxnState::Dead => (encode_key(&after.transactional_id), None),
+            _ => {
+                let (key, value) = encode(&after);
+                (key, Some(value))
+            }
+        };
         TxnTransition { after, record }
     }
 
@@ -476,8 +500,19 @@ impl HostedTransactions {
     pub fn handle_written(&mut self, transition: &TxnTransition) -> Option<MarkerJob> {
         let id = &transition.after.transactional_id;
         self.pending.remove(id);
+        if transition.after.state == TxnState::Dead {
+            self.remove(id);
+            return None;
+        }
         self.insert(transition.after.clone());
         self.marker_job(id)
+    }
+
+    /// Forgets `transactional_id` (its tombstone is written or loaded).
+    fn remove(&mut self, transactional_id: &str) {
+        if let Some(old) = self.txns.remove(transactional_id) {
+            self.by_producer.remove(&old.producer_id);
+        }
     }
 
     /// Keeps `txn` as its id's state, indexed by its producer id.
@@ -571,16 +606,43 @@ impl HostedTransactions {
             after.update_ms = now_ms;
             self.transition(after)
         }));
+        let idle: Vec<TxnMetadata> = self
+            .txns
+            .values()
+            .filter(|t| {
+                !self.pending.contains(&t.transactional_id)
+                    && self.id_expires_at(t).is_some_and(|at| at <= now_ms)
+            })
+            .cloned()
+            .collect();
+        transitions.extend(idle.into_iter().map(|mut after| {
+            after.state = TxnState::Dead;
+            after.update_ms = now_ms;
+            self.transition(after)
+        }));
         transitions
     }
 
+    /// When `txn`'s transactional id expires (Kafka's `shouldExpire`: only with no
+    /// transaction open or ending, `transactional.id.expiration.ms` after its last change);
+    /// `None` while a transaction is open or ending.
+    fn id_expires_at(&self, txn: &TxnMetadata) -> Option<i64> {
+        matches!(
+            txn.state,
+            TxnState::Empty | TxnState::CompleteCommit | TxnState::CompleteAbort
+        )
+        .then(|| txn.update_ms.saturating_add(self.id_expiration_ms))
+    }
+
     /// When [`HostedTransactions::handle_timeout`] is next due (ms since the epoch): the
-    /// earliest open transaction's deadline.
+    /// earliest open transaction's deadline or idle transactional id's expiry.
     pub fn poll_timeout(&self) -> Option<i64> {
         self.txns
             .values()
-            .filter(|t| t.state == TxnState::Ongoing)
-            .map(|t| t.start_ms.saturating_add(i64::from(t.timeout_ms)))
+            .filter_map(|t| match t.state {
+                TxnState::Ongoing => Some(t.start_ms.saturating_add(i64::from(t.timeout_ms))),
+                _ => self.id_expires_at(t),
+            })
             .min()
     }
 
@@ -603,8 +665,7 @@ impl HostedTransactions {
         K: AsRef<[u8]>,
         V: AsRef<[u8]>,
     {
-        let max_timeout_ms = self.max_timeout_ms;
-        *self = Self::new(max_timeout_ms);
+        *self = Self::new(self.max_timeout_ms).with_id_expiration_ms(self.id_expiration_ms);
         self.coordinator_epoch = coordinator_epoch;
         self.loading_until = (high_watermark < log_end_offset).then_some(log_end_offset);
         let mut skipped = 0;
@@ -614,11 +675,7 @@ impl HostedTransactions {
                 continue;
             };
             match value {
-                None => {
-                    if let Some(old) = self.txns.remove(&id) {
-                        self.by_producer.remove(&old.producer_id);
-                    }
-                }
+                None => self.remove(&id),
                 Some(value) => match decode_value(id.clone(), value.as_ref()) {
                     Some(txn) => self.insert(txn),
                     None => skipped += 1,
@@ -632,7 +689,7 @@ impl HostedTransactions {
 
     /// This node no longer leads `__transaction_state`: forget everything.
     pub fn handle_resigned(&mut self) {
-        *self = Self::new(self.max_timeout_ms);
+        *self = Self::new(self.max_timeout_ms).with_id_expiration_ms(self.id_expiration_ms);
     }
 }
 
@@ -1022,6 +1079,74 @@ mod tests {
         );
     }
 
+    /// Kafka's `transactional.id.expiration.ms` (`TransactionStateManager.
+    /// removeExpiredTransactionalIds`): an id with no transaction open and no change for that
+    /// long goes Dead — a tombstone, then forgotten — and its next InitProducerId gets a new
+    /// producer id; an open transaction never expires this way (its `transaction.timeout.ms`
+    /// aborts it first), and a reloading coordinator drops an id at its tombstone.
+    #[test]
+    fn an_idle_transactional_id_expires_with_a_tombstone_and_comes_back_as_a_new_producer() {
+        let mut c = HostedTransactions::new(TRANSACTION_MAX_TIMEOUT_MS).with_id_expiration_ms(1_000);
+        let mut next = ids();
+        let plan = c
+            .prepare_init_producer_id("idle", 60_000, None, 0, &mut next)
+            .unwrap();
+        write(&mut c, plan);
+        let plan = c
+            .prepare_init_producer_id("open", 60_000, None, 0, &mut next)
+            .unwrap();
+        write(&mut c, plan);
+        let plan = c
+            .prepare_add_partitions("open", 1002, 0, &[p("a", 0)], 500)
+            .unwrap();
+        write(&mut c, plan);
+        assert_eq!(c.poll_timeout(), Some(1_000), "the idle id's expiry");
+        assert!(c.handle_timeout(999).is_empty());
+        let dead = c.handle_timeout(1_000);
+        assert_eq!(dead.len(), 1, "only the idle id: {dead:?}");
+        assert_eq!(dead[0].after.state, TxnState::Dead);
+        assert_eq!(dead[0].record, (encode_key("idle"), None), "a tombstone");
+        assert!(
+            c.handle_timeout(1_000).is_empty(),
+            "not proposed twice while written"
+        );
+        assert_eq!(
+            c.prepare_init_producer_id("idle", 60_000, None, 1_000, &mut next),
+            Err(error_code::CONCURRENT_TRANSACTIONS),
+            "while the tombstone is written"
+        );
+        assert_eq!(c.handle_written(&dead[0]), None);
+        assert!(c.describe("idle").is_none(), "forgotten");
+        assert_eq!(
+            c.list().map(|t| t.transactional_id.as_str()).collect::<Vec<_>>(),
+            ["open"]
+        );
+        assert_eq!(
+            c.prepare_end_txn("idle", 1001, 0, true, 1_001),
+            Err(error_code::INVALID_PRODUCER_ID_MAPPING),
+            "the expired producer's id is unknown now"
+        );
+        let Ok(TxnPlan::Write(again)) =
+            c.prepare_init_producer_id("idle", 60_000, None, 1_002, &mut next)
+        else {
+            panic!("a fresh id")
+        };
+        assert_eq!(
+            (again.after.producer_id, again.after.producer_epoch),
+            (1003, 0),
+            "a new producer id"
+        );
+        // A new coordinator that loads the id's records and its tombstone knows it not.
+        let mut loaded = HostedTransactions::new(TRANSACTION_MAX_TIMEOUT_MS);
+        let idle = c.describe("open").cloned().map(|mut t| {
+            t.transactional_id = "idle".to_string();
+            t
+        });
+        let (key, value) = encode(&idle.expect("metadata"));
+        loaded.handle_elected(1, [(key, Some(value)), dead[0].record.clone()], 2, 2);
+        assert!(loaded.describe("idle").is_none());
+    }
+
     #[test]
     fn a_new_coordinator_reloads_and_finishes_prepared_transactions() {
         let mut c = HostedTransactions::new(TRANSACTION_MAX_TIMEOUT_MS);
@@ -1029,7 +1154,7 @@ mod tests {
         let mut log: Vec<(Vec<u8>, Option<Vec<u8>>)> = Vec::new();
         let apply = |c: &mut HostedTransactions, plan: TxnPlan, log: &mut Vec<_>| {
             if let TxnPlan::Write(t) | TxnPlan::WriteThenRetry(t) = plan {
-                log.push((t.record.0.clone(), Some(t.record.1.clone())));
+                log.push(t.record.clone());
                 c.handle_written(&t)
             } else {
                 None

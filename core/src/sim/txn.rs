@@ -539,7 +539,7 @@ impl Sim {
         let now = self.now_ms;
         let mut builder = BatchBuilder::new(0);
         let (key, value) = &transition.record;
-        builder.push(now as i64, Some(key), Some(value), Vec::new());
+        builder.push(now as i64, Some(key), value.as_deref(), Vec::new());
         // An uncompressed batch always builds.
         let mut batch = builder.build(&NoCodec).unwrap_or_default();
         let txn = &mut self.brokers[b as usize].txn;

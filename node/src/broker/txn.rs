@@ -236,7 +236,7 @@ impl Broker {
     async fn append_txn_state(&self, transition: &TxnTransition) -> Result<(), ApiError> {
         let (key, value) = &transition.record;
         let mut builder = BatchBuilder::new(0);
-        builder.push(now_ms() as i64, Some(key), Some(value), Vec::new());
+        builder.push(now_ms() as i64, Some(key), value.as_deref(), Vec::new());
         let batch = builder
             .build(&self.codec)
             .map_err(|e| ApiError::new(e.kafka_error_code(), e.to_string()))?;
@@ -566,10 +566,11 @@ impl Broker {
         })
     }
 
-    /// Transactions open past their `transaction.timeout.ms` are aborted, and completions
-    /// that could not be written are written again (core's
-    /// [`HostedTransactions::handle_timeout`], Kafka's `abortTimedOutTransactions` and its
-    /// marker channel's retried appends). Called by a background task.
+    /// Transactions open past their `transaction.timeout.ms` are aborted, completions that
+    /// could not be written are written again, and idle transactional ids expire (core's
+    /// [`HostedTransactions::handle_timeout`], Kafka's `abortTimedOutTransactions`, its marker
+    /// channel's retried appends and `removeExpiredTransactionalIds`). Called by a background
+    /// task.
     pub async fn abort_timed_out_txns(self: &Arc<Self>) {
         let due = self.lock_txns().handle_timeout(now_ms() as i64);
         for transition in due {
@@ -579,6 +580,11 @@ impl Broker {
                     "transactional id {}: aborting its transaction, open past its timeout of {} ms",
                     after.transactional_id,
                     after.timeout_ms
+                );
+            } else if after.state == TxnState::Dead {
+                tracing::info!(
+                    "transactional id {}: expired, idle for transactional.id.expiration.ms",
+                    after.transactional_id
                 );
             } else {
                 tracing::info!(
