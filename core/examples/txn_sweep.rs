@@ -24,6 +24,7 @@ fn main() {
         totals.committed += r.committed;
         totals.aborted += r.aborted;
         totals.expired += r.expired;
+        totals.ids_expired += r.ids_expired;
         totals.refused_writes += r.refused_writes;
         totals.coordinator_moves += r.coordinator_moves;
         if !r.passed() {
@@ -33,11 +34,12 @@ fn main() {
     }
     println!(
         "{seeds} seeds ({first}..{}), {failed} failed; {} committed, {} aborted ({} expired), \
-         {} refused writes, {} coordinator moves; {:.1} s",
+         {} ids expired, {} refused writes, {} coordinator moves; {:.1} s",
         first + seeds,
         totals.committed,
         totals.aborted,
         totals.expired,
+        totals.ids_expired,
         totals.refused_writes,
         totals.coordinator_moves,
         started.elapsed().as_secs_f64()

@@ -46,6 +46,11 @@ use crate::replica::{Acks, Replica, ReplicaConfig};
 use crate::rng::Rng;
 use crate::txn::ControlType;
 
+/// A transaction coordinator as the sweep's brokers configure it.
+fn coordinator() -> HostedTransactions {
+    HostedTransactions::new(TRANSACTION_MAX_TIMEOUT_MS).with_id_expiration_ms(ID_EXPIRATION_MS)
+}
+
 /// The data topic's partitions.
 const PARTITIONS: i32 = 3;
 const TOPIC: &str = "t";
@@ -57,6 +62,9 @@ const STEPS: usize = 400;
 const IDS: [&str; 2] = ["a", "b"];
 /// Each producer's `transaction.timeout.ms`.
 const TIMEOUT_MS: i32 = 5_000;
+/// The coordinator's `transactional.id.expiration.ms`: short, so idle ids expire (and their
+/// old instances meet INVALID_PRODUCER_ID_MAPPING) within a case.
+const ID_EXPIRATION_MS: i64 = 8_000;
 
 /// The outcome of one seed.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -69,6 +77,8 @@ pub struct TxnCaseResult {
     pub aborted: u32,
     /// Of those, aborted by the coordinator because they expired.
     pub expired: u32,
+    /// Transactional ids that went Dead, idle for `transactional.id.expiration.ms`.
+    pub ids_expired: u32,
     /// Writes refused because the instance was fenced or the partition not added.
     pub refused_writes: u32,
     /// Transaction coordinator moves.
@@ -174,7 +184,7 @@ impl Run {
         Self {
             rng: Rng::new(seed),
             now_ms: 1_000,
-            coordinator: HostedTransactions::new(TRANSACTION_MAX_TIMEOUT_MS),
+            coordinator: coordinator(),
             coordinator_epoch: 0,
             state_log: Vec::new(),
             partitions,
@@ -618,9 +628,19 @@ impl Run {
     /// Time passes, maybe past `transaction.timeout.ms`: expired transactions are aborted.
     fn expire(&mut self) {
         self.now_ms += self.rng.below(2 * TIMEOUT_MS as u64);
-        let expired = self.coordinator.handle_timeout(self.now_ms as i64);
-        for transition in expired {
-            self.result.expired += 1;
+        let due = self.coordinator.handle_timeout(self.now_ms as i64);
+        self.write_due(due);
+    }
+
+    /// Writes what the coordinator's timeout found due: aborts of expired transactions (and
+    /// completions written again), and tombstones of expired ids.
+    fn write_due(&mut self, due: Vec<TxnTransition>) {
+        for transition in due {
+            match transition.after.state {
+                TxnState::Dead => self.result.ids_expired += 1,
+                TxnState::PrepareAbort => self.result.expired += 1,
+                _ => {}
+            }
             self.write_transition(&transition);
         }
     }
@@ -681,7 +701,7 @@ impl Run {
             .state_log
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()));
-        let mut moved = HostedTransactions::new(TRANSACTION_MAX_TIMEOUT_MS);
+        let mut moved = coordinator();
         let (jobs, skipped) = moved.handle_elected(self.coordinator_epoch, records, end, end);
         if skipped > 0 {
             self.violation(format!("{skipped} transaction records could not be read"));
@@ -810,12 +830,9 @@ impl Run {
         self.instances = [None, None];
         for _ in 0..100 {
             self.now_ms += TIMEOUT_MS as u64 + 1;
-            let expired = self.coordinator.handle_timeout(self.now_ms as i64);
-            let quiet = expired.is_empty() && self.jobs.is_empty();
-            for transition in expired {
-                self.result.expired += 1;
-                self.write_transition(&transition);
-            }
+            let due = self.coordinator.handle_timeout(self.now_ms as i64);
+            let quiet = due.is_empty() && self.jobs.is_empty();
+            self.write_due(due);
             while !self.jobs.is_empty() {
                 self.deliver_marker();
             }
@@ -876,8 +893,8 @@ mod tests {
     use super::*;
 
     /// The test command's share of the sweep: 1,000 seeds, no violation, and the schedule
-    /// reaches every kind of ending (commits, aborts, expiries, coordinator moves, refused
-    /// writes), so a sweep that silently stopped exercising one would fail here.
+    /// reaches every kind of ending (commits, aborts, expiries, expired ids, coordinator
+    /// moves, refused writes), so a sweep that silently stopped exercising one would fail here.
     #[test]
     fn a_thousand_seeds_of_transactions_break_no_invariant() {
         let mut totals = TxnCaseResult::default();
@@ -887,12 +904,14 @@ mod tests {
             totals.committed += r.committed;
             totals.aborted += r.aborted;
             totals.expired += r.expired;
+            totals.ids_expired += r.ids_expired;
             totals.refused_writes += r.refused_writes;
             totals.coordinator_moves += r.coordinator_moves;
         }
         assert!(totals.committed > 1_000, "{totals:?}");
         assert!(totals.aborted > 1_000, "{totals:?}");
         assert!(totals.expired > 100, "{totals:?}");
+        assert!(totals.ids_expired > 100, "{totals:?}");
         assert!(totals.refused_writes > 100, "{totals:?}");
         assert!(totals.coordinator_moves > 1_000, "{totals:?}");
     }
