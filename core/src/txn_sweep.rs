@@ -697,10 +697,7 @@ impl Run {
         self.result.coordinator_moves += 1;
         self.jobs.clear();
         let end = self.state_log.len() as i64;
-        let records = self
-            .state_log
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()));
+        let records = self.state_log.iter().map(|(k, v)| (k.clone(), v.clone()));
         let mut moved = coordinator();
         let (jobs, skipped) = moved.handle_elected(self.coordinator_epoch, records, end, end);
         if skipped > 0 {

@@ -1086,7 +1086,8 @@ mod tests {
     /// aborts it first), and a reloading coordinator drops an id at its tombstone.
     #[test]
     fn an_idle_transactional_id_expires_with_a_tombstone_and_comes_back_as_a_new_producer() {
-        let mut c = HostedTransactions::new(TRANSACTION_MAX_TIMEOUT_MS).with_id_expiration_ms(1_000);
+        let mut c =
+            HostedTransactions::new(TRANSACTION_MAX_TIMEOUT_MS).with_id_expiration_ms(1_000);
         let mut next = ids();
         let plan = c
             .prepare_init_producer_id("idle", 60_000, None, 0, &mut next)
@@ -1118,7 +1119,9 @@ mod tests {
         assert_eq!(c.handle_written(&dead[0]), None);
         assert!(c.describe("idle").is_none(), "forgotten");
         assert_eq!(
-            c.list().map(|t| t.transactional_id.as_str()).collect::<Vec<_>>(),
+            c.list()
+                .map(|t| t.transactional_id.as_str())
+                .collect::<Vec<_>>(),
             ["open"]
         );
         assert_eq!(
