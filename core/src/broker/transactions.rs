@@ -440,8 +440,15 @@ impl HostedTransactions {
         now_ms: i64,
     ) -> Result<TxnPlan, i16> {
         let txn = match self.check_producer(transactional_id, producer_id, producer_epoch) {
+            Err(error_code::CONCURRENT_TRANSACTIONS) if self.pending.contains(transactional_id) => {
+                // A transition is being written (another instance's InitProducerId aborting
+                // this transaction, say): retry once it is written, then see its outcome
+                // (Kafka's `handleEndTransaction`: `pendingTransitionInProgress`).
+                return Err(error_code::CONCURRENT_TRANSACTIONS);
+            }
             Err(error_code::CONCURRENT_TRANSACTIONS) => {
-                // `check_producer` found the id before it saw the markers out.
+                // Its markers are being written: a retry of the same end waits for them, the
+                // other end is refused (Kafka's answers in PrepareCommit and PrepareAbort).
                 let state = self.txns.get(transactional_id).map(|t| t.state);
                 let same = matches!(
                     (state, commit),
@@ -988,6 +995,40 @@ mod tests {
         assert_eq!(
             c.verify_partition(1001, 0, ("a", 0)),
             Err(error_code::INVALID_PRODUCER_EPOCH)
+        );
+    }
+
+    /// Found by a user trial in a cluster: while a new instance's InitProducerId was writing
+    /// the abort of the old instance's open transaction, the old instance's EndTxn(commit) at
+    /// the epoch not yet bumped was answered INVALID_TXN_STATE. Kafka answers
+    /// CONCURRENT_TRANSACTIONS while a transition is pending; the retry then finds the bumped
+    /// epoch and is fenced (PRODUCER_FENCED).
+    #[test]
+    fn an_end_during_another_instances_fencing_is_retried_then_fenced() {
+        let mut c = HostedTransactions::new(TRANSACTION_MAX_TIMEOUT_MS);
+        let mut next = ids();
+        let plan = c
+            .prepare_init_producer_id("t", 60_000, None, 0, &mut next)
+            .unwrap();
+        write(&mut c, plan);
+        let plan = c
+            .prepare_add_partitions("t", 1001, 0, &[p("a", 0)], 10)
+            .unwrap();
+        write(&mut c, plan);
+        let Ok(TxnPlan::WriteThenRetry(fence)) =
+            c.prepare_init_producer_id("t", 60_000, None, 20, &mut next)
+        else {
+            panic!("the new instance aborts the open transaction first")
+        };
+        assert_eq!(
+            c.prepare_end_txn("t", 1001, 0, true, 21),
+            Err(error_code::CONCURRENT_TRANSACTIONS),
+            "while the abort is written"
+        );
+        assert!(c.handle_written(&fence).is_some(), "the abort's markers");
+        assert_eq!(
+            c.prepare_end_txn("t", 1001, 0, true, 22),
+            Err(error_code::PRODUCER_FENCED)
         );
     }
 
