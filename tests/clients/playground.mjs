@@ -43,6 +43,8 @@ try {
   result.axe = { first_screen: await a11y(page) };
   const lessons = await page.$$eval("[data-testid=scenario] option", (os) => os.map((o) => o.value));
   const text = async (id) => (await page.textContent(`[data-testid=${id}]`)).trim();
+  // "12.3 s of 30 s" → 12.3
+  const seconds = (time) => Number(time.split(" ")[0]);
   const leaderOf = async () => {
     for (const b of [0, 1, 2]) {
       const t = await page.textContent(`[data-testid=replica-${b}-0]`).catch(() => null);
@@ -80,12 +82,14 @@ try {
   result.time_rewound = await text("time");
   result.rewound_equal = (await page.textContent("section.cluster")) === before;
 
-  // 4. Keyboard: space plays, space pauses; time moves in between.
-  const t0 = await text("time");
+  // 4. Keyboard: space plays, space pauses; time moves in between. Focus leaves the Step
+  //    button first: Space on a focused button presses it (one 100 ms step), not play.
+  await page.evaluate(() => document.activeElement && document.activeElement.blur());
+  const t0 = seconds(await text("time"));
   await page.keyboard.press(" ");
   await page.waitForTimeout(500);
   await page.keyboard.press(" ");
-  result.keyboard_played = (await text("time")) !== t0;
+  result.keyboard_played_ms = Math.round((seconds(await text("time")) - t0) * 1000);
 
   // 5. Settings replay the lesson: acks=all with min.insync.replicas=2 loses nothing.
   await page.selectOption("[data-testid=scenario]", ACKS1);
@@ -120,6 +124,7 @@ try {
   }));
   await page.keyboard.press(" ");
   result.sandbox_time = await text("time");
+  result.axe.sandbox = await a11y(page);
   result.sandbox_wires = await page.$$eval("[data-testid=network] circle.wire", (cs) => cs.length);
   result.sandbox_in_flight = await text("in-flight");
 
