@@ -3189,16 +3189,24 @@ impl Sim {
     /// `__consumer_offsets` (NOT_COORDINATOR otherwise), and its coordinator is not loading
     /// ([`HostedGroups::check_ready`], given the partition's high watermark first).
     fn group_gate(&mut self, b: BrokerId) -> Result<(), GroupError> {
-        let broker = &mut self.brokers[b as usize];
-        let offsets = self
-            .offsets_partition
-            .and_then(|p| broker.replicas.get(&p))
-            .map(HostedPartition::replica);
-        let leads_offsets = offsets.is_some_and(Replica::is_leader);
-        let high_watermark = offsets.map_or(0, Replica::high_watermark);
-        broker
+        let (leads_offsets, high_watermark) = self.internal_leadership(b, self.offsets_partition);
+        self.brokers[b as usize]
             .groups
             .check_coordinator(leads_offsets, high_watermark)
+    }
+
+    /// Whether broker `b` leads the internal partition `p` (`__consumer_offsets` or
+    /// `__transaction_state`), and its high watermark there (0 when it hosts none), as both
+    /// coordinators' gates ask (the node's `Broker::leads_internal` and
+    /// `internal_high_watermark`).
+    pub(super) fn internal_leadership(&self, b: BrokerId, p: Option<PartitionId>) -> (bool, i64) {
+        let replica = p
+            .and_then(|p| self.brokers[b as usize].replicas.get(&p))
+            .map(HostedPartition::replica);
+        (
+            replica.is_some_and(Replica::is_leader),
+            replica.map_or(0, Replica::high_watermark),
+        )
     }
 
     /// Broker `b`'s role for `__consumer_offsets` changed: core's [`HostedGroups`] loads the

@@ -464,14 +464,8 @@ impl Sim {
     /// Whether broker `b` serves a transactional request now, by core's rules: it leads
     /// `__transaction_state` and its coordinator is not loading.
     fn txn_gate(&mut self, b: BrokerId) -> Result<(), i16> {
-        let broker = &mut self.brokers[b as usize];
-        let state = self
-            .txn_partition
-            .and_then(|p| broker.replicas.get(&p))
-            .map(HostedPartition::replica);
-        let leads = state.is_some_and(Replica::is_leader);
-        let high_watermark = state.map_or(0, Replica::high_watermark);
-        broker
+        let (leads, high_watermark) = self.internal_leadership(b, self.txn_partition);
+        self.brokers[b as usize]
             .txn
             .coordinator
             .check_coordinator(leads, high_watermark)
