@@ -316,6 +316,8 @@ pub struct Replica<S: SegmentStore = MemorySegmentStore> {
     completed: Vec<ProduceDone>,
     /// Below this offset the cleaner (retention or compaction) may have removed records.
     cleaned_below: i64,
+    /// Truncations of the log so far ([`Replica::truncations`]).
+    truncations: u64,
     /// Idempotent producers' last batches in this log (rebuilt at open, cut with the log).
     producers: ProducerStateTable,
     /// The transactions open and aborted in this log (rebuilt at open, cut with the log).
@@ -398,6 +400,7 @@ impl<S: SegmentStore> Replica<S> {
             role: Role::Offline,
             completed: Vec::new(),
             cleaned_below: 0,
+            truncations: 0,
             producers: ProducerStateTable::new(),
             txns: TxnIndex::new(),
             applied: None,
@@ -488,6 +491,14 @@ impl<S: SegmentStore> Replica<S> {
     /// at and above it the log holds every record it was given.
     pub fn cleaned_below(&self) -> i64 {
         self.cleaned_below
+    }
+
+    /// How many times this replica's log was cut at its end (a crash, a follower's truncation
+    /// to the leader's epoch end, an unclean leader's log start): while it stays the same, the
+    /// log below any offset read before is unchanged, only appended to (checks and views that
+    /// read a log incrementally rely on it).
+    pub fn truncations(&self) -> u64 {
+        self.truncations
     }
 
     /// The log's topic settings.
@@ -1280,6 +1291,7 @@ impl<S: SegmentStore> Replica<S> {
     /// After the log was cut at its new LEO: drops the epoch entries that start at or beyond
     /// it, and the idempotent producers' batches that were cut.
     fn after_truncation(&mut self) {
+        self.truncations += 1;
         let leo = self.log_end_offset();
         self.producers.truncate_to(leo);
         self.txns.truncate_to(leo);

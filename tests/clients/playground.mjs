@@ -101,7 +101,9 @@ try {
   result.acked_acks_all = Number(await text("acknowledged"));
 
   // 6. The sandbox (5 brokers × 20 partitions): cut a link, see it in the events; then play
-  //    at full speed and count animation frames for 2 s.
+  //    at full speed and count animation frames for 2 s. Focus leaves the link's button
+  //    first (Space on it would heal the link, not play), and the clock must have moved:
+  //    frames counted while paused measure nothing.
   const sandbox = lessons[lessons.length - 1];
   await page.selectOption("[data-testid=scenario]", sandbox);
   for (let i = 0; i < 20; i++) await page.click("[data-testid=step]");
@@ -111,6 +113,8 @@ try {
     el.value = "50";
     el.dispatchEvent(new Event("change", { bubbles: true }));
   });
+  await page.evaluate(() => document.activeElement && document.activeElement.blur());
+  const sandboxStart = seconds(await text("time"));
   await page.keyboard.press(" ");
   result.fps = await page.evaluate(() => new Promise((done) => {
     let frames = 0;
@@ -124,6 +128,8 @@ try {
   }));
   await page.keyboard.press(" ");
   result.sandbox_time = await text("time");
+  result.sandbox_played_ms = Math.round((seconds(result.sandbox_time) - sandboxStart) * 1000);
+  result.sandbox_link_still_cut = (await text("link-B0-B1")) === "Heal";
   result.axe.sandbox = await a11y(page);
   result.sandbox_wires = await page.$$eval("[data-testid=network] circle.wire", (cs) => cs.length);
   result.sandbox_in_flight = await text("in-flight");

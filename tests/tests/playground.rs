@@ -157,6 +157,15 @@ fn the_playground_teaches_the_acks1_failover_and_rewinds() {
         "{result}"
     );
     assert_eq!(result["link_cut"], true, "{result}");
+    // The frames are counted while the sandbox plays at full speed (speed 50: 2 s of frames
+    // play ~100 s), not while paused: before, Space went to the focused link button and
+    // healed it, and 60 fps of an idle page passed (played for real: 29.5 fps).
+    assert_eq!(result["sandbox_link_still_cut"], true, "{result}");
+    let played_ms = result["sandbox_played_ms"].as_u64().expect("played ms");
+    assert!(
+        played_ms >= 20_000,
+        "the sandbox played at full speed while frames were counted: {result}"
+    );
     let fps = result["fps"].as_f64().expect("fps");
     assert!(
         fps >= 50.0,

@@ -11,11 +11,13 @@ use wasm_bindgen::JsCast;
 use yew::prelude::*;
 
 use gloo_storage::Storage;
-use runnel_core::plugin::{PartitionRequest, PluginRecord};
-use runnel_core::replica::Acks;
 use runnel_core::sim::Party;
 
-use crate::model::{Action, BrokerView, Model, ReplicaView, Settings, Share, party_name};
+use crate::components::{
+    Cluster, Events, GroupPanel, KeysPanel, LinksPanel, LogTable, PluginPanel, ProducerPanel,
+    SettingsPanel, chosen_file,
+};
+use crate::model::{Action, Model, Share, party_name};
 
 /// Where a session survives a reload.
 const STORAGE_KEY: &str = "runnel-playground";
@@ -189,39 +191,47 @@ pub fn app() -> Html {
             m.speed,
         )
     });
-    let report = state.with(|m| m.report());
-    let brokers = state.with(|m| m.brokers());
-    let settings = state.with(|m| m.settings());
-    let parties = state.with(|m| m.parties());
-    let cut = state.with(|m| m.cut_links());
-    let slow = state.with(|m| m.slow_brokers());
-    let group = state.with(|m| m.group());
-    let timeline = state.with(|m| m.timeline());
+    // The panels' data, recomputed only when the model says they should be redrawn (at most
+    // ten times a second while playing); the network view and the clock every frame.
+    let panels = state.with(|m| m.panels_version());
     let strip_partition = use_state(|| 0u32);
+    let report = {
+        let state = state.clone();
+        use_memo(panels, move |_| state.with(|m| m.report()))
+    };
+    let brokers = {
+        let state = state.clone();
+        use_memo(panels, move |_| state.with(|m| m.brokers()))
+    };
+    let slow = {
+        let state = state.clone();
+        use_memo(panels, move |_| state.with(|m| m.slow_brokers()))
+    };
+    let group = {
+        let state = state.clone();
+        use_memo(panels, move |_| state.with(|m| m.group()))
+    };
+    let timeline = {
+        let state = state.clone();
+        use_memo(panels, move |_| state.with(|m| m.timeline()))
+    };
+    let pending = {
+        let state = state.clone();
+        use_memo(panels, move |_| state.with(|m| m.producer_pending()))
+    };
     let partitions = state.with(|m| m.scenario().config.partitions);
-    let strips = state.with(|m| m.log_strips((*strip_partition).min(partitions - 1), 12));
-    let wires = state.with(|m| m.in_flight(WIRES_MAX));
-    let pending = state.with(|m| m.producer_pending());
-    let config = state.with(|m| *m.config());
-    let produce_key = use_state(|| String::from("alice"));
-    let produce_tombstone = use_state(|| false);
-    let on_produce_key = store_value(&produce_key);
-    let on_produce_tombstone = store_checked(&produce_tombstone);
-    let on_strip_partition = {
-        let strip_partition = strip_partition.clone();
-        Callback::from(move |e: Event| {
-            if let Some(value) = event_value(&e) {
-                strip_partition.set(value.parse().unwrap_or(0));
-            }
+    let strips = {
+        let state = state.clone();
+        use_memo((panels, *strip_partition), move |(_, p)| {
+            state.with(|m| m.log_strips((*p).min(partitions - 1), 12))
         })
     };
-    let keys_text = use_state(|| String::from(KEY_SAMPLES));
-    let past_horizon = use_state(|| false);
-    let on_keys = store_value(&keys_text);
-    let on_horizon = store_checked(&past_horizon);
-    let keyed = crate::keys::parse(&keys_text);
-    let keyed_partitions = crate::keys::partitions(&keyed, 3);
-    let compacted = crate::keys::compact(&keyed, *past_horizon);
+    let settings = state.with(|m| m.settings());
+    let parties = Rc::new(state.with(|m| m.parties()));
+    let cut = Rc::new(state.with(|m| m.cut_links()));
+    let wires = state.with(|m| m.in_flight(WIRES_MAX));
+    let config = state.with(|m| *m.config());
+    let dispatcher = state.dispatcher();
     let chapters = state.with(|m| m.chapters());
     let chapter = state.with(|m| m.chapter());
     let on_export = {
@@ -250,42 +260,6 @@ pub fn app() -> Html {
                     },
                     Err(e) => import_error.set(Some(e.to_string())),
                 }
-            });
-        })
-    };
-    let plugin_result = use_state(|| None::<Result<Vec<(String, u32)>, String>>);
-    let samples = use_state(|| String::from(SAMPLES));
-    let on_samples = store_value(&samples);
-    let on_plugin = {
-        let result = plugin_result.clone();
-        let samples = samples.clone();
-        Callback::from(move |e: Event| {
-            let Some(file) = chosen_file(&e) else {
-                return;
-            };
-            let result = result.clone();
-            let records = sample_records(&samples);
-            wasm_bindgen_futures::spawn_local(async move {
-                let blob = gloo_file::Blob::from(file);
-                let outcome = match gloo_file::futures::read_as_bytes(&blob).await {
-                    Ok(wasm) => {
-                        let request = PartitionRequest {
-                            partitions: 3,
-                            records: records.iter().map(|(_, r)| r.clone()).collect(),
-                        };
-                        crate::plugin::partition(&wasm, &request)
-                            .await
-                            .map(|chosen| {
-                                records
-                                    .iter()
-                                    .map(|(line, _)| line.clone())
-                                    .zip(chosen)
-                                    .collect()
-                            })
-                    }
-                    Err(e) => Err(e.to_string()),
-                };
-                result.set(Some(outcome));
             });
         })
     };
@@ -324,46 +298,6 @@ pub fn app() -> Html {
                 }
             }
         })
-    };
-    let configure = |change: fn(Settings, String) -> Settings| {
-        let dispatcher = state.dispatcher();
-        Callback::from(move |e: Event| {
-            let value = event_checked(&e)
-                .map(|c| c.to_string())
-                .or_else(|| event_value(&e))
-                .unwrap_or_default();
-            dispatcher.dispatch(Action::Configure(change(settings, value)));
-        })
-    };
-    let on_acks = configure(|s, v| Settings {
-        acks: if v == "all" { Acks::All } else { Acks::Leader },
-        ..s
-    });
-    // The broker's own rule (core's topic_config: min.insync.replicas ≥ 1): 0 is refused.
-    let on_min_insync = configure(|s, v| Settings {
-        min_insync_replicas: runnel_core::topic_config::validate("min.insync.replicas", &v)
-            .ok()
-            .and_then(|_| v.trim().parse().ok())
-            .unwrap_or(s.min_insync_replicas),
-        ..s
-    });
-    let on_unclean = configure(|s, v| Settings {
-        unclean_leader_election: v == "true",
-        ..s
-    });
-    let on_cleanup = configure(|s, v| Settings {
-        compact: v.contains("compact"),
-        delete: v.contains("delete"),
-        ..s
-    });
-    let on_retention = configure(|s, v| Settings {
-        retention_ms: v.parse().ok(),
-        ..s
-    });
-    let cleanup_value = match (settings.compact, settings.delete) {
-        (true, true) => "compact,delete",
-        (true, false) => "compact",
-        _ => "delete",
     };
     let on_speed = {
         let dispatcher = state.dispatcher();
@@ -459,247 +393,19 @@ pub fn app() -> Html {
                 <span data-testid="time">{ format!("{:.1} s of {:.0} s", now as f64 / 1000.0, end as f64 / 1000.0) }</span>
             </section>
             { network_view(&parties, &cut, &wires, now, group.members.iter().filter(|m| m.active).map(|m| m.index).collect()) }
-            <section class="cluster">
-                { for brokers.iter().map(|b| broker_view(b, &cb, slow.iter().find(|(x, _)| *x == b.id).map(|(_, ms)| *ms))) }
-            </section>
-            <section class="logs">
-                <h3>
-                    { "Log of partition " }
-                    <select data-testid="log-partition" aria-label="partition" onchange={on_strip_partition}>
-                        { for (0..partitions).map(|p| html! {
-                            <option value={p.to_string()} selected={p == *strip_partition}>{ format!("p{p}") }</option>
-                        }) }
-                    </select>
-                    { " — the last 12 records on each replica: offset:key=record id (✝ a tombstone); ✱ marks records at or above that replica's high watermark (not committed)" }
-                </h3>
-                { for strips.iter().map(|strip| html! {
-                    <div class="strip" data-testid={format!("log-{}", strip.broker)}>
-                        <span class="who" data-testid={format!("log-start-{}", strip.broker)}>
-                            { format!("B{} · log start {} · {} records", strip.broker, strip.log_start, strip.records) }
-                        </span>
-                        { for strip.cells.iter().map(|c| html! {
-                            <span class={classes!("cell", (!c.committed).then_some("uncommitted"), c.tombstone.then_some("tombstone"))}
-                                  title={format!("offset {}, record {}", c.offset, c.id)}>
-                                { cell_text(c) }
-                            </span>
-                        }) }
-                    </div>
-                }) }
-            </section>
+            <Cluster brokers={brokers.clone()} slow={slow.clone()} dispatcher={dispatcher.clone()}/>
+            <LogTable strips={strips.clone()} partitions={partitions} partition={*strip_partition} on_partition={strip_partition.setter()}/>
             <section class="panels">
-                <fieldset class="settings">
-                    <legend>{ "Settings (replay from 0 s)" }</legend>
-                    <label>{ "acks " }
-                        <select data-testid="acks" onchange={on_acks}>
-                            <option value="1" selected={settings.acks != Acks::All}>{ "1 (leader)" }</option>
-                            <option value="all" selected={settings.acks == Acks::All}>{ "all (ISR)" }</option>
-                        </select>
-                    </label>
-                    <label>{ " min.insync.replicas " }
-                        <input data-testid="min-insync" type="number" min="1" max="5" value={settings.min_insync_replicas.to_string()} onchange={on_min_insync}/>
-                    </label>
-                    <label>
-                        <input data-testid="unclean" type="checkbox" checked={settings.unclean_leader_election} onchange={on_unclean}/>
-                        { " unclean.leader.election.enable" }
-                    </label>
-                    <label>{ " cleanup.policy " }
-                        <select data-testid="cleanup-policy" onchange={on_cleanup}>
-                            { for ["delete", "compact", "compact,delete"].into_iter().map(|v| html! {
-                                <option value={v} selected={v == cleanup_value}>{ v }</option>
-                            }) }
-                        </select>
-                    </label>
-                    <label>{ " retention.ms " }
-                        <select data-testid="retention" onchange={on_retention}>
-                            { for [("forever", None), ("5000", Some(5_000u64)), ("30000", Some(30_000)), ("604800000 (7 d)", Some(604_800_000))].into_iter().map(|(label, v)| html! {
-                                <option value={v.map_or(String::from("-1"), |v| v.to_string())} selected={v == settings.retention_ms}>{ label }</option>
-                            }) }
-                        </select>
-                    </label>
-                </fieldset>
-                <fieldset class="producer" data-testid="producer">
-                    <legend>{ "Producer" }</legend>
-                    <p>
-                        { format!("acks={} · partitioner: {} · ", acks_name(config.producer.acks),
-                            if config.producer.keys > 0 { "murmur2(key) mod partitions" } else { "no key: partitions in turn" }) }
-                        { if config.producer.keys > 0 { format!("keys k0..k{} · ", config.producer.keys - 1) } else { String::new() } }
-                        <span data-testid="pending">{ format!("{} waiting for an answer", pending.len()) }</span>
-                    </p>
-                    <ul class="pending">
-                        { for pending.iter().take(6).map(|r| html! {
-                            <li>{ format!("record {} → p{}{}{}", r.id, r.partition,
-                                r.key.as_deref().map(|k| format!(" key {k}")).unwrap_or_default(),
-                                if r.attempts > 0 { format!(", retry {}", r.attempts) } else { String::new() }) }</li>
-                        }) }
-                    </ul>
-                    <label>{ "Key " }
-                        <input data-testid="produce-key" type="text" maxlength="24" value={(*produce_key).clone()} onchange={on_produce_key}/>
-                    </label>
-                    <label>
-                        <input data-testid="produce-tombstone" type="checkbox" checked={*produce_tombstone} onchange={on_produce_tombstone}/>
-                        { " tombstone (null value)" }
-                    </label>
-                    <button data-testid="produce" onclick={cb(Action::Produce((*produce_key).clone(), *produce_tombstone))}>{ "Send" }</button>
-                    <button data-testid="compact" onclick={cb(Action::Compact)}>{ "Run the log cleaner now" }</button>
-                </fieldset>
-                <fieldset class="links">
-                    <legend>{ "Network links" }</legend>
-                    <ul>
-                        { for pairs(&parties).into_iter().map(|(a, b)| {
-                            let is_cut = cut.contains(&(a, b));
-                            let id = format!("link-{}-{}", party_name(a), party_name(b));
-                            html! {
-                                <li>
-                                    <span>{ format!("{} ↔ {}: {}", party_name(a), party_name(b), if is_cut { "cut" } else { "up" }) }</span>
-                                    if is_cut {
-                                        <button data-testid={id} aria-label={format!("Heal link {}–{}", party_name(a), party_name(b))} onclick={cb(Action::Heal(a, b))}>{ "Heal" }</button>
-                                    } else {
-                                        <button data-testid={id} aria-label={format!("Cut link {}–{}", party_name(a), party_name(b))} onclick={cb(Action::Cut(a, b))}>{ "Cut" }</button>
-                                    }
-                                </li>
-                            }
-                        }) }
-                    </ul>
-                    <button data-testid="heal-all" onclick={cb(Action::HealAll)}>{ "Heal everything" }</button>
-                </fieldset>
-                <fieldset class="group" data-testid="group">
-                    <legend>{ "Consumer group \"sim\"" }</legend>
-                    <p data-testid="group-state">
-                        { format!("{} · generation {} · {} records read, {} of them again", group.state, group.generation, group.reads, group.rereads) }
-                    </p>
-                    <ul>
-                        { for group.members.iter().map(|m| {
-                            let i = m.index;
-                            html! {
-                                <li data-testid={format!("member-{i}")}>
-                                    { format!("M{i}: {}", m.state) }
-                                    if m.active {
-                                        { format!(", generation {}, read {} · ", m.generation, m.consumed) }
-                                        { for m.positions.iter().map(|(p, at)| html! {
-                                            <span class="cell">{ format!("p{p}@{}", at.map_or(String::from("?"), |o| o.to_string())) }</span>
-                                        }) }
-                                        <button aria-label={format!("Leave the group: consumer M{i}")} onclick={cb(Action::MemberLeave(i))}>{ "Leave" }</button>
-                                        <button aria-label={format!("Crash consumer M{i}")} onclick={cb(Action::MemberCrash(i))}>{ "Crash" }</button>
-                                    } else {
-                                        <button aria-label={format!("Join the group: consumer M{i}")} onclick={cb(Action::MemberJoin(i))}>{ "Join" }</button>
-                                    }
-                                </li>
-                            }
-                        }) }
-                    </ul>
-                    <button data-testid="add-member" onclick={cb(Action::AddMember)}>{ "Add a consumer" }</button>
-                    <table class="committed" data-testid="committed">
-                        <tr><th>{ "partition" }</th><th>{ "committed" }</th><th>{ "lag" }</th></tr>
-                        { for group.committed.iter().map(|(p, at, lag)| html! {
-                            <tr><td>{ format!("p{p}") }</td><td>{ at.map_or(String::from("none"), |o| o.to_string()) }</td><td>{ lag }</td></tr>
-                        }) }
-                    </table>
-                    <button data-testid="reset-earliest" onclick={cb(Action::ResetOffsets(true))}>{ "Reset offsets to earliest" }</button>
-                    <button data-testid="reset-latest" onclick={cb(Action::ResetOffsets(false))}>{ "to latest" }</button>
-                </fieldset>
-                <fieldset class="keys">
-                    <legend>{ "Keys, partitions and compaction" }</legend>
-                    <label>{ "Records, one per line: key=value (key= is a tombstone)" }
-                        <textarea data-testid="keys-input" rows="6" onchange={on_keys} value={(*keys_text).clone()}/>
-                    </label>
-                    <ol data-testid="keys-partitions" start="0">
-                        { for keyed.iter().zip(&keyed_partitions).map(|((k, v), p)| html! {
-                            <li>{ format!("{k}={} → partition {p} of 3", v.as_deref().unwrap_or("(tombstone)")) }</li>
-                        }) }
-                    </ol>
-                    <label>
-                        <input data-testid="past-horizon" type="checkbox" checked={*past_horizon} onchange={on_horizon}/>
-                        { format!(" the delete horizon has passed (delete.retention.ms = {} ms)", crate::keys::DELETE_RETENTION_MS) }
-                    </label>
-                    { match &compacted {
-                        Ok((before, after)) => html! {
-                            <>
-                                <p>{ "The log, one batch per record: " }
-                                    { for before.iter().map(|s| html! { <span class="cell">{ shown(s) }</span> }) }
-                                </p>
-                                <p data-testid="compacted">{ "After compaction: " }
-                                    { for after.iter().map(|s| html! { <span class="cell">{ shown(s) }</span> }) }
-                                </p>
-                            </>
-                        },
-                        Err(e) => html! { <p>{ format!("compaction failed: {e}") }</p> },
-                    } }
-                </fieldset>
-                <fieldset class="plugin">
-                    <legend>{ "Try a partitioner plugin (.wasm) on 3 partitions" }</legend>
-                    <label>{ "Sample records, one per line: key,value[,region]" }
-                        <textarea data-testid="plugin-samples" rows="4" onchange={on_samples} value={(*samples).clone()}/>
-                    </label>
-                    <label>{ "Plugin " }
-                        <input data-testid="plugin-file" type="file" accept=".wasm" onchange={on_plugin}/>
-                    </label>
-                    { match &*plugin_result {
-                        None => html! {},
-                        Some(Err(e)) => html! { <p data-testid="plugin-error">{ format!("refused: {e}") }</p> },
-                        Some(Ok(rows)) => html! {
-                            <ol data-testid="plugin-result">
-                                { for rows.iter().map(|(line, p)| html! { <li>{ format!("{line} → partition {p}") }</li> }) }
-                            </ol>
-                        },
-                    } }
-                </fieldset>
-                <fieldset class="timeline">
-                    <legend>{ "Events" }</legend>
-                    <ol data-testid="timeline">
-                        { for timeline.iter().map(|line| html! { <li><code>{ line }</code></li> }) }
-                    </ol>
-                </fieldset>
+                <SettingsPanel settings={settings} dispatcher={dispatcher.clone()}/>
+                <ProducerPanel pending={pending.clone()} config={config} dispatcher={dispatcher.clone()}/>
+                <LinksPanel parties={parties.clone()} cut={cut.clone()} dispatcher={dispatcher.clone()}/>
+                <GroupPanel group={group.clone()} dispatcher={dispatcher.clone()}/>
+                <KeysPanel/>
+                <PluginPanel/>
+                <Events lines={timeline.clone()}/>
             </section>
         </main>
     }
-}
-
-/// The value of the text input, textarea or select that sent `e`.
-fn event_value(e: &Event) -> Option<String> {
-    e.target_dyn_into::<web_sys::HtmlInputElement>()
-        .map(|i| i.value())
-        .or_else(|| {
-            e.target_dyn_into::<web_sys::HtmlTextAreaElement>()
-                .map(|a| a.value())
-        })
-        .or_else(|| {
-            e.target_dyn_into::<web_sys::HtmlSelectElement>()
-                .map(|s| s.value())
-        })
-}
-
-/// Whether the checkbox that sent `e` is checked (`None` if it is not a checkbox).
-fn event_checked(e: &Event) -> Option<bool> {
-    e.target_dyn_into::<web_sys::HtmlInputElement>()
-        .filter(|i| i.type_() == "checkbox")
-        .map(|i| i.checked())
-}
-
-/// A callback that keeps `state` equal to the sender's text.
-fn store_value(state: &UseStateHandle<String>) -> Callback<Event> {
-    let state = state.clone();
-    Callback::from(move |e: Event| {
-        if let Some(value) = event_value(&e) {
-            state.set(value);
-        }
-    })
-}
-
-/// A callback that keeps `state` equal to the sending checkbox.
-fn store_checked(state: &UseStateHandle<bool>) -> Callback<Event> {
-    let state = state.clone();
-    Callback::from(move |e: Event| {
-        if let Some(checked) = event_checked(&e) {
-            state.set(checked);
-        }
-    })
-}
-
-/// The file chosen in the file input that sent `e`.
-fn chosen_file(e: &Event) -> Option<web_sys::File> {
-    e.target_dyn_into::<web_sys::HtmlInputElement>()
-        .and_then(|i| i.files())
-        .and_then(|f| f.get(0))
 }
 
 /// Offers `text` as a file download named `name`.
@@ -714,23 +420,6 @@ fn download(name: &str, text: &str) {
         anchor.click();
     }
 }
-
-/// The keys lesson's sample records.
-const KEY_SAMPLES: &str = "a=a1\nb=b1\na=a2\nc=c1\nb=\na=a3";
-
-/// A record of the keys lesson as `offset:key=value` (✝ for a tombstone).
-fn shown(s: &crate::keys::Shown) -> String {
-    format!(
-        "{}:{}={}",
-        s.offset,
-        s.key,
-        s.value.as_deref().unwrap_or("✝")
-    )
-}
-
-/// The plugin panel's sample records.
-const SAMPLES: &str =
-    "order-1,{\"region\":\"eu\"}\norder-2,{\"region\":\"us\"}\norder-3,{},ap\norder-4,{}";
 
 /// The lessons by topic, in the order each topic first appears, with their indexes: what the
 /// picker shows as option groups, so a newcomer sees five subjects, not 25 names.
@@ -761,61 +450,8 @@ fn lesson_group(name: &str) -> &'static str {
     }
 }
 
-/// Sample lines as records: `key,value[,region header]`.
-fn sample_records(text: &str) -> Vec<(String, PluginRecord)> {
-    text.lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|line| {
-            let mut fields = line.splitn(2, ',');
-            let key = fields.next().unwrap_or_default();
-            let rest = fields.next().unwrap_or_default();
-            let (value, region) = match rest.rsplit_once(',') {
-                Some((v, r)) if !r.contains(['{', '}', '"']) => (v, Some(r)),
-                _ => (rest, None),
-            };
-            let record = PluginRecord {
-                key: Some(key.as_bytes().to_vec()),
-                value: Some(value.as_bytes().to_vec()),
-                headers: region
-                    .map(|r| vec![("region".to_string(), Some(r.trim().as_bytes().to_vec()))])
-                    .unwrap_or_default(),
-                timestamp: 0,
-            };
-            (line.to_string(), record)
-        })
-        .collect()
-}
-
 /// Wires the network view draws at most.
 const WIRES_MAX: usize = 300;
-
-/// A log strip cell: `offset:key=id`, ✝ for a tombstone, ✱ above the HW.
-fn cell_text(c: &crate::model::LogCell) -> String {
-    let key = c
-        .key
-        .as_deref()
-        .map(|k| format!("{k}="))
-        .unwrap_or_default();
-    let value = if c.tombstone {
-        String::from("✝")
-    } else {
-        c.id.to_string()
-    };
-    format!(
-        "{}:{key}{value}{}",
-        c.offset,
-        if c.committed { "" } else { "✱" }
-    )
-}
-
-/// `acks` as Kafka writes it.
-fn acks_name(acks: Acks) -> &'static str {
-    match acks {
-        Acks::None => "0",
-        Acks::Leader => "1",
-        Acks::All => "all",
-    }
-}
 
 /// The network view's size.
 const NETWORK_WIDTH: f64 = 640.0;
@@ -1017,165 +653,10 @@ fn short_name(p: Party) -> String {
     }
 }
 
-/// Every unordered pair of parties that talk in Kafka, smaller first: at least one side is a
-/// broker (clients talk only to brokers, the controller quorum only to brokers), so there is
-/// no quorum↔producer link to cut that would cut nothing.
-fn pairs(parties: &[Party]) -> Vec<(Party, Party)> {
-    let mut out = Vec::new();
-    for (i, a) in parties.iter().enumerate() {
-        for b in &parties[i + 1..] {
-            if matches!(a, Party::Broker(_)) || matches!(b, Party::Broker(_)) {
-                out.push(((*a).min(*b), (*a).max(*b)));
-            }
-        }
-    }
-    out
-}
-
-/// One replica's line on its broker's card: role, LEO, HW and leader epoch. A replica that
-/// still acts as leader after the controller moved leadership away says so (split brain:
-/// it can take acks=1 writes the new leader never sees).
-fn replica_line(r: &ReplicaView) -> String {
-    let role = if r.leader {
-        "leader"
-    } else if r.acts_as_leader {
-        "stale leader (deposed, has not heard)"
-    } else if r.in_sync {
-        "in ISR"
-    } else {
-        "out of ISR"
-    };
-    format!(
-        "p{} {role} · LEO {} · HW {} · epoch {}",
-        r.partition, r.leo, r.hw, r.epoch
-    )
-}
-
-/// A broker card's accessible name: what the card draws, in words (a screen reader does not
-/// read the text inside an `role="img"` drawing), so "broker 0 up" alone hid every replica.
-fn broker_summary(b: &BrokerView, status: &str) -> String {
-    let replicas: Vec<String> = b.replicas.iter().map(replica_line).collect();
-    if replicas.is_empty() {
-        format!("broker {} {status}", b.id)
-    } else {
-        format!("broker {} {status}: {}", b.id, replicas.join("; "))
-    }
-}
-
-/// One broker: its state in words, its replicas, kill, restart and slow.
-fn broker_view(
-    b: &BrokerView,
-    cb: &dyn Fn(Action) -> Callback<MouseEvent>,
-    slow: Option<u64>,
-) -> Html {
-    let status = if b.down {
-        "down"
-    } else if b.live {
-        "up"
-    } else {
-        "fenced"
-    };
-    let height = 40 + 22 * b.replicas.len();
-    html! {
-        <article class={classes!("broker", status)} data-testid={format!("broker-{}", b.id)}>
-            <svg viewBox={format!("0 0 320 {height}")} width="320" height={height.to_string()} role="img" aria-label={broker_summary(b, status)}>
-                <rect x="1" y="1" width="318" height={(height - 2).to_string()} rx="8" class="box"/>
-                <text x="10" y="22" class="title">{ format!("broker {} — {status}", b.id) }</text>
-                { for b.replicas.iter().enumerate().map(|(i, r)| {
-                    let y = 44 + 22 * i;
-                    html! {
-                        <text x="10" y={y.to_string()} class={classes!("replica", r.leader.then_some("leader"))}
-                              data-testid={format!("replica-{}-{}", b.id, r.partition)}>
-                            { replica_line(r) }
-                        </text>
-                    }
-                }) }
-            </svg>
-            <div>
-                if b.down {
-                    <button data-testid={format!("restart-{}", b.id)} aria-label={format!("Restart broker {}", b.id)} onclick={cb(Action::Restart(b.id))}>{ "Restart" }</button>
-                } else {
-                    <button data-testid={format!("kill-{}", b.id)} aria-label={format!("Kill broker {}", b.id)} onclick={cb(Action::Kill(b.id))}>{ "Kill" }</button>
-                }
-                if let Some(ms) = slow {
-                    <button data-testid={format!("fast-{}", b.id)} aria-label={format!("Slowed {ms} ms: speed up broker {}", b.id)} onclick={cb(Action::Slow(b.id, 0))}>{ format!("Slowed {ms} ms: speed up") }</button>
-                } else {
-                    <button data-testid={format!("slow-{}", b.id)} aria-label={format!("Slow by 300 ms: broker {}", b.id)} onclick={cb(Action::Slow(b.id, 300))}>{ "Slow by 300 ms" }</button>
-                }
-            </div>
-        </article>
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// The card's accessible name carries each replica's role, LEO, HW and epoch (issue 17:
-    /// it was "broker 0 down" alone).
-    #[test]
-    fn a_broker_cards_name_says_what_it_draws() {
-        let replica = |partition, leader, in_sync| ReplicaView {
-            partition,
-            broker: 1,
-            leader,
-            acts_as_leader: leader,
-            in_sync,
-            leo: 12,
-            hw: 10,
-            epoch: 3,
-        };
-        let b = BrokerView {
-            id: 1,
-            down: false,
-            live: true,
-            replicas: vec![replica(0, true, true), replica(1, false, false)],
-        };
-        assert_eq!(
-            broker_summary(&b, "up"),
-            "broker 1 up: p0 leader · LEO 12 · HW 10 · epoch 3; p1 out of ISR · LEO 12 · HW 10 · epoch 3"
-        );
-        let empty = BrokerView {
-            replicas: Vec::new(),
-            ..b
-        };
-        assert_eq!(broker_summary(&empty, "fenced"), "broker 1 fenced");
-        // Split brain: the controller moved leadership away, the replica still leads.
-        let deposed = ReplicaView {
-            acts_as_leader: true,
-            ..replica(2, false, false)
-        };
-        assert_eq!(
-            replica_line(&deposed),
-            "p2 stale leader (deposed, has not heard) · LEO 12 · HW 10 · epoch 3"
-        );
-    }
-
-    /// Only links that carry messages in Kafka can be cut (issue 17: quorum↔producer was
-    /// offered and did nothing).
-    #[test]
-    fn only_links_with_a_broker_are_offered() {
-        let parties = [
-            Party::Quorum,
-            Party::Broker(0),
-            Party::Broker(1),
-            Party::Producer,
-        ];
-        let names: Vec<String> = pairs(&parties)
-            .into_iter()
-            .map(|(a, b)| format!("{}-{}", party_name(a), party_name(b)))
-            .collect();
-        assert_eq!(
-            names,
-            [
-                "quorum-B0",
-                "quorum-B1",
-                "B0-B1",
-                "B0-producer",
-                "B1-producer"
-            ]
-        );
-    }
+    use crate::components::pairs;
 
     /// Issue 17, item 4: with 3 brokers (the lessons) or 5 (the sandbox), no straight link
     /// between two parties passes through a broker that is neither of them.
@@ -1248,19 +729,5 @@ mod tests {
         assert_eq!(listed, lessons.len(), "every lesson in one group");
         assert_eq!(groups[0].0, "Partitions and consumer groups");
         assert_eq!(groups.last().map(|g| g.0), Some("Sandbox"));
-    }
-
-    #[test]
-    fn sample_lines_become_records() {
-        let records = sample_records(SAMPLES);
-        assert_eq!(records.len(), 4);
-        assert_eq!(
-            records[0].1.value.as_deref(),
-            Some(&br#"{"region":"eu"}"#[..])
-        );
-        assert_eq!(records[0].1.header("region"), None);
-        assert_eq!(records[2].1.value.as_deref(), Some(&b"{}"[..]));
-        assert_eq!(records[2].1.header("region"), Some(&b"ap"[..]));
-        assert_eq!(records[3].1.key.as_deref(), Some(&b"order-4"[..]));
     }
 }

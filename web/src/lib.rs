@@ -7,7 +7,9 @@
 //! leader epochs move, with the lesson's numbers (records sent, acknowledged, lost) live.
 //!
 //! - `model`: the state and its reducer, browser-free and tested natively.
-//! - `app`: the Yew components and the effect hooks (animation clock, keyboard, session).
+//! - `app`: the page (lesson text, counters, time controls, network view) and the effect
+//!   hooks (animation clock, keyboard, session).
+//! - `components`: the panels as Yew function components, one `Props` struct each.
 //! - `keys`: the keys-and-compaction lesson over the core's partitioner and compaction.
 //! - `plugin`: runs a partitioner plugin's `.wasm` in the browser's WebAssembly engine with the
 //!   broker's plugin ABI.
@@ -16,6 +18,7 @@
 //! admin port at `/`.
 
 pub mod app;
+pub mod components;
 pub mod keys;
 pub mod model;
 pub mod plugin;

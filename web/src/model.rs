@@ -257,7 +257,17 @@ pub struct Model {
     pub playing: bool,
     /// Virtual ms per real ms.
     pub speed: f64,
+    /// Bumped whenever the panels should be redrawn ([`Model::panels_version`]).
+    panels_version: u64,
+    /// Real ms played since the panels were last redrawn.
+    panels_age_ms: f64,
 }
+
+/// While playing, the panels (broker cards, counters, log table, group, events) are redrawn
+/// at most this often, in real ms; the network animation and the clock every frame. At full
+/// speed a frame is 0.8 s of simulated time, and redrawing ~700 elements each one cost more
+/// than the frame (29.5 fps in the 5 × 20 sandbox); paused, every action redraws them.
+pub const PANELS_REFRESH_MS: f64 = 100.0;
 
 impl Default for Model {
     fn default() -> Self {
@@ -281,6 +291,8 @@ impl Model {
             sim: Sim::new(SimConfig::default()),
             playing: false,
             speed: 2.0,
+            panels_version: 0,
+            panels_age_ms: 0.0,
         };
         model.replay(0);
         model
@@ -348,13 +360,38 @@ impl Model {
         &self.user_faults
     }
 
-    /// Counts so far (sent, acknowledged, lost...).
-    pub fn report(&mut self) -> Report {
-        self.sim.report()
+    /// Counts so far (sent, acknowledged, lost...), cheap enough for every frame: the
+    /// simulator's counts without its whole-log replica checks.
+    pub fn report(&self) -> Report {
+        self.sim.counts()
+    }
+
+    /// Which state the panels show: it changes with every action but the animation clock's
+    /// ticks, and with those at most every [`PANELS_REFRESH_MS`] of real time and when
+    /// playing stops. The view recomputes the panels only when it changes.
+    pub fn panels_version(&self) -> u64 {
+        self.panels_version
     }
 
     /// Applies one action.
     pub fn apply(&mut self, action: Action) {
+        let tick = matches!(action, Action::Tick(_));
+        // Kept across a lesson change or a load, which replace the whole model: a version
+        // seen before must never name another state.
+        let (version, mut age_ms) = (self.panels_version, self.panels_age_ms);
+        if let Action::Tick(real_ms) = action {
+            age_ms += real_ms.max(0.0);
+        }
+        self.apply_action(action);
+        (self.panels_version, self.panels_age_ms) =
+            if !tick || !self.playing || age_ms >= PANELS_REFRESH_MS {
+                (version + 1, 0.0)
+            } else {
+                (version, age_ms)
+            };
+    }
+
+    fn apply_action(&mut self, action: Action) {
         match action {
             Action::Play => self.playing = !self.finished(),
             Action::Pause => self.playing = false,
@@ -985,7 +1022,7 @@ mod tests {
         );
         let decoded = Share::decode(&text).expect("decodes");
         assert_eq!(decoded, share);
-        let mut again = Model::from_share(&decoded).expect("a lesson");
+        let again = Model::from_share(&decoded).expect("a lesson");
         assert_eq!(again.now_ms(), model.now_ms());
         assert_eq!(again.report(), model.report());
         assert_eq!(again.brokers(), model.brokers());
@@ -1279,6 +1316,36 @@ mod tests {
                 assert!(follower_last < last.offset, "B{b} is behind the leader");
             }
         }
+    }
+
+    /// While playing, the panels are redrawn at most every [`PANELS_REFRESH_MS`] of real time
+    /// (the clock and the network every frame); every other action, and the end of playback,
+    /// redraws them; a new lesson never reuses a version.
+    #[test]
+    fn panels_refresh_ten_times_a_second_while_playing_and_on_every_action() {
+        let mut model = Model::new(index("acks1-failover"));
+        let v0 = model.panels_version();
+        model.apply(Action::Play);
+        let v1 = model.panels_version();
+        assert!(v1 > v0, "an action redraws");
+        let mut versions = Vec::new();
+        for _ in 0..30 {
+            model.apply(Action::Tick(17.0));
+            versions.push(model.panels_version());
+        }
+        versions.dedup();
+        // 30 frames of 17 ms: five redraws, each after six frames (102 ms).
+        assert_eq!(versions, [v1, v1 + 1, v1 + 2, v1 + 3, v1 + 4, v1 + 5]);
+        model.apply(Action::Pause);
+        let paused = model.panels_version();
+        assert_eq!(paused, v1 + 6);
+        model.apply(Action::Tick(16.0));
+        assert_eq!(model.panels_version(), paused + 1, "paused, a tick redraws");
+        model.apply(Action::Select(index("kip101-leader-epoch")));
+        assert!(
+            model.panels_version() > paused + 1,
+            "a new lesson is a new version"
+        );
     }
 
     #[test]

@@ -1,0 +1,96 @@
+//! The settings a learner may change (acks, min.insync.replicas, unclean election, cleanup
+//! policy, retention): each replays the lesson from time 0 with the new value.
+
+use runnel_core::replica::Acks;
+use yew::prelude::*;
+
+use super::{event_checked, event_value};
+use crate::app::State;
+use crate::model::{Action, Settings};
+
+/// What the settings panel shows and changes.
+#[derive(Properties, PartialEq)]
+pub struct SettingsPanelProps {
+    /// The settings in force.
+    pub settings: Settings,
+    /// The playground's reducer.
+    pub dispatcher: UseReducerDispatcher<State>,
+}
+
+/// The settings panel.
+#[function_component(SettingsPanel)]
+pub fn settings_panel(props: &SettingsPanelProps) -> Html {
+    let settings = props.settings;
+    let configure = |change: fn(Settings, String) -> Settings| {
+        let dispatcher = props.dispatcher.clone();
+        Callback::from(move |e: Event| {
+            let value = event_checked(&e)
+                .map(|c| c.to_string())
+                .or_else(|| event_value(&e))
+                .unwrap_or_default();
+            dispatcher.dispatch(Action::Configure(change(settings, value)));
+        })
+    };
+    let on_acks = configure(|s, v| Settings {
+        acks: if v == "all" { Acks::All } else { Acks::Leader },
+        ..s
+    });
+    // The broker's own rule (core's topic_config: min.insync.replicas ≥ 1): 0 is refused.
+    let on_min_insync = configure(|s, v| Settings {
+        min_insync_replicas: runnel_core::topic_config::validate("min.insync.replicas", &v)
+            .ok()
+            .and_then(|_| v.trim().parse().ok())
+            .unwrap_or(s.min_insync_replicas),
+        ..s
+    });
+    let on_unclean = configure(|s, v| Settings {
+        unclean_leader_election: v == "true",
+        ..s
+    });
+    let on_cleanup = configure(|s, v| Settings {
+        compact: v.contains("compact"),
+        delete: v.contains("delete"),
+        ..s
+    });
+    let on_retention = configure(|s, v| Settings {
+        retention_ms: v.parse().ok(),
+        ..s
+    });
+    let cleanup_value = match (settings.compact, settings.delete) {
+        (true, true) => "compact,delete",
+        (true, false) => "compact",
+        _ => "delete",
+    };
+    html! {
+        <fieldset class="settings">
+            <legend>{ "Settings (replay from 0 s)" }</legend>
+            <label>{ "acks " }
+                <select data-testid="acks" onchange={on_acks}>
+                    <option value="1" selected={settings.acks != Acks::All}>{ "1 (leader)" }</option>
+                    <option value="all" selected={settings.acks == Acks::All}>{ "all (ISR)" }</option>
+                </select>
+            </label>
+            <label>{ " min.insync.replicas " }
+                <input data-testid="min-insync" type="number" min="1" max="5" value={settings.min_insync_replicas.to_string()} onchange={on_min_insync}/>
+            </label>
+            <label>
+                <input data-testid="unclean" type="checkbox" checked={settings.unclean_leader_election} onchange={on_unclean}/>
+                { " unclean.leader.election.enable" }
+            </label>
+            <label>{ " cleanup.policy " }
+                <select data-testid="cleanup-policy" onchange={on_cleanup}>
+                    { for ["delete", "compact", "compact,delete"].into_iter().map(|v| html! {
+                        <option value={v} selected={v == cleanup_value}>{ v }</option>
+                    }) }
+                </select>
+            </label>
+            <label>{ " retention.ms " }
+                <select data-testid="retention" onchange={on_retention}>
+                    { for [("forever", None), ("5000", Some(5_000u64)), ("30000", Some(30_000)), ("604800000 (7 d)", Some(604_800_000))].into_iter().map(|(label, v)| html! {
+                        <option value={v.map_or(String::from("-1"), |v| v.to_string())} selected={v == settings.retention_ms}>{ label }</option>
+                    }) }
+                </select>
+            </label>
+        </fieldset>
+    }
+}
