@@ -266,6 +266,39 @@ try {
   for (const id of ["sent", "acknowledged", "refused", "failed", "pending", "committed", "at-risk", "lost"]) {
     result.min_insync_counts[id] = Number(await text(id));
   }
+  // 16c. The issue's other steps, as a learner takes them with the time slider.
+  const seek = async (ms) => page.$eval("[data-testid=scrub]", (el, ms) => {
+    el.value = String(ms);
+    el.dispatchEvent(new Event("change", { bubbles: true }));
+  }, ms);
+  const counts = async () => {
+    const c = {};
+    for (const id of ["sent", "acknowledged", "refused", "failed", "pending", "committed", "at-risk", "lost"]) {
+      c[id] = Number(await text(id));
+    }
+    return c;
+  };
+  await page.selectOption("[data-testid=scenario]", ACKS1);
+  result.acks1_counts = {};
+  for (const ms of [2000, 7000]) {
+    await seek(ms);
+    result.acks1_counts[ms] = await counts();
+  }
+  await page.click("[data-testid=end]");
+  result.acks1_counts.end = await counts();
+  await page.selectOption("[data-testid=scenario]", "kip101-leader-epoch");
+  await seek(5200);
+  result.kip101_counts = await counts();
+  // np4 at 7 s: the deposed leader still believes it leads, beside the elected one.
+  await page.selectOption("[data-testid=scenario]", "np4-leader-cut-from-quorum");
+  await seek(7000);
+  result.np4_p0 = [];
+  for (const b of [0, 1, 2]) {
+    const t = await page.textContent(`[data-testid=replica-${b}-0]`).catch(() => null);
+    if (t) result.np4_p0.push([b, t.trim()]);
+  }
+  await page.selectOption("[data-testid=scenario]", "acks-all-min-insync-2");
+  await seek(13500);
   // A killed broker and a slowed one show their other buttons.
   await page.click("[data-testid=slow-1]");
   await page.click("[data-testid=kill-2]");
