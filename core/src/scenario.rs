@@ -343,8 +343,11 @@ pub fn library() -> Vec<Scenario> {
             Acks::Leader,
             "Network partition 4: the leader cannot reach the quorum (acks=1)",
             "The controller fences the old leader and elects broker 1, but the old leader does \
-             not know and keeps acknowledging acks=1 writes until its followers leave and it \
-             cannot shrink its ISR. When it rejoins it truncates: those writes are lost.",
+             not know. acks=1 waits for the leader's own write only (Kafka checks the ISR \
+             against min.insync.replicas for acks=all alone), so neither its followers leaving \
+             nor its failed ISR shrink stops it: it acknowledges every write the producer sends \
+             it until the producer's next metadata refresh (metadata.max.age.ms, 5 s here) \
+             names broker 1. When it rejoins it truncates: those writes are lost.",
         ),
         (
             "np4-leader-cut-from-quorum-acks-all",
@@ -378,9 +381,10 @@ pub fn library() -> Vec<Scenario> {
     all.push(Scenario {
         name: "np6-leader-isolated",
         title: "Network partition 6: the leader is cut from everything but the producer (acks=1)",
-        lesson: "A new leader is elected; the old one acknowledges acks=1 writes for a while \
-                 (split brain) until it gives up on shrinking its ISR. Those writes are lost \
-                 when it rejoins and truncates.",
+        lesson: "A new leader is elected; the old one still acknowledges acks=1 writes (split \
+                 brain): acks=1 needs no follower, and its failed ISR shrink does not stop \
+                 them. They stop when the producer's metadata refresh names the new leader, and \
+                 are lost when the old leader rejoins and truncates.",
         config: base(Acks::Leader, 1, false, 12_000),
         faults: cut_all(B0, &[B1, B2, Q], 3_000)
             .into_iter()

@@ -203,7 +203,7 @@ try {
   result.zed_partitions = [];
   for (const p of [0, 1, 2]) {
     await page.selectOption("[data-testid=log-partition]", String(p));
-    const strips = await page.$$eval(".strip", (ss) => ss.map((s) => s.textContent));
+    const strips = await page.$$eval("[data-testid=log-table] tr[data-testid]", (ss) => ss.map((s) => s.textContent));
     if (strips.length === 3 && strips.every((t) => t.includes(":zed="))) result.zed_partitions.push(p);
   }
   await page.selectOption("[data-testid=scenario]", "compaction");
@@ -296,6 +296,13 @@ try {
   for (const b of [0, 1, 2]) {
     const t = await page.textContent(`[data-testid=replica-${b}-0]`).catch(() => null);
     if (t) result.np4_p0.push([b, t.trim()]);
+  }
+  // The log table lines the two leaders' records up by offset: B0's writes since the
+  // election are marked diverged, beside B1's at the same offsets.
+  await page.selectOption("[data-testid=log-partition]", "0");
+  result.np4_log = {};
+  for (const b of [0, 1]) {
+    result.np4_log[b] = await page.$$eval(`[data-testid=log-${b}] td`, (tds) => tds.map((td) => [td.className, td.textContent]));
   }
   await page.selectOption("[data-testid=scenario]", "acks-all-min-insync-2");
   await seek(13500);

@@ -314,8 +314,22 @@ fn the_playground_teaches_the_acks1_failover_and_rewinds() {
         .map(|k| c[k].as_u64().unwrap_or(u64::MAX))
     };
     let (acks1, end) = (&result["acks1_counts"], &result["acks1_counts"]["end"]);
-    for c in [&acks1["2000"], &acks1["7000"], end, &result["kip101_counts"]] {
-        let [sent, acked, refused, failed, pending, committed, at_risk, lost] = counts_of(c);
+    for c in [
+        &acks1["2000"],
+        &acks1["7000"],
+        end,
+        &result["kip101_counts"],
+    ] {
+        let [
+            sent,
+            acked,
+            refused,
+            failed,
+            pending,
+            committed,
+            at_risk,
+            lost,
+        ] = counts_of(c);
         assert_eq!(sent, acked + refused + failed + pending, "{c}");
         assert_eq!(acked, committed + at_risk + lost, "{c}");
     }
@@ -334,7 +348,11 @@ fn the_playground_teaches_the_acks1_failover_and_rewinds() {
     );
     // kip101-leader-epoch at 5.2 s: records the new leader has not yet confirmed are at risk,
     // not lost (it showed 20 lost, then 0).
-    assert_eq!(result["kip101_counts"]["lost"].as_u64(), Some(0), "{result}");
+    assert_eq!(
+        result["kip101_counts"]["lost"].as_u64(),
+        Some(0),
+        "{result}"
+    );
     // np4 at 7 s: two brokers each believe they lead partition 0, each with its epoch.
     let np4 = result["np4_p0"].as_array().expect("np4 replicas");
     let leading: Vec<&str> = np4
@@ -348,5 +366,32 @@ fn the_playground_teaches_the_acks1_failover_and_rewinds() {
         .filter_map(|t| t.rsplit("epoch ").next())
         .collect();
     assert_ne!(epochs[0], epochs[1], "each with its own epoch: {result}");
+    // ...and in the log table, B0's diverged records sit in the same columns as B1's.
+    let row = |b: &str| -> Vec<(String, String)> {
+        result["np4_log"][b]
+            .as_array()
+            .map(|tds| {
+                tds.iter()
+                    .map(|td| {
+                        let text = |i: usize| td[i].as_str().unwrap_or_default().to_string();
+                        (text(0), text(1))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let (b0, b1) = (row("0"), row("1"));
+    assert_eq!(b0.len(), b1.len(), "one column per offset: {result}");
+    let side_by_side = b0
+        .iter()
+        .zip(&b1)
+        .filter(|((class0, text0), (class1, text1))| {
+            let offset = |t: &str| t.split(':').next().map(str::to_string);
+            class0.contains("diverged")
+                && !class1.contains("diverged")
+                && text0.ends_with('≠')
+                && offset(text0) == offset(text1)
+        });
+    assert!(side_by_side.count() > 0, "{result}");
     assert_eq!(result["errors"], serde_json::json!([]), "no page errors");
 }

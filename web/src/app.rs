@@ -220,10 +220,10 @@ pub fn app() -> Html {
         use_memo(panels, move |_| state.with(|m| m.producer_pending()))
     };
     let partitions = state.with(|m| m.scenario().config.partitions);
-    let strips = {
+    let log_table = {
         let state = state.clone();
         use_memo((panels, *strip_partition), move |(_, p)| {
-            state.with(|m| m.log_strips((*p).min(partitions - 1), 12))
+            state.with(|m| m.log_table((*p).min(partitions - 1), LOG_TABLE_COLUMNS))
         })
     };
     let settings = state.with(|m| m.settings());
@@ -394,7 +394,7 @@ pub fn app() -> Html {
             </section>
             { network_view(&parties, &cut, &wires, now, group.members.iter().filter(|m| m.active).map(|m| m.index).collect()) }
             <Cluster brokers={brokers.clone()} slow={slow.clone()} dispatcher={dispatcher.clone()}/>
-            <LogTable strips={strips.clone()} partitions={partitions} partition={*strip_partition} on_partition={strip_partition.setter()}/>
+            <LogTable table={log_table.clone()} partitions={partitions} partition={*strip_partition} on_partition={strip_partition.setter()}/>
             <section class="panels">
                 <SettingsPanel settings={settings} dispatcher={dispatcher.clone()}/>
                 <ProducerPanel pending={pending.clone()} config={config} dispatcher={dispatcher.clone()}/>
@@ -449,6 +449,9 @@ fn lesson_group(name: &str) -> &'static str {
         _ => "Leaders, epochs and truncation",
     }
 }
+
+/// Offsets the log table shows.
+const LOG_TABLE_COLUMNS: usize = 12;
 
 /// Wires the network view draws at most.
 const WIRES_MAX: usize = 300;

@@ -6,6 +6,8 @@
 //! faults from the start to the chosen time (the simulator is deterministic), so the earlier
 //! state is exactly what was shown before; forking also forgets the user's later faults.
 
+use std::collections::BTreeMap;
+
 use runnel_core::replica::{Acks, BrokerId};
 use runnel_core::scenario::{Scenario, library};
 use runnel_core::sim::{
@@ -205,7 +207,7 @@ pub struct ReplicaView {
     pub epoch: i32,
 }
 
-/// One record in a log strip.
+/// One record in the log table.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LogCell {
     /// Its offset.
@@ -216,21 +218,46 @@ pub struct LogCell {
     pub key: Option<String>,
     /// A null value (a delete marker in a compacted topic).
     pub tombstone: bool,
-    /// Below the replica's high watermark.
+    /// Committed: below the partition leader's high watermark, and the leader's record at
+    /// this offset (committed is the leader's HW, not this replica's: a follower learns the HW
+    /// a fetch later).
     pub committed: bool,
+    /// The leader holds another record at this offset: this one will be truncated away (a
+    /// deposed leader's writes in a split brain, a follower's tail after an unclean election).
+    pub diverged: bool,
 }
 
-/// One replica's log strip.
+/// One replica's row of the log table.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Strip {
     /// The replica's broker.
     pub broker: BrokerId,
+    /// Whether it is the partition's leader (by the controller).
+    pub leader: bool,
     /// The first offset still in its log.
     pub log_start: i64,
     /// Records in its log (at or above the log start, some removed by compaction).
     pub records: usize,
-    /// The last records.
-    pub cells: Vec<LogCell>,
+    /// Its high watermark.
+    pub hw: i64,
+    /// Its log end offset.
+    pub leo: i64,
+    /// One per column of the table ([`LogTableView::offsets`]): the record this replica holds
+    /// at that offset, or none (past its end, before its start, or compacted away).
+    pub cells: Vec<Option<LogCell>>,
+}
+
+/// The log table: one row per replica, one column per offset, aligned so the same offset
+/// sits in the same column on every replica (RaftScope's layout), centred on the leader's high
+/// watermark when the uncommitted tail is long.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LogTableView {
+    /// The columns' offsets, ascending and consecutive.
+    pub offsets: Vec<i64>,
+    /// The leader's high watermark, when the partition has a leader.
+    pub leader_hw: Option<i64>,
+    /// One row per replica, in the partition's replica order.
+    pub rows: Vec<Strip>,
 }
 
 /// One broker as the views draw it.
@@ -519,19 +546,25 @@ impl Model {
             .collect()
     }
 
-    /// The last `n` records of `partition` on each of its replicas: (broker, records).
-    pub fn log_strips(&self, partition: u32, n: usize) -> Vec<Strip> {
+    /// The log table of `partition` with `columns` offsets (at least 1): every replica's
+    /// records aligned by offset. When a replica holds another record than the leader at some
+    /// offset (a deposed leader's writes, an unclean election), the window starts just before
+    /// the first such offset, so the diverging records sit side by side. Otherwise it ends at
+    /// the longest log's end, or is centred on the leader's HW when the uncommitted tail is
+    /// longer than half the window.
+    pub fn log_table(&self, partition: u32, columns: usize) -> LogTableView {
         use runnel_core::batch::{NoCodec, batches};
         let Some(state) = self.sim.controller().partition(partition) else {
-            return Vec::new();
+            return LogTableView::default();
         };
-        state
+        let columns = columns.max(1) as i64;
+        // Each replica's whole log as (offset, cell) before the window is chosen.
+        let logs: Vec<(BrokerId, &runnel_core::replica::Replica, Vec<LogCell>)> = state
             .replicas
             .iter()
             .filter_map(|&broker| {
                 let replica = self.sim.replica(broker, partition)?;
-                let (leo, hw) = (replica.log_end_offset(), replica.high_watermark());
-                let bytes = replica.read_all(leo);
+                let bytes = replica.read_all(replica.log_end_offset());
                 let mut cells = Vec::new();
                 let mut scratch = Vec::new();
                 for batch in batches(&bytes).flatten() {
@@ -544,19 +577,86 @@ impl Model {
                             id: runnel_core::sim::record_id(&record).unwrap_or(0),
                             key: record.key.map(|k| String::from_utf8_lossy(k).into_owned()),
                             tombstone: record.value.is_none(),
-                            committed: record.offset < hw,
+                            committed: false,
+                            diverged: false,
                         });
                     }
                 }
-                let skip = cells.len().saturating_sub(n);
-                Some(Strip {
-                    broker,
-                    log_start: replica.log_start_offset(),
-                    records: cells.len(),
-                    cells: cells.split_off(skip),
-                })
+                Some((broker, replica, cells))
             })
-            .collect()
+            .collect();
+        let leader = state.leader;
+        let leader_log = logs.iter().find(|(b, _, _)| Some(*b) == leader);
+        let leader_hw = leader_log.map(|(_, r, _)| r.high_watermark());
+        let leader_ids: BTreeMap<i64, u64> = leader_log
+            .map(|(_, _, cells)| cells.iter().map(|c| (c.offset, c.id)).collect())
+            .unwrap_or_default();
+        let end = logs
+            .iter()
+            .map(|(_, r, _)| r.log_end_offset())
+            .max()
+            .unwrap_or(0);
+        let start = logs
+            .iter()
+            .map(|(_, r, _)| r.log_start_offset())
+            .min()
+            .unwrap_or(0);
+        // Where a replica first holds another record than the leader at the same offset.
+        let diverged_at = logs
+            .iter()
+            .filter(|(b, _, _)| Some(*b) != leader)
+            .filter_map(|(_, _, cells)| {
+                cells
+                    .iter()
+                    .find(|c| leader_ids.get(&c.offset).is_some_and(|id| *id != c.id))
+                    .map(|c| c.offset)
+            })
+            .min();
+        let first = match (diverged_at, leader_hw) {
+            // A split brain or an unclean election: the point of divergence, with the two
+            // records before it.
+            (Some(offset), _) => offset - 2,
+            (None, Some(hw)) => (hw - columns / 2).min(end - columns),
+            (None, None) => end - columns,
+        }
+        .max(start)
+        .max(0);
+        let offsets: Vec<i64> = (first..first + columns).collect();
+        let rows = logs
+            .into_iter()
+            .map(|(broker, replica, cells)| {
+                let records = cells.len();
+                let by_offset: BTreeMap<i64, LogCell> =
+                    cells.into_iter().map(|c| (c.offset, c)).collect();
+                let cells = offsets
+                    .iter()
+                    .map(|offset| {
+                        let mut cell = by_offset.get(offset)?.clone();
+                        let theirs = leader_ids.get(offset);
+                        cell.diverged = theirs.is_some_and(|id| *id != cell.id);
+                        // With no leader, nothing is being committed: below this replica's
+                        // own HW is what it learnt was committed.
+                        let hw = leader_hw.unwrap_or_else(|| replica.high_watermark());
+                        cell.committed = *offset < hw && !cell.diverged;
+                        Some(cell)
+                    })
+                    .collect();
+                Strip {
+                    broker,
+                    leader: Some(broker) == leader,
+                    log_start: replica.log_start_offset(),
+                    records,
+                    hw: replica.high_watermark(),
+                    leo: replica.log_end_offset(),
+                    cells,
+                }
+            })
+            .collect();
+        LogTableView {
+            offsets,
+            leader_hw,
+            rows,
+        }
     }
 
     /// The leader of `partition` now, as the controller says.
@@ -1164,9 +1264,9 @@ mod tests {
         model.apply(Action::Produce("  zed  ".into(), false));
         model.apply(Action::Produce(String::new(), false));
         model.apply(Action::Step(100));
-        let strips = model.log_strips(0, 3);
-        assert_eq!(strips.len(), 3, "one strip per replica");
-        let last = strips[0].cells.last().expect("a record");
+        let strips = model.log_table(0, 3).rows;
+        assert_eq!(strips.len(), 3, "one row per replica");
+        let last = strips[0].cells.iter().flatten().last().expect("a record");
         assert_eq!(
             last.key.as_deref(),
             Some("zed"),
@@ -1180,10 +1280,11 @@ mod tests {
         model.apply(Action::Produce("k0".into(), false));
         model.apply(Action::Step(100));
         model.apply(Action::Compact);
-        let strips = model.log_strips(0, 12);
+        let strips = model.log_table(0, 12).rows;
         let zed: Vec<bool> = strips[0]
             .cells
             .iter()
+            .flatten()
             .filter(|c| c.key.as_deref() == Some("zed"))
             .map(|c| c.tombstone)
             .collect();
@@ -1209,9 +1310,11 @@ mod tests {
         model.apply(Action::Configure(settings));
         assert!(
             model
-                .log_strips(0, 1000)
+                .log_table(0, 1000)
+                .rows
                 .iter()
-                .all(|s| s.records as i64 == s.cells.last().map_or(0, |c| c.offset + 1)),
+                .all(|s| s.records as i64
+                    == s.cells.iter().flatten().last().map_or(0, |c| c.offset + 1)),
             "no gaps without compaction"
         );
     }
@@ -1286,36 +1389,83 @@ mod tests {
         assert_eq!(model.chapter(), chapters.len() - 1);
     }
 
+    /// The log table aligns offsets across replicas and judges "committed" by the leader's
+    /// HW (issue 17: the ✱ legend used each replica's own HW, which a follower learns a fetch
+    /// later).
     #[test]
-    fn log_strips_show_the_leaders_uncommitted_tail() {
+    fn the_log_table_aligns_offsets_and_marks_by_the_leaders_high_watermark() {
         let mut model = Model::new(index("acks1-failover"));
         model.apply(Action::Step(3_900));
-        let strips = model.log_strips(0, 12);
-        assert_eq!(strips.len(), 3);
+        let table = model.log_table(0, 12);
+        assert_eq!(table.rows.len(), 3);
+        assert_eq!(table.offsets.len(), 12);
+        assert!(table.offsets.windows(2).all(|w| w[0] + 1 == w[1]));
+        for row in &table.rows {
+            assert_eq!(row.cells.len(), 12);
+            for (offset, cell) in table.offsets.iter().zip(&row.cells) {
+                assert!(cell.as_ref().is_none_or(|c| c.offset == *offset), "aligned");
+            }
+        }
         let leader = model.leader(0).expect("leader");
-        let leader_cells = &strips
+        let leader_hw = table.leader_hw.expect("a leader");
+        let leader_row = table
+            .rows
             .iter()
-            .find(|s| s.broker == leader)
-            .expect("leader strip")
-            .cells;
-        assert_eq!(leader_cells.len(), 12);
-        let last = leader_cells.last().expect("a record");
+            .find(|r| r.broker == leader)
+            .expect("leader row");
+        assert!(leader_row.leader && leader_row.hw == leader_hw);
+        let last = leader_row
+            .cells
+            .last()
+            .and_then(Option::as_ref)
+            .expect("a record");
         assert!(
             !last.committed,
             "slow followers: the leader's tail is above the HW"
         );
-        assert!(
-            leader_cells
-                .windows(2)
-                .all(|w| w[0].offset + 1 == w[1].offset)
-        );
-        for strip in &strips {
-            if strip.broker != leader {
-                let follower_last = strip.cells.last().map_or(-1, |c| c.offset);
-                let b = strip.broker;
-                assert!(follower_last < last.offset, "B{b} is behind the leader");
+        for row in table.rows.iter().filter(|r| r.broker != leader) {
+            let b = row.broker;
+            assert!(row.leo < leader_row.leo, "B{b} is behind the leader");
+            for cell in row.cells.iter().flatten() {
+                assert_eq!(cell.committed, cell.offset < leader_hw, "B{b} {cell:?}");
             }
         }
+        // A follower's record between its own HW and the leader's is committed.
+        assert!(
+            table.rows.iter().any(|r| r
+                .cells
+                .iter()
+                .flatten()
+                .any(|c| c.offset >= r.hw && c.committed)),
+            "{table:?}"
+        );
+    }
+
+    /// np4 at 7 s: the deposed leader's writes since the election sit beside the new
+    /// leader's records at the same offsets, marked diverged and never committed.
+    #[test]
+    fn the_log_table_marks_a_deposed_leaders_writes_as_diverged() {
+        let mut model = Model::new(index("np4-leader-cut-from-quorum"));
+        model.apply(Action::Seek(7_000));
+        let table = model.log_table(0, 12);
+        let leader_hw = table.leader_hw.expect("broker 1 leads");
+        let deposed = table.rows.iter().find(|r| r.broker == 0).expect("B0's row");
+        let diverged: Vec<&LogCell> = deposed
+            .cells
+            .iter()
+            .flatten()
+            .filter(|c| c.diverged)
+            .collect();
+        assert!(!diverged.is_empty(), "{table:?}");
+        assert!(diverged.iter().all(|c| !c.committed));
+        // The window starts just before the point of divergence, where B1's own records sit
+        // at the same offsets.
+        let first = diverged.first().expect("diverged").offset;
+        assert_eq!(table.offsets[0], first - 2, "{table:?}");
+        assert!(first >= deposed.hw && first < leader_hw, "{table:?}");
+        let leader_row = table.rows.iter().find(|r| r.leader).expect("B1's row");
+        let at = |row: &Strip| row.cells[2].as_ref().map(|c| c.id);
+        assert!(at(leader_row).is_some() && at(leader_row) != at(deposed));
     }
 
     /// While playing, the panels are redrawn at most every [`PANELS_REFRESH_MS`] of real time

@@ -1,18 +1,19 @@
-//! The log table: the last records of one partition on each replica, with the leader's
-//! uncommitted tail marked.
+//! The log table: one partition's records on each replica aligned by offset, with what is
+//! committed (below the leader's high watermark), what is not, and what diverged from the
+//! leader marked, and each replica's own HW and LEO.
 
 use std::rc::Rc;
 
 use yew::prelude::*;
 
 use super::event_value;
-use crate::model::Strip;
+use crate::model::LogTableView;
 
 /// What the log table shows.
 #[derive(Properties, PartialEq)]
 pub struct LogTableProps {
-    /// One strip per replica of the partition shown.
-    pub strips: Rc<Vec<Strip>>,
+    /// The table of the partition shown ([`crate::model::Model::log_table`]).
+    pub table: Rc<LogTableView>,
     /// How many partitions the picker offers.
     pub partitions: u32,
     /// The partition shown.
@@ -24,8 +25,8 @@ pub struct LogTableProps {
 /// The log table.
 #[function_component(LogTable)]
 pub fn log_table(props: &LogTableProps) -> Html {
-    let (strips, partitions, strip_partition) = (&props.strips, props.partitions, props.partition);
-    let on_strip_partition = {
+    let (table, partitions, shown) = (&props.table, props.partitions, props.partition);
+    let on_partition = {
         let set = props.on_partition.clone();
         Callback::from(move |e: Event| {
             if let Some(value) = event_value(&e) {
@@ -33,35 +34,59 @@ pub fn log_table(props: &LogTableProps) -> Html {
             }
         })
     };
+    let hw = table.leader_hw.map_or(String::from("no leader now"), |hw| {
+        format!("the leader's high watermark is {hw}")
+    });
     html! {
         <section class="logs">
             <h3>
                 { "Log of partition " }
-                <select data-testid="log-partition" aria-label="partition" onchange={on_strip_partition}>
+                <select data-testid="log-partition" aria-label="partition" onchange={on_partition}>
                     { for (0..partitions).map(|p| html! {
-                        <option value={p.to_string()} selected={p == strip_partition}>{ format!("p{p}") }</option>
+                        <option value={p.to_string()} selected={p == shown}>{ format!("p{p}") }</option>
                     }) }
                 </select>
-                { " — the last 12 records on each replica: offset:key=record id (✝ a tombstone); ✱ marks records at or above that replica's high watermark (not committed)" }
+                { format!(" on each replica, offset by offset ({hw}). A record reads offset:key=record id (✝ a tombstone); \
+                    ✱ marks one not committed yet (at or above the leader's high watermark); ≠ one the leader holds \
+                    another record for, which will be truncated away. A green bar is where that replica's own high \
+                    watermark is, a red bar its log end.") }
             </h3>
-            { for strips.iter().map(|strip| html! {
-                <div class="strip" data-testid={format!("log-{}", strip.broker)}>
-                    <span class="who" data-testid={format!("log-start-{}", strip.broker)}>
-                        { format!("B{} · log start {} · {} records", strip.broker, strip.log_start, strip.records) }
-                    </span>
-                    { for strip.cells.iter().map(|c| html! {
-                        <span class={classes!("cell", (!c.committed).then_some("uncommitted"), c.tombstone.then_some("tombstone"))}
-                              title={format!("offset {}, record {}", c.offset, c.id)}>
-                            { cell_text(c) }
-                        </span>
+            <div class="logtable-scroll" tabindex="0" role="region" aria-label="log table (scrolls sideways)">
+                <table class="logtable" data-testid="log-table">
+                    <tr>
+                        <th scope="col">{ "replica" }</th>
+                        { for table.offsets.iter().map(|o| html! { <th scope="col">{ o }</th> }) }
+                    </tr>
+                    { for table.rows.iter().map(|row| html! {
+                        <tr data-testid={format!("log-{}", row.broker)}>
+                            <th scope="row" data-testid={format!("log-start-{}", row.broker)}>
+                                { format!("B{}{} · HW {} · LEO {} · log start {} · {} records", row.broker,
+                                    if row.leader { " leader" } else { "" }, row.hw, row.leo, row.log_start, row.records) }
+                            </th>
+                            { for table.offsets.iter().zip(&row.cells).map(|(offset, cell)| {
+                                let marks = classes!((*offset == row.hw).then_some("at-hw"), (*offset == row.leo).then_some("at-leo"));
+                                match cell {
+                                    Some(c) => html! {
+                                        <td class={classes!("cell", (!c.committed).then_some("uncommitted"),
+                                                c.diverged.then_some("diverged"), c.tombstone.then_some("tombstone"), marks)}
+                                            title={format!("offset {}, record {}{}", c.offset, c.id,
+                                                if c.diverged { ", not the leader's record: will be truncated" } else { "" })}>
+                                            { cell_text(c) }
+                                        </td>
+                                    },
+                                    None => html! { <td class={classes!("slot", marks)}></td> },
+                                }
+                            }) }
+                        </tr>
                     }) }
-                </div>
-            }) }
+                </table>
+            </div>
         </section>
     }
 }
 
-/// A log strip cell: `offset:key=id`, ✝ for a tombstone, ✱ above the HW.
+/// A log table cell: `offset:key=id`, ✝ for a tombstone, ✱ not committed, ≠ diverged from
+/// the leader.
 fn cell_text(c: &crate::model::LogCell) -> String {
     let key = c
         .key
@@ -73,9 +98,12 @@ fn cell_text(c: &crate::model::LogCell) -> String {
     } else {
         c.id.to_string()
     };
-    format!(
-        "{}:{key}{value}{}",
-        c.offset,
-        if c.committed { "" } else { "✱" }
-    )
+    let mark = if c.diverged {
+        "≠"
+    } else if c.committed {
+        ""
+    } else {
+        "✱"
+    };
+    format!("{}:{key}{value}{mark}", c.offset)
 }
