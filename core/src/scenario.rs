@@ -218,7 +218,7 @@ fn cleanup() -> Vec<Scenario> {
         delete: false,
         compact: true,
         segment_ms: 1_000,
-        delete_retention_ms: 3_000,
+        delete_retention_ms: COMPACTION_DELETE_RETENTION_MS,
         ..TopicConfig::default()
     };
     let record = |key: &str, tombstone| Fault::Produce {
@@ -246,6 +246,11 @@ fn cleanup() -> Vec<Scenario> {
     });
     all
 }
+
+/// The compaction lesson's `delete.retention.ms`: how long a tombstone outlives the records
+/// it deleted, so consumers see the delete (3 s, short enough to watch; Kafka's default is one
+/// day). The playground's keys panel compacts with the same value.
+pub const COMPACTION_DELETE_RETENTION_MS: u64 = 3_000;
 
 /// Every scenario, in teaching order.
 pub fn library() -> Vec<Scenario> {

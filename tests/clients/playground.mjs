@@ -170,6 +170,11 @@ try {
 
   // 10. Keys and compaction: equal keys share a partition; compaction keeps the latest per
   //     key at its offset; past the delete horizon the tombstone goes too.
+  //     The acks=1 lesson folds these panels away (it does not use them); the compaction
+  //     lesson shows them.
+  result.acks1_more_tools = await page.$eval("[data-testid=more-tools]", (d) => [d.open, d.querySelector("summary").textContent]).catch(() => null);
+  result.acks1_group_visible = await page.isVisible("[data-testid=group]");
+  await page.selectOption("[data-testid=scenario]", "compaction");
   result.keys_partitions = await page.$$eval("[data-testid=keys-partitions] li", (lis) => lis.map((li) => li.textContent));
   const cells = () => page.$$eval("[data-testid=compacted] .cell", (cs) => cs.map((c) => c.textContent));
   result.compacted = await cells();
@@ -177,6 +182,7 @@ try {
   result.compacted_past_horizon = await cells();
 
   // 11. The region partitioner plugin, the same .wasm the broker runs, in this browser.
+  await page.selectOption("[data-testid=scenario]", "partitions-ordering");
   await page.setInputFiles("[data-testid=plugin-file]", pluginWasm);
   await page.waitForSelector("[data-testid=plugin-result] li, [data-testid=plugin-error]", { timeout: 20000 });
   result.plugin = await page.$$eval("[data-testid=plugin-result] li", (lis) => lis.map((li) => li.textContent));
@@ -245,6 +251,17 @@ try {
     cut: await named("Cut link B0–B1"),
   };
   result.missing = missing;
+  // Every data-testid names one element (the counters' "pending" and the producer's were
+  // two), here and in the sandbox with its 5 brokers.
+  const duplicates = () => page.$$eval("[data-testid]", (els) => {
+    const seen = new Map();
+    for (const e of els) seen.set(e.dataset.testid, (seen.get(e.dataset.testid) || 0) + 1);
+    return [...seen].filter(([, n]) => n > 1).map(([id]) => id);
+  });
+  result.duplicate_testids = await duplicates();
+  await page.selectOption("[data-testid=scenario]", lessons[lessons.length - 1]);
+  result.duplicate_testids.push(...(await duplicates()));
+  await page.selectOption("[data-testid=scenario]", ACKS1);
   // Live regions: only what changes now and then (the chapter), not the per-frame counters.
   result.live_regions = await page.$$eval("[aria-live]", (els) => els.map((e) => e.dataset.testid || e.className));
 

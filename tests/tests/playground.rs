@@ -125,6 +125,11 @@ fn the_playground_teaches_the_acks1_failover_and_rewinds() {
         "{result}"
     );
     assert_eq!(result["missing"], serde_json::json!([]), "{result}");
+    assert_eq!(
+        result["duplicate_testids"],
+        serde_json::json!([]),
+        "{result}"
+    );
     // axe-core's WCAG 2.0/2.1 A and AA rules, on the first screen, with a broker killed and
     // one slowed, with a consumer group, the sandbox (5 brokers, a link cut) and on a phone:
     // no violation of any impact.
@@ -196,6 +201,16 @@ fn the_playground_teaches_the_acks1_failover_and_rewinds() {
         Some(12),
         "B0's log strip: {result}"
     );
+    // Issue 17, item 6: a lesson shows only the panels it uses; the rest are folded.
+    assert_eq!(
+        result["acks1_more_tools"],
+        serde_json::json!([
+            false,
+            "More tools, not used by this lesson: consumer group, keys and compaction, partitioner plugin"
+        ]),
+        "{result}"
+    );
+    assert_eq!(result["acks1_group_visible"], false, "{result}");
     assert_eq!(result["imported_time_equal"], true, "{result}");
     assert_eq!(result["imported_lesson"], "acks1-failover", "{result}");
     // Keys: the page's partitions are murmur2's, as the Java client computes them.

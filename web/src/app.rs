@@ -232,6 +232,8 @@ pub fn app() -> Html {
     let wires = state.with(|m| m.in_flight(WIRES_MAX));
     let config = state.with(|m| *m.config());
     let dispatcher = state.dispatcher();
+    let used =
+        state.with(|m| LessonPanels::of(m.scenario().name, m.scenario().config.group_members));
     let chapters = state.with(|m| m.chapters());
     let chapter = state.with(|m| m.chapter());
     let on_export = {
@@ -399,10 +401,20 @@ pub fn app() -> Html {
                 <SettingsPanel settings={settings} dispatcher={dispatcher.clone()}/>
                 <ProducerPanel pending={pending.clone()} config={config} dispatcher={dispatcher.clone()}/>
                 <LinksPanel parties={parties.clone()} cut={cut.clone()} dispatcher={dispatcher.clone()}/>
-                <GroupPanel group={group.clone()} dispatcher={dispatcher.clone()}/>
-                <KeysPanel/>
-                <PluginPanel/>
+                if used.group { <GroupPanel group={group.clone()} dispatcher={dispatcher.clone()}/> }
+                if used.keys { <KeysPanel/> }
+                if used.plugin { <PluginPanel/> }
                 <Events lines={timeline.clone()}/>
+                if !used.all() {
+                    <details class="more-tools" data-testid="more-tools">
+                        <summary>{ format!("More tools, not used by this lesson: {}", used.unused().join(", ")) }</summary>
+                        <div class="panels">
+                            if !used.group { <GroupPanel group={group.clone()} dispatcher={dispatcher.clone()}/> }
+                            if !used.keys { <KeysPanel/> }
+                            if !used.plugin { <PluginPanel/> }
+                        </div>
+                    </details>
+                }
             </section>
         </main>
     }
@@ -433,6 +445,49 @@ fn lesson_groups(scenarios: &[(&'static str, &'static str)]) -> Vec<(&'static st
         }
     }
     groups
+}
+
+/// Which optional panels a lesson uses: the others wait folded under "More tools", so a
+/// newcomer sees what the lesson is about first (issue 17, item 6).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct LessonPanels {
+    /// The consumer group panel: the lesson runs group members.
+    group: bool,
+    /// Keys, partitions and compaction: lessons on partitions and on cleaning the log.
+    keys: bool,
+    /// The partitioner plugin: lessons on partitions.
+    plugin: bool,
+}
+
+impl LessonPanels {
+    /// The panels the lesson `name` (with `group_members` consumers) uses.
+    fn of(name: &str, group_members: u32) -> Self {
+        let topic = lesson_group(name);
+        let partitions = topic == "Partitions and consumer groups" || topic == "Sandbox";
+        Self {
+            group: group_members > 0,
+            keys: partitions || topic == "Cleaning the log: retention and compaction",
+            plugin: partitions,
+        }
+    }
+
+    /// Whether every panel is in use.
+    fn all(self) -> bool {
+        self.group && self.keys && self.plugin
+    }
+
+    /// The unused panels' names.
+    fn unused(self) -> Vec<&'static str> {
+        [
+            (self.group, "consumer group"),
+            (self.keys, "keys and compaction"),
+            (self.plugin, "partitioner plugin"),
+        ]
+        .into_iter()
+        .filter(|(used, _)| !used)
+        .map(|(_, name)| name)
+        .collect()
+    }
 }
 
 /// The topic a lesson (by its scenario name) belongs to.
@@ -719,6 +774,37 @@ mod tests {
     }
 
     /// Issue 17, item 6: the lessons come grouped by subject, each exactly once.
+    /// A lesson shows the panels it uses; the rest are folded (issue 17, item 6).
+    #[test]
+    fn a_lesson_shows_the_panels_it_uses() {
+        let of = |name: &str| {
+            let scenario = runnel_core::scenario::by_name(name).expect(name);
+            LessonPanels::of(name, scenario.config.group_members)
+        };
+        let acks1 = of("acks1-failover");
+        assert_eq!(
+            (acks1.group, acks1.keys, acks1.plugin),
+            (false, false, false)
+        );
+        assert_eq!(
+            acks1.unused(),
+            [
+                "consumer group",
+                "keys and compaction",
+                "partitioner plugin"
+            ]
+        );
+        let rebalance = of("consumer-group-rebalance");
+        assert!(rebalance.all(), "{rebalance:?}");
+        let compaction = of("compaction");
+        assert_eq!(
+            (compaction.group, compaction.keys, compaction.plugin),
+            (false, true, false)
+        );
+        let sandbox = crate::model::sandbox();
+        assert!(LessonPanels::of(sandbox.name, sandbox.config.group_members).all());
+    }
+
     #[test]
     fn lessons_are_grouped_by_subject() {
         let lessons: Vec<(&'static str, &'static str)> = crate::model::Model::new(0)

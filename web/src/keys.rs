@@ -42,8 +42,9 @@ pub fn partitions(records: &[(String, Option<String>)], partitions: u32) -> Vec<
         .collect()
 }
 
-/// How long tombstones survive compaction in the lesson (`delete.retention.ms`).
-pub const DELETE_RETENTION_MS: u64 = 1_000;
+/// How long tombstones survive compaction in the lesson (`delete.retention.ms`): the core's
+/// compaction lesson's, so the panel and the lesson beside it say the same.
+pub const DELETE_RETENTION_MS: u64 = runnel_core::scenario::COMPACTION_DELETE_RETENTION_MS;
 
 /// The log before and after one compaction, `past_horizon` deciding whether the tombstones'
 /// delete horizon has passed.
@@ -117,6 +118,15 @@ fn shown(log: &Log<MemorySegmentStore>) -> Result<Vec<Shown>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The panel's delete.retention.ms is the compaction lesson's (issue 17: the panel said
+    /// 1000 ms beside a lesson that uses 3 s).
+    #[test]
+    fn the_panel_and_the_compaction_lesson_keep_tombstones_alike() {
+        let lesson = runnel_core::scenario::by_name("compaction").expect("the lesson");
+        assert_eq!(lesson.config.topic.delete_retention_ms, DELETE_RETENTION_MS);
+        assert_eq!(DELETE_RETENTION_MS, 3_000);
+    }
 
     #[test]
     fn equal_keys_share_a_partition_and_compaction_keeps_the_latest() {

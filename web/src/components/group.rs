@@ -51,7 +51,7 @@ pub fn group_panel(props: &GroupPanelProps) -> Html {
                 }) }
             </ul>
             <button data-testid="add-member" onclick={cb(Action::AddMember)}>{ "Add a consumer" }</button>
-            <table class="committed" data-testid="committed">
+            <table class="committed" data-testid="committed-offsets">
                 <tr><th>{ "partition" }</th><th>{ "committed" }</th><th>{ "lag" }</th></tr>
                 { for group.committed.iter().map(|(p, at, lag)| html! {
                     <tr><td>{ format!("p{p}") }</td><td>{ at.map_or(String::from("none"), |o| o.to_string()) }</td><td>{ lag }</td></tr>

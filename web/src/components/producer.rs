@@ -38,7 +38,7 @@ pub fn producer_panel(props: &ProducerPanelProps) -> Html {
                 { format!("acks={} · partitioner: {} · ", acks_name(config.producer.acks),
                     if config.producer.keys > 0 { "murmur2(key) mod partitions" } else { "no key: partitions in turn" }) }
                 { if config.producer.keys > 0 { format!("keys k0..k{} · ", config.producer.keys - 1) } else { String::new() } }
-                <span data-testid="pending">{ format!("{} waiting for an answer", pending.len()) }</span>
+                <span data-testid="producer-pending">{ format!("{} waiting for an answer", pending.len()) }</span>
             </p>
             <ul class="pending">
                 { for pending.iter().take(6).map(|r| html! {
