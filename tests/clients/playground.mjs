@@ -41,6 +41,7 @@ try {
   await page.goto(url);
   await page.waitForSelector("[data-testid=scenario]", { timeout: 20000 });
   result.axe = { first_screen: await a11y(page) };
+  await page.screenshot({ path: `${shots}/first-screen-1280x720.png` });
   const lessons = await page.$$eval("[data-testid=scenario] option", (os) => os.map((o) => o.value));
   const text = async (id) => (await page.textContent(`[data-testid=${id}]`)).trim();
   // "12.3 s of 30 s" → 12.3
@@ -265,6 +266,8 @@ try {
   // Live regions: only what changes now and then (the chapter), not the per-frame counters.
   result.live_regions = await page.$$eval("[aria-live]", (els) => els.map((e) => e.dataset.testid || e.className));
 
+  // 15a. The circles are named in words (issue 17: Q, B0, P, C had no legend).
+  result.party_legend = await text("party-legend");
   // 15b. Message kinds differ by shape, with a legend.
   result.legend = await page.$$eval("[data-testid=wire-legend] li", (ls) => ls.map((l) => [l.dataset.shape, l.textContent.trim()]));
 
@@ -279,6 +282,7 @@ try {
     el.value = "13500";
     el.dispatchEvent(new Event("change", { bubbles: true }));
   });
+  result.leadership_offline = await text("leadership");
   result.min_insync_counts = {};
   for (const id of ["sent", "acknowledged", "refused", "failed", "pending", "committed", "at-risk", "lost"]) {
     result.min_insync_counts[id] = Number(await text(id));
@@ -338,6 +342,17 @@ try {
   await phone.goto(url);
   await phone.waitForSelector("[data-testid=scenario]", { timeout: 20000 });
   result.axe.phone = await a11y(phone);
+  // The first screen and the first lesson of each group, at phone size.
+  await phone.screenshot({ path: `${shots}/first-screen-390x844.png` });
+  const firsts = await phone.$$eval("[data-testid=scenario] optgroup", (gs) => gs.map((g) => g.querySelector("option").value));
+  result.phone_group_shots = [];
+  for (const [i, value] of firsts.entries()) {
+    await phone.selectOption("[data-testid=scenario]", value);
+    await phone.click("[data-testid=end]");
+    const name = `group-${i}-${value}-390x844.png`;
+    await phone.screenshot({ path: `${shots}/${name}` });
+    result.phone_group_shots.push(name);
+  }
   result.touch = await phone.evaluate(() => ({
     coarse: matchMedia("(pointer: coarse)").matches,
     hints_shown: [...document.querySelectorAll(".key")].filter((e) => getComputedStyle(e).display !== "none").length,

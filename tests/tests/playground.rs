@@ -125,6 +125,16 @@ fn the_playground_teaches_the_acks1_failover_and_rewinds() {
         "{result}"
     );
     assert_eq!(result["missing"], serde_json::json!([]), "{result}");
+    let parties = result["party_legend"].as_str().unwrap_or_default();
+    for named in [
+        "Q the controller quorum",
+        "brokers",
+        "P the producer",
+        "C a consumer",
+        "group's members",
+    ] {
+        assert!(parties.contains(named), "{named}: {result}");
+    }
     assert_eq!(
         result["duplicate_testids"],
         serde_json::json!([]),
@@ -408,5 +418,37 @@ fn the_playground_teaches_the_acks1_failover_and_rewinds() {
                 && offset(text0) == offset(text1)
         });
     assert!(side_by_side.count() > 0, "{result}");
+    // Screenshots of the first screen at 1280×720 and 390×844, and of each lesson group on a
+    // phone.
+    let groups = result["phone_group_shots"].as_array().expect("group shots");
+    assert_eq!(groups.len(), 6, "five subjects and the sandbox: {result}");
+    let shot_names = ["first-screen-1280x720.png", "first-screen-390x844.png"];
+    for name in groups.iter().filter_map(|g| g.as_str()).chain(shot_names) {
+        let shot = shots.join(name);
+        assert!(
+            std::fs::metadata(&shot).is_ok_and(|m| m.len() > 1000),
+            "{}",
+            shot.display()
+        );
+    }
+    // With no leader (acks=all, min.insync.replicas=2 at 13.5 s), the pinned changes say so.
+    assert!(
+        result["leadership_offline"]
+            .as_str()
+            .is_some_and(|t| t.contains("p0: leader none")),
+        "{result}"
+    );
     assert_eq!(result["errors"], serde_json::json!([]), "no page errors");
+
+    // Issue 17: the page's WebAssembly is at most 1 MiB gzipped (what a first visit
+    // downloads), as `runnel` serves it (node/build.rs writes it there).
+    let wasm = workspace_root().join("target/playground/dist/runnel_web_bg.wasm");
+    let bytes = std::fs::read(&wasm).expect("the playground's wasm");
+    let gzip = run_client("gzip", &["-9", "-c"], &bytes, Duration::from_secs(60));
+    let gzipped = gzip.stdout.len();
+    assert!(
+        gzipped > 100 * 1024 && gzipped <= 1024 * 1024,
+        "{}: {gzipped} bytes gzipped",
+        wasm.display()
+    );
 }

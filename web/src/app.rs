@@ -215,6 +215,12 @@ pub fn app() -> Html {
         let state = state.clone();
         use_memo(panels, move |_| state.with(|m| m.timeline()))
     };
+    let leadership = {
+        let state = state.clone();
+        use_memo(panels, move |_| {
+            state.with(|m| m.leadership_changes(PINNED_CHANGES))
+        })
+    };
     let pending = {
         let state = state.clone();
         use_memo(panels, move |_| state.with(|m| m.producer_pending()))
@@ -404,7 +410,7 @@ pub fn app() -> Html {
                 if used.group { <GroupPanel group={group.clone()} dispatcher={dispatcher.clone()}/> }
                 if used.keys { <KeysPanel/> }
                 if used.plugin { <PluginPanel/> }
-                <Events lines={timeline.clone()}/>
+                <Events pinned={leadership.clone()} lines={timeline.clone()}/>
                 if !used.all() {
                     <details class="more-tools" data-testid="more-tools">
                         <summary>{ format!("More tools, not used by this lesson: {}", used.unused().join(", ")) }</summary>
@@ -504,6 +510,9 @@ fn lesson_group(name: &str) -> &'static str {
         _ => "Leaders, epochs and truncation",
     }
 }
+
+/// Leadership and ISR changes the events list pins.
+const PINNED_CHANGES: usize = 4;
 
 /// Offsets the log table shows.
 const LOG_TABLE_COLUMNS: usize = 12;
@@ -684,6 +693,9 @@ fn network_view(
                     }
                 }) }
             </svg>
+            <p class="parties" data-testid="party-legend">
+                { "Q the controller quorum (KRaft) · B0, B1, … brokers · P the producer · C a consumer outside any group (it reads every partition) · M0, M1, … the consumer group's members" }
+            </p>
             <ul class="legend" data-testid="wire-legend" aria-label="message kinds">
                 { for WireKind::ALL.iter().map(|k| html! {
                     <li data-shape={k.shape_name()}>

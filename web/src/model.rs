@@ -781,6 +781,36 @@ impl Model {
         self.sim.config()
     }
 
+    /// The last `n` leadership and ISR changes of the data partitions and
+    /// `__consumer_offsets`, newest last: the events list pins them above the others, which
+    /// scroll past faster (issue 17: refusals pushed them out of view).
+    pub fn leadership_changes(&self, n: usize) -> Vec<String> {
+        let offsets = self.sim.offsets_partition();
+        let mut lines: Vec<String> = self
+            .sim
+            .trace()
+            .iter()
+            .rev()
+            .filter_map(|e| match &e.kind {
+                TraceKind::Partition {
+                    partition,
+                    leader,
+                    leader_epoch,
+                    isr,
+                } if Some(*partition) == offsets => Some(format!(
+                    "{:>6.1} s  __consumer_offsets: leader {}, epoch {leader_epoch}, ISR {isr:?}",
+                    e.time_ms as f64 / 1000.0,
+                    leader.map_or("none".to_string(), |l| format!("B{l}")),
+                )),
+                TraceKind::Partition { .. } => Some(describe(e)),
+                _ => None,
+            })
+            .take(n)
+            .collect();
+        lines.reverse();
+        lines
+    }
+
     /// The last [`TIMELINE_LINES`] events worth reading (faults, leadership and ISR changes,
     /// truncations, refusals), newest last.
     pub fn timeline(&self) -> Vec<String> {
@@ -1193,6 +1223,31 @@ mod tests {
         assert_eq!(elected.len(), 1, "{replicas:?}");
         assert_eq!(deposed.len(), 1, "two leaders at 7 s: {replicas:?}");
         assert_ne!(elected, deposed);
+    }
+
+    /// Issue 17, item 6: leadership and ISR changes are pinned, whatever else happened since.
+    #[test]
+    fn leadership_changes_stay_pinned() {
+        let mut model = Model::new(index("acks-all-min-insync-2"));
+        model.apply(Action::RunToEnd);
+        let pinned = model.leadership_changes(4);
+        assert!(!pinned.is_empty() && pinned.len() <= 4, "{pinned:?}");
+        assert!(
+            pinned
+                .iter()
+                .all(|l| l.contains(": leader ") && l.contains("ISR")),
+            "{pinned:?}"
+        );
+        // The newest is the partition's state now.
+        let leader = model
+            .leader(0)
+            .map_or("none".to_string(), |l| format!("B{l}"));
+        let newest = pinned
+            .iter()
+            .rev()
+            .find(|l| l.contains(" p0: "))
+            .expect("p0 changed");
+        assert!(newest.contains(&format!("leader {leader},")), "{newest}");
     }
 
     /// Issue 17, item 6: refusals by the hundred are one line each run, so leadership and ISR

@@ -1,4 +1,5 @@
-//! The events list: the last lines of the simulator's trace in words.
+//! The events list: the latest leadership and ISR changes pinned on top, then the last lines
+//! of the simulator's trace in words.
 
 use std::rc::Rc;
 
@@ -7,6 +8,9 @@ use yew::prelude::*;
 /// What the events list shows.
 #[derive(Properties, PartialEq)]
 pub struct EventsProps {
+    /// The latest leadership and ISR changes, oldest first
+    /// ([`crate::model::Model::leadership_changes`]).
+    pub pinned: Rc<Vec<String>>,
     /// The lines, oldest first ([`crate::model::Model::timeline`]).
     pub lines: Rc<Vec<String>>,
 }
@@ -14,12 +18,20 @@ pub struct EventsProps {
 /// The events list.
 #[function_component(Events)]
 pub fn events(props: &EventsProps) -> Html {
-    let timeline = &props.lines;
     html! {
         <fieldset class="timeline">
             <legend>{ "Events" }</legend>
+            <h3>{ "Latest leader and ISR changes" }</h3>
+            if props.pinned.is_empty() {
+                <p data-testid="leadership">{ "none yet" }</p>
+            } else {
+                <ol data-testid="leadership">
+                    { for props.pinned.iter().map(|line| html! { <li><code>{ line }</code></li> }) }
+                </ol>
+            }
+            <h3>{ "Everything, newest last" }</h3>
             <ol data-testid="timeline">
-                { for timeline.iter().map(|line| html! { <li><code>{ line }</code></li> }) }
+                { for props.lines.iter().map(|line| html! { <li><code>{ line }</code></li> }) }
             </ol>
         </fieldset>
     }
