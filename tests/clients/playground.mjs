@@ -59,6 +59,11 @@ try {
   await page.selectOption("[data-testid=scenario]", ACKS1);
   await page.click("[data-testid=end]");
   result.lesson = await page.$eval("[data-testid=scenario]", (s) => s.options[s.selectedIndex].text);
+  // The brokers' cards are on the first screen at 1280×720 (issue 17: they began below it).
+  result.broker_card_box = await page.$eval("[data-testid=broker-2]", (e) => {
+    const r = e.getBoundingClientRect();
+    return { top: r.top, bottom: r.bottom };
+  });
   result.lost = Number(await text("lost"));
   result.sent = Number(await text("sent"));
 

@@ -52,6 +52,14 @@ fn the_playground_teaches_the_acks1_failover_and_rewinds() {
         "the picker shows the lesson's plain title: {result}"
     );
     assert_eq!(result["lost"].as_u64(), Some(expected.lost), "{result}");
+    // Issue 17, item 6: the three brokers' cards, with every replica's LEO, HW and ISR,
+    // are on the first screen at 1280×720.
+    assert!(
+        result["broker_card_box"]["bottom"]
+            .as_f64()
+            .is_some_and(|b| b <= 720.0),
+        "{result}"
+    );
     // Issue 17, item 6: the first screen and the page title say what this is.
     assert_eq!(
         result["headline"].as_str(),

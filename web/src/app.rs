@@ -340,6 +340,8 @@ pub fn app() -> Html {
                     </select>
                 </label>
             </header>
+            <div class="top">
+            <div class="story">
             <section class="lesson">
                 <h2>{ title }</h2>
                 <p>{ lesson }</p>
@@ -400,8 +402,10 @@ pub fn app() -> Html {
                 }
                 <span data-testid="time">{ format!("{:.1} s of {:.0} s", now as f64 / 1000.0, end as f64 / 1000.0) }</span>
             </section>
-            { network_view(&parties, &cut, &wires, now, group.members.iter().filter(|m| m.active).map(|m| m.index).collect()) }
+            </div>
             <Cluster brokers={brokers.clone()} slow={slow.clone()} dispatcher={dispatcher.clone()}/>
+            </div>
+            { network_view(&parties, &cut, &wires, now, group.members.iter().filter(|m| m.active).map(|m| m.index).collect()) }
             <LogTable table={log_table.clone()} partitions={partitions} partition={*strip_partition} on_partition={strip_partition.setter()}/>
             <section class="panels">
                 <SettingsPanel settings={settings} dispatcher={dispatcher.clone()}/>

@@ -25,7 +25,7 @@ pub struct ClusterProps {
 #[function_component(Cluster)]
 pub fn cluster(props: &ClusterProps) -> Html {
     html! {
-        <section class="cluster">
+        <section class="cluster" tabindex="0" aria-label="brokers and their replicas">
             { for props.brokers.iter().map(|b| {
                 let slow = props.slow.iter().find(|(x, _)| *x == b.id).map(|(_, ms)| *ms);
                 broker_card(b, &props.dispatcher, slow)
