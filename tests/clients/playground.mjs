@@ -337,6 +337,24 @@ try {
   await page.click("[data-testid=kill-2]");
   result.axe.broker_down_and_slowed = await a11y(page);
 
+  // 16d. Guided mode: playing stops where the next chapter starts, says what to look at and
+  //      outlines it (issue 17).
+  await page.selectOption("[data-testid=scenario]", ACKS1);
+  await page.check("[data-testid=guided]");
+  await page.$eval("input[aria-label=speed]", (el) => {
+    el.value = "10";
+    el.dispatchEvent(new Event("change", { bubbles: true }));
+  });
+  await page.click("[data-testid=play]");
+  await page.waitForSelector("[data-testid=play]", { timeout: 20000 });
+  result.guided = {
+    time: await text("time"),
+    chapter: await text("chapter"),
+    guide: await text("guide"),
+    outlined: await page.$$eval(".broker.highlight", (els) => els.map((e) => e.dataset.testid)),
+  };
+  await page.uncheck("[data-testid=guided]");
+
   // 16. Phone width: nothing overflows sideways.
   await page.setViewportSize({ width: 390, height: 844 });
   result.phone_overflow = await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth);

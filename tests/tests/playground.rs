@@ -446,6 +446,27 @@ fn the_playground_teaches_the_acks1_failover_and_rewinds() {
             .is_some_and(|t| t.contains("p0: leader none")),
         "{result}"
     );
+    // Guided mode stops at the next chapter (2.0 s: two followers slowed), says what to
+    // watch and outlines those brokers' cards.
+    let guided = &result["guided"];
+    assert_eq!(guided["time"], "2.0 s of 25 s", "{result}");
+    assert!(
+        guided["chapter"]
+            .as_str()
+            .is_some_and(|c| c.starts_with("Chapter 2 of 4")),
+        "{result}"
+    );
+    assert!(
+        guided["guide"]
+            .as_str()
+            .is_some_and(|g| g.starts_with("Look: broker 1 and broker 2 answer 300 ms late")),
+        "{result}"
+    );
+    assert_eq!(
+        guided["outlined"],
+        serde_json::json!(["broker-1", "broker-2"]),
+        "{result}"
+    );
     assert_eq!(result["errors"], serde_json::json!([]), "no page errors");
 
     // Issue 17: the page's WebAssembly is at most 1 MiB gzipped (what a first visit

@@ -15,9 +15,9 @@ use runnel_core::sim::Party;
 
 use crate::components::{
     Cluster, Events, GroupPanel, KeysPanel, LinksPanel, LogTable, PluginPanel, ProducerPanel,
-    SettingsPanel, chosen_file,
+    SettingsPanel, chosen_file, event_checked,
 };
-use crate::model::{Action, Model, Share, party_name};
+use crate::model::{Action, Focus, Model, Share, party_name};
 
 /// Where a session survives a reload.
 const STORAGE_KEY: &str = "runnel-playground";
@@ -242,6 +242,18 @@ pub fn app() -> Html {
         state.with(|m| LessonPanels::of(m.scenario().name, m.scenario().config.group_members));
     let chapters = state.with(|m| m.chapters());
     let chapter = state.with(|m| m.chapter());
+    let guided = state.with(|m| m.guided);
+    let guide = state.with(|m| m.chapter_guide(chapter));
+    // Guided, the chapter's part of the page is outlined.
+    let focus = guided.then(|| guide.1.clone());
+    let on_guided = {
+        let dispatcher = state.dispatcher();
+        Callback::from(move |e: Event| {
+            if let Some(on) = event_checked(&e) {
+                dispatcher.dispatch(Action::Guide(on));
+            }
+        })
+    };
     let on_export = {
         let text = share.encode();
         Callback::from(move |_: MouseEvent| download("runnel-session.txt", &text))
@@ -352,6 +364,15 @@ pub fn app() -> Html {
                         chapters[chapter].0 as f64 / 1000.0, chapters[chapter].1) }
                 </p>
                 <p>
+                    <label>
+                        <input data-testid="guided" type="checkbox" checked={guided} onchange={on_guided}/>
+                        { " Guided: stop at each chapter and say what to look at" }
+                    </label>
+                </p>
+                if guided {
+                    <p class="guide" data-testid="guide">{ format!("Look: {}", guide.0) }</p>
+                }
+                <p>
                     <button data-testid="chapter-prev" disabled={chapter == 0} onclick={cb(Action::Chapter(chapter.saturating_sub(1)))}>{ "◀ Previous chapter" }</button>
                     { " " }
                     <button data-testid="chapter-next" disabled={chapter + 1 >= chapters.len()} onclick={cb(Action::Chapter(chapter + 1))}>{ "Next chapter ▶" }</button>
@@ -359,7 +380,7 @@ pub fn app() -> Html {
                         <span>{ format!(" next, at {:.1} s: {}", chapters[chapter + 1].0 as f64 / 1000.0, chapters[chapter + 1].1) }</span>
                     }
                 </p>
-                <p class="numbers">
+                <p class={classes!("numbers", highlight(&focus, &Focus::Counters))}>
                     { "So far " }
                     <strong data-testid="sent">{ report.sent }</strong>{ " records sent: " }
                     <strong data-testid="acknowledged">{ report.acknowledged }</strong>{ " acknowledged, " }
@@ -367,7 +388,7 @@ pub fn app() -> Html {
                     <strong data-testid="failed">{ report.failed }</strong>{ " failed, " }
                     <strong data-testid="pending">{ report.pending }</strong>{ " waiting for an answer." }
                 </p>
-                <p class="numbers">
+                <p class={classes!("numbers", highlight(&focus, &Focus::Counters))}>
                     { "Of the acknowledged: " }
                     <strong data-testid="committed">{ report.acknowledged - report.at_risk - report.lost }</strong>
                     { " committed (below the leader's high watermark), " }
@@ -403,15 +424,15 @@ pub fn app() -> Html {
                 <span data-testid="time">{ format!("{:.1} s of {:.0} s", now as f64 / 1000.0, end as f64 / 1000.0) }</span>
             </section>
             </div>
-            <Cluster brokers={brokers.clone()} slow={slow.clone()} dispatcher={dispatcher.clone()}/>
+            <Cluster brokers={brokers.clone()} slow={slow.clone()} focus={focus.clone()} dispatcher={dispatcher.clone()}/>
             </div>
-            { network_view(&parties, &cut, &wires, now, group.members.iter().filter(|m| m.active).map(|m| m.index).collect()) }
-            <LogTable table={log_table.clone()} partitions={partitions} partition={*strip_partition} on_partition={strip_partition.setter()}/>
+            { network_view(&parties, &cut, &wires, now, group.members.iter().filter(|m| m.active).map(|m| m.index).collect(), focus == Some(Focus::Network)) }
+            <LogTable highlight={focus == Some(Focus::LogTable)} table={log_table.clone()} partitions={partitions} partition={*strip_partition} on_partition={strip_partition.setter()}/>
             <section class="panels">
                 <SettingsPanel settings={settings} dispatcher={dispatcher.clone()}/>
                 <ProducerPanel pending={pending.clone()} config={config} dispatcher={dispatcher.clone()}/>
                 <LinksPanel parties={parties.clone()} cut={cut.clone()} dispatcher={dispatcher.clone()}/>
-                if used.group { <GroupPanel group={group.clone()} dispatcher={dispatcher.clone()}/> }
+                if used.group { <GroupPanel highlight={focus == Some(Focus::Group)} group={group.clone()} dispatcher={dispatcher.clone()}/> }
                 if used.keys { <KeysPanel/> }
                 if used.plugin { <PluginPanel/> }
                 <Events pinned={leadership.clone()} lines={timeline.clone()}/>
@@ -419,7 +440,7 @@ pub fn app() -> Html {
                     <details class="more-tools" data-testid="more-tools">
                         <summary>{ format!("More tools, not used by this lesson: {}", used.unused().join(", ")) }</summary>
                         <div class="panels">
-                            if !used.group { <GroupPanel group={group.clone()} dispatcher={dispatcher.clone()}/> }
+                            if !used.group { <GroupPanel highlight={focus == Some(Focus::Group)} group={group.clone()} dispatcher={dispatcher.clone()}/> }
                             if !used.keys { <KeysPanel/> }
                             if !used.plugin { <PluginPanel/> }
                         </div>
@@ -513,6 +534,11 @@ fn lesson_group(name: &str) -> &'static str {
         n if n.starts_with("sandbox") => "Sandbox",
         _ => "Leaders, epochs and truncation",
     }
+}
+
+/// The class that outlines the part of the page `focus` points at, if it is `part`.
+fn highlight(focus: &Option<Focus>, part: &Focus) -> Option<&'static str> {
+    (focus.as_ref() == Some(part)).then_some("highlight")
 }
 
 /// Leadership and ISR changes the events list pins.
@@ -643,6 +669,7 @@ fn network_view(
     wires: &[runnel_core::sim::Wire],
     now: u64,
     members: Vec<u32>,
+    highlighted: bool,
 ) -> Html {
     let brokers = parties
         .iter()
@@ -663,7 +690,7 @@ fn network_view(
         .chain(members.iter().map(|m| Party::Member(*m)))
         .collect();
     html! {
-        <section class="network">
+        <section class={classes!("network", highlighted.then_some("highlight"))}>
             <svg viewBox={format!("0 0 {NETWORK_WIDTH} {NETWORK_HEIGHT}")} width={NETWORK_WIDTH.to_string()} height={NETWORK_HEIGHT.to_string()} role="img" data-testid="network"
                  aria-label={format!("{} messages in flight", wires.len())}>
                 { for shown.iter().filter(|p| matches!(p, Party::Broker(_))).map(|b| {

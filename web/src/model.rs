@@ -77,6 +77,23 @@ pub enum Action {
     Load(Share),
     /// Go to the start of chapter `n` of the lesson (where its script next acts), replaying.
     Chapter(usize),
+    /// Guided mode on or off: playing stops at each chapter, which says what to look at.
+    Guide(bool),
+}
+
+/// The part of the page a guided chapter points at.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Focus {
+    /// The counters (sent, acknowledged, committed, at risk, lost).
+    Counters,
+    /// These brokers' cards (all of them when empty).
+    Brokers(Vec<BrokerId>),
+    /// The network view.
+    Network,
+    /// The log table.
+    LogTable,
+    /// The consumer group panel.
+    Group,
 }
 
 /// The settings a user may change: they apply from time 0 (the lesson replays).
@@ -284,6 +301,8 @@ pub struct Model {
     pub playing: bool,
     /// Virtual ms per real ms.
     pub speed: f64,
+    /// Guided mode: playing stops at each chapter ([`Action::Guide`]).
+    pub guided: bool,
     /// Bumped whenever the panels should be redrawn ([`Model::panels_version`]).
     panels_version: u64,
     /// Real ms played since the panels were last redrawn.
@@ -320,6 +339,7 @@ impl Model {
             speed: 2.0,
             panels_version: 0,
             panels_age_ms: 0.0,
+            guided: false,
         };
         model.replay(0);
         model
@@ -425,14 +445,34 @@ impl Model {
             Action::Step(ms) => self.advance(ms),
             Action::Tick(real_ms) => {
                 if self.playing {
-                    self.advance((real_ms * self.speed).max(0.0) as u64);
+                    let ms = (real_ms * self.speed).max(0.0) as u64;
+                    // Guided, playing stops where the next chapter starts.
+                    let next = self
+                        .guided
+                        .then(|| self.chapters().into_iter().map(|(at, _)| at))
+                        .into_iter()
+                        .flatten()
+                        .find(|at| *at > self.now_ms() && *at <= self.now_ms() + ms);
+                    match next {
+                        Some(at) => {
+                            self.advance(at - self.now_ms());
+                            self.playing = false;
+                        }
+                        None => self.advance(ms),
+                    }
                     if self.finished() {
                         self.playing = false;
                     }
                 }
             }
+            Action::Guide(on) => self.guided = on,
             Action::SetSpeed(speed) => self.speed = speed.clamp(0.1, 1000.0),
-            Action::Select(index) => *self = Self::new(index),
+            Action::Select(index) => {
+                *self = Self {
+                    guided: self.guided,
+                    ..Self::new(index)
+                }
+            }
             Action::Kill(broker) => self.add_fault(Fault::Crash(broker)),
             Action::Restart(broker) => self.add_fault(Fault::Restart(broker)),
             Action::Seek(ms) => self.replay(ms),
@@ -478,7 +518,10 @@ impl Model {
             }
             Action::Load(share) => {
                 if let Some(model) = Self::from_share(&share) {
-                    *self = model;
+                    *self = Self {
+                        guided: self.guided,
+                        ..model
+                    };
                 }
             }
         }
@@ -689,6 +732,134 @@ impl Model {
             }
         }
         chapters
+    }
+
+    /// What to look at in chapter `n` ([`Model::chapters`]), for guided mode: a sentence and
+    /// the part of the page to highlight, from what the lesson's script does then.
+    pub fn chapter_guide(&self, n: usize) -> (String, Focus) {
+        let chapters = self.chapters();
+        let Some(&(at, _)) = chapters.get(n) else {
+            return (String::new(), Focus::Counters);
+        };
+        if n == 0 {
+            return (
+                "The cluster starts. Press Play and watch the counters: records sent, \
+                 acknowledged, and committed once every in-sync replica has them (each card's \
+                 HW follows its LEO)."
+                    .into(),
+                Focus::Counters,
+            );
+        }
+        let since = chapters[n - 1].0;
+        let faults: Vec<&Fault> = self
+            .scenario()
+            .faults
+            .iter()
+            .filter(|(t, _)| *t > since && *t <= at)
+            .map(|(_, f)| f)
+            .collect();
+        let brokers = |f: &dyn Fn(&Fault) -> Option<BrokerId>| -> Vec<BrokerId> {
+            let mut ids: Vec<BrokerId> = faults.iter().filter_map(|x| f(x)).collect();
+            ids.dedup();
+            ids
+        };
+        let names = |ids: &[BrokerId]| {
+            ids.iter()
+                .map(|b| format!("broker {b}"))
+                .collect::<Vec<_>>()
+                .join(" and ")
+        };
+        // The verb or pronoun for one broker or several.
+        let agree = |ids: &[BrokerId], one: &'static str, many: &'static str| {
+            if ids.len() > 1 { many } else { one }
+        };
+        match faults.first() {
+            Some(Fault::Crash(_) | Fault::Shutdown(_) | Fault::Pause(_)) => {
+                let ids = brokers(&|f| match f {
+                    Fault::Crash(b) | Fault::Shutdown(b) | Fault::Pause(b) => Some(*b),
+                    _ => None,
+                });
+                (
+                    format!(
+                        "{} {}. Watch the cards: which broker leads now, at which leader \
+                         epoch, and did it have every acknowledged record (the lost counter)?",
+                        names(&ids),
+                        agree(&ids, "stops", "stop")
+                    ),
+                    Focus::Brokers(ids),
+                )
+            }
+            Some(Fault::Restart(_) | Fault::Resume(_)) => {
+                let ids = brokers(&|f| match f {
+                    Fault::Restart(b) | Fault::Resume(b) => Some(*b),
+                    _ => None,
+                });
+                (
+                    format!(
+                        "{} {} back. Watch the cards and the log table: a returning replica \
+                         truncates where its log diverges from the leader's, catches up and \
+                         rejoins the ISR.",
+                        names(&ids),
+                        agree(&ids, "comes", "come")
+                    ),
+                    Focus::Brokers(ids),
+                )
+            }
+            Some(Fault::Slow(_, ms)) if *ms > 0 => {
+                let ids = brokers(&|f| match f {
+                    Fault::Slow(b, _) => Some(*b),
+                    _ => None,
+                });
+                (
+                    format!(
+                        "{} {} {ms} ms late. Watch {} LEO fall behind the leader's, and \
+                         whether the leader's HW waits.",
+                        names(&ids),
+                        agree(&ids, "answers", "answer"),
+                        agree(&ids, "its", "their")
+                    ),
+                    Focus::Brokers(ids),
+                )
+            }
+            Some(
+                Fault::Cut(..)
+                | Fault::Heal(..)
+                | Fault::HealAll
+                | Fault::Delay(..)
+                | Fault::Loss(_)
+                | Fault::Slow(..),
+            ) => (
+                "The network changes. Watch the links in the network view, then each card's \
+                 role, epoch and ISR: who can still reach whom, and who believes it leads?"
+                    .into(),
+                Focus::Network,
+            ),
+            Some(Fault::ControllerFailover(_) | Fault::PreferredElection) => (
+                "Leadership moves. Watch each card's role and leader epoch.".into(),
+                Focus::Brokers(Vec::new()),
+            ),
+            Some(
+                Fault::MemberJoin(_)
+                | Fault::MemberLeave(_)
+                | Fault::MemberCrash(_)
+                | Fault::ResetOffsets { .. },
+            ) => (
+                "The group changes. Watch the members' partitions, the generation and the \
+                 committed offsets."
+                    .into(),
+                Focus::Group,
+            ),
+            Some(Fault::Produce { .. } | Fault::Compact) => (
+                "Watch the log table: which partition the key lands on, and what the cleaner \
+                 keeps (offsets never change, so gaps appear)."
+                    .into(),
+                Focus::LogTable,
+            ),
+            _ => (
+                "Watch the counters: what was acknowledged, committed, at risk or lost.".into(),
+                Focus::Counters,
+            ),
+        }
     }
 
     /// The chapter the time is in (the last one started).
@@ -1223,6 +1394,50 @@ mod tests {
         assert_eq!(elected.len(), 1, "{replicas:?}");
         assert_eq!(deposed.len(), 1, "two leaders at 7 s: {replicas:?}");
         assert_ne!(elected, deposed);
+    }
+
+    /// Guided mode (issue 17): playing stops where each chapter starts, and the chapter says
+    /// what to look at and where.
+    #[test]
+    fn guided_playing_stops_at_each_chapter_and_points_at_it() {
+        let mut model = Model::new(index("acks1-failover"));
+        model.apply(Action::Guide(true));
+        assert_eq!(model.chapter_guide(0).1, Focus::Counters);
+        model.apply(Action::Play);
+        for _ in 0..200 {
+            model.apply(Action::Tick(100.0));
+        }
+        assert_eq!((model.now_ms(), model.playing), (2_000, false));
+        let (text, focus) = model.chapter_guide(model.chapter());
+        assert_eq!(focus, Focus::Brokers(vec![1, 2]), "{text}");
+        assert!(
+            text.starts_with("broker 1 and broker 2 answer 300 ms late"),
+            "{text}"
+        );
+        model.apply(Action::Play);
+        for _ in 0..200 {
+            model.apply(Action::Tick(100.0));
+        }
+        assert_eq!((model.now_ms(), model.playing), (4_000, false));
+        assert_eq!(
+            model.chapter_guide(model.chapter()).1,
+            Focus::Brokers(vec![0])
+        );
+        // A new lesson keeps the mode; off, playing runs through chapters.
+        model.apply(Action::Select(index("np4-leader-cut-from-quorum")));
+        assert!(model.guided);
+        model.apply(Action::Play);
+        for _ in 0..200 {
+            model.apply(Action::Tick(100.0));
+        }
+        assert_eq!(model.now_ms(), 3_000);
+        assert_eq!(model.chapter_guide(model.chapter()).1, Focus::Network);
+        model.apply(Action::Guide(false));
+        model.apply(Action::Play);
+        for _ in 0..200 {
+            model.apply(Action::Tick(100.0));
+        }
+        assert!(model.now_ms() > 10_000, "{}", model.now_ms());
     }
 
     /// Issue 17, item 6: leadership and ISR changes are pinned, whatever else happened since.

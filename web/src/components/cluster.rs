@@ -8,7 +8,7 @@ use yew::prelude::*;
 
 use super::on_click;
 use crate::app::State;
-use crate::model::{Action, BrokerView, ReplicaView};
+use crate::model::{Action, BrokerView, Focus, ReplicaView};
 
 /// What the broker cards draw.
 #[derive(Properties, PartialEq)]
@@ -17,6 +17,9 @@ pub struct ClusterProps {
     pub brokers: Rc<Vec<BrokerView>>,
     /// The slowed brokers with their extra latency in ms.
     pub slow: Rc<Vec<(BrokerId, u64)>>,
+    /// What guided mode points at: these brokers' cards are outlined (all when the list is
+    /// empty).
+    pub focus: Option<Focus>,
     /// The playground's reducer.
     pub dispatcher: UseReducerDispatcher<State>,
 }
@@ -25,10 +28,12 @@ pub struct ClusterProps {
 #[function_component(Cluster)]
 pub fn cluster(props: &ClusterProps) -> Html {
     html! {
-        <section class="cluster" tabindex="0" aria-label="brokers and their replicas">
+        <section class={classes!("cluster", (props.focus == Some(Focus::Brokers(Vec::new()))).then_some("highlight"))}
+                 tabindex="0" aria-label="brokers and their replicas">
             { for props.brokers.iter().map(|b| {
                 let slow = props.slow.iter().find(|(x, _)| *x == b.id).map(|(_, ms)| *ms);
-                broker_card(b, &props.dispatcher, slow)
+                let outlined = matches!(&props.focus, Some(Focus::Brokers(ids)) if ids.contains(&b.id));
+                broker_card(b, &props.dispatcher, slow, outlined)
             }) }
         </section>
     }
@@ -53,11 +58,13 @@ fn replica_line(r: &ReplicaView) -> String {
     )
 }
 
-/// One broker: its state in words, its replicas, kill, restart and slow.
+/// One broker: its state in words, its replicas, kill, restart and slow; `outlined` when
+/// guided mode points at it.
 fn broker_card(
     b: &BrokerView,
     dispatcher: &UseReducerDispatcher<State>,
     slow: Option<u64>,
+    outlined: bool,
 ) -> Html {
     let cb = |action| on_click(dispatcher, action);
     let status = if b.down {
@@ -71,7 +78,7 @@ fn broker_card(
     // needed its whole content repeated in an accessible name), and a frame that changes a
     // number lays out one line, not a whole SVG.
     html! {
-        <article class={classes!("broker", status)} data-testid={format!("broker-{}", b.id)}>
+        <article class={classes!("broker", status, outlined.then_some("highlight"))} data-testid={format!("broker-{}", b.id)}>
             <h3 class="title">{ format!("broker {} — {status}", b.id) }</h3>
             <ul>
                 { for b.replicas.iter().map(|r| html! {

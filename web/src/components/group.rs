@@ -17,6 +17,8 @@ pub struct GroupPanelProps {
     pub group: Rc<GroupView>,
     /// The playground's reducer.
     pub dispatcher: UseReducerDispatcher<State>,
+    /// Outlined: guided mode points at it.
+    pub highlight: bool,
 }
 
 /// The consumer group panel.
@@ -25,7 +27,7 @@ pub fn group_panel(props: &GroupPanelProps) -> Html {
     let group = &props.group;
     let cb = |action| on_click(&props.dispatcher, action);
     html! {
-        <fieldset class="group" data-testid="group">
+        <fieldset class={classes!("group", props.highlight.then_some("highlight"))} data-testid="group">
             <legend>{ "Consumer group \"sim\"" }</legend>
             <p data-testid="group-state">
                 { format!("{} · generation {} · {} records read, {} of them again", group.state, group.generation, group.reads, group.rereads) }

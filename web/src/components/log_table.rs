@@ -20,6 +20,8 @@ pub struct LogTableProps {
     pub partition: u32,
     /// Shows another partition.
     pub on_partition: UseStateSetter<u32>,
+    /// Outlined: guided mode points at it.
+    pub highlight: bool,
 }
 
 /// The log table.
@@ -38,7 +40,7 @@ pub fn log_table(props: &LogTableProps) -> Html {
         format!("the leader's high watermark is {hw}")
     });
     html! {
-        <section class="logs">
+        <section class={classes!("logs", props.highlight.then_some("highlight"))}>
             <h3>
                 { "Log of partition " }
                 <select data-testid="log-partition" aria-label="partition" onchange={on_partition}>
