@@ -96,6 +96,18 @@ try {
   await page.waitForTimeout(500);
   await page.keyboard.press(" ");
   result.keyboard_played_ms = Math.round((seconds(await text("time")) - t0) * 1000);
+  // The shortcuts do not also scroll the page (Space scrolled a screen down, End to the
+  // bottom), and act on nothing when a button has the focus.
+  await page.evaluate(() => window.scrollTo(0, 300));
+  const y0 = await page.evaluate(() => window.scrollY);
+  await page.keyboard.press(" ");
+  await page.keyboard.press(" ");
+  await page.keyboard.press("End");
+  result.keyboard_scrolled_px = Math.abs((await page.evaluate(() => window.scrollY)) - y0);
+  await page.click("[data-testid=rewind]");
+  const onButton = await text("time");
+  for (const k of ["ArrowLeft", "ArrowRight", "End"]) await page.keyboard.press(k);
+  result.keys_on_button_kept_time = (await text("time")) === onButton;
 
   // 5. Settings replay the lesson: acks=all with min.insync.replicas=2 loses nothing.
   await page.selectOption("[data-testid=scenario]", ACKS1);
@@ -105,6 +117,13 @@ try {
   await page.click("[data-testid=end]");
   result.lost_acks_all = Number(await text("lost"));
   result.acked_acks_all = Number(await text("acknowledged"));
+  // min.insync.replicas=0 is refused in the broker's words, and 2 stays in force.
+  await page.fill("[data-testid=min-insync]", "0");
+  await page.$eval("[data-testid=min-insync]", (el) => el.dispatchEvent(new Event("change", { bubbles: true })));
+  result.min_insync_zero = {
+    error: await text("min-insync-error").catch(() => null),
+    acknowledged: Number(await text("acknowledged")),
+  };
 
   // 6. The sandbox (5 brokers × 20 partitions): cut a link, see it in the events; then play
   //    at full speed and count animation frames for 2 s. Focus leaves the link's button

@@ -126,6 +126,13 @@ fn the_playground_teaches_the_acks1_failover_and_rewinds() {
     // Issue 17, item 2: shortcuts do not fire while typing in a field, and Space on a focused
     // button presses the button without starting playback.
     assert_eq!(result["typing_kept_time"], true, "{result}");
+    assert!(
+        result["keyboard_scrolled_px"]
+            .as_f64()
+            .is_some_and(|px| px < 100.0),
+        "Space and End handled by the page must not scroll it: {result}"
+    );
+    assert_eq!(result["keys_on_button_kept_time"], true, "{result}");
     // Issue 17, item 7: unique accessible names, and no request answered 404 (the favicon).
     assert_eq!(
         result["names"],
@@ -175,6 +182,17 @@ fn the_playground_teaches_the_acks1_failover_and_rewinds() {
     );
     assert_eq!(result["space_on_button_kept_time"], true, "{result}");
     assert_eq!(result["lost_acks_all"].as_u64(), Some(0), "{result}");
+    // Kafka refuses min.insync.replicas=0 (its range is [1,...]); the page says so and keeps 2.
+    assert!(
+        result["min_insync_zero"]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("min.insync.replicas") && e.ends_with("still 2")),
+        "{result}"
+    );
+    assert_eq!(
+        result["min_insync_zero"]["acknowledged"], result["acked_acks_all"],
+        "{result}"
+    );
     assert!(
         result["acked_acks_all"].as_u64().is_some_and(|n| n > 0),
         "{result}"

@@ -11,13 +11,12 @@ use wasm_bindgen::JsCast;
 use yew::prelude::*;
 
 use gloo_storage::Storage;
-use runnel_core::sim::Party;
 
 use crate::components::{
-    Cluster, Events, GroupPanel, KeysPanel, LinksPanel, LogTable, PluginPanel, ProducerPanel,
-    SettingsPanel, chosen_file, event_checked,
+    Cluster, Events, GroupPanel, KeysPanel, LessonText, LinksPanel, LogTable, NetworkView,
+    PluginPanel, ProducerPanel, SettingsPanel, TimeControls,
 };
-use crate::model::{Action, Focus, Model, Share, party_name};
+use crate::model::{Action, Focus, Model, Share};
 
 /// Where a session survives a reload.
 const STORAGE_KEY: &str = "runnel-playground";
@@ -89,14 +88,16 @@ pub fn app() -> Html {
 
     // Keyboard: space plays or pauses, → steps 100 ms, ← rewinds 1 s, End runs to the end —
     // but never while the learner types in a field (the arrows move the caret there), never
-    // for Space or Enter on a focused button or link (that key presses it), and never with a
-    // modifier held (the browser's own shortcuts).
+    // on a focused button, link or summary (Space and Enter press it; the shortcuts would act
+    // on the page behind it), and never with a modifier held (the browser's own shortcuts).
+    // The listener is not passive: a shortcut handled here does not also scroll the page.
     {
         let dispatcher = state.dispatcher();
         use_effect_with(playing, move |playing| {
             let playing = *playing;
             let listener = gloo_utils::document().body().map(|body| {
-                EventListener::new(&body, "keydown", move |event| {
+                let options = gloo_events::EventListenerOptions::enable_prevent_default();
+                EventListener::new_with_options(&body, "keydown", options, move |event| {
                     let Some(key) = event.dyn_ref::<web_sys::KeyboardEvent>() else {
                         return;
                     };
@@ -112,8 +113,7 @@ pub fn app() -> Html {
                             || target
                                 .dyn_ref::<web_sys::HtmlElement>()
                                 .is_some_and(|e| e.is_content_editable());
-                        let pressable = matches!(tag.as_str(), "BUTTON" | "A" | "SUMMARY")
-                            && matches!(key.key().as_str(), " " | "Enter");
+                        let pressable = matches!(tag.as_str(), "BUTTON" | "A" | "SUMMARY");
                         if editable || pressable {
                             return;
                         }
@@ -235,7 +235,7 @@ pub fn app() -> Html {
     let settings = state.with(|m| m.settings());
     let parties = Rc::new(state.with(|m| m.parties()));
     let cut = Rc::new(state.with(|m| m.cut_links()));
-    let wires = state.with(|m| m.in_flight(WIRES_MAX));
+    let wires = Rc::new(state.with(|m| m.in_flight(WIRES_MAX)));
     let config = state.with(|m| *m.config());
     let dispatcher = state.dispatcher();
     let used =
@@ -246,47 +246,6 @@ pub fn app() -> Html {
     let guide = state.with(|m| m.chapter_guide(chapter));
     // Guided, the chapter's part of the page is outlined.
     let focus = guided.then(|| guide.1.clone());
-    let on_guided = {
-        let dispatcher = state.dispatcher();
-        Callback::from(move |e: Event| {
-            if let Some(on) = event_checked(&e) {
-                dispatcher.dispatch(Action::Guide(on));
-            }
-        })
-    };
-    let on_export = {
-        let text = share.encode();
-        Callback::from(move |_: MouseEvent| download("runnel-session.txt", &text))
-    };
-    let import_error = use_state(|| None::<String>);
-    let on_import = {
-        let dispatcher = state.dispatcher();
-        let import_error = import_error.clone();
-        Callback::from(move |e: Event| {
-            let Some(file) = chosen_file(&e) else {
-                return;
-            };
-            let dispatcher = dispatcher.clone();
-            let import_error = import_error.clone();
-            wasm_bindgen_futures::spawn_local(async move {
-                let blob = gloo_file::Blob::from(file);
-                match gloo_file::futures::read_as_text(&blob).await {
-                    Ok(text) => match Share::decode(text.trim()) {
-                        Some(share) => {
-                            import_error.set(None);
-                            dispatcher.dispatch(Action::Load(share));
-                        }
-                        None => import_error.set(Some("not a runnel session file".into())),
-                    },
-                    Err(e) => import_error.set(Some(e.to_string())),
-                }
-            });
-        })
-    };
-    let cb = |action: Action| {
-        let dispatcher = state.dispatcher();
-        Callback::from(move |_: MouseEvent| dispatcher.dispatch(action.clone()))
-    };
     // Keep the picker showing the lesson in force (a load or an import changes it too).
     let picker = use_node_ref();
     {
@@ -305,26 +264,6 @@ pub fn app() -> Html {
             if let Some(select) = e.target_dyn_into::<web_sys::HtmlSelectElement>() {
                 if let Some(index) = names.iter().position(|n| *n == select.value()) {
                     dispatcher.dispatch(Action::Select(index));
-                }
-            }
-        })
-    };
-    let on_seek = {
-        let dispatcher = state.dispatcher();
-        Callback::from(move |e: Event| {
-            if let Some(input) = e.target_dyn_into::<web_sys::HtmlInputElement>() {
-                if let Ok(ms) = input.value().parse() {
-                    dispatcher.dispatch(Action::Seek(ms));
-                }
-            }
-        })
-    };
-    let on_speed = {
-        let dispatcher = state.dispatcher();
-        Callback::from(move |e: Event| {
-            if let Some(input) = e.target_dyn_into::<web_sys::HtmlInputElement>() {
-                if let Ok(speed) = input.value().parse() {
-                    dispatcher.dispatch(Action::SetSpeed(speed));
                 }
             }
         })
@@ -354,79 +293,17 @@ pub fn app() -> Html {
             </header>
             <div class="top">
             <div class="story">
-            <section class="lesson">
-                <h2>{ title }</h2>
-                <p>{ lesson }</p>
-                // The live region is the chapter, which changes a few times a lesson; the
-                // counters below change every frame and would be read out without pause.
-                <p class="chapter" data-testid="chapter" aria-live="polite">
-                    { format!("Chapter {} of {} — at {:.1} s: {}", chapter + 1, chapters.len(),
-                        chapters[chapter].0 as f64 / 1000.0, chapters[chapter].1) }
-                </p>
-                <p>
-                    <label>
-                        <input data-testid="guided" type="checkbox" checked={guided} onchange={on_guided}/>
-                        { " Guided: stop at each chapter and say what to look at" }
-                    </label>
-                </p>
-                if guided {
-                    <p class="guide" data-testid="guide">{ format!("Look: {}", guide.0) }</p>
-                }
-                <p>
-                    <button data-testid="chapter-prev" disabled={chapter == 0} onclick={cb(Action::Chapter(chapter.saturating_sub(1)))}>{ "◀ Previous chapter" }</button>
-                    { " " }
-                    <button data-testid="chapter-next" disabled={chapter + 1 >= chapters.len()} onclick={cb(Action::Chapter(chapter + 1))}>{ "Next chapter ▶" }</button>
-                    if chapter + 1 < chapters.len() {
-                        <span>{ format!(" next, at {:.1} s: {}", chapters[chapter + 1].0 as f64 / 1000.0, chapters[chapter + 1].1) }</span>
-                    }
-                </p>
-                <p class={classes!("numbers", highlight(&focus, &Focus::Counters))}>
-                    { "So far " }
-                    <strong data-testid="sent">{ report.sent }</strong>{ " records sent: " }
-                    <strong data-testid="acknowledged">{ report.acknowledged }</strong>{ " acknowledged, " }
-                    <strong data-testid="refused">{ report.refused }</strong>{ " refused (not enough replicas), " }
-                    <strong data-testid="failed">{ report.failed }</strong>{ " failed, " }
-                    <strong data-testid="pending">{ report.pending }</strong>{ " waiting for an answer." }
-                </p>
-                <p class={classes!("numbers", highlight(&focus, &Focus::Counters))}>
-                    { "Of the acknowledged: " }
-                    <strong data-testid="committed">{ report.acknowledged - report.at_risk - report.lost }</strong>
-                    { " committed (below the leader's high watermark), " }
-                    <strong data-testid="at-risk">{ report.at_risk }</strong>
-                    { " at risk (the leader has them above its high watermark, or no leader is up), " }
-                    <strong data-testid="lost">{ report.lost }</strong>
-                    { " lost (truncated away, or a leader was elected without them)." }
-                </p>
-            </section>
-            <section class="controls">
-                if playing {
-                    <button data-testid="pause" onclick={cb(Action::Pause)}>{ "⏸ Pause" }<span class="key">{ " (space)" }</span></button>
-                } else {
-                    <button data-testid="play" onclick={cb(Action::Play)}>{ "▶ Play" }<span class="key">{ " (space)" }</span></button>
-                }
-                <button data-testid="step" onclick={cb(Action::Step(100))}>{ "Step 100 ms" }<span class="key">{ " (→)" }</span></button>
-                <button data-testid="rewind" onclick={cb(Action::Rewind(1_000))}>{ "Back 1 s" }<span class="key">{ " (←)" }</span></button>
-                <button data-testid="fork" onclick={cb(Action::Fork(now))}>{ "Fork here" }</button>
-                <button data-testid="end" onclick={cb(Action::RunToEnd)}>{ "Run to end" }<span class="key">{ " (End)" }</span></button>
-                <label>{ "Speed " }
-                    <input type="range" min="0.5" max="50" step="0.5" value={speed.to_string()} onchange={on_speed} aria-label="speed"/>
-                </label>
-                <label>{ "Time " }
-                    <input data-testid="scrub" type="range" min="0" max={end.to_string()} step="100" value={now.to_string()} onchange={on_seek} aria-label="time"/>
-                </label>
-                <button data-testid="export" onclick={on_export}>{ "Export session" }</button>
-                <label>{ "Import " }
-                    <input data-testid="import" type="file" accept=".txt" onchange={on_import}/>
-                </label>
-                if let Some(e) = &*import_error {
-                    <span data-testid="import-error">{ e.clone() }</span>
-                }
-                <span data-testid="time">{ format!("{:.1} s of {:.0} s", now as f64 / 1000.0, end as f64 / 1000.0) }</span>
-            </section>
+                <LessonText title={title} lesson={lesson} chapters={Rc::new(chapters)} chapter={chapter}
+                    guided={guided} guide={guide.0.clone()} report={report.clone()} focus={focus.clone()}
+                    dispatcher={dispatcher.clone()}/>
+                <TimeControls playing={playing} now={now} end={end} speed={speed}
+                    session={share.encode()} dispatcher={dispatcher.clone()}/>
             </div>
             <Cluster brokers={brokers.clone()} slow={slow.clone()} focus={focus.clone()} dispatcher={dispatcher.clone()}/>
             </div>
-            { network_view(&parties, &cut, &wires, now, group.members.iter().filter(|m| m.active).map(|m| m.index).collect(), focus == Some(Focus::Network)) }
+            <NetworkView parties={parties.clone()} cut={cut.clone()} wires={wires.clone()} now={now}
+                members={Rc::new(group.members.iter().filter(|m| m.active).map(|m| m.index).collect::<Vec<_>>())}
+                highlight={focus == Some(Focus::Network)}/>
             <LogTable highlight={focus == Some(Focus::LogTable)} table={log_table.clone()} partitions={partitions} partition={*strip_partition} on_partition={strip_partition.setter()}/>
             <section class="panels">
                 <SettingsPanel settings={settings} dispatcher={dispatcher.clone()}/>
@@ -451,19 +328,6 @@ pub fn app() -> Html {
     }
 }
 
-/// Offers `text` as a file download named `name`.
-fn download(name: &str, text: &str) {
-    let url = gloo_file::ObjectUrl::from(gloo_file::Blob::new(text));
-    let Ok(element) = gloo_utils::document().create_element("a") else {
-        return;
-    };
-    let _ = element.set_attribute("href", &url);
-    let _ = element.set_attribute("download", name);
-    if let Some(anchor) = element.dyn_ref::<web_sys::HtmlElement>() {
-        anchor.click();
-    }
-}
-
 /// The lessons by topic, in the order each topic first appears, with their indexes: what the
 /// picker shows as option groups, so a newcomer sees five subjects, not 25 names.
 fn lesson_groups(scenarios: &[(&'static str, &'static str)]) -> Vec<(&'static str, Vec<usize>)> {
@@ -484,9 +348,9 @@ fn lesson_groups(scenarios: &[(&'static str, &'static str)]) -> Vec<(&'static st
 struct LessonPanels {
     /// The consumer group panel: the lesson runs group members.
     group: bool,
-    /// Keys, partitions and compaction: lessons on partitions and on cleaning the log.
+    /// Keys, partitions and compaction: the ordering and compaction lessons, the sandbox.
     keys: bool,
-    /// The partitioner plugin: lessons on partitions.
+    /// The partitioner plugin: the ordering lesson and the sandbox.
     plugin: bool,
 }
 
@@ -494,11 +358,13 @@ impl LessonPanels {
     /// The panels the lesson `name` (with `group_members` consumers) uses.
     fn of(name: &str, group_members: u32) -> Self {
         let topic = lesson_group(name);
-        let partitions = topic == "Partitions and consumer groups" || topic == "Sandbox";
+        // Keys and partitioners are about where records go: the ordering lesson and the
+        // sandbox; compaction is about keys too.
+        let partitioning = name == "partitions-ordering" || topic == "Sandbox";
         Self {
             group: group_members > 0,
-            keys: partitions || topic == "Cleaning the log: retention and compaction",
-            plugin: partitions,
+            keys: partitioning || name == "compaction",
+            plugin: partitioning,
         }
     }
 
@@ -536,11 +402,6 @@ fn lesson_group(name: &str) -> &'static str {
     }
 }
 
-/// The class that outlines the part of the page `focus` points at, if it is `part`.
-fn highlight(focus: &Option<Focus>, part: &Focus) -> Option<&'static str> {
-    (focus.as_ref() == Some(part)).then_some("highlight")
-}
-
 /// Leadership and ISR changes the events list pins.
 const PINNED_CHANGES: usize = 4;
 
@@ -550,271 +411,9 @@ const LOG_TABLE_COLUMNS: usize = 12;
 /// Wires the network view draws at most.
 const WIRES_MAX: usize = 300;
 
-/// The network view's size.
-const NETWORK_WIDTH: f64 = 640.0;
-const NETWORK_HEIGHT: f64 = 340.0;
-
-/// Where a party sits in the network view. Brokers sit on an arch, not a line, with the
-/// clients well below them: a straight link between two parties then never passes through a
-/// third broker (three in a row drew B0 ↔ B2 through B1, which read as B0 ↔ B1). The numbers
-/// come from a search over such layouts that keeps every link at least 20 px from the centre
-/// of every other broker (radius 16) with 3 or 5 brokers and up to 6 members
-/// (`no_link_passes_through_a_third_broker`).
-fn position(party: Party, brokers: usize, members: &[u32]) -> (f64, f64) {
-    match party {
-        Party::Quorum => (320.0, 30.0),
-        Party::Broker(b) => {
-            let x = 320.0 + NETWORK_WIDTH * ((f64::from(b) + 1.0) / (brokers as f64 + 1.0) - 0.5);
-            let off_centre = (x - 320.0) / 240.0;
-            (x, 150.0 + 140.0 * off_centre * off_centre)
-        }
-        Party::Producer => (100.0, 310.0),
-        Party::Consumer => (540.0, 310.0),
-        Party::Member(m) => {
-            let i = members.iter().position(|x| *x == m).unwrap_or(0);
-            (150.0 + 40.0 * i as f64, 310.0)
-        }
-    }
-}
-
-/// The kinds of message the network view tells apart, by shape and in its legend.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum WireKind {
-    /// Produce and its response.
-    Produce,
-    /// Fetch, by consumers and by follower replicas, and OffsetsForLeaderEpoch.
-    Fetch,
-    /// Between brokers and the controller: heartbeats, metadata, ISR changes.
-    Controller,
-    /// A consumer group's requests: join, sync, heartbeat, leave, offsets.
-    Group,
-}
-
-impl WireKind {
-    const ALL: [WireKind; 4] = [
-        WireKind::Produce,
-        WireKind::Fetch,
-        WireKind::Controller,
-        WireKind::Group,
-    ];
-
-    /// The kind of a message, by Kafka's name for it (`sim::Wire::what`).
-    fn of(what: &str) -> Self {
-        let request = what.trim_end_matches(" response");
-        match request {
-            "Produce" => WireKind::Produce,
-            "Fetch" | "Fetch (replica)" | "OffsetsForLeaderEpoch" => WireKind::Fetch,
-            "BrokerHeartbeat" | "metadata update" | "AlterPartition" | "Metadata"
-            | "ControlledShutdown" => WireKind::Controller,
-            _ => WireKind::Group,
-        }
-    }
-
-    /// Its legend entry.
-    fn label(self) -> &'static str {
-        match self {
-            WireKind::Produce => "Produce",
-            WireKind::Fetch => "Fetch (consumers and follower replicas)",
-            WireKind::Controller => "controller: heartbeats, metadata, ISR changes",
-            WireKind::Group => "consumer group: join, sync, heartbeat, offsets",
-        }
-    }
-
-    /// Its CSS class.
-    fn class(self) -> &'static str {
-        match self {
-            WireKind::Produce => "produce",
-            WireKind::Fetch => "fetch",
-            WireKind::Controller => "controller",
-            WireKind::Group => "group",
-        }
-    }
-
-    /// The name of its shape.
-    fn shape_name(self) -> &'static str {
-        match self {
-            WireKind::Produce => "circle",
-            WireKind::Fetch => "square",
-            WireKind::Controller => "diamond",
-            WireKind::Group => "triangle",
-        }
-    }
-
-    /// Its shape ([`WireKind::shape_name`]), centred on (x, y).
-    fn shape(self, x: f64, y: f64, title: Option<String>) -> Html {
-        let class = classes!("wire", self.class());
-        let title = title.map(|t| html! { <title>{ t }</title> });
-        match self {
-            WireKind::Produce => html! {
-                <circle class={class} cx={x.to_string()} cy={y.to_string()} r="4.5">{ for title }</circle>
-            },
-            WireKind::Fetch => html! {
-                <rect class={class} x={(x - 4.0).to_string()} y={(y - 4.0).to_string()} width="8" height="8">{ for title }</rect>
-            },
-            WireKind::Controller => html! {
-                <polygon class={class} points={format!("{},{} {},{} {},{} {},{}", x, y - 5.5, x + 5.5, y, x, y + 5.5, x - 5.5, y)}>{ for title }</polygon>
-            },
-            WireKind::Group => html! {
-                <polygon class={class} points={format!("{},{} {},{} {},{}", x, y - 5.5, x + 5.0, y + 4.0, x - 5.0, y + 4.0)}>{ for title }</polygon>
-            },
-        }
-    }
-}
-
-/// The cluster's parties and the messages on the wire between them, each a dot moving from
-/// sender to receiver, with Kafka's request name as its label; cut links dashed and marked.
-fn network_view(
-    parties: &[Party],
-    cut: &[(Party, Party)],
-    wires: &[runnel_core::sim::Wire],
-    now: u64,
-    members: Vec<u32>,
-    highlighted: bool,
-) -> Html {
-    let brokers = parties
-        .iter()
-        .filter(|p| matches!(p, Party::Broker(_)))
-        .count();
-    let at = |p: Party| position(p, brokers, &members);
-    let mut counts: Vec<(&str, usize)> = Vec::new();
-    for w in wires {
-        match counts.iter_mut().find(|(what, _)| *what == w.what) {
-            Some((_, n)) => *n += 1,
-            None => counts.push((w.what, 1)),
-        }
-    }
-    let shown: Vec<Party> = parties
-        .iter()
-        .copied()
-        .chain(std::iter::once(Party::Consumer))
-        .chain(members.iter().map(|m| Party::Member(*m)))
-        .collect();
-    html! {
-        <section class={classes!("network", highlighted.then_some("highlight"))}>
-            <svg viewBox={format!("0 0 {NETWORK_WIDTH} {NETWORK_HEIGHT}")} width={NETWORK_WIDTH.to_string()} height={NETWORK_HEIGHT.to_string()} role="img" data-testid="network"
-                 aria-label={format!("{} messages in flight", wires.len())}>
-                { for shown.iter().filter(|p| matches!(p, Party::Broker(_))).map(|b| {
-                    let (x1, y1) = at(Party::Quorum);
-                    let (x2, y2) = at(*b);
-                    html! { <line class="link" x1={x1.to_string()} y1={y1.to_string()} x2={x2.to_string()} y2={y2.to_string()}/> }
-                }) }
-                { for cut.iter().map(|(a, b)| {
-                    let ((x1, y1), (x2, y2)) = (at(*a), at(*b));
-                    html! {
-                        <g class="cut">
-                            <line x1={x1.to_string()} y1={y1.to_string()} x2={x2.to_string()} y2={y2.to_string()}/>
-                            <text x={((x1 + x2) / 2.0).to_string()} y={((y1 + y2) / 2.0).to_string()}>{ "✂ cut" }</text>
-                        </g>
-                    }
-                }) }
-                { for wires.iter().map(|w| {
-                    let ((x1, y1), (x2, y2)) = (at(w.from), at(w.to));
-                    let span = w.arrive_ms.saturating_sub(w.sent_ms).max(1) as f64;
-                    let t = (now.saturating_sub(w.sent_ms) as f64 / span).clamp(0.0, 1.0);
-                    let title = format!("{} {} → {}", w.what, party_name(w.from), party_name(w.to));
-                    WireKind::of(w.what).shape(x1 + (x2 - x1) * t, y1 + (y2 - y1) * t, Some(title))
-                }) }
-                { for shown.iter().map(|p| {
-                    let (x, y) = at(*p);
-                    html! {
-                        <g class="party">
-                            <circle cx={x.to_string()} cy={y.to_string()} r="16"/>
-                            <text x={x.to_string()} y={(y + 4.0).to_string()}>{ short_name(*p) }</text>
-                        </g>
-                    }
-                }) }
-            </svg>
-            <p class="parties" data-testid="party-legend">
-                { "Q the controller quorum (KRaft) · B0, B1, … brokers · P the producer · C a consumer outside any group (it reads every partition) · M0, M1, … the consumer group's members" }
-            </p>
-            <ul class="legend" data-testid="wire-legend" aria-label="message kinds">
-                { for WireKind::ALL.iter().map(|k| html! {
-                    <li data-shape={k.shape_name()}>
-                        <svg viewBox="0 0 14 14" width="14" height="14" aria-hidden="true">{ k.shape(7.0, 7.0, None) }</svg>
-                        { " " }{ k.label() }
-                    </li>
-                }) }
-            </ul>
-            <p data-testid="in-flight">
-                { format!("In flight now: {}", if counts.is_empty() { String::from("nothing") } else {
-                    counts.iter().map(|(what, n)| format!("{n} {what}")).collect::<Vec<_>>().join(", ")
-                }) }
-            </p>
-        </section>
-    }
-}
-
-/// A party's label inside its circle.
-fn short_name(p: Party) -> String {
-    match p {
-        Party::Quorum => "Q".into(),
-        Party::Producer => "P".into(),
-        Party::Consumer => "C".into(),
-        other => party_name(other),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::components::pairs;
-
-    /// Issue 17, item 4: with 3 brokers (the lessons) or 5 (the sandbox), no straight link
-    /// between two parties passes through a broker that is neither of them.
-    #[test]
-    fn no_link_passes_through_a_third_broker() {
-        for brokers in [3u32, 5] {
-            let mut parties = vec![Party::Quorum, Party::Producer, Party::Consumer];
-            parties.extend((0..brokers).map(Party::Broker));
-            let members = [0, 1, 2, 3, 4, 5];
-            parties.extend(members.iter().map(|m| Party::Member(*m)));
-            let at = |p: Party| position(p, brokers as usize, &members);
-            for (a, b) in pairs(&parties) {
-                let ((x1, y1), (x2, y2)) = (at(a), at(b));
-                for c in (0..brokers)
-                    .map(Party::Broker)
-                    .filter(|c| *c != a && *c != b)
-                {
-                    let (x, y) = at(c);
-                    // Distance from the broker's centre to the segment a–b.
-                    let (dx, dy) = (x2 - x1, y2 - y1);
-                    let t = (((x - x1) * dx + (y - y1) * dy) / (dx * dx + dy * dy)).clamp(0.0, 1.0);
-                    let d = ((x1 + t * dx - x).powi(2) + (y1 + t * dy - y).powi(2)).sqrt();
-                    assert!(
-                        d > 20.0,
-                        "{brokers} brokers: {a:?}–{b:?} passes {d:.1} px from {c:?} (radius 16)"
-                    );
-                }
-            }
-        }
-    }
-
-    /// Issue 17, item 4: every message the simulator names has a kind, and the kinds differ
-    /// by shape, not only colour.
-    #[test]
-    fn message_kinds_are_told_apart_by_shape() {
-        use WireKind::*;
-        for (what, kind) in [
-            ("Produce", Produce),
-            ("Produce response", Produce),
-            ("Fetch", Fetch),
-            ("Fetch (replica) response", Fetch),
-            ("OffsetsForLeaderEpoch", Fetch),
-            ("BrokerHeartbeat", Controller),
-            ("metadata update", Controller),
-            ("AlterPartition response", Controller),
-            ("Metadata", Controller),
-            ("JoinGroup", Group),
-            ("SyncGroup response", Group),
-            ("OffsetCommit", Group),
-        ] {
-            assert_eq!(WireKind::of(what), kind, "{what}");
-        }
-        let mut shapes: Vec<&str> = WireKind::ALL.iter().map(|k| k.shape_name()).collect();
-        shapes.sort_unstable();
-        shapes.dedup();
-        assert_eq!(shapes.len(), WireKind::ALL.len(), "one shape per kind");
-    }
 
     /// Issue 17, item 6: the lessons come grouped by subject, each exactly once.
     /// A lesson shows the panels it uses; the rest are folded (issue 17, item 6).
@@ -838,7 +437,12 @@ mod tests {
             ]
         );
         let rebalance = of("consumer-group-rebalance");
-        assert!(rebalance.all(), "{rebalance:?}");
+        assert_eq!(
+            (rebalance.group, rebalance.keys, rebalance.plugin),
+            (true, false, false)
+        );
+        let retention = of("retention");
+        assert_eq!(retention.unused().len(), 3, "{retention:?}");
         let compaction = of("compaction");
         assert_eq!(
             (compaction.group, compaction.keys, compaction.plugin),

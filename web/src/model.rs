@@ -774,6 +774,30 @@ impl Model {
             if ids.len() > 1 { many } else { one }
         };
         match faults.first() {
+            // Stops and restarts 1 ms apart (the KIP-101 lessons) are one chapter: its
+            // words name each, in order.
+            Some(Fault::Crash(_) | Fault::Shutdown(_) | Fault::Pause(_))
+                if faults
+                    .iter()
+                    .any(|f| matches!(f, Fault::Restart(_) | Fault::Resume(_))) =>
+            {
+                let ids = brokers(&|f| match f {
+                    Fault::Crash(b)
+                    | Fault::Shutdown(b)
+                    | Fault::Pause(b)
+                    | Fault::Restart(b)
+                    | Fault::Resume(b) => Some(*b),
+                    _ => None,
+                });
+                (
+                    format!(
+                        "{}, one right after the other. Watch the cards and the log table: \
+                         which replica leads at which epoch, and what each one truncates.",
+                        chapters[n].1
+                    ),
+                    Focus::Brokers(ids),
+                )
+            }
             Some(Fault::Crash(_) | Fault::Shutdown(_) | Fault::Pause(_)) => {
                 let ids = brokers(&|f| match f {
                     Fault::Crash(b) | Fault::Shutdown(b) | Fault::Pause(b) => Some(*b),
@@ -821,16 +845,60 @@ impl Model {
                     Focus::Brokers(ids),
                 )
             }
-            Some(
-                Fault::Cut(..)
-                | Fault::Heal(..)
-                | Fault::HealAll
-                | Fault::Delay(..)
-                | Fault::Loss(_)
-                | Fault::Slow(..),
-            ) => (
-                "The network changes. Watch the links in the network view, then each card's \
-                 role, epoch and ISR: who can still reach whom, and who believes it leads?"
+            Some(Fault::Cut(..)) => {
+                let cuts: Vec<(Party, Party)> = faults
+                    .iter()
+                    .filter_map(|f| match f {
+                        Fault::Cut(a, b) => Some((*a, *b)),
+                        _ => None,
+                    })
+                    .collect();
+                let quorum = cuts.iter().find_map(|(a, b)| match (a, b) {
+                    (Party::Quorum, Party::Broker(x)) | (Party::Broker(x), Party::Quorum) => {
+                        Some(*x)
+                    }
+                    _ => None,
+                });
+                let links = cuts
+                    .iter()
+                    .map(|(a, b)| format!("{} ↔ {}", party_name(*a), party_name(*b)))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let text = match quorum {
+                    Some(x) => format!(
+                        "Cut: {links}. Broker {x} cannot reach the controller quorum: its \
+                         heartbeats stop, and once its session expires the controller fences \
+                         it and moves its leaderships — but broker {x} does not hear that. \
+                         Watch the cards: a leader cut this way goes on believing it leads."
+                    ),
+                    None if cuts.iter().all(|(a, b)| {
+                        matches!(a, Party::Broker(_)) && matches!(b, Party::Broker(_))
+                    }) =>
+                    {
+                        format!(
+                            "Cut: {links}. A follower that cannot fetch from its leader falls \
+                             behind and leaves the ISR after replica.lag.time.max.ms. Watch the \
+                             ISR on the cards, and the leader's HW."
+                        )
+                    }
+                    None => format!(
+                        "Cut: {links}. Requests over a cut link go unanswered: the sender \
+                         times out, retries or gives up. Watch the network view and the \
+                         counters."
+                    ),
+                };
+                (text, Focus::Network)
+            }
+            Some(Fault::Heal(..) | Fault::HealAll) => (
+                "The network heals. A deposed leader now hears the new leader epoch, \
+                 truncates what it wrote alone (marked ≠ in the log table) and follows; a cut \
+                 follower catches up and rejoins the ISR."
+                    .into(),
+                Focus::LogTable,
+            ),
+            Some(Fault::Delay(..) | Fault::Loss(_) | Fault::Slow(..)) => (
+                "The network slows or drops messages. Watch the network view, then each \
+                 card's LEO and ISR."
                     .into(),
                 Focus::Network,
             ),
@@ -997,8 +1065,9 @@ impl Model {
                     describe(first)
                 } else {
                     format!(
-                        "{:>6.1} s  {count} records refused ({}), ids {low}–{high}",
+                        "{:>6.1} s  {count} records {} ({}), ids {low}–{high}",
                         first.time_ms as f64 / 1000.0,
+                        given_up(error),
                         error_name(error)
                     )
                 });
@@ -1053,6 +1122,19 @@ pub fn party_name(p: Party) -> String {
         Party::Producer => "producer".into(),
         Party::Consumer => "consumer".into(),
         Party::Member(m) => format!("M{m}"),
+    }
+}
+
+/// How a record the producer gave up on with `error` ended, in the counters' words: refused
+/// when the partition had too few in-sync replicas (NOT_ENOUGH_REPLICAS, with or without
+/// AFTER_APPEND), failed for any other error or no answer in time.
+fn given_up(error: i16) -> &'static str {
+    if error == runnel_core::error_code::NOT_ENOUGH_REPLICAS
+        || error == runnel_core::error_code::NOT_ENOUGH_REPLICAS_AFTER_APPEND
+    {
+        "refused"
+    } else {
+        "failed"
     }
 }
 
@@ -1155,7 +1237,9 @@ pub fn what_happened(kind: &TraceKind) -> String {
             leader.map_or("none".to_string(), |l| format!("B{l}")),
             isr
         ),
-        TraceKind::Refused { id, error } => format!("record {id} refused ({})", error_name(*error)),
+        TraceKind::Refused { id, error } => {
+            format!("record {id} {} ({})", given_up(*error), error_name(*error))
+        }
         TraceKind::Truncated {
             broker,
             partition,
@@ -1431,7 +1515,35 @@ mod tests {
             model.apply(Action::Tick(100.0));
         }
         assert_eq!(model.now_ms(), 3_000);
-        assert_eq!(model.chapter_guide(model.chapter()).1, Focus::Network);
+        let (text, focus) = model.chapter_guide(model.chapter());
+        assert_eq!(focus, Focus::Network);
+        assert!(
+            text.contains("Broker 0 cannot reach the controller quorum"),
+            "{text}"
+        );
+        model.apply(Action::Play);
+        for _ in 0..200 {
+            model.apply(Action::Tick(100.0));
+        }
+        assert_eq!(model.now_ms(), 10_000);
+        assert_eq!(model.chapter_guide(model.chapter()).1, Focus::LogTable);
+        // KIP-101's crash, restart and crash 1 ms apart: one chapter naming each.
+        for name in ["kip101-leader-epoch", "kip101-truncate-to-hw"] {
+            let kip101 = Model::new(index(name));
+            let guides: Vec<String> = (1..kip101.chapters().len())
+                .map(|n| kip101.chapter_guide(n).0)
+                .collect();
+            assert!(
+                guides.iter().all(|g| !g.contains("and broker 0 stop")),
+                "{name}: {guides:?}"
+            );
+            assert!(
+                guides
+                    .iter()
+                    .any(|g| g.contains("one right after the other")),
+                "{name}: {guides:?}"
+            );
+        }
         model.apply(Action::Guide(false));
         model.apply(Action::Play);
         for _ in 0..200 {
@@ -1472,12 +1584,14 @@ mod tests {
         let mut model = Model::new(index("acks-all-min-insync-2"));
         model.apply(Action::RunToEnd);
         let lines = model.timeline();
-        // "K records refused (NOT_ENOUGH_REPLICAS, Kafka error 19), ids A–B": K refusals in one line,
-        // the error by its Kafka name.
+        // "K records refused (NOT_ENOUGH_REPLICAS, Kafka error 19), ids A–B" (or "failed" for
+        // another error): K records given up on in one line, the error by its Kafka name.
         let counts: Vec<usize> = lines
             .iter()
             .filter_map(|l| {
-                let (before, _) = l.split_once(" records refused")?;
+                let (before, _) = l
+                    .split_once(" records refused")
+                    .or_else(|| l.split_once(" records failed"))?;
                 before.rsplit(' ').next()?.parse().ok()
             })
             .collect();
@@ -1486,17 +1600,27 @@ mod tests {
             "the lesson's refusals are gathered: {lines:?}"
         );
         assert!(
-            lines.iter().any(|l| !l.contains("refused")),
+            lines
+                .iter()
+                .any(|l| !l.contains(" refused (") && !l.contains(" failed (")),
             "other events are left in view: {lines:?}"
+        );
+        // Refused is what the counter calls refused (too few in-sync replicas); any other
+        // error is a failure, as the "failed" counter counts it.
+        assert!(
+            lines
+                .iter()
+                .filter(|l| l.contains(" refused ("))
+                .all(|l| l.contains("(NOT_ENOUGH_REPLICAS, Kafka error 19)")
+                    || l.contains("(NOT_ENOUGH_REPLICAS_AFTER_APPEND, Kafka error 20)")),
+            "errors by their Kafka names: {lines:?}"
         );
         assert!(
             lines
                 .iter()
-                .filter(|l| l.contains("refused"))
-                .all(|l| l.contains("(NOT_ENOUGH_REPLICAS, Kafka error 19)")
-                    || l.contains("(REQUEST_TIMED_OUT, Kafka error 7)")
-                    || l.contains("(NOT_LEADER_OR_FOLLOWER, Kafka error 6)")),
-            "errors by their Kafka names: {lines:?}"
+                .filter(|l| l.contains(" failed ("))
+                .all(|l| !l.contains("NOT_ENOUGH_REPLICAS")),
+            "{lines:?}"
         );
     }
 

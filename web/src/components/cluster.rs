@@ -39,18 +39,19 @@ pub fn cluster(props: &ClusterProps) -> Html {
     }
 }
 
-/// One replica's line on its broker's card: role, LEO, HW and leader epoch. A replica that
-/// still acts as leader after the controller moved leadership away says so (split brain:
-/// it can take acks=1 writes the new leader never sees).
-fn replica_line(r: &ReplicaView) -> String {
-    let role = if r.leader {
-        "leader"
-    } else if r.acts_as_leader {
-        "stale leader (deposed, has not heard)"
-    } else if r.in_sync {
-        "in ISR"
-    } else {
-        "out of ISR"
+/// One replica's line on its broker's card: the role the replica itself believes it has,
+/// its LEO, HW and leader epoch — so the role and the epoch always agree. A replica that still
+/// acts as leader after the controller moved leadership away says so (split brain: it can
+/// take acks=1 writes the new leader never sees); one the controller elected says so until it
+/// hears; `down`: its broker is down.
+fn replica_line(r: &ReplicaView, down: bool) -> String {
+    let role = match (r.acts_as_leader, r.leader) {
+        (true, true) => "leader",
+        (true, false) => "stale leader (deposed, has not heard)",
+        (false, true) if down => "leader by the controller, offline (its broker is down)",
+        (false, true) => "elected leader (has not heard yet)",
+        (false, false) if r.in_sync => "in ISR",
+        (false, false) => "out of ISR",
     };
     format!(
         "p{} {role} · LEO {} · HW {} · epoch {}",
@@ -82,9 +83,9 @@ fn broker_card(
             <h3 class="title">{ format!("broker {} — {status}", b.id) }</h3>
             <ul>
                 { for b.replicas.iter().map(|r| html! {
-                    <li class={classes!("replica", r.leader.then_some("leader"))}
+                    <li class={classes!("replica", r.acts_as_leader.then_some("leader"))}
                         data-testid={format!("replica-{}-{}", b.id, r.partition)}>
-                        { replica_line(r) }
+                        { replica_line(r, b.down) }
                     </li>
                 }) }
             </ul>
@@ -124,11 +125,11 @@ mod tests {
             epoch: 3,
         };
         assert_eq!(
-            replica_line(&replica(0, true, true)),
+            replica_line(&replica(0, true, true), false),
             "p0 leader · LEO 12 · HW 10 · epoch 3"
         );
         assert_eq!(
-            replica_line(&replica(1, false, false)),
+            replica_line(&replica(1, false, false), false),
             "p1 out of ISR · LEO 12 · HW 10 · epoch 3"
         );
         // Split brain: the controller moved leadership away, the replica still leads.
@@ -137,8 +138,22 @@ mod tests {
             ..replica(2, false, false)
         };
         assert_eq!(
-            replica_line(&deposed),
+            replica_line(&deposed, false),
             "p2 stale leader (deposed, has not heard) · LEO 12 · HW 10 · epoch 3"
+        );
+        // Elected by the controller, not told yet: the card says so, with the old epoch
+        // (issue 17: it said "leader" beside the old epoch).
+        let elected = ReplicaView {
+            acts_as_leader: false,
+            ..replica(3, true, true)
+        };
+        assert_eq!(
+            replica_line(&elected, false),
+            "p3 elected leader (has not heard yet) · LEO 12 · HW 10 · epoch 3"
+        );
+        assert_eq!(
+            replica_line(&elected, true),
+            "p3 leader by the controller, offline (its broker is down) · LEO 12 · HW 10 · epoch 3"
         );
     }
 }

@@ -1,5 +1,5 @@
 //! The playground's panels as Yew function components, one `Props` struct each, as yew's
-//! examples have them: the broker cards, the log table, the producer, the settings, the
+//! examples have them: the lesson text, the time controls, the broker cards, the network view, the log table, the producer, the settings, the
 //! network links, the consumer group, keys and compaction, the plugin panel and the events.
 //! State stays in the one reducer over [`crate::model::Model`]; a component gets what it
 //! draws as props and the reducer's dispatcher for what it does, so Yew redraws it only when
@@ -12,21 +12,27 @@ use crate::app::State;
 use crate::model::Action;
 
 mod cluster;
+mod controls;
 mod events;
 mod group;
 mod keys;
+mod lesson;
 mod links;
 mod log_table;
+mod network;
 mod plugin;
 mod producer;
 mod settings;
 
 pub use cluster::{Cluster, ClusterProps};
+pub use controls::{TimeControls, TimeControlsProps};
 pub use events::{Events, EventsProps};
 pub use group::{GroupPanel, GroupPanelProps};
 pub use keys::KeysPanel;
+pub use lesson::{LessonText, LessonTextProps};
 pub use links::{LinksPanel, LinksPanelProps, pairs};
 pub use log_table::{LogTable, LogTableProps};
+pub use network::{NetworkView, NetworkViewProps};
 pub use plugin::PluginPanel;
 pub use producer::{ProducerPanel, ProducerPanelProps};
 pub use settings::{SettingsPanel, SettingsPanelProps};

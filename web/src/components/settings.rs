@@ -35,14 +35,37 @@ pub fn settings_panel(props: &SettingsPanelProps) -> Html {
         acks: if v == "all" { Acks::All } else { Acks::Leader },
         ..s
     });
-    // The broker's own rule (core's topic_config: min.insync.replicas ≥ 1): 0 is refused.
-    let on_min_insync = configure(|s, v| Settings {
-        min_insync_replicas: runnel_core::topic_config::validate("min.insync.replicas", &v)
-            .ok()
-            .and_then(|_| v.trim().parse().ok())
-            .unwrap_or(s.min_insync_replicas),
-        ..s
-    });
+    // The broker's own rule (core's topic_config: min.insync.replicas ≥ 1): 0 is refused,
+    // with the broker's words, and the setting in force stays.
+    let min_insync_error = use_state(|| None::<String>);
+    let on_min_insync = {
+        let dispatcher = props.dispatcher.clone();
+        let error = min_insync_error.clone();
+        Callback::from(move |e: Event| {
+            let value = event_value(&e).unwrap_or_default();
+            let parsed = runnel_core::topic_config::validate("min.insync.replicas", &value)
+                .map_err(|e| e.to_string())
+                .and_then(|_| {
+                    value
+                        .trim()
+                        .parse::<usize>()
+                        .map_err(|_| format!("invalid value {value:?} for min.insync.replicas"))
+                });
+            match parsed {
+                Ok(n) => {
+                    error.set(None);
+                    dispatcher.dispatch(Action::Configure(Settings {
+                        min_insync_replicas: n,
+                        ..settings
+                    }));
+                }
+                Err(reason) => error.set(Some(format!(
+                    "{reason}; still {}",
+                    settings.min_insync_replicas
+                ))),
+            }
+        })
+    };
     let on_unclean = configure(|s, v| Settings {
         unclean_leader_election: v == "true",
         ..s
@@ -73,6 +96,9 @@ pub fn settings_panel(props: &SettingsPanelProps) -> Html {
             <label>{ " min.insync.replicas " }
                 <input data-testid="min-insync" type="number" min="1" max="5" value={settings.min_insync_replicas.to_string()} onchange={on_min_insync}/>
             </label>
+            if let Some(reason) = &*min_insync_error {
+                <span class="error" data-testid="min-insync-error" role="alert">{ reason.clone() }</span>
+            }
             <label>
                 <input data-testid="unclean" type="checkbox" checked={settings.unclean_leader_election} onchange={on_unclean}/>
                 { " unclean.leader.election.enable" }

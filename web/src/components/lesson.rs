@@ -1,0 +1,103 @@
+//! The lesson text: its title and what it teaches, the chapter (with guided mode and what to
+//! look at), previous and next chapter, and the counters in words.
+
+use std::rc::Rc;
+
+use runnel_core::sim::Report;
+use yew::prelude::*;
+
+use super::{event_checked, on_click};
+use crate::app::State;
+use crate::model::{Action, Focus};
+
+/// What the lesson text shows.
+#[derive(Properties, PartialEq)]
+pub struct LessonTextProps {
+    /// The lesson's plain title.
+    pub title: &'static str,
+    /// What the lesson teaches.
+    pub lesson: &'static str,
+    /// The chapters: (start, virtual ms; what happens then) ([`crate::model::Model::chapters`]).
+    pub chapters: Rc<Vec<(u64, String)>>,
+    /// The chapter the time is in.
+    pub chapter: usize,
+    /// Guided mode is on.
+    pub guided: bool,
+    /// What to look at in this chapter (guided mode).
+    pub guide: String,
+    /// The counters.
+    pub report: Rc<Report>,
+    /// What guided mode points at (the counters are outlined when it is them).
+    pub focus: Option<Focus>,
+    /// The playground's reducer.
+    pub dispatcher: UseReducerDispatcher<State>,
+}
+
+/// The lesson text.
+#[function_component(LessonText)]
+pub fn lesson_text(props: &LessonTextProps) -> Html {
+    let (title, lesson, chapters, chapter, guided) = (
+        props.title,
+        props.lesson,
+        &props.chapters,
+        props.chapter,
+        props.guided,
+    );
+    let (guide, report) = (&props.guide, &props.report);
+    let cb = |action| on_click(&props.dispatcher, action);
+    let counters = (props.focus == Some(Focus::Counters)).then_some("highlight");
+    let on_guided = {
+        let dispatcher = props.dispatcher.clone();
+        Callback::from(move |e: Event| {
+            if let Some(on) = event_checked(&e) {
+                dispatcher.dispatch(Action::Guide(on));
+            }
+        })
+    };
+    html! {
+        <section class="lesson">
+            <h2>{ title }</h2>
+            <p>{ lesson }</p>
+            // The live region is the chapter, which changes a few times a lesson; the
+            // counters below change every frame and would be read out without pause.
+            <p class="chapter" data-testid="chapter" aria-live="polite">
+                { format!("Chapter {} of {} — at {:.1} s: {}", chapter + 1, chapters.len(),
+                    chapters[chapter].0 as f64 / 1000.0, chapters[chapter].1) }
+            </p>
+            <p>
+                <label>
+                    <input data-testid="guided" type="checkbox" checked={guided} onchange={on_guided}/>
+                    { " Guided: stop at each chapter and say what to look at" }
+                </label>
+            </p>
+            if guided {
+                <p class="guide" data-testid="guide">{ format!("Look: {guide}") }</p>
+            }
+            <p>
+                <button data-testid="chapter-prev" disabled={chapter == 0} onclick={cb(Action::Chapter(chapter.saturating_sub(1)))}>{ "◀ Previous chapter" }</button>
+                { " " }
+                <button data-testid="chapter-next" disabled={chapter + 1 >= chapters.len()} onclick={cb(Action::Chapter(chapter + 1))}>{ "Next chapter ▶" }</button>
+                if chapter + 1 < chapters.len() {
+                    <span>{ format!(" next, at {:.1} s: {}", chapters[chapter + 1].0 as f64 / 1000.0, chapters[chapter + 1].1) }</span>
+                }
+            </p>
+            <p class={classes!("numbers", counters)}>
+                { "So far " }
+                <strong data-testid="sent">{ report.sent }</strong>{ " records sent: " }
+                <strong data-testid="acknowledged">{ report.acknowledged }</strong>{ " acknowledged, " }
+                <strong data-testid="refused">{ report.refused }</strong>{ " refused (too few in-sync replicas: NOT_ENOUGH_REPLICAS), " }
+                <strong data-testid="failed">{ report.failed }</strong>{ " failed (another error, or no answer in time, after the producer's retries), " }
+                <strong data-testid="pending">{ report.pending }</strong>{ " waiting for an answer." }
+            </p>
+            <p class={classes!("numbers", counters)}>
+                { "Of the acknowledged: " }
+                <strong data-testid="committed">{ report.acknowledged - report.at_risk - report.lost }</strong>
+                { " committed (below the leader's high watermark), " }
+                <strong data-testid="at-risk">{ report.at_risk }</strong>
+                { " at risk or unavailable (above the leader's high watermark, or no leader is up to serve them), " }
+                <strong data-testid="lost">{ report.lost }</strong>
+                { " lost (truncated away, or a leader was elected without them)." }
+            </p>
+        </section>
+    }
+}
