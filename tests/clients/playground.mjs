@@ -349,6 +349,13 @@ try {
   for (const b of [0, 1]) {
     result.np4_log[b] = await page.$$eval(`[data-testid=log-${b}] td`, (tds) => tds.map((td) => [td.className, td.textContent]));
   }
+  // The learner centres the window on the leader's HW: it is in view, marked on B1's row.
+  await page.click("[data-testid=log-at-hw]");
+  result.np4_centred = {
+    offsets: await page.$$eval("[data-testid=log-table] tr:first-child th", (ths) => ths.slice(1).map((t) => t.textContent)),
+    b1_hw_marks: await page.$$eval("[data-testid=log-1] td.at-hw", (tds) => tds.length),
+  };
+  await page.click("[data-testid=log-auto]");
   await page.selectOption("[data-testid=scenario]", "acks-all-min-insync-2");
   await seek(13500);
   // A killed broker and a slowed one show their other buttons.

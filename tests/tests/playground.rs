@@ -444,6 +444,21 @@ fn the_playground_teaches_the_acks1_failover_and_rewinds() {
                 && offset(text0) == offset(text1)
         });
     assert!(side_by_side.count() > 0, "{result}");
+    // Centred on the leader's HW by the learner: that offset is a column, marked on B1's row.
+    let b1_hw = leading
+        .iter()
+        .find(|t| t.starts_with("p0 leader"))
+        .and_then(|t| t.split("HW ").nth(1))
+        .and_then(|t| t.split(' ').next())
+        .expect("B1's HW");
+    let centred = &result["np4_centred"];
+    assert!(
+        centred["offsets"]
+            .as_array()
+            .is_some_and(|o| o.iter().any(|x| x.as_str() == Some(b1_hw))),
+        "{result}"
+    );
+    assert_eq!(centred["b1_hw_marks"].as_u64(), Some(1), "{result}");
     // Screenshots of the first screen at 1280×720 and 390×844, and of each lesson group on a
     // phone.
     let groups = result["phone_group_shots"].as_array().expect("group shots");

@@ -159,10 +159,17 @@ pub fn app() -> Html {
         });
     }
 
+    // The panels' data, recomputed only when the model says they should be redrawn (at most
+    // ten times a second while playing); the network view and the clock every frame.
+    let panels = state.with(|m| m.panels_version());
+
     // While paused: the session goes into the link and into storage.
-    let share = state.with(|m| m.share());
+    let session = {
+        let state = state.clone();
+        use_memo(panels, move |_| state.with(|m| m.share().encode()))
+    };
     {
-        let text = share.encode();
+        let text = (*session).clone();
         use_effect_with((playing, text), move |(playing, text)| {
             if !*playing {
                 let _ = gloo_storage::LocalStorage::set(STORAGE_KEY, text.clone());
@@ -191,10 +198,9 @@ pub fn app() -> Html {
             m.speed,
         )
     });
-    // The panels' data, recomputed only when the model says they should be redrawn (at most
-    // ten times a second while playing); the network view and the clock every frame.
-    let panels = state.with(|m| m.panels_version());
     let strip_partition = use_state(|| 0u32);
+    // Where the learner moved the log table's window (its first offset), if they did.
+    let log_first = use_state(|| None::<i64>);
     let report = {
         let state = state.clone();
         use_memo(panels, move |_| state.with(|m| m.report()))
@@ -228,9 +234,13 @@ pub fn app() -> Html {
     let partitions = state.with(|m| m.scenario().config.partitions);
     let log_table = {
         let state = state.clone();
-        use_memo((panels, *strip_partition), move |(_, p)| {
-            state.with(|m| m.log_table((*p).min(partitions - 1), LOG_TABLE_COLUMNS))
-        })
+        use_memo(
+            (panels, *strip_partition, *log_first),
+            move |(_, p, first)| {
+                state
+                    .with(|m| m.log_table_from((*p).min(partitions - 1), LOG_TABLE_COLUMNS, *first))
+            },
+        )
     };
     let settings = state.with(|m| m.settings());
     let parties = Rc::new(state.with(|m| m.parties()));
@@ -240,10 +250,17 @@ pub fn app() -> Html {
     let dispatcher = state.dispatcher();
     let used =
         state.with(|m| LessonPanels::of(m.scenario().name, m.scenario().config.group_members));
-    let chapters = state.with(|m| m.chapters());
-    let chapter = state.with(|m| m.chapter());
+    let (chapters, chapter, guide) = {
+        let state = state.clone();
+        let story = use_memo(panels, move |_| {
+            state.with(|m| {
+                let chapter = m.chapter();
+                (Rc::new(m.chapters()), chapter, m.chapter_guide(chapter))
+            })
+        });
+        (story.0.clone(), story.1, story.2.clone())
+    };
     let guided = state.with(|m| m.guided);
-    let guide = state.with(|m| m.chapter_guide(chapter));
     // Guided, the chapter's part of the page is outlined.
     let focus = guided.then(|| guide.1.clone());
     // Keep the picker showing the lesson in force (a load or an import changes it too).
@@ -293,18 +310,18 @@ pub fn app() -> Html {
             </header>
             <div class="top">
             <div class="story">
-                <LessonText title={title} lesson={lesson} chapters={Rc::new(chapters)} chapter={chapter}
+                <LessonText title={title} lesson={lesson} chapters={chapters} chapter={chapter}
                     guided={guided} guide={guide.0.clone()} report={report.clone()} focus={focus.clone()}
                     dispatcher={dispatcher.clone()}/>
                 <TimeControls playing={playing} now={now} end={end} speed={speed}
-                    session={share.encode()} dispatcher={dispatcher.clone()}/>
+                    session={(*session).clone()} dispatcher={dispatcher.clone()}/>
             </div>
             <Cluster brokers={brokers.clone()} slow={slow.clone()} focus={focus.clone()} dispatcher={dispatcher.clone()}/>
             </div>
             <NetworkView parties={parties.clone()} cut={cut.clone()} wires={wires.clone()} now={now}
                 members={Rc::new(group.members.iter().filter(|m| m.active).map(|m| m.index).collect::<Vec<_>>())}
                 highlight={focus == Some(Focus::Network)}/>
-            <LogTable highlight={focus == Some(Focus::LogTable)} table={log_table.clone()} partitions={partitions} partition={*strip_partition} on_partition={strip_partition.setter()}/>
+            <LogTable highlight={focus == Some(Focus::LogTable)} table={log_table.clone()} partitions={partitions} partition={*strip_partition} on_partition={strip_partition.setter()} on_first={log_first.setter()}/>
             <section class="panels">
                 <SettingsPanel settings={settings} dispatcher={dispatcher.clone()}/>
                 <ProducerPanel pending={pending.clone()} config={config} dispatcher={dispatcher.clone()}/>

@@ -309,6 +309,16 @@ pub struct Model {
     panels_age_ms: f64,
 }
 
+/// Virtual ms one animation frame of `real_ms` plays at `speed`: `real_ms × speed`, but never
+/// more than a 60 Hz frame's worth at that speed (or 250 ms, whichever is more). A slow frame
+/// then does not make the next one slower still: at full speed, when the simulation and the
+/// drawing take longer than a frame, the clock runs a little slower than asked instead of
+/// the page falling below its frame rate (a game loop's fixed maximum step).
+pub fn frame_sim_ms(real_ms: f64, speed: f64) -> u64 {
+    let cap = (speed * 1000.0 / 60.0).max(250.0);
+    (real_ms * speed).clamp(0.0, cap) as u64
+}
+
 /// While playing, the panels (broker cards, counters, log table, group, events) are redrawn
 /// at most this often, in real ms; the network animation and the clock every frame. At full
 /// speed a frame is 0.8 s of simulated time, and redrawing ~700 elements each one cost more
@@ -445,7 +455,7 @@ impl Model {
             Action::Step(ms) => self.advance(ms),
             Action::Tick(real_ms) => {
                 if self.playing {
-                    let ms = (real_ms * self.speed).max(0.0) as u64;
+                    let ms = frame_sim_ms(real_ms, self.speed);
                     // Guided, playing stops where the next chapter starts.
                     let next = self
                         .guided
@@ -596,6 +606,17 @@ impl Model {
     /// the longest log's end, or is centred on the leader's HW when the uncommitted tail is
     /// longer than half the window.
     pub fn log_table(&self, partition: u32, columns: usize) -> LogTableView {
+        self.log_table_from(partition, columns, None)
+    }
+
+    /// [`Model::log_table`], its first column at offset `first` when given (the learner
+    /// moved the window; kept within the logs).
+    pub fn log_table_from(
+        &self,
+        partition: u32,
+        columns: usize,
+        first: Option<i64>,
+    ) -> LogTableView {
         use runnel_core::batch::{NoCodec, batches};
         let Some(state) = self.sim.controller().partition(partition) else {
             return LogTableView::default();
@@ -655,12 +676,13 @@ impl Model {
                     .map(|c| c.offset)
             })
             .min();
-        let first = match (diverged_at, leader_hw) {
+        let first = match (first, diverged_at, leader_hw) {
+            (Some(first), _, _) => first.min(end - 1),
             // A split brain or an unclean election: the point of divergence, with the two
             // records before it.
-            (Some(offset), _) => offset - 2,
-            (None, Some(hw)) => (hw - columns / 2).min(end - columns),
-            (None, None) => end - columns,
+            (None, Some(offset), _) => offset - 2,
+            (None, None, Some(hw)) => (hw - columns / 2).min(end - columns),
+            (None, None, None) => end - columns,
         }
         .max(start)
         .max(0);
@@ -1835,6 +1857,20 @@ mod tests {
         );
     }
 
+    /// The learner moves the window: its first column is where asked, kept within the logs.
+    #[test]
+    fn the_log_table_window_moves_where_asked() {
+        let mut model = Model::new(index("np4-leader-cut-from-quorum"));
+        model.apply(Action::Seek(7_000));
+        let hw = model.log_table(0, 12).leader_hw.expect("a leader");
+        let centred = model.log_table_from(0, 12, Some(hw - 6));
+        assert_eq!(centred.offsets.first(), Some(&(hw - 6)));
+        assert!(centred.offsets.contains(&hw));
+        assert_eq!(model.log_table_from(0, 12, Some(-50)).offsets[0], 0);
+        let end = model.log_table_from(0, 12, Some(1_000_000));
+        assert!(end.rows.iter().any(|r| r.cells[0].is_some()), "{end:?}");
+    }
+
     /// np4 at 7 s: the deposed leader's writes since the election sit beside the new
     /// leader's records at the same offsets, marked diverged and never committed.
     #[test]
@@ -1892,6 +1928,20 @@ mod tests {
         );
     }
 
+    /// A frame plays `real_ms × speed`, at most a 60 Hz frame's worth at high speed.
+    #[test]
+    fn a_slow_frame_plays_at_most_a_60_hz_frames_worth() {
+        assert_eq!(frame_sim_ms(16.0, 50.0), 800);
+        assert_eq!(frame_sim_ms(100.0, 50.0), 833, "at speed 50, 1/60 s × 50");
+        assert_eq!(
+            frame_sim_ms(100.0, 2.0),
+            200,
+            "normal speeds are not capped"
+        );
+        assert_eq!(frame_sim_ms(200.0, 2.0), 250);
+        assert_eq!(frame_sim_ms(-5.0, 2.0), 0);
+    }
+
     #[test]
     fn the_clock_advances_only_while_playing() {
         let mut model = Model::default();
@@ -1899,10 +1949,12 @@ mod tests {
         assert_eq!(model.now_ms(), 0);
         model.apply(Action::SetSpeed(10.0));
         model.apply(Action::Play);
-        model.apply(Action::Tick(100.0));
-        assert_eq!(model.now_ms(), 1_000);
+        // A 60 Hz frame (16 ms) at speed 10: 160 virtual ms (a longer frame is capped:
+        // `a_slow_frame_plays_at_most_a_60_hz_frames_worth`).
+        model.apply(Action::Tick(16.0));
+        assert_eq!(model.now_ms(), 160);
         model.apply(Action::Pause);
-        model.apply(Action::Tick(100.0));
-        assert_eq!(model.now_ms(), 1_000);
+        model.apply(Action::Tick(16.0));
+        assert_eq!(model.now_ms(), 160);
     }
 }

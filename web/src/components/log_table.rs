@@ -20,6 +20,8 @@ pub struct LogTableProps {
     pub partition: u32,
     /// Shows another partition.
     pub on_partition: UseStateSetter<u32>,
+    /// Moves the window: its first offset, or none for the default window.
+    pub on_first: UseStateSetter<Option<i64>>,
     /// Outlined: guided mode points at it.
     pub highlight: bool,
 }
@@ -30,12 +32,20 @@ pub fn log_table(props: &LogTableProps) -> Html {
     let (table, partitions, shown) = (&props.table, props.partitions, props.partition);
     let on_partition = {
         let set = props.on_partition.clone();
+        let first = props.on_first.clone();
         Callback::from(move |e: Event| {
             if let Some(value) = event_value(&e) {
                 set.set(value.parse().unwrap_or(0));
+                first.set(None);
             }
         })
     };
+    let shown_first = table.offsets.first().copied().unwrap_or(0);
+    let move_to = |first: Option<i64>| {
+        let set = props.on_first.clone();
+        Callback::from(move |_: MouseEvent| set.set(first))
+    };
+    let half = table.offsets.len() as i64 / 2;
     let hw = table.leader_hw.map_or(String::from("no leader now"), |hw| {
         format!("the leader's high watermark is {hw}")
     });
@@ -53,6 +63,14 @@ pub fn log_table(props: &LogTableProps) -> Html {
                     another record for, which will be truncated away. A green bar is where that replica's own high \
                     watermark is, a red bar its log end.") }
             </h3>
+            <p class="logtable-window">
+                <button data-testid="log-earlier" onclick={move_to(Some((shown_first - half).max(0)))}>{ "◀ Earlier" }</button>
+                <button data-testid="log-later" onclick={move_to(Some(shown_first + half))}>{ "Later ▶" }</button>
+                if let Some(hw) = table.leader_hw {
+                    <button data-testid="log-at-hw" onclick={move_to(Some((hw - half).max(0)))}>{ format!("Centre on the leader's HW ({hw})") }</button>
+                }
+                <button data-testid="log-auto" onclick={move_to(None)}>{ "Where it happens" }</button>
+            </p>
             <div class="logtable-scroll" tabindex="0" role="region" aria-label="log table (scrolls sideways)">
                 <table class="logtable" data-testid="log-table">
                     <tr>
