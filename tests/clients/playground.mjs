@@ -371,13 +371,19 @@ try {
     el.value = "10";
     el.dispatchEvent(new Event("change", { bubbles: true }));
   });
-  await page.click("[data-testid=play]");
+  // Played from the bottom of the page with Space: the chapter must bring its outline into
+  // view.
+  await page.evaluate(() => document.activeElement && document.activeElement.blur());
+  await page.evaluate(() => window.scrollTo(0, document.body.scrollHeight));
+  await page.keyboard.press(" ");
+  await page.waitForSelector("[data-testid=pause]", { timeout: 5000 }).catch(() => {});
   await page.waitForSelector("[data-testid=play]", { timeout: 20000 });
   result.guided = {
     time: await text("time"),
     chapter: await text("chapter"),
     guide: await text("guide"),
     outlined: await page.$$eval(".broker.highlight", (els) => els.map((e) => e.dataset.testid)),
+    outlined_top: await page.$eval(".highlight", (e) => e.getBoundingClientRect().top),
   };
   await page.uncheck("[data-testid=guided]");
 

@@ -500,6 +500,14 @@ fn the_playground_teaches_the_acks1_failover_and_rewinds() {
         serde_json::json!(["broker-1", "broker-2"]),
         "{result}"
     );
+    // Scrolled to the bottom before, the outlined cards were brought into view (scrolled to
+    // the top of the viewport, within a sub-pixel).
+    assert!(
+        guided["outlined_top"]
+            .as_f64()
+            .is_some_and(|top| (-1.0..680.0).contains(&top)),
+        "{result}"
+    );
     assert_eq!(result["errors"], serde_json::json!([]), "no page errors");
 
     // Issue 17: the page's WebAssembly is at most 1 MiB gzipped (what a first visit

@@ -160,7 +160,7 @@ pub fn app() -> Html {
     }
 
     // The panels' data, recomputed only when the model says they should be redrawn (at most
-    // ten times a second while playing); the network view and the clock every frame.
+    // five times a second while playing); the network view and the clock every frame.
     let panels = state.with(|m| m.panels_version());
 
     // While paused: the session goes into the link and into storage.
@@ -263,6 +263,23 @@ pub fn app() -> Html {
     let guided = state.with(|m| m.guided);
     // Guided, the chapter's part of the page is outlined.
     let focus = guided.then(|| guide.1.clone());
+    // Guided, the outlined part of the page scrolls into view at each chapter.
+    use_effect_with((guided, chapter), move |(guided, _)| {
+        if *guided {
+            if let Ok(Some(outlined)) = gloo_utils::document().query_selector(".highlight") {
+                // Only when its top is out of view: a visible part stays where it is.
+                let top = outlined.get_bounding_client_rect().top();
+                let height = gloo_utils::window()
+                    .inner_height()
+                    .ok()
+                    .and_then(|h| h.as_f64())
+                    .unwrap_or(720.0);
+                if top < 0.0 || top > height - 40.0 {
+                    outlined.scroll_into_view_with_bool(true);
+                }
+            }
+        }
+    });
     // Keep the picker showing the lesson in force (a load or an import changes it too).
     let picker = use_node_ref();
     {
@@ -426,7 +443,7 @@ const PINNED_CHANGES: usize = 4;
 const LOG_TABLE_COLUMNS: usize = 12;
 
 /// Wires the network view draws at most.
-const WIRES_MAX: usize = 300;
+const WIRES_MAX: usize = 120;
 
 #[cfg(test)]
 mod tests {

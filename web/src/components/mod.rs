@@ -3,7 +3,7 @@
 //! network links, the consumer group, keys and compaction, the plugin panel and the events.
 //! State stays in the one reducer over [`crate::model::Model`]; a component gets what it
 //! draws as props and the reducer's dispatcher for what it does, so Yew redraws it only when
-//! its props change (the panels' data changes at most ten times a second while playing:
+//! its props change (the panels' data changes at most five times a second while playing:
 //! [`crate::model::PANELS_REFRESH_MS`]).
 
 use yew::prelude::*;
