@@ -54,6 +54,18 @@ impl State {
     }
 }
 
+/// One panel's data read from the model, again only when the panels' `version` changes
+/// ([`Model::panels_version`]): at most five times a second while playing.
+#[hook]
+fn use_panel<T: 'static>(
+    state: &UseReducerHandle<State>,
+    version: u64,
+    read: fn(&mut Model) -> T,
+) -> Rc<T> {
+    let state = state.clone();
+    use_memo(version, move |_| state.with(read))
+}
+
 /// The whole page.
 #[function_component(App)]
 pub fn app() -> Html {
@@ -164,10 +176,7 @@ pub fn app() -> Html {
     let panels = state.with(|m| m.panels_version());
 
     // While paused: the session goes into the link and into storage.
-    let session = {
-        let state = state.clone();
-        use_memo(panels, move |_| state.with(|m| m.share().encode()))
-    };
+    let session = use_panel(&state, panels, |m| m.share().encode());
     {
         let text = (*session).clone();
         use_effect_with((playing, text), move |(playing, text)| {
@@ -201,36 +210,13 @@ pub fn app() -> Html {
     let strip_partition = use_state(|| 0u32);
     // Where the learner moved the log table's window (its first offset), if they did.
     let log_first = use_state(|| None::<i64>);
-    let report = {
-        let state = state.clone();
-        use_memo(panels, move |_| state.with(|m| m.report()))
-    };
-    let brokers = {
-        let state = state.clone();
-        use_memo(panels, move |_| state.with(|m| m.brokers()))
-    };
-    let slow = {
-        let state = state.clone();
-        use_memo(panels, move |_| state.with(|m| m.slow_brokers()))
-    };
-    let group = {
-        let state = state.clone();
-        use_memo(panels, move |_| state.with(|m| m.group()))
-    };
-    let timeline = {
-        let state = state.clone();
-        use_memo(panels, move |_| state.with(|m| m.timeline()))
-    };
-    let leadership = {
-        let state = state.clone();
-        use_memo(panels, move |_| {
-            state.with(|m| m.leadership_changes(PINNED_CHANGES))
-        })
-    };
-    let pending = {
-        let state = state.clone();
-        use_memo(panels, move |_| state.with(|m| m.producer_pending()))
-    };
+    let report = use_panel(&state, panels, |m| m.report());
+    let brokers = use_panel(&state, panels, |m| m.brokers());
+    let slow = use_panel(&state, panels, |m| m.slow_brokers());
+    let group = use_panel(&state, panels, |m| m.group());
+    let timeline = use_panel(&state, panels, |m| m.timeline());
+    let leadership = use_panel(&state, panels, |m| m.leadership_changes(PINNED_CHANGES));
+    let pending = use_panel(&state, panels, |m| m.producer_pending());
     let partitions = state.with(|m| m.scenario().config.partitions);
     let log_table = {
         let state = state.clone();

@@ -1092,27 +1092,12 @@ impl Model {
             })
             .map(|(_, e)| e)
             .collect();
-        let mut lines: Vec<String> = picked
+        let skip = picked.len().saturating_sub(n);
+        picked
             .into_iter()
-            .rev()
-            .filter_map(|e| match &e.kind {
-                TraceKind::Partition {
-                    partition,
-                    leader,
-                    leader_epoch,
-                    isr,
-                } if Some(*partition) == offsets => Some(format!(
-                    "{:>6.1} s  __consumer_offsets: leader {}, epoch {leader_epoch}, ISR {isr:?}",
-                    e.time_ms as f64 / 1000.0,
-                    leader.map_or("none".to_string(), |l| format!("B{l}")),
-                )),
-                TraceKind::Partition { .. } => Some(describe(e)),
-                _ => None,
-            })
-            .take(n)
-            .collect();
-        lines.reverse();
-        lines
+            .skip(skip)
+            .map(|e| describe_partition(e, offsets))
+            .collect()
     }
 
     /// The last [`TIMELINE_LINES`] events worth reading (faults, leadership and ISR changes,
@@ -1142,19 +1127,9 @@ impl Model {
         for e in self.sim.trace() {
             match e.kind {
                 TraceKind::Acked { .. } => {}
-                TraceKind::Partition {
-                    partition,
-                    leader,
-                    leader_epoch,
-                    ref isr,
-                } if Some(partition) == offsets => {
+                TraceKind::Partition { partition, .. } if Some(partition) == offsets => {
                     flush(&mut run, &mut lines);
-                    lines.push(format!(
-                        "{:>6.1} s  __consumer_offsets: leader {} (the group coordinator), epoch \
-                         {leader_epoch}, ISR {isr:?}",
-                        e.time_ms as f64 / 1000.0,
-                        leader.map_or("none".to_string(), |l| format!("B{l}")),
-                    ));
+                    lines.push(describe_partition(e, offsets));
                 }
                 TraceKind::Refused { id, error } => match &mut run {
                     Some((_, low, high, count, err)) if *err == error => {
@@ -1209,6 +1184,25 @@ fn error_name(code: i16) -> String {
     match runnel_core::error_code::name(code) {
         Some(name) => format!("{name}, Kafka error {code}"),
         None => format!("Kafka error {code}"),
+    }
+}
+
+/// One trace event in words, after its time, with `__consumer_offsets` (partition
+/// `offsets`) named as the group coordinator's partition.
+fn describe_partition(e: &TraceEvent, offsets: Option<u32>) -> String {
+    match &e.kind {
+        TraceKind::Partition {
+            partition,
+            leader,
+            leader_epoch,
+            isr,
+        } if Some(*partition) == offsets => format!(
+            "{:>6.1} s  __consumer_offsets: leader {} (the group coordinator), epoch \
+             {leader_epoch}, ISR {isr:?}",
+            e.time_ms as f64 / 1000.0,
+            leader.map_or("none".to_string(), |l| format!("B{l}")),
+        ),
+        _ => describe(e),
     }
 }
 
