@@ -4,7 +4,7 @@
 use wasm_bindgen::JsCast;
 use yew::prelude::*;
 
-use super::{chosen_file, on_click};
+use super::{chosen_file, event_value, on_click};
 use crate::app::State;
 use crate::model::{Action, Share};
 
@@ -59,26 +59,8 @@ pub fn time_controls(props: &TimeControlsProps) -> Html {
             });
         })
     };
-    let on_seek = {
-        let dispatcher = props.dispatcher.clone();
-        Callback::from(move |e: Event| {
-            if let Some(input) = e.target_dyn_into::<web_sys::HtmlInputElement>() {
-                if let Ok(ms) = input.value().parse() {
-                    dispatcher.dispatch(Action::Seek(ms));
-                }
-            }
-        })
-    };
-    let on_speed = {
-        let dispatcher = props.dispatcher.clone();
-        Callback::from(move |e: Event| {
-            if let Some(input) = e.target_dyn_into::<web_sys::HtmlInputElement>() {
-                if let Ok(speed) = input.value().parse() {
-                    dispatcher.dispatch(Action::SetSpeed(speed));
-                }
-            }
-        })
-    };
+    let on_seek = on_number(&props.dispatcher, Action::Seek);
+    let on_speed = on_number(&props.dispatcher, Action::SetSpeed);
     html! {
         <section class="controls">
             if playing {
@@ -119,4 +101,17 @@ fn download(name: &str, text: &str) {
     if let Some(anchor) = element.dyn_ref::<web_sys::HtmlElement>() {
         anchor.click();
     }
+}
+
+/// A slider's change as `action` of its value (ignored if it does not parse).
+fn on_number<T: std::str::FromStr + 'static>(
+    dispatcher: &UseReducerDispatcher<State>,
+    action: fn(T) -> Action,
+) -> Callback<Event> {
+    let dispatcher = dispatcher.clone();
+    Callback::from(move |e: Event| {
+        if let Some(value) = event_value(&e).and_then(|v| v.parse().ok()) {
+            dispatcher.dispatch(action(value));
+        }
+    })
 }
