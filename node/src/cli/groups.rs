@@ -12,8 +12,8 @@ use kafka_protocol::messages::{
 use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
 
 use super::{
-    Brokers, ByPartition, Cell, Client, ClientError, Report, check, check_with, list_offsets,
-    plural,
+    Brokers, ByPartition, Cell, Client, ClientError, Report, at_coordinator, check, check_with,
+    list_offsets, plural,
 };
 
 /// A group member's session timeout.
@@ -170,9 +170,14 @@ fn no_such_group(group: &str) -> ClientError {
 /// # Errors
 /// "group G does not exist" when the coordinator knows nothing of it (Dead, no commits).
 pub fn group_describe(brokers: &mut Brokers, group: &str) -> Result<Report, ClientError> {
-    let (coordinator, client) = brokers.coordinator_with_id(group)?;
-    let described = describe(client, group)?;
-    let commits = committed(client, group, None)?;
+    let (coordinator, described, commits) = at_coordinator(|_| {
+        let (coordinator, client) = brokers.coordinator_with_id(group)?;
+        Ok((
+            coordinator,
+            describe(client, group)?,
+            committed(client, group, None)?,
+        ))
+    })?;
     if described.state == "Dead" && commits.is_empty() {
         return Err(no_such_group(group));
     }
@@ -280,10 +285,23 @@ pub fn group_describe(brokers: &mut Brokers, group: &str) -> Result<Report, Clie
 /// members (NON_EMPTY_GROUP otherwise); its commits go with it.
 pub fn group_delete(brokers: &mut Brokers, group: &str) -> Result<Report, ClientError> {
     use kafka_protocol::messages::{DeleteGroupsRequest, DeleteGroupsResponse};
-    let client = brokers.coordinator(group)?;
     let request = DeleteGroupsRequest::default()
         .with_groups_names(vec![GroupId(StrBytes::from_string(group.to_string()))]);
-    let response: DeleteGroupsResponse = client.call(ApiKey::DeleteGroups, 0, &request)?;
+    let response: DeleteGroupsResponse = at_coordinator(|_| {
+        let response: DeleteGroupsResponse =
+            brokers
+                .coordinator(group)?
+                .call(ApiKey::DeleteGroups, 0, &request)?;
+        // Coordinator errors come per group; raise them so that they are retried.
+        for r in response
+            .results
+            .iter()
+            .filter(|r| (14..=16).contains(&r.error_code))
+        {
+            check(&format!("delete group {group}"), r.error_code)?;
+        }
+        Ok(response)
+    })?;
     for r in &response.results {
         match r.error_code {
             69 => return Err(no_such_group(group)),
@@ -330,8 +348,7 @@ pub fn group_reset_offsets(
     reset: Reset,
     execute: bool,
 ) -> Result<Report, ClientError> {
-    let client = brokers.coordinator(group)?;
-    let described = describe(client, group)?;
+    let described = at_coordinator(|_| describe(brokers.coordinator(group)?, group))?;
     if !matches!(described.state.as_str(), "Empty" | "Dead") {
         return Err(ClientError::Usage(format!(
             "group {group} is {}: offsets can be reset only while the group is inactive (stop its consumers first)",
@@ -341,10 +358,11 @@ pub fn group_reset_offsets(
     let topics: Vec<String> = match topics {
         Some(t) => t.to_vec(),
         None => {
-            let mut all: Vec<String> = committed(client, group, None)?
-                .into_iter()
-                .map(|(t, _, _)| t)
-                .collect();
+            let mut all: Vec<String> =
+                at_coordinator(|_| committed(brokers.coordinator(group)?, group, None))?
+                    .into_iter()
+                    .map(|(t, _, _)| t)
+                    .collect();
             all.dedup();
             if all.is_empty() {
                 return Err(ClientError::Usage(format!(
@@ -358,10 +376,11 @@ pub fn group_reset_offsets(
     for topic in &topics {
         counts.insert(topic.clone(), brokers.partition_count(topic)?);
     }
-    let current: ByPartition<i64> = committed(brokers.coordinator(group)?, group, Some(&counts))?
-        .into_iter()
-        .map(|(t, p, o)| ((t, p), o))
-        .collect();
+    let current: ByPartition<i64> =
+        at_coordinator(|_| committed(brokers.coordinator(group)?, group, Some(&counts)))?
+            .into_iter()
+            .map(|(t, p, o)| ((t, p), o))
+            .collect();
     let mut plan = Vec::new();
     for (topic, partitions) in &counts {
         let earliest = list_offsets(brokers, topic, *partitions, -2)?;
@@ -432,7 +451,7 @@ pub fn group_reset_offsets(
         .iter()
         .map(|(t, p, _, target)| ((t.clone(), *p), *target))
         .collect();
-    commit_offsets(brokers.coordinator(group)?, group, (-1, ""), &offsets)?;
+    at_coordinator(|_| commit_offsets(brokers.coordinator(group)?, group, (-1, ""), &offsets))?;
     report.footer = Some("committed".into());
     Ok(report)
 }
@@ -515,8 +534,28 @@ impl Member {
         Ok(member)
     }
 
+    /// Runs `call` at the group's coordinator, through [`at_coordinator`]: the coordinator is
+    /// found again when it moved or was not ready.
+    fn at_coordinator<R>(
+        &mut self,
+        brokers: &mut Brokers,
+        mut call: impl FnMut(&mut Self, &mut Brokers) -> Result<R, ClientError>,
+    ) -> Result<R, ClientError> {
+        at_coordinator(|find_again| {
+            if find_again {
+                self.coordinator = brokers.coordinator_with_id(&self.group)?.0;
+            }
+            call(self, brokers)
+        })
+    }
+
     /// Joins (again, after a rebalance) and syncs; the leader assigns partitions by range.
     pub(crate) fn rejoin(&mut self, brokers: &mut Brokers) -> Result<(), ClientError> {
+        self.at_coordinator(brokers, Self::join_and_sync)
+    }
+
+    /// One JoinGroup and SyncGroup round (repeated while the group rebalances).
+    fn join_and_sync(&mut self, brokers: &mut Brokers) -> Result<(), ClientError> {
         use kafka_protocol::messages::join_group_request::JoinGroupRequestProtocol;
         use kafka_protocol::messages::sync_group_request::SyncGroupRequestAssignment;
         use kafka_protocol::messages::{
@@ -600,20 +639,23 @@ impl Member {
 
     /// The group's committed offsets on the topics of `counts` (topic → partition count).
     pub(crate) fn committed(
-        &self,
+        &mut self,
         brokers: &mut Brokers,
         counts: &BTreeMap<String, u32>,
     ) -> Result<ByPartition<i64>, ClientError> {
-        Ok(
-            committed(brokers.broker(self.coordinator)?, &self.group, Some(counts))?
-                .into_iter()
-                .map(|(t, p, o)| ((t, p), o))
-                .collect(),
-        )
+        let read = self.at_coordinator(brokers, |m, b| {
+            committed(b.broker(m.coordinator)?, &m.group, Some(counts))
+        })?;
+        Ok(read.into_iter().map(|(t, p, o)| ((t, p), o)).collect())
     }
 
     /// Heartbeats; true when the group is rebalancing and this member must rejoin.
-    pub(crate) fn heartbeat(&self, brokers: &mut Brokers) -> Result<bool, ClientError> {
+    pub(crate) fn heartbeat(&mut self, brokers: &mut Brokers) -> Result<bool, ClientError> {
+        self.at_coordinator(brokers, Self::heartbeat_once)
+    }
+
+    /// One Heartbeat.
+    fn heartbeat_once(&mut self, brokers: &mut Brokers) -> Result<bool, ClientError> {
         use kafka_protocol::messages::{HeartbeatRequest, HeartbeatResponse};
         let request = HeartbeatRequest::default()
             .with_group_id(GroupId(StrBytes::from_string(self.group.clone())))
@@ -635,23 +677,30 @@ impl Member {
 
     /// Commits `offsets` ((topic, partition) → next offset) as this member.
     pub(crate) fn commit(
-        &self,
+        &mut self,
         brokers: &mut Brokers,
         offsets: &ByPartition<i64>,
     ) -> Result<(), ClientError> {
         if offsets.is_empty() {
             return Ok(());
         }
-        commit_offsets(
-            brokers.broker(self.coordinator)?,
-            &self.group,
-            (self.generation, &self.member_id),
-            offsets,
-        )
+        self.at_coordinator(brokers, |m, b| {
+            commit_offsets(
+                b.broker(m.coordinator)?,
+                &m.group,
+                (m.generation, &m.member_id),
+                offsets,
+            )
+        })
     }
 
     /// Leaves the group, so the others take over its partitions at once.
-    pub(crate) fn leave(&self, brokers: &mut Brokers) -> Result<(), ClientError> {
+    pub(crate) fn leave(&mut self, brokers: &mut Brokers) -> Result<(), ClientError> {
+        self.at_coordinator(brokers, Self::leave_once)
+    }
+
+    /// One LeaveGroup.
+    fn leave_once(&mut self, brokers: &mut Brokers) -> Result<(), ClientError> {
         use kafka_protocol::messages::{LeaveGroupRequest, LeaveGroupResponse};
         let request = LeaveGroupRequest::default()
             .with_group_id(GroupId(StrBytes::from_string(self.group.clone())))

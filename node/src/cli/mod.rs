@@ -51,7 +51,7 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::StrBytes;
 
-pub(crate) use crate::client::{check, check_with};
+pub(crate) use crate::client::{at_coordinator, check, check_with};
 
 /// Kafka's NOT_LEADER_OR_FOLLOWER: the metadata was stale; refresh and ask the new leader.
 const NOT_LEADER_OR_FOLLOWER: i16 = 6;

@@ -975,20 +975,19 @@ fn member_loop(
             }
         }
         let (mut beat, mut committed_at) = (Instant::now(), Instant::now());
-        let member_ref = &*member;
         let stopped = read(brokers, cursors, options, printed, out, &mut |b, at| {
             // Kafka's consumer commits every auto.commit.interval.ms (5 s) while it reads, so
             // a member that is killed loses little; this one commits what it printed.
             if committed_at.elapsed() >= AUTO_COMMIT_EVERY {
                 committed_at = Instant::now();
                 let done: ByPartition<i64> = at.iter().map(|(k, c)| (k.clone(), c.next)).collect();
-                member_ref.commit(b, &done)?;
+                member.commit(b, &done)?;
             }
             if beat.elapsed() < HEARTBEAT_EVERY {
                 return Ok(false);
             }
             beat = Instant::now();
-            member_ref.heartbeat(b)
+            member.heartbeat(b)
         })?;
         match stopped {
             Stopped::Rebalance => {

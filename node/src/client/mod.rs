@@ -15,7 +15,7 @@ pub mod security;
 use std::collections::BTreeMap;
 use std::io::{ErrorKind, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
@@ -36,6 +36,11 @@ const MAX_FRAME_BYTES: usize = 64 << 20;
 /// How long a group's coordinator may be unavailable (a cluster still forming) before the
 /// command gives up.
 const COORDINATOR_WAIT: Duration = Duration::from_secs(15);
+/// Kafka's COORDINATOR_LOAD_IN_PROGRESS (14; 15 is COORDINATOR_NOT_AVAILABLE, 16
+/// NOT_COORDINATOR).
+const COORDINATOR_LOAD_IN_PROGRESS: i16 = 14;
+/// The pause before asking a coordinator again (Kafka's `retry.backoff.ms`, 100 ms).
+const COORDINATOR_BACKOFF: Duration = Duration::from_millis(100);
 /// The port a bootstrap address without one uses (Kafka's default listener port).
 pub const DEFAULT_PORT: u16 = 9092;
 
@@ -144,6 +149,29 @@ pub(crate) fn check_with(
 /// `Ok` for error code 0, else [`ClientError::Kafka`] about `what` (for APIs without a message).
 pub(crate) fn check(what: &str, code: i16) -> Result<(), ClientError> {
     check_with(what, code, None)
+}
+
+/// Runs `attempt` until it does not fail with a coordinator error, as Kafka's clients do
+/// (`AbstractCoordinator`, the admin client): after NOT_COORDINATOR or
+/// COORDINATOR_NOT_AVAILABLE `attempt` is called with `true` (find the coordinator again),
+/// after COORDINATOR_LOAD_IN_PROGRESS with `false` (ask it again), each time after
+/// [`COORDINATOR_BACKOFF`], for at most [`COORDINATOR_WAIT`]; then the last error stands. A
+/// node learns that it leads `__consumer_offsets` a moment after the node that answered
+/// FindCoordinator, and a coordinator moves when that partition's leader fails over.
+pub(crate) fn at_coordinator<R>(
+    mut attempt: impl FnMut(bool) -> Result<R, ClientError>,
+) -> Result<R, ClientError> {
+    let deadline = Instant::now() + COORDINATOR_WAIT;
+    let mut find_again = false;
+    loop {
+        let result = attempt(find_again);
+        let code = result.as_ref().err().and_then(ClientError::kafka_code);
+        if !matches!(code, Some(14..=16)) || Instant::now() >= deadline {
+            return result;
+        }
+        std::thread::sleep(COORDINATOR_BACKOFF);
+        find_again = code != Some(COORDINATOR_LOAD_IN_PROGRESS);
+    }
 }
 
 /// Splits a bootstrap list (`host:port,host:port`; `-b` or `RUNNEL_BROKERS`) into addresses,
@@ -776,12 +804,12 @@ impl Brokers {
         let version = i16::from(key_type > 0);
         // A new cluster creates its offsets topic a moment after it forms: like Kafka's
         // clients, retry COORDINATOR_NOT_AVAILABLE and COORDINATOR_LOAD_IN_PROGRESS a while.
-        let deadline = std::time::Instant::now() + COORDINATOR_WAIT;
+        let deadline = Instant::now() + COORDINATOR_WAIT;
         let response = loop {
             let response: FindCoordinatorResponse =
                 self.bootstrap
                     .call(ApiKey::FindCoordinator, version, &request)?;
-            if matches!(response.error_code, 14 | 15) && std::time::Instant::now() < deadline {
+            if matches!(response.error_code, 14 | 15) && Instant::now() < deadline {
                 std::thread::sleep(Duration::from_millis(200));
                 continue;
             }
@@ -839,6 +867,39 @@ pub fn admin_request(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn refused(code: i16) -> ClientError {
+        ClientError::Kafka {
+            what: "join group g".into(),
+            code,
+            message: None,
+        }
+    }
+
+    #[test]
+    fn coordinator_errors_are_retried_and_a_moved_coordinator_is_found_again() {
+        // Kafka's AbstractCoordinator: NOT_COORDINATOR (16) and COORDINATOR_NOT_AVAILABLE (15)
+        // mark the coordinator unknown and look it up again; COORDINATOR_LOAD_IN_PROGRESS (14)
+        // asks the same one again. The CLI once gave up on the first NOT_COORDINATOR, answered
+        // by a node that had not yet applied its election as the offsets partition's leader.
+        let mut seen = Vec::new();
+        let answers = [Err(refused(16)), Err(refused(14)), Err(refused(15)), Ok(7)];
+        let mut next = answers.into_iter();
+        let result = at_coordinator(|find_again| {
+            seen.push(find_again);
+            next.next().expect("called at most four times")
+        });
+        assert_eq!(result.ok(), Some(7));
+        assert_eq!(seen, [false, true, false, true]);
+        // Any other error ends at once.
+        let mut calls = 0;
+        let result: Result<(), _> = at_coordinator(|_| {
+            calls += 1;
+            Err(refused(25))
+        });
+        assert_eq!(result.err().and_then(|e| e.kafka_code()), Some(25));
+        assert_eq!(calls, 1);
+    }
 
     #[test]
     fn bootstrap_lists_get_kafkas_default_port() {
