@@ -119,6 +119,145 @@ fn new_member_id(config: &GroupConfig, next_member: &mut u64, prefix: &str) -> S
     )
 }
 
+/// The assignor a group's members use (the consumer's `partition.assignment.strategy`), and
+/// with it the rebalance protocol. The coordinator does not care: it hands the leader every
+/// member's subscription, and the leader assigns.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Assignor {
+    /// `RangeAssignor` with the eager protocol: when a rebalance starts every member stops
+    /// reading and gives up all its partitions, and the leader assigns contiguous ranges.
+    #[default]
+    Range,
+    /// `CooperativeStickyAssignor` (KIP-429, incremental cooperative rebalancing): members
+    /// keep reading the partitions they own while the group rebalances, the leader keeps each
+    /// partition where it was as far as balance allows, and a partition that must move is
+    /// first given up by its owner (one rebalance) and only then assigned to its new member
+    /// (a second rebalance, which the owner asks for by rejoining at once).
+    CooperativeSticky,
+}
+
+impl Assignor {
+    /// The protocol name a member joins with (Kafka's `ConsumerPartitionAssignor.name()`).
+    pub fn protocol_name(self) -> &'static str {
+        match self {
+            Self::Range => "range",
+            Self::CooperativeSticky => "cooperative-sticky",
+        }
+    }
+
+    /// Whether members keep their partitions through a rebalance (the COOPERATIVE protocol of
+    /// KIP-429) rather than giving them all up first (EAGER).
+    pub fn cooperative(self) -> bool {
+        self == Self::CooperativeSticky
+    }
+
+    /// The leader's assignment of one topic of `partitions` partitions to the members in id
+    /// order, given what each says it owns (`owned[i]`, from its subscription; KIP-429's
+    /// `ownedPartitions`). Returns each member's partitions, ascending, in member order.
+    pub fn assign(self, partitions: u32, owned: &[Vec<u32>]) -> Vec<Vec<u32>> {
+        match self {
+            Self::Range => range_assignment(partitions, owned.len())
+                .into_iter()
+                .map(Iterator::collect)
+                .collect(),
+            Self::CooperativeSticky => cooperative_sticky_assignment(partitions, owned),
+        }
+    }
+}
+
+/// Kafka's sticky assignment of one topic that every member subscribes to
+/// (`AbstractStickyAssignor.constrainedAssign`, used by the StickyAssignor of KIP-54 and the
+/// CooperativeStickyAssignor of KIP-429). Each member gets `partitions / n` partitions, and
+/// `partitions % n` of them one more:
+/// 1. a member keeps the partitions it owned, the first ones in its claim, up to its quota
+///    (the one-more quotas go to the first members, in id order, that owned more than the
+///    lower quota);
+/// 2. what is left, in partition order, goes round-robin to the members below the lower
+///    quota until they reach it, then one each to members at the lower quota while one-more
+///    quotas remain.
+///
+/// `owned[i]` is member `i`'s claim (KIP-429's `ownedPartitions`), members in id order; ids
+/// past the topic's end are ignored and a partition claimed twice stays with the first
+/// claimant. Returns each member's partitions, ascending.
+pub fn sticky_assignment(partitions: u32, owned: &[Vec<u32>]) -> Vec<Vec<u32>> {
+    let n = owned.len() as u32;
+    if n == 0 {
+        return Vec::new();
+    }
+    let min_quota = (partitions / n) as usize;
+    let mut over_min_left = partitions % n;
+    let mut taken = BTreeSet::new();
+    let mut assigned: Vec<Vec<u32>> = owned
+        .iter()
+        .map(|claim| {
+            let mut kept: Vec<u32> = Vec::new();
+            for &p in claim {
+                if p < partitions && !taken.contains(&p) && !kept.contains(&p) {
+                    kept.push(p);
+                }
+            }
+            let quota = if kept.len() > min_quota && over_min_left > 0 {
+                over_min_left -= 1;
+                min_quota + 1
+            } else {
+                min_quota
+            };
+            kept.truncate(quota);
+            taken.extend(kept.iter().copied());
+            kept
+        })
+        .collect();
+    let mut under: Vec<usize> = (0..assigned.len())
+        .filter(|i| assigned[*i].len() < min_quota)
+        .collect();
+    let mut at_min: Vec<usize> = (0..assigned.len())
+        .filter(|i| assigned[*i].len() == min_quota)
+        .collect();
+    let mut cursor = 0;
+    for p in (0..partitions).filter(|p| !taken.contains(p)) {
+        if !under.is_empty() {
+            let i = under[cursor];
+            assigned[i].push(p);
+            if assigned[i].len() == min_quota {
+                under.remove(cursor);
+                at_min.push(i);
+            } else {
+                cursor += 1;
+            }
+            if cursor >= under.len() {
+                cursor = 0;
+            }
+        } else if over_min_left > 0 && !at_min.is_empty() {
+            let i = at_min.remove(0);
+            assigned[i].push(p);
+            over_min_left -= 1;
+        }
+    }
+    for member in &mut assigned {
+        member.sort_unstable();
+    }
+    assigned
+}
+
+/// KIP-429's CooperativeStickyAssignor: the [`sticky_assignment`], less every partition that
+/// would move from one member to another (`CooperativeStickyAssignor.adjustAssignment`: "we
+/// remove the partitions that are being transferred from the assignment"). The owner, no
+/// longer assigned it, gives it up and rejoins; in that next rebalance nobody owns it and it
+/// goes to its new member. So no partition is ever owned by two members of one generation,
+/// and members keep reading everything that does not move.
+pub fn cooperative_sticky_assignment(partitions: u32, owned: &[Vec<u32>]) -> Vec<Vec<u32>> {
+    let mut assigned = sticky_assignment(partitions, owned);
+    for (i, member) in assigned.iter_mut().enumerate() {
+        member.retain(|p| {
+            !owned
+                .iter()
+                .enumerate()
+                .any(|(j, claim)| j != i && claim.contains(p))
+        });
+    }
+    assigned
+}
+
 /// Kafka's RangeAssignor for one topic of `partitions` partitions and `members` consumers in
 /// lexicographic order: each gets a contiguous range of `partitions / members`, and the first
 /// `partitions % members` get one more (Kafka's `RangeAssignor` javadoc: "we lay out the
@@ -1246,6 +1385,92 @@ mod tests {
         assert_eq!(range_assignment(2, 3), [0..1, 1..2, 2..2]);
         assert!(range_assignment(4, 0).is_empty());
     }
+    /// KIP-429's example: C0 and C1 own three partitions each; C2 joins. The sticky
+    /// assignment moves one partition from each owner to C2, and the cooperative round leaves
+    /// both out until their owners gave them up; the next round (nobody claims them) gives
+    /// them to C2.
+    #[test]
+    fn a_joining_member_gets_partitions_only_after_their_owners_gave_them_up() {
+        let owned = vec![vec![0, 1, 2], vec![3, 4, 5], vec![]];
+        assert_eq!(
+            sticky_assignment(6, &owned),
+            vec![vec![0, 1], vec![3, 4], vec![2, 5]],
+            "each keeps its quota of what it owned"
+        );
+        let first = cooperative_sticky_assignment(6, &owned);
+        assert_eq!(first, vec![vec![0, 1], vec![3, 4], vec![]]);
+        // C0 and C1 revoke 2 and 5 and rejoin, claiming what they were given.
+        let second = cooperative_sticky_assignment(6, &first);
+        assert_eq!(second, vec![vec![0, 1], vec![3, 4], vec![2, 5]]);
+        assert_eq!(
+            Assignor::CooperativeSticky.assign(6, &second),
+            second,
+            "stable"
+        );
+    }
+
+    #[test]
+    fn the_sticky_assignor_balances_and_keeps_what_it_can() {
+        // A member that left: its partitions go to the others, nothing else moves.
+        let owned = vec![vec![0, 1], vec![4, 5]];
+        assert_eq!(
+            sticky_assignment(6, &owned),
+            vec![vec![0, 1, 2], vec![3, 4, 5]]
+        );
+        // Uneven: 7 over 3 gives 3, 2, 2; the one-more quota goes to the first member that
+        // owned more than two.
+        let owned = vec![vec![0, 1], vec![2, 3, 4], vec![5, 6]];
+        assert_eq!(
+            sticky_assignment(7, &owned),
+            vec![vec![0, 1], vec![2, 3, 4], vec![5, 6]]
+        );
+        // What is left goes round-robin, as Kafka fills its unfilled members.
+        let owned = vec![vec![0, 1, 2, 3, 4, 5, 6], vec![], vec![]];
+        assert_eq!(
+            sticky_assignment(7, &owned),
+            vec![vec![0, 1, 2], vec![3, 5], vec![4, 6]]
+        );
+        // No claims at all: round-robin; claims past the end and claimed twice are ignored.
+        assert_eq!(
+            sticky_assignment(5, &[vec![], vec![]]),
+            vec![vec![0, 2, 4], vec![1, 3]]
+        );
+        assert_eq!(
+            sticky_assignment(3, &[vec![9, 1], vec![1, 2]]),
+            vec![vec![0, 1], vec![2]]
+        );
+        assert!(sticky_assignment(3, &[]).is_empty());
+        // Every partition exactly once, whatever the claims.
+        for n in 1..5usize {
+            for partitions in 0..9u32 {
+                let owned: Vec<Vec<u32>> = (0..n)
+                    .map(|i| {
+                        (0..partitions)
+                            .filter(|p| (*p as usize + i) % 3 == 0)
+                            .collect()
+                    })
+                    .collect();
+                let mut all: Vec<u32> = sticky_assignment(partitions, &owned).concat();
+                all.sort_unstable();
+                assert_eq!(all, (0..partitions).collect::<Vec<_>>());
+            }
+        }
+    }
+
+    #[test]
+    fn the_range_assignor_ignores_what_members_owned() {
+        let owned = vec![vec![4, 5], vec![0, 1]];
+        assert_eq!(
+            Assignor::Range.assign(6, &owned),
+            vec![vec![0, 1, 2], vec![3, 4, 5]]
+        );
+        assert_eq!(Assignor::Range.protocol_name(), "range");
+        assert_eq!(
+            Assignor::CooperativeSticky.protocol_name(),
+            "cooperative-sticky"
+        );
+    }
+
     use alloc::vec;
 
     fn join(member: &str, protocols: &[&str]) -> JoinRequest {

@@ -13,6 +13,7 @@
 use alloc::vec::Vec;
 
 use crate::controller::ControllerConfig;
+use crate::group::Assignor;
 use crate::replica::{Acks, ReplicaConfig, TruncationMode};
 use crate::sim::{Fault, Party, ProducerConfig, Report, Sim, SimConfig, TopicConfig};
 
@@ -131,6 +132,30 @@ fn basics() -> Vec<Scenario> {
                  commit, so what it read after that commit is read again (at-least-once). \
                  Member 1 leaves cleanly at 20 s: the rebalance starts at once.",
         config: group,
+        faults: alloc::vec![
+            (4_000, Fault::MemberJoin(2)),
+            (10_000, Fault::MemberCrash(0)),
+            (20_000, Fault::MemberLeave(1)),
+        ],
+        run_until_ms: 26_000,
+    });
+
+    let mut cooperative = group;
+    cooperative.assignor = Assignor::CooperativeSticky;
+    all.push(Scenario {
+        name: "consumer-group-cooperative",
+        title: "Cooperative rebalancing: members keep reading while the group rebalances",
+        lesson: "The same group and script as the lesson before, with \
+                 partition.assignment.strategy=cooperative-sticky (KIP-429). When member 2 \
+                 joins at 4 s, members 0 and 1 go on reading while the group rebalances: the \
+                 leader lets each keep two of its three partitions and leaves the third out, \
+                 so that no partition ever has two owners. Each gives that one up, commits it \
+                 and rejoins at once; the second rebalance, when member 2 hears of it at its \
+                 next heartbeat, hands both to member 2. Only the two partitions that move \
+                 stop, for about half a second, while the range assignor's eager rebalance \
+                 stops all six (briefly here: both old members heard of it at the same \
+                 heartbeat). When a member crashes or leaves, only its own partitions move.",
+        config: cooperative,
         faults: alloc::vec![
             (4_000, Fault::MemberJoin(2)),
             (10_000, Fault::MemberCrash(0)),

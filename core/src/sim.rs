@@ -36,8 +36,8 @@ use crate::controller::{
 };
 use crate::error_code;
 use crate::group::{
-    GroupConfig, GroupError, GroupOutput, GroupStore, JoinRequest, JoinResponse, ReplyToken,
-    SyncRequest, SyncResponse,
+    Assignor, GroupConfig, GroupError, GroupOutput, GroupStore, JoinRequest, JoinResponse,
+    ReplyToken, SyncRequest, SyncResponse,
 };
 use crate::log::{CleanupPolicy, LogConfig};
 use crate::offsets::decode_commit;
@@ -253,6 +253,8 @@ pub struct SimConfig {
     /// partitions (id [`SimConfig::partitions`]), created with the first member as Kafka
     /// creates it at the first FindCoordinator.
     pub group_members: u32,
+    /// The members' assignor, and with it eager or cooperative rebalancing (KIP-429).
+    pub assignor: Assignor,
     /// The topic's log settings (retention, compaction).
     pub topic: TopicConfig,
     /// A second data topic with its own settings, if any.
@@ -277,6 +279,7 @@ impl Default for SimConfig {
             loss_per_million: 0,
             check_interval_ms: 0,
             group_members: 0,
+            assignor: Assignor::Range,
             topic: TopicConfig::default(),
             second_topic: None,
         }
@@ -397,6 +400,18 @@ pub enum TraceKind {
         records_removed: u64,
         /// The log start offset after.
         log_start_offset: i64,
+    },
+    /// A group member got its assignment (SyncGroup) for a generation.
+    Assigned {
+        /// The member's index.
+        member: u32,
+        /// The generation.
+        generation: i32,
+        /// The partitions it owns from now on.
+        partitions: Vec<PartitionId>,
+        /// The partitions it owned and gives up (cooperative rebalancing; an eager member gave
+        /// up everything when the rebalance began).
+        revoked: Vec<PartitionId>,
     },
     /// The group's offsets were reset ([`Fault::ResetOffsets`]), or the reset was refused.
     OffsetsReset {
@@ -623,6 +638,9 @@ enum Msg {
     },
     JoinGroup {
         member_id: String,
+        /// The partitions it owns (KIP-429's `ownedPartitions`; empty for an eager member,
+        /// which gave them all up first).
+        owned: Vec<PartitionId>,
     },
     JoinResult(JoinResponse),
     SyncGroup {
@@ -798,6 +816,8 @@ pub struct MemberView {
     pub positions: Vec<(PartitionId, Option<i64>)>,
     /// Records it has read.
     pub consumed: u64,
+    /// Whether it is fetching now (stable, or rejoining cooperatively with partitions kept).
+    pub reading: bool,
 }
 
 /// The consumer group "sim" as the playground shows it.
@@ -815,6 +835,10 @@ pub struct GroupView {
     pub reads: u64,
     /// Records members read more than once (at-least-once delivery after a failure).
     pub rereads: u64,
+    /// The members' assignor (eager range or cooperative-sticky).
+    pub assignor: Assignor,
+    /// Data partitions some member is reading now.
+    pub being_read: u32,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -2009,14 +2033,12 @@ impl Sim {
                 self.member_commit(m);
                 self.timer(party, MEMBER_COMMIT_MS, Timer::MemberCommit);
             }
-            (Party::Member(m), Timer::MemberOffsetFetch(generation)) => {
-                let member = &self.members[m as usize];
-                if member.state == MemberState::Stable
-                    && member.generation == generation
-                    && member.positions.is_empty()
-                {
-                    self.send_to_coordinator(m, Msg::OffsetFetch);
-                }
+            (Party::Member(m), Timer::MemberOffsetFetch(generation))
+                if self.member_reads(m)
+                    && self.members[m as usize].generation == generation
+                    && self.member_lacks_positions(m) =>
+            {
+                self.send_to_coordinator(m, Msg::OffsetFetch);
             }
             (Party::Member(m), Timer::MemberRetry(attempt)) => {
                 let member = &self.members[m as usize];
@@ -2376,7 +2398,7 @@ impl Sim {
                     .collect();
                 self.send(Party::Broker(b), from, Msg::MetadataAnswer { leaders });
             }
-            Msg::JoinGroup { member_id } => {
+            Msg::JoinGroup { member_id, owned } => {
                 let Party::Member(m) = from else { return };
                 if let Err(e) = self.group_gate(b) {
                     let refused = JoinResponse::refused(e, &member_id);
@@ -2393,7 +2415,10 @@ impl Sim {
                     client_id: alloc::format!("member-{m}"),
                     client_host: String::new(),
                     protocol_type: String::from("consumer"),
-                    protocols: alloc::vec![(String::from("range"), Vec::new())],
+                    protocols: alloc::vec![(
+                        String::from(self.config.assignor.protocol_name()),
+                        owned.into_iter().flat_map(u32::to_be_bytes).collect(),
+                    )],
                 };
                 let outputs = self.brokers[b as usize]
                     .groups
@@ -3541,9 +3566,10 @@ impl Sim {
         member.attempt += 1;
         let attempt = member.attempt;
         let member_id = member.member_id.clone();
+        let owned = member.owned.clone();
         // A join is held for up to the rebalance timeout; past that, try again. With no
         // coordinator known, look again after `retry.backoff.ms`.
-        let retry_in = if self.send_to_coordinator(m, Msg::JoinGroup { member_id }) {
+        let retry_in = if self.send_to_coordinator(m, Msg::JoinGroup { member_id, owned }) {
             MEMBER_REBALANCE_MS + self.config.producer.request_timeout_ms
         } else {
             MEMBER_RETRY_BACKOFF_MS
@@ -3608,16 +3634,24 @@ impl Sim {
                 member.member_id = r.member_id.clone();
                 member.generation = r.generation_id;
                 member.state = MemberState::Syncing;
-                // The leader assigns as Kafka's RangeAssignor: contiguous ranges over the
-                // members in id order.
+                // The leader assigns with the group's assignor, over the members in id order
+                // and what each says it owns.
                 let assignments = if r.leader == r.member_id {
-                    let mut ids: Vec<String> =
-                        r.members.iter().map(|(id, _, _)| id.clone()).collect();
-                    ids.sort();
-                    let ranges = crate::group::range_assignment(partitions, ids.len());
-                    ids.into_iter()
-                        .zip(ranges)
-                        .map(|(id, range)| (id, range.flat_map(u32::to_be_bytes).collect()))
+                    let mut members: Vec<(String, Vec<PartitionId>)> = r
+                        .members
+                        .iter()
+                        .map(|(id, _, metadata)| (id.clone(), partition_ids(metadata)))
+                        .collect();
+                    members.sort();
+                    let owned: Vec<Vec<PartitionId>> =
+                        members.iter().map(|(_, o)| o.clone()).collect();
+                    let assigned = self.config.assignor.assign(partitions, &owned);
+                    members
+                        .into_iter()
+                        .zip(assigned)
+                        .map(|((id, _), p)| {
+                            (id, p.into_iter().flat_map(u32::to_be_bytes).collect())
+                        })
                         .collect()
                 } else {
                     Vec::new()
@@ -3646,12 +3680,22 @@ impl Sim {
                 }
                 match result {
                     Ok(bytes) => {
-                        member.owned = bytes
-                            .chunks_exact(4)
-                            .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]))
+                        let assigned = partition_ids(&bytes);
+                        let revoked: Vec<PartitionId> = member
+                            .owned
+                            .iter()
+                            .copied()
+                            .filter(|p| !assigned.contains(p))
                             .collect();
+                        member.owned = assigned;
                         member.state = MemberState::Stable;
                         let owned = member.owned.clone();
+                        self.record(TraceKind::Assigned {
+                            member: m,
+                            generation,
+                            partitions: owned.clone(),
+                            revoked: revoked.clone(),
+                        });
                         for p in owned {
                             match self.owners.get(&(coordinator, generation, p)) {
                                 Some(other) if *other != m => {
@@ -3670,7 +3714,21 @@ impl Sim {
                             MEMBER_HEARTBEAT_MS,
                             Timer::MemberHeartbeat,
                         );
-                        self.send_to_coordinator(m, Msg::OffsetFetch);
+                        if self.member_lacks_positions(m) {
+                            self.send_to_coordinator(m, Msg::OffsetFetch);
+                        }
+                        if !revoked.is_empty() {
+                            // KIP-429: the member commits what it read of the partitions it
+                            // gives up (as `onPartitionsRevoked` would), stops reading them
+                            // and rejoins at once, so the next round can hand them on.
+                            self.member_commit(m);
+                            let member = &mut self.members[m as usize];
+                            for p in &revoked {
+                                member.positions.remove(p);
+                                member.fetch_sent_ms.remove(p);
+                            }
+                            self.member_join(m);
+                        }
                     }
                     Err(error) => {
                         if error == GroupError::UnknownMemberId {
@@ -3686,23 +3744,29 @@ impl Sim {
                     return;
                 }
                 // Eager rebalancing: commit what was read, give up every partition, rejoin.
+                // Cooperative (KIP-429): commit, keep the partitions and go on reading them
+                // while rejoining, unless the member was fenced (unknown member or an old
+                // generation), which loses them all ("onPartitionsLost").
                 let unknown = error == GroupError::UnknownMemberId;
+                let fenced = unknown || error == GroupError::IllegalGeneration;
                 if !unknown {
                     self.member_commit(m);
                 }
                 let member = &mut self.members[m as usize];
-                member.owned.clear();
-                member.positions.clear();
+                if fenced || !self.config.assignor.cooperative() {
+                    member.owned.clear();
+                    member.positions.clear();
+                }
                 if unknown {
                     member.member_id.clear();
                 }
                 self.member_join(m);
             }
             Msg::OffsetFetchResult(answer) => {
-                let member = &mut self.members[m as usize];
-                if member.state != MemberState::Stable {
+                if !self.member_reads(m) {
                     return;
                 }
+                let member = &mut self.members[m as usize];
                 let Ok(committed) = answer else {
                     // The coordinator moved or is loading: ask again after
                     // `retry.backoff.ms` (Kafka's consumer retries the fetch).
@@ -3758,10 +3822,10 @@ impl Sim {
     /// A stable member fetches each owned partition it has a position in from its leader.
     fn member_poll(&mut self, m: u32) {
         let now = self.now_ms;
-        let member = &self.members[m as usize];
-        if member.state != MemberState::Stable {
+        if !self.member_reads(m) {
             return;
         }
+        let member = &self.members[m as usize];
         let due: Vec<(PartitionId, i64)> = member
             .positions
             .iter()
@@ -3792,10 +3856,13 @@ impl Sim {
         }
     }
 
-    /// A stable member commits its positions to the coordinator.
+    /// A stable member commits its positions to the coordinator; so does a cooperative one
+    /// rejoining (Kafka's coordinator takes commits of the current generation while the group
+    /// prepares a rebalance).
     fn member_commit(&mut self, m: u32) {
         let member = &self.members[m as usize];
-        if member.state != MemberState::Stable || member.positions.is_empty() {
+        let rejoining = self.config.assignor.cooperative() && member.state == MemberState::Joining;
+        if !(member.state == MemberState::Stable || rejoining) || member.positions.is_empty() {
             return;
         }
         let msg = Msg::OffsetCommit {
@@ -3804,6 +3871,35 @@ impl Sim {
             offsets: member.positions.iter().map(|(p, o)| (*p, *o)).collect(),
         };
         self.send_to_coordinator(m, msg);
+    }
+
+    /// Whether member `m` fetches what it owns now: when stable, and (cooperative) while it
+    /// rejoins.
+    fn member_reads(&self, m: u32) -> bool {
+        let member = &self.members[m as usize];
+        member.active && (member.state == MemberState::Stable || self.config.assignor.cooperative())
+    }
+
+    /// Whether member `m` owns a partition it has no position in yet (it must ask the
+    /// committed offsets).
+    fn member_lacks_positions(&self, m: u32) -> bool {
+        let member = &self.members[m as usize];
+        member
+            .owned
+            .iter()
+            .any(|p| !member.positions.contains_key(p))
+    }
+
+    /// How many data partitions some member is reading now (owns, has a position in, and
+    /// fetches).
+    fn partitions_being_read(&self) -> u32 {
+        let mut read = BTreeSet::new();
+        for m in 0..self.members.len() as u32 {
+            if self.member_reads(m) {
+                read.extend(self.members[m as usize].positions.keys().copied());
+            }
+        }
+        read.len() as u32
     }
 
     /// Whether every group member is stable in one generation and together they own every
@@ -3914,6 +4010,7 @@ impl Sim {
                     .map(|p| (*p, m.positions.get(p).copied()))
                     .collect(),
                 consumed: m.consumed,
+                reading: self.member_reads(i as u32) && !m.positions.is_empty(),
             })
             .collect();
         let committed = (0..self.config.partitions)
@@ -3937,6 +4034,8 @@ impl Sim {
             committed,
             reads: self.group_reads,
             rereads: self.group_reads - self.group_seen.len() as u64,
+            assignor: self.config.assignor,
+            being_read: self.partitions_being_read(),
         }
     }
 
@@ -3949,6 +4048,15 @@ impl Sim {
             .map(|(i, m)| (i as u32, m.generation, m.owned.clone()))
             .collect()
     }
+}
+
+/// Partition ids packed as big-endian `u32`s (the simulated members' subscription metadata
+/// and assignments); a trailing partial id is ignored.
+fn partition_ids(bytes: &[u8]) -> Vec<PartitionId> {
+    bytes
+        .chunks_exact(4)
+        .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]))
+        .collect()
 }
 
 /// A one-record batch produced at `now_ms`: its value is the record id (big-endian); a

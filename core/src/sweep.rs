@@ -19,6 +19,7 @@
 use alloc::vec::Vec;
 
 use crate::controller::ControllerConfig;
+use crate::group::Assignor;
 use crate::replica::{Acks, BrokerId, ReplicaConfig};
 use crate::rng::Rng;
 use crate::sim::{
@@ -114,6 +115,12 @@ pub fn case(seed: u64, durable: bool) -> (SimConfig, Vec<(u64, Fault)>) {
         },
         check_interval_ms: 500,
         group_members: 2,
+        // Half the seeds rebalance cooperatively (KIP-429), from a stream of their own.
+        assignor: if Rng::new(seed ^ 0x4b49_5034_3239).below(2) == 0 {
+            Assignor::Range
+        } else {
+            Assignor::CooperativeSticky
+        },
         second_topic: second_topic(seed, partitions, durable, unclean),
         ..SimConfig::default()
     };

@@ -47,7 +47,7 @@ fn expect(name: &str, expected: Counts) -> Sim {
 #[test]
 fn every_scenario_is_listed_once_with_a_lesson() {
     let all = library();
-    assert_eq!(all.len(), 25);
+    assert_eq!(all.len(), 26);
     let mut names: Vec<&str> = all.iter().map(|s| s.name).collect();
     names.sort_unstable();
     names.dedup();
@@ -408,6 +408,99 @@ fn a_group_rebalances_on_join_crash_and_leave_and_rereads_after_a_crash() {
         (1166, 16),
         "what member 0 read after its last commit was read again",
     );
+}
+
+/// Issue 17: the cooperative-sticky assignor (KIP-429) as the playground shows it. The same
+/// script as `consumer-group-rebalance`: when member 2 joins, the owners keep reading and
+/// give up only what moves, one rebalance before member 2 gets it; the eager range lesson
+/// stops every partition.
+#[test]
+fn a_cooperative_group_keeps_reading_what_does_not_move() {
+    let (_, eager_report, eager) = run("consumer-group-rebalance");
+    let (_, report, sim) = run("consumer-group-cooperative");
+    assert!(report.violations.is_empty(), "{:?}", report.violations);
+    // Member `m`'s assignments before 10 s, in order: (generation, owned, revoked).
+    let of = |m: u32| -> Vec<(i32, Vec<u32>, Vec<u32>)> {
+        sim.trace()
+            .iter()
+            .filter(|e| e.time_ms < 10_000)
+            .filter_map(|e| match &e.kind {
+                TraceKind::Assigned {
+                    member,
+                    generation,
+                    partitions,
+                    revoked,
+                } if *member == m => Some((*generation, partitions.clone(), revoked.clone())),
+                _ => None,
+            })
+            .collect()
+    };
+    // The first generation: Kafka's sticky assignor with nothing owned deals round-robin.
+    assert_eq!(of(0)[0].1, vec![0, 2, 4]);
+    assert_eq!(of(1)[0].1, vec![1, 3, 5]);
+    // Member 2 joins: each owner keeps two and gives one up; member 2 gets nothing yet.
+    assert_eq!(of(0)[1].1, vec![0, 2]);
+    assert_eq!(of(0)[1].2, vec![4]);
+    assert_eq!(of(1)[1].1, vec![1, 3]);
+    assert_eq!(of(1)[1].2, vec![5]);
+    let first_for_2 = &of(2)[0];
+    assert_eq!(
+        first_for_2.1,
+        Vec::<u32>::new(),
+        "nothing until it was given up"
+    );
+    // The owners rejoin at once; the next generation hands both to member 2.
+    let second_for_2 = &of(2)[1];
+    assert_eq!(second_for_2.0, first_for_2.0 + 1);
+    assert_eq!(second_for_2.1, vec![4, 5]);
+    assert_eq!(of(0).last().map(|a| a.1.clone()), Some(vec![0, 2]));
+    assert_eq!(of(1).last().map(|a| a.1.clone()), Some(vec![1, 3]));
+    // The group ends as the eager one does, having read everything.
+    let group = sim.group_view();
+    assert_eq!(group.state, "Stable");
+    let active: Vec<_> = group.members.iter().filter(|m| m.active).collect();
+    assert_eq!(active.len(), 1, "only member 2 is left");
+    assert_eq!(active[0].positions.len(), 6, "and owns all six partitions");
+    assert_eq!(group.reads - group.rereads, report.acknowledged);
+    let eager_group = eager.group_view();
+    assert_eq!(
+        eager_group.reads - eager_group.rereads,
+        eager_report.acknowledged
+    );
+}
+
+/// Issue 17: during the join at 4 s the eager group stops reading every partition; the
+/// cooperative one never reads fewer than the four that stay. (The two that move wait for the
+/// second rebalance, until member 2's next heartbeat: longer than this eager rebalance, in
+/// which both old members heard of it at the same heartbeat. KIP-429 trades a second round
+/// for never stopping the rest.)
+#[test]
+fn an_eager_rebalance_stops_every_partition_a_cooperative_one_only_those_that_move() {
+    let fewest_read = |name: &str| {
+        let scenario = by_name(name).expect(name);
+        let mut sim = scenario.sim();
+        sim.run_until(3_900);
+        let mut fewest = u32::MAX;
+        for t in (3_900..7_000).step_by(10) {
+            sim.run_until(t);
+            let group = sim.group_view();
+            fewest = fewest.min(group.being_read);
+            // And no partition is ever read by two members at once.
+            let mut read: Vec<u32> = group
+                .members
+                .iter()
+                .filter(|m| m.reading)
+                .flat_map(|m| m.positions.iter().filter(|p| p.1.is_some()).map(|p| p.0))
+                .collect();
+            let count = read.len();
+            read.sort_unstable();
+            read.dedup();
+            assert_eq!(read.len(), count, "{name} at {t} ms: {:?}", group.members);
+        }
+        fewest
+    };
+    assert_eq!(fewest_read("consumer-group-rebalance"), 0);
+    assert_eq!(fewest_read("consumer-group-cooperative"), 4);
 }
 
 /// The group read every acknowledged record, `reads` = (reads, rereads) exactly (`why` says

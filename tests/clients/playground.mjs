@@ -259,6 +259,25 @@ try {
   result.reset_refused = (await text("timeline")).includes("offset reset refused");
   result.axe.consumer_group = await a11y(page);
 
+  // 13b. The assignor is a setting (issue 17): in the rebalance lesson the eager join at 4 s
+  //      stops every partition; replayed with cooperative-sticky (KIP-429) the old members
+  //      keep four through the rebalance, and the events say which one each gives up.
+  const scrubTo = async (ms) => page.$eval("[data-testid=scrub]", (el, ms) => {
+    el.value = String(ms);
+    el.dispatchEvent(new Event("change", { bubbles: true }));
+  }, ms);
+  await page.selectOption("[data-testid=scenario]", "consumer-group-rebalance");
+  await scrubTo(4060);
+  result.eager_group_state = await text("group-state");
+  await page.selectOption("[data-testid=assignor]", "cooperative-sticky");
+  await scrubTo(4300);
+  result.cooperative = {
+    state: await text("group-state"),
+    member0: await text("member-0"),
+    assignor: await page.$eval("[data-testid=assignor]", (el) => el.value),
+    timeline: await text("timeline"),
+  };
+
   // 14. A screenshot of every lesson at its end.
   result.screenshots = 0;
   for (const [i, value] of lessons.entries()) {

@@ -334,6 +334,41 @@ fn the_playground_teaches_the_acks1_failover_and_rewinds() {
         "{result}"
     );
     assert_eq!(result["reset_refused"], true, "{result}");
+    // Issue 17: the cooperative-sticky assignor as a setting, and its incremental rebalance
+    // (KIP-429): the eager join stops all six partitions, the cooperative one keeps four
+    // read while members 0 and 1 each give one up for member 2.
+    assert!(
+        result["eager_group_state"]
+            .as_str()
+            .is_some_and(|t| t.contains("reading 0 of 6 partitions")),
+        "{result}"
+    );
+    let cooperative = &result["cooperative"];
+    assert_eq!(cooperative["assignor"], "cooperative-sticky", "{result}");
+    assert!(
+        cooperative["state"]
+            .as_str()
+            .is_some_and(|t| t.contains("reading 4 of 6 partitions")),
+        "{result}"
+    );
+    assert!(
+        cooperative["member0"]
+            .as_str()
+            .is_some_and(|t| t.contains("still reading its partitions")),
+        "{result}"
+    );
+    for words in [
+        "M0 generation 3: assigned p0, p2; gives up p4 and rejoins so it can move",
+        "M1 generation 3: assigned p1, p3; gives up p5 and rejoins so it can move",
+        "M2 generation 3: assigned nothing",
+    ] {
+        assert!(
+            cooperative["timeline"]
+                .as_str()
+                .is_some_and(|t| t.contains(words)),
+            "{words}: {result}"
+        );
+    }
     // The core's lessons and the sandbox.
     let mut names: Vec<&str> = runnel_core::scenario::library()
         .iter()

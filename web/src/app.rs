@@ -329,7 +329,7 @@ pub fn app() -> Html {
                 <SettingsPanel settings={settings} dispatcher={dispatcher.clone()}/>
                 <ProducerPanel pending={pending.clone()} config={config} dispatcher={dispatcher.clone()}/>
                 <LinksPanel parties={parties.clone()} cut={cut.clone()} dispatcher={dispatcher.clone()}/>
-                if used.group { <GroupPanel highlight={focus == Some(Focus::Group)} group={group.clone()} dispatcher={dispatcher.clone()}/> }
+                if used.group { <GroupPanel highlight={focus == Some(Focus::Group)} group={group.clone()} settings={settings} dispatcher={dispatcher.clone()}/> }
                 if used.keys { <KeysPanel/> }
                 if used.plugin { <PluginPanel/> }
                 <Events pinned={leadership.clone()} lines={timeline.clone()}/>
@@ -337,7 +337,7 @@ pub fn app() -> Html {
                     <details class="more-tools" data-testid="more-tools">
                         <summary>{ format!("More tools, not used by this lesson: {}", used.unused().join(", ")) }</summary>
                         <div class="panels">
-                            if !used.group { <GroupPanel highlight={focus == Some(Focus::Group)} group={group.clone()} dispatcher={dispatcher.clone()}/> }
+                            if !used.group { <GroupPanel highlight={focus == Some(Focus::Group)} group={group.clone()} settings={settings} dispatcher={dispatcher.clone()}/> }
                             if !used.keys { <KeysPanel/> }
                             if !used.plugin { <PluginPanel/> }
                         </div>
@@ -412,6 +412,7 @@ fn lesson_group(name: &str) -> &'static str {
     match name {
         "partitions-ordering"
         | "consumer-group-rebalance"
+        | "consumer-group-cooperative"
         | "offsets-rewind"
         | "coordinator-paused" => "Partitions and consumer groups",
         "retention" | "compaction" => "Cleaning the log: retention and compaction",

@@ -8,6 +8,7 @@
 
 use std::collections::BTreeMap;
 
+use runnel_core::group::Assignor;
 use runnel_core::replica::{Acks, BrokerId};
 use runnel_core::scenario::{Scenario, library};
 use runnel_core::sim::{
@@ -111,6 +112,8 @@ pub struct Settings {
     pub delete: bool,
     /// `retention.ms` (`None`: forever).
     pub retention_ms: Option<u64>,
+    /// The group members' `partition.assignment.strategy`.
+    pub assignor: Assignor,
 }
 
 impl Settings {
@@ -123,6 +126,7 @@ impl Settings {
             compact: config.topic.compact,
             delete: config.topic.delete,
             retention_ms: config.topic.retention_ms,
+            assignor: config.assignor,
         }
     }
 
@@ -133,6 +137,7 @@ impl Settings {
         config.topic.compact = self.compact;
         config.topic.delete = self.delete;
         config.topic.retention_ms = self.retention_ms;
+        config.assignor = self.assignor;
         // Cleaning only ever touches closed segments: roll every second when cleaning is on.
         if self.compact || self.retention_ms.is_some_and(|ms| ms < 60_000) {
             config.topic.segment_ms = config.topic.segment_ms.min(1_000);
@@ -1305,6 +1310,34 @@ pub fn what_happened(kind: &TraceKind) -> String {
             log_end_offset,
         } => format!("B{broker} truncated p{partition} to {log_end_offset}"),
         TraceKind::Acked { id, offset, .. } => format!("record {id} acknowledged at {offset}"),
+        TraceKind::Assigned {
+            member,
+            generation,
+            partitions,
+            revoked,
+        } => {
+            let list = |ps: &[u32]| -> String {
+                if ps.is_empty() {
+                    "nothing".into()
+                } else {
+                    ps.iter()
+                        .map(|p| format!("p{p}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                }
+            };
+            let mut words = format!(
+                "M{member} generation {generation}: assigned {}",
+                list(partitions)
+            );
+            if !revoked.is_empty() {
+                words.push_str(&format!(
+                    "; gives up {} and rejoins so it can move",
+                    list(revoked)
+                ));
+            }
+            words
+        }
     }
 }
 
@@ -1509,6 +1542,51 @@ mod tests {
             .map(|m| m.positions.len())
             .collect();
         assert_eq!(shares, vec![7, 7, 6], "{group:?}");
+    }
+
+    /// Issue 17: the cooperative-sticky assignor is a setting of any group lesson. In the
+    /// rebalance lesson, when member 2 joins at 4 s, the eager group stops reading every
+    /// partition; replayed cooperatively (KIP-429), the old members keep four partitions
+    /// through the rebalance and say which one each gives up.
+    #[test]
+    fn the_assignor_is_a_setting_and_a_cooperative_rebalance_keeps_reading() {
+        let mut model = Model::new(index("consumer-group-rebalance"));
+        model.apply(Action::Seek(4_060));
+        assert_eq!(model.group().assignor, Assignor::Range);
+        assert_eq!(model.group().being_read, 0, "{:?}", model.group());
+        let settings = Settings {
+            assignor: Assignor::CooperativeSticky,
+            ..model.settings()
+        };
+        model.apply(Action::Configure(settings));
+        assert_eq!(model.now_ms(), 4_060, "replayed to the same time");
+        model.apply(Action::Seek(4_300));
+        let group = model.group();
+        assert_eq!(group.being_read, 4, "{group:?}");
+        let reading: Vec<u32> = group
+            .members
+            .iter()
+            .filter(|m| m.reading)
+            .map(|m| m.index)
+            .collect();
+        assert_eq!(reading, [0, 1], "{group:?}");
+        let timeline = model.timeline().join("\n");
+        assert!(
+            timeline.contains("M0 generation 3: assigned p0, p2; gives up p4 and rejoins"),
+            "{timeline}"
+        );
+        assert!(
+            timeline.contains("M2 generation 3: assigned nothing"),
+            "{timeline}"
+        );
+        // The setting is part of a shared link.
+        let share = model.share();
+        assert_eq!(
+            Share::decode(&share.encode())
+                .and_then(|s| s.settings)
+                .map(|s| s.assignor),
+            Some(Assignor::CooperativeSticky)
+        );
     }
 
     /// Issue 17, item 3: in np4 the leader cut from the quorum is deposed but keeps leading

@@ -1,20 +1,24 @@
-//! The consumer group "sim": its state and generation, each member's partitions and
+//! The consumer group "sim": its assignor (a setting: eager range or cooperative-sticky), state
+//! and generation, how many partitions are being read, each member's partitions and
 //! positions, join, leave and crash, and the committed offsets with their lag.
 
 use std::rc::Rc;
 
+use runnel_core::group::Assignor;
 use runnel_core::sim::GroupView;
 use yew::prelude::*;
 
-use super::on_click;
+use super::{event_value, on_click};
 use crate::app::State;
-use crate::model::Action;
+use crate::model::{Action, Settings};
 
 /// What the group panel shows.
 #[derive(Properties, PartialEq)]
 pub struct GroupPanelProps {
     /// The group as the simulator sees it.
     pub group: Rc<GroupView>,
+    /// The settings in force (the assignor is one of them).
+    pub settings: Settings,
     /// The playground's reducer.
     pub dispatcher: UseReducerDispatcher<State>,
     /// Outlined: guided mode points at it.
@@ -26,18 +30,39 @@ pub struct GroupPanelProps {
 pub fn group_panel(props: &GroupPanelProps) -> Html {
     let group = &props.group;
     let cb = |action| on_click(&props.dispatcher, action);
+    let on_assignor = {
+        let (dispatcher, settings) = (props.dispatcher.clone(), props.settings);
+        Callback::from(move |e: Event| {
+            let assignor = match event_value(&e).as_deref() {
+                Some("cooperative-sticky") => Assignor::CooperativeSticky,
+                _ => Assignor::Range,
+            };
+            dispatcher.dispatch(Action::Configure(Settings {
+                assignor,
+                ..settings
+            }));
+        })
+    };
+    let partitions = group.committed.len();
     html! {
         <fieldset class={classes!("group", props.highlight.then_some("highlight"))} data-testid="group">
             <legend>{ "Consumer group \"sim\"" }</legend>
+            <label>{ "partition.assignment.strategy " }
+                <select data-testid="assignor" onchange={on_assignor}>
+                    <option value="range" selected={group.assignor == Assignor::Range}>{ "range (eager: all stop while rebalancing)" }</option>
+                    <option value="cooperative-sticky" selected={group.assignor == Assignor::CooperativeSticky}>{ "cooperative-sticky (KIP-429: only moved partitions stop)" }</option>
+                </select>
+                { " (replays from 0 s)" }
+            </label>
             <p data-testid="group-state">
-                { format!("{} · generation {} · {} records read, {} of them again", group.state, group.generation, group.reads, group.rereads) }
+                { format!("{} · generation {} · reading {} of {partitions} partitions · {} records read, {} of them again", group.state, group.generation, group.being_read, group.reads, group.rereads) }
             </p>
             <ul>
                 { for group.members.iter().map(|m| {
                     let i = m.index;
                     html! {
                         <li data-testid={format!("member-{i}")}>
-                            { format!("M{i}: {}", m.state) }
+                            { format!("M{i}: {}", if m.reading && m.state != "stable" { format!("{}, still reading its partitions", m.state) } else { m.state.to_string() }) }
                             if m.active {
                                 { format!(", generation {}, read {} · ", m.generation, m.consumed) }
                                 { for m.positions.iter().map(|(p, at)| html! {
