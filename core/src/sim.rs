@@ -544,10 +544,14 @@ pub struct Report {
     pub lost: u64,
     /// The ids of the first [`LOST_IDS_MAX`] of them, for views and debugging.
     pub lost_ids: Vec<u64>,
-    /// Acknowledged records not committed: on their partition's leader above its high
-    /// watermark, or, with no live leader, on some replica (unavailable). They may be
-    /// committed later, or lost if a replica without them is elected.
+    /// Acknowledged records not committed yet: on their partition's live leader, above its
+    /// high watermark. They may be committed later, or lost if a replica without them is
+    /// elected.
     pub at_risk: u64,
+    /// Acknowledged records, not lost, that nobody can read now: their partition has no live
+    /// leader (offline, or its leader is down and not yet replaced), and some replica holds
+    /// them, committed or not. They come back when a replica holding them leads.
+    pub unavailable: u64,
     /// Records of an idempotent producer found more than once in a committed log (each such
     /// record is also a [`Violation::DuplicatedRecord`]).
     pub duplicated: u64,
@@ -1403,6 +1407,17 @@ impl Sim {
         // Below this offset the leader's cleaner removed records on purpose (retention,
         // compaction): an acknowledged record missing there is cleaned, not lost.
         let mut cleaned_below = alloc::vec![0; self.config.partitions as usize];
+        // Partitions no live leader serves now: offline, or led by a broker that is down and
+        // not replaced yet (the controller notices after the broker's session times out).
+        let offline: Vec<bool> = (0..self.config.partitions)
+            .map(|p| {
+                self.controller
+                    .partition(p)
+                    .and_then(|s| s.leader)
+                    .is_none_or(|l| !self.brokers[l as usize].alive)
+            })
+            .collect();
+        let mut unavailable = 0;
         for p in 0..self.config.partitions {
             let Some(leader) = self.controller.partition(p).and_then(|s| s.leader) else {
                 logs.remove(&p);
@@ -1444,7 +1459,12 @@ impl Sim {
                     return true;
                 };
                 let misplaced = idempotent && log.at.get(&offset).is_some_and(|other| *other != id);
-                !log.ids.contains(&id) || misplaced
+                let uncommitted = !log.ids.contains(&id) || misplaced;
+                // Committed on a leader that is down: nobody can read it now.
+                if !uncommitted && offline[p as usize] {
+                    unavailable += 1;
+                }
+                uncommitted
             })
             .map(|(id, (p, offset))| (*id, *p, *offset))
             .collect();
@@ -1489,6 +1509,7 @@ impl Sim {
         }
         let (mut lost_ids, mut at_risk) = (Vec::new(), 0);
         for (id, p, offset) in uncommitted {
+            let offline = offline[p as usize];
             let records = held.get(&p);
             let still_held = records.is_some_and(|r| {
                 if idempotent {
@@ -1497,10 +1518,10 @@ impl Sim {
                     r.iter().any(|(_, other)| *other == id)
                 }
             });
-            if still_held {
-                at_risk += 1;
-            } else {
-                lost_ids.push(id);
+            match (still_held, offline) {
+                (true, false) => at_risk += 1,
+                (true, true) => unavailable += 1,
+                (false, _) => lost_ids.push(id),
             }
         }
         let report = Report {
@@ -1511,6 +1532,7 @@ impl Sim {
             pending: self.producer.inflight.len() as u64,
             lost: lost_ids.len() as u64,
             at_risk,
+            unavailable,
             lost_ids: lost_ids.into_iter().take(LOST_IDS_MAX).collect(),
             duplicated: duplicated.len() as u64,
             consumed: self.consumer.consumed,

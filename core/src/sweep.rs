@@ -56,7 +56,8 @@ impl CaseResult {
     pub fn passed(&self) -> bool {
         self.converged
             && self.report.violations.is_empty()
-            && (!self.durable || self.report.lost + self.report.at_risk == 0)
+            && (!self.durable
+                || self.report.lost + self.report.at_risk + self.report.unavailable == 0)
     }
 }
 

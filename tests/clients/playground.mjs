@@ -308,6 +308,17 @@ try {
   await page.selectOption("[data-testid=scenario]", ACKS1);
   // Live regions: only what changes now and then (the chapter), not the per-frame counters.
   result.live_regions = await page.$$eval("[aria-live]", (els) => els.map((e) => e.dataset.testid || e.className));
+  // The counters' live region, played for 3.5 s: it changes about once a second.
+  await page.evaluate(() => {
+    window.liveChanges = [];
+    const el = document.querySelector("[data-testid=counters-live]");
+    new MutationObserver(() => window.liveChanges.push([performance.now(), el.textContent]))
+      .observe(el, { childList: true, characterData: true, subtree: true });
+  });
+  await page.click("[data-testid=play]");
+  await page.waitForTimeout(3500);
+  await page.click("[data-testid=pause]");
+  result.live_changes = await page.evaluate(() => window.liveChanges);
 
   // 15a. The circles are named in words (issue 17: Q, B0, P, C had no legend).
   result.party_legend = await text("party-legend");
@@ -327,7 +338,7 @@ try {
   });
   result.leadership_offline = await text("leadership");
   result.min_insync_counts = {};
-  for (const id of ["sent", "acknowledged", "refused", "failed", "pending", "committed", "at-risk", "lost"]) {
+  for (const id of ["sent", "acknowledged", "refused", "failed", "pending", "committed", "at-risk", "unavailable", "lost"]) {
     result.min_insync_counts[id] = Number(await text(id));
   }
   // 16c. The issue's other steps, as a learner takes them with the time slider.
@@ -337,7 +348,7 @@ try {
   }, ms);
   const counts = async () => {
     const c = {};
-    for (const id of ["sent", "acknowledged", "refused", "failed", "pending", "committed", "at-risk", "lost"]) {
+    for (const id of ["sent", "acknowledged", "refused", "failed", "pending", "committed", "at-risk", "unavailable", "lost"]) {
       c[id] = Number(await text(id));
     }
     return c;

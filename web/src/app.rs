@@ -247,6 +247,9 @@ pub fn app() -> Html {
         (story.0.clone(), story.1, story.2.clone())
     };
     let guided = state.with(|m| m.guided);
+    // Read every frame: it changes at most once a second while playing, and at once when a
+    // chapter starts, which the panels' rate could delay.
+    let announcement = state.with(|m| AttrValue::from(m.announcement().to_string()));
     // Guided, the chapter's part of the page is outlined.
     let focus = guided.then(|| guide.1.clone());
     // Guided, the outlined part of the page scrolls into view at each chapter.
@@ -315,7 +318,7 @@ pub fn app() -> Html {
             <div class="story">
                 <LessonText title={title} lesson={lesson} chapters={chapters} chapter={chapter}
                     guided={guided} guide={guide.0.clone()} report={report.clone()} focus={focus.clone()}
-                    dispatcher={dispatcher.clone()}/>
+                    announcement={announcement} dispatcher={dispatcher.clone()}/>
                 <TimeControls playing={playing} now={now} end={end} speed={speed}
                     session={(*session).clone()} dispatcher={dispatcher.clone()}/>
             </div>

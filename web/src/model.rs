@@ -312,6 +312,12 @@ pub struct Model {
     panels_version: u64,
     /// Real ms played since the panels were last redrawn.
     panels_age_ms: f64,
+    /// The counters in one sentence for screen readers ([`Model::announcement`]).
+    announcement: String,
+    /// Real ms played since the announcement was last written.
+    announcement_age_ms: f64,
+    /// The chapter the announcement was written in.
+    announcement_chapter: usize,
 }
 
 /// Virtual ms one animation frame of `real_ms` plays at `speed`: `real_ms × speed`, but never
@@ -329,6 +335,12 @@ pub fn frame_sim_ms(real_ms: f64, speed: f64) -> u64 {
 /// speed a frame is 0.8 s of simulated time, and redrawing ~700 elements each one cost more
 /// than the frame (29.5 fps in the 5 × 20 sandbox); paused, every action redraws them.
 pub const PANELS_REFRESH_MS: f64 = 200.0;
+
+/// While playing, the counters' live region changes at most this often, in real ms (and at
+/// once when a chapter starts): a screen reader reads every change of a live region, and the
+/// counters change every frame (issue 17: "a live region updated at most once a second and
+/// on chapter changes").
+pub const ANNOUNCE_EVERY_MS: f64 = 1_000.0;
 
 impl Default for Model {
     fn default() -> Self {
@@ -355,8 +367,12 @@ impl Model {
             panels_version: 0,
             panels_age_ms: 0.0,
             guided: false,
+            announcement: String::new(),
+            announcement_age_ms: 0.0,
+            announcement_chapter: 0,
         };
         model.replay(0);
+        model.announcement = model.counters_in_words();
         model
     }
 
@@ -437,7 +453,11 @@ impl Model {
 
     /// Applies one action.
     pub fn apply(&mut self, action: Action) {
-        let tick = matches!(action, Action::Tick(_));
+        let tick_ms = match action {
+            Action::Tick(real_ms) => Some(real_ms),
+            _ => None,
+        };
+        let tick = tick_ms.is_some();
         // Kept across a lesson change or a load, which replace the whole model: a version
         // seen before must never name another state.
         let (version, mut age_ms) = (self.panels_version, self.panels_age_ms);
@@ -451,6 +471,45 @@ impl Model {
             } else {
                 (version, age_ms)
             };
+        if let Some(real_ms) = tick_ms {
+            self.announcement_age_ms += real_ms.max(0.0);
+        }
+        let chapter = self.chapter();
+        if !tick
+            || !self.playing
+            || self.announcement_age_ms >= ANNOUNCE_EVERY_MS
+            || chapter != self.announcement_chapter
+        {
+            self.announcement = self.counters_in_words();
+            self.announcement_age_ms = 0.0;
+            self.announcement_chapter = chapter;
+        }
+    }
+
+    /// The counters in one sentence, for the live region a screen reader reads: it changes at
+    /// most every [`ANNOUNCE_EVERY_MS`] while playing, at once when a chapter starts, and with
+    /// every other action.
+    pub fn announcement(&self) -> &str {
+        &self.announcement
+    }
+
+    /// The counters as the announcement says them.
+    fn counters_in_words(&self) -> String {
+        let r = self.report();
+        let committed = r.acknowledged - r.at_risk - r.unavailable - r.lost;
+        format!(
+            "At {:.1} s: {} sent, {} acknowledged, {} refused, {} failed, {} waiting; of the \
+             acknowledged {committed} committed, {} at risk, {} unavailable, {} lost.",
+            self.now_ms() as f64 / 1000.0,
+            r.sent,
+            r.acknowledged,
+            r.refused,
+            r.failed,
+            r.pending,
+            r.at_risk,
+            r.unavailable,
+            r.lost
+        )
     }
 
     fn apply_action(&mut self, action: Action) {
@@ -1412,14 +1471,29 @@ mod tests {
         let offline = model.report();
         accounted(&offline);
         assert_eq!(offline.lost, 0, "{offline:?}");
-        assert!(
-            offline.at_risk > 0,
+        assert_eq!(
+            (offline.at_risk, offline.unavailable),
+            (0, offline.acknowledged),
             "with no leader, what was acknowledged waits on the replicas: {offline:?}"
         );
         model.apply(Action::RunToEnd);
         let end = model.report();
         accounted(&end);
-        assert_eq!((end.lost, end.at_risk), (0, 0), "{end:?}");
+        assert_eq!(
+            (end.lost, end.at_risk, end.unavailable),
+            (0, 0, 0),
+            "{end:?}"
+        );
+        // kip101-truncate-to-hw between its crash at 2.1 s and the election at 5.1 s: the
+        // committed records of the leader that is down are unavailable, not committed.
+        let mut model = Model::new(index("kip101-truncate-to-hw"));
+        model.apply(Action::Seek(3_000));
+        let down = model.report();
+        accounted(&down);
+        assert!(
+            down.unavailable > 0 && down.unavailable + down.lost == down.acknowledged,
+            "{down:?}"
+        );
         // acks=1 before any fault (2.0 s): records just acknowledged and not yet copied are
         // at risk; none is lost.
         let mut model = Model::new(index("acks1-failover"));
@@ -1431,7 +1505,10 @@ mod tests {
         model.apply(Action::RunToEnd);
         let end = model.report();
         accounted(&end);
-        assert!(end.lost > 0 && end.at_risk == 0, "{end:?}");
+        assert!(
+            end.lost > 0 && end.at_risk == 0 && end.unavailable == 0,
+            "{end:?}"
+        );
         assert!(end.refused + end.failed > 0, "{end:?}");
     }
 
@@ -2019,6 +2096,52 @@ mod tests {
         let leader_row = table.rows.iter().find(|r| r.leader).expect("B1's row");
         let at = |row: &Strip| row.cells[2].as_ref().map(|c| c.id);
         assert!(at(leader_row).is_some() && at(leader_row) != at(deposed));
+    }
+
+    /// Issue 17: the counters' live region changes at most once a second while playing, and
+    /// at once when a chapter starts (a screen reader reads every change aloud).
+    #[test]
+    fn the_counters_announcement_changes_at_most_once_a_second_and_when_a_chapter_starts() {
+        let mut model = Model::new(index("acks1-failover"));
+        assert!(
+            model.announcement().starts_with("At 0.0 s: 0 sent"),
+            "{}",
+            model.announcement()
+        );
+        model.apply(Action::Play);
+        let (mut real_ms, mut changed_at, mut chapter) = (0.0, 0.0, model.chapter());
+        let mut last = model.announcement().to_string();
+        let (mut changes, mut chapter_starts) = (0, 0);
+        // 400 frames of 17 ms at speed 2: 6.8 s of real time, 13.6 s of the lesson.
+        for _ in 0..400 {
+            model.apply(Action::Tick(17.0));
+            real_ms += 17.0;
+            let now_chapter = model.chapter();
+            let changed = model.announcement() != last;
+            if now_chapter != chapter {
+                chapter_starts += 1;
+                assert!(changed, "a new chapter is announced at once: {last}");
+            } else if changed {
+                assert!(
+                    real_ms - changed_at >= ANNOUNCE_EVERY_MS,
+                    "{} ms after the last: {}",
+                    real_ms - changed_at,
+                    model.announcement()
+                );
+            }
+            if changed {
+                changes += 1;
+                changed_at = real_ms;
+                last = model.announcement().to_string();
+            }
+            chapter = now_chapter;
+        }
+        assert!(chapter_starts >= 2, "{chapter_starts}");
+        assert!(
+            (6..=10).contains(&changes),
+            "about once a second: {changes}"
+        );
+        assert!(last.contains("acknowledged"), "{last}");
     }
 
     /// While playing, the panels are redrawn at most every [`PANELS_REFRESH_MS`] of real time

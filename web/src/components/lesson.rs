@@ -27,6 +27,8 @@ pub struct LessonTextProps {
     pub guide: String,
     /// The counters.
     pub report: Rc<Report>,
+    /// The counters in one sentence for the live region ([`crate::model::Model::announcement`]).
+    pub announcement: AttrValue,
     /// What guided mode points at (the counters are outlined when it is them).
     pub focus: Option<Focus>,
     /// The playground's reducer.
@@ -58,8 +60,10 @@ pub fn lesson_text(props: &LessonTextProps) -> Html {
         <section class="lesson">
             <h2>{ title }</h2>
             <p>{ lesson }</p>
-            // The live region is the chapter, which changes a few times a lesson; the
-            // counters below change every frame and would be read out without pause.
+            // Two live regions: the chapter, which changes a few times a lesson, and the
+            // counters in one sentence, at most once a second and when a chapter starts (the
+            // counters shown below change every frame and would be read out without pause).
+            <p class="visually-hidden" data-testid="counters-live" aria-live="polite">{ props.announcement.clone() }</p>
             <p class="chapter" data-testid="chapter" aria-live="polite">
                 { format!("Chapter {} of {} — at {:.1} s: {}", chapter + 1, chapters.len(),
                     chapters[chapter].0 as f64 / 1000.0, chapters[chapter].1) }
@@ -91,10 +95,12 @@ pub fn lesson_text(props: &LessonTextProps) -> Html {
             </p>
             <p class={classes!("numbers", counters)}>
                 { "Of the acknowledged: " }
-                <strong data-testid="committed">{ report.acknowledged - report.at_risk - report.lost }</strong>
+                <strong data-testid="committed">{ report.acknowledged - report.at_risk - report.unavailable - report.lost }</strong>
                 { " committed (below the leader's high watermark), " }
                 <strong data-testid="at-risk">{ report.at_risk }</strong>
-                { " at risk or unavailable (above the leader's high watermark, or no leader is up to serve them), " }
+                { " at risk (above the leader's high watermark), " }
+                <strong data-testid="unavailable">{ report.unavailable }</strong>
+                { " unavailable (no leader is up to serve them; on a replica, they come back when it leads), " }
                 <strong data-testid="lost">{ report.lost }</strong>
                 { " lost (truncated away, or a leader was elected without them)." }
             </p>
