@@ -427,6 +427,21 @@ try {
   await phone.goto(url);
   await phone.waitForSelector("[data-testid=scenario]", { timeout: 20000 });
   result.axe.phone = await a11y(phone);
+  // The phone's first screen reaches ▶ Play and the brokers (issue 17: both were below it):
+  // the lesson's paragraph starts folded, the transport stays at the bottom of the screen.
+  const box = (sel) => phone.$eval(sel, (e) => {
+    const r = e.getBoundingClientRect();
+    return { top: r.top, bottom: r.bottom };
+  });
+  result.phone_first_screen = {
+    play: await box("[data-testid=play]"),
+    broker0: await box("[data-testid=broker-0]"),
+    transport: await box("[data-testid=transport]"),
+    about_open: await phone.$eval("[data-testid=about]", (d) => d.open),
+  };
+  // Scrolled down to the counters, ▶ Play is still on the screen.
+  await phone.$eval("[data-testid=lost]", (e) => e.scrollIntoView());
+  result.phone_scrolled_play = await box("[data-testid=play]");
   // The first screen and the first lesson of each group, at phone size.
   await phone.screenshot({ path: `${shots}/first-screen-390x844.png` });
   const firsts = await phone.$$eval("[data-testid=scenario] optgroup", (gs) => gs.map((g) => g.querySelector("option").value));

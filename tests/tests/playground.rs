@@ -60,6 +60,22 @@ fn the_playground_teaches_the_acks1_failover_and_rewinds() {
             .is_some_and(|b| b <= 720.0),
         "{result}"
     );
+    // Issue 17, item 6: on a phone (390×844) ▶ Play and the first broker's card are on the
+    // first screen, the lesson's paragraph folded; scrolled down, ▶ Play stays on screen.
+    let phone = &result["phone_first_screen"];
+    let within = |b: &serde_json::Value| {
+        b["top"].as_f64().is_some_and(|t| t >= 0.0)
+            && b["bottom"].as_f64().is_some_and(|v| v <= 844.0)
+    };
+    assert!(within(&phone["play"]), "{result}");
+    // The card begins above the transport that covers the bottom of the screen.
+    assert!(
+        phone["broker0"]["top"].as_f64().unwrap_or(f64::MAX) + 40.0
+            < phone["transport"]["top"].as_f64().unwrap_or(0.0),
+        "{result}"
+    );
+    assert_eq!(phone["about_open"], false, "{result}");
+    assert!(within(&result["phone_scrolled_play"]), "{result}");
     // Issue 17, item 6: the first screen and the page title say what this is.
     assert_eq!(
         result["headline"].as_str(),

@@ -13,8 +13,8 @@ use yew::prelude::*;
 use gloo_storage::Storage;
 
 use crate::components::{
-    Cluster, Events, GroupPanel, KeysPanel, LessonText, LinksPanel, LogTable, NetworkView,
-    PluginPanel, ProducerPanel, SettingsPanel, TimeControls,
+    Cluster, Counters, Events, GroupPanel, KeysPanel, LessonText, LinksPanel, LogTable,
+    NetworkView, PluginPanel, ProducerPanel, SettingsPanel, TimeControls,
 };
 use crate::model::{Action, Focus, Model, Share};
 
@@ -317,10 +317,11 @@ pub fn app() -> Html {
             <div class="top">
             <div class="story">
                 <LessonText title={title} lesson={lesson} chapters={chapters} chapter={chapter}
-                    guided={guided} guide={guide.0.clone()} report={report.clone()} focus={focus.clone()}
-                    announcement={announcement} dispatcher={dispatcher.clone()}/>
+                    guided={guided} guide={guide.0.clone()} announcement={announcement}
+                    dispatcher={dispatcher.clone()}/>
                 <TimeControls playing={playing} now={now} end={end} speed={speed}
                     session={(*session).clone()} dispatcher={dispatcher.clone()}/>
+                <Counters report={report.clone()} highlight={focus == Some(Focus::Counters)}/>
             </div>
             <Cluster brokers={brokers.clone()} slow={slow.clone()} focus={focus.clone()} dispatcher={dispatcher.clone()}/>
             </div>

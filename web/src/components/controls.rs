@@ -1,5 +1,6 @@
-//! The time controls: play and pause, step, back, fork, run to the end, speed, the time
-//! slider, and the session exported to or imported from a file.
+//! The time controls: play and pause, step, back and the time slider (the transport, which a
+//! phone keeps at the bottom of the screen), then fork, run to the end, speed, and the
+//! session exported to or imported from a file.
 
 use wasm_bindgen::JsCast;
 use yew::prelude::*;
@@ -62,7 +63,8 @@ pub fn time_controls(props: &TimeControlsProps) -> Html {
     let on_seek = on_number(&props.dispatcher, Action::Seek);
     let on_speed = on_number(&props.dispatcher, Action::SetSpeed);
     html! {
-        <section class="controls">
+        <>
+        <section class="transport" data-testid="transport">
             if playing {
                 <button data-testid="pause" onclick={cb(Action::Pause)}>{ "⏸ Pause" }<span class="key">{ " (space)" }</span></button>
             } else {
@@ -70,13 +72,16 @@ pub fn time_controls(props: &TimeControlsProps) -> Html {
             }
             <button data-testid="step" onclick={cb(Action::Step(100))}>{ "Step 100 ms" }<span class="key">{ " (→)" }</span></button>
             <button data-testid="rewind" onclick={cb(Action::Rewind(1_000))}>{ "Back 1 s" }<span class="key">{ " (←)" }</span></button>
+            <label>{ "Time " }
+                <input data-testid="scrub" type="range" min="0" max={end.to_string()} step="100" value={now.to_string()} onchange={on_seek} aria-label="time"/>
+            </label>
+            <span data-testid="time">{ format!("{:.1} s of {:.0} s", now as f64 / 1000.0, end as f64 / 1000.0) }</span>
+        </section>
+        <section class="controls">
             <button data-testid="fork" onclick={cb(Action::Fork(now))}>{ "Fork here" }</button>
             <button data-testid="end" onclick={cb(Action::RunToEnd)}>{ "Run to end" }<span class="key">{ " (End)" }</span></button>
             <label>{ "Speed " }
                 <input type="range" min="0.5" max="50" step="0.5" value={speed.to_string()} onchange={on_speed} aria-label="speed"/>
-            </label>
-            <label>{ "Time " }
-                <input data-testid="scrub" type="range" min="0" max={end.to_string()} step="100" value={now.to_string()} onchange={on_seek} aria-label="time"/>
             </label>
             <button data-testid="export" onclick={on_export}>{ "Export session" }</button>
             <label>{ "Import " }
@@ -85,8 +90,8 @@ pub fn time_controls(props: &TimeControlsProps) -> Html {
             if let Some(e) = &*import_error {
                 <span data-testid="import-error">{ e.clone() }</span>
             }
-            <span data-testid="time">{ format!("{:.1} s of {:.0} s", now as f64 / 1000.0, end as f64 / 1000.0) }</span>
         </section>
+        </>
     }
 }
 

@@ -1,5 +1,6 @@
 //! The lesson text: its title and what it teaches, the chapter (with guided mode and what to
-//! look at), previous and next chapter, and the counters in words.
+//! look at), previous and next chapter; and the counters in words ([`Counters`]), a
+//! component of their own so that a phone can show the brokers between the two.
 
 use std::rc::Rc;
 
@@ -8,7 +9,7 @@ use yew::prelude::*;
 
 use super::{event_checked, on_click};
 use crate::app::State;
-use crate::model::{Action, Focus};
+use crate::model::Action;
 
 /// What the lesson text shows.
 #[derive(Properties, PartialEq)]
@@ -25,15 +26,15 @@ pub struct LessonTextProps {
     pub guided: bool,
     /// What to look at in this chapter (guided mode).
     pub guide: String,
-    /// The counters.
-    pub report: Rc<Report>,
     /// The counters in one sentence for the live region ([`crate::model::Model::announcement`]).
     pub announcement: AttrValue,
-    /// What guided mode points at (the counters are outlined when it is them).
-    pub focus: Option<Focus>,
     /// The playground's reducer.
     pub dispatcher: UseReducerDispatcher<State>,
 }
+
+/// Below this width (CSS px) the lesson's paragraph starts folded, so that a phone's first
+/// screen reaches the brokers (the style sheet's narrow layout starts at the same width).
+const NARROW_PX: f64 = 700.0;
 
 /// The lesson text.
 #[function_component(LessonText)]
@@ -45,9 +46,16 @@ pub fn lesson_text(props: &LessonTextProps) -> Html {
         props.chapter,
         props.guided,
     );
-    let (guide, report) = (&props.guide, &props.report);
+    let guide = &props.guide;
     let cb = |action| on_click(&props.dispatcher, action);
-    let counters = (props.focus == Some(Focus::Counters)).then_some("highlight");
+    // Decided once, when the page opens: a phone folds the paragraph, which the learner opens.
+    let narrow = *use_state(|| {
+        gloo_utils::window()
+            .inner_width()
+            .ok()
+            .and_then(|w| w.as_f64())
+            .is_some_and(|w| w < NARROW_PX)
+    });
     let on_guided = {
         let dispatcher = props.dispatcher.clone();
         Callback::from(move |e: Event| {
@@ -59,7 +67,10 @@ pub fn lesson_text(props: &LessonTextProps) -> Html {
     html! {
         <section class="lesson">
             <h2>{ title }</h2>
-            <p>{ lesson }</p>
+            <details class="about" data-testid="about" open={!narrow}>
+                <summary>{ "What this lesson shows" }</summary>
+                <p>{ lesson }</p>
+            </details>
             // Two live regions: the chapter, which changes a few times a lesson, and the
             // counters in one sentence, at most once a second and when a chapter starts (the
             // counters shown below change every frame and would be read out without pause).
@@ -85,6 +96,27 @@ pub fn lesson_text(props: &LessonTextProps) -> Html {
                     <span>{ format!(" next, at {:.1} s: {}", chapters[chapter + 1].0 as f64 / 1000.0, chapters[chapter + 1].1) }</span>
                 }
             </p>
+        </section>
+    }
+}
+
+/// What the counters show.
+#[derive(Properties, PartialEq)]
+pub struct CountersProps {
+    /// The counters.
+    pub report: Rc<Report>,
+    /// Outlined: guided mode points at them.
+    pub highlight: bool,
+}
+
+/// The counters in words: every record sent is acknowledged, refused, failed or waiting, and
+/// every acknowledged one committed, at risk, unavailable or lost.
+#[function_component(Counters)]
+pub fn counters(props: &CountersProps) -> Html {
+    let report = &props.report;
+    let counters = props.highlight.then_some("highlight");
+    html! {
+        <section class="counters">
             <p class={classes!("numbers", counters)}>
                 { "So far " }
                 <strong data-testid="sent">{ report.sent }</strong>{ " records sent: " }

@@ -29,7 +29,7 @@ pub use controls::{TimeControls, TimeControlsProps};
 pub use events::{Events, EventsProps};
 pub use group::{GroupPanel, GroupPanelProps};
 pub use keys::KeysPanel;
-pub use lesson::{LessonText, LessonTextProps};
+pub use lesson::{Counters, CountersProps, LessonText, LessonTextProps};
 pub use links::{LinksPanel, LinksPanelProps, pairs};
 pub use log_table::{LogTable, LogTableProps};
 pub use network::{NetworkView, NetworkViewProps};
