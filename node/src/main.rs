@@ -1283,9 +1283,15 @@ async fn run(config: BrokerConfig) -> Result<(), String> {
     let admin = tokio::net::TcpListener::bind(config.admin_listener)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.admin_listener))?;
+    // Segment files are kept open up to half of this limit (storage::OpenFiles).
+    let open_file_limit = runnel_node::storage::raise_open_file_limit();
     let broker = tokio::task::spawn_blocking(move || Broker::open(config))
         .await
         .map_err(|e| e.to_string())??;
+    tracing::info!(
+        "open-file limit {open_file_limit}: at most {} segment files open at once",
+        runnel_node::storage::OpenFiles::shared().max_open()
+    );
     tracing::info!(
         "runnel {} listening on {}, playground and /metrics on http://{}/, data in {}",
         env!("CARGO_PKG_VERSION"),

@@ -1,8 +1,10 @@
 //! Segment files on disk: core's `SegmentStore` over one directory per partition.
 //!
 //! The directory holds Kafka's files, `<base offset as 20 digits>.log`, `.index` and
-//! `.timeindex`, written exactly as core lays them out. Every file of every segment stays open
-//! (a std `File` per file; reads use `pread`, so `&self` suffices).
+//! `.timeindex`, written exactly as core lays them out. Files are opened when first used and
+//! kept open in [`OpenFiles`], which every partition shares: at most a fixed number at once, the
+//! least recently used closed when another is needed, so 10,000 partitions (three files per
+//! segment) fit in the process's file limit. Reads use `pread`, so `&self` suffices.
 //!
 //! Compaction replaces a segment's three files at once, and a crash must leave either the old
 //! or the new segment. The new files are written as `*.cleaned` and synced; then a
@@ -10,11 +12,13 @@
 //! marker is removed. At open, a marker means "finish the renames"; `*.cleaned` files without a
 //! marker are an unfinished cleaning and are deleted.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use runnel_core::log::{SegmentFile, SegmentStore, segment_file_name};
 
@@ -33,22 +37,176 @@ fn at(path: &Path) -> impl FnOnce(io::Error) -> StoreError + '_ {
     }
 }
 
-/// The three open files of one segment.
+/// One segment file of one store: (store id, base offset, file).
+type FileKey = (u64, i64, SegmentFile);
+
+/// The segment files open now, shared by every partition's store: at most `max_open` at once;
+/// opening one more closes the least recently used (a file still in use stays open until its
+/// user lets go). Kafka keeps every segment's `.log` open and maps its indexes, and asks for a
+/// `ulimit -n` of 100,000 or more; here a node stays within whatever limit it is given.
 #[derive(Debug)]
-struct SegmentFiles {
-    files: [File; 3],
+pub struct OpenFiles {
+    max_open: usize,
+    next_store: AtomicU64,
+    state: Mutex<OpenState>,
+}
+
+#[derive(Debug, Default)]
+struct OpenState {
+    /// Each open file and when it was last used (a counter).
+    files: HashMap<FileKey, (Arc<File>, u64)>,
+    /// The same files by last use, oldest first.
+    by_use: BTreeMap<u64, FileKey>,
+    clock: u64,
+}
+
+impl OpenFiles {
+    /// A set that keeps at most `max_open` files open (at least 1).
+    pub fn new(max_open: usize) -> Self {
+        Self {
+            max_open: max_open.max(1),
+            next_store: AtomicU64::new(0),
+            state: Mutex::new(OpenState::default()),
+        }
+    }
+
+    /// The process's set, sized at first use to half of its open-file limit (the soft
+    /// `RLIMIT_NOFILE`, which [`raise_open_file_limit`] raises to the hard one at start): the
+    /// other half is for sockets, the metadata log and everything else.
+    pub fn shared() -> Arc<OpenFiles> {
+        static SHARED: OnceLock<Arc<OpenFiles>> = OnceLock::new();
+        SHARED
+            .get_or_init(|| Arc::new(OpenFiles::new(open_file_limit() as usize / 2)))
+            .clone()
+    }
+
+    /// The most files it keeps open at once.
+    pub fn max_open(&self) -> usize {
+        self.max_open
+    }
+
+    /// How many files are open now.
+    pub fn open_now(&self) -> usize {
+        self.lock().files.len()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, OpenState> {
+        // A panic while the lock was held left the maps consistent (every update is one
+        // insert or remove); go on with them.
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The file `key`, opened with `open` unless it is open already.
+    fn get(&self, key: FileKey, open: impl FnOnce() -> io::Result<File>) -> io::Result<Arc<File>> {
+        let mut state = self.lock();
+        state.clock += 1;
+        let now = state.clock;
+        if let Some((file, used)) = state.files.get_mut(&key) {
+            let (file, before) = (file.clone(), std::mem::replace(used, now));
+            state.by_use.remove(&before);
+            state.by_use.insert(now, key);
+            return Ok(file);
+        }
+        while state.files.len() >= self.max_open {
+            let Some((_, oldest)) = state.by_use.pop_first() else {
+                break;
+            };
+            state.files.remove(&oldest);
+        }
+        let file = Arc::new(open()?);
+        state.files.insert(key, (file.clone(), now));
+        state.by_use.insert(now, key);
+        Ok(file)
+    }
+
+    /// Closes the files of segment `base` of `store` (deleted, or replaced by renames).
+    fn forget(&self, store: u64, base: i64) {
+        let mut state = self.lock();
+        for file in SegmentFile::ALL {
+            if let Some((_, used)) = state.files.remove(&(store, base, file)) {
+                state.by_use.remove(&used);
+            }
+        }
+    }
+
+    /// Closes every file of `store`.
+    fn forget_store(&self, store: u64) {
+        let mut state = self.lock();
+        let keys: Vec<(FileKey, u64)> = state
+            .files
+            .iter()
+            .filter(|(k, _)| k.0 == store)
+            .map(|(k, (_, used))| (*k, *used))
+            .collect();
+        for (key, used) in keys {
+            state.files.remove(&key);
+            state.by_use.remove(&used);
+        }
+    }
+}
+
+/// The soft limit on open files (`RLIMIT_NOFILE`); 1,024 if it cannot be read.
+fn open_file_limit() -> u64 {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes one rlimit through a valid pointer.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        return 1_024;
+    }
+    limit.rlim_cur
+}
+
+/// Raises the soft open-file limit to the hard one, as servers that hold many files do (the
+/// soft default is often 1,024); returns the limit in force after.
+pub fn raise_open_file_limit() -> u64 {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit and setrlimit read and write one rlimit through valid pointers.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max
+        {
+            let raised = libc::rlimit {
+                rlim_cur: limit.rlim_max,
+                rlim_max: limit.rlim_max,
+            };
+            libc::setrlimit(libc::RLIMIT_NOFILE, &raised);
+        }
+    }
+    open_file_limit()
 }
 
 /// One partition's segments in one directory.
 #[derive(Debug)]
 pub struct FileSegmentStore {
     dir: PathBuf,
-    segments: BTreeMap<i64, SegmentFiles>,
+    /// The segments' base offsets.
+    segments: BTreeSet<i64>,
+    /// Where its files are kept open, and its id there.
+    open_files: Arc<OpenFiles>,
+    id: u64,
+}
+
+impl Drop for FileSegmentStore {
+    fn drop(&mut self) {
+        self.open_files.forget_store(self.id);
+    }
 }
 
 impl FileSegmentStore {
-    /// Opens (creating if needed) the partition directory `dir` and every segment in it.
+    /// Opens (creating if needed) the partition directory `dir` and finds its segments, whose
+    /// files the process's [`OpenFiles`] open when first used.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        Self::open_in(dir, OpenFiles::shared())
+    }
+
+    /// [`FileSegmentStore::open`] keeping its files open in `open_files`.
+    pub fn open_in(dir: &Path, open_files: Arc<OpenFiles>) -> Result<Self, StoreError> {
         fs::create_dir_all(dir).map_err(at(dir))?;
         finish_or_discard_swaps(dir)?;
         let mut bases = Vec::new();
@@ -64,13 +222,20 @@ impl FileSegmentStore {
             }
         }
         bases.sort_unstable();
+        let id = open_files.next_store.fetch_add(1, Ordering::Relaxed);
         let mut store = Self {
             dir: dir.to_path_buf(),
-            segments: BTreeMap::new(),
+            segments: BTreeSet::new(),
+            open_files,
+            id,
         };
         for base in bases {
-            let files = store.open_files(base, false)?;
-            store.segments.insert(base, files);
+            // Every file of the segment must be there (checked without opening it).
+            for file in SegmentFile::ALL {
+                let path = store.path(base, file);
+                fs::metadata(&path).map_err(at(&path))?;
+            }
+            store.segments.insert(base);
         }
         Ok(store)
     }
@@ -84,41 +249,45 @@ impl FileSegmentStore {
         self.dir.join(segment_file_name(base, file))
     }
 
-    fn open_files(&self, base: i64, create: bool) -> Result<SegmentFiles, StoreError> {
-        let open = |file| {
+    /// Creates the three files of segment `base` (an existing one is kept as it is).
+    fn create_files(&self, base: i64) -> Result<(), StoreError> {
+        for file in SegmentFile::ALL {
             let path = self.path(base, file);
             OpenOptions::new()
-                .read(true)
                 .append(true)
-                .create(create)
+                .create(true)
                 .open(&path)
-                .map_err(at(&path))
-        };
-        Ok(SegmentFiles {
-            files: [
-                open(SegmentFile::Log)?,
-                open(SegmentFile::OffsetIndex)?,
-                open(SegmentFile::TimeIndex)?,
-            ],
-        })
+                .map_err(at(&path))?;
+        }
+        Ok(())
     }
 
-    fn file(&self, base: i64, file: SegmentFile) -> Result<&File, StoreError> {
-        self.segments
-            .get(&base)
-            .map(|s| &s.files[file as usize])
-            .ok_or_else(|| StoreError {
-                path: self.path(base, file),
+    /// The open file `file` of segment `base` (opened now if it is not open).
+    fn file(&self, base: i64, file: SegmentFile) -> Result<Arc<File>, StoreError> {
+        let path = || self.path(base, file);
+        if !self.segments.contains(&base) {
+            return Err(StoreError {
+                path: path(),
                 source: io::Error::new(io::ErrorKind::NotFound, "no such segment"),
+            });
+        }
+        self.open_files
+            .get((self.id, base, file), || {
+                OpenOptions::new().read(true).append(true).open(path())
             })
+            .map_err(|e| at(&path())(e))
     }
 
     /// Forces the newest segment's files to disk (fsync): what `flush.messages`, `flush.ms`
     /// and fsync-before-ack call. Older segments were synced when they stopped being active.
+    /// (A file closed since its last write is synced through a new descriptor: fsync flushes
+    /// the file, whichever descriptor wrote it.)
     pub fn sync(&self) -> Result<(), StoreError> {
-        if let Some((base, files)) = self.segments.iter().next_back() {
-            for (file, handle) in SegmentFile::ALL.iter().zip(&files.files) {
-                handle.sync_data().map_err(at(&self.path(*base, *file)))?;
+        if let Some(base) = self.segments.iter().next_back() {
+            for file in SegmentFile::ALL {
+                self.file(*base, file)?
+                    .sync_data()
+                    .map_err(at(&self.path(*base, file)))?;
             }
         }
         Ok(())
@@ -135,7 +304,7 @@ impl SegmentStore for FileSegmentStore {
     type Error = StoreError;
 
     fn segments(&self) -> Result<Vec<i64>, StoreError> {
-        Ok(self.segments.keys().copied().collect())
+        Ok(self.segments.iter().copied().collect())
     }
 
     fn create(&mut self, base_offset: i64) -> Result<(), StoreError> {
@@ -145,11 +314,11 @@ impl SegmentStore for FileSegmentStore {
         // so the store and its directory agree and a restart does not meet half a segment.
         self.sync()?;
         let made = self
-            .open_files(base_offset, true)
-            .and_then(|files| self.sync_dir().map(|()| files));
+            .create_files(base_offset)
+            .and_then(|()| self.sync_dir());
         match made {
-            Ok(files) => {
-                self.segments.insert(base_offset, files);
+            Ok(()) => {
+                self.segments.insert(base_offset);
                 Ok(())
             }
             Err(e) => {
@@ -162,8 +331,8 @@ impl SegmentStore for FileSegmentStore {
     }
 
     fn append(&mut self, base: i64, file: SegmentFile, bytes: &[u8]) -> Result<(), StoreError> {
-        let mut handle = self.file(base, file)?;
-        handle
+        let handle = self.file(base, file)?;
+        (&*handle)
             .write_all(bytes)
             .map_err(|e| at(&self.path(base, file))(e))
     }
@@ -212,6 +381,7 @@ impl SegmentStore for FileSegmentStore {
 
     fn delete(&mut self, base: i64) -> Result<(), StoreError> {
         self.segments.remove(&base);
+        self.open_files.forget(self.id, base);
         for file in SegmentFile::ALL {
             let path = self.path(base, file);
             match fs::remove_file(&path) {
@@ -245,8 +415,9 @@ impl SegmentStore for FileSegmentStore {
         }
         self.sync_dir()?;
         fs::remove_file(&marker).map_err(at(&marker))?;
-        let files = self.open_files(base, false)?;
-        self.segments.insert(base, files);
+        // The open descriptors name the replaced files: the next use opens the new ones.
+        self.open_files.forget(self.id, base);
+        self.segments.insert(base);
         Ok(())
     }
 }
@@ -343,6 +514,51 @@ mod tests {
         assert_eq!(cut, 30);
         assert_eq!(log.log_end_offset(), 10);
         assert_eq!(log.read(0, usize::MAX, 10).unwrap(), all);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Issue 19: 10,000 partitions on one node ran out of file descriptors at about 6,600
+    /// (three files per segment, all kept open, under `ulimit -n` 20,000). Stores now share a
+    /// bounded set of open files: many partitions read and write through two, and each reads
+    /// back exactly what it wrote, also after a cleaning replaced a segment's files.
+    #[test]
+    fn many_stores_share_a_bounded_set_of_open_files() {
+        let dir = temp_dir("bounded");
+        let open_files = Arc::new(OpenFiles::new(2));
+        let config = LogConfig {
+            segment_bytes: 300,
+            ..LogConfig::default()
+        };
+        let mut logs: Vec<Log<FileSegmentStore>> = (0..20)
+            .map(|p| {
+                let store =
+                    FileSegmentStore::open_in(&dir.join(format!("t-{p}")), open_files.clone())
+                        .unwrap();
+                Log::new(store, config.clone(), 0).unwrap()
+            })
+            .collect();
+        for round in 0..5u8 {
+            for log in &mut logs {
+                log.append(&mut one_batch(round), 0, &NoCodec, 0).unwrap();
+                assert!(open_files.open_now() <= 2);
+            }
+        }
+        for log in &logs {
+            assert!(log.segments().len() > 1, "several segments each");
+            let read = log.read(0, usize::MAX, 5).unwrap();
+            assert_eq!(read.len(), 5 * one_batch(0).len());
+            log.store().sync().unwrap();
+        }
+        // A cleaning replaces a segment's files by renames: the next read sees the new ones,
+        // not a descriptor of the replaced file.
+        let store = logs[0].store_mut();
+        let _ = store.read(0, SegmentFile::Log, 0, 1, &mut Vec::new());
+        store.replace(0, b"new", b"", b"").unwrap();
+        let mut out = Vec::new();
+        store.read(0, SegmentFile::Log, 0, 10, &mut out).unwrap();
+        assert_eq!(out, b"new");
+        drop(logs);
+        assert_eq!(open_files.open_now(), 0, "a dropped store closes its files");
         fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -105,6 +105,8 @@ pub struct Runnel {
     pub host: std::net::Ipv4Addr,
     /// The network namespace it runs in (`None`: this process's own).
     netns: Option<String>,
+    /// Its open-file limit (`RLIMIT_NOFILE`, soft and hard), if the test sets one.
+    open_file_limit: Option<u64>,
     settings: Vec<String>,
     log: Arc<Mutex<String>>,
     /// Where the log is also written as it comes ([`Runnel::tee_log`]).
@@ -121,6 +123,26 @@ impl Runnel {
             data_dir: temp_dir(name),
             host: std::net::Ipv4Addr::LOCALHOST,
             netns: None,
+            open_file_limit: None,
+            settings: settings.iter().map(|s| s.to_string()).collect(),
+            log: Arc::new(Mutex::new(String::new())),
+            tee: Arc::new(Mutex::new(None)),
+        };
+        runnel.spawn();
+        runnel
+    }
+
+    /// Starts a broker like [`Runnel::start`] whose process may hold at most `limit` open files
+    /// (`prlimit --nofile`, soft and hard: it cannot raise it).
+    pub fn start_with_open_file_limit(name: &str, settings: &[&str], limit: u64) -> Self {
+        let mut runnel = Self {
+            child: None,
+            port: free_port(),
+            admin_port: free_port(),
+            data_dir: temp_dir(name),
+            host: std::net::Ipv4Addr::LOCALHOST,
+            netns: None,
+            open_file_limit: Some(limit),
             settings: settings.iter().map(|s| s.to_string()).collect(),
             log: Arc::new(Mutex::new(String::new())),
             tee: Arc::new(Mutex::new(None)),
@@ -160,6 +182,7 @@ impl Runnel {
             data_dir,
             host,
             netns: netns.map(str::to_string),
+            open_file_limit: None,
             settings: settings.to_vec(),
             log: Arc::new(Mutex::new(String::new())),
             tee: Arc::new(Mutex::new(None)),
@@ -191,7 +214,16 @@ impl Runnel {
                 die_with_parent(&mut c);
                 c
             }
-            None => Command::new(runnel_binary()),
+            None => match self.open_file_limit {
+                // prlimit sets the limit and execs runnel: the child is still the broker.
+                Some(limit) => {
+                    let mut c = Command::new("prlimit");
+                    c.arg(format!("--nofile={limit}:{limit}"))
+                        .arg(runnel_binary());
+                    c
+                }
+                None => Command::new(runnel_binary()),
+            },
         };
         // `listeners` among the settings (several listeners, SSL) wins over `--listen`; the
         // first listener's port is then `port`.
