@@ -1503,7 +1503,11 @@ fn recover_segment<S: SegmentStore>(
         segment.size_bytes = size;
         return Ok((segment, 0));
     }
-    // The newest segment: validate every batch, cut at the first bad one, rebuild the indexes.
+    // The newest segment: validate every batch, cut the log at the first bad one (Kafka's
+    // `LogSegment.recover`: `truncateTo(validBytes)`), rebuild the indexes. Only what changed
+    // is written: the log is truncated, not rewritten, and an index file only when it differs
+    // from the rebuilt one (a clean restart writes nothing; it used to rewrite and fsync every
+    // partition's whole active segment).
     let mut bytes = Vec::with_capacity(size as usize);
     store
         .read(base, SegmentFile::Log, 0, size as usize, &mut bytes)
@@ -1515,11 +1519,28 @@ fn recover_segment<S: SegmentStore>(
         valid += batch.as_bytes().len();
     }
     let cut = size - valid as u64;
-    let index = encode_offset_index(&segment);
-    let time = encode_time_index(&segment);
-    store
-        .replace(base, &bytes[..valid], &index, &time)
-        .map_err(LogError::Store)?;
+    if cut > 0 {
+        store
+            .truncate(base, SegmentFile::Log, valid as u64)
+            .map_err(LogError::Store)?;
+    }
+    let rebuilt = [
+        (SegmentFile::OffsetIndex, encode_offset_index(&segment)),
+        (SegmentFile::TimeIndex, encode_time_index(&segment)),
+    ];
+    for (file, wanted) in rebuilt {
+        let len = store.len(base, file).map_err(LogError::Store)?;
+        let mut stored = Vec::new();
+        if len == wanted.len() as u64 {
+            store
+                .read(base, file, 0, wanted.len(), &mut stored)
+                .map_err(LogError::Store)?;
+        }
+        if stored != wanted {
+            store.truncate(base, file, 0).map_err(LogError::Store)?;
+            store.append(base, file, &wanted).map_err(LogError::Store)?;
+        }
+    }
     Ok((segment, cut))
 }
 

@@ -623,6 +623,26 @@ fn reopening_recovers_and_cuts_a_torn_tail() {
     };
     assert_eq!(shape(&reopened), shape(&log));
 
+    // A clean reopen writes nothing: the newest segment and its indexes are as they were.
+    let store: MemorySegmentStore = log.store().clone();
+    let (again, _) = Log::open(store.clone(), small_segments(), 0).unwrap();
+    let active = log.segments().last().unwrap().base_offset;
+    for file in SegmentFile::ALL {
+        assert_eq!(again.store().file(active, file), store.file(active, file));
+    }
+    // A lost index (its entries were not written before a crash) is rebuilt.
+    let mut store: MemorySegmentStore = log.store().clone();
+    store
+        .file_mut(active, SegmentFile::OffsetIndex)
+        .unwrap()
+        .clear();
+    let (rebuilt, _) = Log::open(store, small_segments(), 0).unwrap();
+    assert_eq!(shape(&rebuilt), shape(&log));
+    assert_eq!(
+        rebuilt.store().file(active, SegmentFile::OffsetIndex),
+        log.store().file(active, SegmentFile::OffsetIndex)
+    );
+
     // Damage the last batch of the newest segment (a torn write): everything before survives.
     let mut store: MemorySegmentStore = log.store().clone();
     let active = log.segments().last().unwrap().base_offset;
