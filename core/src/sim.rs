@@ -413,6 +413,16 @@ pub enum TraceKind {
         /// up everything when the rebalance began).
         revoked: Vec<PartitionId>,
     },
+    /// A group member gave up every partition it owned when told of a rebalance (the eager
+    /// protocol), or lost them all, fenced (unknown member id or an old generation).
+    Revoked {
+        /// The member's index.
+        member: u32,
+        /// What it owned.
+        partitions: Vec<PartitionId>,
+        /// Fenced rather than rebalancing.
+        fenced: bool,
+    },
     /// The group's offsets were reset ([`Fault::ResetOffsets`]), or the reset was refused.
     OffsetsReset {
         /// Whether the group was empty, so the reset happened.
@@ -3774,13 +3784,21 @@ impl Sim {
                 if !unknown {
                     self.member_commit(m);
                 }
+                let cooperative = self.config.assignor.cooperative();
                 let member = &mut self.members[m as usize];
-                if fenced || !self.config.assignor.cooperative() {
-                    member.owned.clear();
-                    member.positions.clear();
-                }
                 if unknown {
                     member.member_id.clear();
+                }
+                if fenced || !cooperative {
+                    let partitions = core::mem::take(&mut member.owned);
+                    member.positions.clear();
+                    if !partitions.is_empty() {
+                        self.record(TraceKind::Revoked {
+                            member: m,
+                            partitions,
+                            fenced,
+                        });
+                    }
                 }
                 self.member_join(m);
             }

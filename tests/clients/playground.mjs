@@ -117,6 +117,8 @@ try {
   await page.click("[data-testid=end]");
   result.lost_acks_all = Number(await text("lost"));
   result.acked_acks_all = Number(await text("acknowledged"));
+  // The lesson's text tells the lesson as written: the page says the settings differ.
+  result.settings_changed = (await page.$("[data-testid=settings-changed]")) !== null;
   // min.insync.replicas=0 is refused in the broker's words, and 2 stays in force.
   await page.fill("[data-testid=min-insync]", "0");
   await page.$eval("[data-testid=min-insync]", (el) => el.dispatchEvent(new Event("change", { bubbles: true })));
@@ -244,6 +246,8 @@ try {
   await page.selectOption("[data-testid=scenario]", "retention");
   await page.click("[data-testid=end]");
   result.retention_start = await text("log-start-0");
+  // The retention lesson's own 4 s shows in the settings (it read "forever").
+  result.retention_setting = await page.$eval("[data-testid=retention]", (el) => el.options[el.selectedIndex].text);
   await page.selectOption("[data-testid=scenario]", ACKS1);
   for (let i = 0; i < 30; i++) await page.click("[data-testid=step]");
   result.acks1_in_flight = await text("in-flight");
@@ -374,6 +378,7 @@ try {
   // The log table lines the two leaders' records up by offset: B0's writes since the
   // election are marked diverged, beside B1's at the same offsets.
   await page.selectOption("[data-testid=log-partition]", "0");
+  result.np4_log_row0 = await text("log-start-0");
   result.np4_log = {};
   for (const b of [0, 1]) {
     result.np4_log[b] = await page.$$eval(`[data-testid=log-${b}] td`, (tds) => tds.map((td) => [td.className, td.textContent]));
@@ -412,6 +417,18 @@ try {
     chapter: await text("chapter"),
     guide: await text("guide"),
     outlined: await page.$$eval(".broker.highlight", (els) => els.map((e) => e.dataset.testid)),
+    outlined_top: await page.$eval(".highlight", (e) => e.getBoundingClientRect().top),
+  };
+  // np4's second chapter outlines the network view, far below the lesson text: what to look
+  // at stays on screen (it was scrolled 400 px above it), with a button to go on.
+  await page.selectOption("[data-testid=scenario]", "np4-leader-cut-from-quorum");
+  await page.click("[data-testid=chapter-next]");
+  result.guided_far = {
+    guide: await text("guide"),
+    bar: await page.$eval("[data-testid=guide-bar]", (e) => {
+      const r = e.getBoundingClientRect();
+      return { top: r.top, bottom: r.bottom, height: window.innerHeight };
+    }),
     outlined_top: await page.$eval(".highlight", (e) => e.getBoundingClientRect().top),
   };
   await page.uncheck("[data-testid=guided]");

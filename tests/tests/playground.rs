@@ -367,6 +367,17 @@ fn the_playground_teaches_the_acks1_failover_and_rewinds() {
         "{result}"
     );
     assert_eq!(result["reset_refused"], true, "{result}");
+    // The review of issue 17: changed settings are said to differ from the lesson's text; the
+    // retention lesson's 4 s shows as its setting; the log table's row says B0 still leads in
+    // its own view during np4's split brain, as its card does.
+    assert_eq!(result["settings_changed"], true, "{result}");
+    assert_eq!(result["retention_setting"], "4000", "{result}");
+    assert!(
+        result["np4_log_row0"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("B0 stale leader")),
+        "{result}"
+    );
     // Issue 17: the cooperative-sticky assignor as a setting, and its incremental rebalance
     // (KIP-429): four partitions stay read while members 0 and 1 each give one up for member
     // 2. (The eager join's 24 ms stop of all six is checked by the web model's tests.)
@@ -545,6 +556,27 @@ fn the_playground_teaches_the_acks1_failover_and_rewinds() {
     );
     // Guided mode stops at the next chapter (2.0 s: two followers slowed), says what to
     // watch and outlines those brokers' cards.
+    // The review of issue 17: when the outlined part is far below the lesson text, what to
+    // look at is still on screen, beside the outlined part.
+    let far = &result["guided_far"];
+    let bar = &far["bar"];
+    assert!(
+        bar["top"].as_f64().is_some_and(|t| t >= 0.0)
+            && bar["bottom"].as_f64() <= bar["height"].as_f64(),
+        "{result}"
+    );
+    assert!(
+        far["outlined_top"]
+            .as_f64()
+            .is_some_and(|t| (-10.0..720.0).contains(&t)),
+        "{result}"
+    );
+    assert!(
+        far["guide"]
+            .as_str()
+            .is_some_and(|g| g.starts_with("Look: ")),
+        "{result}"
+    );
     let guided = &result["guided"];
     assert_eq!(guided["time"], "2.0 s of 25 s", "{result}");
     assert!(

@@ -790,7 +790,10 @@ fn a_thousand_partitions_fit_in_an_open_file_limit_of_1024() {
         &["produce", "many", "-K", ":", "-b", &bootstrap],
         input.as_bytes(),
     );
-    let out = runnel_cli(&["consume", "many", "-f", "%p %s\\n", "-b", &bootstrap], b"");
+    let out = runnel_cli(
+        &["consume", "many", "-f", "%p %s\\n", "-b", &bootstrap],
+        b"",
+    );
     let mut seen: Vec<String> = out.lines().map(str::to_string).collect();
     seen.sort();
     let mut expected: Vec<String> = (0..partitions).map(|p| format!("{p} v{p}")).collect();

@@ -247,6 +247,8 @@ pub fn app() -> Html {
         (story.0.clone(), story.1, story.2.clone())
     };
     let guided = state.with(|m| m.guided);
+    let settings_changed =
+        state.with(|m| m.settings() != crate::model::Settings::of(&m.scenario().config));
     // Read every frame: it changes at most once a second while playing, and at once when a
     // chapter starts, which the panels' rate could delay.
     let announcement = state.with(|m| AttrValue::from(m.announcement().to_string()));
@@ -297,7 +299,7 @@ pub fn app() -> Html {
             <header>
                 <h1 data-testid="headline">{ "Apache Kafka failover, simulated in your browser" }</h1>
                 <p class="intro">
-                    { "A whole Kafka-style cluster runs in this page: a controller, three brokers,                        a producer and consumers, on a simulated network and clock. Pick a lesson,                        press ▶ Play, and watch each broker's log, high watermark and ISR; then                        kill a broker or cut a link to break it yourself. (runnel playground)" }
+                    { "A whole Kafka-style cluster runs in this page: a controller, brokers,                        a producer and consumers, on a simulated network and clock. Pick a lesson,                        press ▶ Play, and watch each broker's log, high watermark and ISR; then                        kill a broker or cut a link to break it yourself. (runnel playground)" }
                 </p>
                 <label>{ "Lesson " }
                     <select data-testid="scenario" ref={picker} onchange={on_select}>
@@ -318,6 +320,7 @@ pub fn app() -> Html {
             <div class="story">
                 <LessonText title={title} lesson={lesson} chapters={chapters} chapter={chapter}
                     guided={guided} guide={guide.0.clone()} announcement={announcement}
+                    settings_changed={settings_changed}
                     dispatcher={dispatcher.clone()}/>
                 <TimeControls playing={playing} now={now} end={end} speed={speed}
                     session={(*session).clone()} dispatcher={dispatcher.clone()}/>

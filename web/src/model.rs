@@ -256,6 +256,9 @@ pub struct Strip {
     pub broker: BrokerId,
     /// Whether it is the partition's leader (by the controller).
     pub leader: bool,
+    /// Whether the replica itself believes it leads (its broker up): a deposed leader that has
+    /// not heard still does (split brain).
+    pub acts_as_leader: bool,
     /// The first offset still in its log.
     pub log_start: i64,
     /// Records in its log (at or above the log start, some removed by compaction).
@@ -773,6 +776,7 @@ impl Model {
                 Strip {
                     broker,
                     leader: Some(broker) == leader,
+                    acts_as_leader: self.sim.broker_alive(broker) && replica.is_leader(),
                     log_start: replica.log_start_offset(),
                     records,
                     hw: replica.high_watermark(),
@@ -1369,22 +1373,30 @@ pub fn what_happened(kind: &TraceKind) -> String {
             log_end_offset,
         } => format!("B{broker} truncated p{partition} to {log_end_offset}"),
         TraceKind::Acked { id, offset, .. } => format!("record {id} acknowledged at {offset}"),
+        TraceKind::Revoked {
+            member,
+            partitions,
+            fenced: false,
+        } => format!(
+            "M{member} gives up {} and rejoins (eager rebalance: it reads nothing until its new \
+             assignment)",
+            partition_list(partitions)
+        ),
+        TraceKind::Revoked {
+            member,
+            partitions,
+            fenced: true,
+        } => format!(
+            "M{member} loses {} (fenced: unknown member or an old generation) and joins again",
+            partition_list(partitions)
+        ),
         TraceKind::Assigned {
             member,
             generation,
             partitions,
             revoked,
         } => {
-            let list = |ps: &[u32]| -> String {
-                if ps.is_empty() {
-                    "nothing".into()
-                } else {
-                    ps.iter()
-                        .map(|p| format!("p{p}"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                }
-            };
+            let list = partition_list;
             let mut words = format!(
                 "M{member} generation {generation}: assigned {}",
                 list(partitions)
@@ -1398,6 +1410,18 @@ pub fn what_happened(kind: &TraceKind) -> String {
             words
         }
     }
+}
+
+/// Partitions as the events name them: "p0, p2", or "nothing".
+fn partition_list(partitions: &[u32]) -> String {
+    if partitions.is_empty() {
+        return "nothing".into();
+    }
+    partitions
+        .iter()
+        .map(|p| format!("p{p}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// A lesson without a script, big enough to measure the page: 5 brokers, 20 partitions,
@@ -1631,6 +1655,11 @@ mod tests {
         model.apply(Action::Seek(4_060));
         assert_eq!(model.group().assignor, Assignor::Range);
         assert_eq!(model.group().being_read, 0, "{:?}", model.group());
+        let timeline = model.timeline().join("\n");
+        assert!(
+            timeline.contains("M0 gives up p0, p1, p2 and rejoins (eager rebalance"),
+            "{timeline}"
+        );
         let settings = Settings {
             assignor: Assignor::CooperativeSticky,
             ..model.settings()

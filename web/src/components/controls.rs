@@ -73,7 +73,7 @@ pub fn time_controls(props: &TimeControlsProps) -> Html {
             <button data-testid="step" onclick={cb(Action::Step(100))}>{ "Step 100 ms" }<span class="key">{ " (→)" }</span></button>
             <button data-testid="rewind" onclick={cb(Action::Rewind(1_000))}>{ "Back 1 s" }<span class="key">{ " (←)" }</span></button>
             <label>{ "Time " }
-                <input data-testid="scrub" type="range" min="0" max={end.to_string()} step="100" value={now.to_string()} onchange={on_seek} aria-label="time"/>
+                <input data-testid="scrub" type="range" min="0" max={end.to_string()} step="100" value={now.to_string()} onchange={on_seek} aria-label="time" aria-valuetext={format!("{:.1} seconds of {:.0}", now as f64 / 1000.0, end as f64 / 1000.0)}/>
             </label>
             <span data-testid="time">{ format!("{:.1} s of {:.0} s", now as f64 / 1000.0, end as f64 / 1000.0) }</span>
         </section>

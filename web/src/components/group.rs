@@ -85,7 +85,7 @@ pub fn group_panel(props: &GroupPanelProps) -> Html {
                 }) }
             </table>
             <button data-testid="reset-earliest" onclick={cb(Action::ResetOffsets(true))}>{ "Reset offsets to earliest" }</button>
-            <button data-testid="reset-latest" onclick={cb(Action::ResetOffsets(false))}>{ "to latest" }</button>
+            <button data-testid="reset-latest" aria-label="Reset offsets to latest" onclick={cb(Action::ResetOffsets(false))}>{ "to latest" }</button>
         </fieldset>
     }
 }

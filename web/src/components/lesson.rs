@@ -28,6 +28,8 @@ pub struct LessonTextProps {
     pub guide: String,
     /// The counters in one sentence for the live region ([`crate::model::Model::announcement`]).
     pub announcement: AttrValue,
+    /// The settings in force differ from the lesson's own (its text describes those).
+    pub settings_changed: bool,
     /// The playground's reducer.
     pub dispatcher: UseReducerDispatcher<State>,
 }
@@ -67,6 +69,11 @@ pub fn lesson_text(props: &LessonTextProps) -> Html {
     html! {
         <section class="lesson">
             <h2>{ title }</h2>
+            if props.settings_changed {
+                <p class="guide" data-testid="settings-changed">
+                    { "Your settings differ from this lesson's: its text tells the lesson as written, the numbers are your run." }
+                </p>
+            }
             <details class="about" data-testid="about" open={!narrow}>
                 <summary>{ "What this lesson shows" }</summary>
                 <p>{ lesson }</p>
@@ -86,7 +93,13 @@ pub fn lesson_text(props: &LessonTextProps) -> Html {
                 </label>
             </p>
             if guided {
-                <p class="guide" data-testid="guide">{ format!("Look: {guide}") }</p>
+                // Fixed at the bottom of the screen: the chapter scrolls its outlined part into
+                // view, which may be far below the lesson text.
+                <div class="guide floating" data-testid="guide-bar">
+                    <span data-testid="guide">{ format!("Look: {guide}") }</span>
+                    { " " }
+                    <button data-testid="guide-continue" onclick={cb(Action::Play)}>{ "▶ Continue" }</button>
+                </div>
             }
             <p>
                 <button data-testid="chapter-prev" disabled={chapter == 0} onclick={cb(Action::Chapter(chapter.saturating_sub(1)))}>{ "◀ Previous chapter" }</button>

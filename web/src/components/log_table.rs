@@ -58,11 +58,14 @@ pub fn log_table(props: &LogTableProps) -> Html {
                         <option value={p.to_string()} selected={p == shown}>{ format!("p{p}") }</option>
                     }) }
                 </select>
-                { format!(" on each replica, offset by offset ({hw}). A record reads offset:key=record id (✝ a tombstone); \
+                { " on each replica, offset by offset" }
+            </h3>
+            <p class="legend-text">
+                { format!("({hw}.) A record reads offset:key=record id (✝ a tombstone); \
                     ✱ marks one not committed yet (at or above the leader's high watermark); ≠ one the leader holds \
                     another record for, which will be truncated away. A green bar is where that replica's own high \
                     watermark is, a red bar its log end.") }
-            </h3>
+            </p>
             <p class="logtable-window">
                 <button data-testid="log-earlier" onclick={move_to(Some((shown_first - half).max(0)))}>{ "◀ Earlier" }</button>
                 <button data-testid="log-later" onclick={move_to(Some(shown_first + half))}>{ "Later ▶" }</button>
@@ -81,7 +84,11 @@ pub fn log_table(props: &LogTableProps) -> Html {
                         <tr data-testid={format!("log-{}", row.broker)}>
                             <th scope="row" data-testid={format!("log-start-{}", row.broker)}>
                                 { format!("B{}{} · HW {} · LEO {} · log start {} · {} records", row.broker,
-                                    if row.leader { " leader" } else { "" }, row.hw, row.leo, row.log_start, row.records) }
+                                    match (row.leader, row.acts_as_leader) {
+                                        (true, _) => " leader",
+                                        (false, true) => " stale leader (deposed, has not heard)",
+                                        (false, false) => "",
+                                    }, row.hw, row.leo, row.log_start, row.records) }
                             </th>
                             { for table.offsets.iter().zip(&row.cells).map(|(offset, cell)| {
                                 let marks = classes!((*offset == row.hw).then_some("at-hw"), (*offset == row.leo).then_some("at-leo"));

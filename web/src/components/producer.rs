@@ -36,7 +36,7 @@ pub fn producer_panel(props: &ProducerPanelProps) -> Html {
             <legend>{ "Producer" }</legend>
             <p>
                 { format!("acks={} · partitioner: {} · ", acks_name(config.producer.acks),
-                    if config.producer.keys > 0 { "murmur2(key) mod partitions" } else { "no key: partitions in turn" }) }
+                    if config.producer.keys > 0 { "murmur2(key) mod partitions" } else { "no key: partitions in turn (Kafka's producer since 2.4 fills one partition's batch at a time, KIP-480)" }) }
                 { if config.producer.keys > 0 { format!("keys k0..k{} · ", config.producer.keys - 1) } else { String::new() } }
                 <span data-testid="producer-pending">{ format!("{} waiting for an answer", pending.len()) }</span>
             </p>

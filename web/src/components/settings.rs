@@ -112,11 +112,49 @@ pub fn settings_panel(props: &SettingsPanelProps) -> Html {
             </label>
             <label>{ " retention.ms " }
                 <select data-testid="retention" onchange={on_retention}>
-                    { for [("forever", None), ("5000", Some(5_000u64)), ("30000", Some(30_000)), ("604800000 (7 d)", Some(604_800_000))].into_iter().map(|(label, v)| html! {
+                    { for retention_choices(settings.retention_ms).into_iter().map(|(label, v)| html! {
                         <option value={v.map_or(String::from("-1"), |v| v.to_string())} selected={v == settings.retention_ms}>{ label }</option>
                     }) }
                 </select>
             </label>
         </fieldset>
+    }
+}
+
+/// The retention.ms choices: forever, 5 s, 30 s and 7 days, and the value in force when it is
+/// none of those (the retention lesson's 4 s), so the select always shows the truth.
+fn retention_choices(in_force: Option<u64>) -> Vec<(String, Option<u64>)> {
+    let mut choices: Vec<(String, Option<u64>)> = [
+        ("forever", None),
+        ("5000", Some(5_000u64)),
+        ("30000", Some(30_000)),
+        ("604800000 (7 d)", Some(604_800_000)),
+    ]
+    .into_iter()
+    .map(|(label, v)| (label.to_string(), v))
+    .collect();
+    if !choices.iter().any(|(_, v)| *v == in_force) {
+        choices.insert(
+            1,
+            (
+                in_force.map_or_else(String::new, |v| v.to_string()),
+                in_force,
+            ),
+        );
+    }
+    choices
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The retention lesson's 4 s showed as "forever" (the review of issue 17).
+    #[test]
+    fn the_retention_in_force_is_always_a_choice() {
+        let choices = retention_choices(Some(4_000));
+        assert_eq!(choices[1], ("4000".to_string(), Some(4_000)));
+        assert_eq!(retention_choices(Some(5_000)).len(), 4);
+        assert_eq!(retention_choices(None).len(), 4);
     }
 }
