@@ -488,7 +488,7 @@ pub fn library() -> Vec<Scenario> {
                  retries there at once, and only then does broker 0 sync its log and stop. \
                  Every record is acknowledged, none is lost. Killed instead (kill -9), the same \
                  broker would lead a dead partition until its session expired (3 s here), and \
-                 those writes would fail. A clean stop does not make acks=1 safe: the new leader \
+                 the producer's writes would stall until then. A clean stop does not make acks=1 safe: the new leader \
                  still lacks what the old one acknowledged alone.",
         config: base(Acks::All, 2, false, 8_000),
         faults: alloc::vec![(3_000, Fault::Shutdown(0)), (6_000, Fault::Restart(0))],

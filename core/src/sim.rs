@@ -102,6 +102,9 @@ pub struct ProducerConfig {
     pub retries: u32,
     /// `request.timeout.ms`.
     pub request_timeout_ms: u64,
+    /// `delivery.timeout.ms` (KIP-91): how long a record may wait, from when it was handed to
+    /// the producer, for a partition leader to send it to; past it the record fails.
+    pub delivery_timeout_ms: u64,
     /// `metadata.max.age.ms`.
     pub metadata_max_age_ms: u64,
     /// When it starts and stops sending.
@@ -130,6 +133,7 @@ impl Default for ProducerConfig {
             interval_ms: 10,
             retries: 0,
             request_timeout_ms: 2_000,
+            delivery_timeout_ms: 120_000,
             metadata_max_age_ms: 5_000,
             start_ms: 1_000,
             stop_ms: u64::MAX,
@@ -992,6 +996,8 @@ impl SimBroker {
 struct InFlight {
     id: u64,
     partition: PartitionId,
+    /// When the record was handed to the producer (its `delivery.timeout.ms` counts from it).
+    created_ms: u64,
     attempts: u32,
     key: Option<String>,
     tombstone: bool,
@@ -2948,6 +2954,7 @@ impl Sim {
             InFlight {
                 id,
                 partition,
+                created_ms: self.now_ms,
                 attempts: 0,
                 key,
                 tombstone,
@@ -2962,6 +2969,7 @@ impl Sim {
             return;
         };
         let (id, partition, txn) = (inflight.id, inflight.partition, inflight.txn);
+        let waited_ms = self.now_ms.saturating_sub(inflight.created_ms);
         let (key, tombstone) = (inflight.key.clone(), inflight.tombstone);
         let acks = self.config.producer.acks;
         match self.producer.leaders[partition as usize] {
@@ -2987,6 +2995,20 @@ impl Sim {
                         self.config.producer.request_timeout_ms,
                         Timer::ProducerTimeout(request),
                     );
+                }
+            }
+            // No leader known: Kafka's producer keeps the record in its accumulator, unsent
+            // and without spending a retry, until a metadata answer names a leader or its
+            // `delivery.timeout.ms` runs out (KIP-91); `send()` itself waits for the topic's
+            // first metadata. (It used to fail the record at once, spending retries on a
+            // leader election: 3 of the sandbox's first records failed before any fault.)
+            None if txn.is_none() => {
+                self.producer_refresh_metadata();
+                if waited_ms < self.config.producer.delivery_timeout_ms {
+                    let retry = Timer::ProducerRetry(request);
+                    self.timer(Party::Producer, RETRY_BACKOFF_MS, retry);
+                } else {
+                    self.producer_failed(request, error_code::REQUEST_TIMED_OUT, false);
                 }
             }
             None => {

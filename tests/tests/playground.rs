@@ -460,16 +460,24 @@ fn the_playground_teaches_the_acks1_failover_and_rewinds() {
         assert_eq!(acked, committed + at_risk + unavailable + lost, "{c}");
     }
     // acks1-failover at 2.0 s, before any fault: nothing is lost (it showed 2). At the end
-    // the lesson's loss is the core scenario's; the records refused or failed are shown (700
-    // sent, 400 acknowledged, 0 waiting left 300 unexplained).
+    // the lesson's loss is the core scenario's, and every record is accounted for (700 sent,
+    // 400 acknowledged, 0 waiting once left 300 unexplained).
     assert_eq!(acks1["2000"]["lost"].as_u64(), Some(0), "{result}");
     assert!(
         acks1["7000"]["lost"].as_u64() <= end["lost"].as_u64(),
         "lost never shrinks: what no replica has cannot come back: {result}"
     );
     assert_eq!(end["lost"].as_u64(), Some(expected.lost), "{result}");
+    // While no leader is known (7 s) records wait for one, shown as waiting, as Kafka's
+    // producer keeps them until delivery.timeout.ms (KIP-91); at the end every record sent
+    // was acknowledged (the review found 300 given up that Kafka would have delivered).
     assert!(
-        end["refused"].as_u64().unwrap_or(0) + end["failed"].as_u64().unwrap_or(0) > 0,
+        acks1["7000"]["pending"].as_u64().is_some_and(|p| p > 100),
+        "{result}"
+    );
+    assert_eq!(
+        end["acknowledged"].as_u64(),
+        end["sent"].as_u64(),
         "{result}"
     );
     // kip101-leader-epoch at 5.2 s: records the new leader has not yet confirmed are at risk,

@@ -334,6 +334,7 @@ impl Sim {
                     InFlight {
                         id,
                         partition,
+                        created_ms: self.now_ms,
                         attempts: 0,
                         key: None,
                         tombstone: false,
