@@ -244,9 +244,14 @@ pub struct LogCell {
     /// this offset (committed is the leader's HW, not this replica's: a follower learns the HW
     /// a fetch later).
     pub committed: bool,
-    /// The leader holds another record at this offset: this one will be truncated away (a
-    /// deposed leader's writes in a split brain, a follower's tail after an unclean election).
+    /// This one will be truncated away: the leader holds another record at this offset, or
+    /// the record's leader epoch ended before this offset in the leader's log, so the
+    /// replica's truncation by leader epoch (KIP-101, KIP-279: to the end the leader answers
+    /// for the epoch) cuts it (a deposed leader's writes in a split brain, a follower's tail
+    /// after an unclean election, the old leader's unreplicated acks=1 tail).
     pub diverged: bool,
+    /// The leader epoch of the batch it was written in.
+    pub epoch: i32,
 }
 
 /// One replica's row of the log table.
@@ -699,11 +704,13 @@ impl Model {
                 let mut cells = Vec::new();
                 let mut scratch = Vec::new();
                 for batch in batches(&bytes).flatten() {
+                    let epoch = batch.header().partition_leader_epoch;
                     let Ok(records) = batch.records(&NoCodec, &mut scratch) else {
                         continue;
                     };
                     for record in records.flatten() {
                         cells.push(LogCell {
+                            epoch,
                             offset: record.offset,
                             id: runnel_core::sim::record_id(&record).unwrap_or(0),
                             key: record.key.map(|k| String::from_utf8_lossy(k).into_owned()),
@@ -719,6 +726,7 @@ impl Model {
         let leader = state.leader;
         let leader_log = logs.iter().find(|(b, _, _)| Some(*b) == leader);
         let leader_hw = leader_log.map(|(_, r, _)| r.high_watermark());
+        let leader_replica = leader_log.map(|(_, r, _)| *r);
         let leader_ids: BTreeMap<i64, u64> = leader_log
             .map(|(_, _, cells)| cells.iter().map(|c| (c.offset, c.id)).collect())
             .unwrap_or_default();
@@ -765,7 +773,13 @@ impl Model {
                     .map(|offset| {
                         let mut cell = by_offset.get(offset)?.clone();
                         let theirs = leader_ids.get(offset);
-                        cell.diverged = theirs.is_some_and(|id| *id != cell.id);
+                        // Past the end of its epoch in the leader's log (KIP-101): cut when
+                        // this replica truncates by leader epoch, even where the leader has
+                        // nothing yet.
+                        let past_epoch_end = Some(broker) != leader
+                            && leader_replica
+                                .is_some_and(|l| *offset >= l.epoch_end_offset(cell.epoch).1);
+                        cell.diverged = theirs.is_some_and(|id| *id != cell.id) || past_epoch_end;
                         // With no leader, nothing is being committed: below this replica's
                         // own HW is what it learnt was committed.
                         let hw = leader_hw.unwrap_or_else(|| replica.high_watermark());
@@ -1703,6 +1717,36 @@ mod tests {
                 .and_then(|s| s.settings)
                 .map(|s| s.assignor),
             Some(Assignor::CooperativeSticky)
+        );
+    }
+
+    /// The review of issue 17: in acks1-failover at 7 s the dead leader's last 46 records
+    /// were marked only "not committed", while the counters said 46 lost. They are past the
+    /// end of epoch 0 in the new leader's log, so truncation by leader epoch (KIP-101) will
+    /// cut them: the table marks them ≠, one per lost record.
+    #[test]
+    fn records_past_their_epochs_end_in_the_leaders_log_are_marked_for_truncation() {
+        let mut model = Model::new(index("acks1-failover"));
+        model.apply(Action::Seek(7_000));
+        let lost = model.report().lost;
+        let table = model.log_table_from(0, 400, Some(0));
+        let old_leader = table.rows.iter().find(|r| r.broker == 0).expect("B0's row");
+        let marked: Vec<i64> = old_leader
+            .cells
+            .iter()
+            .flatten()
+            .filter(|c| c.diverged)
+            .map(|c| c.offset)
+            .collect();
+        assert_eq!(marked.len() as u64, lost, "{marked:?}");
+        assert_eq!(marked.first(), Some(&254));
+        // Followers that only lag are not marked.
+        assert!(
+            table.rows.iter().filter(|r| r.broker != 0).all(|r| r
+                .cells
+                .iter()
+                .flatten()
+                .all(|c| !c.diverged))
         );
     }
 

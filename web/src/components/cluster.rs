@@ -81,6 +81,9 @@ fn broker_card(
     html! {
         <article class={classes!("broker", status, outlined.then_some("highlight"))} data-testid={format!("broker-{}", b.id)}>
             <h3 class="title">{ format!("broker {} — {status}", b.id) }</h3>
+            if b.replicas.is_empty() {
+                <p class="replica">{ "no replica of these partitions here" }</p>
+            }
             <ul>
                 { for b.replicas.iter().map(|r| html! {
                     <li class={classes!("replica", r.acts_as_leader.then_some("leader"))}

@@ -86,29 +86,32 @@ pub fn lesson_text(props: &LessonTextProps) -> Html {
                 { format!("Chapter {} of {} — at {:.1} s: {}", chapter + 1, chapters.len(),
                     chapters[chapter].0 as f64 / 1000.0, chapters[chapter].1) }
             </p>
-            <p>
-                <label>
-                    <input data-testid="guided" type="checkbox" checked={guided} onchange={on_guided}/>
-                    { " Guided: stop at each chapter and say what to look at" }
-                </label>
-            </p>
-            if guided {
-                // Fixed at the bottom of the screen: the chapter scrolls its outlined part into
-                // view, which may be far below the lesson text.
-                <div class="guide floating" data-testid="guide-bar">
-                    <span data-testid="guide">{ format!("Look: {guide}") }</span>
-                    { " " }
-                    <button data-testid="guide-continue" onclick={cb(Action::Play)}>{ "▶ Continue" }</button>
-                </div>
-            }
-            <p>
-                <button data-testid="chapter-prev" disabled={chapter == 0} onclick={cb(Action::Chapter(chapter.saturating_sub(1)))}>{ "◀ Previous chapter" }</button>
-                { " " }
-                <button data-testid="chapter-next" disabled={chapter + 1 >= chapters.len()} onclick={cb(Action::Chapter(chapter + 1))}>{ "Next chapter ▶" }</button>
-                if chapter + 1 < chapters.len() {
-                    <span>{ format!(" next, at {:.1} s: {}", chapters[chapter + 1].0 as f64 / 1000.0, chapters[chapter + 1].1) }</span>
+            // A lesson without a script (the sandbox) has one chapter: nothing to guide or step.
+            if chapters.len() > 1 {
+                <p>
+                    <label>
+                        <input data-testid="guided" type="checkbox" checked={guided} onchange={on_guided}/>
+                        { " Guided: stop at each chapter and say what to look at" }
+                    </label>
+                </p>
+                if guided {
+                    // Fixed at the bottom of the screen: the chapter scrolls its outlined part into
+                    // view, which may be far below the lesson text.
+                    <div class="guide floating" data-testid="guide-bar">
+                        <span data-testid="guide">{ format!("Look: {guide}") }</span>
+                        { " " }
+                        <button data-testid="guide-continue" onclick={cb(Action::Play)}>{ "▶ Continue" }</button>
+                    </div>
                 }
-            </p>
+                <p>
+                    <button data-testid="chapter-prev" disabled={chapter == 0} onclick={cb(Action::Chapter(chapter.saturating_sub(1)))}>{ "◀ Previous chapter" }</button>
+                    { " " }
+                    <button data-testid="chapter-next" disabled={chapter + 1 >= chapters.len()} onclick={cb(Action::Chapter(chapter + 1))}>{ "Next chapter ▶" }</button>
+                    if chapter + 1 < chapters.len() {
+                        <span>{ format!(" next, at {:.1} s: {}", chapters[chapter + 1].0 as f64 / 1000.0, chapters[chapter + 1].1) }</span>
+                    }
+                </p>
+            }
         </section>
     }
 }
