@@ -405,29 +405,28 @@ impl<S: SegmentStore> Replica<S> {
             txns: TxnIndex::new(),
             applied: None,
         };
-        let end = replica.log.log_end_offset();
-        let mut offset = replica.log.log_start_offset();
-        while offset < end {
-            let Ok(bytes) = replica.log.read(offset, 1 << 20, end) else {
-                break;
-            };
-            let mut next = offset;
-            for batch in batch::batches(&bytes).flatten() {
-                let h = batch.header();
-                if h.partition_leader_epoch >= 0 {
-                    replica.record_epoch_start(h.partition_leader_epoch, h.base_offset);
-                }
-                // Kafka rebuilds the same state from its producer snapshots and the log.
-                replica.producers.record(h, h.base_offset);
-                // Markers are never compressed (`Log::append` keeps them as written).
-                replica.txns.record(&batch, &batch::NoCodec);
-                next = h.next_offset();
+        // Headers only, and a marker's body (Kafka rebuilds the same state from its
+        // leader-epoch checkpoint, producer snapshots and transaction indexes): reading the
+        // whole log made a restart read every byte of every partition.
+        let mut epoch_starts = Vec::new();
+        let (mut producers, mut txns) = (ProducerStateTable::new(), TxnIndex::new());
+        // `Log::open` validated every header already: a failure here (a store error) keeps
+        // what was scanned, as a read error ended the old whole-log read.
+        let _ = replica.log.scan_batches(|h, control_bytes| {
+            if h.partition_leader_epoch >= 0 {
+                epoch_starts.push((h.partition_leader_epoch, h.base_offset));
             }
-            if next <= offset {
-                break;
-            }
-            offset = next;
+            producers.record(h, h.base_offset);
+            // Markers are never compressed (`Log::append` keeps them as written).
+            let control = control_bytes
+                .and_then(|b| batch::batches(b).flatten().next())
+                .and_then(|b| crate::txn::control_type(&b, &batch::NoCodec));
+            txns.record_header(h, control);
+        });
+        for (epoch, start) in epoch_starts {
+            replica.record_epoch_start(epoch, start);
         }
+        (replica.producers, replica.txns) = (producers, txns);
         replica.leader_epoch = replica.epoch_starts.last().map_or(-1, |(e, _)| *e);
         replica
     }
