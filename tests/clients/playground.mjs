@@ -66,6 +66,8 @@ try {
   });
   result.lost = Number(await text("lost"));
   result.sent = Number(await text("sent"));
+  // The producer's retries and timeouts are on the page (the lessons use retries=5).
+  result.producer_retries = await text("producer-retries");
 
   // 2. Same lesson from the start: 1.4 s in, note the view; one more step, kill the leader.
   await page.selectOption("[data-testid=scenario]", "acks-all-unclean");
@@ -422,8 +424,15 @@ try {
   // np4's second chapter outlines the network view, far below the lesson text: what to look
   // at stays on screen (it was scrolled 400 px above it), with a button to go on.
   await page.selectOption("[data-testid=scenario]", "np4-leader-cut-from-quorum");
-  await page.click("[data-testid=chapter-next]");
+  // On to the first chapter that outlines the log table or the network view.
+  for (let i = 0; i < 5; i++) {
+    await page.click("[data-testid=chapter-next]");
+    const far = await page.$eval(".highlight", (e) => e.classList.contains("logs") || e.classList.contains("network")).catch(() => false);
+    if (far) break;
+  }
+  await page.waitForTimeout(300);
   result.guided_far = {
+    outlined: await page.$eval(".highlight", (e) => e.className),
     guide: await text("guide"),
     bar: await page.$eval("[data-testid=guide-bar]", (e) => {
       const r = e.getBoundingClientRect();

@@ -258,14 +258,15 @@ pub fn app() -> Html {
     use_effect_with((guided, chapter), move |(guided, _)| {
         if *guided {
             if let Ok(Some(outlined)) = gloo_utils::document().query_selector(".highlight") {
-                // Only when its top is out of view: a visible part stays where it is.
+                // Only when its top is out of view or low on the screen, where the guide bar
+                // fixed at the bottom would cover it: a part already in view stays put.
                 let top = outlined.get_bounding_client_rect().top();
                 let height = gloo_utils::window()
                     .inner_height()
                     .ok()
                     .and_then(|h| h.as_f64())
                     .unwrap_or(720.0);
-                if top < 0.0 || top > height - 40.0 {
+                if top < 0.0 || top > height * 0.6 {
                     outlined.scroll_into_view_with_bool(true);
                 }
             }

@@ -968,30 +968,51 @@ impl Model {
                     .map(|(a, b)| format!("{} ↔ {}", party_name(*a), party_name(*b)))
                     .collect::<Vec<_>>()
                     .join(", ");
-                let text = match quorum {
-                    Some(x) => format!(
-                        "Cut: {links}. Broker {x} cannot reach the controller quorum: its \
+                // The outline is what the text says to watch: the cut broker's card, the
+                // followers' cards, or the network.
+                let cut_brokers: Vec<BrokerId> = cuts
+                    .iter()
+                    .flat_map(|(a, b)| [*a, *b])
+                    .filter_map(|p| match p {
+                        Party::Broker(x) => Some(x),
+                        _ => None,
+                    })
+                    .collect::<std::collections::BTreeSet<_>>()
+                    .into_iter()
+                    .collect();
+                let (text, focus) = match quorum {
+                    Some(x) => (
+                        format!(
+                            "Cut: {links}. Broker {x} cannot reach the controller quorum: its \
                          heartbeats stop, and once its session expires the controller fences \
                          it and moves its leaderships — but broker {x} does not hear that. \
                          Watch the cards: a leader cut this way goes on believing it leads."
+                        ),
+                        Focus::Brokers(vec![x]),
                     ),
                     None if cuts.iter().all(|(a, b)| {
                         matches!(a, Party::Broker(_)) && matches!(b, Party::Broker(_))
                     }) =>
                     {
-                        format!(
-                            "Cut: {links}. A follower that cannot fetch from its leader falls \
+                        (
+                            format!(
+                                "Cut: {links}. A follower that cannot fetch from its leader falls \
                              behind and leaves the ISR after replica.lag.time.max.ms. Watch the \
                              ISR on the cards, and the leader's HW."
+                            ),
+                            Focus::Brokers(cut_brokers),
                         )
                     }
-                    None => format!(
-                        "Cut: {links}. Requests over a cut link go unanswered: the sender \
+                    None => (
+                        format!(
+                            "Cut: {links}. Requests over a cut link go unanswered: the sender \
                          times out, retries or gives up. Watch the network view and the \
                          counters."
+                        ),
+                        Focus::Network,
                     ),
                 };
-                (text, Focus::Network)
+                (text, focus)
             }
             // Healed and restarted at once (the acks=1 lesson's last chapter): the restart
             // is the story.
@@ -1308,7 +1329,11 @@ pub fn what_happened(kind: &TraceKind) -> String {
             Fault::Resume(b) => format!("broker {b} resumed"),
             Fault::Cut(a, b) => format!("link {} ↔ {} cut", party_name(*a), party_name(*b)),
             Fault::Heal(a, b) => format!("link {} ↔ {} healed", party_name(*a), party_name(*b)),
-            Fault::HealAll => "every link healed".into(),
+            Fault::HealAll => {
+                "the network is back to normal: every cut healed, every slowdown and message \
+                 loss ended"
+                    .into()
+            }
             Fault::Loss(n) => format!("{n} messages per million lost"),
             Fault::Slow(b, ms) => format!("broker {b} slowed by {ms} ms"),
             Fault::Delay(a, b, ms) => {
@@ -1814,7 +1839,9 @@ mod tests {
         }
         assert_eq!(model.now_ms(), 3_000);
         let (text, focus) = model.chapter_guide(model.chapter());
-        assert_eq!(focus, Focus::Network);
+        // The outline is what the text says to watch: the cut broker's card (it was the
+        // network view while the text said "watch the cards").
+        assert_eq!(focus, Focus::Brokers(vec![0]));
         assert!(
             text.contains("Broker 0 cannot reach the controller quorum"),
             "{text}"

@@ -40,6 +40,11 @@ pub fn producer_panel(props: &ProducerPanelProps) -> Html {
                 { if config.producer.keys > 0 { format!("keys k0..k{} · ", config.producer.keys - 1) } else { String::new() } }
                 <span data-testid="producer-pending">{ format!("{} waiting for an answer", pending.len()) }</span>
             </p>
+            <p data-testid="producer-retries">
+                { format!("retries={} (after that a record fails; Kafka's default is unlimited, bounded by delivery.timeout.ms) · \
+                    request.timeout.ms={} · delivery.timeout.ms={} (a record with no leader to go to waits this long, KIP-91)",
+                    config.producer.retries, config.producer.request_timeout_ms, config.producer.delivery_timeout_ms) }
+            </p>
             <ul class="pending">
                 { for pending.iter().take(6).map(|r| html! {
                     <li>{ format!("record {} → p{}{}{}", r.id, r.partition,
