@@ -379,7 +379,10 @@ fn the_playground_teaches_the_acks1_failover_and_rewinds() {
     // retention lesson's 4 s shows as its setting; the log table's row says B0 still leads in
     // its own view during np4's split brain, as its card does.
     assert_eq!(result["settings_changed"], true, "{result}");
-    assert_eq!(result["retention_setting"], "4000", "{result}");
+    assert_eq!(
+        result["retention_setting"], "4000 (4 s, this lesson's)",
+        "{result}"
+    );
     assert!(
         result["np4_log_row0"]
             .as_str()

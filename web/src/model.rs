@@ -726,7 +726,6 @@ impl Model {
         let leader = state.leader;
         let leader_log = logs.iter().find(|(b, _, _)| Some(*b) == leader);
         let leader_hw = leader_log.map(|(_, r, _)| r.high_watermark());
-        let leader_replica = leader_log.map(|(_, r, _)| *r);
         let leader_ids: BTreeMap<i64, u64> = leader_log
             .map(|(_, _, cells)| cells.iter().map(|c| (c.offset, c.id)).collect())
             .unwrap_or_default();
@@ -740,16 +739,19 @@ impl Model {
             .map(|(_, r, _)| r.log_start_offset())
             .min()
             .unwrap_or(0);
-        // Where a replica first holds another record than the leader at the same offset.
+        let leader_replica = leader_log.map(|(_, r, _)| *r);
+        // Whether a follower's record will be truncated away: the leader holds another
+        // record at its offset, or its leader epoch ended before it in the leader's log, so
+        // truncation by leader epoch (KIP-101) cuts it even where the leader has nothing yet.
+        let diverges = |c: &LogCell| {
+            leader_ids.get(&c.offset).is_some_and(|id| *id != c.id)
+                || leader_replica.is_some_and(|l| c.offset >= l.epoch_end_offset(c.epoch).1)
+        };
+        // Where a replica first holds a record that will be truncated away.
         let diverged_at = logs
             .iter()
             .filter(|(b, _, _)| Some(*b) != leader)
-            .filter_map(|(_, _, cells)| {
-                cells
-                    .iter()
-                    .find(|c| leader_ids.get(&c.offset).is_some_and(|id| *id != c.id))
-                    .map(|c| c.offset)
-            })
+            .filter_map(|(_, _, cells)| cells.iter().find(|c| diverges(c)).map(|c| c.offset))
             .min();
         let first = match (first, diverged_at, leader_hw) {
             (Some(first), _, _) => first.min(end - 1),
@@ -772,14 +774,7 @@ impl Model {
                     .iter()
                     .map(|offset| {
                         let mut cell = by_offset.get(offset)?.clone();
-                        let theirs = leader_ids.get(offset);
-                        // Past the end of its epoch in the leader's log (KIP-101): cut when
-                        // this replica truncates by leader epoch, even where the leader has
-                        // nothing yet.
-                        let past_epoch_end = Some(broker) != leader
-                            && leader_replica
-                                .is_some_and(|l| *offset >= l.epoch_end_offset(cell.epoch).1);
-                        cell.diverged = theirs.is_some_and(|id| *id != cell.id) || past_epoch_end;
+                        cell.diverged = Some(broker) != leader && diverges(&cell);
                         // With no leader, nothing is being committed: below this replica's
                         // own HW is what it learnt was committed.
                         let hw = leader_hw.unwrap_or_else(|| replica.high_watermark());
@@ -1765,6 +1760,10 @@ mod tests {
             .collect();
         assert_eq!(marked.len() as u64, lost, "{marked:?}");
         assert_eq!(marked.first(), Some(&254));
+        // "Where it happens", the default window, starts at that tail (it showed the HW,
+        // 120 offsets earlier).
+        let window = model.log_table(0, 12);
+        assert_eq!(window.offsets.first(), Some(&252), "{:?}", window.offsets);
         // Followers that only lag are not marked.
         assert!(
             table.rows.iter().filter(|r| r.broker != 0).all(|r| r

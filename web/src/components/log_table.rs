@@ -62,8 +62,9 @@ pub fn log_table(props: &LogTableProps) -> Html {
             </h3>
             <p class="legend-text">
                 { format!("({hw}.) A record reads offset:key=record id (✝ a tombstone); \
-                    ✱ marks one not committed yet (at or above the leader's high watermark); ≠ one the leader holds \
-                    another record for, which will be truncated away. A green bar is where that replica's own high \
+                    ✱ marks one not committed yet (at or above the leader's high watermark); ≠ one that will be \
+                    truncated away: the leader holds another record there, or the record's leader epoch ended \
+                    earlier in the leader's log (KIP-101). A green bar is where that replica's own high \
                     watermark is, a red bar its log end.") }
             </p>
             <p class="logtable-window">

@@ -137,7 +137,9 @@ fn retention_choices(in_force: Option<u64>) -> Vec<(String, Option<u64>)> {
         choices.insert(
             1,
             (
-                in_force.map_or_else(String::new, |v| v.to_string()),
+                in_force.map_or_else(String::new, |v| {
+                    format!("{v} ({} s, this lesson's)", v as f64 / 1000.0)
+                }),
                 in_force,
             ),
         );
@@ -153,7 +155,10 @@ mod tests {
     #[test]
     fn the_retention_in_force_is_always_a_choice() {
         let choices = retention_choices(Some(4_000));
-        assert_eq!(choices[1], ("4000".to_string(), Some(4_000)));
+        assert_eq!(
+            choices[1],
+            ("4000 (4 s, this lesson's)".to_string(), Some(4_000))
+        );
         assert_eq!(retention_choices(Some(5_000)).len(), 4);
         assert_eq!(retention_choices(None).len(), 4);
     }
