@@ -118,6 +118,15 @@ fn basics() -> Vec<Scenario> {
         run_until_ms: 8_000,
     });
 
+    // A third member joins, the first crashes, the second leaves: the same script for the
+    // eager and the cooperative lesson.
+    let group_story = || {
+        alloc::vec![
+            (4_000, Fault::MemberJoin(2)),
+            (10_000, Fault::MemberCrash(0)),
+            (20_000, Fault::MemberLeave(1)),
+        ]
+    };
     let mut group = base(Acks::All, 1, false, 24_000);
     group.partitions = 6;
     group.group_members = 2;
@@ -132,11 +141,7 @@ fn basics() -> Vec<Scenario> {
                  commit, so what it read after that commit is read again (at-least-once). \
                  Member 1 leaves cleanly at 20 s: the rebalance starts at once.",
         config: group,
-        faults: alloc::vec![
-            (4_000, Fault::MemberJoin(2)),
-            (10_000, Fault::MemberCrash(0)),
-            (20_000, Fault::MemberLeave(1)),
-        ],
+        faults: group_story(),
         run_until_ms: 26_000,
     });
 
@@ -156,11 +161,7 @@ fn basics() -> Vec<Scenario> {
                  stops all six (briefly here: both old members heard of it at the same \
                  heartbeat). When a member crashes or leaves, only its own partitions move.",
         config: cooperative,
-        faults: alloc::vec![
-            (4_000, Fault::MemberJoin(2)),
-            (10_000, Fault::MemberCrash(0)),
-            (20_000, Fault::MemberLeave(1)),
-        ],
+        faults: group_story(),
         run_until_ms: 26_000,
     });
 

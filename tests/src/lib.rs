@@ -116,25 +116,16 @@ pub struct Runnel {
 impl Runnel {
     /// Starts a broker with a new data directory and `settings` (`key=value`, Kafka names).
     pub fn start(name: &str, settings: &[&str]) -> Self {
-        let mut runnel = Self {
-            child: None,
-            port: free_port(),
-            admin_port: free_port(),
-            data_dir: temp_dir(name),
-            host: std::net::Ipv4Addr::LOCALHOST,
-            netns: None,
-            open_file_limit: None,
-            settings: settings.iter().map(|s| s.to_string()).collect(),
-            log: Arc::new(Mutex::new(String::new())),
-            tee: Arc::new(Mutex::new(None)),
-        };
-        runnel.spawn();
-        runnel
+        Self::start_limited(name, settings, None)
     }
 
     /// Starts a broker like [`Runnel::start`] whose process may hold at most `limit` open files
     /// (`prlimit --nofile`, soft and hard: it cannot raise it).
     pub fn start_with_open_file_limit(name: &str, settings: &[&str], limit: u64) -> Self {
+        Self::start_limited(name, settings, Some(limit))
+    }
+
+    fn start_limited(name: &str, settings: &[&str], open_file_limit: Option<u64>) -> Self {
         let mut runnel = Self {
             child: None,
             port: free_port(),
@@ -142,7 +133,7 @@ impl Runnel {
             data_dir: temp_dir(name),
             host: std::net::Ipv4Addr::LOCALHOST,
             netns: None,
-            open_file_limit: Some(limit),
+            open_file_limit,
             settings: settings.iter().map(|s| s.to_string()).collect(),
             log: Arc::new(Mutex::new(String::new())),
             tee: Arc::new(Mutex::new(None)),
