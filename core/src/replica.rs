@@ -409,24 +409,22 @@ impl<S: SegmentStore> Replica<S> {
         // leader-epoch checkpoint, producer snapshots and transaction indexes): reading the
         // whole log made a restart read every byte of every partition.
         let mut epoch_starts = Vec::new();
-        let (mut producers, mut txns) = (ProducerStateTable::new(), TxnIndex::new());
         // `Log::open` validated every header already: a failure here (a store error) keeps
         // what was scanned, as a read error ended the old whole-log read.
         let _ = replica.log.scan_batches(|h, control_bytes| {
             if h.partition_leader_epoch >= 0 {
                 epoch_starts.push((h.partition_leader_epoch, h.base_offset));
             }
-            producers.record(h, h.base_offset);
+            replica.producers.record(h, h.base_offset);
             // Markers are never compressed (`Log::append` keeps them as written).
             let control = control_bytes
                 .and_then(|b| batch::batches(b).flatten().next())
                 .and_then(|b| crate::txn::control_type(&b, &batch::NoCodec));
-            txns.record_header(h, control);
+            replica.txns.record_header(h, control);
         });
         for (epoch, start) in epoch_starts {
             replica.record_epoch_start(epoch, start);
         }
-        (replica.producers, replica.txns) = (producers, txns);
         replica.leader_epoch = replica.epoch_starts.last().map_or(-1, |(e, _)| *e);
         replica
     }

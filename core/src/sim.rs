@@ -1423,14 +1423,15 @@ impl Sim {
         // Below this offset the leader's cleaner removed records on purpose (retention,
         // compaction): an acknowledged record missing there is cleaned, not lost.
         let mut cleaned_below = alloc::vec![0; self.config.partitions as usize];
-        // Partitions no live leader serves now: offline, or led by a broker that is down and
-        // not replaced yet (the controller notices after the broker's session times out).
-        let offline: Vec<bool> = (0..self.config.partitions)
+        // Each partition's leader if it is up. None: no live leader serves the partition now
+        // (offline, or led by a broker that is down and not replaced yet: the controller
+        // notices after the broker's session times out).
+        let live_leaders: Vec<Option<BrokerId>> = (0..self.config.partitions)
             .map(|p| {
                 self.controller
                     .partition(p)
                     .and_then(|s| s.leader)
-                    .is_none_or(|l| !self.brokers[l as usize].alive)
+                    .filter(|l| self.brokers[*l as usize].alive)
             })
             .collect();
         let mut unavailable = 0;
@@ -1477,7 +1478,7 @@ impl Sim {
                 let misplaced = idempotent && log.at.get(&offset).is_some_and(|other| *other != id);
                 let uncommitted = !log.ids.contains(&id) || misplaced;
                 // Committed on a leader that is down: nobody can read it now.
-                if !uncommitted && offline[p as usize] {
+                if !uncommitted && live_leaders[p as usize].is_none() {
                     unavailable += 1;
                 }
                 uncommitted
@@ -1494,12 +1495,7 @@ impl Sim {
             if held.contains_key(p) {
                 continue;
             }
-            let live_leader = self
-                .controller
-                .partition(*p)
-                .and_then(|s| s.leader)
-                .filter(|l| self.brokers[*l as usize].alive);
-            let records = match live_leader {
+            let records = match live_leaders[*p as usize] {
                 Some(l) => self.brokers[l as usize]
                     .replicas
                     .get(p)
@@ -1525,7 +1521,7 @@ impl Sim {
         }
         let (mut lost_ids, mut at_risk) = (Vec::new(), 0);
         for (id, p, offset) in uncommitted {
-            let offline = offline[p as usize];
+            let offline = live_leaders[p as usize].is_none();
             let records = held.get(&p);
             let still_held = records.is_some_and(|r| {
                 if idempotent {
@@ -2455,7 +2451,7 @@ impl Sim {
                     protocol_type: String::from("consumer"),
                     protocols: alloc::vec![(
                         String::from(self.config.assignor.protocol_name()),
-                        owned.into_iter().flat_map(u32::to_be_bytes).collect(),
+                        partition_bytes(&owned),
                     )],
                 };
                 let outputs = self.brokers[b as usize]
@@ -3703,9 +3699,7 @@ impl Sim {
                     members
                         .into_iter()
                         .zip(assigned)
-                        .map(|((id, _), p)| {
-                            (id, p.into_iter().flat_map(u32::to_be_bytes).collect())
-                        })
+                        .map(|((id, _), p)| (id, partition_bytes(&p)))
                         .collect()
                 } else {
                     Vec::new()
@@ -4110,6 +4104,12 @@ impl Sim {
             .map(|(i, m)| (i as u32, m.generation, m.owned.clone()))
             .collect()
     }
+}
+
+/// Partition ids packed as big-endian `u32`s: the simulated members' subscription metadata
+/// and assignments ([`partition_ids`] reads them back).
+fn partition_bytes(ids: &[PartitionId]) -> Vec<u8> {
+    ids.iter().copied().flat_map(u32::to_be_bytes).collect()
 }
 
 /// Partition ids packed as big-endian `u32`s (the simulated members' subscription metadata

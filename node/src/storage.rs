@@ -147,36 +147,32 @@ impl OpenFiles {
     }
 }
 
-/// The soft limit on open files (`RLIMIT_NOFILE`); 1,024 if it cannot be read.
-fn open_file_limit() -> u64 {
+/// The process's `RLIMIT_NOFILE` (soft and hard), if it can be read.
+fn nofile_limit() -> Option<libc::rlimit> {
     let mut limit = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
     };
     // SAFETY: getrlimit writes one rlimit through a valid pointer.
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
-        return 1_024;
-    }
-    limit.rlim_cur
+    (unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } == 0).then_some(limit)
+}
+
+/// The soft limit on open files (`RLIMIT_NOFILE`); 1,024 if it cannot be read.
+fn open_file_limit() -> u64 {
+    nofile_limit().map_or(1_024, |l| l.rlim_cur)
 }
 
 /// Raises the soft open-file limit to the hard one, as servers that hold many files do (the
 /// soft default is often 1,024); returns the limit in force after.
 pub fn raise_open_file_limit() -> u64 {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit and setrlimit read and write one rlimit through valid pointers.
-    unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max
-        {
-            let raised = libc::rlimit {
-                rlim_cur: limit.rlim_max,
-                rlim_max: limit.rlim_max,
-            };
-            libc::setrlimit(libc::RLIMIT_NOFILE, &raised);
-        }
+    if let Some(limit) = nofile_limit().filter(|l| l.rlim_cur < l.rlim_max) {
+        let raised = libc::rlimit {
+            rlim_cur: limit.rlim_max,
+            rlim_max: limit.rlim_max,
+        };
+        // SAFETY: setrlimit reads one rlimit through a valid pointer. A refusal leaves the
+        // soft limit as it was, which the caller reads back.
+        unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) };
     }
     open_file_limit()
 }
