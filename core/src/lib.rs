@@ -25,6 +25,8 @@
 //!   metadata (`apply_metadata`, the rule the node and the simulator share), leader (ISR, HW,
 //!   acks, `min.insync.replicas`, idempotent producers' sequences) and follower (fetch,
 //!   truncation by leader epoch, KIP-101).
+//! - [`snapshot`]: a replica's leader epochs, producers and transactions at an offset, so a
+//!   restart reads only the batches after it (Kafka's producer snapshots and checkpoints).
 //! - [`broker`]: one partition as a node hosts it, around its replica: the role from the
 //!   metadata, the ISR proposal's life, when appends are fsynced, what a follower asks next;
 //!   one `Ready` value per input, the contract the node and the simulator both drive.
@@ -73,6 +75,7 @@ pub mod sasl;
 pub mod scenario;
 pub mod scram;
 pub mod sim;
+pub mod snapshot;
 pub mod sweep;
 pub mod topic_config;
 pub mod topic_name;

@@ -107,6 +107,25 @@ pub trait SegmentStore {
         offset_index: &[u8],
         time_index: &[u8],
     ) -> Result<(), Self::Error>;
+
+    /// Offsets of the replica-state snapshots present ([`crate::snapshot`]), ascending. A
+    /// store that keeps none (the default) makes every restart read the whole log's headers.
+    fn snapshots(&self) -> Result<Vec<i64>, Self::Error> {
+        Ok(Vec::new())
+    }
+    /// Appends the snapshot at `offset` to `out`.
+    fn read_snapshot(&self, _offset: i64, _out: &mut Vec<u8>) -> Result<(), Self::Error> {
+        Ok(())
+    }
+    /// Stores a snapshot at `offset` (replacing one already there). A persistent store makes
+    /// it durable before it returns, and never leaves a partly written one under its name.
+    fn write_snapshot(&mut self, _offset: i64, _bytes: &[u8]) -> Result<(), Self::Error> {
+        Ok(())
+    }
+    /// Removes the snapshot at `offset`.
+    fn delete_snapshot(&mut self, _offset: i64) -> Result<(), Self::Error> {
+        Ok(())
+    }
 }
 
 /// Why the in-memory store refused an operation.
@@ -125,6 +144,7 @@ pub enum MemoryStoreError {
 #[derive(Clone, Debug, Default)]
 pub struct MemorySegmentStore {
     segments: BTreeMap<i64, [Vec<u8>; 3]>,
+    snapshots: BTreeMap<i64, Vec<u8>>,
 }
 
 impl MemorySegmentStore {
@@ -162,6 +182,27 @@ impl MemorySegmentStore {
 
 impl SegmentStore for MemorySegmentStore {
     type Error = MemoryStoreError;
+
+    fn snapshots(&self) -> Result<Vec<i64>, Self::Error> {
+        Ok(self.snapshots.keys().copied().collect())
+    }
+
+    fn read_snapshot(&self, offset: i64, out: &mut Vec<u8>) -> Result<(), Self::Error> {
+        if let Some(bytes) = self.snapshots.get(&offset) {
+            out.extend_from_slice(bytes);
+        }
+        Ok(())
+    }
+
+    fn write_snapshot(&mut self, offset: i64, bytes: &[u8]) -> Result<(), Self::Error> {
+        self.snapshots.insert(offset, bytes.to_vec());
+        Ok(())
+    }
+
+    fn delete_snapshot(&mut self, offset: i64) -> Result<(), Self::Error> {
+        self.snapshots.remove(&offset);
+        Ok(())
+    }
 
     fn segments(&self) -> Result<Vec<i64>, Self::Error> {
         Ok(self.segments.keys().copied().collect())
@@ -663,7 +704,29 @@ impl<S: SegmentStore> Log<S> {
     /// batch headers only. The newest segment is read in full and every batch's CRC checked;
     /// the log is cut at the first invalid byte (a torn write), and its indexes rebuilt.
     /// Returns the log and how many bytes were cut.
-    pub fn open(mut store: S, config: LogConfig, now_ms: u64) -> LogResult<(Self, u64), S> {
+    pub fn open(store: S, config: LogConfig, now_ms: u64) -> LogResult<(Self, u64), S> {
+        Self::open_with(store, config, now_ms, false)
+    }
+
+    /// [`Log::open`] after a clean shutdown (Kafka's `.kafka_cleanshutdown` marker: every
+    /// segment was synced and nothing written after): the newest segment is trusted like the
+    /// others — its index is read, and only the batches after the last index entry, whose
+    /// CRCs are checked — instead of reading it whole. If that tail does not check out, the
+    /// newest segment is recovered as [`Log::open`] does. Returns the log and the bytes cut.
+    pub fn open_after_clean_shutdown(
+        store: S,
+        config: LogConfig,
+        now_ms: u64,
+    ) -> LogResult<(Self, u64), S> {
+        Self::open_with(store, config, now_ms, true)
+    }
+
+    fn open_with(
+        mut store: S,
+        config: LogConfig,
+        now_ms: u64,
+        clean_shutdown: bool,
+    ) -> LogResult<(Self, u64), S> {
         let bases = store.segments().map_err(LogError::Store)?;
         if bases.is_empty() {
             return Self::new(store, config, now_ms).map(|log| (log, 0));
@@ -672,7 +735,21 @@ impl<S: SegmentStore> Log<S> {
         let mut truncated = 0;
         for (i, &base) in bases.iter().enumerate() {
             let newest = i + 1 == bases.len();
-            let (segment, cut) = recover_segment(&mut store, base, newest, &config, now_ms)?;
+            let (segment, cut) = if !newest {
+                (trusted_segment(&store, base, false, now_ms)?, 0)
+            } else if let Some(segment) = clean_shutdown
+                .then(|| trusted_segment(&store, base, true, now_ms))
+                .transpose()
+                .or_else(|e| match e {
+                    LogError::Store(e) => Err(LogError::Store(e)),
+                    // A tail that does not check out: recover the segment in full.
+                    _ => Ok(None),
+                })?
+            {
+                (segment, 0)
+            } else {
+                recover_segment(&mut store, base, &config, now_ms)?
+            };
             truncated += cut;
             segments.push(segment);
         }
@@ -1387,26 +1464,30 @@ impl<S: SegmentStore> Log<S> {
             .saturating_sub(1)
     }
 
-    /// Visits every batch at or after the log start, in order, as its header and, for a
-    /// control batch (whose body says commit or abort), its whole bytes: what a restarted
-    /// replica rebuilds its leader epochs, producer state and transactions from. It reads one
-    /// header per data batch (61 bytes) instead of the whole log.
+    /// Visits every batch that ends after `from` (and after the log start), in order, as its
+    /// header and, for a control batch (whose body says commit or abort), its whole bytes:
+    /// what a restarted replica rebuilds its leader epochs, producer state and transactions
+    /// from — the whole log, or what follows a snapshot ([`crate::snapshot`]). It reads one
+    /// header per data batch (61 bytes) instead of the whole log, and starts at the offset
+    /// index's entry for `from`.
     ///
     /// # Errors
     /// A store failure, or [`LogError::Corrupt`] where a header does not decode.
     pub fn scan_batches(
         &self,
+        from: i64,
         mut visit: impl FnMut(&BatchHeader, Option<&[u8]>),
     ) -> LogResult<(), S> {
+        let from = from.max(self.log_start_offset);
         let mut control = Vec::new();
         for segment in &self.segments {
-            if segment.next_offset <= self.log_start_offset {
+            if segment.next_offset <= from {
                 continue;
             }
-            let mut position = 0;
+            let mut position = segment.position_for(from);
             while position < segment.size_bytes {
                 let header = self.header_at(segment, position)?;
-                if header.next_offset() > self.log_start_offset {
+                if header.next_offset() > from {
                     let bytes = if header.is_control() {
                         control.clear();
                         self.store
@@ -1471,81 +1552,120 @@ impl<S: SegmentStore> Log<S> {
     }
 }
 
-/// Rebuilds one segment's metadata from the store (see [`Log::open`]); returns it and the
-/// bytes cut from its end.
+/// Rebuilds a synced segment's metadata from the store (see [`Log::open`]), trusting its
+/// index: from the last index entry on, only batch headers are read — or, with
+/// `check_tail`, the batches whole, every CRC checked, and the last must end at the file's end.
+fn trusted_segment<S: SegmentStore>(
+    store: &S,
+    base: i64,
+    check_tail: bool,
+    now_ms: u64,
+) -> LogResult<Segment, S> {
+    let size = store.len(base, SegmentFile::Log).map_err(LogError::Store)?;
+    let mut segment = Segment::empty(base, now_ms);
+    let mut position = 0;
+    let index_len = store
+        .len(base, SegmentFile::OffsetIndex)
+        .map_err(LogError::Store)?;
+    let mut index = Vec::new();
+    store
+        .read(
+            base,
+            SegmentFile::OffsetIndex,
+            0,
+            index_len as usize,
+            &mut index,
+        )
+        .map_err(LogError::Store)?;
+    let mut time = Vec::new();
+    let time_len = store
+        .len(base, SegmentFile::TimeIndex)
+        .map_err(LogError::Store)?;
+    store
+        .read(
+            base,
+            SegmentFile::TimeIndex,
+            0,
+            time_len as usize,
+            &mut time,
+        )
+        .map_err(LogError::Store)?;
+    segment.offset_index = decode_offset_index(base, &index);
+    segment.time_index = decode_time_index(base, &time);
+    segment.max_timestamp = segment.time_index.last().map_or(-1, |t| t.timestamp);
+    if let Some(last) = segment.offset_index.last() {
+        position = last.position.min(size);
+    }
+    // The next index entry falls where it would have without the restart.
+    segment.bytes_since_index = size - position;
+    if check_tail {
+        let corrupt = || LogError::Corrupt {
+            base_offset: base,
+            position,
+        };
+        let mut tail = Vec::new();
+        store
+            .read(
+                base,
+                SegmentFile::Log,
+                position,
+                (size - position) as usize,
+                &mut tail,
+            )
+            .map_err(LogError::Store)?;
+        let mut valid = 0;
+        for batch in batch::batches(&tail) {
+            let batch = batch.map_err(|_| corrupt())?;
+            segment.next_offset = batch.header().next_offset();
+            segment.max_timestamp = segment.max_timestamp.max(batch.header().max_timestamp);
+            valid += batch.as_bytes().len();
+        }
+        if valid != tail.len() || (size > 0 && segment.offset_index.is_empty()) {
+            return Err(corrupt());
+        }
+        segment.size_bytes = size;
+        return Ok(segment);
+    }
+    let mut header_buf = Vec::with_capacity(HEADER_LEN);
+    while position < size {
+        header_buf.clear();
+        store
+            .read(
+                base,
+                SegmentFile::Log,
+                position,
+                HEADER_LEN,
+                &mut header_buf,
+            )
+            .map_err(LogError::Store)?;
+        let header = BatchHeader::decode(&header_buf).map_err(|_| LogError::Corrupt {
+            base_offset: base,
+            position,
+        })?;
+        if header.size() < HEADER_LEN {
+            return Err(LogError::Corrupt {
+                base_offset: base,
+                position,
+            });
+        }
+        segment.next_offset = header.next_offset();
+        segment.max_timestamp = segment.max_timestamp.max(header.max_timestamp);
+        position += header.size() as u64;
+    }
+    segment.size_bytes = size;
+    Ok(segment)
+}
+
+/// Recovers the newest segment after a crash (see [`Log::open`]); returns it and the bytes
+/// cut from its end.
 fn recover_segment<S: SegmentStore>(
     store: &mut S,
     base: i64,
-    newest: bool,
     config: &LogConfig,
     now_ms: u64,
 ) -> LogResult<(Segment, u64), S> {
     let size = store.len(base, SegmentFile::Log).map_err(LogError::Store)?;
     let mut segment = Segment::empty(base, now_ms);
-    let mut position = 0;
-    if !newest {
-        // Trust the index: start from its last entry and read only headers from there.
-        let index_len = store
-            .len(base, SegmentFile::OffsetIndex)
-            .map_err(LogError::Store)?;
-        let mut index = Vec::new();
-        store
-            .read(
-                base,
-                SegmentFile::OffsetIndex,
-                0,
-                index_len as usize,
-                &mut index,
-            )
-            .map_err(LogError::Store)?;
-        let mut time = Vec::new();
-        let time_len = store
-            .len(base, SegmentFile::TimeIndex)
-            .map_err(LogError::Store)?;
-        store
-            .read(
-                base,
-                SegmentFile::TimeIndex,
-                0,
-                time_len as usize,
-                &mut time,
-            )
-            .map_err(LogError::Store)?;
-        segment.offset_index = decode_offset_index(base, &index);
-        segment.time_index = decode_time_index(base, &time);
-        segment.max_timestamp = segment.time_index.last().map_or(-1, |t| t.timestamp);
-        if let Some(last) = segment.offset_index.last() {
-            position = last.position.min(size);
-        }
-        let mut header_buf = Vec::with_capacity(HEADER_LEN);
-        while position < size {
-            header_buf.clear();
-            store
-                .read(
-                    base,
-                    SegmentFile::Log,
-                    position,
-                    HEADER_LEN,
-                    &mut header_buf,
-                )
-                .map_err(LogError::Store)?;
-            let header = BatchHeader::decode(&header_buf).map_err(|_| LogError::Corrupt {
-                base_offset: base,
-                position,
-            })?;
-            if header.size() < HEADER_LEN {
-                return Err(LogError::Corrupt {
-                    base_offset: base,
-                    position,
-                });
-            }
-            segment.next_offset = header.next_offset();
-            segment.max_timestamp = segment.max_timestamp.max(header.max_timestamp);
-            position += header.size() as u64;
-        }
-        segment.size_bytes = size;
-        return Ok((segment, 0));
-    }
     // The newest segment: validate every batch, cut the log at the first bad one (Kafka's
     // `LogSegment.recover`: `truncateTo(validBytes)`), rebuild the indexes. Only what changed
     // is written: the log is truncated, not rewritten, and an index file only when it differs

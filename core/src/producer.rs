@@ -11,6 +11,7 @@
 //! (a client has at most five requests in flight per connection with idempotence on).
 
 use alloc::collections::{BTreeMap, VecDeque};
+use alloc::vec::Vec;
 
 use crate::batch::BatchHeader;
 use crate::error_code;
@@ -71,7 +72,7 @@ struct Written {
     max_timestamp: i64,
 }
 
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq)]
 struct ProducerEntry {
     epoch: i16,
     batches: VecDeque<Written>,
@@ -95,7 +96,7 @@ pub struct ActiveProducer {
 }
 
 /// The sequence state of every idempotent producer writing to one partition.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct ProducerStateTable {
     producers: BTreeMap<i64, ProducerEntry>,
 }
@@ -189,6 +190,60 @@ impl ProducerStateTable {
             .iter()
             .find(|w| w.first_sequence == header.base_sequence && w.last_sequence == last_sequence)
             .map(|w| w.max_timestamp)
+    }
+
+    /// Appends the table to a replica-state snapshot ([`crate::snapshot`]): a count, then
+    /// per producer its id, epoch, last timestamp, marker offset (-1: none) and remembered
+    /// batches (count, then first and last sequence, base offset, max timestamp each).
+    pub(crate) fn encode(&self, out: &mut Vec<u8>) {
+        use crate::snapshot::{put_i32, put_i64, put_u32};
+        put_u32(out, self.producers.len() as u32);
+        for (&id, entry) in &self.producers {
+            put_i64(out, id);
+            out.extend_from_slice(&entry.epoch.to_be_bytes());
+            put_i64(out, entry.last_timestamp_ms);
+            put_i64(out, entry.marker_offset.unwrap_or(-1));
+            out.push(entry.batches.len() as u8);
+            for w in &entry.batches {
+                put_i32(out, w.first_sequence);
+                put_i32(out, w.last_sequence);
+                put_i64(out, w.base_offset);
+                put_i64(out, w.max_timestamp);
+            }
+        }
+    }
+
+    /// Reads what [`ProducerStateTable::encode`] wrote; `None` if it does not decode.
+    pub(crate) fn decode(r: &mut crate::snapshot::Reader<'_>) -> Option<Self> {
+        let count = r.count(27)?;
+        let mut producers = BTreeMap::new();
+        for _ in 0..count {
+            let id = r.i64()?;
+            let epoch = r.i16()?;
+            let last_timestamp_ms = r.i64()?;
+            let marker_offset = Some(r.i64()?).filter(|m| *m >= 0);
+            let remembered = usize::from(r.u8()?);
+            if remembered > BATCHES_REMEMBERED {
+                return None;
+            }
+            let mut batches = VecDeque::with_capacity(remembered);
+            for _ in 0..remembered {
+                batches.push_back(Written {
+                    first_sequence: r.i32()?,
+                    last_sequence: r.i32()?,
+                    base_offset: r.i64()?,
+                    max_timestamp: r.i64()?,
+                });
+            }
+            let entry = ProducerEntry {
+                epoch,
+                batches,
+                last_timestamp_ms,
+                marker_offset,
+            };
+            producers.insert(id, entry);
+        }
+        Some(Self { producers })
     }
 
     /// Records that the batch with `header` was appended at `base_offset`.

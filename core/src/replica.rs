@@ -32,6 +32,7 @@ use crate::error_code;
 use crate::log::{Log, LogConfig, LogError, MemorySegmentStore, RecordsRefused, SegmentStore};
 use crate::producer::{ProducerError, ProducerStateTable, SequenceCheck};
 use crate::retention::RetentionReport;
+use crate::snapshot::ReplicaState;
 use crate::txn::{AbortedTxn, ControlType, TxnIndex};
 
 /// A broker id.
@@ -360,6 +361,31 @@ impl CleanPass {
     };
 }
 
+/// The newest usable snapshot of `log`'s store: at or below its end and at or above its start,
+/// and one that decodes. Snapshots past the end (a truncation cut them) are deleted first.
+fn restore_snapshot<S: SegmentStore>(log: &mut Log<S>) -> Option<ReplicaState> {
+    delete_snapshots_after(log, log.log_end_offset());
+    let offsets = log.store().snapshots().ok()?;
+    let offset = *offsets.last()?;
+    if offset < log.log_start_offset() {
+        return None;
+    }
+    let mut bytes = Vec::new();
+    log.store().read_snapshot(offset, &mut bytes).ok()?;
+    ReplicaState::decode(&bytes).filter(|state| state.offset == offset)
+}
+
+/// Deletes the snapshots of `log`'s store taken past `offset` (they hold batches the log no
+/// longer has). A store error leaves them: restore skips any past the log end anyway.
+fn delete_snapshots_after<S: SegmentStore>(log: &mut Log<S>, offset: i64) {
+    let Ok(offsets) = log.store().snapshots() else {
+        return;
+    };
+    for stale in offsets.into_iter().filter(|o| *o > offset) {
+        let _ = log.store_mut().delete_snapshot(stale);
+    }
+}
+
 impl Replica<MemorySegmentStore> {
     /// An empty, offline replica on `broker` with Kafka's default topic settings.
     pub fn new(broker: BrokerId, config: ReplicaConfig) -> Self {
@@ -385,11 +411,14 @@ impl Replica<MemorySegmentStore> {
 }
 
 impl<S: SegmentStore> Replica<S> {
-    /// An offline replica over an existing log (a node's recovered partition). The leader
-    /// epochs are read back from the batches' headers, as Kafka's leader-epoch checkpoint
-    /// would give them, and the idempotent producers' state from their producer fields; the
-    /// high watermark starts at the log start until a leader says more.
-    pub fn with_log(broker: BrokerId, config: ReplicaConfig, log: Log<S>) -> Self {
+    /// An offline replica over an existing log (a node's recovered partition). Its leader
+    /// epochs, idempotent producers and transactions come from the newest snapshot at or
+    /// below the log end ([`crate::snapshot`], Kafka's checkpoint and producer snapshot),
+    /// and from the headers of the batches after it (all of them, without a usable
+    /// snapshot); snapshots past the log end (cut by a truncation) are deleted. The high
+    /// watermark starts at the log start until a leader says more.
+    pub fn with_log(broker: BrokerId, config: ReplicaConfig, mut log: Log<S>) -> Self {
+        let restored = restore_snapshot(&mut log);
         let mut replica = Self {
             broker,
             config,
@@ -405,13 +434,21 @@ impl<S: SegmentStore> Replica<S> {
             txns: TxnIndex::new(),
             applied: None,
         };
-        // Headers only, and a marker's body (Kafka rebuilds the same state from its
-        // leader-epoch checkpoint, producer snapshots and transaction indexes): reading the
-        // whole log made a restart read every byte of every partition.
+        let from = match restored {
+            Some(state) => {
+                replica.epoch_starts = state.epoch_starts;
+                replica.producers = state.producers;
+                replica.txns = state.txns;
+                state.offset
+            }
+            None => replica.log.log_start_offset(),
+        };
+        // Headers only, and a marker's body, after the snapshot: reading the whole log made a
+        // restart read every byte of every partition.
         let mut epoch_starts = Vec::new();
         // `Log::open` validated every header already: a failure here (a store error) keeps
         // what was scanned, as a read error ended the old whole-log read.
-        let _ = replica.log.scan_batches(|h, control_bytes| {
+        let _ = replica.log.scan_batches(from, |h, control_bytes| {
             if h.partition_leader_epoch >= 0 {
                 epoch_starts.push((h.partition_leader_epoch, h.base_offset));
             }
@@ -852,6 +889,7 @@ impl<S: SegmentStore> Replica<S> {
             let next_offset = base_offset + i64::from(header.last_offset_delta) + 1;
             return self.await_committed(now_ms, request, base_offset, next_offset, timeout_ms);
         }
+        let active_before = self.active_segment_base();
         let info = self
             .log
             .append(records, self.leader_epoch, codec, now_ms)
@@ -861,6 +899,7 @@ impl<S: SegmentStore> Replica<S> {
         if header.is_transactional() && header.producer_id >= 0 {
             self.txns.begin(header.producer_id, info.base_offset);
         }
+        self.snapshot_if_rolled(active_before);
         self.advance_high_watermark();
         self.await_appended(now_ms, request, &info, acks, timeout_ms)
     }
@@ -917,6 +956,7 @@ impl<S: SegmentStore> Replica<S> {
             codec,
         )
         .map_err(|e| ReplicaError::AppendRefused(e.kafka_error_code()))?;
+        let active_before = self.active_segment_base();
         let info = self
             .log
             .append(&mut marker, self.leader_epoch, codec, now_ms)
@@ -924,6 +964,7 @@ impl<S: SegmentStore> Replica<S> {
         self.producers
             .record_marker(producer_id, producer_epoch, info.base_offset);
         self.txns.end(producer_id, info.base_offset, control);
+        self.snapshot_if_rolled(active_before);
         self.advance_high_watermark();
         self.await_appended(now_ms, request, &info, Acks::All, timeout_ms)
     }
@@ -1285,11 +1326,55 @@ impl<S: SegmentStore> Replica<S> {
         }
     }
 
+    /// The state a restart would otherwise rebuild from the log's headers, at the log end.
+    pub fn state(&self) -> ReplicaState {
+        ReplicaState {
+            offset: self.log_end_offset(),
+            epoch_starts: self.epoch_starts.clone(),
+            producers: self.producers.clone(),
+            txns: self.txns.clone(),
+        }
+    }
+
+    /// Stores a snapshot of [`Replica::state`] at the log end, keeping the one before it (a
+    /// truncation below the newest can still use it) and deleting older ones (Kafka takes
+    /// one at every segment roll and at a clean shutdown, `ProducerStateManager.takeSnapshot`).
+    ///
+    /// # Errors
+    /// The store's, when it cannot write the snapshot: nothing is lost but restart time.
+    pub fn take_snapshot(&mut self) -> Result<(), LogError<S::Error>> {
+        let state = self.state();
+        let store = self.log.store_mut();
+        store
+            .write_snapshot(state.offset, &state.encode())
+            .map_err(LogError::Store)?;
+        let offsets = store.snapshots().map_err(LogError::Store)?;
+        let keep_from = offsets.len().saturating_sub(2);
+        for &old in &offsets[..keep_from] {
+            store.delete_snapshot(old).map_err(LogError::Store)?;
+        }
+        Ok(())
+    }
+
+    /// The active segment's base offset (compared around an append to see a roll).
+    fn active_segment_base(&self) -> i64 {
+        self.log.segments().last().map_or(0, |s| s.base_offset)
+    }
+
+    /// After an append: takes a snapshot if the log rolled a new segment during it.
+    fn snapshot_if_rolled(&mut self, active_before: i64) {
+        if self.active_segment_base() != active_before {
+            // A failed snapshot costs only restart time: the write itself stands.
+            let _ = self.take_snapshot();
+        }
+    }
+
     /// After the log was cut at its new LEO: drops the epoch entries that start at or beyond
-    /// it, and the idempotent producers' batches that were cut.
+    /// it, the idempotent producers' batches and the snapshots that were cut.
     fn after_truncation(&mut self) {
         self.truncations += 1;
         let leo = self.log_end_offset();
+        delete_snapshots_after(&mut self.log, leo);
         self.producers.truncate_to(leo);
         self.txns.truncate_to(leo);
         while self.epoch_starts.len() > 1
@@ -1441,6 +1526,7 @@ impl<S: SegmentStore> Replica<S> {
                 })
                 .collect();
             let log_end_before = self.log_end_offset();
+            let active_before = self.active_segment_base();
             // A full disk refuses the whole copy and changes nothing (KAFKA_STORAGE_ERROR);
             // anything else the leader sent is not a log this follower can take.
             self.log
@@ -1456,6 +1542,7 @@ impl<S: SegmentStore> Replica<S> {
                 }
                 self.producers.record(h, h.base_offset);
             }
+            self.snapshot_if_rolled(active_before);
         }
         self.high_watermark = answer.high_watermark.min(self.log_end_offset());
         // Records the leader deleted (DeleteRecords, retention) go here too, or they would be
@@ -1806,6 +1893,128 @@ pub(crate) mod tests {
         let reopened = Replica::with_log(0, replica_config, log);
         assert_eq!(reopened.txns.first_unstable_offset(), None);
         assert!(reopened.producers.knows(7) && reopened.producers.knows(9));
+    }
+
+    /// Issue 19 (restart cost): a replica restarted over its log and a snapshot has the
+    /// leader epochs, producers and transactions it had (Kafka's producer snapshots and
+    /// `leader-epoch-checkpoint`), including an epoch it led without writing in it, which
+    /// the headers alone do not show; one restarted from the snapshot of an earlier segment
+    /// roll reads the batches after it and gets the same producers and transactions; a
+    /// truncation deletes the snapshots past the new end; a damaged snapshot is not used.
+    #[test]
+    fn a_restart_from_a_snapshot_has_the_state_reading_every_header_gives() {
+        let config = LogConfig {
+            segment_bytes: 400,
+            ..LogConfig::default()
+        };
+        let replica_config = ReplicaConfig {
+            min_insync_replicas: 1,
+            ..ReplicaConfig::default()
+        };
+        let mut replica = Replica::with_log_config(0, replica_config, config.clone());
+        let lead = |r: &mut Replica, epoch| {
+            let sole = PartitionState {
+                replicas: alloc::vec![0],
+                leader: Some(0),
+                leader_epoch: epoch,
+                isr: alloc::vec![0],
+                partition_epoch: epoch,
+            };
+            assert_eq!(r.apply_metadata(&sole, 0), RoleChange::Leader);
+        };
+        let produce = |r: &mut Replica, mut bytes: Vec<u8>| {
+            r.handle_produce(0, &mut bytes, Acks::Leader, 1, 1_000, &NoCodec)
+                .expect("written")
+        };
+        let transactional = |producer: i64, sequence: i32| {
+            let mut b = BatchBuilder::new(0)
+                .producer(producer, 0, sequence)
+                .transactional(true);
+            b.push(0, None, Some(b"t"), Vec::new());
+            b.build(&NoCodec).expect("a batch")
+        };
+        let marker = |r: &mut Replica, producer: i64, control| {
+            r.handle_marker(0, producer, 0, 0, control, 1, 1_000, &NoCodec)
+                .expect("written")
+        };
+        lead(&mut replica, 1);
+        for sequence in 0..8 {
+            produce(&mut replica, idempotent_batch(5, sequence));
+            produce(&mut replica, idempotent_batch(6, sequence));
+        }
+        produce(&mut replica, transactional(9, 0));
+        marker(&mut replica, 9, ControlType::Commit);
+        lead(&mut replica, 2);
+        produce(&mut replica, transactional(7, 0));
+        marker(&mut replica, 7, ControlType::Abort);
+        let rolled = replica.log.store().clone();
+        for sequence in 8..12 {
+            produce(&mut replica, idempotent_batch(5, sequence));
+        }
+        let open_from = replica.log_end_offset();
+        produce(&mut replica, transactional(8, 0));
+        lead(&mut replica, 3);
+        assert!(replica.log.segments().len() > 4, "small segments roll");
+        let taken = rolled.snapshots().expect("listed");
+        assert_eq!(
+            taken.len(),
+            2,
+            "the newest two snapshots are kept: {taken:?}"
+        );
+
+        let reopen = |store: MemorySegmentStore| {
+            let (log, _) = Log::open(store, config.clone(), 0).expect("reopened");
+            Replica::with_log(0, replica_config, log)
+        };
+        let mut bare = replica.log.store().clone();
+        for offset in bare.snapshots().expect("listed") {
+            bare.delete_snapshot(offset).expect("deleted");
+        }
+        let every_header = reopen(bare);
+        assert_eq!(every_header.producers, replica.producers);
+        assert_eq!(every_header.txns.first_unstable_offset(), Some(open_from));
+        assert_eq!(every_header.epoch_starts, replica.epoch_starts[..2]);
+
+        replica.take_snapshot().expect("taken");
+        let restarted = reopen(replica.log.store().clone());
+        assert_eq!(restarted.state(), replica.state());
+        assert_eq!(
+            restarted.leader_epoch, 3,
+            "epoch 3 has no batch: only the snapshot knows it"
+        );
+
+        let from_roll = reopen(replica.log.store().clone()).log.store().snapshots();
+        assert_eq!(
+            from_roll.expect("listed").last(),
+            Some(&replica.log_end_offset())
+        );
+        let mut older = replica.log.store().clone();
+        older
+            .delete_snapshot(replica.log_end_offset())
+            .expect("deleted");
+        let after_roll = reopen(older);
+        assert_eq!(after_roll.producers, replica.producers);
+        assert_eq!(after_roll.txns, every_header.txns);
+
+        let mut damaged = replica.log.store().clone();
+        let mut bytes = replica.state().encode();
+        let last = bytes.len() - 1;
+        bytes[last] ^= 1;
+        damaged
+            .write_snapshot(replica.log_end_offset(), &bytes)
+            .expect("written");
+        for offset in taken {
+            damaged.delete_snapshot(offset).expect("deleted");
+        }
+        let ignored = reopen(damaged);
+        assert_eq!(ignored.state(), every_header.state());
+
+        replica.crash(open_from, 0);
+        let left = replica.log.store().snapshots().expect("listed");
+        assert!(
+            left.iter().all(|o| *o <= open_from),
+            "snapshots past the cut are gone: {left:?}"
+        );
     }
 
     fn idempotent_batch(producer_id: i64, sequence: i32) -> Vec<u8> {

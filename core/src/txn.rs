@@ -127,6 +127,44 @@ impl TxnIndex {
         Self::default()
     }
 
+    /// Appends the index to a replica-state snapshot ([`crate::snapshot`]): the open
+    /// transactions (count, then producer id and first offset each), then the ended ones
+    /// (count, then producer id, first offset, marker offset and 1 if aborted).
+    pub(crate) fn encode(&self, out: &mut Vec<u8>) {
+        use crate::snapshot::{put_i64, put_u32};
+        put_u32(out, self.ongoing.len() as u32);
+        for (&producer_id, &first_offset) in &self.ongoing {
+            put_i64(out, producer_id);
+            put_i64(out, first_offset);
+        }
+        put_u32(out, self.completed.len() as u32);
+        for c in &self.completed {
+            put_i64(out, c.producer_id);
+            put_i64(out, c.first_offset);
+            put_i64(out, c.marker_offset);
+            out.push(u8::from(c.aborted));
+        }
+    }
+
+    /// Reads what [`TxnIndex::encode`] wrote; `None` if it does not decode.
+    pub(crate) fn decode(r: &mut crate::snapshot::Reader<'_>) -> Option<Self> {
+        let mut ongoing = BTreeMap::new();
+        for _ in 0..r.count(16)? {
+            ongoing.insert(r.i64()?, r.i64()?);
+        }
+        let count = r.count(25)?;
+        let mut completed = Vec::with_capacity(count);
+        for _ in 0..count {
+            completed.push(Completed {
+                producer_id: r.i64()?,
+                first_offset: r.i64()?,
+                marker_offset: r.i64()?,
+                aborted: r.u8()? != 0,
+            });
+        }
+        Some(Self { ongoing, completed })
+    }
+
     /// Follows one batch appended at its header's base offset (as leader or follower, or
     /// read back at open): a transactional batch opens its producer's transaction if none is
     /// open; a marker ends it.

@@ -656,6 +656,67 @@ fn reopening_recovers_and_cuts_a_torn_tail() {
     assert_eq!(append_n(&mut reopened, 1, 99), (leo - 2, leo - 2));
 }
 
+/// After a clean shutdown (Kafka's `.kafka_cleanshutdown`: everything synced, nothing written
+/// after) the newest segment is trusted like the older ones: its index is read and only the
+/// batches after the last index entry, whose CRCs are checked. A damaged byte before that
+/// entry is not read (a crash recovery would cut the log there); a torn tail is still found,
+/// and then the segment is recovered in full.
+#[test]
+fn after_a_clean_shutdown_only_the_newest_segments_tail_is_read() {
+    let config = LogConfig {
+        segment_bytes: 1 << 20,
+        index_interval_bytes: 100,
+        ..LogConfig::default()
+    };
+    let mut log = new_log(config.clone());
+    for i in 0..30 {
+        append_n(&mut log, 2, i);
+    }
+    assert_eq!(log.segments().len(), 1);
+    let records = read_all(&log);
+    let leo = log.log_end_offset();
+    let shape = |log: &Log<MemorySegmentStore>| {
+        let s = log.segments().last().unwrap();
+        (
+            s.base_offset,
+            s.size_bytes,
+            s.next_offset,
+            s.max_timestamp,
+            s.offset_index().to_vec(),
+            s.time_index().to_vec(),
+        )
+    };
+    let (clean, cut) = Log::open_after_clean_shutdown(log.store().clone(), config.clone(), 0)
+        .expect("a clean reopen");
+    assert_eq!(cut, 0);
+    assert_eq!(shape(&clean), shape(&log));
+    assert_eq!(read_all(&clean), records);
+
+    // One byte of the second batch's value changed: a crash recovery checks that batch's
+    // CRC and cuts the log before it; a clean open reads only the tail, past it.
+    let mut damaged: MemorySegmentStore = log.store().clone();
+    let first = batch(&[
+        (None, Some(b"v0".to_vec()), 0),
+        (None, Some(b"v1".to_vec()), 0),
+    ]);
+    assert!(clean.segments()[0].offset_index().last().unwrap().position > first.len() as u64);
+    damaged.file_mut(0, SegmentFile::Log).unwrap()[first.len() + 65] ^= 0xff;
+    let (recovered, cut) = Log::open(damaged.clone(), config.clone(), 0).unwrap();
+    assert!(cut > 0 && recovered.log_end_offset() == 2);
+    let (trusted, cut) = Log::open_after_clean_shutdown(damaged, config.clone(), 0).unwrap();
+    assert_eq!((cut, trusted.log_end_offset()), (0, leo));
+
+    // A torn tail after a "clean" stop (the marker outlived a write): recovered in full.
+    let mut torn: MemorySegmentStore = log.store().clone();
+    let file = torn.file_mut(0, SegmentFile::Log).unwrap();
+    let len = file.len();
+    file.truncate(len - 5);
+    let (reopened, cut) = Log::open_after_clean_shutdown(torn, config, 0).unwrap();
+    assert!(cut > 0);
+    assert_eq!(reopened.log_end_offset(), leo - 2);
+    assert_eq!(read_all(&reopened), records[..records.len() - 2]);
+}
+
 /// `message.timestamp.type=LogAppendTime` (Kafka's `LogValidator`, KIP-32): each appended batch
 /// carries the broker's clock as its max timestamp with the timestamp-type bit set, and every
 /// record reads back with that time; lookups by time use it.

@@ -352,6 +352,10 @@ pub struct Broker {
     /// [`STORAGE_QUIET_MS`] without a failure, not per request, nor at each flip of a disk
     /// where small writes still fit and larger ones do not.
     storage_failed_at_ms: AtomicU64,
+    /// The last process stopped cleanly (its marker was there at start): every partition
+    /// present then was synced with a snapshot at its end, so its newest segment is trusted
+    /// ([`Log::open_after_clean_shutdown`]).
+    clean_shutdown: bool,
     /// This broker, for the tasks it spawns (an ISR proposal's answer comes back later).
     me: OnceLock<std::sync::Weak<Broker>>,
     /// The node's runtime, for those tasks when the caller is a plain thread (a plugin
@@ -395,6 +399,7 @@ impl Broker {
         fs::create_dir_all(meta_dir(&config.data_dir))
             .map_err(|e| format!("cannot create {}: {e}", config.data_dir.display()))?;
         let group_config = group_config(&config);
+        let clean_shutdown = take_clean_shutdown_marker(&config.data_dir)?;
         let broker = Arc::new(Self {
             codec: NodeCodec,
             metrics: Metrics::default(),
@@ -436,6 +441,7 @@ impl Broker {
                 }
             },
             storage_failed_at_ms: AtomicU64::new(0),
+            clean_shutdown,
             me: OnceLock::new(),
             runtime: OnceLock::new(),
             config,
@@ -508,8 +514,12 @@ impl Broker {
     ) -> Result<Partition, String> {
         let dir = partition_dir(&self.config.data_dir, topic, index);
         let store = FileSegmentStore::open(&dir).map_err(|e| e.to_string())?;
-        let (mut log, cut) =
-            Log::open(store, config, now_ms()).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let opened = if self.clean_shutdown {
+            Log::open_after_clean_shutdown(store, config, now_ms())
+        } else {
+            Log::open(store, config, now_ms())
+        };
+        let (mut log, cut) = opened.map_err(|e| format!("{}: {e}", dir.display()))?;
         if cut > 0 {
             tracing::warn!(
                 "{}: truncated {cut} bytes of damaged or torn data at the log end; log end offset is now {}",
@@ -2467,13 +2477,22 @@ impl Broker {
         partition_dir(&self.config.data_dir, topic, index)
     }
 
-    /// Flushes every partition (shutdown).
+    /// Flushes every partition and takes a snapshot of its replica's state at its end
+    /// (shutdown); when every one succeeded, writes the clean-shutdown marker, so the next
+    /// start trusts the newest segments and reads no batch (Kafka's `LogManager.shutdown`).
     pub fn flush_all(&self) {
         let now = now_ms();
+        let mut clean = true;
         for topic in self.topics() {
             for partition in topic.partitions() {
                 let mut state = partition.lock();
-                if let Err(e) = flush(&mut state, now) {
+                let snapshot = state
+                    .host
+                    .replica_mut()
+                    .take_snapshot()
+                    .map_err(|e| ApiError::new(error_code::KAFKA_STORAGE_ERROR, e.to_string()));
+                if let Err(e) = snapshot.and_then(|()| flush(&mut state, now)) {
+                    clean = false;
                     tracing::error!(
                         "{}-{}: flush failed: {}",
                         topic.name,
@@ -2483,7 +2502,37 @@ impl Broker {
                 }
             }
         }
+        if clean && let Err(e) = write_clean_shutdown_marker(&self.config.data_dir) {
+            tracing::error!("{e}");
+        }
     }
+}
+
+/// Kafka's name for the file a log directory holds after a clean shutdown.
+const CLEAN_SHUTDOWN_MARKER: &str = ".kafka_cleanshutdown";
+
+/// Whether the last process stopped cleanly; the marker is removed (durably) at once, so a
+/// crash of this process is never taken for a clean stop.
+fn take_clean_shutdown_marker(data_dir: &Path) -> Result<bool, String> {
+    let path = data_dir.join(CLEAN_SHUTDOWN_MARKER);
+    match fs::remove_file(&path) {
+        Ok(()) => fs::File::open(data_dir)
+            .and_then(|d| d.sync_all())
+            .map(|()| true)
+            .map_err(|e| format!("cannot sync {}: {e}", data_dir.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(format!("cannot remove {}: {e}", path.display())),
+    }
+}
+
+/// Writes the clean-shutdown marker, durably, after every partition was flushed.
+fn write_clean_shutdown_marker(data_dir: &Path) -> Result<(), String> {
+    let path = data_dir.join(CLEAN_SHUTDOWN_MARKER);
+    fs::File::create(&path)
+        .and_then(|f| f.sync_all())
+        .and_then(|()| fs::File::open(data_dir))
+        .and_then(|d| d.sync_all())
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
 /// Syncs a partition's store and tells its host (the `advance` of core's contract).

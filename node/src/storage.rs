@@ -14,7 +14,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -289,6 +289,10 @@ impl FileSegmentStore {
         Ok(())
     }
 
+    fn snapshot_path(&self, offset: i64) -> PathBuf {
+        self.dir.join(format!("{offset:020}{SNAPSHOT_SUFFIX}"))
+    }
+
     fn sync_dir(&self) -> Result<(), StoreError> {
         File::open(&self.dir)
             .and_then(|d| d.sync_all())
@@ -416,7 +420,57 @@ impl SegmentStore for FileSegmentStore {
         self.segments.insert(base);
         Ok(())
     }
+
+    fn snapshots(&self) -> Result<Vec<i64>, StoreError> {
+        let mut offsets = Vec::new();
+        for entry in fs::read_dir(&self.dir).map_err(at(&self.dir))? {
+            let name = entry.map_err(at(&self.dir))?.file_name();
+            if let Some(stem) = name.to_string_lossy().strip_suffix(SNAPSHOT_SUFFIX)
+                && stem.len() == 20
+                && let Ok(offset) = stem.parse::<i64>()
+            {
+                offsets.push(offset);
+            }
+        }
+        offsets.sort_unstable();
+        Ok(offsets)
+    }
+
+    fn read_snapshot(&self, offset: i64, out: &mut Vec<u8>) -> Result<(), StoreError> {
+        let path = self.snapshot_path(offset);
+        File::open(&path)
+            .and_then(|mut f| f.read_to_end(out))
+            .map_err(at(&path))?;
+        Ok(())
+    }
+
+    /// Written beside its name, synced, then renamed over it, and the directory synced:
+    /// a crash leaves the old snapshot or the new one, never half of one.
+    fn write_snapshot(&mut self, offset: i64, bytes: &[u8]) -> Result<(), StoreError> {
+        let path = self.snapshot_path(offset);
+        let mut partial = path.clone().into_os_string();
+        partial.push(".tmp");
+        let partial = PathBuf::from(partial);
+        let mut f = File::create(&partial).map_err(at(&partial))?;
+        f.write_all(bytes).map_err(at(&partial))?;
+        f.sync_all().map_err(at(&partial))?;
+        fs::rename(&partial, &path).map_err(at(&path))?;
+        self.sync_dir()
+    }
+
+    fn delete_snapshot(&mut self, offset: i64) -> Result<(), StoreError> {
+        let path = self.snapshot_path(offset);
+        match fs::remove_file(&path) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(at(&path)(e)),
+            _ => Ok(()),
+        }
+    }
 }
+
+/// A replica-state snapshot's file name ends so, after its offset in 20 digits (Kafka's
+/// producer snapshots are named the same way; runnel's format is its own, see
+/// `runnel_core::snapshot`).
+const SNAPSHOT_SUFFIX: &str = ".snapshot";
 
 fn cleaned_path(path: &Path) -> PathBuf {
     let mut name = path.as_os_str().to_os_string();
