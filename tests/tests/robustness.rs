@@ -604,6 +604,55 @@ fn idempotent_retries_are_written_once_and_gaps_are_refused() {
     assert_eq!(consume_all(&broker, "dedup"), ["first", "second"]);
 }
 
+/// Issue 19 (restart cost): a SIGTERM leaves Kafka's clean-shutdown marker
+/// (`.kafka_cleanshutdown`) and a snapshot of each partition's state at its end
+/// (`<offset>.snapshot`, as Kafka's `LogManager.shutdown` leaves producer snapshots); the next
+/// start removes the marker before serving, and an idempotent producer's retry is still
+/// answered with its original offset. After a SIGKILL there is no marker, and the producer
+/// state comes from the snapshot and the batches after it.
+#[test]
+fn a_restart_keeps_idempotent_producers_whether_it_was_clean_or_a_crash() {
+    let mut broker = Runnel::start("snapshots", &[]);
+    let send = |broker: &Runnel, correlation: i32, sequence: i32, value: &[u8]| {
+        let mut stream = connect(broker);
+        let batch = BatchBuilder::new(0).producer(4343, 0, sequence);
+        let request = produce_batch("kept", batch, value);
+        produce_result(
+            &exchange(
+                &mut stream,
+                &frame(ApiKey::Produce, 7, correlation, &request),
+            )
+            .expect("answer"),
+        )
+    };
+    assert_eq!(send(&broker, 1, 0, b"first"), (0, 0));
+    assert_eq!(send(&broker, 2, 1, b"second"), (0, 1));
+    assert!(broker.terminate());
+    let marker = broker.data_dir.join(".kafka_cleanshutdown");
+    assert!(marker.exists(), "a clean stop leaves the marker");
+    let snapshot = broker
+        .data_dir
+        .join("kept-0")
+        .join("00000000000000000002.snapshot");
+    assert!(snapshot.exists(), "a snapshot at the log end (2)");
+
+    broker.restart();
+    assert!(!marker.exists(), "removed at start");
+    assert_eq!(send(&broker, 3, 1, b"second"), (0, 1), "a retry, answered once");
+    assert_eq!(send(&broker, 4, 2, b"third"), (0, 2));
+    assert_eq!(send(&broker, 5, 7, b"gap"), (45, -1), "the sequence is known");
+
+    broker.kill();
+    assert!(!marker.exists(), "a crash leaves no marker");
+    broker.restart();
+    assert_eq!(send(&broker, 6, 2, b"third"), (0, 2), "a retry after a crash");
+    assert_eq!(send(&broker, 7, 3, b"fourth"), (0, 3));
+    assert_eq!(
+        consume_all(&broker, "kept"),
+        ["first", "second", "third", "fourth"]
+    );
+}
+
 #[test]
 fn acks_zero_gets_no_response_and_the_next_answer_keeps_request_order() {
     let broker = Runnel::start("acks0", &[]);
