@@ -2480,12 +2480,15 @@ impl Broker {
     /// Flushes every partition and takes a snapshot of its replica's state at its end
     /// (shutdown); when every one succeeded, writes the clean-shutdown marker, so the next
     /// start trusts the newest segments and reads no batch (Kafka's `LogManager.shutdown`).
+    /// The partitions' files are made durable by one `syncfs` of the data directory's
+    /// filesystem, not by fsyncs of each (10,000 partitions took 34 s to stop that way).
     pub fn flush_all(&self) {
         let now = now_ms();
         let mut clean = true;
         for topic in self.topics() {
             for partition in topic.partitions() {
                 let mut state = partition.lock();
+                state.log_mut().store_mut().defer_syncs();
                 let snapshot = state
                     .host
                     .replica_mut()
@@ -2502,7 +2505,13 @@ impl Broker {
                 }
             }
         }
-        if clean && let Err(e) = write_clean_shutdown_marker(&self.config.data_dir) {
+        let synced = crate::storage::sync_filesystem(&self.config.data_dir)
+            .map_err(|e| e.to_string())
+            .and_then(|()| match clean {
+                true => write_clean_shutdown_marker(&self.config.data_dir),
+                false => Ok(()),
+            });
+        if let Err(e) = synced {
             tracing::error!("{e}");
         }
     }

@@ -638,14 +638,26 @@ fn a_restart_keeps_idempotent_producers_whether_it_was_clean_or_a_crash() {
 
     broker.restart();
     assert!(!marker.exists(), "removed at start");
-    assert_eq!(send(&broker, 3, 1, b"second"), (0, 1), "a retry, answered once");
+    assert_eq!(
+        send(&broker, 3, 1, b"second"),
+        (0, 1),
+        "a retry, answered once"
+    );
     assert_eq!(send(&broker, 4, 2, b"third"), (0, 2));
-    assert_eq!(send(&broker, 5, 7, b"gap"), (45, -1), "the sequence is known");
+    assert_eq!(
+        send(&broker, 5, 7, b"gap"),
+        (45, -1),
+        "the sequence is known"
+    );
 
     broker.kill();
     assert!(!marker.exists(), "a crash leaves no marker");
     broker.restart();
-    assert_eq!(send(&broker, 6, 2, b"third"), (0, 2), "a retry after a crash");
+    assert_eq!(
+        send(&broker, 6, 2, b"third"),
+        (0, 2),
+        "a retry after a crash"
+    );
     assert_eq!(send(&broker, 7, 3, b"fourth"), (0, 3));
     assert_eq!(
         consume_all(&broker, "kept"),
