@@ -662,6 +662,21 @@ pub fn encode_time_index(segment: &Segment) -> Vec<u8> {
         .collect()
 }
 
+/// A run of whole batches in one segment's `.log` file ([`Log::read_ranges`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReadRange {
+    /// The segment's base offset (its files' name).
+    pub base_offset: i64,
+    /// Where the first batch starts in the `.log` file, in bytes.
+    pub position: u64,
+    /// The bytes of the batches.
+    pub len: usize,
+    /// The records in the batches (their headers' counts).
+    pub records: u64,
+    /// The last offset of the last batch.
+    pub last_offset: i64,
+}
+
 /// A partition log. See the module documentation for the layout.
 ///
 /// Calls a body makes: [`Log::new`] or [`Log::open`]; then [`Log::append`] (leader) or
@@ -1162,54 +1177,80 @@ impl<S: SegmentStore> Log<S> {
     ///
     /// `offset` must lie in `log_start..=log_end`; at the log end the result is empty.
     pub fn read(&self, offset: i64, max_bytes: usize, upper_bound: i64) -> LogResult<Vec<u8>, S> {
-        self.check_range(offset)?;
         let mut out = Vec::new();
+        for range in self.read_ranges(offset, max_bytes, upper_bound)? {
+            self.store
+                .read(
+                    range.base_offset,
+                    SegmentFile::Log,
+                    range.position,
+                    range.len,
+                    &mut out,
+                )
+                .map_err(LogError::Store)?;
+        }
+        Ok(out)
+    }
+
+    /// Where the bytes [`Log::read`] returns are, without reading them: one range of a
+    /// segment's `.log` file per segment the read crosses, in order (empty when caught up).
+    /// A body that can send file bytes to a socket itself (`sendfile`, as Kafka serves
+    /// consumers) reads nothing but the batch headers. Same bounds and errors as
+    /// [`Log::read`].
+    pub fn read_ranges(
+        &self,
+        offset: i64,
+        max_bytes: usize,
+        upper_bound: i64,
+    ) -> LogResult<Vec<ReadRange>, S> {
+        self.check_range(offset)?;
+        let mut ranges: Vec<ReadRange> = Vec::new();
         if offset >= upper_bound.min(self.log_end_offset()) {
             // Caught up: the batch holding `offset` (if any) reaches the bound. Answered without
             // reading a header, since a follower or consumer at the tail asks this on every
             // fetch, for every partition it reads.
-            return Ok(out);
+            return Ok(ranges);
         }
+        let mut taken_before = 0u64;
         let first = self.segment_index_for(offset);
         for segment in &self.segments[first..] {
             let mut position = segment.position_for(offset);
-            let mut start = None;
-            let mut end = position;
+            let mut range: Option<ReadRange> = None;
             while position < segment.size_bytes {
                 let header = self.header_at(segment, position)?;
                 let size = header.size() as u64;
                 if header.last_offset() < offset {
                     position += size;
-                    end = position;
                     continue;
                 }
                 if header.last_offset() >= upper_bound {
                     break;
                 }
-                let taken = out.len() as u64 + (end - start.unwrap_or(end));
+                let taken = taken_before + range.as_ref().map_or(0, |r| r.len as u64);
                 if taken > 0 && taken + size > max_bytes as u64 {
                     break;
                 }
-                start.get_or_insert(position);
+                let range = range.get_or_insert(ReadRange {
+                    base_offset: segment.base_offset,
+                    position,
+                    len: 0,
+                    records: 0,
+                    last_offset: header.last_offset(),
+                });
+                range.len += size as usize;
+                range.records += u64::from(header.record_count.max(0) as u32);
+                range.last_offset = header.last_offset();
                 position += size;
-                end = position;
             }
-            if let Some(start) = start {
-                self.store
-                    .read(
-                        segment.base_offset,
-                        SegmentFile::Log,
-                        start,
-                        (end - start) as usize,
-                        &mut out,
-                    )
-                    .map_err(LogError::Store)?;
+            if let Some(range) = range {
+                taken_before += range.len as u64;
+                ranges.push(range);
             }
             if position < segment.size_bytes {
                 break; // stopped by the bound or the byte limit, not by the segment's end
             }
         }
-        Ok(out)
+        Ok(ranges)
     }
 
     /// The first offset whose record timestamp is at or after `timestamp`, with that record's

@@ -10,6 +10,8 @@
 //! - `config`: defaults, the TOML file (Kafka's config names) and flags.
 //! - `broker`: topics, partitions, groups; the operations handlers call.
 //! - `server`: the Kafka listeners (framing, dispatch, ordering).
+//! - `response`: responses in chunks; a Fetch's records sent from the segment files
+//!   (`sendfile`).
 //! - `tls`: TLS for SSL listeners (rustls).
 //! - `api`: one module per group of Kafka APIs.
 //! - `storage`: core's `SegmentStore` over files.
@@ -33,6 +35,7 @@ pub mod data_dir;
 pub mod deadlines;
 pub mod metrics;
 pub mod plugins;
+pub mod response;
 pub mod server;
 pub mod storage;
 pub mod tls;

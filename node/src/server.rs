@@ -20,11 +20,12 @@ use kafka_protocol::messages::{
 use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::protocol::{Encodable, decode_request_header_from_buffer};
 use runnel_core::sasl::{Credentials, Mechanism, PlainUsers, SaslSession};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader, BufWriter};
+use tokio::io::{AsyncRead, AsyncReadExt, BufReader, BufWriter};
 use tokio::net::TcpListener;
 
-use crate::api::{self, Context};
+use crate::api::{self, Answer, Context};
 use crate::broker::Broker;
+use crate::response::{CopyingResponses, Response, Responses, SplicingBuf, TcpResponses};
 
 /// Bytes of the smallest request header (api key, version, correlation id, client id length).
 pub const HEADER_MIN_BYTES: usize = 10;
@@ -99,7 +100,13 @@ pub async fn serve(broker: Arc<Broker>, listener: TcpListener, index: usize, sec
                 tokio::spawn(async move {
                     let _ = stream.set_nodelay(true);
                     let result = match tls {
-                        None => connection(broker, stream, peer, index, sasl, None).await,
+                        None => {
+                            // Owned halves: the writing one reaches the socket itself, to
+                            // send records from segment files (`sendfile`).
+                            let (read, write) = stream.into_split();
+                            let responses = TcpResponses(write);
+                            connection(broker, read, responses, peer, index, sasl, None).await
+                        }
                         Some(acceptor) => {
                             match tokio::time::timeout(
                                 TLS_HANDSHAKE_TIMEOUT,
@@ -111,7 +118,12 @@ pub async fn serve(broker: Arc<Broker>, listener: TcpListener, index: usize, sec
                                     // A client certificate names the client (Kafka's SSL
                                     // principal); SASL, on SASL_SSL, names it instead.
                                     let principal = crate::tls::peer_principal(stream.get_ref().1);
-                                    connection(broker, stream, peer, index, sasl, principal).await
+                                    let (read, write) = tokio::io::split(stream);
+                                    let responses = CopyingResponses(BufWriter::new(write));
+                                    connection(
+                                        broker, read, responses, peer, index, sasl, principal,
+                                    )
+                                    .await
                                 }
                                 Ok(Err(e)) => Err(format!("TLS handshake failed: {e}")),
                                 Err(_) => Err("no TLS handshake in time".into()),
@@ -249,9 +261,11 @@ fn budget_bytes(broker: &Broker) -> u32 {
         .clamp(1, tokio::sync::Semaphore::MAX_PERMITS as u32)
 }
 
-async fn connection<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(
+#[allow(clippy::too_many_arguments)]
+async fn connection<R: AsyncRead + Unpin + Send + 'static, W: Responses>(
     broker: Arc<Broker>,
-    stream: S,
+    read: R,
+    mut responses: W,
     peer: SocketAddr,
     listener: usize,
     sasl: Option<Arc<SaslListener>>,
@@ -265,7 +279,6 @@ async fn connection<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(
         handled: tokio::sync::Notify::new(),
         budget: Arc::new(tokio::sync::Semaphore::new(budget_bytes(&broker) as usize)),
     });
-    let (read, write) = tokio::io::split(stream);
     let (tx, mut frames) = tokio::sync::mpsc::channel(READ_AHEAD_FRAMES);
     let _reader = AbortOnDrop(tokio::spawn(read_frames(
         broker.clone(),
@@ -274,7 +287,6 @@ async fn connection<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(
         state.clone(),
         tx,
     )));
-    let mut write = BufWriter::new(write);
     let client_host = format!("/{}", peer.ip());
     while let Some(frame) = frames.recv().await {
         let (frame, _budget) = frame?;
@@ -301,11 +313,7 @@ async fn connection<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(
         }
         state.handled.notify_one();
         if let Some(response) = response {
-            write
-                .write_all(&response)
-                .await
-                .map_err(|e| e.to_string())?;
-            write.flush().await.map_err(|e| e.to_string())?;
+            responses.send(response).await.map_err(|e| e.to_string())?;
         }
         if close {
             // Kafka's connection.failed.authentication.delay.ms: no guessing at full speed.
@@ -434,7 +442,7 @@ async fn respond(
     sender: Sender<'_>,
     sasl: Option<(&mut SaslSession, &SaslListener)>,
     close: &mut bool,
-) -> Result<Option<BytesMut>, String> {
+) -> Result<Option<Response>, String> {
     let Sender {
         peer,
         client_host,
@@ -459,10 +467,9 @@ async fn respond(
     let (key, version, header, request) = match decode_request(frame) {
         Err(why) => return refuse(why),
         Ok(Decoded::UnknownApiVersions { correlation_id }) => {
-            return Ok(Some(frame_response(
-                correlation_id,
-                &api::api_versions_error_body(),
-            )));
+            return Ok(Some(
+                frame_response(correlation_id, &api::api_versions_error_body()).into(),
+            ));
         }
         Ok(Decoded::Legacy {
             key,
@@ -484,7 +491,7 @@ async fn respond(
                 host,
             };
             return match api::legacy_response(broker, &ctx, key, version, &body).await {
-                Some(Ok(Some(body))) => Ok(Some(frame_response(correlation_id, &body))),
+                Some(Ok(Some(body))) => Ok(Some(frame_response(correlation_id, &body).into())),
                 Some(Ok(None)) => Ok(None),
                 Some(Err(e)) => refuse(format!(
                     "malformed {} v{version} request: {e}",
@@ -526,7 +533,7 @@ async fn respond(
         RequestKind::SaslHandshake(r) => {
             let (answer, closes) = sasl_handshake(sasl, r);
             *close = closes;
-            Some(ResponseKind::SaslHandshake(answer))
+            Some(ResponseKind::SaslHandshake(answer).into())
         }
         RequestKind::SaslAuthenticate(r) => {
             let (answer, closes) = sasl_authenticate(broker, sasl, r);
@@ -540,38 +547,59 @@ async fn respond(
                 );
                 *close = true;
             }
-            Some(ResponseKind::SaslAuthenticate(answer))
+            Some(ResponseKind::SaslAuthenticate(answer).into())
         }
         request => api::handle(broker, &ctx, request).await,
     };
     broker
         .metrics
         .observe(api::api_name(key), started.elapsed());
-    let Some(response) = response else {
+    let Some(Answer { message, files }) = response else {
         return Ok(None);
     };
-    let mut body = BytesMut::new();
     // ApiVersions responses always use header v0 (KIP-511), even when flexible.
     let header_version = if key == ApiKey::ApiVersions {
         0
     } else {
         key.response_header_version(version)
     };
-    ResponseHeader::default()
-        .with_correlation_id(correlation_id)
-        .encode(&mut body, header_version)
-        .map_err(|e| e.to_string())?;
-    if let Err(e) = response.encode(&mut body, version) {
+    let cannot_encode = |e: String| {
         tracing::error!(
             "{peer}: cannot encode {} v{version} response: {e}",
             api::api_name(key)
         );
-        return Err(e.to_string());
+        e
+    };
+    // The size first (set once known), then the header and the body, in one buffer.
+    let mut out = BytesMut::new();
+    out.put_i32(0);
+    ResponseHeader::default()
+        .with_correlation_id(correlation_id)
+        .encode(&mut out, header_version)
+        .map_err(|e| e.to_string())?;
+    match message {
+        // A Fetch whose records are segment file ranges: encoded around them.
+        ResponseKind::Fetch(fetch) if !files.is_empty() => {
+            let size = out.len() - 4
+                + fetch
+                    .compute_size(version)
+                    .map_err(|e| cannot_encode(e.to_string()))?;
+            out[..4].copy_from_slice(&(size as i32).to_be_bytes());
+            let mut spliced = SplicingBuf::new(out, files);
+            fetch
+                .encode(&mut spliced, version)
+                .map_err(|e| cannot_encode(e.to_string()))?;
+            Ok(Some(spliced.finish()))
+        }
+        message => {
+            message
+                .encode(&mut out, version)
+                .map_err(|e| cannot_encode(e.to_string()))?;
+            let size = out.len() as i32 - 4;
+            out[..4].copy_from_slice(&size.to_be_bytes());
+            Ok(Some(out.into()))
+        }
     }
-    let mut out = BytesMut::with_capacity(body.len() + 4);
-    out.put_i32(body.len() as i32);
-    out.extend_from_slice(&body);
-    Ok(Some(out))
 }
 
 /// SaslHandshake (KIP-43): the mechanism chosen by core's session, or why not, with the

@@ -262,6 +262,12 @@ impl FileSegmentStore {
         Ok(())
     }
 
+    /// Segment `base`'s open `.log` file, for a response that sends its bytes from the file
+    /// (`sendfile`) instead of reading them.
+    pub fn log_file(&self, base: i64) -> Result<Arc<File>, StoreError> {
+        self.file(base, SegmentFile::Log)
+    }
+
     /// The open file `file` of segment `base` (opened now if it is not open).
     fn file(&self, base: i64, file: SegmentFile) -> Result<Arc<File>, StoreError> {
         let path = || self.path(base, file);

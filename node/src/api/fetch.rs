@@ -24,7 +24,6 @@ use kafka_protocol::messages::{
 use std::collections::BTreeSet;
 
 use runnel_core::acl::{AclOperation, ResourceType};
-use runnel_core::batch::BatchHeader;
 use runnel_core::error_code;
 use runnel_core::fetch_session::{
     FetchContext, FetchSessions, INVALID_SESSION_ID, PartitionAnswer, SessionError,
@@ -32,6 +31,7 @@ use runnel_core::fetch_session::{
 
 use super::Context;
 use crate::broker::Broker;
+use crate::response::FileRange;
 
 /// The longest a fetch waits, whatever it asks (Kafka's clients ask for 500 ms or less).
 const MAX_WAIT_CAP_MS: u64 = 30_000;
@@ -70,11 +70,16 @@ pub type FetchSessionCache = FetchSessions<(Arc<str>, i32), SessionPartition>;
 /// ACLs (Kafka's `handleFetchRequest`): a consumer needs READ on each topic, a follower
 /// (`replica_id` ≥ 0) CLUSTER_ACTION on the cluster; the partitions of a topic it may not
 /// read are answered TOPIC_AUTHORIZATION_FAILED.
+///
+/// A consumer's records are not read: each partition's answer stands as a
+/// [placeholder](crate::response::placeholder), and the second value lists, per placeholder
+/// in response order, the segment file ranges to send in its place (Kafka's zero-copy
+/// `FileRecords`). A follower's records are in the response.
 pub(super) async fn fetch(
     broker: &Arc<Broker>,
     ctx: &Context,
     request: FetchRequest,
-) -> FetchResponse {
+) -> (FetchResponse, Vec<Vec<FileRange>>) {
     let version = ctx.header.request_api_version;
     let follower = request.replica_id.0 >= 0;
     let updates: Vec<((Arc<str>, i32), SessionPartition)> = request
@@ -115,7 +120,7 @@ pub(super) async fn fetch(
     };
     let (context, reads) = match opened {
         Ok(opened) => opened,
-        Err(e) => return session_error(e),
+        Err(e) => return (session_error(e), Vec::new()),
     };
     let follower_allowed = !follower || ctx.may_cluster(broker, AclOperation::ClusterAction);
     let refused: BTreeSet<&str> = reads
@@ -174,8 +179,10 @@ pub(super) async fn fetch(
                 &read.answers,
             );
             return match closed {
-                Ok((session_id, named)) => respond(&reads, read.partitions, &named, session_id),
-                Err(e) => session_error(e),
+                Ok((session_id, named)) => {
+                    respond(&reads, read.partitions, read.files, &named, session_id)
+                }
+                Err(e) => (session_error(e), Vec::new()),
             };
         }
         // Woken by an append or by the deadline; either way read again.
@@ -190,18 +197,25 @@ fn session_error(e: SessionError) -> FetchResponse {
         .with_session_id(INVALID_SESSION_ID)
 }
 
-/// The response: the partitions `named`, grouped by topic in reading order.
+/// The response: the partitions `named`, grouped by topic in reading order, and the file
+/// ranges of their placeholders in the same order.
 fn respond(
     reads: &[((Arc<str>, i32), SessionPartition)],
     partitions: Vec<PartitionData>,
+    files: Vec<Vec<FileRange>>,
     named: &[bool],
     session_id: i32,
-) -> FetchResponse {
+) -> (FetchResponse, Vec<Vec<FileRange>>) {
     let mut topics: Vec<FetchableTopicResponse> = Vec::new();
+    let mut placeholders = Vec::new();
     let mut last: Option<&str> = None;
-    for ((((name, _), read), data), named) in reads.iter().zip(partitions).zip(named) {
+    let answers = reads.iter().zip(partitions).zip(files).zip(named);
+    for (((((name, _), read), data), files), named) in answers {
         if !named {
             continue;
+        }
+        if !files.is_empty() {
+            placeholders.push(files);
         }
         match topics.last_mut() {
             Some(topic) if last == Some(&**name) => topic.partitions.push(data),
@@ -216,9 +230,10 @@ fn respond(
             }
         }
     }
-    FetchResponse::default()
+    let response = FetchResponse::default()
         .with_session_id(session_id)
-        .with_responses(topics)
+        .with_responses(topics);
+    (response, placeholders)
 }
 
 /// Who asks, as far as reading goes.
@@ -237,6 +252,9 @@ struct Asker {
 struct Read {
     /// Each partition's answer, in reading order.
     partitions: Vec<PartitionData>,
+    /// The file ranges of each partition's placeholder (empty: its records, if any, are in
+    /// its answer).
+    files: Vec<Vec<FileRange>>,
     /// What decides whether an incremental response names each one.
     answers: Vec<PartitionAnswer>,
     /// Record bytes in the answers.
@@ -257,6 +275,7 @@ fn read_once(
     let mut remaining = asker.max_bytes;
     let mut read = Read {
         partitions: Vec::with_capacity(reads.len()),
+        files: Vec::with_capacity(reads.len()),
         answers: Vec::with_capacity(reads.len()),
         bytes: 0,
         records: 0,
@@ -265,7 +284,12 @@ fn read_once(
     let replica_fetch = asker.replica_id >= 0 && broker.cluster().is_some();
     let now_ms = crate::broker::now_ms();
     for ((name, index), p) in reads {
-        let (data, error) = read_partition(
+        let PartitionRead {
+            data,
+            error,
+            files,
+            records,
+        } = read_partition(
             broker,
             asker,
             now_ms,
@@ -281,9 +305,7 @@ fn read_once(
         if error {
             read.errors = true;
         }
-        if !replica_fetch {
-            read.records += data.records.as_deref().map_or(0, record_count);
-        }
+        read.records += records;
         read.bytes += len;
         read.answers.push(PartitionAnswer {
             has_records: len > 0,
@@ -292,8 +314,33 @@ fn read_once(
             log_start_offset: data.log_start_offset,
         });
         read.partitions.push(data);
+        read.files.push(files);
     }
     read
+}
+
+/// One partition's part of a fetch.
+struct PartitionRead {
+    /// Its answer (a consumer's records as a placeholder for `files`).
+    data: PartitionData,
+    /// An error that ends the wait.
+    error: bool,
+    /// The segment file ranges of its records (empty when they are in `data`, or none).
+    files: Vec<FileRange>,
+    /// Records read, for the metrics (a consumer's only: a follower's copy is not served).
+    records: u64,
+}
+
+impl PartitionRead {
+    /// An answer with no file ranges and no records counted.
+    fn answer(data: PartitionData, error: bool) -> Self {
+        Self {
+            data,
+            error,
+            files: Vec::new(),
+            records: 0,
+        }
+    }
 }
 
 /// One partition's answer, and whether it is an error that ends the wait.
@@ -311,7 +358,7 @@ fn read_partition(
     refused: bool,
     remaining: &mut usize,
     total: usize,
-) -> (PartitionData, bool) {
+) -> PartitionRead {
     let data = PartitionData::default()
         .with_partition_index(index)
         .with_preferred_read_replica(BrokerId(-1))
@@ -323,20 +370,23 @@ fn read_partition(
             .with_error_code(error_code::TOPIC_AUTHORIZATION_FAILED)
             .with_high_watermark(-1)
             .with_records(Some(Bytes::new()));
-        return (data, false);
+        return PartitionRead::answer(data, false);
     }
     // One lookup; whether this node leads it is read under the partition's lock (core's
     // replica refuses a follower's fetch itself).
     let partition = match broker.partition(name, index) {
         Ok(partition) => partition,
-        Err(e) => return (data.with_error_code(e.code).with_high_watermark(-1), true),
+        Err(e) => {
+            let data = data.with_error_code(e.code).with_high_watermark(-1);
+            return PartitionRead::answer(data, true);
+        }
     };
     let mut state = partition.lock();
     if !replica_fetch && broker.cluster().is_some() && !state.replica().is_leader() {
         let data = data
             .with_error_code(error_code::NOT_LEADER_OR_FOLLOWER)
             .with_high_watermark(-1);
-        return (data, true);
+        return PartitionRead::answer(data, true);
     }
     let limit = usize::try_from(p.partition_max_bytes)
         .unwrap_or(0)
@@ -367,12 +417,12 @@ fn read_partition(
             .with_log_start_offset(start)
             .with_last_stable_offset(leo);
         return match answer {
-            Ok(a) => (
+            Ok(a) => PartitionRead::answer(
                 data.with_high_watermark(a.high_watermark)
                     .with_records(Some(Bytes::from(a.records))),
                 false,
             ),
-            Err(e) => (
+            Err(e) => PartitionRead::answer(
                 data.with_error_code(e.kafka_error_code())
                     .with_high_watermark(-1)
                     .with_records(Some(Bytes::new())),
@@ -396,35 +446,72 @@ fn read_partition(
     // Once the response is full, later partitions answer empty; the first non-empty one
     // always gets a whole batch.
     if total > 0 && limit == 0 {
-        return (data.with_records(Some(Bytes::new())), false);
+        return PartitionRead::answer(data.with_records(Some(Bytes::new())), false);
     }
-    match state.log().read(p.fetch_offset, limit.max(1), upper_bound) {
+    let read = state
+        .log()
+        .read_ranges(p.fetch_offset, limit.max(1), upper_bound)
+        .and_then(|ranges| {
+            let files = ranges
+                .iter()
+                .map(|r| {
+                    let file = state.log().store().log_file(r.base_offset)?;
+                    Ok(FileRange {
+                        file,
+                        position: r.position,
+                        len: r.len,
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(runnel_core::log::LogError::Store)?;
+            Ok((ranges, files))
+        });
+    match read {
         // The log returns a first batch whole even past the limit; a later partition that
         // does not fit answers empty and its batch comes in the next fetch.
-        Ok(bytes) if past_limit(total, limit, bytes.len()) => {
-            (data.with_records(Some(Bytes::new())), false)
-        }
-        Ok(bytes) => {
-            *remaining = remaining.saturating_sub(bytes.len());
+        Ok((ranges, files)) => {
+            let len: usize = ranges.iter().map(|r| r.len).sum();
+            if past_limit(total, limit, len) {
+                return PartitionRead::answer(data.with_records(Some(Bytes::new())), false);
+            }
+            *remaining = remaining.saturating_sub(len);
             // The aborted transactions among the records read (Kafka's
             // `collectAbortedTransactions` up to the end of what was read).
-            let data = if asker.read_committed && !bytes.is_empty() {
-                let read_end = last_offset(&bytes).map_or(upper_bound, |o| o + 1);
-                let aborted = state
-                    .replica()
-                    .aborted_txns(p.fetch_offset, read_end)
-                    .into_iter()
-                    .map(|t| {
-                        AbortedTransaction::default()
-                            .with_producer_id(ProducerId(t.producer_id))
-                            .with_first_offset(t.first_offset)
-                    })
-                    .collect();
-                data.with_aborted_transactions(Some(aborted))
-            } else {
-                data
+            let data = match ranges.last() {
+                Some(last) if asker.read_committed => {
+                    let aborted = state
+                        .replica()
+                        .aborted_txns(p.fetch_offset, last.last_offset + 1)
+                        .into_iter()
+                        .map(|t| {
+                            AbortedTransaction::default()
+                                .with_producer_id(ProducerId(t.producer_id))
+                                .with_first_offset(t.first_offset)
+                        })
+                        .collect();
+                    data.with_aborted_transactions(Some(aborted))
+                }
+                _ => data,
             };
-            (data.with_records(Some(Bytes::from(bytes))), false)
+            let records = ranges.iter().map(|r| r.records).sum();
+            match crate::response::placeholder(len) {
+                Some(placeholder) if len > 0 => PartitionRead {
+                    data: data.with_records(Some(placeholder)),
+                    error: false,
+                    files,
+                    records,
+                },
+                // Nothing read, or more than a placeholder stands for: in memory.
+                _ => match read_files(&files) {
+                    Ok(bytes) => PartitionRead {
+                        data: data.with_records(Some(Bytes::from(bytes))),
+                        error: false,
+                        files: Vec::new(),
+                        records,
+                    },
+                    Err(e) => storage_error(name, index, p, data, &e.to_string()),
+                },
+            }
         }
         Err(e) => {
             let code = e.kafka_error_code();
@@ -436,9 +523,38 @@ fn read_partition(
                 .with_error_code(code)
                 .with_high_watermark(-1)
                 .with_records(Some(Bytes::new()));
-            (data, true)
+            PartitionRead::answer(data, true)
         }
     }
+}
+
+/// The bytes of `files`, in order.
+fn read_files(files: &[FileRange]) -> std::io::Result<Vec<u8>> {
+    use std::os::unix::fs::FileExt;
+    let mut bytes = vec![0; files.iter().map(|f| f.len).sum()];
+    let mut at = 0;
+    for f in files {
+        f.file
+            .read_exact_at(&mut bytes[at..at + f.len], f.position)?;
+        at += f.len;
+    }
+    Ok(bytes)
+}
+
+/// A partition whose segment could not be read: KAFKA_STORAGE_ERROR, which ends the wait.
+fn storage_error(
+    name: &str,
+    index: i32,
+    p: &SessionPartition,
+    data: PartitionData,
+    why: &str,
+) -> PartitionRead {
+    tracing::warn!("fetch {name}-{index} at {}: {why}", p.fetch_offset);
+    let data = data
+        .with_error_code(error_code::KAFKA_STORAGE_ERROR)
+        .with_high_watermark(-1)
+        .with_records(Some(Bytes::new()));
+    PartitionRead::answer(data, true)
 }
 
 /// A fetched topic's name, as a session key: as asked, or from its id (Fetch v13+ names
@@ -513,27 +629,4 @@ pub(super) fn offset_for_leader_epoch(
         })
         .collect();
     OffsetForLeaderEpochResponse::default().with_topics(topics)
-}
-
-/// Records in a run of batches, from their headers alone.
-/// The offset of the last record of the last whole batch in `bytes`.
-fn last_offset(mut bytes: &[u8]) -> Option<i64> {
-    let mut last = None;
-    while let Ok(header) = BatchHeader::decode(bytes) {
-        if bytes.len() < header.size() {
-            break;
-        }
-        last = Some(header.last_offset());
-        bytes = &bytes[header.size()..];
-    }
-    last
-}
-
-fn record_count(mut bytes: &[u8]) -> u64 {
-    let mut count = 0;
-    while let Ok(header) = BatchHeader::decode(bytes) {
-        count += header.record_count.max(0) as u64;
-        bytes = bytes.get(header.size()..).unwrap_or_default();
-    }
-    count
 }

@@ -31,7 +31,10 @@ async fn handle_as(
 ) -> Option<ResponseKind> {
     let mut ctx = ctx.clone();
     ctx.header.request_api_version = version;
-    super::handle(broker, &ctx, request).await
+    let answer = super::handle(broker, &ctx, request).await?;
+    // Only a Fetch has file ranges, and no Fetch version is read here.
+    debug_assert!(answer.files.is_empty());
+    Some(answer.message)
 }
 
 /// The error for a dispatcher answer of another kind than asked (never expected).

@@ -27,6 +27,7 @@ use kafka_protocol::protocol::StrBytes;
 use runnel_core::acl::{self, AclOperation, ResourceType};
 
 use crate::broker::Broker;
+use crate::response::FileRange;
 
 pub use fetch::{FetchSessionCache, SessionPartition};
 pub use legacy::{is_legacy, response as legacy_response};
@@ -227,24 +228,40 @@ impl Context {
     }
 }
 
+/// A handler's answer: the response, and for a Fetch the segment file ranges its records are
+/// (one list per partition whose records stand as a [`crate::response::placeholder`], in
+/// the response's order), sent from the files without a copy.
+#[derive(Debug)]
+pub struct Answer {
+    /// The response.
+    pub message: ResponseKind,
+    /// The file ranges of its placeholders (empty but for a Fetch).
+    pub files: Vec<Vec<FileRange>>,
+}
+
+impl From<ResponseKind> for Answer {
+    fn from(message: ResponseKind) -> Self {
+        Self {
+            message,
+            files: Vec::new(),
+        }
+    }
+}
+
 /// Handles one decoded request. `None` means no response at all (Produce with acks=0).
-pub async fn handle(
-    broker: &Arc<Broker>,
-    ctx: &Context,
-    request: RequestKind,
-) -> Option<ResponseKind> {
+pub async fn handle(broker: &Arc<Broker>, ctx: &Context, request: RequestKind) -> Option<Answer> {
     let version = ctx.header.request_api_version;
     if let Some(refusal) = groups::not_served_here(broker, &request, version) {
-        return Some(refusal);
+        return Some(refusal.into());
     }
     // ACLs of the requests about one group, and of the cluster-wide ones; the others check
     // theirs per topic or group as they go.
     if let Some(refusal) = groups::group_refused(broker, ctx, &request)
         .or_else(|| cluster_admin::cluster_refused(broker, ctx, &request))
     {
-        return Some(refusal);
+        return Some(refusal.into());
     }
-    Some(match request {
+    let message = match request {
         RequestKind::ApiVersions(_) => ResponseKind::ApiVersions(api_versions_response()),
         RequestKind::Metadata(r) => {
             ResponseKind::Metadata(metadata::metadata(broker, ctx, version, r).await)
@@ -252,9 +269,15 @@ pub async fn handle(
         RequestKind::Produce(r) => {
             return produce::produce(broker, ctx, r)
                 .await
-                .map(ResponseKind::Produce);
+                .map(|r| ResponseKind::Produce(r).into());
         }
-        RequestKind::Fetch(r) => ResponseKind::Fetch(fetch::fetch(broker, ctx, r).await),
+        RequestKind::Fetch(r) => {
+            let (response, files) = fetch::fetch(broker, ctx, r).await;
+            return Some(Answer {
+                message: ResponseKind::Fetch(response),
+                files,
+            });
+        }
         RequestKind::ListOffsets(r) => {
             ResponseKind::ListOffsets(topics::list_offsets(broker, ctx, r))
         }
@@ -368,7 +391,8 @@ pub async fn handle(
             tracing::warn!("no handler for {other:?}");
             return None;
         }
-    })
+    };
+    Some(message.into())
 }
 
 /// A protocol string from a Rust one.
