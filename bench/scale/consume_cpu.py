@@ -23,6 +23,9 @@ size, n, parts = int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 if sys.argv[1] == "fill":
     subprocess.run(["rm", "-rf", data])
     p = start(sys.argv[5])
+    from confluent_kafka.admin import AdminClient, NewTopic
+    admin = AdminClient({"bootstrap.servers": "127.0.0.1:39392"})
+    admin.create_topics([NewTopic("c", parts, 1)])["c"].result(60)
     pr = Producer({"bootstrap.servers": "127.0.0.1:39392", "linger.ms": 5, "batch.size": 1000000, "queue.buffering.max.kbytes": 1048576})
     v = os.urandom(size)
     for i in range(n):
@@ -35,7 +38,7 @@ for binary in sys.argv[5:]:
     c = Consumer({"bootstrap.servers": "127.0.0.1:39392", "group.id": "g", "fetch.wait.max.ms": 10, "fetch.queue.backoff.ms": 1, "enable.auto.commit": False})
     c.assign([TopicPartition("c", q, 0) for q in range(parts)])
     t0, c0, got = time.time(), cpu(p.pid), 0
-    while got < n:
+    while got < n and time.time() - t0 < 120:
         for m in c.consume(10000, 1.0):
             if not m.error(): got += 1
     secs, used = time.time() - t0, cpu(p.pid) - c0
