@@ -1634,8 +1634,16 @@ fn trusted_segment<S: SegmentStore>(
     segment.offset_index = decode_offset_index(base, &index);
     segment.time_index = decode_time_index(base, &time);
     segment.max_timestamp = segment.time_index.last().map_or(-1, |t| t.timestamp);
-    if let Some(last) = segment.offset_index.last() {
-        position = last.position.min(size);
+    let last_entry = segment.offset_index.last().copied();
+    if let Some(last) = last_entry {
+        if last.position >= size {
+            // The index names a batch the file does not hold (the file was cut below it).
+            return Err(LogError::Corrupt {
+                base_offset: base,
+                position: last.position,
+            });
+        }
+        position = last.position;
     }
     // The next index entry falls where it would have without the restart.
     segment.bytes_since_index = size - position;
@@ -1657,6 +1665,10 @@ fn trusted_segment<S: SegmentStore>(
         let mut valid = 0;
         for batch in batch::batches(&tail) {
             let batch = batch.map_err(|_| corrupt())?;
+            // The batch the last index entry names is the first of the tail.
+            if valid == 0 && last_entry.is_some_and(|e| e.offset != batch.header().last_offset()) {
+                return Err(corrupt());
+            }
             segment.next_offset = batch.header().next_offset();
             segment.max_timestamp = segment.max_timestamp.max(batch.header().max_timestamp);
             valid += batch.as_bytes().len();

@@ -711,10 +711,36 @@ fn after_a_clean_shutdown_only_the_newest_segments_tail_is_read() {
     let file = torn.file_mut(0, SegmentFile::Log).unwrap();
     let len = file.len();
     file.truncate(len - 5);
-    let (reopened, cut) = Log::open_after_clean_shutdown(torn, config, 0).unwrap();
+    let (reopened, cut) = Log::open_after_clean_shutdown(torn, config.clone(), 0).unwrap();
     assert!(cut > 0);
     assert_eq!(reopened.log_end_offset(), leo - 2);
     assert_eq!(read_all(&reopened), records[..records.len() - 2]);
+
+    // Found by a review: a file cut below its last index entry (the index names batches the
+    // file no longer holds) was trusted, and the log end fell back to the segment's base.
+    // It is recovered in full: the whole batches before the cut are kept and the rest cut.
+    let last_indexed = clean.segments()[0].offset_index().last().unwrap().position as usize;
+    for cut_to in [last_indexed, last_indexed - 7, last_indexed / 2] {
+        let mut short: MemorySegmentStore = log.store().clone();
+        short
+            .file_mut(0, SegmentFile::Log)
+            .unwrap()
+            .truncate(cut_to);
+        let (crash, _) = Log::open(short.clone(), config.clone(), 0).unwrap();
+        let (reopened, cut) = Log::open_after_clean_shutdown(short, config.clone(), 0).unwrap();
+        assert!(reopened.log_end_offset() > 0, "cut to {cut_to}");
+        assert_eq!(
+            reopened.log_end_offset(),
+            crash.log_end_offset(),
+            "cut to {cut_to}"
+        );
+        assert_eq!(read_all(&reopened), read_all(&crash), "cut to {cut_to}");
+        assert_eq!(
+            cut,
+            crash.size_bytes().abs_diff(cut_to as u64),
+            "cut to {cut_to}"
+        );
+    }
 }
 
 /// `message.timestamp.type=LogAppendTime` (Kafka's `LogValidator`, KIP-32): each appended batch
