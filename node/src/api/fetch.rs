@@ -28,10 +28,12 @@ use runnel_core::error_code;
 use runnel_core::fetch_session::{
     FetchContext, FetchSessions, INVALID_SESSION_ID, PartitionAnswer, SessionError,
 };
+use runnel_core::log::{Log, LogError, ReadRange, SegmentFile, SegmentStore};
 
 use super::Context;
 use crate::broker::Broker;
 use crate::response::FileRange;
+use crate::storage::{FileSegmentStore, StoreError};
 
 /// The longest a fetch waits, whatever it asks (Kafka's clients ask for 500 ms or less).
 const MAX_WAIT_CAP_MS: u64 = 30_000;
@@ -452,28 +454,18 @@ fn read_partition(
         .log()
         .read_ranges(p.fetch_offset, limit.max(1), upper_bound)
         .and_then(|ranges| {
-            let files = ranges
-                .iter()
-                .map(|r| {
-                    let file = state.log().store().log_file(r.base_offset)?;
-                    Ok(FileRange {
-                        file,
-                        position: r.position,
-                        len: r.len,
-                    })
-                })
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(runnel_core::log::LogError::Store)?;
-            Ok((ranges, files))
+            let len: usize = ranges.iter().map(|r| r.len).sum();
+            // The log returns a first batch whole even past the limit; a later partition
+            // that does not fit answers empty and its batch comes in the next fetch.
+            if past_limit(total, limit, len) {
+                return Ok(None);
+            }
+            let (bytes, files) = records_of(state.log(), &ranges, len)?;
+            Ok(Some((ranges, len, bytes, files)))
         });
     match read {
-        // The log returns a first batch whole even past the limit; a later partition that
-        // does not fit answers empty and its batch comes in the next fetch.
-        Ok((ranges, files)) => {
-            let len: usize = ranges.iter().map(|r| r.len).sum();
-            if past_limit(total, limit, len) {
-                return PartitionRead::answer(data.with_records(Some(Bytes::new())), false);
-            }
+        Ok(None) => PartitionRead::answer(data.with_records(Some(Bytes::new())), false),
+        Ok(Some((ranges, len, bytes, files))) => {
             *remaining = remaining.saturating_sub(len);
             // The aborted transactions among the records read (Kafka's
             // `collectAbortedTransactions` up to the end of what was read).
@@ -493,24 +485,11 @@ fn read_partition(
                 }
                 _ => data,
             };
-            let records = ranges.iter().map(|r| r.records).sum();
-            match crate::response::placeholder(len) {
-                Some(placeholder) if len > 0 => PartitionRead {
-                    data: data.with_records(Some(placeholder)),
-                    error: false,
-                    files,
-                    records,
-                },
-                // Nothing read, or more than a placeholder stands for: in memory.
-                _ => match read_files(&files) {
-                    Ok(bytes) => PartitionRead {
-                        data: data.with_records(Some(Bytes::from(bytes))),
-                        error: false,
-                        files: Vec::new(),
-                        records,
-                    },
-                    Err(e) => storage_error(name, index, p, data, &e.to_string()),
-                },
+            PartitionRead {
+                data: data.with_records(Some(bytes)),
+                error: false,
+                files,
+                records: ranges.iter().map(|r| r.records).sum(),
             }
         }
         Err(e) => {
@@ -528,33 +507,42 @@ fn read_partition(
     }
 }
 
-/// The bytes of `files`, in order.
-fn read_files(files: &[FileRange]) -> std::io::Result<Vec<u8>> {
-    use std::os::unix::fs::FileExt;
-    let mut bytes = vec![0; files.iter().map(|f| f.len).sum()];
-    let mut at = 0;
-    for f in files {
-        f.file
-            .read_exact_at(&mut bytes[at..at + f.len], f.position)?;
-        at += f.len;
+/// The records of `ranges` (`len` bytes of `log`): a placeholder, with the segment file ranges
+/// to send in its place; or, when there are none or more than a placeholder stands for, the
+/// bytes themselves, read through the store.
+fn records_of(
+    log: &Log<FileSegmentStore>,
+    ranges: &[ReadRange],
+    len: usize,
+) -> Result<(Bytes, Vec<FileRange>), LogError<StoreError>> {
+    let store = log.store();
+    if let Some(placeholder) = crate::response::placeholder(len).filter(|_| len > 0) {
+        let files = ranges
+            .iter()
+            .map(|r| {
+                Ok(FileRange {
+                    file: store.log_file(r.base_offset)?,
+                    position: r.position,
+                    len: r.len,
+                })
+            })
+            .collect::<Result<_, _>>()
+            .map_err(LogError::Store)?;
+        return Ok((placeholder, files));
     }
-    Ok(bytes)
-}
-
-/// A partition whose segment could not be read: KAFKA_STORAGE_ERROR, which ends the wait.
-fn storage_error(
-    name: &str,
-    index: i32,
-    p: &SessionPartition,
-    data: PartitionData,
-    why: &str,
-) -> PartitionRead {
-    tracing::warn!("fetch {name}-{index} at {}: {why}", p.fetch_offset);
-    let data = data
-        .with_error_code(error_code::KAFKA_STORAGE_ERROR)
-        .with_high_watermark(-1)
-        .with_records(Some(Bytes::new()));
-    PartitionRead::answer(data, true)
+    let mut bytes = Vec::with_capacity(len);
+    for r in ranges {
+        store
+            .read(
+                r.base_offset,
+                SegmentFile::Log,
+                r.position,
+                r.len,
+                &mut bytes,
+            )
+            .map_err(LogError::Store)?;
+    }
+    Ok((Bytes::from(bytes), Vec::new()))
 }
 
 /// A fetched topic's name, as a session key: as asked, or from its id (Fetch v13+ names
