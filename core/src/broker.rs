@@ -62,7 +62,7 @@ use crate::controller::PartitionState;
 use crate::log::{LogError, MemorySegmentStore, SegmentStore};
 use crate::replica::{
     Acks, BrokerId, CleanPass, CleanReport, FetchAnswer, ProduceDone, Replica, ReplicaError,
-    RoleChange,
+    ReplicaRead, RoleChange,
 };
 use crate::txn::ControlType;
 
@@ -424,17 +424,37 @@ impl<S: SegmentStore> HostedPartition<S> {
         (answer, self.poll(now_ms))
     }
 
+    /// [`HostedPartition::handle_replica_fetch`] with where the records are instead of the
+    /// records ([`Replica::handle_fetch_ranges`]), for a body that sends them from the files.
+    pub fn handle_replica_fetch_ranges(
+        &mut self,
+        now_ms: u64,
+        follower: BrokerId,
+        fetch_offset: i64,
+        follower_epoch: i32,
+        max_bytes: usize,
+    ) -> (Result<ReplicaRead, ReplicaError>, Ready) {
+        let read = self.replica.handle_fetch_ranges(
+            now_ms,
+            follower,
+            fetch_offset,
+            follower_epoch,
+            max_bytes,
+        );
+        (read, self.poll(now_ms))
+    }
+
     /// The leader's answer to `asked` (a [`FollowerTask::Fetch`]), as follower: the batches
     /// are copied. Only the answer to the request this replica would send now counts: one
     /// asked before its role or position changed describes a log it no longer copies from
     /// there (Kafka's fetcher drops responses for a partition whose fetch state changed), and
     /// is refused with NOT_LEADER_OR_FOLLOWER. Other errors as
     /// [`Replica::handle_fetch_answer`] (another epoch, a store that failed).
-    pub fn handle_fetch_answer(
+    pub fn handle_fetch_answer<R: AsRef<[u8]>>(
         &mut self,
         now_ms: u64,
         asked: &FollowerTask,
-        answer: &FetchAnswer,
+        answer: &FetchAnswer<R>,
         codec: &dyn Codec,
     ) -> (Result<(), ReplicaError>, Ready) {
         if !self.still_asks(asked) {

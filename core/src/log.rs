@@ -986,18 +986,20 @@ impl<S: SegmentStore> Log<S> {
     }
 
     /// Appends batches as a follower copies them from its leader: offsets and epochs are kept
-    /// as they are, and the first batch must start at or after the log end offset.
-    pub fn append_replicated(
-        &mut self,
-        records: &[u8],
-        codec: &dyn Codec,
-        now_ms: u64,
-    ) -> LogResult<AppendInfo, S> {
-        let sizes = self.validate(records, codec)?;
+    /// as they are, and the first batch must start at or after the log end offset. Each batch's
+    /// framing and CRC are checked, not its records, and not its size against
+    /// `max.message.bytes`: the leader validated them when it took them (Kafka's
+    /// `UnifiedLog.appendAsFollower`: `validateAndAssignOffsets = false`,
+    /// `ignoreRecordSize = true`, only `batch.ensureValid()` per batch). A batch the leader
+    /// took before its topic's limit was lowered is copied, not refused forever.
+    ///
+    /// Errors: a batch cut short or with a wrong CRC (INVALID_RECORD), offsets below the log
+    /// end (`NonContiguousAppend`), nothing to append, or the store's; nothing is appended then.
+    pub fn append_replicated(&mut self, records: &[u8], now_ms: u64) -> LogResult<AppendInfo, S> {
+        let mut sizes = Vec::new();
         let mut expected = self.log_end_offset();
-        let mut position = 0;
-        for &size in &sizes {
-            let header = BatchHeader::decode(&records[position..])?;
+        for batch in batch::batches(records) {
+            let header = *batch?.header();
             if header.base_offset < expected {
                 return Err(LogError::NonContiguousAppend {
                     base_offset: header.base_offset,
@@ -1005,7 +1007,10 @@ impl<S: SegmentStore> Log<S> {
                 });
             }
             expected = header.next_offset();
-            position += size;
+            sizes.push(header.size());
+        }
+        if sizes.is_empty() {
+            return Err(LogError::Empty);
         }
         self.write_batches(records, &sizes, now_ms)
     }
@@ -1177,8 +1182,14 @@ impl<S: SegmentStore> Log<S> {
     ///
     /// `offset` must lie in `log_start..=log_end`; at the log end the result is empty.
     pub fn read(&self, offset: i64, max_bytes: usize, upper_bound: i64) -> LogResult<Vec<u8>, S> {
-        let mut out = Vec::new();
-        for range in self.read_ranges(offset, max_bytes, upper_bound)? {
+        self.read_bytes(&self.read_ranges(offset, max_bytes, upper_bound)?)
+    }
+
+    /// The bytes of `ranges` (from [`Log::read_ranges`]), in order, read through the store.
+    /// Errors: the store's (a segment deleted or cut since the ranges were taken).
+    pub fn read_bytes(&self, ranges: &[ReadRange]) -> LogResult<Vec<u8>, S> {
+        let mut out = Vec::with_capacity(ranges.iter().map(|r| r.len).sum());
+        for range in ranges {
             self.store
                 .read(
                     range.base_offset,

@@ -29,7 +29,9 @@ use crate::batch::{self, BatchHeader, Codec};
 use crate::compaction::CompactionReport;
 use crate::controller::PartitionState;
 use crate::error_code;
-use crate::log::{Log, LogConfig, LogError, MemorySegmentStore, RecordsRefused, SegmentStore};
+use crate::log::{
+    Log, LogConfig, LogError, MemorySegmentStore, ReadRange, RecordsRefused, SegmentStore,
+};
 use crate::producer::{ProducerError, ProducerStateTable, SequenceCheck};
 use crate::retention::RetentionReport;
 use crate::snapshot::ReplicaState;
@@ -282,11 +284,12 @@ pub struct ProduceDone {
     pub result: Result<i64, ReplicaError>,
 }
 
-/// The answer to a follower's fetch.
+/// The answer to a follower's fetch. `R` holds the records: a `Vec<u8>` as the leader reads
+/// them, or whatever bytes the follower's body received them in (a slice of the response).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct FetchAnswer {
+pub struct FetchAnswer<R = Vec<u8>> {
     /// Whole batches from the fetch offset.
-    pub records: Vec<u8>,
+    pub records: R,
     /// The leader's HW after this fetch was counted.
     pub high_watermark: i64,
     /// The leader's epoch.
@@ -294,6 +297,53 @@ pub struct FetchAnswer {
     /// The leader's log start offset (moved by DeleteRecords or retention): the follower's
     /// moves up to it too, within the follower's HW (KIP-107).
     pub log_start_offset: i64,
+}
+
+/// A leader's answer to a follower's fetch with where its records are instead of the records
+/// ([`Replica::handle_fetch_ranges`]): a body that sends file bytes to a socket itself
+/// (`sendfile`, as Kafka's leader serves its followers from `FileRecords`) reads none of them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReplicaRead {
+    /// Where the whole batches from the fetch offset are, in order ([`Log::read_ranges`]).
+    pub ranges: Vec<ReadRange>,
+    /// The leader's HW after this fetch was counted.
+    pub high_watermark: i64,
+    /// The leader's epoch.
+    pub leader_epoch: i32,
+    /// The leader's log start offset ([`FetchAnswer::log_start_offset`]).
+    pub log_start_offset: i64,
+}
+
+impl ReplicaRead {
+    /// The bytes of its records.
+    pub fn len(&self) -> usize {
+        self.ranges.iter().map(|r| r.len).sum()
+    }
+
+    /// True when it carries no records (the follower is caught up).
+    pub fn is_empty(&self) -> bool {
+        self.ranges.is_empty()
+    }
+}
+
+/// The headers of the batches laid back to back in `records` (already checked by the log),
+/// each with its control marker's type (the only batches whose records are read).
+fn batch_headers<'a>(
+    records: &'a [u8],
+    codec: &'a dyn Codec,
+) -> impl Iterator<Item = (BatchHeader, Option<ControlType>)> + 'a {
+    let mut rest = records;
+    core::iter::from_fn(move || {
+        let header = BatchHeader::decode(rest).ok()?;
+        let (batch, after) = rest.split_at_checked(header.size())?;
+        rest = after;
+        let control = header
+            .is_control()
+            .then(|| batch::BatchRef::parse(batch).ok())
+            .flatten()
+            .and_then(|b| crate::txn::control_type(&b, codec));
+        Some((header, control))
+    })
 }
 
 /// One broker's replica of one partition. See the module documentation.
@@ -1024,9 +1074,8 @@ impl<S: SegmentStore> Replica<S> {
     }
 
     /// Answers a follower's fetch from `fetch_offset` (its LEO), counting it toward the HW and
-    /// the follower's ISR membership. A follower of another leader epoch is refused (KIP-320):
-    /// one that missed a leader change must first truncate, or it would keep records the
-    /// current leader does not have beneath ones it does.
+    /// the follower's ISR membership: [`Replica::handle_fetch_ranges`] with the records read.
+    /// Errors as there.
     pub fn handle_fetch(
         &mut self,
         now_ms: u64,
@@ -1035,6 +1084,35 @@ impl<S: SegmentStore> Replica<S> {
         follower_epoch: i32,
         max_bytes: usize,
     ) -> Result<FetchAnswer, ReplicaError> {
+        let read =
+            self.handle_fetch_ranges(now_ms, follower, fetch_offset, follower_epoch, max_bytes)?;
+        let records = self
+            .log
+            .read_bytes(&read.ranges)
+            .map_err(|_| ReplicaError::OffsetOutOfRange)?;
+        Ok(FetchAnswer {
+            records,
+            high_watermark: read.high_watermark,
+            leader_epoch: read.leader_epoch,
+            log_start_offset: read.log_start_offset,
+        })
+    }
+
+    /// Counts a follower's fetch from `fetch_offset` (its LEO) toward the HW and the
+    /// follower's ISR membership, and says where the whole batches from there are (up to
+    /// `max_bytes`, the first whole, as [`Log::read`]). A follower of another leader epoch is
+    /// refused (KIP-320): one that missed a leader change must first truncate, or it would
+    /// keep records the current leader does not have beneath ones it does. Errors:
+    /// NOT_LEADER_OR_FOLLOWER, UNKNOWN_LEADER_EPOCH (newer), FENCED_LEADER_EPOCH (older),
+    /// OFFSET_OUT_OF_RANGE (outside `log_start..=LEO`).
+    pub fn handle_fetch_ranges(
+        &mut self,
+        now_ms: u64,
+        follower: BrokerId,
+        fetch_offset: i64,
+        follower_epoch: i32,
+        max_bytes: usize,
+    ) -> Result<ReplicaRead, ReplicaError> {
         let leo = self.log_end_offset();
         let Role::Leader(state) = &mut self.role else {
             return Err(ReplicaError::NotLeaderOrFollower);
@@ -1062,12 +1140,12 @@ impl<S: SegmentStore> Replica<S> {
         }
         progress.leader_leo_at_last_fetch = leo;
         self.advance_high_watermark();
-        let records = self
+        let ranges = self
             .log
-            .read(fetch_offset, max_bytes, leo)
+            .read_ranges(fetch_offset, max_bytes, leo)
             .map_err(|_| ReplicaError::OffsetOutOfRange)?;
-        Ok(FetchAnswer {
-            records,
+        Ok(ReplicaRead {
+            ranges,
             high_watermark: self.high_watermark,
             leader_epoch: self.leader_epoch,
             log_start_offset: self.log.log_start_offset(),
@@ -1489,9 +1567,9 @@ impl<S: SegmentStore> Replica<S> {
 
     /// Copies a fetch answer into the follower's log at `now_ms` (segments roll by time) and
     /// learns the HW.
-    pub fn handle_fetch_answer(
+    pub fn handle_fetch_answer<R: AsRef<[u8]>>(
         &mut self,
-        answer: &FetchAnswer,
+        answer: &FetchAnswer<R>,
         codec: &dyn Codec,
         now_ms: u64,
     ) -> Result<(), ReplicaError> {
@@ -1509,38 +1587,28 @@ impl<S: SegmentStore> Replica<S> {
             // describes a log this follower no longer copies (KIP-320's rule, on this side).
             return Err(ReplicaError::FencedLeaderEpoch);
         }
-        if !answer.records.is_empty() {
-            // One validating pass over the batches copied: their leader epochs (KIP-101 needs
-            // the boundaries here too) and, once appended, their producers (so that a retry
-            // reaching this replica once it leads is still a duplicate).
-            // With each marker's type read here (the one pass that parses the batches).
-            let headers: Vec<(BatchHeader, Option<ControlType>)> = batch::batches(&answer.records)
-                .flatten()
-                .map(|b| {
-                    let control = b
-                        .header()
-                        .is_control()
-                        .then(|| crate::txn::control_type(&b, codec))
-                        .flatten();
-                    (*b.header(), control)
-                })
-                .collect();
+        let records = answer.records.as_ref();
+        if !records.is_empty() {
             let log_end_before = self.log_end_offset();
             let active_before = self.active_segment_base();
             // A full disk refuses the whole copy and changes nothing (KAFKA_STORAGE_ERROR);
-            // anything else the leader sent is not a log this follower can take.
+            // anything else the leader sent is not a log this follower can take. The log checks
+            // each batch's framing and CRC.
             self.log
-                .append_replicated(&answer.records, codec, now_ms)
+                .append_replicated(records, now_ms)
                 .map_err(|e| match e {
                     LogError::Store(_) => ReplicaError::from_log(e),
                     _ => ReplicaError::InvalidRecord,
                 })?;
-            for (h, control) in &headers {
+            // Then a pass over the headers of the batches copied: their leader epochs (KIP-101
+            // needs the boundaries here too), their producers (so that a retry reaching this
+            // replica once it leads is still a duplicate) and each marker's type.
+            for (h, control) in batch_headers(records, codec) {
                 if h.base_offset >= log_end_before {
                     self.record_epoch_start(h.partition_leader_epoch, h.base_offset);
-                    self.txns.record_header(h, *control);
+                    self.txns.record_header(&h, control);
                 }
-                self.producers.record(h, h.base_offset);
+                self.producers.record(&h, h.base_offset);
             }
             self.snapshot_if_rolled(active_before);
         }

@@ -386,15 +386,13 @@ fn followers_append_batches_with_the_leaders_offsets() {
     append_n(&mut leader, 2, 1);
     let fetched = leader.read(0, usize::MAX, 5).unwrap();
     let mut follower = new_log(LogConfig::default());
-    let info = follower.append_replicated(&fetched, &NoCodec, 0).unwrap();
+    let info = follower.append_replicated(&fetched, 0).unwrap();
     assert_eq!(
         (info.base_offset, info.last_offset, info.batch_count),
         (0, 4, 2)
     );
     assert_eq!(read_all(&follower), read_all(&leader));
-    let err = follower
-        .append_replicated(&fetched, &NoCodec, 0)
-        .unwrap_err();
+    let err = follower.append_replicated(&fetched, 0).unwrap_err();
     assert!(matches!(
         err,
         LogError::NonContiguousAppend {
@@ -402,6 +400,52 @@ fn followers_append_batches_with_the_leaders_offsets() {
             log_end: 5
         }
     ));
+}
+
+/// Kafka's `UnifiedLog.appendAsFollower` appends with `validateAndAssignOffsets = false` and
+/// `ignoreRecordSize = true`: a follower checks each batch's CRC (`batch.ensureValid()`), not
+/// its size against its own `max.message.bytes` (the leader took the batch, perhaps before the
+/// topic's limit was lowered; refusing it would leave the follower out of the ISR for good).
+#[test]
+fn a_follower_copies_batches_past_its_size_limit_but_not_damaged_ones() {
+    let mut leader = new_log(LogConfig::default());
+    append_n(&mut leader, 40, 1);
+    append_n(&mut leader, 2, 1);
+    let fetched = leader.read(0, usize::MAX, 42).unwrap();
+    let first_batch = BatchRef::parse(&fetched).unwrap().as_bytes().len();
+    let limit = LogConfig {
+        max_message_bytes: 100,
+        ..LogConfig::default()
+    };
+    assert!(first_batch > 100);
+    // A batch with one byte flipped in its records: its CRC no longer matches.
+    let mut damaged = fetched.clone();
+    damaged[first_batch - 1] ^= 1;
+    let mut follower = new_log(limit.clone());
+    let err = follower.append_replicated(&damaged, 0).unwrap_err();
+    assert_eq!(err.kafka_error_code(), error_code::CORRUPT_MESSAGE, "{err}");
+    assert_eq!(
+        follower.log_end_offset(),
+        0,
+        "nothing of a refused copy is kept"
+    );
+    // The same bytes undamaged: both batches copied, the oversized one included.
+    let info = follower.append_replicated(&fetched, 0).unwrap();
+    assert_eq!((info.base_offset, info.last_offset), (0, 41));
+    assert_eq!(read_all(&follower), read_all(&leader));
+    // The leader itself still refuses such a batch from a producer.
+    let mut small = new_log(limit);
+    let too_big = (0..40)
+        .map(|i| (None, Some(format!("v{i}").into_bytes()), 1))
+        .collect::<Vec<NewRec>>();
+    let err = small
+        .append(&mut batch(&too_big), 5, &NoCodec, 1)
+        .unwrap_err();
+    assert_eq!(
+        err.kafka_error_code(),
+        error_code::MESSAGE_TOO_LARGE,
+        "{err}"
+    );
 }
 
 #[test]

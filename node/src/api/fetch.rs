@@ -73,10 +73,10 @@ pub type FetchSessionCache = FetchSessions<(Arc<str>, i32), SessionPartition>;
 /// (`replica_id` ≥ 0) CLUSTER_ACTION on the cluster; the partitions of a topic it may not
 /// read are answered TOPIC_AUTHORIZATION_FAILED.
 ///
-/// A consumer's records are not read: each partition's answer stands as a
+/// Records are not read, a consumer's nor a follower's: each partition's answer stands as a
 /// [placeholder](crate::response::placeholder), and the second value lists, per placeholder
 /// in response order, the segment file ranges to send in its place (Kafka's zero-copy
-/// `FileRecords`). A follower's records are in the response.
+/// `FileRecords`).
 pub(super) async fn fetch(
     broker: &Arc<Broker>,
     ctx: &Context,
@@ -323,7 +323,7 @@ fn read_once(
 
 /// One partition's part of a fetch.
 struct PartitionRead {
-    /// Its answer (a consumer's records as a placeholder for `files`).
+    /// Its answer (its records as a placeholder for `files`).
     data: PartitionData,
     /// An error that ends the wait.
     error: bool,
@@ -396,8 +396,10 @@ fn read_partition(
     if replica_fetch {
         // A follower's fetch (cluster mode): the core's leader counts its offset toward the HW
         // and its ISR membership. last_stable_offset carries the leader's LEO.
+        // Its records go from the segment files to the socket, as a consumer's (Kafka's leader
+        // answers its followers from `FileRecords` too).
         let leo = state.log().log_end_offset();
-        let (mut answer, ready) = state.host.handle_replica_fetch(
+        let (mut read, ready) = state.host.handle_replica_fetch_ranges(
             now_ms,
             asker.replica_id as u32,
             p.fetch_offset,
@@ -407,25 +409,33 @@ fn read_partition(
         // Once the response is full (`max_bytes`), later partitions still count the
         // follower's offset toward the HW and the ISR, but bring no records (it asks again
         // from there).
-        if let Ok(a) = &mut answer {
-            if past_limit(total, limit, a.records.len()) {
-                a.records.clear();
+        if let Ok(r) = &mut read {
+            if past_limit(total, limit, r.len()) {
+                r.ranges.clear();
             }
-            *remaining = remaining.saturating_sub(a.records.len());
+            *remaining = remaining.saturating_sub(r.len());
         }
         let start = state.log().log_start_offset();
         let _ = broker.carry_out(&partition, &mut state, ready);
         let data = data
             .with_log_start_offset(start)
             .with_last_stable_offset(leo);
-        return match answer {
-            Ok(a) => PartitionRead::answer(
-                data.with_high_watermark(a.high_watermark)
-                    .with_records(Some(Bytes::from(a.records))),
-                false,
-            ),
-            Err(e) => PartitionRead::answer(
-                data.with_error_code(e.kafka_error_code())
+        let records = read.map_err(|e| e.kafka_error_code()).and_then(|r| {
+            let records = records_of(state.log(), &r.ranges, r.len());
+            Ok((r.high_watermark, records.map_err(|e| e.kafka_error_code())?))
+        });
+        return match records {
+            Ok((high_watermark, (bytes, files))) => PartitionRead {
+                data: data
+                    .with_high_watermark(high_watermark)
+                    .with_records(Some(bytes)),
+                error: false,
+                files,
+                // A follower's copy is not counted as served.
+                records: 0,
+            },
+            Err(code) => PartitionRead::answer(
+                data.with_error_code(code)
                     .with_high_watermark(-1)
                     .with_records(Some(Bytes::new())),
                 true,

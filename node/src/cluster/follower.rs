@@ -338,7 +338,8 @@ fn fetch(
             let ready = match data.error_code {
                 0 => {
                     let answer = FetchAnswer {
-                        records: data.records.clone().unwrap_or_default().to_vec(),
+                        // A slice of the response: copied once, into the segment file.
+                        records: data.records.clone().unwrap_or_default(),
                         high_watermark: data.high_watermark,
                         leader_epoch,
                         log_start_offset: data.log_start_offset,
