@@ -662,6 +662,14 @@ pub fn encode_time_index(segment: &Segment) -> Vec<u8> {
         .collect()
 }
 
+/// Batches [`Log::check_append`] found fit to append: their sizes, and whether the topic's
+/// `compression.type` rewrites them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CheckedAppend {
+    sizes: Vec<usize>,
+    recompress: bool,
+}
+
 /// A run of whole batches in one segment's `.log` file ([`Log::read_ranges`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ReadRange {
@@ -851,6 +859,20 @@ impl<S: SegmentStore> Log<S> {
         codec: &dyn Codec,
         now_ms: u64,
     ) -> LogResult<AppendInfo, S> {
+        let checked = self.check_append(records, codec, now_ms)?;
+        self.append_checked(records, checked, leader_epoch, codec, now_ms)
+    }
+
+    /// Every check of [`Log::append`], writing nothing: a caller that must refuse a bad batch
+    /// before its own checks (the replica's producer-state checks, after the CRC as in Kafka's
+    /// `UnifiedLog.append`) checks once and then appends with [`Log::append_checked`].
+    /// Errors as [`Log::append`].
+    pub fn check_append(
+        &self,
+        records: &[u8],
+        codec: &dyn Codec,
+        now_ms: u64,
+    ) -> LogResult<CheckedAppend, S> {
         let sizes = self.validate(records, codec)?;
         let mut position = 0;
         let mut recompress = false;
@@ -873,6 +895,20 @@ impl<S: SegmentStore> Log<S> {
                     .is_some_and(|target| header.compression().ok() != Some(target));
             position += size;
         }
+        Ok(CheckedAppend { sizes, recompress })
+    }
+
+    /// Appends `records` that [`Log::check_append`] passed as `checked` (on this log, at the
+    /// same `now_ms`), as [`Log::append`] does after its checks. Errors: the store's.
+    pub(crate) fn append_checked(
+        &mut self,
+        records: &mut [u8],
+        checked: CheckedAppend,
+        leader_epoch: i32,
+        codec: &dyn Codec,
+        now_ms: u64,
+    ) -> LogResult<AppendInfo, S> {
+        let CheckedAppend { sizes, recompress } = checked;
         if recompress {
             let mut rebuilt = self.recompressed(records, &sizes, codec)?;
             let sizes = self.validate(&rebuilt, codec)?;

@@ -332,17 +332,16 @@ fn batch_headers<'a>(
     records: &'a [u8],
     codec: &'a dyn Codec,
 ) -> impl Iterator<Item = (BatchHeader, Option<ControlType>)> + 'a {
-    let mut rest = records;
-    core::iter::from_fn(move || {
-        let header = BatchHeader::decode(rest).ok()?;
-        let (batch, after) = rest.split_at_checked(header.size())?;
-        rest = after;
+    let mut position = 0;
+    batch::headers(records).map(move |header| {
+        let batch = &records[position..position + header.size()];
+        position += header.size();
         let control = header
             .is_control()
             .then(|| batch::BatchRef::parse(batch).ok())
             .flatten()
             .and_then(|b| crate::txn::control_type(&b, codec));
-        Some((header, control))
+        (header, control)
     })
 }
 
@@ -920,9 +919,14 @@ impl<S: SegmentStore> Replica<S> {
         codec: &dyn Codec,
     ) -> Result<Option<i64>, ReplicaError> {
         self.check_writable(now_ms, acks)?;
-        let header = *batch::BatchRef::parse(records)
-            .map_err(|e| ReplicaError::AppendRefused(e.kafka_error_code()))?
-            .header();
+        // The batches first (CRC, framing, records, the topic's rules), as Kafka's
+        // `UnifiedLog.append` validates before it looks at producer state.
+        let checked = self
+            .log
+            .check_append(records, codec, now_ms)
+            .map_err(ReplicaError::from_log)?;
+        let header = BatchHeader::decode(records)
+            .map_err(|e| ReplicaError::AppendRefused(e.kafka_error_code()))?;
         if batch::headers(records).any(|h| h.is_control()) {
             // Only a transaction coordinator writes markers (Kafka's `AppendOrigin.CLIENT`:
             // "Client produced a control record").
@@ -942,7 +946,7 @@ impl<S: SegmentStore> Replica<S> {
         let active_before = self.active_segment_base();
         let info = self
             .log
-            .append(records, self.leader_epoch, codec, now_ms)
+            .append_checked(records, checked, self.leader_epoch, codec, now_ms)
             .map_err(ReplicaError::from_log)?;
         self.producers
             .record_stored(&header, info.base_offset, info.max_timestamp);

@@ -1,5 +1,6 @@
 //! The broker's global allocator: the system allocator, except that very large allocations
-//! are reserved lazily with `mmap(MAP_NORESERVE)`.
+//! are reserved lazily with `mmap(MAP_NORESERVE)`; and glibc's thresholds set so that freed
+//! request buffers are reused rather than unmapped ([`keep_freed_request_buffers`]).
 //!
 //! Why: the `kafka-protocol` crate (0.18) decodes an array by first calling
 //! `Vec::with_capacity(n)` with the element count `n` read from the wire. A malformed request
@@ -92,6 +93,28 @@ unsafe impl GlobalAlloc for LazyHugeAllocator {
             }
             new
         }
+    }
+}
+
+/// Above this size glibc's `malloc` maps a block of its own and unmaps it when freed.
+const MMAP_THRESHOLD_BYTES: i32 = 32 << 20;
+/// Free memory at the top of a glibc heap beyond this is returned to the kernel.
+const TRIM_THRESHOLD_BYTES: i32 = 64 << 20;
+
+/// Keeps request-sized blocks in glibc's heaps once freed. A broker takes each produce
+/// request (up to `socket.request.max.bytes`, about 1 MiB from librdkafka and the Java
+/// producer) into a fresh buffer and frees it after the append. glibc's defaults start mapping
+/// blocks of 128 KiB and over with `mmap` and trim its heaps above 128 KiB free, so every
+/// request's buffer was new pages: a page fault and kernel zeroing for each 4 KiB taken in
+/// (about a tenth of the CPU of a 1 KiB-record produce, measured with `perf`). Up to
+/// [`TRIM_THRESHOLD_BYTES`] per heap stay mapped instead. Call before other threads start.
+pub fn keep_freed_request_buffers() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt takes any value for these two parameters and only sets them; it is
+    // called before the process starts other threads.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, TRIM_THRESHOLD_BYTES);
     }
 }
 

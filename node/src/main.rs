@@ -1135,6 +1135,7 @@ fn terminate(pid: u32) {
 }
 
 fn main() -> ExitCode {
+    runnel_node::alloc::keep_freed_request_buffers();
     // Colour only on a terminal, and never with NO_COLOR set (https://no-color.org).
     let colour = std::io::IsTerminal::is_terminal(&std::io::stderr())
         && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());

@@ -239,11 +239,10 @@ async fn read_frames<R: AsyncRead + Unpin>(
         let Ok(permit) = state.budget.clone().acquire_many_owned(share).await else {
             return;
         };
-        let mut frame = BytesMut::zeroed(size);
-        if read.read_exact(&mut frame).await.is_err() {
+        let Ok(frame) = read_frame(&mut read, size).await else {
             state.peer_closed.store(true, Ordering::Release);
             return;
-        }
+        };
         if frames.send(Ok((frame, permit))).await.is_err() {
             return; // the request loop ended
         }
@@ -252,6 +251,20 @@ async fn read_frames<R: AsyncRead + Unpin>(
             state.handled.notified().await;
         }
     }
+}
+
+/// The next `size` bytes of `read`, read into memory that is not zeroed first (a produce
+/// request is up to `socket.request.max.bytes`; zeroing it cost a pass over every byte).
+/// Errors: the stream ended or failed first.
+async fn read_frame<R: AsyncRead + Unpin>(read: &mut R, size: usize) -> std::io::Result<BytesMut> {
+    let mut frame = BytesMut::with_capacity(size);
+    let mut rest = read.take(size as u64);
+    while frame.len() < size {
+        if rest.read_buf(&mut frame).await? == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+    }
+    Ok(frame)
 }
 
 /// The read-ahead byte budget of one connection: `socket.request.max.bytes`.
