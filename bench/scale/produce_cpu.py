@@ -5,16 +5,23 @@ generator takes little of the machine) send the same records three times into fr
 and prints the broker processes' user + system CPU microseconds per record (/proc/PID/stat,
 all nodes summed), which does not depend on how fast the producer is.
 
-Usage: python3 bench/scale/produce_cpu.py SIZE RECORDS ACKS NODES OLD NEW OLD NEW
+Usage: python3 bench/scale/produce_cpu.py SIZE RECORDS ACKS NODES [--partitions N] OLD NEW OLD NEW
 e.g.   python3 bench/scale/produce_cpu.py 1024 200000 all 1 /tmp/runnel-old target/release/runnel
-(record bytes, records per run, acks 1 or all, 1 or 3 nodes, binaries). Needs kcat and
+(record bytes, records per run, acks 1 or all, 1 or 3 nodes, binaries; with --partitions each
+topic has N partitions and the records are spread over them at random). Needs kcat and
 confluent-kafka. Uses ports 39690-39692, 39790-39792, 39890-39892 and /tmp/produce-cpu.
 """
 import os, socket, subprocess, sys, time
 from confluent_kafka.admin import AdminClient, NewTopic
 
-size, n, acks, nodes = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
-binaries = sys.argv[5:]
+args = sys.argv[1:]
+partitions = 1
+if "--partitions" in args:
+    i = args.index("--partitions")
+    partitions = int(args[i + 1])
+    del args[i:i + 2]
+size, n, acks, nodes = int(args[0]), int(args[1]), args[2], int(args[3])
+binaries = args[4:]
 work = "/tmp/produce-cpu"
 os.makedirs(work, exist_ok=True)
 records = os.path.join(work, f"records-{size}-{n}")
@@ -53,7 +60,7 @@ def start(binary):
             return -1
     while controller() < 0:
         time.sleep(0.2)
-    topics = [NewTopic(f"p{r}", 1, nodes) for r in range(4)]
+    topics = [NewTopic(f"p{r}", partitions, nodes) for r in range(4)]
     for future in admin.create_topics(topics).values():
         future.result(60)
     return procs
@@ -70,7 +77,9 @@ def cpu(procs):
 def kcat(topic, path):
     subprocess.run(["kcat", "-P", "-b", bootstrap, "-t", topic, "-X", f"acks={acks}",
                     "-X", "linger.ms=5", "-X", "batch.size=1000000",
-                    "-X", "queue.buffering.max.kbytes=1048576", "-l", path],
+                    "-X", "queue.buffering.max.kbytes=1048576",
+                    # Keyless records to a random partition each, not one partition per linger.
+                    "-X", "sticky.partitioning.linger.ms=0", "-l", path],
                    check=True, stderr=subprocess.DEVNULL)
 
 
