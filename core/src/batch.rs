@@ -341,6 +341,29 @@ pub fn headers(bytes: &[u8]) -> impl Iterator<Item = BatchHeader> + '_ {
     })
 }
 
+/// Kafka's `ProduceRequest.validateRecords` (Produce v3+; runnel up-converts v0–v2 message
+/// sets to one batch first): a partition's records in a produce request are exactly one record
+/// batch, of magic 2. Errors: either rule broken, INVALID_RECORD (as `InvalidRecordException`
+/// is answered in `KafkaApis.handleProduceRequest`). Bytes that do not frame a batch are left
+/// to the batch checks (CORRUPT_MESSAGE).
+pub fn check_produce_records(records: &[u8]) -> Result<(), BatchError> {
+    let Ok(first) = BatchHeader::decode(records) else {
+        return Ok(());
+    };
+    if first.magic != MAGIC {
+        return Err(BatchError::InvalidRecord(
+            "produce requests may only carry record batches with magic 2",
+        ));
+    }
+    let rest = records.get(first.size().max(1)..).unwrap_or_default();
+    if BatchHeader::decode(rest).is_ok() {
+        return Err(BatchError::InvalidRecord(
+            "produce requests carry exactly one record batch per partition",
+        ));
+    }
+    Ok(())
+}
+
 /// A validated batch: magic 2, length within bounds, CRC correct. Borrowed from the input.
 #[derive(Clone, Copy, Debug)]
 pub struct BatchRef<'a> {

@@ -919,6 +919,8 @@ impl<S: SegmentStore> Replica<S> {
         codec: &dyn Codec,
     ) -> Result<Option<i64>, ReplicaError> {
         self.check_writable(now_ms, acks)?;
+        batch::check_produce_records(records)
+            .map_err(|e| ReplicaError::AppendRefused(e.kafka_error_code()))?;
         // The batches first (CRC, framing, records, the topic's rules), as Kafka's
         // `UnifiedLog.append` validates before it looks at producer state.
         let checked = self
@@ -1121,17 +1123,22 @@ impl<S: SegmentStore> Replica<S> {
         let Role::Leader(state) = &mut self.role else {
             return Err(ReplicaError::NotLeaderOrFollower);
         };
-        // KIP-320: an older epoch is fenced, a newer one not known here yet.
+        // KIP-320: an older epoch is fenced, a newer one not known here yet; -1 (no epoch)
+        // is not checked (Kafka's `Partition.checkCurrentLeaderEpoch`).
         if follower_epoch > self.leader_epoch {
             return Err(ReplicaError::UnknownLeaderEpoch);
         }
-        if follower_epoch != self.leader_epoch {
+        if follower_epoch >= 0 && follower_epoch != self.leader_epoch {
             return Err(ReplicaError::FencedLeaderEpoch);
         }
+        // Only this partition's replicas fetch as followers (Kafka's
+        // `Partition.followerReplicaOrThrow`): another id counts toward nothing.
+        let Some(progress) = state.followers.get_mut(&follower) else {
+            return Err(ReplicaError::NotLeaderOrFollower);
+        };
         if fetch_offset > leo || fetch_offset < self.log.log_start_offset() {
             return Err(ReplicaError::OffsetOutOfRange);
         }
-        let progress = state.followers.entry(follower).or_default();
         progress.leo = fetch_offset;
         // Kafka's rule: a follower that fetched everything the leader had at its previous
         // fetch is caught up. (Requiring the current LEO would eject a follower that is merely
@@ -2401,5 +2408,69 @@ pub(crate) mod tests {
         assert_eq!(done, [1, 2]);
         // Once committed, a retry is answered at once.
         assert_eq!(leader.await_committed(40, 3, 0, 2, 1_000), Ok(Some(0)));
+    }
+
+    /// Kafka's `Partition.fetchRecords`: a follower fetch with no current leader epoch (-1)
+    /// is not checked against it (`checkCurrentLeaderEpoch`), and one from a broker that is
+    /// not a replica of the partition is refused with NOT_LEADER_OR_FOLLOWER
+    /// (`followerReplicaOrThrow`) and moves neither the HW nor the ISR.
+    #[test]
+    fn only_the_partitions_replicas_fetch_as_followers() {
+        let mut leader = Replica::new(0, ReplicaConfig::default());
+        leader.become_leader(3, alloc::vec![0, 1], &[0, 1, 2], 0);
+        let _ = leader.handle_produce(0, &mut batch(5), Acks::Leader, 1, 1_000, &NoCodec);
+        assert_eq!(
+            leader
+                .handle_fetch(10, 7, 5, 3, 1 << 20)
+                .map(|a| a.records.len()),
+            Err(ReplicaError::NotLeaderOrFollower)
+        );
+        assert_eq!(
+            leader.high_watermark(),
+            0,
+            "a stranger at the end moves nothing"
+        );
+        assert_eq!(leader.poll_isr_change(10), None);
+        assert_eq!(
+            leader
+                .handle_fetch(10, 1, 0, 2, 1 << 20)
+                .map(|a| a.records.len()),
+            Err(ReplicaError::FencedLeaderEpoch),
+            "an older epoch is still fenced"
+        );
+        let answer = leader
+            .handle_fetch(10, 1, 0, -1, 1 << 20)
+            .expect("no epoch: no check");
+        assert_eq!(answer.records, leader.read_all(5));
+        let answer = leader
+            .handle_fetch(20, 1, 5, 3, 1 << 20)
+            .expect("a replica fetches");
+        assert_eq!((answer.records.len(), answer.high_watermark), (0, 5));
+    }
+
+    /// Kafka's `ProduceRequest.validateRecords`: a partition's records in a produce request
+    /// are exactly one batch of magic 2; anything else is INVALID_RECORD and appends nothing.
+    #[test]
+    fn a_produce_carries_exactly_one_batch_of_magic_2() {
+        let mut leader = Replica::new(0, ReplicaConfig::default());
+        leader.become_leader(1, alloc::vec![0], &[0], 0);
+        let mut two = batch(2);
+        two.extend_from_slice(&batch(3));
+        let invalid = Err(ReplicaError::AppendRefused(error_code::INVALID_RECORD));
+        assert_eq!(
+            leader.handle_produce(0, &mut two, Acks::Leader, 1, 1_000, &NoCodec),
+            invalid
+        );
+        let mut magic_1 = batch(2);
+        magic_1[16] = 1;
+        assert_eq!(
+            leader.handle_produce(0, &mut magic_1, Acks::Leader, 2, 1_000, &NoCodec),
+            invalid
+        );
+        assert_eq!(leader.log_end_offset(), 0, "nothing appended");
+        assert_eq!(
+            leader.handle_produce(0, &mut batch(2), Acks::Leader, 3, 1_000, &NoCodec),
+            Ok(Some(0))
+        );
     }
 }
