@@ -1029,7 +1029,7 @@ impl<S: SegmentStore> Log<S> {
     /// `ignoreRecordSize = true`, only `batch.ensureValid()` per batch). A batch the leader
     /// took before its topic's limit was lowered is copied, not refused forever.
     ///
-    /// Errors: a batch cut short or with a wrong CRC (INVALID_RECORD), offsets below the log
+    /// Errors: a batch cut short or with a wrong CRC (CORRUPT_MESSAGE), offsets below the log
     /// end (`NonContiguousAppend`), nothing to append, or the store's; nothing is appended then.
     pub fn append_replicated(&mut self, records: &[u8], now_ms: u64) -> LogResult<AppendInfo, S> {
         let mut sizes = Vec::new();
