@@ -28,7 +28,7 @@ use runnel_core::error_code;
 use runnel_core::fetch_session::{
     FetchContext, FetchSessions, INVALID_SESSION_ID, PartitionAnswer, SessionError,
 };
-use runnel_core::log::{Log, LogError, ReadRange, SegmentFile, SegmentStore};
+use runnel_core::log::{Log, LogError, ReadRange};
 
 use super::Context;
 use crate::broker::Broker;
@@ -421,8 +421,9 @@ fn read_partition(
             .with_log_start_offset(start)
             .with_last_stable_offset(leo);
         let records = read.map_err(|e| e.kafka_error_code()).and_then(|r| {
-            let records = records_of(state.log(), &r.ranges, r.len());
-            Ok((r.high_watermark, records.map_err(|e| e.kafka_error_code())?))
+            let records =
+                records_of(state.log(), &r.ranges, r.len()).map_err(|e| e.kafka_error_code())?;
+            Ok((r.high_watermark, records))
         });
         return match records {
             Ok((high_watermark, (bytes, files))) => PartitionRead {
@@ -519,19 +520,18 @@ fn read_partition(
 
 /// The records of `ranges` (`len` bytes of `log`): a placeholder, with the segment file ranges
 /// to send in its place; or, when there are none or more than a placeholder stands for, the
-/// bytes themselves, read through the store.
+/// bytes themselves ([`Log::read_bytes`]).
 fn records_of(
     log: &Log<FileSegmentStore>,
     ranges: &[ReadRange],
     len: usize,
 ) -> Result<(Bytes, Vec<FileRange>), LogError<StoreError>> {
-    let store = log.store();
     if let Some(placeholder) = crate::response::placeholder(len).filter(|_| len > 0) {
         let files = ranges
             .iter()
             .map(|r| {
                 Ok(FileRange {
-                    file: store.log_file(r.base_offset)?,
+                    file: log.store().log_file(r.base_offset)?,
                     position: r.position,
                     len: r.len,
                 })
@@ -540,19 +540,7 @@ fn records_of(
             .map_err(LogError::Store)?;
         return Ok((placeholder, files));
     }
-    let mut bytes = Vec::with_capacity(len);
-    for r in ranges {
-        store
-            .read(
-                r.base_offset,
-                SegmentFile::Log,
-                r.position,
-                r.len,
-                &mut bytes,
-            )
-            .map_err(LogError::Store)?;
-    }
-    Ok((Bytes::from(bytes), Vec::new()))
+    Ok((Bytes::from(log.read_bytes(ranges)?), Vec::new()))
 }
 
 /// A fetched topic's name, as a session key: as asked, or from its id (Fetch v13+ names
