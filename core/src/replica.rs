@@ -187,7 +187,7 @@ struct PendingWrite {
 }
 
 /// What the leader knows about one follower.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct FollowerProgress {
     leo: i64,
     last_caught_up_ms: u64,
