@@ -53,16 +53,22 @@ def start(binary):
                 time.sleep(0.02)
     admin = AdminClient({"bootstrap.servers": bootstrap})
 
-    def controller():
+    def registered():
         try:
-            return admin.list_topics(timeout=10).controller_id
+            metadata = admin.list_topics(timeout=10)
         except Exception:  # a cluster answers partially until a node is registered
-            return -1
-    while controller() < 0:
-        time.sleep(0.2)
-    topics = [NewTopic(f"p{r}", partitions, nodes) for r in range(4)]
-    for future in admin.create_topics(topics).values():
-        future.result(60)
+            return False
+        return metadata.controller_id >= 0 and len(metadata.brokers) == nodes
+    try:
+        while not registered():
+            time.sleep(0.2)
+        topics = [NewTopic(f"p{r}", partitions, nodes) for r in range(4)]
+        for future in admin.create_topics(topics).values():
+            future.result(60)
+    except BaseException:
+        for p in procs:
+            p.kill()
+        raise
     return procs
 
 

@@ -300,6 +300,8 @@ impl<S: SegmentStore> Log<S> {
                 rebuilt.note_batch(parsed.header(), cleaned.len() as u64, index_interval);
                 cleaned.extend_from_slice(out);
             }
+            // Only the active segment keeps its newest headers, and it is never cleaned.
+            rebuilt.recent.clear();
             report.segments_cleaned += 1;
             report.bytes_before += segment.size_bytes;
             report.bytes_after += cleaned.len() as u64;

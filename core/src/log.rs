@@ -15,7 +15,7 @@
 //! Offsets and timestamps are `i64`, as on the wire. The log start offset is the first offset a
 //! reader may ask for; the log end offset (LEO) is the offset the next record will get.
 
-use alloc::collections::BTreeMap;
+use alloc::collections::{BTreeMap, VecDeque};
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
@@ -541,6 +541,60 @@ pub struct Segment {
     pub(crate) offset_index: Vec<OffsetIndexEntry>,
     pub(crate) time_index: Vec<TimeIndexEntry>,
     pub(crate) bytes_since_index: u64,
+    /// The headers of the active segment's last batches, so fetches at the tail find and
+    /// size them without reading the file.
+    pub(crate) recent: RecentBatches,
+}
+
+/// How many of the newest batches of the active segment [`RecentBatches`] keeps. An index
+/// entry comes every `index.interval.bytes` (4096 by default); at about 70 bytes for the
+/// smallest batch, 64 cover that interval, so a fetch just behind the log end reads no
+/// batch header from the file.
+const RECENT_BATCHES: usize = 64;
+
+/// The headers of a segment's newest batches and their positions, oldest first: consecutive
+/// batches ending at the segment's end. A cache of bytes written once (truncation drops
+/// those past the cut), so two segments compare equal whatever their caches hold.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct RecentBatches(VecDeque<(u64, BatchHeader)>);
+
+impl PartialEq for RecentBatches {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl RecentBatches {
+    /// Notes the batch appended at `position` (right after the newest one).
+    fn push(&mut self, position: u64, header: BatchHeader) {
+        if self.0.len() == RECENT_BATCHES {
+            self.0.pop_front();
+        }
+        self.0.push_back((position, header));
+    }
+
+    /// The header of the batch at `position`, if kept.
+    fn header_at(&self, position: u64) -> Option<BatchHeader> {
+        let i = self.0.binary_search_by_key(&position, |(p, _)| *p).ok()?;
+        Some(self.0[i].1)
+    }
+
+    /// The position of the batch holding `offset` (or the first after it), when the batch
+    /// before it is kept too, which proves no earlier batch holds it.
+    fn position_for(&self, offset: i64) -> Option<u64> {
+        let i = self.0.partition_point(|(_, h)| h.last_offset() < offset);
+        (i > 0 && i < self.0.len()).then(|| self.0[i].0)
+    }
+
+    /// Forgets the batches at or past `position` (the log was truncated there).
+    fn truncate(&mut self, position: u64) {
+        self.0.retain(|(p, _)| *p < position);
+    }
+
+    /// Forgets every batch (the segment is no longer the active one).
+    pub(crate) fn clear(&mut self) {
+        self.0 = VecDeque::new();
+    }
 }
 
 impl Segment {
@@ -554,6 +608,7 @@ impl Segment {
             offset_index: Vec::new(),
             time_index: Vec::new(),
             bytes_since_index: 0,
+            recent: RecentBatches::default(),
         }
     }
 
@@ -586,6 +641,7 @@ impl Segment {
         let size = header.size() as u64;
         self.size_bytes = position + size;
         self.next_offset = header.next_offset();
+        self.recent.push(position, *header);
         let new_max = header.max_timestamp > self.max_timestamp;
         if new_max {
             self.max_timestamp = header.max_timestamp;
@@ -617,8 +673,17 @@ impl Segment {
         Some((encode_offset_entry(self.base_offset, entry), time_entry))
     }
 
-    /// The largest index position at or before the batch that holds `offset`.
+    /// Where to start looking for the batch that holds `offset`: that batch itself when the
+    /// newest headers show it, else the largest index position at or before it.
     fn position_for(&self, offset: i64) -> u64 {
+        self.recent
+            .position_for(offset)
+            .unwrap_or_else(|| self.index_position_for(offset))
+    }
+
+    /// The largest index position at or before the batch that holds `offset`. Truncation
+    /// starts its walk here: the time index covers the batches before it, the walk the rest.
+    fn index_position_for(&self, offset: i64) -> u64 {
         // Entries are keyed by the last offset of the batch at their position: a batch whose
         // last offset is below `offset` starts before the batch holding `offset`.
         let i = self.offset_index.partition_point(|e| e.offset < offset);
@@ -1198,6 +1263,9 @@ impl<S: SegmentStore> Log<S> {
     /// Starts a new, empty active segment at `base_offset` (≥ the log end offset).
     pub(crate) fn roll_at(&mut self, base_offset: i64, now_ms: u64) -> LogResult<(), S> {
         self.store.create(base_offset).map_err(LogError::Store)?;
+        if let Some(sealed) = self.segments.last_mut() {
+            sealed.recent.clear();
+        }
         self.segments.push(Segment::empty(base_offset, now_ms));
         Ok(())
     }
@@ -1426,7 +1494,7 @@ impl<S: SegmentStore> Log<S> {
         }
         let last = self.segments.len() - 1;
         let segment = &self.segments[last];
-        let mut position = segment.position_for(offset);
+        let mut position = segment.index_position_for(offset);
         let mut new_next = segment.base_offset;
         // Time index entries below `offset` cover every batch before `position` (an entry is
         // written at each offset index point whenever the maximum grows); the scan covers the rest.
@@ -1452,6 +1520,7 @@ impl<S: SegmentStore> Log<S> {
         segment.next_offset = new_next;
         segment.max_timestamp = max_timestamp;
         segment.offset_index.retain(|e| e.position < position);
+        segment.recent.truncate(position);
         segment.time_index.retain(|t| t.offset < new_next);
         segment.bytes_since_index = segment
             .offset_index
@@ -1601,6 +1670,9 @@ impl<S: SegmentStore> Log<S> {
 
     /// Reads and decodes the batch header at `position` of `segment`.
     pub(crate) fn header_at(&self, segment: &Segment, position: u64) -> LogResult<BatchHeader, S> {
+        if let Some(header) = segment.recent.header_at(position) {
+            return Ok(header);
+        }
         let mut buf = Vec::with_capacity(HEADER_LEN);
         self.store
             .read(

@@ -1226,6 +1226,20 @@ impl<S: SegmentStore> Replica<S> {
             }
             return None;
         }
+        // The common case, checked without building a list (this runs after every follower
+        // fetch of every partition): no member has fallen behind and no follower may join.
+        let in_sync = |f: &FollowerProgress| now_ms.saturating_sub(f.last_caught_up_ms) <= lag;
+        let shrinks = state
+            .isr
+            .iter()
+            .any(|r| *r != broker && !state.followers.get(r).is_some_and(in_sync));
+        let expands = state.followers.iter().any(|(id, f)| {
+            !state.isr.contains(id) && !f.expansion_refused && f.leo >= high_watermark && in_sync(f)
+        });
+        if !shrinks && !expands {
+            state.proposed_at_ms = None;
+            return None;
+        }
         let mut isr: Vec<BrokerId> = state
             .isr
             .iter()
@@ -1362,14 +1376,12 @@ impl<S: SegmentStore> Replica<S> {
         // Kafka's "maximal ISR" (KIP-497): replicas being added count at once, and replicas
         // being removed count until the controller agrees. Otherwise the HW could pass a
         // replica the controller already considers in sync — and may elect.
-        let maximal = state
+        // Called for every follower fetch of every partition: nothing here allocates unless a
+        // write completes.
+        let min_isr_leo = state
             .isr
             .iter()
             .chain(state.proposed_isr.iter().flatten())
-            .copied()
-            .collect::<Vec<_>>();
-        let min_isr_leo = maximal
-            .iter()
             .map(|r| {
                 if *r == self.broker {
                     leo
@@ -1393,6 +1405,9 @@ impl<S: SegmentStore> Replica<S> {
         // Kafka checks min.insync.replicas again when a write completes: the HW may have
         // passed it only because the ISR shrank.
         let enough = state.isr.len() >= self.config.min_insync_replicas;
+        if !state.pending.iter().any(|w| hw >= w.next_offset) {
+            return;
+        }
         let (done, waiting): (Vec<_>, Vec<_>) =
             state.pending.drain(..).partition(|w| hw >= w.next_offset);
         state.pending = waiting;

@@ -1124,3 +1124,129 @@ fn an_idempotent_producer_retrying_through_a_full_disk_is_written_once() {
         );
     }
 }
+
+/// A [`MemorySegmentStore`] that counts reads of `.log` bytes.
+#[derive(Clone, Default)]
+struct CountingStore {
+    inner: MemorySegmentStore,
+    log_reads: std::rc::Rc<std::cell::Cell<usize>>,
+}
+
+impl runnel_core::log::SegmentStore for CountingStore {
+    type Error = <MemorySegmentStore as runnel_core::log::SegmentStore>::Error;
+    fn segments(&self) -> Result<Vec<i64>, Self::Error> {
+        self.inner.segments()
+    }
+    fn create(&mut self, base_offset: i64) -> Result<(), Self::Error> {
+        self.inner.create(base_offset)
+    }
+    fn append(&mut self, base: i64, file: SegmentFile, bytes: &[u8]) -> Result<(), Self::Error> {
+        self.inner.append(base, file, bytes)
+    }
+    fn read(
+        &self,
+        base: i64,
+        file: SegmentFile,
+        position: u64,
+        len: usize,
+        out: &mut Vec<u8>,
+    ) -> Result<(), Self::Error> {
+        if file == SegmentFile::Log {
+            self.log_reads.set(self.log_reads.get() + 1);
+        }
+        self.inner.read(base, file, position, len, out)
+    }
+    fn len(&self, base: i64, file: SegmentFile) -> Result<u64, Self::Error> {
+        self.inner.len(base, file)
+    }
+    fn truncate(&mut self, base: i64, file: SegmentFile, len: u64) -> Result<(), Self::Error> {
+        self.inner.truncate(base, file, len)
+    }
+    fn delete(&mut self, base: i64) -> Result<(), Self::Error> {
+        self.inner.delete(base)
+    }
+    fn replace(
+        &mut self,
+        base: i64,
+        log: &[u8],
+        offset_index: &[u8],
+        time_index: &[u8],
+    ) -> Result<(), Self::Error> {
+        self.inner.replace(base, log, offset_index, time_index)
+    }
+}
+
+/// A fetch just behind the log end (a follower one round behind, a consumer at the tail)
+/// finds and sizes its batches from the newest headers the log keeps, reading no header from
+/// the file, even with many small batches between two index entries; what it finds is what a
+/// log reopened without those headers finds, before and after a truncation.
+#[test]
+fn fetches_near_the_log_end_read_no_header_from_the_file() {
+    let store = CountingStore::default();
+    let reads = store.log_reads.clone();
+    let mut log = Log::new(store, LogConfig::default(), 0).unwrap();
+    for i in 0..100 {
+        let records = [(None, Some(format!("v{i}").into_bytes()), i)];
+        log.append(&mut batch(&records), 5, &NoCodec, i as u64)
+            .unwrap();
+    }
+    assert_eq!(log.log_end_offset(), 100);
+    // Two index entries for the ~7 KB segment (4096 bytes between them): without the kept
+    // headers, a fetch from offset 97 reads the ~40 headers from the second entry to its batch.
+    assert_eq!(log.segments()[0].offset_index().len(), 2);
+    let same_as_reopened = |log: &Log<CountingStore>, from: i64| {
+        let ranges = log
+            .read_ranges(from, 1 << 20, log.log_end_offset())
+            .unwrap();
+        let (reopened, _) = Log::open(log.store().clone(), LogConfig::default(), 0).unwrap();
+        let expected = reopened
+            .read_ranges(from, 1 << 20, log.log_end_offset())
+            .unwrap();
+        assert_eq!(ranges, expected, "ranges from {from}");
+        assert_eq!(
+            log.read(from, 1 << 20, log.log_end_offset()).unwrap(),
+            reopened.read(from, 1 << 20, log.log_end_offset()).unwrap(),
+            "bytes from {from}"
+        );
+        ranges
+    };
+    reads.set(0);
+    for from in [99, 97, 60, 37] {
+        let ranges = log.read_ranges(from, 1 << 20, 100).unwrap();
+        assert_eq!(ranges.len(), 1);
+        assert_eq!(
+            ranges[0].records,
+            (100 - from) as u64,
+            "records from {from}"
+        );
+        assert_eq!(ranges[0].last_offset, 99);
+    }
+    assert_eq!(reads.get(), 0, "headers read from the file");
+    // Older than the newest 64 batches: read from the file, and still right.
+    for from in [0, 20, 35, 36, 37, 99] {
+        same_as_reopened(&log, from);
+    }
+    // Truncation drops the kept headers past the cut; appends after it are kept again.
+    log.truncate_to(80, 200).unwrap();
+    assert_eq!(log.log_end_offset(), 80);
+    for from in [40, 79] {
+        same_as_reopened(&log, from);
+    }
+    for i in 0..5 {
+        let records = [(None, Some(format!("w{i}").into_bytes()), 300 + i)];
+        log.append(&mut batch(&records), 6, &NoCodec, 300).unwrap();
+    }
+    for from in [60, 79, 80, 84] {
+        let ranges = same_as_reopened(&log, from);
+        assert_eq!(ranges[0].records, (85 - from) as u64, "records from {from}");
+    }
+    let records: Vec<Rec> = decode(&log.read(78, 1 << 20, 85).unwrap());
+    let values: Vec<&[u8]> = records
+        .iter()
+        .map(|r| r.value.as_deref().unwrap())
+        .collect();
+    assert_eq!(
+        values,
+        [&b"v78"[..], b"v79", b"w0", b"w1", b"w2", b"w3", b"w4"]
+    );
+}

@@ -330,6 +330,10 @@ pub struct Broker {
     /// The leader brokers a fetcher thread runs for (one per leader, Kafka's replica fetcher
     /// with `num.replica.fetchers` = 1).
     fetchers: Mutex<std::collections::HashSet<u32>>,
+    /// The partitions this node follows, per leader broker, as the last [`Broker::apply_roles`]
+    /// found them (the only place a follower's leader changes): each fetcher round visits
+    /// these, not every partition of the node.
+    followed: RwLock<HashMap<u32, Arc<[Arc<Partition>]>>>,
     /// Dynamic broker configs in force (KIP-226): saved in the data directory on a single
     /// node, from the metadata log in a cluster.
     dynamic: RwLock<DynamicBrokerConfigs>,
@@ -426,6 +430,7 @@ impl Broker {
             cluster: OnceLock::new(),
             reconciling: Mutex::new(()),
             fetchers: Mutex::new(std::collections::HashSet::new()),
+            followed: RwLock::new(HashMap::new()),
             dynamic: RwLock::new(load_dynamic_configs(&config.data_dir)?),
             scram: RwLock::new(load_json(
                 &scram_path(&config.data_dir),
@@ -746,7 +751,7 @@ impl Broker {
         };
         match cluster.propose(entry).await {
             Ok(()) => {
-                self.reconcile();
+                self.reconcile_in_background().await;
                 Ok(())
             }
             Err(e) if e.contains("already exists") => {
@@ -774,7 +779,7 @@ impl Broker {
             .await
         {
             Ok(()) => {
-                self.reconcile();
+                self.reconcile_in_background().await;
                 Ok(())
             }
             Err(e) if e.starts_with("unknown topic") => Err(ApiError::unknown_topic(name)),
@@ -807,6 +812,15 @@ impl Broker {
             Ok(p) if p.lock().replica().is_leader() => Leadership::Here,
             _ => Leadership::Elsewhere,
         }
+    }
+
+    /// [`Broker::reconcile`] on the blocking pool, for async callers: creating a topic's
+    /// partitions may take seconds of file work, and a runtime worker blocked that long holds
+    /// up every connection it serves and the metadata quorum's own driver (whose missed
+    /// heartbeats then elect another controller under a CreateTopics still waiting).
+    pub async fn reconcile_in_background(self: &Arc<Self>) {
+        let broker = self.clone();
+        let _ = tokio::task::spawn_blocking(move || broker.reconcile()).await;
     }
 
     /// Cluster mode: makes the topics on this node match the metadata (creating the logs of
@@ -1085,7 +1099,7 @@ impl Broker {
         };
         match cluster.propose(entry).await {
             Ok(()) => {
-                self.reconcile();
+                self.reconcile_in_background().await;
                 Ok(())
             }
             Err(e) if e.starts_with("unknown topic") => Err(ApiError::unknown_topic(name)),
@@ -1131,7 +1145,7 @@ impl Broker {
                         })
                         .await
                         .map_err(|e| ApiError::new(error_code::REQUEST_TIMED_OUT, e))?;
-                    self.reconcile();
+                    self.reconcile_in_background().await;
                 }
             }
             for change in &accepted {
@@ -1294,8 +1308,7 @@ impl Broker {
                         })
                         .await
                         .map_err(|e| ApiError::new(error_code::REQUEST_TIMED_OUT, e))?;
-                    let broker = self.clone();
-                    let _ = tokio::task::spawn_blocking(move || broker.reconcile()).await;
+                    self.reconcile_in_background().await;
                 }
             }
             for binding in &added {
@@ -1375,7 +1388,7 @@ impl Broker {
             .await
         {
             Ok(()) => {
-                self.reconcile();
+                self.reconcile_in_background().await;
                 Ok(())
             }
             Err(e) => Err(ApiError::new(error_code::REQUEST_TIMED_OUT, e)),
@@ -1904,7 +1917,7 @@ impl Broker {
             return;
         }
         let now = now_ms();
-        let mut to_follow = Vec::new();
+        let mut to_follow: HashMap<u32, Vec<Arc<Partition>>> = HashMap::new();
         let mut moved = None;
         let mut txn_moved = None;
         for topic in self.topics() {
@@ -1956,7 +1969,7 @@ impl Broker {
                     .leader()
                     .filter(|_| !state.replica().is_leader())
                 {
-                    to_follow.push(leader);
+                    to_follow.entry(leader).or_default().push(partition.clone());
                 }
                 let _ = self.carry_out(&partition, &mut state, ready);
             }
@@ -1988,8 +2001,15 @@ impl Broker {
             }
             None => {}
         }
+        let leaders: Vec<u32> = to_follow.keys().copied().collect();
+        // Set before the fetchers lock is taken: a fetcher that finds nothing under it (and
+        // ends) has either seen these or ends before a new one is started below.
+        *self.followed.write().unwrap_or_else(|p| p.into_inner()) = to_follow
+            .into_iter()
+            .map(|(leader, partitions)| (leader, partitions.into()))
+            .collect();
         let mut running = self.fetchers.lock().unwrap_or_else(|p| p.into_inner());
-        for leader in to_follow {
+        for leader in leaders {
             if running.insert(leader) {
                 let broker = self.clone();
                 let spawned = std::thread::Builder::new()
@@ -2133,16 +2153,20 @@ impl Broker {
     pub fn fetch_jobs(&self, leader: u32) -> Option<Vec<crate::cluster::follower::Job>> {
         use crate::cluster::follower::Job;
         let mut running = self.fetchers.lock().unwrap_or_else(|p| p.into_inner());
+        let followed = self
+            .followed
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&leader)
+            .cloned();
         let mut jobs = Vec::new();
-        for topic in self.topics() {
-            for partition in topic.partitions() {
-                let task = partition.lock().host.follower_task();
-                if let Some(task) = task.filter(|t| t.leader() == leader) {
-                    jobs.push(Job {
-                        partition: partition.clone(),
-                        task,
-                    });
-                }
+        for partition in followed.iter().flat_map(|p| p.iter()) {
+            let task = partition.lock().host.follower_task();
+            if let Some(task) = task.filter(|t| t.leader() == leader) {
+                jobs.push(Job {
+                    partition: partition.clone(),
+                    task,
+                });
             }
         }
         if jobs.is_empty() {

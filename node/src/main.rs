@@ -1399,8 +1399,7 @@ async fn controlled_shutdown(
         .await
     {
         Ok(()) => {
-            let broker = broker.clone();
-            let _ = tokio::task::spawn_blocking(move || broker.reconcile()).await;
+            broker.reconcile_in_background().await;
             shutdown.handle_fenced();
             // Let requests already answered with NOT_LEADER_OR_FOLLOWER go out.
             tokio::time::sleep(Duration::from_millis(200)).await;
@@ -1428,8 +1427,7 @@ async fn catch_up(broker: &Arc<Broker>) {
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let broker = broker.clone();
-    let _ = tokio::task::spawn_blocking(move || broker.reconcile()).await;
+    broker.reconcile_in_background().await;
 }
 
 /// What the inter-broker listener asks of its clients (TLS, SASL), which the Raft links ask
@@ -1525,8 +1523,7 @@ async fn join_cluster(
     tokio::spawn(async move {
         let mut applied = cluster.subscribe();
         while applied.changed().await.is_ok() {
-            let broker = broker.clone();
-            let _ = tokio::task::spawn_blocking(move || broker.reconcile()).await;
+            broker.reconcile_in_background().await;
         }
     });
     Ok(heartbeats)

@@ -31,7 +31,7 @@ use runnel_core::fetch_session::{
 use runnel_core::log::{Log, LogError, ReadRange};
 
 use super::Context;
-use crate::broker::Broker;
+use crate::broker::{ApiError, Broker, Topic};
 use crate::response::FileRange;
 use crate::storage::{FileSegmentStore, StoreError};
 
@@ -285,6 +285,8 @@ fn read_once(
     };
     let replica_fetch = asker.replica_id >= 0 && broker.cluster().is_some();
     let now_ms = crate::broker::now_ms();
+    // Reads come grouped by topic: one lookup serves a topic's partitions.
+    let mut topic: Option<Arc<Topic>> = None;
     for ((name, index), p) in reads {
         let PartitionRead {
             data,
@@ -293,6 +295,7 @@ fn read_once(
             records,
         } = read_partition(
             broker,
+            &mut topic,
             asker,
             now_ms,
             replica_fetch,
@@ -347,10 +350,11 @@ impl PartitionRead {
 
 /// One partition's answer, and whether it is an error that ends the wait.
 /// `remaining` is what is left of the request's `max_bytes`, `total` the record bytes already
-/// in the response.
+/// in the response; `topic` the topic the pass looked up last (looked up again for another).
 #[allow(clippy::too_many_arguments)]
 fn read_partition(
     broker: &Broker,
+    topic: &mut Option<Arc<Topic>>,
     asker: &Asker,
     now_ms: u64,
     replica_fetch: bool,
@@ -376,9 +380,13 @@ fn read_partition(
     }
     // One lookup; whether this node leads it is read under the partition's lock (core's
     // replica refuses a follower's fetch itself).
-    let partition = match broker.partition(name, index) {
-        Ok(partition) => partition,
-        Err(e) => {
+    if topic.as_ref().is_none_or(|t| t.name != name) {
+        *topic = broker.topic(name);
+    }
+    let partition = match topic.as_ref().and_then(|t| t.partition(index)) {
+        Some(partition) => partition,
+        None => {
+            let e = ApiError::unknown_topic(&format!("{name}-{index}"));
             let data = data.with_error_code(e.code).with_high_watermark(-1);
             return PartitionRead::answer(data, true);
         }
