@@ -293,8 +293,30 @@ fn save_log_start(dir: &Path, start: i64) -> std::io::Result<()> {
 }
 
 thread_local! {
-    /// Inside [`Broker::appending`] on this thread: whether an append wants fetches woken.
-    static WAKE_DEFERRED: std::cell::Cell<Option<bool>> = const { std::cell::Cell::new(None) };
+    /// Inside [`Broker::appending`] on this thread: the fetches its appends want woken.
+    static WAKE_DEFERRED: std::cell::Cell<Option<Wakes>> = const { std::cell::Cell::new(None) };
+}
+
+/// Which waiting fetches to wake: followers' when records were appended, consumers' when a
+/// high watermark rose (what a consumer reads ends there; on a single node, or a leader alone
+/// in its ISR, it rises with the append).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Wakes {
+    followers: bool,
+    consumers: bool,
+}
+
+impl Wakes {
+    fn any(self) -> bool {
+        self.followers || self.consumers
+    }
+
+    fn or(self, other: Wakes) -> Wakes {
+        Wakes {
+            followers: self.followers || other.followers,
+            consumers: self.consumers || other.consumers,
+        }
+    }
 }
 
 /// The whole broker.
@@ -308,8 +330,11 @@ pub struct Broker {
     pub codec: NodeCodec,
     /// Counters for `/metrics`.
     pub metrics: Metrics,
-    /// Woken after every append, for long-polling fetches.
+    /// Woken after every append, for followers' long-polling fetches.
     pub appended: Notify,
+    /// Woken when a partition's high watermark rises, for consumers' long-polling fetches. A
+    /// follower's fetch that raises it wakes no other follower's: they wait for records.
+    pub high_watermark_rose: Notify,
     /// When the timer task must next run a partition's or the group coordinator's deadlines.
     pub deadlines: Deadlines,
     /// Incremental fetch sessions (KIP-227) of followers and consumers, by session id.
@@ -408,6 +433,7 @@ impl Broker {
             codec: NodeCodec,
             metrics: Metrics::default(),
             appended: Notify::new(),
+            high_watermark_rose: Notify::new(),
             deadlines: Deadlines::default(),
             fetch_sessions: Mutex::new(crate::api::FetchSessionCache::new(
                 runnel_core::fetch_session::MAX_SESSIONS,
@@ -1731,10 +1757,12 @@ impl Broker {
             });
         }
         // Consumers read up to the HW: on a leader whose HW a follower's fetch raised, a
-        // consumer's fetch waiting at the old HW has records now.
-        if ready.appended > 0 || ready.high_watermark_rose {
-            self.wake_fetches();
-        }
+        // consumer's fetch waiting at the old HW has records now. Followers read to the log
+        // end: only an append gives them something.
+        self.wake_fetches(Wakes {
+            followers: ready.appended > 0,
+            consumers: ready.high_watermark_rose,
+        });
         if let Some(start) = ready.log_start_offset {
             let dir = self.partition_dir(&partition.topic, partition.index);
             if let Err(e) = save_log_start(&dir, start) {
@@ -1781,18 +1809,30 @@ impl Broker {
         result
     }
 
-    /// Wakes the fetches waiting for records, or, inside [`Broker::appending`] on this thread,
+    /// Wakes the fetches `wakes` names, or, inside [`Broker::appending`] on this thread,
     /// notes that they must be woken when it ends.
-    fn wake_fetches(&self) {
-        let deferred = WAKE_DEFERRED.with(|d| {
-            let deferring = d.get().is_some();
-            if deferring {
-                d.set(Some(true));
+    fn wake_fetches(&self, wakes: Wakes) {
+        if !wakes.any() {
+            return;
+        }
+        let deferred = WAKE_DEFERRED.with(|d| match d.get() {
+            Some(held) => {
+                d.set(Some(held.or(wakes)));
+                true
             }
-            deferring
+            None => false,
         });
         if !deferred {
+            self.notify_fetches(wakes);
+        }
+    }
+
+    fn notify_fetches(&self, wakes: Wakes) {
+        if wakes.followers {
             self.appended.notify_waiters();
+        }
+        if wakes.consumers {
+            self.high_watermark_rose.notify_waiters();
         }
     }
 
@@ -1806,23 +1846,24 @@ impl Broker {
         /// this worker thread would stay deferred), waking what it held back.
         struct Deferral<'a> {
             broker: &'a Broker,
-            outer: Option<bool>,
+            outer: Option<Wakes>,
         }
         impl Drop for Deferral<'_> {
             fn drop(&mut self) {
-                let woke = WAKE_DEFERRED.with(|d| d.replace(self.outer));
-                if woke == Some(true) {
-                    match self.outer {
-                        // Nested: the outer call wakes them.
-                        Some(_) => WAKE_DEFERRED.with(|d| d.set(Some(true))),
-                        None => self.broker.appended.notify_waiters(),
-                    }
+                let held = WAKE_DEFERRED.with(|d| d.replace(self.outer));
+                let Some(held) = held.filter(|h| h.any()) else {
+                    return;
+                };
+                match self.outer {
+                    // Nested: the outer call wakes them.
+                    Some(outer) => WAKE_DEFERRED.with(|d| d.set(Some(outer.or(held)))),
+                    None => self.broker.notify_fetches(held),
                 }
             }
         }
         let _deferral = Deferral {
             broker: self,
-            outer: WAKE_DEFERRED.with(|d| d.replace(Some(false))),
+            outer: WAKE_DEFERRED.with(|d| d.replace(Some(Wakes::default()))),
         };
         appends()
     }

@@ -5,7 +5,8 @@
 //! partitions just answered go last); the response stops growing at the request's
 //! `max_bytes`, but the first non-empty partition always returns at least one whole batch, so
 //! a consumer makes progress past a batch larger than its limits (KIP-74). When fewer than
-//! `min_bytes` are ready, the request waits for appends until `max_wait_ms` has passed.
+//! `min_bytes` are ready, the request waits until `max_wait_ms` has passed for more: a consumer
+//! for a high watermark to rise, a follower for appends.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -151,9 +152,15 @@ pub(super) async fn fetch(
     };
     loop {
         // Registered before reading, so an append between the read and the wait still wakes us.
-        let appended = broker.appended.notified();
-        tokio::pin!(appended);
-        appended.as_mut().enable();
+        // A follower reads to the log end and waits for appends; a consumer reads to the high
+        // watermark and waits for it to rise.
+        let woken = if follower {
+            broker.appended.notified()
+        } else {
+            broker.high_watermark_rose.notified()
+        };
+        tokio::pin!(woken);
+        woken.as_mut().enable();
         let read = read_once(broker, &asker, &reads, &refused);
         let now = tokio::time::Instant::now();
         // Nothing to read (a request closing its session, or one that forgot every partition)
@@ -187,8 +194,8 @@ pub(super) async fn fetch(
                 Err(e) => (session_error(e), Vec::new()),
             };
         }
-        // Woken by an append or by the deadline; either way read again.
-        let _ = tokio::time::timeout_at(deadline, appended).await;
+        // Woken by an append (a high watermark's rise) or by the deadline: read again.
+        let _ = tokio::time::timeout_at(deadline, woken).await;
     }
 }
 
