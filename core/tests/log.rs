@@ -893,10 +893,22 @@ fn create_time_outside_the_kip_937_bounds_is_refused_and_changes_nothing() {
 }
 
 /// A store with a byte budget, like a small volume: an append past it writes what fits and
-/// fails (ENOSPC after a short write), as a file system does.
+/// fails (ENOSPC after a short write), as a file system does. It counts reads of `.log`
+/// bytes.
+#[derive(Clone, Default)]
 struct SmallVolume {
     inner: MemorySegmentStore,
     free_bytes: usize,
+    log_reads: std::rc::Rc<std::cell::Cell<usize>>,
+}
+
+impl SmallVolume {
+    fn unlimited() -> Self {
+        Self {
+            free_bytes: usize::MAX,
+            ..Self::default()
+        }
+    }
 }
 
 impl runnel_core::log::SegmentStore for SmallVolume {
@@ -926,6 +938,9 @@ impl runnel_core::log::SegmentStore for SmallVolume {
         len: usize,
         out: &mut Vec<u8>,
     ) -> Result<(), String> {
+        if file == SegmentFile::Log {
+            self.log_reads.set(self.log_reads.get() + 1);
+        }
         self.inner
             .read(base, file, position, len, out)
             .map_err(|e| e.to_string())
@@ -982,8 +997,8 @@ fn a_full_disk_refuses_the_whole_append_and_changes_nothing() {
         ..LogConfig::default()
     };
     let volume = SmallVolume {
-        inner: MemorySegmentStore::new(),
         free_bytes: usize::MAX / 2,
+        ..SmallVolume::default()
     };
     let mut log = Log::new(volume, config.clone(), 0).unwrap();
     let three = |t: i64| -> Vec<NewRec> {
@@ -1035,13 +1050,7 @@ fn a_full_disk_refuses_the_whole_append_and_changes_nothing() {
     );
     // What is on the volume reads back the same after a restart.
     let expected = log.read(0, usize::MAX, i64::MAX).unwrap();
-    let store = std::mem::replace(
-        log.store_mut(),
-        SmallVolume {
-            inner: MemorySegmentStore::new(),
-            free_bytes: 0,
-        },
-    );
+    let store = std::mem::replace(log.store_mut(), SmallVolume::default());
     let (reopened, _) = Log::open(store, config, 0).unwrap();
     assert_eq!(reopened.log_end_offset(), before_end + 6);
     assert_eq!(reopened.read(0, usize::MAX, i64::MAX).unwrap(), expected);
@@ -1064,10 +1073,7 @@ fn an_idempotent_producer_retrying_through_a_full_disk_is_written_once() {
     };
     for seed in 0..200 {
         let mut rng = Rng::new(seed);
-        let store = SmallVolume {
-            inner: MemorySegmentStore::new(),
-            free_bytes: usize::MAX,
-        };
+        let store = SmallVolume::unlimited();
         let log = Log::new(store, small_segments(), 0).expect("log");
         let mut leader = Replica::with_log(0, ReplicaConfig::default(), log);
         let state = PartitionState {
@@ -1125,64 +1131,13 @@ fn an_idempotent_producer_retrying_through_a_full_disk_is_written_once() {
     }
 }
 
-/// A [`MemorySegmentStore`] that counts reads of `.log` bytes.
-#[derive(Clone, Default)]
-struct CountingStore {
-    inner: MemorySegmentStore,
-    log_reads: std::rc::Rc<std::cell::Cell<usize>>,
-}
-
-impl runnel_core::log::SegmentStore for CountingStore {
-    type Error = <MemorySegmentStore as runnel_core::log::SegmentStore>::Error;
-    fn segments(&self) -> Result<Vec<i64>, Self::Error> {
-        self.inner.segments()
-    }
-    fn create(&mut self, base_offset: i64) -> Result<(), Self::Error> {
-        self.inner.create(base_offset)
-    }
-    fn append(&mut self, base: i64, file: SegmentFile, bytes: &[u8]) -> Result<(), Self::Error> {
-        self.inner.append(base, file, bytes)
-    }
-    fn read(
-        &self,
-        base: i64,
-        file: SegmentFile,
-        position: u64,
-        len: usize,
-        out: &mut Vec<u8>,
-    ) -> Result<(), Self::Error> {
-        if file == SegmentFile::Log {
-            self.log_reads.set(self.log_reads.get() + 1);
-        }
-        self.inner.read(base, file, position, len, out)
-    }
-    fn len(&self, base: i64, file: SegmentFile) -> Result<u64, Self::Error> {
-        self.inner.len(base, file)
-    }
-    fn truncate(&mut self, base: i64, file: SegmentFile, len: u64) -> Result<(), Self::Error> {
-        self.inner.truncate(base, file, len)
-    }
-    fn delete(&mut self, base: i64) -> Result<(), Self::Error> {
-        self.inner.delete(base)
-    }
-    fn replace(
-        &mut self,
-        base: i64,
-        log: &[u8],
-        offset_index: &[u8],
-        time_index: &[u8],
-    ) -> Result<(), Self::Error> {
-        self.inner.replace(base, log, offset_index, time_index)
-    }
-}
-
 /// A fetch just behind the log end (a follower one round behind, a consumer at the tail)
 /// finds and sizes its batches from the newest headers the log keeps, reading no header from
 /// the file, even with many small batches between two index entries; what it finds is what a
 /// log reopened without those headers finds, before and after a truncation.
 #[test]
 fn fetches_near_the_log_end_read_no_header_from_the_file() {
-    let store = CountingStore::default();
+    let store = SmallVolume::unlimited();
     let reads = store.log_reads.clone();
     let mut log = Log::new(store, LogConfig::default(), 0).unwrap();
     for i in 0..100 {
@@ -1194,7 +1149,7 @@ fn fetches_near_the_log_end_read_no_header_from_the_file() {
     // Two index entries for the ~7 KB segment (4096 bytes between them): without the kept
     // headers, a fetch from offset 97 reads the ~40 headers from the second entry to its batch.
     assert_eq!(log.segments()[0].offset_index().len(), 2);
-    let same_as_reopened = |log: &Log<CountingStore>, from: i64| {
+    let same_as_reopened = |log: &Log<SmallVolume>, from: i64| {
         let ranges = log
             .read_ranges(from, 1 << 20, log.log_end_offset())
             .unwrap();
