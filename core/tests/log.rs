@@ -1050,7 +1050,7 @@ fn a_full_disk_refuses_the_whole_append_and_changes_nothing() {
     );
     // What is on the volume reads back the same after a restart.
     let expected = log.read(0, usize::MAX, i64::MAX).unwrap();
-    let store = std::mem::replace(log.store_mut(), SmallVolume::default());
+    let store = std::mem::take(log.store_mut());
     let (reopened, _) = Log::open(store, config, 0).unwrap();
     assert_eq!(reopened.log_end_offset(), before_end + 6);
     assert_eq!(reopened.read(0, usize::MAX, i64::MAX).unwrap(), expected);
