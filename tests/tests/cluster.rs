@@ -1896,3 +1896,35 @@ fn zombie_produce(port: u16, topic: &str, index: i32) -> i16 {
     let response = ProduceResponse::decode(&mut bytes, 7).expect("produce response");
     response.responses[0].partition_responses[0].error_code
 }
+
+/// Found by a review (issue 19): CreatePartitions in a cluster answered success while only the
+/// node that took it opened the new partitions; the metadata, and so every client, kept the
+/// old count, and producers to the new partitions failed. Until the metadata can grow a topic
+/// (a cluster topic is one range of its partitions) the request is refused with
+/// INVALID_REQUEST (42), and every node still shows the topic's one partition.
+#[test]
+fn adding_partitions_in_a_cluster_is_refused_not_half_done() {
+    let _serial = one_at_a_time();
+    let cluster = Cluster::start("add-partitions", 3, SETTINGS);
+    create_topic(&cluster, "grow");
+    let script = "import sys\n\
+        from confluent_kafka.admin import AdminClient, NewPartitions\n\
+        admin = AdminClient({'bootstrap.servers': sys.argv[1]})\n\
+        try:\n    admin.create_partitions([NewPartitions('grow', 3)])['grow'].result(30)\n    print('grown')\n\
+        except Exception as e:\n    print(e.args[0].code())\n";
+    let out = run_client(
+        "python3",
+        &["-c", script, &cluster.bootstrap()],
+        b"",
+        Duration::from_secs(60),
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(text.trim(), "42", "{text}");
+    for node in 0..3 {
+        assert_eq!(
+            cluster.partitions_seen_by(node, "grow").len(),
+            1,
+            "node {node}"
+        );
+    }
+}

@@ -306,8 +306,9 @@ pub(super) async fn delete_topics(
     DeleteTopicsResponse::default().with_responses(responses)
 }
 
-/// CreatePartitions: grows topics. ACLs: ALTER on each topic, else
-/// TOPIC_AUTHORIZATION_FAILED.
+/// CreatePartitions: grows topics on a single node. ACLs: ALTER on each topic, else
+/// TOPIC_AUTHORIZATION_FAILED. In a cluster every topic is refused with INVALID_REQUEST (not
+/// supported yet, see docs/cluster.md).
 pub(super) fn create_partitions(
     broker: &Arc<Broker>,
     ctx: &Context,
@@ -320,6 +321,14 @@ pub(super) fn create_partitions(
             let name = topic.name.0.to_string();
             let result = if let Err(e) = check_topic(broker, ctx, AclOperation::Alter, &name) {
                 Err(e)
+            } else if broker.cluster().is_some() {
+                // A cluster topic is one range of the metadata's partitions, which cannot grow
+                // yet: refused rather than grown on this node alone (which answered success
+                // while no other node, nor the metadata, had the new partitions).
+                Err(ApiError::new(
+                    runnel_core::error_code::INVALID_REQUEST,
+                    format!("adding partitions to {name} is not supported in a cluster yet"),
+                ))
             } else if request.validate_only {
                 match broker.topic(&name) {
                     Some(t) if (t.partitions().len() as i32) < topic.count => Ok(()),
