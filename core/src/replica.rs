@@ -1226,41 +1226,35 @@ impl<S: SegmentStore> Replica<S> {
             }
             return None;
         }
-        // The common case, checked without building a list (this runs after every follower
-        // fetch of every partition): no member has fallen behind and no follower may join.
-        let in_sync = |f: &FollowerProgress| now_ms.saturating_sub(f.last_caught_up_ms) <= lag;
-        let shrinks = state
-            .isr
-            .iter()
-            .any(|r| *r != broker && !state.followers.get(r).is_some_and(in_sync));
-        let expands = state.followers.iter().any(|(id, f)| {
-            !state.isr.contains(id) && !f.expansion_refused && f.leo >= high_watermark && in_sync(f)
-        });
-        if !shrinks && !expands {
+        // Members that stay (caught up within `lag`) and followers that join (caught up to the
+        // HW, not refused lately). The common case, no change, is found without building a
+        // list: this runs after every follower fetch of every partition.
+        let wanted = {
+            let in_sync = |f: &FollowerProgress| now_ms.saturating_sub(f.last_caught_up_ms) <= lag;
+            let stays = |r: &BrokerId| *r == broker || state.followers.get(r).is_some_and(in_sync);
+            let joins = |(id, f): (&BrokerId, &FollowerProgress)| {
+                !state.isr.contains(id)
+                    && !f.expansion_refused
+                    && f.leo >= high_watermark
+                    && in_sync(f)
+            };
+            let unchanged = state.isr.iter().all(stays) && !state.followers.iter().any(joins);
+            (!unchanged).then(|| {
+                let mut isr: Vec<BrokerId> = state.isr.iter().copied().filter(stays).collect();
+                isr.extend(
+                    state
+                        .followers
+                        .iter()
+                        .filter(|e| joins(*e))
+                        .map(|(id, _)| *id),
+                );
+                isr
+            })
+        };
+        let Some(mut isr) = wanted else {
             state.proposed_at_ms = None;
             return None;
-        }
-        let mut isr: Vec<BrokerId> = state
-            .isr
-            .iter()
-            .copied()
-            .filter(|r| {
-                *r == broker
-                    || state
-                        .followers
-                        .get(r)
-                        .is_some_and(|f| now_ms.saturating_sub(f.last_caught_up_ms) <= lag)
-            })
-            .collect();
-        for (id, f) in &state.followers {
-            if !isr.contains(id)
-                && !f.expansion_refused
-                && f.leo >= high_watermark
-                && now_ms.saturating_sub(f.last_caught_up_ms) <= lag
-            {
-                isr.push(*id);
-            }
-        }
+        };
         isr.sort_unstable();
         let mut current = state.isr.clone();
         current.sort_unstable();
@@ -1402,12 +1396,12 @@ impl<S: SegmentStore> Replica<S> {
             self.high_watermark
         );
         let hw = self.high_watermark;
-        // Kafka checks min.insync.replicas again when a write completes: the HW may have
-        // passed it only because the ISR shrank.
-        let enough = state.isr.len() >= self.config.min_insync_replicas;
         if !state.pending.iter().any(|w| hw >= w.next_offset) {
             return;
         }
+        // Kafka checks min.insync.replicas again when a write completes: the HW may have
+        // passed it only because the ISR shrank.
+        let enough = state.isr.len() >= self.config.min_insync_replicas;
         let (done, waiting): (Vec<_>, Vec<_>) =
             state.pending.drain(..).partition(|w| hw >= w.next_offset);
         state.pending = waiting;
