@@ -677,7 +677,21 @@ impl Broker {
 
     /// One partition of one topic.
     pub fn partition(&self, topic: &str, index: i32) -> Result<Arc<Partition>, ApiError> {
-        self.topic(topic)
+        self.partition_via(&mut None, topic, index)
+    }
+
+    /// [`Broker::partition`] for a caller that reads many partitions grouped by topic:
+    /// `last` holds the topic looked up last, looked up again only for another name.
+    pub fn partition_via(
+        &self,
+        last: &mut Option<Arc<Topic>>,
+        topic: &str,
+        index: i32,
+    ) -> Result<Arc<Partition>, ApiError> {
+        if last.as_ref().is_none_or(|t| t.name != topic) {
+            *last = self.topic(topic);
+        }
+        last.as_ref()
             .and_then(|t| t.partition(index))
             .ok_or_else(|| ApiError::unknown_topic(&format!("{topic}-{index}")))
     }

@@ -32,7 +32,7 @@ use runnel_core::fetch_session::{
 use runnel_core::log::{Log, LogError, ReadRange};
 
 use super::Context;
-use crate::broker::{ApiError, Broker, Topic};
+use crate::broker::{Broker, Topic};
 use crate::response::FileRange;
 use crate::storage::{FileSegmentStore, StoreError};
 
@@ -387,13 +387,9 @@ fn read_partition(
     }
     // One lookup; whether this node leads it is read under the partition's lock (core's
     // replica refuses a follower's fetch itself).
-    if topic.as_ref().is_none_or(|t| t.name != name) {
-        *topic = broker.topic(name);
-    }
-    let partition = match topic.as_ref().and_then(|t| t.partition(index)) {
-        Some(partition) => partition,
-        None => {
-            let e = ApiError::unknown_topic(&format!("{name}-{index}"));
+    let partition = match broker.partition_via(topic, name, index) {
+        Ok(partition) => partition,
+        Err(e) => {
             let data = data.with_error_code(e.code).with_high_watermark(-1);
             return PartitionRead::answer(data, true);
         }
