@@ -31,8 +31,11 @@ pub struct Workload {
     pub record_bytes: usize,
     /// "1" or "all".
     pub acks: String,
-    /// How long the throughput phase offers records.
+    /// How long each phase offers records.
     pub seconds: f64,
+    /// The latency run's offered rate, records per second, when fixed by hand (`--rate`);
+    /// `None`: half of the capacity measured first ([`offered_rate`]).
+    pub offered_rate: Option<f64>,
 }
 
 /// Counts acknowledged and failed deliveries.
@@ -206,11 +209,15 @@ pub fn run(w: &Workload, meter: &Meter) -> Result<Row, String> {
     let (produced, elapsed) = produce_result?;
     let (consume_result, consume_cpu_s) = meter.around(|| consume(w, produced));
     let (consumed, read_time) = consume_result?;
-    let rate = offered_rate(
-        per_second(produced, elapsed),
-        per_second(consumed, read_time),
-    );
-    let (sent, lat) = latency(w, &format!("{}-latency", w.topic), rate)?;
+    let rate = w.offered_rate.unwrap_or_else(|| {
+        offered_rate(
+            per_second(produced, elapsed),
+            per_second(consumed, read_time),
+        )
+    });
+    let (latency_result, latency_cpu_s) =
+        meter.around(|| latency(w, &format!("{}-latency", w.topic), rate));
+    let (sent, lat) = latency_result?;
     Ok(Row::new(
         "",
         w.record_bytes,
@@ -226,6 +233,7 @@ pub fn run(w: &Workload, meter: &Meter) -> Result<Row, String> {
             latencies: lat,
             produce_cpu_s,
             consume_cpu_s,
+            latency_cpu_s,
             peak_rss_bytes: meter.peak_rss_bytes(),
         },
     ))

@@ -20,11 +20,12 @@ struct Options {
     out: Option<PathBuf>,
     readme: Option<PathBuf>,
     ceilings: bool,
+    rate: Option<f64>,
 }
 
 const USAGE: &str = "usage: runnel-bench [--seconds S] [--systems runnel,runnel-3,tansu,redis,nats] \
 [--sizes 100,1024] [--acks 1,all] [--partitions 1,8] [--runnel PATH] [--tansu PATH] \
-[--out DIR] [--readme README.md] [--no-ceilings]";
+[--out DIR] [--readme README.md] [--no-ceilings] [--rate RECORDS_PER_S]";
 
 fn list<T: std::str::FromStr>(text: &str) -> Result<Vec<T>, String> {
     text.split(',')
@@ -47,6 +48,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
         out: None,
         readme: None,
         ceilings: true,
+        rate: None,
     };
     let mut it = args.iter();
     while let Some(flag) = it.next() {
@@ -62,6 +64,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
             "--out" => o.out = Some(value()?.into()),
             "--readme" => o.readme = Some(value()?.into()),
             "--no-ceilings" => o.ceilings = false,
+            "--rate" => o.rate = Some(value()?.parse().map_err(|_| "bad --rate")?),
             "-h" | "--help" => return Err(USAGE.into()),
             other => return Err(format!("unknown option {other}\n{USAGE}")),
         }
@@ -134,6 +137,7 @@ fn run(o: &Options) -> Result<Run, String> {
                             record_bytes: bytes,
                             acks: acks.clone(),
                             seconds: 1.0,
+                            offered_rate: None,
                         })?;
                     }
                     let topic = format!("bench-{bytes}-{acks}-{partitions}");
@@ -147,6 +151,7 @@ fn run(o: &Options) -> Result<Run, String> {
                         record_bytes: bytes,
                         acks: acks.clone(),
                         seconds: o.seconds,
+                        offered_rate: o.rate,
                     };
                     let mut row =
                         kafka::run(&workload, &systems::meter(&servers)).map_err(|e| {
@@ -171,6 +176,7 @@ fn run(o: &Options) -> Result<Run, String> {
                     &format!("redis://127.0.0.1:{}/", server.port),
                     bytes,
                     o.seconds,
+                    o.rate,
                     &systems::meter(std::slice::from_ref(&server)),
                 )?
             } else {
@@ -179,6 +185,7 @@ fn run(o: &Options) -> Result<Run, String> {
                     &format!("127.0.0.1:{}", server.port),
                     bytes,
                     o.seconds,
+                    o.rate,
                     &systems::meter(std::slice::from_ref(&server)),
                 )?
             };

@@ -57,18 +57,25 @@ async fn reader(s: &stream::Stream) -> Result<consumer::pull::Stream, String> {
 
 /// Produce, consume and latency on JetStream at `url`, with the server's CPU time per phase
 /// from `meter`; the latency run offers half of its own produce-and-consume capacity.
-pub fn run(url: &str, record_bytes: usize, seconds: f64, meter: &Meter) -> Result<Row, String> {
+pub fn run(
+    url: &str,
+    record_bytes: usize,
+    seconds: f64,
+    fixed_rate: Option<f64>,
+    meter: &Meter,
+) -> Result<Row, String> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| err("runtime")(&e))?;
-    runtime.block_on(run_async(url, record_bytes, seconds, meter))
+    runtime.block_on(run_async(url, record_bytes, seconds, fixed_rate, meter))
 }
 
 async fn run_async(
     url: &str,
     record_bytes: usize,
     seconds: f64,
+    fixed_rate: Option<f64>,
     meter: &Meter,
 ) -> Result<Row, String> {
     let name = format!("bench{record_bytes}");
@@ -114,12 +121,16 @@ async fn run_async(
     }
     let consume_time = start.elapsed();
     let consume_cpu_s = (meter.cpu_seconds() - cpu_before).max(0.0);
-    let rate = offered_rate(
-        per_second(produced, produce_time),
-        per_second(consumed, consume_time),
-    );
+    let rate = fixed_rate.unwrap_or_else(|| {
+        offered_rate(
+            per_second(produced, produce_time),
+            per_second(consumed, consume_time),
+        )
+    });
 
+    let cpu_before = meter.cpu_seconds();
     let (sent, lat) = latency(url, &format!("{name}lat"), record_bytes, seconds, rate).await?;
+    let latency_cpu_s = (meter.cpu_seconds() - cpu_before).max(0.0);
     Ok(Row::new(
         "nats-jetstream",
         record_bytes,
@@ -135,6 +146,7 @@ async fn run_async(
             latencies: lat,
             produce_cpu_s,
             consume_cpu_s,
+            latency_cpu_s,
             peak_rss_bytes: meter.peak_rss_bytes(),
         },
     ))

@@ -88,7 +88,13 @@ fn read_group(con: &mut Connection, stream: &str, block_ms: u64) -> Result<Value
 
 /// Produce, consume and latency on Redis Streams at `url`, with the server's CPU time per
 /// phase from `meter`; the latency run offers half of its own produce-and-consume capacity.
-pub fn run(url: &str, record_bytes: usize, seconds: f64, meter: &Meter) -> Result<Row, String> {
+pub fn run(
+    url: &str,
+    record_bytes: usize,
+    seconds: f64,
+    fixed_rate: Option<f64>,
+    meter: &Meter,
+) -> Result<Row, String> {
     let stream = format!("bench-{record_bytes}");
     let mut con = connect(url)?;
     let payloads = vec![vec![b'x'; record_bytes]; PIPELINE];
@@ -114,18 +120,23 @@ pub fn run(url: &str, record_bytes: usize, seconds: f64, meter: &Meter) -> Resul
         Ok::<_, String>((consumed, start.elapsed()))
     });
     let (consumed, consume_time) = consume_result?;
-    let rate = offered_rate(
-        per_second(produced, produce_time),
-        per_second(consumed, consume_time),
-    );
+    let rate = fixed_rate.unwrap_or_else(|| {
+        offered_rate(
+            per_second(produced, produce_time),
+            per_second(consumed, consume_time),
+        )
+    });
 
-    let (sent, lat) = latency(
-        url,
-        &format!("{stream}-latency"),
-        record_bytes,
-        seconds,
-        rate,
-    )?;
+    let (latency_result, latency_cpu_s) = meter.around(|| {
+        latency(
+            url,
+            &format!("{stream}-latency"),
+            record_bytes,
+            seconds,
+            rate,
+        )
+    });
+    let (sent, lat) = latency_result?;
     Ok(Row::new(
         "redis-streams",
         record_bytes,
@@ -141,6 +152,7 @@ pub fn run(url: &str, record_bytes: usize, seconds: f64, meter: &Meter) -> Resul
             latencies: lat,
             produce_cpu_s,
             consume_cpu_s,
+            latency_cpu_s,
             peak_rss_bytes: meter.peak_rss_bytes(),
         },
     ))

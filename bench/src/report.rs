@@ -78,12 +78,12 @@ impl Run {
                 c.loopback_mb_per_s, c.disk_write_mb_per_s, c.disk_write_fsync_mb_per_s
             );
         }
-        out.push_str("| system | record | acks | partitions | produce rec/s | produce MB/s | consume rec/s | offered rate | p50 ms | p99 ms | p99.9 ms | arrived | CPU µs/rec in | CPU µs/rec out | peak RSS MB |\n");
-        out.push_str("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+        out.push_str("| system | record | acks | partitions | produce rec/s | produce MB/s | consume rec/s | offered rate | p50 ms | p99 ms | p99.9 ms | arrived | CPU µs/rec in | CPU µs/rec out | CPU µs/rec at offered rate | peak RSS MB |\n");
+        out.push_str("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
         for r in &self.rows {
             let _ = writeln!(
                 out,
-                "| {} | {} B | {} | {} | {} | {:.1} | {} | {}/s | {} | {} | {} | {}/{} | {} | {} | {:.0} |",
+                "| {} | {} B | {} | {} | {} | {:.1} | {} | {}/s | {} | {} | {} | {}/{} | {} | {} | {} | {:.0} |",
                 r.system,
                 r.record_bytes,
                 r.acks,
@@ -99,6 +99,7 @@ impl Run {
                 r.latency_sent,
                 micros(r.produce_cpu_us_per_record),
                 micros(r.consume_cpu_us_per_record),
+                micros(r.latency_cpu_us_per_record),
                 r.peak_rss_mb,
             );
         }
@@ -299,6 +300,8 @@ mod tests {
             latency_sent: 5,
             produce_cpu_s: 1.0,
             consume_cpu_s: 0.5,
+            latency_cpu_s: 0.5,
+            latency_cpu_us_per_record: Some(0.5e6 / rate),
             produce_cpu_us_per_record: Some(1e6 / rate),
             consume_cpu_us_per_record: Some(0.5e6 / rate),
             produce_cpu_us_per_mb: None,

@@ -127,10 +127,16 @@ pub struct Row {
     pub produce_cpu_s: f64,
     /// The same during the read-back.
     pub consume_cpu_s: f64,
+    /// The same during the latency run, where every record is both taken in and served.
+    pub latency_cpu_s: f64,
     /// Broker CPU microseconds per record taken in (`produce_cpu_s` / `produced`).
     pub produce_cpu_us_per_record: Option<f64>,
     /// Broker CPU microseconds per record served (`consume_cpu_s` / `consumed`).
     pub consume_cpu_us_per_record: Option<f64>,
+    /// Broker CPU microseconds per record in the latency run, taken in and served
+    /// (`latency_cpu_s` / records sent): what a record costs at the offered rate, in the
+    /// small batches a 1 ms linger makes, beside the bulk phases' figures.
+    pub latency_cpu_us_per_record: Option<f64>,
     /// Broker CPU microseconds per payload megabyte taken in.
     pub produce_cpu_us_per_mb: Option<f64>,
     /// Broker CPU microseconds per payload megabyte served.
@@ -160,6 +166,8 @@ pub struct Phases {
     pub produce_cpu_s: f64,
     /// The same during the read-back.
     pub consume_cpu_s: f64,
+    /// The same during the latency run.
+    pub latency_cpu_s: f64,
     /// Their peak resident memory, bytes.
     pub peak_rss_bytes: u64,
 }
@@ -187,6 +195,8 @@ impl Row {
             latency_sent: p.latency_sent,
             produce_cpu_s: p.produce_cpu_s,
             consume_cpu_s: p.consume_cpu_s,
+            latency_cpu_s: p.latency_cpu_s,
+            latency_cpu_us_per_record: micros_per(p.latency_cpu_s, p.latency_sent as f64),
             produce_cpu_us_per_record: micros_per(p.produce_cpu_s, p.produced as f64),
             consume_cpu_us_per_record: micros_per(p.consume_cpu_s, p.consumed as f64),
             produce_cpu_us_per_mb: micros_per(p.produce_cpu_s, megabytes(p.produced)),

@@ -169,6 +169,11 @@ pub struct Ready {
     pub truncated: Option<Truncation>,
     /// Records appended (produced as leader, or copied as follower).
     pub appended: u64,
+    /// Records were appended as leader, so followers' fetches waiting at the old log end
+    /// have records now (Kafka's `DelayedFetch` of a follower completes on bytes to the log
+    /// end). A follower's own copy gives nobody's follower fetch anything: the followers of
+    /// this node fetch the partitions it leads.
+    pub records_for_followers: bool,
     /// Sync the log's store, then call [`HostedPartition::flushed`].
     pub fsync: bool,
     /// An ISR change to propose to the controller.
@@ -641,6 +646,7 @@ impl<S: SegmentStore> HostedPartition<S> {
         }
         let count = (after - before) as u64;
         self.ready.appended += count;
+        self.ready.records_for_followers |= self.replica.is_leader();
         self.unflushed_messages += count;
         if self.config.flush_before_ack
             || self
@@ -1049,6 +1055,42 @@ mod tests {
                 leader_epoch: 2
             })
         );
+    }
+
+    /// Kafka's `DelayedFetch`: a follower's fetch completes on bytes to the leader's log end.
+    /// The leader's append wakes its followers' fetches; a follower's copy of the same
+    /// records gives no follower's fetch anything (the fetches waiting on that node are for
+    /// the partitions it leads), so it wakes none.
+    #[test]
+    fn only_the_leaders_append_has_records_for_followers() {
+        let mut leader = leader(HostConfig::default(), LogConfig::default());
+        let (result, ready) = produce(&mut leader, 10, 2, Acks::Leader);
+        assert_eq!(result, Ok(Some(0)));
+        assert_eq!(ready.appended, 2);
+        assert!(ready.records_for_followers);
+
+        let mut follower = HostedPartition::new(
+            Replica::with_log_config(1, ReplicaConfig::default(), LogConfig::default()),
+            HostConfig::default(),
+            0,
+        );
+        let ready = follower.handle_metadata(Some(&state(0, &[0, 1, 2], 1, 1)), 10);
+        assert!(matches!(ready.role_change, Some(RoleChange::Follower(_))));
+        let asked = follower.follower_task().expect("a follower fetches");
+        assert_eq!(
+            asked,
+            FollowerTask::Fetch {
+                leader: 0,
+                offset: 0,
+                leader_epoch: 1
+            }
+        );
+        let (answer, _) = leader.handle_replica_fetch(11, 1, 0, 1, 1 << 20);
+        let answer = answer.expect("the leader answers its follower");
+        let (result, ready) = follower.handle_fetch_answer(12, &asked, &answer, &NoCodec);
+        assert_eq!(result, Ok(()));
+        assert_eq!(ready.appended, 2, "the follower copied both records");
+        assert!(!ready.records_for_followers);
     }
 
     #[test]

@@ -1772,9 +1772,9 @@ impl Broker {
         }
         // Consumers read up to the HW: on a leader whose HW a follower's fetch raised, a
         // consumer's fetch waiting at the old HW has records now. Followers read to the log
-        // end: only an append gives them something.
+        // end: only the leader's append gives them something.
         self.wake_fetches(Wakes {
-            followers: ready.appended > 0,
+            followers: ready.records_for_followers,
             consumers: ready.high_watermark_rose,
         });
         if let Some(start) = ready.log_start_offset {
