@@ -1186,6 +1186,11 @@ impl<S: SegmentStore> Log<S> {
         Ok(())
     }
 
+    /// Writes the batches (`sizes` of consecutive slices of `records`), rolling where
+    /// [`Log::roll_due`] says. Each run of batches that goes to one segment is one append to
+    /// its log file and at most one to each index file: a follower's fetch that brings many
+    /// small batches, or a batch that earns an index entry, used to cost a write(2) per batch
+    /// and per index entry.
     fn write_batches_in_order(
         &mut self,
         records: &[u8],
@@ -1199,65 +1204,106 @@ impl<S: SegmentStore> Log<S> {
             batch_count: sizes.len(),
         };
         let mut position = 0;
+        let mut next = 0;
+        while next < sizes.len() {
+            // The run's first batch may start a new segment; the others fit after it.
+            let first = BatchHeader::decode(&records[position..position + sizes[next]])?;
+            if self.roll_due(
+                self.active().size_bytes,
+                first.base_offset,
+                sizes[next] as u64,
+                now_ms,
+            ) {
+                self.roll_at(first.base_offset, now_ms)?;
+            }
+            let start = position;
+            let mut end = position + sizes[next];
+            let mut count = 1;
+            while let Some(&size) = sizes.get(next + count) {
+                let header = BatchHeader::decode(&records[end..end + size])?;
+                let written = self.active().size_bytes + (end - start) as u64;
+                if self.roll_due(written, header.base_offset, size as u64, now_ms) {
+                    break;
+                }
+                end += size;
+                count += 1;
+            }
+            self.append_run(&records[start..end], &sizes[next..next + count], &mut info)?;
+            position = end;
+            next += count;
+        }
+        Ok(info)
+    }
+
+    /// Writes a run of whole batches (`sizes` of `bytes`) to the active segment, then its
+    /// index entries, and notes each batch in `info`.
+    fn append_run(
+        &mut self,
+        bytes: &[u8],
+        sizes: &[usize],
+        info: &mut AppendInfo,
+    ) -> LogResult<(), S> {
+        let interval = self.config.index_interval_bytes;
+        let last = self.segments.len() - 1;
+        let active = &mut self.segments[last];
+        let base = active.base_offset;
+        self.store
+            .append(base, SegmentFile::Log, bytes)
+            .map_err(LogError::Store)?;
+        let mut offset_entries = Vec::new();
+        let mut time_entries = Vec::new();
+        let mut at = 0;
         for &size in sizes {
-            let bytes = &records[position..position + size];
-            position += size;
-            let header = BatchHeader::decode(bytes)?;
+            let header = BatchHeader::decode(&bytes[at..at + size])?;
             if info.base_offset < 0 {
                 info.base_offset = header.base_offset;
             }
             info.last_offset = header.last_offset();
             info.max_timestamp = info.max_timestamp.max(header.max_timestamp);
-            self.maybe_roll(header.base_offset, size as u64, now_ms)?;
-            self.append_batch(bytes, &header)?;
+            let position = active.size_bytes;
+            if let Some((offset_entry, time_entry)) = active.note_batch(&header, position, interval)
+            {
+                offset_entries.extend_from_slice(&offset_entry);
+                if let Some(t) = time_entry {
+                    time_entries.extend_from_slice(&t);
+                }
+            }
+            at += size;
         }
-        Ok(info)
-    }
-
-    /// Writes one batch to the active segment and its index entries.
-    fn append_batch(&mut self, bytes: &[u8], header: &BatchHeader) -> LogResult<(), S> {
-        let interval = self.config.index_interval_bytes;
-        let last = self.segments.len() - 1;
-        let active = &mut self.segments[last];
-        let base = active.base_offset;
-        let position = active.size_bytes;
-        self.store
-            .append(base, SegmentFile::Log, bytes)
-            .map_err(LogError::Store)?;
-        if let Some((offset_entry, time_entry)) = active.note_batch(header, position, interval) {
-            self.store
-                .append(base, SegmentFile::OffsetIndex, &offset_entry)
-                .map_err(LogError::Store)?;
-            if let Some(t) = time_entry {
+        for (file, entries) in [
+            (SegmentFile::OffsetIndex, offset_entries),
+            (SegmentFile::TimeIndex, time_entries),
+        ] {
+            if !entries.is_empty() {
                 self.store
-                    .append(base, SegmentFile::TimeIndex, &t)
+                    .append(base, file, &entries)
                     .map_err(LogError::Store)?;
             }
         }
         Ok(())
     }
 
-    /// Rolls to a new segment if the next batch would overflow `segment.bytes`, the active
-    /// segment is older than `segment.ms`, or the offsets would not fit a relative u32.
-    fn maybe_roll(
-        &mut self,
+    /// Whether a batch of `batch_size` bytes at `next_base_offset` goes to a new segment when
+    /// the active one holds `active_size_bytes`: it would overflow `segment.bytes`, the active
+    /// segment is older than `segment.ms`, or the offsets would not fit a relative u32. An
+    /// empty active segment takes any batch.
+    fn roll_due(
+        &self,
+        active_size_bytes: u64,
         next_base_offset: i64,
         batch_size: u64,
         now_ms: u64,
-    ) -> LogResult<(), S> {
+    ) -> bool {
         let active = self.active();
-        if active.is_empty() {
-            return Ok(());
+        if active_size_bytes == 0 {
+            return false;
         }
         // Index positions are u32 and Kafka caps segment.bytes at i32::MAX: so do we.
         let segment_bytes = self.config.segment_bytes.min(i32::MAX as u64);
-        let too_big = active.size_bytes + batch_size > segment_bytes;
+        let too_big = active_size_bytes + batch_size > segment_bytes;
         let too_old = now_ms.saturating_sub(active.created_ms) >= self.config.segment_ms;
         let offsets_overflow = next_base_offset - active.base_offset > i64::from(i32::MAX);
-        if too_big || too_old || offsets_overflow {
-            self.roll_at(next_base_offset, now_ms)?;
-        }
-        Ok(())
+        too_big || too_old || offsets_overflow
     }
 
     /// Starts a new, empty active segment at `base_offset` (≥ the log end offset).

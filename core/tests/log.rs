@@ -894,12 +894,13 @@ fn create_time_outside_the_kip_937_bounds_is_refused_and_changes_nothing() {
 
 /// A store with a byte budget, like a small volume: an append past it writes what fits and
 /// fails (ENOSPC after a short write), as a file system does. It counts reads of `.log`
-/// bytes.
+/// bytes, and appends to any file (each is a write(2) in the node's store).
 #[derive(Clone, Default)]
 struct SmallVolume {
     inner: MemorySegmentStore,
     free_bytes: usize,
     log_reads: std::rc::Rc<std::cell::Cell<usize>>,
+    appends: std::rc::Rc<std::cell::Cell<usize>>,
 }
 
 impl SmallVolume {
@@ -920,6 +921,7 @@ impl runnel_core::log::SegmentStore for SmallVolume {
         self.inner.create(base).map_err(|e| e.to_string())
     }
     fn append(&mut self, base: i64, file: SegmentFile, bytes: &[u8]) -> Result<(), String> {
+        self.appends.set(self.appends.get() + 1);
         let fits = bytes.len().min(self.free_bytes);
         self.free_bytes -= fits;
         self.inner
@@ -1204,4 +1206,81 @@ fn fetches_near_the_log_end_read_no_header_from_the_file() {
         values,
         [&b"v78"[..], b"v79", b"w0", b"w1", b"w2", b"w3", b"w4"]
     );
+}
+
+/// Every file's bytes, segment by segment.
+fn file_contents(log: &Log<SmallVolume>) -> Vec<(i64, SegmentFile, Vec<u8>)> {
+    use runnel_core::log::SegmentStore;
+    let store = log.store();
+    let mut out = Vec::new();
+    for base in store.segments().unwrap() {
+        for file in [
+            SegmentFile::Log,
+            SegmentFile::OffsetIndex,
+            SegmentFile::TimeIndex,
+        ] {
+            let mut bytes = Vec::new();
+            let len = store.len(base, file).unwrap() as usize;
+            store.read(base, file, 0, len, &mut bytes).unwrap();
+            out.push((base, file, bytes));
+        }
+    }
+    out
+}
+
+/// A follower's fetch that brings many batches is one write to the segment's log file and at
+/// most one to each index file (per segment when it rolls in between), and leaves exactly the
+/// files batch-by-batch copying leaves: same bytes, same index entries (Kafka's layout), same
+/// segments.
+#[test]
+fn a_copied_run_of_batches_is_one_write_per_file_and_the_same_files() {
+    for (config, rolls) in [
+        (
+            LogConfig {
+                index_interval_bytes: 100,
+                ..LogConfig::default()
+            },
+            false,
+        ),
+        (small_segments(), true),
+    ] {
+        let mut leader = new_log(config.clone());
+        for i in 0..30 {
+            append_n(&mut leader, 1 + i % 3, 1_000 + i as i64);
+        }
+        let fetched = leader.read(0, usize::MAX, leader.log_end_offset()).unwrap();
+
+        let store = SmallVolume::unlimited();
+        let appends = store.appends.clone();
+        let mut at_once = Log::new(store, config.clone(), 0).unwrap();
+        let info = at_once.append_replicated(&fetched, 0).unwrap();
+        assert_eq!(info.batch_count, 30);
+        // The leader, appending batch by batch, rolled where the copy must.
+        let segments = leader.segments().len();
+        assert_eq!(segments > 1, rolls);
+        assert_eq!(at_once.segments().len(), segments);
+        assert!(
+            appends.get() <= 3 * segments,
+            "{} appends for {segments} segment(s)",
+            appends.get()
+        );
+
+        let mut one_by_one = Log::new(SmallVolume::unlimited(), config, 0).unwrap();
+        let mut rest = &fetched[..];
+        while !rest.is_empty() {
+            let len = BatchRef::parse(rest).unwrap().as_bytes().len();
+            one_by_one.append_replicated(&rest[..len], 0).unwrap();
+            rest = &rest[len..];
+        }
+        assert_eq!(file_contents(&at_once), file_contents(&one_by_one));
+        let end = leader.log_end_offset();
+        assert_eq!(
+            at_once.read(0, usize::MAX, end).unwrap(),
+            leader.read(0, usize::MAX, end).unwrap()
+        );
+        assert!(
+            at_once.segments()[0].offset_index().len() > 1,
+            "index entries written"
+        );
+    }
 }
