@@ -96,6 +96,7 @@ fn run(o: &Options) -> Result<Run, String> {
         commit: command_output("git", &["rev-parse", "--short", "HEAD"]),
         date: command_output("date", &["-u", "+%Y-%m-%d"]),
         seconds: o.seconds,
+        fixed_rate: o.rate,
         ceilings: None,
         floors: Vec::new(),
         rows: Vec::new(),

@@ -128,9 +128,15 @@ async fn run_async(
         )
     });
 
-    let cpu_before = meter.cpu_seconds();
-    let (sent, lat) = latency(url, &format!("{name}lat"), record_bytes, seconds, rate).await?;
-    let latency_cpu_s = (meter.cpu_seconds() - cpu_before).max(0.0);
+    let (sent, lat, latency_cpu_s) = latency(
+        url,
+        &format!("{name}lat"),
+        record_bytes,
+        seconds,
+        rate,
+        meter,
+    )
+    .await?;
     Ok(Row::new(
         "nats-jetstream",
         record_bytes,
@@ -153,17 +159,20 @@ async fn run_async(
 }
 
 /// Offers `rate` publishes per second while a pull consumer reads them, both on this task's
-/// runtime; latencies from due time to arrival.
+/// runtime; returns (sent, latencies from due time to arrival, the server's CPU seconds from
+/// the first due time to the last arrival).
 async fn latency(
     url: &str,
     name: &str,
     record_bytes: usize,
     seconds: f64,
     rate: f64,
-) -> Result<(u64, Latencies), String> {
+    meter: &Meter,
+) -> Result<(u64, Latencies, f64), String> {
     let (js, s) = setup(url, name).await?;
     let mut messages = reader(&s).await?;
     let total = (rate * seconds) as u64;
+    let cpu_before = meter.cpu_seconds();
     let schedule = Schedule::new(Instant::now(), rate);
     let epoch = schedule.start();
     let subject = format!("{name}.x");
@@ -205,5 +214,6 @@ async fn latency(
         ack.await.map_err(|e| err("publish ack")(&e))?;
     }
     let samples = read.await.map_err(|e| err("reader")(&e))?;
-    Ok((sent, Latencies::new(samples)))
+    let cpu_s = (meter.cpu_seconds() - cpu_before).max(0.0);
+    Ok((sent, Latencies::new(samples), cpu_s))
 }

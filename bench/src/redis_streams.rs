@@ -127,16 +127,14 @@ pub fn run(
         )
     });
 
-    let (latency_result, latency_cpu_s) = meter.around(|| {
-        latency(
-            url,
-            &format!("{stream}-latency"),
-            record_bytes,
-            seconds,
-            rate,
-        )
-    });
-    let (sent, lat) = latency_result?;
+    let (sent, lat, latency_cpu_s) = latency(
+        url,
+        &format!("{stream}-latency"),
+        record_bytes,
+        seconds,
+        rate,
+        meter,
+    )?;
     Ok(Row::new(
         "redis-streams",
         record_bytes,
@@ -159,16 +157,20 @@ pub fn run(
 }
 
 /// Offers `rate` entries per second (each tick's due entries in one pipeline) while a
-/// blocking XREADGROUP reads them; latencies from due time to arrival.
+/// blocking XREADGROUP reads them; returns (sent, latencies from due time to arrival, the
+/// server's CPU seconds from the first due time to the last arrival).
 fn latency(
     url: &str,
     stream: &str,
     record_bytes: usize,
     seconds: f64,
     rate: f64,
-) -> Result<(u64, Latencies), String> {
+    meter: &Meter,
+) -> Result<(u64, Latencies, f64), String> {
     let mut reader = group_reader(url, stream)?;
+    let mut con = connect(url)?;
     let total = (rate * seconds) as u64;
+    let cpu_before = meter.cpu_seconds();
     let schedule = Schedule::new(Instant::now(), rate);
     let epoch = schedule.start();
     let owned_stream = stream.to_string();
@@ -187,7 +189,6 @@ fn latency(
         }
         Ok(samples)
     });
-    let mut con = connect(url)?;
     let mut sent = 0u64;
     while sent < total {
         let due = schedule.due_by_now().min(total);
@@ -202,5 +203,6 @@ fn latency(
         }
     }
     let samples = handle.join().map_err(|_| "reader panicked")??;
-    Ok((sent, Latencies::new(samples)))
+    let cpu_s = (meter.cpu_seconds() - cpu_before).max(0.0);
+    Ok((sent, Latencies::new(samples), cpu_s))
 }

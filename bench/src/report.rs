@@ -18,6 +18,9 @@ pub struct Run {
     pub date: String,
     /// Seconds each throughput and latency phase offered records.
     pub seconds: f64,
+    /// The latency runs' offered rate when fixed by hand (`--rate`), records per second;
+    /// `None`: each ran at half of its own measured capacity.
+    pub fixed_rate: Option<f64>,
     /// The machine's ceilings, if measured.
     pub ceilings: Option<Ceilings>,
     /// The CPU floor per record, one per record size.
@@ -71,6 +74,12 @@ impl Run {
             "commit `{}`, {}, {} s per phase, 2 cores shared by broker and load generator\n",
             self.commit, self.date, self.seconds
         );
+        if let Some(rate) = self.fixed_rate {
+            let _ = writeln!(
+                out,
+                "Offered rate fixed at {rate:.0} records/s for every latency run (`--rate`), not half of each system's capacity.\n"
+            );
+        }
         if let Some(c) = &self.ceilings {
             let _ = writeln!(
                 out,
@@ -316,6 +325,7 @@ mod tests {
             commit: "abc".into(),
             date: "2026-11-23".into(),
             seconds: 1.0,
+            fixed_rate: None,
             ceilings: Some(Ceilings {
                 loopback_mb_per_s: 1000.0,
                 disk_write_mb_per_s: 200.0,

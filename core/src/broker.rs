@@ -169,11 +169,13 @@ pub struct Ready {
     pub truncated: Option<Truncation>,
     /// Records appended (produced as leader, or copied as follower).
     pub appended: u64,
-    /// Records were appended as leader, so followers' fetches waiting at the old log end
-    /// have records now (Kafka's `DelayedFetch` of a follower completes on bytes to the log
-    /// end). A follower's own copy gives nobody's follower fetch anything: the followers of
-    /// this node fetch the partitions it leads.
-    pub records_for_followers: bool,
+    /// Followers' fetches waiting on this node may answer now: records were appended as
+    /// leader (Kafka's `DelayedFetch` of a follower completes on bytes to the log end), or
+    /// the replica's role or epoch changed, so a waiting fetch learns it is no longer asking
+    /// its leader (Kafka's `ReplicaManager` completes a partition's delayed fetches when it
+    /// becomes a follower). A follower's own copy gives no follower's fetch anything: the
+    /// fetches waiting on this node are for the partitions it leads.
+    pub wake_follower_fetches: bool,
     /// Sync the log's store, then call [`HostedPartition::flushed`].
     pub fsync: bool,
     /// An ISR change to propose to the controller.
@@ -357,6 +359,10 @@ impl<S: SegmentStore> HostedPartition<S> {
             }
         };
         self.note_truncation(before);
+        self.ready.wake_follower_fetches |= matches!(
+            change,
+            RoleChange::Leader | RoleChange::Follower(_) | RoleChange::Offline
+        );
         self.ready.role_change = Some(change);
         self.take_ready()
     }
@@ -646,7 +652,7 @@ impl<S: SegmentStore> HostedPartition<S> {
         }
         let count = (after - before) as u64;
         self.ready.appended += count;
-        self.ready.records_for_followers |= self.replica.is_leader();
+        self.ready.wake_follower_fetches |= self.replica.is_leader();
         self.unflushed_messages += count;
         if self.config.flush_before_ack
             || self
@@ -1060,14 +1066,15 @@ mod tests {
     /// Kafka's `DelayedFetch`: a follower's fetch completes on bytes to the leader's log end.
     /// The leader's append wakes its followers' fetches; a follower's copy of the same
     /// records gives no follower's fetch anything (the fetches waiting on that node are for
-    /// the partitions it leads), so it wakes none.
+    /// the partitions it leads), so it wakes none. A leader stepping down wakes them, so a
+    /// waiting fetch hears NOT_LEADER_OR_FOLLOWER at once rather than at its max wait.
     #[test]
-    fn only_the_leaders_append_has_records_for_followers() {
+    fn only_the_leaders_append_or_a_role_change_wakes_follower_fetches() {
         let mut leader = leader(HostConfig::default(), LogConfig::default());
         let (result, ready) = produce(&mut leader, 10, 2, Acks::Leader);
         assert_eq!(result, Ok(Some(0)));
         assert_eq!(ready.appended, 2);
-        assert!(ready.records_for_followers);
+        assert!(ready.wake_follower_fetches);
 
         let mut follower = HostedPartition::new(
             Replica::with_log_config(1, ReplicaConfig::default(), LogConfig::default()),
@@ -1090,7 +1097,15 @@ mod tests {
         let (result, ready) = follower.handle_fetch_answer(12, &asked, &answer, &NoCodec);
         assert_eq!(result, Ok(()));
         assert_eq!(ready.appended, 2, "the follower copied both records");
-        assert!(!ready.records_for_followers);
+        assert!(!ready.wake_follower_fetches);
+
+        // The leader steps down (broker 1 leads epoch 2): its waiting follower fetches wake.
+        let ready = leader.handle_metadata(Some(&state(1, &[1, 2], 2, 2)), 20);
+        assert!(matches!(ready.role_change, Some(RoleChange::Follower(_))));
+        assert!(ready.wake_follower_fetches);
+        // The same state again changes nothing and wakes nobody.
+        let ready = leader.handle_metadata(Some(&state(1, &[1, 2], 2, 2)), 21);
+        assert!(!ready.wake_follower_fetches);
     }
 
     #[test]

@@ -1774,7 +1774,7 @@ impl Broker {
         // consumer's fetch waiting at the old HW has records now. Followers read to the log
         // end: only the leader's append gives them something.
         self.wake_fetches(Wakes {
-            followers: ready.records_for_followers,
+            followers: ready.wake_follower_fetches,
             consumers: ready.high_watermark_rose,
         });
         if let Some(start) = ready.log_start_offset {
