@@ -14,9 +14,7 @@ use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, Prod
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 
 use crate::cpu::Meter;
-use crate::stats::{
-    Latencies, Phases, Row, Schedule, offered_rate, per_second, since, stamp_of, stamped,
-};
+use crate::stats::{Latencies, Phases, Row, Schedule, latency_rate, since, stamp_of, stamped};
 
 /// What one Kafka run does.
 #[derive(Clone, Debug)]
@@ -34,7 +32,7 @@ pub struct Workload {
     /// How long each phase offers records.
     pub seconds: f64,
     /// The latency run's offered rate, records per second, when fixed by hand (`--rate`);
-    /// `None`: half of the capacity measured first ([`offered_rate`]).
+    /// `None`: half of the capacity measured first ([`crate::stats::offered_rate`]).
     pub offered_rate: Option<f64>,
 }
 
@@ -211,18 +209,13 @@ pub fn latency(
 
 /// Produce, consume and latency for `w`, with the broker processes' CPU time per phase from
 /// `meter`; the latency run offers half of this system's own produce-and-consume capacity just
-/// measured ([`offered_rate`]).
+/// measured ([`crate::stats::offered_rate`]).
 pub fn run(w: &Workload, meter: &Meter) -> Result<Row, String> {
     let (produce_result, produce_cpu_s) = meter.around(|| produce(w));
     let (produced, elapsed) = produce_result?;
     let (consume_result, consume_cpu_s) = meter.around(|| consume(w, produced));
     let (consumed, read_time) = consume_result?;
-    let rate = w.offered_rate.unwrap_or_else(|| {
-        offered_rate(
-            per_second(produced, elapsed),
-            per_second(consumed, read_time),
-        )
-    });
+    let rate = latency_rate(w.offered_rate, produced, elapsed, consumed, read_time);
     let (sent, lat, latency_cpu_s) = latency(w, &format!("{}-latency", w.topic), rate, meter)?;
     Ok(Row::new(
         "",

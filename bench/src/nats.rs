@@ -11,9 +11,7 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 
 use crate::cpu::Meter;
-use crate::stats::{
-    Latencies, Phases, Row, Schedule, offered_rate, per_second, since, stamp_of, stamped,
-};
+use crate::stats::{Latencies, Phases, Row, Schedule, latency_rate, since, stamp_of, stamped};
 
 /// Publishes awaiting their acknowledgement at most.
 const WINDOW: usize = 4096;
@@ -121,12 +119,7 @@ async fn run_async(
     }
     let consume_time = start.elapsed();
     let consume_cpu_s = (meter.cpu_seconds() - cpu_before).max(0.0);
-    let rate = fixed_rate.unwrap_or_else(|| {
-        offered_rate(
-            per_second(produced, produce_time),
-            per_second(consumed, consume_time),
-        )
-    });
+    let rate = latency_rate(fixed_rate, produced, produce_time, consumed, consume_time);
 
     let (sent, lat, latency_cpu_s) = latency(
         url,

@@ -7,9 +7,7 @@ use std::time::{Duration, Instant};
 use redis::{Connection, Value};
 
 use crate::cpu::Meter;
-use crate::stats::{
-    Latencies, Phases, Row, Schedule, offered_rate, per_second, since, stamp_of, stamped,
-};
+use crate::stats::{Latencies, Phases, Row, Schedule, latency_rate, since, stamp_of, stamped};
 
 /// Entries per pipeline in the throughput run.
 const PIPELINE: usize = 500;
@@ -120,12 +118,7 @@ pub fn run(
         Ok::<_, String>((consumed, start.elapsed()))
     });
     let (consumed, consume_time) = consume_result?;
-    let rate = fixed_rate.unwrap_or_else(|| {
-        offered_rate(
-            per_second(produced, produce_time),
-            per_second(consumed, consume_time),
-        )
-    });
+    let rate = latency_rate(fixed_rate, produced, produce_time, consumed, consume_time);
 
     let (sent, lat, latency_cpu_s) = latency(
         url,

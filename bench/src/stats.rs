@@ -223,6 +223,24 @@ pub fn offered_rate(produce_per_s: f64, consume_per_s: f64) -> f64 {
     0.5 / (1.0 / produce_per_s + 1.0 / consume_per_s)
 }
 
+/// The latency run's rate, records per second: `fixed_rate` when given by hand (`--rate`),
+/// else [`offered_rate`] of the phases just measured (`produced` records acknowledged in
+/// `produce_time`, `consumed` read back in `consume_time`).
+pub fn latency_rate(
+    fixed_rate: Option<f64>,
+    produced: u64,
+    produce_time: Duration,
+    consumed: u64,
+    consume_time: Duration,
+) -> f64 {
+    fixed_rate.unwrap_or_else(|| {
+        offered_rate(
+            per_second(produced, produce_time),
+            per_second(consumed, consume_time),
+        )
+    })
+}
+
 /// Throughput measured between the first send and the last acknowledgement.
 pub fn per_second(count: u64, elapsed: Duration) -> f64 {
     count as f64 / elapsed.as_secs_f64().max(1e-9)
