@@ -50,7 +50,14 @@ impl Meter {
     pub fn around<T>(&self, phase: impl FnOnce() -> T) -> (T, f64) {
         let before = self.cpu_seconds();
         let out = phase();
-        (out, (self.cpu_seconds() - before).max(0.0))
+        (out, self.spent_since(before))
+    }
+
+    /// The CPU seconds the processes used since [`Meter::cpu_seconds`] read `before`, for a
+    /// window that is not one closure (an async phase, or part of a function); never
+    /// negative.
+    pub fn spent_since(&self, before: f64) -> f64 {
+        (self.cpu_seconds() - before).max(0.0)
     }
 }
 

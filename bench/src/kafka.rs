@@ -203,7 +203,7 @@ pub fn latency(
     p.flush(Duration::from_secs(30))
         .map_err(|e| format!("flush: {e}"))?;
     let samples = reader.join().map_err(|_| "latency reader panicked")?;
-    let cpu_s = (meter.cpu_seconds() - cpu_before).max(0.0);
+    let cpu_s = meter.spent_since(cpu_before);
     Ok((sent, Latencies::new(samples), cpu_s))
 }
 

@@ -104,7 +104,7 @@ async fn run_async(
         produced += 1;
     }
     let produce_time = start.elapsed();
-    let produce_cpu_s = (meter.cpu_seconds() - cpu_before).max(0.0);
+    let produce_cpu_s = meter.spent_since(cpu_before);
 
     let mut messages = reader(&s).await?;
     let cpu_before = meter.cpu_seconds();
@@ -118,7 +118,7 @@ async fn run_async(
         }
     }
     let consume_time = start.elapsed();
-    let consume_cpu_s = (meter.cpu_seconds() - cpu_before).max(0.0);
+    let consume_cpu_s = meter.spent_since(cpu_before);
     let rate = latency_rate(fixed_rate, produced, produce_time, consumed, consume_time);
 
     let (sent, lat, latency_cpu_s) = latency(
@@ -207,6 +207,6 @@ async fn latency(
         ack.await.map_err(|e| err("publish ack")(&e))?;
     }
     let samples = read.await.map_err(|e| err("reader")(&e))?;
-    let cpu_s = (meter.cpu_seconds() - cpu_before).max(0.0);
+    let cpu_s = meter.spent_since(cpu_before);
     Ok((sent, Latencies::new(samples), cpu_s))
 }

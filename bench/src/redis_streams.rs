@@ -196,6 +196,6 @@ fn latency(
         }
     }
     let samples = handle.join().map_err(|_| "reader panicked")??;
-    let cpu_s = (meter.cpu_seconds() - cpu_before).max(0.0);
+    let cpu_s = meter.spent_since(cpu_before);
     Ok((sent, Latencies::new(samples), cpu_s))
 }
