@@ -454,12 +454,23 @@ impl<'a> BatchRef<'a> {
     /// Decodes every record and checks them against the header: the count matches, offset
     /// deltas rise strictly and stay within `lastOffsetDelta`, no bytes are left over.
     /// This is what a broker runs on produce before it accepts a batch.
-    pub fn validate_records(&self, codec: &dyn Codec) -> Result<(), BatchError> {
+    ///
+    /// `visit` sees each record with its index in the batch (0-based), in order, as it is
+    /// decoded: the caller's per-record rules ride on this one pass (Kafka's
+    /// `LogValidator.validateRecord` runs inside the same loop over the batch), so a
+    /// compressed batch is decompressed once. A record after a framing error is not visited.
+    pub fn validate_records(
+        &self,
+        codec: &dyn Codec,
+        mut visit: impl FnMut(u32, &Record<'_>),
+    ) -> Result<(), BatchError> {
         let mut scratch = Vec::new();
         let mut previous_delta: Option<i64> = None;
         let mut count = 0usize;
         for record in self.records(codec, &mut scratch)? {
-            let delta = record?.offset - self.header.base_offset;
+            let record = record?;
+            visit(u32::try_from(count).unwrap_or(u32::MAX), &record);
+            let delta = record.offset - self.header.base_offset;
             if previous_delta.is_some_and(|p| delta <= p) {
                 return Err(BatchError::InconsistentHeader("offset deltas do not rise"));
             }
@@ -692,7 +703,12 @@ fn decode_record(
     if header_count as usize > c.data.len() / 2 {
         return Err(BatchError::InvalidRecord("header count exceeds record"));
     }
-    let mut headers = Vec::with_capacity(header_count as usize);
+    // Most records carry no headers; `Vec::new` costs nothing for them.
+    let mut headers = if header_count == 0 {
+        Vec::new()
+    } else {
+        Vec::with_capacity(header_count as usize)
+    };
     for _ in 0..header_count {
         let key = c
             .nullable_bytes()?
@@ -1056,7 +1072,7 @@ mod tests {
         let batch = BatchRef::parse(&bytes).unwrap();
         assert_eq!(batch.header().base_offset, 42);
         assert_eq!(batch.header().partition_leader_epoch, 7);
-        batch.validate_records(&NoCodec).unwrap();
+        batch.validate_records(&NoCodec, |_, _| {}).unwrap();
         let mut scratch = vec![];
         let records: Vec<_> = batch
             .records(&NoCodec, &mut scratch)

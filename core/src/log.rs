@@ -938,28 +938,25 @@ impl<S: SegmentStore> Log<S> {
         codec: &dyn Codec,
         now_ms: u64,
     ) -> LogResult<CheckedAppend, S> {
-        let sizes = self.validate(records, codec)?;
-        let mut position = 0;
+        let batches = self.validate(records)?;
         let mut recompress = false;
-        for &size in &sizes {
+        for batch in &batches {
+            let header = batch.header();
             // A producer's batch numbers its records 0..n-1: offsets stay dense.
-            let header = BatchHeader::decode(&records[position..])?;
             if i64::from(header.last_offset_delta) + 1 != i64::from(header.record_count) {
                 return Err(LogError::Batch(BatchError::InconsistentHeader(
                     "lastOffsetDelta is not the record count minus one",
                 )));
             }
-            if !header.is_control() {
-                self.check_records(&records[position..position + size], codec, now_ms)?;
-            }
+            self.check_records(batch, codec, now_ms)?;
             // Markers stay uncompressed, as Kafka writes them: every reader parses them.
             recompress |= !header.is_control()
                 && self
                     .config
                     .compression_type
                     .is_some_and(|target| header.compression().ok() != Some(target));
-            position += size;
         }
+        let sizes = batches.iter().map(|b| b.as_bytes().len()).collect();
         Ok(CheckedAppend { sizes, recompress })
     }
 
@@ -976,32 +973,37 @@ impl<S: SegmentStore> Log<S> {
         let CheckedAppend { sizes, recompress } = checked;
         if recompress {
             let mut rebuilt = self.recompressed(records, &sizes, codec)?;
-            let sizes = self.validate(&rebuilt, codec)?;
+            let sizes: Vec<usize> = (self.validate(&rebuilt)?.iter())
+                .map(|b| b.as_bytes().len())
+                .collect();
             return self.assign_and_write(&mut rebuilt, &sizes, leader_epoch, now_ms);
         }
         self.assign_and_write(records, &sizes, leader_epoch, now_ms)
     }
 
-    /// The per-record topic rules of [`Log::append`]: keys on a compacted topic, and the
-    /// KIP-937 timestamp bounds on a CreateTime topic.
-    fn check_records(&self, batch: &[u8], codec: &dyn Codec, now_ms: u64) -> LogResult<(), S> {
-        let compacted = self.config.cleanup_policy.compact;
+    /// One pass over a batch's records ([`BatchRef::validate_records`]): their framing, and
+    /// on a data batch the per-record topic rules of [`Log::append`], keys on a compacted
+    /// topic and the KIP-937 timestamp bounds on a CreateTime topic. A framing error wins
+    /// over the rules' refusals, as Kafka's `LogValidator` throws on a record it cannot read
+    /// before it reports the record errors it collected.
+    fn check_records(
+        &self,
+        batch: &BatchRef<'_>,
+        codec: &dyn Codec,
+        now_ms: u64,
+    ) -> LogResult<(), S> {
+        let control = batch.header().is_control();
+        let compacted = !control && self.config.cleanup_policy.compact;
         let now = i64::try_from(now_ms).unwrap_or(i64::MAX);
         let min = now.saturating_sub(self.config.message_timestamp_before_max_ms);
         let max = now.saturating_add(self.config.message_timestamp_after_max_ms);
-        let bounded = !self.config.log_append_time && (min > i64::MIN || max < i64::MAX);
-        if !compacted && !bounded {
-            return Ok(());
-        }
-        let batch = BatchRef::parse(batch)?;
-        let mut scratch = Vec::new();
+        let bounded =
+            !control && !self.config.log_append_time && (min > i64::MIN || max < i64::MAX);
         let mut refused = Vec::new();
-        for (index, record) in batch.records(codec, &mut scratch)?.enumerate() {
-            let record = record?;
-            let batch_index = u32::try_from(index).unwrap_or(u32::MAX);
+        batch.validate_records(codec, |batch_index, record| {
             if compacted && record.key.is_none() {
                 refused.push(RecordRefusal::KeylessInCompactedTopic { batch_index });
-                continue;
+                return;
             }
             // -1 is "no timestamp" and passes, as in Kafka.
             let timestamp = record.timestamp;
@@ -1013,7 +1015,7 @@ impl<S: SegmentStore> Log<S> {
                     max,
                 });
             }
-        }
+        })?;
         if refused.is_empty() {
             Ok(())
         } else {
@@ -1116,9 +1118,12 @@ impl<S: SegmentStore> Log<S> {
         self.write_batches(records, &sizes, now_ms)
     }
 
-    /// Checks every batch in `records`; returns their sizes.
-    fn validate(&self, records: &[u8], codec: &dyn Codec) -> LogResult<Vec<usize>, S> {
-        let mut sizes = Vec::new();
+    /// Checks every batch in `records`, framing, CRC and size against `max.message.bytes`,
+    /// before any of its records (Kafka's `UnifiedLog.analyzeAndValidateRecords` runs before
+    /// `LogValidator`); returns them in order. Errors: the first bad batch's, or
+    /// [`LogError::Empty`].
+    fn validate<'r>(&self, records: &'r [u8]) -> LogResult<Vec<BatchRef<'r>>, S> {
+        let mut batches = Vec::new();
         for batch in batch::batches(records) {
             let batch = batch?;
             let size = batch.as_bytes().len();
@@ -1128,13 +1133,12 @@ impl<S: SegmentStore> Log<S> {
                     max: self.config.max_message_bytes,
                 });
             }
-            batch.validate_records(codec)?;
-            sizes.push(size);
+            batches.push(batch);
         }
-        if sizes.is_empty() {
+        if batches.is_empty() {
             return Err(LogError::Empty);
         }
-        Ok(sizes)
+        Ok(batches)
     }
 
     /// Writes validated batches, all or none: when the store fails part way (a full disk), the

@@ -4,11 +4,12 @@
 mod common;
 
 use common::{NewRec, Rec, batch, decode, new_log, read_all, value};
-use runnel_core::batch::{BatchBuilder, BatchRef, NoCodec, Record};
+use runnel_core::batch::{BatchBuilder, BatchRef, Codec, Compression, NoCodec, Record};
 use runnel_core::compaction::TxnCleaning;
 use runnel_core::error_code;
 use runnel_core::log::{
-    CleanupPolicy, Log, LogConfig, LogError, MemorySegmentStore, SegmentFile, segment_file_name,
+    CleanupPolicy, Log, LogConfig, LogError, MemorySegmentStore, RecordRefusal, SegmentFile,
+    segment_file_name,
 };
 
 fn keyed(key: &str, val: Option<&str>, ts: i64) -> NewRec {
@@ -890,6 +891,100 @@ fn create_time_outside_the_kip_937_bounds_is_refused_and_changes_nothing() {
     stamped
         .append(&mut batch(&[keyed("a", Some("1"), 1)]), 0, &NoCodec, now)
         .expect("LogAppendTime");
+}
+
+/// A codec whose "gzip" is a plain copy, counting how often it decompresses.
+#[derive(Default)]
+struct CountingCodec {
+    decompressions: core::cell::Cell<usize>,
+}
+
+impl Codec for CountingCodec {
+    fn compress(
+        &self,
+        _: Compression,
+        input: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<(), runnel_core::batch::CodecError> {
+        out.extend_from_slice(input);
+        Ok(())
+    }
+
+    fn decompress(
+        &self,
+        _: Compression,
+        input: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<(), runnel_core::batch::CodecError> {
+        self.decompressions.set(self.decompressions.get() + 1);
+        out.extend_from_slice(input);
+        Ok(())
+    }
+}
+
+#[test]
+fn a_produced_batch_is_decoded_once_for_its_framing_and_the_topics_rules() {
+    // Kafka's LogValidator checks a record's framing and the topic's per-record rules in one
+    // loop over the batch; a compressed batch is decompressed once on the way in.
+    let codec = CountingCodec::default();
+    let config = LogConfig {
+        cleanup_policy: CleanupPolicy::COMPACT,
+        message_timestamp_before_max_ms: 1_000,
+        message_timestamp_after_max_ms: 1_000,
+        ..LogConfig::default()
+    };
+    let gzip = |records: &[NewRec]| {
+        let mut b = BatchBuilder::new(0).compression(Compression::Gzip);
+        for (key, value, ts) in records {
+            b.push(*ts, key.as_deref(), value.as_deref(), Vec::new());
+        }
+        b.build(&codec).expect("a copy always builds")
+    };
+    let mut log = new_log(config.clone());
+    let mut good = gzip(&[keyed("a", Some("1"), 10_000), keyed("b", Some("2"), 10_001)]);
+    log.append(&mut good, 0, &codec, 10_000).expect("valid");
+    assert_eq!(codec.decompressions.get(), 1, "one pass over the batch");
+    assert_eq!(log.log_end_offset(), 2);
+
+    // Both rules still see every record of that one pass.
+    codec.decompressions.set(0);
+    let mut bad = gzip(&[
+        (None, Some(b"x".to_vec()), 10_000),
+        keyed("b", Some("2"), 10_000),
+        keyed("c", Some("3"), 1),
+    ]);
+    let e = log.append(&mut bad, 0, &codec, 10_000).unwrap_err();
+    let LogError::RecordsRefused(refused) = e else {
+        panic!("a record refusal: {e}");
+    };
+    let indexes: Vec<u32> = refused.0.iter().map(RecordRefusal::batch_index).collect();
+    assert_eq!(indexes, [0, 2], "the keyless record and the old one");
+    assert_eq!(codec.decompressions.get(), 1);
+
+    // A record that cannot be read wins over refusals collected before it (Kafka throws
+    // InvalidRecordException, INVALID_RECORD with no record errors, from the loop): cut the last record's value
+    // length short inside an uncompressed batch and fix the CRC.
+    let mut torn = batch(&[
+        (None, Some(b"x".to_vec()), 10_000),
+        keyed("b", Some("22"), 10_000),
+    ]);
+    let value_len = torn.len() - 4; // varint 4 (2 bytes), "22", header count 0
+    assert_eq!(torn[value_len], 4, "zigzag length of a 2-byte value");
+    torn[value_len] = 8;
+    // Kafka's layout: the CRC at byte 17 covers everything from the attributes at 21.
+    let crc = runnel_core::checksum::crc32c(&torn[21..]);
+    torn[17..21].copy_from_slice(&crc.to_be_bytes());
+    let e = new_log(config)
+        .append(&mut torn, 0, &NoCodec, 10_000)
+        .unwrap_err();
+    assert_eq!(e.kafka_error_code(), error_code::INVALID_RECORD, "{e}");
+    assert!(
+        matches!(
+            e,
+            LogError::Batch(runnel_core::batch::BatchError::InvalidRecord(_))
+        ),
+        "the framing error, not the keyless record's refusal: {e:?}"
+    );
 }
 
 /// A store with a byte budget, like a small volume: an append past it writes what fits and

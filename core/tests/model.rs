@@ -306,7 +306,7 @@ proptest! {
 fn parse_everything(bytes: &[u8]) {
     let mut scratch = Vec::new();
     for batch in batches(bytes).flatten() {
-        let _ = batch.validate_records(&NoCodec);
+        let _ = batch.validate_records(&NoCodec, |_, _| {});
         if let Ok(records) = batch.records(&NoCodec, &mut scratch) {
             for record in records {
                 let _ = record;

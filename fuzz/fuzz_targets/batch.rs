@@ -54,7 +54,7 @@ fuzz_target!(|data: &[u8]| {
         let Ok(parsed) = parsed else {
             break;
         };
-        let _ = parsed.validate_records(&codec);
+        let _ = parsed.validate_records(&codec, |_, _| {});
         if let Ok(records) = parsed.records(&codec, &mut scratch) {
             for record in records {
                 let _ = record;

@@ -8,7 +8,7 @@ use runnel_core::batch::{BatchRef, NoCodec, batches};
 fuzz_target!(|data: &[u8]| {
     let mut scratch = Vec::new();
     for batch in batches(data).flatten() {
-        let _ = batch.validate_records(&NoCodec);
+        let _ = batch.validate_records(&NoCodec, |_, _| {});
         if let Ok(records) = batch.records(&NoCodec, &mut scratch) {
             for record in records.flatten() {
                 let _ = (record.key, record.value, record.headers.len());
@@ -22,7 +22,7 @@ fuzz_target!(|data: &[u8]| {
         let crc = runnel_core::checksum::crc32c(&fixed[21..]);
         fixed[17..21].copy_from_slice(&crc.to_be_bytes());
         if let Ok(batch) = BatchRef::parse(&fixed) {
-            let _ = batch.validate_records(&NoCodec);
+            let _ = batch.validate_records(&NoCodec, |_, _| {});
         }
     }
 });
