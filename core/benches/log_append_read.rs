@@ -8,6 +8,10 @@
 //! Each iteration appends one batch (validate CRC-32C and every record, assign offsets, copy
 //! into the segment, maybe index) and reads it back (index lookup, header scan, copy out).
 //! Retention by size runs every 256 appends so memory stays bounded; its cost is included.
+//!
+//! A second group checks a producer's 16 KiB batch of 100 B records (`Log::check_append`)
+//! beside the CRC-32C of the same bytes, and prints nanoseconds per record: at that size the
+//! per-record work, not the bytes, is what a produce costs.
 
 use std::hint::black_box;
 use std::path::PathBuf;
@@ -88,21 +92,76 @@ fn main() {
         })
     });
     group.finish();
+    small_records(&mut criterion);
     criterion.final_summary();
     report_ratio();
+    report_small_records();
+}
+
+const SMALL_GROUP: &str = "check_16KiB_of_100B";
+
+/// A producer's batch of 100 B keyless values, ~16 KiB: what a linger-bound client sends.
+fn small_batch() -> Vec<u8> {
+    let value = [7u8; 100];
+    let mut builder = BatchBuilder::new(0);
+    for n in 0..SMALL_RECORDS {
+        builder.push(1_700_000_000_000 + n as i64, None, Some(&value), Vec::new());
+    }
+    builder.build(&NoCodec).expect("uncompressed batches build")
+}
+
+const SMALL_RECORDS: usize = 150;
+
+/// The per-record checks of a produce at 100 B (`Log::check_append`: CRC, then one pass over
+/// the records for their framing and the topic's rules) beside the CRC-32C of the same bytes.
+fn small_records(criterion: &mut Criterion) {
+    let template = small_batch();
+    let mut group = criterion.benchmark_group(SMALL_GROUP);
+    group.throughput(Throughput::Elements(SMALL_RECORDS as u64));
+    group.bench_function("crc32c", |b| {
+        b.iter(|| black_box(runnel_core::checksum::crc32c(black_box(&template[21..]))))
+    });
+    let log = Log::new(MemorySegmentStore::new(), LogConfig::default(), 0).expect("new log");
+    group.bench_function("check_append", |b| {
+        b.iter(|| {
+            black_box(
+                log.check_append(black_box(&template), &NoCodec, 1_700_000_000_000)
+                    .expect("valid"),
+            )
+        })
+    });
+    group.finish();
+}
+
+/// Prints the check's nanoseconds per 100 B record and its ratio to the CRC alone.
+fn report_small_records() {
+    let dir = criterion_dir().join(SMALL_GROUP);
+    match (mean_ns(&dir, "check_append"), mean_ns(&dir, "crc32c")) {
+        (Some(check_ns), Some(crc_ns)) => println!(
+            "check_append of 100 B records: {:.1} ns per record; CRC-32C alone {:.1} ns \
+             ({:.2}x)",
+            check_ns / SMALL_RECORDS as f64,
+            crc_ns / SMALL_RECORDS as f64,
+            check_ns / crc_ns
+        ),
+        _ => println!("(no estimates under {}; not computed)", dir.display()),
+    }
+}
+
+/// Criterion's mean estimate in nanoseconds for `name` under a group's directory.
+fn mean_ns(dir: &std::path::Path, name: &str) -> Option<f64> {
+    let text = std::fs::read_to_string(dir.join(name).join("new/estimates.json")).ok()?;
+    // {"mean":{"confidence_interval":{...},"point_estimate":123.4,...},...}
+    let mean = &text[text.find("\"mean\"")?..];
+    let at = mean.find("\"point_estimate\":")? + "\"point_estimate\":".len();
+    let end = mean[at..].find([',', '}'])?;
+    mean[at..at + end].trim().parse().ok()
 }
 
 /// Reads criterion's estimates for both functions and prints log throughput / memcpy.
 fn report_ratio() {
     let dir = criterion_dir().join(GROUP);
-    let mean = |name: &str| -> Option<f64> {
-        let text = std::fs::read_to_string(dir.join(name).join("new/estimates.json")).ok()?;
-        // {"mean":{"confidence_interval":{...},"point_estimate":123.4,...},...}
-        let mean = &text[text.find("\"mean\"")?..];
-        let at = mean.find("\"point_estimate\":")? + "\"point_estimate\":".len();
-        let end = mean[at..].find([',', '}'])?;
-        mean[at..at + end].trim().parse().ok()
-    };
+    let mean = |name: &str| mean_ns(&dir, name);
     match (mean("memcpy"), mean("log"), mean("crc32c")) {
         (Some(copy_ns), Some(log_ns), Some(crc_ns)) => {
             let mb_s = |ns: f64| BATCH_BYTES as f64 / ns * 1e9 / 1e6;

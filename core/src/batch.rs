@@ -603,6 +603,7 @@ pub struct Records<'a> {
 impl<'a> Iterator for Records<'a> {
     type Item = Result<Record<'a>, BatchError>;
 
+    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         if self.failed {
             return None;
@@ -633,27 +634,34 @@ impl<'a> Iterator for Records<'a> {
     }
 }
 
+/// Why a record's bytes cannot be read: the text of [`BatchError::InvalidRecord`]. Two
+/// words, so a field's result comes back in registers on the per-record path.
+type Field<T> = Result<T, &'static str>;
+
 /// A cursor over one record's bytes; every read checks bounds.
 struct Cursor<'a> {
     data: &'a [u8],
 }
 
 impl<'a> Cursor<'a> {
-    fn varint(&mut self) -> Result<i32, BatchError> {
-        let (v, used) = get_varint(self.data)?;
+    #[inline(always)]
+    fn varint(&mut self) -> Field<i32> {
+        let (v, used) = get_varint(self.data).map_err(|_| "malformed varint")?;
         self.data = &self.data[used..];
         Ok(v)
     }
 
-    fn varlong(&mut self) -> Result<i64, BatchError> {
-        let (v, used) = get_varlong(self.data)?;
+    #[inline(always)]
+    fn varlong(&mut self) -> Field<i64> {
+        let (v, used) = get_varlong(self.data).map_err(|_| "malformed varint")?;
         self.data = &self.data[used..];
         Ok(v)
     }
 
-    fn take(&mut self, len: usize) -> Result<&'a [u8], BatchError> {
+    #[inline(always)]
+    fn take(&mut self, len: usize) -> Field<&'a [u8]> {
         if self.data.len() < len {
-            return Err(BatchError::InvalidRecord("field runs past the record"));
+            return Err("field runs past the record");
         }
         let (head, tail) = self.data.split_at(len);
         self.data = tail;
@@ -661,27 +669,36 @@ impl<'a> Cursor<'a> {
     }
 
     /// A length-prefixed byte field; -1 is null.
-    fn nullable_bytes(&mut self) -> Result<Option<&'a [u8]>, BatchError> {
+    #[inline(always)]
+    fn nullable_bytes(&mut self) -> Field<Option<&'a [u8]>> {
         match self.varint()? {
             -1 => Ok(None),
-            len if len < -1 => Err(BatchError::InvalidRecord("negative length")),
+            len if len < -1 => Err("negative length"),
             len => self.take(len as usize).map(Some),
         }
     }
 }
 
+#[inline]
 fn decode_record(
     data: &[u8],
     base_offset: i64,
     base_timestamp: i64,
 ) -> Result<(Record<'_>, usize), BatchError> {
-    let (length, prefix) = get_varint(data)?;
+    decode_fields(data, base_offset, base_timestamp).map_err(BatchError::InvalidRecord)
+}
+
+#[inline(always)]
+fn decode_fields(data: &[u8], base_offset: i64, base_timestamp: i64) -> Field<(Record<'_>, usize)> {
+    let mut c = Cursor { data };
+    let length = c.varint()?;
     if length < 0 {
-        return Err(BatchError::InvalidRecord("negative record length"));
+        return Err("negative record length");
     }
+    let prefix = data.len() - c.data.len();
     let end = prefix + length as usize;
     if data.len() < end {
-        return Err(BatchError::InvalidRecord("record runs past the batch"));
+        return Err("record runs past the batch");
     }
     let mut c = Cursor {
         data: &data[prefix..end],
@@ -690,18 +707,18 @@ fn decode_record(
     let timestamp_delta = c.varlong()?;
     let offset_delta = c.varint()?;
     if offset_delta < 0 {
-        return Err(BatchError::InvalidRecord("negative offset delta"));
+        return Err("negative offset delta");
     }
     let key = c.nullable_bytes()?;
     let value = c.nullable_bytes()?;
     let header_count = c.varint()?;
     if header_count < 0 {
-        return Err(BatchError::InvalidRecord("negative header count"));
+        return Err("negative header count");
     }
     // Each header takes at least two bytes, so a count larger than that is a lie: refuse it
     // before reserving memory for it.
     if header_count as usize > c.data.len() / 2 {
-        return Err(BatchError::InvalidRecord("header count exceeds record"));
+        return Err("header count exceeds record");
     }
     // Most records carry no headers; `Vec::new` costs nothing for them.
     let mut headers = if header_count == 0 {
@@ -710,14 +727,12 @@ fn decode_record(
         Vec::with_capacity(header_count as usize)
     };
     for _ in 0..header_count {
-        let key = c
-            .nullable_bytes()?
-            .ok_or(BatchError::InvalidRecord("null header key"))?;
+        let key = c.nullable_bytes()?.ok_or("null header key")?;
         let value = c.nullable_bytes()?;
         headers.push(Header { key, value });
     }
     if !c.data.is_empty() {
-        return Err(BatchError::InvalidRecord("bytes left inside the record"));
+        return Err("bytes left inside the record");
     }
     let record = Record {
         offset: base_offset + i64::from(offset_delta),

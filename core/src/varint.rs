@@ -40,6 +40,7 @@ pub fn varlong_len(value: i64) -> usize {
 }
 
 /// Reads a zigzag varint from the front of `input`; returns it and the bytes it took.
+#[inline(always)]
 pub fn get_varint(input: &[u8]) -> Result<(i32, usize), VarintError> {
     let (raw, used) = get_unsigned(input, 5)?;
     if raw > u64::from(u32::MAX) {
@@ -50,6 +51,7 @@ pub fn get_varint(input: &[u8]) -> Result<(i32, usize), VarintError> {
 }
 
 /// Reads a zigzag varlong from the front of `input`; returns it and the bytes it took.
+#[inline(always)]
 pub fn get_varlong(input: &[u8]) -> Result<(i64, usize), VarintError> {
     let (raw, used) = get_unsigned(input, 10)?;
     Ok((((raw >> 1) as i64) ^ -((raw & 1) as i64), used))
@@ -68,7 +70,19 @@ fn unsigned_len(value: u64) -> usize {
     bits.div_ceil(7)
 }
 
+#[inline(always)]
 fn get_unsigned(input: &[u8], max_bytes: usize) -> Result<(u64, usize), VarintError> {
+    // Most varints in a batch (lengths, deltas, counts) fit one or two bytes: those cases are
+    // inlined into the per-record loops, the rest is a call.
+    match *input {
+        [b0, ..] if b0 & 0x80 == 0 => Ok((u64::from(b0), 1)),
+        [b0, b1, ..] if b1 & 0x80 == 0 => Ok((u64::from(b0 & 0x7f) | (u64::from(b1) << 7), 2)),
+        _ => get_unsigned_long(input, max_bytes),
+    }
+}
+
+#[inline(never)]
+fn get_unsigned_long(input: &[u8], max_bytes: usize) -> Result<(u64, usize), VarintError> {
     let mut value: u64 = 0;
     for (i, &byte) in input.iter().enumerate() {
         if i == max_bytes {
