@@ -1212,12 +1212,9 @@ impl<S: SegmentStore> Log<S> {
         while next < sizes.len() {
             // The run's first batch may start a new segment; the others fit after it.
             let first = BatchHeader::decode(&records[position..position + sizes[next]])?;
-            if self.roll_due(
-                self.active().size_bytes,
-                first.base_offset,
-                sizes[next] as u64,
-                now_ms,
-            ) {
+            if self.roll_due(self.active().size_bytes, &first, sizes[next] as u64, now_ms) {
+                // An empty segment rolled past stays, as Kafka's `LocalLog.roll` leaves it:
+                // reads pass over it to the next segment.
                 self.roll_at(first.base_offset, now_ms)?;
             }
             let start = position;
@@ -1226,7 +1223,7 @@ impl<S: SegmentStore> Log<S> {
             while let Some(&size) = sizes.get(next + count) {
                 let header = BatchHeader::decode(&records[end..end + size])?;
                 let written = self.active().size_bytes + (end - start) as u64;
-                if self.roll_due(written, header.base_offset, size as u64, now_ms) {
+                if self.roll_due(written, &header, size as u64, now_ms) {
                     break;
                 }
                 end += size;
@@ -1287,26 +1284,30 @@ impl<S: SegmentStore> Log<S> {
         Ok(())
     }
 
-    /// Whether a batch of `batch_size` bytes at `next_base_offset` goes to a new segment when
-    /// the active one holds `active_size_bytes`: it would overflow `segment.bytes`, the active
-    /// segment is older than `segment.ms`, or the offsets would not fit a relative u32. An
-    /// empty active segment takes any batch.
+    /// Whether `batch` (its header; `batch_size` bytes) goes to a new segment when the active
+    /// one holds `active_size_bytes`: it would overflow `segment.bytes`, the active segment is
+    /// older than `segment.ms`, or the batch's last offset would not fit the index's relative
+    /// offset (an i32 above the segment's base). An empty active segment takes any batch on
+    /// size and age, but not past the offset limit: a follower copying a compacted topic can
+    /// meet a gap of more than 2^31 offsets at a segment's start (Kafka's
+    /// `LogSegment.shouldRoll`: `!canConvertToRelativeOffset(maxOffsetInMessages)` holds for
+    /// an empty segment too).
     fn roll_due(
         &self,
         active_size_bytes: u64,
-        next_base_offset: i64,
+        batch: &BatchHeader,
         batch_size: u64,
         now_ms: u64,
     ) -> bool {
         let active = self.active();
+        let offsets_overflow = batch.last_offset() - active.base_offset > i64::from(i32::MAX);
         if active_size_bytes == 0 {
-            return false;
+            return offsets_overflow;
         }
         // Index positions are u32 and Kafka caps segment.bytes at i32::MAX: so do we.
         let segment_bytes = self.config.segment_bytes.min(i32::MAX as u64);
         let too_big = active_size_bytes + batch_size > segment_bytes;
         let too_old = now_ms.saturating_sub(active.created_ms) >= self.config.segment_ms;
-        let offsets_overflow = next_base_offset - active.base_offset > i64::from(i32::MAX);
         too_big || too_old || offsets_overflow
     }
 

@@ -403,6 +403,77 @@ fn followers_append_batches_with_the_leaders_offsets() {
     ));
 }
 
+/// Kafka's `.index` and `.timeindex` hold offsets relative to the segment's base as an int, so
+/// `LogSegment.shouldRoll` rolls when a batch's *last* offset would not fit
+/// (`canConvertToRelativeOffset(maxOffsetInMessages)`), empty segment or not; the roll starts
+/// at the batch's first offset and leaves the empty segment (`LocalLog.roll`). A follower of a
+/// compacted topic meets such gaps.
+#[test]
+fn a_follower_rolls_where_offsets_would_outgrow_the_index_even_from_an_empty_segment() {
+    let config = LogConfig {
+        index_interval_bytes: 1,
+        ..LogConfig::default()
+    };
+    let batch_at = |base: i64, n: usize| {
+        let values: Vec<Vec<u8>> = (0..n).map(|i| format!("v{i}").into_bytes()).collect();
+        let mut b = BatchBuilder::new(base);
+        for value in &values {
+            b.push(1, Some(b"k"), Some(value), Vec::new());
+        }
+        b.build(&NoCodec).expect("uncompressed batches build")
+    };
+    let limit = i64::from(i32::MAX);
+    let far = 3_000_000_000i64;
+    // Into the empty segment at 0: past the limit, so a segment at `far` takes it.
+    // The next batch starts inside the limit of that segment but ends past it.
+    // The third fits behind the second.
+    let steps = [(far, 3), (far + limit - 2, 6), (far + limit + 10, 2)];
+    let mut follower = new_log(config.clone());
+    for (base, n) in steps {
+        follower
+            .append_replicated(&batch_at(base, n), 0)
+            .expect("a follower copies its leader's offsets");
+    }
+    let bases: Vec<i64> = follower.segments().iter().map(|s| s.base_offset).collect();
+    assert_eq!(bases, [0, far, far + limit - 2]);
+    for segment in follower.segments() {
+        for entry in segment.offset_index() {
+            assert!(
+                (0..=limit).contains(&(entry.offset - segment.base_offset)),
+                "segment {} indexes offset {}",
+                segment.base_offset,
+                entry.offset
+            );
+        }
+    }
+    let offsets = |log: &Log<MemorySegmentStore>| -> Vec<i64> {
+        read_all(log).iter().map(|r| r.offset).collect()
+    };
+    let mut expected: Vec<i64> = Vec::new();
+    for (base, n) in steps {
+        expected.extend((0..n as i64).map(|i| base + i));
+    }
+    assert_eq!(
+        offsets(&follower),
+        expected,
+        "reads pass over the empty segment"
+    );
+    let at = |log: &Log<MemorySegmentStore>, offset: i64| {
+        let bytes = log.read(offset, 1, log.log_end_offset()).expect("read");
+        decode(&bytes).first().map(|r| r.offset)
+    };
+    assert_eq!(
+        at(&follower, 5),
+        Some(far),
+        "an offset in the gap reads the next batch"
+    );
+    assert_eq!(at(&follower, far + limit + 1), Some(far + limit - 2));
+    let (reopened, cut) = Log::open(follower.store().clone(), config, 0).expect("reopen");
+    assert_eq!(cut, 0);
+    assert_eq!(offsets(&reopened), expected);
+    assert_eq!(reopened.log_end_offset(), far + limit + 12);
+}
+
 /// Kafka's `UnifiedLog.appendAsFollower` appends with `validateAndAssignOffsets = false` and
 /// `ignoreRecordSize = true`: a follower checks each batch's CRC (`batch.ensureValid()`), not
 /// its size against its own `max.message.bytes` (the leader took the batch, perhaps before the
