@@ -1327,6 +1327,15 @@ async fn run(config: BrokerConfig) -> Result<(), String> {
             }
         }
     };
+    if heartbeats.is_some() {
+        tokio::select! {
+            () = unfenced(&broker) => {}
+            () = stop.wait() => {
+                tracing::info!("stopped before the controller unfenced this broker");
+                return Ok(());
+            }
+        }
+    }
     let pipelines = {
         let broker = broker.clone();
         tokio::task::spawn_blocking(move || Pipelines::open(broker))
@@ -1428,6 +1437,37 @@ async fn catch_up(broker: &Arc<Broker>) {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     broker.reconcile_in_background().await;
+}
+
+/// Waits until the controller has unfenced this broker (its registration is live in the
+/// metadata image): only then does a cluster node serve clients, as Kafka's
+/// `BrokerServer.startup` waits for "the broker to be unfenced" before it enables request
+/// processing. Before that a node's Metadata would list no broker and no controller, and
+/// librdkafka's admin client then waits out its whole request timeout for a controller.
+/// Connections made meanwhile wait in the listen backlog.
+async fn unfenced(broker: &Arc<Broker>) {
+    let Some(cluster) = broker.cluster().cloned() else {
+        return;
+    };
+    let mut applied = cluster.subscribe();
+    let started = std::time::Instant::now();
+    let mut said = false;
+    while !cluster
+        .image()
+        .controller
+        .live_brokers()
+        .contains(&cluster.node_id)
+    {
+        if !said && started.elapsed() > Duration::from_secs(2) {
+            tracing::info!(
+                "waiting for the controller to unfence node {} before serving clients",
+                cluster.node_id
+            );
+            said = true;
+        }
+        let _ = tokio::time::timeout(Duration::from_millis(100), applied.changed()).await;
+    }
+    tracing::info!("node {} unfenced: serving clients", cluster.node_id);
 }
 
 /// What the inter-broker listener asks of its clients (TLS, SASL), which the Raft links ask

@@ -1897,6 +1897,47 @@ fn zombie_produce(port: u16, topic: &str, index: i32) -> i16 {
     response.responses[0].partition_responses[0].error_code
 }
 
+/// Found by a user (issue 19's notes): right after `runnel cluster up`, confluent-kafka's
+/// AdminClient.create_topics waited out its whole request timeout ("Failed while waiting for
+/// controller"). The nodes answered Metadata before the quorum had a leader, with no broker
+/// and controller -1, and librdkafka waits for a controller without asking again. Kafka's
+/// `BrokerServer.startup` serves clients only once the broker is unfenced, and its Metadata
+/// names a live broker as the controller (KIP-590, `getRandomAliveBrokerId`), never -1 while
+/// one lives. The client asks at once, with a request timeout well under librdkafka's wait,
+/// for replication factor 1: more may meet a node not yet registered, which Kafka refuses too
+/// (INVALID_REPLICATION_FACTOR, "only N broker(s) are registered").
+#[test]
+fn a_topic_created_the_moment_a_cluster_starts_is_created() {
+    let _serial = one_at_a_time();
+    let cluster = Cluster::start_unwaited("created-at-start", 3, SETTINGS);
+    let script = "import sys, json\n\
+        from confluent_kafka.admin import AdminClient, NewTopic\n\
+        admin = AdminClient({'bootstrap.servers': sys.argv[1]})\n\
+        topic = NewTopic('early', num_partitions=2, replication_factor=1)\n\
+        try:\n    admin.create_topics([topic], request_timeout=15)['early'].result()\n    created = True\n\
+        except Exception as e:\n    created = str(e)\n\
+        md = admin.list_topics(timeout=10)\n\
+        print(json.dumps({'created': created, 'brokers': sorted(md.brokers),\n\
+                          'controller': md.controller_id}))\n";
+    let out = runnel_tests::python_json(
+        &["-c", script, &cluster.nodes[0].bootstrap()],
+        Duration::from_secs(60),
+    );
+    assert_eq!(out["created"], true, "{out}");
+    // The node that answers is live; the others may not have registered yet.
+    let brokers = out["brokers"].as_array().expect("brokers");
+    assert!(!brokers.is_empty(), "{out}");
+    assert!(
+        brokers.contains(&out["controller"]),
+        "a live controller: {out}"
+    );
+    for node in 0..3 {
+        cluster.wait_for(Duration::from_secs(20), "every node sees the topic", |c| {
+            c.partitions_seen_by(node, "early").len() == 2
+        });
+    }
+}
+
 /// Found by a review (issue 19): CreatePartitions in a cluster answered success while only the
 /// node that took it opened the new partitions; the metadata, and so every client, kept the
 /// old count, and producers to the new partitions failed. Until the metadata can grow a topic

@@ -300,7 +300,16 @@ async fn cluster_metadata(
                 .with_partitions(partitions)
         })
         .collect();
-    let controller = cluster.controller_id().map_or(-1, |c| c as i32);
+    // Clients send controller requests (CreateTopics, ...) to this id; any node takes them
+    // and proposes through the quorum. Kafka names a random live broker (KIP-590,
+    // `getRandomAliveBrokerId`), never -1 while one lives: librdkafka's admin client waits
+    // for a controller until its request times out. Here: the quorum leader while it is a
+    // live broker, else this node, which is answering.
+    let live = |id: u32| image.controller.live_brokers().contains(&id);
+    let controller = cluster
+        .controller_id()
+        .filter(|c| live(*c))
+        .unwrap_or(cluster.node_id) as i32;
     MetadataResponse::default()
         .with_brokers(brokers)
         .with_cluster_id((version >= 2).then(|| s(broker.data_dir.cluster_id.clone())))
