@@ -1633,7 +1633,10 @@ impl<S: SegmentStore> Log<S> {
         if !self.active().is_empty() && self.active().next_offset <= self.log_start_offset {
             self.roll(now_ms)?;
         }
-        while self.segments.len() > 1 && self.segments[0].next_offset <= self.log_start_offset {
+        // Kafka's `deleteLogStartOffsetBreachedSegments`: a segment goes once the *next* one
+        // starts at or below the log start, so an offset gap (an empty segment rolled past,
+        // a compacted range) never moves the log start.
+        while self.segments.len() > 1 && self.segments[1].base_offset <= self.log_start_offset {
             self.delete_oldest_segment()?;
         }
         Ok(())

@@ -59,12 +59,19 @@ impl<S: SegmentStore> Log<S> {
     fn oldest_breaches(&self, breach: Breach, now_ms: u64, upper_bound: i64) -> Option<bool> {
         let oldest = &self.segments()[0];
         let is_active = self.segments().len() == 1;
-        if oldest.is_empty() || oldest.next_offset > upper_bound {
+        if (is_active && oldest.is_empty()) || oldest.next_offset > upper_bound {
             return None;
         }
+        // An empty segment left behind by a roll past an offset gap is as old as its file,
+        // as Kafka takes an empty segment's largest timestamp from its last modification.
+        let newest = if oldest.is_empty() {
+            i64::try_from(oldest.created_ms).unwrap_or(i64::MAX)
+        } else {
+            oldest.max_timestamp
+        };
         let breached = match breach {
             Breach::Time => self.config().retention_ms.is_some_and(|retention_ms| {
-                (now_ms as i64).saturating_sub(oldest.max_timestamp) > retention_ms as i64
+                (now_ms as i64).saturating_sub(newest) > retention_ms as i64
             }),
             // Size never deletes the active segment: it is where writes go.
             Breach::Size => {

@@ -472,6 +472,20 @@ fn a_follower_rolls_where_offsets_would_outgrow_the_index_even_from_an_empty_seg
     assert_eq!(cut, 0);
     assert_eq!(offsets(&reopened), expected);
     assert_eq!(reopened.log_end_offset(), far + limit + 12);
+
+    // The gap moves no log start: Kafka deletes a segment below the log start only once the
+    // next one starts at or below it, and time retention counts an empty segment's age from
+    // its file (here: created at 0).
+    let leo = follower.log_end_offset();
+    follower.apply_retention(1_000, leo).expect("retention");
+    assert_eq!(follower.log_start_offset(), 0);
+    assert_eq!(at(&follower, 5), Some(far));
+    let week_ms = 7 * 24 * 3_600_000;
+    let report = follower
+        .apply_retention(week_ms + 1, leo)
+        .expect("retention");
+    assert!(report.segments_deleted >= 1, "{report:?}");
+    assert!(follower.log_start_offset() >= far);
 }
 
 /// Kafka's `UnifiedLog.appendAsFollower` appends with `validateAndAssignOffsets = false` and

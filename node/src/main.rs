@@ -1327,15 +1327,6 @@ async fn run(config: BrokerConfig) -> Result<(), String> {
             }
         }
     };
-    if heartbeats.is_some() {
-        tokio::select! {
-            () = unfenced(&broker) => {}
-            () = stop.wait() => {
-                tracing::info!("stopped before the controller unfenced this broker");
-                return Ok(());
-            }
-        }
-    }
     let pipelines = {
         let broker = broker.clone();
         tokio::task::spawn_blocking(move || Pipelines::open(broker))
@@ -1347,18 +1338,31 @@ async fn run(config: BrokerConfig) -> Result<(), String> {
         .name("plugin-pipelines".into())
         .spawn(move || runner.run())
         .map_err(|e| format!("cannot start the plugin thread: {e}"))?;
-    let servers: Vec<_> = kafka
-        .into_iter()
-        .enumerate()
-        .map(|(index, (socket, security))| {
-            tokio::spawn(server::serve(broker.clone(), socket, index, security))
-        })
-        .collect();
     let admin = tokio::spawn(admin::serve(broker.clone(), pipelines, admin));
     let timers = tokio::spawn(timers(broker.clone()));
     let maintenance = tokio::spawn(maintenance(broker.clone()));
     let txn_timeouts = tokio::spawn(abort_timed_out_txns(broker.clone()));
-    stop.wait().await;
+    // A cluster node takes clients once unfenced; a stop meanwhile shuts down as below.
+    let stopped = heartbeats.is_some()
+        && tokio::select! {
+            () = unfenced(&broker) => false,
+            () = stop.wait() => true,
+        };
+    let servers: Vec<_> = if stopped {
+        tracing::info!("stopping before the controller unfenced this broker");
+        Vec::new()
+    } else {
+        kafka
+            .into_iter()
+            .enumerate()
+            .map(|(index, (socket, security))| {
+                tokio::spawn(server::serve(broker.clone(), socket, index, security))
+            })
+            .collect()
+    };
+    if !stopped {
+        stop.wait().await;
+    }
     if let (Some(heartbeats), Some(cluster)) = (heartbeats, broker.cluster()) {
         // Bounded: a node cut off from the quorum (or just restarted, before the quorum has a
         // leader) still stops in time, unfenced; the controller fences it when its session ends.
@@ -1439,8 +1443,8 @@ async fn catch_up(broker: &Arc<Broker>) {
     broker.reconcile_in_background().await;
 }
 
-/// Waits until the controller has unfenced this broker (its registration is live in the
-/// metadata image): only then does a cluster node serve clients, as Kafka's
+/// Waits until the controller has unfenced this broker (this incarnation's registration is
+/// live in the metadata image): only then does a cluster node serve clients, as Kafka's
 /// `BrokerServer.startup` waits for "the broker to be unfenced" before it enables request
 /// processing. Before that a node's Metadata would list no broker and no controller, and
 /// librdkafka's admin client then waits out its whole request timeout for a controller.
@@ -1452,11 +1456,14 @@ async fn unfenced(broker: &Arc<Broker>) {
     let mut applied = cluster.subscribe();
     let started = std::time::Instant::now();
     let mut said = false;
-    while !cluster
-        .image()
-        .controller
-        .live_brokers()
-        .contains(&cluster.node_id)
+    // This process's own registration, not one a replayed log still shows live from before
+    // a restart.
+    while !(cluster.registered()
+        && cluster
+            .image()
+            .controller
+            .live_brokers()
+            .contains(&cluster.node_id))
     {
         if !said && started.elapsed() > Duration::from_secs(2) {
             tracing::info!(

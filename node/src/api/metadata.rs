@@ -304,12 +304,14 @@ async fn cluster_metadata(
     // and proposes through the quorum. Kafka names a random live broker (KIP-590,
     // `getRandomAliveBrokerId`), never -1 while one lives: librdkafka's admin client waits
     // for a controller until its request times out. Here: the quorum leader while it is a
-    // live broker, else this node, which is answering.
-    let live = |id: u32| image.controller.live_brokers().contains(&id);
+    // live broker, else this node while it is one, else the first live broker.
+    let live = image.controller.live_brokers();
     let controller = cluster
         .controller_id()
-        .filter(|c| live(*c))
-        .unwrap_or(cluster.node_id) as i32;
+        .filter(|c| live.contains(c))
+        .or_else(|| live.contains(&cluster.node_id).then_some(cluster.node_id))
+        .or_else(|| live.first().copied())
+        .map_or(-1, |c| c as i32);
     MetadataResponse::default()
         .with_brokers(brokers)
         .with_cluster_id((version >= 2).then(|| s(broker.data_dir.cluster_id.clone())))
