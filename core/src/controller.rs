@@ -91,9 +91,17 @@ pub enum ControllerError {
     /// The proposed ISR names a fenced or unassigned broker.
     #[error("invalid ISR")]
     InvalidIsr,
-    /// Not enough live brokers for the replication factor.
-    #[error("not enough brokers")]
-    NotEnoughBrokers,
+    /// Not enough live brokers for the replication factor; the text is Kafka's
+    /// (`StripedReplicaPlacer`, INVALID_REPLICATION_FACTOR).
+    #[error(
+        "Unable to replicate the partition {replication_factor} time(s): The target replication factor of {replication_factor} cannot be reached because only {live} broker(s) are registered."
+    )]
+    NotEnoughBrokers {
+        /// The replication factor asked for.
+        replication_factor: u32,
+        /// How many brokers are live (registered and not fenced).
+        live: u32,
+    },
 }
 
 /// One change to the metadata, as a replicated log carries it. Applying the same commands in
@@ -305,7 +313,10 @@ impl Controller {
     ) -> Result<(), ControllerError> {
         let live = self.live_brokers();
         if live.len() < replication_factor || replication_factor == 0 {
-            return Err(ControllerError::NotEnoughBrokers);
+            return Err(ControllerError::NotEnoughBrokers {
+                replication_factor: u32::try_from(replication_factor).unwrap_or(u32::MAX),
+                live: u32::try_from(live.len()).unwrap_or(u32::MAX),
+            });
         }
         for p in first..first + count {
             let replicas: Vec<BrokerId> = (0..replication_factor)

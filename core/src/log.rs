@@ -1538,7 +1538,9 @@ impl<S: SegmentStore> Log<S> {
         if offset <= self.log_start_offset {
             return self.truncate_fully_and_start_at(offset, now_ms);
         }
-        while self.segments.len() > 1 && self.active().base_offset >= offset {
+        // Kafka's `UnifiedLog.truncateTo`: segments whose base is above the target go; the one
+        // that starts at it stays, emptied.
+        while self.segments.len() > 1 && self.active().base_offset > offset {
             let base = self.active().base_offset;
             self.store.delete(base).map_err(LogError::Store)?;
             self.segments.pop();
@@ -1573,6 +1575,10 @@ impl<S: SegmentStore> Log<S> {
         segment.offset_index.retain(|e| e.position < position);
         segment.recent.truncate(position);
         segment.time_index.retain(|t| t.offset < new_next);
+        if position == 0 {
+            // Kafka's `LogSegment.truncateTo`: an emptied segment counts as created now.
+            segment.created_ms = now_ms;
+        }
         segment.bytes_since_index = segment
             .offset_index
             .last()

@@ -301,6 +301,39 @@ fn truncation_cuts_on_a_batch_boundary_and_appends_continue_from_there() {
     assert!(read_all(&log).is_empty());
 }
 
+/// Kafka's `UnifiedLog.truncateTo` deletes only the segments whose base offset is above the
+/// target and truncates the one holding it: a segment that starts exactly at the target stays,
+/// emptied, and `LogSegment.truncateTo` makes an emptied segment's creation time now.
+#[test]
+fn truncating_to_a_segments_base_keeps_that_segment_empty() {
+    let mut log = new_log(small_segments());
+    for _ in 0..10 {
+        append_n(&mut log, 3, 1);
+    }
+    let bases: Vec<i64> = log.segments().iter().map(|s| s.base_offset).collect();
+    assert!(bases.len() > 3, "{bases:?}");
+    let target = bases[2];
+    log.truncate_to(target, 9).unwrap();
+    let after: Vec<i64> = log.segments().iter().map(|s| s.base_offset).collect();
+    assert_eq!(after, bases[..3], "the segment at the target is kept");
+    assert_eq!(log.segments()[2].size_bytes, 0);
+    assert_eq!(
+        log.segments()[2].created_ms,
+        9,
+        "an emptied segment counts as new"
+    );
+    assert_eq!(log.log_end_offset(), target);
+    assert_eq!(read_all(&log).last().map(|r| r.offset), Some(target - 1));
+    assert_eq!(append_n(&mut log, 2, 10), (target, target + 1));
+    assert_eq!(
+        log.segments().len(),
+        3,
+        "the append went into the kept segment"
+    );
+    let offsets: Vec<i64> = read_all(&log).iter().map(|r| r.offset).collect();
+    assert_eq!(offsets, (0..target + 2).collect::<Vec<_>>());
+}
+
 #[test]
 fn delete_records_moves_the_log_start_and_drops_whole_segments() {
     let mut log = new_log(small_segments());

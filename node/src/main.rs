@@ -1054,7 +1054,9 @@ fn parse_partitions(list: &str) -> Result<Vec<(i32, Option<i64>)>, runnel_node::
         .collect()
 }
 
-/// `runnel cluster up`: this binary once per node, each a voter, until Ctrl-C.
+/// `runnel cluster up`: this binary once per node, each a voter, until Ctrl-C. Each node's log
+/// lines come out prefixed with `node N | `; a node that exits (killed to try a failover, or
+/// failed) is reported with its exit status, and the others go on.
 fn cluster_up(
     nodes: u32,
     base_port: u16,
@@ -1092,13 +1094,15 @@ fn cluster_up(
             .arg(format!("controller.quorum.voters={voters}"))
             .arg("--set")
             .arg(format!("default.replication.factor={}", nodes.min(3)))
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
             .spawn()
             .map_err(|e| format!("cannot start node {i}: {e}"))?;
         eprintln!(
             "node {i}: Kafka 127.0.0.1:{kafka}, admin http://127.0.0.1:{admin}/ (pid {})",
             child.id()
         );
-        children.push(child);
+        children.push(NodeProcess::watch(i, child));
     }
     eprintln!("controller.quorum.voters={voters}; Ctrl-C stops the cluster");
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -1106,22 +1110,114 @@ fn cluster_up(
         .build()
         .map_err(|e| e.to_string())?;
     runtime.block_on(async {
-        match StopSignals::register() {
-            Ok(mut stop) => stop.wait().await,
+        let mut stop = match StopSignals::register() {
+            Ok(stop) => Some(stop),
             Err(e) => {
                 eprintln!("{e}; Ctrl-C alone stops the cluster");
-                let _ = tokio::signal::ctrl_c().await;
+                None
+            }
+        };
+        let mut check = tokio::time::interval(Duration::from_millis(200));
+        loop {
+            tokio::select! {
+                () = async {
+                    match stop.as_mut() {
+                        Some(stop) => stop.wait().await,
+                        None => { let _ = tokio::signal::ctrl_c().await; }
+                    }
+                } => return,
+                _ = check.tick() => {
+                    for node in &mut children {
+                        node.report_exit();
+                    }
+                    if children.iter().all(|n| n.exited) {
+                        eprintln!("every node has exited; the cluster is down");
+                        return;
+                    }
+                }
             }
         }
     });
-    for child in &children {
+    for node in children.iter().filter(|n| !n.exited) {
         // SIGTERM: each node flushes and stops cleanly.
-        terminate(child.id());
+        terminate(node.child.id());
     }
-    for mut child in children {
-        let _ = child.wait();
+    for mut node in children {
+        let _ = node.child.wait();
+        for printer in node.printers.drain(..) {
+            let _ = printer.join();
+        }
     }
     Ok(())
+}
+
+/// One node `cluster up` started: its process, and the threads that print its output.
+struct NodeProcess {
+    id: u32,
+    child: std::process::Child,
+    printers: Vec<std::thread::JoinHandle<()>>,
+    exited: bool,
+}
+
+impl NodeProcess {
+    /// Takes over `child`'s stdout and stderr: each line goes to this process's stderr as
+    /// `node ID | line`, so the nodes' interleaved logs say whose each line is.
+    fn watch(id: u32, mut child: std::process::Child) -> Self {
+        fn print_lines(id: u32, from: impl std::io::Read) {
+            use std::io::{BufRead, Write};
+            for line in std::io::BufReader::new(from).split(b'\n') {
+                let Ok(line) = line else { return };
+                let mut err = std::io::stderr().lock();
+                let _ = write!(err, "node {id} | ");
+                let _ = err.write_all(&line);
+                let _ = err.write_all(b"\n");
+            }
+        }
+        let mut printers = Vec::new();
+        if let Some(out) = child.stdout.take() {
+            printers.push(std::thread::spawn(move || print_lines(id, out)));
+        }
+        if let Some(err) = child.stderr.take() {
+            printers.push(std::thread::spawn(move || print_lines(id, err)));
+        }
+        Self {
+            id,
+            child,
+            printers,
+            exited: false,
+        }
+    }
+
+    /// Reaps the node if it has exited (no zombie is left) and says so, once, with how it
+    /// ended.
+    fn report_exit(&mut self) {
+        if self.exited {
+            return;
+        }
+        match self.child.try_wait() {
+            Ok(Some(status)) => {
+                self.exited = true;
+                let how = match (
+                    status.code(),
+                    std::os::unix::process::ExitStatusExt::signal(&status),
+                ) {
+                    (Some(code), _) => format!("with status {code}"),
+                    (None, Some(signal)) => format!("killed by signal {signal}"),
+                    (None, None) => "for an unknown reason".to_string(),
+                };
+                eprintln!(
+                    "node {} (pid {}) exited {how}; the other nodes go on (Ctrl-C stops them)",
+                    self.id,
+                    self.child.id()
+                );
+            }
+            Ok(None) => {}
+            Err(e) => {
+                self.exited = true;
+                eprintln!("node {}: cannot tell whether it runs: {e}", self.id);
+            }
+        }
+    }
 }
 
 /// Sends SIGTERM to a child process.
@@ -1363,20 +1459,26 @@ async fn run(config: BrokerConfig) -> Result<(), String> {
     if !stopped {
         stop.wait().await;
     }
-    if let (Some(heartbeats), Some(cluster)) = (heartbeats, broker.cluster()) {
-        // Bounded: a node cut off from the quorum (or just restarted, before the quorum has a
-        // leader) still stops in time, unfenced; the controller fences it when its session ends.
-        // Core's sequence (`ControlledShutdown`), which the simulator runs too.
-        let mut shutdown = ControlledShutdown::begin(cluster.node_id, now_ms());
-        let bound = Duration::from_millis(shutdown.poll_timeout().saturating_sub(now_ms()));
-        let moved = controlled_shutdown(&broker, cluster, heartbeats, &mut shutdown);
-        let _ = tokio::time::timeout(bound, moved).await;
-        if !shutdown.is_fenced() {
-            tracing::warn!(
-                "controlled shutdown: leaderships not moved within {} ms; stopping anyway",
-                bound.as_millis()
-            );
+    match (heartbeats, broker.cluster()) {
+        // Never unfenced: this incarnation leads nothing, so there is nothing to move.
+        (Some(heartbeats), Some(_)) if stopped => heartbeats.abort(),
+        (Some(heartbeats), Some(cluster)) => {
+            // Bounded: a node cut off from the quorum (or just restarted, before the quorum
+            // has a leader) still stops in time, unfenced; the controller fences it when its
+            // session ends. Core's sequence (`ControlledShutdown`), which the simulator runs.
+            let mut shutdown = ControlledShutdown::begin(cluster.node_id, now_ms());
+            let bound = Duration::from_millis(shutdown.poll_timeout().saturating_sub(now_ms()));
+            let moved = controlled_shutdown(&broker, cluster, heartbeats, &mut shutdown);
+            if tokio::time::timeout(bound, moved).await.is_err() {
+                tracing::warn!(
+                    "controlled shutdown: the controller did not fence node {} within {} ms; \
+                     stopping without moving its leaderships (they move when its session expires)",
+                    cluster.node_id,
+                    bound.as_millis()
+                );
+            }
         }
+        _ => {}
     }
     tracing::info!("shutting down: flushing segments");
     for server in &servers {
@@ -1417,7 +1519,10 @@ async fn controlled_shutdown(
             // Let requests already answered with NOT_LEADER_OR_FOLLOWER go out.
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
-        Err(e) => tracing::warn!("controlled shutdown: {e}; stopping anyway"),
+        Err(e) => tracing::warn!(
+            "controlled shutdown: the controller did not fence node {me} ({e}); stopping \
+             without moving its leaderships (they move when its session expires)"
+        ),
     }
 }
 

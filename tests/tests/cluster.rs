@@ -1969,3 +1969,91 @@ fn adding_partitions_in_a_cluster_is_refused_not_half_done() {
         );
     }
 }
+
+/// Found by a user trial (issue 19's notes): a CreateTopics sent to a survivor 0.3 s after the
+/// active controller was killed waited 5 s and failed with REQUEST_TIMED_OUT ("no answer from
+/// the metadata quorum"), although a new controller was elected about a second later: the
+/// survivor had forwarded the proposal to the dead controller and never sent it again. Kafka's
+/// broker-to-controller channel (`NodeToControllerRequestThread`) re-sends a forwarded request
+/// to the new controller after a disconnect or NOT_CONTROLLER until the request times out, so
+/// the topic is created. Here each survivor takes one CreateTopics during the failover; both
+/// answer NONE and both topics exist, with their partition counts, on every survivor.
+#[test]
+fn a_topic_created_while_the_controller_fails_over_is_created() {
+    let _serial = one_at_a_time();
+    let mut cluster = Cluster::start("controller-failover", 3, SETTINGS);
+    let info = runnel_cli(
+        &["cluster", "info", "-o", "json", "-b", &cluster.bootstrap()],
+        b"",
+    );
+    let info: serde_json::Value = serde_json::from_str(&info).expect("cluster info as JSON");
+    let controller = info["controller"].as_u64().expect("a controller") as usize;
+    cluster.nodes[controller].kill();
+    std::thread::sleep(Duration::from_millis(300));
+    let survivors: Vec<usize> = (0..3).filter(|n| *n != controller).collect();
+    let creations: Vec<_> = survivors
+        .iter()
+        .map(|&node| {
+            let address = cluster.nodes[node].bootstrap();
+            let topic = format!("made-during-failover-{node}");
+            std::thread::spawn(move || {
+                let answer = create_topic_raw(&address, &topic, 3, 2);
+                (topic, answer)
+            })
+        })
+        .collect();
+    let mut topics = Vec::new();
+    for creation in creations {
+        let (topic, (code, message)) = creation.join().expect("a creation thread");
+        assert_eq!(code, 0, "{topic}: {message:?}");
+        topics.push(topic);
+    }
+    for &node in &survivors {
+        for topic in &topics {
+            cluster.wait_for(
+                Duration::from_secs(20),
+                "every survivor sees both topics",
+                |c| c.partitions_seen_by(node, topic).len() == 3,
+            );
+        }
+    }
+}
+
+/// A CreateTopics v4 (timeout 30 s) of `topic` to the node at `address`: the topic's error code
+/// and message.
+fn create_topic_raw(
+    address: &str,
+    topic: &str,
+    partitions: i32,
+    replication_factor: i16,
+) -> (i16, Option<String>) {
+    use kafka_protocol::messages::create_topics_request::CreatableTopic;
+    use kafka_protocol::messages::{ApiKey, CreateTopicsRequest, CreateTopicsResponse, TopicName};
+    use kafka_protocol::protocol::{Decodable, StrBytes};
+    use runnel_tests::wire;
+
+    let request = CreateTopicsRequest::default()
+        .with_timeout_ms(30_000)
+        .with_topics(vec![
+            CreatableTopic::default()
+                .with_name(TopicName(StrBytes::from_string(topic.to_string())))
+                .with_num_partitions(partitions)
+                .with_replication_factor(replication_factor),
+        ]);
+    let mut stream = std::net::TcpStream::connect(address).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(40)))
+        .expect("read timeout");
+    let body = wire::round_trip(
+        &mut stream,
+        &wire::frame(ApiKey::CreateTopics, 4, 1, &request),
+    )
+    .expect("a CreateTopics response");
+    let mut bytes = bytes::Bytes::copy_from_slice(&body[4..]);
+    let response = CreateTopicsResponse::decode(&mut bytes, 4).expect("CreateTopics response");
+    let result = &response.topics[0];
+    (
+        result.error_code,
+        result.error_message.as_ref().map(|m| m.to_string()),
+    )
+}

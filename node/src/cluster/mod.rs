@@ -16,7 +16,7 @@ pub mod follower;
 pub mod quorum;
 mod transport;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 
 use runnel_core::controller::{Command, Controller, ControllerConfig, PartitionState};
@@ -224,7 +224,15 @@ pub struct MetadataImage {
     next_partition: u32,
     /// The Raft index of the last entry applied.
     pub applied: u64,
+    /// The ids of the last [`RECENT_PROPOSALS`] envelopes applied, oldest first, and the same
+    /// as a set: a proposer sends its envelope again when the controller changes or does not
+    /// answer, so one proposal can reach the log twice, and only the first takes effect.
+    recent: (VecDeque<u64>, HashSet<u64>),
 }
+
+/// How many applied proposal ids the image remembers to apply a re-sent one once. A proposer
+/// re-sends only while it waits (seconds), and far fewer entries are appended meanwhile.
+pub const RECENT_PROPOSALS: usize = 10_000;
 
 impl MetadataImage {
     /// An empty image: no brokers, no topics; elections follow `config` (every node of a
@@ -239,7 +247,25 @@ impl MetadataImage {
             acls: Default::default(),
             next_partition: 0,
             applied: 0,
+            recent: Default::default(),
         }
+    }
+
+    /// Applies a proposal's entry the first time its envelope id reaches the log; `None` for
+    /// a copy a proposer re-sent (that changes nothing: the first one was answered). Every
+    /// node applies the same log from its start, so every image skips the same copies.
+    pub fn apply_envelope(&mut self, envelope: &Envelope) -> Option<Result<(), String>> {
+        let (order, seen) = &mut self.recent;
+        if !seen.insert(envelope.id) {
+            return None;
+        }
+        order.push_back(envelope.id);
+        if order.len() > RECENT_PROPOSALS
+            && let Some(oldest) = order.pop_front()
+        {
+            seen.remove(&oldest);
+        }
+        Some(self.apply(&envelope.entry))
     }
 
     /// Applies one entry; an entry the controller refuses changes nothing and says why.
@@ -499,5 +525,48 @@ mod tests {
         // Too few live brokers for the replication factor: refused, nothing changes.
         assert!(image.apply(&create("c", 1)).is_err());
         assert!(!image.topics.contains_key("c"));
+    }
+
+    /// A proposer re-sends its envelope to a new controller (Kafka's broker-to-controller
+    /// channel re-sends after NOT_CONTROLLER), so the log can hold a proposal twice; a copy
+    /// takes no effect, even after the topic it created was deleted in between.
+    #[test]
+    fn a_re_sent_proposal_takes_effect_once() {
+        let mut image = MetadataImage::new(ControllerConfig::default());
+        for b in 0..3 {
+            image.apply(&register(b)).expect("register");
+        }
+        let create = Envelope {
+            id: 41,
+            entry: Entry::CreateTopic {
+                name: "t".into(),
+                id: [1; 16],
+                partitions: 1,
+                replication_factor: 1,
+                config: BTreeMap::new(),
+            },
+        };
+        let delete = Envelope {
+            id: 42,
+            entry: Entry::DeleteTopic { name: "t".into() },
+        };
+        assert_eq!(image.apply_envelope(&create), Some(Ok(())));
+        assert_eq!(image.apply_envelope(&delete), Some(Ok(())));
+        assert_eq!(image.apply_envelope(&create), None, "a copy is skipped");
+        assert!(
+            !image.topics.contains_key("t"),
+            "the deleted topic stays deleted"
+        );
+        // Ids are forgotten only after RECENT_PROPOSALS others.
+        for id in 1_000..1_000 + RECENT_PROPOSALS as u64 {
+            let fence = Envelope {
+                id,
+                entry: Entry::FenceBroker { broker: 2 },
+            };
+            assert!(image.apply_envelope(&fence).is_some());
+        }
+        assert_eq!(image.recent.0.len(), RECENT_PROPOSALS);
+        assert_eq!(image.recent.1.len(), RECENT_PROPOSALS);
+        assert!(image.apply_envelope(&create).is_some(), "forgotten");
     }
 }

@@ -40,6 +40,9 @@ const ELECTION_TICKS: usize = 10;
 const HEARTBEAT_TICKS: usize = 2;
 /// How long a proposer waits for its entry to be committed.
 const PROPOSE_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a proposer waits for an answer before it sends its envelope again, when the
+/// controller did not change meanwhile (a link that broke may have lost it).
+const RESEND_AFTER: Duration = Duration::from_millis(1_000);
 /// How long the active controller waits before proposing the same registration or fence again.
 const REPROPOSE_AFTER_MS: u64 = 1_000;
 
@@ -52,8 +55,9 @@ pub struct Cluster {
     image: RwLock<MetadataImage>,
     /// Bumped (to the applied index) after every applied entry.
     applied: watch::Sender<u64>,
-    /// The Raft leader's node id + 1 (0: none known).
-    leader: AtomicU64,
+    /// The Raft leader's node id + 1 (0: none known); proposers watch it to send again to a
+    /// new controller.
+    leader: watch::Sender<u64>,
     inbox: mpsc::UnboundedSender<Input>,
     pending: Mutex<HashMap<u64, oneshot::Sender<Result<(), ProposeError>>>>,
     next_proposal: AtomicU64,
@@ -135,7 +139,7 @@ impl Cluster {
             voters: voters.clone(),
             image: RwLock::new(MetadataImage::new(controller)),
             applied: watch::channel(0).0,
-            leader: AtomicU64::new(0),
+            leader: watch::channel(0).0,
             inbox,
             pending: Mutex::new(HashMap::new()),
             next_proposal: AtomicU64::new(
@@ -182,7 +186,7 @@ impl Cluster {
 
     /// The active controller's node id, if one is known.
     pub fn controller_id(&self) -> Option<u32> {
-        match self.leader.load(Ordering::Relaxed) {
+        match *self.leader.borrow() {
             0 => None,
             id => Some(id as u32 - 1),
         }
@@ -196,19 +200,40 @@ impl Cluster {
 
     /// Like [`Cluster::propose`], telling a refusal (the log has the entry, the controller
     /// said no) from no answer (not known to be committed).
+    ///
+    /// The envelope is sent again whenever another controller becomes known and after each
+    /// [`RESEND_AFTER`] without an answer, until [`PROPOSE_TIMEOUT`]: a proposal forwarded to
+    /// a controller that died, or that lost its leadership before committing it, is not
+    /// lost. Kafka's broker-to-controller channel likewise re-sends a forwarded request to
+    /// the new controller on NOT_CONTROLLER or a disconnect until the request times out. A
+    /// copy that reaches the log after the first is skipped ([`MetadataImage::apply_envelope`]).
     pub async fn propose_outcome(&self, entry: Entry) -> Result<(), ProposeError> {
-        let id = self.next_proposal.fetch_add(1, Ordering::Relaxed);
-        let (tx, rx) = oneshot::channel();
+        let envelope = Envelope {
+            id: self.next_proposal.fetch_add(1, Ordering::Relaxed),
+            entry,
+        };
+        let id = envelope.id;
+        let (tx, mut rx) = oneshot::channel();
         self.lock_pending().insert(id, tx);
-        let _ = self.inbox.send(Input::Propose(Envelope { id, entry }));
-        let outcome = tokio::time::timeout(PROPOSE_TIMEOUT, rx).await;
+        let mut leader = self.leader.subscribe();
+        let deadline = tokio::time::Instant::now() + PROPOSE_TIMEOUT;
+        let outcome = loop {
+            leader.mark_unchanged();
+            let _ = self.inbox.send(Input::Propose(envelope.clone()));
+            tokio::select! {
+                answer = &mut rx => break Some(answer),
+                () = tokio::time::sleep_until(deadline) => break None,
+                _ = leader.changed() => {}
+                () = tokio::time::sleep(RESEND_AFTER) => {}
+            }
+        };
         self.lock_pending().remove(&id);
         match outcome {
-            Ok(Ok(result)) => result,
-            Ok(Err(_)) => Err(ProposeError::Unanswered(
+            Some(Ok(result)) => result,
+            Some(Err(_)) => Err(ProposeError::Unanswered(
                 "the metadata quorum stopped".into(),
             )),
-            Err(_) => Err(ProposeError::Unanswered(
+            None => Err(ProposeError::Unanswered(
                 "no answer from the metadata quorum (is a majority of voters up?)".into(),
             )),
         }
@@ -322,14 +347,15 @@ impl Driver {
         }
     }
 
-    /// Appends as leader, forwards to the leader otherwise.
+    /// Appends as leader, forwards to the leader otherwise. A proposal that cannot go
+    /// anywhere now (no leader known, a leader transferring) is dropped: its proposer sends
+    /// it again when a controller is known ([`Cluster::propose_outcome`]).
     fn propose(&mut self, envelope: Envelope) {
         if self.is_leader() {
             match postcard::to_allocvec(&envelope) {
                 Ok(data) => {
                     if let Err(e) = self.raw.propose(Vec::new(), data) {
-                        let why = format!("not appended: {e}");
-                        self.answer(envelope.id, Err(ProposeError::Unanswered(why)));
+                        tracing::debug!("metadata proposal {} not appended: {e}", envelope.id);
                     }
                 }
                 Err(e) => self.answer(envelope.id, Err(ProposeError::Unanswered(e.to_string()))),
@@ -337,8 +363,10 @@ impl Driver {
         } else if let Some(leader) = self.leader() {
             self.peers.send(leader, Wire::Propose(envelope));
         } else {
-            let why = "no active controller yet".to_string();
-            self.answer(envelope.id, Err(ProposeError::Unanswered(why)));
+            tracing::debug!(
+                "metadata proposal {}: no active controller yet",
+                envelope.id
+            );
         }
     }
 
@@ -429,7 +457,11 @@ impl Driver {
         }
         self.was_leader = leader;
         let known = self.raw.raft.leader_id;
-        self.cluster.leader.store(known, Ordering::Relaxed);
+        self.cluster.leader.send_if_modified(|leader| {
+            let changed = *leader != known;
+            *leader = known;
+            changed
+        });
         if !leader {
             return;
         }
@@ -514,14 +546,21 @@ impl Driver {
                             .image
                             .write()
                             .unwrap_or_else(|p| p.into_inner());
-                        let result = image.apply(&envelope.entry);
+                        let result = image.apply_envelope(&envelope);
                         image.applied = entry.index;
                         result
                     };
-                    if let Err(e) = &result {
-                        tracing::debug!("metadata entry {} refused: {e}", entry.index);
+                    match result {
+                        Some(Err(e)) => {
+                            tracing::debug!("metadata entry {} refused: {e}", entry.index);
+                            Some((envelope.id, Err(ProposeError::Refused(e))))
+                        }
+                        Some(Ok(())) => Some((envelope.id, Ok(()))),
+                        None => {
+                            tracing::debug!("metadata entry {}: a re-sent copy", entry.index);
+                            None
+                        }
                     }
-                    Some((envelope.id, result.map_err(ProposeError::Refused)))
                 }
                 Err(e) => {
                     // Skipped, but applied: a node must not wait forever on an entry it cannot
