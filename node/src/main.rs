@@ -1054,9 +1054,12 @@ fn parse_partitions(list: &str) -> Result<Vec<(i32, Option<i64>)>, runnel_node::
         .collect()
 }
 
-/// `runnel cluster up`: this binary once per node, each a voter, until Ctrl-C. Each node's log
-/// lines come out prefixed with `node N | `; a node that exits (killed to try a failover, or
-/// failed) is reported with its exit status, and the others go on.
+/// `runnel cluster up`: this binary once per node, each a voter, until Ctrl-C (or SIGTERM,
+/// SIGHUP). Each node's log lines come out prefixed with `node N | `. A node that exits before
+/// every node listens fails the whole command (the others are stopped, exit status 1); a node
+/// that exits later (killed to try a failover) is reported with how it ended and the command
+/// that starts it again, and the others go on. The nodes die with this process, however it
+/// ends (`PR_SET_PDEATHSIG`).
 fn cluster_up(
     nodes: u32,
     base_port: u16,
@@ -1076,48 +1079,56 @@ fn cluster_up(
     }
     let voters = voters.join(",");
     let exe = std::env::current_exe().map_err(|e| format!("cannot find this program: {e}"))?;
-    let mut children = Vec::new();
+    let mut children: Vec<NodeProcess> = Vec::new();
     for i in 0..nodes {
         let kafka = port(i, 0)?;
         let admin = u16::try_from(u32::from(admin_port) + i)
             .map_err(|_| "--admin-port is too high".to_string())?;
-        let child = std::process::Command::new(&exe)
-            .arg("--listen")
-            .arg(format!("127.0.0.1:{kafka}"))
-            .arg("--admin")
-            .arg(format!("127.0.0.1:{admin}"))
-            .arg("--data-dir")
-            .arg(dir.join(format!("node-{i}")))
-            .arg("--set")
-            .arg(format!("node.id={i}"))
-            .arg("--set")
-            .arg(format!("controller.quorum.voters={voters}"))
-            .arg("--set")
-            .arg(format!("default.replication.factor={}", nodes.min(3)))
+        let args = vec![
+            "--listen".to_string(),
+            format!("127.0.0.1:{kafka}"),
+            "--admin".to_string(),
+            format!("127.0.0.1:{admin}"),
+            "--data-dir".to_string(),
+            dir.join(format!("node-{i}")).display().to_string(),
+            "--set".to_string(),
+            format!("node.id={i}"),
+            "--set".to_string(),
+            format!("controller.quorum.voters={voters}"),
+            "--set".to_string(),
+            format!("default.replication.factor={}", nodes.min(3)),
+        ];
+        let mut command = std::process::Command::new(&exe);
+        command
+            .args(&args)
             .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .map_err(|e| format!("cannot start node {i}: {e}"))?;
+            .stderr(std::process::Stdio::piped());
+        die_with_parent(&mut command);
+        let child = match command.spawn() {
+            Ok(child) => child,
+            Err(e) => {
+                stop_nodes(children);
+                return Err(format!("cannot start node {i}: {e}"));
+            }
+        };
         eprintln!(
             "node {i}: Kafka 127.0.0.1:{kafka}, admin http://127.0.0.1:{admin}/ (pid {})",
             child.id()
         );
-        children.push(NodeProcess::watch(i, child));
+        let mut line = vec![exe.display().to_string()];
+        line.extend(args);
+        children.push(NodeProcess::watch(i, child, kafka, line));
     }
-    eprintln!("controller.quorum.voters={voters}; Ctrl-C stops the cluster");
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| e.to_string())?;
-    runtime.block_on(async {
-        let mut stop = match StopSignals::register() {
-            Ok(stop) => Some(stop),
-            Err(e) => {
-                eprintln!("{e}; Ctrl-C alone stops the cluster");
-                None
-            }
-        };
+    let outcome: Result<(), String> = runtime.block_on(async {
+        let mut stop = StopSignals::register()
+            .inspect_err(|e| eprintln!("{e}; Ctrl-C alone stops the cluster"))
+            .ok();
         let mut check = tokio::time::interval(Duration::from_millis(200));
+        let mut listening = false;
         loop {
             tokio::select! {
                 () = async {
@@ -1125,21 +1136,59 @@ fn cluster_up(
                         Some(stop) => stop.wait().await,
                         None => { let _ = tokio::signal::ctrl_c().await; }
                     }
-                } => return,
-                _ = check.tick() => {
-                    for node in &mut children {
-                        node.report_exit();
-                    }
-                    if children.iter().all(|n| n.exited) {
-                        eprintln!("every node has exited; the cluster is down");
-                        return;
-                    }
+                } => return Ok(()),
+                _ = check.tick() => {}
+            }
+            for index in 0..children.len() {
+                let Some(how) = children[index].reap() else {
+                    continue;
+                };
+                let node = &children[index];
+                if !listening {
+                    return Err(format!(
+                        "node {} exited {how} while the cluster was starting (its lines above say why); \
+                         the other nodes were stopped",
+                        node.id
+                    ));
                 }
+                let running: Vec<String> = children
+                    .iter()
+                    .filter(|n| !n.exited)
+                    .map(|n| n.id.to_string())
+                    .collect();
+                if running.is_empty() {
+                    return Err(format!(
+                        "node {} exited {how}; every node this command started has exited",
+                        node.id
+                    ));
+                }
+                eprintln!(
+                    "node {} (pid {}) exited {how}; node{} {} go{} on. To start it again by hand:\n  {}",
+                    node.id,
+                    node.child.id(),
+                    if running.len() > 1 { "s" } else { "" },
+                    running.join(", "),
+                    if running.len() > 1 { "" } else { "es" },
+                    node.command_line.join(" ")
+                );
+            }
+            if !listening && children.iter().all(NodeProcess::listens) {
+                listening = true;
+                eprintln!("controller.quorum.voters={voters}; Ctrl-C stops the cluster");
             }
         }
     });
+    stop_nodes(children);
+    if outcome.is_ok() {
+        eprintln!("every node stopped");
+    }
+    outcome
+}
+
+/// Stops the nodes that still run (SIGTERM: each flushes and stops cleanly), waits for them
+/// and for the last of their output.
+fn stop_nodes(children: Vec<NodeProcess>) {
     for node in children.iter().filter(|n| !n.exited) {
-        // SIGTERM: each node flushes and stops cleanly.
         terminate(node.child.id());
     }
     for mut node in children {
@@ -1148,13 +1197,29 @@ fn cluster_up(
             let _ = printer.join();
         }
     }
-    Ok(())
+}
+
+/// Has the kernel send the child SIGTERM when this process dies, however it dies, so no node
+/// outlives the `cluster up` that started it.
+fn die_with_parent(command: &mut std::process::Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: the closure runs in the forked child before exec and only calls prctl(2), which
+    // is async-signal-safe.
+    unsafe {
+        command.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+            Ok(())
+        });
+    }
 }
 
 /// One node `cluster up` started: its process, and the threads that print its output.
 struct NodeProcess {
     id: u32,
     child: std::process::Child,
+    kafka_port: u16,
+    /// The command that starts it, for a user to start it again.
+    command_line: Vec<String>,
     printers: Vec<std::thread::JoinHandle<()>>,
     exited: bool,
 }
@@ -1162,7 +1227,12 @@ struct NodeProcess {
 impl NodeProcess {
     /// Takes over `child`'s stdout and stderr: each line goes to this process's stderr as
     /// `node ID | line`, so the nodes' interleaved logs say whose each line is.
-    fn watch(id: u32, mut child: std::process::Child) -> Self {
+    fn watch(
+        id: u32,
+        mut child: std::process::Child,
+        kafka_port: u16,
+        command_line: Vec<String>,
+    ) -> Self {
         fn print_lines(id: u32, from: impl std::io::Read) {
             use std::io::{BufRead, Write};
             for line in std::io::BufReader::new(from).split(b'\n') {
@@ -1183,40 +1253,46 @@ impl NodeProcess {
         Self {
             id,
             child,
+            kafka_port,
+            command_line,
             printers,
             exited: false,
         }
     }
 
-    /// Reaps the node if it has exited (no zombie is left) and says so, once, with how it
-    /// ended.
-    fn report_exit(&mut self) {
+    /// Whether its Kafka port takes connections.
+    fn listens(&self) -> bool {
+        std::net::TcpStream::connect_timeout(
+            &std::net::SocketAddr::from(([127, 0, 0, 1], self.kafka_port)),
+            Duration::from_millis(200),
+        )
+        .is_ok()
+    }
+
+    /// Reaps the node if it has exited (no zombie is left): how it ended, once.
+    fn reap(&mut self) -> Option<String> {
         if self.exited {
-            return;
+            return None;
         }
-        match self.child.try_wait() {
-            Ok(Some(status)) => {
-                self.exited = true;
-                let how = match (
-                    status.code(),
-                    std::os::unix::process::ExitStatusExt::signal(&status),
-                ) {
-                    (Some(code), _) => format!("with status {code}"),
-                    (None, Some(signal)) => format!("killed by signal {signal}"),
-                    (None, None) => "for an unknown reason".to_string(),
-                };
-                eprintln!(
-                    "node {} (pid {}) exited {how}; the other nodes go on (Ctrl-C stops them)",
-                    self.id,
-                    self.child.id()
-                );
-            }
-            Ok(None) => {}
+        let status = match self.child.try_wait() {
+            Ok(Some(status)) => status,
+            Ok(None) => return None,
             Err(e) => {
                 self.exited = true;
-                eprintln!("node {}: cannot tell whether it runs: {e}", self.id);
+                return Some(format!("(cannot tell how: {e})"));
             }
-        }
+        };
+        self.exited = true;
+        Some(
+            match (
+                status.code(),
+                std::os::unix::process::ExitStatusExt::signal(&status),
+            ) {
+                (Some(code), _) => format!("with status {code}"),
+                (None, Some(signal)) => format!("killed by signal {signal}"),
+                (None, None) => "for an unknown reason".to_string(),
+            },
+        )
     }
 }
 
@@ -1767,6 +1843,9 @@ async fn maintenance(broker: Arc<Broker>) {
 struct StopSignals {
     interrupt: tokio::signal::unix::Signal,
     terminate: tokio::signal::unix::Signal,
+    /// SIGHUP (a closed terminal), as Kafka's shutdown hook takes it; `None` when this process
+    /// started with SIGHUP ignored (`nohup`), which stays so.
+    hangup: Option<tokio::signal::unix::Signal>,
 }
 
 impl StopSignals {
@@ -1776,13 +1855,38 @@ impl StopSignals {
         Ok(Self {
             interrupt: listen(SignalKind::interrupt())?,
             terminate: listen(SignalKind::terminate())?,
+            hangup: if hangup_ignored() {
+                None
+            } else {
+                Some(listen(SignalKind::hangup())?)
+            },
         })
     }
 
     async fn wait(&mut self) {
+        let hangup = async {
+            match self.hangup.as_mut() {
+                Some(hangup) => {
+                    hangup.recv().await;
+                }
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             _ = self.interrupt.recv() => {}
             _ = self.terminate.recv() => {}
+            () = hangup => {}
         }
+    }
+}
+
+/// Whether SIGHUP is ignored in this process (started under `nohup`).
+fn hangup_ignored() -> bool {
+    // SAFETY: sigaction(2) with a null new action only reads the current one into `old`, a
+    // zeroed sigaction this function owns.
+    unsafe {
+        let mut old: libc::sigaction = std::mem::zeroed();
+        libc::sigaction(libc::SIGHUP, std::ptr::null(), &mut old) == 0
+            && old.sa_sigaction == libc::SIG_IGN
     }
 }

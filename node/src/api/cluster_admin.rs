@@ -22,9 +22,10 @@ use kafka_protocol::messages::{
     DescribeAclsResponse, DescribeUserScramCredentialsResponse, RequestKind, ResponseKind,
 };
 use kafka_protocol::messages::{
-    DescribeClientQuotasRequest, DescribeClientQuotasResponse, DescribeClusterRequest,
+    BrokerId, DescribeClientQuotasRequest, DescribeClientQuotasResponse, DescribeClusterRequest,
     DescribeClusterResponse, DescribeLogDirsRequest, DescribeLogDirsResponse,
-    DescribeProducersRequest, DescribeProducersResponse, ElectLeadersRequest, ElectLeadersResponse,
+    DescribeProducersRequest, DescribeProducersResponse, DescribeQuorumRequest,
+    DescribeQuorumResponse, ElectLeadersRequest, ElectLeadersResponse,
     ListPartitionReassignmentsRequest, ListPartitionReassignmentsResponse, MetadataRequest,
     ProducerId, TopicName,
 };
@@ -64,7 +65,8 @@ pub(super) fn cluster_refused(
         RequestKind::DescribeLogDirs(_)
         | RequestKind::ListPartitionReassignments(_)
         | RequestKind::DescribeUserScramCredentials(_)
-        | RequestKind::DescribeAcls(_) => Describe,
+        | RequestKind::DescribeAcls(_)
+        | RequestKind::DescribeQuorum(_) => Describe,
         RequestKind::ElectLeaders(_)
         | RequestKind::AlterUserScramCredentials(_)
         | RequestKind::CreateAcls(_)
@@ -94,6 +96,11 @@ pub(super) fn cluster_refused(
         ),
         RequestKind::DescribeAcls(_) => ResponseKind::DescribeAcls(
             DescribeAclsResponse::default()
+                .with_error_code(error)
+                .with_error_message(message()),
+        ),
+        RequestKind::DescribeQuorum(_) => ResponseKind::DescribeQuorum(
+            DescribeQuorumResponse::default()
                 .with_error_code(error)
                 .with_error_message(message()),
         ),
@@ -175,6 +182,74 @@ pub(super) fn cluster_refused(
         ),
         _ => return None,
     })
+}
+
+/// DescribeQuorum (KIP-595, v0–v1; KIP-836's timestamps are -1): the metadata quorum as this
+/// node's Raft peer knows it: the leader, which is the active controller (-1: none known), its
+/// term as the leader epoch, the commit index as the high watermark, and each voter with the
+/// log end offset the leader has for it (-1 where this node does not know it: on a follower,
+/// every voter's but its own). Kafka forwards the request to the active controller; here each
+/// node answers from its own peer, which names the same leader once the quorum has one. Needs
+/// DESCRIBE on the cluster (CLUSTER_AUTHORIZATION_FAILED). Another topic or partition than
+/// `__cluster_metadata`-0 is UNKNOWN_TOPIC_OR_PARTITION; a node without a quorum (single-node
+/// mode) answers INVALID_REQUEST.
+pub(super) fn describe_quorum(
+    broker: &Broker,
+    request: &DescribeQuorumRequest,
+) -> DescribeQuorumResponse {
+    use kafka_protocol::messages::describe_quorum_response::{
+        PartitionData, ReplicaState, TopicData,
+    };
+    let Some(cluster) = broker.cluster() else {
+        return DescribeQuorumResponse::default()
+            .with_error_code(error_code::INVALID_REQUEST)
+            .with_error_message(Some(s(
+                "this node runs alone, without a metadata quorum (it is its own controller)",
+            )));
+    };
+    let status = cluster.quorum_status();
+    let topics = request
+        .topics
+        .iter()
+        .map(|topic| {
+            let partitions = topic
+                .partitions
+                .iter()
+                .map(|p| {
+                    let answer = PartitionData::default().with_partition_index(p.partition_index);
+                    if topic.topic_name.0.as_str() != crate::cluster::METADATA_TOPIC
+                        || p.partition_index != 0
+                    {
+                        return answer
+                            .with_error_code(error_code::UNKNOWN_TOPIC_OR_PARTITION)
+                            .with_leader_id(BrokerId(-1))
+                            .with_leader_epoch(-1)
+                            .with_high_watermark(-1);
+                    }
+                    let voters = status
+                        .voters
+                        .iter()
+                        .map(|(id, log_end)| {
+                            ReplicaState::default()
+                                .with_replica_id(BrokerId(*id as i32))
+                                .with_log_end_offset(log_end.map_or(-1, |o| o as i64))
+                                .with_last_fetch_timestamp(-1)
+                                .with_last_caught_up_timestamp(-1)
+                        })
+                        .collect();
+                    answer
+                        .with_leader_id(BrokerId(status.leader.map_or(-1, |l| l as i32)))
+                        .with_leader_epoch(i32::try_from(status.term).unwrap_or(i32::MAX))
+                        .with_high_watermark(status.commit as i64)
+                        .with_current_voters(voters)
+                })
+                .collect();
+            TopicData::default()
+                .with_topic_name(topic.topic_name.clone())
+                .with_partitions(partitions)
+        })
+        .collect();
+    DescribeQuorumResponse::default().with_topics(topics)
 }
 
 /// DescribeCluster (KIP-700): the brokers, controller and cluster id Metadata gives, and the

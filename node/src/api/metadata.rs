@@ -301,15 +301,17 @@ async fn cluster_metadata(
         })
         .collect();
     // Clients send controller requests (CreateTopics, ...) to this id; any node takes them
-    // and proposes through the quorum. Kafka names a random live broker (KIP-590,
-    // `getRandomAliveBrokerId`), never -1 while one lives: librdkafka's admin client waits
-    // for a controller until its request times out. Here: the quorum leader while it is a
-    // live broker, else this node while it is one, else the first live broker.
+    // and proposes through the quorum (KIP-590). Kafka names a random live broker
+    // (`getRandomAliveBrokerId`), never -1 while one lives: librdkafka's admin client waits
+    // for a controller until its request times out. Here: this node while it is a live
+    // broker, which the client has just reached, else the quorum leader while it is one, else
+    // the first live broker. Naming the quorum leader sent clients to a killed controller for
+    // the second or so before a new one was elected, and librdkafka did not ask again.
+    // DescribeQuorum names the active controller.
     let live = image.controller.live_brokers();
-    let controller = cluster
-        .controller_id()
-        .filter(|c| live.contains(c))
-        .or_else(|| live.contains(&cluster.node_id).then_some(cluster.node_id))
+    let controller = Some(cluster.node_id)
+        .filter(|me| live.contains(me))
+        .or_else(|| cluster.controller_id().filter(|c| live.contains(c)))
         .or_else(|| live.first().copied())
         .map_or(-1, |c| c as i32);
     MetadataResponse::default()

@@ -74,6 +74,7 @@ pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::OffsetDelete, 0, 0),
     (ApiKey::DescribeClientQuotas, 0, 1),
     (ApiKey::DescribeCluster, 0, 1),
+    (ApiKey::DescribeQuorum, 0, 1),
     (ApiKey::DescribeProducers, 0, 0),
     (ApiKey::DescribeUserScramCredentials, 0, 0),
     // SECURITY_DISABLED without `authorizer.class.name`, as Kafka (`acls.rs`).
@@ -135,6 +136,7 @@ pub fn api_name(key: ApiKey) -> &'static str {
         ApiKey::OffsetDelete => "OffsetDelete",
         ApiKey::DescribeClientQuotas => "DescribeClientQuotas",
         ApiKey::DescribeCluster => "DescribeCluster",
+        ApiKey::DescribeQuorum => "DescribeQuorum",
         ApiKey::DescribeProducers => "DescribeProducers",
         ApiKey::DescribeUserScramCredentials => "DescribeUserScramCredentials",
         ApiKey::DescribeAcls => "DescribeAcls",
@@ -358,6 +360,9 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &Context, request: RequestKind) -
         }
         RequestKind::DescribeCluster(r) => {
             ResponseKind::DescribeCluster(cluster_admin::describe_cluster(broker, ctx, r).await)
+        }
+        RequestKind::DescribeQuorum(r) => {
+            ResponseKind::DescribeQuorum(cluster_admin::describe_quorum(broker, &r))
         }
         RequestKind::DescribeLogDirs(r) => {
             ResponseKind::DescribeLogDirs(cluster_admin::describe_log_dirs(broker, r))

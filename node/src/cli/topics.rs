@@ -331,8 +331,16 @@ pub fn topic_delete(brokers: &mut Brokers, name: &str) -> Result<Report, ClientE
 
 /// `runnel cluster info`: the cluster id, brokers, the controller, topic and partition counts.
 /// (Kafka's protocol carries no broker software version, so none is shown.)
+///
+/// The controller is the metadata quorum's leader as DescribeQuorum names it (Kafka's
+/// `kafka-metadata-quorum describe --status`), else the id Metadata gives: any node takes
+/// controller requests, so Metadata names the node that answers (KIP-590).
 pub fn cluster_info(brokers: &mut Brokers) -> Result<Report, ClientError> {
     let metadata = brokers.metadata(None)?;
+    let controller = brokers
+        .any()
+        .quorum_leader()
+        .map_or(metadata.controller_id, BrokerId);
     let cluster_id = metadata.cluster_id.as_ref().map(|c| c.to_string());
     let mut brokers: Vec<_> = metadata.brokers.iter().collect();
     brokers.sort_by_key(|b| b.node_id.0);
@@ -341,14 +349,14 @@ pub fn cluster_info(brokers: &mut Brokers) -> Result<Report, ClientError> {
         title: Some(format!(
             "cluster {}, controller {}",
             cluster_id.as_deref().unwrap_or("-"),
-            metadata.controller_id.0
+            controller.0
         )),
         fields: vec![
             (
                 "cluster_id",
                 cluster_id.clone().map_or(Cell::None, Cell::Text),
             ),
-            ("controller", metadata.controller_id.0.into()),
+            ("controller", controller.0.into()),
             ("topics", Cell::Int(metadata.topics.len() as i64)),
             ("partitions", Cell::Int(partitions as i64)),
         ],
@@ -356,9 +364,8 @@ pub fn cluster_info(brokers: &mut Brokers) -> Result<Report, ClientError> {
         rows: brokers
             .iter()
             .map(|b| {
-                // Every node is a broker; the one the metadata names is also the active
-                // controller (KRaft's `kafka-metadata-quorum describe --status` shows the same).
-                let role = if b.node_id == metadata.controller_id {
+                // Every node is a broker; the quorum's leader is also the active controller.
+                let role = if b.node_id == controller {
                     "controller"
                 } else {
                     "broker"

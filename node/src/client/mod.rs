@@ -405,6 +405,35 @@ impl Client {
         Ok(answer.auth_bytes.to_vec())
     }
 
+    /// Whether the broker advertised `key` in ApiVersions.
+    pub(crate) fn supports(&self, key: ApiKey) -> bool {
+        self.versions.iter().any(|(k, _, _)| *k == key as i16)
+    }
+
+    /// The active controller as DescribeQuorum (KIP-595) names it: the metadata quorum's
+    /// leader. `None` when the broker does not speak DescribeQuorum, has no quorum (a single
+    /// node), or knows no leader yet.
+    pub fn quorum_leader(&mut self) -> Option<i32> {
+        use kafka_protocol::messages::describe_quorum_request::{PartitionData, TopicData};
+        use kafka_protocol::messages::{DescribeQuorumRequest, DescribeQuorumResponse, TopicName};
+        if !self.supports(ApiKey::DescribeQuorum) {
+            return None;
+        }
+        let request = DescribeQuorumRequest::default().with_topics(vec![
+            TopicData::default()
+                .with_topic_name(TopicName(StrBytes::from_static_str(
+                    crate::cluster::METADATA_TOPIC,
+                )))
+                .with_partitions(vec![PartitionData::default().with_partition_index(0)]),
+        ]);
+        let version = self.version(ApiKey::DescribeQuorum, 1);
+        let answer: DescribeQuorumResponse =
+            self.call(ApiKey::DescribeQuorum, version, &request).ok()?;
+        let partition = answer.topics.first()?.partitions.first()?;
+        (answer.error_code == 0 && partition.error_code == 0 && partition.leader_id.0 >= 0)
+            .then_some(partition.leader_id.0)
+    }
+
     /// The version to send `key` at: `wanted`, or the broker's highest when that is lower (the
     /// broker's lowest when it is higher), as Kafka clients pick from ApiVersions.
     pub(crate) fn version(&self, key: ApiKey, wanted: i16) -> i16 {

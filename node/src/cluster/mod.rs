@@ -22,7 +22,11 @@ use std::net::SocketAddr;
 use runnel_core::controller::{Command, Controller, ControllerConfig, PartitionState};
 use serde::{Deserialize, Serialize};
 
-pub use quorum::{Cluster, ProposeError};
+pub use quorum::{Cluster, ProposeError, QuorumStatus};
+
+/// The metadata log's name in DescribeQuorum (KIP-595: Kafka's `__cluster_metadata`, whose one
+/// partition, 0, is the Raft log).
+pub const METADATA_TOPIC: &str = "__cluster_metadata";
 pub use transport::LinkSecurity;
 
 /// One member of the metadata quorum.

@@ -66,6 +66,23 @@ pub struct Cluster {
     startup_commit: u64,
     /// This process's incarnation (its start time, ms): a restart changes it.
     incarnation: u64,
+    /// The quorum as this node's Raft peer knows it, refreshed every tick.
+    status: Mutex<QuorumStatus>,
+}
+
+/// What one node knows of the metadata quorum, as DescribeQuorum (KIP-595) reports it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct QuorumStatus {
+    /// The leader, which is the active controller (`None`: none known).
+    pub leader: Option<u32>,
+    /// The Raft term: Kafka's leader epoch of `__cluster_metadata`.
+    pub term: u64,
+    /// The commit index: Kafka's high watermark of the metadata log (Raft's index `i` is the
+    /// log's offset `i - 1`, so offsets below the commit index are committed).
+    pub commit: u64,
+    /// Each voter's node id and its log end offset (the last index it holds) where this node
+    /// knows it: every voter's on the leader, only its own elsewhere.
+    pub voters: Vec<(u32, Option<u64>)>,
 }
 
 impl std::fmt::Debug for Cluster {
@@ -147,6 +164,7 @@ impl Cluster {
             ),
             startup_commit,
             incarnation: now_ms(),
+            status: Mutex::new(QuorumStatus::default()),
         });
         let peers: BTreeMap<u32, std::net::SocketAddr> = voters
             .iter()
@@ -237,6 +255,14 @@ impl Cluster {
                 "no answer from the metadata quorum (is a majority of voters up?)".into(),
             )),
         }
+    }
+
+    /// The quorum as this node knows it (refreshed every [`TICK_MS`]).
+    pub fn quorum_status(&self) -> QuorumStatus {
+        self.status
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// This broker's heartbeat, sent to the active controller.
@@ -462,6 +488,12 @@ impl Driver {
             *leader = known;
             changed
         });
+        let status = self.quorum_status();
+        *self
+            .cluster
+            .status
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = status;
         if !leader {
             return;
         }
@@ -470,6 +502,34 @@ impl Driver {
             .handle_tick(&self.cluster.image().controller, now_ms());
         for proposal in proposals {
             self.propose_session(proposal, None);
+        }
+    }
+
+    /// The quorum as this peer knows it: the leader tracks every voter's matched index.
+    fn quorum_status(&self) -> QuorumStatus {
+        let leader = self.is_leader();
+        let raft = &self.raw.raft;
+        let voters = self
+            .cluster
+            .voters
+            .iter()
+            .map(|v| {
+                let id = v.id as u32;
+                let matched = if leader {
+                    raft.prs().get(u64::from(id) + 1).map(|p| p.matched)
+                } else if id == self.cluster.node_id {
+                    Some(raft.raft_log.last_index())
+                } else {
+                    None
+                };
+                (id, matched)
+            })
+            .collect();
+        QuorumStatus {
+            leader: self.leader(),
+            term: raft.term,
+            commit: raft.raft_log.committed,
+            voters,
         }
     }
 
