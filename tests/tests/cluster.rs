@@ -1995,6 +1995,22 @@ fn a_topic_created_while_the_controller_fails_over_is_created() {
     );
     let info: serde_json::Value = serde_json::from_str(&info).expect("cluster info as JSON");
     let controller = info["controller"].as_u64().expect("a controller") as usize;
+    // DescribeQuorum (KIP-595): the leader knows every voter's log end; a follower its own.
+    for node in 0..3 {
+        let (leader, epoch, high_watermark, voters) =
+            describe_quorum(&cluster.nodes[node].bootstrap());
+        assert_eq!(leader, controller as i32, "node {node}");
+        assert!(
+            epoch >= 1 && high_watermark >= 1,
+            "node {node}: {epoch} {high_watermark}"
+        );
+        let ids: Vec<i32> = voters.iter().map(|v| v.0).collect();
+        assert_eq!(ids, [0, 1, 2], "node {node}");
+        for (id, log_end) in voters {
+            let known = node == controller || id == node as i32;
+            assert_eq!(log_end >= 1, known, "node {node} on voter {id}: {log_end}");
+        }
+    }
     cluster.nodes[controller].kill();
     std::thread::sleep(Duration::from_millis(300));
     let survivors: Vec<usize> = (0..3).filter(|n| *n != controller).collect();
@@ -2060,6 +2076,48 @@ fn a_topic_created_while_the_controller_fails_over_is_created() {
     let info: serde_json::Value = serde_json::from_str(&info).expect("cluster info as JSON");
     let now = info["controller"].as_u64().expect("a controller") as usize;
     assert!(survivors.contains(&now), "the new controller: {info}");
+}
+
+/// DescribeQuorum v1 of `__cluster_metadata`-0 at the node at `address`: (leader id, leader
+/// epoch, high watermark, each voter's (id, log end offset)).
+fn describe_quorum(address: &str) -> (i32, i32, i64, Vec<(i32, i64)>) {
+    use kafka_protocol::messages::describe_quorum_request::{PartitionData, TopicData};
+    use kafka_protocol::messages::{
+        ApiKey, DescribeQuorumRequest, DescribeQuorumResponse, TopicName,
+    };
+    use kafka_protocol::protocol::{Decodable, StrBytes};
+    use runnel_tests::wire;
+
+    let request = DescribeQuorumRequest::default().with_topics(vec![
+        TopicData::default()
+            .with_topic_name(TopicName(StrBytes::from_static_str("__cluster_metadata")))
+            .with_partitions(vec![PartitionData::default().with_partition_index(0)]),
+    ]);
+    let mut stream = std::net::TcpStream::connect(address).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("read timeout");
+    let body = wire::round_trip(
+        &mut stream,
+        &wire::frame(ApiKey::DescribeQuorum, 1, 1, &request),
+    )
+    .expect("a DescribeQuorum response");
+    // The flexible response header: correlation id, then an empty tagged-field count.
+    let mut bytes = bytes::Bytes::copy_from_slice(&body[5..]);
+    let response = DescribeQuorumResponse::decode(&mut bytes, 1).expect("DescribeQuorum response");
+    assert_eq!(response.error_code, 0);
+    let partition = &response.topics[0].partitions[0];
+    assert_eq!(partition.error_code, 0);
+    (
+        partition.leader_id.0,
+        partition.leader_epoch,
+        partition.high_watermark,
+        partition
+            .current_voters
+            .iter()
+            .map(|v| (v.replica_id.0, v.log_end_offset))
+            .collect(),
+    )
 }
 
 /// A CreateTopics v4 (timeout 30 s) of `topic` to the node at `address`: the topic's error code
