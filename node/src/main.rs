@@ -1139,37 +1139,60 @@ fn cluster_up(
                 } => return Ok(()),
                 _ = check.tick() => {}
             }
-            for index in 0..children.len() {
-                let Some(how) = children[index].reap() else {
-                    continue;
-                };
-                let node = &children[index];
-                if !listening {
-                    return Err(format!(
-                        "node {} exited {how} while the cluster was starting (its lines above say why); \
-                         the other nodes were stopped",
-                        node.id
-                    ));
-                }
+            let ended: Vec<(usize, String)> = children
+                .iter_mut()
+                .enumerate()
+                .filter_map(|(index, node)| node.reap().map(|how| (index, how)))
+                .collect();
+            if ended.is_empty() {
+                // Nothing changed.
+            } else if !listening {
+                let which: Vec<String> = ended
+                    .iter()
+                    .map(|(index, how)| format!("node {} exited {how}", children[*index].id))
+                    .collect();
+                return Err(format!(
+                    "{} while the cluster was starting (their lines above say why); the other \
+                     nodes were stopped",
+                    which.join(", ")
+                ));
+            } else {
                 let running: Vec<String> = children
                     .iter()
                     .filter(|n| !n.exited)
                     .map(|n| n.id.to_string())
                     .collect();
-                if running.is_empty() {
-                    return Err(format!(
-                        "node {} exited {how}; every node this command started has exited",
-                        node.id
-                    ));
+                for (index, how) in &ended {
+                    let node = &children[*index];
+                    eprintln!(
+                        "node {} (pid {}) exited {how}. To start it again by hand (this command \
+                         will not stop it):\n  {}",
+                        node.id,
+                        node.child.id(),
+                        node.command_line.join(" ")
+                    );
                 }
+                if running.is_empty() {
+                    return Err(
+                        "every node this command started has exited (nodes started by hand still run)"
+                            .to_string(),
+                    );
+                }
+                let majority = children.len() / 2 + 1;
                 eprintln!(
-                    "node {} (pid {}) exited {how}; node{} {} go{} on. To start it again by hand:\n  {}",
-                    node.id,
-                    node.child.id(),
+                    "node{} {} of {} go{} on{}",
                     if running.len() > 1 { "s" } else { "" },
                     running.join(", "),
+                    children.len(),
                     if running.len() > 1 { "" } else { "es" },
-                    node.command_line.join(" ")
+                    if running.len() < majority {
+                        format!(
+                            "; the metadata quorum needs {majority} voters: no topic can be \
+                             created and no leader elected until enough nodes are back"
+                        )
+                    } else {
+                        String::new()
+                    }
                 );
             }
             if !listening && children.iter().all(NodeProcess::listens) {
@@ -1178,9 +1201,17 @@ fn cluster_up(
             }
         }
     });
+    let restarted_by_hand = children.iter().any(|n| n.exited);
     stop_nodes(children);
     if outcome.is_ok() {
-        eprintln!("every node stopped");
+        eprintln!(
+            "every node this command started has stopped{}",
+            if restarted_by_hand {
+                " (a node started again by hand is not stopped by it)"
+            } else {
+                ""
+            }
+        );
     }
     outcome
 }
@@ -1315,6 +1346,10 @@ fn main() -> ExitCode {
         .with_target(false)
         .with_ansi(colour)
         .with_writer(std::io::stderr)
+        // A log line that cannot be written (stderr a pipe whose reader died, as when the
+        // `cluster up` that started this node is killed) is lost, not reported on stderr,
+        // which panicked and cut a clean shutdown short.
+        .log_internal_errors(false)
         .init();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,

@@ -2078,7 +2078,7 @@ fn a_topic_created_while_the_controller_fails_over_is_created() {
     assert!(survivors.contains(&now), "the new controller: {info}");
 }
 
-/// DescribeQuorum v1 of `__cluster_metadata`-0 at the node at `address`: (leader id, leader
+/// DescribeQuorum v2 of `__cluster_metadata`-0 at the node at `address`: (leader id, leader
 /// epoch, high watermark, each voter's (id, log end offset)).
 fn describe_quorum(address: &str) -> (i32, i32, i64, Vec<(i32, i64)>) {
     use kafka_protocol::messages::describe_quorum_request::{PartitionData, TopicData};
@@ -2099,13 +2099,20 @@ fn describe_quorum(address: &str) -> (i32, i32, i64, Vec<(i32, i64)>) {
         .expect("read timeout");
     let body = wire::round_trip(
         &mut stream,
-        &wire::frame(ApiKey::DescribeQuorum, 1, 1, &request),
+        &wire::frame(ApiKey::DescribeQuorum, 2, 1, &request),
     )
     .expect("a DescribeQuorum response");
     // The flexible response header: correlation id, then an empty tagged-field count.
     let mut bytes = bytes::Bytes::copy_from_slice(&body[5..]);
-    let response = DescribeQuorumResponse::decode(&mut bytes, 1).expect("DescribeQuorum response");
+    let response = DescribeQuorumResponse::decode(&mut bytes, 2).expect("DescribeQuorum response");
     assert_eq!(response.error_code, 0);
+    // v2 (KIP-853): the voters' nodes, each reached on its controller listener.
+    let nodes: Vec<(i32, usize)> = response
+        .nodes
+        .iter()
+        .map(|n| (n.node_id.0, n.listeners.len()))
+        .collect();
+    assert_eq!(nodes, [(0, 1), (1, 1), (2, 1)]);
     let partition = &response.topics[0].partitions[0];
     assert_eq!(partition.error_code, 0);
     (
@@ -2326,11 +2333,12 @@ fn cluster_up_reports_each_node_and_takes_its_nodes_with_it() {
         &format!("node 1 (pid {}) exited killed by signal 9", pids[1]),
         Duration::from_secs(10),
     );
-    assert!(report.contains("nodes 0, 2 go on"), "{report}");
-    up.wait_line("To start it again by hand", Duration::from_secs(5));
+    assert!(report.contains("To start it again by hand"), "{report}");
+    up.wait_line("nodes 0, 2 of 3 go on", Duration::from_secs(5));
     assert!(!exists(pids[1]), "the killed node is reaped");
     assert!(exists(pids[0]) && exists(pids[2]), "{}", up.text());
-    // The launcher is killed outright: its nodes stop with it.
+    // The launcher is killed outright: its nodes stop with it, cleanly (Kafka's
+    // `.kafka_cleanshutdown` marker), though their stderr pipe has no reader any more.
     let mut up = up;
     let _ = up.child.kill();
     let _ = up.child.wait();
@@ -2341,6 +2349,14 @@ fn cluster_up_reports_each_node_and_takes_its_nodes_with_it() {
             "nodes outlived their launcher"
         );
         std::thread::sleep(Duration::from_millis(200));
+    }
+    for node in [0, 2] {
+        let marker = dir.join(format!("b/node-{node}/.kafka_cleanshutdown"));
+        assert!(
+            marker.exists(),
+            "node {node} stopped cleanly: {}",
+            marker.display()
+        );
     }
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -184,7 +184,8 @@ pub(super) fn cluster_refused(
     })
 }
 
-/// DescribeQuorum (KIP-595, v0–v1; KIP-836's timestamps are -1): the metadata quorum as this
+/// DescribeQuorum (KIP-595, v0–v2; KIP-836's timestamps are -1; v2's nodes are the voters
+/// with their Raft address as a `CONTROLLER` listener, KIP-853): the metadata quorum as this
 /// node's Raft peer knows it: the leader, which is the active controller (-1: none known), its
 /// term as the leader epoch, the commit index as the high watermark, and each voter with the
 /// log end offset the leader has for it (-1 where this node does not know it: on a follower,
@@ -195,10 +196,11 @@ pub(super) fn cluster_refused(
 /// mode) answers INVALID_REQUEST.
 pub(super) fn describe_quorum(
     broker: &Broker,
+    version: i16,
     request: &DescribeQuorumRequest,
 ) -> DescribeQuorumResponse {
     use kafka_protocol::messages::describe_quorum_response::{
-        PartitionData, ReplicaState, TopicData,
+        Listener, Node, PartitionData, ReplicaState, TopicData,
     };
     let Some(cluster) = broker.cluster() else {
         return DescribeQuorumResponse::default()
@@ -249,7 +251,27 @@ pub(super) fn describe_quorum(
                 .with_partitions(partitions)
         })
         .collect();
-    DescribeQuorumResponse::default().with_topics(topics)
+    let nodes = if version >= 2 {
+        cluster
+            .voters
+            .iter()
+            .map(|v| {
+                Node::default()
+                    .with_node_id(BrokerId(v.id))
+                    .with_listeners(vec![
+                        Listener::default()
+                            .with_name(s("CONTROLLER"))
+                            .with_host(s(&v.addr.ip().to_string()))
+                            .with_port(v.addr.port()),
+                    ])
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    DescribeQuorumResponse::default()
+        .with_topics(topics)
+        .with_nodes(nodes)
 }
 
 /// DescribeCluster (KIP-700): the brokers, controller and cluster id Metadata gives, and the

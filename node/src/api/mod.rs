@@ -74,7 +74,7 @@ pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::OffsetDelete, 0, 0),
     (ApiKey::DescribeClientQuotas, 0, 1),
     (ApiKey::DescribeCluster, 0, 1),
-    (ApiKey::DescribeQuorum, 0, 1),
+    (ApiKey::DescribeQuorum, 0, 2),
     (ApiKey::DescribeProducers, 0, 0),
     (ApiKey::DescribeUserScramCredentials, 0, 0),
     // SECURITY_DISABLED without `authorizer.class.name`, as Kafka (`acls.rs`).
@@ -362,7 +362,7 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &Context, request: RequestKind) -
             ResponseKind::DescribeCluster(cluster_admin::describe_cluster(broker, ctx, r).await)
         }
         RequestKind::DescribeQuorum(r) => {
-            ResponseKind::DescribeQuorum(cluster_admin::describe_quorum(broker, &r))
+            ResponseKind::DescribeQuorum(cluster_admin::describe_quorum(broker, version, &r))
         }
         RequestKind::DescribeLogDirs(r) => {
             ResponseKind::DescribeLogDirs(cluster_admin::describe_log_dirs(broker, r))
