@@ -261,7 +261,7 @@ pub(super) fn describe_quorum(
                     .with_listeners(vec![
                         Listener::default()
                             .with_name(s("CONTROLLER"))
-                            .with_host(s(&v.addr.ip().to_string()))
+                            .with_host(s(v.addr.ip().to_string()))
                             .with_port(v.addr.port()),
                     ])
             })
