@@ -1056,7 +1056,7 @@ fn parse_partitions(list: &str) -> Result<Vec<(i32, Option<i64>)>, runnel_node::
 
 /// `runnel cluster up`: this binary once per node, each a voter, until Ctrl-C (or SIGTERM,
 /// SIGHUP). Each node's log lines come out prefixed with `node N | `. A node that exits before
-/// every node listens fails the whole command (the others are stopped, exit status 1); a node
+/// every node serves clients fails the whole command (the others are stopped, exit status 1); a node
 /// that exits later (killed to try a failover) is reported with how it ended and the command
 /// that starts it again, and the others go on. The nodes die with this process, however it
 /// ends (`PR_SET_PDEATHSIG`).
@@ -1117,7 +1117,7 @@ fn cluster_up(
         );
         let mut line = vec![exe.display().to_string()];
         line.extend(args);
-        children.push(NodeProcess::watch(i, child, kafka, line));
+        children.push(NodeProcess::watch(i, child, line));
     }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -1195,7 +1195,7 @@ fn cluster_up(
                     }
                 );
             }
-            if !listening && children.iter().all(NodeProcess::listens) {
+            if !listening && children.iter().all(NodeProcess::serves) {
                 listening = true;
                 eprintln!("controller.quorum.voters={voters}; Ctrl-C stops the cluster");
             }
@@ -1248,56 +1248,57 @@ fn die_with_parent(command: &mut std::process::Command) {
 struct NodeProcess {
     id: u32,
     child: std::process::Child,
-    kafka_port: u16,
     /// The command that starts it, for a user to start it again.
     command_line: Vec<String>,
     printers: Vec<std::thread::JoinHandle<()>>,
+    /// Set once it logged that it serves clients.
+    serving: Arc<std::sync::atomic::AtomicBool>,
     exited: bool,
 }
 
 impl NodeProcess {
     /// Takes over `child`'s stdout and stderr: each line goes to this process's stderr as
     /// `node ID | line`, so the nodes' interleaved logs say whose each line is.
-    fn watch(
-        id: u32,
-        mut child: std::process::Child,
-        kafka_port: u16,
-        command_line: Vec<String>,
-    ) -> Self {
-        fn print_lines(id: u32, from: impl std::io::Read) {
+    fn watch(id: u32, mut child: std::process::Child, command_line: Vec<String>) -> Self {
+        type Flag = Arc<std::sync::atomic::AtomicBool>;
+        fn print_lines(id: u32, from: impl std::io::Read, serving: &Flag) {
             use std::io::{BufRead, Write};
             for line in std::io::BufReader::new(from).split(b'\n') {
                 let Ok(line) = line else { return };
+                if line.ends_with(b"unfenced: serving clients") {
+                    serving.store(true, std::sync::atomic::Ordering::Relaxed);
+                }
                 let mut err = std::io::stderr().lock();
                 let _ = write!(err, "node {id} | ");
                 let _ = err.write_all(&line);
                 let _ = err.write_all(b"\n");
             }
         }
+        let serving: Flag = Arc::default();
         let mut printers = Vec::new();
         if let Some(out) = child.stdout.take() {
-            printers.push(std::thread::spawn(move || print_lines(id, out)));
+            let serving = serving.clone();
+            printers.push(std::thread::spawn(move || print_lines(id, out, &serving)));
         }
         if let Some(err) = child.stderr.take() {
-            printers.push(std::thread::spawn(move || print_lines(id, err)));
+            let serving = serving.clone();
+            printers.push(std::thread::spawn(move || print_lines(id, err, &serving)));
         }
         Self {
             id,
             child,
-            kafka_port,
             command_line,
             printers,
+            serving,
             exited: false,
         }
     }
 
-    /// Whether its Kafka port takes connections.
-    fn listens(&self) -> bool {
-        std::net::TcpStream::connect_timeout(
-            &std::net::SocketAddr::from(([127, 0, 0, 1], self.kafka_port)),
-            Duration::from_millis(200),
-        )
-        .is_ok()
+    /// Whether the node has said it serves clients (`node N unfenced: serving clients`): it
+    /// bound every port and the quorum registered it. A port that answers is not enough: a
+    /// process left from an earlier run may hold it.
+    fn serves(&self) -> bool {
+        self.serving.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Reaps the node if it has exited (no zombie is left): how it ended, once.
@@ -1619,6 +1620,13 @@ async fn controlled_shutdown(
 ) {
     heartbeats.abort();
     let me = cluster.node_id;
+    if cluster.controller_id().is_none() {
+        tracing::warn!(
+            "controlled shutdown: no active controller to fence node {me}; stopping without \
+             moving its leaderships (they move when its session expires)"
+        );
+        return;
+    }
     tracing::info!("controlled shutdown: moving leaderships away from node {me}");
     match cluster
         .propose(runnel_node::cluster::Entry::FenceBroker { broker: me })

@@ -47,8 +47,9 @@ pub fn parse_voters(text: &str) -> Result<Vec<Voter>, &'static str> {
             .trim()
             .parse()
             .map_err(|_| "a voter id is not a number")?;
-        if id < 0 {
-            return Err("voter ids are 0 or more");
+        if !(0..=i32::from(u16::MAX)).contains(&id) {
+            // A proposal id carries its node's id in 16 bits (`Cluster::propose_outcome`).
+            return Err("voter ids are between 0 and 65535");
         }
         let addr: SocketAddr = addr
             .trim()
@@ -481,6 +482,7 @@ mod tests {
             "x@127.0.0.1:1",
             "0@localhost",
             "0@1.2.3.4:1,0@1.2.3.4:2",
+            "65536@1.2.3.4:1",
         ] {
             assert!(parse_voters(bad).is_err(), "{bad}");
         }

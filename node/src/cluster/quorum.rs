@@ -181,6 +181,7 @@ impl Cluster {
                 imbalance_check.map(|d| d.as_millis() as u64),
             ),
             was_leader: false,
+            in_flight: Default::default(),
         };
         tokio::spawn(driver.run(rx));
         Ok(cluster)
@@ -237,9 +238,13 @@ impl Cluster {
         let deadline = tokio::time::Instant::now() + PROPOSE_TIMEOUT;
         let outcome = loop {
             leader.mark_unchanged();
-            let _ = self.inbox.send(Input::Propose(envelope.clone()));
+            if self.inbox.send(Input::Propose(envelope.clone())).is_err() {
+                break Some(Err(()));
+            }
             tokio::select! {
-                answer = &mut rx => break Some(answer),
+                // An answer that is ready wins over a deadline that passed meanwhile.
+                biased;
+                answer = &mut rx => break Some(answer.map_err(drop)),
                 () = tokio::time::sleep_until(deadline) => break None,
                 _ = leader.changed() => {}
                 () = tokio::time::sleep(RESEND_AFTER) => {}
@@ -320,6 +325,9 @@ struct Driver {
     /// simulator's quorum runs too).
     heartbeats: HeartbeatManager,
     was_leader: bool,
+    /// As leader: the envelope ids appended in this term and not applied yet, so a copy a
+    /// proposer re-sends while the first waits for its commit is not appended again.
+    in_flight: std::collections::HashSet<u64>,
 }
 
 impl Driver {
@@ -378,12 +386,18 @@ impl Driver {
     /// it again when a controller is known ([`Cluster::propose_outcome`]).
     fn propose(&mut self, envelope: Envelope) {
         if self.is_leader() {
+            if self.in_flight.contains(&envelope.id) {
+                return;
+            }
             match postcard::to_allocvec(&envelope) {
-                Ok(data) => {
-                    if let Err(e) = self.raw.propose(Vec::new(), data) {
+                Ok(data) => match self.raw.propose(Vec::new(), data) {
+                    Ok(()) => {
+                        self.in_flight.insert(envelope.id);
+                    }
+                    Err(e) => {
                         tracing::debug!("metadata proposal {} not appended: {e}", envelope.id);
                     }
-                }
+                },
                 Err(e) => self.answer(envelope.id, Err(ProposeError::Unanswered(e.to_string()))),
             }
         } else if let Some(leader) = self.leader() {
@@ -470,6 +484,10 @@ impl Driver {
     /// their preferred replicas when due.
     fn controller_duties(&mut self) {
         let leader = self.is_leader();
+        if !leader {
+            // A new leader, whoever it is, may not hold what this one appended.
+            self.in_flight.clear();
+        }
         if leader && !self.was_leader {
             // A new active controller: every broker starts a fresh session, as in KRaft.
             tracing::info!("node {} is the active controller", self.cluster.node_id);
@@ -600,6 +618,7 @@ impl Driver {
             }
             let result = match postcard::from_bytes::<Envelope>(&entry.data) {
                 Ok(envelope) => {
+                    self.in_flight.remove(&envelope.id);
                     let result = {
                         let mut image = self
                             .cluster
