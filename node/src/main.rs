@@ -1265,7 +1265,7 @@ impl NodeProcess {
             use std::io::{BufRead, Write};
             for line in std::io::BufReader::new(from).split(b'\n') {
                 let Ok(line) = line else { return };
-                if line.ends_with(b"unfenced: serving clients") {
+                if line.ends_with(SERVING_CLIENTS.as_bytes()) {
                     serving.store(true, std::sync::atomic::Ordering::Relaxed);
                 }
                 let mut err = std::io::stderr().lock();
@@ -1584,7 +1584,7 @@ async fn run(config: BrokerConfig) -> Result<(), String> {
             if tokio::time::timeout(bound, moved).await.is_err() {
                 tracing::warn!(
                     "controlled shutdown: the controller did not fence node {} within {} ms; \
-                     stopping without moving its leaderships (they move when its session expires)",
+                     {LEADERSHIPS_NOT_MOVED}",
                     cluster.node_id,
                     bound.as_millis()
                 );
@@ -1622,8 +1622,7 @@ async fn controlled_shutdown(
     let me = cluster.node_id;
     if cluster.controller_id().is_none() {
         tracing::warn!(
-            "controlled shutdown: no active controller to fence node {me}; stopping without \
-             moving its leaderships (they move when its session expires)"
+            "controlled shutdown: no active controller to fence node {me}; {LEADERSHIPS_NOT_MOVED}"
         );
         return;
     }
@@ -1639,8 +1638,8 @@ async fn controlled_shutdown(
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
         Err(e) => tracing::warn!(
-            "controlled shutdown: the controller did not fence node {me} ({e}); stopping \
-             without moving its leaderships (they move when its session expires)"
+            "controlled shutdown: the controller did not fence node {me} ({e}); \
+             {LEADERSHIPS_NOT_MOVED}"
         ),
     }
 }
@@ -1666,6 +1665,14 @@ async fn catch_up(broker: &Arc<Broker>) {
     }
     broker.reconcile_in_background().await;
 }
+
+/// The end of the line a cluster node logs once it serves clients, which `cluster up` waits
+/// for in each node's output.
+const SERVING_CLIENTS: &str = "unfenced: serving clients";
+
+/// What a node's controlled shutdown says when the controller did not fence it.
+const LEADERSHIPS_NOT_MOVED: &str =
+    "stopping without moving its leaderships (they move when its session expires)";
 
 /// Waits until the controller has unfenced this broker (this incarnation's registration is
 /// live in the metadata image): only then does a cluster node serve clients, as Kafka's
@@ -1698,7 +1705,7 @@ async fn unfenced(broker: &Arc<Broker>) {
         }
         let _ = tokio::time::timeout(Duration::from_millis(100), applied.changed()).await;
     }
-    tracing::info!("node {} unfenced: serving clients", cluster.node_id);
+    tracing::info!("node {} {SERVING_CLIENTS}", cluster.node_id);
 }
 
 /// What the inter-broker listener asks of its clients (TLS, SASL), which the Raft links ask

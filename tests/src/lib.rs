@@ -1013,8 +1013,8 @@ pub mod wire {
     use std::net::TcpStream;
 
     use bytes::{BufMut, BytesMut};
-    use kafka_protocol::messages::{ApiKey, RequestHeader};
-    use kafka_protocol::protocol::{Encodable, StrBytes};
+    use kafka_protocol::messages::{ApiKey, RequestHeader, ResponseHeader};
+    use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
 
     /// `request` framed as Kafka's wire carries it: size, header (client id `runnel-tests`),
     /// body.
@@ -1049,6 +1049,25 @@ pub mod wire {
         let mut body = vec![0u8; usize::try_from(i32::from_be_bytes(size)).ok()?];
         stream.read_exact(&mut body).ok()?;
         Some(body)
+    }
+    /// Sends `request` as `key` at `version` on a new connection to `address` and decodes the
+    /// answer (its header as that version's header); panics, naming `key`, when there is none
+    /// within `limit` or it does not decode.
+    pub fn call<Req: Encodable, Resp: Decodable>(
+        address: &str,
+        key: ApiKey,
+        version: i16,
+        request: &Req,
+        limit: std::time::Duration,
+    ) -> Resp {
+        let mut stream = TcpStream::connect(address).expect("connect");
+        stream.set_read_timeout(Some(limit)).expect("read timeout");
+        let body = round_trip(&mut stream, &frame(key, version, 1, request))
+            .unwrap_or_else(|| panic!("a {key:?} response"));
+        let mut bytes = bytes::Bytes::from(body);
+        ResponseHeader::decode(&mut bytes, key.response_header_version(version))
+            .unwrap_or_else(|e| panic!("a {key:?} response header: {e}"));
+        Resp::decode(&mut bytes, version).unwrap_or_else(|e| panic!("a {key:?} response: {e}"))
     }
 }
 

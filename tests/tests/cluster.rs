@@ -1862,7 +1862,7 @@ fn zombie_produce(port: u16, topic: &str, index: i32) -> i16 {
     use kafka_protocol::messages::{
         ApiKey, ProduceRequest, ProduceResponse, TopicName, TransactionalId,
     };
-    use kafka_protocol::protocol::{Decodable, StrBytes};
+    use kafka_protocol::protocol::StrBytes;
     use runnel_core::batch::{BatchBuilder, NoCodec};
     use runnel_tests::wire;
 
@@ -1886,14 +1886,13 @@ fn zombie_produce(port: u16, topic: &str, index: i32) -> i16 {
                         .with_records(Some(batch.into())),
                 ]),
         ]);
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(20)))
-        .expect("read timeout");
-    let body = wire::round_trip(&mut stream, &wire::frame(ApiKey::Produce, 7, 1, &request))
-        .expect("a produce response");
-    let mut bytes = bytes::Bytes::copy_from_slice(&body[4..]);
-    let response = ProduceResponse::decode(&mut bytes, 7).expect("produce response");
+    let response: ProduceResponse = wire::call(
+        &format!("127.0.0.1:{port}"),
+        ApiKey::Produce,
+        7,
+        &request,
+        Duration::from_secs(20),
+    );
     response.responses[0].partition_responses[0].error_code
 }
 
@@ -2085,7 +2084,7 @@ fn describe_quorum(address: &str) -> (i32, i32, i64, Vec<(i32, i64)>) {
     use kafka_protocol::messages::{
         ApiKey, DescribeQuorumRequest, DescribeQuorumResponse, TopicName,
     };
-    use kafka_protocol::protocol::{Decodable, StrBytes};
+    use kafka_protocol::protocol::StrBytes;
     use runnel_tests::wire;
 
     let request = DescribeQuorumRequest::default().with_topics(vec![
@@ -2093,18 +2092,13 @@ fn describe_quorum(address: &str) -> (i32, i32, i64, Vec<(i32, i64)>) {
             .with_topic_name(TopicName(StrBytes::from_static_str("__cluster_metadata")))
             .with_partitions(vec![PartitionData::default().with_partition_index(0)]),
     ]);
-    let mut stream = std::net::TcpStream::connect(address).expect("connect");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .expect("read timeout");
-    let body = wire::round_trip(
-        &mut stream,
-        &wire::frame(ApiKey::DescribeQuorum, 2, 1, &request),
-    )
-    .expect("a DescribeQuorum response");
-    // The flexible response header: correlation id, then an empty tagged-field count.
-    let mut bytes = bytes::Bytes::copy_from_slice(&body[5..]);
-    let response = DescribeQuorumResponse::decode(&mut bytes, 2).expect("DescribeQuorum response");
+    let response: DescribeQuorumResponse = wire::call(
+        address,
+        ApiKey::DescribeQuorum,
+        2,
+        &request,
+        Duration::from_secs(10),
+    );
     assert_eq!(response.error_code, 0);
     // v2 (KIP-853): the voters' nodes, each reached on its controller listener.
     let nodes: Vec<(i32, usize)> = response
@@ -2137,7 +2131,7 @@ fn create_topic_raw(
 ) -> (i16, Option<String>) {
     use kafka_protocol::messages::create_topics_request::CreatableTopic;
     use kafka_protocol::messages::{ApiKey, CreateTopicsRequest, CreateTopicsResponse, TopicName};
-    use kafka_protocol::protocol::{Decodable, StrBytes};
+    use kafka_protocol::protocol::StrBytes;
     use runnel_tests::wire;
 
     let request = CreateTopicsRequest::default()
@@ -2148,17 +2142,13 @@ fn create_topic_raw(
                 .with_num_partitions(partitions)
                 .with_replication_factor(replication_factor),
         ]);
-    let mut stream = std::net::TcpStream::connect(address).expect("connect");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(40)))
-        .expect("read timeout");
-    let body = wire::round_trip(
-        &mut stream,
-        &wire::frame(ApiKey::CreateTopics, 4, 1, &request),
-    )
-    .expect("a CreateTopics response");
-    let mut bytes = bytes::Bytes::copy_from_slice(&body[4..]);
-    let response = CreateTopicsResponse::decode(&mut bytes, 4).expect("CreateTopics response");
+    let response: CreateTopicsResponse = wire::call(
+        address,
+        ApiKey::CreateTopics,
+        4,
+        &request,
+        Duration::from_secs(40),
+    );
     let result = &response.topics[0];
     (
         result.error_code,
