@@ -13,7 +13,7 @@ use rdkafka::message::Message;
 use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 
-use crate::cpu::Meter;
+use crate::cpu::{Cpu, Meter};
 use crate::stats::{Latencies, Phases, Row, Schedule, latency_rate, since, stamp_of, stamped};
 
 /// What one Kafka run does.
@@ -159,19 +159,19 @@ pub fn consume(w: &Workload, expected: u64) -> Result<(u64, Duration), String> {
 
 /// Offers `rate` records per second for `w.seconds` to `topic` (fresh, empty), with
 /// linger.ms=1, while a consumer reads them; returns (sent, latencies from due time to
-/// arrival, the broker processes' CPU seconds from the first due time to the last arrival).
+/// arrival, the broker processes' CPU time from the first due time to the last arrival).
 pub fn latency(
     w: &Workload,
     topic: &str,
     rate: f64,
     meter: &Meter,
-) -> Result<(u64, Latencies, f64), String> {
+) -> Result<(u64, Latencies, Cpu), String> {
     let c = consumer(w, topic)?;
     // Let the consumer find its partitions before the clock starts.
     c.poll(Duration::from_millis(500));
     let total = (rate * w.seconds) as u64;
     // Metered from here: the clients' setup is not the records' cost.
-    let cpu_before = meter.cpu_seconds();
+    let cpu_before = meter.cpu();
     let schedule = Schedule::new(Instant::now(), rate);
     let epoch = schedule.start();
     let reader = std::thread::spawn(move || {
@@ -211,12 +211,12 @@ pub fn latency(
 /// `meter`; the latency run offers half of this system's own produce-and-consume capacity just
 /// measured ([`crate::stats::offered_rate`]).
 pub fn run(w: &Workload, meter: &Meter) -> Result<Row, String> {
-    let (produce_result, produce_cpu_s) = meter.around(|| produce(w));
+    let (produce_result, produce_cpu) = meter.around(|| produce(w));
     let (produced, elapsed) = produce_result?;
-    let (consume_result, consume_cpu_s) = meter.around(|| consume(w, produced));
+    let (consume_result, consume_cpu) = meter.around(|| consume(w, produced));
     let (consumed, read_time) = consume_result?;
     let rate = latency_rate(w.offered_rate, produced, elapsed, consumed, read_time);
-    let (sent, lat, latency_cpu_s) = latency(w, &format!("{}-latency", w.topic), rate, meter)?;
+    let (sent, lat, latency_cpu) = latency(w, &format!("{}-latency", w.topic), rate, meter)?;
     Ok(Row::new(
         "",
         w.record_bytes,
@@ -230,9 +230,9 @@ pub fn run(w: &Workload, meter: &Meter) -> Result<Row, String> {
             rate,
             latency_sent: sent,
             latencies: lat,
-            produce_cpu_s,
-            consume_cpu_s,
-            latency_cpu_s,
+            produce_cpu,
+            consume_cpu,
+            latency_cpu,
             peak_rss_bytes: meter.peak_rss_bytes(),
         },
     ))

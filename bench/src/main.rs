@@ -101,6 +101,13 @@ fn run(o: &Options) -> Result<Run, String> {
         floors: Vec::new(),
         rows: Vec::new(),
     };
+    // The floor: a fraction of a second per record size, on this thread. First, while no
+    // system has just freed pages, so its "fresh pages" are fresh (see `cpu`).
+    for &bytes in &o.sizes {
+        result
+            .floors
+            .push(cpu::floor(bytes, &root, o.seconds.min(1.0))?);
+    }
     let has = |s: &str| o.systems.iter().any(|x| x == s);
     let mut warmed = false;
     for system in ["runnel", "runnel-3", "tansu"] {
@@ -192,12 +199,6 @@ fn run(o: &Options) -> Result<Run, String> {
             };
             result.rows.push(row);
         }
-    }
-    // The floor: a fraction of a second per record size, on this thread.
-    for &bytes in &o.sizes {
-        result
-            .floors
-            .push(cpu::floor(bytes, &root, o.seconds.min(1.0))?);
     }
     // Last: gigabytes of file writes would leave the kernel reclaiming pages under the first
     // workloads (runnel's first workload measured 30 % slow after them).

@@ -10,7 +10,7 @@ use async_nats::jetstream::{self, consumer, stream};
 use bytes::Bytes;
 use futures_util::StreamExt;
 
-use crate::cpu::Meter;
+use crate::cpu::{Cpu, Meter};
 use crate::stats::{Latencies, Phases, Row, Schedule, latency_rate, since, stamp_of, stamped};
 
 /// Publishes awaiting their acknowledgement at most.
@@ -81,7 +81,7 @@ async fn run_async(
     let subject = format!("{name}.x");
     let payload = Bytes::from(vec![b'x'; record_bytes]);
     let mut window = VecDeque::with_capacity(WINDOW);
-    let cpu_before = meter.cpu_seconds();
+    let cpu_before = meter.cpu();
     let start = Instant::now();
     let mut produced = 0u64;
     while start.elapsed() < Duration::from_secs_f64(seconds) {
@@ -104,10 +104,10 @@ async fn run_async(
         produced += 1;
     }
     let produce_time = start.elapsed();
-    let produce_cpu_s = meter.spent_since(cpu_before);
+    let produce_cpu = meter.spent_since(cpu_before);
 
     let mut messages = reader(&s).await?;
-    let cpu_before = meter.cpu_seconds();
+    let cpu_before = meter.cpu();
     let start = Instant::now();
     let mut consumed = 0u64;
     while consumed < produced {
@@ -118,10 +118,10 @@ async fn run_async(
         }
     }
     let consume_time = start.elapsed();
-    let consume_cpu_s = meter.spent_since(cpu_before);
+    let consume_cpu = meter.spent_since(cpu_before);
     let rate = latency_rate(fixed_rate, produced, produce_time, consumed, consume_time);
 
-    let (sent, lat, latency_cpu_s) = latency(
+    let (sent, lat, latency_cpu) = latency(
         url,
         &format!("{name}lat"),
         record_bytes,
@@ -143,16 +143,16 @@ async fn run_async(
             rate,
             latency_sent: sent,
             latencies: lat,
-            produce_cpu_s,
-            consume_cpu_s,
-            latency_cpu_s,
+            produce_cpu,
+            consume_cpu,
+            latency_cpu,
             peak_rss_bytes: meter.peak_rss_bytes(),
         },
     ))
 }
 
 /// Offers `rate` publishes per second while a pull consumer reads them, both on this task's
-/// runtime; returns (sent, latencies from due time to arrival, the server's CPU seconds from
+/// runtime; returns (sent, latencies from due time to arrival, the server's CPU time from
 /// the first due time to the last arrival).
 async fn latency(
     url: &str,
@@ -161,11 +161,11 @@ async fn latency(
     seconds: f64,
     rate: f64,
     meter: &Meter,
-) -> Result<(u64, Latencies, f64), String> {
+) -> Result<(u64, Latencies, Cpu), String> {
     let (js, s) = setup(url, name).await?;
     let mut messages = reader(&s).await?;
     let total = (rate * seconds) as u64;
-    let cpu_before = meter.cpu_seconds();
+    let cpu_before = meter.cpu();
     let schedule = Schedule::new(Instant::now(), rate);
     let epoch = schedule.start();
     let subject = format!("{name}.x");

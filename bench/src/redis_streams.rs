@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use redis::{Connection, Value};
 
-use crate::cpu::Meter;
+use crate::cpu::{Cpu, Meter};
 use crate::stats::{Latencies, Phases, Row, Schedule, latency_rate, since, stamp_of, stamped};
 
 /// Entries per pipeline in the throughput run.
@@ -96,7 +96,7 @@ pub fn run(
     let stream = format!("bench-{record_bytes}");
     let mut con = connect(url)?;
     let payloads = vec![vec![b'x'; record_bytes]; PIPELINE];
-    let (produce_result, produce_cpu_s) = meter.around(|| {
+    let (produce_result, produce_cpu) = meter.around(|| {
         let start = Instant::now();
         let mut produced = 0u64;
         while start.elapsed() < Duration::from_secs_f64(seconds) {
@@ -108,7 +108,7 @@ pub fn run(
     let (produced, produce_time) = produce_result?;
 
     let mut reader = group_reader(url, &stream)?;
-    let (consume_result, consume_cpu_s) = meter.around(|| {
+    let (consume_result, consume_cpu) = meter.around(|| {
         let start = Instant::now();
         let mut consumed = 0u64;
         while consumed < produced && start.elapsed() < Duration::from_secs(60) {
@@ -120,7 +120,7 @@ pub fn run(
     let (consumed, consume_time) = consume_result?;
     let rate = latency_rate(fixed_rate, produced, produce_time, consumed, consume_time);
 
-    let (sent, lat, latency_cpu_s) = latency(
+    let (sent, lat, latency_cpu) = latency(
         url,
         &format!("{stream}-latency"),
         record_bytes,
@@ -141,9 +141,9 @@ pub fn run(
             rate,
             latency_sent: sent,
             latencies: lat,
-            produce_cpu_s,
-            consume_cpu_s,
-            latency_cpu_s,
+            produce_cpu,
+            consume_cpu,
+            latency_cpu,
             peak_rss_bytes: meter.peak_rss_bytes(),
         },
     ))
@@ -151,7 +151,7 @@ pub fn run(
 
 /// Offers `rate` entries per second (each tick's due entries in one pipeline) while a
 /// blocking XREADGROUP reads them; returns (sent, latencies from due time to arrival, the
-/// server's CPU seconds from the first due time to the last arrival).
+/// server's CPU time from the first due time to the last arrival).
 fn latency(
     url: &str,
     stream: &str,
@@ -159,11 +159,11 @@ fn latency(
     seconds: f64,
     rate: f64,
     meter: &Meter,
-) -> Result<(u64, Latencies, f64), String> {
+) -> Result<(u64, Latencies, Cpu), String> {
     let mut reader = group_reader(url, stream)?;
     let mut con = connect(url)?;
     let total = (rate * seconds) as u64;
-    let cpu_before = meter.cpu_seconds();
+    let cpu_before = meter.cpu();
     let schedule = Schedule::new(Instant::now(), rate);
     let epoch = schedule.start();
     let owned_stream = stream.to_string();

@@ -159,9 +159,9 @@ impl Run {
     /// The broker-CPU table: runnel's CPU µs per record taken in and served, as a ratio to
     /// each peer's on the same workload (below 1: runnel spends less) and to the floor.
     fn cpu_table(&self, out: &mut String) {
-        out.push_str("\nBroker CPU per record (user + system, all threads of the server processes; lower is better): runnel's µs per record in (produce) and out (consume), its ratio to each peer's, and to the floor of copying and CRC-32C-checking the bytes once in memory and of writing them into the page cache:\n\n");
-        out.push_str("| record | acks | partitions | runnel in | runnel out | in ÷ tansu | out ÷ tansu | in ÷ Redis Streams | in ÷ NATS JetStream | 3 nodes ÷ 1 node, in | floor copy+CRC | floor write | in ÷ floor (copy+CRC+write) |\n");
-        out.push_str("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+        out.push_str("\nBroker CPU per record (user + system, all threads of the server processes; lower is better): runnel's µs per record in (produce) and out (consume), its ratio to each peer's, and to the floor of copying and CRC-32C-checking the bytes once in memory and of writing them into the page cache (into fresh pages, as a growing log does, and into pages just freed):\n\n");
+        out.push_str("| record | acks | partitions | runnel in | runnel out | in ÷ tansu | out ÷ tansu | in ÷ Redis Streams | in ÷ NATS JetStream | 3 nodes ÷ 1 node, in | floor copy+CRC | floor write, fresh pages | floor write, reused pages | in ÷ floor (copy+CRC+write, fresh) |\n");
+        out.push_str("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
         for r in self.rows.iter().filter(|r| r.system == "runnel") {
             let stream_peer = |system: &str| {
                 (r.acks == "1" && r.partitions == 1)
@@ -176,7 +176,7 @@ impl Run {
                 .find(|f| f.record_bytes == r.record_bytes);
             let _ = writeln!(
                 out,
-                "| {} B | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                "| {} B | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
                 r.record_bytes,
                 r.acks,
                 r.partitions,
@@ -199,9 +199,60 @@ impl Run {
                 ),
                 micros(floor.map(|f| f.copy_crc_us_per_record)),
                 micros(floor.map(|f| f.write_us_per_record)),
+                micros(floor.map(|f| f.rewrite_us_per_record)),
                 ratio_of(
                     r.produce_cpu_us_per_record,
                     floor.map(|f| f.copy_crc_us_per_record + f.write_us_per_record)
+                ),
+            );
+        }
+        self.user_kernel_table(out);
+    }
+
+    /// Where runnel's and tansu's CPU per record goes: user space (the broker's own code) and
+    /// the kernel (system calls, the copies of `write(2)` and of the socket, page faults), and
+    /// runnel's user time as a ratio to tansu's.
+    fn user_kernel_table(&self, out: &mut String) {
+        out.push_str("\nThe same split into user space (the broker's own code) and kernel (its system calls: the copies into the page cache and the socket, page faults), µs per record:\n\n");
+        out.push_str("| record | acks | partitions | runnel in, user | runnel in, kernel | tansu in, user | tansu in, kernel | runnel out, user | runnel out, kernel | tansu out, user | tansu out, kernel | in, user ÷ tansu | out, user ÷ tansu |\n");
+        out.push_str("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+        let kernel = |total: Option<f64>, user: Option<f64>| total.zip(user).map(|(t, u)| t - u);
+        for r in self.rows.iter().filter(|r| r.system == "runnel") {
+            let tansu = self.find("tansu", r.record_bytes, &r.acks, r.partitions);
+            let t = |f: fn(&Row) -> Option<f64>| tansu.and_then(f);
+            let _ = writeln!(
+                out,
+                "| {} B | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                r.record_bytes,
+                r.acks,
+                r.partitions,
+                micros(r.produce_user_us_per_record),
+                micros(kernel(
+                    r.produce_cpu_us_per_record,
+                    r.produce_user_us_per_record
+                )),
+                micros(t(|t| t.produce_user_us_per_record)),
+                micros(kernel(
+                    t(|t| t.produce_cpu_us_per_record),
+                    t(|t| t.produce_user_us_per_record)
+                )),
+                micros(r.consume_user_us_per_record),
+                micros(kernel(
+                    r.consume_cpu_us_per_record,
+                    r.consume_user_us_per_record
+                )),
+                micros(t(|t| t.consume_user_us_per_record)),
+                micros(kernel(
+                    t(|t| t.consume_cpu_us_per_record),
+                    t(|t| t.consume_user_us_per_record)
+                )),
+                ratio_of(
+                    r.produce_user_us_per_record,
+                    t(|t| t.produce_user_us_per_record)
+                ),
+                ratio_of(
+                    r.consume_user_us_per_record,
+                    t(|t| t.consume_user_us_per_record)
                 ),
             );
         }
@@ -310,6 +361,10 @@ mod tests {
             produce_cpu_s: 1.0,
             consume_cpu_s: 0.5,
             latency_cpu_s: 0.5,
+            produce_system_cpu_s: 0.75,
+            consume_system_cpu_s: 0.25,
+            produce_user_us_per_record: Some(0.25e6 / rate),
+            consume_user_us_per_record: Some(0.25e6 / rate),
             latency_cpu_us_per_record: Some(0.5e6 / rate),
             produce_cpu_us_per_record: Some(1e6 / rate),
             consume_cpu_us_per_record: Some(0.5e6 / rate),
@@ -335,6 +390,7 @@ mod tests {
                 record_bytes: 100,
                 copy_crc_us_per_record: 0.5,
                 write_us_per_record: 0.75,
+                rewrite_us_per_record: 0.25,
             }],
             rows: vec![
                 row("runnel", "1", 400_000.0),
@@ -349,9 +405,15 @@ mod tests {
             "{md}"
         );
         // CPU per record: runnel 2.5 µs in (1 s / 400 k), tansu 10 µs; the cluster's 10 µs is
-        // 4× one node's; the floor is 0.5 + 0.75 µs.
+        // 4× one node's; the floor is 0.5 + 0.75 µs (0.25 µs to write into reused pages).
         assert!(
-            md.contains("| 100 B | 1 | 1 | 2.500 | 1.250 | 0.25 | 0.25 | 0.50 | - | 4.00 | 0.500 | 0.750 | 2.00 |"),
+            md.contains("| 100 B | 1 | 1 | 2.500 | 1.250 | 0.25 | 0.25 | 0.50 | - | 4.00 | 0.500 | 0.750 | 0.250 | 2.00 |"),
+            "{md}"
+        );
+        // A quarter of each in user space: runnel 0.625 in (1.875 in the kernel) and 0.625
+        // out (0.625 kernel); tansu 2.5 and 7.5 in, 2.5 and 2.5 out.
+        assert!(
+            md.contains("| 100 B | 1 | 1 | 0.625 | 1.875 | 2.500 | 7.500 | 0.625 | 0.625 | 2.500 | 2.500 | 0.25 | 0.25 |"),
             "{md}"
         );
         let svg = run.svg();

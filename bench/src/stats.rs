@@ -5,6 +5,8 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+use crate::cpu::Cpu;
+
 /// Sorted latency samples in microseconds.
 #[derive(Clone, Debug, Default)]
 pub struct Latencies {
@@ -129,10 +131,19 @@ pub struct Row {
     pub consume_cpu_s: f64,
     /// The same during the latency run, where every record is both taken in and served.
     pub latency_cpu_s: f64,
+    /// The kernel's part of `produce_cpu_s` (system time: the copies of `write(2)` and of the
+    /// socket, page faults).
+    pub produce_system_cpu_s: f64,
+    /// The kernel's part of `consume_cpu_s`.
+    pub consume_system_cpu_s: f64,
     /// Broker CPU microseconds per record taken in (`produce_cpu_s` / `produced`).
     pub produce_cpu_us_per_record: Option<f64>,
     /// Broker CPU microseconds per record served (`consume_cpu_s` / `consumed`).
     pub consume_cpu_us_per_record: Option<f64>,
+    /// The user-space part of `produce_cpu_us_per_record`: the broker's own code.
+    pub produce_user_us_per_record: Option<f64>,
+    /// The user-space part of `consume_cpu_us_per_record`.
+    pub consume_user_us_per_record: Option<f64>,
     /// Broker CPU microseconds per record in the latency run, taken in and served
     /// (`latency_cpu_s` / records sent): what a record costs at the offered rate, in the
     /// small batches a 1 ms linger makes, beside the bulk phases' figures.
@@ -162,12 +173,12 @@ pub struct Phases {
     pub latency_sent: u64,
     /// Their latencies.
     pub latencies: Latencies,
-    /// The broker processes' CPU seconds during the throughput run.
-    pub produce_cpu_s: f64,
+    /// The broker processes' CPU time during the throughput run.
+    pub produce_cpu: Cpu,
     /// The same during the read-back.
-    pub consume_cpu_s: f64,
+    pub consume_cpu: Cpu,
     /// The same during the latency run.
-    pub latency_cpu_s: f64,
+    pub latency_cpu: Cpu,
     /// Their peak resident memory, bytes.
     pub peak_rss_bytes: u64,
 }
@@ -193,14 +204,18 @@ impl Row {
             p999_ms: p.latencies.quantile_ms(0.999),
             latency_received: p.latencies.len() as u64,
             latency_sent: p.latency_sent,
-            produce_cpu_s: p.produce_cpu_s,
-            consume_cpu_s: p.consume_cpu_s,
-            latency_cpu_s: p.latency_cpu_s,
-            latency_cpu_us_per_record: micros_per(p.latency_cpu_s, p.latency_sent as f64),
-            produce_cpu_us_per_record: micros_per(p.produce_cpu_s, p.produced as f64),
-            consume_cpu_us_per_record: micros_per(p.consume_cpu_s, p.consumed as f64),
-            produce_cpu_us_per_mb: micros_per(p.produce_cpu_s, megabytes(p.produced)),
-            consume_cpu_us_per_mb: micros_per(p.consume_cpu_s, megabytes(p.consumed)),
+            produce_cpu_s: p.produce_cpu.total_s(),
+            consume_cpu_s: p.consume_cpu.total_s(),
+            latency_cpu_s: p.latency_cpu.total_s(),
+            produce_system_cpu_s: p.produce_cpu.system_s,
+            consume_system_cpu_s: p.consume_cpu.system_s,
+            latency_cpu_us_per_record: micros_per(p.latency_cpu.total_s(), p.latency_sent as f64),
+            produce_cpu_us_per_record: micros_per(p.produce_cpu.total_s(), p.produced as f64),
+            consume_cpu_us_per_record: micros_per(p.consume_cpu.total_s(), p.consumed as f64),
+            produce_user_us_per_record: micros_per(p.produce_cpu.user_s, p.produced as f64),
+            consume_user_us_per_record: micros_per(p.consume_cpu.user_s, p.consumed as f64),
+            produce_cpu_us_per_mb: micros_per(p.produce_cpu.total_s(), megabytes(p.produced)),
+            consume_cpu_us_per_mb: micros_per(p.consume_cpu.total_s(), megabytes(p.consumed)),
             peak_rss_mb: p.peak_rss_bytes as f64 / 1e6,
         }
     }

@@ -110,6 +110,11 @@ pub trait SegmentStore {
 
     /// Offsets of the replica-state snapshots present ([`crate::snapshot`]), ascending. A
     /// store that keeps none (the default) makes every restart read the whole log's headers.
+    ///
+    /// The newest is also the log's recovery point ([`Log::open`]): after a crash a persistent
+    /// store must show no snapshot unless every segment byte below its offset is durable.
+    /// Within the process it lists one still being made durable, so that deleting it
+    /// ([`SegmentStore::delete_snapshot`]) also stops it from appearing later.
     fn snapshots(&self) -> Result<Vec<i64>, Self::Error> {
         Ok(Vec::new())
     }
@@ -118,7 +123,9 @@ pub trait SegmentStore {
         Ok(())
     }
     /// Stores a snapshot at `offset` (replacing one already there). A persistent store makes
-    /// it durable before it returns, and never leaves a partly written one under its name.
+    /// it durable, with the segments below `offset`, before it returns or in the background
+    /// after (Kafka's roll flushes both off the append path), and never leaves a partly written
+    /// one under its name.
     fn write_snapshot(&mut self, _offset: i64, _bytes: &[u8]) -> Result<(), Self::Error> {
         Ok(())
     }
@@ -788,10 +795,17 @@ impl<S: SegmentStore> Log<S> {
 
     /// Reopens a log from a store that already holds segments (an empty store gives a new log).
     ///
-    /// Older segments are trusted: their end is found from the last index entry by reading
-    /// batch headers only. The newest segment is read in full and every batch's CRC checked;
-    /// the log is cut at the first invalid byte (a torn write), and its indexes rebuilt.
-    /// Returns the log and how many bytes were cut.
+    /// Segments wholly below the recovery point are trusted: their end is found from the last
+    /// index entry by reading batch headers only. From the segment holding the recovery point
+    /// on (at least the newest), each is read in full and every batch's CRC checked; the log is
+    /// cut at the first invalid byte (a torn write), the segments after a cut one are deleted,
+    /// and the indexes rebuilt (Kafka's `LogLoader.recoverLog` from the recovery point).
+    ///
+    /// The recovery point is the newest snapshot's offset ([`SegmentStore::snapshots`]): a
+    /// store shows a snapshot only once every segment below its offset is durable, as Kafka
+    /// flushes the old segment and the producer snapshot together after a roll
+    /// (`UnifiedLog.roll` → `flushUptoOffsetExclusive`). With no snapshot, every segment is
+    /// checked. Returns the log and how many bytes were cut or deleted.
     pub fn open(store: S, config: LogConfig, now_ms: u64) -> LogResult<(Self, u64), S> {
         Self::open_with(store, config, now_ms, false)
     }
@@ -819,11 +833,17 @@ impl<S: SegmentStore> Log<S> {
         if bases.is_empty() {
             return Self::new(store, config, now_ms).map(|log| (log, 0));
         }
+        let recovery_point = store.snapshots().map_err(LogError::Store)?.last().copied();
         let mut segments = Vec::with_capacity(bases.len());
         let mut truncated = 0;
         for (i, &base) in bases.iter().enumerate() {
             let newest = i + 1 == bases.len();
-            let (segment, cut) = if !newest {
+            let durable = clean_shutdown
+                || bases
+                    .get(i + 1)
+                    .zip(recovery_point)
+                    .is_some_and(|(next, point)| *next <= point);
+            let (segment, cut) = if !newest && durable {
                 (trusted_segment(&store, base, false, now_ms)?, 0)
             } else if let Some(segment) = clean_shutdown
                 .then(|| trusted_segment(&store, base, true, now_ms))
@@ -840,6 +860,18 @@ impl<S: SegmentStore> Log<S> {
             };
             truncated += cut;
             segments.push(segment);
+            if cut > 0 && !newest {
+                // Torn before its end: what later segments hold was written after bytes that
+                // are lost, so they go too (Kafka deletes every segment after the first
+                // invalid batch).
+                for &later in &bases[i + 1..] {
+                    truncated += store
+                        .len(later, SegmentFile::Log)
+                        .map_err(LogError::Store)?;
+                    store.delete(later).map_err(LogError::Store)?;
+                }
+                break;
+            }
         }
         let log_start_offset = segments[0].base_offset;
         Ok((
@@ -1888,8 +1920,8 @@ fn trusted_segment<S: SegmentStore>(
     Ok(segment)
 }
 
-/// Recovers the newest segment after a crash (see [`Log::open`]); returns it and the bytes
-/// cut from its end.
+/// Recovers a segment at or past the recovery point after a crash (see [`Log::open`]); returns
+/// it and the bytes cut from its end.
 fn recover_segment<S: SegmentStore>(
     store: &mut S,
     base: i64,
@@ -1898,7 +1930,7 @@ fn recover_segment<S: SegmentStore>(
 ) -> LogResult<(Segment, u64), S> {
     let size = store.len(base, SegmentFile::Log).map_err(LogError::Store)?;
     let mut segment = Segment::empty(base, now_ms);
-    // The newest segment: validate every batch, cut the log at the first bad one (Kafka's
+    // Validate every batch, cut the segment at the first bad one (Kafka's
     // `LogSegment.recover`: `truncateTo(validBytes)`), rebuild the indexes. Only what changed
     // is written: the log is truncated, not rewritten, and an index file only when it differs
     // from the rebuilt one (a clean restart writes nothing; it used to rewrite and fsync every

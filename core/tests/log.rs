@@ -9,7 +9,7 @@ use runnel_core::compaction::TxnCleaning;
 use runnel_core::error_code;
 use runnel_core::log::{
     CleanupPolicy, Log, LogConfig, LogError, MemorySegmentStore, RecordRefusal, SegmentFile,
-    segment_file_name,
+    SegmentStore, segment_file_name,
 };
 
 fn keyed(key: &str, val: Option<&str>, ts: i64) -> NewRec {
@@ -817,6 +817,54 @@ fn reopening_recovers_and_cuts_a_torn_tail() {
     assert_eq!(reopened.log_end_offset(), leo - 2);
     assert_eq!(read_all(&reopened), records[..records.len() - 2]);
     assert_eq!(append_n(&mut reopened, 1, 99), (leo - 2, leo - 2));
+}
+
+/// Kafka recovers a log from its recovery point (`LogLoader.recoverLog`): segments wholly
+/// below it are trusted, every later one is checked batch by batch, and a segment torn before
+/// its end takes every later segment with it. Here the recovery point is the newest snapshot,
+/// which a store shows only once the segments below it are durable: a roll's fsync runs off
+/// the append path (Kafka's `UnifiedLog.roll`), so after a crash an older segment than the
+/// newest may be the torn one.
+#[test]
+fn reopening_checks_every_segment_from_the_newest_snapshot_on() {
+    let mut log = new_log(small_segments());
+    for i in 0..15 {
+        append_n(&mut log, 2, i);
+    }
+    let records = read_all(&log);
+    let bases: Vec<i64> = log.segments().iter().map(|s| s.base_offset).collect();
+    assert!(bases.len() >= 4, "{bases:?}");
+    // Tear the second segment's last batch, as a crash does when its sync had not finished.
+    let torn = |snapshot_at: Option<i64>| {
+        let mut store: MemorySegmentStore = log.store().clone();
+        let file = store.file_mut(bases[1], SegmentFile::Log).unwrap();
+        let len = file.len();
+        file.truncate(len - 5);
+        if let Some(offset) = snapshot_at {
+            store.write_snapshot(offset, b"state").unwrap();
+        }
+        store
+    };
+    let kept_to = bases[2] - 2; // the torn batch held the last 2 records of segment 1
+
+    // No snapshot: every segment is checked; the torn one is cut, the later ones deleted.
+    let (reopened, cut) = Log::open(torn(None), small_segments(), 0).unwrap();
+    assert!(cut > 0);
+    assert_eq!(reopened.log_end_offset(), kept_to);
+    assert_eq!(reopened.segments().len(), 2);
+    assert_eq!(read_all(&reopened), records[..kept_to as usize]);
+    for later in &bases[2..] {
+        assert!(reopened.store().file(*later, SegmentFile::Log).is_none());
+    }
+
+    // The recovery point inside the torn segment: the same.
+    let (reopened, _) = Log::open(torn(Some(bases[1] + 1)), small_segments(), 0).unwrap();
+    assert_eq!(reopened.log_end_offset(), kept_to);
+
+    // The recovery point past it: it was durable, so it is trusted (not read), as Kafka does.
+    let (trusted, cut) = Log::open(torn(Some(bases[2])), small_segments(), 0).unwrap();
+    assert_eq!(cut, 0);
+    assert_eq!(trusted.segments().len(), bases.len());
 }
 
 /// After a clean shutdown (Kafka's `.kafka_cleanshutdown`: everything synced, nothing written

@@ -2584,6 +2584,9 @@ impl Broker {
                 }
             }
         }
+        // Rolled segments and snapshots still queued for a background sync go first, so the
+        // one syncfs covers them and no snapshot is published after it.
+        crate::storage::Flusher::shared().wait_idle();
         let synced = crate::storage::sync_filesystem(&self.config.data_dir)
             .map_err(|e| e.to_string())
             .and_then(|()| match clean {
