@@ -856,20 +856,12 @@ impl<S: SegmentStore> Log<S> {
             {
                 (segment, 0)
             } else {
-                recover_segment(&mut store, base, &config, now_ms)?
+                recover_segment(&mut store, base, &bases[i + 1..], &config, now_ms)?
             };
             truncated += cut;
             segments.push(segment);
             if cut > 0 && !newest {
-                // Torn before its end: what later segments hold was written after bytes that
-                // are lost, so they go too (Kafka deletes every segment after the first
-                // invalid batch).
-                for &later in &bases[i + 1..] {
-                    truncated += store
-                        .len(later, SegmentFile::Log)
-                        .map_err(LogError::Store)?;
-                    store.delete(later).map_err(LogError::Store)?;
-                }
+                // `recover_segment` deleted the later segments.
                 break;
             }
         }
@@ -1921,10 +1913,12 @@ fn trusted_segment<S: SegmentStore>(
 }
 
 /// Recovers a segment at or past the recovery point after a crash (see [`Log::open`]); returns
-/// it and the bytes cut from its end.
+/// it and the bytes cut from its end, with those of the `later` segments (base offsets,
+/// ascending) it deleted because it was torn.
 fn recover_segment<S: SegmentStore>(
     store: &mut S,
     base: i64,
+    later: &[i64],
     config: &LogConfig,
     now_ms: u64,
 ) -> LogResult<(Segment, u64), S> {
@@ -1945,8 +1939,18 @@ fn recover_segment<S: SegmentStore>(
         segment.note_batch(batch.header(), valid as u64, config.index_interval_bytes);
         valid += batch.as_bytes().len();
     }
-    let cut = size - valid as u64;
+    let mut cut = size - valid as u64;
     if cut > 0 {
+        // Torn before its end: what later segments hold was written after bytes that are lost,
+        // so they go too (Kafka deletes every segment after the first invalid batch). Newest
+        // first and before the cut, so a crash part way leaves this segment torn and the next
+        // open does the rest, never a log with a gap.
+        for &later in later.iter().rev() {
+            cut += store
+                .len(later, SegmentFile::Log)
+                .map_err(LogError::Store)?;
+            store.delete(later).map_err(LogError::Store)?;
+        }
         store
             .truncate(base, SegmentFile::Log, valid as u64)
             .map_err(LogError::Store)?;

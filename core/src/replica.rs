@@ -512,6 +512,14 @@ impl<S: SegmentStore> Replica<S> {
             replica.record_epoch_start(epoch, start);
         }
         replica.leader_epoch = replica.epoch_starts.last().map_or(-1, |(e, _)| *e);
+        // No snapshot at or past the newest segment's base: take one now, so that the next
+        // crash checks one segment, not all of them again (the newest snapshot is the log's
+        // recovery point; Kafka also snapshots the producer state it rebuilt at load).
+        let newest_base = replica.active_segment_base();
+        if from < newest_base {
+            // A failed snapshot costs only restart time.
+            let _ = replica.take_snapshot();
+        }
         replica
     }
 

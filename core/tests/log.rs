@@ -857,14 +857,21 @@ fn reopening_checks_every_segment_from_the_newest_snapshot_on() {
         assert!(reopened.store().file(*later, SegmentFile::Log).is_none());
     }
 
-    // The recovery point inside the torn segment: the same.
-    let (reopened, _) = Log::open(torn(Some(bases[1] + 1)), small_segments(), 0).unwrap();
-    assert_eq!(reopened.log_end_offset(), kept_to);
+    // The recovery point before the torn segment, inside it, or one short of its end: the
+    // torn segment is checked, so the same.
+    for point in [bases[0], bases[1], bases[1] + 1, bases[2] - 1] {
+        let (reopened, cut) = Log::open(torn(Some(point)), small_segments(), 0).unwrap();
+        assert!(cut > 0, "recovery point {point}");
+        assert_eq!(reopened.log_end_offset(), kept_to, "recovery point {point}");
+        assert_eq!(reopened.segments().len(), 2, "recovery point {point}");
+    }
 
-    // The recovery point past it: it was durable, so it is trusted (not read), as Kafka does.
+    // The recovery point at the next segment's base: the torn one was durable by then, so
+    // it is trusted (not read), as Kafka does; the log keeps every segment and its end.
     let (trusted, cut) = Log::open(torn(Some(bases[2])), small_segments(), 0).unwrap();
     assert_eq!(cut, 0);
     assert_eq!(trusted.segments().len(), bases.len());
+    assert_eq!(trusted.log_end_offset(), log.log_end_offset());
 }
 
 /// After a clean shutdown (Kafka's `.kafka_cleanshutdown`: everything synced, nothing written

@@ -2564,6 +2564,8 @@ impl Broker {
     pub fn flush_all(&self) {
         let now = now_ms();
         let mut clean = true;
+        // Rolled segments and snapshots still queued for a background sync go first.
+        crate::storage::Flusher::shared().wait_idle();
         for topic in self.topics() {
             for partition in topic.partitions() {
                 let mut state = partition.lock();
@@ -2584,11 +2586,22 @@ impl Broker {
                 }
             }
         }
-        // Rolled segments and snapshots still queued for a background sync go first, so the
-        // one syncfs covers them and no snapshot is published after it.
-        crate::storage::Flusher::shared().wait_idle();
+        // The snapshots just taken are the logs' recovery points: each is published (renamed
+        // into place) only once the syncfs made the segments below it durable, and a second
+        // syncfs makes the renames durable before the marker says so.
         let synced = crate::storage::sync_filesystem(&self.config.data_dir)
             .map_err(|e| e.to_string())
+            .and_then(|()| {
+                for topic in self.topics() {
+                    for partition in topic.partitions() {
+                        let mut state = partition.lock();
+                        if let Err(e) = state.log_mut().store_mut().publish_deferred_snapshots() {
+                            tracing::warn!("{e}");
+                        }
+                    }
+                }
+                crate::storage::sync_filesystem(&self.config.data_dir).map_err(|e| e.to_string())
+            })
             .and_then(|()| match clean {
                 true => write_clean_shutdown_marker(&self.config.data_dir),
                 false => Ok(()),
