@@ -216,45 +216,38 @@ impl Run {
         out.push_str("\nThe same split into user space (the broker's own code) and kernel (its system calls: the copies into the page cache and the socket, page faults), µs per record:\n\n");
         out.push_str("| record | acks | partitions | runnel in, user | runnel in, kernel | tansu in, user | tansu in, kernel | runnel out, user | runnel out, kernel | tansu out, user | tansu out, kernel | in, user ÷ tansu | out, user ÷ tansu |\n");
         out.push_str("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
-        let kernel = |total: Option<f64>, user: Option<f64>| total.zip(user).map(|(t, u)| t - u);
+        /// (user, kernel) µs per record of one phase of `row`.
+        fn split(
+            row: Option<&Row>,
+            total: fn(&Row) -> Option<f64>,
+            user: fn(&Row) -> Option<f64>,
+        ) -> [String; 2] {
+            let (total, user) = (row.and_then(total), row.and_then(user));
+            [micros(user), micros(total.zip(user).map(|(t, u)| t - u))]
+        }
+        let produce: [fn(&Row) -> Option<f64>; 2] = [
+            |r| r.produce_cpu_us_per_record,
+            |r| r.produce_user_us_per_record,
+        ];
+        let consume: [fn(&Row) -> Option<f64>; 2] = [
+            |r| r.consume_cpu_us_per_record,
+            |r| r.consume_user_us_per_record,
+        ];
         for r in self.rows.iter().filter(|r| r.system == "runnel") {
             let tansu = self.find("tansu", r.record_bytes, &r.acks, r.partitions);
-            let t = |f: fn(&Row) -> Option<f64>| tansu.and_then(f);
-            let _ = writeln!(
-                out,
-                "| {} B | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
-                r.record_bytes,
-                r.acks,
-                r.partitions,
-                micros(r.produce_user_us_per_record),
-                micros(kernel(
-                    r.produce_cpu_us_per_record,
-                    r.produce_user_us_per_record
-                )),
-                micros(t(|t| t.produce_user_us_per_record)),
-                micros(kernel(
-                    t(|t| t.produce_cpu_us_per_record),
-                    t(|t| t.produce_user_us_per_record)
-                )),
-                micros(r.consume_user_us_per_record),
-                micros(kernel(
-                    r.consume_cpu_us_per_record,
-                    r.consume_user_us_per_record
-                )),
-                micros(t(|t| t.consume_user_us_per_record)),
-                micros(kernel(
-                    t(|t| t.consume_cpu_us_per_record),
-                    t(|t| t.consume_user_us_per_record)
-                )),
-                ratio_of(
-                    r.produce_user_us_per_record,
-                    t(|t| t.produce_user_us_per_record)
-                ),
-                ratio_of(
-                    r.consume_user_us_per_record,
-                    t(|t| t.consume_user_us_per_record)
-                ),
-            );
+            let mut cells = vec![
+                format!("{} B", r.record_bytes),
+                r.acks.clone(),
+                r.partitions.to_string(),
+            ];
+            for [total, user] in [produce, consume] {
+                cells.extend(split(Some(r), total, user));
+                cells.extend(split(tansu, total, user));
+            }
+            for [_, user] in [produce, consume] {
+                cells.push(ratio_of(user(r), tansu.and_then(user)));
+            }
+            let _ = writeln!(out, "| {} |", cells.join(" | "));
         }
     }
 
