@@ -111,10 +111,10 @@ pub trait SegmentStore {
     /// Offsets of the replica-state snapshots present ([`crate::snapshot`]), ascending. A
     /// store that keeps none (the default) makes every restart read the whole log's headers.
     ///
-    /// The newest is also the log's recovery point ([`Log::open`]): after a crash a persistent
-    /// store must show no snapshot unless every segment byte below its offset is durable.
-    /// Within the process it lists one still being made durable, so that deleting it
-    /// ([`SegmentStore::delete_snapshot`]) also stops it from appearing later.
+    /// The newest is also the log's recovery point ([`Log::open`]): a persistent store lists
+    /// (and keeps after a crash) a snapshot only once every segment byte below its offset is
+    /// durable; one still being made durable is not listed, and a truncation of a segment
+    /// below it cancels it, since it may describe batches cut.
     fn snapshots(&self) -> Result<Vec<i64>, Self::Error> {
         Ok(Vec::new())
     }

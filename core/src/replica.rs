@@ -497,7 +497,7 @@ impl<S: SegmentStore> Replica<S> {
         let mut epoch_starts = Vec::new();
         // `Log::open` validated every header already: a failure here (a store error) keeps
         // what was scanned, as a read error ended the old whole-log read.
-        let _ = replica.log.scan_batches(from, |h, control_bytes| {
+        let scanned = replica.log.scan_batches(from, |h, control_bytes| {
             if h.partition_leader_epoch >= 0 {
                 epoch_starts.push((h.partition_leader_epoch, h.base_offset));
             }
@@ -515,8 +515,9 @@ impl<S: SegmentStore> Replica<S> {
         // No snapshot at or past the newest segment's base: take one now, so that the next
         // crash checks one segment, not all of them again (the newest snapshot is the log's
         // recovery point; Kafka also snapshots the producer state it rebuilt at load).
+        // Not after a failed scan: a snapshot of part of the state would make the loss last.
         let newest_base = replica.active_segment_base();
-        if from < newest_base {
+        if from < newest_base && scanned.is_ok() {
             // A failed snapshot costs only restart time.
             let _ = replica.take_snapshot();
         }

@@ -1057,6 +1057,12 @@ impl Broker {
         };
         let _ = fs::remove_file(meta_path(&self.config.data_dir, name));
         for partition in topic.partitions() {
+            // First, so the flusher renames no snapshot into the directory being removed.
+            partition
+                .lock()
+                .log_mut()
+                .store_mut()
+                .cancel_unpublished_snapshots();
             let _ = fs::remove_dir_all(partition_dir(&self.config.data_dir, name, partition.index));
         }
         self.lock_groups().forget_topic(name);
@@ -2570,12 +2576,15 @@ impl Broker {
             for partition in topic.partitions() {
                 let mut state = partition.lock();
                 state.log_mut().store_mut().defer_syncs();
-                let snapshot = state
-                    .host
-                    .replica_mut()
-                    .take_snapshot()
-                    .map_err(|e| ApiError::new(error_code::KAFKA_STORAGE_ERROR, e.to_string()));
-                if let Err(e) = snapshot.and_then(|()| flush(&mut state, now)) {
+                // A partition whose store failed takes no snapshot (it would become its
+                // recovery point): `flush` reports the failure first.
+                let flushed =
+                    flush(&mut state, now).and_then(|()| {
+                        state.host.replica_mut().take_snapshot().map_err(|e| {
+                            ApiError::new(error_code::KAFKA_STORAGE_ERROR, e.to_string())
+                        })
+                    });
+                if let Err(e) = flushed {
                     clean = false;
                     tracing::error!(
                         "{}-{}: flush failed: {}",

@@ -287,6 +287,11 @@ impl Flusher {
 
 impl FlushJob {
     fn run(self) {
+        // A store whose earlier fsync failed publishes nothing more: a later fsync through
+        // another descriptor succeeds without the lost pages (see `DurableState::failed`).
+        if self.durability.has_failed() {
+            return;
+        }
         let failed = self.files.iter().find_map(|path| {
             match File::open(path).and_then(|f| f.sync_data()) {
                 // Deleted since (retention, truncation, a topic deleted): nothing to keep.
@@ -302,6 +307,9 @@ impl FlushJob {
             return;
         }
         if let Some((partial, path)) = &self.snapshot {
+            if self.durability.has_failed() {
+                return;
+            }
             let published = File::open(partial)
                 .and_then(|f| f.sync_all())
                 .and_then(|()| fs::rename(partial, path))
@@ -386,6 +394,10 @@ impl Durability {
         self.lock().failed.get_or_insert(failure);
     }
 
+    fn has_failed(&self) -> bool {
+        self.lock().failed.is_some()
+    }
+
     /// `Err` once a background fsync failed (see [`DurableState::failed`]).
     fn check(&self, dir: &Path) -> Result<(), StoreError> {
         match &self.lock().failed {
@@ -416,15 +428,15 @@ pub struct FileSegmentStore {
     /// Snapshots written but maybe not yet published: (offset, partial file).
     pending_snapshots: Vec<(i64, PathBuf)>,
     /// Snapshots written at shutdown, published by
-    /// [`FileSegmentStore::publish_deferred_snapshots`] once everything is durable.
-    deferred_snapshots: Vec<(PathBuf, PathBuf)>,
+    /// [`FileSegmentStore::publish_deferred_snapshots`] once everything is durable:
+    /// (offset, partial file, name).
+    deferred_snapshots: Vec<(i64, PathBuf, PathBuf)>,
 }
 
 impl Drop for FileSegmentStore {
     fn drop(&mut self) {
         self.open_files.forget_store(self.id);
-        // A store dropped (its topic deleted, or the broker stopping) publishes nothing more:
-        // a rename into a directory being removed would leave it behind.
+        // A store dropped (its topic deleted, or the broker stopping) publishes nothing more.
         self.cancel_pending_snapshots(|_| true);
     }
 }
@@ -558,9 +570,13 @@ impl FileSegmentStore {
         let truncations = self.durability.truncations();
         for &base in self.segments.range(self.durability.synced_below()..) {
             for file in SegmentFile::ALL {
-                self.file(base, file)?
-                    .sync_data()
-                    .map_err(at(&self.path(base, file)))?;
+                let path = self.path(base, file);
+                if let Err(e) = self.file(base, file)?.sync_data() {
+                    // As a background one: the error is reported once, so the store stops.
+                    self.durability
+                        .fail(format!("{}: fsync failed: {e}", path.display()));
+                    return Err(at(&path)(e));
+                }
             }
         }
         if let Some(&newest) = self.segments.last() {
@@ -591,9 +607,10 @@ impl FileSegmentStore {
             .join(format!("{offset:020}{SNAPSHOT_SUFFIX}.{n}{PARTIAL_SUFFIX}"))
     }
 
-    /// Removes the partial files of the pending snapshots `which` selects by offset, so the
-    /// flusher's rename finds nothing (or did it already, and the name is the caller's to
-    /// remove). Kafka's truncation likewise drops the producer snapshots past its offset.
+    /// Removes the partial files of the snapshots not yet published (pending, or deferred
+    /// at shutdown) that `which` selects by offset, so the flusher's rename finds nothing (or
+    /// did it already, and the name is the caller's to remove). Kafka's truncation likewise
+    /// drops the producer snapshots past its offset.
     fn cancel_pending_snapshots(&mut self, which: impl Fn(i64) -> bool) {
         self.pending_snapshots.retain(|(offset, partial)| {
             if which(*offset) {
@@ -603,13 +620,31 @@ impl FileSegmentStore {
                 partial.exists()
             }
         });
+        self.deferred_snapshots.retain(|(offset, partial, _)| {
+            let cancel = which(*offset);
+            if cancel {
+                let _ = fs::remove_file(partial);
+            }
+            !cancel
+        });
+    }
+
+    /// Publishes nothing more: the snapshots waiting for the flusher are cancelled (before the
+    /// partition's directory is removed, so no rename puts a file back into it).
+    pub fn cancel_unpublished_snapshots(&mut self) {
+        self.cancel_pending_snapshots(|_| true);
     }
 
     /// Publishes the snapshots written since [`FileSegmentStore::defer_syncs`] (renames them
     /// into place): at shutdown, after one `syncfs` made the segments below them durable;
-    /// another `syncfs` must follow to make the renames durable.
+    /// another `syncfs` must follow to make the renames durable. Errors: a rename fails, or
+    /// an fsync of this store failed before (then nothing is published).
     pub fn publish_deferred_snapshots(&mut self) -> Result<(), StoreError> {
-        for (partial, path) in std::mem::take(&mut self.deferred_snapshots) {
+        if let Err(e) = self.durability.check(&self.dir) {
+            self.cancel_pending_snapshots(|_| true);
+            return Err(e);
+        }
+        for (_, partial, path) in std::mem::take(&mut self.deferred_snapshots) {
             fs::rename(&partial, &path).map_err(at(&path))?;
         }
         Ok(())
@@ -820,12 +855,13 @@ impl SegmentStore for FileSegmentStore {
     /// durable. At shutdown (syncs deferred) it waits for
     /// [`FileSegmentStore::publish_deferred_snapshots`].
     fn write_snapshot(&mut self, offset: i64, bytes: &[u8]) -> Result<(), StoreError> {
+        self.durability.check(&self.dir)?;
         let path = self.snapshot_path(offset);
         let partial = self.partial_snapshot_path(offset);
         let mut f = File::create(&partial).map_err(at(&partial))?;
         f.write_all(bytes).map_err(at(&partial))?;
         if self.syncs_deferred {
-            self.deferred_snapshots.push((partial, path));
+            self.deferred_snapshots.push((offset, partial, path));
             return Ok(());
         }
         self.pending_snapshots.push((offset, partial.clone()));
@@ -994,6 +1030,7 @@ mod tests {
         let mut store = open().unwrap();
         store.create(0).unwrap();
         store.append(0, SegmentFile::Log, &one_batch(1)).unwrap();
+        store.wait_for_background_syncs();
         let held = flusher.hold();
         store.create(100).unwrap();
         store.write_snapshot(100, b"state at 100").unwrap();
@@ -1037,17 +1074,28 @@ mod tests {
         // A log started again below the mark (every segment deleted, a new one made).
         store.delete(0).unwrap();
         store.delete(100).unwrap();
+        let held = flusher.hold();
         store.create(50).unwrap();
         assert_eq!(store.durability.synced_below(), i64::MIN);
+        drop(held);
         store.wait_for_background_syncs();
         assert_eq!(store.durability.synced_below(), 50);
+
+        // At shutdown a snapshot waits for the syncfs; a truncation before it is published
+        // (a follower still fetching) cancels it as well.
+        store.defer_syncs();
+        store.write_snapshot(60, b"old history").unwrap();
+        store.truncate(50, SegmentFile::Log, 0).unwrap();
+        store.write_snapshot(50, b"at the cut").unwrap();
+        store.publish_deferred_snapshots().unwrap();
+        assert_eq!(store.snapshots().unwrap(), vec![50, 100]);
         drop(store);
 
         // A crash between writing a snapshot and publishing it: the partial file goes at
         // open, and the recovery point is the published one.
         fs::write(dir.join("00000000000000000300.snapshot.7.tmp"), b"unsynced").unwrap();
         let store = open().unwrap();
-        assert_eq!(store.snapshots().unwrap(), vec![100]);
+        assert_eq!(store.snapshots().unwrap(), vec![50, 100]);
         assert!(!dir.join("00000000000000000300.snapshot.7.tmp").exists());
         drop(store);
         fs::remove_dir_all(&dir).unwrap();
@@ -1059,21 +1107,37 @@ mod tests {
     #[test]
     fn a_failed_background_sync_stops_the_store() {
         let dir = temp_dir("failed-sync");
-        let mut store = FileSegmentStore::open(&dir).unwrap();
+        let flusher = Arc::new(Flusher::new().unwrap());
+        let mut store =
+            FileSegmentStore::open_with(&dir, OpenFiles::shared(), flusher.clone()).unwrap();
         store.create(0).unwrap();
+        store.append(0, SegmentFile::Log, &one_batch(1)).unwrap();
+        // A snapshot queued before the failure is not published after it (a later fsync
+        // of the same file succeeds without the lost pages).
+        let held = flusher.hold();
+        store.create(100).unwrap();
+        store.write_snapshot(100, b"over lost pages").unwrap();
         store
             .durability
             .fail("00.log: background fsync failed: EIO".into());
+        drop(held);
+        store.wait_for_background_syncs();
+        assert_eq!(store.snapshots().unwrap(), Vec::<i64>::new());
+        assert!(store.write_snapshot(101, b"after").is_err());
         let refused = store
-            .append(0, SegmentFile::Log, &one_batch(1))
+            .append(100, SegmentFile::Log, &one_batch(2))
             .unwrap_err();
         assert!(
             refused.to_string().contains("background fsync failed"),
             "{refused}"
         );
         assert!(store.sync().is_err());
-        assert!(store.create(100).is_err());
-        assert_eq!(store.len(0, SegmentFile::Log).unwrap(), 0);
+        assert!(store.create(200).is_err());
+        assert_eq!(store.len(100, SegmentFile::Log).unwrap(), 0);
+        // At shutdown too: nothing deferred is published.
+        store.defer_syncs();
+        assert!(store.publish_deferred_snapshots().is_err());
+        assert_eq!(store.snapshots().unwrap(), Vec::<i64>::new());
         drop(store);
         fs::remove_dir_all(&dir).unwrap();
     }
