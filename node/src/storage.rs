@@ -341,7 +341,8 @@ struct DurableState {
     /// Truncations so far: a job asked for before the latest raises nothing, since the
     /// segment it synced may be written again.
     truncations: u64,
-    /// A background fsync failed: the page cache may have dropped what it could not write,
+    /// An fsync failed (in the background or the store's own): the page cache may have
+    /// dropped what it could not write,
     /// and a later fsync can succeed without it (Linux reports a writeback error once), so
     /// the store refuses writes and syncs until the broker restarts and recovers the log
     /// (Kafka takes the log directory offline, KIP-112).
@@ -398,7 +399,7 @@ impl Durability {
         self.lock().failed.is_some()
     }
 
-    /// `Err` once a background fsync failed (see [`DurableState::failed`]).
+    /// `Err` once an fsync failed (see [`DurableState::failed`]).
     fn check(&self, dir: &Path) -> Result<(), StoreError> {
         match &self.lock().failed {
             None => Ok(()),
