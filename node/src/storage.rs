@@ -211,7 +211,9 @@ enum Job {
 #[derive(Debug)]
 struct FlushJob {
     dir: PathBuf,
-    files: Vec<PathBuf>,
+    /// (segment base offset, file): a segment below the store's mark when the job runs was
+    /// synced by a job before it and is skipped.
+    files: Vec<(i64, PathBuf)>,
     /// (written beside its name, its name).
     snapshot: Option<(PathBuf, PathBuf)>,
     durability: Arc<Durability>,
@@ -292,7 +294,9 @@ impl FlushJob {
         if self.durability.has_failed() {
             return;
         }
-        let failed = self.files.iter().find_map(|path| {
+        let synced_below = self.durability.synced_below();
+        let unsynced = self.files.iter().filter(|(base, _)| *base >= synced_below);
+        let failed = unsynced.map(|(_, path)| path).find_map(|path| {
             match File::open(path).and_then(|f| f.sync_data()) {
                 // Deleted since (retention, truncation, a topic deleted): nothing to keep.
                 Err(e) if e.kind() != io::ErrorKind::NotFound => {
@@ -462,7 +466,7 @@ impl FileSegmentStore {
     ) -> Result<Self, StoreError> {
         fs::create_dir_all(dir).map_err(at(dir))?;
         finish_or_discard_swaps(dir)?;
-        let (mut bases, mut recovery_point) = (Vec::new(), None);
+        let (mut bases, mut recovery_point, mut indexes) = (Vec::new(), None, Vec::new());
         for entry in fs::read_dir(dir).map_err(at(dir))? {
             let entry = entry.map_err(at(dir))?;
             let name = entry.file_name();
@@ -481,6 +485,20 @@ impl FileSegmentStore {
                 // A snapshot a crash caught before it was published: its segments may not
                 // be durable, so it must not become the recovery point.
                 let path = entry.path();
+                fs::remove_file(&path).map_err(at(&path))?;
+            } else if let Some(stem) = name
+                .strip_suffix(".index")
+                .or_else(|| name.strip_suffix(".timeindex"))
+                && stem.len() == 20
+                && let Ok(base) = stem.parse::<i64>()
+            {
+                indexes.push((base, entry.path()));
+            }
+        }
+        // Index files without their log (a crash while a segment was created or deleted) go,
+        // as Kafka's log loader deletes them; a new segment at that base must start empty.
+        for (base, path) in indexes {
+            if !bases.contains(&base) {
                 fs::remove_file(&path).map_err(at(&path))?;
             }
         }
@@ -504,10 +522,14 @@ impl FileSegmentStore {
             deferred_snapshots: Vec::new(),
         };
         for base in bases {
-            // Every file of the segment must be there (checked without opening it).
+            // A crash between creating a segment's files can leave an index missing: it is
+            // created empty (a segment at or past the recovery point has its indexes rebuilt;
+            // one below it is read from its batch headers), as Kafka rebuilds a missing index.
             for file in SegmentFile::ALL {
                 let path = store.path(base, file);
-                fs::metadata(&path).map_err(at(&path))?;
+                if matches!(fs::metadata(&path), Err(e) if e.kind() == io::ErrorKind::NotFound) {
+                    File::create(&path).map_err(at(&path))?;
+                }
             }
             store.segments.insert(base);
         }
@@ -587,10 +609,10 @@ impl FileSegmentStore {
     }
 
     /// The files of the segments not yet known durable, for a background sync.
-    fn unsynced_files(&self) -> Vec<PathBuf> {
+    fn unsynced_files(&self) -> Vec<(i64, PathBuf)> {
         self.segments
             .range(self.durability.synced_below()..)
-            .flat_map(|&base| SegmentFile::ALL.map(|file| self.path(base, file)))
+            .flat_map(|&base| SegmentFile::ALL.map(|file| (base, self.path(base, file))))
             .collect()
     }
 
@@ -866,12 +888,14 @@ impl SegmentStore for FileSegmentStore {
             return Ok(());
         }
         self.pending_snapshots.push((offset, partial.clone()));
+        // Once synced, the segments before the newest are durable and written no more.
+        let newest = self.segments.last().copied();
         self.flusher.send(Job::Flush(FlushJob {
             dir: self.dir.clone(),
             files: self.unsynced_files(),
             snapshot: Some((partial, path)),
             durability: self.durability.clone(),
-            raise_to: None,
+            raise_to: newest.map(|base| (base, self.durability.truncations())),
         }));
         Ok(())
     }
@@ -1099,6 +1123,55 @@ mod tests {
         assert_eq!(store.snapshots().unwrap(), vec![50, 100]);
         assert!(!dir.join("00000000000000000300.snapshot.7.tmp").exists());
         drop(store);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Found by a user trial: a SIGKILL between creating a new segment's `.log`, `.index`
+    /// and `.timeindex` left a partition whose store refused to open ("...timeindex: No such
+    /// file or directory"), and the broker did not start. A missing index is now created
+    /// empty and rebuilt, and index files without their log are deleted, as Kafka's loader
+    /// does.
+    #[test]
+    fn a_segment_caught_half_created_by_a_crash_opens() {
+        let dir = temp_dir("half-created");
+        let config = LogConfig {
+            segment_bytes: 500,
+            ..LogConfig::default()
+        };
+        let mut log = Log::new(FileSegmentStore::open(&dir).unwrap(), config.clone(), 0).unwrap();
+        for i in 0..10 {
+            log.append(&mut one_batch(i), 0, &NoCodec, 0).unwrap();
+        }
+        let records = log.read(0, usize::MAX, 10).unwrap();
+        let newest = log.segments().last().unwrap().base_offset;
+        drop(log);
+        // The crash: a new segment's log and offset index made, its time index not yet; and
+        // an older segment's time index lost.
+        fs::write(dir.join(segment_file_name(10, SegmentFile::Log)), b"").unwrap();
+        fs::write(
+            dir.join(segment_file_name(10, SegmentFile::OffsetIndex)),
+            b"",
+        )
+        .unwrap();
+        fs::remove_file(dir.join(segment_file_name(0, SegmentFile::TimeIndex))).unwrap();
+        // And an index whose log was never made.
+        let orphan = dir.join(segment_file_name(99, SegmentFile::OffsetIndex));
+        fs::write(&orphan, [1u8; 8]).unwrap();
+        let (log, cut) = Log::open(FileSegmentStore::open(&dir).unwrap(), config, 0).unwrap();
+        assert_eq!(cut, 0);
+        assert_eq!(log.log_end_offset(), 10);
+        assert_eq!(log.read(0, usize::MAX, 10).unwrap(), records);
+        assert!(newest < 10);
+        assert!(
+            dir.join(segment_file_name(10, SegmentFile::TimeIndex))
+                .exists()
+        );
+        assert!(
+            dir.join(segment_file_name(0, SegmentFile::TimeIndex))
+                .exists()
+        );
+        assert!(!orphan.exists());
+        drop(log);
         fs::remove_dir_all(&dir).unwrap();
     }
 
