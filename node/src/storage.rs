@@ -1006,17 +1006,23 @@ mod tests {
         b.build(&NoCodec).unwrap()
     }
 
-    #[test]
-    fn writes_kafka_named_files_and_reopens() {
-        let dir = temp_dir("reopen");
+    /// A new log in `dir` with 500-byte segments holding ten one-record batches.
+    fn ten_batches_in_small_segments(dir: &Path) -> (Log<FileSegmentStore>, LogConfig) {
         let config = LogConfig {
             segment_bytes: 500,
             ..LogConfig::default()
         };
-        let mut log = Log::new(FileSegmentStore::open(&dir).unwrap(), config.clone(), 0).unwrap();
+        let mut log = Log::new(FileSegmentStore::open(dir).unwrap(), config.clone(), 0).unwrap();
         for i in 0..10 {
             log.append(&mut one_batch(i), 0, &NoCodec, 0).unwrap();
         }
+        (log, config)
+    }
+
+    #[test]
+    fn writes_kafka_named_files_and_reopens() {
+        let dir = temp_dir("reopen");
+        let (log, config) = ten_batches_in_small_segments(&dir);
         assert!(dir.join("00000000000000000000.log").exists());
         assert!(dir.join("00000000000000000000.index").exists());
         assert!(dir.join("00000000000000000000.timeindex").exists());
@@ -1134,14 +1140,7 @@ mod tests {
     #[test]
     fn a_segment_caught_half_created_by_a_crash_opens() {
         let dir = temp_dir("half-created");
-        let config = LogConfig {
-            segment_bytes: 500,
-            ..LogConfig::default()
-        };
-        let mut log = Log::new(FileSegmentStore::open(&dir).unwrap(), config.clone(), 0).unwrap();
-        for i in 0..10 {
-            log.append(&mut one_batch(i), 0, &NoCodec, 0).unwrap();
-        }
+        let (log, config) = ten_batches_in_small_segments(&dir);
         let records = log.read(0, usize::MAX, 10).unwrap();
         let newest = log.segments().last().unwrap().base_offset;
         drop(log);
