@@ -182,10 +182,14 @@ pub struct Ready {
     pub alter_partition: Option<AlterPartition>,
     /// acks=all writes that completed or failed, to answer.
     pub completed: Vec<ProduceDone>,
-    /// The high watermark rose: records became readable without an append here (a
-    /// follower's fetch confirmed them), so fetches waiting for records may answer now
-    /// (Kafka's `Partition.maybeIncrementLeaderHW` completes delayed fetches).
-    pub high_watermark_rose: bool,
+    /// Consumers' fetches waiting on this node may answer now: as leader, the high watermark
+    /// rose (a follower's fetch confirmed records, Kafka's `Partition.maybeIncrementLeaderHW`
+    /// completes delayed fetches), or the replica's role or epoch changed, so a waiting fetch
+    /// learns it is no longer asking the leader (Kafka's `ReplicaManager` completes a
+    /// partition's delayed fetches when it becomes a follower). A follower's own high
+    /// watermark gives no consumer anything: consumers read from the leader only (runnel
+    /// names no preferred read replica, KIP-392), so a follower's copy wakes none.
+    pub wake_consumer_fetches: bool,
     /// The log start offset moved without a DeleteRecords here (a follower took its
     /// leader's, KIP-107): save it, as Kafka's `log-start-offset-checkpoint`, or a restart
     /// would serve the deleted records again.
@@ -203,7 +207,7 @@ pub struct HostedPartition<S: SegmentStore = MemorySegmentStore> {
     last_flush_ms: u64,
     /// When the ISR proposal in flight goes again if still unanswered.
     alter_partition_resend_at_ms: Option<u64>,
-    /// The high watermark as of the last [`Ready`] (for [`Ready::high_watermark_rose`]).
+    /// The high watermark as of the last [`Ready`] (for [`Ready::wake_consumer_fetches`]).
     reported_high_watermark: i64,
     ready: Ready,
 }
@@ -359,10 +363,12 @@ impl<S: SegmentStore> HostedPartition<S> {
             }
         };
         self.note_truncation(before);
-        self.ready.wake_follower_fetches |= matches!(
+        let role_changed = matches!(
             change,
             RoleChange::Leader | RoleChange::Follower(_) | RoleChange::Offline
         );
+        self.ready.wake_follower_fetches |= role_changed;
+        self.ready.wake_consumer_fetches |= role_changed;
         self.ready.role_change = Some(change);
         self.take_ready()
     }
@@ -689,7 +695,8 @@ impl<S: SegmentStore> HostedPartition<S> {
         }
         self.ready.completed.extend(self.replica.poll_completed());
         let high_watermark = self.replica.high_watermark();
-        self.ready.high_watermark_rose = high_watermark > self.reported_high_watermark;
+        self.ready.wake_consumer_fetches |=
+            self.replica.is_leader() && high_watermark > self.reported_high_watermark;
         self.reported_high_watermark = high_watermark;
         core::mem::take(&mut self.ready)
     }
@@ -1106,6 +1113,61 @@ mod tests {
         // The same state again changes nothing and wakes nobody.
         let ready = leader.handle_metadata(Some(&state(1, &[1, 2], 2, 2)), 21);
         assert!(!ready.wake_follower_fetches);
+    }
+
+    /// Kafka's `DelayedFetch` of a consumer completes when the leader's high watermark rises
+    /// (`Partition.maybeIncrementLeaderHW`). Consumers read from the leader only (no
+    /// preferred read replica, KIP-392), so the follower's own high watermark rising wakes
+    /// none of the consumer fetches waiting on its node; the leader stepping down wakes them,
+    /// so they hear NOT_LEADER_OR_FOLLOWER at once.
+    #[test]
+    fn only_the_leaders_high_watermark_or_a_role_change_wakes_consumer_fetches() {
+        let mut leader = leader_with_isr(HostConfig::default(), LogConfig::default(), &[0, 1]);
+        let (result, ready) = produce(&mut leader, 10, 2, Acks::Leader);
+        assert_eq!(result, Ok(Some(0)));
+        assert!(
+            !ready.wake_consumer_fetches,
+            "the follower has not confirmed: nothing is readable yet"
+        );
+
+        let mut follower = HostedPartition::new(
+            Replica::with_log_config(1, ReplicaConfig::default(), LogConfig::default()),
+            HostConfig::default(),
+            0,
+        );
+        let ready = follower.handle_metadata(Some(&state(0, &[0, 1], 1, 1)), 10);
+        assert!(ready.wake_consumer_fetches, "a role change wakes them");
+        let asked = follower.follower_task().expect("a follower fetches");
+        let (answer, _) = leader.handle_replica_fetch(11, 1, 0, 1, 1 << 20);
+        let answer = answer.expect("the leader answers its follower");
+        let (result, ready) = follower.handle_fetch_answer(12, &asked, &answer, &NoCodec);
+        assert_eq!(result, Ok(()));
+        assert_eq!(ready.appended, 2);
+        assert!(!ready.wake_consumer_fetches);
+
+        // The follower's next fetch confirms both records: the leader's HW rises to 2.
+        let asked = follower.follower_task().expect("a follower fetches");
+        assert!(matches!(asked, FollowerTask::Fetch { offset: 2, .. }));
+        let (answer, ready) = leader.handle_replica_fetch(13, 1, 2, 1, 1 << 20);
+        assert_eq!(leader.replica().high_watermark(), 2);
+        assert!(ready.wake_consumer_fetches, "the leader's HW rose");
+        let answer = answer.expect("the leader answers its follower");
+        assert_eq!(answer.high_watermark, 2);
+        // The follower learns HW 2 from that answer: no consumer reads it there.
+        let (result, ready) = follower.handle_fetch_answer(14, &asked, &answer, &NoCodec);
+        assert_eq!(result, Ok(()));
+        assert_eq!(follower.replica().high_watermark(), 2);
+        assert!(!ready.wake_consumer_fetches);
+
+        // The leader steps down (broker 1 leads epoch 2): its waiting consumer fetches wake.
+        let ready = leader.handle_metadata(Some(&state(1, &[0, 1], 2, 2)), 20);
+        assert!(matches!(ready.role_change, Some(RoleChange::Follower(_))));
+        assert!(ready.wake_consumer_fetches);
+        let ready = leader.handle_metadata(Some(&state(1, &[0, 1], 2, 2)), 21);
+        assert!(
+            !ready.wake_consumer_fetches,
+            "the same state again wakes nobody"
+        );
     }
 
     #[test]

@@ -1781,7 +1781,7 @@ impl Broker {
         // end: only the leader's append gives them something.
         self.wake_fetches(Wakes {
             followers: ready.wake_follower_fetches,
-            consumers: ready.high_watermark_rose,
+            consumers: ready.wake_consumer_fetches,
         });
         if let Some(start) = ready.log_start_offset {
             let dir = self.partition_dir(&partition.topic, partition.index);

@@ -330,6 +330,15 @@ struct Driver {
     in_flight: std::collections::HashSet<u64>,
 }
 
+/// Runs the blocking `sync` with the runtime's other tasks moved off this worker thread
+/// (`block_in_place`) on the multi-threaded runtime the broker runs; inline on any other.
+fn sync_off_worker<T>(sync: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(sync),
+        _ => sync(),
+    }
+}
+
 impl Driver {
     async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Input>) {
         let mut ticker = tokio::time::interval(Duration::from_millis(TICK_MS));
@@ -576,7 +585,14 @@ impl Driver {
             self.log.set_hard_state(hs)?;
             self.raw.raft.raft_log.store.wl().set_hardstate(hs.clone());
         }
-        self.log.sync()?;
+        // Entries, or a new term or vote, are durable before any message that counts on them
+        // leaves (raft-rs `Ready::must_sync`); a commit index alone needs no fsync (it is
+        // learnt again from the leader), so heartbeats cost none. The fsync runs off the
+        // runtime's worker, whose other tasks (produce, fetch) move to another thread
+        // meanwhile: under heavy writeback one can take milliseconds.
+        if ready.must_sync() {
+            sync_off_worker(|| self.log.sync())?;
+        }
         self.send(ready.take_persisted_messages());
         let mut light = self.raw.advance(ready);
         if let Some(commit) = light.commit_index() {
