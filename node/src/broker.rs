@@ -1066,6 +1066,12 @@ impl Broker {
             let _ = fs::remove_dir_all(partition_dir(&self.config.data_dir, name, partition.index));
         }
         self.lock_groups().forget_topic(name);
+        // Fetches waiting on its partitions answer now (UNKNOWN_TOPIC_OR_PARTITION), not at
+        // their max wait: Kafka's `ReplicaManager.stopPartitions` completes them.
+        self.wake_fetches(Wakes {
+            followers: true,
+            consumers: true,
+        });
         tracing::info!("deleted topic {name}");
     }
 

@@ -7,9 +7,10 @@ use std::net::TcpStream;
 use std::time::Duration;
 
 use bytes::{BufMut, BytesMut};
+use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use kafka_protocol::messages::{
-    ApiKey, ApiVersionsRequest, FetchRequest, JoinGroupRequest, MetadataRequest, ProduceRequest,
-    TopicName,
+    ApiKey, ApiVersionsRequest, BrokerId, FetchRequest, FetchResponse, JoinGroupRequest,
+    MetadataRequest, ProduceRequest, TopicName,
 };
 use kafka_protocol::protocol::StrBytes;
 use runnel_core::batch::{BatchBuilder, NoCodec, batches};
@@ -921,5 +922,74 @@ fn a_thousand_partitions_fit_in_an_open_file_limit_of_1024() {
             .contains("open-file limit 1024: at most 512 segment files open at once"),
         "{}",
         broker.log()
+    );
+}
+
+/// A fetch waiting on a topic that is then deleted answers at once with
+/// UNKNOWN_TOPIC_OR_PARTITION, not at its max wait (Kafka's `ReplicaManager.stopPartitions`
+/// completes the deleted partitions' delayed fetches).
+#[test]
+fn a_fetch_waiting_on_a_deleted_topic_answers_at_once() {
+    let broker = Runnel::start("deleted-wait", &[]);
+    let mut producer = connect(&broker);
+    let produced = exchange(
+        &mut producer,
+        &frame(ApiKey::Produce, 7, 1, &produce_request("gone", b"v0")),
+    )
+    .expect("a produce is answered");
+    assert_eq!(produce_result(&produced), (0, 0), "one record at offset 0");
+
+    let mut fetcher = connect(&broker);
+    fetcher
+        .set_read_timeout(Some(Duration::from_secs(40)))
+        .expect("timeout");
+    let wait_ms = 30_000;
+    let fetch = FetchRequest::default()
+        .with_replica_id(BrokerId(-1))
+        .with_max_wait_ms(wait_ms)
+        .with_min_bytes(1)
+        .with_max_bytes(1 << 20)
+        .with_topics(vec![
+            FetchTopic::default()
+                .with_topic(TopicName(StrBytes::from_static_str("gone")))
+                .with_partitions(vec![
+                    FetchPartition::default()
+                        .with_partition(0)
+                        .with_fetch_offset(1)
+                        .with_partition_max_bytes(1 << 20),
+                ]),
+        ]);
+    fetcher
+        .write_all(&frame(ApiKey::Fetch, 11, 2, &fetch))
+        .expect("fetch sent");
+    // Caught up at offset 1: the broker holds it.
+    std::thread::sleep(Duration::from_millis(500));
+
+    let deleted_at = std::time::Instant::now();
+    let out = runnel_cli(&["topic", "delete", "gone", "-b", &broker.bootstrap()], b"");
+    assert_eq!(out, "deleted topic gone\n");
+    let Outcome::Answered(body) = send(&mut fetcher, &[]) else {
+        panic!(
+            "the waiting fetch is answered; broker log:\n{}",
+            broker.log()
+        );
+    };
+    let waited = deleted_at.elapsed();
+    assert!(
+        waited < Duration::from_millis(wait_ms as u64 / 2),
+        "answered {waited:?} after the delete, as if at its max wait"
+    );
+    use kafka_protocol::protocol::Decodable;
+    let mut buf = bytes::Bytes::copy_from_slice(&body[4..]); // after the correlation id
+    let response = FetchResponse::decode(&mut buf, 11).expect("fetch response");
+    let codes: Vec<i16> = response
+        .responses
+        .iter()
+        .flat_map(|t| t.partitions.iter().map(|p| p.error_code))
+        .collect();
+    assert_eq!(
+        codes,
+        vec![3],
+        "UNKNOWN_TOPIC_OR_PARTITION for the deleted partition"
     );
 }

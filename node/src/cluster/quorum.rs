@@ -571,6 +571,7 @@ impl Driver {
             return Err("snapshots are not used by the metadata log".into());
         }
         self.apply(ready.take_committed_entries());
+        let wrote = ready.must_sync() || !ready.entries().is_empty() || ready.hs().is_some();
         if !ready.entries().is_empty() {
             self.log.append(ready.entries())?;
             self.raw
@@ -586,11 +587,15 @@ impl Driver {
             self.raw.raft.raft_log.store.wl().set_hardstate(hs.clone());
         }
         // Entries, or a new term or vote, are durable before any message that counts on them
-        // leaves (raft-rs `Ready::must_sync`); a commit index alone needs no fsync (it is
-        // learnt again from the leader), so heartbeats cost none. The fsync runs off the
-        // runtime's worker, whose other tasks (produce, fetch) move to another thread
-        // meanwhile: under heavy writeback one can take milliseconds.
-        if ready.must_sync() {
+        // leaves (raft-rs `Ready::must_sync`). A new commit index is synced too, though Raft
+        // would learn it again from the leader: a restart trusts the saved one to know when
+        // it has caught up with the metadata (`startup_commit`), and then deletes the local
+        // topics the image lacks, so a commit lost to a power cut could delete a topic whose
+        // creation this node had applied. A Ready that changes neither (a heartbeat, an
+        // answer to one) writes nothing and syncs nothing. The fsync runs off the runtime's
+        // worker, whose other tasks (produce, fetch) move to another thread meanwhile: under
+        // heavy writeback one can take milliseconds.
+        if wrote {
             sync_off_worker(|| self.log.sync())?;
         }
         self.send(ready.take_persisted_messages());
