@@ -471,26 +471,17 @@ impl FileSegmentStore {
             let entry = entry.map_err(at(dir))?;
             let name = entry.file_name();
             let name = name.to_string_lossy();
-            if let Some(stem) = name.strip_suffix(".log")
-                && stem.len() == 20
-                && let Ok(base) = stem.parse::<i64>()
-            {
+            if let Some(base) = offset_named(&name, SegmentFile::Log.suffix()) {
                 bases.push(base);
-            } else if let Some(stem) = name.strip_suffix(SNAPSHOT_SUFFIX)
-                && stem.len() == 20
-                && let Ok(offset) = stem.parse::<i64>()
-            {
+            } else if let Some(offset) = offset_named(&name, SNAPSHOT_SUFFIX) {
                 recovery_point = recovery_point.max(Some(offset));
             } else if partial_snapshot_offset(&name).is_some() {
                 // A snapshot a crash caught before it was published: its segments may not
                 // be durable, so it must not become the recovery point.
                 let path = entry.path();
                 fs::remove_file(&path).map_err(at(&path))?;
-            } else if let Some(stem) = name
-                .strip_suffix(".index")
-                .or_else(|| name.strip_suffix(".timeindex"))
-                && stem.len() == 20
-                && let Ok(base) = stem.parse::<i64>()
+            } else if let Some(base) = offset_named(&name, SegmentFile::OffsetIndex.suffix())
+                .or_else(|| offset_named(&name, SegmentFile::TimeIndex.suffix()))
             {
                 indexes.push((base, entry.path()));
             }
@@ -853,10 +844,7 @@ impl SegmentStore for FileSegmentStore {
         for entry in fs::read_dir(&self.dir).map_err(at(&self.dir))? {
             let name = entry.map_err(at(&self.dir))?.file_name();
             let name = name.to_string_lossy();
-            if let Some(stem) = name.strip_suffix(SNAPSHOT_SUFFIX)
-                && stem.len() == 20
-                && let Ok(offset) = stem.parse::<i64>()
-            {
+            if let Some(offset) = offset_named(&name, SNAPSHOT_SUFFIX) {
                 offsets.push(offset);
             }
         }
@@ -935,6 +923,13 @@ const PARTIAL_SUFFIX: &str = ".tmp";
 fn partial_snapshot_offset(name: &str) -> Option<i64> {
     let rest = name.strip_suffix(PARTIAL_SUFFIX)?;
     let (stem, _) = rest.split_once(SNAPSHOT_SUFFIX)?;
+    offset_named(stem, "")
+}
+
+/// The offset a file named `<offset in 20 digits><suffix>` is named after (segment files,
+/// snapshots); `None` for any other name.
+fn offset_named(name: &str, suffix: &str) -> Option<i64> {
+    let stem = name.strip_suffix(suffix)?;
     (stem.len() == 20).then(|| stem.parse().ok()).flatten()
 }
 

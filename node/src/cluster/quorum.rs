@@ -571,7 +571,8 @@ impl Driver {
             return Err("snapshots are not used by the metadata log".into());
         }
         self.apply(ready.take_committed_entries());
-        let wrote = ready.must_sync() || !ready.entries().is_empty() || ready.hs().is_some();
+        // What this Ready writes (`Ready::must_sync` is true only for a subset of it).
+        let wrote = !ready.entries().is_empty() || ready.hs().is_some();
         if !ready.entries().is_empty() {
             self.log.append(ready.entries())?;
             self.raw
