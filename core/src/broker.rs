@@ -184,7 +184,9 @@ pub struct Ready {
     pub completed: Vec<ProduceDone>,
     /// Consumers' fetches waiting on this node may answer now: as leader, the high watermark
     /// rose (a follower's fetch confirmed records, Kafka's `Partition.maybeIncrementLeaderHW`
-    /// completes delayed fetches), or the replica's role or epoch changed, so a waiting fetch
+    /// completes delayed fetches) or the last stable offset did (`read_committed` readers
+    /// read below it: a log start moved past an open transaction by DeleteRecords or
+    /// retention frees them with no new record), or the replica's role or epoch changed, so a waiting fetch
     /// learns it is no longer asking the leader (Kafka's `ReplicaManager` completes a
     /// partition's delayed fetches when it becomes a follower). A follower's own high
     /// watermark gives no consumer anything: consumers read from the leader only (runnel
@@ -207,8 +209,10 @@ pub struct HostedPartition<S: SegmentStore = MemorySegmentStore> {
     last_flush_ms: u64,
     /// When the ISR proposal in flight goes again if still unanswered.
     alter_partition_resend_at_ms: Option<u64>,
-    /// The high watermark as of the last [`Ready`] (for [`Ready::wake_consumer_fetches`]).
+    /// The high watermark and last stable offset as of the last [`Ready`] (for
+    /// [`Ready::wake_consumer_fetches`]).
     reported_high_watermark: i64,
+    reported_last_stable_offset: i64,
     ready: Ready,
 }
 
@@ -221,6 +225,7 @@ impl<S: SegmentStore> HostedPartition<S> {
             last_flush_ms: now_ms,
             alter_partition_resend_at_ms: None,
             reported_high_watermark: replica.high_watermark(),
+            reported_last_stable_offset: replica.last_stable_offset(),
             ready: Ready::default(),
             replica,
         }
@@ -351,8 +356,9 @@ impl<S: SegmentStore> HostedPartition<S> {
 
     // ---- inputs ----
 
-    /// The controller's state for this partition (`None`: it has none for this node: the
-    /// partition was deleted, or this node was fenced) becomes the replica's role.
+    /// The controller's state for this partition (`None`: it has none for this node: this
+    /// node was fenced or is no replica of it; a deleted topic goes through
+    /// [`HostedPartition::handle_deleted`]) becomes the replica's role.
     pub fn handle_metadata(&mut self, state: Option<&PartitionState>, now_ms: u64) -> Ready {
         let before = self.replica.log_end_offset();
         let change = match state {
@@ -370,6 +376,20 @@ impl<S: SegmentStore> HostedPartition<S> {
         self.ready.wake_follower_fetches |= role_changed;
         self.ready.wake_consumer_fetches |= role_changed;
         self.ready.role_change = Some(change);
+        self.take_ready()
+    }
+
+    /// The partition's topic was deleted (Kafka's `ReplicaManager.stopPartitions` with
+    /// `deletePartition`, which completes the partition's delayed produces and fetches): the
+    /// replica goes offline, its waiting acks=all writes complete with
+    /// UNKNOWN_TOPIC_OR_PARTITION (Kafka's `DelayedProduce` answer once `getPartitionOrError`
+    /// finds neither the partition nor its topic), and every fetch waiting here is woken to
+    /// find the topic gone. The driver removes the files after carrying out the [`Ready`].
+    pub fn handle_deleted(&mut self) -> Ready {
+        self.replica.delete();
+        self.ready.wake_follower_fetches = true;
+        self.ready.wake_consumer_fetches = true;
+        self.ready.role_change = Some(RoleChange::Offline);
         self.take_ready()
     }
 
@@ -592,10 +612,20 @@ impl<S: SegmentStore> HostedPartition<S> {
 
     /// DeleteRecords (KIP-107) at `now_ms`: moves the log start offset to `offset` (-1: the
     /// HW) and deletes the segments wholly below it. Kafka allows it up to the high watermark,
-    /// not past it, and only on the leader. Returns the new log start offset. Errors:
-    /// NOT_LEADER_OR_FOLLOWER, OFFSET_OUT_OF_RANGE (negative, or above the HW), a store
-    /// failure.
-    pub fn handle_delete_records(&mut self, now_ms: u64, offset: i64) -> Result<i64, ReplicaError> {
+    /// not past it, and only on the leader. Returns the new log start offset, and the
+    /// [`Ready`] (a log start past an open transaction raises the last stable offset and
+    /// wakes `read_committed` fetches). Errors: NOT_LEADER_OR_FOLLOWER, OFFSET_OUT_OF_RANGE
+    /// (negative, or above the HW), a store failure.
+    pub fn handle_delete_records(
+        &mut self,
+        now_ms: u64,
+        offset: i64,
+    ) -> (Result<i64, ReplicaError>, Ready) {
+        let result = self.delete_records(now_ms, offset);
+        (result, self.take_ready())
+    }
+
+    fn delete_records(&mut self, now_ms: u64, offset: i64) -> Result<i64, ReplicaError> {
         if !self.replica.is_leader() {
             return Err(ReplicaError::NotLeaderOrFollower);
         }
@@ -614,9 +644,16 @@ impl<S: SegmentStore> HostedPartition<S> {
     }
 
     /// One pass of the log cleaner (retention and compaction as `pass` asks, below the HW):
-    /// [`Replica::clean`].
-    pub fn handle_clean(&mut self, now_ms: u64, codec: &dyn Codec, pass: CleanPass) -> CleanReport {
-        self.replica.clean(codec, now_ms, pass)
+    /// [`Replica::clean`]. The [`Ready`] wakes `read_committed` fetches when retention moved
+    /// the log start past an open transaction.
+    pub fn handle_clean(
+        &mut self,
+        now_ms: u64,
+        codec: &dyn Codec,
+        pass: CleanPass,
+    ) -> (CleanReport, Ready) {
+        let report = self.replica.clean(codec, now_ms, pass);
+        (report, self.take_ready())
     }
 
     /// The machine died before syncing past `flushed_offset` (the simulator's crash): the
@@ -695,9 +732,12 @@ impl<S: SegmentStore> HostedPartition<S> {
         }
         self.ready.completed.extend(self.replica.poll_completed());
         let high_watermark = self.replica.high_watermark();
-        self.ready.wake_consumer_fetches |=
-            self.replica.is_leader() && high_watermark > self.reported_high_watermark;
+        let last_stable_offset = self.replica.last_stable_offset();
+        self.ready.wake_consumer_fetches |= self.replica.is_leader()
+            && (high_watermark > self.reported_high_watermark
+                || last_stable_offset > self.reported_last_stable_offset);
         self.reported_high_watermark = high_watermark;
+        self.reported_last_stable_offset = last_stable_offset;
         core::mem::take(&mut self.ready)
     }
 }
@@ -987,6 +1027,32 @@ mod tests {
     }
 
     #[test]
+    fn a_deleted_topic_answers_its_waiting_writes_unknown_topic_and_wakes_every_fetch() {
+        // Kafka's ReplicaManager.stopPartitions completes a deleted partition's delayed
+        // produces and fetches; DelayedProduce then finds no partition and no topic
+        // (getPartitionOrError) and answers UNKNOWN_TOPIC_OR_PARTITION, not a timeout.
+        let mut hosted = leader(HostConfig::default(), LogConfig::default());
+        let (result, _) = produce(&mut hosted, 10, 1, Acks::All);
+        assert_eq!(result, Ok(None), "acks=all waits for followers 1 and 2");
+        let ready = hosted.handle_deleted();
+        assert_eq!(ready.role_change, Some(RoleChange::Offline));
+        assert_eq!(
+            ready.completed,
+            vec![ProduceDone {
+                request: 10,
+                result: Err(ReplicaError::UnknownTopicOrPartition)
+            }]
+        );
+        assert_eq!(
+            ReplicaError::UnknownTopicOrPartition.kafka_error_code(),
+            crate::error_code::UNKNOWN_TOPIC_OR_PARTITION
+        );
+        assert!(ready.wake_follower_fetches && ready.wake_consumer_fetches);
+        assert!(!hosted.replica().is_leader());
+        assert_eq!(hosted.poll_timeout(), None, "nothing left to time out");
+    }
+
+    #[test]
     fn no_state_for_this_node_takes_the_replica_offline_and_fails_waiting_writes() {
         let mut hosted = leader(HostConfig::default(), LogConfig::default());
         let (result, ready) = produce(&mut hosted, 10, 1, Acks::All);
@@ -1022,19 +1088,19 @@ mod tests {
         let _ = hosted.handle_replica_fetch(10, 2, 3, 1, 1 << 20);
         assert_eq!(hosted.replica().high_watermark(), 2);
         assert_eq!(
-            hosted.handle_delete_records(20, 3),
+            hosted.handle_delete_records(20, 3).0,
             Err(ReplicaError::OffsetOutOfRange),
             "offset 3 is above the HW"
         );
         assert_eq!(
-            hosted.handle_delete_records(20, -1),
+            hosted.handle_delete_records(20, -1).0,
             Ok(2),
             "-1 means the HW"
         );
         assert_eq!(hosted.replica().log_start_offset(), 2);
         let _ = hosted.handle_metadata(Some(&state(1, &[1, 2], 2, 2)), 30);
         assert_eq!(
-            hosted.handle_delete_records(40, 2),
+            hosted.handle_delete_records(40, 2).0,
             Err(ReplicaError::NotLeaderOrFollower)
         );
     }
@@ -1168,6 +1234,43 @@ mod tests {
             !ready.wake_consumer_fetches,
             "the same state again wakes nobody"
         );
+    }
+
+    /// A `read_committed` fetch reads below the last stable offset (KIP-98); DeleteRecords
+    /// past a transaction still open raises it (Kafka moves its first unstable offset up to
+    /// the log start) with no new record and no HW move, and must wake such a fetch as
+    /// Kafka's `DelayedFetch` would find it satisfiable on its next check.
+    #[test]
+    fn a_last_stable_offset_raised_by_delete_records_wakes_consumer_fetches() {
+        let mut hosted = leader_with_isr(HostConfig::default(), LogConfig::default(), &[0]);
+        let _ = produce(&mut hosted, 1, 1, Acks::Leader);
+        let mut open = crate::batch::BatchBuilder::new(0)
+            .producer(9, 0, 0)
+            .transactional(true);
+        open.push(0, None, Some(b"open"), Vec::new());
+        let mut open = open.build(&NoCodec).expect("a batch");
+        let (result, _) = hosted.handle_produce(2, &mut open, Acks::Leader, 2, 5_000, &NoCodec);
+        assert_eq!(result, Ok(Some(1)));
+        let (result, ready) = produce(&mut hosted, 3, 1, Acks::Leader);
+        assert_eq!(result, Ok(Some(2)));
+        assert!(ready.wake_consumer_fetches, "the HW rose to 3");
+        let replica = hosted.replica();
+        assert_eq!(
+            (replica.high_watermark(), replica.last_stable_offset()),
+            (3, 1),
+            "the open transaction at offset 1 holds read_committed readers"
+        );
+
+        let (start, ready) = hosted.handle_delete_records(4, 2);
+        assert_eq!(start, Ok(2));
+        assert_eq!(hosted.replica().high_watermark(), 3, "the HW did not move");
+        assert_eq!(hosted.replica().last_stable_offset(), 2);
+        assert!(
+            ready.wake_consumer_fetches,
+            "a read_committed fetch waiting at offset 2 can read now"
+        );
+        let (_, ready) = hosted.handle_delete_records(5, 2);
+        assert!(!ready.wake_consumer_fetches, "nothing moved: nobody wakes");
     }
 
     #[test]

@@ -101,6 +101,11 @@ pub enum ReplicaError {
     /// An `acks=all` write waited longer than the request timeout.
     #[error("request timed out")]
     RequestTimedOut,
+    /// The partition's topic was deleted while an `acks=all` write waited: Kafka's
+    /// `DelayedProduce` answers UNKNOWN_TOPIC_OR_PARTITION when `getPartitionOrError` finds
+    /// neither the partition nor its topic.
+    #[error("unknown topic or partition")]
+    UnknownTopicOrPartition,
     /// The records are not valid batches.
     #[error("invalid record")]
     InvalidRecord,
@@ -164,6 +169,7 @@ impl ReplicaError {
             Self::NotEnoughReplicas => error_code::NOT_ENOUGH_REPLICAS,
             Self::NotEnoughReplicasAfterAppend => error_code::NOT_ENOUGH_REPLICAS_AFTER_APPEND,
             Self::RequestTimedOut => error_code::REQUEST_TIMED_OUT,
+            Self::UnknownTopicOrPartition => error_code::UNKNOWN_TOPIC_OR_PARTITION,
             Self::InvalidRecord => error_code::INVALID_RECORD,
             Self::OffsetOutOfRange => error_code::OFFSET_OUT_OF_RANGE,
             Self::FencedLeaderEpoch => error_code::FENCED_LEADER_EPOCH,
@@ -746,7 +752,7 @@ impl<S: SegmentStore> Replica<S> {
         // Writes waiting in an earlier epoch of this leadership fail: the new epoch's leader
         // state counts followers afresh, and the client retries (an idempotent retry is then
         // a duplicate, answered once the HW passes it).
-        self.fail_pending();
+        self.fail_pending(ReplicaError::NotLeaderOrFollower);
         self.leader_epoch = epoch;
         let leo = self.log_end_offset();
         self.record_epoch_start(epoch, leo);
@@ -782,7 +788,7 @@ impl<S: SegmentStore> Replica<S> {
 
     /// Makes this replica a follower of `leader` in `epoch`. Returns where it starts.
     pub fn become_follower(&mut self, leader: BrokerId, epoch: i32) -> FollowerStart {
-        self.fail_pending();
+        self.fail_pending(ReplicaError::NotLeaderOrFollower);
         let last_epoch = self.epoch_starts.last().map(|(e, _)| *e);
         self.leader_epoch = epoch;
         match (self.config.truncation, last_epoch) {
@@ -887,18 +893,28 @@ impl<S: SegmentStore> Replica<S> {
 
     /// The replica stops serving (its broker was fenced or the partition went offline).
     pub fn go_offline(&mut self) {
-        self.fail_pending();
+        self.fail_pending(ReplicaError::NotLeaderOrFollower);
         self.role = Role::Offline;
         self.applied = None;
     }
 
-    /// Fails every acks=all write this leader has waiting (NOT_LEADER_OR_FOLLOWER).
-    fn fail_pending(&mut self) {
+    /// Stops this replica because its topic was deleted (Kafka's
+    /// `ReplicaManager.stopPartitions` with `deletePartition`): as [`Replica::go_offline`],
+    /// but the acks=all writes it had waiting fail with UNKNOWN_TOPIC_OR_PARTITION, as
+    /// Kafka's `DelayedProduce` answers them once the partition and its topic are gone.
+    pub fn delete(&mut self) {
+        self.fail_pending(ReplicaError::UnknownTopicOrPartition);
+        self.role = Role::Offline;
+        self.applied = None;
+    }
+
+    /// Fails every acks=all write this leader has waiting with `error`.
+    fn fail_pending(&mut self, error: ReplicaError) {
         if let Role::Leader(state) = &mut self.role {
             for w in state.pending.drain(..) {
                 self.completed.push(ProduceDone {
                     request: w.request,
-                    result: Err(ReplicaError::NotLeaderOrFollower),
+                    result: Err(error.clone()),
                 });
             }
         }

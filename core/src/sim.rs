@@ -1819,12 +1819,14 @@ impl Sim {
         let broker = &mut self.brokers[b as usize];
         broker.last_clean_ms = now;
         let mut cleaned = Vec::new();
+        let mut readies = Vec::new();
         for (p, hosted) in broker.replicas.iter_mut() {
             let pass = CleanPass {
                 force,
                 ..CleanPass::ALL
             };
-            let report = hosted.handle_clean(now, &NoCodec, pass);
+            let (report, ready) = hosted.handle_clean(now, &NoCodec, pass);
+            readies.push((*p, ready));
             let replica = hosted.replica();
             let records_removed =
                 report.compaction.records_removed + report.compaction.tombstones_removed;
@@ -1840,6 +1842,9 @@ impl Sim {
         }
         for kind in cleaned {
             self.record(kind);
+        }
+        for (p, ready) in readies {
+            self.carry_out(b, p, ready);
         }
     }
 

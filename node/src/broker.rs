@@ -1057,21 +1057,18 @@ impl Broker {
         };
         let _ = fs::remove_file(meta_path(&self.config.data_dir, name));
         for partition in topic.partitions() {
-            // First, so the flusher renames no snapshot into the directory being removed.
-            partition
-                .lock()
-                .log_mut()
-                .store_mut()
-                .cancel_unpublished_snapshots();
+            let mut state = partition.lock();
+            // Core answers the acks=all writes waiting on it (UNKNOWN_TOPIC_OR_PARTITION) and
+            // wakes the fetches waiting here, which find the topic gone: Kafka's
+            // `ReplicaManager.stopPartitions` completes both, neither waits out its timeout.
+            let ready = state.host.handle_deleted();
+            let _ = self.carry_out(&partition, &mut state, ready);
+            // Before the files go, so the flusher renames no snapshot into the directory
+            // being removed.
+            state.log_mut().store_mut().cancel_unpublished_snapshots();
             let _ = fs::remove_dir_all(partition_dir(&self.config.data_dir, name, partition.index));
         }
         self.lock_groups().forget_topic(name);
-        // Fetches waiting on its partitions answer now (UNKNOWN_TOPIC_OR_PARTITION), not at
-        // their max wait: Kafka's `ReplicaManager.stopPartitions` completes them.
-        self.wake_fetches(Wakes {
-            followers: true,
-            consumers: true,
-        });
         tracing::info!("deleted topic {name}");
     }
 
@@ -2512,7 +2509,8 @@ impl Broker {
         for topic in self.topics() {
             for partition in topic.partitions() {
                 let mut state = partition.lock();
-                let r = state.host.handle_clean(now, &self.codec, pass);
+                let (r, ready) = state.host.handle_clean(now, &self.codec, pass);
+                let _ = self.carry_out(&partition, &mut state, ready);
                 let name = format!("{}-{}", topic.name, partition.index);
                 if r.retention.segments_deleted > 0 {
                     tracing::info!(
@@ -2548,16 +2546,16 @@ impl Broker {
         let mut state = partition.lock();
         // The bound (the high watermark, -1 meaning it) is core's.
         let hw = state.high_watermark();
-        let start = state
-            .host
-            .handle_delete_records(now_ms(), offset)
-            .map_err(|e| match e {
-                ReplicaError::OffsetOutOfRange => ApiError::new(
-                    error_code::OFFSET_OUT_OF_RANGE,
-                    format!("offset {offset} is above the high watermark {hw}"),
-                ),
-                e => ApiError::new(e.kafka_error_code(), e.to_string()),
-            })?;
+        let (start, ready) = state.host.handle_delete_records(now_ms(), offset);
+        // A log start past an open transaction frees `read_committed` readers.
+        let _ = self.carry_out(partition, &mut state, ready);
+        let start = start.map_err(|e| match e {
+            ReplicaError::OffsetOutOfRange => ApiError::new(
+                error_code::OFFSET_OUT_OF_RANGE,
+                format!("offset {offset} is above the high watermark {hw}"),
+            ),
+            e => ApiError::new(e.kafka_error_code(), e.to_string()),
+        })?;
         save_log_start(dir, start)
             .map_err(|e| ApiError::new(error_code::KAFKA_STORAGE_ERROR, e.to_string()))?;
         Ok(start)

@@ -1136,6 +1136,101 @@ fn one_produce_request_waits_once_for_all_its_partitions_and_a_client_that_hangs
 }
 
 #[test]
+fn an_acks_all_write_waiting_on_a_deleted_topic_answers_unknown_topic_at_once() {
+    // Kafka's ReplicaManager.stopPartitions (deletePartition) completes a deleted partition's
+    // delayed produces; DelayedProduce.tryComplete then finds neither the partition nor its
+    // topic (getPartitionOrError) and answers UNKNOWN_TOPIC_OR_PARTITION (3) — not a
+    // REQUEST_TIMED_OUT after the request's whole timeout.
+    use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+    use kafka_protocol::messages::{ApiKey, ProduceRequest, ProduceResponse, TopicName};
+    use kafka_protocol::protocol::{Decodable, StrBytes};
+    use runnel_core::batch::{BatchBuilder, NoCodec};
+    use runnel_tests::wire;
+
+    let _serial = one_at_a_time();
+    // Followers that stop fetching stay in the ISR for 30 s: the write waits for them.
+    let settings: Vec<&str> = SETTINGS
+        .iter()
+        .map(|s| {
+            if s.starts_with("replica.lag.time.max.ms=") {
+                "replica.lag.time.max.ms=30000"
+            } else {
+                s
+            }
+        })
+        .collect();
+    let cluster = Cluster::start_with_proxies("deleted-wait", 3, &settings);
+    let topic = "doomed";
+    let bootstrap = cluster.nodes[0].bootstrap();
+    runnel_cli(
+        &[
+            "topic", "create", topic, "-p", "1", "-r", "3", "-b", &bootstrap,
+        ],
+        b"",
+    );
+    cluster.wait_for(Duration::from_secs(20), "a led partition, ISR full", |c| {
+        let p = c.partitions(topic);
+        p.len() == 1 && p[0].0.is_some() && p[0].2.len() == 3
+    });
+    let leader = cluster.partitions(topic)[0].0.unwrap_or(0) as usize;
+    for follower in (0..3).filter(|n| *n != leader) {
+        cluster.cut_replication(follower, true);
+    }
+    let mut builder = BatchBuilder::new(0);
+    builder.push(1_700_000_000_000, None, Some(b"waiting"), Vec::new());
+    let batch = builder.build(&NoCodec).expect("batch");
+    let timeout_ms = 25_000;
+    let request = ProduceRequest::default()
+        .with_acks(-1)
+        .with_timeout_ms(timeout_ms)
+        .with_topic_data(vec![
+            TopicProduceData::default()
+                .with_name(TopicName(StrBytes::from_static_str("doomed")))
+                .with_partition_data(vec![
+                    PartitionProduceData::default()
+                        .with_index(0)
+                        .with_records(Some(batch.into())),
+                ]),
+        ]);
+    let mut stream =
+        std::net::TcpStream::connect(("127.0.0.1", cluster.nodes[leader].port)).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(40)))
+        .expect("read timeout");
+    let answer = std::thread::spawn(move || {
+        let body = wire::round_trip(&mut stream, &wire::frame(ApiKey::Produce, 7, 1, &request));
+        (body, std::time::Instant::now())
+    });
+    std::thread::sleep(Duration::from_millis(500)); // appended, waiting for the followers
+    let deleted_at = std::time::Instant::now();
+    let out = runnel_cli(&["topic", "delete", topic, "-b", &bootstrap], b"");
+    assert_eq!(out, "deleted topic doomed\n");
+    let (body, answered_at) = answer.join().expect("the producing thread");
+    let body = body.expect("a produce response");
+    let waited = answered_at.saturating_duration_since(deleted_at);
+    assert!(
+        waited < Duration::from_millis(timeout_ms as u64 / 2),
+        "answered {waited:?} after the delete, as if at the request's timeout; leader's log:\n{}",
+        cluster.nodes[leader].log()
+    );
+    let mut bytes = bytes::Bytes::copy_from_slice(&body[4..]);
+    let response = ProduceResponse::decode(&mut bytes, 7).expect("produce response");
+    let codes: Vec<(i32, i16)> = response.responses[0]
+        .partition_responses
+        .iter()
+        .map(|p| (p.index, p.error_code))
+        .collect();
+    assert_eq!(
+        codes,
+        vec![(0, 3)],
+        "the write waiting on the deleted partition: UNKNOWN_TOPIC_OR_PARTITION (3)"
+    );
+    for follower in (0..3).filter(|n| *n != leader) {
+        cluster.cut_replication(follower, false);
+    }
+}
+
+#[test]
 fn sigterm_while_a_node_starts_or_has_no_quorum_stops_it_cleanly() {
     // The nemesis saw SIGTERM soon after a restart end without a clean exit: a signal that
     // came while the node was still opening its logs killed it (the default action, nothing
