@@ -68,6 +68,7 @@ pub mod offsets;
 pub mod partitioner;
 pub mod plugin;
 pub mod producer;
+pub mod producer_id;
 pub mod replica;
 pub mod retention;
 pub mod rng;

@@ -15,7 +15,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -31,6 +31,7 @@ use runnel_core::error_code;
 use runnel_core::group::{GroupConfig, GroupError, GroupOutput, GroupStore, ReplyToken};
 use runnel_core::log::{Log, LogConfig, LogError, RecordsRefused};
 use runnel_core::offsets::OffsetKey;
+use runnel_core::producer_id::{ProducerIdBlock, ProducerIdCounter, ProducerIds};
 use runnel_core::replica::{Acks, CleanPass, Replica, ReplicaConfig, ReplicaError, RoleChange};
 use runnel_core::scram::{CredentialChange, CredentialError, ScramChange, ScramCredentials};
 use runnel_core::{topic_config, topic_name};
@@ -347,7 +348,8 @@ pub struct Broker {
     txn_state_creating: std::sync::atomic::AtomicBool,
     replies: Mutex<HashMap<ReplyToken, oneshot::Sender<GroupOutput>>>,
     next_token: AtomicU64,
-    next_producer_id: AtomicI64,
+    /// The block of producer ids InitProducerId hands out from (KIP-730).
+    producer_ids: tokio::sync::Mutex<ProducerIds>,
     /// Cluster mode: the metadata quorum (unset on a single node).
     cluster: OnceLock<Arc<Cluster>>,
     /// Held while local topics are made to match the metadata.
@@ -452,7 +454,7 @@ impl Broker {
             replies: Mutex::new(HashMap::new()),
             next_token: AtomicU64::new(1),
             // Producer ids from the start time, so ids stay unique across restarts.
-            next_producer_id: AtomicI64::new((now_ms() as i64) << 10),
+            producer_ids: tokio::sync::Mutex::new(ProducerIds::default()),
             cluster: OnceLock::new(),
             reconciling: Mutex::new(()),
             fetchers: Mutex::new(std::collections::HashSet::new()),
@@ -1068,7 +1070,21 @@ impl Broker {
             state.log_mut().store_mut().cancel_unpublished_snapshots();
             let _ = fs::remove_dir_all(partition_dir(&self.config.data_dir, name, partition.index));
         }
-        self.lock_groups().forget_topic(name);
+        // Tombstones for every group's commits of it (Kafka's `onPartitionsDeleted`), on the
+        // node that coordinates groups (the leader of `__consumer_offsets`; elsewhere the
+        // groups hold none): a restart or a new coordinator reads them as deleted.
+        let forgotten = self.lock_groups().forget_topic(name);
+        let keys: Vec<Vec<u8>> = forgotten
+            .iter()
+            .map(runnel_core::offsets::encode_key)
+            .collect();
+        if let Err(e) = self.write_tombstones(&keys) {
+            tracing::warn!(
+                "deleted topic {name}: {} commits not tombstoned in {OFFSETS_TOPIC}: {}",
+                keys.len(),
+                e.message
+            );
+        }
         tracing::info!("deleted topic {name}");
     }
 
@@ -2492,9 +2508,82 @@ impl Broker {
         self.deliver(outputs);
     }
 
-    /// A new producer id (InitProducerId).
-    pub fn allocate_producer_id(&self) -> i64 {
-        self.next_producer_id.fetch_add(1, Ordering::Relaxed)
+    /// A new producer id (InitProducerId), unique across the cluster: the next of this
+    /// node's block of ids, taking a new block first when it is used up — through the
+    /// metadata quorum in a cluster (KIP-730's `AllocateProducerIds`), from the counter saved
+    /// in the data directory on a single node ([`runnel_core::producer_id`]). Errors:
+    /// COORDINATOR_LOAD_IN_PROGRESS (retriable, as Kafka's broker answers while it has no
+    /// block) when the quorum gave none; KAFKA_STORAGE_ERROR when the single node's counter
+    /// cannot be read or saved.
+    pub async fn allocate_producer_id(&self) -> Result<i64, ApiError> {
+        let mut ids = self.producer_ids.lock().await;
+        if let Some(id) = ids.next_id() {
+            return Ok(id);
+        }
+        let block = match self.cluster() {
+            Some(cluster) => {
+                let me = self.config.node_id as u32;
+                cluster
+                    .propose(Entry::AllocateProducerIds { broker: me })
+                    .await
+                    .map_err(|e| {
+                        ApiError::new(
+                            error_code::COORDINATOR_LOAD_IN_PROGRESS,
+                            format!("no block of producer ids from the metadata quorum: {e}"),
+                        )
+                    })?;
+                cluster.image().producer_id_block(me).ok_or_else(|| {
+                    ApiError::new(
+                        error_code::COORDINATOR_LOAD_IN_PROGRESS,
+                        "no block of producer ids from the metadata quorum",
+                    )
+                })?
+            }
+            None => self.allocate_local_producer_ids()?,
+        };
+        ids.handle_block(block);
+        ids.next_id().ok_or_else(|| {
+            ApiError::new(
+                error_code::UNKNOWN_SERVER_ERROR,
+                "an empty producer id block",
+            )
+        })
+    }
+
+    /// A single node's next block of producer ids: the counter in `producer-ids.json` moves
+    /// past it (fsynced) before any of its ids is handed out, so a restart never hands one
+    /// out again, whatever the clock says.
+    fn allocate_local_producer_ids(&self) -> Result<ProducerIdBlock, ApiError> {
+        let path = producer_ids_path(&self.config.data_dir);
+        let unreadable = |why: String| {
+            ApiError::new(
+                error_code::KAFKA_STORAGE_ERROR,
+                format!("cannot read {}: {why}", path.display()),
+            )
+        };
+        let saved = match fs::read(&path) {
+            Ok(bytes) => {
+                serde_json::from_slice::<SavedProducerIds>(&bytes)
+                    .map_err(|e| unreadable(e.to_string()))?
+                    .next_block_start
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
+            Err(e) => return Err(unreadable(e.to_string())),
+        };
+        let mut counter = ProducerIdCounter::starting_at(saved);
+        let block = counter.allocate().ok_or_else(|| {
+            ApiError::new(
+                error_code::UNKNOWN_SERVER_ERROR,
+                "the producer id space is used up",
+            )
+        })?;
+        save_json(
+            &path,
+            &SavedProducerIds {
+                next_block_start: counter.next_block_start(),
+            },
+        )?;
+        Ok(block)
     }
 
     /// Periodic work: retention and compaction, each as due (core's cleaner, below the HW).
@@ -2737,6 +2826,17 @@ fn load_authorizer(config: &BrokerConfig) -> Result<Option<Authorizer>, String> 
 
 fn acls_path(data_dir: &Path) -> PathBuf {
     data_dir.join("acls.json")
+}
+
+/// A single node's producer id counter ([`Broker::allocate_producer_id`]).
+fn producer_ids_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("producer-ids.json")
+}
+
+/// What `producer-ids.json` holds: where the next block of producer ids starts.
+#[derive(Serialize, Deserialize)]
+struct SavedProducerIds {
+    next_block_start: i64,
 }
 
 fn scram_path(data_dir: &Path) -> PathBuf {

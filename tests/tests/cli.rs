@@ -263,6 +263,36 @@ fn consume_from_a_time_and_reset_a_group_to_a_datetime() {
     assert_eq!(runnel(&["consume", "t", "-G", "audit", "-b", &b], b""), "");
 }
 
+#[test]
+fn a_deleted_topics_commits_stay_deleted_after_a_restart_so_a_new_topic_of_its_name_is_read_from_its_start()
+ {
+    // Kafka's GroupCoordinator.onPartitionsDeleted writes a tombstone to __consumer_offsets
+    // for every group's commit of a deleted topic (GroupMetadataManager.cleanupGroupMetadata):
+    // the commits do not come back when the log is read again at a restart. Back, the old
+    // commit (offset 3) would make the group skip the new topic's first three records.
+    let mut broker = Runnel::start("cli-deleted-commits", &[]);
+    let b = broker.bootstrap();
+    runnel(&["topic", "create", "orders", "-b", &b], b"");
+    runnel(&["produce", "orders", "-b", &b], b"a\nb\nc\n");
+    assert_eq!(
+        runnel(&["consume", "orders", "-G", "billing", "-b", &b], b""),
+        "a\nb\nc\n"
+    );
+    assert_eq!(
+        runnel(&["topic", "delete", "orders", "-b", &b], b""),
+        "deleted topic orders\n"
+    );
+    assert!(broker.terminate(), "a clean stop");
+    broker.restart();
+    runnel(&["topic", "create", "orders", "-b", &b], b"");
+    runnel(&["produce", "orders", "-b", &b], b"n1\nn2\nn3\nn4\nn5\n");
+    assert_eq!(
+        runnel(&["consume", "orders", "-G", "billing", "-b", &b], b""),
+        "n1\nn2\nn3\nn4\nn5\n",
+        "the group has no commit on the new topic: it starts at its log start"
+    );
+}
+
 /// `ms` since the epoch as 2026-11-23T10:15:30.123Z, by GNU date (an oracle independent of
 /// the CLI's own date code).
 fn iso8601(ms: i64) -> String {

@@ -1136,6 +1136,72 @@ fn one_produce_request_waits_once_for_all_its_partitions_and_a_client_that_hangs
 }
 
 #[test]
+fn producer_ids_come_in_blocks_from_the_metadata_quorum_never_handed_out_twice() {
+    // KIP-730: a broker takes blocks of 1,000 producer ids from one counter in the metadata
+    // log (AllocateProducerIds, recorded as a ProducerIdsRecord; Kafka's first block starts
+    // at 0) and answers InitProducerId from its block. No id is handed out twice, whatever
+    // the nodes' clocks say: two producers sharing an id would have one's first batch taken
+    // for the other's duplicate, acknowledged and never written.
+    use kafka_protocol::messages::{ApiKey, InitProducerIdRequest, InitProducerIdResponse};
+    use runnel_tests::wire;
+
+    let _serial = one_at_a_time();
+    let mut cluster = Cluster::start("producer-ids", 3, SETTINGS);
+    let init = |port: u16| -> i64 {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let request = InitProducerIdRequest::default()
+                .with_transactional_id(None)
+                .with_transaction_timeout_ms(60_000);
+            let response: InitProducerIdResponse = wire::call(
+                &format!("127.0.0.1:{port}"),
+                ApiKey::InitProducerId,
+                1,
+                &request,
+                Duration::from_secs(30),
+            );
+            // COORDINATOR_LOAD_IN_PROGRESS (14): no block yet (a node still joining), retried
+            // as clients do.
+            if response.error_code == 14 && std::time::Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(200));
+                continue;
+            }
+            assert_eq!(response.error_code, 0, "InitProducerId at port {port}");
+            assert_eq!(response.producer_epoch, 0);
+            return response.producer_id.0;
+        }
+    };
+    let mut seen = std::collections::BTreeSet::new();
+    let mut blocks = std::collections::BTreeSet::new();
+    for node in 0..3 {
+        let ids: Vec<i64> = (0..3).map(|_| init(cluster.nodes[node].port)).collect();
+        assert_eq!(
+            ids[0] % 1_000,
+            0,
+            "node {node} starts a fresh block: {ids:?}"
+        );
+        assert_eq!(
+            ids,
+            vec![ids[0], ids[0] + 1, ids[0] + 2],
+            "node {node} hands out its block in order"
+        );
+        blocks.insert(ids[0]);
+        seen.extend(ids);
+    }
+    assert_eq!(
+        blocks,
+        [0, 1_000, 2_000].into_iter().collect(),
+        "three nodes, the counter's first three blocks"
+    );
+    // A restarted node never hands out its old block again: it takes the next one.
+    assert!(cluster.nodes[1].terminate(), "{}", cluster.nodes[1].log());
+    cluster.nodes[1].restart();
+    let after = init(cluster.nodes[1].port);
+    assert_eq!(after, 3_000, "the counter's fourth block");
+    assert!(!seen.contains(&after));
+}
+
+#[test]
 fn an_acks_all_write_waiting_on_a_deleted_topic_answers_unknown_topic_at_once() {
     // Kafka's ReplicaManager.stopPartitions (deletePartition) completes a deleted partition's
     // delayed produces; DelayedProduce.tryComplete then finds neither the partition nor its

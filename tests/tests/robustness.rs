@@ -929,6 +929,42 @@ fn a_thousand_partitions_fit_in_an_open_file_limit_of_1024() {
 /// UNKNOWN_TOPIC_OR_PARTITION, not at its max wait (Kafka's `ReplicaManager.stopPartitions`
 /// completes the deleted partitions' delayed fetches).
 #[test]
+fn a_single_nodes_producer_ids_are_never_handed_out_again_after_a_crash() {
+    // KIP-730's blocks of 1,000 producer ids, the counter kept in the data directory: a
+    // restart (here after SIGKILL) takes the next block, so no id is handed out twice
+    // whatever the clock says (it was the clock: a step back re-issued ids).
+    use kafka_protocol::messages::{InitProducerIdRequest, InitProducerIdResponse};
+    let mut broker = Runnel::start("producer-ids", &[]);
+    let init = |broker: &Runnel| -> (i16, i64, i16) {
+        let request = InitProducerIdRequest::default()
+            .with_transactional_id(None)
+            .with_transaction_timeout_ms(60_000);
+        let response: InitProducerIdResponse = runnel_tests::wire::call(
+            &broker.bootstrap(),
+            ApiKey::InitProducerId,
+            1,
+            &request,
+            Duration::from_secs(20),
+        );
+        (
+            response.error_code,
+            response.producer_id.0,
+            response.producer_epoch,
+        )
+    };
+    assert_eq!(init(&broker), (0, 0, 0), "the first block starts at 0");
+    assert_eq!(init(&broker), (0, 1, 0));
+    broker.kill();
+    broker.restart();
+    assert_eq!(
+        init(&broker),
+        (0, 1_000, 0),
+        "a fresh block after the crash"
+    );
+    assert_eq!(init(&broker), (0, 1_001, 0));
+}
+
+#[test]
 fn a_fetch_waiting_on_a_deleted_topic_answers_at_once() {
     let broker = Runnel::start("deleted-wait", &[]);
     let mut producer = connect(&broker);

@@ -451,10 +451,29 @@ impl HostedGroups {
         self.offsets.remove(group, topic, partition)
     }
 
-    /// Forgets every group's commits of a deleted topic. Returns how many there were.
-    pub fn forget_topic(&mut self, topic: &str) -> usize {
+    /// Forgets every group's commits of a deleted topic (Kafka's
+    /// `GroupCoordinator.onPartitionsDeleted` → `GroupMetadataManager.cleanupGroupMetadata`).
+    /// Returns their keys: the coordinator writes a tombstone for each to
+    /// `__consumer_offsets`, so the commits stay deleted after a restart or a coordinator
+    /// move, and a topic created again under the name starts with none.
+    pub fn forget_topic(&mut self, topic: &str) -> Vec<OffsetKey> {
+        let keys: Vec<OffsetKey> = self
+            .offsets
+            .groups()
+            .flat_map(|group| {
+                self.offsets
+                    .group(group)
+                    .filter(|((t, _), _)| t == topic)
+                    .map(move |((t, partition), _)| OffsetKey {
+                        group: String::from(group),
+                        topic: t.clone(),
+                        partition: *partition,
+                    })
+            })
+            .collect();
         self.written_at.retain(|k, _| k.topic != topic);
-        self.offsets.delete_topic(topic)
+        self.offsets.delete_topic(topic);
+        keys
     }
 
     /// Expires member sessions and rebalance deadlines due at `now_ms`.
@@ -695,7 +714,15 @@ mod tests {
         let plan = commit(&groups, vec![entry(0, 10), entry(1, 4)]);
         groups.handle_commit_replicated(5, &plan);
         assert!(groups.forget("g", "t", 0));
-        assert_eq!(groups.forget_topic("t"), 1);
+        assert_eq!(
+            groups.forget_topic("t"),
+            vec![OffsetKey {
+                group: "g".into(),
+                topic: "t".into(),
+                partition: 1
+            }],
+            "the commits whose tombstones the coordinator writes"
+        );
         assert_eq!((shown(&groups, 0), shown(&groups, 1)), (None, None));
         let again = commit(&groups, vec![entry(0, 2)]);
         groups.handle_commit_replicated(1, &again);

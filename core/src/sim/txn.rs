@@ -27,6 +27,7 @@
 
 use super::*;
 use crate::broker::{HostedTransactions, MarkerJob, TxnPlan, TxnState, TxnTransition};
+use crate::producer_id::{ProducerIdCounter, ProducerIds};
 use crate::txn::{AbortedTxn, ControlType};
 
 /// The producer's `transactional.id`.
@@ -101,9 +102,10 @@ pub(super) struct SimTxn {
     ended: BTreeMap<u64, bool>,
     /// Record ids the `read_committed` checker read.
     read: BTreeSet<u64>,
-    /// The next producer id a coordinator hands out (unique across the cluster, as Kafka's
-    /// producer id blocks are).
-    next_producer_id: i64,
+    /// The simulated quorum's producer id counter, and the block each broker hands ids out
+    /// of (KIP-730, [`crate::producer_id`]).
+    producer_id_counter: ProducerIdCounter,
+    producer_ids: BTreeMap<BrokerId, ProducerIds>,
     /// Crashes and restarts of the producer.
     pub(super) instances: u32,
 }
@@ -124,7 +126,8 @@ impl SimTxn {
             txn_of: BTreeMap::new(),
             ended: BTreeMap::new(),
             read: BTreeSet::new(),
-            next_producer_id: 1_000,
+            producer_id_counter: ProducerIdCounter::default(),
+            producer_ids: BTreeMap::new(),
             instances: 1,
         }
     }
@@ -492,7 +495,24 @@ impl Sim {
             .producer
             .transactions
             .map_or(60_000, |t| t.timeout_ms) as i32;
-        let mut next_id = self.txn.next_producer_id;
+        // A fresh id from the coordinator's block, as the node takes one before it asks its
+        // coordinator (unused when the transactional id keeps its producer id).
+        let mut fresh = -1;
+        if matches!(ask, Ask::Init) {
+            let txn = &mut self.txn;
+            let ids = txn.producer_ids.entry(b).or_default();
+            fresh = match ids.next_id() {
+                Some(id) => id,
+                None => {
+                    let Some(block) = txn.producer_id_counter.allocate() else {
+                        answer(self, Err(error_code::UNKNOWN_SERVER_ERROR));
+                        return;
+                    };
+                    ids.handle_block(block);
+                    ids.next_id().unwrap_or(block.first)
+                }
+            };
+        }
         let coordinator = &mut self.brokers[b as usize].txn.coordinator;
         let plan = match ask {
             Ask::Init => coordinator.prepare_init_producer_id(
@@ -500,10 +520,7 @@ impl Sim {
                 timeout_ms,
                 None,
                 now,
-                &mut || {
-                    next_id += 1;
-                    next_id
-                },
+                &mut || fresh,
             ),
             Ask::Add(partition) => coordinator.prepare_add_partitions(
                 TRANSACTIONAL_ID,
@@ -516,7 +533,6 @@ impl Sim {
                 coordinator.prepare_end_txn(TRANSACTIONAL_ID, producer.0, producer.1, commit, now)
             }
         };
-        self.txn.next_producer_id = next_id;
         match plan {
             Err(code) => answer(self, Err(code)),
             Ok(TxnPlan::Done) => answer(self, Ok(producer)),

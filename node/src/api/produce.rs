@@ -331,7 +331,13 @@ pub(super) async fn init_producer_id(
             request.producer_epoch.saturating_add(1),
         )
     } else {
-        (broker.allocate_producer_id(), 0)
+        match broker.allocate_producer_id().await {
+            Ok(id) => (id, 0),
+            Err(e) => {
+                tracing::warn!("InitProducerId: {}", e.message);
+                return refused(e.code);
+            }
+        }
     };
     InitProducerIdResponse::default()
         .with_producer_id(ProducerId(id))

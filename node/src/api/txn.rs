@@ -90,12 +90,21 @@ pub(super) async fn init_producer_id(
     }
     let expected = (request.producer_id.0 >= 0 && request.producer_epoch >= 0)
         .then_some((request.producer_id.0, request.producer_epoch));
+    // Taken before the coordinator's lock (a new block may take a quorum round); unused
+    // when the transactional id keeps its producer id.
+    let fresh = match broker.allocate_producer_id().await {
+        Ok(id) => id,
+        Err(e) => {
+            tracing::warn!("InitProducerId for {transactional_id}: {}", e.message);
+            return answer(e.code, -1, -1);
+        }
+    };
     let plan = broker.lock_txns().prepare_init_producer_id(
         transactional_id,
         request.transaction_timeout_ms,
         expected,
         now_ms() as i64,
-        &mut || broker.allocate_producer_id(),
+        &mut || fresh,
     );
     let code = broker.run_txn_plan(plan).await;
     if code != error_code::NONE {

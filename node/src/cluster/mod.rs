@@ -186,6 +186,13 @@ pub enum Entry {
         /// Bindings removed.
         delete: Vec<runnel_core::acl::AclBinding>,
     },
+    /// A broker takes the next block of producer ids (KIP-730's `AllocateProducerIds`,
+    /// recorded as Kafka's `ProducerIdsRecord`): ids unique across the cluster
+    /// ([`runnel_core::producer_id`]).
+    AllocateProducerIds {
+        /// Its node id.
+        broker: u32,
+    },
 }
 
 /// An entry with the id its proposer waits on.
@@ -227,6 +234,9 @@ pub struct MetadataImage {
     pub acls: std::collections::BTreeSet<runnel_core::acl::AclBinding>,
     /// The next unused global partition id.
     next_partition: u32,
+    /// Where the next block of producer ids starts, and each broker's last block (KIP-730).
+    producer_ids: runnel_core::producer_id::ProducerIdCounter,
+    producer_id_blocks: BTreeMap<u32, runnel_core::producer_id::ProducerIdBlock>,
     /// The Raft index of the last entry applied.
     pub applied: u64,
     /// The ids of the last [`RECENT_PROPOSALS`] envelopes applied, oldest first, and the same
@@ -251,6 +261,8 @@ impl MetadataImage {
             scram: Default::default(),
             acls: Default::default(),
             next_partition: 0,
+            producer_ids: Default::default(),
+            producer_id_blocks: BTreeMap::new(),
             applied: 0,
             recent: Default::default(),
         }
@@ -271,6 +283,14 @@ impl MetadataImage {
             seen.remove(&oldest);
         }
         Some(self.apply(&envelope.entry))
+    }
+
+    /// The last block of producer ids the log gave `broker` (KIP-730).
+    pub fn producer_id_block(
+        &self,
+        broker: u32,
+    ) -> Option<runnel_core::producer_id::ProducerIdBlock> {
+        self.producer_id_blocks.get(&broker).copied()
     }
 
     /// Applies one entry; an entry the controller refuses changes nothing and says why.
@@ -380,6 +400,14 @@ impl MetadataImage {
                 for binding in delete {
                     self.acls.remove(binding);
                 }
+                Ok(())
+            }
+            Entry::AllocateProducerIds { broker } => {
+                let block = self
+                    .producer_ids
+                    .allocate()
+                    .ok_or("the producer id space is used up")?;
+                self.producer_id_blocks.insert(*broker, block);
                 Ok(())
             }
             Entry::DeleteTopic { name } => {
