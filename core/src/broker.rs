@@ -185,8 +185,9 @@ pub struct Ready {
     /// Consumers' fetches waiting on this node may answer now: as leader, the high watermark
     /// rose (a follower's fetch confirmed records, Kafka's `Partition.maybeIncrementLeaderHW`
     /// completes delayed fetches) or the last stable offset did (`read_committed` readers
-    /// read below it: a log start moved past an open transaction by DeleteRecords or
-    /// retention frees them with no new record), or the replica's role or epoch changed, so a waiting fetch
+    /// read below it; a log start moved past an open transaction by DeleteRecords or
+    /// retention raises it to the log start, and a fetch waiting below it answers
+    /// OFFSET_OUT_OF_RANGE now, not at its max wait), or the replica's role or epoch changed, so a waiting fetch
     /// learns it is no longer asking the leader (Kafka's `ReplicaManager` completes a
     /// partition's delayed fetches when it becomes a follower). A follower's own high
     /// watermark gives no consumer anything: consumers read from the leader only (runnel
@@ -613,8 +614,8 @@ impl<S: SegmentStore> HostedPartition<S> {
     /// DeleteRecords (KIP-107) at `now_ms`: moves the log start offset to `offset` (-1: the
     /// HW) and deletes the segments wholly below it. Kafka allows it up to the high watermark,
     /// not past it, and only on the leader. Returns the new log start offset, and the
-    /// [`Ready`] (a log start past an open transaction raises the last stable offset and
-    /// wakes `read_committed` fetches). Errors: NOT_LEADER_OR_FOLLOWER, OFFSET_OUT_OF_RANGE
+    /// [`Ready`] (a log start past an open transaction raises the last stable offset to it
+    /// and wakes the `read_committed` fetches waiting below it, which are out of range now). Errors: NOT_LEADER_OR_FOLLOWER, OFFSET_OUT_OF_RANGE
     /// (negative, or above the HW), a store failure.
     pub fn handle_delete_records(
         &mut self,
@@ -644,8 +645,8 @@ impl<S: SegmentStore> HostedPartition<S> {
     }
 
     /// One pass of the log cleaner (retention and compaction as `pass` asks, below the HW):
-    /// [`Replica::clean`]. The [`Ready`] wakes `read_committed` fetches when retention moved
-    /// the log start past an open transaction.
+    /// [`Replica::clean`]. The [`Ready`] wakes the `read_committed` fetches waiting below
+    /// the log start when retention moved it past an open transaction.
     pub fn handle_clean(
         &mut self,
         now_ms: u64,
@@ -1237,9 +1238,10 @@ mod tests {
     }
 
     /// A `read_committed` fetch reads below the last stable offset (KIP-98); DeleteRecords
-    /// past a transaction still open raises it (Kafka moves its first unstable offset up to
-    /// the log start) with no new record and no HW move, and must wake such a fetch as
-    /// Kafka's `DelayedFetch` would find it satisfiable on its next check.
+    /// past a transaction still open raises it to the log start (Kafka moves its first
+    /// unstable offset up to the log start) with no new record and no HW move. A fetch
+    /// waiting at the old last stable offset is below the log start now: it is woken to
+    /// answer OFFSET_OUT_OF_RANGE rather than at its max wait.
     #[test]
     fn a_last_stable_offset_raised_by_delete_records_wakes_consumer_fetches() {
         let mut hosted = leader_with_isr(HostConfig::default(), LogConfig::default(), &[0]);
@@ -1267,10 +1269,48 @@ mod tests {
         assert_eq!(hosted.replica().last_stable_offset(), 2);
         assert!(
             ready.wake_consumer_fetches,
-            "a read_committed fetch waiting at offset 2 can read now"
+            "a read_committed fetch waiting at offset 1 is out of range now"
         );
         let (_, ready) = hosted.handle_delete_records(5, 2);
         assert!(!ready.wake_consumer_fetches, "nothing moved: nobody wakes");
+    }
+
+    /// Kafka's retention is bounded by the high watermark only (`UnifiedLog.deletableSegments`:
+    /// `highWatermark >= upperBoundOffset`): a transaction left open pins no segment, and the
+    /// last stable offset rises to the new log start, waking the `read_committed` fetches
+    /// waiting below it. Compaction alone stops at the first unstable offset.
+    #[test]
+    fn retention_deletes_past_an_open_transaction_and_the_last_stable_offset_follows() {
+        let log = LogConfig {
+            segment_bytes: 1,
+            retention_bytes: Some(0),
+            ..LogConfig::default()
+        };
+        let mut hosted = leader_with_isr(HostConfig::default(), log, &[0]);
+        let _ = produce(&mut hosted, 1, 1, Acks::Leader);
+        let mut open = crate::batch::BatchBuilder::new(0)
+            .producer(9, 0, 0)
+            .transactional(true);
+        open.push(0, None, Some(b"open"), Vec::new());
+        let mut open = open.build(&NoCodec).expect("a batch");
+        let _ = hosted.handle_produce(2, &mut open, Acks::Leader, 2, 5_000, &NoCodec);
+        let _ = produce(&mut hosted, 3, 1, Acks::Leader);
+        let _ = produce(&mut hosted, 4, 1, Acks::Leader);
+        let replica = hosted.replica();
+        assert_eq!(replica.log().segments().len(), 4, "one batch per segment");
+        assert_eq!(
+            (replica.high_watermark(), replica.last_stable_offset()),
+            (4, 1)
+        );
+        let (report, ready) = hosted.handle_clean(5, &NoCodec, CleanPass::ALL);
+        assert_eq!(
+            report.retention.segments_deleted, 3,
+            "every segment below the HW but the active one"
+        );
+        let replica = hosted.replica();
+        assert_eq!(replica.log().log_start_offset(), 3);
+        assert_eq!(replica.last_stable_offset(), 3, "up to the new log start");
+        assert!(ready.wake_consumer_fetches);
     }
 
     #[test]

@@ -609,12 +609,15 @@ impl<S: SegmentStore> Replica<S> {
     /// `retention.ms` / `retention.bytes` when `cleanup.policy` has `delete`, compaction when
     /// it has `compact`, as `pass` asks. The active segment is never touched, as in Kafka.
     pub fn clean(&mut self, codec: &dyn Codec, now_ms: u64, pass: CleanPass) -> CleanReport {
-        // Kafka cleans below the first unstable offset too: an open transaction may still be
-        // aborted.
+        // Retention deletes below the high watermark, an open transaction or not (Kafka's
+        // `UnifiedLog.deletableSegments`: `highWatermark >= upperBoundOffset`); the last
+        // stable offset then rises to the new log start. Compaction stops at the first
+        // unstable offset too (the cleaner's `firstUncleanableOffset`): an open transaction
+        // may still be aborted.
         let hw = self.last_stable_offset();
         let mut report = CleanReport::default();
         if pass.retention {
-            match self.log.apply_retention(now_ms, hw) {
+            match self.log.apply_retention(now_ms, self.high_watermark) {
                 Ok(r) => report.retention = r,
                 Err(e) => report.error = Some(alloc::format!("retention: {e}")),
             }

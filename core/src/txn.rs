@@ -89,6 +89,54 @@ pub fn control_type(batch: &BatchRef<'_>, codec: &dyn Codec) -> Option<ControlTy
     }
 }
 
+/// The `read_committed` reader's filter (KIP-98; the Java consumer's `CompletedFetch` with
+/// `isolation.level=read_committed`): given the aborted transactions a fetch listed (read
+/// below the last stable offset), it says for each batch, in offset order, whether its
+/// records are delivered. Control batches (markers) never are; a transactional batch is not
+/// while its producer has an aborted transaction that has begun at or before the batch and
+/// whose abort marker has not been passed yet. The simulator's checker and the node's plugin
+/// pipelines read through it, as a Kafka consumer would.
+#[derive(Clone, Debug, Default)]
+pub struct ReadCommitted {
+    /// Aborted transactions not begun yet, latest first (the next to begin is last).
+    pending: Vec<AbortedTxn>,
+    /// Producers inside an aborted transaction at the current batch.
+    aborting: alloc::collections::BTreeSet<i64>,
+}
+
+impl ReadCommitted {
+    /// A filter for a read that listed `aborted`.
+    pub fn new(aborted: &[AbortedTxn]) -> Self {
+        let mut pending = aborted.to_vec();
+        pending.sort_by_key(|a| core::cmp::Reverse(a.first_offset));
+        Self {
+            pending,
+            aborting: Default::default(),
+        }
+    }
+
+    /// Whether `batch` (the next in offset order) is delivered.
+    pub fn keep(&mut self, batch: &BatchRef<'_>, codec: &dyn Codec) -> bool {
+        let header = batch.header();
+        while self
+            .pending
+            .last()
+            .is_some_and(|a| a.first_offset <= header.last_offset())
+        {
+            if let Some(a) = self.pending.pop() {
+                self.aborting.insert(a.producer_id);
+            }
+        }
+        if header.is_control() {
+            if control_type(batch, codec) == Some(ControlType::Abort) {
+                self.aborting.remove(&header.producer_id);
+            }
+            return false;
+        }
+        !(header.is_transactional() && self.aborting.contains(&header.producer_id))
+    }
+}
+
 /// One aborted transaction in a partition, as a `read_committed` Fetch response lists it
 /// (`AbortedTransaction`: producer id and first offset) and Kafka's `.txnindex` keeps it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -22,6 +22,7 @@ use std::time::Duration;
 
 use runnel_core::batch::{BatchBuilder, Header, batches};
 use runnel_core::plugin::{PartitionRequest, PluginRecord};
+use runnel_core::txn::ReadCommitted;
 use runnel_plugin_host::{Limits, Plugin, PluginHost};
 use serde::{Deserialize, Serialize};
 
@@ -386,30 +387,44 @@ impl Pipelines {
     }
 }
 
-/// Up to [`BATCH_RECORDS`] records of `partition` from `start` (below the high watermark),
-/// with their offsets, and the offset after the last one read.
+/// Up to [`BATCH_RECORDS`] records of `partition` from `start`, read as a `read_committed`
+/// consumer reads them (below the last stable offset, without the records of aborted
+/// transactions or the markers: core's [`ReadCommitted`]), with their offsets, and the
+/// offset after the last one read.
 fn read_batch(
     partition: &crate::broker::Partition,
     start: i64,
 ) -> Result<(Vec<(i64, PluginRecord)>, i64), String> {
-    let bytes = {
+    let (bytes, aborted) = {
         let state = partition.lock();
-        // Pipelines read committed records only, as consumers do: above the HW a record may
-        // still be truncated away after a leader change.
-        let end = state.high_watermark();
+        // Pipelines read committed records only, as a read_committed consumer does: above the
+        // HW a record may still be truncated away after a leader change, and an open
+        // transaction may still abort.
+        let end = state.replica().last_stable_offset();
         if start >= end {
             return Ok((Vec::new(), start));
         }
-        state
+        let from = start.max(state.log().log_start_offset());
+        let bytes = state
             .log()
-            .read(start.max(state.log().log_start_offset()), 1 << 20, end)
-            .map_err(|e| e.to_string())?
+            .read(from, 1 << 20, end)
+            .map_err(|e| e.to_string())?;
+        (bytes, state.replica().aborted_txns(from, end))
     };
+    let mut committed = ReadCommitted::new(&aborted);
     let mut records = Vec::new();
     let mut next = start;
     let mut scratch = Vec::new();
     'batches: for batch in batches(&bytes) {
         let batch = batch.map_err(|e| e.to_string())?;
+        if !committed.keep(&batch, &NodeCodec) {
+            // A marker, or an aborted transaction's batch: passed over whole.
+            if records.len() == BATCH_RECORDS {
+                break;
+            }
+            next = next.max(batch.header().next_offset());
+            continue;
+        }
         for record in batch
             .records(&NodeCodec, &mut scratch)
             .map_err(|e| e.to_string())?

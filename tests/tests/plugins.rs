@@ -238,6 +238,68 @@ fn transforms_and_partitioners_run_between_topics() {
 }
 
 #[test]
+fn a_pipeline_reads_committed_records_only_as_a_read_committed_consumer() {
+    // KIP-98: a read_committed consumer reads below the last stable offset and drops the
+    // records of aborted transactions and the markers. A pipeline reads its input so: an
+    // aborted transaction's records and the control batches never reach the plugin.
+    let broker = Runnel::start("plugins-txn", &[]);
+    let b = broker.bootstrap();
+    for topic in ["txn-in", "txn-out"] {
+        runnel(&["topic", "create", topic, "-b", &b], b"");
+    }
+    deploy(
+        &broker,
+        "redact",
+        &example("redact_email"),
+        "txn-in",
+        "txn-out",
+        "transform",
+    );
+    let script = r#"
+import sys
+from confluent_kafka import Producer
+b = sys.argv[1]
+p = Producer({"bootstrap.servers": b, "transactional.id": "plugin-txn"})
+p.init_transactions(30)
+p.begin_transaction()
+p.produce("txn-in", key=b"a", value=b"aborted one@example.com")
+p.produce("txn-in", key=b"a", value=b"aborted two@example.com")
+p.flush(30)
+p.abort_transaction(30)
+p.begin_transaction()
+p.produce("txn-in", key=b"c", value=b"committed three@example.com")
+p.commit_transaction(30)
+plain = Producer({"bootstrap.servers": b})
+plain.produce("txn-in", key=b"p", value=b"plain four@example.com")
+plain.flush(30)
+"#;
+    let out = run_client("python3", &["-c", script, &b], b"", LIMIT);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let deadline = Instant::now() + LIMIT;
+    let lines = loop {
+        let lines = read_topic(&broker, "txn-out", "%k|%s\\n");
+        if lines.iter().any(|l| l.starts_with("p|")) {
+            break lines;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "txn-out: {lines:?}\n{}",
+            broker.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(
+        lines,
+        ["c|committed [redacted]", "p|plain [redacted]"],
+        "the committed transaction and the plain record, in order; nothing aborted, no marker"
+    );
+}
+
+#[test]
 fn plugins_that_never_return_or_hog_memory_send_their_batch_to_the_dead_letter_topic() {
     let broker = Runnel::start("plugins-dlq", &[]);
     let b = broker.bootstrap();

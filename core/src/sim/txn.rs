@@ -28,7 +28,7 @@
 use super::*;
 use crate::broker::{HostedTransactions, MarkerJob, TxnPlan, TxnState, TxnTransition};
 use crate::producer_id::{ProducerIdCounter, ProducerIds};
-use crate::txn::{AbortedTxn, ControlType};
+use crate::txn::{AbortedTxn, ControlType, ReadCommitted};
 
 /// The producer's `transactional.id`.
 const TRANSACTIONAL_ID: &str = "sim-tx";
@@ -205,29 +205,12 @@ fn coordinator_retriable(code: i16) -> bool {
 /// or before it is skipped until that producer's abort marker; markers are never returned.
 /// Returns (next offset, (offset, record id) taken).
 fn read_committed(bytes: &[u8], from: i64, aborted: &[AbortedTxn]) -> (i64, Vec<(i64, u64)>) {
-    let mut pending: Vec<AbortedTxn> = aborted.to_vec();
-    pending.sort_by_key(|a| core::cmp::Reverse(a.first_offset));
-    let mut aborting: BTreeSet<i64> = BTreeSet::new();
+    let mut filter = ReadCommitted::new(aborted);
     let (mut next, mut taken) = (from, Vec::new());
     let mut scratch = Vec::new();
     for batch in batches(bytes).flatten() {
-        let header = *batch.header();
-        while pending
-            .last()
-            .is_some_and(|a| a.first_offset <= header.last_offset())
-        {
-            if let Some(a) = pending.pop() {
-                aborting.insert(a.producer_id);
-            }
-        }
-        next = next.max(header.next_offset());
-        if header.is_control() {
-            if crate::txn::control_type(&batch, &NoCodec) == Some(ControlType::Abort) {
-                aborting.remove(&header.producer_id);
-            }
-            continue;
-        }
-        if header.is_transactional() && aborting.contains(&header.producer_id) {
+        next = next.max(batch.header().next_offset());
+        if !filter.keep(&batch, &NoCodec) {
             continue;
         }
         let Ok(records) = batch.records(&NoCodec, &mut scratch) else {
