@@ -2014,6 +2014,17 @@ fn a_transaction_survives_its_coordinator_being_killed() {
         elsewhere > 0,
         "a partition led away from the coordinator was tried"
     );
+    // Both internal topics are marked so in Metadata (Kafka's Topic.isInternal), as on a
+    // single node.
+    let listed = runnel_cli(&["topic", "list", "-o", "json", "-b", &at], b"");
+    for topic in ["__consumer_offsets", "__transaction_state"] {
+        assert!(
+            listed.contains(&format!(
+                "{{\"topic\":\"{topic}\",\"partitions\":1,\"internal\":true}}"
+            )),
+            "{topic} is internal: {listed}"
+        );
+    }
 }
 
 /// A Produce v7 to `topic`-`index` at the node on `port` of one transactional batch from a

@@ -929,6 +929,45 @@ fn a_thousand_partitions_fit_in_an_open_file_limit_of_1024() {
 /// UNKNOWN_TOPIC_OR_PARTITION, not at its max wait (Kafka's `ReplicaManager.stopPartitions`
 /// completes the deleted partitions' delayed fetches).
 #[test]
+fn records_of_every_internal_topic_cannot_be_deleted() {
+    // Kafka's ReplicaManager.deleteRecordsOnLocalLog refuses "Cannot delete records of
+    // internal topic" (INVALID_TOPIC_EXCEPTION, 17) for each internal topic
+    // (Topic.isInternal: __consumer_offsets and __transaction_state); deleting the
+    // transaction log's records would lose open transactions' state.
+    use kafka_protocol::messages::delete_records_request::{
+        DeleteRecordsPartition, DeleteRecordsTopic,
+    };
+    use kafka_protocol::messages::{DeleteRecordsRequest, DeleteRecordsResponse};
+    let broker = Runnel::start("internal-delete-records", &[]);
+    for topic in ["__consumer_offsets", "__transaction_state"] {
+        let request = DeleteRecordsRequest::default()
+            .with_timeout_ms(5_000)
+            .with_topics(vec![
+                DeleteRecordsTopic::default()
+                    .with_name(TopicName(StrBytes::from_static_str(topic)))
+                    .with_partitions(vec![
+                        DeleteRecordsPartition::default()
+                            .with_partition_index(0)
+                            .with_offset(-1),
+                    ]),
+            ]);
+        let response: DeleteRecordsResponse = runnel_tests::wire::call(
+            &broker.bootstrap(),
+            ApiKey::DeleteRecords,
+            1,
+            &request,
+            Duration::from_secs(20),
+        );
+        let codes: Vec<i16> = response
+            .topics
+            .iter()
+            .flat_map(|t| t.partitions.iter().map(|p| p.error_code))
+            .collect();
+        assert_eq!(codes, vec![17], "{topic}: INVALID_TOPIC_EXCEPTION");
+    }
+}
+
+#[test]
 fn a_single_nodes_producer_ids_are_never_handed_out_again_after_a_crash() {
     // KIP-730's blocks of 1,000 producer ids, the counter kept in the data directory: a
     // restart (here after SIGKILL) takes the next block, so no id is handed out twice

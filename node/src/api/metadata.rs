@@ -290,7 +290,7 @@ async fn cluster_metadata(
                 })
                 .collect();
             MetadataResponseTopic::default()
-                .with_is_internal(version >= 1 && name == crate::broker::OFFSETS_TOPIC)
+                .with_is_internal(version >= 1 && crate::broker::is_internal_topic(name.as_str()))
                 .with_name(Some(TopicName(s(name))))
                 .with_topic_id(if version >= 10 {
                     topic.id

@@ -369,7 +369,7 @@ pub(super) fn delete_records(
         .into_iter()
         .map(|topic| {
             let name = topic.name.0.to_string();
-            let allowed = if name == crate::broker::OFFSETS_TOPIC {
+            let allowed = if crate::broker::is_internal_topic(&name) {
                 // Kafka's ReplicaManager: "Cannot delete records of internal topic".
                 Err(ApiError::new(
                     error_code::INVALID_TOPIC_EXCEPTION,
