@@ -635,7 +635,13 @@ impl Profile {
 }
 
 /// Runs a client subcommand; prints its output or one error line.
-fn run_command(command: Command, brokers: Option<String>, properties: &[String]) -> ExitCode {
+/// Runs a subcommand; `node_args` (`--config`, `--set`) go to each node `cluster up` starts.
+fn run_command(
+    command: Command,
+    brokers: Option<String>,
+    properties: &[String],
+    node_args: &[String],
+) -> ExitCode {
     use runnel_node::cli;
     let result = (|| -> Result<String, cli::ClientError> {
         let profile = Profile::load().map_err(cli::ClientError::Usage)?;
@@ -732,7 +738,7 @@ fn run_command(command: Command, brokers: Option<String>, properties: &[String])
                         dir,
                     },
                 ..
-            } => cluster_up(nodes, base_port, admin_port, &dir)
+            } => cluster_up(nodes, base_port, admin_port, &dir, node_args)
                 .map(|()| String::new())
                 .map_err(cli::ClientError::Usage),
             Command::User { output, action } => {
@@ -1059,12 +1065,15 @@ fn parse_partitions(list: &str) -> Result<Vec<(i32, Option<i64>)>, runnel_node::
 /// every node serves clients fails the whole command (the others are stopped, exit status 1); a node
 /// that exits later (killed to try a failover) is reported with how it ended and the command
 /// that starts it again, and the others go on. The nodes die with this process, however it
-/// ends (`PR_SET_PDEATHSIG`).
+/// ends (`PR_SET_PDEATHSIG`). `node_args` (the `--config` and `--set` given before
+/// `cluster up`) go to every node, after its default replication factor (which they may
+/// change) and before its node id and voters (which they may not).
 fn cluster_up(
     nodes: u32,
     base_port: u16,
     admin_port: u16,
     dir: &std::path::Path,
+    node_args: &[String],
 ) -> Result<(), String> {
     if !(1..=9).contains(&nodes) {
         return Err("--nodes must be between 1 and 9".into());
@@ -1084,7 +1093,7 @@ fn cluster_up(
         let kafka = port(i, 0)?;
         let admin = u16::try_from(u32::from(admin_port) + i)
             .map_err(|_| "--admin-port is too high".to_string())?;
-        let args = vec![
+        let mut args = vec![
             "--listen".to_string(),
             format!("127.0.0.1:{kafka}"),
             "--admin".to_string(),
@@ -1092,12 +1101,15 @@ fn cluster_up(
             "--data-dir".to_string(),
             dir.join(format!("node-{i}")).display().to_string(),
             "--set".to_string(),
+            format!("default.replication.factor={}", nodes.min(3)),
+        ];
+        args.extend(node_args.iter().cloned());
+        args.extend([
+            "--set".to_string(),
             format!("node.id={i}"),
             "--set".to_string(),
             format!("controller.quorum.voters={voters}"),
-            "--set".to_string(),
-            format!("default.replication.factor={}", nodes.min(3)),
-        ];
+        ]);
         let mut command = std::process::Command::new(&exe);
         command
             .args(&args)
@@ -1377,7 +1389,37 @@ fn main() -> ExitCode {
         Err(e) => e.exit(),
     };
     if let Some(command) = cli.command {
-        return run_command(command, cli.brokers, &cli.properties);
+        // --config and --set configure a broker: `cluster up` hands them to every node. A
+        // client subcommand has no broker to configure (its settings are -X), and a silently
+        // ignored setting is worse than a refusal.
+        let mut node_args = Vec::new();
+        if let Some(path) = &cli.config {
+            node_args.extend(["--config".to_string(), path.display().to_string()]);
+        }
+        for setting in &cli.settings {
+            node_args.extend(["--set".to_string(), setting.clone()]);
+        }
+        let cluster_up = matches!(
+            command,
+            Command::Cluster {
+                action: ClusterAction::Up { .. },
+                ..
+            }
+        );
+        let per_node = cli.listen.is_some()
+            || cli.admin.is_some()
+            || cli.data_dir.is_some()
+            || cli.advertised_host.is_some();
+        if per_node || (!cluster_up && !node_args.is_empty()) {
+            eprintln!(
+                "runnel: --config, --set, --listen, --admin, --data-dir and --advertised-host \
+                 configure a broker, not a client subcommand (a client takes -X KEY=VALUE; \
+                 `cluster up` takes --config and --set for every node, and --base-port, \
+                 --admin-port and --dir for the rest)"
+            );
+            return ExitCode::from(2);
+        }
+        return run_command(command, cli.brokers, &cli.properties, &node_args);
     }
     let config = match load_config(&cli) {
         Ok(config) => config,

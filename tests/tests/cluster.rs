@@ -2363,8 +2363,14 @@ struct ClusterUp {
 
 impl ClusterUp {
     fn start(base_port: u16, admin_port: u16, dir: &std::path::Path) -> Self {
+        Self::start_with(base_port, admin_port, dir, &[])
+    }
+
+    /// `runnel <before> cluster up …`: `before` are global options (`--set`, `--config`).
+    fn start_with(base_port: u16, admin_port: u16, dir: &std::path::Path, before: &[&str]) -> Self {
         let mut command = client_command(runnel_tests::runnel_binary());
         command
+            .args(before)
             .args(["cluster", "up", "--nodes", "3", "--base-port"])
             .arg(base_port.to_string())
             .arg("--admin-port")
@@ -2484,10 +2490,42 @@ fn cluster_up_reports_each_node_and_takes_its_nodes_with_it() {
     drop(taken);
     drop(up);
 
-    // A cluster that starts: a killed node is reaped and reported; the others go on.
+    // A cluster that starts, with a setting for every node given before `cluster up` (as to
+    // one broker): a topic created with the broker's partition count gets num.partitions.
     let (base, admin) = cluster_up_ports();
-    let up = ClusterUp::start(base, admin, &dir.join("b"));
+    let up = ClusterUp::start_with(base, admin, &dir.join("b"), &["--set", "num.partitions=5"]);
     up.wait_line("Ctrl-C stops the cluster", Duration::from_secs(60));
+    assert_eq!(
+        runnel_cli(
+            &[
+                "topic",
+                "create",
+                "five",
+                "--partitions=-1",
+                "-b",
+                &format!("127.0.0.1:{base}")
+            ],
+            b""
+        ),
+        "created topic five with 5 partitions\n",
+        "{}",
+        up.text()
+    );
+    // A client subcommand has no broker to configure: a setting for one is refused, not
+    // ignored.
+    let refused = client_command(runnel_tests::runnel_binary())
+        .args(["--set", "num.partitions=5", "topic", "list", "-b"])
+        .arg(format!("127.0.0.1:{base}"))
+        .output()
+        .expect("runnel topic list");
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&refused.stderr)
+            .contains("configure a broker, not a client subcommand"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    // A killed node is reaped and reported; the others go on.
     let pids: Vec<i32> = (0..3).map(|n| up.pid(n)).collect();
     up.wait_line("node 0 | ", Duration::from_secs(30));
     send_signal(pids[1], libc::SIGKILL);
