@@ -183,6 +183,17 @@ impl ReplicaError {
     }
 }
 
+/// [`Replica::check_current_leader_epoch`] for a replica in `leader_epoch`.
+fn check_current_leader_epoch(leader_epoch: i32, asked: i32) -> Result<(), ReplicaError> {
+    if asked > leader_epoch {
+        return Err(ReplicaError::UnknownLeaderEpoch);
+    }
+    if asked >= 0 && asked < leader_epoch {
+        return Err(ReplicaError::FencedLeaderEpoch);
+    }
+    Ok(())
+}
+
 /// A write waiting for the HW (acks=all), identified by the driver's request id.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct PendingWrite {
@@ -1151,14 +1162,7 @@ impl<S: SegmentStore> Replica<S> {
         let Role::Leader(state) = &mut self.role else {
             return Err(ReplicaError::NotLeaderOrFollower);
         };
-        // KIP-320: an older epoch is fenced, a newer one not known here yet; -1 (no epoch)
-        // is not checked (Kafka's `Partition.checkCurrentLeaderEpoch`).
-        if follower_epoch > self.leader_epoch {
-            return Err(ReplicaError::UnknownLeaderEpoch);
-        }
-        if follower_epoch >= 0 && follower_epoch != self.leader_epoch {
-            return Err(ReplicaError::FencedLeaderEpoch);
-        }
+        check_current_leader_epoch(self.leader_epoch, follower_epoch)?;
         // Only this partition's replicas fetch as followers (Kafka's
         // `Partition.followerReplicaOrThrow`): another id counts toward nothing.
         let Some(progress) = state.followers.get_mut(&follower) else {
@@ -1209,13 +1213,21 @@ impl<S: SegmentStore> Replica<S> {
         if !self.is_leader() {
             return Err(ReplicaError::NotLeaderOrFollower);
         }
-        if current_leader_epoch >= 0 && current_leader_epoch < self.leader_epoch {
-            return Err(ReplicaError::FencedLeaderEpoch);
-        }
-        if current_leader_epoch > self.leader_epoch {
-            return Err(ReplicaError::UnknownLeaderEpoch);
-        }
+        check_current_leader_epoch(self.leader_epoch, current_leader_epoch)?;
         Ok(epoch_end(&self.epoch_starts, epoch, self.log_end_offset()))
+    }
+
+    /// KIP-320's check of a reader's idea of the current leader epoch against this
+    /// replica's (Kafka's `Partition.checkCurrentLeaderEpoch`), for consumers' Fetch (v9+)
+    /// and ListOffsets (v4+) as for followers: -1 (none sent) is not checked; an older epoch
+    /// is FENCED_LEADER_EPOCH (the reader missed a leader change: it refreshes its metadata,
+    /// and a consumer checks its position for truncation), a newer one UNKNOWN_LEADER_EPOCH
+    /// (this replica has not applied the change yet; the reader retries).
+    pub fn check_current_leader_epoch(
+        &self,
+        current_leader_epoch: i32,
+    ) -> Result<(), ReplicaError> {
+        check_current_leader_epoch(self.leader_epoch, current_leader_epoch)
     }
 
     /// The leader epoch the record at `offset` was written in (the last epoch starting at or
@@ -2191,6 +2203,29 @@ pub(crate) mod tests {
             .handle_fetch_answer(&answer, &NoCodec, 3)
             .expect("copied");
         assert_eq!(behind.log_start_offset(), 12);
+    }
+
+    /// KIP-320 (Kafka's `Partition.checkCurrentLeaderEpoch`): a reader's current leader
+    /// epoch is checked against the leader's, for consumers as for followers.
+    #[test]
+    fn a_readers_current_leader_epoch_is_checked_against_the_leaders() {
+        let mut replica = Replica::new(0, ReplicaConfig::default());
+        assert_eq!(
+            replica.apply_metadata(&state(Some(0), 2, 2), 0),
+            RoleChange::Leader
+        );
+        assert_eq!(replica.check_current_leader_epoch(-1), Ok(()), "none sent");
+        assert_eq!(replica.check_current_leader_epoch(2), Ok(()));
+        assert_eq!(
+            replica.check_current_leader_epoch(1),
+            Err(ReplicaError::FencedLeaderEpoch),
+            "the reader missed a leader change"
+        );
+        assert_eq!(
+            replica.check_current_leader_epoch(3),
+            Err(ReplicaError::UnknownLeaderEpoch),
+            "this replica has not applied the change yet"
+        );
     }
 
     /// KIP-279 (found by the simulator's long sweep, seed 1,019,865): a follower whose last

@@ -1202,6 +1202,124 @@ fn producer_ids_come_in_blocks_from_the_metadata_quorum_never_handed_out_twice()
 }
 
 #[test]
+fn a_consumer_with_a_stale_or_future_leader_epoch_is_told_so_after_a_failover() {
+    // KIP-320 (Kafka's Partition.checkCurrentLeaderEpoch): a consumer's Fetch (v9+) and
+    // ListOffsets (v4+) carry the leader epoch it knows from Metadata. After a failover, one
+    // that still knows the old epoch gets FENCED_LEADER_EPOCH (74) from the new leader, so it
+    // refreshes its metadata (and checks its position for truncation); one ahead of the
+    // leader gets UNKNOWN_LEADER_EPOCH (75); the current epoch reads.
+    use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
+    use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
+    use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
+    use kafka_protocol::messages::{
+        ApiKey, BrokerId, FetchRequest, FetchResponse, ListOffsetsRequest, ListOffsetsResponse,
+        MetadataRequest, MetadataResponse, TopicName,
+    };
+    use kafka_protocol::protocol::StrBytes;
+    use runnel_tests::wire;
+
+    let _serial = one_at_a_time();
+    let mut cluster = Cluster::start("leader-epochs", 3, SETTINGS);
+    let topic = "epochs";
+    let bootstrap = cluster.nodes[0].bootstrap();
+    create_topic(&cluster, topic);
+    cluster.wait_for(Duration::from_secs(20), "a led partition, ISR full", |c| {
+        let p = c.partitions(topic);
+        p.len() == 1 && p[0].0.is_some() && p[0].2.len() == 3
+    });
+    runnel_cli(&["produce", topic, "-b", &bootstrap], b"one\n");
+    let name = || TopicName(StrBytes::from_static_str("epochs"));
+    let led_by = |address: &str| -> (i32, i32) {
+        let request = MetadataRequest::default().with_topics(Some(vec![
+            MetadataRequestTopic::default().with_name(Some(name())),
+        ]));
+        let response: MetadataResponse = wire::call(
+            address,
+            ApiKey::Metadata,
+            9,
+            &request,
+            Duration::from_secs(20),
+        );
+        let p = &response.topics[0].partitions[0];
+        (p.leader_id.0, p.leader_epoch)
+    };
+    let (old_leader, old_epoch) = led_by(&bootstrap);
+    let old_leader = old_leader as usize;
+    cluster.nodes[old_leader].kill();
+    let other = (0..3).find(|n| *n != old_leader).unwrap_or(0);
+    cluster.wait_for(Duration::from_secs(20), "a new leader", |c| {
+        c.partitions_seen_by(other, topic)
+            .first()
+            .is_some_and(|p| p.0.is_some_and(|l| l as usize != old_leader))
+    });
+    let (leader, epoch) = led_by(&cluster.nodes[other].bootstrap());
+    let leader = leader as usize;
+    assert!(
+        epoch > old_epoch,
+        "a failover raises the epoch: {old_epoch} → {epoch}"
+    );
+    let address = cluster.nodes[leader].bootstrap();
+    let fetch = |current_leader_epoch: i32| -> i16 {
+        let request = FetchRequest::default()
+            .with_replica_id(BrokerId(-1))
+            .with_max_wait_ms(0)
+            .with_max_bytes(1 << 20)
+            .with_topics(vec![
+                FetchTopic::default()
+                    .with_topic(name())
+                    .with_partitions(vec![
+                        FetchPartition::default()
+                            .with_partition(0)
+                            .with_current_leader_epoch(current_leader_epoch)
+                            .with_fetch_offset(0)
+                            .with_partition_max_bytes(1 << 20),
+                    ]),
+            ]);
+        let response: FetchResponse = wire::call(
+            &address,
+            ApiKey::Fetch,
+            11,
+            &request,
+            Duration::from_secs(20),
+        );
+        response.responses[0].partitions[0].error_code
+    };
+    let list = |current_leader_epoch: i32| -> i16 {
+        let request = ListOffsetsRequest::default()
+            .with_replica_id(BrokerId(-1))
+            .with_topics(vec![
+                ListOffsetsTopic::default()
+                    .with_name(name())
+                    .with_partitions(vec![
+                        ListOffsetsPartition::default()
+                            .with_partition_index(0)
+                            .with_current_leader_epoch(current_leader_epoch)
+                            .with_timestamp(-1),
+                    ]),
+            ]);
+        let response: ListOffsetsResponse = wire::call(
+            &address,
+            ApiKey::ListOffsets,
+            4,
+            &request,
+            Duration::from_secs(20),
+        );
+        response.topics[0].partitions[0].error_code
+    };
+    assert_eq!(fetch(old_epoch), 74, "the old epoch: FENCED_LEADER_EPOCH");
+    assert_eq!(list(old_epoch), 74, "the old epoch: FENCED_LEADER_EPOCH");
+    assert_eq!(fetch(epoch + 1), 75, "a later epoch: UNKNOWN_LEADER_EPOCH");
+    assert_eq!(list(epoch + 1), 75, "a later epoch: UNKNOWN_LEADER_EPOCH");
+    assert_eq!(
+        (fetch(epoch), list(epoch)),
+        (0, 0),
+        "the current epoch reads"
+    );
+    assert_eq!((fetch(-1), list(-1)), (0, 0), "no epoch sent: not checked");
+    cluster.nodes[old_leader].restart();
+}
+
+#[test]
 fn an_acks_all_write_waiting_on_a_deleted_topic_answers_unknown_topic_at_once() {
     // Kafka's ReplicaManager.stopPartitions (deletePartition) completes a deleted partition's
     // delayed produces; DelayedProduce.tryComplete then finds neither the partition nor its

@@ -401,6 +401,18 @@ fn read_partition(
             .with_high_watermark(-1);
         return PartitionRead::answer(data, true);
     }
+    // KIP-320: a consumer that knows another leader epoch than this leader's is told so
+    // (a follower's epoch is checked by core's leader with its fetch).
+    if !replica_fetch
+        && let Err(e) = state
+            .replica()
+            .check_current_leader_epoch(p.current_leader_epoch)
+    {
+        let data = data
+            .with_error_code(e.kafka_error_code())
+            .with_high_watermark(-1);
+        return PartitionRead::answer(data, true);
+    }
     let limit = usize::try_from(p.partition_max_bytes)
         .unwrap_or(0)
         .min(*remaining);

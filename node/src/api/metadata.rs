@@ -340,7 +340,13 @@ fn describe(broker: &Broker, version: i16, topic: &Topic) -> MetadataResponseTop
                     MetadataResponsePartition::default()
                         .with_partition_index(p.index)
                         .with_leader_id(node)
-                        .with_leader_epoch(if version >= 7 { 0 } else { -1 })
+                        // The replica's own epoch (0 unless its log came from a cluster),
+                        // which consumers' Fetch and ListOffsets are checked against.
+                        .with_leader_epoch(if version >= 7 {
+                            p.lock().replica().leader_epoch()
+                        } else {
+                            -1
+                        })
                         .with_replica_nodes(vec![node])
                         .with_isr_nodes(vec![node])
                 })

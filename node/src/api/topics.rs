@@ -91,6 +91,7 @@ pub(super) fn list_offsets(
                             broker,
                             &name,
                             p.partition_index,
+                            p.current_leader_epoch,
                             p.timestamp,
                             read_committed,
                         )
@@ -113,16 +114,23 @@ pub(super) fn list_offsets(
     ListOffsetsResponse::default().with_topics(topics)
 }
 
-/// (offset, timestamp, leader epoch) for a ListOffsets timestamp or special value.
+/// (offset, timestamp, leader epoch) for a ListOffsets timestamp or special value, from a
+/// client that knows `current_leader_epoch` (v4+, KIP-320: checked as core's
+/// `Replica::check_current_leader_epoch`; -1 is not).
 fn offset_for(
     broker: &Broker,
     topic: &str,
     index: i32,
+    current_leader_epoch: i32,
     timestamp: i64,
     read_committed: bool,
 ) -> Result<(i64, i64, i32), ApiError> {
     let partition = broker.led_partition(topic, index)?;
     let state = partition.lock();
+    state
+        .replica()
+        .check_current_leader_epoch(current_leader_epoch)
+        .map_err(|e| ApiError::new(e.kafka_error_code(), e.to_string()))?;
     let (offset, found_timestamp) =
         offset_and_timestamp(broker, &state, timestamp, read_committed)?;
     let epoch = match offset {
