@@ -845,6 +845,15 @@ mod tests {
         hosted
     }
 
+    /// The first batch of a transaction of producer `producer_id` (epoch 0, sequence 0).
+    fn transactional_batch(producer_id: i64) -> Vec<u8> {
+        let mut open = crate::batch::BatchBuilder::new(0)
+            .producer(producer_id, 0, 0)
+            .transactional(true);
+        open.push(0, None, Some(b"open"), Vec::new());
+        open.build(&NoCodec).expect("a batch")
+    }
+
     fn produce(
         hosted: &mut HostedPartition,
         now_ms: u64,
@@ -1246,11 +1255,7 @@ mod tests {
     fn a_last_stable_offset_raised_by_delete_records_wakes_consumer_fetches() {
         let mut hosted = leader_with_isr(HostConfig::default(), LogConfig::default(), &[0]);
         let _ = produce(&mut hosted, 1, 1, Acks::Leader);
-        let mut open = crate::batch::BatchBuilder::new(0)
-            .producer(9, 0, 0)
-            .transactional(true);
-        open.push(0, None, Some(b"open"), Vec::new());
-        let mut open = open.build(&NoCodec).expect("a batch");
+        let mut open = transactional_batch(9);
         let (result, _) = hosted.handle_produce(2, &mut open, Acks::Leader, 2, 5_000, &NoCodec);
         assert_eq!(result, Ok(Some(1)));
         let (result, ready) = produce(&mut hosted, 3, 1, Acks::Leader);
@@ -1288,11 +1293,7 @@ mod tests {
         };
         let mut hosted = leader_with_isr(HostConfig::default(), log, &[0]);
         let _ = produce(&mut hosted, 1, 1, Acks::Leader);
-        let mut open = crate::batch::BatchBuilder::new(0)
-            .producer(9, 0, 0)
-            .transactional(true);
-        open.push(0, None, Some(b"open"), Vec::new());
-        let mut open = open.build(&NoCodec).expect("a batch");
+        let mut open = transactional_batch(9);
         let _ = hosted.handle_produce(2, &mut open, Acks::Leader, 2, 5_000, &NoCodec);
         let _ = produce(&mut hosted, 3, 1, Acks::Leader);
         let _ = produce(&mut hosted, 4, 1, Acks::Leader);

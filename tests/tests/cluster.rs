@@ -34,6 +34,21 @@ const SETTINGS: &[&str] = &[
     "leader.imbalance.check.interval.seconds=2",
 ];
 
+/// [`SETTINGS`] with one of them given another value (`key=value`).
+fn settings_with(setting: &'static str) -> Vec<&'static str> {
+    let key = setting.split('=').next().unwrap_or(setting);
+    SETTINGS
+        .iter()
+        .map(|s| {
+            if s.split('=').next() == Some(key) {
+                setting
+            } else {
+                *s
+            }
+        })
+        .collect()
+}
+
 /// A producer running in the background; its JSON report comes back through the channel.
 fn start_producer(bootstrap: &str, topic: &str, acks: &str) -> mpsc::Receiver<serde_json::Value> {
     start_producer_with(bootstrap, topic, acks, "{}")
@@ -530,16 +545,7 @@ fn a_topic_min_insync_replicas_above_the_brokers_default_is_enforced() {
     // the topic's min.insync.replicas is refused with NOT_ENOUGH_REPLICAS (19) and appends
     // nothing (Kafka docs, "min.insync.replicas"). Issue 14's input: broker default 1, topic 3.
     let _serial = one_at_a_time();
-    let settings: Vec<&str> = SETTINGS
-        .iter()
-        .map(|s| {
-            if s.starts_with("min.insync.replicas=") {
-                "min.insync.replicas=1"
-            } else {
-                s
-            }
-        })
-        .collect();
+    let settings = settings_with("min.insync.replicas=1");
     let mut cluster = Cluster::start("topic-min-insync", 3, &settings);
     let topic = "strict";
     let leader = create_topic_with(&cluster, topic, &["min.insync.replicas=3"]);
@@ -876,16 +882,7 @@ fn the_command_line_reaches_every_partitions_leader_and_the_groups_coordinator()
 #[test]
 fn elect_leaders_and_cluster_wide_configs_go_through_the_metadata_quorum() {
     let _serial = one_at_a_time();
-    let settings: Vec<&str> = SETTINGS
-        .iter()
-        .map(|s| {
-            if s.starts_with("leader.imbalance.check.interval.seconds=") {
-                "leader.imbalance.check.interval.seconds=3600"
-            } else {
-                s
-            }
-        })
-        .collect();
+    let settings = settings_with("leader.imbalance.check.interval.seconds=3600");
     let mut cluster = Cluster::start("elect-dynamic", 3, &settings);
     let topic = "elect";
     create_topic(&cluster, topic);
@@ -981,16 +978,7 @@ fn one_produce_request_waits_once_for_all_its_partitions_and_a_client_that_hangs
 
     let _serial = one_at_a_time();
     // Followers that stop fetching stay in the ISR for 30 s: long past the request.
-    let settings: Vec<&str> = SETTINGS
-        .iter()
-        .map(|s| {
-            if s.starts_with("replica.lag.time.max.ms=") {
-                "replica.lag.time.max.ms=30000"
-            } else {
-                s
-            }
-        })
-        .collect();
+    let settings = settings_with("replica.lag.time.max.ms=30000");
     let cluster = Cluster::start_with_proxies("one-wait", 3, &settings);
     let topic = "pair";
     let bootstrap = cluster.nodes[0].bootstrap();
@@ -1333,16 +1321,7 @@ fn an_acks_all_write_waiting_on_a_deleted_topic_answers_unknown_topic_at_once() 
 
     let _serial = one_at_a_time();
     // Followers that stop fetching stay in the ISR for 30 s: the write waits for them.
-    let settings: Vec<&str> = SETTINGS
-        .iter()
-        .map(|s| {
-            if s.starts_with("replica.lag.time.max.ms=") {
-                "replica.lag.time.max.ms=30000"
-            } else {
-                s
-            }
-        })
-        .collect();
+    let settings = settings_with("replica.lag.time.max.ms=30000");
     let cluster = Cluster::start_with_proxies("deleted-wait", 3, &settings);
     let topic = "doomed";
     let bootstrap = cluster.nodes[0].bootstrap();
