@@ -325,6 +325,12 @@ impl ProducerStateTable {
         self.producers.contains_key(&producer_id)
     }
 
+    /// The highest producer id tracked here, if any: a counter of producer ids that was lost
+    /// starts above it ([`crate::producer_id::ProducerIdCounter::above`]).
+    pub fn max_producer_id(&self) -> Option<i64> {
+        self.producers.keys().next_back().copied()
+    }
+
     /// The producers tracked, by producer id: the state DescribeProducers (KIP-664) reports.
     pub fn active(&self) -> impl Iterator<Item = ActiveProducer> + '_ {
         self.producers.iter().filter_map(|(id, entry)| {

@@ -31,6 +31,17 @@ impl ProducerIdCounter {
         Self { next: next.max(0) }
     }
 
+    /// The counter, moved past `in_use` (the highest producer id the node's partitions and
+    /// transaction log still know) if it is not already: a counter file that was lost or
+    /// never written (data from an older runnel) must not hand out an id a producer's state
+    /// still holds, or that producer's next batch is taken for a duplicate.
+    pub fn above(self, in_use: Option<i64>) -> Self {
+        let floor = in_use.map_or(0, |id| id.saturating_add(1));
+        Self {
+            next: self.next.max(floor),
+        }
+    }
+
     /// Where the next block starts: what a single node saves before handing out a block.
     pub fn next_block_start(&self) -> i64 {
         self.next
@@ -98,5 +109,18 @@ mod tests {
         assert!(near_the_end.allocate().is_some());
         assert_eq!(near_the_end.allocate(), None, "the id space is used up");
         assert_eq!(ProducerIdCounter::starting_at(-5).next_block_start(), 0);
+        assert_eq!(
+            ProducerIdCounter::starting_at(0)
+                .above(Some(1_004))
+                .allocate(),
+            Some(ProducerIdBlock { first: 1_005 }),
+            "a lost counter starts above the ids in use"
+        );
+        assert_eq!(
+            ProducerIdCounter::starting_at(3_000)
+                .above(Some(5))
+                .next_block_start(),
+            3_000
+        );
     }
 }

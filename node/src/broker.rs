@@ -2570,7 +2570,17 @@ impl Broker {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
             Err(e) => return Err(unreadable(e.to_string())),
         };
-        let mut counter = ProducerIdCounter::starting_at(saved);
+        // Never below an id the partitions' producer states or the transaction log hold: the
+        // file may be lost, or older than the data (an older runnel kept no counter).
+        let partitions_max = self
+            .topics()
+            .iter()
+            .flat_map(|topic| topic.partitions())
+            .filter_map(|p| p.lock().replica().producers().max_producer_id())
+            .max();
+        let txns_max = self.lock_txns().list().map(|t| t.producer_id).max();
+        let in_use = partitions_max.max(txns_max);
+        let mut counter = ProducerIdCounter::starting_at(saved).above(in_use);
         let block = counter.allocate().ok_or_else(|| {
             ApiError::new(
                 error_code::UNKNOWN_SERVER_ERROR,

@@ -1060,6 +1060,61 @@ fn parse_partitions(list: &str) -> Result<Vec<(i32, Option<i64>)>, runnel_node::
         .collect()
 }
 
+/// Settings `cluster up` gives each node itself; one of them in the `--config` file or a
+/// `--set` meant for every node is refused rather than overridden in silence.
+const PER_NODE_SETTINGS: [&str; 6] = [
+    "node.id",
+    "controller.quorum.voters",
+    "listeners",
+    "admin.listener",
+    "log.dirs",
+    "log.dir",
+];
+
+/// Err naming the first per-node setting (`PER_NODE_SETTINGS`) in `node_args` (`--set K=V`,
+/// `--config FILE`, whose dotted keys and tables are read alike).
+fn refuse_per_node_settings(node_args: &[String]) -> Result<(), String> {
+    fn keys(prefix: &str, table: &toml::Table, out: &mut Vec<String>) {
+        for (key, value) in table {
+            let name = if prefix.is_empty() {
+                key.clone()
+            } else {
+                format!("{prefix}.{key}")
+            };
+            if let toml::Value::Table(inner) = value {
+                keys(&name, inner, out);
+            }
+            out.push(name);
+        }
+    }
+    let mut given = Vec::new();
+    for pair in node_args.chunks(2) {
+        match pair {
+            [flag, setting] if flag == "--set" => {
+                given.push(setting.split('=').next().unwrap_or("").trim().to_string());
+            }
+            [flag, path] if flag == "--config" => {
+                let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
+                let table = text
+                    .parse::<toml::Table>()
+                    .map_err(|e| format!("{path}: {e}"))?;
+                keys("", &table, &mut given);
+            }
+            _ => {}
+        }
+    }
+    match given
+        .iter()
+        .find(|k| PER_NODE_SETTINGS.contains(&k.as_str()))
+    {
+        Some(key) => Err(format!(
+            "{key}: `cluster up` sets each node's node.id, controller.quorum.voters, listeners, \
+             admin.listener and log.dirs itself (use --nodes, --base-port, --admin-port, --dir)"
+        )),
+        None => Ok(()),
+    }
+}
+
 /// `runnel cluster up`: this binary once per node, each a voter, until Ctrl-C (or SIGTERM,
 /// SIGHUP). Each node's log lines come out prefixed with `node N | `. A node that exits before
 /// every node serves clients fails the whole command (the others are stopped, exit status 1); a node
@@ -1078,6 +1133,7 @@ fn cluster_up(
     if !(1..=9).contains(&nodes) {
         return Err("--nodes must be between 1 and 9".into());
     }
+    refuse_per_node_settings(node_args)?;
     let port = |i: u32, offset: u32| -> Result<u16, String> {
         u16::try_from(u32::from(base_port) + 2 * i + offset)
             .map_err(|_| "--base-port is too high for that many nodes".to_string())

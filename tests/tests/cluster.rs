@@ -2608,6 +2608,18 @@ fn cluster_up_reports_each_node_and_takes_its_nodes_with_it() {
         "{}",
         up.text()
     );
+    // A setting `cluster up` gives each node itself is refused, not overridden in silence.
+    let refused = client_command(runnel_tests::runnel_binary())
+        .args(["--set", "node.id=7", "cluster", "up", "--dir"])
+        .arg(dir.join("c"))
+        .output()
+        .expect("runnel cluster up");
+    assert_eq!(refused.status.code(), Some(1), "as --nodes out of range");
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).starts_with("runnel: node.id: `cluster up` sets"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
     // A client subcommand has no broker to configure: a setting for one is refused, not
     // ignored.
     let refused = client_command(runnel_tests::runnel_binary())

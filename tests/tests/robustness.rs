@@ -1001,6 +1001,27 @@ fn a_single_nodes_producer_ids_are_never_handed_out_again_after_a_crash() {
         "a fresh block after the crash"
     );
     assert_eq!(init(&broker), (0, 1_001, 0));
+    // Producer 1,001 writes; then the counter file is lost. The next id must still not be one
+    // a partition's producer state holds, or that producer's next batch (sequence 0 at epoch
+    // 0) would be taken for a duplicate of 1,001's: acknowledged and never written.
+    let mut stream = connect(&broker);
+    let written = exchange(
+        &mut stream,
+        &frame(
+            ApiKey::Produce,
+            7,
+            1,
+            &produce_batch("ids", BatchBuilder::new(0).producer(1_001, 0, 0), b"v"),
+        ),
+    )
+    .expect("a produce is answered");
+    assert_eq!(produce_result(&written), (0, 0));
+    assert!(broker.terminate(), "a clean stop");
+    std::fs::remove_file(broker.data_dir.join("producer-ids.json")).expect("the counter file");
+    broker.restart();
+    let (code, id, _) = init(&broker);
+    assert_eq!(code, 0);
+    assert!(id > 1_001, "above every id a partition holds: {id}");
 }
 
 #[test]

@@ -451,7 +451,7 @@ impl HostedGroups {
         self.offsets.remove(group, topic, partition)
     }
 
-    /// Forgets every group's commits of a deleted topic (Kafka's
+    /// Forgets every group's commits of a deleted topic, held ones of open transactions too (Kafka's
     /// `GroupCoordinator.onPartitionsDeleted` → `GroupMetadataManager.cleanupGroupMetadata`).
     /// Returns their keys: the coordinator writes a tombstone for each to
     /// `__consumer_offsets`, so the commits stay deleted after a restart or a coordinator
@@ -473,6 +473,15 @@ impl HostedGroups {
             .collect();
         self.written_at.retain(|k, _| k.topic != topic);
         self.offsets.delete_topic(topic);
+        // Commits an open transaction holds for it go too (Kafka's
+        // `GroupMetadata.removeOffsets` drops `pendingTransactionalOffsetCommits`): else the
+        // transaction's commit marker would show them for the deleted topic, and a topic of
+        // its name created later would be read from there.
+        for held in self.pending_txn.values_mut() {
+            for (_, plan) in held.iter_mut() {
+                plan.commits.retain(|(key, _)| key.topic != topic);
+            }
+        }
         keys
     }
 
@@ -706,6 +715,23 @@ mod tests {
             CoordinatorMove::of(true, Some(&RoleChange::Unchanged), true),
             None
         );
+    }
+
+    /// Kafka's `GroupMetadata.removeOffsets` drops a deleted topic's commits that an open
+    /// transaction holds too: its commit marker later shows none of them.
+    #[test]
+    fn a_deleted_topics_commits_held_by_an_open_transaction_are_dropped() {
+        let mut groups = HostedGroups::new(GroupConfig::default());
+        groups.handle_txn_commit_written(42, 7, commit(&groups, vec![entry(0, 7)]));
+        assert!(groups.has_pending_txn_commit("g", "t", 0));
+        assert_eq!(
+            groups.forget_topic("t"),
+            vec![],
+            "nothing committed to tombstone"
+        );
+        assert!(!groups.has_pending_txn_commit("g", "t", 0));
+        groups.handle_txn_marker(42, true);
+        assert_eq!(shown(&groups, 0), None, "the commit marker shows nothing");
     }
 
     #[test]
