@@ -1709,6 +1709,40 @@ fn a_commit_to_a_paused_coordinator_is_refused_with_a_coordinator_code_and_never
         0,
         "the first commit"
     );
+    // Only the coordinator answers about a group (Kafka's GroupCoordinator: NOT_COORDINATOR,
+    // 16, elsewhere): another node's empty store would call the group Dead, or not found.
+    {
+        use kafka_protocol::messages::{
+            ApiKey, DeleteGroupsRequest, DeleteGroupsResponse, DescribeGroupsRequest,
+            DescribeGroupsResponse, GroupId,
+        };
+        use kafka_protocol::protocol::StrBytes;
+        let group = || GroupId(StrBytes::from_static_str("g"));
+        let describe = |node: usize| -> (i16, String) {
+            let response: DescribeGroupsResponse = runnel_tests::wire::call(
+                &cluster.nodes[node].bootstrap(),
+                ApiKey::DescribeGroups,
+                1,
+                &DescribeGroupsRequest::default().with_groups(vec![group()]),
+                Duration::from_secs(20),
+            );
+            let g = &response.groups[0];
+            (g.error_code, g.group_state.to_string())
+        };
+        assert_eq!(describe(coordinator), (0, "Empty".to_string()));
+        assert_eq!(describe(other), (16, String::new()));
+        let deleted: DeleteGroupsResponse = runnel_tests::wire::call(
+            &cluster.nodes[other].bootstrap(),
+            ApiKey::DeleteGroups,
+            1,
+            &DeleteGroupsRequest::default().with_groups_names(vec![group()]),
+            Duration::from_secs(20),
+        );
+        assert_eq!(
+            deleted.results[0].error_code, 16,
+            "deleted only by the coordinator"
+        );
+    }
 
     cluster.nodes[coordinator].pause(true);
     wait_for_another_coordinator(&cluster, coordinator, other);

@@ -509,7 +509,16 @@ pub(super) fn list_groups(
                 .with_group_type(s(if version >= 5 { CLASSIC } else { "" }))
         })
         .collect();
-    ListGroupsResponse::default().with_groups(groups)
+    // Kafka's `GroupCoordinator.handleListGroups` answers COORDINATOR_LOAD_IN_PROGRESS (with
+    // what it has) while loading; a node that coordinates nothing lists nothing.
+    let loading = broker.coordinator_refusal() == Some(error_code::COORDINATOR_LOAD_IN_PROGRESS);
+    ListGroupsResponse::default()
+        .with_error_code(if loading {
+            error_code::COORDINATOR_LOAD_IN_PROGRESS
+        } else {
+            error_code::NONE
+        })
+        .with_groups(groups)
 }
 
 /// DescribeGroups. A group with only commits is Empty; an unknown one is Dead, as in Kafka.
@@ -541,6 +550,10 @@ pub(super) fn describe_groups(
             )
         })
         .collect();
+    // Only the coordinator answers about a group (Kafka's `GroupCoordinator.handleDescribeGroup`:
+    // NOT_COORDINATOR elsewhere, COORDINATOR_LOAD_IN_PROGRESS while loading); another node's
+    // empty store would call every group Dead.
+    let refusal = broker.coordinator_refusal();
     let groups = broker.lock_groups();
     let described = request
         .groups
@@ -552,6 +565,9 @@ pub(super) fn describe_groups(
                 _ if !allowed => DescribedGroup::default()
                     .with_group_id(id)
                     .with_error_code(error_code::GROUP_AUTHORIZATION_FAILED),
+                _ if refusal.is_some() => DescribedGroup::default()
+                    .with_group_id(id)
+                    .with_error_code(refusal.unwrap_or(error_code::NOT_COORDINATOR)),
                 Some(d) => DescribedGroup::default()
                     .with_group_id(id)
                     .with_group_state(s(d.state.name()))
@@ -619,6 +635,8 @@ pub(super) fn delete_groups(
         })
         .collect();
     let mut allowed = allowed.into_iter();
+    // As DescribeGroups: only the coordinator deletes (Kafka's `handleDeleteGroups`).
+    let refusal = broker.coordinator_refusal();
     let mut guard = broker.lock_groups();
     let groups = &mut *guard;
     let results = request
@@ -630,6 +648,11 @@ pub(super) fn delete_groups(
                 return DeletableGroupResult::default()
                     .with_group_id(id)
                     .with_error_code(error_code::GROUP_AUTHORIZATION_FAILED);
+            }
+            if let Some(code) = refusal {
+                return DeletableGroupResult::default()
+                    .with_group_id(id)
+                    .with_error_code(code);
             }
             let has_offsets = groups.offsets().group(&name).next().is_some();
             let code = match groups.coordinator.delete(&name) {
