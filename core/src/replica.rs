@@ -907,9 +907,7 @@ impl<S: SegmentStore> Replica<S> {
 
     /// The replica stops serving (its broker was fenced or the partition went offline).
     pub fn go_offline(&mut self) {
-        self.fail_pending(ReplicaError::NotLeaderOrFollower);
-        self.role = Role::Offline;
-        self.applied = None;
+        self.stop(ReplicaError::NotLeaderOrFollower);
     }
 
     /// Stops this replica because its topic was deleted (Kafka's
@@ -917,7 +915,13 @@ impl<S: SegmentStore> Replica<S> {
     /// but the acks=all writes it had waiting fail with UNKNOWN_TOPIC_OR_PARTITION, as
     /// Kafka's `DelayedProduce` answers them once the partition and its topic are gone.
     pub fn delete(&mut self) {
-        self.fail_pending(ReplicaError::UnknownTopicOrPartition);
+        self.stop(ReplicaError::UnknownTopicOrPartition);
+    }
+
+    /// Offline, failing the acks=all writes waiting with `error`; roles start over from the
+    /// next metadata.
+    fn stop(&mut self, error: ReplicaError) {
+        self.fail_pending(error);
         self.role = Role::Offline;
         self.applied = None;
     }

@@ -453,7 +453,7 @@ impl Broker {
             txn_state_creating: std::sync::atomic::AtomicBool::new(false),
             replies: Mutex::new(HashMap::new()),
             next_token: AtomicU64::new(1),
-            // Producer ids from the start time, so ids stay unique across restarts.
+            // No block until the first InitProducerId (`allocate_producer_id`).
             producer_ids: tokio::sync::Mutex::new(ProducerIds::default()),
             cluster: OnceLock::new(),
             reconciling: Mutex::new(()),
@@ -2646,7 +2646,8 @@ impl Broker {
         // The bound (the high watermark, -1 meaning it) is core's.
         let hw = state.high_watermark();
         let (start, ready) = state.host.handle_delete_records(now_ms(), offset);
-        // A log start past an open transaction frees `read_committed` readers.
+        // A log start past an open transaction raises the last stable offset to it: the
+        // `read_committed` fetches waiting below it are out of range now.
         let _ = self.carry_out(partition, &mut state, ready);
         let start = start.map_err(|e| match e {
             ReplicaError::OffsetOutOfRange => ApiError::new(

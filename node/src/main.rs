@@ -634,8 +634,8 @@ impl Profile {
     }
 }
 
-/// Runs a client subcommand; prints its output or one error line.
-/// Runs a subcommand; `node_args` (`--config`, `--set`) go to each node `cluster up` starts.
+/// Runs a client subcommand; prints its output or one error line. `node_args` (`--config`,
+/// `--set`) go to each node `cluster up` starts.
 fn run_command(
     command: Command,
     brokers: Option<String>,

@@ -559,16 +559,21 @@ pub(super) fn describe_groups(
         .groups
         .iter()
         .zip(allowed)
-        .map(|(id, allowed)| (id.clone(), allowed))
+        .map(|(id, allowed)| {
+            // Why this group is not described: no DESCRIBE on it, else not the coordinator.
+            let refused = if allowed {
+                refusal
+            } else {
+                Some(error_code::GROUP_AUTHORIZATION_FAILED)
+            };
+            (id.clone(), refused)
+        })
         .map(
-            |(id, allowed)| match groups.coordinator.describe(id.0.as_str()) {
-                _ if !allowed => DescribedGroup::default()
+            |(id, refused)| match (refused, groups.coordinator.describe(id.0.as_str())) {
+                (Some(code), _) => DescribedGroup::default()
                     .with_group_id(id)
-                    .with_error_code(error_code::GROUP_AUTHORIZATION_FAILED),
-                _ if refusal.is_some() => DescribedGroup::default()
-                    .with_group_id(id)
-                    .with_error_code(refusal.unwrap_or(error_code::NOT_COORDINATOR)),
-                Some(d) => DescribedGroup::default()
+                    .with_error_code(code),
+                (None, Some(d)) => DescribedGroup::default()
                     .with_group_id(id)
                     .with_group_state(s(d.state.name()))
                     .with_protocol_type(s(d.protocol_type))
@@ -592,12 +597,12 @@ pub(super) fn describe_groups(
                             })
                             .collect(),
                     ),
-                None if groups.offsets().group(id.0.as_str()).next().is_some() => {
+                (None, None) if groups.offsets().group(id.0.as_str()).next().is_some() => {
                     DescribedGroup::default()
                         .with_group_id(id)
                         .with_group_state(s(GroupState::Empty.name()))
                 }
-                None => DescribedGroup::default()
+                (None, None) => DescribedGroup::default()
                     .with_group_id(id)
                     .with_group_state(s("Dead")),
             },
