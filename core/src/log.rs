@@ -1687,7 +1687,8 @@ impl<S: SegmentStore> Log<S> {
         Ok(oldest.size_bytes)
     }
 
-    fn check_range(&self, offset: i64) -> LogResult<(), S> {
+    /// OFFSET_OUT_OF_RANGE unless `log_start <= offset <= log_end`.
+    pub(crate) fn check_range(&self, offset: i64) -> LogResult<(), S> {
         if offset < self.log_start_offset || offset > self.log_end_offset() {
             return Err(LogError::OffsetOutOfRange {
                 offset,

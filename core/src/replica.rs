@@ -152,6 +152,15 @@ impl ReplicaError {
     }
 }
 
+/// A read's log error as a fetch answers it: an offset outside the log is
+/// OFFSET_OUT_OF_RANGE, a failed store or a damaged segment KAFKA_STORAGE_ERROR with its words.
+fn read_error<E: core::fmt::Debug + core::fmt::Display>(e: LogError<E>) -> ReplicaError {
+    match e {
+        LogError::OffsetOutOfRange { .. } => ReplicaError::OffsetOutOfRange,
+        other => ReplicaError::Storage(alloc::format!("{other}")),
+    }
+}
+
 impl From<ProducerError> for ReplicaError {
     fn from(e: ProducerError) -> Self {
         match e {
@@ -340,6 +349,41 @@ impl ReplicaRead {
     /// True when it carries no records (the follower is caught up).
     pub fn is_empty(&self) -> bool {
         self.ranges.is_empty()
+    }
+}
+
+/// What a consumer's fetch reads of a partition it leads ([`Replica::handle_consumer_fetch`]):
+/// where the records are, and what the response says beside them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConsumerRead {
+    /// Where the whole batches from the fetch offset are, in order ([`Log::read_ranges`]);
+    /// empty when the consumer is caught up or the response had no room for them.
+    pub ranges: Vec<ReadRange>,
+    /// The high watermark.
+    pub high_watermark: i64,
+    /// The last stable offset (KIP-98).
+    pub last_stable_offset: i64,
+    /// The log start offset.
+    pub log_start_offset: i64,
+    /// For a `read_committed` fetch, the aborted transactions among the records read, which
+    /// the consumer drops (Kafka's `collectAbortedTransactions`); empty otherwise.
+    pub aborted: Vec<AbortedTxn>,
+}
+
+impl ConsumerRead {
+    /// The bytes of its records.
+    pub fn len(&self) -> usize {
+        self.ranges.iter().map(|r| r.len).sum()
+    }
+
+    /// True when it carries no records.
+    pub fn is_empty(&self) -> bool {
+        self.ranges.is_empty()
+    }
+
+    /// The records in its batches (their headers' counts).
+    pub fn records(&self) -> u64 {
+        self.ranges.iter().map(|r| r.records).sum()
     }
 }
 
@@ -1135,10 +1179,7 @@ impl<S: SegmentStore> Replica<S> {
     ) -> Result<FetchAnswer, ReplicaError> {
         let read =
             self.handle_fetch_ranges(now_ms, follower, fetch_offset, follower_epoch, max_bytes)?;
-        let records = self
-            .log
-            .read_bytes(&read.ranges)
-            .map_err(|_| ReplicaError::OffsetOutOfRange)?;
+        let records = self.log.read_bytes(&read.ranges).map_err(read_error)?;
         Ok(FetchAnswer {
             records,
             high_watermark: read.high_watermark,
@@ -1153,7 +1194,8 @@ impl<S: SegmentStore> Replica<S> {
     /// refused (KIP-320): one that missed a leader change must first truncate, or it would
     /// keep records the current leader does not have beneath ones it does. Errors:
     /// NOT_LEADER_OR_FOLLOWER, UNKNOWN_LEADER_EPOCH (newer), FENCED_LEADER_EPOCH (older),
-    /// OFFSET_OUT_OF_RANGE (outside `log_start..=LEO`).
+    /// OFFSET_OUT_OF_RANGE (outside `log_start..=LEO`), KAFKA_STORAGE_ERROR (the log could not be
+    /// read: a follower told the offset is out of range would truncate or reset).
     pub fn handle_fetch_ranges(
         &mut self,
         now_ms: u64,
@@ -1190,12 +1232,71 @@ impl<S: SegmentStore> Replica<S> {
         let ranges = self
             .log
             .read_ranges(fetch_offset, max_bytes, leo)
-            .map_err(|_| ReplicaError::OffsetOutOfRange)?;
+            .map_err(read_error)?;
         Ok(ReplicaRead {
             ranges,
             high_watermark: self.high_watermark,
             leader_epoch: self.leader_epoch,
             log_start_offset: self.log.log_start_offset(),
+        })
+    }
+
+    /// A consumer's fetch from `fetch_offset` (Kafka's `ReplicaManager.readFromLocalLog` for a
+    /// consumer): only the leader answers, and only a reader of its leader epoch (KIP-320,
+    /// [`Replica::check_current_leader_epoch`]; -1 is not checked). It reads whole batches below
+    /// the high watermark, or under `read_committed` below the last stable offset (Kafka's
+    /// `FetchIsolation.HIGH_WATERMARK` and `TXN_COMMITTED`), and lists the aborted transactions
+    /// among the records read.
+    ///
+    /// `max_bytes` bounds the read; the first batch comes whole past it when
+    /// `min_one_message` (KIP-74: the first partition of a response with records), else the
+    /// read is empty when it does not fit (a later partition; its batch comes in the next
+    /// fetch). An offset between the high watermark and the log end reads nothing, as in
+    /// Kafka. Errors: NOT_LEADER_OR_FOLLOWER, FENCED_LEADER_EPOCH, UNKNOWN_LEADER_EPOCH,
+    /// OFFSET_OUT_OF_RANGE (outside `log_start..=LEO`), KAFKA_STORAGE_ERROR (the log's store
+    /// failed).
+    pub fn handle_consumer_fetch(
+        &self,
+        fetch_offset: i64,
+        current_leader_epoch: i32,
+        read_committed: bool,
+        max_bytes: usize,
+        min_one_message: bool,
+    ) -> Result<ConsumerRead, ReplicaError> {
+        if !self.is_leader() {
+            return Err(ReplicaError::NotLeaderOrFollower);
+        }
+        check_current_leader_epoch(self.leader_epoch, current_leader_epoch)?;
+        let last_stable_offset = self.last_stable_offset();
+        let upper_bound = if read_committed {
+            last_stable_offset
+        } else {
+            self.high_watermark
+        };
+        let mut ranges = if max_bytes == 0 && !min_one_message {
+            // No room left in the response: no header is read.
+            self.log.check_range(fetch_offset).map_err(read_error)?;
+            Vec::new()
+        } else {
+            self.log
+                .read_ranges(fetch_offset, max_bytes.max(1), upper_bound)
+                .map_err(read_error)?
+        };
+        if !min_one_message && ranges.iter().map(|r| r.len).sum::<usize>() > max_bytes {
+            ranges.clear();
+        }
+        // Up to the end of what was read (Kafka bounds the list by the fetched records' upper
+        // offset): an aborted transaction starting later is listed by the fetch that reads it.
+        let aborted = match ranges.last() {
+            Some(last) if read_committed => self.aborted_txns(fetch_offset, last.last_offset + 1),
+            _ => Vec::new(),
+        };
+        Ok(ConsumerRead {
+            ranges,
+            high_watermark: self.high_watermark,
+            last_stable_offset,
+            log_start_offset: self.log.log_start_offset(),
+            aborted,
         })
     }
 
@@ -2229,6 +2330,112 @@ pub(crate) mod tests {
             replica.check_current_leader_epoch(3),
             Err(ReplicaError::UnknownLeaderEpoch),
             "this replica has not applied the change yet"
+        );
+    }
+
+    /// A consumer's read (Kafka's `ReplicaManager.readFromLocalLog` for a consumer): leader
+    /// only, of its epoch (KIP-320); below the HW, or under read_committed below the last
+    /// stable offset (`FetchIsolation`), with the aborted transactions among the records read
+    /// (`collectAbortedTransactions`); KIP-74's first batch whole only when asked.
+    #[test]
+    fn a_consumer_reads_below_the_high_watermark_or_the_last_stable_offset() {
+        let mut leader = Replica::new(0, ReplicaConfig::default());
+        let pair = PartitionState {
+            replicas: alloc::vec![0, 1],
+            leader: Some(0),
+            leader_epoch: 1,
+            isr: alloc::vec![0, 1],
+            partition_epoch: 1,
+        };
+        assert_eq!(leader.apply_metadata(&pair, 0), RoleChange::Leader);
+        let produce = |r: &mut Replica, mut bytes: Vec<u8>| {
+            r.handle_produce(0, &mut bytes, Acks::Leader, 1, 1_000, &NoCodec)
+        };
+        let read = |r: &Replica, offset: i64, committed: bool, max: usize, first: bool| {
+            r.handle_consumer_fetch(offset, -1, committed, max, first)
+                .map(|read| {
+                    let last = read.ranges.last().map_or(-1, |r| r.last_offset);
+                    let aborted: Vec<(i64, i64)> = read
+                        .aborted
+                        .iter()
+                        .map(|t| (t.producer_id, t.first_offset))
+                        .collect();
+                    (last, read.high_watermark, read.last_stable_offset, aborted)
+                })
+        };
+        assert_eq!(produce(&mut leader, batch(2)), Ok(Some(0)));
+        assert_eq!(
+            read(&leader, 0, false, 1 << 20, true),
+            Ok((-1, 0, 0, Vec::new())),
+            "above the HW nothing is served, though the log has it"
+        );
+        assert!(leader.handle_fetch(1, 1, 2, 1, 1 << 20).is_ok());
+        assert_eq!(
+            produce(&mut leader, transactional_batch(9, 0, true)),
+            Ok(Some(2))
+        );
+        assert!(leader.handle_fetch(2, 1, 3, 1, 1 << 20).is_ok());
+        assert_eq!(
+            read(&leader, 0, false, 1 << 20, true),
+            Ok((2, 3, 2, Vec::new()))
+        );
+        assert_eq!(
+            read(&leader, 0, true, 1 << 20, true),
+            Ok((1, 3, 2, Vec::new())),
+            "read_committed stops at the open transaction"
+        );
+        assert_eq!(
+            leader.handle_marker(3, 9, 0, 0, ControlType::Abort, 2, 1_000, &NoCodec),
+            Ok(None),
+            "the marker waits for the follower"
+        );
+        assert!(leader.handle_fetch(4, 1, 4, 1, 1 << 20).is_ok());
+        assert_eq!(produce(&mut leader, batch(1)), Ok(Some(4)));
+        assert!(leader.handle_fetch(5, 1, 5, 1, 1 << 20).is_ok());
+        assert_eq!(
+            read(&leader, 0, true, 1 << 20, true),
+            Ok((4, 5, 5, alloc::vec![(9, 2)])),
+            "the aborted transaction is listed for the consumer to drop"
+        );
+        assert_eq!(
+            read(&leader, 0, false, 1 << 20, true),
+            Ok((4, 5, 5, Vec::new())),
+            "read_uncommitted gets no list"
+        );
+        assert_eq!(
+            read(&leader, 0, true, 1, true),
+            Ok((1, 5, 5, Vec::new())),
+            "the first batch whole past the limit; the list ends where the read does"
+        );
+        assert_eq!(
+            read(&leader, 0, true, 1, false),
+            Ok((-1, 5, 5, Vec::new())),
+            "a later partition of the response: nothing that does not fit"
+        );
+        assert_eq!(
+            read(&leader, 6, false, 1 << 20, true),
+            Err(ReplicaError::OffsetOutOfRange)
+        );
+        assert_eq!(
+            leader
+                .handle_consumer_fetch(0, 0, false, 1 << 20, true)
+                .map(|_| ()),
+            Err(ReplicaError::FencedLeaderEpoch)
+        );
+        assert_eq!(
+            leader
+                .handle_consumer_fetch(0, 2, false, 1 << 20, true)
+                .map(|_| ()),
+            Err(ReplicaError::UnknownLeaderEpoch)
+        );
+        let mut follower = Replica::new(1, ReplicaConfig::default());
+        assert!(matches!(
+            follower.apply_metadata(&pair, 0),
+            RoleChange::Follower(_)
+        ));
+        assert_eq!(
+            read(&follower, 0, false, 1 << 20, true),
+            Err(ReplicaError::NotLeaderOrFollower)
         );
     }
 

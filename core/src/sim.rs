@@ -2521,25 +2521,35 @@ impl Sim {
                 offset,
                 read_committed,
             } => {
+                // The node's rule: core's consumer read (leader only, below the HW or the
+                // last stable offset, the aborted transactions among the records read).
                 let answer = match self.replica(b, partition) {
-                    Some(r) if r.is_leader() => {
-                        let hw = r.high_watermark();
-                        let start = r.log_start_offset();
-                        // read_committed reads up to the last stable offset, with the aborted
-                        // transactions there (Kafka's `FetchIsolation.TXN_COMMITTED`).
-                        let stable = read_committed.then(|| {
-                            let lso = r.last_stable_offset();
-                            (lso, r.aborted_txns(offset, lso))
-                        });
-                        let upper = stable.as_ref().map_or(hw, |(lso, _)| *lso);
-                        let records = if offset > r.log_end_offset() || offset < start {
-                            Err(ReplicaError::OffsetOutOfRange)
-                        } else {
-                            Ok(r.read_from(offset, FETCH_MAX_BYTES, upper))
-                        };
-                        (hw, start, records, stable)
+                    Some(r) => {
+                        match r.handle_consumer_fetch(
+                            offset,
+                            -1,
+                            read_committed,
+                            FETCH_MAX_BYTES,
+                            true,
+                        ) {
+                            Ok(read) => {
+                                let records = r
+                                    .log()
+                                    .read_bytes(&read.ranges)
+                                    .map_err(|e| ReplicaError::Storage(alloc::format!("{e}")));
+                                let stable = read_committed
+                                    .then_some((read.last_stable_offset, read.aborted));
+                                (read.high_watermark, read.log_start_offset, records, stable)
+                            }
+                            // Out of range, the consumer resets from the leader's bounds (the
+                            // ListOffsets a Kafka consumer sends next).
+                            Err(e @ ReplicaError::OffsetOutOfRange) => {
+                                (r.high_watermark(), r.log_start_offset(), Err(e), None)
+                            }
+                            Err(e) => (-1, -1, Err(e), None),
+                        }
                     }
-                    _ => (-1, -1, Err(ReplicaError::NotLeaderOrFollower), None),
+                    None => (-1, -1, Err(ReplicaError::NotLeaderOrFollower), None),
                 };
                 self.send(
                     Party::Broker(b),

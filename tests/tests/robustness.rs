@@ -972,7 +972,7 @@ fn a_single_nodes_producer_ids_are_never_handed_out_again_after_a_crash() {
     // KIP-730's blocks of 1,000 producer ids, the counter kept in the data directory: a
     // restart (here after SIGKILL) takes the next block, so no id is handed out twice
     // whatever the clock says (it was the clock: a step back re-issued ids).
-    use kafka_protocol::messages::{InitProducerIdRequest, InitProducerIdResponse};
+    use kafka_protocol::messages::{InitProducerIdRequest, InitProducerIdResponse, ProducerId};
     let mut broker = Runnel::start("producer-ids", &[]);
     let init = |broker: &Runnel| -> (i16, i64, i16) {
         let request = InitProducerIdRequest::default()
@@ -1022,6 +1022,31 @@ fn a_single_nodes_producer_ids_are_never_handed_out_again_after_a_crash() {
     let (code, id, _) = init(&broker);
     assert_eq!(code, 0);
     assert!(id > 1_001, "above every id a partition holds: {id}");
+    // An idempotent producer asking to bump its own id and epoch (KIP-360, InitProducerId v3+)
+    // gets a new id at epoch 0, as from Kafka's `handleInitProducerId` without a
+    // transactional id ("always ... return a new producerId"): its epoch never runs out,
+    // even at the last one.
+    for epoch in [0, i16::MAX] {
+        let request = InitProducerIdRequest::default()
+            .with_transactional_id(None)
+            .with_transaction_timeout_ms(60_000)
+            .with_producer_id(ProducerId(id))
+            .with_producer_epoch(epoch);
+        let bumped: InitProducerIdResponse = runnel_tests::wire::call(
+            &broker.bootstrap(),
+            ApiKey::InitProducerId,
+            4,
+            &request,
+            Duration::from_secs(20),
+        );
+        assert_eq!(bumped.error_code, 0, "bump from epoch {epoch}");
+        assert!(
+            bumped.producer_id.0 > id && bumped.producer_epoch == 0,
+            "bump of {id} at epoch {epoch}: a new id at epoch 0, got {} at {}",
+            bumped.producer_id.0,
+            bumped.producer_epoch
+        );
+    }
 }
 
 #[test]
@@ -1088,4 +1113,73 @@ fn a_fetch_waiting_on_a_deleted_topic_answers_at_once() {
         vec![3],
         "UNKNOWN_TOPIC_OR_PARTITION for the deleted partition"
     );
+}
+
+#[test]
+fn a_fetch_answers_an_erring_partition_without_offsets_and_a_readable_one_with_them() {
+    // Kafka's `FetchResponse.partitionResponse(partition, error)` answers an erring partition
+    // with high watermark, last stable offset and log start all -1 (INVALID_*); a readable one
+    // carries all three (KIP-98's last stable offset, KIP-107's log start from v5).
+    let broker = Runnel::start("fetch-offsets", &[]);
+    let mut stream = connect(&broker);
+    for i in 0..3 {
+        let produced = exchange(
+            &mut stream,
+            &frame(ApiKey::Produce, 7, i, &produce_request("bounds", b"v")),
+        )
+        .expect("a produce is answered");
+        assert_eq!(produce_result(&produced), (0, i64::from(i)));
+    }
+    use kafka_protocol::protocol::Decodable;
+    let fetch_at = |stream: &mut TcpStream, offset: i64, isolation_level: i8| {
+        let fetch = FetchRequest::default()
+            .with_replica_id(BrokerId(-1))
+            .with_max_wait_ms(0)
+            .with_max_bytes(1 << 20)
+            .with_isolation_level(isolation_level)
+            .with_topics(vec![
+                FetchTopic::default()
+                    .with_topic(TopicName(StrBytes::from_static_str("bounds")))
+                    .with_partitions(vec![
+                        FetchPartition::default()
+                            .with_partition(0)
+                            .with_fetch_offset(offset)
+                            .with_partition_max_bytes(1 << 20),
+                    ]),
+            ]);
+        let body = exchange(stream, &frame(ApiKey::Fetch, 11, 9, &fetch)).expect("answered");
+        let mut buf = bytes::Bytes::copy_from_slice(&body[4..]);
+        let response = FetchResponse::decode(&mut buf, 11).expect("fetch response");
+        let p = &response.responses[0].partitions[0];
+        let records = p.records.as_ref().map_or(0, |r| {
+            batches(r)
+                .flatten()
+                .map(|b| b.header().record_count as usize)
+                .sum::<usize>()
+        });
+        (
+            p.error_code,
+            p.high_watermark,
+            p.last_stable_offset,
+            p.log_start_offset,
+            records,
+        )
+    };
+    for isolation_level in [0, 1] {
+        assert_eq!(
+            fetch_at(&mut stream, 0, isolation_level),
+            (0, 3, 3, 0, 3),
+            "isolation level {isolation_level}: the records and the partition's offsets"
+        );
+        assert_eq!(
+            fetch_at(&mut stream, 3, isolation_level),
+            (0, 3, 3, 0, 0),
+            "caught up"
+        );
+        assert_eq!(
+            fetch_at(&mut stream, 99, isolation_level),
+            (1, -1, -1, -1, 0),
+            "OFFSET_OUT_OF_RANGE, no offsets"
+        );
+    }
 }

@@ -30,6 +30,7 @@ use runnel_core::fetch_session::{
     FetchContext, FetchSessions, INVALID_SESSION_ID, PartitionAnswer, SessionError,
 };
 use runnel_core::log::{Log, LogError, ReadRange};
+use runnel_core::replica::ReplicaError;
 
 use super::Context;
 use crate::broker::{Broker, Topic};
@@ -395,24 +396,6 @@ fn read_partition(
         }
     };
     let mut state = partition.lock();
-    if !replica_fetch && broker.cluster().is_some() && !state.replica().is_leader() {
-        let data = data
-            .with_error_code(error_code::NOT_LEADER_OR_FOLLOWER)
-            .with_high_watermark(-1);
-        return PartitionRead::answer(data, true);
-    }
-    // KIP-320: a consumer that knows another leader epoch than this leader's is told so
-    // (a follower's epoch is checked by core's leader with its fetch).
-    if !replica_fetch
-        && let Err(e) = state
-            .replica()
-            .check_current_leader_epoch(p.current_leader_epoch)
-    {
-        let data = data
-            .with_error_code(e.kafka_error_code())
-            .with_high_watermark(-1);
-        return PartitionRead::answer(data, true);
-    }
     let limit = usize::try_from(p.partition_max_bytes)
         .unwrap_or(0)
         .min(*remaining);
@@ -458,80 +441,70 @@ fn read_partition(
                 // A follower's copy is not counted as served.
                 records: 0,
             },
+            // Kafka's `FetchResponse.partitionResponse(partition, error)`: no offsets.
             Err(code) => PartitionRead::answer(
                 data.with_error_code(code)
                     .with_high_watermark(-1)
+                    .with_last_stable_offset(-1)
+                    .with_log_start_offset(-1)
                     .with_records(Some(Bytes::new())),
                 true,
             ),
         };
     }
-    // Consumers read up to the high watermark (on a single node, the log end); under
-    // read_committed up to the last stable offset (Kafka's `FetchIsolation.TXN_COMMITTED`).
-    let hw = state.high_watermark();
-    let lso = state.replica().last_stable_offset();
-    let upper_bound = if asker.read_committed { lso } else { hw };
-    let data = data
-        .with_high_watermark(hw)
-        .with_last_stable_offset(lso)
-        .with_log_start_offset(if asker.version >= 5 {
-            state.log().log_start_offset()
-        } else {
-            -1
-        });
-    // Once the response is full, later partitions answer empty; the first non-empty one
-    // always gets a whole batch.
-    if total > 0 && limit == 0 {
-        return PartitionRead::answer(data.with_records(Some(Bytes::new())), false);
-    }
+    // A consumer's read is core's (leader only, KIP-320's epoch check, up to the high
+    // watermark or under read_committed the last stable offset, KIP-74's first batch); the
+    // first partition with records in the response may exceed its limit.
     let read = state
-        .log()
-        .read_ranges(p.fetch_offset, limit.max(1), upper_bound)
-        .and_then(|ranges| {
-            let len: usize = ranges.iter().map(|r| r.len).sum();
-            // The log returns a first batch whole even past the limit; a later partition
-            // that does not fit answers empty and its batch comes in the next fetch.
-            if past_limit(total, limit, len) {
-                return Ok(None);
-            }
-            let (bytes, files) = records_of(state.log(), &ranges, len)?;
-            Ok(Some((ranges, len, bytes, files)))
+        .replica()
+        .handle_consumer_fetch(
+            p.fetch_offset,
+            p.current_leader_epoch,
+            asker.read_committed,
+            limit,
+            total == 0,
+        )
+        .and_then(|read| {
+            let (bytes, files) = records_of(state.log(), &read.ranges, read.len())
+                .map_err(|e| ReplicaError::Storage(e.to_string()))?;
+            Ok((read, bytes, files))
         });
     match read {
-        Ok(None) => PartitionRead::answer(data.with_records(Some(Bytes::new())), false),
-        Ok(Some((ranges, len, bytes, files))) => {
-            *remaining = remaining.saturating_sub(len);
-            // The aborted transactions among the records read (Kafka's
-            // `collectAbortedTransactions` up to the end of what was read).
-            let data = match ranges.last() {
-                Some(last) if asker.read_committed => {
-                    let aborted = state
-                        .replica()
-                        .aborted_txns(p.fetch_offset, last.last_offset + 1)
-                        .into_iter()
-                        .map(|t| {
-                            AbortedTransaction::default()
-                                .with_producer_id(ProducerId(t.producer_id))
-                                .with_first_offset(t.first_offset)
-                        })
-                        .collect();
-                    data.with_aborted_transactions(Some(aborted))
-                }
-                _ => data,
-            };
+        Ok((read, bytes, files)) => {
+            *remaining = remaining.saturating_sub(read.len());
+            let aborted = read
+                .aborted
+                .iter()
+                .map(|t| {
+                    AbortedTransaction::default()
+                        .with_producer_id(ProducerId(t.producer_id))
+                        .with_first_offset(t.first_offset)
+                })
+                .collect();
+            let data = data
+                .with_high_watermark(read.high_watermark)
+                .with_last_stable_offset(read.last_stable_offset)
+                .with_log_start_offset(if asker.version >= 5 {
+                    read.log_start_offset
+                } else {
+                    -1
+                })
+                .with_aborted_transactions(Some(aborted))
+                .with_records(Some(bytes));
             PartitionRead {
-                data: data.with_records(Some(bytes)),
+                data,
                 error: false,
                 files,
-                records: ranges.iter().map(|r| r.records).sum(),
+                records: read.records(),
             }
         }
         Err(e) => {
             let code = e.kafka_error_code();
-            if code != error_code::OFFSET_OUT_OF_RANGE {
+            if code == error_code::KAFKA_STORAGE_ERROR {
                 tracing::warn!("fetch {name}-{index} at {}: {e}", p.fetch_offset);
             }
-            // Kafka answers an erring partition with no high watermark (-1).
+            // Kafka's `FetchResponse.partitionResponse(partition, error)`: no high watermark,
+            // last stable offset or log start (-1, the fields' defaults).
             let data = data
                 .with_error_code(code)
                 .with_high_watermark(-1)

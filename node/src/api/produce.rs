@@ -295,9 +295,9 @@ fn partition_response(
     }
 }
 
-/// InitProducerId: a fresh producer id at epoch 0, or the same id at the next epoch when the
-/// client asks to bump its own (KIP-360). With a transactional id the transaction
-/// coordinator answers (`txn::init_producer_id`).
+/// InitProducerId: a fresh producer id at epoch 0, also when an idempotent client names its
+/// own id and epoch to bump (KIP-360; Kafka hands out a new id then too). With a
+/// transactional id the transaction coordinator answers (`txn::init_producer_id`).
 ///
 /// ACLs (Kafka 3.0+, KIP-679): IDEMPOTENT_WRITE on the cluster, or WRITE on at least one
 /// topic; else CLUSTER_AUTHORIZATION_FAILED. A transactional id needs WRITE on it.
@@ -325,21 +325,17 @@ pub(super) async fn init_producer_id(
     {
         return refused(error_code::CLUSTER_AUTHORIZATION_FAILED);
     }
-    let (id, epoch) = if request.producer_id.0 >= 0 && request.producer_epoch >= 0 {
-        (
-            request.producer_id.0,
-            request.producer_epoch.saturating_add(1),
-        )
-    } else {
-        match broker.allocate_producer_id().await {
-            Ok(id) => (id, 0),
-            Err(e) => {
-                tracing::warn!("InitProducerId: {}", e.message);
-                return refused(e.code);
-            }
+    // Kafka's `TransactionCoordinator.handleInitProducerId` without a transactional id:
+    // "always blindly accept the request and return a new producerId", also when the client
+    // names its own id and epoch to bump (KIP-360): a new id at epoch 0 never runs out of
+    // epochs, and its sequences start afresh in every partition.
+    match broker.allocate_producer_id().await {
+        Ok(id) => InitProducerIdResponse::default()
+            .with_producer_id(ProducerId(id))
+            .with_producer_epoch(0),
+        Err(e) => {
+            tracing::warn!("InitProducerId: {}", e.message);
+            refused(e.code)
         }
-    };
-    InitProducerIdResponse::default()
-        .with_producer_id(ProducerId(id))
-        .with_producer_epoch(epoch)
+    }
 }
