@@ -829,6 +829,61 @@ impl Broker {
         }
     }
 
+    /// Grows a topic to `count` partitions (CreatePartitions): through the metadata quorum in
+    /// cluster mode (every node opens the new partitions, the controller places their
+    /// replicas), else here. `validate_only` checks and changes nothing. Errors:
+    /// UNKNOWN_TOPIC_OR_PARTITION, INVALID_PARTITIONS (not larger than now, or above
+    /// runnel's limit), INVALID_REPLICATION_FACTOR (too few live brokers to place them),
+    /// REQUEST_TIMED_OUT (no quorum).
+    pub async fn create_partitions_anywhere(
+        self: &Arc<Self>,
+        name: &str,
+        count: i32,
+        validate_only: bool,
+    ) -> Result<(), ApiError> {
+        let current = match self.cluster() {
+            Some(cluster) => cluster.image().topics.get(name).map(|t| t.partitions.len()),
+            None => self.topic(name).map(|t| t.partitions().len()),
+        }
+        .ok_or_else(|| ApiError::unknown_topic(name))? as i32;
+        // Kafka's `ReplicationControlManager.createPartitions`: "Topic already has N
+        // partition(s)." / "The topic ... currently has N partition(s); N is not a valid
+        // partition count."
+        if count <= current || count > PARTITIONS_MAX {
+            return Err(ApiError::new(
+                code::INVALID_PARTITIONS,
+                format!(
+                    "topic {name} has {current} partition{}; the new count must be larger (and at most {PARTITIONS_MAX})",
+                    if current == 1 { "" } else { "s" }
+                ),
+            ));
+        }
+        if validate_only {
+            return Ok(());
+        }
+        let Some(cluster) = self.cluster() else {
+            return self.create_partitions(name, count);
+        };
+        let entry = Entry::CreatePartitions {
+            name: name.to_string(),
+            count: count as u32,
+        };
+        match cluster.propose(entry).await {
+            Ok(()) => {
+                self.reconcile_in_background().await;
+                Ok(())
+            }
+            Err(e) if e.starts_with("unknown topic") => Err(ApiError::unknown_topic(name)),
+            Err(e) if e.starts_with("invalid partitions") => {
+                Err(ApiError::new(code::INVALID_PARTITIONS, e))
+            }
+            Err(e) if e.contains("cannot place") => {
+                Err(ApiError::new(code::INVALID_REPLICATION_FACTOR, e))
+            }
+            Err(e) => Err(ApiError::new(error_code::REQUEST_TIMED_OUT, e)),
+        }
+    }
+
     /// Joins a cluster: from now on topics come from its metadata.
     pub fn set_cluster(self: &Arc<Self>, cluster: Arc<Cluster>) {
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
@@ -915,6 +970,18 @@ impl Broker {
         }
         for (name, t) in wanted {
             if let Some(local) = self.topic(&name) {
+                // CreatePartitions grew the topic: its new partitions are opened here, and
+                // `apply_roles` below gives each its role.
+                let count = t.partitions.len() as i32;
+                if local.id == t.id && (local.partitions().len() as i32) < count {
+                    match self.create_partitions(&name, count) {
+                        Ok(()) => tracing::info!("topic {name}: {count} partitions"),
+                        Err(e) => tracing::error!(
+                            "topic {name}: cannot open its new partitions here: {}",
+                            e.message
+                        ),
+                    }
+                }
                 if local.id == t.id && local.overrides() != t.config {
                     match self.set_topic_overrides(&local, t.config.clone()) {
                         Ok(()) => tracing::info!("topic {name}: configs {:?}", t.config),
@@ -926,7 +993,7 @@ impl Broker {
             } else {
                 let meta = TopicMeta {
                     id: t.id.to_string(),
-                    partitions: t.count as i32,
+                    partitions: t.partitions.len() as i32,
                     config: t.config.clone(),
                 };
                 let created = self

@@ -2240,36 +2240,72 @@ fn a_topic_created_the_moment_a_cluster_starts_is_created() {
     }
 }
 
-/// Found by a review (issue 19): CreatePartitions in a cluster answered success while only the
-/// node that took it opened the new partitions; the metadata, and so every client, kept the
-/// old count, and producers to the new partitions failed. Until the metadata can grow a topic
-/// (a cluster topic is one range of its partitions) the request is refused with
-/// INVALID_REQUEST (42), and every node still shows the topic's one partition.
+/// CreatePartitions in a cluster goes through the metadata quorum (Kafka's
+/// `ReplicationControlManager.createPartitions`): every node opens the new partitions, each
+/// with the topic's replication factor, clients write to and read from them, and a node
+/// restarted afterwards has them from the metadata log. Asking for no more partitions than
+/// the topic has is INVALID_PARTITIONS (37). Before, a cluster refused every CreatePartitions
+/// (INVALID_REQUEST, 42), and before that the node that took it alone grew the topic.
 #[test]
-fn adding_partitions_in_a_cluster_is_refused_not_half_done() {
+fn adding_partitions_in_a_cluster_reaches_every_node_and_survives_a_restart() {
     let _serial = one_at_a_time();
-    let cluster = Cluster::start("add-partitions", 3, SETTINGS);
+    let mut cluster = Cluster::start("add-partitions", 3, SETTINGS);
     create_topic(&cluster, "grow");
-    let script = "import sys\n\
-        from confluent_kafka.admin import AdminClient, NewPartitions\n\
-        admin = AdminClient({'bootstrap.servers': sys.argv[1]})\n\
-        try:\n    admin.create_partitions([NewPartitions('grow', 3)])['grow'].result(30)\n    print('grown')\n\
-        except Exception as e:\n    print(e.args[0].code())\n";
-    let out = run_client(
-        "python3",
-        &["-c", script, &cluster.bootstrap()],
-        b"",
-        Duration::from_secs(60),
-    );
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(text.trim(), "42", "{text}");
-    for node in 0..3 {
-        assert_eq!(
-            cluster.partitions_seen_by(node, "grow").len(),
-            1,
-            "node {node}"
+    let grow = |count: u32| {
+        let script = "import sys\n\
+            from confluent_kafka.admin import AdminClient, NewPartitions\n\
+            admin = AdminClient({'bootstrap.servers': sys.argv[1]})\n\
+            try:\n    admin.create_partitions([NewPartitions('grow', int(sys.argv[2]))])['grow'].result(30)\n    print('grown')\n\
+            except Exception as e:\n    print(e.args[0].code())\n";
+        let out = run_client(
+            "python3",
+            &["-c", script, &cluster.bootstrap(), &count.to_string()],
+            b"",
+            Duration::from_secs(60),
         );
-    }
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    assert_eq!(grow(3), "grown");
+    let full = |c: &Cluster, node: usize| {
+        let seen = c.partitions_seen_by(node, "grow");
+        seen.len() == 3 && seen.iter().all(|p| p.0.is_some() && p.2.len() == 3)
+    };
+    cluster.wait_for(
+        Duration::from_secs(30),
+        "three partitions, led, with full ISRs, on every node",
+        |c| (0..3).all(|node| full(c, node)),
+    );
+    assert_eq!(grow(3), "37", "not larger than now: INVALID_PARTITIONS");
+    assert_eq!(grow(2), "37");
+    let b = cluster.bootstrap();
+    let produced = run_client(
+        "kcat",
+        &["-P", "-b", &b, "-t", "grow", "-p", "2", "-X", "acks=all"],
+        b"first\nsecond\n",
+        Duration::from_secs(30),
+    );
+    assert!(produced.status.success(), "{produced:?}");
+    let read = |b: &str| {
+        let out = run_client(
+            "kcat",
+            &[
+                "-C", "-b", b, "-t", "grow", "-p", "2", "-e", "-q", "-f", "%s\n",
+            ],
+            b"",
+            Duration::from_secs(30),
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert_eq!(read(&b), "first\nsecond\n");
+    // A restarted node replays the growth from the metadata log.
+    cluster.nodes[0].kill();
+    cluster.nodes[0].restart();
+    cluster.wait_for(
+        Duration::from_secs(30),
+        "the restarted node sees three partitions",
+        |c| full(c, 0),
+    );
+    assert_eq!(read(&cluster.nodes[0].bootstrap()), "first\nsecond\n");
 }
 
 /// Found by a user trial (issue 19's notes): a CreateTopics sent to a survivor 0.3 s after the

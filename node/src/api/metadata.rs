@@ -271,9 +271,9 @@ async fn cluster_metadata(
                     .with_error_code(runnel_core::error_code::UNKNOWN_TOPIC_OR_PARTITION)
                     .with_name(Some(TopicName(s(name))));
             };
-            let partitions = (0..topic.count)
+            let partitions = (0..topic.partitions.len())
                 .filter_map(|i| {
-                    let state = image.controller.partition(topic.first + i)?;
+                    let state = image.controller.partition(topic.partitions[i])?;
                     let (leader, error) = match state.leader {
                         Some(l) => (l as i32, 0),
                         None => (-1, code::LEADER_NOT_AVAILABLE),

@@ -293,7 +293,7 @@ pub async fn handle(broker: &Arc<Broker>, ctx: &Context, request: RequestKind) -
             ResponseKind::DeleteTopics(topics::delete_topics(broker, ctx, r).await)
         }
         RequestKind::CreatePartitions(r) => {
-            ResponseKind::CreatePartitions(topics::create_partitions(broker, ctx, r))
+            ResponseKind::CreatePartitions(topics::create_partitions(broker, ctx, r).await)
         }
         RequestKind::DeleteRecords(r) => {
             ResponseKind::DeleteRecords(topics::delete_records(broker, ctx, r))

@@ -314,53 +314,41 @@ pub(super) async fn delete_topics(
     DeleteTopicsResponse::default().with_responses(responses)
 }
 
-/// CreatePartitions: grows topics on a single node. ACLs: ALTER on each topic, else
-/// TOPIC_AUTHORIZATION_FAILED. In a cluster every topic is refused with INVALID_REQUEST (not
-/// supported yet, see docs/cluster.md).
-pub(super) fn create_partitions(
+/// CreatePartitions: grows topics ([`Broker::create_partitions_anywhere`]: through the
+/// metadata quorum in a cluster). ACLs: ALTER on each topic, else TOPIC_AUTHORIZATION_FAILED.
+/// Manual replica assignments are refused with INVALID_REQUEST (the controller places the
+/// new partitions).
+pub(super) async fn create_partitions(
     broker: &Arc<Broker>,
     ctx: &Context,
     request: CreatePartitionsRequest,
 ) -> CreatePartitionsResponse {
-    let results = request
-        .topics
-        .into_iter()
-        .map(|topic| {
-            let name = topic.name.0.to_string();
-            let result = if let Err(e) = check_topic(broker, ctx, AclOperation::Alter, &name) {
-                Err(e)
-            } else if broker.cluster().is_some() {
-                // A cluster topic is one range of the metadata's partitions, which cannot grow
-                // yet: refused rather than grown on this node alone (which answered success
-                // while no other node, nor the metadata, had the new partitions).
+    let mut results = Vec::with_capacity(request.topics.len());
+    for topic in request.topics {
+        let name = topic.name.0.to_string();
+        let result = match check_topic(broker, ctx, AclOperation::Alter, &name) {
+            Err(e) => Err(e),
+            // An empty list counts as none, as runnel's own CLI once sent it.
+            Ok(()) if topic.assignments.as_ref().is_some_and(|a| !a.is_empty()) => {
                 Err(ApiError::new(
                     runnel_core::error_code::INVALID_REQUEST,
-                    format!("adding partitions to {name} is not supported in a cluster yet"),
+                    "manual replica assignments are not supported: the controller places the new partitions",
                 ))
-            } else if request.validate_only {
-                match broker.topic(&name) {
-                    Some(t) if (t.partitions().len() as i32) < topic.count => Ok(()),
-                    Some(_) => Err(ApiError::new(
-                        code::INVALID_PARTITIONS,
-                        "the new count must be larger",
-                    )),
-                    None => Err(ApiError::new(
-                        runnel_core::error_code::UNKNOWN_TOPIC_OR_PARTITION,
-                        format!("unknown topic {name}"),
-                    )),
-                }
-            } else {
-                broker.create_partitions(&name, topic.count)
-            };
-            let response = CreatePartitionsTopicResult::default().with_name(topic.name);
-            match result {
-                Ok(()) => response,
-                Err(e) => response
-                    .with_error_code(e.code)
-                    .with_error_message(Some(s(e.message))),
             }
-        })
-        .collect();
+            Ok(()) => {
+                broker
+                    .create_partitions_anywhere(&name, topic.count, request.validate_only)
+                    .await
+            }
+        };
+        let response = CreatePartitionsTopicResult::default().with_name(topic.name);
+        results.push(match result {
+            Ok(()) => response,
+            Err(e) => response
+                .with_error_code(e.code)
+                .with_error_message(Some(s(e.message))),
+        });
+    }
     CreatePartitionsResponse::default().with_results(results)
 }
 

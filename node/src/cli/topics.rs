@@ -294,7 +294,9 @@ pub fn topic_add_partitions(
         .with_topics(vec![
             CreatePartitionsTopic::default()
                 .with_name(TopicName(StrBytes::from_string(name.to_string())))
-                .with_count(total),
+                .with_count(total)
+                // Null: the controller places them (an empty list is Kafka's error 39).
+                .with_assignments(None),
         ]);
     let response: CreatePartitionsResponse =
         brokers.any().call(ApiKey::CreatePartitions, 0, &request)?;

@@ -193,6 +193,15 @@ pub enum Entry {
         /// Its node id.
         broker: u32,
     },
+    /// A topic grows to `count` partitions (CreatePartitions; Kafka's `PartitionRecord`s for
+    /// the new ones): they get the next global partition ids, each with as many replicas as
+    /// the topic's partition 0. Refused when `count` is not larger than the topic's.
+    CreatePartitions {
+        /// The topic.
+        name: String,
+        /// Its new partition count.
+        count: u32,
+    },
 }
 
 /// An entry with the id its proposer waits on.
@@ -209,10 +218,9 @@ pub struct Envelope {
 pub struct TopicImage {
     /// The topic id.
     pub id: uuid::Uuid,
-    /// The controller's id of partition 0; partition `i` is `first + i`.
-    pub first: u32,
-    /// Partitions.
-    pub count: u32,
+    /// The controller's id of each partition, by index: one range from CreateTopic, another
+    /// per CreatePartitions after it.
+    pub partitions: Vec<u32>,
     /// Config overrides.
     pub config: BTreeMap<String, String>,
 }
@@ -339,11 +347,44 @@ impl MetadataImage {
                     name.clone(),
                     TopicImage {
                         id: uuid::Uuid::from_bytes(*id),
-                        first,
-                        count: *partitions,
+                        partitions: (first..first + partitions).collect(),
                         config: config.clone(),
                     },
                 );
+                Ok(())
+            }
+            Entry::CreatePartitions { name, count } => {
+                let topic = self
+                    .topics
+                    .get(name)
+                    .ok_or_else(|| format!("unknown topic {name}"))?;
+                let current = topic.partitions.len() as u32;
+                if *count <= current {
+                    return Err(format!(
+                        "invalid partitions: topic {name} has {current}, the new count must be larger"
+                    ));
+                }
+                // Kafka's `ReplicationControlManager.createPartitions`: the new partitions
+                // get the replication factor of the topic's existing ones.
+                let replication_factor = topic
+                    .partitions
+                    .first()
+                    .and_then(|p| self.controller.partition(*p))
+                    .map_or(1, |p| p.replicas.len());
+                let config = topic.config.clone();
+                let (first, added) = (self.next_partition, count - current);
+                self.controller
+                    .apply(&Command::CreatePartitions {
+                        first,
+                        count: added,
+                        replication_factor,
+                    })
+                    .map_err(|e| format!("cannot place {name}: {e}"))?;
+                self.next_partition += added;
+                self.apply_unclean_override(first, added, &config)?;
+                if let Some(topic) = self.topics.get_mut(name) {
+                    topic.partitions.extend(first..first + added);
+                }
                 Ok(())
             }
             Entry::AlterIsr {
@@ -358,13 +399,13 @@ impl MetadataImage {
                     .topics
                     .get(topic)
                     .ok_or_else(|| format!("unknown topic {topic}"))?;
-                let index = u32::try_from(*partition)
+                let id = usize::try_from(*partition)
                     .ok()
-                    .filter(|i| *i < t.count)
+                    .and_then(|i| t.partitions.get(i).copied())
                     .ok_or_else(|| format!("unknown partition {topic}-{partition}"))?;
                 self.controller
                     .apply(&Command::AlterIsr {
-                        partition: t.first + index,
+                        partition: id,
                         leader: *leader,
                         leader_epoch: *leader_epoch,
                         partition_epoch: *partition_epoch,
@@ -378,8 +419,9 @@ impl MetadataImage {
                     .get_mut(name)
                     .ok_or_else(|| format!("unknown topic {name}"))?;
                 topic.config = config.clone();
-                let (first, count) = (topic.first, topic.count);
-                self.apply_unclean_override(first, count, config)
+                let ids = topic.partitions.clone();
+                ids.into_iter()
+                    .try_for_each(|id| self.apply_unclean_override(id, 1, config))
             }
             Entry::PreferredElection => self
                 .controller
@@ -415,12 +457,15 @@ impl MetadataImage {
                     .topics
                     .remove(name)
                     .ok_or_else(|| format!("unknown topic {name}"))?;
-                self.controller.apply(&Command::DeletePartitions {
-                    first: topic.first,
-                    count: topic.count,
+                topic.partitions.iter().try_for_each(|id| {
+                    self.controller
+                        .apply(&Command::DeletePartitions {
+                            first: *id,
+                            count: 1,
+                        })
+                        .map_err(|e| e.to_string())
                 })
             }
-            .map_err(|e| e.to_string()),
         }
     }
 
@@ -447,8 +492,8 @@ impl MetadataImage {
     /// One partition's leader, replicas, ISR and epochs.
     pub fn partition(&self, topic: &str, index: i32) -> Option<&PartitionState> {
         let t = self.topics.get(topic)?;
-        let index = u32::try_from(index).ok().filter(|i| *i < t.count)?;
-        self.controller.partition(t.first + index)
+        let id = t.partitions.get(usize::try_from(index).ok()?)?;
+        self.controller.partition(*id)
     }
 
     /// Where `broker`'s listener `listener` is reached, if it registered one by that name.
@@ -535,7 +580,7 @@ mod tests {
             image.apply(&create("a", 1)),
             Err("topic a already exists".into())
         );
-        assert_eq!(image.topics["b"].first, 2);
+        assert_eq!(image.topics["b"].partitions, [2, 3, 4]);
         let leaders: Vec<Option<u32>> = (0..3)
             .map(|i| image.partition("b", i).and_then(|p| p.leader))
             .collect();
@@ -559,6 +604,59 @@ mod tests {
         // Too few live brokers for the replication factor: refused, nothing changes.
         assert!(image.apply(&create("c", 1)).is_err());
         assert!(!image.topics.contains_key("c"));
+    }
+
+    /// CreatePartitions (Kafka's `ReplicationControlManager.createPartitions`): the new
+    /// partitions get the next global ids, after any topic created since, and the replication
+    /// factor of the topic's existing ones; a count not larger than now is refused and changes
+    /// nothing; a deleted topic takes every range with it.
+    #[test]
+    fn a_topic_grows_by_new_global_partition_ids() {
+        let mut image = MetadataImage::new(ControllerConfig::default());
+        for b in 0..3 {
+            image.apply(&register(b)).expect("register");
+        }
+        let create = |name: &str, partitions, replication_factor| Entry::CreateTopic {
+            name: name.into(),
+            id: [7; 16],
+            partitions,
+            replication_factor,
+            config: BTreeMap::new(),
+        };
+        image.apply(&create("a", 2, 2)).expect("a");
+        image.apply(&create("b", 1, 3)).expect("b");
+        let grow = |count| Entry::CreatePartitions {
+            name: "a".into(),
+            count,
+        };
+        image.apply(&grow(4)).expect("grow");
+        assert_eq!(image.topics["a"].partitions, [0, 1, 3, 4]);
+        for index in 0..4 {
+            let p = image.partition("a", index).expect("a partition");
+            assert_eq!(p.replicas.len(), 2, "a-{index}");
+            assert!(p.leader.is_some(), "a-{index}");
+        }
+        assert!(image.partition("a", 4).is_none());
+        assert!(
+            image
+                .apply(&grow(4))
+                .is_err_and(|e| e.starts_with("invalid partitions"))
+        );
+        assert!(image.apply(&grow(3)).is_err());
+        assert_eq!(image.topics["a"].partitions.len(), 4, "unchanged");
+        assert!(
+            image
+                .apply(&Entry::CreatePartitions {
+                    name: "c".into(),
+                    count: 2
+                })
+                .is_err_and(|e| e.starts_with("unknown topic"))
+        );
+        image
+            .apply(&Entry::DeleteTopic { name: "a".into() })
+            .expect("delete");
+        assert!((0..5).all(|id| id == 2 || image.controller.partition(id).is_none()));
+        assert!(image.partition("b", 0).is_some(), "b keeps its partition");
     }
 
     /// A proposer re-sends its envelope to a new controller (Kafka's broker-to-controller
