@@ -249,7 +249,12 @@ impl ProducerStateTable {
     /// Records that the batch with `header` was appended at `base_offset`.
     pub fn record(&mut self, header: &BatchHeader, base_offset: i64) {
         if header.is_control() && header.producer_id >= 0 {
-            self.record_marker(header.producer_id, header.producer_epoch, base_offset);
+            self.record_marker(
+                header.producer_id,
+                header.producer_epoch,
+                base_offset,
+                header.max_timestamp,
+            );
             return;
         }
         if header.producer_id < 0 || header.base_sequence < 0 {
@@ -276,9 +281,17 @@ impl ProducerStateTable {
     /// A transaction marker of `producer_id` at `producer_epoch` was written at `offset`: a
     /// newer epoch fences the older one here too (Kafka's
     /// `ProducerAppendInfo.appendEndTxnMarker`), so a zombie's late batch is refused with
-    /// INVALID_PRODUCER_EPOCH.
-    pub fn record_marker(&mut self, producer_id: i64, producer_epoch: i16, offset: i64) {
+    /// INVALID_PRODUCER_EPOCH. `timestamp_ms` is the marker's: the producer was last seen then
+    /// (its expiry counts from it, as Kafka's `appendEndTxnMarker` sets `lastTimestamp`).
+    pub fn record_marker(
+        &mut self,
+        producer_id: i64,
+        producer_epoch: i16,
+        offset: i64,
+        timestamp_ms: i64,
+    ) {
         let entry = self.producers.entry(producer_id).or_default();
+        entry.last_timestamp_ms = entry.last_timestamp_ms.max(timestamp_ms);
         if producer_epoch > entry.epoch || entry.batches.is_empty() {
             entry.epoch = producer_epoch;
             entry.batches.clear();
@@ -317,6 +330,25 @@ impl ProducerStateTable {
             }
             !entry.batches.is_empty() || entry.marker_offset.is_some()
         });
+    }
+
+    /// Forgets the producers last seen `expiration_ms` or more before `now_ms` (their last
+    /// batch's or marker's max timestamp), except those `in_transaction` says have a
+    /// transaction open here: Kafka's `ProducerStateManager.removeExpiredProducers` for
+    /// `producer.id.expiration.ms`. A forgotten producer's next batch is accepted at any
+    /// sequence ([`ProducerStateTable::check`]), as in Kafka, so an idle producer loses only
+    /// the deduplication of a retry older than the expiry. Returns how many were forgotten.
+    pub fn remove_expired(
+        &mut self,
+        now_ms: i64,
+        expiration_ms: i64,
+        in_transaction: impl Fn(i64) -> bool,
+    ) -> usize {
+        let before = self.producers.len();
+        self.producers.retain(|id, entry| {
+            now_ms.saturating_sub(entry.last_timestamp_ms) < expiration_ms || in_transaction(*id)
+        });
+        before - self.producers.len()
     }
 
     /// Whether this table holds state for `producer_id` (a producer it does not know is
@@ -441,6 +473,39 @@ mod tests {
         assert_eq!(table.len(), 1);
     }
 
+    /// Kafka's `ProducerStateManager.removeExpiredProducers`: a producer whose last batch or
+    /// marker is `producer.id.expiration.ms` old or older is forgotten unless it has a
+    /// transaction open; a forgotten producer's next batch is taken at any sequence.
+    #[test]
+    fn idle_producers_expire_unless_a_transaction_is_open() {
+        let stamped = |producer_id: i64, timestamp: i64| {
+            let mut b = BatchBuilder::new(0).producer(producer_id, 0, 0);
+            b.push(timestamp, None, Some(b"v"), Vec::new());
+            let bytes = b.build(&NoCodec).unwrap();
+            *BatchRef::parse(&bytes).unwrap().header()
+        };
+        let mut table = ProducerStateTable::new();
+        table.record(&stamped(1, 1_000), 0);
+        table.record(&stamped(2, 5_000), 1);
+        table.record(&stamped(3, 1_000), 2);
+        table.record_marker(4, 1, 3, 5_500);
+        assert_eq!(table.remove_expired(4_999, 4_000, |id| id == 3), 0);
+        assert_eq!(
+            table.remove_expired(5_000, 4_000, |id| id == 3),
+            1,
+            "4,000 ms after its last batch"
+        );
+        assert!(!table.knows(1));
+        assert!(table.knows(2) && table.knows(3) && table.knows(4));
+        assert_eq!(
+            table.check(&header(1, 0, 7, 1)),
+            Ok(SequenceCheck::Append),
+            "a forgotten producer writes at any sequence"
+        );
+        assert_eq!(table.remove_expired(100_000, 4_000, |id| id == 3), 2);
+        assert_eq!(table.len(), 1, "the one in a transaction stays");
+    }
+
     #[test]
     fn a_truncated_batch_is_no_longer_a_duplicate() {
         // The paused-leader case (issue 14): the old leader wrote producer 7's batch at 100,
@@ -480,7 +545,7 @@ mod tests {
         // state up to the truncation point, the marker included.
         let mut table = ProducerStateTable::new();
         table.record(&header(7, 1, 5, 1), 60);
-        table.record_marker(7, 2, 61);
+        table.record_marker(7, 2, 61, 0);
         table.truncate_to(62);
         assert_eq!(
             table.check(&header(7, 1, 5, 1)),

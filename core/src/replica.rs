@@ -61,6 +61,17 @@ pub struct ReplicaConfig {
     /// How long a leader waits for the controller to answer an ISR change before it stops
     /// accepting writes.
     pub isr_update_timeout_ms: u64,
+    /// `producer.id.expiration.ms`: an idempotent producer not seen for this long, with no
+    /// transaction open, is forgotten at the next cleaner pass (Kafka's default: one day).
+    #[serde(default = "default_producer_id_expiration_ms")]
+    pub producer_id_expiration_ms: u64,
+}
+
+/// Kafka's default `producer.id.expiration.ms`: 86,400,000 (one day).
+pub const DEFAULT_PRODUCER_ID_EXPIRATION_MS: u64 = 86_400_000;
+
+fn default_producer_id_expiration_ms() -> u64 {
+    DEFAULT_PRODUCER_ID_EXPIRATION_MS
 }
 
 impl Default for ReplicaConfig {
@@ -70,6 +81,7 @@ impl Default for ReplicaConfig {
             min_insync_replicas: 1,
             truncation: TruncationMode::LeaderEpoch,
             isr_update_timeout_ms: 3_000,
+            producer_id_expiration_ms: DEFAULT_PRODUCER_ID_EXPIRATION_MS,
         }
     }
 }
@@ -447,6 +459,9 @@ pub struct CleanReport {
     /// Why retention or compaction failed (the store's words), if one did; the log is as the
     /// failed step left it, and the next pass tries again.
     pub error: Option<alloc::string::String>,
+    /// Idempotent producers forgotten for `producer.id.expiration.ms`
+    /// ([`crate::producer::ProducerStateTable::remove_expired`]).
+    pub producers_expired: usize,
 }
 
 /// Which of the log cleaner's jobs one pass does (each has its own interval in Kafka:
@@ -702,6 +717,12 @@ impl<S: SegmentStore> Replica<S> {
         if report.compaction.ran {
             self.cleaned_below = self.cleaned_below.max(self.log.first_dirty_offset);
         }
+        let txns = &self.txns;
+        report.producers_expired = self.producers.remove_expired(
+            i64::try_from(now_ms).unwrap_or(i64::MAX),
+            i64::try_from(self.config.producer_id_expiration_ms).unwrap_or(i64::MAX),
+            |id| txns.is_ongoing(id),
+        );
         report
     }
 
@@ -1105,7 +1126,7 @@ impl<S: SegmentStore> Replica<S> {
             .append(&mut marker, self.leader_epoch, codec, now_ms)
             .map_err(ReplicaError::from_log)?;
         self.producers
-            .record_marker(producer_id, producer_epoch, info.base_offset);
+            .record_marker(producer_id, producer_epoch, info.base_offset, now);
         self.txns.end(producer_id, info.base_offset, control);
         self.snapshot_if_rolled(active_before);
         self.advance_high_watermark();

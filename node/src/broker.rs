@@ -612,6 +612,7 @@ impl Broker {
         ReplicaConfig {
             lag_time_max_ms: self.config.replica_lag_time_max_ms,
             min_insync_replicas,
+            producer_id_expiration_ms: self.config.producer_id_expiration_ms,
             ..ReplicaConfig::default()
         }
     }
@@ -2693,6 +2694,12 @@ impl Broker {
                         r.compaction.tombstones_removed,
                         r.compaction.bytes_before,
                         r.compaction.bytes_after
+                    );
+                }
+                if r.producers_expired > 0 {
+                    tracing::info!(
+                        "{name}: forgot {} idempotent producers idle for producer.id.expiration.ms",
+                        r.producers_expired
                     );
                 }
                 if let Some(e) = r.error {

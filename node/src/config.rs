@@ -194,6 +194,11 @@ pub struct BrokerConfig {
     /// `min.insync.replicas`: the smallest ISR that accepts acks=all writes.
     #[serde(rename = "min.insync.replicas")]
     pub min_insync_replicas: i32,
+    /// `producer.id.expiration.ms`: an idempotent producer's state in a partition is
+    /// forgotten after this long without a write there and with no transaction open (Kafka's
+    /// default: one day); checked at each log cleaner pass.
+    #[serde(rename = "producer.id.expiration.ms")]
+    pub producer_id_expiration_ms: u64,
     /// `unclean.leader.election.enable`.
     #[serde(rename = "unclean.leader.election.enable")]
     pub unclean_leader_election: bool,
@@ -217,6 +222,7 @@ impl Default for BrokerConfig {
             default_replication_factor: 1,
             replica_lag_time_max_ms: 10_000,
             min_insync_replicas: 1,
+            producer_id_expiration_ms: runnel_core::replica::DEFAULT_PRODUCER_ID_EXPIRATION_MS,
             unclean_leader_election: false,
             auto_leader_rebalance: true,
             leader_imbalance_check_interval_seconds: 300,

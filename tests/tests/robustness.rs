@@ -1183,3 +1183,52 @@ fn a_fetch_answers_an_erring_partition_without_offsets_and_a_readable_one_with_t
         );
     }
 }
+
+#[test]
+fn an_idle_idempotent_producer_is_forgotten_after_producer_id_expiration_ms() {
+    // Kafka's `producer.id.expiration.ms` (`ProducerStateManager.removeExpiredProducers`):
+    // a producer not seen for that long, with no transaction open, is forgotten, and its next
+    // batch is taken at any sequence, as from a producer the broker never knew. Before, every
+    // producer stayed in every partition's state (and its snapshots) for good.
+    let broker = Runnel::start(
+        "producer-expiry",
+        &[
+            "producer.id.expiration.ms=3000",
+            "log.cleaner.backoff.ms=200",
+        ],
+    );
+    let mut stream = connect(&broker);
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    let send = |stream: &mut TcpStream, correlation: i32, sequence: i32, value: &[u8]| {
+        // A first record stamped now: the batch's max timestamp, which the expiry counts from.
+        let mut batch = BatchBuilder::new(0).producer(77, 0, sequence);
+        batch.push(now_ms, None, Some(b"now"), Vec::new());
+        let request = produce_batch("expiring", batch, value);
+        produce_result(
+            &exchange(stream, &frame(ApiKey::Produce, 7, correlation, &request)).expect("answer"),
+        )
+    };
+    assert_eq!(send(&mut stream, 1, 0, b"first"), (0, 0));
+    assert_eq!(
+        send(&mut stream, 2, 0, b"first"),
+        (0, 0),
+        "a retry: a duplicate"
+    );
+    assert_eq!(
+        send(&mut stream, 3, 5, b"gap"),
+        (45, -1),
+        "a gap while known"
+    );
+    std::thread::sleep(Duration::from_millis(4_500));
+    assert_eq!(
+        send(&mut stream, 4, 5, b"later"),
+        (0, 2),
+        "forgotten: taken at any sequence"
+    );
+    assert_eq!(
+        consume_all(&broker, "expiring"),
+        ["now", "first", "now", "later"]
+    );
+}
