@@ -1,6 +1,8 @@
 //! Python clients from PyPI against a real `runnel`: confluent-kafka (current librdkafka) for
 //! idempotent produce, a two-member consumer group, commits that survive a SIGTERM and a
-//! SIGKILL restart, and a compacted topic; kafka-python for headers and timestamps.
+//! SIGKILL restart, and a compacted topic; kafka-python for headers and timestamps; aiokafka
+//! (asyncio) for admin, idempotent and transactional produce, both isolation levels and a
+//! group.
 
 use std::time::Duration;
 
@@ -51,6 +53,52 @@ fn kafka_python_round_trips_headers_and_timestamps() {
         LIMIT,
     );
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "ok 100");
+}
+
+/// aiokafka, one of the clients runnel is for (its own protocol versions: Fetch v4, Produce v3,
+/// JoinGroup v2 and the like, older than librdkafka's): topics made by its admin client; 60
+/// keyed records with headers and timestamps from an idempotent producer, each key in one
+/// partition, read back whole through 200-byte partition fetches; ListOffsets by time and end;
+/// a committed, an aborted and a committed transaction, of which read_committed sees only the
+/// committed records and read_uncommitted all five in offset order (KIP-98); a group of two
+/// splitting three partitions and committing, and a later member reading nothing again.
+#[test]
+fn aiokafka_produces_consumes_transacts_and_shares_a_group() {
+    let broker = Runnel::start("aiokafka", &[]);
+    let r = python(&["tests/clients/aiokafka_cases.py", &broker.bootstrap()]);
+    assert_eq!(r["topics"], serde_json::json!(["aio-orders", "aio-txn"]), "{r}");
+    for (key, value) in [
+        ("sent", 60),
+        ("read", 60),
+        ("end_offsets_sum", 60),
+        ("group_read", 60),
+        ("read_again", 0),
+    ] {
+        assert_eq!(r[key], value, "{key}: {r}");
+    }
+    for key in [
+        "keys_in_one_partition",
+        "fields_match",
+        "offsets_for_times_match",
+        "group_disjoint",
+    ] {
+        assert_eq!(r[key], true, "{key}: {r}");
+    }
+    assert_eq!(
+        r["read_committed"],
+        serde_json::json!(["c1", "c2", "c3"]),
+        "{r}"
+    );
+    assert_eq!(
+        r["read_uncommitted"],
+        serde_json::json!(["c1", "c2", "a1", "a2", "c3"]),
+        "{r}"
+    );
+    assert_eq!(r["group_split"], serde_json::json!([1, 2]), "{r}");
+    let committed: i64 = r["committed"]
+        .as_array()
+        .map_or(-1, |c| c.iter().filter_map(Value::as_i64).sum());
+    assert_eq!(committed, 60, "every partition committed at its end: {r}");
 }
 
 #[test]
