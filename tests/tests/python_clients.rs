@@ -66,7 +66,11 @@ fn kafka_python_round_trips_headers_and_timestamps() {
 fn aiokafka_produces_consumes_transacts_and_shares_a_group() {
     let broker = Runnel::start("aiokafka", &[]);
     let r = python(&["tests/clients/aiokafka_cases.py", &broker.bootstrap()]);
-    assert_eq!(r["topics"], serde_json::json!(["aio-orders", "aio-txn"]), "{r}");
+    assert_eq!(
+        r["topics"],
+        serde_json::json!(["aio-orders", "aio-txn"]),
+        "{r}"
+    );
     for (key, value) in [
         ("sent", 60),
         ("read", 60),
